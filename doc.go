@@ -1,0 +1,43 @@
+// Package modelstream is an embeddable SDK for model-as-data stream
+// processing in Go.
+//
+// # Model as data
+//
+// A trained model is data, not code. Training systems publish models as
+// messages on a Kafka topic: the key is the model's name, the value is
+// the model's bytes exactly as its own tools wrote them (LightGBM text,
+// XGBoost binary, ONNX protobuf, or modelstream's linear JSON), and
+// headers carry the version, content hash, lineage and signature. Every
+// scoring process reads that topic, loads each new version and swaps it
+// in while the data stream keeps flowing. No model is ever compiled into
+// the scorer, and no scorer restarts to change its model.
+//
+// # The flow
+//
+// Records arrive on a data topic, read in a Kafka consumer group so that
+// scaling out is adding instances and failover is Kafka moving
+// partitions. Each record is decoded, scored, stamped with the provenance
+// of the exact model version that scored it, and written to a scores
+// topic; offsets are committed only after the score is acknowledged, so
+// delivery is at least once. Records that cannot be decoded or scored go
+// to a dead-letter topic with the reason.
+//
+// # Where to start
+//
+//   - serving: the vocabulary (Record, Prediction, Descriptor, Model,
+//     Scorer, Result, Provenance), the format registry and the
+//     hot-swapping Server.
+//   - serving/formats/...: LightGBM, XGBoost and sklearn trees (leaves),
+//     ONNX, and the linear format.
+//   - serving/kafka: Source, Sink, ModelFeed and Publisher over Kafka.
+//   - serving/servingtest: fake models and an embedded broker for tests.
+//   - speculative: latency budgets, votes, quality-based selection, A/B,
+//     canary, blue/green and shadow traffic, each itself a Scorer.
+//   - registry: versioned model store with aliases and time travel.
+//   - governance: signing, audit trail and provenance encoding.
+//   - training: in-stream learners, distillation, checkpoints and drift
+//     detection that publish new versions back as model messages.
+//
+// The examples folder has runnable programs; examples/quickstart runs the
+// whole idea on an embedded Kafka broker with no setup.
+package modelstream

@@ -1,0 +1,59 @@
+package serving
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// Descriptor is a model as data: everything needed to load, verify and
+// trace one version of one model. It is what travels on the models topic
+// (see serving/kafka for the wire encoding) and what the registry stores.
+type Descriptor struct {
+	// Name is the model's name. Required.
+	Name string
+	// Format is the registered format that decodes Bytes, such as
+	// "lightgbm", "xgboost", "sklearn", "onnx" or "linear". Required.
+	Format string
+	// Version is the model's version. Zero means "unassigned": a
+	// registry assigns the next one.
+	Version uint64
+	// Description is free text for humans.
+	Description string
+	// Bytes is the model itself, exactly as its format's own tools
+	// write it. Empty when Location is set.
+	Bytes []byte
+	// Location is where to fetch the bytes when they are too large for
+	// one message: a file:// or http(s):// URL.
+	Location string
+	// SHA256 is the lowercase hex SHA-256 of the bytes. When set, Load
+	// refuses bytes that do not match. It becomes the model's content ID.
+	SHA256 string
+	// Created is when the model was produced.
+	Created time.Time
+	// Parent is the content ID of the model this one was derived from,
+	// for lineage. Empty for a root model.
+	Parent string
+	// Labels carry free metadata: feature names, training metrics, the
+	// trainer's identity.
+	Labels map[string]string
+	// Signature is an ed25519 signature made by package governance.
+	Signature []byte
+}
+
+// Ref returns the ModelRef of d. Its ID is d.SHA256 when set, and the
+// SHA-256 of d.Bytes otherwise (empty if there are no bytes).
+func (d Descriptor) Ref() ModelRef {
+	id := d.SHA256
+	if id == "" && len(d.Bytes) > 0 {
+		id = ContentID(d.Bytes)
+	}
+	return ModelRef{Name: d.Name, Version: d.Version, ID: id, Format: d.Format}
+}
+
+// ContentID returns the lowercase hex SHA-256 of b, the content ID used
+// throughout modelstream.
+func ContentID(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

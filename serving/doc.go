@@ -1,0 +1,54 @@
+// Package serving is the core of modelstream: the vocabulary of
+// model-as-data and the runtime that serves models which change while
+// the stream flows.
+//
+// # Models as data
+//
+// A [Descriptor] is a model as data: its name, format, version, bytes (or
+// a location to fetch them from), content hash, lineage, labels and
+// signature. Descriptors travel on a Kafka topic (see serving/kafka) and
+// live in a registry (see package registry). [Load] turns a Descriptor
+// into a [Model] through a registered [Format].
+//
+// # Formats
+//
+// Formats register themselves like database/sql drivers, from the init
+// of their own package, so a program pays only for what it imports:
+//
+//	import (
+//		_ "github.com/modelstream/modelstream/serving/formats/leaves" // lightgbm, xgboost, sklearn
+//		_ "github.com/modelstream/modelstream/serving/formats/linear" // linear, logistic, softmax
+//		_ "github.com/modelstream/modelstream/serving/formats/onnx"   // onnx
+//	)
+//
+// [Formats] lists what is registered. Loading an unregistered format
+// fails with ErrUnknownFormat and the hint "forgotten import?".
+//
+// # Serving
+//
+// A [Server] keeps one hot-swappable slot per model name.
+// [Server.Activate] loads a Descriptor and swaps it in atomically: calls
+// in flight finish on the version they started with, and the old version
+// is closed once its last call returns. A version that fails to load, or
+// is not newer than the live one, never replaces it.
+//
+// [Server.Model] returns a [Scorer] that always scores with the live
+// version. Every [Result] carries [Provenance] naming the exact version
+// that computed it. Combinators in package speculative are Scorers too,
+// and record their decision in the same Provenance.
+//
+// # Errors
+//
+// Errors wrap package sentinels such as ErrUnknownFormat, ErrChecksum,
+// ErrCorruptModel, ErrFeatureCount and ErrStaleVersion, usually inside a
+// struct error ([LoadError], [FeatureCountError], [VersionError],
+// [ScoreError]) that carries the details. Test them with errors.Is and
+// errors.As.
+//
+// # Non-finite inputs
+//
+// By default a Server refuses NaN and ±Inf features with ErrNonFinite,
+// because a NaN silently poisons a linear model. [WithNonFinite] with
+// AllowMissing passes NaN through as "missing" for tree models, which
+// handle it natively.
+package serving

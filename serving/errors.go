@@ -1,0 +1,150 @@
+package serving
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Use errors.Is to test for them: the errors returned by
+// this package and by the formats wrap them, usually inside one of the
+// struct errors below that carry details.
+var (
+	// ErrUnknownFormat means no format is registered under the name.
+	ErrUnknownFormat = errors.New("serving: unknown format")
+	// ErrInvalidDescriptor means a Descriptor lacks a required field.
+	ErrInvalidDescriptor = errors.New("serving: invalid descriptor")
+	// ErrChecksum means the model bytes do not match the Descriptor's SHA256.
+	ErrChecksum = errors.New("serving: checksum mismatch")
+	// ErrCorruptModel means a format could not decode the model bytes.
+	ErrCorruptModel = errors.New("serving: corrupt model")
+	// ErrUnsupportedModel means the bytes decode, but the model uses
+	// something the format cannot run (an ONNX op, a tree objective).
+	ErrUnsupportedModel = errors.New("serving: unsupported model")
+	// ErrFeatureCount means a feature vector has the wrong length.
+	ErrFeatureCount = errors.New("serving: feature count mismatch")
+	// ErrNonFinite means a feature is NaN or ±Inf and the policy refuses it.
+	ErrNonFinite = errors.New("serving: non-finite feature")
+	// ErrStaleVersion means an activation offered a version that is not
+	// newer than the live one, without asking for a rollback.
+	ErrStaleVersion = errors.New("serving: stale version")
+	// ErrNoModel means no model is live under the name.
+	ErrNoModel = errors.New("serving: no model")
+	// ErrFetch means the bytes at a Descriptor's Location could not be read.
+	ErrFetch = errors.New("serving: fetch failed")
+	// ErrTooLarge means a model is larger than the configured limit.
+	ErrTooLarge = errors.New("serving: model too large")
+	// ErrClosed means the Server is closed.
+	ErrClosed = errors.New("serving: closed")
+)
+
+// LoadError is returned by [Load] and by [Server.Activate] when a model
+// cannot be loaded. It wraps the cause, which is usually one of the
+// sentinels above.
+type LoadError struct {
+	Ref ModelRef
+	Err error
+}
+
+func (e *LoadError) Error() string {
+	return fmt.Sprintf("serving: load %s (format %q): %v", e.Ref, e.Ref.Format, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// ChecksumError details an ErrChecksum.
+type ChecksumError struct {
+	Want, Got string
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("serving: checksum mismatch: descriptor says sha256 %s, bytes are %s", e.Want, e.Got)
+}
+
+// Is reports whether target is ErrChecksum.
+func (e *ChecksumError) Is(target error) bool { return target == ErrChecksum }
+
+// FormatError is returned by formats for bytes they cannot use. Kind is
+// ErrCorruptModel or ErrUnsupportedModel.
+type FormatError struct {
+	Format string
+	Kind   error
+	Err    error
+}
+
+func (e *FormatError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("%v (%s)", e.Kind, e.Format)
+	}
+	return fmt.Sprintf("%v (%s): %v", e.Kind, e.Format, e.Err)
+}
+
+// Unwrap returns both the kind and the cause, so errors.Is finds either.
+func (e *FormatError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+// Corrupt returns a *FormatError of kind ErrCorruptModel. Formats use it
+// for bytes they cannot decode.
+func Corrupt(format string, err error) error {
+	return &FormatError{Format: format, Kind: ErrCorruptModel, Err: err}
+}
+
+// Unsupported returns a *FormatError of kind ErrUnsupportedModel. Formats
+// use it for models that decode but cannot run.
+func Unsupported(format string, err error) error {
+	return &FormatError{Format: format, Kind: ErrUnsupportedModel, Err: err}
+}
+
+// FeatureCountError details an ErrFeatureCount.
+type FeatureCountError struct {
+	Want, Got int
+}
+
+func (e *FeatureCountError) Error() string {
+	return fmt.Sprintf("serving: feature count mismatch: model expects %d, got %d", e.Want, e.Got)
+}
+
+// Is reports whether target is ErrFeatureCount.
+func (e *FeatureCountError) Is(target error) bool { return target == ErrFeatureCount }
+
+// NonFiniteError details an ErrNonFinite.
+type NonFiniteError struct {
+	Index int
+	Value float64
+}
+
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("serving: non-finite feature %d: %v", e.Index, e.Value)
+}
+
+// Is reports whether target is ErrNonFinite.
+func (e *NonFiniteError) Is(target error) bool { return target == ErrNonFinite }
+
+// VersionError details an ErrStaleVersion.
+type VersionError struct {
+	Name          string
+	Live, Offered uint64
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("serving: stale version for %q: v%d offered, v%d live (use Rollback to go back)", e.Name, e.Offered, e.Live)
+}
+
+// Is reports whether target is ErrStaleVersion.
+func (e *VersionError) Is(target error) bool { return target == ErrStaleVersion }
+
+// ScoreError is returned when a model fails on a record. Model names the
+// exact version that failed.
+type ScoreError struct {
+	Model ModelRef
+	Err   error
+}
+
+func (e *ScoreError) Error() string { return fmt.Sprintf("serving: score %s: %v", e.Model, e.Err) }
+
+// Unwrap returns the cause.
+func (e *ScoreError) Unwrap() error { return e.Err }

@@ -1,0 +1,285 @@
+// Package linear is the "linear" model format: modelstream's own JSON
+// encoding of linear regression, logistic regression and softmax
+// (multinomial logistic) regression, with optional per-feature
+// standardisation. Package training produces it; importing this package
+// registers the format with serving:
+//
+//	import _ "github.com/modelstream/modelstream/serving/formats/linear"
+//
+// # Document
+//
+// A model is one JSON object:
+//
+//	{
+//	  "kind": "linear" | "logistic" | "softmax",
+//	  "features": 11,
+//	  "feature_names": ["alcohol", ...],   // optional, len = features
+//	  "mean":  [...],                       // optional, len = features
+//	  "scale": [...],                       // optional, len = features, all non-zero
+//	  "weights": [[...], ...],              // one row per output, len(row) = features
+//	  "bias": [...],                        // one per output
+//	  "classes": ["no", "yes"]              // optional class labels
+//	}
+//
+// Each feature is first standardised as (x - mean) / scale when mean and
+// scale are present. Then for output k, z_k = bias_k + Σ_j weights_kj x_j.
+//
+//   - linear: one output; the prediction's Value is z_0.
+//   - logistic: one output; Value is σ(z_0), the probability of the
+//     positive class. Label is classes[1] when Value ≥ 0.5 and classes[0]
+//     otherwise ("1" and "0" by default); Confidence is the probability of
+//     the chosen label.
+//   - softmax: K ≥ 2 outputs; Values are the K class probabilities,
+//     Value and Confidence the largest, Label the matching class (its
+//     index by default).
+//
+// Unknown fields are ignored, so a newer writer can add metadata.
+// Every number must be finite.
+package linear
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// FormatName is the name under which this package registers the format.
+const FormatName = "linear"
+
+// MaxFeatures bounds the feature count a document may declare.
+const MaxFeatures = 1 << 20
+
+// The model kinds.
+const (
+	KindLinear   = "linear"
+	KindLogistic = "logistic"
+	KindSoftmax  = "softmax"
+)
+
+func init() {
+	serving.Register(FormatName, serving.FormatFunc(load))
+}
+
+// Document is the JSON form of a linear model, as described in the
+// package documentation. Package training fills one in and encodes it
+// with [Document.Marshal].
+type Document struct {
+	Kind         string      `json:"kind"`
+	Features     int         `json:"features"`
+	FeatureNames []string    `json:"feature_names,omitempty"`
+	Mean         []float64   `json:"mean,omitempty"`
+	Scale        []float64   `json:"scale,omitempty"`
+	Weights      [][]float64 `json:"weights"`
+	Bias         []float64   `json:"bias"`
+	Classes      []string    `json:"classes,omitempty"`
+}
+
+// Marshal validates doc and encodes it.
+func (doc *Document) Marshal() ([]byte, error) {
+	if err := doc.Validate(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(doc)
+}
+
+// Validate reports the first way doc is not a usable model.
+func (doc *Document) Validate() error {
+	outputs := 1
+	switch doc.Kind {
+	case KindLinear, KindLogistic:
+	case KindSoftmax:
+		outputs = len(doc.Weights)
+		if outputs < 2 {
+			return fmt.Errorf("softmax needs at least 2 outputs, has %d", outputs)
+		}
+	default:
+		return fmt.Errorf("unknown kind %q (want linear, logistic or softmax)", doc.Kind)
+	}
+	if doc.Features < 1 || doc.Features > MaxFeatures {
+		return fmt.Errorf("features = %d, want 1..%d", doc.Features, MaxFeatures)
+	}
+	if len(doc.Weights) != outputs {
+		return fmt.Errorf("%s model has %d weight rows, want %d", doc.Kind, len(doc.Weights), outputs)
+	}
+	for k, row := range doc.Weights {
+		if len(row) != doc.Features {
+			return fmt.Errorf("weight row %d has %d values, want %d", k, len(row), doc.Features)
+		}
+		if err := finite("weights", row); err != nil {
+			return err
+		}
+	}
+	if len(doc.Bias) != outputs {
+		return fmt.Errorf("bias has %d values, want %d", len(doc.Bias), outputs)
+	}
+	if err := finite("bias", doc.Bias); err != nil {
+		return err
+	}
+	if (doc.Mean == nil) != (doc.Scale == nil) {
+		return fmt.Errorf("mean and scale must be given together")
+	}
+	if doc.Mean != nil {
+		if len(doc.Mean) != doc.Features || len(doc.Scale) != doc.Features {
+			return fmt.Errorf("mean and scale need %d values, have %d and %d", doc.Features, len(doc.Mean), len(doc.Scale))
+		}
+		if err := finite("mean", doc.Mean); err != nil {
+			return err
+		}
+		if err := finite("scale", doc.Scale); err != nil {
+			return err
+		}
+		for j, s := range doc.Scale {
+			if s == 0 {
+				return fmt.Errorf("scale[%d] is zero", j)
+			}
+		}
+	}
+	if doc.FeatureNames != nil && len(doc.FeatureNames) != doc.Features {
+		return fmt.Errorf("feature_names has %d names, want %d", len(doc.FeatureNames), doc.Features)
+	}
+	if doc.Classes != nil {
+		want := outputs
+		if doc.Kind == KindLogistic {
+			want = 2
+		}
+		if doc.Kind == KindLinear || len(doc.Classes) != want {
+			return fmt.Errorf("%s model with %d outputs cannot have %d classes", doc.Kind, outputs, len(doc.Classes))
+		}
+	}
+	return nil
+}
+
+func finite(field string, xs []float64) error {
+	for i, x := range xs {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("%s[%d] is %v", field, i, x)
+		}
+	}
+	return nil
+}
+
+// Model is a loaded linear model. It is immutable and safe for
+// concurrent use.
+type Model struct {
+	doc     Document
+	classes []string
+}
+
+var (
+	_ serving.Model     = (*Model)(nil)
+	_ serving.Describer = (*Model)(nil)
+)
+
+// Parse decodes and validates a linear document.
+func Parse(b []byte) (*Model, error) {
+	var doc Document
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&doc); err != nil {
+		return nil, serving.Corrupt(FormatName, err)
+	}
+	if dec.More() {
+		return nil, serving.Corrupt(FormatName, fmt.Errorf("trailing data after the JSON document"))
+	}
+	if err := doc.Validate(); err != nil {
+		return nil, serving.Corrupt(FormatName, err)
+	}
+	m := &Model{doc: doc, classes: doc.Classes}
+	if m.classes == nil && doc.Kind != KindLinear {
+		n := len(doc.Weights)
+		if doc.Kind == KindLogistic {
+			n = 2
+		}
+		m.classes = make([]string, n)
+		for i := range m.classes {
+			m.classes[i] = strconv.Itoa(i)
+		}
+	}
+	return m, nil
+}
+
+func load(_ context.Context, d serving.Descriptor) (serving.Model, error) {
+	return Parse(d.Bytes)
+}
+
+// Document returns a copy of the model's document.
+func (m *Model) Document() Document { return m.doc }
+
+// Describe implements serving.Describer.
+func (m *Model) Describe() serving.ModelInfo {
+	return serving.ModelInfo{Features: m.doc.Features, Outputs: len(m.doc.Weights), Input: fmt.Sprintf("%d float64 features", m.doc.Features)}
+}
+
+func (m *Model) z(k int, x []float64) float64 {
+	w := m.doc.Weights[k]
+	z := m.doc.Bias[k]
+	if m.doc.Mean != nil {
+		mean, scale := m.doc.Mean, m.doc.Scale
+		for j, xj := range x {
+			z += w[j] * ((xj - mean[j]) / scale[j])
+		}
+		return z
+	}
+	for j, xj := range x {
+		z += w[j] * xj
+	}
+	return z
+}
+
+// Predict implements serving.Model.
+func (m *Model) Predict(_ context.Context, x []float64) (serving.Prediction, error) {
+	if len(x) != m.doc.Features {
+		return serving.Prediction{}, &serving.FeatureCountError{Want: m.doc.Features, Got: len(x)}
+	}
+	switch m.doc.Kind {
+	case KindLinear:
+		return serving.Prediction{Value: m.z(0, x)}, nil
+	case KindLogistic:
+		p := Sigmoid(m.z(0, x))
+		if p >= 0.5 {
+			return serving.Prediction{Value: p, Label: m.classes[1], Confidence: p}, nil
+		}
+		return serving.Prediction{Value: p, Label: m.classes[0], Confidence: 1 - p}, nil
+	default:
+		vals := make([]float64, len(m.doc.Weights))
+		for k := range vals {
+			vals[k] = m.z(k, x)
+		}
+		best := Softmax(vals)
+		return serving.Prediction{Value: vals[best], Values: vals, Label: m.classes[best], Confidence: vals[best]}, nil
+	}
+}
+
+// Sigmoid is the logistic function 1/(1+e^-z), computed without overflow.
+func Sigmoid(z float64) float64 {
+	if z >= 0 {
+		return 1 / (1 + math.Exp(-z))
+	}
+	e := math.Exp(z)
+	return e / (1 + e)
+}
+
+// Softmax replaces z with softmax(z) in place, stably, and returns the
+// index of the largest probability.
+func Softmax(z []float64) int {
+	best := 0
+	for k, v := range z {
+		if v > z[best] {
+			best = k
+		}
+	}
+	max := z[best]
+	var sum float64
+	for k, v := range z {
+		z[k] = math.Exp(v - max)
+		sum += z[k]
+	}
+	for k := range z {
+		z[k] /= sum
+	}
+	return best
+}

@@ -1,0 +1,81 @@
+package serving
+
+import (
+	"time"
+)
+
+// Hook is any value implementing one or more of the Hook* interfaces in
+// this package. Hooks are how the Server reports what it does without
+// importing a metrics backend; package serving/metrics has a Prometheus
+// adapter. Hooks are called synchronously on the scoring path, so they
+// must be fast and safe for concurrent use.
+type Hook any
+
+// HookScored is called after every call to a model through a Server,
+// with the version that ran, how long Predict took, and its error.
+type HookScored interface {
+	OnScored(ref ModelRef, took time.Duration, err error)
+}
+
+// HookModelEvent is called for every model lifecycle event.
+type HookModelEvent interface {
+	OnModelEvent(e ModelEvent)
+}
+
+// ModelEvent is a model lifecycle event.
+type ModelEvent struct {
+	// Kind says what happened.
+	Kind EventKind
+	// Model is the model the event is about.
+	Model ModelRef
+	// Previous is the model that was live before an activation,
+	// rollback or retirement, or the zero ModelRef.
+	Previous ModelRef
+	// Err is the reason for a rejection.
+	Err error
+	// Time is when the event happened.
+	Time time.Time
+}
+
+// EventKind says what a ModelEvent reports.
+type EventKind uint8
+
+// The model event kinds.
+const (
+	// EventLoaded: a model's bytes were fetched, verified and decoded.
+	EventLoaded EventKind = iota + 1
+	// EventRejected: a model was refused; Err says why. The live model,
+	// if any, keeps serving.
+	EventRejected
+	// EventActivated: a model became live.
+	EventActivated
+	// EventRolledBack: an older version became live on request.
+	EventRolledBack
+	// EventRetired: a model stopped being live and no replacement took
+	// its place.
+	EventRetired
+)
+
+var eventNames = [...]string{"", "loaded", "rejected", "activated", "rolled_back", "retired"}
+
+// String returns the event's name, such as "activated".
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) && k > 0 {
+		return eventNames[k]
+	}
+	return "unknown"
+}
+
+type hooks struct {
+	scored []HookScored
+	events []HookModelEvent
+}
+
+func (h *hooks) add(x Hook) {
+	if s, ok := x.(HookScored); ok {
+		h.scored = append(h.scored, s)
+	}
+	if e, ok := x.(HookModelEvent); ok {
+		h.events = append(h.events, e)
+	}
+}

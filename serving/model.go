@@ -1,0 +1,100 @@
+package serving
+
+import (
+	"context"
+)
+
+// Model is one loaded version of one model.
+//
+// Predict must be safe for concurrent use. It must not modify or retain
+// features. It should honour ctx where the model can stop early, and it
+// returns a *FeatureCountError when len(features) is not what the model
+// expects.
+//
+// A Model may implement the optional interfaces [BatchPredictor],
+// [Closer], [Warmer] and [Describer]; callers find them by type assertion.
+type Model interface {
+	Predict(ctx context.Context, features []float64) (Prediction, error)
+}
+
+// BatchPredictor is implemented by models that score many rows faster
+// together than one at a time. PredictBatch writes one Prediction per row
+// into out, which has len(rows) elements.
+type BatchPredictor interface {
+	PredictBatch(ctx context.Context, rows [][]float64, out []Prediction) error
+}
+
+// Closer is implemented by models that hold resources. The Server calls
+// Close exactly once, after the last in-flight call on the model returns.
+type Closer interface {
+	Close() error
+}
+
+// Warmer is implemented by models that benefit from a warm-up before they
+// take traffic, such as a JIT or a cache. The Server calls Warm before
+// activating the model; an error refuses the activation.
+type Warmer interface {
+	Warm(ctx context.Context) error
+}
+
+// Describer is implemented by models that can say what they expect.
+type Describer interface {
+	Describe() ModelInfo
+}
+
+// ModelInfo describes a model's inputs and outputs.
+type ModelInfo struct {
+	// Features is the number of input features, or 0 if unknown.
+	Features int
+	// Outputs is the number of outputs: 1 for regression and binary
+	// classification, the number of classes for multiclass models.
+	Outputs int
+	// Input describes the expected input in words, such as
+	// "float32 tensor [1 3 224 224]", for formats where shape matters.
+	Input string
+}
+
+// Scorer scores a Record. A Model behind a Server slot is a Scorer, and
+// so is every combinator in package speculative, so that they nest.
+//
+// Score must be safe for concurrent use and must honour ctx: when ctx is
+// done it returns promptly with an error wrapping ctx.Err().
+type Scorer interface {
+	Score(ctx context.Context, r Record) (Result, error)
+}
+
+// ScorerFunc adapts a function to the Scorer interface.
+type ScorerFunc func(ctx context.Context, r Record) (Result, error)
+
+// Score calls f(ctx, r).
+func (f ScorerFunc) Score(ctx context.Context, r Record) (Result, error) { return f(ctx, r) }
+
+// Bind returns a Scorer that scores with m and stamps ref as the
+// provenance of every Result. It checks the feature count and nothing
+// else; a Server slot adds stats, hot swap and the NonFinite policy.
+func Bind(ref ModelRef, m Model) Scorer {
+	return &bound{ref: ref, m: m}
+}
+
+type bound struct {
+	ref ModelRef
+	m   Model
+}
+
+func (b *bound) Score(ctx context.Context, r Record) (Result, error) {
+	p, err := b.m.Predict(ctx, r.Features)
+	if err != nil {
+		return Result{Provenance: Provenance{Model: b.ref}}, &ScoreError{Model: b.ref, Err: err}
+	}
+	return Result{Prediction: p, Provenance: Provenance{Model: b.ref}}, nil
+}
+
+// Ref returns the ModelRef that b stamps.
+func (b *bound) Ref() ModelRef { return b.ref }
+
+// Referrer is implemented by Scorers that stand for one known model, such
+// as those returned by [Bind] and [Server.Model]. Combinators use it to
+// name candidates that have not answered.
+type Referrer interface {
+	Ref() ModelRef
+}

@@ -1,0 +1,529 @@
+package serving
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// NonFinitePolicy says what a Server does with NaN and ±Inf features.
+type NonFinitePolicy uint8
+
+const (
+	// RejectNonFinite refuses any NaN or ±Inf feature with a
+	// *NonFiniteError. It is the default: a NaN that reaches a linear
+	// model silently poisons its output.
+	RejectNonFinite NonFinitePolicy = iota
+	// AllowMissing passes NaN through as "missing", which tree formats
+	// (LightGBM, XGBoost) handle natively, and refuses ±Inf.
+	AllowMissing
+	// PassNonFinite passes every value through unchecked.
+	PassNonFinite
+)
+
+// Option configures a Server.
+type Option func(*options)
+
+type options struct {
+	logger     *slog.Logger
+	hooks      hooks
+	nonFinite  NonFinitePolicy
+	load       LoadOptions
+	historyLen int
+}
+
+// WithLogger sets the logger for model events, overriding the default of
+// slog.Default(). Every model event is logged with the model's name,
+// version and content ID.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithHooks adds hooks; see [Hook].
+func WithHooks(hs ...Hook) Option {
+	return func(o *options) {
+		for _, h := range hs {
+			o.hooks.add(h)
+		}
+	}
+}
+
+// WithNonFinite sets the NaN and Inf policy, overriding the default of
+// RejectNonFinite.
+func WithNonFinite(p NonFinitePolicy) Option { return func(o *options) { o.nonFinite = p } }
+
+// WithLoadOptions sets the size limit and HTTP client used to resolve
+// descriptors, overriding the defaults described in [LoadOptions].
+func WithLoadOptions(lo LoadOptions) Option { return func(o *options) { o.load = lo } }
+
+// WithHistory sets how many activations the Server remembers per model
+// name, overriding the default of 256. The durable history belongs to
+// package registry; this one serves operators' queries.
+func WithHistory(n int) Option { return func(o *options) { o.historyLen = n } }
+
+// Server holds one hot-swappable slot per model name.
+//
+// Activating a version is atomic: a call that starts after the swap uses
+// the new version, and a call already running finishes on the version it
+// started with. An old version is closed (if it implements [Closer])
+// exactly once, after its last in-flight call returns. A version that
+// fails to resolve, load, warm up or pass the version check never
+// replaces the live one.
+//
+// A Server is safe for concurrent use.
+type Server struct {
+	o       options
+	mu      sync.Mutex // guards slots map and closed
+	slots   map[string]*slot
+	closed  bool
+	rejects atomic.Uint64
+}
+
+// Rejections returns how many activations of name were refused, and the
+// last reason. A rejected version never replaced the live one.
+func (s *Server) Rejections(name string) (n uint64, last error) {
+	sl, _ := s.slot(name, false)
+	if sl == nil {
+		return 0, nil
+	}
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	return sl.rejects.Load(), sl.lastErr
+}
+
+// TotalRejections returns how many activations were refused across all
+// names, including those whose name was empty or never seen before.
+func (s *Server) TotalRejections() uint64 { return s.rejects.Load() }
+
+// NewServer returns a Server with no models.
+func NewServer(opts ...Option) (*Server, error) {
+	o := options{logger: slog.Default(), historyLen: 256}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		return nil, errors.New("serving: WithLogger(nil)")
+	}
+	if o.historyLen < 1 {
+		return nil, fmt.Errorf("serving: WithHistory(%d): must be at least 1", o.historyLen)
+	}
+	if o.nonFinite > PassNonFinite {
+		return nil, fmt.Errorf("serving: unknown NonFinitePolicy %d", o.nonFinite)
+	}
+	return &Server{o: o, slots: map[string]*slot{}}, nil
+}
+
+// Activation is one entry of a slot's history.
+type Activation struct {
+	// Model is the version that became live, or that was retired.
+	Model ModelRef `json:"model"`
+	// Kind is EventActivated, EventRolledBack or EventRetired.
+	Kind EventKind `json:"-"`
+	// KindName is Kind as text, for JSON.
+	KindName string `json:"kind"`
+	// At is when it happened.
+	At time.Time `json:"at"`
+}
+
+// slot is the hot-swappable home of one model name.
+type slot struct {
+	s       *Server
+	name    string
+	cur     atomic.Pointer[live]
+	mu      sync.Mutex // serialises swaps and guards history and lastErr
+	history []Activation
+	rejects atomic.Uint64
+	lastErr error
+}
+
+// live is one loaded version with its reference count and stats.
+//
+// refs counts the slot's own reference (1 while the version is live) plus
+// one per in-flight call. When it reaches zero the version is closed; a
+// version at zero can never be acquired again.
+type live struct {
+	ref   ModelRef
+	m     Model
+	since time.Time
+	refs  atomic.Int64
+	stats counters
+}
+
+func newLive(ref ModelRef, m Model) *live {
+	l := &live{ref: ref, m: m, since: time.Now()}
+	l.refs.Store(1)
+	l.stats.init()
+	return l
+}
+
+func (l *live) release(logger *slog.Logger) {
+	if l.refs.Add(-1) == 0 {
+		closeModel(l.m, l.ref, logger)
+	}
+}
+
+func closeModel(m Model, ref ModelRef, logger *slog.Logger) {
+	if c, ok := m.(Closer); ok {
+		if err := c.Close(); err != nil {
+			logger.Warn("model close failed", "model", ref.Name, "version", ref.Version, "id", ref.ID, "err", err)
+		}
+	}
+}
+
+// acquire returns the live version with a reference taken, or nil.
+func (sl *slot) acquire() *live {
+	for {
+		l := sl.cur.Load()
+		if l == nil {
+			return nil
+		}
+		n := l.refs.Load()
+		if n > 0 && l.refs.CompareAndSwap(n, n+1) {
+			return l
+		}
+		// l was retired between the Load and the CAS; the slot already
+		// points elsewhere, so look again.
+	}
+}
+
+func (s *Server) slot(name string, create bool) (*slot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed && create {
+		return nil, ErrClosed
+	}
+	sl := s.slots[name]
+	if sl == nil && create {
+		sl = &slot{s: s, name: name}
+		s.slots[name] = sl
+	}
+	return sl, nil
+}
+
+// ActivateOption modifies one activation.
+type ActivateOption func(*activateOptions)
+
+type activateOptions struct{ rollback bool }
+
+// AllowRollback lets an activation install a version that is not newer
+// than the live one. The activation is recorded as EventRolledBack.
+func AllowRollback() ActivateOption { return func(o *activateOptions) { o.rollback = true } }
+
+// Activate resolves, loads and warms up the model d describes, then makes
+// it the live version of d.Name.
+//
+// It refuses, with an error wrapping ErrStaleVersion, a version that is
+// not newer than the live one unless AllowRollback is given. Any failure
+// leaves the live version serving and is reported as an EventRejected
+// model event and a log line. Activate returns the ModelRef now live.
+func (s *Server) Activate(ctx context.Context, d Descriptor, opts ...ActivateOption) (ModelRef, error) {
+	ref := d.Ref()
+	if d.Name != "" {
+		if err := s.checkVersion(d.Name, d.Version, opts); err != nil {
+			s.reject(ref, err)
+			return ref, err
+		}
+	}
+	rd, err := Resolve(ctx, d, s.o.load)
+	if err != nil {
+		s.reject(ref, err)
+		return ref, err
+	}
+	ref = rd.Ref()
+	m, err := loadResolved(ctx, rd)
+	if err != nil {
+		s.reject(ref, err)
+		return ref, err
+	}
+	s.event(ModelEvent{Kind: EventLoaded, Model: ref, Time: time.Now()})
+	return ref, s.ActivateModel(ctx, ref, m, opts...)
+}
+
+// ActivateModel makes an already loaded model the live version of
+// ref.Name, under the same rules as Activate. On error the Server closes
+// m (if it is a [Closer]); on success the Server owns m and closes it
+// once it is replaced and drained.
+func (s *Server) ActivateModel(ctx context.Context, ref ModelRef, m Model, opts ...ActivateOption) error {
+	var ao activateOptions
+	for _, o := range opts {
+		o(&ao)
+	}
+	fail := func(err error) error {
+		closeModel(m, ref, s.o.logger)
+		s.reject(ref, err)
+		return err
+	}
+	if ref.Name == "" {
+		return fail(&LoadError{Ref: ref, Err: fmt.Errorf("%w: empty name", ErrInvalidDescriptor)})
+	}
+	if m == nil {
+		return fail(&LoadError{Ref: ref, Err: fmt.Errorf("%w: nil model", ErrInvalidDescriptor)})
+	}
+	if w, ok := m.(Warmer); ok {
+		if err := w.Warm(ctx); err != nil {
+			return fail(&LoadError{Ref: ref, Err: fmt.Errorf("warm up: %w", err)})
+		}
+	}
+	sl, err := s.slot(ref.Name, true)
+	if err != nil {
+		return fail(err)
+	}
+	sl.mu.Lock()
+	old := sl.cur.Load()
+	if old != nil && ref.Version <= old.ref.Version && !ao.rollback {
+		sl.mu.Unlock()
+		return fail(&VersionError{Name: ref.Name, Live: old.ref.Version, Offered: ref.Version})
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		sl.mu.Unlock()
+		return fail(ErrClosed)
+	}
+	l := newLive(ref, m)
+	sl.cur.Store(l)
+	kind := EventActivated
+	if ao.rollback && old != nil && ref.Version <= old.ref.Version {
+		kind = EventRolledBack
+	}
+	sl.remember(Activation{Model: ref, Kind: kind, KindName: kind.String(), At: l.since})
+	sl.mu.Unlock()
+	var prev ModelRef
+	if old != nil {
+		prev = old.ref
+		old.release(s.o.logger)
+	}
+	s.event(ModelEvent{Kind: kind, Model: ref, Previous: prev, Time: l.since})
+	return nil
+}
+
+func (s *Server) checkVersion(name string, v uint64, opts []ActivateOption) error {
+	var ao activateOptions
+	for _, o := range opts {
+		o(&ao)
+	}
+	if ao.rollback {
+		return nil
+	}
+	sl, _ := s.slot(name, false)
+	if sl == nil {
+		return nil
+	}
+	if old := sl.cur.Load(); old != nil && v <= old.ref.Version {
+		return &VersionError{Name: name, Live: old.ref.Version, Offered: v}
+	}
+	return nil
+}
+
+func (sl *slot) remember(a Activation) {
+	sl.history = append(sl.history, a)
+	if n := len(sl.history) - sl.s.o.historyLen; n > 0 {
+		sl.history = slices.Delete(sl.history, 0, n)
+	}
+}
+
+// Retire stops serving name. Calls already running finish; later calls
+// fail with ErrNoModel until a new version is activated. Retiring a name
+// with no live model does nothing.
+func (s *Server) Retire(name string) {
+	sl, _ := s.slot(name, false)
+	if sl == nil {
+		return
+	}
+	sl.mu.Lock()
+	old := sl.cur.Swap(nil)
+	if old != nil {
+		sl.remember(Activation{Model: old.ref, Kind: EventRetired, KindName: EventRetired.String(), At: time.Now()})
+	}
+	sl.mu.Unlock()
+	if old != nil {
+		old.release(s.o.logger)
+		s.event(ModelEvent{Kind: EventRetired, Model: old.ref, Previous: old.ref, Time: time.Now()})
+	}
+}
+
+// Close retires every model. Models are closed as their in-flight calls
+// drain. Later activations fail with ErrClosed. Close is idempotent.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	names := make([]string, 0, len(s.slots))
+	for n := range s.slots {
+		names = append(names, n)
+	}
+	s.mu.Unlock()
+	for _, n := range names {
+		s.Retire(n)
+	}
+	return nil
+}
+
+// Current returns the live version of name.
+func (s *Server) Current(name string) (ModelRef, bool) {
+	sl, _ := s.slot(name, false)
+	if sl == nil {
+		return ModelRef{}, false
+	}
+	if l := sl.cur.Load(); l != nil {
+		return l.ref, true
+	}
+	return ModelRef{}, false
+}
+
+// Stats returns the statistics of the live version of name.
+func (s *Server) Stats(name string) (Stats, bool) {
+	sl, _ := s.slot(name, false)
+	if sl == nil {
+		return Stats{}, false
+	}
+	if l := sl.cur.Load(); l != nil {
+		return l.stats.snapshot(l.ref, l.since), true
+	}
+	return Stats{}, false
+}
+
+// Models returns the statistics of every live version, sorted by name.
+func (s *Server) Models() []Stats {
+	s.mu.Lock()
+	sls := make([]*slot, 0, len(s.slots))
+	for _, sl := range s.slots {
+		sls = append(sls, sl)
+	}
+	s.mu.Unlock()
+	out := make([]Stats, 0, len(sls))
+	for _, sl := range sls {
+		if l := sl.cur.Load(); l != nil {
+			out = append(out, l.stats.snapshot(l.ref, l.since))
+		}
+	}
+	slices.SortFunc(out, func(a, b Stats) int {
+		switch {
+		case a.Model.Name < b.Model.Name:
+			return -1
+		case a.Model.Name > b.Model.Name:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// History returns the remembered activations of name, oldest first.
+func (s *Server) History(name string) []Activation {
+	sl, _ := s.slot(name, false)
+	if sl == nil {
+		return nil
+	}
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	return slices.Clone(sl.history)
+}
+
+// Model returns a Scorer for name that always scores with the version
+// live at the moment each call starts, and stamps that exact version in
+// the Result's provenance. It can be taken before any version is live;
+// calls then fail with ErrNoModel.
+func (s *Server) Model(name string) Scorer {
+	sl, err := s.slot(name, true)
+	if err != nil {
+		return ScorerFunc(func(context.Context, Record) (Result, error) {
+			return Result{}, ErrClosed
+		})
+	}
+	return (*slotScorer)(sl)
+}
+
+// slotScorer is the Scorer view of a slot.
+type slotScorer slot
+
+// Score implements Scorer.
+func (ss *slotScorer) Score(ctx context.Context, r Record) (Result, error) {
+	sl := (*slot)(ss)
+	l := sl.acquire()
+	if l == nil {
+		return Result{}, fmt.Errorf("%w: %q", ErrNoModel, sl.name)
+	}
+	res := Result{Provenance: Provenance{Model: l.ref}}
+	if p := sl.s.o.nonFinite; p != PassNonFinite {
+		if err := checkFinite(r.Features, p); err != nil {
+			l.release(sl.s.o.logger)
+			return res, &ScoreError{Model: l.ref, Err: err}
+		}
+	}
+	start := time.Now()
+	pred, err := l.m.Predict(ctx, r.Features)
+	took := time.Since(start)
+	l.stats.record(took, err != nil)
+	for _, h := range sl.s.o.hooks.scored {
+		h.OnScored(l.ref, took, err)
+	}
+	l.release(sl.s.o.logger)
+	if err != nil {
+		return res, &ScoreError{Model: l.ref, Err: err}
+	}
+	res.Prediction = pred
+	return res, nil
+}
+
+// Ref returns the live version, or a ModelRef with only the name.
+func (ss *slotScorer) Ref() ModelRef {
+	if l := ss.cur.Load(); l != nil {
+		return l.ref
+	}
+	return ModelRef{Name: ss.name}
+}
+
+func checkFinite(fs []float64, p NonFinitePolicy) error {
+	for i, f := range fs {
+		if math.IsNaN(f) {
+			if p == AllowMissing {
+				continue
+			}
+			return &NonFiniteError{Index: i, Value: f}
+		}
+		if math.IsInf(f, 0) {
+			return &NonFiniteError{Index: i, Value: f}
+		}
+	}
+	return nil
+}
+
+func (s *Server) reject(ref ModelRef, err error) {
+	if ref.Name == "" {
+		// counted below only
+	} else if sl, _ := s.slot(ref.Name, true); sl != nil {
+		sl.rejects.Add(1)
+		sl.mu.Lock()
+		sl.lastErr = err
+		sl.mu.Unlock()
+	}
+	s.rejects.Add(1)
+	s.event(ModelEvent{Kind: EventRejected, Model: ref, Err: err, Time: time.Now()})
+}
+
+func (s *Server) event(e ModelEvent) {
+	attrs := []any{"model", e.Model.Name, "version", e.Model.Version, "id", e.Model.ID, "format", e.Model.Format}
+	switch e.Kind {
+	case EventRejected:
+		s.o.logger.Warn("model rejected", append(attrs, "err", e.Err)...)
+	case EventLoaded:
+		s.o.logger.Debug("model loaded", attrs...)
+	default:
+		if e.Previous.Name != "" {
+			attrs = append(attrs, "previous_version", e.Previous.Version)
+		}
+		s.o.logger.Info("model "+e.Kind.String(), attrs...)
+	}
+	for _, h := range s.o.hooks.events {
+		h.OnModelEvent(e)
+	}
+}
