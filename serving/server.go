@@ -343,7 +343,7 @@ func (s *Server) Retire(name string) {
 	sl.mu.Unlock()
 	if old != nil {
 		old.release(s.o.logger)
-		s.event(ModelEvent{Kind: EventRetired, Model: old.ref, Previous: old.ref, Time: time.Now()})
+		s.event(ModelEvent{Kind: EventRetired, Model: old.ref, Time: time.Now()})
 	}
 }
 

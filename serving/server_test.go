@@ -1,0 +1,377 @@
+package serving_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/servingtest"
+)
+
+func newServer(t *testing.T, opts ...serving.Option) *serving.Server {
+	t.Helper()
+	opts = append([]serving.Option{serving.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
+	s, err := serving.NewServer(opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func ref(name string, v uint64) serving.ModelRef {
+	return serving.ModelRef{Name: name, Version: v, Format: "fake"}
+}
+
+// TestHotSwapUnderLoad: 8 goroutines score continuously while versions 1
+// to 50 are swapped in. Every result names a version that was live at
+// some moment during its call, no call fails, and every replaced model is
+// closed exactly once.
+func TestHotSwapUnderLoad(t *testing.T) {
+	s := newServer(t)
+	const versions = 50
+	fakes := make([]*servingtest.Fake, versions+1)
+	for v := 1; v <= versions; v++ {
+		// Each version answers with its own number, so the answer and the
+		// provenance can be checked against each other.
+		fakes[v] = &servingtest.Fake{Output: serving.Prediction{Value: float64(v)}, Latency: servingtest.Fixed(20 * time.Microsecond)}
+	}
+	ctx := context.Background()
+	require.NoError(t, s.ActivateModel(ctx, ref("m", 1), fakes[1]))
+
+	// liveLo and liveHi bracket the live version: liveHi is raised just
+	// before a swap, liveLo just after. A call that reads liveLo at its
+	// start and liveHi at its end must see a version in [lo, hi].
+	var liveLo, liveHi atomic.Uint64
+	liveLo.Store(1)
+	liveHi.Store(1)
+
+	sc := s.Model("m")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var calls atomic.Int64
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				lo := liveLo.Load()
+				res, err := sc.Score(ctx, serving.Record{Features: []float64{1}})
+				hi := liveHi.Load()
+				calls.Add(1)
+				if err != nil {
+					errs <- err
+					return
+				}
+				v := res.Provenance.Model.Version
+				if v < lo || v > hi {
+					errs <- fmt.Errorf("result from v%d, live versions during the call were v%d..v%d", v, lo, hi)
+					return
+				}
+				if res.Value != float64(v) {
+					errs <- fmt.Errorf("provenance says v%d but the answer came from v%v", v, res.Value)
+					return
+				}
+			}
+		}()
+	}
+	for v := 2; v <= versions; v++ {
+		time.Sleep(200 * time.Microsecond)
+		liveHi.Store(uint64(v))
+		require.NoError(t, s.ActivateModel(ctx, ref("m", uint64(v)), fakes[v]))
+		liveLo.Store(uint64(v))
+	}
+	time.Sleep(time.Millisecond)
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	assert.Greater(t, calls.Load(), int64(versions), "the scorers should have run throughout the swaps")
+
+	for v := 1; v < versions; v++ {
+		assert.EqualValues(t, 1, fakes[v].Closes(), "v%d must be closed exactly once", v)
+	}
+	assert.EqualValues(t, 0, fakes[versions].Closes(), "the live version must stay open")
+	require.NoError(t, s.Close())
+	assert.EqualValues(t, 1, fakes[versions].Closes(), "Close closes the live version once")
+	require.NoError(t, s.Close())
+	assert.EqualValues(t, 1, fakes[versions].Closes(), "a second Close does not close again")
+}
+
+// TestInFlightFinishesOnOldModel: a call that started on v1 finishes on
+// v1 even though v2 was activated meanwhile, and v1 is closed only when
+// that call returns.
+func TestInFlightFinishesOnOldModel(t *testing.T) {
+	s := newServer(t)
+	ctx := context.Background()
+	started := make(chan struct{})
+	release := make(chan struct{})
+	v1 := &servingtest.Fake{OutputFunc: func([]float64) serving.Prediction {
+		close(started)
+		<-release
+		return serving.Prediction{Value: 1}
+	}}
+	v2 := &servingtest.Fake{Output: serving.Prediction{Value: 2}}
+	require.NoError(t, s.ActivateModel(ctx, ref("m", 1), v1))
+
+	done := make(chan serving.Result)
+	go func() {
+		res, err := s.Model("m").Score(ctx, serving.Record{})
+		assert.NoError(t, err)
+		done <- res
+	}()
+	<-started
+	require.NoError(t, s.ActivateModel(ctx, ref("m", 2), v2))
+	res, err := s.Model("m").Score(ctx, serving.Record{})
+	require.NoError(t, err)
+	servingtest.AssertModel(t, res, "m", 2)
+	assert.EqualValues(t, 0, v1.Closes(), "v1 must stay open while a call runs on it")
+
+	close(release)
+	old := <-done
+	servingtest.AssertModel(t, old, "m", 1)
+	assert.Equal(t, 1.0, old.Value)
+	assert.EqualValues(t, 1, v1.Closes(), "v1 is closed when its last call returns")
+}
+
+func TestStaleVersionRefusedUnlessRollback(t *testing.T) {
+	s := newServer(t)
+	ctx := context.Background()
+	f3 := &servingtest.Fake{Output: serving.Prediction{Value: 3}}
+	require.NoError(t, s.ActivateModel(ctx, ref("m", 3), f3))
+
+	for _, v := range []uint64{3, 2} {
+		f := &servingtest.Fake{}
+		err := s.ActivateModel(ctx, ref("m", v), f)
+		require.ErrorIs(t, err, serving.ErrStaleVersion)
+		var ve *serving.VersionError
+		require.ErrorAs(t, err, &ve)
+		assert.Equal(t, uint64(3), ve.Live)
+		assert.Equal(t, v, ve.Offered)
+		assert.EqualValues(t, 1, f.Closes(), "a refused model is closed")
+	}
+	cur, _ := s.Current("m")
+	assert.Equal(t, uint64(3), cur.Version)
+	n, last := s.Rejections("m")
+	assert.EqualValues(t, 2, n)
+	assert.ErrorIs(t, last, serving.ErrStaleVersion)
+
+	f2 := &servingtest.Fake{Output: serving.Prediction{Value: 2}}
+	require.NoError(t, s.ActivateModel(ctx, ref("m", 2), f2, serving.AllowRollback()))
+	res, err := s.Model("m").Score(ctx, serving.Record{})
+	require.NoError(t, err)
+	servingtest.AssertModel(t, res, "m", 2)
+	h := s.History("m")
+	require.Len(t, h, 2)
+	assert.Equal(t, serving.EventActivated, h[0].Kind)
+	assert.Equal(t, serving.EventRolledBack, h[1].Kind)
+	assert.Equal(t, uint64(2), h[1].Model.Version)
+}
+
+func TestFailedLoadNeverReplaces(t *testing.T) {
+	s := newServer(t)
+	ctx := context.Background()
+	good := servingtest.Spec{Value: 7}.Descriptor("m", 1)
+	_, err := s.Activate(ctx, good)
+	require.NoError(t, err)
+
+	corrupt := serving.Descriptor{Name: "m", Version: 2, Format: "fake", Bytes: []byte("{not json")}
+	badSum := servingtest.Spec{Value: 8}.Descriptor("m", 3)
+	badSum.SHA256 = serving.ContentID([]byte("something else"))
+	unknown := serving.Descriptor{Name: "m", Version: 4, Format: "no-such-format", Bytes: []byte("x")}
+	tooBig := servingtest.Spec{Value: 9}.Descriptor("m", 5)
+
+	cases := []struct {
+		name string
+		d    serving.Descriptor
+		s    *serving.Server
+		want error
+	}{
+		{"corrupt", corrupt, s, serving.ErrCorruptModel},
+		{"checksum", badSum, s, serving.ErrChecksum},
+		{"unknown format", unknown, s, serving.ErrUnknownFormat},
+		{"empty name", serving.Descriptor{Format: "fake", Bytes: []byte("{}")}, s, serving.ErrInvalidDescriptor},
+		{"no bytes", serving.Descriptor{Name: "m", Version: 6, Format: "fake"}, s, serving.ErrInvalidDescriptor},
+		{"missing file", serving.Descriptor{Name: "m", Version: 7, Format: "fake", Location: "file:///nonexistent/model"}, s, serving.ErrFetch},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := c.s.Activate(ctx, c.d)
+			require.ErrorIs(t, err, c.want)
+			var le *serving.LoadError
+			require.ErrorAs(t, err, &le)
+			res, err := s.Model("m").Score(ctx, serving.Record{})
+			require.NoError(t, err)
+			servingtest.AssertModel(t, res, "m", 1)
+			assert.Equal(t, 7.0, res.Value)
+		})
+	}
+	small, err := serving.NewServer(serving.WithLoadOptions(serving.LoadOptions{MaxBytes: 4}))
+	require.NoError(t, err)
+	_, err = small.Activate(ctx, tooBig)
+	assert.ErrorIs(t, err, serving.ErrTooLarge)
+
+	_, err = s.Activate(ctx, unknown)
+	assert.ErrorContains(t, err, `unknown format "no-such-format" (forgotten import?)`)
+	n, _ := s.Rejections("m")
+	assert.GreaterOrEqual(t, n, uint64(len(cases)-1))
+}
+
+func TestActivateFromFileLocation(t *testing.T) {
+	s := newServer(t)
+	d := servingtest.Spec{Value: 5}.Descriptor("m", 1)
+	path := t.TempDir() + "/model.json"
+	require.NoError(t, writeFile(path, d.Bytes))
+	d.Bytes = nil
+	d.Location = "file://" + path
+	got, err := s.Activate(context.Background(), d)
+	require.NoError(t, err)
+	assert.Equal(t, d.SHA256, got.ID)
+	res, err := s.Model("m").Score(context.Background(), serving.Record{})
+	require.NoError(t, err)
+	assert.Equal(t, 5.0, res.Value)
+}
+
+func TestStats(t *testing.T) {
+	s := newServer(t)
+	ctx := context.Background()
+	lat := []time.Duration{3 * time.Millisecond, 1 * time.Millisecond, 5 * time.Millisecond}
+	var i atomic.Int64
+	f := &servingtest.Fake{OutputFunc: func([]float64) serving.Prediction {
+		time.Sleep(lat[i.Add(1)-1])
+		return serving.Prediction{}
+	}}
+	require.NoError(t, s.ActivateModel(ctx, ref("m", 1), f))
+	st, ok := s.Stats("m")
+	require.True(t, ok)
+	assert.Zero(t, st.Min, "no calls yet: min is zero, not a sentinel")
+
+	for range lat {
+		_, err := s.Model("m").Score(ctx, serving.Record{})
+		require.NoError(t, err)
+	}
+	st, _ = s.Stats("m")
+	assert.EqualValues(t, 3, st.Invocations)
+	assert.EqualValues(t, 0, st.Errors)
+	// Min must be the real shortest call (not stuck at zero): at least 1ms.
+	assert.GreaterOrEqual(t, st.Min, 1*time.Millisecond)
+	assert.GreaterOrEqual(t, st.Max, 5*time.Millisecond)
+	assert.LessOrEqual(t, st.Min, st.Mean)
+	assert.LessOrEqual(t, st.Mean, st.Max)
+	assert.Equal(t, st.Total/3, st.Mean)
+
+	// A failing model counts errors; a new version starts fresh stats.
+	bad := &servingtest.Fake{FailRate: 1}
+	require.NoError(t, s.ActivateModel(ctx, ref("m", 2), bad))
+	_, err := s.Model("m").Score(ctx, serving.Record{})
+	require.ErrorIs(t, err, servingtest.ErrInjected)
+	var se *serving.ScoreError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, uint64(2), se.Model.Version)
+	st, _ = s.Stats("m")
+	assert.EqualValues(t, 1, st.Invocations)
+	assert.EqualValues(t, 1, st.Errors)
+	assert.Equal(t, uint64(2), st.Model.Version)
+}
+
+func TestNonFinitePolicy(t *testing.T) {
+	ctx := context.Background()
+	nan := []float64{1, nanValue(), 3}
+	inf := []float64{1, 2, infValue()}
+	for _, c := range []struct {
+		policy       serving.NonFinitePolicy
+		nanOK, infOK bool
+	}{
+		{serving.RejectNonFinite, false, false},
+		{serving.AllowMissing, true, false},
+		{serving.PassNonFinite, true, true},
+	} {
+		s := newServer(t, serving.WithNonFinite(c.policy))
+		f := &servingtest.Fake{}
+		require.NoError(t, s.ActivateModel(ctx, ref("m", 1), f))
+		_, err := s.Model("m").Score(ctx, serving.Record{Features: nan})
+		if c.nanOK {
+			assert.NoError(t, err)
+		} else {
+			var ne *serving.NonFiniteError
+			require.ErrorAs(t, err, &ne)
+			assert.Equal(t, 1, ne.Index)
+			assert.ErrorIs(t, err, serving.ErrNonFinite)
+		}
+		_, err = s.Model("m").Score(ctx, serving.Record{Features: inf})
+		if c.infOK {
+			assert.NoError(t, err)
+		} else {
+			assert.ErrorIs(t, err, serving.ErrNonFinite)
+		}
+	}
+	_, err := serving.NewServer(serving.WithNonFinite(99))
+	assert.Error(t, err)
+}
+
+func TestNoModel(t *testing.T) {
+	s := newServer(t)
+	sc := s.Model("later")
+	_, err := sc.Score(context.Background(), serving.Record{})
+	require.ErrorIs(t, err, serving.ErrNoModel)
+	require.NoError(t, s.ActivateModel(context.Background(), ref("later", 1), &servingtest.Fake{}))
+	_, err = sc.Score(context.Background(), serving.Record{})
+	require.NoError(t, err, "a Scorer taken before the first version uses it once it is live")
+	s.Retire("later")
+	_, err = sc.Score(context.Background(), serving.Record{})
+	require.ErrorIs(t, err, serving.ErrNoModel)
+}
+
+func TestClosedServerRefusesActivation(t *testing.T) {
+	s := newServer(t)
+	require.NoError(t, s.Close())
+	f := &servingtest.Fake{}
+	err := s.ActivateModel(context.Background(), ref("m", 1), f)
+	require.True(t, errors.Is(err, serving.ErrClosed), "got %v", err)
+	assert.EqualValues(t, 1, f.Closes())
+}
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []serving.ModelEvent
+}
+
+func (l *eventLog) OnModelEvent(e serving.ModelEvent) {
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+}
+
+func TestModelEventHooks(t *testing.T) {
+	var log eventLog
+	s := newServer(t, serving.WithHooks(&log))
+	ctx := context.Background()
+	_, err := s.Activate(ctx, servingtest.Spec{}.Descriptor("m", 1))
+	require.NoError(t, err)
+	_, err = s.Activate(ctx, servingtest.Spec{}.Descriptor("m", 1))
+	require.Error(t, err)
+	_, err = s.Activate(ctx, servingtest.Spec{}.Descriptor("m", 2))
+	require.NoError(t, err)
+	s.Retire("m")
+	var kinds []string
+	for _, e := range log.events {
+		kinds = append(kinds, e.Kind.String())
+	}
+	assert.Equal(t, []string{"loaded", "activated", "rejected", "loaded", "activated", "retired"}, kinds)
+	assert.Equal(t, uint64(1), log.events[4].Previous.Version)
+}
