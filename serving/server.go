@@ -32,7 +32,7 @@ type Option func(*options)
 
 type options struct {
 	logger     *slog.Logger
-	hooks      hooks
+	hooks      Hooks
 	nonFinite  NonFinitePolicy
 	load       LoadOptions
 	historyLen int
@@ -47,7 +47,7 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 func WithHooks(hs ...Hook) Option {
 	return func(o *options) {
 		for _, h := range hs {
-			o.hooks.add(h)
+			o.hooks.Add(h)
 		}
 	}
 }
@@ -463,7 +463,7 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (Result, error) {
 	pred, err := l.m.Predict(ctx, r.Features)
 	took := time.Since(start)
 	l.stats.record(took, err != nil)
-	for _, h := range sl.s.o.hooks.scored {
+	for _, h := range sl.s.o.hooks.Scored {
 		h.OnScored(l.ref, took, err)
 	}
 	l.release(sl.s.o.logger)
@@ -523,7 +523,7 @@ func (s *Server) event(e ModelEvent) {
 		}
 		s.o.logger.Info("model "+e.Kind.String(), attrs...)
 	}
-	for _, h := range s.o.hooks.events {
+	for _, h := range s.o.hooks.Events {
 		h.OnModelEvent(e)
 	}
 }
