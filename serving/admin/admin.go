@@ -1,0 +1,177 @@
+// Package admin is the queryable state of a scoring service, as an
+// http.Handler that applications mount on their own server.
+//
+// # Endpoints
+//
+//   - GET /models: the live version of every model name with its
+//     statistics (invocations, errors, total, min, max and mean call
+//     time, and since when it is live), as JSON.
+//   - GET /models/{name}: the same for one name; 404 if none is live.
+//   - GET /models/{name}/history: the activations, rollbacks and
+//     retirements the Server remembers for name, oldest first.
+//   - GET /healthz: 200 while the process can answer at all (liveness).
+//   - GET /readyz: 200 when the service should receive traffic: every
+//     required model name has a live version (or, with none required, at
+//     least one model is live) and every readiness check passes; 503 with
+//     the reasons otherwise.
+//   - GET /metrics: the Prometheus handler, when one is given.
+//
+// # Readiness
+//
+// A scoring instance is ready when it has a model and its consumer group
+// has joined. The second half belongs to serving/kafka, so it comes in as
+// a [Check]: a function that returns nil when ready.
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// Check reports nil when its part of the service is ready, and the reason
+// otherwise. Checks are called on every /readyz request and must be fast
+// and safe for concurrent use.
+type Check func() error
+
+// Option configures the handler.
+type Option func(*handler)
+
+// RequireModels makes /readyz wait for a live version of each name. By
+// default it waits for at least one live model of any name.
+func RequireModels(names ...string) Option {
+	return func(h *handler) { h.required = append(h.required, names...) }
+}
+
+// Ready adds a readiness check, for example a Kafka Source's.
+func Ready(name string, c Check) Option {
+	return func(h *handler) { h.checks = append(h.checks, namedCheck{name, c}) }
+}
+
+// Metrics mounts m at /metrics, typically promhttp.HandlerFor(registry, ...).
+func Metrics(m http.Handler) Option { return func(h *handler) { h.metrics = m } }
+
+type namedCheck struct {
+	name string
+	c    Check
+}
+
+type handler struct {
+	srv      *serving.Server
+	required []string
+	checks   []namedCheck
+	metrics  http.Handler
+	mux      *http.ServeMux
+}
+
+// New returns the handler for srv. It is safe for concurrent use.
+func New(srv *serving.Server, opts ...Option) (http.Handler, error) {
+	if srv == nil {
+		return nil, errors.New("admin: nil Server")
+	}
+	h := &handler{srv: srv, mux: http.NewServeMux()}
+	for _, o := range opts {
+		o(h)
+	}
+	for _, c := range h.checks {
+		if c.c == nil {
+			return nil, fmt.Errorf("admin: readiness check %q is nil", c.name)
+		}
+	}
+	h.mux.HandleFunc("GET /models", h.models)
+	h.mux.HandleFunc("GET /models/{name}", h.model)
+	h.mux.HandleFunc("GET /models/{name}/history", h.history)
+	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, status{Status: "ok"}) })
+	h.mux.HandleFunc("GET /readyz", h.ready)
+	if h.metrics != nil {
+		h.mux.Handle("GET /metrics", h.metrics)
+	}
+	return h.mux, nil
+}
+
+// ModelStatus is one element of the /models answer.
+type ModelStatus struct {
+	Name  string           `json:"name"`
+	Model serving.ModelRef `json:"model"`
+	Stats serving.Stats    `json:"stats"`
+	// Rejected counts refused activations of this name; LastRejection
+	// is the last reason.
+	Rejected      uint64 `json:"rejected"`
+	LastRejection string `json:"last_rejection,omitempty"`
+}
+
+func (h *handler) status(st serving.Stats) ModelStatus {
+	ms := ModelStatus{Name: st.Model.Name, Model: st.Model, Stats: st}
+	n, last := h.srv.Rejections(st.Model.Name)
+	ms.Rejected = n
+	if last != nil {
+		ms.LastRejection = last.Error()
+	}
+	return ms
+}
+
+func (h *handler) models(w http.ResponseWriter, _ *http.Request) {
+	all := h.srv.Models()
+	out := make([]ModelStatus, 0, len(all))
+	for _, st := range all {
+		out = append(out, h.status(st))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *handler) model(w http.ResponseWriter, r *http.Request) {
+	st, ok := h.srv.Stats(r.PathValue("name"))
+	if !ok {
+		writeJSON(w, http.StatusNotFound, status{Status: "not found", Reasons: []string{"no live version of " + r.PathValue("name")}})
+		return
+	}
+	writeJSON(w, http.StatusOK, h.status(st))
+}
+
+func (h *handler) history(w http.ResponseWriter, r *http.Request) {
+	hist := h.srv.History(r.PathValue("name"))
+	if hist == nil {
+		hist = []serving.Activation{}
+	}
+	writeJSON(w, http.StatusOK, hist)
+}
+
+type status struct {
+	Status  string   `json:"status"`
+	Reasons []string `json:"reasons,omitempty"`
+}
+
+func (h *handler) ready(w http.ResponseWriter, _ *http.Request) {
+	var reasons []string
+	if len(h.required) == 0 {
+		if len(h.srv.Models()) == 0 {
+			reasons = append(reasons, "no model loaded")
+		}
+	}
+	for _, n := range h.required {
+		if _, ok := h.srv.Current(n); !ok {
+			reasons = append(reasons, "no live version of "+n)
+		}
+	}
+	for _, c := range h.checks {
+		if err := c.c(); err != nil {
+			reasons = append(reasons, c.name+": "+err.Error())
+		}
+	}
+	if len(reasons) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, status{Status: "not ready", Reasons: reasons})
+		return
+	}
+	writeJSON(w, http.StatusOK, status{Status: "ready"})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,273 @@
+// Package metrics exports modelstream's hooks as Prometheus metrics.
+//
+// # Use
+//
+// Create one [Metrics], register it, and pass it as a hook to every
+// component that takes hooks: the serving Server, the speculative
+// combinators and the serving/kafka Source.
+//
+//	m := metrics.New()
+//	reg := prometheus.NewRegistry()
+//	reg.MustRegister(m)
+//	srv, _ := serving.NewServer(serving.WithHooks(m))
+//
+// # Metrics
+//
+// All names start with "modelstream_":
+//
+//   - score_duration_seconds{model,version}: histogram of model call time.
+//   - scores_total{model,version,status}: calls, status "ok" or "error".
+//   - active_version{model}: the live version per model name.
+//   - model_events_total{model,event}: loaded, rejected, activated,
+//     rolled_back and retired events.
+//   - model_load_failures_total{model}: rejected activations.
+//   - model_swaps_total{model}: activations and rollbacks.
+//   - decisions_total{combinator}, decision_wins_total{combinator,model},
+//     decision_late_total{combinator,model},
+//     decision_errors_total{combinator,model}: speculative decisions; a
+//     late fallback is a budget miss.
+//   - dead_letters_total{topic}: records sent to the dead-letter topic.
+//   - commits_total{topic,partition}: offset commits.
+//   - consumer_lag{topic,partition}: last reported lag.
+//
+// # Cost
+//
+// The scoring hook is on the hot path. Series are looked up in a
+// copy-on-write map keyed by model name and version, so an observation
+// takes no lock and allocates nothing once the series exists.
+package metrics
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// Metrics implements every serving Hook* interface and is a
+// prometheus.Collector. It is safe for concurrent use.
+type Metrics struct {
+	duration    *prometheus.HistogramVec
+	scores      *prometheus.CounterVec
+	active      *prometheus.GaugeVec
+	events      *prometheus.CounterVec
+	loadFails   *prometheus.CounterVec
+	swaps       *prometheus.CounterVec
+	decisions   *prometheus.CounterVec
+	wins        *prometheus.CounterVec
+	late        *prometheus.CounterVec
+	candErrors  *prometheus.CounterVec
+	deadLetters *prometheus.CounterVec
+	commits     *prometheus.CounterVec
+	lag         *prometheus.GaugeVec
+
+	mu     sync.Mutex // serialises writers of series
+	series atomic.Pointer[map[refKey]*modelSeries]
+}
+
+var (
+	_ serving.HookScored     = (*Metrics)(nil)
+	_ serving.HookModelEvent = (*Metrics)(nil)
+	_ serving.HookDecision   = (*Metrics)(nil)
+	_ serving.HookDeadLetter = (*Metrics)(nil)
+	_ serving.HookCommit     = (*Metrics)(nil)
+	_ serving.HookLag        = (*Metrics)(nil)
+	_ prometheus.Collector   = (*Metrics)(nil)
+)
+
+type refKey struct {
+	name    string
+	version uint64
+}
+
+type modelSeries struct {
+	hist     prometheus.Observer
+	ok, errs prometheus.Counter
+}
+
+// Option configures Metrics.
+type Option func(*config)
+
+type config struct {
+	buckets []float64
+}
+
+// Buckets sets the score-duration histogram buckets in seconds,
+// overriding the default of 10µs to about 1.3s in powers of two.
+func Buckets(b ...float64) Option { return func(c *config) { c.buckets = b } }
+
+// New returns Metrics with no series yet. Register it with a Prometheus
+// registry to export it.
+func New(opts ...Option) *Metrics {
+	c := config{buckets: prometheus.ExponentialBuckets(10e-6, 2, 18)}
+	for _, o := range opts {
+		o(&c)
+	}
+	ns := "modelstream"
+	m := &Metrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "score_duration_seconds",
+			Help: "Time spent in a model's Predict call.", Buckets: c.buckets}, []string{"model", "version"}),
+		scores: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "scores_total",
+			Help: "Model calls by outcome."}, []string{"model", "version", "status"}),
+		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "active_version",
+			Help: "The live version of each model name."}, []string{"model"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "model_events_total",
+			Help: "Model lifecycle events."}, []string{"model", "event"}),
+		loadFails: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "model_load_failures_total",
+			Help: "Model versions refused: corrupt, unverified, stale or failing to load."}, []string{"model"}),
+		swaps: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "model_swaps_total",
+			Help: "Hot swaps: activations and rollbacks."}, []string{"model"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "decisions_total",
+			Help: "Speculative decisions made."}, []string{"combinator"}),
+		wins: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "decision_wins_total",
+			Help: "Speculative decisions won, per model."}, []string{"combinator", "model"}),
+		late: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "decision_late_total",
+			Help: "Candidates that missed the deadline (budget misses), per model."}, []string{"combinator", "model"}),
+		candErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "decision_errors_total",
+			Help: "Candidates that failed, per model."}, []string{"combinator", "model"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dead_letters_total",
+			Help: "Records sent to the dead-letter topic."}, []string{"topic"}),
+		commits: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "commits_total",
+			Help: "Offset commits after acknowledged output."}, []string{"topic", "partition"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "consumer_lag",
+			Help: "High-water mark minus next offset to consume."}, []string{"topic", "partition"}),
+	}
+	empty := map[refKey]*modelSeries{}
+	m.series.Store(&empty)
+	return m
+}
+
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.duration, m.scores, m.active, m.events, m.loadFails, m.swaps,
+		m.decisions, m.wins, m.late, m.candErrors, m.deadLetters, m.commits, m.lag}
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.collectors() {
+		c.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.collectors() {
+		c.Collect(ch)
+	}
+}
+
+func (m *Metrics) seriesFor(ref serving.ModelRef) *modelSeries {
+	k := refKey{ref.Name, ref.Version}
+	if s, ok := (*m.series.Load())[k]; ok {
+		return s
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := *m.series.Load()
+	if s, ok := cur[k]; ok {
+		return s
+	}
+	v := strconv.FormatUint(ref.Version, 10)
+	s := &modelSeries{
+		hist: m.duration.WithLabelValues(ref.Name, v),
+		ok:   m.scores.WithLabelValues(ref.Name, v, "ok"),
+		errs: m.scores.WithLabelValues(ref.Name, v, "error"),
+	}
+	next := make(map[refKey]*modelSeries, len(cur)+1)
+	for kk, vv := range cur {
+		next[kk] = vv
+	}
+	next[k] = s
+	m.series.Store(&next)
+	return s
+}
+
+// forget drops the per-version series of a replaced version, so that
+// label cardinality stays bounded by the number of live versions.
+func (m *Metrics) forget(ref serving.ModelRef) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := *m.series.Load()
+	k := refKey{ref.Name, ref.Version}
+	if _, ok := cur[k]; !ok {
+		return
+	}
+	next := make(map[refKey]*modelSeries, len(cur))
+	for kk, vv := range cur {
+		if kk != k {
+			next[kk] = vv
+		}
+	}
+	m.series.Store(&next)
+	v := strconv.FormatUint(ref.Version, 10)
+	m.duration.DeleteLabelValues(ref.Name, v)
+	m.scores.DeleteLabelValues(ref.Name, v, "ok")
+	m.scores.DeleteLabelValues(ref.Name, v, "error")
+}
+
+// OnScored implements serving.HookScored.
+func (m *Metrics) OnScored(ref serving.ModelRef, took time.Duration, err error) {
+	s := m.seriesFor(ref)
+	s.hist.Observe(took.Seconds())
+	if err != nil {
+		s.errs.Inc()
+	} else {
+		s.ok.Inc()
+	}
+}
+
+// OnModelEvent implements serving.HookModelEvent.
+func (m *Metrics) OnModelEvent(e serving.ModelEvent) {
+	name := e.Model.Name
+	m.events.WithLabelValues(name, e.Kind.String()).Inc()
+	switch e.Kind {
+	case serving.EventRejected:
+		m.loadFails.WithLabelValues(name).Inc()
+	case serving.EventActivated, serving.EventRolledBack:
+		m.swaps.WithLabelValues(name).Inc()
+		m.active.WithLabelValues(name).Set(float64(e.Model.Version))
+		if e.Previous.Name != "" && e.Previous.Version != e.Model.Version {
+			m.forget(e.Previous)
+		}
+	case serving.EventRetired:
+		m.active.DeleteLabelValues(name)
+		m.forget(e.Model)
+	}
+}
+
+// OnDecision implements serving.HookDecision.
+func (m *Metrics) OnDecision(combinator string, d *serving.Decision, _ time.Duration) {
+	m.decisions.WithLabelValues(combinator).Inc()
+	if d == nil {
+		return
+	}
+	for i, c := range d.Candidates {
+		switch {
+		case i == d.Winner:
+			m.wins.WithLabelValues(combinator, c.Model.Name).Inc()
+		case c.Status == serving.StatusLate:
+			m.late.WithLabelValues(combinator, c.Model.Name).Inc()
+		case c.Status == serving.StatusError:
+			m.candErrors.WithLabelValues(combinator, c.Model.Name).Inc()
+		}
+	}
+}
+
+// OnDeadLetter implements serving.HookDeadLetter.
+func (m *Metrics) OnDeadLetter(topic string, _ int32, _ int64, _ error) {
+	m.deadLetters.WithLabelValues(topic).Inc()
+}
+
+// OnCommit implements serving.HookCommit.
+func (m *Metrics) OnCommit(topic string, partition int32, _ int64) {
+	m.commits.WithLabelValues(topic, strconv.FormatInt(int64(partition), 10)).Inc()
+}
+
+// OnLag implements serving.HookLag.
+func (m *Metrics) OnLag(topic string, partition int32, lag int64) {
+	m.lag.WithLabelValues(topic, strconv.FormatInt(int64(partition), 10)).Set(float64(lag))
+}
