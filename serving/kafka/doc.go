@@ -1,0 +1,45 @@
+// Package kafka connects modelstream to Apache Kafka through
+// github.com/IBM/sarama: models arrive on one topic and are hot-swapped
+// into a serving.Server, records arrive on another and leave as scores.
+//
+// # Model messages
+//
+// A model travels as one Kafka message: the key is the model name, the
+// value the raw model bytes exactly as the format's own tools write them,
+// and the metadata sits in headers that share the prefix
+// "modelstream.". The protocol is documented in one place, next to the
+// [HeaderPrefix] constants, and implemented by [EncodeModel] and
+// [DecodeModel]. Any Kafka tool can publish a model:
+//
+//	kcat -P -b 127.0.0.1:9092 -t models -k fraud \
+//	    -H modelstream.format=linear -H modelstream.version=3 model.json
+//
+// [Publisher] writes a serving.Descriptor this way from Go, with an
+// idempotent, acks=all producer.
+//
+// # Model feed
+//
+// Every scoring instance runs a [ModelFeed]. It reads all partitions of
+// the models topic outside any consumer group, so every instance sees
+// every model, from the oldest offset or from the offsets a durable
+// registry remembered ([StartOffsets]). Each message is decoded, passed
+// to an optional verifier ([WithVerifier], where package governance
+// checks signatures) and activated in the Server. A bad message is
+// logged, counted ([FeedStats]) and skipped, and the live model keeps
+// serving; old versions met during replay are skipped quietly. An
+// observer ([WithObserver]) sees the outcome and offset of every message.
+//
+// # Configuration
+//
+// Constructors take the bootstrap brokers and functional options whose
+// documentation states their defaults; impossible settings are refused
+// with an error wrapping [ErrConfig]. Every client speaks Kafka
+// [DefaultVersion]; an option per type (such as [FeedSarama]) adjusts the
+// sarama configuration for TLS, SASL or tuning.
+//
+// # Testing
+//
+// Package serving/servingtest/kafkatest starts an in-process Kafka
+// cluster that this package's tests, and users' tests, run against over
+// TCP.
+package kafka

@@ -1,0 +1,357 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"sync/atomic"
+
+	"github.com/IBM/sarama"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// FeedOption configures a ModelFeed.
+type FeedOption func(*feedOptions)
+
+type feedOptions struct {
+	topic    string
+	start    map[int32]int64
+	verifier func(context.Context, serving.Descriptor) error
+	observer func(FeedEvent)
+	logger   *slog.Logger
+	maxBytes int
+	load     serving.LoadOptions
+	tune     func(*sarama.Config)
+}
+
+// FeedTopic sets the models topic, overriding the default of
+// [DefaultModelsTopic].
+func FeedTopic(t string) FeedOption { return func(o *feedOptions) { o.topic = t } }
+
+// StartOffsets makes the feed start each listed partition at the given
+// offset instead of the oldest one. A durable registry that remembers the
+// offset after the last message it applied (FeedEvent.Offset + 1) passes
+// it here on restart. Partitions not listed start at the oldest offset.
+func StartOffsets(m map[int32]int64) FeedOption {
+	return func(o *feedOptions) { o.start = maps.Clone(m) }
+}
+
+// WithVerifier sets a check every model must pass before activation,
+// such as a signature check by package governance. It receives the
+// resolved Descriptor: Bytes present (fetched from Location if need be)
+// and SHA256 verified. A non-nil error rejects the model, which is
+// logged, counted and reported to the observer; the live model keeps
+// serving. The default accepts every model.
+func WithVerifier(fn func(ctx context.Context, d serving.Descriptor) error) FeedOption {
+	return func(o *feedOptions) { o.verifier = fn }
+}
+
+// WithObserver sets a function called once for every message read, after
+// it was handled, in offset order per partition. It runs on the feed's
+// goroutine for that partition and must not block for long. A registry
+// uses it to record model events and the offsets it has applied.
+func WithObserver(fn func(FeedEvent)) FeedOption { return func(o *feedOptions) { o.observer = fn } }
+
+// FeedLogger sets the logger, overriding the default of slog.Default().
+func FeedLogger(l *slog.Logger) FeedOption { return func(o *feedOptions) { o.logger = l } }
+
+// FeedMaxBytes limits the size of a model message's value, overriding the
+// default of [DefaultMaxModelMessageBytes]. Larger messages are rejected
+// as oversized.
+func FeedMaxBytes(n int) FeedOption { return func(o *feedOptions) { o.maxBytes = n } }
+
+// FeedLoadOptions sets the limits used to resolve a Location before a
+// verifier runs, overriding serving.LoadOptions{} (its defaults). It
+// should match the Server's own WithLoadOptions.
+func FeedLoadOptions(lo serving.LoadOptions) FeedOption { return func(o *feedOptions) { o.load = lo } }
+
+// FeedSarama lets fn adjust the sarama configuration after the package's
+// defaults are set.
+func FeedSarama(fn func(*sarama.Config)) FeedOption { return func(o *feedOptions) { o.tune = fn } }
+
+// Outcome says what a ModelFeed did with one message.
+type Outcome uint8
+
+// The outcomes.
+const (
+	// Activated: the model became live.
+	Activated Outcome = iota + 1
+	// Stale: the version was not newer than the live one and was skipped,
+	// as happens for every old message when the topic is replayed.
+	Stale
+	// Rejected: the message decoded, but the model failed to resolve,
+	// verify, load or warm up. The live model keeps serving.
+	Rejected
+	// Malformed: the message is not a valid model message.
+	Malformed
+)
+
+var outcomeNames = [...]string{"", "activated", "stale", "rejected", "malformed"}
+
+// String returns the outcome's name, such as "activated".
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) && o > 0 {
+		return outcomeNames[o]
+	}
+	return "unknown"
+}
+
+// FeedEvent reports what a ModelFeed did with one message.
+type FeedEvent struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	// Outcome says what happened.
+	Outcome Outcome
+	// Model is the model the message described, as far as it decoded.
+	Model serving.ModelRef
+	// Err is the reason for Stale, Rejected and Malformed.
+	Err error
+}
+
+// FeedStats counts the messages a ModelFeed has handled, by outcome.
+type FeedStats struct {
+	Read      uint64 `json:"read"`
+	Activated uint64 `json:"activated"`
+	Stale     uint64 `json:"stale"`
+	Rejected  uint64 `json:"rejected"`
+	Malformed uint64 `json:"malformed"`
+}
+
+// ModelFeed reads every partition of the models topic, outside any
+// consumer group, and activates each model it finds in a serving.Server.
+// Every scoring instance runs its own ModelFeed, so every instance sees
+// every model update.
+//
+// A message that fails to decode, resolve, verify or load is logged with
+// its reason, counted and skipped; the live model keeps serving. An old
+// version met while replaying the topic is skipped quietly (Stale).
+//
+// A ModelFeed is safe for concurrent use; Run may be called once.
+type ModelFeed struct {
+	o      feedOptions
+	srv    *serving.Server
+	client sarama.Client
+	cons   sarama.Consumer
+
+	ran      atomic.Bool
+	caughtUp chan struct{}
+
+	read, activated, stale, rejected, malformed atomic.Uint64
+}
+
+// NewModelFeed connects to brokers and returns a feed that activates
+// models in srv. It does not read until Run is called.
+func NewModelFeed(brokers []string, srv *serving.Server, opts ...FeedOption) (*ModelFeed, error) {
+	o := feedOptions{topic: DefaultModelsTopic, logger: slog.Default(), maxBytes: DefaultMaxModelMessageBytes}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := checkBrokers(brokers); err != nil {
+		return nil, err
+	}
+	switch {
+	case srv == nil:
+		return nil, configErr("NewModelFeed: nil Server")
+	case o.topic == "":
+		return nil, configErr("FeedTopic: empty topic")
+	case o.logger == nil:
+		return nil, configErr("FeedLogger(nil)")
+	case o.maxBytes <= 0:
+		return nil, configErr("FeedMaxBytes(%d): must be positive", o.maxBytes)
+	}
+	for p, off := range o.start {
+		if off < 0 {
+			return nil, configErr("StartOffsets: partition %d: negative offset %d", p, off)
+		}
+	}
+	cfg, err := newConfig("modelstream-feed", func(c *sarama.Config) {
+		c.Consumer.Fetch.Max = int32(min(o.maxBytes+1<<20, 1<<30))
+		if o.tune != nil {
+			o.tune(c)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	client, err := sarama.NewClient(brokers, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: model feed: %w", err)
+	}
+	cons, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("kafka: model feed: %w", err)
+	}
+	return &ModelFeed{o: o, srv: srv, client: client, cons: cons, caughtUp: make(chan struct{})}, nil
+}
+
+// CaughtUp returns a channel that is closed once Run has handled every
+// message that was in the topic when Run started. A program can wait on
+// it before taking traffic, so that it starts with the newest model.
+func (f *ModelFeed) CaughtUp() <-chan struct{} { return f.caughtUp }
+
+// Stats returns the feed's counters.
+func (f *ModelFeed) Stats() FeedStats {
+	return FeedStats{Read: f.read.Load(), Activated: f.activated.Load(), Stale: f.stale.Load(), Rejected: f.rejected.Load(), Malformed: f.malformed.Load()}
+}
+
+// Run reads the models topic until ctx is done, then closes the feed's
+// connections and returns nil. It returns an error early only if the
+// topic cannot be read at all. The partitions are listed once, when Run
+// starts.
+func (f *ModelFeed) Run(ctx context.Context) error {
+	if f.ran.Swap(true) {
+		return errors.New("kafka: ModelFeed.Run called twice")
+	}
+	defer f.client.Close()
+	defer f.cons.Close()
+	parts, err := f.client.Partitions(f.o.topic)
+	if err != nil {
+		return fmt.Errorf("kafka: model feed: partitions of %q: %w", f.o.topic, err)
+	}
+	var pending sync.WaitGroup
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(parts))
+	for _, p := range parts {
+		start := int64(sarama.OffsetOldest)
+		if off, ok := f.o.start[p]; ok {
+			start = off
+		}
+		hwm, err := f.client.GetOffset(f.o.topic, p, sarama.OffsetNewest)
+		if err != nil {
+			return fmt.Errorf("kafka: model feed: high water mark of %s/%d: %w", f.o.topic, p, err)
+		}
+		pc, err := f.cons.ConsumePartition(f.o.topic, p, start)
+		if err != nil {
+			return fmt.Errorf("kafka: model feed: consume %s/%d from %d: %w", f.o.topic, p, start, err)
+		}
+		pending.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f.consume(ctx, pc, start, hwm, pending.Done); err != nil {
+				errc <- err
+				cancel()
+			}
+		}()
+	}
+	go func() {
+		pending.Wait()
+		select {
+		case <-ctx.Done():
+		default:
+			close(f.caughtUp)
+		}
+	}()
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+// consume handles one partition. It calls done once it has reached hwm.
+func (f *ModelFeed) consume(ctx context.Context, pc sarama.PartitionConsumer, start, hwm int64, done func()) error {
+	defer pc.AsyncClose()
+	reached := false
+	reach := func() {
+		if !reached {
+			reached = true
+			done()
+		}
+	}
+	defer reach()
+	if hwm <= 0 || start >= hwm {
+		reach()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case msg, ok := <-pc.Messages():
+			if !ok {
+				return nil
+			}
+			f.handle(ctx, msg)
+			if msg.Offset+1 >= hwm {
+				reach()
+			}
+		case err, ok := <-pc.Errors():
+			if !ok {
+				return nil
+			}
+			f.o.logger.Warn("model feed: consumer error", "topic", err.Topic, "partition", err.Partition, "err", err.Err)
+		}
+	}
+}
+
+// handle decodes, verifies and activates one message.
+func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
+	f.read.Add(1)
+	ev := FeedEvent{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
+	log := f.o.logger.With("topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset)
+	defer func() {
+		if f.o.observer != nil {
+			f.o.observer(ev)
+		}
+	}()
+	d, err := DecodeModel(fromConsumer(msg), f.o.maxBytes)
+	ev.Model = d.Ref()
+	if err != nil {
+		f.malformed.Add(1)
+		ev.Outcome, ev.Err = Malformed, err
+		log.Warn("model feed: malformed model message skipped", "model", d.Name, "err", err)
+		return
+	}
+	cur, live := f.srv.Current(d.Name)
+	if d.Version == 0 {
+		d.Version = cur.Version + 1
+		ev.Model.Version = d.Version
+	} else if live && d.Version <= cur.Version {
+		f.stale.Add(1)
+		ev.Outcome, ev.Err = Stale, &serving.VersionError{Name: d.Name, Live: cur.Version, Offered: d.Version}
+		log.Info("model feed: stale version skipped", "model", d.Name, "version", d.Version, "live_version", cur.Version)
+		return
+	}
+	if f.o.verifier != nil {
+		rd, err := serving.Resolve(ctx, d, f.o.load)
+		if err == nil {
+			err = f.o.verifier(ctx, rd)
+			if err != nil {
+				err = fmt.Errorf("kafka: model feed: verify: %w", err)
+			}
+		}
+		if err != nil {
+			f.rejected.Add(1)
+			ev.Outcome, ev.Err = Rejected, err
+			log.Warn("model feed: model rejected", "model", d.Name, "version", d.Version, "err", err)
+			return
+		}
+		d = rd
+		ev.Model = d.Ref()
+	}
+	ref, err := f.srv.Activate(ctx, d)
+	ev.Model = ref
+	switch {
+	case err == nil:
+		f.activated.Add(1)
+		ev.Outcome = Activated
+	case errors.Is(err, serving.ErrStaleVersion):
+		// A concurrent activation (another partition) won the race.
+		f.stale.Add(1)
+		ev.Outcome, ev.Err = Stale, err
+	default:
+		// The Server has logged the reason already.
+		f.rejected.Add(1)
+		ev.Outcome, ev.Err = Rejected, err
+	}
+}

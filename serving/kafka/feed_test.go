@@ -1,0 +1,237 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/IBM/sarama"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/servingtest"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+)
+
+func score(t *testing.T, srv *serving.Server, name string, x ...float64) serving.Result {
+	t.Helper()
+	r, err := srv.Model(name).Score(context.Background(), serving.Record{Features: x})
+	if err != nil {
+		t.Fatalf("score %s: %v", name, err)
+	}
+	return r
+}
+
+// TestFeedReplayAndLive: a feed started late replays the topic (old
+// versions skipped as stale), then follows new versions live.
+func TestFeedReplayAndLive(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	pub := publisher(t, c)
+	ctx := context.Background()
+	for v := uint64(1); v <= 3; v++ {
+		if _, _, err := pub.Publish(ctx, linearModel(t, "m", v, 2, float64(v))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// v2 again, out of order: stale on replay.
+	if _, _, err := pub.Publish(ctx, linearModel(t, "m", 2, 2, 2)); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t)
+	var mu sync.Mutex
+	var events []kafka.FeedEvent
+	feed := runFeed(t, c.Addrs(), srv, kafka.WithObserver(func(e kafka.FeedEvent) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}))
+	if ref, _ := srv.Current("m"); ref.Version != 3 {
+		t.Fatalf("after replay live is %v, want v3", ref)
+	}
+	if got := score(t, srv, "m", 1, 5).Value; got != 3 {
+		t.Errorf("v3 scored %v, want 3", got)
+	}
+	st := feed.Stats()
+	if st.Read != 4 || st.Activated != 3 || st.Stale != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	if _, _, err := pub.Publish(ctx, linearModel(t, "m", 4, 2, 4)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "v4 live", func() bool { r, _ := srv.Current("m"); return r.Version == 4 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(events) != 5 {
+		t.Fatalf("%d events, want 5", len(events))
+	}
+	for i, e := range events {
+		if e.Offset != int64(i) || e.Partition != 0 {
+			t.Errorf("event %d at %d/%d", i, e.Partition, e.Offset)
+		}
+	}
+	if events[3].Outcome != kafka.Stale || !errors.Is(events[3].Err, serving.ErrStaleVersion) {
+		t.Errorf("event 3: %+v", events[3])
+	}
+}
+
+// TestFeedBadModels: corrupt, unknown-format, oversized, checksum-failing
+// and headerless messages are rejected, counted, and the old model keeps
+// serving.
+func TestFeedBadModels(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	pub := publisher(t, c)
+	ctx := context.Background()
+	if _, _, err := pub.Publish(ctx, linearModel(t, "m", 1, 2, 1)); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t)
+	var mu sync.Mutex
+	var events []kafka.FeedEvent
+	feed := runFeed(t, c.Addrs(), srv, kafka.FeedMaxBytes(4096), kafka.WithObserver(func(e kafka.FeedEvent) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}))
+	raw := rawProducer(t, c)
+	send := func(value []byte, headers ...string) {
+		t.Helper()
+		msg := &sarama.ProducerMessage{Topic: kafka.DefaultModelsTopic, Key: sarama.StringEncoder("m"), Value: sarama.ByteEncoder(value)}
+		for i := 0; i < len(headers); i += 2 {
+			msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(headers[i]), Value: []byte(headers[i+1])})
+		}
+		if _, _, err := raw.SendMessage(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good := linearModel(t, "m", 9, 2, 9).Bytes
+	send([]byte(`{"kind":"linear","features":2,"weights":[[1`), kafka.HeaderFormat, "linear", kafka.HeaderVersion, "2") // corrupt
+	send(good, kafka.HeaderFormat, "pmml", kafka.HeaderVersion, "3")                                                    // unknown format
+	send(make([]byte, 5000), kafka.HeaderFormat, "linear", kafka.HeaderVersion, "4")                                    // oversized
+	send(good, kafka.HeaderFormat, "linear", kafka.HeaderVersion, "5", kafka.HeaderSHA256, serving.ContentID([]byte("other")))
+	send(good) // no headers at all
+	send(good, kafka.HeaderFormat, "linear", kafka.HeaderVersion, "v6")
+	waitFor(t, "6 events", func() bool { mu.Lock(); defer mu.Unlock(); return len(events) == 7 })
+
+	want := []struct {
+		outcome kafka.Outcome
+		err     error
+	}{
+		{kafka.Activated, nil},
+		{kafka.Rejected, serving.ErrCorruptModel},
+		{kafka.Rejected, serving.ErrUnknownFormat},
+		{kafka.Malformed, kafka.ErrOversized},
+		{kafka.Rejected, serving.ErrChecksum},
+		{kafka.Malformed, kafka.ErrMissingFormat},
+		{kafka.Malformed, kafka.ErrBadVersion},
+	}
+	mu.Lock()
+	for i, w := range want {
+		e := events[i]
+		if e.Outcome != w.outcome || (w.err != nil && !errors.Is(e.Err, w.err)) {
+			t.Errorf("message %d: %v (%v), want %v (%v)", i, e.Outcome, e.Err, w.outcome, w.err)
+		}
+	}
+	mu.Unlock()
+	if ref, _ := srv.Current("m"); ref.Version != 1 {
+		t.Errorf("live is %v, want v1 still", ref)
+	}
+	if got := score(t, srv, "m", 2, 5).Value; got != 2 {
+		t.Errorf("v1 scored %v, want 2", got)
+	}
+	if st := feed.Stats(); st.Rejected != 3 || st.Malformed != 3 || st.Activated != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	// The feed keeps going after bad messages.
+	send(good, kafka.HeaderFormat, "linear") // no version: next, v2
+	waitFor(t, "v2 live", func() bool { r, _ := srv.Current("m"); return r.Version == 2 })
+	if got := score(t, srv, "m", 2, 5).Value; got != 18 {
+		t.Errorf("v2 scored %v, want 18", got)
+	}
+}
+
+// TestFeedVerifierAndLocation: a model given by file:// Location is
+// fetched, the verifier sees its bytes, and a refused model never
+// becomes live.
+func TestFeedVerifierAndLocation(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	pub := publisher(t, c)
+	ctx := context.Background()
+	d1 := servingtest.Spec{Value: 1}.Descriptor("m", 1)
+	path := filepath.Join(t.TempDir(), "m.json")
+	if err := os.WriteFile(path, d1.Bytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d1.Location, d1.Bytes = "file://"+path, nil
+	if _, _, err := pub.Publish(ctx, d1); err != nil {
+		t.Fatal(err)
+	}
+	d2 := servingtest.Spec{Value: 2}.Descriptor("m", 2)
+	d2.Labels = map[string]string{"trusted": "no"}
+	if _, _, err := pub.Publish(ctx, d2); err != nil {
+		t.Fatal(err)
+	}
+	errUntrusted := errors.New("untrusted")
+	var seen [][]byte
+	srv := newServer(t)
+	feed := runFeed(t, c.Addrs(), srv, kafka.WithVerifier(func(_ context.Context, d serving.Descriptor) error {
+		seen = append(seen, d.Bytes)
+		if d.Labels["trusted"] == "no" {
+			return errUntrusted
+		}
+		return nil
+	}))
+	if ref, _ := srv.Current("m"); ref.Version != 1 {
+		t.Fatalf("live %v, want v1", ref)
+	}
+	if len(seen) != 2 || len(seen[0]) == 0 {
+		t.Errorf("verifier saw %q", seen)
+	}
+	if st := feed.Stats(); st.Rejected != 1 || st.Activated != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestFeedStartOffsets: a feed resumed past the first message never sees it.
+func TestFeedStartOffsets(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	pub := publisher(t, c)
+	ctx := context.Background()
+	pub.Publish(ctx, linearModel(t, "a", 1, 1, 1))
+	pub.Publish(ctx, linearModel(t, "b", 1, 1, 1))
+	srv := newServer(t)
+	runFeed(t, c.Addrs(), srv, kafka.StartOffsets(map[int32]int64{0: 1}))
+	if _, ok := srv.Current("a"); ok {
+		t.Error("model a, before the start offset, is live")
+	}
+	if _, ok := srv.Current("b"); !ok {
+		t.Error("model b is not live")
+	}
+	// Resuming at the end catches up at once.
+	srv2 := newServer(t)
+	runFeed(t, c.Addrs(), srv2, kafka.StartOffsets(map[int32]int64{0: 2}))
+	if len(srv2.Models()) != 0 {
+		t.Errorf("models %v", srv2.Models())
+	}
+}
+
+func TestFeedConfig(t *testing.T) {
+	srv := newServer(t)
+	for _, tc := range []struct {
+		brokers []string
+		srv     *serving.Server
+		opts    []kafka.FeedOption
+	}{
+		{nil, srv, nil},
+		{[]string{"x:1"}, nil, nil},
+		{[]string{"x:1"}, srv, []kafka.FeedOption{kafka.FeedTopic("")}},
+		{[]string{"x:1"}, srv, []kafka.FeedOption{kafka.FeedMaxBytes(0)}},
+		{[]string{"x:1"}, srv, []kafka.FeedOption{kafka.StartOffsets(map[int32]int64{0: -2})}},
+	} {
+		if _, err := kafka.NewModelFeed(tc.brokers, tc.srv, tc.opts...); !errors.Is(err, kafka.ErrConfig) {
+			t.Errorf("%v: got %v, want ErrConfig", tc, err)
+		}
+	}
+}

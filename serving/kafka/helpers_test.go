@@ -1,0 +1,194 @@
+package kafka_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/linear"
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// linearModel returns a linear model over n features whose value is
+// scale * x0.
+func linearModel(t testing.TB, name string, version uint64, n int, scale float64) serving.Descriptor {
+	t.Helper()
+	w := make([]float64, n)
+	w[0] = scale
+	doc := linear.Document{Kind: linear.KindLinear, Features: n, Weights: [][]float64{w}, Bias: []float64{0}}
+	b, err := doc.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serving.Descriptor{Name: name, Version: version, Format: linear.FormatName, Bytes: b, Created: time.Now().UTC()}
+}
+
+func newServer(t testing.TB) *serving.Server {
+	t.Helper()
+	srv, err := serving.NewServer(serving.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// runFeed starts a feed on srv and waits until it has caught up.
+func runFeed(t testing.TB, brokers []string, srv *serving.Server, opts ...kafka.FeedOption) *kafka.ModelFeed {
+	t.Helper()
+	f, err := kafka.NewModelFeed(brokers, srv, append([]kafka.FeedOption{kafka.FeedLogger(quiet)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("feed: %v", err)
+		}
+	})
+	select {
+	case <-f.CaughtUp():
+	case err := <-done:
+		t.Fatalf("feed stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("feed did not catch up in 30s")
+	}
+	return f
+}
+
+// waitFor polls cond every 10ms until it holds, failing the test after a
+// generous minute: a hang, not a slow machine.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func publisher(t testing.TB, c *kafkatest.Cluster) *kafka.Publisher {
+	t.Helper()
+	p, err := kafka.NewPublisher(c.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// rawProducer is a plain sarama producer for test input.
+func rawProducer(t testing.TB, c *kafkatest.Cluster) sarama.SyncProducer {
+	t.Helper()
+	cfg := sarama.NewConfig()
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	p, err := sarama.NewSyncProducer(c.Addrs(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// produce writes values to topic in batches.
+func produce(t testing.TB, p sarama.SyncProducer, topic string, keys []string, values [][]byte) {
+	t.Helper()
+	const batch = 1000
+	for i := 0; i < len(values); i += batch {
+		j := min(i+batch, len(values))
+		msgs := make([]*sarama.ProducerMessage, 0, j-i)
+		for k := i; k < j; k++ {
+			msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(keys[k]), Value: sarama.ByteEncoder(values[k])})
+		}
+		if err := p.SendMessages(msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// collector reads every partition of a topic from the start.
+type collector struct {
+	msgs chan *sarama.ConsumerMessage
+}
+
+func collect(t testing.TB, c *kafkatest.Cluster, topic string) *collector {
+	t.Helper()
+	cfg := sarama.NewConfig()
+	client, err := sarama.NewClient(c.Addrs(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := &collector{msgs: make(chan *sarama.ConsumerMessage, 1<<16)}
+	var pcs []sarama.PartitionConsumer
+	for _, p := range parts {
+		pc, err := cons.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pcs = append(pcs, pc)
+		go func() {
+			for m := range pc.Messages() {
+				col.msgs <- m
+			}
+		}()
+	}
+	t.Cleanup(func() {
+		for _, pc := range pcs {
+			pc.AsyncClose()
+		}
+		cons.Close()
+		client.Close()
+	})
+	return col
+}
+
+// next returns the next n messages, failing after a generous minute
+// without progress.
+func (c *collector) next(t testing.TB, n int) []*sarama.ConsumerMessage {
+	t.Helper()
+	out := make([]*sarama.ConsumerMessage, 0, n)
+	for len(out) < n {
+		select {
+		case m := <-c.msgs:
+			out = append(out, m)
+		case <-time.After(time.Minute):
+			t.Fatalf("got %d of %d messages, then nothing for a minute", len(out), n)
+		}
+	}
+	return out
+}
+
+// quietFor returns the messages that arrive until none has for d.
+func (c *collector) quietFor(d time.Duration) []*sarama.ConsumerMessage {
+	var out []*sarama.ConsumerMessage
+	for {
+		select {
+		case m := <-c.msgs:
+			out = append(out, m)
+		case <-time.After(d):
+			return out
+		}
+	}
+}

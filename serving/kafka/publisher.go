@@ -1,0 +1,117 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/IBM/sarama"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// PublisherOption configures a Publisher.
+type PublisherOption func(*publisherOptions)
+
+type publisherOptions struct {
+	topic    string
+	maxBytes int
+	tune     func(*sarama.Config)
+}
+
+// PublishTopic sets the models topic, overriding the default of
+// [DefaultModelsTopic].
+func PublishTopic(t string) PublisherOption { return func(o *publisherOptions) { o.topic = t } }
+
+// PublishMaxBytes limits the inline model size, overriding the default
+// of [DefaultMaxModelMessageBytes]. Larger models must travel by
+// Location.
+func PublishMaxBytes(n int) PublisherOption { return func(o *publisherOptions) { o.maxBytes = n } }
+
+// PublishSarama lets fn adjust the sarama configuration after the
+// package's defaults are set (see [DefaultVersion]). Loosening the
+// producer guarantees (acks, idempotence) is possible and is then the
+// caller's responsibility.
+func PublishSarama(fn func(*sarama.Config)) PublisherOption {
+	return func(o *publisherOptions) { o.tune = fn }
+}
+
+// Publisher writes model messages, in the format documented in wire.go,
+// with an idempotent, acks=all synchronous producer. Messages are keyed
+// by model name, so all versions of a name land in one partition in
+// publication order.
+//
+// A Publisher is safe for concurrent use.
+type Publisher struct {
+	o    publisherOptions
+	prod sarama.SyncProducer
+}
+
+// NewPublisher connects to brokers and returns a Publisher.
+func NewPublisher(brokers []string, opts ...PublisherOption) (*Publisher, error) {
+	o := publisherOptions{topic: DefaultModelsTopic, maxBytes: DefaultMaxModelMessageBytes}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := checkBrokers(brokers); err != nil {
+		return nil, err
+	}
+	if o.topic == "" {
+		return nil, configErr("PublishTopic: empty topic")
+	}
+	if o.maxBytes <= 0 {
+		return nil, configErr("PublishMaxBytes(%d): must be positive", o.maxBytes)
+	}
+	cfg, err := newConfig("modelstream-publisher", func(c *sarama.Config) {
+		c.Producer.MaxMessageBytes = max(c.Producer.MaxMessageBytes, o.maxBytes+64<<10)
+		if o.tune != nil {
+			o.tune(c)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	p, err := sarama.NewSyncProducer(brokers, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: publisher: %w", err)
+	}
+	return &Publisher{o: o, prod: p}, nil
+}
+
+// Publish writes d as a model message and returns where it was written
+// once every in-sync replica has it. The error wraps a *WireError when d
+// cannot be encoded.
+//
+// Cancelling ctx makes Publish return ctx.Err() at once; the message may
+// still be written, since a send in flight cannot be recalled.
+func (p *Publisher) Publish(ctx context.Context, d serving.Descriptor) (partition int32, offset int64, err error) {
+	m, err := EncodeModel(d, p.o.maxBytes)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	msg := &sarama.ProducerMessage{Topic: p.o.topic, Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(m.Value), Headers: m.Headers}
+	type res struct {
+		p   int32
+		off int64
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		pa, off, err := p.prod.SendMessage(msg)
+		ch <- res{pa, off, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return 0, 0, fmt.Errorf("kafka: publish %s@v%d: %w", d.Name, d.Version, r.err)
+		}
+		return r.p, r.off, nil
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+}
+
+// Close flushes and closes the producer.
+func (p *Publisher) Close() error { return p.prod.Close() }
