@@ -1,0 +1,75 @@
+// Package leaves registers the tree-ensemble model formats with serving,
+// using the pure-Go inference library github.com/dmitryikh/leaves.
+// Import it for its side effect:
+//
+//	import _ "github.com/modelstream/modelstream/serving/formats/leaves"
+//
+// # Formats
+//
+// Four format names are registered. The bytes of a [serving.Descriptor]
+// are exactly what the training library writes:
+//
+//   - "lightgbm": a LightGBM text model (Booster.save_model), with the
+//     gbdt, dart and rf boosting types and categorical splits.
+//   - "lightgbm-json": a LightGBM JSON dump (Booster.dump_model). It is a
+//     separate name rather than sniffed from "lightgbm", so that a
+//     publisher states what it sends; JSON bytes published as
+//     "lightgbm" fail with a hint to use "lightgbm-json".
+//   - "xgboost": an XGBoost binary model in the legacy binary format
+//     (save_model to a ".model"/".bin" file with XGBoost < 1.0, or
+//     save_raw("deprecated")), with the gbtree, dart and gblinear boosters.
+//   - "sklearn": a scikit-learn GradientBoostingClassifier pickled with
+//     pickle protocol 0, which is what leaves reads.
+//
+// # Outputs
+//
+// By default a model outputs what its training objective predicts, read
+// from the model bytes: the LightGBM "objective" (text header or JSON
+// field) or the XGBoost objective name. Binary objectives give
+// probabilities through the logistic function, multiclass objectives
+// give class probabilities through softmax, and poisson, gamma and
+// tweedie objectives give exp of the raw score. Regression and ranking
+// objectives, LightGBM random forests, and JSON dumps that do not record
+// their objective give raw scores. sklearn pickles carry no objective
+// leaves can read, so they give raw decision_function scores.
+//
+// Two optional Descriptor labels change this:
+//
+//   - "leaves.transform": "auto" (the default described above), "raw",
+//     "logistic" (applied to each output), "softmax" (needs two or more
+//     outputs) or "exp". Use "raw" for margins, or "logistic"/"softmax"
+//     to get predict_proba from an sklearn model.
+//   - "leaves.estimators": use only the first N boosting rounds, like
+//     XGBoost's ntree_limit or LightGBM's num_iteration. "0" or absent
+//     means all of them.
+//
+// An objective this package does not know fails to load with
+// serving.ErrUnsupportedModel; set "leaves.transform" to serve it anyway.
+// A bad label value fails with serving.ErrInvalidDescriptor.
+//
+// # Predictions
+//
+// A model with one output (regression, binary classification) sets only
+// Prediction.Value, plus Label ("0" or "1") and Confidence when the output
+// is a probability from the logistic function. It allocates nothing per
+// call. A model with several outputs (multiclass) returns all of them in
+// Prediction.Values, in class order; Value is the largest, Label is its
+// index as a decimal string, and Confidence is that largest probability
+// when the outputs are probabilities (0 for raw scores).
+//
+// The feature vector must have exactly the model's feature count (see
+// [Model.Describe]); any other length is a *serving.FeatureCountError.
+// NaN means "missing" to the trees, so serve tree models with
+// serving.WithNonFinite(serving.AllowMissing) when inputs can be missing.
+//
+// # Safety
+//
+// Model bytes are checked before and after leaves decodes them, so that
+// corrupt or hostile bytes fail with serving.ErrCorruptModel instead of
+// crashing the process: length fields are checked against the input size
+// before leaves allocates for them, a panic inside leaves is recovered,
+// and every decoded tree is verified (child links point forward, leaf
+// and feature indexes are in range) so that prediction always terminates
+// and never indexes out of range. Models are immutable and safe for
+// concurrent use.
+package leaves

@@ -1,0 +1,420 @@
+package leaves
+
+// This file holds the checks made around leaves' decoders. leaves trusts
+// its input: it allocates whatever a length field says, indexes slices
+// with numbers read from the file and, for a malformed tree, can build a
+// node graph with a cycle that makes prediction loop forever. Panics are
+// recovered in load, but an allocation of terabytes or an endless loop
+// cannot be, so the scanners below reject such bytes before leaves reads
+// them, and inspect verifies the decoded trees afterwards.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+
+	lv "github.com/dmitryikh/leaves"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// lgHeader is what the scanners learn about a LightGBM model.
+type lgHeader struct {
+	objective     string
+	averageOutput bool
+}
+
+// scanLightGBMText reads the objective from the header block of a
+// LightGBM text model and checks that no tree declares more leaves than
+// the model has bytes, since leaves allocates per declared leaf.
+func scanLightGBMText(b []byte) (lgHeader, error) {
+	var h lgHeader
+	header := true
+	for rest := b; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			header = false
+			continue
+		}
+		key, val, _ := bytes.Cut(line, []byte("="))
+		switch {
+		case header && string(key) == "objective":
+			h.objective = string(val)
+		case header && string(key) == "average_output":
+			h.averageOutput = true
+		case string(key) == "num_leaves":
+			n, err := strconv.Atoi(string(val))
+			if err == nil && n > len(b) {
+				return h, serving.Corrupt(FormatLightGBM, fmt.Errorf("num_leaves=%d in a %d-byte model", n, len(b)))
+			}
+		}
+	}
+	return h, nil
+}
+
+// scanLightGBMJSON reads the objective of a LightGBM JSON dump and checks
+// its declared leaf counts against its size.
+func scanLightGBMJSON(b []byte) (lgHeader, error) {
+	var doc struct {
+		Objective     string `json:"objective"`
+		AverageOutput bool   `json:"average_output"`
+		Trees         []struct {
+			NumLeaves int64 `json:"num_leaves"`
+		} `json:"tree_info"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return lgHeader{}, serving.Corrupt(FormatLightGBMJSON, err)
+	}
+	if doc.AverageOutput {
+		return lgHeader{}, serving.Unsupported(FormatLightGBMJSON, errors.New("random forest (average_output) JSON dumps are not averaged by leaves; publish the text model as format "+FormatLightGBM))
+	}
+	for i, t := range doc.Trees {
+		if t.NumLeaves > int64(len(b)) {
+			return lgHeader{}, serving.Corrupt(FormatLightGBMJSON, fmt.Errorf("tree %d: num_leaves=%d in a %d-byte model", i, t.NumLeaves, len(b)))
+		}
+	}
+	return lgHeader{objective: doc.Objective}, nil
+}
+
+// xgHeader is what scanXGBoost learns about an XGBoost binary model.
+type xgHeader struct {
+	objective string
+	booster   string
+}
+
+// Sizes of the fixed records of the legacy XGBoost binary format, as
+// leaves reads them (little endian, no padding).
+const (
+	xgLearnerParamSize  = 4*5 + 29*4 // base_score, num_feature, num_class, 2 flags, reserved
+	xgGBTreeParamSize   = 4*4 + 8 + 4*2 + 32*4
+	xgTreeParamSize     = 4*6 + 31*4
+	xgNodeSize          = 4 * 5
+	xgNodeStatSize      = 4 * 4
+	xgGBLinearParamSize = 4*2 + 32*4
+)
+
+// xgReader is a bounds-checked cursor over an XGBoost binary model.
+type xgReader struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (r *xgReader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = serving.Corrupt(FormatXGBoost, fmt.Errorf(format, args...))
+	}
+}
+
+// take returns the next n bytes, or nil after recording an error.
+func (r *xgReader) take(n uint64, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)-r.off) {
+		r.fail("truncated: %s needs %d bytes at offset %d, %d left", what, n, r.off, len(r.b)-r.off)
+		return nil
+	}
+	p := r.b[r.off : r.off+int(n)]
+	r.off += int(n)
+	return p
+}
+
+func (r *xgReader) u64(what string) uint64 {
+	if p := r.take(8, what); p != nil {
+		return binary.LittleEndian.Uint64(p)
+	}
+	return 0
+}
+
+// vector skips a length-prefixed vector of elements of the given size.
+func (r *xgReader) vector(elem uint64, what string) []byte {
+	n := r.u64(what)
+	if r.err == nil && n > uint64(len(r.b)-r.off)/elem {
+		r.fail("truncated: %s declares %d elements, %d bytes left", what, n, len(r.b)-r.off)
+		return nil
+	}
+	return r.take(n*elem, what)
+}
+
+// scanXGBoost walks the whole structure leaves will read and checks every
+// count and length against the bytes actually present.
+func scanXGBoost(b []byte) (xgHeader, error) {
+	var h xgHeader
+	switch {
+	case bytes.HasPrefix(b, []byte("binf")):
+		return h, serving.Unsupported(FormatXGBoost, errors.New(`the "binf" binary format of XGBoost >= 1.0 is not read by leaves; save the model in the legacy binary format`))
+	case bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")):
+		return h, serving.Unsupported(FormatXGBoost, errors.New("XGBoost JSON models are not read by leaves; save the model in the legacy binary format"))
+	}
+	r := &xgReader{b: b}
+	r.take(xgLearnerParamSize, "learner parameters")
+	h.objective = string(r.vector(1, "objective name"))
+	h.booster = string(r.vector(1, "booster name"))
+	switch h.booster {
+	case "gbtree", "dart":
+		p := r.take(xgGBTreeParamSize, "gbtree parameters")
+		if p == nil {
+			break
+		}
+		nTrees := int32(binary.LittleEndian.Uint32(p))
+		if nTrees < 0 || int(nTrees) > (len(b)-r.off)/xgTreeParamSize {
+			r.fail("num_trees=%d does not fit in %d bytes", nTrees, len(b)-r.off)
+			break
+		}
+		for i := int32(0); i < nTrees && r.err == nil; i++ {
+			tp := r.take(xgTreeParamSize, "tree parameters")
+			if tp == nil {
+				break
+			}
+			nNodes := int32(binary.LittleEndian.Uint32(tp[4:]))
+			sizeLeafVector := int32(binary.LittleEndian.Uint32(tp[20:]))
+			if nNodes < 0 {
+				r.fail("tree %d: num_nodes=%d", i, nNodes)
+				break
+			}
+			r.take(uint64(nNodes)*(xgNodeSize+xgNodeStatSize), "tree nodes")
+			if sizeLeafVector > 0 {
+				r.vector(4, "leaf vector")
+			}
+		}
+		if nTrees > 0 {
+			r.take(uint64(nTrees)*4, "tree info")
+		}
+		if h.booster == "dart" {
+			r.vector(4, "dart weights")
+		}
+	case "gblinear":
+		r.take(xgGBLinearParamSize, "gblinear parameters")
+		r.vector(4, "gblinear weights")
+	}
+	return h, r.err
+}
+
+// pickleSizeKeys are the dictionary keys of an sklearn pickle whose
+// integer values leaves uses as allocation sizes.
+var pickleSizeKeys = map[string]bool{
+	"n_classes_": true, "node_count": true, "capacity": true, "n_outputs_": true,
+	"max_features_": true, "n_estimators": true, "n_features_": true, "n_features_in_": true, "max_depth": true,
+}
+
+// scanPickle walks a protocol 0 pickle with the opcodes leaves' decoder
+// knows. It checks that the stream ends with STOP and that integers fit
+// in 32 bits, and that those leaves allocates by (the values of
+// pickleSizeKeys and the arguments of a sklearn Tree) are no larger than
+// the pickle itself.
+func scanPickle(b []byte) error {
+	fail := func(format string, args ...any) error {
+		return serving.Corrupt(FormatSklearn, fmt.Errorf(format, args...))
+	}
+	var lastKey string
+	var lastGlobal string
+	i := 0
+	line := func() ([]byte, bool) {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return nil, false
+		}
+		l := b[i : i+j]
+		i += j + 1
+		return l, true
+	}
+	for {
+		if i >= len(b) {
+			return fail("truncated pickle: no STOP opcode")
+		}
+		op := b[i]
+		i++
+		switch op {
+		case '.':
+			return nil
+		case '(', 't', 'l', 'a', 'N', 'b', 'd', 's':
+		case 'R':
+			lastGlobal = ""
+		case 'p', 'g', 'F':
+			if _, ok := line(); !ok {
+				return fail("truncated pickle at offset %d", i)
+			}
+		case 'V':
+			l, ok := line()
+			if !ok {
+				return fail("truncated pickle at offset %d", i)
+			}
+			lastKey = string(l)
+		case 'c':
+			m, ok1 := line()
+			n, ok2 := line()
+			if !ok1 || !ok2 {
+				return fail("truncated pickle at offset %d", i)
+			}
+			lastGlobal = string(m) + "." + string(n)
+		case 'I', 'L':
+			l, ok := line()
+			if !ok {
+				return fail("truncated pickle at offset %d", i)
+			}
+			if op == 'L' {
+				l = bytes.TrimSuffix(l, []byte("L"))
+			}
+			v, err := strconv.ParseInt(string(l), 10, 64)
+			if err != nil {
+				continue // leaves reports it
+			}
+			if v > math.MaxInt32 || v < math.MinInt32 {
+				return fail("integer %d out of range at offset %d", v, i)
+			}
+			sized := pickleSizeKeys[lastKey] || lastGlobal == "sklearn.tree._tree.Tree"
+			if sized && v > int64(len(b)) {
+				return fail("size %d (%s) larger than the %d-byte pickle", v, lastKey, len(b))
+			}
+		default:
+			return fail("unsupported pickle opcode %q at offset %d (leaves reads protocol 0 pickles)", op, i-1)
+		}
+	}
+}
+
+// Flags of leaves' internal tree nodes (lgtree.go in leaves).
+const (
+	flagCategorical = 1 << 0
+	flagLeftLeaf    = 1 << 2
+	flagRightLeaf   = 1 << 3
+	flagCatOneHot   = 1 << 6
+	flagCatSmall    = 1 << 7
+)
+
+// ensembleInfo is what inspect learns about a decoded ensemble.
+type ensembleInfo struct {
+	features int
+	outputs  int
+}
+
+// inspect verifies a decoded ensemble with reflection over leaves'
+// unexported structures (read only): every tree's child links point
+// forward, so prediction terminates; leaf, feature and category indexes
+// are in range, so prediction cannot index out of range; and the output
+// groups and tree counts agree. It also reads the true feature count,
+// which leaves' NFeatures reports as 0 for a one-feature model.
+//
+// The layout checked is that of the leaves version in go.mod; if a new
+// version changes it, inspect refuses every model rather than trusting
+// unchecked ones, and this package's tests fail.
+func inspect(e *lv.Ensemble) (info ensembleInfo, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("leaves internals not as expected: %v", r)
+		}
+	}()
+	if e == nil {
+		return info, errors.New("nil ensemble")
+	}
+	v := reflect.ValueOf(e).Elem()
+	base := v.Field(0)
+	if base.Kind() != reflect.Interface || base.IsNil() {
+		return info, errors.New("ensemble has no implementation")
+	}
+	impl := base.Elem()
+	if impl.Kind() != reflect.Pointer || impl.IsNil() {
+		return info, errors.New("ensemble implementation is not a pointer")
+	}
+	s := impl.Elem()
+	groups := int(s.FieldByName("nRawOutputGroups").Int())
+	if groups < 1 || groups > 1<<16 {
+		return info, fmt.Errorf("%d output groups", groups)
+	}
+	info.outputs = groups
+	if e.NOutputGroups() != groups {
+		return info, fmt.Errorf("transformation gives %d outputs for %d groups", e.NOutputGroups(), groups)
+	}
+	switch s.Type().Name() {
+	case "lgEnsemble", "xgEnsemble":
+		info.features = int(s.FieldByName("MaxFeatureIdx").Int()) + 1
+		if info.features < 1 || info.features > MaxFeatures {
+			return info, fmt.Errorf("feature count %d out of 1..%d", info.features, MaxFeatures)
+		}
+		trees := s.FieldByName("Trees")
+		if trees.Len() < groups || trees.Len()%groups != 0 {
+			return info, fmt.Errorf("%d trees for %d output groups", trees.Len(), groups)
+		}
+		if s.Type().Name() == "xgEnsemble" {
+			if w := s.FieldByName("WeightDrop").Len(); w < trees.Len() {
+				return info, fmt.Errorf("%d tree weights for %d trees", w, trees.Len())
+			}
+		}
+		for i := 0; i < trees.Len(); i++ {
+			if err := inspectTree(trees.Index(i), info.features); err != nil {
+				return info, fmt.Errorf("tree %d: %w", i, err)
+			}
+		}
+	case "xgLinear":
+		info.features = int(s.FieldByName("NumFeature").Int())
+		if info.features < 1 || info.features > MaxFeatures {
+			return info, fmt.Errorf("feature count %d out of 1..%d", info.features, MaxFeatures)
+		}
+		if w := s.FieldByName("Weights").Len(); w < groups*(info.features+1) {
+			return info, fmt.Errorf("%d weights for %d features and %d groups", w, info.features, groups)
+		}
+	default:
+		return info, fmt.Errorf("unknown ensemble type %s", s.Type())
+	}
+	return info, nil
+}
+
+func inspectTree(t reflect.Value, features int) error {
+	nodes := t.FieldByName("nodes")
+	nLeaves := t.FieldByName("leafValues").Len()
+	catBounds := t.FieldByName("catBoundaries")
+	nCatThresholds := uint64(t.FieldByName("catThresholds").Len())
+	nNodes := nodes.Len()
+	if nNodes == 0 {
+		if nLeaves < 1 {
+			return errors.New("no nodes and no leaves")
+		}
+		return nil
+	}
+	for i := 0; i < nNodes; i++ {
+		n := nodes.Index(i)
+		flags := n.FieldByName("Flags").Uint()
+		left := n.FieldByName("Left").Uint()
+		right := n.FieldByName("Right").Uint()
+		if f := n.FieldByName("Feature").Uint(); f >= uint64(features) {
+			return fmt.Errorf("node %d splits on feature %d of %d", i, f, features)
+		}
+		if flags&flagLeftLeaf != 0 {
+			if left >= uint64(nLeaves) {
+				return fmt.Errorf("node %d: left leaf %d of %d", i, left, nLeaves)
+			}
+		} else if left <= uint64(i) || left >= uint64(nNodes) {
+			return fmt.Errorf("node %d: left child %d is not a later node of %d", i, left, nNodes)
+		}
+		if flags&flagRightLeaf != 0 {
+			if right >= uint64(nLeaves) {
+				return fmt.Errorf("node %d: right leaf %d of %d", i, right, nLeaves)
+			}
+		} else if i+1 >= nNodes {
+			return fmt.Errorf("node %d: right child past the last node", i)
+		}
+		if flags&flagCategorical != 0 && flags&(flagCatOneHot|flagCatSmall) == 0 {
+			th := n.FieldByName("Threshold").Float()
+			if !(th >= 0) || th+1 >= float64(catBounds.Len()) {
+				return fmt.Errorf("node %d: category set %v of %d", i, th, catBounds.Len()-1)
+			}
+			idx := int(th)
+			lo, hi := catBounds.Index(idx).Uint(), catBounds.Index(idx+1).Uint()
+			if lo > hi || hi > nCatThresholds {
+				return fmt.Errorf("node %d: category bounds %d..%d of %d", i, lo, hi, nCatThresholds)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,447 @@
+package leaves
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	lv "github.com/dmitryikh/leaves"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// The format names this package registers.
+const (
+	FormatLightGBM     = "lightgbm"
+	FormatLightGBMJSON = "lightgbm-json"
+	FormatXGBoost      = "xgboost"
+	FormatSklearn      = "sklearn"
+)
+
+// The Descriptor labels this package reads; see the package documentation.
+const (
+	LabelTransform  = "leaves.transform"
+	LabelEstimators = "leaves.estimators"
+)
+
+// MaxFeatures bounds the feature count a model may declare.
+const MaxFeatures = 1 << 24
+
+func init() {
+	serving.Register(FormatLightGBM, serving.FormatFunc(loadLightGBM))
+	serving.Register(FormatLightGBMJSON, serving.FormatFunc(loadLightGBMJSON))
+	serving.Register(FormatXGBoost, serving.FormatFunc(loadXGBoost))
+	serving.Register(FormatSklearn, serving.FormatFunc(loadSklearn))
+}
+
+// Transform is the function applied to a model's raw scores.
+type Transform string
+
+// The transforms.
+const (
+	// Raw leaves the scores as the trees sum them.
+	Raw Transform = "raw"
+	// Logistic applies 1/(1+e^-kz) to each output (k is 1 unless the
+	// LightGBM objective says "sigmoid:k").
+	Logistic Transform = "logistic"
+	// Softmax turns the outputs into class probabilities.
+	Softmax Transform = "softmax"
+	// Exp applies e^z to each output.
+	Exp Transform = "exp"
+)
+
+// Model is a loaded tree ensemble. It is immutable and safe for
+// concurrent use.
+type Model struct {
+	ens        *lv.Ensemble // loaded without transformation: raw scores
+	format     string
+	name       string
+	features   int
+	outputs    int
+	estimators int // rounds used; 0 means all
+	transform  Transform
+	scale      float64  // sigmoid scale k
+	labels     []string // "0", "1", ... one per output (two for one output)
+}
+
+var (
+	_ serving.Model          = (*Model)(nil)
+	_ serving.BatchPredictor = (*Model)(nil)
+	_ serving.Describer      = (*Model)(nil)
+)
+
+// Describe implements serving.Describer.
+func (m *Model) Describe() serving.ModelInfo {
+	return serving.ModelInfo{
+		Features: m.features,
+		Outputs:  m.outputs,
+		Input:    fmt.Sprintf("%d float64 features, NaN for missing", m.features),
+	}
+}
+
+// Transform returns the transform applied to the raw scores.
+func (m *Model) Transform() Transform { return m.transform }
+
+// Name returns the kind of ensemble as leaves names it, such as
+// "lightgbm.gbdt", "xgboost.dart" or "xgboost.gblinear".
+func (m *Model) Name() string { return m.name }
+
+// Estimators returns the number of boosting rounds used per output.
+func (m *Model) Estimators() int {
+	if m.estimators > 0 {
+		return m.estimators
+	}
+	return m.ens.NEstimators()
+}
+
+// Predict implements serving.Model. A model with one output allocates
+// nothing; a model with several allocates Prediction.Values.
+func (m *Model) Predict(_ context.Context, x []float64) (p serving.Prediction, err error) {
+	if len(x) != m.features {
+		return p, &serving.FeatureCountError{Want: m.features, Got: len(x)}
+	}
+	defer m.recoverPredict(&err)
+	if m.outputs == 1 {
+		return m.single(m.ens.PredictSingle(x, m.estimators)), nil
+	}
+	vals := make([]float64, m.outputs)
+	if err := m.ens.Predict(x, m.estimators, vals); err != nil {
+		return p, fmt.Errorf("leaves: %w", err)
+	}
+	return m.multi(vals), nil
+}
+
+// recoverPredict turns a panic inside leaves into an error. The checks
+// made at load time should make it unreachable; it is the last line of
+// defence for a process that serves many models.
+func (m *Model) recoverPredict(err *error) {
+	if r := recover(); r != nil {
+		*err = serving.Corrupt(m.format, fmt.Errorf("leaves: panic while predicting: %v", r))
+	}
+}
+
+// PredictBatch implements serving.BatchPredictor. Every row must have the
+// model's feature count; the first row that does not fails the batch
+// with a *serving.FeatureCountError. The Values of multi-output rows share
+// one allocation. PredictBatch checks ctx between blocks of rows.
+func (m *Model) PredictBatch(ctx context.Context, rows [][]float64, out []serving.Prediction) (err error) {
+	if len(out) != len(rows) {
+		return fmt.Errorf("leaves: PredictBatch with %d rows and %d outputs", len(rows), len(out))
+	}
+	for _, r := range rows {
+		if len(r) != m.features {
+			return &serving.FeatureCountError{Want: m.features, Got: len(r)}
+		}
+	}
+	defer m.recoverPredict(&err)
+	var backing []float64
+	if m.outputs > 1 {
+		backing = make([]float64, m.outputs*len(rows))
+	}
+	for i, r := range rows {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if m.outputs == 1 {
+			out[i] = m.single(m.ens.PredictSingle(r, m.estimators))
+			continue
+		}
+		vals := backing[i*m.outputs : (i+1)*m.outputs : (i+1)*m.outputs]
+		if err := m.ens.Predict(r, m.estimators, vals); err != nil {
+			return fmt.Errorf("leaves: %w", err)
+		}
+		out[i] = m.multi(vals)
+	}
+	return nil
+}
+
+func (m *Model) single(z float64) serving.Prediction {
+	switch m.transform {
+	case Logistic:
+		p := sigmoid(m.scale * z)
+		if p >= 0.5 {
+			return serving.Prediction{Value: p, Label: m.labels[1], Confidence: p}
+		}
+		return serving.Prediction{Value: p, Label: m.labels[0], Confidence: 1 - p}
+	case Exp:
+		return serving.Prediction{Value: math.Exp(z)}
+	}
+	return serving.Prediction{Value: z}
+}
+
+func (m *Model) multi(vals []float64) serving.Prediction {
+	prob := true
+	switch m.transform {
+	case Softmax:
+		softmax(vals)
+	case Logistic:
+		for k, z := range vals {
+			vals[k] = sigmoid(m.scale * z)
+		}
+	case Exp:
+		for k, z := range vals {
+			vals[k] = math.Exp(z)
+		}
+		prob = false
+	default:
+		prob = false
+	}
+	best := 0
+	for k, v := range vals {
+		if v > vals[best] {
+			best = k
+		}
+	}
+	p := serving.Prediction{Value: vals[best], Values: vals, Label: m.labels[best]}
+	if prob {
+		p.Confidence = vals[best]
+	}
+	return p
+}
+
+func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
+
+// softmax replaces z with softmax(z), subtracting the maximum first so
+// that large scores do not overflow.
+func softmax(z []float64) {
+	max := math.Inf(-1)
+	for _, v := range z {
+		if v > max {
+			max = v
+		}
+	}
+	var sum float64
+	for k, v := range z {
+		z[k] = math.Exp(v - max)
+		sum += z[k]
+	}
+	for k := range z {
+		z[k] /= sum
+	}
+}
+
+// options are the label-driven choices of one load.
+type options struct {
+	transform  Transform // "" means auto
+	estimators int
+}
+
+func parseOptions(labels map[string]string) (options, error) {
+	var o options
+	switch t := labels[LabelTransform]; t {
+	case "", "auto":
+	case string(Raw), string(Logistic), string(Softmax), string(Exp):
+		o.transform = Transform(t)
+	default:
+		return o, fmt.Errorf("%w: label %s=%q: want auto, raw, logistic, softmax or exp", serving.ErrInvalidDescriptor, LabelTransform, t)
+	}
+	if s, ok := labels[LabelEstimators]; ok {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return o, fmt.Errorf("%w: label %s=%q: want a count >= 0", serving.ErrInvalidDescriptor, LabelEstimators, s)
+		}
+		o.estimators = n
+	}
+	return o, nil
+}
+
+// decoded is what a format-specific loader hands to finish.
+type decoded struct {
+	ens       *lv.Ensemble
+	transform Transform // from the model's objective
+	scale     float64
+	// unknown is set when the objective's transform is unknown; the load
+	// fails unless a label chooses the transform.
+	unknown error
+}
+
+// load runs decode with panics recovered, then validates the ensemble
+// and builds the Model.
+func load(format string, d serving.Descriptor, decode func([]byte) (decoded, error)) (m serving.Model, err error) {
+	o, err := parseOptions(d.Labels)
+	if err != nil {
+		return nil, err
+	}
+	var dec decoded
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err = serving.Corrupt(format, fmt.Errorf("leaves panicked while decoding: %v", r))
+			}
+		}()
+		dec, err = decode(d.Bytes)
+	}()
+	if err != nil {
+		var fe *serving.FormatError
+		if errors.As(err, &fe) {
+			return nil, err
+		}
+		return nil, serving.Corrupt(format, err)
+	}
+	info, err := inspect(dec.ens)
+	if err != nil {
+		return nil, serving.Corrupt(format, err)
+	}
+	mod := &Model{
+		ens:        dec.ens,
+		format:     format,
+		name:       dec.ens.Name(),
+		features:   info.features,
+		outputs:    info.outputs,
+		estimators: o.estimators,
+		transform:  dec.transform,
+		scale:      dec.scale,
+	}
+	if mod.scale == 0 {
+		mod.scale = 1
+	}
+	if o.transform != "" {
+		mod.transform, mod.scale = o.transform, 1
+	} else if dec.unknown != nil {
+		return nil, serving.Unsupported(format, dec.unknown)
+	}
+	if mod.transform == Softmax && mod.outputs < 2 {
+		return nil, fmt.Errorf("%w: softmax needs 2 or more outputs, the model has %d", serving.ErrInvalidDescriptor, mod.outputs)
+	}
+	if n := dec.ens.NEstimators(); o.estimators > n {
+		return nil, fmt.Errorf("%w: label %s=%d but the model has %d rounds", serving.ErrInvalidDescriptor, LabelEstimators, o.estimators, n)
+	}
+	nl := max(mod.outputs, 2)
+	mod.labels = make([]string, nl)
+	for i := range mod.labels {
+		mod.labels[i] = strconv.Itoa(i)
+	}
+	return mod, nil
+}
+
+func loadLightGBM(_ context.Context, d serving.Descriptor) (serving.Model, error) {
+	return load(FormatLightGBM, d, func(b []byte) (decoded, error) {
+		if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
+			return decoded{}, serving.Corrupt(FormatLightGBM, errors.New("this is JSON: publish LightGBM JSON dumps as format "+FormatLightGBMJSON))
+		}
+		h, err := scanLightGBMText(b)
+		if err != nil {
+			return decoded{}, err
+		}
+		tr, scale, unknown := lightGBMTransform(h.objective, h.averageOutput)
+		e, err := lv.LGEnsembleFromReader(bufio.NewReader(bytes.NewReader(b)), false)
+		if err != nil {
+			return decoded{}, err
+		}
+		return decoded{ens: e, transform: tr, scale: scale, unknown: unknown}, nil
+	})
+}
+
+func loadLightGBMJSON(_ context.Context, d serving.Descriptor) (serving.Model, error) {
+	return load(FormatLightGBMJSON, d, func(b []byte) (decoded, error) {
+		h, err := scanLightGBMJSON(b)
+		if err != nil {
+			return decoded{}, err
+		}
+		tr, scale, unknown := lightGBMTransform(h.objective, h.averageOutput)
+		e, err := lv.LGEnsembleFromJSON(bytes.NewReader(b), false)
+		if err != nil {
+			return decoded{}, err
+		}
+		return decoded{ens: e, transform: tr, scale: scale, unknown: unknown}, nil
+	})
+}
+
+func loadXGBoost(_ context.Context, d serving.Descriptor) (serving.Model, error) {
+	return load(FormatXGBoost, d, func(b []byte) (decoded, error) {
+		h, err := scanXGBoost(b)
+		if err != nil {
+			return decoded{}, err
+		}
+		tr, unknown := xgboostTransform(h.objective)
+		r := bufio.NewReader(bytes.NewReader(b))
+		var e *lv.Ensemble
+		switch h.booster {
+		case "gbtree", "dart":
+			e, err = lv.XGEnsembleFromReader(r, false)
+		case "gblinear":
+			e, err = lv.XGBLinearFromReader(r, false)
+		default:
+			return decoded{}, serving.Unsupported(FormatXGBoost, fmt.Errorf("booster %q (want gbtree, dart or gblinear)", h.booster))
+		}
+		if err != nil {
+			return decoded{}, err
+		}
+		return decoded{ens: e, transform: tr, unknown: unknown}, nil
+	})
+}
+
+func loadSklearn(_ context.Context, d serving.Descriptor) (serving.Model, error) {
+	return load(FormatSklearn, d, func(b []byte) (decoded, error) {
+		if err := scanPickle(b); err != nil {
+			return decoded{}, err
+		}
+		e, err := lv.SKEnsembleFromReader(bufio.NewReader(bytes.NewReader(b)), false)
+		if err != nil {
+			return decoded{}, err
+		}
+		return decoded{ens: e, transform: Raw}, nil
+	})
+}
+
+// lightGBMTransform maps a LightGBM objective, as written in the model
+// ("binary sigmoid:1", "multiclass num_class:5", "regression", ...), to
+// the transform LightGBM applies at prediction time.
+func lightGBMTransform(objective string, averageOutput bool) (Transform, float64, error) {
+	if averageOutput {
+		// Random forests: leaves, like LightGBM's own rf tests, serves the
+		// averaged tree outputs as they are.
+		return Raw, 1, nil
+	}
+	f := strings.Fields(objective)
+	if len(f) == 0 {
+		return Raw, 1, nil
+	}
+	scale := 1.0
+	for _, p := range f[1:] {
+		if v, ok := strings.CutPrefix(p, "sigmoid:"); ok {
+			s, err := strconv.ParseFloat(v, 64)
+			if err != nil || !(s > 0) || math.IsInf(s, 0) {
+				return "", 0, fmt.Errorf("objective %q: bad sigmoid parameter", objective)
+			}
+			scale = s
+		}
+	}
+	switch f[0] {
+	case "binary", "multiclassova", "multiclass_ova", "ova", "ovr", "cross_entropy", "xentropy":
+		return Logistic, scale, nil
+	case "multiclass", "softmax":
+		return Softmax, 1, nil
+	case "poisson", "gamma", "tweedie":
+		return Exp, 1, nil
+	case "regression", "regression_l2", "l2", "mean_squared_error", "mse", "l2_root", "root_mean_squared_error", "rmse",
+		"regression_l1", "l1", "mean_absolute_error", "mae", "huber", "fair", "quantile", "mape", "mean_absolute_percentage_error",
+		"lambdarank", "rank_xendcg", "xendcg", "xe_ndcg", "xe_ndcg_mart", "xendcg_mart":
+		return Raw, 1, nil
+	}
+	return "", 0, fmt.Errorf("LightGBM objective %q has an output transform this package does not know; set label %s", objective, LabelTransform)
+}
+
+// xgboostTransform maps an XGBoost objective name to the transform
+// XGBoost applies at prediction time.
+func xgboostTransform(objective string) (Transform, error) {
+	switch objective {
+	case "binary:logistic", "reg:logistic":
+		return Logistic, nil
+	case "multi:softprob", "multi:softmax":
+		return Softmax, nil
+	case "count:poisson", "reg:gamma", "reg:tweedie", "survival:cox":
+		return Exp, nil
+	case "reg:linear", "reg:squarederror", "reg:squaredlogerror", "reg:pseudohubererror", "reg:absoluteerror",
+		"reg:quantileerror", "binary:logitraw", "rank:pairwise", "rank:ndcg", "rank:map":
+		return Raw, nil
+	}
+	return "", fmt.Errorf("XGBoost objective %q has an output transform this package does not know; set label %s", objective, LabelTransform)
+}
