@@ -1,0 +1,303 @@
+package training
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// A checkpoint file is
+//
+//	magic   8 bytes  "MSCKPT01"
+//	length  8 bytes  big-endian length of the payload
+//	payload          JSON state (floats in shortest round-trip form, so exact)
+//	sum    32 bytes  SHA-256 of everything before it
+//
+// A file that is shorter or longer than its header says, or whose sum
+// does not match, is corrupt; nothing is restored from it.
+const (
+	checkpointMagic = "MSCKPT01"
+	headerLen       = len(checkpointMagic) + 8
+	sumLen          = sha256.Size
+)
+
+// testHookBeforeRename, when set by a test, runs after the temporary
+// file is written and synced and before it is renamed into place; an
+// error aborts the save as a crash would.
+var testHookBeforeRename func(tmp string) error
+
+// writeCheckpoint writes payload to path atomically: it writes a
+// temporary file in the same directory, syncs it, renames it over path
+// and syncs the directory, so that path holds either the old checkpoint
+// or the new one, whole, even across a crash.
+func writeCheckpoint(path string, payload []byte) (err error) {
+	fail := func(err error) error { return &CheckpointError{Op: "save", Path: path, Err: err} }
+	buf := make([]byte, 0, headerLen+len(payload)+sumLen)
+	buf = append(buf, checkpointMagic...)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(len(payload)))
+	buf = append(buf, payload...)
+	sum := sha256.Sum256(buf)
+	buf = append(buf, sum[:]...)
+
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fail(err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(buf); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	if testHookBeforeRename != nil {
+		if err := testHookBeforeRename(tmp); err != nil {
+			return fail(err)
+		}
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fail(err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// readCheckpoint reads and verifies a checkpoint file and returns its
+// payload.
+func readCheckpoint(path string) ([]byte, error) {
+	fail := func(err error) error { return &CheckpointError{Op: "restore", Path: path, Err: err} }
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if len(b) < headerLen+sumLen {
+		return nil, fail(fmt.Errorf("%w: %d bytes is too short (truncated?)", ErrCorruptCheckpoint, len(b)))
+	}
+	if string(b[:len(checkpointMagic)]) != checkpointMagic {
+		return nil, fail(fmt.Errorf("%w: not a modelstream checkpoint (bad magic)", ErrCorruptCheckpoint))
+	}
+	n := binary.BigEndian.Uint64(b[len(checkpointMagic):headerLen])
+	if n != uint64(len(b)-headerLen-sumLen) {
+		return nil, fail(fmt.Errorf("%w: header says %d payload bytes, file holds %d (truncated?)", ErrCorruptCheckpoint, n, len(b)-headerLen-sumLen))
+	}
+	body, sum := b[:len(b)-sumLen], b[len(b)-sumLen:]
+	if want := sha256.Sum256(body); !bytes.Equal(want[:], sum) {
+		return nil, fail(fmt.Errorf("%w: checksum mismatch", ErrCorruptCheckpoint))
+	}
+	return b[headerLen : len(b)-sumLen], nil
+}
+
+// learnerState is the checkpointed form of a Learner: its configuration
+// and every number that influences its future.
+type learnerState struct {
+	Kind         string             `json:"kind"`
+	Features     int                `json:"features"`
+	Classes      int                `json:"classes,omitempty"`
+	ClassNames   []string           `json:"class_names,omitempty"`
+	FeatureNames []string           `json:"feature_names,omitempty"`
+	LR           float64            `json:"lr"`
+	Decay        float64            `json:"decay"`
+	L2           float64            `json:"l2"`
+	Beta1        float64            `json:"beta1"`
+	Beta2        float64            `json:"beta2"`
+	Eps          float64            `json:"eps"`
+	Standardize  bool               `json:"standardize"`
+	FreezeAfter  int64              `json:"freeze_after"`
+	W            []float64          `json:"w"`
+	B            []float64          `json:"b"`
+	M            []float64          `json:"m"`
+	V            []float64          `json:"v"`
+	Step         uint64             `json:"step"`
+	B1t          float64            `json:"b1t"`
+	B2t          float64            `json:"b2t"`
+	Std          standardizerState  `json:"std"`
+	YStd         *standardizerState `json:"ystd,omitempty"`
+	Metrics      Metrics            `json:"metrics"`
+}
+
+func (l *Learner) state() learnerState {
+	st := learnerState{
+		Kind: l.kind.String(), Features: l.d, Classes: l.cfg.classes,
+		ClassNames: l.cfg.classNames, FeatureNames: l.cfg.featureNames,
+		LR: l.cfg.lr, Decay: l.cfg.decay, L2: l.cfg.l2,
+		Beta1: l.cfg.beta1, Beta2: l.cfg.beta2, Eps: l.cfg.eps,
+		Standardize: l.cfg.standardize, FreezeAfter: l.cfg.freezeAfter,
+		W: clone(l.w), B: clone(l.b), M: clone(l.m), V: clone(l.v),
+		Step: l.step, B1t: l.b1t, B2t: l.b2t,
+		Std: l.std.state(), Metrics: l.metrics,
+	}
+	if l.ystd != nil {
+		y := l.ystd.state()
+		st.YStd = &y
+	}
+	return st
+}
+
+func kindOf(name string) Kind {
+	for _, k := range []Kind{Linear, Logistic, Softmax} {
+		if k.String() == name {
+			return k
+		}
+	}
+	return 0
+}
+
+// learnerFromState builds a learner with the configuration recorded in
+// st, then loads its state.
+func learnerFromState(st *learnerState) (*Learner, error) {
+	opts := []Option{
+		WithLearningRate(st.LR), WithDecay(st.Decay), WithL2(st.L2),
+		WithAdam(st.Beta1, st.Beta2, st.Eps), WithStandardizeFor(st.FreezeAfter),
+	}
+	if st.Classes != 0 {
+		opts = append(opts, WithClasses(st.Classes))
+	}
+	if st.ClassNames != nil {
+		opts = append(opts, WithClassNames(st.ClassNames...))
+	}
+	if st.FeatureNames != nil {
+		opts = append(opts, WithFeatureNames(st.FeatureNames...))
+	}
+	if !st.Standardize {
+		opts = append(opts, WithoutStandardization())
+	}
+	l, err := NewLearner(kindOf(st.Kind), st.Features, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorruptCheckpoint, err)
+	}
+	if err := l.load(st); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// load replaces l's state with st, which must be for the same kind,
+// feature count and class count. On error l is unchanged.
+func (l *Learner) load(st *learnerState) error {
+	if kindOf(st.Kind) != l.kind || st.Features != l.d || st.Classes != l.cfg.classes {
+		return fmt.Errorf("%w: checkpoint holds a %s learner with %d features and %d classes, this is a %s learner with %d features and %d classes",
+			ErrCheckpointMismatch, st.Kind, st.Features, st.Classes, l.kind, l.d, l.cfg.classes)
+	}
+	n := l.k*l.d + l.k
+	ok := len(st.W) == l.k*l.d && len(st.B) == l.k && len(st.M) == n && len(st.V) == n &&
+		len(st.Std.Mean) == l.d && len(st.Std.M2) == l.d && len(st.Std.Scale) == l.d &&
+		(st.YStd == nil) == (l.ystd == nil) &&
+		(st.YStd == nil || len(st.YStd.Mean) == 1 && len(st.YStd.M2) == 1 && len(st.YStd.Scale) == 1)
+	if !ok {
+		return fmt.Errorf("%w: state arrays have the wrong lengths", ErrCorruptCheckpoint)
+	}
+	copy(l.w, st.W)
+	copy(l.b, st.B)
+	copy(l.m, st.M)
+	copy(l.v, st.V)
+	l.step, l.b1t, l.b2t = st.Step, st.B1t, st.B2t
+	l.std.setState(st.Std)
+	if st.YStd != nil {
+		l.ystd.setState(*st.YStd)
+	}
+	l.metrics = st.Metrics
+	return nil
+}
+
+func (s *Standardizer) setState(st standardizerState) {
+	s.n = st.N
+	copy(s.mean, st.Mean)
+	copy(s.m2, st.M2)
+	copy(s.scale, st.Scale)
+}
+
+// MarshalBinary encodes the learner's full state (configuration,
+// weights, Adam moments and step, standardiser, metrics) in the form
+// that [Learner.Save] writes inside a checkpoint. It fails if a weight
+// has become NaN or infinite.
+func (l *Learner) MarshalBinary() ([]byte, error) {
+	b, err := json.Marshal(l.state())
+	if err != nil {
+		return nil, fmt.Errorf("training: encode learner state: %w", err)
+	}
+	return b, nil
+}
+
+// UnmarshalBinary replaces l's state with one encoded by MarshalBinary.
+// When l is a zero Learner it takes the recorded configuration too;
+// otherwise the state must be for the same kind, feature count and class
+// count (or the error wraps ErrCheckpointMismatch) and l keeps its own
+// options, so that a trainer restarted with changed options applies
+// them. With the same options, the learner continues bit for bit as the
+// saved one would have. On error l is unchanged.
+func (l *Learner) UnmarshalBinary(b []byte) error {
+	var st learnerState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("%w: %v", ErrCorruptCheckpoint, err)
+	}
+	if l.kind == 0 {
+		nl, err := learnerFromState(&st)
+		if err != nil {
+			return err
+		}
+		*l = *nl
+		return nil
+	}
+	return l.load(&st)
+}
+
+// Save writes the learner's full state to a checkpoint file at path,
+// atomically: the file holds either the previous checkpoint or this one,
+// whole, even if the process dies during Save. The file carries a
+// SHA-256 checksum; see [RestoreLearner].
+func (l *Learner) Save(path string) error {
+	b, err := l.MarshalBinary()
+	if err != nil {
+		return &CheckpointError{Op: "save", Path: path, Err: err}
+	}
+	return writeCheckpoint(path, b)
+}
+
+// Restore replaces l's state with the checkpoint at path, under the rules
+// of [Learner.UnmarshalBinary]. A truncated or damaged file gives a
+// *CheckpointError wrapping ErrCorruptCheckpoint, and l is unchanged.
+func (l *Learner) Restore(path string) error {
+	b, err := readCheckpoint(path)
+	if err != nil {
+		return err
+	}
+	if err := l.UnmarshalBinary(b); err != nil {
+		return &CheckpointError{Op: "restore", Path: path, Err: err}
+	}
+	return nil
+}
+
+// RestoreLearner returns the learner saved at path, with the
+// configuration it was saved with.
+func RestoreLearner(path string) (*Learner, error) {
+	var l Learner
+	if err := l.Restore(path); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}

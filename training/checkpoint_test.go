@@ -1,0 +1,228 @@
+package training
+
+import (
+	"errors"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func softmaxStream(n int, seed uint64) []Sample {
+	r := rand.New(rand.NewPCG(seed, 9))
+	out := make([]Sample, n)
+	for i := range out {
+		x := genX(r)
+		c := 0
+		if x[0] > 0.5 {
+			c = 1
+		}
+		if x[3] > 0.51 {
+			c = 2
+		}
+		out[i] = Sample{Features: x, Target: float64(c)}
+	}
+	return out
+}
+
+func sameBits(t *testing.T, what string, a, b []float64) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%s: lengths %d and %d", what, len(a), len(b))
+	}
+	for i := range a {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+			t.Fatalf("%s[%d]: %v (%#x) and %v (%#x) differ", what, i, a[i], math.Float64bits(a[i]), b[i], math.Float64bits(b[i]))
+		}
+	}
+}
+
+func predictAll(t *testing.T, l *Learner, rows []Sample) []float64 {
+	t.Helper()
+	var out []float64
+	for _, s := range rows {
+		p, err := l.Predict(s.Features)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p.Outputs()...)
+	}
+	return out
+}
+
+// TestCheckpointContinuesBitIdentically trains one learner without a
+// break, and another that is checkpointed every 250 records and "crashes"
+// at a random point after its last checkpoint: it is restored from the
+// file and fed again from the record after the checkpoint. Both must end
+// bit-identical, and the crashed one must have lost only the records
+// since its last checkpoint.
+func TestCheckpointContinuesBitIdentically(t *testing.T) {
+	for _, kind := range []Kind{Linear, Logistic, Softmax} {
+		t.Run(kind.String(), func(t *testing.T) {
+			data := softmaxStream(3000, 11)
+			if kind != Softmax {
+				for i := range data {
+					data[i].Target = math.Min(data[i].Target, 1)
+				}
+			}
+			opts := []Option{WithDecay(100), WithL2(1e-4), WithFeatureNames("a", "b", "c", "d", "e")}
+			if kind == Softmax {
+				opts = append(opts, WithClasses(3))
+			}
+			ref, _ := NewLearner(kind, 5, opts...)
+			for i, s := range data {
+				if i%2 == 0 {
+					if _, err := ref.Learn(s); err != nil {
+						t.Fatal(err)
+					}
+				} else if i%64 == 1 && i+64 <= len(data) { // mix in mini-batches
+					if _, err := ref.LearnBatch(data[i : i+3]); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+
+			path := filepath.Join(t.TempDir(), "learner.ckpt")
+			l, _ := NewLearner(kind, 5, opts...)
+			crashAt := 1700 + rand.IntN(200)
+			last := -1
+			for i := 0; i < crashAt; i++ {
+				step(t, l, data, i)
+				if i%250 == 249 {
+					if err := l.Save(path); err != nil {
+						t.Fatal(err)
+					}
+					last = i
+				}
+			}
+			// Crash: l is gone. Restore and resume after the checkpoint.
+			r, err := RestoreLearner(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := r.Metrics().Count, countLearned(last+1); got != want {
+				t.Fatalf("restored learner has learned %d records, want %d (all up to the checkpoint)", got, want)
+			}
+			for i := last + 1; i < len(data); i++ {
+				step(t, r, data, i)
+			}
+			sameBits(t, "predictions", predictAll(t, r, data[:200]), predictAll(t, ref, data[:200]))
+			sameBits(t, "weights", r.w, ref.w)
+			sameBits(t, "moments", r.v, ref.v)
+			if r.Metrics() != ref.Metrics() || r.Steps() != ref.Steps() {
+				t.Fatalf("metrics %+v steps %d, want %+v steps %d", r.Metrics(), r.Steps(), ref.Metrics(), ref.Steps())
+			}
+		})
+	}
+}
+
+// step feeds record i the way the reference run does.
+func step(t *testing.T, l *Learner, data []Sample, i int) {
+	t.Helper()
+	var err error
+	if i%2 == 0 {
+		_, err = l.Learn(data[i])
+	} else if i%64 == 1 && i+64 <= len(data) {
+		_, err = l.LearnBatch(data[i : i+3])
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countLearned is how many records step feeds for indices below n.
+func countLearned(n int) int64 {
+	var c int64
+	for i := 0; i < n; i++ {
+		if i%2 == 0 {
+			c++
+		} else if i%64 == 1 {
+			c += 3
+		}
+	}
+	return c
+}
+
+func TestCorruptCheckpointIsTypedError(t *testing.T) {
+	l, _ := NewLearner(Linear, 5)
+	for _, s := range genLinear(100, 1, 0.1) {
+		l.Learn(s)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c")
+	if err := l.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile(path)
+	for name, damage := range map[string]func([]byte) []byte{
+		"truncated":       func(b []byte) []byte { return b[:len(b)/2] },
+		"truncated tail":  func(b []byte) []byte { return b[:len(b)-1] },
+		"empty":           func(b []byte) []byte { return nil },
+		"flipped payload": func(b []byte) []byte { c := append([]byte(nil), b...); c[40] ^= 1; return c },
+		"flipped sum":     func(b []byte) []byte { c := append([]byte(nil), b...); c[len(c)-1] ^= 1; return c },
+		"bad magic":       func(b []byte) []byte { c := append([]byte(nil), b...); c[0] = 'X'; return c },
+		"appended":        func(b []byte) []byte { return append(append([]byte(nil), b...), 0) },
+	} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, damage(good), 0o600)
+		target, _ := NewLearner(Linear, 5)
+		err := target.Restore(p)
+		var ce *CheckpointError
+		if !errors.Is(err, ErrCorruptCheckpoint) || !errors.As(err, &ce) || ce.Path != p {
+			t.Errorf("%s: %v, want a *CheckpointError wrapping ErrCorruptCheckpoint", name, err)
+		}
+		if target.Steps() != 0 {
+			t.Errorf("%s: a failed restore changed the learner", name)
+		}
+	}
+	if _, err := RestoreLearner(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
+	}
+	other, _ := NewLearner(Logistic, 5)
+	if err := other.Restore(path); !errors.Is(err, ErrCheckpointMismatch) {
+		t.Errorf("restoring a linear checkpoint into a logistic learner: %v, want ErrCheckpointMismatch", err)
+	}
+}
+
+// TestCrashDuringSaveKeepsOldCheckpoint aborts a save after the
+// temporary file is written, as a crash would, and checks that the
+// previous checkpoint is intact and restorable.
+func TestCrashDuringSaveKeepsOldCheckpoint(t *testing.T) {
+	l, _ := NewLearner(Linear, 5)
+	data := genLinear(200, 1, 0.1)
+	for _, s := range data[:100] {
+		l.Learn(s)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c")
+	if err := l.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	saved := predictAll(t, l, data[:20])
+	for _, s := range data[100:] {
+		l.Learn(s)
+	}
+	crash := errors.New("simulated crash")
+	testHookBeforeRename = func(tmp string) error {
+		if _, err := os.Stat(tmp); err != nil {
+			t.Errorf("temporary file missing before rename: %v", err)
+		}
+		return crash
+	}
+	err := l.Save(path)
+	testHookBeforeRename = nil
+	if !errors.Is(err, crash) {
+		t.Fatalf("Save with a crash: %v", err)
+	}
+	r, err := RestoreLearner(path)
+	if err != nil {
+		t.Fatalf("the old checkpoint did not survive: %v", err)
+	}
+	sameBits(t, "predictions from the old checkpoint", predictAll(t, r, data[:20]), saved)
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries after a failed save, want only the checkpoint", len(entries))
+	}
+}

@@ -1,0 +1,67 @@
+package training
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Test for them with errors.Is; most are wrapped in a
+// struct error that carries details.
+var (
+	// ErrInvalidSample means a Sample cannot be learned: a non-finite
+	// feature or target, a logistic target outside [0, 1], or a softmax
+	// class outside [0, K).
+	ErrInvalidSample = errors.New("training: invalid sample")
+	// ErrCorruptCheckpoint means a checkpoint file is truncated, fails its
+	// checksum, or does not decode. A corrupt checkpoint is never half
+	// applied: the learner or trainer it was meant for is unchanged.
+	ErrCorruptCheckpoint = errors.New("training: corrupt checkpoint")
+	// ErrCheckpointMismatch means a checkpoint decodes but was written for
+	// a different kind of learner (kind, feature count or class count).
+	ErrCheckpointMismatch = errors.New("training: checkpoint does not match the learner")
+	// ErrConfig means an option or argument is invalid.
+	ErrConfig = errors.New("training: invalid configuration")
+)
+
+// SampleError details an ErrInvalidSample.
+type SampleError struct {
+	// Index is the feature index at fault, or -1 when the target is.
+	Index int
+	// Value is the offending value.
+	Value float64
+	// Reason says what is wrong, in words.
+	Reason string
+}
+
+func (e *SampleError) Error() string {
+	if e.Index < 0 {
+		return fmt.Sprintf("training: invalid sample: target %v: %s", e.Value, e.Reason)
+	}
+	return fmt.Sprintf("training: invalid sample: feature %d = %v: %s", e.Index, e.Value, e.Reason)
+}
+
+// Is reports whether target is ErrInvalidSample.
+func (e *SampleError) Is(target error) bool { return target == ErrInvalidSample }
+
+// CheckpointError is returned when a checkpoint cannot be written or
+// read. It wraps ErrCorruptCheckpoint, ErrCheckpointMismatch, or the
+// operating system's error (test with errors.Is(err, fs.ErrNotExist)).
+type CheckpointError struct {
+	// Op is "save" or "restore".
+	Op string
+	// Path is the checkpoint file.
+	Path string
+	// Err is the cause.
+	Err error
+}
+
+func (e *CheckpointError) Error() string {
+	return fmt.Sprintf("training: %s checkpoint %s: %v", e.Op, e.Path, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *CheckpointError) Unwrap() error { return e.Err }
+
+func configErr(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+}

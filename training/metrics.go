@@ -1,0 +1,126 @@
+package training
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// Metrics are progressive-validation metrics: every record is scored by
+// the model as it stood before learning that record, so they estimate
+// the error on unseen data without a held-out set.
+type Metrics struct {
+	// Count is the number of records scored.
+	Count int64 `json:"count"`
+	// LossSum is the sum of the records' losses.
+	LossSum float64 `json:"loss_sum"`
+	// AbsErrSum is the sum of |prediction - target|: the absolute error
+	// for Linear, and the distance of the probability from the target
+	// for Logistic. It is zero for Softmax.
+	AbsErrSum float64 `json:"abs_err_sum"`
+	// Correct is the number of records whose predicted class matched
+	// (for Linear: whose prediction rounded to the target's nearest
+	// integer).
+	Correct int64 `json:"correct"`
+}
+
+func (m *Metrics) add(o Outcome, target float64, kind Kind) {
+	m.Count++
+	m.LossSum += o.Loss
+	if o.Correct {
+		m.Correct++
+	}
+	if kind != Softmax {
+		m.AbsErrSum += math.Abs(o.Value - target)
+	}
+}
+
+// Merge adds o's counts into m.
+func (m *Metrics) Merge(o Metrics) {
+	m.Count += o.Count
+	m.LossSum += o.LossSum
+	m.AbsErrSum += o.AbsErrSum
+	m.Correct += o.Correct
+}
+
+// Loss returns the mean loss (the MSE for Linear), or NaN when empty.
+func (m Metrics) Loss() float64 { return m.LossSum / float64(m.Count) }
+
+// Accuracy returns the share of correct records, or NaN when empty.
+func (m Metrics) Accuracy() float64 { return float64(m.Correct) / float64(m.Count) }
+
+// MAE returns the mean absolute error, or NaN when empty. See AbsErrSum.
+func (m Metrics) MAE() float64 { return m.AbsErrSum / float64(m.Count) }
+
+// The label keys a snapshot carries. They are the contract with
+// dashboards and the registry: keep them stable.
+const (
+	// LabelKind is the learner kind: linear, logistic or softmax.
+	LabelKind = "training.kind"
+	// LabelRecords is the number of records the model has learned.
+	LabelRecords = "training.records"
+	// LabelSteps is the number of optimiser steps.
+	LabelSteps = "training.steps"
+	// LabelLoss is the progressive-validation mean loss.
+	LabelLoss = "training.pv_loss"
+	// LabelAccuracy is the progressive-validation accuracy.
+	LabelAccuracy = "training.pv_accuracy"
+	// LabelMAE is the progressive-validation mean absolute error, for
+	// Linear learners.
+	LabelMAE = "training.pv_mae"
+	// LabelWindowLoss, LabelWindowAccuracy and LabelWindowRecords are the
+	// progressive metrics over the records since the previous version
+	// was published, set by a Trainer.
+	LabelWindowLoss     = "training.window_pv_loss"
+	LabelWindowAccuracy = "training.window_pv_accuracy"
+	LabelWindowRecords  = "training.window_records"
+	// LabelTotalRecords is the number of records a Trainer has consumed
+	// over its whole life, across resets.
+	LabelTotalRecords = "training.total_records"
+	// LabelParentVersion is the version number of the parent model, set
+	// by a Trainer; the parent's content ID is Descriptor.Parent.
+	LabelParentVersion = "training.parent_version"
+	// LabelTrigger says why a Trainer published: "records", "interval",
+	// "drift" or "final".
+	LabelTrigger = "training.trigger"
+)
+
+func fmtFloat(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
+
+// Snapshot exports the learner's current model as a Descriptor in the
+// linear format that serving.Load loads: Bytes is the JSON document,
+// SHA256 its content ID, Parent the given parent content ID (empty for a
+// root model), Created the current time, and Labels the kind, record
+// count, optimiser steps and progressive metrics (see the Label
+// constants). The Version is left 0 for the caller or registry to set.
+// The loaded model predicts exactly what [Learner.Predict] predicts.
+func (l *Learner) Snapshot(name, parent string) (serving.Descriptor, error) {
+	doc := l.Document()
+	b, err := doc.Marshal()
+	if err != nil {
+		return serving.Descriptor{}, &serving.LoadError{Ref: serving.ModelRef{Name: name, Format: "linear"}, Err: serving.Corrupt("linear", err)}
+	}
+	labels := map[string]string{
+		LabelKind:    l.kind.String(),
+		LabelRecords: strconv.FormatInt(l.metrics.Count, 10),
+		LabelSteps:   strconv.FormatUint(l.step, 10),
+	}
+	if l.metrics.Count > 0 {
+		labels[LabelLoss] = fmtFloat(l.metrics.Loss())
+		labels[LabelAccuracy] = fmtFloat(l.metrics.Accuracy())
+		if l.kind == Linear {
+			labels[LabelMAE] = fmtFloat(l.metrics.MAE())
+		}
+	}
+	return serving.Descriptor{
+		Name:    name,
+		Format:  "linear",
+		Bytes:   b,
+		SHA256:  serving.ContentID(b),
+		Created: time.Now().UTC(),
+		Parent:  parent,
+		Labels:  labels,
+	}, nil
+}

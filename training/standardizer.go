@@ -1,0 +1,94 @@
+package training
+
+import "math"
+
+// MinScale is the smallest standard deviation a Standardizer divides by.
+// A feature whose running standard deviation is below it (a constant
+// feature, or one seen fewer than twice) gets scale 1, so that it is
+// centred but not blown up.
+const MinScale = 1e-12
+
+// Standardizer keeps the running mean and variance of each feature with
+// Welford's algorithm, which is numerically stable in one pass, and
+// standardises vectors as (x - mean) / scale, where scale is the sample
+// standard deviation (or 1, see [MinScale]).
+//
+// A Standardizer is not safe for concurrent use.
+type Standardizer struct {
+	n     int64
+	mean  []float64
+	m2    []float64
+	scale []float64
+}
+
+// NewStandardizer returns a Standardizer for d features, with mean 0
+// and scale 1 until it has seen data.
+func NewStandardizer(d int) *Standardizer {
+	s := &Standardizer{mean: make([]float64, d), m2: make([]float64, d), scale: make([]float64, d)}
+	for j := range s.scale {
+		s.scale[j] = 1
+	}
+	return s
+}
+
+// Add folds x into the running statistics. x must have the
+// Standardizer's length and be finite.
+func (s *Standardizer) Add(x []float64) {
+	s.n++
+	n := float64(s.n)
+	for j, xj := range x {
+		d := xj - s.mean[j]
+		s.mean[j] += d / n
+		s.m2[j] += d * (xj - s.mean[j])
+	}
+	if s.n < 2 {
+		return
+	}
+	for j, m2 := range s.m2 {
+		sd := math.Sqrt(m2 / (n - 1))
+		if !(sd >= MinScale) || math.IsInf(sd, 0) {
+			sd = 1
+		}
+		s.scale[j] = sd
+	}
+}
+
+// Count returns how many vectors have been added.
+func (s *Standardizer) Count() int64 { return s.n }
+
+// Mean returns the running means. The slice is the Standardizer's own:
+// do not modify it.
+func (s *Standardizer) Mean() []float64 { return s.mean }
+
+// Scale returns the divisors: running standard deviations, or 1 where
+// that is below MinScale. The slice is the Standardizer's own: do not
+// modify it.
+func (s *Standardizer) Scale() []float64 { return s.scale }
+
+// Transform writes (x - mean) / scale into dst, which must have len(x).
+func (s *Standardizer) Transform(dst, x []float64) {
+	for j, xj := range x {
+		dst[j] = (xj - s.mean[j]) / s.scale[j]
+	}
+}
+
+func (s *Standardizer) reset() {
+	s.n = 0
+	for j := range s.mean {
+		s.mean[j], s.m2[j], s.scale[j] = 0, 0, 1
+	}
+}
+
+// standardizerState is the checkpointed form of a Standardizer.
+type standardizerState struct {
+	N     int64     `json:"n"`
+	Mean  []float64 `json:"mean"`
+	M2    []float64 `json:"m2"`
+	Scale []float64 `json:"scale"`
+}
+
+func (s *Standardizer) state() standardizerState {
+	return standardizerState{N: s.n, Mean: clone(s.mean), M2: clone(s.m2), Scale: clone(s.scale)}
+}
+
+func clone(x []float64) []float64 { return append([]float64(nil), x...) }
