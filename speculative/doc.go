@@ -1,0 +1,89 @@
+// Package speculative composes several models of the same task into one
+// serving.Scorer: answers within a latency budget, consensus, the most
+// confident answer, weighted A/B and canary routing, blue/green switching
+// and shadow traffic. Every combinator is itself a serving.Scorer, so
+// they nest: a vote inside a budget inside a canary split is one Scorer,
+// and its Result says exactly how each level decided.
+//
+// # Budgets
+//
+// A [Budget] asks a fast fallback model and slower, better models at the
+// same time and answers within a fixed latency d. The better models'
+// answers are judged by a [Decider] as they arrive; when it chooses one,
+// or when d runs out, the call returns and the models still running are
+// cancelled through their context. If nothing better arrived in time, the
+// fallback answers. This is the guaranteed execution time: Score returns
+// within d plus scheduling slack whatever the models do, and the answer
+// is good as long as the fallback meets d. A model that ignores its
+// context keeps only its own goroutine, which ends when the model
+// returns.
+//
+// The slack is the time between the budget's timer firing and the
+// calling goroutine running again: tens of microseconds on an idle
+// machine, a few milliseconds under load. The package's tests hold
+// Budget to d + 25ms on two shared cores with the race detector, and the
+// benchmarks report the distribution (BenchmarkBudgetLatency).
+//
+// # Deciders
+//
+// A [Decider] chooses the winner among the candidates of a call, seeing
+// them as they finish in a [Round]. [First] takes the fastest answer,
+// [Priority] the best-ranked model that answered, [Best] the highest
+// Confidence ([BestBy] any quality function), and [Vote] the majority
+// label, with a documented tie-break and an optional quorum. A Decider of
+// your own is one method. An [Ensemble] asks all its models and applies a
+// Decider without a budget; inside a Budget it gets one.
+//
+// # Routing
+//
+// A [Split] sends each record to one of its variants by weight: an A/B
+// test or a canary. It is sticky: the same record key always reaches the
+// same variant while the weights stay the same, through a stable hash
+// ([KeyHash]). Records without a key are routed by a seeded random
+// source. [Split.SetWeights] changes the weights atomically, for a canary
+// that grows from 1% to 100%.
+//
+// A [Switch] holds a blue and a green Scorer, one live: [Switch.Promote]
+// and [Switch.Rollback] flip between them atomically.
+//
+// # Shadows
+//
+// A [Shadow] answers with its primary and mirrors each record to shadow
+// models through a bounded queue served by its own workers. A shadow
+// never adds latency and never changes the answer; when the queue is
+// full, records are dropped and counted. An observer receives each
+// shadow answer next to the primary's, to compare them. [Shadow.Close]
+// stops the workers.
+//
+// # Provenance
+//
+// Every Result from a combinator carries a serving.Decision in its
+// Provenance: the combinator's kind, the decider's name, the variant for
+// Split and Switch, and one serving.Candidate per model asked, with its
+// version, latency, status (ok, late, error, cancelled, skipped) and
+// answer. The winner's index is in Decision.Winner, and
+// Provenance.Model names the model whose answer was returned. When a
+// candidate is itself a combinator, its own Decision nests inside the
+// Candidate. A Decision is plain data, written out by the Kafka sink.
+//
+// When a combinator cannot answer, it returns a *[DecisionError] (such as
+// ErrFallbackLate or ErrNoQuorum, tested with errors.Is) together with a
+// Result whose Provenance still holds the Decision.
+//
+// # Statistics
+//
+// Each combinator counts its invocations, errors, and per model its wins,
+// late, failed, cancelled and skipped calls; a Budget also counts the
+// times its fallback missed the budget, and a Shadow the records it
+// mirrored and dropped. See [Stats]. For metrics, pass a
+// serving.HookDecision with [WithHooks].
+//
+// # Cost
+//
+// A Budget or Ensemble call starts one goroutine per model and allocates
+// the Decision it returns; the per-call channel, timer and record copy
+// are pooled. The overhead is a few microseconds per call, about a
+// microsecond per fanned-out model (BenchmarkBudget and BenchmarkVote
+// compare it with calling the model directly). Split and Switch call
+// their chosen Scorer in the caller's goroutine.
+package speculative

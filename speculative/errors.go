@@ -1,0 +1,91 @@
+package speculative
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// Sentinel errors. Test for them with errors.Is: the combinators return
+// them wrapped in a *[DecisionError], which also carries the Decision.
+var (
+	// ErrFallbackFailed means a Budget needed its fallback's answer and
+	// the fallback returned an error.
+	ErrFallbackFailed = errors.New("speculative: fallback failed")
+	// ErrFallbackLate means a Budget needed its fallback's answer and the
+	// fallback had not answered when the budget ran out.
+	ErrFallbackLate = errors.New("speculative: fallback missed the budget")
+	// ErrNoQuorum means a Vote found no label with enough votes.
+	ErrNoQuorum = errors.New("speculative: no quorum")
+	// ErrNoWinner means no candidate answered usefully: every one failed,
+	// was late, or the decider chose none.
+	ErrNoWinner = errors.New("speculative: no winner")
+	// ErrBadDecision means a Decider chose an index out of range or a
+	// candidate that had not answered.
+	ErrBadDecision = errors.New("speculative: decider chose an invalid candidate")
+	// ErrInvalidConfig means a constructor or setter was given an
+	// impossible configuration; the message names the culprit.
+	ErrInvalidConfig = errors.New("speculative: invalid configuration")
+	// ErrNothingToRollback means Switch.Rollback found no promotion to undo.
+	ErrNothingToRollback = errors.New("speculative: nothing to roll back")
+)
+
+// DecisionError is returned by a combinator that asked its candidates but
+// could not produce an answer. The Result returned alongside it carries
+// the same Decision in its Provenance, so a sink can still write out who
+// was asked and how each one ended.
+//
+// Kind is one of the sentinels above (ErrFallbackFailed, ErrFallbackLate,
+// ErrNoQuorum, ErrNoWinner, ErrBadDecision) or the caller's context error
+// (context.Canceled, context.DeadlineExceeded). Cause, when set, is the
+// underlying error, such as the fallback's own error. errors.Is finds
+// both.
+type DecisionError struct {
+	// Combinator is the name of the combinator that failed.
+	Combinator string
+	// Kind classifies the failure.
+	Kind error
+	// Cause is the underlying error, or nil.
+	Cause error
+	// Decision is the decision record, also found in the Result.
+	Decision *serving.Decision
+}
+
+func (e *DecisionError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Kind.Error())
+	if e.Combinator != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Combinator)
+		b.WriteString(")")
+	}
+	if e.Cause != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Cause.Error())
+	}
+	if e.Decision != nil && len(e.Decision.Candidates) > 0 {
+		b.WriteString(" [")
+		for i, c := range e.Decision.Candidates {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s %s %s", c.Model, c.Status, c.Latency.Round(1000))
+		}
+		b.WriteString("]")
+	}
+	return b.String()
+}
+
+// Unwrap returns Kind and Cause, so that errors.Is finds either.
+func (e *DecisionError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Cause}
+}
+
+func configError(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+}

@@ -1,0 +1,55 @@
+package speculative_test
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/servingtest"
+)
+
+// labelled returns a fake scorer answering label with confidence conf.
+func labelled(name, label string, conf float64, lat servingtest.Latency) (*servingtest.Fake, serving.Scorer) {
+	f := &servingtest.Fake{Output: serving.Prediction{Value: conf, Label: label, Confidence: conf}, Latency: lat}
+	return f, f.Scorer(name, 1)
+}
+
+// waitGoroutines polls until the goroutine count is back to at most
+// base, or fails after the deadline.
+func waitGoroutines(t *testing.T, base int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= base {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Fatalf("goroutines: %d, baseline %d, after %v\n%s", n, base, within, buf)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitFor polls cond until it holds, or fails after the deadline.
+func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func rec(key string, x ...float64) serving.Record {
+	r := serving.Record{Features: x}
+	if key != "" {
+		r.Key = []byte(key)
+	}
+	return r
+}

@@ -1,0 +1,253 @@
+package speculative
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// Option configures a combinator. Options are shared by all the
+// constructors in this package, but each applies to some combinators
+// only; passing one to a combinator it does not apply to is an error
+// wrapping ErrInvalidConfig, so that a misplaced option is never silently
+// ignored. Each option's documentation says where it applies and what its
+// default is.
+type Option func(*config) error
+
+type kind uint8
+
+const (
+	kindBudget kind = 1 << iota
+	kindEnsemble
+	kindSplit
+	kindSwitch
+	kindShadow
+	kindAll = kindBudget | kindEnsemble | kindSplit | kindSwitch | kindShadow
+)
+
+var kindNames = map[kind]string{
+	kindBudget:   "budget",
+	kindEnsemble: "ensemble",
+	kindSplit:    "split",
+	kindSwitch:   "switch",
+	kindShadow:   "shadow",
+}
+
+// The defaults of the options.
+const (
+	// DefaultQueue is the Shadow queue length unless [WithQueue] says otherwise.
+	DefaultQueue = 1024
+	// DefaultWorkers is the number of Shadow workers unless [WithWorkers] says otherwise.
+	DefaultWorkers = 2
+	// DefaultShadowTimeout bounds each shadow call unless [WithShadowTimeout] says otherwise.
+	DefaultShadowTimeout = 10 * time.Second
+)
+
+type config struct {
+	kind          kind
+	name          string
+	decider       Decider
+	seed          uint64
+	seeded        bool
+	queue         int
+	workers       int
+	observer      func(Observation)
+	shadowTimeout time.Duration
+	hooks         []serving.HookDecision
+}
+
+func newConfig(k kind, opts []Option) (*config, error) {
+	c := &config{
+		kind:          k,
+		name:          kindNames[k],
+		queue:         DefaultQueue,
+		workers:       DefaultWorkers,
+		shadowTimeout: DefaultShadowTimeout,
+	}
+	for _, o := range opts {
+		if o == nil {
+			return nil, configError("nil option given to %s", kindNames[k])
+		}
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	if !c.seeded {
+		c.seed = rand.Uint64()
+	}
+	return c, nil
+}
+
+func (c *config) only(option string, allowed kind) error {
+	if c.kind&allowed == 0 {
+		return configError("option %s does not apply to %s", option, kindNames[c.kind])
+	}
+	return nil
+}
+
+// WithName names the combinator. The name appears in its [Stats], in the
+// Combinator field of the errors it returns, as the model name it reports
+// through serving.Referrer when it is a candidate of another combinator
+// and has not answered, and as the combinator argument of
+// serving.HookDecision. It applies to every combinator; the default is
+// the combinator's kind: "budget", "ensemble", "split", "switch" or
+// "shadow". The Decision's Combinator field always holds the kind.
+func WithName(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return configError("WithName: empty name")
+		}
+		c.name = name
+		return nil
+	}
+}
+
+// WithDecider sets the rule a Budget uses to choose among the answers of
+// its other models. It applies to Budget only (an Ensemble takes its
+// Decider as an argument). The default is [First].
+func WithDecider(d Decider) Option {
+	return func(c *config) error {
+		if err := c.only("WithDecider", kindBudget); err != nil {
+			return err
+		}
+		if d == nil {
+			return configError("WithDecider: nil decider")
+		}
+		c.decider = d
+		return nil
+	}
+}
+
+// WithSeed seeds the random source a Split uses for records without a
+// key, making the sequence of choices reproducible for a single caller.
+// It applies to Split only. The default is a random seed.
+func WithSeed(seed uint64) Option {
+	return func(c *config) error {
+		if err := c.only("WithSeed", kindSplit); err != nil {
+			return err
+		}
+		c.seed, c.seeded = seed, true
+		return nil
+	}
+}
+
+// WithQueue sets how many records a Shadow holds for its workers; when the
+// queue is full, records are not mirrored and are counted as dropped. It
+// applies to Shadow only. The default is [DefaultQueue]; n must be at
+// least 1.
+func WithQueue(n int) Option {
+	return func(c *config) error {
+		if err := c.only("WithQueue", kindShadow); err != nil {
+			return err
+		}
+		if n < 1 {
+			return configError("WithQueue(%d): need at least 1", n)
+		}
+		c.queue = n
+		return nil
+	}
+}
+
+// WithWorkers sets how many goroutines a Shadow runs to score mirrored
+// records. It applies to Shadow only. The default is [DefaultWorkers]; n
+// must be at least 1.
+func WithWorkers(n int) Option {
+	return func(c *config) error {
+		if err := c.only("WithWorkers", kindShadow); err != nil {
+			return err
+		}
+		if n < 1 {
+			return configError("WithWorkers(%d): need at least 1", n)
+		}
+		c.workers = n
+		return nil
+	}
+}
+
+// WithObserver sets the function a Shadow calls with every shadow answer.
+// It is called from the Shadow's worker goroutines, concurrently when
+// there are several workers, and must not block for long: while it runs,
+// that worker mirrors nothing. It applies to Shadow only. The default is
+// no observer: shadow answers are only counted in [Stats].
+func WithObserver(fn func(Observation)) Option {
+	return func(c *config) error {
+		if err := c.only("WithObserver", kindShadow); err != nil {
+			return err
+		}
+		if fn == nil {
+			return configError("WithObserver: nil function")
+		}
+		c.observer = fn
+		return nil
+	}
+}
+
+// WithShadowTimeout bounds each shadow call of a Shadow through its
+// context. It applies to Shadow only. The default is
+// [DefaultShadowTimeout]; d must be positive.
+func WithShadowTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if err := c.only("WithShadowTimeout", kindShadow); err != nil {
+			return err
+		}
+		if d <= 0 {
+			return configError("WithShadowTimeout(%v): must be positive", d)
+		}
+		c.shadowTimeout = d
+		return nil
+	}
+}
+
+// WithHooks adds hooks. Those implementing serving.HookDecision are called
+// after every call with the combinator's name, its Decision and the time
+// the call took; the others are ignored. Hooks run synchronously on the
+// scoring path and must be fast and safe for concurrent use. It applies to
+// every combinator. The default is no hooks.
+func WithHooks(hs ...serving.Hook) Option {
+	return func(c *config) error {
+		for _, h := range hs {
+			if h == nil {
+				return configError("WithHooks: nil hook")
+			}
+			if d, ok := h.(serving.HookDecision); ok {
+				c.hooks = append(c.hooks, d)
+			}
+		}
+		return nil
+	}
+}
+
+// Named gives s a name for provenance. Combinators name each candidate by
+// the ModelRef in its Result; a candidate that did not answer is named by
+// serving.Referrer when it implements it (as serving.Bind and
+// Server.Model scorers, and every combinator here, do), by the ref given
+// to Named, or else "candidate-N" after its position.
+func Named(ref serving.ModelRef, s serving.Scorer) serving.Scorer {
+	return named{ref: ref, Scorer: s}
+}
+
+type named struct {
+	ref serving.ModelRef
+	serving.Scorer
+}
+
+func (n named) Ref() serving.ModelRef { return n.ref }
+
+// refOf returns the name of a candidate that has not answered.
+func refOf(s serving.Scorer, i int) serving.ModelRef {
+	if r, ok := s.(serving.Referrer); ok {
+		return r.Ref()
+	}
+	return serving.ModelRef{Name: fmt.Sprintf("candidate-%d", i)}
+}
+
+func checkScorers(what string, ss []serving.Scorer) error {
+	for i, s := range ss {
+		if s == nil {
+			return configError("%s: scorer %d is nil", what, i)
+		}
+	}
+	return nil
+}
