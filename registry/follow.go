@@ -1,0 +1,152 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// Follower is a serving hook that records every activation, rollback and
+// retirement of a Server into a Store's activation history, so that
+// Store.At answers for what the Server actually served:
+//
+//	f := registry.Follow(store, logger)
+//	srv, _ := serving.NewServer(serving.WithHooks(f))
+//
+// The Server calls hooks synchronously after each swap, so a durable
+// store's fsync lengthens the activation (never a scoring call). A
+// failed write cannot fail the swap that already happened: it is logged,
+// counted, and reported by Failures. Call Stop before a graceful
+// Server.Close. A Follower is safe for concurrent use.
+type Follower struct {
+	store   Store
+	logger  *slog.Logger
+	timeout time.Duration
+
+	stopped  atomic.Bool
+	failures atomic.Uint64
+	mu       sync.Mutex
+	lastErr  error
+}
+
+var _ serving.HookModelEvent = (*Follower)(nil)
+
+// Follow returns a Follower writing to store and logging failures to
+// logger (nil means slog.Default()).
+func Follow(store Store, logger *slog.Logger) *Follower {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Follower{store: store, logger: logger, timeout: 10 * time.Second}
+}
+
+// OnModelEvent implements serving.HookModelEvent.
+func (f *Follower) OnModelEvent(e serving.ModelEvent) {
+	if !validKind(e.Kind) || f.stopped.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	defer cancel()
+	a := serving.Activation{Model: e.Model, Kind: e.Kind, KindName: e.Kind.String(), At: e.Time}
+	if err := f.store.RecordActivation(ctx, a); err != nil {
+		f.failures.Add(1)
+		f.mu.Lock()
+		f.lastErr = err
+		f.mu.Unlock()
+		f.logger.Error("registry: recording model event failed", "model", e.Model.Name, "version", e.Model.Version, "id", e.Model.ID, "event", e.Kind.String(), "err", err)
+	}
+}
+
+// Stop makes f ignore later events. Call it before closing a Server
+// whose history should survive a restart: Server.Close retires every
+// model, and a recorded retirement means "serve nothing" to [Restore].
+func (f *Follower) Stop() { f.stopped.Store(true) }
+
+// Failures returns how many events could not be recorded, and the last
+// error.
+func (f *Follower) Failures() (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failures.Load(), f.lastErr
+}
+
+// Rollback makes version of name, read from store, the live model in
+// srv, even though it is older than the live one (serving.AllowRollback),
+// and records the activation in the store's history with the exact time
+// and kind the Server recorded. If srv also has a Follower of store,
+// that recording is the same activation and is not duplicated.
+//
+// If the version cannot be read or loaded, the live model keeps serving
+// and nothing is recorded. Rollback returns the ModelRef now live.
+func Rollback(ctx context.Context, store Store, srv *serving.Server, name string, version uint64) (serving.ModelRef, error) {
+	d, err := store.Get(ctx, name, version)
+	if err != nil && !(errors.Is(err, ErrPruned) && d.Location != "") {
+		return serving.ModelRef{}, fmt.Errorf("registry: rollback %s@v%d: %w", name, version, err)
+	}
+	ref, err := srv.Activate(ctx, d, serving.AllowRollback())
+	if err != nil {
+		return ref, fmt.Errorf("registry: rollback %s@v%d: %w", name, version, err)
+	}
+	if err := store.RecordActivation(ctx, lastActivation(srv, ref)); err != nil {
+		return ref, fmt.Errorf("registry: rollback %s@v%d: activated but not recorded: %w", name, version, err)
+	}
+	return ref, nil
+}
+
+// lastActivation finds the Server's own record of the activation of ref,
+// so the store records the same time. If the Server's bounded history no
+// longer holds it (a flood of later activations), it falls back to now.
+func lastActivation(srv *serving.Server, ref serving.ModelRef) serving.Activation {
+	h := srv.History(ref.Name)
+	for i := len(h) - 1; i >= 0; i-- {
+		a := h[i]
+		if a.Model == ref && (a.Kind == serving.EventActivated || a.Kind == serving.EventRolledBack) {
+			return a
+		}
+	}
+	return serving.Activation{Model: ref, Kind: serving.EventRolledBack, KindName: serving.EventRolledBack.String(), At: time.Now()}
+}
+
+// Restore activates in srv, for every name in store, the version the
+// activation history says is active now, so a restarted instance serves
+// what it served before without waiting for the models topic. Names
+// without history, or whose last event is a retirement, are skipped
+// (see [Follower.Stop] for keeping a shutdown out of the history).
+// It returns the models activated; a model that fails to load is
+// reported in the joined error and the others are still restored.
+func Restore(ctx context.Context, store Store, srv *serving.Server) ([]serving.ModelRef, error) {
+	names, err := store.Names(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []serving.ModelRef
+	var errs []error
+	for _, name := range names {
+		ref, err := store.At(ctx, name, time.Now())
+		if errors.Is(err, ErrNotActive) || errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		d, err := store.Get(ctx, name, ref.Version)
+		if err != nil && !(errors.Is(err, ErrPruned) && d.Location != "") {
+			errs = append(errs, fmt.Errorf("registry: restore %s: %w", ref, err))
+			continue
+		}
+		got, err := srv.Activate(ctx, d)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("registry: restore %s: %w", ref, err))
+			continue
+		}
+		out = append(out, got)
+	}
+	return out, errors.Join(errs...)
+}

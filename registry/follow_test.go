@@ -1,0 +1,144 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/servingtest"
+)
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestFollowRollbackRestore drives a real Server through activations, a
+// rollback and a retirement while a Follower records them, then checks
+// that At answers exactly at each recorded instant, and that a restarted
+// Server restores the active version from the durable store.
+func TestFollowRollbackRestore(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "reg.db")
+	store, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := Follow(store, quietLogger())
+	srv, err := serving.NewServer(serving.WithLogger(quietLogger()), serving.WithHooks(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds []serving.Descriptor
+	for v := uint64(1); v <= 3; v++ {
+		d := mustPut(t, store, servingtest.Spec{Value: float64(v)}.Descriptor("m", 0))
+		if _, err := srv.Activate(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	ref, err := Rollback(ctx, store, srv, "m", 2)
+	if err != nil || ref.Version != 2 {
+		t.Fatalf("rollback = %v, %v", ref, err)
+	}
+	if cur, _ := srv.Current("m"); cur.Version != 2 || cur.ID != ds[1].SHA256 {
+		t.Fatalf("server serves %v after rollback", cur)
+	}
+	res, err := srv.Model("m").Score(ctx, serving.Record{})
+	if err != nil || res.Value != 2 || res.Provenance.Model.Version != 2 {
+		t.Fatalf("score after rollback: %v, %v", res, err)
+	}
+	// Rolling back to a version that is not stored changes nothing.
+	if _, err := Rollback(ctx, store, srv, "m", 9); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("rollback to missing version: %v", err)
+	}
+	if cur, _ := srv.Current("m"); cur.Version != 2 {
+		t.Fatalf("failed rollback changed the live model to %v", cur)
+	}
+
+	// The store's history equals the Server's: the Follower and Rollback
+	// recorded the rollback once.
+	h, err := store.History(ctx, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := srv.History("m")
+	if len(h) != 4 || len(sh) != 4 {
+		t.Fatalf("store history %d entries, server %d; want 4", len(h), len(sh))
+	}
+	for i := range h {
+		if !sameActivation(h[i], normActivation(sh[i])) {
+			t.Fatalf("history[%d]: store %+v, server %+v", i, h[i], sh[i])
+		}
+	}
+	if h[3].Kind != serving.EventRolledBack || h[3].Model.Version != 2 {
+		t.Fatalf("last entry %+v, want a rollback to v2", h[3])
+	}
+	for i, a := range h {
+		ref, err := store.At(ctx, "m", a.At)
+		if err != nil || ref.Version != a.Model.Version {
+			t.Fatalf("At(entry %d) = %v, %v; want v%d", i, ref, err, a.Model.Version)
+		}
+	}
+	if n, err := f.Failures(); n != 0 {
+		t.Fatalf("follower failures: %d, %v", n, err)
+	}
+	// A graceful shutdown: stop following first, so that the Server's
+	// Close (which retires every model) is not recorded as retirements.
+	f.Stop()
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A restart: a fresh Server over the reopened store serves v2 again.
+	store, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	srv2, err := serving.NewServer(serving.WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+	got, err := Restore(ctx, store, srv2)
+	if err != nil || len(got) != 1 || got[0].Version != 2 {
+		t.Fatalf("restore = %v, %v", got, err)
+	}
+	if cur, _ := srv2.Current("m"); cur.ID != ds[1].SHA256 {
+		t.Fatalf("restored %v", cur)
+	}
+}
+
+// failingStore makes every RecordActivation fail.
+type failingStore struct{ Store }
+
+func (failingStore) RecordActivation(context.Context, serving.Activation) error {
+	return errors.New("disk full")
+}
+
+func TestFollowerCountsFailures(t *testing.T) {
+	m, _ := NewMemory()
+	f := Follow(failingStore{m}, quietLogger())
+	srv, _ := serving.NewServer(serving.WithLogger(quietLogger()), serving.WithHooks(f))
+	defer srv.Close()
+	if _, err := srv.Activate(context.Background(), servingtest.Spec{Value: 1}.Descriptor("m", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.Failures(); n != 1 || err == nil {
+		t.Fatalf("failures = %d, %v", n, err)
+	}
+	// The swap happened regardless.
+	if cur, ok := srv.Current("m"); !ok || cur.Version != 1 {
+		t.Fatalf("current = %v", cur)
+	}
+	f.Stop()
+	srv.Retire("m")
+	if n, _ := f.Failures(); n != 1 {
+		t.Fatalf("a stopped follower recorded: %d failures", n)
+	}
+}

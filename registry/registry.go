@@ -1,0 +1,343 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// Store is a versioned model store. See the package documentation for
+// the model it implements.
+//
+// Every method takes a context first. The context is checked before the
+// operation starts; an operation that has started runs to completion
+// (local stores do not block on anything a context could cancel), so
+// cancelling never leaves a half-applied write.
+//
+// Implementations are safe for concurrent use by any number of
+// goroutines. Descriptors and slices passed in are copied; those
+// returned belong to the caller.
+type Store interface {
+	// Put stores d and returns it with its Version and SHA256 set.
+	//
+	// When d.Version is 0 the store assigns the next version of d.Name
+	// (one more than the highest stored), unless the highest stored
+	// version has the same content ID and format: then that version is
+	// returned and nothing is written, so a retried publish creates no
+	// new version. When d.Version names a stored version, a Put with the
+	// same content ID and format is an idempotent no-op returning the
+	// stored metadata, and one with different content fails with an
+	// error wrapping ErrVersionConflict (a *ConflictError).
+	//
+	// d must have a Name and a Format, and either Bytes or a Location
+	// with a SHA256. When both Bytes and SHA256 are given they must
+	// match (serving.ErrChecksum). A durable store has fsynced the write
+	// when Put returns nil.
+	Put(ctx context.Context, d serving.Descriptor) (serving.Descriptor, error)
+	// Get returns one version with its bytes. If retention dropped the
+	// bytes, it returns the metadata-only descriptor (Location kept) and
+	// an error wrapping ErrPruned.
+	Get(ctx context.Context, name string, version uint64) (serving.Descriptor, error)
+	// Latest returns the highest stored version of name, with its bytes.
+	Latest(ctx context.Context, name string) (serving.Descriptor, error)
+	// List returns the metadata of every stored version of name, oldest
+	// first. Metadata is never pruned.
+	List(ctx context.Context, name string) ([]Version, error)
+	// Names returns the names with at least one stored version, sorted.
+	Names(ctx context.Context) ([]string, error)
+
+	// SetAlias points alias (such as "champion") at a stored version of
+	// name, atomically replacing its previous target. Version 0 deletes
+	// the alias. The alias "latest" is reserved: it always resolves to
+	// the highest version.
+	SetAlias(ctx context.Context, name, alias string, version uint64) error
+	// Resolve returns the version alias points at, with its bytes.
+	Resolve(ctx context.Context, name, alias string) (serving.Descriptor, error)
+	// Aliases returns every alias of name and its version.
+	Aliases(ctx context.Context, name string) (map[string]uint64, error)
+
+	// Lineage returns the metadata of name@version followed by its
+	// ancestors, found by following Parent content IDs across all
+	// names. It stops at a root (empty Parent), at a parent ID the
+	// store does not know (the last element's Parent then names it), or
+	// at a cycle.
+	Lineage(ctx context.Context, name string, version uint64) ([]Version, error)
+
+	// RecordActivation appends a to the activation history of
+	// a.Model.Name. a.Kind must be serving.EventActivated,
+	// serving.EventRolledBack or serving.EventRetired. Recording an
+	// activation identical to a stored one (same version, content ID,
+	// kind and time to the nanosecond) is a no-op, so several recorders
+	// of the same Server do not duplicate it. The history is kept in
+	// time order whatever the order of the calls.
+	RecordActivation(ctx context.Context, a serving.Activation) error
+	// History returns the activation history of name, oldest first.
+	History(ctx context.Context, name string) ([]serving.Activation, error)
+	// At returns the model that was active for name at time t according
+	// to the activation history: the last activation or rollback at or
+	// before t. An activation at exactly t counts as active at t. It
+	// fails with an error wrapping ErrNotActive when nothing was active
+	// (before the first activation, or after a retirement).
+	At(ctx context.Context, name string, t time.Time) (serving.ModelRef, error)
+
+	// SetOffsets records, for topic, the offset of the next message to
+	// read in each partition given, merging with partitions already
+	// stored. A model feed calls it after storing the models it read, so
+	// that a restarted feed resumes there; see the package docs.
+	SetOffsets(ctx context.Context, topic string, next map[int32]int64) error
+	// Offsets returns the offsets stored for topic, or an empty map.
+	Offsets(ctx context.Context, topic string) (map[int32]int64, error)
+
+	// Close releases the store. Later calls fail with ErrClosed. Close
+	// is idempotent.
+	Close() error
+}
+
+// Version is the metadata of one stored version. It is kept forever,
+// even after retention drops the bytes.
+type Version struct {
+	// Model names the version: name, version, content ID and format.
+	Model serving.ModelRef `json:"model"`
+	// Description, Location, Created, Parent, Labels and Signature are
+	// copied from the Descriptor that was put.
+	Description string            `json:"description,omitempty"`
+	Location    string            `json:"location,omitempty"`
+	Created     time.Time         `json:"created"`
+	Parent      string            `json:"parent,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Signature   []byte            `json:"signature,omitempty"`
+	// Size is the length of the model bytes, or 0 when only a Location
+	// was stored.
+	Size int64 `json:"size"`
+	// Stored is when the store first stored this version.
+	Stored time.Time `json:"stored"`
+	// HasBytes says the store holds the bytes.
+	HasBytes bool `json:"has_bytes"`
+	// Pruned says retention dropped the bytes.
+	Pruned bool `json:"pruned,omitempty"`
+}
+
+// Descriptor returns the Descriptor of v without its bytes.
+func (v Version) Descriptor() serving.Descriptor {
+	return serving.Descriptor{
+		Name: v.Model.Name, Format: v.Model.Format, Version: v.Model.Version,
+		Description: v.Description, Location: v.Location, SHA256: v.Model.ID,
+		Created: v.Created, Parent: v.Parent, Labels: maps.Clone(v.Labels),
+		Signature: slices.Clone(v.Signature),
+	}
+}
+
+// Latest is the reserved alias that always resolves to the highest
+// stored version.
+const Latest = "latest"
+
+// Sentinel errors. Errors returned by the stores wrap them; test with
+// errors.Is.
+var (
+	// ErrNotFound means the name, version or alias is not stored.
+	ErrNotFound = errors.New("registry: not found")
+	// ErrVersionConflict means a Put named a stored version with
+	// different content. The error is a *ConflictError.
+	ErrVersionConflict = errors.New("registry: version conflict")
+	// ErrInvalid means an argument is missing or malformed.
+	ErrInvalid = errors.New("registry: invalid argument")
+	// ErrPruned means retention dropped the bytes of a version.
+	ErrPruned = errors.New("registry: bytes pruned by retention")
+	// ErrNotActive means no version of the name was active at the time
+	// asked.
+	ErrNotActive = errors.New("registry: no active version")
+	// ErrClosed means the store is closed.
+	ErrClosed = errors.New("registry: closed")
+)
+
+// ConflictError details an ErrVersionConflict.
+type ConflictError struct {
+	Name    string
+	Version uint64
+	// Stored and Offered are the content IDs (and formats) of the stored
+	// version and of the refused one.
+	Stored, Offered serving.ModelRef
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("registry: version conflict: %s@v%d is stored with content %s (%s), refused different content %s (%s)",
+		e.Name, e.Version, short(e.Stored.ID), e.Stored.Format, short(e.Offered.ID), e.Offered.Format)
+}
+
+// Is reports whether target is ErrVersionConflict.
+func (e *ConflictError) Is(target error) bool { return target == ErrVersionConflict }
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func notFound(name string, version uint64) error {
+	if version == 0 {
+		return fmt.Errorf("%w: model %q", ErrNotFound, name)
+	}
+	return fmt.Errorf("%w: %s@v%d", ErrNotFound, name, version)
+}
+
+// Option configures a store made by NewMemory or Open.
+type Option func(*options)
+
+type options struct {
+	retain      int
+	lockTimeout time.Duration
+	now         func() time.Time
+}
+
+// Retain keeps the bytes of only the n highest versions of each name,
+// overriding the default of 0, which keeps every version's bytes.
+// Versions an alias points at, and the version currently active
+// according to the activation history, keep their bytes too. Metadata
+// is always kept. Pruning happens during Put.
+func Retain(n int) Option { return func(o *options) { o.retain = n } }
+
+// LockTimeout bounds how long Open waits for another process to release
+// the database file, overriding the default of 5s. It has no effect on
+// NewMemory.
+func LockTimeout(d time.Duration) Option { return func(o *options) { o.lockTimeout = d } }
+
+// withClock sets the clock used for Version.Stored; tests use it.
+func withClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+func applyOptions(opts []Option) (options, error) {
+	o := options{lockTimeout: 5 * time.Second, now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.retain < 0 {
+		return o, fmt.Errorf("%w: Retain(%d): must be 0 (keep all) or positive", ErrInvalid, o.retain)
+	}
+	if o.lockTimeout <= 0 {
+		return o, fmt.Errorf("%w: LockTimeout(%v): must be positive", ErrInvalid, o.lockTimeout)
+	}
+	if o.now == nil {
+		return o, fmt.Errorf("%w: nil clock", ErrInvalid)
+	}
+	return o, nil
+}
+
+// prepare validates d for Put and returns its metadata with the content
+// ID computed. Version, Stored and the byte flags are set by the store.
+func prepare(d serving.Descriptor) (Version, error) {
+	if d.Name == "" {
+		return Version{}, fmt.Errorf("%w: descriptor has no name", ErrInvalid)
+	}
+	if d.Format == "" {
+		return Version{}, fmt.Errorf("%w: %s has no format", ErrInvalid, d.Name)
+	}
+	id := d.SHA256
+	if len(d.Bytes) > 0 {
+		id = serving.ContentID(d.Bytes)
+		if d.SHA256 != "" && d.SHA256 != id {
+			return Version{}, fmt.Errorf("registry: put %s: %w", d.Name, &serving.ChecksumError{Want: d.SHA256, Got: id})
+		}
+	} else if d.Location == "" || d.SHA256 == "" {
+		return Version{}, fmt.Errorf("%w: %s has no bytes, and no location with a sha256", ErrInvalid, d.Name)
+	}
+	v := Version{
+		Model:       serving.ModelRef{Name: d.Name, Version: d.Version, ID: id, Format: d.Format},
+		Description: d.Description, Location: d.Location, Created: d.Created,
+		Parent: d.Parent, Labels: maps.Clone(d.Labels), Signature: slices.Clone(d.Signature),
+		Size: int64(len(d.Bytes)), HasBytes: len(d.Bytes) > 0,
+	}
+	return v, nil
+}
+
+// sameContent reports whether an offered version equals a stored one for
+// the purpose of idempotent puts.
+func sameContent(stored, offered Version) bool {
+	return stored.Model.ID == offered.Model.ID && stored.Model.Format == offered.Model.Format
+}
+
+// validKind reports whether k may appear in an activation history.
+func validKind(k serving.EventKind) bool {
+	return k == serving.EventActivated || k == serving.EventRolledBack || k == serving.EventRetired
+}
+
+func checkActivation(a serving.Activation) error {
+	if a.Model.Name == "" {
+		return fmt.Errorf("%w: activation has no model name", ErrInvalid)
+	}
+	if !validKind(a.Kind) {
+		return fmt.Errorf("%w: activation kind %v: want activated, rolled_back or retired", ErrInvalid, a.Kind)
+	}
+	if a.At.IsZero() {
+		return fmt.Errorf("%w: activation of %s has no time", ErrInvalid, a.Model)
+	}
+	return nil
+}
+
+func normActivation(a serving.Activation) serving.Activation {
+	a.KindName = a.Kind.String()
+	a.At = time.Unix(0, a.At.UnixNano()).UTC() // nanosecond precision, no monotonic reading
+	return a
+}
+
+func sameActivation(x, y serving.Activation) bool {
+	return x.Kind == y.Kind && x.Model.Version == y.Model.Version && x.Model.ID == y.Model.ID && x.At.Equal(y.At)
+}
+
+// activeIn returns the model active at t in a time-ordered history.
+func activeIn(name string, h []serving.Activation, t time.Time) (serving.ModelRef, error) {
+	tn := t.UnixNano()
+	// i is the number of entries at or before t.
+	i := sort.Search(len(h), func(i int) bool { return h[i].At.UnixNano() > tn })
+	if i == 0 {
+		return serving.ModelRef{}, fmt.Errorf("%w: %q at %s: no activation at or before that time", ErrNotActive, name, t.UTC().Format(time.RFC3339Nano))
+	}
+	return activeRef(name, h[i-1], t)
+}
+
+func activeRef(name string, a serving.Activation, t time.Time) (serving.ModelRef, error) {
+	if a.Kind == serving.EventRetired {
+		return serving.ModelRef{}, fmt.Errorf("%w: %q at %s: %s retired at %s", ErrNotActive, name, t.UTC().Format(time.RFC3339Nano), a.Model, a.At.Format(time.RFC3339Nano))
+	}
+	return a.Model, nil
+}
+
+// activeNow returns the version the history says is active now, or 0.
+func activeNow(h []serving.Activation) uint64 {
+	if len(h) == 0 || h[len(h)-1].Kind == serving.EventRetired {
+		return 0
+	}
+	return h[len(h)-1].Model.Version
+}
+
+// keepSet returns the versions whose bytes retention keeps, given all
+// stored versions (ascending), the alias targets and the active version.
+// The caller handles retain 0 (keep all).
+func keepSet(retain int, versions []uint64, aliases map[string]uint64, active uint64) map[uint64]bool {
+	keep := make(map[uint64]bool, retain+len(aliases)+1)
+	for i := len(versions) - 1; i >= 0 && len(versions)-i <= retain; i-- {
+		keep[versions[i]] = true
+	}
+	for _, v := range aliases {
+		keep[v] = true
+	}
+	if active != 0 {
+		keep[active] = true
+	}
+	return keep
+}
+
+func checkAlias(alias string) error {
+	if alias == "" {
+		return fmt.Errorf("%w: empty alias", ErrInvalid)
+	}
+	if alias == Latest {
+		return fmt.Errorf("%w: alias %q is reserved", ErrInvalid, Latest)
+	}
+	return nil
+}
