@@ -1,0 +1,111 @@
+package training
+
+import (
+	"encoding/json"
+	"math"
+)
+
+// Detector watches a stream of values, usually a model's per-record
+// loss or 0/1 error, and reports when their mean has drifted upward.
+// Add returns true on the record at which drift is detected; the
+// detector then starts afresh by itself. Detectors are not safe for
+// concurrent use.
+type Detector interface {
+	// Add observes x and reports whether drift was detected.
+	Add(x float64) bool
+	// Reset forgets everything observed.
+	Reset()
+}
+
+// PageHinkley is the Page-Hinkley test for an increase in the mean of a
+// stream (Page 1954; Hinkley 1971; as used for concept drift by Gama et
+// al.). With the running mean x̄_t of the values seen since the last
+// reset, it keeps
+//
+//	m_t = α·m_{t-1} + (x_t - x̄_t - δ),   M_t = min(M_{t-1}, m_t)
+//
+// and signals drift when t ≥ MinInstances and m_t - M_t > λ. δ is the
+// size of change that is tolerated, λ the evidence needed, and α < 1
+// fades old deviations so that the test stays responsive on long runs.
+//
+// The zero value is not usable; use [NewPageHinkley].
+type PageHinkley struct {
+	// Delta is δ, the tolerated drift per record, in the units of the
+	// values (default 0.005).
+	Delta float64 `json:"delta"`
+	// Lambda is λ, the threshold (default 50). Higher means fewer false
+	// alarms and later detection; the delay for a mean shift of size s
+	// is about λ/(s - δ) records.
+	Lambda float64 `json:"lambda"`
+	// Alpha is α, the fading factor in (0, 1] (default 0.9999).
+	Alpha float64 `json:"alpha"`
+	// MinInstances is how many values must be seen after a reset before
+	// drift can be signalled (default 30).
+	MinInstances int64 `json:"min_instances"`
+
+	N    int64   `json:"n"`
+	Mean float64 `json:"mean"`
+	Sum  float64 `json:"sum"`
+	Min  float64 `json:"min"`
+}
+
+// PageHinkleyOption sets one parameter of a PageHinkley detector.
+type PageHinkleyOption func(*PageHinkley)
+
+// PHDelta sets δ; see [PageHinkley.Delta].
+func PHDelta(d float64) PageHinkleyOption { return func(p *PageHinkley) { p.Delta = d } }
+
+// PHLambda sets λ; see [PageHinkley.Lambda].
+func PHLambda(l float64) PageHinkleyOption { return func(p *PageHinkley) { p.Lambda = l } }
+
+// PHAlpha sets α; see [PageHinkley.Alpha].
+func PHAlpha(a float64) PageHinkleyOption { return func(p *PageHinkley) { p.Alpha = a } }
+
+// PHMinInstances sets the warm-up; see [PageHinkley.MinInstances].
+func PHMinInstances(n int64) PageHinkleyOption { return func(p *PageHinkley) { p.MinInstances = n } }
+
+// NewPageHinkley returns a Page-Hinkley detector with δ = 0.005,
+// λ = 50, α = 0.9999 and 30 warm-up records, unless options say
+// otherwise. Invalid parameters give an error wrapping ErrConfig.
+func NewPageHinkley(opts ...PageHinkleyOption) (*PageHinkley, error) {
+	p := &PageHinkley{Delta: 0.005, Lambda: 50, Alpha: 0.9999, MinInstances: 30}
+	for _, o := range opts {
+		o(p)
+	}
+	switch {
+	case !(p.Delta >= 0) || math.IsInf(p.Delta, 0):
+		return nil, configErr("Page-Hinkley δ = %v: must be zero or positive", p.Delta)
+	case !(p.Lambda > 0) || math.IsInf(p.Lambda, 0):
+		return nil, configErr("Page-Hinkley λ = %v: must be positive", p.Lambda)
+	case !(p.Alpha > 0 && p.Alpha <= 1):
+		return nil, configErr("Page-Hinkley α = %v: must lie in (0, 1]", p.Alpha)
+	case p.MinInstances < 1:
+		return nil, configErr("Page-Hinkley warm-up %d: must be at least 1", p.MinInstances)
+	}
+	return p, nil
+}
+
+// Add implements Detector.
+func (p *PageHinkley) Add(x float64) bool {
+	p.N++
+	p.Mean += (x - p.Mean) / float64(p.N)
+	p.Sum = p.Alpha*p.Sum + (x - p.Mean - p.Delta)
+	if p.Sum < p.Min {
+		p.Min = p.Sum
+	}
+	if p.N >= p.MinInstances && p.Sum-p.Min > p.Lambda {
+		p.Reset()
+		return true
+	}
+	return false
+}
+
+// Reset implements Detector.
+func (p *PageHinkley) Reset() { p.N, p.Mean, p.Sum, p.Min = 0, 0, 0, 0 }
+
+// MarshalBinary encodes the detector's parameters and state, so a
+// Trainer checkpoint can carry it.
+func (p *PageHinkley) MarshalBinary() ([]byte, error) { return json.Marshal(p) }
+
+// UnmarshalBinary restores what MarshalBinary encoded.
+func (p *PageHinkley) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, p) }
