@@ -30,11 +30,15 @@ type lgHeader struct {
 }
 
 // scanLightGBMText reads the objective from the header block of a
-// LightGBM text model and checks that no tree declares more leaves than
-// the model has bytes, since leaves allocates per declared leaf.
+// LightGBM text model, checks that no tree declares more leaves than the
+// model has bytes, since leaves allocates per declared leaf, and checks
+// that the "end of trees" line LightGBM writes after the last tree is
+// present (and "end of parameters" when a "parameters:" section starts),
+// so that a truncated model is refused even where leaves would read the
+// trees that survived.
 func scanLightGBMText(b []byte) (lgHeader, error) {
 	var h lgHeader
-	header := true
+	header, end, params, endParams := true, false, false, false
 	for rest := b; len(rest) > 0; {
 		line := rest
 		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
@@ -46,6 +50,14 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 		if len(line) == 0 {
 			header = false
 			continue
+		}
+		switch string(line) {
+		case "end of trees":
+			end = true
+		case "parameters:":
+			params = true
+		case "end of parameters":
+			endParams = true
 		}
 		key, val, _ := bytes.Cut(line, []byte("="))
 		switch {
@@ -59,6 +71,12 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 				return h, serving.Corrupt(FormatLightGBM, fmt.Errorf("num_leaves=%d in a %d-byte model", n, len(b)))
 			}
 		}
+	}
+	if !end {
+		return h, serving.Corrupt(FormatLightGBM, errors.New(`truncated: no "end of trees" line`))
+	}
+	if params && !endParams {
+		return h, serving.Corrupt(FormatLightGBM, errors.New(`truncated: no "end of parameters" line`))
 	}
 	return h, nil
 }

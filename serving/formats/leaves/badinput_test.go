@@ -1,0 +1,316 @@
+package leaves_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/leaves"
+)
+
+// seedModels names one real model per format.
+var seedModels = []struct{ format, file string }{
+	{"lightgbm", "lg_dart_breast_cancer.model"},
+	{"lightgbm", "model_simple.txt"},
+	{"lightgbm-json", "lg_dart_breast_cancer.json"},
+	{"xgboost", "xgagaricus.model"},
+	{"xgboost", "xg_dart_agaricus.model"},
+	{"xgboost", "xgblin_agaricus.model"},
+	{"sklearn", "sk_iris.model"},
+}
+
+// loadBytes loads b as format through serving.Load.
+func loadBytes(format string, b []byte, labels map[string]string) (serving.Model, error) {
+	return serving.Load(context.Background(), serving.Descriptor{Name: "bad", Format: format, Bytes: b, Labels: labels})
+}
+
+// wantLoadError asserts that err is a *serving.LoadError wrapping a
+// *serving.FormatError of the given kind.
+func wantLoadError(t *testing.T, err error, kind error) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("loaded, want an error wrapping %v", kind)
+	}
+	var le *serving.LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("error %T is not a *serving.LoadError: %v", err, err)
+	}
+	if !errors.Is(err, kind) {
+		t.Fatalf("error does not wrap %v: %v", kind, err)
+	}
+	var fe *serving.FormatError
+	if (kind == serving.ErrCorruptModel || kind == serving.ErrUnsupportedModel) && !errors.As(err, &fe) {
+		t.Fatalf("error has no *serving.FormatError: %v", err)
+	}
+}
+
+// TestCorruptBytes truncates every seed model at several points and
+// replaces it with random bytes: each load must fail with
+// ErrCorruptModel inside a *serving.LoadError, and nothing may panic.
+func TestCorruptBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, s := range seedModels {
+		b := readFile(t, s.file)
+		cases := map[string][]byte{"empty-ish": b[:1], "10 bytes": b[:10]}
+		for _, frac := range []float64{0.1, 0.5, 0.9} {
+			cases[fmt.Sprintf("truncated to %.0f%%", 100*frac)] = b[:int(float64(len(b))*frac)]
+		}
+		for _, n := range []int{16, 512, len(b)} {
+			r := make([]byte, n)
+			for i := range r {
+				r[i] = byte(rng.UintN(256))
+			}
+			cases[fmt.Sprintf("%d random bytes", n)] = r
+		}
+		for name, bad := range cases {
+			t.Run(s.file+"/"+name, func(t *testing.T) {
+				_, err := loadBytes(s.format, bad, nil)
+				wantLoadError(t, err, serving.ErrCorruptModel)
+			})
+		}
+	}
+}
+
+// TestHostileBytes feeds crafted models that would make leaves allocate
+// terabytes, or build a tree whose prediction never ends.
+func TestHostileBytes(t *testing.T) {
+	simple := string(readFile(t, "model_simple.txt"))
+	xg := readFile(t, "xgagaricus.model")
+	sk := string(readFile(t, "sk_iris.model"))
+
+	// A tree whose third node's left child is the root: a cycle.
+	cycle := strings.Replace(simple, `num_leaves=3
+num_cat=1
+split_feature=1 0
+split_gain=138.409 13.4409
+threshold=0 340.50000000000006
+decision_type=9 2
+left_child=-1 -2
+right_child=1 -3
+leaf_value=0.56697267424823339 0.3584987837673016 0.41213915936587919`, `num_leaves=4
+num_cat=0
+split_feature=0 0 0
+split_gain=1 1 1
+threshold=1 2 3
+decision_type=2 2 2
+left_child=1 2 0
+right_child=-1 -2 -3
+leaf_value=1 2 3 4`, 1)
+	if cycle == simple {
+		t.Fatal("model_simple.txt changed; update the cycle fixture")
+	}
+	// The number of nodes of the first XGBoost tree, set to 2^31-1.
+	hugeNodes := bytes.Clone(xg)
+	off := 136 + 8 + len("binary:logistic") + 8 + len("gbtree") + 160 + 4
+	if string(xg[136+8:136+8+len("binary:logistic")]) != "binary:logistic" {
+		t.Fatal("xgagaricus.model layout not as expected")
+	}
+	hugeNodes[off], hugeNodes[off+1], hugeNodes[off+2], hugeNodes[off+3] = 0xff, 0xff, 0xff, 0x7f
+
+	cases := []struct {
+		name, format string
+		b            []byte
+	}{
+		{"lightgbm tree with a cycle", "lightgbm", []byte(cycle)},
+		{"lightgbm num_leaves 10^12", "lightgbm", []byte(strings.Replace(simple, "num_leaves=3", "num_leaves=1000000000000", 1))},
+		{"lightgbm split on a feature past max_feature_idx", "lightgbm", []byte(strings.Replace(simple, "split_feature=1 0", "split_feature=1 7", 1))},
+		{"lightgbm json num_leaves 10^12", "lightgbm-json", bytes.Replace(readFile(t, "lg_1tree.json"), []byte(`"num_leaves": 3`), []byte(`"num_leaves": 1000000000000`), 1)},
+		{"xgboost num_nodes 2^31-1", "xgboost", hugeNodes},
+		{"sklearn n_classes 10^13", "sklearn", []byte(strings.Replace(sk, "Vn_classes_\np51\nL3L\n", "Vn_classes_\np51\nL10000000000000L\n", 1))},
+		{"sklearn node_count 2^31-1", "sklearn", []byte(strings.Replace(sk, "Vnode_count\np131\nL3L\n", "Vnode_count\np131\nL2147483647L\n", 1))},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := loadBytes(c.format, c.b, nil)
+			wantLoadError(t, err, serving.ErrCorruptModel)
+			t.Log(err)
+		})
+	}
+}
+
+// TestWrongFormat checks the hints for bytes published under the wrong
+// format, and the formats leaves cannot read.
+func TestWrongFormat(t *testing.T) {
+	_, err := loadBytes("lightgbm", readFile(t, "lg_dart_breast_cancer.json"), nil)
+	wantLoadError(t, err, serving.ErrCorruptModel)
+	if !strings.Contains(err.Error(), "lightgbm-json") {
+		t.Errorf("error lacks the lightgbm-json hint: %v", err)
+	}
+	_, err = loadBytes("xgboost", append([]byte("binf"), readFile(t, "xgagaricus.model")...), nil)
+	wantLoadError(t, err, serving.ErrUnsupportedModel)
+	_, err = loadBytes("xgboost", []byte(`{"learner": {}}`), nil)
+	wantLoadError(t, err, serving.ErrUnsupportedModel)
+}
+
+func TestUnknownObjective(t *testing.T) {
+	b := bytes.Replace(readFile(t, "lg_dart_breast_cancer.model"), []byte("objective=binary sigmoid:1"), []byte("objective=cross_entropy_lambda"), 1)
+	_, err := loadBytes("lightgbm", b, nil)
+	wantLoadError(t, err, serving.ErrUnsupportedModel)
+	if !strings.Contains(err.Error(), leaves.LabelTransform) {
+		t.Errorf("error lacks the label hint: %v", err)
+	}
+	m, err := loadBytes("lightgbm", b, map[string]string{leaves.LabelTransform: "raw"})
+	if err != nil {
+		t.Fatalf("with %s=raw: %v", leaves.LabelTransform, err)
+	}
+	if tr := m.(*leaves.Model).Transform(); tr != leaves.Raw {
+		t.Errorf("Transform() = %q", tr)
+	}
+}
+
+func TestSigmoidScale(t *testing.T) {
+	b := readFile(t, "lg_dart_breast_cancer.model")
+	b2 := bytes.Replace(b, []byte("objective=binary sigmoid:1"), []byte("objective=binary sigmoid:2"), 1)
+	ctx := context.Background()
+	rawM, err := loadBytes("lightgbm", b, map[string]string{leaves.LabelTransform: "raw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := loadBytes("lightgbm", b2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := readTable(t, "breast_cancer_test.tsv", false)[3]
+	z, _ := rawM.Predict(ctx, x)
+	p, _ := m2.Predict(ctx, x)
+	if want := 1 / (1 + math.Exp(-2*z.Value)); math.Abs(p.Value-want) > 1e-15 {
+		t.Errorf("sigmoid:2 gives %v, want %v", p.Value, want)
+	}
+}
+
+func TestBadLabels(t *testing.T) {
+	b := readFile(t, "lg_dart_breast_cancer.model")
+	for _, labels := range []map[string]string{
+		{leaves.LabelTransform: "sigmoid"},
+		{leaves.LabelTransform: "softmax"}, // one output
+		{leaves.LabelEstimators: "-1"},
+		{leaves.LabelEstimators: "ten"},
+		{leaves.LabelEstimators: "100000"},
+	} {
+		_, err := loadBytes("lightgbm", b, labels)
+		wantLoadError(t, err, serving.ErrInvalidDescriptor)
+	}
+}
+
+func TestDescriptorErrors(t *testing.T) {
+	b := readFile(t, "xgagaricus.model")
+	ctx := context.Background()
+
+	_, err := serving.Load(ctx, serving.Descriptor{Name: "m", Format: "xgboost", Bytes: b, SHA256: serving.ContentID([]byte("other"))})
+	wantLoadError(t, err, serving.ErrChecksum)
+	var ce *serving.ChecksumError
+	if !errors.As(err, &ce) || ce.Got != serving.ContentID(b) {
+		t.Errorf("no *serving.ChecksumError naming the real hash: %v", err)
+	}
+	if _, err := serving.Load(ctx, serving.Descriptor{Name: "m", Format: "xgboost", Bytes: b, SHA256: serving.ContentID(b)}); err != nil {
+		t.Errorf("right sha256 refused: %v", err)
+	}
+
+	_, err = serving.Load(ctx, serving.Descriptor{Name: "m", Format: "catboost", Bytes: b})
+	wantLoadError(t, err, serving.ErrUnknownFormat)
+	if !strings.Contains(err.Error(), "forgotten import?") {
+		t.Errorf("no import hint: %v", err)
+	}
+
+	_, err = serving.Load(ctx, serving.Descriptor{Format: "xgboost", Bytes: b})
+	wantLoadError(t, err, serving.ErrInvalidDescriptor)
+}
+
+func TestFeatureCount(t *testing.T) {
+	ctx := context.Background()
+	for _, s := range seedModels {
+		m, err := loadBytes(s.format, readFile(t, s.file), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", s.file, err)
+		}
+		n := m.(serving.Describer).Describe().Features
+		for _, got := range []int{0, n - 1, n + 1} {
+			_, err := m.Predict(ctx, make([]float64, got))
+			var fe *serving.FeatureCountError
+			if !errors.As(err, &fe) || fe.Want != n || fe.Got != got || !errors.Is(err, serving.ErrFeatureCount) {
+				t.Errorf("%s: Predict with %d of %d features: %v", s.file, got, n, err)
+			}
+			out := make([]serving.Prediction, 2)
+			err = m.(serving.BatchPredictor).PredictBatch(ctx, [][]float64{make([]float64, n), make([]float64, got)}, out)
+			if !errors.As(err, &fe) {
+				t.Errorf("%s: PredictBatch with a %d-feature row: %v", s.file, got, err)
+			}
+		}
+	}
+	// Through a Server, the error is a *serving.ScoreError naming the model.
+	srv, _ := serving.NewServer(quiet)
+	defer srv.Close()
+	ref, err := srv.Activate(ctx, serving.Descriptor{Name: "m", Format: "xgboost", Version: 1, Bytes: readFile(t, "xgagaricus.model")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = srv.Model("m").Score(ctx, serving.Record{Features: []float64{1, 2, 3}})
+	var se *serving.ScoreError
+	var fe *serving.FeatureCountError
+	if !errors.As(err, &se) || se.Model != ref || !errors.As(err, &fe) || fe.Got != 3 {
+		t.Errorf("Score with 3 features: %v", err)
+	}
+}
+
+// TestNonFinite checks NaN and Inf under each Server NonFinite policy.
+// Trees route NaN as "missing", so AllowMissing must reach the model and
+// give what the model itself gives.
+func TestNonFinite(t *testing.T) {
+	ctx := context.Background()
+	d := serving.Descriptor{Name: "m", Format: "lightgbm", Version: 1, Bytes: readFile(t, "lg_dart_breast_cancer.model")}
+	m, err := serving.Load(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := readTable(t, "breast_cancer_test.tsv", false)[0]
+	withNaN := append([]float64(nil), row...)
+	withNaN[3] = math.NaN()
+	withInf := append([]float64(nil), row...)
+	withInf[5] = math.Inf(-1)
+	direct, err := m.Predict(ctx, withNaN)
+	if err != nil || math.IsNaN(direct.Value) {
+		t.Fatalf("model on NaN: %v %v", direct, err)
+	}
+
+	for _, c := range []struct {
+		name         string
+		policy       serving.NonFinitePolicy
+		nanOK, infOK bool
+	}{
+		{"RejectNonFinite (default)", serving.RejectNonFinite, false, false},
+		{"AllowMissing", serving.AllowMissing, true, false},
+		{"PassNonFinite", serving.PassNonFinite, true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv, _ := serving.NewServer(quiet, serving.WithNonFinite(c.policy))
+			defer srv.Close()
+			if _, err := srv.Activate(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+			res, err := srv.Model("m").Score(ctx, serving.Record{Features: withNaN})
+			if c.nanOK {
+				if err != nil || res.Value != direct.Value {
+					t.Errorf("NaN: %v, %v; want %v", res.Value, err, direct.Value)
+				}
+			} else {
+				var nf *serving.NonFiniteError
+				if !errors.Is(err, serving.ErrNonFinite) || !errors.As(err, &nf) || nf.Index != 3 {
+					t.Errorf("NaN: %v", err)
+				}
+			}
+			_, err = srv.Model("m").Score(ctx, serving.Record{Features: withInf})
+			if c.infOK != (err == nil) {
+				t.Errorf("-Inf: %v", err)
+			}
+			if !c.infOK && !errors.Is(err, serving.ErrNonFinite) {
+				t.Errorf("-Inf error does not wrap ErrNonFinite: %v", err)
+			}
+		})
+	}
+}
