@@ -83,4 +83,25 @@
 // [ErrCorruptCheckpoint]. A restored learner predicts, and continues to
 // learn, bit for bit as the saved one would have; a crash loses only the
 // records learned since the last checkpoint.
+//
+// # Distillation
+//
+// [Distill] trains a simple student Learner to imitate any teacher
+// serving.Scorer, such as a gradient-boosted tree ensemble, by using the
+// teacher as a data generator: each input is scored by the teacher and
+// the teacher's output becomes the target (a soft target for logistic
+// and softmax students). Inputs are any iter.Seq of feature vectors: the
+// live stream, a [Replay] of recorded rows, or synthetic inputs from
+// [Sampled] or [Jittered]. The [DistillReport] gives the progressive
+// agreement, and [Agreement] measures it on held-out rows.
+//
+// # Drift
+//
+// A [Detector] watches the per-record loss or error and says when its
+// mean has risen. [PageHinkley] is the standard Page-Hinkley test; its
+// parameters δ (tolerated change), λ (threshold), α (fading) and the
+// warm-up are documented on the type. With the defaults, on a 0/1 error
+// stream whose rate jumps from 10% to 40%, it fires after about 150
+// records and raises about two false alarms per million records before
+// the change.
 package training
