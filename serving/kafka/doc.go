@@ -29,6 +29,34 @@
 // serving; old versions met during replay are skipped quietly. An
 // observer ([WithObserver]) sees the outcome and offset of every message.
 //
+// # Scoring a stream
+//
+// A [Source] reads the data topics in a consumer group. Each record's
+// value is decoded into features by a [Codec] — [JSON] (an array, or an
+// object of named features placed by a [Schema]), [CSV], or your own —
+// scored by any serving.Scorer (a Server slot from Server.Model, or a
+// combinator from package speculative), and handed to a [Sink]. The Sink
+// writes a [Score] as JSON with the prediction, its provenance and the
+// input's key, topic, partition and offset, and repeats the provenance in
+// headers ([ProvenanceHeaders]) so a consumer can trace a score without
+// parsing it. A record that fails to decode or score goes, unchanged, to
+// the dead-letter topic with the stage, the reason and its origin in
+// headers, and the stream moves on.
+//
+// # Delivery and order
+//
+// Delivery is at-least-once: an offset is committed only after the
+// record's score or dead letter, and those of every earlier record of the
+// partition, have been acknowledged by Kafka (acks=all, idempotent
+// producer). Records of one partition are scored concurrently by a pool
+// of workers but written in offset order, and at most [Window] records
+// per partition are in flight, so memory stays bounded when the sink is
+// slow. Cancelling the context given to Source.Run stops reading,
+// finishes the records in flight, commits, and leaves the group. A crash
+// replays the records written since the last commit; the duplicates carry
+// the same input topic, partition and offset, so a consumer can drop
+// them.
+//
 // # Configuration
 //
 // Constructors take the bootstrap brokers and functional options whose

@@ -1,0 +1,517 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// SourceOption configures a Source.
+type SourceOption func(*sourceOptions)
+
+type sourceOptions struct {
+	topics   []string
+	codec    Codec
+	window   int
+	workers  int
+	interval time.Duration
+	logger   *slog.Logger
+	hooks    serving.Hooks
+	tune     func(*sarama.Config)
+}
+
+// SourceTopics sets the data topics, overriding the default of
+// [DefaultDataTopic].
+func SourceTopics(ts ...string) SourceOption {
+	return func(o *sourceOptions) { o.topics = slices.Clone(ts) }
+}
+
+// WithCodec sets the codec that decodes record values, overriding the
+// default of JSON{} (a JSON array of numbers).
+func WithCodec(c Codec) SourceOption { return func(o *sourceOptions) { o.codec = c } }
+
+// Window sets how many records of one partition may be in flight at once
+// (read but not yet acknowledged by Kafka), overriding the default of
+// 512. Memory is bounded by Window records per claimed partition.
+func Window(n int) SourceOption { return func(o *sourceOptions) { o.window = n } }
+
+// Workers sets how many goroutines score records, shared by all
+// partitions, overriding the default of runtime.GOMAXPROCS(0).
+func Workers(n int) SourceOption { return func(o *sourceOptions) { o.workers = n } }
+
+// CommitInterval sets how often acknowledged offsets are committed,
+// overriding the default of one second. They are also committed when a
+// partition is released and when the Source stops.
+func CommitInterval(d time.Duration) SourceOption { return func(o *sourceOptions) { o.interval = d } }
+
+// SourceLogger sets the logger, overriding the default of slog.Default().
+func SourceLogger(l *slog.Logger) SourceOption { return func(o *sourceOptions) { o.logger = l } }
+
+// SourceHooks adds hooks: serving.HookDeadLetter, serving.HookCommit and
+// serving.HookLag are called; other kinds are ignored.
+func SourceHooks(hs ...serving.Hook) SourceOption {
+	return func(o *sourceOptions) {
+		for _, h := range hs {
+			o.hooks.Add(h)
+		}
+	}
+}
+
+// SourceSarama lets fn adjust the sarama configuration after the
+// package's defaults are set. Among them: manual commits only, and
+// Consumer.Offsets.Initial = OffsetOldest for a group without committed
+// offsets. Turning auto-commit back on is refused, since it would commit
+// records not yet written.
+func SourceSarama(fn func(*sarama.Config)) SourceOption {
+	return func(o *sourceOptions) { o.tune = fn }
+}
+
+// SourceStats counts what a Source has done.
+type SourceStats struct {
+	// Consumed counts records read from Kafka.
+	Consumed uint64 `json:"consumed"`
+	// Scored counts records whose score Kafka acknowledged.
+	Scored uint64 `json:"scored"`
+	// DeadLettered counts records whose dead letter Kafka acknowledged.
+	DeadLettered uint64 `json:"dead_lettered"`
+	// Commits counts offset commits.
+	Commits uint64 `json:"commits"`
+}
+
+// Source reads the data topics in a consumer group, decodes each record
+// with a Codec, scores it with a serving.Scorer and writes the result
+// through a Sink. Scaling out is adding instances to the group; failover
+// is Kafka moving a dead instance's partitions to the survivors.
+//
+// # Delivery
+//
+// Delivery is at-least-once. The offset after a record is marked, and
+// later committed, only once Kafka has acknowledged the record's score or
+// dead letter, and only when every earlier record of the partition is
+// acknowledged too. A crash therefore replays, at most, the records in
+// flight and those acknowledged since the last commit.
+//
+// # Concurrency and order
+//
+// Each claimed partition runs a pipeline: a reader hands records in
+// offset order to a shared pool of scoring workers and to an ordered
+// queue; a writer takes scores from the queue in offset order, waiting
+// for each one's scoring to finish, and writes them to the Sink; a marker
+// waits for acknowledgements in the same order. So records of one
+// partition are scored concurrently, but written in input order, and the
+// Sink's idempotent producer keeps that order within each output
+// partition. At most Window records per partition are in flight; the
+// reader stops reading when the window is full.
+//
+// # Failure
+//
+// A record that fails to decode or score goes to the dead-letter topic
+// and the pipeline moves on. If Kafka refuses a write after the
+// producer's retries, the partition stops marking offsets at that record
+// and Run stops with the error: the record will be read again by whoever
+// owns the partition next.
+//
+// A Source is safe for concurrent use; Run may be called once.
+type Source struct {
+	o       sourceOptions
+	brokers []string
+	group   string
+	scorer  serving.Scorer
+	sink    *Sink
+	cfg     *sarama.Config
+
+	ran     atomic.Bool
+	crashed chan struct{} // closed by crash, for tests of abrupt stops
+	crashOn sync.Once
+
+	errOnce  sync.Once
+	err      error
+	cancelMu sync.Mutex
+	cancel   context.CancelFunc
+
+	consumed, scored, dead, commits atomic.Uint64
+}
+
+// NewSource returns a Source that reads as member of the consumer group
+// group, scores with scorer, and writes through sink. The Source does not
+// close the sink: one Sink may serve several Sources, and its owner
+// closes it after the Sources' Run calls return.
+//
+// Start the Source once a model is live (see ModelFeed.CaughtUp): records
+// scored with no model live fail with serving.ErrNoModel and go to the
+// dead-letter topic.
+func NewSource(brokers []string, group string, scorer serving.Scorer, sink *Sink, opts ...SourceOption) (*Source, error) {
+	o := sourceOptions{topics: []string{DefaultDataTopic}, codec: JSON{}, window: 512, workers: runtime.GOMAXPROCS(0), interval: time.Second, logger: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := checkBrokers(brokers); err != nil {
+		return nil, err
+	}
+	switch {
+	case group == "":
+		return nil, configErr("NewSource: empty group")
+	case scorer == nil:
+		return nil, configErr("NewSource: nil Scorer")
+	case sink == nil:
+		return nil, configErr("NewSource: nil Sink")
+	case len(o.topics) == 0 || slices.Contains(o.topics, ""):
+		return nil, configErr("SourceTopics: %q", o.topics)
+	case o.codec == nil:
+		return nil, configErr("WithCodec(nil)")
+	case o.window < 1:
+		return nil, configErr("Window(%d): must be at least 1", o.window)
+	case o.workers < 1:
+		return nil, configErr("Workers(%d): must be at least 1", o.workers)
+	case o.interval <= 0:
+		return nil, configErr("CommitInterval(%v): must be positive", o.interval)
+	case o.logger == nil:
+		return nil, configErr("SourceLogger(nil)")
+	}
+	cfg, err := newConfig("modelstream-source", o.tune)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Consumer.Offsets.AutoCommit.Enable {
+		return nil, configErr("SourceSarama: auto-commit would commit records not yet written")
+	}
+	return &Source{o: o, brokers: slices.Clone(brokers), group: group, scorer: scorer, sink: sink, cfg: cfg, crashed: make(chan struct{})}, nil
+}
+
+// Stats returns the Source's counters.
+func (s *Source) Stats() SourceStats {
+	return SourceStats{Consumed: s.consumed.Load(), Scored: s.scored.Load(), DeadLettered: s.dead.Load(), Commits: s.commits.Load()}
+}
+
+// Run consumes until ctx is done or a write fails for good. On
+// cancellation it stops reading, finishes scoring and writing the records
+// in flight, waits for their acknowledgements, commits, and leaves the
+// group. It returns nil after a cancellation, and the write error
+// otherwise.
+func (s *Source) Run(ctx context.Context) error {
+	if s.ran.Swap(true) {
+		return errors.New("kafka: Source.Run called twice")
+	}
+	group, err := sarama.NewConsumerGroup(s.brokers, s.group, s.cfg)
+	if err != nil {
+		return fmt.Errorf("kafka: source: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.cancelMu.Lock()
+	s.cancel = cancel
+	crashed := s.isCrashed()
+	s.cancelMu.Unlock()
+	if crashed {
+		cancel()
+	}
+	go func() {
+		for err := range group.Errors() {
+			s.o.logger.Warn("kafka source: consumer group error", "group", s.group, "err", err)
+		}
+	}()
+	work := make(chan *item, s.o.workers*4)
+	var workers sync.WaitGroup
+	// Scoring outlives cancellation, so that records in flight are
+	// drained rather than dead-lettered as "context canceled".
+	scoreCtx := context.WithoutCancel(ctx)
+	for range s.o.workers {
+		workers.Go(func() {
+			for it := range work {
+				s.process(scoreCtx, it)
+			}
+		})
+	}
+	h := &handler{s: s, work: work}
+	for ctx.Err() == nil {
+		if err := group.Consume(ctx, s.o.topics, h); err != nil {
+			if errors.Is(err, sarama.ErrClosedConsumerGroup) {
+				break
+			}
+			s.o.logger.Warn("kafka source: consume", "group", s.group, "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+	cerr := group.Close()
+	close(work)
+	workers.Wait()
+	if s.err != nil {
+		return s.err
+	}
+	if cerr != nil && !s.isCrashed() {
+		return fmt.Errorf("kafka: source: close group: %w", cerr)
+	}
+	return nil
+}
+
+// fail records the first fatal error and stops Run.
+func (s *Source) fail(err error) {
+	s.errOnce.Do(func() {
+		s.err = err
+		s.o.logger.Error("kafka source: stopping", "err", err)
+		s.cancelMu.Lock()
+		s.cancel()
+		s.cancelMu.Unlock()
+	})
+}
+
+// crash stops the Source abruptly, as a killed process would: records in
+// flight are abandoned, no further offsets are marked and nothing is
+// committed on the way out. It exists for tests (see export_test.go).
+func (s *Source) crash() {
+	s.crashOn.Do(func() { close(s.crashed) })
+	s.cancelMu.Lock()
+	defer s.cancelMu.Unlock()
+	if s.cancel != nil {
+		s.cancel()
+	}
+}
+
+func (s *Source) isCrashed() bool {
+	select {
+	case <-s.crashed:
+		return true
+	default:
+		return false
+	}
+}
+
+// item is one record on its way through a partition pipeline.
+type item struct {
+	msg    *sarama.ConsumerMessage
+	res    serving.Result
+	err    error
+	stage  string
+	scored chan struct{} // closed by the worker
+	acked  chan error    // one value from the Sink
+}
+
+// process decodes and scores one record.
+func (s *Source) process(ctx context.Context, it *item) {
+	defer close(it.scored)
+	x, err := s.o.codec.Decode(it.msg.Value)
+	if err != nil {
+		it.err, it.stage = err, StageDecode
+		return
+	}
+	r := serving.Record{Key: it.msg.Key, Features: x, Time: it.msg.Timestamp}
+	it.res, err = s.scorer.Score(ctx, r)
+	if err != nil {
+		it.err, it.stage = err, StageScore
+	}
+}
+
+// handler is the sarama.ConsumerGroupHandler of a Source.
+type handler struct {
+	s    *Source
+	work chan<- *item
+
+	mu     sync.Mutex
+	marked map[topicPartition]int64 // next offset, marked since the last commit
+	lags   map[topicPartition]func() int64
+	stop   chan struct{}
+	ticker sync.WaitGroup
+}
+
+func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
+	h.marked = map[topicPartition]int64{}
+	h.lags = map[topicPartition]func() int64{}
+	h.stop = make(chan struct{})
+	h.ticker.Go(func() {
+		t := time.NewTicker(h.s.o.interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-h.s.crashed:
+				return
+			case <-t.C:
+				h.commit(sess)
+				h.reportLag()
+			}
+		}
+	})
+	return nil
+}
+
+func (h *handler) Cleanup(sess sarama.ConsumerGroupSession) error {
+	close(h.stop)
+	h.ticker.Wait()
+	if !h.s.isCrashed() {
+		h.commit(sess)
+	}
+	return nil
+}
+
+// commit commits the marked offsets and reports them to the hooks.
+func (h *handler) commit(sess sarama.ConsumerGroupSession) {
+	h.mu.Lock()
+	if len(h.marked) == 0 {
+		h.mu.Unlock()
+		return
+	}
+	marked := h.marked
+	h.marked = map[topicPartition]int64{}
+	h.mu.Unlock()
+	sess.Commit()
+	h.s.commits.Add(1)
+	for tp, off := range marked {
+		for _, hk := range h.s.o.hooks.Commits {
+			hk.OnCommit(tp.Topic, tp.Partition, off)
+		}
+	}
+}
+
+func (h *handler) reportLag() {
+	if len(h.s.o.hooks.Lags) == 0 {
+		return
+	}
+	h.mu.Lock()
+	lags := make(map[topicPartition]int64, len(h.lags))
+	for tp, f := range h.lags {
+		lags[tp] = f()
+	}
+	h.mu.Unlock()
+	for tp, l := range lags {
+		for _, hk := range h.s.o.hooks.Lags {
+			hk.OnLag(tp.Topic, tp.Partition, l)
+		}
+	}
+}
+
+// ConsumeClaim runs the pipeline of one partition; see Source.
+func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	s := h.s
+	tp := topicPartition{Topic: claim.Topic(), Partition: claim.Partition()}
+	var next atomic.Int64
+	next.Store(claim.InitialOffset())
+	h.mu.Lock()
+	h.lags[tp] = func() int64 { return max(0, claim.HighWaterMarkOffset()-next.Load()) }
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(h.lags, tp)
+		h.mu.Unlock()
+	}()
+
+	window := make(chan struct{}, s.o.window)
+	ordered := make(chan *item, s.o.window)
+	acking := make(chan *item, s.o.window)
+	var wg sync.WaitGroup
+
+	// Writer: write results in offset order.
+	wg.Go(func() {
+		defer close(acking)
+		for it := range ordered {
+			select {
+			case <-it.scored:
+			case <-s.crashed:
+				return
+			}
+			if s.isCrashed() {
+				return
+			}
+			ack := func(err error) { it.acked <- err }
+			if it.err != nil {
+				s.sink.WriteDeadLetter(it.msg, it.stage, it.err, ack)
+			} else {
+				s.sink.WriteScore(it.msg, it.res, ack)
+			}
+			select {
+			case acking <- it:
+			case <-s.crashed:
+				return
+			}
+		}
+	})
+	// Marker: mark offsets in order as their writes are acknowledged.
+	wg.Go(func() {
+		failed := false
+		for it := range acking {
+			var err error
+			select {
+			case err = <-it.acked:
+			case <-s.crashed:
+				return
+			}
+			<-window
+			if failed || s.isCrashed() {
+				continue
+			}
+			if err != nil {
+				failed = true
+				s.fail(fmt.Errorf("kafka: source: %s/%d offset %d: %w", tp.Topic, tp.Partition, it.msg.Offset, err))
+				continue
+			}
+			if it.err != nil {
+				s.dead.Add(1)
+				s.o.logger.Warn("kafka source: dead letter", "topic", tp.Topic, "partition", tp.Partition, "offset", it.msg.Offset, "stage", it.stage, "err", it.err)
+				for _, hk := range s.o.hooks.DeadLetter {
+					hk.OnDeadLetter(tp.Topic, tp.Partition, it.msg.Offset, it.err)
+				}
+			} else {
+				s.scored.Add(1)
+			}
+			sess.MarkOffset(tp.Topic, tp.Partition, it.msg.Offset+1, "")
+			h.mu.Lock()
+			h.marked[tp] = it.msg.Offset + 1
+			h.mu.Unlock()
+		}
+	})
+
+	// Reader.
+	done := sess.Context().Done()
+	msgs := claim.Messages()
+read:
+	for {
+		select {
+		case window <- struct{}{}:
+		case <-done:
+			break read
+		case <-s.crashed:
+			break read
+		}
+		var msg *sarama.ConsumerMessage
+		var ok bool
+		select {
+		case msg, ok = <-msgs:
+		case <-done:
+		case <-s.crashed:
+		}
+		if !ok {
+			<-window
+			break read
+		}
+		s.consumed.Add(1)
+		next.Store(msg.Offset + 1)
+		it := &item{msg: msg, scored: make(chan struct{}), acked: make(chan error, 1)}
+		select {
+		case h.work <- it:
+		case <-s.crashed:
+			break read
+		}
+		ordered <- it // never blocks: the window bounds it
+	}
+	close(ordered)
+	wg.Wait()
+	return nil
+}
+
+type topicPartition struct {
+	Topic     string
+	Partition int32
+}

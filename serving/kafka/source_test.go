@@ -1,0 +1,383 @@
+package kafka_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+)
+
+func decodeScore(t testing.TB, m *sarama.ConsumerMessage) kafka.Score {
+	t.Helper()
+	var s kafka.Score
+	if err := json.Unmarshal(m.Value, &s); err != nil {
+		t.Fatalf("score %s/%d@%d: %v: %s", m.Topic, m.Partition, m.Offset, err, m.Value)
+	}
+	return s
+}
+
+func header(m *sarama.ConsumerMessage, k string) string {
+	for _, h := range m.Headers {
+		if string(h.Key) == k {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// testTuning makes group membership changes fast for tests.
+func testTuning(c *sarama.Config) {
+	c.Consumer.Group.Heartbeat.Interval = 300 * time.Millisecond
+	c.Consumer.Group.Session.Timeout = 6 * time.Second
+	c.Consumer.Group.Rebalance.Timeout = 10 * time.Second
+	c.Consumer.Group.Rebalance.Retry.Backoff = 100 * time.Millisecond
+}
+
+// running is a Source with its Sink, running in the background.
+type running struct {
+	src    *kafka.Source
+	sink   *kafka.Sink
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startSource(t testing.TB, c *kafkatest.Cluster, group string, scorer serving.Scorer, opts ...kafka.SourceOption) *running {
+	t.Helper()
+	sink, err := kafka.NewSink(c.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts = append([]kafka.SourceOption{kafka.SourceLogger(quiet), kafka.SourceSarama(testTuning), kafka.CommitInterval(100 * time.Millisecond)}, opts...)
+	src, err := kafka.NewSource(c.Addrs(), group, scorer, sink, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{src: src, sink: sink, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- src.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// stop cancels the source gracefully and waits for it.
+func (r *running) stop(t testing.TB) {
+	t.Helper()
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("source: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Error("source did not stop within a minute")
+	}
+	r.sink.Close()
+}
+
+// crash stops the source abruptly and waits for it.
+func (r *running) crash(t testing.TB) {
+	t.Helper()
+	kafka.Crash(r.src)
+	select {
+	case <-r.done:
+	case <-time.After(time.Minute):
+		t.Fatal("crashed source did not stop within a minute")
+	}
+	r.cancel()
+	r.cancel = nil
+	r.sink.Close()
+}
+
+// records returns n JSON array records [i, 1, 2] keyed "k<i%97>".
+func records(from, n int) ([]string, [][]byte) {
+	keys := make([]string, n)
+	vals := make([][]byte, n)
+	for i := range n {
+		keys[i] = "k" + strconv.Itoa((from+i)%97)
+		vals[i] = []byte(fmt.Sprintf("[%d, 1, 2]", from+i))
+	}
+	return keys, vals
+}
+
+// TestSourceEndToEndSwap sends 20k records through a 3-broker cluster
+// with 4 data partitions and swaps v1 for v2 in the middle: every input
+// gets exactly one output, scored by the version live when it was read,
+// and outputs keep their input order per partition.
+func TestSourceEndToEndSwap(t *testing.T) {
+	const n = 20000
+	c := kafkatest.New(t, kafkatest.NumBrokers(3), kafkatest.Topic(kafka.DefaultDataTopic, 4),
+		kafkatest.Topic(kafka.DefaultScoresTopic, 4), kafkatest.Topic(kafka.DefaultModelsTopic, 1), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1))
+	pub := publisher(t, c)
+	ctx := context.Background()
+	if _, _, err := pub.Publish(ctx, linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t)
+	runFeed(t, c.Addrs(), srv)
+	scores := collect(t, c, kafka.DefaultScoresTopic)
+	startSource(t, c, "e2e", srv.Model("m"))
+	in := rawProducer(t, c)
+
+	keys, vals := records(0, n/2)
+	produce(t, in, kafka.DefaultDataTopic, keys, vals)
+	first := scores.next(t, n/2)
+	if _, _, err := pub.Publish(ctx, linearModel(t, "m", 2, 3, 2)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "v2 live", func() bool { r, _ := srv.Current("m"); return r.Version == 2 })
+	keys, vals = records(n/2, n/2)
+	produce(t, in, kafka.DefaultDataTopic, keys, vals)
+	second := scores.next(t, n/2)
+	if extra := scores.quietFor(500 * time.Millisecond); len(extra) > 0 {
+		t.Errorf("%d outputs more than inputs", len(extra))
+	}
+
+	seen := make(map[int]bool, n)
+	type origin struct{ part int32 }
+	last := map[[2]int32]int64{} // (output partition, input partition) -> input offset
+	for half, msgs := range [][]*sarama.ConsumerMessage{first, second} {
+		for _, m := range msgs {
+			s := decodeScore(t, m)
+			// The prediction is version * x0, and x0 is the record's index.
+			v := s.Provenance.Model.Version
+			i := int(s.Prediction.Value) / int(v)
+			if seen[i] {
+				t.Fatalf("record %d scored twice", i)
+			}
+			seen[i] = true
+			if wantV := uint64(1 + i/(n/2)); v != wantV || half+1 != int(v) {
+				t.Fatalf("record %d scored by v%d, want v%d", i, v, wantV)
+			}
+			if s.Prediction.Value != float64(int(v)*i) {
+				t.Fatalf("record %d: value %v from v%d", i, s.Prediction.Value, v)
+			}
+			if s.Key != "k"+strconv.Itoa(i%97) || s.Topic != kafka.DefaultDataTopic {
+				t.Fatalf("record %d: key %q topic %q", i, s.Key, s.Topic)
+			}
+			if header(m, kafka.HeaderModel) != "m" || header(m, kafka.HeaderVersion) != strconv.FormatUint(v, 10) || header(m, kafka.HeaderModelID) != s.Provenance.Model.ID || s.Provenance.Model.ID == "" {
+				t.Fatalf("record %d: provenance headers %v", i, m.Headers)
+			}
+			k := [2]int32{m.Partition, s.Partition}
+			if prev, ok := last[k]; ok && s.Offset <= prev {
+				t.Fatalf("output partition %d: input %d/%d after %d/%d", m.Partition, s.Partition, s.Offset, s.Partition, prev)
+			}
+			last[k] = s.Offset
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct records scored, want %d", len(seen), n)
+	}
+}
+
+// TestSourceDeadLetters: records that fail to decode or to score go to
+// the dead-letter topic with their reason and origin, and the records
+// around them are scored.
+func TestSourceDeadLetters(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1), kafkatest.Topic(kafka.DefaultModelsTopic, 1), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1))
+	pub := publisher(t, c)
+	if _, _, err := pub.Publish(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t)
+	runFeed(t, c.Addrs(), srv)
+	scores := collect(t, c, kafka.DefaultScoresTopic)
+	dlq := collect(t, c, kafka.DefaultDeadLetterTopic)
+	hook := &deadHook{}
+	startSource(t, c, "dlq", srv.Model("m"), kafka.SourceHooks(hook))
+	in := rawProducer(t, c)
+	produce(t, in, kafka.DefaultDataTopic, []string{"a", "b", "c", "d", "e"},
+		[][]byte{[]byte("[1,1,1]"), []byte(`{"not":"an array"`), []byte("[2,2]"), []byte("[1,nan,1]"), []byte("[3,3,3]")})
+	got := scores.next(t, 2)
+	if v := decodeScore(t, got[0]).Prediction.Value + decodeScore(t, got[1]).Prediction.Value; v != 4 {
+		t.Errorf("scores %s %s", got[0].Value, got[1].Value)
+	}
+	dead := dlq.next(t, 3)
+	for i, want := range []struct{ stage, offset, value string }{
+		{kafka.StageDecode, "1", `{"not":"an array"`},
+		{kafka.StageScore, "2", "[2,2]"},
+		{kafka.StageDecode, "3", "[1,nan,1]"},
+	} {
+		m := dead[i]
+		if header(m, kafka.HeaderDLQStage) != want.stage || header(m, kafka.HeaderDLQOffset) != want.offset ||
+			header(m, kafka.HeaderDLQTopic) != kafka.DefaultDataTopic || header(m, kafka.HeaderDLQPartition) != "0" ||
+			string(m.Value) != want.value || header(m, kafka.HeaderDLQReason) == "" {
+			t.Errorf("dead letter %d: %s stage %q offset %q reason %q", i, m.Value, header(m, kafka.HeaderDLQStage), header(m, kafka.HeaderDLQOffset), header(m, kafka.HeaderDLQReason))
+		}
+	}
+	t.Logf("reasons: %q / %q / %q", header(dead[0], kafka.HeaderDLQReason), header(dead[1], kafka.HeaderDLQReason), header(dead[2], kafka.HeaderDLQReason))
+	waitFor(t, "dead-letter hooks", func() bool { return hook.count() == 3 })
+}
+
+type deadHook struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (h *deadHook) OnDeadLetter(string, int32, int64, error) { h.mu.Lock(); h.n++; h.mu.Unlock() }
+func (h *deadHook) count() int                               { h.mu.Lock(); defer h.mu.Unlock(); return h.n }
+
+// TestSourceCrashRestart stops the pipeline abruptly at 5 random points
+// while 50k records flow, restarting it each time: every input has at
+// least one output. Duplicates are reported, not failed.
+func TestSourceCrashRestart(t *testing.T) {
+	const n = 50000
+	c := kafkatest.New(t, kafkatest.NumBrokers(3), kafkatest.Topic(kafka.DefaultDataTopic, 4), kafkatest.Topic(kafka.DefaultScoresTopic, 4), kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	pub := publisher(t, c)
+	if _, _, err := pub.Publish(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t)
+	runFeed(t, c.Addrs(), srv)
+	scores := collect(t, c, kafka.DefaultScoresTopic)
+	in := rawProducer(t, c)
+	go func() {
+		// Records keep flowing while the pipeline crashes.
+		for i := 0; i < n; i += 5000 {
+			keys, vals := records(i, 5000)
+			produce(t, in, kafka.DefaultDataTopic, keys, vals)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	rng := rand.New(rand.NewPCG(1, 2))
+	counts := make([]int, n)
+	total := 0
+	take := func(ms []*sarama.ConsumerMessage) {
+		for _, m := range ms {
+			counts[int(decodeScore(t, m).Prediction.Value)]++
+			total++
+		}
+	}
+	for crash := range 5 {
+		r := startSource(t, c, "crashy", srv.Model("m"), kafka.Window(64))
+		// Crash after a random number of outputs, a different point each time.
+		take(scores.next(t, 1000+rng.IntN(6000)))
+		r.crash(t)
+		t.Logf("crash %d after %d outputs; source stats %+v", crash+1, total, r.src.Stats())
+	}
+	r := startSource(t, c, "crashy", srv.Model("m"))
+	for {
+		missing := 0
+		for _, k := range counts {
+			if k == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		take(scores.next(t, missing))
+	}
+	r.stop(t)
+	take(scores.quietFor(300 * time.Millisecond))
+	dups := 0
+	for _, k := range counts {
+		dups += k - 1
+	}
+	t.Logf("%d inputs, %d outputs, %d duplicates (%.2f%%) after 5 crashes", n, total, dups, 100*float64(dups)/n)
+}
+
+// TestSourceTwoInstances: two instances in one group both follow model
+// updates; when one leaves, the other takes over its partitions and
+// nothing is lost.
+func TestSourceTwoInstances(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.NumBrokers(2), kafkatest.Topic(kafka.DefaultDataTopic, 4), kafkatest.Topic(kafka.DefaultScoresTopic, 2), kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	pub := publisher(t, c)
+	ctx := context.Background()
+	if _, _, err := pub.Publish(ctx, linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	srvA, srvB := newServer(t), newServer(t)
+	runFeed(t, c.Addrs(), srvA)
+	runFeed(t, c.Addrs(), srvB)
+	scores := collect(t, c, kafka.DefaultScoresTopic)
+	a := startSource(t, c, "pair", srvA.Model("m"))
+	b := startSource(t, c, "pair", srvB.Model("m"))
+	in := rawProducer(t, c)
+
+	// Wait until both hold partitions: each has consumed something.
+	i := 0
+	waitFor(t, "both instances consuming", func() bool {
+		keys, vals := records(i, 100)
+		produce(t, in, kafka.DefaultDataTopic, keys, vals)
+		i += 100
+		return a.src.Stats().Consumed > 0 && b.src.Stats().Consumed > 0
+	})
+	if _, _, err := pub.Publish(ctx, linearModel(t, "m", 2, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "v2 in both", func() bool {
+		ra, _ := srvA.Current("m")
+		rb, _ := srvB.Current("m")
+		return ra.Version == 2 && rb.Version == 2
+	})
+	a.stop(t) // leaves the group: b takes all partitions
+	keys, vals := records(i, 2000)
+	produce(t, in, kafka.DefaultDataTopic, keys, vals)
+	i += 2000
+	got := scores.next(t, i)
+	seen := make(map[int]int, i)
+	byB := 0
+	for _, m := range got {
+		s := decodeScore(t, m)
+		seen[int(s.Prediction.Value)]++
+	}
+	for k := range i {
+		if seen[k] == 0 {
+			t.Fatalf("record %d lost", k)
+		}
+	}
+	byB = int(b.src.Stats().Scored)
+	t.Logf("%d records, %d duplicates; a scored %d, b scored %d", i, len(got)-i, a.src.Stats().Scored, byB)
+	if a.src.Stats().Scored == 0 || byB < 2000 {
+		t.Errorf("a scored %d, b %d: no rebalance?", a.src.Stats().Scored, byB)
+	}
+}
+
+func TestSourceConfig(t *testing.T) {
+	sink, err := kafka.NewSink([]string{"127.0.0.1:1"}, kafka.SinkSarama(func(c *sarama.Config) { c.Metadata.Retry.Max = 0 }))
+	if err == nil {
+		defer sink.Close()
+	}
+	// NewSink fails without a broker; build the checks that need no sink.
+	scorer := serving.ScorerFunc(func(context.Context, serving.Record) (serving.Result, error) { return serving.Result{}, nil })
+	for name, tc := range map[string]struct {
+		group  string
+		scorer serving.Scorer
+		opts   []kafka.SourceOption
+	}{
+		"no group":   {"", scorer, nil},
+		"no scorer":  {"g", nil, nil},
+		"no topics":  {"g", scorer, []kafka.SourceOption{kafka.SourceTopics()}},
+		"window":     {"g", scorer, []kafka.SourceOption{kafka.Window(0)}},
+		"workers":    {"g", scorer, []kafka.SourceOption{kafka.Workers(0)}},
+		"interval":   {"g", scorer, []kafka.SourceOption{kafka.CommitInterval(0)}},
+		"codec":      {"g", scorer, []kafka.SourceOption{kafka.WithCodec(nil)}},
+		"autocommit": {"g", scorer, []kafka.SourceOption{kafka.SourceSarama(func(c *sarama.Config) { c.Consumer.Offsets.AutoCommit.Enable = true })}},
+	} {
+		s := sink
+		if s == nil {
+			s = new(kafka.Sink) // never used: validation fails first
+		}
+		if _, err := kafka.NewSource([]string{"x:1"}, tc.group, tc.scorer, s, tc.opts...); !errors.Is(err, kafka.ErrConfig) {
+			t.Errorf("%s: got %v, want ErrConfig", name, err)
+		}
+	}
+	if _, err := kafka.NewSource([]string{"x:1"}, "g", scorer, nil); !errors.Is(err, kafka.ErrConfig) {
+		t.Errorf("nil sink: %v", err)
+	}
+}
