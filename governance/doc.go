@@ -1,0 +1,58 @@
+// Package governance decides which models may be served and records what
+// served: signed models, a verification policy, an audit trail of model
+// events, and the provenance encoding that lets anyone answer which model
+// version scored a record.
+//
+// # Signing
+//
+// A trainer signs a model message with ed25519 ([Sign]) over a canonical
+// encoding of its name, version, format and SHA-256 ([SigningPayload]
+// documents the exact bytes, so a trainer in another language can sign
+// too). The signature is stored in Descriptor.Signature as the signer's
+// 8-byte [KeyID] followed by the 64-byte ed25519 signature; on the Kafka
+// models topic it travels base64-encoded in the signature header.
+//
+// # Verification
+//
+// A [Verifier] holds the trusted public keys and a [Policy]. Its Verify
+// method checks, in order, that the descriptor is complete, that the
+// bytes match the SHA-256 ([ErrChecksum]), that the signature is present
+// when required ([ErrUnsigned]), names a trusted key ([ErrUntrustedKey])
+// and verifies ([ErrBadSignature]), and that the version is newer than
+// the last one verified for the name ([ErrReplay]). Each rejection is a
+// *[RejectError] with its own reason, logged, audited and counted
+// ([Verifier.Stats]). Verify has the signature of the Kafka model feed's
+// verifier hook, so a rejected model never reaches the serving.Server and
+// the live model keeps serving; [Verifier.Admit] does the same for code
+// that activates models itself.
+//
+// The replay check lives in the Verifier: it remembers the last version
+// verified per name, seeded from a registry with [ReplayFrom] so that it
+// survives restarts. The Server refuses stale versions too
+// (serving.ErrStaleVersion), but only relative to what it serves now; the
+// Verifier also catches an old model replayed while nothing is live, and
+// says why.
+//
+// # Audit trail
+//
+// An [Audit] turns model events into structured slog records and,
+// optionally, [Event] values for an [AuditSink] such as a Kafka audit
+// topic. The Verifier reports received, verified and rejected models; the
+// Audit is also a serving hook (serving.WithHooks) and reports what the
+// Server loads, activates, rolls back, retires and refuses.
+//
+// # Provenance
+//
+// Every output record says what scored it, in one JSON shape (the
+// [ProvenanceField] of the record's value) and one set of Kafka headers
+// ([ProvenanceHeaders], [ParseProvenanceHeaders]). [Which] reads either
+// and answers which model version and content ID scored the record; for a
+// speculative decision, the winner, with every candidate in the decision.
+// The header type is a plain struct, so this package has no Kafka
+// dependency.
+//
+// [WhichAt] answers from a timestamp alone, through the registry's
+// activation history. Its documentation explains why that answer is
+// weaker: several models may be live at once, a swap is atomic per call
+// rather than per timestamp, and clocks differ.
+package governance

@@ -1,0 +1,95 @@
+package governance_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/modelstream/modelstream/governance"
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/servingtest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// A trainer signs each model; every scoring instance verifies it before
+// serving it, and a model that fails is never served.
+func Example() {
+	ctx := context.Background()
+	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32)) // use a real secret
+	pub := priv.Public().(ed25519.PublicKey)
+
+	audit, _ := governance.NewAudit(governance.AuditLogger(quiet))
+	v, _ := governance.NewVerifier(
+		governance.TrustKeys(pub),
+		governance.WithPolicy(governance.Policy{RequireSignature: true}),
+		governance.WithAudit(audit),
+	)
+	srv, _ := serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(audit))
+	defer srv.Close()
+
+	v1, _ := governance.Sign(priv, servingtest.Spec{Value: 1}.Descriptor("fraud", 1))
+	ref, err := v.Admit(ctx, srv, v1)
+	fmt.Println("admitted:", ref, err)
+
+	unsigned := servingtest.Spec{Value: 2}.Descriptor("fraud", 2)
+	_, err = v.Admit(ctx, srv, unsigned)
+	fmt.Println("unsigned:", errors.Is(err, governance.ErrUnsigned), governance.Reason(err))
+
+	tampered, _ := governance.Sign(priv, servingtest.Spec{Value: 2}.Descriptor("fraud", 2))
+	tampered.Version = 9 // the signature covers the version
+	_, err = v.Admit(ctx, srv, tampered)
+	fmt.Println("tampered:", errors.Is(err, governance.ErrBadSignature), governance.Reason(err))
+
+	live, _ := srv.Current("fraud")
+	fmt.Println("still serving:", live)
+	fmt.Printf("stats: %+v\n", v.Stats())
+	// Output:
+	// admitted: fraud@v1 <nil>
+	// unsigned: true unsigned
+	// tampered: true bad_signature
+	// still serving: fraud@v1
+	// stats: {Verified:1 Unsigned:0 Invalid:0 Checksum:0 RejectedUnsigned:1 BadSignature:1 UntrustedKey:0 Replay:0}
+}
+
+// Output records carry their provenance as headers (and in their JSON
+// value); Which reads it back.
+func ExampleWhich() {
+	p := serving.Provenance{
+		Model: serving.ModelRef{Name: "fraud", Version: 3, ID: "9f2c", Format: "linear"},
+		Decision: &serving.Decision{Combinator: "split", Variant: "canary", Winner: 0,
+			Candidates: []serving.Candidate{{Model: serving.ModelRef{Name: "fraud", Version: 3, ID: "9f2c", Format: "linear"}}}},
+	}
+	headers := governance.ProvenanceHeaders(p)
+	for _, h := range headers[:6] {
+		fmt.Printf("%s: %s\n", h.Key, h.Value)
+	}
+	ref, err := governance.Which(headers, nil)
+	fmt.Println("scored by", ref, "id", ref.ID, err)
+	// Output:
+	// modelstream.model: fraud
+	// modelstream.version: 3
+	// modelstream.id: 9f2c
+	// modelstream.format: linear
+	// modelstream.combinator: split
+	// modelstream.variant: canary
+	// scored by fraud@v3 id 9f2c <nil>
+}
+
+// SigningPayload shows the exact bytes a signature covers, so a trainer
+// in another language can produce the same signature.
+func ExampleSigningPayload() {
+	d := serving.Descriptor{Name: "fraud", Version: 2, Format: "linear", Bytes: []byte(`{"w":[1]}`)}
+	p, _ := governance.SigningPayload(d)
+	fmt.Printf("%q\n", p[:15])
+	fmt.Printf("% x\n", p[15:15+4+5+8+4+6])
+	fmt.Println(len(p), "bytes")
+	// Output:
+	// "modelstream/v1\n"
+	// 00 00 00 05 66 72 61 75 64 00 00 00 00 00 00 00 02 00 00 00 06 6c 69 6e 65 61 72
+	// 74 bytes
+}

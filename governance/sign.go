@@ -1,0 +1,131 @@
+package governance
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// Domain is the domain-separation prefix of every signed payload. It
+// keeps a model signature from being valid for any other message signed
+// with the same key, and names the layout version.
+const Domain = "modelstream/v1\n"
+
+// KeyIDSize is the length of a key ID, and SignatureSize the length of
+// Descriptor.Signature as made by Sign: a key ID followed by an ed25519
+// signature.
+const (
+	KeyIDSize     = 8
+	SignatureSize = KeyIDSize + ed25519.SignatureSize
+)
+
+// KeyID identifies a public key: the first 8 bytes of the SHA-256 of the
+// 32-byte ed25519 public key.
+type KeyID [KeyIDSize]byte
+
+// String returns the key ID in lowercase hex.
+func (k KeyID) String() string { return hex.EncodeToString(k[:]) }
+
+// KeyIDOf returns the ID of pub.
+func KeyIDOf(pub ed25519.PublicKey) KeyID {
+	sum := sha256.Sum256(pub)
+	var id KeyID
+	copy(id[:], sum[:KeyIDSize])
+	return id
+}
+
+// SigningPayload returns the exact bytes a model signature covers. The
+// layout, all integers big-endian:
+//
+//	"modelstream/v1\n"            15 bytes, the Domain
+//	uint32 len(name), name        the model name, UTF-8
+//	uint64 version                must be > 0
+//	uint32 len(format), format    the format name
+//	sha256                        32 raw bytes: the content ID, hex-decoded
+//
+// The sha256 is d.SHA256 when set, and the SHA-256 of d.Bytes otherwise;
+// when both are present they must agree. Description, Created, Parent,
+// Location and Labels are not covered: they are advisory, and a verifier
+// must not base trust on them. The signature covers the content through
+// its hash, so a Location model's fetched bytes are bound to it by the
+// serving.Server's checksum check.
+//
+// Errors are *RejectError values with reason ErrInvalid or ErrChecksum.
+//
+// Because every field is length-prefixed or fixed-size, no two different
+// (name, version, format, sha256) tuples have the same payload.
+func SigningPayload(d serving.Descriptor) ([]byte, error) {
+	if d.Name == "" || d.Format == "" {
+		return nil, invalid(d, "a name and a format are required")
+	}
+	if d.Version == 0 {
+		return nil, invalid(d, "version 0 cannot be signed; sign the version that is published")
+	}
+	sum, err := contentHash(d)
+	if err != nil {
+		return nil, err
+	}
+	p := make([]byte, 0, len(Domain)+4+len(d.Name)+8+4+len(d.Format)+sha256.Size)
+	p = append(p, Domain...)
+	p = binary.BigEndian.AppendUint32(p, uint32(len(d.Name)))
+	p = append(p, d.Name...)
+	p = binary.BigEndian.AppendUint64(p, d.Version)
+	p = binary.BigEndian.AppendUint32(p, uint32(len(d.Format)))
+	p = append(p, d.Format...)
+	return append(p, sum[:]...), nil
+}
+
+// contentHash returns the SHA-256 the signature covers, checking the
+// bytes against d.SHA256 when both are present.
+func contentHash(d serving.Descriptor) ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	if len(d.Bytes) > 0 {
+		sum = sha256.Sum256(d.Bytes)
+		if d.SHA256 != "" && d.SHA256 != hex.EncodeToString(sum[:]) {
+			return sum, &RejectError{Model: d.Ref(), Reason: ErrChecksum,
+				Err: &serving.ChecksumError{Want: d.SHA256, Got: hex.EncodeToString(sum[:])}}
+		}
+		return sum, nil
+	}
+	if d.SHA256 == "" {
+		return sum, invalid(d, "neither bytes nor a sha256")
+	}
+	if len(d.SHA256) != 2*sha256.Size {
+		return sum, invalid(d, fmt.Sprintf("sha256 %q is not 64 hex digits", d.SHA256))
+	}
+	if _, err := hex.Decode(sum[:], []byte(d.SHA256)); err != nil {
+		return sum, invalid(d, "sha256: "+err.Error())
+	}
+	return sum, nil
+}
+
+func invalid(d serving.Descriptor, why string) error {
+	return &RejectError{Model: d.Ref(), Reason: ErrInvalid, Err: errors.New(why)}
+}
+
+// Sign returns d with its Signature set: the signer's KeyID followed by
+// the ed25519 signature of SigningPayload(d), SignatureSize bytes in all.
+// It also sets d.SHA256 when it was empty. d.Version must be the final,
+// published version (not 0).
+func Sign(priv ed25519.PrivateKey, d serving.Descriptor) (serving.Descriptor, error) {
+	if len(priv) != ed25519.PrivateKeySize {
+		return d, fmt.Errorf("governance: sign: private key has %d bytes, want %d", len(priv), ed25519.PrivateKeySize)
+	}
+	payload, err := SigningPayload(d)
+	if err != nil {
+		return d, err
+	}
+	if d.SHA256 == "" {
+		d.SHA256 = serving.ContentID(d.Bytes)
+	}
+	id := KeyIDOf(priv.Public().(ed25519.PublicKey))
+	sig := make([]byte, 0, SignatureSize)
+	sig = append(sig, id[:]...)
+	d.Signature = append(sig, ed25519.Sign(priv, payload)...)
+	return d, nil
+}

@@ -1,0 +1,253 @@
+package governance
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/modelstream/modelstream/registry"
+	"github.com/modelstream/modelstream/serving"
+)
+
+// Policy says what a Verifier accepts.
+type Policy struct {
+	// RequireSignature rejects unsigned models with ErrUnsigned. When
+	// false, an unsigned model is accepted (and counted as such), but a
+	// signed one must still verify: a bad or untrusted signature is
+	// always rejected.
+	RequireSignature bool
+}
+
+// Option configures a Verifier.
+type Option func(*vopts)
+
+type vopts struct {
+	keys   []ed25519.PublicKey
+	policy Policy
+	audit  *Audit
+	store  registry.Store
+}
+
+// TrustKeys adds public keys whose signatures the Verifier accepts. The
+// default trusts no key, so every signed model fails with
+// ErrUntrustedKey.
+func TrustKeys(keys ...ed25519.PublicKey) Option {
+	return func(o *vopts) { o.keys = append(o.keys, keys...) }
+}
+
+// WithPolicy sets the policy, overriding the default Policy{} (signatures
+// optional, but checked when present).
+func WithPolicy(p Policy) Option { return func(o *vopts) { o.policy = p } }
+
+// WithAudit sends the Verifier's received, verified and rejected events
+// to a, overriding the default of an Audit logging to slog.Default().
+func WithAudit(a *Audit) Option { return func(o *vopts) { o.audit = a } }
+
+// ReplayFrom seeds the replay check from store: the first time the
+// Verifier meets a name, the latest version stored for it is taken as
+// the last verified one. Without it (the default) the replay check
+// starts empty in each process, which is right when the feed re-reads
+// the models topic from the beginning, and too lenient when it resumes
+// from stored offsets. If the store cannot be read, Verify fails closed,
+// with ErrReplay wrapping the store's error.
+func ReplayFrom(store registry.Store) Option { return func(o *vopts) { o.store = store } }
+
+// Verifier checks models before they are served: their bytes against
+// their SHA256, their signature against trusted keys and the policy, and
+// their version against replays. Every check failure is a *RejectError,
+// logged and audited, and counted in Stats.
+//
+// Verify has the shape of the model feed's verifier hook:
+//
+//	feed, _ := kafka.NewModelFeed(brokers, srv, kafka.WithVerifier(v.Verify))
+//
+// A Verifier is safe for concurrent use.
+type Verifier struct {
+	keys   map[KeyID]ed25519.PublicKey
+	policy Policy
+	audit  *Audit
+	store  registry.Store
+
+	mu   sync.Mutex
+	last map[string]serving.ModelRef // last verified per name
+
+	verified, unsigned atomic.Uint64
+	rejected           [6]atomic.Uint64 // indexed like reasons[:6]
+}
+
+// NewVerifier returns a Verifier.
+func NewVerifier(opts ...Option) (*Verifier, error) {
+	var o vopts
+	for _, opt := range opts {
+		opt(&o)
+	}
+	v := &Verifier{keys: map[KeyID]ed25519.PublicKey{}, policy: o.policy, audit: o.audit, store: o.store, last: map[string]serving.ModelRef{}}
+	for i, k := range o.keys {
+		if len(k) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("governance: TrustKeys: key %d has %d bytes, want %d", i, len(k), ed25519.PublicKeySize)
+		}
+		v.keys[KeyIDOf(k)] = k
+	}
+	if v.policy.RequireSignature && len(v.keys) == 0 {
+		return nil, errors.New("governance: the policy requires signatures but no key is trusted (TrustKeys)")
+	}
+	if v.audit == nil {
+		a, err := NewAudit()
+		if err != nil {
+			return nil, err
+		}
+		v.audit = a
+	}
+	return v, nil
+}
+
+// Verify checks d, in this order:
+//
+//  1. d has a name, a format and a version > 0, and bytes or a SHA256
+//     (ErrInvalid);
+//  2. when d has bytes, they hash to d.SHA256 (ErrChecksum);
+//  3. when d has a signature, it is well-formed (ErrBadSignature), made
+//     by a trusted key (ErrUntrustedKey), and valid for d's name,
+//     version, format and sha256 (ErrBadSignature); when it has none,
+//     the policy allows that (ErrUnsigned);
+//  4. d's version is newer than the last verified for d.Name
+//     (ErrReplay). The same version with the same content is not a
+//     replay: it is the at-least-once redelivery of an accepted
+//     message, and passes.
+//
+// It returns nil or a *RejectError. A model with only a Location (no
+// bytes) has its signature checked over d.SHA256; the Server's own
+// checksum check then binds the fetched bytes to it. ctx bounds the
+// replay lookup in the store, if any.
+func (v *Verifier) Verify(ctx context.Context, d serving.Descriptor) error {
+	v.audit.Received(ctx, d)
+	keyID, err := v.verify(ctx, d)
+	if err != nil {
+		v.count(err)
+		v.audit.Rejected(ctx, d.Ref(), err)
+		return err
+	}
+	v.audit.Verified(ctx, d, keyID)
+	return nil
+}
+
+func (v *Verifier) verify(ctx context.Context, d serving.Descriptor) (string, error) {
+	ref := d.Ref()
+	reject := func(reason, detail error) (string, error) {
+		return "", &RejectError{Model: ref, Reason: reason, Err: detail}
+	}
+	payload, err := SigningPayload(d)
+	if err != nil {
+		return "", err // a *RejectError: ErrInvalid or ErrChecksum
+	}
+	var keyID string
+	switch {
+	case len(d.Signature) == 0 && v.policy.RequireSignature:
+		return reject(ErrUnsigned, nil)
+	case len(d.Signature) == 0:
+		// Accepted unsigned; counted below.
+	case len(d.Signature) != SignatureSize:
+		return reject(ErrBadSignature, fmt.Errorf("signature has %d bytes, want %d (key ID + ed25519)", len(d.Signature), SignatureSize))
+	default:
+		var id KeyID
+		copy(id[:], d.Signature[:KeyIDSize])
+		keyID = id.String()
+		pub, ok := v.keys[id]
+		if !ok {
+			return reject(ErrUntrustedKey, fmt.Errorf("key %s", keyID))
+		}
+		if !ed25519.Verify(pub, payload, d.Signature[KeyIDSize:]) {
+			return reject(ErrBadSignature, fmt.Errorf("does not verify under key %s", keyID))
+		}
+	}
+	if err := v.checkReplay(ctx, ref); err != nil {
+		return "", err
+	}
+	v.verified.Add(1)
+	if keyID == "" {
+		v.unsigned.Add(1)
+	}
+	return keyID, nil
+}
+
+// checkReplay refuses a version not newer than the last verified one of
+// the same name, and records ref as the last one otherwise.
+func (v *Verifier) checkReplay(ctx context.Context, ref serving.ModelRef) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	last, seen := v.last[ref.Name]
+	if !seen && v.store != nil {
+		d, err := v.store.Latest(ctx, ref.Name)
+		switch {
+		case err == nil || errors.Is(err, registry.ErrPruned):
+			last, seen = d.Ref(), true
+		case errors.Is(err, registry.ErrNotFound):
+		default:
+			return &RejectError{Model: ref, Reason: ErrReplay, Err: fmt.Errorf("cannot read the last stored version: %w", err)}
+		}
+	}
+	if seen {
+		if ref.Version < last.Version || (ref.Version == last.Version && ref.ID != last.ID) {
+			return &RejectError{Model: ref, Reason: ErrReplay, Err: fmt.Errorf("last verified is %s (id %s)", last, shortID(last.ID))}
+		}
+	}
+	v.last[ref.Name] = ref
+	return nil
+}
+
+func (v *Verifier) count(err error) {
+	for i := range v.rejected {
+		if errors.Is(err, reasons[i].err) {
+			v.rejected[i].Add(1)
+			return
+		}
+	}
+}
+
+// Stats counts a Verifier's decisions since it was made.
+type Stats struct {
+	// Verified counts accepted models, and Unsigned those of them that
+	// had no signature (allowed by the policy).
+	Verified, Unsigned uint64
+	// The rejections, by reason.
+	Invalid, Checksum, RejectedUnsigned, BadSignature, UntrustedKey, Replay uint64
+}
+
+// Rejected returns the total of all rejections.
+func (s Stats) Rejected() uint64 {
+	return s.Invalid + s.Checksum + s.RejectedUnsigned + s.BadSignature + s.UntrustedKey + s.Replay
+}
+
+// Stats returns the counts so far.
+func (v *Verifier) Stats() Stats {
+	r := func(i int) uint64 { return v.rejected[i].Load() }
+	return Stats{
+		Verified: v.verified.Load(), Unsigned: v.unsigned.Load(),
+		Invalid: r(0), Checksum: r(1), RejectedUnsigned: r(2), BadSignature: r(3), UntrustedKey: r(4), Replay: r(5),
+	}
+}
+
+// Admit resolves d (fetching a Location), verifies it, and only then
+// activates it in srv with opts. A model that fails either step never
+// replaces the live one. It returns the ModelRef now live for d.Name on
+// success.
+func (v *Verifier) Admit(ctx context.Context, srv *serving.Server, d serving.Descriptor, opts ...serving.ActivateOption) (serving.ModelRef, error) {
+	rd, err := serving.Resolve(ctx, d, serving.LoadOptions{})
+	if err != nil {
+		if errors.Is(err, serving.ErrChecksum) {
+			// Report tampered bytes as the governance error too.
+			err = &RejectError{Model: d.Ref(), Reason: ErrChecksum, Err: err}
+		}
+		v.audit.Received(ctx, d)
+		v.count(err)
+		v.audit.Rejected(ctx, d.Ref(), err)
+		return d.Ref(), err
+	}
+	if err := v.Verify(ctx, rd); err != nil {
+		return rd.Ref(), err
+	}
+	return srv.Activate(ctx, rd, opts...)
+}

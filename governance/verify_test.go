@@ -1,0 +1,349 @@
+package governance
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/modelstream/modelstream/registry"
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/servingtest"
+)
+
+var (
+	trusted   = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32))
+	untrusted = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, 32))
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// recorder is an AuditSink that keeps every event.
+type recorder struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+func (r *recorder) WriteAudit(_ context.Context, e Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	return nil
+}
+
+func (r *recorder) last() Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.events[len(r.events)-1]
+}
+
+func signed(t *testing.T, priv ed25519.PrivateKey, value float64, version uint64) serving.Descriptor {
+	t.Helper()
+	d, err := Sign(priv, servingtest.Spec{Value: value}.Descriptor("fraud", version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+var allReasons = []error{ErrInvalid, ErrChecksum, ErrUnsigned, ErrBadSignature, ErrUntrustedKey, ErrReplay}
+
+// TestEachAttackIsRejectedAndTheModelKeepsServing sends a tampered byte,
+// tampered metadata, an untrusted key, a forged key ID, a missing
+// signature and a replayed old version through the verifier in front of
+// a real Server. Each is refused with its own error, audited and
+// counted, and the Server keeps serving v2, unchanged.
+func TestEachAttackIsRejectedAndTheModelKeepsServing(t *testing.T) {
+	ctx := context.Background()
+	rec := &recorder{}
+	audit, err := NewAudit(AuditLogger(quiet()), AuditTo(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithPolicy(Policy{RequireSignature: true}), WithAudit(audit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := serving.NewServer(serving.WithLogger(quiet()), serving.WithHooks(audit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	for ver := uint64(1); ver <= 2; ver++ {
+		if _, err := v.Admit(ctx, srv, signed(t, trusted, float64(ver), ver)); err != nil {
+			t.Fatalf("admit v%d: %v", ver, err)
+		}
+	}
+	live, _ := srv.Current("fraud")
+	if live.Version != 2 {
+		t.Fatalf("live %v", live)
+	}
+
+	tamperedByte := signed(t, trusted, 3, 3)
+	tamperedByte.Bytes = bytes.Clone(tamperedByte.Bytes)
+	tamperedByte.Bytes[len(tamperedByte.Bytes)-2] ^= 0x01
+
+	// The attacker also fixes up the checksum: now only the signature
+	// can tell.
+	tamperedHashed := signed(t, trusted, 3, 3)
+	tamperedHashed.Bytes = servingtest.Spec{Value: 666}.Descriptor("fraud", 3).Bytes
+	tamperedHashed.SHA256 = serving.ContentID(tamperedHashed.Bytes)
+
+	bumpedVersion := signed(t, trusted, 3, 3)
+	bumpedVersion.Version = 4
+
+	forgedKeyID := signed(t, untrusted, 3, 3)
+	id := KeyIDOf(trusted.Public().(ed25519.PublicKey))
+	copy(forgedKeyID.Signature, id[:])
+
+	truncated := signed(t, trusted, 3, 3)
+	truncated.Signature = truncated.Signature[:40]
+
+	unsigned := servingtest.Spec{Value: 3}.Descriptor("fraud", 3)
+
+	cases := []struct {
+		name string
+		d    serving.Descriptor
+		want error
+	}{
+		{"tampered byte", tamperedByte, ErrChecksum},
+		{"tampered bytes with fixed checksum", tamperedHashed, ErrBadSignature},
+		{"tampered version", bumpedVersion, ErrBadSignature},
+		{"wrong key", signed(t, untrusted, 3, 3), ErrUntrustedKey},
+		{"wrong key claiming a trusted key ID", forgedKeyID, ErrBadSignature},
+		{"truncated signature", truncated, ErrBadSignature},
+		{"missing signature", unsigned, ErrUnsigned},
+		{"replayed old version", signed(t, trusted, 1, 1), ErrReplay},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, check := range []struct {
+				how string
+				run func() error
+			}{
+				{"Verify", func() error { return v.Verify(ctx, c.d) }},
+				{"Admit", func() error { _, err := v.Admit(ctx, srv, c.d); return err }},
+			} {
+				err := check.run()
+				if !errors.Is(err, c.want) {
+					t.Fatalf("%s: got %v, want %v", check.how, err, c.want)
+				}
+				for _, other := range allReasons {
+					if other != c.want && errors.Is(err, other) {
+						t.Fatalf("%s: %v also matches %v", check.how, err, other)
+					}
+				}
+				var re *RejectError
+				if !errors.As(err, &re) || re.Reason != c.want {
+					t.Fatalf("%s: %v is not a *RejectError with reason %v", check.how, err, c.want)
+				}
+				if e := rec.last(); e.Kind != KindRejected || e.Reason != Reason(c.want) || e.Model.Name != "fraud" {
+					t.Fatalf("%s: last audit event %+v", check.how, e)
+				}
+			}
+			// The Server still serves v2, the same bytes, the same answers.
+			cur, _ := srv.Current("fraud")
+			if cur != live {
+				t.Fatalf("live model changed to %v", cur)
+			}
+			res, err := srv.Model("fraud").Score(ctx, serving.Record{})
+			if err != nil || res.Value != 2 || res.Provenance.Model != live {
+				t.Fatalf("score after rejection: %+v, %v", res, err)
+			}
+		})
+	}
+	st := v.Stats()
+	want := Stats{Verified: 2, Checksum: 2, BadSignature: 8, UntrustedKey: 2, RejectedUnsigned: 2, Replay: 2}
+	if st != want {
+		t.Fatalf("stats %+v, want %+v", st, want)
+	}
+	if st.Rejected() != 16 {
+		t.Fatalf("rejected total %d", st.Rejected())
+	}
+	if _, ok := srv.Stats("fraud"); !ok {
+		t.Fatal("no stats for the live model")
+	}
+	// A correctly signed v3 still goes through afterwards.
+	if ref, err := v.Admit(ctx, srv, signed(t, trusted, 3, 3)); err != nil || ref.Version != 3 {
+		t.Fatalf("admit v3 = %v, %v", ref, err)
+	}
+}
+
+func TestVerifyHasTheFeedHookShape(t *testing.T) {
+	v, err := NewVerifier(WithAudit(mustAudit(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hook func(context.Context, serving.Descriptor) error = v.Verify
+	if err := hook(context.Background(), servingtest.Spec{}.Descriptor("m", 1)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustAudit(t *testing.T) *Audit {
+	a, err := NewAudit(AuditLogger(quiet()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestDefaultPolicyAcceptsUnsignedButChecksSignatures(t *testing.T) {
+	ctx := context.Background()
+	v, err := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithAudit(mustAudit(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(ctx, servingtest.Spec{Value: 1}.Descriptor("m", 1)); err != nil {
+		t.Fatalf("unsigned under the default policy: %v", err)
+	}
+	if err := v.Verify(ctx, signed(t, trusted, 2, 2)); err != nil {
+		t.Fatal(err)
+	}
+	bad := signed(t, untrusted, 3, 3)
+	if err := v.Verify(ctx, bad); !errors.Is(err, ErrUntrustedKey) {
+		t.Fatalf("untrusted signature under the default policy: %v", err)
+	}
+	if st := v.Stats(); st.Verified != 2 || st.Unsigned != 1 || st.UntrustedKey != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestRedeliveryIsNotAReplay(t *testing.T) {
+	ctx := context.Background()
+	v, _ := NewVerifier(WithAudit(mustAudit(t)))
+	d := servingtest.Spec{Value: 1}.Descriptor("m", 5)
+	for i := 0; i < 2; i++ {
+		if err := v.Verify(ctx, d); err != nil {
+			t.Fatalf("delivery %d: %v", i, err)
+		}
+	}
+	other := servingtest.Spec{Value: 2}.Descriptor("m", 5)
+	if err := v.Verify(ctx, other); !errors.Is(err, ErrReplay) {
+		t.Fatalf("same version, other content: %v", err)
+	}
+	// Names are independent.
+	if err := v.Verify(ctx, servingtest.Spec{Value: 1}.Descriptor("n", 1)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReplayFromRegistrySurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	store, _ := registry.NewMemory()
+	for ver := uint64(1); ver <= 3; ver++ {
+		if _, err := store.Put(ctx, signed(t, trusted, float64(ver), ver)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A new process: its Verifier has seen nothing, but the store has.
+	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), ReplayFrom(store), WithAudit(mustAudit(t)))
+	if err := v.Verify(ctx, signed(t, trusted, 2, 2)); !errors.Is(err, ErrReplay) {
+		t.Fatalf("replayed v2 after restart: %v", err)
+	}
+	if err := v.Verify(ctx, signed(t, trusted, 3, 3)); err != nil {
+		t.Fatalf("redelivered v3: %v", err)
+	}
+	if err := v.Verify(ctx, signed(t, trusted, 4, 4)); err != nil {
+		t.Fatalf("v4: %v", err)
+	}
+	store.Close()
+	v2, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), ReplayFrom(store), WithAudit(mustAudit(t)))
+	if err := v2.Verify(ctx, signed(t, trusted, 4, 4)); !errors.Is(err, ErrReplay) || !errors.Is(err, registry.ErrClosed) {
+		t.Fatalf("unreadable store must fail closed: %v", err)
+	}
+}
+
+func TestSigningPayloadLayout(t *testing.T) {
+	d := serving.Descriptor{Name: "ab", Version: 258, Format: "fake", Bytes: []byte("model")}
+	p, err := SigningPayload(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := serving.ContentID([]byte("model"))
+	want := "modelstream/v1\n" + "\x00\x00\x00\x02ab" + "\x00\x00\x00\x00\x00\x00\x01\x02" + "\x00\x00\x00\x04fake"
+	raw, _ := hex.DecodeString(sum)
+	if string(p) != want+string(raw) {
+		t.Fatalf("payload %q", p)
+	}
+	// A descriptor with only the sha256 signs the same payload.
+	byHash, err := SigningPayload(serving.Descriptor{Name: "ab", Version: 258, Format: "fake", SHA256: sum})
+	if err != nil || !bytes.Equal(byHash, p) {
+		t.Fatalf("payload by hash differs: %v", err)
+	}
+	// Moving a byte between fields changes the payload.
+	q, _ := SigningPayload(serving.Descriptor{Name: "a", Version: 258, Format: "bfake", Bytes: []byte("model")})
+	if bytes.Equal(p, q) {
+		t.Fatal("length prefixes do not separate the fields")
+	}
+	for _, bad := range []serving.Descriptor{
+		{Name: "m", Format: "fake", Bytes: []byte("x")},                  // version 0
+		{Name: "m", Version: 1, Bytes: []byte("x")},                      // no format
+		{Name: "m", Version: 1, Format: "fake"},                          // nothing to hash
+		{Name: "m", Version: 1, Format: "fake", SHA256: "abc"},           // short hash
+		{Name: "m", Version: 1, Format: "fake", SHA256: sum[:62] + "zz"}, // not hex
+	} {
+		if _, err := SigningPayload(bad); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("%+v: %v", bad, err)
+		}
+	}
+	if _, err := Sign(trusted[:10], d); err == nil {
+		t.Fatal("short private key accepted")
+	}
+}
+
+func TestLocationModelIsBoundByItsSignedHash(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "model.json")
+	body := servingtest.Spec{Value: 7}.Descriptor("m", 1).Bytes
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Sign(trusted, serving.Descriptor{Name: "m", Version: 1, Format: servingtest.FormatName, Location: "file://" + path, SHA256: serving.ContentID(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithPolicy(Policy{RequireSignature: true}), WithAudit(mustAudit(t)))
+	if err := v.Verify(ctx, d); err != nil {
+		t.Fatalf("location-only descriptor: %v", err)
+	}
+	srv, _ := serving.NewServer(serving.WithLogger(quiet()))
+	defer srv.Close()
+	// Admit fetches the bytes; verifying the same v1 again is a
+	// redelivery, not a replay.
+	if ref, err := v.Admit(ctx, srv, d); err != nil || ref.ID != d.SHA256 {
+		t.Fatalf("admit from location: %v, %v", ref, err)
+	}
+	// The file is swapped on disk after signing: the fetch no longer
+	// matches the signed hash.
+	if err := os.WriteFile(path, servingtest.Spec{Value: 666}.Descriptor("m", 1).Bytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d2, _ := Sign(trusted, serving.Descriptor{Name: "m", Version: 2, Format: servingtest.FormatName, Location: "file://" + path, SHA256: serving.ContentID(body)})
+	if _, err := v.Admit(ctx, srv, d2); !errors.Is(err, ErrChecksum) {
+		t.Fatalf("swapped file: %v", err)
+	}
+	if cur, _ := srv.Current("m"); cur.Version != 1 || cur.ID != d.SHA256 {
+		t.Fatalf("a model was activated from a swapped file: %v", cur)
+	}
+}
+
+func TestNewVerifierValidates(t *testing.T) {
+	if _, err := NewVerifier(WithPolicy(Policy{RequireSignature: true})); err == nil {
+		t.Fatal("require without keys accepted")
+	}
+	if _, err := NewVerifier(TrustKeys(ed25519.PublicKey{1, 2, 3})); err == nil {
+		t.Fatal("short public key accepted")
+	}
+	if _, err := NewAudit(AuditTimeout(0)); err == nil {
+		t.Fatal("zero audit timeout accepted")
+	}
+}
