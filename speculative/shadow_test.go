@@ -1,0 +1,141 @@
+package speculative_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/servingtest"
+	"github.com/modelstream/modelstream/speculative"
+)
+
+func TestShadowBlockedDoesNotSlowPrimary(t *testing.T) {
+	base := runtime.NumGoroutine()
+	primary, ps := labelled("primary", "a", 0.5, nil) // no latency at all
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	var blockedCalls atomic.Int64
+	blocked := serving.ScorerFunc(func(ctx context.Context, r serving.Record) (serving.Result, error) {
+		blockedCalls.Add(1)
+		entered <- struct{}{}
+		<-release // blocks, ignoring ctx, until the test lets go
+		return serving.Result{Prediction: serving.Prediction{Label: "b"}}, nil
+	})
+	var observed []speculative.Observation
+	var mu sync.Mutex
+	sh, err := speculative.NewShadow(ps, []serving.Scorer{speculative.Named(serving.ModelRef{Name: "shadow", Version: 2}, blocked)},
+		speculative.WithQueue(4), speculative.WithWorkers(1),
+		speculative.WithObserver(func(o speculative.Observation) {
+			mu.Lock()
+			observed = append(observed, o)
+			mu.Unlock()
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := sh.Score(context.Background(), rec("k0", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-entered // the only worker is now stuck in the shadow
+	const more = 99
+	for i := range more {
+		res, err := sh.Score(context.Background(), rec("k", float64(i)))
+		if err != nil || res.Label != "a" {
+			t.Fatalf("primary answer %+v, %v", res, err)
+		}
+		servingtest.AssertModel(t, res, "primary", 1)
+	}
+	// Every primary answer came back while the shadow was still blocked.
+	if n := blockedCalls.Load(); n != 1 {
+		t.Fatalf("shadow calls %d while blocked, want 1", n)
+	}
+	if d := first.Provenance.Decision; d == nil || d.Combinator != "shadow" || len(d.Candidates) != 1 || d.Winner != 0 {
+		t.Errorf("decision %+v", d)
+	}
+	st := sh.Stats()
+	// One record in the worker, four queued, the rest dropped.
+	if st.Mirrored != 5 || st.Dropped != more-4 || st.Invocations != more+1 || primary.Calls() != more+1 {
+		t.Errorf("mirrored %d dropped %d invocations %d", st.Mirrored, st.Dropped, st.Invocations)
+	}
+	close(release)
+	for range 4 {
+		<-entered
+	}
+	waitFor(t, "five observations", 5*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(observed) == 5
+	})
+	mu.Lock()
+	o := observed[0]
+	mu.Unlock()
+	if o.Primary.Label != "a" || o.Result.Label != "b" || o.Model.Name != "shadow" || o.Err != nil || string(o.Record.Key) != "k0" {
+		t.Errorf("observation %+v", o)
+	}
+	if err := sh.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := sh.Stats(); st.Models[1].OK != 5 || st.Models[1].Role != "shadow" {
+		t.Errorf("stats %+v", st)
+	}
+	waitGoroutines(t, base, 5*time.Second)
+}
+
+func TestShadowCloseCancelsAndDrops(t *testing.T) {
+	base := runtime.NumGoroutine()
+	_, ps := labelled("primary", "a", 0.5, nil)
+	f, forever := labelled("forever", "b", 0.5, servingtest.Forever)
+	sh, err := speculative.NewShadow(ps, []serving.Scorer{forever}, speculative.WithWorkers(2), speculative.WithQueue(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		if _, err := sh.Score(context.Background(), rec("", float64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "both workers busy", 5*time.Second, func() bool { return f.Active() == 2 })
+	if err := sh.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := sh.Stats()
+	if st.Mirrored != 6 || st.Dropped != 4 || st.Models[1].Cancelled != 2 {
+		t.Errorf("after close: %+v", st)
+	}
+	// After Close the primary still answers; nothing is mirrored.
+	if res, err := sh.Score(context.Background(), rec("", 1)); err != nil || res.Label != "a" {
+		t.Errorf("after close: %+v, %v", res, err)
+	}
+	if st := sh.Stats(); st.Dropped != 5 {
+		t.Errorf("dropped after close: %d", st.Dropped)
+	}
+	sh.Close() // idempotent
+	waitGoroutines(t, base, 5*time.Second)
+}
+
+func TestShadowTimeoutAndPrimaryError(t *testing.T) {
+	bad := &servingtest.Fake{FailRate: 1}
+	_, forever := labelled("forever", "b", 0.5, servingtest.Forever)
+	got := make(chan speculative.Observation, 1)
+	sh, err := speculative.NewShadow(bad.Scorer("primary", 1), []serving.Scorer{forever},
+		speculative.WithShadowTimeout(5*time.Millisecond), speculative.WithObserver(func(o speculative.Observation) { got <- o }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	res, err := sh.Score(context.Background(), rec("", 1))
+	if !errors.Is(err, servingtest.ErrInjected) || res.Provenance.Decision.Winner != -1 {
+		t.Fatalf("primary error not passed through: %v %+v", err, res.Provenance.Decision)
+	}
+	o := <-got
+	if !errors.Is(o.PrimaryErr, servingtest.ErrInjected) || !errors.Is(o.Err, context.DeadlineExceeded) {
+		t.Errorf("observation %+v", o)
+	}
+	waitFor(t, "late count", 5*time.Second, func() bool { return sh.Stats().Models[1].Late == 1 })
+}

