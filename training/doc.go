@@ -104,4 +104,30 @@
 // stream whose rate jumps from 10% to 40%, it fires after about 150
 // records and raises about two false alarms per million records before
 // the change.
+//
+// # Trainer
+//
+// A [Trainer] wires a [Source] of labelled records to a Learner and a
+// [Publisher]. It learns every record, feeds the progressive error to its
+// detector, and publishes the learner's snapshot as the next version when
+// a trigger fires: every n records ([EveryRecords]), every interval
+// ([EveryInterval]), on drift ([OnDrift]), and once more when the source
+// ends. With [RetrainOnDrift] drift resets the learner, which retrains
+// from scratch on the records after the change, and the new version goes
+// out once it has learned a set number of them.
+//
+// Every version carries its lineage and its evidence: Version is the next
+// number, Parent the content ID of the previous version, and the labels
+// hold the progressive loss and accuracy (of the learner, and of the
+// window since the previous version), the records seen, the parent
+// version and the trigger.
+//
+// With [WithCheckpoint] the trainer saves its whole state (learner,
+// detector, version counter, lineage, counters) atomically every n
+// records, after every publication and on shutdown, and restores it when
+// it starts. Sources that implement [Committer], such as a Kafka consumer
+// group, are committed only after the state that learned their records is
+// on disk, so a crash replays at most the records since the last
+// checkpoint and the restarted trainer continues bit for bit, publishing
+// the same versions it would have published without the crash.
 package training

@@ -1,0 +1,559 @@
+package training
+
+import (
+	"context"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// Source yields labelled samples to a Trainer, such as a Kafka consumer
+// group on a data topic.
+//
+// Next blocks until a sample is available, and returns io.EOF when the
+// stream has ended for good. It must honour ctx: when ctx is done it
+// returns promptly with an error wrapping ctx.Err(). After Next returns,
+// the Trainer owns the sample's slices. Next is called from one
+// goroutine at a time.
+type Source interface {
+	Next(ctx context.Context) (Sample, error)
+}
+
+// Committer is implemented by sources that can durably record how far
+// they have been consumed, such as a consumer group committing offsets.
+// A Trainer calls Commit only when every sample returned so far is
+// covered by durable state: after a checkpoint is saved when it keeps
+// checkpoints, or after a version is published when it does not. A
+// restart then replays at most the samples learned since.
+type Committer interface {
+	Commit(ctx context.Context) error
+}
+
+// SourceFunc adapts a function to the Source interface.
+type SourceFunc func(ctx context.Context) (Sample, error)
+
+// Next calls f(ctx).
+func (f SourceFunc) Next(ctx context.Context) (Sample, error) { return f(ctx) }
+
+// Publisher makes a model version available, for example by writing it
+// to the models topic (see package serving/kafka) or by activating it in
+// an in-process serving.Server ([ServerPublisher]). Publish must honour
+// ctx.
+type Publisher interface {
+	Publish(ctx context.Context, d serving.Descriptor) error
+}
+
+// PublisherFunc adapts a function to the Publisher interface.
+type PublisherFunc func(ctx context.Context, d serving.Descriptor) error
+
+// Publish calls f(ctx, d).
+func (f PublisherFunc) Publish(ctx context.Context, d serving.Descriptor) error { return f(ctx, d) }
+
+// ServerPublisher returns a Publisher that activates each version in an
+// in-process serving.Server, for programs and tests without a broker.
+func ServerPublisher(srv *serving.Server) Publisher {
+	return PublisherFunc(func(ctx context.Context, d serving.Descriptor) error {
+		_, err := srv.Activate(ctx, d)
+		return err
+	})
+}
+
+// Trigger says why a Trainer published a version.
+type Trigger string
+
+// The triggers, as they appear in the LabelTrigger label.
+const (
+	TriggerRecords  Trigger = "records"
+	TriggerInterval Trigger = "interval"
+	TriggerDrift    Trigger = "drift"
+	TriggerFinal    Trigger = "final"
+)
+
+// EventKind says what a trainer Event reports.
+type EventKind uint8
+
+// The trainer event kinds.
+const (
+	// EventPublished: a version was published; Descriptor is it.
+	EventPublished EventKind = iota + 1
+	// EventPublishFailed: publishing failed; Err says why. Training
+	// goes on and the next trigger tries again with a new version number.
+	EventPublishFailed
+	// EventDrift: the detector fired.
+	EventDrift
+	// EventCheckpoint: a checkpoint was saved.
+	EventCheckpoint
+	// EventSkipped: an invalid sample was skipped; Err says why.
+	EventSkipped
+)
+
+var trainerEventNames = [...]string{"", "published", "publish_failed", "drift", "checkpoint", "skipped"}
+
+// String returns the event's name, such as "published".
+func (k EventKind) String() string {
+	if k > 0 && int(k) < len(trainerEventNames) {
+		return trainerEventNames[k]
+	}
+	return "unknown"
+}
+
+// Event reports something a Trainer did.
+type Event struct {
+	Kind EventKind
+	// Records is the number of records the trainer had consumed when it
+	// happened, over its whole life.
+	Records int64
+	// Trigger is why a version was published, for EventPublished and
+	// EventPublishFailed.
+	Trigger Trigger
+	// Descriptor is the version published, or attempted.
+	Descriptor serving.Descriptor
+	// Err is the reason for EventPublishFailed and EventSkipped.
+	Err error
+	// Time is when it happened.
+	Time time.Time
+}
+
+// TrainerOption configures a Trainer.
+type TrainerOption func(*trainerOptions)
+
+type trainerOptions struct {
+	everyN       int64
+	every        time.Duration
+	detector     Detector
+	driftOnLoss  bool
+	retrainAfter int64
+	ckptPath     string
+	ckptEvery    int64
+	labels       map[string]string
+	description  string
+	logger       *slog.Logger
+	observer     func(Event)
+}
+
+// EveryRecords publishes a new version after every n learned records.
+// The default is 0: no count trigger.
+func EveryRecords(n int64) TrainerOption { return func(o *trainerOptions) { o.everyN = n } }
+
+// EveryInterval publishes a new version every d, if any record was
+// learned since the last one. The default is 0: no time trigger.
+func EveryInterval(d time.Duration) TrainerOption { return func(o *trainerOptions) { o.every = d } }
+
+// OnDrift publishes a new version when d detects drift in the stream of
+// progressive errors: 1 for a record the model got wrong and 0 for one
+// it got right (for Linear, "right" means rounding to the target's
+// integer; see [DriftOnLoss] to watch the loss instead). The default is
+// no drift trigger.
+func OnDrift(d Detector) TrainerOption { return func(o *trainerOptions) { o.detector = d } }
+
+// DriftOnLoss feeds the detector each record's progressive loss instead
+// of its 0/1 error. The detector's parameters must then be in the loss's
+// units.
+func DriftOnLoss() TrainerOption { return func(o *trainerOptions) { o.driftOnLoss = true } }
+
+// RetrainOnDrift makes drift reset the learner ([Learner.Reset]) and
+// retrain it from scratch on the records that follow; the new version is
+// published once n records have been learned, and count and time
+// triggers wait until then. Without it (the default), drift publishes
+// the continuously trained learner at once.
+func RetrainOnDrift(n int64) TrainerOption { return func(o *trainerOptions) { o.retrainAfter = n } }
+
+// WithCheckpoint keeps a checkpoint of the trainer's full state (the
+// learner, the detector, the version counter and lineage, the counters)
+// in the file at path, saved every n records, after every publication,
+// and when Run returns. NewTrainer restores from the file when it
+// exists. The default is no checkpoint.
+func WithCheckpoint(path string, n int64) TrainerOption {
+	return func(o *trainerOptions) { o.ckptPath, o.ckptEvery = path, n }
+}
+
+// WithLabels adds labels to every published version, such as the
+// trainer's identity. They cannot override the training labels.
+func WithLabels(labels map[string]string) TrainerOption {
+	return func(o *trainerOptions) { o.labels = maps.Clone(labels) }
+}
+
+// WithDescription sets the Description of published versions.
+func WithDescription(s string) TrainerOption { return func(o *trainerOptions) { o.description = s } }
+
+// WithTrainerLogger sets the logger, overriding the default of
+// slog.Default().
+func WithTrainerLogger(l *slog.Logger) TrainerOption { return func(o *trainerOptions) { o.logger = l } }
+
+// WithObserver calls fn with every Event, synchronously from Run.
+func WithObserver(fn func(Event)) TrainerOption { return func(o *trainerOptions) { o.observer = fn } }
+
+// TrainerStats counts what a Trainer has done.
+type TrainerStats struct {
+	// Records is the number of records consumed, learned or skipped.
+	Records int64
+	// Skipped is the number of invalid records skipped.
+	Skipped int64
+	// Published is the number of versions published by this process.
+	Published int64
+	// PublishFailures is the number of failed publications.
+	PublishFailures int64
+	// Drifts is the number of times the detector fired.
+	Drifts int64
+	// Version is the last version published (or attempted), 0 if none.
+	Version uint64
+	// Live is the content ID of the last version published.
+	Live string
+}
+
+// Trainer wires a Source of labelled records to a Learner and a
+// Publisher: it learns every record, watches for drift, publishes new
+// versions when a trigger fires, and keeps a checkpoint. Each version is
+// the learner's [Learner.Snapshot] with Version set to the next number,
+// Parent set to the content ID of the previous version (lineage), and
+// labels carrying the progressive metrics of the learner and of the
+// window since the previous version, the records seen, the parent
+// version and the trigger.
+//
+// Run may be called once. Stats is safe to call concurrently with Run.
+type Trainer struct {
+	name string
+	l    *Learner
+	src  Source
+	pub  Publisher
+	o    trainerOptions
+
+	mu sync.Mutex // guards st
+	st trainerState
+}
+
+// trainerState is everything a Trainer checkpoints besides the learner.
+type trainerState struct {
+	Version      uint64  `json:"version"`
+	Parent       string  `json:"parent"`
+	Records      int64   `json:"records"`
+	Skipped      int64   `json:"skipped"`
+	Drifts       int64   `json:"drifts"`
+	Window       Metrics `json:"window"`        // learned since the last successful publication
+	SincePublish int64   `json:"since_publish"` // learned since the last attempt
+	SinceCkpt    int64   `json:"-"`
+	RetrainLeft  int64   `json:"retrain_left"`
+	Published    int64   `json:"-"`
+	Failures     int64   `json:"-"`
+}
+
+type trainerCheckpoint struct {
+	Name     string          `json:"name"`
+	State    trainerState    `json:"state"`
+	Learner  json.RawMessage `json:"learner"`
+	Detector json.RawMessage `json:"detector,omitempty"`
+}
+
+// NewTrainer returns a Trainer that publishes versions of the model name
+// learned by l from src through pub. Without options it publishes only
+// when src ends; add [EveryRecords], [EveryInterval] or [OnDrift]. With
+// [WithCheckpoint], an existing checkpoint file is restored into l and
+// the detector, and a damaged one is an error (a *CheckpointError): the
+// trainer never silently starts over.
+func NewTrainer(name string, l *Learner, src Source, pub Publisher, opts ...TrainerOption) (*Trainer, error) {
+	o := trainerOptions{logger: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch {
+	case name == "":
+		return nil, configErr("NewTrainer: empty model name")
+	case l == nil || src == nil || pub == nil:
+		return nil, configErr("NewTrainer needs a learner, a source and a publisher")
+	case o.everyN < 0:
+		return nil, configErr("EveryRecords(%d): must not be negative", o.everyN)
+	case o.every < 0:
+		return nil, configErr("EveryInterval(%v): must not be negative", o.every)
+	case o.retrainAfter < 0:
+		return nil, configErr("RetrainOnDrift(%d): must not be negative", o.retrainAfter)
+	case o.retrainAfter > 0 && o.detector == nil:
+		return nil, configErr("RetrainOnDrift needs OnDrift")
+	case o.ckptPath != "" && o.ckptEvery < 1:
+		return nil, configErr("WithCheckpoint(%q, %d): the interval must be at least 1", o.ckptPath, o.ckptEvery)
+	case o.logger == nil:
+		return nil, configErr("WithTrainerLogger(nil)")
+	}
+	t := &Trainer{name: name, l: l, src: src, pub: pub, o: o}
+	if o.ckptPath != "" {
+		if err := t.restore(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// Stats returns the trainer's counters.
+func (t *Trainer) Stats() TrainerStats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return TrainerStats{
+		Records: t.st.Records, Skipped: t.st.Skipped, Published: t.st.Published,
+		PublishFailures: t.st.Failures, Drifts: t.st.Drifts, Version: t.st.Version, Live: t.st.Parent,
+	}
+}
+
+func (t *Trainer) restore() error {
+	b, err := readCheckpoint(t.o.ckptPath)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error { return &CheckpointError{Op: "restore", Path: t.o.ckptPath, Err: err} }
+	var c trainerCheckpoint
+	if err := json.Unmarshal(b, &c); err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrCorruptCheckpoint, err))
+	}
+	if c.Name != t.name {
+		return fail(fmt.Errorf("%w: checkpoint is for model %q, trainer is for %q", ErrCheckpointMismatch, c.Name, t.name))
+	}
+	if c.Detector != nil {
+		u, ok := t.o.detector.(encoding.BinaryUnmarshaler)
+		if ok {
+			if err := u.UnmarshalBinary(c.Detector); err != nil {
+				return fail(fmt.Errorf("%w: detector: %v", ErrCorruptCheckpoint, err))
+			}
+		}
+	}
+	if err := t.l.UnmarshalBinary(c.Learner); err != nil {
+		return fail(err)
+	}
+	t.st = c.State
+	t.o.logger.Info("training: restored checkpoint", "model", t.name, "path", t.o.ckptPath, "records", c.State.Records, "version", c.State.Version)
+	return nil
+}
+
+func (t *Trainer) checkpoint() error {
+	lb, err := t.l.MarshalBinary()
+	if err != nil {
+		return &CheckpointError{Op: "save", Path: t.o.ckptPath, Err: err}
+	}
+	c := trainerCheckpoint{Name: t.name, State: t.st, Learner: lb}
+	if m, ok := t.o.detector.(encoding.BinaryMarshaler); ok {
+		db, err := m.MarshalBinary()
+		if err != nil {
+			return &CheckpointError{Op: "save", Path: t.o.ckptPath, Err: err}
+		}
+		c.Detector = db
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return &CheckpointError{Op: "save", Path: t.o.ckptPath, Err: err}
+	}
+	if err := writeCheckpoint(t.o.ckptPath, b); err != nil {
+		return err
+	}
+	t.st.SinceCkpt = 0
+	t.emit(Event{Kind: EventCheckpoint, Records: t.st.Records})
+	return nil
+}
+
+// commit saves a checkpoint when the trainer keeps one, then lets the
+// source commit.
+func (t *Trainer) commit(ctx context.Context, save bool) error {
+	if save && t.o.ckptPath != "" {
+		if err := t.checkpoint(); err != nil {
+			return err
+		}
+	}
+	if c, ok := t.src.(Committer); ok {
+		if err := c.Commit(ctx); err != nil {
+			return fmt.Errorf("training: commit source: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *Trainer) emit(e Event) {
+	if t.o.observer != nil {
+		if e.Time.IsZero() {
+			e.Time = time.Now()
+		}
+		t.o.observer(e)
+	}
+}
+
+// publish snapshots the learner and publishes it as the next version.
+func (t *Trainer) publish(ctx context.Context, why Trigger) error {
+	d, err := t.l.Snapshot(t.name, t.st.Parent)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.st.Version++
+	t.mu.Unlock()
+	d.Version = t.st.Version
+	d.Description = t.o.description
+	labels := maps.Clone(t.o.labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	maps.Copy(labels, d.Labels)
+	labels[LabelTrigger] = string(why)
+	labels[LabelTotalRecords] = strconv.FormatInt(t.st.Records, 10)
+	labels[LabelWindowRecords] = strconv.FormatInt(t.st.Window.Count, 10)
+	if t.st.Window.Count > 0 {
+		labels[LabelWindowLoss] = fmtFloat(t.st.Window.Loss())
+		labels[LabelWindowAccuracy] = fmtFloat(t.st.Window.Accuracy())
+	}
+	if d.Version > 1 {
+		labels[LabelParentVersion] = strconv.FormatUint(d.Version-1, 10)
+	}
+	d.Labels = labels
+	if err := t.pub.Publish(ctx, d); err != nil {
+		t.mu.Lock()
+		t.st.Failures++
+		t.st.SincePublish = 0 // the count trigger waits for n more records
+		t.mu.Unlock()
+		t.o.logger.Warn("training: publish failed", "model", t.name, "version", d.Version, "trigger", why, "err", err)
+		t.emit(Event{Kind: EventPublishFailed, Records: t.st.Records, Trigger: why, Descriptor: d, Err: err})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return nil
+	}
+	t.mu.Lock()
+	t.st.Parent = d.SHA256
+	t.st.Published++
+	t.st.Window = Metrics{}
+	t.st.SincePublish = 0
+	t.mu.Unlock()
+	t.o.logger.Info("training: published", "model", t.name, "version", d.Version, "id", d.SHA256, "trigger", why,
+		"records", t.st.Records, LabelLoss, d.Labels[LabelLoss], LabelAccuracy, d.Labels[LabelAccuracy])
+	t.emit(Event{Kind: EventPublished, Records: t.st.Records, Trigger: why, Descriptor: d})
+	return t.commit(ctx, true)
+}
+
+// learn learns one sample and fires the record-driven triggers.
+func (t *Trainer) learn(ctx context.Context, s Sample) error {
+	out, err := t.l.Learn(s)
+	t.mu.Lock()
+	t.st.Records++
+	if err != nil {
+		t.st.Skipped++
+		t.mu.Unlock()
+		t.emit(Event{Kind: EventSkipped, Records: t.st.Records, Err: err})
+		return nil
+	}
+	t.st.Window.add(out, s.Target, t.l.kind)
+	t.st.SincePublish++
+	t.st.SinceCkpt++
+	t.mu.Unlock()
+
+	if t.st.RetrainLeft > 0 {
+		t.st.RetrainLeft--
+		if t.st.RetrainLeft == 0 {
+			return t.publish(ctx, TriggerDrift)
+		}
+	} else if t.o.detector != nil {
+		x := 0.0
+		if t.o.driftOnLoss {
+			x = out.Loss
+		} else if !out.Correct {
+			x = 1
+		}
+		if t.o.detector.Add(x) {
+			t.mu.Lock()
+			t.st.Drifts++
+			t.mu.Unlock()
+			t.o.logger.Info("training: drift detected", "model", t.name, "records", t.st.Records)
+			t.emit(Event{Kind: EventDrift, Records: t.st.Records})
+			if t.o.retrainAfter > 0 {
+				t.l.Reset()
+				t.o.detector.Reset()
+				t.st.RetrainLeft = t.o.retrainAfter
+				t.st.Window = Metrics{}
+				return nil
+			}
+			return t.publish(ctx, TriggerDrift)
+		}
+	}
+	if t.o.everyN > 0 && t.st.SincePublish >= t.o.everyN && t.st.RetrainLeft == 0 {
+		return t.publish(ctx, TriggerRecords)
+	}
+	if t.o.ckptPath != "" && t.st.SinceCkpt >= t.o.ckptEvery {
+		return t.commit(ctx, true)
+	}
+	return nil
+}
+
+// Run consumes the source until it ends (io.EOF), ctx is done, or an
+// error stops it. It calls Next from its own goroutine, one sample at a
+// time, so a Committer's commit covers exactly the samples learned. A
+// record the learner refuses (ErrInvalidSample, a wrong feature count)
+// is skipped and counted. A failed publication is logged and reported as
+// EventPublishFailed, and training continues.
+//
+// With [EveryInterval], Run gives Next a context whose deadline is the
+// next publication time; a Source must then return the deadline error
+// without losing a sample, as any channel- or consumer-based source
+// does.
+//
+// When the source ends, Run publishes what was learned since the last
+// version (TriggerFinal), saves a checkpoint, commits, and returns nil.
+// When ctx is done, Run saves a checkpoint and commits (with a fresh
+// context, bounded by 10 seconds) but publishes nothing, and returns
+// nil. A source error, or a checkpoint or commit failure, stops Run and
+// is returned.
+func (t *Trainer) Run(ctx context.Context) error {
+	shutdown := func() error {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return t.commit(sctx, true)
+	}
+	next := time.Now().Add(t.o.every)
+	for {
+		if err := ctx.Err(); err != nil {
+			return shutdown()
+		}
+		if t.o.every > 0 && !time.Now().Before(next) {
+			next = time.Now().Add(t.o.every)
+			if t.st.Window.Count > 0 && t.st.RetrainLeft == 0 {
+				if err := t.publish(ctx, TriggerInterval); err != nil {
+					if ctx.Err() != nil {
+						return shutdown()
+					}
+					return err
+				}
+			}
+		}
+		var s Sample
+		var err error
+		if t.o.every > 0 {
+			nctx, cancel := context.WithDeadline(ctx, next)
+			s, err = t.src.Next(nctx)
+			cancel()
+			if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				continue // time to check the interval trigger
+			}
+		} else {
+			s, err = t.src.Next(ctx)
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				if t.st.Window.Count > 0 {
+					return t.publish(ctx, TriggerFinal)
+				}
+				return t.commit(ctx, true)
+			}
+			if ctx.Err() != nil {
+				return shutdown()
+			}
+			return fmt.Errorf("training: source: %w", err)
+		}
+		if err := t.learn(ctx, s); err != nil {
+			if ctx.Err() != nil {
+				return shutdown()
+			}
+			return err
+		}
+	}
+}
