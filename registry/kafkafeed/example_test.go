@@ -1,0 +1,48 @@
+package kafkafeed_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/modelstream/modelstream/registry"
+	"github.com/modelstream/modelstream/registry/kafkafeed"
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/servingtest"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+)
+
+// A feed connected to a store stores every model it reads and records
+// where to resume.
+func Example() {
+	cluster, err := kafkatest.Start(kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	if err != nil {
+		panic(err)
+	}
+	defer cluster.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pub, _ := kafka.NewPublisher(cluster.Addrs())
+	defer pub.Close()
+	for v := uint64(1); v <= 2; v++ {
+		if _, _, err := pub.Publish(ctx, servingtest.Spec{Value: float64(v)}.Descriptor("churn", v)); err != nil {
+			panic(err)
+		}
+	}
+
+	store, _ := registry.NewMemory() // registry.Open(path) in production
+	srv, _ := serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(registry.Follow(store, quiet)))
+	defer srv.Close()
+	sync, _ := kafkafeed.New(store, kafkafeed.Logger(quiet))
+	opts, _ := sync.FeedOptions(ctx)
+	feed, _ := kafka.NewModelFeed(cluster.Addrs(), srv, append(opts, kafka.FeedLogger(quiet))...)
+	go feed.Run(ctx)
+	<-feed.CaughtUp()
+
+	vs, _ := store.List(ctx, "churn")
+	offs, _ := store.Offsets(ctx, kafka.DefaultModelsTopic)
+	live, _ := srv.Current("churn")
+	fmt.Println("stored:", len(vs), "versions; resume at offset", offs[0], "; live:", live)
+	// Output:
+	// stored: 2 versions; resume at offset 2 ; live: churn@v2
+}

@@ -1,0 +1,158 @@
+// Package kafkafeed connects a registry.Store to the Kafka model feed of
+// package serving/kafka, so that a restarted instance resumes where it
+// stopped instead of re-reading the whole models topic.
+//
+// # What it wires
+//
+// [Sync.FeedOptions] returns the options for kafka.NewModelFeed that:
+//   - start each partition at the offset the store recorded
+//     (kafka.StartOffsets), or at the oldest one for partitions it never
+//     saw;
+//   - after the feed has resolved a model and an optional check (such as
+//     a governance.Verifier) has accepted it, store it with Put before
+//     it is activated (kafka.WithVerifier);
+//   - after every message, whatever its outcome, record the next offset
+//     of its partition (kafka.WithObserver).
+//
+// A crash between a Put and the offset write makes the restarted feed
+// read that message again, and the store's idempotent Put absorbs it:
+// at-least-once reading with exactly-once storage.
+//
+// # Restart
+//
+// The order on start is: open the durable store; make the Server with
+// registry.Follow(store) as a hook; call registry.Restore to serve what
+// was live before; then run the feed with [Sync.FeedOptions]. Only the
+// messages published since the last recorded offset are read.
+package kafkafeed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/modelstream/modelstream/registry"
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/kafka"
+)
+
+// Option configures a Sync.
+type Option func(*Sync)
+
+// Topic sets the models topic, overriding the default of
+// kafka.DefaultModelsTopic. It must match the feed's kafka.FeedTopic;
+// FeedOptions sets both.
+func Topic(t string) Option { return func(s *Sync) { s.topic = t } }
+
+// Check sets a check a model must pass before it is stored and
+// activated, such as governance.Verifier.Verify. The default accepts
+// every model the feed could resolve.
+func Check(fn func(ctx context.Context, d serving.Descriptor) error) Option {
+	return func(s *Sync) { s.check = fn }
+}
+
+// Logger sets the logger for storage failures, overriding the default of
+// slog.Default().
+func Logger(l *slog.Logger) Option { return func(s *Sync) { s.logger = l } }
+
+// Sync keeps a registry.Store in step with a ModelFeed. It is safe for
+// concurrent use; the feed calls it from one goroutine per partition.
+type Sync struct {
+	store  registry.Store
+	topic  string
+	check  func(context.Context, serving.Descriptor) error
+	logger *slog.Logger
+
+	stored   atomic.Uint64
+	failures atomic.Uint64
+	mu       sync.Mutex
+	lastErr  error
+}
+
+// New returns a Sync writing to store.
+func New(store registry.Store, opts ...Option) (*Sync, error) {
+	s := &Sync{store: store, topic: kafka.DefaultModelsTopic, logger: slog.Default()}
+	for _, o := range opts {
+		o(s)
+	}
+	switch {
+	case store == nil:
+		return nil, errors.New("kafkafeed: nil store")
+	case s.topic == "":
+		return nil, errors.New("kafkafeed: Topic(\"\")")
+	case s.logger == nil:
+		return nil, errors.New("kafkafeed: Logger(nil)")
+	}
+	return s, nil
+}
+
+// FeedOptions reads the stored offsets and returns the feed options
+// described in the package documentation. Pass them to
+// kafka.NewModelFeed, after any options of your own; do not also pass
+// WithVerifier or WithObserver, which they set.
+func (s *Sync) FeedOptions(ctx context.Context) ([]kafka.FeedOption, error) {
+	offs, err := s.store.Offsets(ctx, s.topic)
+	if err != nil {
+		return nil, fmt.Errorf("kafkafeed: offsets of %q: %w", s.topic, err)
+	}
+	return []kafka.FeedOption{
+		kafka.FeedTopic(s.topic),
+		kafka.StartOffsets(offs),
+		kafka.WithVerifier(s.Admit),
+		kafka.WithObserver(s.Observe),
+	}, nil
+}
+
+// Admit runs the check, then stores d. It has the shape of the feed's
+// verifier hook: an error rejects the model, which then neither is
+// stored nor replaces the live one.
+func (s *Sync) Admit(ctx context.Context, d serving.Descriptor) error {
+	if s.check != nil {
+		if err := s.check(ctx, d); err != nil {
+			return err
+		}
+	}
+	if _, err := s.store.Put(ctx, d); err != nil {
+		// A version conflict means the topic holds two different models
+		// under one version: refuse the second, keep the first.
+		s.fail(err)
+		return fmt.Errorf("kafkafeed: store %s: %w", d.Ref(), err)
+	}
+	s.stored.Add(1)
+	return nil
+}
+
+// Observe records the offset after e as the partition's resume point. It
+// has the shape of the feed's observer hook.
+func (s *Sync) Observe(e kafka.FeedEvent) {
+	if e.Topic != s.topic {
+		return
+	}
+	ctx := context.Background()
+	if err := s.store.SetOffsets(ctx, s.topic, map[int32]int64{e.Partition: e.Offset + 1}); err != nil {
+		s.fail(err)
+		s.logger.Error("kafkafeed: recording offset failed; a restart re-reads from the previous one",
+			"topic", e.Topic, "partition", e.Partition, "offset", e.Offset, "err", err)
+	}
+}
+
+func (s *Sync) fail(err error) {
+	s.failures.Add(1)
+	s.mu.Lock()
+	s.lastErr = err
+	s.mu.Unlock()
+}
+
+// Stored returns how many models Admit stored (idempotent re-puts
+// included).
+func (s *Sync) Stored() uint64 { return s.stored.Load() }
+
+// Failures returns how many store writes failed, and the last error.
+func (s *Sync) Failures() (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failures.Load(), s.lastErr
+}

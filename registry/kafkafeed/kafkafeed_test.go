@@ -1,0 +1,221 @@
+package kafkafeed_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/modelstream/modelstream/governance"
+	"github.com/modelstream/modelstream/registry"
+	"github.com/modelstream/modelstream/registry/kafkafeed"
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/servingtest"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+)
+
+var (
+	quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+	key   = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, 32))
+)
+
+func signed(t *testing.T, value float64, version uint64) serving.Descriptor {
+	t.Helper()
+	d, err := governance.Sign(key, servingtest.Spec{Value: value}.Descriptor("fraud", version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// instance is one scoring process: a durable store, a Server that the
+// store follows, a verifier, and a model feed resuming from the store.
+type instance struct {
+	store    *registry.Bolt
+	follower *registry.Follower
+	srv      *serving.Server
+	sync     *kafkafeed.Sync
+	feed     *kafka.ModelFeed
+	restored []serving.ModelRef
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+func start(t *testing.T, path string, brokers []string) *instance {
+	t.Helper()
+	ctx := context.Background()
+	in := &instance{done: make(chan error, 1)}
+	var err error
+	if in.store, err = registry.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	in.follower = registry.Follow(in.store, quiet)
+	if in.srv, err = serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(in.follower)); err != nil {
+		t.Fatal(err)
+	}
+	if in.restored, err = registry.Restore(ctx, in.store, in.srv); err != nil {
+		t.Fatal(err)
+	}
+	audit, _ := governance.NewAudit(governance.AuditLogger(quiet))
+	v, err := governance.NewVerifier(
+		governance.TrustKeys(key.Public().(ed25519.PublicKey)),
+		governance.WithPolicy(governance.Policy{RequireSignature: true}),
+		governance.ReplayFrom(in.store),
+		governance.WithAudit(audit),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.sync, err = kafkafeed.New(in.store, kafkafeed.Check(v.Verify), kafkafeed.Logger(quiet)); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := in.sync.FeedOptions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.feed, err = kafka.NewModelFeed(brokers, in.srv, append([]kafka.FeedOption{kafka.FeedLogger(quiet)}, opts...)...); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	in.cancel = cancel
+	go func() { in.done <- in.feed.Run(rctx) }()
+	select {
+	case <-in.feed.CaughtUp():
+	case err := <-in.done:
+		t.Fatalf("feed ended: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("feed did not catch up in 30s")
+	}
+	return in
+}
+
+// stop shuts the instance down gracefully, keeping the Server's Close out
+// of the activation history.
+func (in *instance) stop(t *testing.T) {
+	t.Helper()
+	in.cancel()
+	if err := <-in.done; err != nil {
+		t.Fatal(err)
+	}
+	in.follower.Stop()
+	in.srv.Close()
+	if err := in.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitLive(t *testing.T, srv *serving.Server, version uint64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if ref, _ := srv.Current("fraud"); ref.Version == version {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ref, _ := srv.Current("fraud")
+	t.Fatalf("live is %v, want v%d", ref, version)
+}
+
+// TestRestartResumesFromTheStore runs an instance over the embedded
+// broker, stops it, publishes while it is down, and restarts it: the
+// restarted instance serves its previous model before reading anything,
+// then reads only the messages published since, and a forged message is
+// neither stored nor served.
+func TestRestartResumesFromTheStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Kafka cluster")
+	}
+	ctx := context.Background()
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	pub, err := kafka.NewPublisher(c.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	publish := func(d serving.Descriptor) {
+		t.Helper()
+		if _, _, err := pub.Publish(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "registry.db")
+
+	publish(signed(t, 1, 1))
+	publish(signed(t, 2, 2))
+	a := start(t, path, c.Addrs())
+	waitLive(t, a.srv, 2)
+	if st := a.feed.Stats(); st.Read != 2 || st.Activated != 2 {
+		t.Fatalf("first run: %+v", st)
+	}
+	vs, err := a.store.List(ctx, "fraud")
+	if err != nil || len(vs) != 2 {
+		t.Fatalf("stored %v, %v", vs, err)
+	}
+	if offs, _ := a.store.Offsets(ctx, kafka.DefaultModelsTopic); offs[0] != 2 {
+		t.Fatalf("offsets %v, want partition 0 at 2", offs)
+	}
+	a.stop(t)
+
+	// While the instance is down: a forged model (signed by another
+	// key), then a real v3.
+	forged, _ := governance.Sign(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32)), servingtest.Spec{Value: 666}.Descriptor("fraud", 3))
+	publish(forged)
+	publish(signed(t, 3, 3))
+
+	b := start(t, path, c.Addrs())
+	defer b.stop(t)
+	if len(b.restored) != 1 || b.restored[0].Version != 2 {
+		t.Fatalf("restored %v, want fraud@v2", b.restored)
+	}
+	waitLive(t, b.srv, 3)
+	st := b.feed.Stats()
+	if st.Read != 2 || st.Rejected != 1 || st.Activated != 1 {
+		t.Fatalf("second run read the topic again or mishandled it: %+v", st)
+	}
+	res, err := b.srv.Model("fraud").Score(ctx, serving.Record{})
+	if err != nil || res.Value != 3 {
+		t.Fatalf("score = %v, %v", res, err)
+	}
+	vs, _ = b.store.List(ctx, "fraud")
+	if len(vs) != 3 {
+		t.Fatalf("%d versions stored, want 3", len(vs))
+	}
+	if d, err := b.store.Get(ctx, "fraud", 3); err != nil || d.SHA256 != signed(t, 3, 3).SHA256 {
+		t.Fatalf("stored v3 is %v (%v), not the signed one", d.Ref(), err)
+	}
+	if offs, _ := b.store.Offsets(ctx, kafka.DefaultModelsTopic); offs[0] != 4 {
+		t.Fatalf("offsets %v, want partition 0 at 4", offs)
+	}
+	if ref, err := b.store.At(ctx, "fraud", time.Now()); err != nil || ref.Version != 3 {
+		t.Fatalf("At(now) = %v, %v", ref, err)
+	}
+	if n, err := b.sync.Failures(); n != 0 {
+		t.Fatalf("store failures: %d, %v", n, err)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	if _, err := kafkafeed.New(nil); err == nil {
+		t.Fatal("nil store accepted")
+	}
+	m, _ := registry.NewMemory()
+	if _, err := kafkafeed.New(m, kafkafeed.Topic("")); err == nil {
+		t.Fatal("empty topic accepted")
+	}
+	// A failing check keeps the model out of the store.
+	boom := errors.New("no")
+	s, _ := kafkafeed.New(m, kafkafeed.Check(func(context.Context, serving.Descriptor) error { return boom }))
+	if err := s.Admit(context.Background(), servingtest.Spec{}.Descriptor("m", 1)); !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	if _, err := m.Latest(context.Background(), "m"); !errors.Is(err, registry.ErrNotFound) {
+		t.Fatalf("rejected model was stored: %v", err)
+	}
+}
