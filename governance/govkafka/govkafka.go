@@ -1,0 +1,171 @@
+// Package govkafka adapts package governance to Kafka through sarama: an
+// AuditSink that writes the audit trail to a topic, and conversions
+// between governance's provenance headers and sarama's.
+//
+// # Audit topic
+//
+// [AuditSink] writes each governance.Event as one record: the key is the
+// model name (so one model's events stay in order in one partition), the
+// value is the Event's JSON (documented at governance.Event), and the
+// header modelstream.audit.kind repeats the event kind for consumers that
+// filter without parsing.
+//
+// # Provenance headers
+//
+// governance.Header has the fields of sarama.RecordHeader, so the
+// conversions here are copies of slice headers, not of bytes.
+// [ProvenanceHeaders] plugs into kafka.SinkProvenance; [Which] answers
+// which model scored a consumed output record.
+package govkafka
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/modelstream/modelstream/governance"
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/kafka"
+)
+
+// DefaultAuditTopic is the audit topic unless AuditTopic says otherwise.
+const DefaultAuditTopic = "models.audit"
+
+// HeaderAuditKind carries the event kind of an audit record.
+const HeaderAuditKind = governance.HeaderPrefix + "audit.kind"
+
+// Option configures an AuditSink.
+type Option func(*options)
+
+type options struct {
+	topic string
+	tune  func(*sarama.Config)
+}
+
+// AuditTopic sets the topic, overriding the default of DefaultAuditTopic.
+func AuditTopic(t string) Option { return func(o *options) { o.topic = t } }
+
+// AuditSarama lets fn adjust the producer configuration after the
+// package's defaults (acks=all, idempotent, kafka.DefaultVersion).
+func AuditSarama(fn func(*sarama.Config)) Option { return func(o *options) { o.tune = fn } }
+
+// AuditSink writes audit events to a Kafka topic. WriteAudit returns once
+// every in-sync replica has the record. It is safe for concurrent use.
+type AuditSink struct {
+	topic string
+	prod  sarama.SyncProducer
+}
+
+var _ governance.AuditSink = (*AuditSink)(nil)
+
+// NewAuditSink connects to brokers.
+func NewAuditSink(brokers []string, opts ...Option) (*AuditSink, error) {
+	o := options{topic: DefaultAuditTopic}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if len(brokers) == 0 {
+		return nil, errors.New("govkafka: no brokers")
+	}
+	if o.topic == "" {
+		return nil, errors.New("govkafka: AuditTopic(\"\")")
+	}
+	c := sarama.NewConfig()
+	c.Version = kafka.DefaultVersion
+	c.ClientID = "modelstream-audit"
+	c.Producer.RequiredAcks = sarama.WaitForAll
+	c.Producer.Idempotent = true
+	c.Net.MaxOpenRequests = 1
+	c.Producer.Retry.Max = 10
+	c.Producer.Retry.Backoff = 100 * time.Millisecond
+	c.Producer.Return.Successes = true
+	if o.tune != nil {
+		o.tune(c)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("govkafka: sarama config: %w", err)
+	}
+	p, err := sarama.NewSyncProducer(brokers, c)
+	if err != nil {
+		return nil, fmt.Errorf("govkafka: audit sink: %w", err)
+	}
+	return &AuditSink{topic: o.topic, prod: p}, nil
+}
+
+// WriteAudit implements governance.AuditSink. When ctx ends first it
+// returns ctx.Err(); the record may still be written.
+func (s *AuditSink) WriteAudit(ctx context.Context, e governance.Event) error {
+	v, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("govkafka: encode audit event: %w", err)
+	}
+	msg := &sarama.ProducerMessage{
+		Topic: s.topic, Key: sarama.StringEncoder(e.Model.Name), Value: sarama.ByteEncoder(v),
+		Headers:   []sarama.RecordHeader{{Key: []byte(HeaderAuditKind), Value: []byte(e.Kind)}},
+		Timestamp: e.Time,
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := s.prod.SendMessage(msg)
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		if err != nil {
+			return fmt.Errorf("govkafka: write audit event %s %s: %w", e.Kind, e.Model, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close flushes and closes the producer.
+func (s *AuditSink) Close() error { return s.prod.Close() }
+
+// ParseAuditEvent decodes the value of an audit record.
+func ParseAuditEvent(value []byte) (governance.Event, error) {
+	var e governance.Event
+	if err := json.Unmarshal(value, &e); err != nil {
+		return e, fmt.Errorf("govkafka: audit record: %w", err)
+	}
+	return e, nil
+}
+
+// Headers converts governance headers to sarama's.
+func Headers(hs []governance.Header) []sarama.RecordHeader {
+	out := make([]sarama.RecordHeader, len(hs))
+	for i, h := range hs {
+		out[i] = sarama.RecordHeader(h)
+	}
+	return out
+}
+
+// FromConsumer converts the headers of a consumed message.
+func FromConsumer(hs []*sarama.RecordHeader) []governance.Header {
+	out := make([]governance.Header, 0, len(hs))
+	for _, h := range hs {
+		if h != nil {
+			out = append(out, governance.Header(*h))
+		}
+	}
+	return out
+}
+
+// ProvenanceHeaders is governance.ProvenanceHeaders as sarama headers,
+// to pass to kafka.SinkProvenance. It writes a superset of the Sink's
+// default headers under the same names: the format and the full decision
+// too.
+func ProvenanceHeaders(p serving.Provenance) []sarama.RecordHeader {
+	return Headers(governance.ProvenanceHeaders(p))
+}
+
+// Which answers which model scored a consumed output record; see
+// governance.Which.
+func Which(m *sarama.ConsumerMessage) (serving.ModelRef, error) {
+	return governance.Which(FromConsumer(m.Headers), m.Value)
+}

@@ -1,0 +1,151 @@
+package govkafka_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/modelstream/modelstream/governance"
+	"github.com/modelstream/modelstream/governance/govkafka"
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/servingtest"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// TestAuditTopic writes a model's audit trail to the embedded broker over
+// TCP and reads it back.
+func TestAuditTopic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Kafka cluster")
+	}
+	c := kafkatest.New(t, kafkatest.Topic(govkafka.DefaultAuditTopic, 1))
+	sink, err := govkafka.NewAuditSink(c.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit, _ := governance.NewAudit(governance.AuditLogger(quiet), governance.AuditTo(sink))
+	v, _ := governance.NewVerifier(governance.WithAudit(audit))
+	srv, _ := serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(audit))
+	ctx := context.Background()
+	if _, err := v.Admit(ctx, srv, servingtest.Spec{Value: 1}.Descriptor("fraud", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Admit(ctx, srv, servingtest.Spec{Value: 0}.Descriptor("fraud", 1)); err == nil {
+		t.Fatal("replay admitted")
+	}
+	srv.Retire("fraud")
+	srv.Close()
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := audit.SinkFailures(); n != 0 {
+		t.Fatalf("sink failures %d: %v", n, err)
+	}
+
+	cons, err := sarama.NewConsumer(c.Addrs(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	pc, err := cons.ConsumePartition(govkafka.DefaultAuditTopic, 0, sarama.OffsetOldest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	want := []string{"received", "verified", "loaded", "activated", "received", "rejected", "retired"}
+	var got []string
+	timeout := time.After(30 * time.Second)
+	for len(got) < len(want) {
+		select {
+		case m := <-pc.Messages():
+			e, err := govkafka.ParseAuditEvent(m.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(m.Key) != "fraud" || e.Model.Name != "fraud" || e.Time.IsZero() {
+				t.Fatalf("record key %q, event %+v", m.Key, e)
+			}
+			if len(m.Headers) != 1 || string(m.Headers[0].Key) != govkafka.HeaderAuditKind || string(m.Headers[0].Value) != string(e.Kind) {
+				t.Fatalf("headers %v", m.Headers)
+			}
+			if e.Kind == governance.KindRejected && e.Reason != "replay" {
+				t.Fatalf("rejection %+v", e)
+			}
+			got = append(got, string(e.Kind))
+		case <-timeout:
+			t.Fatalf("read %v, want %v", got, want)
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("audit topic holds %v, want %v", got, want)
+	}
+}
+
+// TestOneSetOfHeaders checks that the Kafka sink's default provenance
+// headers and governance's are the same protocol: each side parses the
+// other's.
+func TestOneSetOfHeaders(t *testing.T) {
+	ref := serving.ModelRef{Name: "fraud", Version: 3, ID: serving.ContentID([]byte("m")), Format: "linear"}
+	p := serving.Provenance{Model: ref, Decision: &serving.Decision{Combinator: "split", Variant: "b", Winner: 0, Candidates: []serving.Candidate{{Model: ref}}}}
+
+	// The sink's default encoding, read by governance.
+	sinkDefault := kafka.ProvenanceHeaders(p)
+	hs := make([]*sarama.RecordHeader, len(sinkDefault))
+	for i := range sinkDefault {
+		hs[i] = &sinkDefault[i]
+	}
+	got, err := governance.ParseProvenanceHeaders(govkafka.FromConsumer(hs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Model.Name != ref.Name || got.Model.Version != ref.Version || got.Model.ID != ref.ID {
+		t.Fatalf("governance read the sink's headers as %+v", got.Model)
+	}
+
+	// governance's encoding, as the sink would write it with
+	// kafka.SinkProvenance(govkafka.ProvenanceHeaders), plus the sink's
+	// JSON value: Which answers from a consumed message.
+	full := govkafka.ProvenanceHeaders(p)
+	value, _ := json.Marshal(kafka.Score{Prediction: serving.Prediction{Value: 0.5}, Provenance: p, Topic: "data", Offset: 9})
+	msg := &sarama.ConsumerMessage{Value: value}
+	for i := range full {
+		msg.Headers = append(msg.Headers, &full[i])
+	}
+	which, err := govkafka.Which(msg)
+	if err != nil || which != ref {
+		t.Fatalf("Which = %v, %v", which, err)
+	}
+	back, err := governance.ProvenanceOf(govkafka.FromConsumer(msg.Headers), nil)
+	if err != nil || !reflect.DeepEqual(back, p) {
+		t.Fatalf("full headers round trip: %+v, %v", back, err)
+	}
+	for _, h := range full {
+		if k := string(h.Key); !strings.HasPrefix(k, kafka.HeaderPrefix) {
+			t.Fatalf("header %s outside the shared prefix", k)
+		}
+	}
+	if kafka.HeaderModel != governance.HeaderModel || kafka.HeaderVersion != governance.HeaderVersion ||
+		kafka.HeaderModelID != governance.HeaderID || kafka.HeaderCombinator != governance.HeaderCombinator ||
+		kafka.HeaderVariant != governance.HeaderVariant {
+		t.Fatal("serving/kafka and governance disagree on a provenance header name")
+	}
+}
+
+func TestNewAuditSinkValidates(t *testing.T) {
+	if _, err := govkafka.NewAuditSink(nil); err == nil {
+		t.Fatal("no brokers accepted")
+	}
+	if _, err := govkafka.NewAuditSink([]string{"127.0.0.1:1"}, govkafka.AuditTopic("")); err == nil {
+		t.Fatal("empty topic accepted")
+	}
+}
