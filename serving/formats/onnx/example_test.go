@@ -1,0 +1,57 @@
+package onnx_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/onnx"
+)
+
+// A three-class classifier, softmax(x·W + b), built in Go as ONNX
+// protobuf bytes (see builder_test.go) and loaded the way a model message
+// is: through serving.Load with the format's name.
+func Example() {
+	b := tinyClassifier()
+	m, err := serving.Load(context.Background(), serving.Descriptor{
+		Name:   "iris-like",
+		Format: onnx.FormatName,
+		Bytes:  b,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	info := m.(serving.Describer).Describe()
+	fmt.Println("input:", info.Input)
+	fmt.Println("features:", info.Features, "outputs:", info.Outputs)
+
+	p, err := m.Predict(context.Background(), []float64{1, 0.5, -1, 2})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("class %s, p=%.3f, all %.3f\n", p.Label, p.Value, p.Values)
+
+	_, err = m.Predict(context.Background(), []float64{1, 2})
+	fmt.Println(err)
+	// Output:
+	// input: float32 tensor [1 4] (symbolic N fixed to 1)
+	// features: 4 outputs: 3
+	// class 2, p=0.883, all [0.086 0.030 0.883]
+	// serving: feature count mismatch: model expects 4, got 2
+}
+
+// A model that uses an op gorgonnx does not implement is refused when it
+// loads, not when it first scores.
+func ExampleParse_unsupported() {
+	b := model(13, graphSpec{
+		nodes:   [][]byte{node("Erf", []string{"x"}, []string{"y"})},
+		inputs:  [][]byte{valueInfo("x", elemFloat, 1, 3)},
+		outputs: [][]byte{valueInfo("y", elemFloat, 1, 3)},
+	})
+	_, err := onnx.Parse(b)
+	fmt.Println(err)
+	// Output:
+	// serving: unsupported model (onnx): onnx: operator Erf not implemented ()
+}

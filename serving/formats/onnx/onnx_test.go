@@ -1,0 +1,368 @@
+package onnx_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+
+	onnxgo "github.com/owulveryck/onnx-go"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/onnx"
+)
+
+func mustParse(t testing.TB, b []byte, opts ...onnx.Option) *onnx.Model {
+	t.Helper()
+	f, err := onnx.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := f.Parse(b)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return m
+}
+
+func close32(got, want float64) bool {
+	if math.IsNaN(want) {
+		return math.IsNaN(got)
+	}
+	if math.IsInf(want, 0) {
+		return got == want
+	}
+	return math.Abs(got-want) <= 1e-5+1e-4*math.Abs(want)
+}
+
+func TestRegistered(t *testing.T) {
+	if !slices.Contains(serving.Formats(), onnx.FormatName) {
+		t.Fatalf("Formats() = %v, want it to contain %q", serving.Formats(), onnx.FormatName)
+	}
+}
+
+func TestTinyClassifierDescribesItsInput(t *testing.T) {
+	m := mustParse(t, tinyClassifier())
+	info := m.Describe()
+	want := serving.ModelInfo{Features: 4, Outputs: 3, Input: "float32 tensor [1 4] (symbolic N fixed to 1)"}
+	if info != want {
+		t.Errorf("Describe() = %+v, want %+v", info, want)
+	}
+	in := m.Inputs()
+	if len(in) != 1 || in[0].Name != "x" || in[0].Type != "float32" || !slices.Equal(in[0].Shape, []int{1, 4}) {
+		t.Errorf("Inputs() = %+v", in)
+	}
+	if out := m.Output(); out.Name != "probs" || !slices.Equal(out.Shape, []int{1, 3}) {
+		t.Errorf("Output() = %+v", out)
+	}
+}
+
+func TestTinyClassifierMatchesReference(t *testing.T) {
+	m := mustParse(t, tinyClassifier())
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		x := []float64{r.NormFloat64() * 3, r.NormFloat64(), r.NormFloat64() * 2, r.NormFloat64()}
+		p, err := m.Predict(context.Background(), x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := tinyReference(x)
+		if len(p.Values) != 3 {
+			t.Fatalf("Values = %v, want 3 probabilities", p.Values)
+		}
+		best := 0
+		for k := range want {
+			if !close32(p.Values[k], want[k]) {
+				t.Fatalf("x=%v: Values = %v, want %v", x, p.Values, want)
+			}
+			if want[k] > want[best] {
+				best = k
+			}
+		}
+		if p.Value != p.Values[best] && math.Abs(want[best]-p.Value) > 1e-6 {
+			t.Errorf("Value = %v, want the largest output %v", p.Value, p.Values[best])
+		}
+		// Near-ties may flip under float32; check the label only when clear.
+		sorted := slices.Sorted(slices.Values(want))
+		if sorted[2]-sorted[1] > 1e-4 && p.Label != strconv.Itoa(best) {
+			t.Errorf("Label = %q, want %d for %v", p.Label, best, want)
+		}
+		if p.Confidence != 0 {
+			t.Errorf("Confidence = %v, want 0 (the format cannot tell probabilities from scores)", p.Confidence)
+		}
+	}
+}
+
+func TestSingleOutputSetsValueOnly(t *testing.T) {
+	m := mustParse(t, tinyScorer())
+	if info := m.Describe(); info.Features != 2 || info.Outputs != 1 || info.Input != "float32 tensor [1 2]" {
+		t.Errorf("Describe() = %+v", info)
+	}
+	for _, x := range [][]float64{{0, 0}, {1, 2}, {-3, 4.5}, {100, -100}} {
+		p, err := m.Predict(context.Background(), x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Values != nil || p.Label != "" {
+			t.Errorf("single output: Values = %v, Label = %q, want nil and empty", p.Values, p.Label)
+		}
+		if want := tinyScorerReference(x); !close32(p.Value, want) {
+			t.Errorf("Predict(%v) = %v, want %v", x, p.Value, want)
+		}
+	}
+}
+
+// Results must not depend on earlier calls: no state may leak through the
+// reused input tensors or the graph's bound values.
+func TestPredictIsRepeatable(t *testing.T) {
+	m := mustParse(t, tinyClassifier())
+	a, b := []float64{1, 2, 3, 4}, []float64{-4, 0.5, 2, -1}
+	pa, _ := m.Predict(context.Background(), a)
+	pb, _ := m.Predict(context.Background(), b)
+	pa2, _ := m.Predict(context.Background(), a)
+	if !slices.Equal(pa.Values, pa2.Values) {
+		t.Errorf("same input, different outputs: %v then %v", pa.Values, pa2.Values)
+	}
+	if slices.Equal(pa.Values, pb.Values) {
+		t.Errorf("different inputs, same outputs %v", pa.Values)
+	}
+}
+
+func TestLoadThroughServing(t *testing.T) {
+	b := tinyScorer()
+	d := serving.Descriptor{Name: "scorer", Version: 1, Format: onnx.FormatName, Bytes: b, SHA256: serving.ContentID(b)}
+	m, err := serving.Load(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Predict(context.Background(), []float64{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := tinyScorerReference([]float64{1, 2}); !close32(p.Value, want) {
+		t.Errorf("Value = %v, want %v", p.Value, want)
+	}
+	if _, ok := m.(serving.Describer); !ok {
+		t.Error("model does not implement serving.Describer")
+	}
+}
+
+func TestFeatureCountMismatch(t *testing.T) {
+	m := mustParse(t, tinyClassifier())
+	for _, n := range []int{0, 3, 5, 8} {
+		_, err := m.Predict(context.Background(), make([]float64, n))
+		var fc *serving.FeatureCountError
+		if !errors.As(err, &fc) || fc.Want != 4 || fc.Got != n {
+			t.Errorf("%d features: err = %v, want *FeatureCountError{4, %d}", n, err, n)
+		}
+		if !errors.Is(err, serving.ErrFeatureCount) {
+			t.Errorf("%d features: errors.Is(err, ErrFeatureCount) = false", n)
+		}
+	}
+}
+
+// Every strict prefix of a model is a truncated graph (the builder writes
+// the graph last), and must be refused as corrupt without a panic.
+func TestTruncatedIsCorrupt(t *testing.T) {
+	for _, b := range [][]byte{tinyClassifier(), tinyScorer()} {
+		for n := range len(b) {
+			_, err := onnx.Parse(b[:n])
+			if !errors.Is(err, serving.ErrCorruptModel) {
+				t.Fatalf("prefix of %d/%d bytes: err = %v, want ErrCorruptModel", n, len(b), err)
+			}
+		}
+	}
+}
+
+func TestRandomBytesAreRefused(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 2000 {
+		b := make([]byte, r.IntN(512))
+		for j := range b {
+			b[j] = byte(r.Uint32())
+		}
+		_, err := onnx.Parse(b)
+		if !errors.Is(err, serving.ErrCorruptModel) {
+			t.Fatalf("random input %d (%d bytes): err = %v, want ErrCorruptModel", i, len(b), err)
+		}
+	}
+}
+
+// Corrupting single bytes of a valid model must give a model or a typed
+// error, never a panic.
+func TestFlippedBytes(t *testing.T) {
+	orig := tinyClassifier()
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 3000 {
+		b := slices.Clone(orig)
+		for range 1 + r.IntN(3) {
+			b[r.IntN(len(b))] ^= byte(1 + r.IntN(255))
+		}
+		m, err := onnx.Parse(b)
+		if err != nil {
+			if !errors.Is(err, serving.ErrCorruptModel) && !errors.Is(err, serving.ErrUnsupportedModel) {
+				t.Fatalf("untyped error: %v", err)
+			}
+			continue
+		}
+		if _, err := m.Predict(context.Background(), make([]float64, m.Describe().Features)); err != nil && !errors.Is(err, onnx.ErrBackend) {
+			t.Fatalf("Predict on a loaded model: untyped error %v", err)
+		}
+	}
+}
+
+func TestUnsupportedOpIsRejectedAtLoad(t *testing.T) {
+	b := model(13, graphSpec{
+		nodes:   [][]byte{node("Erf", []string{"x"}, []string{"y"})},
+		inputs:  [][]byte{valueInfo("x", elemFloat, 1, 3)},
+		outputs: [][]byte{valueInfo("y", elemFloat, 1, 3)},
+	})
+	_, err := onnx.Parse(b)
+	if !errors.Is(err, serving.ErrUnsupportedModel) {
+		t.Fatalf("err = %v, want ErrUnsupportedModel", err)
+	}
+	var ni *onnxgo.ErrNotImplemented
+	if !errors.As(err, &ni) || ni.Operator != "Erf" {
+		t.Errorf("err = %v, want it to wrap *onnx.ErrNotImplemented for Erf", err)
+	}
+}
+
+func TestRefusedAtLoad(t *testing.T) {
+	relu := func(in []byte) []byte {
+		return model(13, graphSpec{
+			nodes:   [][]byte{node("Relu", []string{"x"}, []string{"y"})},
+			inputs:  [][]byte{in},
+			outputs: [][]byte{valueInfo("y", elemFloat, 1, 3)},
+		})
+	}
+	cases := []struct {
+		name string
+		b    []byte
+		want error
+	}{
+		{"int64 input", relu(valueInfo("x", elemInt64, 1, 3)), serving.ErrUnsupportedModel},
+		{"huge declared shape", relu(valueInfo("x", elemFloat, 1<<20, 1<<20)), serving.ErrUnsupportedModel},
+		{"negative dimension", relu(valueInfo("x", elemFloat, -2, 3)), serving.ErrCorruptModel},
+		{"zero dimension", relu(valueInfo("x", elemFloat, 0, 3)), serving.ErrUnsupportedModel},
+		{"no shape", relu(pb(nil).str(1, "x").bytes(2, pb(nil).bytes(1, pb(nil).varint(1, elemFloat)))), serving.ErrUnsupportedModel},
+		{"custom domain", model(13, graphSpec{
+			nodes:   [][]byte{pb(node("Relu", []string{"x"}, []string{"y"})).str(7, "com.example")},
+			inputs:  [][]byte{valueInfo("x", elemFloat, 1, 3)},
+			outputs: [][]byte{valueInfo("y", elemFloat, 1, 3)},
+		}), serving.ErrUnsupportedModel},
+		{"no nodes", model(13, graphSpec{
+			inputs:  [][]byte{valueInfo("x", elemFloat, 1, 3)},
+			outputs: [][]byte{valueInfo("y", elemFloat, 1, 3)},
+		}), serving.ErrCorruptModel},
+		{"no outputs", model(13, graphSpec{
+			nodes:  [][]byte{node("Relu", []string{"x"}, []string{"y"})},
+			inputs: [][]byte{valueInfo("x", elemFloat, 1, 3)},
+		}), serving.ErrCorruptModel},
+		{"output read inside the graph", model(13, graphSpec{
+			nodes: [][]byte{
+				node("Relu", []string{"x"}, []string{"y"}),
+				node("Neg", []string{"y"}, []string{"z"}),
+			},
+			inputs:  [][]byte{valueInfo("x", elemFloat, 1, 3)},
+			outputs: [][]byte{valueInfo("y", elemFloat, 1, 3), valueInfo("z", elemFloat, 1, 3)},
+		}), serving.ErrUnsupportedModel},
+		// Opset 13 Softmax over axis 0 of a [2 3] tensor normalises
+		// columns; gorgonnx would normalise rows.
+		{"softmax gorgonnx gets wrong", model(13, graphSpec{
+			nodes:   [][]byte{node("Softmax", []string{"x"}, []string{"y"}, attrInt("axis", 0))},
+			inputs:  [][]byte{valueInfo("x", elemFloat, 2, 3)},
+			outputs: [][]byte{valueInfo("y", elemFloat, 2, 3)},
+		}), serving.ErrUnsupportedModel},
+		{"empty", nil, serving.ErrCorruptModel},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := onnx.Parse(c.b)
+			t.Log(err)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("err = %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+func TestOptionsAreValidated(t *testing.T) {
+	if _, err := onnx.New(onnx.Instances(0)); err == nil {
+		t.Error("Instances(0) accepted")
+	}
+	if _, err := onnx.New(onnx.MaxTensorElements(0)); err == nil {
+		t.Error("MaxTensorElements(0) accepted")
+	}
+	f, err := onnx.New(onnx.MaxTensorElements(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Parse(tinyClassifier()); !errors.Is(err, serving.ErrUnsupportedModel) {
+		t.Errorf("input declared [N 4] under a 3-element limit: err = %v, want ErrUnsupportedModel", err)
+	}
+}
+
+func TestClose(t *testing.T) {
+	m := mustParse(t, tinyScorer())
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := m.Predict(context.Background(), []float64{1, 2}); !errors.Is(err, onnx.ErrClosed) {
+		t.Errorf("Predict after Close: err = %v, want ErrClosed", err)
+	}
+}
+
+func TestCancelledContext(t *testing.T) {
+	m := mustParse(t, tinyScorer())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := m.Predict(ctx, []float64{1, 2}); !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+// Many goroutines share one model; each result must match the reference
+// for its own input. Run with -race.
+func TestConcurrentPredict(t *testing.T) {
+	for _, instances := range []int{1, 3} {
+		t.Run("instances="+strconv.Itoa(instances), func(t *testing.T) {
+			m := mustParse(t, tinyClassifier(), onnx.Instances(instances))
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for g := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := rand.New(rand.NewPCG(uint64(g), 9))
+					for range 150 {
+						x := []float64{r.NormFloat64(), r.NormFloat64(), r.NormFloat64(), r.NormFloat64()}
+						p, err := m.Predict(context.Background(), x)
+						if err != nil {
+							errs <- err
+							return
+						}
+						want := tinyReference(x)
+						for k := range want {
+							if !close32(p.Values[k], want[k]) {
+								errs <- errors.New("result does not match its own input")
+								return
+							}
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		})
+	}
+}

@@ -1,0 +1,361 @@
+package onnx
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// This file reads just enough of the ONNX protobuf (onnx.proto, IR
+// version 3 and later) to learn a model's interface before onnx-go sees
+// it: the graph inputs with their element types and dimensions (onnx-go
+// drops symbolic dimensions such as a batch "N", which changes the rank),
+// the names of the initializers (older exporters list them as inputs too),
+// the output names, the op types, and every declared shape (onnx-go
+// allocates a zero tensor for each, so an absurd declared shape must be
+// refused before it becomes an allocation).
+
+// Field numbers from onnx.proto.
+const (
+	fModelGraph  = 7
+	fModelOpset  = 8
+	fOpsetDomain = 1
+	fOpsetVer    = 2
+
+	fGraphNode        = 1
+	fGraphInitializer = 5
+	fGraphInput       = 11
+	fGraphOutput      = 12
+	fGraphValueInfo   = 13
+
+	fNodeInput  = 1
+	fNodeOutput = 2
+	fNodeOpType = 4
+	fNodeAttr   = 5
+	fNodeDomain = 7
+
+	fAttrName = 1
+	fAttrInt  = 3
+
+	fValueInfoName = 1
+	fValueInfoType = 2
+
+	fTypeTensor = 1
+
+	fTensorTypeElem  = 1
+	fTensorTypeShape = 2
+
+	fShapeDim = 1
+
+	fDimValue = 1
+	fDimParam = 2
+
+	fTensorName = 8
+)
+
+// Wire types.
+const (
+	wireVarint  = 0
+	wireFixed64 = 1
+	wireBytes   = 2
+	wireStartGr = 3
+	wireEndGr   = 4
+	wireFixed32 = 5
+)
+
+// ONNX TensorProto.DataType values this package names.
+const (
+	elemFloat  = 1
+	elemDouble = 11
+)
+
+var elemNames = map[int64]string{
+	0: "undefined", 1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16",
+	6: "int32", 7: "int64", 8: "string", 9: "bool", 10: "float16", 11: "float64",
+	12: "uint32", 13: "uint64", 14: "complex64", 15: "complex128", 16: "bfloat16",
+}
+
+func elemName(t int64) string {
+	if n, ok := elemNames[t]; ok {
+		return n
+	}
+	return fmt.Sprintf("type %d", t)
+}
+
+var errTruncated = errors.New("truncated protobuf")
+
+// dim is one declared dimension: a fixed size, or a symbolic name.
+type dim struct {
+	value int64
+	param string // non-empty for a symbolic dimension
+	known bool   // value or param was present
+}
+
+// valueInfo is a graph input, output or intermediate value.
+type valueInfo struct {
+	name     string
+	elem     int64
+	hasType  bool
+	hasShape bool
+	dims     []dim
+}
+
+// graphInfo is what wire parsing learns about a model.
+type graphInfo struct {
+	hasGraph     bool
+	inputs       []valueInfo
+	outputs      []valueInfo
+	valueInfos   []valueInfo
+	initializers map[string]bool
+	ops          []string // op types in node order ("domain:Op" for custom domains)
+	consumed     map[string]bool
+	opset        int64 // version of the default ONNX domain, 0 if not declared
+	softmaxes    []softmaxNode
+}
+
+// softmaxNode is a Softmax node: its meaning changed in opset 13, and
+// gorgonnx implements the older one.
+type softmaxNode struct {
+	input   string
+	axis    int64
+	hasAxis bool
+}
+
+// field is one decoded protobuf field.
+type field struct {
+	num  int
+	typ  int
+	v    uint64 // varint or fixed value
+	data []byte // for wireBytes
+}
+
+// readFields decodes the top-level fields of one message, calling fn for
+// each. It rejects malformed wire data; it does not recurse.
+func readFields(b []byte, fn func(f field) error) error {
+	for len(b) > 0 {
+		key, n := binary.Uvarint(b)
+		if n <= 0 {
+			return errTruncated
+		}
+		b = b[n:]
+		f := field{num: int(key >> 3), typ: int(key & 7)}
+		if key>>3 == 0 || key>>3 > 1<<29 {
+			return fmt.Errorf("invalid field number %d", key>>3)
+		}
+		switch f.typ {
+		case wireVarint:
+			v, n := binary.Uvarint(b)
+			if n <= 0 {
+				return errTruncated
+			}
+			f.v, b = v, b[n:]
+		case wireFixed64:
+			if len(b) < 8 {
+				return errTruncated
+			}
+			f.v, b = binary.LittleEndian.Uint64(b), b[8:]
+		case wireFixed32:
+			if len(b) < 4 {
+				return errTruncated
+			}
+			f.v, b = uint64(binary.LittleEndian.Uint32(b)), b[4:]
+		case wireBytes:
+			l, n := binary.Uvarint(b)
+			if n <= 0 || l > uint64(len(b)-n) {
+				return errTruncated
+			}
+			f.data, b = b[n:n+int(l)], b[n+int(l):]
+		default:
+			// Groups are deprecated and unused by onnx.proto.
+			return fmt.Errorf("unsupported wire type %d for field %d", f.typ, f.num)
+		}
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseModel reads the parts of a ModelProto that Load needs.
+func parseModel(b []byte) (*graphInfo, error) {
+	gi := &graphInfo{initializers: map[string]bool{}, consumed: map[string]bool{}}
+	err := readFields(b, func(f field) error {
+		switch f.num {
+		case fModelGraph:
+			if f.typ != wireBytes {
+				return fmt.Errorf("ModelProto.graph has wire type %d", f.typ)
+			}
+			gi.hasGraph = true
+			return parseGraph(f.data, gi)
+		case fModelOpset:
+			if f.typ != wireBytes {
+				return fmt.Errorf("ModelProto.opset_import has wire type %d", f.typ)
+			}
+			var domain string
+			var version int64
+			err := readFields(f.data, func(of field) error {
+				switch {
+				case of.num == fOpsetDomain && of.typ == wireBytes:
+					domain = string(of.data)
+				case of.num == fOpsetVer && of.typ == wireVarint:
+					version = int64(of.v)
+				}
+				return nil
+			})
+			if err == nil && (domain == "" || domain == "ai.onnx") {
+				gi.opset = version
+			}
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return gi, nil
+}
+
+func parseGraph(b []byte, gi *graphInfo) error {
+	return readFields(b, func(f field) error {
+		switch f.num {
+		case fGraphNode, fGraphInitializer, fGraphInput, fGraphOutput, fGraphValueInfo:
+		default:
+			return nil
+		}
+		if f.typ != wireBytes {
+			return fmt.Errorf("GraphProto field %d has wire type %d", f.num, f.typ)
+		}
+		switch f.num {
+		case fGraphNode:
+			return parseNode(f.data, gi)
+		case fGraphInitializer:
+			return readFields(f.data, func(tf field) error {
+				if tf.num == fTensorName && tf.typ == wireBytes {
+					gi.initializers[string(tf.data)] = true
+				}
+				return nil
+			})
+		default:
+			vi, err := parseValueInfo(f.data)
+			if err != nil {
+				return err
+			}
+			switch f.num {
+			case fGraphInput:
+				gi.inputs = append(gi.inputs, vi)
+			case fGraphOutput:
+				gi.outputs = append(gi.outputs, vi)
+			default:
+				gi.valueInfos = append(gi.valueInfos, vi)
+			}
+			return nil
+		}
+	})
+}
+
+func parseNode(b []byte, gi *graphInfo) error {
+	var op, domain string
+	var sm softmaxNode
+	nin := 0
+	err := readFields(b, func(f field) error {
+		if f.typ != wireBytes {
+			return nil
+		}
+		switch f.num {
+		case fNodeInput:
+			gi.consumed[string(f.data)] = true
+			if nin == 0 {
+				sm.input = string(f.data)
+			}
+			nin++
+		case fNodeOpType:
+			op = string(f.data)
+		case fNodeDomain:
+			domain = string(f.data)
+		case fNodeAttr:
+			var name string
+			var i int64
+			var hasInt bool
+			err := readFields(f.data, func(af field) error {
+				switch {
+				case af.num == fAttrName && af.typ == wireBytes:
+					name = string(af.data)
+				case af.num == fAttrInt && af.typ == wireVarint:
+					i, hasInt = int64(af.v), true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if name == "axis" && hasInt {
+				sm.axis, sm.hasAxis = i, true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if op == "Softmax" && (domain == "" || domain == "ai.onnx") {
+		gi.softmaxes = append(gi.softmaxes, sm)
+	}
+	if domain != "" && domain != "ai.onnx" {
+		op = domain + ":" + op
+	}
+	gi.ops = append(gi.ops, op)
+	return nil
+}
+
+func parseValueInfo(b []byte) (valueInfo, error) {
+	var vi valueInfo
+	err := readFields(b, func(f field) error {
+		if f.typ != wireBytes {
+			return nil
+		}
+		switch f.num {
+		case fValueInfoName:
+			vi.name = string(f.data)
+		case fValueInfoType:
+			return readFields(f.data, func(tf field) error {
+				if tf.num != fTypeTensor || tf.typ != wireBytes {
+					return nil
+				}
+				vi.hasType = true
+				return parseTensorType(tf.data, &vi)
+			})
+		}
+		return nil
+	})
+	return vi, err
+}
+
+func parseTensorType(b []byte, vi *valueInfo) error {
+	return readFields(b, func(f field) error {
+		switch {
+		case f.num == fTensorTypeElem && f.typ == wireVarint:
+			vi.elem = int64(f.v)
+		case f.num == fTensorTypeShape && f.typ == wireBytes:
+			vi.hasShape = true
+			vi.dims = vi.dims[:0]
+			return readFields(f.data, func(sf field) error {
+				if sf.num != fShapeDim || sf.typ != wireBytes {
+					return nil
+				}
+				var d dim
+				err := readFields(sf.data, func(df field) error {
+					switch {
+					case df.num == fDimValue && df.typ == wireVarint:
+						d.value, d.param, d.known = int64(df.v), "", true
+					case df.num == fDimParam && df.typ == wireBytes:
+						d.value, d.param, d.known = 0, string(df.data), true
+					}
+					return nil
+				})
+				vi.dims = append(vi.dims, d)
+				return err
+			})
+		}
+		return nil
+	})
+}
