@@ -153,7 +153,7 @@ func TestBudgetCancelsStragglers(t *testing.T) {
 	base := runtime.NumGoroutine()
 	fb, fbs := labelled("fb", "a", 0.5, nil)
 	slow, slows := labelled("slow", "b", 0.9, servingtest.Forever)
-	b, err := speculative.NewBudget(10*time.Millisecond, fbs, []serving.Scorer{slows})
+	b, err := speculative.NewBudget(200*time.Millisecond, fbs, []serving.Scorer{slows})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestBudgetCancelsStragglers(t *testing.T) {
 	if d.Decider != "first" || d.Candidates[0].Status != serving.StatusOK || d.Candidates[1].Status != serving.StatusLate {
 		t.Errorf("decision %+v", d)
 	}
-	if d.Candidates[1].Model.Name != "slow" || d.Candidates[1].Latency < 10*time.Millisecond {
+	if d.Candidates[1].Model.Name != "slow" || d.Candidates[1].Latency < 200*time.Millisecond {
 		t.Errorf("late candidate %+v", d.Candidates[1])
 	}
 	waitFor(t, "the straggler to see its cancelled context", 5*time.Second, func() bool { return slow.Active() == 0 })
@@ -190,7 +190,7 @@ func TestBudgetIgnoredContextEndsWithTheModel(t *testing.T) {
 		<-release // ignores ctx
 		return serving.Result{Prediction: serving.Prediction{Value: 9}}, nil
 	})
-	b, err := speculative.NewBudget(5*time.Millisecond, fbs, []serving.Scorer{speculative.Named(serving.ModelRef{Name: "stubborn", Version: 7}, stubborn)})
+	b, err := speculative.NewBudget(200*time.Millisecond, fbs, []serving.Scorer{speculative.Named(serving.ModelRef{Name: "stubborn", Version: 7}, stubborn)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,12 +203,13 @@ func TestBudgetIgnoredContextEndsWithTheModel(t *testing.T) {
 		t.Errorf("straggler %+v", c)
 	}
 	// The straggler's goroutine is still there while the model runs ...
-	if n := runtime.NumGoroutine(); n <= base {
-		t.Errorf("goroutines %d, base %d: the blocked model's goroutine is gone?", n, base)
+	if n := flyingGoroutines(); n != 1 {
+		t.Errorf("%d candidate goroutines while the model blocks, want 1", n)
 	}
 	// ... and ends as soon as the model returns.
 	close(release)
 	returned.Wait()
+	waitFor(t, "the straggler's goroutine to end", 5*time.Second, func() bool { return flyingGoroutines() == 0 })
 	waitGoroutines(t, base, 5*time.Second)
 }
 
@@ -218,13 +219,13 @@ func TestBudgetStragglerHasItsOwnRecord(t *testing.T) {
 	_, fbs := labelled("fb", "a", 0.5, nil)
 	var got []float64
 	var mu sync.Mutex
-	slow := &servingtest.Fake{Latency: servingtest.Fixed(30 * time.Millisecond), IgnoreContext: true, OutputFunc: func(x []float64) serving.Prediction {
+	slow := &servingtest.Fake{Latency: servingtest.Fixed(400 * time.Millisecond), IgnoreContext: true, OutputFunc: func(x []float64) serving.Prediction {
 		mu.Lock()
 		got = append([]float64(nil), x...)
 		mu.Unlock()
 		return serving.Prediction{}
 	}}
-	b, err := speculative.NewBudget(2*time.Millisecond, fbs, []serving.Scorer{slow.Scorer("slow", 1)})
+	b, err := speculative.NewBudget(200*time.Millisecond, fbs, []serving.Scorer{slow.Scorer("slow", 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +281,7 @@ func TestBudgetFallbackAnswersWhenOthersFail(t *testing.T) {
 func TestBudgetFallbackFailed(t *testing.T) {
 	bad := &servingtest.Fake{FailRate: 1}
 	_, slow := labelled("slow", "b", 0.9, servingtest.Forever)
-	b, err := speculative.NewBudget(5*time.Millisecond, bad.Scorer("fb", 1), []serving.Scorer{slow}, speculative.WithName("guarded"))
+	b, err := speculative.NewBudget(200*time.Millisecond, bad.Scorer("fb", 1), []serving.Scorer{slow}, speculative.WithName("guarded"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package speculative_test
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,4 +53,12 @@ func rec(key string, x ...float64) serving.Record {
 		r.Key = []byte(key)
 	}
 	return r
+}
+
+// flyingGoroutines counts the goroutines running a combinator's
+// candidate.
+func flyingGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "speculative.(*flight).fly(")
 }

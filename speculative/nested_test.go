@@ -88,7 +88,7 @@ func TestNestedVoteInBudgetInSplit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b2, err := speculative.NewBudget(5*time.Millisecond, fb, []serving.Scorer{slowVote})
+	b2, err := speculative.NewBudget(200*time.Millisecond, fb, []serving.Scorer{slowVote})
 	if err != nil {
 		t.Fatal(err)
 	}
