@@ -182,7 +182,8 @@ func Parse(b []byte) (*Model, error) {
 	if err := dec.Decode(&doc); err != nil {
 		return nil, serving.Corrupt(FormatName, err)
 	}
-	if dec.More() {
+	// dec.More would miss a stray '}' or ']' after the document.
+	if rest := bytes.TrimSpace(b[dec.InputOffset():]); len(rest) > 0 {
 		return nil, serving.Corrupt(FormatName, fmt.Errorf("trailing data after the JSON document"))
 	}
 	if err := doc.Validate(); err != nil {
