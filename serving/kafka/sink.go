@@ -50,6 +50,16 @@ type Score struct {
 	Offset    int64  `json:"offset"`
 }
 
+// DecodeScore decodes the JSON value of an output record, for consumers
+// of the scores topic.
+func DecodeScore(value []byte) (Score, error) {
+	var s Score
+	if err := json.Unmarshal(value, &s); err != nil {
+		return Score{}, fmt.Errorf("kafka: decode score: %w", err)
+	}
+	return s, nil
+}
+
 // ProvenanceHeaders is the default provenance encoding of output records:
 // the model name, version and content ID, and the combinator and variant
 // when a speculative combinator decided. Package governance may supply

@@ -86,6 +86,8 @@ type SourceStats struct {
 	DeadLettered uint64 `json:"dead_lettered"`
 	// Commits counts offset commits.
 	Commits uint64 `json:"commits"`
+	// Claims is the number of partitions the Source holds now.
+	Claims int `json:"claims"`
 }
 
 // Source reads the data topics in a consumer group, decodes each record
@@ -140,6 +142,7 @@ type Source struct {
 	cancel   context.CancelFunc
 
 	consumed, scored, dead, commits atomic.Uint64
+	claims                          atomic.Int64
 }
 
 // NewSource returns a Source that reads as member of the consumer group
@@ -190,7 +193,7 @@ func NewSource(brokers []string, group string, scorer serving.Scorer, sink *Sink
 
 // Stats returns the Source's counters.
 func (s *Source) Stats() SourceStats {
-	return SourceStats{Consumed: s.consumed.Load(), Scored: s.scored.Load(), DeadLettered: s.dead.Load(), Commits: s.commits.Load()}
+	return SourceStats{Consumed: s.consumed.Load(), Scored: s.scored.Load(), DeadLettered: s.dead.Load(), Commits: s.commits.Load(), Claims: int(s.claims.Load())}
 }
 
 // Run consumes until ctx is done or a write fails for good. On
@@ -396,6 +399,8 @@ func (h *handler) reportLag() {
 // ConsumeClaim runs the pipeline of one partition; see Source.
 func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	s := h.s
+	s.claims.Add(1)
+	defer s.claims.Add(-1)
 	tp := topicPartition{Topic: claim.Topic(), Partition: claim.Partition()}
 	var next atomic.Int64
 	next.Store(claim.InitialOffset())
