@@ -16,29 +16,29 @@ import (
 // leaves module ships in its testdata folder: models trained by LightGBM,
 // XGBoost and scikit-learn, with predictions made by those libraries.
 
-var (
-	leavesDirOnce sync.Once
-	leavesDirPath string
-	leavesDirErr  error
-)
+// findLeavesTestdata locates the leaves module's testdata folder with
+// go list, once per test binary.
+var findLeavesTestdata = sync.OnceValues(func() (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/dmitryikh/leaves").Output()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "testdata")
+	if _, err := os.Stat(dir); err != nil {
+		return "", err
+	}
+	return dir, nil
+})
 
 // leavesTestdata returns the leaves module's testdata folder, or skips tb
 // when the module is not in the module cache (go list cannot find it).
 func leavesTestdata(tb testing.TB) string {
 	tb.Helper()
-	leavesDirOnce.Do(func() {
-		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/dmitryikh/leaves").Output()
-		if err != nil {
-			leavesDirErr = err
-			return
-		}
-		leavesDirPath = filepath.Join(strings.TrimSpace(string(out)), "testdata")
-		_, leavesDirErr = os.Stat(leavesDirPath)
-	})
-	if leavesDirErr != nil || leavesDirPath == "" {
-		tb.Skipf("leaves module testdata not found (go list -m github.com/dmitryikh/leaves: %v); run go mod download", leavesDirErr)
+	dir, err := findLeavesTestdata()
+	if err != nil {
+		tb.Skipf("leaves module testdata not found (go list -m github.com/dmitryikh/leaves: %v); run go mod download", err)
 	}
-	return leavesDirPath
+	return dir
 }
 
 // readFile reads a file from the leaves testdata folder.

@@ -1,0 +1,133 @@
+package leaves_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"log/slog"
+	"testing"
+
+	lv "github.com/dmitryikh/leaves"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/leaves"
+)
+
+// The benchmarks below score the same rows (lg_breast_cancer_data.txt)
+// with the same LightGBM model (lg_breast_cancer.txt: 39 trees, 30
+// features, binary objective) by four paths, so that one
+// `go test -bench Leaves` run compares them:
+//
+//   - RawLeavesPredictSingle: leaves alone, loaded with its
+//     transformation, returning the probability: the baseline.
+//   - RawLeavesPredictSingleRawScore: leaves alone, raw margin.
+//   - ModelPredict: this package's Model, without a Server.
+//   - ServerLeaves: a serving.Server slot, as a stream scores.
+
+func benchRows(b *testing.B) ([]byte, [][]float64) {
+	model := readFile(b, "lg_breast_cancer.txt")
+	rows := readTable(b, "lg_breast_cancer_data.txt", false)
+	if len(rows) == 0 || len(rows[0]) != 30 {
+		b.Fatalf("unexpected data: %d rows", len(rows))
+	}
+	return model, rows
+}
+
+func benchLeaves(b *testing.B, transform bool) {
+	model, rows := benchRows(b)
+	e, err := lv.LGEnsembleFromReader(bufio.NewReader(bytes.NewReader(model)), transform)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var sink float64
+	i := 0
+	for b.Loop() {
+		sink += e.PredictSingle(rows[i%len(rows)], 0)
+		i++
+	}
+	if sink == 0 {
+		b.Fatal("no predictions")
+	}
+}
+
+func BenchmarkRawLeavesPredictSingle(b *testing.B) { benchLeaves(b, true) }
+
+func BenchmarkRawLeavesPredictSingleRawScore(b *testing.B) { benchLeaves(b, false) }
+
+func BenchmarkLeavesModelPredict(b *testing.B) {
+	model, rows := benchRows(b)
+	ctx := context.Background()
+	m, err := serving.Load(ctx, serving.Descriptor{Name: "bc", Format: leaves.FormatLightGBM, Bytes: model})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var sink float64
+	i := 0
+	for b.Loop() {
+		p, err := m.Predict(ctx, rows[i%len(rows)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink += p.Value
+		i++
+	}
+	if sink == 0 {
+		b.Fatal("no predictions")
+	}
+}
+
+func BenchmarkServerLeaves(b *testing.B) {
+	model, rows := benchRows(b)
+	ctx := context.Background()
+	srv, err := serving.NewServer(serving.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	if _, err := srv.Activate(ctx, serving.Descriptor{Name: "bc", Format: leaves.FormatLightGBM, Version: 1, Bytes: model}); err != nil {
+		b.Fatal(err)
+	}
+	sc := srv.Model("bc")
+	b.ReportAllocs()
+	var sink float64
+	i := 0
+	for b.Loop() {
+		res, err := sc.Score(ctx, serving.Record{Features: rows[i%len(rows)]})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink += res.Value
+		i++
+	}
+	if sink == 0 {
+		b.Fatal("no predictions")
+	}
+}
+
+// TestServerMatchesLeaves checks that the benchmarked paths agree: the
+// Server returns exactly what leaves computes for every row.
+func TestServerMatchesLeaves(t *testing.T) {
+	model := readFile(t, "lg_breast_cancer.txt")
+	rows := readTable(t, "lg_breast_cancer_data.txt", false)
+	e, err := lv.LGEnsembleFromReader(bufio.NewReader(bytes.NewReader(model)), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	srv, _ := serving.NewServer(quiet)
+	defer srv.Close()
+	if _, err := srv.Activate(ctx, serving.Descriptor{Name: "bc", Format: leaves.FormatLightGBM, Version: 1, Bytes: model}); err != nil {
+		t.Fatal(err)
+	}
+	for i, row := range rows {
+		res, err := srv.Model("bc").Score(ctx, serving.Record{Features: row})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := e.PredictSingle(row, 0); res.Value != want {
+			t.Fatalf("row %d: Server %v, leaves %v", i, res.Value, want)
+		}
+	}
+}

@@ -1,0 +1,87 @@
+package leaves_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// addSeeds adds the named files of leaves' testdata to f's corpus. The
+// fuzz targets still run without them, from the inline seeds and the
+// committed corpus under testdata/fuzz.
+func addSeeds(f *testing.F, names ...string) {
+	f.Helper()
+	if dir, err := findLeavesTestdata(); err == nil {
+		for _, n := range names {
+			if b, err := os.ReadFile(filepath.Join(dir, n)); err == nil {
+				f.Add(b)
+			}
+		}
+	}
+	f.Add([]byte{})
+	f.Add([]byte("\n\n"))
+}
+
+// fuzzLoad loads b as format and checks the contract: an error is a
+// *serving.LoadError of kind ErrCorruptModel or ErrUnsupportedModel, and
+// a model that loads predicts, on any input of the right length,
+// without error or panic and in bounded time.
+func fuzzLoad(t *testing.T, format string, b []byte) {
+	m, err := serving.Load(context.Background(), serving.Descriptor{Name: "fuzz", Format: format, Bytes: b})
+	if err != nil {
+		var le *serving.LoadError
+		if !errors.As(err, &le) {
+			t.Fatalf("error %T is not a *serving.LoadError: %v", err, err)
+		}
+		if len(b) == 0 && errors.Is(err, serving.ErrInvalidDescriptor) {
+			return // serving.Load refuses a descriptor without bytes
+		}
+		if !errors.Is(err, serving.ErrCorruptModel) && !errors.Is(err, serving.ErrUnsupportedModel) {
+			t.Fatalf("error is neither corrupt nor unsupported: %v", err)
+		}
+		return
+	}
+	n := m.(serving.Describer).Describe().Features
+	if n < 1 {
+		t.Fatalf("loaded a model with %d features", n)
+	}
+	if n > 1<<12 {
+		return // valid but too wide to score cheaply in a fuzz loop
+	}
+	x := make([]float64, n)
+	for _, v := range []float64{0, math.NaN(), -1, 1e300, math.Inf(1)} {
+		for i := range x {
+			x[i] = v
+		}
+		if _, err := m.Predict(context.Background(), x); err != nil {
+			t.Fatalf("Predict(all %v): %v", v, err)
+		}
+	}
+}
+
+// FuzzLoadLightGBM feeds the same bytes to the "lightgbm" text and
+// "lightgbm-json" decoders.
+func FuzzLoadLightGBM(f *testing.F) {
+	addSeeds(f, "model_simple.txt", "lg_rf_iris.model", "lg_dart_breast_cancer.model", "lg_1tree.json", "lg_1tree_1leaf.json")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fuzzLoad(t, "lightgbm", b)
+		fuzzLoad(t, "lightgbm-json", b)
+	})
+}
+
+// FuzzLoadXGBoost feeds bytes to the "xgboost" decoder.
+func FuzzLoadXGBoost(f *testing.F) {
+	addSeeds(f, "xgagaricus.model", "xgblin_agaricus.model", "xg_dart_agaricus.model", "xgdermatology.model")
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzLoad(t, "xgboost", b) })
+}
+
+// FuzzLoadSklearn feeds bytes to the "sklearn" decoder.
+func FuzzLoadSklearn(f *testing.F) {
+	addSeeds(f, "sk_gradient_boosting_classifier.model", "sk_iris.model")
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzLoad(t, "sklearn", b) })
+}
