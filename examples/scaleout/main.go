@@ -1,0 +1,453 @@
+// Command scaleout shows scale-out and failover the Kafka way: three
+// scoring instances share one consumer group, one of them stops
+// mid-stream, Kafka moves its partitions to the survivors, a new model
+// version is published, and every survivor switches to it.
+//
+//	go run ./examples/scaleout
+//
+// With no flags it starts an embedded three-broker cluster. With
+// -brokers host:port it runs the same instances against a real cluster.
+// Each instance is what a production process runs: a serving.Server fed
+// by its own ModelFeed (every instance reads the whole models topic),
+// and a Source in the shared group writing through its own Sink, with
+// Prometheus metrics and the admin handler.
+//
+// The stopped instance leaves the group the way SIGTERM makes it leave:
+// it drains, commits and closes, so the survivors resume exactly after
+// its last committed offset. (A crash instead of a stop leaves the group
+// only when its session times out, and the records it scored after its
+// last commit are scored again by the survivors: at-least-once. The
+// serving/kafka crash tests measure those duplicates.)
+//
+// SIGINT or SIGTERM stops the demo gracefully.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/modelstream/modelstream/internal/demo"
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/admin"
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/metrics"
+)
+
+func main() {
+	brokers := flag.String("brokers", "", "comma-separated Kafka brokers; empty starts an embedded 3-broker cluster")
+	records := flag.Int("records", 30000, "records to stream")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := run(ctx, config{brokers: *brokers, records: *records, out: os.Stdout})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scaleout:", err)
+		os.Exit(1)
+	}
+	if rep.Missing > 0 {
+		os.Exit(1)
+	}
+}
+
+const (
+	dataTopic   = "scaleout.data"
+	scoresTopic = "scaleout.scores"
+	dlqTopic    = "scaleout.dlq"
+	modelsTopic = "scaleout.models"
+	partitions  = 6
+	instances   = 3
+	victim      = 2 // index of the instance that stops
+)
+
+type config struct {
+	brokers string
+	records int
+	out     io.Writer
+	logger  *slog.Logger
+}
+
+// Report is what the demo found; the test asserts on it.
+type Report struct {
+	Produced   int
+	Unique     int
+	Missing    int
+	Duplicates int
+	NewVersion uint64
+	Instances  []InstanceReport
+}
+
+// InstanceReport describes one instance at the end.
+type InstanceReport struct {
+	ID           int
+	Stopped      bool
+	ClaimsBefore int
+	ClaimsAfter  int
+	Scored       uint64
+	Live         serving.ModelRef
+	Ready        int // HTTP status of its /readyz
+}
+
+type instance struct {
+	id     int
+	srv    *serving.Server
+	feed   *kafka.ModelFeed
+	sink   *kafka.Sink
+	src    *kafka.Source
+	http   *httptest.Server
+	stop   context.CancelFunc
+	done   chan error
+	joined chan struct{}
+}
+
+func startInstance(id int, brokers []string, group string, logger *slog.Logger) (*instance, error) {
+	m := metrics.New()
+	srv, err := serving.NewServer(serving.WithLogger(logger.With("instance", id)), serving.WithHooks(m))
+	if err != nil {
+		return nil, err
+	}
+	feed, err := kafka.NewModelFeed(brokers, srv, kafka.FeedTopic(modelsTopic), kafka.FeedLogger(logger))
+	if err != nil {
+		return nil, err
+	}
+	sink, err := kafka.NewSink(brokers, kafka.SinkTopic(scoresTopic), kafka.DeadLetterTopic(dlqTopic))
+	if err != nil {
+		return nil, err
+	}
+	schema, err := kafka.NewSchema(demo.FraudFeatures...)
+	if err != nil {
+		return nil, err
+	}
+	src, err := kafka.NewSource(brokers, group, srv.Model("fraud"), sink,
+		kafka.SourceTopics(dataTopic), kafka.WithCodec(kafka.JSON{Schema: schema}),
+		kafka.SourceLogger(logger), kafka.SourceHooks(m))
+	if err != nil {
+		return nil, err
+	}
+	h, err := admin.New(srv, admin.RequireModels("fraud"))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{id: id, srv: srv, feed: feed, sink: sink, src: src, http: httptest.NewServer(h), stop: cancel, done: make(chan error, 1)}
+	go feed.Run(ctx)
+	go func() {
+		err := src.Run(ctx)
+		sink.Close()
+		in.done <- err
+	}()
+	return in, nil
+}
+
+func (in *instance) close() error {
+	in.stop()
+	err := <-in.done
+	in.http.Close()
+	in.srv.Close()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func (in *instance) ready() int {
+	resp, err := in.http.Client().Get(in.http.URL + "/readyz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func run(ctx context.Context, c config) (Report, error) {
+	var rep Report
+	out := c.out
+	logger := c.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	sarama.Logger = discard{}
+	start := time.Now()
+	say := func(format string, args ...any) {
+		fmt.Fprintf(out, "%5.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}
+	cl, err := demo.Connect(c.brokers, "",
+		demo.Topic{Name: dataTopic, Partitions: partitions}, demo.Topic{Name: scoresTopic, Partitions: partitions},
+		demo.Topic{Name: dlqTopic, Partitions: 1}, demo.Topic{Name: modelsTopic, Partitions: 1})
+	if err != nil {
+		return rep, err
+	}
+	defer cl.Close()
+	say("cluster: %s, topic %s with %d partitions", cl.Where(), dataTopic, partitions)
+	runID := fmt.Sprintf("%d", time.Now().UnixNano()%1e9)
+	group := "scaleout-" + runID
+
+	pub, err := kafka.NewPublisher(cl.Brokers, kafka.PublishTopic(modelsTopic))
+	if err != nil {
+		return rep, err
+	}
+	defer pub.Close()
+
+	ins := make([]*instance, instances)
+	for i := range ins {
+		if ins[i], err = startInstance(i, cl.Brokers, group, logger); err != nil {
+			return rep, err
+		}
+	}
+	defer func() {
+		for _, in := range ins {
+			if in != nil {
+				in.close()
+			}
+		}
+	}()
+	for _, in := range ins {
+		<-in.feed.CaughtUp()
+	}
+	base, _ := ins[0].srv.Current("fraud")
+	v1, v2 := base.Version+1, base.Version+2
+	rep.NewVersion = v2
+	if _, _, err := pub.Publish(ctx, demo.FraudModel(v1)); err != nil {
+		return rep, err
+	}
+	if err := waitFor(ctx, 30*time.Second, func() bool { return allLive(ins, v1) }); err != nil {
+		return rep, fmt.Errorf("waiting for every instance to load v%d: %w", v1, err)
+	}
+	if err := waitFor(ctx, 60*time.Second, func() bool { return balanced(ins) }); err != nil {
+		return rep, fmt.Errorf("waiting for the group to spread %d partitions over %d instances: %w", partitions, len(ins), err)
+	}
+	say("3 instances in group %s, fraud@v%d live on each; partitions held: %v", group, v1, claims(ins))
+	before := claims(ins)
+
+	coll, err := collect(cl.Brokers, runID)
+	if err != nil {
+		return rep, err
+	}
+	defer coll.close()
+
+	prod, err := newProducer(cl.Brokers)
+	if err != nil {
+		return rep, err
+	}
+	defer prod.Close()
+	n := c.records
+	third := n / 3
+	if err := produce(prod, runID, 0, third); err != nil {
+		return rep, err
+	}
+	say("streamed %d records", third)
+
+	if err := ins[victim].close(); err != nil {
+		return rep, fmt.Errorf("stop instance %d: %w", victim, err)
+	}
+	victimScored := ins[victim].src.Stats().Scored
+	say("instance %d stopped (drained, committed, left the group) after scoring %d records", victim, victimScored)
+	stopped := ins[victim]
+	ins[victim] = nil
+	survivors := []*instance{ins[0], ins[1]}
+	if err := waitFor(ctx, 60*time.Second, func() bool { return balanced(survivors) }); err != nil {
+		return rep, fmt.Errorf("waiting for the survivors to take over: %w", err)
+	}
+	say("Kafka rebalanced: survivors hold %v partitions", claims(survivors))
+
+	if err := produce(prod, runID, third, 2*third); err != nil {
+		return rep, err
+	}
+	if _, _, err := pub.Publish(ctx, demo.FraudModel(v2)); err != nil {
+		return rep, err
+	}
+	if err := waitFor(ctx, 30*time.Second, func() bool { return allLive(survivors, v2) }); err != nil {
+		return rep, fmt.Errorf("waiting for the survivors to switch to v%d: %w", v2, err)
+	}
+	say("published fraud@v%d mid-stream: both survivors switched, no restart", v2)
+	if err := produce(prod, runID, 2*third, n); err != nil {
+		return rep, err
+	}
+	say("streamed all %d records", n)
+
+	waitErr := waitFor(ctx, 90*time.Second, func() bool { return coll.unique() >= n })
+	rep.Produced = n
+	rep.Unique, rep.Duplicates = coll.counts()
+	rep.Missing = n - rep.Unique
+	for i, in := range []*instance{ins[0], ins[1], stopped} {
+		ir := InstanceReport{ID: in.id, ClaimsBefore: before[in.id], Scored: in.src.Stats().Scored}
+		if i < 2 {
+			ir.ClaimsAfter = in.src.Stats().Claims
+			ir.Live, _ = in.srv.Current("fraud")
+			ir.Ready = in.ready()
+		} else {
+			ir.Stopped = true
+		}
+		rep.Instances = append(rep.Instances, ir)
+	}
+	fmt.Fprintf(out, "\nsummary\n")
+	fmt.Fprintf(out, "  records sent %d, scored %d distinct, missing %d, duplicates %d\n", rep.Produced, rep.Unique, rep.Missing, rep.Duplicates)
+	for _, ir := range rep.Instances {
+		state := fmt.Sprintf("live %s, /readyz %d", ir.Live, ir.Ready)
+		if ir.Stopped {
+			state = "stopped mid-stream"
+		}
+		fmt.Fprintf(out, "  instance %d: partitions %d -> %d, scored %6d, %s\n", ir.ID, ir.ClaimsBefore, ir.ClaimsAfter, ir.Scored, state)
+	}
+	if rep.Duplicates > 0 {
+		fmt.Fprintf(out, "  duplicates are records scored twice around a hand-over: delivery is at least once\n")
+	}
+	return rep, waitErr
+}
+
+func allLive(ins []*instance, v uint64) bool {
+	for _, in := range ins {
+		if r, ok := in.srv.Current("fraud"); !ok || r.Version < v {
+			return false
+		}
+	}
+	return true
+}
+
+func claims(ins []*instance) map[int]int {
+	m := map[int]int{}
+	for _, in := range ins {
+		m[in.id] = in.src.Stats().Claims
+	}
+	return m
+}
+
+// balanced reports whether the instances hold every partition, evenly.
+func balanced(ins []*instance) bool {
+	n := 0
+	for _, in := range ins {
+		c := in.src.Stats().Claims
+		if c != partitions/len(ins) {
+			return false
+		}
+		n += c
+	}
+	return n == partitions
+}
+
+func waitFor(ctx context.Context, limit time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v", limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func newProducer(brokers []string) (sarama.SyncProducer, error) {
+	cfg := sarama.NewConfig()
+	cfg.Version = kafka.DefaultVersion
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Partitioner = sarama.NewHashPartitioner
+	return sarama.NewSyncProducer(brokers, cfg)
+}
+
+// produce sends records [from, to) with keys runID-NNNNNN.
+func produce(p sarama.SyncProducer, runID string, from, to int) error {
+	const batch = 500
+	for i := from; i < to; {
+		msgs := make([]*sarama.ProducerMessage, 0, batch)
+		for ; i < to && len(msgs) < batch; i++ {
+			v := fmt.Sprintf(`{"amount": %d, "hour": %d, "new_device": %d}`, 10+i%400, i%24, i%7/6)
+			msgs = append(msgs, &sarama.ProducerMessage{Topic: dataTopic, Key: sarama.StringEncoder(fmt.Sprintf("%s-%07d", runID, i)), Value: sarama.StringEncoder(v)})
+		}
+		if err := p.SendMessages(msgs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// collector reads the scores topic and counts outputs per input key.
+type collector struct {
+	mu     sync.Mutex
+	prefix string
+	seen   map[string]int
+	cons   sarama.Consumer
+	pcs    []sarama.PartitionConsumer
+	wg     sync.WaitGroup
+}
+
+func collect(brokers []string, runID string) (*collector, error) {
+	cfg := sarama.NewConfig()
+	cfg.Version = kafka.DefaultVersion
+	cons, err := sarama.NewConsumer(brokers, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &collector{prefix: runID + "-", seen: map[string]int{}, cons: cons}
+	parts, err := cons.Partitions(scoresTopic)
+	if err != nil {
+		cons.Close()
+		return nil, err
+	}
+	for _, p := range parts {
+		pc, err := cons.ConsumePartition(scoresTopic, p, sarama.OffsetNewest)
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		c.pcs = append(c.pcs, pc)
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			for m := range pc.Messages() {
+				s, err := kafka.DecodeScore(m.Value)
+				if err != nil || len(s.Key) <= len(c.prefix) || s.Key[:len(c.prefix)] != c.prefix {
+					continue
+				}
+				c.mu.Lock()
+				c.seen[s.Key]++
+				c.mu.Unlock()
+			}
+		}()
+	}
+	return c, nil
+}
+
+func (c *collector) unique() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seen)
+}
+
+func (c *collector) counts() (unique, dups int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.seen {
+		dups += n - 1
+	}
+	return len(c.seen), dups
+}
+
+func (c *collector) close() {
+	for _, pc := range c.pcs {
+		pc.AsyncClose()
+	}
+	c.wg.Wait()
+	c.cons.Close()
+}
+
+type discard struct{}
+
+func (discard) Print(...any)          {}
+func (discard) Printf(string, ...any) {}
+func (discard) Println(...any)        {}
