@@ -39,7 +39,8 @@
 // optionally, [Event] values for an [AuditSink] such as a Kafka audit
 // topic. The Verifier reports received, verified and rejected models; the
 // Audit is also a serving hook (serving.WithHooks) and reports what the
-// Server loads, activates, rolls back, retires and refuses.
+// Server loads, activates, rolls back, retires and refuses. Package
+// governance/govkafka has an AuditSink writing to a Kafka audit topic.
 //
 // # Provenance
 //
@@ -49,7 +50,10 @@
 // and answers which model version and content ID scored the record; for a
 // speculative decision, the winner, with every candidate in the decision.
 // The header type is a plain struct, so this package has no Kafka
-// dependency.
+// dependency; governance/govkafka converts to and from sarama headers,
+// and its ProvenanceHeaders plugs into the Kafka sink
+// (kafka.SinkProvenance). The header names are those the sink writes by
+// default, plus the format and the full decision.
 //
 // [WhichAt] answers from a timestamp alone, through the registry's
 // activation history. Its documentation explains why that answer is

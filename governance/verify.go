@@ -29,6 +29,7 @@ type vopts struct {
 	policy Policy
 	audit  *Audit
 	store  registry.Store
+	load   serving.LoadOptions
 }
 
 // TrustKeys adds public keys whose signatures the Verifier accepts. The
@@ -55,6 +56,11 @@ func WithAudit(a *Audit) Option { return func(o *vopts) { o.audit = a } }
 // with ErrReplay wrapping the store's error.
 func ReplayFrom(store registry.Store) Option { return func(o *vopts) { o.store = store } }
 
+// WithLoadOptions sets the limits Admit uses to fetch a Location,
+// overriding serving.LoadOptions{} (its defaults). It should match the
+// Server's own serving.WithLoadOptions.
+func WithLoadOptions(lo serving.LoadOptions) Option { return func(o *vopts) { o.load = lo } }
+
 // Verifier checks models before they are served: their bytes against
 // their SHA256, their signature against trusted keys and the policy, and
 // their version against replays. Every check failure is a *RejectError,
@@ -70,6 +76,7 @@ type Verifier struct {
 	policy Policy
 	audit  *Audit
 	store  registry.Store
+	load   serving.LoadOptions
 
 	mu   sync.Mutex
 	last map[string]serving.ModelRef // last verified per name
@@ -84,7 +91,7 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	v := &Verifier{keys: map[KeyID]ed25519.PublicKey{}, policy: o.policy, audit: o.audit, store: o.store, last: map[string]serving.ModelRef{}}
+	v := &Verifier{keys: map[KeyID]ed25519.PublicKey{}, policy: o.policy, audit: o.audit, store: o.store, load: o.load, last: map[string]serving.ModelRef{}}
 	for i, k := range o.keys {
 		if len(k) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("governance: TrustKeys: key %d has %d bytes, want %d", i, len(k), ed25519.PublicKeySize)
@@ -230,12 +237,13 @@ func (v *Verifier) Stats() Stats {
 	}
 }
 
-// Admit resolves d (fetching a Location), verifies it, and only then
+// Admit resolves d (fetching a Location, within WithLoadOptions' limits),
+// verifies it, and only then
 // activates it in srv with opts. A model that fails either step never
 // replaces the live one. It returns the ModelRef now live for d.Name on
 // success.
 func (v *Verifier) Admit(ctx context.Context, srv *serving.Server, d serving.Descriptor, opts ...serving.ActivateOption) (serving.ModelRef, error) {
-	rd, err := serving.Resolve(ctx, d, serving.LoadOptions{})
+	rd, err := serving.Resolve(ctx, d, v.load)
 	if err != nil {
 		if errors.Is(err, serving.ErrChecksum) {
 			// Report tampered bytes as the governance error too.

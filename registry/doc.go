@@ -65,5 +65,6 @@
 // of the next message with [Store.SetOffsets]; after a restart it reads
 // [Store.Offsets] and resumes there, and [Restore] re-activates what the
 // history says was live. A crash between Put and SetOffsets re-reads a
-// few messages, which idempotent puts absorb.
+// few messages, which idempotent puts absorb. Package registry/kafkafeed
+// wires exactly this into the Kafka ModelFeed of serving/kafka.
 package registry

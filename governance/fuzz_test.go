@@ -1,0 +1,55 @@
+package governance
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// FuzzSigningPayloadIsInjective checks that two different (name,
+// version, format, sha256) tuples never share a payload, so a signature
+// for one model can never be valid for another.
+func FuzzSigningPayloadIsInjective(f *testing.F) {
+	f.Add("ab", "c", uint64(1), "a", "bc", uint64(1), []byte("x"), []byte("x"))
+	f.Add("m", "linear", uint64(2), "m", "linear", uint64(3), []byte("x"), []byte("x"))
+	f.Add("m", "f", uint64(1), "m", "f", uint64(1), []byte("x"), []byte("y"))
+	f.Fuzz(func(t *testing.T, n1, f1 string, v1 uint64, n2, f2 string, v2 uint64, b1, b2 []byte) {
+		d1 := serving.Descriptor{Name: n1, Format: f1, Version: v1, Bytes: b1}
+		d2 := serving.Descriptor{Name: n2, Format: f2, Version: v2, Bytes: b2}
+		p1, err1 := SigningPayload(d1)
+		p2, err2 := SigningPayload(d2)
+		if err1 != nil || err2 != nil {
+			return
+		}
+		same := n1 == n2 && f1 == f2 && v1 == v2 && serving.ContentID(b1) == serving.ContentID(b2)
+		if same != bytes.Equal(p1, p2) {
+			t.Fatalf("tuples equal=%v but payloads equal=%v", same, bytes.Equal(p1, p2))
+		}
+	})
+}
+
+// FuzzParseProvenanceHeaders checks that any headers parse without
+// panicking, and that what parses re-encodes to the same provenance.
+func FuzzParseProvenanceHeaders(f *testing.F) {
+	f.Add("fraud", "3", "abc", "linear", `{"combinator":"budget","winner":0,"candidates":[]}`)
+	f.Add("", "x", "", "", "{")
+	f.Fuzz(func(t *testing.T, name, version, id, format, decision string) {
+		hs := []Header{
+			{Key: []byte(HeaderModel), Value: []byte(name)},
+			{Key: []byte(HeaderVersion), Value: []byte(version)},
+			{Key: []byte(HeaderID), Value: []byte(id)},
+			{Key: []byte(HeaderFormat), Value: []byte(format)},
+			{Key: []byte(HeaderDecision), Value: []byte(decision)},
+		}
+		p, err := ParseProvenanceHeaders(hs)
+		if err != nil {
+			return
+		}
+		again, err := ParseProvenanceHeaders(ProvenanceHeaders(p))
+		if err != nil || !reflect.DeepEqual(again.Model, p.Model) {
+			t.Fatalf("re-encoding changed %+v into %+v (%v)", p.Model, again.Model, err)
+		}
+	})
+}
