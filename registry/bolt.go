@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -612,7 +613,9 @@ func (b *Bolt) At(ctx context.Context, name string, t time.Time) (serving.ModelR
 		c := mb.Bucket(bktHist).Cursor()
 		// The first key after every entry at t: time t+1ns, sequence 0.
 		var k, raw []byte
-		if k, _ = c.Seek(histKey(time.Unix(0, t.UnixNano()+1), 0)); k == nil {
+		if n := clampNanos(t); n == math.MaxInt64 {
+			k, raw = c.Last()
+		} else if k, _ = c.Seek(histKey(time.Unix(0, n+1), 0)); k == nil {
 			k, raw = c.Last()
 		} else {
 			k, raw = c.Prev()

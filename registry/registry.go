@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sort"
 	"time"
@@ -276,7 +277,29 @@ func checkActivation(a serving.Activation) error {
 	if a.At.IsZero() {
 		return fmt.Errorf("%w: activation of %s has no time", ErrInvalid, a.Model)
 	}
+	if a.At.Before(minNano) || a.At.After(maxNano) {
+		return fmt.Errorf("%w: activation of %s at %v: outside the years 1678 to 2262", ErrInvalid, a.Model, a.At)
+	}
 	return nil
+}
+
+// The instants representable as int64 Unix nanoseconds, the precision
+// of the history.
+var (
+	minNano = time.Unix(0, math.MinInt64)
+	maxNano = time.Unix(0, math.MaxInt64)
+)
+
+// clampNanos returns t in Unix nanoseconds, clamped to the int64 range,
+// so that a query for any instant (the zero Time included) is defined.
+func clampNanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNano):
+		return math.MinInt64
+	case t.After(maxNano):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }
 
 func normActivation(a serving.Activation) serving.Activation {
@@ -291,7 +314,7 @@ func sameActivation(x, y serving.Activation) bool {
 
 // activeIn returns the model active at t in a time-ordered history.
 func activeIn(name string, h []serving.Activation, t time.Time) (serving.ModelRef, error) {
-	tn := t.UnixNano()
+	tn := clampNanos(t)
 	// i is the number of entries at or before t.
 	i := sort.Search(len(h), func(i int) bool { return h[i].At.UnixNano() > tn })
 	if i == 0 {

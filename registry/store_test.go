@@ -423,6 +423,16 @@ func TestAtIsExactAtActivationBoundaries(t *testing.T) {
 		if ref, err := s.At(ctx, "m", t4); err != nil || ref.Version != 4 {
 			t.Fatalf("same-instant activation: %v, %v", ref, err)
 		}
+		// Instants beyond the int64 nanosecond range are defined too.
+		if _, err := s.At(ctx, "m", time.Time{}); !errors.Is(err, ErrNotActive) {
+			t.Fatalf("At(zero time): %v", err)
+		}
+		if ref, err := s.At(ctx, "m", time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil || ref.Version != 4 {
+			t.Fatalf("At(year 9999) = %v, %v", ref, err)
+		}
+		if err := s.RecordActivation(ctx, act("m", 9, serving.EventActivated, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC))); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("activation in the year 3000: %v", err)
+		}
 		// A time zone does not change the instant.
 		if ref, err := s.At(ctx, "m", t1.In(time.FixedZone("x", 5*3600))); err != nil || ref.Version != 2 {
 			t.Fatalf("At in another zone: %v, %v", ref, err)
