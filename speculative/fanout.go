@@ -54,6 +54,7 @@ type flight struct {
 	refs  atomic.Int32
 	rec   serving.Record // the caller's record, copied: stragglers may outlive the call
 	done  []bool         // caller only
+	round Round          // caller only
 	timer *time.Timer    // caller only
 	pool  *sync.Pool
 }
@@ -119,8 +120,8 @@ func (e *engine) score(ctx context.Context, r serving.Record) (serving.Result, e
 	for i, s := range e.scorers {
 		go f.fly(cctx, s, i)
 	}
-	dec := &serving.Decision{Combinator: e.kind, Decider: e.dname, Winner: -1, Candidates: make([]serving.Candidate, n)}
-	preds := make([]serving.Prediction, n)
+	dec, preds := newDecision(n)
+	dec.Combinator, dec.Decider, dec.Winner = e.kind, e.dname, -1
 	clear(f.done)
 	var deadline <-chan time.Time
 	if e.budget > 0 {
@@ -130,7 +131,8 @@ func (e *engine) score(ctx context.Context, r serving.Record) (serving.Result, e
 
 	fb := e.fb
 	others := dec.Candidates[fb:]
-	round := Round{Candidates: others, Done: f.done[fb:], Pending: n - fb}
+	round := &f.round // pooled: a Round passed to a Decider escapes
+	*round = Round{Candidates: others, Done: f.done[fb:], Pending: n - fb}
 	winner := -1
 	var decErr, fbErr error
 	gaveUp := len(others) == 0 // the others can no longer produce a winner
@@ -150,7 +152,7 @@ loop:
 			pending--
 			if m.i >= fb && !gaveUp {
 				round.Pending--
-				w, err := e.decide(&round)
+				w, err := e.decide(round)
 				switch {
 				case w >= 0:
 					winner = w + fb
@@ -196,15 +198,13 @@ loop:
 		}
 		f.done[i] = true
 	}
-	f.release()
-
 	var err error
 	if reason == stopCtx {
 		err = &DecisionError{Combinator: e.cfg.name, Kind: ctx.Err(), Decision: dec}
 	} else {
 		if winner < 0 && !gaveUp {
 			round.Pending = 0
-			w, derr := e.decide(&round)
+			w, derr := e.decide(round)
 			if w >= 0 {
 				winner = w + fb
 			} else {
@@ -219,6 +219,8 @@ loop:
 			}
 		}
 	}
+	round.Candidates, round.Done = nil, nil
+	f.release()
 	if fallbackLate {
 		e.counters.fallbackMisses.Add(1)
 	}
@@ -422,4 +424,52 @@ func (en *Ensemble) Ref() serving.ModelRef { return serving.ModelRef{Name: en.e.
 // Stats returns the Ensemble's counters.
 func (en *Ensemble) Stats() Stats {
 	return en.e.stats(func(int) string { return "model" })
+}
+
+// newDecision allocates a Decision with n candidates and the predictions
+// they point to in one block for the common small n.
+func newDecision(n int) (*serving.Decision, []serving.Prediction) {
+	switch {
+	case n <= 1:
+		b := new(struct {
+			d serving.Decision
+			c [1]serving.Candidate
+			p [1]serving.Prediction
+		})
+		b.d.Candidates = b.c[:n]
+		return &b.d, b.p[:n]
+	case n <= 2:
+		b := new(struct {
+			d serving.Decision
+			c [2]serving.Candidate
+			p [2]serving.Prediction
+		})
+		b.d.Candidates = b.c[:n]
+		return &b.d, b.p[:n]
+	case n <= 3:
+		b := new(struct {
+			d serving.Decision
+			c [3]serving.Candidate
+			p [3]serving.Prediction
+		})
+		b.d.Candidates = b.c[:n]
+		return &b.d, b.p[:n]
+	case n <= 5:
+		b := new(struct {
+			d serving.Decision
+			c [5]serving.Candidate
+			p [5]serving.Prediction
+		})
+		b.d.Candidates = b.c[:n]
+		return &b.d, b.p[:n]
+	case n <= 8:
+		b := new(struct {
+			d serving.Decision
+			c [8]serving.Candidate
+			p [8]serving.Prediction
+		})
+		b.d.Candidates = b.c[:n]
+		return &b.d, b.p[:n]
+	}
+	return &serving.Decision{Candidates: make([]serving.Candidate, n)}, make([]serving.Prediction, n)
 }
