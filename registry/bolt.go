@@ -257,21 +257,20 @@ func (b *Bolt) Put(ctx context.Context, d serving.Descriptor) (serving.Descripto
 	return out, nil
 }
 
+// prune drops the bytes retention does not keep. It reads only the
+// retain highest version keys and the bytes bucket, which retention
+// keeps small, so a Put costs O(retain) whatever the number of versions.
 func (b *Bolt) prune(mb *bolt.Bucket) error {
 	if b.o.retain == 0 {
 		return nil
 	}
 	vb, bb := mb.Bucket(bktVer), mb.Bucket(bktBytes)
-	if vb.Stats().KeyN <= b.o.retain {
-		return nil
+	var top []uint64 // the retain highest versions, descending
+	c := vb.Cursor()
+	for k, _ := c.Last(); k != nil && len(top) < b.o.retain; k, _ = c.Prev() {
+		top = append(top, binary.BigEndian.Uint64(k))
 	}
-	var versions []uint64
-	if err := vb.ForEach(func(k, _ []byte) error {
-		versions = append(versions, binary.BigEndian.Uint64(k))
-		return nil
-	}); err != nil {
-		return err
-	}
+	slices.Reverse(top)
 	aliases, err := readAliases(mb)
 	if err != nil {
 		return err
@@ -284,12 +283,17 @@ func (b *Bolt) prune(mb *bolt.Bucket) error {
 		}
 		active = activeNow([]serving.Activation{a})
 	}
-	keep := keepSet(b.o.retain, versions, aliases, active)
-	for _, ver := range versions {
-		key := be64(ver)
-		if keep[ver] || bb.Get(key) == nil {
-			continue
+	keep := keepSet(b.o.retain, top, aliases, active)
+	var drop [][]byte
+	if err := bb.ForEach(func(k, _ []byte) error {
+		if !keep[binary.BigEndian.Uint64(k)] {
+			drop = append(drop, bytes.Clone(k))
 		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, key := range drop {
 		v, err := decodeVersion(vb.Get(key))
 		if err != nil {
 			return err

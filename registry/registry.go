@@ -159,6 +159,7 @@ var (
 
 // ConflictError details an ErrVersionConflict.
 type ConflictError struct {
+	// Name and Version name the contested version.
 	Name    string
 	Version uint64
 	// Stored and Offered are the content IDs (and formats) of the stored
