@@ -125,6 +125,7 @@ func (f *Format) Parse(b []byte) (*Model, error) {
 	}
 	// The dry run fixed the output shape.
 	m.outShape = inst.outShape
+	m.outType = inst.outType
 	m.outLen = tensorLen(inst.outShape)
 	if m.outLen == 0 {
 		return nil, serving.Unsupported(FormatName, fmt.Errorf("output %q is empty (shape %v)", m.outName, inst.outShape))
@@ -269,6 +270,7 @@ type Model struct {
 	inputDesc string
 	outName   string
 	outShape  []int
+	outType   string
 	outLen    int
 	src       []byte // the model bytes, to build more instances
 	opset     int64
@@ -304,9 +306,10 @@ func (m *Model) Inputs() []TensorSpec {
 }
 
 // Output returns the first graph output, the one Predict reads, with the
-// shape it had on the load-time dry run.
+// element type and shape it had on the load-time dry run. Predict converts
+// its elements to float64.
 func (m *Model) Output() TensorSpec {
-	return TensorSpec{Name: m.outName, Type: "float64", Shape: append([]int(nil), m.outShape...)}
+	return TensorSpec{Name: m.outName, Type: m.outType, Shape: append([]int(nil), m.outShape...)}
 }
 
 // Predict implements serving.Model. features fills the inputs in order,
@@ -421,6 +424,7 @@ type instance struct {
 	in       []binding
 	out      onnxgo.DataCarrier
 	outShape []int
+	outType  string
 }
 
 // binding feeds one graph input from a slice of the feature vector.
@@ -522,9 +526,7 @@ func (m *Model) newInstance() (inst *instance, err error) {
 		return nil, serving.Unsupported(FormatName, err)
 	}
 	inst.outShape = append([]int{}, t.Shape()...)
-	if len(inst.outShape) == 0 {
-		inst.outShape = []int{} // a scalar
-	}
+	inst.outType = t.Dtype().String()
 	return inst, nil
 }
 

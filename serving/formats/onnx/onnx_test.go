@@ -56,7 +56,7 @@ func TestTinyClassifierDescribesItsInput(t *testing.T) {
 	if len(in) != 1 || in[0].Name != "x" || in[0].Type != "float32" || !slices.Equal(in[0].Shape, []int{1, 4}) {
 		t.Errorf("Inputs() = %+v", in)
 	}
-	if out := m.Output(); out.Name != "probs" || !slices.Equal(out.Shape, []int{1, 3}) {
+	if out := m.Output(); out.Name != "probs" || out.Type != "float32" || !slices.Equal(out.Shape, []int{1, 3}) {
 		t.Errorf("Output() = %+v", out)
 	}
 }
