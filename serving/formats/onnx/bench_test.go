@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	onnxgo "github.com/owulveryck/onnx-go"
+	"github.com/owulveryck/onnx-go/backend/x/gorgonnx"
+	"gorgonia.org/tensor"
+
 	"github.com/modelstream/modelstream/serving/formats/onnx"
 )
 
@@ -74,6 +78,33 @@ func BenchmarkONNXPredictPytorchConv2d(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := m.Predict(ctx, x); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkONNXGoTapeMachine is the baseline: the same tiny classifier run
+// the way onnx-go's README does, through gorgonnx's default tape machine
+// (SetInput, Run, GetOutputTensors), with none of this package's checks.
+// It measures cost only: the tape machine runs ops on a goroutine of its
+// own, where a panic cannot be recovered, which is why the format does not
+// use it.
+func BenchmarkONNXGoTapeMachine(b *testing.B) {
+	g := gorgonnx.NewGraph()
+	m := onnxgo.NewModel(g)
+	if err := m.UnmarshalBinary(tinyClassifier()); err != nil {
+		b.Fatal(err)
+	}
+	x := tensor.New(tensor.WithShape(1, 4), tensor.WithBacking([]float32{1, 0.5, -1, 2}))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.SetInput(0, x); err != nil {
+			b.Fatal(err)
+		}
+		if err := g.Run(); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := m.GetOutputTensors(); err != nil {
 			b.Fatal(err)
 		}
 	}
