@@ -47,7 +47,8 @@ func (r *Round) ok(i int) bool { return r.Done[i] && r.Candidates[i].Status == s
 //
 // Decide is called from one goroutine at a time per call, but
 // concurrently for different calls, so it must not keep per-call state in
-// the Decider. A Decider that implements fmt.Stringer is recorded under
+// the Decider. It must not modify the Round or retain it after returning:
+// the combinator reuses it. A Decider that implements fmt.Stringer is recorded under
 // that name in the Decision; otherwise as "custom".
 type Decider interface {
 	Decide(r *Round) (winner int, err error)

@@ -113,6 +113,16 @@ const (
 func (e *engine) score(ctx context.Context, r serving.Record) (serving.Result, error) {
 	start := time.Now()
 	n := len(e.scorers)
+	if err := ctx.Err(); err != nil {
+		// Done before we start: ask nobody.
+		dec, _ := newDecision(n)
+		dec.Combinator, dec.Decider, dec.Winner = e.kind, e.dname, -1
+		for i := range dec.Candidates {
+			dec.Candidates[i] = serving.Candidate{Model: refOf(e.scorers[i], i), Status: serving.StatusCancelled}
+		}
+		e.counters.record(dec, err)
+		return serving.Result{Provenance: serving.Provenance{Decision: dec}}, &DecisionError{Combinator: e.cfg.name, Kind: err, Decision: dec}
+	}
 	f := e.pool.Get().(*flight)
 	f.load(r)
 	f.refs.Store(int32(n + 1))

@@ -139,3 +139,37 @@ func TestShadowTimeoutAndPrimaryError(t *testing.T) {
 	}
 	waitFor(t, "late count", 5*time.Second, func() bool { return sh.Stats().Models[1].Late == 1 })
 }
+
+// Score and Close race safely: no send on a closed queue, every record
+// either mirrored or dropped.
+func TestShadowConcurrentClose(t *testing.T) {
+	_, ps := labelled("primary", "a", 0.5, nil)
+	_, sh1 := labelled("shadow", "b", 0.5, nil)
+	sh, err := speculative.NewShadow(ps, []serving.Scorer{sh1}, speculative.WithQueue(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 500 {
+				if _, err := sh.Score(context.Background(), rec("", 1)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(time.Millisecond)
+	sh.Close()
+	wg.Wait()
+	st := sh.Stats()
+	// Every record the shadow did not see was counted as dropped, once.
+	sh1st := st.Models[1]
+	seen := sh1st.OK + sh1st.Errors + sh1st.Late + sh1st.Cancelled
+	if st.Invocations != 2000 || seen != st.Invocations-st.Dropped || st.Mirrored < seen {
+		t.Errorf("bookkeeping: %+v", st)
+	}
+}

@@ -31,8 +31,9 @@ type Stats struct {
 	FallbackMisses uint64 `json:"fallback_misses"`
 	// Mirrored counts, for a Shadow, the records queued for the shadows.
 	Mirrored uint64 `json:"mirrored"`
-	// Dropped counts, for a Shadow, the records not mirrored because the
-	// queue was full or the Shadow was closed.
+	// Dropped counts, for a Shadow, the records the shadows never saw:
+	// the queue was full, the Shadow was closed, or the record was still
+	// queued at Close. Invocations - Dropped records reached the shadows.
 	Dropped uint64 `json:"dropped"`
 	// Models has one entry per candidate, in the order the combinator was
 	// given them.
