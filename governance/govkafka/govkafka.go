@@ -169,3 +169,22 @@ func ProvenanceHeaders(p serving.Provenance) []sarama.RecordHeader {
 func Which(m *sarama.ConsumerMessage) (serving.ModelRef, error) {
 	return governance.Which(FromConsumer(m.Headers), m.Value)
 }
+
+// FeedObserver returns a kafka.WithObserver hook that audits the model
+// messages a ModelFeed could not even decode, as rejected events with
+// reason "malformed" and source "feed". The other outcomes are audited
+// already: rejected and accepted models by the Verifier and the Server,
+// and stale versions met while replaying the topic are expected and not
+// audited.
+func FeedObserver(a *governance.Audit) func(kafka.FeedEvent) {
+	return func(e kafka.FeedEvent) {
+		if e.Outcome != kafka.Malformed {
+			return
+		}
+		ev := governance.Event{Kind: governance.KindRejected, Model: e.Model, Reason: "malformed", Source: "feed"}
+		if e.Err != nil {
+			ev.Error = fmt.Sprintf("%s/%d@%d: %v", e.Topic, e.Partition, e.Offset, e.Err)
+		}
+		a.Record(context.Background(), ev)
+	}
+}

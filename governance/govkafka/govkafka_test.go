@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,5 +148,55 @@ func TestNewAuditSinkValidates(t *testing.T) {
 	}
 	if _, err := govkafka.NewAuditSink([]string{"127.0.0.1:1"}, govkafka.AuditTopic("")); err == nil {
 		t.Fatal("empty topic accepted")
+	}
+}
+
+// TestFeedObserverAuditsMalformedMessages sends a message the feed
+// cannot decode and checks it reaches the audit trail.
+func TestFeedObserverAuditsMalformedMessages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Kafka cluster")
+	}
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	cfg := sarama.NewConfig()
+	cfg.Producer.Return.Successes = true
+	prod, err := sarama.NewSyncProducer(c.Addrs(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No format header: not a model message.
+	if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: kafka.DefaultModelsTopic, Key: sarama.StringEncoder("fraud"), Value: sarama.StringEncoder("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	prod.Close()
+	var mu sync.Mutex
+	var events []governance.Event
+	audit, _ := governance.NewAudit(governance.AuditLogger(quiet), governance.AuditTo(governance.AuditSinkFunc(func(_ context.Context, e governance.Event) error {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+		return nil
+	})))
+	srv, _ := serving.NewServer(serving.WithLogger(quiet))
+	defer srv.Close()
+	feed, err := kafka.NewModelFeed(c.Addrs(), srv, kafka.FeedLogger(quiet), kafka.WithObserver(govkafka.FeedObserver(audit)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- feed.Run(ctx) }()
+	select {
+	case <-feed.CaughtUp():
+	case <-time.After(30 * time.Second):
+		t.Fatal("feed did not catch up")
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if len(events) != 1 || events[0].Kind != governance.KindRejected || events[0].Reason != "malformed" ||
+		events[0].Source != "feed" || events[0].Model.Name != "fraud" || !strings.Contains(events[0].Error, "models/0@0") {
+		t.Fatalf("audit events %+v", events)
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -54,6 +55,13 @@ func Check(fn func(ctx context.Context, d serving.Descriptor) error) Option {
 	return func(s *Sync) { s.check = fn }
 }
 
+// Observer adds fn to the feed's observer hook, called after the offset
+// is recorded; FeedOptions sets kafka.WithObserver, so other observers
+// (such as govkafka.FeedObserver) go here. It may be given several times.
+func Observer(fn func(kafka.FeedEvent)) Option {
+	return func(s *Sync) { s.observers = append(s.observers, fn) }
+}
+
 // Logger sets the logger for storage failures, overriding the default of
 // slog.Default().
 func Logger(l *slog.Logger) Option { return func(s *Sync) { s.logger = l } }
@@ -61,10 +69,11 @@ func Logger(l *slog.Logger) Option { return func(s *Sync) { s.logger = l } }
 // Sync keeps a registry.Store in step with a ModelFeed. It is safe for
 // concurrent use; the feed calls it from one goroutine per partition.
 type Sync struct {
-	store  registry.Store
-	topic  string
-	check  func(context.Context, serving.Descriptor) error
-	logger *slog.Logger
+	store     registry.Store
+	topic     string
+	check     func(context.Context, serving.Descriptor) error
+	observers []func(kafka.FeedEvent)
+	logger    *slog.Logger
 
 	stored   atomic.Uint64
 	failures atomic.Uint64
@@ -85,6 +94,9 @@ func New(store registry.Store, opts ...Option) (*Sync, error) {
 		return nil, errors.New("kafkafeed: Topic(\"\")")
 	case s.logger == nil:
 		return nil, errors.New("kafkafeed: Logger(nil)")
+	}
+	if slices.ContainsFunc(s.observers, func(fn func(kafka.FeedEvent)) bool { return fn == nil }) {
+		return nil, errors.New("kafkafeed: Observer(nil)")
 	}
 	return s, nil
 }
@@ -125,17 +137,19 @@ func (s *Sync) Admit(ctx context.Context, d serving.Descriptor) error {
 	return nil
 }
 
-// Observe records the offset after e as the partition's resume point. It
-// has the shape of the feed's observer hook.
+// Observe records the offset after e as the partition's resume point,
+// then calls the Observer functions. It has the shape of the feed's
+// observer hook.
 func (s *Sync) Observe(e kafka.FeedEvent) {
-	if e.Topic != s.topic {
-		return
+	if e.Topic == s.topic {
+		if err := s.store.SetOffsets(context.Background(), s.topic, map[int32]int64{e.Partition: e.Offset + 1}); err != nil {
+			s.fail(err)
+			s.logger.Error("kafkafeed: recording offset failed; a restart re-reads from the previous one",
+				"topic", e.Topic, "partition", e.Partition, "offset", e.Offset, "err", err)
+		}
 	}
-	ctx := context.Background()
-	if err := s.store.SetOffsets(ctx, s.topic, map[int32]int64{e.Partition: e.Offset + 1}); err != nil {
-		s.fail(err)
-		s.logger.Error("kafkafeed: recording offset failed; a restart re-reads from the previous one",
-			"topic", e.Topic, "partition", e.Partition, "offset", e.Offset, "err", err)
+	for _, fn := range s.observers {
+		fn(e)
 	}
 }
 

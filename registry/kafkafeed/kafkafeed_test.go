@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +44,7 @@ type instance struct {
 	sync     *kafkafeed.Sync
 	feed     *kafka.ModelFeed
 	restored []serving.ModelRef
+	observed atomic.Int64
 	cancel   context.CancelFunc
 	done     chan error
 }
@@ -72,7 +74,8 @@ func start(t *testing.T, path string, brokers []string) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in.sync, err = kafkafeed.New(in.store, kafkafeed.Check(v.Verify), kafkafeed.Logger(quiet)); err != nil {
+	if in.sync, err = kafkafeed.New(in.store, kafkafeed.Check(v.Verify), kafkafeed.Logger(quiet),
+		kafkafeed.Observer(func(kafka.FeedEvent) { in.observed.Add(1) })); err != nil {
 		t.Fatal(err)
 	}
 	opts, err := in.sync.FeedOptions(ctx)
@@ -179,6 +182,9 @@ func TestRestartResumesFromTheStore(t *testing.T) {
 	if st.Read != 2 || st.Rejected != 1 || st.Activated != 1 {
 		t.Fatalf("second run read the topic again or mishandled it: %+v", st)
 	}
+	if n := b.observed.Load(); n != 2 {
+		t.Fatalf("chained observer saw %d events, want 2", n)
+	}
 	res, err := b.srv.Model("fraud").Score(ctx, serving.Record{})
 	if err != nil || res.Value != 3 {
 		t.Fatalf("score = %v, %v", res, err)
@@ -208,6 +214,9 @@ func TestNewValidates(t *testing.T) {
 	m, _ := registry.NewMemory()
 	if _, err := kafkafeed.New(m, kafkafeed.Topic("")); err == nil {
 		t.Fatal("empty topic accepted")
+	}
+	if _, err := kafkafeed.New(m, kafkafeed.Observer(nil)); err == nil {
+		t.Fatal("nil observer accepted")
 	}
 	// A failing check keeps the model out of the store.
 	boom := errors.New("no")
