@@ -1,0 +1,378 @@
+// Package trainkafka connects package training to Kafka: a [Source] that
+// reads labelled records from a data topic as a consumer group of its
+// own, and [Publisher], which publishes the trainer's versions to the
+// models topic through serving/kafka, where every scoring instance's
+// ModelFeed picks them up.
+//
+// # Delivery
+//
+// The Source implements training.Committer. It never commits on its
+// own: a Trainer calls Commit only after the state that learned the
+// records is durable (a checkpoint, or a published version), and Commit
+// then commits, per partition, the offset after the last record handed
+// to the trainer. A crash or a rebalance therefore replays at most the
+// records since the last commit: delivery is at-least-once, and with a
+// single partition and a checkpoint the restarted trainer continues bit
+// for bit.
+//
+// # Decoding
+//
+// A [Decoder] turns a record's key and value into a training.Sample.
+// [CSV] reads delimited numbers with the target in one column, and
+// [JSON] reads an object with named features and a named target. A
+// record that does not decode is skipped, counted in [Source.Stats], and
+// committed past with the others, so a poison record cannot stall the
+// trainer.
+package trainkafka
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/training"
+)
+
+// DefaultTopic is the data topic a Source reads unless told otherwise.
+const DefaultTopic = "training"
+
+// ErrDecode means a record's value could not be decoded into a sample.
+var ErrDecode = errors.New("trainkafka: cannot decode record")
+
+// ErrClosed means the Source is closed.
+var ErrClosed = errors.New("trainkafka: source closed")
+
+// Decoder turns a record into a labelled sample.
+type Decoder interface {
+	Decode(key, value []byte) (training.Sample, error)
+}
+
+// DecoderFunc adapts a function to the Decoder interface.
+type DecoderFunc func(key, value []byte) (training.Sample, error)
+
+// Decode calls f(key, value).
+func (f DecoderFunc) Decode(key, value []byte) (training.Sample, error) { return f(key, value) }
+
+// CSV decodes a value of delimited numbers, such as "7.4;0.7;0;5", with
+// the target in column Label and the features in the other columns, in
+// order.
+type CSV struct {
+	// Comma is the delimiter; 0 means ','.
+	Comma byte
+	// Label is the index of the target column; negative counts from the
+	// end: 0 is the first column and -1 the last.
+	Label int
+}
+
+// Decode implements Decoder.
+func (c CSV) Decode(_, value []byte) (training.Sample, error) {
+	comma := c.Comma
+	if comma == 0 {
+		comma = ','
+	}
+	fields := bytes.Split(bytes.TrimSpace(value), []byte{comma})
+	li := c.Label
+	if li < 0 {
+		li += len(fields)
+	}
+	if li < 0 || li >= len(fields) || len(fields) < 2 {
+		return training.Sample{}, fmt.Errorf("%w: %d fields, label column %d", ErrDecode, len(fields), c.Label)
+	}
+	s := training.Sample{Features: make([]float64, 0, len(fields)-1)}
+	for i, f := range fields {
+		v, err := strconv.ParseFloat(string(bytes.TrimSpace(f)), 64)
+		if err != nil {
+			return training.Sample{}, fmt.Errorf("%w: field %d: %v", ErrDecode, i, err)
+		}
+		if i == li {
+			s.Target = v
+		} else {
+			s.Features = append(s.Features, v)
+		}
+	}
+	return s, nil
+}
+
+// JSON decodes an object with one number per feature name and one for
+// the target, such as {"alcohol": 9.4, ..., "quality": 5}. Other fields
+// are ignored; a missing feature or target is an error.
+type JSON struct {
+	// Features names the features, in model order.
+	Features []string
+	// Label names the target field.
+	Label string
+}
+
+// Decode implements Decoder.
+func (j JSON) Decode(_, value []byte) (training.Sample, error) {
+	var m map[string]float64
+	if err := json.Unmarshal(value, &m); err != nil {
+		return training.Sample{}, fmt.Errorf("%w: %v", ErrDecode, err)
+	}
+	y, ok := m[j.Label]
+	if !ok {
+		return training.Sample{}, fmt.Errorf("%w: no target field %q", ErrDecode, j.Label)
+	}
+	s := training.Sample{Features: make([]float64, len(j.Features)), Target: y}
+	for i, name := range j.Features {
+		v, ok := m[name]
+		if !ok {
+			return training.Sample{}, fmt.Errorf("%w: no feature %q", ErrDecode, name)
+		}
+		s.Features[i] = v
+	}
+	return s, nil
+}
+
+// Option configures a Source.
+type Option func(*options)
+
+type options struct {
+	topics  []string
+	decoder Decoder
+	logger  *slog.Logger
+	tune    func(*sarama.Config)
+}
+
+// Topics sets the data topics, overriding the default of [DefaultTopic].
+func Topics(ts ...string) Option { return func(o *options) { o.topics = append([]string(nil), ts...) } }
+
+// WithDecoder sets the decoder, overriding the default of CSV{Label: -1}
+// (comma-separated, target last).
+func WithDecoder(d Decoder) Option { return func(o *options) { o.decoder = d } }
+
+// WithLogger sets the logger, overriding the default of slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithSarama lets fn adjust the sarama configuration after the defaults
+// are set: protocol kafka.DefaultVersion, no automatic commits, and a
+// new group starting from the oldest offset.
+func WithSarama(fn func(*sarama.Config)) Option { return func(o *options) { o.tune = fn } }
+
+// Stats counts what a Source has done.
+type Stats struct {
+	// Delivered is the number of samples handed to the trainer.
+	Delivered int64
+	// Skipped is the number of records that did not decode.
+	Skipped int64
+	// Commits is the number of commits made.
+	Commits int64
+}
+
+type item struct {
+	sess sarama.ConsumerGroupSession
+	msg  *sarama.ConsumerMessage
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// Source reads labelled records from Kafka as a member of its own
+// consumer group and implements training.Source and training.Committer.
+// It starts consuming when created; Close stops it.
+//
+// Next and Commit are meant for one goroutine, the Trainer's; Stats and
+// Close are safe to call from any goroutine.
+type Source struct {
+	o      options
+	group  sarama.ConsumerGroup
+	items  chan item
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+
+	pending map[topicPartition]item // last record handed out per partition, since the last commit
+
+	delivered, skipped, commits atomic.Int64
+}
+
+var (
+	_ training.Source    = (*Source)(nil)
+	_ training.Committer = (*Source)(nil)
+)
+
+// NewSource joins the consumer group group on brokers and starts
+// reading. The group should belong to the trainer alone: scoring
+// instances use their own groups.
+func NewSource(brokers []string, group string, opts ...Option) (*Source, error) {
+	o := options{topics: []string{DefaultTopic}, decoder: CSV{Label: -1}, logger: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch {
+	case len(brokers) == 0:
+		return nil, fmt.Errorf("%w: no brokers", kafka.ErrConfig)
+	case group == "":
+		return nil, fmt.Errorf("%w: empty consumer group", kafka.ErrConfig)
+	case len(o.topics) == 0:
+		return nil, fmt.Errorf("%w: no topics", kafka.ErrConfig)
+	case o.decoder == nil:
+		return nil, fmt.Errorf("%w: WithDecoder(nil)", kafka.ErrConfig)
+	case o.logger == nil:
+		return nil, fmt.Errorf("%w: WithLogger(nil)", kafka.ErrConfig)
+	}
+	cfg := sarama.NewConfig()
+	cfg.Version = kafka.DefaultVersion
+	cfg.ClientID = "modelstream-trainer"
+	cfg.Consumer.Return.Errors = true
+	cfg.Consumer.Offsets.AutoCommit.Enable = false
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	if o.tune != nil {
+		o.tune(cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: sarama: %v", kafka.ErrConfig, err)
+	}
+	g, err := sarama.NewConsumerGroup(brokers, group, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("trainkafka: join group %q: %w", group, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Source{o: o, group: g, items: make(chan item), cancel: cancel, done: make(chan struct{}), pending: map[topicPartition]item{}}
+	go func() {
+		for err := range g.Errors() {
+			o.logger.Warn("trainkafka: consumer group error", "group", group, "err", err)
+		}
+	}()
+	go s.consume(ctx)
+	return s, nil
+}
+
+func (s *Source) consume(ctx context.Context) {
+	defer close(s.done)
+	for ctx.Err() == nil {
+		if err := s.group.Consume(ctx, s.o.topics, handler{s}); err != nil {
+			if errors.Is(err, sarama.ErrClosedConsumerGroup) {
+				return
+			}
+			s.o.logger.Warn("trainkafka: consume", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+}
+
+type handler struct{ s *Source }
+
+func (handler) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (handler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+// ConsumeClaim hands the partition's records, in order, to Next.
+func (h handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	for {
+		select {
+		case msg, ok := <-claim.Messages():
+			if !ok {
+				return nil
+			}
+			select {
+			case h.s.items <- item{sess, msg}:
+			case <-sess.Context().Done():
+				return nil
+			}
+		case <-sess.Context().Done():
+			return nil
+		}
+	}
+}
+
+// Next returns the next record that decodes. Records from a partition
+// this member no longer owns are dropped, since their new owner will
+// deliver them again. When ctx is done Next returns ctx.Err() and loses
+// nothing.
+func (s *Source) Next(ctx context.Context) (training.Sample, error) {
+	for {
+		var it item
+		select {
+		case it = <-s.items:
+		case <-ctx.Done():
+			return training.Sample{}, ctx.Err()
+		case <-s.done:
+			return training.Sample{}, ErrClosed
+		}
+		if it.sess.Context().Err() != nil {
+			continue
+		}
+		s.pending[topicPartition{it.msg.Topic, it.msg.Partition}] = it
+		sample, err := s.o.decoder.Decode(it.msg.Key, it.msg.Value)
+		if err == nil {
+			for _, x := range sample.Features {
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					err = fmt.Errorf("%w: non-finite feature", ErrDecode)
+					break
+				}
+			}
+		}
+		if err != nil {
+			s.skipped.Add(1)
+			s.o.logger.Debug("trainkafka: skipped record", "topic", it.msg.Topic, "partition", it.msg.Partition, "offset", it.msg.Offset, "err", err)
+			continue
+		}
+		s.delivered.Add(1)
+		return sample, nil
+	}
+}
+
+// Commit commits, for each partition, the offset after the last record
+// Next handed out (or skipped). Records of a partition that was revoked
+// in the meantime are not committed; the new owner replays them.
+func (s *Source) Commit(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sessions := map[sarama.ConsumerGroupSession]bool{}
+	for tp, it := range s.pending {
+		if it.sess.Context().Err() == nil {
+			it.sess.MarkMessage(it.msg, "")
+			sessions[it.sess] = true
+		}
+		delete(s.pending, tp)
+	}
+	for sess := range sessions {
+		sess.Commit()
+		s.commits.Add(1)
+	}
+	return nil
+}
+
+// Stats returns the Source's counters.
+func (s *Source) Stats() Stats {
+	return Stats{Delivered: s.delivered.Load(), Skipped: s.skipped.Load(), Commits: s.commits.Load()}
+}
+
+// Close leaves the group without committing: commits belong to the
+// trainer. It is idempotent.
+func (s *Source) Close() error {
+	var err error
+	s.once.Do(func() {
+		s.cancel()
+		err = s.group.Close()
+		<-s.done
+	})
+	return err
+}
+
+// Publisher adapts a serving/kafka Publisher, which writes model
+// messages to the models topic, to training.Publisher.
+func Publisher(p *kafka.Publisher) training.Publisher {
+	return training.PublisherFunc(func(ctx context.Context, d serving.Descriptor) error {
+		_, _, err := p.Publish(ctx, d)
+		return err
+	})
+}

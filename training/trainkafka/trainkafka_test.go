@@ -1,0 +1,228 @@
+package trainkafka_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+	"github.com/modelstream/modelstream/training"
+	"github.com/modelstream/modelstream/training/trainkafka"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// produce writes n CSV records "x0,x1,y" of the concept y = 2·x0 - x1 + 1
+// (plus noise), and one poison record, to topic.
+func produce(t *testing.T, brokers []string, topic string, n int) {
+	t.Helper()
+	cfg := sarama.NewConfig()
+	cfg.Version = kafka.DefaultVersion
+	cfg.Producer.Return.Successes = true
+	p, err := sarama.NewSyncProducer(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r := rand.New(rand.NewPCG(1, 2))
+	var msgs []*sarama.ProducerMessage
+	for i := 0; i < n; i++ {
+		x0, x1 := r.NormFloat64()*10, r.NormFloat64()
+		y := 2*x0 - x1 + 1 + 0.1*r.NormFloat64()
+		msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder(fmt.Sprintf("%g,%g,%g", x0, x1, y))})
+		if i == n/2 {
+			msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder("not,a,number")})
+		}
+	}
+	if err := p.SendMessages(msgs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTrainerOverKafka trains from a data topic through a consumer
+// group, publishes to the models topic, and a ModelFeed hot-swaps the
+// versions into a Server, whose final model predicts exactly what the
+// learner predicts.
+func TestTrainerOverKafka(t *testing.T) {
+	cluster := kafkatest.New(t, kafkatest.Topic("training", 1), kafkatest.Topic("models", 1))
+	brokers := cluster.Addrs()
+	produce(t, brokers, "training", 3000)
+
+	src, err := trainkafka.NewSource(brokers, "trainer", trainkafka.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	pub, err := kafka.NewPublisher(brokers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	srv, _ := serving.NewServer(serving.WithLogger(quiet))
+	defer srv.Close()
+	feed, err := kafka.NewModelFeed(brokers, srv, kafka.FeedLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go feed.Run(ctx)
+
+	l, _ := training.NewLearner(training.Linear, 2, training.WithLearningRate(0.05), training.WithDecay(100))
+	var last serving.Descriptor
+	tr, err := training.NewTrainer("line", l, src, trainkafka.Publisher(pub), training.EveryRecords(1000),
+		training.WithTrainerLogger(quiet),
+		training.WithObserver(func(e training.Event) {
+			if e.Kind == training.EventPublished {
+				last = e.Descriptor
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- tr.Run(runCtx) }()
+	// Wait until the three versions are live in the server.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if ref, ok := srv.Current("line"); ok && ref.Version == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("version 3 never went live; trainer stats %+v, source %+v", tr.Stats(), src.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := src.Stats(); st.Delivered != 3000 || st.Skipped != 1 || st.Commits < 3 {
+		t.Errorf("source stats %+v, want 3000 delivered, 1 skipped, at least 3 commits", st)
+	}
+	if last.Version != 3 || last.Labels[training.LabelRecords] != "3000" {
+		t.Errorf("last version %d labels %v", last.Version, last.Labels)
+	}
+	for _, x := range [][]float64{{1, 2}, {-5, 0.3}} {
+		want, _ := l.Predict(x)
+		got, err := srv.Model("line").Score(ctx, serving.Record{Features: x})
+		if err != nil || math.Float64bits(got.Value) != math.Float64bits(want.Value) {
+			t.Errorf("served %v (%v), learner %v", got.Value, err, want.Value)
+		}
+		if math.Abs(got.Value-(2*x[0]-x[1]+1)) > 0.1 {
+			t.Errorf("served %v at %v, concept says %v", got.Value, x, 2*x[0]-x[1]+1)
+		}
+	}
+}
+
+// crashAfter fails Next after n samples, as a process crash would stop
+// the trainer without a checkpoint or commit.
+type crashAfter struct {
+	*trainkafka.Source
+	n int
+}
+
+var errCrash = errors.New("simulated crash")
+
+func (c *crashAfter) Next(ctx context.Context) (training.Sample, error) {
+	if c.n == 0 {
+		return training.Sample{}, errCrash
+	}
+	c.n--
+	return c.Source.Next(ctx)
+}
+
+// TestResumeAfterCrashOverKafka crashes a trainer between checkpoints,
+// restarts it in the same consumer group from its checkpoint, and checks
+// that it ends bit-identical to a trainer that never crashed.
+func TestResumeAfterCrashOverKafka(t *testing.T) {
+	cluster := kafkatest.New(t, kafkatest.Topic("training", 1))
+	brokers := cluster.Addrs()
+	produce(t, brokers, "training", 2000)
+	dir := t.TempDir()
+	nopPub := training.PublisherFunc(func(context.Context, serving.Descriptor) error { return nil })
+
+	run := func(group, path string, crash int) (*training.Learner, error) {
+		src, err := trainkafka.NewSource(brokers, group, trainkafka.WithLogger(quiet))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		var s training.Source = src
+		if crash > 0 {
+			s = &crashAfter{src, crash}
+		}
+		l, _ := training.NewLearner(training.Linear, 2, training.WithDecay(100))
+		tr, err := training.NewTrainer("line", l, s, nopPub, training.WithCheckpoint(path, 300), training.WithTrainerLogger(quiet))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The topic holds 2000 good records; stop once the trainer has
+		// learned them all (counting those restored from its checkpoint).
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			for tr.Stats().Records < 2000 && ctx.Err() == nil {
+				time.Sleep(5 * time.Millisecond)
+			}
+			cancel()
+		}()
+		return l, tr.Run(ctx)
+	}
+	ref, err := run("ref", filepath.Join(dir, "ref"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "crash")
+	if _, err := run("crash", path, 1111); !errors.Is(err, errCrash) {
+		t.Fatalf("crashing run: %v", err)
+	}
+	got, err := run("crash", path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Metrics() != ref.Metrics() {
+		t.Fatalf("resumed metrics %+v, uninterrupted %+v", got.Metrics(), ref.Metrics())
+	}
+	for _, x := range [][]float64{{1, 2}, {-5, 0.3}, {30, -2}} {
+		a, _ := got.Predict(x)
+		b, _ := ref.Predict(x)
+		if math.Float64bits(a.Value) != math.Float64bits(b.Value) {
+			t.Errorf("at %v: resumed %v, uninterrupted %v", x, a.Value, b.Value)
+		}
+	}
+}
+
+func TestDecoders(t *testing.T) {
+	s, err := trainkafka.CSV{Comma: ';', Label: -1}.Decode(nil, []byte("7.4;0.7;0;5\n"))
+	if err != nil || len(s.Features) != 3 || s.Features[1] != 0.7 || s.Target != 5 {
+		t.Errorf("CSV: %+v %v", s, err)
+	}
+	s, err = trainkafka.CSV{Label: 0}.Decode(nil, []byte("1,2,3"))
+	if err != nil || s.Target != 1 || s.Features[0] != 2 {
+		t.Errorf("CSV label first: %+v %v", s, err)
+	}
+	if _, err := (trainkafka.CSV{}).Decode(nil, []byte("1,x")); !errors.Is(err, trainkafka.ErrDecode) {
+		t.Errorf("CSV bad number: %v", err)
+	}
+	j := trainkafka.JSON{Features: []string{"a", "b"}, Label: "y"}
+	s, err = j.Decode(nil, []byte(`{"b": 2, "a": 1, "y": 0, "extra": 9}`))
+	if err != nil || s.Features[0] != 1 || s.Features[1] != 2 || s.Target != 0 {
+		t.Errorf("JSON: %+v %v", s, err)
+	}
+	if _, err := j.Decode(nil, []byte(`{"a": 1, "y": 0}`)); !errors.Is(err, trainkafka.ErrDecode) {
+		t.Errorf("JSON missing feature: %v", err)
+	}
+}
