@@ -16,6 +16,11 @@
 // conversions here are copies of slice headers, not of bytes.
 // [ProvenanceHeaders] plugs into kafka.SinkProvenance; [Which] answers
 // which model scored a consumed output record.
+//
+// # Feed
+//
+// [FeedObserver] audits the model messages a kafka.ModelFeed cannot
+// decode, the one outcome neither the Verifier nor the Server sees.
 package govkafka
 
 import (
