@@ -38,7 +38,8 @@ type Follower struct {
 var _ serving.HookModelEvent = (*Follower)(nil)
 
 // Follow returns a Follower writing to store and logging failures to
-// logger (nil means slog.Default()).
+// logger (nil means slog.Default()). Each write is bounded by a 10s
+// context; the local stores never need that long, a remote one might.
 func Follow(store Store, logger *slog.Logger) *Follower {
 	if logger == nil {
 		logger = slog.Default()
