@@ -53,6 +53,8 @@ type DecisionError struct {
 	Decision *serving.Decision
 }
 
+// Error says what failed, then lists each candidate with its status and
+// latency.
 func (e *DecisionError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Kind.Error())

@@ -10,6 +10,21 @@ import (
 	"github.com/modelstream/modelstream/serving"
 )
 
+// Every combinator is a serving.Scorer, and names itself through
+// serving.Referrer when it is a candidate of another.
+var (
+	_ serving.Scorer   = (*Budget)(nil)
+	_ serving.Scorer   = (*Ensemble)(nil)
+	_ serving.Scorer   = (*Split)(nil)
+	_ serving.Scorer   = (*Switch)(nil)
+	_ serving.Scorer   = (*Shadow)(nil)
+	_ serving.Referrer = (*Budget)(nil)
+	_ serving.Referrer = (*Ensemble)(nil)
+	_ serving.Referrer = (*Split)(nil)
+	_ serving.Referrer = (*Switch)(nil)
+	_ serving.Referrer = (*Shadow)(nil)
+)
+
 // engine runs one call's fan-out: every candidate in its own goroutine,
 // answers gathered on a buffered channel, decisions taken as they land.
 // Budget and Ensemble are two configurations of it.

@@ -115,8 +115,9 @@ func (s *Shadow) Score(ctx context.Context, r serving.Record) (serving.Result, e
 	start := time.Now()
 	res, err := s.primary.Score(ctx, r)
 	took := time.Since(start)
-	dec := &serving.Decision{Combinator: "shadow", Winner: -1, Candidates: make([]serving.Candidate, 1)}
-	settle(&dec.Candidates[0], s.primary, 0, res, err, took)
+	dec, preds := newDecision(1)
+	dec.Combinator, dec.Winner = "shadow", -1
+	settle(&dec.Candidates[0], &preds[0], s.primary, 0, res, err, took)
 	if err == nil {
 		dec.Winner = 0
 	}

@@ -163,7 +163,8 @@ func (t *splitTable) pick(h uint64) int {
 func (s *Split) Score(ctx context.Context, r serving.Record) (serving.Result, error) {
 	start := time.Now()
 	chosen := s.Route(r)
-	dec := &serving.Decision{Combinator: "split", Variant: s.variants[chosen].Name, Winner: -1, Candidates: make([]serving.Candidate, len(s.variants))}
+	dec, preds := newDecision(len(s.variants))
+	dec.Combinator, dec.Variant, dec.Winner = "split", s.variants[chosen].Name, -1
 	for i := range dec.Candidates {
 		if i != chosen {
 			dec.Candidates[i] = serving.Candidate{Model: refOf(s.scorers[i], i), Status: serving.StatusSkipped}
@@ -171,7 +172,7 @@ func (s *Split) Score(ctx context.Context, r serving.Record) (serving.Result, er
 	}
 	res, err := s.scorers[chosen].Score(ctx, r)
 	took := time.Since(start)
-	settle(&dec.Candidates[chosen], s.scorers[chosen], chosen, res, err, took)
+	settle(&dec.Candidates[chosen], &preds[chosen], s.scorers[chosen], chosen, res, err, took)
 	if err == nil {
 		dec.Winner = chosen
 	}
@@ -185,8 +186,9 @@ func (s *Split) Score(ctx context.Context, r serving.Record) (serving.Result, er
 	return serving.Result{Prediction: res.Prediction, Provenance: serving.Provenance{Model: dec.Candidates[chosen].Model, Decision: dec}}, nil
 }
 
-// settle fills in a candidate that was called synchronously.
-func settle(c *serving.Candidate, s serving.Scorer, i int, res serving.Result, err error, took time.Duration) {
+// settle fills in a candidate that was called synchronously; p holds its
+// prediction.
+func settle(c *serving.Candidate, p *serving.Prediction, s serving.Scorer, i int, res serving.Result, err error, took time.Duration) {
 	c.Model = res.Provenance.Model
 	if c.Model.Name == "" {
 		c.Model = refOf(s, i)
@@ -199,8 +201,8 @@ func settle(c *serving.Candidate, s serving.Scorer, i int, res serving.Result, e
 		return
 	}
 	c.Status = serving.StatusOK
-	p := res.Prediction
-	c.Prediction = &p
+	*p = res.Prediction
+	c.Prediction = p
 }
 
 // Ref implements serving.Referrer: the Split's name (see [WithName]).

@@ -109,12 +109,13 @@ func (s *Switch) Stage(sc serving.Scorer) (string, error) {
 func (s *Switch) Score(ctx context.Context, r serving.Record) (serving.Result, error) {
 	start := time.Now()
 	st := s.state.Load()
-	dec := &serving.Decision{Combinator: "switch", Variant: switchNames[st.live], Winner: -1, Candidates: make([]serving.Candidate, 2)}
+	dec, preds := newDecision(2)
+	dec.Combinator, dec.Variant, dec.Winner = "switch", switchNames[st.live], -1
 	standby := 1 - st.live
 	dec.Candidates[standby] = serving.Candidate{Model: refOf(st.scorers[standby], standby), Status: serving.StatusSkipped}
 	res, err := st.scorers[st.live].Score(ctx, r)
 	took := time.Since(start)
-	settle(&dec.Candidates[st.live], st.scorers[st.live], st.live, res, err, took)
+	settle(&dec.Candidates[st.live], &preds[st.live], st.scorers[st.live], st.live, res, err, took)
 	if err == nil {
 		dec.Winner = st.live
 	}
