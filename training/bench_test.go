@@ -1,0 +1,91 @@
+package training
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+func benchData(n, d int, kind Kind) []Sample {
+	r := rand.New(rand.NewPCG(1, 1))
+	out := make([]Sample, n)
+	for i := range out {
+		x := make([]float64, d)
+		for j := range x {
+			x[j] = r.NormFloat64() * float64(j+1)
+		}
+		y := x[0] - 0.5*x[1]
+		switch kind {
+		case Logistic:
+			y = float64(r.IntN(2))
+		case Softmax:
+			y = float64(r.IntN(3))
+		}
+		out[i] = Sample{Features: x, Target: y}
+	}
+	return out
+}
+
+func newBenchLearner(b *testing.B, kind Kind, d int) *Learner {
+	var opts []Option
+	if kind == Softmax {
+		opts = append(opts, WithClasses(3))
+	}
+	l, err := NewLearner(kind, d, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l
+}
+
+// BenchmarkLearnOnline measures one-record updates with 11 features, as
+// in the wine data: progressive prediction, standardiser update, Adam
+// step. It runs on one goroutine, so samples/s is per core.
+func BenchmarkLearnOnline(b *testing.B) {
+	for _, kind := range []Kind{Linear, Logistic, Softmax} {
+		b.Run(kind.String(), func(b *testing.B) {
+			data := benchData(4096, 11, kind)
+			l := newBenchLearner(b, kind, 11)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := l.Learn(data[i&4095]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+		})
+	}
+}
+
+// BenchmarkLearnBatch64 measures mini-batches of 64 records with 11
+// features; samples/s counts records, not batches.
+func BenchmarkLearnBatch64(b *testing.B) {
+	for _, kind := range []Kind{Linear, Logistic, Softmax} {
+		b.Run(kind.String(), func(b *testing.B) {
+			data := benchData(4096, 11, kind)
+			l := newBenchLearner(b, kind, 11)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				off := (i * 64) & 4095
+				if _, err := l.LearnBatch(data[off : off+64]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)*64/b.Elapsed().Seconds(), "samples/s")
+		})
+	}
+}
+
+// BenchmarkPredict is the baseline: the learner's prediction alone.
+func BenchmarkPredict(b *testing.B) {
+	data := benchData(4096, 11, Linear)
+	l := newBenchLearner(b, Linear, 11)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := l.Predict(data[i&4095].Features); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+}
