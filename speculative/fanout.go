@@ -37,6 +37,7 @@ type engine struct {
 	decider  Decider
 	dname    string
 	pool     sync.Pool // *flight
+	desks    sync.Pool // *desk
 	counters *counters
 }
 
@@ -53,9 +54,12 @@ func newEngine(kind string, cfg *config, scorers []serving.Scorer, fb int, budge
 	}
 	n := len(scorers)
 	e.pool.New = func() any {
+		return &flight{ch: make(chan landing, n), pool: &e.pool}
+	}
+	e.desks.New = func() any {
 		t := time.NewTimer(time.Hour)
 		t.Stop()
-		return &flight{ch: make(chan landing, n), done: make([]bool, n), timer: t, pool: &e.pool}
+		return &desk{done: make([]bool, n), timer: t}
 	}
 	return e
 }
@@ -65,13 +69,18 @@ func newEngine(kind string, cfg *config, scorers []serving.Scorer, fb int, budge
 // drains the channel and puts it back, so a straggler that outlives the
 // call never writes into a flight reused by a later call.
 type flight struct {
-	ch    chan landing // capacity = number of candidates: sends never block
-	refs  atomic.Int32
-	rec   serving.Record // the caller's record, copied: stragglers may outlive the call
-	done  []bool         // caller only
-	round Round          // caller only
-	timer *time.Timer    // caller only
-	pool  *sync.Pool
+	ch   chan landing // capacity = number of candidates: sends never block
+	refs atomic.Int32
+	rec  serving.Record // the caller's record, copied: stragglers may outlive the call
+	pool *sync.Pool
+}
+
+// desk is the caller's own per-call state, pooled apart from the flight
+// so that it is reused at once even while stragglers hold the flight.
+type desk struct {
+	done  []bool
+	round Round
+	timer *time.Timer
 }
 
 type landing struct {
@@ -139,6 +148,7 @@ func (e *engine) score(ctx context.Context, r serving.Record) (serving.Result, e
 		return serving.Result{Provenance: serving.Provenance{Decision: dec}}, &DecisionError{Combinator: e.cfg.name, Kind: err, Decision: dec}
 	}
 	f := e.pool.Get().(*flight)
+	dk := e.desks.Get().(*desk)
 	f.load(r)
 	f.refs.Store(int32(n + 1))
 	cctx, cancel := context.WithCancel(ctx)
@@ -147,17 +157,17 @@ func (e *engine) score(ctx context.Context, r serving.Record) (serving.Result, e
 	}
 	dec, preds := newDecision(n)
 	dec.Combinator, dec.Decider, dec.Winner = e.kind, e.dname, -1
-	clear(f.done)
+	clear(dk.done)
 	var deadline <-chan time.Time
 	if e.budget > 0 {
-		f.timer.Reset(e.budget - time.Since(start))
-		deadline = f.timer.C
+		dk.timer.Reset(e.budget - time.Since(start))
+		deadline = dk.timer.C
 	}
 
 	fb := e.fb
 	others := dec.Candidates[fb:]
-	round := &f.round // pooled: a Round passed to a Decider escapes
-	*round = Round{Candidates: others, Done: f.done[fb:], Pending: n - fb}
+	round := &dk.round // pooled: a Round passed to a Decider escapes
+	*round = Round{Candidates: others, Done: dk.done[fb:], Pending: n - fb}
 	winner := -1
 	var decErr, fbErr error
 	gaveUp := len(others) == 0 // the others can no longer produce a winner
@@ -173,7 +183,7 @@ loop:
 			if m.i < fb {
 				fbErr = m.err
 			}
-			f.done[m.i] = true
+			dk.done[m.i] = true
 			pending--
 			if m.i >= fb && !gaveUp {
 				round.Pending--
@@ -188,7 +198,7 @@ loop:
 					gaveUp = true
 				}
 			}
-			if gaveUp && (fb == 0 || f.done[0]) {
+			if gaveUp && (fb == 0 || dk.done[0]) {
 				break loop // nothing left to wait for
 			}
 		case <-deadline:
@@ -200,14 +210,15 @@ loop:
 		}
 	}
 	cancel()
+	f.release() // the stragglers may keep the flight; the desk stays ours
 	if e.budget > 0 {
-		f.timer.Stop()
+		dk.timer.Stop()
 	}
 	// Name and close the candidates that did not finish.
 	now := time.Since(start)
 	fallbackLate := false
 	for i := range dec.Candidates {
-		if f.done[i] {
+		if dk.done[i] {
 			continue
 		}
 		c := &dec.Candidates[i]
@@ -221,7 +232,7 @@ loop:
 		} else {
 			c.Status = serving.StatusCancelled
 		}
-		f.done[i] = true
+		dk.done[i] = true
 	}
 	var err error
 	if reason == stopCtx {
@@ -245,7 +256,7 @@ loop:
 		}
 	}
 	round.Candidates, round.Done = nil, nil
-	f.release()
+	e.desks.Put(dk)
 	if fallbackLate {
 		e.counters.fallbackMisses.Add(1)
 	}

@@ -3,7 +3,9 @@ package speculative_test
 import (
 	"context"
 	"encoding/json"
+	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,5 +100,84 @@ func TestNestedVoteInBudgetInSplit(t *testing.T) {
 	}
 	if c := res.Provenance.Decision.Candidates[1]; c.Model.Name != "slow-committee" || c.Status != serving.StatusLate {
 		t.Errorf("late nested candidate %+v", c)
+	}
+}
+
+// Stragglers of a nested Ensemble are cancelled with the Budget around
+// it, and every goroutine ends.
+func TestNestedStragglersEnd(t *testing.T) {
+	base := runtime.NumGoroutine()
+	var voters []serving.Scorer
+	var fakes []*servingtest.Fake
+	for i := range 3 {
+		f, s := labelled("never"+strconv.Itoa(i), "x", 0.9, servingtest.Forever)
+		voters = append(voters, s)
+		fakes = append(fakes, f)
+	}
+	vote, err := speculative.NewEnsemble(speculative.Vote(), voters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, fb := labelled("fb", "y", 0.5, nil)
+	bud, err := speculative.NewBudget(100*time.Millisecond, fb, []serving.Scorer{vote})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 3 {
+				res, err := bud.Score(context.Background(), rec("", 1))
+				if err != nil || res.Provenance.Model.Name != "fb" {
+					t.Errorf("%v %+v", err, res.Provenance)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, "nested voters to be cancelled", 5*time.Second, func() bool {
+		return fakes[0].Active()+fakes[1].Active()+fakes[2].Active() == 0
+	})
+	waitGoroutines(t, base, 5*time.Second)
+	if st := vote.Stats(); st.Invocations != 12 || st.Errors != 12 || st.Models[0].Cancelled != 12 {
+		t.Errorf("inner stats %+v", st)
+	}
+}
+
+// The fan-out allocates the Decision block, the context, and one
+// goroutine per model; the rest is pooled.
+func TestBudgetAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items")
+	}
+	for _, n := range []int{1, 3, 5} {
+		var others []serving.Scorer
+		for i := 1; i < n; i++ {
+			_, s := labelled("m"+strconv.Itoa(i), "x", 0.9, nil)
+			others = append(others, s)
+		}
+		_, fb := labelled("fb", "x", 0.5, nil)
+		bud, err := speculative.NewBudget(time.Second, fb, others)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rec("k", 1, 2, 3)
+		allocs := testing.AllocsPerRun(200, func() {
+			if _, err := bud.Score(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+			// Let the cancelled candidates finish and give the flight
+			// back, as they do between records of a stream. (A call
+			// made while the last one's stragglers still run takes a
+			// fresh flight: three more allocations.)
+			time.Sleep(200 * time.Microsecond)
+		})
+		// n+3 measured; one more allowed for a pool emptied by a GC.
+		t.Logf("%d models: %.2f allocations per call", n, allocs)
+		if allocs > float64(n+4) {
+			t.Errorf("%d models: %.1f allocations per call, want at most %d", n, allocs, n+4)
+		}
 	}
 }
