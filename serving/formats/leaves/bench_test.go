@@ -42,12 +42,21 @@ func benchLeaves(b *testing.B, transform bool) {
 	b.ReportAllocs()
 	var sink float64
 	i := 0
+	cpu0 := processCPU()
 	for b.Loop() {
 		sink += e.PredictSingle(rows[i%len(rows)], 0)
 		i++
 	}
+	reportCPU(b, cpu0)
 	if sink == 0 {
 		b.Fatal("no predictions")
+	}
+}
+
+// reportCPU reports the process CPU time per operation since cpu0.
+func reportCPU(b *testing.B, cpu0 int64) {
+	if cpu := processCPU(); cpu0 > 0 && b.N > 0 {
+		b.ReportMetric(float64(cpu-cpu0)/float64(b.N), "cpu-ns/op")
 	}
 }
 
@@ -65,6 +74,7 @@ func BenchmarkLeavesModelPredict(b *testing.B) {
 	b.ReportAllocs()
 	var sink float64
 	i := 0
+	cpu0 := processCPU()
 	for b.Loop() {
 		p, err := m.Predict(ctx, rows[i%len(rows)])
 		if err != nil {
@@ -73,6 +83,7 @@ func BenchmarkLeavesModelPredict(b *testing.B) {
 		sink += p.Value
 		i++
 	}
+	reportCPU(b, cpu0)
 	if sink == 0 {
 		b.Fatal("no predictions")
 	}
@@ -93,6 +104,7 @@ func BenchmarkServerLeaves(b *testing.B) {
 	b.ReportAllocs()
 	var sink float64
 	i := 0
+	cpu0 := processCPU()
 	for b.Loop() {
 		res, err := sc.Score(ctx, serving.Record{Features: rows[i%len(rows)]})
 		if err != nil {
@@ -101,6 +113,7 @@ func BenchmarkServerLeaves(b *testing.B) {
 		sink += res.Value
 		i++
 	}
+	reportCPU(b, cpu0)
 	if sink == 0 {
 		b.Fatal("no predictions")
 	}
@@ -129,5 +142,45 @@ func TestServerMatchesLeaves(t *testing.T) {
 		if want := e.PredictSingle(row, 0); res.Value != want {
 			t.Fatalf("row %d: Server %v, leaves %v", i, res.Value, want)
 		}
+	}
+}
+
+// constModel answers 1 at no cost, so that BenchmarkServerOverhead
+// measures only what a Server slot adds to a model call: the reference
+// count, the NaN/Inf check of the 30 features, the clock reads and the
+// stats.
+type constModel struct{}
+
+func (constModel) Predict(context.Context, []float64) (serving.Prediction, error) {
+	return serving.Prediction{Value: 1}, nil
+}
+
+func BenchmarkServerOverhead(b *testing.B) {
+	_, rows := benchRows(b)
+	ctx := context.Background()
+	srv, err := serving.NewServer(serving.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	if err := srv.ActivateModel(ctx, serving.ModelRef{Name: "c", Version: 1}, constModel{}); err != nil {
+		b.Fatal(err)
+	}
+	sc := srv.Model("c")
+	b.ReportAllocs()
+	var sink float64
+	i := 0
+	cpu0 := processCPU()
+	for b.Loop() {
+		res, err := sc.Score(ctx, serving.Record{Features: rows[i%len(rows)]})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink += res.Value
+		i++
+	}
+	reportCPU(b, cpu0)
+	if sink == 0 {
+		b.Fatal("no predictions")
 	}
 }
