@@ -81,6 +81,9 @@
 //
 // onnx-go allocates every tensor shape a model declares when it decodes
 // it; shapes larger than [MaxTensorElements] (default 16 Mi elements) are
-// refused first. Initializers are bounded by the model's own size. Values
-// are allocated afresh for each call, so allocations grow with the graph.
+// refused first. Initializers are bounded by the model's own size. A
+// model keeps a copy of its bytes, to build further instances. Values are
+// allocated afresh for each call, so allocations grow with the graph.
+// Nothing bounds the size of intermediate values that broadcasting can
+// produce from small declared shapes.
 package onnx
