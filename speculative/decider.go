@@ -203,6 +203,9 @@ func LabelBy(fn func(serving.Prediction) string) VoteOption {
 // the leading label has its quorum and more votes than any other label
 // could still reach; the answer is then chosen among the voters so far.
 // It fails early once no label can reach the quorum any more.
+//
+// Vote counts without maps, in time quadratic in the number of
+// candidates: it is meant for a handful of models, not for hundreds.
 func Vote(opts ...VoteOption) Decider {
 	v := &vote{quorum: 1, label: func(p serving.Prediction) string { return p.Label }}
 	for _, o := range opts {

@@ -63,9 +63,20 @@ func TestSplitNinetyTenOver100kKeys(t *testing.T) {
 	if share := float64(canary) / n; math.Abs(share-0.5) > 0.01 {
 		t.Errorf("canary share after SetWeights(50, 50): %.4f", share)
 	}
-	// The hash is stable across releases: this value is part of the contract.
-	if h := speculative.KeyHash([]byte("user-42")); h != speculative.KeyHash([]byte("user-42")) || h == 0 {
-		t.Errorf("KeyHash unstable")
+}
+
+// The hash is part of the contract: these values, computed independently
+// (FNV-1a 64, then the MurmurHash3 finaliser), must never change, or
+// every sticky user would move.
+func TestKeyHashGolden(t *testing.T) {
+	for key, want := range map[string]uint64{
+		"":        0xefd01f60ba992926,
+		"user-42": 0xa39532c7ab051e8d,
+		"alice":   0x3507d047a67c08f4,
+	} {
+		if got := speculative.KeyHash([]byte(key)); got != want {
+			t.Errorf("KeyHash(%q) = %#x, want %#x", key, got, want)
+		}
 	}
 }
 
