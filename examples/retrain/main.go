@@ -62,7 +62,14 @@ func main() {
 	cfg := defaultConfig()
 	cfg.plot = *out
 	if *brokers != "" {
+		// A real cluster keeps earlier runs' models and offsets, so each
+		// run uses its own model name, consumer group and topics.
 		cfg.brokers = strings.Split(*brokers, ",")
+		run := fmt.Sprintf("-%d", time.Now().Unix())
+		cfg.model += run
+		cfg.training += run
+		cfg.models += run
+		cfg.group += run
 	}
 	if _, err := run(ctx, os.Stdout, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "retrain:", err)
@@ -80,13 +87,14 @@ type config struct {
 	retrain  int64    // records to retrain on after drift
 	plot     string   // PNG path; empty writes none
 	model    string
+	group    string // the trainer's consumer group
 	training string // topic names
 	models   string
 }
 
 func defaultConfig() config {
 	return config{records: 16000, shift: 8000, perSec: 4000, window: 500, every: 3000, retrain: 400,
-		plot: "retrain.png", model: "churn", training: "retrain.training", models: "retrain.models"}
+		plot: "retrain.png", model: "churn", group: "retrain-trainer", training: "retrain.training", models: "retrain.models"}
 }
 
 // concept labels an event: before the shift, y = [2·x0 + x1 > 0.3];
@@ -173,7 +181,7 @@ func run(ctx context.Context, w io.Writer, cfg config) (*summary, error) {
 
 	// Training side: its own consumer group on the training topic, and
 	// a publisher to the models topic.
-	src, err := trainkafka.NewSource(brokers, "retrain-trainer", trainkafka.Topics(cfg.training), trainkafka.WithLogger(quiet))
+	src, err := trainkafka.NewSource(brokers, cfg.group, trainkafka.Topics(cfg.training), trainkafka.WithLogger(quiet))
 	if err != nil {
 		return nil, err
 	}
