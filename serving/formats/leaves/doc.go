@@ -15,9 +15,10 @@
 //     separate name rather than sniffed from "lightgbm", so that a
 //     publisher states what it sends; JSON bytes published as
 //     "lightgbm" fail with a hint to use "lightgbm-json".
-//   - "xgboost": an XGBoost binary model in the legacy binary format
-//     (save_model to a ".model"/".bin" file with XGBoost < 1.0, or
-//     save_raw("deprecated")), with the gbtree, dart and gblinear boosters.
+//   - "xgboost": an XGBoost model in the legacy binary format that leaves
+//     reads (as written by XGBoost before 1.0), with the gbtree, dart and
+//     gblinear boosters. XGBoost's JSON and UBJSON formats, and binary
+//     files that start with "binf", fail with serving.ErrUnsupportedModel.
 //   - "sklearn": a scikit-learn GradientBoostingClassifier pickled with
 //     pickle protocol 0, which is what leaves reads.
 //

@@ -172,7 +172,7 @@ func scanXGBoost(b []byte) (xgHeader, error) {
 	var h xgHeader
 	switch {
 	case bytes.HasPrefix(b, []byte("binf")):
-		return h, serving.Unsupported(FormatXGBoost, errors.New(`the "binf" binary format of XGBoost >= 1.0 is not read by leaves; save the model in the legacy binary format`))
+		return h, serving.Unsupported(FormatXGBoost, errors.New(`binary models that start with "binf" are not read by leaves; save the model in the legacy binary format`))
 	case bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")):
 		return h, serving.Unsupported(FormatXGBoost, errors.New("XGBoost JSON models are not read by leaves; save the model in the legacy binary format"))
 	}

@@ -213,3 +213,36 @@ func TestTruePredictions(t *testing.T) {
 		})
 	}
 }
+
+// TestXGBoostSoftprob checks the default output of a multi:softprob
+// model: softmax of the margins XGBoost printed.
+func TestXGBoostSoftprob(t *testing.T) {
+	c := truthCases[len(truthCases)-3]
+	if c.model != "xgdermatology.model" {
+		t.Fatal("truthCases changed")
+	}
+	c.labels, c.transform = nil, leaves.Softmax
+	_, m, rows, truth := c.load(t)
+	for i, row := range rows {
+		p, err := m.Predict(context.Background(), row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append([]float64(nil), truth[i]...)
+		var sum, psum float64
+		for k := range want {
+			want[k] = math.Exp(want[k])
+			sum += want[k]
+		}
+		for k := range want {
+			want[k] /= sum
+			psum += p.Values[k]
+			if e := relErr(p.Values[k], want[k]); e > 1e-6 {
+				t.Fatalf("row %d class %d: %v, want %v", i, k, p.Values[k], want[k])
+			}
+		}
+		if math.Abs(psum-1) > 1e-12 || p.Confidence != p.Value {
+			t.Fatalf("row %d: probabilities sum to %v, confidence %v", i, psum, p.Confidence)
+		}
+	}
+}
