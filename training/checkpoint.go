@@ -238,7 +238,7 @@ func (s *Standardizer) setState(st standardizerState) {
 func (l *Learner) MarshalBinary() ([]byte, error) {
 	b, err := json.Marshal(l.state())
 	if err != nil {
-		return nil, fmt.Errorf("training: encode learner state: %w", err)
+		return nil, fmt.Errorf("training: encode learner state: %w: %v", ErrDiverged, err)
 	}
 	return b, nil
 }

@@ -19,6 +19,10 @@ var (
 	// ErrCheckpointMismatch means a checkpoint decodes but was written for
 	// a different kind of learner (kind, feature count or class count).
 	ErrCheckpointMismatch = errors.New("training: checkpoint does not match the learner")
+	// ErrDiverged means a learner's weights are no longer finite, so it
+	// cannot be exported or checkpointed. Reset it, and lower the
+	// learning rate.
+	ErrDiverged = errors.New("training: learner diverged (non-finite weights)")
 	// ErrConfig means an option or argument is invalid.
 	ErrConfig = errors.New("training: invalid configuration")
 )

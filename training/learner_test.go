@@ -343,3 +343,14 @@ func TestNewLearnerValidates(t *testing.T) {
 		}
 	}
 }
+
+func TestDivergedLearnerIsNotExported(t *testing.T) {
+	l, _ := NewLearner(Logistic, 2)
+	l.w[1] = math.Inf(1)
+	if _, err := l.Snapshot("m", ""); !errors.Is(err, ErrDiverged) {
+		t.Errorf("Snapshot of a diverged learner: %v", err)
+	}
+	if err := l.Save(t.TempDir() + "/c"); !errors.Is(err, ErrDiverged) {
+		t.Errorf("Save of a diverged learner: %v", err)
+	}
+}

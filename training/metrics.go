@@ -1,6 +1,7 @@
 package training
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -100,7 +101,7 @@ func (l *Learner) Snapshot(name, parent string) (serving.Descriptor, error) {
 	doc := l.Document()
 	b, err := doc.Marshal()
 	if err != nil {
-		return serving.Descriptor{}, &serving.LoadError{Ref: serving.ModelRef{Name: name, Format: "linear"}, Err: serving.Corrupt("linear", err)}
+		return serving.Descriptor{}, fmt.Errorf("training: snapshot %q: %w: %v", name, ErrDiverged, err)
 	}
 	labels := map[string]string{
 		LabelKind:    l.kind.String(),

@@ -234,8 +234,9 @@ type Trainer struct {
 
 // trainerState is everything a Trainer checkpoints besides the learner.
 type trainerState struct {
-	Version      uint64  `json:"version"`
-	Parent       string  `json:"parent"`
+	Version      uint64  `json:"version"`        // last version published or attempted
+	Parent       string  `json:"parent"`         // content ID of the last version published
+	ParentVer    uint64  `json:"parent_version"` // its version number
 	Records      int64   `json:"records"`
 	Skipped      int64   `json:"skipped"`
 	Drifts       int64   `json:"drifts"`
@@ -404,8 +405,8 @@ func (t *Trainer) publish(ctx context.Context, why Trigger) error {
 		labels[LabelWindowLoss] = fmtFloat(t.st.Window.Loss())
 		labels[LabelWindowAccuracy] = fmtFloat(t.st.Window.Accuracy())
 	}
-	if d.Version > 1 {
-		labels[LabelParentVersion] = strconv.FormatUint(d.Version-1, 10)
+	if t.st.ParentVer > 0 {
+		labels[LabelParentVersion] = strconv.FormatUint(t.st.ParentVer, 10)
 	}
 	d.Labels = labels
 	if err := t.pub.Publish(ctx, d); err != nil {
@@ -422,6 +423,7 @@ func (t *Trainer) publish(ctx context.Context, why Trigger) error {
 	}
 	t.mu.Lock()
 	t.st.Parent = d.SHA256
+	t.st.ParentVer = d.Version
 	t.st.Published++
 	t.st.Window = Metrics{}
 	t.st.SincePublish = 0

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -121,7 +122,7 @@ func TestTrainerPublishesLineage(t *testing.T) {
 		if d.Version != uint64(i+1) || d.Labels[LabelTrigger] != string(wantTrig[i]) || d.Labels["trainer"] != "test" {
 			t.Errorf("version %d: %+v", i, d.Labels)
 		}
-		if i > 0 && (d.Parent != published[i-1].SHA256 || d.Labels[LabelParentVersion] != published[i-1].Labels[LabelRecords][:0]+itoa(i)) {
+		if i > 0 && (d.Parent != published[i-1].SHA256 || d.Labels[LabelParentVersion] != strconv.Itoa(i)) {
 			t.Errorf("version %d: parent %q (%s), want %q", d.Version, d.Parent, d.Labels[LabelParentVersion], published[i-1].SHA256)
 		}
 		if d.Labels[LabelLoss] == "" || d.Labels[LabelAccuracy] == "" || d.Labels[LabelWindowAccuracy] == "" {
@@ -138,8 +139,6 @@ func TestTrainerPublishesLineage(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
-
-func itoa(i int) string { return string(rune('0' + i)) }
 
 // TestTrainerRetrainsOnDrift flips the concept at record 4000 and checks
 // that the detector fires soon after, never before, and that the
@@ -283,7 +282,8 @@ func TestTrainerPublishFailureKeepsLineage(t *testing.T) {
 	if err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if failures != 1 || len(ok) != 2 || ok[0].Version != 2 || ok[1].Version != 3 || ok[0].Parent != "" || ok[1].Parent != ok[0].SHA256 {
+	if failures != 1 || len(ok) != 2 || ok[0].Version != 2 || ok[1].Version != 3 || ok[0].Parent != "" || ok[1].Parent != ok[0].SHA256 ||
+		ok[0].Labels[LabelParentVersion] != "" || ok[1].Labels[LabelParentVersion] != "2" {
 		t.Fatalf("failures %d, published %v", failures, recordsOf(ok))
 	}
 }
