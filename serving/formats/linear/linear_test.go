@@ -133,6 +133,7 @@ func TestFeatureCount(t *testing.T) {
 func TestInvalidDocuments(t *testing.T) {
 	cases := map[string]string{
 		"not json":             `kind: linear`,
+		"random bytes":         "\x9c\x00\xffQ\x17{\x80\x01\xfe\x03",
 		"truncated":            `{"kind":"linear","features":1,"weights":[[1]],"bi`,
 		"trailing data":        `{"kind":"linear","features":1,"weights":[[1]],"bias":[0]} {}`,
 		"trailing brace":       `{"kind":"linear","features":1,"weights":[[1]],"bias":[0]}}`,
