@@ -90,7 +90,7 @@ func TestNestedVoteInBudgetInSplit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b2, err := speculative.NewBudget(200*time.Millisecond, fb, []serving.Scorer{slowVote})
+	b2, err := speculative.NewBudget(500*time.Millisecond, fb, []serving.Scorer{slowVote})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestNestedStragglersEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, fb := labelled("fb", "y", 0.5, nil)
-	bud, err := speculative.NewBudget(100*time.Millisecond, fb, []serving.Scorer{vote})
+	bud, err := speculative.NewBudget(300*time.Millisecond, fb, []serving.Scorer{vote})
 	if err != nil {
 		t.Fatal(err)
 	}
