@@ -32,6 +32,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -91,7 +92,16 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 		return err
 	}
 	defer srv.Close()
-	feed, err := kafka.NewModelFeed(cl.Brokers, srv, kafka.FeedLogger(logger))
+	var announce atomic.Bool // after the demo, show models published by others
+	feed, err := kafka.NewModelFeed(cl.Brokers, srv, kafka.FeedLogger(logger), kafka.WithObserver(func(e kafka.FeedEvent) {
+		if announce.Load() {
+			fmt.Printf("model feed: %s %s", e.Model, e.Outcome)
+			if e.Err != nil {
+				fmt.Printf(": %v", e.Err)
+			}
+			fmt.Println()
+		}
+	}))
 	if err != nil {
 		return err
 	}
@@ -194,7 +204,9 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 		fmt.Printf("\nThe embedded broker stays open at %s. Try:\n", strings.Join(cl.Brokers, ","))
 		fmt.Printf("  kcat -C -b %s -t %s -e -J | tail -3\n", cl.Brokers[0], scoresTopic)
 		fmt.Printf("  go run ./examples/tail -brokers %s -topic %s -n 5\n", cl.Brokers[0], scoresTopic)
+		fmt.Printf("  kcat -P -b %s -t %s -k fraud -H %s=linear -H %s=%d model.json   # shows up below\n", cl.Brokers[0], modelsTopic, kafka.HeaderFormat, kafka.HeaderVersion, v2+1)
 		fmt.Println("Ctrl-C to stop.")
+		announce.Store(true)
 		<-ctx.Done()
 	}
 	return nil

@@ -88,7 +88,7 @@ func (c *Cluster) Where() string {
 	if c.Embedded != nil {
 		return "embedded broker at " + strings.Join(c.Brokers, ",")
 	}
-	return "Kafka at " + strings.Join(c.Brokers, ",")
+	return "Kafka cluster at " + strings.Join(c.Brokers, ",")
 }
 
 func (c *Cluster) createTopics(topics []Topic) error {

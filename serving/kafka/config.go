@@ -49,6 +49,10 @@ func newConfig(clientID string, tune func(*sarama.Config)) (*sarama.Config, erro
 	c.Producer.Return.Errors = true
 
 	c.Consumer.Return.Errors = true
+	// The Source's reader waits for room in its window, which can take a
+	// produce round trip; sarama's default of 100ms would make it drop
+	// and re-subscribe the partition each time.
+	c.Consumer.MaxProcessingTime = time.Second
 	c.Consumer.Offsets.AutoCommit.Enable = false
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
 	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRange()}

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/IBM/sarama"
 
@@ -100,7 +102,9 @@ func SinkTopic(t string) SinkOption { return func(o *sinkOptions) { o.topic = t 
 func DeadLetterTopic(t string) SinkOption { return func(o *sinkOptions) { o.dlq = t } }
 
 // SinkProvenance sets the function that turns a Result's provenance into
-// output headers, overriding the default of [ProvenanceHeaders].
+// output headers, overriding the default of [ProvenanceHeaders]. fn must
+// depend only on its argument, and the headers it returns must not be
+// changed later: the Sink reuses them for every result of the same model.
 func SinkProvenance(fn func(serving.Provenance) []sarama.RecordHeader) SinkOption {
 	return func(o *sinkOptions) { o.provenance = fn }
 }
@@ -127,6 +131,7 @@ type Sink struct {
 	mu   sync.RWMutex // guards closed against writes
 	shut bool
 	done chan struct{}
+	prov atomic.Pointer[provCache]
 }
 
 // NewSink connects to brokers and returns a Sink.
@@ -202,25 +207,134 @@ func (s *Sink) send(m *sarama.ProducerMessage, ack func(error)) {
 }
 
 // WriteScore writes res as the score of the input record in, with its
-// provenance in headers, and calls ack once Kafka has acknowledged it.
+// provenance in headers, and calls ack once Kafka has acknowledged it. A
+// result that cannot be encoded (a NaN or infinite prediction) is written
+// as a dead letter instead.
 func (s *Sink) WriteScore(in *sarama.ConsumerMessage, res serving.Result, ack func(error)) {
-	v, err := json.Marshal(Score{Prediction: res.Prediction, Provenance: res.Provenance, Key: string(in.Key), Topic: in.Topic, Partition: in.Partition, Offset: in.Offset})
+	m, _ := s.scoreMessage(in, res)
+	s.send(m, ack)
+}
+
+// scoreMessage encodes the output record of one score, or a dead letter
+// and the reason when the score cannot be encoded. It is safe for
+// concurrent use; the Source calls it from its scoring workers.
+func (s *Sink) scoreMessage(in *sarama.ConsumerMessage, res serving.Result) (*sarama.ProducerMessage, error) {
+	v, err := appendScore(make([]byte, 0, 320), s.cachedProvenance(res.Provenance), in, res)
 	if err != nil {
-		// Only a NaN or Inf prediction gets here; it is not a score.
-		s.WriteDeadLetter(in, StageScore, fmt.Errorf("kafka: encode score: %w", err), ack)
-		return
+		err = fmt.Errorf("kafka: encode score: %w", err)
+		return s.deadLetterMessage(in, StageScore, err), err
 	}
-	m := &sarama.ProducerMessage{Topic: s.o.topic, Value: sarama.ByteEncoder(v), Headers: s.o.provenance(res.Provenance)}
+	m := &sarama.ProducerMessage{Topic: s.o.topic, Value: sarama.ByteEncoder(v), Headers: s.cachedProvenance(res.Provenance).headers}
 	if in.Key != nil {
 		m.Key = sarama.ByteEncoder(in.Key)
 	}
-	s.send(m, ack)
+	return m, nil
+}
+
+// provCache is the encoded provenance of one model, reused for every
+// result that model computes without a combinator's Decision.
+type provCache struct {
+	ref     serving.ModelRef
+	json    []byte
+	headers []sarama.RecordHeader
+}
+
+// cachedProvenance returns p's headers and JSON, from the cache when p is
+// a single model's provenance. Provenance encoders must therefore be pure
+// functions of their argument, and must not modify the headers later:
+// they are shared by many messages.
+func (s *Sink) cachedProvenance(p serving.Provenance) *provCache {
+	if p.Decision == nil {
+		if c := s.prov.Load(); c != nil && c.ref == p.Model {
+			return c
+		}
+	}
+	j, err := json.Marshal(p)
+	if err != nil {
+		j = nil // appendScore falls back and reports the error
+	}
+	c := &provCache{ref: p.Model, json: j, headers: s.o.provenance(p)}
+	if p.Decision == nil {
+		s.prov.Store(c)
+	}
+	return c
+}
+
+// appendScore appends the Score JSON of res to b. It writes the common
+// case by hand and falls back to encoding/json for the rest.
+func appendScore(b []byte, prov *provCache, in *sarama.ConsumerMessage, res serving.Result) ([]byte, error) {
+	p := res.Prediction
+	if prov.json == nil || p.Values != nil || !finite(p.Value) || !finite(p.Confidence) || !plain(p.Label) || !plain(string(in.Key)) || !plain(in.Topic) {
+		return json.Marshal(Score{Prediction: res.Prediction, Provenance: res.Provenance, Key: string(in.Key), Topic: in.Topic, Partition: in.Partition, Offset: in.Offset})
+	}
+	b = append(b, `{"prediction":{"value":`...)
+	b = appendFloat(b, p.Value)
+	if p.Label != "" {
+		b = append(b, `,"label":"`...)
+		b = append(b, p.Label...)
+		b = append(b, '"')
+	}
+	if p.Confidence != 0 {
+		b = append(b, `,"confidence":`...)
+		b = appendFloat(b, p.Confidence)
+	}
+	b = append(b, `},"provenance":`...)
+	b = append(b, prov.json...)
+	if len(in.Key) > 0 {
+		b = append(b, `,"key":"`...)
+		b = append(b, in.Key...)
+		b = append(b, '"')
+	}
+	b = append(b, `,"topic":"`...)
+	b = append(b, in.Topic...)
+	b = append(b, `","partition":`...)
+	b = strconv.AppendInt(b, int64(in.Partition), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, in.Offset, 10)
+	return append(b, '}'), nil
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// plain reports whether s needs no escaping in a JSON string, nor in
+// encoding/json's HTML-safe output.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendFloat formats f as encoding/json does.
+func appendFloat(b []byte, f float64) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9, as encoding/json does
+		n := len(b)
+		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
 }
 
 // WriteDeadLetter writes the input record in, unchanged, to the
 // dead-letter topic with its origin, the failed stage and the reason in
 // headers, and calls ack once Kafka has acknowledged it.
 func (s *Sink) WriteDeadLetter(in *sarama.ConsumerMessage, stage string, reason error, ack func(error)) {
+	s.send(s.deadLetterMessage(in, stage, reason), ack)
+}
+
+func (s *Sink) deadLetterMessage(in *sarama.ConsumerMessage, stage string, reason error) *sarama.ProducerMessage {
 	h := make([]sarama.RecordHeader, 0, len(in.Headers)+5)
 	for _, x := range in.Headers {
 		if x != nil {
@@ -242,7 +356,7 @@ func (s *Sink) WriteDeadLetter(in *sarama.ConsumerMessage, stage string, reason 
 	if in.Key != nil {
 		m.Key = sarama.ByteEncoder(in.Key)
 	}
-	s.send(m, ack)
+	return m
 }
 
 // Close flushes the records written so far, delivers their

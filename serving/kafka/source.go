@@ -223,15 +223,15 @@ func (s *Source) Run(ctx context.Context) error {
 			s.o.logger.Warn("kafka source: consumer group error", "group", s.group, "err", err)
 		}
 	}()
-	work := make(chan *item, s.o.workers*4)
+	work := make(chan *batch, s.o.workers*4)
 	var workers sync.WaitGroup
 	// Scoring outlives cancellation, so that records in flight are
 	// drained rather than dead-lettered as "context canceled".
 	scoreCtx := context.WithoutCancel(ctx)
 	for range s.o.workers {
 		workers.Go(func() {
-			for it := range work {
-				s.process(scoreCtx, it)
+			for b := range work {
+				s.process(scoreCtx, b)
 			}
 		})
 	}
@@ -292,35 +292,73 @@ func (s *Source) isCrashed() bool {
 	}
 }
 
+// maxBatch bounds how many records that are already waiting in a
+// partition's channel the reader takes at once.
+const maxBatch = 256
+
 // item is one record on its way through a partition pipeline.
 type item struct {
-	msg    *sarama.ConsumerMessage
-	res    serving.Result
-	err    error
-	stage  string
-	scored chan struct{} // closed by the worker
-	acked  chan error    // one value from the Sink
+	msg   *sarama.ConsumerMessage
+	err   error // decode or score failure: the record is dead-lettered
+	stage string
+	out   *sarama.ProducerMessage // the score or dead letter to write
 }
 
-// process decodes and scores one record.
-func (s *Source) process(ctx context.Context, it *item) {
-	defer close(it.scored)
-	x, err := s.o.codec.Decode(it.msg.Value)
+// batch is a run of consecutive records of one partition. Records travel
+// in batches so that the hand-offs between goroutines cost per batch, not
+// per record; a batch holds only records that were already waiting, so
+// batching adds no latency.
+type batch struct {
+	items   []item
+	scored  chan struct{} // closed by the worker
+	pending atomic.Int32  // writes not yet acknowledged
+	acked   chan struct{} // closed when pending reaches zero
+	mu      sync.Mutex
+	werr    error // first write error
+	werrAt  int   // its index
+}
+
+func (b *batch) ack(i int, err error) {
 	if err != nil {
-		it.err, it.stage = err, StageDecode
-		return
+		b.mu.Lock()
+		if b.werr == nil || i < b.werrAt {
+			b.werr, b.werrAt = err, i
+		}
+		b.mu.Unlock()
 	}
-	r := serving.Record{Key: it.msg.Key, Features: x, Time: it.msg.Timestamp}
-	it.res, err = s.scorer.Score(ctx, r)
-	if err != nil {
-		it.err, it.stage = err, StageScore
+	if b.pending.Add(-1) == 0 {
+		close(b.acked)
+	}
+}
+
+// process decodes, scores and encodes a batch.
+func (s *Source) process(ctx context.Context, b *batch) {
+	defer close(b.scored)
+	for i := range b.items {
+		it := &b.items[i]
+		x, err := s.o.codec.Decode(it.msg.Value)
+		if err != nil {
+			it.err, it.stage = err, StageDecode
+			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)
+			continue
+		}
+		r := serving.Record{Key: it.msg.Key, Features: x, Time: it.msg.Timestamp}
+		res, err := s.scorer.Score(ctx, r)
+		if err != nil {
+			it.err, it.stage = err, StageScore
+			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)
+			continue
+		}
+		if it.out, err = s.sink.scoreMessage(it.msg, res); err != nil {
+			it.err, it.stage = err, StageScore
+		}
 	}
 }
 
 // handler is the sarama.ConsumerGroupHandler of a Source.
 type handler struct {
 	s    *Source
-	work chan<- *item
+	work chan<- *batch
 
 	mu     sync.Mutex
 	marked map[topicPartition]int64 // next offset, marked since the last commit
@@ -413,31 +451,39 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 		h.mu.Unlock()
 	}()
 
-	window := make(chan struct{}, s.o.window)
-	ordered := make(chan *item, s.o.window)
-	acking := make(chan *item, s.o.window)
+	// inflight counts records read and not yet through the marker; the
+	// reader waits on freed when it reaches the window.
+	var inflight atomic.Int64
+	freed := make(chan struct{}, 1)
+	release := func(n int) {
+		inflight.Add(-int64(n))
+		select {
+		case freed <- struct{}{}:
+		default:
+		}
+	}
+	ordered := make(chan *batch, s.o.window)
+	acking := make(chan *batch, s.o.window)
 	var wg sync.WaitGroup
 
 	// Writer: write results in offset order.
 	wg.Go(func() {
 		defer close(acking)
-		for it := range ordered {
+		for b := range ordered {
 			select {
-			case <-it.scored:
+			case <-b.scored:
 			case <-s.crashed:
 				return
 			}
 			if s.isCrashed() {
 				return
 			}
-			ack := func(err error) { it.acked <- err }
-			if it.err != nil {
-				s.sink.WriteDeadLetter(it.msg, it.stage, it.err, ack)
-			} else {
-				s.sink.WriteScore(it.msg, it.res, ack)
+			b.pending.Store(int32(len(b.items)))
+			for i := range b.items {
+				s.sink.send(b.items[i].out, func(err error) { b.ack(i, err) })
 			}
 			select {
-			case acking <- it:
+			case acking <- b:
 			case <-s.crashed:
 				return
 			}
@@ -446,49 +492,59 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	// Marker: mark offsets in order as their writes are acknowledged.
 	wg.Go(func() {
 		failed := false
-		for it := range acking {
-			var err error
+		for b := range acking {
 			select {
-			case err = <-it.acked:
+			case <-b.acked:
 			case <-s.crashed:
 				return
 			}
-			<-window
+			release(len(b.items))
 			if failed || s.isCrashed() {
 				continue
 			}
-			if err != nil {
+			good := b.items
+			if b.werr != nil {
 				failed = true
-				s.fail(fmt.Errorf("kafka: source: %s/%d offset %d: %w", tp.Topic, tp.Partition, it.msg.Offset, err))
+				good = b.items[:b.werrAt]
+				s.fail(fmt.Errorf("kafka: source: %s/%d offset %d: %w", tp.Topic, tp.Partition, b.items[b.werrAt].msg.Offset, b.werr))
+			}
+			if len(good) == 0 {
 				continue
 			}
-			if it.err != nil {
+			for i := range good {
+				it := &good[i]
+				if it.err == nil {
+					s.scored.Add(1)
+					continue
+				}
 				s.dead.Add(1)
 				s.o.logger.Warn("kafka source: dead letter", "topic", tp.Topic, "partition", tp.Partition, "offset", it.msg.Offset, "stage", it.stage, "err", it.err)
 				for _, hk := range s.o.hooks.DeadLetter {
 					hk.OnDeadLetter(tp.Topic, tp.Partition, it.msg.Offset, it.err)
 				}
-			} else {
-				s.scored.Add(1)
 			}
-			sess.MarkOffset(tp.Topic, tp.Partition, it.msg.Offset+1, "")
+			next := good[len(good)-1].msg.Offset + 1
+			sess.MarkOffset(tp.Topic, tp.Partition, next, "")
 			h.mu.Lock()
-			h.marked[tp] = it.msg.Offset + 1
+			h.marked[tp] = next
 			h.mu.Unlock()
 		}
 	})
 
-	// Reader.
+	// Reader: batch what is waiting, within the window.
 	done := sess.Context().Done()
 	msgs := claim.Messages()
+	window := int64(s.o.window)
 read:
 	for {
-		select {
-		case window <- struct{}{}:
-		case <-done:
-			break read
-		case <-s.crashed:
-			break read
+		for inflight.Load() >= window {
+			select {
+			case <-freed:
+			case <-done:
+				break read
+			case <-s.crashed:
+				break read
+			}
 		}
 		var msg *sarama.ConsumerMessage
 		var ok bool
@@ -498,18 +554,33 @@ read:
 		case <-s.crashed:
 		}
 		if !ok {
-			<-window
 			break read
 		}
-		s.consumed.Add(1)
-		next.Store(msg.Offset + 1)
-		it := &item{msg: msg, scored: make(chan struct{}), acked: make(chan error, 1)}
+		room := int(min(window-inflight.Load(), maxBatch))
+		b := &batch{items: make([]item, 1, min(room, len(msgs)+1)), scored: make(chan struct{}), acked: make(chan struct{})}
+		b.items[0].msg = msg
+	more:
+		for len(b.items) < room {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break more
+				}
+				b.items = append(b.items, item{msg: m})
+			default:
+				break more
+			}
+		}
+		n := len(b.items)
+		inflight.Add(int64(n))
+		s.consumed.Add(uint64(n))
+		next.Store(b.items[n-1].msg.Offset + 1)
 		select {
-		case h.work <- it:
+		case h.work <- b:
 		case <-s.crashed:
 			break read
 		}
-		ordered <- it // never blocks: the window bounds it
+		ordered <- b // never blocks: at most window batches are in flight
 	}
 	close(ordered)
 	wg.Wait()

@@ -1,0 +1,53 @@
+package kafka
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+
+	"github.com/IBM/sarama"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// TestAppendScore checks the hand-written Score encoding against
+// encoding/json, byte for byte.
+func TestAppendScore(t *testing.T) {
+	s := &Sink{o: sinkOptions{provenance: ProvenanceHeaders}}
+	ref := serving.ModelRef{Name: "fraud", Version: 3, ID: "ab12", Format: "linear"}
+	dec := &serving.Decision{Combinator: "split", Variant: "b", Winner: 0, Candidates: []serving.Candidate{{Model: ref}}}
+	for _, tc := range []struct {
+		in  sarama.ConsumerMessage
+		res serving.Result
+	}{
+		{sarama.ConsumerMessage{Key: []byte("k1"), Topic: "data", Partition: 3, Offset: 99}, serving.Result{Prediction: serving.Prediction{Value: 0.25}, Provenance: serving.Provenance{Model: ref}}},
+		{sarama.ConsumerMessage{Topic: "data"}, serving.Result{Prediction: serving.Prediction{Value: -1e-9, Label: "fraud", Confidence: 0.5}, Provenance: serving.Provenance{Model: ref}}},
+		{sarama.ConsumerMessage{Key: []byte("k\"<>\n€"), Topic: "t"}, serving.Result{Prediction: serving.Prediction{Value: 1e21}, Provenance: serving.Provenance{Model: ref}}},
+		{sarama.ConsumerMessage{Key: []byte("k"), Topic: "t"}, serving.Result{Prediction: serving.Prediction{Value: 123456789.125, Values: []float64{1, 2}}, Provenance: serving.Provenance{Model: ref}}},
+		{sarama.ConsumerMessage{Key: []byte("k"), Topic: "t"}, serving.Result{Prediction: serving.Prediction{Value: 7}, Provenance: serving.Provenance{Model: ref, Decision: dec}}},
+		{sarama.ConsumerMessage{Key: []byte("k"), Topic: "t"}, serving.Result{Prediction: serving.Prediction{Value: 0, Label: "é"}, Provenance: serving.Provenance{Model: serving.ModelRef{Name: "m"}}}},
+	} {
+		got, err := appendScore(nil, s.cachedProvenance(tc.res.Provenance), &tc.in, tc.res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(Score{Prediction: tc.res.Prediction, Provenance: tc.res.Provenance, Key: string(tc.in.Key), Topic: tc.in.Topic, Partition: tc.in.Partition, Offset: tc.in.Offset})
+		if string(got) != string(want) {
+			t.Errorf("appendScore:\n got %s\nwant %s", got, want)
+		}
+	}
+	if _, err := appendScore(nil, s.cachedProvenance(serving.Provenance{Model: ref}), &sarama.ConsumerMessage{}, serving.Result{Prediction: serving.Prediction{Value: math.NaN()}}); err == nil {
+		t.Error("NaN encoded")
+	}
+}
+
+func BenchmarkAppendScore(b *testing.B) {
+	s := &Sink{o: sinkOptions{provenance: ProvenanceHeaders}}
+	ref := serving.ModelRef{Name: "fraud", Version: 3, ID: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", Format: "linear"}
+	in := &sarama.ConsumerMessage{Key: []byte("k123"), Topic: "data", Partition: 3, Offset: 12345}
+	res := serving.Result{Prediction: serving.Prediction{Value: 0.123456789}, Provenance: serving.Provenance{Model: ref}}
+	buf := make([]byte, 0, 512)
+	for b.Loop() {
+		buf, _ = appendScore(buf[:0], s.cachedProvenance(res.Provenance), in, res)
+	}
+}
