@@ -55,6 +55,18 @@
 // n records. [Learner.Coefficients] maps the weights back to raw feature
 // units for reading.
 //
+// # Cost
+//
+// A learner allocates nothing per record. With 11 features, on one core
+// of the development machine, an online update (progressive prediction,
+// standardiser update, Adam step) of a linear learner takes about 0.25µs
+// (about 4 million records a second), and a mini-batch of 64 about 7µs
+// (about 9 million records a second), since a batch makes one Adam step
+// and refreshes the standardiser's scales once. Logistic and softmax
+// learners cost about twice and three times as much. Run the
+// BenchmarkLearnOnline and BenchmarkLearnBatch64 benchmarks to measure
+// your own.
+//
 // # Progressive validation
 //
 // Each record is predicted before it is learned, and the outcome is added

@@ -480,11 +480,20 @@ func (l *Learner) progressive(s *Sample) Outcome {
 }
 
 // observe feeds s to the standardisers unless they are off or frozen.
-func (l *Learner) observe(s *Sample) {
+// The scales are refreshed only when refresh is set: a mini-batch
+// refreshes once after its last sample, which gives the same scales as
+// refreshing after each one.
+func (l *Learner) observe(s *Sample, refresh bool) {
 	if l.cfg.standardize && (l.cfg.freezeAfter == 0 || l.std.n < l.cfg.freezeAfter) {
-		l.std.Add(s.Features)
+		l.std.fold(s.Features)
 		if l.ystd != nil {
-			l.ystd.Add([]float64{s.Target})
+			l.ystd.fold([]float64{s.Target})
+		}
+	}
+	if refresh {
+		l.std.refresh()
+		if l.ystd != nil {
+			l.ystd.refresh()
 		}
 	}
 }
@@ -565,7 +574,7 @@ func (l *Learner) Learn(s Sample) (Outcome, error) {
 		return Outcome{}, err
 	}
 	out := l.progressive(&s)
-	l.observe(&s)
+	l.observe(&s, true)
 	l.accumulate(&s)
 	l.apply(1)
 	return out, nil
@@ -592,7 +601,7 @@ func (l *Learner) LearnBatch(batch []Sample) (Metrics, error) {
 		bm.add(out, batch[i].Target, l.kind)
 	}
 	for i := range batch {
-		l.observe(&batch[i])
+		l.observe(&batch[i], i == len(batch)-1)
 	}
 	for i := range batch {
 		l.accumulate(&batch[i])

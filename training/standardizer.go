@@ -34,6 +34,12 @@ func NewStandardizer(d int) *Standardizer {
 // Add folds x into the running statistics. x must have the
 // Standardizer's length and be finite.
 func (s *Standardizer) Add(x []float64) {
+	s.fold(x)
+	s.refresh()
+}
+
+// fold adds x to the running sums without refreshing the scales.
+func (s *Standardizer) fold(x []float64) {
 	s.n++
 	n := float64(s.n)
 	for j, xj := range x {
@@ -41,9 +47,14 @@ func (s *Standardizer) Add(x []float64) {
 		s.mean[j] += d / n
 		s.m2[j] += d * (xj - s.mean[j])
 	}
+}
+
+// refresh recomputes the scales from the running sums.
+func (s *Standardizer) refresh() {
 	if s.n < 2 {
 		return
 	}
+	n := float64(s.n)
 	for j, m2 := range s.m2 {
 		sd := math.Sqrt(m2 / (n - 1))
 		if !(sd >= MinScale) || math.IsInf(sd, 0) {
