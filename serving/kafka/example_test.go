@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/IBM/sarama"
+
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest"
@@ -51,4 +53,59 @@ func ExampleModelFeed() {
 	// Output:
 	// churn@v2 0.75
 	// {Read:2 Activated:2 Stale:0 Rejected:0 Malformed:0}
+}
+
+// ExampleSource scores a data topic with the live version of a model and
+// writes the scores, with their provenance, to the scores topic.
+func ExampleSource() {
+	cluster, err := kafkatest.Start(kafkatest.Topic(kafka.DefaultDataTopic, 1), kafkatest.Topic(kafka.DefaultScoresTopic, 1))
+	if err != nil {
+		panic(err)
+	}
+	defer cluster.Close()
+	brokers := cluster.Addrs()
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	// A Server with a model that sums its features (from servingtest).
+	srv, _ := serving.NewServer(serving.WithLogger(quiet))
+	if _, err := srv.Activate(ctx, servingtest.Spec{Echo: true}.Descriptor("sum", 1)); err != nil {
+		panic(err)
+	}
+
+	// Three records: two arrays, and one object that the codec refuses.
+	in, _ := sarama.NewSyncProducer(brokers, nil)
+	defer in.Close()
+	for _, v := range []string{`[1, 2, 3]`, `{"x": 1}`, `[0.5, 0.25]`} {
+		in.SendMessage(&sarama.ProducerMessage{Topic: kafka.DefaultDataTopic, Key: sarama.StringEncoder("k"), Value: sarama.StringEncoder(v)})
+	}
+
+	sink, err := kafka.NewSink(brokers)
+	if err != nil {
+		panic(err)
+	}
+	defer sink.Close()
+	src, err := kafka.NewSource(brokers, "example", srv.Model("sum"), sink, kafka.SourceLogger(quiet))
+	if err != nil {
+		panic(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- src.Run(runCtx) }()
+
+	out, _ := sarama.NewConsumer(brokers, nil)
+	defer out.Close()
+	pc, _ := out.ConsumePartition(kafka.DefaultScoresTopic, 0, sarama.OffsetOldest)
+	defer pc.Close()
+	for range 2 {
+		m := <-pc.Messages()
+		s, _ := kafka.DecodeScore(m.Value)
+		fmt.Printf("offset %d: %v by %s (header %s=%s)\n", s.Offset, s.Prediction.Value, s.Provenance.Model, m.Headers[0].Key, m.Headers[0].Value)
+	}
+	stop() // drains, commits, leaves the group
+	fmt.Println(<-done, src.Stats().Scored, "scored,", src.Stats().DeadLettered, "dead letter")
+	// Output:
+	// offset 0: 6 by sum@v1 (header modelstream.model=sum)
+	// offset 2: 0.75 by sum@v1 (header modelstream.model=sum)
+	// <nil> 2 scored, 1 dead letter
 }

@@ -221,15 +221,35 @@ func TestSourceDeadLetters(t *testing.T) {
 	}
 	t.Logf("reasons: %q / %q / %q", header(dead[0], kafka.HeaderDLQReason), header(dead[1], kafka.HeaderDLQReason), header(dead[2], kafka.HeaderDLQReason))
 	waitFor(t, "dead-letter hooks", func() bool { return hook.count() == 3 })
+	waitFor(t, "commit of all 5 offsets and a lag report", func() bool {
+		hook.mu.Lock()
+		defer hook.mu.Unlock()
+		return hook.committed == 5 && hook.lags > 0
+	})
 }
 
+// deadHook records dead-letter, commit and lag hook calls.
 type deadHook struct {
-	mu sync.Mutex
-	n  int
+	mu        sync.Mutex
+	n         int
+	committed int64
+	lags      int
 }
+
+var (
+	_ serving.HookDeadLetter = (*deadHook)(nil)
+	_ serving.HookCommit     = (*deadHook)(nil)
+	_ serving.HookLag        = (*deadHook)(nil)
+)
 
 func (h *deadHook) OnDeadLetter(string, int32, int64, error) { h.mu.Lock(); h.n++; h.mu.Unlock() }
-func (h *deadHook) count() int                               { h.mu.Lock(); defer h.mu.Unlock(); return h.n }
+func (h *deadHook) OnCommit(_ string, _ int32, off int64) {
+	h.mu.Lock()
+	h.committed = max(h.committed, off)
+	h.mu.Unlock()
+}
+func (h *deadHook) OnLag(string, int32, int64) { h.mu.Lock(); h.lags++; h.mu.Unlock() }
+func (h *deadHook) count() int                 { h.mu.Lock(); defer h.mu.Unlock(); return h.n }
 
 // TestSourceCrashRestart stops the pipeline abruptly at 5 random points
 // while 50k records flow, restarting it each time: every input has at
