@@ -354,3 +354,27 @@ func TestDivergedLearnerIsNotExported(t *testing.T) {
 		t.Errorf("Save of a diverged learner: %v", err)
 	}
 }
+
+func TestStandardizeForFreezes(t *testing.T) {
+	l, _ := NewLearner(Linear, 5, WithStandardizeFor(100))
+	for _, s := range genLinear(300, 7, 0.1) {
+		if _, err := l.Learn(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := l.Standardizer().Count(); n != 100 {
+		t.Errorf("standardiser saw %d records, want 100", n)
+	}
+	// A snapshot still pairs the weights with the frozen statistics.
+	d, _ := l.Snapshot("m", "")
+	m, err := serving.Load(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := genLinear(1, 8, 0)[0].Features
+	a, _ := l.Predict(x)
+	b, _ := m.Predict(context.Background(), x)
+	if math.Float64bits(a.Value) != math.Float64bits(b.Value) {
+		t.Errorf("learner %v, served %v", a.Value, b.Value)
+	}
+}
