@@ -34,6 +34,7 @@ type DecodeError struct {
 	Err   error
 }
 
+// Error returns "kafka: cannot decode record", the field and the cause.
 func (e *DecodeError) Error() string {
 	if e.Field == "" {
 		return fmt.Sprintf("%v: %v", ErrDecode, e.Err)

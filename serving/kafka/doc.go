@@ -57,6 +57,15 @@
 // the same input topic, partition and offset, so a consumer can drop
 // them.
 //
+// # Throughput
+//
+// BenchmarkPipeline compares the whole pipeline (consume, decode, score a
+// linear model, encode, produce, mark for commit) with a plain sarama
+// consumer-to-producer pass-through on the embedded broker. Outputs are
+// several times larger than the inputs (provenance in JSON and headers),
+// so the benchmark also runs a pass-through that writes records of the
+// same size, which isolates the pipeline's own cost.
+//
 // # Configuration
 //
 // Constructors take the bootstrap brokers and functional options whose

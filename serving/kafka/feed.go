@@ -192,7 +192,9 @@ func NewModelFeed(brokers []string, srv *serving.Server, opts ...FeedOption) (*M
 
 // CaughtUp returns a channel that is closed once Run has handled every
 // message that was in the topic when Run started. A program can wait on
-// it before taking traffic, so that it starts with the newest model.
+// it before taking traffic, so that it starts with the newest model. It
+// is never closed if Run stops before catching up, so wait on Run's
+// context or result as well.
 func (f *ModelFeed) CaughtUp() <-chan struct{} { return f.caughtUp }
 
 // Stats returns the feed's counters.

@@ -116,7 +116,8 @@ func SinkSarama(fn func(*sarama.Config)) SinkOption { return func(o *sinkOptions
 // Sink writes scores and dead letters to Kafka through an idempotent,
 // acks=all asynchronous producer. Every write takes an acknowledgement
 // function that the Sink calls exactly once, from its own goroutine, when
-// Kafka has acknowledged the record or the producer has given up on it.
+// Kafka has acknowledged the record or the producer has given up on it;
+// it must not block, since it holds up every later acknowledgement.
 //
 // Records written one after another to the same partition keep their
 // order: the producer is idempotent with one request in flight. Outputs

@@ -367,6 +367,7 @@ type handler struct {
 	ticker sync.WaitGroup
 }
 
+// Setup starts the session's periodic commits.
 func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	h.marked = map[topicPartition]int64{}
 	h.lags = map[topicPartition]func() int64{}
@@ -389,6 +390,8 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	return nil
 }
 
+// Cleanup stops the periodic commits and commits what was marked, unless
+// the Source crashed.
 func (h *handler) Cleanup(sess sarama.ConsumerGroupSession) error {
 	close(h.stop)
 	h.ticker.Wait()

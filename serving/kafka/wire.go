@@ -102,6 +102,7 @@ type WireError struct {
 	Err    error
 }
 
+// Error returns the kind, the header at fault and the cause.
 func (e *WireError) Error() string {
 	msg := e.Kind.Error()
 	if e.Header != "" && e.Kind == ErrBadHeader {
