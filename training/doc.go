@@ -137,6 +137,12 @@
 // from scratch on the records after the change, and the new version goes
 // out once it has learned a set number of them.
 //
+// Package training/trainkafka supplies the Kafka side: a Source that
+// reads a data topic in a consumer group of the trainer's own, and a
+// Publisher that writes versions to the models topic through
+// serving/kafka, from which every scoring instance's ModelFeed hot-swaps
+// them. examples/retrain runs the whole loop on an embedded broker.
+//
 // Every version carries its lineage and its evidence: Version is the next
 // number, Parent the content ID of the previous version, and the labels
 // hold the progressive loss and accuracy (of the learner, and of the
