@@ -337,13 +337,17 @@ func (s *Server) Retire(name string) {
 	}
 	sl.mu.Lock()
 	old := sl.cur.Swap(nil)
+	// One instant, taken under the lock, for the history and the event:
+	// a recorder of events then agrees with History, and the retirement
+	// is ordered before any activation that follows it.
+	at := time.Now()
 	if old != nil {
-		sl.remember(Activation{Model: old.ref, Kind: EventRetired, KindName: EventRetired.String(), At: time.Now()})
+		sl.remember(Activation{Model: old.ref, Kind: EventRetired, KindName: EventRetired.String(), At: at})
 	}
 	sl.mu.Unlock()
 	if old != nil {
 		old.release(s.o.logger)
-		s.event(ModelEvent{Kind: EventRetired, Model: old.ref, Time: time.Now()})
+		s.event(ModelEvent{Kind: EventRetired, Model: old.ref, Time: at})
 	}
 }
 

@@ -375,3 +375,26 @@ func TestModelEventHooks(t *testing.T) {
 	assert.Equal(t, []string{"loaded", "activated", "rejected", "loaded", "activated", "retired"}, kinds)
 	assert.Equal(t, uint64(1), log.events[4].Previous.Version)
 }
+
+// TestRetireEventTimeMatchesHistory: the retirement a hook sees carries
+// the same instant the Server's history records, so a recorder of events
+// (registry.Follower) and the Server agree on when it happened, and a
+// retirement can never be recorded after an activation that followed it.
+func TestRetireEventTimeMatchesHistory(t *testing.T) {
+	var log eventLog
+	s := newServer(t, serving.WithHooks(&log))
+	ctx := context.Background()
+	require.NoError(t, s.ActivateModel(ctx, ref("m", 1), &servingtest.Fake{}))
+	s.Retire("m")
+	require.NoError(t, s.ActivateModel(ctx, ref("m", 2), &servingtest.Fake{}))
+	h := s.History("m")
+	require.Len(t, h, 3)
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	require.Len(t, log.events, 3)
+	for i, e := range log.events {
+		assert.Equal(t, h[i].Kind, e.Kind)
+		assert.True(t, h[i].At.Equal(e.Time), "event %d (%s): hook saw %v, history says %v", i, e.Kind, e.Time, h[i].At)
+	}
+	assert.True(t, log.events[1].Time.Before(log.events[2].Time), "retirement must precede the next activation")
+}
