@@ -267,10 +267,17 @@ func TestSourceCrashRestart(t *testing.T) {
 	in := rawProducer(t, c)
 	go func() {
 		// Records keep flowing while the pipeline crashes.
-		for i := 0; i < n; i += 5000 {
-			keys, vals := records(i, 5000)
-			produce(t, in, kafka.DefaultDataTopic, keys, vals)
-			time.Sleep(50 * time.Millisecond)
+		for i := 0; i < n; i += 1000 {
+			keys, vals := records(i, 1000)
+			msgs := make([]*sarama.ProducerMessage, len(vals))
+			for k := range vals {
+				msgs[k] = &sarama.ProducerMessage{Topic: kafka.DefaultDataTopic, Key: sarama.StringEncoder(keys[k]), Value: sarama.ByteEncoder(vals[k])}
+			}
+			if err := in.SendMessages(msgs); err != nil {
+				t.Error(err) // the test then fails waiting for the missing records
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}()
 	rng := rand.New(rand.NewPCG(1, 2))
