@@ -35,6 +35,16 @@
 // The scoring hook is on the hot path. Series are looked up in a
 // copy-on-write map keyed by model name and version, so an observation
 // takes no lock and allocates nothing once the series exists.
+//
+// # Swaps
+//
+// When a version is replaced or retired its per-version series are
+// deleted, so cardinality follows the live versions. A call that was in
+// flight on the old version and ends after the swap is not observed: it
+// would otherwise bring the deleted series back for good. Remembering
+// the replaced versions costs a few dozen bytes per swap. Model events
+// may reach the hook out of order when swaps race; active_version
+// follows the event times, which the Server takes under its lock.
 package metrics
 
 import (
@@ -65,8 +75,16 @@ type Metrics struct {
 	commits     *prometheus.CounterVec
 	lag         *prometheus.GaugeVec
 
-	mu     sync.Mutex // serialises writers of series
+	mu     sync.Mutex // serialises writers of series, and guards the fields below
 	series atomic.Pointer[map[refKey]*modelSeries]
+	// lastEvent is the time of the newest activation, rollback or
+	// retirement applied per model name; older events arriving late
+	// do not move the active_version gauge.
+	lastEvent map[string]time.Time
+	// retired holds the versions whose series were dropped; a call that
+	// was in flight on one of them records nothing, rather than bringing
+	// its series back for good.
+	retired map[refKey]struct{}
 }
 
 var (
@@ -138,6 +156,8 @@ func New(opts ...Option) *Metrics {
 	}
 	empty := map[refKey]*modelSeries{}
 	m.series.Store(&empty)
+	m.lastEvent = map[string]time.Time{}
+	m.retired = map[refKey]struct{}{}
 	return m
 }
 
@@ -160,6 +180,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// seriesFor returns the series of ref, creating them, or nil if ref was
+// replaced or retired.
 func (m *Metrics) seriesFor(ref serving.ModelRef) *modelSeries {
 	k := refKey{ref.Name, ref.Version}
 	if s, ok := (*m.series.Load())[k]; ok {
@@ -170,6 +192,9 @@ func (m *Metrics) seriesFor(ref serving.ModelRef) *modelSeries {
 	cur := *m.series.Load()
 	if s, ok := cur[k]; ok {
 		return s
+	}
+	if _, gone := m.retired[k]; gone {
+		return nil
 	}
 	v := strconv.FormatUint(ref.Version, 10)
 	s := &modelSeries{
@@ -187,12 +212,12 @@ func (m *Metrics) seriesFor(ref serving.ModelRef) *modelSeries {
 }
 
 // forget drops the per-version series of a replaced version, so that
-// label cardinality stays bounded by the number of live versions.
+// label cardinality stays bounded by the number of live versions. The
+// caller holds m.mu.
 func (m *Metrics) forget(ref serving.ModelRef) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	cur := *m.series.Load()
 	k := refKey{ref.Name, ref.Version}
+	m.retired[k] = struct{}{}
 	if _, ok := cur[k]; !ok {
 		return
 	}
@@ -212,6 +237,9 @@ func (m *Metrics) forget(ref serving.ModelRef) {
 // OnScored implements serving.HookScored.
 func (m *Metrics) OnScored(ref serving.ModelRef, took time.Duration, err error) {
 	s := m.seriesFor(ref)
+	if s == nil {
+		return // a call that finished on a version already replaced
+	}
 	s.hist.Observe(took.Seconds())
 	if err != nil {
 		s.errs.Inc()
@@ -229,14 +257,39 @@ func (m *Metrics) OnModelEvent(e serving.ModelEvent) {
 		m.loadFails.WithLabelValues(name).Inc()
 	case serving.EventActivated, serving.EventRolledBack:
 		m.swaps.WithLabelValues(name).Inc()
-		m.active.WithLabelValues(name).Set(float64(e.Model.Version))
+		m.mu.Lock()
+		defer m.mu.Unlock()
 		if e.Previous.Name != "" && e.Previous.Version != e.Model.Version {
 			m.forget(e.Previous)
 		}
+		if !m.newest(e) {
+			// A later swap was already applied: e.Model is no longer live.
+			m.forget(e.Model)
+			return
+		}
+		delete(m.retired, refKey{name, e.Model.Version})
+		m.active.WithLabelValues(name).Set(float64(e.Model.Version))
 	case serving.EventRetired:
-		m.active.DeleteLabelValues(name)
+		m.mu.Lock()
+		defer m.mu.Unlock()
 		m.forget(e.Model)
+		if m.newest(e) {
+			m.active.DeleteLabelValues(name)
+		}
 	}
+}
+
+// newest reports whether e is not older than the last swap applied for
+// its name, and records it if so. Events carry the instant the Server
+// swapped (taken under its lock), while the hooks run after the lock is
+// released, so two quick swaps can arrive in either order. The caller
+// holds m.mu.
+func (m *Metrics) newest(e serving.ModelEvent) bool {
+	if last, ok := m.lastEvent[e.Model.Name]; ok && e.Time.Before(last) {
+		return false
+	}
+	m.lastEvent[e.Model.Name] = e.Time
+	return true
 }
 
 // OnDecision implements serving.HookDecision.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -13,6 +14,7 @@ import (
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/linear"
 	"github.com/modelstream/modelstream/serving/metrics"
+	"github.com/modelstream/modelstream/serving/servingtest"
 )
 
 func linearDescriptor(b testing.TB, features int) serving.Descriptor {
@@ -122,4 +124,118 @@ func Example() {
 	// modelstream_active_version 4
 	// modelstream_scores_total error 0
 	// modelstream_scores_total ok 1
+}
+
+// gather returns the samples of the named family as label-set -> value.
+func gather(t *testing.T, m *metrics.Metrics, name string) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	require.NoError(t, reg.Register(m))
+	fams, err := reg.Gather()
+	require.NoError(t, err)
+	out := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, mm := range f.GetMetric() {
+			var k string
+			for _, l := range mm.GetLabel() {
+				k += l.GetName() + "=" + l.GetValue() + ","
+			}
+			switch {
+			case mm.GetCounter() != nil:
+				out[k] = mm.GetCounter().GetValue()
+			case mm.GetGauge() != nil:
+				out[k] = mm.GetGauge().GetValue()
+			case mm.GetHistogram() != nil:
+				out[k] = float64(mm.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return out
+}
+
+// TestInFlightCallAfterSwapLeavesNoStaleSeries: a call that started on v1
+// and ends after v2 is live must not bring v1's series back after the
+// swap dropped them; otherwise every swap under load leaks a histogram.
+func TestInFlightCallAfterSwapLeavesNoStaleSeries(t *testing.T) {
+	m := metrics.New()
+	srv, err := serving.NewServer(serving.WithHooks(m), serving.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	defer srv.Close()
+	ctx := context.Background()
+	started, release := make(chan struct{}), make(chan struct{})
+	v1 := &servingtest.Fake{OutputFunc: func([]float64) serving.Prediction {
+		close(started)
+		<-release
+		return serving.Prediction{}
+	}}
+	require.NoError(t, srv.ActivateModel(ctx, serving.ModelRef{Name: "m", Version: 1}, v1))
+	done := make(chan error)
+	go func() {
+		_, err := srv.Model("m").Score(ctx, serving.Record{})
+		done <- err
+	}()
+	<-started
+	require.NoError(t, srv.ActivateModel(ctx, serving.ModelRef{Name: "m", Version: 2}, &servingtest.Fake{}))
+	_, err = srv.Model("m").Score(ctx, serving.Record{})
+	require.NoError(t, err)
+	close(release)
+	require.NoError(t, <-done)
+
+	require.Equal(t, map[string]float64{"model=m,status=ok,version=2,": 1, "model=m,status=error,version=2,": 0}, gather(t, m, "modelstream_scores_total"))
+	require.Equal(t, map[string]float64{"model=m,version=2,": 1}, gather(t, m, "modelstream_score_duration_seconds"))
+
+	// Rolling back to v1 brings its series back.
+	require.NoError(t, srv.ActivateModel(ctx, serving.ModelRef{Name: "m", Version: 1}, &servingtest.Fake{}, serving.AllowRollback()))
+	_, err = srv.Model("m").Score(ctx, serving.Record{})
+	require.NoError(t, err)
+	require.Equal(t, map[string]float64{"model=m,status=ok,version=1,": 1, "model=m,status=error,version=1,": 0}, gather(t, m, "modelstream_scores_total"))
+}
+
+// TestActiveVersionIgnoresLateEvents: the Server calls hooks after a swap
+// without holding its lock, so two quick activations can reach a hook in
+// the opposite order. The gauge follows the event times, not the order
+// of the calls.
+func TestActiveVersionIgnoresLateEvents(t *testing.T) {
+	m := metrics.New()
+	t0 := time.Now()
+	ref := func(v uint64) serving.ModelRef { return serving.ModelRef{Name: "m", Version: v} }
+	m.OnModelEvent(serving.ModelEvent{Kind: serving.EventActivated, Model: ref(1), Time: t0})
+	m.OnScored(ref(1), time.Millisecond, nil)
+	// v3 replaced v2, which replaced v1; v3's event arrives first.
+	m.OnModelEvent(serving.ModelEvent{Kind: serving.EventActivated, Model: ref(3), Previous: ref(2), Time: t0.Add(2)})
+	m.OnModelEvent(serving.ModelEvent{Kind: serving.EventActivated, Model: ref(2), Previous: ref(1), Time: t0.Add(1)})
+	m.OnScored(ref(3), time.Millisecond, nil)
+	require.Equal(t, map[string]float64{"model=m,": 3}, gather(t, m, "modelstream_active_version"))
+	require.Equal(t, map[string]float64{"model=m,status=ok,version=3,": 1, "model=m,status=error,version=3,": 0}, gather(t, m, "modelstream_scores_total"))
+	require.Equal(t, map[string]float64{"model=m,": 3}, gather(t, m, "modelstream_model_swaps_total"))
+
+	// A retirement reported after a later activation leaves the gauge.
+	m.OnModelEvent(serving.ModelEvent{Kind: serving.EventActivated, Model: ref(4), Previous: ref(3), Time: t0.Add(4)})
+	m.OnModelEvent(serving.ModelEvent{Kind: serving.EventRetired, Model: ref(3), Time: t0.Add(3)})
+	require.Equal(t, map[string]float64{"model=m,": 4}, gather(t, m, "modelstream_active_version"))
+	m.OnModelEvent(serving.ModelEvent{Kind: serving.EventRetired, Model: ref(4), Time: t0.Add(5)})
+	require.Empty(t, gather(t, m, "modelstream_active_version"))
+}
+
+func TestKafkaAndDecisionHooks(t *testing.T) {
+	m := metrics.New()
+	m.OnDeadLetter("in", 0, 5, fmt.Errorf("bad"))
+	m.OnCommit("in", 2, 10)
+	m.OnCommit("in", 2, 11)
+	m.OnLag("in", 2, 7)
+	m.OnLag("in", 2, 3)
+	a, b := serving.ModelRef{Name: "a"}, serving.ModelRef{Name: "b"}
+	m.OnDecision("budget", &serving.Decision{Winner: 1, Candidates: []serving.Candidate{{Model: a, Status: serving.StatusLate}, {Model: b}}}, 0)
+	m.OnDecision("budget", &serving.Decision{Winner: -1, Candidates: []serving.Candidate{{Model: a, Status: serving.StatusError}, {Model: b, Status: serving.StatusError}}}, 0)
+	m.OnDecision("budget", nil, 0)
+	require.Equal(t, map[string]float64{"topic=in,": 1}, gather(t, m, "modelstream_dead_letters_total"))
+	require.Equal(t, map[string]float64{"partition=2,topic=in,": 2}, gather(t, m, "modelstream_commits_total"))
+	require.Equal(t, map[string]float64{"partition=2,topic=in,": 3}, gather(t, m, "modelstream_consumer_lag"))
+	require.Equal(t, map[string]float64{"combinator=budget,": 3}, gather(t, m, "modelstream_decisions_total"))
+	require.Equal(t, map[string]float64{"combinator=budget,model=b,": 1}, gather(t, m, "modelstream_decision_wins_total"))
+	require.Equal(t, map[string]float64{"combinator=budget,model=a,": 1}, gather(t, m, "modelstream_decision_late_total"))
+	require.Equal(t, map[string]float64{"combinator=budget,model=a,": 1, "combinator=budget,model=b,": 1}, gather(t, m, "modelstream_decision_errors_total"))
 }
