@@ -247,6 +247,10 @@ func run(ctx context.Context, c config) (Report, error) {
 		return rep, err
 	}
 	say("streamed %d records", third)
+	// Stop the victim mid-stream, once it has done some of the work.
+	if err := waitFor(ctx, 30*time.Second, func() bool { return ins[victim].src.Stats().Scored > 0 }); err != nil {
+		return rep, fmt.Errorf("waiting for instance %d to score: %w", victim, err)
+	}
 
 	if err := ins[victim].close(); err != nil {
 		return rep, fmt.Errorf("stop instance %d: %w", victim, err)
