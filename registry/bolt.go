@@ -215,7 +215,9 @@ func (b *Bolt) Put(ctx context.Context, d serving.Descriptor) (serving.Descripto
 				out = withBytes(last.Descriptor(), d.Bytes)
 				return nil
 			}
-			v.Model.Version = last.Model.Version + 1
+			if v.Model.Version, err = nextVersion(d.Name, last.Model.Version); err != nil {
+				return err
+			}
 		} else if raw := vb.Get(be64(v.Model.Version)); raw != nil {
 			old, err := decodeVersion(raw)
 			if err != nil {

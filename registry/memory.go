@@ -94,7 +94,9 @@ func (m *Memory) Put(ctx context.Context, d serving.Descriptor) (serving.Descrip
 			if sameContent(last.meta, v) {
 				return withBytes(last.meta.Descriptor(), d.Bytes), nil
 			}
-			v.Model.Version = last.meta.Model.Version + 1
+			if v.Model.Version, err = nextVersion(d.Name, last.meta.Model.Version); err != nil {
+				return d, err
+			}
 		} else {
 			v.Model.Version = 1
 		}

@@ -37,9 +37,11 @@ type Store interface {
 	// error wrapping ErrVersionConflict (a *ConflictError).
 	//
 	// d must have a Name and a Format, and either Bytes or a Location
-	// with a SHA256. When both Bytes and SHA256 are given they must
-	// match (serving.ErrChecksum). A durable store has fsynced the write
-	// when Put returns nil.
+	// with a SHA256 (64 lowercase hex digits, like serving.ContentID).
+	// When both Bytes and SHA256 are given they must match
+	// (serving.ErrChecksum). Assigning a version after 2^64-1 fails with
+	// ErrInvalid. A durable store has fsynced the write when Put returns
+	// nil.
 	Put(ctx context.Context, d serving.Descriptor) (serving.Descriptor, error)
 	// Get returns one version with its bytes. If retention dropped the
 	// bytes, it returns the metadata-only descriptor (Location kept) and
@@ -247,6 +249,8 @@ func prepare(d serving.Descriptor) (Version, error) {
 		}
 	} else if d.Location == "" || d.SHA256 == "" {
 		return Version{}, fmt.Errorf("%w: %s has no bytes, and no location with a sha256", ErrInvalid, d.Name)
+	} else if !isContentID(d.SHA256) {
+		return Version{}, fmt.Errorf("%w: %s: sha256 %q is not 64 lowercase hex digits", ErrInvalid, d.Name, d.SHA256)
 	}
 	v := Version{
 		Model:       serving.ModelRef{Name: d.Name, Version: d.Version, ID: id, Format: d.Format},
@@ -255,6 +259,29 @@ func prepare(d serving.Descriptor) (Version, error) {
 		Size: int64(len(d.Bytes)), HasBytes: len(d.Bytes) > 0,
 	}
 	return v, nil
+}
+
+// isContentID reports whether id has the form of serving.ContentID: 64
+// lowercase hex digits.
+func isContentID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// nextVersion returns the version after last, or an ErrInvalid error when
+// last is the largest uint64 and no next version exists.
+func nextVersion(name string, last uint64) (uint64, error) {
+	if last == math.MaxUint64 {
+		return 0, fmt.Errorf("%w: %s: version %d is the last one; no version can be assigned after it", ErrInvalid, name, last)
+	}
+	return last + 1, nil
 }
 
 // sameContent reports whether an offered version equals a stored one for

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -660,4 +662,50 @@ func TestOptionsValidate(t *testing.T) {
 	if _, err := Open(filepath.Join(t.TempDir(), "x.db"), LockTimeout(0)); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("LockTimeout(0): %v", err)
 	}
+}
+
+// TestPutRefusesVersionOverflow: after version 2^64-1 there is no next
+// version. Assigning one must fail, not wrap to 0 and overwrite (bolt)
+// or duplicate (memory) a stored version.
+func TestPutRefusesVersionOverflow(t *testing.T) {
+	stores(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		top := fakeModel("m", 1)
+		top.Version = math.MaxUint64
+		mustPut(t, s, top)
+		for i := range 2 {
+			if got, err := s.Put(ctx, fakeModel("m", float64(2+i))); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("put %d after the last version: got v%d, %v", i, got.Version, err)
+			}
+		}
+		// The idempotent re-put of the top version still works.
+		again := fakeModel("m", 1)
+		if got, err := s.Put(ctx, again); err != nil || got.Version != math.MaxUint64 {
+			t.Fatalf("re-put of the top version: v%d, %v", got.Version, err)
+		}
+		vs, err := s.List(ctx, "m")
+		if err != nil || len(vs) != 1 || vs[0].Model.Version != math.MaxUint64 {
+			t.Fatalf("List = %+v, %v", vs, err)
+		}
+	})
+}
+
+// TestPutValidatesLocationSHA256: without bytes, the SHA256 is the only
+// content ID the store has; it must be one (64 lowercase hex digits), or
+// an ID such as "X\x00y" would corrupt the content-ID index that
+// lineage reads, and "ABC..." would name the same content as "abc...".
+func TestPutValidatesLocationSHA256(t *testing.T) {
+	stores(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		good := serving.ContentID([]byte("x"))
+		for _, sum := range []string{"x", good[:63], good + "0", strings.ToUpper(good), good[:62] + "\x00a", good[:63] + "g"} {
+			d := serving.Descriptor{Name: "m", Format: "fake", Location: "file:///m", SHA256: sum}
+			if _, err := s.Put(ctx, d); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("sha256 %q: %v", sum, err)
+			}
+		}
+		if _, err := s.Names(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
