@@ -408,3 +408,49 @@ func TestSourceConfig(t *testing.T) {
 		t.Errorf("nil sink: %v", err)
 	}
 }
+
+// TestSourceWriteFailure: when the Sink cannot write, Run stops with the
+// error and commits nothing past the failed record, so a restarted Source
+// writes every record.
+func TestSourceWriteFailure(t *testing.T) {
+	const n = 3000
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 2), kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	srv := newServer(t)
+	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	scores := collect(t, c, kafka.DefaultScoresTopic)
+	in := rawProducer(t, c)
+	keys, vals := records(0, n)
+	produce(t, in, kafka.DefaultDataTopic, keys, vals)
+
+	r := startSource(t, c, "fails", srv.Model("m"), kafka.Window(16))
+	first := scores.next(t, 100)
+	r.sink.Close() // every later write is refused
+	select {
+	case err := <-r.done:
+		if !errors.Is(err, kafka.ErrSinkClosed) {
+			t.Fatalf("Run returned %v, want ErrSinkClosed", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not stop after its sink closed")
+	}
+	r.cancel()
+	r.cancel = nil
+	if st := r.src.Stats(); st.Scored >= n {
+		t.Fatalf("all %d records were written before the sink closed: nothing tested", st.Scored)
+	} else {
+		t.Logf("the sink closed after %d records were written and acknowledged", st.Scored)
+	}
+
+	startSource(t, c, "fails", srv.Model("m"))
+	seen := map[int]bool{}
+	for _, m := range first {
+		seen[int(decodeScore(t, m).Prediction.Value)] = true
+	}
+	for len(seen) < n {
+		for _, m := range scores.next(t, 1) {
+			seen[int(decodeScore(t, m).Prediction.Value)] = true
+		}
+	}
+}
