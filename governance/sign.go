@@ -48,8 +48,9 @@ func KeyIDOf(pub ed25519.PublicKey) KeyID {
 //	uint32 len(format), format    the format name
 //	sha256                        32 raw bytes: the content ID, hex-decoded
 //
-// The sha256 is d.SHA256 when set, and the SHA-256 of d.Bytes otherwise;
-// when both are present they must agree. Description, Created, Parent,
+// The sha256 is d.SHA256 when set (64 lowercase hex digits, the form of
+// serving.ContentID), and the SHA-256 of d.Bytes otherwise; when both are
+// present they must agree. Description, Created, Parent,
 // Location and Labels are not covered: they are advisory, and a verifier
 // must not base trust on them. The signature covers the content through
 // its hash, so a Location model's fetched bytes are bound to it by the
@@ -100,6 +101,11 @@ func contentHash(d serving.Descriptor) ([sha256.Size]byte, error) {
 	}
 	if _, err := hex.Decode(sum[:], []byte(d.SHA256)); err != nil {
 		return sum, invalid(d, "sha256: "+err.Error())
+	}
+	// hex.Decode also takes upper case; only the canonical spelling may
+	// carry a signature, or "ABC…" and "abc…" would share one.
+	if hex.EncodeToString(sum[:]) != d.SHA256 {
+		return sum, invalid(d, fmt.Sprintf("sha256 %q is not lowercase hex", d.SHA256))
 	}
 	return sum, nil
 }

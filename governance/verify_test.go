@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -345,5 +346,32 @@ func TestNewVerifierValidates(t *testing.T) {
 	}
 	if _, err := NewAudit(AuditTimeout(0)); err == nil {
 		t.Fatal("zero audit timeout accepted")
+	}
+}
+
+// TestSHA256IsCanonical: hex decoding accepts upper case, so without a
+// check the signature over "abc…" would also verify for "ABC…": two
+// descriptor spellings, two content IDs downstream, one signature. Only
+// the canonical lowercase form is signed or verified.
+func TestSHA256IsCanonical(t *testing.T) {
+	body := servingtest.Spec{Value: 1}.Descriptor("m", 1).Bytes
+	d, err := Sign(trusted, serving.Descriptor{Name: "m", Version: 1, Format: servingtest.FormatName, Location: "file:///m", SHA256: serving.ContentID(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upper := d
+	upper.SHA256 = strings.ToUpper(d.SHA256)
+	if _, err := SigningPayload(upper); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("payload of an upper-case sha256: %v", err)
+	}
+	if _, err := Sign(trusted, upper); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("sign an upper-case sha256: %v", err)
+	}
+	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithAudit(mustAudit(t)))
+	if err := v.Verify(context.Background(), upper); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("verify an upper-case sha256: %v", err)
+	}
+	if err := v.Verify(context.Background(), d); err != nil {
+		t.Fatalf("the canonical form: %v", err)
 	}
 }
