@@ -43,6 +43,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/modelstream/modelstream/serving"
@@ -207,8 +208,21 @@ func load(_ context.Context, d serving.Descriptor) (serving.Model, error) {
 	return Parse(d.Bytes)
 }
 
-// Document returns a copy of the model's document.
-func (m *Model) Document() Document { return m.doc }
+// Document returns a deep copy of the model's document: changing it does
+// not change the model.
+func (m *Model) Document() Document {
+	d := m.doc
+	d.FeatureNames = slices.Clone(d.FeatureNames)
+	d.Mean = slices.Clone(d.Mean)
+	d.Scale = slices.Clone(d.Scale)
+	d.Bias = slices.Clone(d.Bias)
+	d.Classes = slices.Clone(d.Classes)
+	d.Weights = slices.Clone(d.Weights)
+	for k := range d.Weights {
+		d.Weights[k] = slices.Clone(d.Weights[k])
+	}
+	return d
+}
 
 // Describe implements serving.Describer.
 func (m *Model) Describe() serving.ModelInfo {
@@ -265,8 +279,11 @@ func Sigmoid(z float64) float64 {
 }
 
 // Softmax replaces z with softmax(z) in place, stably, and returns the
-// index of the largest probability.
+// index of the largest probability, or -1 when z is empty.
 func Softmax(z []float64) int {
+	if len(z) == 0 {
+		return -1
+	}
 	best := 0
 	for k, v := range z {
 		if v > z[best] {

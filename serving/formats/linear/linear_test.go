@@ -204,3 +204,27 @@ func TestRegistered(t *testing.T) {
 		t.Fatalf("%q not in serving.Formats() = %v", linear.FormatName, serving.Formats())
 	}
 }
+
+// TestDocumentIsACopy: Model is documented as immutable, so changing the
+// slices of the Document it returns must not change its predictions.
+func TestDocumentIsACopy(t *testing.T) {
+	m := mustParse(t, `{"kind":"softmax","features":1,"feature_names":["x"],"mean":[0],"scale":[1],"weights":[[1],[2]],"bias":[0,0],"classes":["a","b"]}`)
+	before := predict(t, m, 1)
+	doc := m.Document()
+	doc.Weights[0][0], doc.Weights[1][0] = 50, -50
+	doc.Bias[0], doc.Mean[0], doc.Scale[0] = 9, 9, 9
+	doc.Classes[1], doc.FeatureNames[0] = "changed", "changed"
+	after := predict(t, m, 1)
+	if after.Value != before.Value || after.Label != "b" || after.Values[0] != before.Values[0] {
+		t.Fatalf("the model changed through its Document: before %+v, after %+v", before, after)
+	}
+	if again := m.Document(); again.FeatureNames[0] != "x" || again.Classes[1] != "b" {
+		t.Fatalf("Document changed: %+v", again)
+	}
+}
+
+func TestSoftmaxOfNothing(t *testing.T) {
+	if best := linear.Softmax(nil); best != -1 {
+		t.Fatalf("Softmax(nil) = %d, want -1", best)
+	}
+}
