@@ -459,10 +459,12 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (Result, error) {
 	if l == nil {
 		return Result{}, fmt.Errorf("%w: %q", ErrNoModel, sl.name)
 	}
+	// Deferred, so that a panic in the model or a hook, recovered by a
+	// caller (package speculative does), still lets the version close.
+	defer l.release(sl.s.o.logger)
 	res := Result{Provenance: Provenance{Model: l.ref}}
 	if p := sl.s.o.nonFinite; p != PassNonFinite {
 		if err := checkFinite(r.Features, p); err != nil {
-			l.release(sl.s.o.logger)
 			return res, &ScoreError{Model: l.ref, Err: err}
 		}
 	}
@@ -474,7 +476,6 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (Result, error) {
 	for _, h := range sl.s.o.hooks.Scored {
 		h.OnScored(l.ref, took, err)
 	}
-	l.release(sl.s.o.logger)
 	if err != nil {
 		return res, &ScoreError{Model: l.ref, Err: err}
 	}

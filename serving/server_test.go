@@ -398,3 +398,19 @@ func TestRetireEventTimeMatchesHistory(t *testing.T) {
 	}
 	assert.True(t, log.events[1].Time.Before(log.events[2].Time), "retirement must precede the next activation")
 }
+
+// TestPanickingModelIsStillReleased: callers such as package speculative
+// recover a Scorer's panic. The call's reference must be released even
+// then, or the version is never closed after it is replaced.
+func TestPanickingModelIsStillReleased(t *testing.T) {
+	s := newServer(t)
+	ctx := context.Background()
+	v1 := &servingtest.Fake{OutputFunc: func([]float64) serving.Prediction { panic("model bug") }}
+	require.NoError(t, s.ActivateModel(ctx, ref("m", 1), v1))
+	func() {
+		defer func() { assert.Equal(t, "model bug", recover()) }()
+		s.Model("m").Score(ctx, serving.Record{})
+	}()
+	require.NoError(t, s.ActivateModel(ctx, ref("m", 2), &servingtest.Fake{}))
+	assert.EqualValues(t, 1, v1.Closes(), "the replaced version must be closed once its calls are over, panicked ones included")
+}
