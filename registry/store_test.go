@@ -1,16 +1,20 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/servingtest"
@@ -708,4 +712,48 @@ func TestPutValidatesLocationSHA256(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestOpenRefusesForeignFiles: Open of a file that is not a registry
+// fails with an error (never a panic, never an overwrite), and a file of
+// another layout version fails with ErrInvalid.
+func TestOpenRefusesForeignFiles(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.db")
+	junk := make([]byte, 64<<10)
+	for i := range junk {
+		junk[i] = byte(i*7 + i>>8)
+	}
+	if err := os.WriteFile(garbage, junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(garbage, LockTimeout(time.Second)); err == nil {
+		s.Close()
+		t.Fatal("Open of a garbage file succeeded")
+	}
+	if back, _ := os.ReadFile(garbage); !bytes.Equal(back, junk) {
+		t.Fatal("Open changed a file it refused")
+	}
+
+	future := filepath.Join(dir, "future.db")
+	db, err := bolt.Open(future, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket(bktMeta)
+		if err != nil {
+			return err
+		}
+		return b.Put(keySchema, []byte("2"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if s, err := Open(future); !errors.Is(err, ErrInvalid) {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("Open of a layout-2 file: %v", err)
+	}
 }
