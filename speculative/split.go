@@ -31,8 +31,9 @@ type Variant struct {
 // finaliser), so that the same key always sees the same variant for as
 // long as the weights stay the same, in this process and in any other
 // running the same weights. The hash is part of this package's contract
-// and will not change. A record without a Key is routed by a random
-// source seeded with [WithSeed].
+// and will not change. A record without a Key (nil or empty: an empty
+// key names no entity, and hashing it would send all such records to
+// one variant) is routed by a random source seeded with [WithSeed].
 //
 // The weights can be changed at any time with [Split.SetWeights]; each
 // call sees either the old or the new weights as a whole. Variants are
@@ -136,10 +137,11 @@ func (s *Split) Weights() []float64 {
 }
 
 // Route returns the index of the variant that r would be routed to now.
-// For a record without a Key it consumes a draw of the random source.
+// For a record without a Key (nil or empty) it consumes a draw of the
+// random source.
 func (s *Split) Route(r serving.Record) int {
 	var h uint64
-	if r.Key != nil {
+	if len(r.Key) > 0 {
 		h = KeyHash(r.Key)
 	} else {
 		h = mix64(s.cfg.seed + s.seq.Add(0x9e3779b97f4a7c15))

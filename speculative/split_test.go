@@ -231,3 +231,16 @@ func TestSwitchUnderLoad(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// An empty key identifies no entity: such records are routed like
+// keyless ones, not all to the variant that the empty string hashes to.
+func TestSplitEmptyKeyIsNoKey(t *testing.T) {
+	s := newCanary(t, 50, 50, speculative.WithSeed(3))
+	canary := 0
+	for range 10_000 {
+		canary += s.Route(serving.Record{Key: []byte{}})
+	}
+	if canary < 4700 || canary > 5300 {
+		t.Errorf("records with an empty key: %d of 10000 to the canary, want about half", canary)
+	}
+}
