@@ -1,9 +1,3 @@
-// Package servingtest helps users test code built on modelstream, the way
-// net/http/httptest helps with HTTP: fake models with a set output,
-// latency and failure rate, a "fake" model format so fakes can travel as
-// model messages, and assertions on provenance.
-//
-// Importing the package registers the format "fake" with serving.
 package servingtest
 
 import (
