@@ -82,7 +82,8 @@ func (c CSV) Decode(_, value []byte) (training.Sample, error) {
 
 // JSON decodes an object with one number per feature name and one for
 // the target, such as {"alcohol": 9.4, ..., "quality": 5}. Other fields
-// are ignored; a missing feature or target is an error.
+// are ignored, whatever their type; a missing feature or target, or one
+// that is not a number (null included), is an error wrapping ErrDecode.
 type JSON struct {
 	// Features names the features, in model order.
 	Features []string
@@ -92,23 +93,37 @@ type JSON struct {
 
 // Decode implements Decoder.
 func (j JSON) Decode(_, value []byte) (training.Sample, error) {
-	var m map[string]float64
+	var m map[string]json.RawMessage
 	if err := json.Unmarshal(value, &m); err != nil {
 		return training.Sample{}, fmt.Errorf("%w: %v", ErrDecode, err)
 	}
-	y, ok := m[j.Label]
-	if !ok {
-		return training.Sample{}, fmt.Errorf("%w: no target field %q", ErrDecode, j.Label)
+	y, err := number(m, j.Label, "target")
+	if err != nil {
+		return training.Sample{}, err
 	}
 	s := training.Sample{Features: make([]float64, len(j.Features)), Target: y}
 	for i, name := range j.Features {
-		v, ok := m[name]
-		if !ok {
-			return training.Sample{}, fmt.Errorf("%w: no feature %q", ErrDecode, name)
+		if s.Features[i], err = number(m, name, "feature"); err != nil {
+			return training.Sample{}, err
 		}
-		s.Features[i] = v
 	}
 	return s, nil
+}
+
+// number reads field name of m as a JSON number.
+func number(m map[string]json.RawMessage, name, what string) (float64, error) {
+	raw, ok := m[name]
+	if !ok {
+		return 0, fmt.Errorf("%w: no %s field %q", ErrDecode, what, name)
+	}
+	var v float64
+	if string(raw) == "null" {
+		return 0, fmt.Errorf("%w: %s field %q is null", ErrDecode, what, name)
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return 0, fmt.Errorf("%w: %s field %q: %v", ErrDecode, what, name, err)
+	}
+	return v, nil
 }
 
 // Option configures a Source.

@@ -226,3 +226,27 @@ func TestDecoders(t *testing.T) {
 		t.Errorf("JSON missing feature: %v", err)
 	}
 }
+
+// The JSON decoder ignores fields it does not need, whatever their type,
+// and refuses a null or non-numeric feature or target with ErrDecode
+// rather than reading it as 0.
+func TestJSONDecoderIgnoresOtherFields(t *testing.T) {
+	j := trainkafka.JSON{Features: []string{"a", "b"}, Label: "y"}
+	s, err := j.Decode(nil, []byte(`{"id": "user-7", "ts": "2026-11-25T17:00:00Z", "tags": ["x"], "a": 1, "b": 2.5, "y": 1, "meta": {"k": null}}`))
+	if err != nil || len(s.Features) != 2 || s.Features[0] != 1 || s.Features[1] != 2.5 || s.Target != 1 {
+		t.Errorf("JSON with non-numeric extra fields: %+v %v", s, err)
+	}
+	for name, in := range map[string]string{
+		"null feature":   `{"a": null, "b": 2, "y": 1}`,
+		"string feature": `{"a": "1", "b": 2, "y": 1}`,
+		"null target":    `{"a": 1, "b": 2, "y": null}`,
+		"bool target":    `{"a": 1, "b": 2, "y": true}`,
+		"not an object":  `[1, 2, 1]`,
+		"empty":          ``,
+		"truncated":      `{"a": 1, "b": 2, "y"`,
+	} {
+		if _, err := j.Decode(nil, []byte(in)); !errors.Is(err, trainkafka.ErrDecode) {
+			t.Errorf("%s: %v, want ErrDecode", name, err)
+		}
+	}
+}
