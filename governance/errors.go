@@ -45,6 +45,7 @@ type RejectError struct {
 	Err error
 }
 
+// Error implements error.
 func (e *RejectError) Error() string {
 	s := fmt.Sprintf("%v: %s", e.Reason, e.Model)
 	if e.Model.ID != "" {

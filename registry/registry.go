@@ -169,6 +169,7 @@ type ConflictError struct {
 	Stored, Offered serving.ModelRef
 }
 
+// Error implements error.
 func (e *ConflictError) Error() string {
 	return fmt.Sprintf("registry: version conflict: %s@v%d is stored with content %s (%s), refused different content %s (%s)",
 		e.Name, e.Version, short(e.Stored.ID), e.Stored.Format, short(e.Offered.ID), e.Offered.Format)

@@ -45,6 +45,7 @@ type LoadError struct {
 	Err error
 }
 
+// Error implements error.
 func (e *LoadError) Error() string {
 	return fmt.Sprintf("serving: load %s (format %q): %v", e.Ref, e.Ref.Format, e.Err)
 }
@@ -57,6 +58,7 @@ type ChecksumError struct {
 	Want, Got string
 }
 
+// Error implements error.
 func (e *ChecksumError) Error() string {
 	return fmt.Sprintf("serving: checksum mismatch: descriptor says sha256 %s, bytes are %s", e.Want, e.Got)
 }
@@ -72,6 +74,7 @@ type FormatError struct {
 	Err    error
 }
 
+// Error implements error.
 func (e *FormatError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("%v (%s)", e.Kind, e.Format)
@@ -104,6 +107,7 @@ type FeatureCountError struct {
 	Want, Got int
 }
 
+// Error implements error.
 func (e *FeatureCountError) Error() string {
 	return fmt.Sprintf("serving: feature count mismatch: model expects %d, got %d", e.Want, e.Got)
 }
@@ -117,6 +121,7 @@ type NonFiniteError struct {
 	Value float64
 }
 
+// Error implements error.
 func (e *NonFiniteError) Error() string {
 	return fmt.Sprintf("serving: non-finite feature %d: %v", e.Index, e.Value)
 }
@@ -130,8 +135,9 @@ type VersionError struct {
 	Live, Offered uint64
 }
 
+// Error implements error.
 func (e *VersionError) Error() string {
-	return fmt.Sprintf("serving: stale version for %q: v%d offered, v%d live (use Rollback to go back)", e.Name, e.Offered, e.Live)
+	return fmt.Sprintf("serving: stale version for %q: v%d offered, v%d live (activate with AllowRollback to go back)", e.Name, e.Offered, e.Live)
 }
 
 // Is reports whether target is ErrStaleVersion.
@@ -144,6 +150,7 @@ type ScoreError struct {
 	Err   error
 }
 
+// Error implements error.
 func (e *ScoreError) Error() string { return fmt.Sprintf("serving: score %s: %v", e.Model, e.Err) }
 
 // Unwrap returns the cause.

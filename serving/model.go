@@ -70,8 +70,9 @@ type ScorerFunc func(ctx context.Context, r Record) (Result, error)
 func (f ScorerFunc) Score(ctx context.Context, r Record) (Result, error) { return f(ctx, r) }
 
 // Bind returns a Scorer that scores with m and stamps ref as the
-// provenance of every Result. It checks the feature count and nothing
-// else; a Server slot adds stats, hot swap and the NonFinite policy.
+// provenance of every Result. It adds nothing else: checking the feature
+// count is left to m, and a Server slot adds stats, hot swap and the
+// NonFinite policy. A Predict error is returned as a *ScoreError.
 func Bind(ref ModelRef, m Model) Scorer {
 	return &bound{ref: ref, m: m}
 }
