@@ -503,10 +503,18 @@ func (t *Trainer) learn(ctx context.Context, s Sample) error {
 // version (TriggerFinal), saves a checkpoint, commits, and returns nil.
 // When ctx is done, Run saves a checkpoint and commits (with a fresh
 // context, bounded by 10 seconds) but publishes nothing, and returns
-// nil. A source error, or a checkpoint or commit failure, stops Run and
+// nil. Without a checkpoint it commits only if every record learned is
+// in a published version; otherwise the source stays at the last
+// version's commit, and a restarted trainer learns the rest again. A source error, or a checkpoint or commit failure, stops Run and
 // is returned.
 func (t *Trainer) Run(ctx context.Context) error {
 	shutdown := func() error {
+		if t.o.ckptPath == "" && t.st.Window.Count > 0 {
+			// No checkpoint, and records learned since the last
+			// version: nothing durable holds them, so leave them
+			// uncommitted for the next run to learn again.
+			return nil
+		}
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		return t.commit(sctx, true)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -382,3 +383,62 @@ func TestTrainerEveryInterval(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// Without a checkpoint, the only durable state is the published
+// versions: a shutdown must not commit the records learned since the
+// last one, or a restart would never see them again.
+func TestTrainerShutdownWithoutCheckpointCommitsOnlyPublished(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	data := &sliceSource{data: conceptStream(1000, 1<<30, 5)}
+	// Stop with 50 records learned past the second version.
+	src := committingSource{SourceFunc(func(ctx context.Context) (Sample, error) {
+		if data.next == 250 {
+			cancel()
+		}
+		return data.Next(ctx)
+	}), data}
+	var published int
+	pub := PublisherFunc(func(context.Context, serving.Descriptor) error { published++; return nil })
+	l, _ := NewLearner(Logistic, 3)
+	tr, err := NewTrainer("m", l, src, pub, EveryRecords(100), WithTrainerLogger(quietLogger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if published != 2 || tr.Stats().Records != 250 {
+		t.Fatalf("published %d, learned %d; want 2 versions and 250 records", published, tr.Stats().Records)
+	}
+	if data.committed != 200 {
+		t.Errorf("committed up to %d after a shutdown without checkpoint, want 200 (the last published version)", data.committed)
+	}
+	// With nothing learned since the last version, the shutdown commits.
+	ctx, cancel = context.WithCancel(context.Background())
+	data = &sliceSource{data: conceptStream(1000, 1<<30, 5)}
+	src.Source = SourceFunc(func(ctx context.Context) (Sample, error) {
+		if data.next == 200 {
+			cancel()
+		}
+		return data.Next(ctx)
+	})
+	src.c = data
+	l, _ = NewLearner(Logistic, 3)
+	tr, _ = NewTrainer("m", l, src, pub, EveryRecords(100), WithTrainerLogger(quietLogger))
+	if err := tr.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if data.committed != 200 {
+		t.Errorf("committed up to %d, want 200", data.committed)
+	}
+}
+
+var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// committingSource pairs a Source with another's Commit.
+type committingSource struct {
+	Source
+	c Committer
+}
+
+func (c committingSource) Commit(ctx context.Context) error { return c.c.Commit(ctx) }
