@@ -20,24 +20,28 @@ import (
 const benchRecords = 100_000
 
 // BenchmarkPipeline measures records per second through the embedded
-// broker (one broker, 4 partitions, a fresh cluster per iteration) for:
+// broker (one broker, 4 partitions, a fresh cluster per run) for:
 //
 //   - raw: a plain sarama consumer group that produces every record
 //     unchanged, with the idempotent acks=all producer settings the Sink
-//     uses, marking each record as soon as it is handed to the producer
-//     and auto-committing: the baseline the issue asks for;
-//   - raw-scoresized: the same pass-through, but each output has the
-//     byte size and headers of a modelstream score, which isolates the
+//     uses but no compression, marking each record as soon as it is
+//     handed to the producer and auto-committing: the baseline the issue
+//     asks for;
+//   - raw-lz4: the same with LZ4 compression, the Sink's default;
+//   - raw-scoresized: the LZ4 pass-through, but each output has the byte
+//     size and headers of a modelstream score, which isolates the
 //     pipeline's own cost from the cost of writing bigger records (kfake
 //     runs the whole broker on one goroutine, so bytes cost time);
 //   - modelstream: Source -> JSON codec -> linear model (8 features) ->
-//     Sink -> commit after ack, with output order kept per partition.
+//     Sink -> mark for commit after ack, output order kept per partition.
 //
 // The clock runs from the first record consumed to the last output
 // acknowledged (for modelstream: acknowledged and its offset marked for
 // the next commit), so joining and leaving the group, about half a
-// second each with sarama whatever the load, are not counted. The
-// metrics give each one's records/s and the ratios of the totals.
+// second each with sarama whatever the load, are not counted. The runs
+// take turns within each iteration, so that the load of a shared machine
+// falls on all alike. The metrics give each one's records/s and the
+// ratios of the totals.
 func BenchmarkPipeline(b *testing.B) {
 	vals := make([][]byte, benchRecords)
 	keys := make([]string, benchRecords)
@@ -55,13 +59,18 @@ func BenchmarkPipeline(b *testing.B) {
 		produce(b, rawProducer(b, c), "in", keys, vals)
 		return c
 	}
-	// A representative score record, for raw-scoresized.
+	// Representative score records, for raw-scoresized: one per input,
+	// as different from each other as real scores are.
 	ref := model.Ref()
 	ref.ID = serving.ContentID(model.Bytes)
 	prov := serving.Provenance{Model: ref}
-	sample, err := json.Marshal(kafka.Score{Prediction: serving.Prediction{Value: 12345}, Provenance: prov, Key: "k123", Topic: "in", Partition: 1, Offset: 12345})
-	if err != nil {
-		b.Fatal(err)
+	samples := make([][]byte, benchRecords)
+	for i := range samples {
+		v, err := json.Marshal(kafka.Score{Prediction: serving.Prediction{Value: float64(i) * 1.000123}, Provenance: prov, Key: keys[i], Topic: "in", Partition: int32(i % 4), Offset: int64(i / 4)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		samples[i] = v
 	}
 	sampleHeaders := kafka.ProvenanceHeaders(prov)
 
@@ -69,20 +78,24 @@ func BenchmarkPipeline(b *testing.B) {
 	if _, err := srv.Activate(context.Background(), model); err != nil {
 		b.Fatal(err)
 	}
-	// The three pipelines take turns within each iteration, so that the
-	// load of a shared machine falls on all of them alike.
-	var raw, sized, ms time.Duration
+	var raw, rawLZ4, sized, ms time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		c := fill(b)
 		b.StartTimer()
-		raw += rawPassThrough(b, c, nil, nil)
+		raw += rawPassThrough(b, c, nil, nil, sarama.CompressionNone)
 		c.Close()
 
 		b.StopTimer()
 		c = fill(b)
 		b.StartTimer()
-		sized += rawPassThrough(b, c, sample, sampleHeaders)
+		rawLZ4 += rawPassThrough(b, c, nil, nil, sarama.CompressionLZ4)
+		c.Close()
+
+		b.StopTimer()
+		c = fill(b)
+		b.StartTimer()
+		sized += rawPassThrough(b, c, samples, sampleHeaders, sarama.CompressionLZ4)
 		c.Close()
 
 		b.StopTimer()
@@ -93,9 +106,11 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	n := float64(benchRecords * b.N)
 	b.ReportMetric(n/raw.Seconds(), "raw-rec/s")
+	b.ReportMetric(n/rawLZ4.Seconds(), "raw-lz4-rec/s")
 	b.ReportMetric(n/sized.Seconds(), "raw-scoresized-rec/s")
 	b.ReportMetric(n/ms.Seconds(), "modelstream-rec/s")
 	b.ReportMetric(raw.Seconds()/ms.Seconds(), "ratio-vs-raw")
+	b.ReportMetric(rawLZ4.Seconds()/ms.Seconds(), "ratio-vs-raw-lz4")
 	b.ReportMetric(sized.Seconds()/ms.Seconds(), "ratio-vs-scoresized")
 }
 
@@ -135,7 +150,7 @@ func modelstreamPipeline(b *testing.B, c *kafkatest.Cluster, scorer serving.Scor
 
 type passThrough struct {
 	prod     sarama.AsyncProducer
-	value    []byte
+	values   [][]byte
 	headers  []sarama.RecordHeader
 	consumed *atomic.Int64
 }
@@ -146,8 +161,8 @@ func (p passThrough) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama
 	for m := range claim.Messages() {
 		p.consumed.Add(1)
 		v := m.Value
-		if p.value != nil {
-			v = p.value
+		if p.values != nil {
+			v = p.values[m.Offset%int64(len(p.values))]
 		}
 		p.prod.Input() <- &sarama.ProducerMessage{Topic: "out", Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(v), Headers: p.headers}
 		sess.MarkMessage(m, "")
@@ -155,16 +170,17 @@ func (p passThrough) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama
 	return nil
 }
 
-// rawPassThrough copies "in" to "out" with plain sarama, replacing each
-// value and headers when given, and returns the time from the first
+// rawPassThrough copies "in" to "out" with plain sarama, replacing the
+// values (picked by offset) and headers when given, and returns the time from the first
 // record consumed to the last one acknowledged.
-func rawPassThrough(b *testing.B, c *kafkatest.Cluster, value []byte, headers []sarama.RecordHeader) time.Duration {
+func rawPassThrough(b *testing.B, c *kafkatest.Cluster, values [][]byte, headers []sarama.RecordHeader, codec sarama.CompressionCodec) time.Duration {
 	cfg := sarama.NewConfig()
 	cfg.Version = kafka.DefaultVersion
 	cfg.Producer.Idempotent = true
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Net.MaxOpenRequests = 1
 	cfg.Producer.Return.Successes = true
+	cfg.Producer.Compression = codec
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	prod, err := sarama.NewAsyncProducer(c.Addrs(), cfg)
 	if err != nil {
@@ -190,7 +206,7 @@ func rawPassThrough(b *testing.B, c *kafkatest.Cluster, value []byte, headers []
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			group.Consume(ctx, []string{"in"}, passThrough{prod: prod, value: value, headers: headers, consumed: &consumed})
+			group.Consume(ctx, []string{"in"}, passThrough{prod: prod, values: values, headers: headers, consumed: &consumed})
 		}
 	}()
 	for consumed.Load() == 0 {

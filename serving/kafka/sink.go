@@ -110,7 +110,8 @@ func SinkProvenance(fn func(serving.Provenance) []sarama.RecordHeader) SinkOptio
 }
 
 // SinkSarama lets fn adjust the sarama configuration after the package's
-// defaults (idempotent, acks=all, one request in flight) are set.
+// defaults (idempotent, acks=all, one request in flight, LZ4 compression)
+// are set.
 func SinkSarama(fn func(*sarama.Config)) SinkOption { return func(o *sinkOptions) { o.tune = fn } }
 
 // Sink writes scores and dead letters to Kafka through an idempotent,
@@ -118,6 +119,10 @@ func SinkSarama(fn func(*sarama.Config)) SinkOption { return func(o *sinkOptions
 // function that the Sink calls exactly once, from its own goroutine, when
 // Kafka has acknowledged the record or the producer has given up on it;
 // it must not block, since it holds up every later acknowledgement.
+//
+// Records are compressed with LZ4 by default (see [SinkSarama]): scores
+// repeat their provenance and shrink several times over, which more than
+// doubles throughput on the embedded broker.
 //
 // Records written one after another to the same partition keep their
 // order: the producer is idempotent with one request in flight. Outputs
@@ -152,7 +157,14 @@ func NewSink(brokers []string, opts ...SinkOption) (*Sink, error) {
 	case o.provenance == nil:
 		return nil, configErr("SinkProvenance(nil)")
 	}
-	cfg, err := newConfig("modelstream-sink", o.tune)
+	cfg, err := newConfig("modelstream-sink", func(c *sarama.Config) {
+		// Scores repeat their provenance, so they compress several times
+		// over; LZ4 is cheap for the producer and every client reads it.
+		c.Producer.Compression = sarama.CompressionLZ4
+		if o.tune != nil {
+			o.tune(c)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
