@@ -48,6 +48,8 @@
 package metrics
 
 import (
+	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -115,15 +117,28 @@ type config struct {
 }
 
 // Buckets sets the score-duration histogram buckets in seconds,
-// overriding the default of 10µs to about 1.3s in powers of two.
+// overriding the default of 10µs to about 1.3s in powers of two. At least
+// one bound is needed, in strictly increasing order.
 func Buckets(b ...float64) Option { return func(c *config) { c.buckets = b } }
 
 // New returns Metrics with no series yet. Register it with a Prometheus
 // registry to export it.
+//
+// New panics when an option is invalid (Buckets empty, unsorted or NaN):
+// that is a programming error, and the histogram would otherwise panic
+// later, inside the first scoring call.
 func New(opts ...Option) *Metrics {
 	c := config{buckets: prometheus.ExponentialBuckets(10e-6, 2, 18)}
 	for _, o := range opts {
 		o(&c)
+	}
+	if len(c.buckets) == 0 {
+		panic("metrics: Buckets() needs at least one bound")
+	}
+	for i, b := range c.buckets {
+		if math.IsNaN(b) || (i > 0 && b <= c.buckets[i-1]) {
+			panic(fmt.Sprintf("metrics: Buckets%v: bounds must be numbers in strictly increasing order", c.buckets))
+		}
 	}
 	ns := "modelstream"
 	m := &Metrics{

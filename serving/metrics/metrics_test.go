@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"testing"
 	"time"
 
@@ -238,4 +239,22 @@ func TestKafkaAndDecisionHooks(t *testing.T) {
 	require.Equal(t, map[string]float64{"combinator=budget,model=b,": 1}, gather(t, m, "modelstream_decision_wins_total"))
 	require.Equal(t, map[string]float64{"combinator=budget,model=a,": 1}, gather(t, m, "modelstream_decision_late_total"))
 	require.Equal(t, map[string]float64{"combinator=budget,model=a,": 1, "combinator=budget,model=b,": 1}, gather(t, m, "modelstream_decision_errors_total"))
+}
+
+// TestBucketsValidatedInNew: bad buckets are a programming error caught
+// by New, not a panic inside the first scoring call.
+func TestBucketsValidatedInNew(t *testing.T) {
+	for _, b := range [][]float64{nil, {3, 2, 1}, {1, 1}, {0.1, math.NaN()}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("New(Buckets(%v)) did not panic", b)
+				}
+			}()
+			metrics.New(metrics.Buckets(b...))
+		}()
+	}
+	m := metrics.New(metrics.Buckets(0.001, 0.01, 0.1))
+	m.OnScored(serving.ModelRef{Name: "m", Version: 1}, 5*time.Millisecond, nil)
+	require.Equal(t, map[string]float64{"model=m,version=1,": 1}, gather(t, m, "modelstream_score_duration_seconds"))
 }
