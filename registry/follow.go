@@ -40,7 +40,12 @@ var _ serving.HookModelEvent = (*Follower)(nil)
 // Follow returns a Follower writing to store and logging failures to
 // logger (nil means slog.Default()). Each write is bounded by a 10s
 // context; the local stores never need that long, a remote one might.
+// A nil store is a programming error: Follow panics rather than fail
+// inside the Server's first activation.
 func Follow(store Store, logger *slog.Logger) *Follower {
+	if store == nil {
+		panic("registry: Follow with a nil Store")
+	}
 	if logger == nil {
 		logger = slog.Default()
 	}

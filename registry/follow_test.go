@@ -142,3 +142,12 @@ func TestFollowerCountsFailures(t *testing.T) {
 		t.Fatalf("a stopped follower recorded: %d failures", n)
 	}
 }
+
+func TestFollowNilStorePanicsAtOnce(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Follow(nil, …) did not panic")
+		}
+	}()
+	Follow(nil, nil)
+}

@@ -97,7 +97,7 @@ func Load(ctx context.Context, d Descriptor) (Model, error) {
 // LoadOptions tune [Resolve].
 type LoadOptions struct {
 	// MaxBytes limits the model size, both inline and fetched.
-	// Zero means DefaultMaxModelBytes.
+	// Zero (or a negative value) means DefaultMaxModelBytes.
 	MaxBytes int64
 	// HTTPClient fetches http(s) locations. Nil means http.DefaultClient.
 	HTTPClient *http.Client
