@@ -414,3 +414,71 @@ func TestPanickingModelIsStillReleased(t *testing.T) {
 	require.NoError(t, s.ActivateModel(ctx, ref("m", 2), &servingtest.Fake{}))
 	assert.EqualValues(t, 1, v1.Closes(), "the replaced version must be closed once its calls are over, panicked ones included")
 }
+
+// busyCloser is a Fake that counts being closed while a call runs on it.
+type busyCloser struct {
+	*servingtest.Fake
+	busy *atomic.Int64
+}
+
+func (b busyCloser) Close() error {
+	if b.Active() != 0 {
+		b.busy.Add(1)
+	}
+	return b.Fake.Close()
+}
+
+// TestEveryModelClosedExactlyOnce: activations (fresh, stale and
+// rollbacks), retirements and scoring race on two names, then the Server
+// closes. Every model handed to the Server, accepted or refused, ends up
+// closed exactly once, and none while a call was running on it.
+func TestEveryModelClosedExactlyOnce(t *testing.T) {
+	s := newServer(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	var all []*servingtest.Fake
+	var busy atomic.Int64
+	newModel := func() serving.Model {
+		f := &servingtest.Fake{Latency: servingtest.Fixed(time.Microsecond)}
+		mu.Lock()
+		all = append(all, f)
+		mu.Unlock()
+		return busyCloser{f, &busy}
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			names := []string{"a", "b"}
+			for i := range 300 {
+				name := names[(g+i)%2]
+				switch i % 5 {
+				case 0, 1:
+					var opts []serving.ActivateOption
+					if i%7 == 0 {
+						opts = append(opts, serving.AllowRollback())
+					}
+					s.ActivateModel(ctx, ref(name, uint64(i%40)), newModel(), opts...)
+				case 2:
+					if i%10 == 2 {
+						s.Retire(name)
+					}
+				default:
+					s.Model(name).Score(ctx, serving.Record{})
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, s.Close())
+	mu.Lock()
+	defer mu.Unlock()
+	for i, f := range all {
+		if f.Closes() != 1 {
+			t.Errorf("model %d closed %d times", i, f.Closes())
+		}
+	}
+	assert.Zero(t, busy.Load(), "models closed while a call ran on them")
+	assert.Greater(t, len(all), 100)
+}
