@@ -142,6 +142,23 @@ func (v *Verifier) Verify(ctx context.Context, d serving.Descriptor) error {
 }
 
 func (v *Verifier) verify(ctx context.Context, d serving.Descriptor) (string, error) {
+	keyID, err := v.checkSignature(d)
+	if err != nil {
+		return "", err
+	}
+	if err := v.checkReplay(ctx, d.Ref()); err != nil {
+		return "", err
+	}
+	v.verified.Add(1)
+	if keyID == "" {
+		v.unsigned.Add(1)
+	}
+	return keyID, nil
+}
+
+// checkSignature runs checks 1 to 3 of Verify, which have no side
+// effects, and returns the signer's key ID ("" for an unsigned model).
+func (v *Verifier) checkSignature(d serving.Descriptor) (string, error) {
 	ref := d.Ref()
 	reject := func(reason, detail error) (string, error) {
 		return "", &RejectError{Model: ref, Reason: reason, Err: detail}
@@ -169,13 +186,6 @@ func (v *Verifier) verify(ctx context.Context, d serving.Descriptor) (string, er
 		if !ed25519.Verify(pub, payload, d.Signature[KeyIDSize:]) {
 			return reject(ErrBadSignature, fmt.Errorf("does not verify under key %s", keyID))
 		}
-	}
-	if err := v.checkReplay(ctx, ref); err != nil {
-		return "", err
-	}
-	v.verified.Add(1)
-	if keyID == "" {
-		v.unsigned.Add(1)
 	}
 	return keyID, nil
 }
@@ -242,7 +252,19 @@ func (v *Verifier) Stats() Stats {
 // activates it in srv with opts. A model that fails either step never
 // replaces the live one. It returns the ModelRef now live for d.Name on
 // success.
+//
+// A Location model is checked against the signature policy before
+// anything is fetched, when it can be: an unsigned one under
+// RequireSignature, and a signed one with a SHA256, are refused without
+// a download, so a message on the models topic cannot make the instance
+// fetch from a URL nobody trusted signed.
 func (v *Verifier) Admit(ctx context.Context, srv *serving.Server, d serving.Descriptor, opts ...serving.ActivateOption) (serving.ModelRef, error) {
+	if err := v.refuseBeforeFetch(d); err != nil {
+		v.audit.Received(ctx, d)
+		v.count(err)
+		v.audit.Rejected(ctx, d.Ref(), err)
+		return d.Ref(), err
+	}
 	rd, err := serving.Resolve(ctx, d, v.load)
 	if err != nil {
 		if errors.Is(err, serving.ErrChecksum) {
@@ -258,4 +280,23 @@ func (v *Verifier) Admit(ctx context.Context, srv *serving.Server, d serving.Des
 		return rd.Ref(), err
 	}
 	return srv.Activate(ctx, rd, opts...)
+}
+
+// refuseBeforeFetch returns the rejection a Location model will get
+// whatever its bytes turn out to be, or nil. It has no side effects.
+func (v *Verifier) refuseBeforeFetch(d serving.Descriptor) error {
+	if len(d.Bytes) > 0 || d.Location == "" {
+		return nil
+	}
+	if len(d.Signature) == 0 {
+		if v.policy.RequireSignature {
+			return &RejectError{Model: d.Ref(), Reason: ErrUnsigned}
+		}
+		return nil
+	}
+	if d.SHA256 == "" {
+		return nil // the signature covers the hash of the bytes still to fetch
+	}
+	_, err := v.checkSignature(d)
+	return err
 }

@@ -8,10 +8,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/modelstream/modelstream/registry"
@@ -373,5 +376,58 @@ func TestSHA256IsCanonical(t *testing.T) {
 	}
 	if err := v.Verify(context.Background(), d); err != nil {
 		t.Fatalf("the canonical form: %v", err)
+	}
+}
+
+// TestAdmitRefusesBeforeFetching: a Location model that the signature
+// policy refuses anyway (unsigned under RequireSignature, or signed by an
+// untrusted key, or with a signature that does not verify over its
+// SHA256) is refused before its bytes are fetched, so that whoever can
+// write to the models topic cannot make every instance download from a
+// URL of their choice. Nothing is activated.
+func TestAdmitRefusesBeforeFetching(t *testing.T) {
+	ctx := context.Background()
+	body := servingtest.Spec{Value: 7}.Descriptor("m", 1).Bytes
+	var fetches atomic.Int64
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetches.Add(1)
+		w.Write(body)
+	}))
+	defer web.Close()
+	loc := serving.Descriptor{Name: "m", Version: 1, Format: servingtest.FormatName, Location: web.URL + "/model", SHA256: serving.ContentID(body)}
+	good, err := Sign(trusted, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byUntrusted, _ := Sign(untrusted, loc)
+	otherHash := good
+	otherHash.SHA256 = serving.ContentID([]byte("other"))
+	srv, _ := serving.NewServer(serving.WithLogger(quiet()))
+	defer srv.Close()
+	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithPolicy(Policy{RequireSignature: true}), WithAudit(mustAudit(t)))
+	for _, c := range []struct {
+		name string
+		d    serving.Descriptor
+		want error
+	}{
+		{"unsigned", loc, ErrUnsigned},
+		{"untrusted key", byUntrusted, ErrUntrustedKey},
+		{"signature over another hash", otherHash, ErrBadSignature},
+	} {
+		if _, err := v.Admit(ctx, srv, c.d); !errors.Is(err, c.want) {
+			t.Fatalf("%s: %v, want %v", c.name, err, c.want)
+		}
+		if n := fetches.Load(); n != 0 {
+			t.Fatalf("%s: the model was fetched %d times before being refused", c.name, n)
+		}
+	}
+	if st := v.Stats(); st.RejectedUnsigned != 1 || st.UntrustedKey != 1 || st.BadSignature != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	if _, ok := srv.Current("m"); ok {
+		t.Fatal("a refused model is live")
+	}
+	if ref, err := v.Admit(ctx, srv, good); err != nil || ref.Version != 1 || fetches.Load() != 1 {
+		t.Fatalf("the signed model: %v, %v, %d fetches", ref, err, fetches.Load())
 	}
 }
