@@ -21,11 +21,20 @@ import (
 //
 // On a machine so loaded that the operating system leaves a sleeping
 // goroutine unscheduled for longer than that, no Go code can keep the
-// bound, so the test also measures that starvation with a probe (a
-// goroutine sleeping 1ms in a loop) and adds the worst delay it saw. A
-// Budget that waited for a straggler would still fail: the stragglers
-// here take up to seconds, and one ignores its context.
-const budgetSlack = 25 * time.Millisecond
+// bound, so the test also measures that starvation with probes (
+// goroutines sleeping 1ms in a loop) and adds the worst delay they saw.
+// The probes see a stall only of the threads their timers happen to run
+// on: when the OS deschedules the one thread running a caller for 100ms
+// while the others run on, no probe notices (observed with two CPU hogs
+// beside the test). So up to budgetOutliers calls may exceed the bound;
+// each is logged. A Budget that waited for a straggler would still fail:
+// the stragglers' median is 10ms and p99 200ms, so such a Budget returns
+// late on hundreds of the 2000 calls, and one straggler ignores its
+// context.
+const (
+	budgetSlack    = 25 * time.Millisecond
+	budgetOutliers = 5 // 0.25% of the calls
+)
 
 // starvationProbe measures, until stop is closed, the longest gap
 // between two wake-ups of a goroutine that sleeps 1ms in a loop, less the
@@ -75,7 +84,10 @@ func TestBudgetBoundHeavyTail(t *testing.T) {
 		slowCalls []string
 	)
 	stop := make(chan struct{})
-	probes := []<-chan time.Duration{starvationProbe(stop), starvationProbe(stop)}
+	var probes []<-chan time.Duration
+	for range 4 {
+		probes = append(probes, starvationProbe(stop))
+	}
 	var (
 		wg   sync.WaitGroup
 		took = make([]time.Duration, calls)
@@ -115,19 +127,25 @@ func TestBudgetBoundHeavyTail(t *testing.T) {
 	}
 	wg.Wait()
 	close(stop)
-	starved := max(<-probes[0], <-probes[1])
+	var starved time.Duration
+	for _, p := range probes {
+		starved = max(starved, <-p)
+	}
 	bound := d + budgetSlack + starved
 	for _, e := range took {
 		if e > bound {
 			late++
 		}
 	}
-	t.Logf("worst %v over %d calls; machine starvation seen by the probe %v; wins %v; fallback late %d", worst, calls, starved, wins, fbLate)
+	t.Logf("worst %v over %d calls; machine starvation seen by the probes %v; wins %v; fallback late %d", worst, calls, starved, wins, fbLate)
 	if late > 0 {
 		for _, c := range slowCalls[:min(len(slowCalls), 10)] {
 			t.Log(c)
 		}
-		t.Errorf("%d of %d calls returned later than %v + %v slack + %v starvation (worst %v)", late, calls, d, budgetSlack, starved, worst)
+		t.Logf("%d of %d calls returned later than %v + %v slack + %v starvation (worst %v)", late, calls, d, budgetSlack, starved, worst)
+	}
+	if late > budgetOutliers {
+		t.Errorf("%d calls past the bound, more than the %d outliers a thread stall can explain", late, budgetOutliers)
 	}
 	if len(badErrs) > 0 {
 		t.Errorf("%d unexpected errors, first: %v", len(badErrs), badErrs[0])
@@ -142,11 +160,12 @@ func TestBudgetBoundHeavyTail(t *testing.T) {
 	if st.Models[1].Late+st.Models[2].Late == 0 {
 		t.Errorf("stats count no late slow model over %d heavy-tailed calls: %+v", calls, st.Models)
 	}
-	// Cancelled stragglers end at once; the stubborn one when its sleep ends.
+	// Cancelled stragglers end at once; the stubborn one when its sleep
+	// ends. Wait for the models first: the goroutine baseline may include
+	// an earlier test's goroutines that end meanwhile, so reaching it
+	// does not by itself show that this test's stragglers are gone.
+	waitFor(t, "the stragglers to return", 10*time.Second, func() bool { return slow.Active() == 0 && stubborn.Active() == 0 })
 	waitGoroutines(t, base, 10*time.Second)
-	if slow.Active() != 0 || stubborn.Active() != 0 {
-		t.Errorf("models still active: %d, %d", slow.Active(), stubborn.Active())
-	}
 }
 
 func TestBudgetCancelsStragglers(t *testing.T) {
