@@ -297,9 +297,12 @@ func (m *Metrics) OnModelEvent(e serving.ModelEvent) {
 // newest reports whether e is not older than the last swap applied for
 // its name, and records it if so. Events carry the instant the Server
 // swapped (taken under its lock), while the hooks run after the lock is
-// released, so two quick swaps can arrive in either order. The caller
-// holds m.mu.
+// released, so two quick swaps can arrive in either order. An event
+// without a time is taken as the newest. The caller holds m.mu.
 func (m *Metrics) newest(e serving.ModelEvent) bool {
+	if e.Time.IsZero() {
+		return true
+	}
 	if last, ok := m.lastEvent[e.Model.Name]; ok && e.Time.Before(last) {
 		return false
 	}

@@ -219,6 +219,9 @@ func TestActiveVersionIgnoresLateEvents(t *testing.T) {
 	require.Equal(t, map[string]float64{"model=m,": 4}, gather(t, m, "modelstream_active_version"))
 	m.OnModelEvent(serving.ModelEvent{Kind: serving.EventRetired, Model: ref(4), Time: t0.Add(5)})
 	require.Empty(t, gather(t, m, "modelstream_active_version"))
+	// An event without a time (not from a Server) is taken as it comes.
+	m.OnModelEvent(serving.ModelEvent{Kind: serving.EventActivated, Model: ref(5)})
+	require.Equal(t, map[string]float64{"model=m,": 5}, gather(t, m, "modelstream_active_version"))
 }
 
 func TestKafkaAndDecisionHooks(t *testing.T) {
