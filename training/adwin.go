@@ -40,11 +40,20 @@ type ADWIN struct {
 	// (default 5).
 	MinWindow int64 `json:"min_window"`
 
-	Rows  [][]adwinBucket `json:"rows"` // row i holds buckets of 2^i values, oldest first
-	Width int64           `json:"width"`
-	Total float64         `json:"total"`
-	M2    float64         `json:"m2"` // sum of squared deviations over the window
-	Ticks int64           `json:"ticks"`
+	// The state below is exported so that MarshalBinary can encode it;
+	// read it, do not change it.
+
+	// Rows is the exponential histogram: row i holds buckets of 2^i
+	// values, oldest first.
+	Rows [][]adwinBucket `json:"rows"`
+	// Width is the window's length, in values.
+	Width int64 `json:"width"`
+	// Total is the sum of the window's values.
+	Total float64 `json:"total"`
+	// M2 is the sum of squared deviations from the mean over the window.
+	M2 float64 `json:"m2"`
+	// Ticks counts the values added since the last reset, for Clock.
+	Ticks int64 `json:"ticks"`
 }
 
 type adwinBucket struct {
@@ -61,10 +70,17 @@ func ADWINDelta(d float64) ADWINOption { return func(a *ADWIN) { a.Delta = d } }
 // ADWINClock sets the check interval; see [ADWIN.Clock].
 func ADWINClock(n int64) ADWINOption { return func(a *ADWIN) { a.Clock = n } }
 
+// ADWINMaxBuckets sets the buckets kept per size; see [ADWIN.MaxBuckets].
+func ADWINMaxBuckets(m int) ADWINOption { return func(a *ADWIN) { a.MaxBuckets = m } }
+
+// ADWINMinWindow sets the smallest part of a cut; see [ADWIN.MinWindow].
+func ADWINMinWindow(k int64) ADWINOption { return func(a *ADWIN) { a.MinWindow = k } }
+
 // NewADWIN returns an ADWIN detector with δ = 0.002, a check every 32
 // values, 5 buckets per size and sub-windows of at least 5 values,
 // unless options say otherwise. Invalid parameters give an error
-// wrapping ErrConfig.
+// wrapping ErrConfig: δ must lie in (0, 1), and the clock, the buckets
+// per size and the sub-window size must be at least 1.
 func NewADWIN(opts ...ADWINOption) (*ADWIN, error) {
 	a := &ADWIN{Delta: 0.002, Clock: 32, MaxBuckets: 5, MinWindow: 5}
 	for _, o := range opts {
@@ -75,6 +91,10 @@ func NewADWIN(opts ...ADWINOption) (*ADWIN, error) {
 		return nil, configErr("ADWIN δ = %v: must lie in (0, 1)", a.Delta)
 	case a.Clock < 1:
 		return nil, configErr("ADWIN clock %d: must be at least 1", a.Clock)
+	case a.MaxBuckets < 1:
+		return nil, configErr("ADWIN buckets per size %d: must be at least 1", a.MaxBuckets)
+	case a.MinWindow < 1:
+		return nil, configErr("ADWIN sub-window %d: must be at least 1", a.MinWindow)
 	}
 	return a, nil
 }

@@ -43,10 +43,17 @@ type PageHinkley struct {
 	// drift can be signalled (default 30).
 	MinInstances int64 `json:"min_instances"`
 
-	N    int64   `json:"n"`
+	// The state below is exported so that MarshalBinary can encode it;
+	// read it, do not change it.
+
+	// N counts the values seen since the last reset.
+	N int64 `json:"n"`
+	// Mean is their running mean x̄_t.
 	Mean float64 `json:"mean"`
-	Sum  float64 `json:"sum"`
-	Min  float64 `json:"min"`
+	// Sum is the faded cumulative deviation m_t.
+	Sum float64 `json:"sum"`
+	// Min is the smallest Sum seen since the last reset, M_t.
+	Min float64 `json:"min"`
 }
 
 // PageHinkleyOption sets one parameter of a PageHinkley detector.

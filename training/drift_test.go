@@ -81,7 +81,7 @@ func TestDetectorsValidate(t *testing.T) {
 			t.Error("accepted an invalid parameter")
 		}
 	}
-	for _, o := range []ADWINOption{ADWINDelta(0), ADWINDelta(1), ADWINClock(0)} {
+	for _, o := range []ADWINOption{ADWINDelta(0), ADWINDelta(1), ADWINClock(0), ADWINMaxBuckets(0), ADWINMinWindow(0)} {
 		if _, err := NewADWIN(o); err == nil {
 			t.Error("ADWIN accepted an invalid parameter")
 		}
@@ -131,5 +131,33 @@ func TestADWINWindowStatistics(t *testing.T) {
 	var c ADWIN
 	if err := c.UnmarshalBinary(b); err != nil || c.Width != a.Width || c.M2 != a.M2 {
 		t.Errorf("round trip: %v", err)
+	}
+}
+
+// The smallest bucket and sub-window sizes still keep exact window
+// statistics and still detect a rise.
+func TestADWINSmallestSizes(t *testing.T) {
+	a, err := NewADWIN(ADWINMaxBuckets(1), ADWINMinWindow(1), ADWINDelta(1e-9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(6, 6))
+	st := NewStandardizer(1)
+	for i := 0; i < 3000; i++ {
+		x := r.NormFloat64()
+		st.Add([]float64{x})
+		if a.Add(x) {
+			t.Fatalf("change signalled on a stationary stream at %d", i)
+		}
+	}
+	if a.Len() != 3000 || math.Abs(a.Mean()-st.Mean()[0]) > 1e-9 || math.Abs(math.Sqrt(a.M2/2999)-st.Scale()[0]) > 1e-9 {
+		t.Errorf("window %d mean %v, exact %v", a.Len(), a.Mean(), st.Mean()[0])
+	}
+	fired := false
+	for i := 0; i < 3000 && !fired; i++ {
+		fired = a.Add(r.NormFloat64() + 2)
+	}
+	if !fired {
+		t.Error("a rise of two standard deviations was not detected")
 	}
 }

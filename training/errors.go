@@ -37,6 +37,7 @@ type SampleError struct {
 	Reason string
 }
 
+// Error says which value of the sample is at fault and why.
 func (e *SampleError) Error() string {
 	if e.Index < 0 {
 		return fmt.Sprintf("training: invalid sample: target %v: %s", e.Value, e.Reason)
@@ -59,6 +60,7 @@ type CheckpointError struct {
 	Err error
 }
 
+// Error names the operation, the file and the cause.
 func (e *CheckpointError) Error() string {
 	return fmt.Sprintf("training: %s checkpoint %s: %v", e.Op, e.Path, e.Err)
 }

@@ -109,6 +109,7 @@ func (k EventKind) String() string {
 
 // Event reports something a Trainer did.
 type Event struct {
+	// Kind says what happened.
 	Kind EventKind
 	// Records is the number of records the trainer had consumed when it
 	// happened, over its whole life.
