@@ -135,7 +135,7 @@ func startInstance(id int, brokers []string, group string, logger *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	h, err := admin.New(srv, admin.RequireModels("fraud"))
+	h, err := admin.New(srv, admin.RequireModels("fraud"), admin.Ready("kafka", src.Ready))
 	if err != nil {
 		return nil, err
 	}

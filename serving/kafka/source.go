@@ -143,6 +143,26 @@ type Source struct {
 
 	consumed, scored, dead, commits atomic.Uint64
 	claims                          atomic.Int64
+	joined, stopped                 atomic.Bool
+}
+
+// ErrNotReady is returned by [Source.Ready] before the Source has joined
+// its consumer group, and after Run has returned.
+var ErrNotReady = errors.New("kafka: source not ready")
+
+// Ready returns nil once the Source has joined its consumer group for the
+// first time and until Run returns, and an error wrapping ErrNotReady
+// otherwise. It stays nil through later rebalances, when the group
+// briefly holds no session, so that readiness does not flap. It is meant
+// for readiness probes, such as admin.Ready("kafka", src.Ready).
+func (s *Source) Ready() error {
+	switch {
+	case s.stopped.Load():
+		return fmt.Errorf("%w: stopped", ErrNotReady)
+	case !s.joined.Load():
+		return fmt.Errorf("%w: consumer group %q not joined yet", ErrNotReady, s.group)
+	}
+	return nil
 }
 
 // NewSource returns a Source that reads as member of the consumer group
@@ -205,6 +225,7 @@ func (s *Source) Run(ctx context.Context) error {
 	if s.ran.Swap(true) {
 		return errors.New("kafka: Source.Run called twice")
 	}
+	defer s.stopped.Store(true)
 	group, err := sarama.NewConsumerGroup(s.brokers, s.group, s.cfg)
 	if err != nil {
 		return fmt.Errorf("kafka: source: %w", err)
@@ -369,6 +390,7 @@ type handler struct {
 
 // Setup starts the session's periodic commits.
 func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
+	h.s.joined.Store(true)
 	h.marked = map[topicPartition]int64{}
 	h.lags = map[topicPartition]func() int64{}
 	h.stop = make(chan struct{})

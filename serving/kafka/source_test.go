@@ -454,3 +454,33 @@ func TestSourceWriteFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceReady: a Source is not ready before it joins its group, is
+// ready once it has, and is not ready again after Run returns.
+func TestSourceReady(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 2))
+	srv := newServer(t)
+	sink, err := kafka.NewSink(c.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	src, err := kafka.NewSource(c.Addrs(), "ready", srv.Model("m"), sink, kafka.SourceLogger(quiet), kafka.SourceSarama(testTuning))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Ready(); !errors.Is(err, kafka.ErrNotReady) {
+		t.Fatalf("Ready before Run: %v, want ErrNotReady", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	waitFor(t, "the source to join its group", func() bool { return src.Ready() == nil })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Ready(); !errors.Is(err, kafka.ErrNotReady) {
+		t.Fatalf("Ready after Run returned: %v, want ErrNotReady", err)
+	}
+}

@@ -1,0 +1,102 @@
+package kafka_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/metrics"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+)
+
+// BenchmarkPipelineHooks measures the cost of the Prometheus hooks on the
+// whole pipeline: the same Source -> JSON -> linear model -> Sink run as
+// BenchmarkPipeline, once with no hooks and once with a metrics.Metrics
+// hooked into both the Server (per-version latency histogram and counts)
+// and the Source (dead letters, commits, lag). The two runs take turns in
+// each iteration so a shared machine's load falls on both alike; the
+// metrics report each one's records/s and the ratio of the totals.
+func BenchmarkPipelineHooks(b *testing.B) {
+	vals := make([][]byte, benchRecords)
+	keys := make([]string, benchRecords)
+	for i := range vals {
+		keys[i] = "k" + strconv.Itoa(i%1000)
+		vals[i] = fmt.Appendf(nil, "[%d, 0.5, 1.25, -3, 4e-2, 5, 6.5, 7]", i)
+	}
+	model := linearModel(b, "m", 1, 8, 1)
+	fill := func(b *testing.B) *kafkatest.Cluster {
+		c, err := kafkatest.Start(kafkatest.AutoPartitions(4))
+		if err != nil {
+			b.Fatal(err)
+		}
+		produce(b, rawProducer(b, c), "in", keys, vals)
+		return c
+	}
+	plain := newServer(b)
+	m := metrics.New()
+	prometheus.NewRegistry().MustRegister(m)
+	hooked, err := serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(m))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer hooked.Close()
+	for _, s := range []*serving.Server{plain, hooked} {
+		if _, err := s.Activate(context.Background(), model); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var off, on time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		c := fill(b)
+		b.StartTimer()
+		off += hookedPipeline(b, c, plain.Model("m"))
+		c.Close()
+
+		b.StopTimer()
+		c = fill(b)
+		b.StartTimer()
+		on += hookedPipeline(b, c, hooked.Model("m"), kafka.SourceHooks(m))
+		c.Close()
+	}
+	n := float64(benchRecords * b.N)
+	b.ReportMetric(n/off.Seconds(), "hooks-off-rec/s")
+	b.ReportMetric(n/on.Seconds(), "hooks-on-rec/s")
+	b.ReportMetric(off.Seconds()/on.Seconds(), "ratio-on-vs-off")
+}
+
+// hookedPipeline is modelstreamPipeline with Source options.
+func hookedPipeline(b *testing.B, c *kafkatest.Cluster, scorer serving.Scorer, opts ...kafka.SourceOption) time.Duration {
+	sink, err := kafka.NewSink(c.Addrs(), kafka.SinkTopic("out"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sink.Close()
+	opts = append([]kafka.SourceOption{kafka.SourceTopics("in"), kafka.SourceLogger(quiet)}, opts...)
+	src, err := kafka.NewSource(c.Addrs(), "bench", scorer, sink, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	for src.Stats().Consumed == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	t0 := time.Now()
+	for src.Stats().Scored < benchRecords {
+		time.Sleep(time.Millisecond)
+	}
+	took := time.Since(t0)
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	return took
+}
