@@ -173,7 +173,10 @@ func RetrainOnDrift(n int64) TrainerOption { return func(o *trainerOptions) { o.
 // learner, the detector, the version counter and lineage, the counters)
 // in the file at path, saved every n records, after every publication,
 // and when Run returns. NewTrainer restores from the file when it
-// exists. The default is no checkpoint.
+// exists. The detector is part of the checkpoint when it implements
+// encoding.BinaryMarshaler and encoding.BinaryUnmarshaler, as
+// [PageHinkley] and [ADWIN] do; any other detector restarts empty. n must
+// be at least 1. The default is no checkpoint.
 func WithCheckpoint(path string, n int64) TrainerOption {
 	return func(o *trainerOptions) { o.ckptPath, o.ckptEvery = path, n }
 }
