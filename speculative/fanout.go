@@ -145,6 +145,9 @@ func (e *engine) score(ctx context.Context, r serving.Record) (serving.Result, e
 			dec.Candidates[i] = serving.Candidate{Model: refOf(e.scorers[i], i), Status: serving.StatusCancelled}
 		}
 		e.counters.record(dec, err)
+		for _, h := range e.cfg.hooks {
+			h.OnDecision(e.cfg.name, dec, time.Since(start))
+		}
 		return serving.Result{Provenance: serving.Provenance{Decision: dec}}, &DecisionError{Combinator: e.cfg.name, Kind: err, Decision: dec}
 	}
 	f := e.pool.Get().(*flight)

@@ -60,3 +60,30 @@ func TestCancelledBeforeStartAsksNobody(t *testing.T) {
 		t.Errorf("err %v, calls %d, decision %+v", err, f.Calls(), res.Provenance.Decision)
 	}
 }
+
+// A call cancelled before it starts is still a call: the hooks see it,
+// as Stats counts it.
+func TestHooksSeeCallsCancelledBeforeStart(t *testing.T) {
+	h := &decisionHook{}
+	_, a := labelled("a", "x", 0.5, nil)
+	bud, err := speculative.NewBudget(time.Second, a, nil, speculative.WithHooks(h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := speculative.NewEnsemble(speculative.First(), []serving.Scorer{a}, speculative.WithHooks(h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	bud.Score(ctx, rec("", 1))
+	en.Score(ctx, rec("", 1))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.kinds) != 2 || h.kinds[0] != "budget" || h.kinds[1] != "ensemble" {
+		t.Errorf("hooks saw %v, want the budget and the ensemble call", h.kinds)
+	}
+	if st := bud.Stats(); st.Invocations != 1 || st.Errors != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
