@@ -443,3 +443,25 @@ func TestConstructorsValidate(t *testing.T) {
 		}
 	}
 }
+
+// A Decider that panics takes the call down, but not its candidates'
+// goroutines with it: they are cancelled as on any other return.
+func TestBudgetPanickingDeciderCancelsCandidates(t *testing.T) {
+	_, fbs := labelled("fb", "a", 0.5, nil)
+	_, quick := labelled("quick", "b", 0.9, nil)
+	never, nevers := labelled("never", "c", 0.9, servingtest.Forever)
+	boom := speculative.DeciderFunc(func(*speculative.Round) (int, error) { panic("decider bug") })
+	b, err := speculative.NewBudget(time.Minute, fbs, []serving.Scorer{quick, nevers}, speculative.WithDecider(boom))
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			if p := recover(); p == nil {
+				t.Error("the decider's panic did not reach the caller")
+			}
+		}()
+		b.Score(context.Background(), rec("", 1))
+	}()
+	waitFor(t, "the candidate to be cancelled", 5*time.Second, func() bool { return never.Active() == 0 })
+}

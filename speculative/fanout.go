@@ -155,6 +155,7 @@ func (e *engine) score(ctx context.Context, r serving.Record) (serving.Result, e
 	f.load(r)
 	f.refs.Store(int32(n + 1))
 	cctx, cancel := context.WithCancel(ctx)
+	defer cancel() // also if a Decider or hook panics
 	for i, s := range e.scorers {
 		go f.fly(cctx, s, i)
 	}
