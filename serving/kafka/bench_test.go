@@ -117,13 +117,14 @@ func BenchmarkPipeline(b *testing.B) {
 // modelstreamPipeline runs Source -> Sink from "in" to "out" and returns
 // the time from the first record consumed to the last one acknowledged
 // and marked.
-func modelstreamPipeline(b *testing.B, c *kafkatest.Cluster, scorer serving.Scorer) time.Duration {
+func modelstreamPipeline(b *testing.B, c *kafkatest.Cluster, scorer serving.Scorer, opts ...kafka.SourceOption) time.Duration {
 	sink, err := kafka.NewSink(c.Addrs(), kafka.SinkTopic("out"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer sink.Close()
-	src, err := kafka.NewSource(c.Addrs(), "bench", scorer, sink, kafka.SourceTopics("in"), kafka.SourceLogger(quiet))
+	opts = append([]kafka.SourceOption{kafka.SourceTopics("in"), kafka.SourceLogger(quiet)}, opts...)
+	src, err := kafka.NewSource(c.Addrs(), "bench", scorer, sink, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -56,47 +56,17 @@ func BenchmarkPipelineHooks(b *testing.B) {
 		b.StopTimer()
 		c := fill(b)
 		b.StartTimer()
-		off += hookedPipeline(b, c, plain.Model("m"))
+		off += modelstreamPipeline(b, c, plain.Model("m"))
 		c.Close()
 
 		b.StopTimer()
 		c = fill(b)
 		b.StartTimer()
-		on += hookedPipeline(b, c, hooked.Model("m"), kafka.SourceHooks(m))
+		on += modelstreamPipeline(b, c, hooked.Model("m"), kafka.SourceHooks(m))
 		c.Close()
 	}
 	n := float64(benchRecords * b.N)
 	b.ReportMetric(n/off.Seconds(), "hooks-off-rec/s")
 	b.ReportMetric(n/on.Seconds(), "hooks-on-rec/s")
 	b.ReportMetric(off.Seconds()/on.Seconds(), "ratio-on-vs-off")
-}
-
-// hookedPipeline is modelstreamPipeline with Source options.
-func hookedPipeline(b *testing.B, c *kafkatest.Cluster, scorer serving.Scorer, opts ...kafka.SourceOption) time.Duration {
-	sink, err := kafka.NewSink(c.Addrs(), kafka.SinkTopic("out"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sink.Close()
-	opts = append([]kafka.SourceOption{kafka.SourceTopics("in"), kafka.SourceLogger(quiet)}, opts...)
-	src, err := kafka.NewSource(c.Addrs(), "bench", scorer, sink, opts...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx) }()
-	for src.Stats().Consumed == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	t0 := time.Now()
-	for src.Stats().Scored < benchRecords {
-		time.Sleep(time.Millisecond)
-	}
-	took := time.Since(t0)
-	cancel()
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
-	return took
 }
