@@ -45,7 +45,10 @@ func (r *Round) ok(i int) bool { return r.Done[i] && r.Candidates[i].Status == s
 //   - (-1, err) to give up; err, such as ErrNoQuorum, is reported by the
 //     combinator (a Budget then answers with its fallback).
 //
-// Decide is called from one goroutine at a time per call, but
+// Decide runs in the caller's goroutine, and a Budget cannot interrupt
+// it: a slow Decide delays the call past the budget, so it must be fast
+// (the deciders here look at a handful of candidates and allocate
+// nothing). It is called from one goroutine at a time per call, but
 // concurrently for different calls, so it must not keep per-call state in
 // the Decider. It must not modify the Round or retain it after returning:
 // the combinator reuses it. A Decider that implements fmt.Stringer is recorded under

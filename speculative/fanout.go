@@ -350,7 +350,8 @@ func (e *engine) stats(roles func(int) string) Stats {
 // Decision.
 //
 // Score returns within the budget plus scheduling slack, whatever the
-// models do: every model runs in its own goroutine, stragglers' contexts
+// models do (the Decider and hooks run in the caller's goroutine and must
+// be fast): every model runs in its own goroutine, stragglers' contexts
 // are cancelled when Score returns, and a model that ignores its context
 // only keeps its own goroutine until it returns. The record is copied for
 // the models, so they never see the caller's buffers after Score returns.
