@@ -250,3 +250,28 @@ func TestJSONDecoderIgnoresOtherFields(t *testing.T) {
 		}
 	}
 }
+
+// Malformed CSV values are refused with ErrDecode, never half decoded.
+func TestCSVDecoderBadInput(t *testing.T) {
+	for name, c := range map[string]struct {
+		dec   trainkafka.CSV
+		value string
+	}{
+		"empty":              {trainkafka.CSV{Label: -1}, ""},
+		"blank":              {trainkafka.CSV{Label: -1}, "  \n"},
+		"one column":         {trainkafka.CSV{Label: -1}, "5"},
+		"empty field":        {trainkafka.CSV{Label: -1}, "1,,2"},
+		"label out of range": {trainkafka.CSV{Label: 3}, "1,2,3"},
+		"label before start": {trainkafka.CSV{Label: -4}, "1,2,3"},
+		"wrong delimiter":    {trainkafka.CSV{Comma: ';', Label: -1}, "1,2,3"},
+		"binary":             {trainkafka.CSV{Label: -1}, "\x00\xff,\x01"},
+	} {
+		if s, err := c.dec.Decode(nil, []byte(c.value)); !errors.Is(err, trainkafka.ErrDecode) {
+			t.Errorf("%s: %+v, %v; want ErrDecode", name, s, err)
+		}
+	}
+	// Spaces around fields are fine.
+	if s, err := (trainkafka.CSV{Label: -1}).Decode(nil, []byte(" 1 , 2\t, 3 ")); err != nil || s.Target != 3 || s.Features[1] != 2 {
+		t.Errorf("spaced fields: %+v %v", s, err)
+	}
+}
