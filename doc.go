@@ -30,14 +30,22 @@
 //   - serving/formats/...: LightGBM, XGBoost and sklearn trees (leaves),
 //     ONNX, and the linear format.
 //   - serving/kafka: Source, Sink, ModelFeed and Publisher over Kafka.
-//   - serving/servingtest: fake models and an embedded broker for tests.
+//   - serving/servingtest and serving/servingtest/kafkatest: fake models
+//     and an in-process Kafka cluster for your own tests.
+//   - serving/metrics and serving/admin: Prometheus metrics from the
+//     hooks, and an http.Handler with models, history, health and
+//     readiness.
 //   - speculative: latency budgets, votes, quality-based selection, A/B,
 //     canary, blue/green and shadow traffic, each itself a Scorer.
-//   - registry: versioned model store with aliases and time travel.
-//   - governance: signing, audit trail and provenance encoding.
+//   - registry: versioned model store with aliases and time travel;
+//     registry/kafkafeed resumes a ModelFeed from it.
+//   - governance: signing, audit trail and provenance encoding;
+//     governance/govkafka is its Kafka side.
 //   - training: in-stream learners, distillation, checkpoints and drift
 //     detection that publish new versions back as model messages.
 //
 // The examples folder has runnable programs; examples/quickstart runs the
-// whole idea on an embedded Kafka broker with no setup.
+// whole idea on an embedded Kafka broker with no setup, and
+// examples/speculative, examples/retrain and examples/scaleout show the
+// combinators, in-stream retraining and failover.
 package modelstream
