@@ -378,3 +378,38 @@ func TestStandardizeForFreezes(t *testing.T) {
 		t.Errorf("learner %v, served %v", a.Value, b.Value)
 	}
 }
+
+// The package documentation promises that learning allocates nothing
+// per record, online or in mini-batches.
+func TestLearnAllocatesNothing(t *testing.T) {
+	for _, kind := range []Kind{Linear, Logistic, Softmax} {
+		var opts []Option
+		if kind == Softmax {
+			opts = append(opts, WithClasses(3))
+		}
+		l, err := NewLearner(kind, 5, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch := softmaxStream(64, 3)
+		if kind != Softmax {
+			for i := range batch {
+				batch[i].Target = math.Min(batch[i].Target, 1)
+			}
+		}
+		if a := testing.AllocsPerRun(100, func() {
+			if _, err := l.Learn(batch[0]); err != nil {
+				t.Fatal(err)
+			}
+		}); a != 0 {
+			t.Errorf("%s: Learn makes %v allocations", kind, a)
+		}
+		if a := testing.AllocsPerRun(20, func() {
+			if _, err := l.LearnBatch(batch); err != nil {
+				t.Fatal(err)
+			}
+		}); a != 0 {
+			t.Errorf("%s: LearnBatch makes %v allocations", kind, a)
+		}
+	}
+}
