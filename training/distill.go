@@ -51,7 +51,9 @@ func (r DistillReport) Agreement() float64 { return r.Progressive.Accuracy() }
 // inputs may be a live stream (any iter.Seq), a [Replay] of recorded
 // rows, or [Sampled] or [Jittered] synthetic inputs. Distill stops when
 // inputs ends or ctx is done (returning an error wrapping ctx.Err()), or
-// at the first teacher failure or unusable teacher output. The report
+// at the first teacher failure (an error wrapping the teacher's) or
+// unusable teacher output or input (an error wrapping ErrInvalidSample,
+// or serving.ErrFeatureCount for an input of the wrong length). The report
 // counts what was learned before the stop. Yielded slices may be reused
 // by the iterator once the next one is requested.
 func Distill(ctx context.Context, teacher serving.Scorer, student *Learner, inputs iter.Seq[[]float64], opts ...DistillOption) (DistillReport, error) {
@@ -125,18 +127,18 @@ func teacherSample(student *Learner, x []float64, p serving.Prediction) (Sample,
 	switch student.kind {
 	case Logistic:
 		if !(p.Value >= 0 && p.Value <= 1) {
-			return s, fmt.Errorf("training: distill: teacher output %v is not a probability; a Logistic student needs one", p.Value)
+			return s, fmt.Errorf("training: distill: %w: teacher output %v is not a probability; a Logistic student needs one", ErrInvalidSample, p.Value)
 		}
 	case Softmax:
 		if len(p.Values) != student.k {
-			return s, fmt.Errorf("training: distill: teacher gave %d outputs, the Softmax student has %d classes", len(p.Values), student.k)
+			return s, fmt.Errorf("training: distill: %w: teacher gave %d outputs, the Softmax student has %d classes", ErrInvalidSample, len(p.Values), student.k)
 		}
 		var sum float64
 		for _, v := range p.Values {
 			sum += v
 		}
 		if math.Abs(sum-1) > 1e-6 {
-			return s, fmt.Errorf("training: distill: teacher outputs sum to %v, not 1; a Softmax student needs probabilities", sum)
+			return s, fmt.Errorf("training: distill: %w: teacher outputs sum to %v, not 1; a Softmax student needs probabilities", ErrInvalidSample, sum)
 		}
 		s.Soft = p.Values
 		s.Target = float64(argmax(p.Values))

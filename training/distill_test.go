@@ -3,6 +3,8 @@ package training
 import (
 	"bufio"
 	"context"
+	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,7 +147,44 @@ func TestDistillStopsOnContext(t *testing.T) {
 	}
 	// A logistic student refuses a teacher that does not give probabilities.
 	logit, _ := NewLearner(Logistic, 1)
-	if _, err := Distill(context.Background(), teacher, logit, Replay([][]float64{{3}}, 1, 0)); err == nil {
-		t.Fatal("a logistic student accepted a target of 3")
+	if _, err := Distill(context.Background(), teacher, logit, Replay([][]float64{{3}}, 1, 0)); !errors.Is(err, ErrInvalidSample) {
+		t.Fatalf("a logistic student given a target of 3: %v, want ErrInvalidSample", err)
+	}
+}
+
+// Unusable teacher outputs stop Distill with an error wrapping
+// ErrInvalidSample, online and in mini-batches, and nothing of the bad
+// input is learned.
+func TestDistillRefusesUnusableTeacherOutput(t *testing.T) {
+	outputs := func(p serving.Prediction) serving.Scorer {
+		return serving.ScorerFunc(func(context.Context, serving.Record) (serving.Result, error) {
+			return serving.Result{Prediction: p}, nil
+		})
+	}
+	for name, c := range map[string]struct {
+		kind    Kind
+		teacher serving.Scorer
+	}{
+		"logistic, not a probability":    {Logistic, outputs(serving.Prediction{Value: 1.5})},
+		"logistic, NaN":                  {Logistic, outputs(serving.Prediction{Value: math.NaN()})},
+		"linear, infinite":               {Linear, outputs(serving.Prediction{Value: math.Inf(1)})},
+		"softmax, wrong output count":    {Softmax, outputs(serving.Prediction{Value: 1, Values: []float64{0.5, 0.5}})},
+		"softmax, not summing to 1":      {Softmax, outputs(serving.Prediction{Value: 0.5, Values: []float64{0.5, 0.4, 0.3}})},
+		"softmax, single-output teacher": {Softmax, outputs(serving.Prediction{Value: 0.7})},
+	} {
+		for _, batch := range []int{1, 4} {
+			var opts []Option
+			if c.kind == Softmax {
+				opts = append(opts, WithClasses(3))
+			}
+			student, _ := NewLearner(c.kind, 2, opts...)
+			rep, err := Distill(context.Background(), c.teacher, student, Replay([][]float64{{1, 2}}, 3, 0), DistillBatch(batch))
+			if !errors.Is(err, ErrInvalidSample) {
+				t.Errorf("%s, batch %d: %v, want ErrInvalidSample", name, batch, err)
+			}
+			if rep.Records != 0 || student.Steps() != 0 {
+				t.Errorf("%s, batch %d: learned %d records", name, batch, rep.Records)
+			}
+		}
 	}
 }
