@@ -1,5 +1,5 @@
 // Command scaleout shows scale-out and failover the Kafka way: three
-// scoring instances share one consumer group, one of them stops
+// scoring instances share one consumer group, one of them is killed
 // mid-stream, Kafka moves its partitions to the survivors, a new model
 // version is published, and every survivor switches to it.
 //
@@ -10,14 +10,15 @@
 // Each instance is what a production process runs: a serving.Server fed
 // by its own ModelFeed (every instance reads the whole models topic),
 // and a Source in the shared group writing through its own Sink, with
-// Prometheus metrics and the admin handler.
+// Prometheus metrics and the admin handler, whose /readyz waits for the
+// model and for the group join.
 //
-// The stopped instance leaves the group the way SIGTERM makes it leave:
-// it drains, commits and closes, so the survivors resume exactly after
-// its last committed offset. (A crash instead of a stop leaves the group
-// only when its session times out, and the records it scored after its
-// last commit are scored again by the survivors: at-least-once. The
-// serving/kafka crash tests measure those duplicates.)
+// Two instances run in this process. The third, the victim, is a child
+// process (this same program, re-executed) and is killed with SIGKILL,
+// so it neither drains nor commits nor leaves the group: the broker
+// notices only when its session times out (6s here), and the survivors
+// then score again what it had scored since its last commit. Those are
+// the duplicates the summary counts: delivery is at least once.
 //
 // SIGINT or SIGTERM stops the demo gracefully.
 package main
@@ -46,6 +47,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(childMain())
+	}
 	brokers := flag.String("brokers", "", "comma-separated Kafka brokers; empty starts an embedded 3-broker cluster")
 	records := flag.Int("records", 30000, "records to stream")
 	flag.Parse()
@@ -68,7 +72,13 @@ const (
 	modelsTopic = "scaleout.models"
 	partitions  = 6
 	instances   = 3
-	victim      = 2 // index of the instance that stops
+	victim      = 2 // index of the instance that is killed
+
+	// childEnv, when set, makes the program run one instance and print
+	// its progress, for the parent to kill: see childMain.
+	childEnv = "MODELSTREAM_SCALEOUT_CHILD"
+	// sessionTimeout is how long the group waits for a silent member.
+	sessionTimeout = 6 * time.Second
 )
 
 type config struct {
@@ -91,7 +101,7 @@ type Report struct {
 // InstanceReport describes one instance at the end.
 type InstanceReport struct {
 	ID           int
-	Stopped      bool
+	Killed       bool
 	ClaimsBefore int
 	ClaimsAfter  int
 	Scored       uint64
@@ -131,7 +141,7 @@ func startInstance(id int, brokers []string, group string, logger *slog.Logger) 
 	}
 	src, err := kafka.NewSource(brokers, group, srv.Model("fraud"), sink,
 		kafka.SourceTopics(dataTopic), kafka.WithCodec(kafka.JSON{Schema: schema}),
-		kafka.SourceLogger(logger), kafka.SourceHooks(m))
+		kafka.SourceLogger(logger), kafka.SourceHooks(m), kafka.SourceSarama(tuneSession))
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +158,13 @@ func startInstance(id int, brokers []string, group string, logger *slog.Logger) 
 		in.done <- err
 	}()
 	return in, nil
+}
+
+// tuneSession makes a silent member expire after sessionTimeout, the
+// smallest session Kafka allows by default.
+func tuneSession(c *sarama.Config) {
+	c.Consumer.Group.Session.Timeout = sessionTimeout
+	c.Consumer.Group.Heartbeat.Interval = sessionTimeout / 6
 }
 
 func (in *instance) close() error {
@@ -182,7 +199,7 @@ func run(ctx context.Context, c config) (Report, error) {
 	say := func(format string, args ...any) {
 		fmt.Fprintf(out, "%5.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
-	cl, err := demo.Connect(c.brokers, "",
+	cl, err := demo.ConnectN(c.brokers, "", 3,
 		demo.Topic{Name: dataTopic, Partitions: partitions}, demo.Topic{Name: scoresTopic, Partitions: partitions},
 		demo.Topic{Name: dlqTopic, Partitions: 1}, demo.Topic{Name: modelsTopic, Partitions: 1})
 	if err != nil {
@@ -199,19 +216,25 @@ func run(ctx context.Context, c config) (Report, error) {
 	}
 	defer pub.Close()
 
-	ins := make([]*instance, instances)
-	for i := range ins {
-		if ins[i], err = startInstance(i, cl.Brokers, group, logger); err != nil {
+	// Instances 0 and 1 run here; instance 2, the victim, in a child.
+	ins := make([]*instance, 0, instances-1)
+	for i := range instances - 1 {
+		in, err := startInstance(i, cl.Brokers, group, logger)
+		if err != nil {
 			return rep, err
 		}
+		ins = append(ins, in)
 	}
 	defer func() {
 		for _, in := range ins {
-			if in != nil {
-				in.close()
-			}
+			in.close()
 		}
 	}()
+	kid, err := startChild(cl.Brokers, group, victim)
+	if err != nil {
+		return rep, err
+	}
+	defer kid.kill()
 	for _, in := range ins {
 		<-in.feed.CaughtUp()
 	}
@@ -221,14 +244,17 @@ func run(ctx context.Context, c config) (Report, error) {
 	if _, _, err := pub.Publish(ctx, demo.FraudModel(v1)); err != nil {
 		return rep, err
 	}
-	if err := waitFor(ctx, 30*time.Second, func() bool { return allLive(ins, v1) }); err != nil {
-		return rep, fmt.Errorf("waiting for every instance to load v%d: %w", v1, err)
+	if err := waitFor(ctx, 30*time.Second, func() bool { return allLive(ins, v1) && kid.state().live >= v1 }); err != nil {
+		return rep, fmt.Errorf("waiting for every instance to load v%d: %w (child: %+v)", v1, err, kid.state())
 	}
-	if err := waitFor(ctx, 60*time.Second, func() bool { return balanced(ins) }); err != nil {
-		return rep, fmt.Errorf("waiting for the group to spread %d partitions over %d instances: %w", partitions, len(ins), err)
+	spread := func() bool { return balanced(ins, partitions/instances) && kid.state().claims == partitions/instances }
+	if err := waitFor(ctx, 60*time.Second, spread); err != nil {
+		return rep, fmt.Errorf("waiting for the group to spread %d partitions over %d instances: %w", partitions, instances, err)
 	}
-	say("3 instances in group %s, fraud@v%d live on each; partitions held: %v", group, v1, claims(ins))
 	before := claims(ins)
+	before[victim] = kid.state().claims
+	say("3 instances in group %s (instance %d is process %d), fraud@v%d live on each; partitions held: %v",
+		group, victim, kid.cmd.Process.Pid, v1, before)
 
 	coll, err := collect(cl.Brokers, runID)
 	if err != nil {
@@ -247,31 +273,27 @@ func run(ctx context.Context, c config) (Report, error) {
 		return rep, err
 	}
 	say("streamed %d records", third)
-	// Stop the victim mid-stream, once it has done some of the work.
-	if err := waitFor(ctx, 30*time.Second, func() bool { return ins[victim].src.Stats().Scored > 0 }); err != nil {
+	// Kill the victim mid-stream, once it has done some of the work.
+	if err := waitFor(ctx, 30*time.Second, func() bool { return kid.state().scored > 0 }); err != nil {
 		return rep, fmt.Errorf("waiting for instance %d to score: %w", victim, err)
 	}
-
-	if err := ins[victim].close(); err != nil {
-		return rep, fmt.Errorf("stop instance %d: %w", victim, err)
-	}
-	victimScored := ins[victim].src.Stats().Scored
-	say("instance %d stopped (drained, committed, left the group) after scoring %d records", victim, victimScored)
-	stopped := ins[victim]
-	ins[victim] = nil
-	survivors := []*instance{ins[0], ins[1]}
-	if err := waitFor(ctx, 60*time.Second, func() bool { return balanced(survivors) }); err != nil {
-		return rep, fmt.Errorf("waiting for the survivors to take over: %w", err)
-	}
-	say("Kafka rebalanced: survivors hold %v partitions", claims(survivors))
+	kid.kill()
+	victimScored := kid.state().scored
+	say("instance %d killed with SIGKILL after reporting %d records scored: no drain, no commit, no goodbye", victim, victimScored)
 
 	if err := produce(prod, runID, third, 2*third); err != nil {
 		return rep, err
 	}
+	say("streamed %d records; the group waits up to %v for the dead member", 2*third, sessionTimeout)
+	if err := waitFor(ctx, 60*time.Second, func() bool { return balanced(ins, partitions/len(ins)) }); err != nil {
+		return rep, fmt.Errorf("waiting for the survivors to take over: %w", err)
+	}
+	say("Kafka rebalanced: survivors hold %v partitions", claims(ins))
+
 	if _, _, err := pub.Publish(ctx, demo.FraudModel(v2)); err != nil {
 		return rep, err
 	}
-	if err := waitFor(ctx, 30*time.Second, func() bool { return allLive(survivors, v2) }); err != nil {
+	if err := waitFor(ctx, 30*time.Second, func() bool { return allLive(ins, v2) }); err != nil {
 		return rep, fmt.Errorf("waiting for the survivors to switch to v%d: %w", v2, err)
 	}
 	say("published fraud@v%d mid-stream: both survivors switched, no restart", v2)
@@ -284,28 +306,24 @@ func run(ctx context.Context, c config) (Report, error) {
 	rep.Produced = n
 	rep.Unique, rep.Duplicates = coll.counts()
 	rep.Missing = n - rep.Unique
-	for i, in := range []*instance{ins[0], ins[1], stopped} {
-		ir := InstanceReport{ID: in.id, ClaimsBefore: before[in.id], Scored: in.src.Stats().Scored}
-		if i < 2 {
-			ir.ClaimsAfter = in.src.Stats().Claims
-			ir.Live, _ = in.srv.Current("fraud")
-			ir.Ready = in.ready()
-		} else {
-			ir.Stopped = true
-		}
+	for _, in := range ins {
+		ir := InstanceReport{ID: in.id, ClaimsBefore: before[in.id], Scored: in.src.Stats().Scored, ClaimsAfter: in.src.Stats().Claims}
+		ir.Live, _ = in.srv.Current("fraud")
+		ir.Ready = in.ready()
 		rep.Instances = append(rep.Instances, ir)
 	}
+	rep.Instances = append(rep.Instances, InstanceReport{ID: victim, Killed: true, ClaimsBefore: before[victim], Scored: victimScored})
 	fmt.Fprintf(out, "\nsummary\n")
 	fmt.Fprintf(out, "  records sent %d, scored %d distinct, missing %d, duplicates %d\n", rep.Produced, rep.Unique, rep.Missing, rep.Duplicates)
 	for _, ir := range rep.Instances {
 		state := fmt.Sprintf("live %s, /readyz %d", ir.Live, ir.Ready)
-		if ir.Stopped {
-			state = "stopped mid-stream"
+		if ir.Killed {
+			state = "killed mid-stream (scored count as last reported)"
 		}
 		fmt.Fprintf(out, "  instance %d: partitions %d -> %d, scored %6d, %s\n", ir.ID, ir.ClaimsBefore, ir.ClaimsAfter, ir.Scored, state)
 	}
 	if rep.Duplicates > 0 {
-		fmt.Fprintf(out, "  duplicates are records scored twice around a hand-over: delivery is at least once\n")
+		fmt.Fprintf(out, "  duplicates: records the killed instance scored after its last commit, scored again by a survivor\n")
 	}
 	return rep, waitErr
 }
@@ -327,17 +345,14 @@ func claims(ins []*instance) map[int]int {
 	return m
 }
 
-// balanced reports whether the instances hold every partition, evenly.
-func balanced(ins []*instance) bool {
-	n := 0
+// balanced reports whether each instance holds exactly each partitions.
+func balanced(ins []*instance, each int) bool {
 	for _, in := range ins {
-		c := in.src.Stats().Claims
-		if c != partitions/len(ins) {
+		if in.src.Stats().Claims != each {
 			return false
 		}
-		n += c
 	}
-	return n == partitions
+	return true
 }
 
 func waitFor(ctx context.Context, limit time.Duration, cond func() bool) error {

@@ -41,6 +41,11 @@ type Cluster struct {
 // (host:port, host 127.0.0.1 or localhost) when that is set. The topics
 // are created if missing.
 func Connect(brokers, listen string, topics ...Topic) (*Cluster, error) {
+	return ConnectN(brokers, listen, 1, topics...)
+}
+
+// ConnectN is Connect with an embedded cluster of n brokers.
+func ConnectN(brokers, listen string, n int, topics ...Topic) (*Cluster, error) {
 	if brokers != "" {
 		if listen != "" {
 			return nil, errors.New("-brokers and -listen exclude each other: -listen starts the embedded broker")
@@ -51,7 +56,7 @@ func Connect(brokers, listen string, topics ...Topic) (*Cluster, error) {
 		}
 		return c, nil
 	}
-	var opts []kafkatest.Option
+	opts := []kafkatest.Option{kafkatest.NumBrokers(n)}
 	for _, t := range topics {
 		opts = append(opts, kafkatest.Topic(t.Name, t.Partitions))
 	}
@@ -86,6 +91,9 @@ func (c *Cluster) Close() {
 // Where describes the cluster for humans.
 func (c *Cluster) Where() string {
 	if c.Embedded != nil {
+		if len(c.Brokers) > 1 {
+			return fmt.Sprintf("embedded %d-broker cluster at %s", len(c.Brokers), strings.Join(c.Brokers, ","))
+		}
 		return "embedded broker at " + strings.Join(c.Brokers, ",")
 	}
 	return "Kafka cluster at " + strings.Join(c.Brokers, ",")
