@@ -90,6 +90,9 @@ type config struct {
 	group    string // the trainer's consumer group
 	training string // topic names
 	models   string
+	// wrap, when set, wraps the trainer's source: the test's fault
+	// injection.
+	wrap func(training.Source) training.Source
 }
 
 func defaultConfig() config {
@@ -200,7 +203,11 @@ func run(ctx context.Context, w io.Writer, cfg config) (*summary, error) {
 		return nil, err
 	}
 	var published int
-	tr, err := training.NewTrainer(cfg.model, learner, src, trainkafka.Publisher(pub),
+	var tsrc training.Source = src
+	if cfg.wrap != nil {
+		tsrc = cfg.wrap(src)
+	}
+	tr, err := training.NewTrainer(cfg.model, learner, tsrc, trainkafka.Publisher(pub),
 		training.EveryRecords(cfg.every), training.OnDrift(detector), training.RetrainOnDrift(cfg.retrain),
 		training.WithTrainerLogger(quiet),
 		training.WithObserver(func(e training.Event) {
@@ -290,9 +297,19 @@ func run(ctx context.Context, w io.Writer, cfg config) (*summary, error) {
 			}
 		}
 	}
-	// Let the trainer finish the stream, then stop it.
-	for tr.Stats().Records < int64(cfg.records) && ctx.Err() == nil {
-		time.Sleep(10 * time.Millisecond)
+	// Let the trainer finish the stream, then stop it; if it stops by
+	// itself first, it failed.
+	for tr.Stats().Records < int64(cfg.records) {
+		select {
+		case err := <-trainErr:
+			if err == nil {
+				err = errors.New("stopped before the end of the stream")
+			}
+			return nil, fmt.Errorf("trainer: %w", err)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	stopTraining()
 	if err := <-trainErr; err != nil {

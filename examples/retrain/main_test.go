@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/modelstream/modelstream/training"
 )
 
 // TestRetrainRecovers runs the example on the embedded broker with a
@@ -35,5 +39,36 @@ func TestRetrainRecovers(t *testing.T) {
 	}
 	if sum.accBefore < 0.85 || sum.accLow > 0.7 || sum.accEnd < 0.85 {
 		t.Errorf("rolling accuracy before %.3f, worst after %.3f, end %.3f: want high, collapsed, recovered", sum.accBefore, sum.accLow, sum.accEnd)
+	}
+}
+
+// crashing fails Next after n samples.
+type crashing struct {
+	training.Source
+	n int
+}
+
+var errCrash = errors.New("simulated trainer failure")
+
+func (c *crashing) Next(ctx context.Context) (training.Sample, error) {
+	if c.n == 0 {
+		return training.Sample{}, errCrash
+	}
+	c.n--
+	return c.Source.Next(ctx)
+}
+
+// A trainer that fails makes run return its error, rather than wait
+// forever for records it will never learn.
+func TestRetrainReportsTrainerFailure(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.records, cfg.shift, cfg.perSec, cfg.plot = 2000, 1000, 16000, ""
+	cfg.wrap = func(s training.Source) training.Source { return &crashing{s, 500} }
+	// The deadline only keeps a regression from hanging the test run.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err := run(ctx, io.Discard, cfg)
+	if !errors.Is(err, errCrash) || ctx.Err() != nil {
+		t.Fatalf("run: %v (context: %v), want the trainer's failure before the deadline", err, ctx.Err())
 	}
 }
