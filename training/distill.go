@@ -166,7 +166,7 @@ func decision(kind Kind, p serving.Prediction) int {
 // Agreement returns the share of rows on which student and teacher make
 // the same rounded decision: the same class for Logistic (probability
 // ≥ 0.5) and Softmax (argmax), the same nearest integer for Linear. Use
-// it on held-out rows after [Distill].
+// it on held-out rows after [Distill]. It returns NaN for no rows.
 func Agreement(ctx context.Context, teacher serving.Scorer, student *Learner, rows [][]float64) (float64, error) {
 	if len(rows) == 0 {
 		return math.NaN(), nil
@@ -231,7 +231,8 @@ func Sampled(n int, seed uint64, sample func(r *rand.Rand) []float64) iter.Seq[[
 // scale times that feature's standard deviation across rows. It covers
 // the neighbourhood of real data, where the teacher's decision boundary
 // matters, better than independent draws per feature, which produce
-// combinations real data never has.
+// combinations real data never has. The rows must all have the same
+// length; a ragged row panics. With no rows it yields nothing.
 func Jittered(rows [][]float64, n int, scale float64, seed uint64) iter.Seq[[]float64] {
 	if len(rows) == 0 {
 		return func(func([]float64) bool) {}
