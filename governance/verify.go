@@ -68,7 +68,10 @@ func WithLoadOptions(lo serving.LoadOptions) Option { return func(o *vopts) { o.
 //
 // Verify has the shape of the model feed's verifier hook:
 //
-//	feed, _ := kafka.NewModelFeed(brokers, srv, kafka.WithVerifier(v.Verify))
+//	feed, _ := kafka.NewModelFeed(brokers, srv, kafka.WithPrecheck(v.Precheck), kafka.WithVerifier(v.Verify))
+//
+// With WithPrecheck, a message the policy refuses anyway is refused
+// before its Location is fetched.
 //
 // A Verifier is safe for concurrent use.
 type Verifier struct {
@@ -259,10 +262,7 @@ func (v *Verifier) Stats() Stats {
 // a download, so a message on the models topic cannot make the instance
 // fetch from a URL nobody trusted signed.
 func (v *Verifier) Admit(ctx context.Context, srv *serving.Server, d serving.Descriptor, opts ...serving.ActivateOption) (serving.ModelRef, error) {
-	if err := v.refuseBeforeFetch(d); err != nil {
-		v.audit.Received(ctx, d)
-		v.count(err)
-		v.audit.Rejected(ctx, d.Ref(), err)
+	if err := v.Precheck(ctx, d); err != nil {
 		return d.Ref(), err
 	}
 	rd, err := serving.Resolve(ctx, d, v.load)
@@ -280,6 +280,25 @@ func (v *Verifier) Admit(ctx context.Context, srv *serving.Server, d serving.Des
 		return rd.Ref(), err
 	}
 	return srv.Activate(ctx, rd, opts...)
+}
+
+// Precheck refuses, before any byte is fetched, a model that Verify would
+// refuse whatever its bytes turn out to be: under a RequireSignature
+// policy an unsigned Location model, and a signed one whose signature
+// over its declared SHA256 does not verify. Everything else passes, to be
+// judged by Verify once the bytes are present. Rejections are audited and
+// counted like Verify's. It has the shape of the model feed's precheck
+// hook:
+//
+//	kafka.NewModelFeed(brokers, srv, kafka.WithPrecheck(v.Precheck), kafka.WithVerifier(v.Verify))
+func (v *Verifier) Precheck(ctx context.Context, d serving.Descriptor) error {
+	if err := v.refuseBeforeFetch(d); err != nil {
+		v.audit.Received(ctx, d)
+		v.count(err)
+		v.audit.Rejected(ctx, d.Ref(), err)
+		return err
+	}
+	return nil
 }
 
 // refuseBeforeFetch returns the rejection a Location model will get

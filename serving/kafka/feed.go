@@ -21,6 +21,7 @@ type feedOptions struct {
 	topic    string
 	start    map[int32]int64
 	verifier func(context.Context, serving.Descriptor) error
+	precheck func(context.Context, serving.Descriptor) error
 	observer func(FeedEvent)
 	logger   *slog.Logger
 	maxBytes int
@@ -48,6 +49,17 @@ func StartOffsets(m map[int32]int64) FeedOption {
 // serving. The default accepts every model.
 func WithVerifier(fn func(ctx context.Context, d serving.Descriptor) error) FeedOption {
 	return func(o *feedOptions) { o.verifier = fn }
+}
+
+// WithPrecheck sets a check that runs on each model message as decoded,
+// before the feed fetches a Location or hashes the bytes: Bytes may be
+// empty. Use it to refuse what the verifier would refuse anyway, such as
+// an unsigned or forged message under a signature policy, so that a
+// message on the models topic cannot make every instance fetch an
+// arbitrary URL (package governance: Verifier.Precheck). A non-nil error
+// rejects the model as the verifier's would. The default checks nothing.
+func WithPrecheck(fn func(ctx context.Context, d serving.Descriptor) error) FeedOption {
+	return func(o *feedOptions) { o.precheck = fn }
 }
 
 // WithObserver sets a function called once for every message read, after
@@ -323,6 +335,14 @@ func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
 		ev.Outcome, ev.Err = Stale, &serving.VersionError{Name: d.Name, Live: cur.Version, Offered: d.Version}
 		log.Info("model feed: stale version skipped", "model", d.Name, "version", d.Version, "live_version", cur.Version)
 		return
+	}
+	if f.o.precheck != nil {
+		if err := f.o.precheck(ctx, d); err != nil {
+			f.rejected.Add(1)
+			ev.Outcome, ev.Err = Rejected, fmt.Errorf("kafka: model feed: precheck: %w", err)
+			log.Warn("model feed: model rejected before fetching", "model", d.Name, "version", d.Version, "err", err)
+			return
+		}
 	}
 	if f.o.verifier != nil {
 		rd, err := serving.Resolve(ctx, d, f.o.load)

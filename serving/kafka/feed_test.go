@@ -3,9 +3,12 @@ package kafka_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/IBM/sarama"
@@ -233,5 +236,48 @@ func TestFeedConfig(t *testing.T) {
 		if _, err := kafka.NewModelFeed(tc.brokers, tc.srv, tc.opts...); !errors.Is(err, kafka.ErrConfig) {
 			t.Errorf("%v: got %v, want ErrConfig", tc, err)
 		}
+	}
+}
+
+// TestFeedPrecheckBeforeFetch: a message refused by the precheck is never
+// fetched from its Location, and the live model keeps serving.
+func TestFeedPrecheckBeforeFetch(t *testing.T) {
+	var fetches atomic.Int64
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetches.Add(1)
+		w.Write([]byte(`{"value": 9}`))
+	}))
+	defer web.Close()
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	pub := publisher(t, c)
+	ctx := context.Background()
+	if _, _, err := pub.Publish(ctx, servingtest.Spec{Value: 1}.Descriptor("m", 1)); err != nil {
+		t.Fatal(err)
+	}
+	remote := serving.Descriptor{Name: "m", Version: 2, Format: servingtest.FormatName, Location: web.URL + "/model.json"}
+	if _, _, err := pub.Publish(ctx, remote); err != nil {
+		t.Fatal(err)
+	}
+	errUnsigned := errors.New("unsigned")
+	var prechecked []serving.Descriptor
+	srv := newServer(t)
+	feed := runFeed(t, c.Addrs(), srv, kafka.WithPrecheck(func(_ context.Context, d serving.Descriptor) error {
+		prechecked = append(prechecked, d)
+		if d.Location != "" {
+			return errUnsigned
+		}
+		return nil
+	}), kafka.WithVerifier(func(context.Context, serving.Descriptor) error { return nil }))
+	if n := fetches.Load(); n != 0 {
+		t.Errorf("the refused model was fetched %d times", n)
+	}
+	if len(prechecked) != 2 || len(prechecked[1].Bytes) != 0 {
+		t.Errorf("precheck saw %d messages; the second should have no bytes yet", len(prechecked))
+	}
+	if ref, _ := srv.Current("m"); ref.Version != 1 {
+		t.Fatalf("live %v, want v1", ref)
+	}
+	if st := feed.Stats(); st.Rejected != 1 || st.Activated != 1 {
+		t.Errorf("stats %+v", st)
 	}
 }
