@@ -232,7 +232,7 @@ func Sampled(n int, seed uint64, sample func(r *rand.Rand) []float64) iter.Seq[[
 // the neighbourhood of real data, where the teacher's decision boundary
 // matters, better than independent draws per feature, which produce
 // combinations real data never has. The rows must all have the same
-// length; a ragged row panics. With no rows it yields nothing.
+// length. With no rows it yields nothing.
 func Jittered(rows [][]float64, n int, scale float64, seed uint64) iter.Seq[[]float64] {
 	if len(rows) == 0 {
 		return func(func([]float64) bool) {}
