@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -197,7 +198,9 @@ var (
 
 // NewSource joins the consumer group group on brokers and starts
 // reading. The group should belong to the trainer alone: scoring
-// instances use their own groups.
+// instances use their own groups. A configuration error (no brokers, an
+// empty group or topic name, a nil decoder or logger, or a sarama
+// configuration that does not validate) wraps kafka.ErrConfig.
 func NewSource(brokers []string, group string, opts ...Option) (*Source, error) {
 	o := options{topics: []string{DefaultTopic}, decoder: CSV{Label: -1}, logger: slog.Default()}
 	for _, opt := range opts {
@@ -210,6 +213,8 @@ func NewSource(brokers []string, group string, opts ...Option) (*Source, error) 
 		return nil, fmt.Errorf("%w: empty consumer group", kafka.ErrConfig)
 	case len(o.topics) == 0:
 		return nil, fmt.Errorf("%w: no topics", kafka.ErrConfig)
+	case slices.Contains(o.topics, ""):
+		return nil, fmt.Errorf("%w: empty topic name", kafka.ErrConfig)
 	case o.decoder == nil:
 		return nil, fmt.Errorf("%w: WithDecoder(nil)", kafka.ErrConfig)
 	case o.logger == nil:

@@ -275,3 +275,30 @@ func TestCSVDecoderBadInput(t *testing.T) {
 		t.Errorf("spaced fields: %+v %v", s, err)
 	}
 }
+
+// Impossible configurations fail in NewSource, before any broker is
+// dialled, with kafka.ErrConfig.
+func TestNewSourceValidates(t *testing.T) {
+	brokers := []string{"127.0.0.1:1"} // never dialled
+	for name, c := range map[string]struct {
+		brokers []string
+		group   string
+		opts    []trainkafka.Option
+	}{
+		"no brokers":       {nil, "g", nil},
+		"no group":         {brokers, "", nil},
+		"no topics":        {brokers, "g", []trainkafka.Option{trainkafka.Topics()}},
+		"empty topic":      {brokers, "g", []trainkafka.Option{trainkafka.Topics("training", "")}},
+		"nil decoder":      {brokers, "g", []trainkafka.Option{trainkafka.WithDecoder(nil)}},
+		"nil logger":       {brokers, "g", []trainkafka.Option{trainkafka.WithLogger(nil)}},
+		"bad sarama tweak": {brokers, "g", []trainkafka.Option{trainkafka.WithSarama(func(c *sarama.Config) { c.Consumer.Fetch.Min = 0 })}},
+	} {
+		s, err := trainkafka.NewSource(c.brokers, c.group, c.opts...)
+		if !errors.Is(err, kafka.ErrConfig) {
+			t.Errorf("%s: %v, want kafka.ErrConfig", name, err)
+		}
+		if s != nil {
+			s.Close()
+		}
+	}
+}
