@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -264,7 +266,8 @@ type trainerCheckpoint struct {
 // when src ends; add [EveryRecords], [EveryInterval] or [OnDrift]. With
 // [WithCheckpoint], an existing checkpoint file is restored into l and
 // the detector, and a damaged one is an error (a *CheckpointError): the
-// trainer never silently starts over.
+// trainer never silently starts over. A checkpoint path whose directory
+// does not exist is an error wrapping ErrConfig.
 func NewTrainer(name string, l *Learner, src Source, pub Publisher, opts ...TrainerOption) (*Trainer, error) {
 	o := trainerOptions{logger: slog.Default()}
 	for _, opt := range opts {
@@ -290,6 +293,13 @@ func NewTrainer(name string, l *Learner, src Source, pub Publisher, opts ...Trai
 	}
 	t := &Trainer{name: name, l: l, src: src, pub: pub, o: o}
 	if o.ckptPath != "" {
+		// A checkpoint that cannot be written would stop Run only after
+		// n records: refuse a missing directory now.
+		if fi, err := os.Stat(filepath.Dir(o.ckptPath)); err != nil {
+			return nil, fmt.Errorf("%w: WithCheckpoint(%q): %w", ErrConfig, o.ckptPath, err)
+		} else if !fi.IsDir() {
+			return nil, configErr("WithCheckpoint(%q): %s is not a directory", o.ckptPath, filepath.Dir(o.ckptPath))
+		}
 		if err := t.restore(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}

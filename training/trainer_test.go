@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -442,3 +443,25 @@ type committingSource struct {
 }
 
 func (c committingSource) Commit(ctx context.Context) error { return c.c.Commit(ctx) }
+
+// A checkpoint that could never be written is refused up front, not
+// after the trainer has learned its first n records.
+func TestTrainerRefusesUnwritableCheckpointPath(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o600)
+	nop := PublisherFunc(func(context.Context, serving.Descriptor) error { return nil })
+	for name, path := range map[string]string{
+		"missing directory": filepath.Join(dir, "missing", "c"),
+		"file as directory": filepath.Join(file, "c"),
+	} {
+		l, _ := NewLearner(Linear, 1)
+		if _, err := NewTrainer("m", l, &sliceSource{}, nop, WithCheckpoint(path, 10)); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: %v, want ErrConfig", name, err)
+		}
+	}
+	if _, err := NewTrainer("m", func() *Learner { l, _ := NewLearner(Linear, 1); return l }(), &sliceSource{}, nop,
+		WithCheckpoint(filepath.Join(dir, "missing", "c"), 10)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing directory: %v, want fs.ErrNotExist too", err)
+	}
+}
