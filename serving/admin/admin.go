@@ -1,26 +1,3 @@
-// Package admin is the queryable state of a scoring service, as an
-// http.Handler that applications mount on their own server.
-//
-// # Endpoints
-//
-//   - GET /models: the live version of every model name with its
-//     statistics (invocations, errors, total, min, max and mean call
-//     time, and since when it is live), as JSON.
-//   - GET /models/{name}: the same for one name; 404 if none is live.
-//   - GET /models/{name}/history: the activations, rollbacks and
-//     retirements the Server remembers for name, oldest first.
-//   - GET /healthz: 200 while the process can answer at all (liveness).
-//   - GET /readyz: 200 when the service should receive traffic: every
-//     required model name has a live version (or, with none required, at
-//     least one model is live) and every readiness check passes; 503 with
-//     the reasons otherwise.
-//   - GET /metrics: the Prometheus handler, when one is given.
-//
-// # Readiness
-//
-// A scoring instance is ready when it has a model and its consumer group
-// has joined. The second half belongs to serving/kafka, so it comes in as
-// a [Check]: a function that returns nil when ready.
 package admin
 
 import (
