@@ -149,6 +149,17 @@
 // window since the previous version), the records seen, the parent
 // version and the trigger.
 //
+// Numbers continue after what is already published. When Run starts,
+// the trainer asks its publisher for the latest version of its model
+// name, if the publisher can tell ([VersionLookup]: [ServerPublisher]
+// and training/trainkafka's ModelPublisher can), or takes it from
+// [WithBaseVersion]. It numbers after the higher of that version and its
+// checkpoint's counter, and its first version's parent is that
+// version's content ID. A trainer restarted without its checkpoint
+// therefore publishes v4 after v3, not a second v1 that every scoring
+// instance would skip as stale, and a crash between a publication and
+// the next checkpoint never re-publishes a number with other bytes.
+//
 // With [WithCheckpoint] the trainer saves its whole state (learner,
 // detector, version counter, lineage, counters) atomically every n
 // records, after every publication and on shutdown, and restores it when

@@ -25,6 +25,11 @@ var (
 	ErrDiverged = errors.New("training: learner diverged (non-finite weights)")
 	// ErrConfig means an option or argument is invalid.
 	ErrConfig = errors.New("training: invalid configuration")
+	// ErrVersionLookup means a Trainer could not find the latest version
+	// already published under its model name (see [VersionLookup]), so
+	// it refused to start rather than publish numbers that may clash.
+	// The error wraps the publisher's own as well.
+	ErrVersionLookup = errors.New("training: cannot find the latest published version")
 )
 
 // SampleError details an ErrInvalidSample.

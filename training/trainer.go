@@ -61,13 +61,44 @@ type PublisherFunc func(ctx context.Context, d serving.Descriptor) error
 // Publish calls f(ctx, d).
 func (f PublisherFunc) Publish(ctx context.Context, d serving.Descriptor) error { return f(ctx, d) }
 
+// VersionLookup is implemented by publishers that can tell which
+// version of a model name is already published: trainkafka's
+// ModelPublisher reads the models topic, and [ServerPublisher] asks its
+// server. A Trainer whose publisher implements it asks once, when Run
+// starts (unless [WithBaseVersion] gives the answer), and numbers its
+// versions after the answer; see [Trainer] for how it combines with a
+// checkpoint.
+type VersionLookup interface {
+	// LatestVersion returns the highest version published under name,
+	// with its content ID in ID when known. It returns the zero ModelRef
+	// and a nil error when nothing is published under name, and an
+	// error when it cannot tell. It must honour ctx.
+	LatestVersion(ctx context.Context, name string) (serving.ModelRef, error)
+}
+
 // ServerPublisher returns a Publisher that activates each version in an
-// in-process serving.Server, for programs and tests without a broker.
-func ServerPublisher(srv *serving.Server) Publisher {
-	return PublisherFunc(func(ctx context.Context, d serving.Descriptor) error {
-		_, err := srv.Activate(ctx, d)
-		return err
-	})
+// in-process serving.Server, for programs and tests without a broker. It
+// implements [VersionLookup] with the server's live version.
+func ServerPublisher(srv *serving.Server) Publisher { return serverPublisher{srv} }
+
+type serverPublisher struct{ srv *serving.Server }
+
+// Publish activates d.
+func (p serverPublisher) Publish(ctx context.Context, d serving.Descriptor) error {
+	_, err := p.srv.Activate(ctx, d)
+	return err
+}
+
+// LatestVersion returns the server's live version of name.
+func (p serverPublisher) LatestVersion(ctx context.Context, name string) (serving.ModelRef, error) {
+	if err := ctx.Err(); err != nil {
+		return serving.ModelRef{}, err
+	}
+	ref, ok := p.srv.Current(name)
+	if !ok {
+		return serving.ModelRef{}, nil
+	}
+	return ref, nil
 }
 
 // Trigger says why a Trainer published a version.
@@ -142,6 +173,7 @@ type trainerOptions struct {
 	description  string
 	logger       *slog.Logger
 	observer     func(Event)
+	base         *serving.ModelRef
 }
 
 // EveryRecords publishes a new version after every n learned records.
@@ -181,6 +213,19 @@ func RetrainOnDrift(n int64) TrainerOption { return func(o *trainerOptions) { o.
 // be at least 1. The default is no checkpoint.
 func WithCheckpoint(path string, n int64) TrainerOption {
 	return func(o *trainerOptions) { o.ckptPath, o.ckptEvery = path, n }
+}
+
+// WithBaseVersion tells the trainer that version, whose content ID is
+// id ("" when unknown), is the latest already published under its model
+// name, so that its first version is version+1 with id as its Parent.
+// It replaces asking the publisher ([VersionLookup]) when Run starts;
+// WithBaseVersion(0, "") turns that lookup off and numbers from the
+// checkpoint, or from 1. With a checkpoint, the higher of the two
+// counters wins (see [Trainer]). The default is to ask the publisher
+// when it implements VersionLookup, and to start from 0 otherwise. An
+// id with version 0 is a configuration error.
+func WithBaseVersion(version uint64, id string) TrainerOption {
+	return func(o *trainerOptions) { o.base = &serving.ModelRef{Version: version, ID: id} }
 }
 
 // WithLabels adds labels to every published version, such as the
@@ -225,6 +270,30 @@ type TrainerStats struct {
 // labels carrying the progressive metrics of the learner and of the
 // window since the previous version, the records seen, the parent
 // version and the trigger.
+//
+// # Version numbers
+//
+// Scoring instances skip a version that is not above the live one, and
+// a registry refuses a number already taken by other bytes, so a trainer
+// must number after what is already published. When Run starts, the
+// trainer takes a base version: the one given by [WithBaseVersion], or
+// else the answer of the publisher's [VersionLookup], or else none. It
+// then continues from the higher of the base and its own counter, which
+// is restored from the checkpoint when there is one:
+//
+//   - No checkpoint (a first start, a lost or fresh checkpoint
+//     directory): the first version is base+1, and its parent is the base
+//     version's content ID.
+//   - A checkpoint behind the base (it was saved before a publication
+//     that then succeeded, or by another run of the same name): as
+//     without a checkpoint, so a crash between publishing and saving
+//     never re-publishes a number with other bytes.
+//   - A checkpoint at or past the base: the checkpoint's counter and
+//     lineage are kept. Its counter may be above the base when
+//     publications failed, as failed numbers are not reused.
+//
+// The trainer assumes it is the only publisher of its model name while
+// it runs: it looks the base up once, not before every publication.
 //
 // Run may be called once. Stats is safe to call concurrently with Run.
 type Trainer struct {
@@ -290,6 +359,8 @@ func NewTrainer(name string, l *Learner, src Source, pub Publisher, opts ...Trai
 		return nil, configErr("WithCheckpoint(%q, %d): the interval must be at least 1", o.ckptPath, o.ckptEvery)
 	case o.logger == nil:
 		return nil, configErr("WithTrainerLogger(nil)")
+	case o.base != nil && o.base.Version == 0 && o.base.ID != "":
+		return nil, configErr("WithBaseVersion(0, %q): a content ID needs a version", o.base.ID)
 	}
 	t := &Trainer{name: name, l: l, src: src, pub: pub, o: o}
 	if o.ckptPath != "" {
@@ -343,6 +414,37 @@ func (t *Trainer) restore() error {
 	}
 	t.st = c.State
 	t.o.logger.Info("training: restored checkpoint", "model", t.name, "path", t.o.ckptPath, "records", c.State.Records, "version", c.State.Version)
+	return nil
+}
+
+// rebase sets the version counter and lineage from the base version
+// (see "Version numbers" on Trainer).
+func (t *Trainer) rebase(ctx context.Context) error {
+	var base serving.ModelRef
+	from := "WithBaseVersion"
+	if t.o.base != nil {
+		base = *t.o.base
+	} else if vl, ok := t.pub.(VersionLookup); ok {
+		from = "publisher"
+		ref, err := vl.LatestVersion(ctx, t.name)
+		if err != nil {
+			return fmt.Errorf("%w: model %q: %w", ErrVersionLookup, t.name, err)
+		}
+		base = ref
+	}
+	if base.Version == 0 {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if base.Version > t.st.Version {
+		t.st.Version = base.Version
+	}
+	if base.Version > t.st.ParentVer {
+		t.st.ParentVer, t.st.Parent = base.Version, base.ID
+	}
+	t.o.logger.Info("training: numbering after the latest published version", "model", t.name, "from", from,
+		"base_version", base.Version, "base_id", base.ID, "next_version", t.st.Version+1)
 	return nil
 }
 
@@ -513,6 +615,10 @@ func (t *Trainer) learn(ctx context.Context, s Sample) error {
 // without losing a sample, as any channel- or consumer-based source
 // does.
 //
+// Before reading, Run takes the base version (see "Version numbers" on
+// Trainer); if the publisher's lookup fails, Run returns an error
+// wrapping ErrVersionLookup and learns nothing.
+//
 // When the source ends, Run publishes what was learned since the last
 // version (TriggerFinal), saves a checkpoint, commits, and returns nil.
 // When ctx is done, Run saves a checkpoint and commits (with a fresh
@@ -532,6 +638,12 @@ func (t *Trainer) Run(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		return t.commit(sctx, true)
+	}
+	if err := t.rebase(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before anything was learned
+		}
+		return err
 	}
 	next := time.Now().Add(t.o.every)
 	for {
