@@ -1,8 +1,24 @@
 // Package trainkafka connects package training to Kafka: a [Source] that
 // reads labelled records from a data topic as a consumer group of its
-// own, and [Publisher], which publishes the trainer's versions to the
-// models topic through serving/kafka, where every scoring instance's
-// ModelFeed picks them up.
+// own, and a [ModelPublisher] ([NewPublisher]), which publishes the
+// trainer's versions to the models topic through serving/kafka, where
+// every scoring instance's ModelFeed picks them up.
+//
+// # Version numbers
+//
+// A ModelFeed skips a version that is not above the live one, so a
+// trainer must number after what the models topic already holds. A
+// ModelPublisher implements training.VersionLookup with
+// [LatestVersion], which reads every partition of the models topic from
+// its oldest offset to the high-water mark at the time of the call and
+// returns the newest version of the name with its content ID. A Trainer
+// asks once when Run starts and continues after the higher of that
+// version and its checkpoint's counter, with the topic's version as the
+// parent when it is the newer. A trainer restarted without its
+// checkpoint thus publishes v4 after v3, and the feeds activate it.
+// The lookup reads the whole topic, which is cheap for a models topic
+// (a few messages per version) but grows with its retention.
+// The plain [Publisher] adapter cannot look anything up.
 //
 // # Delivery
 //

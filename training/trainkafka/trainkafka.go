@@ -364,7 +364,11 @@ func (s *Source) Close() error {
 }
 
 // Publisher adapts a serving/kafka Publisher, which writes model
-// messages to the models topic, to training.Publisher.
+// messages to the models topic, to training.Publisher. The adapter
+// cannot tell a Trainer which versions the topic already holds, so a
+// trainer restarted without its checkpoint would number from 1 again;
+// use [NewPublisher], or give the trainer training.WithBaseVersion from
+// [LatestVersion].
 func Publisher(p *kafka.Publisher) training.Publisher {
 	return training.PublisherFunc(func(ctx context.Context, d serving.Descriptor) error {
 		_, _, err := p.Publish(ctx, d)
