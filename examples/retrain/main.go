@@ -62,11 +62,14 @@ func main() {
 	cfg := defaultConfig()
 	cfg.plot = *out
 	if *brokers != "" {
-		// A real cluster keeps earlier runs' models and offsets, so each
-		// run uses its own model name, consumer group and topics.
+		// A real cluster keeps earlier runs' data, models and offsets.
+		// The trainer would number after an earlier run's versions (it
+		// reads the models topic when it starts), but the feed would
+		// start by serving the earlier run's last model, trained on the
+		// shifted concept, and spoil the story: so each run uses its own
+		// topics and consumer group.
 		cfg.brokers = strings.Split(*brokers, ",")
 		run := fmt.Sprintf("-%d", time.Now().Unix())
-		cfg.model += run
 		cfg.training += run
 		cfg.models += run
 		cfg.group += run
@@ -183,13 +186,14 @@ func run(ctx context.Context, w io.Writer, cfg config) (*summary, error) {
 	bg.Go(func() { feed.Run(ctx) })
 
 	// Training side: its own consumer group on the training topic, and
-	// a publisher to the models topic.
+	// a publisher to the models topic, which also tells the trainer the
+	// latest version already there so that its numbers follow on.
 	src, err := trainkafka.NewSource(brokers, cfg.group, trainkafka.Topics(cfg.training), trainkafka.WithLogger(quiet))
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
-	pub, err := kafka.NewPublisher(brokers, kafka.PublishTopic(cfg.models))
+	pub, err := trainkafka.NewPublisher(brokers, trainkafka.PublishTopic(cfg.models))
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +211,7 @@ func run(ctx context.Context, w io.Writer, cfg config) (*summary, error) {
 	if cfg.wrap != nil {
 		tsrc = cfg.wrap(src)
 	}
-	tr, err := training.NewTrainer(cfg.model, learner, tsrc, trainkafka.Publisher(pub),
+	tr, err := training.NewTrainer(cfg.model, learner, tsrc, pub,
 		training.EveryRecords(cfg.every), training.OnDrift(detector), training.RetrainOnDrift(cfg.retrain),
 		training.WithTrainerLogger(quiet),
 		training.WithObserver(func(e training.Event) {
