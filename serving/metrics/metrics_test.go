@@ -31,17 +31,22 @@ func linearDescriptor(b testing.TB, features int) serving.Descriptor {
 }
 
 // BenchmarkServerHooks measures the cost of the Prometheus hooks on the
-// scoring path: the same Server and linear model (11 features) with and
-// without metrics, in one run.
+// scoring path: the same Server and linear model (11 features) without
+// metrics, with Metrics, and with the legacy hook (HistogramVec and
+// CounterVec children, see legacy_test.go) as the baseline, in one run.
 func BenchmarkServerHooks(b *testing.B) {
-	for _, on := range []bool{false, true} {
-		name := "off"
+	for _, name := range []string{"off", "on", "legacy"} {
 		opts := []serving.Option{serving.WithLogger(slog.New(slog.DiscardHandler))}
-		if on {
-			name = "on"
-			m := metrics.New()
-			prometheus.NewRegistry().MustRegister(m)
-			opts = append(opts, serving.WithHooks(m))
+		var hook prometheus.Collector
+		switch name {
+		case "on":
+			hook = metrics.New()
+		case "legacy":
+			hook = newLegacyScored()
+		}
+		if hook != nil {
+			prometheus.NewRegistry().MustRegister(hook)
+			opts = append(opts, serving.WithHooks(hook))
 		}
 		b.Run("prometheus="+name, func(b *testing.B) {
 			srv, err := serving.NewServer(opts...)
@@ -58,6 +63,28 @@ func BenchmarkServerHooks(b *testing.B) {
 					if _, err := sc.Score(ctx, rec); err != nil {
 						b.Fatal(err)
 					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkOnScored measures the scoring hook alone, with durations
+// spread over the buckets, against the legacy hook.
+func BenchmarkOnScored(b *testing.B) {
+	for _, name := range []string{"metrics", "legacy"} {
+		var hook serving.HookScored = metrics.New()
+		if name == "legacy" {
+			hook = newLegacyScored()
+		}
+		ref := serving.ModelRef{Name: "wine", Version: 1}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				took := time.Duration(0)
+				for pb.Next() {
+					took = (took*7 + 12345) % (50 * time.Millisecond)
+					hook.OnScored(ref, took, nil)
 				}
 			})
 		})

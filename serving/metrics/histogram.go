@@ -1,0 +1,207 @@
+package metrics
+
+import (
+	"math"
+	"math/bits"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// bucketIndex maps a duration in nanoseconds to its histogram bucket
+// without converting it to float seconds. Bucket i counts the durations
+// d with d.Seconds() <= bounds[i], exactly as a prometheus.Histogram
+// observing d.Seconds() would; the last bucket, len(bounds), is +Inf.
+type bucketIndex struct {
+	// bounds are the finite upper bounds in seconds, as configured.
+	bounds []float64
+	// thr[i] is the largest duration in nanoseconds whose Seconds() is
+	// at most bounds[i].
+	thr []int64
+	// span[L] is the range of buckets a non-negative duration n with
+	// bits.Len64(n) == L can land in: a duration's power-of-two octave
+	// narrows the search to a bucket or two with the default bounds.
+	span [64]struct{ lo, hi int32 }
+}
+
+func newBucketIndex(bounds []float64) bucketIndex {
+	b := bucketIndex{bounds: bounds, thr: make([]int64, len(bounds))}
+	for i, s := range bounds {
+		b.thr[i] = maxNanosAtMost(s)
+	}
+	for l := range b.span {
+		var lo, hi int64
+		if l > 0 {
+			lo, hi = 1<<(l-1), 1<<l-1
+		}
+		b.span[l].lo = int32(b.first(lo, 0, len(b.thr)))
+		b.span[l].hi = int32(b.first(hi, 0, len(b.thr)))
+	}
+	return b
+}
+
+// of returns the bucket of a duration of n nanoseconds.
+func (b *bucketIndex) of(n int64) int {
+	if n < 0 {
+		return b.first(n, 0, len(b.thr))
+	}
+	sp := b.span[bits.Len64(uint64(n))&63]
+	return b.first(n, int(sp.lo), int(sp.hi))
+}
+
+// first returns the first i in [lo, hi] with n <= thr[i], where hi may
+// be len(thr); the caller knows the answer lies in that range.
+func (b *bucketIndex) first(n int64, lo, hi int) int {
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if n <= b.thr[m] {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo
+}
+
+// maxNanosAtMost returns the largest n with time.Duration(n).Seconds()
+// <= s, found by bisection since Seconds is monotonic; math.MinInt64 when
+// no duration fits, which only a bound under -292 years gives.
+func maxNanosAtMost(s float64) int64 {
+	// Bisect over the int64 range mapped in order onto uint64.
+	fits := func(u uint64) bool { return time.Duration(int64(u^1<<63)).Seconds() <= s }
+	lo, hi := uint64(0), uint64(math.MaxUint64)
+	switch {
+	case !fits(lo):
+		return math.MinInt64
+	case fits(hi):
+		return math.MaxInt64
+	}
+	for hi-lo > 1 { // fits(lo) && !fits(hi)
+		m := lo + (hi-lo)/2
+		if fits(m) {
+			lo = m
+		} else {
+			hi = m
+		}
+	}
+	return int64(lo ^ 1<<63)
+}
+
+// cacheLinePad is how many 8-byte words to leave before and after the
+// counters of a series, so that two versions scored on different cores
+// do not share a cache line (two lines: adjacent-line prefetch).
+const cacheLinePad = 16
+
+// scoreSeries are the score counts of one model version: a histogram
+// row per status and the sum of the durations. An observation adds to
+// one bucket cell and to the sum, whatever its status, so the status
+// costs nothing; the ok and error counts, the histogram buckets and its
+// count are all sums of cells taken at scrape time, which keeps them
+// consistent with each other in every scrape and each of them monotonic.
+type scoreSeries struct {
+	// cells[0] is the sum of the durations in nanoseconds, as an int64
+	// in two's complement (584 years of model time before it wraps).
+	// cells[1:1+width] are the ok row, cells[1+width:] the error row,
+	// each one cell per bound then +Inf.
+	cells   []atomic.Uint64
+	width   int
+	name    string
+	version string
+	created time.Time
+}
+
+func newScoreSeries(name, version string, buckets int) *scoreSeries {
+	width := buckets + 1
+	n := 1 + 2*width
+	backing := make([]atomic.Uint64, cacheLinePad+n+cacheLinePad)
+	return &scoreSeries{cells: backing[cacheLinePad : cacheLinePad+n : cacheLinePad+n], width: width,
+		name: name, version: version, created: time.Now()}
+}
+
+// observe records one call of n nanoseconds in bucket i.
+func (s *scoreSeries) observe(i int, n int64, failed bool) {
+	i++
+	if failed {
+		i += s.width
+	}
+	s.cells[i].Add(1)
+	s.cells[0].Add(uint64(n))
+}
+
+// collect sends the histogram and the two scores_total samples.
+func (s *scoreSeries) collect(ch chan<- prometheus.Metric, m *Metrics) {
+	bounds := m.bounds.bounds
+	cum := make(map[float64]uint64, len(bounds))
+	var ok, failed uint64
+	for i := 0; i < s.width; i++ {
+		o, e := s.cells[1+i].Load(), s.cells[1+s.width+i].Load()
+		ok += o
+		failed += e
+		if i < len(bounds) {
+			cum[bounds[i]] = ok + failed
+		}
+	}
+	sum := float64(int64(s.cells[0].Load())) / 1e9
+	ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(m.durationDesc, ok+failed, sum, cum, s.created, s.name, s.version)
+	ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(m.scoresDesc, prometheus.CounterValue, float64(ok), s.created, s.name, s.version, "ok")
+	ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(m.scoresDesc, prometheus.CounterValue, float64(failed), s.created, s.name, s.version, "error")
+}
+
+// smallSet is how many series a seriesSet scans in order before it looks
+// them up in a map: comparing a version and a name (usually the same
+// string pointer) is several times cheaper than hashing the name.
+const smallSet = 8
+
+type seriesEntry struct {
+	k refKey
+	s *scoreSeries
+}
+
+// seriesSet is an immutable snapshot of the live series, replaced as a
+// whole (copy on write) when a series is added or dropped.
+type seriesSet struct {
+	list  []seriesEntry
+	byRef map[refKey]*scoreSeries // nil while len(list) <= smallSet
+}
+
+func newSeriesSet(list []seriesEntry) *seriesSet {
+	ss := &seriesSet{list: list}
+	if len(list) > smallSet {
+		ss.byRef = make(map[refKey]*scoreSeries, len(list))
+		for _, e := range list {
+			ss.byRef[e.k] = e.s
+		}
+	}
+	return ss
+}
+
+// get returns the series of a version, or nil.
+func (ss *seriesSet) get(name string, version uint64) *scoreSeries {
+	if ss.byRef != nil {
+		return ss.byRef[refKey{name, version}]
+	}
+	for i := range ss.list {
+		if e := &ss.list[i]; e.k.version == version && e.k.name == name {
+			return e.s
+		}
+	}
+	return nil
+}
+
+// with returns a copy of ss with s added under k, which it lacks.
+func (ss *seriesSet) with(k refKey, s *scoreSeries) *seriesSet {
+	list := make([]seriesEntry, 0, len(ss.list)+1)
+	return newSeriesSet(append(append(list, ss.list...), seriesEntry{k, s}))
+}
+
+// without returns a copy of ss without k.
+func (ss *seriesSet) without(k refKey) *seriesSet {
+	list := make([]seriesEntry, 0, len(ss.list))
+	for _, e := range ss.list {
+		if e.k != k {
+			list = append(list, e)
+		}
+	}
+	return newSeriesSet(list)
+}
