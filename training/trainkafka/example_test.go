@@ -1,8 +1,11 @@
 package trainkafka_test
 
 import (
+	"context"
 	"fmt"
 
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+	"github.com/modelstream/modelstream/training"
 	"github.com/modelstream/modelstream/training/trainkafka"
 )
 
@@ -17,4 +20,36 @@ func ExampleCSV() {
 	fmt.Println(s.Features, s.Target)
 	// Output:
 	// [7.4 0.7 0 1.9] 5
+}
+
+// LatestVersion reads the models topic for the newest version of a
+// name; a Trainer whose publisher is a ModelPublisher does this when it
+// starts, and numbers its own versions after it.
+func ExampleLatestVersion() {
+	cluster, err := kafkatest.Start(kafkatest.Topic("models", 1))
+	if err != nil {
+		panic(err)
+	}
+	defer cluster.Close()
+	pub, err := trainkafka.NewPublisher(cluster.Addrs())
+	if err != nil {
+		panic(err)
+	}
+	defer pub.Close()
+	l, _ := training.NewLearner(training.Linear, 1)
+	for v := uint64(1); v <= 2; v++ {
+		l.Learn(training.Sample{Features: []float64{float64(v)}, Target: 1})
+		d, _ := l.Snapshot("churn", "")
+		d.Version = v
+		if err := pub.Publish(context.Background(), d); err != nil {
+			panic(err)
+		}
+	}
+	ref, err := trainkafka.LatestVersion(context.Background(), cluster.Addrs(), "models", "churn", nil)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(ref, "- a restarted trainer publishes version", ref.Version+1)
+	// Output:
+	// churn@v2 - a restarted trainer publishes version 3
 }
