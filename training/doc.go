@@ -162,10 +162,14 @@
 //
 // With [WithCheckpoint] the trainer saves its whole state (learner,
 // detector, version counter, lineage, counters) atomically every n
-// records, after every publication and on shutdown, and restores it when
-// it starts. Sources that implement [Committer], such as a Kafka consumer
+// records, before and after every publication and on shutdown, and
+// restores it when it starts. Sources that implement [Committer], such as a Kafka consumer
 // group, are committed only after the state that learned their records is
 // on disk, so a crash replays at most the records since the last
 // checkpoint and the restarted trainer continues bit for bit, publishing
-// the same versions it would have published without the crash.
+// the same versions it would have published without the crash. (A crash
+// in the instant between publishing a version and saving the checkpoint
+// after it is the exception: the restarted trainer learns the same
+// records but skips the number that was reserved for the version, so
+// that a number never names two different models.)
 package training

@@ -205,8 +205,8 @@ func RetrainOnDrift(n int64) TrainerOption { return func(o *trainerOptions) { o.
 
 // WithCheckpoint keeps a checkpoint of the trainer's full state (the
 // learner, the detector, the version counter and lineage, the counters)
-// in the file at path, saved every n records, after every publication,
-// and when Run returns. NewTrainer restores from the file when it
+// in the file at path, saved every n records, before and after every
+// publication, and when Run returns. NewTrainer restores from the file when it
 // exists. The detector is part of the checkpoint when it implements
 // encoding.BinaryMarshaler and encoding.BinaryUnmarshaler, as
 // [PageHinkley] and [ADWIN] do; any other detector restarts empty. n must
@@ -291,6 +291,13 @@ type TrainerStats struct {
 //   - A checkpoint at or past the base: the checkpoint's counter and
 //     lineage are kept. Its counter may be above the base when
 //     publications failed, as failed numbers are not reused.
+//
+// With a checkpoint, each number is also saved (with the learner, and
+// the source committed) before it is published, so even without a
+// lookup a number is never published twice with different bytes: after
+// a crash between publishing and the checkpoint that follows, the
+// restarted trainer skips the number, and lineage labels then name the
+// last version it knows of until the lookup tells it better.
 //
 // The trainer assumes it is the only publisher of its model name while
 // it runs: it looks the base up once, not before every publication.
@@ -507,6 +514,14 @@ func (t *Trainer) publish(ctx context.Context, why Trigger) error {
 	t.mu.Lock()
 	t.st.Version++
 	t.mu.Unlock()
+	if t.o.ckptPath != "" {
+		// Reserve the number durably before it can reach the publisher:
+		// a crash between publishing and the checkpoint after it must not
+		// make the restarted trainer publish other bytes under it.
+		if err := t.commit(ctx, true); err != nil {
+			return err
+		}
+	}
 	d.Version = t.st.Version
 	d.Description = t.o.description
 	labels := maps.Clone(t.o.labels)

@@ -157,21 +157,34 @@ func TestTrainerBaseVersionWithCheckpoint(t *testing.T) {
 	}
 
 	// A crash between a publication and the checkpoint after it: the
-	// checkpoint says v1, the models topic already holds v2.
+	// checkpoint on disk is the one that reserved v2 before publishing
+	// it, and the publisher holds v2.
+	var reserved []byte
 	pub := &lookupPublisher{}
-	var afterV1 []byte
-	run(pub, 1, WithObserver(func(e Event) {
-		if e.Kind == EventCheckpoint && afterV1 == nil {
-			afterV1, _ = os.ReadFile(path)
+	run(PublisherFunc(func(ctx context.Context, d serving.Descriptor) error {
+		if d.Version == 2 {
+			reserved, _ = os.ReadFile(path)
 		}
-	}))
+		return pub.Publish(ctx, d)
+	}), 1)
 	checkChain(t, pub.held, 1, "", 0)
-	if len(pub.held) != 2 || afterV1 == nil {
-		t.Fatalf("published %d versions, checkpoint after v1 saved: %v", len(pub.held), afterV1 != nil)
+	if len(pub.held) != 2 || reserved == nil {
+		t.Fatalf("published %d versions, checkpoint read while publishing v2: %v", len(pub.held), reserved != nil)
 	}
-	if err := os.WriteFile(path, afterV1, 0o600); err != nil {
-		t.Fatal(err)
+	restoreCrashed := func() {
+		if err := os.WriteFile(path, reserved, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
+	// Without a lookup, the reserved number is skipped, never reused
+	// with other bytes; the parent is the last version the checkpoint
+	// knows.
+	restoreCrashed()
+	noLookup := &lookupPublisher{}
+	run(noLookup, 2, WithBaseVersion(0, ""))
+	checkChain(t, noLookup.held, 3, pub.held[0].SHA256, 1)
+	// With the lookup, the parent is v2 itself.
+	restoreCrashed()
 	run(pub, 2)
 	checkChain(t, pub.since(2), 3, pub.held[1].SHA256, 2)
 
