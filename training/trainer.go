@@ -256,7 +256,8 @@ type TrainerStats struct {
 	PublishFailures int64
 	// Drifts is the number of times the detector fired.
 	Drifts int64
-	// Version is the last version published (or attempted), 0 if none.
+	// Version is the last version number taken: published, attempted,
+	// or the base version found when Run started; 0 if none.
 	Version uint64
 	// Live is the content ID of the last version published.
 	Live string
