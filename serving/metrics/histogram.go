@@ -3,6 +3,7 @@ package metrics
 import (
 	"math"
 	"math/bits"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -89,23 +90,46 @@ func maxNanosAtMost(s float64) int64 {
 }
 
 // cacheLinePad is how many 8-byte words to leave before and after the
-// counters of a series, so that two versions scored on different cores
-// do not share a cache line (two lines: adjacent-line prefetch).
+// cells of a series, so that two versions scored on different cores do
+// not share a cache line (two lines: adjacent-line prefetch).
 const cacheLinePad = 16
 
+// A cell packs a count and a sum of nanoseconds in one word, so that an
+// observation is a single atomic addition of countOne|n.
+const (
+	sumBits  = 44
+	countOne = 1 << sumBits
+	sumMask  = countOne - 1
+	// fastMax is the longest duration, about 67ms, added to a cell; a
+	// longer or negative one takes the locked slow path.
+	fastMax = 1<<26 - 1
+	// flushBits are set in a cell once its count reaches 2^19 or its
+	// sum 2^43ns: the cell is then moved to the wide counters before
+	// either field overflows. After the bit is set every adder sees it
+	// and waits for the flush, so an overflow would need more than
+	// 2^43/fastMax (131072) goroutines adding to one cell at once.
+	flushBits = 1<<63 | 1<<(sumBits-1)
+)
+
 // scoreSeries are the score counts of one model version: a histogram
-// row per status and the sum of the durations. An observation adds to
-// one bucket cell and to the sum, whatever its status, so the status
-// costs nothing; the ok and error counts, the histogram buckets and its
-// count are all sums of cells taken at scrape time, which keeps them
-// consistent with each other in every scrape and each of them monotonic.
+// row per status, each cell a count and a sum. An observation is one
+// atomic addition to one cell, whatever its status. A scrape sums the
+// cells: the bucket counts, the histogram count and sum and the ok and
+// error counts are consistent with each other in every scrape, and each
+// only grows (the sum, for non-negative durations).
 type scoreSeries struct {
-	// cells[0] is the sum of the durations in nanoseconds, as an int64
-	// in two's complement (584 years of model time before it wraps).
-	// cells[1:1+width] are the ok row, cells[1+width:] the error row,
-	// each one cell per bound then +Inf.
-	cells   []atomic.Uint64
-	width   int
+	// cells are the ok row then the error row, each one cell per bound
+	// then +Inf; a cell is count<<sumBits | sum of nanoseconds.
+	cells []atomic.Uint64
+	width int
+
+	// mu guards the wide counters, which hold what was flushed from the
+	// cells and the slow-path observations, and makes a scrape and a
+	// flush exclude each other.
+	mu        sync.Mutex
+	wideCount []uint64
+	wideSum   int64 // nanoseconds; wraps after 292 years of model time
+
 	name    string
 	version string
 	created time.Time
@@ -113,20 +137,43 @@ type scoreSeries struct {
 
 func newScoreSeries(name, version string, buckets int) *scoreSeries {
 	width := buckets + 1
-	n := 1 + 2*width
+	n := 2 * width
 	backing := make([]atomic.Uint64, cacheLinePad+n+cacheLinePad)
 	return &scoreSeries{cells: backing[cacheLinePad : cacheLinePad+n : cacheLinePad+n], width: width,
-		name: name, version: version, created: time.Now()}
+		wideCount: make([]uint64, n), name: name, version: version, created: time.Now()}
 }
 
 // observe records one call of n nanoseconds in bucket i.
 func (s *scoreSeries) observe(i int, n int64, failed bool) {
-	i++
 	if failed {
 		i += s.width
 	}
-	s.cells[i].Add(1)
-	s.cells[0].Add(uint64(n))
+	if uint64(n) > fastMax { // also every negative n
+		s.observeSlow(i, n)
+		return
+	}
+	if s.cells[i].Add(countOne|uint64(n))&flushBits != 0 {
+		s.flush(i)
+	}
+}
+
+func (s *scoreSeries) observeSlow(i int, n int64) {
+	s.mu.Lock()
+	s.wideCount[i]++
+	s.wideSum += n
+	s.mu.Unlock()
+}
+
+// flush moves cell i to the wide counters if it is still due.
+func (s *scoreSeries) flush(i int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cells[i].Load()&flushBits == 0 {
+		return // another adder flushed it
+	}
+	v := s.cells[i].Swap(0)
+	s.wideCount[i] += v >> sumBits
+	s.wideSum += int64(v & sumMask)
 }
 
 // collect sends the histogram and the two scores_total samples.
@@ -134,16 +181,19 @@ func (s *scoreSeries) collect(ch chan<- prometheus.Metric, m *Metrics) {
 	bounds := m.bounds.bounds
 	cum := make(map[float64]uint64, len(bounds))
 	var ok, failed uint64
+	s.mu.Lock()
+	sum := s.wideSum
 	for i := 0; i < s.width; i++ {
-		o, e := s.cells[1+i].Load(), s.cells[1+s.width+i].Load()
-		ok += o
-		failed += e
+		o, e := s.cells[i].Load(), s.cells[s.width+i].Load()
+		sum += int64(o&sumMask) + int64(e&sumMask)
+		ok += o>>sumBits + s.wideCount[i]
+		failed += e>>sumBits + s.wideCount[s.width+i]
 		if i < len(bounds) {
 			cum[bounds[i]] = ok + failed
 		}
 	}
-	sum := float64(int64(s.cells[0].Load())) / 1e9
-	ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(m.durationDesc, ok+failed, sum, cum, s.created, s.name, s.version)
+	s.mu.Unlock()
+	ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(m.durationDesc, ok+failed, float64(sum)/1e9, cum, s.created, s.name, s.version)
 	ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(m.scoresDesc, prometheus.CounterValue, float64(ok), s.created, s.name, s.version, "ok")
 	ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(m.scoresDesc, prometheus.CounterValue, float64(failed), s.created, s.name, s.version, "error")
 }

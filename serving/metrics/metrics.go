@@ -39,19 +39,21 @@
 //
 // The score histogram and scores_total are not prometheus.HistogramVec
 // and CounterVec children but a collector of their own, made for that
-// path: a call adds one to one bucket cell (the bucket is found from the
-// integer nanoseconds, without a float conversion, and per status) and
-// its nanoseconds to the version's sum: two atomic additions, on
-// counters padded apart from other versions'. A scrape sums the cells:
-// the bucket counts, the histogram count and the ok and error counts are
-// therefore consistent with each other in every scrape, and each only
-// grows. Bucket placement is exactly that of a prometheus.Histogram
-// observing took.Seconds(). Unlike it, the sum is read separately from
-// the counts, so a scrape during scoring can see a sum a few calls
-// ahead of or behind the count; and it is kept in int64 nanoseconds,
-// which wraps after 292 years of cumulative model time per version.
-// BenchmarkOnScored and BenchmarkServerHooks compare it with the
-// HistogramVec version it replaced.
+// path. Per version and status there is a row of cells, one per bucket,
+// each packing a count and a sum of nanoseconds in one word; a call is
+// one atomic addition to one cell, its bucket found from the integer
+// nanoseconds without a float conversion. The rows are padded apart from
+// other versions' against false sharing. A cell is moved into wide
+// counters, under a lock, before it can overflow (every half million
+// calls or 2.4 hours of model time), as are calls over 67ms, which go
+// there directly. A scrape sums the cells under that lock: the bucket
+// counts, the histogram count and sum and the ok and error counts are
+// consistent with each other in every scrape, and each only grows.
+// Bucket placement is exactly that of a prometheus.Histogram observing
+// took.Seconds(); the sum is exact to the nanosecond, and wraps after
+// 292 years of model time per version. BenchmarkOnScored and
+// BenchmarkServerHooks compare it with the HistogramVec version it
+// replaced.
 //
 // # Swaps
 //
