@@ -51,6 +51,14 @@ func (b *bucketIndex) of(n int64) int {
 	return b.first(n, int(sp.lo), int(sp.hi))
 }
 
+// ofShort returns the bucket of a duration of n nanoseconds, 0 <= n
+// <= fastMax: of without its branch for negative durations, short
+// enough to inline.
+func (b *bucketIndex) ofShort(n int64) int {
+	sp := b.span[bits.Len64(uint64(n))&63]
+	return b.first(n, int(sp.lo), int(sp.hi))
+}
+
 // first returns the first i in [lo, hi] with n <= thr[i], where hi may
 // be len(thr); the caller knows the answer lies in that range.
 func (b *bucketIndex) first(n int64, lo, hi int) int {
@@ -143,21 +151,15 @@ func newScoreSeries(name, version string, buckets int) *scoreSeries {
 		wideCount: make([]uint64, n), name: name, version: version, created: time.Now()}
 }
 
-// observe records one call of n nanoseconds in bucket i.
-func (s *scoreSeries) observe(i int, n int64, failed bool) {
-	if failed {
-		i += s.width
-	}
-	if uint64(n) > fastMax { // also every negative n
-		s.observeSlow(i, n)
-		return
-	}
+// add records a call of n nanoseconds, 0 <= n <= fastMax, in cell i.
+func (s *scoreSeries) add(i int, n int64) {
 	if s.cells[i].Add(countOne|uint64(n))&flushBits != 0 {
 		s.flush(i)
 	}
 }
 
-func (s *scoreSeries) observeSlow(i int, n int64) {
+// addSlow records a call of n nanoseconds of any length in cell i.
+func (s *scoreSeries) addSlow(i int, n int64) {
 	s.mu.Lock()
 	s.wideCount[i]++
 	s.wideSum += n

@@ -260,7 +260,15 @@ func (m *Metrics) OnScored(ref serving.ModelRef, took time.Duration, err error) 
 	if s == nil {
 		return // a call that finished on a version already replaced
 	}
-	s.observe(m.bounds.of(int64(took)), int64(took), err != nil)
+	n, row := int64(took), 0
+	if err != nil {
+		row = s.width
+	}
+	if uint64(n) > fastMax { // also every negative n
+		s.addSlow(row+m.bounds.of(n), n)
+		return
+	}
+	s.add(row+m.bounds.ofShort(n), n)
 }
 
 // OnModelEvent implements serving.HookModelEvent.
