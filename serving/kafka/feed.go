@@ -36,7 +36,11 @@ func FeedTopic(t string) FeedOption { return func(o *feedOptions) { o.topic = t 
 // StartOffsets makes the feed start each listed partition at the given
 // offset instead of the oldest one. A durable registry that remembers the
 // offset after the last message it applied (FeedEvent.Offset + 1) passes
-// it here on restart. Partitions not listed start at the oldest offset.
+// it here on restart. Partitions not listed start at the oldest offset,
+// and so do partitions whose offset the topic no longer holds: below the
+// low-water mark, once retention deleted the records, or above the
+// high-water mark, once the topic was recreated. The feed logs a warning
+// then, and replays what the partition holds.
 func StartOffsets(m map[int32]int64) FeedOption {
 	return func(o *feedOptions) { o.start = maps.Clone(m) }
 }
@@ -234,17 +238,13 @@ func (f *ModelFeed) Run(ctx context.Context) error {
 	defer cancel()
 	errc := make(chan error, len(parts))
 	for _, p := range parts {
-		start := int64(sarama.OffsetOldest)
-		if off, ok := f.o.start[p]; ok {
-			start = off
-		}
-		hwm, err := f.client.GetOffset(f.o.topic, p, sarama.OffsetNewest)
+		pc, start, hwm, err := f.open(p)
 		if err != nil {
-			return fmt.Errorf("kafka: model feed: high water mark of %s/%d: %w", f.o.topic, p, err)
-		}
-		pc, err := f.cons.ConsumePartition(f.o.topic, p, start)
-		if err != nil {
-			return fmt.Errorf("kafka: model feed: consume %s/%d from %d: %w", f.o.topic, p, start, err)
+			// Stop the partitions already started before returning, so
+			// that none activates a model after Run has returned.
+			cancel()
+			wg.Wait()
+			return err
 		}
 		pending.Add(1)
 		wg.Add(1)
@@ -273,6 +273,44 @@ func (f *ModelFeed) Run(ctx context.Context) error {
 	}
 }
 
+// open starts consuming partition p at its start offset and returns the
+// partition consumer, the offset it starts at and the high-water mark. A
+// start offset the partition does not hold, below its low-water mark
+// (records deleted by retention) or above its high-water mark (the topic
+// was recreated), is logged and replaced by the oldest offset, as Kafka's
+// auto.offset.reset=earliest would.
+func (f *ModelFeed) open(p int32) (sarama.PartitionConsumer, int64, int64, error) {
+	oldest, err := f.client.GetOffset(f.o.topic, p, sarama.OffsetOldest)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("kafka: model feed: low water mark of %s/%d: %w", f.o.topic, p, err)
+	}
+	hwm, err := f.client.GetOffset(f.o.topic, p, sarama.OffsetNewest)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("kafka: model feed: high water mark of %s/%d: %w", f.o.topic, p, err)
+	}
+	start := oldest
+	if off, ok := f.o.start[p]; ok {
+		if off < oldest || off > hwm {
+			f.o.logger.Warn("model feed: start offset out of range, starting at the oldest offset",
+				"topic", f.o.topic, "partition", p, "start", off, "oldest", oldest, "high_water_mark", hwm)
+		} else {
+			start = off
+		}
+	}
+	pc, err := f.cons.ConsumePartition(f.o.topic, p, start)
+	if errors.Is(err, sarama.ErrOffsetOutOfRange) {
+		// Retention moved the low-water mark since it was read.
+		f.o.logger.Warn("model feed: start offset out of range, starting at the oldest offset",
+			"topic", f.o.topic, "partition", p, "start", start)
+		start = oldest
+		pc, err = f.cons.ConsumePartition(f.o.topic, p, sarama.OffsetOldest)
+	}
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("kafka: model feed: consume %s/%d from %d: %w", f.o.topic, p, start, err)
+	}
+	return pc, start, hwm, nil
+}
+
 // consume handles one partition. It calls done once it has reached hwm.
 func (f *ModelFeed) consume(ctx context.Context, pc sarama.PartitionConsumer, start, hwm int64, done func()) error {
 	defer pc.AsyncClose()
@@ -284,7 +322,7 @@ func (f *ModelFeed) consume(ctx context.Context, pc sarama.PartitionConsumer, st
 		}
 	}
 	defer reach()
-	if hwm <= 0 || start >= hwm {
+	if start >= hwm {
 		reach()
 	}
 	for {

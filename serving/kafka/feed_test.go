@@ -281,3 +281,59 @@ func TestFeedPrecheckBeforeFetch(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestFeedStartOffsetsOutOfRange: a start offset the topic no longer
+// holds (below the low-water mark after retention or DeleteRecords, or
+// past the high-water mark after the topic was recreated) resets to the
+// oldest offset, as auto.offset.reset=earliest would, instead of failing
+// Run; and a partition emptied by retention counts as caught up.
+func TestFeedStartOffsetsOutOfRange(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1), kafkatest.Topic("empty", 1))
+	pub := publisher(t, c)
+	ctx := context.Background()
+	for _, name := range []string{"a", "b", "c"} {
+		if _, _, err := pub.Publish(ctx, linearModel(t, name, 1, 1, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin, err := sarama.NewClusterAdmin(c.Addrs(), sarama.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if err := admin.DeleteRecords(kafka.DefaultModelsTopic, map[int32]int64{0: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, start := range []int64{0, 10} {
+		srv := newServer(t)
+		runFeed(t, c.Addrs(), srv, kafka.StartOffsets(map[int32]int64{0: start}))
+		if _, ok := srv.Current("a"); ok {
+			t.Errorf("start %d: model a, deleted, is live", start)
+		}
+		for _, name := range []string{"b", "c"} {
+			if _, ok := srv.Current(name); !ok {
+				t.Errorf("start %d: model %s is not live", start, name)
+			}
+		}
+	}
+
+	// A partition whose every record was deleted: nothing to wait for.
+	pubEmpty, err := kafka.NewPublisher(c.Addrs(), kafka.PublishTopic("empty"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pubEmpty.Close()
+	for range 2 {
+		if _, _, err := pubEmpty.Publish(ctx, linearModel(t, "gone", 1, 1, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := admin.DeleteRecords("empty", map[int32]int64{0: 2}); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t)
+	runFeed(t, c.Addrs(), srv, kafka.FeedTopic("empty"))
+	if len(srv.Models()) != 0 {
+		t.Errorf("models %v", srv.Models())
+	}
+}

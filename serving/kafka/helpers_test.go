@@ -60,6 +60,7 @@ func runFeed(t testing.TB, brokers []string, srv *serving.Server, opts ...kafka.
 	select {
 	case <-f.CaughtUp():
 	case err := <-done:
+		done <- nil // for the cleanup, which would wait forever otherwise
 		t.Fatalf("feed stopped: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("feed did not catch up in 30s")
