@@ -119,46 +119,67 @@ const (
 	flushBits = 1<<63 | 1<<(sumBits-1)
 )
 
-// scoreSeries are the score counts of one model version: a histogram
-// row per status, each cell a count and a sum. An observation is one
-// atomic addition to one cell, whatever its status. A scrape sums the
-// cells: the bucket counts, the histogram count and sum and the ok and
-// error counts are consistent with each other in every scrape, and each
-// only grows (the sum, for non-negative durations).
+// defaultStripes is how many copies of its cells a series keeps. A call
+// adds to the copy picked by the low bits of its duration, which vary
+// from call to call, so that cores scoring one version at once mostly
+// add to different cache lines instead of taking turns on one. A power
+// of two.
+const defaultStripes = 8
+
+// stripeOf picks the stripe of a call of n nanoseconds, folding in
+// higher bits for clocks coarser than a nanosecond; mask is the number
+// of stripes minus one.
+func stripeOf(n int64, mask int) int {
+	x := uint64(n)
+	x ^= x>>4 ^ x>>8
+	return int(x) & mask
+}
+
+// scoreSeries are the score counts of one model version: per stripe, a
+// histogram row per status, each cell a count and a sum. An observation
+// is one atomic addition to one cell, whatever its status. A scrape sums
+// the cells: the bucket counts, the histogram count and sum and the ok
+// and error counts are consistent with each other in every scrape, and
+// each only grows (the sum, for non-negative durations).
 type scoreSeries struct {
-	// cells are the ok row then the error row, each one cell per bound
-	// then +Inf; a cell is count<<sumBits | sum of nanoseconds.
-	cells []atomic.Uint64
-	width int
+	// cells hold stripes copies, stride cells apart, of the ok row then
+	// the error row, each one cell per bound then +Inf; a cell is
+	// count<<sumBits | sum of nanoseconds.
+	cells   []atomic.Uint64
+	width   int // cells in a row
+	stride  int // 2*width rounded up to a cache line
+	stripes int
 
 	// mu guards the wide counters, which hold what was flushed from the
 	// cells and the slow-path observations, and makes a scrape and a
 	// flush exclude each other.
 	mu        sync.Mutex
-	wideCount []uint64
-	wideSum   int64 // nanoseconds; wraps after 292 years of model time
+	wideCount []uint64 // the ok row then the error row
+	wideSum   int64    // nanoseconds; wraps after 292 years of model time
 
 	name    string
 	version string
 	created time.Time
 }
 
-func newScoreSeries(name, version string, buckets int) *scoreSeries {
+func newScoreSeries(name, version string, buckets, stripes int) *scoreSeries {
 	width := buckets + 1
-	n := 2 * width
+	stride := (2*width + 7) &^ 7
+	n := stripes * stride
 	backing := make([]atomic.Uint64, cacheLinePad+n+cacheLinePad)
-	return &scoreSeries{cells: backing[cacheLinePad : cacheLinePad+n : cacheLinePad+n], width: width,
-		wideCount: make([]uint64, n), name: name, version: version, created: time.Now()}
+	return &scoreSeries{cells: backing[cacheLinePad : cacheLinePad+n : cacheLinePad+n], width: width, stride: stride,
+		stripes: stripes, wideCount: make([]uint64, 2*width), name: name, version: version, created: time.Now()}
 }
 
-// add records a call of n nanoseconds, 0 <= n <= fastMax, in cell i.
-func (s *scoreSeries) add(i int, n int64) {
-	if s.cells[i].Add(countOne|uint64(n))&flushBits != 0 {
-		s.flush(i)
+// add records a call of n nanoseconds, 0 <= n <= fastMax, in cell c:
+// stripeOf(n) times stride, plus the bucket, plus width for an error.
+func (s *scoreSeries) add(c int, n int64) {
+	if s.cells[c].Add(countOne|uint64(n))&flushBits != 0 {
+		s.flush(c)
 	}
 }
 
-// addSlow records a call of n nanoseconds of any length in cell i.
+// addSlow records a call of n nanoseconds of any length in row cell i.
 func (s *scoreSeries) addSlow(i int, n int64) {
 	s.mu.Lock()
 	s.wideCount[i]++
@@ -166,35 +187,43 @@ func (s *scoreSeries) addSlow(i int, n int64) {
 	s.mu.Unlock()
 }
 
-// flush moves cell i to the wide counters if it is still due.
-func (s *scoreSeries) flush(i int) {
+// flush moves cell c to the wide counters if it is still due.
+func (s *scoreSeries) flush(c int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cells[i].Load()&flushBits == 0 {
+	if s.cells[c].Load()&flushBits == 0 {
 		return // another adder flushed it
 	}
-	v := s.cells[i].Swap(0)
-	s.wideCount[i] += v >> sumBits
+	v := s.cells[c].Swap(0)
+	s.wideCount[c%s.stride] += v >> sumBits
 	s.wideSum += int64(v & sumMask)
 }
 
 // collect sends the histogram and the two scores_total samples.
 func (s *scoreSeries) collect(ch chan<- prometheus.Metric, m *Metrics) {
+	counts := make([]uint64, 2*s.width)
+	s.mu.Lock()
+	sum := s.wideSum
+	copy(counts, s.wideCount)
+	for st := range s.stripes {
+		row := s.cells[st*s.stride : st*s.stride+2*s.width]
+		for i := range row {
+			v := row[i].Load()
+			counts[i] += v >> sumBits
+			sum += int64(v & sumMask)
+		}
+	}
+	s.mu.Unlock()
 	bounds := m.bounds.bounds
 	cum := make(map[float64]uint64, len(bounds))
 	var ok, failed uint64
-	s.mu.Lock()
-	sum := s.wideSum
 	for i := 0; i < s.width; i++ {
-		o, e := s.cells[i].Load(), s.cells[s.width+i].Load()
-		sum += int64(o&sumMask) + int64(e&sumMask)
-		ok += o>>sumBits + s.wideCount[i]
-		failed += e>>sumBits + s.wideCount[s.width+i]
+		ok += counts[i]
+		failed += counts[s.width+i]
 		if i < len(bounds) {
 			cum[bounds[i]] = ok + failed
 		}
 	}
-	s.mu.Unlock()
 	ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(m.durationDesc, ok+failed, float64(sum)/1e9, cum, s.created, s.name, s.version)
 	ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(m.scoresDesc, prometheus.CounterValue, float64(ok), s.created, s.name, s.version, "ok")
 	ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(m.scoresDesc, prometheus.CounterValue, float64(failed), s.created, s.name, s.version, "error")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,15 +33,18 @@ func linearDescriptor(b testing.TB, features int) serving.Descriptor {
 
 // BenchmarkServerHooks measures the cost of the Prometheus hooks on the
 // scoring path: the same Server and linear model (11 features) without
-// metrics, with Metrics, and with the legacy hook (HistogramVec and
+// metrics, with Metrics, with Metrics keeping one stripe of cells per
+// series instead of eight, and with the legacy hook (HistogramVec and
 // CounterVec children, see legacy_test.go) as the baseline, in one run.
 func BenchmarkServerHooks(b *testing.B) {
-	for _, name := range []string{"off", "on", "legacy"} {
+	for _, name := range []string{"off", "on", "on-1stripe", "legacy"} {
 		opts := []serving.Option{serving.WithLogger(slog.New(slog.DiscardHandler))}
 		var hook prometheus.Collector
 		switch name {
 		case "on":
 			hook = metrics.New()
+		case "on-1stripe":
+			hook = metrics.NewStriped(1)
 		case "legacy":
 			hook = newLegacyScored()
 		}
@@ -69,25 +73,39 @@ func BenchmarkServerHooks(b *testing.B) {
 	}
 }
 
-// BenchmarkOnScored measures the scoring hook alone, with durations
-// spread over the buckets, against the legacy hook.
+// BenchmarkOnScored measures the scoring hook alone against the legacy
+// hook, with durations spread over the buckets ("spread") or all in one
+// bucket ("onebucket", what a steady model gives: every core adds to the
+// same cells unless they are striped).
 func BenchmarkOnScored(b *testing.B) {
-	for _, name := range []string{"metrics", "legacy"} {
-		var hook serving.HookScored = metrics.New()
-		if name == "legacy" {
-			hook = newLegacyScored()
-		}
-		ref := serving.ModelRef{Name: "wine", Version: 1}
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				took := time.Duration(0)
-				for pb.Next() {
-					took = (took*7 + 12345) % (50 * time.Millisecond)
-					hook.OnScored(ref, took, nil)
-				}
+	for _, durations := range []string{"spread", "onebucket"} {
+		for _, name := range []string{"metrics", "metrics-1stripe", "legacy"} {
+			var hook serving.HookScored
+			switch name {
+			case "metrics":
+				hook = metrics.New()
+			case "metrics-1stripe":
+				hook = metrics.NewStriped(1)
+			default:
+				hook = newLegacyScored()
+			}
+			ref := serving.ModelRef{Name: "wine", Version: 1}
+			b.Run(durations+"/"+name, func(b *testing.B) {
+				b.ReportAllocs()
+				var seed atomic.Int64
+				b.RunParallel(func(pb *testing.PB) {
+					x := time.Duration(seed.Add(1) * 1013)
+					for pb.Next() {
+						x = (x*7 + 12345) % (50 * time.Millisecond)
+						took := x
+						if durations == "onebucket" {
+							took = 25*time.Microsecond + x%4096 // le 40µs
+						}
+						hook.OnScored(ref, took, nil)
+					}
+				})
 			})
-		})
+		}
 	}
 }
 

@@ -1,0 +1,10 @@
+package metrics
+
+// NewStriped is New with n stripes per series instead of defaultStripes,
+// for the benchmarks that measure what the stripes buy; n is a power of
+// two.
+func NewStriped(n int, opts ...Option) *Metrics {
+	m := New(opts...)
+	m.stripes = n
+	return m
+}
