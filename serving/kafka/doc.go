@@ -52,7 +52,9 @@
 // of workers but written in offset order, and at most [Window] records
 // per partition are in flight, so memory stays bounded when the sink is
 // slow. Cancelling the context given to Source.Run stops reading,
-// finishes the records in flight, commits, and leaves the group. A crash
+// finishes the records in flight, commits, and leaves the group; a
+// Scorer still busy after [DrainTimeout] has its context cancelled, and
+// its records are left uncommitted for the next owner. A crash
 // replays the records written since the last commit; the duplicates carry
 // the same input topic, partition and offset, so a consumer can drop
 // them.

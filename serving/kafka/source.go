@@ -25,6 +25,7 @@ type sourceOptions struct {
 	window   int
 	workers  int
 	interval time.Duration
+	drain    time.Duration
 	logger   *slog.Logger
 	hooks    serving.Hooks
 	tune     func(*sarama.Config)
@@ -53,6 +54,17 @@ func Workers(n int) SourceOption { return func(o *sourceOptions) { o.workers = n
 // overriding the default of one second. They are also committed when a
 // partition is released and when the Source stops.
 func CommitInterval(d time.Duration) SourceOption { return func(o *sourceOptions) { o.interval = d } }
+
+// DrainTimeout sets how long, once Run's context is done, records in
+// flight may still take to score, overriding the default of 30 seconds.
+// Until then the Scorer runs with a context that is not cancelled, so
+// that the records in flight are drained rather than failed. After it,
+// the Scorer's context is cancelled: a record whose scoring then fails is
+// abandoned, neither written nor dead-lettered, and neither its offset
+// nor any later one of its partition is marked, so the next owner of the
+// partition scores it again. A Scorer that ignores its context still
+// holds Run until it returns.
+func DrainTimeout(d time.Duration) SourceOption { return func(o *sourceOptions) { o.drain = d } }
 
 // SourceLogger sets the logger, overriding the default of slog.Default().
 func SourceLogger(l *slog.Logger) SourceOption { return func(o *sourceOptions) { o.logger = l } }
@@ -174,7 +186,7 @@ func (s *Source) Ready() error {
 // scored with no model live fail with serving.ErrNoModel and go to the
 // dead-letter topic.
 func NewSource(brokers []string, group string, scorer serving.Scorer, sink *Sink, opts ...SourceOption) (*Source, error) {
-	o := sourceOptions{topics: []string{DefaultDataTopic}, codec: JSON{}, window: 512, workers: runtime.GOMAXPROCS(0), interval: time.Second, logger: slog.Default()}
+	o := sourceOptions{topics: []string{DefaultDataTopic}, codec: JSON{}, window: 512, workers: runtime.GOMAXPROCS(0), interval: time.Second, drain: 30 * time.Second, logger: slog.Default()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -198,6 +210,8 @@ func NewSource(brokers []string, group string, scorer serving.Scorer, sink *Sink
 		return nil, configErr("Workers(%d): must be at least 1", o.workers)
 	case o.interval <= 0:
 		return nil, configErr("CommitInterval(%v): must be positive", o.interval)
+	case o.drain < 0:
+		return nil, configErr("DrainTimeout(%v): must not be negative", o.drain)
 	case o.logger == nil:
 		return nil, configErr("SourceLogger(nil)")
 	}
@@ -218,9 +232,9 @@ func (s *Source) Stats() SourceStats {
 
 // Run consumes until ctx is done or a write fails for good. On
 // cancellation it stops reading, finishes scoring and writing the records
-// in flight, waits for their acknowledgements, commits, and leaves the
-// group. It returns nil after a cancellation, and the write error
-// otherwise.
+// in flight (scoring within [DrainTimeout]), waits for their
+// acknowledgements, commits, and leaves the group. It returns nil after a
+// cancellation, and the write error otherwise.
 func (s *Source) Run(ctx context.Context) error {
 	if s.ran.Swap(true) {
 		return errors.New("kafka: Source.Run called twice")
@@ -246,9 +260,28 @@ func (s *Source) Run(ctx context.Context) error {
 	}()
 	work := make(chan *batch, s.o.workers*4)
 	var workers sync.WaitGroup
-	// Scoring outlives cancellation, so that records in flight are
-	// drained rather than dead-lettered as "context canceled".
-	scoreCtx := context.WithoutCancel(ctx)
+	// Scoring outlives cancellation by the drain timeout, so that records
+	// in flight are drained rather than dead-lettered as "context
+	// canceled"; then it is cancelled, so that a stuck Scorer that
+	// respects its context cannot hold Run forever.
+	scoreCtx, cancelScoring := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelScoring()
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-finished:
+			return
+		}
+		t := time.NewTimer(s.o.drain)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelScoring()
+		case <-finished:
+		}
+	}()
 	for range s.o.workers {
 		workers.Go(func() {
 			for b := range work {
@@ -332,6 +365,7 @@ type item struct {
 type batch struct {
 	items   []item
 	scored  chan struct{} // closed by the worker
+	cut     int           // items from cut on were abandoned at shutdown
 	pending atomic.Int32  // writes not yet acknowledged
 	acked   chan struct{} // closed when pending reaches zero
 	mu      sync.Mutex
@@ -352,10 +386,17 @@ func (b *batch) ack(i int, err error) {
 	}
 }
 
-// process decodes, scores and encodes a batch.
+// process decodes, scores and encodes a batch. Once ctx, the scoring
+// context, is cancelled at the end of the drain, it abandons the rest of
+// the batch from the first record whose scoring failed.
 func (s *Source) process(ctx context.Context, b *batch) {
 	defer close(b.scored)
+	b.cut = len(b.items)
 	for i := range b.items {
+		if ctx.Err() != nil {
+			b.cut = i
+			return
+		}
 		it := &b.items[i]
 		x, err := s.o.codec.Decode(it.msg.Value)
 		if err != nil {
@@ -365,6 +406,10 @@ func (s *Source) process(ctx context.Context, b *batch) {
 		}
 		r := serving.Record{Key: it.msg.Key, Features: x, Time: it.msg.Timestamp}
 		res, err := s.scorer.Score(ctx, r)
+		if err != nil && ctx.Err() != nil {
+			b.cut = i // not the record's fault: leave it to be read again
+			return
+		}
 		if err != nil {
 			it.err, it.stage = err, StageScore
 			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)
@@ -491,9 +536,11 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	acking := make(chan *batch, s.o.window)
 	var wg sync.WaitGroup
 
-	// Writer: write results in offset order.
+	// Writer: write results in offset order, up to the first record
+	// abandoned at shutdown.
 	wg.Go(func() {
 		defer close(acking)
+		abandoned := false
 		for b := range ordered {
 			select {
 			case <-b.scored:
@@ -503,8 +550,20 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			if s.isCrashed() {
 				return
 			}
-			b.pending.Store(int32(len(b.items)))
-			for i := range b.items {
+			if abandoned {
+				release(len(b.items))
+				continue
+			}
+			if b.cut < len(b.items) {
+				abandoned = true
+				s.o.logger.Info("kafka source: records abandoned at shutdown, to be read again", "topic", tp.Topic, "partition", tp.Partition, "from_offset", b.items[b.cut].msg.Offset)
+			}
+			if b.cut == 0 {
+				release(len(b.items))
+				continue
+			}
+			b.pending.Store(int32(b.cut))
+			for i := range b.items[:b.cut] {
 				s.sink.send(b.items[i].out, func(err error) { b.ack(i, err) })
 			}
 			select {
@@ -527,7 +586,10 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			if failed || s.isCrashed() {
 				continue
 			}
-			good := b.items
+			good := b.items[:b.cut]
+			if b.cut < len(b.items) {
+				failed = true // nothing after an abandoned record is marked
+			}
 			if b.werr != nil {
 				failed = true
 				good = b.items[:b.werrAt]

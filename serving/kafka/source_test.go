@@ -393,6 +393,7 @@ func TestSourceConfig(t *testing.T) {
 		"window":     {"g", scorer, []kafka.SourceOption{kafka.Window(0)}},
 		"workers":    {"g", scorer, []kafka.SourceOption{kafka.Workers(0)}},
 		"interval":   {"g", scorer, []kafka.SourceOption{kafka.CommitInterval(0)}},
+		"drain":      {"g", scorer, []kafka.SourceOption{kafka.DrainTimeout(-time.Second)}},
 		"codec":      {"g", scorer, []kafka.SourceOption{kafka.WithCodec(nil)}},
 		"autocommit": {"g", scorer, []kafka.SourceOption{kafka.SourceSarama(func(c *sarama.Config) { c.Consumer.Offsets.AutoCommit.Enable = true })}},
 	} {
@@ -482,5 +483,69 @@ func TestSourceReady(t *testing.T) {
 	}
 	if err := src.Ready(); !errors.Is(err, kafka.ErrNotReady) {
 		t.Fatalf("Ready after Run returned: %v, want ErrNotReady", err)
+	}
+}
+
+// TestSourceStuckScorer: a scorer stuck until its context is done does
+// not hold Run forever on cancellation. After DrainTimeout the scoring
+// context is cancelled, the stuck record is abandoned (neither written
+// nor dead-lettered, its offset not committed), and a restarted Source
+// scores it.
+func TestSourceStuckScorer(t *testing.T) {
+	const n = 50
+	const stuckAt = 20
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1))
+	srv := newServer(t)
+	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	scores := collect(t, c, kafka.DefaultScoresTopic)
+	dead := collect(t, c, kafka.DefaultDeadLetterTopic)
+	keys, vals := records(0, n)
+	produce(t, rawProducer(t, c), kafka.DefaultDataTopic, keys, vals)
+
+	stuck := make(chan struct{})
+	var once sync.Once
+	scorer := serving.ScorerFunc(func(ctx context.Context, r serving.Record) (serving.Result, error) {
+		if r.Features[0] == stuckAt {
+			once.Do(func() { close(stuck) })
+			<-ctx.Done()
+			return serving.Result{}, ctx.Err()
+		}
+		return srv.Model("m").Score(ctx, r)
+	})
+	r := startSource(t, c, "stuck", scorer, kafka.DrainTimeout(50*time.Millisecond))
+	select {
+	case <-stuck:
+	case <-time.After(time.Minute):
+		t.Fatal("the stuck record was never scored")
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return within a minute of its cancellation: the stuck scorer holds it")
+	}
+	r.sink.Close()
+	if st := r.src.Stats(); st.DeadLettered != 0 || st.Scored != stuckAt {
+		t.Errorf("stats %+v, want %d scored and no dead letters", st, stuckAt)
+	}
+
+	startSource(t, c, "stuck", srv.Model("m"))
+	seen := map[int]int{}
+	for _, m := range scores.next(t, n) {
+		seen[int(decodeScore(t, m).Prediction.Value)]++
+	}
+	for i := range n {
+		if seen[i] != 1 {
+			t.Errorf("record %d scored %d times, want once", i, seen[i])
+		}
+	}
+	if dl := dead.quietFor(200 * time.Millisecond); len(dl) != 0 {
+		t.Errorf("%d dead letters, want none: %q", len(dl), header(dl[0], kafka.HeaderDLQReason))
 	}
 }
