@@ -111,7 +111,10 @@ func SinkProvenance(fn func(serving.Provenance) []sarama.RecordHeader) SinkOptio
 
 // SinkSarama lets fn adjust the sarama configuration after the package's
 // defaults (idempotent, acks=all, one request in flight, LZ4 compression)
-// are set.
+// are set. Settings that would break the Source's delivery promise are
+// refused with ErrConfig: acks other than WaitForAll, more than one
+// request in flight without idempotence, and turning off
+// Producer.Return.Successes or Errors.
 func SinkSarama(fn func(*sarama.Config)) SinkOption { return func(o *sinkOptions) { o.tune = fn } }
 
 // Sink writes scores and dead letters to Kafka through an idempotent,
@@ -168,8 +171,16 @@ func NewSink(brokers []string, opts ...SinkOption) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !cfg.Producer.Return.Successes || !cfg.Producer.Return.Errors {
+	switch {
+	case !cfg.Producer.Return.Successes || !cfg.Producer.Return.Errors:
 		return nil, configErr("SinkSarama: the sink needs Producer.Return.Successes and Errors")
+	case cfg.Producer.RequiredAcks != sarama.WaitForAll:
+		// The Source commits an offset on the acknowledgement; with fewer
+		// acks a leader failover could lose an acknowledged score.
+		return nil, configErr("SinkSarama: the sink needs Producer.RequiredAcks = WaitForAll, got %d", cfg.Producer.RequiredAcks)
+	case !cfg.Producer.Idempotent && cfg.Net.MaxOpenRequests > 1:
+		// Retries would reorder the outputs of one partition.
+		return nil, configErr("SinkSarama: without an idempotent producer the sink needs Net.MaxOpenRequests = 1, got %d", cfg.Net.MaxOpenRequests)
 	}
 	p, err := sarama.NewAsyncProducer(brokers, cfg)
 	if err != nil {
