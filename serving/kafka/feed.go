@@ -1,13 +1,16 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/IBM/sarama"
 
@@ -147,6 +150,11 @@ type FeedStats struct {
 // its reason, counted and skipped; the live model keeps serving. An old
 // version met while replaying the topic is skipped quietly (Stale).
 //
+// The feed reads committed records only: a model written in a Kafka
+// transaction goes live once the transaction commits, and never if it
+// aborts. A transaction left open holds the feed, and CaughtUp, at its
+// first record until it ends or the broker times it out.
+//
 // A ModelFeed is safe for concurrent use; Run may be called once.
 type ModelFeed struct {
 	o      feedOptions
@@ -154,6 +162,7 @@ type ModelFeed struct {
 	client sarama.Client
 	cons   sarama.Consumer
 
+	cfg      *sarama.Config
 	ran      atomic.Bool
 	caughtUp chan struct{}
 
@@ -187,6 +196,8 @@ func NewModelFeed(brokers []string, srv *serving.Server, opts ...FeedOption) (*M
 	}
 	cfg, err := newConfig("modelstream-feed", func(c *sarama.Config) {
 		c.Consumer.Fetch.Max = int32(min(o.maxBytes+1<<20, 1<<30))
+		// A model written in an aborted transaction must never go live.
+		c.Consumer.IsolationLevel = sarama.ReadCommitted
 		if o.tune != nil {
 			o.tune(c)
 		}
@@ -203,7 +214,7 @@ func NewModelFeed(brokers []string, srv *serving.Server, opts ...FeedOption) (*M
 		client.Close()
 		return nil, fmt.Errorf("kafka: model feed: %w", err)
 	}
-	return &ModelFeed{o: o, srv: srv, client: client, cons: cons, caughtUp: make(chan struct{})}, nil
+	return &ModelFeed{o: o, srv: srv, client: client, cons: cons, cfg: cfg, caughtUp: make(chan struct{})}, nil
 }
 
 // CaughtUp returns a channel that is closed once Run has handled every
@@ -250,7 +261,7 @@ func (f *ModelFeed) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := f.consume(ctx, pc, start, hwm, pending.Done); err != nil {
+			if err := f.consume(ctx, p, pc, start, hwm, pending.Done); err != nil {
 				errc <- err
 				cancel()
 			}
@@ -312,7 +323,7 @@ func (f *ModelFeed) open(p int32) (sarama.PartitionConsumer, int64, int64, error
 }
 
 // consume handles one partition. It calls done once it has reached hwm.
-func (f *ModelFeed) consume(ctx context.Context, pc sarama.PartitionConsumer, start, hwm int64, done func()) error {
+func (f *ModelFeed) consume(ctx context.Context, p int32, pc sarama.PartitionConsumer, start, hwm int64, done func()) error {
 	defer pc.AsyncClose()
 	reached := false
 	reach := func() {
@@ -325,15 +336,37 @@ func (f *ModelFeed) consume(ctx context.Context, pc sarama.PartitionConsumer, st
 	if start >= hwm {
 		reach()
 	}
+	// The offsets before hwm may end in records the consumer never
+	// delivers: transaction markers, and records of aborted transactions.
+	// While the partition is behind and idle, probe whether any message
+	// is left to come before hwm.
+	next, idle := start, false
+	probe := time.NewTicker(250 * time.Millisecond)
+	defer probe.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-probe.C:
+			if reached {
+				probe.Stop()
+				continue
+			}
+			if idle {
+				left, err := f.messagesBefore(p, next, hwm)
+				if err != nil {
+					f.o.logger.Debug("model feed: catch-up probe", "partition", p, "err", err)
+				} else if !left {
+					reach()
+				}
+			}
+			idle = true
 		case msg, ok := <-pc.Messages():
 			if !ok {
 				return nil
 			}
 			f.handle(ctx, msg)
+			next, idle = msg.Offset+1, false
 			if msg.Offset+1 >= hwm {
 				reach()
 			}
@@ -344,6 +377,74 @@ func (f *ModelFeed) consume(ctx context.Context, pc sarama.PartitionConsumer, st
 			f.o.logger.Warn("model feed: consumer error", "topic", err.Topic, "partition", err.Partition, "err", err.Err)
 		}
 	}
+}
+
+// messagesBefore reports whether partition p holds, from offset from and
+// before hwm, a message the feed's consumer would deliver: a record that
+// is neither a transaction marker nor, when reading committed records
+// only, part of an aborted transaction. It reads the offsets with plain
+// fetch requests to the partition's leader.
+func (f *ModelFeed) messagesBefore(p int32, from, hwm int64) (bool, error) {
+	leader, err := f.client.Leader(f.o.topic, p)
+	if err != nil {
+		return false, err
+	}
+	readCommitted := f.cfg.Consumer.IsolationLevel == sarama.ReadCommitted
+	for from < hwm {
+		req := &sarama.FetchRequest{Version: 4, MaxBytes: f.cfg.Consumer.Fetch.Max, Isolation: f.cfg.Consumer.IsolationLevel}
+		req.AddBlock(f.o.topic, p, from, f.cfg.Consumer.Fetch.Max, -1)
+		resp, err := leader.Fetch(req)
+		if err != nil {
+			return false, err
+		}
+		block := resp.GetBlock(f.o.topic, p)
+		if block == nil {
+			return false, errors.New("no block in the fetch response")
+		}
+		if block.Err != sarama.ErrNoError {
+			return false, block.Err
+		}
+		aborted := map[int64]bool{}
+		txns := block.AbortedTransactions
+		slices.SortFunc(txns, func(a, b *sarama.AbortedTransaction) int { return cmp.Compare(a.FirstOffset, b.FirstOffset) })
+		advanced := false
+		for _, rs := range block.RecordsSet {
+			b := rs.RecordBatch
+			if b == nil {
+				return true, nil // a legacy message set: assume a message
+			}
+			last := b.FirstOffset + int64(b.LastOffsetDelta)
+			for len(txns) > 0 && txns[0].FirstOffset <= last {
+				aborted[txns[0].ProducerID] = true
+				txns = txns[1:]
+			}
+			if last < from {
+				continue
+			}
+			switch {
+			case b.Control:
+				// The key of a control record: int16 version, int16 type
+				// (0 abort, 1 commit).
+				if len(b.Records) > 0 && len(b.Records[0].Key) >= 4 && b.Records[0].Key[3] == 0 && b.Records[0].Key[2] == 0 {
+					delete(aborted, b.ProducerID)
+				}
+			case readCommitted && b.IsTransactional && aborted[b.ProducerID]:
+			default:
+				for _, r := range b.Records {
+					if off := b.FirstOffset + r.OffsetDelta; off >= from && off < hwm {
+						return true, nil
+					}
+				}
+			}
+			if last+1 > from {
+				from, advanced = last+1, true
+			}
+		}
+		if !advanced {
+			return false, fmt.Errorf("no progress fetching %s/%d at %d", f.o.topic, p, from)
+		}
+	}
+	return false, nil
 }
 
 // handle decodes, verifies and activates one message.

@@ -1,0 +1,88 @@
+package kafka_test
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/IBM/sarama"
+
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+)
+
+// txnProducer is a transactional sarama producer, as a JVM trainer with
+// transactional.id set would be.
+func txnProducer(t *testing.T, c *kafkatest.Cluster) sarama.SyncProducer {
+	t.Helper()
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V2_8_0_0
+	cfg.Producer.Idempotent = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Return.Successes = true
+	cfg.Net.MaxOpenRequests = 1
+	cfg.Producer.Transaction.ID = "trainer"
+	p, err := sarama.NewSyncProducer(c.Addrs(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func modelMessage(t *testing.T, name string, version uint64) *sarama.ProducerMessage {
+	t.Helper()
+	m, err := kafka.EncodeModel(linearModel(t, name, version, 2, float64(version)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &sarama.ProducerMessage{Topic: kafka.DefaultModelsTopic, Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(m.Value), Headers: m.Headers}
+}
+
+// TestFeedTransactions: a model written in an aborted transaction never
+// goes live, and a topic that ends with a transaction's commit marker
+// (an offset that holds no message) is caught up with.
+func TestFeedTransactions(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	p := txnProducer(t, c)
+	send := func(version uint64, commit bool) {
+		t.Helper()
+		if err := p.BeginTxn(); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := p.SendMessage(modelMessage(t, "m", version)); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if commit {
+			err = p.CommitTxn()
+		} else {
+			err = p.AbortTxn()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(1, true)
+	send(2, false) // aborted
+	send(3, true)
+	send(4, false) // aborted: the topic ends in an abort marker
+
+	srv := newServer(t)
+	var mu sync.Mutex
+	var activated []uint64
+	runFeed(t, c.Addrs(), srv, kafka.WithObserver(func(e kafka.FeedEvent) {
+		if e.Outcome == kafka.Activated {
+			mu.Lock()
+			activated = append(activated, e.Model.Version)
+			mu.Unlock()
+		}
+	}))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(activated) != 2 || activated[0] != 1 || activated[1] != 3 {
+		t.Errorf("activated versions %v, want [1 3]: aborted models went live", activated)
+	}
+	if r, _ := srv.Current("m"); r.Version != 3 {
+		t.Errorf("live %v, want v3", r)
+	}
+}
