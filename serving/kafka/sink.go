@@ -28,6 +28,11 @@ const (
 	HeaderDLQTopic     = HeaderPrefix + "dlq.topic"     // origin topic
 	HeaderDLQPartition = HeaderPrefix + "dlq.partition" // origin partition, decimal
 	HeaderDLQOffset    = HeaderPrefix + "dlq.offset"    // origin offset, decimal
+	// HeaderDLQTruncated, on a dead letter written without the input's
+	// value (or key and headers) because with the dead-letter headers it
+	// would exceed the producer's Producer.MaxMessageBytes, is the size
+	// of the value left out, in decimal. The origin headers locate it.
+	HeaderDLQTruncated = HeaderPrefix + "dlq.truncated"
 )
 
 // The dead-letter stages.
@@ -136,6 +141,7 @@ func SinkSarama(fn func(*sarama.Config)) SinkOption { return func(o *sinkOptions
 // buffers are full, which is how the Source's backpressure reaches Kafka.
 type Sink struct {
 	o    sinkOptions
+	max  int // the producer's MaxMessageBytes
 	prod sarama.AsyncProducer
 	mu   sync.RWMutex // guards closed against writes
 	shut bool
@@ -186,7 +192,7 @@ func NewSink(brokers []string, opts ...SinkOption) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka: sink: %w", err)
 	}
-	s := &Sink{o: o, prod: p, done: make(chan struct{})}
+	s := &Sink{o: o, prod: p, max: cfg.Producer.MaxMessageBytes, done: make(chan struct{})}
 	go s.acks()
 	return s, nil
 }
@@ -251,6 +257,12 @@ func (s *Sink) scoreMessage(in *sarama.ConsumerMessage, res serving.Result) (*sa
 	m := &sarama.ProducerMessage{Topic: s.o.topic, Value: sarama.ByteEncoder(v), Headers: s.cachedProvenance(res.Provenance).headers}
 	if in.Key != nil {
 		m.Key = sarama.ByteEncoder(in.Key)
+	}
+	if n := m.ByteSize(2); s.max > 0 && n > s.max {
+		// The producer would refuse it, and the Source would stop on
+		// this record at every restart.
+		err = fmt.Errorf("kafka: score of %d bytes exceeds Producer.MaxMessageBytes (%d)", n, s.max)
+		return s.deadLetterMessage(in, StageScore, err), err
 	}
 	return m, nil
 }
@@ -353,7 +365,9 @@ func appendFloat(b []byte, f float64) []byte {
 
 // WriteDeadLetter writes the input record in, unchanged, to the
 // dead-letter topic with its origin, the failed stage and the reason in
-// headers, and calls ack once Kafka has acknowledged it.
+// headers, and calls ack once Kafka has acknowledged it. An input too
+// large to fit the producer's Producer.MaxMessageBytes together with
+// these headers is written without its value (see [HeaderDLQTruncated]).
 func (s *Sink) WriteDeadLetter(in *sarama.ConsumerMessage, stage string, reason error, ack func(error)) {
 	s.send(s.deadLetterMessage(in, stage, reason), ack)
 }
@@ -379,6 +393,17 @@ func (s *Sink) deadLetterMessage(in *sarama.ConsumerMessage, stage string, reaso
 	m := &sarama.ProducerMessage{Topic: s.o.dlq, Value: sarama.ByteEncoder(in.Value), Headers: h}
 	if in.Key != nil {
 		m.Key = sarama.ByteEncoder(in.Key)
+	}
+	if s.max > 0 && m.ByteSize(2) > s.max {
+		// An input near the size limit does not fit with the dead-letter
+		// headers; the producer would refuse it, and the Source would
+		// stop on this record at every restart. Leave out the value and
+		// the input's headers, then the key if need be.
+		m.Value = nil
+		m.Headers = append(h[len(h)-5:len(h):len(h)], hdr(HeaderDLQTruncated, strconv.Itoa(len(in.Value))))
+		if m.ByteSize(2) > s.max {
+			m.Key = nil
+		}
 	}
 	return m
 }

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"testing"
 
@@ -49,5 +50,36 @@ func BenchmarkAppendScore(b *testing.B) {
 	buf := make([]byte, 0, 512)
 	for b.Loop() {
 		buf, _ = appendScore(buf[:0], s.cachedProvenance(res.Provenance), in, res)
+	}
+}
+
+// TestOversizedOutputs: a score too large for the producer becomes a dead
+// letter, and a dead letter too large loses the input's value, then its
+// key, rather than being refused by the producer.
+func TestOversizedOutputs(t *testing.T) {
+	s := &Sink{o: sinkOptions{topic: "scores", dlq: "dlq", provenance: ProvenanceHeaders}, max: 900}
+	in := &sarama.ConsumerMessage{Topic: "data", Offset: 7, Key: make([]byte, 200), Value: []byte("[1]")}
+	for i := range in.Key {
+		in.Key[i] = 'k'
+	}
+	res := serving.Result{Prediction: serving.Prediction{Value: 1}, Provenance: serving.Provenance{Model: serving.ModelRef{Name: "m", Version: 1, ID: "abc"}}}
+	m, err := s.scoreMessage(in, res)
+	if err != nil || m.Topic != "scores" {
+		t.Fatalf("small score: %v, topic %s", err, m.Topic)
+	}
+	in.Key = append(in.Key, in.Key...) // the key is written twice: as key and in the JSON
+	m, err = s.scoreMessage(in, res)
+	if err == nil || m.Topic != "dlq" || m.ByteSize(2) > s.max {
+		t.Fatalf("big score: %v, topic %s, %d bytes", err, m.Topic, m.ByteSize(2))
+	}
+	in.Value = make([]byte, 500)
+	m = s.deadLetterMessage(in, StageDecode, errors.New("bad"))
+	if m.Value != nil || m.Key == nil || m.ByteSize(2) > s.max || string(m.Headers[len(m.Headers)-1].Value) != "500" {
+		t.Fatalf("big dead letter: %d bytes, headers %v", m.ByteSize(2), m.Headers)
+	}
+	in.Key = make([]byte, 1000)
+	m = s.deadLetterMessage(in, StageDecode, errors.New("bad"))
+	if m.Value != nil || m.Key != nil || m.ByteSize(2) > s.max {
+		t.Fatalf("dead letter with a big key: %d bytes, headers %v", m.ByteSize(2), m.Headers)
 	}
 }

@@ -549,3 +549,55 @@ func TestSourceStuckScorer(t *testing.T) {
 		t.Errorf("%d dead letters, want none: %q", len(dl), header(dl[0], kafka.HeaderDLQReason))
 	}
 }
+
+// TestSourceOversizedDeadLetter: a record that fails and is too large to
+// be written back with the dead-letter headers (it is near the size
+// limit) is dead-lettered without its value, which its origin headers
+// locate, instead of stopping the Source on every restart.
+func TestSourceOversizedDeadLetter(t *testing.T) {
+	const limit = 4096
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1))
+	srv := newServer(t)
+	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	scores := collect(t, c, kafka.DefaultScoresTopic)
+	dlq := collect(t, c, kafka.DefaultDeadLetterTopic)
+	big := make([]byte, limit-100) // fits the limit, not with the dead-letter headers
+	for i := range big {
+		big[i] = 'x'
+	}
+	produce(t, rawProducer(t, c), kafka.DefaultDataTopic, []string{"a", "b", "c"}, [][]byte{[]byte("[1,1,1]"), big, []byte("[3,3,3]")})
+
+	sink, err := kafka.NewSink(c.Addrs(), kafka.SinkSarama(func(c *sarama.Config) { c.Producer.MaxMessageBytes = limit }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	src, err := kafka.NewSource(c.Addrs(), "big", srv.Model("m"), sink, kafka.SourceLogger(quiet), kafka.SourceSarama(testTuning))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	waitFor(t, "the records around the big one scored, or Run stopped", func() bool {
+		return src.Stats().Scored == 2 || src.Ready() != nil && src.Stats().Consumed > 0
+	})
+	select {
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run stopped: %v", err)
+	default:
+	}
+	scores.next(t, 2)
+	m := dlq.next(t, 1)[0]
+	if len(m.Value) != 0 || header(m, kafka.HeaderDLQOffset) != "1" || header(m, kafka.HeaderDLQStage) != kafka.StageDecode ||
+		header(m, kafka.HeaderDLQTruncated) != strconv.Itoa(len(big)) {
+		t.Errorf("dead letter: %d bytes, headers %v", len(m.Value), m.Headers)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
