@@ -186,7 +186,8 @@ func parseNumber(b []byte) (float64, error) {
 	return strconv.ParseFloat(string(b), 64)
 }
 
-// CSV decodes one line of delimited numbers, such as "1.5,2,0.3". Comma
+// CSV decodes one line of delimited numbers, such as "1.5,2,0.3". The
+// numbers are written as in JSON: "NaN", "Inf" and hex are refused. Comma
 // is the delimiter; zero means ','. An empty field is an error unless
 // Missing is set, in which case it becomes NaN. With a Schema, the line
 // must have exactly Schema.Len() fields and errors name the field.
@@ -223,7 +224,7 @@ func (c CSV) Decode(v []byte) ([]float64, error) {
 			x = append(x, math.NaN())
 			continue
 		}
-		f, err := strconv.ParseFloat(string(tok), 64)
+		f, err := parseNumber(tok)
 		if err != nil {
 			field := strconv.Itoa(i)
 			if c.Schema != nil {

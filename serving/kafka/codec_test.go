@@ -68,6 +68,14 @@ func TestCSVCodec(t *testing.T) {
 		{kafka.CSV{Schema: schema}, "1,x", nil, "b"},
 		{kafka.CSV{}, "1,,3", nil, "1"},
 		{kafka.CSV{}, "  ", nil, ""},
+		// Numbers only, as in the JSON codec: NaN and infinities would
+		// pass unnoticed into the model, and a NaN is not "missing".
+		{kafka.CSV{}, "1,NaN", nil, "1"},
+		{kafka.CSV{Missing: true}, "1,nan", nil, "1"},
+		{kafka.CSV{}, "inf,1", nil, "0"},
+		{kafka.CSV{}, "1,-Infinity", nil, "1"},
+		{kafka.CSV{}, "0x10,1", nil, "0"},
+		{kafka.CSV{}, "1,2\n3,4", nil, "1"},
 	} {
 		got, err := tc.codec.Decode([]byte(tc.in))
 		if tc.want == nil {
