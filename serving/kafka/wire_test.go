@@ -107,3 +107,33 @@ func TestWireErrors(t *testing.T) {
 		t.Errorf("encode without model: %v", err)
 	}
 }
+
+// TestWireRepeatedHeaders: a repeated header keeps its last value, as
+// documented (and as Java's Headers.lastHeader reads it), but every
+// occurrence must parse; an empty label name is ignored.
+func TestWireRepeatedHeaders(t *testing.T) {
+	h := func(kv ...string) []sarama.RecordHeader {
+		var out []sarama.RecordHeader
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, sarama.RecordHeader{Key: []byte(kv[i]), Value: []byte(kv[i+1])})
+		}
+		return out
+	}
+	m := kafka.ModelMessage{Key: []byte("m"), Value: []byte("x"), Headers: h(
+		kafka.HeaderFormat, "onnx", kafka.HeaderFormat, "linear",
+		kafka.HeaderVersion, "2", kafka.HeaderVersion, "3",
+		kafka.HeaderLabelPrefix+"team", "a", kafka.HeaderLabelPrefix+"team", "b",
+		kafka.HeaderLabelPrefix, "nameless",
+	)}
+	d, err := kafka.DecodeModel(m, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Format != "linear" || d.Version != 3 || len(d.Labels) != 1 || d.Labels["team"] != "b" {
+		t.Errorf("decoded %+v", d)
+	}
+	m.Headers = h(kafka.HeaderFormat, "linear", kafka.HeaderVersion, "zero", kafka.HeaderVersion, "3")
+	if _, err := kafka.DecodeModel(m, 0); !errors.Is(err, kafka.ErrBadVersion) {
+		t.Errorf("a bad version followed by a good one: %v, want ErrBadVersion", err)
+	}
+}
