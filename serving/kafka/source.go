@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -130,7 +131,8 @@ type SourceStats struct {
 // # Failure
 //
 // A record that fails to decode or score goes to the dead-letter topic
-// and the pipeline moves on. If Kafka refuses a write after the
+// and the pipeline moves on; so does one on which the Codec or the Scorer
+// panics (see [ErrPanic]). If Kafka refuses a write after the
 // producer's retries, the partition stops marking offsets at that record
 // and Run stops with the error: the record will be read again by whoever
 // owns the partition next.
@@ -398,15 +400,15 @@ func (s *Source) process(ctx context.Context, b *batch) {
 			return
 		}
 		it := &b.items[i]
-		x, err := s.o.codec.Decode(it.msg.Value)
+		x, err := s.decode(it.msg.Value)
 		if err != nil {
 			it.err, it.stage = err, StageDecode
 			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)
 			continue
 		}
 		r := serving.Record{Key: it.msg.Key, Features: x, Time: it.msg.Timestamp}
-		res, err := s.scorer.Score(ctx, r)
-		if err != nil && ctx.Err() != nil {
+		res, err := s.score(ctx, r)
+		if err != nil && ctx.Err() != nil && !errors.Is(err, ErrPanic) {
 			b.cut = i // not the record's fault: leave it to be read again
 			return
 		}
@@ -418,6 +420,29 @@ func (s *Source) process(ctx context.Context, b *batch) {
 		if it.out, err = s.sink.scoreMessage(it.msg, res); err != nil {
 			it.err, it.stage = err, StageScore
 		}
+	}
+}
+
+// ErrPanic is the dead-letter reason of a record on which the Codec or
+// the Scorer panicked. The Source recovers the panic, logs it with its
+// stack, and dead-letters the record, so that one bad record cannot
+// crash every instance that reads it, one after another.
+var ErrPanic = errors.New("kafka: panic")
+
+func (s *Source) decode(v []byte) (x []float64, err error) {
+	defer s.recoverPanic("codec", &err)
+	return s.o.codec.Decode(v)
+}
+
+func (s *Source) score(ctx context.Context, r serving.Record) (res serving.Result, err error) {
+	defer s.recoverPanic("scorer", &err)
+	return s.scorer.Score(ctx, r)
+}
+
+func (s *Source) recoverPanic(who string, err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("%w in the %s: %v", ErrPanic, who, p)
+		s.o.logger.Error("kafka source: recovered a panic; the record goes to the dead-letter topic", "in", who, "panic", p, "stack", string(debug.Stack()))
 	}
 }
 

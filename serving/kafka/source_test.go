@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -599,5 +600,46 @@ func TestSourceOversizedDeadLetter(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSourceScorerPanic: a Scorer or Codec that panics on one record
+// dead-letters that record with the panic as its reason, instead of
+// crashing the process on the same record at every restart.
+func TestSourceScorerPanic(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1))
+	srv := newServer(t)
+	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	scores := collect(t, c, kafka.DefaultScoresTopic)
+	dlq := collect(t, c, kafka.DefaultDeadLetterTopic)
+	produce(t, rawProducer(t, c), kafka.DefaultDataTopic, []string{"a", "b", "c", "d"},
+		[][]byte{[]byte("[1,1,1]"), []byte("[13,1,1]"), []byte("boom"), []byte("[3,3,3]")})
+	scorer := serving.ScorerFunc(func(ctx context.Context, r serving.Record) (serving.Result, error) {
+		if r.Features[0] == 13 {
+			panic("unlucky")
+		}
+		return srv.Model("m").Score(ctx, r)
+	})
+	codec := kafka.CodecFunc(func(v []byte) ([]float64, error) {
+		if string(v) == "boom" {
+			panic("codec bug")
+		}
+		return kafka.JSON{}.Decode(v)
+	})
+	startSource(t, c, "panics", scorer, kafka.WithCodec(codec))
+	if got := scores.next(t, 2); decodeScore(t, got[0]).Prediction.Value+decodeScore(t, got[1]).Prediction.Value != 4 {
+		t.Errorf("scores %s %s", got[0].Value, got[1].Value)
+	}
+	dead := dlq.next(t, 2)
+	for i, want := range []struct{ stage, offset, reason string }{
+		{kafka.StageScore, "1", "unlucky"},
+		{kafka.StageDecode, "2", "codec bug"},
+	} {
+		m := dead[i]
+		if header(m, kafka.HeaderDLQStage) != want.stage || header(m, kafka.HeaderDLQOffset) != want.offset || !strings.Contains(header(m, kafka.HeaderDLQReason), want.reason) {
+			t.Errorf("dead letter %d: stage %q offset %q reason %q", i, header(m, kafka.HeaderDLQStage), header(m, kafka.HeaderDLQOffset), header(m, kafka.HeaderDLQReason))
+		}
 	}
 }
