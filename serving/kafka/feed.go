@@ -249,7 +249,8 @@ func (f *ModelFeed) Run(ctx context.Context) error {
 	defer cancel()
 	errc := make(chan error, len(parts))
 	for _, p := range parts {
-		pc, start, hwm, err := f.open(p)
+		want, ok := f.o.start[p]
+		pc, start, hwm, err := f.open(p, want, ok)
 		if err != nil {
 			// Stop the partitions already started before returning, so
 			// that none activates a model after Run has returned.
@@ -284,13 +285,13 @@ func (f *ModelFeed) Run(ctx context.Context) error {
 	}
 }
 
-// open starts consuming partition p at its start offset and returns the
-// partition consumer, the offset it starts at and the high-water mark. A
-// start offset the partition does not hold, below its low-water mark
+// open starts consuming partition p at offset want, if given, or else at
+// the oldest offset, and returns the partition consumer, the offset it
+// starts at and the high-water mark. An offset the partition does not hold, below its low-water mark
 // (records deleted by retention) or above its high-water mark (the topic
 // was recreated), is logged and replaced by the oldest offset, as Kafka's
 // auto.offset.reset=earliest would.
-func (f *ModelFeed) open(p int32) (sarama.PartitionConsumer, int64, int64, error) {
+func (f *ModelFeed) open(p int32, want int64, given bool) (sarama.PartitionConsumer, int64, int64, error) {
 	oldest, err := f.client.GetOffset(f.o.topic, p, sarama.OffsetOldest)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("kafka: model feed: low water mark of %s/%d: %w", f.o.topic, p, err)
@@ -300,7 +301,7 @@ func (f *ModelFeed) open(p int32) (sarama.PartitionConsumer, int64, int64, error
 		return nil, 0, 0, fmt.Errorf("kafka: model feed: high water mark of %s/%d: %w", f.o.topic, p, err)
 	}
 	start := oldest
-	if off, ok := f.o.start[p]; ok {
+	if off := want; given {
 		if off < oldest || off > hwm {
 			f.o.logger.Warn("model feed: start offset out of range, starting at the oldest offset",
 				"topic", f.o.topic, "partition", p, "start", off, "oldest", oldest, "high_water_mark", hwm)
@@ -324,7 +325,11 @@ func (f *ModelFeed) open(p int32) (sarama.PartitionConsumer, int64, int64, error
 
 // consume handles one partition. It calls done once it has reached hwm.
 func (f *ModelFeed) consume(ctx context.Context, p int32, pc sarama.PartitionConsumer, start, hwm int64, done func()) error {
-	defer pc.AsyncClose()
+	defer func() {
+		if pc != nil { // nil once reopen gave up at the end of ctx
+			pc.AsyncClose()
+		}
+	}()
 	reached := false
 	reach := func() {
 		if !reached {
@@ -363,7 +368,10 @@ func (f *ModelFeed) consume(ctx context.Context, p int32, pc sarama.PartitionCon
 			idle = true
 		case msg, ok := <-pc.Messages():
 			if !ok {
-				return nil
+				if pc = f.reopen(ctx, p, pc, next); pc == nil {
+					return nil
+				}
+				continue
 			}
 			f.handle(ctx, msg)
 			next, idle = msg.Offset+1, false
@@ -372,11 +380,44 @@ func (f *ModelFeed) consume(ctx context.Context, p int32, pc sarama.PartitionCon
 			}
 		case err, ok := <-pc.Errors():
 			if !ok {
-				return nil
+				if pc = f.reopen(ctx, p, pc, next); pc == nil {
+					return nil
+				}
+				continue
 			}
 			f.o.logger.Warn("model feed: consumer error", "topic", err.Topic, "partition", err.Partition, "err", err.Err)
 		}
 	}
+}
+
+// reopen replaces the consumer of partition p, which sarama shut down
+// (it does so on OFFSET_OUT_OF_RANGE, when retention deleted records
+// ahead of the feed), by one starting at offset next, or at the oldest
+// offset if next is gone. It retries until ctx is done, and then returns
+// nil.
+func (f *ModelFeed) reopen(ctx context.Context, p int32, old sarama.PartitionConsumer, next int64) sarama.PartitionConsumer {
+	old.AsyncClose()
+	go func() {
+		for range old.Errors() {
+		}
+	}()
+	for range old.Messages() {
+		// Drain to let sarama release the partition; these records are
+		// read again from next.
+	}
+	for ctx.Err() == nil {
+		f.o.logger.Warn("model feed: partition consumer stopped, reopening", "topic", f.o.topic, "partition", p, "offset", next)
+		pc, _, _, err := f.open(p, next, true)
+		if err == nil {
+			return pc
+		}
+		f.o.logger.Warn("model feed: reopen", "topic", f.o.topic, "partition", p, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
 }
 
 // messagesBefore reports whether partition p holds, from offset from and

@@ -1,10 +1,14 @@
 package kafka_test
 
 import (
+	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
@@ -85,4 +89,42 @@ func TestFeedTransactions(t *testing.T) {
 	if r, _ := srv.Current("m"); r.Version != 3 {
 		t.Errorf("live %v, want v3", r)
 	}
+}
+
+// TestFeedOffsetOutOfRangeWhileFollowing: when a fetch fails with
+// OFFSET_OUT_OF_RANGE (retention deleted records ahead of the feed),
+// sarama shuts the partition's consumer down. The feed reopens the
+// partition and keeps following it, rather than stopping silently.
+func TestFeedOffsetOutOfRangeWhileFollowing(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	pub := publisher(t, c)
+	if _, _, err := pub.Publish(context.Background(), linearModel(t, "m", 1, 2, 1)); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t)
+	runFeed(t, c.Addrs(), srv)
+	var injected atomic.Bool
+	c.Fake().ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		fr := req.(*kmsg.FetchRequest)
+		resp := fr.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range fr.Topics {
+			t := kmsg.NewFetchResponseTopic()
+			t.Topic, t.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				p := kmsg.NewFetchResponseTopicPartition()
+				p.Partition = rp.Partition
+				p.ErrorCode = kerr.OffsetOutOfRange.Code
+				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
+				t.Partitions = append(t.Partitions, p)
+			}
+			resp.Topics = append(resp.Topics, t)
+		}
+		injected.Store(true)
+		return resp, nil, true
+	})
+	waitFor(t, "the injected fetch error", injected.Load)
+	if _, _, err := pub.Publish(context.Background(), linearModel(t, "m", 2, 2, 2)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "v2 live", func() bool { r, _ := srv.Current("m"); return r.Version == 2 })
 }
