@@ -70,7 +70,9 @@ func WithPrecheck(fn func(ctx context.Context, d serving.Descriptor) error) Feed
 }
 
 // WithObserver sets a function called once for every message read, after
-// it was handled, in offset order per partition. It runs on the feed's
+// it was handled, in offset order per partition; except for a message
+// whose handling failed while Run's context was done, which the feed
+// leaves to be read again by the next run. It runs on the feed's
 // goroutine for that partition and must not block for long. A registry
 // uses it to record model events and the offsets it has applied.
 func WithObserver(fn func(FeedEvent)) FeedOption { return func(o *feedOptions) { o.observer = fn } }
@@ -373,6 +375,11 @@ func (f *ModelFeed) consume(ctx context.Context, p int32, pc sarama.PartitionCon
 				}
 				continue
 			}
+			if ctx.Err() != nil {
+				// Handle nothing past a message left unreported at the
+				// shutdown (see handle).
+				return nil
+			}
 			f.handle(ctx, msg)
 			next, idle = msg.Offset+1, false
 			if msg.Offset+1 >= hwm {
@@ -494,6 +501,17 @@ func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
 	ev := FeedEvent{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
 	log := f.o.logger.With("topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset)
 	defer func() {
+		if ev.Outcome == Rejected {
+			if ctx.Err() != nil {
+				// The feed is stopping: whatever failed was most likely
+				// interrupted, not refused. Reported, the offset would be
+				// recorded as applied by a registry, and the model
+				// skipped after a restart; unreported, it is read again.
+				log.Info("model feed: model left for the next run, interrupted by the shutdown", "model", ev.Model, "err", ev.Err)
+				return
+			}
+			f.rejected.Add(1)
+		}
 		if f.o.observer != nil {
 			f.o.observer(ev)
 		}
@@ -518,7 +536,6 @@ func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
 	}
 	if f.o.precheck != nil {
 		if err := f.o.precheck(ctx, d); err != nil {
-			f.rejected.Add(1)
 			ev.Outcome, ev.Err = Rejected, fmt.Errorf("kafka: model feed: precheck: %w", err)
 			log.Warn("model feed: model rejected before fetching", "model", d.Name, "version", d.Version, "err", err)
 			return
@@ -533,7 +550,6 @@ func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
 			}
 		}
 		if err != nil {
-			f.rejected.Add(1)
 			ev.Outcome, ev.Err = Rejected, err
 			log.Warn("model feed: model rejected", "model", d.Name, "version", d.Version, "err", err)
 			return
@@ -553,7 +569,6 @@ func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
 		ev.Outcome, ev.Err = Stale, err
 	default:
 		// The Server has logged the reason already.
-		f.rejected.Add(1)
 		ev.Outcome, ev.Err = Rejected, err
 	}
 }

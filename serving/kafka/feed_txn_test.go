@@ -5,11 +5,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 )
@@ -127,4 +129,49 @@ func TestFeedOffsetOutOfRangeWhileFollowing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "v2 live", func() bool { r, _ := srv.Current("m"); return r.Version == 2 })
+}
+
+// TestFeedInterruptedIsNotReported: a model whose handling the feed's
+// own shutdown interrupts (here in the verifier; equally in a Location
+// fetch or in Activate) is not the model's fault. It is neither counted
+// nor reported to the observer as rejected, since a registry records
+// every reported offset as applied and would skip the model after a
+// restart.
+func TestFeedInterruptedIsNotReported(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	pub := publisher(t, c)
+	if _, _, err := pub.Publish(context.Background(), linearModel(t, "m", 1, 2, 1)); err != nil {
+		t.Fatal(err)
+	}
+	entered := make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	var events []kafka.FeedEvent
+	f, err := kafka.NewModelFeed(c.Addrs(), newServer(t), kafka.FeedLogger(quiet),
+		kafka.WithVerifier(func(ctx context.Context, _ serving.Descriptor) error {
+			once.Do(func() { close(entered) })
+			<-ctx.Done()
+			return ctx.Err()
+		}),
+		kafka.WithObserver(func(e kafka.FeedEvent) { mu.Lock(); events = append(events, e); mu.Unlock() }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	select {
+	case <-entered:
+	case <-time.After(time.Minute):
+		t.Fatal("the verifier was never called")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(events) != 0 || f.Stats().Rejected != 0 {
+		t.Errorf("events %+v, stats %+v: an interrupted model was reported", events, f.Stats())
+	}
 }
