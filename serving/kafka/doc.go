@@ -26,8 +26,10 @@
 // to an optional verifier ([WithVerifier], where package governance
 // checks signatures) and activated in the Server. A bad message is
 // logged, counted ([FeedStats]) and skipped, and the live model keeps
-// serving; old versions met during replay are skipped quietly. An
-// observer ([WithObserver]) sees the outcome and offset of every message.
+// serving; old versions met during replay are skipped quietly. The feed
+// reads committed records only, so a model written in an aborted
+// transaction never goes live. An observer ([WithObserver]) sees the
+// outcome and offset of every message.
 //
 // # Scoring a stream
 //
@@ -39,9 +41,11 @@
 // writes a [Score] as JSON with the prediction, its provenance and the
 // input's key, topic, partition and offset, and repeats the provenance in
 // headers ([ProvenanceHeaders]) so a consumer can trace a score without
-// parsing it. A record that fails to decode or score goes, unchanged, to
-// the dead-letter topic with the stage, the reason and its origin in
-// headers, and the stream moves on.
+// parsing it. A record that fails to decode or score (a panic of the
+// Codec or Scorer included) goes, unchanged, to the dead-letter topic
+// with the stage, the reason and its origin in headers, and the stream
+// moves on; an input too large to fit with those headers is written
+// without its value ([HeaderDLQTruncated]).
 //
 // # Delivery and order
 //

@@ -126,7 +126,9 @@ func SinkSarama(fn func(*sarama.Config)) SinkOption { return func(o *sinkOptions
 // acks=all asynchronous producer. Every write takes an acknowledgement
 // function that the Sink calls exactly once, from its own goroutine, when
 // Kafka has acknowledged the record or the producer has given up on it;
-// it must not block, since it holds up every later acknowledgement.
+// it must not block, since it holds up every later acknowledgement. A
+// write after Close is acknowledged at once, in the writer's goroutine,
+// with ErrSinkClosed.
 //
 // Records are compressed with LZ4 by default (see [SinkSarama]): scores
 // repeat their provenance and shrink several times over, which more than
