@@ -123,6 +123,7 @@ func (o Outcome) String() string {
 
 // FeedEvent reports what a ModelFeed did with one message.
 type FeedEvent struct {
+	// Topic, Partition and Offset locate the message.
 	Topic     string
 	Partition int32
 	Offset    int64
@@ -136,6 +137,7 @@ type FeedEvent struct {
 
 // FeedStats counts the messages a ModelFeed has handled, by outcome.
 type FeedStats struct {
+	// Read counts the messages read; the others count them by Outcome.
 	Read      uint64 `json:"read"`
 	Activated uint64 `json:"activated"`
 	Stale     uint64 `json:"stale"`

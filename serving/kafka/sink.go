@@ -51,7 +51,8 @@ type Score struct {
 	Prediction serving.Prediction `json:"prediction"`
 	Provenance serving.Provenance `json:"provenance"`
 	// Key is the input record's key as text; empty if it had none.
-	Key       string `json:"key,omitempty"`
+	Key string `json:"key,omitempty"`
+	// Topic, Partition and Offset locate the input record.
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
 	Offset    int64  `json:"offset"`

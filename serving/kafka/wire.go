@@ -130,9 +130,9 @@ func (e *WireError) Unwrap() []error {
 // ModelMessage is a model message in transport-neutral form: what goes
 // into, and comes out of, a Kafka record.
 type ModelMessage struct {
-	Key     []byte
-	Value   []byte
-	Headers []sarama.RecordHeader
+	Key     []byte                // the model name
+	Value   []byte                // the model bytes, or empty
+	Headers []sarama.RecordHeader // the metadata
 }
 
 // EncodeModel encodes d as a model message. d must have a Name, a Format,
