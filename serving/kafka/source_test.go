@@ -9,10 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
@@ -640,6 +643,59 @@ func TestSourceScorerPanic(t *testing.T) {
 		m := dead[i]
 		if header(m, kafka.HeaderDLQStage) != want.stage || header(m, kafka.HeaderDLQOffset) != want.offset || !strings.Contains(header(m, kafka.HeaderDLQReason), want.reason) {
 			t.Errorf("dead letter %d: stage %q offset %q reason %q", i, header(m, kafka.HeaderDLQStage), header(m, kafka.HeaderDLQOffset), header(m, kafka.HeaderDLQReason))
+		}
+	}
+}
+
+// TestSourceOffsetOutOfRangeWhileConsuming: when a fetch fails with
+// OFFSET_OUT_OF_RANGE (retention deleted records ahead of the Source),
+// sarama shuts the partition's consumer down and the claim ends. sarama
+// then ends the whole session, the Source rejoins its group, and the
+// partition is read again rather than left unread.
+func TestSourceOffsetOutOfRangeWhileConsuming(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1))
+	srv := newServer(t)
+	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	scores := collect(t, c, kafka.DefaultScoresTopic)
+	in := rawProducer(t, c)
+	keys, vals := records(0, 10)
+	produce(t, in, kafka.DefaultDataTopic, keys, vals)
+	startSource(t, c, "oor", srv.Model("m"))
+	scores.next(t, 10)
+
+	var injected atomic.Bool
+	c.Fake().ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		fr := req.(*kmsg.FetchRequest)
+		if len(fr.Topics) == 0 || fr.Topics[0].Topic != kafka.DefaultDataTopic {
+			return nil, nil, false // not ours: kept for the Source's fetch
+		}
+		resp := fr.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range fr.Topics {
+			t := kmsg.NewFetchResponseTopic()
+			t.Topic, t.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				p := kmsg.NewFetchResponseTopicPartition()
+				p.Partition = rp.Partition
+				p.ErrorCode = kerr.OffsetOutOfRange.Code
+				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
+				t.Partitions = append(t.Partitions, p)
+			}
+			resp.Topics = append(resp.Topics, t)
+		}
+		injected.Store(true)
+		return resp, nil, true
+	})
+	waitFor(t, "the injected fetch error", injected.Load)
+	keys, vals = records(10, 10)
+	produce(t, in, kafka.DefaultDataTopic, keys, vals)
+	seen := map[int]bool{}
+	for len(seen) < 10 {
+		for _, m := range scores.next(t, 1) {
+			if v := int(decodeScore(t, m).Prediction.Value); v >= 10 {
+				seen[v] = true
+			}
 		}
 	}
 }
