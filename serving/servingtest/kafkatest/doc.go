@@ -1,0 +1,30 @@
+// Package kafkatest starts an in-process Kafka cluster for tests and
+// demos. It wraps github.com/twmb/franz-go/pkg/kfake, a fake broker that
+// speaks the real Kafka protocol over TCP, so any client (sarama, kcat,
+// a JVM program) can connect to it.
+//
+// # Why a package of its own
+//
+// The helper lives apart from package servingtest so that importing the
+// fake models costs nothing: kfake and franz-go are compiled only into
+// programs that import kafkatest.
+//
+// # Usage
+//
+// In a test:
+//
+//	c := kafkatest.New(t, kafkatest.Topic("data", 4), kafkatest.Topic("models", 1))
+//	brokers := c.Addrs()
+//
+// In a program, [Start] returns the cluster and an error, and the caller
+// calls [Cluster.Close]. [Ports] fixes the listening ports, so outside tools
+// such as kcat can connect to 127.0.0.1:9092.
+//
+// # Compatibility
+//
+// The cluster answers Kafka protocol versions up to the newest kfake
+// knows; sarama v1.61 with its default Version (2.8) works against it, as
+// do idempotent producers and consumer groups. Topics that are not seeded
+// are created on first use with [DefaultPartitions] partitions, as a real
+// broker with auto.create.topics.enable would.
+package kafkatest
