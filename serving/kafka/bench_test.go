@@ -43,22 +43,8 @@ const benchRecords = 100_000
 // falls on all alike. The metrics give each one's records/s and the
 // ratios of the totals.
 func BenchmarkPipeline(b *testing.B) {
-	vals := make([][]byte, benchRecords)
-	keys := make([]string, benchRecords)
-	for i := range vals {
-		keys[i] = "k" + strconv.Itoa(i%1000)
-		vals[i] = fmt.Appendf(nil, "[%d, 0.5, 1.25, -3, 4e-2, 5, 6.5, 7]", i)
-	}
+	keys, _, fill := pipelineInput()
 	model := linearModel(b, "m", 1, 8, 1)
-	// fill starts a cluster holding the input records in topic "in".
-	fill := func(b *testing.B) *kafkatest.Cluster {
-		c, err := kafkatest.Start(kafkatest.AutoPartitions(4))
-		if err != nil {
-			b.Fatal(err)
-		}
-		produce(b, rawProducer(b, c), "in", keys, vals)
-		return c
-	}
 	// Representative score records, for raw-scoresized: one per input,
 	// as different from each other as real scores are.
 	ref := model.Ref()
@@ -112,6 +98,27 @@ func BenchmarkPipeline(b *testing.B) {
 	b.ReportMetric(raw.Seconds()/ms.Seconds(), "ratio-vs-raw")
 	b.ReportMetric(rawLZ4.Seconds()/ms.Seconds(), "ratio-vs-raw-lz4")
 	b.ReportMetric(sized.Seconds()/ms.Seconds(), "ratio-vs-scoresized")
+}
+
+// pipelineInput returns the benchmarks' input records (benchRecords JSON
+// arrays of 8 features, keyed over 1000 keys) and a function that starts
+// a fresh one-broker cluster holding them in topic "in".
+func pipelineInput() (keys []string, vals [][]byte, fill func(*testing.B) *kafkatest.Cluster) {
+	vals = make([][]byte, benchRecords)
+	keys = make([]string, benchRecords)
+	for i := range vals {
+		keys[i] = "k" + strconv.Itoa(i%1000)
+		vals[i] = fmt.Appendf(nil, "[%d, 0.5, 1.25, -3, 4e-2, 5, 6.5, 7]", i)
+	}
+	fill = func(b *testing.B) *kafkatest.Cluster {
+		c, err := kafkatest.Start(kafkatest.AutoPartitions(4))
+		if err != nil {
+			b.Fatal(err)
+		}
+		produce(b, rawProducer(b, c), "in", keys, vals)
+		return c
+	}
+	return keys, vals, fill
 }
 
 // modelstreamPipeline runs Source -> Sink from "in" to "out" and returns

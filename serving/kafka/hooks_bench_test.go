@@ -2,8 +2,6 @@ package kafka_test
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
@@ -12,7 +10,6 @@ import (
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/metrics"
-	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 )
 
 // BenchmarkPipelineHooks measures the cost of the Prometheus hooks on the
@@ -24,21 +21,8 @@ import (
 // on both alike; the metrics report each one's records/s and the ratio of
 // the totals.
 func BenchmarkPipelineHooks(b *testing.B) {
-	vals := make([][]byte, benchRecords)
-	keys := make([]string, benchRecords)
-	for i := range vals {
-		keys[i] = "k" + strconv.Itoa(i%1000)
-		vals[i] = fmt.Appendf(nil, "[%d, 0.5, 1.25, -3, 4e-2, 5, 6.5, 7]", i)
-	}
+	_, _, fill := pipelineInput()
 	model := linearModel(b, "m", 1, 8, 1)
-	fill := func(b *testing.B) *kafkatest.Cluster {
-		c, err := kafkatest.Start(kafkatest.AutoPartitions(4))
-		if err != nil {
-			b.Fatal(err)
-		}
-		produce(b, rawProducer(b, c), "in", keys, vals)
-		return c
-	}
 	plain := newServer(b)
 	m := metrics.New()
 	prometheus.NewRegistry().MustRegister(m)
