@@ -81,10 +81,21 @@ type Server struct {
 	slots   map[string]*slot
 	closed  bool
 	rejects atomic.Uint64
+	// rejectSlots counts the slots created to record the rejection of a
+	// name that had none, bounded by MaxRejectedNames.
+	rejectSlots int
 }
 
+// MaxRejectedNames bounds how many names a Server tracks for rejections
+// alone, so that a stream of bad model messages with ever new names
+// cannot grow its memory without limit. Past it, rejections of unknown
+// names are still logged, sent to hooks and counted by TotalRejections,
+// but Rejections(name) does not see them.
+const MaxRejectedNames = 1024
+
 // Rejections returns how many activations of name were refused, and the
-// last reason. A rejected version never replaced the live one.
+// last reason. A rejected version never replaced the live one. Names
+// that were never live are tracked up to MaxRejectedNames.
 func (s *Server) Rejections(name string) (n uint64, last error) {
 	sl, _ := s.slot(name, false)
 	if sl == nil {
@@ -202,6 +213,26 @@ func (s *Server) slot(name string, create bool) (*slot, error) {
 		s.slots[name] = sl
 	}
 	return sl, nil
+}
+
+// rejectSlot returns the slot where a rejection of name is recorded,
+// creating it within the MaxRejectedNames bound, or nil.
+func (s *Server) rejectSlot(name string) *slot {
+	if name == "" {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sl := s.slots[name]; sl != nil {
+		return sl
+	}
+	if s.closed || s.rejectSlots >= MaxRejectedNames {
+		return nil
+	}
+	s.rejectSlots++
+	sl := &slot{s: s, name: name}
+	s.slots[name] = sl
+	return sl
 }
 
 // ActivateOption modifies one activation.
@@ -513,9 +544,7 @@ func checkFinite(fs []float64, p NonFinitePolicy) error {
 }
 
 func (s *Server) reject(ref ModelRef, err error) {
-	if ref.Name == "" {
-		// counted below only
-	} else if sl, _ := s.slot(ref.Name, true); sl != nil {
+	if sl := s.rejectSlot(ref.Name); sl != nil {
 		sl.rejects.Add(1)
 		sl.mu.Lock()
 		sl.lastErr = err

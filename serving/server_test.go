@@ -482,3 +482,29 @@ func TestEveryModelClosedExactlyOnce(t *testing.T) {
 	assert.Zero(t, busy.Load(), "models closed while a call ran on them")
 	assert.Greater(t, len(all), 100)
 }
+
+// TestRejectedNamesAreBounded: bad model messages with ever new names
+// are all counted and logged, but the Server tracks at most
+// MaxRejectedNames of them by name, so its memory stays bounded.
+func TestRejectedNamesAreBounded(t *testing.T) {
+	s := newServer(t)
+	ctx := context.Background()
+	n := serving.MaxRejectedNames + 100
+	for i := 0; i < n; i++ {
+		_, err := s.Activate(ctx, serving.Descriptor{Name: fmt.Sprintf("junk-%d", i), Version: 1, Format: "no-such-format", Bytes: []byte("x")})
+		require.ErrorIs(t, err, serving.ErrUnknownFormat)
+	}
+	assert.EqualValues(t, n, s.TotalRejections())
+	got, last := s.Rejections("junk-0")
+	assert.EqualValues(t, 1, got)
+	assert.ErrorIs(t, last, serving.ErrUnknownFormat)
+	got, _ = s.Rejections(fmt.Sprintf("junk-%d", n-1))
+	assert.Zero(t, got, "names past the bound are not tracked")
+	// A name that is live keeps its own count whatever the bound.
+	require.NoError(t, s.ActivateModel(ctx, ref("real", 2), &servingtest.Fake{}))
+	err := s.ActivateModel(ctx, ref("real", 1), &servingtest.Fake{})
+	require.ErrorIs(t, err, serving.ErrStaleVersion)
+	got, _ = s.Rejections("real")
+	assert.EqualValues(t, 1, got)
+	assert.Empty(t, s.Models()[1:], "only the live model is listed")
+}
