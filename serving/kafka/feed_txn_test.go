@@ -3,13 +3,10 @@ package kafka_test
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
@@ -105,26 +102,7 @@ func TestFeedOffsetOutOfRangeWhileFollowing(t *testing.T) {
 	}
 	srv := newServer(t)
 	runFeed(t, c.Addrs(), srv)
-	var injected atomic.Bool
-	c.Fake().ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		fr := req.(*kmsg.FetchRequest)
-		resp := fr.ResponseKind().(*kmsg.FetchResponse)
-		for _, rt := range fr.Topics {
-			t := kmsg.NewFetchResponseTopic()
-			t.Topic, t.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				p := kmsg.NewFetchResponseTopicPartition()
-				p.Partition = rp.Partition
-				p.ErrorCode = kerr.OffsetOutOfRange.Code
-				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
-				t.Partitions = append(t.Partitions, p)
-			}
-			resp.Topics = append(resp.Topics, t)
-		}
-		injected.Store(true)
-		return resp, nil, true
-	})
-	waitFor(t, "the injected fetch error", injected.Load)
+	injectOutOfRange(t, c, "")
 	if _, _, err := pub.Publish(context.Background(), linearModel(t, "m", 2, 2, 2)); err != nil {
 		t.Fatal(err)
 	}

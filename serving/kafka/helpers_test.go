@@ -4,10 +4,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/linear"
@@ -192,4 +195,35 @@ func (c *collector) quietFor(d time.Duration) []*sarama.ConsumerMessage {
 			return out
 		}
 	}
+}
+
+// injectOutOfRange makes the broker answer the next fetch of topic (any
+// topic when empty) with OFFSET_OUT_OF_RANGE on every partition, as it
+// does when retention deleted the records ahead of a consumer, and waits
+// until it has.
+func injectOutOfRange(t testing.TB, c *kafkatest.Cluster, topic string) {
+	t.Helper()
+	var injected atomic.Bool
+	c.Fake().ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		fr := req.(*kmsg.FetchRequest)
+		if topic != "" && (len(fr.Topics) == 0 || fr.Topics[0].Topic != topic) {
+			return nil, nil, false // not ours: kept for the next fetch
+		}
+		resp := fr.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range fr.Topics {
+			rtopic := kmsg.NewFetchResponseTopic()
+			rtopic.Topic, rtopic.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				p := kmsg.NewFetchResponseTopicPartition()
+				p.Partition = rp.Partition
+				p.ErrorCode = kerr.OffsetOutOfRange.Code
+				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
+				rtopic.Partitions = append(rtopic.Partitions, p)
+			}
+			resp.Topics = append(resp.Topics, rtopic)
+		}
+		injected.Store(true)
+		return resp, nil, true
+	})
+	waitFor(t, "the injected fetch error", injected.Load)
 }

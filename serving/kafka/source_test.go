@@ -9,13 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
@@ -665,29 +662,7 @@ func TestSourceOffsetOutOfRangeWhileConsuming(t *testing.T) {
 	startSource(t, c, "oor", srv.Model("m"))
 	scores.next(t, 10)
 
-	var injected atomic.Bool
-	c.Fake().ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		fr := req.(*kmsg.FetchRequest)
-		if len(fr.Topics) == 0 || fr.Topics[0].Topic != kafka.DefaultDataTopic {
-			return nil, nil, false // not ours: kept for the Source's fetch
-		}
-		resp := fr.ResponseKind().(*kmsg.FetchResponse)
-		for _, rt := range fr.Topics {
-			t := kmsg.NewFetchResponseTopic()
-			t.Topic, t.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				p := kmsg.NewFetchResponseTopicPartition()
-				p.Partition = rp.Partition
-				p.ErrorCode = kerr.OffsetOutOfRange.Code
-				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
-				t.Partitions = append(t.Partitions, p)
-			}
-			resp.Topics = append(resp.Topics, t)
-		}
-		injected.Store(true)
-		return resp, nil, true
-	})
-	waitFor(t, "the injected fetch error", injected.Load)
+	injectOutOfRange(t, c, kafka.DefaultDataTopic)
 	keys, vals = records(10, 10)
 	produce(t, in, kafka.DefaultDataTopic, keys, vals)
 	seen := map[int]bool{}
