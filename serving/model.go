@@ -46,6 +46,11 @@ type Describer interface {
 type ModelInfo struct {
 	// Features is the number of input features, or 0 if unknown.
 	Features int
+	// Inputs names the model's inputs in the order Predict reads them:
+	// features[i] is Inputs[i]. It is nil for a model whose inputs have no
+	// names, which is then fed positionally. When set, len(Inputs) equals
+	// Features.
+	Inputs []Input
 	// Outputs is the number of outputs: 1 for regression and binary
 	// classification, the number of classes for multiclass models.
 	Outputs int
@@ -98,4 +103,19 @@ func (b *bound) Ref() ModelRef { return b.ref }
 // name candidates that have not answered.
 type Referrer interface {
 	Ref() ModelRef
+}
+
+// Input is one named input of a model.
+//
+// A numeric input is fed the record's number for the field of that name.
+// A categorical input lists its Categories; a record's text value for the
+// field reaches Predict as its index in Categories, as a float64, so the
+// core method stays one []float64. A model that takes integer category
+// codes directly (LightGBM) may leave Categories nil and read numbers.
+type Input struct {
+	// Name is the field name the model was trained on.
+	Name string `json:"name"`
+	// Categories lists the values of a categorical input, in the order of
+	// their codes; nil for a numeric input.
+	Categories []string `json:"categories,omitempty"`
 }
