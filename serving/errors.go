@@ -33,9 +33,40 @@ var (
 	ErrFetch = errors.New("serving: fetch failed")
 	// ErrTooLarge means a model is larger than the configured limit.
 	ErrTooLarge = errors.New("serving: model too large")
-	// ErrClosed means the Server is closed.
+	// ErrClosed means the Server, or any other component of the module
+	// (a Source, a Sink, a feed, a registry), is closed. Every package of
+	// the module returns this one sentinel for that meaning.
 	ErrClosed = errors.New("serving: closed")
+	// ErrConfig means a constructor or option was given an impossible
+	// configuration. Every package of the module wraps this one sentinel
+	// for that meaning; the text says which setting is wrong.
+	ErrConfig = errors.New("serving: invalid configuration")
+	// ErrMissingField means a named record lacks a field that the live
+	// model reads; the *FieldError names it.
+	ErrMissingField = errors.New("serving: missing field")
+	// ErrFieldType means a named record's field has the wrong kind of
+	// value for the model's input (text where a number goes, a number
+	// where a category goes, or a category the model has never seen); the
+	// *FieldError names it.
+	ErrFieldType = errors.New("serving: bad field value")
 )
+
+// FieldError details an ErrMissingField or ErrFieldType: which field of a
+// named record could not feed which model input.
+type FieldError struct {
+	// Field is the input's name.
+	Field string
+	// Err is ErrMissingField or ErrFieldType, possibly wrapped with detail.
+	Err error
+}
+
+// Error implements error.
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%v: %q", e.Err, e.Field)
+}
+
+// Unwrap returns the cause.
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // LoadError is returned by [Load] and by [Server.Activate] when a model
 // cannot be loaded. It wraps the cause, which is usually one of the

@@ -1,22 +1,38 @@
 package serving
 
 import (
+	"fmt"
+	"slices"
 	"time"
 )
 
-// Record is one input to score: a feature vector and the key it travelled
-// under. Features are positional; a [Codec] in serving/kafka maps named
-// fields onto positions through a schema.
+// Record is one input to score: its values and the key it travelled
+// under.
+//
+// A positional record has a nil Layout: Features[i] is the model's i-th
+// input, as it always was. A named record has a Layout naming each
+// position: Features[i] is the value of the field Layout.Names()[i], and
+// the Server binds those names to the inputs of whichever model version
+// is live (see [Input]), once per layout and version, so that a version
+// reading other, fewer or reordered fields swaps in as data.
 //
 // A Record is read-only to a Scorer: scorers must not modify or retain
-// Features after Score returns.
+// Features or Text after Score returns.
 type Record struct {
 	// Key identifies the entity the record is about. It is optional, but
 	// speculative.Split uses it for sticky routing when present.
 	Key []byte
-	// Features is the feature vector. A NaN means "missing" where the
-	// Server's NonFinite policy allows it; see [NonFinitePolicy].
+	// Features holds the values. A NaN means "missing" where the Server's
+	// NonFinite policy allows it; see [NonFinitePolicy].
 	Features []float64
+	// Layout names the positions of Features, or is nil for a positional
+	// record. Records decoded by one codec share Layout pointers, which
+	// is what makes binding once per layout cheap.
+	Layout *Layout
+	// Text holds the text values of a named record's categorical fields:
+	// nil when there are none, otherwise len(Features) long, with Text[i]
+	// set (and Features[i] NaN) where field i carries text.
+	Text []string
 	// Time is the event time of the record, if known.
 	Time time.Time
 }
@@ -183,3 +199,43 @@ func (s *Status) UnmarshalText(b []byte) error {
 type unknownStatusError struct{ s string }
 
 func (e *unknownStatusError) Error() string { return "serving: unknown status " + e.s }
+
+// Layout is the ordered list of field names of named records. It is
+// immutable and safe for concurrent use; records with the same fields in
+// the same order should share one *Layout, since a Server binds a model's
+// inputs once per (layout pointer, model version).
+type Layout struct {
+	names []string
+	index map[string]int
+}
+
+// NewLayout returns the Layout whose i-th field is names[i]. Names must be
+// non-empty and distinct; otherwise the error wraps [ErrConfig].
+func NewLayout(names ...string) (*Layout, error) {
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%w: NewLayout: no field names", ErrConfig)
+	}
+	l := &Layout{names: slices.Clone(names), index: make(map[string]int, len(names))}
+	for i, n := range names {
+		if n == "" {
+			return nil, fmt.Errorf("%w: NewLayout: field %d has an empty name", ErrConfig, i)
+		}
+		if _, dup := l.index[n]; dup {
+			return nil, fmt.Errorf("%w: NewLayout: field %q appears twice", ErrConfig, n)
+		}
+		l.index[n] = i
+	}
+	return l, nil
+}
+
+// Len returns the number of fields.
+func (l *Layout) Len() int { return len(l.names) }
+
+// Names returns the field names in position order.
+func (l *Layout) Names() []string { return slices.Clone(l.names) }
+
+// Index returns the position of the named field.
+func (l *Layout) Index(name string) (int, bool) {
+	i, ok := l.index[name]
+	return i, ok
+}
