@@ -28,7 +28,7 @@ type sourceOptions struct {
 	interval time.Duration
 	drain    time.Duration
 	logger   *slog.Logger
-	hooks    serving.Hooks
+	hooks    hooks
 	tune     func(*sarama.Config)
 }
 
@@ -70,12 +70,13 @@ func DrainTimeout(d time.Duration) SourceOption { return func(o *sourceOptions) 
 // SourceLogger sets the logger, overriding the default of slog.Default().
 func SourceLogger(l *slog.Logger) SourceOption { return func(o *sourceOptions) { o.logger = l } }
 
-// SourceHooks adds hooks: serving.HookDeadLetter, serving.HookCommit and
-// serving.HookLag are called; other kinds are ignored.
+// SourceHooks adds hooks: [HookDeadLetter], [HookCommit] and [HookLag]
+// are called; values implementing none of them are ignored. The default
+// is no hooks.
 func SourceHooks(hs ...serving.Hook) SourceOption {
 	return func(o *sourceOptions) {
 		for _, h := range hs {
-			o.hooks.Add(h)
+			o.hooks.add(h)
 		}
 	}
 }
@@ -506,14 +507,14 @@ func (h *handler) commit(sess sarama.ConsumerGroupSession) {
 	sess.Commit()
 	h.s.commits.Add(1)
 	for tp, off := range marked {
-		for _, hk := range h.s.o.hooks.Commits {
+		for _, hk := range h.s.o.hooks.commits {
 			hk.OnCommit(tp.Topic, tp.Partition, off)
 		}
 	}
 }
 
 func (h *handler) reportLag() {
-	if len(h.s.o.hooks.Lags) == 0 {
+	if len(h.s.o.hooks.lags) == 0 {
 		return
 	}
 	h.mu.Lock()
@@ -523,7 +524,7 @@ func (h *handler) reportLag() {
 	}
 	h.mu.Unlock()
 	for tp, l := range lags {
-		for _, hk := range h.s.o.hooks.Lags {
+		for _, hk := range h.s.o.hooks.lags {
 			hk.OnLag(tp.Topic, tp.Partition, l)
 		}
 	}
@@ -631,7 +632,7 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 				}
 				s.dead.Add(1)
 				s.o.logger.Warn("kafka source: dead letter", "topic", tp.Topic, "partition", tp.Partition, "offset", it.msg.Offset, "stage", it.stage, "err", it.err)
-				for _, hk := range s.o.hooks.DeadLetter {
+				for _, hk := range s.o.hooks.dead {
 					hk.OnDeadLetter(tp.Topic, tp.Partition, it.msg.Offset, it.err)
 				}
 			}

@@ -238,9 +238,9 @@ type deadHook struct {
 }
 
 var (
-	_ serving.HookDeadLetter = (*deadHook)(nil)
-	_ serving.HookCommit     = (*deadHook)(nil)
-	_ serving.HookLag        = (*deadHook)(nil)
+	_ kafka.HookDeadLetter = (*deadHook)(nil)
+	_ kafka.HookCommit     = (*deadHook)(nil)
+	_ kafka.HookLag        = (*deadHook)(nil)
 )
 
 func (h *deadHook) OnDeadLetter(string, int32, int64, error) { h.mu.Lock(); h.n++; h.mu.Unlock() }

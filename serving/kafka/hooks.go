@@ -1,0 +1,45 @@
+package kafka
+
+import "github.com/modelstream/modelstream/serving"
+
+// HookDeadLetter is called by a [Source] when a record goes to the
+// dead-letter topic, once Kafka has acknowledged the dead letter, with
+// the record's origin and the reason.
+type HookDeadLetter interface {
+	OnDeadLetter(topic string, partition int32, offset int64, reason error)
+}
+
+// HookCommit is called by a [Source] after it commits an offset: every
+// record of the partition before offset has been scored, written and
+// acknowledged.
+type HookCommit interface {
+	OnCommit(topic string, partition int32, offset int64)
+}
+
+// HookLag is called by a [Source], once per commit interval, with the
+// consumer lag of each partition it holds: the high-water mark minus the
+// next offset to consume.
+type HookLag interface {
+	OnLag(topic string, partition int32, lag int64)
+}
+
+// hooks is the Source's dispatch table: the hooks it was given, sorted
+// by the Hook* interfaces each implements. A value implementing several
+// lands in each matching list.
+type hooks struct {
+	dead    []HookDeadLetter
+	commits []HookCommit
+	lags    []HookLag
+}
+
+func (h *hooks) add(x serving.Hook) {
+	if v, ok := x.(HookDeadLetter); ok {
+		h.dead = append(h.dead, v)
+	}
+	if v, ok := x.(HookCommit); ok {
+		h.commits = append(h.commits, v)
+	}
+	if v, ok := x.(HookLag); ok {
+		h.lags = append(h.lags, v)
+	}
+}
