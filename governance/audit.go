@@ -2,7 +2,6 @@ package governance
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -115,10 +114,10 @@ func NewAudit(opts ...AuditOption) (*Audit, error) {
 		o(a)
 	}
 	if a.logger == nil {
-		return nil, errors.New("governance: AuditLogger(nil)")
+		return nil, fmt.Errorf("%w: governance: AuditLogger(nil)", serving.ErrConfig)
 	}
 	if a.timeout <= 0 {
-		return nil, fmt.Errorf("governance: AuditTimeout(%v): must be positive", a.timeout)
+		return nil, fmt.Errorf("%w: governance: AuditTimeout(%v): must be positive", serving.ErrConfig, a.timeout)
 	}
 	return a, nil
 }

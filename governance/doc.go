@@ -16,7 +16,7 @@
 //
 // A [Verifier] holds the trusted public keys and a [Policy]. Its Verify
 // method checks, in order, that the descriptor is complete, that the
-// bytes match the SHA-256 ([ErrChecksum]), that the signature is present
+// bytes match the SHA-256 ([serving.ErrChecksum]), that the signature is present
 // when required ([ErrUnsigned]), names a trusted key ([ErrUntrustedKey])
 // and verifies ([ErrBadSignature]), and that the version is newer than
 // the last one verified for the name ([ErrReplay]). Each rejection is a

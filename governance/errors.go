@@ -8,12 +8,11 @@ import (
 )
 
 // Sentinel errors for rejected models. Verify returns a *RejectError
-// whose Reason is one of them; test with errors.Is.
+// whose Reason is one of them, or serving.ErrInvalidDescriptor (the
+// descriptor lacks what verification needs: a name, a format, a version,
+// and bytes or a sha256), or serving.ErrChecksum (the bytes do not hash
+// to the Descriptor's SHA256); test with errors.Is.
 var (
-	// ErrChecksum means the model bytes do not hash to the Descriptor's
-	// SHA256: the bytes were changed after the descriptor was made. The
-	// error also matches serving.ErrChecksum.
-	ErrChecksum = errors.New("governance: checksum mismatch")
 	// ErrUnsigned means the model has no signature and the policy
 	// requires one.
 	ErrUnsigned = errors.New("governance: unsigned model")
@@ -29,9 +28,6 @@ var (
 	// verified for the name (or it is the same version with other
 	// content): an old, validly signed model sent again.
 	ErrReplay = errors.New("governance: replayed version")
-	// ErrInvalid means the descriptor lacks what verification needs: a
-	// name, a format, a version, and bytes or a sha256.
-	ErrInvalid = errors.New("governance: invalid descriptor")
 )
 
 // RejectError is the error of a rejected model. Reason is one of the
@@ -77,21 +73,19 @@ var reasons = []struct {
 	err  error
 	name string
 }{
-	{ErrInvalid, "invalid"},
-	{ErrChecksum, "checksum"},
+	{serving.ErrInvalidDescriptor, "invalid"},
+	{serving.ErrChecksum, "checksum"},
 	{ErrUnsigned, "unsigned"},
 	{ErrBadSignature, "bad_signature"},
 	{ErrUntrustedKey, "untrusted_key"},
 	{ErrReplay, "replay"},
 	// Reasons the Server gives, for audit records of its rejections.
 	{serving.ErrStaleVersion, "stale_version"},
-	{serving.ErrChecksum, "checksum"},
 	{serving.ErrUnknownFormat, "unknown_format"},
 	{serving.ErrCorruptModel, "corrupt_model"},
 	{serving.ErrUnsupportedModel, "unsupported_model"},
 	{serving.ErrFetch, "fetch"},
 	{serving.ErrTooLarge, "too_large"},
-	{serving.ErrInvalidDescriptor, "invalid"},
 	{serving.ErrClosed, "closed"},
 }
 

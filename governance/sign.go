@@ -56,7 +56,7 @@ func KeyIDOf(pub ed25519.PublicKey) KeyID {
 // its hash, so a Location model's fetched bytes are bound to it by the
 // serving.Server's checksum check.
 //
-// Errors are *RejectError values with reason ErrInvalid or ErrChecksum.
+// Errors are *RejectError values with reason serving.ErrInvalidDescriptor or serving.ErrChecksum.
 //
 // Because every field is length-prefixed or fixed-size, no two different
 // (name, version, format, sha256) tuples have the same payload.
@@ -88,7 +88,7 @@ func contentHash(d serving.Descriptor) ([sha256.Size]byte, error) {
 	if len(d.Bytes) > 0 {
 		sum = sha256.Sum256(d.Bytes)
 		if d.SHA256 != "" && d.SHA256 != hex.EncodeToString(sum[:]) {
-			return sum, &RejectError{Model: d.Ref(), Reason: ErrChecksum,
+			return sum, &RejectError{Model: d.Ref(), Reason: serving.ErrChecksum,
 				Err: &serving.ChecksumError{Want: d.SHA256, Got: hex.EncodeToString(sum[:])}}
 		}
 		return sum, nil
@@ -111,7 +111,7 @@ func contentHash(d serving.Descriptor) ([sha256.Size]byte, error) {
 }
 
 func invalid(d serving.Descriptor, why string) error {
-	return &RejectError{Model: d.Ref(), Reason: ErrInvalid, Err: errors.New(why)}
+	return &RejectError{Model: d.Ref(), Reason: serving.ErrInvalidDescriptor, Err: errors.New(why)}
 }
 
 // Sign returns d with its Signature set: the signer's KeyID followed by
@@ -120,7 +120,7 @@ func invalid(d serving.Descriptor, why string) error {
 // published version (not 0).
 func Sign(priv ed25519.PrivateKey, d serving.Descriptor) (serving.Descriptor, error) {
 	if len(priv) != ed25519.PrivateKeySize {
-		return d, fmt.Errorf("governance: sign: private key has %d bytes, want %d", len(priv), ed25519.PrivateKeySize)
+		return d, fmt.Errorf("%w: governance: sign: private key has %d bytes, want %d", serving.ErrConfig, len(priv), ed25519.PrivateKeySize)
 	}
 	payload, err := SigningPayload(d)
 	if err != nil {

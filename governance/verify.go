@@ -97,12 +97,12 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 	v := &Verifier{keys: map[KeyID]ed25519.PublicKey{}, policy: o.policy, audit: o.audit, store: o.store, load: o.load, last: map[string]serving.ModelRef{}}
 	for i, k := range o.keys {
 		if len(k) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("governance: TrustKeys: key %d has %d bytes, want %d", i, len(k), ed25519.PublicKeySize)
+			return nil, fmt.Errorf("%w: governance: TrustKeys: key %d has %d bytes, want %d", serving.ErrConfig, i, len(k), ed25519.PublicKeySize)
 		}
 		v.keys[KeyIDOf(k)] = k
 	}
 	if v.policy.RequireSignature && len(v.keys) == 0 {
-		return nil, errors.New("governance: the policy requires signatures but no key is trusted (TrustKeys)")
+		return nil, fmt.Errorf("%w: governance: the policy requires signatures but no key is trusted (TrustKeys)", serving.ErrConfig)
 	}
 	if v.audit == nil {
 		a, err := NewAudit()
@@ -117,8 +117,8 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 // Verify checks d, in this order:
 //
 //  1. d has a name, a format and a version > 0, and bytes or a SHA256
-//     (ErrInvalid);
-//  2. when d has bytes, they hash to d.SHA256 (ErrChecksum);
+//     (serving.ErrInvalidDescriptor);
+//  2. when d has bytes, they hash to d.SHA256 (serving.ErrChecksum);
 //  3. when d has a signature, it is well-formed (ErrBadSignature), made
 //     by a trusted key (ErrUntrustedKey), and valid for d's name,
 //     version, format and sha256 (ErrBadSignature); when it has none,
@@ -168,7 +168,7 @@ func (v *Verifier) checkSignature(d serving.Descriptor) (string, error) {
 	}
 	payload, err := SigningPayload(d)
 	if err != nil {
-		return "", err // a *RejectError: ErrInvalid or ErrChecksum
+		return "", err // a *RejectError: serving.ErrInvalidDescriptor or serving.ErrChecksum
 	}
 	var keyID string
 	switch {
@@ -269,7 +269,7 @@ func (v *Verifier) Admit(ctx context.Context, srv *serving.Server, d serving.Des
 	if err != nil {
 		if errors.Is(err, serving.ErrChecksum) {
 			// Report tampered bytes as the governance error too.
-			err = &RejectError{Model: d.Ref(), Reason: ErrChecksum, Err: err}
+			err = &RejectError{Model: d.Ref(), Reason: serving.ErrChecksum, Err: err}
 		}
 		v.audit.Received(ctx, d)
 		v.count(err)

@@ -57,7 +57,7 @@ func signed(t *testing.T, priv ed25519.PrivateKey, value float64, version uint64
 	return d
 }
 
-var allReasons = []error{ErrInvalid, ErrChecksum, ErrUnsigned, ErrBadSignature, ErrUntrustedKey, ErrReplay}
+var allReasons = []error{serving.ErrInvalidDescriptor, serving.ErrChecksum, ErrUnsigned, ErrBadSignature, ErrUntrustedKey, ErrReplay}
 
 // TestEachAttackIsRejectedAndTheModelKeepsServing sends a tampered byte,
 // tampered metadata, an untrusted key, a forged key ID, a missing
@@ -117,7 +117,7 @@ func TestEachAttackIsRejectedAndTheModelKeepsServing(t *testing.T) {
 		d    serving.Descriptor
 		want error
 	}{
-		{"tampered byte", tamperedByte, ErrChecksum},
+		{"tampered byte", tamperedByte, serving.ErrChecksum},
 		{"tampered bytes with fixed checksum", tamperedHashed, ErrBadSignature},
 		{"tampered version", bumpedVersion, ErrBadSignature},
 		{"wrong key", signed(t, untrusted, 3, 3), ErrUntrustedKey},
@@ -260,7 +260,7 @@ func TestReplayFromRegistrySurvivesRestart(t *testing.T) {
 	}
 	store.Close()
 	v2, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), ReplayFrom(store), WithAudit(mustAudit(t)))
-	if err := v2.Verify(ctx, signed(t, trusted, 4, 4)); !errors.Is(err, ErrReplay) || !errors.Is(err, registry.ErrClosed) {
+	if err := v2.Verify(ctx, signed(t, trusted, 4, 4)); !errors.Is(err, ErrReplay) || !errors.Is(err, serving.ErrClosed) {
 		t.Fatalf("unreadable store must fail closed: %v", err)
 	}
 }
@@ -294,7 +294,7 @@ func TestSigningPayloadLayout(t *testing.T) {
 		{Name: "m", Version: 1, Format: "fake", SHA256: "abc"},           // short hash
 		{Name: "m", Version: 1, Format: "fake", SHA256: sum[:62] + "zz"}, // not hex
 	} {
-		if _, err := SigningPayload(bad); !errors.Is(err, ErrInvalid) {
+		if _, err := SigningPayload(bad); !errors.Is(err, serving.ErrInvalidDescriptor) {
 			t.Fatalf("%+v: %v", bad, err)
 		}
 	}
@@ -332,7 +332,7 @@ func TestLocationModelIsBoundByItsSignedHash(t *testing.T) {
 		t.Fatal(err)
 	}
 	d2, _ := Sign(trusted, serving.Descriptor{Name: "m", Version: 2, Format: servingtest.FormatName, Location: "file://" + path, SHA256: serving.ContentID(body)})
-	if _, err := v.Admit(ctx, srv, d2); !errors.Is(err, ErrChecksum) {
+	if _, err := v.Admit(ctx, srv, d2); !errors.Is(err, serving.ErrChecksum) {
 		t.Fatalf("swapped file: %v", err)
 	}
 	if cur, _ := srv.Current("m"); cur.Version != 1 || cur.ID != d.SHA256 {
@@ -364,14 +364,14 @@ func TestSHA256IsCanonical(t *testing.T) {
 	}
 	upper := d
 	upper.SHA256 = strings.ToUpper(d.SHA256)
-	if _, err := SigningPayload(upper); !errors.Is(err, ErrInvalid) {
+	if _, err := SigningPayload(upper); !errors.Is(err, serving.ErrInvalidDescriptor) {
 		t.Fatalf("payload of an upper-case sha256: %v", err)
 	}
-	if _, err := Sign(trusted, upper); !errors.Is(err, ErrInvalid) {
+	if _, err := Sign(trusted, upper); !errors.Is(err, serving.ErrInvalidDescriptor) {
 		t.Fatalf("sign an upper-case sha256: %v", err)
 	}
 	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithAudit(mustAudit(t)))
-	if err := v.Verify(context.Background(), upper); !errors.Is(err, ErrInvalid) {
+	if err := v.Verify(context.Background(), upper); !errors.Is(err, serving.ErrInvalidDescriptor) {
 		t.Fatalf("verify an upper-case sha256: %v", err)
 	}
 	if err := v.Verify(context.Background(), d); err != nil {

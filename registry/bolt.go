@@ -116,11 +116,11 @@ func (b *Bolt) view(ctx context.Context, fn func(*bolt.Tx) error) error {
 		return err
 	}
 	if b.closed.Load() {
-		return ErrClosed
+		return serving.ErrClosed
 	}
 	err := b.db.View(fn)
 	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
-		return ErrClosed
+		return serving.ErrClosed
 	}
 	return err
 }
@@ -130,11 +130,11 @@ func (b *Bolt) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 		return err
 	}
 	if b.closed.Load() {
-		return ErrClosed
+		return serving.ErrClosed
 	}
 	err := b.db.Update(fn)
 	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
-		return ErrClosed
+		return serving.ErrClosed
 	}
 	return err
 }
@@ -251,7 +251,7 @@ func (b *Bolt) Put(ctx context.Context, d serving.Descriptor) (serving.Descripto
 	})
 	if err != nil {
 		var ce *ConflictError
-		if errors.As(err, &ce) || errors.Is(err, ErrClosed) || errors.Is(err, ctx.Err()) {
+		if errors.As(err, &ce) || errors.Is(err, serving.ErrClosed) || errors.Is(err, ctx.Err()) {
 			return d, err
 		}
 		return d, fmt.Errorf("registry: put %s: %w", d.Name, err)

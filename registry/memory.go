@@ -56,7 +56,7 @@ func (m *Memory) rlock(ctx context.Context) error {
 	m.mu.RLock()
 	if m.closed {
 		m.mu.RUnlock()
-		return ErrClosed
+		return serving.ErrClosed
 	}
 	return nil
 }
@@ -68,7 +68,7 @@ func (m *Memory) lock(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		return ErrClosed
+		return serving.ErrClosed
 	}
 	return nil
 }

@@ -39,7 +39,8 @@ type Store interface {
 	// d must have a Name and a Format, and either Bytes or a Location
 	// with a SHA256 (64 lowercase hex digits, like serving.ContentID).
 	// When both Bytes and SHA256 are given they must match
-	// (serving.ErrChecksum). Assigning a version after 2^64-1 fails with
+	// (serving.ErrChecksum); otherwise Put fails with
+	// serving.ErrInvalidDescriptor. Assigning a version after 2^64-1 fails with
 	// ErrInvalid. A durable store has fsynced the write when Put returns
 	// nil.
 	Put(ctx context.Context, d serving.Descriptor) (serving.Descriptor, error)
@@ -97,7 +98,7 @@ type Store interface {
 	// Offsets returns the offsets stored for topic, or an empty map.
 	Offsets(ctx context.Context, topic string) (map[int32]int64, error)
 
-	// Close releases the store. Later calls fail with ErrClosed. Close
+	// Close releases the store. Later calls fail with serving.ErrClosed. Close
 	// is idempotent.
 	Close() error
 }
@@ -148,15 +149,17 @@ var (
 	// ErrVersionConflict means a Put named a stored version with
 	// different content. The error is a *ConflictError.
 	ErrVersionConflict = errors.New("registry: version conflict")
-	// ErrInvalid means an argument is missing or malformed.
+	// ErrInvalid means an argument other than a Descriptor is missing or
+	// malformed: an empty or reserved alias, an activation without a
+	// name, kind or time, or no version left to assign. A Descriptor
+	// that lacks what Put needs gives serving.ErrInvalidDescriptor, and
+	// an impossible Option serving.ErrConfig.
 	ErrInvalid = errors.New("registry: invalid argument")
 	// ErrPruned means retention dropped the bytes of a version.
 	ErrPruned = errors.New("registry: bytes pruned by retention")
 	// ErrNotActive means no version of the name was active at the time
 	// asked.
 	ErrNotActive = errors.New("registry: no active version")
-	// ErrClosed means the store is closed.
-	ErrClosed = errors.New("registry: closed")
 )
 
 // ConflictError details an ErrVersionConflict.
@@ -222,13 +225,13 @@ func applyOptions(opts []Option) (options, error) {
 		opt(&o)
 	}
 	if o.retain < 0 {
-		return o, fmt.Errorf("%w: Retain(%d): must be 0 (keep all) or positive", ErrInvalid, o.retain)
+		return o, fmt.Errorf("%w: registry: Retain(%d): must be 0 (keep all) or positive", serving.ErrConfig, o.retain)
 	}
 	if o.lockTimeout <= 0 {
-		return o, fmt.Errorf("%w: LockTimeout(%v): must be positive", ErrInvalid, o.lockTimeout)
+		return o, fmt.Errorf("%w: registry: LockTimeout(%v): must be positive", serving.ErrConfig, o.lockTimeout)
 	}
 	if o.now == nil {
-		return o, fmt.Errorf("%w: nil clock", ErrInvalid)
+		return o, fmt.Errorf("%w: registry: nil clock", serving.ErrConfig)
 	}
 	return o, nil
 }
@@ -237,10 +240,10 @@ func applyOptions(opts []Option) (options, error) {
 // ID computed. Version, Stored and the byte flags are set by the store.
 func prepare(d serving.Descriptor) (Version, error) {
 	if d.Name == "" {
-		return Version{}, fmt.Errorf("%w: descriptor has no name", ErrInvalid)
+		return Version{}, fmt.Errorf("%w: descriptor has no name", serving.ErrInvalidDescriptor)
 	}
 	if d.Format == "" {
-		return Version{}, fmt.Errorf("%w: %s has no format", ErrInvalid, d.Name)
+		return Version{}, fmt.Errorf("%w: %s has no format", serving.ErrInvalidDescriptor, d.Name)
 	}
 	id := d.SHA256
 	if len(d.Bytes) > 0 {
@@ -249,9 +252,9 @@ func prepare(d serving.Descriptor) (Version, error) {
 			return Version{}, fmt.Errorf("registry: put %s: %w", d.Name, &serving.ChecksumError{Want: d.SHA256, Got: id})
 		}
 	} else if d.Location == "" || d.SHA256 == "" {
-		return Version{}, fmt.Errorf("%w: %s has no bytes, and no location with a sha256", ErrInvalid, d.Name)
+		return Version{}, fmt.Errorf("%w: %s has no bytes, and no location with a sha256", serving.ErrInvalidDescriptor, d.Name)
 	} else if !isContentID(d.SHA256) {
-		return Version{}, fmt.Errorf("%w: %s: sha256 %q is not 64 lowercase hex digits", ErrInvalid, d.Name, d.SHA256)
+		return Version{}, fmt.Errorf("%w: %s: sha256 %q is not 64 lowercase hex digits", serving.ErrInvalidDescriptor, d.Name, d.SHA256)
 	}
 	v := Version{
 		Model:       serving.ModelRef{Name: d.Name, Version: d.Version, ID: id, Format: d.Format},

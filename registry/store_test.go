@@ -37,7 +37,7 @@ func stores(t *testing.T, fn func(t *testing.T, s Store), opts ...Option) {
 		}
 		defer s.Close()
 		fn(t, s)
-		if err := s.Check(); err != nil && !errors.Is(err, ErrClosed) {
+		if err := s.Check(); err != nil && !errors.Is(err, serving.ErrClosed) {
 			t.Fatalf("bolt check: %v", err)
 		}
 	})
@@ -161,7 +161,7 @@ func TestPutValidates(t *testing.T) {
 			{Name: "m", Format: "fake"},
 			{Name: "m", Format: "fake", Location: "file:///x"},
 		} {
-			if _, err := s.Put(ctx, d); !errors.Is(err, ErrInvalid) {
+			if _, err := s.Put(ctx, d); !errors.Is(err, serving.ErrInvalidDescriptor) {
 				t.Fatalf("put %+v: %v", d, err)
 			}
 		}
@@ -531,10 +531,10 @@ func TestClosed(t *testing.T) {
 			t.Fatalf("second close: %v", err)
 		}
 		ctx := context.Background()
-		if _, err := s.Put(ctx, fakeModel("m", 2)); !errors.Is(err, ErrClosed) {
+		if _, err := s.Put(ctx, fakeModel("m", 2)); !errors.Is(err, serving.ErrClosed) {
 			t.Fatalf("put after close: %v", err)
 		}
-		if _, err := s.Get(ctx, "m", 1); !errors.Is(err, ErrClosed) {
+		if _, err := s.Get(ctx, "m", 1); !errors.Is(err, serving.ErrClosed) {
 			t.Fatalf("get after close: %v", err)
 		}
 	})
@@ -660,10 +660,10 @@ func TestBoltSurvivesReopen(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	if _, err := NewMemory(Retain(-1)); !errors.Is(err, ErrInvalid) {
+	if _, err := NewMemory(Retain(-1)); !errors.Is(err, serving.ErrConfig) {
 		t.Fatalf("Retain(-1): %v", err)
 	}
-	if _, err := Open(filepath.Join(t.TempDir(), "x.db"), LockTimeout(0)); !errors.Is(err, ErrInvalid) {
+	if _, err := Open(filepath.Join(t.TempDir(), "x.db"), LockTimeout(0)); !errors.Is(err, serving.ErrConfig) {
 		t.Fatalf("LockTimeout(0): %v", err)
 	}
 }
@@ -704,7 +704,7 @@ func TestPutValidatesLocationSHA256(t *testing.T) {
 		good := serving.ContentID([]byte("x"))
 		for _, sum := range []string{"x", good[:63], good + "0", strings.ToUpper(good), good[:62] + "\x00a", good[:63] + "g"} {
 			d := serving.Descriptor{Name: "m", Format: "fake", Location: "file:///m", SHA256: sum}
-			if _, err := s.Put(ctx, d); !errors.Is(err, ErrInvalid) {
+			if _, err := s.Put(ctx, d); !errors.Is(err, serving.ErrInvalidDescriptor) {
 				t.Fatalf("sha256 %q: %v", sum, err)
 			}
 		}

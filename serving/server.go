@@ -2,7 +2,6 @@ package serving
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -117,13 +116,13 @@ func NewServer(opts ...Option) (*Server, error) {
 		opt(&o)
 	}
 	if o.logger == nil {
-		return nil, errors.New("serving: WithLogger(nil)")
+		return nil, fmt.Errorf("%w: WithLogger(nil)", ErrConfig)
 	}
 	if o.historyLen < 1 {
-		return nil, fmt.Errorf("serving: WithHistory(%d): must be at least 1", o.historyLen)
+		return nil, fmt.Errorf("%w: WithHistory(%d): must be at least 1", ErrConfig, o.historyLen)
 	}
 	if o.nonFinite > PassNonFinite {
-		return nil, fmt.Errorf("serving: unknown NonFinitePolicy %d", o.nonFinite)
+		return nil, fmt.Errorf("%w: unknown NonFinitePolicy %d", ErrConfig, o.nonFinite)
 	}
 	return &Server{o: o, slots: map[string]*slot{}}, nil
 }

@@ -438,8 +438,8 @@ func TestConstructorsValidate(t *testing.T) {
 	_, cases["seed on shadow"] = speculative.NewShadow(s, nil, speculative.WithSeed(1))
 	_, cases["nil option"] = speculative.NewSwitch(s, s, nil)
 	for name, err := range cases {
-		if !errors.Is(err, speculative.ErrInvalidConfig) {
-			t.Errorf("%s: err = %v, want ErrInvalidConfig", name, err)
+		if !errors.Is(err, serving.ErrConfig) {
+			t.Errorf("%s: err = %v, want serving.ErrConfig", name, err)
 		}
 	}
 }

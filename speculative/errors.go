@@ -25,9 +25,6 @@ var (
 	// ErrBadDecision means a Decider chose an index out of range or a
 	// candidate that had not answered.
 	ErrBadDecision = errors.New("speculative: decider chose an invalid candidate")
-	// ErrInvalidConfig means a constructor or setter was given an
-	// impossible configuration; the message names the culprit.
-	ErrInvalidConfig = errors.New("speculative: invalid configuration")
 	// ErrNothingToRollback means Switch.Rollback found no promotion to undo.
 	ErrNothingToRollback = errors.New("speculative: nothing to roll back")
 )
@@ -88,6 +85,8 @@ func (e *DecisionError) Unwrap() []error {
 	return []error{e.Kind, e.Cause}
 }
 
+// configError wraps serving.ErrConfig, the module's one sentinel for an
+// impossible configuration.
 func configError(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	return fmt.Errorf("%w: speculative: "+format, append([]any{serving.ErrConfig}, args...)...)
 }

@@ -11,7 +11,7 @@ import (
 // Option configures a combinator. Options are shared by all the
 // constructors in this package, but each applies to some combinators
 // only; passing one to a combinator it does not apply to is an error
-// wrapping ErrInvalidConfig, so that a misplaced option is never silently
+// wrapping serving.ErrConfig, so that a misplaced option is never silently
 // ignored. Each option's documentation says where it applies and what its
 // default is.
 type Option func(*config) error

@@ -98,7 +98,7 @@ func NewSplit(variants []Variant, opts ...Option) (*Split, error) {
 // SetWeights replaces the weights, one per variant in the order the
 // variants were given, atomically. Weights must be finite and not
 // negative, with a positive sum; otherwise SetWeights returns an error
-// wrapping ErrInvalidConfig and the weights stay as they were.
+// wrapping serving.ErrConfig and the weights stay as they were.
 func (s *Split) SetWeights(weights ...float64) error {
 	if len(weights) != len(s.variants) {
 		return configError("split: %d weights for %d variants", len(weights), len(s.variants))

@@ -102,7 +102,7 @@ func TestSplitScoreRecordsVariant(t *testing.T) {
 func TestSplitRejectsBadWeightsAtomically(t *testing.T) {
 	s := newCanary(t, 90, 10)
 	for _, w := range [][]float64{{1}, {-1, 2}, {0, 0}, {math.NaN(), 1}, {math.Inf(1), 1}} {
-		if err := s.SetWeights(w...); !errors.Is(err, speculative.ErrInvalidConfig) {
+		if err := s.SetWeights(w...); !errors.Is(err, serving.ErrConfig) {
 			t.Errorf("SetWeights(%v) = %v", w, err)
 		}
 	}

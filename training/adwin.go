@@ -79,7 +79,7 @@ func ADWINMinWindow(k int64) ADWINOption { return func(a *ADWIN) { a.MinWindow =
 // NewADWIN returns an ADWIN detector with δ = 0.002, a check every 32
 // values, 5 buckets per size and sub-windows of at least 5 values,
 // unless options say otherwise. Invalid parameters give an error
-// wrapping ErrConfig: δ must lie in (0, 1), and the clock, the buckets
+// wrapping serving.ErrConfig: δ must lie in (0, 1), and the clock, the buckets
 // per size and the sub-window size must be at least 1.
 func NewADWIN(opts ...ADWINOption) (*ADWIN, error) {
 	a := &ADWIN{Delta: 0.002, Clock: 32, MaxBuckets: 5, MinWindow: 5}

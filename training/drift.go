@@ -73,7 +73,7 @@ func PHMinInstances(n int64) PageHinkleyOption { return func(p *PageHinkley) { p
 
 // NewPageHinkley returns a Page-Hinkley detector with δ = 0.005,
 // λ = 50, α = 0.9999 and 30 warm-up records, unless options say
-// otherwise. Invalid parameters give an error wrapping ErrConfig.
+// otherwise. Invalid parameters give an error wrapping serving.ErrConfig.
 func NewPageHinkley(opts ...PageHinkleyOption) (*PageHinkley, error) {
 	p := &PageHinkley{Delta: 0.005, Lambda: 50, Alpha: 0.9999, MinInstances: 30}
 	for _, o := range opts {

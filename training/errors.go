@@ -3,6 +3,8 @@ package training
 import (
 	"errors"
 	"fmt"
+
+	"github.com/modelstream/modelstream/serving"
 )
 
 // Sentinel errors. Test for them with errors.Is; most are wrapped in a
@@ -23,8 +25,6 @@ var (
 	// cannot be exported or checkpointed. Reset it, and lower the
 	// learning rate.
 	ErrDiverged = errors.New("training: learner diverged (non-finite weights)")
-	// ErrConfig means an option or argument is invalid.
-	ErrConfig = errors.New("training: invalid configuration")
 	// ErrVersionLookup means a Trainer could not find the latest version
 	// already published under its model name (see [VersionLookup]), so
 	// it refused to start rather than publish numbers that may clash.
@@ -73,6 +73,8 @@ func (e *CheckpointError) Error() string {
 // Unwrap returns the cause.
 func (e *CheckpointError) Unwrap() error { return e.Err }
 
+// configErr wraps serving.ErrConfig, the module's one sentinel for an
+// invalid option or argument.
 func configErr(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	return fmt.Errorf("%w: training: "+format, append([]any{serving.ErrConfig}, args...)...)
 }

@@ -173,7 +173,7 @@ type Learner struct {
 // length features, with all weights zero. Without options it uses Adam
 // with η = 0.01, β1 = 0.9, β2 = 0.999, ε = 1e-8, no decay, no L2, and a
 // running standardiser that never freezes. Invalid options give an error
-// wrapping ErrConfig.
+// wrapping serving.ErrConfig.
 func NewLearner(kind Kind, features int, opts ...Option) (*Learner, error) {
 	c := config{lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, standardize: true}
 	for _, o := range opts {

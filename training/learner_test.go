@@ -338,8 +338,8 @@ func TestNewLearnerValidates(t *testing.T) {
 		"feature name count":      func() (*Learner, error) { return NewLearner(Linear, 3, WithFeatureNames("a")) },
 		"unknown kind":            func() (*Learner, error) { return NewLearner(Kind(9), 3) },
 	} {
-		if _, err := f(); !errors.Is(err, ErrConfig) {
-			t.Errorf("%s: %v, want ErrConfig", name, err)
+		if _, err := f(); !errors.Is(err, serving.ErrConfig) {
+			t.Errorf("%s: %v, want serving.ErrConfig", name, err)
 		}
 	}
 }

@@ -344,7 +344,7 @@ type trainerCheckpoint struct {
 // [WithCheckpoint], an existing checkpoint file is restored into l and
 // the detector, and a damaged one is an error (a *CheckpointError): the
 // trainer never silently starts over. A checkpoint path whose directory
-// does not exist is an error wrapping ErrConfig.
+// does not exist is an error wrapping serving.ErrConfig.
 func NewTrainer(name string, l *Learner, src Source, pub Publisher, opts ...TrainerOption) (*Trainer, error) {
 	o := trainerOptions{logger: slog.Default()}
 	for _, opt := range opts {
@@ -375,7 +375,7 @@ func NewTrainer(name string, l *Learner, src Source, pub Publisher, opts ...Trai
 		// A checkpoint that cannot be written would stop Run only after
 		// n records: refuse a missing directory now.
 		if fi, err := os.Stat(filepath.Dir(o.ckptPath)); err != nil {
-			return nil, fmt.Errorf("%w: WithCheckpoint(%q): %w", ErrConfig, o.ckptPath, err)
+			return nil, fmt.Errorf("%w: training: WithCheckpoint(%q): %w", serving.ErrConfig, o.ckptPath, err)
 		} else if !fi.IsDir() {
 			return nil, configErr("WithCheckpoint(%q): %s is not a directory", o.ckptPath, filepath.Dir(o.ckptPath))
 		}

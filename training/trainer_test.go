@@ -456,8 +456,8 @@ func TestTrainerRefusesUnwritableCheckpointPath(t *testing.T) {
 		"file as directory": filepath.Join(file, "c"),
 	} {
 		l, _ := NewLearner(Linear, 1)
-		if _, err := NewTrainer("m", l, &sliceSource{}, nop, WithCheckpoint(path, 10)); !errors.Is(err, ErrConfig) {
-			t.Errorf("%s: %v, want ErrConfig", name, err)
+		if _, err := NewTrainer("m", l, &sliceSource{}, nop, WithCheckpoint(path, 10)); !errors.Is(err, serving.ErrConfig) {
+			t.Errorf("%s: %v, want serving.ErrConfig", name, err)
 		}
 	}
 	if _, err := NewTrainer("m", func() *Learner { l, _ := NewLearner(Linear, 1); return l }(), &sliceSource{}, nop,

@@ -113,8 +113,8 @@ func TestTrainerWithBaseVersion(t *testing.T) {
 		t.Errorf("%d lookups despite WithBaseVersion", pub.lookups)
 	}
 	l, _ := NewLearner(Linear, 1)
-	if _, err := NewTrainer("m", l, &sliceSource{}, pub, WithBaseVersion(0, "abc")); !errors.Is(err, ErrConfig) {
-		t.Errorf("WithBaseVersion(0, id): %v, want ErrConfig", err)
+	if _, err := NewTrainer("m", l, &sliceSource{}, pub, WithBaseVersion(0, "abc")); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("WithBaseVersion(0, id): %v, want serving.ErrConfig", err)
 	}
 }
 

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -47,7 +46,7 @@ type handler struct {
 // New returns the handler for srv. It is safe for concurrent use.
 func New(srv *serving.Server, opts ...Option) (http.Handler, error) {
 	if srv == nil {
-		return nil, errors.New("admin: nil Server")
+		return nil, fmt.Errorf("%w: admin: nil Server", serving.ErrConfig)
 	}
 	h := &handler{srv: srv, mux: http.NewServeMux()}
 	for _, o := range opts {
@@ -55,7 +54,7 @@ func New(srv *serving.Server, opts ...Option) (http.Handler, error) {
 	}
 	for _, c := range h.checks {
 		if c.c == nil {
-			return nil, fmt.Errorf("admin: readiness check %q is nil", c.name)
+			return nil, fmt.Errorf("%w: admin: readiness check %q is nil", serving.ErrConfig, c.name)
 		}
 	}
 	h.mux.HandleFunc("GET /models", h.models)
