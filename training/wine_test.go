@@ -11,15 +11,15 @@ import (
 )
 
 // winePath is the red wine quality data set (Cortez et al., 2009): 1599
-// rows, 11 physico-chemical features, and a quality grade. It lives
-// outside the repository.
-const winePath = "../../shared/data/winequality-red.csv"
+// rows, 11 physico-chemical features, and a quality grade. See
+// testdata/README.md for its source and licence.
+const winePath = "testdata/winequality-red.csv"
 
 func loadWine(t *testing.T) []Sample {
 	t.Helper()
 	f, err := os.Open(winePath)
 	if err != nil {
-		t.Skipf("skipping the real-data check: %s is not available (%v)", winePath, err)
+		t.Fatalf("the real-data check needs %s: %v", winePath, err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
