@@ -1,0 +1,45 @@
+package quality
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+func TestTrackerBounded(t *testing.T) {
+	if _, err := NewTracker(0); !errors.Is(err, serving.ErrConfig) {
+		t.Fatalf("NewTracker(0): %v", err)
+	}
+	tr, err := NewTracker(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := Key{Model: "m", Version: 2}, Key{Model: "m", Version: 1, Variant: "canary"}
+	ma, _ := tr.Meter(a)
+	mb, _ := tr.Meter(b)
+	if again, _ := tr.Meter(a); again != ma || ma == mb {
+		t.Fatal("Meter does not return the same meter per key")
+	}
+	if _, err := tr.Meter(Key{Model: "x"}); !errors.Is(err, ErrFull) {
+		t.Fatalf("third key: %v", err)
+	}
+	if tr.Overflow() != 1 || tr.Lookup(Key{Model: "x"}) != nil {
+		t.Errorf("overflow %d", tr.Overflow())
+	}
+	ma.ObserveValue(1, 2)
+	snap := tr.Snapshot()
+	if len(snap) != 2 || snap[0].Key != b || snap[1].Key != a || snap[1].MAE.N != 1 {
+		t.Errorf("snapshot %+v", snap)
+	}
+}
+
+func TestKeyOf(t *testing.T) {
+	p := serving.Provenance{Model: serving.ModelRef{Name: "fraud", Version: 4}, Decision: &serving.Decision{Variant: "canary"}}
+	if k := KeyOf(p); k != (Key{"fraud", 4, "canary"}) || k.String() != "fraud@v4/canary" {
+		t.Errorf("KeyOf: %+v %s", k, k)
+	}
+	if k := KeyOf(serving.Provenance{Model: serving.ModelRef{Name: "fraud", Version: 4}}); k.String() != "fraud@v4" {
+		t.Errorf("no decision: %s", k)
+	}
+}
