@@ -171,7 +171,7 @@ func TestEachAttackIsRejectedAndTheModelKeepsServing(t *testing.T) {
 	if st.Rejected() != 16 {
 		t.Fatalf("rejected total %d", st.Rejected())
 	}
-	if _, ok := srv.Stats("fraud"); !ok {
+	if _, ok := srv.Current("fraud"); !ok {
 		t.Fatal("no stats for the live model")
 	}
 	// A correctly signed v3 still goes through afterwards.

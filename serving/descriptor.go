@@ -15,8 +15,11 @@ type Descriptor struct {
 	// Format is the registered format that decodes Bytes, such as
 	// "lightgbm", "xgboost", "sklearn", "onnx" or "linear". Required.
 	Format string
-	// Version is the model's version. Zero means "unassigned": a
-	// registry assigns the next one.
+	// Version is the model's version. Zero means "the next one": the
+	// Server's Activate makes it one more than the live version, a
+	// registry one more than the highest stored, and the model feed
+	// numbers it from the models topic alone, identically on every
+	// instance.
 	Version uint64
 	// Description is free text for humans.
 	Description string

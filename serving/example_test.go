@@ -43,10 +43,12 @@ func ExampleServer() {
 }
 
 func ExampleLoad_unknownFormat() {
-	_, err := serving.Load(context.Background(), serving.Descriptor{Name: "m", Format: "pmml", Bytes: []byte("<PMML/>")})
+	// No format package registers "caffe"; a program that forgot to
+	// import one it needs sees the same error.
+	_, err := serving.Load(context.Background(), serving.Descriptor{Name: "m", Format: "caffe", Bytes: []byte("...")})
 	fmt.Println(errors.Is(err, serving.ErrUnknownFormat))
 	fmt.Println(err)
 	// Output:
 	// true
-	// serving: load m@v0 (format "pmml"): serving: unknown format "pmml" (forgotten import?)
+	// serving: load m (format "caffe"): serving: unknown format "caffe" (forgotten import?)
 }

@@ -2,6 +2,7 @@ package serving
 
 import (
 	"context"
+	"fmt"
 )
 
 // Model is one loaded version of one model.
@@ -76,10 +77,25 @@ func (f ScorerFunc) Score(ctx context.Context, r Record) (Result, error) { retur
 
 // Bind returns a Scorer that scores with m and stamps ref as the
 // provenance of every Result. It adds nothing else: checking the feature
-// count is left to m, and a Server slot adds stats, hot swap and the
-// NonFinite policy. A Predict error is returned as a *ScoreError.
+// count is left to m, and a Server slot adds stats, hot swap, named
+// inputs and the NonFinite policy. A Predict error is returned as a
+// *ScoreError.
+//
+// A nil m is refused the way a Server slot with nothing live is: every
+// Score returns a *ScoreError wrapping ErrNoModel, naming ref, and never
+// panics.
 func Bind(ref ModelRef, m Model) Scorer {
+	if m == nil {
+		return &bound{ref: ref, m: noModel{ref}}
+	}
 	return &bound{ref: ref, m: m}
+}
+
+// noModel stands for the nil Model given to Bind.
+type noModel struct{ ref ModelRef }
+
+func (n noModel) Predict(context.Context, []float64) (Prediction, error) {
+	return Prediction{}, fmt.Errorf("%w: %s was bound to a nil Model", ErrNoModel, n.ref)
 }
 
 type bound struct {

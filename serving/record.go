@@ -72,7 +72,9 @@ func (p Prediction) Outputs() []float64 {
 type ModelRef struct {
 	// Name is the model's name, shared by all its versions.
 	Name string `json:"name"`
-	// Version increases with each published version of Name.
+	// Version increases with each published version of Name, from 1. It
+	// is 0 only in a ModelRef that names no version: a Descriptor yet to
+	// be numbered, or a combinator.
 	Version uint64 `json:"version"`
 	// ID is the content ID: the lowercase hex SHA-256 of the model bytes.
 	ID string `json:"id,omitempty"`
@@ -80,8 +82,14 @@ type ModelRef struct {
 	Format string `json:"format,omitempty"`
 }
 
-// String returns "name@vN".
+// String returns "name@vN", or just the name when Version is 0: a
+// version is never 0 once live, so a ModelRef without one names
+// something that is not a model version, such as a combinator of
+// package speculative.
 func (r ModelRef) String() string {
+	if r.Version == 0 {
+		return r.Name
+	}
 	return r.Name + "@v" + uitoa(r.Version)
 }
 

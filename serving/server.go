@@ -246,13 +246,20 @@ func AllowRollback() ActivateOption { return func(o *activateOptions) { o.rollba
 // Activate resolves, loads and warms up the model d describes, then makes
 // it the live version of d.Name.
 //
+// d.Version 0 means "the next version": one more than the version live
+// when the swap happens, or 1 when nothing is live. That numbering is
+// local to this Server; a fleet that must agree on numbers takes them
+// from the models topic or the registry, which number a message without
+// a version the same way on every instance.
+//
 // It refuses, with an error wrapping ErrStaleVersion, a version that is
 // not newer than the live one unless AllowRollback is given. Any failure
 // leaves the live version serving and is reported as an EventRejected
-// model event and a log line. Activate returns the ModelRef now live.
+// model event and a log line. Activate returns the ModelRef now live,
+// with its assigned version.
 func (s *Server) Activate(ctx context.Context, d Descriptor, opts ...ActivateOption) (ModelRef, error) {
 	ref := d.Ref()
-	if d.Name != "" {
+	if d.Name != "" && d.Version != 0 {
 		if err := s.checkVersion(d.Name, d.Version, opts); err != nil {
 			s.reject(ref, err)
 			return ref, err
@@ -270,22 +277,23 @@ func (s *Server) Activate(ctx context.Context, d Descriptor, opts ...ActivateOpt
 		return ref, err
 	}
 	s.event(ModelEvent{Kind: EventLoaded, Model: ref, Time: time.Now()})
-	return ref, s.ActivateModel(ctx, ref, m, opts...)
+	return s.ActivateModel(ctx, ref, m, opts...)
 }
 
 // ActivateModel makes an already loaded model the live version of
-// ref.Name, under the same rules as Activate. On error the Server closes
-// m (if it is a [Closer]); on success the Server owns m and closes it
-// once it is replaced and drained.
-func (s *Server) ActivateModel(ctx context.Context, ref ModelRef, m Model, opts ...ActivateOption) error {
+// ref.Name, under the same rules as Activate, Version 0 included. On
+// error the Server closes m (if it is a [Closer]); on success the Server
+// owns m and closes it once it is replaced and drained. It returns the
+// ModelRef now live, with its assigned version.
+func (s *Server) ActivateModel(ctx context.Context, ref ModelRef, m Model, opts ...ActivateOption) (ModelRef, error) {
 	var ao activateOptions
 	for _, o := range opts {
 		o(&ao)
 	}
-	fail := func(err error) error {
+	fail := func(err error) (ModelRef, error) {
 		closeModel(m, ref, s.o.logger)
 		s.reject(ref, err)
-		return err
+		return ref, err
 	}
 	if ref.Name == "" {
 		return fail(&LoadError{Ref: ref, Err: fmt.Errorf("%w: empty name", ErrInvalidDescriptor)})
@@ -304,6 +312,12 @@ func (s *Server) ActivateModel(ctx context.Context, ref ModelRef, m Model, opts 
 	}
 	sl.mu.Lock()
 	old := sl.cur.Load()
+	if ref.Version == 0 {
+		ref.Version = 1
+		if old != nil {
+			ref.Version = old.ref.Version + 1
+		}
+	}
 	if old != nil && ref.Version <= old.ref.Version && !ao.rollback {
 		sl.mu.Unlock()
 		return fail(&VersionError{Name: ref.Name, Live: old.ref.Version, Offered: ref.Version})
@@ -329,7 +343,7 @@ func (s *Server) ActivateModel(ctx context.Context, ref ModelRef, m Model, opts 
 		old.release(s.o.logger)
 	}
 	s.event(ModelEvent{Kind: kind, Model: ref, Previous: prev, Time: l.since})
-	return nil
+	return ref, nil
 }
 
 func (s *Server) checkVersion(name string, v uint64, opts []ActivateOption) error {
@@ -401,7 +415,9 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// Current returns the live version of name.
+// Current returns the version of name that is live now. It is the one
+// question "what is live?"; [Server.Models] adds the statistics of every
+// live version, and [Server.History] what was live before.
 func (s *Server) Current(name string) (ModelRef, bool) {
 	sl, _ := s.slot(name, false)
 	if sl == nil {
@@ -413,19 +429,8 @@ func (s *Server) Current(name string) (ModelRef, bool) {
 	return ModelRef{}, false
 }
 
-// Stats returns the statistics of the live version of name.
-func (s *Server) Stats(name string) (Stats, bool) {
-	sl, _ := s.slot(name, false)
-	if sl == nil {
-		return Stats{}, false
-	}
-	if l := sl.cur.Load(); l != nil {
-		return l.stats.snapshot(l.ref, l.since), true
-	}
-	return Stats{}, false
-}
-
-// Models returns the statistics of every live version, sorted by name.
+// Models returns every live version with its statistics, sorted by
+// name.
 func (s *Server) Models() []Stats {
 	s.mu.Lock()
 	sls := make([]*slot, 0, len(s.slots))

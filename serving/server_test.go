@@ -44,7 +44,7 @@ func TestHotSwapUnderLoad(t *testing.T) {
 		fakes[v] = &servingtest.Fake{Output: serving.Prediction{Value: float64(v)}, Latency: servingtest.Fixed(20 * time.Microsecond)}
 	}
 	ctx := context.Background()
-	require.NoError(t, s.ActivateModel(ctx, ref("m", 1), fakes[1]))
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 1), fakes[1])))
 
 	// liveLo and liveHi bracket the live version: liveHi is raised just
 	// before a swap, liveLo just after. A call that reads liveLo at its
@@ -91,7 +91,7 @@ func TestHotSwapUnderLoad(t *testing.T) {
 	for v := 2; v <= versions; v++ {
 		time.Sleep(200 * time.Microsecond)
 		liveHi.Store(uint64(v))
-		require.NoError(t, s.ActivateModel(ctx, ref("m", uint64(v)), fakes[v]))
+		require.NoError(t, activate(s.ActivateModel(ctx, ref("m", uint64(v)), fakes[v])))
 		liveLo.Store(uint64(v))
 	}
 	time.Sleep(time.Millisecond)
@@ -127,7 +127,7 @@ func TestInFlightFinishesOnOldModel(t *testing.T) {
 		return serving.Prediction{Value: 1}
 	}}
 	v2 := &servingtest.Fake{Output: serving.Prediction{Value: 2}}
-	require.NoError(t, s.ActivateModel(ctx, ref("m", 1), v1))
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 1), v1)))
 
 	done := make(chan serving.Result)
 	go func() {
@@ -136,7 +136,7 @@ func TestInFlightFinishesOnOldModel(t *testing.T) {
 		done <- res
 	}()
 	<-started
-	require.NoError(t, s.ActivateModel(ctx, ref("m", 2), v2))
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 2), v2)))
 	res, err := s.Model("m").Score(ctx, serving.Record{})
 	require.NoError(t, err)
 	servingtest.AssertModel(t, res, "m", 2)
@@ -153,11 +153,11 @@ func TestStaleVersionRefusedUnlessRollback(t *testing.T) {
 	s := newServer(t)
 	ctx := context.Background()
 	f3 := &servingtest.Fake{Output: serving.Prediction{Value: 3}}
-	require.NoError(t, s.ActivateModel(ctx, ref("m", 3), f3))
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 3), f3)))
 
 	for _, v := range []uint64{3, 2} {
 		f := &servingtest.Fake{}
-		err := s.ActivateModel(ctx, ref("m", v), f)
+		_, err := s.ActivateModel(ctx, ref("m", v), f)
 		require.ErrorIs(t, err, serving.ErrStaleVersion)
 		var ve *serving.VersionError
 		require.ErrorAs(t, err, &ve)
@@ -172,7 +172,7 @@ func TestStaleVersionRefusedUnlessRollback(t *testing.T) {
 	assert.ErrorIs(t, last, serving.ErrStaleVersion)
 
 	f2 := &servingtest.Fake{Output: serving.Prediction{Value: 2}}
-	require.NoError(t, s.ActivateModel(ctx, ref("m", 2), f2, serving.AllowRollback()))
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 2), f2, serving.AllowRollback())))
 	res, err := s.Model("m").Score(ctx, serving.Record{})
 	require.NoError(t, err)
 	servingtest.AssertModel(t, res, "m", 2)
@@ -256,8 +256,8 @@ func TestStats(t *testing.T) {
 		time.Sleep(lat[i.Add(1)-1])
 		return serving.Prediction{}
 	}}
-	require.NoError(t, s.ActivateModel(ctx, ref("m", 1), f))
-	st, ok := s.Stats("m")
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 1), f)))
+	st, ok := statsOf(s, "m")
 	require.True(t, ok)
 	assert.Zero(t, st.Min, "no calls yet: min is zero, not a sentinel")
 
@@ -265,7 +265,7 @@ func TestStats(t *testing.T) {
 		_, err := s.Model("m").Score(ctx, serving.Record{})
 		require.NoError(t, err)
 	}
-	st, _ = s.Stats("m")
+	st, _ = statsOf(s, "m")
 	assert.EqualValues(t, 3, st.Invocations)
 	assert.EqualValues(t, 0, st.Errors)
 	// Min must be the real shortest call (not stuck at zero): at least 1ms.
@@ -277,13 +277,13 @@ func TestStats(t *testing.T) {
 
 	// A failing model counts errors; a new version starts fresh stats.
 	bad := &servingtest.Fake{FailRate: 1}
-	require.NoError(t, s.ActivateModel(ctx, ref("m", 2), bad))
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 2), bad)))
 	_, err := s.Model("m").Score(ctx, serving.Record{})
 	require.ErrorIs(t, err, servingtest.ErrInjected)
 	var se *serving.ScoreError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, uint64(2), se.Model.Version)
-	st, _ = s.Stats("m")
+	st, _ = statsOf(s, "m")
 	assert.EqualValues(t, 1, st.Invocations)
 	assert.EqualValues(t, 1, st.Errors)
 	assert.Equal(t, uint64(2), st.Model.Version)
@@ -303,7 +303,7 @@ func TestNonFinitePolicy(t *testing.T) {
 	} {
 		s := newServer(t, serving.WithNonFinite(c.policy))
 		f := &servingtest.Fake{}
-		require.NoError(t, s.ActivateModel(ctx, ref("m", 1), f))
+		require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 1), f)))
 		_, err := s.Model("m").Score(ctx, serving.Record{Features: nan})
 		if c.nanOK {
 			assert.NoError(t, err)
@@ -329,7 +329,7 @@ func TestNoModel(t *testing.T) {
 	sc := s.Model("later")
 	_, err := sc.Score(context.Background(), serving.Record{})
 	require.ErrorIs(t, err, serving.ErrNoModel)
-	require.NoError(t, s.ActivateModel(context.Background(), ref("later", 1), &servingtest.Fake{}))
+	require.NoError(t, activate(s.ActivateModel(context.Background(), ref("later", 1), &servingtest.Fake{})))
 	_, err = sc.Score(context.Background(), serving.Record{})
 	require.NoError(t, err, "a Scorer taken before the first version uses it once it is live")
 	s.Retire("later")
@@ -341,7 +341,7 @@ func TestClosedServerRefusesActivation(t *testing.T) {
 	s := newServer(t)
 	require.NoError(t, s.Close())
 	f := &servingtest.Fake{}
-	err := s.ActivateModel(context.Background(), ref("m", 1), f)
+	_, err := s.ActivateModel(context.Background(), ref("m", 1), f)
 	require.True(t, errors.Is(err, serving.ErrClosed), "got %v", err)
 	assert.EqualValues(t, 1, f.Closes())
 }
@@ -384,9 +384,9 @@ func TestRetireEventTimeMatchesHistory(t *testing.T) {
 	var log eventLog
 	s := newServer(t, serving.WithHooks(&log))
 	ctx := context.Background()
-	require.NoError(t, s.ActivateModel(ctx, ref("m", 1), &servingtest.Fake{}))
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 1), &servingtest.Fake{})))
 	s.Retire("m")
-	require.NoError(t, s.ActivateModel(ctx, ref("m", 2), &servingtest.Fake{}))
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 2), &servingtest.Fake{})))
 	h := s.History("m")
 	require.Len(t, h, 3)
 	log.mu.Lock()
@@ -406,12 +406,12 @@ func TestPanickingModelIsStillReleased(t *testing.T) {
 	s := newServer(t)
 	ctx := context.Background()
 	v1 := &servingtest.Fake{OutputFunc: func([]float64) serving.Prediction { panic("model bug") }}
-	require.NoError(t, s.ActivateModel(ctx, ref("m", 1), v1))
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 1), v1)))
 	func() {
 		defer func() { assert.Equal(t, "model bug", recover()) }()
 		s.Model("m").Score(ctx, serving.Record{})
 	}()
-	require.NoError(t, s.ActivateModel(ctx, ref("m", 2), &servingtest.Fake{}))
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 2), &servingtest.Fake{})))
 	assert.EqualValues(t, 1, v1.Closes(), "the replaced version must be closed once its calls are over, panicked ones included")
 }
 
@@ -501,10 +501,52 @@ func TestRejectedNamesAreBounded(t *testing.T) {
 	got, _ = s.Rejections(fmt.Sprintf("junk-%d", n-1))
 	assert.Zero(t, got, "names past the bound are not tracked")
 	// A name that is live keeps its own count whatever the bound.
-	require.NoError(t, s.ActivateModel(ctx, ref("real", 2), &servingtest.Fake{}))
-	err := s.ActivateModel(ctx, ref("real", 1), &servingtest.Fake{})
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("real", 2), &servingtest.Fake{})))
+	_, err := s.ActivateModel(ctx, ref("real", 1), &servingtest.Fake{})
 	require.ErrorIs(t, err, serving.ErrStaleVersion)
 	got, _ = s.Rejections("real")
 	assert.EqualValues(t, 1, got)
 	assert.Empty(t, s.Models()[1:], "only the live model is listed")
+}
+
+// TestVersionZeroMeansNext: Activate and ActivateModel number a version 0
+// one more than the live version (1 when nothing is live), so a second
+// unnumbered activation is not refused as a rollback.
+func TestVersionZeroMeansNext(t *testing.T) {
+	s := newServer(t)
+	ctx := context.Background()
+	for want := uint64(1); want <= 3; want++ {
+		got, err := s.Activate(ctx, servingtest.Spec{Value: float64(want)}.Descriptor("m", 0))
+		require.NoError(t, err)
+		assert.Equal(t, want, got.Version)
+		cur, _ := s.Current("m")
+		assert.Equal(t, want, cur.Version)
+		res, err := s.Model("m").Score(ctx, serving.Record{})
+		require.NoError(t, err)
+		servingtest.AssertModel(t, res, "m", want)
+	}
+	_, err := s.ActivateModel(ctx, ref("m", 7), &servingtest.Fake{})
+	require.NoError(t, err)
+	got, err := s.ActivateModel(ctx, ref("m", 0), &servingtest.Fake{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(8), got.Version)
+	assert.Equal(t, "m@v8", got.String())
+}
+
+// TestBindNilModelIsRefused: a nil Model is refused with ErrNoModel at
+// Score, like a slot with nothing live, instead of panicking.
+func TestBindNilModelIsRefused(t *testing.T) {
+	sc := serving.Bind(ref("m", 1), nil)
+	res, err := sc.Score(context.Background(), serving.Record{Features: []float64{1}})
+	require.ErrorIs(t, err, serving.ErrNoModel)
+	var se *serving.ScoreError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, ref("m", 1), se.Model)
+	assert.Equal(t, ref("m", 1), res.Provenance.Model)
+	assert.Equal(t, ref("m", 1), sc.(serving.Referrer).Ref())
+}
+
+func TestModelRefStringWithoutVersion(t *testing.T) {
+	assert.Equal(t, "budget", serving.ModelRef{Name: "budget"}.String())
+	assert.Equal(t, "m@v3", serving.ModelRef{Name: "m", Version: 3}.String())
 }

@@ -409,7 +409,7 @@ func TestBudgetPanickingModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := res.Provenance.Decision.Candidates[1]; c.Status != serving.StatusError || c.Model.Name != "candidate-1" {
+	if c := res.Provenance.Decision.Candidates[1]; c.Status != serving.StatusError || c.Model.Name != "budget[1]" || c.Model.String() != "budget[1]" {
 		t.Errorf("panicking candidate %+v", c)
 	}
 }

@@ -142,7 +142,7 @@ func (e *engine) score(ctx context.Context, r serving.Record) (serving.Result, e
 		dec, _ := newDecision(n)
 		dec.Combinator, dec.Decider, dec.Winner = e.kind, e.dname, -1
 		for i := range dec.Candidates {
-			dec.Candidates[i] = serving.Candidate{Model: refOf(e.scorers[i], i), Status: serving.StatusCancelled}
+			dec.Candidates[i] = serving.Candidate{Model: refOf(e.cfg.name, e.scorers[i], i), Status: serving.StatusCancelled}
 		}
 		e.counters.record(dec, err)
 		for _, h := range e.cfg.hooks {
@@ -226,7 +226,7 @@ loop:
 			continue
 		}
 		c := &dec.Candidates[i]
-		c.Model = refOf(e.scorers[i], i)
+		c.Model = refOf(e.cfg.name, e.scorers[i], i)
 		c.Latency = now
 		if reason == stopDeadline {
 			c.Status = serving.StatusLate
@@ -318,7 +318,7 @@ func (e *engine) land(dec *serving.Decision, preds []serving.Prediction, m landi
 	c.Latency = m.took
 	c.Model = m.res.Provenance.Model
 	if c.Model.Name == "" {
-		c.Model = refOf(e.scorers[m.i], m.i)
+		c.Model = refOf(e.cfg.name, e.scorers[m.i], m.i)
 	}
 	c.Decision = m.res.Provenance.Decision
 	if m.err != nil {

@@ -1,8 +1,8 @@
 package speculative
 
 import (
-	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/modelstream/modelstream/serving"
@@ -223,7 +223,9 @@ func WithHooks(hs ...serving.Hook) Option {
 // the ModelRef in its Result; a candidate that did not answer is named by
 // serving.Referrer when it implements it (as serving.Bind and
 // Server.Model scorers, and every combinator here, do), by the ref given
-// to Named, or else "candidate-N" after its position.
+// to Named, or else by its place in the combinator, such as "budget[1]"
+// for the second scorer given to a Budget: a name, never a made-up
+// version.
 func Named(ref serving.ModelRef, s serving.Scorer) serving.Scorer {
 	return named{ref: ref, Scorer: s}
 }
@@ -235,12 +237,13 @@ type named struct {
 
 func (n named) Ref() serving.ModelRef { return n.ref }
 
-// refOf returns the name of a candidate that has not answered.
-func refOf(s serving.Scorer, i int) serving.ModelRef {
+// refOf returns the name of candidate i, s, of the combinator called
+// name, when it has not answered.
+func refOf(name string, s serving.Scorer, i int) serving.ModelRef {
 	if r, ok := s.(serving.Referrer); ok {
 		return r.Ref()
 	}
-	return serving.ModelRef{Name: fmt.Sprintf("candidate-%d", i)}
+	return serving.ModelRef{Name: name + "[" + strconv.Itoa(i) + "]"}
 }
 
 func checkScorers(what string, ss []serving.Scorer) error {

@@ -117,7 +117,7 @@ func (s *Shadow) Score(ctx context.Context, r serving.Record) (serving.Result, e
 	took := time.Since(start)
 	dec, preds := newDecision(1)
 	dec.Combinator, dec.Winner = "shadow", -1
-	settle(&dec.Candidates[0], &preds[0], s.primary, 0, res, err, took)
+	settle(s.cfg.name, &dec.Candidates[0], &preds[0], s.primary, 0, res, err, took)
 	if err == nil {
 		dec.Winner = 0
 	}
@@ -203,7 +203,7 @@ func (s *Shadow) ask(sh serving.Scorer, i int, j *shadowJob) (st serving.Status,
 	o.Latency = time.Since(t0)
 	o.Model = o.Result.Provenance.Model
 	if o.Model.Name == "" {
-		o.Model = refOf(sh, i+1)
+		o.Model = refOf(s.cfg.name, sh, i+1)
 	}
 	switch {
 	case o.Err == nil:

@@ -169,12 +169,12 @@ func (s *Split) Score(ctx context.Context, r serving.Record) (serving.Result, er
 	dec.Combinator, dec.Variant, dec.Winner = "split", s.variants[chosen].Name, -1
 	for i := range dec.Candidates {
 		if i != chosen {
-			dec.Candidates[i] = serving.Candidate{Model: refOf(s.scorers[i], i), Status: serving.StatusSkipped}
+			dec.Candidates[i] = serving.Candidate{Model: refOf(s.cfg.name, s.scorers[i], i), Status: serving.StatusSkipped}
 		}
 	}
 	res, err := s.scorers[chosen].Score(ctx, r)
 	took := time.Since(start)
-	settle(&dec.Candidates[chosen], &preds[chosen], s.scorers[chosen], chosen, res, err, took)
+	settle(s.cfg.name, &dec.Candidates[chosen], &preds[chosen], s.scorers[chosen], chosen, res, err, took)
 	if err == nil {
 		dec.Winner = chosen
 	}
@@ -190,10 +190,10 @@ func (s *Split) Score(ctx context.Context, r serving.Record) (serving.Result, er
 
 // settle fills in a candidate that was called synchronously; p holds its
 // prediction.
-func settle(c *serving.Candidate, p *serving.Prediction, s serving.Scorer, i int, res serving.Result, err error, took time.Duration) {
+func settle(name string, c *serving.Candidate, p *serving.Prediction, s serving.Scorer, i int, res serving.Result, err error, took time.Duration) {
 	c.Model = res.Provenance.Model
 	if c.Model.Name == "" {
-		c.Model = refOf(s, i)
+		c.Model = refOf(name, s, i)
 	}
 	c.Latency = took
 	c.Decision = res.Provenance.Decision

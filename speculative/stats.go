@@ -107,7 +107,7 @@ func (c *counters) snapshot(name, kind string, scorers []serving.Scorer, roles f
 	for i := range c.models {
 		m := &c.models[i]
 		s.Models[i] = ModelStats{
-			Model:     refOf(scorers[i], i),
+			Model:     refOf(name, scorers[i], i),
 			Role:      roles(i),
 			Wins:      m.wins.Load(),
 			OK:        m.status[serving.StatusOK].Load(),

@@ -112,10 +112,10 @@ func (s *Switch) Score(ctx context.Context, r serving.Record) (serving.Result, e
 	dec, preds := newDecision(2)
 	dec.Combinator, dec.Variant, dec.Winner = "switch", switchNames[st.live], -1
 	standby := 1 - st.live
-	dec.Candidates[standby] = serving.Candidate{Model: refOf(st.scorers[standby], standby), Status: serving.StatusSkipped}
+	dec.Candidates[standby] = serving.Candidate{Model: refOf(s.cfg.name, st.scorers[standby], standby), Status: serving.StatusSkipped}
 	res, err := st.scorers[st.live].Score(ctx, r)
 	took := time.Since(start)
-	settle(&dec.Candidates[st.live], &preds[st.live], st.scorers[st.live], st.live, res, err, took)
+	settle(s.cfg.name, &dec.Candidates[st.live], &preds[st.live], st.scorers[st.live], st.live, res, err, took)
 	if err == nil {
 		dec.Winner = st.live
 	}

@@ -397,7 +397,7 @@ func (v *view) summary(t float64, produced int, srv *serving.Server, src *kafka.
 	fmt.Printf("  offsets committed     %d times, only after Kafka acknowledged the scores\n", st.Commits)
 	fs := feed.Stats()
 	fmt.Printf("  model messages        %d read, %d activated, %d rejected\n", fs.Read, fs.Activated, fs.Rejected+fs.Malformed)
-	if s, ok := srv.Stats("fraud"); ok {
+	for _, s := range srv.Models() {
 		fmt.Printf("  live model            %s, %d calls, mean %v\n", s.Model, s.Invocations, s.Mean)
 	}
 	fmt.Printf("  elapsed               %.1fs\n", t)

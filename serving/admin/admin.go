@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/modelstream/modelstream/serving"
 )
@@ -99,12 +100,14 @@ func (h *handler) models(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (h *handler) model(w http.ResponseWriter, r *http.Request) {
-	st, ok := h.srv.Stats(r.PathValue("name"))
-	if !ok {
+	name := r.PathValue("name")
+	all := h.srv.Models()
+	i := slices.IndexFunc(all, func(st serving.Stats) bool { return st.Model.Name == name })
+	if i < 0 {
 		writeJSON(w, http.StatusNotFound, status{Status: "not found", Reasons: []string{"no live version of " + r.PathValue("name")}})
 		return
 	}
-	writeJSON(w, http.StatusOK, h.status(st))
+	writeJSON(w, http.StatusOK, h.status(all[i]))
 }
 
 func (h *handler) history(w http.ResponseWriter, r *http.Request) {

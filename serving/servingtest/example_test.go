@@ -22,7 +22,9 @@ func Example() {
 	fmt.Println(res.Provenance.Model, res.Value, res.Label)
 
 	f := &servingtest.Fake{Output: serving.Prediction{Value: 0.9}}
-	srv.ActivateModel(ctx, serving.ModelRef{Name: "fraud", Version: 1}, f)
+	if _, err := srv.ActivateModel(ctx, serving.ModelRef{Name: "fraud", Version: 1}, f); err != nil {
+		panic(err)
+	}
 	srv.Model("fraud").Score(ctx, serving.Record{})
 	srv.Retire("fraud")
 	fmt.Println(f.Calls(), f.Closes())

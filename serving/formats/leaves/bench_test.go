@@ -163,7 +163,7 @@ func BenchmarkServerOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer srv.Close()
-	if err := srv.ActivateModel(ctx, serving.ModelRef{Name: "c", Version: 1}, constModel{}); err != nil {
+	if _, err := srv.ActivateModel(ctx, serving.ModelRef{Name: "c", Version: 1}, constModel{}); err != nil {
 		b.Fatal(err)
 	}
 	sc := srv.Model("c")
