@@ -27,6 +27,7 @@ import (
 	"github.com/modelstream/modelstream/serving"
 	_ "github.com/modelstream/modelstream/serving/formats/linear"
 	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 type labels map[string]string
@@ -99,12 +100,12 @@ func run(brokers, topic, file, location, name, format string, version uint64, de
 	fmt.Printf("published %s@v%d (%s, %d bytes, sha256 %s) to %s/%d@%d on the %s\n",
 		d.Name, d.Version, d.Format, len(d.Bytes), d.Ref().ID, topic, part, off, cl.Where())
 	fmt.Println("the same with kcat:")
-	fmt.Printf("  kcat -P -b %s -t %s -k %s -H %s=%s", cl.Brokers[0], topic, d.Name, kafka.HeaderFormat, d.Format)
+	fmt.Printf("  kcat -P -b %s -t %s -k %s -H %s=%s", cl.Brokers[0], topic, d.Name, wire.HeaderFormat, d.Format)
 	if d.Version > 0 {
-		fmt.Printf(" -H %s=%d", kafka.HeaderVersion, d.Version)
+		fmt.Printf(" -H %s=%d", wire.HeaderVersion, d.Version)
 	}
 	if d.Location != "" {
-		fmt.Printf(" -H %s=%s /dev/null\n", kafka.HeaderLocation, d.Location)
+		fmt.Printf(" -H %s=%s /dev/null\n", wire.HeaderLocation, d.Location)
 	} else if file != "" && !strings.HasPrefix(file, "(") {
 		fmt.Printf(" %s\n", filepath.Clean(file))
 	} else {

@@ -41,6 +41,7 @@ import (
 	"github.com/modelstream/modelstream/internal/demo"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 func main() {
@@ -204,7 +205,7 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 		fmt.Printf("\nThe embedded broker stays open at %s. Try:\n", strings.Join(cl.Brokers, ","))
 		fmt.Printf("  kcat -C -b %s -t %s -e -J | tail -3\n", cl.Brokers[0], scoresTopic)
 		fmt.Printf("  go run ./examples/tail -brokers %s -topic %s -n 5\n", cl.Brokers[0], scoresTopic)
-		fmt.Printf("  kcat -P -b %s -t %s -k fraud -H %s=linear -H %s=%d model.json   # shows up below\n", cl.Brokers[0], modelsTopic, kafka.HeaderFormat, kafka.HeaderVersion, v2+1)
+		fmt.Printf("  kcat -P -b %s -t %s -k fraud -H %s=linear -H %s=%d model.json   # shows up below\n", cl.Brokers[0], modelsTopic, wire.HeaderFormat, wire.HeaderVersion, v2+1)
 		fmt.Println("Ctrl-C to stop.")
 		announce.Store(true)
 		<-ctx.Done()
@@ -322,7 +323,7 @@ func (v *view) add(m *sarama.ConsumerMessage) {
 		}
 		return
 	}
-	s, err := kafka.DecodeScore(m.Value)
+	s, err := wire.DecodeScore(m.Value)
 	if err != nil || !strings.HasPrefix(s.Key, v.run) {
 		return
 	}

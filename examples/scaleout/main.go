@@ -44,6 +44,7 @@ import (
 	"github.com/modelstream/modelstream/serving/admin"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/metrics"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 func main() {
@@ -429,7 +430,7 @@ func collect(brokers []string, runID string) (*collector, error) {
 		go func() {
 			defer c.wg.Done()
 			for m := range pc.Messages() {
-				s, err := kafka.DecodeScore(m.Value)
+				s, err := wire.DecodeScore(m.Value)
 				if err != nil || len(s.Key) <= len(c.prefix) || s.Key[:len(c.prefix)] != c.prefix {
 					continue
 				}

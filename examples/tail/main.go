@@ -26,6 +26,7 @@ import (
 	"github.com/modelstream/modelstream/internal/demo"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 func main() {
@@ -132,7 +133,7 @@ func samples(ctx context.Context, brokers []string, topic string) error {
 		sink.WriteScore(in, res, ack)
 	}
 	bad := &sarama.ConsumerMessage{Topic: "transactions", Partition: 1, Offset: 7, Key: []byte("card999"), Value: []byte(`{"amount": "lots"}`)}
-	sink.WriteDeadLetter(bad, kafka.StageDecode, fmt.Errorf("kafka: cannot decode record: field amount: not a number"), ack)
+	sink.WriteDeadLetter(bad, wire.StageDecode, fmt.Errorf("kafka: cannot decode record: field amount: not a number"), ack)
 	for range 8 {
 		if err := <-acks; err != nil {
 			return err

@@ -1,21 +1,16 @@
 // Package govkafka adapts package governance to Kafka through sarama: an
-// AuditSink that writes the audit trail to a topic, and conversions
-// between governance's provenance headers and sarama's.
+// AuditSink that writes the audit trail to a topic, and a feed observer
+// that audits malformed model messages. Provenance headers are not here:
+// they are part of the wire protocol (package serving/wire), which the
+// Kafka Sink writes and kafka.Headers with wire.ProvenanceOf reads.
 //
 // # Audit topic
 //
 // [AuditSink] writes each governance.Event as one record: the key is the
 // model name (so one model's events stay in order in one partition), the
 // value is the Event's JSON (documented at governance.Event), and the
-// header modelstream.audit.kind repeats the event kind for consumers that
+// header wire.HeaderAuditKind repeats the event kind for consumers that
 // filter without parsing.
-//
-// # Provenance headers
-//
-// governance.Header has the fields of sarama.RecordHeader, so the
-// conversions here are copies of slice headers, not of bytes.
-// [ProvenanceHeaders] plugs into kafka.SinkProvenance; [Which] answers
-// which model scored a consumed output record.
 //
 // # Feed
 //

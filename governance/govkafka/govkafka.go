@@ -10,15 +10,12 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/modelstream/modelstream/governance"
-	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 // DefaultAuditTopic is the audit topic unless AuditTopic says otherwise.
 const DefaultAuditTopic = "models.audit"
-
-// HeaderAuditKind carries the event kind of an audit record.
-const HeaderAuditKind = governance.HeaderPrefix + "audit.kind"
 
 // Option configures an AuditSink.
 type Option func(*options)
@@ -87,7 +84,7 @@ func (s *AuditSink) WriteAudit(ctx context.Context, e governance.Event) error {
 	}
 	msg := &sarama.ProducerMessage{
 		Topic: s.topic, Key: sarama.StringEncoder(e.Model.Name), Value: sarama.ByteEncoder(v),
-		Headers:   []sarama.RecordHeader{{Key: []byte(HeaderAuditKind), Value: []byte(e.Kind)}},
+		Headers:   []sarama.RecordHeader{{Key: []byte(wire.HeaderAuditKind), Value: []byte(e.Kind)}},
 		Timestamp: e.Time,
 	}
 	errc := make(chan error, 1)
@@ -116,40 +113,6 @@ func ParseAuditEvent(value []byte) (governance.Event, error) {
 		return e, fmt.Errorf("govkafka: audit record: %w", err)
 	}
 	return e, nil
-}
-
-// Headers converts governance headers to sarama's.
-func Headers(hs []governance.Header) []sarama.RecordHeader {
-	out := make([]sarama.RecordHeader, len(hs))
-	for i, h := range hs {
-		out[i] = sarama.RecordHeader(h)
-	}
-	return out
-}
-
-// FromConsumer converts the headers of a consumed message.
-func FromConsumer(hs []*sarama.RecordHeader) []governance.Header {
-	out := make([]governance.Header, 0, len(hs))
-	for _, h := range hs {
-		if h != nil {
-			out = append(out, governance.Header(*h))
-		}
-	}
-	return out
-}
-
-// ProvenanceHeaders is governance.ProvenanceHeaders as sarama headers,
-// to pass to kafka.SinkProvenance. It writes a superset of the Sink's
-// default headers under the same names: the format and the full decision
-// too.
-func ProvenanceHeaders(p serving.Provenance) []sarama.RecordHeader {
-	return Headers(governance.ProvenanceHeaders(p))
-}
-
-// Which answers which model scored a consumed output record; see
-// governance.Which.
-func Which(m *sarama.ConsumerMessage) (serving.ModelRef, error) {
-	return governance.Which(FromConsumer(m.Headers), m.Value)
 }
 
 // FeedObserver returns a kafka.WithObserver hook that audits the model

@@ -2,10 +2,8 @@ package govkafka_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/modelstream/modelstream/governance/govkafka"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/wire"
 	"github.com/modelstream/modelstream/serving/servingtest"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 )
@@ -76,7 +75,7 @@ func TestAuditTopic(t *testing.T) {
 			if string(m.Key) != "fraud" || e.Model.Name != "fraud" || e.Time.IsZero() {
 				t.Fatalf("record key %q, event %+v", m.Key, e)
 			}
-			if len(m.Headers) != 1 || string(m.Headers[0].Key) != govkafka.HeaderAuditKind || string(m.Headers[0].Value) != string(e.Kind) {
+			if len(m.Headers) != 1 || string(m.Headers[0].Key) != wire.HeaderAuditKind || string(m.Headers[0].Value) != string(e.Kind) {
 				t.Fatalf("headers %v", m.Headers)
 			}
 			if e.Kind == governance.KindRejected && e.Reason != "replay" {
@@ -89,56 +88,6 @@ func TestAuditTopic(t *testing.T) {
 	}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("audit topic holds %v, want %v", got, want)
-	}
-}
-
-// TestOneSetOfHeaders checks that the Kafka sink's default provenance
-// headers and governance's are the same protocol: each side parses the
-// other's.
-func TestOneSetOfHeaders(t *testing.T) {
-	ref := serving.ModelRef{Name: "fraud", Version: 3, ID: serving.ContentID([]byte("m")), Format: "linear"}
-	p := serving.Provenance{Model: ref, Decision: &serving.Decision{Combinator: "split", Variant: "b", Winner: 0, Candidates: []serving.Candidate{{Model: ref}}}}
-
-	// The sink's default encoding, read by governance.
-	sinkDefault := kafka.ProvenanceHeaders(p)
-	hs := make([]*sarama.RecordHeader, len(sinkDefault))
-	for i := range sinkDefault {
-		hs[i] = &sinkDefault[i]
-	}
-	got, err := governance.ParseProvenanceHeaders(govkafka.FromConsumer(hs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Model.Name != ref.Name || got.Model.Version != ref.Version || got.Model.ID != ref.ID {
-		t.Fatalf("governance read the sink's headers as %+v", got.Model)
-	}
-
-	// governance's encoding, as the sink would write it with
-	// kafka.SinkProvenance(govkafka.ProvenanceHeaders), plus the sink's
-	// JSON value: Which answers from a consumed message.
-	full := govkafka.ProvenanceHeaders(p)
-	value, _ := json.Marshal(kafka.Score{Prediction: serving.Prediction{Value: 0.5}, Provenance: p, Topic: "data", Offset: 9})
-	msg := &sarama.ConsumerMessage{Value: value}
-	for i := range full {
-		msg.Headers = append(msg.Headers, &full[i])
-	}
-	which, err := govkafka.Which(msg)
-	if err != nil || which != ref {
-		t.Fatalf("Which = %v, %v", which, err)
-	}
-	back, err := governance.ProvenanceOf(govkafka.FromConsumer(msg.Headers), nil)
-	if err != nil || !reflect.DeepEqual(back, p) {
-		t.Fatalf("full headers round trip: %+v, %v", back, err)
-	}
-	for _, h := range full {
-		if k := string(h.Key); !strings.HasPrefix(k, kafka.HeaderPrefix) {
-			t.Fatalf("header %s outside the shared prefix", k)
-		}
-	}
-	if kafka.HeaderModel != governance.HeaderModel || kafka.HeaderVersion != governance.HeaderVersion ||
-		kafka.HeaderModelID != governance.HeaderID || kafka.HeaderCombinator != governance.HeaderCombinator ||
-		kafka.HeaderVariant != governance.HeaderVariant {
-		t.Fatal("serving/kafka and governance disagree on a provenance header name")
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/modelstream/modelstream/serving/formats/linear"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 // Topic is a topic an example needs, with the partition count it wants
@@ -154,11 +155,11 @@ func FormatScore(m *sarama.ConsumerMessage) string {
 	for _, h := range m.Headers {
 		hdr[string(h.Key)] = string(h.Value)
 	}
-	if r := hdr[kafka.HeaderDLQReason]; r != "" {
-		fmt.Fprintf(&b, "  DEAD LETTER from %s/%s@%s (%s): %s  value=%q", hdr[kafka.HeaderDLQTopic], hdr[kafka.HeaderDLQPartition], hdr[kafka.HeaderDLQOffset], hdr[kafka.HeaderDLQStage], r, m.Value)
+	if r := hdr[wire.HeaderDLQReason]; r != "" {
+		fmt.Fprintf(&b, "  DEAD LETTER from %s/%s@%s (%s): %s  value=%q", hdr[wire.HeaderDLQTopic], hdr[wire.HeaderDLQPartition], hdr[wire.HeaderDLQOffset], hdr[wire.HeaderDLQStage], r, m.Value)
 		return b.String()
 	}
-	s, err := kafka.DecodeScore(m.Value)
+	s, err := wire.DecodeScore(m.Value)
 	if err != nil {
 		fmt.Fprintf(&b, "  (not a score: %v) %q", err, m.Value)
 		return b.String()

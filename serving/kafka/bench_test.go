@@ -14,6 +14,7 @@ import (
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 // benchRecords is how many records each benchmark iteration moves.
@@ -52,13 +53,16 @@ func BenchmarkPipeline(b *testing.B) {
 	prov := serving.Provenance{Model: ref}
 	samples := make([][]byte, benchRecords)
 	for i := range samples {
-		v, err := json.Marshal(kafka.Score{Prediction: serving.Prediction{Value: float64(i) * 1.000123}, Provenance: prov, Key: keys[i], Topic: "in", Partition: int32(i % 4), Offset: int64(i / 4)})
+		v, err := json.Marshal(wire.Score{Prediction: serving.Prediction{Value: float64(i) * 1.000123}, Provenance: prov, Key: keys[i], Topic: "in", Partition: int32(i % 4), Offset: int64(i / 4)})
 		if err != nil {
 			b.Fatal(err)
 		}
 		samples[i] = v
 	}
-	sampleHeaders := kafka.ProvenanceHeaders(prov)
+	var sampleHeaders []sarama.RecordHeader
+	for _, h := range wire.ProvenanceHeaders(prov) {
+		sampleHeaders = append(sampleHeaders, sarama.RecordHeader(h))
+	}
 
 	srv := newServer(b)
 	if _, err := srv.Activate(context.Background(), model); err != nil {

@@ -7,9 +7,9 @@
 // A model travels as one Kafka message: the key is the model name, the
 // value the raw model bytes exactly as the format's own tools write them,
 // and the metadata sits in headers that share the prefix
-// "modelstream.". The protocol is documented in one place, next to the
-// [HeaderPrefix] constants, and implemented by [EncodeModel] and
-// [DecodeModel]. Any Kafka tool can publish a model:
+// "modelstream.". The protocol is documented in one place, package
+// serving/wire, which also defines the score and dead-letter records.
+// Any Kafka tool can publish a model:
 //
 //	kcat -P -b 127.0.0.1:9092 -t models -k fraud \
 //	    -H modelstream.format=linear -H modelstream.version=3 model.json
@@ -38,14 +38,15 @@
 // object of named features placed by a [Schema]), [CSV], or your own —
 // scored by any serving.Scorer (a Server slot from Server.Model, or a
 // combinator from package speculative), and handed to a [Sink]. The Sink
-// writes a [Score] as JSON with the prediction, its provenance and the
+// writes a wire.Score as JSON with the prediction, its provenance and the
 // input's key, topic, partition and offset, and repeats the provenance in
-// headers ([ProvenanceHeaders]) so a consumer can trace a score without
+// headers (wire.ProvenanceHeaders) so a consumer can trace a score without
 // parsing it. A record that fails to decode or score (a panic of the
 // Codec or Scorer included) goes, unchanged, to the dead-letter topic
 // with the stage, the reason and its origin in headers, and the stream
 // moves on; an input too large to fit with those headers is written
-// without its value ([HeaderDLQTruncated]).
+// without its value (wire.HeaderDLQTruncated). [Headers] converts a
+// consumed message's headers for the wire package's parsers.
 //
 // # Delivery and order
 //

@@ -12,6 +12,7 @@ import (
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 // ExampleModelFeed publishes two versions of a model, and a feed
@@ -99,7 +100,7 @@ func ExampleSource() {
 	defer pc.Close()
 	for range 2 {
 		m := <-pc.Messages()
-		s, _ := kafka.DecodeScore(m.Value)
+		s, _ := wire.DecodeScore(m.Value)
 		fmt.Printf("offset %d: %v by %s (header %s=%s)\n", s.Offset, s.Prediction.Value, s.Provenance.Model, m.Headers[0].Key, m.Headers[0].Value)
 	}
 	stop() // drains, commits, leaves the group

@@ -15,6 +15,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 // FeedOption configures a ModelFeed.
@@ -81,7 +82,7 @@ func WithObserver(fn func(FeedEvent)) FeedOption { return func(o *feedOptions) {
 func FeedLogger(l *slog.Logger) FeedOption { return func(o *feedOptions) { o.logger = l } }
 
 // FeedMaxBytes limits the size of a model message's value, overriding the
-// default of [DefaultMaxModelMessageBytes]. Larger messages are rejected
+// default of [wire.DefaultMaxModelBytes]. Larger messages are rejected
 // as oversized.
 func FeedMaxBytes(n int) FeedOption { return func(o *feedOptions) { o.maxBytes = n } }
 
@@ -171,12 +172,44 @@ type ModelFeed struct {
 	caughtUp chan struct{}
 
 	read, activated, stale, rejected, malformed atomic.Uint64
+
+	mu      sync.Mutex
+	highest map[string]uint64 // per name, the highest version met on the topic
+}
+
+// maxNumberedNames bounds how many model names a ModelFeed remembers the
+// highest version of, so that a flood of messages with ever new names
+// cannot grow its memory. Beyond it, a version-less message of a name
+// not remembered is numbered from the Server's live version alone.
+const maxNumberedNames = 1 << 16
+
+// number returns the version of a well-formed model message of name that
+// offered version (0: none), and remembers it: 1 + the highest version of
+// any earlier message for name on the topic, or of the live one (see
+// package wire, Versions).
+func (f *ModelFeed) number(name string, offered, live uint64) uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h, known := f.highest[name]
+	v := offered
+	if v == 0 {
+		v = max(h, live) + 1
+	}
+	switch {
+	case known:
+		f.highest[name] = max(h, v)
+	case len(f.highest) < maxNumberedNames:
+		f.highest[name] = v
+	default:
+		f.o.logger.Warn("model feed: too many model names to number version-less messages by the topic; numbering from the live version", "model", name, "limit", maxNumberedNames)
+	}
+	return v
 }
 
 // NewModelFeed connects to brokers and returns a feed that activates
 // models in srv. It does not read until Run is called.
 func NewModelFeed(brokers []string, srv *serving.Server, opts ...FeedOption) (*ModelFeed, error) {
-	o := feedOptions{topic: DefaultModelsTopic, logger: slog.Default(), maxBytes: DefaultMaxModelMessageBytes}
+	o := feedOptions{topic: DefaultModelsTopic, logger: slog.Default(), maxBytes: wire.DefaultMaxModelBytes}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -218,7 +251,7 @@ func NewModelFeed(brokers []string, srv *serving.Server, opts ...FeedOption) (*M
 		client.Close()
 		return nil, fmt.Errorf("kafka: model feed: %w", err)
 	}
-	return &ModelFeed{o: o, srv: srv, client: client, cons: cons, cfg: cfg, caughtUp: make(chan struct{})}, nil
+	return &ModelFeed{o: o, srv: srv, client: client, cons: cons, cfg: cfg, caughtUp: make(chan struct{}), highest: map[string]uint64{}}, nil
 }
 
 // CaughtUp returns a channel that is closed once Run has handled every
@@ -518,7 +551,7 @@ func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
 			f.o.observer(ev)
 		}
 	}()
-	d, err := DecodeModel(fromConsumer(msg), f.o.maxBytes)
+	d, err := wire.DecodeModel(modelMessage(msg), f.o.maxBytes)
 	ev.Model = d.Ref()
 	if err != nil {
 		f.malformed.Add(1)
@@ -527,10 +560,10 @@ func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
 		return
 	}
 	cur, live := f.srv.Current(d.Name)
-	if d.Version == 0 {
-		d.Version = cur.Version + 1
-		ev.Model.Version = d.Version
-	} else if live && d.Version <= cur.Version {
+	offered := d.Version
+	d.Version = f.number(d.Name, offered, cur.Version)
+	ev.Model.Version = d.Version
+	if offered != 0 && live && d.Version <= cur.Version {
 		f.stale.Add(1)
 		ev.Outcome, ev.Err = Stale, &serving.VersionError{Name: d.Name, Live: cur.Version, Offered: d.Version}
 		log.Info("model feed: stale version skipped", "model", d.Name, "version", d.Version, "live_version", cur.Version)

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 func score(t *testing.T, srv *serving.Server, name string, x ...float64) serving.Result {
@@ -110,12 +112,12 @@ func TestFeedBadModels(t *testing.T) {
 		}
 	}
 	good := linearModel(t, "m", 9, 2, 9).Bytes
-	send([]byte(`{"kind":"linear","features":2,"weights":[[1`), kafka.HeaderFormat, "linear", kafka.HeaderVersion, "2") // corrupt
-	send(good, kafka.HeaderFormat, "pmml", kafka.HeaderVersion, "3")                                                    // unknown format
-	send(make([]byte, 5000), kafka.HeaderFormat, "linear", kafka.HeaderVersion, "4")                                    // oversized
-	send(good, kafka.HeaderFormat, "linear", kafka.HeaderVersion, "5", kafka.HeaderSHA256, serving.ContentID([]byte("other")))
+	send([]byte(`{"kind":"linear","features":2,"weights":[[1`), wire.HeaderFormat, "linear", wire.HeaderVersion, "2") // corrupt
+	send(good, wire.HeaderFormat, "pmml", wire.HeaderVersion, "3")                                                    // unknown format
+	send(make([]byte, 5000), wire.HeaderFormat, "linear", wire.HeaderVersion, "4")                                    // oversized
+	send(good, wire.HeaderFormat, "linear", wire.HeaderVersion, "5", wire.HeaderSHA256, serving.ContentID([]byte("other")))
 	send(good) // no headers at all
-	send(good, kafka.HeaderFormat, "linear", kafka.HeaderVersion, "v6")
+	send(good, wire.HeaderFormat, "linear", wire.HeaderVersion, "v6")
 	waitFor(t, "6 events", func() bool { mu.Lock(); defer mu.Unlock(); return len(events) == 7 })
 
 	want := []struct {
@@ -125,10 +127,10 @@ func TestFeedBadModels(t *testing.T) {
 		{kafka.Activated, nil},
 		{kafka.Rejected, serving.ErrCorruptModel},
 		{kafka.Rejected, serving.ErrUnknownFormat},
-		{kafka.Malformed, kafka.ErrOversized},
+		{kafka.Malformed, wire.ErrOversized},
 		{kafka.Rejected, serving.ErrChecksum},
-		{kafka.Malformed, kafka.ErrMissingFormat},
-		{kafka.Malformed, kafka.ErrBadVersion},
+		{kafka.Malformed, wire.ErrMissingFormat},
+		{kafka.Malformed, wire.ErrBadVersion},
 	}
 	mu.Lock()
 	for i, w := range want {
@@ -148,10 +150,12 @@ func TestFeedBadModels(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 	// The feed keeps going after bad messages.
-	send(good, kafka.HeaderFormat, "linear") // no version: next, v2
-	waitFor(t, "v2 live", func() bool { r, _ := srv.Current("m"); return r.Version == 2 })
+	// No version: 1 + the highest version of any earlier well-formed
+	// message for the name, rejected or not (v5), not live + 1.
+	send(good, wire.HeaderFormat, "linear")
+	waitFor(t, "v6 live", func() bool { r, _ := srv.Current("m"); return r.Version == 6 })
 	if got := score(t, srv, "m", 2, 5).Value; got != 18 {
-		t.Errorf("v2 scored %v, want 18", got)
+		t.Errorf("v6 scored %v, want 18", got)
 	}
 }
 
@@ -335,5 +339,45 @@ func TestFeedStartOffsetsOutOfRange(t *testing.T) {
 	runFeed(t, c.Addrs(), srv, kafka.FeedTopic("empty"))
 	if len(srv.Models()) != 0 {
 		t.Errorf("models %v", srv.Models())
+	}
+}
+
+// TestFeedNumbersVersionlessMessagesByTheTopic: two instances read the
+// same models topic, and one of them rejects a model the other accepts.
+// A later message without a version still gets the same number on both,
+// so that a version names the same model everywhere.
+func TestFeedNumbersVersionlessMessagesByTheTopic(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	pub := publisher(t, c)
+	ctx := context.Background()
+	for i, scale := range []float64{1, 2, 3} {
+		d := linearModel(t, "m", 0, 2, scale) // no version
+		d.Labels = map[string]string{"n": strconv.Itoa(i + 1)}
+		if _, _, err := pub.Publish(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	picky, lenient := newServer(t), newServer(t)
+	errPolicy := errors.New("refused by this instance's policy")
+	runFeed(t, c.Addrs(), picky, kafka.WithVerifier(func(_ context.Context, d serving.Descriptor) error {
+		if d.Labels["n"] == "2" {
+			return errPolicy
+		}
+		return nil
+	}))
+	runFeed(t, c.Addrs(), lenient)
+	for _, srv := range []*serving.Server{picky, lenient} {
+		ref, ok := srv.Current("m")
+		if !ok || ref.Version != 3 {
+			t.Fatalf("live %v, want v3 on both instances", ref)
+		}
+		if got := score(t, srv, "m", 5, 0).Value; got != 15 {
+			t.Errorf("v3 scored %v, want 15 (the third model)", got)
+		}
+	}
+	a, _ := picky.Current("m")
+	b, _ := lenient.Current("m")
+	if a.ID != b.ID {
+		t.Errorf("v3 names different models: %s and %s", a.ID, b.ID)
 	}
 }

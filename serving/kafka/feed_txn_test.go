@@ -11,6 +11,7 @@ import (
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 // txnProducer is a transactional sarama producer, as a JVM trainer with
@@ -34,11 +35,11 @@ func txnProducer(t *testing.T, c *kafkatest.Cluster) sarama.SyncProducer {
 
 func modelMessage(t *testing.T, name string, version uint64) *sarama.ProducerMessage {
 	t.Helper()
-	m, err := kafka.EncodeModel(linearModel(t, name, version, 2, float64(version)), 0)
+	m, err := wire.EncodeModel(linearModel(t, name, version, 2, float64(version)), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &sarama.ProducerMessage{Topic: kafka.DefaultModelsTopic, Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(m.Value), Headers: m.Headers}
+	return &sarama.ProducerMessage{Topic: kafka.DefaultModelsTopic, Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(m.Value), Headers: saramaHeaders(m.Headers)}
 }
 
 // TestFeedTransactions: a model written in an aborted transaction never

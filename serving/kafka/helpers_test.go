@@ -16,6 +16,7 @@ import (
 	"github.com/modelstream/modelstream/serving/formats/linear"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -226,4 +227,13 @@ func injectOutOfRange(t testing.TB, c *kafkatest.Cluster, topic string) {
 		return resp, nil, true
 	})
 	waitFor(t, "the injected fetch error", injected.Load)
+}
+
+// saramaHeaders converts wire headers for a sarama producer message.
+func saramaHeaders(hs []wire.Header) []sarama.RecordHeader {
+	out := make([]sarama.RecordHeader, len(hs))
+	for i, h := range hs {
+		out[i] = sarama.RecordHeader(h)
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 // PublisherOption configures a Publisher.
@@ -23,7 +24,7 @@ type publisherOptions struct {
 func PublishTopic(t string) PublisherOption { return func(o *publisherOptions) { o.topic = t } }
 
 // PublishMaxBytes limits the inline model size, overriding the default
-// of [DefaultMaxModelMessageBytes]. Larger models must travel by
+// of [wire.DefaultMaxModelBytes]. Larger models must travel by
 // Location.
 func PublishMaxBytes(n int) PublisherOption { return func(o *publisherOptions) { o.maxBytes = n } }
 
@@ -35,7 +36,7 @@ func PublishSarama(fn func(*sarama.Config)) PublisherOption {
 	return func(o *publisherOptions) { o.tune = fn }
 }
 
-// Publisher writes model messages, in the format documented in wire.go,
+// Publisher writes model messages, in the format documented in package wire,
 // with an idempotent, acks=all synchronous producer. Messages are keyed
 // by model name, so all versions of a name land in one partition in
 // publication order.
@@ -48,7 +49,7 @@ type Publisher struct {
 
 // NewPublisher connects to brokers and returns a Publisher.
 func NewPublisher(brokers []string, opts ...PublisherOption) (*Publisher, error) {
-	o := publisherOptions{topic: DefaultModelsTopic, maxBytes: DefaultMaxModelMessageBytes}
+	o := publisherOptions{topic: DefaultModelsTopic, maxBytes: wire.DefaultMaxModelBytes}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -78,20 +79,20 @@ func NewPublisher(brokers []string, opts ...PublisherOption) (*Publisher, error)
 }
 
 // Publish writes d as a model message and returns where it was written
-// once every in-sync replica has it. The error wraps a *WireError when d
+// once every in-sync replica has it. The error wraps a *wire.Error when d
 // cannot be encoded.
 //
 // Cancelling ctx makes Publish return ctx.Err() at once; the message may
 // still be written, since a send in flight cannot be recalled.
 func (p *Publisher) Publish(ctx context.Context, d serving.Descriptor) (partition int32, offset int64, err error) {
-	m, err := EncodeModel(d, p.o.maxBytes)
+	m, err := wire.EncodeModel(d, p.o.maxBytes)
 	if err != nil {
 		return 0, 0, err
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, 0, err
 	}
-	msg := &sarama.ProducerMessage{Topic: p.o.topic, Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(m.Value), Headers: m.Headers}
+	msg := &sarama.ProducerMessage{Topic: p.o.topic, Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(m.Value), Headers: toSarama(m.Headers)}
 	type res struct {
 		p   int32
 		off int64

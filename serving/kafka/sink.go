@@ -12,90 +12,18 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/modelstream/modelstream/serving"
-)
-
-// Provenance and dead-letter headers written by a Sink. Like the model
-// headers in wire.go, they share [HeaderPrefix].
-const (
-	HeaderModel      = HeaderPrefix + "model"      // name of the model that scored
-	HeaderModelID    = HeaderPrefix + "id"         // its content ID
-	HeaderCombinator = HeaderPrefix + "combinator" // the speculative combinator, if any
-	HeaderVariant    = HeaderPrefix + "variant"    // the variant chosen by a router, if any
-	// HeaderVersion (wire.go) carries the version that scored.
-
-	HeaderDLQReason    = HeaderPrefix + "dlq.reason"    // why the record failed
-	HeaderDLQStage     = HeaderPrefix + "dlq.stage"     // "decode" or "score"
-	HeaderDLQTopic     = HeaderPrefix + "dlq.topic"     // origin topic
-	HeaderDLQPartition = HeaderPrefix + "dlq.partition" // origin partition, decimal
-	HeaderDLQOffset    = HeaderPrefix + "dlq.offset"    // origin offset, decimal
-	// HeaderDLQTruncated, on a dead letter written without the input's
-	// value (or key and headers) because with the dead-letter headers it
-	// would exceed the producer's Producer.MaxMessageBytes, is the size
-	// of the value left out, in decimal. The origin headers locate it.
-	HeaderDLQTruncated = HeaderPrefix + "dlq.truncated"
-)
-
-// The dead-letter stages.
-const (
-	StageDecode = "decode"
-	StageScore  = "score"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 // ErrSinkClosed is passed to the acknowledgement of a write made after
 // the Sink was closed.
 var ErrSinkClosed = errors.New("kafka: sink closed")
 
-// Score is the JSON value of an output record: the prediction, what
-// computed it, and where its input came from.
-type Score struct {
-	Prediction serving.Prediction `json:"prediction"`
-	Provenance serving.Provenance `json:"provenance"`
-	// Key is the input record's key as text; empty if it had none.
-	Key string `json:"key,omitempty"`
-	// Topic, Partition and Offset locate the input record.
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Offset    int64  `json:"offset"`
-}
-
-// DecodeScore decodes the JSON value of an output record, for consumers
-// of the scores topic.
-func DecodeScore(value []byte) (Score, error) {
-	var s Score
-	if err := json.Unmarshal(value, &s); err != nil {
-		return Score{}, fmt.Errorf("kafka: decode score: %w", err)
-	}
-	return s, nil
-}
-
-// ProvenanceHeaders is the default provenance encoding of output records:
-// the model name, version and content ID, and the combinator and variant
-// when a speculative combinator decided. Package governance may supply
-// another encoding through [SinkProvenance].
-func ProvenanceHeaders(p serving.Provenance) []sarama.RecordHeader {
-	h := make([]sarama.RecordHeader, 0, 5)
-	h = append(h,
-		hdr(HeaderModel, p.Model.Name),
-		hdr(HeaderVersion, strconv.FormatUint(p.Model.Version, 10)),
-	)
-	if p.Model.ID != "" {
-		h = append(h, hdr(HeaderModelID, p.Model.ID))
-	}
-	if d := p.Decision; d != nil {
-		h = append(h, hdr(HeaderCombinator, d.Combinator))
-		if d.Variant != "" {
-			h = append(h, hdr(HeaderVariant, d.Variant))
-		}
-	}
-	return h
-}
-
 // SinkOption configures a Sink.
 type SinkOption func(*sinkOptions)
 
 type sinkOptions struct {
 	topic, dlq string
-	provenance func(serving.Provenance) []sarama.RecordHeader
 	tune       func(*sarama.Config)
 }
 
@@ -106,14 +34,6 @@ func SinkTopic(t string) SinkOption { return func(o *sinkOptions) { o.topic = t 
 // DeadLetterTopic sets the dead-letter topic, overriding the default of
 // [DefaultDeadLetterTopic].
 func DeadLetterTopic(t string) SinkOption { return func(o *sinkOptions) { o.dlq = t } }
-
-// SinkProvenance sets the function that turns a Result's provenance into
-// output headers, overriding the default of [ProvenanceHeaders]. fn must
-// depend only on its argument, and the headers it returns must not be
-// changed later: the Sink reuses them for every result of the same model.
-func SinkProvenance(fn func(serving.Provenance) []sarama.RecordHeader) SinkOption {
-	return func(o *sinkOptions) { o.provenance = fn }
-}
 
 // SinkSarama lets fn adjust the sarama configuration after the package's
 // defaults (idempotent, acks=all, one request in flight, LZ4 compression)
@@ -154,7 +74,7 @@ type Sink struct {
 
 // NewSink connects to brokers and returns a Sink.
 func NewSink(brokers []string, opts ...SinkOption) (*Sink, error) {
-	o := sinkOptions{topic: DefaultScoresTopic, dlq: DefaultDeadLetterTopic, provenance: ProvenanceHeaders}
+	o := sinkOptions{topic: DefaultScoresTopic, dlq: DefaultDeadLetterTopic}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -166,8 +86,6 @@ func NewSink(brokers []string, opts ...SinkOption) (*Sink, error) {
 		return nil, configErr("SinkTopic: empty topic")
 	case o.dlq == "":
 		return nil, configErr("DeadLetterTopic: empty topic")
-	case o.provenance == nil:
-		return nil, configErr("SinkProvenance(nil)")
 	}
 	cfg, err := newConfig("modelstream-sink", func(c *sarama.Config) {
 		// Scores repeat their provenance, so they compress several times
@@ -255,7 +173,7 @@ func (s *Sink) scoreMessage(in *sarama.ConsumerMessage, res serving.Result) (*sa
 	v, err := appendScore(make([]byte, 0, 320), s.cachedProvenance(res.Provenance), in, res)
 	if err != nil {
 		err = fmt.Errorf("kafka: encode score: %w", err)
-		return s.deadLetterMessage(in, StageScore, err), err
+		return s.deadLetterMessage(in, wire.StageScore, err), err
 	}
 	m := &sarama.ProducerMessage{Topic: s.o.topic, Value: sarama.ByteEncoder(v), Headers: s.cachedProvenance(res.Provenance).headers}
 	if in.Key != nil {
@@ -265,7 +183,7 @@ func (s *Sink) scoreMessage(in *sarama.ConsumerMessage, res serving.Result) (*sa
 		// The producer would refuse it, and the Source would stop on
 		// this record at every restart.
 		err = fmt.Errorf("kafka: score of %d bytes exceeds Producer.MaxMessageBytes (%d)", n, s.max)
-		return s.deadLetterMessage(in, StageScore, err), err
+		return s.deadLetterMessage(in, wire.StageScore, err), err
 	}
 	return m, nil
 }
@@ -278,10 +196,9 @@ type provCache struct {
 	headers []sarama.RecordHeader
 }
 
-// cachedProvenance returns p's headers and JSON, from the cache when p is
-// a single model's provenance. Provenance encoders must therefore be pure
-// functions of their argument, and must not modify the headers later:
-// they are shared by many messages.
+// cachedProvenance returns p's headers (wire.ProvenanceHeaders) and JSON,
+// from the cache when p is a single model's provenance. The headers are
+// shared by many messages and must not be modified.
 func (s *Sink) cachedProvenance(p serving.Provenance) *provCache {
 	if p.Decision == nil {
 		if c := s.prov.Load(); c != nil && c.ref == p.Model {
@@ -292,19 +209,19 @@ func (s *Sink) cachedProvenance(p serving.Provenance) *provCache {
 	if err != nil {
 		j = nil // appendScore falls back and reports the error
 	}
-	c := &provCache{ref: p.Model, json: j, headers: s.o.provenance(p)}
+	c := &provCache{ref: p.Model, json: j, headers: toSarama(wire.ProvenanceHeaders(p))}
 	if p.Decision == nil {
 		s.prov.Store(c)
 	}
 	return c
 }
 
-// appendScore appends the Score JSON of res to b. It writes the common
+// appendScore appends the wire.Score JSON of res to b. It writes the common
 // case by hand and falls back to encoding/json for the rest.
 func appendScore(b []byte, prov *provCache, in *sarama.ConsumerMessage, res serving.Result) ([]byte, error) {
 	p := res.Prediction
 	if prov.json == nil || p.Values != nil || !finite(p.Value) || !finite(p.Confidence) || !plain(p.Label) || !plain(string(in.Key)) || !plain(in.Topic) {
-		return json.Marshal(Score{Prediction: res.Prediction, Provenance: res.Provenance, Key: string(in.Key), Topic: in.Topic, Partition: in.Partition, Offset: in.Offset})
+		return json.Marshal(wire.Score{Prediction: res.Prediction, Provenance: res.Provenance, Key: string(in.Key), Topic: in.Topic, Partition: in.Partition, Offset: in.Offset})
 	}
 	b = append(b, `{"prediction":{"value":`...)
 	b = appendFloat(b, p.Value)
@@ -370,29 +287,25 @@ func appendFloat(b []byte, f float64) []byte {
 // dead-letter topic with its origin, the failed stage and the reason in
 // headers, and calls ack once Kafka has acknowledged it. An input too
 // large to fit the producer's Producer.MaxMessageBytes together with
-// these headers is written without its value (see [HeaderDLQTruncated]).
+// these headers is written without its value (see wire.HeaderDLQTruncated).
 func (s *Sink) WriteDeadLetter(in *sarama.ConsumerMessage, stage string, reason error, ack func(error)) {
 	s.send(s.deadLetterMessage(in, stage, reason), ack)
 }
 
 func (s *Sink) deadLetterMessage(in *sarama.ConsumerMessage, stage string, reason error) *sarama.ProducerMessage {
-	h := make([]sarama.RecordHeader, 0, len(in.Headers)+5)
+	msg := "unknown"
+	if reason != nil {
+		msg = reason.Error()
+	}
+	dl := wire.DeadLetter{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset, Stage: stage, Reason: msg}
+	own := toSarama(dl.Headers())
+	h := make([]sarama.RecordHeader, 0, len(in.Headers)+len(own))
 	for _, x := range in.Headers {
 		if x != nil {
 			h = append(h, *x)
 		}
 	}
-	msg := "unknown"
-	if reason != nil {
-		msg = reason.Error()
-	}
-	h = append(h,
-		hdr(HeaderDLQReason, msg),
-		hdr(HeaderDLQStage, stage),
-		hdr(HeaderDLQTopic, in.Topic),
-		hdr(HeaderDLQPartition, strconv.FormatInt(int64(in.Partition), 10)),
-		hdr(HeaderDLQOffset, strconv.FormatInt(in.Offset, 10)),
-	)
+	h = append(h, own...)
 	m := &sarama.ProducerMessage{Topic: s.o.dlq, Value: sarama.ByteEncoder(in.Value), Headers: h}
 	if in.Key != nil {
 		m.Key = sarama.ByteEncoder(in.Key)
@@ -402,8 +315,9 @@ func (s *Sink) deadLetterMessage(in *sarama.ConsumerMessage, stage string, reaso
 		// headers; the producer would refuse it, and the Source would
 		// stop on this record at every restart. Leave out the value and
 		// the input's headers, then the key if need be.
+		dl.Truncated = max(len(in.Value), 1)
 		m.Value = nil
-		m.Headers = append(h[len(h)-5:len(h):len(h)], hdr(HeaderDLQTruncated, strconv.Itoa(len(in.Value))))
+		m.Headers = toSarama(dl.Headers())
 		if m.ByteSize(2) > s.max {
 			m.Key = nil
 		}

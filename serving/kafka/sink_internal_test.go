@@ -9,12 +9,13 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 // TestAppendScore checks the hand-written Score encoding against
 // encoding/json, byte for byte.
 func TestAppendScore(t *testing.T) {
-	s := &Sink{o: sinkOptions{provenance: ProvenanceHeaders}}
+	s := &Sink{o: sinkOptions{}}
 	ref := serving.ModelRef{Name: "fraud", Version: 3, ID: "ab12", Format: "linear"}
 	dec := &serving.Decision{Combinator: "split", Variant: "b", Winner: 0, Candidates: []serving.Candidate{{Model: ref}}}
 	for _, tc := range []struct {
@@ -32,7 +33,7 @@ func TestAppendScore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _ := json.Marshal(Score{Prediction: tc.res.Prediction, Provenance: tc.res.Provenance, Key: string(tc.in.Key), Topic: tc.in.Topic, Partition: tc.in.Partition, Offset: tc.in.Offset})
+		want, _ := json.Marshal(wire.Score{Prediction: tc.res.Prediction, Provenance: tc.res.Provenance, Key: string(tc.in.Key), Topic: tc.in.Topic, Partition: tc.in.Partition, Offset: tc.in.Offset})
 		if string(got) != string(want) {
 			t.Errorf("appendScore:\n got %s\nwant %s", got, want)
 		}
@@ -43,7 +44,7 @@ func TestAppendScore(t *testing.T) {
 }
 
 func BenchmarkAppendScore(b *testing.B) {
-	s := &Sink{o: sinkOptions{provenance: ProvenanceHeaders}}
+	s := &Sink{o: sinkOptions{}}
 	ref := serving.ModelRef{Name: "fraud", Version: 3, ID: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", Format: "linear"}
 	in := &sarama.ConsumerMessage{Key: []byte("k123"), Topic: "data", Partition: 3, Offset: 12345}
 	res := serving.Result{Prediction: serving.Prediction{Value: 0.123456789}, Provenance: serving.Provenance{Model: ref}}
@@ -57,7 +58,7 @@ func BenchmarkAppendScore(b *testing.B) {
 // letter, and a dead letter too large loses the input's value, then its
 // key, rather than being refused by the producer.
 func TestOversizedOutputs(t *testing.T) {
-	s := &Sink{o: sinkOptions{topic: "scores", dlq: "dlq", provenance: ProvenanceHeaders}, max: 900}
+	s := &Sink{o: sinkOptions{topic: "scores", dlq: "dlq"}, max: 900}
 	in := &sarama.ConsumerMessage{Topic: "data", Offset: 7, Key: make([]byte, 200), Value: []byte("[1]")}
 	for i := range in.Key {
 		in.Key[i] = 'k'
@@ -73,12 +74,12 @@ func TestOversizedOutputs(t *testing.T) {
 		t.Fatalf("big score: %v, topic %s, %d bytes", err, m.Topic, m.ByteSize(2))
 	}
 	in.Value = make([]byte, 500)
-	m = s.deadLetterMessage(in, StageDecode, errors.New("bad"))
+	m = s.deadLetterMessage(in, wire.StageDecode, errors.New("bad"))
 	if m.Value != nil || m.Key == nil || m.ByteSize(2) > s.max || string(m.Headers[len(m.Headers)-1].Value) != "500" {
 		t.Fatalf("big dead letter: %d bytes, headers %v", m.ByteSize(2), m.Headers)
 	}
 	in.Key = make([]byte, 1000)
-	m = s.deadLetterMessage(in, StageDecode, errors.New("bad"))
+	m = s.deadLetterMessage(in, wire.StageDecode, errors.New("bad"))
 	if m.Value != nil || m.Key != nil || m.ByteSize(2) > s.max {
 		t.Fatalf("dead letter with a big key: %d bytes, headers %v", m.ByteSize(2), m.Headers)
 	}

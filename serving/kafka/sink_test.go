@@ -26,9 +26,8 @@ func TestSinkConfig(t *testing.T) {
 		}
 	}
 	for name, opt := range map[string]kafka.SinkOption{
-		"topic":      kafka.SinkTopic(""),
-		"dlq":        kafka.DeadLetterTopic(""),
-		"provenance": kafka.SinkProvenance(nil),
+		"topic": kafka.SinkTopic(""),
+		"dlq":   kafka.DeadLetterTopic(""),
 	} {
 		if _, err := kafka.NewSink([]string{"127.0.0.1:1"}, opt); !errors.Is(err, kafka.ErrConfig) {
 			t.Errorf("%s: got %v, want ErrConfig", name, err)

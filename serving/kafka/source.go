@@ -15,6 +15,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 // SourceOption configures a Source.
@@ -403,7 +404,7 @@ func (s *Source) process(ctx context.Context, b *batch) {
 		it := &b.items[i]
 		x, err := s.decode(it.msg.Value)
 		if err != nil {
-			it.err, it.stage = err, StageDecode
+			it.err, it.stage = err, wire.StageDecode
 			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)
 			continue
 		}
@@ -414,12 +415,12 @@ func (s *Source) process(ctx context.Context, b *batch) {
 			return
 		}
 		if err != nil {
-			it.err, it.stage = err, StageScore
+			it.err, it.stage = err, wire.StageScore
 			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)
 			continue
 		}
 		if it.out, err = s.sink.scoreMessage(it.msg, res); err != nil {
-			it.err, it.stage = err, StageScore
+			it.err, it.stage = err, wire.StageScore
 		}
 	}
 }

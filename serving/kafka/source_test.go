@@ -17,11 +17,12 @@ import (
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
-func decodeScore(t testing.TB, m *sarama.ConsumerMessage) kafka.Score {
+func decodeScore(t testing.TB, m *sarama.ConsumerMessage) wire.Score {
 	t.Helper()
-	var s kafka.Score
+	var s wire.Score
 	if err := json.Unmarshal(m.Value, &s); err != nil {
 		t.Fatalf("score %s/%d@%d: %v: %s", m.Topic, m.Partition, m.Offset, err, m.Value)
 	}
@@ -170,8 +171,11 @@ func TestSourceEndToEndSwap(t *testing.T) {
 			if s.Key != "k"+strconv.Itoa(i%97) || s.Topic != kafka.DefaultDataTopic {
 				t.Fatalf("record %d: key %q topic %q", i, s.Key, s.Topic)
 			}
-			if header(m, kafka.HeaderModel) != "m" || header(m, kafka.HeaderVersion) != strconv.FormatUint(v, 10) || header(m, kafka.HeaderModelID) != s.Provenance.Model.ID || s.Provenance.Model.ID == "" {
+			if header(m, wire.HeaderModel) != "m" || header(m, wire.HeaderVersion) != strconv.FormatUint(v, 10) || header(m, wire.HeaderID) != s.Provenance.Model.ID || s.Provenance.Model.ID == "" {
 				t.Fatalf("record %d: provenance headers %v", i, m.Headers)
+			}
+			if p, err := wire.ProvenanceOf(kafka.Headers(m), m.Value); err != nil || p.Model != s.Provenance.Model {
+				t.Fatalf("record %d: wire.ProvenanceOf = %v, %v; the value says %v", i, p.Model, err, s.Provenance.Model)
 			}
 			k := [2]int32{m.Partition, s.Partition}
 			if prev, ok := last[k]; ok && s.Offset <= prev {
@@ -209,18 +213,18 @@ func TestSourceDeadLetters(t *testing.T) {
 	}
 	dead := dlq.next(t, 3)
 	for i, want := range []struct{ stage, offset, value string }{
-		{kafka.StageDecode, "1", `{"not":"an array"`},
-		{kafka.StageScore, "2", "[2,2]"},
-		{kafka.StageDecode, "3", "[1,nan,1]"},
+		{wire.StageDecode, "1", `{"not":"an array"`},
+		{wire.StageScore, "2", "[2,2]"},
+		{wire.StageDecode, "3", "[1,nan,1]"},
 	} {
 		m := dead[i]
-		if header(m, kafka.HeaderDLQStage) != want.stage || header(m, kafka.HeaderDLQOffset) != want.offset ||
-			header(m, kafka.HeaderDLQTopic) != kafka.DefaultDataTopic || header(m, kafka.HeaderDLQPartition) != "0" ||
-			string(m.Value) != want.value || header(m, kafka.HeaderDLQReason) == "" {
-			t.Errorf("dead letter %d: %s stage %q offset %q reason %q", i, m.Value, header(m, kafka.HeaderDLQStage), header(m, kafka.HeaderDLQOffset), header(m, kafka.HeaderDLQReason))
+		if header(m, wire.HeaderDLQStage) != want.stage || header(m, wire.HeaderDLQOffset) != want.offset ||
+			header(m, wire.HeaderDLQTopic) != kafka.DefaultDataTopic || header(m, wire.HeaderDLQPartition) != "0" ||
+			string(m.Value) != want.value || header(m, wire.HeaderDLQReason) == "" {
+			t.Errorf("dead letter %d: %s stage %q offset %q reason %q", i, m.Value, header(m, wire.HeaderDLQStage), header(m, wire.HeaderDLQOffset), header(m, wire.HeaderDLQReason))
 		}
 	}
-	t.Logf("reasons: %q / %q / %q", header(dead[0], kafka.HeaderDLQReason), header(dead[1], kafka.HeaderDLQReason), header(dead[2], kafka.HeaderDLQReason))
+	t.Logf("reasons: %q / %q / %q", header(dead[0], wire.HeaderDLQReason), header(dead[1], wire.HeaderDLQReason), header(dead[2], wire.HeaderDLQReason))
 	waitFor(t, "dead-letter hooks", func() bool { return hook.count() == 3 })
 	waitFor(t, "commit of all 5 offsets and a lag report", func() bool {
 		hook.mu.Lock()
@@ -547,7 +551,7 @@ func TestSourceStuckScorer(t *testing.T) {
 		}
 	}
 	if dl := dead.quietFor(200 * time.Millisecond); len(dl) != 0 {
-		t.Errorf("%d dead letters, want none: %q", len(dl), header(dl[0], kafka.HeaderDLQReason))
+		t.Errorf("%d dead letters, want none: %q", len(dl), header(dl[0], wire.HeaderDLQReason))
 	}
 }
 
@@ -593,8 +597,8 @@ func TestSourceOversizedDeadLetter(t *testing.T) {
 	}
 	scores.next(t, 2)
 	m := dlq.next(t, 1)[0]
-	if len(m.Value) != 0 || header(m, kafka.HeaderDLQOffset) != "1" || header(m, kafka.HeaderDLQStage) != kafka.StageDecode ||
-		header(m, kafka.HeaderDLQTruncated) != strconv.Itoa(len(big)) {
+	if len(m.Value) != 0 || header(m, wire.HeaderDLQOffset) != "1" || header(m, wire.HeaderDLQStage) != wire.StageDecode ||
+		header(m, wire.HeaderDLQTruncated) != strconv.Itoa(len(big)) {
 		t.Errorf("dead letter: %d bytes, headers %v", len(m.Value), m.Headers)
 	}
 	cancel()
@@ -634,12 +638,12 @@ func TestSourceScorerPanic(t *testing.T) {
 	}
 	dead := dlq.next(t, 2)
 	for i, want := range []struct{ stage, offset, reason string }{
-		{kafka.StageScore, "1", "unlucky"},
-		{kafka.StageDecode, "2", "codec bug"},
+		{wire.StageScore, "1", "unlucky"},
+		{wire.StageDecode, "2", "codec bug"},
 	} {
 		m := dead[i]
-		if header(m, kafka.HeaderDLQStage) != want.stage || header(m, kafka.HeaderDLQOffset) != want.offset || !strings.Contains(header(m, kafka.HeaderDLQReason), want.reason) {
-			t.Errorf("dead letter %d: stage %q offset %q reason %q", i, header(m, kafka.HeaderDLQStage), header(m, kafka.HeaderDLQOffset), header(m, kafka.HeaderDLQReason))
+		if header(m, wire.HeaderDLQStage) != want.stage || header(m, wire.HeaderDLQOffset) != want.offset || !strings.Contains(header(m, wire.HeaderDLQReason), want.reason) {
+			t.Errorf("dead letter %d: stage %q offset %q reason %q", i, header(m, wire.HeaderDLQStage), header(m, wire.HeaderDLQOffset), header(m, wire.HeaderDLQReason))
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/wire"
 	"github.com/modelstream/modelstream/training"
 )
 
@@ -23,7 +24,7 @@ import (
 // It reads every partition from its oldest offset up to the high-water
 // mark it finds when called, outside any consumer group, so it sees what
 // a ModelFeed replaying the topic sees. A message of name that decodes
-// (kafka.DecodeModel) counts even if a feed would reject the model it
+// (wire.DecodeModel) counts even if a feed would reject the model it
 // holds: its number is taken either way. A message without a version
 // header counts as the version before it plus one, as a ModelFeed
 // assigns it; that agrees with the feeds when all versions of name sit
@@ -128,14 +129,9 @@ func latestInPartition(ctx context.Context, client sarama.Client, cons sarama.Co
 // consider raises *latest to the model msg holds, if it decodes and is
 // newer.
 func consider(msg *sarama.ConsumerMessage, latest *serving.ModelRef) {
-	m := kafka.ModelMessage{Key: msg.Key, Value: msg.Value, Headers: make([]sarama.RecordHeader, 0, len(msg.Headers))}
-	for _, h := range msg.Headers {
-		if h != nil {
-			m.Headers = append(m.Headers, *h)
-		}
-	}
+	m := wire.Message{Key: msg.Key, Value: msg.Value, Headers: kafka.Headers(msg)}
 	// The size limit is the feed's business; here only the number counts.
-	d, err := kafka.DecodeModel(m, len(m.Value)+1)
+	d, err := wire.DecodeModel(m, len(m.Value)+1)
 	if err != nil {
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+	"github.com/modelstream/modelstream/serving/wire"
 	"github.com/modelstream/modelstream/training"
 	"github.com/modelstream/modelstream/training/trainkafka"
 )
@@ -129,12 +130,12 @@ func TestRestartWithoutCheckpointOverKafka(t *testing.T) {
 
 // rawModel is a model message written by hand, as another tool would.
 func rawModel(topic, name, version, sha string, value string) *sarama.ProducerMessage {
-	h := []sarama.RecordHeader{{Key: []byte(kafka.HeaderFormat), Value: []byte("linear")}}
+	h := []sarama.RecordHeader{{Key: []byte(wire.HeaderFormat), Value: []byte("linear")}}
 	if version != "" {
-		h = append(h, sarama.RecordHeader{Key: []byte(kafka.HeaderVersion), Value: []byte(version)})
+		h = append(h, sarama.RecordHeader{Key: []byte(wire.HeaderVersion), Value: []byte(version)})
 	}
 	if sha != "" {
-		h = append(h, sarama.RecordHeader{Key: []byte(kafka.HeaderSHA256), Value: []byte(sha)})
+		h = append(h, sarama.RecordHeader{Key: []byte(wire.HeaderSHA256), Value: []byte(sha)})
 	}
 	return &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(name), Value: sarama.StringEncoder(value), Headers: h}
 }

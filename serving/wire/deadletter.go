@@ -1,0 +1,91 @@
+package wire
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// The dead-letter headers; see the package documentation.
+const (
+	HeaderDLQReason    = Prefix + "dlq.reason"
+	HeaderDLQStage     = Prefix + "dlq.stage"
+	HeaderDLQTopic     = Prefix + "dlq.topic"
+	HeaderDLQPartition = Prefix + "dlq.partition"
+	HeaderDLQOffset    = Prefix + "dlq.offset"
+	HeaderDLQTruncated = Prefix + "dlq.truncated"
+)
+
+// The dead-letter stages: where the record failed.
+const (
+	StageDecode = "decode" // its value could not be decoded into a record
+	StageScore  = "score"  // scoring failed, or the score could not be written
+)
+
+// DeadLetter is what the dead-letter headers say about a failed record.
+type DeadLetter struct {
+	// Topic, Partition and Offset locate the input record.
+	Topic     string
+	Partition int32
+	Offset    int64
+	// Stage is StageDecode or StageScore.
+	Stage string
+	// Reason is the error's text.
+	Reason string
+	// Truncated is the size of the value left out of the dead letter, or
+	// 0 when the dead letter carries the input's value.
+	Truncated int
+}
+
+// Headers encodes d as dead-letter headers, in the order of the table in
+// the package documentation. The writer appends them to the input's own
+// headers.
+func (d DeadLetter) Headers() []Header {
+	h := make([]Header, 5, 6)
+	h[0] = header(HeaderDLQReason, d.Reason)
+	h[1] = header(HeaderDLQStage, d.Stage)
+	h[2] = header(HeaderDLQTopic, d.Topic)
+	h[3] = header(HeaderDLQPartition, strconv.FormatInt(int64(d.Partition), 10))
+	h[4] = header(HeaderDLQOffset, strconv.FormatInt(d.Offset, 10))
+	if d.Truncated > 0 {
+		h = append(h, header(HeaderDLQTruncated, strconv.Itoa(d.Truncated)))
+	}
+	return h
+}
+
+// ParseDeadLetter decodes the dead-letter headers among hs and ignores
+// all others. It fails with an error wrapping ErrBadHeader when
+// modelstream.dlq.stage is missing or a number does not parse.
+func ParseDeadLetter(hs []Header) (DeadLetter, error) {
+	var d DeadLetter
+	for _, h := range hs {
+		var err error
+		switch k, v := string(h.Key), string(h.Value); k {
+		case HeaderDLQReason:
+			d.Reason = v
+		case HeaderDLQStage:
+			d.Stage = v
+		case HeaderDLQTopic:
+			d.Topic = v
+		case HeaderDLQPartition:
+			var p int64
+			p, err = strconv.ParseInt(v, 10, 32)
+			d.Partition = int32(p)
+		case HeaderDLQOffset:
+			d.Offset, err = strconv.ParseInt(v, 10, 64)
+		case HeaderDLQTruncated:
+			d.Truncated, err = strconv.Atoi(v)
+		}
+		if err != nil {
+			return d, &Error{Kind: ErrBadHeader, Header: string(h.Key), Err: err}
+		}
+	}
+	if d.Stage == "" {
+		return d, &Error{Kind: ErrBadHeader, Header: HeaderDLQStage, Err: fmt.Errorf("missing: not a dead letter")}
+	}
+	return d, nil
+}
+
+// HeaderAuditKind carries the event kind of a record on the audit topic
+// (see package governance/govkafka), for consumers that filter without
+// parsing the value.
+const HeaderAuditKind = Prefix + "audit.kind"

@@ -1,0 +1,113 @@
+// Package wire is the modelstream wire protocol: what a model message,
+// a score and a dead letter look like on a Kafka topic. It is the one
+// place that defines these formats, so that a second Kafka client, a JVM
+// or Python job, or a shell with kcat can rely on it; serving/kafka and
+// the other Kafka adapters use it and redefine nothing. It imports no
+// Kafka client: a [Header] has the fields of sarama.RecordHeader (and of
+// a franz-go kgo.RecordHeader's Key and Value), so an adapter converts
+// with a type conversion.
+//
+// Every header name starts with [Prefix], "modelstream.". Header names
+// are case-sensitive. Readers ignore headers outside the prefix, and
+// unknown headers inside it, so newer writers can add metadata without
+// breaking older readers. A repeated header keeps its last value, as
+// Java's Headers.lastHeader reads it, but every occurrence must parse.
+//
+// # Model messages
+//
+// A model travels as one message on the models topic. [EncodeModel] and
+// [DecodeModel] implement this layout:
+//
+//	Key    the model name, UTF-8 (required)
+//	Value  the raw model bytes, exactly as the format's own tools write
+//	       them; empty when modelstream.location is set
+//
+//	Header                   Value
+//	modelstream.format       format name, e.g. linear, lightgbm, onnx (required)
+//	modelstream.version      decimal uint64 > 0; absent means "next" (see Versions)
+//	modelstream.sha256       lowercase hex SHA-256 of the model bytes; verified on load
+//	modelstream.created      RFC 3339 time, e.g. 2026-11-25T16:53:44.123Z
+//	modelstream.location     file:// or http(s):// URL of the bytes when Value is empty
+//	modelstream.parent       content ID (sha256) of the model this one derives from
+//	modelstream.description  free text
+//	modelstream.signature    base64 (standard, padded) ed25519 signature; see package governance
+//	modelstream.label.<k>    one header per label k, its value the label's value
+//
+// With kcat:
+//
+//	kcat -P -b 127.0.0.1:9092 -t models -k fraud \
+//	    -H modelstream.format=linear -H modelstream.version=3 model.json
+//
+// # Versions
+//
+// A message without modelstream.version is numbered by its readers, the
+// same way on every instance: its version is 1 + the highest version of
+// any earlier well-formed model message for that name on the topic,
+// whether or not the reading instance accepted that message (1 for the
+// first message of a name). A version-less message that was itself
+// numbered counts with the number it got. So when one instance rejects a
+// model that another accepts (a missing format package, a different
+// signature policy), the next version-less message still gets the same
+// number on both, and a version number names one model everywhere.
+// "Earlier" is offset order within a partition; since a message's key is
+// the model name, all messages of one name share a partition when every
+// writer uses the same partitioner (kcat and sarama hash keys
+// differently: on a topic with several partitions, mixed writers should
+// give explicit versions). A reader that does not start at the oldest
+// offset (it resumes from a registry) also counts the version live in
+// its Server.
+//
+// # Scores
+//
+// An output record on the scores topic has the input's key, a JSON value
+// of shape [Score], and the [Provenance headers] of the model that
+// scored:
+//
+//	{"prediction":{"value":0.93,"label":"fraud","confidence":0.93},
+//	 "provenance":{"model":{"name":"fraud","version":3,"id":"9f2c…","format":"linear"}},
+//	 "key":"order-1","topic":"orders","partition":2,"offset":99}
+//
+// "provenance" is serving.Provenance marshalled as is; it carries
+// "decision" when a speculative combinator decided, with every candidate
+// asked, its version, latency and status.
+//
+// # Provenance headers
+//
+// [ProvenanceHeaders] writes, and [ParseProvenanceHeaders] reads:
+//
+//	Header                   Value
+//	modelstream.model        name of the model whose output is the prediction (always)
+//	modelstream.version      its version, decimal (always)
+//	modelstream.id           its content ID, lowercase hex SHA-256; omitted if unknown
+//	modelstream.format       its format; omitted if unknown
+//	modelstream.combinator   the speculative combinator that decided, if any
+//	modelstream.variant      the variant a router chose, if any
+//	modelstream.decision     the whole serving.Decision as JSON, if any
+//
+// A consumer that only needs "which model" reads the first two without
+// parsing the value. [ProvenanceOf] reads headers and value together and
+// checks that they agree.
+//
+// # Dead letters
+//
+// A record that cannot be decoded or scored is written, unchanged (key,
+// value and headers), to the dead-letter topic with these headers added;
+// [DeadLetter] writes and parses them:
+//
+//	Header                     Value
+//	modelstream.dlq.reason     why the record failed, as text
+//	modelstream.dlq.stage      decode or score
+//	modelstream.dlq.topic      origin topic
+//	modelstream.dlq.partition  origin partition, decimal
+//	modelstream.dlq.offset     origin offset, decimal
+//	modelstream.dlq.truncated  present only when the value (and the input's headers,
+//	                           and if need be the key) were left out because the
+//	                           record would exceed the producer's size limit: the
+//	                           size of the value left out, decimal
+//
+// # Audit records
+//
+// Records on the audit topic carry the model name as key, the
+// governance.Event as JSON as value, and the event kind (such as
+// activated or rejected) in modelstream.audit.kind.
+package wire

@@ -1,0 +1,68 @@
+package wire_test
+
+import (
+	"fmt"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/wire"
+)
+
+// A model message as any Kafka client writes it, here what kcat -k fraud
+// -H modelstream.format=linear -H modelstream.version=3 sends.
+func ExampleDecodeModel() {
+	m := wire.Message{
+		Key:   []byte("fraud"),
+		Value: []byte(`{"kind":"linear","weights":[0.5],"bias":0}`),
+		Headers: []wire.Header{
+			{Key: []byte(wire.HeaderFormat), Value: []byte("linear")},
+			{Key: []byte(wire.HeaderVersion), Value: []byte("3")},
+			{Key: []byte("traceparent"), Value: []byte("00-4bf9")}, // not ours: ignored
+		},
+	}
+	d, err := wire.DecodeModel(m, 0)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(d.Name, d.Version, d.Format)
+	// Output: fraud 3 linear
+}
+
+func ExampleEncodeModel() {
+	m, err := wire.EncodeModel(serving.Descriptor{Name: "fraud", Format: "linear", Bytes: []byte("{}"), Labels: map[string]string{"team": "risk"}}, 0)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("key %s\n", m.Key)
+	for _, h := range m.Headers {
+		fmt.Printf("%s=%.12s\n", h.Key, h.Value)
+	}
+	// Output:
+	// key fraud
+	// modelstream.format=linear
+	// modelstream.sha256=44136fa355b3
+	// modelstream.label.team=risk
+}
+
+func ExampleProvenanceOf() {
+	ref := serving.ModelRef{Name: "fraud", Version: 3, Format: "linear"}
+	headers := wire.ProvenanceHeaders(serving.Provenance{Model: ref})
+	value := []byte(`{"prediction":{"value":0.93},"provenance":{"model":{"name":"fraud","version":3}},"topic":"orders","partition":0,"offset":7}`)
+	p, err := wire.ProvenanceOf(headers, value)
+	fmt.Println(p.Model, err)
+	// Output: fraud@v3 <nil>
+}
+
+func ExampleDeadLetter() {
+	dl := wire.DeadLetter{Topic: "orders", Partition: 2, Offset: 41, Stage: wire.StageDecode, Reason: "bad JSON"}
+	for _, h := range dl.Headers() {
+		fmt.Printf("%s=%s\n", h.Key, h.Value)
+	}
+	// Output:
+	// modelstream.dlq.reason=bad JSON
+	// modelstream.dlq.stage=decode
+	// modelstream.dlq.topic=orders
+	// modelstream.dlq.partition=2
+	// modelstream.dlq.offset=41
+}

@@ -1,0 +1,137 @@
+package wire_test
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/wire"
+)
+
+func TestModelRoundTrip(t *testing.T) {
+	d := serving.Descriptor{
+		Name: "fraud", Format: "linear", Version: 7, Description: "weekly retrain",
+		Bytes: []byte(`{"kind":"linear"}`), Created: time.Date(2026, 11, 25, 16, 53, 44, 123456789, time.UTC),
+		Parent: "abc", Labels: map[string]string{"auc": "0.91", "features": "a,b"}, Signature: []byte{1, 2, 3, 250},
+	}
+	m, err := wire.EncodeModel(d, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.Key) != "fraud" {
+		t.Errorf("key %q", m.Key)
+	}
+	got, err := wire.DecodeModel(m, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := d
+	want.SHA256 = serving.ContentID(d.Bytes) // filled in by EncodeModel
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestWireKcat decodes what `kcat -P -k fraud -H modelstream.format=linear
+// -H modelstream.version=3 -T file` writes, plus headers from other tools.
+func TestModelKcat(t *testing.T) {
+	m := wire.Message{Key: []byte("fraud"), Value: []byte("{}"), Headers: []wire.Header{
+		{Key: []byte("modelstream.format"), Value: []byte("linear")},
+		{Key: []byte("modelstream.version"), Value: []byte("3")},
+		{Key: []byte("traceparent"), Value: []byte("00-xyz")},
+		{Key: []byte("modelstream.future-field"), Value: []byte("ignored")},
+	}}
+	d, err := wire.DecodeModel(m, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Name != "fraud" || d.Format != "linear" || d.Version != 3 || string(d.Bytes) != "{}" {
+		t.Errorf("decoded %+v", d)
+	}
+	m.Headers = m.Headers[:1] // no version: unassigned
+	if d, err := wire.DecodeModel(m, 0); err != nil || d.Version != 0 {
+		t.Errorf("without version: %+v, %v", d, err)
+	}
+}
+
+func TestModelErrors(t *testing.T) {
+	h := func(kv ...string) []wire.Header {
+		var out []wire.Header
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, wire.Header{Key: []byte(kv[i]), Value: []byte(kv[i+1])})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		m    wire.Message
+		want error
+	}{
+		{"no key", wire.Message{Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear")}, wire.ErrMissingName},
+		{"no format", wire.Message{Key: []byte("m"), Value: []byte("x")}, wire.ErrMissingFormat},
+		{"version text", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderVersion, "three")}, wire.ErrBadVersion},
+		{"version zero", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderVersion, "0")}, wire.ErrBadVersion},
+		{"version negative", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderVersion, "-1")}, wire.ErrBadVersion},
+		{"created", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderCreated, "yesterday")}, wire.ErrBadHeader},
+		{"signature", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderSignature, "!!")}, wire.ErrBadHeader},
+		{"empty", wire.Message{Key: []byte("m"), Headers: h(wire.HeaderFormat, "linear")}, wire.ErrMissingModel},
+		{"oversized", wire.Message{Key: []byte("m"), Value: make([]byte, 11), Headers: h(wire.HeaderFormat, "linear")}, wire.ErrOversized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := wire.DecodeModel(tc.m, 10)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			var we *wire.Error
+			if !errors.As(err, &we) || !strings.HasPrefix(err.Error(), "wire: ") {
+				t.Errorf("error %v is not a *WireError with the package prefix", err)
+			}
+		})
+	}
+	_, err := wire.DecodeModel(wire.Message{Key: []byte("m"), Value: make([]byte, 11), Headers: h(wire.HeaderFormat, "x")}, 10)
+	if !errors.Is(err, serving.ErrTooLarge) {
+		t.Errorf("oversized does not match serving.ErrTooLarge: %v", err)
+	}
+	if _, err := wire.EncodeModel(serving.Descriptor{Name: "m", Format: "f", Bytes: make([]byte, 11)}, 10); !errors.Is(err, wire.ErrOversized) {
+		t.Errorf("encode oversized: %v", err)
+	}
+	if _, err := wire.EncodeModel(serving.Descriptor{Name: "m", Bytes: []byte("x")}, 0); !errors.Is(err, wire.ErrMissingFormat) {
+		t.Errorf("encode without format: %v", err)
+	}
+	if _, err := wire.EncodeModel(serving.Descriptor{Name: "m", Format: "f"}, 0); !errors.Is(err, wire.ErrMissingModel) {
+		t.Errorf("encode without model: %v", err)
+	}
+}
+
+// TestWireRepeatedHeaders: a repeated header keeps its last value, as
+// documented (and as Java's Headers.lastHeader reads it), but every
+// occurrence must parse; an empty label name is ignored.
+func TestModelRepeatedHeaders(t *testing.T) {
+	h := func(kv ...string) []wire.Header {
+		var out []wire.Header
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, wire.Header{Key: []byte(kv[i]), Value: []byte(kv[i+1])})
+		}
+		return out
+	}
+	m := wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(
+		wire.HeaderFormat, "onnx", wire.HeaderFormat, "linear",
+		wire.HeaderVersion, "2", wire.HeaderVersion, "3",
+		wire.HeaderLabelPrefix+"team", "a", wire.HeaderLabelPrefix+"team", "b",
+		wire.HeaderLabelPrefix, "nameless",
+	)}
+	d, err := wire.DecodeModel(m, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Format != "linear" || d.Version != 3 || len(d.Labels) != 1 || d.Labels["team"] != "b" {
+		t.Errorf("decoded %+v", d)
+	}
+	m.Headers = h(wire.HeaderFormat, "linear", wire.HeaderVersion, "zero", wire.HeaderVersion, "3")
+	if _, err := wire.DecodeModel(m, 0); !errors.Is(err, wire.ErrBadVersion) {
+		t.Errorf("a bad version followed by a good one: %v, want ErrBadVersion", err)
+	}
+}

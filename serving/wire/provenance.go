@@ -1,0 +1,175 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// The provenance headers of an output record; see the package
+// documentation. [HeaderVersion] and [HeaderFormat] name the version and
+// format of the model that scored.
+const (
+	HeaderModel      = Prefix + "model"
+	HeaderID         = Prefix + "id"
+	HeaderCombinator = Prefix + "combinator"
+	HeaderVariant    = Prefix + "variant"
+	HeaderDecision   = Prefix + "decision"
+)
+
+// Provenance errors.
+var (
+	// ErrNoProvenance means a record carries no provenance.
+	ErrNoProvenance = errors.New("wire: no provenance")
+	// ErrBadProvenance means a record's provenance is malformed, or its
+	// headers and its value disagree.
+	ErrBadProvenance = errors.New("wire: malformed provenance")
+)
+
+// Score is the JSON value of an output record: the prediction, what
+// computed it, and where its input came from.
+type Score struct {
+	Prediction serving.Prediction `json:"prediction"`
+	Provenance serving.Provenance `json:"provenance"`
+	// Key is the input record's key as text; empty if it had none.
+	Key string `json:"key,omitempty"`
+	// Topic, Partition and Offset locate the input record.
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+}
+
+// DecodeScore decodes the JSON value of an output record.
+func DecodeScore(value []byte) (Score, error) {
+	var s Score
+	if err := json.Unmarshal(value, &s); err != nil {
+		return Score{}, fmt.Errorf("wire: decode score: %w", err)
+	}
+	return s, nil
+}
+
+// ProvenanceHeaders encodes p as headers, in the order of the table in
+// the package documentation. It is a pure function of p.
+func ProvenanceHeaders(p serving.Provenance) []Header {
+	h := make([]Header, 0, 7)
+	h = append(h, header(HeaderModel, p.Model.Name), header(HeaderVersion, strconv.FormatUint(p.Model.Version, 10)))
+	if p.Model.ID != "" {
+		h = append(h, header(HeaderID, p.Model.ID))
+	}
+	if p.Model.Format != "" {
+		h = append(h, header(HeaderFormat, p.Model.Format))
+	}
+	if d := p.Decision; d != nil {
+		h = append(h, header(HeaderCombinator, d.Combinator))
+		if d.Variant != "" {
+			h = append(h, header(HeaderVariant, d.Variant))
+		}
+		if b, err := json.Marshal(d); err == nil { // a serving.Decision always marshals
+			h = append(h, Header{Key: []byte(HeaderDecision), Value: b})
+		}
+	}
+	return h
+}
+
+// ParseProvenanceHeaders decodes the provenance headers among hs and
+// ignores all others. It fails with ErrNoProvenance when there is no
+// modelstream.model header, and with ErrBadProvenance when a header does
+// not parse. Without modelstream.decision the Decision is nil, even if
+// modelstream.combinator is present.
+func ParseProvenanceHeaders(hs []Header) (serving.Provenance, error) {
+	var p serving.Provenance
+	var haveModel, haveVersion bool
+	for _, h := range hs {
+		if !bytes.HasPrefix(h.Key, []byte(Prefix)) {
+			continue
+		}
+		switch string(h.Key) {
+		case HeaderModel:
+			p.Model.Name, haveModel = string(h.Value), true
+		case HeaderVersion:
+			v, err := strconv.ParseUint(string(h.Value), 10, 64)
+			if err != nil {
+				return p, fmt.Errorf("%w: %s %q", ErrBadProvenance, HeaderVersion, h.Value)
+			}
+			p.Model.Version, haveVersion = v, true
+		case HeaderID:
+			p.Model.ID = string(h.Value)
+		case HeaderFormat:
+			p.Model.Format = string(h.Value)
+		case HeaderDecision:
+			var d serving.Decision
+			if err := json.Unmarshal(h.Value, &d); err != nil {
+				return p, fmt.Errorf("%w: %s: %v", ErrBadProvenance, HeaderDecision, err)
+			}
+			p.Decision = &d
+		}
+	}
+	if !haveModel || p.Model.Name == "" {
+		return p, ErrNoProvenance
+	}
+	if !haveVersion {
+		return p, fmt.Errorf("%w: %s without %s", ErrBadProvenance, HeaderModel, HeaderVersion)
+	}
+	return p, nil
+}
+
+// parseProvenance returns the provenance field of an output record's
+// JSON value (a [Score], or a marshalled serving.Result).
+func parseProvenance(value []byte) (serving.Provenance, error) {
+	var v struct {
+		Provenance *serving.Provenance `json:"provenance"`
+	}
+	if err := json.Unmarshal(value, &v); err != nil {
+		return serving.Provenance{}, fmt.Errorf("%w: %v", ErrBadProvenance, err)
+	}
+	if v.Provenance == nil || v.Provenance.Model.Name == "" {
+		return serving.Provenance{}, ErrNoProvenance
+	}
+	return *v.Provenance, nil
+}
+
+// ProvenanceOf returns what scored an output record, from its headers
+// and its JSON value; either may be nil. Headers are read first, since
+// they need no parse of the value. When both carry provenance, their
+// models must agree, or one of them was altered: ErrBadProvenance. A
+// value that is not a score (not JSON, or without "provenance") does not
+// contradict headers that answer. Without either, ErrNoProvenance.
+func ProvenanceOf(headers []Header, value []byte) (serving.Provenance, error) {
+	hp, herr := ParseProvenanceHeaders(headers)
+	if herr != nil && !errors.Is(herr, ErrNoProvenance) {
+		return hp, herr
+	}
+	if len(value) == 0 {
+		return hp, herr
+	}
+	vp, verr := parseProvenance(value)
+	switch {
+	case errors.Is(herr, ErrNoProvenance):
+		return vp, verr
+	case verr != nil:
+		return hp, nil
+	case !sameModel(hp.Model, vp.Model):
+		return hp, fmt.Errorf("%w: headers say %s (id %s), value says %s (id %s)", ErrBadProvenance, hp.Model, short(hp.Model.ID), vp.Model, short(vp.Model.ID))
+	}
+	if hp.Decision == nil {
+		hp.Decision = vp.Decision // the value carries the full decision
+	}
+	return hp, nil
+}
+
+func sameModel(a, b serving.ModelRef) bool {
+	return a.Name == b.Name && a.Version == b.Version &&
+		(a.ID == "" || b.ID == "" || a.ID == b.ID) &&
+		(a.Format == "" || b.Format == "" || a.Format == b.Format)
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
