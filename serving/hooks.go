@@ -4,11 +4,17 @@ import (
 	"time"
 )
 
-// Hook is any value implementing one or more of the Hook* interfaces in
-// this package. Hooks are how the Server reports what it does without
-// importing a metrics backend; package serving/metrics has a Prometheus
-// adapter. Hooks are called synchronously on the scoring path, so they
-// must be fast and safe for concurrent use.
+// Hook is any value implementing one or more hook interfaces. Each
+// package declares the hooks it fires, next to the code that fires them:
+// this one [HookScored] and [HookModelEvent] (fired by the Server),
+// package speculative HookDecision, and package serving/kafka
+// HookDeadLetter, HookCommit and HookLag. One value, such as the
+// Prometheus adapter of package serving/metrics, may implement them all
+// and be given to each component's WithHooks option; each component
+// calls the interfaces it knows and ignores the rest.
+//
+// Hooks are called synchronously on the scoring path, so they must be
+// fast and safe for concurrent use.
 type Hook any
 
 // HookScored is called after every call to a model through a Server,
@@ -66,71 +72,19 @@ func (k EventKind) String() string {
 	return "unknown"
 }
 
-// HookDecision is called by the combinators of package speculative after
-// every decision, with the combinator's name as given to it, the
-// decision, and how long the whole call took.
-type HookDecision interface {
-	OnDecision(combinator string, d *Decision, took time.Duration)
+// hooks is a Server's hooks sorted by interface.
+type hooks struct {
+	scored []HookScored
+	events []HookModelEvent
 }
 
-// HookDeadLetter is called by serving/kafka's Source when a record goes to
-// the dead-letter topic, with the record's origin and the reason.
-type HookDeadLetter interface {
-	OnDeadLetter(topic string, partition int32, offset int64, reason error)
-}
-
-// HookCommit is called by serving/kafka's Source after it commits an
-// offset: every record of the partition before offset has been scored,
-// written and acknowledged.
-type HookCommit interface {
-	OnCommit(topic string, partition int32, offset int64)
-}
-
-// HookLag is called by serving/kafka's Source with the consumer lag of a
-// partition: the high-water mark minus the next offset to consume.
-type HookLag interface {
-	OnLag(topic string, partition int32, lag int64)
-}
-
-// Hooks is a set of hooks sorted by interface, for components outside
-// this package that call them. The zero value has no hooks.
-type Hooks struct {
-	Scored     []HookScored
-	Events     []HookModelEvent
-	Decisions  []HookDecision
-	DeadLetter []HookDeadLetter
-	Commits    []HookCommit
-	Lags       []HookLag
-}
-
-// NewHooks sorts hs by the Hook* interfaces each implements. A value that
-// implements several lands in each matching list.
-func NewHooks(hs ...Hook) Hooks {
-	var out Hooks
-	for _, h := range hs {
-		out.Add(h)
-	}
-	return out
-}
-
-// Add files h under every Hook* interface it implements.
-func (h *Hooks) Add(x Hook) {
+// add files h under every Hook* interface of this package it implements;
+// other values are ignored, so one value can serve several packages.
+func (h *hooks) add(x Hook) {
 	if v, ok := x.(HookScored); ok {
-		h.Scored = append(h.Scored, v)
+		h.scored = append(h.scored, v)
 	}
 	if v, ok := x.(HookModelEvent); ok {
-		h.Events = append(h.Events, v)
-	}
-	if v, ok := x.(HookDecision); ok {
-		h.Decisions = append(h.Decisions, v)
-	}
-	if v, ok := x.(HookDeadLetter); ok {
-		h.DeadLetter = append(h.DeadLetter, v)
-	}
-	if v, ok := x.(HookCommit); ok {
-		h.Commits = append(h.Commits, v)
-	}
-	if v, ok := x.(HookLag); ok {
-		h.Lags = append(h.Lags, v)
+		h.events = append(h.events, v)
 	}
 }

@@ -31,7 +31,7 @@ type Option func(*options)
 
 type options struct {
 	logger     *slog.Logger
-	hooks      Hooks
+	hooks      hooks
 	nonFinite  NonFinitePolicy
 	load       LoadOptions
 	historyLen int
@@ -42,11 +42,12 @@ type options struct {
 // version and content ID.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// WithHooks adds hooks; see [Hook].
+// WithHooks adds hooks: values implementing [HookScored] or
+// [HookModelEvent], or both; see [Hook]. The default is none.
 func WithHooks(hs ...Hook) Option {
 	return func(o *options) {
 		for _, h := range hs {
-			o.hooks.Add(h)
+			o.hooks.add(h)
 		}
 	}
 }
@@ -508,7 +509,7 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (Result, error) {
 	pred, err := l.m.Predict(ctx, r.Features)
 	took := time.Since(monoBase) - start
 	l.stats.record(took, err != nil)
-	for _, h := range sl.s.o.hooks.Scored {
+	for _, h := range sl.s.o.hooks.scored {
 		h.OnScored(l.ref, took, err)
 	}
 	if err != nil {
@@ -571,7 +572,7 @@ func (s *Server) event(e ModelEvent) {
 		}
 		s.o.logger.Info("model "+e.Kind.String(), attrs...)
 	}
-	for _, h := range s.o.hooks.Events {
+	for _, h := range s.o.hooks.events {
 		h.OnModelEvent(e)
 	}
 }

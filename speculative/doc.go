@@ -80,7 +80,7 @@
 // late, failed, cancelled and skipped calls; a Budget also counts the
 // times its fallback missed the budget, and a Shadow the records it
 // mirrored and dropped. See [Stats]. For metrics, pass a
-// serving.HookDecision with [WithHooks].
+// [HookDecision] with [WithHooks].
 //
 // # Cost
 //

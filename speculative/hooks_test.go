@@ -16,7 +16,7 @@ type decisionHook struct {
 	kinds []string
 }
 
-var _ serving.HookDecision = (*decisionHook)(nil)
+var _ speculative.HookDecision = (*decisionHook)(nil)
 
 func (h *decisionHook) OnDecision(name string, d *serving.Decision, took time.Duration) {
 	h.mu.Lock()

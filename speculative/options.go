@@ -55,7 +55,7 @@ type config struct {
 	workers       int
 	observer      func(Observation)
 	shadowTimeout time.Duration
-	hooks         []serving.HookDecision
+	hooks         []HookDecision
 }
 
 func newConfig(k kind, opts []Option) (*config, error) {
@@ -91,7 +91,7 @@ func (c *config) only(option string, allowed kind) error {
 // Combinator field of the errors it returns, as the model name it reports
 // through serving.Referrer when it is a candidate of another combinator
 // and has not answered, and as the combinator argument of
-// serving.HookDecision. It applies to every combinator; the default is
+// HookDecision. It applies to every combinator; the default is
 // the combinator's kind: "budget", "ensemble", "split", "switch" or
 // "shadow". The Decision's Combinator field always holds the kind.
 func WithName(name string) Option {
@@ -200,7 +200,7 @@ func WithShadowTimeout(d time.Duration) Option {
 	}
 }
 
-// WithHooks adds hooks. Those implementing serving.HookDecision are called
+// WithHooks adds hooks. Those implementing HookDecision are called
 // after every call with the combinator's name, its Decision and the time
 // the call took; the others are ignored. Hooks run synchronously on the
 // scoring path and must be fast and safe for concurrent use. It applies to
@@ -211,7 +211,7 @@ func WithHooks(hs ...serving.Hook) Option {
 			if h == nil {
 				return configError("WithHooks: nil hook")
 			}
-			if d, ok := h.(serving.HookDecision); ok {
+			if d, ok := h.(HookDecision); ok {
 				c.hooks = append(c.hooks, d)
 			}
 		}

@@ -14,7 +14,9 @@ import (
 	"github.com/modelstream/modelstream/serving"
 )
 
-// Metrics implements every serving Hook* interface and is a
+// Metrics implements every hook of the module (serving.HookScored and
+// HookModelEvent, speculative.HookDecision, and the HookDeadLetter,
+// HookCommit and HookLag of serving/kafka), and is a
 // prometheus.Collector. It is safe for concurrent use.
 type Metrics struct {
 	durationDesc *prometheus.Desc
@@ -48,10 +50,6 @@ type Metrics struct {
 var (
 	_ serving.HookScored     = (*Metrics)(nil)
 	_ serving.HookModelEvent = (*Metrics)(nil)
-	_ serving.HookDecision   = (*Metrics)(nil)
-	_ serving.HookDeadLetter = (*Metrics)(nil)
-	_ serving.HookCommit     = (*Metrics)(nil)
-	_ serving.HookLag        = (*Metrics)(nil)
 	_ prometheus.Collector   = (*Metrics)(nil)
 )
 
@@ -254,7 +252,7 @@ func (m *Metrics) newest(e serving.ModelEvent) bool {
 	return true
 }
 
-// OnDecision implements serving.HookDecision.
+// OnDecision implements speculative.HookDecision.
 func (m *Metrics) OnDecision(combinator string, d *serving.Decision, _ time.Duration) {
 	m.decisions.WithLabelValues(combinator).Inc()
 	if d == nil {
@@ -272,17 +270,17 @@ func (m *Metrics) OnDecision(combinator string, d *serving.Decision, _ time.Dura
 	}
 }
 
-// OnDeadLetter implements serving.HookDeadLetter.
+// OnDeadLetter implements kafka.HookDeadLetter (package serving/kafka).
 func (m *Metrics) OnDeadLetter(topic string, _ int32, _ int64, _ error) {
 	m.deadLetters.WithLabelValues(topic).Inc()
 }
 
-// OnCommit implements serving.HookCommit.
+// OnCommit implements kafka.HookCommit (package serving/kafka).
 func (m *Metrics) OnCommit(topic string, partition int32, _ int64) {
 	m.commits.WithLabelValues(topic, strconv.FormatInt(int64(partition), 10)).Inc()
 }
 
-// OnLag implements serving.HookLag.
+// OnLag implements kafka.HookLag (package serving/kafka).
 func (m *Metrics) OnLag(topic string, partition int32, lag int64) {
 	m.lag.WithLabelValues(topic, strconv.FormatInt(int64(partition), 10)).Set(float64(lag))
 }
