@@ -1,0 +1,309 @@
+package pmml
+
+import (
+	"math"
+	"strings"
+)
+
+// apply compiles an Apply of a PMML built-in function.
+func (c *compiler) apply(n *node, sc *scope) (expr, bool, error) {
+	fn, err := n.need("function")
+	if err != nil {
+		return nil, false, err
+	}
+	var args []expr
+	var strs []bool
+	for _, k := range n.kids {
+		if k.name == "Extension" {
+			continue
+		}
+		e, s, err := c.expr(k, sc)
+		if err != nil {
+			return nil, false, err
+		}
+		args, strs = append(args, e), append(strs, s)
+	}
+	switch t := n.str("invalidValueTreatment", "returnInvalid"); t {
+	case "returnInvalid", "asMissing", "asIs":
+	default:
+		return nil, false, corruptf("Apply invalidValueTreatment %q", t)
+	}
+	e, str, err := c.builtin(strings.TrimPrefix(fn, "x-"), args, strs)
+	if err != nil {
+		return nil, false, err
+	}
+	mm, hasMM := n.attr("mapMissingTo")
+	dv, hasDV := n.attr("defaultValue")
+	if !hasMM && !hasDV {
+		return e, str, nil
+	}
+	miss, def := nan, nan
+	if hasMM {
+		if miss, err = c.value(str, mm); err != nil {
+			return nil, false, corruptf("Apply mapMissingTo: %v", err)
+		}
+	}
+	if hasDV {
+		if def, err = c.value(str, dv); err != nil {
+			return nil, false, corruptf("Apply defaultValue: %v", err)
+		}
+	}
+	inner := e
+	return func(s *state) float64 {
+		if hasMM {
+			for _, a := range args {
+				if math.IsNaN(a(s)) {
+					return miss
+				}
+			}
+		}
+		v := inner(s)
+		if math.IsNaN(v) && hasDV {
+			return def
+		}
+		return v
+	}, str, nil
+}
+
+func arity(fn string, args []expr, want int) error {
+	if len(args) != want {
+		return corruptf("Apply %s takes %d arguments, has %d", fn, want, len(args))
+	}
+	return nil
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+var unary = map[string]func(float64) float64{
+	"log10": math.Log10, "ln": math.Log, "sqrt": math.Sqrt, "abs": math.Abs,
+	"exp": math.Exp, "floor": math.Floor, "ceil": math.Ceil, "expm1": math.Expm1,
+	"ln1p": math.Log1p, "rint": math.RoundToEven, "sin": math.Sin, "cos": math.Cos,
+	"tan": math.Tan, "asin": math.Asin, "acos": math.Acos, "atan": math.Atan,
+	"sinh": math.Sinh, "cosh": math.Cosh, "tanh": math.Tanh,
+	"round":   func(x float64) float64 { return math.Floor(x + 0.5) },
+	"sigmoid": func(x float64) float64 { return 1 / (1 + math.Exp(-x)) },
+}
+
+var binary = map[string]func(a, b float64) float64{
+	"+": func(a, b float64) float64 { return a + b },
+	"-": func(a, b float64) float64 { return a - b },
+	"*": func(a, b float64) float64 { return a * b },
+	"/": func(a, b float64) float64 {
+		if b == 0 {
+			return nan
+		}
+		return a / b
+	},
+	"pow":    math.Pow,
+	"hypot":  math.Hypot,
+	"atan2":  math.Atan2,
+	"modulo": func(a, b float64) float64 { return a - b*math.Floor(a/b) },
+	"threshold": func(a, b float64) float64 {
+		return b2f(a > b)
+	},
+}
+
+var compare = map[string]func(a, b float64) bool{
+	"equal":          func(a, b float64) bool { return a == b },
+	"notEqual":       func(a, b float64) bool { return a != b },
+	"lessThan":       func(a, b float64) bool { return a < b },
+	"lessOrEqual":    func(a, b float64) bool { return a <= b },
+	"greaterThan":    func(a, b float64) bool { return a > b },
+	"greaterOrEqual": func(a, b float64) bool { return a >= b },
+}
+
+// builtin compiles a call of a built-in function on compiled arguments.
+func (c *compiler) builtin(fn string, args []expr, strs []bool) (expr, bool, error) {
+	anyStr := false
+	for _, s := range strs {
+		anyStr = anyStr || s
+	}
+	numeric := func() error {
+		if anyStr {
+			return corruptf("Apply %s of a string", fn)
+		}
+		return nil
+	}
+	if f, ok := unary[fn]; ok {
+		if err := arity(fn, args, 1); err != nil {
+			return nil, false, err
+		}
+		if err := numeric(); err != nil {
+			return nil, false, err
+		}
+		a := args[0]
+		return func(s *state) float64 {
+			v := f(a(s))
+			if math.IsInf(v, 0) {
+				return nan
+			}
+			return v
+		}, false, nil
+	}
+	if f, ok := binary[fn]; ok {
+		if err := arity(fn, args, 2); err != nil {
+			return nil, false, err
+		}
+		if err := numeric(); err != nil {
+			return nil, false, err
+		}
+		a, b := args[0], args[1]
+		return func(s *state) float64 {
+			v := f(a(s), b(s))
+			if math.IsInf(v, 0) {
+				return nan
+			}
+			return v
+		}, false, nil
+	}
+	if f, ok := compare[fn]; ok {
+		if err := arity(fn, args, 2); err != nil {
+			return nil, false, err
+		}
+		if strs[0] != strs[1] || (anyStr && fn != "equal" && fn != "notEqual") {
+			return nil, false, unsupportedf("Apply %s of a string and a number, or ordering of strings", fn)
+		}
+		a, b := args[0], args[1]
+		return func(s *state) float64 {
+			x, y := a(s), b(s)
+			if math.IsNaN(x) || math.IsNaN(y) {
+				return nan
+			}
+			return b2f(f(x, y))
+		}, false, nil
+	}
+	switch fn {
+	case "min", "max", "sum", "avg", "product", "median":
+		if len(args) == 0 {
+			return nil, false, corruptf("Apply %s without arguments", fn)
+		}
+		if err := numeric(); err != nil {
+			return nil, false, err
+		}
+		return nary(fn, args), false, nil
+	case "and", "or":
+		if len(args) < 2 {
+			return nil, false, corruptf("Apply %s takes at least 2 arguments", fn)
+		}
+		and := fn == "and"
+		return func(s *state) float64 {
+			for _, a := range args {
+				v := a(s)
+				if math.IsNaN(v) {
+					return nan
+				}
+				if (v != 0) != and {
+					return b2f(!and)
+				}
+			}
+			return b2f(and)
+		}, false, nil
+	case "not":
+		if err := arity(fn, args, 1); err != nil {
+			return nil, false, err
+		}
+		a := args[0]
+		return func(s *state) float64 {
+			v := a(s)
+			if math.IsNaN(v) {
+				return nan
+			}
+			return b2f(v == 0)
+		}, false, nil
+	case "isMissing", "isNotMissing":
+		if err := arity(fn, args, 1); err != nil {
+			return nil, false, err
+		}
+		a, want := args[0], fn == "isMissing"
+		return func(s *state) float64 { return b2f(math.IsNaN(a(s)) == want) }, false, nil
+	case "isIn", "isNotIn":
+		if len(args) < 2 {
+			return nil, false, corruptf("Apply %s takes at least 2 arguments", fn)
+		}
+		in := fn == "isIn"
+		a, set := args[0], args[1:]
+		return func(s *state) float64 {
+			x := a(s)
+			if math.IsNaN(x) {
+				return nan
+			}
+			for _, e := range set {
+				if e(s) == x {
+					return b2f(in)
+				}
+			}
+			return b2f(!in)
+		}, false, nil
+	case "if":
+		if len(args) != 2 && len(args) != 3 {
+			return nil, false, corruptf("Apply if takes 2 or 3 arguments, has %d", len(args))
+		}
+		if len(args) == 3 && strs[1] != strs[2] {
+			return nil, false, corruptf("Apply if: branches of different types")
+		}
+		cond, then := args[0], args[1]
+		els := expr(func(*state) float64 { return nan })
+		if len(args) == 3 {
+			els = args[2]
+		}
+		return func(s *state) float64 {
+			v := cond(s)
+			switch {
+			case math.IsNaN(v):
+				return nan
+			case v != 0:
+				return then(s)
+			}
+			return els(s)
+		}, strs[1], nil
+	}
+	return nil, false, unsupportedf("Apply function %q", fn)
+}
+
+func nary(fn string, args []expr) expr {
+	return func(s *state) float64 {
+		var acc float64
+		switch fn {
+		case "min":
+			acc = math.Inf(1)
+		case "max":
+			acc = math.Inf(-1)
+		case "product":
+			acc = 1
+		case "median":
+			vs := make([]float64, len(args))
+			for i, a := range args {
+				vs[i] = a(s)
+				if math.IsNaN(vs[i]) {
+					return nan
+				}
+			}
+			return median(vs)
+		}
+		for _, a := range args {
+			v := a(s)
+			if math.IsNaN(v) {
+				return nan
+			}
+			switch fn {
+			case "min":
+				acc = math.Min(acc, v)
+			case "max":
+				acc = math.Max(acc, v)
+			case "sum", "avg":
+				acc += v
+			case "product":
+				acc *= v
+			}
+		}
+		if fn == "avg" {
+			acc /= float64(len(args))
+		}
+		return acc
+	}
+}

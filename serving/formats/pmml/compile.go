@@ -1,0 +1,799 @@
+package pmml
+
+import (
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// compiler turns the node tree into slots, steps and evaluators.
+type compiler struct {
+	strs   []string
+	sid    map[string]int
+	nslots int
+	dict   *scope
+}
+
+// scope resolves field names. A model's scope holds its local derived
+// fields and shadows of fields its MiningSchema treats; the document's
+// scope holds the DataDictionary and the TransformationDictionary.
+type scope struct {
+	parent *scope
+	fields map[string]*field
+	// lazy derived fields not compiled yet, and the list to append their
+	// steps to once they are.
+	pending map[string]*node
+	busy    map[string]bool
+	steps   *[]step
+	c       *compiler
+}
+
+func (c *compiler) newScope(parent *scope) *scope {
+	return &scope{parent: parent, fields: map[string]*field{}, pending: map[string]*node{}, busy: map[string]bool{}, c: c}
+}
+
+func (sc *scope) lookup(name string) (*field, error) {
+	for s := sc; s != nil; s = s.parent {
+		if f, ok := s.fields[name]; ok {
+			return f, nil
+		}
+		if n, ok := s.pending[name]; ok {
+			if s.busy[name] {
+				return nil, corruptf("derived field %q is defined in terms of itself", name)
+			}
+			s.busy[name] = true
+			f, err := s.c.derived(n, s)
+			if err != nil {
+				return nil, err
+			}
+			delete(s.pending, name)
+			return f, nil
+		}
+	}
+	return nil, corruptf("field %q is not defined", name)
+}
+
+func (c *compiler) slot() int {
+	c.nslots++
+	if c.nslots > MaxElements {
+		panic("unreachable: slots are bounded by elements")
+	}
+	return c.nslots - 1
+}
+
+func (c *compiler) slots(n int) int {
+	first := c.nslots
+	c.nslots += n
+	return first
+}
+
+// intern returns the slot value of a string.
+func (c *compiler) intern(s string) float64 {
+	if i, ok := c.sid[s]; ok {
+		return float64(i)
+	}
+	c.sid[s] = len(c.strs)
+	c.strs = append(c.strs, s)
+	return float64(len(c.strs) - 1)
+}
+
+// value converts a label to the slot value of a field of the given kind.
+func (c *compiler) value(str bool, s string) (float64, error) {
+	if str {
+		return c.intern(s), nil
+	}
+	f, err := parseNum(s)
+	if err != nil {
+		return 0, corruptf("%q is not a number", s)
+	}
+	return f, nil
+}
+
+// fieldValue converts a label to the slot value of field f, adding it to
+// f's categories when they are gathered from the model.
+func (c *compiler) fieldValue(f *field, s string) (float64, error) {
+	x, err := c.value(f.str, s)
+	if err != nil {
+		return 0, err
+	}
+	if f.cats != nil && f.cats.open && f.cats.find(x) < 0 {
+		f.cats.labels = append(f.cats.labels, s)
+		f.cats.vals = append(f.cats.vals, x)
+	}
+	return x, nil
+}
+
+// isStrType says whether a dataType holds strings.
+func isStrType(dt string) (bool, error) {
+	switch dt {
+	case "string", "boolean":
+		return true, nil
+	case "double", "float", "integer", "":
+		return false, nil
+	}
+	return false, unsupportedf("dataType %q", dt)
+}
+
+// ignorable elements carry no semantics for scoring.
+var ignorable = map[string]bool{
+	"Extension": true, "Header": true, "MiningBuildTask": true, "ModelStats": true,
+	"ModelExplanation": true, "ModelVerification": true, "Annotation": true, "Timestamp": true,
+}
+
+func compileDocument(root *node) (*Model, error) {
+	c := &compiler{sid: map[string]int{}}
+	c.dict = c.newScope(nil)
+	var models []*node
+	var dd, td *node
+	for _, k := range root.kids {
+		switch {
+		case ignorable[k.name]:
+		case k.name == "DataDictionary":
+			dd = k
+		case k.name == "TransformationDictionary":
+			td = k
+		case modelElements[k.name]:
+			models = append(models, k)
+		default:
+			return nil, unsupportedf("element <%s>", k.name)
+		}
+	}
+	if dd == nil {
+		return nil, corruptf("no DataDictionary")
+	}
+	if len(models) == 0 {
+		return nil, corruptf("no model element")
+	}
+	var mod *node
+	for _, mn := range models {
+		if mn.str("isScorable", "true") != "false" {
+			mod = mn
+			break
+		}
+	}
+	if mod == nil {
+		return nil, unsupportedf("no scorable model (every model has isScorable=\"false\")")
+	}
+	if err := c.dataDictionary(dd); err != nil {
+		return nil, err
+	}
+	m := &Model{}
+	// The top-level MiningSchema decides the inputs.
+	ms := mod.one("MiningSchema")
+	if ms == nil {
+		return nil, corruptf("<%s> has no MiningSchema", mod.name)
+	}
+	for _, mf := range ms.all("MiningField") {
+		name, err := mf.need("name")
+		if err != nil {
+			return nil, err
+		}
+		usage := mf.str("usageType", "active")
+		if usage != "active" {
+			continue
+		}
+		f, ok := c.dict.fields[name]
+		if !ok {
+			return nil, corruptf("MiningField %q is not in the DataDictionary", name)
+		}
+		p, err := c.prepFor(mf, f)
+		if err != nil {
+			return nil, err
+		}
+		p.dst = f.slot
+		m.inputs = append(m.inputs, p)
+		m.names = append(m.names, name)
+		m.info.Inputs = append(m.info.Inputs, serving.Input{Name: name})
+	}
+	if len(m.inputs) == 0 {
+		return nil, corruptf("the MiningSchema has no active field")
+	}
+	top := c.newScope(c.dict)
+	if td != nil {
+		if err := c.transformations(td, top, &m.pre); err != nil {
+			return nil, err
+		}
+	}
+	mn, err := c.model(mod, top)
+	if err != nil {
+		return nil, err
+	}
+	m.top = mn
+	for i := range m.inputs {
+		p := &m.inputs[i]
+		if !p.f.str {
+			continue
+		}
+		p.f.cats.open = false
+		if len(p.f.cats.vals) == 0 {
+			return nil, unsupportedf("categorical field %q lists no Value and the model names none", p.name)
+		}
+		p.codes = p.f.cats.vals
+		m.info.Inputs[i].Categories = labelsOf(p.f)
+	}
+	m.nslots = c.nslots
+	m.info.Features = len(m.inputs)
+	m.info.Outputs = 1
+	if mn.classify {
+		m.info.Outputs = len(mn.cats.vals)
+	}
+	m.info.Input = strconv.Itoa(len(m.inputs)) + " fields: " + joinNames(m.names)
+	return m, nil
+}
+
+func (c *compiler) dataDictionary(dd *node) error {
+	for _, k := range dd.kids {
+		if ignorable[k.name] || k.name == "Taxonomy" {
+			continue
+		}
+		if k.name != "DataField" {
+			return unsupportedf("element <%s> in DataDictionary", k.name)
+		}
+		name, err := k.need("name")
+		if err != nil {
+			return err
+		}
+		if _, dup := c.dict.fields[name]; dup {
+			return corruptf("DataField %q is defined twice", name)
+		}
+		optype := k.str("optype", "")
+		str, err := isStrType(k.str("dataType", ""))
+		if err != nil {
+			return err
+		}
+		f := &field{name: name, slot: c.slot(), str: str, continous: optype == "continuous"}
+		if optype == "continuous" && str {
+			return corruptf("DataField %q is continuous with dataType %s", name, k.str("dataType", ""))
+		}
+		var valid []string
+		for _, v := range k.kids {
+			switch v.name {
+			case "Value":
+				val, err := v.need("value")
+				if err != nil {
+					return err
+				}
+				x, err := c.value(str, val)
+				if err != nil {
+					return corruptf("DataField %q: %v", name, err)
+				}
+				switch v.str("property", "valid") {
+				case "valid":
+					valid = append(valid, val)
+				case "invalid":
+					f.invalid = append(f.invalid, x)
+				case "missing":
+					f.missing = append(f.missing, x)
+				default:
+					return corruptf("DataField %q: Value property %q", name, v.str("property", ""))
+				}
+			case "Interval":
+				iv, err := parseInterval(v)
+				if err != nil {
+					return err
+				}
+				f.intervals = append(f.intervals, iv)
+			case "Extension":
+			default:
+				return unsupportedf("element <%s> in DataField", v.name)
+			}
+		}
+		if len(valid) == 0 && str {
+			// Categories are gathered from the values the model names.
+			f.cats = &catSet{open: true}
+		}
+		if len(valid) > 0 {
+			f.cats = &catSet{}
+			f.validSet = map[float64]bool{}
+			for _, l := range valid {
+				x, _ := c.value(str, l)
+				if f.validSet[x] {
+					continue
+				}
+				f.validSet[x] = true
+				f.cats.labels = append(f.cats.labels, l)
+				f.cats.vals = append(f.cats.vals, x)
+			}
+		}
+		c.dict.fields[name] = f
+	}
+	return nil
+}
+
+func parseInterval(v *node) (interval, error) {
+	iv := interval{lo: math.Inf(-1), hi: math.Inf(1)}
+	var err error
+	if iv.lo, err = v.num("leftMargin", math.Inf(-1)); err != nil {
+		return iv, err
+	}
+	if iv.hi, err = v.num("rightMargin", math.Inf(1)); err != nil {
+		return iv, err
+	}
+	switch v.str("closure", "") {
+	case "openOpen":
+		iv.loOpen, iv.hiOpen = true, true
+	case "openClosed":
+		iv.loOpen = true
+	case "closedOpen":
+		iv.hiOpen = true
+	case "closedClosed":
+	default:
+		return iv, corruptf("Interval closure %q", v.str("closure", ""))
+	}
+	return iv, nil
+}
+
+// prepFor compiles a MiningField's treatments of field f.
+func (c *compiler) prepFor(mf *node, f *field) (prep, error) {
+	p := prep{name: f.name, src: f.slot, f: f}
+	if v, ok := mf.attr("missingValueReplacement"); ok {
+		x, err := c.value(f.str, v)
+		if err != nil {
+			return p, corruptf("MiningField %q missingValueReplacement: %v", f.name, err)
+		}
+		p.hasRepl, p.repl = true, x
+	}
+	switch mf.str("missingValueTreatment", "asIs") {
+	case "returnInvalid":
+		p.missInvalid = true
+	case "asIs", "asMean", "asMode", "asMedian", "asValue":
+	default:
+		return p, corruptf("MiningField %q missingValueTreatment %q", f.name, mf.str("missingValueTreatment", ""))
+	}
+	switch t := mf.str("invalidValueTreatment", "returnInvalid"); t {
+	case "returnInvalid":
+		p.invalid = invReturn
+	case "asIs":
+		p.invalid = invAsIs
+	case "asMissing":
+		p.invalid = invAsMissing
+	case "asValue":
+		p.invalid = invAsValue
+		v, err := mf.need("invalidValueReplacement")
+		if err != nil {
+			return p, err
+		}
+		if p.invRepl, err = c.value(f.str, v); err != nil {
+			return p, corruptf("MiningField %q invalidValueReplacement: %v", f.name, err)
+		}
+	default:
+		return p, corruptf("MiningField %q invalidValueTreatment %q", f.name, t)
+	}
+	switch t := mf.str("outliers", "asIs"); t {
+	case "asIs":
+	case "asMissingValues", "asExtremeValues":
+		p.outliers = outAsMissing
+		if t == "asExtremeValues" {
+			p.outliers = outAsExtreme
+		}
+		var err error
+		if p.low, err = mf.num("lowValue", math.Inf(-1)); err != nil {
+			return p, err
+		}
+		if p.high, err = mf.num("highValue", math.Inf(1)); err != nil {
+			return p, err
+		}
+	default:
+		return p, corruptf("MiningField %q outliers %q", f.name, t)
+	}
+	return p, nil
+}
+
+// treats says whether a nested MiningField changes its field's value.
+func treats(mf *node) bool {
+	for _, a := range []string{"missingValueReplacement", "invalidValueTreatment", "outliers", "missingValueTreatment"} {
+		if _, ok := mf.attr(a); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// transformations registers the DerivedFields of a
+// TransformationDictionary or LocalTransformations in sc, compiled in
+// dependency order into *steps.
+func (c *compiler) transformations(n *node, sc *scope, steps *[]step) error {
+	sc.steps = steps
+	var order []string
+	for _, k := range n.kids {
+		switch k.name {
+		case "DerivedField":
+			name, err := k.need("name")
+			if err != nil {
+				return err
+			}
+			if _, dup := sc.pending[name]; dup {
+				return corruptf("DerivedField %q is defined twice", name)
+			}
+			sc.pending[name] = k
+			order = append(order, name)
+		case "Extension":
+		case "DefineFunction":
+			return unsupportedf("element <DefineFunction>")
+		default:
+			return unsupportedf("element <%s> in <%s>", k.name, n.name)
+		}
+	}
+	for _, name := range order {
+		if _, ok := sc.pending[name]; ok {
+			if _, err := sc.lookup(name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// derived compiles the DerivedField n defined in sc.
+func (c *compiler) derived(n *node, sc *scope) (*field, error) {
+	name, _ := n.attr("name")
+	var ex *node
+	for _, k := range n.kids {
+		if k.name != "Extension" && k.name != "Value" {
+			ex = k
+			break
+		}
+	}
+	if ex == nil {
+		return nil, corruptf("DerivedField %q has no expression", name)
+	}
+	e, str, err := c.expr(ex, sc)
+	if err != nil {
+		return nil, err
+	}
+	if dt, ok := n.attr("dataType"); ok {
+		s, err := isStrType(dt)
+		if err != nil {
+			return nil, err
+		}
+		if s != str {
+			e, err = c.convert(e, str, s)
+			if err != nil {
+				return nil, corruptf("DerivedField %q: %v", name, err)
+			}
+			str = s
+		}
+	}
+	f := &field{name: name, slot: c.slot(), str: str}
+	sc.fields[name] = f
+	*sc.steps = append(*sc.steps, step{slot: f.slot, e: e})
+	return f, nil
+}
+
+// convert changes the kind of an expression's values between numbers and
+// strings, as a DerivedField's dataType asks: a number becomes its
+// shortest decimal text; a string becomes the number it spells, or
+// missing.
+func (c *compiler) convert(e expr, from, to bool) (expr, error) {
+	if from == to {
+		return e, nil
+	}
+	if !from && to {
+		return func(s *state) float64 {
+			v := e(s)
+			if math.IsNaN(v) {
+				return v
+			}
+			return c.lookupString(strconv.FormatFloat(v, 'g', -1, 64))
+		}, nil
+	}
+	// string to number: precompute the number of every string known now;
+	// strings interned later are not numbers of this expression.
+	nums := make([]float64, len(c.strs))
+	for i, s := range c.strs {
+		if f, err := parseNum(s); err == nil {
+			nums[i] = f
+		} else {
+			nums[i] = math.NaN()
+		}
+	}
+	return func(s *state) float64 {
+		v := e(s)
+		if math.IsNaN(v) || int(v) >= len(nums) {
+			return math.NaN()
+		}
+		return nums[int(v)]
+	}, nil
+}
+
+// lookupString is intern for evaluation time: a string the document never
+// names cannot equal any of its strings, so it maps to a value no
+// comparison matches. It never adds to the table (which is read-only
+// once compiled).
+func (c *compiler) lookupString(s string) float64 {
+	if i, ok := c.sid[s]; ok {
+		return float64(i)
+	}
+	return -1
+}
+
+// modelElements are the model elements of PMML 4.4; those this package
+// does not evaluate are refused by name.
+var modelElements = map[string]bool{
+	"AnomalyDetectionModel": true, "AssociationModel": true, "BayesianNetworkModel": true,
+	"BaselineModel": true, "ClusteringModel": true, "GaussianProcessModel": true,
+	"GeneralRegressionModel": true, "MiningModel": true, "NaiveBayesModel": true,
+	"NearestNeighborModel": true, "NeuralNetwork": true, "RegressionModel": true,
+	"RuleSetModel": true, "SequenceModel": true, "Scorecard": true,
+	"SupportVectorMachineModel": true, "TextModel": true, "TimeSeriesModel": true,
+	"TreeModel": true,
+}
+
+// model compiles a model element within the enclosing scope.
+func (c *compiler) model(n *node, outer *scope) (*modelNode, error) {
+	mn := &modelNode{name: n.name}
+	sc := c.newScope(outer)
+	fn, err := n.need("functionName")
+	if err != nil {
+		return nil, err
+	}
+	switch fn {
+	case "regression":
+	case "classification":
+		mn.classify = true
+	default:
+		return nil, unsupportedf("<%s functionName=%q>", n.name, fn)
+	}
+	ms := n.one("MiningSchema")
+	if ms == nil {
+		return nil, corruptf("<%s> has no MiningSchema", n.name)
+	}
+	var targetField *field
+	for _, mf := range ms.all("MiningField") {
+		name, err := mf.need("name")
+		if err != nil {
+			return nil, err
+		}
+		f, err := outer.lookup(name)
+		if err != nil {
+			return nil, corruptf("<%s> MiningSchema: %v", n.name, err)
+		}
+		switch mf.str("usageType", "active") {
+		case "target", "predicted":
+			targetField = f
+			continue
+		case "active":
+		default:
+			continue
+		}
+		if treats(mf) && outer != c.dict && outer.parent != c.dict {
+			// A nested model's own treatment: a shadow slot.
+			p, err := c.prepFor(mf, f)
+			if err != nil {
+				return nil, err
+			}
+			p.dst = c.slot()
+			mn.preps = append(mn.preps, p)
+			sc.fields[name] = &field{name: name, slot: p.dst, str: f.str, cats: f.cats}
+		}
+	}
+	if mn.classify {
+		mn.cats = &catSet{open: true}
+		if targetField != nil && targetField.cats != nil && len(targetField.cats.vals) > 0 {
+			mn.cats = &catSet{labels: targetField.cats.labels, vals: targetField.cats.vals}
+		}
+	}
+	str := targetField != nil && targetField.str
+	if targetField == nil && mn.classify {
+		str = true
+	}
+	if lt := n.one("LocalTransformations"); lt != nil {
+		if err := c.transformations(lt, sc, &mn.pre); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.targets(n, mn, str); err != nil {
+		return nil, err
+	}
+	mn.str = str
+	mc := &modelCtx{c: c, n: n, sc: sc, mn: mn, str: str}
+	switch n.name {
+	case "RegressionModel":
+		mn.core, err = mc.regression()
+	case "TreeModel":
+		mn.core, err = mc.tree()
+	case "MiningModel":
+		mn.core, err = mc.mining()
+	case "GeneralRegressionModel":
+		mn.core, err = mc.general()
+	case "NeuralNetwork":
+		mn.core, err = mc.neural()
+	case "SupportVectorMachineModel":
+		mn.core, err = mc.svm()
+	case "Scorecard":
+		mn.core, err = mc.scorecard()
+	default:
+		return nil, unsupportedf("model element <%s>", n.name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range n.kids {
+		if !mc.known(k.name) {
+			return nil, unsupportedf("element <%s> in <%s>", k.name, n.name)
+		}
+	}
+	if mn.classify {
+		if len(mn.cats.vals) == 0 {
+			return nil, corruptf("<%s> classifies into no category", n.name)
+		}
+		mn.cats.open = false
+		mn.probs = c.slots(len(mn.cats.vals))
+	}
+	if o := n.one("Output"); o != nil {
+		if err := c.outputs(o, mn, sc); err != nil {
+			return nil, err
+		}
+	}
+	return mn, nil
+}
+
+// modelCtx is what a model's compiler needs: the element, its scope and
+// the node being built.
+type modelCtx struct {
+	c     *compiler
+	n     *node
+	sc    *scope
+	mn    *modelNode
+	str   bool // the target's values are strings
+	extra []string
+}
+
+// known says whether an element may appear in the model element: the
+// common ones plus those the model's compiler declared in extra.
+func (mc *modelCtx) known(name string) bool {
+	switch name {
+	case "MiningSchema", "Output", "ModelStats", "ModelExplanation", "Targets", "LocalTransformations", "ModelVerification", "Extension":
+		return true
+	}
+	return slices.Contains(mc.extra, name)
+}
+
+// category returns the index of a category label in the model's
+// categories, adding it when the set is open.
+func (mc *modelCtx) category(label string) (int, error) {
+	v, err := mc.c.value(mc.str, label)
+	if err != nil {
+		return 0, corruptf("<%s>: category %v", mc.n.name, err)
+	}
+	cs := mc.mn.cats
+	if i := cs.find(v); i >= 0 {
+		return i, nil
+	}
+	if !cs.open {
+		return 0, corruptf("<%s>: %q is not a category of the target", mc.n.name, label)
+	}
+	cs.labels = append(cs.labels, label)
+	cs.vals = append(cs.vals, v)
+	return len(cs.vals) - 1, nil
+}
+
+// targets compiles the Targets element of a regression model.
+func (c *compiler) targets(n *node, mn *modelNode, str bool) error {
+	ts := n.one("Targets")
+	if ts == nil {
+		return nil
+	}
+	tt := ts.all("Target")
+	if len(tt) > 1 {
+		return unsupportedf("<Targets> with %d Target elements", len(tt))
+	}
+	if len(tt) == 0 {
+		return nil
+	}
+	t := tt[0]
+	if mn.classify {
+		// TargetValue priors only matter to models that fall back on them.
+		return nil
+	}
+	fix := &targetFix{cast: t.str("castInteger", "")}
+	var err error
+	if fix.min, err = t.num("min", math.Inf(-1)); err != nil {
+		return err
+	}
+	if fix.max, err = t.num("max", math.Inf(1)); err != nil {
+		return err
+	}
+	if fix.factor, err = t.num("rescaleFactor", 1); err != nil {
+		return err
+	}
+	if fix.cons, err = t.num("rescaleConstant", 0); err != nil {
+		return err
+	}
+	switch fix.cast {
+	case "", "round", "ceiling", "floor":
+	default:
+		return corruptf("Target castInteger %q", fix.cast)
+	}
+	mn.target = fix
+	return nil
+}
+
+// outputs compiles the OutputFields of a model into steps run after it,
+// and declares them in sc's parent scope so that later segments of a
+// model chain and the enclosing model can read them.
+func (c *compiler) outputs(o *node, mn *modelNode, sc *scope) error {
+	for _, of := range o.all("OutputField") {
+		name, err := of.need("name")
+		if err != nil {
+			return err
+		}
+		feature := of.str("feature", "predictedValue")
+		f := &field{name: name, slot: c.slot()}
+		var fn func(s *state, r result) float64
+		switch feature {
+		case "predictedValue", "predictedDisplayValue":
+			f.str = mn.classify && mn.str
+			fn = func(_ *state, r result) float64 { return mn.predictedValue(r) }
+		case "probability":
+			if !mn.classify {
+				return unsupportedf("OutputField %q: probability of a regression model", name)
+			}
+			if v, ok := of.attr("value"); ok {
+				k := -1
+				for i, l := range mn.cats.labels {
+					if l == v {
+						k = i
+					}
+				}
+				if k < 0 {
+					x, err := c.value(mn.str, v)
+					if err == nil {
+						k = mn.cats.find(x)
+					}
+				}
+				if k < 0 {
+					return corruptf("OutputField %q: %q is not a category", name, v)
+				}
+				slot := mn.probs + k
+				fn = func(s *state, r result) float64 {
+					if !r.ok {
+						return math.NaN()
+					}
+					return s.v[slot]
+				}
+			} else {
+				fn = func(s *state, r result) float64 {
+					if !r.ok {
+						return math.NaN()
+					}
+					return s.v[mn.probs+int(r.val)]
+				}
+			}
+		case "residual":
+			// The target is never an input when scoring, so there is no
+			// residual to compute.
+			fn = func(*state, result) float64 { return nan }
+		case "transformedValue":
+			var ex *node
+			for _, k := range of.kids {
+				if k.name != "Extension" && k.name != "Decisions" && k.name != "Value" {
+					ex = k
+					break
+				}
+			}
+			if ex == nil {
+				return corruptf("OutputField %q: transformedValue without an expression", name)
+			}
+			e, str, err := c.expr(ex, sc)
+			if err != nil {
+				return err
+			}
+			f.str = str
+			fn = func(s *state, r result) float64 { return e(s) }
+		default:
+			return unsupportedf("OutputField %q feature %q", name, feature)
+		}
+		if _, ok := of.attr("segmentId"); ok {
+			return unsupportedf("OutputField %q with segmentId", name)
+		}
+		mn.outs = append(mn.outs, outStep{slot: f.slot, fn: fn})
+		sc.fields[name] = f
+		if sc.parent != nil {
+			sc.parent.fields[name] = f
+		}
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+package pmml_test
+
+import (
+	"testing"
+)
+
+// The DMG's own example documents (from the PMML specification pages),
+// as kept by the pmml4s project, with the results its tests expect; see
+// testdata/README.md.
+
+func TestDMGRegression(t *testing.T) {
+	cases := []struct {
+		file  string
+		rec   map[string]any
+		value float64
+		label string
+	}{
+		{"dmg_regression_linear.xml", map[string]any{"age": 20, "salary": 1000, "car_location": "street"}, 609.4, ""},
+		{"dmg_regression_polynomial.xml", map[string]any{"salary": 1000, "car_location": "street"}, 3426.0813300000004, ""},
+		{"dmg_regression_interaction.xml", map[string]any{"age": 20, "work": 1, "sex": "male"}, 0.10000000000000009, ""},
+		{"dmg_regression_logistic.xml", map[string]any{"x1": 1, "x2": 2}, 0, "no"},
+		{"dmg_regression_multi_classes.xml", map[string]any{"age": 20, "work": 10, "sex": "0", "minority": 0}, 0, "professional"},
+	}
+	for _, c := range cases {
+		m := loadFile(t, "pmml4s/"+c.file)
+		p := predict(t, m, c.rec)
+		if c.label != "" {
+			if p.Label != c.label {
+				t.Errorf("%s: label %q, want %q (%+v)", c.file, p.Label, c.label, p)
+			}
+			continue
+		}
+		if !near(p.Value, c.value, 1e-12) {
+			t.Errorf("%s: value %v, want %v", c.file, p.Value, c.value)
+		}
+	}
+}
+
+func TestDMGTree(t *testing.T) {
+	cases := []struct {
+		file  string
+		rec   map[string]any
+		label string
+		prob  float64 // probability of label; 0 to skip
+	}{
+		{"dmg_tree_normal.xml", map[string]any{"temperature": 75, "humidity": 55, "windy": "false", "outlook": "overcast"}, "may play", 0},
+		{"dmg_tree_missing_value_strategies.xml", map[string]any{"temperature": 45, "outlook": "sunny", "humidity": 60}, "no play", 0.6},
+		// weightedConfidence with one and with every value missing.
+		{"dmg_tree_missing_value_strategies.xml", map[string]any{"outlook": "sunny"}, "will play", 0.8},
+		{"dmg_tree_missing_value_strategies.xml", map[string]any{}, "will play", 0.6},
+		{"dmg_tree_missing_defaultChild.xml", map[string]any{"temperature": 40, "humidity": 70}, "no play", 0.48},
+		{"dmg_tree_missing_lastPrediction.xml", map[string]any{"outlook": "sunny"}, "will play", 0.8},
+		{"dmg_tree_missing_aggregateNodes.xml", map[string]any{"temperature": 45, "humidity": 90}, "may play", 0.4666666666666667},
+	}
+	for _, c := range cases {
+		m := loadFile(t, "pmml4s/"+c.file)
+		p := predict(t, m, c.rec)
+		if p.Label != c.label {
+			t.Errorf("%s %v: label %q, want %q (%+v)", c.file, c.rec, p.Label, c.label, p)
+		}
+		if c.prob != 0 && !near(p.Confidence, c.prob, 1e-12) {
+			t.Errorf("%s %v: confidence %v, want %v (%+v)", c.file, c.rec, p.Confidence, c.prob, p)
+		}
+	}
+}
+
+func TestDMGMining(t *testing.T) {
+	cases := []struct {
+		file  string
+		rec   map[string]any
+		value float64
+		label string
+	}{
+		{"dmg_majority_vote_mining.xml", map[string]any{"petal_length": 2.0, "petal_width": 1.75, "day": 10, "continent": "africa"}, 1, "Iris-setosa"},
+		{"dmg_select_first_mining.xml", map[string]any{"petal_length": 2.0, "petal_width": 1.75, "day": 10, "continent": "africa"}, 1, "Iris-setosa"},
+		{"dmg_model_chain_mining.xml", map[string]any{"petal_length": 2.0, "petal_width": 1.75, "temperature": 30, "cloudiness": 2.0}, 1.5000000000000002, ""},
+		{"dmg_model_composition_mining.xml", map[string]any{"petal_length": 2.0, "petal_width": 1.75, "temperature": 30, "cloudiness": 2.0}, 0.7, ""},
+		{"dmg_mining_efficient_model_chain.xml", map[string]any{"petal_length": 2.0, "petal_width": 1.75, "temperature": 30, "cloudiness": 2.0}, 0.7, ""},
+	}
+	for _, c := range cases {
+		m := loadFile(t, "pmml4s/"+c.file)
+		p := predict(t, m, c.rec)
+		if p.Label != c.label {
+			t.Errorf("%s: label %q, want %q (%+v)", c.file, p.Label, c.label, p)
+		}
+		if !near(p.Value, c.value, 1e-12) {
+			t.Errorf("%s: value %v, want %v (%+v)", c.file, p.Value, c.value, p)
+		}
+	}
+}

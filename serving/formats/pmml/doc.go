@@ -1,0 +1,84 @@
+// Package pmml is the "pmml" model format: an evaluator of PMML 4.0 to
+// 4.4 documents (the Predictive Model Markup Language of the Data Mining
+// Group), in pure Go. Importing the package registers the format with
+// serving:
+//
+//	import _ "github.com/modelstream/modelstream/serving/formats/pmml"
+//
+// A model message carries the document exactly as the exporter wrote it
+// (JPMML-SparkML, JPMML-SkLearn, R's pmml package, KNIME, SAS, ...).
+//
+// # Inputs
+//
+// The inputs are the active fields of the top-level model's
+// MiningSchema, in the order they are listed there; [Model.Describe]
+// names them. A field whose DataDictionary dataType is string (or
+// boolean) is categorical for the Server: its Input lists the field's
+// valid Values, or when the DataDictionary lists none, the values the
+// model itself tests, and Predict receives the index of the record's
+// value in that list. Every other field is numeric, including integer
+// fields of optype categorical, and Predict receives its number. NaN
+// means missing.
+//
+// Each value is then checked and treated as the MiningField says:
+// values the DataDictionary declares missing become missing; a value
+// outside the declared valid Values or Intervals (or a category index out
+// of range, or an infinity) is invalid, and invalidValueTreatment
+// decides (returnInvalid, the default, fails the record with a
+// *serving.FieldError wrapping serving.ErrFieldType; asIs, asMissing and
+// asValue are honoured); outliers are treated as asIs, asMissingValues or
+// asExtremeValues say; a missing value takes missingValueReplacement when
+// there is one, fails the record with serving.ErrMissingField when
+// missingValueTreatment is returnInvalid, and otherwise reaches the model,
+// whose own rules (a tree's missingValueStrategy, say) decide. When the
+// model then has no result, the error names the first missing input; with
+// every input present it wraps [ErrNoResult].
+//
+// # Outputs
+//
+// A regression model's prediction is its Value, after the Targets
+// element's clamping, rescaling and integer cast. A classification
+// model's prediction has Label, the predicted category; Values, the
+// probability of every category in the order of the target's
+// DataDictionary Values (or the order the model names them when the
+// DataDictionary lists none); Confidence and Value, the probability of
+// Label. OutputFields (predictedValue, predictedDisplayValue, probability,
+// transformedValue) are computed so that later segments of a model chain
+// and transformedValue expressions can read them; residual is always
+// missing, as the target is not an input.
+//
+// # Models
+//
+// RegressionModel (regression, and classification with every
+// normalizationMethod), GeneralRegressionModel, TreeModel (every
+// predicate, missingValueStrategy and noTrueChildStrategy,
+// ScoreDistribution probabilities or record counts), MiningModel with a
+// Segmentation (sum, weightedSum, average, weightedAverage, median, max,
+// majorityVote, weightedMajorityVote, selectFirst, modelChain),
+// NeuralNetwork, SupportVectorMachineModel and Scorecard. The
+// TransformationDictionary and LocalTransformations may hold DerivedFields
+// built from Constant, FieldRef, NormContinuous, NormDiscrete,
+// Discretize, MapValues (InlineTable) and Apply of the built-in
+// arithmetic, comparison, boolean, if and isMissing functions.
+//
+// Anything else (another model element, a string function, a
+// DefineFunction, a TableLocator, ...) is refused at load with an error
+// wrapping serving.ErrUnsupportedModel that names the element or value.
+//
+// # Compilation
+//
+// Parse compiles the document once: every field reference becomes the
+// index of a slot in a scratch vector, every number and category is
+// parsed and interned, predicates and expressions become closures. A
+// prediction then runs the plan over a pooled scratch vector, with no map
+// lookup or string handling; only a classification's Values is
+// allocated.
+//
+// # Hostile documents
+//
+// The XML is read token by token: a DOCTYPE or any other directive is
+// refused, so no entity can be declared or expanded; documents over
+// [MaxDocumentBytes], nesting over [MaxDepth], attributes over
+// [MaxAttrBytes], text over [MaxTextBytes] and more than [MaxElements]
+// elements are refused. All of these fail with serving.ErrCorruptModel.
+package pmml

@@ -1,0 +1,439 @@
+package pmml
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// FormatName is the name under which this package registers the format.
+const FormatName = "pmml"
+
+// ErrNoResult means the document gives no prediction for a record whose
+// fields are all present and valid: a tree whose noTrueChildStrategy is
+// returnNullPrediction found no true child, a scorecard characteristic
+// matched no attribute, a segmentation selected no segment. Predict
+// wraps it; test with errors.Is.
+var ErrNoResult = errors.New("pmml: no result for this record")
+
+func init() {
+	serving.Register(FormatName, serving.FormatFunc(load))
+}
+
+func load(_ context.Context, d serving.Descriptor) (serving.Model, error) {
+	return Parse(d.Bytes)
+}
+
+// Model is a compiled PMML document. It is immutable and safe for
+// concurrent use.
+type Model struct {
+	inputs []prep // one per Predict position
+	info   serving.ModelInfo
+	pre    []step // TransformationDictionary, in dependency order
+	top    *modelNode
+	nslots int
+	names  []string // input names, for errors
+	pool   sync.Pool
+}
+
+var (
+	_ serving.Model     = (*Model)(nil)
+	_ serving.Describer = (*Model)(nil)
+)
+
+// Parse decodes and compiles a PMML document. Errors wrap
+// serving.ErrCorruptModel for a document that is not well-formed PMML or
+// breaks a limit, and serving.ErrUnsupportedModel, naming the element or
+// attribute value, for PMML this package does not evaluate.
+func Parse(b []byte) (m *Model, err error) {
+	defer func() {
+		var de *docError
+		if errors.As(err, &de) {
+			if de.unsupported {
+				err = serving.Unsupported(FormatName, err)
+			} else {
+				err = serving.Corrupt(FormatName, err)
+			}
+		}
+	}()
+	root, err := parseXML(b)
+	if err != nil {
+		return nil, err
+	}
+	return compileDocument(root)
+}
+
+// Describe implements serving.Describer: Inputs lists the top-level
+// model's active MiningSchema fields in the order Predict reads them.
+func (m *Model) Describe() serving.ModelInfo {
+	info := m.info
+	info.Inputs = make([]serving.Input, len(m.info.Inputs))
+	for i, in := range m.info.Inputs {
+		info.Inputs[i] = serving.Input{Name: in.Name, Categories: append([]string(nil), in.Categories...)}
+	}
+	return info
+}
+
+// state is the scratch of one evaluation: one slot per field, derived
+// field, output field and probability vector of the document.
+type state struct {
+	v []float64
+}
+
+func (m *Model) getState() *state {
+	if s, ok := m.pool.Get().(*state); ok {
+		return s
+	}
+	return &state{v: make([]float64, m.nslots)}
+}
+
+// Predict implements serving.Model. features[i] is the value of
+// Describe().Inputs[i]: a number, or for a categorical input the index of
+// the record's value in Inputs[i].Categories. NaN means missing.
+//
+// A missing value, a value outside the field's valid values or
+// intervals, or a category code that is not an index of Categories, is
+// handled as the MiningSchema says; where it says returnInvalid (the
+// default for invalid values) or a missing value leaves the model without
+// a result, the error is a *serving.FieldError naming the field and
+// wrapping serving.ErrMissingField or serving.ErrFieldType.
+func (m *Model) Predict(ctx context.Context, x []float64) (serving.Prediction, error) {
+	if len(x) != len(m.inputs) {
+		return serving.Prediction{}, &serving.FeatureCountError{Want: len(m.inputs), Got: len(x)}
+	}
+	s := m.getState()
+	defer m.pool.Put(s)
+	for i := range m.inputs {
+		p := &m.inputs[i]
+		v, err := p.apply(x[i])
+		if err != nil {
+			return serving.Prediction{}, err
+		}
+		s.v[p.dst] = v
+	}
+	for _, st := range m.pre {
+		s.v[st.slot] = st.e(s)
+	}
+	r := m.top.eval(s)
+	if !r.ok {
+		return serving.Prediction{}, m.noResult(x)
+	}
+	t := m.top
+	if !t.classify {
+		return serving.Prediction{Value: r.val}, nil
+	}
+	k := int(r.val)
+	p := serving.Prediction{Values: make([]float64, len(t.cats.vals)), Label: t.cats.labels[k]}
+	copy(p.Values, s.v[t.probs:t.probs+len(t.cats.vals)])
+	p.Confidence = p.Values[k]
+	p.Value = p.Confidence
+	return p, nil
+}
+
+// noResult names the first missing input, if any, as the reason the
+// model has no result.
+func (m *Model) noResult(x []float64) error {
+	for i, p := range m.inputs {
+		if math.IsNaN(x[i]) && !p.hasRepl {
+			return &serving.FieldError{Field: p.name, Err: serving.ErrMissingField}
+		}
+	}
+	return ErrNoResult
+}
+
+// step computes one derived field into its slot.
+type step struct {
+	slot int
+	e    expr
+}
+
+// expr is a compiled expression: field references are slot indices.
+// Missing is NaN; a string is its interned index; a boolean is 0 or 1.
+type expr func(s *state) float64
+
+// Invalid-value treatments and outlier treatments of a MiningField.
+const (
+	invReturn = iota
+	invAsIs
+	invAsMissing
+	invAsValue
+)
+
+const (
+	outAsIs = iota
+	outAsMissing
+	outAsExtreme
+)
+
+// prep prepares one field's value for a model: checks validity and
+// applies the MiningField's missing, invalid and outlier treatments.
+type prep struct {
+	name        string
+	src, dst    int
+	f           *field
+	codes       []float64 // category code -> value, for a top-level string field
+	hasRepl     bool
+	repl        float64
+	missInvalid bool // missingValueTreatment="returnInvalid"
+	invalid     int
+	invRepl     float64
+	outliers    int
+	low, high   float64
+}
+
+func (p *prep) apply(x float64) (float64, error) {
+	missing := math.IsNaN(x)
+	valid := true
+	if !missing {
+		if p.codes != nil {
+			k := int(x)
+			if float64(k) != x || k < 0 || k >= len(p.codes) {
+				valid = false
+			} else {
+				x = p.codes[k]
+			}
+		} else if math.IsInf(x, 0) {
+			valid = false
+		} else {
+			switch p.f.classify(x) {
+			case valMissing:
+				missing = true
+			case valInvalid:
+				valid = false
+			}
+		}
+	}
+	if !missing && !valid {
+		switch p.invalid {
+		case invReturn:
+			return 0, &serving.FieldError{Field: p.name, Err: fmt.Errorf("%w: value %v is not valid", serving.ErrFieldType, x)}
+		case invAsMissing:
+			missing = true
+		case invAsValue:
+			return p.invRepl, nil
+		}
+	}
+	if missing {
+		if p.hasRepl {
+			return p.repl, nil
+		}
+		if p.missInvalid {
+			return 0, &serving.FieldError{Field: p.name, Err: serving.ErrMissingField}
+		}
+		return math.NaN(), nil
+	}
+	if p.outliers != outAsIs && p.codes == nil {
+		if x < p.low {
+			if p.outliers == outAsMissing {
+				return p.missingOrRepl(), nil
+			}
+			return p.low, nil
+		}
+		if x > p.high {
+			if p.outliers == outAsMissing {
+				return p.missingOrRepl(), nil
+			}
+			return p.high, nil
+		}
+	}
+	return x, nil
+}
+
+func (p *prep) missingOrRepl() float64 {
+	if p.hasRepl {
+		return p.repl
+	}
+	return math.NaN()
+}
+
+// applyState is apply for a nested model's MiningField: the value comes
+// from the enclosing scope's slot, and an error becomes a missing value
+// (the top level already refused what it had to).
+func (p *prep) applyState(s *state) float64 {
+	v, err := p.apply(s.v[p.src])
+	if err != nil {
+		return math.NaN()
+	}
+	return v
+}
+
+const (
+	valValid = iota
+	valInvalid
+	valMissing
+)
+
+// field is a DataField, DerivedField or OutputField: where its value
+// lives, and what values are valid.
+type field struct {
+	name      string
+	slot      int
+	str       bool // values are interned strings
+	cats      *catSet
+	intervals []interval
+	missing   []float64 // values that mean missing
+	invalid   []float64 // values declared invalid
+	validSet  map[float64]bool
+	continous bool
+}
+
+type interval struct {
+	lo, hi         float64
+	loOpen, hiOpen bool
+}
+
+func (iv interval) contains(x float64) bool {
+	if x < iv.lo || (iv.loOpen && x == iv.lo) {
+		return false
+	}
+	if x > iv.hi || (iv.hiOpen && x == iv.hi) {
+		return false
+	}
+	return true
+}
+
+func (f *field) classify(x float64) int {
+	for _, v := range f.missing {
+		if v == x {
+			return valMissing
+		}
+	}
+	for _, v := range f.invalid {
+		if v == x {
+			return valInvalid
+		}
+	}
+	if f.validSet != nil && !f.continous {
+		if !f.validSet[x] {
+			return valInvalid
+		}
+		return valValid
+	}
+	if len(f.intervals) > 0 {
+		for _, iv := range f.intervals {
+			if iv.contains(x) {
+				return valValid
+			}
+		}
+		return valInvalid
+	}
+	return valValid
+}
+
+// catSet is the ordered list of a categorical field's categories: their
+// labels and their values as held in slots.
+type catSet struct {
+	labels []string
+	vals   []float64
+	open   bool // categories may be added as the model names them
+}
+
+func (c *catSet) find(v float64) int {
+	for i, x := range c.vals {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
+
+// modelNode is one compiled model: its local transformations and nested
+// MiningSchema treatments, its core, its targets and its output fields.
+type modelNode struct {
+	name     string
+	pre      []step
+	preps    []prep
+	core     evaluator
+	classify bool
+	str      bool    // category values are interned strings
+	cats     *catSet // classification categories, in the target's order
+	probs    int     // first slot of the probability vector
+	target   *targetFix
+	outs     []outStep
+}
+
+// result of a model core: a regression value, or the index of the
+// predicted category in cats with the probabilities in the state's
+// probability slots.
+type result struct {
+	ok  bool
+	val float64
+}
+
+type evaluator interface {
+	eval(s *state) result
+}
+
+func (mn *modelNode) eval(s *state) result {
+	for i := range mn.preps {
+		p := &mn.preps[i]
+		s.v[p.dst] = p.applyState(s)
+	}
+	for _, st := range mn.pre {
+		s.v[st.slot] = st.e(s)
+	}
+	r := mn.core.eval(s)
+	if r.ok && !mn.classify && mn.target != nil {
+		r.val = mn.target.apply(r.val)
+	}
+	if r.ok && math.IsNaN(r.val) {
+		r.ok = false
+	}
+	for _, o := range mn.outs {
+		s.v[o.slot] = o.fn(s, r)
+	}
+	return r
+}
+
+// predictedValue returns r as a slot value: the regression value or the
+// value of the predicted category.
+func (mn *modelNode) predictedValue(r result) float64 {
+	if !r.ok {
+		return math.NaN()
+	}
+	if mn.classify {
+		return mn.cats.vals[int(r.val)]
+	}
+	return r.val
+}
+
+// targetFix is a Target element's treatment of a regression value.
+type targetFix struct {
+	min, max     float64
+	factor, cons float64
+	cast         string
+}
+
+func (t *targetFix) apply(v float64) float64 {
+	v = math.Max(t.min, math.Min(t.max, v))
+	v = v*t.factor + t.cons
+	switch t.cast {
+	case "round":
+		v = math.Floor(v + 0.5)
+	case "ceiling":
+		v = math.Ceil(v)
+	case "floor":
+		v = math.Floor(v)
+	}
+	return v
+}
+
+type outStep struct {
+	slot int
+	fn   func(s *state, r result) float64
+}
+
+// labelsOf returns the categories of a field as Input categories.
+func labelsOf(f *field) []string {
+	if f.cats == nil {
+		return nil
+	}
+	return append([]string(nil), f.cats.labels...)
+}
+
+func joinNames(ns []string) string { return strings.Join(ns, ", ") }

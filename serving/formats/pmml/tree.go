@@ -1,0 +1,357 @@
+package pmml
+
+import (
+	"math"
+)
+
+// treeNode is one compiled Node.
+type treeNode struct {
+	pred     pred
+	kids     []*treeNode
+	hasScore bool
+	score    float64   // regression value, or category index
+	dist     []float64 // probabilities by category (nil when none)
+	counts   []float64 // ScoreDistribution record counts by category
+	count    float64   // recordCount
+	defChild *treeNode
+}
+
+const (
+	missLast = iota
+	missNull
+	missDefault
+	missWeighted
+	missAggregate
+	missNone
+)
+
+type treeModel struct {
+	mn         *modelNode
+	root       *treeNode
+	missing    int
+	returnLast bool
+	penalty    float64
+}
+
+func (mc *modelCtx) tree() (evaluator, error) {
+	mc.extra = []string{"Node"}
+	n := mc.n
+	tm := &treeModel{mn: mc.mn}
+	switch s := n.str("missingValueStrategy", "none"); s {
+	case "lastPrediction":
+		tm.missing = missLast
+	case "nullPrediction":
+		tm.missing = missNull
+	case "defaultChild":
+		tm.missing = missDefault
+	case "weightedConfidence":
+		tm.missing = missWeighted
+	case "aggregateNodes":
+		tm.missing = missAggregate
+	case "none":
+		tm.missing = missNone
+	default:
+		return nil, corruptf("TreeModel missingValueStrategy %q", s)
+	}
+	switch s := n.str("noTrueChildStrategy", "returnNullPrediction"); s {
+	case "returnNullPrediction":
+	case "returnLastPrediction":
+		tm.returnLast = true
+	default:
+		return nil, corruptf("TreeModel noTrueChildStrategy %q", s)
+	}
+	var err error
+	if tm.penalty, err = n.num("missingValuePenalty", 1); err != nil {
+		return nil, err
+	}
+	rn := n.one("Node")
+	if rn == nil {
+		return nil, corruptf("TreeModel without Node")
+	}
+	if tm.root, err = mc.treeNode(rn); err != nil {
+		return nil, err
+	}
+	if mc.mn.classify {
+		// Distributions were indexed while categories were being added.
+		k := len(mc.mn.cats.vals)
+		var pad func(t *treeNode)
+		pad = func(t *treeNode) {
+			if t.dist != nil && len(t.dist) < k {
+				t.dist = append(t.dist, make([]float64, k-len(t.dist))...)
+				t.counts = append(t.counts, make([]float64, k-len(t.counts))...)
+			}
+			for _, c := range t.kids {
+				pad(c)
+			}
+		}
+		pad(tm.root)
+	}
+	return tm, nil
+}
+
+func (mc *modelCtx) treeNode(n *node) (*treeNode, error) {
+	t := &treeNode{}
+	pn, err := firstPredicate(n)
+	if err != nil {
+		return nil, err
+	}
+	if t.pred, err = mc.c.pred(pn, mc.sc); err != nil {
+		return nil, err
+	}
+	if t.count, err = n.num("recordCount", math.NaN()); err != nil {
+		return nil, err
+	}
+	if sv, ok := n.attr("score"); ok {
+		t.hasScore = true
+		if mc.mn.classify {
+			k, err := mc.category(sv)
+			if err != nil {
+				return nil, err
+			}
+			t.score = float64(k)
+		} else if t.score, err = parseNum(sv); err != nil {
+			return nil, corruptf("Node score %q is not a number", sv)
+		}
+	}
+	var sds []*node
+	var kidIDs []string
+	for _, k := range n.kids {
+		switch {
+		case isPredicate(k.name), k.name == "Extension", k.name == "Partition":
+		case k.name == "ScoreDistribution":
+			sds = append(sds, k)
+		case k.name == "Node":
+			c, err := mc.treeNode(k)
+			if err != nil {
+				return nil, err
+			}
+			t.kids = append(t.kids, c)
+			kidIDs = append(kidIDs, k.str("id", ""))
+		default:
+			return nil, unsupportedf("element <%s> in Node", k.name)
+		}
+	}
+	if dc, ok := n.attr("defaultChild"); ok {
+		for i, id := range kidIDs {
+			if id == dc {
+				t.defChild = t.kids[i]
+			}
+		}
+		if t.defChild == nil {
+			return nil, corruptf("Node defaultChild %q is not a child", dc)
+		}
+	}
+	if len(sds) > 0 && mc.mn.classify {
+		if err := mc.distribution(t, sds); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+func (mc *modelCtx) distribution(t *treeNode, sds []*node) error {
+	type sd struct {
+		k           int
+		count, prob float64
+	}
+	var all []sd
+	total := 0.0
+	haveProb := true
+	for _, d := range sds {
+		v, err := d.need("value")
+		if err != nil {
+			return err
+		}
+		k, err := mc.category(v)
+		if err != nil {
+			return err
+		}
+		cnt, err := d.num("recordCount", 0)
+		if err != nil {
+			return err
+		}
+		p, err := d.num("probability", math.NaN())
+		if err != nil {
+			return err
+		}
+		if math.IsNaN(p) {
+			haveProb = false
+		}
+		total += cnt
+		all = append(all, sd{k, cnt, p})
+	}
+	n := len(mc.mn.cats.vals)
+	t.dist = make([]float64, n)
+	t.counts = make([]float64, n)
+	for _, d := range all {
+		t.counts[d.k] += d.count
+		switch {
+		case haveProb:
+			t.dist[d.k] += d.prob
+		case total > 0:
+			t.dist[d.k] += d.count / total
+		}
+	}
+	if math.IsNaN(t.count) {
+		t.count = total
+	}
+	if !t.hasScore {
+		t.hasScore = true
+		t.score = float64(argmax(t.dist))
+	}
+	return nil
+}
+
+func (tm *treeModel) eval(s *state) result {
+	t := tm.root
+	if t.pred(s) != tTrue {
+		return result{}
+	}
+	var last *treeNode
+	misses := 0
+	defer func() {
+		if misses > 0 && tm.penalty != 1 && tm.mn.classify {
+			f := math.Pow(tm.penalty, float64(misses))
+			p := s.v[tm.mn.probs : tm.mn.probs+len(tm.mn.cats.vals)]
+			for i := range p {
+				p[i] *= f
+			}
+		}
+	}()
+descend:
+	for {
+		if t.hasScore {
+			last = t
+		}
+		if len(t.kids) == 0 {
+			return tm.leaf(s, t)
+		}
+		for _, c := range t.kids {
+			switch c.pred(s) {
+			case tTrue:
+				t = c
+				continue descend
+			case tUnknown:
+				misses++
+				switch tm.missing {
+				case missLast:
+					return tm.leaf(s, last)
+				case missNull:
+					return result{}
+				case missDefault:
+					if t.defChild == nil {
+						return tm.leaf(s, last)
+					}
+					t = t.defChild
+					continue descend
+				case missWeighted, missAggregate:
+					return tm.aggregate(s, t)
+				}
+				// missNone: an unknown predicate is false.
+			}
+		}
+		if tm.returnLast {
+			return tm.leaf(s, last)
+		}
+		return result{}
+	}
+}
+
+// leaf returns the prediction of node t, writing its distribution into
+// the probability slots.
+func (tm *treeModel) leaf(s *state, t *treeNode) result {
+	if t == nil || !t.hasScore {
+		return result{}
+	}
+	mn := tm.mn
+	if !mn.classify {
+		return result{ok: true, val: t.score}
+	}
+	p := s.v[mn.probs : mn.probs+len(mn.cats.vals)]
+	if t.dist != nil {
+		copy(p, t.dist)
+	} else {
+		clear(p)
+		p[int(t.score)] = 1
+	}
+	return result{ok: true, val: t.score}
+}
+
+// aggregate scores the children of t that are not false, weighted by
+// their record counts (weightedConfidence), or sums their leaves' record
+// counts (aggregateNodes).
+func (tm *treeModel) aggregate(s *state, t *treeNode) result {
+	mn := tm.mn
+	if !mn.classify {
+		return result{}
+	}
+	k := len(mn.cats.vals)
+	p := s.v[mn.probs : mn.probs+k]
+	clear(p)
+	if !tm.collect(s, t, p, 1) {
+		return result{}
+	}
+	sum := 0.0
+	for _, v := range p {
+		sum += v
+	}
+	if sum <= 0 {
+		return result{}
+	}
+	for i := range p {
+		p[i] /= sum
+	}
+	return result{ok: true, val: float64(argmax(p))}
+}
+
+// collect adds to p the distribution that scoring t gives, weighted by
+// w: down the first true child, and where a child is unknown, over every
+// child that is not false, each weighted by its share of t's records.
+func (tm *treeModel) collect(s *state, t *treeNode, p []float64, w float64) bool {
+next:
+	for {
+		if len(t.kids) == 0 {
+			return tm.add(t, p, w)
+		}
+		for _, c := range t.kids {
+			switch c.pred(s) {
+			case tTrue:
+				t = c
+				continue next
+			case tUnknown:
+				ok := false
+				for _, c2 := range t.kids {
+					if c2.pred(s) == tFalse {
+						continue
+					}
+					share := 0.0
+					if t.count > 0 && c2.count > 0 {
+						share = c2.count / t.count
+					}
+					if tm.collect(s, c2, p, w*share) {
+						ok = true
+					}
+				}
+				return ok
+			}
+		}
+		if tm.returnLast {
+			return tm.add(t, p, w)
+		}
+		return false
+	}
+}
+
+func (tm *treeModel) add(t *treeNode, p []float64, w float64) bool {
+	if t.dist == nil {
+		return false
+	}
+	for i := range p {
+		if tm.missing == missAggregate {
+			p[i] += t.counts[i]
+		} else {
+			p[i] += w * t.dist[i]
+		}
+	}
+	return true
+}
