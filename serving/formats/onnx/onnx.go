@@ -29,22 +29,17 @@ const (
 
 // Errors of this package, besides the serving sentinels. Use errors.Is.
 var (
-	// ErrBackend means the gorgonnx backend failed while scoring a model
-	// that had passed its load-time dry run: it returned an error or
-	// panicked. The feature vector is the likely cause (a NaN reaching an
-	// op that checks for it, for example); the model stays usable.
+	// ErrBackend means the engine failed while scoring a model that had
+	// passed its load-time dry run: gorgonnx returned an error or
+	// panicked, or ONNX Runtime returned an error (then a *RuntimeError
+	// is wrapped too). The feature vector is the likely cause (a NaN
+	// reaching an op that checks for it, for example); the model stays
+	// usable.
 	ErrBackend = errors.New("onnx: backend failure")
-	// ErrClosed means Predict was called after Close.
-	ErrClosed = errors.New("onnx: model closed")
+	// ErrClosed means Predict was called after Close. It wraps
+	// serving.ErrClosed.
+	ErrClosed = fmt.Errorf("onnx: model closed: %w", serving.ErrClosed)
 )
-
-func init() {
-	f, err := New()
-	if err != nil {
-		panic(err) // the defaults are valid; this cannot happen
-	}
-	serving.Register(FormatName, f)
-}
 
 // Option configures a [Format].
 type Option func(*options)
@@ -291,8 +286,15 @@ var (
 // Describe implements serving.Describer. Features is the total number of
 // elements of all inputs, Outputs the number of elements of the first
 // output, and Input spells out the shape, such as "float32 tensor [1 4]".
+// Inputs names the graph inputs: see the package documentation.
 func (m *Model) Describe() serving.ModelInfo {
-	return serving.ModelInfo{Features: m.features, Outputs: m.outLen, Input: m.inputDesc}
+	ins := make([]rtInput, len(m.inputs))
+	for i, s := range m.inputs {
+		ins[i] = rtInput{name: s.Name, perRow: tensorLen(s.Shape)}
+	}
+	nameInputs(ins)
+	p := rtPlan{inputs: ins}
+	return serving.ModelInfo{Features: m.features, Inputs: p.servingInputs(), Outputs: m.outLen, Input: m.inputDesc}
 }
 
 // Inputs returns the tensors a feature vector fills, in order.

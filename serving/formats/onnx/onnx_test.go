@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -49,7 +50,7 @@ func TestTinyClassifierDescribesItsInput(t *testing.T) {
 	m := mustParse(t, tinyClassifier())
 	info := m.Describe()
 	want := serving.ModelInfo{Features: 4, Outputs: 3, Input: "float32 tensor [1 4] (symbolic N fixed to 1)"}
-	if info != want {
+	if !reflect.DeepEqual(info, want) {
 		t.Errorf("Describe() = %+v, want %+v", info, want)
 	}
 	in := m.Inputs()

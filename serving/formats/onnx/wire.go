@@ -34,8 +34,10 @@ const (
 	fNodeAttr   = 5
 	fNodeDomain = 7
 
-	fAttrName = 1
-	fAttrInt  = 3
+	fAttrName    = 1
+	fAttrInt     = 3
+	fAttrInts    = 8
+	fAttrStrings = 9
 
 	fValueInfoName = 1
 	fValueInfoType = 2
@@ -111,7 +113,22 @@ type graphInfo struct {
 	consumed     map[string]bool
 	opset        int64 // version of the default ONNX domain, 0 if not declared
 	softmaxes    []softmaxNode
+	nodes        []nodeInfo
 }
+
+// nodeInfo is what the ONNX Runtime engine needs of a node: which values
+// it reads, and the lists of categories or class labels some ai.onnx.ml
+// ops carry (cats_strings, keys_strings, classlabels_strings,
+// classlabels_int64s).
+type nodeInfo struct {
+	op, domain string
+	inputs     []string
+	strs       map[string][]string
+	ints       map[string][]int64
+}
+
+// listAttrs are the attributes whose lists nodeInfo keeps.
+var listAttrs = map[string]bool{"cats_strings": true, "keys_strings": true, "classlabels_strings": true, "classlabels_int64s": true}
 
 // softmaxNode is a Softmax node: its meaning changed in opset 13, and
 // gorgonnx implements the older one.
@@ -256,6 +273,7 @@ func parseGraph(b []byte, gi *graphInfo) error {
 func parseNode(b []byte, gi *graphInfo) error {
 	var op, domain string
 	var sm softmaxNode
+	var ni nodeInfo
 	nin := 0
 	err := readFields(b, func(f field) error {
 		if f.typ != wireBytes {
@@ -264,6 +282,7 @@ func parseNode(b []byte, gi *graphInfo) error {
 		switch f.num {
 		case fNodeInput:
 			gi.consumed[string(f.data)] = true
+			ni.inputs = append(ni.inputs, string(f.data))
 			if nin == 0 {
 				sm.input = string(f.data)
 			}
@@ -276,17 +295,46 @@ func parseNode(b []byte, gi *graphInfo) error {
 			var name string
 			var i int64
 			var hasInt bool
+			var strs []string
+			var ints []int64
 			err := readFields(f.data, func(af field) error {
 				switch {
 				case af.num == fAttrName && af.typ == wireBytes:
 					name = string(af.data)
 				case af.num == fAttrInt && af.typ == wireVarint:
 					i, hasInt = int64(af.v), true
+				case af.num == fAttrStrings && af.typ == wireBytes:
+					strs = append(strs, string(af.data))
+				case af.num == fAttrInts && af.typ == wireVarint:
+					ints = append(ints, int64(af.v))
+				case af.num == fAttrInts && af.typ == wireBytes: // packed
+					for p := af.data; len(p) > 0; {
+						v, n := binary.Uvarint(p)
+						if n <= 0 {
+							return errTruncated
+						}
+						ints = append(ints, int64(v))
+						p = p[n:]
+					}
 				}
 				return nil
 			})
 			if err != nil {
 				return err
+			}
+			if listAttrs[name] {
+				if len(strs) > 0 {
+					if ni.strs == nil {
+						ni.strs = map[string][]string{}
+					}
+					ni.strs[name] = strs
+				}
+				if len(ints) > 0 {
+					if ni.ints == nil {
+						ni.ints = map[string][]int64{}
+					}
+					ni.ints[name] = ints
+				}
 			}
 			if name == "axis" && hasInt {
 				sm.axis, sm.hasAxis = i, true
@@ -300,6 +348,8 @@ func parseNode(b []byte, gi *graphInfo) error {
 	if op == "Softmax" && (domain == "" || domain == "ai.onnx") {
 		gi.softmaxes = append(gi.softmaxes, sm)
 	}
+	ni.op, ni.domain = op, domain
+	gi.nodes = append(gi.nodes, ni)
 	if domain != "" && domain != "ai.onnx" {
 		op = domain + ":" + op
 	}

@@ -1,0 +1,220 @@
+package onnx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// Engine is a way to run ONNX models: [PureGo], [Runtime] or
+// [RuntimeOrPureGo]. It is a description; [UseEngine] or [Open] starts it.
+// The zero Engine is PureGo with the default options.
+type Engine struct {
+	kind engineKind
+	pure []Option
+	rt   []RuntimeOption
+}
+
+type engineKind int
+
+const (
+	kindPureGo engineKind = iota
+	kindRuntime
+	kindRuntimeOrPureGo
+)
+
+// PureGo is the engine of onnx-go with its gorgonnx backend, in pure Go,
+// configured by opts (see [New]). It is the engine of a program that
+// never calls [UseEngine].
+func PureGo(opts ...Option) Engine { return Engine{kind: kindPureGo, pure: opts} }
+
+// Runtime is the ONNX Runtime engine, run through its C API from a shared
+// library that [UseEngine] or [Open] loads (see [LibraryPath] for where it
+// is looked for). It needs cgo: in a program built with CGO_ENABLED=0,
+// starting it fails with a *[LibraryError].
+func Runtime(opts ...RuntimeOption) Engine { return Engine{kind: kindRuntime, rt: opts} }
+
+// RuntimeOrPureGo is [Runtime] when its shared library loads, and [PureGo]
+// with the default options otherwise. Starting it never fails for want of
+// the library: why it fell back is logged.
+func RuntimeOrPureGo(opts ...RuntimeOption) Engine {
+	return Engine{kind: kindRuntimeOrPureGo, rt: opts}
+}
+
+// String names the engine: "pure-go", "onnxruntime" or
+// "onnxruntime-or-pure-go".
+func (e Engine) String() string {
+	switch e.kind {
+	case kindRuntime:
+		return "onnxruntime"
+	case kindRuntimeOrPureGo:
+		return "onnxruntime-or-pure-go"
+	}
+	return "pure-go"
+}
+
+// loader is a started engine.
+type loader interface {
+	load(ctx context.Context, b []byte) (serving.Model, error)
+	// describe names the started engine for logs, such as
+	// "onnxruntime 1.24.3 (/usr/lib/libonnxruntime.so)".
+	describe() string
+}
+
+// start opens e. fallback is set when RuntimeOrPureGo fell back, with
+// the reason.
+func (e Engine) start() (l loader, fallback error, err error) {
+	switch e.kind {
+	case kindRuntime, kindRuntimeOrPureGo:
+		ro, err := newRuntimeOptions(e.rt)
+		if err != nil {
+			return nil, nil, err
+		}
+		rt, err := openRuntime(ro)
+		if err == nil {
+			return rt, nil, nil
+		}
+		var le *LibraryError
+		if e.kind == kindRuntime || !errors.As(err, &le) {
+			return nil, nil, err
+		}
+		f, _ := New()
+		return f, err, nil
+	}
+	f, err := New(e.pure...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, nil, nil
+}
+
+// active is the engine behind the registered format.
+var active atomic.Pointer[engineFormat]
+
+func init() {
+	f, err := New()
+	if err != nil {
+		panic(err) // the defaults are valid; this cannot happen
+	}
+	active.Store(&engineFormat{l: f})
+	serving.Register(FormatName, registered{})
+}
+
+// registered is the format registered under FormatName: it loads with
+// whichever engine UseEngine chose last.
+type registered struct{}
+
+func (registered) Load(ctx context.Context, d serving.Descriptor) (serving.Model, error) {
+	return active.Load().Load(ctx, d)
+}
+
+// engineFormat is a serving.Format over one started engine.
+type engineFormat struct{ l loader }
+
+func (f *engineFormat) Load(ctx context.Context, d serving.Descriptor) (serving.Model, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return f.l.load(ctx, d.Bytes)
+}
+
+// UseEngine starts e and makes it run every "onnx" model loaded from now
+// on through serving.Load and the Server; models already loaded keep the
+// engine that loaded them. Call it once at start-up, before models
+// arrive, for example
+//
+//	if err := onnx.UseEngine(onnx.Runtime()); err != nil { ... }
+//
+// A program that never calls UseEngine runs models on [PureGo]. The choice
+// is logged through slog.Default: the engine, and for ONNX Runtime the
+// library's version and path, or why RuntimeOrPureGo fell back. On error
+// the engine in use does not change; the error wraps serving.ErrConfig for
+// invalid options, or is a *[LibraryError] when ONNX Runtime cannot be
+// loaded. UseEngine is safe for concurrent use.
+func UseEngine(e Engine) error {
+	l, fallback, err := e.start()
+	if err != nil {
+		return err
+	}
+	active.Store(&engineFormat{l: l})
+	if fallback != nil {
+		slog.Warn("onnx: ONNX Runtime is unavailable; ONNX models run on the pure-Go engine", "err", fallback)
+		return nil
+	}
+	slog.Info("onnx: engine chosen", "engine", l.describe())
+	return nil
+}
+
+// Open starts e and returns a serving.Format that loads with it, apart
+// from the registered "onnx" format: to load models directly, or to
+// register a second name, such as "onnx-runtime" beside "onnx", so that
+// both engines serve side by side. Errors are as for [UseEngine].
+func Open(e Engine) (serving.Format, error) {
+	l, fallback, err := e.start()
+	if err != nil {
+		return nil, err
+	}
+	if fallback != nil {
+		slog.Warn("onnx: ONNX Runtime is unavailable; this format runs on the pure-Go engine", "err", fallback)
+	}
+	return &engineFormat{l: l}, nil
+}
+
+// ErrRuntimeUnavailable means the ONNX Runtime shared library could not be
+// loaded: missing, of the wrong version, or the program was built without
+// cgo. It is wrapped by *[LibraryError].
+var ErrRuntimeUnavailable = errors.New("onnx: ONNX Runtime unavailable")
+
+// LibraryError says why no ONNX Runtime shared library could be loaded,
+// listing every place looked at. It wraps [ErrRuntimeUnavailable].
+type LibraryError struct {
+	// Tried lists the candidates in the order tried.
+	Tried []LibraryAttempt
+	// Reason is set when no candidate was tried, such as a program built
+	// without cgo.
+	Reason string
+}
+
+// LibraryAttempt is one library candidate and why it was refused.
+type LibraryAttempt struct {
+	// Path is the file or library name given to dlopen.
+	Path string
+	// From says where the candidate came from: "LibraryPath",
+	// "ONNXRUNTIME_LIB" or "default name".
+	From string
+	// Err is why it was refused.
+	Err error
+}
+
+// Error implements error.
+func (e *LibraryError) Error() string {
+	var b strings.Builder
+	b.WriteString(ErrRuntimeUnavailable.Error())
+	if e.Reason != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Reason)
+	}
+	for i, t := range e.Tried {
+		if i == 0 {
+			b.WriteString(": tried ")
+		} else {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s (%s): %v", t.Path, t.From, t.Err)
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrRuntimeUnavailable.
+func (e *LibraryError) Unwrap() error { return ErrRuntimeUnavailable }
+
+// describe implements loader.
+func (f *Format) describe() string { return "pure-go (onnx-go with gorgonnx)" }
+
+// load implements loader.
+func (f *Format) load(_ context.Context, b []byte) (serving.Model, error) { return f.Parse(b) }

@@ -1,0 +1,662 @@
+//go:build cgo
+
+package onnx
+
+/*
+#cgo linux LDFLAGS: -ldl
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+// The first two members of OrtApiBase, whose layout the ONNX Runtime C API
+// keeps stable across versions.
+typedef struct {
+	const void* (*GetApi)(uint32_t version);
+	const char* (*GetVersionString)(void);
+} msOrtApiBase;
+
+typedef const msOrtApiBase* (*msGetApiBase)(void);
+
+// msProbe opens path and checks that it is an ONNX Runtime library that
+// offers API version api. It writes the library's version into ver.
+// Returns 0 when usable, 1 when dlopen fails, 2 when it is not ONNX
+// Runtime, 3 when the API version is not offered. The library stays
+// open when usable.
+static int msProbe(const char* path, uint32_t api, char* ver, size_t verlen, char* err, size_t errlen) {
+	ver[0] = 0;
+	err[0] = 0;
+	void* h = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
+	if (!h) {
+		const char* e = dlerror();
+		snprintf(err, errlen, "%s", e ? e : "dlopen failed");
+		return 1;
+	}
+	msGetApiBase f = (msGetApiBase)dlsym(h, "OrtGetApiBase");
+	if (!f) {
+		dlclose(h);
+		return 2;
+	}
+	const msOrtApiBase* b = f();
+	if (!b) {
+		dlclose(h);
+		return 2;
+	}
+	const char* v = b->GetVersionString ? b->GetVersionString() : 0;
+	snprintf(ver, verlen, "%s", v ? v : "");
+	if (!b->GetApi || !b->GetApi(api)) {
+		dlclose(h);
+		return 3;
+	}
+	return 0;
+}
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// runtimeAPIVersion is ORT_API_VERSION in the onnxruntime_c_api.h that
+// github.com/yalue/onnxruntime_go v1.27.0 compiles against: ONNX Runtime
+// 1.24. A library offers its own API version and every older one, so
+// ONNX Runtime 1.24 or newer works.
+const runtimeAPIVersion = 24
+
+// The ONNX Runtime environment is one per process: loaded by the first
+// engine that starts, and kept.
+var rtLib struct {
+	sync.Mutex
+	loaded  bool
+	path    string
+	version string
+}
+
+// openRuntime loads the shared library, once per process, and returns
+// the engine.
+func openRuntime(o runtimeOptions) (loader, error) {
+	rtLib.Lock()
+	defer rtLib.Unlock()
+	if !rtLib.loaded && ort.IsInitialized() {
+		// Initialized by other code of this program.
+		rtLib.loaded, rtLib.path, rtLib.version = true, "(loaded elsewhere in this program)", ort.GetVersion()
+	}
+	if rtLib.loaded {
+		if o.library != "" && o.library != rtLib.path {
+			return nil, fmt.Errorf("%w: onnx: LibraryPath(%q): ONNX Runtime is already loaded from %s in this process", serving.ErrConfig, o.library, rtLib.path)
+		}
+		return &runtimeEngine{o: o}, nil
+	}
+	tried := o.libraryCandidates(os.Getenv(LibraryEnv))
+	for i := range tried {
+		t := &tried[i]
+		version, err := probeLibrary(t.Path)
+		if err != nil {
+			t.Err = err
+			continue
+		}
+		ort.SetSharedLibraryPath(t.Path)
+		if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+			t.Err = fmt.Errorf("ONNX Runtime %s did not start: %v", version, err)
+			continue
+		}
+		rtLib.loaded, rtLib.path, rtLib.version = true, t.Path, version
+		return &runtimeEngine{o: o}, nil
+	}
+	return nil, &LibraryError{Tried: tried}
+}
+
+// probeLibrary checks path before onnxruntime_go loads it, so that a
+// library of the wrong version is refused with its version.
+func probeLibrary(path string) (version string, err error) {
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	var ver, msg [256]C.char
+	rc := C.msProbe(cpath, C.uint32_t(runtimeAPIVersion), &ver[0], C.size_t(len(ver)), &msg[0], C.size_t(len(msg)))
+	version = C.GoString(&ver[0])
+	switch rc {
+	case 0:
+		return version, nil
+	case 1:
+		return "", errors.New(C.GoString(&msg[0]))
+	case 2:
+		return "", errors.New("not an ONNX Runtime library (no OrtGetApiBase)")
+	}
+	return version, fmt.Errorf("ONNX Runtime %s does not offer C API version %d: this build needs ONNX Runtime 1.24 or newer", version, runtimeAPIVersion)
+}
+
+// runtimeEngine is the started Runtime engine.
+type runtimeEngine struct{ o runtimeOptions }
+
+func (e *runtimeEngine) describe() string {
+	return fmt.Sprintf("onnxruntime %s (%s), %d intra-op and %d inter-op threads, %d session(s) per model",
+		rtLib.version, rtLib.path, e.o.intra, e.o.inter, e.o.sessions)
+}
+
+// RuntimeError is an error of ONNX Runtime itself, such as a graph it
+// refuses or an op it lacks. At load it is wrapped in a
+// *serving.FormatError of kind serving.ErrCorruptModel or
+// serving.ErrUnsupportedModel; at Predict, with [ErrBackend]. Use
+// errors.As.
+type RuntimeError struct {
+	// Op is what failed: "create session" or "run".
+	Op string
+	// Err is ONNX Runtime's error.
+	Err error
+}
+
+// Error implements error.
+func (e *RuntimeError) Error() string { return "onnxruntime: " + e.Op + ": " + e.Err.Error() }
+
+// Unwrap returns ONNX Runtime's error.
+func (e *RuntimeError) Unwrap() error { return e.Err }
+
+// loadFailure classifies an error ONNX Runtime returned while loading: a
+// missing op or opset is unsupported; anything else is a model ONNX
+// Runtime finds invalid.
+func loadFailure(op string, err error) error {
+	re := &RuntimeError{Op: op, Err: err}
+	msg := err.Error()
+	for _, s := range []string{"NOT_IMPLEMENTED", "Could not find an implementation", "not a registered function/op", "opset", "Opset", "not supported", "Unsupported", "unsupported"} {
+		if strings.Contains(msg, s) {
+			return serving.Unsupported(FormatName, re)
+		}
+	}
+	return serving.Corrupt(FormatName, re)
+}
+
+func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, error) {
+	gi, err := parseModel(b)
+	if err != nil {
+		return nil, serving.Corrupt(FormatName, err)
+	}
+	switch {
+	case !gi.hasGraph:
+		return nil, serving.Corrupt(FormatName, errors.New("no graph in the model"))
+	case len(gi.outputs) == 0:
+		return nil, serving.Corrupt(FormatName, errors.New("the graph declares no outputs"))
+	}
+	plan, err := planInputs(gi, e.o.maxElems)
+	if err != nil {
+		return nil, err
+	}
+	m := &runtimeModel{plan: plan, maxElems: e.o.maxElems}
+	inNames := make([]string, len(plan.inputs))
+	for i, in := range plan.inputs {
+		inNames[i] = in.name
+	}
+	for _, vi := range gi.outputs {
+		m.outNames = append(m.outNames, vi.name)
+	}
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, &RuntimeError{Op: "create session options", Err: err}
+	}
+	defer so.Destroy()
+	if e.o.intra > 0 {
+		if err := so.SetIntraOpNumThreads(e.o.intra); err != nil {
+			return nil, &RuntimeError{Op: "set intra-op threads", Err: err}
+		}
+	}
+	if e.o.inter > 0 {
+		if err := so.SetInterOpNumThreads(e.o.inter); err != nil {
+			return nil, &RuntimeError{Op: "set inter-op threads", Err: err}
+		}
+	}
+	for range e.o.sessions {
+		if err := ctx.Err(); err != nil {
+			m.destroy()
+			return nil, err
+		}
+		s, err := ort.NewDynamicAdvancedSessionWithONNXData(b, inNames, m.outNames, so)
+		if err != nil {
+			m.destroy()
+			return nil, loadFailure("create session", err)
+		}
+		m.sessions = append(m.sessions, s)
+	}
+	if err := m.dryRun(gi); err != nil {
+		m.destroy()
+		return nil, err
+	}
+	return m, nil
+}
+
+// runtimeModel is a model loaded into ONNX Runtime. It is safe for
+// concurrent use: ONNX Runtime's Run is, and calls are spread over the
+// sessions in turn.
+type runtimeModel struct {
+	plan     *rtPlan
+	out      *rtOutPlan
+	outNames []string
+	maxElems int64
+	batch    bool // PredictBatch runs rows together
+
+	next     atomic.Uint32
+	mu       sync.RWMutex // held shared by calls, exclusively by Close
+	closed   bool
+	sessions []*ort.DynamicAdvancedSession
+}
+
+var (
+	_ serving.Model          = (*runtimeModel)(nil)
+	_ serving.BatchPredictor = (*runtimeModel)(nil)
+	_ serving.Describer      = (*runtimeModel)(nil)
+	_ serving.Closer         = (*runtimeModel)(nil)
+)
+
+// dryRun runs the model once on zeros (the first category of a string
+// input), which fixes how outputs become a Prediction, and once on two
+// rows when the inputs have a batch dimension, to learn whether the
+// outputs follow it.
+func (m *runtimeModel) dryRun(gi *graphInfo) error {
+	zero := make([]float64, m.plan.features)
+	outs, err := m.run(context.Background(), [][]float64{zero})
+	if err != nil {
+		var re *RuntimeError
+		if errors.As(err, &re) {
+			return loadFailure("dry run", re.Err)
+		}
+		return serving.Unsupported(FormatName, fmt.Errorf("dry run on zeros: %w", err))
+	}
+	m.out, err = planOutputs(gi, m.outNames, outs)
+	if err != nil {
+		return err
+	}
+	if !m.plan.batch {
+		return nil
+	}
+	outs, err = m.run(context.Background(), [][]float64{zero, zero})
+	if err != nil {
+		return nil // the declared batch dimension does not work: score rows one by one
+	}
+	two := make([]serving.Prediction, 2)
+	m.batch = m.out.predictions(outs, 2, two) == nil
+	return nil
+}
+
+func (m *runtimeModel) destroy() {
+	for _, s := range m.sessions {
+		s.Destroy()
+	}
+	m.sessions = nil
+}
+
+// Describe implements serving.Describer.
+func (m *runtimeModel) Describe() serving.ModelInfo {
+	return serving.ModelInfo{Features: m.plan.features, Inputs: m.plan.servingInputs(), Outputs: m.out.outputs, Input: m.plan.desc}
+}
+
+// Close releases the sessions. The Server calls it once, after the last
+// call in flight; a call after Close fails with serving.ErrClosed.
+// Close is idempotent.
+func (m *runtimeModel) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.closed {
+		m.closed = true
+		m.destroy()
+	}
+	return nil
+}
+
+// Predict implements serving.Model.
+func (m *runtimeModel) Predict(ctx context.Context, x []float64) (serving.Prediction, error) {
+	var out [1]serving.Prediction
+	if err := m.predict(ctx, [][]float64{x}, out[:]); err != nil {
+		return serving.Prediction{}, err
+	}
+	return out[0], nil
+}
+
+// PredictBatch implements serving.BatchPredictor: rows run together in
+// one call of ONNX Runtime when the model has a batch dimension, in
+// chunks that keep each input within the element bound.
+func (m *runtimeModel) PredictBatch(ctx context.Context, rows [][]float64, out []serving.Prediction) error {
+	if len(out) != len(rows) {
+		return fmt.Errorf("onnx: PredictBatch: %d rows but %d predictions", len(rows), len(out))
+	}
+	if !m.batch {
+		for i, r := range rows {
+			if err := m.predict(ctx, [][]float64{r}, out[i:i+1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	chunk := max(1, int(m.maxElems)/max(1, m.plan.features))
+	for len(rows) > 0 {
+		n := min(chunk, len(rows))
+		if err := m.predict(ctx, rows[:n], out[:n]); err != nil {
+			return err
+		}
+		rows, out = rows[n:], out[n:]
+	}
+	return nil
+}
+
+func (m *runtimeModel) predict(ctx context.Context, rows [][]float64, out []serving.Prediction) error {
+	for _, r := range rows {
+		if len(r) != m.plan.features {
+			return &serving.FeatureCountError{Want: m.plan.features, Got: len(r)}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return ErrClosed
+	}
+	outs, err := m.run(ctx, rows)
+	if err != nil {
+		return err
+	}
+	if err := m.out.predictions(outs, len(rows), out); err != nil {
+		return fmt.Errorf("%w: %w", ErrBackend, err)
+	}
+	return nil
+}
+
+// run feeds rows (one, or several when the model has a batch dimension)
+// to a session and decodes the outputs. The caller holds m.mu.
+func (m *runtimeModel) run(ctx context.Context, rows [][]float64) ([]rtOut, error) {
+	inputs := make([]ort.Value, 0, len(m.plan.inputs))
+	defer func() {
+		for _, v := range inputs {
+			v.Destroy()
+		}
+	}()
+	off := 0
+	for i := range m.plan.inputs {
+		in := &m.plan.inputs[i]
+		v, err := in.tensor(rows, off)
+		if err != nil {
+			return nil, err
+		}
+		inputs = append(inputs, v)
+		off += in.perRow
+	}
+	outputs := make([]ort.Value, len(m.outNames))
+	defer func() {
+		for _, v := range outputs {
+			if v != nil {
+				v.Destroy()
+			}
+		}
+	}()
+	s := m.sessions[int(m.next.Add(1))%len(m.sessions)]
+	var err error
+	if ctx.Done() == nil {
+		err = s.Run(inputs, outputs)
+	} else {
+		err = runCancellable(ctx, s, inputs, outputs)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %w", ErrBackend, &RuntimeError{Op: "run", Err: err})
+	}
+	rowsN := len(rows)
+	if !m.plan.batch {
+		rowsN = 1
+	}
+	decoded := make([]rtOut, len(outputs))
+	for i, v := range outputs {
+		if decoded[i], err = decode(v, rowsN, m.plan.batch); err != nil {
+			return nil, fmt.Errorf("%w: output %q: %w", ErrBackend, m.outNames[i], err)
+		}
+	}
+	return decoded, nil
+}
+
+// runCancellable runs s and terminates the run when ctx is done first.
+func runCancellable(ctx context.Context, s *ort.DynamicAdvancedSession, inputs, outputs []ort.Value) error {
+	ro, err := ort.NewRunOptions()
+	if err != nil {
+		return err
+	}
+	defer ro.Destroy()
+	stop := context.AfterFunc(ctx, func() { ro.Terminate() })
+	defer stop()
+	return s.RunWithOptions(inputs, outputs, ro)
+}
+
+// tensor builds the input tensor for rows, reading each row from off.
+func (in *rtInput) tensor(rows [][]float64, off int) (ort.Value, error) {
+	shape := ort.Shape(append([]int64(nil), in.shape...))
+	if len(shape) > 0 && shape[0] == -1 {
+		shape[0] = int64(len(rows))
+	} else if len(rows) != 1 {
+		return nil, fmt.Errorf("onnx: %d rows for input %q, which has no batch dimension", len(rows), in.name)
+	}
+	if len(shape) == 0 {
+		shape = ort.Shape{} // a scalar
+	}
+	switch in.elem {
+	case elemFloat:
+		return newTensor(in, shape, rows, off, func(v float64) (float32, bool) { return float32(v), true }, "")
+	case elemDouble:
+		return newTensor(in, shape, rows, off, func(v float64) (float64, bool) { return v, true }, "")
+	case elemInt64:
+		return newTensor(in, shape, rows, off, intConv[int64](math.MinInt64, math.MaxInt64), "an int64")
+	case elemInt32:
+		return newTensor(in, shape, rows, off, intConv[int32](math.MinInt32, math.MaxInt32), "an int32")
+	case elemInt16:
+		return newTensor(in, shape, rows, off, intConv[int16](math.MinInt16, math.MaxInt16), "an int16")
+	case elemInt8:
+		return newTensor(in, shape, rows, off, intConv[int8](math.MinInt8, math.MaxInt8), "an int8")
+	case elemUint8:
+		return newTensor(in, shape, rows, off, intConv[uint8](0, math.MaxUint8), "a uint8")
+	case elemUint16:
+		return newTensor(in, shape, rows, off, intConv[uint16](0, math.MaxUint16), "a uint16")
+	case elemUint32:
+		return newTensor(in, shape, rows, off, intConv[uint32](0, math.MaxUint32), "a uint32")
+	case elemUint64:
+		return newTensor(in, shape, rows, off, intConv[uint64](0, 1<<63), "a uint64")
+	case elemBool:
+		return newTensor(in, shape, rows, off, func(v float64) (bool, bool) { return v == 1, v == 0 || v == 1 }, "a bool (0 or 1)")
+	case elemString:
+		t, err := ort.NewStringTensor(shape)
+		if err != nil {
+			return nil, err
+		}
+		vals := make([]string, 0, len(rows)*in.perRow)
+		for _, r := range rows {
+			for k, v := range r[off : off+in.perRow] {
+				c, ok := integral(v, 0, float64(len(in.categories)-1))
+				if !ok {
+					t.Destroy()
+					return nil, in.badValue(k, v, fmt.Sprintf("a category code in [0, %d]", len(in.categories)-1))
+				}
+				vals = append(vals, in.categories[c])
+			}
+		}
+		if err := t.SetContents(vals); err != nil {
+			t.Destroy()
+			return nil, err
+		}
+		return t, nil
+	}
+	return nil, fmt.Errorf("onnx: input %q: element type %s", in.name, elemName(in.elem))
+}
+
+func intConv[T int64 | int32 | int16 | int8 | uint8 | uint16 | uint32 | uint64](lo, hi float64) func(float64) (T, bool) {
+	return func(v float64) (T, bool) {
+		i, ok := integral(v, lo, hi)
+		if !ok {
+			return 0, false
+		}
+		if hi > math.MaxInt64 || lo >= 0 && v >= 1<<63 {
+			return T(uint64(v)), true
+		}
+		return T(i), true
+	}
+}
+
+func newTensor[T ort.TensorData](in *rtInput, shape ort.Shape, rows [][]float64, off int, conv func(float64) (T, bool), want string) (ort.Value, error) {
+	data := make([]T, 0, len(rows)*in.perRow)
+	for _, r := range rows {
+		for k, v := range r[off : off+in.perRow] {
+			x, ok := conv(v)
+			if !ok {
+				return nil, in.badValue(k, v, want)
+			}
+			data = append(data, x)
+		}
+	}
+	return ort.NewTensor(shape, data)
+}
+
+// decode reads an output into an rtOut. rows is the batch size when batch
+// is set; the output's first dimension (or sequence length) must match it.
+func decode(v ort.Value, rows int, batch bool) (rtOut, error) {
+	o := rtOut{rows: rows}
+	checkRows := func(shape ort.Shape) error {
+		if batch && (len(shape) == 0 || shape[0] != int64(rows)) {
+			return fmt.Errorf("%w: shape %v for %d rows", errOutputShape, shape, rows)
+		}
+		return nil
+	}
+	switch t := v.(type) {
+	case *ort.Tensor[float32]:
+		o.nums = convert(t.GetData())
+	case *ort.Tensor[float64]:
+		o.nums = append([]float64(nil), t.GetData()...)
+	case *ort.Tensor[int64]:
+		o.nums = convert(t.GetData())
+	case *ort.Tensor[int32]:
+		o.nums = convert(t.GetData())
+	case *ort.Tensor[int16]:
+		o.nums = convert(t.GetData())
+	case *ort.Tensor[int8]:
+		o.nums = convert(t.GetData())
+	case *ort.Tensor[uint8]:
+		o.nums = convert(t.GetData())
+	case *ort.Tensor[uint16]:
+		o.nums = convert(t.GetData())
+	case *ort.Tensor[uint32]:
+		o.nums = convert(t.GetData())
+	case *ort.Tensor[uint64]:
+		o.nums = convert(t.GetData())
+	case *ort.Tensor[bool]:
+		for _, b := range t.GetData() {
+			o.nums = append(o.nums, b2f(b))
+		}
+	case *ort.CustomDataTensor:
+		if t.DataType() != elemFloat16 {
+			return o, fmt.Errorf("element type %s is not read", elemName(int64(t.DataType())))
+		}
+		d := t.GetData()
+		for i := 0; i+1 < len(d); i += 2 {
+			o.nums = append(o.nums, float16(uint16(d[i])|uint16(d[i+1])<<8))
+		}
+	case *ort.StringTensor:
+		s, err := t.GetContents()
+		if err != nil {
+			return o, err
+		}
+		o.kind, o.strs = outStrings, s
+	case *ort.Sequence:
+		items, err := t.GetValues()
+		if err != nil {
+			return o, err
+		}
+		if batch && len(items) != rows || !batch && len(items) != 1 {
+			return o, fmt.Errorf("%w: a sequence of %d for %d rows", errOutputShape, len(items), rows)
+		}
+		o.kind = outMaps
+		for _, it := range items {
+			mp, ok := it.(*ort.Map)
+			if !ok {
+				return o, fmt.Errorf("a sequence of %T is not read", it)
+			}
+			keys, vals, err := mapContents(mp)
+			if err != nil {
+				return o, err
+			}
+			o.mapKeys = append(o.mapKeys, keys)
+			o.mapVals = append(o.mapVals, vals)
+		}
+		return o, nil
+	default:
+		return o, fmt.Errorf("a %T is not read", v)
+	}
+	return o, checkRows(v.GetShape())
+}
+
+// mapContents reads a map of int64 or string keys to numbers.
+func mapContents(mp *ort.Map) ([]string, []float64, error) {
+	kv, vv, err := mp.GetKeysAndValues()
+	if err != nil {
+		return nil, nil, err
+	}
+	var keys []string
+	switch k := kv.(type) {
+	case *ort.StringTensor:
+		if keys, err = k.GetContents(); err != nil {
+			return nil, nil, err
+		}
+	case *ort.Tensor[int64]:
+		for _, x := range k.GetData() {
+			keys = append(keys, fmt.Sprint(x))
+		}
+	default:
+		return nil, nil, fmt.Errorf("map keys of %T are not read", kv)
+	}
+	var vals []float64
+	switch v := vv.(type) {
+	case *ort.Tensor[float32]:
+		vals = convert(v.GetData())
+	case *ort.Tensor[float64]:
+		vals = append(vals, v.GetData()...)
+	default:
+		return nil, nil, fmt.Errorf("map values of %T are not read", vv)
+	}
+	if len(keys) != len(vals) {
+		return nil, nil, fmt.Errorf("a map of %d keys and %d values", len(keys), len(vals))
+	}
+	return keys, vals, nil
+}
+
+func convert[T int64 | int32 | int16 | int8 | uint8 | uint16 | uint32 | uint64 | float32](d []T) []float64 {
+	out := make([]float64, len(d))
+	for i, x := range d {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+// float16 decodes an IEEE 754 half-precision number.
+func float16(h uint16) float64 {
+	sign := 1.0
+	if h&0x8000 != 0 {
+		sign = -1
+	}
+	exp := int(h>>10) & 0x1f
+	frac := float64(h & 0x3ff)
+	switch exp {
+	case 0:
+		return sign * math.Ldexp(frac, -24)
+	case 0x1f:
+		if frac != 0 {
+			return math.NaN()
+		}
+		return sign * math.Inf(1)
+	}
+	return sign * math.Ldexp(1+frac/1024, exp-15)
+}

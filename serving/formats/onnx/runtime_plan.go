@@ -1,0 +1,434 @@
+package onnx
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// This file holds what the ONNX Runtime engine decides without calling
+// ONNX Runtime: how a feature vector fills the graph's inputs, and how the
+// graph's outputs become a Prediction.
+
+// ONNX TensorProto.DataType values the ONNX Runtime engine feeds.
+const (
+	elemUint8   = 2
+	elemInt8    = 3
+	elemUint16  = 4
+	elemInt16   = 5
+	elemInt32   = 6
+	elemInt64   = 7
+	elemString  = 8
+	elemBool    = 9
+	elemFloat16 = 10
+	elemUint32  = 12
+	elemUint64  = 13
+)
+
+// rtInput is one graph input as a record fills it.
+type rtInput struct {
+	name   string
+	elem   int64
+	shape  []int64 // dims; shape[0] is -1 for a batch dimension
+	perRow int     // elements one record fills
+	// categories are the values of a string input: a feature is an index
+	// into them.
+	categories []string
+	// names are the names of the perRow elements in ModelInfo.Inputs.
+	names []string
+}
+
+// rtPlan is how a model is fed.
+type rtPlan struct {
+	inputs   []rtInput
+	features int
+	batch    bool // every input has a leading batch dimension
+	desc     string
+}
+
+// planInputs works out how a feature vector fills gi's inputs. It refuses,
+// with the reason, an input a record cannot fill: one of an element type
+// records cannot carry, one without a declared shape, one with a symbolic
+// dimension other than a leading batch dimension, or a string input whose
+// categories the graph does not list.
+func planInputs(gi *graphInfo, maxElems int64) (*rtPlan, error) {
+	unsupported := func(format string, args ...any) (*rtPlan, error) {
+		return nil, serving.Unsupported(FormatName, fmt.Errorf(format, args...))
+	}
+	p := &rtPlan{batch: true}
+	var desc []string
+	for _, vi := range gi.inputs {
+		if gi.initializers[vi.name] {
+			continue // an initializer listed as an input (IR version < 4)
+		}
+		if !vi.hasType {
+			return unsupported("input %q is not a tensor (a sequence, map or optional value): a record cannot fill it", vi.name)
+		}
+		if !feedable(vi.elem) {
+			return unsupported("input %q is %s: a record's numbers cannot fill it", vi.name, elemName(vi.elem))
+		}
+		if !vi.hasShape {
+			return unsupported("input %q declares no shape: a record cannot say how many values it holds", vi.name)
+		}
+		in := rtInput{name: vi.name, elem: vi.elem, shape: make([]int64, len(vi.dims)), perRow: 1}
+		for i, d := range vi.dims {
+			switch {
+			case i == 0 && (d.param != "" || !d.known):
+				in.shape[0] = -1
+			case d.param != "" || !d.known:
+				return unsupported("input %q has the symbolic dimension %q at axis %d of %s: only a leading batch dimension may be symbolic, since a record cannot say the size of another", vi.name, d.param, i, dimString(vi.dims))
+			case d.value <= 0:
+				return unsupported("input %q has an empty dimension in %s", vi.name, dimString(vi.dims))
+			default:
+				in.shape[i] = d.value
+				if int64(in.perRow)*d.value > maxElems {
+					return unsupported("input %q of shape %s holds more than %d elements", vi.name, dimString(vi.dims), maxElems)
+				}
+				in.perRow *= int(d.value)
+			}
+		}
+		if len(in.shape) == 0 || in.shape[0] != -1 {
+			p.batch = false
+		}
+		if vi.elem == elemString {
+			cats, err := stringCategories(gi, vi.name)
+			if err != nil {
+				return nil, serving.Unsupported(FormatName, err)
+			}
+			in.categories = cats
+		}
+		p.inputs = append(p.inputs, in)
+		p.features += in.perRow
+		if int64(p.features) > maxElems {
+			return unsupported("the inputs hold more than %d elements together", maxElems)
+		}
+		desc = append(desc, fmt.Sprintf("%q %s %s", vi.name, elemName(vi.elem), dimString(vi.dims)))
+	}
+	if len(p.inputs) == 0 {
+		return unsupported("the graph has no input a record can fill")
+	}
+	p.desc = strings.Join(desc, ", then ")
+	if p.batch {
+		p.desc += " (leading symbolic dimension: the batch)"
+	}
+	nameInputs(p.inputs)
+	return p, nil
+}
+
+// feedable reports whether a record's float64 features can fill an input
+// of element type t.
+func feedable(t int64) bool {
+	switch t {
+	case elemFloat, elemDouble, elemInt64, elemInt32, elemInt16, elemInt8,
+		elemUint8, elemUint16, elemUint32, elemUint64, elemBool, elemString:
+		return true
+	}
+	return false
+}
+
+// stringCategories finds the values a string input takes: the list of
+// the first ai.onnx.ml node that reads it and lists them (LabelEncoder's
+// keys_strings, OneHotEncoder's or CategoryMapper's cats_strings).
+func stringCategories(gi *graphInfo, input string) ([]string, error) {
+	for _, n := range gi.nodes {
+		if !slices.Contains(n.inputs, input) {
+			continue
+		}
+		for _, attr := range []string{"keys_strings", "cats_strings"} {
+			if c := n.strs[attr]; len(c) > 0 {
+				return c, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("string input %q: no LabelEncoder, OneHotEncoder or CategoryMapper reading it lists its values, so a record's text cannot be coded for it", input)
+}
+
+// nameInputs sets each input's element names, as ModelInfo.Inputs lists
+// them: an input of one element per record is named as in the graph; an
+// input of several is named name[i] for its i-th element in row-major
+// order. A model with one input of several elements gets no names (nil):
+// its one tensor is fed positionally.
+func nameInputs(ins []rtInput) {
+	if len(ins) == 1 && ins[0].perRow > 1 {
+		return
+	}
+	for i := range ins {
+		in := &ins[i]
+		if in.perRow == 1 {
+			in.names = []string{in.name}
+			continue
+		}
+		in.names = make([]string, in.perRow)
+		for k := range in.names {
+			in.names[k] = in.name + "[" + strconv.Itoa(k) + "]"
+		}
+	}
+}
+
+// servingInputs is ModelInfo.Inputs, or nil.
+func (p *rtPlan) servingInputs() []serving.Input {
+	if len(p.inputs) == 0 || p.inputs[0].names == nil {
+		return nil
+	}
+	var out []serving.Input
+	for _, in := range p.inputs {
+		for _, n := range in.names {
+			out = append(out, serving.Input{Name: n, Categories: in.categories})
+		}
+	}
+	return out
+}
+
+// elemNameAt names feature k of in, for errors.
+func (in *rtInput) elemNameAt(k int) string {
+	if in.names != nil {
+		return in.names[k]
+	}
+	if in.perRow == 1 {
+		return in.name
+	}
+	return in.name + "[" + strconv.Itoa(k) + "]"
+}
+
+// badValue is the error for a feature that in cannot take.
+func (in *rtInput) badValue(k int, v float64, want string) error {
+	return &serving.FieldError{Field: in.elemNameAt(k), Err: fmt.Errorf("%w: %v is not %s", serving.ErrFieldType, v, want)}
+}
+
+// integral converts v to an integer in [lo, hi], or fails.
+func integral(v float64, lo, hi float64) (int64, bool) {
+	if v != math.Trunc(v) || v < lo || v > hi {
+		return 0, false
+	}
+	return int64(v), true
+}
+
+// outKind is what one graph output holds.
+type outKind int
+
+const (
+	outNumeric outKind = iota // a numeric or bool tensor
+	outStrings                // a string tensor
+	outMaps                   // a sequence of maps, as ZipMap writes
+)
+
+// rtOut is one output of one run, decoded.
+type rtOut struct {
+	kind outKind
+	rows int // batch rows, or 1 without a batch dimension
+	nums []float64
+	strs []string
+	// maps: one per row, keys in the order the map holds them, as text.
+	mapKeys [][]string
+	mapVals [][]float64
+}
+
+// perRow is the number of elements one row holds.
+func (o *rtOut) perRow() int {
+	switch o.kind {
+	case outStrings:
+		return len(o.strs) / max(o.rows, 1)
+	case outMaps:
+		if len(o.mapKeys) == 0 {
+			return 0
+		}
+		return len(o.mapKeys[0])
+	}
+	return len(o.nums) / max(o.rows, 1)
+}
+
+// rtOutPlan is how a model's outputs become a Prediction, fixed at load
+// from a dry run.
+type rtOutPlan struct {
+	// classifier: output label holds the predicted class of each row, and
+	// output prob the probabilities of the classes.
+	classifier  bool
+	label, prob int
+	classes     []string       // class of each probability, in order
+	classIndex  map[string]int // position of each class in classes
+	outputs     int            // ModelInfo.Outputs
+	first, perK []int          // generic: elements per row of each output
+}
+
+// planOutputs decides, from the outputs of a dry run and the graph, how
+// outputs become a Prediction. names are the output names.
+func planOutputs(gi *graphInfo, names []string, outs []rtOut) (*rtOutPlan, error) {
+	unsupported := func(format string, args ...any) (*rtOutPlan, error) {
+		return nil, serving.Unsupported(FormatName, fmt.Errorf(format, args...))
+	}
+	p := &rtOutPlan{label: -1, prob: -1}
+	// A classifier: one label per row, and probabilities (a ZipMap, or a
+	// tensor beside an ai.onnx.ml classifier that names the classes).
+	for i, o := range outs {
+		if (o.kind == outStrings || o.kind == outNumeric && isIntegerOutput(gi, names[i])) && o.perRow() == 1 && p.label < 0 {
+			p.label = i
+		}
+		if o.kind == outMaps && p.prob < 0 {
+			p.prob = i
+		}
+	}
+	if p.label >= 0 && p.prob < 0 {
+		if classes := classLabels(gi); len(classes) > 1 {
+			for i, o := range outs {
+				if i != p.label && o.kind == outNumeric && o.perRow() == len(classes) {
+					p.prob, p.classes = i, classes
+					break
+				}
+			}
+		}
+	}
+	if p.label >= 0 && p.prob >= 0 {
+		if outs[p.prob].kind == outMaps {
+			p.classes = outs[p.prob].mapKeys[0]
+		}
+		if len(p.classes) < 2 {
+			return unsupported("output %q holds %d class probabilities; a classifier has at least 2", names[p.prob], len(p.classes))
+		}
+		p.classifier = true
+		p.outputs = len(p.classes)
+		p.classIndex = make(map[string]int, len(p.classes))
+		for i, c := range p.classes {
+			p.classIndex[c] = i
+		}
+		return p, nil
+	}
+	p.label, p.prob = -1, -1
+	for i, o := range outs {
+		if o.kind != outNumeric {
+			return unsupported("output %q is a %s, which a Prediction cannot hold outside a classifier's label and probabilities", names[i], map[outKind]string{outStrings: "string tensor", outMaps: "sequence of maps"}[o.kind])
+		}
+		k := o.perRow()
+		if k == 0 {
+			return unsupported("output %q is empty", names[i])
+		}
+		p.perK = append(p.perK, k)
+		p.outputs += k
+	}
+	return p, nil
+}
+
+// isIntegerOutput reports whether output name is declared with an integer
+// element type, as a classifier's label is.
+func isIntegerOutput(gi *graphInfo, name string) bool {
+	for _, vi := range gi.outputs {
+		if vi.name == name {
+			return vi.hasType && (vi.elem == elemInt64 || vi.elem == elemInt32)
+		}
+	}
+	return false
+}
+
+// classLabels returns the class labels an ai.onnx.ml classifier of the
+// graph declares, as text.
+func classLabels(gi *graphInfo) []string {
+	for _, n := range gi.nodes {
+		if s := n.strs["classlabels_strings"]; len(s) > 0 {
+			return s
+		}
+		if v := n.ints["classlabels_int64s"]; len(v) > 0 {
+			out := make([]string, len(v))
+			for i, x := range v {
+				out[i] = strconv.FormatInt(x, 10)
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// errOutputShape means a run's outputs did not have the shape of the
+// load-time dry run.
+var errOutputShape = errors.New("outputs differ in shape from the load-time dry run")
+
+// predictions turns the outputs of one run over rows rows into out.
+func (p *rtOutPlan) predictions(outs []rtOut, rows int, out []serving.Prediction) error {
+	for _, o := range outs {
+		if o.rows != rows {
+			return errOutputShape
+		}
+	}
+	if p.classifier {
+		return p.classify(outs, rows, out)
+	}
+	for i, o := range outs {
+		if o.perRow() != p.perK[i] || len(o.nums) != rows*p.perK[i] {
+			return errOutputShape
+		}
+	}
+	for r := range rows {
+		first := outs[0].nums[r*p.perK[0] : (r+1)*p.perK[0]]
+		var pr serving.Prediction
+		if p.outputs == 1 {
+			pr.Value = first[0]
+		} else {
+			pr.Values = make([]float64, 0, p.outputs)
+			for i, o := range outs {
+				pr.Values = append(pr.Values, o.nums[r*p.perK[i]:(r+1)*p.perK[i]]...)
+			}
+			if len(first) == 1 {
+				pr.Value = first[0]
+			} else {
+				best := 0
+				for i, v := range first {
+					if v > first[best] {
+						best = i
+					}
+				}
+				pr.Value, pr.Label = first[best], strconv.Itoa(best)
+			}
+		}
+		out[r] = pr
+	}
+	return nil
+}
+
+func (p *rtOutPlan) classify(outs []rtOut, rows int, out []serving.Prediction) error {
+	lo, po := &outs[p.label], &outs[p.prob]
+	n := len(p.classes)
+	for r := range rows {
+		var label string
+		if lo.kind == outStrings {
+			label = lo.strs[r]
+		} else {
+			label = strconv.FormatInt(int64(lo.nums[r]), 10)
+		}
+		vals := make([]float64, n)
+		if po.kind == outMaps {
+			keys, pv := po.mapKeys[r], po.mapVals[r]
+			if len(keys) != n || len(pv) != n {
+				return errOutputShape
+			}
+			for i, k := range keys {
+				j := i
+				if k != p.classes[i] {
+					var ok bool
+					if j, ok = p.classIndex[k]; !ok {
+						return fmt.Errorf("%w: class %q", errOutputShape, k)
+					}
+				}
+				vals[j] = pv[i]
+			}
+		} else {
+			if len(po.nums) != rows*n {
+				return errOutputShape
+			}
+			copy(vals, po.nums[r*n:(r+1)*n])
+		}
+		pr := serving.Prediction{Values: vals, Label: label}
+		if j, ok := p.classIndex[label]; ok {
+			pr.Confidence = vals[j]
+		}
+		if n == 2 {
+			pr.Value = vals[1]
+		} else {
+			pr.Value = pr.Confidence
+		}
+		out[r] = pr
+	}
+	return nil
+}

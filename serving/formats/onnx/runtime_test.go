@@ -1,0 +1,294 @@
+package onnx_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/onnx"
+)
+
+// runtimeFormat starts the ONNX Runtime engine on the library named by
+// ONNXRUNTIME_LIB (or the default names). Without a library the test
+// skips, except under CI (CI set), where .ci/run installs one and its
+// absence is a failure.
+func runtimeFormat(t testing.TB, opts ...onnx.RuntimeOption) serving.Format {
+	t.Helper()
+	f, err := onnx.Open(onnx.Runtime(opts...))
+	if err != nil {
+		var le *onnx.LibraryError
+		if errors.As(err, &le) && os.Getenv("CI") == "" {
+			t.Skipf("ONNX Runtime is not installed (set %s; .ci/install-onnxruntime fetches it): %v", onnx.LibraryEnv, err)
+		}
+		t.Fatal(err)
+	}
+	return f
+}
+
+func loadRuntime(t testing.TB, f serving.Format, b []byte) serving.Model {
+	t.Helper()
+	m, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c, ok := m.(serving.Closer); ok {
+			c.Close()
+		}
+	})
+	return m
+}
+
+func TestRuntimeTinyClassifierMatchesReference(t *testing.T) {
+	m := loadRuntime(t, runtimeFormat(t), tinyClassifier())
+	info := m.(serving.Describer).Describe()
+	if info.Features != 4 || info.Outputs != 3 || info.Inputs != nil {
+		t.Errorf("Describe() = %+v", info)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	rows := make([][]float64, 64)
+	for i := range rows {
+		rows[i] = []float64{r.NormFloat64(), r.NormFloat64(), r.NormFloat64(), r.NormFloat64()}
+	}
+	batch := make([]serving.Prediction, len(rows))
+	if err := m.(serving.BatchPredictor).PredictBatch(context.Background(), rows, batch); err != nil {
+		t.Fatal(err)
+	}
+	for i, x := range rows {
+		p, err := m.Predict(context.Background(), x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := tinyReference(x)
+		for k := range want {
+			if !close32(p.Values[k], want[k]) || !close32(batch[i].Values[k], want[k]) {
+				t.Fatalf("row %d: Values = %v, batched %v, want %v", i, p.Values, batch[i].Values, want)
+			}
+		}
+		if p.Label != batch[i].Label || p.Value != batch[i].Value {
+			t.Fatalf("row %d: one by one %+v, batched %+v", i, p, batch[i])
+		}
+	}
+}
+
+func TestRuntimeSingleOutputWithoutBatchDimension(t *testing.T) {
+	m := loadRuntime(t, runtimeFormat(t), tinyScorer())
+	p, err := m.Predict(context.Background(), []float64{0.3, -1.2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Values != nil || !close32(p.Value, tinyScorerReference([]float64{0.3, -1.2})) {
+		t.Errorf("Predict = %+v, want Value %v", p, tinyScorerReference([]float64{0.3, -1.2}))
+	}
+	rows := [][]float64{{1, 2}, {3, 4}, {-1, 0.5}}
+	out := make([]serving.Prediction, len(rows))
+	if err := m.(serving.BatchPredictor).PredictBatch(context.Background(), rows, out); err != nil {
+		t.Fatal(err)
+	}
+	for i, x := range rows {
+		if !close32(out[i].Value, tinyScorerReference(x)) {
+			t.Errorf("row %d: %v, want %v", i, out[i].Value, tinyScorerReference(x))
+		}
+	}
+}
+
+func TestRuntimeFeatureCountAndClose(t *testing.T) {
+	f := runtimeFormat(t)
+	m, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: tinyClassifier()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fc *serving.FeatureCountError
+	if _, err := m.Predict(context.Background(), []float64{1, 2}); !errors.As(err, &fc) || fc.Want != 4 {
+		t.Errorf("short vector: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := m.Predict(ctx, []float64{1, 2, 3, 4}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: %v", err)
+	}
+	c := m.(serving.Closer)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := m.Predict(context.Background(), []float64{1, 2, 3, 4}); !errors.Is(err, serving.ErrClosed) {
+		t.Errorf("Predict after Close: %v, want serving.ErrClosed", err)
+	}
+}
+
+func TestRuntimeConcurrentPredict(t *testing.T) {
+	for _, sessions := range []int{1, 3} {
+		m := loadRuntime(t, runtimeFormat(t, onnx.Sessions(sessions)), tinyClassifier())
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for g := range 8 {
+			wg.Go(func() {
+				r := rand.New(rand.NewPCG(uint64(g), 9))
+				for range 200 {
+					x := []float64{r.NormFloat64(), r.NormFloat64(), r.NormFloat64(), r.NormFloat64()}
+					p, err := m.Predict(context.Background(), x)
+					if err != nil {
+						errs <- err
+						return
+					}
+					want := tinyReference(x)
+					for k := range want {
+						if !close32(p.Values[k], want[k]) {
+							errs <- errors.New("wrong answer under concurrency")
+							return
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("Sessions(%d): %v", sessions, err)
+		}
+	}
+}
+
+func TestRuntimeLibraryErrorListsWhatWasTried(t *testing.T) {
+	runtimeFormat(t) // the library is loaded for the process from here on
+	dir := t.TempDir()
+	bogus := filepath.Join(dir, "libonnxruntime.so")
+	if err := os.WriteFile(bogus, []byte("not a library"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Once a library is loaded, another path is a configuration error.
+	_, err := onnx.Open(onnx.Runtime(onnx.LibraryPath(bogus)))
+	if !errors.Is(err, serving.ErrConfig) || !strings.Contains(err.Error(), "already loaded") {
+		t.Errorf("Open with another library: %v", err)
+	}
+}
+
+func TestRuntimeOptionsAreValidated(t *testing.T) {
+	for _, opt := range []onnx.RuntimeOption{onnx.IntraOpThreads(-1), onnx.InterOpThreads(-1), onnx.Sessions(0), onnx.RuntimeMaxTensorElements(0)} {
+		if _, err := onnx.Open(onnx.Runtime(opt)); !errors.Is(err, serving.ErrConfig) {
+			t.Errorf("Open: %v, want serving.ErrConfig", err)
+		}
+	}
+}
+
+func TestRuntimeRefusesBadBytes(t *testing.T) {
+	f := runtimeFormat(t)
+	good := tinyClassifier()
+	for name, b := range map[string][]byte{
+		"truncated": good[:len(good)/2],
+		"random":    []byte("\x0a\xff\xff\xff\xff\x0f garbage"),
+		"empty":     {},
+	} {
+		m, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: b})
+		if err == nil {
+			m.(serving.Closer).Close()
+			t.Errorf("%s: loaded", name)
+			continue
+		}
+		if !errors.Is(err, serving.ErrCorruptModel) && !errors.Is(err, serving.ErrUnsupportedModel) {
+			t.Errorf("%s: %v, want a corrupt or unsupported model", name, err)
+		}
+	}
+}
+
+// TestRuntimeLibraryErrors starts the engine in child processes (the
+// library is loaded once per process) on libraries that are missing, not
+// ONNX Runtime, or of an API version too old, and checks the one error
+// each gets.
+func TestRuntimeLibraryErrors(t *testing.T) {
+	if os.Getenv("ONNX_LIBRARY_CHILD") != "" {
+		_, err := onnx.Open(onnx.Runtime())
+		var le *onnx.LibraryError
+		if !errors.As(err, &le) || !errors.Is(err, onnx.ErrRuntimeUnavailable) {
+			t.Fatalf("Open: %v, want a *LibraryError", err)
+		}
+		os.Stdout.WriteString("\nERR " + err.Error() + "\n")
+		return
+	}
+	runtimeFormat(t) // skips where the engine cannot run at all
+	dir := t.TempDir()
+	old := filepath.Join(dir, "libonnxruntime-old.so")
+	src := filepath.Join(dir, "old.c")
+	// A library that says it is ONNX Runtime 1.10.0 and offers API
+	// versions up to 10 only.
+	os.WriteFile(src, []byte(`#include <stddef.h>
+#include <stdint.h>
+static const void* get_api(uint32_t v) { return v <= 10 ? (const void*)1 : NULL; }
+static const char* version(void) { return "1.10.0"; }
+static const struct { const void* (*a)(uint32_t); const char* (*b)(void); } base = { get_api, version };
+const void* OrtGetApiBase(void) { return &base; }
+`), 0o644)
+	haveCC := exec.Command("cc", "-shared", "-fPIC", "-o", old, src).Run() == nil
+	cases := []struct{ name, env, want string }{
+		{"missing", filepath.Join(dir, "nowhere.so"), "nowhere.so (ONNXRUNTIME_LIB): "},
+		{"not onnxruntime", "libm.so.6", "not an ONNX Runtime library"},
+		{"too old", old, "ONNX Runtime 1.10.0 does not offer C API version 24"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.name == "too old" && !haveCC {
+				t.Skip("no C compiler to build the stand-in library")
+			}
+			cmd := exec.Command(os.Args[0], "-test.run=^TestRuntimeLibraryErrors$", "-test.v")
+			cmd.Env = append(os.Environ(), "ONNX_LIBRARY_CHILD=1", onnx.LibraryEnv+"="+c.env)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("child: %v\n%s", err, out)
+			}
+			if !strings.Contains(string(out), "ERR onnx: ONNX Runtime unavailable: tried "+c.env) || !strings.Contains(string(out), c.want) {
+				t.Errorf("child said:\n%s\nwant the path and %q", out, c.want)
+			}
+		})
+	}
+}
+
+func TestUseEngineSwitchesTheRegisteredFormat(t *testing.T) {
+	runtimeFormat(t)
+	var logs strings.Builder
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() {
+		slog.SetDefault(prev)
+		if err := onnx.UseEngine(onnx.PureGo()); err != nil {
+			t.Error(err)
+		}
+	})
+	load := func() serving.ModelInfo {
+		m, err := serving.Load(context.Background(), serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: tinyClassifier()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.(serving.Closer).Close()
+		return m.(serving.Describer).Describe()
+	}
+	if info := load(); !strings.Contains(info.Input, "fixed to 1") {
+		t.Fatalf("default engine: %+v, want the pure-Go engine", info)
+	}
+	if err := onnx.UseEngine(onnx.Runtime()); err != nil {
+		t.Fatal(err)
+	}
+	if info := load(); !strings.Contains(info.Input, "the batch") {
+		t.Errorf("after UseEngine(Runtime()): %+v, want the ONNX Runtime engine", info)
+	}
+	if !strings.Contains(logs.String(), "engine=\"onnxruntime 1.") {
+		t.Errorf("log: %s", logs.String())
+	}
+	// A failed choice leaves the engine as it was.
+	if err := onnx.UseEngine(onnx.Runtime(onnx.Sessions(0))); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("UseEngine(Sessions(0)): %v", err)
+	}
+	if info := load(); !strings.Contains(info.Input, "the batch") {
+		t.Errorf("after a failed UseEngine: %+v", info)
+	}
+}
