@@ -1,0 +1,93 @@
+// Package tensorflow is the "tensorflow-graphdef" model format: a
+// TensorFlow frozen graph (the protobuf bytes of a GraphDef whose
+// variables were turned into constants, as
+// tf.compat.v1.graph_util.convert_variables_to_constants or
+// freeze_graph.py write it), evaluated in pure Go. Importing the package
+// registers the format with serving:
+//
+//	import _ "github.com/modelstream/modelstream/serving/formats/tensorflow"
+//
+// # Ops
+//
+// The ops of dense and simple convolutional networks run, on float32
+// and float64 tensors (int32 and int64 tensors for shapes, axes, ArgMax
+// and Cast):
+//
+//	Placeholder, Const, Identity, MatMul (transpose_a, transpose_b),
+//	BiasAdd, Add, AddV2, Sub, Mul, RealDiv, Maximum, Minimum (with NumPy
+//	broadcasting), Relu, Relu6, Elu, Selu, Sigmoid, Tanh, Softmax,
+//	LogSoftmax (over the last axis), Reshape, Squeeze, ExpandDims,
+//	ConcatV2, Conv2D (NHWC, SAME or VALID padding, strides, dilations),
+//	MaxPool, AvgPool (NHWC), Mean, Sum (keep_dims, any axes), ArgMax and
+//	Cast.
+//
+// Only the nodes the output depends on are compiled; any other op among
+// them is refused at load with an error wrapping
+// serving.ErrUnsupportedModel that names the op and the node. So are
+// NCHW data formats, EXPLICIT padding, grouped convolutions and outputs
+// other than a node's first. Control inputs ("^name") are ignored: a
+// frozen graph has no side effects to order.
+//
+// # Loading
+//
+// Load decodes the GraphDef with google.golang.org/protobuf, from this
+// package's own copy of the subset of TensorFlow's schema it reads, and
+// compiles it once. It walks the graph back from the output to the
+// placeholders, in topological order, with an explicit stack: a cycle
+// is refused, and a graph of any depth compiles without growing the
+// goroutine stack. Every tensor gets its shape at load, so a shape that
+// does not fit (a MatMul of [1 30] by [20 64], a Reshape of 6 elements
+// into 4) is refused at load, never met at Predict. Everything computed
+// from constants alone is computed then, once: the shape input of a
+// Reshape, the axes of a Mean, a constant subgraph. The shape, axis and
+// dimension inputs of Reshape, ExpandDims, ConcatV2, Mean, Sum and
+// ArgMax must be such constants.
+//
+// # Inputs
+//
+// The graph's inputs are the Placeholder nodes the output depends on, in
+// the order of the GraphDef. Each must be DT_FLOAT or DT_DOUBLE and
+// have a known shape, where only the leading dimension may be unknown
+// (-1): that is the batch dimension, fixed to 1 record per Predict. A
+// placeholder of unknown rank, of an integer type, or with an unknown
+// inner dimension cannot be fed from a record and is refused at load
+// with the reason.
+//
+// A record feeds the placeholders one after the other, each with the
+// elements of its shape (without the batch dimension) in row-major
+// order. The model names them in serving.ModelInfo.Inputs: a
+// placeholder of one element per record by its node name ("age"); a
+// placeholder of k elements, such as the usual [-1, k] input, as
+// "x:0" ... "x:k-1". A Descriptor label [LabelInputs] renames them all,
+// so that a [-1, 30] placeholder reads the stream's named fields:
+//
+//	tensorflow.inputs: "age,income,tenure,..."
+//
+// # Outputs
+//
+// The output is the node named by the label [LabelOutput], or the one
+// node that no other node reads. Its elements for one record are the
+// prediction: one element sets Prediction.Value; several set Values,
+// with Value the largest, Label its index (or its name from
+// [LabelClasses]) and, when the output node is a Softmax, Confidence
+// that largest probability.
+//
+// # Speed and safety
+//
+// A compiled model is a list of steps over
+// preallocated buffers. Each Predict call takes a set of buffers from a
+// sync.Pool, so calls run concurrently and a model with one output per
+// record allocates nothing per call. [Model.PredictBatch] runs
+// BatchRows records through the graph at once when every placeholder
+// has a batch dimension and, checked at load on pseudo-random rows, the
+// graph computes each row of a batch exactly as it computes that row
+// alone; otherwise it scores rows one at a time.
+//
+// Hostile bytes cannot crash or exhaust the process: undecodable or
+// truncated protobuf, duplicate or missing nodes, cycles and shapes that
+// do not fit fail with serving.ErrCorruptModel; every declared shape and
+// constant is bounded by [MaxElements] before anything is allocated for
+// it (failing with serving.ErrTooLarge as well), and the node count by
+// [MaxNodes]. A protobuf cut at a node boundary is still a valid,
+// smaller GraphDef, and loads if what is left makes sense.
+package tensorflow
