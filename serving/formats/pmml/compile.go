@@ -762,6 +762,21 @@ func (c *compiler) outputs(o *node, mn *modelNode, sc *scope) error {
 					return s.v[mn.probs+int(r.val)]
 				}
 			}
+		case "reasonCode":
+			if mn.reasons == nil {
+				return unsupportedf("OutputField %q: reasonCode of a <%s>", name, mn.name)
+			}
+			rank, err := of.num("rank", 1)
+			if err != nil {
+				return err
+			}
+			f.str = true
+			fn = func(s *state, r result) float64 {
+				if !r.ok {
+					return nan
+				}
+				return mn.reasons(s, int(rank))
+			}
 		case "residual":
 			// The target is never an input when scoring, so there is no
 			// residual to compute.

@@ -88,3 +88,34 @@ func TestDMGMining(t *testing.T) {
 		}
 	}
 }
+
+func TestDMGOtherModels(t *testing.T) {
+	cases := []struct {
+		file  string
+		rec   map[string]any
+		value float64
+		label string
+	}{
+		{"dmg_general_regression.xml", map[string]any{"age": 25, "work": 4}, 2.2830000000000004, ""},
+		{"dmg_general_generalLinear.xml", map[string]any{"sex": 1, "minority": 0, "age": 25, "work": 4}, 1.7710000000000001, ""},
+		{"dmg_general_generalizedLinear.xml", map[string]any{"sex": 1, "minority": 0, "age": 25, "work": 4}, 1.7744268679597344, ""},
+		{"dmg_general_multinomial_logistic.xml", map[string]any{"sex": 1, "minority": 0, "age": 25, "work": 4}, -1, "2"},
+		{"dmg_neural_normal.xml", map[string]any{"gender": "  female", "no of claims": "       0", "domicile": "suburban", "age of car": 5}, 3067.3031886618014, ""},
+		{"dmg_svm_classification_cont_predictors.xml", map[string]any{"x1": 0, "x2": 0}, -1, "no"},
+		{"dmg_svm_classification_cont_predictors.xml", map[string]any{"x1": 0, "x2": 1}, -1, "yes"},
+		{"dmg_svm_classification_cont_predictors.xml", map[string]any{"x1": 1, "x2": 0}, -1, "yes"},
+		{"dmg_svm_classification_cont_predictors.xml", map[string]any{"x1": 1, "x2": 1}, -1, "no"},
+		{"dmg_svm_classification_cat_predictors.xml", map[string]any{"Age": 20, "Employment": "Private"}, -1, "1"},
+		{"dmg_scorecard_example.xml", map[string]any{"department": "engineering", "age": 25, "income": 500}, 29, ""},
+	}
+	for _, c := range cases {
+		m := loadFile(t, "pmml4s/"+c.file)
+		p := predict(t, m, c.rec)
+		if p.Label != c.label {
+			t.Errorf("%s %v: label %q, want %q (%+v)", c.file, c.rec, p.Label, c.label, p)
+		}
+		if c.value >= 0 && !near(p.Value, c.value, 1e-12) {
+			t.Errorf("%s %v: value %v, want %v (%+v)", c.file, c.rec, p.Value, c.value, p)
+		}
+	}
+}

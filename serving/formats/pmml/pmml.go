@@ -355,6 +355,8 @@ type modelNode struct {
 	probs    int     // first slot of the probability vector
 	target   *targetFix
 	outs     []outStep
+	// reasons returns a scorecard's reason code of a rank.
+	reasons func(s *state, rank int) float64
 }
 
 // result of a model core: a regression value, or the index of the
