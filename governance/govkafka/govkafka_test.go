@@ -15,9 +15,9 @@ import (
 	"github.com/modelstream/modelstream/governance/govkafka"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
-	"github.com/modelstream/modelstream/serving/wire"
 	"github.com/modelstream/modelstream/serving/servingtest"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
