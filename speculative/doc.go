@@ -50,6 +50,29 @@
 // A [Switch] holds a blue and a green Scorer, one live: [Switch.Promote]
 // and [Switch.Rollback] flip between them atomically.
 //
+// # Bandits
+//
+// A [Bandit] routes like a Split, but sets the shares itself from
+// rewards: how good each variant's answers turned out, from ground truth
+// joined later ([Bandit.Reward]) or from the call itself ([WithReward],
+// such as a latency-penalised reward). Its [Policy] is Thompson sampling
+// ([Thompson] for 0/1 rewards, [GaussianThompson] for real ones), [UCB1]
+// or [Exp3]. [WithChangeDetection] restarts it when an arm's rewards
+// change, [WithDiscount] makes it forget gradually instead,
+// [WithMinShare] keeps every arm measured, and [WithSticky] keeps keys on
+// their arm. What it learnt is saved and restored with
+// [Bandit.MarshalBinary] and [Bandit.UnmarshalBinary].
+//
+// Which to choose: TestBanditSimulation runs 100,000 rounds of four arms
+// with success rates 0.30, 0.25, 0.20 and 0.15, stationary and reversed
+// at round 50,000. Thompson sampling with change detection has a
+// cumulative regret of 0.7% of uniform splitting's when stationary (no
+// false alarm) and 1.7% with the change, and gives the new best arm most
+// of the traffic within 300 rounds of it. Without detection Thompson
+// sampling takes about 21,000 rounds to recover; discounting (0.999)
+// recovers fast but pays 20-25% of uniform's regret for its forgetting.
+// UCB1 and Exp3 stay near 6-10%. Run it with -v for the table.
+//
 // # Shadows
 //
 // A [Shadow] answers with its primary and mirrors each record to shadow

@@ -24,7 +24,8 @@ const (
 	kindSplit
 	kindSwitch
 	kindShadow
-	kindAll = kindBudget | kindEnsemble | kindSplit | kindSwitch | kindShadow
+	kindBandit
+	kindAll = kindBudget | kindEnsemble | kindSplit | kindSwitch | kindShadow | kindBandit
 )
 
 var kindNames = map[kind]string{
@@ -33,6 +34,7 @@ var kindNames = map[kind]string{
 	kindSplit:    "split",
 	kindSwitch:   "switch",
 	kindShadow:   "shadow",
+	kindBandit:   "bandit",
 }
 
 // The defaults of the options.
@@ -56,6 +58,7 @@ type config struct {
 	observer      func(Observation)
 	shadowTimeout time.Duration
 	hooks         []HookDecision
+	bandit        banditConfig // see bandit_options.go
 }
 
 func newConfig(k kind, opts []Option) (*config, error) {
@@ -121,11 +124,12 @@ func WithDecider(d Decider) Option {
 }
 
 // WithSeed seeds the random source a Split uses for records without a
-// key, making the sequence of choices reproducible for a single caller.
-// It applies to Split only. The default is a random seed.
+// key, or a Bandit uses for its draws, making the sequence of choices
+// reproducible for a single caller. It applies to Split and Bandit. The
+// default is a random seed.
 func WithSeed(seed uint64) Option {
 	return func(c *config) error {
-		if err := c.only("WithSeed", kindSplit); err != nil {
+		if err := c.only("WithSeed", kindSplit|kindBandit); err != nil {
 			return err
 		}
 		c.seed, c.seeded = seed, true

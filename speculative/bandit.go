@@ -1,0 +1,398 @@
+package speculative
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// Sentinel errors of a Bandit.
+var (
+	// ErrReward means a Bandit refused a reward: it was NaN or infinite,
+	// outside [0, 1] for a policy that needs that, or for an arm the
+	// Bandit does not have. The refused reward changes nothing and is
+	// counted (see [Bandit.Refused]). The error is a *[RewardError].
+	ErrReward = errors.New("speculative: reward refused")
+	// ErrCheckpoint means [Bandit.UnmarshalBinary] was given a checkpoint
+	// it cannot restore: not one, of another policy, or with impossible
+	// values. The Bandit keeps its state.
+	ErrCheckpoint = errors.New("speculative: bad bandit checkpoint")
+)
+
+// RewardError details a refused reward.
+type RewardError struct {
+	// Variant is the arm the reward was for.
+	Variant string
+	// Reward is the value refused.
+	Reward float64
+	// Reason says why, such as "not finite" or "unknown variant".
+	Reason string
+}
+
+// Error implements error.
+func (e *RewardError) Error() string {
+	return fmt.Sprintf("%v: %v for %q: %s", ErrReward, e.Reward, e.Variant, e.Reason)
+}
+
+// Unwrap returns ErrReward.
+func (e *RewardError) Unwrap() error { return ErrReward }
+
+// Bandit is a Scorer that routes each record to one of its variants (its
+// arms) by a [Policy] that learns from rewards: how good each arm's
+// answers turned out to be. Where a [Split] keeps the weights it is
+// given, a Bandit moves traffic towards the arms that earn the most, while
+// still exploring the others, and with [WithDiscount] follows arms whose
+// quality changes.
+//
+// Rewards come from [Bandit.Reward], typically from ground truth joined
+// to the scores later (each score's Decision names its arm in Variant),
+// or at once from a [RewardFunc] given with [WithReward]. Rewards that are
+// not finite, out of the policy's range, or for unknown arms are refused
+// with a *[RewardError] and counted.
+//
+// Options: [WithName], [WithHooks], [WithSeed], [WithChangeDetection],
+// [WithDiscount], [WithMinShare], [WithSticky], [WithReward].
+//
+// The Decision has Combinator "bandit", the policy's name in Decider
+// ("thompson", "gaussian-thompson", "ucb1" or "exp3"), the chosen arm's
+// name in Variant, and one Candidate per arm in the order given; those not
+// chosen have StatusSkipped. Its state (what it learnt) is saved with
+// [Bandit.MarshalBinary] and restored with [Bandit.UnmarshalBinary].
+//
+// A Bandit is safe for concurrent use. Choosing an arm takes a mutex for
+// a few hundred nanoseconds (a Beta draw per arm for Thompson sampling).
+type Bandit struct {
+	cfg      *config
+	policy   Policy
+	names    []string
+	scorers  []serving.Scorer
+	counters *counters
+	pulls    []atomic.Uint64
+	refused  atomic.Uint64
+	resets   atomic.Uint64
+
+	mu      sync.Mutex // guards what follows
+	rng     *rand.Rand
+	arms    []armState
+	rewards []uint64
+	pending int                        // rewards since the sticky shares were computed
+	table   atomic.Pointer[splitTable] // sticky shares; written under mu
+}
+
+// shareDraws is the number of policy draws that estimate Thompson
+// sampling's shares.
+const shareDraws = 1000
+
+// NewBandit returns a Bandit choosing among variants by policy. There
+// must be at least one variant, with unique non-empty names and non-nil
+// scorers. The variants' Weights are ignored: the policy sets the shares.
+func NewBandit(policy Policy, variants []Variant, opts ...Option) (*Bandit, error) {
+	cfg, err := newConfig(kindBandit, opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.bandit.discount == 0 { // not set: WithDiscount refuses 0
+		cfg.bandit.discount = 1
+	}
+	if err := policy.validate(); err != nil {
+		return nil, err
+	}
+	if len(variants) == 0 {
+		return nil, configError("bandit: no variants")
+	}
+	if cfg.bandit.minShare*float64(len(variants)) > 1 {
+		return nil, configError("bandit: WithMinShare(%v) for %d variants exceeds the whole traffic", cfg.bandit.minShare, len(variants))
+	}
+	b := &Bandit{
+		cfg:      cfg,
+		policy:   policy,
+		counters: newCounters(len(variants)),
+		pulls:    make([]atomic.Uint64, len(variants)),
+		rng:      rand.New(rand.NewPCG(cfg.seed, 0x6a09e667f3bcc909)),
+		arms:     make([]armState, len(variants)),
+		rewards:  make([]uint64, len(variants)),
+	}
+	for i, v := range variants {
+		if v.Name == "" {
+			return nil, configError("bandit: variant %d has no name", i)
+		}
+		for _, u := range variants[:i] {
+			if u.Name == v.Name {
+				return nil, configError("bandit: two variants named %q", v.Name)
+			}
+		}
+		if v.Scorer == nil {
+			return nil, configError("bandit: variant %q has a nil scorer", v.Name)
+		}
+		b.names = append(b.names, v.Name)
+		b.scorers = append(b.scorers, v.Scorer)
+	}
+	b.mu.Lock()
+	b.refreshShares()
+	b.mu.Unlock()
+	return b, nil
+}
+
+func (b *Bandit) pullsOf(i int) uint64 { return b.pulls[i].Load() }
+
+// route returns the index of the arm that r is routed to, and counts it
+// as routed there: a keyed record of a sticky Bandit by its key, any
+// other record by a fresh draw of the policy.
+func (b *Bandit) route(r serving.Record) int {
+	var i int
+	if b.cfg.bandit.sticky && len(r.Key) > 0 {
+		i = b.table.Load().pick(KeyHash(r.Key))
+	} else {
+		b.mu.Lock()
+		if m := b.cfg.bandit.minShare; m > 0 && b.rng.Float64() < m*float64(len(b.arms)) {
+			i = b.rng.IntN(len(b.arms))
+		} else {
+			i = b.policy.draw(b.arms, b.pullsOf, b.rng)
+		}
+		b.mu.Unlock()
+	}
+	b.pulls[i].Add(1)
+	return i
+}
+
+// Score implements serving.Scorer: it scores r with the arm the policy
+// chooses and returns its answer. The arm's error, if any, is returned
+// as is, along with a Result recording the Decision.
+func (b *Bandit) Score(ctx context.Context, r serving.Record) (serving.Result, error) {
+	start := time.Now()
+	chosen := b.route(r)
+	dec, preds := newDecision(len(b.scorers))
+	dec.Combinator, dec.Decider, dec.Variant, dec.Winner = "bandit", b.policy.String(), b.names[chosen], -1
+	for i := range dec.Candidates {
+		if i != chosen {
+			dec.Candidates[i] = serving.Candidate{Model: refOf(b.cfg.name, b.scorers[i], i), Status: serving.StatusSkipped}
+		}
+	}
+	res, err := b.scorers[chosen].Score(ctx, r)
+	took := time.Since(start)
+	settle(b.cfg.name, &dec.Candidates[chosen], &preds[chosen], b.scorers[chosen], chosen, res, err, took)
+	if err == nil {
+		dec.Winner = chosen
+	}
+	b.counters.record(dec, err)
+	for _, h := range b.cfg.hooks {
+		h.OnDecision(b.cfg.name, dec, took)
+	}
+	if fn := b.cfg.bandit.reward; fn != nil {
+		if rw, ok := fn(res, took, err); ok {
+			_ = b.reward(chosen, rw) // a refusal is counted
+		}
+	}
+	out := serving.Result{Provenance: serving.Provenance{Model: dec.Candidates[chosen].Model, Decision: dec}}
+	if err != nil {
+		return out, err
+	}
+	out.Prediction = res.Prediction
+	return out, nil
+}
+
+// Reward credits reward to the arm named variant, as the Decision of the
+// score it earned named it. It returns a *[RewardError] wrapping
+// [ErrReward], and counts the refusal, when variant is not an arm or the
+// reward is not finite or, for every policy but [GaussianThompson], not
+// in [0, 1].
+func (b *Bandit) Reward(variant string, reward float64) error {
+	for i, n := range b.names {
+		if n == variant {
+			return b.reward(i, reward)
+		}
+	}
+	b.refused.Add(1)
+	return &RewardError{Variant: variant, Reward: reward, Reason: "unknown variant"}
+}
+
+func (b *Bandit) reward(i int, r float64) error {
+	if math.IsNaN(r) || math.IsInf(r, 0) {
+		b.refused.Add(1)
+		return &RewardError{Variant: b.names[i], Reward: r, Reason: "not finite"}
+	}
+	if b.policy.unitRewards() && !(r >= 0 && r <= 1) {
+		b.refused.Add(1)
+		return &RewardError{Variant: b.names[i], Reward: r, Reason: b.policy.String() + " needs rewards in [0, 1]"}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.policy.update(b.arms, i, r, b.cfg.bandit.discount, b.cfg.bandit.detect) {
+		b.resets.Add(1)
+		b.pending = DefaultShareRefresh // recompute sticky shares now
+	}
+	b.rewards[i]++
+	if b.cfg.bandit.sticky {
+		if b.pending++; b.pending >= DefaultShareRefresh {
+			b.refreshShares()
+		}
+	}
+	return nil
+}
+
+// refreshShares recomputes the sticky routing table; b.mu is held.
+func (b *Bandit) refreshShares() {
+	b.pending = 0
+	if !b.cfg.bandit.sticky {
+		return
+	}
+	w := b.sharesLocked()
+	t := &splitTable{weights: w, upper: make([]float64, len(w))}
+	var acc float64
+	for i, x := range w {
+		acc += x
+		t.upper[i] = acc
+	}
+	for i := len(w) - 1; i >= 0; i-- {
+		if w[i] > 0 {
+			t.upper[i] = math.Inf(1)
+			break
+		}
+	}
+	b.table.Store(t)
+}
+
+// sharesLocked is the policy's shares mixed with the minimum share.
+func (b *Bandit) sharesLocked() []float64 {
+	w := b.policy.shares(b.arms, b.pullsOf, b.rng, shareDraws)
+	m := b.cfg.bandit.minShare
+	for i := range w {
+		w[i] = m + (1-m*float64(len(w)))*w[i]
+	}
+	return w
+}
+
+// Refused counts the rewards refused since the Bandit was built.
+func (b *Bandit) Refused() uint64 { return b.refused.Load() }
+
+// Resets counts the changes found by [WithChangeDetection], each of which
+// made the Bandit start afresh.
+func (b *Bandit) Resets() uint64 { return b.resets.Load() }
+
+// ArmStats is what a Bandit knows of one arm.
+type ArmStats struct {
+	// Name is the arm's variant name.
+	Name string `json:"name"`
+	// Routed counts the records routed to the arm.
+	Routed uint64 `json:"routed"`
+	// Rewards counts the rewards the arm received.
+	Rewards uint64 `json:"rewards"`
+	// Mean is the arm's mean reward, discounted by [WithDiscount]; 0
+	// before any reward.
+	Mean float64 `json:"mean"`
+	// Weight is the discounted number of rewards that Mean rests on.
+	Weight float64 `json:"weight"`
+	// Share is the share of traffic the policy gives the arm now,
+	// including the minimum share (estimated from draws for Thompson
+	// sampling).
+	Share float64 `json:"share"`
+}
+
+// Arms returns what the Bandit knows of each arm, in the order given.
+func (b *Bandit) Arms() []ArmStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	shares := b.sharesLocked()
+	out := make([]ArmStats, len(b.arms))
+	for i := range b.arms {
+		a := &b.arms[i]
+		out[i] = ArmStats{Name: b.names[i], Routed: b.pulls[i].Load(), Rewards: b.rewards[i], Mean: a.mean(), Weight: a.n, Share: shares[i]}
+	}
+	return out
+}
+
+// Ref implements serving.Referrer: the Bandit's name (see [WithName]).
+func (b *Bandit) Ref() serving.ModelRef { return serving.ModelRef{Name: b.cfg.name} }
+
+// Stats returns the Bandit's counters; each ModelStats' Role is the arm's
+// name.
+func (b *Bandit) Stats() Stats {
+	return b.counters.snapshot(b.cfg.name, "bandit", b.scorers, func(i int) string { return b.names[i] })
+}
+
+// checkpoint is the JSON a Bandit saves.
+type checkpoint struct {
+	Policy string          `json:"policy"`
+	Arms   []armCheckpoint `json:"arms"`
+}
+
+type armCheckpoint struct {
+	Name    string  `json:"name"`
+	N       float64 `json:"n"`
+	Sum     float64 `json:"sum"`
+	SumSq   float64 `json:"sum_sq"`
+	LogW    float64 `json:"log_w,omitempty"`
+	High    float64 `json:"cusum_high,omitempty"`
+	Low     float64 `json:"cusum_low,omitempty"`
+	Routed  uint64  `json:"routed"`
+	Rewards uint64  `json:"rewards"`
+}
+
+// MarshalBinary implements encoding.BinaryMarshaler: it saves what the
+// Bandit has learnt, as JSON naming the policy and each arm, so that a
+// restarted service resumes where it stopped instead of exploring again.
+func (b *Bandit) MarshalBinary() ([]byte, error) {
+	b.mu.Lock()
+	c := checkpoint{Policy: b.policy.String(), Arms: make([]armCheckpoint, len(b.arms))}
+	for i, a := range b.arms {
+		c.Arms[i] = armCheckpoint{Name: b.names[i], N: a.n, Sum: a.s, SumSq: a.ss, LogW: a.logW, High: a.hi, Low: a.lo, Routed: b.pulls[i].Load(), Rewards: b.rewards[i]}
+	}
+	b.mu.Unlock()
+	return json.Marshal(c)
+}
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler: it restores a
+// checkpoint written by MarshalBinary, matching arms by name. An arm of
+// the Bandit missing from the checkpoint starts afresh, and an arm of the
+// checkpoint the Bandit no longer has is dropped, so that arms can be
+// added and retired across restarts. It returns an error wrapping
+// [ErrCheckpoint], and changes nothing, for data that is not such a
+// checkpoint, one of another policy, or one with impossible values.
+func (b *Bandit) UnmarshalBinary(data []byte) error {
+	var c checkpoint
+	if err := json.Unmarshal(data, &c); err != nil {
+		return fmt.Errorf("%w: %v", ErrCheckpoint, err)
+	}
+	if c.Policy != b.policy.String() {
+		return fmt.Errorf("%w: policy %q, this bandit's is %q", ErrCheckpoint, c.Policy, b.policy)
+	}
+	arms := make([]armState, len(b.arms))
+	rewards := make([]uint64, len(b.arms))
+	routed := make([]uint64, len(b.arms))
+	for _, a := range c.Arms {
+		i := -1
+		for j, n := range b.names {
+			if n == a.Name {
+				i = j
+			}
+		}
+		if i < 0 {
+			continue
+		}
+		ok := a.N >= 0 && a.SumSq >= 0 && !math.IsInf(a.N, 0) && !math.IsInf(a.SumSq, 0) && !math.IsInf(a.Sum, 0) && !math.IsNaN(a.Sum) && !math.IsInf(a.LogW, 0) && !math.IsNaN(a.LogW) && a.LogW <= 0 && a.High >= 0 && a.Low >= 0 && !math.IsInf(a.High, 0) && !math.IsInf(a.Low, 0)
+		if ok && b.policy.unitRewards() {
+			ok = a.Sum >= 0 && a.Sum <= a.N*(1+1e-9)
+		}
+		if !ok {
+			return fmt.Errorf("%w: arm %q has impossible state %+v", ErrCheckpoint, a.Name, a)
+		}
+		arms[i] = armState{n: a.N, s: a.Sum, ss: a.SumSq, logW: a.LogW, hi: a.High, lo: a.Low}
+		rewards[i], routed[i] = a.Rewards, a.Routed
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.arms, b.rewards = arms, rewards
+	for i := range routed {
+		b.pulls[i].Store(routed[i])
+	}
+	b.refreshShares()
+	return nil
+}
