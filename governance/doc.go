@@ -21,10 +21,16 @@
 // and verifies ([ErrBadSignature]), and that the version is newer than
 // the last one verified for the name ([ErrReplay]). Each rejection is a
 // *[RejectError] with its own reason, logged, audited and counted
-// ([Verifier.Stats]). Verify has the signature of the Kafka model feed's
-// verifier hook, so a rejected model never reaches the serving.Server and
-// the live model keeps serving; [Verifier.Admit] does the same for code
-// that activates models itself.
+// ([Verifier.Stats]).
+//
+// A Verifier is a serving.Admitter. Give it to the Server once, with
+// serving.WithAdmission, and every path that activates a model passes
+// through it: a direct Activate, the Kafka model feed, registry.Restore
+// and registry.Rollback. The Server calls it before fetching anything
+// from a Location, so a message on the models topic cannot make an
+// instance download from a URL that no trusted key signed, and it holds
+// the fetched bytes to the SHA-256 the Verifier judged. A rejected model
+// never replaces the live one.
 //
 // The replay check lives in the Verifier: it remembers the last version
 // verified per name, seeded from a registry with [ReplayFrom] so that it

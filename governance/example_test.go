@@ -29,20 +29,21 @@ func Example() {
 		governance.WithPolicy(governance.Policy{RequireSignature: true}),
 		governance.WithAudit(audit),
 	)
-	srv, _ := serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(audit))
+	// The Verifier is the Server's admission: every activation passes it.
+	srv, _ := serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(audit), serving.WithAdmission(v))
 	defer srv.Close()
 
 	v1, _ := governance.Sign(priv, servingtest.Spec{Value: 1}.Descriptor("fraud", 1))
-	ref, err := v.Admit(ctx, srv, v1)
+	ref, err := srv.Activate(ctx, v1)
 	fmt.Println("admitted:", ref, err)
 
 	unsigned := servingtest.Spec{Value: 2}.Descriptor("fraud", 2)
-	_, err = v.Admit(ctx, srv, unsigned)
+	_, err = srv.Activate(ctx, unsigned)
 	fmt.Println("unsigned:", errors.Is(err, governance.ErrUnsigned), governance.Reason(err))
 
 	tampered, _ := governance.Sign(priv, servingtest.Spec{Value: 2}.Descriptor("fraud", 2))
 	tampered.Version = 9 // the signature covers the version
-	_, err = v.Admit(ctx, srv, tampered)
+	_, err = srv.Activate(ctx, tampered)
 	fmt.Println("tampered:", errors.Is(err, governance.ErrBadSignature), governance.Reason(err))
 
 	live, _ := srv.Current("fraud")

@@ -29,7 +29,6 @@ type vopts struct {
 	policy Policy
 	audit  *Audit
 	store  registry.Store
-	load   serving.LoadOptions
 }
 
 // TrustKeys adds public keys whose signatures the Verifier accepts. The
@@ -56,22 +55,14 @@ func WithAudit(a *Audit) Option { return func(o *vopts) { o.audit = a } }
 // with ErrReplay wrapping the store's error.
 func ReplayFrom(store registry.Store) Option { return func(o *vopts) { o.store = store } }
 
-// WithLoadOptions sets the limits Admit uses to fetch a Location,
-// overriding serving.LoadOptions{} (its defaults). It should match the
-// Server's own serving.WithLoadOptions.
-func WithLoadOptions(lo serving.LoadOptions) Option { return func(o *vopts) { o.load = lo } }
-
 // Verifier checks models before they are served: their bytes against
 // their SHA256, their signature against trusted keys and the policy, and
 // their version against replays. Every check failure is a *RejectError,
 // logged and audited, and counted in Stats.
 //
-// Verify has the shape of the model feed's verifier hook:
-//
-//	feed, _ := kafka.NewModelFeed(brokers, srv, kafka.WithPrecheck(v.Precheck), kafka.WithVerifier(v.Verify))
-//
-// With WithPrecheck, a message the policy refuses anyway is refused
-// before its Location is fetched.
+// A Verifier is a serving.Admitter: give it to the Server once, with
+// serving.WithAdmission(v), and every path that activates a model goes
+// through it.
 //
 // A Verifier is safe for concurrent use.
 type Verifier struct {
@@ -79,7 +70,6 @@ type Verifier struct {
 	policy Policy
 	audit  *Audit
 	store  registry.Store
-	load   serving.LoadOptions
 
 	mu   sync.Mutex
 	last map[string]serving.ModelRef // last verified per name
@@ -94,7 +84,7 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	v := &Verifier{keys: map[KeyID]ed25519.PublicKey{}, policy: o.policy, audit: o.audit, store: o.store, load: o.load, last: map[string]serving.ModelRef{}}
+	v := &Verifier{keys: map[KeyID]ed25519.PublicKey{}, policy: o.policy, audit: o.audit, store: o.store, last: map[string]serving.ModelRef{}}
 	for i, k := range o.keys {
 		if len(k) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("%w: governance: TrustKeys: key %d has %d bytes, want %d", serving.ErrConfig, i, len(k), ed25519.PublicKeySize)
@@ -250,36 +240,36 @@ func (v *Verifier) Stats() Stats {
 	}
 }
 
-// Admit resolves d (fetching a Location, within WithLoadOptions' limits),
-// verifies it, and only then
-// activates it in srv with opts. A model that fails either step never
-// replaces the live one. It returns the ModelRef now live for d.Name on
-// success.
+// Admit implements serving.Admitter, so that a Server given
+// serving.WithAdmission(v) applies the Verifier to every model it is
+// asked to activate, whichever path asks: a direct Activate, the Kafka
+// model feed, registry.Restore or registry.Rollback. It runs Verify's
+// checks before anything is fetched: a Location model is judged by its
+// declared SHA256, which its signature covers and which the Server then
+// holds the fetched bytes to.
 //
-// A Location model is checked against the signature policy before
-// anything is fetched, when it can be: an unsigned one under
-// RequireSignature, and a signed one with a SHA256, are refused without
-// a download, so a message on the models topic cannot make the instance
-// fetch from a URL nobody trusted signed.
-func (v *Verifier) Admit(ctx context.Context, srv *serving.Server, d serving.Descriptor, opts ...serving.ActivateOption) (serving.ModelRef, error) {
-	if err := v.Precheck(ctx, d); err != nil {
-		return d.Ref(), err
+// An activation asked with serving.AllowRollback (see serving.IsRollback)
+// skips the replay check and leaves the last verified version as it was:
+// an operator's rollback to an older version that is still validly
+// signed is not a replay, and the version it undoes stays the one a
+// replay is judged against.
+func (v *Verifier) Admit(ctx context.Context, d serving.Descriptor) error {
+	if !serving.IsRollback(ctx) {
+		return v.Verify(ctx, d)
 	}
-	rd, err := serving.Resolve(ctx, d, v.load)
+	v.audit.Received(ctx, d)
+	keyID, err := v.checkSignature(d)
 	if err != nil {
-		if errors.Is(err, serving.ErrChecksum) {
-			// Report tampered bytes as the governance error too.
-			err = &RejectError{Model: d.Ref(), Reason: serving.ErrChecksum, Err: err}
-		}
-		v.audit.Received(ctx, d)
 		v.count(err)
 		v.audit.Rejected(ctx, d.Ref(), err)
-		return d.Ref(), err
+		return err
 	}
-	if err := v.Verify(ctx, rd); err != nil {
-		return rd.Ref(), err
+	v.verified.Add(1)
+	if keyID == "" {
+		v.unsigned.Add(1)
 	}
-	return srv.Activate(ctx, rd, opts...)
+	v.audit.Verified(ctx, d, keyID)
+	return nil
 }
 
 // Precheck refuses, before any byte is fetched, a model that Verify would
@@ -319,3 +309,6 @@ func (v *Verifier) refuseBeforeFetch(d serving.Descriptor) error {
 	_, err := v.checkSignature(d)
 	return err
 }
+
+// A Verifier is what a Server admits models through.
+var _ serving.Admitter = (*Verifier)(nil)

@@ -75,13 +75,13 @@ func TestEachAttackIsRejectedAndTheModelKeepsServing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := serving.NewServer(serving.WithLogger(quiet()), serving.WithHooks(audit))
+	srv, err := serving.NewServer(serving.WithLogger(quiet()), serving.WithHooks(audit), serving.WithAdmission(v))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
 	for ver := uint64(1); ver <= 2; ver++ {
-		if _, err := v.Admit(ctx, srv, signed(t, trusted, float64(ver), ver)); err != nil {
+		if _, err := srv.Activate(ctx, signed(t, trusted, float64(ver), ver)); err != nil {
 			t.Fatalf("admit v%d: %v", ver, err)
 		}
 	}
@@ -133,22 +133,31 @@ func TestEachAttackIsRejectedAndTheModelKeepsServing(t *testing.T) {
 				run func() error
 			}{
 				{"Verify", func() error { return v.Verify(ctx, c.d) }},
-				{"Admit", func() error { _, err := v.Admit(ctx, srv, c.d); return err }},
+				{"Activate", func() error { _, err := srv.Activate(ctx, c.d); return err }},
 			} {
 				err := check.run()
-				if !errors.Is(err, c.want) {
-					t.Fatalf("%s: got %v, want %v", check.how, err, c.want)
+				want := c.want
+				if check.how == "Activate" && want == ErrReplay {
+					// The Server refuses a version older than the live
+					// one itself, before asking its Admitter.
+					want = serving.ErrStaleVersion
+				}
+				if !errors.Is(err, want) {
+					t.Fatalf("%s: got %v, want %v", check.how, err, want)
 				}
 				for _, other := range allReasons {
-					if other != c.want && errors.Is(err, other) {
+					if other != want && errors.Is(err, other) {
 						t.Fatalf("%s: %v also matches %v", check.how, err, other)
 					}
 				}
 				var re *RejectError
-				if !errors.As(err, &re) || re.Reason != c.want {
+				if want == c.want && (!errors.As(err, &re) || re.Reason != c.want) {
 					t.Fatalf("%s: %v is not a *RejectError with reason %v", check.how, err, c.want)
 				}
-				if e := rec.last(); e.Kind != KindRejected || e.Reason != Reason(c.want) || e.Model.Name != "fraud" {
+				if check.how == "Activate" && want == c.want && !errors.Is(err, serving.ErrNotAdmitted) {
+					t.Fatalf("%s: %v does not wrap serving.ErrNotAdmitted", check.how, err)
+				}
+				if e := rec.last(); e.Kind != KindRejected || e.Reason != Reason(want) || e.Model.Name != "fraud" {
 					t.Fatalf("%s: last audit event %+v", check.how, e)
 				}
 			}
@@ -164,18 +173,18 @@ func TestEachAttackIsRejectedAndTheModelKeepsServing(t *testing.T) {
 		})
 	}
 	st := v.Stats()
-	want := Stats{Verified: 2, Checksum: 2, BadSignature: 8, UntrustedKey: 2, RejectedUnsigned: 2, Replay: 2}
+	want := Stats{Verified: 2, Checksum: 2, BadSignature: 8, UntrustedKey: 2, RejectedUnsigned: 2, Replay: 1}
 	if st != want {
 		t.Fatalf("stats %+v, want %+v", st, want)
 	}
-	if st.Rejected() != 16 {
+	if st.Rejected() != 15 {
 		t.Fatalf("rejected total %d", st.Rejected())
 	}
 	if _, ok := srv.Current("fraud"); !ok {
 		t.Fatal("no stats for the live model")
 	}
 	// A correctly signed v3 still goes through afterwards.
-	if ref, err := v.Admit(ctx, srv, signed(t, trusted, 3, 3)); err != nil || ref.Version != 3 {
+	if ref, err := srv.Activate(ctx, signed(t, trusted, 3, 3)); err != nil || ref.Version != 3 {
 		t.Fatalf("admit v3 = %v, %v", ref, err)
 	}
 }
@@ -319,11 +328,11 @@ func TestLocationModelIsBoundByItsSignedHash(t *testing.T) {
 	if err := v.Verify(ctx, d); err != nil {
 		t.Fatalf("location-only descriptor: %v", err)
 	}
-	srv, _ := serving.NewServer(serving.WithLogger(quiet()))
+	srv, _ := serving.NewServer(serving.WithLogger(quiet()), serving.WithAdmission(v))
 	defer srv.Close()
-	// Admit fetches the bytes; verifying the same v1 again is a
-	// redelivery, not a replay.
-	if ref, err := v.Admit(ctx, srv, d); err != nil || ref.ID != d.SHA256 {
+	// The Server admits, then fetches the bytes; verifying the same v1
+	// again is a redelivery, not a replay.
+	if ref, err := srv.Activate(ctx, d); err != nil || ref.ID != d.SHA256 {
 		t.Fatalf("admit from location: %v, %v", ref, err)
 	}
 	// The file is swapped on disk after signing: the fetch no longer
@@ -332,7 +341,7 @@ func TestLocationModelIsBoundByItsSignedHash(t *testing.T) {
 		t.Fatal(err)
 	}
 	d2, _ := Sign(trusted, serving.Descriptor{Name: "m", Version: 2, Format: servingtest.FormatName, Location: "file://" + path, SHA256: serving.ContentID(body)})
-	if _, err := v.Admit(ctx, srv, d2); !errors.Is(err, serving.ErrChecksum) {
+	if _, err := srv.Activate(ctx, d2); !errors.Is(err, serving.ErrChecksum) {
 		t.Fatalf("swapped file: %v", err)
 	}
 	if cur, _ := srv.Current("m"); cur.Version != 1 || cur.ID != d.SHA256 {
@@ -402,9 +411,9 @@ func TestAdmitRefusesBeforeFetching(t *testing.T) {
 	byUntrusted, _ := Sign(untrusted, loc)
 	otherHash := good
 	otherHash.SHA256 = serving.ContentID([]byte("other"))
-	srv, _ := serving.NewServer(serving.WithLogger(quiet()))
-	defer srv.Close()
 	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithPolicy(Policy{RequireSignature: true}), WithAudit(mustAudit(t)))
+	srv, _ := serving.NewServer(serving.WithLogger(quiet()), serving.WithAdmission(v))
+	defer srv.Close()
 	for _, c := range []struct {
 		name string
 		d    serving.Descriptor
@@ -414,7 +423,7 @@ func TestAdmitRefusesBeforeFetching(t *testing.T) {
 		{"untrusted key", byUntrusted, ErrUntrustedKey},
 		{"signature over another hash", otherHash, ErrBadSignature},
 	} {
-		if _, err := v.Admit(ctx, srv, c.d); !errors.Is(err, c.want) {
+		if _, err := srv.Activate(ctx, c.d); !errors.Is(err, c.want) {
 			t.Fatalf("%s: %v, want %v", c.name, err, c.want)
 		}
 		if n := fetches.Load(); n != 0 {
@@ -427,7 +436,7 @@ func TestAdmitRefusesBeforeFetching(t *testing.T) {
 	if _, ok := srv.Current("m"); ok {
 		t.Fatal("a refused model is live")
 	}
-	if ref, err := v.Admit(ctx, srv, good); err != nil || ref.Version != 1 || fetches.Load() != 1 {
+	if ref, err := srv.Activate(ctx, good); err != nil || ref.Version != 1 || fetches.Load() != 1 {
 		t.Fatalf("the signed model: %v, %v, %d fetches", ref, err, fetches.Load())
 	}
 }

@@ -88,8 +88,11 @@ func (f *Follower) Failures() (uint64, error) {
 // and kind the Server recorded. If srv also has a Follower of store,
 // that recording is the same activation and is not duplicated.
 //
-// If the version cannot be read or loaded, the live model keeps serving
-// and nothing is recorded. Rollback returns the ModelRef now live.
+// The version goes through srv.Activate, and so through the Server's
+// admission (serving.WithAdmission), as a rollback (serving.IsRollback).
+// If the version cannot be read, loaded or admitted, the live model keeps
+// serving and nothing is recorded. Rollback returns the ModelRef now
+// live.
 func Rollback(ctx context.Context, store Store, srv *serving.Server, name string, version uint64) (serving.ModelRef, error) {
 	d, err := store.Get(ctx, name, version)
 	if err != nil && !(errors.Is(err, ErrPruned) && d.Location != "") {
@@ -123,9 +126,17 @@ func lastActivation(srv *serving.Server, ref serving.ModelRef) serving.Activatio
 // activation history says is active now, so a restarted instance serves
 // what it served before without waiting for the models topic. Names
 // without history, or whose last event is a retirement, are skipped
-// (see [Follower.Stop] for keeping a shutdown out of the history).
-// It returns the models activated; a model that fails to load is
-// reported in the joined error and the others are still restored.
+// (see [Follower.Stop] for keeping a shutdown out of the history), and
+// so are names srv already serves at that version or a newer one.
+//
+// Each model goes through srv.Activate, and so through the Server's
+// admission (serving.WithAdmission): a model the Server would not admit
+// is not restored. It is activated with serving.AllowRollback, since the
+// recorded version may be older than the newest one stored, so that an
+// Admitter can tell a restore from a replayed topic message
+// (serving.IsRollback). It returns the models activated; a model that
+// fails to load or is not admitted is reported in the joined error and
+// the others are still restored.
 func Restore(ctx context.Context, store Store, srv *serving.Server) ([]serving.ModelRef, error) {
 	names, err := store.Names(ctx)
 	if err != nil {
@@ -142,12 +153,15 @@ func Restore(ctx context.Context, store Store, srv *serving.Server) ([]serving.M
 			errs = append(errs, err)
 			continue
 		}
+		if cur, live := srv.Current(name); live && cur.Version >= ref.Version {
+			continue
+		}
 		d, err := store.Get(ctx, name, ref.Version)
 		if err != nil && !(errors.Is(err, ErrPruned) && d.Location != "") {
 			errs = append(errs, fmt.Errorf("registry: restore %s: %w", ref, err))
 			continue
 		}
-		got, err := srv.Activate(ctx, d)
+		got, err := srv.Activate(ctx, d, serving.AllowRollback())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("registry: restore %s: %w", ref, err))
 			continue

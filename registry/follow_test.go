@@ -100,7 +100,18 @@ func TestFollowRollbackRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	srv2, err := serving.NewServer(serving.WithLogger(quietLogger()))
+	// Restore goes through the Server's admission, as a restore: the
+	// Admitter is asked, and told it is not a topic message (IsRollback),
+	// so that a replay check seeded with v3 lets the recorded v2 through.
+	var admitted []string
+	srv2, err := serving.NewServer(serving.WithLogger(quietLogger()), serving.WithAdmission(serving.AdmitterFunc(
+		func(ctx context.Context, d serving.Descriptor) error {
+			admitted = append(admitted, d.Ref().String())
+			if !serving.IsRollback(ctx) {
+				return errors.New("not a restore")
+			}
+			return nil
+		})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +122,27 @@ func TestFollowRollbackRestore(t *testing.T) {
 	}
 	if cur, _ := srv2.Current("m"); cur.ID != ds[1].SHA256 {
 		t.Fatalf("restored %v", cur)
+	}
+	if len(admitted) != 1 || admitted[0] != "m@v2" {
+		t.Fatalf("admitted %v, want [m@v2]", admitted)
+	}
+	// A name already live at that version or newer is left alone.
+	if got, err := Restore(ctx, store, srv2); err != nil || len(got) != 0 || len(admitted) != 1 {
+		t.Fatalf("second restore = %v, %v (admitted %v)", got, err, admitted)
+	}
+
+	// An Admitter that refuses keeps the model out, and Restore says why.
+	srv3, err := serving.NewServer(serving.WithLogger(quietLogger()), serving.WithAdmission(serving.AdmitterFunc(
+		func(context.Context, serving.Descriptor) error { return errors.New("untrusted") })))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv3.Close()
+	if got, err := Restore(ctx, store, srv3); !errors.Is(err, serving.ErrNotAdmitted) || len(got) != 0 {
+		t.Fatalf("restore through a refusing Admitter = %v, %v", got, err)
+	}
+	if _, ok := srv3.Current("m"); ok {
+		t.Fatal("a refused model was restored")
 	}
 }
 

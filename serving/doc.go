@@ -37,6 +37,16 @@
 // that computed it. Combinators in package speculative are Scorers too,
 // and record their decision in the same Provenance.
 //
+// # Admission
+//
+// [WithAdmission] gives a Server the checks every model must pass before
+// it becomes live, such as the signature policy of package governance.
+// The Server asks its [Admitter] on every path that activates a model
+// (Activate, and so the Kafka model feed and the registry's Restore and
+// Rollback), before anything is fetched from a Location; fetched bytes
+// must then match the SHA-256 that was admitted. A refusal wraps
+// ErrNotAdmitted.
+//
 // # Errors
 //
 // Errors wrap package sentinels such as ErrUnknownFormat, ErrChecksum,

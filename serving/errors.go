@@ -33,6 +33,9 @@ var (
 	ErrFetch = errors.New("serving: fetch failed")
 	// ErrTooLarge means a model is larger than the configured limit.
 	ErrTooLarge = errors.New("serving: model too large")
+	// ErrNotAdmitted means an Admitter (see WithAdmission) refused a
+	// model; the error also wraps the Admitter's own reason.
+	ErrNotAdmitted = errors.New("serving: model not admitted")
 	// ErrClosed means the Server, or any other component of the module
 	// (a Source, a Sink, a feed, a registry), is closed. Every package of
 	// the module returns this one sentinel for that meaning.

@@ -35,6 +35,8 @@ type options struct {
 	nonFinite  NonFinitePolicy
 	load       LoadOptions
 	historyLen int
+	admitters  []Admitter
+	badAdmit   bool // WithAdmission(nil)
 }
 
 // WithLogger sets the logger for model events, overriding the default of
@@ -59,6 +61,60 @@ func WithNonFinite(p NonFinitePolicy) Option { return func(o *options) { o.nonFi
 // WithLoadOptions sets the size limit and HTTP client used to resolve
 // descriptors, overriding the defaults described in [LoadOptions].
 func WithLoadOptions(lo LoadOptions) Option { return func(o *options) { o.load = lo } }
+
+// WithAdmission adds a to the checks every model must pass to become
+// live: the Server calls a.Admit on every Descriptor it is asked to
+// activate (by Activate, and so by the Kafka model feed and by
+// registry.Restore and registry.Rollback, which call it), after the
+// version check and before anything is fetched from d.Location. When d
+// carries its Bytes inline and no SHA256, the Server fills d.SHA256 first,
+// so an Admitter always sees the content ID it is judging; the bytes
+// later fetched from a Location must match d.SHA256 as admitted, or the
+// activation fails with ErrChecksum.
+//
+// Given several times, every Admitter must admit, in order. A refusal is
+// an error wrapping ErrNotAdmitted and the Admitter's own error; the live
+// version keeps serving. The default is no Admitter: every model that
+// loads is admitted. [Server.ActivateModel] installs a model built in
+// process, with no Descriptor to judge, and does not consult Admitters.
+// package governance's Verifier is an Admitter (signatures, policy,
+// replays).
+func WithAdmission(a Admitter) Option {
+	return func(o *options) {
+		if a == nil {
+			o.badAdmit = true
+			return
+		}
+		o.admitters = append(o.admitters, a)
+	}
+}
+
+// Admitter decides whether a model may become live; see [WithAdmission].
+//
+// Admit must be safe for concurrent use and honour ctx. It sees d before
+// its bytes are fetched: d.Bytes is empty for a Location model, whose
+// content is known by d.SHA256 alone. d.Version is as offered: 0 for a
+// Descriptor the Server will number itself. [IsRollback] tells whether the
+// activation was asked with AllowRollback, so that an Admitter refusing
+// replayed old versions can let an operator's rollback through.
+type Admitter interface {
+	Admit(ctx context.Context, d Descriptor) error
+}
+
+// AdmitterFunc adapts a function to the Admitter interface.
+type AdmitterFunc func(ctx context.Context, d Descriptor) error
+
+// Admit calls f(ctx, d).
+func (f AdmitterFunc) Admit(ctx context.Context, d Descriptor) error { return f(ctx, d) }
+
+type rollbackKey struct{}
+
+// IsRollback reports whether ctx is the context an Admitter was given for
+// an activation asked with [AllowRollback].
+func IsRollback(ctx context.Context) bool {
+	b, _ := ctx.Value(rollbackKey{}).(bool)
+	return b
+}
 
 // WithHistory sets how many activations the Server remembers per model
 // name, overriding the default of 256. The durable history belongs to
@@ -118,6 +174,9 @@ func NewServer(opts ...Option) (*Server, error) {
 	}
 	if o.logger == nil {
 		return nil, fmt.Errorf("%w: WithLogger(nil)", ErrConfig)
+	}
+	if o.badAdmit {
+		return nil, fmt.Errorf("%w: WithAdmission(nil)", ErrConfig)
 	}
 	if o.historyLen < 1 {
 		return nil, fmt.Errorf("%w: WithHistory(%d): must be at least 1", ErrConfig, o.historyLen)
@@ -266,6 +325,12 @@ func (s *Server) Activate(ctx context.Context, d Descriptor, opts ...ActivateOpt
 			return ref, err
 		}
 	}
+	if len(s.o.admitters) > 0 {
+		if err := s.admit(ctx, &d, opts); err != nil {
+			s.reject(d.Ref(), err)
+			return d.Ref(), err
+		}
+	}
 	rd, err := Resolve(ctx, d, s.o.load)
 	if err != nil {
 		s.reject(ref, err)
@@ -345,6 +410,27 @@ func (s *Server) ActivateModel(ctx context.Context, ref ModelRef, m Model, opts 
 	}
 	s.event(ModelEvent{Kind: kind, Model: ref, Previous: prev, Time: l.since})
 	return ref, nil
+}
+
+// admit runs the Admitters on d, filling d.SHA256 from inline bytes
+// first.
+func (s *Server) admit(ctx context.Context, d *Descriptor, opts []ActivateOption) error {
+	if len(d.Bytes) > 0 && d.SHA256 == "" {
+		d.SHA256 = ContentID(d.Bytes)
+	}
+	var ao activateOptions
+	for _, o := range opts {
+		o(&ao)
+	}
+	if ao.rollback {
+		ctx = context.WithValue(ctx, rollbackKey{}, true)
+	}
+	for _, a := range s.o.admitters {
+		if err := a.Admit(ctx, *d); err != nil {
+			return &LoadError{Ref: d.Ref(), Err: fmt.Errorf("%w: %w", ErrNotAdmitted, err)}
+		}
+	}
+	return nil
 }
 
 func (s *Server) checkVersion(name string, v uint64, opts []ActivateOption) error {

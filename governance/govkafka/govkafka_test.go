@@ -35,12 +35,12 @@ func TestAuditTopic(t *testing.T) {
 	}
 	audit, _ := governance.NewAudit(governance.AuditLogger(quiet), governance.AuditTo(sink))
 	v, _ := governance.NewVerifier(governance.WithAudit(audit))
-	srv, _ := serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(audit))
+	srv, _ := serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(audit), serving.WithAdmission(v))
 	ctx := context.Background()
-	if _, err := v.Admit(ctx, srv, servingtest.Spec{Value: 1}.Descriptor("fraud", 2)); err != nil {
+	if _, err := srv.Activate(ctx, servingtest.Spec{Value: 1}.Descriptor("fraud", 2)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Admit(ctx, srv, servingtest.Spec{Value: 0}.Descriptor("fraud", 1)); err == nil {
+	if err := v.Verify(ctx, servingtest.Spec{Value: 0}.Descriptor("fraud", 1)); err == nil {
 		t.Fatal("replay admitted")
 	}
 	srv.Retire("fraud")
