@@ -286,6 +286,9 @@ func (d *ubjDecoder) object(depth int) (any, error) {
 	out := map[string]any{}
 	for i := 0; count < 0 || i < count; i++ {
 		if count < 0 {
+			for d.off < len(d.b) && d.b[d.off] == 'N' {
+				d.off++
+			}
 			if d.off >= len(d.b) {
 				return nil, d.errorf("truncated object")
 			}
