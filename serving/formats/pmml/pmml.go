@@ -439,3 +439,12 @@ func labelsOf(f *field) []string {
 }
 
 func joinNames(ns []string) string { return strings.Join(ns, ", ") }
+
+// Classes returns the categories of a classification model in the order
+// of Prediction.Values, or nil for a regression model.
+func (m *Model) Classes() []string {
+	if !m.top.classify {
+		return nil
+	}
+	return append([]string(nil), m.top.cats.labels...)
+}
