@@ -169,7 +169,7 @@ func (e *RuntimeError) Unwrap() error { return e.Err }
 func loadFailure(op string, err error) error {
 	re := &RuntimeError{Op: op, Err: err}
 	msg := err.Error()
-	for _, s := range []string{"NOT_IMPLEMENTED", "Could not find an implementation", "not a registered function/op", "opset", "Opset", "not supported", "Unsupported", "unsupported"} {
+	for _, s := range []string{"NOT_IMPLEMENTED", "Could not find an implementation", "not a registered function/op", "No Op registered", "opset", "Opset", "not supported", "Unsupported", "unsupported"} {
 		if strings.Contains(msg, s) {
 			return serving.Unsupported(FormatName, re)
 		}

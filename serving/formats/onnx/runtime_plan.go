@@ -324,13 +324,18 @@ func isIntegerOutput(gi *graphInfo, name string) bool {
 }
 
 // classLabels returns the class labels an ai.onnx.ml classifier of the
-// graph declares, as text.
+// graph declares, as text (classlabels_strings, classlabels_int64s or
+// classlabels_ints).
 func classLabels(gi *graphInfo) []string {
 	for _, n := range gi.nodes {
 		if s := n.strs["classlabels_strings"]; len(s) > 0 {
 			return s
 		}
-		if v := n.ints["classlabels_int64s"]; len(v) > 0 {
+		v := n.ints["classlabels_int64s"]
+		if len(v) == 0 {
+			v = n.ints["classlabels_ints"] // LinearClassifier's name for them
+		}
+		if len(v) > 0 {
 			out := make([]string, len(v))
 			for i, x := range v {
 				out[i] = strconv.FormatInt(x, 10)

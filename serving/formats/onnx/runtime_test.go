@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -290,5 +291,89 @@ func TestUseEngineSwitchesTheRegisteredFormat(t *testing.T) {
 	}
 	if info := load(); !strings.Contains(info.Input, "the batch") {
 		t.Errorf("after a failed UseEngine: %+v", info)
+	}
+}
+
+// TestRuntimeRefusesAtLoad: models a record cannot feed, or that ONNX
+// Runtime itself refuses, fail at load with a typed error and the reason.
+func TestRuntimeRefusesAtLoad(t *testing.T) {
+	f := runtimeFormat(t)
+	identity := func(in []byte) []byte {
+		return model(13, graphSpec{
+			nodes:   [][]byte{node("Identity", []string{"x"}, []string{"y"})},
+			inputs:  [][]byte{in},
+			outputs: [][]byte{valueInfo("y", elemFloat, "N", 3)},
+		})
+	}
+	seqInput := pb(nil).str(1, "x").bytes(2, pb(nil).bytes(4, pb(nil).bytes(1, pb(nil).bytes(1, pb(nil).varint(1, elemFloat)))))
+	cases := []struct {
+		name  string
+		model []byte
+		kind  error
+		want  string
+	}{
+		{"symbolic inner dimension", identity(valueInfo("x", elemFloat, "N", "seq", 3)), serving.ErrUnsupportedModel, `symbolic dimension "seq" at axis 1`},
+		{"no shape", identity(pb(nil).str(1, "x").bytes(2, pb(nil).bytes(1, pb(nil).varint(1, elemFloat)))), serving.ErrUnsupportedModel, "declares no shape"},
+		{"float16 input", identity(valueInfo("x", 10, "N", 3)), serving.ErrUnsupportedModel, "float16"},
+		{"sequence input", identity(seqInput), serving.ErrUnsupportedModel, "not a tensor"},
+		{"string input without categories", identity(valueInfo("x", 8, "N", 3)), serving.ErrUnsupportedModel, "no LabelEncoder"},
+		{"op ONNX Runtime lacks", model(13, graphSpec{
+			nodes:   [][]byte{node("NoSuchOp", []string{"x"}, []string{"y"})},
+			inputs:  [][]byte{valueInfo("x", elemFloat, "N", 3)},
+			outputs: [][]byte{valueInfo("y", elemFloat, "N", 3)},
+		}), serving.ErrUnsupportedModel, "onnxruntime: create session"},
+		{"graph ONNX Runtime finds invalid", model(13, graphSpec{
+			nodes:   [][]byte{node("Add", []string{"x", "nowhere"}, []string{"y"})},
+			inputs:  [][]byte{valueInfo("x", elemFloat, "N", 3)},
+			outputs: [][]byte{valueInfo("y", elemFloat, "N", 3)},
+		}), serving.ErrCorruptModel, "onnxruntime: create session"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: c.model})
+			if err == nil {
+				m.(serving.Closer).Close()
+				t.Fatal("loaded")
+			}
+			if !errors.Is(err, c.kind) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want %v saying %q", err, c.kind, c.want)
+			}
+			var re *onnx.RuntimeError
+			if strings.HasPrefix(c.want, "onnxruntime") && !errors.As(err, &re) {
+				t.Errorf("err = %v, want a *onnx.RuntimeError", err)
+			}
+		})
+	}
+}
+
+// TestRuntimeBadFeatureValues: a value an integer, bool or string input
+// cannot take is a *serving.FieldError naming the input element.
+func TestRuntimeBadFeatureValues(t *testing.T) {
+	b, _ := readFixture(t, "mixed_inputs")
+	m := loadRuntime(t, runtimeFormat(t), b)
+	b2, _ := readFixture(t, "torch_two_inputs")
+	m2 := loadRuntime(t, runtimeFormat(t), b2)
+	cases := []struct {
+		m     serving.Model
+		x     []float64
+		field string
+	}{
+		{m, []float64{3, 1, 0}, "color"},   // no fourth category
+		{m, []float64{0.5, 1, 0}, "color"}, // not a code
+		{m, []float64{1, 1, 2}, "flag"},    // not 0 or 1
+		{m, []float64{1, 1, math.NaN()}, "flag"},
+		{m2, []float64{0, 0, 0, 1.5}, "token"},
+		{m2, []float64{0, 0, 0, math.Inf(1)}, "token"},
+	}
+	for _, c := range cases {
+		_, err := c.m.Predict(context.Background(), c.x)
+		var fe *serving.FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field || !errors.Is(err, serving.ErrFieldType) {
+			t.Errorf("Predict(%v) = %v, want a FieldError for %q", c.x, err, c.field)
+		}
+	}
+	// The model still scores.
+	if _, err := m.Predict(context.Background(), []float64{2, 1, 1}); err != nil {
+		t.Error(err)
 	}
 }

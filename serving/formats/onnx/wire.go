@@ -128,7 +128,7 @@ type nodeInfo struct {
 }
 
 // listAttrs are the attributes whose lists nodeInfo keeps.
-var listAttrs = map[string]bool{"cats_strings": true, "keys_strings": true, "classlabels_strings": true, "classlabels_int64s": true}
+var listAttrs = map[string]bool{"cats_strings": true, "keys_strings": true, "classlabels_strings": true, "classlabels_int64s": true, "classlabels_ints": true}
 
 // softmaxNode is a Softmax node: its meaning changed in opset 13, and
 // gorgonnx implements the older one.
