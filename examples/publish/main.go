@@ -86,7 +86,12 @@ func run(brokers, topic, file, location, name, format string, version uint64, de
 		return err
 	}
 	defer cl.Close()
-	pub, err := kafka.NewPublisher(cl.Brokers, kafka.PublishTopic(topic))
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	kcfg, err := kafka.NewConfig(cl.Brokers, kafka.Logger(quiet))
+	if err != nil {
+		return err
+	}
+	pub, err := kafka.NewPublisher(kcfg, kafka.Topic(topic))
 	if err != nil {
 		return err
 	}
@@ -116,14 +121,13 @@ func run(brokers, topic, file, location, name, format string, version uint64, de
 	}
 	// On the embedded broker nobody else is listening: show a feed
 	// picking the model up.
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := serving.NewServer(serving.WithLogger(quiet))
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 	var ev kafka.FeedEvent
-	feed, err := kafka.NewModelFeed(cl.Brokers, srv, kafka.FeedTopic(topic), kafka.FeedLogger(quiet), kafka.WithObserver(func(e kafka.FeedEvent) { ev = e }))
+	feed, err := kafka.NewModelFeed(kcfg, srv, kafka.Topic(topic), kafka.Observer(func(e kafka.FeedEvent) { ev = e }))
 	if err != nil {
 		return err
 	}

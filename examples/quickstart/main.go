@@ -94,7 +94,11 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 	}
 	defer srv.Close()
 	var announce atomic.Bool // after the demo, show models published by others
-	feed, err := kafka.NewModelFeed(cl.Brokers, srv, kafka.FeedLogger(logger), kafka.WithObserver(func(e kafka.FeedEvent) {
+	kcfg, err := kafka.NewConfig(cl.Brokers, kafka.Logger(logger))
+	if err != nil {
+		return err
+	}
+	feed, err := kafka.NewModelFeed(kcfg, srv, kafka.Observer(func(e kafka.FeedEvent) {
 		if announce.Load() {
 			fmt.Printf("model feed: %s %s", e.Model, e.Outcome)
 			if e.Err != nil {
@@ -112,7 +116,7 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 
 	// The training side publishes v1 (a real cluster may hold newer
 	// versions from earlier runs; the demo then continues from there).
-	pub, err := kafka.NewPublisher(cl.Brokers)
+	pub, err := kafka.NewPublisher(kcfg)
 	if err != nil {
 		return err
 	}
@@ -142,13 +146,18 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 	if err != nil {
 		return err
 	}
-	sink, err := kafka.NewSink(cl.Brokers, kafka.SinkTopic(scoresTopic), kafka.DeadLetterTopic(dlqTopic))
+	sink, err := kafka.NewSink(kcfg, kafka.Topic(scoresTopic), kafka.DeadLetterTopic(dlqTopic))
 	if err != nil {
 		return err
 	}
-	src, err := kafka.NewSource(cl.Brokers, "quickstart-"+run, srv.Model("fraud"), sink,
-		kafka.SourceTopics(dataTopic), kafka.WithCodec(kafka.JSON{Schema: schema}), kafka.SourceLogger(logger),
-		kafka.SourceSarama(func(c *sarama.Config) { c.Consumer.Offsets.Initial = sarama.OffsetNewest }))
+	// This run's consumer group starts at the end of the data topic.
+	fromNewest, err := kafka.NewConfig(cl.Brokers, kafka.Logger(logger),
+		kafka.Sarama(func(c *sarama.Config) { c.Consumer.Offsets.Initial = sarama.OffsetNewest }))
+	if err != nil {
+		return err
+	}
+	src, err := kafka.NewSource(fromNewest, "quickstart-"+run, srv.Model("fraud"), sink,
+		kafka.Topics(dataTopic), kafka.RecordCodec(kafka.JSON{Schema: schema}))
 	if err != nil {
 		return err
 	}

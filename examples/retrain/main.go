@@ -174,7 +174,11 @@ func run(ctx context.Context, w io.Writer, cfg config) (*summary, error) {
 		return nil, err
 	}
 	defer srv.Close()
-	feed, err := kafka.NewModelFeed(brokers, srv, kafka.FeedTopic(cfg.models), kafka.FeedLogger(quiet))
+	kcfg, err := kafka.NewConfig(brokers, kafka.Logger(quiet))
+	if err != nil {
+		return nil, err
+	}
+	feed, err := kafka.NewModelFeed(kcfg, srv, kafka.Topic(cfg.models))
 	if err != nil {
 		return nil, err
 	}
@@ -188,12 +192,12 @@ func run(ctx context.Context, w io.Writer, cfg config) (*summary, error) {
 	// Training side: its own consumer group on the training topic, and
 	// a publisher to the models topic, which also tells the trainer the
 	// latest version already there so that its numbers follow on.
-	src, err := trainkafka.NewSource(brokers, cfg.group, trainkafka.Topics(cfg.training), trainkafka.WithLogger(quiet))
+	src, err := trainkafka.NewSource(kcfg, cfg.group, trainkafka.Topics(cfg.training))
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
-	pub, err := trainkafka.NewPublisher(brokers, trainkafka.PublishTopic(cfg.models))
+	pub, err := trainkafka.NewPublisher(kcfg, kafka.Topic(cfg.models))
 	if err != nil {
 		return nil, err
 	}

@@ -128,11 +128,15 @@ func startInstance(id int, brokers []string, group string, logger *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	feed, err := kafka.NewModelFeed(brokers, srv, kafka.FeedTopic(modelsTopic), kafka.FeedLogger(logger))
+	kcfg, err := kafka.NewConfig(brokers, kafka.Logger(logger), kafka.Sarama(tuneSession))
 	if err != nil {
 		return nil, err
 	}
-	sink, err := kafka.NewSink(brokers, kafka.SinkTopic(scoresTopic), kafka.DeadLetterTopic(dlqTopic))
+	feed, err := kafka.NewModelFeed(kcfg, srv, kafka.Topic(modelsTopic))
+	if err != nil {
+		return nil, err
+	}
+	sink, err := kafka.NewSink(kcfg, kafka.Topic(scoresTopic), kafka.DeadLetterTopic(dlqTopic))
 	if err != nil {
 		return nil, err
 	}
@@ -140,9 +144,8 @@ func startInstance(id int, brokers []string, group string, logger *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	src, err := kafka.NewSource(brokers, group, srv.Model("fraud"), sink,
-		kafka.SourceTopics(dataTopic), kafka.WithCodec(kafka.JSON{Schema: schema}),
-		kafka.SourceLogger(logger), kafka.SourceHooks(m), kafka.SourceSarama(tuneSession))
+	src, err := kafka.NewSource(kcfg, group, srv.Model("fraud"), sink,
+		kafka.Topics(dataTopic), kafka.RecordCodec(kafka.JSON{Schema: schema}), kafka.Hooks(m))
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +214,11 @@ func run(ctx context.Context, c config) (Report, error) {
 	runID := fmt.Sprintf("%d", time.Now().UnixNano()%1e9)
 	group := "scaleout-" + runID
 
-	pub, err := kafka.NewPublisher(cl.Brokers, kafka.PublishTopic(modelsTopic))
+	kcfg, err := kafka.NewConfig(cl.Brokers)
+	if err != nil {
+		return rep, err
+	}
+	pub, err := kafka.NewPublisher(kcfg, kafka.Topic(modelsTopic))
 	if err != nil {
 		return rep, err
 	}

@@ -117,7 +117,11 @@ func samples(ctx context.Context, brokers []string, topic string) error {
 	if _, err := srv.Activate(ctx, demo.FraudModel(1)); err != nil {
 		return err
 	}
-	sink, err := kafka.NewSink(brokers, kafka.SinkTopic(topic), kafka.DeadLetterTopic(topic))
+	kcfg, err := kafka.NewConfig(brokers)
+	if err != nil {
+		return err
+	}
+	sink, err := kafka.NewSink(kcfg, kafka.Topic(topic), kafka.DeadLetterTopic(topic))
 	if err != nil {
 		return err
 	}

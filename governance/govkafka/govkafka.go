@@ -3,34 +3,34 @@ package govkafka
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/IBM/sarama"
 
 	"github.com/modelstream/modelstream/governance"
+	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/wire"
 )
 
-// DefaultAuditTopic is the audit topic unless AuditTopic says otherwise.
+// DefaultAuditTopic is the audit topic unless [Topic] says otherwise.
 const DefaultAuditTopic = "models.audit"
 
-// Option configures an AuditSink.
-type Option func(*options)
+// Option configures an AuditSink. An option of another constructor does
+// not compile here.
+type Option interface{ applyAudit(*options) }
+
+type option func(*options)
+
+func (f option) applyAudit(o *options) { f(o) }
 
 type options struct {
 	topic string
-	tune  func(*sarama.Config)
 }
 
-// AuditTopic sets the topic, overriding the default of DefaultAuditTopic.
-func AuditTopic(t string) Option { return func(o *options) { o.topic = t } }
-
-// AuditSarama lets fn adjust the producer configuration after the
-// package's defaults (acks=all, idempotent, kafka.DefaultVersion).
-func AuditSarama(fn func(*sarama.Config)) Option { return func(o *options) { o.tune = fn } }
+// Topic sets the audit topic, overriding the default of
+// [DefaultAuditTopic].
+func Topic(t string) Option { return option(func(o *options) { o.topic = t }) }
 
 // AuditSink writes audit events to a Kafka topic. WriteAudit returns once
 // every in-sync replica has the record. It is safe for concurrent use.
@@ -41,34 +41,26 @@ type AuditSink struct {
 
 var _ governance.AuditSink = (*AuditSink)(nil)
 
-// NewAuditSink connects to brokers.
-func NewAuditSink(brokers []string, opts ...Option) (*AuditSink, error) {
+// NewAuditSink connects a producer to the cluster of cfg, with the
+// package defaults of serving/kafka: idempotent, acks from every in-sync
+// replica. A nil Config or an empty topic is an error wrapping
+// serving.ErrConfig.
+func NewAuditSink(cfg *kafka.Config, opts ...Option) (*AuditSink, error) {
 	o := options{topic: DefaultAuditTopic}
 	for _, opt := range opts {
-		opt(&o)
+		opt.applyAudit(&o)
 	}
-	if len(brokers) == 0 {
-		return nil, errors.New("govkafka: no brokers")
+	switch {
+	case cfg == nil:
+		return nil, fmt.Errorf("%w: govkafka: nil Config", serving.ErrConfig)
+	case o.topic == "":
+		return nil, fmt.Errorf("%w: govkafka: Topic(\"\")", serving.ErrConfig)
 	}
-	if o.topic == "" {
-		return nil, errors.New("govkafka: AuditTopic(\"\")")
+	sc, err := cfg.SaramaConfig(nil)
+	if err != nil {
+		return nil, err
 	}
-	c := sarama.NewConfig()
-	c.Version = kafka.DefaultVersion
-	c.ClientID = "modelstream-audit"
-	c.Producer.RequiredAcks = sarama.WaitForAll
-	c.Producer.Idempotent = true
-	c.Net.MaxOpenRequests = 1
-	c.Producer.Retry.Max = 10
-	c.Producer.Retry.Backoff = 100 * time.Millisecond
-	c.Producer.Return.Successes = true
-	if o.tune != nil {
-		o.tune(c)
-	}
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("govkafka: sarama config: %w", err)
-	}
-	p, err := sarama.NewSyncProducer(brokers, c)
+	p, err := sarama.NewSyncProducer(cfg.Brokers(), sc)
 	if err != nil {
 		return nil, fmt.Errorf("govkafka: audit sink: %w", err)
 	}
@@ -115,7 +107,7 @@ func ParseAuditEvent(value []byte) (governance.Event, error) {
 	return e, nil
 }
 
-// FeedObserver returns a kafka.WithObserver hook that audits the model
+// FeedObserver returns a kafka.Observer function that audits the model
 // messages a ModelFeed could not even decode, as rejected events with
 // reason "malformed" and source "feed". The other outcomes are audited
 // already: rejected and accepted models by the Verifier and the Server,

@@ -2,6 +2,7 @@ package govkafka_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -29,7 +30,7 @@ func TestAuditTopic(t *testing.T) {
 		t.Skip("starts an embedded Kafka cluster")
 	}
 	c := kafkatest.New(t, kafkatest.Topic(govkafka.DefaultAuditTopic, 1))
-	sink, err := govkafka.NewAuditSink(c.Addrs())
+	sink, err := govkafka.NewAuditSink(testConfig(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,10 +93,10 @@ func TestAuditTopic(t *testing.T) {
 }
 
 func TestNewAuditSinkValidates(t *testing.T) {
-	if _, err := govkafka.NewAuditSink(nil); err == nil {
+	if _, err := govkafka.NewAuditSink(nil); !errors.Is(err, serving.ErrConfig) {
 		t.Fatal("no brokers accepted")
 	}
-	if _, err := govkafka.NewAuditSink([]string{"127.0.0.1:1"}, govkafka.AuditTopic("")); err == nil {
+	if _, err := govkafka.NewAuditSink(testConfig(t, []string{"127.0.0.1:1"}), govkafka.Topic("")); !errors.Is(err, serving.ErrConfig) {
 		t.Fatal("empty topic accepted")
 	}
 }
@@ -128,7 +129,7 @@ func TestFeedObserverAuditsMalformedMessages(t *testing.T) {
 	})))
 	srv, _ := serving.NewServer(serving.WithLogger(quiet))
 	defer srv.Close()
-	feed, err := kafka.NewModelFeed(c.Addrs(), srv, kafka.FeedLogger(quiet), kafka.WithObserver(govkafka.FeedObserver(audit)))
+	feed, err := kafka.NewModelFeed(testConfig(t, c.Addrs()), srv, kafka.Observer(govkafka.FeedObserver(audit)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,4 +149,14 @@ func TestFeedObserverAuditsMalformedMessages(t *testing.T) {
 		events[0].Source != "feed" || events[0].Model.Name != "fraud" || !strings.Contains(events[0].Error, "models/0@0") {
 		t.Fatalf("audit events %+v", events)
 	}
+}
+
+// testConfig returns a Config for brokers that logs nowhere.
+func testConfig(t testing.TB, brokers []string) *kafka.Config {
+	t.Helper()
+	cfg, err := kafka.NewConfig(brokers, kafka.Logger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

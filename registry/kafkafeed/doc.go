@@ -12,7 +12,7 @@
 //     a governance.Verifier) has accepted it, store it with Put before
 //     it is activated (kafka.WithVerifier);
 //   - after every message, whatever its outcome, record the next offset
-//     of its partition (kafka.WithObserver).
+//     of its partition (kafka.Observer).
 //
 // A crash between a Put and the offset write makes the restarted feed
 // read that message again, and the store's idempotent Put absorbs it:

@@ -22,7 +22,8 @@ func Example() {
 	defer cluster.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pub, _ := kafka.NewPublisher(cluster.Addrs())
+	cfg, _ := kafka.NewConfig(cluster.Addrs(), kafka.Logger(quiet))
+	pub, _ := kafka.NewPublisher(cfg)
 	defer pub.Close()
 	for v := uint64(1); v <= 2; v++ {
 		if _, _, err := pub.Publish(ctx, servingtest.Spec{Value: float64(v)}.Descriptor("churn", v)); err != nil {
@@ -35,7 +36,7 @@ func Example() {
 	defer srv.Close()
 	sync, _ := kafkafeed.New(store, kafkafeed.Logger(quiet))
 	opts, _ := sync.FeedOptions(ctx)
-	feed, _ := kafka.NewModelFeed(cluster.Addrs(), srv, append(opts, kafka.FeedLogger(quiet))...)
+	feed, _ := kafka.NewModelFeed(cfg, srv, opts...)
 	go feed.Run(ctx)
 	<-feed.CaughtUp()
 

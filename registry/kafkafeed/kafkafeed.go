@@ -18,7 +18,7 @@ import (
 type Option func(*Sync)
 
 // Topic sets the models topic, overriding the default of
-// kafka.DefaultModelsTopic. It must match the feed's kafka.FeedTopic;
+// kafka.DefaultModelsTopic. It must match the feed's kafka.Topic;
 // FeedOptions sets both.
 func Topic(t string) Option { return func(s *Sync) { s.topic = t } }
 
@@ -30,7 +30,7 @@ func Check(fn func(ctx context.Context, d serving.Descriptor) error) Option {
 }
 
 // Observer adds fn to the feed's observer hook, called after the offset
-// is recorded; FeedOptions sets kafka.WithObserver, so other observers
+// is recorded; FeedOptions sets kafka.Observer, so other observers
 // (such as govkafka.FeedObserver) go here. It may be given several times.
 func Observer(fn func(kafka.FeedEvent)) Option {
 	return func(s *Sync) { s.observers = append(s.observers, fn) }
@@ -78,17 +78,17 @@ func New(store registry.Store, opts ...Option) (*Sync, error) {
 // FeedOptions reads the stored offsets and returns the feed options
 // described in the package documentation. Pass them to
 // kafka.NewModelFeed, after any options of your own; do not also pass
-// WithVerifier or WithObserver, which they set.
+// WithVerifier or Observer, which they set.
 func (s *Sync) FeedOptions(ctx context.Context) ([]kafka.FeedOption, error) {
 	offs, err := s.store.Offsets(ctx, s.topic)
 	if err != nil {
 		return nil, fmt.Errorf("kafkafeed: offsets of %q: %w", s.topic, err)
 	}
 	return []kafka.FeedOption{
-		kafka.FeedTopic(s.topic),
+		kafka.Topic(s.topic),
 		kafka.StartOffsets(offs),
 		kafka.WithVerifier(s.Admit),
-		kafka.WithObserver(s.Observe),
+		kafka.Observer(s.Observe),
 	}, nil
 }
 

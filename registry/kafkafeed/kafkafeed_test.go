@@ -82,7 +82,7 @@ func start(t *testing.T, path string, brokers []string) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in.feed, err = kafka.NewModelFeed(brokers, in.srv, append([]kafka.FeedOption{kafka.FeedLogger(quiet)}, opts...)...); err != nil {
+	if in.feed, err = kafka.NewModelFeed(testConfig(t, brokers), in.srv, opts...); err != nil {
 		t.Fatal(err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
@@ -137,7 +137,7 @@ func TestRestartResumesFromTheStore(t *testing.T) {
 	}
 	ctx := context.Background()
 	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
-	pub, err := kafka.NewPublisher(c.Addrs())
+	pub, err := kafka.NewPublisher(testConfig(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,4 +227,14 @@ func TestNewValidates(t *testing.T) {
 	if _, err := m.Latest(context.Background(), "m"); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("rejected model was stored: %v", err)
 	}
+}
+
+// testConfig returns a Config for brokers that logs nowhere.
+func testConfig(t testing.TB, brokers []string) *kafka.Config {
+	t.Helper()
+	cfg, err := kafka.NewConfig(brokers, kafka.Logger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

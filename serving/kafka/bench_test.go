@@ -129,13 +129,13 @@ func pipelineInput() (keys []string, vals [][]byte, fill func(*testing.B) *kafka
 // the time from the first record consumed to the last one acknowledged
 // and marked.
 func modelstreamPipeline(b *testing.B, c *kafkatest.Cluster, scorer serving.Scorer, opts ...kafka.SourceOption) time.Duration {
-	sink, err := kafka.NewSink(c.Addrs(), kafka.SinkTopic("out"))
+	sink, err := kafka.NewSink(config(b, c.Addrs()), kafka.Topic("out"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer sink.Close()
-	opts = append([]kafka.SourceOption{kafka.SourceTopics("in"), kafka.SourceLogger(quiet)}, opts...)
-	src, err := kafka.NewSource(c.Addrs(), "bench", scorer, sink, opts...)
+	opts = append([]kafka.SourceOption{kafka.Topics("in")}, opts...)
+	src, err := kafka.NewSource(config(b, c.Addrs()), "bench", scorer, sink, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 )
 
@@ -102,7 +103,7 @@ func TestSchema(t *testing.T) {
 		t.Errorf("schema %v", s.Names())
 	}
 	for _, names := range [][]string{nil, {"a", "a"}, {"a", ""}} {
-		if _, err := kafka.NewSchema(names...); !errors.Is(err, kafka.ErrConfig) {
+		if _, err := kafka.NewSchema(names...); !errors.Is(err, serving.ErrConfig) {
 			t.Errorf("NewSchema(%q): %v", names, err)
 		}
 	}

@@ -28,14 +28,14 @@
 // logged, counted ([FeedStats]) and skipped, and the live model keeps
 // serving; old versions met during replay are skipped quietly. The feed
 // reads committed records only, so a model written in an aborted
-// transaction never goes live. An observer ([WithObserver]) sees the
+// transaction never goes live. An observer ([Observer]) sees the
 // outcome and offset of every message.
 //
 // # Scoring a stream
 //
 // A [Source] reads the data topics in a consumer group. Each record's
 // value is decoded into features by a [Codec] — [JSON] (an array, or an
-// object of named features placed by a [Schema]), [CSV], or your own —
+// object of named features), [CSV], or your own —
 // scored by any serving.Scorer (a Server slot from Server.Model, or a
 // combinator from package speculative), and handed to a [Sink]. The Sink
 // writes a wire.Score as JSON with the prediction, its provenance and the
@@ -76,11 +76,23 @@
 //
 // # Configuration
 //
-// Constructors take the bootstrap brokers and functional options whose
-// documentation states their defaults; impossible settings are refused
-// with an error wrapping [ErrConfig]. Every client speaks Kafka
-// [DefaultVersion]; an option per type (such as [FeedSarama]) adjusts the
-// sarama configuration for TLS, SASL or tuning.
+// Every client takes one [Config], built once with [NewConfig]: the
+// bootstrap brokers and, as options, [TLS], [SASL], [ClientID], [Logger]
+// and one [Sarama] function for any further sarama setting. The same
+// Config serves the adapters of other packages (training/trainkafka,
+// governance/govkafka). Each client's own settings are options of its
+// own type ([FeedOption], [PublisherOption], [SinkOption],
+// [SourceOption]), named by bare nouns ([Topic], [Window], [Workers]),
+// so an option given to the wrong constructor does not compile; an
+// option that fits several clients, such as [Topic], is of each of their
+// types. Every option's documentation states its default, and every
+// constructor refuses an impossible setting with an error wrapping
+// serving.ErrConfig. Every client speaks Kafka [DefaultVersion].
+//
+//	cfg, err := kafka.NewConfig([]string{"broker:9092"}, kafka.TLS(tlsConfig), kafka.SASL(user, password))
+//	feed, err := kafka.NewModelFeed(cfg, srv)
+//	sink, err := kafka.NewSink(cfg, kafka.Topic("fraud.scores"))
+//	src, err := kafka.NewSource(cfg, "fraud-scorer", srv.Model("fraud"), sink, kafka.Topics("payments"))
 //
 // # Testing
 //

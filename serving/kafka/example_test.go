@@ -27,7 +27,12 @@ func ExampleModelFeed() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	pub, err := kafka.NewPublisher(cluster.Addrs())
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg, err := kafka.NewConfig(cluster.Addrs(), kafka.Logger(quiet))
+	if err != nil {
+		panic(err)
+	}
+	pub, err := kafka.NewPublisher(cfg)
 	if err != nil {
 		panic(err)
 	}
@@ -39,9 +44,8 @@ func ExampleModelFeed() {
 		}
 	}
 
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, _ := serving.NewServer(serving.WithLogger(quiet))
-	feed, err := kafka.NewModelFeed(cluster.Addrs(), srv, kafka.FeedLogger(quiet))
+	feed, err := kafka.NewModelFeed(cfg, srv)
 	if err != nil {
 		panic(err)
 	}
@@ -81,12 +85,16 @@ func ExampleSource() {
 		in.SendMessage(&sarama.ProducerMessage{Topic: kafka.DefaultDataTopic, Key: sarama.StringEncoder("k"), Value: sarama.StringEncoder(v)})
 	}
 
-	sink, err := kafka.NewSink(brokers)
+	cfg, err := kafka.NewConfig(brokers, kafka.Logger(quiet))
+	if err != nil {
+		panic(err)
+	}
+	sink, err := kafka.NewSink(cfg)
 	if err != nil {
 		panic(err)
 	}
 	defer sink.Close()
-	src, err := kafka.NewSource(brokers, "example", srv.Model("sum"), sink, kafka.SourceLogger(quiet))
+	src, err := kafka.NewSource(cfg, "example", srv.Model("sum"), sink)
 	if err != nil {
 		panic(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,82 +17,15 @@ import (
 	"github.com/modelstream/modelstream/serving/wire"
 )
 
-// FeedOption configures a ModelFeed.
-type FeedOption func(*feedOptions)
-
 type feedOptions struct {
 	topic    string
 	start    map[int32]int64
 	verifier func(context.Context, serving.Descriptor) error
 	precheck func(context.Context, serving.Descriptor) error
 	observer func(FeedEvent)
-	logger   *slog.Logger
 	maxBytes int
 	load     serving.LoadOptions
-	tune     func(*sarama.Config)
 }
-
-// FeedTopic sets the models topic, overriding the default of
-// [DefaultModelsTopic].
-func FeedTopic(t string) FeedOption { return func(o *feedOptions) { o.topic = t } }
-
-// StartOffsets makes the feed start each listed partition at the given
-// offset instead of the oldest one. A durable registry that remembers the
-// offset after the last message it applied (FeedEvent.Offset + 1) passes
-// it here on restart. Partitions not listed start at the oldest offset,
-// and so do partitions whose offset the topic no longer holds: below the
-// low-water mark, once retention deleted the records, or above the
-// high-water mark, once the topic was recreated. The feed logs a warning
-// then, and replays what the partition holds.
-func StartOffsets(m map[int32]int64) FeedOption {
-	return func(o *feedOptions) { o.start = maps.Clone(m) }
-}
-
-// WithVerifier sets a check every model must pass before activation,
-// such as a signature check by package governance. It receives the
-// resolved Descriptor: Bytes present (fetched from Location if need be)
-// and SHA256 verified. A non-nil error rejects the model, which is
-// logged, counted and reported to the observer; the live model keeps
-// serving. The default accepts every model.
-func WithVerifier(fn func(ctx context.Context, d serving.Descriptor) error) FeedOption {
-	return func(o *feedOptions) { o.verifier = fn }
-}
-
-// WithPrecheck sets a check that runs on each model message as decoded,
-// before the feed fetches a Location or hashes the bytes: Bytes may be
-// empty. Use it to refuse what the verifier would refuse anyway, such as
-// an unsigned or forged message under a signature policy, so that a
-// message on the models topic cannot make every instance fetch an
-// arbitrary URL (package governance: Verifier.Precheck). A non-nil error
-// rejects the model as the verifier's would. The default checks nothing.
-func WithPrecheck(fn func(ctx context.Context, d serving.Descriptor) error) FeedOption {
-	return func(o *feedOptions) { o.precheck = fn }
-}
-
-// WithObserver sets a function called once for every message read, after
-// it was handled, in offset order per partition; except for a message
-// whose handling failed while Run's context was done, which the feed
-// leaves to be read again by the next run. It runs on the feed's
-// goroutine for that partition and must not block for long. A registry
-// uses it to record model events and the offsets it has applied.
-func WithObserver(fn func(FeedEvent)) FeedOption { return func(o *feedOptions) { o.observer = fn } }
-
-// FeedLogger sets the logger, overriding the default of slog.Default().
-func FeedLogger(l *slog.Logger) FeedOption { return func(o *feedOptions) { o.logger = l } }
-
-// FeedMaxBytes limits the size of a model message's value, overriding the
-// default of [wire.DefaultMaxModelBytes]. Larger messages are rejected
-// as oversized.
-func FeedMaxBytes(n int) FeedOption { return func(o *feedOptions) { o.maxBytes = n } }
-
-// FeedLoadOptions sets the limits used to resolve a Location before a
-// verifier runs, overriding serving.LoadOptions{} (its defaults). It
-// should match the Server's own WithLoadOptions.
-func FeedLoadOptions(lo serving.LoadOptions) FeedOption { return func(o *feedOptions) { o.load = lo } }
-
-// FeedSarama lets fn adjust the sarama configuration after the package's
-// defaults are set.
-func FeedSarama(fn func(*sarama.Config)) FeedOption { return func(o *feedOptions) { o.tune = fn } }
 
 // Outcome says what a ModelFeed did with one message.
 type Outcome uint8
@@ -163,6 +95,7 @@ type FeedStats struct {
 // A ModelFeed is safe for concurrent use; Run may be called once.
 type ModelFeed struct {
 	o      feedOptions
+	log    *slog.Logger
 	srv    *serving.Server
 	client sarama.Client
 	cons   sarama.Consumer
@@ -201,48 +134,43 @@ func (f *ModelFeed) number(name string, offered, live uint64) uint64 {
 	case len(f.highest) < maxNumberedNames:
 		f.highest[name] = v
 	default:
-		f.o.logger.Warn("model feed: too many model names to number version-less messages by the topic; numbering from the live version", "model", name, "limit", maxNumberedNames)
+		f.log.Warn("model feed: too many model names to number version-less messages by the topic; numbering from the live version", "model", name, "limit", maxNumberedNames)
 	}
 	return v
 }
 
-// NewModelFeed connects to brokers and returns a feed that activates
-// models in srv. It does not read until Run is called.
-func NewModelFeed(brokers []string, srv *serving.Server, opts ...FeedOption) (*ModelFeed, error) {
-	o := feedOptions{topic: DefaultModelsTopic, logger: slog.Default(), maxBytes: wire.DefaultMaxModelBytes}
+// NewModelFeed connects to the cluster and returns a feed that
+// activates models in srv. It does not read until Run is called. A bad
+// setting is an error wrapping serving.ErrConfig.
+func NewModelFeed(cfg *Config, srv *serving.Server, opts ...FeedOption) (*ModelFeed, error) {
+	o := feedOptions{topic: DefaultModelsTopic, maxBytes: wire.DefaultMaxModelBytes}
 	for _, opt := range opts {
-		opt(&o)
-	}
-	if err := checkBrokers(brokers); err != nil {
-		return nil, err
+		opt.applyFeed(&o)
 	}
 	switch {
+	case cfg == nil:
+		return nil, configErr("NewModelFeed: nil Config")
 	case srv == nil:
 		return nil, configErr("NewModelFeed: nil Server")
 	case o.topic == "":
-		return nil, configErr("FeedTopic: empty topic")
-	case o.logger == nil:
-		return nil, configErr("FeedLogger(nil)")
+		return nil, configErr("Topic: empty topic")
 	case o.maxBytes <= 0:
-		return nil, configErr("FeedMaxBytes(%d): must be positive", o.maxBytes)
+		return nil, configErr("MaxBytes(%d): must be positive", o.maxBytes)
 	}
 	for p, off := range o.start {
 		if off < 0 {
 			return nil, configErr("StartOffsets: partition %d: negative offset %d", p, off)
 		}
 	}
-	cfg, err := newConfig("modelstream-feed", func(c *sarama.Config) {
+	sc, err := cfg.SaramaConfig(func(c *sarama.Config) {
 		c.Consumer.Fetch.Max = int32(min(o.maxBytes+1<<20, 1<<30))
 		// A model written in an aborted transaction must never go live.
 		c.Consumer.IsolationLevel = sarama.ReadCommitted
-		if o.tune != nil {
-			o.tune(c)
-		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	client, err := sarama.NewClient(brokers, cfg)
+	client, err := sarama.NewClient(cfg.brokers, sc)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: model feed: %w", err)
 	}
@@ -251,7 +179,7 @@ func NewModelFeed(brokers []string, srv *serving.Server, opts ...FeedOption) (*M
 		client.Close()
 		return nil, fmt.Errorf("kafka: model feed: %w", err)
 	}
-	return &ModelFeed{o: o, srv: srv, client: client, cons: cons, cfg: cfg, caughtUp: make(chan struct{}), highest: map[string]uint64{}}, nil
+	return &ModelFeed{o: o, log: cfg.logger, srv: srv, client: client, cons: cons, cfg: sc, caughtUp: make(chan struct{}), highest: map[string]uint64{}}, nil
 }
 
 // CaughtUp returns a channel that is closed once Run has handled every
@@ -340,7 +268,7 @@ func (f *ModelFeed) open(p int32, want int64, given bool) (sarama.PartitionConsu
 	start := oldest
 	if off := want; given {
 		if off < oldest || off > hwm {
-			f.o.logger.Warn("model feed: start offset out of range, starting at the oldest offset",
+			f.log.Warn("model feed: start offset out of range, starting at the oldest offset",
 				"topic", f.o.topic, "partition", p, "start", off, "oldest", oldest, "high_water_mark", hwm)
 		} else {
 			start = off
@@ -349,7 +277,7 @@ func (f *ModelFeed) open(p int32, want int64, given bool) (sarama.PartitionConsu
 	pc, err := f.cons.ConsumePartition(f.o.topic, p, start)
 	if errors.Is(err, sarama.ErrOffsetOutOfRange) {
 		// Retention moved the low-water mark since it was read.
-		f.o.logger.Warn("model feed: start offset out of range, starting at the oldest offset",
+		f.log.Warn("model feed: start offset out of range, starting at the oldest offset",
 			"topic", f.o.topic, "partition", p, "start", start)
 		start = oldest
 		pc, err = f.cons.ConsumePartition(f.o.topic, p, sarama.OffsetOldest)
@@ -397,7 +325,7 @@ func (f *ModelFeed) consume(ctx context.Context, p int32, pc sarama.PartitionCon
 			if idle {
 				left, err := f.messagesBefore(p, next, hwm)
 				if err != nil {
-					f.o.logger.Debug("model feed: catch-up probe", "partition", p, "err", err)
+					f.log.Debug("model feed: catch-up probe", "partition", p, "err", err)
 				} else if !left {
 					reach()
 				}
@@ -427,7 +355,7 @@ func (f *ModelFeed) consume(ctx context.Context, p int32, pc sarama.PartitionCon
 				}
 				continue
 			}
-			f.o.logger.Warn("model feed: consumer error", "topic", err.Topic, "partition", err.Partition, "err", err.Err)
+			f.log.Warn("model feed: consumer error", "topic", err.Topic, "partition", err.Partition, "err", err.Err)
 		}
 	}
 }
@@ -448,12 +376,12 @@ func (f *ModelFeed) reopen(ctx context.Context, p int32, old sarama.PartitionCon
 		// read again from next.
 	}
 	for ctx.Err() == nil {
-		f.o.logger.Warn("model feed: partition consumer stopped, reopening", "topic", f.o.topic, "partition", p, "offset", next)
+		f.log.Warn("model feed: partition consumer stopped, reopening", "topic", f.o.topic, "partition", p, "offset", next)
 		pc, _, _, err := f.open(p, next, true)
 		if err == nil {
 			return pc
 		}
-		f.o.logger.Warn("model feed: reopen", "topic", f.o.topic, "partition", p, "err", err)
+		f.log.Warn("model feed: reopen", "topic", f.o.topic, "partition", p, "err", err)
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
@@ -534,7 +462,7 @@ func (f *ModelFeed) messagesBefore(p int32, from, hwm int64) (bool, error) {
 func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
 	f.read.Add(1)
 	ev := FeedEvent{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
-	log := f.o.logger.With("topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset)
+	log := f.log.With("topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset)
 	defer func() {
 		if ev.Outcome == Rejected {
 			if ctx.Err() != nil {

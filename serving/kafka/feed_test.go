@@ -48,7 +48,7 @@ func TestFeedReplayAndLive(t *testing.T) {
 	srv := newServer(t)
 	var mu sync.Mutex
 	var events []kafka.FeedEvent
-	feed := runFeed(t, c.Addrs(), srv, kafka.WithObserver(func(e kafka.FeedEvent) {
+	feed := runFeed(t, c.Addrs(), srv, kafka.Observer(func(e kafka.FeedEvent) {
 		mu.Lock()
 		events = append(events, e)
 		mu.Unlock()
@@ -95,7 +95,7 @@ func TestFeedBadModels(t *testing.T) {
 	srv := newServer(t)
 	var mu sync.Mutex
 	var events []kafka.FeedEvent
-	feed := runFeed(t, c.Addrs(), srv, kafka.FeedMaxBytes(4096), kafka.WithObserver(func(e kafka.FeedEvent) {
+	feed := runFeed(t, c.Addrs(), srv, kafka.MaxBytes(4096), kafka.Observer(func(e kafka.FeedEvent) {
 		mu.Lock()
 		events = append(events, e)
 		mu.Unlock()
@@ -226,18 +226,19 @@ func TestFeedStartOffsets(t *testing.T) {
 
 func TestFeedConfig(t *testing.T) {
 	srv := newServer(t)
+	cfg := config(t, []string{"x:1"})
 	for _, tc := range []struct {
-		brokers []string
-		srv     *serving.Server
-		opts    []kafka.FeedOption
+		cfg  *kafka.Config
+		srv  *serving.Server
+		opts []kafka.FeedOption
 	}{
 		{nil, srv, nil},
-		{[]string{"x:1"}, nil, nil},
-		{[]string{"x:1"}, srv, []kafka.FeedOption{kafka.FeedTopic("")}},
-		{[]string{"x:1"}, srv, []kafka.FeedOption{kafka.FeedMaxBytes(0)}},
-		{[]string{"x:1"}, srv, []kafka.FeedOption{kafka.StartOffsets(map[int32]int64{0: -2})}},
+		{cfg, nil, nil},
+		{cfg, srv, []kafka.FeedOption{kafka.Topic("")}},
+		{cfg, srv, []kafka.FeedOption{kafka.MaxBytes(0)}},
+		{cfg, srv, []kafka.FeedOption{kafka.StartOffsets(map[int32]int64{0: -2})}},
 	} {
-		if _, err := kafka.NewModelFeed(tc.brokers, tc.srv, tc.opts...); !errors.Is(err, kafka.ErrConfig) {
+		if _, err := kafka.NewModelFeed(tc.cfg, tc.srv, tc.opts...); !errors.Is(err, serving.ErrConfig) {
 			t.Errorf("%v: got %v, want ErrConfig", tc, err)
 		}
 	}
@@ -322,7 +323,7 @@ func TestFeedStartOffsetsOutOfRange(t *testing.T) {
 	}
 
 	// A partition whose every record was deleted: nothing to wait for.
-	pubEmpty, err := kafka.NewPublisher(c.Addrs(), kafka.PublishTopic("empty"))
+	pubEmpty, err := kafka.NewPublisher(config(t, c.Addrs()), kafka.Topic("empty"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +337,7 @@ func TestFeedStartOffsetsOutOfRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := newServer(t)
-	runFeed(t, c.Addrs(), srv, kafka.FeedTopic("empty"))
+	runFeed(t, c.Addrs(), srv, kafka.Topic("empty"))
 	if len(srv.Models()) != 0 {
 		t.Errorf("models %v", srv.Models())
 	}

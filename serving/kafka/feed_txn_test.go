@@ -74,7 +74,7 @@ func TestFeedTransactions(t *testing.T) {
 	srv := newServer(t)
 	var mu sync.Mutex
 	var activated []uint64
-	runFeed(t, c.Addrs(), srv, kafka.WithObserver(func(e kafka.FeedEvent) {
+	runFeed(t, c.Addrs(), srv, kafka.Observer(func(e kafka.FeedEvent) {
 		if e.Outcome == kafka.Activated {
 			mu.Lock()
 			activated = append(activated, e.Model.Version)
@@ -126,13 +126,13 @@ func TestFeedInterruptedIsNotReported(t *testing.T) {
 	var once sync.Once
 	var mu sync.Mutex
 	var events []kafka.FeedEvent
-	f, err := kafka.NewModelFeed(c.Addrs(), newServer(t), kafka.FeedLogger(quiet),
+	f, err := kafka.NewModelFeed(config(t, c.Addrs()), newServer(t),
 		kafka.WithVerifier(func(ctx context.Context, _ serving.Descriptor) error {
 			once.Do(func() { close(entered) })
 			<-ctx.Done()
 			return ctx.Err()
 		}),
-		kafka.WithObserver(func(e kafka.FeedEvent) { mu.Lock(); events = append(events, e); mu.Unlock() }))
+		kafka.Observer(func(e kafka.FeedEvent) { mu.Lock(); events = append(events, e); mu.Unlock() }))
 	if err != nil {
 		t.Fatal(err)
 	}

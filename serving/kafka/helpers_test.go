@@ -48,7 +48,7 @@ func newServer(t testing.TB) *serving.Server {
 // runFeed starts a feed on srv and waits until it has caught up.
 func runFeed(t testing.TB, brokers []string, srv *serving.Server, opts ...kafka.FeedOption) *kafka.ModelFeed {
 	t.Helper()
-	f, err := kafka.NewModelFeed(brokers, srv, append([]kafka.FeedOption{kafka.FeedLogger(quiet)}, opts...)...)
+	f, err := kafka.NewModelFeed(config(t, brokers), srv, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 func publisher(t testing.TB, c *kafkatest.Cluster) *kafka.Publisher {
 	t.Helper()
-	p, err := kafka.NewPublisher(c.Addrs())
+	p, err := kafka.NewPublisher(config(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,4 +236,14 @@ func saramaHeaders(hs []wire.Header) []sarama.RecordHeader {
 		out[i] = sarama.RecordHeader(h)
 	}
 	return out
+}
+
+// config returns a Config for brokers that logs nowhere.
+func config(t testing.TB, brokers []string, opts ...kafka.Option) *kafka.Config {
+	t.Helper()
+	cfg, err := kafka.NewConfig(brokers, append([]kafka.Option{kafka.Logger(quiet)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -48,7 +48,7 @@ func BenchmarkPipelineHooks(b *testing.B) {
 		b.StopTimer()
 		c := fill(b)
 		b.StartTimer()
-		on += modelstreamPipeline(b, c, hooked.Model("m"), kafka.SourceHooks(m))
+		on += modelstreamPipeline(b, c, hooked.Model("m"), kafka.Hooks(m))
 		c.Close()
 	}
 	// The order alternates, because the first run of an iteration is

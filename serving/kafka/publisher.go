@@ -10,30 +10,9 @@ import (
 	"github.com/modelstream/modelstream/serving/wire"
 )
 
-// PublisherOption configures a Publisher.
-type PublisherOption func(*publisherOptions)
-
 type publisherOptions struct {
 	topic    string
 	maxBytes int
-	tune     func(*sarama.Config)
-}
-
-// PublishTopic sets the models topic, overriding the default of
-// [DefaultModelsTopic].
-func PublishTopic(t string) PublisherOption { return func(o *publisherOptions) { o.topic = t } }
-
-// PublishMaxBytes limits the inline model size, overriding the default
-// of [wire.DefaultMaxModelBytes]. Larger models must travel by
-// Location.
-func PublishMaxBytes(n int) PublisherOption { return func(o *publisherOptions) { o.maxBytes = n } }
-
-// PublishSarama lets fn adjust the sarama configuration after the
-// package's defaults are set (see [DefaultVersion]). Loosening the
-// producer guarantees (acks, idempotence) is possible and is then the
-// caller's responsibility.
-func PublishSarama(fn func(*sarama.Config)) PublisherOption {
-	return func(o *publisherOptions) { o.tune = fn }
 }
 
 // Publisher writes model messages, in the format documented in package wire,
@@ -47,36 +26,38 @@ type Publisher struct {
 	prod sarama.SyncProducer
 }
 
-// NewPublisher connects to brokers and returns a Publisher.
-func NewPublisher(brokers []string, opts ...PublisherOption) (*Publisher, error) {
+// NewPublisher connects to the cluster and returns a Publisher. A bad
+// setting is an error wrapping serving.ErrConfig. Loosening the
+// producer's guarantees (acks, idempotence) with [Sarama] is possible,
+// and is then the caller's responsibility.
+func NewPublisher(cfg *Config, opts ...PublisherOption) (*Publisher, error) {
 	o := publisherOptions{topic: DefaultModelsTopic, maxBytes: wire.DefaultMaxModelBytes}
 	for _, opt := range opts {
-		opt(&o)
+		opt.applyPublisher(&o)
 	}
-	if err := checkBrokers(brokers); err != nil {
-		return nil, err
+	switch {
+	case cfg == nil:
+		return nil, configErr("NewPublisher: nil Config")
+	case o.topic == "":
+		return nil, configErr("Topic: empty topic")
+	case o.maxBytes <= 0:
+		return nil, configErr("MaxBytes(%d): must be positive", o.maxBytes)
 	}
-	if o.topic == "" {
-		return nil, configErr("PublishTopic: empty topic")
-	}
-	if o.maxBytes <= 0 {
-		return nil, configErr("PublishMaxBytes(%d): must be positive", o.maxBytes)
-	}
-	cfg, err := newConfig("modelstream-publisher", func(c *sarama.Config) {
+	sc, err := cfg.SaramaConfig(func(c *sarama.Config) {
 		c.Producer.MaxMessageBytes = max(c.Producer.MaxMessageBytes, o.maxBytes+64<<10)
-		if o.tune != nil {
-			o.tune(c)
-		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	p, err := sarama.NewSyncProducer(brokers, cfg)
+	p, err := sarama.NewSyncProducer(cfg.brokers, sc)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: publisher: %w", err)
 	}
 	return &Publisher{o: o, prod: p}, nil
 }
+
+// Topic returns the models topic the Publisher writes to.
+func (p *Publisher) Topic() string { return p.o.topic }
 
 // Publish writes d as a model message and returns where it was written
 // once every in-sync replica has it. The error wraps a *wire.Error when d

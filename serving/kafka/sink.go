@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -15,33 +14,9 @@ import (
 	"github.com/modelstream/modelstream/serving/wire"
 )
 
-// ErrSinkClosed is passed to the acknowledgement of a write made after
-// the Sink was closed.
-var ErrSinkClosed = errors.New("kafka: sink closed")
-
-// SinkOption configures a Sink.
-type SinkOption func(*sinkOptions)
-
 type sinkOptions struct {
 	topic, dlq string
-	tune       func(*sarama.Config)
 }
-
-// SinkTopic sets the scores topic, overriding the default of
-// [DefaultScoresTopic].
-func SinkTopic(t string) SinkOption { return func(o *sinkOptions) { o.topic = t } }
-
-// DeadLetterTopic sets the dead-letter topic, overriding the default of
-// [DefaultDeadLetterTopic].
-func DeadLetterTopic(t string) SinkOption { return func(o *sinkOptions) { o.dlq = t } }
-
-// SinkSarama lets fn adjust the sarama configuration after the package's
-// defaults (idempotent, acks=all, one request in flight, LZ4 compression)
-// are set. Settings that would break the Source's delivery promise are
-// refused with ErrConfig: acks other than WaitForAll, more than one
-// request in flight without idempotence, and turning off
-// Producer.Return.Successes or Errors.
-func SinkSarama(fn func(*sarama.Config)) SinkOption { return func(o *sinkOptions) { o.tune = fn } }
 
 // Sink writes scores and dead letters to Kafka through an idempotent,
 // acks=all asynchronous producer. Every write takes an acknowledgement
@@ -49,9 +24,9 @@ func SinkSarama(fn func(*sarama.Config)) SinkOption { return func(o *sinkOptions
 // Kafka has acknowledged the record or the producer has given up on it;
 // it must not block, since it holds up every later acknowledgement. A
 // write after Close is acknowledged at once, in the writer's goroutine,
-// with ErrSinkClosed.
+// with serving.ErrClosed.
 //
-// Records are compressed with LZ4 by default (see [SinkSarama]): scores
+// Records are compressed with LZ4 by default (see [Sarama]): scores
 // repeat their provenance and shrink several times over, which more than
 // doubles throughput on the embedded broker.
 //
@@ -72,48 +47,49 @@ type Sink struct {
 	prov atomic.Pointer[provCache]
 }
 
-// NewSink connects to brokers and returns a Sink.
-func NewSink(brokers []string, opts ...SinkOption) (*Sink, error) {
+// NewSink connects to the cluster and returns a Sink. A bad setting is
+// an error wrapping serving.ErrConfig; so is a sarama configuration,
+// from [Sarama], under which an acknowledged write could still be lost
+// or reordered: acks other than WaitForAll, more than one request in
+// flight without idempotence, or Producer.Return.Successes or Errors
+// turned off.
+func NewSink(cfg *Config, opts ...SinkOption) (*Sink, error) {
 	o := sinkOptions{topic: DefaultScoresTopic, dlq: DefaultDeadLetterTopic}
 	for _, opt := range opts {
-		opt(&o)
-	}
-	if err := checkBrokers(brokers); err != nil {
-		return nil, err
+		opt.applySink(&o)
 	}
 	switch {
+	case cfg == nil:
+		return nil, configErr("NewSink: nil Config")
 	case o.topic == "":
-		return nil, configErr("SinkTopic: empty topic")
+		return nil, configErr("Topic: empty topic")
 	case o.dlq == "":
 		return nil, configErr("DeadLetterTopic: empty topic")
 	}
-	cfg, err := newConfig("modelstream-sink", func(c *sarama.Config) {
+	sc, err := cfg.SaramaConfig(func(c *sarama.Config) {
 		// Scores repeat their provenance, so they compress several times
 		// over; LZ4 is cheap for the producer and every client reads it.
 		c.Producer.Compression = sarama.CompressionLZ4
-		if o.tune != nil {
-			o.tune(c)
-		}
 	})
 	if err != nil {
 		return nil, err
 	}
 	switch {
-	case !cfg.Producer.Return.Successes || !cfg.Producer.Return.Errors:
-		return nil, configErr("SinkSarama: the sink needs Producer.Return.Successes and Errors")
-	case cfg.Producer.RequiredAcks != sarama.WaitForAll:
+	case !sc.Producer.Return.Successes || !sc.Producer.Return.Errors:
+		return nil, configErr("Sarama: a Sink needs Producer.Return.Successes and Errors")
+	case sc.Producer.RequiredAcks != sarama.WaitForAll:
 		// The Source commits an offset on the acknowledgement; with fewer
 		// acks a leader failover could lose an acknowledged score.
-		return nil, configErr("SinkSarama: the sink needs Producer.RequiredAcks = WaitForAll, got %d", cfg.Producer.RequiredAcks)
-	case !cfg.Producer.Idempotent && cfg.Net.MaxOpenRequests > 1:
+		return nil, configErr("Sarama: a Sink needs Producer.RequiredAcks = WaitForAll, got %d", sc.Producer.RequiredAcks)
+	case !sc.Producer.Idempotent && sc.Net.MaxOpenRequests > 1:
 		// Retries would reorder the outputs of one partition.
-		return nil, configErr("SinkSarama: without an idempotent producer the sink needs Net.MaxOpenRequests = 1, got %d", cfg.Net.MaxOpenRequests)
+		return nil, configErr("Sarama: without an idempotent producer a Sink needs Net.MaxOpenRequests = 1, got %d", sc.Net.MaxOpenRequests)
 	}
-	p, err := sarama.NewAsyncProducer(brokers, cfg)
+	p, err := sarama.NewAsyncProducer(cfg.brokers, sc)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: sink: %w", err)
 	}
-	s := &Sink{o: o, prod: p, max: cfg.Producer.MaxMessageBytes, done: make(chan struct{})}
+	s := &Sink{o: o, prod: p, max: sc.Producer.MaxMessageBytes, done: make(chan struct{})}
 	go s.acks()
 	return s, nil
 }
@@ -150,7 +126,7 @@ func (s *Sink) send(m *sarama.ProducerMessage, ack func(error)) {
 	defer s.mu.RUnlock()
 	if s.shut {
 		if ack != nil {
-			ack(ErrSinkClosed)
+			ack(serving.ErrClosed)
 		}
 		return
 	}
@@ -327,7 +303,7 @@ func (s *Sink) deadLetterMessage(in *sarama.ConsumerMessage, stage string, reaso
 
 // Close flushes the records written so far, delivers their
 // acknowledgements, and closes the producer. Later writes are
-// acknowledged with ErrSinkClosed. Close is idempotent.
+// acknowledged with serving.ErrClosed. Close is idempotent.
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	if s.shut {

@@ -1,11 +1,14 @@
 package kafka_test
 
 import (
+	"crypto/tls"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 
+	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 )
 
@@ -21,19 +24,51 @@ func TestSinkConfig(t *testing.T) {
 		"no successes": func(c *sarama.Config) { c.Producer.Return.Successes = false },
 		"no errors":    func(c *sarama.Config) { c.Producer.Return.Errors = false },
 	} {
-		if _, err := kafka.NewSink([]string{"127.0.0.1:1"}, kafka.SinkSarama(tune)); !errors.Is(err, kafka.ErrConfig) {
+		if _, err := kafka.NewSink(config(t, []string{"127.0.0.1:1"}, kafka.Sarama(tune))); !errors.Is(err, serving.ErrConfig) {
 			t.Errorf("%s: got %v, want ErrConfig", name, err)
 		}
 	}
 	for name, opt := range map[string]kafka.SinkOption{
-		"topic": kafka.SinkTopic(""),
+		"topic": kafka.Topic(""),
 		"dlq":   kafka.DeadLetterTopic(""),
 	} {
-		if _, err := kafka.NewSink([]string{"127.0.0.1:1"}, opt); !errors.Is(err, kafka.ErrConfig) {
+		if _, err := kafka.NewSink(config(t, []string{"127.0.0.1:1"}), opt); !errors.Is(err, serving.ErrConfig) {
 			t.Errorf("%s: got %v, want ErrConfig", name, err)
 		}
 	}
-	if _, err := kafka.NewSink(nil); !errors.Is(err, kafka.ErrConfig) {
-		t.Errorf("no brokers: got %v, want ErrConfig", err)
+	if _, err := kafka.NewSink(nil); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("no Config: got %v, want ErrConfig", err)
+	}
+}
+
+// TestConfig: NewConfig refuses what no client could use, before any
+// broker is dialled, and the one Sarama function reaches every client.
+func TestConfig(t *testing.T) {
+	for name, tc := range map[string]struct {
+		brokers []string
+		opts    []kafka.Option
+	}{
+		"no brokers":   {nil, nil},
+		"empty broker": {[]string{""}, nil},
+		"client id":    {[]string{"x:1"}, []kafka.Option{kafka.ClientID("")}},
+		"logger":       {[]string{"x:1"}, []kafka.Option{kafka.Logger(nil)}},
+		"sasl user":    {[]string{"x:1"}, []kafka.Option{kafka.SASL("", "pw")}},
+		"sarama":       {[]string{"x:1"}, []kafka.Option{kafka.Sarama(func(c *sarama.Config) { c.Producer.RequiredAcks = sarama.WaitForLocal })}},
+	} {
+		if _, err := kafka.NewConfig(tc.brokers, tc.opts...); !errors.Is(err, serving.ErrConfig) {
+			t.Errorf("%s: got %v, want serving.ErrConfig", name, err)
+		}
+	}
+	called := 0
+	cfg := config(t, []string{"x:1"}, kafka.ClientID("fraud-scorer"), kafka.TLS(&tls.Config{MinVersion: tls.VersionTLS12}), kafka.SASL("svc", "pw"),
+		kafka.Sarama(func(c *sarama.Config) { called++; c.Net.DialTimeout = 7 * time.Second }))
+	sc, err := cfg.SaramaConfig(func(c *sarama.Config) { c.Net.DialTimeout = time.Second })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.ClientID != "fraud-scorer" || !sc.Net.TLS.Enable || sc.Net.TLS.Config.MinVersion != tls.VersionTLS12 ||
+		!sc.Net.SASL.Enable || sc.Net.SASL.User != "svc" || sc.Net.SASL.Mechanism != sarama.SASLTypePlaintext ||
+		sc.Net.DialTimeout != 7*time.Second || called != 2 { // once in NewConfig, once here
+		t.Errorf("sarama config: client %q tls %v sasl %v %q dial %v, Sarama called %d times", sc.ClientID, sc.Net.TLS.Enable, sc.Net.SASL.Enable, sc.Net.SASL.User, sc.Net.DialTimeout, called)
 	}
 }

@@ -18,9 +18,6 @@ import (
 	"github.com/modelstream/modelstream/serving/wire"
 )
 
-// SourceOption configures a Source.
-type SourceOption func(*sourceOptions)
-
 type sourceOptions struct {
 	topics   []string
 	codec    Codec
@@ -28,67 +25,7 @@ type sourceOptions struct {
 	workers  int
 	interval time.Duration
 	drain    time.Duration
-	logger   *slog.Logger
 	hooks    hooks
-	tune     func(*sarama.Config)
-}
-
-// SourceTopics sets the data topics, overriding the default of
-// [DefaultDataTopic].
-func SourceTopics(ts ...string) SourceOption {
-	return func(o *sourceOptions) { o.topics = slices.Clone(ts) }
-}
-
-// WithCodec sets the codec that decodes record values, overriding the
-// default of JSON{} (a JSON array of numbers).
-func WithCodec(c Codec) SourceOption { return func(o *sourceOptions) { o.codec = c } }
-
-// Window sets how many records of one partition may be in flight at once
-// (read but not yet acknowledged by Kafka), overriding the default of
-// 512. Memory is bounded by Window records per claimed partition.
-func Window(n int) SourceOption { return func(o *sourceOptions) { o.window = n } }
-
-// Workers sets how many goroutines score records, shared by all
-// partitions, overriding the default of runtime.GOMAXPROCS(0).
-func Workers(n int) SourceOption { return func(o *sourceOptions) { o.workers = n } }
-
-// CommitInterval sets how often acknowledged offsets are committed,
-// overriding the default of one second. They are also committed when a
-// partition is released and when the Source stops.
-func CommitInterval(d time.Duration) SourceOption { return func(o *sourceOptions) { o.interval = d } }
-
-// DrainTimeout sets how long, once Run's context is done, records in
-// flight may still take to score, overriding the default of 30 seconds.
-// Until then the Scorer runs with a context that is not cancelled, so
-// that the records in flight are drained rather than failed. After it,
-// the Scorer's context is cancelled: a record whose scoring then fails is
-// abandoned, neither written nor dead-lettered, and neither its offset
-// nor any later one of its partition is marked, so the next owner of the
-// partition scores it again. A Scorer that ignores its context still
-// holds Run until it returns.
-func DrainTimeout(d time.Duration) SourceOption { return func(o *sourceOptions) { o.drain = d } }
-
-// SourceLogger sets the logger, overriding the default of slog.Default().
-func SourceLogger(l *slog.Logger) SourceOption { return func(o *sourceOptions) { o.logger = l } }
-
-// SourceHooks adds hooks: [HookDeadLetter], [HookCommit] and [HookLag]
-// are called; values implementing none of them are ignored. The default
-// is no hooks.
-func SourceHooks(hs ...serving.Hook) SourceOption {
-	return func(o *sourceOptions) {
-		for _, h := range hs {
-			o.hooks.add(h)
-		}
-	}
-}
-
-// SourceSarama lets fn adjust the sarama configuration after the
-// package's defaults are set. Among them: manual commits only, and
-// Consumer.Offsets.Initial = OffsetOldest for a group without committed
-// offsets. Turning auto-commit back on is refused, since it would commit
-// records not yet written.
-func SourceSarama(fn func(*sarama.Config)) SourceOption {
-	return func(o *sourceOptions) { o.tune = fn }
 }
 
 // SourceStats counts what a Source has done.
@@ -142,6 +79,7 @@ type SourceStats struct {
 // A Source is safe for concurrent use; Run may be called once.
 type Source struct {
 	o       sourceOptions
+	log     *slog.Logger
 	brokers []string
 	group   string
 	scorer  serving.Scorer
@@ -184,20 +122,22 @@ func (s *Source) Ready() error {
 // NewSource returns a Source that reads as member of the consumer group
 // group, scores with scorer, and writes through sink. The Source does not
 // close the sink: one Sink may serve several Sources, and its owner
-// closes it after the Sources' Run calls return.
+// closes it after the Sources' Run calls return. A bad setting is an
+// error wrapping serving.ErrConfig; so is a sarama configuration, from
+// [Sarama], that turns automatic commits back on, since they would
+// commit records not yet written.
 //
 // Start the Source once a model is live (see ModelFeed.CaughtUp): records
 // scored with no model live fail with serving.ErrNoModel and go to the
 // dead-letter topic.
-func NewSource(brokers []string, group string, scorer serving.Scorer, sink *Sink, opts ...SourceOption) (*Source, error) {
-	o := sourceOptions{topics: []string{DefaultDataTopic}, codec: JSON{}, window: 512, workers: runtime.GOMAXPROCS(0), interval: time.Second, drain: 30 * time.Second, logger: slog.Default()}
+func NewSource(cfg *Config, group string, scorer serving.Scorer, sink *Sink, opts ...SourceOption) (*Source, error) {
+	o := sourceOptions{topics: []string{DefaultDataTopic}, codec: JSON{}, window: 512, workers: runtime.GOMAXPROCS(0), interval: time.Second, drain: 30 * time.Second}
 	for _, opt := range opts {
-		opt(&o)
-	}
-	if err := checkBrokers(brokers); err != nil {
-		return nil, err
+		opt.applySource(&o)
 	}
 	switch {
+	case cfg == nil:
+		return nil, configErr("NewSource: nil Config")
 	case group == "":
 		return nil, configErr("NewSource: empty group")
 	case scorer == nil:
@@ -205,9 +145,9 @@ func NewSource(brokers []string, group string, scorer serving.Scorer, sink *Sink
 	case sink == nil:
 		return nil, configErr("NewSource: nil Sink")
 	case len(o.topics) == 0 || slices.Contains(o.topics, ""):
-		return nil, configErr("SourceTopics: %q", o.topics)
+		return nil, configErr("Topics: %q", o.topics)
 	case o.codec == nil:
-		return nil, configErr("WithCodec(nil)")
+		return nil, configErr("RecordCodec(nil)")
 	case o.window < 1:
 		return nil, configErr("Window(%d): must be at least 1", o.window)
 	case o.workers < 1:
@@ -216,17 +156,15 @@ func NewSource(brokers []string, group string, scorer serving.Scorer, sink *Sink
 		return nil, configErr("CommitInterval(%v): must be positive", o.interval)
 	case o.drain < 0:
 		return nil, configErr("DrainTimeout(%v): must not be negative", o.drain)
-	case o.logger == nil:
-		return nil, configErr("SourceLogger(nil)")
 	}
-	cfg, err := newConfig("modelstream-source", o.tune)
+	sc, err := cfg.SaramaConfig(nil)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Consumer.Offsets.AutoCommit.Enable {
-		return nil, configErr("SourceSarama: auto-commit would commit records not yet written")
+	if sc.Consumer.Offsets.AutoCommit.Enable {
+		return nil, configErr("Sarama: a Source needs Consumer.Offsets.AutoCommit.Enable = false: auto-commit would commit records not yet written")
 	}
-	return &Source{o: o, brokers: slices.Clone(brokers), group: group, scorer: scorer, sink: sink, cfg: cfg, crashed: make(chan struct{})}, nil
+	return &Source{o: o, log: cfg.logger, brokers: cfg.Brokers(), group: group, scorer: scorer, sink: sink, cfg: sc, crashed: make(chan struct{})}, nil
 }
 
 // Stats returns the Source's counters.
@@ -259,7 +197,7 @@ func (s *Source) Run(ctx context.Context) error {
 	}
 	go func() {
 		for err := range group.Errors() {
-			s.o.logger.Warn("kafka source: consumer group error", "group", s.group, "err", err)
+			s.log.Warn("kafka source: consumer group error", "group", s.group, "err", err)
 		}
 	}()
 	work := make(chan *batch, s.o.workers*4)
@@ -299,7 +237,7 @@ func (s *Source) Run(ctx context.Context) error {
 			if errors.Is(err, sarama.ErrClosedConsumerGroup) {
 				break
 			}
-			s.o.logger.Warn("kafka source: consume", "group", s.group, "err", err)
+			s.log.Warn("kafka source: consume", "group", s.group, "err", err)
 			select {
 			case <-ctx.Done():
 			case <-time.After(250 * time.Millisecond):
@@ -322,7 +260,7 @@ func (s *Source) Run(ctx context.Context) error {
 func (s *Source) fail(err error) {
 	s.errOnce.Do(func() {
 		s.err = err
-		s.o.logger.Error("kafka source: stopping", "err", err)
+		s.log.Error("kafka source: stopping", "err", err)
 		s.cancelMu.Lock()
 		s.cancel()
 		s.cancelMu.Unlock()
@@ -444,7 +382,7 @@ func (s *Source) score(ctx context.Context, r serving.Record) (res serving.Resul
 func (s *Source) recoverPanic(who string, err *error) {
 	if p := recover(); p != nil {
 		*err = fmt.Errorf("%w in the %s: %v", ErrPanic, who, p)
-		s.o.logger.Error("kafka source: recovered a panic; the record goes to the dead-letter topic", "in", who, "panic", p, "stack", string(debug.Stack()))
+		s.log.Error("kafka source: recovered a panic; the record goes to the dead-letter topic", "in", who, "panic", p, "stack", string(debug.Stack()))
 	}
 }
 
@@ -583,7 +521,7 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			}
 			if b.cut < len(b.items) {
 				abandoned = true
-				s.o.logger.Info("kafka source: records abandoned at shutdown, to be read again", "topic", tp.Topic, "partition", tp.Partition, "from_offset", b.items[b.cut].msg.Offset)
+				s.log.Info("kafka source: records abandoned at shutdown, to be read again", "topic", tp.Topic, "partition", tp.Partition, "from_offset", b.items[b.cut].msg.Offset)
 			}
 			if b.cut == 0 {
 				release(len(b.items))
@@ -632,7 +570,7 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 					continue
 				}
 				s.dead.Add(1)
-				s.o.logger.Warn("kafka source: dead letter", "topic", tp.Topic, "partition", tp.Partition, "offset", it.msg.Offset, "stage", it.stage, "err", it.err)
+				s.log.Warn("kafka source: dead letter", "topic", tp.Topic, "partition", tp.Partition, "offset", it.msg.Offset, "stage", it.stage, "err", it.err)
 				for _, hk := range s.o.hooks.dead {
 					hk.OnDeadLetter(tp.Topic, tp.Partition, it.msg.Offset, it.err)
 				}

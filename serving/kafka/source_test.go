@@ -56,12 +56,12 @@ type running struct {
 
 func startSource(t testing.TB, c *kafkatest.Cluster, group string, scorer serving.Scorer, opts ...kafka.SourceOption) *running {
 	t.Helper()
-	sink, err := kafka.NewSink(c.Addrs())
+	sink, err := kafka.NewSink(config(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts = append([]kafka.SourceOption{kafka.SourceLogger(quiet), kafka.SourceSarama(testTuning), kafka.CommitInterval(100 * time.Millisecond)}, opts...)
-	src, err := kafka.NewSource(c.Addrs(), group, scorer, sink, opts...)
+	opts = append([]kafka.SourceOption{kafka.CommitInterval(100 * time.Millisecond)}, opts...)
+	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), group, scorer, sink, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestSourceDeadLetters(t *testing.T) {
 	scores := collect(t, c, kafka.DefaultScoresTopic)
 	dlq := collect(t, c, kafka.DefaultDeadLetterTopic)
 	hook := &deadHook{}
-	startSource(t, c, "dlq", srv.Model("m"), kafka.SourceHooks(hook))
+	startSource(t, c, "dlq", srv.Model("m"), kafka.Hooks(hook))
 	in := rawProducer(t, c)
 	produce(t, in, kafka.DefaultDataTopic, []string{"a", "b", "c", "d", "e"},
 		[][]byte{[]byte("[1,1,1]"), []byte(`{"not":"an array"`), []byte("[2,2]"), []byte("[1,nan,1]"), []byte("[3,3,3]")})
@@ -381,7 +381,7 @@ func TestSourceTwoInstances(t *testing.T) {
 }
 
 func TestSourceConfig(t *testing.T) {
-	sink, err := kafka.NewSink([]string{"127.0.0.1:1"}, kafka.SinkSarama(func(c *sarama.Config) { c.Metadata.Retry.Max = 0 }))
+	sink, err := kafka.NewSink(config(t, []string{"127.0.0.1:1"}, kafka.Sarama(func(c *sarama.Config) { c.Metadata.Retry.Max = 0 })))
 	if err == nil {
 		defer sink.Close()
 	}
@@ -392,26 +392,36 @@ func TestSourceConfig(t *testing.T) {
 		scorer serving.Scorer
 		opts   []kafka.SourceOption
 	}{
-		"no group":   {"", scorer, nil},
-		"no scorer":  {"g", nil, nil},
-		"no topics":  {"g", scorer, []kafka.SourceOption{kafka.SourceTopics()}},
-		"window":     {"g", scorer, []kafka.SourceOption{kafka.Window(0)}},
-		"workers":    {"g", scorer, []kafka.SourceOption{kafka.Workers(0)}},
-		"interval":   {"g", scorer, []kafka.SourceOption{kafka.CommitInterval(0)}},
-		"drain":      {"g", scorer, []kafka.SourceOption{kafka.DrainTimeout(-time.Second)}},
-		"codec":      {"g", scorer, []kafka.SourceOption{kafka.WithCodec(nil)}},
-		"autocommit": {"g", scorer, []kafka.SourceOption{kafka.SourceSarama(func(c *sarama.Config) { c.Consumer.Offsets.AutoCommit.Enable = true })}},
+		"no group":  {"", scorer, nil},
+		"no scorer": {"g", nil, nil},
+		"no topics": {"g", scorer, []kafka.SourceOption{kafka.Topics()}},
+		"window":    {"g", scorer, []kafka.SourceOption{kafka.Window(0)}},
+		"workers":   {"g", scorer, []kafka.SourceOption{kafka.Workers(0)}},
+		"interval":  {"g", scorer, []kafka.SourceOption{kafka.CommitInterval(0)}},
+		"drain":     {"g", scorer, []kafka.SourceOption{kafka.DrainTimeout(-time.Second)}},
+		"codec":     {"g", scorer, []kafka.SourceOption{kafka.RecordCodec(nil)}},
 	} {
 		s := sink
 		if s == nil {
 			s = new(kafka.Sink) // never used: validation fails first
 		}
-		if _, err := kafka.NewSource([]string{"x:1"}, tc.group, tc.scorer, s, tc.opts...); !errors.Is(err, kafka.ErrConfig) {
+		if _, err := kafka.NewSource(config(t, []string{"x:1"}), tc.group, tc.scorer, s, tc.opts...); !errors.Is(err, serving.ErrConfig) {
 			t.Errorf("%s: got %v, want ErrConfig", name, err)
 		}
 	}
-	if _, err := kafka.NewSource([]string{"x:1"}, "g", scorer, nil); !errors.Is(err, kafka.ErrConfig) {
+	if _, err := kafka.NewSource(config(t, []string{"x:1"}), "g", scorer, nil); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("nil sink: %v", err)
+	}
+	s := sink
+	if s == nil {
+		s = new(kafka.Sink)
+	}
+	if _, err := kafka.NewSource(nil, "g", scorer, s); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("nil Config: %v", err)
+	}
+	autocommit := config(t, []string{"x:1"}, kafka.Sarama(func(c *sarama.Config) { c.Consumer.Offsets.AutoCommit.Enable = true }))
+	if _, err := kafka.NewSource(autocommit, "g", scorer, s); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("autocommit: %v", err)
 	}
 }
 
@@ -435,7 +445,7 @@ func TestSourceWriteFailure(t *testing.T) {
 	r.sink.Close() // every later write is refused
 	select {
 	case err := <-r.done:
-		if !errors.Is(err, kafka.ErrSinkClosed) {
+		if !errors.Is(err, serving.ErrClosed) {
 			t.Fatalf("Run returned %v, want ErrSinkClosed", err)
 		}
 	case <-time.After(time.Minute):
@@ -466,12 +476,12 @@ func TestSourceWriteFailure(t *testing.T) {
 func TestSourceReady(t *testing.T) {
 	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 2))
 	srv := newServer(t)
-	sink, err := kafka.NewSink(c.Addrs())
+	sink, err := kafka.NewSink(config(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	src, err := kafka.NewSource(c.Addrs(), "ready", srv.Model("m"), sink, kafka.SourceLogger(quiet), kafka.SourceSarama(testTuning))
+	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), "ready", srv.Model("m"), sink)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,12 +584,12 @@ func TestSourceOversizedDeadLetter(t *testing.T) {
 	}
 	produce(t, rawProducer(t, c), kafka.DefaultDataTopic, []string{"a", "b", "c"}, [][]byte{[]byte("[1,1,1]"), big, []byte("[3,3,3]")})
 
-	sink, err := kafka.NewSink(c.Addrs(), kafka.SinkSarama(func(c *sarama.Config) { c.Producer.MaxMessageBytes = limit }))
+	sink, err := kafka.NewSink(config(t, c.Addrs(), kafka.Sarama(func(c *sarama.Config) { c.Producer.MaxMessageBytes = limit })))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	src, err := kafka.NewSource(c.Addrs(), "big", srv.Model("m"), sink, kafka.SourceLogger(quiet), kafka.SourceSarama(testTuning))
+	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), "big", srv.Model("m"), sink)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -632,7 +642,7 @@ func TestSourceScorerPanic(t *testing.T) {
 		}
 		return kafka.JSON{}.Decode(v)
 	})
-	startSource(t, c, "panics", scorer, kafka.WithCodec(codec))
+	startSource(t, c, "panics", scorer, kafka.RecordCodec(codec))
 	if got := scores.next(t, 2); decodeScore(t, got[0]).Prediction.Value+decodeScore(t, got[1]).Prediction.Value != 4 {
 		t.Errorf("scores %s %s", got[0].Value, got[1].Value)
 	}

@@ -1,6 +1,6 @@
 // Package trainkafka connects package training to Kafka: a [Source] that
 // reads labelled records from a data topic as a consumer group of its
-// own, and a [ModelPublisher] ([NewPublisher]), which publishes the
+// own, and a [Publisher], which publishes the
 // trainer's versions to the models topic through serving/kafka, where
 // every scoring instance's ModelFeed picks them up.
 //
@@ -8,7 +8,7 @@
 //
 // A ModelFeed skips a version that is not above the live one, so a
 // trainer must number after what the models topic already holds. A
-// ModelPublisher implements training.VersionLookup with
+// Publisher implements training.VersionLookup with
 // [LatestVersion], which reads every partition of the models topic from
 // its oldest offset to the high-water mark at the time of the call and
 // returns the newest version of the name with its content ID. A Trainer
@@ -18,7 +18,12 @@
 // checkpoint thus publishes v4 after v3, and the feeds activate it.
 // The lookup reads the whole topic, which is cheap for a models topic
 // (a few messages per version) but grows with its retention.
-// The plain [Publisher] adapter cannot look anything up.
+//
+// # Configuration
+//
+// The Source and the Publisher take the kafka.Config that every client
+// of serving/kafka takes: brokers, TLS, SASL, client ID, logger and
+// sarama settings are set once, there.
 //
 // # Delivery
 //
@@ -36,7 +41,7 @@
 // A [Decoder] turns a record's key and value into a training.Sample.
 // [CSV] reads delimited numbers with the target in one column, and
 // [JSON] reads an object with named features and a named target. A
-// record that does not decode is skipped, counted in [Source.Stats], and
+// record that does not decode (kafka.ErrDecode) is skipped, counted in [Source.Stats], and
 // committed past with the others, so a poison record cannot stall the
 // trainer.
 package trainkafka

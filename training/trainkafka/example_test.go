@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 	"github.com/modelstream/modelstream/training"
 	"github.com/modelstream/modelstream/training/trainkafka"
@@ -23,7 +24,7 @@ func ExampleCSV() {
 }
 
 // LatestVersion reads the models topic for the newest version of a
-// name; a Trainer whose publisher is a ModelPublisher does this when it
+// name; a Trainer whose publisher is a trainkafka.Publisher does this when it
 // starts, and numbers its own versions after it.
 func ExampleLatestVersion() {
 	cluster, err := kafkatest.Start(kafkatest.Topic("models", 1))
@@ -31,7 +32,11 @@ func ExampleLatestVersion() {
 		panic(err)
 	}
 	defer cluster.Close()
-	pub, err := trainkafka.NewPublisher(cluster.Addrs())
+	cfg, err := kafka.NewConfig(cluster.Addrs())
+	if err != nil {
+		panic(err)
+	}
+	pub, err := trainkafka.NewPublisher(cfg)
 	if err != nil {
 		panic(err)
 	}
@@ -45,7 +50,7 @@ func ExampleLatestVersion() {
 			panic(err)
 		}
 	}
-	ref, err := trainkafka.LatestVersion(context.Background(), cluster.Addrs(), "models", "churn", nil)
+	ref, err := trainkafka.LatestVersion(context.Background(), cfg, "models", "churn")
 	if err != nil {
 		panic(err)
 	}

@@ -24,13 +24,8 @@ import (
 // DefaultTopic is the data topic a Source reads unless told otherwise.
 const DefaultTopic = "training"
 
-// ErrDecode means a record's value could not be decoded into a sample.
-var ErrDecode = errors.New("trainkafka: cannot decode record")
-
-// ErrClosed means the Source is closed.
-var ErrClosed = errors.New("trainkafka: source closed")
-
-// Decoder turns a record into a labelled sample.
+// Decoder turns a record into a labelled sample. A record that cannot be
+// decoded is an error wrapping kafka.ErrDecode.
 type Decoder interface {
 	Decode(key, value []byte) (training.Sample, error)
 }
@@ -64,13 +59,13 @@ func (c CSV) Decode(_, value []byte) (training.Sample, error) {
 		li += len(fields)
 	}
 	if li < 0 || li >= len(fields) || len(fields) < 2 {
-		return training.Sample{}, fmt.Errorf("%w: %d fields, label column %d", ErrDecode, len(fields), c.Label)
+		return training.Sample{}, fmt.Errorf("%w: %d fields, label column %d", kafka.ErrDecode, len(fields), c.Label)
 	}
 	s := training.Sample{Features: make([]float64, 0, len(fields)-1)}
 	for i, f := range fields {
 		v, err := strconv.ParseFloat(string(bytes.TrimSpace(f)), 64)
 		if err != nil {
-			return training.Sample{}, fmt.Errorf("%w: field %d: %v", ErrDecode, i, err)
+			return training.Sample{}, fmt.Errorf("%w: field %d: %v", kafka.ErrDecode, i, err)
 		}
 		if i == li {
 			s.Target = v
@@ -84,7 +79,7 @@ func (c CSV) Decode(_, value []byte) (training.Sample, error) {
 // JSON decodes an object with one number per feature name and one for
 // the target, such as {"alcohol": 9.4, ..., "quality": 5}. Other fields
 // are ignored, whatever their type; a missing feature or target, or one
-// that is not a number (null included), is an error wrapping ErrDecode.
+// that is not a number (null included), is an error wrapping kafka.ErrDecode.
 type JSON struct {
 	// Features names the features, in model order.
 	Features []string
@@ -96,7 +91,7 @@ type JSON struct {
 func (j JSON) Decode(_, value []byte) (training.Sample, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(value, &m); err != nil {
-		return training.Sample{}, fmt.Errorf("%w: %v", ErrDecode, err)
+		return training.Sample{}, fmt.Errorf("%w: %v", kafka.ErrDecode, err)
 	}
 	y, err := number(m, j.Label, "target")
 	if err != nil {
@@ -115,42 +110,37 @@ func (j JSON) Decode(_, value []byte) (training.Sample, error) {
 func number(m map[string]json.RawMessage, name, what string) (float64, error) {
 	raw, ok := m[name]
 	if !ok {
-		return 0, fmt.Errorf("%w: no %s field %q", ErrDecode, what, name)
+		return 0, fmt.Errorf("%w: no %s field %q", kafka.ErrDecode, what, name)
 	}
 	var v float64
 	if string(raw) == "null" {
-		return 0, fmt.Errorf("%w: %s field %q is null", ErrDecode, what, name)
+		return 0, fmt.Errorf("%w: %s field %q is null", kafka.ErrDecode, what, name)
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return 0, fmt.Errorf("%w: %s field %q: %v", ErrDecode, what, name, err)
+		return 0, fmt.Errorf("%w: %s field %q: %v", kafka.ErrDecode, what, name, err)
 	}
 	return v, nil
 }
 
-// Option configures a Source.
-type Option func(*options)
+// Option configures a Source. An option of another constructor does not
+// compile here.
+type Option interface{ applySource(*options) }
+
+type option func(*options)
+
+func (f option) applySource(o *options) { f(o) }
 
 type options struct {
 	topics  []string
 	decoder Decoder
-	logger  *slog.Logger
-	tune    func(*sarama.Config)
 }
 
 // Topics sets the data topics, overriding the default of [DefaultTopic].
-func Topics(ts ...string) Option { return func(o *options) { o.topics = append([]string(nil), ts...) } }
+func Topics(ts ...string) Option { return option(func(o *options) { o.topics = slices.Clone(ts) }) }
 
-// WithDecoder sets the decoder, overriding the default of CSV{Label: -1}
-// (comma-separated, target last).
-func WithDecoder(d Decoder) Option { return func(o *options) { o.decoder = d } }
-
-// WithLogger sets the logger, overriding the default of slog.Default().
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
-
-// WithSarama lets fn adjust the sarama configuration after the defaults
-// are set: protocol kafka.DefaultVersion, no automatic commits, and a
-// new group starting from the oldest offset.
-func WithSarama(fn func(*sarama.Config)) Option { return func(o *options) { o.tune = fn } }
+// SampleDecoder sets the decoder, overriding the default of
+// CSV{Label: -1} (comma-separated, target last).
+func SampleDecoder(d Decoder) Option { return option(func(o *options) { o.decoder = d }) }
 
 // Stats counts what a Source has done.
 type Stats struct {
@@ -180,6 +170,7 @@ type topicPartition struct {
 // Close are safe to call from any goroutine.
 type Source struct {
 	o      options
+	log    *slog.Logger
 	group  sarama.ConsumerGroup
 	items  chan item
 	cancel context.CancelFunc
@@ -196,51 +187,45 @@ var (
 	_ training.Committer = (*Source)(nil)
 )
 
-// NewSource joins the consumer group group on brokers and starts
-// reading. The group should belong to the trainer alone: scoring
-// instances use their own groups. A configuration error (no brokers, an
-// empty group or topic name, a nil decoder or logger, or a sarama
-// configuration that does not validate) wraps kafka.ErrConfig.
-func NewSource(brokers []string, group string, opts ...Option) (*Source, error) {
-	o := options{topics: []string{DefaultTopic}, decoder: CSV{Label: -1}, logger: slog.Default()}
+// NewSource joins the consumer group group on the cluster of cfg and
+// starts reading. The group should belong to the trainer alone: scoring
+// instances use their own groups. A configuration error (a nil Config,
+// an empty group or topic name, a nil decoder, or a sarama configuration
+// that turns automatic commits on) wraps serving.ErrConfig.
+func NewSource(cfg *kafka.Config, group string, opts ...Option) (*Source, error) {
+	o := options{topics: []string{DefaultTopic}, decoder: CSV{Label: -1}}
 	for _, opt := range opts {
-		opt(&o)
+		opt.applySource(&o)
 	}
 	switch {
-	case len(brokers) == 0:
-		return nil, fmt.Errorf("%w: no brokers", kafka.ErrConfig)
+	case cfg == nil:
+		return nil, fmt.Errorf("%w: trainkafka: nil Config", serving.ErrConfig)
 	case group == "":
-		return nil, fmt.Errorf("%w: empty consumer group", kafka.ErrConfig)
+		return nil, fmt.Errorf("%w: trainkafka: empty consumer group", serving.ErrConfig)
 	case len(o.topics) == 0:
-		return nil, fmt.Errorf("%w: no topics", kafka.ErrConfig)
+		return nil, fmt.Errorf("%w: trainkafka: no topics", serving.ErrConfig)
 	case slices.Contains(o.topics, ""):
-		return nil, fmt.Errorf("%w: empty topic name", kafka.ErrConfig)
+		return nil, fmt.Errorf("%w: trainkafka: empty topic name", serving.ErrConfig)
 	case o.decoder == nil:
-		return nil, fmt.Errorf("%w: WithDecoder(nil)", kafka.ErrConfig)
-	case o.logger == nil:
-		return nil, fmt.Errorf("%w: WithLogger(nil)", kafka.ErrConfig)
+		return nil, fmt.Errorf("%w: trainkafka: SampleDecoder(nil)", serving.ErrConfig)
 	}
-	cfg := sarama.NewConfig()
-	cfg.Version = kafka.DefaultVersion
-	cfg.ClientID = "modelstream-trainer"
-	cfg.Consumer.Return.Errors = true
-	cfg.Consumer.Offsets.AutoCommit.Enable = false
-	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
-	if o.tune != nil {
-		o.tune(cfg)
+	sc, err := cfg.SaramaConfig(nil)
+	if err != nil {
+		return nil, err
 	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: sarama: %v", kafka.ErrConfig, err)
+	if sc.Consumer.Offsets.AutoCommit.Enable {
+		return nil, fmt.Errorf("%w: trainkafka: automatic commits would commit records the trainer has not made durable", serving.ErrConfig)
 	}
-	g, err := sarama.NewConsumerGroup(brokers, group, cfg)
+	log := cfg.Logger()
+	g, err := sarama.NewConsumerGroup(cfg.Brokers(), group, sc)
 	if err != nil {
 		return nil, fmt.Errorf("trainkafka: join group %q: %w", group, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Source{o: o, group: g, items: make(chan item), cancel: cancel, done: make(chan struct{}), pending: map[topicPartition]item{}}
+	s := &Source{o: o, log: log, group: g, items: make(chan item), cancel: cancel, done: make(chan struct{}), pending: map[topicPartition]item{}}
 	go func() {
 		for err := range g.Errors() {
-			o.logger.Warn("trainkafka: consumer group error", "group", group, "err", err)
+			log.Warn("trainkafka: consumer group error", "group", group, "err", err)
 		}
 	}()
 	go s.consume(ctx)
@@ -254,7 +239,7 @@ func (s *Source) consume(ctx context.Context) {
 			if errors.Is(err, sarama.ErrClosedConsumerGroup) {
 				return
 			}
-			s.o.logger.Warn("trainkafka: consume", "err", err)
+			s.log.Warn("trainkafka: consume", "err", err)
 			select {
 			case <-ctx.Done():
 			case <-time.After(250 * time.Millisecond):
@@ -299,7 +284,7 @@ func (s *Source) Next(ctx context.Context) (training.Sample, error) {
 		case <-ctx.Done():
 			return training.Sample{}, ctx.Err()
 		case <-s.done:
-			return training.Sample{}, ErrClosed
+			return training.Sample{}, serving.ErrClosed
 		}
 		if it.sess.Context().Err() != nil {
 			continue
@@ -309,14 +294,14 @@ func (s *Source) Next(ctx context.Context) (training.Sample, error) {
 		if err == nil {
 			for _, x := range sample.Features {
 				if math.IsNaN(x) || math.IsInf(x, 0) {
-					err = fmt.Errorf("%w: non-finite feature", ErrDecode)
+					err = fmt.Errorf("%w: non-finite feature", kafka.ErrDecode)
 					break
 				}
 			}
 		}
 		if err != nil {
 			s.skipped.Add(1)
-			s.o.logger.Debug("trainkafka: skipped record", "topic", it.msg.Topic, "partition", it.msg.Partition, "offset", it.msg.Offset, "err", err)
+			s.log.Debug("trainkafka: skipped record", "topic", it.msg.Topic, "partition", it.msg.Partition, "offset", it.msg.Offset, "err", err)
 			continue
 		}
 		s.delivered.Add(1)
@@ -361,17 +346,4 @@ func (s *Source) Close() error {
 		<-s.done
 	})
 	return err
-}
-
-// Publisher adapts a serving/kafka Publisher, which writes model
-// messages to the models topic, to training.Publisher. The adapter
-// cannot tell a Trainer which versions the topic already holds, so a
-// trainer restarted without its checkpoint would number from 1 again;
-// use [NewPublisher], or give the trainer training.WithBaseVersion from
-// [LatestVersion].
-func Publisher(p *kafka.Publisher) training.Publisher {
-	return training.PublisherFunc(func(ctx context.Context, d serving.Descriptor) error {
-		_, _, err := p.Publish(ctx, d)
-		return err
-	})
 }

@@ -59,19 +59,19 @@ func TestTrainerOverKafka(t *testing.T) {
 	brokers := cluster.Addrs()
 	produce(t, brokers, "training", 3000)
 
-	src, err := trainkafka.NewSource(brokers, "trainer", trainkafka.WithLogger(quiet))
+	src, err := trainkafka.NewSource(testConfig(t, brokers), "trainer")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	pub, err := kafka.NewPublisher(brokers)
+	pub, err := trainkafka.NewPublisher(testConfig(t, brokers))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pub.Close()
 	srv, _ := serving.NewServer(serving.WithLogger(quiet))
 	defer srv.Close()
-	feed, err := kafka.NewModelFeed(brokers, srv, kafka.FeedLogger(quiet))
+	feed, err := kafka.NewModelFeed(testConfig(t, brokers), srv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestTrainerOverKafka(t *testing.T) {
 
 	l, _ := training.NewLearner(training.Linear, 2, training.WithLearningRate(0.05), training.WithDecay(100))
 	var last serving.Descriptor
-	tr, err := training.NewTrainer("line", l, src, trainkafka.Publisher(pub), training.EveryRecords(1000),
+	tr, err := training.NewTrainer("line", l, src, pub, training.EveryRecords(1000),
 		training.WithTrainerLogger(quiet),
 		training.WithObserver(func(e training.Event) {
 			if e.Kind == training.EventPublished {
@@ -155,7 +155,7 @@ func TestResumeAfterCrashOverKafka(t *testing.T) {
 	nopPub := training.PublisherFunc(func(context.Context, serving.Descriptor) error { return nil })
 
 	run := func(group, path string, crash int) (*training.Learner, error) {
-		src, err := trainkafka.NewSource(brokers, group, trainkafka.WithLogger(quiet))
+		src, err := trainkafka.NewSource(testConfig(t, brokers), group)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,7 +214,7 @@ func TestDecoders(t *testing.T) {
 	if err != nil || s.Target != 1 || s.Features[0] != 2 {
 		t.Errorf("CSV label first: %+v %v", s, err)
 	}
-	if _, err := (trainkafka.CSV{}).Decode(nil, []byte("1,x")); !errors.Is(err, trainkafka.ErrDecode) {
+	if _, err := (trainkafka.CSV{}).Decode(nil, []byte("1,x")); !errors.Is(err, kafka.ErrDecode) {
 		t.Errorf("CSV bad number: %v", err)
 	}
 	j := trainkafka.JSON{Features: []string{"a", "b"}, Label: "y"}
@@ -222,7 +222,7 @@ func TestDecoders(t *testing.T) {
 	if err != nil || s.Features[0] != 1 || s.Features[1] != 2 || s.Target != 0 {
 		t.Errorf("JSON: %+v %v", s, err)
 	}
-	if _, err := j.Decode(nil, []byte(`{"a": 1, "y": 0}`)); !errors.Is(err, trainkafka.ErrDecode) {
+	if _, err := j.Decode(nil, []byte(`{"a": 1, "y": 0}`)); !errors.Is(err, kafka.ErrDecode) {
 		t.Errorf("JSON missing feature: %v", err)
 	}
 }
@@ -245,7 +245,7 @@ func TestJSONDecoderIgnoresOtherFields(t *testing.T) {
 		"empty":          ``,
 		"truncated":      `{"a": 1, "b": 2, "y"`,
 	} {
-		if _, err := j.Decode(nil, []byte(in)); !errors.Is(err, trainkafka.ErrDecode) {
+		if _, err := j.Decode(nil, []byte(in)); !errors.Is(err, kafka.ErrDecode) {
 			t.Errorf("%s: %v, want ErrDecode", name, err)
 		}
 	}
@@ -266,7 +266,7 @@ func TestCSVDecoderBadInput(t *testing.T) {
 		"wrong delimiter":    {trainkafka.CSV{Comma: ';', Label: -1}, "1,2,3"},
 		"binary":             {trainkafka.CSV{Label: -1}, "\x00\xff,\x01"},
 	} {
-		if s, err := c.dec.Decode(nil, []byte(c.value)); !errors.Is(err, trainkafka.ErrDecode) {
+		if s, err := c.dec.Decode(nil, []byte(c.value)); !errors.Is(err, kafka.ErrDecode) {
 			t.Errorf("%s: %+v, %v; want ErrDecode", name, s, err)
 		}
 	}
@@ -277,28 +277,38 @@ func TestCSVDecoderBadInput(t *testing.T) {
 }
 
 // Impossible configurations fail in NewSource, before any broker is
-// dialled, with kafka.ErrConfig.
+// dialled, with serving.ErrConfig.
 func TestNewSourceValidates(t *testing.T) {
-	brokers := []string{"127.0.0.1:1"} // never dialled
+	cfg := testConfig(t, []string{"127.0.0.1:1"}) // never dialled
+	autocommit := testConfig(t, []string{"127.0.0.1:1"}, kafka.Sarama(func(c *sarama.Config) { c.Consumer.Offsets.AutoCommit.Enable = true }))
 	for name, c := range map[string]struct {
-		brokers []string
-		group   string
-		opts    []trainkafka.Option
+		cfg   *kafka.Config
+		group string
+		opts  []trainkafka.Option
 	}{
-		"no brokers":       {nil, "g", nil},
-		"no group":         {brokers, "", nil},
-		"no topics":        {brokers, "g", []trainkafka.Option{trainkafka.Topics()}},
-		"empty topic":      {brokers, "g", []trainkafka.Option{trainkafka.Topics("training", "")}},
-		"nil decoder":      {brokers, "g", []trainkafka.Option{trainkafka.WithDecoder(nil)}},
-		"nil logger":       {brokers, "g", []trainkafka.Option{trainkafka.WithLogger(nil)}},
-		"bad sarama tweak": {brokers, "g", []trainkafka.Option{trainkafka.WithSarama(func(c *sarama.Config) { c.Consumer.Fetch.Min = 0 })}},
+		"no config":   {nil, "g", nil},
+		"no group":    {cfg, "", nil},
+		"no topics":   {cfg, "g", []trainkafka.Option{trainkafka.Topics()}},
+		"empty topic": {cfg, "g", []trainkafka.Option{trainkafka.Topics("training", "")}},
+		"nil decoder": {cfg, "g", []trainkafka.Option{trainkafka.SampleDecoder(nil)}},
+		"autocommit":  {autocommit, "g", nil},
 	} {
-		s, err := trainkafka.NewSource(c.brokers, c.group, c.opts...)
-		if !errors.Is(err, kafka.ErrConfig) {
-			t.Errorf("%s: %v, want kafka.ErrConfig", name, err)
+		s, err := trainkafka.NewSource(c.cfg, c.group, c.opts...)
+		if !errors.Is(err, serving.ErrConfig) {
+			t.Errorf("%s: %v, want serving.ErrConfig", name, err)
 		}
 		if s != nil {
 			s.Close()
 		}
 	}
+}
+
+// testConfig returns a Config for brokers that logs nowhere.
+func testConfig(t testing.TB, brokers []string, opts ...kafka.Option) *kafka.Config {
+	t.Helper()
+	cfg, err := kafka.NewConfig(brokers, append([]kafka.Option{kafka.Logger(quiet)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -14,49 +14,43 @@ import (
 	"github.com/modelstream/modelstream/training"
 )
 
-// LatestVersion reads the models topic on brokers and returns the
-// highest version published under name, with its content ID: the
-// sha256 header, or the hash of the bytes when the header is absent. It
-// returns the zero ModelRef and a nil error when the topic does not
-// exist or holds no version of name. tune, when not nil, adjusts the
-// sarama configuration (TLS, SASL) after the defaults are set.
+// LatestVersion reads the models topic on the cluster of cfg and
+// returns the highest version published under name, with its content ID:
+// the sha256 header, or the hash of the bytes when the header is absent.
+// It returns the zero ModelRef and a nil error when the topic does not
+// exist or holds no version of name.
 //
 // It reads every partition from its oldest offset up to the high-water
 // mark it finds when called, outside any consumer group, so it sees what
 // a ModelFeed replaying the topic sees. A message of name that decodes
 // (wire.DecodeModel) counts even if a feed would reject the model it
 // holds: its number is taken either way. A message without a version
-// header counts as the version before it plus one, as a ModelFeed
-// assigns it; that agrees with the feeds when all versions of name sit
-// in one partition, as the Publisher's keying by name ensures. Messages
-// that do not decode are skipped, as the feeds skip them.
+// header counts as the highest version before it plus one, as every
+// ModelFeed numbers it (package wire, Versions). Messages that do not
+// decode are skipped, as the feeds skip them.
 //
 // It does not create the topic. A broker error, or ctx ending before
 // every partition is read, is returned: a caller cannot then know the
-// latest version.
-func LatestVersion(ctx context.Context, brokers []string, topic, name string, tune func(*sarama.Config)) (serving.ModelRef, error) {
+// latest version. A nil Config or an empty topic or name is an error
+// wrapping serving.ErrConfig.
+func LatestVersion(ctx context.Context, cfg *kafka.Config, topic, name string) (serving.ModelRef, error) {
 	switch {
-	case len(brokers) == 0:
-		return serving.ModelRef{}, fmt.Errorf("%w: no brokers", kafka.ErrConfig)
+	case cfg == nil:
+		return serving.ModelRef{}, fmt.Errorf("%w: trainkafka: nil Config", serving.ErrConfig)
 	case topic == "":
-		return serving.ModelRef{}, fmt.Errorf("%w: empty models topic", kafka.ErrConfig)
+		return serving.ModelRef{}, fmt.Errorf("%w: trainkafka: empty models topic", serving.ErrConfig)
 	case name == "":
-		return serving.ModelRef{}, fmt.Errorf("%w: empty model name", kafka.ErrConfig)
+		return serving.ModelRef{}, fmt.Errorf("%w: trainkafka: empty model name", serving.ErrConfig)
 	}
-	cfg := sarama.NewConfig()
-	cfg.Version = kafka.DefaultVersion
-	cfg.ClientID = "modelstream-trainer"
-	cfg.Metadata.AllowAutoTopicCreation = false
-	cfg.Metadata.Retry.Backoff = 100 * time.Millisecond
-	cfg.Consumer.Return.Errors = true
-	// The reader stops at the high-water mark, so the data it asks for
-	// is there already; a long fetch wait only delays the next partition.
-	cfg.Consumer.MaxWaitTime = 50 * time.Millisecond
-	if tune != nil {
-		tune(cfg)
-	}
-	if err := cfg.Validate(); err != nil {
-		return serving.ModelRef{}, fmt.Errorf("%w: sarama: %v", kafka.ErrConfig, err)
+	sc, err := cfg.SaramaConfig(func(c *sarama.Config) {
+		c.Metadata.AllowAutoTopicCreation = false
+		// The reader stops at the high-water mark, so the data it asks
+		// for is there already; a long fetch wait only delays the next
+		// partition.
+		c.Consumer.MaxWaitTime = 50 * time.Millisecond
+	})
+	if err != nil {
+		return serving.ModelRef{}, err
 	}
 	fail := func(err error) (serving.ModelRef, error) {
 		return serving.ModelRef{}, fmt.Errorf("trainkafka: latest version of %q in %q: %w", name, topic, err)
@@ -64,7 +58,7 @@ func LatestVersion(ctx context.Context, brokers []string, topic, name string, tu
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	client, err := sarama.NewClient(brokers, cfg)
+	client, err := sarama.NewClient(cfg.Brokers(), sc)
 	if err != nil {
 		return fail(err)
 	}
@@ -148,74 +142,47 @@ func consider(msg *sarama.ConsumerMessage, latest *serving.ModelRef) {
 	*latest = serving.ModelRef{Name: d.Name, Version: d.Version, ID: id, Format: d.Format}
 }
 
-// PublisherOption configures a ModelPublisher.
-type PublisherOption func(*publisherOptions)
-
-type publisherOptions struct {
-	topic string
-	tune  func(*sarama.Config)
-}
-
-// PublishTopic sets the models topic, overriding the default of
-// kafka.DefaultModelsTopic.
-func PublishTopic(t string) PublisherOption { return func(o *publisherOptions) { o.topic = t } }
-
-// PublishSarama lets fn adjust the sarama configuration of both the
-// producer and the client that looks up the latest version, after the
-// defaults are set.
-func PublishSarama(fn func(*sarama.Config)) PublisherOption {
-	return func(o *publisherOptions) { o.tune = fn }
-}
-
-// ModelPublisher publishes a trainer's versions to the models topic
-// through a serving/kafka Publisher, and implements
-// training.VersionLookup with [LatestVersion] on the same topic, so that
-// a Trainer numbers its versions after those already there: a trainer
-// restarted without its checkpoint publishes v4 after v3 rather than a
-// second v1 that every ModelFeed would skip as stale.
+// Publisher publishes a trainer's versions to the models topic through
+// a serving/kafka Publisher, and implements training.VersionLookup with
+// [LatestVersion] on the same topic, so that a Trainer numbers its
+// versions after those already there: a trainer restarted without its
+// checkpoint publishes v4 after v3 rather than a second v1 that every
+// ModelFeed would skip as stale.
 //
-// A ModelPublisher is safe for concurrent use.
-type ModelPublisher struct {
-	pub     *kafka.Publisher
-	brokers []string
-	o       publisherOptions
+// A Publisher is safe for concurrent use.
+type Publisher struct {
+	pub *kafka.Publisher
+	cfg *kafka.Config
 }
 
 var (
-	_ training.Publisher     = (*ModelPublisher)(nil)
-	_ training.VersionLookup = (*ModelPublisher)(nil)
+	_ training.Publisher     = (*Publisher)(nil)
+	_ training.VersionLookup = (*Publisher)(nil)
 )
 
-// NewPublisher connects a producer to brokers and returns a
-// ModelPublisher for the models topic. Configuration errors wrap
-// kafka.ErrConfig. The caller must Close it.
-func NewPublisher(brokers []string, opts ...PublisherOption) (*ModelPublisher, error) {
-	o := publisherOptions{topic: kafka.DefaultModelsTopic}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	kopts := []kafka.PublisherOption{kafka.PublishTopic(o.topic)}
-	if o.tune != nil {
-		kopts = append(kopts, kafka.PublishSarama(o.tune))
-	}
-	p, err := kafka.NewPublisher(brokers, kopts...)
+// NewPublisher connects a producer to the cluster of cfg and returns a
+// Publisher for the models topic (kafka.Topic sets it; the default is
+// kafka.DefaultModelsTopic). Configuration errors wrap serving.ErrConfig.
+// The caller must Close it.
+func NewPublisher(cfg *kafka.Config, opts ...kafka.PublisherOption) (*Publisher, error) {
+	p, err := kafka.NewPublisher(cfg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("trainkafka: publisher: %w", err)
 	}
-	return &ModelPublisher{pub: p, brokers: append([]string(nil), brokers...), o: o}, nil
+	return &Publisher{pub: p, cfg: cfg}, nil
 }
 
 // Publish writes d to the models topic; see kafka.Publisher.Publish.
-func (p *ModelPublisher) Publish(ctx context.Context, d serving.Descriptor) error {
+func (p *Publisher) Publish(ctx context.Context, d serving.Descriptor) error {
 	_, _, err := p.pub.Publish(ctx, d)
 	return err
 }
 
 // LatestVersion returns the highest version of name in the models topic;
 // see the package function [LatestVersion].
-func (p *ModelPublisher) LatestVersion(ctx context.Context, name string) (serving.ModelRef, error) {
-	return LatestVersion(ctx, p.brokers, p.o.topic, name, p.o.tune)
+func (p *Publisher) LatestVersion(ctx context.Context, name string) (serving.ModelRef, error) {
+	return LatestVersion(ctx, p.cfg, p.pub.Topic(), name)
 }
 
 // Close flushes and closes the producer.
-func (p *ModelPublisher) Close() error { return p.pub.Close() }
+func (p *Publisher) Close() error { return p.pub.Close() }

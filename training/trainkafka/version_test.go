@@ -22,7 +22,7 @@ import (
 // child of the one before, and returns them.
 func seedVersions(t *testing.T, brokers []string, topic, name string, n int) []serving.Descriptor {
 	t.Helper()
-	pub, err := kafka.NewPublisher(brokers, kafka.PublishTopic(topic))
+	pub, err := kafka.NewPublisher(testConfig(t, brokers), kafka.Topic(topic))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestRestartWithoutCheckpointOverKafka(t *testing.T) {
 	srv, _ := serving.NewServer(serving.WithLogger(quiet))
 	defer srv.Close()
 	events := make(chan kafka.FeedEvent, 16)
-	feed, err := kafka.NewModelFeed(brokers, srv, kafka.FeedLogger(quiet), kafka.WithObserver(func(e kafka.FeedEvent) { events <- e }))
+	feed, err := kafka.NewModelFeed(testConfig(t, brokers), srv, kafka.Observer(func(e kafka.FeedEvent) { events <- e }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,12 +75,12 @@ func TestRestartWithoutCheckpointOverKafka(t *testing.T) {
 		}
 	}
 
-	src, err := trainkafka.NewSource(brokers, "trainer", trainkafka.WithLogger(quiet))
+	src, err := trainkafka.NewSource(testConfig(t, brokers), "trainer")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	pub, err := trainkafka.NewPublisher(brokers)
+	pub, err := trainkafka.NewPublisher(testConfig(t, brokers))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,13 +177,13 @@ func TestLatestVersion(t *testing.T) {
 		"c": {},
 	}
 	for name, w := range want {
-		got, err := trainkafka.LatestVersion(ctx, brokers, "models", name, nil)
+		got, err := trainkafka.LatestVersion(ctx, testConfig(t, brokers), "models", name)
 		if err != nil || got != w {
 			t.Errorf("LatestVersion(%q) = %+v, %v; want %+v", name, got, err, w)
 		}
 	}
 	for _, topic := range []string{"empty", "never-created"} {
-		if got, err := trainkafka.LatestVersion(ctx, brokers, topic, "a", nil); err != nil || got.Version != 0 {
+		if got, err := trainkafka.LatestVersion(ctx, testConfig(t, brokers), topic, "a"); err != nil || got.Version != 0 {
 			t.Errorf("topic %q: %+v, %v; want nothing and no error", topic, got, err)
 		}
 	}
@@ -198,33 +198,34 @@ func TestLatestVersion(t *testing.T) {
 	}
 
 	// A ModelPublisher answers the same, on its own topic.
-	pub, err := trainkafka.NewPublisher(brokers, trainkafka.PublishTopic("models"))
+	pub, err := trainkafka.NewPublisher(testConfig(t, brokers), kafka.Topic("models"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pub.Close()
 	if got, err := pub.LatestVersion(ctx, "b"); err != nil || got != want["b"] {
-		t.Errorf("ModelPublisher.LatestVersion = %+v, %v", got, err)
+		t.Errorf("Publisher.LatestVersion = %+v, %v", got, err)
 	}
 
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := trainkafka.LatestVersion(cctx, brokers, "models", "a", nil); !errors.Is(err, context.Canceled) {
+	if _, err := trainkafka.LatestVersion(cctx, testConfig(t, brokers), "models", "a"); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v, want context.Canceled", err)
 	}
+	kcfg := testConfig(t, brokers)
 	for i, c := range []struct {
-		brokers     []string
+		cfg         *kafka.Config
 		topic, name string
-	}{{nil, "models", "a"}, {brokers, "", "a"}, {brokers, "models", ""}} {
-		if _, err := trainkafka.LatestVersion(ctx, c.brokers, c.topic, c.name, nil); !errors.Is(err, kafka.ErrConfig) {
-			t.Errorf("case %d: %v, want kafka.ErrConfig", i, err)
+	}{{nil, "models", "a"}, {kcfg, "", "a"}, {kcfg, "models", ""}} {
+		if _, err := trainkafka.LatestVersion(ctx, c.cfg, c.topic, c.name); !errors.Is(err, serving.ErrConfig) {
+			t.Errorf("case %d: %v, want serving.ErrConfig", i, err)
 		}
 	}
-	if _, err := trainkafka.NewPublisher(nil); !errors.Is(err, kafka.ErrConfig) {
-		t.Errorf("NewPublisher(nil): %v, want kafka.ErrConfig", err)
+	if _, err := trainkafka.NewPublisher(nil); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("NewPublisher(nil): %v, want serving.ErrConfig", err)
 	}
-	if _, err := trainkafka.NewPublisher(brokers, trainkafka.PublishTopic("")); !errors.Is(err, kafka.ErrConfig) {
-		t.Errorf("NewPublisher with an empty topic: %v, want kafka.ErrConfig", err)
+	if _, err := trainkafka.NewPublisher(kcfg, kafka.Topic("")); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("NewPublisher with an empty topic: %v, want serving.ErrConfig", err)
 	}
 }
 
@@ -248,7 +249,7 @@ func TestLatestVersionManyMessages(t *testing.T) {
 	if err := prod.SendMessages(msgs); err != nil {
 		t.Fatal(err)
 	}
-	got, err := trainkafka.LatestVersion(context.Background(), brokers, "models", "m", func(c *sarama.Config) { c.Consumer.Fetch.Default = 128 << 10 })
+	got, err := trainkafka.LatestVersion(context.Background(), testConfig(t, brokers, kafka.Sarama(func(c *sarama.Config) { c.Consumer.Fetch.Default = 128 << 10 })), "models", "m")
 	if err != nil || got.Version != 40 || got.ID != "s40" {
 		t.Errorf("LatestVersion = %+v, %v; want v40", got, err)
 	}

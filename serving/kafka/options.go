@@ -1,0 +1,183 @@
+package kafka
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// Options come in one style: a constructor takes options of its own
+// interface type ([FeedOption], [PublisherOption], [SinkOption],
+// [SourceOption]), so an option given to the wrong constructor does not
+// compile. An option that makes sense for several clients, such as
+// [Topic], implements each of their interfaces.
+
+// FeedOption configures a [ModelFeed].
+type FeedOption interface{ applyFeed(*feedOptions) }
+
+// PublisherOption configures a [Publisher].
+type PublisherOption interface{ applyPublisher(*publisherOptions) }
+
+// SinkOption configures a [Sink].
+type SinkOption interface{ applySink(*sinkOptions) }
+
+// SourceOption configures a [Source].
+type SourceOption interface{ applySource(*sourceOptions) }
+
+// ModelOption configures the clients of the models topic: it is both a
+// [FeedOption] and a [PublisherOption].
+type ModelOption interface {
+	FeedOption
+	PublisherOption
+}
+
+// TopicOption is a [ModelOption] and a [SinkOption].
+type TopicOption interface {
+	ModelOption
+	SinkOption
+}
+
+type feedOpt func(*feedOptions)
+
+func (f feedOpt) applyFeed(o *feedOptions) { f(o) }
+
+type sinkOpt func(*sinkOptions)
+
+func (f sinkOpt) applySink(o *sinkOptions) { f(o) }
+
+type sourceOpt func(*sourceOptions)
+
+func (f sourceOpt) applySource(o *sourceOptions) { f(o) }
+
+type topicOpt string
+
+func (t topicOpt) applyFeed(o *feedOptions)           { o.topic = string(t) }
+func (t topicOpt) applyPublisher(o *publisherOptions) { o.topic = string(t) }
+func (t topicOpt) applySink(o *sinkOptions)           { o.topic = string(t) }
+
+// Topic sets the topic a client reads or writes: the models topic of a
+// ModelFeed and a Publisher, overriding the default of
+// [DefaultModelsTopic], or the scores topic of a Sink, overriding the
+// default of [DefaultScoresTopic].
+func Topic(t string) TopicOption { return topicOpt(t) }
+
+type maxBytesOpt int
+
+func (n maxBytesOpt) applyFeed(o *feedOptions)           { o.maxBytes = int(n) }
+func (n maxBytesOpt) applyPublisher(o *publisherOptions) { o.maxBytes = int(n) }
+
+// MaxBytes limits the size of a model message's value, overriding the
+// default of wire.DefaultMaxModelBytes (16 MiB). A ModelFeed rejects
+// larger messages as malformed; a Publisher refuses to write them: larger
+// models travel by Location.
+func MaxBytes(n int) ModelOption { return maxBytesOpt(n) }
+
+// StartOffsets makes the feed start each listed partition at the given
+// offset instead of the oldest one. A durable registry that remembers the
+// offset after the last message it applied (FeedEvent.Offset + 1) passes
+// it here on restart. Partitions not listed start at the oldest offset,
+// and so do partitions whose offset the topic no longer holds: below the
+// low-water mark, once retention deleted the records, or above the
+// high-water mark, once the topic was recreated. The feed logs a warning
+// then, and replays what the partition holds. The default is the oldest
+// offset of every partition.
+func StartOffsets(m map[int32]int64) FeedOption {
+	return feedOpt(func(o *feedOptions) { o.start = maps.Clone(m) })
+}
+
+// WithVerifier sets a check every model must pass before activation,
+// such as a signature check by package governance. It receives the
+// resolved Descriptor: Bytes present (fetched from Location if need be)
+// and SHA256 verified. A non-nil error rejects the model, which is
+// logged, counted and reported to the observer; the live model keeps
+// serving. The default accepts every model.
+func WithVerifier(fn func(ctx context.Context, d serving.Descriptor) error) FeedOption {
+	return feedOpt(func(o *feedOptions) { o.verifier = fn })
+}
+
+// WithPrecheck sets a check that runs on each model message as decoded,
+// before the feed fetches a Location or hashes the bytes: Bytes may be
+// empty. Use it to refuse what the verifier would refuse anyway, such as
+// an unsigned or forged message under a signature policy, so that a
+// message on the models topic cannot make every instance fetch an
+// arbitrary URL (package governance: Verifier.Precheck). A non-nil error
+// rejects the model as the verifier's would. The default checks nothing.
+func WithPrecheck(fn func(ctx context.Context, d serving.Descriptor) error) FeedOption {
+	return feedOpt(func(o *feedOptions) { o.precheck = fn })
+}
+
+// FeedLoadOptions sets the limits used to resolve a Location before a
+// verifier runs, overriding serving.LoadOptions{} (its defaults). It
+// should match the Server's own WithLoadOptions.
+func FeedLoadOptions(lo serving.LoadOptions) FeedOption {
+	return feedOpt(func(o *feedOptions) { o.load = lo })
+}
+
+// Observer sets a function called once for every message a ModelFeed
+// read, after it was handled, in offset order per partition; except for
+// a message whose handling failed while Run's context was done, which
+// the feed leaves to be read again by the next run. It runs on the
+// feed's goroutine for that partition and must not block for long. A
+// registry uses it to record model events and the offsets it has
+// applied. The default is none.
+func Observer(fn func(FeedEvent)) FeedOption {
+	return feedOpt(func(o *feedOptions) { o.observer = fn })
+}
+
+// DeadLetterTopic sets the topic a Sink writes dead letters to,
+// overriding the default of [DefaultDeadLetterTopic].
+func DeadLetterTopic(t string) SinkOption { return sinkOpt(func(o *sinkOptions) { o.dlq = t }) }
+
+// Topics sets the data topics a Source reads, overriding the default of
+// [DefaultDataTopic].
+func Topics(ts ...string) SourceOption {
+	return sourceOpt(func(o *sourceOptions) { o.topics = slices.Clone(ts) })
+}
+
+// RecordCodec sets the codec that decodes a Source's record values,
+// overriding the default of JSON{} (a JSON array of numbers, or an
+// object of named numbers).
+func RecordCodec(c Codec) SourceOption { return sourceOpt(func(o *sourceOptions) { o.codec = c }) }
+
+// Window sets how many records of one partition may be in flight at once
+// (read but not yet acknowledged by Kafka), overriding the default of
+// 512. Memory is bounded by Window records per claimed partition.
+func Window(n int) SourceOption { return sourceOpt(func(o *sourceOptions) { o.window = n }) }
+
+// Workers sets how many goroutines score records, shared by all
+// partitions, overriding the default of runtime.GOMAXPROCS(0).
+func Workers(n int) SourceOption { return sourceOpt(func(o *sourceOptions) { o.workers = n }) }
+
+// CommitInterval sets how often acknowledged offsets are committed,
+// overriding the default of one second. They are also committed when a
+// partition is released and when the Source stops.
+func CommitInterval(d time.Duration) SourceOption {
+	return sourceOpt(func(o *sourceOptions) { o.interval = d })
+}
+
+// DrainTimeout sets how long, once Run's context is done, records in
+// flight may still take to score, overriding the default of 30 seconds.
+// Until then the Scorer runs with a context that is not cancelled, so
+// that the records in flight are drained rather than failed. After it,
+// the Scorer's context is cancelled: a record whose scoring then fails is
+// abandoned, neither written nor dead-lettered, and neither its offset
+// nor any later one of its partition is marked, so the next owner of the
+// partition scores it again. A Scorer that ignores its context still
+// holds Run until it returns.
+func DrainTimeout(d time.Duration) SourceOption {
+	return sourceOpt(func(o *sourceOptions) { o.drain = d })
+}
+
+// Hooks adds hooks to a Source: [HookDeadLetter], [HookCommit] and
+// [HookLag] are called; values implementing none of them are ignored.
+// The default is no hooks.
+func Hooks(hs ...serving.Hook) SourceOption {
+	return sourceOpt(func(o *sourceOptions) {
+		for _, h := range hs {
+			o.hooks.add(h)
+		}
+	})
+}
