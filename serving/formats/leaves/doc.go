@@ -15,10 +15,17 @@
 //     separate name rather than sniffed from "lightgbm", so that a
 //     publisher states what it sends; JSON bytes published as
 //     "lightgbm" fail with a hint to use "lightgbm-json".
-//   - "xgboost": an XGBoost model in the legacy binary format that leaves
-//     reads (as written by XGBoost before 1.0), with the gbtree, dart and
-//     gblinear boosters. XGBoost's JSON and UBJSON formats, and binary
-//     files that start with "binf", fail with serving.ErrUnsupportedModel.
+//   - "xgboost": an XGBoost model as save_model writes it, in any of its
+//     encodings, told apart by content. The legacy binary format is read
+//     by leaves, with the gbtree, dart and gblinear boosters: as written
+//     before XGBoost 1.0, and as XGBoost 1.x writes it (with a "binf"
+//     header, base_score as a probability or mean, which is turned into
+//     a margin here, and num_parallel_tree; a multiclass random forest in
+//     this format is refused, save it as JSON). JSON and UBJSON models
+//     are handed to package serving/formats/xgboost, an evaluator of
+//     this module's own, which this package imports; for them the label
+//     "leaves.transform" may only be "auto" or "raw" (margins), and
+//     "leaves.estimators" is refused.
 //   - "sklearn": a scikit-learn GradientBoostingClassifier pickled with
 //     pickle protocol 0, which is what leaves reads.
 //

@@ -60,8 +60,9 @@ func Example() {
 	// raw 1
 }
 
-// Importing the package registers its formats.
+// Importing the package registers its formats, and those of package
+// xgboost, to which the "xgboost" format hands JSON and UBJSON models.
 func Example_formats() {
 	fmt.Println(serving.Formats())
-	// Output: [lightgbm lightgbm-json sklearn xgboost]
+	// Output: [lightgbm lightgbm-json sklearn xgboost xgboost-json xgboost-ubj]
 }

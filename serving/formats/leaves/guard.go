@@ -170,12 +170,6 @@ func (r *xgReader) vector(elem uint64, what string) []byte {
 // count and length against the bytes actually present.
 func scanXGBoost(b []byte) (xgHeader, error) {
 	var h xgHeader
-	switch {
-	case bytes.HasPrefix(b, []byte("binf")):
-		return h, serving.Unsupported(FormatXGBoost, errors.New(`binary models that start with "binf" are not read by leaves; save the model in the legacy binary format`))
-	case bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")):
-		return h, serving.Unsupported(FormatXGBoost, errors.New("XGBoost JSON models are not read by leaves; save the model in the legacy binary format"))
-	}
 	r := &xgReader{b: b}
 	r.take(xgLearnerParamSize, "learner parameters")
 	h.objective = string(r.vector(1, "objective name"))
@@ -218,6 +212,70 @@ func scanXGBoost(b []byte) (xgHeader, error) {
 		r.vector(4, "gblinear weights")
 	}
 	return h, r.err
+}
+
+// Offsets in the legacy XGBoost binary format.
+const (
+	xgOffMajorVersion   = 20 // learner parameters: major_version (XGBoost 1.0+)
+	xgOffNumClass       = 8  // learner parameters: num_class
+	xgOffNumRoots       = 4  // gbtree parameters: num_parallel_tree since 1.0
+	xgOffOutputGroup    = 24 // gbtree parameters: the deprecated num_output_group
+	xgOffLinearGroup    = 4  // gblinear parameters: the deprecated num_output_group
+	xgMultiRootsMessage = "a multiclass random forest (num_parallel_tree > 1) in the legacy binary format, which leaves cannot read; save it as JSON or UBJSON, which the xgboost format reads too"
+)
+
+// upgradeXGBoost turns a model that XGBoost 1.0 or later wrote in the
+// legacy binary format (save_raw("deprecated"), or save_model to a name
+// that is neither .json nor .ubj) into the layout leaves reads, in a
+// copy. XGBoost 1.x writes a "binf" header, which XGBoost itself skips;
+// keeps base_score in the objective's output space (0.5 for
+// binary:logistic) where leaves adds it to the margin as it is; no
+// longer fills the output-group count (nor, for gblinear, the feature
+// count) that leaves reads (num_class in
+// the learner parameters holds it); and stores num_parallel_tree where
+// leaves expects a root count of 1. A single-output random forest is
+// read as the plain sum of its trees, which is what XGBoost computes; a
+// multiclass one is refused. Models written before 1.0 come back as
+// they are, without a "binf" header.
+func upgradeXGBoost(b []byte) ([]byte, error) {
+	b = bytes.TrimPrefix(b, []byte("binf"))
+	if len(b) < xgLearnerParamSize || binary.LittleEndian.Uint32(b[xgOffMajorVersion:]) == 0 {
+		return b, nil
+	}
+	h, err := scanXGBoost(b)
+	if err != nil {
+		return nil, err
+	}
+	b = bytes.Clone(b)
+	groups := max(int32(binary.LittleEndian.Uint32(b[xgOffNumClass:])), 1)
+	base := math.Float32frombits(binary.LittleEndian.Uint32(b))
+	switch h.objective {
+	case "binary:logistic", "reg:logistic":
+		if !(base > 0 && base < 1) {
+			return nil, serving.Corrupt(FormatXGBoost, fmt.Errorf("base_score %v of a logistic objective", base))
+		}
+		base = float32(-math.Log(1/float64(base) - 1))
+	case "count:poisson", "reg:gamma", "reg:tweedie", "survival:cox", "survival:aft":
+		if !(base > 0) {
+			return nil, serving.Corrupt(FormatXGBoost, fmt.Errorf("base_score %v of a log-link objective", base))
+		}
+		base = float32(math.Log(float64(base)))
+	}
+	binary.LittleEndian.PutUint32(b, math.Float32bits(base))
+	param := xgLearnerParamSize + 8 + len(h.objective) + 8 + len(h.booster)
+	switch h.booster {
+	case "gbtree", "dart":
+		if roots := int32(binary.LittleEndian.Uint32(b[param+xgOffNumRoots:])); roots > 1 && groups > 1 {
+			return nil, serving.Unsupported(FormatXGBoost, errors.New(xgMultiRootsMessage))
+		}
+		binary.LittleEndian.PutUint32(b[param+xgOffNumRoots:], 1)
+		binary.LittleEndian.PutUint32(b[param+xgOffOutputGroup:], uint32(groups))
+	case "gblinear":
+		// num_feature moved to the learner parameters too.
+		copy(b[param:param+4], b[4:8])
+		binary.LittleEndian.PutUint32(b[param+xgOffLinearGroup:], uint32(groups))
+	}
+	return b, nil
 }
 
 // pickleSizeKeys are the dictionary keys of an sklearn pickle whose

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	lv "github.com/dmitryikh/leaves"
 
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/xgboost"
 )
 
 // The format names this package registers.
@@ -354,8 +356,15 @@ func loadLightGBMJSON(_ context.Context, d serving.Descriptor) (serving.Model, e
 	})
 }
 
-func loadXGBoost(_ context.Context, d serving.Descriptor) (serving.Model, error) {
+func loadXGBoost(ctx context.Context, d serving.Descriptor) (serving.Model, error) {
+	if xgboost.IsModel(d.Bytes) {
+		return loadXGBoostDocument(d)
+	}
 	return load(FormatXGBoost, d, func(b []byte) (decoded, error) {
+		b, err := upgradeXGBoost(b)
+		if err != nil {
+			return decoded{}, err
+		}
 		h, err := scanXGBoost(b)
 		if err != nil {
 			return decoded{}, err
@@ -376,6 +385,36 @@ func loadXGBoost(_ context.Context, d serving.Descriptor) (serving.Model, error)
 		}
 		return decoded{ens: e, transform: tr, unknown: unknown}, nil
 	})
+}
+
+// loadXGBoostDocument loads an XGBoost JSON or UBJSON model with package
+// xgboost's evaluator. The label "leaves.transform" keeps a meaning
+// there: "raw" asks for margins, "auto" for what predict returns.
+func loadXGBoostDocument(d serving.Descriptor) (serving.Model, error) {
+	o, err := parseOptions(d.Labels)
+	if err != nil {
+		return nil, err
+	}
+	if o.estimators != 0 {
+		return nil, fmt.Errorf("%w: label %s is not read for XGBoost JSON and UBJSON models", serving.ErrInvalidDescriptor, LabelEstimators)
+	}
+	switch o.transform {
+	case "":
+	case Raw:
+		if v, ok := d.Labels[xgboost.LabelOutput]; ok && v != "margin" {
+			return nil, fmt.Errorf("%w: labels %s=raw and %s=%q disagree", serving.ErrInvalidDescriptor, LabelTransform, xgboost.LabelOutput, v)
+		}
+		labels := maps.Clone(d.Labels)
+		labels[xgboost.LabelOutput] = "margin"
+		d.Labels = labels
+	default:
+		return nil, fmt.Errorf("%w: label %s=%s is not read for XGBoost JSON and UBJSON models (they apply their objective; use raw or %s=margin for margins)", serving.ErrInvalidDescriptor, LabelTransform, o.transform, xgboost.LabelOutput)
+	}
+	m, err := xgboost.Decode(FormatXGBoost, d)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func loadSklearn(_ context.Context, d serving.Descriptor) (serving.Model, error) {
