@@ -37,6 +37,31 @@
 // that computed it. Combinators in package speculative are Scorers too,
 // and record their decision in the same Provenance.
 //
+// # Named inputs
+//
+// A [Record] with a [Layout] is a named record: it says which field each
+// value is. A model that names its inputs ([ModelInfo.Inputs], found
+// through [Describer]) is fed by name: the Server binds a layout to the
+// live version once, on the first record of that layout (a Layout is
+// compared by pointer, so codecs share one per distinct set of fields),
+// and caches the binding on the version, for up to 8 layouts per
+// version. Each record is then gathered into the model's order in a
+// pooled buffer, with no allocation; a categorical input receives the
+// code of the record's text in [Input.Categories]. Fields the model does
+// not read are ignored, so a version that reads other, fewer or
+// reordered fields swaps in as data.
+//
+// A record that cannot feed the live version fails alone with a
+// *[FieldError] naming the field: ErrMissingField, or ErrFieldType for
+// text where a number goes, a number where a category goes, or a
+// category the model has never seen. [WithStreamFields] declares a
+// stream's fields up front, so that a version needing a field the stream
+// lacks is refused at activation instead. A model that names no inputs
+// is fed a named record by position when the layout has exactly as many
+// fields as the model reads (ModelInfo.Features), and refused with
+// ErrFeatureCount otherwise. Positional records (a nil Layout) go
+// straight to the model, as they always did.
+//
 // # Admission
 //
 // [WithAdmission] gives a Server the checks every model must pass before

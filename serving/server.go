@@ -37,6 +37,8 @@ type options struct {
 	historyLen int
 	admitters  []Admitter
 	badAdmit   bool // WithAdmission(nil)
+	streams    map[string]*Layout
+	errs       []error // from options, reported by NewServer
 }
 
 // WithLogger sets the logger for model events, overriding the default of
@@ -116,12 +118,44 @@ func IsRollback(ctx context.Context) bool {
 	return b
 }
 
+// WithStreamFields declares the fields of the named records that model
+// name scores, when the stream's layout is known up front (a schema, a
+// CSV header). A version of name that reads a field not among them is
+// then refused at activation, with a *LoadError wrapping a *FieldError
+// (ErrMissingField) that names the field, and the live version keeps
+// serving; so is a version without input names that reads another
+// number of features (ErrFeatureCount). Without it, the default, such a
+// version activates and each record it cannot read fails alone with that
+// *FieldError.
+//
+// Fields must be non-empty and distinct. The order does not matter to
+// the check: records are bound by name whatever their layout.
+func WithStreamFields(name string, fields ...string) Option {
+	return func(o *options) {
+		l, err := NewLayout(fields...)
+		if err == nil && name == "" {
+			err = fmt.Errorf("%w: WithStreamFields: empty model name", ErrConfig)
+		}
+		if err != nil {
+			o.errs = append(o.errs, err)
+			return
+		}
+		if o.streams == nil {
+			o.streams = map[string]*Layout{}
+		}
+		o.streams[name] = l
+	}
+}
+
 // WithHistory sets how many activations the Server remembers per model
 // name, overriding the default of 256. The durable history belongs to
 // package registry; this one serves operators' queries.
 func WithHistory(n int) Option { return func(o *options) { o.historyLen = n } }
 
 // Server holds one hot-swappable slot per model name.
+//
+// Named records are bound to each live version's named inputs once per
+// record Layout; see the package documentation, "Named inputs".
 //
 // Activating a version is atomic: a call that starts after the swap uses
 // the new version, and a call already running finishes on the version it
@@ -175,6 +209,9 @@ func NewServer(opts ...Option) (*Server, error) {
 	if o.logger == nil {
 		return nil, fmt.Errorf("%w: WithLogger(nil)", ErrConfig)
 	}
+	if len(o.errs) > 0 {
+		return nil, o.errs[0]
+	}
 	if o.badAdmit {
 		return nil, fmt.Errorf("%w: WithAdmission(nil)", ErrConfig)
 	}
@@ -218,13 +255,15 @@ type slot struct {
 type live struct {
 	ref   ModelRef
 	m     Model
+	in    *inputs  // the model's named inputs, for binding named records
+	binds bindings // per record Layout
 	since time.Time
 	refs  atomic.Int64
 	stats counters
 }
 
-func newLive(ref ModelRef, m Model) *live {
-	l := &live{ref: ref, m: m, since: time.Now()}
+func newLive(ref ModelRef, m Model, in *inputs) *live {
+	l := &live{ref: ref, m: m, in: in, since: time.Now()}
 	l.refs.Store(1)
 	l.stats.init()
 	return l
@@ -367,6 +406,12 @@ func (s *Server) ActivateModel(ctx context.Context, ref ModelRef, m Model, opts 
 	if m == nil {
 		return fail(&LoadError{Ref: ref, Err: fmt.Errorf("%w: nil model", ErrInvalidDescriptor)})
 	}
+	in := newInputs(m)
+	if fields := s.o.streams[ref.Name]; fields != nil {
+		if err := in.check(fields); err != nil {
+			return fail(&LoadError{Ref: ref, Err: fmt.Errorf("the stream's declared fields cannot feed the model: %w", err)})
+		}
+	}
 	if w, ok := m.(Warmer); ok {
 		if err := w.Warm(ctx); err != nil {
 			return fail(&LoadError{Ref: ref, Err: fmt.Errorf("warm up: %w", err)})
@@ -395,7 +440,7 @@ func (s *Server) ActivateModel(ctx context.Context, ref ModelRef, m Model, opts 
 		sl.mu.Unlock()
 		return fail(ErrClosed)
 	}
-	l := newLive(ref, m)
+	l := newLive(ref, m, in)
 	sl.cur.Store(l)
 	kind := EventActivated
 	if ao.rollback && old != nil && ref.Version <= old.ref.Version {
@@ -585,15 +630,25 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (Result, error) {
 	// caller (package speculative does), still lets the version close.
 	defer l.release(sl.s.o.logger)
 	res := Result{Provenance: Provenance{Model: l.ref}}
+	feats := r.Features
+	var buf *[]float64
+	if r.Layout != nil {
+		var err error
+		if feats, buf, err = l.named(&r); err != nil {
+			return res, &ScoreError{Model: l.ref, Err: err}
+		}
+	}
 	if p := sl.s.o.nonFinite; p != PassNonFinite {
-		if err := checkFinite(r.Features, p); err != nil {
+		if err := checkFinite(feats, p); err != nil {
+			l.in.put(buf)
 			return res, &ScoreError{Model: l.ref, Err: err}
 		}
 	}
 	// Two monotonic clock reads; time.Now would also read the wall clock.
 	start := time.Since(monoBase)
-	pred, err := l.m.Predict(ctx, r.Features)
+	pred, err := l.m.Predict(ctx, feats)
 	took := time.Since(monoBase) - start
+	l.in.put(buf)
 	l.stats.record(took, err != nil)
 	for _, h := range sl.s.o.hooks.scored {
 		h.OnScored(l.ref, took, err)
@@ -661,4 +716,26 @@ func (s *Server) event(e ModelEvent) {
 	for _, h := range s.o.hooks.events {
 		h.OnModelEvent(e)
 	}
+}
+
+// named returns the features a named record feeds l's model: gathered
+// into a pooled buffer (returned to the pool with in.put after Predict)
+// when the model names its inputs, or the record's own when it does not.
+func (l *live) named(r *Record) ([]float64, *[]float64, error) {
+	if n := r.Layout.Len(); len(r.Features) != n || (r.Text != nil && len(r.Text) != n) {
+		return nil, nil, fmt.Errorf("%w: the record's layout names %d fields", &FeatureCountError{Want: n, Got: len(r.Features)}, n)
+	}
+	b := l.binds.bind(l.in, r.Layout)
+	if b.err != nil {
+		return nil, nil, b.err
+	}
+	if b.idx == nil {
+		return r.Features, nil, checkText(r)
+	}
+	buf := l.in.bufs.Get().(*[]float64)
+	if err := b.gather(l.in, *buf, r); err != nil {
+		l.in.put(buf)
+		return nil, nil, err
+	}
+	return *buf, buf, nil
 }
