@@ -116,6 +116,9 @@ func readCheckpoint(path string) ([]byte, error) {
 // and every number that influences its future.
 type learnerState struct {
 	Kind         string             `json:"kind"`
+	Optimizer    string             `json:"optimizer,omitempty"` // empty: adam, as before LeastSquares existed
+	Forget       float64            `json:"forget,omitempty"`
+	LS           *lsqState          `json:"ls,omitempty"`
 	Features     int                `json:"features"`
 	Classes      int                `json:"classes,omitempty"`
 	ClassNames   []string           `json:"class_names,omitempty"`
@@ -150,6 +153,10 @@ func (l *Learner) state() learnerState {
 		W: clone(l.w), B: clone(l.b), M: clone(l.m), V: clone(l.v),
 		Step: l.step, B1t: l.b1t, B2t: l.b2t,
 		Std: l.std.state(), Metrics: l.metrics,
+		Optimizer: l.cfg.optimizer.String(),
+	}
+	if l.ls != nil {
+		st.Forget, st.LS = l.cfg.forget, l.ls.state()
 	}
 	if l.ystd != nil {
 		y := l.ystd.state()
@@ -170,9 +177,14 @@ func kindOf(name string) Kind {
 // learnerFromState builds a learner with the configuration recorded in
 // st, then loads its state.
 func learnerFromState(st *learnerState) (*Learner, error) {
-	opts := []Option{
-		WithLearningRate(st.LR), WithDecay(st.Decay), WithL2(st.L2),
-		WithAdam(st.Beta1, st.Beta2, st.Eps), WithStandardizeFor(st.FreezeAfter),
+	opts := []Option{WithL2(st.L2), WithStandardizeFor(st.FreezeAfter)}
+	switch st.Optimizer {
+	case "", Adam.String():
+		opts = append(opts, WithOptimizer(Adam), WithLearningRate(st.LR), WithDecay(st.Decay), WithAdam(st.Beta1, st.Beta2, st.Eps))
+	case LeastSquares.String():
+		opts = append(opts, WithOptimizer(LeastSquares), WithForgetting(st.Forget))
+	default:
+		return nil, fmt.Errorf("%w: unknown optimizer %q", ErrCorruptCheckpoint, st.Optimizer)
 	}
 	if st.Classes != 0 {
 		opts = append(opts, WithClasses(st.Classes))
@@ -203,6 +215,16 @@ func (l *Learner) load(st *learnerState) error {
 		return fmt.Errorf("%w: checkpoint holds a %s learner with %d features and %d classes, this is a %s learner with %d features and %d classes",
 			ErrCheckpointMismatch, st.Kind, st.Features, st.Classes, l.kind, l.d, l.cfg.classes)
 	}
+	opt := st.Optimizer
+	if opt == "" {
+		opt = Adam.String()
+	}
+	if opt != l.cfg.optimizer.String() {
+		return fmt.Errorf("%w: checkpoint holds a learner fitted with %s, this one uses %s", ErrCheckpointMismatch, opt, l.cfg.optimizer)
+	}
+	if l.ls != nil && (st.LS == nil || len(st.LS.Mean) != l.d+1 || len(st.LS.Cov) != (l.d+1)*(l.d+1)) {
+		return fmt.Errorf("%w: least-squares state missing or of the wrong size", ErrCorruptCheckpoint)
+	}
 	n := l.k*l.d + l.k
 	ok := len(st.W) == l.k*l.d && len(st.B) == l.k && len(st.M) == n && len(st.V) == n &&
 		len(st.Std.Mean) == l.d && len(st.Std.M2) == l.d && len(st.Std.Scale) == l.d &&
@@ -219,6 +241,9 @@ func (l *Learner) load(st *learnerState) error {
 	l.std.setState(st.Std)
 	if st.YStd != nil {
 		l.ystd.setState(*st.YStd)
+	}
+	if l.ls != nil {
+		l.ls.setState(st.LS)
 	}
 	l.metrics = st.Metrics
 	return nil

@@ -59,15 +59,24 @@ func predictAll(t *testing.T, l *Learner, rows []Sample) []float64 {
 // bit-identical, and the crashed one must have lost only the records
 // since its last checkpoint.
 func TestCheckpointContinuesBitIdentically(t *testing.T) {
-	for _, kind := range []Kind{Linear, Logistic, Softmax} {
-		t.Run(kind.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		kind Kind
+		opt  Optimizer
+	}{{Linear, LeastSquares}, {Linear, Adam}, {Logistic, Adam}, {Softmax, Adam}} {
+		kind := tc.kind
+		t.Run(kind.String()+"/"+tc.opt.String(), func(t *testing.T) {
 			data := softmaxStream(3000, 11)
 			if kind != Softmax {
 				for i := range data {
 					data[i].Target = math.Min(data[i].Target, 1)
 				}
 			}
-			opts := []Option{WithDecay(100), WithL2(1e-4), WithFeatureNames("a", "b", "c", "d", "e")}
+			opts := []Option{WithOptimizer(tc.opt), WithL2(1e-4), WithFeatureNames("a", "b", "c", "d", "e")}
+			if tc.opt == Adam {
+				opts = append(opts, WithDecay(100))
+			} else {
+				opts = append(opts, WithForgetting(0.999))
+			}
 			if kind == Softmax {
 				opts = append(opts, WithClasses(3))
 			}
@@ -111,6 +120,13 @@ func TestCheckpointContinuesBitIdentically(t *testing.T) {
 			sameBits(t, "predictions", predictAll(t, r, data[:200]), predictAll(t, ref, data[:200]))
 			sameBits(t, "weights", r.w, ref.w)
 			sameBits(t, "moments", r.v, ref.v)
+			if tc.opt == LeastSquares {
+				sameBits(t, "co-moments", r.ls.cov, ref.ls.cov)
+				sameBits(t, "means", r.ls.mean, ref.ls.mean)
+				if r.Optimizer() != LeastSquares || r.cfg.forget != 0.999 {
+					t.Fatalf("restored optimizer %v, forgetting %v", r.Optimizer(), r.cfg.forget)
+				}
+			}
 			if r.Metrics() != ref.Metrics() || r.Steps() != ref.Steps() {
 				t.Fatalf("metrics %+v steps %d, want %+v steps %d", r.Metrics(), r.Steps(), ref.Metrics(), ref.Steps())
 			}

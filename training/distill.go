@@ -189,9 +189,18 @@ func Agreement(ctx context.Context, teacher serving.Scorer, student *Learner, ro
 }
 
 // Replay yields rows in order, epochs times over. When seed is non-zero
-// each epoch is shuffled with it.
-func Replay(rows [][]float64, epochs int, seed uint64) iter.Seq[[]float64] {
-	return func(yield func([]float64) bool) {
+// each epoch is shuffled with it, so that every pass sees the rows in a
+// new order. The rows are feature vectors for [Distill], or labelled
+// Samples to learn over several shuffled passes:
+//
+//	for s := range training.Replay(samples, 5, 1) {
+//		l.Learn(s)
+//	}
+//
+// A LeastSquares learner needs one pass; Adam learners get closer to
+// their optimum with several, and a decay ([WithDecay]).
+func Replay[T any](rows []T, epochs int, seed uint64) iter.Seq[T] {
+	return func(yield func(T) bool) {
 		idx := make([]int, len(rows))
 		for i := range idx {
 			idx[i] = i

@@ -12,36 +12,79 @@
 // takes a mini-batch and makes one step on its mean loss. A Learner has
 // one writer; it is not safe for concurrent use.
 //
-// # Optimiser
+// # Optimisers
 //
-// Every learner uses Adam: per parameter, m ← β1·m + (1-β1)·g and
-// v ← β2·v + (1-β2)·g², and the step is η_t·m̂/(√v̂ + ε) with the usual
-// bias corrections m̂ = m/(1-β1^t), v̂ = v/(1-β2^t). The defaults are
-// η = 0.01, β1 = 0.9, β2 = 0.999, ε = 1e-8 ([WithLearningRate],
-// [WithAdam]). The learning rate follows the schedule
-// η_t = η/√(1 + t/τ) set by [WithDecay]; the default τ = 0 keeps η
-// constant.
+// A Linear learner fits exact least squares by default ([LeastSquares]):
+// after every record, its weights are the least-squares fit of all the
+// records so far, as the normal equations would give it, in one pass and
+// whatever the order of the records or the units of the features. It
+// keeps the running means and co-moments of the features and the target
+// (the weighted form of Welford's algorithm, O(d²) per record, kept as
+// means so that features up to about 1e150 in size stay in range), and
+// solves the normal equations in correlation space, R·a = g, by a
+// Cholesky factorisation whenever the weights are needed: O(d³), which
+// is once per record when every record is predicted before it is
+// learned. It is recursive least squares by another route: the same
+// answer, without the inverse matrix P that RLS carries and lets drift
+// out of symmetry, and with a prior that does not depend on the units.
+//
+// The prior is a ridge of a hundredth of a record on the standardised
+// weights (RLS's initial P = 100·I in standardised units): it keeps the
+// first few records' fits tame and changes a fit on n records by about
+// 0.01/n. [WithL2] adds a ridge of λ per record. Degenerate streams have
+// documented fallbacks, never NaN weights: a constant feature (or one
+// whose spread is below 1e-153) gets weight 0 and its effect goes to the
+// intercept; collinear features share their effect through the prior,
+// and a feature that is numerically a combination of earlier ones is
+// left out of the fit; a single repeated row, or a target with no
+// variance, is predicted as its mean; a coefficient too large for
+// float64 in the exported coordinates is left out.
+//
+// [WithForgetting] sets a forgetting factor ρ: the record learned k
+// records ago weighs ρ^k, for a stream that drifts. The default ρ = 1
+// weighs all records alike, which is right for a stationary stream; a
+// [Trainer] can [Learner.Reset] the learner when drift is detected
+// instead. The prior is not forgotten, so a fit under forgetting never
+// winds up as RLS's P does.
+//
+// Logistic and Softmax learners, and a Linear one with
+// WithOptimizer(Adam), use Adam: per parameter,
+// m ← β1·m + (1-β1)·g and v ← β2·v + (1-β2)·g², and the step is
+// η_t·m̂/(√v̂ + ε) with the usual bias corrections m̂ = m/(1-β1^t),
+// v̂ = v/(1-β2^t). The defaults are η = 0.01, β1 = 0.9, β2 = 0.999,
+// ε = 1e-8 ([WithLearningRate], [WithAdam]). The learning rate follows
+// the schedule η_t = η/√(1 + t/τ) set by [WithDecay]; the default τ = 0
+// keeps η constant. These options are errors with LeastSquares, which
+// has no step to tune.
 //
 // The choice of schedule is the choice between precision and agility.
 // Adam's steps stay near η in size even when the gradient is pure noise,
 // so with a constant η the weights keep jittering around the optimum: on
-// a stationary stream set a decay, and the fit approaches the exact
-// least-squares or maximum-likelihood solution (the tests hold linear
-// regression to within 1% of the normal-equations MSE). On a drifting
-// stream a constant η keeps the learner able to follow, and a [Trainer]
-// can [Learner.Reset] it when drift is detected, which restarts the
+// a stationary stream set a decay, and replay the data over several
+// passes ([Replay]); the fit then approaches the maximum-likelihood
+// solution (the tests hold Adam's linear regression to within 1% of the
+// normal-equations MSE after three passes). On a drifting stream a
+// constant η keeps the learner able to follow, and a [Trainer] can
+// [Learner.Reset] it when drift is detected, which restarts the
 // schedule too.
 //
-// [WithL2] adds λ·w to each weight's gradient (classic L2, not AdamW's
-// decoupled decay); biases are not penalised.
+// With Adam, [WithL2] adds λ·w to each weight's gradient (classic L2,
+// not AdamW's decoupled decay); biases are not penalised.
+//
+// On the red-wine data of Cortez et al. (training/testdata), with 20
+// shuffles of 5-fold cross-validation and one pass, the default Linear
+// learner is the least-squares fit: MAD 0.5053 and 59.06% of predictions
+// rounded to the right grade (mean over 20 seeds; the paper reports 0.50
+// and 59.1% for multiple regression). Adam with its defaults and one
+// pass reached 0.528 and 57.3%.
 //
 // # Standardisation
 //
 // Real features differ in scale by orders of magnitude, so each learner
 // standardises its inputs with a running [Standardizer]: Welford's
 // one-pass mean and variance, and u = (x - mean)/scale. A Linear learner
-// standardises its target the same way, so that η means the same thing
-// whatever the target's units.
+// with Adam standardises its target the same way, so that η means the
+// same thing whatever the target's units.
 //
 // The weights live in standardised space, and the standardiser moves as
 // data flows. That is the subtlety: the same weights describe a slightly
@@ -49,9 +92,11 @@
 // moved. The package resolves it in one direction only: a prediction, a
 // [Learner.Document] and a [Learner.Snapshot] always pair the current
 // weights with the current mean and scale, so the exported model is
-// exactly the learner's current function, bit for bit. The movement of
-// the statistics is O(1/n) and the optimiser absorbs it as it goes; to
-// stop it altogether, [WithStandardizeFor] freezes the standardiser after
+// exactly the learner's current function, bit for bit. A LeastSquares
+// learner solves in its own coordinates and expresses the solution in
+// the standardiser's, so the movement does not touch its fit. For Adam
+// the movement of the statistics is O(1/n) and the optimiser absorbs it
+// as it goes; to stop it altogether, [WithStandardizeFor] freezes the standardiser after
 // n records. [Learner.Coefficients] maps the weights back to raw feature
 // units for reading.
 //
@@ -59,15 +104,21 @@
 //
 // A learner allocates nothing per record. With 11 features, on one core
 // of the development machine, an online update (progressive prediction,
-// standardiser update, Adam step) of a linear learner takes about 0.25µs
-// (about 4 million records a second), and a mini-batch of 64 about 7µs
-// (about 9 million records a second), since a batch makes one Adam step
-// and refreshes the standardiser's scales once. Online, a logistic
-// learner takes about 0.37µs and a three-class softmax about 0.56µs;
-// their exponentials make their mini-batches cost two to three times a
-// linear one's. The machine is shared and noisy, so run the
-// BenchmarkLearnOnline and BenchmarkLearnBatch64 benchmarks to measure
-// your own.
+// standardiser update, Adam step) of a linear learner with Adam takes
+// about 0.25µs (about 4 million records a second), and a mini-batch of
+// 64 about 7µs (about 9 million records a second), since a batch makes
+// one Adam step and refreshes the standardiser's scales once. Online, a
+// logistic learner takes about 0.37µs and a three-class softmax about
+// 0.56µs; their exponentials make their mini-batches cost two to three
+// times a linear one's. The default LeastSquares update costs about
+// three times Adam's online (measured in the same run on the loaded
+// machine: 3.7µs against 1.2µs), most of it the Cholesky solve, so about
+// 1.3 million records a second on an idle core; it grows as d³ where
+// Adam grows as d, so for hundreds of features prefer
+// WithOptimizer(Adam) or mini-batches, which solve once per batch. The
+// machine is shared and noisy, so run the BenchmarkLearnOnline and
+// BenchmarkLearnBatch64 benchmarks, which compare the two in one run, to
+// measure your own.
 //
 // # Progressive validation
 //

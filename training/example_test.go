@@ -14,14 +14,15 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// A linear learner fits y = 3x - 1 from a stream, and its snapshot is
-// loaded and served like any other model.
+// A linear learner fits y = 3x - 1 from a stream, exactly (it solves
+// least squares as it goes), and its snapshot is loaded and served like
+// any other model.
 func Example() {
-	l, err := training.NewLearner(training.Linear, 1, training.WithLearningRate(0.05), training.WithDecay(100))
+	l, err := training.NewLearner(training.Linear, 1)
 	if err != nil {
 		panic(err)
 	}
-	for i := 0; i < 20000; i++ {
+	for i := 0; i < 200; i++ {
 		x := float64(i%200)/10 - 10
 		if _, err := l.Learn(training.Sample{Features: []float64{x}, Target: 3*x - 1}); err != nil {
 			panic(err)
@@ -42,7 +43,7 @@ func Example() {
 	fmt.Printf("served model at x=2: %.2f (format %s, %s records)\n", p.Value, d.Format, d.Labels[training.LabelRecords])
 	// Output:
 	// learned y = 3.00x -1.00
-	// served model at x=2: 5.00 (format linear, 20000 records)
+	// served model at x=2: 5.00 (format linear, 200 records)
 }
 
 // A Trainer learns from a Source and publishes a version every 1000

@@ -60,6 +60,9 @@ type Sample struct {
 type Option func(*config)
 
 type config struct {
+	optimizer    Optimizer
+	forget       float64
+	adamOption   string // the first Adam-only option given, for validation
 	classes      int
 	classNames   []string
 	featureNames []string
@@ -93,30 +96,90 @@ func WithFeatureNames(names ...string) Option {
 	return func(c *config) { c.featureNames = append([]string(nil), names...) }
 }
 
+// Optimizer is how a Learner fits its weights; see [WithOptimizer].
+type Optimizer uint8
+
+// The optimisers.
+const (
+	// LeastSquares is the exact least-squares fit, in one pass, of a
+	// Linear learner: after every record its weights are the
+	// (lightly ridge-regularised) least-squares solution over all records
+	// so far, whatever their order, their units or the learning rate. It
+	// is the default, and the only choice besides Adam, for Linear. See
+	// the package documentation for its method, cost and regularisation,
+	// and [WithForgetting] for streams that drift.
+	LeastSquares Optimizer = iota + 1
+	// Adam is the stochastic gradient method of Kingma and Ba, with the
+	// options [WithLearningRate], [WithDecay] and [WithAdam]. It is the
+	// default for Logistic and Softmax, and for Linear with
+	// WithOptimizer(Adam).
+	Adam
+)
+
+// String returns "least-squares" or "adam".
+func (o Optimizer) String() string {
+	switch o {
+	case LeastSquares:
+		return "least-squares"
+	case Adam:
+		return "adam"
+	}
+	return "Optimizer(" + strconv.Itoa(int(o)) + ")"
+}
+
+// WithOptimizer chooses the optimiser, overriding the kind's default:
+// LeastSquares for Linear, Adam for Logistic and Softmax. LeastSquares
+// fits only Linear learners.
+func WithOptimizer(o Optimizer) Option { return func(c *config) { c.optimizer = o } }
+
+// WithForgetting sets the forgetting factor ρ of the LeastSquares
+// optimiser, overriding the default of 1 (no forgetting: every record
+// weighs the same, and the fit is the exact least-squares fit of the
+// whole stream). With ρ < 1 the record learned k records ago weighs ρ^k,
+// so the fit follows a drifting stream over an effective window of about
+// 1/(1-ρ) records: 0.999 remembers about a thousand. ρ must lie in
+// (0, 1]. It is an error with Adam.
+func WithForgetting(rho float64) Option { return func(c *config) { c.forget = rho } }
+
+// adamOnly marks c as given an Adam-only option.
+func (c *config) adamOnly(name string) {
+	if c.adamOption == "" {
+		c.adamOption = name
+	}
+}
+
 // WithLearningRate sets Adam's base step size η, overriding the default
 // of 0.01. Because features are standardised, one value suits most
-// problems; it must be positive.
-func WithLearningRate(eta float64) Option { return func(c *config) { c.lr = eta } }
+// problems; it must be positive. It is an error with the LeastSquares
+// optimiser, which has no step size.
+func WithLearningRate(eta float64) Option {
+	return func(c *config) { c.lr = eta; c.adamOnly("WithLearningRate") }
+}
 
 // WithDecay sets the learning-rate schedule η_t = η / √(1 + t/τ), where t
 // is the number of optimiser steps taken, overriding the default of no
 // decay (τ = 0: a constant η). A decay lets the weights settle on a
 // stationary stream; a constant rate keeps them able to follow a
-// drifting one. τ must not be negative.
-func WithDecay(tau float64) Option { return func(c *config) { c.decay = tau } }
+// drifting one. τ must not be negative. It is an error with the
+// LeastSquares optimiser, whose counterpart is [WithForgetting].
+func WithDecay(tau float64) Option {
+	return func(c *config) { c.decay = tau; c.adamOnly("WithDecay") }
+}
 
 // WithL2 sets the L2 penalty λ, overriding the default of 0. The
-// gradient of every weight gets λ·w added (the penalty λ/2·‖w‖², coupled
-// to Adam as in classic L2, not decoupled as in AdamW); biases are not
-// penalised. λ is in standardised feature space. It must not be
-// negative.
+// gradient of every weight gets λ·w added (the penalty λ/2·‖w‖² on each
+// record's loss ½(z-y)², coupled to Adam as in classic L2, not decoupled
+// as in AdamW); biases are not penalised. λ is in standardised feature
+// space. The LeastSquares optimiser adds the same penalty per record to
+// its normal equations (ridge regression), on top of its small fixed
+// prior. It must not be negative.
 func WithL2(lambda float64) Option { return func(c *config) { c.l2 = lambda } }
 
 // WithAdam sets Adam's moment decays β1 and β2 and its ε, overriding the
 // defaults of 0.9, 0.999 and 1e-8. β1 and β2 must lie in [0, 1) and ε
-// must be positive.
+// must be positive. It is an error with the LeastSquares optimiser.
 func WithAdam(beta1, beta2, eps float64) Option {
-	return func(c *config) { c.beta1, c.beta2, c.eps = beta1, beta2, eps }
+	return func(c *config) { c.beta1, c.beta2, c.eps = beta1, beta2, eps; c.adamOnly("WithAdam") }
 }
 
 // WithoutStandardization turns off the running standardisation: the
@@ -134,8 +197,10 @@ func WithStandardizeFor(n int64) Option { return func(c *config) { c.freezeAfter
 
 // Learner fits a linear, logistic or softmax regression to a stream of
 // Samples, online (one at a time, [Learner.Learn]) or in mini-batches
-// ([Learner.LearnBatch]), with Adam, an optional learning-rate decay, L2,
-// and built-in running standardisation. See the package documentation
+// ([Learner.LearnBatch]), with built-in running standardisation. A
+// Linear learner fits exact least squares by default; Logistic and
+// Softmax learners, and a Linear one on request, use Adam with an
+// optional learning-rate decay and L2. See the package documentation
 // for the optimiser and for how the weights relate to the standardiser.
 //
 // Every learned record is first predicted, and the prediction's loss and
@@ -155,8 +220,9 @@ type Learner struct {
 	b1t  float64 // β1^step
 	b2t  float64 // β2^step
 
+	ls      *lsq // the LeastSquares solver; nil for Adam
 	std     *Standardizer
-	ystd    *Standardizer // target standardiser, Linear only; nil otherwise
+	ystd    *Standardizer // target standardiser, Linear with Adam only; nil otherwise
 	metrics Metrics
 
 	// Effective (exported) parameters of a Linear learner with target
@@ -170,12 +236,14 @@ type Learner struct {
 }
 
 // NewLearner returns a Learner of the given kind for feature vectors of
-// length features, with all weights zero. Without options it uses Adam
-// with η = 0.01, β1 = 0.9, β2 = 0.999, ε = 1e-8, no decay, no L2, and a
-// running standardiser that never freezes. Invalid options give an error
-// wrapping serving.ErrConfig.
+// length features, with all weights zero. Without options a Linear
+// learner fits exact least squares ([LeastSquares]) with forgetting
+// factor 1, and Logistic and Softmax learners use Adam with η = 0.01,
+// β1 = 0.9, β2 = 0.999, ε = 1e-8 and no decay; none has L2, and each
+// has a running standardiser that never freezes. Invalid options give an
+// error wrapping serving.ErrConfig.
 func NewLearner(kind Kind, features int, opts ...Option) (*Learner, error) {
-	c := config{lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, standardize: true}
+	c := config{lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, standardize: true, forget: 1}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -225,6 +293,9 @@ func NewLearner(kind Kind, features int, opts ...Option) (*Learner, error) {
 	if c.freezeAfter < 0 {
 		return nil, configErr("WithStandardizeFor(%d): must not be negative", c.freezeAfter)
 	}
+	if err := c.checkOptimizer(kind); err != nil {
+		return nil, err
+	}
 	if kind != Softmax {
 		c.classes = 0
 	}
@@ -237,12 +308,49 @@ func NewLearner(kind Kind, features int, opts ...Option) (*Learner, error) {
 		u:   make([]float64, features), u2: make([]float64, features),
 		z: make([]float64, k), g: make([]float64, k*features+k),
 	}
-	if kind == Linear && c.standardize {
+	switch {
+	case c.optimizer == LeastSquares:
+		l.ls = newLSQ(features, c.forget, c.l2)
+		l.ew, l.eb = make([]float64, features), make([]float64, 1)
+	case kind == Linear && c.standardize:
 		l.ystd = NewStandardizer(1)
 		l.ew, l.eb = make([]float64, features), make([]float64, 1)
 	}
 	return l, nil
 }
+
+// checkOptimizer sets the kind's default optimiser and validates the
+// options that belong to one optimiser only.
+func (c *config) checkOptimizer(kind Kind) error {
+	if c.optimizer == 0 {
+		c.optimizer = Adam
+		if kind == Linear {
+			c.optimizer = LeastSquares
+		}
+	}
+	switch c.optimizer {
+	case LeastSquares:
+		if kind != Linear {
+			return configErr("the LeastSquares optimiser fits Linear learners only, not %s", kind)
+		}
+		if c.adamOption != "" {
+			return configErr("%s is an Adam option, and a Linear learner fits exact least squares unless given WithOptimizer(Adam)", c.adamOption)
+		}
+		if !(c.forget > 0 && c.forget <= 1) {
+			return configErr("WithForgetting(%v): want ρ in (0, 1]", c.forget)
+		}
+	case Adam:
+		if c.forget != 1 {
+			return configErr("WithForgetting is a LeastSquares option; Adam forgets through a constant learning rate")
+		}
+	default:
+		return configErr("unknown optimizer %d", c.optimizer)
+	}
+	return nil
+}
+
+// Optimizer returns the learner's optimiser.
+func (l *Learner) Optimizer() Optimizer { return l.cfg.optimizer }
 
 // Kind returns the learner's kind.
 func (l *Learner) Kind() Kind { return l.kind }
@@ -277,6 +385,9 @@ func (l *Learner) Reset() {
 	l.std.reset()
 	if l.ystd != nil {
 		l.ystd.reset()
+	}
+	if l.ls != nil {
+		l.ls.reset()
 	}
 	l.metrics = Metrics{}
 }
@@ -339,6 +450,14 @@ func (l *Learner) input(dst, x []float64) []float64 {
 // are the learned ones, except for a Linear learner that standardises
 // its target, whose outputs are mapped back to the target's scale.
 func (l *Learner) params() (w, b []float64) {
+	if l.ls != nil {
+		var mean, scale []float64
+		if l.cfg.standardize {
+			mean, scale = l.std.mean, l.std.scale
+		}
+		l.eb[0] = l.ls.export(l.ew, mean, scale)
+		return l.ew, l.eb
+	}
 	if l.ystd == nil {
 		return l.w, l.b
 	}
@@ -575,6 +694,11 @@ func (l *Learner) Learn(s Sample) (Outcome, error) {
 	}
 	out := l.progressive(&s)
 	l.observe(&s, true)
+	if l.ls != nil {
+		l.ls.add(s.Features, s.Target)
+		l.step++
+		return out, nil
+	}
 	l.accumulate(&s)
 	l.apply(1)
 	return out, nil
@@ -602,6 +726,13 @@ func (l *Learner) LearnBatch(batch []Sample) (Metrics, error) {
 	}
 	for i := range batch {
 		l.observe(&batch[i], i == len(batch)-1)
+	}
+	if l.ls != nil {
+		for i := range batch {
+			l.ls.add(batch[i].Features, batch[i].Target)
+		}
+		l.step++
+		return bm, nil
 	}
 	for i := range batch {
 		l.accumulate(&batch[i])

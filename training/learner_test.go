@@ -96,10 +96,59 @@ func mseOf(l *Learner, data []Sample) float64 {
 	return s / float64(len(data))
 }
 
-func TestLinearMatchesLeastSquares(t *testing.T) {
+// TestLinearIsExactLeastSquares checks that the default Linear learner,
+// after one pass, is the normal equations' solution, and that a
+// mini-batched pass is bit for bit the online one.
+func TestLinearIsExactLeastSquares(t *testing.T) {
+	data := genLinear(5000, 1, 0.5)
+	lsCoef, lsBias, lsMSE := leastSquares(t, data)
+	l, err := NewLearner(Linear, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := NewLearner(Linear, 5)
+	for i, s := range data {
+		if _, err := l.Learn(s); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 9 {
+			if _, err := b.LearnBatch(data[i-9 : i+1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if l.Optimizer() != LeastSquares {
+		t.Fatalf("default optimizer %v", l.Optimizer())
+	}
+	got := mseOf(l, data)
+	t.Logf("MSE: learner %.9f, exact least squares %.9f", got, lsMSE)
+	if got > lsMSE*(1+1e-9) {
+		t.Errorf("learner MSE %.9f is above the least-squares MSE %.9f", got, lsMSE)
+	}
+	coef, bias := l.Coefficients()
+	for j, c := range lsCoef {
+		// The fixed prior shrinks standardised weights of order 1 by
+		// about lsPrior/n = 2e-6.
+		if d := math.Abs(coef[0][j]-c) * genScale[j]; d > 1e-5 {
+			t.Errorf("coef[%d] = %v, least squares %v (standardised difference %g)", j, coef[0][j], c, d)
+		}
+	}
+	atCentre := func(c []float64, b float64) float64 {
+		for j, o := range genOffset {
+			b += c[j] * o
+		}
+		return b
+	}
+	if got, ls := atCentre(coef[0], bias[0]), atCentre(lsCoef, lsBias); math.Abs(got-ls) > 1e-6 {
+		t.Errorf("prediction at the centre %v, least squares %v", got, ls)
+	}
+	sameBits(t, "mini-batched fit", predictAll(t, b, data[:50]), predictAll(t, l, data[:50]))
+}
+
+func TestAdamLinearApproachesLeastSquares(t *testing.T) {
 	data := genLinear(20000, 1, 0.5)
 	lsCoef, lsBias, lsMSE := leastSquares(t, data)
-	l, err := NewLearner(Linear, 5, WithLearningRate(0.005), WithDecay(20))
+	l, err := NewLearner(Linear, 5, WithOptimizer(Adam), WithLearningRate(0.005), WithDecay(20))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,10 +184,10 @@ func TestLinearMatchesLeastSquares(t *testing.T) {
 	}
 }
 
-func TestLinearMiniBatchMatchesLeastSquares(t *testing.T) {
+func TestAdamLinearMiniBatchApproachesLeastSquares(t *testing.T) {
 	data := genLinear(20000, 2, 0.5)
 	_, _, lsMSE := leastSquares(t, data)
-	l, err := NewLearner(Linear, 5, WithLearningRate(0.01), WithDecay(20))
+	l, err := NewLearner(Linear, 5, WithOptimizer(Adam), WithLearningRate(0.01), WithDecay(20))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,8 +380,15 @@ func TestNewLearnerValidates(t *testing.T) {
 	for name, f := range map[string]func() (*Learner, error){
 		"softmax without classes": func() (*Learner, error) { return NewLearner(Softmax, 3) },
 		"zero features":           func() (*Learner, error) { return NewLearner(Linear, 0) },
-		"negative rate":           func() (*Learner, error) { return NewLearner(Linear, 3, WithLearningRate(-1)) },
-		"bad beta":                func() (*Learner, error) { return NewLearner(Linear, 3, WithAdam(1, 0.9, 1e-8)) },
+		"negative rate":           func() (*Learner, error) { return NewLearner(Logistic, 3, WithLearningRate(-1)) },
+		"bad beta":                func() (*Learner, error) { return NewLearner(Linear, 3, WithOptimizer(Adam), WithAdam(1, 0.9, 1e-8)) },
+		"rate for least squares":  func() (*Learner, error) { return NewLearner(Linear, 3, WithLearningRate(0.1)) },
+		"decay for least squares": func() (*Learner, error) { return NewLearner(Linear, 3, WithDecay(10)) },
+		"least squares logistic":  func() (*Learner, error) { return NewLearner(Logistic, 3, WithOptimizer(LeastSquares)) },
+		"forgetting for Adam":     func() (*Learner, error) { return NewLearner(Softmax, 3, WithClasses(2), WithForgetting(0.99)) },
+		"forgetting zero":         func() (*Learner, error) { return NewLearner(Linear, 3, WithForgetting(0)) },
+		"forgetting above one":    func() (*Learner, error) { return NewLearner(Linear, 3, WithForgetting(1.01)) },
+		"unknown optimizer":       func() (*Learner, error) { return NewLearner(Linear, 3, WithOptimizer(9)) },
 		"classes on linear":       func() (*Learner, error) { return NewLearner(Linear, 3, WithClasses(3)) },
 		"three logistic classes":  func() (*Learner, error) { return NewLearner(Logistic, 3, WithClassNames("a", "b", "c")) },
 		"feature name count":      func() (*Learner, error) { return NewLearner(Linear, 3, WithFeatureNames("a")) },

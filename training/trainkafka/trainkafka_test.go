@@ -79,7 +79,7 @@ func TestTrainerOverKafka(t *testing.T) {
 	defer cancel()
 	go feed.Run(ctx)
 
-	l, _ := training.NewLearner(training.Linear, 2, training.WithLearningRate(0.05), training.WithDecay(100))
+	l, _ := training.NewLearner(training.Linear, 2)
 	var last serving.Descriptor
 	tr, err := training.NewTrainer("line", l, src, pub, training.EveryRecords(1000),
 		training.WithTrainerLogger(quiet),
@@ -164,7 +164,7 @@ func TestResumeAfterCrashOverKafka(t *testing.T) {
 		if crash > 0 {
 			s = &crashAfter{src, crash}
 		}
-		l, _ := training.NewLearner(training.Linear, 2, training.WithDecay(100))
+		l, _ := training.NewLearner(training.Linear, 2)
 		tr, err := training.NewTrainer("line", l, s, nopPub, training.WithCheckpoint(path, 300), training.WithTrainerLogger(quiet))
 		if err != nil {
 			t.Fatal(err)

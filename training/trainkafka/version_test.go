@@ -85,7 +85,7 @@ func TestRestartWithoutCheckpointOverKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	l, _ := training.NewLearner(training.Linear, 2, training.WithLearningRate(0.05), training.WithDecay(100))
+	l, _ := training.NewLearner(training.Linear, 2)
 	published := make(chan serving.Descriptor, 4)
 	tr, err := training.NewTrainer("line", l, src, pub, training.EveryRecords(1000), training.WithTrainerLogger(quiet),
 		training.WithObserver(func(e training.Event) {
