@@ -3,6 +3,7 @@ package training
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/modelstream/modelstream/serving"
@@ -90,8 +91,11 @@ func WithClassNames(names ...string) Option {
 	}
 }
 
-// WithFeatureNames names the features in exported models. The default
-// is no names.
+// WithFeatureNames names the features in exported models, which then
+// declare their inputs by these names (serving.ModelInfo.Inputs), so
+// that a Server binds records' named fields to them. The names must be
+// distinct and non-empty. The default is no names: exported models read
+// positional vectors.
 func WithFeatureNames(names ...string) Option {
 	return func(c *config) { c.featureNames = append([]string(nil), names...) }
 }
@@ -277,6 +281,11 @@ func NewLearner(kind Kind, features int, opts ...Option) (*Learner, error) {
 	}
 	if c.featureNames != nil && len(c.featureNames) != features {
 		return nil, configErr("%d feature names for %d features", len(c.featureNames), features)
+	}
+	for j, n := range c.featureNames {
+		if n == "" || slices.Contains(c.featureNames[:j], n) {
+			return nil, configErr("feature name %d (%q) is empty or repeated: names must be distinct, since served models bind record fields by them", j, n)
+		}
 	}
 	if !(c.lr > 0) || math.IsInf(c.lr, 0) {
 		return nil, configErr("WithLearningRate(%v): must be positive", c.lr)

@@ -392,6 +392,8 @@ func TestNewLearnerValidates(t *testing.T) {
 		"classes on linear":       func() (*Learner, error) { return NewLearner(Linear, 3, WithClasses(3)) },
 		"three logistic classes":  func() (*Learner, error) { return NewLearner(Logistic, 3, WithClassNames("a", "b", "c")) },
 		"feature name count":      func() (*Learner, error) { return NewLearner(Linear, 3, WithFeatureNames("a")) },
+		"repeated feature name":   func() (*Learner, error) { return NewLearner(Linear, 2, WithFeatureNames("a", "a")) },
+		"empty feature name":      func() (*Learner, error) { return NewLearner(Linear, 2, WithFeatureNames("a", "")) },
 		"unknown kind":            func() (*Learner, error) { return NewLearner(Kind(9), 3) },
 	} {
 		if _, err := f(); !errors.Is(err, serving.ErrConfig) {
@@ -466,6 +468,39 @@ func TestLearnAllocatesNothing(t *testing.T) {
 			}
 		}); a != 0 {
 			t.Errorf("%s: LearnBatch makes %v allocations", kind, a)
+		}
+	}
+}
+
+// A snapshot of a learner with feature names declares them as the
+// served model's inputs, for every kind.
+func TestSnapshotDeclaresInputs(t *testing.T) {
+	for _, kind := range []Kind{Linear, Logistic, Softmax} {
+		opts := []Option{WithFeatureNames("a", "b", "c", "d", "e")}
+		if kind == Softmax {
+			opts = append(opts, WithClasses(3))
+		}
+		l, err := NewLearner(kind, 5, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range softmaxStream(50, 3) {
+			s.Target = math.Min(s.Target, 1)
+			if _, err := l.Learn(s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d, err := l.Snapshot("m", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := serving.Load(context.Background(), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := m.(serving.Describer).Describe()
+		if len(info.Inputs) != 5 || info.Inputs[0].Name != "a" || info.Inputs[4].Name != "e" {
+			t.Errorf("%s: served model declares inputs %+v", kind, info.Inputs)
 		}
 	}
 }

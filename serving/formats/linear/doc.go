@@ -13,7 +13,7 @@
 //	{
 //	  "kind": "linear" | "logistic" | "softmax",
 //	  "features": 11,
-//	  "feature_names": ["alcohol", ...],   // optional, len = features
+//	  "feature_names": ["alcohol", ...],   // optional, len = features, distinct, non-empty
 //	  "mean":  [...],                       // optional, len = features
 //	  "scale": [...],                       // optional, len = features, all non-zero
 //	  "weights": [[...], ...],              // one row per output, len(row) = features
@@ -32,6 +32,11 @@
 //   - softmax: K ≥ 2 outputs; Values are the K class probabilities,
 //     Value and Confidence the largest, Label the matching class (its
 //     index by default).
+//
+// When feature_names is present the model declares its inputs by those
+// names (serving.ModelInfo.Inputs, all numeric), so that a Server binds
+// records' named fields to them; without it the model reads positional
+// vectors.
 //
 // Unknown fields are ignored, so a newer writer can add metadata.
 // Every number must be finite.

@@ -103,8 +103,13 @@ func (doc *Document) Validate() error {
 			}
 		}
 	}
-	if doc.FeatureNames != nil && len(doc.FeatureNames) != doc.Features {
-		return fmt.Errorf("feature_names has %d names, want %d", len(doc.FeatureNames), doc.Features)
+	if doc.FeatureNames != nil {
+		if len(doc.FeatureNames) != doc.Features {
+			return fmt.Errorf("feature_names has %d names, want %d", len(doc.FeatureNames), doc.Features)
+		}
+		if err := checkFeatureNames(doc.FeatureNames); err != nil {
+			return err
+		}
 	}
 	if doc.Classes != nil {
 		want := outputs
@@ -114,6 +119,23 @@ func (doc *Document) Validate() error {
 		if doc.Kind == KindLinear || len(doc.Classes) != want {
 			return fmt.Errorf("%s model with %d outputs cannot have %d classes", doc.Kind, outputs, len(doc.Classes))
 		}
+	}
+	return nil
+}
+
+// checkFeatureNames reports whether names can name a model's inputs:
+// each must be non-empty and appear once, since a record's fields are
+// bound to the inputs by name.
+func checkFeatureNames(names []string) error {
+	seen := make(map[string]int, len(names))
+	for j, n := range names {
+		if n == "" {
+			return fmt.Errorf("feature_names[%d] is empty", j)
+		}
+		if i, dup := seen[n]; dup {
+			return fmt.Errorf("feature_names[%d] and [%d] are both %q", i, j, n)
+		}
+		seen[n] = j
 	}
 	return nil
 }
@@ -132,6 +154,7 @@ func finite(field string, xs []float64) error {
 type Model struct {
 	doc     Document
 	classes []string
+	inputs  []serving.Input // from feature_names; nil without them
 }
 
 var (
@@ -154,6 +177,12 @@ func Parse(b []byte) (*Model, error) {
 		return nil, serving.Corrupt(FormatName, err)
 	}
 	m := &Model{doc: doc, classes: doc.Classes}
+	if doc.FeatureNames != nil {
+		m.inputs = make([]serving.Input, len(doc.FeatureNames))
+		for j, n := range doc.FeatureNames {
+			m.inputs[j] = serving.Input{Name: n}
+		}
+	}
 	if m.classes == nil && doc.Kind != KindLinear {
 		n := len(doc.Weights)
 		if doc.Kind == KindLogistic {
@@ -187,9 +216,15 @@ func (m *Model) Document() Document {
 	return d
 }
 
-// Describe implements serving.Describer.
+// Describe implements serving.Describer. Inputs names the features, all
+// numeric, when the document has feature_names, and is nil otherwise.
 func (m *Model) Describe() serving.ModelInfo {
-	return serving.ModelInfo{Features: m.doc.Features, Outputs: len(m.doc.Weights), Input: fmt.Sprintf("%d float64 features", m.doc.Features)}
+	return serving.ModelInfo{
+		Features: m.doc.Features,
+		Inputs:   slices.Clone(m.inputs),
+		Outputs:  len(m.doc.Weights),
+		Input:    fmt.Sprintf("%d float64 features", m.doc.Features),
+	}
 }
 
 func (m *Model) z(k int, x []float64) float64 {

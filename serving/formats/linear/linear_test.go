@@ -149,6 +149,8 @@ func TestInvalidDocuments(t *testing.T) {
 		"zero scale":           `{"kind":"linear","features":1,"mean":[0],"scale":[0],"weights":[[1]],"bias":[0]}`,
 		"short mean":           `{"kind":"linear","features":2,"mean":[0],"scale":[1,1],"weights":[[1,1]],"bias":[0]}`,
 		"feature names":        `{"kind":"linear","features":2,"feature_names":["a"],"weights":[[1,1]],"bias":[0]}`,
+		"duplicate names":      `{"kind":"linear","features":2,"feature_names":["a","a"],"weights":[[1,1]],"bias":[0]}`,
+		"empty name":           `{"kind":"linear","features":2,"feature_names":["a",""],"weights":[[1,1]],"bias":[0]}`,
 		"classes for linear":   `{"kind":"linear","features":1,"weights":[[1]],"bias":[0],"classes":["a"]}`,
 		"three logistic names": `{"kind":"logistic","features":1,"weights":[[1]],"bias":[0],"classes":["a","b","c"]}`,
 		"NaN weight":           `{"kind":"linear","features":1,"weights":[[NaN]],"bias":[0]}`,
@@ -226,5 +228,28 @@ func TestDocumentIsACopy(t *testing.T) {
 func TestSoftmaxOfNothing(t *testing.T) {
 	if best := linear.Softmax(nil); best != -1 {
 		t.Fatalf("Softmax(nil) = %d, want -1", best)
+	}
+}
+
+// A document's feature_names are the model's declared inputs, in order;
+// without them the model declares none and is fed positionally.
+func TestDescribeDeclaresFeatureNames(t *testing.T) {
+	m := mustParse(t, `{"kind":"logistic","features":3,"feature_names":["tenure","usage","noise"],"weights":[[1,2,3]],"bias":[0]}`)
+	info := m.Describe()
+	want := []serving.Input{{Name: "tenure"}, {Name: "usage"}, {Name: "noise"}}
+	if info.Features != 3 || len(info.Inputs) != 3 {
+		t.Fatalf("Describe() = %+v", info)
+	}
+	for j, in := range info.Inputs {
+		if in.Name != want[j].Name || in.Categories != nil {
+			t.Errorf("Inputs[%d] = %+v, want %+v", j, in, want[j])
+		}
+	}
+	info.Inputs[0].Name = "changed"
+	if m.Describe().Inputs[0].Name != "tenure" {
+		t.Error("changing Describe's Inputs changed the model")
+	}
+	if in := mustParse(t, `{"kind":"linear","features":1,"weights":[[1]],"bias":[0]}`).Describe().Inputs; in != nil {
+		t.Errorf("a document without feature_names declares inputs %+v", in)
 	}
 }
