@@ -4,15 +4,16 @@
 //
 // # What it wires
 //
-// [Sync.FeedOptions] returns the options for kafka.NewModelFeed that:
-//   - start each partition at the offset the store recorded
+// A [Sync] plays two parts:
+//   - as the Server's last Admitter (serving.WithAdmission), it stores
+//     every model the Server admits with Put, before it is activated,
+//     after the Admitters before it (such as a governance.Verifier) have
+//     accepted it;
+//   - [Sync.FeedOptions] returns the options for kafka.NewModelFeed that
+//     start each partition at the offset the store recorded
 //     (kafka.StartOffsets), or at the oldest one for partitions it never
-//     saw;
-//   - after the feed has resolved a model and an optional check (such as
-//     a governance.Verifier) has accepted it, store it with Put before
-//     it is activated (kafka.WithVerifier);
-//   - after every message, whatever its outcome, record the next offset
-//     of its partition (kafka.Observer).
+//     saw, and, after every message, whatever its outcome, record the
+//     next offset of its partition (kafka.Observer).
 //
 // A crash between a Put and the offset write makes the restarted feed
 // read that message again, and the store's idempotent Put absorbs it:
@@ -20,8 +21,9 @@
 //
 // # Restart
 //
-// The order on start is: open the durable store; make the Server with
-// registry.Follow(store) as a hook; call registry.Restore to serve what
-// was live before; then run the feed with [Sync.FeedOptions]. Only the
-// messages published since the last recorded offset are read.
+// The order on start is: open the durable store; make the Sync; make
+// the Server with the Sync as its last Admitter and registry.Follow(store)
+// as a hook; call registry.Restore to serve what was live before; then
+// run the feed with [Sync.FeedOptions]. Only the messages published since
+// the last recorded offset are read.
 package kafkafeed

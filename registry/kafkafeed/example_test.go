@@ -32,9 +32,10 @@ func Example() {
 	}
 
 	store, _ := registry.NewMemory() // registry.Open(path) in production
-	srv, _ := serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(registry.Follow(store, quiet)))
-	defer srv.Close()
 	sync, _ := kafkafeed.New(store, kafkafeed.Logger(quiet))
+	srv, _ := serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(registry.Follow(store, quiet)),
+		serving.WithAdmission(sync)) // after any governance.Verifier
+	defer srv.Close()
 	opts, _ := sync.FeedOptions(ctx)
 	feed, _ := kafka.NewModelFeed(cfg, srv, opts...)
 	go feed.Run(ctx)

@@ -2,7 +2,6 @@ package kafkafeed
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -22,13 +21,6 @@ type Option func(*Sync)
 // FeedOptions sets both.
 func Topic(t string) Option { return func(s *Sync) { s.topic = t } }
 
-// Check sets a check a model must pass before it is stored and
-// activated, such as governance.Verifier.Verify. The default accepts
-// every model the feed could resolve.
-func Check(fn func(ctx context.Context, d serving.Descriptor) error) Option {
-	return func(s *Sync) { s.check = fn }
-}
-
 // Observer adds fn to the feed's observer hook, called after the offset
 // is recorded; FeedOptions sets kafka.Observer, so other observers
 // (such as govkafka.FeedObserver) go here. It may be given several times.
@@ -40,12 +32,13 @@ func Observer(fn func(kafka.FeedEvent)) Option {
 // slog.Default().
 func Logger(l *slog.Logger) Option { return func(s *Sync) { s.logger = l } }
 
-// Sync keeps a registry.Store in step with a ModelFeed. It is safe for
+// Sync keeps a registry.Store in step with a ModelFeed: it is the
+// Server's last Admitter, storing every model admitted, and the feed's
+// observer, recording the offset to resume from. It is safe for
 // concurrent use; the feed calls it from one goroutine per partition.
 type Sync struct {
 	store     registry.Store
 	topic     string
-	check     func(context.Context, serving.Descriptor) error
 	observers []func(kafka.FeedEvent)
 	logger    *slog.Logger
 
@@ -63,14 +56,14 @@ func New(store registry.Store, opts ...Option) (*Sync, error) {
 	}
 	switch {
 	case store == nil:
-		return nil, errors.New("kafkafeed: nil store")
+		return nil, fmt.Errorf("%w: kafkafeed: nil store", serving.ErrConfig)
 	case s.topic == "":
-		return nil, errors.New("kafkafeed: Topic(\"\")")
+		return nil, fmt.Errorf("%w: kafkafeed: Topic(\"\")", serving.ErrConfig)
 	case s.logger == nil:
-		return nil, errors.New("kafkafeed: Logger(nil)")
+		return nil, fmt.Errorf("%w: kafkafeed: Logger(nil)", serving.ErrConfig)
 	}
 	if slices.ContainsFunc(s.observers, func(fn func(kafka.FeedEvent)) bool { return fn == nil }) {
-		return nil, errors.New("kafkafeed: Observer(nil)")
+		return nil, fmt.Errorf("%w: kafkafeed: Observer(nil)", serving.ErrConfig)
 	}
 	return s, nil
 }
@@ -78,7 +71,7 @@ func New(store registry.Store, opts ...Option) (*Sync, error) {
 // FeedOptions reads the stored offsets and returns the feed options
 // described in the package documentation. Pass them to
 // kafka.NewModelFeed, after any options of your own; do not also pass
-// WithVerifier or Observer, which they set.
+// Observer, which they set (use this package's [Observer] instead).
 func (s *Sync) FeedOptions(ctx context.Context) ([]kafka.FeedOption, error) {
 	offs, err := s.store.Offsets(ctx, s.topic)
 	if err != nil {
@@ -87,20 +80,18 @@ func (s *Sync) FeedOptions(ctx context.Context) ([]kafka.FeedOption, error) {
 	return []kafka.FeedOption{
 		kafka.Topic(s.topic),
 		kafka.StartOffsets(offs),
-		kafka.WithVerifier(s.Admit),
 		kafka.Observer(s.Observe),
 	}, nil
 }
 
-// Admit runs the check, then stores d. It has the shape of the feed's
-// verifier hook: an error rejects the model, which then neither is
-// stored nor replaces the live one.
+// Admit stores d, and implements serving.Admitter: give the Sync to the
+// Server with serving.WithAdmission after every Admitter that may refuse
+// (such as a governance.Verifier), so that only admitted models are
+// stored. A model given by Location is stored as metadata, with its
+// sha256; one without a sha256 cannot be stored and is refused. An error
+// refuses the model, which then neither is stored nor replaces the live
+// one.
 func (s *Sync) Admit(ctx context.Context, d serving.Descriptor) error {
-	if s.check != nil {
-		if err := s.check(ctx, d); err != nil {
-			return err
-		}
-	}
 	if _, err := s.store.Put(ctx, d); err != nil {
 		// A version conflict means the topic holds two different models
 		// under one version: refuse the second, keep the first.
@@ -110,6 +101,8 @@ func (s *Sync) Admit(ctx context.Context, d serving.Descriptor) error {
 	s.stored.Add(1)
 	return nil
 }
+
+var _ serving.Admitter = (*Sync)(nil)
 
 // Observe records the offset after e as the partition's resume point,
 // then calls the Observer functions. It has the shape of the feed's

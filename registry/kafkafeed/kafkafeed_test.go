@@ -58,12 +58,6 @@ func start(t *testing.T, path string, brokers []string) *instance {
 		t.Fatal(err)
 	}
 	in.follower = registry.Follow(in.store, quiet)
-	if in.srv, err = serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(in.follower)); err != nil {
-		t.Fatal(err)
-	}
-	if in.restored, err = registry.Restore(ctx, in.store, in.srv); err != nil {
-		t.Fatal(err)
-	}
 	audit, _ := governance.NewAudit(governance.AuditLogger(quiet))
 	v, err := governance.NewVerifier(
 		governance.TrustKeys(key.Public().(ed25519.PublicKey)),
@@ -74,8 +68,16 @@ func start(t *testing.T, path string, brokers []string) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in.sync, err = kafkafeed.New(in.store, kafkafeed.Check(v.Verify), kafkafeed.Logger(quiet),
+	if in.sync, err = kafkafeed.New(in.store, kafkafeed.Logger(quiet),
 		kafkafeed.Observer(func(kafka.FeedEvent) { in.observed.Add(1) })); err != nil {
+		t.Fatal(err)
+	}
+	// The verifier first, then the Sync: only admitted models are stored.
+	if in.srv, err = serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(in.follower),
+		serving.WithAdmission(v), serving.WithAdmission(in.sync)); err != nil {
+		t.Fatal(err)
+	}
+	if in.restored, err = registry.Restore(ctx, in.store, in.srv); err != nil {
 		t.Fatal(err)
 	}
 	opts, err := in.sync.FeedOptions(ctx)
@@ -208,20 +210,25 @@ func TestRestartResumesFromTheStore(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	if _, err := kafkafeed.New(nil); err == nil {
-		t.Fatal("nil store accepted")
+	if _, err := kafkafeed.New(nil); !errors.Is(err, serving.ErrConfig) {
+		t.Fatalf("nil store: %v", err)
 	}
 	m, _ := registry.NewMemory()
-	if _, err := kafkafeed.New(m, kafkafeed.Topic("")); err == nil {
-		t.Fatal("empty topic accepted")
+	if _, err := kafkafeed.New(m, kafkafeed.Topic("")); !errors.Is(err, serving.ErrConfig) {
+		t.Fatalf("empty topic: %v", err)
 	}
-	if _, err := kafkafeed.New(m, kafkafeed.Observer(nil)); err == nil {
-		t.Fatal("nil observer accepted")
+	if _, err := kafkafeed.New(m, kafkafeed.Observer(nil)); !errors.Is(err, serving.ErrConfig) {
+		t.Fatalf("nil observer: %v", err)
 	}
-	// A failing check keeps the model out of the store.
+	// An Admitter before the Sync that refuses keeps the model out of the
+	// store.
 	boom := errors.New("no")
-	s, _ := kafkafeed.New(m, kafkafeed.Check(func(context.Context, serving.Descriptor) error { return boom }))
-	if err := s.Admit(context.Background(), servingtest.Spec{}.Descriptor("m", 1)); !errors.Is(err, boom) {
+	s, _ := kafkafeed.New(m)
+	srv, _ := serving.NewServer(serving.WithLogger(quiet),
+		serving.WithAdmission(serving.AdmitterFunc(func(context.Context, serving.Descriptor) error { return boom })),
+		serving.WithAdmission(s))
+	defer srv.Close()
+	if _, err := srv.Activate(context.Background(), servingtest.Spec{}.Descriptor("m", 1)); !errors.Is(err, boom) {
 		t.Fatal(err)
 	}
 	if _, err := m.Latest(context.Background(), "m"); !errors.Is(err, registry.ErrNotFound) {

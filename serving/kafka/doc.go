@@ -22,9 +22,11 @@
 // Every scoring instance runs a [ModelFeed]. It reads all partitions of
 // the models topic outside any consumer group, so every instance sees
 // every model, from the oldest offset or from the offsets a durable
-// registry remembered ([StartOffsets]). Each message is decoded, passed
-// to an optional verifier ([WithVerifier], where package governance
-// checks signatures) and activated in the Server. A bad message is
+// registry remembered ([StartOffsets]). Each message is decoded, given
+// a version if it has none (the same on every instance: see package
+// wire), and activated with Server.Activate, so it passes the Server's
+// admission (serving.WithAdmission, where package governance checks
+// signatures) like any other activation. A bad message is
 // logged, counted ([FeedStats]) and skipped, and the live model keeps
 // serving; old versions met during replay are skipped quietly. The feed
 // reads committed records only, so a model written in an aborted

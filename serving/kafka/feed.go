@@ -20,11 +20,8 @@ import (
 type feedOptions struct {
 	topic    string
 	start    map[int32]int64
-	verifier func(context.Context, serving.Descriptor) error
-	precheck func(context.Context, serving.Descriptor) error
 	observer func(FeedEvent)
 	maxBytes int
-	load     serving.LoadOptions
 }
 
 // Outcome says what a ModelFeed did with one message.
@@ -38,7 +35,7 @@ const (
 	// as happens for every old message when the topic is replayed.
 	Stale
 	// Rejected: the message decoded, but the model failed to resolve,
-	// verify, load or warm up. The live model keeps serving.
+	// be admitted, load or warm up. The live model keeps serving.
 	Rejected
 	// Malformed: the message is not a valid model message.
 	Malformed
@@ -83,9 +80,10 @@ type FeedStats struct {
 // Every scoring instance runs its own ModelFeed, so every instance sees
 // every model update.
 //
-// A message that fails to decode, resolve, verify or load is logged with
-// its reason, counted and skipped; the live model keeps serving. An old
-// version met while replaying the topic is skipped quietly (Stale).
+// A message that fails to decode, to be admitted by the Server, or to
+// load is logged with its reason, counted and skipped; the live model
+// keeps serving. An old version met while replaying the topic is skipped
+// quietly (Stale).
 //
 // The feed reads committed records only: a model written in a Kafka
 // transaction goes live once the transaction commits, and never if it
@@ -458,7 +456,7 @@ func (f *ModelFeed) messagesBefore(p int32, from, hwm int64) (bool, error) {
 	return false, nil
 }
 
-// handle decodes, verifies and activates one message.
+// handle decodes, numbers and activates one message.
 func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
 	f.read.Add(1)
 	ev := FeedEvent{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
@@ -496,29 +494,6 @@ func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
 		ev.Outcome, ev.Err = Stale, &serving.VersionError{Name: d.Name, Live: cur.Version, Offered: d.Version}
 		log.Info("model feed: stale version skipped", "model", d.Name, "version", d.Version, "live_version", cur.Version)
 		return
-	}
-	if f.o.precheck != nil {
-		if err := f.o.precheck(ctx, d); err != nil {
-			ev.Outcome, ev.Err = Rejected, fmt.Errorf("kafka: model feed: precheck: %w", err)
-			log.Warn("model feed: model rejected before fetching", "model", d.Name, "version", d.Version, "err", err)
-			return
-		}
-	}
-	if f.o.verifier != nil {
-		rd, err := serving.Resolve(ctx, d, f.o.load)
-		if err == nil {
-			err = f.o.verifier(ctx, rd)
-			if err != nil {
-				err = fmt.Errorf("kafka: model feed: verify: %w", err)
-			}
-		}
-		if err != nil {
-			ev.Outcome, ev.Err = Rejected, err
-			log.Warn("model feed: model rejected", "model", d.Name, "version", d.Version, "err", err)
-			return
-		}
-		d = rd
-		ev.Model = d.Ref()
 	}
 	ref, err := f.srv.Activate(ctx, d)
 	ev.Model = ref

@@ -159,10 +159,10 @@ func TestFeedBadModels(t *testing.T) {
 	}
 }
 
-// TestFeedVerifierAndLocation: a model given by file:// Location is
-// fetched, the verifier sees its bytes, and a refused model never
-// becomes live.
-func TestFeedVerifierAndLocation(t *testing.T) {
+// TestFeedAdmissionAndLocation: a model given by file:// Location is
+// fetched, every model the feed reads goes through the Server's
+// admission, and a refused model never becomes live.
+func TestFeedAdmissionAndLocation(t *testing.T) {
 	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
 	pub := publisher(t, c)
 	ctx := context.Background()
@@ -181,20 +181,23 @@ func TestFeedVerifierAndLocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	errUntrusted := errors.New("untrusted")
-	var seen [][]byte
-	srv := newServer(t)
-	feed := runFeed(t, c.Addrs(), srv, kafka.WithVerifier(func(_ context.Context, d serving.Descriptor) error {
-		seen = append(seen, d.Bytes)
+	var seen []serving.Descriptor
+	srv := newServer(t, serving.WithAdmission(serving.AdmitterFunc(func(_ context.Context, d serving.Descriptor) error {
+		seen = append(seen, d)
 		if d.Labels["trusted"] == "no" {
 			return errUntrusted
 		}
 		return nil
-	}))
+	})))
+	feed := runFeed(t, c.Addrs(), srv)
 	if ref, _ := srv.Current("m"); ref.Version != 1 {
 		t.Fatalf("live %v, want v1", ref)
 	}
-	if len(seen) != 2 || len(seen[0]) == 0 {
-		t.Errorf("verifier saw %q", seen)
+	if got := score(t, srv, "m", 0).Value; got != 1 {
+		t.Errorf("v1, fetched from its Location, scored %v, want 1", got)
+	}
+	if len(seen) != 2 || seen[0].Location == "" {
+		t.Errorf("admission saw %+v", seen)
 	}
 	if st := feed.Stats(); st.Rejected != 1 || st.Activated != 1 {
 		t.Errorf("stats %+v", st)
@@ -244,9 +247,9 @@ func TestFeedConfig(t *testing.T) {
 	}
 }
 
-// TestFeedPrecheckBeforeFetch: a message refused by the precheck is never
-// fetched from its Location, and the live model keeps serving.
-func TestFeedPrecheckBeforeFetch(t *testing.T) {
+// TestFeedAdmissionBeforeFetch: a message the Server's admission refuses
+// is never fetched from its Location, and the live model keeps serving.
+func TestFeedAdmissionBeforeFetch(t *testing.T) {
 	var fetches atomic.Int64
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		fetches.Add(1)
@@ -265,19 +268,19 @@ func TestFeedPrecheckBeforeFetch(t *testing.T) {
 	}
 	errUnsigned := errors.New("unsigned")
 	var prechecked []serving.Descriptor
-	srv := newServer(t)
-	feed := runFeed(t, c.Addrs(), srv, kafka.WithPrecheck(func(_ context.Context, d serving.Descriptor) error {
+	srv := newServer(t, serving.WithAdmission(serving.AdmitterFunc(func(_ context.Context, d serving.Descriptor) error {
 		prechecked = append(prechecked, d)
 		if d.Location != "" {
 			return errUnsigned
 		}
 		return nil
-	}), kafka.WithVerifier(func(context.Context, serving.Descriptor) error { return nil }))
+	})))
+	feed := runFeed(t, c.Addrs(), srv)
 	if n := fetches.Load(); n != 0 {
 		t.Errorf("the refused model was fetched %d times", n)
 	}
 	if len(prechecked) != 2 || len(prechecked[1].Bytes) != 0 {
-		t.Errorf("precheck saw %d messages; the second should have no bytes yet", len(prechecked))
+		t.Errorf("admission saw %d messages; the second should have no bytes yet", len(prechecked))
 	}
 	if ref, _ := srv.Current("m"); ref.Version != 1 {
 		t.Fatalf("live %v, want v1", ref)
@@ -358,14 +361,15 @@ func TestFeedNumbersVersionlessMessagesByTheTopic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	picky, lenient := newServer(t), newServer(t)
 	errPolicy := errors.New("refused by this instance's policy")
-	runFeed(t, c.Addrs(), picky, kafka.WithVerifier(func(_ context.Context, d serving.Descriptor) error {
+	picky := newServer(t, serving.WithAdmission(serving.AdmitterFunc(func(_ context.Context, d serving.Descriptor) error {
 		if d.Labels["n"] == "2" {
 			return errPolicy
 		}
 		return nil
-	}))
+	})))
+	lenient := newServer(t)
+	runFeed(t, c.Addrs(), picky)
 	runFeed(t, c.Addrs(), lenient)
 	for _, srv := range []*serving.Server{picky, lenient} {
 		ref, ok := srv.Current("m")

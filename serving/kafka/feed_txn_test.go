@@ -126,12 +126,12 @@ func TestFeedInterruptedIsNotReported(t *testing.T) {
 	var once sync.Once
 	var mu sync.Mutex
 	var events []kafka.FeedEvent
-	f, err := kafka.NewModelFeed(config(t, c.Addrs()), newServer(t),
-		kafka.WithVerifier(func(ctx context.Context, _ serving.Descriptor) error {
-			once.Do(func() { close(entered) })
-			<-ctx.Done()
-			return ctx.Err()
-		}),
+	srv := newServer(t, serving.WithAdmission(serving.AdmitterFunc(func(ctx context.Context, _ serving.Descriptor) error {
+		once.Do(func() { close(entered) })
+		<-ctx.Done()
+		return ctx.Err()
+	})))
+	f, err := kafka.NewModelFeed(config(t, c.Addrs()), srv,
 		kafka.Observer(func(e kafka.FeedEvent) { mu.Lock(); events = append(events, e); mu.Unlock() }))
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +142,7 @@ func TestFeedInterruptedIsNotReported(t *testing.T) {
 	select {
 	case <-entered:
 	case <-time.After(time.Minute):
-		t.Fatal("the verifier was never called")
+		t.Fatal("the admission was never asked")
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -35,9 +35,9 @@ func linearModel(t testing.TB, name string, version uint64, n int, scale float64
 	return serving.Descriptor{Name: name, Version: version, Format: linear.FormatName, Bytes: b, Created: time.Now().UTC()}
 }
 
-func newServer(t testing.TB) *serving.Server {
+func newServer(t testing.TB, opts ...serving.Option) *serving.Server {
 	t.Helper()
-	srv, err := serving.NewServer(serving.WithLogger(quiet))
+	srv, err := serving.NewServer(append([]serving.Option{serving.WithLogger(quiet)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

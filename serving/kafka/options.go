@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"context"
 	"maps"
 	"slices"
 	"time"
@@ -86,34 +85,6 @@ func MaxBytes(n int) ModelOption { return maxBytesOpt(n) }
 // offset of every partition.
 func StartOffsets(m map[int32]int64) FeedOption {
 	return feedOpt(func(o *feedOptions) { o.start = maps.Clone(m) })
-}
-
-// WithVerifier sets a check every model must pass before activation,
-// such as a signature check by package governance. It receives the
-// resolved Descriptor: Bytes present (fetched from Location if need be)
-// and SHA256 verified. A non-nil error rejects the model, which is
-// logged, counted and reported to the observer; the live model keeps
-// serving. The default accepts every model.
-func WithVerifier(fn func(ctx context.Context, d serving.Descriptor) error) FeedOption {
-	return feedOpt(func(o *feedOptions) { o.verifier = fn })
-}
-
-// WithPrecheck sets a check that runs on each model message as decoded,
-// before the feed fetches a Location or hashes the bytes: Bytes may be
-// empty. Use it to refuse what the verifier would refuse anyway, such as
-// an unsigned or forged message under a signature policy, so that a
-// message on the models topic cannot make every instance fetch an
-// arbitrary URL (package governance: Verifier.Precheck). A non-nil error
-// rejects the model as the verifier's would. The default checks nothing.
-func WithPrecheck(fn func(ctx context.Context, d serving.Descriptor) error) FeedOption {
-	return feedOpt(func(o *feedOptions) { o.precheck = fn })
-}
-
-// FeedLoadOptions sets the limits used to resolve a Location before a
-// verifier runs, overriding serving.LoadOptions{} (its defaults). It
-// should match the Server's own WithLoadOptions.
-func FeedLoadOptions(lo serving.LoadOptions) FeedOption {
-	return feedOpt(func(o *feedOptions) { o.load = lo })
 }
 
 // Observer sets a function called once for every message a ModelFeed
