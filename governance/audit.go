@@ -2,6 +2,7 @@ package governance
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -26,6 +27,11 @@ const (
 	KindActivated  Kind = "activated"
 	KindRolledBack Kind = "rolled_back"
 	KindRetired    Kind = "retired"
+	// KindRollout is a decision of an automated rollout (package
+	// speculative/canary): Model is the candidate, Previous the champion,
+	// Reason the action (hold, advance, promote, rollback) and Detail the
+	// decision with its evidence.
+	KindRollout Kind = "rollout"
 )
 
 // Event is one audit record. Its JSON form is what an AuditSink writing
@@ -50,7 +56,11 @@ type Event struct {
 	// KeyID is the key that signed a verified model, in hex; empty for
 	// an unsigned model.
 	KeyID string `json:"key_id,omitempty"`
-	// Source is "verifier" or "server".
+	// Detail is the event's evidence as a JSON value, when its source
+	// has more to say than Reason and Error (a rollout decision); nil
+	// otherwise.
+	Detail json.RawMessage `json:"detail,omitempty"`
+	// Source is "verifier", "server" or "canary".
 	Source string `json:"source"`
 	// Time is when the event happened.
 	Time time.Time `json:"time"`

@@ -1,0 +1,67 @@
+// Package canary rolls a candidate model out against the champion
+// automatically: it ramps the candidate's share of traffic in steps (by
+// default 1%, 5%, 25%, 100%) while guardrails hold, and rolls it back the
+// moment one breaks.
+//
+// # Guardrails
+//
+// A [Controller] is a serving.Scorer that routes records between the
+// champion and the candidate through a speculative.Split, sticky by key.
+// It watches three guardrails, each comparing the candidate with the
+// champion over the same period, and each a "lower is better" quantity:
+//
+//   - errors: the share of calls that failed;
+//   - latency: the share of calls slower than [LatencyBound], which is
+//     how a p99 is held to a bound (p99 within the bound is the same as
+//     at most 1% of calls beyond it);
+//   - quality: the mean loss of the answers whose truth is known, fed
+//     through [Controller.Outcome] by whatever joins ground truth to the
+//     scores.
+//
+// The candidate is non-inferior on a guardrail when its value exceeds
+// the champion's by at most a margin ([ErrorMargin], [LatencyMargin],
+// [QualityMargin]).
+//
+// # Decisions
+//
+// [Controller.Evaluate] (called every [Interval] by [Controller.Run])
+// computes, for each guardrail, a confidence interval for the difference
+// candidate − champion, and decides:
+//
+//   - rollback, when any interval lies wholly above its margin: the
+//     candidate is shown worse. Its share drops to 0 at once.
+//   - advance, when the candidate has answered [MinCalls] calls at this
+//     step and every guardrail has data and none is breached; the step to
+//     100% further needs every interval wholly within its margin (shown
+//     non-inferior) while both sides still get traffic.
+//   - promote, at the last step after MinCalls more calls without a
+//     breach.
+//   - hold, otherwise. A guardrail without enough data (fewer than
+//     MinCalls calls, or fewer than [MinOutcomes] outcomes, on either
+//     side) can neither promote nor roll back: with the feedback topic
+//     gone or far behind, the rollout waits at its step.
+//
+// Each decision that changes the rollout, and each new reason to hold,
+// goes with all its evidence to the audit trail ([Audit], as a
+// governance.KindRollout event), to [HookRollout] hooks (every decision)
+// and to [Controller.Status], for an operator's page.
+//
+// # Why a confidence sequence
+//
+// The controller looks at the evidence again and again, and acts on the
+// first look that shows a difference. A fixed-sample test (a 95% interval
+// recomputed at every look) is then wrong far more often than 5%: in this
+// package's tests, 38% of runs comparing two identical models over 400
+// looks find a "difference". The Controller uses instead an always-valid
+// confidence sequence, which holds at every look at once with probability
+// 1 − [Alpha]: the asymptotic confidence sequence of Waudby-Smith et al.
+// (Annals of Statistics, 2024), a normal-mixture boundary applied to the
+// difference of the two means. It was chosen over the mixture SPRT
+// (Johari et al., 2017), which answers the same question with a p-value,
+// because an interval also says how large the difference may be, and
+// non-inferiority with a margin is a statement about that interval; over
+// exact Bernoulli sequential tests, because one method covers rates and
+// mean losses alike. It is about 1.5 times as wide as the fixed-sample
+// interval around 1,000 samples, the price of peeking; the same runs
+// find 1.3% false differences with it.
+package canary

@@ -1,0 +1,96 @@
+package canary
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// Under the null (the candidate is exactly as good as the champion), a
+// rollout that looks after every 50 calls must wrongly find a breach in
+// at most about Alpha of runs: the confidence sequence is valid under
+// peeking. The same runs judged by a fixed-sample 95% interval at every
+// look find false breaches far more often, which is why the Controller
+// does not use one.
+func TestConfidenceSequenceValidUnderPeeking(t *testing.T) {
+	const (
+		runs  = 300
+		calls = 20000 // per side
+		every = 50
+		p     = 0.1
+		alpha = 0.05
+	)
+	rng := rand.New(rand.NewPCG(8, 9))
+	var csFalse, naiveFalse int
+	for range runs {
+		var k1, k2 uint64
+		csHit, naiveHit := false, false
+		for n := uint64(1); n <= calls; n++ {
+			if rng.Float64() < p {
+				k1++
+			}
+			if rng.Float64() < p {
+				k2++
+			}
+			if n%every != 0 {
+				continue
+			}
+			a, b := rate(k1, n), rate(k2, n)
+			_, lo, hi := confidenceSequence(a, b, alpha)
+			if lo > 0 || hi < 0 {
+				csHit = true
+			}
+			se := math.Sqrt(a.vr/float64(n) + b.vr/float64(n))
+			if d := a.mean - b.mean; math.Abs(d) > 1.96*se {
+				naiveHit = true
+			}
+		}
+		if csHit {
+			csFalse++
+		}
+		if naiveHit {
+			naiveFalse++
+		}
+	}
+	cs, naive := float64(csFalse)/runs, float64(naiveFalse)/runs
+	t.Logf("false findings over %d looks: confidence sequence %.1f%%, fixed-sample interval %.1f%%", calls/every, 100*cs, 100*naive)
+	if cs > alpha+0.02 {
+		t.Errorf("confidence sequence: %.1f%% false findings, want at most %.0f%%", 100*cs, 100*alpha)
+	}
+	if naive < 3*alpha {
+		t.Errorf("the fixed-sample interval found only %.1f%%: the test cannot tell a valid sequence from an invalid one", 100*naive)
+	}
+}
+
+// The confidence sequence narrows as evidence grows, and covers a true
+// difference.
+func TestConfidenceSequenceShrinks(t *testing.T) {
+	prev := math.Inf(1)
+	for _, n := range []uint64{100, 1000, 10000, 100000} {
+		a, b := rate(n/5, n), rate(n/10, n) // 20% against 10%
+		d, lo, hi := confidenceSequence(a, b, 0.05)
+		if !(lo < 0.1 && 0.1 < hi) || math.Abs(d-0.1) > 1e-9 || hi-lo >= prev {
+			t.Errorf("n=%d: [%v, %v] around %v", n, lo, hi, d)
+		}
+		prev = hi - lo
+	}
+}
+
+func TestLatencyBuckets(t *testing.T) {
+	var a arm
+	for i := range 1000 {
+		d := time.Millisecond
+		if i >= 990 {
+			d = 50 * time.Millisecond
+		}
+		a.call(d, false, time.Second)
+	}
+	if p := a.p99(); p < time.Millisecond || p > 1200*time.Microsecond {
+		t.Errorf("p99 %v, want about 1ms", p)
+	}
+	a.call(50*time.Millisecond, false, time.Second)
+	if p := a.p99(); p < 50*time.Millisecond || p > 60*time.Millisecond {
+		t.Errorf("p99 %v, want about 50ms", p)
+	}
+}
