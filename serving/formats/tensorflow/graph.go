@@ -34,10 +34,15 @@ func unsupported(format string, args ...any) error {
 type tooLargeError struct {
 	what  string
 	limit int64
+	unit  string // "elements (MaxElements)" when empty
 }
 
 func (e *tooLargeError) Error() string {
-	return fmt.Sprintf("%s exceeds the limit of %d elements (MaxElements)", e.what, e.limit)
+	unit := e.unit
+	if unit == "" {
+		unit = "elements (MaxElements)"
+	}
+	return fmt.Sprintf("%s exceeds the limit of %d %s", e.what, e.limit, unit)
 }
 
 func (e *tooLargeError) Unwrap() error { return serving.ErrTooLarge }

@@ -132,6 +132,9 @@ func buildMatMul(c *compiler, n *tfpb.NodeDef, in []int) (int, error) {
 		return 0, err
 	}
 	g := mmGeom{m: m, k: k, n: nn, ta: ta, tb: tb}
+	if err := c.addWork(int64(m) * int64(k) * int64(nn)); err != nil {
+		return 0, err
+	}
 	if c.dt(a) == dtFloat32 {
 		c.emit(out, in, func(v []tensor) { matmul(v[out].f32, v[a].f32, v[b].f32, g) })
 	} else {
@@ -168,9 +171,8 @@ func buildBiasAdd(c *compiler, n *tfpb.NodeDef, in []int) (int, error) {
 }
 
 // broadcast returns the shape of a binary op's result under NumPy
-// broadcasting, and for each operand the index of its element read for
-// each output element (nil when the operand has the output's shape).
-func broadcast(sa, sb []int) ([]int, []int32, []int32, error) {
+// broadcasting.
+func broadcast(sa, sb []int) ([]int, error) {
 	r := max(len(sa), len(sb))
 	out := make([]int, r)
 	for i := range r {
@@ -181,10 +183,23 @@ func broadcast(sa, sb []int) ([]int, []int32, []int32, error) {
 		case da == 1:
 			out[i] = db
 		default:
-			return nil, nil, nil, fmt.Errorf("shapes %s and %s do not broadcast", shapeString(sa), shapeString(sb))
+			return nil, fmt.Errorf("shapes %s and %s do not broadcast", shapeString(sa), shapeString(sb))
 		}
 	}
-	return out, indexMap(sa, out), indexMap(sb, out), nil
+	return out, nil
+}
+
+// indexMaps returns, for each operand of a binary op with output shape
+// out, the index of its element read for each output element (nil when
+// the operand has the output's shape). The maps count against the
+// element limit.
+func (c *compiler) indexMaps(sa, sb, out []int) ([]int32, []int32, error) {
+	ia, ib := indexMap(sa, out), indexMap(sb, out)
+	c.total += int64(len(ia) + len(ib))
+	if c.total > c.limit {
+		return nil, nil, &tooLargeError{what: "the graph's tensors", limit: c.limit}
+	}
+	return ia, ib, nil
 }
 
 func dimFromEnd(s []int, k int) int {
@@ -259,15 +274,15 @@ func elementwise(op binOp) builder {
 				return 0, err
 			}
 		}
-		shape, ia, ib, err := broadcast(c.shape(a), c.shape(b))
+		shape, err := broadcast(c.shape(a), c.shape(b))
 		if err != nil {
 			return 0, err
 		}
-		// An index map holds one int32 per output element: count it.
-		if _, err := elements(shape, c.limit); err != nil {
+		out, err := c.newSlot(c.dt(a), shape)
+		if err != nil {
 			return 0, err
 		}
-		out, err := c.newSlot(c.dt(a), shape)
+		ia, ib, err := c.indexMaps(c.shape(a), c.shape(b), shape)
 		if err != nil {
 			return 0, err
 		}
@@ -570,6 +585,10 @@ func buildConv2D(c *compiler, n *tfpb.NodeDef, in []int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Each output element sums a window: of kh*kw*c products.
+	if err := c.addWork(int64(c.p.slots[out].n) * int64(g.kh*g.kw) * int64(g.c)); err != nil {
+		return 0, err
+	}
 	if c.dt(x) == dtFloat32 {
 		c.emit(out, in, func(v []tensor) { conv2d(v[out].f32, v[x].f32, v[f].f32, g) })
 	} else {
@@ -615,6 +634,9 @@ func buildPool(avg bool) builder {
 		}
 		out, err := c.newSlot(c.dt(x), []int{g.n, g.oh, g.ow, g.c})
 		if err != nil {
+			return 0, err
+		}
+		if err := c.addWork(int64(c.p.slots[out].n) * int64(g.kh) * int64(g.kw)); err != nil {
 			return 0, err
 		}
 		if c.dt(x) == dtFloat32 {
@@ -675,6 +697,10 @@ func buildReduce(mean bool) builder {
 		// with the reduced dimensions zeroed: the input's index map
 		// against the kept shape, read backwards.
 		m := reduceMap(s, kept)
+		c.total += int64(len(m))
+		if c.total > c.limit {
+			return 0, &tooLargeError{what: "the graph's tensors", limit: c.limit}
+		}
 		count := 1
 		for i, d := range s {
 			if red[i] {

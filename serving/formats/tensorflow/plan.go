@@ -99,11 +99,15 @@ type compiler struct {
 	vals  []tensor    // per slot: the constants, for folding
 	slot  map[int]int // node index -> slot of its output
 	total int64       // elements of constants plus owned buffers
+	// work counts the arithmetic of the ops, folded or not, against
+	// maxOps: folding runs at load, and the rest at every call.
+	work, maxOps int64
+	err          error // sticky: work over maxOps met in emit
 }
 
 // compile builds the plan of g's output for runs of rows records.
-func compile(g *graph, order []int, ps []placeholder, rows int, limit int64) (*plan, error) {
-	c := &compiler{g: g, limit: limit, p: &plan{rows: rows}, slot: make(map[int]int, len(order))}
+func compile(g *graph, order []int, ps []placeholder, rows int, o *options) (*plan, error) {
+	c := &compiler{g: g, limit: o.maxElements, maxOps: o.maxOps, p: &plan{rows: rows}, slot: make(map[int]int, len(order))}
 	for _, ph := range ps {
 		shape := ph.rowShape(rows)
 		s, err := c.newSlot(ph.dt, shape)
@@ -128,6 +132,9 @@ func compile(g *graph, order []int, ps []placeholder, rows int, limit int64) (*p
 			return nil, &nodeError{node: n.GetName(), op: n.GetOp(), err: unsupported("op %s is not supported (supported: %s)", n.GetOp(), supportedOps())}
 		}
 		s, err := build(c, n, in)
+		if err == nil {
+			err = c.err
+		}
 		if err != nil {
 			return nil, &nodeError{node: n.GetName(), op: n.GetOp(), err: err}
 		}
@@ -184,6 +191,14 @@ func (c *compiler) constOf(s int) *tensor { return &c.vals[s] }
 // When every input is a constant, k runs now and out becomes a constant
 // too: this is the constant folding of the plan.
 func (c *compiler) emit(out int, in []int, k step) {
+	w := int64(c.p.slots[out].n)
+	for _, s := range in {
+		w += int64(c.p.slots[s].n)
+	}
+	if err := c.addWork(w); err != nil {
+		c.err = err
+		return
+	}
 	for _, s := range in {
 		if !c.isConst(s) {
 			c.p.slots[out].kind = slotOwned
@@ -197,6 +212,15 @@ func (c *compiler) emit(out int, in []int, k step) {
 	k(c.vals)
 	s.kind = slotConst
 	s.konst = c.vals[out]
+}
+
+// addWork counts n more operations of the graph against MaxOps.
+func (c *compiler) addWork(n int64) error {
+	if n < 0 || n > c.maxOps-c.work {
+		return &tooLargeError{what: "the graph's arithmetic", limit: c.maxOps, unit: "operations (MaxOps)"}
+	}
+	c.work += n
+	return nil
 }
 
 // alias returns a slot that sees src's buffer with another shape (and,

@@ -40,6 +40,9 @@ const (
 	// together: its constants and the buffers of one Predict call
 	// (32 Mi elements, 128 MiB of float32).
 	DefaultMaxElements = 1 << 25
+	// DefaultMaxOps bounds the arithmetic of one Predict call (2 Gi
+	// multiply-adds, about a second of one core).
+	DefaultMaxOps = 1 << 31
 	// DefaultMaxNodes bounds the number of nodes of a GraphDef.
 	DefaultMaxNodes = 1 << 16
 	// DefaultBatchRows is the number of rows PredictBatch runs through
@@ -60,6 +63,7 @@ type Option func(*options)
 
 type options struct {
 	maxElements int64
+	maxOps      int64
 	maxNodes    int
 	batchRows   int
 }
@@ -72,6 +76,16 @@ type options struct {
 // serving.ErrTooLarge. Overrides the default of [DefaultMaxElements].
 // n must be at least 1.
 func MaxElements(n int64) Option { return func(o *options) { o.maxElements = n } }
+
+// MaxOps bounds the arithmetic of one Predict call, counted at load: a
+// MatMul of [m k] by [k n] is m*k*n operations, a Conv2D each output
+// element times its window, an elementwise op its elements. Constants
+// folded at load count too, so a graph cannot stall loading either. A
+// graph over the bound is refused with an error wrapping
+// serving.ErrCorruptModel and serving.ErrTooLarge; PredictBatch runs a
+// graph row by row when a batch would exceed it. Overrides the default
+// of [DefaultMaxOps]. n must be at least 1.
+func MaxOps(n int64) Option { return func(o *options) { o.maxOps = n } }
 
 // MaxNodes bounds the number of nodes of a GraphDef. Overrides the
 // default of [DefaultMaxNodes]. n must be at least 1.
@@ -97,13 +111,15 @@ var _ serving.Format = (*Format)(nil)
 // It returns an error wrapping serving.ErrConfig naming the first
 // invalid option.
 func New(opts ...Option) (*Format, error) {
-	o := options{maxElements: DefaultMaxElements, maxNodes: DefaultMaxNodes, batchRows: DefaultBatchRows}
+	o := options{maxElements: DefaultMaxElements, maxOps: DefaultMaxOps, maxNodes: DefaultMaxNodes, batchRows: DefaultBatchRows}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	switch {
 	case o.maxElements < 1:
 		return nil, fmt.Errorf("%w: tensorflow: MaxElements(%d): must be at least 1", serving.ErrConfig, o.maxElements)
+	case o.maxOps < 1:
+		return nil, fmt.Errorf("%w: tensorflow: MaxOps(%d): must be at least 1", serving.ErrConfig, o.maxOps)
 	case o.maxNodes < 1:
 		return nil, fmt.Errorf("%w: tensorflow: MaxNodes(%d): must be at least 1", serving.ErrConfig, o.maxNodes)
 	case o.batchRows < 1:
@@ -170,7 +186,7 @@ func (f *Format) compile(b []byte, labels map[string]string) (*Model, error) {
 	if err != nil {
 		return nil, classify(err)
 	}
-	row, err := compile(g, order, ps, 1, f.o.maxElements)
+	row, err := compile(g, order, ps, 1, &f.o)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -187,7 +203,7 @@ func (f *Format) compile(b []byte, labels map[string]string) (*Model, error) {
 	}
 	m.rowPool.New = func() any { return &scratch{v: row.newSlots(), rows: make([][]float64, 1)} }
 	if f.o.batchRows > 1 && batchable(ps) {
-		if bp, err := compile(g, order, ps, f.o.batchRows, f.o.maxElements); err == nil && m.agrees(bp) {
+		if bp, err := compile(g, order, ps, f.o.batchRows, &f.o); err == nil && m.agrees(bp) {
 			m.batch = bp
 			m.batchPool.New = func() any { return &scratch{v: bp.newSlots(), rows: make([][]float64, bp.rows)} }
 		}
