@@ -108,11 +108,15 @@ func (m *Model) Predict(ctx context.Context, x []float64) (serving.Prediction, e
 	}
 	s := m.getState()
 	defer m.pool.Put(s)
+	missing := -1
 	for i := range m.inputs {
 		p := &m.inputs[i]
 		v, err := p.apply(x[i])
 		if err != nil {
 			return serving.Prediction{}, err
+		}
+		if missing < 0 && math.IsNaN(v) {
+			missing = i
 		}
 		s.v[p.dst] = v
 	}
@@ -121,7 +125,11 @@ func (m *Model) Predict(ctx context.Context, x []float64) (serving.Prediction, e
 	}
 	r := m.top.eval(s)
 	if !r.ok {
-		return serving.Prediction{}, m.noResult(x)
+		if missing >= 0 {
+			// The first input left missing is the reason the model has no result.
+			return serving.Prediction{}, &serving.FieldError{Field: m.inputs[missing].name, Err: serving.ErrMissingField}
+		}
+		return serving.Prediction{}, ErrNoResult
 	}
 	t := m.top
 	if !t.classify {
@@ -133,17 +141,6 @@ func (m *Model) Predict(ctx context.Context, x []float64) (serving.Prediction, e
 	p.Confidence = p.Values[k]
 	p.Value = p.Confidence
 	return p, nil
-}
-
-// noResult names the first missing input, if any, as the reason the
-// model has no result.
-func (m *Model) noResult(x []float64) error {
-	for i, p := range m.inputs {
-		if math.IsNaN(x[i]) && !p.hasRepl {
-			return &serving.FieldError{Field: p.name, Err: serving.ErrMissingField}
-		}
-	}
-	return ErrNoResult
 }
 
 // step computes one derived field into its slot.

@@ -26,6 +26,9 @@ const (
 	MaxElements = 20_000_000
 )
 
+// maxDocumentBytes is MaxDocumentBytes, lowered by tests.
+var maxDocumentBytes = MaxDocumentBytes
+
 // node is one element of the document, with namespaces dropped: PMML
 // elements are matched by local name, whatever version namespace the
 // writer used.
@@ -123,8 +126,8 @@ func parseNum(s string) (float64, error) {
 // directives (so no entity can be declared, let alone expanded), and
 // documents over the limits.
 func parseXML(b []byte) (*node, error) {
-	if len(b) > MaxDocumentBytes {
-		return nil, corruptf("document of %d bytes is over the limit of %d", len(b), MaxDocumentBytes)
+	if len(b) > maxDocumentBytes {
+		return nil, corruptf("document of %d bytes is over the limit of %d", len(b), maxDocumentBytes)
 	}
 	d := xml.NewDecoder(bytes.NewReader(b))
 	d.Strict = true
