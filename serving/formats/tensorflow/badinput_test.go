@@ -452,3 +452,41 @@ func TestMaxOps(t *testing.T) {
 		wantLoadError(t, err, serving.ErrTooLarge, "MaxOps")
 	}
 }
+
+// TestNamedRecords serves a graph through a Server with its inputs
+// named by label: a record carrying the fields in another order, with an
+// extra field, scores as the positional vector would; one missing a
+// field gets a *serving.FieldError naming it.
+func TestNamedRecords(t *testing.T) {
+	ctx := context.Background()
+	srv, err := serving.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	b := smallMLP(t)
+	if _, err := srv.Activate(ctx, serving.Descriptor{Name: "m", Version: 1, Format: tensorflow.FormatName, Bytes: b,
+		Labels: map[string]string{"tensorflow.inputs": "a, b, c, d"}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := load(b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := outputs(t, m, []float64{1, 2, 3, 4})
+	layout, err := serving.NewLayout("d", "extra", "b", "a", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := srv.Model("m").Score(ctx, serving.Record{Layout: layout, Features: []float64{4, 99, 2, 1, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNear(t, "named", res.Prediction.Outputs(), want, 0)
+	short, _ := serving.NewLayout("a", "b", "c")
+	_, err = srv.Model("m").Score(ctx, serving.Record{Layout: short, Features: []float64{1, 2, 3}})
+	var fe *serving.FieldError
+	if !errors.As(err, &fe) || fe.Field != "d" || !errors.Is(err, serving.ErrMissingField) {
+		t.Fatalf("record without d: %v", err)
+	}
+}
