@@ -213,6 +213,24 @@ func (e *LibraryError) Error() string {
 // Unwrap returns ErrRuntimeUnavailable.
 func (e *LibraryError) Unwrap() error { return ErrRuntimeUnavailable }
 
+// RuntimeError is an error of ONNX Runtime itself, such as a graph it
+// refuses or an op it lacks. At load it is wrapped in a
+// *serving.FormatError of kind serving.ErrCorruptModel or
+// serving.ErrUnsupportedModel; at Predict, with [ErrBackend]. Use
+// errors.As.
+type RuntimeError struct {
+	// Op is what failed: "create session" or "run".
+	Op string
+	// Err is ONNX Runtime's error.
+	Err error
+}
+
+// Error implements error.
+func (e *RuntimeError) Error() string { return "onnxruntime: " + e.Op + ": " + e.Err.Error() }
+
+// Unwrap returns ONNX Runtime's error.
+func (e *RuntimeError) Unwrap() error { return e.Err }
+
 // describe implements loader.
 func (f *Format) describe() string { return "pure-go (onnx-go with gorgonnx)" }
 

@@ -59,6 +59,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,7 +109,9 @@ func openRuntime(o runtimeOptions) (loader, error) {
 			continue
 		}
 		ort.SetSharedLibraryPath(t.Path)
-		if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+		// ONNX Runtime's errors are returned to the caller: its own log
+		// (to stderr) is kept to fatal ones.
+		if err := ort.InitializeEnvironment(ort.WithLogLevelFatal()); err != nil {
 			t.Err = fmt.Errorf("ONNX Runtime %s did not start: %v", version, err)
 			continue
 		}
@@ -145,24 +148,6 @@ func (e *runtimeEngine) describe() string {
 		rtLib.version, rtLib.path, e.o.intra, e.o.inter, e.o.sessions)
 }
 
-// RuntimeError is an error of ONNX Runtime itself, such as a graph it
-// refuses or an op it lacks. At load it is wrapped in a
-// *serving.FormatError of kind serving.ErrCorruptModel or
-// serving.ErrUnsupportedModel; at Predict, with [ErrBackend]. Use
-// errors.As.
-type RuntimeError struct {
-	// Op is what failed: "create session" or "run".
-	Op string
-	// Err is ONNX Runtime's error.
-	Err error
-}
-
-// Error implements error.
-func (e *RuntimeError) Error() string { return "onnxruntime: " + e.Op + ": " + e.Err.Error() }
-
-// Unwrap returns ONNX Runtime's error.
-func (e *RuntimeError) Unwrap() error { return e.Err }
-
 // loadFailure classifies an error ONNX Runtime returned while loading: a
 // missing op or opset is unsupported; anything else is a model ONNX
 // Runtime finds invalid.
@@ -198,7 +183,38 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 		inNames[i] = in.name
 	}
 	for _, vi := range gi.outputs {
+		switch vi.typeCase {
+		case 8, 9:
+			return nil, serving.Unsupported(FormatName, fmt.Errorf("output %q is an optional or sparse value, which a Prediction cannot hold", vi.name))
+		}
 		m.outNames = append(m.outNames, vi.name)
+		// onnxruntime_go cannot allocate a scalar output itself, nor read
+		// a float16 or bfloat16 one it allocated (it copies half the
+		// bytes): such outputs are allocated before each run.
+		var pre preOut
+		switch {
+		case vi.hasType && vi.hasShape && len(vi.dims) == 0:
+			if v, err := newScalar(vi.elem); err == nil {
+				v.Destroy()
+				pre.elem = vi.elem
+			}
+		case vi.hasType && (vi.elem == elemFloat16 || vi.elem == elemBfloat16):
+			if !vi.hasShape {
+				return nil, serving.Unsupported(FormatName, fmt.Errorf("output %q is %s of no declared shape, which this engine cannot read", vi.name, elemName(vi.elem)))
+			}
+			pre.elem, pre.halves = vi.elem, true
+			for i, d := range vi.dims {
+				switch {
+				case i == 0 && (d.param != "" || !d.known):
+					pre.dims = append(pre.dims, -1)
+				case d.param != "" || !d.known:
+					return nil, serving.Unsupported(FormatName, fmt.Errorf("output %q is %s of symbolic shape %s, which this engine cannot read", vi.name, elemName(vi.elem), dimString(vi.dims)))
+				default:
+					pre.dims = append(pre.dims, d.value)
+				}
+			}
+		}
+		m.preOut = append(m.preOut, pre)
 	}
 	so, err := ort.NewSessionOptions()
 	if err != nil {
@@ -241,6 +257,8 @@ type runtimeModel struct {
 	plan     *rtPlan
 	out      *rtOutPlan
 	outNames []string
+	// preOut says, per output, whether it is allocated before each run.
+	preOut   []preOut
 	maxElems int64
 	batch    bool // PredictBatch runs rows together
 
@@ -257,19 +275,35 @@ var (
 	_ serving.Closer         = (*runtimeModel)(nil)
 )
 
-// dryRun runs the model once on zeros (the first category of a string
-// input), which fixes how outputs become a Prediction, and once on two
-// rows when the inputs have a batch dimension, to learn whether the
-// outputs follow it.
+// dryRun runs the model once on ones (the second category of a string
+// input, or its only one), which fixes how outputs become a Prediction,
+// and once on two rows when the inputs have a batch dimension, to learn
+// whether the outputs follow it. Ones rather than zeros: a model that
+// divides by an input is better not tried on a zero divisor.
 func (m *runtimeModel) dryRun(gi *graphInfo) error {
 	zero := make([]float64, m.plan.features)
-	outs, err := m.run(context.Background(), [][]float64{zero})
-	if err != nil {
-		var re *RuntimeError
-		if errors.As(err, &re) {
-			return loadFailure("dry run", re.Err)
+	off := 0
+	for _, in := range m.plan.inputs {
+		for k := range in.perRow {
+			if in.elem != elemString || len(in.categories) > 1 {
+				zero[off+k] = 1
+			}
 		}
-		return serving.Unsupported(FormatName, fmt.Errorf("dry run on zeros: %w", err))
+		off += in.perRow
+	}
+	outs, err := m.run(context.Background(), [][]float64{zero})
+	var re *RuntimeError
+	if errors.As(err, &re) {
+		// Ones may be values the model cannot run on (a shape, an axis,
+		// an index): plan from the declared outputs instead, and let a
+		// record with values that work be scored.
+		if m.out, err = planDeclaredOutputs(gi); err != nil {
+			return loadFailure("dry run on ones", re.Err)
+		}
+		return nil
+	}
+	if err != nil {
+		return serving.Unsupported(FormatName, fmt.Errorf("dry run on ones: %w", err))
 	}
 	m.out, err = planOutputs(gi, m.outNames, outs)
 	if err != nil {
@@ -391,11 +425,32 @@ func (m *runtimeModel) run(ctx context.Context, rows [][]float64) ([]rtOut, erro
 		off += in.perRow
 	}
 	outputs := make([]ort.Value, len(m.outNames))
+	for i, pre := range m.preOut {
+		if pre.elem == 0 {
+			continue
+		}
+		var v ort.Value
+		var err error
+		if pre.halves {
+			shape := ort.Shape(append([]int64(nil), pre.dims...))
+			if len(shape) > 0 && shape[0] == -1 {
+				shape[0] = int64(len(rows))
+			}
+			v, err = ort.NewCustomDataTensor(shape, make([]byte, 2*shape.FlattenedSize()), ort.TensorElementDataType(pre.elem))
+		} else {
+			v, err = newScalar(pre.elem)
+		}
+		if err != nil {
+			for _, o := range outputs {
+				destroyValue(o)
+			}
+			return nil, fmt.Errorf("%w: %w", ErrBackend, err)
+		}
+		outputs[i] = v
+	}
 	defer func() {
 		for _, v := range outputs {
-			if v != nil {
-				v.Destroy()
-			}
+			destroyValue(v)
 		}
 	}()
 	s := m.sessions[int(m.next.Add(1))%len(m.sessions)]
@@ -424,6 +479,18 @@ func (m *runtimeModel) run(ctx context.Context, rows [][]float64) ([]rtOut, erro
 	return decoded, nil
 }
 
+// destroyValue destroys v, which may be nil or hold a nil pointer:
+// onnxruntime_go leaves a typed nil in an output it failed to convert.
+func destroyValue(v ort.Value) {
+	if v == nil {
+		return
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return
+	}
+	v.Destroy()
+}
+
 // runCancellable runs s and terminates the run when ctx is done first.
 func runCancellable(ctx context.Context, s *ort.DynamicAdvancedSession, inputs, outputs []ort.Value) error {
 	ro, err := ort.NewRunOptions()
@@ -443,9 +510,6 @@ func (in *rtInput) tensor(rows [][]float64, off int) (ort.Value, error) {
 		shape[0] = int64(len(rows))
 	} else if len(rows) != 1 {
 		return nil, fmt.Errorf("onnx: %d rows for input %q, which has no batch dimension", len(rows), in.name)
-	}
-	if len(shape) == 0 {
-		shape = ort.Shape{} // a scalar
 	}
 	switch in.elem {
 	case elemFloat:
@@ -470,6 +534,18 @@ func (in *rtInput) tensor(rows [][]float64, off int) (ort.Value, error) {
 		return newTensor(in, shape, rows, off, intConv[uint64](0, 1<<63), "a uint64")
 	case elemBool:
 		return newTensor(in, shape, rows, off, func(v float64) (bool, bool) { return v == 1, v == 0 || v == 1 }, "a bool (0 or 1)")
+	case elemFloat16, elemBfloat16:
+		data := make([]byte, 0, 2*len(rows)*in.perRow)
+		for _, r := range rows {
+			for _, v := range r[off : off+in.perRow] {
+				h := toFloat16(v)
+				if in.elem == elemBfloat16 {
+					h = toBfloat16(v)
+				}
+				data = append(data, byte(h), byte(h>>8))
+			}
+		}
+		return ort.NewCustomDataTensor(shape, data, ort.TensorElementDataType(in.elem))
 	case elemString:
 		t, err := ort.NewStringTensor(shape)
 		if err != nil {
@@ -519,6 +595,9 @@ func newTensor[T ort.TensorData](in *rtInput, shape ort.Shape, rows [][]float64,
 			data = append(data, x)
 		}
 	}
+	if len(shape) == 0 {
+		return ort.NewScalar(data[0])
+	}
 	return ort.NewTensor(shape, data)
 }
 
@@ -558,13 +637,41 @@ func decode(v ort.Value, rows int, batch bool) (rtOut, error) {
 			o.nums = append(o.nums, b2f(b))
 		}
 	case *ort.CustomDataTensor:
-		if t.DataType() != elemFloat16 {
-			return o, fmt.Errorf("element type %s is not read", elemName(int64(t.DataType())))
+		dt := int64(t.DataType())
+		if dt != elemFloat16 && dt != elemBfloat16 {
+			return o, fmt.Errorf("element type %s is not read", elemName(dt))
 		}
 		d := t.GetData()
 		for i := 0; i+1 < len(d); i += 2 {
-			o.nums = append(o.nums, float16(uint16(d[i])|uint16(d[i+1])<<8))
+			h := uint16(d[i]) | uint16(d[i+1])<<8
+			if dt == elemBfloat16 {
+				o.nums = append(o.nums, float64(math.Float32frombits(uint32(h)<<16)))
+			} else {
+				o.nums = append(o.nums, float16(h))
+			}
 		}
+	case *ort.Scalar[float32]:
+		o.nums = []float64{float64(t.GetData())}
+	case *ort.Scalar[float64]:
+		o.nums = []float64{t.GetData()}
+	case *ort.Scalar[int64]:
+		o.nums = []float64{float64(t.GetData())}
+	case *ort.Scalar[int32]:
+		o.nums = []float64{float64(t.GetData())}
+	case *ort.Scalar[int16]:
+		o.nums = []float64{float64(t.GetData())}
+	case *ort.Scalar[int8]:
+		o.nums = []float64{float64(t.GetData())}
+	case *ort.Scalar[uint8]:
+		o.nums = []float64{float64(t.GetData())}
+	case *ort.Scalar[uint16]:
+		o.nums = []float64{float64(t.GetData())}
+	case *ort.Scalar[uint32]:
+		o.nums = []float64{float64(t.GetData())}
+	case *ort.Scalar[uint64]:
+		o.nums = []float64{float64(t.GetData())}
+	case *ort.Scalar[bool]:
+		o.nums = []float64{b2f(t.GetData())}
 	case *ort.StringTensor:
 		s, err := t.GetContents()
 		if err != nil {
@@ -659,4 +766,41 @@ func float16(h uint16) float64 {
 		return sign * math.Inf(1)
 	}
 	return sign * math.Ldexp(1+frac/1024, exp-15)
+}
+
+// newScalar allocates a scalar of element type elem, for an output.
+func newScalar(elem int64) (ort.Value, error) {
+	switch elem {
+	case elemFloat:
+		return ort.NewEmptyScalar[float32]()
+	case elemDouble:
+		return ort.NewEmptyScalar[float64]()
+	case elemInt64:
+		return ort.NewEmptyScalar[int64]()
+	case elemInt32:
+		return ort.NewEmptyScalar[int32]()
+	case elemInt16:
+		return ort.NewEmptyScalar[int16]()
+	case elemInt8:
+		return ort.NewEmptyScalar[int8]()
+	case elemUint8:
+		return ort.NewEmptyScalar[uint8]()
+	case elemUint16:
+		return ort.NewEmptyScalar[uint16]()
+	case elemUint32:
+		return ort.NewEmptyScalar[uint32]()
+	case elemUint64:
+		return ort.NewEmptyScalar[uint64]()
+	case elemBool:
+		return ort.NewEmptyScalar[bool]()
+	}
+	return nil, fmt.Errorf("no scalar of element type %s", elemName(elem))
+}
+
+// preOut is an output allocated before each run: a scalar of type elem,
+// or a float16 or bfloat16 tensor of shape dims (-1 for the batch).
+type preOut struct {
+	elem   int64
+	halves bool
+	dims   []int64
 }

@@ -17,17 +17,18 @@ import (
 
 // ONNX TensorProto.DataType values the ONNX Runtime engine feeds.
 const (
-	elemUint8   = 2
-	elemInt8    = 3
-	elemUint16  = 4
-	elemInt16   = 5
-	elemInt32   = 6
-	elemInt64   = 7
-	elemString  = 8
-	elemBool    = 9
-	elemFloat16 = 10
-	elemUint32  = 12
-	elemUint64  = 13
+	elemUint8    = 2
+	elemInt8     = 3
+	elemUint16   = 4
+	elemInt16    = 5
+	elemInt32    = 6
+	elemInt64    = 7
+	elemString   = 8
+	elemBool     = 9
+	elemFloat16  = 10
+	elemUint32   = 12
+	elemUint64   = 13
+	elemBfloat16 = 16
 )
 
 // rtInput is one graph input as a record fills it.
@@ -112,6 +113,9 @@ func planInputs(gi *graphInfo, maxElems int64) (*rtPlan, error) {
 	if len(p.inputs) == 0 {
 		return unsupported("the graph has no input a record can fill")
 	}
+	if err := checkIntegerDivision(gi, p.inputs); err != nil {
+		return nil, serving.Unsupported(FormatName, err)
+	}
 	p.desc = strings.Join(desc, ", then ")
 	if p.batch {
 		p.desc += " (leading symbolic dimension: the batch)"
@@ -125,7 +129,8 @@ func planInputs(gi *graphInfo, maxElems int64) (*rtPlan, error) {
 func feedable(t int64) bool {
 	switch t {
 	case elemFloat, elemDouble, elemInt64, elemInt32, elemInt16, elemInt8,
-		elemUint8, elemUint16, elemUint32, elemUint64, elemBool, elemString:
+		elemUint8, elemUint16, elemUint32, elemUint64, elemBool, elemString,
+		elemFloat16, elemBfloat16:
 		return true
 	}
 	return false
@@ -251,8 +256,7 @@ type rtOutPlan struct {
 	label, prob int
 	classes     []string       // class of each probability, in order
 	classIndex  map[string]int // position of each class in classes
-	outputs     int            // ModelInfo.Outputs
-	first, perK []int          // generic: elements per row of each output
+	outputs     int            // ModelInfo.Outputs (at the dry run)
 }
 
 // planOutputs decides, from the outputs of a dry run and the graph, how
@@ -306,7 +310,6 @@ func planOutputs(gi *graphInfo, names []string, outs []rtOut) (*rtOutPlan, error
 		if k == 0 {
 			return unsupported("output %q is empty", names[i])
 		}
-		p.perK = append(p.perK, k)
 		p.outputs += k
 	}
 	return p, nil
@@ -360,20 +363,27 @@ func (p *rtOutPlan) predictions(outs []rtOut, rows int, out []serving.Prediction
 	if p.classifier {
 		return p.classify(outs, rows, out)
 	}
+	// Elements per row of each output: the dry run's count, unless the
+	// model computes output sizes from input values (TopK, NonZero, Resize
+	// to given sizes), so they are taken from each run.
+	perK := make([]int, len(outs))
+	total := 0
 	for i, o := range outs {
-		if o.perRow() != p.perK[i] || len(o.nums) != rows*p.perK[i] {
+		if o.kind != outNumeric || len(o.nums) == 0 || len(o.nums)%rows != 0 {
 			return errOutputShape
 		}
+		perK[i] = len(o.nums) / rows
+		total += perK[i]
 	}
 	for r := range rows {
-		first := outs[0].nums[r*p.perK[0] : (r+1)*p.perK[0]]
+		first := outs[0].nums[r*perK[0] : (r+1)*perK[0]]
 		var pr serving.Prediction
-		if p.outputs == 1 {
+		if total == 1 {
 			pr.Value = first[0]
 		} else {
-			pr.Values = make([]float64, 0, p.outputs)
+			pr.Values = make([]float64, 0, total)
 			for i, o := range outs {
-				pr.Values = append(pr.Values, o.nums[r*p.perK[i]:(r+1)*p.perK[i]]...)
+				pr.Values = append(pr.Values, o.nums[r*perK[i]:(r+1)*perK[i]]...)
 			}
 			if len(first) == 1 {
 				pr.Value = first[0]
@@ -436,4 +446,127 @@ func (p *rtOutPlan) classify(outs []rtOut, rows int, out []serving.Prediction) e
 		out[r] = pr
 	}
 	return nil
+}
+
+// checkIntegerDivision refuses a graph in which a record could make ONNX
+// Runtime divide an integer by zero: the CPU traps, and the process dies
+// (SIGFPE) with no error to return. It follows the values computed from
+// integer inputs through the graph's nodes (over-approximating: every
+// output of a node that reads one, except a Cast to a floating type) and
+// refuses a Div or Mod whose divisor is among them. Nodes inside
+// subgraphs (If, Loop, Scan) are not followed.
+func checkIntegerDivision(gi *graphInfo, ins []rtInput) error {
+	tainted := map[string]string{} // value -> the input it derives from
+	for _, in := range ins {
+		switch in.elem {
+		case elemFloat, elemDouble, elemFloat16, elemString, elemBool:
+		default:
+			tainted[in.name] = in.name
+		}
+	}
+	if len(tainted) == 0 {
+		return nil
+	}
+	for _, n := range gi.nodes {
+		from := ""
+		for _, v := range n.inputs {
+			if src, ok := tainted[v]; ok {
+				from = src
+				break
+			}
+		}
+		if from == "" {
+			continue
+		}
+		if (n.op == "Div" || n.op == "Mod") && (n.domain == "" || n.domain == "ai.onnx") && len(n.inputs) > 1 {
+			if src, ok := tainted[n.inputs[1]]; ok {
+				return fmt.Errorf("a %s node divides by a value computed from the integer input %q: a record holding 0 there would make ONNX Runtime divide an integer by zero, which kills the process", n.op, src)
+			}
+		}
+		if n.op == "Cast" && (n.castTo == elemFloat || n.castTo == elemDouble || n.castTo == elemFloat16) {
+			continue
+		}
+		for _, out := range n.outputs {
+			tainted[out] = from
+		}
+	}
+	return nil
+}
+
+// planDeclaredOutputs plans the outputs of a model whose dry run failed
+// from what the graph declares: it needs every output to be a numeric
+// tensor, which becomes Value or Values as after a dry run. Outputs is
+// the declared element count per record, or 0 where a dimension is
+// symbolic.
+func planDeclaredOutputs(gi *graphInfo) (*rtOutPlan, error) {
+	p := &rtOutPlan{label: -1, prob: -1}
+	count := 0
+	for _, vi := range gi.outputs {
+		if !vi.hasType || vi.elem == elemString || !feedable(vi.elem) {
+			return nil, fmt.Errorf("output %q is not declared as a numeric tensor", vi.name)
+		}
+		n := 1
+		for i, d := range vi.dims {
+			if d.param != "" || !d.known {
+				if i == 0 {
+					continue
+				}
+				n = -1
+				break
+			}
+			n *= int(d.value)
+		}
+		if !vi.hasShape || n < 0 {
+			count = -1
+		} else if count >= 0 {
+			count += n
+		}
+	}
+	p.outputs = max(count, 0)
+	return p, nil
+}
+
+// toFloat16 rounds v to the nearest IEEE 754 half-precision number, ties
+// to even.
+func toFloat16(v float64) uint16 {
+	f := float32(v)
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int(b>>23&0xff) - 127 + 15
+	mant := b & 0x7fffff
+	switch {
+	case math.IsNaN(v):
+		return 0x7e00
+	case exp >= 0x1f: // overflow, or ±Inf
+		return sign | 0x7c00
+	case exp <= 0: // subnormal or zero
+		if exp < -10 {
+			return sign
+		}
+		mant |= 0x800000
+		shift := uint32(14 - exp)
+		h := mant >> shift
+		rem := mant & (1<<shift - 1)
+		half := uint32(1) << (shift - 1)
+		if rem > half || rem == half && h&1 == 1 {
+			h++
+		}
+		return sign | uint16(h)
+	}
+	h := uint32(exp)<<10 | mant>>13
+	rem := mant & 0x1fff
+	if rem > 0x1000 || rem == 0x1000 && h&1 == 1 {
+		h++ // may carry into the exponent, up to Inf: correct
+	}
+	return sign | uint16(h)
+}
+
+// toBfloat16 rounds v to the nearest bfloat16, ties to even.
+func toBfloat16(v float64) uint16 {
+	if math.IsNaN(v) {
+		return 0x7fc0
+	}
+	b := math.Float32bits(float32(v))
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
 }

@@ -100,6 +100,9 @@ type valueInfo struct {
 	hasType  bool
 	hasShape bool
 	dims     []dim
+	// typeCase is the TypeProto field that is set: 1 tensor, 4 sequence,
+	// 5 map, 8 sparse tensor, 9 optional; 0 when no type is declared.
+	typeCase int
 }
 
 // graphInfo is what wire parsing learns about a model.
@@ -123,6 +126,8 @@ type graphInfo struct {
 type nodeInfo struct {
 	op, domain string
 	inputs     []string
+	outputs    []string
+	castTo     int64 // Cast's "to" element type, 0 otherwise
 	strs       map[string][]string
 	ints       map[string][]int64
 }
@@ -287,6 +292,8 @@ func parseNode(b []byte, gi *graphInfo) error {
 				sm.input = string(f.data)
 			}
 			nin++
+		case fNodeOutput:
+			ni.outputs = append(ni.outputs, string(f.data))
 		case fNodeOpType:
 			op = string(f.data)
 		case fNodeDomain:
@@ -339,6 +346,9 @@ func parseNode(b []byte, gi *graphInfo) error {
 			if name == "axis" && hasInt {
 				sm.axis, sm.hasAxis = i, true
 			}
+			if name == "to" && hasInt {
+				ni.castTo = i
+			}
 		}
 		return nil
 	})
@@ -368,9 +378,13 @@ func parseValueInfo(b []byte) (valueInfo, error) {
 			vi.name = string(f.data)
 		case fValueInfoType:
 			return readFields(f.data, func(tf field) error {
+				if tf.typ == wireBytes && (tf.num == 4 || tf.num == 5 || tf.num == 8 || tf.num == 9) {
+					vi.typeCase = tf.num
+				}
 				if tf.num != fTypeTensor || tf.typ != wireBytes {
 					return nil
 				}
+				vi.typeCase = fTypeTensor
 				vi.hasType = true
 				return parseTensorType(tf.data, &vi)
 			})
