@@ -208,7 +208,7 @@ func Which(headers []Header, value []byte) (serving.ModelRef, error) {
 
 // WhichAt answers, for a record that carries no provenance, which
 // version of name was active at time t, from the registry's activation
-// history (registry.Store.At).
+// history (*registry.Registry.At).
 //
 // It is weaker than [Which], and can be wrong:
 //   - Under speculative execution several models are live at once, and
@@ -228,7 +228,7 @@ func Which(headers []Header, value []byte) (serving.ModelRef, error) {
 //
 // Use it for records from before provenance was stamped, or to bound an
 // answer, never to audit a disputed score.
-func WhichAt(ctx context.Context, store registry.Store, name string, t time.Time) (serving.ModelRef, error) {
+func WhichAt(ctx context.Context, store *registry.Registry, name string, t time.Time) (serving.ModelRef, error) {
 	ref, err := store.At(ctx, name, t)
 	if err != nil {
 		return ref, fmt.Errorf("governance: which %q at %s: %w", name, t.UTC().Format(time.RFC3339Nano), err)

@@ -28,7 +28,7 @@ type vopts struct {
 	keys   []ed25519.PublicKey
 	policy Policy
 	audit  *Audit
-	store  registry.Store
+	store  *registry.Registry
 }
 
 // TrustKeys adds public keys whose signatures the Verifier accepts. The
@@ -53,7 +53,7 @@ func WithAudit(a *Audit) Option { return func(o *vopts) { o.audit = a } }
 // the models topic from the beginning, and too lenient when it resumes
 // from stored offsets. If the store cannot be read, Verify fails closed,
 // with ErrReplay wrapping the store's error.
-func ReplayFrom(store registry.Store) Option { return func(o *vopts) { o.store = store } }
+func ReplayFrom(store *registry.Registry) Option { return func(o *vopts) { o.store = store } }
 
 // Verifier checks models before they are served: their bytes against
 // their SHA256, their signature against trusted keys and the policy, and
@@ -69,7 +69,7 @@ type Verifier struct {
 	keys   map[KeyID]ed25519.PublicKey
 	policy Policy
 	audit  *Audit
-	store  registry.Store
+	store  *registry.Registry
 
 	mu   sync.Mutex
 	last map[string]serving.ModelRef // last verified per name

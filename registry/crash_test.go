@@ -161,12 +161,12 @@ func TestCrashKeepsAcknowledgedPuts(t *testing.T) {
 
 func verifyAfterCrash(t *testing.T, path string, acked, activated uint64) {
 	t.Helper()
-	s, err := Open(path, Retain(crashRetain))
+	s, check, err := OpenBolt(path, Retain(crashRetain))
 	if err != nil {
 		t.Fatalf("reopen after kill: %v", err)
 	}
 	defer s.Close()
-	if err := s.Check(); err != nil {
+	if err := check(); err != nil {
 		t.Fatalf("bbolt check after kill: %v", err)
 	}
 	ctx := context.Background()

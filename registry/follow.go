@@ -13,8 +13,8 @@ import (
 )
 
 // Follower is a serving hook that records every activation, rollback and
-// retirement of a Server into a Store's activation history, so that
-// Store.At answers for what the Server actually served:
+// retirement of a Server into a Registry's activation history, so that
+// Registry.At answers for what the Server actually served:
 //
 //	f := registry.Follow(store, logger)
 //	srv, _ := serving.NewServer(serving.WithHooks(f))
@@ -25,7 +25,7 @@ import (
 // counted, and reported by Failures. Call Stop before a graceful
 // Server.Close. A Follower is safe for concurrent use.
 type Follower struct {
-	store   Store
+	store   *Registry
 	logger  *slog.Logger
 	timeout time.Duration
 
@@ -42,9 +42,9 @@ var _ serving.HookModelEvent = (*Follower)(nil)
 // context; the local stores never need that long, a remote one might.
 // A nil store is a programming error: Follow panics rather than fail
 // inside the Server's first activation.
-func Follow(store Store, logger *slog.Logger) *Follower {
+func Follow(store *Registry, logger *slog.Logger) *Follower {
 	if store == nil {
-		panic("registry: Follow with a nil Store")
+		panic("registry: Follow with a nil Registry")
 	}
 	if logger == nil {
 		logger = slog.Default()
@@ -93,7 +93,7 @@ func (f *Follower) Failures() (uint64, error) {
 // If the version cannot be read, loaded or admitted, the live model keeps
 // serving and nothing is recorded. Rollback returns the ModelRef now
 // live.
-func Rollback(ctx context.Context, store Store, srv *serving.Server, name string, version uint64) (serving.ModelRef, error) {
+func Rollback(ctx context.Context, store *Registry, srv *serving.Server, name string, version uint64) (serving.ModelRef, error) {
 	d, err := store.Get(ctx, name, version)
 	if err != nil && !(errors.Is(err, ErrPruned) && d.Location != "") {
 		return serving.ModelRef{}, fmt.Errorf("registry: rollback %s@v%d: %w", name, version, err)
@@ -137,7 +137,7 @@ func lastActivation(srv *serving.Server, ref serving.ModelRef) serving.Activatio
 // (serving.IsRollback). It returns the models activated; a model that
 // fails to load or is not admitted is reported in the joined error and
 // the others are still restored.
-func Restore(ctx context.Context, store Store, srv *serving.Server) ([]serving.ModelRef, error) {
+func Restore(ctx context.Context, store *Registry, srv *serving.Server) ([]serving.ModelRef, error) {
 	names, err := store.Names(ctx)
 	if err != nil {
 		return nil, err

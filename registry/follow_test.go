@@ -146,16 +146,14 @@ func TestFollowRollbackRestore(t *testing.T) {
 	}
 }
 
-// failingStore makes every RecordActivation fail.
-type failingStore struct{ Store }
-
-func (failingStore) RecordActivation(context.Context, serving.Activation) error {
-	return errors.New("disk full")
-}
-
 func TestFollowerCountsFailures(t *testing.T) {
-	m, _ := NewMemory()
-	f := Follow(failingStore{m}, quietLogger())
+	st := &failingStorage{Storage: newMemStorage()}
+	m, err := New(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.fail.Store(true)
+	f := Follow(m, quietLogger())
 	srv, _ := serving.NewServer(serving.WithLogger(quietLogger()), serving.WithHooks(f))
 	defer srv.Close()
 	if _, err := srv.Activate(context.Background(), servingtest.Spec{Value: 1}.Descriptor("m", 1)); err != nil {

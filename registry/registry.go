@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -12,96 +11,6 @@ import (
 
 	"github.com/modelstream/modelstream/serving"
 )
-
-// Store is a versioned model store. See the package documentation for
-// the model it implements.
-//
-// Every method takes a context first. The context is checked before the
-// operation starts; an operation that has started runs to completion
-// (local stores do not block on anything a context could cancel), so
-// cancelling never leaves a half-applied write.
-//
-// Implementations are safe for concurrent use by any number of
-// goroutines. Descriptors and slices passed in are copied; those
-// returned belong to the caller.
-type Store interface {
-	// Put stores d and returns it with its Version and SHA256 set.
-	//
-	// When d.Version is 0 the store assigns the next version of d.Name
-	// (one more than the highest stored), unless the highest stored
-	// version has the same content ID and format: then that version is
-	// returned and nothing is written, so a retried publish creates no
-	// new version. When d.Version names a stored version, a Put with the
-	// same content ID and format is an idempotent no-op returning the
-	// stored metadata, and one with different content fails with an
-	// error wrapping ErrVersionConflict (a *ConflictError).
-	//
-	// d must have a Name and a Format, and either Bytes or a Location
-	// with a SHA256 (64 lowercase hex digits, like serving.ContentID).
-	// When both Bytes and SHA256 are given they must match
-	// (serving.ErrChecksum); otherwise Put fails with
-	// serving.ErrInvalidDescriptor. Assigning a version after 2^64-1 fails with
-	// ErrInvalid. A durable store has fsynced the write when Put returns
-	// nil.
-	Put(ctx context.Context, d serving.Descriptor) (serving.Descriptor, error)
-	// Get returns one version with its bytes. If retention dropped the
-	// bytes, it returns the metadata-only descriptor (Location kept) and
-	// an error wrapping ErrPruned.
-	Get(ctx context.Context, name string, version uint64) (serving.Descriptor, error)
-	// Latest returns the highest stored version of name, with its bytes.
-	Latest(ctx context.Context, name string) (serving.Descriptor, error)
-	// List returns the metadata of every stored version of name, oldest
-	// first. Metadata is never pruned.
-	List(ctx context.Context, name string) ([]Version, error)
-	// Names returns the names with at least one stored version, sorted.
-	Names(ctx context.Context) ([]string, error)
-
-	// SetAlias points alias (such as "champion") at a stored version of
-	// name, atomically replacing its previous target. Version 0 deletes
-	// the alias. The alias "latest" is reserved: it always resolves to
-	// the highest version.
-	SetAlias(ctx context.Context, name, alias string, version uint64) error
-	// Resolve returns the version alias points at, with its bytes.
-	Resolve(ctx context.Context, name, alias string) (serving.Descriptor, error)
-	// Aliases returns every alias of name and its version.
-	Aliases(ctx context.Context, name string) (map[string]uint64, error)
-
-	// Lineage returns the metadata of name@version followed by its
-	// ancestors, found by following Parent content IDs across all
-	// names. It stops at a root (empty Parent), at a parent ID the
-	// store does not know (the last element's Parent then names it), or
-	// at a cycle.
-	Lineage(ctx context.Context, name string, version uint64) ([]Version, error)
-
-	// RecordActivation appends a to the activation history of
-	// a.Model.Name. a.Kind must be serving.EventActivated,
-	// serving.EventRolledBack or serving.EventRetired. Recording an
-	// activation identical to a stored one (same version, content ID,
-	// kind and time to the nanosecond) is a no-op, so several recorders
-	// of the same Server do not duplicate it. The history is kept in
-	// time order whatever the order of the calls.
-	RecordActivation(ctx context.Context, a serving.Activation) error
-	// History returns the activation history of name, oldest first.
-	History(ctx context.Context, name string) ([]serving.Activation, error)
-	// At returns the model that was active for name at time t according
-	// to the activation history: the last activation or rollback at or
-	// before t. An activation at exactly t counts as active at t. It
-	// fails with an error wrapping ErrNotActive when nothing was active
-	// (before the first activation, or after a retirement).
-	At(ctx context.Context, name string, t time.Time) (serving.ModelRef, error)
-
-	// SetOffsets records, for topic, the offset of the next message to
-	// read in each partition given, merging with partitions already
-	// stored. A model feed calls it after storing the models it read, so
-	// that a restarted feed resumes there; see the package docs.
-	SetOffsets(ctx context.Context, topic string, next map[int32]int64) error
-	// Offsets returns the offsets stored for topic, or an empty map.
-	Offsets(ctx context.Context, topic string) (map[int32]int64, error)
-
-	// Close releases the store. Later calls fail with serving.ErrClosed. Close
-	// is idempotent.
-	Close() error
-}
 
 // Version is the metadata of one stored version. It is kept forever,
 // even after retention drops the bytes.
@@ -195,13 +104,12 @@ func notFound(name string, version uint64) error {
 	return fmt.Errorf("%w: %s@v%d", ErrNotFound, name, version)
 }
 
-// Option configures a store made by NewMemory or Open.
+// Option configures a Registry.
 type Option func(*options)
 
 type options struct {
-	retain      int
-	lockTimeout time.Duration
-	now         func() time.Time
+	retain int
+	now    func() time.Time
 }
 
 // Retain keeps the bytes of only the n highest versions of each name,
@@ -211,24 +119,16 @@ type options struct {
 // is always kept. Pruning happens during Put.
 func Retain(n int) Option { return func(o *options) { o.retain = n } }
 
-// LockTimeout bounds how long Open waits for another process to release
-// the database file, overriding the default of 5s. It has no effect on
-// NewMemory.
-func LockTimeout(d time.Duration) Option { return func(o *options) { o.lockTimeout = d } }
-
 // withClock sets the clock used for Version.Stored; tests use it.
 func withClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 func applyOptions(opts []Option) (options, error) {
-	o := options{lockTimeout: 5 * time.Second, now: time.Now}
+	o := options{now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.retain < 0 {
 		return o, fmt.Errorf("%w: registry: Retain(%d): must be 0 (keep all) or positive", serving.ErrConfig, o.retain)
-	}
-	if o.lockTimeout <= 0 {
-		return o, fmt.Errorf("%w: registry: LockTimeout(%v): must be positive", serving.ErrConfig, o.lockTimeout)
 	}
 	if o.now == nil {
 		return o, fmt.Errorf("%w: registry: nil clock", serving.ErrConfig)

@@ -1,12 +1,10 @@
 package registry
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,14 +12,12 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/servingtest"
 )
 
 // stores runs a test against both implementations.
-func stores(t *testing.T, fn func(t *testing.T, s Store), opts ...Option) {
+func stores(t *testing.T, fn func(t *testing.T, s *Registry), opts ...Option) {
 	t.Run("memory", func(t *testing.T) {
 		s, err := NewMemory(opts...)
 		if err != nil {
@@ -31,13 +27,13 @@ func stores(t *testing.T, fn func(t *testing.T, s Store), opts ...Option) {
 		fn(t, s)
 	})
 	t.Run("bolt", func(t *testing.T) {
-		s, err := Open(filepath.Join(t.TempDir(), "reg.db"), opts...)
+		s, check, err := OpenBolt(filepath.Join(t.TempDir(), "reg.db"), opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
 		fn(t, s)
-		if err := s.Check(); err != nil && !errors.Is(err, serving.ErrClosed) {
+		if err := check(); err != nil && !errors.Is(err, serving.ErrClosed) {
 			t.Fatalf("bolt check: %v", err)
 		}
 	})
@@ -47,7 +43,7 @@ func fakeModel(name string, value float64) serving.Descriptor {
 	return servingtest.Spec{Value: value}.Descriptor(name, 0)
 }
 
-func mustPut(t *testing.T, s Store, d serving.Descriptor) serving.Descriptor {
+func mustPut(t *testing.T, s *Registry, d serving.Descriptor) serving.Descriptor {
 	t.Helper()
 	got, err := s.Put(context.Background(), d)
 	if err != nil {
@@ -57,7 +53,7 @@ func mustPut(t *testing.T, s Store, d serving.Descriptor) serving.Descriptor {
 }
 
 func TestPutAssignsMonotonicVersions(t *testing.T) {
-	stores(t, func(t *testing.T, s Store) {
+	stores(t, func(t *testing.T, s *Registry) {
 		ctx := context.Background()
 		for i := 1; i <= 3; i++ {
 			got := mustPut(t, s, fakeModel("m", float64(i)))
@@ -106,7 +102,7 @@ func TestPutAssignsMonotonicVersions(t *testing.T) {
 }
 
 func TestIdempotentPutAndConflict(t *testing.T) {
-	stores(t, func(t *testing.T, s Store) {
+	stores(t, func(t *testing.T, s *Registry) {
 		ctx := context.Background()
 		v1 := mustPut(t, s, fakeModel("m", 1))
 		v2 := mustPut(t, s, fakeModel("m", 2))
@@ -148,7 +144,7 @@ func TestIdempotentPutAndConflict(t *testing.T) {
 }
 
 func TestPutValidates(t *testing.T) {
-	stores(t, func(t *testing.T, s Store) {
+	stores(t, func(t *testing.T, s *Registry) {
 		ctx := context.Background()
 		d := fakeModel("m", 1)
 		d.SHA256 = serving.ContentID([]byte("something else"))
@@ -190,7 +186,7 @@ func TestPutValidates(t *testing.T) {
 }
 
 func TestReturnedValuesAreCopies(t *testing.T) {
-	stores(t, func(t *testing.T, s Store) {
+	stores(t, func(t *testing.T, s *Registry) {
 		ctx := context.Background()
 		d := fakeModel("m", 1)
 		d.Labels = map[string]string{"k": "v"}
@@ -214,7 +210,7 @@ func TestReturnedValuesAreCopies(t *testing.T) {
 }
 
 func TestAliases(t *testing.T) {
-	stores(t, func(t *testing.T, s Store) {
+	stores(t, func(t *testing.T, s *Registry) {
 		ctx := context.Background()
 		for i := 1; i <= 3; i++ {
 			mustPut(t, s, fakeModel("m", float64(i)))
@@ -266,7 +262,7 @@ func TestAliases(t *testing.T) {
 }
 
 func TestAliasSwapIsAtomicForReaders(t *testing.T) {
-	stores(t, func(t *testing.T, s Store) {
+	stores(t, func(t *testing.T, s *Registry) {
 		ctx := context.Background()
 		a := mustPut(t, s, fakeModel("m", 1))
 		b := mustPut(t, s, fakeModel("m", 2))
@@ -308,7 +304,7 @@ func TestAliasSwapIsAtomicForReaders(t *testing.T) {
 }
 
 func TestLineage(t *testing.T) {
-	stores(t, func(t *testing.T, s Store) {
+	stores(t, func(t *testing.T, s *Registry) {
 		ctx := context.Background()
 		root := mustPut(t, s, fakeModel("teacher", 1))
 		child := fakeModel("teacher", 2)
@@ -362,7 +358,7 @@ func act(name string, v uint64, kind serving.EventKind, at time.Time) serving.Ac
 }
 
 func TestAtIsExactAtActivationBoundaries(t *testing.T) {
-	stores(t, func(t *testing.T, s Store) {
+	stores(t, func(t *testing.T, s *Registry) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 		ns := time.Nanosecond
@@ -453,7 +449,7 @@ func TestAtIsExactAtActivationBoundaries(t *testing.T) {
 }
 
 func TestRetention(t *testing.T) {
-	stores(t, func(t *testing.T, s Store) {
+	stores(t, func(t *testing.T, s *Registry) {
 		ctx := context.Background()
 		mustPut(t, s, fakeModel("m", 1))
 		mustPut(t, s, fakeModel("m", 2))
@@ -496,7 +492,7 @@ func TestRetention(t *testing.T) {
 }
 
 func TestOffsets(t *testing.T) {
-	stores(t, func(t *testing.T, s Store) {
+	stores(t, func(t *testing.T, s *Registry) {
 		ctx := context.Background()
 		got, err := s.Offsets(ctx, "models")
 		if err != nil || len(got) != 0 {
@@ -522,7 +518,7 @@ func TestOffsets(t *testing.T) {
 }
 
 func TestClosed(t *testing.T) {
-	stores(t, func(t *testing.T, s Store) {
+	stores(t, func(t *testing.T, s *Registry) {
 		mustPut(t, s, fakeModel("m", 1))
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
@@ -541,7 +537,7 @@ func TestClosed(t *testing.T) {
 }
 
 func TestConcurrentPutsAndGets(t *testing.T) {
-	stores(t, func(t *testing.T, s Store) {
+	stores(t, func(t *testing.T, s *Registry) {
 		ctx := context.Background()
 		const writers, each = 4, 25
 		var wg sync.WaitGroup
@@ -635,15 +631,11 @@ func TestBoltSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A second opener of a locked file times out instead of hanging.
 	s, err = Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := Open(path, LockTimeout(50*time.Millisecond)); err == nil {
-		t.Fatal("second Open of a locked file succeeded")
-	}
 	d, err := s.Resolve(ctx, "m", "champion")
 	if err != nil || d.SHA256 != v1.SHA256 || serving.ContentID(d.Bytes) != v1.SHA256 {
 		t.Fatalf("champion after reopen: %v, %v", d.Ref(), err)
@@ -663,8 +655,8 @@ func TestOptionsValidate(t *testing.T) {
 	if _, err := NewMemory(Retain(-1)); !errors.Is(err, serving.ErrConfig) {
 		t.Fatalf("Retain(-1): %v", err)
 	}
-	if _, err := Open(filepath.Join(t.TempDir(), "x.db"), LockTimeout(0)); !errors.Is(err, serving.ErrConfig) {
-		t.Fatalf("LockTimeout(0): %v", err)
+	if _, err := New(nil); !errors.Is(err, serving.ErrConfig) {
+		t.Fatalf("New(nil): %v", err)
 	}
 }
 
@@ -672,7 +664,7 @@ func TestOptionsValidate(t *testing.T) {
 // version. Assigning one must fail, not wrap to 0 and overwrite (bolt)
 // or duplicate (memory) a stored version.
 func TestPutRefusesVersionOverflow(t *testing.T) {
-	stores(t, func(t *testing.T, s Store) {
+	stores(t, func(t *testing.T, s *Registry) {
 		ctx := context.Background()
 		top := fakeModel("m", 1)
 		top.Version = math.MaxUint64
@@ -699,7 +691,7 @@ func TestPutRefusesVersionOverflow(t *testing.T) {
 // an ID such as "X\x00y" would corrupt the content-ID index that
 // lineage reads, and "ABC..." would name the same content as "abc...".
 func TestPutValidatesLocationSHA256(t *testing.T) {
-	stores(t, func(t *testing.T, s Store) {
+	stores(t, func(t *testing.T, s *Registry) {
 		ctx := context.Background()
 		good := serving.ContentID([]byte("x"))
 		for _, sum := range []string{"x", good[:63], good + "0", strings.ToUpper(good), good[:62] + "\x00a", good[:63] + "g"} {
@@ -714,46 +706,20 @@ func TestPutValidatesLocationSHA256(t *testing.T) {
 	})
 }
 
-// TestOpenRefusesForeignFiles: Open of a file that is not a registry
-// fails with an error (never a panic, never an overwrite), and a file of
-// another layout version fails with ErrInvalid.
-func TestOpenRefusesForeignFiles(t *testing.T) {
-	dir := t.TempDir()
-	garbage := filepath.Join(dir, "garbage.db")
-	junk := make([]byte, 64<<10)
-	for i := range junk {
-		junk[i] = byte(i*7 + i>>8)
-	}
-	if err := os.WriteFile(garbage, junk, 0o600); err != nil {
+// TestNewRefusesOtherLayouts: a Storage written with another key
+// layout is refused with ErrInvalid, and left as it was.
+func TestNewRefusesOtherLayouts(t *testing.T) {
+	st := newMemStorage()
+	if err := st.Update(context.Background(), func(w Writer) error { return w.Put(keySchema, []byte("99")) }); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := Open(garbage, LockTimeout(time.Second)); err == nil {
-		s.Close()
-		t.Fatal("Open of a garbage file succeeded")
+	if _, err := New(st); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("New over layout 99: %v", err)
 	}
-	if back, _ := os.ReadFile(garbage); !bytes.Equal(back, junk) {
-		t.Fatal("Open changed a file it refused")
-	}
-
-	future := filepath.Join(dir, "future.db")
-	db, err := bolt.Open(future, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucket(bktMeta)
-		if err != nil {
-			return err
+	st.View(context.Background(), func(r Reader) error {
+		if got := string(r.Get(keySchema)); got != "99" {
+			t.Fatalf("schema rewritten to %q", got)
 		}
-		return b.Put(keySchema, []byte("2"))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	if s, err := Open(future); !errors.Is(err, ErrInvalid) {
-		if s != nil {
-			s.Close()
-		}
-		t.Fatalf("Open of a layout-2 file: %v", err)
-	}
+		return nil
+	})
 }

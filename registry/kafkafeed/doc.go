@@ -1,4 +1,4 @@
-// Package kafkafeed connects a registry.Store to the Kafka model feed of
+// Package kafkafeed connects a registry.Registry to the Kafka model feed of
 // package serving/kafka, so that a restarted instance resumes where it
 // stopped instead of re-reading the whole models topic.
 //

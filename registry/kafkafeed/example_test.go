@@ -31,7 +31,7 @@ func Example() {
 		}
 	}
 
-	store, _ := registry.NewMemory() // registry.Open(path) in production
+	store, _ := registry.NewMemory() // registry.New(bolt.Open(path)) in production
 	sync, _ := kafkafeed.New(store, kafkafeed.Logger(quiet))
 	srv, _ := serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(registry.Follow(store, quiet)),
 		serving.WithAdmission(sync)) // after any governance.Verifier

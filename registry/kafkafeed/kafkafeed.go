@@ -32,12 +32,12 @@ func Observer(fn func(kafka.FeedEvent)) Option {
 // slog.Default().
 func Logger(l *slog.Logger) Option { return func(s *Sync) { s.logger = l } }
 
-// Sync keeps a registry.Store in step with a ModelFeed: it is the
+// Sync keeps a *registry.Registry in step with a ModelFeed: it is the
 // Server's last Admitter, storing every model admitted, and the feed's
 // observer, recording the offset to resume from. It is safe for
 // concurrent use; the feed calls it from one goroutine per partition.
 type Sync struct {
-	store     registry.Store
+	store     *registry.Registry
 	topic     string
 	observers []func(kafka.FeedEvent)
 	logger    *slog.Logger
@@ -49,7 +49,7 @@ type Sync struct {
 }
 
 // New returns a Sync writing to store.
-func New(store registry.Store, opts ...Option) (*Sync, error) {
+func New(store *registry.Registry, opts ...Option) (*Sync, error) {
 	s := &Sync{store: store, topic: kafka.DefaultModelsTopic, logger: slog.Default()}
 	for _, o := range opts {
 		o(s)

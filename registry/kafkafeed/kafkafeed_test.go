@@ -14,6 +14,7 @@ import (
 
 	"github.com/modelstream/modelstream/governance"
 	"github.com/modelstream/modelstream/registry"
+	"github.com/modelstream/modelstream/registry/bolt"
 	"github.com/modelstream/modelstream/registry/kafkafeed"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
@@ -38,7 +39,7 @@ func signed(t *testing.T, value float64, version uint64) serving.Descriptor {
 // instance is one scoring process: a durable store, a Server that the
 // store follows, a verifier, and a model feed resuming from the store.
 type instance struct {
-	store    *registry.Bolt
+	store    *registry.Registry
 	follower *registry.Follower
 	srv      *serving.Server
 	sync     *kafkafeed.Sync
@@ -54,7 +55,11 @@ func start(t *testing.T, path string, brokers []string) *instance {
 	ctx := context.Background()
 	in := &instance{done: make(chan error, 1)}
 	var err error
-	if in.store, err = registry.Open(path); err != nil {
+	st, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.store, err = registry.New(st); err != nil {
 		t.Fatal(err)
 	}
 	in.follower = registry.Follow(in.store, quiet)
