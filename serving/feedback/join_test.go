@@ -1,0 +1,199 @@
+package feedback
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/quality"
+	"github.com/modelstream/modelstream/serving/wire"
+)
+
+var t0 = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+
+func at(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+
+func score(v float64) wire.Score { return wire.Score{Prediction: serving.Prediction{Value: v}} }
+
+func TestJoinBothOrders(t *testing.T) {
+	j, _ := NewJoiner(time.Minute, 100)
+	if _, ok := j.AddScore("a", score(0.9), at(0)); ok {
+		t.Fatal("a score alone matched")
+	}
+	m, ok := j.AddLabel(Label{Key: "a", Value: 1, Time: at(5)})
+	if !ok || m.Score.Prediction.Value != 0.9 || m.Label.Value != 1 || !m.ScoreTime.Equal(at(0)) {
+		t.Fatalf("score then label: %+v %v", m, ok)
+	}
+	// The label first: it waits for its score.
+	if _, ok := j.AddLabel(Label{Key: "b", Value: 0, Time: at(6)}); ok {
+		t.Fatal("a label alone matched")
+	}
+	if m, ok := j.AddScore("b", score(0.2), at(4)); !ok || m.Label.Key != "b" {
+		t.Fatalf("label then score: %+v %v", m, ok)
+	}
+	st := j.Stats()
+	if st.Joined != 2 || st.Early != 1 || st.PendingScores != 0 || st.PendingLabels != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestJoinBadInput(t *testing.T) {
+	j, _ := NewJoiner(time.Minute, 100)
+	j.AddScore("a", score(1), at(0))
+	j.AddLabel(Label{Key: "a", Value: 1, Time: at(1)})
+	// A duplicated label, for a joined key and for a waiting one.
+	j.AddLabel(Label{Key: "a", Value: 0, Time: at(2)})
+	j.AddLabel(Label{Key: "w", Value: 0, Time: at(2)})
+	j.AddLabel(Label{Key: "w", Value: 1, Time: at(2)})
+	// A duplicated score (a redelivery).
+	j.AddScore("a", score(1), at(3))
+	j.AddScore("s", score(1), at(3))
+	j.AddScore("s", score(1), at(3))
+	// The labels' time moves past s's window: s is never labelled, and
+	// its label, arriving after, is late.
+	j.AddLabel(Label{Key: "x", Value: 1, Time: at(200)})
+	if _, ok := j.AddLabel(Label{Key: "s", Value: 1, Time: at(201)}); ok {
+		t.Fatal("a late label matched")
+	}
+	// The scores' time moves past the waiting labels: they match no
+	// score, unknown keys.
+	j.AddScore("y", score(1), at(400))
+	st := j.Stats()
+	want := Stats{Scores: 5, Labels: 6, Joined: 1, Duplicates: 2, DuplicateScores: 2, Late: 1, Unknown: 2, Unlabelled: 1, PendingScores: 1}
+	if st != want {
+		t.Errorf("stats\n got %+v\nwant %+v", st, want)
+	}
+}
+
+// A feedback stream that lags far behind expires nothing: the scores
+// wait on the labels' time, up to the bound, and the overflow is
+// counted.
+func TestJoinLaggingFeedbackBounded(t *testing.T) {
+	j, _ := NewJoiner(time.Minute, 50)
+	for i := range 200 {
+		j.AddScore(fmt.Sprint(i), score(1), at(i*10)) // 2000s of scores, no labels
+	}
+	st := j.Stats()
+	if st.PendingScores != 50 || st.Overflow != 150 || st.Unlabelled != 150 {
+		t.Errorf("stats %+v", st)
+	}
+	// The most recent ones still join when the feedback catches up; its
+	// time then expires those older than a minute before it.
+	if _, ok := j.AddLabel(Label{Key: "199", Value: 1, Time: at(1995)}); !ok {
+		t.Error("the newest waiting score did not join")
+	}
+	if st := j.Stats(); st.PendingScores != 5 || st.Unlabelled != 150+44 {
+		t.Errorf("after the feedback caught up: %+v", st)
+	}
+	if _, ok := j.AddLabel(Label{Key: "190", Value: 1, Time: at(1995)}); ok {
+		t.Error("an expired score joined")
+	}
+	if _, ok := j.AddLabel(Label{Key: "10", Value: 1, Time: at(1995)}); ok {
+		t.Error("an overflowed score joined")
+	}
+	if st := j.Stats(); st.Late != 1 || st.PendingLabels != 1 {
+		t.Errorf("a late label, and one for a score long forgotten: %+v", st)
+	}
+	// Labels for unknown keys are bounded the same way.
+	for i := range 200 {
+		j.AddLabel(Label{Key: fmt.Sprint("u", i), Value: 1, Time: at(2000)})
+	}
+	if st := j.Stats(); st.PendingLabels != 50 || st.Unknown != 151 || st.Overflow != 150+151 {
+		t.Errorf("unknown labels: %+v", st)
+	}
+}
+
+func TestJoinStateRoundTrip(t *testing.T) {
+	j, _ := NewJoiner(time.Minute, 10)
+	j.AddScore("a", score(0.3), at(0))
+	j.AddScore("b", score(0.6), at(1))
+	j.AddLabel(Label{Key: "b", Value: 1, Time: at(2)})
+	j.AddLabel(Label{Key: "c", Value: 0, Class: "ok", Time: at(3)})
+	data, err := j.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := NewJoiner(time.Minute, 10)
+	if err := k.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	if k.Stats() != j.Stats() {
+		t.Errorf("restored stats %+v, want %+v", k.Stats(), j.Stats())
+	}
+	// The restored joiner goes on as the original would: a duplicate is
+	// still a duplicate, waiting entries still join.
+	if _, ok := k.AddLabel(Label{Key: "b", Value: 1, Time: at(4)}); ok {
+		t.Error("duplicate joined after restore")
+	}
+	if m, ok := k.AddLabel(Label{Key: "a", Value: 1, Time: at(4)}); !ok || m.Score.Prediction.Value != 0.3 {
+		t.Error("waiting score lost in restore")
+	}
+	if m, ok := k.AddScore("c", score(0.1), at(4)); !ok || m.Label.Class != "ok" {
+		t.Error("waiting label lost in restore")
+	}
+	if err := k.UnmarshalBinary([]byte("nope")); !errors.Is(err, ErrState) {
+		t.Errorf("garbage state: %v", err)
+	}
+}
+
+func TestNewJoinerValidates(t *testing.T) {
+	for _, c := range []struct {
+		w time.Duration
+		n int
+	}{{0, 1}, {time.Second, 0}, {-time.Second, 5}} {
+		if _, err := NewJoiner(c.w, c.n); !errors.Is(err, serving.ErrConfig) {
+			t.Errorf("NewJoiner(%v, %d): %v", c.w, c.n, err)
+		}
+	}
+}
+
+// Memory stays bounded over a long run of joins in both orders.
+func TestJoinQueueCompacts(t *testing.T) {
+	j, _ := NewJoiner(time.Hour, 100)
+	for i := range 100000 {
+		k := fmt.Sprint(i)
+		if i%2 == 0 {
+			j.AddScore(k, score(1), at(i))
+			j.AddLabel(Label{Key: k, Time: at(i)})
+		} else {
+			j.AddLabel(Label{Key: k, Time: at(i)})
+			j.AddScore(k, score(1), at(i))
+		}
+	}
+	if n := len(j.scores.queue) + len(j.labels.queue); n > 300 {
+		t.Errorf("queues hold %d entries for %d waiting", n, j.scores.len()+j.labels.len())
+	}
+	if st := j.Stats(); st.Joined != 100000 {
+		t.Errorf("joined %d", st.Joined)
+	}
+}
+
+func TestObserve(t *testing.T) {
+	tr, _ := quality.NewTracker(4)
+	prov := serving.Provenance{Model: serving.ModelRef{Name: "m", Version: 2}, Decision: &serving.Decision{Variant: "canary"}}
+	bin := Observe(tr, Binary)
+	for _, c := range []struct {
+		p, y float64
+	}{{0.9, 1}, {0.2, 0}, {0.7, 0}} {
+		if err := bin(Match{Score: wire.Score{Prediction: serving.Prediction{Value: c.p}, Provenance: prov}, Label: Label{Value: c.y}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bin(Match{Score: wire.Score{Prediction: serving.Prediction{Value: 0.5}, Provenance: prov}, Label: Label{Value: 2}}); !errors.Is(err, quality.ErrOutcome) {
+		t.Errorf("binary label 2: %v", err)
+	}
+	mc := Observe(tr, Multiclass)
+	if err := mc(Match{Score: wire.Score{Prediction: serving.Prediction{Values: []float64{0.1, 0.7, 0.2}}, Provenance: prov}, Label: Label{Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := mc(Match{Score: wire.Score{Prediction: serving.Prediction{Values: []float64{0.1, 0.7}}, Provenance: prov}, Label: Label{Value: 5}}); !errors.Is(err, quality.ErrOutcome) {
+		t.Errorf("class out of range: %v", err)
+	}
+	Observe(tr, Regression)(Match{Score: wire.Score{Prediction: serving.Prediction{Value: 3}, Provenance: prov}, Label: Label{Value: 5}})
+	s := tr.Lookup(quality.Key{Model: "m", Version: 2, Variant: "canary"}).Summary()
+	if s.Accuracy.N != 4 || s.Accuracy.Value != 0.75 || s.AUC.N != 3 || s.MAE.Value != 2 || s.Refused != 2 {
+		t.Errorf("summary %+v", s)
+	}
+}
