@@ -10,7 +10,10 @@
 // are exactly what the training library writes:
 //
 //   - "lightgbm": a LightGBM text model (Booster.save_model), with the
-//     gbdt, dart and rf boosting types and categorical splits.
+//     gbdt, dart and rf boosting types and categorical splits, as
+//     LightGBM 2.x to 4.x write it (version=v2, v3 and v4). Linear trees
+//     (linear_tree=true) fail with serving.ErrUnsupportedModel, since
+//     leaves would ignore their leaf models and answer wrong scores.
 //   - "lightgbm-json": a LightGBM JSON dump (Booster.dump_model). It is a
 //     separate name rather than sniffed from "lightgbm", so that a
 //     publisher states what it sends; JSON bytes published as
@@ -67,6 +70,19 @@
 //
 // The feature vector must have exactly the model's feature count (see
 // [Model.Describe]); any other length is a *serving.FeatureCountError.
+//
+// # Inputs
+//
+// A LightGBM model (text or JSON dump) declares its inputs by name from
+// its feature_names, in [serving.ModelInfo.Inputs], so that the Server
+// binds named records to it. A model trained on pandas categorical
+// columns lists their categories (pandas_categorical) on the features
+// that hold them, in the order of the codes LightGBM was trained on: a
+// record's text value reaches the trees as its code. Models without
+// names (LightGBM files written without them, the legacy XGBoost binary
+// format, which does not store names, and sklearn pickles) are fed
+// positionally. XGBoost JSON and UBJSON models name their inputs through
+// package xgboost.
 // NaN means "missing" to the trees, so serve tree models with
 // serving.WithNonFinite(serving.AllowMissing) when inputs can be missing.
 //

@@ -16,7 +16,9 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 
 	lv "github.com/dmitryikh/leaves"
 
@@ -27,24 +29,36 @@ import (
 type lgHeader struct {
 	objective     string
 	averageOutput bool
+	version       string // "v2", "v3" or "v4"; empty in JSON dumps
+	// versionLine is the offset of the header's version line, which is
+	// rewritten for leaves when the model is v4.
+	versionLine  int
+	featureNames []string
+	featureInfos []string
+	catParam     string // the value of the [categorical_feature: ...] parameter
+	pandasCats   string // the JSON after "pandas_categorical:"
 }
 
-// scanLightGBMText reads the objective from the header block of a
-// LightGBM text model, checks that no tree declares more leaves than the
-// model has bytes, since leaves allocates per declared leaf, and checks
-// that the "end of trees" line LightGBM writes after the last tree is
-// present (and "end of parameters" when a "parameters:" section starts),
-// so that a truncated model is refused even where leaves would read the
-// trees that survived.
+// scanLightGBMText reads the header block of a LightGBM text model
+// (objective, version, feature names and infos), the categorical
+// parameter and the pandas categories after the trees; checks that no
+// tree declares more leaves than the model has bytes, since leaves
+// allocates per declared leaf; refuses linear trees (is_linear=1), whose
+// leaf models leaves would silently ignore; and checks that the "end of
+// trees" line LightGBM writes after the last tree is present (and "end
+// of parameters" when a "parameters:" section starts), so that a
+// truncated model is refused even where leaves would read the trees
+// that survived.
 func scanLightGBMText(b []byte) (lgHeader, error) {
-	var h lgHeader
+	h := lgHeader{versionLine: -1}
 	header, end, params, endParams := true, false, false, false
-	for rest := b; len(rest) > 0; {
-		line := rest
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line, rest = rest[:i], rest[i+1:]
+	for off := 0; off < len(b); {
+		lineStart := off
+		line := b[off:]
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line, off = line[:i], off+i+1
 		} else {
-			rest = nil
+			off = len(b)
 		}
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
@@ -59,17 +73,33 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 		case "end of parameters":
 			endParams = true
 		}
+		if v, ok := bytes.CutPrefix(line, []byte("pandas_categorical:")); ok && endParams {
+			h.pandasCats = string(v)
+			continue
+		}
+		if v, ok := bytes.CutPrefix(line, []byte("[categorical_feature:")); ok && params && !endParams {
+			h.catParam = string(bytes.TrimSpace(bytes.TrimSuffix(v, []byte("]"))))
+			continue
+		}
 		key, val, _ := bytes.Cut(line, []byte("="))
 		switch {
 		case header && string(key) == "objective":
 			h.objective = string(val)
 		case header && string(key) == "average_output":
 			h.averageOutput = true
+		case header && string(key) == "version":
+			h.version, h.versionLine = string(val), lineStart
+		case header && string(key) == "feature_names":
+			h.featureNames = strings.Fields(string(val))
+		case header && string(key) == "feature_infos":
+			h.featureInfos = strings.Fields(string(val))
 		case string(key) == "num_leaves":
 			n, err := strconv.Atoi(string(val))
 			if err == nil && n > len(b) {
 				return h, serving.Corrupt(FormatLightGBM, fmt.Errorf("num_leaves=%d in a %d-byte model", n, len(b)))
 			}
+		case string(key) == "is_linear" && string(val) != "0":
+			return h, serving.Unsupported(FormatLightGBM, errors.New("linear trees (linear_tree=true): leaves would ignore their leaf models"))
 		}
 	}
 	if !end {
@@ -78,15 +108,138 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 	if params && !endParams {
 		return h, serving.Corrupt(FormatLightGBM, errors.New(`truncated: no "end of parameters" line`))
 	}
+	switch h.version {
+	case "v2", "v3", "v4":
+	case "":
+		return h, serving.Corrupt(FormatLightGBM, errors.New("no version line in the header"))
+	default:
+		return h, serving.Unsupported(FormatLightGBM, fmt.Errorf("LightGBM model version %q (this package reads v2, v3 and v4)", h.version))
+	}
 	return h, nil
+}
+
+// forLeaves returns the model bytes leaves reads: a v4 model, which
+// LightGBM 4.x writes in the layout of v3 (its trees add nothing leaves
+// reads, and linear trees are refused by the scan), gets its version
+// line rewritten to v3 in a copy.
+func (h lgHeader) forLeaves(b []byte) []byte {
+	if h.version != "v4" || h.versionLine < 0 {
+		return b
+	}
+	c := bytes.Clone(b)
+	at := h.versionLine + bytes.Index(c[h.versionLine:], []byte("v4"))
+	c[at+1] = '3'
+	return c
+}
+
+// inputs names a LightGBM model's inputs from its feature_names, with the
+// categories of pandas categorical columns (pandas_categorical, in the
+// order of the pandas codes LightGBM was trained on) on the features
+// that hold them. A model without names has no inputs. Categories are
+// attached only where the categorical features can be told apart (the
+// categorical_feature parameter, or else the feature infos) and their
+// count matches; otherwise categorical features read their codes as
+// numbers.
+func (h lgHeader) inputs(features int, format string) ([]serving.Input, error) {
+	if len(h.featureNames) == 0 {
+		return nil, nil
+	}
+	if len(h.featureNames) != features {
+		return nil, serving.Corrupt(format, fmt.Errorf("%d feature names for %d features", len(h.featureNames), features))
+	}
+	in := make([]serving.Input, features)
+	seen := make(map[string]bool, features)
+	for i, n := range h.featureNames {
+		if seen[n] {
+			return nil, serving.Corrupt(format, fmt.Errorf("feature name %q repeated", n))
+		}
+		seen[n] = true
+		in[i].Name = n
+	}
+	cats, err := parsePandasCategorical(h.pandasCats)
+	if err != nil {
+		return nil, serving.Corrupt(format, err)
+	}
+	if len(cats) == 0 {
+		return in, nil
+	}
+	idx := h.categoricalFeatures(features)
+	if len(idx) != len(cats) {
+		return in, nil
+	}
+	for k, i := range idx {
+		in[i].Categories = cats[k]
+	}
+	return in, nil
+}
+
+// categoricalFeatures lists the indexes of the categorical features, in
+// ascending order: from the categorical_feature parameter when it is a
+// list of indexes, or else from the feature infos, where LightGBM writes
+// a categorical feature's categories ("-1:3:8") instead of a range
+// ("[0:1]").
+func (h lgHeader) categoricalFeatures(features int) []int {
+	var idx []int
+	if h.catParam != "" {
+		for _, f := range strings.Split(h.catParam, ",") {
+			i, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || i < 0 || i >= features {
+				idx = nil
+				break
+			}
+			idx = append(idx, i)
+		}
+		if idx != nil {
+			slices.Sort(idx)
+			return slices.Compact(idx)
+		}
+	}
+	if len(h.featureInfos) != features {
+		return nil
+	}
+	for i, f := range h.featureInfos {
+		if !strings.HasPrefix(f, "[") && f != "none" {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// parsePandasCategorical reads LightGBM's pandas_categorical: null, or a
+// JSON list with the list of category values of each pandas categorical
+// column. Values are strings or numbers; numbers keep their JSON text.
+func parsePandasCategorical(s string) ([][]string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "null" {
+		return nil, nil
+	}
+	var raw [][]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &raw); err != nil {
+		return nil, fmt.Errorf("pandas_categorical: %w", err)
+	}
+	out := make([][]string, len(raw))
+	for k, col := range raw {
+		out[k] = make([]string, len(col))
+		for j, v := range col {
+			var str string
+			if json.Unmarshal(v, &str) == nil {
+				out[k][j] = str
+			} else {
+				out[k][j] = string(bytes.TrimSpace(v))
+			}
+		}
+	}
+	return out, nil
 }
 
 // scanLightGBMJSON reads the objective of a LightGBM JSON dump and checks
 // its declared leaf counts against its size.
 func scanLightGBMJSON(b []byte) (lgHeader, error) {
 	var doc struct {
-		Objective     string `json:"objective"`
-		AverageOutput bool   `json:"average_output"`
+		Objective     string          `json:"objective"`
+		AverageOutput bool            `json:"average_output"`
+		FeatureNames  []string        `json:"feature_names"`
+		PandasCats    json.RawMessage `json:"pandas_categorical"`
 		Trees         []struct {
 			NumLeaves int64 `json:"num_leaves"`
 		} `json:"tree_info"`
@@ -102,7 +255,7 @@ func scanLightGBMJSON(b []byte) (lgHeader, error) {
 			return lgHeader{}, serving.Corrupt(FormatLightGBMJSON, fmt.Errorf("tree %d: num_leaves=%d in a %d-byte model", i, t.NumLeaves, len(b)))
 		}
 	}
-	return lgHeader{objective: doc.Objective}, nil
+	return lgHeader{objective: doc.Objective, featureNames: doc.FeatureNames, pandasCats: string(doc.PandasCats)}, nil
 }
 
 // xgHeader is what scanXGBoost learns about an XGBoost binary model.

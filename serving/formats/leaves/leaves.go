@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -69,6 +70,7 @@ type Model struct {
 	transform  Transform
 	scale      float64  // sigmoid scale k
 	labels     []string // "0", "1", ... one per output (two for one output)
+	inputs     []serving.Input
 }
 
 var (
@@ -81,6 +83,7 @@ var (
 func (m *Model) Describe() serving.ModelInfo {
 	return serving.ModelInfo{
 		Features: m.features,
+		Inputs:   slices.Clone(m.inputs),
 		Outputs:  m.outputs,
 		Input:    fmt.Sprintf("%d float64 features, NaN for missing", m.features),
 	}
@@ -262,6 +265,9 @@ type decoded struct {
 	// unknown is set when the objective's transform is unknown; the load
 	// fails unless a label chooses the transform.
 	unknown error
+	// inputs names the model's inputs, given its feature count; nil
+	// when the model has no names.
+	inputs func(features int) ([]serving.Input, error)
 }
 
 // load runs decode with panics recovered, then validates the ensemble
@@ -304,6 +310,11 @@ func load(format string, d serving.Descriptor, decode func([]byte) (decoded, err
 	if mod.scale == 0 {
 		mod.scale = 1
 	}
+	if dec.inputs != nil {
+		if mod.inputs, err = dec.inputs(info.features); err != nil {
+			return nil, err
+		}
+	}
 	if o.transform != "" {
 		mod.transform, mod.scale = o.transform, 1
 	} else if dec.unknown != nil {
@@ -333,11 +344,12 @@ func loadLightGBM(_ context.Context, d serving.Descriptor) (serving.Model, error
 			return decoded{}, err
 		}
 		tr, scale, unknown := lightGBMTransform(h.objective, h.averageOutput)
-		e, err := lv.LGEnsembleFromReader(bufio.NewReader(bytes.NewReader(b)), false)
+		e, err := lv.LGEnsembleFromReader(bufio.NewReader(bytes.NewReader(h.forLeaves(b))), false)
 		if err != nil {
 			return decoded{}, err
 		}
-		return decoded{ens: e, transform: tr, scale: scale, unknown: unknown}, nil
+		inputs := func(n int) ([]serving.Input, error) { return h.inputs(n, FormatLightGBM) }
+		return decoded{ens: e, transform: tr, scale: scale, unknown: unknown, inputs: inputs}, nil
 	})
 }
 
@@ -352,7 +364,8 @@ func loadLightGBMJSON(_ context.Context, d serving.Descriptor) (serving.Model, e
 		if err != nil {
 			return decoded{}, err
 		}
-		return decoded{ens: e, transform: tr, scale: scale, unknown: unknown}, nil
+		inputs := func(n int) ([]serving.Input, error) { return h.inputs(n, FormatLightGBMJSON) }
+		return decoded{ens: e, transform: tr, scale: scale, unknown: unknown, inputs: inputs}, nil
 	})
 }
 
