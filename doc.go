@@ -44,6 +44,48 @@
 //   - training: in-stream learners, distillation, checkpoints and drift
 //     detection that publish new versions back as model messages.
 //
+// # How the packages fit
+//
+// Each package has one job:
+//
+//   - serving: the vocabulary, the format registry and the hot-swapping
+//     Server, with admission and named-input binding. Standard library
+//     only.
+//   - serving/wire: the wire protocol (model messages, score, provenance,
+//     dead-letter and audit headers), in one place, without a Kafka
+//     client.
+//   - serving/formats/x: decode one model format into a serving.Model.
+//   - serving/kafka: the sarama adapters (Source, Sink, ModelFeed,
+//     Publisher).
+//   - serving/metrics, serving/admin, serving/quality: Prometheus from
+//     the hooks, an HTTP handler, live quality statistics.
+//   - serving/servingtest, serving/servingtest/kafkatest: test doubles
+//     and an in-process broker.
+//   - speculative: combinators that are Scorers.
+//   - registry: the versioned store, over a Storage; registry/bolt: the
+//     durable Storage; registry/kafkafeed: the feed's resume point.
+//   - governance: signatures, admission policy, audit, provenance;
+//     governance/govkafka: its Kafka side.
+//   - training: learners that publish models; training/trainkafka: its
+//     Kafka side.
+//
+// Who may import whom, checked by this package's TestImportRules:
+//
+//   - serving imports only the standard library, and nothing under
+//     serving/ imports registry, governance, speculative or training.
+//   - Only the Kafka adapters link sarama: serving/kafka,
+//     governance/govkafka, training/trainkafka, registry/kafkafeed (and
+//     kafkatest, for tests). serving/metrics implements the Kafka hooks
+//     without linking it.
+//   - A format imports serving and its own runtime, never Kafka,
+//     serving/wire or the packages above serving; model runtimes
+//     (leaves, onnx-go, gorgonia, ONNX Runtime, protobuf) are linked
+//     only by their format.
+//   - Only registry/bolt links bbolt; registry and governance do not.
+//   - Only serving/metrics links Prometheus.
+//
+// # Examples
+//
 // The examples folder has runnable programs; examples/quickstart runs the
 // whole idea on an embedded Kafka broker with no setup, and
 // examples/speculative, examples/retrain and examples/scaleout show the

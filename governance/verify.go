@@ -272,43 +272,5 @@ func (v *Verifier) Admit(ctx context.Context, d serving.Descriptor) error {
 	return nil
 }
 
-// Precheck refuses, before any byte is fetched, a model that Verify would
-// refuse whatever its bytes turn out to be: under a RequireSignature
-// policy an unsigned Location model, and a signed one whose signature
-// over its declared SHA256 does not verify. Everything else passes, to be
-// judged by Verify once the bytes are present. Rejections are audited and
-// counted like Verify's. It has the shape of the model feed's precheck
-// hook:
-//
-//	kafka.NewModelFeed(brokers, srv, kafka.WithPrecheck(v.Precheck), kafka.WithVerifier(v.Verify))
-func (v *Verifier) Precheck(ctx context.Context, d serving.Descriptor) error {
-	if err := v.refuseBeforeFetch(d); err != nil {
-		v.audit.Received(ctx, d)
-		v.count(err)
-		v.audit.Rejected(ctx, d.Ref(), err)
-		return err
-	}
-	return nil
-}
-
-// refuseBeforeFetch returns the rejection a Location model will get
-// whatever its bytes turn out to be, or nil. It has no side effects.
-func (v *Verifier) refuseBeforeFetch(d serving.Descriptor) error {
-	if len(d.Bytes) > 0 || d.Location == "" {
-		return nil
-	}
-	if len(d.Signature) == 0 {
-		if v.policy.RequireSignature {
-			return &RejectError{Model: d.Ref(), Reason: ErrUnsigned}
-		}
-		return nil
-	}
-	if d.SHA256 == "" {
-		return nil // the signature covers the hash of the bytes still to fetch
-	}
-	_, err := v.checkSignature(d)
-	return err
-}
-
 // A Verifier is what a Server admits models through.
 var _ serving.Admitter = (*Verifier)(nil)

@@ -441,33 +441,3 @@ func TestAdmitRefusesBeforeFetching(t *testing.T) {
 	}
 }
 
-// TestPrecheck: the feed's precheck hook refuses what Verify would refuse
-// whatever the bytes, without fetching, and passes the rest.
-func TestPrecheck(t *testing.T) {
-	ctx := context.Background()
-	body := servingtest.Spec{Value: 7}.Descriptor("m", 1).Bytes
-	loc := serving.Descriptor{Name: "m", Version: 1, Format: servingtest.FormatName, Location: "http://127.0.0.1:1/never", SHA256: serving.ContentID(body)}
-	good, err := Sign(trusted, loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged := good
-	forged.SHA256 = serving.ContentID([]byte("other"))
-	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithPolicy(Policy{RequireSignature: true}), WithAudit(mustAudit(t)))
-	if err := v.Precheck(ctx, loc); !errors.Is(err, ErrUnsigned) {
-		t.Fatalf("unsigned: %v, want ErrUnsigned", err)
-	}
-	if err := v.Precheck(ctx, forged); !errors.Is(err, ErrBadSignature) {
-		t.Fatalf("forged: %v, want ErrBadSignature", err)
-	}
-	if err := v.Precheck(ctx, good); err != nil {
-		t.Fatalf("signed: %v", err)
-	}
-	inline := servingtest.Spec{Value: 7}.Descriptor("m", 2)
-	if err := v.Precheck(ctx, inline); err != nil {
-		t.Fatalf("inline bytes are Verify's business: %v", err)
-	}
-	if st := v.Stats(); st.RejectedUnsigned != 1 || st.BadSignature != 1 {
-		t.Fatalf("stats %+v", st)
-	}
-}
