@@ -440,4 +440,3 @@ func TestAdmitRefusesBeforeFetching(t *testing.T) {
 		t.Fatalf("the signed model: %v, %v, %d fetches", ref, err, fetches.Load())
 	}
 }
-
