@@ -6,6 +6,7 @@ import (
 
 type segment struct {
 	pred   pred
+	always bool // the predicate is <True/>
 	model  *modelNode
 	weight float64
 	catMap []int // child category index -> parent category index
@@ -86,6 +87,7 @@ func (mc *modelCtx) mining() (evaluator, error) {
 		if seg.pred, err = mc.c.pred(pn, mc.sc); err != nil {
 			return nil, err
 		}
+		seg.always = pn.name == "True"
 		if seg.model, err = mc.c.model(mnode, mc.sc); err != nil {
 			return nil, err
 		}
@@ -123,7 +125,7 @@ func (mm *miningModel) eval(s *state) result {
 	case "selectFirst":
 		for i := range mm.segs {
 			sg := &mm.segs[i]
-			if sg.pred(s) == tTrue {
+			if sg.always || sg.pred(s) == tTrue {
 				return mm.adopt(s, sg, sg.model.eval(s))
 			}
 		}
@@ -133,7 +135,7 @@ func (mm *miningModel) eval(s *state) result {
 		var last *segment
 		for i := range mm.segs {
 			sg := &mm.segs[i]
-			if sg.pred(s) == tTrue {
+			if sg.always || sg.pred(s) == tTrue {
 				r, last = sg.model.eval(s), sg
 			}
 		}
@@ -171,7 +173,7 @@ func (mm *miningModel) regress(s *state) result {
 	var vals []float64
 	for i := range mm.segs {
 		sg := &mm.segs[i]
-		if sg.pred(s) != tTrue {
+		if !sg.always && sg.pred(s) != tTrue {
 			continue
 		}
 		r := sg.model.eval(s)
@@ -219,7 +221,7 @@ func (mm *miningModel) classify(s *state) result {
 	bestConf := math.Inf(-1)
 	for i := range mm.segs {
 		sg := &mm.segs[i]
-		if sg.pred(s) != tTrue {
+		if !sg.always && sg.pred(s) != tTrue {
 			continue
 		}
 		r := sg.model.eval(s)

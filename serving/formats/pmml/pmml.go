@@ -191,6 +191,10 @@ func (p *prep) apply(x float64) (float64, error) {
 			k := int(x)
 			if float64(k) != x || k < 0 || k >= len(p.codes) {
 				valid = false
+				if p.invalid != invReturn {
+					// asIs: a value no category of the document equals.
+					x = -1
+				}
 			} else {
 				x = p.codes[k]
 			}
@@ -208,6 +212,9 @@ func (p *prep) apply(x float64) (float64, error) {
 	if !missing && !valid {
 		switch p.invalid {
 		case invReturn:
+			if p.codes != nil {
+				return 0, &serving.FieldError{Field: p.name, Err: fmt.Errorf("%w: category code %v is not one of the %d categories", serving.ErrFieldType, x, len(p.codes))}
+			}
 			return 0, &serving.FieldError{Field: p.name, Err: fmt.Errorf("%w: value %v is not valid", serving.ErrFieldType, x)}
 		case invAsMissing:
 			missing = true

@@ -85,23 +85,68 @@ func (c *compiler) simplePred(n *node, sc *scope) (pred, error) {
 	if err != nil {
 		return nil, corruptf("SimplePredicate on %q: %v", f.name, err)
 	}
-	cmp, ok := compare[op]
-	if !ok {
-		return nil, corruptf("SimplePredicate operator %q", op)
-	}
 	if f.str && op != "equal" && op != "notEqual" {
 		return nil, unsupportedf("SimplePredicate %s on the string field %q", op, f.name)
 	}
-	return func(s *state) tri {
-		v := s.v[slot]
-		if math.IsNaN(v) {
-			return tUnknown
-		}
-		if cmp(v, x) {
-			return tTrue
-		}
-		return tFalse
-	}, nil
+	// One closure per operator: a comparison, not a call, per node.
+	switch op {
+	case "equal":
+		return func(s *state) tri {
+			v := s.v[slot]
+			if v != v {
+				return tUnknown
+			}
+			return tri(b2u(v == x))
+		}, nil
+	case "notEqual":
+		return func(s *state) tri {
+			v := s.v[slot]
+			if v != v {
+				return tUnknown
+			}
+			return tri(b2u(v != x))
+		}, nil
+	case "lessThan":
+		return func(s *state) tri {
+			v := s.v[slot]
+			if v != v {
+				return tUnknown
+			}
+			return tri(b2u(v < x))
+		}, nil
+	case "lessOrEqual":
+		return func(s *state) tri {
+			v := s.v[slot]
+			if v != v {
+				return tUnknown
+			}
+			return tri(b2u(v <= x))
+		}, nil
+	case "greaterThan":
+		return func(s *state) tri {
+			v := s.v[slot]
+			if v != v {
+				return tUnknown
+			}
+			return tri(b2u(v > x))
+		}, nil
+	case "greaterOrEqual":
+		return func(s *state) tri {
+			v := s.v[slot]
+			if v != v {
+				return tUnknown
+			}
+			return tri(b2u(v >= x))
+		}, nil
+	}
+	return nil, corruptf("SimplePredicate operator %q", op)
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (c *compiler) setPred(n *node, sc *scope) (pred, error) {

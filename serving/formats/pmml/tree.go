@@ -14,6 +14,13 @@ type treeNode struct {
 	counts   []float64 // ScoreDistribution record counts by category
 	count    float64   // recordCount
 	defChild *treeNode
+	// A binary split: two children whose predicates are x < v and x >= v
+	// (or x <= v and x > v) on one numeric field. walk compares once
+	// instead of calling both predicates; the result is the same.
+	split   bool
+	slot    int
+	thr     float64
+	orEqual bool
 }
 
 const (
@@ -31,6 +38,7 @@ type treeModel struct {
 	missing    int
 	returnLast bool
 	penalty    float64
+	rootTrue   bool // the root's predicate is <True/>
 }
 
 func (mc *modelCtx) tree() (evaluator, error) {
@@ -70,6 +78,9 @@ func (mc *modelCtx) tree() (evaluator, error) {
 	}
 	if tm.root, err = mc.treeNode(rn); err != nil {
 		return nil, err
+	}
+	if p, _ := firstPredicate(rn); p != nil && p.name == "True" {
+		tm.rootTrue = true
 	}
 	if mc.mn.classify {
 		// Distributions were indexed while categories were being added.
@@ -131,6 +142,15 @@ func (mc *modelCtx) treeNode(n *node) (*treeNode, error) {
 			return nil, unsupportedf("element <%s> in Node", k.name)
 		}
 	}
+	var kidNodes []*node
+	for _, k := range n.kids {
+		if k.name == "Node" {
+			kidNodes = append(kidNodes, k)
+		}
+	}
+	if len(kidNodes) == 2 {
+		mc.binarySplit(t, kidNodes[0], kidNodes[1])
+	}
 	if dc, ok := n.attr("defaultChild"); ok {
 		for i, id := range kidIDs {
 			if id == dc {
@@ -147,6 +167,42 @@ func (mc *modelCtx) treeNode(n *node) (*treeNode, error) {
 		}
 	}
 	return t, nil
+}
+
+// binarySplit marks t as a binary split when its children a and b test
+// one numeric field against one value with complementary operators.
+func (mc *modelCtx) binarySplit(t *treeNode, a, b *node) {
+	pa, errA := firstPredicate(a)
+	pb, errB := firstPredicate(b)
+	if errA != nil || errB != nil || pa.name != "SimplePredicate" || pb.name != "SimplePredicate" {
+		return
+	}
+	fa, _ := pa.attr("field")
+	fb, _ := pb.attr("field")
+	va, _ := pa.attr("value")
+	vb, _ := pb.attr("value")
+	oa, _ := pa.attr("operator")
+	ob, _ := pb.attr("operator")
+	if fa != fb {
+		return
+	}
+	x, err1 := parseNum(va)
+	y, err2 := parseNum(vb)
+	if err1 != nil || err2 != nil || x != y {
+		return
+	}
+	switch {
+	case oa == "lessThan" && ob == "greaterOrEqual":
+	case oa == "lessOrEqual" && ob == "greaterThan":
+		t.orEqual = true
+	default:
+		return
+	}
+	f, err := mc.sc.lookup(fa)
+	if err != nil || f.str {
+		return
+	}
+	t.split, t.slot, t.thr = true, f.slot, x
 }
 
 func (mc *modelCtx) distribution(t *treeNode, sds []*node) error {
@@ -203,28 +259,43 @@ func (mc *modelCtx) distribution(t *treeNode, sds []*node) error {
 }
 
 func (tm *treeModel) eval(s *state) result {
+	r, misses := tm.walk(s)
+	if misses > 0 && tm.penalty != 1 && r.ok && tm.mn.classify {
+		f := math.Pow(tm.penalty, float64(misses))
+		p := s.v[tm.mn.probs : tm.mn.probs+len(tm.mn.cats.vals)]
+		for i := range p {
+			p[i] *= f
+		}
+	}
+	return r
+}
+
+// walk descends the tree and returns its result and how many unknown
+// predicates the missing-value strategy handled.
+func (tm *treeModel) walk(s *state) (result, int) {
 	t := tm.root
-	if t.pred(s) != tTrue {
-		return result{}
+	if !tm.rootTrue && t.pred(s) != tTrue {
+		return result{}, 0
 	}
 	var last *treeNode
 	misses := 0
-	defer func() {
-		if misses > 0 && tm.penalty != 1 && tm.mn.classify {
-			f := math.Pow(tm.penalty, float64(misses))
-			p := s.v[tm.mn.probs : tm.mn.probs+len(tm.mn.cats.vals)]
-			for i := range p {
-				p[i] *= f
-			}
-		}
-	}()
 descend:
 	for {
 		if t.hasScore {
 			last = t
 		}
 		if len(t.kids) == 0 {
-			return tm.leaf(s, t)
+			return tm.leaf(s, t), misses
+		}
+		if t.split {
+			if v := s.v[t.slot]; v == v {
+				if v < t.thr || (t.orEqual && v == t.thr) {
+					t = t.kids[0]
+				} else {
+					t = t.kids[1]
+				}
+				continue
+			}
 		}
 		for _, c := range t.kids {
 			switch c.pred(s) {
@@ -235,25 +306,25 @@ descend:
 				misses++
 				switch tm.missing {
 				case missLast:
-					return tm.leaf(s, last)
+					return tm.leaf(s, last), misses
 				case missNull:
-					return result{}
+					return result{}, misses
 				case missDefault:
 					if t.defChild == nil {
-						return tm.leaf(s, last)
+						return tm.leaf(s, last), misses
 					}
 					t = t.defChild
 					continue descend
 				case missWeighted, missAggregate:
-					return tm.aggregate(s, t)
+					return tm.aggregate(s, t), misses
 				}
 				// missNone: an unknown predicate is false.
 			}
 		}
 		if tm.returnLast {
-			return tm.leaf(s, last)
+			return tm.leaf(s, last), misses
 		}
-		return result{}
+		return result{}, misses
 	}
 }
 

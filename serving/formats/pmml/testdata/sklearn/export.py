@@ -159,7 +159,7 @@ def export_tree():
 
 def export_forest():
     X, y, names, classes = iris()
-    est = RandomForestClassifier(n_estimators=100, max_depth=4, random_state=0).fit(X, y)
+    est = RandomForestClassifier(n_estimators=30, max_depth=4, random_state=0).fit(X, y)
     segs = "".join('<Segment id="%d"><True/>%s</Segment>' % (i + 1, tree_model(t, names, "species", classes)) for i, t in enumerate(est.estimators_))
     doc = HEAD + data_dictionary(names, "species", classes) + '<MiningModel functionName="classification">%s<Segmentation multipleModelMethod="average">%s</Segmentation></MiningModel></PMML>\n' % (mining_schema(names, "species"), segs)
     write("forest-iris", doc, header(names, classes), rows_for(X, est, classes))
@@ -328,6 +328,63 @@ def export_categorical():
     write("tree-categorical", doc, header(["color", "x"], classes), rows)
 
 
+def xgb_tree(tree, names):
+    # One XGBoost tree (from get_dump(dump_format="json")) as a regression
+    # TreeModel: x < split goes to "yes", else "no"; a missing value takes
+    # the "missing" child (defaultChild).
+    out = []
+
+    def node(n, pred):
+        if "leaf" in n:
+            out.append('<Node id="n%d" score="%s">%s</Node>' % (n["nodeid"], r(np.float32(n["leaf"])), pred))
+            return
+        f, th = names[int(n["split"][1:])], r(np.float32(n["split_condition"]))
+        kids = {k["nodeid"]: k for k in n["children"]}
+        out.append('<Node id="n%d" defaultChild="n%d">%s' % (n["nodeid"], n["missing"], pred))
+        y, no = kids[n["yes"]], kids[n["no"]]
+        node(y, '<SimplePredicate field="%s" operator="lessThan" value="%s"/>' % (f, th))
+        node(no, '<SimplePredicate field="%s" operator="greaterOrEqual" value="%s"/>' % (f, th))
+        out.append("</Node>")
+
+    node(tree, "<True/>")
+    return "".join(out)
+
+
+def export_xgboost():
+    # An XGBoost random forest (100 trees of depth 4, binary:logistic) on
+    # breast cancer, written as PMML the way JPMML-XGBoost lays such a
+    # model out (a model chain: the sum of the trees is the margin, then a
+    # logit RegressionModel), plus the XGBoost binary model for leaves.
+    import json
+    import xgboost as xgb
+    d = datasets.load_breast_cancer()
+    X = f32(d.data)
+    names = ["f%d" % i for i in range(X.shape[1])]
+    est = xgb.XGBRFClassifier(n_estimators=100, max_depth=4, random_state=0, base_score=0.5).fit(X, d.target)
+    bst = est.get_booster()
+    bst.feature_names = None
+    bst.save_model("xgbrf-cancer.model")
+    trees = [json.loads(t) for t in bst.get_dump(dump_format="json")]
+    segs = "".join(
+        '<Segment id="%d"><True/><TreeModel functionName="regression" missingValueStrategy="defaultChild" noTrueChildStrategy="returnLastPrediction">%s%s</TreeModel></Segment>'
+        % (i + 1, "<MiningSchema>" + "".join('<MiningField name="%s"/>' % n for n in names) + "</MiningSchema>", xgb_tree(t, names))
+        for i, t in enumerate(trees))
+    classes = ["0", "1"]
+    sum_model = ('<MiningModel functionName="regression"><MiningSchema>%s</MiningSchema>'
+                 '<Output><OutputField name="xgbValue" optype="continuous" dataType="double" feature="predictedValue" isFinalResult="false"/></Output>'
+                 '<Segmentation multipleModelMethod="sum">%s</Segmentation></MiningModel>') % ("".join('<MiningField name="%s"/>' % n for n in names), segs)
+    logit = ('<RegressionModel functionName="classification" normalizationMethod="logit"><MiningSchema><MiningField name="xgbValue"/><MiningField name="y" usageType="target"/></MiningSchema>'
+             '<RegressionTable intercept="0" targetCategory="1"><NumericPredictor name="xgbValue" coefficient="1"/></RegressionTable>'
+             '<RegressionTable intercept="0" targetCategory="0"/></RegressionModel>')
+    doc = HEAD + data_dictionary(names, "y", classes) + '<MiningModel functionName="classification">%s<Segmentation multipleModelMethod="modelChain"><Segment id="1"><True/>%s</Segment><Segment id="2"><True/>%s</Segment></Segmentation></MiningModel></PMML>\n' % (
+        mining_schema(names, "y"), sum_model, logit)
+    p1 = bst.predict(xgb.DMatrix(X))
+    rows = []
+    for i in range(150):  # the first 150 rows keep the fixture small
+        rows.append([r(v) for v in X[i]] + [classes[int(p1[i] > 0.5)], r(1 - float(p1[i])), r(p1[i])])
+    write("xgbrf-cancer", doc, header(names, classes), rows)
+
+
 if __name__ == "__main__":
     import sklearn
     HEAD = HEAD % sklearn.__version__
@@ -337,3 +394,4 @@ if __name__ == "__main__":
     export_mlp()
     export_svm()
     export_categorical()
+    export_xgboost()
