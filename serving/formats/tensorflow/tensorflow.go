@@ -2,6 +2,7 @@ package tensorflow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -188,7 +189,7 @@ func (f *Format) compile(b []byte, labels map[string]string) (*Model, error) {
 	}
 	row, err := compile(g, order, ps, 1, &f.o)
 	if err != nil {
-		return nil, classify(err)
+		return nil, classify(batchHint(err, ps))
 	}
 	m := &Model{row: row, softmax: g.nodes[out].GetOp() == "Softmax"}
 	m.info, err = describe(ps, row, labels)
@@ -209,6 +210,29 @@ func (f *Format) compile(b []byte, labels map[string]string) (*Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// batchHint adds to a shape error in a graph with batch dimensions that
+// this package fixed them to one record: a graph that uses such a
+// dimension otherwise (as the rows of a matrix operand, say) is valid
+// TensorFlow but cannot be fed record by record, and the message should
+// say why.
+func batchHint(err error, ps []placeholder) error {
+	var u *unsupportedError
+	var big *tooLargeError
+	if errors.As(err, &u) || errors.As(err, &big) {
+		return err
+	}
+	var names []string
+	for _, p := range ps {
+		if p.batched {
+			names = append(names, strconv.Quote(p.name))
+		}
+	}
+	if names == nil {
+		return err
+	}
+	return fmt.Errorf("%w (with the unknown leading dimension of placeholder %s fixed to 1 record)", err, strings.Join(names, ", "))
 }
 
 // batchable reports whether every placeholder has a batch dimension.
