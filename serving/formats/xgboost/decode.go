@@ -410,7 +410,10 @@ func (m *Model) readTrees(g obj, weights []float64) error {
 	m.roots = make([]int32, numTrees)
 	m.groupOf = make([]int32, numTrees)
 	if weights != nil {
-		m.weights = slices.Clone(weights)
+		m.weights = make([]float32, len(weights))
+		for i, w := range weights {
+			m.weights[i] = float32(w)
+		}
 	}
 	for i, t := range trees {
 		if int(info[i]) >= m.groups {
@@ -613,9 +616,9 @@ func (m *Model) readLinear(g obj) error {
 			return schemaErr("weight %d is %v", i, v)
 		}
 	}
-	m.linear = make([]float64, len(w))
+	m.linear = make([]float32, len(w))
 	for i, v := range w {
-		m.linear[i] = float64(float32(v))
+		m.linear[i] = float32(v)
 	}
 	return nil
 }
@@ -665,14 +668,14 @@ func (m *Model) setBaseScore(param obj) error {
 	if len(vals) != 1 && len(vals) != m.groups {
 		return schemaErr("%d base scores for %d outputs", len(vals), m.groups)
 	}
-	m.base = make([]float64, m.groups)
+	m.base = make([]float32, m.groups)
 	for g := range m.base {
 		b := float64(float32(vals[min(g, len(vals)-1)]))
 		z, err := m.toMargin(b)
 		if err != nil {
 			return err
 		}
-		m.base[g] = z
+		m.base[g] = float32(z)
 	}
 	return nil
 }

@@ -43,7 +43,9 @@
 // split's default direction; serve with
 // serving.WithNonFinite(serving.AllowMissing) when inputs can be missing.
 // Features are rounded to float32 before each comparison, as XGBoost
-// reads them.
+// reads them, and margins are summed in float32 in XGBoost's order, so
+// that outputs match XGBoost's own to its last bits (within 1e-6 on every
+// model of the tests, most of them exactly).
 //
 // # Predictions
 //

@@ -97,14 +97,20 @@ func loadAs(tb testing.TB, format string, b []byte, labels map[string]string) se
 	return m
 }
 
-// close reports whether got matches XGBoost's float32 output want to
-// 1e-6, relative to the size of want when it is larger than 1.
+// closeTo reports whether got matches XGBoost's output want to 1e-6.
 func closeTo(got, want float64) bool {
-	return math.Abs(got-want) <= 1e-6*math.Max(1, math.Abs(want))
+	return math.Abs(got-want) <= 1e-6
 }
 
-// checkPrediction compares a prediction with XGBoost's predict row.
+// checkPrediction compares a prediction with XGBoost's predict row, to
+// 1e-6.
 func checkPrediction(t *testing.T, objective string, margin bool, p serving.Prediction, want []float64) {
+	t.Helper()
+	checkPredictionWith(t, closeTo, objective, margin, p, want)
+}
+
+// checkPredictionWith is checkPrediction with another tolerance.
+func checkPredictionWith(t *testing.T, closeTo func(got, want float64) bool, objective string, margin bool, p serving.Prediction, want []float64) {
 	t.Helper()
 	switch {
 	case objective == "multi:softmax" && !margin:

@@ -179,9 +179,9 @@ type Model struct {
 	groups    int
 	margin    bool
 	transform transform
-	logitBase bool // base_score is a probability (logistic objectives)
-	logBase   bool // base_score is a mean (log-link objectives)
-	base      []float64
+	logitBase bool      // base_score is a probability (logistic objectives)
+	logBase   bool      // base_score is a mean (log-link objectives)
+	base      []float32 // margin added to each output, in float32 as XGBoost keeps it
 	inputs    []serving.Input
 	labels    []string
 
@@ -191,10 +191,10 @@ type Model struct {
 	nodes   []node
 	roots   []int32
 	groupOf []int32
-	weights []float64 // dart weights, nil for gbtree
+	weights []float32 // dart weights, nil for gbtree
 	catSets [][]uint32
 
-	linear []float64 // gblinear weights, feature-major, biases last
+	linear []float32 // gblinear weights, feature-major, biases last
 }
 
 var (
@@ -319,14 +319,14 @@ func (m *Model) PredictBatch(ctx context.Context, rows [][]float64, out []servin
 }
 
 // leaf walks the tree starting at root and returns its leaf value.
-func (m *Model) leaf(root int32, x []float64) float64 {
+func (m *Model) leaf(root int32, x []float64) float32 {
 	nodes := m.nodes
 	i := uint32(root)
 	for {
 		n := &nodes[i]
 		f := n.feature
 		if f&flagLeaf != 0 {
-			return float64(n.value)
+			return n.value
 		}
 		v := x[f&featureMask]
 		var left bool
@@ -359,49 +359,68 @@ func (m *Model) inCategories(set uint32, v float64) bool {
 	return found
 }
 
+// The margins are summed in float32, tree by tree in the model's order
+// and starting from the base margin, as XGBoost's CPU predictor sums
+// them, so that they match XGBoost's own to the last bits rather than to
+// float32 rounding.
+
 // margin1 returns the margin of a one-output model.
 func (m *Model) margin1(x []float64) float64 {
 	z := m.base[0]
-	if m.linear != nil {
-		return z + m.linearSum(x, 0)
-	}
-	if m.weights == nil {
+	switch {
+	case m.linear != nil:
+		z = m.linearSum(x, 0, z)
+	case m.weights == nil:
 		for _, r := range m.roots {
 			z += m.leaf(r, x)
 		}
-		return z
+	default:
+		for t, r := range m.roots {
+			z += float32(m.weights[t] * m.leaf(r, x))
+		}
 	}
-	for t, r := range m.roots {
-		z += m.weights[t] * m.leaf(r, x)
-	}
-	return z
+	return float64(z)
 }
 
 // margins writes the margins of a multi-output model into out.
 func (m *Model) margins(x []float64, out []float64) {
-	copy(out, m.base)
-	if m.linear != nil {
-		for g := range out {
-			out[g] += m.linearSum(x, g)
-		}
-		return
+	var stack [16]float32
+	z := stack[:0]
+	if m.groups <= len(stack) {
+		z = stack[:m.groups]
+	} else {
+		z = make([]float32, m.groups)
 	}
-	for t, r := range m.roots {
-		v := m.leaf(r, x)
-		if m.weights != nil {
-			v *= m.weights[t]
+	copy(z, m.base)
+	switch {
+	case m.linear != nil:
+		for g := range z {
+			z[g] = m.linearSum(x, g, z[g])
 		}
-		out[m.groupOf[t]] += v
+	default:
+		for t, r := range m.roots {
+			v := m.leaf(r, x)
+			if m.weights != nil {
+				v = float32(m.weights[t] * v)
+			}
+			z[m.groupOf[t]] += v
+		}
+	}
+	for g, v := range z {
+		out[g] = float64(v)
 	}
 }
 
-// linearSum is the gblinear sum for output g. Missing (NaN) features
-// count as absent, as in XGBoost.
-func (m *Model) linearSum(x []float64, g int) float64 {
-	s := m.linear[m.features*m.groups+g]
+// linearSum adds the gblinear sum for output g to base, bias first, as
+// XGBoost does. Missing (NaN) features count as absent, as in XGBoost.
+// Each multiply-add is rounded once, as a fused multiply-add: XGBoost's
+// release builds fuse it (the models of testdata/xgboost3 match only
+// so), and the product of two float32 values is exact in float64.
+func (m *Model) linearSum(x []float64, g int, base float32) float32 {
+	s := base + m.linear[m.features*m.groups+g]
 	for i, v := range x {
 		if v == v {
-			s += float64(float32(v)) * m.linear[i*m.groups+g]
+			s = float32(float64(float32(v))*float64(m.linear[i*m.groups+g]) + float64(s))
 		}
 	}
 	return s
