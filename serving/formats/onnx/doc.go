@@ -1,12 +1,103 @@
 // Package onnx is the "onnx" model format: ONNX models (the protobuf
-// bytes of a ModelProto, as torch.onnx.export or skl2onnx write them) run
-// in pure Go by onnx-go with its gorgonnx backend. Importing the package
-// registers the format with serving:
+// bytes of a ModelProto, as torch.onnx.export or skl2onnx write them), run
+// by one of two engines. Importing the package registers the format with
+// serving:
 //
 //	import _ "github.com/modelstream/modelstream/serving/formats/onnx"
 //
 // ONNX brings heavy dependencies (onnx-go, gorgonia, gonum), which is why
 // it lives apart: a program that never imports it pays nothing for it.
+//
+// # Engines
+//
+// A model message says format "onnx", never how to run it: which engine
+// runs ONNX models is the service's choice, made once at start-up with
+// [UseEngine]:
+//
+//	onnx.UseEngine(onnx.Runtime())          // ONNX Runtime, or an error saying why not
+//	onnx.UseEngine(onnx.RuntimeOrPureGo())  // ONNX Runtime if its library loads, else pure Go
+//	onnx.UseEngine(onnx.PureGo())           // onnx-go in pure Go
+//
+// The choice is logged. A program that never calls UseEngine runs models
+// on [PureGo], as before ONNX Runtime was offered: what runs a model does
+// not change because a shared library happens to be installed on a host.
+// [Open] returns a serving.Format over an engine, to register under a
+// second name (both engines side by side, for a shadow comparison) or to
+// load models directly.
+//
+// The pure-Go engine (onnx-go with its gorgonnx backend) needs nothing
+// but Go, and runs the ops of dense and simple convolutional networks
+// (about 140 of the 1072 models of the ONNX backend suite). ONNX Runtime
+// runs nearly every ONNX model, tens of times faster (see the
+// package's benchmarks), but needs cgo and its shared library.
+//
+// # ONNX Runtime
+//
+// The [Runtime] engine calls ONNX Runtime's C API through
+// github.com/yalue/onnxruntime_go, which loads the shared library at run
+// time (dlopen): nothing of ONNX Runtime is needed to build. The library
+// is looked for at [LibraryPath], else at the path in the ONNXRUNTIME_LIB
+// environment variable, else under the names libonnxruntime.so,
+// libonnxruntime.so.1 and libonnxruntime.dylib in the dynamic loader's
+// search path. Each candidate is checked before use: it must be ONNX
+// Runtime and offer C API version 24 (ONNX Runtime 1.24 or newer). When
+// none will do, starting the engine fails with one *[LibraryError]
+// listing every candidate and why it was refused. In a program built with
+// CGO_ENABLED=0 the package still builds; Runtime then fails the same
+// way, saying cgo is missing. The library is loaded once per process and
+// stays loaded.
+//
+// At load, a model is parsed by this package first (corrupt bytes never
+// reach ONNX Runtime), each input is checked to be one a record can fill,
+// ONNX Runtime builds its session (errors of its own come back as a
+// *[RuntimeError] inside serving.ErrUnsupportedModel, for a missing op or
+// opset, or serving.ErrCorruptModel, for a graph it finds invalid), and
+// the model runs once on ones, and once on two rows when it has a batch
+// dimension, which fixes how its outputs become a Prediction. Refused at
+// load, with the reason: an input of a type a record cannot carry
+// (sequences, maps, complex numbers), without a declared shape, or with a
+// symbolic dimension other than a leading batch dimension; a string input
+// whose values the graph does not list; an output a Prediction cannot
+// hold; and a graph that divides an integer by a value computed from an
+// integer input, since a record holding 0 there would make ONNX Runtime
+// trap and kill the process.
+//
+// Inputs: a feature vector fills the graph inputs in declared order, each
+// row-major. float32 and float64 take the numbers; float16 and bfloat16
+// take them rounded to nearest; integer and bool inputs take integral
+// values in range (bool: 0 or 1), and anything else is a
+// *serving.FieldError wrapping serving.ErrFieldType that names the input
+// element. A string input (a category fed to LabelEncoder, OneHotEncoder
+// or CategoryMapper) takes the index of the value in the list that node
+// declares, which ModelInfo.Inputs gives as the input's Categories.
+//
+// Outputs: a classifier (an integer or string label of one element per
+// record beside class probabilities, as a ZipMap or as a tensor beside an
+// ai.onnx.ml classifier that names its classes, which is how skl2onnx
+// exports scikit-learn classifiers) gives Label, the class; Values, the
+// probabilities in class order; Confidence, the probability of Label; and
+// Value, the probability of the second class for a binary classifier and
+// Confidence otherwise. Any other model gives its numeric outputs: one
+// element in all is Value; more are Values, every output's elements in
+// declared order, with Value and Label from the first output as the
+// pure-Go engine sets them (its one element, or its largest and the
+// index of the largest).
+//
+// A leading symbolic dimension of every input is the batch: Predict
+// feeds one row, and PredictBatch ([serving.BatchPredictor]) feeds many
+// in one call of ONNX Runtime, when the load-time run on two rows showed
+// the outputs follow it; otherwise rows are scored one by one.
+//
+// Concurrency: a model is safe for concurrent use; ONNX Runtime's Run is,
+// and calls share one session (see [Sessions] for more). Each session
+// uses [IntraOpThreads] and [InterOpThreads] threads, one each by
+// default, since a service scores many records at once from its own
+// goroutines. Close, which the Server calls once after the last call in
+// flight, waits for calls still running and releases the sessions; later
+// calls fail with serving.ErrClosed. A cancelled context terminates a
+// run in progress.
+//
+// The rest of this documentation is about the pure-Go engine.
 //
 // # Loading
 //

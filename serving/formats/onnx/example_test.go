@@ -3,6 +3,7 @@ package onnx_test
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/onnx"
@@ -54,4 +55,37 @@ func ExampleParse_unsupported() {
 	fmt.Println(err)
 	// Output:
 	// serving: unsupported model (onnx): onnx: operator Erf not implemented ()
+}
+
+// The service picks the engine once at start-up; model messages keep
+// saying format "onnx". RuntimeOrPureGo runs models on ONNX Runtime when
+// its shared library loads (here from ONNXRUNTIME_LIB), and on the pure-Go
+// engine otherwise: either way this MLP exported by torch.onnx.export
+// gives the same probabilities.
+func ExampleUseEngine() {
+	if err := onnx.UseEngine(onnx.RuntimeOrPureGo()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer onnx.UseEngine(onnx.PureGo()) // back to the default, for the other examples
+
+	b, err := os.ReadFile("testdata/torch_mlp.onnx")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, err := serving.Load(context.Background(), serving.Descriptor{Name: "mlp", Format: onnx.FormatName, Bytes: b})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer m.(serving.Closer).Close()
+	p, err := m.Predict(context.Background(), []float64{0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8, 0.9, 1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%.4f\n", p.Values)
+	// Output:
+	// [0.3515 0.3071 0.3415]
 }

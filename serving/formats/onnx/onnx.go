@@ -63,10 +63,11 @@ func Instances(n int) Option { return func(o *options) { o.instances = n } }
 // [DefaultMaxTensorElements]. n must be at least 1.
 func MaxTensorElements(n int64) Option { return func(o *options) { o.maxElements = n } }
 
-// Format is the ONNX model format. It is immutable and safe for concurrent
-// use. The package registers one with the default options under
-// [FormatName]; build another with [New] to change them, and register it
-// under a name of your own.
+// Format is the ONNX model format on the pure-Go engine. It is immutable
+// and safe for concurrent use. The format registered under [FormatName]
+// runs on the engine [UseEngine] chose, [PureGo] with the default options
+// unless told otherwise; build a Format with [New] to load models on the
+// pure-Go engine directly or to register it under a name of your own.
 type Format struct {
 	o options
 }
