@@ -214,6 +214,7 @@ func compileDocument(root *node) (*Model, error) {
 		m.info.Inputs[i].Categories = labelsOf(p.f)
 	}
 	m.nslots = c.nslots
+	m.strs = c.strs
 	m.info.Features = len(m.inputs)
 	m.info.Outputs = 1
 	if mn.classify {

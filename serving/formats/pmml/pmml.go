@@ -38,6 +38,7 @@ type Model struct {
 	top    *modelNode
 	nslots int
 	names  []string // input names, for errors
+	strs   []string // interned strings: a string slot holds its index
 	pool   sync.Pool
 }
 
