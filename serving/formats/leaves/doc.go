@@ -14,7 +14,8 @@
 //     LightGBM 2.x to 4.x write it (version=v2, v3 and v4). Linear trees
 //     (linear_tree=true) fail with serving.ErrUnsupportedModel, since
 //     leaves would ignore their leaf models and answer wrong scores.
-//   - "lightgbm-json": a LightGBM JSON dump (Booster.dump_model). It is a
+//   - "lightgbm-json": a LightGBM JSON dump (Booster.dump_model), of
+//     version v2 to v4 (linear trees refused as above). It is a
 //     separate name rather than sniffed from "lightgbm", so that a
 //     publisher states what it sends; JSON bytes published as
 //     "lightgbm" fail with a hint to use "lightgbm-json".

@@ -232,10 +232,13 @@ func parsePandasCategorical(s string) ([][]string, error) {
 	return out, nil
 }
 
-// scanLightGBMJSON reads the objective of a LightGBM JSON dump and checks
-// its declared leaf counts against its size.
+// scanLightGBMJSON reads the objective, version and feature names of a
+// LightGBM JSON dump, checks its declared leaf counts against its size,
+// and refuses dumps of linear trees, whose leaf models leaves would
+// ignore.
 func scanLightGBMJSON(b []byte) (lgHeader, error) {
 	var doc struct {
+		Version       string          `json:"version"`
 		Objective     string          `json:"objective"`
 		AverageOutput bool            `json:"average_output"`
 		FeatureNames  []string        `json:"feature_names"`
@@ -255,7 +258,68 @@ func scanLightGBMJSON(b []byte) (lgHeader, error) {
 			return lgHeader{}, serving.Corrupt(FormatLightGBMJSON, fmt.Errorf("tree %d: num_leaves=%d in a %d-byte model", i, t.NumLeaves, len(b)))
 		}
 	}
-	return lgHeader{objective: doc.Objective, featureNames: doc.FeatureNames, pandasCats: string(doc.PandasCats)}, nil
+	switch doc.Version {
+	case "v2", "v3", "v4":
+	default:
+		return lgHeader{}, serving.Unsupported(FormatLightGBMJSON, fmt.Errorf("LightGBM dump version %q (this package reads v2, v3 and v4)", doc.Version))
+	}
+	if hasKey(b, "leaf_coeff") {
+		return lgHeader{}, serving.Unsupported(FormatLightGBMJSON, errors.New("linear trees (linear_tree=true): leaves would ignore their leaf models"))
+	}
+	return lgHeader{objective: doc.Objective, version: doc.Version, versionLine: -1, featureNames: doc.FeatureNames, pandasCats: string(doc.PandasCats)}, nil
+}
+
+// hasKey reports whether the JSON text b has an object key named k (the
+// string followed by a colon).
+func hasKey(b []byte, k string) bool {
+	q := []byte(`"` + k + `"`)
+	for {
+		i := bytes.Index(b, q)
+		if i < 0 {
+			return false
+		}
+		b = bytes.TrimLeft(b[i+len(q):], " \t\r\n")
+		if len(b) > 0 && b[0] == ':' {
+			return true
+		}
+	}
+}
+
+// jsonForLeaves returns the dump bytes leaves reads: leaves accepts only
+// version "v2", and the dumps of LightGBM 3.x and 4.x (v3, v4) keep the
+// fields it reads, so their top-level version is rewritten to v2 in a
+// copy.
+func jsonForLeaves(b []byte, version string) ([]byte, error) {
+	if version == "v2" {
+		return b, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, serving.Corrupt(FormatLightGBMJSON, errors.New("not a JSON object"))
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil, serving.Corrupt(FormatLightGBMJSON, err)
+		}
+		start := dec.InputOffset()
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, serving.Corrupt(FormatLightGBMJSON, err)
+		}
+		if key != "version" {
+			continue
+		}
+		end := int(dec.InputOffset())
+		i := bytes.Index(b[start:end], []byte(version))
+		if i < 0 {
+			break
+		}
+		c := bytes.Clone(b)
+		c[int(start)+i+1] = '2'
+		return c, nil
+	}
+	return nil, serving.Corrupt(FormatLightGBMJSON, errors.New("no top-level version"))
 }
 
 // xgHeader is what scanXGBoost learns about an XGBoost binary model.

@@ -360,7 +360,11 @@ func loadLightGBMJSON(_ context.Context, d serving.Descriptor) (serving.Model, e
 			return decoded{}, err
 		}
 		tr, scale, unknown := lightGBMTransform(h.objective, h.averageOutput)
-		e, err := lv.LGEnsembleFromJSON(bytes.NewReader(b), false)
+		lb, err := jsonForLeaves(b, h.version)
+		if err != nil {
+			return decoded{}, err
+		}
+		e, err := lv.LGEnsembleFromJSON(bytes.NewReader(lb), false)
 		if err != nil {
 			return decoded{}, err
 		}

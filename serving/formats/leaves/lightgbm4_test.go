@@ -27,14 +27,23 @@ func lgb4(t *testing.T, name, part string) []byte {
 	return b
 }
 
-// TestLightGBM4 loads the LightGBM 4.x text models (version=v4) and
-// compares leaves' raw scores and probabilities with LightGBM's
-// predict(raw_score=True) and predict().
+// TestLightGBM4 loads the LightGBM 4.x text models (version=v4), and
+// their JSON dumps where present, and compares leaves' raw scores and
+// probabilities with LightGBM's predict(raw_score=True) and predict().
 func TestLightGBM4(t *testing.T) {
+	cases := []struct{ name, format, file string }{
+		{"binary_classification", leaves.FormatLightGBMJSON, "model.json"},
+		{"multiclass", leaves.FormatLightGBMJSON, "model.json"},
+		{"regression_missing", leaves.FormatLightGBMJSON, "model.json"},
+	}
 	for _, name := range []string{"binary_classification", "multiclass", "regression", "regression_missing", "small_tree"} {
-		t.Run(name, func(t *testing.T) {
-			model := lgb4(t, name, "model.txt")
-			if !strings.Contains(string(model), "\nversion=v4\n") {
+		cases = append(cases, struct{ name, format, file string }{name, leaves.FormatLightGBM, "model.txt"})
+	}
+	for _, tc := range cases {
+		name := tc.name
+		t.Run(name+"/"+tc.format, func(t *testing.T) {
+			model := lgb4(t, name, tc.file)
+			if !strings.Contains(string(model), "\nversion=v4\n") && !strings.Contains(string(model), `"version":"v4"`) {
 				t.Fatal("not a v4 model")
 			}
 			var in struct {
@@ -58,9 +67,12 @@ func TestLightGBM4(t *testing.T) {
 					continue // a regression model has raw scores only
 				}
 				exp := lgbRows(t, c.want)
-				m, err := serving.Load(context.Background(), serving.Descriptor{Name: name, Format: leaves.FormatLightGBM, Bytes: model, Labels: c.labels})
+				m, err := serving.Load(context.Background(), serving.Descriptor{Name: name, Format: tc.format, Bytes: model, Labels: c.labels})
 				if err != nil {
 					t.Fatal(err)
+				}
+				if in := m.(serving.Describer).Describe().Inputs; len(in) == 0 || in[0].Name != "Column_0" {
+					t.Fatalf("inputs %+v", in)
 				}
 				if len(exp) != len(in.Data) || len(exp) == 0 {
 					t.Fatalf("%d expected rows for %d inputs", len(exp), len(in.Data))
@@ -126,6 +138,14 @@ func TestLightGBM4Refusals(t *testing.T) {
 	if !strings.Contains(err.Error(), "linear trees") {
 		t.Errorf("error does not name linear trees: %v", err)
 	}
+	_, err = serving.Load(context.Background(), serving.Descriptor{Name: "m", Format: leaves.FormatLightGBMJSON, Bytes: lgb4(t, "linear_tree", "model.json")})
+	wantLoadError(t, err, serving.ErrUnsupportedModel)
+	if !strings.Contains(err.Error(), "linear trees") {
+		t.Errorf("error does not name linear trees: %v", err)
+	}
+	dump := string(lgb4(t, "regression_missing", "model.json"))
+	_, err = serving.Load(context.Background(), serving.Descriptor{Name: "m", Format: leaves.FormatLightGBMJSON, Bytes: []byte(strings.Replace(dump, `"version":"v4"`, `"version":"v9"`, 1))})
+	wantLoadError(t, err, serving.ErrUnsupportedModel)
 	model := string(lgb4(t, "regression", "model.txt"))
 	wantLoadError(t, load([]byte(strings.Replace(model, "version=v4", "version=v5", 1))), serving.ErrUnsupportedModel)
 	wantLoadError(t, load([]byte(strings.Replace(model, "version=v4\n", "", 1))), serving.ErrCorruptModel)
