@@ -17,7 +17,7 @@ func regDoc(attrs string) string {
 	return `<PMML version="4.4" xmlns="http://www.dmg.org/PMML-4_4">
 <DataDictionary>
   <DataField name="x" optype="continuous" dataType="double"><Interval closure="closedClosed" leftMargin="0" rightMargin="10"/><Value value="-1" property="missing"/></DataField>
-  <DataField name="c" optype="categorical" dataType="string"><Value value="a"/><Value value="b"/></DataField>
+  <DataField name="c" optype="categorical" dataType="string"><Value value="a"/><Value value="b"/><Value value="?" property="missing"/><Value value="z" property="invalid"/></DataField>
   <DataField name="y" optype="continuous" dataType="double"/>
 </DataDictionary>
 <RegressionModel functionName="regression">
@@ -96,7 +96,9 @@ func TestRecordErrors(t *testing.T) {
 		{"invalid asValue", `invalidValueTreatment="asValue" invalidValueReplacement="5"`, []float64{11, 0}, 11, nil, ""},
 		{"outlier extreme", `outliers="asExtremeValues" lowValue="1" highValue="8"`, []float64{9, 1}, 27, nil, ""},
 		{"outlier missing", `outliers="asMissingValues" lowValue="1" highValue="8" missingValueReplacement="0"`, []float64{0.5, 0}, 1, nil, ""},
-		{"unseen category", ``, []float64{1, 2}, 0, serving.ErrFieldType, "c"},
+		{"unseen category", ``, []float64{1, 4}, 0, serving.ErrFieldType, "c"},
+		{"declared invalid category", ``, []float64{1, 2}, 0, serving.ErrFieldType, "c"},
+		{"declared missing category", ``, []float64{1, 3}, 0, serving.ErrMissingField, "c"},
 		{"fractional category", ``, []float64{1, 0.5}, 0, serving.ErrFieldType, "c"},
 		{"negative category", ``, []float64{1, -1}, 0, serving.ErrFieldType, "c"},
 		{"missing category", ``, []float64{1, nan}, 0, serving.ErrMissingField, "c"},
@@ -123,7 +125,7 @@ func TestRecordErrors(t *testing.T) {
 		t.Fatalf("short vector: %v", err)
 	}
 	in := m.Describe().Inputs
-	if len(in) != 2 || in[0].Name != "x" || in[0].Categories != nil || in[1].Name != "c" || strings.Join(in[1].Categories, ",") != "a,b" {
+	if len(in) != 2 || in[0].Name != "x" || in[0].Categories != nil || in[1].Name != "c" || strings.Join(in[1].Categories, ",") != "a,b,z,?" {
 		t.Fatalf("inputs %+v", in)
 	}
 }

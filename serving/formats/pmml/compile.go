@@ -210,8 +210,20 @@ func compileDocument(root *node) (*Model, error) {
 		if len(p.f.cats.vals) == 0 {
 			return nil, unsupportedf("categorical field %q lists no Value and the model names none", p.name)
 		}
-		p.codes = p.f.cats.vals
-		m.info.Inputs[i].Categories = labelsOf(p.f)
+		// Categories: the valid values, then those declared invalid or
+		// missing, which a record may carry too.
+		labels := labelsOf(p.f)
+		codes := append([]float64(nil), p.f.cats.vals...)
+		for _, extra := range [][]float64{p.f.invalid, p.f.missing} {
+			for _, v := range extra {
+				if !slices.Contains(codes, v) {
+					codes = append(codes, v)
+					labels = append(labels, c.strs[int(v)])
+				}
+			}
+		}
+		p.codes, p.labels = codes, labels
+		m.info.Inputs[i].Categories = slices.Clone(labels)
 	}
 	m.nslots = c.nslots
 	m.strs = c.strs

@@ -14,9 +14,9 @@
 // MiningSchema, in the order they are listed there; [Model.Describe]
 // names them. A field whose DataDictionary dataType is string (or
 // boolean) is categorical for the Server: its Input lists the field's
-// valid Values, or when the DataDictionary lists none, the values the
-// model itself tests, and Predict receives the index of the record's
-// value in that list. Every other field is numeric, including integer
+// valid Values (or, when the DataDictionary lists none, the values the
+// model itself tests) followed by the values declared invalid or missing,
+// and Predict receives the index of the record's value in that list. Every other field is numeric, including integer
 // fields of optype categorical, and Predict receives its number. NaN
 // means missing.
 //
@@ -42,7 +42,7 @@
 // probability of every category in the order of the target's
 // DataDictionary Values (or the order the model names them when the
 // DataDictionary lists none); Confidence and Value, the probability of
-// Label. OutputFields (predictedValue, predictedDisplayValue, probability,
+// Label; [Model.Classes] lists the categories in that order. OutputFields (predictedValue, predictedDisplayValue, probability,
 // transformedValue) are computed so that later segments of a model chain
 // and transformedValue expressions can read them; residual is always
 // missing, as the target is not an input.
@@ -50,7 +50,10 @@
 // # Models
 //
 // RegressionModel (regression, and classification with every
-// normalizationMethod), GeneralRegressionModel, TreeModel (every
+// normalizationMethod), GeneralRegressionModel (regression, general
+// linear, generalized linear with every link function, multinomial
+// logistic; not ordinal multinomial, Cox regression or contrast
+// matrices), TreeModel (every
 // predicate, missingValueStrategy and noTrueChildStrategy,
 // ScoreDistribution probabilities or record counts), MiningModel with a
 // Segmentation (sum, weightedSum, average, weightedAverage, median, max,
@@ -60,6 +63,14 @@
 // built from Constant, FieldRef, NormContinuous, NormDiscrete,
 // Discretize, MapValues (InlineTable) and Apply of the built-in
 // arithmetic, comparison, boolean, if and isMissing functions.
+//
+// A Segmentation's missingPredictionTreatment of skipSegment leaves out
+// segments without a result; otherwise (continue, returnMissing) a
+// segment without a result leaves the whole model without one. Numbers
+// are evaluated in float64 whatever their dataType, as the specification
+// describes the arithmetic; an evaluator that rounds float fields to
+// float32 (as JPMML does) can differ in the last digits, or at a split
+// threshold that is not a float32.
 //
 // Anything else (another model element, a string function, a
 // DefineFunction, a TableLocator, ...) is refused at load with an error

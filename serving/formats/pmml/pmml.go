@@ -175,6 +175,7 @@ type prep struct {
 	src, dst    int
 	f           *field
 	codes       []float64 // category code -> value, for a top-level string field
+	labels      []string  // category code -> label
 	hasRepl     bool
 	repl        float64
 	missInvalid bool // missingValueTreatment="returnInvalid"
@@ -185,6 +186,7 @@ type prep struct {
 }
 
 func (p *prep) apply(x float64) (float64, error) {
+	code := x
 	missing := math.IsNaN(x)
 	valid := true
 	if !missing {
@@ -198,6 +200,14 @@ func (p *prep) apply(x float64) (float64, error) {
 				}
 			} else {
 				x = p.codes[k]
+				// The categories also list the declared invalid and
+				// missing values, so that a record can carry them.
+				switch p.f.classify(x) {
+				case valMissing:
+					missing = true
+				case valInvalid:
+					valid = false
+				}
 			}
 		} else if math.IsInf(x, 0) {
 			valid = false
@@ -214,7 +224,10 @@ func (p *prep) apply(x float64) (float64, error) {
 		switch p.invalid {
 		case invReturn:
 			if p.codes != nil {
-				return 0, &serving.FieldError{Field: p.name, Err: fmt.Errorf("%w: category code %v is not one of the %d categories", serving.ErrFieldType, x, len(p.codes))}
+				if k := int(code); float64(k) == code && k >= 0 && k < len(p.labels) {
+					return 0, &serving.FieldError{Field: p.name, Err: fmt.Errorf("%w: category %q is declared invalid", serving.ErrFieldType, p.labels[k])}
+				}
+				return 0, &serving.FieldError{Field: p.name, Err: fmt.Errorf("%w: category code %v is not one of the %d categories", serving.ErrFieldType, code, len(p.codes))}
 			}
 			return 0, &serving.FieldError{Field: p.name, Err: fmt.Errorf("%w: value %v is not valid", serving.ErrFieldType, x)}
 		case invAsMissing:
