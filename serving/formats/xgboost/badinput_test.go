@@ -339,3 +339,39 @@ func TestUBJSONNumbers(t *testing.T) {
 	_, err = tryLoad(xgboost.FormatUBJSON, doc, nil)
 	wantLoadError(t, err, serving.ErrCorruptModel)
 }
+
+// TestBadVersionKeepsServing activates a good model, then corrupt,
+// truncated and hostile versions of it: each activation fails with a
+// typed error and the good version keeps answering.
+func TestBadVersionKeepsServing(t *testing.T) {
+	ctx := context.Background()
+	srv, err := serving.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	good := readModel(t, "binary_logistic", "ubj")
+	if _, err := srv.Activate(ctx, serving.Descriptor{Name: "m", Format: "xgboost-ubj", Version: 1, Bytes: good}); err != nil {
+		t.Fatal(err)
+	}
+	row := readExpected(t, "binary_logistic").rows()[0]
+	before, err := srv.Model("m").Score(ctx, serving.Record{Features: row})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, bad := range [][]byte{
+		good[:len(good)/2],
+		append([]byte("{L\x00\x00\x00\x00\x00\x00\x00\x01a[$d#L\x7f"), make([]byte, 8)...),
+		bytes.Repeat([]byte("["), 1<<16),
+	} {
+		_, err := srv.Activate(ctx, serving.Descriptor{Name: "m", Format: "xgboost-ubj", Version: uint64(2 + i), Bytes: bad})
+		var fe *serving.FormatError
+		if !errors.As(err, &fe) {
+			t.Fatalf("bad version %d: %v, want a *serving.FormatError", i, err)
+		}
+		after, err := srv.Model("m").Score(ctx, serving.Record{Features: row})
+		if err != nil || after.Value != before.Value || after.Provenance.Model.Version != 1 {
+			t.Fatalf("after bad version %d: %+v, %v", i, after, err)
+		}
+	}
+}
