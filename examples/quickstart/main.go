@@ -142,10 +142,8 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 	defer stopTail()
 
 	// The pipeline: consumer group -> JSON codec -> fraud model -> sink.
-	schema, err := kafka.NewSchema(demo.FraudFeatures...)
-	if err != nil {
-		return err
-	}
+	// JSON objects become named records, bound by name to the inputs of
+	// whichever model version is live: there is no schema to declare.
 	sink, err := kafka.NewSink(kcfg, kafka.Topic(scoresTopic), kafka.DeadLetterTopic(dlqTopic))
 	if err != nil {
 		return err
@@ -157,7 +155,7 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 		return err
 	}
 	src, err := kafka.NewSource(fromNewest, "quickstart-"+run, srv.Model("fraud"), sink,
-		kafka.Topics(dataTopic), kafka.RecordCodec(kafka.JSON{Schema: schema}))
+		kafka.Topics(dataTopic), kafka.RecordCodec(kafka.JSON{}))
 	if err != nil {
 		return err
 	}

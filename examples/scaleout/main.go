@@ -140,12 +140,8 @@ func startInstance(id int, brokers []string, group string, logger *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	schema, err := kafka.NewSchema(demo.FraudFeatures...)
-	if err != nil {
-		return nil, err
-	}
 	src, err := kafka.NewSource(kcfg, group, srv.Model("fraud"), sink,
-		kafka.Topics(dataTopic), kafka.RecordCodec(kafka.JSON{Schema: schema}), kafka.Hooks(m))
+		kafka.Topics(dataTopic), kafka.RecordCodec(kafka.JSON{}), kafka.Hooks(m))
 	if err != nil {
 		return nil, err
 	}

@@ -6,148 +6,95 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/modelstream/modelstream/serving"
 )
 
-// Codec decodes the value of a data record into a feature vector. A
-// Codec must be safe for concurrent use; the Source calls it from many
-// goroutines.
+// Codec decodes the value of a data record into the values of a
+// serving.Record: Features, and for a named record Layout and Text. The
+// Source fills in Key and Time. A Codec must be safe for concurrent use;
+// the Source calls it from many goroutines.
 type Codec interface {
-	Decode(value []byte) ([]float64, error)
+	Decode(value []byte) (serving.Record, error)
 }
 
 // CodecFunc adapts a function to the Codec interface.
-type CodecFunc func(value []byte) ([]float64, error)
+type CodecFunc func(value []byte) (serving.Record, error)
 
 // Decode calls f(value).
-func (f CodecFunc) Decode(value []byte) ([]float64, error) { return f(value) }
+func (f CodecFunc) Decode(value []byte) (serving.Record, error) { return f(value) }
 
-// ErrDecode means a record's value could not be decoded into features.
-// Codecs in this package return a *DecodeError, which wraps it.
+// ErrDecode means a record's value could not be decoded. Every error of
+// the codecs in this package wraps it; when one field is at fault, the
+// error also wraps a *serving.FieldError naming it (its position, for a
+// positional record), with serving.ErrFieldType for a bad value or
+// serving.ErrMissingField for an absent one. Test with errors.Is and
+// errors.As.
 var ErrDecode = errors.New("kafka: cannot decode record")
 
-// DecodeError details an ErrDecode. Field names the feature or position
-// at fault, when there is one.
-type DecodeError struct {
-	Field string
-	Err   error
+func decodeErr(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrDecode}, args...)...)
 }
 
-// Error returns "kafka: cannot decode record", the field and the cause.
-func (e *DecodeError) Error() string {
-	if e.Field == "" {
-		return fmt.Sprintf("%v: %v", ErrDecode, e.Err)
-	}
-	return fmt.Sprintf("%v: field %s: %v", ErrDecode, e.Field, e.Err)
+func fieldErr(field string, kind error, format string, args ...any) error {
+	return fmt.Errorf("%w: %w", ErrDecode, &serving.FieldError{Field: field, Err: fmt.Errorf("%w: "+format, append([]any{kind}, args...)...)})
 }
 
-// Unwrap returns ErrDecode and the cause.
-func (e *DecodeError) Unwrap() []error { return []error{ErrDecode, e.Err} }
-
-// Schema maps feature names to positions in the feature vector. A Schema
-// is immutable and safe for concurrent use.
-type Schema struct {
-	names []string
-	index map[string]int
-}
-
-// NewSchema returns a Schema whose i-th feature is names[i]. Names must
-// be non-empty and distinct.
-func NewSchema(names ...string) (*Schema, error) {
-	if len(names) == 0 {
-		return nil, configErr("NewSchema: no feature names")
-	}
-	s := &Schema{names: slices.Clone(names), index: make(map[string]int, len(names))}
-	for i, n := range names {
-		if n == "" {
-			return nil, configErr("NewSchema: feature %d has an empty name", i)
-		}
-		if _, dup := s.index[n]; dup {
-			return nil, configErr("NewSchema: feature %q appears twice", n)
-		}
-		s.index[n] = i
-	}
-	return s, nil
-}
-
-// Len returns the number of features.
-func (s *Schema) Len() int { return len(s.names) }
-
-// Names returns the feature names in position order.
-func (s *Schema) Names() []string { return slices.Clone(s.names) }
-
-// Index returns the position of the named feature.
-func (s *Schema) Index(name string) (int, bool) {
-	i, ok := s.index[name]
-	return i, ok
-}
-
-// JSON decodes a JSON array of numbers, such as [1.5, 2, 0.3], or, when
-// Schema is set, a JSON object of named numbers, such as
-// {"age": 41, "income": 52000}. Object fields not in the schema are
-// ignored; a schema feature absent from the object is an error, unless
-// Missing is set, in which case it becomes NaN ("missing", see
-// serving.NonFinitePolicy). With a Schema, an array must have exactly
-// Schema.Len() elements.
+// JSON decodes a JSON array of numbers, such as [1.5, 2, 0.3], into a
+// positional record, and a flat JSON object, such as
+// {"age": 41, "country": "FR", "income": 52000}, into a named record
+// whose Layout lists the object's keys in document order. Records whose
+// objects have the same keys in the same order share one *serving.Layout,
+// so that a Server binds each model version to it once (see
+// serving.Record). An object's values may be numbers; strings, which go
+// to Record.Text (Features NaN there) for categorical inputs; true and
+// false, read as 1 and 0; and null, read as NaN ("missing", see
+// serving.NonFinitePolicy). A nested object or array is an error naming
+// the field.
 //
-// The zero value decodes arrays of any length. A JSON value is safe for
-// concurrent use.
+// Layout, when set, pins the fields: an object's fields are placed in
+// the Layout's order and the others ignored, and a field of the Layout
+// absent from the object is an error unless Missing is set, in which case
+// it is NaN; an array must then have Layout.Len() numbers, in the
+// Layout's order. Either way the records carry Layout.
+//
+// The zero value decodes arrays of any length and objects of any keys. A
+// JSON value is safe for concurrent use.
 type JSON struct {
-	Schema  *Schema
+	Layout  *serving.Layout
 	Missing bool
 }
 
 // Decode implements Codec.
-func (c JSON) Decode(v []byte) ([]float64, error) {
+func (c JSON) Decode(v []byte) (serving.Record, error) {
 	v = bytes.TrimSpace(v)
 	if len(v) == 0 {
-		return nil, &DecodeError{Err: errors.New("empty value")}
+		return serving.Record{}, decodeErr("empty value")
 	}
 	switch v[0] {
 	case '[':
 		x, err := parseArray(v)
 		if err != nil {
-			return nil, err
+			return serving.Record{}, err
 		}
-		if c.Schema != nil && len(x) != c.Schema.Len() {
-			return nil, &DecodeError{Err: fmt.Errorf("%d values, schema has %d features", len(x), c.Schema.Len())}
+		if c.Layout != nil && len(x) != c.Layout.Len() {
+			return serving.Record{}, decodeErr("%d values, the layout has %d fields", len(x), c.Layout.Len())
 		}
-		return x, nil
+		return serving.Record{Features: x, Layout: c.Layout}, nil
 	case '{':
-		if c.Schema == nil {
-			return nil, &DecodeError{Err: errors.New("JSON object but no schema to place its fields")}
-		}
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(v, &m); err != nil {
-			return nil, &DecodeError{Err: err}
-		}
-		x := make([]float64, c.Schema.Len())
-		for i, n := range c.Schema.names {
-			num, ok := m[n]
-			if !ok {
-				if c.Missing {
-					x[i] = math.NaN()
-					continue
-				}
-				return nil, &DecodeError{Field: n, Err: errors.New("missing")}
-			}
-			f, err := parseNumber(bytes.TrimSpace(num))
-			if err != nil {
-				return nil, &DecodeError{Field: n, Err: err}
-			}
-			x[i] = f
-		}
-		return x, nil
+		return c.decodeObject(v)
 	default:
-		return nil, &DecodeError{Err: fmt.Errorf("want a JSON array or object, got %q", truncate(v))}
+		return serving.Record{}, decodeErr("want a JSON array or object, got %q", truncate(v))
 	}
 }
 
 // parseArray parses a flat JSON array of numbers without reflection.
 func parseArray(v []byte) ([]float64, error) {
 	if v[len(v)-1] != ']' {
-		return nil, &DecodeError{Err: errors.New("unterminated JSON array")}
+		return nil, decodeErr("unterminated JSON array")
 	}
 	body := bytes.TrimSpace(v[1 : len(v)-1])
 	if len(body) == 0 {
@@ -159,14 +106,14 @@ func parseArray(v []byte) ([]float64, error) {
 		if j := bytes.IndexByte(body, ','); j >= 0 {
 			tok, body = body[:j], body[j+1:]
 			if len(bytes.TrimSpace(body)) == 0 {
-				return nil, &DecodeError{Err: errors.New("trailing comma")}
+				return nil, decodeErr("trailing comma")
 			}
 		} else {
 			body = nil
 		}
 		f, err := parseNumber(bytes.TrimSpace(tok))
 		if err != nil {
-			return nil, &DecodeError{Field: strconv.Itoa(i), Err: err}
+			return nil, fieldErr(strconv.Itoa(i), serving.ErrFieldType, "%v", err)
 		}
 		x = append(x, f)
 	}
@@ -186,55 +133,309 @@ func parseNumber(b []byte) (float64, error) {
 	return strconv.ParseFloat(string(b), 64)
 }
 
-// CSV decodes one line of delimited numbers, such as "1.5,2,0.3". The
-// numbers are written as in JSON: "NaN", "Inf" and hex are refused. Comma
+// A jsonValue is one scalar of a flat JSON object.
+type jsonValue struct {
+	num  float64
+	text []byte // the raw string, quotes excluded, when isText
+	esc  bool   // text holds escapes
+	isTx bool
+}
+
+// decodeObject parses a flat JSON object without reflection.
+func (c JSON) decodeObject(v []byte) (serving.Record, error) {
+	var (
+		buf    [512]byte
+		key    = buf[:0] // the intern key: each name followed by a 0 byte
+		x      []float64
+		text   []string
+		seen   []bool
+		pinned = c.Layout
+	)
+	if pinned != nil {
+		x = make([]float64, pinned.Len())
+		seen = make([]bool, pinned.Len())
+	} else {
+		x = make([]float64, 0, bytes.Count(v, []byte{','})+1)
+	}
+	i := skipSpace(v, 1)
+	if i < len(v) && v[i] == '}' {
+		return serving.Record{}, decodeErr("empty JSON object")
+	}
+	for {
+		if i >= len(v) || v[i] != '"' {
+			return serving.Record{}, decodeErr("want a field name at byte %d", i)
+		}
+		k, kesc, next, err := scanString(v, i)
+		if err != nil {
+			return serving.Record{}, err
+		}
+		name := k
+		if kesc {
+			s, err := unescape(k)
+			if err != nil {
+				return serving.Record{}, decodeErr("field name at byte %d: %v", i, err)
+			}
+			name = []byte(s)
+		}
+		if bytes.IndexByte(name, 0) >= 0 {
+			return serving.Record{}, decodeErr("a field name with a NUL character")
+		}
+		i = skipSpace(v, next)
+		if i >= len(v) || v[i] != ':' {
+			return serving.Record{}, decodeErr("want ':' after field %q", name)
+		}
+		i = skipSpace(v, i+1)
+		var val jsonValue
+		if i, err = scanValue(v, i, name, &val); err != nil {
+			return serving.Record{}, err
+		}
+		pos := len(x)
+		if pinned != nil {
+			p, ok := pinned.Index(string(name))
+			if !ok {
+				pos = -1 // not a field of the pinned layout: ignored
+			} else {
+				pos = p
+				seen[p] = true
+			}
+		} else {
+			x = append(x, 0)
+			key = append(append(key, name...), 0)
+		}
+		if pos >= 0 {
+			if val.isTx {
+				s := string(val.text)
+				if val.esc {
+					if s, err = unescape(val.text); err != nil {
+						return serving.Record{}, fieldErr(string(name), serving.ErrFieldType, "%v", err)
+					}
+				}
+				for len(text) < len(x) {
+					text = append(text, "")
+				}
+				text[pos] = s
+				x[pos] = math.NaN()
+			} else {
+				x[pos] = val.num
+			}
+		}
+		i = skipSpace(v, i)
+		if i >= len(v) {
+			return serving.Record{}, decodeErr("unterminated JSON object")
+		}
+		if v[i] == ',' {
+			i = skipSpace(v, i+1)
+			continue
+		}
+		if v[i] != '}' {
+			return serving.Record{}, decodeErr("want ',' or '}' at byte %d", i)
+		}
+		if skipSpace(v, i+1) != len(v) {
+			return serving.Record{}, decodeErr("data after the JSON object")
+		}
+		break
+	}
+	if pinned != nil {
+		for p, ok := range seen {
+			if !ok {
+				if !c.Missing {
+					return serving.Record{}, fieldErr(pinned.Names()[p], serving.ErrMissingField, "not in the object")
+				}
+				x[p] = math.NaN()
+			}
+		}
+		return serving.Record{Features: x, Layout: pinned, Text: text}, nil
+	}
+	for text != nil && len(text) < len(x) {
+		text = append(text, "")
+	}
+	l, err := intern(key)
+	if err != nil {
+		return serving.Record{}, err
+	}
+	return serving.Record{Features: x, Layout: l, Text: text}, nil
+}
+
+func skipSpace(v []byte, i int) int {
+	for i < len(v) && (v[i] == ' ' || v[i] == '\t' || v[i] == '\n' || v[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanString returns the contents of the JSON string starting at v[i]
+// (a '"'), whether they hold escapes, and the index after the string.
+func scanString(v []byte, i int) (s []byte, esc bool, next int, err error) {
+	for j := i + 1; j < len(v); j++ {
+		switch c := v[j]; {
+		case c == '\\':
+			esc = true
+			j++
+		case c == '"':
+			return v[i+1 : j], esc, j + 1, nil
+		case c < 0x20:
+			return nil, false, 0, decodeErr("control character in a string at byte %d", j)
+		}
+	}
+	return nil, false, 0, decodeErr("unterminated string at byte %d", i)
+}
+
+func unescape(s []byte) (string, error) {
+	var out string
+	q := make([]byte, 0, len(s)+2)
+	q = append(append(append(q, '"'), s...), '"')
+	err := json.Unmarshal(q, &out)
+	return out, err
+}
+
+// scanValue reads the scalar at v[i] into val and returns the index
+// after it.
+func scanValue(v []byte, i int, field []byte, val *jsonValue) (int, error) {
+	if i >= len(v) {
+		return i, decodeErr("unterminated JSON object")
+	}
+	switch c := v[i]; c {
+	case '"':
+		s, esc, next, err := scanString(v, i)
+		if err != nil {
+			return i, err
+		}
+		*val = jsonValue{text: s, esc: esc, isTx: true}
+		return next, nil
+	case '{', '[':
+		return i, fieldErr(string(field), serving.ErrFieldType, "a nested JSON value; want a number or a string")
+	case 't', 'f', 'n':
+		for _, lit := range [...]struct {
+			s string
+			f float64
+		}{{"true", 1}, {"false", 0}, {"null", math.NaN()}} {
+			if bytes.HasPrefix(v[i:], []byte(lit.s)) {
+				val.num = lit.f
+				return i + len(lit.s), nil
+			}
+		}
+		return i, fieldErr(string(field), serving.ErrFieldType, "not a JSON value: %q", truncate(v[i:]))
+	default:
+		j := i
+		for j < len(v) && v[j] != ',' && v[j] != '}' && v[j] != ' ' && v[j] != '\t' && v[j] != '\n' && v[j] != '\r' {
+			j++
+		}
+		f, err := parseNumber(v[i:j])
+		if err != nil {
+			return i, fieldErr(string(field), serving.ErrFieldType, "%v", err)
+		}
+		val.num = f
+		return j, nil
+	}
+}
+
+// CSV decodes one line of delimited numbers, such as "1.5,2,0.3", into
+// a positional record; and two lines, a header of field names and a line
+// of values, such as "age,country,income\n41,FR,52000", into a named
+// record whose Layout lists the header's names. Records with the same
+// header share one *serving.Layout, as JSON objects do. The numbers are
+// written as in JSON: "NaN", "Inf" and hex are refused. In a named
+// record a value that is not a number is text, for a categorical input:
+// it goes to Record.Text (Features NaN there); in a positional record it
+// is an error. Fields are not quoted and cannot hold the delimiter. Comma
 // is the delimiter; zero means ','. An empty field is an error unless
-// Missing is set, in which case it becomes NaN. With a Schema, the line
-// must have exactly Schema.Len() fields and errors name the field.
+// Missing is set, in which case it becomes NaN.
+//
+// Layout, when set, pins the fields: a line without header must then
+// have Layout.Len() fields, in its order, and the records carry Layout.
 //
 // A CSV value is safe for concurrent use.
 type CSV struct {
-	Schema  *Schema
+	Layout  *serving.Layout
 	Comma   byte
 	Missing bool
 }
 
 // Decode implements Codec.
-func (c CSV) Decode(v []byte) ([]float64, error) {
+func (c CSV) Decode(v []byte) (serving.Record, error) {
 	v = bytes.TrimRight(v, "\r\n")
 	if len(bytes.TrimSpace(v)) == 0 {
-		return nil, &DecodeError{Err: errors.New("empty value")}
+		return serving.Record{}, decodeErr("empty value")
 	}
 	comma := c.Comma
 	if comma == 0 {
 		comma = ','
 	}
+	var header []byte
+	if j := bytes.IndexByte(v, '\n'); j >= 0 {
+		header, v = bytes.TrimRight(v[:j], "\r"), v[j+1:]
+		if bytes.IndexByte(v, '\n') >= 0 {
+			return serving.Record{}, decodeErr("more than two lines: want values, or a header and values")
+		}
+		if c.Layout != nil {
+			return serving.Record{}, decodeErr("a header line, but the codec's Layout is pinned")
+		}
+	}
 	n := bytes.Count(v, []byte{comma}) + 1
-	if c.Schema != nil && n != c.Schema.Len() {
-		return nil, &DecodeError{Err: fmt.Errorf("%d fields, schema has %d features", n, c.Schema.Len())}
+	var layout *serving.Layout
+	if header != nil {
+		if h := bytes.Count(header, []byte{comma}) + 1; h != n {
+			return serving.Record{}, decodeErr("%d names in the header, %d values", h, n)
+		}
+		var buf [512]byte
+		key := buf[:0]
+		for h := header; h != nil; {
+			tok := h
+			if j := bytes.IndexByte(h, comma); j >= 0 {
+				tok, h = h[:j], h[j+1:]
+			} else {
+				h = nil
+			}
+			if bytes.IndexByte(tok, 0) >= 0 {
+				return serving.Record{}, decodeErr("a field name with a NUL character")
+			}
+			key = append(append(key, bytes.TrimSpace(tok)...), 0)
+		}
+		var err error
+		if layout, err = intern(key); err != nil {
+			return serving.Record{}, err
+		}
+	} else if c.Layout != nil {
+		if n != c.Layout.Len() {
+			return serving.Record{}, decodeErr("%d fields, the layout has %d", n, c.Layout.Len())
+		}
+		layout = c.Layout
 	}
 	x := make([]float64, 0, n)
+	var text []string
 	for i := 0; i < n; i++ {
 		tok := v
 		if j := bytes.IndexByte(v, comma); j >= 0 {
 			tok, v = v[:j], v[j+1:]
 		}
 		tok = bytes.TrimSpace(tok)
-		if len(tok) == 0 && c.Missing {
-			x = append(x, math.NaN())
-			continue
+		if len(tok) == 0 {
+			if c.Missing {
+				x = append(x, math.NaN())
+				continue
+			}
+			return serving.Record{}, fieldErr(c.field(layout, i), serving.ErrMissingField, "empty")
 		}
 		f, err := parseNumber(tok)
 		if err != nil {
-			field := strconv.Itoa(i)
-			if c.Schema != nil {
-				field = c.Schema.names[i]
+			if layout == nil {
+				return serving.Record{}, fieldErr(strconv.Itoa(i), serving.ErrFieldType, "%v", err)
 			}
-			return nil, &DecodeError{Field: field, Err: err}
+			if text == nil {
+				text = make([]string, n)
+			}
+			text[i], f = string(tok), math.NaN()
 		}
 		x = append(x, f)
 	}
-	return x, nil
+	return serving.Record{Features: x, Layout: layout, Text: text}, nil
+}
+
+func (c CSV) field(l *serving.Layout, i int) string {
+	if l != nil {
+		return l.Names()[i]
+	}
+	return strconv.Itoa(i)
 }
 
 func truncate(b []byte) string {
@@ -242,4 +443,47 @@ func truncate(b []byte) string {
 		return string(b[:32]) + "..."
 	}
 	return string(b)
+}
+
+// maxLayouts bounds the layouts the codecs intern. A stream whose
+// records carry ever new key sets (a bug, or an attack) cannot grow
+// memory: when the table is full it is emptied, and layouts are interned
+// afresh; records keep decoding, and a Server binds the new pointers
+// again.
+const maxLayouts = 4096
+
+// layouts interns the layouts of named records, keyed by their names
+// joined by 0 bytes, for all the codecs of the package: records with the
+// same names in the same order share one *serving.Layout.
+var layouts = struct {
+	sync.RWMutex
+	m map[string]*serving.Layout
+}{m: map[string]*serving.Layout{}}
+
+// intern returns the interned Layout of the names in key, each followed
+// by a 0 byte.
+func intern(key []byte) (*serving.Layout, error) {
+	layouts.RLock()
+	l := layouts.m[string(key)]
+	layouts.RUnlock()
+	if l != nil {
+		return l, nil
+	}
+	names := strings.Split(string(key[:len(key)-1]), "\x00")
+	l, err := serving.NewLayout(names...)
+	if err != nil {
+		// An empty, repeated or NUL-holding name: the record's fault,
+		// not the configuration's.
+		return nil, decodeErr("field names %q: an empty or repeated name", names)
+	}
+	layouts.Lock()
+	defer layouts.Unlock()
+	if old := layouts.m[string(key)]; old != nil {
+		return old, nil
+	}
+	if len(layouts.m) >= maxLayouts {
+		clear(layouts.m)
+	}
+	layouts.m[string(key)] = l
+	return l, nil
 }

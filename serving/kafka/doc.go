@@ -36,10 +36,10 @@
 // # Scoring a stream
 //
 // A [Source] reads the data topics in a consumer group. Each record's
-// value is decoded into features by a [Codec] — [JSON] (an array, or an
-// object of named features), [CSV], or your own —
-// scored by any serving.Scorer (a Server slot from Server.Model, or a
-// combinator from package speculative), and handed to a [Sink]. The Sink
+// value is decoded into a serving.Record by a [Codec] — [JSON], [CSV], or
+// your own — scored by any serving.Scorer (a Server slot from
+// Server.Model, or a combinator from package speculative), and handed to
+// a [Sink]. The Sink
 // writes a wire.Score as JSON with the prediction, its provenance and the
 // input's key, topic, partition and offset, and repeats the provenance in
 // headers (wire.ProvenanceHeaders) so a consumer can trace a score without
@@ -49,6 +49,21 @@
 // moves on; an input too large to fit with those headers is written
 // without its value (wire.HeaderDLQTruncated). [Headers] converts a
 // consumed message's headers for the wire package's parsers.
+//
+// # Named records
+//
+// A JSON array, or a CSV line, decodes into a positional record: the
+// model reads its values in order. A JSON object, or CSV with a header
+// line, decodes into a named record, with no schema to declare: its
+// Layout lists the field names, text values go to Record.Text for
+// categorical inputs, and the Server binds the names to the inputs of
+// whichever model version is live, so a version that reads other, fewer
+// or reordered fields swaps in as data. Records with the same fields in
+// the same order share one interned Layout (the table is bounded), which
+// is what lets the Server bind once per layout and version. A codec's
+// Layout field pins the fields instead. A bad value, or a field the model
+// needs and the record lacks, dead-letters the record with an error that
+// names the field (a *serving.FieldError).
 //
 // # Delivery and order
 //

@@ -78,10 +78,10 @@ func ExampleSource() {
 		panic(err)
 	}
 
-	// Three records: two arrays, and one object that the codec refuses.
+	// Three records: two arrays of numbers, and one the codec refuses.
 	in, _ := sarama.NewSyncProducer(brokers, nil)
 	defer in.Close()
-	for _, v := range []string{`[1, 2, 3]`, `{"x": 1}`, `[0.5, 0.25]`} {
+	for _, v := range []string{`[1, 2, 3]`, `[1, "two"]`, `[0.5, 0.25]`} {
 		in.SendMessage(&sarama.ProducerMessage{Topic: kafka.DefaultDataTopic, Key: sarama.StringEncoder("k"), Value: sarama.StringEncoder(v)})
 	}
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"strconv"
 	"testing"
 
 	"github.com/IBM/sarama"
@@ -82,5 +83,22 @@ func TestOversizedOutputs(t *testing.T) {
 	m = s.deadLetterMessage(in, wire.StageDecode, errors.New("bad"))
 	if m.Value != nil || m.Key != nil || m.ByteSize(2) > s.max {
 		t.Fatalf("dead letter with a big key: %d bytes, headers %v", m.ByteSize(2), m.Headers)
+	}
+}
+
+// TestInternIsBounded: a stream of ever new key sets cannot grow the
+// intern table past maxLayouts, and decoding goes on.
+func TestInternIsBounded(t *testing.T) {
+	for i := range maxLayouts + 100 {
+		r, err := JSON{}.Decode([]byte(`{"field_` + strconv.Itoa(i) + `": 1}`))
+		if err != nil || r.Layout == nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		layouts.RLock()
+		n := len(layouts.m)
+		layouts.RUnlock()
+		if n > maxLayouts {
+			t.Fatalf("%d layouts interned, bound %d", n, maxLayouts)
+		}
 	}
 }

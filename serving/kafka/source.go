@@ -340,13 +340,13 @@ func (s *Source) process(ctx context.Context, b *batch) {
 			return
 		}
 		it := &b.items[i]
-		x, err := s.decode(it.msg.Value)
+		r, err := s.decode(it.msg.Value)
 		if err != nil {
 			it.err, it.stage = err, wire.StageDecode
 			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)
 			continue
 		}
-		r := serving.Record{Key: it.msg.Key, Features: x, Time: it.msg.Timestamp}
+		r.Key, r.Time = it.msg.Key, it.msg.Timestamp
 		res, err := s.score(ctx, r)
 		if err != nil && ctx.Err() != nil && !errors.Is(err, ErrPanic) {
 			b.cut = i // not the record's fault: leave it to be read again
@@ -369,7 +369,7 @@ func (s *Source) process(ctx context.Context, b *batch) {
 // crash every instance that reads it, one after another.
 var ErrPanic = errors.New("kafka: panic")
 
-func (s *Source) decode(v []byte) (x []float64, err error) {
+func (s *Source) decode(v []byte) (r serving.Record, err error) {
 	defer s.recoverPanic("codec", &err)
 	return s.o.codec.Decode(v)
 }

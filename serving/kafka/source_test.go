@@ -15,6 +15,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/linear"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 	"github.com/modelstream/modelstream/serving/wire"
@@ -636,7 +637,7 @@ func TestSourceScorerPanic(t *testing.T) {
 		}
 		return srv.Model("m").Score(ctx, r)
 	})
-	codec := kafka.CodecFunc(func(v []byte) ([]float64, error) {
+	codec := kafka.CodecFunc(func(v []byte) (serving.Record, error) {
 		if string(v) == "boom" {
 			panic("codec bug")
 		}
@@ -685,6 +686,65 @@ func TestSourceOffsetOutOfRangeWhileConsuming(t *testing.T) {
 			if v := int(decodeScore(t, m).Prediction.Value); v >= 10 {
 				seen[v] = true
 			}
+		}
+	}
+}
+
+// errHook keeps the reasons of dead letters.
+type errHook struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (h *errHook) OnDeadLetter(_ string, _ int32, _ int64, err error) {
+	h.mu.Lock()
+	h.errs = append(h.errs, err)
+	h.mu.Unlock()
+}
+
+// TestSourceNamedRecords: JSON objects reach a model that names its
+// inputs whatever their field order, with no schema declared; a record
+// with text where a number goes, or without a field the model reads, is
+// dead-lettered with a typed error naming the field.
+func TestSourceNamedRecords(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1))
+	w := [][]float64{{1, 10, 100}}
+	doc := linear.Document{Kind: linear.KindLinear, Features: 3, FeatureNames: []string{"a", "b", "c"}, Weights: w, Bias: []float64{0}}
+	b, err := doc.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t)
+	if _, err := srv.Activate(t.Context(), serving.Descriptor{Name: "m", Version: 1, Format: linear.FormatName, Bytes: b}); err != nil {
+		t.Fatal(err)
+	}
+	scores := collect(t, c, kafka.DefaultScoresTopic)
+	dlq := collect(t, c, kafka.DefaultDeadLetterTopic)
+	hook := &errHook{}
+	startSource(t, c, "named", srv.Model("m"), kafka.Hooks(hook))
+	produce(t, rawProducer(t, c), kafka.DefaultDataTopic, []string{"k", "k", "k", "k"}, [][]byte{
+		[]byte(`{"c": 3, "a": 1, "b": 2}`),
+		[]byte(`{"a": 1, "b": "two", "c": 3}`),
+		[]byte(`{"a": 1, "c": 3}`),
+		[]byte(`{"b": 2, "x": "ignored", "c": 3, "a": 1}`),
+	})
+	for _, m := range scores.next(t, 2) {
+		if v := decodeScore(t, m).Prediction.Value; v != 321 {
+			t.Errorf("scored %v, want 321", v)
+		}
+	}
+	dead := dlq.next(t, 2)
+	waitFor(t, "dead-letter hooks", func() bool { hook.mu.Lock(); defer hook.mu.Unlock(); return len(hook.errs) == 2 })
+	for i, want := range []struct {
+		kind error
+		off  string
+	}{{serving.ErrFieldType, "1"}, {serving.ErrMissingField, "2"}} {
+		var fe *serving.FieldError
+		if err := hook.errs[i]; !errors.As(err, &fe) || fe.Field != "b" || !errors.Is(err, want.kind) {
+			t.Errorf("dead letter %d: %v; want a *serving.FieldError naming b, wrapping %v", i, err, want.kind)
+		}
+		if header(dead[i], wire.HeaderDLQOffset) != want.off || !strings.Contains(header(dead[i], wire.HeaderDLQReason), `"b"`) {
+			t.Errorf("dead letter %d: offset %s, reason %q", i, header(dead[i], wire.HeaderDLQOffset), header(dead[i], wire.HeaderDLQReason))
 		}
 	}
 }
