@@ -33,3 +33,13 @@ while read -r ex; do
 		git --git-dir="$repo" show "$rev:$path" > "$here/$ex/$rest"
 	done
 done < "$here/examples.txt"
+
+# mnist_00, a softmax regression trained on MNIST, is recorded on 100
+# images (900 KB); keep the first 8 images and their 8 outputs.
+ex=mnist_00
+mkdir -p "$here/$ex"
+git --git-dir="$repo" show "$rev:$base/$ex/frozen_model.pb" > "$here/$ex/frozen_model.pb"
+git --git-dir="$repo" show "$rev:$base/$ex/input.placeholder.csv" | head -n $((8 * 784)) > "$here/$ex/input.placeholder.csv"
+printf '8\n784\n' > "$here/$ex/input.placeholder.shape"
+git --git-dir="$repo" show "$rev:$base/$ex/output.prediction.csv" | head -n 80 > "$here/$ex/output.prediction.csv"
+printf '8\n10\n' > "$here/$ex/output.prediction.shape"

@@ -1,0 +1,5 @@
+//go:build !race
+
+package tensorflow_test
+
+const raceEnabled = false
