@@ -42,9 +42,12 @@
 // probability of every category in the order of the target's
 // DataDictionary Values (or the order the model names them when the
 // DataDictionary lists none); Confidence and Value, the probability of
-// Label; [Model.Classes] lists the categories in that order. OutputFields (predictedValue, predictedDisplayValue, probability,
-// transformedValue) are computed so that later segments of a model chain
-// and transformedValue expressions can read them; residual is always
+// Label; [Model.Classes] lists the categories in that order.
+//
+// OutputFields (predictedValue, predictedDisplayValue, probability,
+// transformedValue, and a Scorecard's reasonCode) are computed so that
+// later segments of a model chain and transformedValue expressions can
+// read them; they are not part of the Prediction. A residual is always
 // missing, as the target is not an input.
 //
 // # Models

@@ -7,6 +7,10 @@ import (
 type segment struct {
 	pred   pred
 	always bool // the predicate is <True/>
+	// tree is set for a regression TreeModel with nothing around it (no
+	// local transformations, treatments, targets or outputs), which
+	// regress walks directly.
+	tree   *treeModel
 	model  *modelNode
 	weight float64
 	catMap []int // child category index -> parent category index
@@ -90,6 +94,9 @@ func (mc *modelCtx) mining() (evaluator, error) {
 		seg.always = pn.name == "True"
 		if seg.model, err = mc.c.model(mnode, mc.sc); err != nil {
 			return nil, err
+		}
+		if sm := seg.model; !sm.classify && len(sm.preps) == 0 && len(sm.pre) == 0 && sm.target == nil && len(sm.outs) == 0 {
+			seg.tree, _ = sm.core.(*treeModel)
 		}
 		last := mm.method == "modelChain"
 		if classify && (seg.model.classify || !last) {
@@ -176,8 +183,13 @@ func (mm *miningModel) regress(s *state) result {
 		if !sg.always && sg.pred(s) != tTrue {
 			continue
 		}
-		r := sg.model.eval(s)
-		if !r.ok {
+		var r result
+		if sg.tree != nil {
+			r, _ = sg.tree.walk(s)
+		} else {
+			r = sg.model.eval(s)
+		}
+		if !r.ok || r.val != r.val {
 			if mm.skipMiss {
 				continue
 			}

@@ -17,10 +17,11 @@ type treeNode struct {
 	// A binary split: two children whose predicates are x < v and x >= v
 	// (or x <= v and x > v) on one numeric field. walk compares once
 	// instead of calling both predicates; the result is the same.
-	split   bool
-	slot    int
-	thr     float64
-	orEqual bool
+	split       bool
+	slot        int
+	thr         float64
+	orEqual     bool
+	left, right *treeNode // kids[0] and kids[1] of a split
 }
 
 const (
@@ -82,6 +83,7 @@ func (mc *modelCtx) tree() (evaluator, error) {
 	if p, _ := firstPredicate(rn); p != nil && p.name == "True" {
 		tm.rootTrue = true
 	}
+	tm.root = flatten(tm.root)
 	if mc.mn.classify {
 		// Distributions were indexed while categories were being added.
 		k := len(mc.mn.cats.vals)
@@ -167,6 +169,45 @@ func (mc *modelCtx) treeNode(n *node) (*treeNode, error) {
 		}
 	}
 	return t, nil
+}
+
+// flatten copies the tree into one slice in depth-first order, so that
+// a walk reads neighbouring memory, and returns the new root.
+func flatten(root *treeNode) *treeNode {
+	n := 0
+	var count func(t *treeNode)
+	count = func(t *treeNode) {
+		n++
+		for _, c := range t.kids {
+			count(c)
+		}
+	}
+	count(root)
+	arena := make([]treeNode, 0, n)
+	moved := map[*treeNode]*treeNode{}
+	var place func(t *treeNode) *treeNode
+	place = func(t *treeNode) *treeNode {
+		arena = append(arena, *t)
+		nt := &arena[len(arena)-1]
+		moved[t] = nt
+		kids := make([]*treeNode, len(t.kids))
+		for i, c := range t.kids {
+			kids[i] = place(c)
+		}
+		nt.kids = kids
+		return nt
+	}
+	nr := place(root)
+	for i := range arena {
+		t := &arena[i]
+		if t.defChild != nil {
+			t.defChild = moved[t.defChild]
+		}
+		if t.split {
+			t.left, t.right = t.kids[0], t.kids[1]
+		}
+	}
+	return nr
 }
 
 // binarySplit marks t as a binary split when its children a and b test
@@ -290,9 +331,9 @@ descend:
 		if t.split {
 			if v := s.v[t.slot]; v == v {
 				if v < t.thr || (t.orEqual && v == t.thr) {
-					t = t.kids[0]
+					t = t.left
 				} else {
-					t = t.kids[1]
+					t = t.right
 				}
 				continue
 			}
