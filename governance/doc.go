@@ -50,16 +50,12 @@
 //
 // # Provenance
 //
-// Every output record says what scored it, in one JSON shape (the
-// [ProvenanceField] of the record's value) and one set of Kafka headers
-// ([ProvenanceHeaders], [ParseProvenanceHeaders]). [Which] reads either
-// and answers which model version and content ID scored the record; for a
-// speculative decision, the winner, with every candidate in the decision.
-// The header type is a plain struct, so this package has no Kafka
-// dependency; governance/govkafka converts to and from sarama headers,
-// and its ProvenanceHeaders plugs into the Kafka sink
-// (kafka.SinkProvenance). The header names are those the sink writes by
-// default, plus the format and the full decision.
+// Every output record says what scored it, in its JSON value and in its
+// Kafka headers, as package serving/wire encodes them: wire is the one
+// owner of that protocol, and this package does not redefine it. [Which]
+// reads either and answers which model version and content ID scored the
+// record; for a speculative decision, the winner, with every candidate
+// in the decision.
 //
 // [WhichAt] answers from a timestamp alone, through the registry's
 // activation history. Its documentation explains why that answer is

@@ -12,6 +12,7 @@ import (
 	"github.com/modelstream/modelstream/governance"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/servingtest"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -65,7 +66,7 @@ func ExampleWhich() {
 		Decision: &serving.Decision{Combinator: "split", Variant: "canary", Winner: 0,
 			Candidates: []serving.Candidate{{Model: serving.ModelRef{Name: "fraud", Version: 3, ID: "9f2c", Format: "linear"}}}},
 	}
-	headers := governance.ProvenanceHeaders(p)
+	headers := wire.ProvenanceHeaders(p) // what serving/kafka's Sink writes
 	for _, h := range headers[:6] {
 		fmt.Printf("%s: %s\n", h.Key, h.Value)
 	}

@@ -2,7 +2,6 @@ package governance
 
 import (
 	"bytes"
-	"reflect"
 	"testing"
 
 	"github.com/modelstream/modelstream/serving"
@@ -26,30 +25,6 @@ func FuzzSigningPayloadIsInjective(f *testing.F) {
 		same := n1 == n2 && f1 == f2 && v1 == v2 && serving.ContentID(b1) == serving.ContentID(b2)
 		if same != bytes.Equal(p1, p2) {
 			t.Fatalf("tuples equal=%v but payloads equal=%v", same, bytes.Equal(p1, p2))
-		}
-	})
-}
-
-// FuzzParseProvenanceHeaders checks that any headers parse without
-// panicking, and that what parses re-encodes to the same provenance.
-func FuzzParseProvenanceHeaders(f *testing.F) {
-	f.Add("fraud", "3", "abc", "linear", `{"combinator":"budget","winner":0,"candidates":[]}`)
-	f.Add("", "x", "", "", "{")
-	f.Fuzz(func(t *testing.T, name, version, id, format, decision string) {
-		hs := []Header{
-			{Key: []byte(HeaderModel), Value: []byte(name)},
-			{Key: []byte(HeaderVersion), Value: []byte(version)},
-			{Key: []byte(HeaderID), Value: []byte(id)},
-			{Key: []byte(HeaderFormat), Value: []byte(format)},
-			{Key: []byte(HeaderDecision), Value: []byte(decision)},
-		}
-		p, err := ParseProvenanceHeaders(hs)
-		if err != nil {
-			return
-		}
-		again, err := ParseProvenanceHeaders(ProvenanceHeaders(p))
-		if err != nil || !reflect.DeepEqual(again.Model, p.Model) {
-			t.Fatalf("re-encoding changed %+v into %+v (%v)", p.Model, again.Model, err)
 		}
 	})
 }

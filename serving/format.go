@@ -80,21 +80,22 @@ const DefaultMaxModelBytes = 1 << 30
 
 // Load decodes d into a Model through its registered format.
 //
-// Before calling the format, Load resolves d with [Resolve]: it checks
+// Before calling the format, Load resolves d: it checks
 // that d has a name and a known format, fetches the bytes from d.Location
 // when d.Bytes is empty, and verifies them against d.SHA256 when one is
 // given. The returned error is a *LoadError wrapping one of
 // ErrInvalidDescriptor, ErrUnknownFormat, ErrFetch, ErrTooLarge,
 // ErrChecksum, ErrCorruptModel or ErrUnsupportedModel.
 func Load(ctx context.Context, d Descriptor) (Model, error) {
-	rd, err := Resolve(ctx, d, LoadOptions{})
+	rd, err := resolve(ctx, d, LoadOptions{})
 	if err != nil {
 		return nil, err
 	}
 	return loadResolved(ctx, rd)
 }
 
-// LoadOptions tune [Resolve].
+// LoadOptions tune how a Server (see [WithLoadOptions]) fetches and bounds
+// model bytes.
 type LoadOptions struct {
 	// MaxBytes limits the model size, both inline and fetched.
 	// Zero (or a negative value) means DefaultMaxModelBytes.
@@ -103,10 +104,10 @@ type LoadOptions struct {
 	HTTPClient *http.Client
 }
 
-// Resolve checks d and makes its bytes present and verified. The returned
+// resolve checks d and makes its bytes present and verified. The returned
 // Descriptor has Bytes set (fetched from Location if needed) and SHA256
 // set to their content ID. Errors are as for [Load].
-func Resolve(ctx context.Context, d Descriptor, o LoadOptions) (Descriptor, error) {
+func resolve(ctx context.Context, d Descriptor, o LoadOptions) (Descriptor, error) {
 	fail := func(err error) (Descriptor, error) {
 		return d, &LoadError{Ref: d.Ref(), Err: err}
 	}

@@ -370,7 +370,7 @@ func (s *Server) Activate(ctx context.Context, d Descriptor, opts ...ActivateOpt
 			return d.Ref(), err
 		}
 	}
-	rd, err := Resolve(ctx, d, s.o.load)
+	rd, err := resolve(ctx, d, s.o.load)
 	if err != nil {
 		s.reject(ref, err)
 		return ref, err
