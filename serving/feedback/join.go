@@ -94,10 +94,10 @@ type Stats struct {
 // serving/feedback/feedbackkafka feeds it from Kafka topics, and tests or
 // other transports can drive it directly.
 //
-// A score waits for its label until the labels' event time (the latest
-// label timestamp seen) passes the score's time plus the window; a label
-// that arrives before its score waits until the scores' event time
-// passes the label's time plus the window. Waiting on the other stream's
+// A score waits for its label until the labels' event time passes the
+// score's time plus the window; a label that arrives before its score
+// waits until the scores' event time passes the label's time plus the
+// window. The event times are advanced by [Joiner.Advance]. Waiting on the other stream's
 // time, not the clock's, is what keeps a feedback topic that lags far
 // behind from marking every score unlabelled: its scores wait, up to
 // the buffer's bound.
@@ -132,16 +132,11 @@ func NewJoiner(window time.Duration, max int) (*Joiner, error) {
 }
 
 // AddScore offers a score with key and timestamp t, and returns the
-// match it completes when its label arrived first. The advance of the
-// scores' time may expire waiting labels, which are counted as Unknown.
+// match it completes when its label arrived first.
 func (j *Joiner) AddScore(key string, s wire.Score, t time.Time) (Match, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.stats.Scores++
-	if t.After(j.scoreT) {
-		j.scoreT = t
-	}
-	defer j.expire()
 	if j.joined.has(key) || j.scores.has(key) {
 		j.stats.DuplicateScores++
 		return Match{}, false
@@ -163,16 +158,11 @@ func (j *Joiner) AddScore(key string, s wire.Score, t time.Time) (Match, bool) {
 }
 
 // AddLabel offers a label, and returns the match it completes if its
-// score is waiting. The advance of the labels' time may expire waiting
-// scores, which are counted as Unlabelled.
+// score is waiting.
 func (j *Joiner) AddLabel(l Label) (Match, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.stats.Labels++
-	if l.Time.After(j.labelT) {
-		j.labelT = l.Time
-	}
-	defer j.expire()
 	switch {
 	case j.joined.has(l.Key) || j.labels.has(l.Key):
 		j.stats.Duplicates++
@@ -193,6 +183,27 @@ func (j *Joiner) AddLabel(l Label) (Match, bool) {
 	}
 	j.labels.put(l.Key, l, l.Time)
 	return Match{}, false
+}
+
+// Advance moves the streams' event times forward to scores and labels
+// (a time earlier than the current one is ignored) and expires the
+// entries that the other stream's time has passed by more than the
+// window. The times are watermarks: a promise that no record older than
+// them is still to come on that stream. With one partition per topic the
+// latest record's timestamp will do; with several, it is the least of
+// the partitions' latest timestamps, leaving out partitions that have
+// nothing more to read, which is what serving/feedback/feedbackkafka
+// computes.
+func (j *Joiner) Advance(scores, labels time.Time) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if scores.After(j.scoreT) {
+		j.scoreT = scores
+	}
+	if labels.After(j.labelT) {
+		j.labelT = labels
+	}
+	j.expire()
 }
 
 // expire drops the entries the other stream's time has passed; j.mu is

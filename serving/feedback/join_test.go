@@ -17,8 +17,26 @@ func at(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 
 func score(v float64) wire.Score { return wire.Score{Prediction: serving.Prediction{Value: v}} }
 
+// streams drives a Joiner as two one-partition streams would: each
+// record's time advances its stream.
+type streams struct{ *Joiner }
+
+func (s streams) AddScore(k string, sc wire.Score, t time.Time) (Match, bool) {
+	m, ok := s.Joiner.AddScore(k, sc, t)
+	s.Advance(t, time.Time{})
+	return m, ok
+}
+
+func (s streams) AddLabel(l Label) (Match, bool) {
+	m, ok := s.Joiner.AddLabel(l)
+	s.Advance(time.Time{}, l.Time)
+	return m, ok
+}
+
+func newStreams(w time.Duration, n int) streams { j, _ := NewJoiner(w, n); return streams{j} }
+
 func TestJoinBothOrders(t *testing.T) {
-	j, _ := NewJoiner(time.Minute, 100)
+	j := newStreams(time.Minute, 100)
 	if _, ok := j.AddScore("a", score(0.9), at(0)); ok {
 		t.Fatal("a score alone matched")
 	}
@@ -40,7 +58,7 @@ func TestJoinBothOrders(t *testing.T) {
 }
 
 func TestJoinBadInput(t *testing.T) {
-	j, _ := NewJoiner(time.Minute, 100)
+	j := newStreams(time.Minute, 100)
 	j.AddScore("a", score(1), at(0))
 	j.AddLabel(Label{Key: "a", Value: 1, Time: at(1)})
 	// A duplicated label, for a joined key and for a waiting one.
@@ -71,7 +89,7 @@ func TestJoinBadInput(t *testing.T) {
 // wait on the labels' time, up to the bound, and the overflow is
 // counted.
 func TestJoinLaggingFeedbackBounded(t *testing.T) {
-	j, _ := NewJoiner(time.Minute, 50)
+	j := newStreams(time.Minute, 50)
 	for i := range 200 {
 		j.AddScore(fmt.Sprint(i), score(1), at(i*10)) // 2000s of scores, no labels
 	}
@@ -106,7 +124,7 @@ func TestJoinLaggingFeedbackBounded(t *testing.T) {
 }
 
 func TestJoinStateRoundTrip(t *testing.T) {
-	j, _ := NewJoiner(time.Minute, 10)
+	j := newStreams(time.Minute, 10)
 	j.AddScore("a", score(0.3), at(0))
 	j.AddScore("b", score(0.6), at(1))
 	j.AddLabel(Label{Key: "b", Value: 1, Time: at(2)})
@@ -115,7 +133,7 @@ func TestJoinStateRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, _ := NewJoiner(time.Minute, 10)
+	k := newStreams(time.Minute, 10)
 	if err := k.UnmarshalBinary(data); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +169,7 @@ func TestNewJoinerValidates(t *testing.T) {
 
 // Memory stays bounded over a long run of joins in both orders.
 func TestJoinQueueCompacts(t *testing.T) {
-	j, _ := NewJoiner(time.Hour, 100)
+	j := newStreams(time.Hour, 100)
 	for i := range 100000 {
 		k := fmt.Sprint(i)
 		if i%2 == 0 {
