@@ -64,10 +64,22 @@ func fuzzLoad(t *testing.T, format string, b []byte) {
 	}
 }
 
+// addLocalSeeds adds files of this module as seeds.
+func addLocalSeeds(f *testing.F, paths ...string) {
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+}
+
 // FuzzLoadLightGBM feeds the same bytes to the "lightgbm" text and
 // "lightgbm-json" decoders.
 func FuzzLoadLightGBM(f *testing.F) {
 	addSeeds(f, "model_simple.txt", "lg_rf_iris.model", "lg_dart_breast_cancer.model", "lg_1tree.json", "lg_1tree_1leaf.json")
+	addLocalSeeds(f, "testdata/lightgbm4/small_tree.model.txt", "testdata/lightgbm4/binary_classification.model.json")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fuzzLoad(t, "lightgbm", b)
 		fuzzLoad(t, "lightgbm-json", b)
@@ -77,6 +89,9 @@ func FuzzLoadLightGBM(f *testing.F) {
 // FuzzLoadXGBoost feeds bytes to the "xgboost" decoder.
 func FuzzLoadXGBoost(f *testing.F) {
 	addSeeds(f, "xgagaricus.model", "xgblin_agaricus.model", "xg_dart_agaricus.model", "xgdermatology.model")
+	// XGBoost 1.x binaries ("binf") and a JSON model, from package xgboost's fixtures.
+	addLocalSeeds(f, "../xgboost/testdata/binary_logistic.bin", "../xgboost/testdata/gblinear.bin",
+		"../xgboost/testdata/dart.bin", "../xgboost/testdata/random_forest.bin", "../xgboost/testdata/gblinear.json")
 	f.Fuzz(func(t *testing.T, b []byte) { fuzzLoad(t, "xgboost", b) })
 }
 
