@@ -119,7 +119,7 @@ func pipelineInput() (keys []string, vals [][]byte, fill func(*testing.B) *kafka
 		if err != nil {
 			b.Fatal(err)
 		}
-		produce(b, rawProducer(b, c), "in", keys, vals)
+		produce(b, c, "in", keys, vals)
 		return c
 	}
 	return keys, vals, fill

@@ -100,16 +100,13 @@ func TestFeedBadModels(t *testing.T) {
 		events = append(events, e)
 		mu.Unlock()
 	}))
-	raw := rawProducer(t, c)
 	send := func(value []byte, headers ...string) {
 		t.Helper()
-		msg := &sarama.ProducerMessage{Topic: kafka.DefaultModelsTopic, Key: sarama.StringEncoder("m"), Value: sarama.ByteEncoder(value)}
+		msg := kafkatest.Message{Key: []byte("m"), Value: value}
 		for i := 0; i < len(headers); i += 2 {
-			msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(headers[i]), Value: []byte(headers[i+1])})
+			msg.Headers = append(msg.Headers, wire.Header{Key: []byte(headers[i]), Value: []byte(headers[i+1])})
 		}
-		if _, _, err := raw.SendMessage(msg); err != nil {
-			t.Fatal(err)
-		}
+		c.Produce(t, kafka.DefaultModelsTopic, msg)
 	}
 	good := linearModel(t, "m", 9, 2, 9).Bytes
 	send([]byte(`{"kind":"linear","features":2,"weights":[[1`), wire.HeaderFormat, "linear", wire.HeaderVersion, "2") // corrupt

@@ -95,33 +95,17 @@ func publisher(t testing.TB, c *kafkatest.Cluster) *kafka.Publisher {
 	return p
 }
 
-// rawProducer is a plain sarama producer for test input.
-func rawProducer(t testing.TB, c *kafkatest.Cluster) sarama.SyncProducer {
-	t.Helper()
-	cfg := sarama.NewConfig()
-	cfg.Producer.Return.Successes = true
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	p, err := sarama.NewSyncProducer(c.Addrs(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
-}
-
-// produce writes values to topic in batches.
-func produce(t testing.TB, p sarama.SyncProducer, topic string, keys []string, values [][]byte) {
+// produce writes values to topic, keyed by keys, in batches.
+func produce(t testing.TB, c *kafkatest.Cluster, topic string, keys []string, values [][]byte) {
 	t.Helper()
 	const batch = 1000
 	for i := 0; i < len(values); i += batch {
 		j := min(i+batch, len(values))
-		msgs := make([]*sarama.ProducerMessage, 0, j-i)
+		msgs := make([]kafkatest.Message, 0, j-i)
 		for k := i; k < j; k++ {
-			msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(keys[k]), Value: sarama.ByteEncoder(values[k])})
+			msgs = append(msgs, kafkatest.Message{Key: []byte(keys[k]), Value: values[k]})
 		}
-		if err := p.SendMessages(msgs); err != nil {
-			t.Fatal(err)
-		}
+		c.Produce(t, topic, msgs...)
 	}
 }
 

@@ -134,7 +134,7 @@ func TestSourceEndToEndSwap(t *testing.T) {
 	runFeed(t, c.Addrs(), srv)
 	scores := collect(t, c, kafka.DefaultScoresTopic)
 	startSource(t, c, "e2e", srv.Model("m"))
-	in := rawProducer(t, c)
+	in := c
 
 	keys, vals := records(0, n/2)
 	produce(t, in, kafka.DefaultDataTopic, keys, vals)
@@ -205,7 +205,7 @@ func TestSourceDeadLetters(t *testing.T) {
 	dlq := collect(t, c, kafka.DefaultDeadLetterTopic)
 	hook := &deadHook{}
 	startSource(t, c, "dlq", srv.Model("m"), kafka.Hooks(hook))
-	in := rawProducer(t, c)
+	in := c
 	produce(t, in, kafka.DefaultDataTopic, []string{"a", "b", "c", "d", "e"},
 		[][]byte{[]byte("[1,1,1]"), []byte(`{"not":"an array"`), []byte("[2,2]"), []byte("[1,nan,1]"), []byte("[3,3,3]")})
 	got := scores.next(t, 2)
@@ -270,7 +270,15 @@ func TestSourceCrashRestart(t *testing.T) {
 	srv := newServer(t)
 	runFeed(t, c.Addrs(), srv)
 	scores := collect(t, c, kafka.DefaultScoresTopic)
-	in := rawProducer(t, c)
+	// A producer of its own: it writes from a goroutine, where a failing
+	// kafkatest.Produce could not stop the test.
+	pcfg := sarama.NewConfig()
+	pcfg.Producer.Return.Successes = true
+	in, err := sarama.NewSyncProducer(c.Addrs(), pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
 	go func() {
 		// Records keep flowing while the pipeline crashes.
 		for i := 0; i < n; i += 1000 {
@@ -340,7 +348,7 @@ func TestSourceTwoInstances(t *testing.T) {
 	scores := collect(t, c, kafka.DefaultScoresTopic)
 	a := startSource(t, c, "pair", srvA.Model("m"))
 	b := startSource(t, c, "pair", srvB.Model("m"))
-	in := rawProducer(t, c)
+	in := c
 
 	// Wait until both hold partitions: each has consumed something.
 	i := 0
@@ -437,7 +445,7 @@ func TestSourceWriteFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	scores := collect(t, c, kafka.DefaultScoresTopic)
-	in := rawProducer(t, c)
+	in := c
 	keys, vals := records(0, n)
 	produce(t, in, kafka.DefaultDataTopic, keys, vals)
 
@@ -518,7 +526,7 @@ func TestSourceStuckScorer(t *testing.T) {
 	scores := collect(t, c, kafka.DefaultScoresTopic)
 	dead := collect(t, c, kafka.DefaultDeadLetterTopic)
 	keys, vals := records(0, n)
-	produce(t, rawProducer(t, c), kafka.DefaultDataTopic, keys, vals)
+	produce(t, c, kafka.DefaultDataTopic, keys, vals)
 
 	stuck := make(chan struct{})
 	var once sync.Once
@@ -583,7 +591,7 @@ func TestSourceOversizedDeadLetter(t *testing.T) {
 	for i := range big {
 		big[i] = 'x'
 	}
-	produce(t, rawProducer(t, c), kafka.DefaultDataTopic, []string{"a", "b", "c"}, [][]byte{[]byte("[1,1,1]"), big, []byte("[3,3,3]")})
+	produce(t, c, kafka.DefaultDataTopic, []string{"a", "b", "c"}, [][]byte{[]byte("[1,1,1]"), big, []byte("[3,3,3]")})
 
 	sink, err := kafka.NewSink(config(t, c.Addrs(), kafka.Sarama(func(c *sarama.Config) { c.Producer.MaxMessageBytes = limit })))
 	if err != nil {
@@ -629,7 +637,7 @@ func TestSourceScorerPanic(t *testing.T) {
 	}
 	scores := collect(t, c, kafka.DefaultScoresTopic)
 	dlq := collect(t, c, kafka.DefaultDeadLetterTopic)
-	produce(t, rawProducer(t, c), kafka.DefaultDataTopic, []string{"a", "b", "c", "d"},
+	produce(t, c, kafka.DefaultDataTopic, []string{"a", "b", "c", "d"},
 		[][]byte{[]byte("[1,1,1]"), []byte("[13,1,1]"), []byte("boom"), []byte("[3,3,3]")})
 	scorer := serving.ScorerFunc(func(ctx context.Context, r serving.Record) (serving.Result, error) {
 		if r.Features[0] == 13 {
@@ -671,7 +679,7 @@ func TestSourceOffsetOutOfRangeWhileConsuming(t *testing.T) {
 		t.Fatal(err)
 	}
 	scores := collect(t, c, kafka.DefaultScoresTopic)
-	in := rawProducer(t, c)
+	in := c
 	keys, vals := records(0, 10)
 	produce(t, in, kafka.DefaultDataTopic, keys, vals)
 	startSource(t, c, "oor", srv.Model("m"))
@@ -722,7 +730,7 @@ func TestSourceNamedRecords(t *testing.T) {
 	dlq := collect(t, c, kafka.DefaultDeadLetterTopic)
 	hook := &errHook{}
 	startSource(t, c, "named", srv.Model("m"), kafka.Hooks(hook))
-	produce(t, rawProducer(t, c), kafka.DefaultDataTopic, []string{"k", "k", "k", "k"}, [][]byte{
+	produce(t, c, kafka.DefaultDataTopic, []string{"k", "k", "k", "k"}, [][]byte{
 		[]byte(`{"c": 3, "a": 1, "b": 2}`),
 		[]byte(`{"a": 1, "b": "two", "c": 3}`),
 		[]byte(`{"a": 1, "c": 3}`),

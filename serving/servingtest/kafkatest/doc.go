@@ -16,6 +16,16 @@
 //	c := kafkatest.New(t, kafkatest.Topic("data", 4), kafkatest.Topic("models", 1))
 //	brokers := c.Addrs()
 //
+// [Cluster.Produce] writes test input, and [Cluster.Consume] reads a
+// topic in the background from its oldest offset, so a test checks what
+// the code under test wrote without a line of sarama:
+//
+//	scores := c.Consume(t, "scores")
+//	c.Produce(t, "data", kafkatest.Message{Key: []byte("k"), Value: []byte(`{"amount": 25}`)})
+//	// ... run the code under test ...
+//	m := scores.Next(t, 1)[0]
+//	model, _ := m.Header(wire.HeaderModel)
+//
 // In a program, [Start] returns the cluster and an error, and the caller
 // calls [Cluster.Close]. [Ports] fixes the listening ports, so outside tools
 // such as kcat can connect to 127.0.0.1:9092.

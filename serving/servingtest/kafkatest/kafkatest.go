@@ -3,6 +3,9 @@ package kafkatest
 import (
 	"fmt"
 	"slices"
+	"sync"
+
+	"github.com/IBM/sarama"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -56,6 +59,9 @@ func NoAutoCreate() Option { return func(c *config) { c.autoCreate = false } }
 type Cluster struct {
 	kc    *kfake.Cluster
 	addrs []string
+
+	mu   sync.Mutex
+	prod sarama.SyncProducer // for Produce, made on first use
 }
 
 // Start starts a cluster. The caller must call Close.
@@ -118,7 +124,10 @@ func New(t T, opts ...Option) *Cluster {
 func (c *Cluster) Addrs() []string { return slices.Clone(c.addrs) }
 
 // Close stops the brokers and drops all data. It is idempotent.
-func (c *Cluster) Close() { c.kc.Close() }
+func (c *Cluster) Close() {
+	c.closeProducer()
+	c.kc.Close()
+}
 
 // Fake returns the underlying kfake cluster, for fault injection with
 // its Control methods.

@@ -8,6 +8,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 // Example starts a three-broker cluster, writes a message with sarama
@@ -101,4 +102,68 @@ func TestNoAutoCreate(t *testing.T) {
 	if _, err := client.Partitions("absent"); err == nil {
 		t.Error("topic created although auto-creation is off")
 	}
+}
+
+// TestProduceConsume: what Produce writes, Consume reads, with keys,
+// values and headers, from every partition; a Consumer started after
+// the writes sees them too.
+func TestProduceConsume(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic("in", 3))
+	early := c.Consume(t, "in")
+	var msgs []kafkatest.Message
+	for i := range 30 {
+		msgs = append(msgs, kafkatest.Message{Key: []byte(fmt.Sprint("k", i)), Value: []byte(fmt.Sprint(i)),
+			Headers: []wire.Header{{Key: []byte("n"), Value: []byte(fmt.Sprint(i))}}})
+	}
+	c.Produce(t, "in", msgs...)
+	late := c.Consume(t, "in")
+	for _, r := range []*kafkatest.Consumer{early, late} {
+		got := r.Next(t, 30)
+		seen := map[string]bool{}
+		parts := map[int32]bool{}
+		for _, m := range got {
+			if n, ok := m.Header("n"); !ok || n != string(m.Value) || string(m.Key) != "k"+n {
+				t.Fatalf("message %q=%q headers %v", m.Key, m.Value, m.Headers)
+			}
+			seen[string(m.Value)] = true
+			parts[m.Partition] = true
+		}
+		if len(seen) != 30 || len(parts) < 2 {
+			t.Errorf("%d distinct messages over %d partitions", len(seen), len(parts))
+		}
+	}
+}
+
+// exampleT stands in for the *testing.T of a real test in the example.
+type exampleT struct{ cleanups []func() }
+
+func (*exampleT) Helper()                           {}
+func (*exampleT) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+func (e *exampleT) Cleanup(f func())                { e.cleanups = append(e.cleanups, f) }
+func (e *exampleT) done() {
+	for i := len(e.cleanups) - 1; i >= 0; i-- {
+		e.cleanups[i]()
+	}
+}
+
+// Example_produceAndConsume is the body of a test that feeds the code
+// under test a topic and reads what it wrote; t is the test's
+// *testing.T.
+func Example_produceAndConsume() {
+	t := &exampleT{}
+	defer t.done()
+
+	c := kafkatest.New(t, kafkatest.Topic("payments", 2))
+	out := c.Consume(t, "payments") // start reading before the writes
+	c.Produce(t, "payments",
+		kafkatest.Message{Key: []byte("card-1"), Value: []byte(`{"amount": 25}`)},
+		kafkatest.Message{Key: []byte("card-1"), Value: []byte(`{"amount": 480}`),
+			Headers: []wire.Header{{Key: []byte("source"), Value: []byte("pos")}}})
+	for _, m := range out.Next(t, 2) {
+		src, ok := m.Header("source")
+		fmt.Printf("%s %s offset %d, source header %v %q\n", m.Key, m.Value, m.Offset, ok, src)
+	}
+	// Output:
+	// card-1 {"amount": 25} offset 0, source header false ""
+	// card-1 {"amount": 480} offset 1, source header true "pos"
 }
