@@ -225,14 +225,21 @@ func TestResumeWithoutDoubleCounting(t *testing.T) {
 		produce(t, cfg, ms...)
 	}
 	path := filepath.Join(t.TempDir(), "feedback.json")
+	var tr *quality.Tracker // live quality, saved with the join too
 	run := func(cnt *counter, slow bool, until func(*feedbackkafka.Reader) bool) *feedbackkafka.Reader {
 		j, _ := feedback.NewJoiner(time.Hour, 10000)
-		match := cnt.match
-		if slow {
-			match = func(m feedback.Match) error { time.Sleep(2 * time.Millisecond); return cnt.match(m) }
+		tr, _ = quality.NewTracker(4)
+		observe := feedback.Observe(tr, feedback.Binary)
+		match := func(m feedback.Match) error {
+			if slow {
+				time.Sleep(2 * time.Millisecond)
+			}
+			observe(m)
+			return cnt.match(m)
 		}
 		r, err := feedbackkafka.NewReader(cfg, "scores", "labels", j, match,
-			feedbackkafka.Checkpoint(path, 20*time.Millisecond), feedbackkafka.Save("counter", cnt), feedbackkafka.Retry(50*time.Millisecond))
+			feedbackkafka.Checkpoint(path, 20*time.Millisecond), feedbackkafka.Save("counter", cnt), feedbackkafka.Save("quality", tr),
+			feedbackkafka.Retry(50*time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,10 +274,12 @@ func TestResumeWithoutDoubleCounting(t *testing.T) {
 		t.Fatal("no checkpoint taken mid-way")
 	}
 	var cp struct {
-		States map[string]map[string]int `json:"states"`
+		States struct {
+			Counter map[string]int `json:"counter"`
+		} `json:"states"`
 	}
-	if err := json.Unmarshal(mid, &cp); err != nil || len(cp.States["counter"]) >= 300 || len(cp.States["counter"]) <= 150 {
-		t.Fatalf("the mid-way checkpoint holds %d matches (%v): the test cannot tell", len(cp.States["counter"]), err)
+	if err := json.Unmarshal(mid, &cp); err != nil || len(cp.States.Counter) >= 300 || len(cp.States.Counter) <= 150 {
+		t.Fatalf("the mid-way checkpoint holds %d matches (%v): the test cannot tell", len(cp.States.Counter), err)
 	}
 	if err := os.WriteFile(path, mid, 0o600); err != nil {
 		t.Fatal(err)
@@ -279,6 +288,9 @@ func TestResumeWithoutDoubleCounting(t *testing.T) {
 	run(after, false, func(r *feedbackkafka.Reader) bool { return r.Stats().Joined == 300 })
 	if n, twice := after.total(); n != 300 || len(twice) > 0 {
 		t.Errorf("after restarting from the older checkpoint: %d matches, twice %v", n, twice)
+	}
+	if snap := tr.Snapshot(); len(snap) != 1 || snap[0].Accuracy.N != 300 {
+		t.Errorf("live quality after the restart: %+v", snap)
 	}
 }
 

@@ -1,0 +1,146 @@
+package quality
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// ErrState means UnmarshalBinary was given data that is not a saved
+// state, or one with impossible values. Nothing is changed.
+var ErrState = errors.New("quality: bad saved state")
+
+// meterState is the JSON form of a Meter. The bins are kept sparse: most
+// are empty for a model that scores in a narrow range.
+type meterState struct {
+	Refused uint64         `json:"refused"`
+	Correct uint64         `json:"correct"`
+	ClassN  uint64         `json:"class_n"`
+	LogLoss [3]float64     `json:"log_loss"` // n, mean, m2
+	AbsErr  [3]float64     `json:"abs_err"`
+	SqErr   [3]float64     `json:"sq_err"`
+	Pos     map[int]uint64 `json:"pos,omitempty"`
+	Neg     map[int]uint64 `json:"neg,omitempty"`
+}
+
+func (w welford) state() [3]float64 { return [3]float64{float64(w.n), w.mean, w.m2} }
+
+func welfordOf(s [3]float64) (welford, bool) {
+	ok := s[0] >= 0 && s[0] == math.Trunc(s[0]) && s[0] < 1<<63 && finite(s[1]) && finite(s[2]) && s[2] >= 0
+	return welford{n: uint64(s[0]), mean: s[1], m2: s[2]}, ok
+}
+
+func (m *Meter) state() meterState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := meterState{
+		Refused: m.refused, Correct: m.correct, ClassN: m.classN,
+		LogLoss: m.logLoss.state(), AbsErr: m.absErr.state(), SqErr: m.sqErr.state(),
+		Pos: map[int]uint64{}, Neg: map[int]uint64{},
+	}
+	for b := range Bins {
+		if m.pos[b] > 0 {
+			st.Pos[b] = m.pos[b]
+		}
+		if m.neg[b] > 0 {
+			st.Neg[b] = m.neg[b]
+		}
+	}
+	return st
+}
+
+func (m *Meter) restore(st meterState) error {
+	ll, ok1 := welfordOf(st.LogLoss)
+	ae, ok2 := welfordOf(st.AbsErr)
+	se, ok3 := welfordOf(st.SqErr)
+	if !ok1 || !ok2 || !ok3 || st.Correct > st.ClassN || ll.n != st.ClassN || ae.n != se.n {
+		return fmt.Errorf("%w: inconsistent counts", ErrState)
+	}
+	var pos, neg [Bins]uint64
+	var np, nn uint64
+	for b, c := range st.Pos {
+		if b < 0 || b >= Bins {
+			return fmt.Errorf("%w: bin %d", ErrState, b)
+		}
+		pos[b], np = c, np+c
+	}
+	for b, c := range st.Neg {
+		if b < 0 || b >= Bins {
+			return fmt.Errorf("%w: bin %d", ErrState, b)
+		}
+		neg[b], nn = c, nn+c
+	}
+	if np+nn > st.ClassN {
+		return fmt.Errorf("%w: more binary outcomes than classifications", ErrState)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.refused, m.correct, m.classN = st.Refused, st.Correct, st.ClassN
+	m.logLoss, m.absErr, m.sqErr = ll, ae, se
+	m.pos, m.neg, m.nPos, m.nNeg = pos, neg, np, nn
+	return nil
+}
+
+// MarshalBinary implements encoding.BinaryMarshaler: the Meter's
+// counts, as JSON.
+func (m *Meter) MarshalBinary() ([]byte, error) { return json.Marshal(m.state()) }
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler: it replaces the
+// Meter's counts with saved ones, or returns an error wrapping ErrState.
+func (m *Meter) UnmarshalBinary(data []byte) error {
+	var st meterState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("%w: %v", ErrState, err)
+	}
+	return m.restore(st)
+}
+
+type seriesState struct {
+	Key   Key        `json:"key"`
+	Meter meterState `json:"meter"`
+}
+
+// MarshalBinary implements encoding.BinaryMarshaler: every series, as
+// JSON, so that a Tracker can be checkpointed with the join that feeds
+// it (see serving/feedback/feedbackkafka.Save).
+func (t *Tracker) MarshalBinary() ([]byte, error) {
+	t.mu.RLock()
+	out := make([]seriesState, 0, len(t.series))
+	ms := make([]*Meter, 0, len(t.series))
+	for k, m := range t.series {
+		out = append(out, seriesState{Key: k})
+		ms = append(ms, m)
+	}
+	t.mu.RUnlock()
+	for i, m := range ms {
+		out[i].Meter = m.state()
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler: it replaces
+// every series with the saved ones, or returns an error wrapping
+// ErrState and changes nothing. Saved series beyond the Tracker's bound
+// are an error too.
+func (t *Tracker) UnmarshalBinary(data []byte) error {
+	var saved []seriesState
+	if err := json.Unmarshal(data, &saved); err != nil {
+		return fmt.Errorf("%w: %v", ErrState, err)
+	}
+	if len(saved) > t.max {
+		return fmt.Errorf("%w: %d series for a Tracker of %d", ErrState, len(saved), t.max)
+	}
+	series := make(map[Key]*Meter, len(saved))
+	for _, s := range saved {
+		m := new(Meter)
+		if err := m.restore(s.Meter); err != nil {
+			return fmt.Errorf("%w (series %s)", err, s.Key)
+		}
+		series[s.Key] = m
+	}
+	t.mu.Lock()
+	t.series = series
+	t.mu.Unlock()
+	return nil
+}

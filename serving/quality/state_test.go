@@ -1,0 +1,55 @@
+package quality
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestStateRoundTrip(t *testing.T) {
+	tr, _ := NewTracker(4)
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, k := range []Key{{"m", 1, ""}, {"m", 2, "canary"}} {
+		m, _ := tr.Meter(k)
+		for range 500 {
+			m.ObserveBinary(rng.Float64(), rng.IntN(2) == 0)
+			m.ObserveValue(rng.NormFloat64(), 0)
+		}
+		m.ObserveClass(0.4, true)
+		m.ObserveBinary(2, true) // refused
+	}
+	data, err := tr.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _ := NewTracker(4)
+	if err := back.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	a, b := tr.Snapshot(), back.Snapshot()
+	if len(a) != 2 || len(b) != 2 {
+		t.Fatalf("%d and %d series", len(a), len(b))
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Errorf("series %d:\n%+v\nrestored as\n%+v", i, a[i], b[i])
+		}
+	}
+	small, _ := NewTracker(1)
+	for name, bad := range map[string]string{
+		"not JSON":      "[",
+		"too many":      string(data),
+		"correct > n":   `[{"key":{"model":"m","version":1},"meter":{"correct":5,"class_n":1,"log_loss":[1,0,0]}}]`,
+		"bin out":       `[{"key":{"model":"m","version":1},"meter":{"class_n":1,"log_loss":[1,0,0],"pos":{"5000":1}}}]`,
+		"negative m2":   `[{"key":{"model":"m","version":1},"meter":{"abs_err":[2,1,-1],"sq_err":[2,1,1]}}]`,
+		"fractional n":  `[{"key":{"model":"m","version":1},"meter":{"abs_err":[1.5,1,1],"sq_err":[1.5,1,1]}}]`,
+		"binary excess": `[{"key":{"model":"m","version":1},"meter":{"class_n":1,"log_loss":[1,0,0],"pos":{"3":2}}}]`,
+	} {
+		if err := small.UnmarshalBinary([]byte(bad)); !errors.Is(err, ErrState) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if len(small.Snapshot()) != 0 {
+		t.Error("a refused state changed the tracker")
+	}
+}
