@@ -256,7 +256,7 @@ func (c *compiler) dataDictionary(dd *node) error {
 		if err != nil {
 			return err
 		}
-		f := &field{name: name, slot: c.slot(), str: str, continous: optype == "continuous"}
+		f := &field{name: name, slot: c.slot(), str: str, continous: optype == "continuous", f32: k.str("dataType", "") == "float"}
 		if optype == "continuous" && str {
 			return corruptf("DataField %q is continuous with dataType %s", name, k.str("dataType", ""))
 		}
@@ -579,7 +579,7 @@ func (c *compiler) model(n *node, outer *scope) (*modelNode, error) {
 			}
 			p.dst = c.slot()
 			mn.preps = append(mn.preps, p)
-			sc.fields[name] = &field{name: name, slot: p.dst, str: f.str, cats: f.cats}
+			sc.fields[name] = &field{name: name, slot: p.dst, str: f.str, cats: f.cats, f32: f.f32}
 		}
 	}
 	if mn.classify {

@@ -69,11 +69,11 @@
 //
 // A Segmentation's missingPredictionTreatment of skipSegment leaves out
 // segments without a result; otherwise (continue, returnMissing) a
-// segment without a result leaves the whole model without one. Numbers
-// are evaluated in float64 whatever their dataType, as the specification
-// describes the arithmetic; an evaluator that rounds float fields to
-// float32 (as JPMML does) can differ in the last digits, or at a split
-// threshold that is not a float32.
+// segment without a result leaves the whole model without one.
+// Arithmetic is in float64. Predicates on a field of dataType float
+// compare float32 values (the value and the threshold rounded to
+// float32), as that dataType declares and as XGBoost and LightGBM split,
+// so a JPMML export of their trees takes the same branches.
 //
 // Anything else (another model element, a string function, a
 // DefineFunction, a TableLocator, ...) is refused at load with an error

@@ -262,3 +262,30 @@ func TestSVMOneAgainstAll(t *testing.T) {
 		}
 	}
 }
+
+// A float field is compared in float32, as its dataType says and as
+// XGBoost and LightGBM split: 0.1000000005 rounds to the float32 nearest
+// 0.1, so it is ≤ 0.1 as a float and > 0.1 as a double.
+func TestFloatFieldSplits(t *testing.T) {
+	doc := func(dt string) string {
+		return `<PMML version="4.4"><DataDictionary><DataField name="x" optype="continuous" dataType="` + dt + `"/><DataField name="y" optype="continuous" dataType="double"/></DataDictionary>
+<TreeModel functionName="regression"><MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
+<Node><True/>
+<Node score="1"><SimplePredicate field="x" operator="lessOrEqual" value="0.1"/></Node>
+<Node score="2"><SimplePredicate field="x" operator="greaterThan" value="0.1"/></Node>
+</Node></TreeModel></PMML>`
+	}
+	for dt, want := range map[string]float64{"float": 1, "double": 2} {
+		for _, variant := range []string{"split", "predicates"} {
+			d := doc(dt)
+			if variant == "predicates" { // not a complementary pair: no split fast path
+				d = strings.Replace(d, `operator="greaterThan" value="0.1"`, `operator="greaterThan" value="0.05"`, 1)
+			}
+			m := loadText(t, d)
+			p, err := m.Predict(context.Background(), []float64{0.1000000005})
+			if err != nil || p.Value != want {
+				t.Errorf("%s %s: %v, %v; want %v", dt, variant, p.Value, err, want)
+			}
+		}
+	}
+}

@@ -298,6 +298,7 @@ type field struct {
 	invalid   []float64 // values declared invalid
 	validSet  map[float64]bool
 	continous bool
+	f32       bool // dataType float: predicates compare float32 values
 }
 
 type interval struct {

@@ -88,6 +88,9 @@ func (c *compiler) simplePred(n *node, sc *scope) (pred, error) {
 	if f.str && op != "equal" && op != "notEqual" {
 		return nil, unsupportedf("SimplePredicate %s on the string field %q", op, f.name)
 	}
+	if f.f32 {
+		return f32Pred(slot, op, float64(float32(x)))
+	}
 	// One closure per operator: a comparison, not a call, per node.
 	switch op {
 	case "equal":
@@ -140,6 +143,23 @@ func (c *compiler) simplePred(n *node, sc *scope) (pred, error) {
 		}, nil
 	}
 	return nil, corruptf("SimplePredicate operator %q", op)
+}
+
+// f32Pred compares a float field as float32, the precision its dataType
+// declares (and the one XGBoost and LightGBM split on): both the value and
+// the threshold are rounded to float32 first.
+func f32Pred(slot int, op string, x float64) (pred, error) {
+	cmp, ok := compare[op]
+	if !ok {
+		return nil, corruptf("SimplePredicate operator %q", op)
+	}
+	return func(s *state) tri {
+		v := s.v[slot]
+		if v != v {
+			return tUnknown
+		}
+		return tri(b2u(cmp(float64(float32(v)), x)))
+	}, nil
 }
 
 func b2u(b bool) uint8 {

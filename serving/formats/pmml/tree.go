@@ -22,6 +22,7 @@ type treeNode struct {
 	thr         float64
 	orEqual     bool
 	left, right *treeNode // kids[0] and kids[1] of a split
+	f32         bool      // compare as float32
 }
 
 const (
@@ -243,7 +244,10 @@ func (mc *modelCtx) binarySplit(t *treeNode, a, b *node) {
 	if err != nil || f.str {
 		return
 	}
-	t.split, t.slot, t.thr = true, f.slot, x
+	if f.f32 {
+		x = float64(float32(x))
+	}
+	t.split, t.slot, t.thr, t.f32 = true, f.slot, x, f.f32
 }
 
 func (mc *modelCtx) distribution(t *treeNode, sds []*node) error {
@@ -330,6 +334,9 @@ descend:
 		}
 		if t.split {
 			if v := s.v[t.slot]; v == v {
+				if t.f32 {
+					v = float64(float32(v))
+				}
 				if v < t.thr || (t.orEqual && v == t.thr) {
 					t = t.left
 				} else {
