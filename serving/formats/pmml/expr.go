@@ -3,6 +3,7 @@ package pmml
 import (
 	"math"
 	"sort"
+	"strings"
 )
 
 var nan = math.NaN()
@@ -276,6 +277,9 @@ func (c *compiler) mapValues(n *node, sc *scope) (expr, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	// Columns are matched by local name: JPMML writes column="data:input"
+	// for an element <data:input> in its own namespace.
+	outCol = localName(outCol)
 	type col struct {
 		name string
 		f    *field
@@ -290,7 +294,7 @@ func (c *compiler) mapValues(n *node, sc *scope) (expr, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
-		cols = append(cols, col{cn, f})
+		cols = append(cols, col{localName(cn), f})
 	}
 	if len(cols) == 0 {
 		return nil, false, corruptf("MapValues without FieldColumnPair")
@@ -398,4 +402,12 @@ func (c *compiler) mapValues(n *node, sc *scope) (expr, bool, error) {
 		}
 		return def
 	}, str, nil
+}
+
+// localName drops a namespace prefix.
+func localName(s string) string {
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
 }
