@@ -286,11 +286,6 @@ func build(doc any, o options) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{margin: o.margin}
-	if root.has("version") {
-		for _, v := range root.floats("version") {
-			m.version = append(m.version, int(v))
-		}
-	}
 	param := learner.obj("learner_model_param")
 	m.features = param.integer("num_feature", MaxFeatures)
 	numClass := param.intOr("num_class", 0, maxOutputs)
@@ -549,13 +544,7 @@ func (m *Model) readTree(t obj) error {
 // for each such node, the sorted categories that go right.
 func readCategories(t obj, n int, stype []int32) (map[int32][]uint32, error) {
 	isCat := func(i int32) bool { return stype != nil && stype[i] == 1 }
-	any := false
-	for i := range stype {
-		if stype[i] == 1 {
-			any = true
-		}
-	}
-	if !any {
+	if !slices.Contains(stype, 1) {
 		return nil, nil
 	}
 	cats := t.floats("categories")

@@ -32,7 +32,7 @@ func init() {
 	}))
 }
 
-// Encoding names how a model's bytes are written.
+// encoding is how a model's bytes are written.
 type encoding int
 
 const (
@@ -93,15 +93,13 @@ func load(format string, d serving.Descriptor) (serving.Model, error) {
 	if format == FormatUBJSON {
 		want = encUBJSON
 	}
+	names := map[encoding]string{encJSON: "JSON", encUBJSON: "UBJSON"}
+	formats := map[encoding]string{encJSON: FormatJSON, encUBJSON: FormatUBJSON}
 	switch got := sniff(d.Bytes); {
 	case got == encUnknown:
-		return nil, serving.Corrupt(format, errors.New("not an XGBoost "+map[encoding]string{encJSON: "JSON", encUBJSON: "UBJSON"}[want]+" model"))
+		return nil, serving.Corrupt(format, fmt.Errorf("not an XGBoost %s model", names[want]))
 	case got != want:
-		other := FormatJSON
-		if got == encUBJSON {
-			other = FormatUBJSON
-		}
-		return nil, serving.Corrupt(format, fmt.Errorf("these bytes are %s: publish them as format %q (or \"xgboost\", which reads every encoding)", other, other))
+		return nil, serving.Corrupt(format, fmt.Errorf("these bytes are %s: publish them as format %q (or \"xgboost\", which reads every encoding)", names[got], formats[got]))
 	}
 	m, err := loadEncoded(format, want, d)
 	if err != nil {
@@ -172,7 +170,6 @@ const (
 // concurrent use.
 type Model struct {
 	format    string
-	version   []int
 	objective string
 	booster   string
 	features  int
