@@ -1,0 +1,127 @@
+package metrics
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/modelstream/modelstream/serving/quality"
+	"github.com/modelstream/modelstream/speculative/canary"
+)
+
+// Quality returns a prometheus.Collector that exports the live quality
+// in tr at every scrape:
+//
+//   - live_quality{model,version,variant,metric}: the estimate, metric
+//     one of accuracy, log_loss, auc, mae, rmse;
+//   - live_quality_low and live_quality_high, same labels: the bounds of
+//     its 95% confidence interval;
+//   - live_quality_outcomes{model,version,variant,metric}: the outcomes
+//     it rests on;
+//   - live_quality_refused{model,version,variant}: outcomes refused as
+//     invalid.
+//
+// A metric without outcomes is left out. Register it beside [Metrics].
+func Quality(tr *quality.Tracker) prometheus.Collector { return qualityCollector{tr} }
+
+var (
+	labelsQuality = []string{"model", "version", "variant", "metric"}
+	qualityValue  = prometheus.NewDesc("modelstream_live_quality", "Live quality estimate from joined ground truth.", labelsQuality, nil)
+	qualityLow    = prometheus.NewDesc("modelstream_live_quality_low", "Lower bound of the live quality estimate's 95% confidence interval.", labelsQuality, nil)
+	qualityHigh   = prometheus.NewDesc("modelstream_live_quality_high", "Upper bound of the live quality estimate's 95% confidence interval.", labelsQuality, nil)
+	qualityN      = prometheus.NewDesc("modelstream_live_quality_outcomes", "Outcomes the live quality estimate rests on.", labelsQuality, nil)
+	qualityRef    = prometheus.NewDesc("modelstream_live_quality_refused", "Outcomes refused as invalid.", []string{"model", "version", "variant"}, nil)
+)
+
+type qualityCollector struct{ tr *quality.Tracker }
+
+func (qualityCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{qualityValue, qualityLow, qualityHigh, qualityN, qualityRef} {
+		ch <- d
+	}
+}
+
+func (q qualityCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range q.tr.Snapshot() {
+		v := strconv.FormatUint(s.Version, 10)
+		ch <- prometheus.MustNewConstMetric(qualityRef, prometheus.CounterValue, float64(s.Refused), s.Model, v, s.Variant)
+		for _, m := range []struct {
+			name string
+			e    quality.Estimate
+		}{{"accuracy", s.Accuracy}, {"log_loss", s.LogLoss}, {"auc", s.AUC}, {"mae", s.MAE}, {"rmse", s.RMSE}} {
+			if m.e.N == 0 {
+				continue
+			}
+			lv := []string{s.Model, v, s.Variant, m.name}
+			ch <- prometheus.MustNewConstMetric(qualityValue, prometheus.GaugeValue, m.e.Value, lv...)
+			ch <- prometheus.MustNewConstMetric(qualityLow, prometheus.GaugeValue, m.e.Low, lv...)
+			ch <- prometheus.MustNewConstMetric(qualityHigh, prometheus.GaugeValue, m.e.High, lv...)
+			ch <- prometheus.MustNewConstMetric(qualityN, prometheus.GaugeValue, float64(m.e.N), lv...)
+		}
+	}
+}
+
+// Rollouts exports the decisions of canary Controllers, of which it is a
+// hook (canary.HookRollout; pass it with canary.Hooks), and is a
+// prometheus.Collector:
+//
+//   - rollout_share{rollout}: the candidate's share of traffic now;
+//   - rollout_step{rollout}: the index of the current step;
+//   - rollout_decisions_total{rollout,action}: evaluations by outcome
+//     (hold, advance, promote, rollback);
+//   - rollout_guardrail_difference{rollout,guardrail,bound}: the latest
+//     confidence interval for candidate − champion (bound low, high).
+//
+// It is safe for concurrent use.
+type Rollouts struct {
+	share     *prometheus.GaugeVec
+	step      *prometheus.GaugeVec
+	decisions *prometheus.CounterVec
+	guard     *prometheus.GaugeVec
+	mu        sync.Mutex
+}
+
+var _ canary.HookRollout = (*Rollouts)(nil)
+
+// NewRollouts returns Rollouts with no series yet.
+func NewRollouts() *Rollouts {
+	return &Rollouts{
+		share:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "modelstream_rollout_share", Help: "Candidate's share of traffic."}, []string{"rollout"}),
+		step:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "modelstream_rollout_step", Help: "Index of the rollout's current step."}, []string{"rollout"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "modelstream_rollout_decisions_total", Help: "Rollout evaluations by action."}, []string{"rollout", "action"}),
+		guard:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "modelstream_rollout_guardrail_difference", Help: "Confidence sequence bounds of candidate minus champion per guardrail."}, []string{"rollout", "guardrail", "bound"}),
+	}
+}
+
+// OnRollout implements canary.HookRollout.
+func (r *Rollouts) OnRollout(d canary.Decision) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.share.WithLabelValues(d.Rollout).Set(d.Share)
+	r.step.WithLabelValues(d.Rollout).Set(float64(d.Step))
+	r.decisions.WithLabelValues(d.Rollout, string(d.Action)).Inc()
+	for _, g := range d.Guardrails {
+		if g.Verdict == "no data" {
+			continue
+		}
+		r.guard.WithLabelValues(d.Rollout, g.Name, "low").Set(g.Low)
+		r.guard.WithLabelValues(d.Rollout, g.Name, "high").Set(g.High)
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (r *Rollouts) Describe(ch chan<- *prometheus.Desc) {
+	r.share.Describe(ch)
+	r.step.Describe(ch)
+	r.decisions.Describe(ch)
+	r.guard.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (r *Rollouts) Collect(ch chan<- prometheus.Metric) {
+	r.share.Collect(ch)
+	r.step.Collect(ch)
+	r.decisions.Collect(ch)
+	r.guard.Collect(ch)
+}

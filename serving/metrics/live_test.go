@@ -1,0 +1,89 @@
+package metrics_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/metrics"
+	"github.com/modelstream/modelstream/serving/quality"
+	"github.com/modelstream/modelstream/speculative/canary"
+)
+
+func TestQualityCollector(t *testing.T) {
+	tr, _ := quality.NewTracker(4)
+	m, _ := tr.Meter(quality.Key{Model: "fraud", Version: 3, Variant: "canary"})
+	m.ObserveBinary(0.9, true)
+	m.ObserveBinary(0.2, false)
+	m.ObserveBinary(0.6, false)
+	m.ObserveBinary(7, false) // refused
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(metrics.Quality(tr))
+	want := `
+# HELP modelstream_live_quality_refused Outcomes refused as invalid.
+# TYPE modelstream_live_quality_refused counter
+modelstream_live_quality_refused{model="fraud",variant="canary",version="3"} 1
+`
+	// Log-loss is exported too, but its value is not exact to write.
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "modelstream_live_quality_refused"); err != nil {
+		t.Error(err)
+	}
+	mfs, _ := reg.Gather()
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "modelstream_live_quality" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "metric" {
+					got[l.GetValue()] = m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	if len(got) != 3 || got["auc"] != 1 || got["accuracy"] != 2.0/3 || got["log_loss"] <= 0 {
+		t.Errorf("live_quality %v", got)
+	}
+	if n, err := testutil.GatherAndCount(reg, "modelstream_live_quality_outcomes"); err != nil || n != 3 {
+		t.Errorf("outcome series: %d %v", n, err)
+	}
+}
+
+func TestRolloutsHook(t *testing.T) {
+	r := metrics.NewRollouts()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(r)
+	fail := serving.ScorerFunc(func(context.Context, serving.Record) (serving.Result, error) {
+		return serving.Result{}, context.DeadlineExceeded
+	})
+	ok := serving.ScorerFunc(func(context.Context, serving.Record) (serving.Result, error) { return serving.Result{}, nil })
+	c, err := canary.New(ok, fail, canary.Name("fraud"), canary.Hooks(r), canary.Steps(0.5, 1), canary.MinCalls(50), canary.Seed(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 400 {
+		c.Score(context.Background(), serving.Record{})
+	}
+	if d := c.Evaluate(context.Background()); d.Action != canary.Rollback {
+		t.Fatalf("decision %+v", d)
+	}
+	want := `
+# HELP modelstream_rollout_decisions_total Rollout evaluations by action.
+# TYPE modelstream_rollout_decisions_total counter
+modelstream_rollout_decisions_total{action="rollback",rollout="fraud"} 1
+# HELP modelstream_rollout_share Candidate's share of traffic.
+# TYPE modelstream_rollout_share gauge
+modelstream_rollout_share{rollout="fraud"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "modelstream_rollout_decisions_total", "modelstream_rollout_share"); err != nil {
+		t.Error(err)
+	}
+	if n, _ := testutil.GatherAndCount(reg, "modelstream_rollout_guardrail_difference"); n != 4 {
+		t.Errorf("%d guardrail bounds, want low and high of errors and latency", n)
+	}
+}
