@@ -41,7 +41,8 @@ type AuditSink struct {
 
 var _ governance.AuditSink = (*AuditSink)(nil)
 
-// NewAuditSink connects a producer to the cluster of cfg, with the
+// NewAuditSink makes sure the audit topic exists (kafka.Config.EnsureTopics)
+// and connects a producer to the cluster of cfg, with the
 // package defaults of serving/kafka: idempotent, acks from every in-sync
 // replica. A nil Config or an empty topic is an error wrapping
 // serving.ErrConfig.
@@ -58,6 +59,9 @@ func NewAuditSink(cfg *kafka.Config, opts ...Option) (*AuditSink, error) {
 	}
 	sc, err := cfg.SaramaConfig(nil)
 	if err != nil {
+		return nil, err
+	}
+	if err := cfg.EnsureTopics(context.Background(), o.topic); err != nil {
 		return nil, err
 	}
 	p, err := sarama.NewSyncProducer(cfg.Brokers(), sc)

@@ -26,8 +26,11 @@ type Publisher struct {
 	prod sarama.SyncProducer
 }
 
-// NewPublisher connects to the cluster and returns a Publisher. A bad
-// setting is an error wrapping serving.ErrConfig. Loosening the
+// NewPublisher connects to the cluster, makes sure the models topic
+// exists, creating it with one partition if it does not (one partition
+// keeps every model message in one order; see [Config.EnsureTopics] for
+// the errors), and returns a Publisher. A bad setting is an error
+// wrapping serving.ErrConfig. Loosening the
 // producer's guarantees (acks, idempotence) with [Sarama] is possible,
 // and is then the caller's responsibility.
 func NewPublisher(cfg *Config, opts ...PublisherOption) (*Publisher, error) {
@@ -47,6 +50,9 @@ func NewPublisher(cfg *Config, opts ...PublisherOption) (*Publisher, error) {
 		c.Producer.MaxMessageBytes = max(c.Producer.MaxMessageBytes, o.maxBytes+64<<10)
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := cfg.ensureTopics(context.Background(), 1, o.topic); err != nil {
 		return nil, err
 	}
 	p, err := sarama.NewSyncProducer(cfg.brokers, sc)

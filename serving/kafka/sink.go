@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -47,8 +48,11 @@ type Sink struct {
 	prov atomic.Pointer[provCache]
 }
 
-// NewSink connects to the cluster and returns a Sink. A bad setting is
-// an error wrapping serving.ErrConfig; so is a sarama configuration,
+// NewSink connects to the cluster, makes sure the scores and dead-letter
+// topics exist (see [Config.EnsureTopics]: a *TopicError otherwise, so
+// that the dead-letter topic is known good before the first dead
+// letter), and returns a Sink. A bad setting is an error wrapping
+// serving.ErrConfig; so is a sarama configuration,
 // from [Sarama], under which an acknowledged write could still be lost
 // or reordered: acks other than WaitForAll, more than one request in
 // flight without idempotence, or Producer.Return.Successes or Errors
@@ -84,6 +88,9 @@ func NewSink(cfg *Config, opts ...SinkOption) (*Sink, error) {
 	case !sc.Producer.Idempotent && sc.Net.MaxOpenRequests > 1:
 		// Retries would reorder the outputs of one partition.
 		return nil, configErr("Sarama: without an idempotent producer a Sink needs Net.MaxOpenRequests = 1, got %d", sc.Net.MaxOpenRequests)
+	}
+	if err := cfg.EnsureTopics(context.Background(), o.topic, o.dlq); err != nil {
+		return nil, err
 	}
 	p, err := sarama.NewAsyncProducer(cfg.brokers, sc)
 	if err != nil {

@@ -7,9 +7,12 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 )
 
 // TestSinkConfig: a Sink refuses settings under which an acknowledged
@@ -70,5 +73,60 @@ func TestConfig(t *testing.T) {
 		!sc.Net.SASL.Enable || sc.Net.SASL.User != "svc" || sc.Net.SASL.Mechanism != sarama.SASLTypePlaintext ||
 		sc.Net.DialTimeout != 7*time.Second || called != 2 { // once in NewConfig, once here
 		t.Errorf("sarama config: client %q tls %v sasl %v %q dial %v, Sarama called %d times", sc.ClientID, sc.Net.TLS.Enable, sc.Net.SASL.Enable, sc.Net.SASL.User, sc.Net.DialTimeout, called)
+	}
+}
+
+// TestOutputTopicsAtStart: a Sink creates its missing scores and
+// dead-letter topics when it is made, so the dead-letter topic exists
+// before the first dead letter; and on a cluster that refuses to create
+// topics, NewSink fails at once with a *TopicError naming the topic.
+func TestOutputTopicsAtStart(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.NoAutoCreate())
+	cfg := config(t, c.Addrs())
+	sink, err := kafka.NewSink(cfg, kafka.Topic("out"), kafka.DeadLetterTopic("out.dlq"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.Close()
+	admin, err := sarama.NewClusterAdmin(c.Addrs(), sarama.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	topics, err := admin.ListTopics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := topics["out.dlq"]; !ok {
+		t.Fatalf("dead-letter topic not created: %v", topics)
+	}
+	if _, ok := topics["out"]; !ok {
+		t.Fatalf("scores topic not created: %v", topics)
+	}
+	pub, err := kafka.NewPublisher(cfg, kafka.Topic("ms"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.Close()
+	if d, err := admin.DescribeTopics([]string{"ms"}); err != nil || len(d) != 1 || len(d[0].Partitions) != 1 {
+		t.Fatalf("models topic: %+v, %v; want one partition", d, err)
+	}
+
+	// A cluster that refuses to create topics.
+	c.Fake().ControlKey(int16(kmsg.CreateTopics), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		resp := req.(*kmsg.CreateTopicsRequest).ResponseKind().(*kmsg.CreateTopicsResponse)
+		for _, rt := range req.(*kmsg.CreateTopicsRequest).Topics {
+			st := kmsg.NewCreateTopicsResponseTopic()
+			st.Topic = rt.Topic
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	_, err = kafka.NewSink(cfg, kafka.Topic("out"), kafka.DeadLetterTopic("forbidden.dlq"))
+	var te *kafka.TopicError
+	if !errors.As(err, &te) || te.Topic != "forbidden.dlq" {
+		t.Fatalf("got %v; want a *kafka.TopicError naming forbidden.dlq", err)
 	}
 }

@@ -1,0 +1,95 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/IBM/sarama"
+)
+
+// TopicError means a topic that a client writes to is missing and could
+// not be created, or could not be checked at all. The clients check
+// their output topics when they are made, so that a deployment without
+// them fails at start, with the topic's name, rather than at the first
+// score or dead letter.
+type TopicError struct {
+	Topic string
+	Err   error
+}
+
+// Error names the topic and the cause.
+func (e *TopicError) Error() string {
+	return fmt.Sprintf("kafka: topic %q is missing and could not be created: %v", e.Topic, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *TopicError) Unwrap() error { return e.Err }
+
+// EnsureTopics checks that the topics exist, and creates those that do
+// not, with the brokers' default partition count and replication factor
+// (num.partitions, default.replication.factor). A [Sink] ensures its
+// scores and dead-letter topics, and a [Publisher] its models topic, when
+// they are made; adapters ensure theirs. An existing topic is left as it
+// is. A topic that is missing and cannot be created (the cluster forbids
+// it, or this principal lacks the ACL) is a *TopicError, as is one whose
+// metadata cannot be read. When ctx is done first, EnsureTopics returns
+// ctx.Err(); a creation already asked for may still happen.
+func (c *Config) EnsureTopics(ctx context.Context, topics ...string) error {
+	return c.ensureTopics(ctx, -1, topics...)
+}
+
+// ensureTopics is EnsureTopics with the partition count of created
+// topics: -1 for the brokers' default.
+func (c *Config) ensureTopics(ctx context.Context, partitions int32, topics ...string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sc, err := c.SaramaConfig(func(s *sarama.Config) { s.Metadata.AllowAutoTopicCreation = false })
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- ensure(c.brokers, sc, partitions, topics) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func ensure(brokers []string, sc *sarama.Config, partitions int32, topics []string) error {
+	client, err := sarama.NewClient(brokers, sc)
+	if err != nil {
+		return &TopicError{Topic: topics[0], Err: err}
+	}
+	defer client.Close()
+	var missing []string
+	for _, t := range topics {
+		_, err := client.Partitions(t)
+		switch {
+		case errors.Is(err, sarama.ErrUnknownTopicOrPartition):
+			missing = append(missing, t)
+		case err != nil:
+			return &TopicError{Topic: t, Err: err}
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	admin, err := sarama.NewClusterAdminFromClient(client)
+	if err != nil {
+		return &TopicError{Topic: missing[0], Err: err}
+	}
+	// Closing the admin would close the client, which the deferred
+	// Close above does.
+	for _, t := range missing {
+		err := admin.CreateTopic(t, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: -1}, false)
+		var te *sarama.TopicError
+		if err != nil && !(errors.As(err, &te) && te.Err == sarama.ErrTopicAlreadyExists) {
+			return &TopicError{Topic: t, Err: err}
+		}
+	}
+	return nil
+}
