@@ -3,6 +3,7 @@ package pmml_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -154,5 +155,55 @@ func TestNoResult(t *testing.T) {
 	p, err := m.Predict(context.Background(), []float64{2})
 	if err != nil || p.Label != "hi" || p.Confidence != 1 || len(p.Values) != 2 || p.Values[1] != 1 {
 		t.Fatalf("x=2: %+v, %v", p, err)
+	}
+}
+
+// A small document whose compiled plan would be huge (many segments over a
+// target with many categories: one probability vector and one category
+// map per segment) is refused before the memory is allocated.
+func TestPlanBudget(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`<PMML version="4.4"><DataDictionary><DataField name="x" optype="continuous" dataType="double"/><DataField name="y" optype="categorical" dataType="string">`)
+	for i := range 3000 {
+		fmt.Fprintf(&b, `<Value value="c%d"/>`, i)
+	}
+	b.WriteString(`</DataField></DataDictionary><MiningModel functionName="classification"><MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema><Segmentation multipleModelMethod="majorityVote">`)
+	for i := range 1500 {
+		fmt.Fprintf(&b, `<Segment id="%d"><True/><TreeModel functionName="classification"><MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema><Node score="c1"><True/></Node></TreeModel></Segment>`, i)
+	}
+	b.WriteString(`</Segmentation></MiningModel></PMML>`)
+	if b.Len() > 1<<20 {
+		t.Fatalf("the test document is %d bytes", b.Len())
+	}
+	_, err := pmml.Parse([]byte(b.String()))
+	if !errors.Is(err, serving.ErrCorruptModel) || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("err = %v, want corrupt: plan too large", err)
+	}
+}
+
+// A long chain of derived fields, each defined by the next, is refused
+// instead of exhausting the stack.
+func TestDerivedChain(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`<PMML version="4.4"><DataDictionary><DataField name="x" optype="continuous" dataType="double"/><DataField name="y" optype="continuous" dataType="double"/></DataDictionary><TransformationDictionary>`)
+	n := pmml.MaxDepth + 10
+	for i := range n {
+		fmt.Fprintf(&b, `<DerivedField name="d%d" optype="continuous" dataType="double"><FieldRef field="d%d"/></DerivedField>`, i, i+1)
+	}
+	fmt.Fprintf(&b, `<DerivedField name="d%d" optype="continuous" dataType="double"><FieldRef field="x"/></DerivedField>`, n)
+	b.WriteString(`</TransformationDictionary><RegressionModel functionName="regression"><MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema><RegressionTable intercept="0"><NumericPredictor name="d0" coefficient="1"/></RegressionTable></RegressionModel></PMML>`)
+	_, err := pmml.Parse([]byte(b.String()))
+	if !errors.Is(err, serving.ErrCorruptModel) || !strings.Contains(err.Error(), "derived fields") {
+		t.Fatalf("err = %v, want corrupt: derived fields chain", err)
+	}
+	// A chain within the bound compiles and computes.
+	short := strings.Replace(b.String(), fmt.Sprintf(`<FieldRef field="d%d"/>`, 100), `<FieldRef field="x"/>`, 1)
+	m, err := pmml.Parse([]byte(short))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Predict(context.Background(), []float64{4})
+	if err != nil || p.Value != 4 {
+		t.Fatalf("short chain: %v, %v", p.Value, err)
 	}
 }

@@ -13,6 +13,8 @@ type compiler struct {
 	strs   []string
 	sid    map[string]int
 	nslots int
+	used   int // values charged besides slots
+	chain  int // depth of derived fields being resolved
 	dict   *scope
 }
 
@@ -44,7 +46,13 @@ func (sc *scope) lookup(name string) (*field, error) {
 				return nil, corruptf("derived field %q is defined in terms of itself", name)
 			}
 			s.busy[name] = true
+			// A chain of derived fields each defined by the next recurses
+			// here: bound it as the XML nesting is bounded.
+			if s.c.chain++; s.c.chain > MaxDepth {
+				return nil, corruptf("derived fields defined through more than %d others", MaxDepth)
+			}
 			f, err := s.c.derived(n, s)
+			s.c.chain--
 			if err != nil {
 				return nil, err
 			}
@@ -57,10 +65,24 @@ func (sc *scope) lookup(name string) (*field, error) {
 
 func (c *compiler) slot() int {
 	c.nslots++
-	if c.nslots > MaxElements {
-		panic("unreachable: slots are bounded by elements")
-	}
 	return c.nslots - 1
+}
+
+// MaxPlanValues bounds the compiled plan: the scratch slots of one
+// evaluation plus the tables that the document's size does not bound by
+// itself (category maps of segments, support vectors, parameter rows).
+// A document needing more is refused as corrupt before the memory is
+// allocated.
+const MaxPlanValues = 1 << 22
+
+// charge adds n values to the plan and fails when the plan is over
+// MaxPlanValues.
+func (c *compiler) charge(n int) error {
+	c.used += n
+	if c.used+c.nslots > MaxPlanValues || c.used < 0 {
+		return corruptf("the compiled model would need more than %d values", MaxPlanValues)
+	}
+	return nil
 }
 
 func (c *compiler) slots(n int) int {
@@ -635,6 +657,9 @@ func (c *compiler) model(n *node, outer *scope) (*modelNode, error) {
 		mn.cats.open = false
 		mn.probs = c.slots(len(mn.cats.vals))
 	}
+	if err := c.charge(0); err != nil {
+		return nil, err
+	}
 	if o := n.one("Output"); o != nil {
 		if err := c.outputs(o, mn, sc); err != nil {
 			return nil, err
@@ -746,16 +771,8 @@ func (c *compiler) outputs(o *node, mn *modelNode, sc *scope) error {
 			}
 			if v, ok := of.attr("value"); ok {
 				k := -1
-				for i, l := range mn.cats.labels {
-					if l == v {
-						k = i
-					}
-				}
-				if k < 0 {
-					x, err := c.value(mn.str, v)
-					if err == nil {
-						k = mn.cats.find(x)
-					}
+				if x, err := c.value(mn.str, v); err == nil {
+					k = mn.cats.find(x)
 				}
 				if k < 0 {
 					return corruptf("OutputField %q: %q is not a category", name, v)

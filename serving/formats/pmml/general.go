@@ -125,6 +125,9 @@ func (mc *modelCtx) general() (evaluator, error) {
 		}
 	}
 	g.nparams = len(pidx)
+	if err := c.charge(g.nparams); err != nil {
+		return nil, err
+	}
 	g.cells = make([][]ppCell, g.nparams)
 	factors := map[string]bool{}
 	if fl := n.one("FactorList"); fl != nil {
@@ -198,6 +201,9 @@ func (mc *modelCtx) general() (evaluator, error) {
 		if !ok {
 			r = len(g.betas)
 			rows[tc] = r
+			if err := c.charge(g.nparams); err != nil {
+				return nil, err
+			}
 			g.betas = append(g.betas, make([]float64, g.nparams))
 			ci := 0
 			if mc.mn.classify {

@@ -17,6 +17,7 @@ type segment struct {
 }
 
 type miningModel struct {
+	identity []int // the category map of segments sharing the target's categories
 	mn       *modelNode
 	segs     []segment
 	method   string
@@ -101,11 +102,8 @@ func (mc *modelCtx) mining() (evaluator, error) {
 		last := mm.method == "modelChain"
 		if classify && (seg.model.classify || !last) {
 			if seg.model.classify {
-				seg.catMap = make([]int, len(seg.model.cats.labels))
-				for i, l := range seg.model.cats.labels {
-					if seg.catMap[i], err = mc.category(l); err != nil {
-						return nil, err
-					}
+				if seg.catMap, err = mm.catMap(mc, seg.model.cats); err != nil {
+					return nil, err
 				}
 			}
 		}
@@ -124,6 +122,36 @@ func (mc *modelCtx) mining() (evaluator, error) {
 		return nil, corruptf("a classification model chain ending in a regression model")
 	}
 	return mm, nil
+}
+
+// catMap maps a segment's categories to the mining model's. Segments
+// whose categories are the target's own (the usual case: every tree of a
+// forest names the same target) share one identity map.
+func (mm *miningModel) catMap(mc *modelCtx, cs *catSet) ([]int, error) {
+	own := mc.mn.cats
+	if !own.open && len(cs.vals) == len(own.vals) && len(cs.vals) > 0 && &cs.vals[0] == &own.vals[0] {
+		if mm.identity == nil {
+			if err := mc.c.charge(len(cs.vals)); err != nil {
+				return nil, err
+			}
+			mm.identity = make([]int, len(cs.vals))
+			for i := range mm.identity {
+				mm.identity[i] = i
+			}
+		}
+		return mm.identity, nil
+	}
+	if err := mc.c.charge(len(cs.labels)); err != nil {
+		return nil, err
+	}
+	m := make([]int, len(cs.labels))
+	for i, l := range cs.labels {
+		var err error
+		if m[i], err = mc.category(l); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 func (mm *miningModel) eval(s *state) result {

@@ -350,13 +350,32 @@ type catSet struct {
 	labels []string
 	vals   []float64
 	open   bool // categories may be added as the model names them
+	// idx indexes vals[:indexed] for find, built at load only.
+	idx     map[float64]int
+	indexed int
 }
 
 func (c *catSet) find(v float64) int {
-	for i, x := range c.vals {
-		if x == v {
-			return i
+	if len(c.vals) <= 16 {
+		for i, x := range c.vals {
+			if x == v {
+				return i
+			}
 		}
+		return -1
+	}
+	// Categories are only ever appended: index the new ones.
+	if c.idx == nil {
+		c.idx = make(map[float64]int, len(c.vals))
+	}
+	for i := c.indexed; i < len(c.vals); i++ {
+		if _, dup := c.idx[c.vals[i]]; !dup {
+			c.idx[c.vals[i]] = i
+		}
+	}
+	c.indexed = len(c.vals)
+	if i, ok := c.idx[v]; ok {
+		return i
 	}
 	return -1
 }

@@ -136,6 +136,9 @@ func (mc *modelCtx) svm() (evaluator, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := c.charge(dim); err != nil {
+			return nil, err
+		}
 		v := make([]float64, dim)
 		if a := vi.one("REAL-SparseArray"); a != nil {
 			if err := sparse(a, v); err != nil {
