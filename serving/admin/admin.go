@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/quality"
+	"github.com/modelstream/modelstream/speculative/canary"
 )
 
 // Check reports nil when its part of the service is ready, and the reason
@@ -42,6 +44,7 @@ type handler struct {
 	checks   []namedCheck
 	metrics  http.Handler
 	mux      *http.ServeMux
+	live     live // live quality and rollouts, see live.go
 }
 
 // New returns the handler for srv. It is safe for concurrent use.
@@ -66,6 +69,7 @@ func New(srv *serving.Server, opts ...Option) (http.Handler, error) {
 	if h.metrics != nil {
 		h.mux.Handle("GET /metrics", h.metrics)
 	}
+	h.mountLive()
 	return h.mux, nil
 }
 
@@ -78,6 +82,11 @@ type ModelStatus struct {
 	// is the last reason.
 	Rejected      uint64 `json:"rejected"`
 	LastRejection string `json:"last_rejection,omitempty"`
+	// Quality is the live quality of each version and variant of this
+	// name, with [Quality]; Rollouts the rollouts whose champion or
+	// candidate has this name, with [Rollouts].
+	Quality  []quality.Series `json:"quality,omitempty"`
+	Rollouts []canary.Status  `json:"rollouts,omitempty"`
 }
 
 func (h *handler) status(st serving.Stats) ModelStatus {
@@ -87,6 +96,7 @@ func (h *handler) status(st serving.Stats) ModelStatus {
 	if last != nil {
 		ms.LastRejection = last.Error()
 	}
+	ms.Quality, ms.Rollouts = h.live.of(st.Model.Name)
 	return ms
 }
 

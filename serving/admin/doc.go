@@ -15,6 +15,13 @@
 //     least one model is live) and every readiness check passes; 503 with
 //     the reasons otherwise.
 //   - GET /metrics: the Prometheus handler, when one is given.
+//   - GET /quality: with [Quality], the live quality of every model
+//     version and variant (accuracy, log-loss, AUC, MAE, RMSE, each with
+//     its count and 95% interval), from ground truth joined to the
+//     scores; /models shows each model's own.
+//   - GET /rollouts: with [Rollouts], every automated rollout's steps,
+//     current share and decisions with their evidence; /models shows the
+//     rollouts of each model.
 //
 // # Readiness
 //
