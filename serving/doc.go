@@ -59,7 +59,9 @@
 // lacks is refused at activation instead. A model that names no inputs
 // is fed a named record by position when the layout has exactly as many
 // fields as the model reads (ModelInfo.Features), and refused with
-// ErrFeatureCount otherwise. Positional records (a nil Layout) go
+// ErrFeatureCount otherwise; one that does not say how many it reads
+// (no Describer, or Features 0) gets it by position and checks the count
+// itself. Positional records (a nil Layout) go
 // straight to the model, as they always did.
 //
 // # Admission
