@@ -289,3 +289,70 @@ func TestFloatFieldSplits(t *testing.T) {
 		}
 	}
 }
+
+func TestActivationFunctions(t *testing.T) {
+	z := 0.7 // the hidden neuron's input: bias 0.2 + 0.5·x at x = 1
+	cases := map[string]float64{
+		"threshold":   1, // z > 0.5
+		"logistic":    1 / (1 + math.Exp(-z)),
+		"tanh":        math.Tanh(z),
+		"identity":    z,
+		"exponential": math.Exp(z),
+		"reciprocal":  1 / z,
+		"square":      z * z,
+		"Gauss":       math.Exp(-z * z),
+		"sine":        math.Sin(z),
+		"cosine":      math.Cos(z),
+		"Elliott":     z / (1 + math.Abs(z)),
+		"arctan":      2 * math.Atan(z) / math.Pi,
+		"rectifier":   z,
+	}
+	for act, want := range cases {
+		doc := `<PMML version="4.4"><DataDictionary><DataField name="x" optype="continuous" dataType="double"/><DataField name="y" optype="continuous" dataType="double"/></DataDictionary>
+<NeuralNetwork functionName="regression" activationFunction="identity" threshold="0.5">
+<MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
+<NeuralInputs><NeuralInput id="i"><DerivedField optype="continuous" dataType="double"><FieldRef field="x"/></DerivedField></NeuralInput></NeuralInputs>
+<NeuralLayer activationFunction="` + act + `"><Neuron id="h" bias="0.2"><Con from="i" weight="0.5"/></Neuron></NeuralLayer>
+<NeuralLayer><Neuron id="o"><Con from="h" weight="1"/></Neuron></NeuralLayer>
+<NeuralOutputs><NeuralOutput outputNeuron="o"><DerivedField optype="continuous" dataType="double"><FieldRef field="y"/></DerivedField></NeuralOutput></NeuralOutputs>
+</NeuralNetwork></PMML>`
+		m := loadText(t, doc)
+		p, err := m.Predict(context.Background(), []float64{1})
+		if err != nil || math.Abs(p.Value-want) > 1e-15 {
+			t.Errorf("%s: %v, %v; want %v", act, p.Value, err, want)
+		}
+	}
+}
+
+// A segment's own MiningSchema treatment applies inside that segment
+// only; DerivedField dataType conversions between numbers and strings.
+func TestNestedTreatmentAndConversions(t *testing.T) {
+	doc := `<PMML version="4.4"><DataDictionary><DataField name="x" optype="continuous" dataType="double"/><DataField name="y" optype="continuous" dataType="double"/></DataDictionary>
+<TransformationDictionary>
+<DerivedField name="xs" optype="categorical" dataType="string"><FieldRef field="x"/></DerivedField>
+<DerivedField name="back" optype="continuous" dataType="double"><MapValues outputColumn="o"><FieldColumnPair field="xs" column="i"/><InlineTable><row><i>2</i><o>2.5</o></row><row><i>3</i><o>x</o></row></InlineTable></MapValues></DerivedField>
+</TransformationDictionary>
+<MiningModel functionName="regression"><MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
+<Segmentation multipleModelMethod="sum" missingPredictionTreatment="skipSegment">
+<Segment><True/><RegressionModel functionName="regression"><MiningSchema><MiningField name="x" missingValueReplacement="10"/></MiningSchema><RegressionTable intercept="0"><NumericPredictor name="x" coefficient="1"/></RegressionTable></RegressionModel></Segment>
+<Segment><True/><TreeModel functionName="regression" noTrueChildStrategy="returnLastPrediction"><MiningSchema><MiningField name="x"/></MiningSchema>
+<Node score="0"><True/><Node score="100"><SimplePredicate field="xs" operator="equal" value="2"/></Node></Node></TreeModel></Segment>
+<Segment><True/><RegressionModel functionName="regression"><MiningSchema><MiningField name="x"/></MiningSchema><RegressionTable intercept="0"><NumericPredictor name="back" coefficient="1000"/></RegressionTable></RegressionModel></Segment>
+</Segmentation></MiningModel></PMML>`
+	m := loadText(t, doc)
+	// x = 2: 2 + 100 ("2" equals "2") + 1000·2.5.
+	if p, err := m.Predict(context.Background(), []float64{2}); err != nil || p.Value != 2602 {
+		t.Errorf("x=2: %v, %v; want 2602", p.Value, err)
+	}
+	// x missing: the first segment replaces it by 10; the tree sees it
+	// missing (no child is true: its root's 0); the third has no result
+	// and is skipped.
+	if p, err := m.Predict(context.Background(), []float64{math.NaN()}); err != nil || p.Value != 10 {
+		t.Errorf("x missing: %v, %v; want 10", p.Value, err)
+	}
+	// x = 3: "3" maps to "x", which is not a number: the third segment has
+	// no result and is skipped.
+	if p, err := m.Predict(context.Background(), []float64{3}); err != nil || p.Value != 3 {
+		t.Errorf("x=3: %v, %v; want 3", p.Value, err)
+	}
+}
