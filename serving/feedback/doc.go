@@ -39,5 +39,8 @@
 //
 // [Observe] turns matches into quality measurements in a
 // quality.Tracker, per model version and variant, for binary,
-// multiclass and regression tasks.
+// multiclass and regression tasks. [Drift] runs a drift detector (such
+// as training.PageHinkley) on the live loss of the serving model, not
+// its training loss, and calls a function when it fires, for example to
+// ask for retraining.
 package feedback
