@@ -125,7 +125,7 @@ func TestBudgetBoundHeavyTail(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	waitGroupWithin(t, &wg, "the callers", 2*time.Minute)
 	close(stop)
 	var starved time.Duration
 	for _, p := range probes {
@@ -138,6 +138,8 @@ func TestBudgetBoundHeavyTail(t *testing.T) {
 		}
 	}
 	t.Logf("worst %v over %d calls; machine starvation seen by the probes %v; wins %v; fallback late %d", worst, calls, starved, wins, fbLate)
+	t.Logf("tolerance: %d of %d calls may return later than %v budget + %v slack + %v starvation = %v; %d did",
+		budgetOutliers, calls, d, budgetSlack, starved, bound, late)
 	if late > 0 {
 		for _, c := range slowCalls[:min(len(slowCalls), 10)] {
 			t.Log(c)
@@ -176,7 +178,7 @@ func TestBudgetCancelsStragglers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := b.Score(context.Background(), rec("", 1))
+	res, err := scoreWithin(t, b, context.Background(), rec("", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +187,9 @@ func TestBudgetCancelsStragglers(t *testing.T) {
 	if d.Decider != "first" || d.Candidates[0].Status != serving.StatusOK || d.Candidates[1].Status != serving.StatusLate {
 		t.Errorf("decision %+v", d)
 	}
-	if d.Candidates[1].Model.Name != "slow" || d.Candidates[1].Latency < 500*time.Millisecond {
+	// The Budget's timer fires early by the learned timer lateness, at
+	// most a quarter of the budget.
+	if d.Candidates[1].Model.Name != "slow" || d.Candidates[1].Latency < 375*time.Millisecond {
 		t.Errorf("late candidate %+v", d.Candidates[1])
 	}
 	waitFor(t, "the straggler to see its cancelled context", 5*time.Second, func() bool { return slow.Active() == 0 })
@@ -213,7 +217,7 @@ func TestBudgetIgnoredContextEndsWithTheModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := b.Score(context.Background(), rec("", 1))
+	res, err := scoreWithin(t, b, context.Background(), rec("", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +252,7 @@ func TestBudgetStragglerHasItsOwnRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := []float64{1, 2, 3}
-	if _, err := b.Score(context.Background(), serving.Record{Features: buf}); err != nil {
+	if _, err := scoreWithin(t, b, context.Background(), serving.Record{Features: buf}); err != nil {
 		t.Fatal(err)
 	}
 	buf[0], buf[1], buf[2] = -1, -1, -1 // the caller reuses its buffer
@@ -265,7 +269,7 @@ func TestBudgetEarlyWinCancelsFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := b.Score(context.Background(), rec("", 1))
+	res, err := scoreWithin(t, b, context.Background(), rec("", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +287,7 @@ func TestBudgetFallbackAnswersWhenOthersFail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := b.Score(context.Background(), rec("", 1))
+	res, err := scoreWithin(t, b, context.Background(), rec("", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +305,7 @@ func TestBudgetFallbackFailed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := b.Score(context.Background(), rec("", 1))
+	res, err := scoreWithin(t, b, context.Background(), rec("", 1))
 	if !errors.Is(err, speculative.ErrFallbackFailed) || !errors.Is(err, servingtest.ErrInjected) {
 		t.Fatalf("err = %v, want ErrFallbackFailed wrapping the fallback's error", err)
 	}
@@ -324,7 +328,7 @@ func TestBudgetFallbackLate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := b.Score(context.Background(), rec("", 1))
+	res, err := scoreWithin(t, b, context.Background(), rec("", 1))
 	if !errors.Is(err, speculative.ErrFallbackLate) {
 		t.Fatalf("err = %v, want ErrFallbackLate", err)
 	}
@@ -344,7 +348,7 @@ func TestBudgetCallerCancels(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(5*time.Millisecond, cancel)
-	res, err := b.Score(ctx, rec("", 1))
+	res, err := scoreWithin(t, b, ctx, rec("", 1))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -361,7 +365,7 @@ func TestBudgetPriorityPrefersTheBetterModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := b.Score(context.Background(), rec("", 1))
+	res, err := scoreWithin(t, b, context.Background(), rec("", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +385,7 @@ func TestBudgetBadDecider(t *testing.T) {
 	}
 	// The decider's mistake leaves the others without a winner: the
 	// fallback answers.
-	res, err := b.Score(context.Background(), rec("", 1))
+	res, err := scoreWithin(t, b, context.Background(), rec("", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +409,7 @@ func TestBudgetPanickingModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := b.Score(context.Background(), rec("", 1))
+	res, err := scoreWithin(t, b, context.Background(), rec("", 1))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -168,7 +168,7 @@ func TestVoteInsideBudgetFallsBackWithoutQuorum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := bud.Score(context.Background(), rec("", 1))
+	res, err := scoreWithin(t, bud, context.Background(), rec("", 1))
 	if err != nil {
 		t.Fatal(err)
 	}

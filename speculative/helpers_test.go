@@ -1,8 +1,10 @@
 package speculative_test
 
 import (
+	"context"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,4 +63,44 @@ func flyingGoroutines() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	return strings.Count(string(buf), "speculative.(*flight).fly(")
+}
+
+// hangLimit is how long a test waits for a Budget call, or a straggler,
+// that should end within milliseconds: past it the test fails, so that a
+// Budget that waits for a straggler fails the suite instead of hanging
+// it. It is generous, because it only has to be finite.
+const hangLimit = 10 * time.Second
+
+// scoreWithin calls s.Score in a goroutine of its own and waits at most
+// hangLimit for it. It must be called from the test's goroutine.
+func scoreWithin(t *testing.T, s serving.Scorer, ctx context.Context, r serving.Record) (serving.Result, error) {
+	t.Helper()
+	type answer struct {
+		res serving.Result
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		res, err := s.Score(ctx, r)
+		done <- answer{res, err}
+	}()
+	select {
+	case a := <-done:
+		return a.res, a.err
+	case <-time.After(hangLimit):
+		t.Fatalf("Score did not return within %v: it waits for a straggler", hangLimit)
+		return serving.Result{}, nil
+	}
+}
+
+// waitGroupWithin waits for wg at most within, or fails the test.
+func waitGroupWithin(t *testing.T, wg *sync.WaitGroup, what string, within time.Duration) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(within):
+		t.Fatalf("%s did not finish within %v", what, within)
+	}
 }

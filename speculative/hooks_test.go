@@ -55,7 +55,7 @@ func TestCancelledBeforeStartAsksNobody(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	res, err := bud.Score(ctx, rec("", 1))
+	res, err := scoreWithin(t, bud, ctx, rec("", 1))
 	if err == nil || f.Calls() != 0 || res.Provenance.Decision.Candidates[0].Status != serving.StatusCancelled {
 		t.Errorf("err %v, calls %d, decision %+v", err, f.Calls(), res.Provenance.Decision)
 	}

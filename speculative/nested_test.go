@@ -46,7 +46,7 @@ func TestNestedVoteInBudgetInSplit(t *testing.T) {
 			key = k
 		}
 	}
-	res, err := split.Score(context.Background(), rec(key, 1, 2))
+	res, err := scoreWithin(t, split, context.Background(), rec(key, 1, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestNestedVoteInBudgetInSplit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err = b2.Score(context.Background(), rec("", 1))
+	res, err = scoreWithin(t, b2, context.Background(), rec("", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestNestedStragglersEnd(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	waitGroupWithin(t, &wg, "the callers", hangLimit)
 	waitFor(t, "nested voters to be cancelled", 5*time.Second, func() bool {
 		return fakes[0].Active()+fakes[1].Active()+fakes[2].Active() == 0
 	})

@@ -1,0 +1,68 @@
+package speculative
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+// The estimator tracks the 99.9th percentile of what it observes: fed a
+// stationary Pareto-tailed lateness, it settles near the true quantile,
+// starting from zero.
+func TestLatenessTracksTheHighQuantile(t *testing.T) {
+	r := rand.New(rand.NewPCG(16, 2))
+	draw := func() time.Duration { // Pareto, scale 100µs, shape 1.5
+		return time.Duration(float64(100*time.Microsecond) / math.Pow(1-r.Float64(), 1/1.5))
+	}
+	truth := make([]time.Duration, 1_000_000)
+	for i := range truth {
+		truth[i] = draw()
+	}
+	slices.Sort(truth)
+	want := truth[int(latenessQuantile*float64(len(truth)))]
+
+	var l lateness
+	var est []float64
+	for i := 0; i < 400_000; i++ {
+		l.observe(draw())
+		if i >= 200_000 && i%1000 == 0 {
+			est = append(est, float64(l.q.Load()))
+		}
+	}
+	slices.Sort(est)
+	med := time.Duration(est[len(est)/2])
+	t.Logf("true 99.9th percentile %v; estimate over the second half: median %v, range %v..%v",
+		want, med, time.Duration(est[0]), time.Duration(est[len(est)-1]))
+	if med < want/2 || med > want*2 {
+		t.Errorf("estimate %v, want within a factor 2 of the true 99.9th percentile %v", med, want)
+	}
+}
+
+// From zero, a few late calls teach the estimate; the lead is capped at
+// a quarter of the budget; and after the lateness falls, the estimate
+// decays.
+func TestLatenessLearnsCapsAndDecays(t *testing.T) {
+	var l lateness
+	for range 200 {
+		l.observe(2 * time.Millisecond)
+	}
+	if got := time.Duration(l.q.Load()); got < 2*time.Millisecond || got > 3*time.Millisecond {
+		t.Errorf("after 200 calls 2ms late the estimate is %v, want 2ms to 3ms", got)
+	}
+	if got := l.lead(4 * time.Millisecond); got != time.Millisecond {
+		t.Errorf("lead for a 4ms budget %v, want the cap of a quarter, 1ms", got)
+	}
+	before := l.q.Load()
+	for range 20000 {
+		l.observe(0)
+	}
+	if after := l.q.Load(); after > before/2 {
+		t.Errorf("20000 timely calls decayed the estimate from %v to %v only", time.Duration(before), time.Duration(after))
+	}
+	l.observe(time.Hour)
+	if got := time.Duration(l.q.Load()); got > time.Second {
+		t.Errorf("estimate %v after a one-hour stall, want at most 1s", got)
+	}
+}
