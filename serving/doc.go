@@ -19,6 +19,7 @@
 //		_ "github.com/modelstream/modelstream/serving/formats/leaves" // lightgbm, xgboost, sklearn
 //		_ "github.com/modelstream/modelstream/serving/formats/linear" // linear, logistic, softmax
 //		_ "github.com/modelstream/modelstream/serving/formats/onnx"   // onnx
+//		_ "github.com/modelstream/modelstream/serving/formats/pmml"   // pmml
 //	)
 //
 // [Formats] lists what is registered. Loading an unregistered format
