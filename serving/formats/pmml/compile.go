@@ -278,7 +278,7 @@ func (c *compiler) dataDictionary(dd *node) error {
 		if err != nil {
 			return err
 		}
-		f := &field{name: name, slot: c.slot(), str: str, continous: optype == "continuous", f32: k.str("dataType", "") == "float"}
+		f := &field{name: name, slot: c.slot(), str: str, continuous: optype == "continuous", f32: k.str("dataType", "") == "float"}
 		if optype == "continuous" && str {
 			return corruptf("DataField %q is continuous with dataType %s", name, k.str("dataType", ""))
 		}

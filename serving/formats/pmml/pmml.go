@@ -103,7 +103,8 @@ func (m *Model) getState() *state {
 // default for invalid values) or a missing value leaves the model without
 // a result, the error is a *serving.FieldError naming the field and
 // wrapping serving.ErrMissingField or serving.ErrFieldType.
-func (m *Model) Predict(ctx context.Context, x []float64) (serving.Prediction, error) {
+func (m *Model) Predict(_ context.Context, features []float64) (serving.Prediction, error) {
+	x := features
 	if len(x) != len(m.inputs) {
 		return serving.Prediction{}, &serving.FeatureCountError{Want: len(m.inputs), Got: len(x)}
 	}
@@ -289,16 +290,16 @@ const (
 // field is a DataField, DerivedField or OutputField: where its value
 // lives, and what values are valid.
 type field struct {
-	name      string
-	slot      int
-	str       bool // values are interned strings
-	cats      *catSet
-	intervals []interval
-	missing   []float64 // values that mean missing
-	invalid   []float64 // values declared invalid
-	validSet  map[float64]bool
-	continous bool
-	f32       bool // dataType float: predicates compare float32 values
+	name       string
+	slot       int
+	str        bool // values are interned strings
+	cats       *catSet
+	intervals  []interval
+	missing    []float64 // values that mean missing
+	invalid    []float64 // values declared invalid
+	validSet   map[float64]bool
+	continuous bool
+	f32        bool // dataType float: predicates compare float32 values
 }
 
 type interval struct {
@@ -327,7 +328,7 @@ func (f *field) classify(x float64) int {
 			return valInvalid
 		}
 	}
-	if f.validSet != nil && !f.continous {
+	if f.validSet != nil && !f.continuous {
 		if !f.validSet[x] {
 			return valInvalid
 		}
