@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/modelstream/modelstream/serving"
 )
@@ -61,13 +62,7 @@ func BenchmarkMLPGraphBatch(b *testing.B) {
 // plain loops per layer into buffers allocated once.
 func BenchmarkMLPLoops(b *testing.B) {
 	net, rows := benchNet()
-	w := make([][]float32, len(net.w))
-	bias := make([][]float32, len(net.b))
-	for l := range net.w {
-		w[l] = toF32(net.w[l])
-		bias[l] = toF32(net.b[l])
-	}
-	l := &loopMLP{w: w, b: bias, bufs: [][]float32{make([]float32, 30), make([]float32, 64), make([]float32, 64), make([]float32, 1)}}
+	l := newLoopMLP(net)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -92,6 +87,7 @@ func (m *loopMLP) predict(x []float64) float64 {
 		copy(out, m.b[l])
 		for p, a := range in {
 			row := w[p*n : (p+1)*n]
+			row = row[:len(out)]
 			for j := range out {
 				out[j] += a * row[j]
 			}
@@ -103,6 +99,51 @@ func (m *loopMLP) predict(x []float64) float64 {
 		}
 	}
 	return 1 / (1 + math.Exp(-float64(m.bufs[len(m.bufs)-1][0])))
+}
+
+// BenchmarkMLPGraphVsLoops alternates the graph and the plain loops on
+// the same record, timing each call, so that both see the same machine
+// load; it reports each one's mean time and their ratio. The timer adds
+// some tens of nanoseconds to both.
+func BenchmarkMLPGraphVsLoops(b *testing.B) {
+	net, rows := benchNet()
+	m := mustLoad(b, net.graph(f32), nil)
+	l := newLoopMLP(net)
+	ctx := context.Background()
+	var tg, tl time.Duration
+	i := 0
+	for b.Loop() {
+		x := rows[i%len(rows)]
+		t0 := time.Now()
+		p, err := m.Predict(ctx, x)
+		t1 := time.Now()
+		v := l.predict(x)
+		t2 := time.Now()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if math.Abs(p.Value-v) > 1e-5 {
+			b.Fatalf("graph %v, loops %v", p.Value, v)
+		}
+		tg += t1.Sub(t0)
+		tl += t2.Sub(t1)
+		i++
+	}
+	b.ReportMetric(float64(tg.Nanoseconds())/float64(b.N), "graph-ns/op")
+	b.ReportMetric(float64(tl.Nanoseconds())/float64(b.N), "loops-ns/op")
+	b.ReportMetric(float64(tg)/float64(tl), "graph/loops")
+}
+
+func newLoopMLP(net *mlp) *loopMLP {
+	l := &loopMLP{}
+	for i := range net.w {
+		l.w = append(l.w, toF32(net.w[i]))
+		l.b = append(l.b, toF32(net.b[i]))
+	}
+	for _, n := range net.sizes {
+		l.bufs = append(l.bufs, make([]float32, n))
+	}
+	return l
 }
 
 func toF32(v []float64) []float32 {

@@ -26,6 +26,7 @@ func matmul[T float](dst, a, b []T, g mmGeom) {
 			ar := a[i*k : (i+1)*k]
 			for p, av := range ar {
 				br := b[p*n : (p+1)*n]
+				br = br[:len(row)] // one bounds check per row, not per element
 				for j := range row {
 					row[j] += av * br[j]
 				}
