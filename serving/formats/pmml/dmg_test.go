@@ -100,6 +100,7 @@ func TestDMGOtherModels(t *testing.T) {
 		{"dmg_general_generalLinear.xml", map[string]any{"sex": 1, "minority": 0, "age": 25, "work": 4}, 1.7710000000000001, ""},
 		{"dmg_general_generalizedLinear.xml", map[string]any{"sex": 1, "minority": 0, "age": 25, "work": 4}, 1.7744268679597344, ""},
 		{"dmg_general_multinomial_logistic.xml", map[string]any{"sex": 1, "minority": 0, "age": 25, "work": 4}, -1, "2"},
+		{"dmg_general_ordinal_multinomial.xml", map[string]any{"sex": 1, "minority": 0, "age": 25, "work": 4}, -1, "2"},
 		{"dmg_neural_normal.xml", map[string]any{"gender": "  female", "no of claims": "       0", "domicile": "suburban", "age of car": 5}, 3067.3031886618014, ""},
 		{"dmg_svm_classification_cont_predictors.xml", map[string]any{"x1": 0, "x2": 0}, -1, "no"},
 		{"dmg_svm_classification_cont_predictors.xml", map[string]any{"x1": 0, "x2": 1}, -1, "yes"},

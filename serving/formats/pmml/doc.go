@@ -55,8 +55,8 @@
 // RegressionModel (regression, and classification with every
 // normalizationMethod), GeneralRegressionModel (regression, general
 // linear, generalized linear with every link function, multinomial
-// logistic; not ordinal multinomial, Cox regression or contrast
-// matrices), TreeModel (every
+// logistic, ordinal multinomial with every cumulative link; not Cox
+// regression or contrast matrices), TreeModel (every
 // predicate, missingValueStrategy and noTrueChildStrategy,
 // ScoreDistribution probabilities or record counts), MiningModel with a
 // Segmentation (sum, weightedSum, average, weightedAverage, median, max,

@@ -25,6 +25,7 @@ type glmModel struct {
 	xoff     int // scratch: one slot per parameter
 	nparams  int
 	binaryOf int // generalized linear classification: the other category
+	shared   int // ordinal multinomial: the row of coefficients without a category, or -1
 }
 
 func glmLink(name string, d, c float64) (func(float64) float64, bool) {
@@ -59,7 +60,7 @@ func glmLink(name string, d, c float64) (func(float64) float64, bool) {
 func (mc *modelCtx) general() (evaluator, error) {
 	mc.extra = []string{"ParameterList", "FactorList", "CovariateList", "PPMatrix", "PCovMatrix", "ParamMatrix", "EventValues", "BaseCumHazardTables"}
 	c, n := mc.c, mc.n
-	g := &glmModel{mn: mc.mn, kind: n.str("modelType", ""), ref: -1, offSlot: -1, trSlot: -1}
+	g := &glmModel{mn: mc.mn, kind: n.str("modelType", ""), ref: -1, offSlot: -1, trSlot: -1, shared: -1}
 	switch g.kind {
 	case "regression", "generalLinear":
 		if mc.mn.classify {
@@ -70,6 +71,16 @@ func (mc *modelCtx) general() (evaluator, error) {
 		if !mc.mn.classify {
 			return nil, corruptf("multinomialLogistic GeneralRegressionModel for regression")
 		}
+	case "ordinalMultinomial":
+		if !mc.mn.classify {
+			return nil, corruptf("ordinalMultinomial GeneralRegressionModel for regression")
+		}
+		cl := n.str("cumulativeLink", "")
+		f, ok := invLink(cl)
+		if !ok || cl == "none" || cl == "exp" || cl == "softmax" {
+			return nil, unsupportedf("GeneralRegressionModel cumulativeLink %q", cl)
+		}
+		g.link = f
 	default:
 		return nil, unsupportedf("GeneralRegressionModel modelType %q", g.kind)
 	}
@@ -206,7 +217,11 @@ func (mc *modelCtx) general() (evaluator, error) {
 			}
 			g.betas = append(g.betas, make([]float64, g.nparams))
 			ci := 0
-			if mc.mn.classify {
+			if g.kind == "ordinalMultinomial" && tc == "" {
+				// The coefficients shared by every cumulative logit.
+				ci = -1
+				g.shared = r
+			} else if mc.mn.classify {
 				if tc == "" {
 					return nil, corruptf("classification PCell without targetCategory")
 				}
@@ -287,8 +302,30 @@ func (g *glmModel) eval(s *state) result {
 		p[g.cats[0]], p[g.binaryOf] = mu, 1-mu
 		return result{ok: true, val: float64(argmax(p))}
 	}
-	// multinomial logistic: the reference category has eta 0.
 	p := s.v[mn.probs : mn.probs+len(mn.cats.vals)]
+	if g.kind == "ordinalMultinomial" {
+		// P(Y ≤ k) = F(θ_k + xβ) in the target's order; the last category
+		// (without a θ) takes the rest.
+		shared := 0.0
+		if g.shared >= 0 {
+			shared = eta(g.betas[g.shared])
+		}
+		for i := range p {
+			p[i] = 1
+		}
+		for r, row := range g.betas {
+			if r != g.shared {
+				p[g.cats[r]] = g.link(eta(row) + shared)
+			}
+		}
+		prev := 0.0
+		for i := range p {
+			cum := math.Max(p[i], prev)
+			p[i], prev = cum-prev, cum
+		}
+		return result{ok: true, val: float64(argmax(p))}
+	}
+	// multinomial logistic: the reference category has eta 0.
 	for i := range p {
 		p[i] = math.Inf(-1)
 	}

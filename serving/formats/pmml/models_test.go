@@ -356,3 +356,26 @@ func TestNestedTreatmentAndConversions(t *testing.T) {
 		t.Errorf("x=3: %v, %v; want 3", p.Value, err)
 	}
 }
+
+// The DMG ordinal multinomial example: P(Y ≤ k) = logistic(θ_k + xβ).
+func TestOrdinalMultinomial(t *testing.T) {
+	m := loadFile(t, "pmml4s/dmg_general_ordinal_multinomial.xml")
+	p := predict(t, m, map[string]any{"sex": 1, "minority": 0, "age": 25, "work": 4})
+	xb := 1.149 - 0.067*25 + 0.060*4 // [MINORITY=0]([SEX=1]), age, work
+	F := func(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
+	theta := []float64{-0.683, 0.723, 1.104, 1.922, 3.386, 4.006}
+	prev := 0.0
+	for k := range 7 {
+		cum := 1.0
+		if k < 6 {
+			cum = F(theta[k] + xb)
+		}
+		if math.Abs(p.Values[k]-(cum-prev)) > 1e-15 {
+			t.Errorf("P(%s) = %v, want %v", m.Classes()[k], p.Values[k], cum-prev)
+		}
+		prev = cum
+	}
+	if p.Label != "2" {
+		t.Errorf("label %q", p.Label)
+	}
+}

@@ -172,7 +172,6 @@ func TestPublicLoads(t *testing.T) {
 		"pmml4s/dmg_general_cox.xml":                           "CoxRegression",
 		"pmml4s/dmg_general_cox_strata.xml":                    "CoxRegression",
 		"pmml4s/dmg_general_multinomial_contrast_matrix.xml":   "contrast matrix",
-		"pmml4s/dmg_general_ordinal_multinomial.xml":           "ordinalMultinomial",
 		"pmml4s/dmg_model_selection_mining.xml":                "without Segmentation",
 		"pmml4s/dmg_model_sequencing_mining.xml":               "without Segmentation",
 		"pmml4s/dmg_weighted_average_mining.xml":               "names none",
