@@ -651,11 +651,23 @@ func (c *compiler) model(n *node, outer *scope) (*modelNode, error) {
 		}
 	}
 	if mn.classify {
+		for _, l := range mn.priorLabels {
+			if _, err := mc.category(l); err != nil {
+				return nil, err
+			}
+		}
 		if len(mn.cats.vals) == 0 {
 			return nil, corruptf("<%s> classifies into no category", n.name)
 		}
 		mn.cats.open = false
 		mn.probs = c.slots(len(mn.cats.vals))
+		if len(mn.priorProbs) > 0 {
+			mn.priors = make([]float64, len(mn.cats.vals))
+			for i, l := range mn.priorLabels {
+				k, _ := mc.category(l)
+				mn.priors[k] = mn.priorProbs[i]
+			}
+		}
 	}
 	if err := c.charge(0); err != nil {
 		return nil, err
@@ -723,10 +735,30 @@ func (c *compiler) targets(n *node, mn *modelNode, str bool) error {
 	}
 	t := tt[0]
 	if mn.classify {
-		// TargetValue priors only matter to models that fall back on them.
+		// Prior probabilities answer when the model has no result.
+		for _, tv := range t.all("TargetValue") {
+			v, err := tv.need("value")
+			if err != nil {
+				return err
+			}
+			pp, err := tv.num("priorProbability", math.NaN())
+			if err != nil {
+				return err
+			}
+			if !math.IsNaN(pp) {
+				mn.priorLabels = append(mn.priorLabels, v)
+				mn.priorProbs = append(mn.priorProbs, pp)
+			}
+		}
 		return nil
 	}
-	fix := &targetFix{cast: t.str("castInteger", "")}
+	fix := &targetFix{cast: t.str("castInteger", ""), def: math.NaN()}
+	for _, tv := range t.all("TargetValue") {
+		var err error
+		if fix.def, err = tv.num("defaultValue", math.NaN()); err != nil {
+			return err
+		}
+	}
 	var err error
 	if fix.min, err = t.num("min", math.Inf(-1)); err != nil {
 		return err

@@ -37,7 +37,9 @@
 // # Outputs
 //
 // A regression model's prediction is its Value, after the Targets
-// element's clamping, rescaling and integer cast. A classification
+// element's clamping, rescaling and integer cast (or its TargetValue
+// defaultValue when the model has no result; a classification falls back
+// on its TargetValue prior probabilities likewise). A classification
 // model's prediction has Label, the predicted category; Values, the
 // probability of every category in the order of the target's
 // DataDictionary Values (or the order the model names them when the

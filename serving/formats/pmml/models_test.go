@@ -379,3 +379,31 @@ func TestOrdinalMultinomial(t *testing.T) {
 		t.Errorf("label %q", p.Label)
 	}
 }
+
+// Targets answer for a model without a result: a regression's TargetValue
+// defaultValue, a classification's prior probabilities.
+func TestTargetDefaults(t *testing.T) {
+	tree := func(fn, targets, scores string) string {
+		return `<PMML version="4.4"><DataDictionary><DataField name="x" optype="continuous" dataType="double"/><DataField name="y" optype="` + map[string]string{"regression": "continuous", "classification": "categorical"}[fn] + `" dataType="string"/></DataDictionary>
+<TreeModel functionName="` + fn + `"><MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>` + targets + `
+<Node><True/><Node score="` + scores + `"><SimplePredicate field="x" operator="greaterThan" value="0"/></Node></Node></TreeModel></PMML>`
+	}
+	reg := strings.Replace(tree("regression", `<Targets><Target field="y" rescaleFactor="2"><TargetValue defaultValue="-7"/></Target></Targets>`, "5"), `dataType="string"/></DataDictionary>`, `dataType="double"/></DataDictionary>`, 1)
+	m := loadText(t, reg)
+	for x, want := range map[float64]float64{1: 10, -1: -7} {
+		p, err := m.Predict(context.Background(), []float64{x})
+		if err != nil || p.Value != want {
+			t.Errorf("regression x=%v: %v, %v; want %v", x, p.Value, err, want)
+		}
+	}
+	cls := tree("classification", `<Targets><Target field="y"><TargetValue value="a" priorProbability="0.25"/><TargetValue value="b" priorProbability="0.75"/></Target></Targets>`, "a")
+	m = loadText(t, cls)
+	p, err := m.Predict(context.Background(), []float64{-1})
+	if err != nil || p.Label != "b" || p.Values[0] != 0.25 || p.Values[1] != 0.75 {
+		t.Errorf("priors: %+v, %v", p, err)
+	}
+	p, err = m.Predict(context.Background(), []float64{1})
+	if err != nil || p.Label != "a" || p.Values[0] != 1 {
+		t.Errorf("x=1: %+v, %v", p, err)
+	}
+}

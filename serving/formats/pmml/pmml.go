@@ -394,6 +394,11 @@ type modelNode struct {
 	probs    int     // first slot of the probability vector
 	target   *targetFix
 	outs     []outStep
+	// priors answer a classification without a result (Targets'
+	// TargetValue priorProbability), by category; nil when not given.
+	priors      []float64
+	priorLabels []string
+	priorProbs  []float64
 	// reasons returns a scorecard's reason code of a rank.
 	reasons func(s *state, rank int) float64
 }
@@ -422,6 +427,16 @@ func (mn *modelNode) eval(s *state) result {
 	if r.ok && !mn.classify && mn.target != nil {
 		r.val = mn.target.apply(r.val)
 	}
+	if !r.ok || r.val != r.val {
+		switch {
+		case !mn.classify && mn.target != nil && mn.target.def == mn.target.def:
+			r = result{ok: true, val: mn.target.def}
+		case mn.priors != nil:
+			p := s.v[mn.probs : mn.probs+len(mn.priors)]
+			copy(p, mn.priors)
+			r = result{ok: true, val: float64(argmax(p))}
+		}
+	}
 	if r.ok && math.IsNaN(r.val) {
 		r.ok = false
 	}
@@ -448,6 +463,7 @@ type targetFix struct {
 	min, max     float64
 	factor, cons float64
 	cast         string
+	def          float64 // TargetValue defaultValue: the value when there is no result; NaN if none
 }
 
 func (t *targetFix) apply(v float64) float64 {
