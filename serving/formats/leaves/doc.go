@@ -29,7 +29,8 @@
 //     are handed to package serving/formats/xgboost, an evaluator of
 //     this module's own, which this package imports; for them the label
 //     "leaves.transform" may only be "auto" or "raw" (margins), and
-//     "leaves.estimators" is refused.
+//     "leaves.estimators" keeps its meaning (as label
+//     "xgboost.iterations").
 //   - "sklearn": a scikit-learn GradientBoostingClassifier pickled with
 //     pickle protocol 0, which is what leaves reads.
 //

@@ -405,28 +405,37 @@ func loadXGBoost(ctx context.Context, d serving.Descriptor) (serving.Model, erro
 }
 
 // loadXGBoostDocument loads an XGBoost JSON or UBJSON model with package
-// xgboost's evaluator. The label "leaves.transform" keeps a meaning
-// there: "raw" asks for margins, "auto" for what predict returns.
+// xgboost's evaluator. The leaves labels keep their meaning there:
+// "leaves.transform" "raw" asks for margins ("auto" for what predict
+// returns), and "leaves.estimators" for the first rounds only.
 func loadXGBoostDocument(d serving.Descriptor) (serving.Model, error) {
 	o, err := parseOptions(d.Labels)
 	if err != nil {
 		return nil, err
 	}
+	labels := maps.Clone(d.Labels)
+	set := func(key, value, from string) error {
+		if v, ok := labels[key]; ok && v != value {
+			return fmt.Errorf("%w: labels %s and %s=%q disagree", serving.ErrInvalidDescriptor, from, key, v)
+		}
+		labels[key] = value
+		return nil
+	}
 	if o.estimators != 0 {
-		return nil, fmt.Errorf("%w: label %s is not read for XGBoost JSON and UBJSON models", serving.ErrInvalidDescriptor, LabelEstimators)
+		if err := set(xgboost.LabelIterations, strconv.Itoa(o.estimators), LabelEstimators); err != nil {
+			return nil, err
+		}
 	}
 	switch o.transform {
 	case "":
 	case Raw:
-		if v, ok := d.Labels[xgboost.LabelOutput]; ok && v != "margin" {
-			return nil, fmt.Errorf("%w: labels %s=raw and %s=%q disagree", serving.ErrInvalidDescriptor, LabelTransform, xgboost.LabelOutput, v)
+		if err := set(xgboost.LabelOutput, "margin", LabelTransform+"=raw"); err != nil {
+			return nil, err
 		}
-		labels := maps.Clone(d.Labels)
-		labels[xgboost.LabelOutput] = "margin"
-		d.Labels = labels
 	default:
 		return nil, fmt.Errorf("%w: label %s=%s is not read for XGBoost JSON and UBJSON models (they apply their objective; use raw or %s=margin for margins)", serving.ErrInvalidDescriptor, LabelTransform, o.transform, xgboost.LabelOutput)
 	}
+	d.Labels = labels
 	m, err := xgboost.Decode(FormatXGBoost, d)
 	if err != nil {
 		return nil, err

@@ -320,14 +320,17 @@ func build(doc any, o options) (*Model, error) {
 	m.booster = booster
 	switch booster {
 	case "gbtree":
-		err = m.readTrees(gb.obj("model"), nil)
+		err = m.readTrees(gb.obj("model"), nil, o.iterations)
 	case "dart":
 		inner := gb.obj("gbtree")
 		weights := gb.floats("weight_drop")
 		if err == nil {
-			err = m.readTrees(inner.obj("model"), weights)
+			err = m.readTrees(inner.obj("model"), weights, o.iterations)
 		}
 	case "gblinear":
+		if o.iterations != 0 {
+			return nil, fmt.Errorf("%w: label %s: a gblinear model has no trees to limit", serving.ErrInvalidDescriptor, LabelIterations)
+		}
 		err = m.readLinear(gb.obj("model"))
 	default:
 		return nil, unsupported("booster %q (want gbtree, dart or gblinear)", booster)
@@ -375,14 +378,16 @@ func (m *Model) setInputs(names, types []string) error {
 }
 
 // readTrees reads a gbtree model (the trees of a dart model too, with
-// its weights).
-func (m *Model) readTrees(g obj, weights []float64) error {
+// its weights), keeping the trees of the first iterations rounds when
+// iterations is not 0.
+func (m *Model) readTrees(g obj, weights []float64, iterations int) error {
 	err := *g.err
 	if err != nil {
 		return err
 	}
 	gp := g.obj("gbtree_model_param")
 	numTrees := gp.integer("num_trees", math.MaxInt32)
+	parallel := gp.intOr("num_parallel_tree", 1, math.MaxInt32)
 	trees := g.arr("trees")
 	info := g.ints("tree_info", 0, maxOutputs)
 	if *g.err != nil {
@@ -402,6 +407,14 @@ func (m *Model) readTrees(g obj, weights []float64) error {
 			return schemaErr("dart weight %d is %v", i, w)
 		}
 	}
+	keep := numTrees
+	if iterations > 0 {
+		perRound := max(parallel, 1) * m.groups
+		if rounds := numTrees / perRound; iterations > rounds || numTrees%perRound != 0 {
+			return fmt.Errorf("%w: label %s=%d, but the model has %d trees in rounds of %d", serving.ErrInvalidDescriptor, LabelIterations, iterations, numTrees, perRound)
+		}
+		keep = iterations * perRound
+	}
 	m.roots = make([]int32, numTrees)
 	m.groupOf = make([]int32, numTrees)
 	if weights != nil {
@@ -419,6 +432,11 @@ func (m *Model) readTrees(g obj, weights []float64) error {
 		if err := m.readTree(asObj(t, fmt.Sprintf("trees[%d]", i), g.err)); err != nil {
 			return fmt.Errorf("tree %d: %w", i, err)
 		}
+	}
+	// Every tree is checked; only the first keep are evaluated.
+	m.roots, m.groupOf = m.roots[:keep], m.groupOf[:keep]
+	if m.weights != nil {
+		m.weights = m.weights[:keep]
 	}
 	return nil
 }

@@ -51,7 +51,9 @@
 //
 // By default a model outputs what XGBoost's predict returns. The label
 // "xgboost.output" set to "margin" gives the raw margins instead, as
-// predict(output_margin=True). A model with one output sets
+// predict(output_margin=True), and "xgboost.iterations" set to N uses
+// only the first N boosting rounds, as predict(iteration_range=(0, N)).
+// A bad label value fails with serving.ErrInvalidDescriptor. A model with one output sets
 // Prediction.Value, plus Label ("0" or "1") and Confidence for the
 // logistic objectives, and Label for binary:hinge (whose Value is 0 or
 // 1). A model with several outputs returns them all in Prediction.Values

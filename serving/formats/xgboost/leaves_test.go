@@ -94,7 +94,8 @@ func TestXGBoostFormatLabels(t *testing.T) {
 	b := readModel(t, "binary_logistic", "ubj")
 	for _, labels := range []map[string]string{
 		{leaves.LabelTransform: "softmax"},
-		{leaves.LabelEstimators: "2"},
+		{leaves.LabelEstimators: "7"},
+		{leaves.LabelEstimators: "2", xgboost.LabelIterations: "3"},
 		{leaves.LabelTransform: "raw", xgboost.LabelOutput: "auto"},
 		{xgboost.LabelOutput: "logit"},
 	} {
@@ -106,10 +107,22 @@ func TestXGBoostFormatLabels(t *testing.T) {
 		{leaves.LabelTransform: "auto"},
 		{xgboost.LabelOutput: "margin"},
 		{leaves.LabelTransform: "raw", xgboost.LabelOutput: "margin"},
+		{leaves.LabelEstimators: "2"},
+		{leaves.LabelEstimators: "2", xgboost.LabelIterations: "2"},
 	} {
 		if _, err := tryLoad(leaves.FormatXGBoost, b, labels); err != nil {
 			t.Errorf("labels %v: %v", labels, err)
 		}
+	}
+	// leaves.estimators=2 is the first two rounds, as XGBoost predicts them.
+	e := readExpected(t, "binary_logistic")
+	m := loadAs(t, leaves.FormatXGBoost, b, map[string]string{leaves.LabelEstimators: "2"})
+	for i, r := range e.rows() {
+		p, err := m.Predict(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPrediction(t, e.Objective, false, p, e.First2[i])
 	}
 	_, err := tryLoad(leaves.FormatXGBoost, []byte(`{"learner": {}}`), nil)
 	wantLoadError(t, err, serving.ErrCorruptModel)

@@ -4,10 +4,12 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,6 +27,9 @@ type expected struct {
 	Inputs    [][]*float64 `json:"inputs"`
 	Predict   [][]float64  `json:"predict"`
 	Margin    [][]float64  `json:"margin"`
+	// First2 is predict(iteration_range=(0, 2)), for models of more
+	// than two rounds.
+	First2 [][]float64 `json:"predict_first2"`
 }
 
 // rows returns the inputs with NaN for missing values.
@@ -199,6 +204,53 @@ func TestFixtureVersion(t *testing.T) {
 		v := readExpected(t, name).Version
 		if !strings.Contains(string(readme), "XGBoost "+v) {
 			t.Errorf("%s was made by XGBoost %s, which testdata/README.md does not name", name, v)
+		}
+	}
+}
+
+// TestIterations checks the label xgboost.iterations against XGBoost's
+// predict(iteration_range=(0, 2)), and its bad values.
+func TestIterations(t *testing.T) {
+	n := 0
+	for _, name := range fixtures {
+		e := readExpected(t, name)
+		if e.First2 == nil {
+			continue
+		}
+		n++
+		for _, ext := range []string{"json", "ubj"} {
+			if !slices.Contains(e.Formats, ext) {
+				continue
+			}
+			format := map[string]string{"json": xgboost.FormatJSON, "ubj": xgboost.FormatUBJSON}[ext]
+			t.Run(name+"."+ext, func(t *testing.T) {
+				m := loadAs(t, format, readModel(t, name, ext), map[string]string{xgboost.LabelIterations: "2"})
+				for i, r := range e.rows() {
+					p, err := m.Predict(context.Background(), r)
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkPrediction(t, e.Objective, false, p, e.First2[i])
+				}
+			})
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d fixtures have predict_first2", n)
+	}
+	for _, c := range []struct{ name, v string }{
+		{"binary_logistic", "-1"}, {"binary_logistic", "x"}, {"binary_logistic", "7"},
+		{"multi_softprob", "5"}, {"gblinear", "1"},
+	} {
+		_, err := tryLoad(xgboost.FormatJSON, readModel(t, c.name, "json"), map[string]string{xgboost.LabelIterations: c.v})
+		if !errors.Is(err, serving.ErrInvalidDescriptor) {
+			t.Errorf("%s with %s=%s: %v, want ErrInvalidDescriptor", c.name, xgboost.LabelIterations, c.v, err)
+		}
+	}
+	// All the rounds, or 0, are the whole model.
+	for _, v := range []string{"0", "6"} {
+		if _, err := tryLoad(xgboost.FormatJSON, readModel(t, "binary_logistic", "json"), map[string]string{xgboost.LabelIterations: v}); err != nil {
+			t.Errorf("%s=%s: %v", xgboost.LabelIterations, v, err)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 
 	"github.com/modelstream/modelstream/serving"
 )
@@ -18,10 +19,17 @@ const (
 	FormatUBJSON = "xgboost-ubj"
 )
 
-// LabelOutput is the Descriptor label that chooses what a model
-// outputs: "auto" (the default: what XGBoost's predict returns) or
-// "margin" (the raw sums, as predict(output_margin=True)).
-const LabelOutput = "xgboost.output"
+// The Descriptor labels this package reads.
+const (
+	// LabelOutput chooses what a model outputs: "auto" (the default:
+	// what XGBoost's predict returns) or "margin" (the raw sums, as
+	// predict(output_margin=True)).
+	LabelOutput = "xgboost.output"
+	// LabelIterations uses only the first N boosting rounds of a tree
+	// model, as predict(iteration_range=(0, N)); "0" or absent means all
+	// of them.
+	LabelIterations = "xgboost.iterations"
+)
 
 func init() {
 	serving.Register(FormatJSON, serving.FormatFunc(func(ctx context.Context, d serving.Descriptor) (serving.Model, error) {
@@ -109,7 +117,8 @@ func load(format string, d serving.Descriptor) (serving.Model, error) {
 }
 
 type options struct {
-	margin bool
+	margin     bool
+	iterations int // 0: all
 }
 
 func parseOptions(labels map[string]string) (options, error) {
@@ -120,6 +129,13 @@ func parseOptions(labels map[string]string) (options, error) {
 		o.margin = true
 	default:
 		return o, fmt.Errorf("%w: label %s=%q: want auto or margin", serving.ErrInvalidDescriptor, LabelOutput, v)
+	}
+	if v, ok := labels[LabelIterations]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return o, fmt.Errorf("%w: label %s=%q: want a count >= 0", serving.ErrInvalidDescriptor, LabelIterations, v)
+		}
+		o.iterations = n
 	}
 	return o, nil
 }
@@ -148,6 +164,9 @@ func loadWith(format string, enc encoding, b []byte, o options) (*Model, error) 
 		var ue *unsupportedError
 		if errors.As(err, &ue) {
 			return nil, serving.Unsupported(format, err)
+		}
+		if errors.Is(err, serving.ErrInvalidDescriptor) {
+			return nil, err
 		}
 		return nil, serving.Corrupt(format, err)
 	}

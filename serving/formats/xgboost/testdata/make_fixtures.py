@@ -34,6 +34,10 @@ def save(name, bst, X, formats=("json", "ubj", "bin"), feature_names=None):
                      enable_categorical=True)
     pred = bst.predict(dm)
     margin = bst.predict(dm, output_margin=True)
+    # The first two boosting rounds only (a gblinear model has no rounds).
+    first2 = None
+    if json.loads(bst.save_config())["learner"]["gradient_booster"]["name"] != "gblinear" and bst.num_boosted_rounds() > 2:
+        first2 = bst.predict(dm, iteration_range=(0, 2))
     for ext in formats:
         path = os.path.join(HERE, name + "." + ext)
         if ext == "bin":
@@ -53,6 +57,8 @@ def save(name, bst, X, formats=("json", "ubj", "bin"), feature_names=None):
         "predict": np.asarray(pred, dtype=np.float64).reshape(len(X), -1).tolist(),
         "margin": np.asarray(margin, dtype=np.float64).reshape(len(X), -1).tolist(),
     }
+    if first2 is not None:
+        out["predict_first2"] = np.asarray(first2, dtype=np.float64).reshape(len(X), -1).tolist()
     with open(os.path.join(HERE, name + ".expected.json"), "w") as f:
         json.dump(out, f, separators=(",", ":"))
         f.write("\n")
