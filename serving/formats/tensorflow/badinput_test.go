@@ -378,6 +378,13 @@ func TestPredictErrors(t *testing.T) {
 	if _, err := m.Predict(ctx, make([]float64, 4)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
+	many := make([][]float64, 100)
+	for i := range many {
+		many[i] = make([]float64, 4)
+	}
+	if err := m.PredictBatch(ctx, many, make([]serving.Prediction, len(many))); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled batch: %v", err)
+	}
 }
 
 // TestBadVersionKeepsServing activates a good graph, then offers a

@@ -377,7 +377,10 @@ func (m *Model) PredictBatch(ctx context.Context, rows [][]float64, out []servin
 	i := 0
 	if m.batch != nil {
 		s := m.batchPool.Get().(*scratch)
-		defer m.batchPool.Put(s)
+		defer func() {
+			clear(s.rows) // the pool must not keep the caller's rows alive
+			m.batchPool.Put(s)
+		}()
 		for ; i+m.batch.rows <= len(rows); i += m.batch.rows {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -389,13 +392,15 @@ func (m *Model) PredictBatch(ctx context.Context, rows [][]float64, out []servin
 				out[i+r] = m.rowPrediction(o, r, backing, i+r)
 			}
 		}
-		clear(s.rows)
 	}
 	if i == len(rows) {
 		return nil
 	}
 	s := m.rowPool.Get().(*scratch)
-	defer m.rowPool.Put(s)
+	defer func() {
+		s.rows[0] = nil
+		m.rowPool.Put(s)
+	}()
 	for ; i < len(rows); i++ {
 		if i%64 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -406,7 +411,6 @@ func (m *Model) PredictBatch(ctx context.Context, rows [][]float64, out []servin
 		m.row.run(s.v, s.rows)
 		out[i] = m.rowPrediction(&s.v[m.row.out], 0, backing, i)
 	}
-	s.rows[0] = nil
 	return nil
 }
 
