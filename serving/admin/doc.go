@@ -15,6 +15,12 @@
 //     least one model is live) and every readiness check passes; 503 with
 //     the reasons otherwise.
 //   - GET /metrics: the Prometheus handler, when one is given.
+//   - GET /: the operator's page, one server-rendered HTML document
+//     with no script that reloads itself every [PageRefresh]: for each
+//     model its live version, calls and errors, recent history, each
+//     rollout's steps, traffic shares and decisions with a chart of the
+//     candidate's share, and its live quality per version and variant
+//     with 95% intervals drawn as inline SVG.
 //   - GET /quality: with [Quality], the live quality of every model
 //     version and variant (accuracy, log-loss, AUC, MAE, RMSE, each with
 //     its count and 95% interval), from ground truth joined to the

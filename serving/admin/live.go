@@ -33,6 +33,7 @@ func Rollouts(cs ...*canary.Controller) Option {
 }
 
 func (h *handler) mountLive() {
+	h.mux.HandleFunc("GET /{$}", h.page)
 	if h.live.quality != nil {
 		h.mux.HandleFunc("GET /quality", func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, http.StatusOK, h.live.quality.Snapshot())
