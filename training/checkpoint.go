@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 )
 
@@ -25,11 +24,6 @@ const (
 	sumLen          = sha256.Size
 )
 
-// testHookBeforeRename, when set by a test, runs after the temporary
-// file is written and synced and before it is renamed into place; an
-// error aborts the save as a crash would.
-var testHookBeforeRename func(tmp string) error
-
 // writeCheckpoint writes payload to path atomically: it writes a
 // temporary file in the same directory, syncs it, renames it over path
 // and syncs the directory, so that path holds either the old checkpoint
@@ -43,8 +37,9 @@ func writeCheckpoint(path string, payload []byte) (err error) {
 	sum := sha256.Sum256(buf)
 	buf = append(buf, sum[:]...)
 
+	fsys := checkpointFS
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := fsys.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fail(err)
 	}
@@ -52,7 +47,7 @@ func writeCheckpoint(path string, payload []byte) (err error) {
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(tmp)
+			fsys.Remove(tmp)
 		}
 	}()
 	if _, err := f.Write(buf); err != nil {
@@ -64,34 +59,20 @@ func writeCheckpoint(path string, payload []byte) (err error) {
 	if err := f.Close(); err != nil {
 		return fail(err)
 	}
-	if testHookBeforeRename != nil {
-		if err := testHookBeforeRename(tmp); err != nil {
-			return fail(err)
-		}
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := fsys.Rename(tmp, path); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsys.SyncDir(dir); err != nil {
 		return fail(err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // readCheckpoint reads and verifies a checkpoint file and returns its
 // payload.
 func readCheckpoint(path string) ([]byte, error) {
 	fail := func(err error) error { return &CheckpointError{Op: "restore", Path: path, Err: err} }
-	b, err := os.ReadFile(path)
+	b, err := checkpointFS.ReadFile(path)
 	if err != nil {
 		return nil, fail(err)
 	}

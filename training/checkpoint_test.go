@@ -202,17 +202,19 @@ func TestCorruptCheckpointIsTypedError(t *testing.T) {
 	}
 }
 
-// TestCrashDuringSaveKeepsOldCheckpoint aborts a save after the
-// temporary file is written, as a crash would, and checks that the
-// previous checkpoint is intact and restorable.
-func TestCrashDuringSaveKeepsOldCheckpoint(t *testing.T) {
+// TestFailedSaveKeepsOldCheckpoint fails a save at its rename, after the
+// temporary file was written and synced, and checks that the previous
+// checkpoint is intact and restorable, and that the temporary file is
+// removed.
+func TestFailedSaveKeepsOldCheckpoint(t *testing.T) {
 	l, _ := NewLearner(Linear, 5)
 	data := genLinear(200, 1, 0.1)
 	for _, s := range data[:100] {
 		l.Learn(s)
 	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "c")
+	c := newCrashFS()
+	withFS(t, c)
+	const path = "/ckpt/c"
 	if err := l.Save(path); err != nil {
 		t.Fatal(err)
 	}
@@ -220,25 +222,17 @@ func TestCrashDuringSaveKeepsOldCheckpoint(t *testing.T) {
 	for _, s := range data[100:] {
 		l.Learn(s)
 	}
-	crash := errors.New("simulated crash")
-	testHookBeforeRename = func(tmp string) error {
-		if _, err := os.Stat(tmp); err != nil {
-			t.Errorf("temporary file missing before rename: %v", err)
-		}
-		return crash
-	}
+	c.failAt = c.step + 5 // create write sync close rename
 	err := l.Save(path)
-	testHookBeforeRename = nil
-	if !errors.Is(err, crash) {
-		t.Fatalf("Save with a crash: %v", err)
+	if !errors.Is(err, errInjectedCrash) || c.steps[len(c.steps)-1] != "rename" {
+		t.Fatalf("Save failing at its rename: %v (steps %v)", err, c.steps)
 	}
 	r, err := RestoreLearner(path)
 	if err != nil {
 		t.Fatalf("the old checkpoint did not survive: %v", err)
 	}
 	sameBits(t, "predictions from the old checkpoint", predictAll(t, r, data[:20]), saved)
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("directory holds %d entries after a failed save, want only the checkpoint", len(entries))
+	if len(c.dir) != 1 {
+		t.Errorf("directory holds %v after a failed save, want only the checkpoint", c.dir)
 	}
 }
