@@ -8,6 +8,7 @@ type neuron struct {
 	slot   int
 	bias   float64
 	from   []int
+	base   int // from is base, base+1, ...: read s.v[base:base+len(w)]; -1 otherwise
 	w      []float64
 	width  float64
 	alt    float64
@@ -186,6 +187,16 @@ func (mc *modelCtx) neural() (evaluator, error) {
 				nr.from, nr.w = append(nr.from, s), append(nr.w, w)
 			}
 			nr.slot = -1
+			nr.base = -1
+			if k := len(nr.from); k > 0 && nr.from[k-1]-nr.from[0] == k-1 {
+				nr.base = nr.from[0]
+				for j, f := range nr.from {
+					if f != nr.base+j {
+						nr.base = -1
+						break
+					}
+				}
+			}
 			made = append(made, id)
 			layer.neurons = append(layer.neurons, nr)
 		}
@@ -296,8 +307,16 @@ func (nn *neuralNet) eval(s *state) result {
 				out = math.Exp(float64(len(nr.from))*math.Log(nr.alt) - z)
 			} else {
 				z := nr.bias
-				for j, f := range nr.from {
-					z += nr.w[j] * s.v[f]
+				if nr.base >= 0 {
+					// Fully connected to consecutive neurons: a dot product.
+					in := s.v[nr.base : nr.base+len(nr.w)]
+					for j, w := range nr.w {
+						z += w * in[j]
+					}
+				} else {
+					for j, f := range nr.from {
+						z += nr.w[j] * s.v[f]
+					}
 				}
 				out = nr.act(z)
 			}
