@@ -42,6 +42,16 @@ import (
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/wire"
+
+	// Every model format, registered for its side effect, so that a
+	// model of any of them published to the models topic (with kcat, or
+	// from a trainer) loads here. A service imports only those it uses.
+	_ "github.com/modelstream/modelstream/serving/formats/leaves"
+	_ "github.com/modelstream/modelstream/serving/formats/linear"
+	_ "github.com/modelstream/modelstream/serving/formats/onnx"
+	_ "github.com/modelstream/modelstream/serving/formats/pmml"
+	_ "github.com/modelstream/modelstream/serving/formats/tensorflow"
+	_ "github.com/modelstream/modelstream/serving/formats/xgboost"
 )
 
 func main() {
@@ -85,6 +95,7 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 	}
 	defer cl.Close()
 	fmt.Printf("modelstream quickstart on the %s\n", cl.Where())
+	fmt.Printf("model formats: %s\n", strings.Join(serving.Formats(), ", "))
 	run := fmt.Sprintf("%x", rand.Uint32()) // tells this run's records from older ones on a real cluster
 
 	// The scoring side: a Server, fed by the models topic.
