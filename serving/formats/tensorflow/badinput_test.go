@@ -158,12 +158,18 @@ func TestHostileGraphs(t *testing.T) {
 			g.op("a", "Add", attrs{"T": aType(f32)}, "x", g.constF64("c", make([]float64, 4), 4))
 			return g
 		}, nil, serving.ErrCorruptModel, []string{"float32", "float64"}},
-		{"nchw", func() *gb {
+		{"nchw_vect_c", func() *gb {
 			g := &gb{}
 			x := g.placeholder("x", f32, -1, 3, 4, 4)
-			g.op("c", "Conv2D", attrs{"T": aType(f32), "data_format": aStr("NCHW"), "padding": aStr("SAME"), "strides": aInts(1, 1, 1, 1)}, x, g.constF32("k", make([]float64, 9), 1, 1, 3, 3))
+			g.op("c", "Conv2D", attrs{"T": aType(f32), "data_format": aStr("NCHW_VECT_C"), "padding": aStr("SAME"), "strides": aInts(1, 1, 1, 1)}, x, g.constF32("k", make([]float64, 9), 1, 1, 3, 3))
 			return g
-		}, nil, serving.ErrUnsupportedModel, []string{"NCHW"}},
+		}, nil, serving.ErrUnsupportedModel, []string{"NCHW_VECT_C"}},
+		{"nchw channel stride", func() *gb {
+			g := &gb{}
+			x := g.placeholder("x", f32, -1, 3, 4, 4)
+			g.op("c", "Conv2D", attrs{"T": aType(f32), "data_format": aStr("NCHW"), "padding": aStr("SAME"), "strides": aInts(1, 2, 1, 1)}, x, g.constF32("k", make([]float64, 9), 1, 1, 3, 3))
+			return g
+		}, nil, serving.ErrUnsupportedModel, []string{"strides"}},
 		{"explicit padding", func() *gb {
 			g := &gb{}
 			x := g.placeholder("x", f32, -1, 4, 4, 1)

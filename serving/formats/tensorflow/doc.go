@@ -17,15 +17,17 @@
 //	BiasAdd, Add, AddV2, Sub, Mul, RealDiv, Maximum, Minimum (with NumPy
 //	broadcasting), Relu, Relu6, Elu, Selu, Sigmoid, Tanh, Softmax,
 //	LogSoftmax (over the last axis), Reshape, Squeeze, ExpandDims,
-//	ConcatV2, Conv2D (NHWC, SAME or VALID padding, strides, dilations),
-//	MaxPool, AvgPool (NHWC), Mean, Sum (keep_dims, any axes), ArgMax and
-//	Cast.
+//	ConcatV2, Conv2D (SAME or VALID padding, strides, dilations),
+//	MaxPool, AvgPool, Mean, Sum (keep_dims, any axes), ArgMax and Cast.
+//
+// Conv2D, MaxPool, AvgPool and BiasAdd take both data formats, NHWC and
+// NCHW; an NCHW op runs the NHWC computation between two transposes.
 //
 // Only the nodes the output depends on are compiled; any other op among
 // them is refused at load with an error wrapping
 // serving.ErrUnsupportedModel that names the op and the node. So are
-// NCHW data formats, EXPLICIT padding, grouped convolutions and outputs
-// other than a node's first. Control inputs ("^name") are ignored: a
+// other data formats (NCHW_VECT_C), EXPLICIT padding, grouped
+// convolutions and outputs other than a node's first. Control inputs ("^name") are ignored: a
 // frozen graph has no side effects to order.
 //
 // # Loading
@@ -100,6 +102,9 @@
 // run 229 frozen graphs that TensorFlow wrote for the TensorFlow import
 // tests of Deeplearning4j (dense layers, convolutions, poolings,
 // reductions, a softmax regression trained on MNIST, ...) and compare
-// with the outputs TensorFlow recorded: 171 reproduce them, the others
-// are refused at load for the reasons above.
+// with the outputs TensorFlow recorded: 203 reproduce them; the others
+// are refused at load, for the element types this package does not
+// compute with (float16, bfloat16, int8, int16, unsigned), empty outputs,
+// and one graph whose unknown leading dimensions are not batch
+// dimensions.
 package tensorflow

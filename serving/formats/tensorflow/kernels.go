@@ -62,12 +62,43 @@ func matmul[T float](dst, a, b []T, g mmGeom) {
 	}
 }
 
-func biasAdd[T float](dst, x, b []T) {
+// biasAdd adds b along the channel dimension, which inner elements
+// follow (1 for NHWC, H*W for NCHW).
+func biasAdd[T float](dst, x, b []T, inner int) {
 	c := len(b)
-	for i := 0; i < len(x); i += c {
-		d, s := dst[i:i+c], x[i:i+c]
+	if inner == 1 {
+		for i := 0; i < len(x); i += c {
+			d, s := dst[i:i+c], x[i:i+c]
+			for j, bv := range b {
+				d[j] = s[j] + bv
+			}
+		}
+		return
+	}
+	for i := 0; i < len(x); i += c * inner {
 		for j, bv := range b {
-			d[j] = s[j] + bv
+			o := i + j*inner
+			d, s := dst[o:o+inner], x[o:o+inner]
+			for k, v := range s {
+				d[k] = v + bv
+			}
+		}
+	}
+}
+
+// transposeNCHW copies an NCHW tensor of n images, ch channels and hw
+// pixels into NHWC order, or back when back is set.
+func transposeNCHW[T float](dst, src []T, n, ch, hw int, back bool) {
+	for b := range n {
+		for c := range ch {
+			for p := range hw {
+				nchw, nhwc := (b*ch+c)*hw+p, (b*hw+p)*ch+c
+				if back {
+					dst[nchw] = src[nhwc]
+				} else {
+					dst[nhwc] = src[nchw]
+				}
+			}
 		}
 	}
 }

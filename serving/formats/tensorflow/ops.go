@@ -147,25 +147,32 @@ func buildBiasAdd(c *compiler, n *tfpb.NodeDef, in []int) (int, error) {
 	if err := wantInputs(in, 2); err != nil {
 		return 0, err
 	}
-	if f := attrString(n, "data_format", "NHWC"); f != "NHWC" {
-		return 0, unsupported("data_format %q (only NHWC)", f)
+	nchw, err := dataFormat(n)
+	if err != nil {
+		return 0, err
 	}
 	x, b := in[0], in[1]
 	if err := c.wantFloat(x); err != nil {
 		return 0, err
 	}
 	sx, sb := c.shape(x), c.shape(b)
-	if c.dt(x) != c.dt(b) || len(sx) < 1 || len(sb) != 1 || sb[0] != sx[len(sx)-1] {
-		return 0, fmt.Errorf("bias %s %s does not match the last dimension of %s %s", c.dt(b), shapeString(sb), c.dt(x), shapeString(sx))
+	// The channel dimension: the last one, or with NCHW the second.
+	ch := len(sx) - 1
+	if nchw && len(sx) >= 2 {
+		ch = 1
+	}
+	if c.dt(x) != c.dt(b) || len(sx) < 1 || len(sb) != 1 || sb[0] != sx[ch] {
+		return 0, fmt.Errorf("bias %s %s does not match the channel dimension of %s %s", c.dt(b), shapeString(sb), c.dt(x), shapeString(sx))
 	}
 	out, err := c.newSlot(c.dt(x), sx)
 	if err != nil {
 		return 0, err
 	}
+	inner := sizeOf(sx[ch+1:])
 	if c.dt(x) == dtFloat32 {
-		c.emit(out, in, func(v []tensor) { biasAdd(v[out].f32, v[x].f32, v[b].f32) })
+		c.emit(out, in, func(v []tensor) { biasAdd(v[out].f32, v[x].f32, v[b].f32, inner) })
 	} else {
-		c.emit(out, in, func(v []tensor) { biasAdd(v[out].f64, v[x].f64, v[b].f64) })
+		c.emit(out, in, func(v []tensor) { biasAdd(v[out].f64, v[x].f64, v[b].f64, inner) })
 	}
 	return out, nil
 }
@@ -493,9 +500,23 @@ func buildConcat(c *compiler, n *tfpb.NodeDef, in []int) (int, error) {
 	return out, nil
 }
 
-// windowAttrs reads the NHWC strides (and ksize or dilations) of a
-// convolution or pooling node: the batch and channel entries must be 1.
-func windowAttrs(n *tfpb.NodeDef, key string, def []int64) ([2]int, error) {
+// dataFormat reads a node's data_format: false for NHWC (the default),
+// true for NCHW.
+func dataFormat(n *tfpb.NodeDef) (bool, error) {
+	switch f := attrString(n, "data_format", "NHWC"); f {
+	case "NHWC":
+		return false, nil
+	case "NCHW":
+		return true, nil
+	default:
+		return false, unsupported("data_format %q (only NHWC and NCHW)", f)
+	}
+}
+
+// windowAttrs reads the strides (and ksize or dilations) of a
+// convolution or pooling node, in its data format: the batch and channel
+// entries must be 1.
+func windowAttrs(n *tfpb.NodeDef, key string, def []int64, nchw bool) ([2]int, error) {
 	v := attrInts(n, key)
 	if len(v) == 0 && def != nil {
 		v = def
@@ -503,13 +524,49 @@ func windowAttrs(n *tfpb.NodeDef, key string, def []int64) ([2]int, error) {
 	if len(v) != 4 {
 		return [2]int{}, fmt.Errorf("attribute %s has %d values, want 4", key, len(v))
 	}
-	if v[0] != 1 || v[3] != 1 {
+	h, w, ch := v[1], v[2], v[3]
+	if nchw {
+		h, w, ch = v[2], v[3], v[1]
+	}
+	if v[0] != 1 || ch != 1 {
 		return [2]int{}, unsupported("attribute %s %v: only the spatial (H, W) entries may differ from 1", key, v)
 	}
-	if v[1] < 1 || v[2] < 1 || v[1] > 1<<16 || v[2] > 1<<16 {
+	if h < 1 || w < 1 || h > 1<<16 || w > 1<<16 {
 		return [2]int{}, fmt.Errorf("attribute %s %v out of range", key, v)
 	}
-	return [2]int{int(v[1]), int(v[2])}, nil
+	return [2]int{int(h), int(w)}, nil
+}
+
+// toNHWC returns a slot holding x (NCHW) transposed to NHWC: the NCHW
+// ops run the NHWC kernels between two transposes.
+func (c *compiler) toNHWC(x int) (int, error) {
+	s := c.shape(x)
+	t, err := c.newSlot(c.dt(x), []int{s[0], s[2], s[3], s[1]})
+	if err != nil {
+		return 0, err
+	}
+	n, ch, hw := s[0], s[1], s[2]*s[3]
+	c.emitTranspose(t, x, n, ch, hw, false)
+	return t, nil
+}
+
+// fromNHWC returns a slot holding t (NHWC) transposed to NCHW.
+func (c *compiler) fromNHWC(t int) (int, error) {
+	s := c.shape(t)
+	out, err := c.newSlot(c.dt(t), []int{s[0], s[3], s[1], s[2]})
+	if err != nil {
+		return 0, err
+	}
+	c.emitTranspose(out, t, s[0], s[3], s[1]*s[2], true)
+	return out, nil
+}
+
+func (c *compiler) emitTranspose(out, in, n, ch, hw int, back bool) {
+	if c.dt(in) == dtFloat32 {
+		c.emit(out, []int{in}, func(v []tensor) { transposeNCHW(v[out].f32, v[in].f32, n, ch, hw, back) })
+	} else {
+		c.emit(out, []int{in}, func(v []tensor) { transposeNCHW(v[out].f64, v[in].f64, n, ch, hw, back) })
+	}
 }
 
 // window computes the output size and the padding before the first
@@ -546,12 +603,19 @@ func buildConv2D(c *compiler, n *tfpb.NodeDef, in []int) (int, error) {
 	if err := c.wantFloat(x); err != nil {
 		return 0, err
 	}
-	if fm := attrString(n, "data_format", "NHWC"); fm != "NHWC" {
-		return 0, unsupported("data_format %q (only NHWC)", fm)
+	nchw, err := dataFormat(n)
+	if err != nil {
+		return 0, err
 	}
 	sx, sf := c.shape(x), c.shape(f)
 	if c.dt(x) != c.dt(f) || len(sx) != 4 || len(sf) != 4 {
-		return 0, fmt.Errorf("input %s %s and filter %s %s: want rank-4 NHWC input and HWIO filter of one type", c.dt(x), shapeString(sx), c.dt(f), shapeString(sf))
+		return 0, fmt.Errorf("input %s %s and filter %s %s: want a rank-4 input and an HWIO filter of one type", c.dt(x), shapeString(sx), c.dt(f), shapeString(sf))
+	}
+	if nchw {
+		if x, err = c.toNHWC(x); err != nil {
+			return 0, err
+		}
+		sx = c.shape(x)
 	}
 	if sf[2] != sx[3] {
 		if sf[2] > 0 && sx[3]%sf[2] == 0 {
@@ -563,11 +627,11 @@ func buildConv2D(c *compiler, n *tfpb.NodeDef, in []int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	st, err := windowAttrs(n, "strides", nil)
+	st, err := windowAttrs(n, "strides", nil, nchw)
 	if err != nil {
 		return 0, err
 	}
-	dl, err := windowAttrs(n, "dilations", []int64{1, 1, 1, 1})
+	dl, err := windowAttrs(n, "dilations", []int64{1, 1, 1, 1}, nchw)
 	if err != nil {
 		return 0, err
 	}
@@ -590,9 +654,12 @@ func buildConv2D(c *compiler, n *tfpb.NodeDef, in []int) (int, error) {
 		return 0, err
 	}
 	if c.dt(x) == dtFloat32 {
-		c.emit(out, in, func(v []tensor) { conv2d(v[out].f32, v[x].f32, v[f].f32, g) })
+		c.emit(out, []int{x, f}, func(v []tensor) { conv2d(v[out].f32, v[x].f32, v[f].f32, g) })
 	} else {
-		c.emit(out, in, func(v []tensor) { conv2d(v[out].f64, v[x].f64, v[f].f64, g) })
+		c.emit(out, []int{x, f}, func(v []tensor) { conv2d(v[out].f64, v[x].f64, v[f].f64, g) })
+	}
+	if nchw {
+		return c.fromNHWC(out)
 	}
 	return out, nil
 }
@@ -606,22 +673,32 @@ func buildPool(avg bool) builder {
 		if err := c.wantFloat(x); err != nil {
 			return 0, err
 		}
-		if fm := attrString(n, "data_format", "NHWC"); fm != "NHWC" {
-			return 0, unsupported("data_format %q (only NHWC)", fm)
+		nchw, err := dataFormat(n)
+		if err != nil {
+			return 0, err
 		}
 		sx := c.shape(x)
 		if len(sx) != 4 {
-			return 0, fmt.Errorf("input of shape %s, want rank-4 NHWC", shapeString(sx))
+			return 0, fmt.Errorf("input of shape %s, want rank 4", shapeString(sx))
 		}
 		same, err := paddingAttr(n)
 		if err != nil {
 			return 0, err
 		}
-		k, err := windowAttrs(n, "ksize", nil)
+		k, err := windowAttrs(n, "ksize", nil, nchw)
 		if err != nil {
 			return 0, err
 		}
-		st, err := windowAttrs(n, "strides", nil)
+		st, err := windowAttrs(n, "strides", nil, nchw)
+		if err != nil {
+			return 0, err
+		}
+		if nchw {
+			if x, err = c.toNHWC(x); err != nil {
+				return 0, err
+			}
+			sx = c.shape(x)
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -640,9 +717,12 @@ func buildPool(avg bool) builder {
 			return 0, err
 		}
 		if c.dt(x) == dtFloat32 {
-			c.emit(out, in, func(v []tensor) { pool(v[out].f32, v[x].f32, g, avg) })
+			c.emit(out, []int{x}, func(v []tensor) { pool(v[out].f32, v[x].f32, g, avg) })
 		} else {
-			c.emit(out, in, func(v []tensor) { pool(v[out].f64, v[x].f64, g, avg) })
+			c.emit(out, []int{x}, func(v []tensor) { pool(v[out].f64, v[x].f64, g, avg) })
+		}
+		if nchw {
+			return c.fromNHWC(out)
 		}
 		return out, nil
 	}

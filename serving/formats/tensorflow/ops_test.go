@@ -557,3 +557,92 @@ func TestConstantFolding(t *testing.T) {
 		return out
 	})
 }
+
+// TestNCHW runs Conv2D, BiasAdd, MaxPool and AvgPool in the NCHW data
+// format: each must equal its NHWC computation on transposed data.
+func TestNCHW(t *testing.T) {
+	const h, w, c, oc = 5, 6, 2, 3
+	rng := rand.New(rand.NewPCG(17, 18))
+	f := rounded(f64, randVals(rng, 3*3*c*oc))
+	bias := rounded(f64, randVals(rng, oc))
+	g := &gb{}
+	x := g.placeholder("img", f64, -1, c, h, w)
+	k := g.constF64("filter", f, 3, 3, c, oc)
+	conv := g.op("conv", "Conv2D", attrs{"T": aType(f64), "padding": aStr("SAME"), "data_format": aStr("NCHW"),
+		"strides": aInts(1, 1, 2, 1), "dilations": aInts(1, 1, 1, 2)}, x, k)
+	ba := g.op("bias", "BiasAdd", attrs{"T": aType(f64), "data_format": aStr("NCHW")}, conv, g.constF64("b", bias, oc))
+	mp := g.op("max", "MaxPool", attrs{"T": aType(f64), "padding": aStr("VALID"), "data_format": aStr("NCHW"),
+		"ksize": aInts(1, 1, 2, 2), "strides": aInts(1, 1, 1, 2)}, ba)
+	ap := g.op("avg", "AvgPool", attrs{"T": aType(f64), "padding": aStr("SAME"), "data_format": aStr("NCHW"),
+		"ksize": aInts(1, 1, 2, 2), "strides": aInts(1, 1, 1, 1)}, ba)
+	g.op("out", "ConcatV2", attrs{"T": aType(f64), "N": aInt(2)}, g.op("mpf", "Reshape", attrs{"T": aType(f64)}, mp, g.constI32("s1", false, 1, -1)),
+		g.op("apf", "Reshape", attrs{"T": aType(f64)}, ap, g.constI32("s2", false, 1, -1)), g.constI32("ax", true, 1))
+	checkGraph(t, f64, g, nil, h*w*c, func(xs []float64) []float64 {
+		// xs is NCHW; compute in NHWC with the references, then back.
+		nhwc := make([]float64, len(xs))
+		for ch := range c {
+			for p := range h * w {
+				nhwc[p*c+ch] = xs[ch*h*w+p]
+			}
+		}
+		// Strides (2, 1) and dilations (1, 2) differ per axis: the
+		// reference takes one of each, so compute it directly here.
+		oh, ow := (h+1)/2, w
+		ph := max((oh-1)*2+3-h, 0) / 2
+		pw := max((ow-1)*1+5-w, 0) / 2
+		y := make([]float64, oh*ow*oc)
+		for oy := range oh {
+			for ox := range ow {
+				for o := range oc {
+					s := bias[o]
+					for ky := range 3 {
+						for kx := range 3 {
+							iy, ix := oy*2+ky-ph, ox+kx*2-pw
+							if iy < 0 || iy >= h || ix < 0 || ix >= w {
+								continue
+							}
+							for ch := range c {
+								s += nhwc[(iy*w+ix)*c+ch] * f[((ky*3+kx)*c+ch)*oc+o]
+							}
+						}
+					}
+					y[(oy*ow+ox)*oc+o] = s
+				}
+			}
+		}
+		// MaxPool 2x2 stride (1, 2) VALID, AvgPool 2x2 stride 1 SAME.
+		mh, mw := oh-1, (ow-2)/2+1
+		var maxOut, avgOut []float64
+		for ch := range oc {
+			for py := range mh {
+				for px := range mw {
+					m := math.Inf(-1)
+					for ky := range 2 {
+						for kx := range 2 {
+							m = math.Max(m, y[((py+ky)*ow+px*2+kx)*oc+ch])
+						}
+					}
+					maxOut = append(maxOut, m)
+				}
+			}
+		}
+		ah, aw := oh, ow
+		for ch := range oc {
+			for py := range ah {
+				for px := range aw {
+					s, n := 0.0, 0
+					for ky := range 2 {
+						for kx := range 2 {
+							iy, ix := py+ky, px+kx // SAME with a 2x2 window pads after
+							if iy < oh && ix < ow {
+								s, n = s+y[(iy*ow+ix)*oc+ch], n+1
+							}
+						}
+					}
+					avgOut = append(avgOut, s/float64(n))
+				}
+			}
+		}
+		return append(maxOut, avgOut...)
+	})
+}
