@@ -20,6 +20,7 @@ func FuzzLoadGraphDef(f *testing.F) {
 	f.Add(smallMLP(f))
 	f.Add(convNet(f))
 	f.Add(shapeGraph(f))
+	f.Add(nchwNet(f))
 	// A small limit keeps each run fast; the bound itself is what is tested.
 	format, err := tensorflow.New(tensorflow.MaxElements(1<<16), tensorflow.MaxOps(1<<22), tensorflow.MaxNodes(256), tensorflow.BatchRows(3))
 	if err != nil {
@@ -77,5 +78,17 @@ func shapeGraph(tb testing.TB) []byte {
 	am = g.op("amf", "Cast", attrs{"SrcT": aType(i64), "DstT": aType(f64)}, am)
 	x := g.op("x", "AddV2", attrs{"T": aType(f64)}, s, am)
 	g.op("out", "Sub", attrs{"T": aType(f64)}, m, x)
+	return g.bytes(tb)
+}
+
+// nchwNet is a convolution, bias and pooling in the NCHW data format.
+func nchwNet(tb testing.TB) []byte {
+	rng := rand.New(rand.NewPCG(5, 5))
+	g := &gb{}
+	x := g.placeholder("image", f32, -1, 2, 4, 4)
+	k := g.constF32("kernel", randVals(rng, 2*2*2*3), 2, 2, 2, 3)
+	c := g.op("conv", "Conv2D", attrs{"T": aType(f32), "padding": aStr("VALID"), "data_format": aStr("NCHW"), "strides": aInts(1, 1, 1, 1)}, x, k)
+	c = g.op("bias", "BiasAdd", attrs{"T": aType(f32), "data_format": aStr("NCHW")}, c, g.constF32("b", randVals(rng, 3), 3))
+	g.op("pool", "AvgPool", attrs{"T": aType(f32), "padding": aStr("SAME"), "data_format": aStr("NCHW"), "ksize": aInts(1, 1, 2, 2), "strides": aInts(1, 1, 2, 2)}, c)
 	return g.bytes(tb)
 }
