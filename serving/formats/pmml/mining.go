@@ -213,7 +213,11 @@ func (mm *miningModel) regress(s *state) result {
 		}
 		var r result
 		if sg.tree != nil {
-			r, _ = sg.tree.walk(s)
+			if sg.tree.compact != nil {
+				r = sg.tree.walkCompact(s)
+			} else {
+				r, _ = sg.tree.walk(s)
+			}
 		} else {
 			r = sg.model.eval(s)
 		}

@@ -100,10 +100,13 @@ func TestSklearnTruth(t *testing.T) {
 		// trees scored by leaves (float64) agree with the evaluator to
 		// 1e-12: see TestXGBoostAgainstLeaves.
 		{"xgbrf-cancer", 4e-6},
+		// The same with missing values, which XGBoost sends down each
+		// split's default branch (the PMML's defaultChild).
+		{"xgbrf-cancer-missing", 4e-6},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m := loadFile(t, filepath.Join("sklearn", c.name+".pmml"))
+			m := loadFile(t, filepath.Join("sklearn", strings.TrimSuffix(c.name, "-missing")+".pmml"))
 			rows := readTruth(t, c.name+".csv")
 			if len(rows) < 50 {
 				t.Fatalf("only %d rows", len(rows))

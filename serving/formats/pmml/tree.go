@@ -41,6 +41,18 @@ type treeModel struct {
 	returnLast bool
 	penalty    float64
 	rootTrue   bool // the root's predicate is <True/>
+	// compact holds a regression tree made only of binary splits and
+	// scored leaves as a flat array, walked without predicates; nil for
+	// other trees. A missing value falls back to walk.
+	compact []compactNode
+}
+
+type compactNode struct {
+	thr, val    float64
+	slot        int32
+	left, right int32 // -1 in a leaf
+	orEqual     bool
+	f32         bool
 }
 
 func (mc *modelCtx) tree() (evaluator, error) {
@@ -85,6 +97,9 @@ func (mc *modelCtx) tree() (evaluator, error) {
 		tm.rootTrue = true
 	}
 	tm.root = flatten(tm.root)
+	if !mc.mn.classify && tm.rootTrue {
+		tm.compact = compactTree(tm.root)
+	}
 	if mc.mn.classify {
 		// Distributions were indexed while categories were being added.
 		k := len(mc.mn.cats.vals)
@@ -211,6 +226,61 @@ func flatten(root *treeNode) *treeNode {
 	return nr
 }
 
+// compactTree returns the flat form of a tree whose inner nodes are all
+// binary splits and whose leaves all have a score, or nil.
+func compactTree(root *treeNode) []compactNode {
+	var out []compactNode
+	var add func(t *treeNode) int32
+	ok := true
+	add = func(t *treeNode) int32 {
+		i := int32(len(out))
+		out = append(out, compactNode{left: -1, right: -1})
+		switch {
+		case len(t.kids) == 0 && t.hasScore:
+			out[i].val = t.score
+		case t.split && len(out) < 1<<30:
+			out[i].thr, out[i].slot, out[i].orEqual, out[i].f32 = t.thr, int32(t.slot), t.orEqual, t.f32
+			l := add(t.left)
+			r := add(t.right)
+			out[i].left, out[i].right = l, r
+		default:
+			ok = false
+		}
+		return i
+	}
+	add(root)
+	if !ok {
+		return nil
+	}
+	return out
+}
+
+// walkCompact scores a compact tree; a missing value on the path hands
+// over to walk, which applies the missing-value strategy.
+func (tm *treeModel) walkCompact(s *state) result {
+	nodes := tm.compact
+	i := int32(0)
+	for {
+		n := &nodes[i]
+		if n.left < 0 {
+			return result{ok: true, val: n.val}
+		}
+		v := s.v[n.slot]
+		if v != v {
+			r, _ := tm.walk(s)
+			return r
+		}
+		if n.f32 {
+			v = float64(float32(v))
+		}
+		if v < n.thr || (n.orEqual && v == n.thr) {
+			i = n.left
+		} else {
+			i = n.right
+		}
+	}
+}
+
 // binarySplit marks t as a binary split when its children a and b test
 // one numeric field against one value with complementary operators.
 func (mc *modelCtx) binarySplit(t *treeNode, a, b *node) {
@@ -304,6 +374,9 @@ func (mc *modelCtx) distribution(t *treeNode, sds []*node) error {
 }
 
 func (tm *treeModel) eval(s *state) result {
+	if tm.compact != nil {
+		return tm.walkCompact(s)
+	}
 	r, misses := tm.walk(s)
 	if misses > 0 && tm.penalty != 1 && r.ok && tm.mn.classify {
 		f := math.Pow(tm.penalty, float64(misses))

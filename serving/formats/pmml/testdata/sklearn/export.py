@@ -383,6 +383,17 @@ def export_xgboost():
     for i in range(150):  # the first 150 rows keep the fixture small
         rows.append([r(v) for v in X[i]] + [classes[int(p1[i] > 0.5)], r(1 - float(p1[i])), r(p1[i])])
     write("xgbrf-cancer", doc, header(names, classes), rows)
+    # The same rows with some values missing (every third row, a pattern
+    # of features): XGBoost sends them down each split's default branch.
+    Xm = X[:150].copy()
+    for i in range(0, 150, 3):
+        Xm[i, i % 7::5] = np.nan
+    pm = bst.predict(xgb.DMatrix(Xm, missing=np.nan))
+    rows = [[r(v) for v in Xm[i]] + [classes[int(pm[i] > 0.5)], r(1 - float(pm[i])), r(pm[i])] for i in range(150)]
+    with open("xgbrf-cancer-missing.csv", "w") as f:
+        f.write(",".join(header(names, classes)) + "\n")
+        for row in rows:
+            f.write(",".join(row) + "\n")
 
 
 if __name__ == "__main__":
