@@ -2,9 +2,13 @@ package kafka_test
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
+	"time"
 
 	"github.com/IBM/sarama"
 
@@ -117,4 +121,66 @@ func ExampleSource() {
 	// offset 0: 6 by sum@v1 (header modelstream.model=sum)
 	// offset 2: 0.75 by sum@v1 (header modelstream.model=sum)
 	// <nil> 2 scored, 1 dead letter
+}
+
+// One Config holds what every client shares: brokers, TLS, SASL, client
+// ID, logger and sarama settings. NewConfig dials nothing.
+func ExampleNewConfig() {
+	cfg, err := kafka.NewConfig([]string{"broker-1:9093", "broker-2:9093"},
+		kafka.ClientID("fraud-scorer"),
+		kafka.TLS(&tls.Config{MinVersion: tls.VersionTLS12}),
+		kafka.SASL("scorer", "secret"),
+		kafka.Sarama(func(c *sarama.Config) { c.Net.DialTimeout = 5 * time.Second }),
+	)
+	if err != nil {
+		panic(err)
+	}
+	sc, _ := cfg.SaramaConfig(nil) // what each client starts from
+	fmt.Println(cfg.Brokers(), sc.ClientID, sc.Net.TLS.Enable, sc.Net.SASL.Mechanism, sc.Net.DialTimeout)
+	_, err = kafka.NewConfig(nil)
+	fmt.Println(errors.Is(err, serving.ErrConfig))
+	// Output:
+	// [broker-1:9093 broker-2:9093] fraud-scorer true PLAIN 5s
+	// true
+}
+
+// deadLetters counts dead letters; a Source calls it (see Hooks).
+type deadLetters struct{ n atomic.Int64 }
+
+func (d *deadLetters) OnDeadLetter(topic string, partition int32, offset int64, reason error) {
+	d.n.Add(1)
+}
+
+// Hooks observe a Source: here, the dead letters, as a metrics adapter
+// would count them.
+func ExampleHooks() {
+	cluster, err := kafkatest.Start()
+	if err != nil {
+		panic(err)
+	}
+	defer cluster.Close()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg, _ := kafka.NewConfig(cluster.Addrs(), kafka.Logger(quiet))
+	srv, _ := serving.NewServer(serving.WithLogger(quiet))
+	srv.Activate(context.Background(), servingtest.Spec{Echo: true}.Descriptor("sum", 1))
+	sink, _ := kafka.NewSink(cfg)
+	defer sink.Close()
+	dead := &deadLetters{}
+	src, _ := kafka.NewSource(cfg, "hooks", srv.Model("sum"), sink, kafka.Hooks(dead))
+
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- src.Run(ctx) }()
+	p, _ := sarama.NewSyncProducer(cluster.Addrs(), nil)
+	defer p.Close()
+	for _, v := range []string{`[1, 2]`, `not json`, `[3]`} {
+		p.SendMessage(&sarama.ProducerMessage{Topic: kafka.DefaultDataTopic, Value: sarama.StringEncoder(v)})
+	}
+	for src.Stats().Scored+src.Stats().DeadLettered < 3 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	<-done
+	fmt.Println(dead.n.Load(), "dead letter")
+	// Output: 1 dead letter
 }

@@ -66,3 +66,26 @@ func ExampleDeadLetter() {
 	// modelstream.dlq.partition=2
 	// modelstream.dlq.offset=41
 }
+
+// A consumer of the scores topic reads a score's JSON value.
+func ExampleDecodeScore() {
+	s, err := wire.DecodeScore([]byte(`{"prediction":{"value":0.93,"label":"fraud"},"provenance":{"model":{"name":"fraud","version":3}},"key":"card-1","topic":"payments","partition":2,"offset":99}`))
+	fmt.Println(s.Prediction.Label, s.Provenance.Model, s.Key, s.Topic, s.Partition, s.Offset, err)
+	// Output: fraud fraud@v3 card-1 payments 2 99 <nil>
+}
+
+// A consumer of the dead-letter topic reads why and where a record
+// failed.
+func ExampleParseDeadLetter() {
+	hs := []wire.Header{
+		{Key: []byte("traceparent"), Value: []byte("00-4bf9")},
+		{Key: []byte(wire.HeaderDLQReason), Value: []byte(`serving: missing field: "amount"`)},
+		{Key: []byte(wire.HeaderDLQStage), Value: []byte(wire.StageScore)},
+		{Key: []byte(wire.HeaderDLQTopic), Value: []byte("payments")},
+		{Key: []byte(wire.HeaderDLQPartition), Value: []byte("2")},
+		{Key: []byte(wire.HeaderDLQOffset), Value: []byte("41")},
+	}
+	d, err := wire.ParseDeadLetter(hs)
+	fmt.Printf("%s/%d@%d %s: %s %v\n", d.Topic, d.Partition, d.Offset, d.Stage, d.Reason, err)
+	// Output: payments/2@41 score: serving: missing field: "amount" <nil>
+}

@@ -3,6 +3,10 @@ package trainkafka_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/IBM/sarama"
 
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
@@ -57,4 +61,45 @@ func ExampleLatestVersion() {
 	fmt.Println(ref, "- a restarted trainer publishes version", ref.Version+1)
 	// Output:
 	// churn@v2 - a restarted trainer publishes version 3
+}
+
+// JSON reads named features and a named target from an object.
+func ExampleJSON() {
+	dec := trainkafka.JSON{Features: []string{"alcohol", "ph"}, Label: "quality"}
+	s, err := dec.Decode(nil, []byte(`{"ph": 3.5, "quality": 5, "alcohol": 9.4, "note": "ignored"}`))
+	fmt.Println(s.Features, s.Target, err)
+	// Output: [9.4 3.5] 5 <nil>
+}
+
+// A Source reads labelled records as a consumer group of its own and
+// hands them to a Trainer; here they are read by hand.
+func ExampleNewSource() {
+	cluster, err := kafkatest.Start(kafkatest.Topic("training", 1))
+	if err != nil {
+		panic(err)
+	}
+	defer cluster.Close()
+	p, _ := sarama.NewSyncProducer(cluster.Addrs(), nil)
+	for _, v := range []string{"1.5,0", "bad,row", "2.5,1"} {
+		p.SendMessage(&sarama.ProducerMessage{Topic: "training", Value: sarama.StringEncoder(v)})
+	}
+	p.Close()
+
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg, _ := kafka.NewConfig(cluster.Addrs(), kafka.Logger(quiet))
+	src, err := trainkafka.NewSource(cfg, "trainer", trainkafka.SampleDecoder(trainkafka.CSV{Label: -1}))
+	if err != nil {
+		panic(err)
+	}
+	defer src.Close()
+	ctx := context.Background()
+	for range 2 {
+		s, _ := src.Next(ctx) // the bad row is skipped
+		fmt.Println(s.Features, s.Target)
+	}
+	fmt.Println(src.Commit(ctx), src.Stats().Skipped, "skipped")
+	// Output:
+	// [1.5] 0
+	// [2.5] 1
+	// <nil> 1 skipped
 }
