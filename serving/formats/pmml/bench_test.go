@@ -128,6 +128,15 @@ func BenchmarkForest100(b *testing.B) {
 	b.Run("leaves", func(b *testing.B) { benchModel(b, lm, rows) })
 }
 
+// BenchmarkForestIris30 scores scikit-learn's 30-tree random forest
+// classifier (average of the trees' probabilities over 3 classes); leaves
+// cannot load a scikit-learn forest, so there is no baseline.
+func BenchmarkForestIris30(b *testing.B) {
+	pm := loadFile(b, filepath.Join("sklearn", "forest-iris.pmml"))
+	rows := benchRowsOf(b, pm, "forest-iris.csv")
+	benchModel(b, pm, rows)
+}
+
 // mlpLoops is the network of mlp-iris.pmml computed by plain loops.
 type mlpLoops struct {
 	layers []mlpLayer

@@ -41,13 +41,14 @@ type treeModel struct {
 	returnLast bool
 	penalty    float64
 	rootTrue   bool // the root's predicate is <True/>
-	// compact holds a regression tree made only of binary splits and
-	// scored leaves as a flat array, walked without predicates; nil for
-	// other trees. A missing value falls back to walk.
+	// compact holds a tree made only of binary splits and scored leaves
+	// as a flat array, walked without predicates; nil for other trees. A
+	// missing value falls back to walk.
 	compact []compactNode
 }
 
 type compactNode struct {
+	leaf        *treeNode // a classification leaf, for its distribution
 	thr, val    float64
 	slot        int32
 	left, right int32 // -1 in a leaf
@@ -97,7 +98,7 @@ func (mc *modelCtx) tree() (evaluator, error) {
 		tm.rootTrue = true
 	}
 	tm.root = flatten(tm.root)
-	if !mc.mn.classify && tm.rootTrue {
+	if tm.rootTrue && tm.penalty == 1 {
 		tm.compact = compactTree(tm.root)
 	}
 	if mc.mn.classify {
@@ -237,7 +238,7 @@ func compactTree(root *treeNode) []compactNode {
 		out = append(out, compactNode{left: -1, right: -1})
 		switch {
 		case len(t.kids) == 0 && t.hasScore:
-			out[i].val = t.score
+			out[i].val, out[i].leaf = t.score, t
 		case t.split && len(out) < 1<<30:
 			out[i].thr, out[i].slot, out[i].orEqual, out[i].f32 = t.thr, int32(t.slot), t.orEqual, t.f32
 			l := add(t.left)
@@ -263,6 +264,9 @@ func (tm *treeModel) walkCompact(s *state) result {
 	for {
 		n := &nodes[i]
 		if n.left < 0 {
+			if tm.mn.classify {
+				return tm.leaf(s, n.leaf)
+			}
 			return result{ok: true, val: n.val}
 		}
 		v := s.v[n.slot]
