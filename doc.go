@@ -6,8 +6,9 @@
 // A trained model is data, not code. Training systems publish models as
 // messages on a Kafka topic: the key is the model's name, the value is
 // the model's bytes exactly as its own tools wrote them (LightGBM text,
-// XGBoost binary, ONNX protobuf, or modelstream's linear JSON), and
-// headers carry the version, content hash, lineage and signature. Every
+// XGBoost JSON, UBJSON or binary, ONNX protobuf, or modelstream's linear
+// JSON), and headers carry the version, content hash, lineage and
+// signature. Every
 // scoring process reads that topic, loads each new version and swaps it
 // in while the data stream keeps flowing. No model is ever compiled into
 // the scorer, and no scorer restarts to change its model.
@@ -27,8 +28,9 @@
 //   - serving: the vocabulary (Record, Prediction, Descriptor, Model,
 //     Scorer, Result, Provenance), the format registry and the
 //     hot-swapping Server.
-//   - serving/formats/...: LightGBM, XGBoost and sklearn trees (leaves),
-//     ONNX, and the linear format.
+//   - serving/formats/...: LightGBM, XGBoost and sklearn trees (leaves,
+//     and xgboost for XGBoost JSON and UBJSON), ONNX, and the linear
+//     format.
 //   - serving/kafka: Source, Sink, ModelFeed and Publisher over Kafka.
 //   - serving/servingtest and serving/servingtest/kafkatest: fake models
 //     and an in-process Kafka cluster for your own tests.
