@@ -96,5 +96,9 @@
 // refused, so no entity can be declared or expanded; documents over
 // [MaxDocumentBytes], nesting over [MaxDepth], attributes over
 // [MaxAttrBytes], text over [MaxTextBytes] and more than [MaxElements]
-// elements are refused. All of these fail with serving.ErrCorruptModel.
+// elements are refused, and so is a document whose compiled plan would
+// need more than [MaxPlanValues] values or whose derived fields chain
+// through more than MaxDepth others. All of these fail with
+// serving.ErrCorruptModel, before the memory they would take is
+// allocated.
 package pmml

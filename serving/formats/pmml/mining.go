@@ -99,12 +99,9 @@ func (mc *modelCtx) mining() (evaluator, error) {
 		if sm := seg.model; !sm.classify && len(sm.preps) == 0 && len(sm.pre) == 0 && sm.target == nil && len(sm.outs) == 0 {
 			seg.tree, _ = sm.core.(*treeModel)
 		}
-		last := mm.method == "modelChain"
-		if classify && (seg.model.classify || !last) {
-			if seg.model.classify {
-				if seg.catMap, err = mm.catMap(mc, seg.model.cats); err != nil {
-					return nil, err
-				}
+		if classify && seg.model.classify {
+			if seg.catMap, err = mm.catMap(mc, seg.model.cats); err != nil {
+				return nil, err
 			}
 		}
 		if classify && !seg.model.classify && mm.method != "modelChain" && mm.method != "selectFirst" {
