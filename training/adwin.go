@@ -12,20 +12,25 @@ import (
 // than chance allows at confidence δ. The window therefore holds the
 // longest recent stretch whose mean looks stationary.
 //
-// Every Clock values, ADWIN tries each bucket boundary as a cut into an
+// Every [ADWINClock] values, ADWIN tries each bucket boundary as a cut into an
 // older part W0 (n0 values, mean μ0) and a newer part W1 (n1, μ1), and
 // cuts when
 //
 //	|μ0 - μ1| > √(2·m·σ²·d) + (2/3)·m·d,   m = 1/(n0-k+1) + 1/(n1-k+1),
 //	d = ln(2·ln(n)/δ)
 //
-// where σ² is the window's variance, n its length, and k = MinWindow.
+// where σ² is the window's variance, n its length, and k is set by
+// [ADWINMinWindow].
 // As a [Detector] it signals drift only when a cut finds the newer part
 // worse (μ1 > μ0), since it watches an error; a cut for an improvement
 // just shortens the window. After signalling it starts afresh.
 //
 // The zero value is not usable; use [NewADWIN].
-type ADWIN struct {
+type ADWIN struct{ st adwinState }
+
+// adwinState is the parameters and state of an ADWIN, with the JSON
+// form MarshalBinary writes.
+type adwinState struct {
 	// Delta is the confidence δ (default 0.002). Smaller means fewer
 	// false alarms and later detection.
 	Delta float64 `json:"delta"`
@@ -40,8 +45,7 @@ type ADWIN struct {
 	// (default 5).
 	MinWindow int64 `json:"min_window"`
 
-	// The state below is exported so that MarshalBinary can encode it;
-	// read it, do not change it.
+	// The state below is encoded by MarshalBinary.
 
 	// Rows is the exponential histogram: row i holds buckets of 2^i
 	// values, oldest first.
@@ -64,17 +68,23 @@ type adwinBucket struct {
 // ADWINOption sets one parameter of an ADWIN detector.
 type ADWINOption func(*ADWIN)
 
-// ADWINDelta sets δ; see [ADWIN.Delta].
-func ADWINDelta(d float64) ADWINOption { return func(a *ADWIN) { a.Delta = d } }
+// ADWINDelta sets the confidence δ, overriding the default of 0.002.
+// Smaller means fewer false alarms and later detection.
+func ADWINDelta(d float64) ADWINOption { return func(a *ADWIN) { a.st.Delta = d } }
 
-// ADWINClock sets the check interval; see [ADWIN.Clock].
-func ADWINClock(n int64) ADWINOption { return func(a *ADWIN) { a.Clock = n } }
+// ADWINClock sets how many values arrive between two checks for a cut,
+// overriding the default of 32; checking less often is cheaper and
+// delays detection by at most n values.
+func ADWINClock(n int64) ADWINOption { return func(a *ADWIN) { a.st.Clock = n } }
 
-// ADWINMaxBuckets sets the buckets kept per size; see [ADWIN.MaxBuckets].
-func ADWINMaxBuckets(m int) ADWINOption { return func(a *ADWIN) { a.MaxBuckets = m } }
+// ADWINMaxBuckets sets M, the number of buckets of each size kept before
+// two are merged, overriding the default of 5. More buckets mean finer
+// cut points.
+func ADWINMaxBuckets(m int) ADWINOption { return func(a *ADWIN) { a.st.MaxBuckets = m } }
 
-// ADWINMinWindow sets the smallest part of a cut; see [ADWIN.MinWindow].
-func ADWINMinWindow(k int64) ADWINOption { return func(a *ADWIN) { a.MinWindow = k } }
+// ADWINMinWindow sets k, the fewest values either part of a cut may hold,
+// overriding the default of 5.
+func ADWINMinWindow(k int64) ADWINOption { return func(a *ADWIN) { a.st.MinWindow = k } }
 
 // NewADWIN returns an ADWIN detector with δ = 0.002, a check every 32
 // values, 5 buckets per size and sub-windows of at least 5 values,
@@ -82,34 +92,34 @@ func ADWINMinWindow(k int64) ADWINOption { return func(a *ADWIN) { a.MinWindow =
 // wrapping serving.ErrConfig: δ must lie in (0, 1), and the clock, the buckets
 // per size and the sub-window size must be at least 1.
 func NewADWIN(opts ...ADWINOption) (*ADWIN, error) {
-	a := &ADWIN{Delta: 0.002, Clock: 32, MaxBuckets: 5, MinWindow: 5}
+	a := &ADWIN{st: adwinState{Delta: 0.002, Clock: 32, MaxBuckets: 5, MinWindow: 5}}
 	for _, o := range opts {
 		o(a)
 	}
 	switch {
-	case !(a.Delta > 0 && a.Delta < 1):
-		return nil, configErr("ADWIN δ = %v: must lie in (0, 1)", a.Delta)
-	case a.Clock < 1:
-		return nil, configErr("ADWIN clock %d: must be at least 1", a.Clock)
-	case a.MaxBuckets < 1:
-		return nil, configErr("ADWIN buckets per size %d: must be at least 1", a.MaxBuckets)
-	case a.MinWindow < 1:
-		return nil, configErr("ADWIN sub-window %d: must be at least 1", a.MinWindow)
+	case !(a.st.Delta > 0 && a.st.Delta < 1):
+		return nil, configErr("ADWIN δ = %v: must lie in (0, 1)", a.st.Delta)
+	case a.st.Clock < 1:
+		return nil, configErr("ADWIN clock %d: must be at least 1", a.st.Clock)
+	case a.st.MaxBuckets < 1:
+		return nil, configErr("ADWIN buckets per size %d: must be at least 1", a.st.MaxBuckets)
+	case a.st.MinWindow < 1:
+		return nil, configErr("ADWIN sub-window %d: must be at least 1", a.st.MinWindow)
 	}
 	return a, nil
 }
 
 // Len returns the current window length.
-func (a *ADWIN) Len() int64 { return a.Width }
+func (a *ADWIN) Len() int64 { return a.st.Width }
 
 // Mean returns the mean of the current window, or NaN when empty.
-func (a *ADWIN) Mean() float64 { return a.Total / float64(a.Width) }
+func (a *ADWIN) Mean() float64 { return a.st.Total / float64(a.st.Width) }
 
 // Add implements Detector.
 func (a *ADWIN) Add(x float64) bool {
 	a.insert(x)
-	a.Ticks++
-	if a.Ticks%a.Clock != 0 || a.Width < 2*a.MinWindow {
+	a.st.Ticks++
+	if a.st.Ticks%a.st.Clock != 0 || a.st.Width < 2*a.st.MinWindow {
 		return false
 	}
 	if a.cut() {
@@ -121,59 +131,59 @@ func (a *ADWIN) Add(x float64) bool {
 
 // Reset implements Detector.
 func (a *ADWIN) Reset() {
-	a.Rows, a.Width, a.Total, a.M2, a.Ticks = nil, 0, 0, 0, 0
+	a.st.Rows, a.st.Width, a.st.Total, a.st.M2, a.st.Ticks = nil, 0, 0, 0, 0
 }
 
 func (a *ADWIN) insert(x float64) {
-	if a.Width > 0 {
-		mean := a.Total / float64(a.Width)
-		a.M2 += float64(a.Width) / float64(a.Width+1) * (x - mean) * (x - mean)
+	if a.st.Width > 0 {
+		mean := a.st.Total / float64(a.st.Width)
+		a.st.M2 += float64(a.st.Width) / float64(a.st.Width+1) * (x - mean) * (x - mean)
 	}
-	a.Width++
-	a.Total += x
-	if len(a.Rows) == 0 {
-		a.Rows = append(a.Rows, nil)
+	a.st.Width++
+	a.st.Total += x
+	if len(a.st.Rows) == 0 {
+		a.st.Rows = append(a.st.Rows, nil)
 	}
-	a.Rows[0] = append(a.Rows[0], adwinBucket{Total: x})
-	for i := 0; i < len(a.Rows) && len(a.Rows[i]) > a.MaxBuckets; i++ {
-		b0, b1 := a.Rows[i][0], a.Rows[i][1]
+	a.st.Rows[0] = append(a.st.Rows[0], adwinBucket{Total: x})
+	for i := 0; i < len(a.st.Rows) && len(a.st.Rows[i]) > a.st.MaxBuckets; i++ {
+		b0, b1 := a.st.Rows[i][0], a.st.Rows[i][1]
 		n := float64(int64(1) << i)
 		d := b0.Total/n - b1.Total/n
 		merged := adwinBucket{Total: b0.Total + b1.Total, M2: b0.M2 + b1.M2 + n*n/(2*n)*d*d}
-		a.Rows[i] = append(a.Rows[i][:0], a.Rows[i][2:]...)
-		if i+1 == len(a.Rows) {
-			a.Rows = append(a.Rows, nil)
+		a.st.Rows[i] = append(a.st.Rows[i][:0], a.st.Rows[i][2:]...)
+		if i+1 == len(a.st.Rows) {
+			a.st.Rows = append(a.st.Rows, nil)
 		}
-		a.Rows[i+1] = append(a.Rows[i+1], merged)
+		a.st.Rows[i+1] = append(a.st.Rows[i+1], merged)
 	}
 }
 
 // dropOldest removes the oldest bucket from the window.
 func (a *ADWIN) dropOldest() {
-	i := len(a.Rows) - 1
-	for i >= 0 && len(a.Rows[i]) == 0 {
+	i := len(a.st.Rows) - 1
+	for i >= 0 && len(a.st.Rows[i]) == 0 {
 		i--
 	}
 	if i < 0 {
 		return
 	}
-	b := a.Rows[i][0]
-	a.Rows[i] = a.Rows[i][1:]
+	b := a.st.Rows[i][0]
+	a.st.Rows[i] = a.st.Rows[i][1:]
 	s := int64(1) << i
-	rest := a.Width - s
+	rest := a.st.Width - s
 	if rest <= 0 {
-		a.Width, a.Total, a.M2 = 0, 0, 0
+		a.st.Width, a.st.Total, a.st.M2 = 0, 0, 0
 		return
 	}
-	muB, muRest := b.Total/float64(s), (a.Total-b.Total)/float64(rest)
-	a.M2 -= b.M2 + float64(s)*float64(rest)/float64(a.Width)*(muB-muRest)*(muB-muRest)
-	if a.M2 < 0 {
-		a.M2 = 0
+	muB, muRest := b.Total/float64(s), (a.st.Total-b.Total)/float64(rest)
+	a.st.M2 -= b.M2 + float64(s)*float64(rest)/float64(a.st.Width)*(muB-muRest)*(muB-muRest)
+	if a.st.M2 < 0 {
+		a.st.M2 = 0
 	}
-	a.Width = rest
-	a.Total -= b.Total
-	for len(a.Rows) > 0 && len(a.Rows[len(a.Rows)-1]) == 0 {
-		a.Rows = a.Rows[:len(a.Rows)-1]
+	a.st.Width = rest
+	a.st.Total -= b.Total
+	for len(a.st.Rows) > 0 && len(a.st.Rows[len(a.st.Rows)-1]) == 0 {
+		a.st.Rows = a.st.Rows[:len(a.st.Rows)-1]
 	}
 }
 
@@ -194,24 +204,24 @@ func (a *ADWIN) cut() bool {
 // findCut scans the bucket boundaries, oldest first, for a cut whose
 // parts differ significantly.
 func (a *ADWIN) findCut() (found, up bool) {
-	n := float64(a.Width)
-	if a.Width < 2*a.MinWindow {
+	n := float64(a.st.Width)
+	if a.st.Width < 2*a.st.MinWindow {
 		return false, false
 	}
-	v := a.M2 / n
-	d := math.Log(2 * math.Log(n) / a.Delta)
-	k := float64(a.MinWindow)
+	v := a.st.M2 / n
+	d := math.Log(2 * math.Log(n) / a.st.Delta)
+	k := float64(a.st.MinWindow)
 	var n0, t0 float64
-	for i := len(a.Rows) - 1; i >= 0; i-- {
+	for i := len(a.st.Rows) - 1; i >= 0; i-- {
 		s := float64(int64(1) << i)
-		for _, b := range a.Rows[i] {
+		for _, b := range a.st.Rows[i] {
 			n0 += s
 			t0 += b.Total
 			n1 := n - n0
 			if n0 < k || n1 < k {
 				continue
 			}
-			mu0, mu1 := t0/n0, (a.Total-t0)/n1
+			mu0, mu1 := t0/n0, (a.st.Total-t0)/n1
 			m := 1/(n0-k+1) + 1/(n1-k+1)
 			eps := math.Sqrt(2*m*v*d) + 2.0/3.0*d*m
 			if math.Abs(mu0-mu1) > eps {
@@ -224,7 +234,7 @@ func (a *ADWIN) findCut() (found, up bool) {
 
 // MarshalBinary encodes the detector's parameters and window, so a
 // Trainer checkpoint can carry it.
-func (a *ADWIN) MarshalBinary() ([]byte, error) { return json.Marshal(a) }
+func (a *ADWIN) MarshalBinary() ([]byte, error) { return json.Marshal(a.st) }
 
 // UnmarshalBinary restores what MarshalBinary encoded.
-func (a *ADWIN) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, a) }
+func (a *ADWIN) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, &a.st) }

@@ -24,12 +24,16 @@ type Detector interface {
 //
 //	m_t = α·m_{t-1} + (x_t - x̄_t - δ),   M_t = min(M_{t-1}, m_t)
 //
-// and signals drift when t ≥ MinInstances and m_t - M_t > λ. δ is the
+// and signals drift when t ≥ the warm-up ([PHMinInstances]) and m_t - M_t > λ. δ is the
 // size of change that is tolerated, λ the evidence needed, and α < 1
 // fades old deviations so that the test stays responsive on long runs.
 //
 // The zero value is not usable; use [NewPageHinkley].
-type PageHinkley struct {
+type PageHinkley struct{ st phState }
+
+// phState is the parameters and state of a PageHinkley, with the JSON
+// form MarshalBinary writes.
+type phState struct {
 	// Delta is δ, the tolerated drift per record, in the units of the
 	// values (default 0.005).
 	Delta float64 `json:"delta"`
@@ -43,8 +47,7 @@ type PageHinkley struct {
 	// drift can be signalled (default 30).
 	MinInstances int64 `json:"min_instances"`
 
-	// The state below is exported so that MarshalBinary can encode it;
-	// read it, do not change it.
+	// The state below is encoded by MarshalBinary.
 
 	// N counts the values seen since the last reset.
 	N int64 `json:"n"`
@@ -59,48 +62,53 @@ type PageHinkley struct {
 // PageHinkleyOption sets one parameter of a PageHinkley detector.
 type PageHinkleyOption func(*PageHinkley)
 
-// PHDelta sets δ; see [PageHinkley.Delta].
-func PHDelta(d float64) PageHinkleyOption { return func(p *PageHinkley) { p.Delta = d } }
+// PHDelta sets δ, the tolerated drift per record in the units of the
+// values, overriding the default of 0.005.
+func PHDelta(d float64) PageHinkleyOption { return func(p *PageHinkley) { p.st.Delta = d } }
 
-// PHLambda sets λ; see [PageHinkley.Lambda].
-func PHLambda(l float64) PageHinkleyOption { return func(p *PageHinkley) { p.Lambda = l } }
+// PHLambda sets λ, the threshold, overriding the default of 50. Higher
+// means fewer false alarms and later detection; the delay for a mean
+// shift of size s is about λ/(s - δ) records.
+func PHLambda(l float64) PageHinkleyOption { return func(p *PageHinkley) { p.st.Lambda = l } }
 
-// PHAlpha sets α; see [PageHinkley.Alpha].
-func PHAlpha(a float64) PageHinkleyOption { return func(p *PageHinkley) { p.Alpha = a } }
+// PHAlpha sets α, the fading factor in (0, 1], overriding the default of
+// 0.9999.
+func PHAlpha(a float64) PageHinkleyOption { return func(p *PageHinkley) { p.st.Alpha = a } }
 
-// PHMinInstances sets the warm-up; see [PageHinkley.MinInstances].
-func PHMinInstances(n int64) PageHinkleyOption { return func(p *PageHinkley) { p.MinInstances = n } }
+// PHMinInstances sets how many values must be seen after a reset before
+// drift can be signalled, overriding the default of 30.
+func PHMinInstances(n int64) PageHinkleyOption { return func(p *PageHinkley) { p.st.MinInstances = n } }
 
 // NewPageHinkley returns a Page-Hinkley detector with δ = 0.005,
 // λ = 50, α = 0.9999 and 30 warm-up records, unless options say
 // otherwise. Invalid parameters give an error wrapping serving.ErrConfig.
 func NewPageHinkley(opts ...PageHinkleyOption) (*PageHinkley, error) {
-	p := &PageHinkley{Delta: 0.005, Lambda: 50, Alpha: 0.9999, MinInstances: 30}
+	p := &PageHinkley{st: phState{Delta: 0.005, Lambda: 50, Alpha: 0.9999, MinInstances: 30}}
 	for _, o := range opts {
 		o(p)
 	}
 	switch {
-	case !(p.Delta >= 0) || math.IsInf(p.Delta, 0):
-		return nil, configErr("Page-Hinkley δ = %v: must be zero or positive", p.Delta)
-	case !(p.Lambda > 0) || math.IsInf(p.Lambda, 0):
-		return nil, configErr("Page-Hinkley λ = %v: must be positive", p.Lambda)
-	case !(p.Alpha > 0 && p.Alpha <= 1):
-		return nil, configErr("Page-Hinkley α = %v: must lie in (0, 1]", p.Alpha)
-	case p.MinInstances < 1:
-		return nil, configErr("Page-Hinkley warm-up %d: must be at least 1", p.MinInstances)
+	case !(p.st.Delta >= 0) || math.IsInf(p.st.Delta, 0):
+		return nil, configErr("Page-Hinkley δ = %v: must be zero or positive", p.st.Delta)
+	case !(p.st.Lambda > 0) || math.IsInf(p.st.Lambda, 0):
+		return nil, configErr("Page-Hinkley λ = %v: must be positive", p.st.Lambda)
+	case !(p.st.Alpha > 0 && p.st.Alpha <= 1):
+		return nil, configErr("Page-Hinkley α = %v: must lie in (0, 1]", p.st.Alpha)
+	case p.st.MinInstances < 1:
+		return nil, configErr("Page-Hinkley warm-up %d: must be at least 1", p.st.MinInstances)
 	}
 	return p, nil
 }
 
 // Add implements Detector.
 func (p *PageHinkley) Add(x float64) bool {
-	p.N++
-	p.Mean += (x - p.Mean) / float64(p.N)
-	p.Sum = p.Alpha*p.Sum + (x - p.Mean - p.Delta)
-	if p.Sum < p.Min {
-		p.Min = p.Sum
+	p.st.N++
+	p.st.Mean += (x - p.st.Mean) / float64(p.st.N)
+	p.st.Sum = p.st.Alpha*p.st.Sum + (x - p.st.Mean - p.st.Delta)
+	if p.st.Sum < p.st.Min {
+		p.st.Min = p.st.Sum
 	}
-	if p.N >= p.MinInstances && p.Sum-p.Min > p.Lambda {
+	if p.st.N >= p.st.MinInstances && p.st.Sum-p.st.Min > p.st.Lambda {
 		p.Reset()
 		return true
 	}
@@ -108,11 +116,11 @@ func (p *PageHinkley) Add(x float64) bool {
 }
 
 // Reset implements Detector.
-func (p *PageHinkley) Reset() { p.N, p.Mean, p.Sum, p.Min = 0, 0, 0, 0 }
+func (p *PageHinkley) Reset() { p.st.N, p.st.Mean, p.st.Sum, p.st.Min = 0, 0, 0, 0 }
 
 // MarshalBinary encodes the detector's parameters and state, so a
 // Trainer checkpoint can carry it.
-func (p *PageHinkley) MarshalBinary() ([]byte, error) { return json.Marshal(p) }
+func (p *PageHinkley) MarshalBinary() ([]byte, error) { return json.Marshal(p.st) }
 
 // UnmarshalBinary restores what MarshalBinary encoded.
-func (p *PageHinkley) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, p) }
+func (p *PageHinkley) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, &p.st) }

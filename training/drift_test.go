@@ -108,11 +108,11 @@ func TestADWINWindowStatistics(t *testing.T) {
 	for _, x := range xs {
 		st.Add([]float64{x})
 	}
-	if math.Abs(a.Mean()-st.Mean()[0]) > 1e-9 || math.Abs(math.Sqrt(a.M2/float64(a.Width-1))-st.Scale()[0]) > 1e-9 {
-		t.Errorf("window mean %v sd %v, exact %v %v", a.Mean(), math.Sqrt(a.M2/float64(a.Width-1)), st.Mean()[0], st.Scale()[0])
+	if math.Abs(a.Mean()-st.Mean()[0]) > 1e-9 || math.Abs(math.Sqrt(a.st.M2/float64(a.st.Width-1))-st.Scale()[0]) > 1e-9 {
+		t.Errorf("window mean %v sd %v, exact %v %v", a.Mean(), math.Sqrt(a.st.M2/float64(a.st.Width-1)), st.Mean()[0], st.Scale()[0])
 	}
 	buckets := 0
-	for _, row := range a.Rows {
+	for _, row := range a.st.Rows {
 		buckets += len(row)
 	}
 	if buckets > 5*14 {
@@ -129,7 +129,7 @@ func TestADWINWindowStatistics(t *testing.T) {
 	}
 	b, _ := a.MarshalBinary()
 	var c ADWIN
-	if err := c.UnmarshalBinary(b); err != nil || c.Width != a.Width || c.M2 != a.M2 {
+	if err := c.UnmarshalBinary(b); err != nil || c.st.Width != a.st.Width || c.st.M2 != a.st.M2 {
 		t.Errorf("round trip: %v", err)
 	}
 }
@@ -150,7 +150,7 @@ func TestADWINSmallestSizes(t *testing.T) {
 			t.Fatalf("change signalled on a stationary stream at %d", i)
 		}
 	}
-	if a.Len() != 3000 || math.Abs(a.Mean()-st.Mean()[0]) > 1e-9 || math.Abs(math.Sqrt(a.M2/2999)-st.Scale()[0]) > 1e-9 {
+	if a.Len() != 3000 || math.Abs(a.Mean()-st.Mean()[0]) > 1e-9 || math.Abs(math.Sqrt(a.st.M2/2999)-st.Scale()[0]) > 1e-9 {
 		t.Errorf("window %d mean %v, exact %v", a.Len(), a.Mean(), st.Mean()[0])
 	}
 	fired := false
