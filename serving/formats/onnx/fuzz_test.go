@@ -44,3 +44,46 @@ func FuzzLoadONNX(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLoadRuntime feeds arbitrary bytes to the ONNX Runtime engine: each
+// must give a model or a typed load error, and a model must score a
+// vector of ones or fail with a typed error. A crash inside ONNX Runtime
+// would kill the fuzzer, which is the point. Seeds: the committed
+// fixtures (PyTorch, scikit-learn with ZipMap, mixed input types); the
+// corpus in testdata/fuzz/FuzzLoadRuntime holds the models that crashed
+// ONNX Runtime before this package checked tree ensembles and linear
+// classifiers itself (an attribute list short by one, a missing list, a
+// child id pointing elsewhere, no intercepts).
+//
+// The coverage-instrumented fuzzer (go test -fuzz) stalls after the seeds
+// with ONNX Runtime loaded; a test binary built with go test -c and run
+// with -test.fuzz fuzzes without coverage guidance at about 14,000
+// inputs a second on 2 cores.
+func FuzzLoadRuntime(f *testing.F) {
+	for _, name := range []string{"torch_mlp", "torch_two_inputs", "sklearn_logistic", "sklearn_random_forest", "mixed_inputs"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", name+".onnx")); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add(tinyClassifier())
+	format := runtimeFormat(f, onnx.RuntimeMaxTensorElements(1<<14))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := format.Load(context.Background(), serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: b})
+		if err != nil {
+			if !errors.Is(err, serving.ErrCorruptModel) && !errors.Is(err, serving.ErrUnsupportedModel) {
+				t.Fatalf("untyped load error: %v", err)
+			}
+			return
+		}
+		defer m.(serving.Closer).Close()
+		x := make([]float64, m.(serving.Describer).Describe().Features)
+		for i := range x {
+			x[i] = 1
+		}
+		_, err = m.Predict(context.Background(), x)
+		var fe *serving.FieldError
+		if err != nil && !errors.Is(err, onnx.ErrBackend) && !errors.As(err, &fe) {
+			t.Fatalf("untyped predict error: %v", err)
+		}
+	})
+}

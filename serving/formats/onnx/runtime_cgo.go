@@ -173,6 +173,9 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 	case len(gi.outputs) == 0:
 		return nil, serving.Corrupt(FormatName, errors.New("the graph declares no outputs"))
 	}
+	if err := checkMLAttributes(gi); err != nil {
+		return nil, serving.Corrupt(FormatName, err)
+	}
 	plan, err := planInputs(gi, e.o.maxElems)
 	if err != nil {
 		return nil, err

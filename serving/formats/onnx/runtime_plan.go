@@ -570,3 +570,195 @@ func toBfloat16(v float64) uint16 {
 	b += 0x7fff + (b>>16)&1
 	return uint16(b >> 16)
 }
+
+// checkMLAttributes checks what ONNX Runtime's ai.onnx.ml tree ensembles
+// and linear models take on trust: parallel attribute lists of one
+// length, and as many intercepts as classes. A list shorter than its
+// siblings makes ONNX Runtime read past its end, which aborts or crashes
+// the process.
+func checkMLAttributes(gi *graphInfo) error {
+	groups := [][]string{
+		{"nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_modes", "nodes_values", "nodes_values_as_tensor",
+			"nodes_truenodeids", "nodes_falsenodeids", "nodes_hitrates", "nodes_hitrates_as_tensor", "nodes_missing_value_tracks_true"},
+		{"class_treeids", "class_nodeids", "class_ids", "class_weights", "class_weights_as_tensor"},
+		{"target_treeids", "target_nodeids", "target_ids", "target_weights", "target_weights_as_tensor"},
+	}
+	for _, n := range gi.nodes {
+		if n.domain != "ai.onnx.ml" {
+			continue
+		}
+		if err := checkLinear(n); err != nil {
+			return err
+		}
+		if !strings.HasPrefix(n.op, "TreeEnsemble") {
+			continue
+		}
+		required := []string{"nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_modes", "nodes_truenodeids", "nodes_falsenodeids"}
+		if n.op == "TreeEnsembleClassifier" {
+			required = append(required, "class_treeids", "class_nodeids", "class_ids")
+		} else {
+			required = append(required, "target_treeids", "target_nodeids", "target_ids")
+		}
+		for _, a := range required {
+			if n.lens[a] == 0 {
+				return fmt.Errorf("%s: attribute %s is missing or empty", n.op, a)
+			}
+		}
+		for _, g := range groups {
+			want, first := -1, ""
+			for _, a := range g {
+				l, ok := n.lens[a]
+				if !ok || strings.HasSuffix(a, "_as_tensor") {
+					continue
+				}
+				if want < 0 {
+					want, first = l, a
+				} else if l != want {
+					return fmt.Errorf("%s: attribute %s has %d values, %s has %d", n.op, a, l, first, want)
+				}
+			}
+		}
+		if err := checkTrees(gi, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkLinear checks the lists of LinearClassifier and LinearRegressor.
+func checkLinear(n nodeInfo) error {
+	coef, inter := n.lens["coefficients"], n.lens["intercepts"]
+	switch n.op {
+	case "LinearClassifier":
+		classes := max(n.lens["classlabels_strings"], n.lens["classlabels_ints"])
+		switch {
+		case coef == 0 || classes == 0:
+			return fmt.Errorf("LinearClassifier: %d coefficients for %d classes", coef, classes)
+		case inter != classes && !(classes == 2 && inter == 1):
+			return fmt.Errorf("LinearClassifier: %d intercepts for %d classes", inter, classes)
+		case coef%inter != 0:
+			return fmt.Errorf("LinearClassifier: %d coefficients are not %d rows", coef, inter)
+		}
+	case "LinearRegressor":
+		if coef == 0 {
+			return errors.New("LinearRegressor: no coefficients")
+		}
+	}
+	return nil
+}
+
+// checkTrees checks the structure of a tree ensemble whose parallel lists
+// have one length: node ids unique within their tree, every branch's
+// children present in its tree, no cycle (so every walk ends), features
+// within the input's width, and every weight on an existing node and,
+// for a classifier, a class that exists. ONNX Runtime checks less, and
+// walks or indexes past the end on the rest.
+func checkTrees(gi *graphInfo, n nodeInfo) error {
+	tids, nids := n.ints["nodes_treeids"], n.ints["nodes_nodeids"]
+	fids, tn, fn := n.ints["nodes_featureids"], n.ints["nodes_truenodeids"], n.ints["nodes_falsenodeids"]
+	modes := n.strs["nodes_modes"]
+	if len(nids) != len(tids) || len(fids) != len(tids) || len(tn) != len(tids) || len(fn) != len(tids) || len(modes) != len(tids) {
+		return fmt.Errorf("%s: the nodes_ lists differ in length", n.op)
+	}
+	width := int64(-1)
+	if len(n.inputs) > 0 {
+		for _, vi := range gi.inputs {
+			if vi.name == n.inputs[0] && vi.hasShape && len(vi.dims) > 0 {
+				width = 1
+				for _, d := range vi.dims[1:] {
+					if d.param != "" || !d.known {
+						width = -1
+						break
+					}
+					width *= d.value
+				}
+				if len(vi.dims) == 1 {
+					width = -1
+				}
+			}
+		}
+	}
+	type key struct{ tree, node int64 }
+	pos := make(map[key]int, len(tids))
+	for i := range tids {
+		k := key{tids[i], nids[i]}
+		if _, dup := pos[k]; dup {
+			return fmt.Errorf("%s: node %d of tree %d appears twice", n.op, nids[i], tids[i])
+		}
+		pos[k] = i
+	}
+	children := func(i int) (int, int, error) {
+		t, ok1 := pos[key{tids[i], tn[i]}]
+		f, ok2 := pos[key{tids[i], fn[i]}]
+		if !ok1 || !ok2 {
+			return 0, 0, fmt.Errorf("%s: node %d of tree %d has a child that does not exist (%d, %d)", n.op, nids[i], tids[i], tn[i], fn[i])
+		}
+		return t, f, nil
+	}
+	for i := range tids {
+		if modes[i] == "LEAF" {
+			continue
+		}
+		if fids[i] < 0 || width >= 0 && fids[i] >= width {
+			return fmt.Errorf("%s: node %d of tree %d reads feature %d of an input of %d", n.op, nids[i], tids[i], fids[i], width)
+		}
+		if _, _, err := children(i); err != nil {
+			return err
+		}
+	}
+	// No cycle: depth-first from every node, marking nodes on the path.
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := make([]uint8, len(tids))
+	type frame struct{ i, next int }
+	for root := range tids {
+		if state[root] != unseen {
+			continue
+		}
+		stack := []frame{{root, 0}}
+		state[root] = onPath
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			if modes[top.i] == "LEAF" || top.next == 2 {
+				state[top.i] = done
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			t, f, _ := children(top.i)
+			c := t
+			if top.next == 1 {
+				c = f
+			}
+			top.next++
+			switch state[c] {
+			case onPath:
+				return fmt.Errorf("%s: tree %d has a cycle through node %d", n.op, tids[c], nids[c])
+			case unseen:
+				state[c] = onPath
+				stack = append(stack, frame{c, 0})
+			}
+		}
+	}
+	prefix := "target_"
+	classes := -1
+	if n.op == "TreeEnsembleClassifier" {
+		prefix = "class_"
+		classes = max(len(n.strs["classlabels_strings"]), len(n.ints["classlabels_int64s"]))
+	}
+	wt, wn, wid := n.ints[prefix+"treeids"], n.ints[prefix+"nodeids"], n.ints[prefix+"ids"]
+	if len(wn) != len(wt) || len(wid) != len(wt) {
+		return fmt.Errorf("%s: the %s lists differ in length", n.op, prefix)
+	}
+	for j := range wt {
+		if _, ok := pos[key{wt[j], wn[j]}]; !ok {
+			return fmt.Errorf("%s: a weight is on node %d of tree %d, which does not exist", n.op, wn[j], wt[j])
+		}
+		if wid[j] < 0 || classes >= 0 && wid[j] >= int64(classes) {
+			return fmt.Errorf("%s: a weight is for class or target %d", n.op, wid[j])
+		}
+	}
+	return nil
+}

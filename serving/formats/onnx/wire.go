@@ -36,6 +36,7 @@ const (
 
 	fAttrName    = 1
 	fAttrInt     = 3
+	fAttrFloats  = 7
 	fAttrInts    = 8
 	fAttrStrings = 9
 
@@ -130,10 +131,19 @@ type nodeInfo struct {
 	castTo     int64 // Cast's "to" element type, 0 otherwise
 	strs       map[string][]string
 	ints       map[string][]int64
+	// lens is the length of every list attribute of an ai.onnx.ml node.
+	lens map[string]int
 }
 
 // listAttrs are the attributes whose lists nodeInfo keeps.
-var listAttrs = map[string]bool{"cats_strings": true, "keys_strings": true, "classlabels_strings": true, "classlabels_int64s": true, "classlabels_ints": true}
+var listAttrs = map[string]bool{
+	"cats_strings": true, "keys_strings": true, "classlabels_strings": true, "classlabels_int64s": true, "classlabels_ints": true,
+	// the structure of ai.onnx.ml tree ensembles, which is checked
+	"nodes_treeids": true, "nodes_nodeids": true, "nodes_featureids": true, "nodes_modes": true,
+	"nodes_truenodeids": true, "nodes_falsenodeids": true,
+	"class_treeids": true, "class_nodeids": true, "class_ids": true,
+	"target_treeids": true, "target_nodeids": true, "target_ids": true,
+}
 
 // softmaxNode is a Softmax node: its meaning changed in opset 13, and
 // gorgonnx implements the older one.
@@ -304,7 +314,20 @@ func parseNode(b []byte, gi *graphInfo) error {
 			var hasInt bool
 			var strs []string
 			var ints []int64
+			nlist := 0
 			err := readFields(f.data, func(af field) error {
+				switch {
+				case af.num == fAttrFloats && af.typ == wireFixed32, af.num == fAttrInts && af.typ == wireVarint, af.num == fAttrStrings && af.typ == wireBytes:
+					nlist++
+				case af.num == fAttrFloats && af.typ == wireBytes:
+					nlist += len(af.data) / 4
+				case af.num == fAttrInts && af.typ == wireBytes:
+					for _, c := range af.data {
+						if c < 0x80 {
+							nlist++
+						}
+					}
+				}
 				switch {
 				case af.num == fAttrName && af.typ == wireBytes:
 					name = string(af.data)
@@ -329,6 +352,10 @@ func parseNode(b []byte, gi *graphInfo) error {
 			if err != nil {
 				return err
 			}
+			if ni.lens == nil {
+				ni.lens = map[string]int{}
+			}
+			ni.lens[name] = nlist
 			if listAttrs[name] {
 				if len(strs) > 0 {
 					if ni.strs == nil {
