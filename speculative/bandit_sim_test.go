@@ -18,6 +18,7 @@ type scenario struct {
 	means  []float64
 	change int       // 0: stationary
 	after  []float64 // the means from round change on
+	delay  int       // rounds between a score and its reward, as ground truth arrives later
 }
 
 // simResult is a bandit's run through a scenario.
@@ -36,6 +37,9 @@ const recoveryWindow = 200
 var (
 	stationary = scenario{name: "stationary", means: []float64{0.30, 0.25, 0.20, 0.15}}
 	changing   = scenario{name: "change at 50k", means: []float64{0.30, 0.25, 0.20, 0.15}, change: 50000, after: []float64{0.15, 0.20, 0.25, 0.30}}
+	// The same, with each reward arriving 500 rounds after its score.
+	stationaryLate = scenario{name: "stat., late", means: stationary.means, delay: 500}
+	changingLate   = scenario{name: "change, late", means: changing.means, change: changing.change, after: changing.after, delay: 500}
 )
 
 // simulate runs rounds rounds of b in sc: each round scores one record
@@ -48,6 +52,11 @@ func simulate(b *speculative.Bandit, sc scenario, rounds int, seed uint64) simRe
 	means := sc.means
 	var window []int
 	newBest := -1
+	type owed struct {
+		arm    string
+		reward float64
+	}
+	var queue []owed
 	for t := range rounds {
 		if sc.change > 0 && t == sc.change {
 			means = sc.after
@@ -70,8 +79,12 @@ func simulate(b *speculative.Bandit, sc scenario, rounds int, seed uint64) simRe
 		if rng.Float64() < means[arm] {
 			reward = 1
 		}
-		if err := b.Reward(r.Provenance.Decision.Variant, reward); err != nil {
-			panic(err)
+		queue = append(queue, owed{r.Provenance.Decision.Variant, reward})
+		for len(queue) > sc.delay {
+			if err := b.Reward(queue[0].arm, queue[0].reward); err != nil {
+				panic(err)
+			}
+			queue = queue[1:]
 		}
 		if newBest >= 0 && res.recovery < 0 {
 			if len(window) == recoveryWindow {
@@ -118,19 +131,20 @@ type simCase struct {
 	name   string
 	policy speculative.Policy
 	opts   []speculative.Option
+	late   bool // also run the scenarios with late rewards
 }
 
 var simCases = []simCase{
-	{"thompson", speculative.Thompson(), nil},
-	{"thompson γ=0.999", speculative.Thompson(), []speculative.Option{speculative.WithDiscount(0.999)}},
-	{"gaussian-thompson γ=0.999", speculative.GaussianThompson(), []speculative.Option{speculative.WithDiscount(0.999)}},
-	{"thompson cusum", speculative.Thompson(), []speculative.Option{speculative.WithChangeDetection()}},
-	{"ucb1", speculative.UCB1(), nil},
-	{"ucb1 cusum", speculative.UCB1(), []speculative.Option{speculative.WithChangeDetection()}},
-	{"ucb1 γ=0.999", speculative.UCB1(), []speculative.Option{speculative.WithDiscount(0.999)}},
-	{"exp3 0.05", speculative.Exp3(0.05), nil},
-	{"exp3 0.05 γ=0.999", speculative.Exp3(0.05), []speculative.Option{speculative.WithDiscount(0.999)}},
-	{"exp3 0.05 cusum", speculative.Exp3(0.05), []speculative.Option{speculative.WithChangeDetection()}},
+	{"thompson", speculative.Thompson(), nil, true},
+	{"thompson γ=0.999", speculative.Thompson(), []speculative.Option{speculative.WithDiscount(0.999)}, false},
+	{"gaussian-thompson γ=0.999", speculative.GaussianThompson(), []speculative.Option{speculative.WithDiscount(0.999)}, false},
+	{"thompson cusum", speculative.Thompson(), []speculative.Option{speculative.WithChangeDetection()}, true},
+	{"ucb1", speculative.UCB1(), nil, false},
+	{"ucb1 cusum", speculative.UCB1(), []speculative.Option{speculative.WithChangeDetection()}, true},
+	{"ucb1 γ=0.999", speculative.UCB1(), []speculative.Option{speculative.WithDiscount(0.999)}, false},
+	{"exp3 0.05", speculative.Exp3(0.05), nil, false},
+	{"exp3 0.05 γ=0.999", speculative.Exp3(0.05), []speculative.Option{speculative.WithDiscount(0.999)}, false},
+	{"exp3 0.05 cusum", speculative.Exp3(0.05), []speculative.Option{speculative.WithChangeDetection()}, true},
 }
 
 func runSim(t *testing.T, c simCase, sc scenario, rounds int) simResult {
@@ -144,12 +158,13 @@ func runSim(t *testing.T, c simCase, sc scenario, rounds int) simResult {
 
 // TestBanditSimulation runs every policy through 100k rounds of four
 // Bernoulli arms (0.30, 0.25, 0.20, 0.15), stationary and with the order
-// reversed at round 50k, and prints cumulative regret against uniform
+// reversed at round 50k, some also with each reward arriving 500 rounds
+// after its score (ground truth comes late), and prints cumulative regret against uniform
 // splitting (and against the oracle, whose regret is 0 by definition).
 // Run with -v to see the table. It asserts the goals for the
 // configuration the package documentation recommends, Thompson sampling
-// with change detection: regret under 10% of uniform splitting's in both
-// scenarios, no false alarm when stationary, and recovery within 2,000
+// with change detection: regret under 10% of uniform splitting's in every
+// scenario, no false alarm when stationary, and recovery within 2,000
 // rounds of the change. Recovery is the number of rounds after the change
 // until the new best arm got most of the last 200 rounds, so it is at
 // least 199.
@@ -162,7 +177,11 @@ func TestBanditSimulation(t *testing.T) {
 	fmt.Fprintf(&tab, "\n%-28s %-14s %10s %10s %8s %10s %7s\n", "policy", "scenario", "regret", "uniform", "ratio", "recovery", "resets")
 	results := map[string]simResult{}
 	for _, c := range simCases {
-		for _, sc := range []scenario{stationary, changing} {
+		scs := []scenario{stationary, changing}
+		if c.late {
+			scs = append(scs, stationaryLate, changingLate)
+		}
+		for _, sc := range scs {
 			r := runSim(t, c, sc, rounds)
 			results[c.name+"/"+sc.name] = r
 			rec := "-"
@@ -176,7 +195,7 @@ func TestBanditSimulation(t *testing.T) {
 		}
 	}
 	t.Log(tab.String())
-	for _, key := range []string{"thompson/stationary", "thompson cusum/stationary", "thompson cusum/change at 50k"} {
+	for _, key := range []string{"thompson/stationary", "thompson cusum/stationary", "thompson cusum/change at 50k", "thompson cusum/stat., late", "thompson cusum/change, late"} {
 		if r := results[key]; r.regret >= 0.1*r.uniform {
 			t.Errorf("%s: regret %.0f is not under 10%% of uniform's %.0f", key, r.regret, r.uniform)
 		}
@@ -184,8 +203,10 @@ func TestBanditSimulation(t *testing.T) {
 	if r := results["thompson cusum/stationary"]; r.resets != 0 {
 		t.Errorf("change detection raised %d false alarms in a stationary run", r.resets)
 	}
-	if r := results["thompson cusum/change at 50k"]; r.recovery < 0 || r.recovery > 2000 || r.resets == 0 {
-		t.Errorf("Thompson sampling with change detection recovered after %d rounds (%d resets), want at most 2000", r.recovery, r.resets)
+	for _, key := range []string{"thompson cusum/change at 50k", "thompson cusum/change, late"} {
+		if r := results[key]; r.recovery < 0 || r.recovery > 2000 || r.resets == 0 {
+			t.Errorf("%s: recovered after %d rounds (%d resets), want at most 2000", key, r.recovery, r.resets)
+		}
 	}
 }
 

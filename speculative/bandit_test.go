@@ -165,10 +165,10 @@ func TestBanditProvenance(t *testing.T) {
 func TestBanditPoliciesLearn(t *testing.T) {
 	sc := scenario{means: []float64{0.2, 0.6}}
 	for _, c := range []simCase{
-		{"thompson", speculative.Thompson(), nil},
-		{"gaussian", speculative.GaussianThompson(), nil},
-		{"ucb1", speculative.UCB1(), nil},
-		{"exp3", speculative.Exp3(0.1), nil},
+		{"thompson", speculative.Thompson(), nil, false},
+		{"gaussian", speculative.GaussianThompson(), nil, false},
+		{"ucb1", speculative.UCB1(), nil, false},
+		{"exp3", speculative.Exp3(0.1), nil, false},
 	} {
 		r := runSim(t, c, sc, 4000)
 		if r.regret > 0.25*r.uniform {

@@ -84,7 +84,9 @@
 // at round 50,000. Thompson sampling with change detection has a
 // cumulative regret of 0.7% of uniform splitting's when stationary (no
 // false alarm) and 1.7% with the change, and gives the new best arm most
-// of the traffic within 300 rounds of it. Without detection Thompson
+// of the traffic within 300 rounds of it; with every reward arriving 500
+// rounds late, 1.4% and 3.4%, recovering within 1,350 rounds. Without
+// detection Thompson
 // sampling takes about 21,000 rounds to recover; discounting (0.999)
 // recovers fast but pays 20-25% of uniform's regret for its forgetting.
 // UCB1 and Exp3 stay near 6-10%. Run it with -v for the table.
