@@ -328,7 +328,8 @@ func TestLocationModelIsBoundByItsSignedHash(t *testing.T) {
 	if err := v.Verify(ctx, d); err != nil {
 		t.Fatalf("location-only descriptor: %v", err)
 	}
-	srv, _ := serving.NewServer(serving.WithLogger(quiet()), serving.WithAdmission(v))
+	srv, _ := serving.NewServer(serving.WithLogger(quiet()), serving.WithAdmission(v),
+		serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{"file://" + filepath.Dir(path) + "/"}}))
 	defer srv.Close()
 	// The Server admits, then fetches the bytes; verifying the same v1
 	// again is a redelivery, not a replay.
@@ -412,7 +413,7 @@ func TestAdmitRefusesBeforeFetching(t *testing.T) {
 	otherHash := good
 	otherHash.SHA256 = serving.ContentID([]byte("other"))
 	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithPolicy(Policy{RequireSignature: true}), WithAudit(mustAudit(t)))
-	srv, _ := serving.NewServer(serving.WithLogger(quiet()), serving.WithAdmission(v))
+	srv, _ := serving.NewServer(serving.WithLogger(quiet()), serving.WithAdmission(v), serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{web.URL + "/"}}))
 	defer srv.Close()
 	for _, c := range []struct {
 		name string

@@ -32,13 +32,14 @@ func TestAdmissionBeforeFetch(t *testing.T) {
 
 	var seen []serving.Descriptor
 	allow := map[uint64]bool{1: true, 3: true}
-	s := newServer(t, serving.WithAdmission(serving.AdmitterFunc(func(_ context.Context, d serving.Descriptor) error {
-		seen = append(seen, d)
-		if !allow[d.Version] {
-			return errRefused
-		}
-		return nil
-	})))
+	s := newServer(t, serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{web.URL + "/"}}),
+		serving.WithAdmission(serving.AdmitterFunc(func(_ context.Context, d serving.Descriptor) error {
+			seen = append(seen, d)
+			if !allow[d.Version] {
+				return errRefused
+			}
+			return nil
+		})))
 
 	// Inline bytes: the Admitter sees the content ID the Server filled.
 	inline := servingtest.Spec{Value: 1}.Descriptor("m", 1)

@@ -94,7 +94,9 @@ type ChecksumError struct {
 
 // Error implements error.
 func (e *ChecksumError) Error() string {
-	return fmt.Sprintf("serving: checksum mismatch: descriptor says sha256 %s, bytes are %s", e.Want, e.Got)
+	// Only the declared hash is echoed: the hash of what was fetched would
+	// tell whoever wrote the Location the content of a file it chose.
+	return fmt.Sprintf("serving: checksum mismatch: the bytes do not hash to the declared sha256 %s", e.Want)
 }
 
 // Is reports whether target is ErrChecksum.

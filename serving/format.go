@@ -3,12 +3,10 @@ package serving
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"os"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Format decodes model bytes of one kind into a Model. Formats register
@@ -96,13 +94,43 @@ func Load(ctx context.Context, d Descriptor) (Model, error) {
 
 // LoadOptions tune how a Server (see [WithLoadOptions]) fetches and bounds
 // model bytes.
+//
+// A Descriptor's Location is untrusted input: anyone who can write to the
+// models topic chooses it. So nothing is fetched unless AllowLocations
+// allows it, every fetch has a deadline, and no fetch holds more than
+// MaxBytes in memory.
 type LoadOptions struct {
-	// MaxBytes limits the model size, both inline and fetched.
+	// MaxBytes limits the model size, both inline and fetched. A fetch
+	// never holds more than MaxBytes+1 bytes of the body in memory.
 	// Zero (or a negative value) means DefaultMaxModelBytes.
 	MaxBytes int64
-	// HTTPClient fetches http(s) locations. Nil means http.DefaultClient.
+	// HTTPClient fetches http(s) locations. Nil means a client with no
+	// other settings than the redirect check below. Whatever the client,
+	// each redirect is checked against AllowLocations, and at most 5 are
+	// followed.
 	HTTPClient *http.Client
+	// AllowLocations lists where a Location may point, as URL prefixes.
+	// The default, empty, allows no Location at all: a model must come
+	// with its bytes. Each entry is a URL with a scheme:
+	//
+	//	https://models.example.com/prod/   that host (and port), paths under /prod/
+	//	http://10.0.0.7:8080/              that host and port, any path
+	//	file:///var/lib/models/            regular files under that directory
+	//
+	// A Location is allowed when its scheme and host equal an entry's and
+	// its cleaned path starts with the entry's path. A file must be a
+	// regular file after symbolic links are resolved, and the resolved
+	// path must still be under the directory: a FIFO, a device or a link
+	// out of the directory is refused.
+	AllowLocations []string
+	// FetchTimeout bounds each fetch, connection and body included.
+	// Zero means DefaultFetchTimeout.
+	FetchTimeout time.Duration
 }
+
+// DefaultFetchTimeout bounds a fetch from a Location unless
+// [LoadOptions].FetchTimeout says otherwise.
+const DefaultFetchTimeout = 30 * time.Second
 
 // resolve checks d and makes its bytes present and verified. The returned
 // Descriptor has Bytes set (fetched from Location if needed) and SHA256
@@ -128,7 +156,7 @@ func resolve(ctx context.Context, d Descriptor, o LoadOptions) (Descriptor, erro
 		if d.Location == "" {
 			return fail(fmt.Errorf("%w: neither bytes nor location", ErrInvalidDescriptor))
 		}
-		b, err := fetch(ctx, d.Location, max, o.HTTPClient)
+		b, err := fetch(ctx, d.Location, max, o)
 		if err != nil {
 			return fail(err)
 		}
@@ -165,53 +193,4 @@ func loadResolved(ctx context.Context, d Descriptor) (Model, error) {
 		return fail(Corrupt(d.Format, fmt.Errorf("format returned a nil model")))
 	}
 	return m, nil
-}
-
-// fetch reads a model from a file:// or http(s):// URL, at most max bytes.
-func fetch(ctx context.Context, loc string, max int64, c *http.Client) ([]byte, error) {
-	u, err := url.Parse(loc)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrFetch, err)
-	}
-	var r io.ReadCloser
-	switch u.Scheme {
-	case "file":
-		p := u.Path
-		if u.Host != "" && u.Host != "localhost" {
-			return nil, fmt.Errorf("%w: file URL with host %q", ErrFetch, u.Host)
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrFetch, err)
-		}
-		r = f
-	case "http", "https":
-		if c == nil {
-			c = http.DefaultClient
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc, nil)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrFetch, err)
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrFetch, err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			resp.Body.Close()
-			return nil, fmt.Errorf("%w: %s: %s", ErrFetch, loc, resp.Status)
-		}
-		r = resp.Body
-	default:
-		return nil, fmt.Errorf("%w: unsupported location scheme %q", ErrFetch, u.Scheme)
-	}
-	defer r.Close()
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrFetch, err)
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrTooLarge, loc, max)
-	}
-	return b, nil
 }

@@ -212,6 +212,9 @@ func NewServer(opts ...Option) (*Server, error) {
 	if len(o.errs) > 0 {
 		return nil, o.errs[0]
 	}
+	if _, err := parseAllow(o.load.AllowLocations); err != nil {
+		return nil, err
+	}
 	if o.badAdmit {
 		return nil, fmt.Errorf("%w: WithAdmission(nil)", ErrConfig)
 	}

@@ -195,6 +195,8 @@ func TestFailedLoadNeverReplaces(t *testing.T) {
 	badSum.SHA256 = serving.ContentID([]byte("something else"))
 	unknown := serving.Descriptor{Name: "m", Version: 4, Format: "no-such-format", Bytes: []byte("x")}
 	tooBig := servingtest.Spec{Value: 9}.Descriptor("m", 5)
+	dir := t.TempDir() + "/"
+	files := newServer(t, serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{"file://" + dir}}))
 
 	cases := []struct {
 		name string
@@ -207,7 +209,8 @@ func TestFailedLoadNeverReplaces(t *testing.T) {
 		{"unknown format", unknown, s, serving.ErrUnknownFormat},
 		{"empty name", serving.Descriptor{Format: "fake", Bytes: []byte("{}")}, s, serving.ErrInvalidDescriptor},
 		{"no bytes", serving.Descriptor{Name: "m", Version: 6, Format: "fake"}, s, serving.ErrInvalidDescriptor},
-		{"missing file", serving.Descriptor{Name: "m", Version: 7, Format: "fake", Location: "file:///nonexistent/model"}, s, serving.ErrFetch},
+		{"location not allowed", serving.Descriptor{Name: "m", Version: 7, Format: "fake", Location: "file:///nonexistent/model"}, s, serving.ErrLocationNotAllowed},
+		{"missing file", serving.Descriptor{Name: "m", Version: 7, Format: "fake", Location: "file://" + dir + "nonexistent"}, files, serving.ErrFetch},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -233,9 +236,10 @@ func TestFailedLoadNeverReplaces(t *testing.T) {
 }
 
 func TestActivateFromFileLocation(t *testing.T) {
-	s := newServer(t)
+	dir := t.TempDir()
+	s := newServer(t, serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{"file://" + dir + "/"}}))
 	d := servingtest.Spec{Value: 5}.Descriptor("m", 1)
-	path := t.TempDir() + "/model.json"
+	path := dir + "/model.json"
 	require.NoError(t, writeFile(path, d.Bytes))
 	d.Bytes = nil
 	d.Location = "file://" + path

@@ -179,13 +179,14 @@ func TestFeedAdmissionAndLocation(t *testing.T) {
 	}
 	errUntrusted := errors.New("untrusted")
 	var seen []serving.Descriptor
-	srv := newServer(t, serving.WithAdmission(serving.AdmitterFunc(func(_ context.Context, d serving.Descriptor) error {
-		seen = append(seen, d)
-		if d.Labels["trusted"] == "no" {
-			return errUntrusted
-		}
-		return nil
-	})))
+	srv := newServer(t, serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{"file://" + filepath.Dir(path) + "/"}}),
+		serving.WithAdmission(serving.AdmitterFunc(func(_ context.Context, d serving.Descriptor) error {
+			seen = append(seen, d)
+			if d.Labels["trusted"] == "no" {
+				return errUntrusted
+			}
+			return nil
+		})))
 	feed := runFeed(t, c.Addrs(), srv)
 	if ref, _ := srv.Current("m"); ref.Version != 1 {
 		t.Fatalf("live %v, want v1", ref)

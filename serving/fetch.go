@@ -1,0 +1,245 @@
+package serving
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// ErrLocationNotAllowed means a Descriptor's Location is outside the
+// service's [LoadOptions].AllowLocations; nothing was fetched.
+var ErrLocationNotAllowed = errors.New("serving: location not allowed")
+
+// fetch reads a model from an allowed file:// or http(s):// Location,
+// holding at most max+1 bytes of it. The errors it returns never quote
+// the fetched content, and name the location only as the Descriptor gave
+// it.
+func fetch(ctx context.Context, loc string, max int64, o LoadOptions) ([]byte, error) {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the location is not a URL", ErrLocationNotAllowed)
+	}
+	allow, err := parseAllow(o.AllowLocations)
+	if err != nil {
+		return nil, err
+	}
+	if !allowed(allow, u) {
+		return nil, fmt.Errorf("%w: %s", ErrLocationNotAllowed, redact(u))
+	}
+	timeout := o.FetchTimeout
+	if timeout <= 0 {
+		timeout = DefaultFetchTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	switch u.Scheme {
+	case "file":
+		return fetchFile(ctx, u, allow, max)
+	default:
+		return fetchHTTP(ctx, u, allow, max, o.HTTPClient)
+	}
+}
+
+// parseAllow parses AllowLocations; a malformed entry is a configuration
+// error.
+func parseAllow(list []string) ([]*url.URL, error) {
+	out := make([]*url.URL, 0, len(list))
+	for _, a := range list {
+		u, err := url.Parse(a)
+		if err != nil || u.Scheme == "" {
+			return nil, fmt.Errorf("%w: AllowLocations entry %q is not a URL with a scheme", ErrConfig, a)
+		}
+		switch u.Scheme {
+		case "file":
+			if u.Host != "" && u.Host != "localhost" {
+				return nil, fmt.Errorf("%w: AllowLocations entry %q: a file URL has no host", ErrConfig, a)
+			}
+			if !strings.HasSuffix(u.Path, "/") || !path.IsAbs(u.Path) {
+				return nil, fmt.Errorf("%w: AllowLocations entry %q: a file entry is an absolute directory ending in /", ErrConfig, a)
+			}
+		case "http", "https":
+			if u.Host == "" {
+				return nil, fmt.Errorf("%w: AllowLocations entry %q has no host", ErrConfig, a)
+			}
+		default:
+			return nil, fmt.Errorf("%w: AllowLocations entry %q: scheme %q is not file, http or https", ErrConfig, a, u.Scheme)
+		}
+		if u.Path == "" {
+			u.Path = "/"
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// allowed reports whether u falls under one of the allowed prefixes.
+func allowed(allow []*url.URL, u *url.URL) bool {
+	if u.User != nil || u.Opaque != "" {
+		return false
+	}
+	p := u.Path
+	if p == "" {
+		p = "/"
+	}
+	if !path.IsAbs(p) {
+		return false
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	for _, a := range allow {
+		if a.Scheme != u.Scheme {
+			continue
+		}
+		host := u.Host
+		if u.Scheme == "file" && host == "localhost" {
+			host = ""
+		}
+		ah := a.Host
+		if a.Scheme == "file" && ah == "localhost" {
+			ah = ""
+		}
+		if !strings.EqualFold(ah, host) {
+			continue
+		}
+		if strings.HasPrefix(clean, a.Path) || clean+"/" == a.Path {
+			return true
+		}
+	}
+	return false
+}
+
+// redact returns u without user information or query, for messages.
+func redact(u *url.URL) string {
+	c := *u
+	c.User = nil
+	c.RawQuery = ""
+	c.Fragment = ""
+	return c.String()
+}
+
+func fetchFile(ctx context.Context, u *url.URL, allow []*url.URL, max int64) ([]byte, error) {
+	// Resolve symbolic links first, then check the real path against the
+	// allowed directories again: a link inside an allowed directory must
+	// not lead out of it.
+	real, err := filepath.EvalSymlinks(filepath.FromSlash(path.Clean(u.Path)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot read %s", ErrFetch, redact(u))
+	}
+	ru := &url.URL{Scheme: "file", Path: filepath.ToSlash(real)}
+	if !allowed(allow, ru) {
+		return nil, fmt.Errorf("%w: %s leads outside the allowed directories", ErrLocationNotAllowed, redact(u))
+	}
+	// Refuse anything but a regular file before opening it: opening a
+	// FIFO for reading blocks until a writer comes, and a device such as
+	// /dev/zero never ends.
+	st, err := os.Stat(real)
+	if err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrFetch, redact(u))
+	}
+	if st.Size() > max {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrTooLarge, redact(u), max)
+	}
+	f, err := openNoBlock(real)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot read %s", ErrFetch, redact(u))
+	}
+	defer f.Close()
+	// The file may have been swapped between Stat and open: check the
+	// opened one too.
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrFetch, redact(u))
+	}
+	return readCapped(ctx, f, st.Size(), max, u)
+}
+
+func fetchHTTP(ctx context.Context, u *url.URL, allow []*url.URL, max int64, base *http.Client) ([]byte, error) {
+	c := &http.Client{}
+	if base != nil {
+		cp := *base
+		c = &cp
+	}
+	inner := c.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 5 {
+			return fmt.Errorf("%w: more than 5 redirects", ErrFetch)
+		}
+		if !allowed(allow, req.URL) {
+			return fmt.Errorf("%w: redirect to %s", ErrLocationNotAllowed, redact(req.URL))
+		}
+		if inner != nil {
+			return inner(req, via)
+		}
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrFetch, redact(u))
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		if errors.Is(err, ErrLocationNotAllowed) {
+			return nil, fmt.Errorf("%w: %s redirects outside the allowed locations", ErrLocationNotAllowed, redact(u))
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrFetch, redact(u), ctx.Err())
+		}
+		return nil, fmt.Errorf("%w: %s: request failed", ErrFetch, redact(u))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%w: %s: %s", ErrFetch, redact(u), resp.Status)
+	}
+	if resp.ContentLength > max {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrTooLarge, redact(u), max)
+	}
+	return readCapped(ctx, resp.Body, resp.ContentLength, max, u)
+}
+
+// readCapped reads r to its end, failing with ErrTooLarge as soon as it
+// has more than max bytes. It never allocates more than max+1 bytes for
+// the body: the buffer grows by doubling up to that cap, starting from
+// the size the source announced when it is plausible.
+func readCapped(ctx context.Context, r io.Reader, hint, max int64, u *url.URL) ([]byte, error) {
+	size := int64(512)
+	if hint > 0 && hint <= max {
+		size = hint + 1 // one more, to see the end without growing
+	}
+	if size > max+1 {
+		size = max + 1
+	}
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > max {
+				return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrTooLarge, redact(u), max)
+			}
+			next := min(2*int64(cap(buf)), max+1)
+			nb := make([]byte, len(buf), next)
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > max {
+			return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrTooLarge, redact(u), max)
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%w: %s: %w", ErrFetch, redact(u), ctx.Err())
+			}
+			return nil, fmt.Errorf("%w: %s: read failed", ErrFetch, redact(u))
+		}
+	}
+}

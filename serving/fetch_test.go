@@ -1,0 +1,194 @@
+package serving_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/servingtest"
+)
+
+// activateWithin runs Activate and fails the test, instead of hanging,
+// when it does not return within d.
+func activateWithin(t *testing.T, d time.Duration, s *serving.Server, desc serving.Descriptor) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Activate(context.Background(), desc)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		t.Fatalf("Activate(%s) did not return within %v", desc.Location, d)
+		return nil
+	}
+}
+
+func locDesc(loc string, version uint64) serving.Descriptor {
+	return serving.Descriptor{Name: "m", Version: version, Format: servingtest.FormatName, Location: loc}
+}
+
+// TestLocationOffByDefault: with no AllowLocations, a Location is never
+// fetched, whatever it names: no local file is read and no URL receives a
+// request; the reason names neither the file's content nor its hash.
+func TestLocationOffByDefault(t *testing.T) {
+	var hits atomic.Int64
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits.Add(1) }))
+	defer web.Close()
+	s := newServer(t)
+	passwd, _ := os.ReadFile("/etc/passwd")
+	sum := sha256.Sum256(passwd)
+	for _, loc := range []string{"file:///etc/passwd", web.URL + "/admin/shutdown", "http://169.254.169.254/latest/meta-data/", "ftp://x/y", "file:/etc/passwd", "/etc/passwd"} {
+		err := activateWithin(t, 5*time.Second, s, locDesc(loc, 1))
+		require.ErrorIs(t, err, serving.ErrLocationNotAllowed, loc)
+		assert.NotContains(t, err.Error(), hex.EncodeToString(sum[:]))
+		assert.NotContains(t, err.Error(), "root:")
+	}
+	assert.Zero(t, hits.Load(), "a URL that was not allowed received a request")
+	_, last := s.Rejections("m")
+	assert.ErrorIs(t, last, serving.ErrLocationNotAllowed)
+}
+
+// TestFileLocationStaysInItsDirectory: an allowed directory allows its
+// regular files only: not a path that climbs out, not a link that leads
+// out, not a FIFO (which would block the feed), not a device.
+func TestFileLocationStaysInItsDirectory(t *testing.T) {
+	dir := t.TempDir()
+	model := servingtest.Spec{Value: 3}.Descriptor("m", 1)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "good.json"), model.Bytes, 0o600))
+	require.NoError(t, os.Symlink("/etc/passwd", filepath.Join(dir, "escape")))
+	require.NoError(t, os.Symlink(filepath.Join(dir, "good.json"), filepath.Join(dir, "inside")))
+	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600))
+	s := newServer(t, serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{"file://" + dir + "/", "file:///dev/"}}))
+
+	cases := []struct {
+		loc  string
+		want error
+	}{
+		{"file://" + dir + "/../../etc/passwd", serving.ErrLocationNotAllowed},
+		{"file://" + dir + "/escape", serving.ErrLocationNotAllowed},
+		{"file://" + dir + "/fifo", serving.ErrFetch},
+		{"file:///dev/zero", serving.ErrFetch},
+		{"file://" + dir + "/missing", serving.ErrFetch},
+		{"file://" + dir, serving.ErrFetch}, // the directory itself
+	}
+	for i, c := range cases {
+		err := activateWithin(t, 5*time.Second, s, locDesc(c.loc, uint64(i+1)))
+		require.ErrorIs(t, err, c.want, c.loc)
+	}
+	ref, err := s.Activate(context.Background(), locDesc("file://"+dir+"/inside", 10))
+	require.NoError(t, err, "a link that stays inside the directory is fine")
+	assert.Equal(t, uint64(10), ref.Version)
+}
+
+// TestFetchTimeout: a Location that never answers fails after
+// FetchTimeout instead of stalling the feed for good.
+func TestFetchTimeout(t *testing.T) {
+	block := make(chan struct{})
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	}))
+	defer web.Close()
+	defer close(block)
+	s := newServer(t, serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{web.URL + "/"}, FetchTimeout: 100 * time.Millisecond}))
+	err := activateWithin(t, 10*time.Second, s, locDesc(web.URL+"/model", 1))
+	require.ErrorIs(t, err, serving.ErrFetch)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// TestRedirectsAreChecked: a redirect from an allowed location to one
+// that is not allowed is refused before the second request.
+func TestRedirectsAreChecked(t *testing.T) {
+	var inner atomic.Int64
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { inner.Add(1) }))
+	defer internal.Close()
+	front := httptest.NewServer(http.RedirectHandler(internal.URL+"/admin", http.StatusFound))
+	defer front.Close()
+	s := newServer(t, serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{front.URL + "/"}}))
+	err := activateWithin(t, 5*time.Second, s, locDesc(front.URL+"/model", 1))
+	require.ErrorIs(t, err, serving.ErrLocationNotAllowed)
+	assert.Zero(t, inner.Load(), "the redirect target received a request")
+}
+
+// TestFetchSizeCap: a file and an http body larger than MaxBytes fail
+// with ErrTooLarge, and the fetch never holds much more than the cap:
+// an endless body is cut off after MaxBytes+1 bytes.
+func TestFetchSizeCap(t *testing.T) {
+	const limit = 1 << 20
+	dir := t.TempDir()
+	big := make([]byte, 3*limit)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "big.json"), big, 0o600))
+	var sent atomic.Int64
+	endless := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := make([]byte, 64<<10)
+		for r.Context().Err() == nil {
+			n, err := w.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil || sent.Load() > 512<<20 {
+				return
+			}
+		}
+	}))
+	defer endless.Close()
+	s := newServer(t, serving.WithLoadOptions(serving.LoadOptions{
+		MaxBytes:       limit,
+		AllowLocations: []string{"file://" + dir + "/", endless.URL + "/"},
+	}))
+
+	err := activateWithin(t, 10*time.Second, s, locDesc("file://"+dir+"/big.json", 1))
+	require.ErrorIs(t, err, serving.ErrTooLarge)
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	err = activateWithin(t, 30*time.Second, s, locDesc(endless.URL+"/zero", 2))
+	runtime.ReadMemStats(&after)
+	require.ErrorIs(t, err, serving.ErrTooLarge)
+	grew := after.TotalAlloc - before.TotalAlloc
+	t.Logf("an endless body with a %d-byte cap: %d bytes allocated in all, %d bytes sent", limit, grew, sent.Load())
+	assert.Less(t, grew, uint64(8*limit), "the fetch allocated far beyond its cap")
+}
+
+// TestChecksumReasonHidesFetchedHash: when fetched bytes do not match the
+// declared sha256, the reason does not reveal the hash of what was
+// fetched, which would disclose a file's content to whoever chose it.
+func TestChecksumReasonHidesFetchedHash(t *testing.T) {
+	dir := t.TempDir()
+	secret := []byte("api_key=hunter2\n")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "secret"), secret, 0o600))
+	s := newServer(t, serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{"file://" + dir + "/"}}))
+	d := locDesc("file://"+dir+"/secret", 1)
+	d.SHA256 = strings.Repeat("0", 64)
+	err := activateWithin(t, 5*time.Second, s, d)
+	require.ErrorIs(t, err, serving.ErrChecksum)
+	real := sha256.Sum256(secret)
+	assert.NotContains(t, err.Error(), hex.EncodeToString(real[:]))
+	_, last := s.Rejections("m")
+	assert.NotContains(t, last.Error(), hex.EncodeToString(real[:]))
+}
+
+func TestAllowLocationsValidated(t *testing.T) {
+	for _, bad := range []string{"", "models/", "file:///relative-no-slash", "file://host/dir/", "gopher://x/", "http:///path/"} {
+		_, err := serving.NewServer(serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{bad}}))
+		require.ErrorIs(t, err, serving.ErrConfig, bad)
+	}
+}
