@@ -26,10 +26,6 @@ const (
 	DefaultDeadLetterTopic = "scores.dlq"
 )
 
-// DefaultClientID is the client ID the package's clients send unless
-// [ClientID] changes it.
-const DefaultClientID = "modelstream"
-
 func configErr(format string, args ...any) error {
 	return fmt.Errorf("%w: kafka: "+format, append([]any{serving.ErrConfig}, args...)...)
 }
@@ -61,7 +57,7 @@ type configOption func(*Config)
 func (f configOption) applyConfig(c *Config) { f(c) }
 
 // ClientID sets the client ID every client sends to the brokers (for
-// their logs and quotas), overriding the default of [DefaultClientID].
+// their logs and quotas), overriding the default of "modelstream".
 func ClientID(id string) Option { return configOption(func(c *Config) { c.clientID = id }) }
 
 // TLS makes every client connect over TLS with cfg, overriding the
@@ -94,7 +90,7 @@ func Sarama(fn func(*sarama.Config)) Option { return configOption(func(c *Config
 // error wrapping serving.ErrConfig, and so is a sarama configuration
 // that does not validate.
 func NewConfig(brokers []string, opts ...Option) (*Config, error) {
-	c := &Config{brokers: slices.Clone(brokers), clientID: DefaultClientID, logger: slog.Default()}
+	c := &Config{brokers: slices.Clone(brokers), clientID: "modelstream", logger: slog.Default()}
 	for _, o := range opts {
 		o.applyConfig(c)
 	}

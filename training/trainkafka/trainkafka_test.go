@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,12 +81,15 @@ func TestTrainerOverKafka(t *testing.T) {
 	go feed.Run(ctx)
 
 	l, _ := training.NewLearner(training.Linear, 2)
+	var mu sync.Mutex
 	var last serving.Descriptor
 	tr, err := training.NewTrainer("line", l, src, pub, training.EveryRecords(1000),
 		training.WithTrainerLogger(quiet),
 		training.WithObserver(func(e training.Event) {
 			if e.Kind == training.EventPublished {
+				mu.Lock()
 				last = e.Descriptor
+				mu.Unlock()
 			}
 		}))
 	if err != nil {
@@ -94,10 +98,16 @@ func TestTrainerOverKafka(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- tr.Run(runCtx) }()
-	// Wait until the three versions are live in the server.
+	// Wait until the three versions are live in the server, and the
+	// trainer has seen the third published and committed after it: the
+	// feed may activate a version before Publish has returned to the
+	// trainer.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if ref, ok := srv.Current("line"); ok && ref.Version == 3 {
+		mu.Lock()
+		published := last.Version
+		mu.Unlock()
+		if ref, ok := srv.Current("line"); ok && ref.Version == 3 && published == 3 && src.Stats().Commits >= 3 {
 			break
 		}
 		if time.Now().After(deadline) {

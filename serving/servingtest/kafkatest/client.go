@@ -23,9 +23,9 @@ type Message struct {
 	Offset    int64
 }
 
-// Wait is how long [Consumer.Next] waits for each message before it
-// fails the test: a hang, not a slow machine.
-const Wait = time.Minute
+// wait is how long Consumer.Next waits for each message before it fails
+// the test: a hang, not a slow machine.
+const wait = time.Minute
 
 // Produce writes msgs to topic, partitioned by a hash of their keys (as
 // serving/kafka's Publisher does), and returns once the cluster has them
@@ -143,7 +143,7 @@ func (c *Cluster) Consume(t T, topic string) *Consumer {
 }
 
 // Next returns the next n messages in the order they arrived (offset
-// order within each partition). It fails the test if [Wait] passes
+// order within each partition). It fails the test if a minute passes
 // without a message.
 func (r *Consumer) Next(t T, n int) []Message {
 	t.Helper()
@@ -152,8 +152,8 @@ func (r *Consumer) Next(t T, n int) []Message {
 		select {
 		case m := <-r.msgs:
 			out = append(out, m)
-		case <-time.After(Wait):
-			t.Fatalf("kafkatest: %s: got %d of %d messages, then none for %v", r.topic, len(out), n, Wait)
+		case <-time.After(wait):
+			t.Fatalf("kafkatest: %s: got %d of %d messages, then none for %v", r.topic, len(out), n, wait)
 			return out
 		}
 	}
