@@ -74,7 +74,10 @@
 // Who may import whom, checked by this package's TestImportRules:
 //
 //   - serving imports only the standard library, and nothing under
-//     serving/ imports registry, governance, speculative or training.
+//     serving/ imports registry, governance, speculative or training,
+//     except the two observers: serving/admin and serving/metrics show
+//     and export the state of everything (live quality, rollouts,
+//     audit), so they sit on top, and nothing imports them.
 //   - Only the Kafka adapters link sarama: serving/kafka,
 //     governance/govkafka, training/trainkafka, registry/kafkafeed (and
 //     kafkatest, for tests). serving/metrics implements the Kafka hooks

@@ -54,8 +54,10 @@ var importRules = []importRule{
 		why: "serving/metrics implements the Kafka hooks structurally, without linking sarama"},
 	{pkgs: core, forbidden: mllibs,
 		why: "model runtimes are linked only by the format that needs them"},
-	{pkgs: []string{"serving/..."}, forbidden: []string{"registry/...", "governance/...", "speculative/...", "training/..."},
-		why: "serving is the bottom layer: nothing in it imports upward"},
+	{pkgs: []string{"serving/..."}, except: []string{"serving/admin", "serving/metrics"}, forbidden: []string{"registry/...", "governance/...", "speculative/...", "training/..."},
+		why: "serving is the bottom layer: nothing in it imports upward but the two observers, serving/admin and serving/metrics"},
+	{pkgs: []string{"..."}, except: []string{"serving/admin", "serving/metrics"}, forbidden: []string{"serving/admin", "serving/metrics"},
+		why: "serving/admin and serving/metrics observe everything, so nothing depends on them"},
 	{pkgs: []string{"speculative"}, forbidden: []string{"registry/...", "governance/...", "training/..."},
 		why: "combinators need scorers, not stores, policies or learners"},
 }
