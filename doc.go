@@ -8,10 +8,10 @@
 // the model's bytes exactly as its own tools wrote them (LightGBM text,
 // XGBoost JSON, UBJSON or binary, ONNX protobuf, or modelstream's linear
 // JSON), and headers carry the version, content hash, lineage and
-// signature. Every
-// scoring process reads that topic, loads each new version and swaps it
-// in while the data stream keeps flowing. No model is ever compiled into
-// the scorer, and no scorer restarts to change its model.
+// signature. Every scoring process reads that topic, loads each new
+// version and swaps it in while the data stream keeps flowing. No model
+// is ever compiled into the scorer, and no scorer restarts to change its
+// model.
 //
 // # The flow
 //
