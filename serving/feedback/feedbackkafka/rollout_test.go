@@ -4,15 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/IBM/sarama"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/feedback"
 	"github.com/modelstream/modelstream/serving/feedback/feedbackkafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 	"github.com/modelstream/modelstream/serving/wire"
+	"github.com/modelstream/modelstream/speculative"
 	"github.com/modelstream/modelstream/speculative/canary"
 )
 
@@ -91,5 +96,113 @@ func TestFeedbackDrivesRollout(t *testing.T) {
 	waitFor(t, "the joins", func() bool { return r.Stats().Joined == n })
 	if d := ctrl.Evaluate(ctx); d.Action != canary.Advance {
 		t.Fatalf("with the truth: %+v", d)
+	}
+}
+
+// TestFeedbackRewardsBandit rewards a Bandit with joined ground truth:
+// v2 is right 90% of the time, v1 60%; after the join the bandit gives
+// v2 most of the traffic. The bandit's state is saved with the join.
+func TestFeedbackRewardsBandit(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic("scores", 1), kafkatest.Topic("labels", 1))
+	cfg := newConfig(t, c)
+	b, err := speculative.NewBandit(speculative.Thompson(), []speculative.Variant{
+		{Name: "v1", Scorer: fixed{serving.ModelRef{Name: "fraud", Version: 1}}},
+		{Name: "v2", Scorer: fixed{serving.ModelRef{Name: "fraud", Version: 2}}},
+	}, speculative.WithSeed(4), speculative.WithMinShare(0.02))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cp.json")
+	j, _ := feedback.NewJoiner(time.Hour, 10000)
+	r, err := feedbackkafka.NewReader(cfg, "scores", "labels", j, func(m feedback.Match) error {
+		reward := 0.0
+		if m.Label.Value == m.Score.Prediction.Value {
+			reward = 1
+		}
+		return b.Reward(m.Variant(), reward)
+	}, feedbackkafka.Retry(30*time.Millisecond), feedbackkafka.Checkpoint(path, time.Hour), feedbackkafka.Save("bandit", b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, r)
+	// Rounds of 200 scores and then their truth, as it would trickle in.
+	for round := range 5 {
+		var ms []msg
+		for i := round * 200; i < (round+1)*200; i++ {
+			k := strconv.Itoa(i)
+			res, _ := b.Score(ctx, serving.Record{Key: []byte(k)})
+			right := uint64(i%10) < map[uint64]uint64{1: 6, 2: 9}[res.Provenance.Model.Version]
+			label := "1"
+			if !right {
+				label = "0"
+			}
+			sb, _ := json.Marshal(wire.Score{Prediction: res.Prediction, Provenance: res.Provenance, Key: k})
+			ms = append(ms, msg{topic: "scores", key: k, value: sb, at: t0.Add(time.Duration(i) * time.Millisecond)},
+				labelMsg(k, label, t0.Add(time.Duration(i)*time.Millisecond)))
+		}
+		produce(t, cfg, ms...)
+		waitFor(t, "the round's joins", func() bool { return r.Stats().Joined == uint64((round+1)*200) })
+	}
+	stop()
+	arms := b.Arms()
+	if arms[1].Share < 0.9 || arms[1].Mean < 0.8 || arms[0].Mean > 0.7 || arms[0].Rewards+arms[1].Rewards != 1000 {
+		t.Errorf("bandit after the feedback: %+v", arms)
+	}
+	// The checkpoint holds the bandit as it stood.
+	again, _ := speculative.NewBandit(speculative.Thompson(), []speculative.Variant{
+		{Name: "v1", Scorer: fixed{}}, {Name: "v2", Scorer: fixed{}},
+	})
+	var cp struct {
+		States map[string]json.RawMessage `json:"states"`
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(data, &cp) != nil {
+		t.Fatal(err)
+	}
+	if err := again.UnmarshalBinary(cp.States["bandit"]); err != nil {
+		t.Fatal(err)
+	}
+	if a := again.Arms(); a[1].Rewards != arms[1].Rewards || a[0].Rewards != arms[0].Rewards {
+		t.Errorf("checkpointed bandit %+v, live %+v", a, arms)
+	}
+}
+
+// TestFeedbackTopicDeleted deletes the feedback topic while the Reader
+// runs: reading it fails and is counted, scores go on being read and
+// wait, and nothing is joined or expired by the missing stream.
+func TestFeedbackTopicDeleted(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic("scores", 1), kafkatest.Topic("labels", 1), kafkatest.NoAutoCreate())
+	cfg := newConfig(t, c)
+	produce(t, cfg, scoreMsg("a", 0.9, "x", t0), labelMsg("a", "1", t0.Add(time.Second)))
+	j, _ := feedback.NewJoiner(time.Minute, 100)
+	r, err := feedbackkafka.NewReader(cfg, "scores", "labels", j, func(feedback.Match) error { return nil }, feedbackkafka.Retry(30*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, r)
+	defer stop()
+	waitFor(t, "the first join", func() bool { return r.Stats().Joined == 1 })
+	sc, _ := cfg.SaramaConfig(nil)
+	admin, err := sarama.NewClusterAdmin(cfg.Brokers(), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if err := admin.DeleteTopic("labels"); err != nil {
+		t.Fatal(err)
+	}
+	before := r.Stats().FeedbackErrors
+	var ms []msg
+	for i := range 10 {
+		ms = append(ms, scoreMsg(fmt.Sprint("k", i), 0.5, "x", t0.Add(time.Duration(i+2)*time.Second)))
+	}
+	produce(t, cfg, ms...)
+	waitFor(t, "scores read and errors counted", func() bool {
+		s := r.Stats()
+		return s.Scores == 11 && s.FeedbackErrors >= before+3
+	})
+	if s := r.Stats(); s.Joined != 1 || s.PendingScores != 10 || s.Unlabelled != 0 {
+		t.Errorf("with the feedback topic gone: %+v", s)
 	}
 }
