@@ -111,14 +111,14 @@
 // logistic learner takes about 0.37µs and a three-class softmax about
 // 0.56µs; their exponentials make their mini-batches cost two to three
 // times a linear one's. The default LeastSquares update costs about
-// three times Adam's online (measured in the same run on the loaded
-// machine: 3.7µs against 1.2µs), most of it the Cholesky solve, so about
-// 1.3 million records a second on an idle core; it grows as d³ where
-// Adam grows as d, so for hundreds of features prefer
-// WithOptimizer(Adam) or mini-batches, which solve once per batch. The
-// machine is shared and noisy, so run the BenchmarkLearnOnline and
-// BenchmarkLearnBatch64 benchmarks, which compare the two in one run, to
-// measure your own.
+// three times Adam's online, most of it the Cholesky solve: measured in
+// one run by CPU time, 1.28 million records per CPU-second against
+// Adam's 3.6 million. It grows as d³ where Adam grows as d, so for
+// hundreds of features prefer WithOptimizer(Adam), or mini-batches,
+// which solve once per batch. The machine is shared and noisy, so run
+// the BenchmarkLearnOnline and BenchmarkLearnBatch64 benchmarks, which
+// compare the two in one run and report samples per CPU-second beside
+// samples per second, to measure your own.
 //
 // # Progressive validation
 //
