@@ -203,7 +203,7 @@
 // Numbers continue after what is already published. When Run starts,
 // the trainer asks its publisher for the latest version of its model
 // name, if the publisher can tell ([VersionLookup]: [ServerPublisher]
-// and training/trainkafka's ModelPublisher can), or takes it from
+// and training/trainkafka's Publisher can), or takes it from
 // [WithBaseVersion]. It numbers after the higher of that version and its
 // checkpoint's counter, and its first version's parent is that
 // version's content ID. A trainer restarted without its checkpoint

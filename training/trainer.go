@@ -63,7 +63,7 @@ func (f PublisherFunc) Publish(ctx context.Context, d serving.Descriptor) error 
 
 // VersionLookup is implemented by publishers that can tell which
 // version of a model name is already published: trainkafka's
-// ModelPublisher reads the models topic, and [ServerPublisher] asks its
+// Publisher reads the models topic, and [ServerPublisher] asks its
 // server. A Trainer whose publisher implements it asks once, when Run
 // starts (unless [WithBaseVersion] gives the answer), and numbers its
 // versions after the answer; see [Trainer] for how it combines with a
