@@ -367,3 +367,25 @@ func TestConcurrentPredict(t *testing.T) {
 		})
 	}
 }
+
+// The pure-Go engine names graph inputs as the ONNX Runtime engine does:
+// an input of one element by its name, one of several by name[i].
+func TestPureGoDescribesNamedInputs(t *testing.T) {
+	b := model(13, graphSpec{
+		nodes:   [][]byte{node("Concat", []string{"x", "age"}, []string{"y"}, attrInt("axis", 1))},
+		inputs:  [][]byte{valueInfo("x", elemFloat, 1, 2), valueInfo("age", elemFloat, 1, 1)},
+		outputs: [][]byte{valueInfo("y", elemFloat, 1, 3)},
+	})
+	m := mustParse(t, b)
+	var names []string
+	for _, in := range m.Describe().Inputs {
+		names = append(names, in.Name)
+	}
+	if want := []string{"x[0]", "x[1]", "age"}; !slices.Equal(names, want) {
+		t.Errorf("Inputs = %v, want %v", names, want)
+	}
+	p, err := m.Predict(context.Background(), []float64{1, 2, 3})
+	if err != nil || !slices.Equal(p.Values, []float64{1, 2, 3}) {
+		t.Errorf("Predict = %+v, %v", p, err)
+	}
+}

@@ -377,3 +377,45 @@ func TestRuntimeBadFeatureValues(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestRuntimeModelsUnderTheServer: the Server closes a replaced ONNX
+// Runtime model once it is drained, and the live one on Close; each
+// Close releases the sessions, after which the model answers ErrClosed.
+func TestRuntimeModelsUnderTheServer(t *testing.T) {
+	f := runtimeFormat(t)
+	load := func() serving.Model {
+		m, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: tinyClassifier()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	s, err := serving.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, v2 := load(), load()
+	ctx := context.Background()
+	if _, err := s.ActivateModel(ctx, serving.ModelRef{Name: "m", Version: 1, Format: onnx.FormatName}, v1); err != nil {
+		t.Fatal(err)
+	}
+	x := []float64{1, 2, 3, 4}
+	if _, err := s.Model("m").Score(ctx, serving.Record{Features: x}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ActivateModel(ctx, serving.ModelRef{Name: "m", Version: 2, Format: onnx.FormatName}, v2); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.Model("m").Score(ctx, serving.Record{Features: x}); err != nil || res.Provenance.Model.Version != 2 {
+		t.Fatalf("after the swap: %+v, %v", res, err)
+	}
+	if _, err := v1.Predict(ctx, x); !errors.Is(err, serving.ErrClosed) {
+		t.Errorf("v1 after the swap: %v, want serving.ErrClosed (closed by the Server)", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v2.Predict(ctx, x); !errors.Is(err, serving.ErrClosed) {
+		t.Errorf("v2 after Server.Close: %v, want serving.ErrClosed", err)
+	}
+}
