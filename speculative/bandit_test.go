@@ -251,15 +251,15 @@ func TestBanditSticky(t *testing.T) {
 }
 
 func TestBanditRewardFunc(t *testing.T) {
-	// A latency-penalised reward: 1 for an answer within 1ms, 0 for a
+	// A latency-penalised reward: 1 for an answer within 10ms, 0 for a
 	// slower one or an error.
 	vs := arms(2)
 	vs[0].Scorer = serving.ScorerFunc(func(context.Context, serving.Record) (serving.Result, error) {
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 		return serving.Result{Prediction: serving.Prediction{Value: 0}}, nil
 	})
 	b, _ := speculative.NewBandit(speculative.Thompson(), vs, speculative.WithSeed(2), speculative.WithReward(func(_ serving.Result, took time.Duration, err error) (float64, bool) {
-		if err != nil || took > time.Millisecond {
+		if err != nil || took > 10*time.Millisecond {
 			return 0, true
 		}
 		return 1, true
