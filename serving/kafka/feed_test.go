@@ -124,10 +124,10 @@ func TestFeedBadModels(t *testing.T) {
 		{kafka.Activated, nil},
 		{kafka.Rejected, serving.ErrCorruptModel},
 		{kafka.Rejected, serving.ErrUnknownFormat},
-		{kafka.Malformed, wire.ErrOversized},
+		{kafka.Malformed, serving.ErrTooLarge},
 		{kafka.Rejected, serving.ErrChecksum},
-		{kafka.Malformed, wire.ErrMissingFormat},
-		{kafka.Malformed, wire.ErrBadVersion},
+		{kafka.Malformed, wire.ErrMalformed},
+		{kafka.Malformed, wire.ErrMalformed},
 	}
 	mu.Lock()
 	for i, w := range want {

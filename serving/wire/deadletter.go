@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"fmt"
 	"strconv"
 )
 
@@ -53,8 +52,9 @@ func (d DeadLetter) Headers() []Header {
 }
 
 // ParseDeadLetter decodes the dead-letter headers among hs and ignores
-// all others. It fails with an error wrapping ErrBadHeader when
-// modelstream.dlq.stage is missing or a number does not parse.
+// all others. It fails with an *Error naming the header, wrapping
+// ErrMalformed, when modelstream.dlq.stage is missing or a number does
+// not parse.
 func ParseDeadLetter(hs []Header) (DeadLetter, error) {
 	var d DeadLetter
 	for _, h := range hs {
@@ -76,11 +76,11 @@ func ParseDeadLetter(hs []Header) (DeadLetter, error) {
 			d.Truncated, err = strconv.Atoi(v)
 		}
 		if err != nil {
-			return d, &Error{Kind: ErrBadHeader, Header: string(h.Key), Err: err}
+			return d, &Error{Header: string(h.Key), Err: err}
 		}
 	}
 	if d.Stage == "" {
-		return d, &Error{Kind: ErrBadHeader, Header: HeaderDLQStage, Err: fmt.Errorf("missing: not a dead letter")}
+		return d, malformed(HeaderDLQStage, "missing: not a dead letter")
 	}
 	return d, nil
 }

@@ -24,7 +24,7 @@ func TestDeadLetterRoundTrip(t *testing.T) {
 }
 
 func TestDeadLetterErrors(t *testing.T) {
-	if _, err := wire.ParseDeadLetter(nil); !errors.Is(err, wire.ErrBadHeader) {
+	if _, err := wire.ParseDeadLetter(nil); !errors.Is(err, wire.ErrMalformed) {
 		t.Errorf("no headers: %v", err)
 	}
 	hs := (wire.DeadLetter{Stage: wire.StageScore}).Headers()

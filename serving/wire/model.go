@@ -49,57 +49,49 @@ type Message struct {
 	Headers []Header
 }
 
-// Model message errors. An *Error wraps one of them; test with
-// errors.Is.
-var (
-	// ErrMissingName means the message has no key.
-	ErrMissingName = errors.New("wire: model message without a key (model name)")
-	// ErrMissingFormat means the message has no modelstream.format header.
-	ErrMissingFormat = errors.New("wire: model message without " + HeaderFormat)
-	// ErrBadVersion means the version header is not a decimal number
-	// greater than zero.
-	ErrBadVersion = errors.New("wire: bad " + HeaderVersion)
-	// ErrBadHeader means another modelstream header could not be parsed.
-	ErrBadHeader = errors.New("wire: bad model header")
-	// ErrMissingModel means the message has neither a value nor a location.
-	ErrMissingModel = errors.New("wire: model message with neither bytes nor location")
-	// ErrOversized means the model bytes exceed the limit. An *Error of
-	// this kind also matches serving.ErrTooLarge.
-	ErrOversized = errors.New("wire: model message too large")
-)
+// ErrMalformed means a message is not a valid model message, or a
+// Descriptor cannot be encoded as one. The *Error that wraps it names
+// the header at fault, if any, and the cause. A model too large for the
+// limit is an *Error wrapping serving.ErrTooLarge instead.
+var ErrMalformed = errors.New("wire: malformed model message")
 
-// Error is returned by [EncodeModel] and [DecodeModel]. Kind is one of
-// the model message errors; Header names the offending header when there
-// is one; Err is the underlying cause, if any.
+// Error is returned by [EncodeModel], [DecodeModel] and
+// [ParseDeadLetter]. Header names the offending header, or is "key" or
+// "value" when the message's key or value is at fault; Err is the cause.
+// It wraps ErrMalformed, or serving.ErrTooLarge for an oversized model.
 type Error struct {
-	Kind   error
 	Header string
 	Err    error
 }
 
-// Error returns the kind, the header at fault and the cause.
+// Error returns "wire: malformed model message", the header at fault and
+// the cause.
 func (e *Error) Error() string {
-	msg := e.Kind.Error()
-	if e.Header != "" && e.Kind == ErrBadHeader {
-		msg += " " + e.Header
+	msg := ErrMalformed.Error()
+	if errors.Is(e.Err, serving.ErrTooLarge) {
+		msg = "wire: model message too large"
 	}
-	if e.Err != nil {
-		msg += ": " + e.Err.Error()
+	if e.Header != "" {
+		msg += ": " + e.Header
 	}
-	return msg
+	return msg + ": " + e.Err.Error()
 }
 
-// Unwrap returns the kind, the cause, and serving.ErrTooLarge for an
-// oversized message.
+// Unwrap returns ErrMalformed, unless the message is oversized, and the
+// cause.
 func (e *Error) Unwrap() []error {
-	errs := []error{e.Kind}
-	if e.Kind == ErrOversized {
-		errs = append(errs, serving.ErrTooLarge)
+	if errors.Is(e.Err, serving.ErrTooLarge) {
+		return []error{e.Err}
 	}
-	if e.Err != nil {
-		errs = append(errs, e.Err)
-	}
-	return errs
+	return []error{ErrMalformed, e.Err}
+}
+
+func malformed(header, format string, args ...any) *Error {
+	return &Error{Header: header, Err: fmt.Errorf(format, args...)}
+}
+
+func oversized(n, max int) *Error {
+	return &Error{Header: "value", Err: fmt.Errorf("%w: %d bytes, limit %d", serving.ErrTooLarge, n, max)}
 }
 
 // EncodeModel encodes d as a model message. d must have a Name, a Format,
@@ -114,13 +106,13 @@ func EncodeModel(d serving.Descriptor, max int) (Message, error) {
 	}
 	switch {
 	case d.Name == "":
-		return Message{}, &Error{Kind: ErrMissingName}
+		return Message{}, malformed("key", "no model name")
 	case d.Format == "":
-		return Message{}, &Error{Kind: ErrMissingFormat}
+		return Message{}, malformed(HeaderFormat, "no format")
 	case len(d.Bytes) == 0 && d.Location == "":
-		return Message{}, &Error{Kind: ErrMissingModel}
+		return Message{}, malformed("value", "neither bytes nor a location")
 	case len(d.Bytes) > max:
-		return Message{}, &Error{Kind: ErrOversized, Err: fmt.Errorf("%d bytes, limit %d", len(d.Bytes), max)}
+		return Message{}, oversized(len(d.Bytes), max)
 	}
 	h := make([]Header, 0, 4+len(d.Labels))
 	add := func(k, v string) {
@@ -169,11 +161,11 @@ func DecodeModel(m Message, max int) (serving.Descriptor, error) {
 	}
 	var d serving.Descriptor
 	if len(m.Key) == 0 {
-		return d, &Error{Kind: ErrMissingName}
+		return d, malformed("key", "no model name")
 	}
 	d.Name = string(m.Key)
 	if len(m.Value) > max {
-		return d, &Error{Kind: ErrOversized, Err: fmt.Errorf("%d bytes, limit %d", len(m.Value), max)}
+		return d, oversized(len(m.Value), max)
 	}
 	d.Bytes = m.Value
 	for _, h := range m.Headers {
@@ -190,7 +182,7 @@ func DecodeModel(m Message, max int) (serving.Descriptor, error) {
 				if err == nil {
 					err = errors.New("version 0 is reserved for \"next\": omit the header instead")
 				}
-				return d, &Error{Kind: ErrBadVersion, Header: k, Err: err}
+				return d, &Error{Header: k, Err: err}
 			}
 			d.Version = n
 		case HeaderSHA256:
@@ -198,7 +190,7 @@ func DecodeModel(m Message, max int) (serving.Descriptor, error) {
 		case HeaderCreated:
 			t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(v))
 			if err != nil {
-				return d, &Error{Kind: ErrBadHeader, Header: k, Err: err}
+				return d, &Error{Header: k, Err: err}
 			}
 			d.Created = t
 		case HeaderLocation:
@@ -210,7 +202,7 @@ func DecodeModel(m Message, max int) (serving.Descriptor, error) {
 		case HeaderSignature:
 			sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
 			if err != nil {
-				return d, &Error{Kind: ErrBadHeader, Header: k, Err: err}
+				return d, &Error{Header: k, Err: err}
 			}
 			d.Signature = sig
 		default:
@@ -223,10 +215,10 @@ func DecodeModel(m Message, max int) (serving.Descriptor, error) {
 		}
 	}
 	if d.Format == "" {
-		return d, &Error{Kind: ErrMissingFormat}
+		return d, malformed(HeaderFormat, "missing")
 	}
 	if len(d.Bytes) == 0 && d.Location == "" {
-		return d, &Error{Kind: ErrMissingModel}
+		return d, malformed("value", "neither bytes nor a location")
 	}
 	return d, nil
 }

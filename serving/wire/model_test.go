@@ -66,19 +66,20 @@ func TestModelErrors(t *testing.T) {
 		return out
 	}
 	for _, tc := range []struct {
-		name string
-		m    wire.Message
-		want error
+		name   string
+		m      wire.Message
+		want   error  // wire.ErrMalformed or serving.ErrTooLarge
+		header string // named by the *wire.Error
 	}{
-		{"no key", wire.Message{Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear")}, wire.ErrMissingName},
-		{"no format", wire.Message{Key: []byte("m"), Value: []byte("x")}, wire.ErrMissingFormat},
-		{"version text", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderVersion, "three")}, wire.ErrBadVersion},
-		{"version zero", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderVersion, "0")}, wire.ErrBadVersion},
-		{"version negative", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderVersion, "-1")}, wire.ErrBadVersion},
-		{"created", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderCreated, "yesterday")}, wire.ErrBadHeader},
-		{"signature", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderSignature, "!!")}, wire.ErrBadHeader},
-		{"empty", wire.Message{Key: []byte("m"), Headers: h(wire.HeaderFormat, "linear")}, wire.ErrMissingModel},
-		{"oversized", wire.Message{Key: []byte("m"), Value: make([]byte, 11), Headers: h(wire.HeaderFormat, "linear")}, wire.ErrOversized},
+		{"no key", wire.Message{Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear")}, wire.ErrMalformed, "key"},
+		{"no format", wire.Message{Key: []byte("m"), Value: []byte("x")}, wire.ErrMalformed, wire.HeaderFormat},
+		{"version text", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderVersion, "three")}, wire.ErrMalformed, wire.HeaderVersion},
+		{"version zero", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderVersion, "0")}, wire.ErrMalformed, wire.HeaderVersion},
+		{"version negative", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderVersion, "-1")}, wire.ErrMalformed, wire.HeaderVersion},
+		{"created", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderCreated, "yesterday")}, wire.ErrMalformed, wire.HeaderCreated},
+		{"signature", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderSignature, "!!")}, wire.ErrMalformed, wire.HeaderSignature},
+		{"empty", wire.Message{Key: []byte("m"), Headers: h(wire.HeaderFormat, "linear")}, wire.ErrMalformed, "value"},
+		{"oversized", wire.Message{Key: []byte("m"), Value: make([]byte, 11), Headers: h(wire.HeaderFormat, "linear")}, serving.ErrTooLarge, "value"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := wire.DecodeModel(tc.m, 10)
@@ -86,23 +87,21 @@ func TestModelErrors(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 			var we *wire.Error
-			if !errors.As(err, &we) || !strings.HasPrefix(err.Error(), "wire: ") {
-				t.Errorf("error %v is not a *WireError with the package prefix", err)
+			if !errors.As(err, &we) || we.Header != tc.header || !strings.HasPrefix(err.Error(), "wire: ") {
+				t.Errorf("error %v is not a *wire.Error naming %q with the package prefix", err, tc.header)
+			}
+			if tc.want == serving.ErrTooLarge && errors.Is(err, wire.ErrMalformed) {
+				t.Errorf("an oversized model is not malformed: %v", err)
 			}
 		})
 	}
-	_, err := wire.DecodeModel(wire.Message{Key: []byte("m"), Value: make([]byte, 11), Headers: h(wire.HeaderFormat, "x")}, 10)
-	if !errors.Is(err, serving.ErrTooLarge) {
-		t.Errorf("oversized does not match serving.ErrTooLarge: %v", err)
-	}
-	if _, err := wire.EncodeModel(serving.Descriptor{Name: "m", Format: "f", Bytes: make([]byte, 11)}, 10); !errors.Is(err, wire.ErrOversized) {
+	if _, err := wire.EncodeModel(serving.Descriptor{Name: "m", Format: "f", Bytes: make([]byte, 11)}, 10); !errors.Is(err, serving.ErrTooLarge) {
 		t.Errorf("encode oversized: %v", err)
 	}
-	if _, err := wire.EncodeModel(serving.Descriptor{Name: "m", Bytes: []byte("x")}, 0); !errors.Is(err, wire.ErrMissingFormat) {
-		t.Errorf("encode without format: %v", err)
-	}
-	if _, err := wire.EncodeModel(serving.Descriptor{Name: "m", Format: "f"}, 0); !errors.Is(err, wire.ErrMissingModel) {
-		t.Errorf("encode without model: %v", err)
+	for _, d := range []serving.Descriptor{{Name: "m", Bytes: []byte("x")}, {Name: "m", Format: "f"}, {Format: "f", Bytes: []byte("x")}} {
+		if _, err := wire.EncodeModel(d, 0); !errors.Is(err, wire.ErrMalformed) {
+			t.Errorf("encode %+v: %v", d, err)
+		}
 	}
 }
 
@@ -131,7 +130,8 @@ func TestModelRepeatedHeaders(t *testing.T) {
 		t.Errorf("decoded %+v", d)
 	}
 	m.Headers = h(wire.HeaderFormat, "linear", wire.HeaderVersion, "zero", wire.HeaderVersion, "3")
-	if _, err := wire.DecodeModel(m, 0); !errors.Is(err, wire.ErrBadVersion) {
-		t.Errorf("a bad version followed by a good one: %v, want ErrBadVersion", err)
+	var we *wire.Error
+	if _, err := wire.DecodeModel(m, 0); !errors.As(err, &we) || we.Header != wire.HeaderVersion {
+		t.Errorf("a bad version followed by a good one: %v, want a *wire.Error naming the version header", err)
 	}
 }
