@@ -1,0 +1,321 @@
+package confluent
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/hamba/avro/v2"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// avroKind is the kind of an Avro schema node.
+type avroKind uint8
+
+const (
+	avroNull avroKind = iota
+	avroBoolean
+	avroInt // int and long: both zig-zag varints
+	avroFloat
+	avroDouble
+	avroString
+	avroBytes
+	avroEnum
+	avroFixed
+	avroRecord
+	avroArray
+	avroMap
+	avroUnion
+)
+
+// avroNode is one node of a compiled Avro schema. leaf is the record
+// position the value goes to, or -1 where the value is read and dropped
+// (bytes, fixed, arrays, maps and everything inside them).
+type avroNode struct {
+	kind     avroKind
+	leaf     int
+	path     string
+	size     int         // fixed
+	symbols  []string    // enum
+	children []*avroNode // record fields, union branches, or the items or values of an array or map
+}
+
+// avroPlan decodes Avro binary records of one writer schema.
+type avroPlan struct {
+	root   *avroNode
+	layout *serving.Layout
+}
+
+// compileAvro parses an Avro schema with hamba/avro and compiles it into
+// a plan whose fields are the schema's leaves by dotted path.
+func compileAvro(text string) (plan, error) {
+	s, err := avro.Parse(text)
+	if err != nil {
+		return nil, unsupported("avro schema: %v", err)
+	}
+	var f fields
+	root, err := avroCompile(s, "", true, 0, &f)
+	if err != nil {
+		return nil, err
+	}
+	l, err := f.layout()
+	if err != nil {
+		return nil, err
+	}
+	return &avroPlan{root: root, layout: l}, nil
+}
+
+func avroCompile(s avro.Schema, path string, keep bool, depth int, f *fields) (*avroNode, error) {
+	if depth > maxDepth {
+		return nil, unsupported("avro schema nests deeper than %d levels at %q", maxDepth, path)
+	}
+	if r, ok := s.(*avro.RefSchema); ok {
+		s = r.Schema()
+	}
+	n := &avroNode{leaf: -1, path: path}
+	leaf := func() {
+		if keep && path != "" {
+			n.leaf = f.leaf(path)
+		}
+	}
+	switch s.Type() {
+	case avro.Null:
+		n.kind = avroNull
+	case avro.Boolean:
+		n.kind = avroBoolean
+		leaf()
+	case avro.Int, avro.Long:
+		n.kind = avroInt
+		leaf()
+	case avro.Float:
+		n.kind = avroFloat
+		leaf()
+	case avro.Double:
+		n.kind = avroDouble
+		leaf()
+	case avro.String:
+		n.kind = avroString
+		leaf()
+	case avro.Bytes:
+		n.kind = avroBytes
+	case avro.Fixed:
+		n.kind = avroFixed
+		n.size = s.(*avro.FixedSchema).Size()
+	case avro.Enum:
+		n.kind = avroEnum
+		n.symbols = s.(*avro.EnumSchema).Symbols()
+		leaf()
+	case avro.Record:
+		n.kind = avroRecord
+		for _, fd := range s.(*avro.RecordSchema).Fields() {
+			c, err := avroCompile(fd.Type(), join(path, fd.Name()), keep, depth+1, f)
+			if err != nil {
+				return nil, err
+			}
+			n.children = append(n.children, c)
+		}
+	case avro.Array:
+		n.kind = avroArray
+		c, err := avroCompile(s.(*avro.ArraySchema).Items(), path, false, depth+1, f)
+		if err != nil {
+			return nil, err
+		}
+		n.children = []*avroNode{c}
+	case avro.Map:
+		n.kind = avroMap
+		c, err := avroCompile(s.(*avro.MapSchema).Values(), path, false, depth+1, f)
+		if err != nil {
+			return nil, err
+		}
+		n.children = []*avroNode{c}
+	case avro.Union:
+		n.kind = avroUnion
+		// Every branch flattens at the union's own path, so the fields
+		// of the branches share positions by name; a null branch, or a
+		// branch that leaves a field out, leaves it missing.
+		for _, b := range s.(*avro.UnionSchema).Types() {
+			c, err := avroCompile(b, path, keep, depth, f)
+			if err != nil {
+				return nil, err
+			}
+			n.children = append(n.children, c)
+		}
+	default:
+		return nil, unsupported("avro type %q at %q", s.Type(), path)
+	}
+	return n, nil
+}
+
+func (p *avroPlan) decode(b []byte) (serving.Record, error) {
+	r := newRecord(p.layout)
+	rest, err := avroRead(p.root, b, &r)
+	if err != nil {
+		return serving.Record{}, err
+	}
+	if len(rest) != 0 {
+		return serving.Record{}, incompatible("%d bytes after the avro record", len(rest))
+	}
+	return r, nil
+}
+
+// avroRead decodes the value of n from b into r and returns what follows.
+func avroRead(n *avroNode, b []byte, r *serving.Record) ([]byte, error) {
+	switch n.kind {
+	case avroNull:
+		return b, nil
+	case avroBoolean:
+		if len(b) < 1 {
+			return nil, truncated(n)
+		}
+		if b[0] > 1 {
+			return nil, fieldIncompatible(n.path, serving.ErrFieldType, "boolean byte %d", b[0])
+		}
+		if n.leaf >= 0 {
+			r.Features[n.leaf] = float64(b[0])
+		}
+		return b[1:], nil
+	case avroInt:
+		v, rest, err := avroLong(n, b)
+		if err != nil {
+			return nil, err
+		}
+		if n.leaf >= 0 {
+			r.Features[n.leaf] = float64(v)
+		}
+		return rest, nil
+	case avroFloat:
+		if len(b) < 4 {
+			return nil, truncated(n)
+		}
+		if n.leaf >= 0 {
+			r.Features[n.leaf] = float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
+		}
+		return b[4:], nil
+	case avroDouble:
+		if len(b) < 8 {
+			return nil, truncated(n)
+		}
+		if n.leaf >= 0 {
+			r.Features[n.leaf] = math.Float64frombits(binary.LittleEndian.Uint64(b))
+		}
+		return b[8:], nil
+	case avroString, avroBytes:
+		v, rest, err := avroBlob(n, b)
+		if err != nil {
+			return nil, err
+		}
+		if n.leaf >= 0 {
+			setText(r, n.leaf, string(v))
+		}
+		return rest, nil
+	case avroFixed:
+		if len(b) < n.size {
+			return nil, truncated(n)
+		}
+		return b[n.size:], nil
+	case avroEnum:
+		v, rest, err := avroLong(n, b)
+		if err != nil {
+			return nil, err
+		}
+		if v < 0 || v >= int64(len(n.symbols)) {
+			return nil, fieldIncompatible(n.path, serving.ErrFieldType, "enum index %d of %d symbols", v, len(n.symbols))
+		}
+		if n.leaf >= 0 {
+			setText(r, n.leaf, n.symbols[v])
+		}
+		return rest, nil
+	case avroRecord:
+		var err error
+		for _, c := range n.children {
+			if b, err = avroRead(c, b, r); err != nil {
+				return nil, err
+			}
+		}
+		return b, nil
+	case avroUnion:
+		v, rest, err := avroLong(n, b)
+		if err != nil {
+			return nil, err
+		}
+		if v < 0 || v >= int64(len(n.children)) {
+			return nil, fieldIncompatible(n.path, serving.ErrFieldType, "union branch %d of %d", v, len(n.children))
+		}
+		return avroRead(n.children[v], rest, r)
+	case avroArray, avroMap:
+		return avroSkipBlocks(n, b, r)
+	}
+	return nil, incompatible("unknown avro node at %q", n.path)
+}
+
+// avroSkipBlocks reads the blocks of an array or map, whose values are
+// compiled with no leaves, so nothing is kept.
+func avroSkipBlocks(n *avroNode, b []byte, r *serving.Record) ([]byte, error) {
+	for {
+		count, rest, err := avroLong(n, b)
+		if err != nil {
+			return nil, err
+		}
+		b = rest
+		if count == 0 {
+			return b, nil
+		}
+		if count < 0 { // a block with its size in bytes
+			if count == math.MinInt64 {
+				return nil, fieldIncompatible(n.path, serving.ErrFieldType, "bad block count")
+			}
+			count = -count
+			if _, b, err = avroLong(n, b); err != nil {
+				return nil, err
+			}
+		}
+		if count > int64(len(b)) && n.children[0].kind != avroNull {
+			// every item but null takes at least one byte
+			return nil, truncated(n)
+		}
+		for ; count > 0; count-- {
+			if n.kind == avroMap {
+				if _, b, err = avroBlob(n, b); err != nil {
+					return nil, err
+				}
+			}
+			if b, err = avroRead(n.children[0], b, r); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// avroLong reads a zig-zag varint.
+func avroLong(n *avroNode, b []byte) (int64, []byte, error) {
+	u, k := binary.Uvarint(b)
+	if k <= 0 {
+		if k == 0 {
+			return 0, nil, truncated(n)
+		}
+		return 0, nil, fieldIncompatible(n.path, serving.ErrFieldType, "varint overflows 64 bits")
+	}
+	return int64(u>>1) ^ -int64(u&1), b[k:], nil
+}
+
+// avroBlob reads a length-prefixed string or bytes.
+func avroBlob(n *avroNode, b []byte) ([]byte, []byte, error) {
+	size, rest, err := avroLong(n, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if size < 0 || size > int64(len(rest)) {
+		if size < 0 {
+			return nil, nil, fieldIncompatible(n.path, serving.ErrFieldType, "negative length %d", size)
+		}
+		return nil, nil, truncated(n)
+	}
+	return rest[:size], rest[size:], nil
+}
+
+func truncated(n *avroNode) error {
+	if n.path == "" {
+		return incompatible("avro record truncated")
+	}
+	return fieldIncompatible(n.path, serving.ErrMissingField, "avro record truncated")
+}

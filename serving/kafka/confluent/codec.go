@@ -1,0 +1,323 @@
+package confluent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/kafka"
+)
+
+// Errors of a Codec. Each wraps kafka.ErrDecode, so that a Source
+// dead-letters the record with the error as its reason; a
+// *SchemaError carries the schema ID. Test with errors.Is.
+var (
+	// ErrFrame means a value is not in the Confluent wire format: too
+	// short, a magic byte other than 0, or bad Protobuf message indexes.
+	ErrFrame = errors.New("confluent: malformed frame")
+	// ErrUnknownSchema means the registry has no schema with the
+	// record's ID.
+	ErrUnknownSchema = errors.New("confluent: unknown schema ID")
+	// ErrUnavailable means the registry could not be reached, or
+	// answered with an error, for every attempt of the Retry policy.
+	ErrUnavailable = errors.New("confluent: schema registry unavailable")
+	// ErrIncompatible means a record does not match the schema its ID
+	// names: truncated or trailing bytes, a value of the wrong type, an
+	// out-of-range union branch or enum symbol.
+	ErrIncompatible = errors.New("confluent: record does not match its schema")
+	// ErrUnsupported means the schema of an ID uses what this package
+	// cannot read: references to other schemas, a recursion deeper than
+	// 32 levels, a Protobuf schema that does not compile, or no field
+	// that can be a feature.
+	ErrUnsupported = errors.New("confluent: unsupported schema")
+)
+
+// SchemaError is the error of a record that could not be decoded with
+// the schema its frame names. It wraps kafka.ErrDecode and Err, which
+// wraps one of ErrUnknownSchema, ErrUnavailable, ErrIncompatible or
+// ErrUnsupported, and a
+// *serving.FieldError when one field is at fault.
+type SchemaError struct {
+	// ID is the schema ID read from the frame.
+	ID int
+	// Err is the cause.
+	Err error
+}
+
+// Error implements error.
+func (e *SchemaError) Error() string {
+	return fmt.Sprintf("confluent: schema %d: %v", e.ID, e.Err)
+}
+
+// Unwrap returns kafka.ErrDecode and Err.
+func (e *SchemaError) Unwrap() []error { return []error{kafka.ErrDecode, e.Err} }
+
+// frameErr is the error of a malformed frame.
+func frameErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %w: "+format, append([]any{kafka.ErrDecode, ErrFrame}, args...)...)
+}
+
+// A plan decodes the payload of one schema ID (after the magic byte and
+// the ID) into a serving.Record.
+type plan interface {
+	decode(payload []byte) (serving.Record, error)
+}
+
+// Codec decodes values written in the Confluent Schema Registry wire
+// format — a zero magic byte, the 4-byte big-endian schema ID, for
+// Protobuf the message indexes, then the encoded record — into named
+// serving.Records. It implements kafka.Codec. Avro, Protobuf and JSON
+// Schema are read; see the package documentation for how fields map to
+// the record.
+//
+// The schema of an ID is fetched from the registry the first time the
+// ID is met, once however many goroutines meet it together, and kept
+// (at most MaxSchemas IDs). A Codec is safe for concurrent use.
+type Codec struct {
+	client  *sr.Client
+	o       options
+	mu      sync.Mutex
+	schemas map[int]*entry
+}
+
+// entry is one schema ID in the cache: done is closed once p or err is
+// set. A failed fetch (ErrUnavailable) is remembered until retry, so a
+// down registry costs each record no more than one wait.
+type entry struct {
+	done  chan struct{}
+	p     plan
+	err   error
+	retry time.Time
+}
+
+// Option configures a Codec.
+type Option func(*options)
+
+type options struct {
+	maxSchemas int
+	attempts   int
+	backoff    time.Duration
+	timeout    time.Duration
+	now        func() time.Time
+}
+
+// MaxSchemas bounds the schema IDs a Codec keeps (default 1024). When
+// the cache is full it is emptied and refilled from the registry.
+func MaxSchemas(n int) Option { return func(o *options) { o.maxSchemas = n } }
+
+// Retry sets how a schema fetch that fails for a reason other than an
+// unknown ID (a connection refused, a timeout, a 5xx answer) is retried:
+// attempts tries in all, waiting backoff, then twice as long, and so on,
+// between them, each try bounded by timeout. After the last failure the
+// records of that ID fail with ErrUnavailable, and are dead-lettered by a
+// Source, until the same total time has passed; then the next record
+// tries again. Defaults: 4 attempts, 100ms backoff, 5s timeout, so a
+// down registry holds a partition for at most about 21s per schema ID
+// before its records are dead-lettered with the reason, and other
+// partitions' records whose schemas are cached are not held at all.
+func Retry(attempts int, backoff, timeout time.Duration) Option {
+	return func(o *options) { o.attempts, o.backoff, o.timeout = attempts, backoff, timeout }
+}
+
+// New returns a Codec that reads schemas from client, which carries the
+// registry's URLs, TLS and authentication (see sr.NewClient). A nil
+// client, MaxSchemas below 1, or Retry with fewer than 1 attempt, a
+// negative backoff or a non-positive timeout is an error wrapping
+// serving.ErrConfig.
+func New(client *sr.Client, opts ...Option) (*Codec, error) {
+	o := options{maxSchemas: 1024, attempts: 4, backoff: 100 * time.Millisecond, timeout: 5 * time.Second, now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch {
+	case client == nil:
+		return nil, fmt.Errorf("%w: confluent: nil registry client", serving.ErrConfig)
+	case o.maxSchemas < 1:
+		return nil, fmt.Errorf("%w: confluent: MaxSchemas %d, want at least 1", serving.ErrConfig, o.maxSchemas)
+	case o.attempts < 1 || o.backoff < 0 || o.timeout <= 0:
+		return nil, fmt.Errorf("%w: confluent: Retry(%d, %v, %v): want at least 1 attempt, a backoff of 0 or more and a positive timeout", serving.ErrConfig, o.attempts, o.backoff, o.timeout)
+	}
+	return &Codec{client: client, o: o, schemas: make(map[int]*entry)}, nil
+}
+
+// Decode implements kafka.Codec.
+func (c *Codec) Decode(v []byte) (serving.Record, error) {
+	if len(v) < 5 {
+		return serving.Record{}, frameErr("%d bytes, want at least 5", len(v))
+	}
+	if v[0] != 0 {
+		return serving.Record{}, frameErr("magic byte %d, want 0", v[0])
+	}
+	id := int(uint32(v[1])<<24 | uint32(v[2])<<16 | uint32(v[3])<<8 | uint32(v[4]))
+	p, err := c.plan(id)
+	if err != nil {
+		return serving.Record{}, &SchemaError{ID: id, Err: err}
+	}
+	r, err := p.decode(v[5:])
+	if err != nil {
+		if errors.Is(err, ErrFrame) {
+			return serving.Record{}, fmt.Errorf("%w: schema %d: %w", kafka.ErrDecode, id, err)
+		}
+		return serving.Record{}, &SchemaError{ID: id, Err: err}
+	}
+	return r, nil
+}
+
+// plan returns the decoding plan of schema id, fetching it once.
+func (c *Codec) plan(id int) (plan, error) {
+	c.mu.Lock()
+	e := c.schemas[id]
+	if e != nil {
+		select {
+		case <-e.done:
+			if e.err != nil && errors.Is(e.err, ErrUnavailable) && !c.o.now().Before(e.retry) {
+				e = nil // try the registry again
+			}
+		default:
+		}
+	}
+	if e == nil {
+		if len(c.schemas) >= c.o.maxSchemas {
+			clear(c.schemas)
+		}
+		e = &entry{done: make(chan struct{})}
+		c.schemas[id] = e
+		c.mu.Unlock()
+		e.p, e.err = c.fetch(id)
+		if e.err != nil {
+			e.retry = c.o.now().Add(c.patience())
+		}
+		close(e.done)
+		return e.p, e.err
+	}
+	c.mu.Unlock()
+	<-e.done
+	return e.p, e.err
+}
+
+// patience is the longest a fetch can take under the Retry policy.
+func (c *Codec) patience() time.Duration {
+	d := time.Duration(c.o.attempts) * c.o.timeout
+	for i, b := 1, c.o.backoff; i < c.o.attempts; i, b = i+1, 2*b {
+		d += b
+	}
+	return d
+}
+
+// fetch reads schema id from the registry and compiles its plan.
+func (c *Codec) fetch(id int) (plan, error) {
+	var (
+		s   sr.Schema
+		err error
+	)
+	backoff := c.o.backoff
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), c.o.timeout)
+		s, err = c.client.SchemaByID(ctx, id)
+		cancel()
+		if err == nil {
+			break
+		}
+		var re *sr.ResponseError
+		if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
+			return nil, fmt.Errorf("%w: %v", ErrUnknownSchema, err)
+		}
+		if attempt == c.o.attempts || errors.As(err, &re) && re.StatusCode < 500 {
+			return nil, fmt.Errorf("%w after %d attempts: %v", ErrUnavailable, attempt, err)
+		}
+		time.Sleep(backoff)
+		backoff *= 2
+	}
+	if len(s.References) > 0 {
+		return nil, unsupported("schema %d has %d references; schemas with references are not supported", id, len(s.References))
+	}
+	switch s.Type {
+	case sr.TypeAvro:
+		return compileAvro(s.Schema)
+	case sr.TypeProtobuf:
+		return compileProtobuf(s.Schema)
+	case sr.TypeJSON:
+		return compileJSONSchema(s.Schema)
+	default:
+		return nil, unsupported("schema %d has type %v", id, s.Type)
+	}
+}
+
+// fields accumulates the leaves of a schema: each distinct path is one
+// position of the Layout.
+type fields struct {
+	names []string
+	index map[string]int
+}
+
+// leaf returns the position of path, adding it if new.
+func (f *fields) leaf(path string) int {
+	if f.index == nil {
+		f.index = make(map[string]int)
+	}
+	if i, ok := f.index[path]; ok {
+		return i
+	}
+	f.index[path] = len(f.names)
+	f.names = append(f.names, path)
+	return len(f.names) - 1
+}
+
+func (f *fields) layout() (*serving.Layout, error) {
+	if len(f.names) == 0 {
+		return nil, unsupported("the schema has no numeric, boolean, string or enum field")
+	}
+	l, err := serving.NewLayout(f.names...)
+	if err != nil {
+		return nil, unsupported("%v", err)
+	}
+	return l, nil
+}
+
+// newRecord returns a record of l with every feature missing (NaN).
+func newRecord(l *serving.Layout) serving.Record {
+	x := make([]float64, l.Len())
+	for i := range x {
+		x[i] = math.NaN()
+	}
+	return serving.Record{Features: x, Layout: l}
+}
+
+// setText sets field i of r to the text s.
+func setText(r *serving.Record, i int, s string) {
+	if r.Text == nil {
+		r.Text = make([]string, len(r.Features))
+	}
+	r.Text[i] = s
+	r.Features[i] = math.NaN()
+}
+
+// maxDepth bounds the nesting of the fields a schema flattens, which also
+// stops recursive schemas.
+const maxDepth = 32
+
+func join(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "." + name
+}
+
+func incompatible(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrIncompatible}, args...)...)
+}
+
+func fieldIncompatible(field string, kind error, format string, args ...any) error {
+	return fmt.Errorf("%w: %w", ErrIncompatible, &serving.FieldError{Field: field, Err: fmt.Errorf("%w: "+format, append([]any{kind}, args...)...)})
+}
+
+func unsupported(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrUnsupported}, args...)...)
+}

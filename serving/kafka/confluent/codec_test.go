@@ -1,0 +1,433 @@
+package confluent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/kafka"
+)
+
+var _ kafka.Codec = (*Codec)(nil)
+
+// registry is srfake's Schema Registry REST API served over HTTP on
+// loopback, with a switch that makes it answer 503 and a count of the
+// schema-by-ID requests it served.
+type registry struct {
+	*srfake.Registry
+	url    string
+	down   atomic.Bool
+	byID   atomic.Int64
+	client *sr.Client
+}
+
+func newRegistry(t *testing.T) *registry {
+	t.Helper()
+	r := &registry{Registry: srfake.New()}
+	t.Cleanup(r.Registry.Close)
+	h := r.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if strings.HasPrefix(req.URL.Path, "/schemas/ids/") {
+			r.byID.Add(1)
+		}
+		if r.down.Load() {
+			http.Error(w, `{"error_code":50301,"message":"down"}`, http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	r.url = srv.URL
+	cl, err := sr.NewClient(sr.URLs(srv.URL))
+	require.NoError(t, err)
+	r.client = cl
+	return r
+}
+
+// register registers a schema through the REST API (POST
+// /subjects/{s}/versions) and returns its ID.
+func (r *registry) register(t *testing.T, subject string, s sr.Schema) int {
+	t.Helper()
+	ss, err := r.client.CreateSchema(context.Background(), subject, s)
+	require.NoError(t, err)
+	r.byID.Store(0) // count only the codec's fetches
+	return ss.ID
+}
+
+func frame(id int, index []int, payload []byte) []byte {
+	var h sr.ConfluentHeader
+	b, _ := h.AppendEncode(nil, id, index)
+	return append(b, payload...)
+}
+
+const avroV1 = `{"type":"record","name":"Txn","namespace":"test","fields":[
+ {"name":"amount","type":"double"},
+ {"name":"count","type":"long"},
+ {"name":"ratio","type":"float"},
+ {"name":"flagged","type":"boolean"},
+ {"name":"country","type":"string"},
+ {"name":"channel","type":{"type":"enum","name":"Channel","symbols":["WEB","POS","ATM"]}},
+ {"name":"merchant","type":{"type":"record","name":"Merchant","fields":[
+   {"name":"risk","type":["null","double"],"default":null},
+   {"name":"geo","type":{"type":"record","name":"Geo","fields":[{"name":"lat","type":"double"}]}}]}},
+ {"name":"tags","type":{"type":"array","items":"string"}},
+ {"name":"attrs","type":{"type":"map","values":"long"}},
+ {"name":"raw","type":"bytes"},
+ {"name":"age","type":["null","int"],"default":null}]}`
+
+func avroValue(amount float64, risk any, age any) map[string]any {
+	return map[string]any{
+		"amount": amount, "count": int64(7), "ratio": float32(0.5), "flagged": true,
+		"country": "FR", "channel": "POS",
+		"merchant": map[string]any{"risk": risk, "geo": map[string]any{"lat": 48.85}},
+		"tags":     []string{"a", "b", "c"}, "attrs": map[string]any{"x": int64(1), "y": int64(2)},
+		"raw": []byte{1, 2, 3}, "age": age,
+	}
+}
+
+func newCodec(t *testing.T, r *registry, opts ...Option) *Codec {
+	t.Helper()
+	c, err := New(r.client, opts...)
+	require.NoError(t, err)
+	return c
+}
+
+func TestAvroNamedNestedAndMissing(t *testing.T) {
+	r := newRegistry(t)
+	id := r.register(t, "txn-value", sr.Schema{Schema: avroV1, Type: sr.TypeAvro})
+	schema := avro.MustParse(avroV1)
+	c := newCodec(t, r)
+
+	b, err := avro.Marshal(schema, avroValue(12.5, 0.25, 41))
+	require.NoError(t, err)
+	rec, err := c.Decode(frame(id, nil, b))
+	require.NoError(t, err)
+	require.NotNil(t, rec.Layout)
+	assert.Equal(t, []string{"amount", "count", "ratio", "flagged", "country", "channel", "merchant.risk", "merchant.geo.lat", "age"}, rec.Layout.Names())
+	get := func(rec serving.Record, name string) float64 {
+		i, ok := rec.Layout.Index(name)
+		require.True(t, ok, name)
+		return rec.Features[i]
+	}
+	text := func(rec serving.Record, name string) string {
+		i, _ := rec.Layout.Index(name)
+		require.NotNil(t, rec.Text)
+		return rec.Text[i]
+	}
+	assert.Equal(t, 12.5, get(rec, "amount"))
+	assert.Equal(t, 7.0, get(rec, "count"))
+	assert.Equal(t, 0.5, get(rec, "ratio"))
+	assert.Equal(t, 1.0, get(rec, "flagged"))
+	assert.Equal(t, 0.25, get(rec, "merchant.risk"))
+	assert.Equal(t, 48.85, get(rec, "merchant.geo.lat"))
+	assert.Equal(t, 41.0, get(rec, "age"))
+	assert.Equal(t, "FR", text(rec, "country"))
+	assert.Equal(t, "POS", text(rec, "channel"))
+	assert.True(t, math.IsNaN(get(rec, "country")))
+
+	// Null union branches are missing; the Layout is the same pointer.
+	b, err = avro.Marshal(schema, avroValue(3, nil, nil))
+	require.NoError(t, err)
+	rec2, err := c.Decode(frame(id, nil, b))
+	require.NoError(t, err)
+	assert.Same(t, rec.Layout, rec2.Layout)
+	assert.True(t, math.IsNaN(get(rec2, "merchant.risk")))
+	assert.True(t, math.IsNaN(get(rec2, "age")))
+	assert.Equal(t, int64(1), r.byID.Load(), "one fetch per schema ID")
+}
+
+func TestSchemaEvolutionMidStreamFetchedOnce(t *testing.T) {
+	r := newRegistry(t)
+	v1 := `{"type":"record","name":"R","fields":[{"name":"a","type":"double"}]}`
+	v2 := `{"type":"record","name":"R","fields":[{"name":"a","type":"double"},{"name":"b","type":["null","double"],"default":null}]}`
+	id1 := r.register(t, "r-value", sr.Schema{Schema: v1, Type: sr.TypeAvro})
+	c := newCodec(t, r)
+	b1, _ := avro.Marshal(avro.MustParse(v1), map[string]any{"a": 1.0})
+	for range 10 {
+		_, err := c.Decode(frame(id1, nil, b1))
+		require.NoError(t, err)
+	}
+	id2 := r.register(t, "r-value", sr.Schema{Schema: v2, Type: sr.TypeAvro})
+	require.NotEqual(t, id1, id2)
+	b2, _ := avro.Marshal(avro.MustParse(v2), map[string]any{"a": 2.0, "b": 3.0})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec, err := c.Decode(frame(id2, nil, b2))
+			if assert.NoError(t, err) {
+				assert.Equal(t, []float64{2, 3}, rec.Features)
+				assert.Equal(t, []string{"a", "b"}, rec.Layout.Names())
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int64(1), r.byID.Load(), "each new ID fetched once, however many decoders meet it")
+}
+
+func TestMalformedFrames(t *testing.T) {
+	r := newRegistry(t)
+	c := newCodec(t, r)
+	for name, v := range map[string][]byte{
+		"empty":   nil,
+		"short":   {0, 0, 0, 1},
+		"magic":   {1, 0, 0, 0, 1, 2},
+		"json":    []byte(`{"a":1}`),
+		"textual": []byte("hello"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := c.Decode(v)
+			assert.ErrorIs(t, err, ErrFrame)
+			assert.ErrorIs(t, err, kafka.ErrDecode)
+		})
+	}
+	assert.Zero(t, r.byID.Load(), "a malformed frame never reaches the registry")
+}
+
+func TestUnknownSchemaID(t *testing.T) {
+	r := newRegistry(t)
+	c := newCodec(t, r)
+	_, err := c.Decode(frame(4242, nil, []byte{2}))
+	require.ErrorIs(t, err, ErrUnknownSchema)
+	assert.ErrorIs(t, err, kafka.ErrDecode)
+	var se *SchemaError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 4242, se.ID)
+	assert.Equal(t, int64(1), r.byID.Load(), "a 404 is not retried")
+}
+
+func TestUnreachableRegistryRetriesThenFailsFastThenRecovers(t *testing.T) {
+	r := newRegistry(t)
+	s := `{"type":"record","name":"R","fields":[{"name":"a","type":"double"}]}`
+	id := r.register(t, "r-value", sr.Schema{Schema: s, Type: sr.TypeAvro})
+	b, _ := avro.Marshal(avro.MustParse(s), map[string]any{"a": 1.5})
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	c := newCodec(t, r, Retry(3, time.Millisecond, time.Second))
+	c.o.now = func() time.Time { return time.Unix(0, now.Load()) }
+
+	r.down.Store(true)
+	_, err := c.Decode(frame(id, nil, b))
+	require.ErrorIs(t, err, ErrUnavailable)
+	assert.ErrorIs(t, err, kafka.ErrDecode)
+	assert.Contains(t, err.Error(), "down", "the reason names the registry's answer")
+	assert.Equal(t, int64(3), r.byID.Load(), "three attempts")
+
+	// Within the retry window the next record fails at once, without
+	// asking the registry again: a partition is not held per record.
+	_, err = c.Decode(frame(id, nil, b))
+	require.ErrorIs(t, err, ErrUnavailable)
+	assert.Equal(t, int64(3), r.byID.Load())
+
+	// Once the window has passed and the registry is back, it works.
+	r.down.Store(false)
+	now.Add(int64(time.Hour))
+	rec, err := c.Decode(frame(id, nil, b))
+	require.NoError(t, err)
+	assert.Equal(t, []float64{1.5}, rec.Features)
+}
+
+func TestAvroIncompatibleRecords(t *testing.T) {
+	r := newRegistry(t)
+	id := r.register(t, "txn-value", sr.Schema{Schema: avroV1, Type: sr.TypeAvro})
+	c := newCodec(t, r)
+	good, err := avro.Marshal(avro.MustParse(avroV1), avroValue(1, 2.0, 3))
+	require.NoError(t, err)
+
+	// Every strict prefix of a good record is incompatible, never a panic.
+	for n := range len(good) {
+		_, err := c.Decode(frame(id, nil, good[:n]))
+		require.ErrorIs(t, err, ErrIncompatible, "prefix %d", n)
+		require.ErrorIs(t, err, kafka.ErrDecode)
+	}
+	_, err = c.Decode(frame(id, nil, append(good[:len(good):len(good)], 0)))
+	assert.ErrorIs(t, err, ErrIncompatible, "trailing byte")
+
+	// A record written with another schema: a bad enum index names the field.
+	other := avro.MustParse(`{"type":"record","name":"X","fields":[{"name":"a","type":"double"},{"name":"b","type":"long"},{"name":"c","type":"float"},{"name":"d","type":"boolean"},{"name":"e","type":"string"},{"name":"f","type":"int"}]}`)
+	bad, err := avro.Marshal(other, map[string]any{"a": 1.0, "b": int64(1), "c": float32(1), "d": true, "e": "x", "f": 9})
+	require.NoError(t, err)
+	_, err = c.Decode(frame(id, nil, bad))
+	require.ErrorIs(t, err, ErrIncompatible)
+	var fe *serving.FieldError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "channel", fe.Field)
+}
+
+func TestUnsupportedSchemas(t *testing.T) {
+	r := newRegistry(t)
+	recursive := `{"type":"record","name":"Node","fields":[{"name":"v","type":"double"},{"name":"next","type":["null","Node"]}]}`
+	id := r.register(t, "n-value", sr.Schema{Schema: recursive, Type: sr.TypeAvro})
+	c := newCodec(t, r)
+	_, err := c.Decode(frame(id, nil, []byte{0}))
+	assert.ErrorIs(t, err, ErrUnsupported)
+	assert.ErrorIs(t, err, kafka.ErrDecode)
+}
+
+const protoSchema = `syntax = "proto3";
+package test;
+message Other { double z = 1; }
+message Txn {
+  enum Channel { WEB = 0; POS = 1; }
+  message Merchant { double risk = 1; optional double limit = 2; }
+  double amount = 1;
+  int64 count = 2;
+  bool flagged = 3;
+  string country = 4;
+  Channel channel = 5;
+  Merchant merchant = 6;
+  repeated double history = 7;
+  bytes raw = 8;
+  optional int32 age = 9;
+  sint32 delta = 10;
+}
+`
+
+func TestProtobufDynamicFromRegisteredSchema(t *testing.T) {
+	r := newRegistry(t)
+	id := r.register(t, "txn-value", sr.Schema{Schema: protoSchema, Type: sr.TypeProtobuf})
+	c := newCodec(t, r)
+
+	// The wire bytes are assembled field by field with protowire.
+	var m []byte
+	m = protowire.AppendTag(m, 6, protowire.BytesType) // merchant, a nested message: risk only
+	var sub []byte
+	sub = protowire.AppendTag(sub, 1, protowire.Fixed64Type)
+	sub = protowire.AppendFixed64(sub, math.Float64bits(0.75))
+	m = protowire.AppendBytes(m, sub)
+	m = protowire.AppendTag(m, 1, protowire.Fixed64Type)
+	m = protowire.AppendFixed64(m, math.Float64bits(99.5))
+	m = protowire.AppendTag(m, 2, protowire.VarintType)
+	m = protowire.AppendVarint(m, 12)
+	m = protowire.AppendTag(m, 3, protowire.VarintType)
+	m = protowire.AppendVarint(m, 1)
+	m = protowire.AppendTag(m, 4, protowire.BytesType)
+	m = protowire.AppendString(m, "DE")
+	m = protowire.AppendTag(m, 5, protowire.VarintType)
+	m = protowire.AppendVarint(m, 1)
+	m = protowire.AppendTag(m, 7, protowire.BytesType)
+	m = protowire.AppendBytes(m, protowire.AppendFixed64(nil, math.Float64bits(1)))
+	m = protowire.AppendTag(m, 10, protowire.VarintType)
+	m = protowire.AppendVarint(m, protowire.EncodeZigZag(-3))
+
+	rec, err := c.Decode(frame(id, []int{1}, m)) // message index 1: Txn
+	require.NoError(t, err)
+	assert.Equal(t, []string{"amount", "count", "flagged", "country", "channel", "merchant.risk", "merchant.limit", "age", "delta"}, rec.Layout.Names())
+	at := func(name string) int { i, _ := rec.Layout.Index(name); return i }
+	assert.Equal(t, 99.5, rec.Features[at("amount")])
+	assert.Equal(t, 12.0, rec.Features[at("count")])
+	assert.Equal(t, 1.0, rec.Features[at("flagged")])
+	assert.Equal(t, "DE", rec.Text[at("country")])
+	assert.Equal(t, "POS", rec.Text[at("channel")])
+	assert.Equal(t, 0.75, rec.Features[at("merchant.risk")])
+	assert.True(t, math.IsNaN(rec.Features[at("merchant.limit")]), "unset optional is missing")
+	assert.True(t, math.IsNaN(rec.Features[at("age")]), "unset optional is missing")
+	assert.Equal(t, -3.0, rec.Features[at("delta")])
+
+	// An unset message leaves its fields missing; message index 0 is Other.
+	rec, err = c.Decode(frame(id, []int{1}, nil))
+	require.NoError(t, err)
+	assert.True(t, math.IsNaN(rec.Features[at("merchant.risk")]))
+	assert.Equal(t, 0.0, rec.Features[at("amount")], "proto3 scalars without presence default to 0")
+	other, err := c.Decode(frame(id, []int{0}, protowire.AppendFixed64(protowire.AppendTag(nil, 1, protowire.Fixed64Type), math.Float64bits(5))))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"z"}, other.Layout.Names())
+	assert.Equal(t, []float64{5}, other.Features)
+
+	// No such message, bad indexes, and bytes that are not the message.
+	_, err = c.Decode(frame(id, []int{7}, nil))
+	assert.ErrorIs(t, err, ErrIncompatible)
+	_, err = c.Decode(frame(id, nil, []byte{0x80}))
+	assert.ErrorIs(t, err, kafka.ErrDecode)
+	_, err = c.Decode(frame(id, []int{1}, []byte{0x0a, 0x05, 1}))
+	assert.ErrorIs(t, err, ErrIncompatible)
+	assert.ErrorIs(t, err, kafka.ErrDecode)
+}
+
+func TestProtobufSchemaThatDoesNotCompile(t *testing.T) {
+	r := newRegistry(t)
+	r.SeedSchema("bad-value", 1, 77, sr.Schema{Schema: "syntax = \"proto3\"; message {", Type: sr.TypeProtobuf})
+	c := newCodec(t, r)
+	_, err := c.Decode(frame(77, nil, nil))
+	assert.ErrorIs(t, err, ErrUnsupported)
+}
+
+const jsonSchemaText = `{"type":"object","properties":{
+ "amount":{"type":"number"},
+ "flagged":{"type":"boolean"},
+ "country":{"type":"string"},
+ "merchant":{"type":"object","properties":{"risk":{"type":["null","number"]},"geo":{"type":"object","properties":{"lat":{"type":"number"}}}}},
+ "tags":{"type":"array","items":{"type":"string"}}}}`
+
+func TestJSONSchema(t *testing.T) {
+	r := newRegistry(t)
+	id := r.register(t, "txn-value", sr.Schema{Schema: jsonSchemaText, Type: sr.TypeJSON})
+	c := newCodec(t, r)
+	doc, _ := json.Marshal(map[string]any{"amount": 3.5, "flagged": false, "country": "IT",
+		"merchant": map[string]any{"risk": nil, "geo": map[string]any{"lat": 1.25}}, "tags": []string{"x"}})
+	rec, err := c.Decode(frame(id, nil, doc))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"amount", "country", "flagged", "merchant.geo.lat", "merchant.risk"}, rec.Layout.Names())
+	assert.Equal(t, 3.5, rec.Features[0])
+	assert.Equal(t, "IT", rec.Text[1])
+	assert.Equal(t, 0.0, rec.Features[2])
+	assert.Equal(t, 1.25, rec.Features[3])
+	assert.True(t, math.IsNaN(rec.Features[4]))
+
+	_, err = c.Decode(frame(id, nil, []byte(`{"amount":"lots"}`)))
+	require.ErrorIs(t, err, ErrIncompatible)
+	var fe *serving.FieldError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "amount", fe.Field)
+	assert.ErrorIs(t, err, serving.ErrFieldType)
+	_, err = c.Decode(frame(id, nil, []byte(`{"amount":1`)))
+	assert.ErrorIs(t, err, ErrIncompatible)
+}
+
+func TestCacheIsBounded(t *testing.T) {
+	r := newRegistry(t)
+	c := newCodec(t, r, MaxSchemas(2))
+	var ids []int
+	for i := range 5 {
+		s := `{"type":"record","name":"R` + string(rune('a'+i)) + `","fields":[{"name":"a","type":"double"}]}`
+		ids = append(ids, r.register(t, "s"+string(rune('a'+i)), sr.Schema{Schema: s, Type: sr.TypeAvro}))
+	}
+	b := avro.MustParse(`"double"`)
+	v, _ := avro.Marshal(b, 1.0)
+	for _, id := range ids {
+		_, err := c.Decode(frame(id, nil, v))
+		require.NoError(t, err)
+		assert.LessOrEqual(t, len(c.schemas), 2)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	r := newRegistry(t)
+	for name, f := range map[string]func() (*Codec, error){
+		"nil client":  func() (*Codec, error) { return New(nil) },
+		"max schemas": func() (*Codec, error) { return New(r.client, MaxSchemas(0)) },
+		"attempts":    func() (*Codec, error) { return New(r.client, Retry(0, 0, time.Second)) },
+		"timeout":     func() (*Codec, error) { return New(r.client, Retry(1, 0, 0)) },
+	} {
+		_, err := f()
+		assert.ErrorIs(t, err, serving.ErrConfig, name)
+	}
+	assert.True(t, errors.Is(&SchemaError{Err: ErrIncompatible}, kafka.ErrDecode))
+}

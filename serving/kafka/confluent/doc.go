@@ -1,0 +1,67 @@
+// Package confluent decodes Kafka records written in the Confluent
+// Schema Registry wire format — Avro, Protobuf and JSON Schema — into
+// named serving.Records, for a kafka.Source.
+//
+//	cl, err := sr.NewClient(sr.URLs("http://registry:8081"))
+//	codec, err := confluent.New(cl)
+//	src, err := kafka.NewSource(cfg, "scorers", slot, sink, kafka.RecordCodec(codec))
+//
+// # Wire format
+//
+// A value is a zero magic byte, the schema ID as 4 big-endian bytes,
+// for Protobuf the message indexes (a zig-zag varint count and that many
+// indexes, or a single 0 for the first message), then the record encoded
+// with that schema. The frame and the registry client are
+// github.com/twmb/franz-go/pkg/sr's. A value that is not such a frame
+// fails with ErrFrame.
+//
+// # Fields
+//
+// Each schema ID becomes one *serving.Layout, built once from the
+// schema, not from each record: a field is named by its dotted path
+// through nested records or messages ("merchant.geo.lat"), so a model's
+// inputs bind to nested fields by those names. Numbers are features,
+// booleans 1 and 0; strings and enum symbols go to Record.Text for
+// categorical inputs. A null, an unset optional field or oneof member, an
+// unset nested message, and a union branch or JSON property that is
+// absent are missing (NaN). Arrays, maps, bytes and fixed values are read
+// past and are not fields. The branches of an Avro union share the
+// union's path: a union of null and a record adds the record's fields,
+// missing when the value is null.
+//
+//   - Avro: the schema is parsed with github.com/hamba/avro/v2 and the
+//     binary record decoded by a plan compiled from it, with no
+//     reflection; a record that does not match its writer schema
+//     (truncated, trailing bytes, a bad union branch or enum index) fails
+//     with ErrIncompatible naming the field.
+//   - Protobuf: the registered .proto text is compiled with
+//     github.com/bufbuild/protocompile (the well-known imports resolve),
+//     and each record decoded dynamically with dynamicpb: no generated
+//     code. An open enum's unknown number is missing.
+//   - JSON Schema: the properties of object schemas, nested by path; a
+//     value of the wrong JSON type fails with ErrIncompatible and a
+//     *serving.FieldError with serving.ErrFieldType. The document is not
+//     otherwise validated against the schema (no formats, ranges or
+//     combinators).
+//
+// Schemas with references to other subjects are refused (ErrUnsupported).
+//
+// # Schema evolution and the registry
+//
+// A schema ID is fetched from the registry the first time a record
+// carries it, once however many partitions meet it together, and cached
+// (MaxSchemas, default 1024 IDs). A producer that moves to a new schema
+// version mid-stream thus costs one fetch. An ID the registry does not
+// know fails with ErrUnknownSchema. A registry that cannot be reached is
+// retried with a doubling backoff (Retry); then the record fails with
+// ErrUnavailable and the registry's last answer, and so do the records of
+// that ID for as long as the retries took, without asking again, so a
+// partition is never held longer than one round of retries, and records
+// of cached schemas on other partitions are not held at all.
+//
+// # Errors
+//
+// Every error of Decode wraps kafka.ErrDecode, so a Source dead-letters
+// the record with the error as its reason and goes on; it never panics.
+// Errors about one schema ID are a *SchemaError.
+package confluent

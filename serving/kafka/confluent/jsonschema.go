@@ -1,0 +1,157 @@
+package confluent
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// jsonKind is what a JSON Schema leaf holds.
+type jsonKind uint8
+
+const (
+	jsonNumber jsonKind = iota // number, integer, boolean
+	jsonText                   // string
+)
+
+// jsonLeaf is one feature of a JSON Schema: its path through nested
+// objects.
+type jsonLeaf struct {
+	keys  []string
+	kind  jsonKind
+	index int
+}
+
+// jsonPlan decodes JSON documents of one JSON Schema.
+type jsonPlan struct {
+	leaves []jsonLeaf
+	layout *serving.Layout
+}
+
+// jsonSchema is the part of a JSON Schema that names fields.
+type jsonSchema struct {
+	Type       json.RawMessage        `json:"type"`
+	Properties map[string]*jsonSchema `json:"properties"`
+}
+
+// types returns the schema's type names: "type" is a name or a list.
+func (s *jsonSchema) types() []string {
+	var one string
+	if json.Unmarshal(s.Type, &one) == nil {
+		return []string{one}
+	}
+	var many []string
+	_ = json.Unmarshal(s.Type, &many)
+	return many
+}
+
+// compileJSONSchema reads the properties of a JSON Schema: an object's
+// properties become fields by dotted path, in sorted order at each
+// level; number, integer and boolean properties are numbers, string
+// properties text. A property whose type is a list with "null" takes the
+// other type. Arrays, properties without a type, and the combinators
+// ($ref, oneOf, anyOf, allOf) are left out.
+func compileJSONSchema(text string) (plan, error) {
+	var s jsonSchema
+	if err := json.Unmarshal([]byte(text), &s); err != nil {
+		return nil, unsupported("json schema: %v", err)
+	}
+	p := &jsonPlan{}
+	var f fields
+	jsonLeaves(&s, nil, 0, &f, p)
+	l, err := f.layout()
+	if err != nil {
+		return nil, err
+	}
+	p.layout = l
+	return p, nil
+}
+
+func jsonLeaves(s *jsonSchema, keys []string, depth int, f *fields, p *jsonPlan) {
+	if s == nil || depth > maxDepth {
+		return
+	}
+	for _, t := range s.types() {
+		switch t {
+		case "object":
+			names := make([]string, 0, len(s.Properties))
+			for k := range s.Properties {
+				names = append(names, k)
+			}
+			slices.Sort(names)
+			for _, k := range names {
+				jsonLeaves(s.Properties[k], append(keys[:len(keys):len(keys)], k), depth+1, f, p)
+			}
+		case "number", "integer", "boolean":
+			if len(keys) > 0 {
+				p.leaves = append(p.leaves, jsonLeaf{keys: keys, kind: jsonNumber, index: f.leaf(strings.Join(keys, "."))})
+			}
+		case "string":
+			if len(keys) > 0 {
+				p.leaves = append(p.leaves, jsonLeaf{keys: keys, kind: jsonText, index: f.leaf(strings.Join(keys, "."))})
+			}
+		}
+	}
+}
+
+func (p *jsonPlan) decode(b []byte) (serving.Record, error) {
+	var doc map[string]any
+	d := json.NewDecoder(bytes.NewReader(b))
+	if err := d.Decode(&doc); err != nil {
+		return serving.Record{}, incompatible("json: %v", err)
+	}
+	if d.More() {
+		return serving.Record{}, incompatible("json: data after the document")
+	}
+	r := newRecord(p.layout)
+	for _, l := range p.leaves {
+		v, ok := jsonLookup(doc, l.keys)
+		if !ok || v == nil {
+			continue // absent or null: missing
+		}
+		switch x := v.(type) {
+		case float64:
+			if l.kind == jsonNumber {
+				r.Features[l.index] = x
+				continue
+			}
+		case bool:
+			if l.kind == jsonNumber {
+				r.Features[l.index] = 0
+				if x {
+					r.Features[l.index] = 1
+				}
+				continue
+			}
+		case string:
+			if l.kind == jsonText {
+				setText(&r, l.index, x)
+				continue
+			}
+		}
+		want := "a number or boolean"
+		if l.kind == jsonText {
+			want = "a string"
+		}
+		return serving.Record{}, fieldIncompatible(strings.Join(l.keys, "."), serving.ErrFieldType, "want %s, got %T", want, v)
+	}
+	return r, nil
+}
+
+// jsonLookup follows keys through nested objects.
+func jsonLookup(doc map[string]any, keys []string) (any, bool) {
+	var v any = doc
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[k]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
