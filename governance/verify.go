@@ -72,7 +72,7 @@ type Verifier struct {
 	store  *registry.Registry
 
 	mu   sync.Mutex
-	last map[string]serving.ModelRef // last verified per name
+	last map[string]serving.ModelRef // last live per name (bounded by the names that went live)
 
 	verified, unsigned atomic.Uint64
 	rejected           [6]atomic.Uint64 // indexed like reasons[:6]
@@ -113,9 +113,10 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 //     by a trusted key (ErrUntrustedKey), and valid for d's name,
 //     version, format and sha256 (ErrBadSignature); when it has none,
 //     the policy allows that (ErrUnsigned);
-//  4. d's version is newer than the last verified for d.Name
-//     (ErrReplay). The same version with the same content is not a
-//     replay: it is the at-least-once redelivery of an accepted
+//  4. d's version is not older than the last one that went live under
+//     d.Name (ErrReplay; see OnModelEvent), and not that same version
+//     with other content. The same version with the same content is not
+//     a replay: it is the at-least-once redelivery of an accepted
 //     message, and passes.
 //
 // It returns nil or a *RejectError. A model with only a Location (no
@@ -183,8 +184,11 @@ func (v *Verifier) checkSignature(d serving.Descriptor) (string, error) {
 	return keyID, nil
 }
 
-// checkReplay refuses a version not newer than the last verified one of
-// the same name, and records ref as the last one otherwise.
+// checkReplay refuses a version older than the last one that went live
+// under the same name, or the same version with other content. It
+// records nothing: a version counts as seen only once it went live (see
+// OnModelEvent), so a message that is admitted but never loads, however
+// high its version, cannot make the good versions after it replays.
 func (v *Verifier) checkReplay(ctx context.Context, ref serving.ModelRef) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -194,6 +198,7 @@ func (v *Verifier) checkReplay(ctx context.Context, ref serving.ModelRef) error 
 		switch {
 		case err == nil || errors.Is(err, registry.ErrPruned):
 			last, seen = d.Ref(), true
+			v.last[ref.Name] = last
 		case errors.Is(err, registry.ErrNotFound):
 		default:
 			return &RejectError{Model: ref, Reason: ErrReplay, Err: fmt.Errorf("cannot read the last stored version: %w", err)}
@@ -201,12 +206,30 @@ func (v *Verifier) checkReplay(ctx context.Context, ref serving.ModelRef) error 
 	}
 	if seen {
 		if ref.Version < last.Version || (ref.Version == last.Version && ref.ID != last.ID) {
-			return &RejectError{Model: ref, Reason: ErrReplay, Err: fmt.Errorf("last verified is %s (id %s)", last, shortID(last.ID))}
+			return &RejectError{Model: ref, Reason: ErrReplay, Err: fmt.Errorf("last live is %s (id %s)", last, shortID(last.ID))}
 		}
 	}
-	v.last[ref.Name] = ref
 	return nil
 }
+
+// OnModelEvent implements serving.HookModelEvent: a version that went
+// live (EventActivated) becomes the one later versions of its name are
+// judged against for replay. A Server given the Verifier with
+// serving.WithAdmission calls it on its own; a program that calls Verify
+// without a Server reports its activations here. A rollback does not
+// lower the mark.
+func (v *Verifier) OnModelEvent(e serving.ModelEvent) {
+	if e.Kind != serving.EventActivated || e.Model.Name == "" {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if last, ok := v.last[e.Model.Name]; !ok || e.Model.Version >= last.Version {
+		v.last[e.Model.Name] = e.Model
+	}
+}
+
+var _ serving.HookModelEvent = (*Verifier)(nil)
 
 func (v *Verifier) count(err error) {
 	for i := range v.rejected {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -237,6 +238,7 @@ func TestRedeliveryIsNotAReplay(t *testing.T) {
 		if err := v.Verify(ctx, d); err != nil {
 			t.Fatalf("delivery %d: %v", i, err)
 		}
+		v.OnModelEvent(serving.ModelEvent{Kind: serving.EventActivated, Model: d.Ref()})
 	}
 	other := servingtest.Spec{Value: 2}.Descriptor("m", 5)
 	if err := v.Verify(ctx, other); !errors.Is(err, ErrReplay) {
@@ -263,6 +265,9 @@ func TestReplayFromRegistrySurvivesRestart(t *testing.T) {
 	}
 	if err := v.Verify(ctx, signed(t, trusted, 3, 3)); err != nil {
 		t.Fatalf("redelivered v3: %v", err)
+	}
+	if err := v.Verify(ctx, signed(t, trusted, 3, 3)); err != nil {
+		t.Fatalf("redelivered v3 twice: %v", err)
 	}
 	if err := v.Verify(ctx, signed(t, trusted, 4, 4)); err != nil {
 		t.Fatalf("v4: %v", err)
@@ -439,5 +444,34 @@ func TestAdmitRefusesBeforeFetching(t *testing.T) {
 	}
 	if ref, err := srv.Activate(ctx, good); err != nil || ref.Version != 1 || fetches.Load() != 1 {
 		t.Fatalf("the signed model: %v, %v, %d fetches", ref, err, fetches.Load())
+	}
+}
+
+// TestOnlyLiveVersionsCountAsSeen: validly signed messages that never go
+// live (bytes that do not load, the maximum version) do not raise the
+// replay mark, so later good versions are not replays. Before, one such
+// message at 2^64-1 made every later version of the name a replay.
+func TestOnlyLiveVersionsCountAsSeen(t *testing.T) {
+	ctx := context.Background()
+	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithPolicy(Policy{RequireSignature: true}), WithAudit(mustAudit(t)))
+	srv, _ := serving.NewServer(serving.WithLogger(quiet()), serving.WithAdmission(v))
+	defer srv.Close()
+	if _, err := srv.Activate(ctx, signed(t, trusted, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, ver := range []uint64{50, math.MaxUint64 - 1} {
+		junk, err := Sign(trusted, serving.Descriptor{Name: "fraud", Version: ver, Format: servingtest.FormatName, Bytes: []byte("junk")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := srv.Activate(ctx, junk); err == nil {
+			t.Fatalf("junk at v%d went live", ver)
+		}
+	}
+	if ref, err := srv.Activate(ctx, signed(t, trusted, 2, 2)); err != nil || ref.Version != 2 {
+		t.Fatalf("good v2 after junk: %v, %v", ref, err)
+	}
+	if err := v.Verify(ctx, signed(t, trusted, 1, 1)); !errors.Is(err, ErrReplay) {
+		t.Fatalf("v1 after v2 went live: %v, want a replay", err)
 	}
 }

@@ -33,6 +33,11 @@ var (
 	ErrFetch = errors.New("serving: fetch failed")
 	// ErrTooLarge means a model is larger than the configured limit.
 	ErrTooLarge = errors.New("serving: model too large")
+	// ErrValidation means a new version failed its trial on the probe
+	// set before going live (see WithValidation): an error, a non-finite
+	// output, the wrong number of outputs, or disagreement with the live
+	// version beyond the tolerance. The live version keeps serving.
+	ErrValidation = errors.New("serving: model failed validation")
 	// ErrNotAdmitted means an Admitter (see WithAdmission) refused a
 	// model; the error also wraps the Admitter's own reason.
 	ErrNotAdmitted = errors.New("serving: model not admitted")

@@ -38,6 +38,8 @@ type options struct {
 	admitters  []Admitter
 	badAdmit   bool // WithAdmission(nil)
 	streams    map[string]*Layout
+	valid      Validation
+	maxJump    uint64
 	errs       []error // from options, reported by NewServer
 }
 
@@ -88,7 +90,24 @@ func WithAdmission(a Admitter) Option {
 			return
 		}
 		o.admitters = append(o.admitters, a)
+		o.hooks.add(a)
 	}
+}
+
+// Committer is implemented by Admitters that record what goes live, such
+// as a registry. The Server calls Commit once a model it admitted has
+// loaded, warmed up and passed validation, right before the swap, with
+// the admitted Descriptor (SHA256 and the final Version set; Bytes as
+// admitted, so empty for a Location model). An error refuses the model,
+// which then never goes live. So a model that never loads is never
+// recorded, and cannot block a good copy of the same version. Commit runs
+// while the name's swaps are serialised: it must not activate models.
+//
+// An Admitter that implements [HookModelEvent] is also one of the
+// Server's hooks, so it learns which versions went live (a replay guard
+// should count a version as seen only then).
+type Committer interface {
+	Commit(ctx context.Context, d Descriptor) error
 }
 
 // Admitter decides whether a model may become live; see [WithAdmission].
@@ -147,6 +166,74 @@ func WithStreamFields(name string, fields ...string) Option {
 	}
 }
 
+// Validation says how a Server tries a new version before it goes live.
+// Every version, from any path (Activate, ActivateModel, a feed, a
+// registry restore), must answer the probe records and the recent
+// records sampled from traffic, if any, with finite outputs, as many as
+// it declares (ModelInfo.Outputs), and, with a Tolerance, close to what
+// the live version answers. A version that fails is refused with an
+// error wrapping ErrValidation, and the live version keeps serving.
+type Validation struct {
+	// Probes are records that every version of the model of that name
+	// must answer without error, by name.
+	Probes map[string][]Record
+	// Samples is how many recent records per model name the Server
+	// keeps to try new versions on: one record in 64 of those scored
+	// successfully, overwriting the oldest. A sampled record that a new
+	// version cannot bind (a named field it needs is absent) is skipped;
+	// if it errs on every sample, it is refused. Zero means
+	// DefaultSamples; a negative value keeps none.
+	Samples int
+	// Tolerance, when positive, also requires the new version to agree
+	// with the live one on every probe and sample, output by output:
+	// |new - live| <= Tolerance * max(1, |live|). Zero, the default,
+	// checks only finiteness and arity.
+	Tolerance float64
+}
+
+// DefaultSamples is the number of recent records per model name a Server
+// keeps to validate new versions on, unless [Validation].Samples says
+// otherwise.
+const DefaultSamples = 32
+
+// WithValidation sets how new versions are tried before they go live,
+// overriding the default of Validation{} (32 sampled records, finiteness
+// and arity checked, no probes of the user's, no agreement required).
+func WithValidation(v Validation) Option {
+	return func(o *options) {
+		if v.Tolerance < 0 || math.IsNaN(v.Tolerance) || math.IsInf(v.Tolerance, 0) {
+			o.errs = append(o.errs, fmt.Errorf("%w: WithValidation: Tolerance %v", ErrConfig, v.Tolerance))
+		}
+		for name, rs := range v.Probes {
+			for i, r := range rs {
+				if r.Layout != nil && len(r.Features) != r.Layout.Len() {
+					o.errs = append(o.errs, fmt.Errorf("%w: WithValidation: probe %d of %q has %d values for %d fields", ErrConfig, i, name, len(r.Features), r.Layout.Len()))
+				}
+			}
+		}
+		o.valid = v
+	}
+}
+
+// DefaultMaxVersionJump is how far past the live version (or past 0 when
+// none is live) a new version may be, unless [WithMaxVersionJump] says
+// otherwise: room for counters, dates (2026120615) and Unix times.
+const DefaultMaxVersionJump = 1 << 32
+
+// WithMaxVersionJump bounds how far past the live version a new version
+// may be, overriding the default of DefaultMaxVersionJump. A version
+// beyond it, and the maximum uint64 always, is refused with an error
+// wrapping ErrInvalidDescriptor: one message with version 2^64-1 would
+// otherwise make every later version of the name stale.
+func WithMaxVersionJump(n uint64) Option {
+	return func(o *options) {
+		if n == 0 {
+			o.errs = append(o.errs, fmt.Errorf("%w: WithMaxVersionJump(0)", ErrConfig))
+		}
+		o.maxJump = n
+	}
+}
+
 // WithHistory sets how many activations the Server remembers per model
 // name, overriding the default of 256. The durable history belongs to
 // package registry; this one serves operators' queries.
@@ -202,7 +289,7 @@ func (s *Server) TotalRejections() uint64 { return s.rejects.Load() }
 
 // NewServer returns a Server with no models.
 func NewServer(opts ...Option) (*Server, error) {
-	o := options{logger: slog.Default(), historyLen: 256}
+	o := options{logger: slog.Default(), historyLen: 256, maxJump: DefaultMaxVersionJump}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -223,6 +310,12 @@ func NewServer(opts ...Option) (*Server, error) {
 	}
 	if o.nonFinite > PassNonFinite {
 		return nil, fmt.Errorf("%w: unknown NonFinitePolicy %d", ErrConfig, o.nonFinite)
+	}
+	switch {
+	case o.valid.Samples == 0:
+		o.valid.Samples = DefaultSamples
+	case o.valid.Samples < 0:
+		o.valid.Samples = 0
 	}
 	return &Server{o: o, slots: map[string]*slot{}}, nil
 }
@@ -248,6 +341,7 @@ type slot struct {
 	history []Activation
 	rejects atomic.Uint64
 	lastErr error
+	samples samples // recent records, to validate new versions on
 }
 
 // live is one loaded version with its reference count and stats.
@@ -385,7 +479,8 @@ func (s *Server) Activate(ctx context.Context, d Descriptor, opts ...ActivateOpt
 		return ref, err
 	}
 	s.event(ModelEvent{Kind: EventLoaded, Model: ref, Time: time.Now()})
-	return s.ActivateModel(ctx, ref, m, opts...)
+	d.SHA256 = rd.SHA256
+	return s.activate(ctx, ref, m, &d, opts)
 }
 
 // ActivateModel makes an already loaded model the live version of
@@ -394,6 +489,12 @@ func (s *Server) Activate(ctx context.Context, d Descriptor, opts ...ActivateOpt
 // owns m and closes it once it is replaced and drained. It returns the
 // ModelRef now live, with its assigned version.
 func (s *Server) ActivateModel(ctx context.Context, ref ModelRef, m Model, opts ...ActivateOption) (ModelRef, error) {
+	return s.activate(ctx, ref, m, nil, opts)
+}
+
+// activate installs m; d is the admitted Descriptor, given to the
+// Committers, or nil for ActivateModel.
+func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descriptor, opts []ActivateOption) (ModelRef, error) {
 	var ao activateOptions
 	for _, o := range opts {
 		o(&ao)
@@ -424,6 +525,10 @@ func (s *Server) ActivateModel(ctx context.Context, ref ModelRef, m Model, opts 
 	if err != nil {
 		return fail(err)
 	}
+	l := newLive(ref, m, in)
+	if err := s.validate(ctx, sl, l); err != nil {
+		return fail(&LoadError{Ref: ref, Err: err})
+	}
 	sl.mu.Lock()
 	old := sl.cur.Load()
 	if ref.Version == 0 {
@@ -436,6 +541,24 @@ func (s *Server) ActivateModel(ctx context.Context, ref ModelRef, m Model, opts 
 		sl.mu.Unlock()
 		return fail(&VersionError{Name: ref.Name, Live: old.ref.Version, Offered: ref.Version})
 	}
+	if err := s.checkJump(ref, old); err != nil {
+		sl.mu.Unlock()
+		return fail(err)
+	}
+	if d != nil {
+		cd := *d
+		cd.Version = ref.Version
+		for _, a := range s.o.admitters {
+			c, ok := a.(Committer)
+			if !ok {
+				continue
+			}
+			if err := c.Commit(ctx, cd); err != nil {
+				sl.mu.Unlock()
+				return fail(&LoadError{Ref: ref, Err: fmt.Errorf("%w: commit: %w", ErrNotAdmitted, err)})
+			}
+		}
+	}
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
@@ -443,7 +566,7 @@ func (s *Server) ActivateModel(ctx context.Context, ref ModelRef, m Model, opts 
 		sl.mu.Unlock()
 		return fail(ErrClosed)
 	}
-	l := newLive(ref, m, in)
+	l.ref = ref
 	sl.cur.Store(l)
 	kind := EventActivated
 	if ao.rollback && old != nil && ref.Version <= old.ref.Version {
@@ -489,12 +612,28 @@ func (s *Server) checkVersion(name string, v uint64, opts []ActivateOption) erro
 	if ao.rollback {
 		return nil
 	}
-	sl, _ := s.slot(name, false)
-	if sl == nil {
-		return nil
+	var old *live
+	if sl, _ := s.slot(name, false); sl != nil {
+		old = sl.cur.Load()
 	}
-	if old := sl.cur.Load(); old != nil && v <= old.ref.Version {
+	if err := s.checkJump(ModelRef{Name: name, Version: v}, old); err != nil {
+		return err
+	}
+	if old != nil && v <= old.ref.Version {
 		return &VersionError{Name: name, Live: old.ref.Version, Offered: v}
+	}
+	return nil
+}
+
+// checkJump refuses the maximum version, and a version more than
+// maxJump past the live one (or past 0).
+func (s *Server) checkJump(ref ModelRef, old *live) error {
+	var base uint64
+	if old != nil {
+		base = old.ref.Version
+	}
+	if ref.Version == math.MaxUint64 || (ref.Version > base && ref.Version-base > s.o.maxJump) {
+		return &LoadError{Ref: ref, Err: fmt.Errorf("%w: version %d is more than %d past v%d", ErrInvalidDescriptor, ref.Version, s.o.maxJump, base)}
 	}
 	return nil
 }
@@ -652,7 +791,9 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (Result, error) {
 	pred, err := l.m.Predict(ctx, feats)
 	took := time.Since(monoBase) - start
 	l.in.put(buf)
-	l.stats.record(took, err != nil)
+	if n := l.stats.record(took, err != nil); n&sampleMask == 0 && err == nil && sl.s.o.valid.Samples > 0 {
+		sl.samples.add(&r, sl.s.o.valid.Samples)
+	}
 	for _, h := range sl.s.o.hooks.scored {
 		h.OnScored(l.ref, took, err)
 	}

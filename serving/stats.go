@@ -41,8 +41,10 @@ type counters struct {
 
 func (c *counters) init() { c.min.Store(math.MaxInt64) }
 
-func (c *counters) record(d time.Duration, failed bool) {
-	c.n.Add(1)
+// record counts one call and returns how many calls were counted,
+// which the Server uses to sample records for validation.
+func (c *counters) record(d time.Duration, failed bool) uint64 {
+	n := c.n.Add(1)
 	if failed {
 		c.errs.Add(1)
 	}
@@ -60,6 +62,7 @@ func (c *counters) record(d time.Duration, failed bool) {
 			break
 		}
 	}
+	return n
 }
 
 func (c *counters) snapshot(ref ModelRef, since time.Time) Stats {

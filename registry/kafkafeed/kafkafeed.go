@@ -33,9 +33,10 @@ func Observer(fn func(kafka.FeedEvent)) Option {
 func Logger(l *slog.Logger) Option { return func(s *Sync) { s.logger = l } }
 
 // Sync keeps a *registry.Registry in step with a ModelFeed: it is the
-// Server's last Admitter, storing every model admitted, and the feed's
-// observer, recording the offset to resume from. It is safe for
-// concurrent use; the feed calls it from one goroutine per partition.
+// Server's last Admitter, storing every model that goes live (see
+// Commit), and the feed's observer, recording the offset to resume from.
+// It is safe for concurrent use; the feed calls it from one goroutine per
+// partition.
 type Sync struct {
 	store     *registry.Registry
 	topic     string
@@ -84,23 +85,31 @@ func (s *Sync) FeedOptions(ctx context.Context) ([]kafka.FeedOption, error) {
 	}, nil
 }
 
-// Admit stores d, and implements serving.Admitter: give the Sync to the
-// Server with serving.WithAdmission after every Admitter that may refuse
-// (such as a governance.Verifier), so that only admitted models are
-// stored. A model given by Location is stored as metadata, with its
-// sha256; one without a sha256 cannot be stored and is refused. An error
-// refuses the model, which then neither is stored nor replaces the live
-// one.
-func (s *Sync) Admit(ctx context.Context, d serving.Descriptor) error {
+// Admit implements serving.Admitter and admits everything: a Sync
+// judges nothing, it records. Give it to the Server with
+// serving.WithAdmission, after any Admitter that may refuse (such as a
+// governance.Verifier).
+func (s *Sync) Admit(context.Context, serving.Descriptor) error { return nil }
+
+// Commit stores d, and implements serving.Committer: the Server calls it
+// once the model has loaded, warmed up and passed validation, right
+// before it goes live, so a model that never loads is never stored and
+// cannot block a good copy of the same version. A model given by
+// Location is stored as metadata, with its sha256. An error (the store
+// failing, or a different model already stored under that version)
+// refuses the model, which then does not replace the live one.
+func (s *Sync) Commit(ctx context.Context, d serving.Descriptor) error {
 	if _, err := s.store.Put(ctx, d); err != nil {
-		// A version conflict means the topic holds two different models
-		// under one version: refuse the second, keep the first.
+		// A version conflict means the topic holds two different loadable
+		// models under one version: keep the first.
 		s.fail(err)
 		return fmt.Errorf("kafkafeed: store %s: %w", d.Ref(), err)
 	}
 	s.stored.Add(1)
 	return nil
 }
+
+var _ serving.Committer = (*Sync)(nil)
 
 var _ serving.Admitter = (*Sync)(nil)
 
@@ -127,7 +136,7 @@ func (s *Sync) fail(err error) {
 	s.mu.Unlock()
 }
 
-// Stored returns how many models Admit stored (idempotent re-puts
+// Stored returns how many models Commit stored (idempotent re-puts
 // included).
 func (s *Sync) Stored() uint64 { return s.stored.Load() }
 

@@ -250,3 +250,45 @@ func testConfig(t testing.TB, brokers []string) *kafka.Config {
 	}
 	return cfg
 }
+
+// TestGarbageVersionDoesNotBlockTheGoodOne: a validly signed message
+// whose bytes do not load, at v2, is neither stored nor remembered as
+// seen, so the good v2 published after it goes live and is the one
+// stored. Before, the Sync stored the garbage at admission and the
+// good copy was refused as a version conflict, and the verifier called
+// it a replay.
+func TestGarbageVersionDoesNotBlockTheGoodOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Kafka cluster")
+	}
+	ctx := context.Background()
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	pub, err := kafka.NewPublisher(testConfig(t, c.Addrs()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	garbage, err := governance.Sign(key, serving.Descriptor{Name: "fraud", Version: 2, Format: servingtest.FormatName, Bytes: []byte("{not a model")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []serving.Descriptor{signed(t, 1, 1), garbage, signed(t, 2, 2)} {
+		if _, _, err := pub.Publish(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := start(t, filepath.Join(t.TempDir(), "registry.db"), c.Addrs())
+	defer a.stop(t)
+	waitLive(t, a.srv, 2)
+	res, err := a.srv.Model("fraud").Score(ctx, serving.Record{})
+	if err != nil || res.Value != 2 {
+		t.Fatalf("score = %v, %v; want the good v2", res, err)
+	}
+	d, err := a.store.Get(ctx, "fraud", 2)
+	if err != nil || d.SHA256 != signed(t, 2, 2).SHA256 {
+		t.Fatalf("stored v2 is %v (%v), not the good one", d.Ref(), err)
+	}
+	if st := a.feed.Stats(); st.Rejected != 1 || st.Activated != 2 {
+		t.Fatalf("feed stats %+v, want 1 rejected and 2 activated", st)
+	}
+}

@@ -1,0 +1,178 @@
+package serving
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+)
+
+// sampleMask picks one scored record in 64 for the validation samples.
+const sampleMask = 63
+
+// samples is a slot's ring of recent records, copied so that the caller's
+// buffers are not retained. It is written on one call in 64 and read when
+// a version is activated.
+type samples struct {
+	mu   sync.Mutex
+	recs []Record
+	next int
+}
+
+// add copies r into the ring of at most n records, reusing the buffers
+// of the record it overwrites.
+func (s *samples) add(r *Record, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.recs) < n {
+		s.recs = append(s.recs, Record{})
+	}
+	i := s.next % len(s.recs)
+	s.next = i + 1
+	dst := &s.recs[i]
+	dst.Features = append(dst.Features[:0], r.Features...)
+	dst.Layout = r.Layout
+	if r.Text != nil {
+		dst.Text = append(dst.Text[:0], r.Text...)
+	} else {
+		dst.Text = nil
+	}
+}
+
+// snapshot returns deep copies of the sampled records.
+func (s *samples) snapshot() []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Record, len(s.recs))
+	for i, r := range s.recs {
+		out[i] = Record{Features: slices.Clone(r.Features), Layout: r.Layout, Text: slices.Clone(r.Text)}
+	}
+	return out
+}
+
+// validate tries the candidate l on the name's probes and samples before
+// it goes live; see Validation.
+func (s *Server) validate(ctx context.Context, sl *slot, l *live) error {
+	probes := s.o.valid.Probes[l.ref.Name]
+	samp := sl.samples.snapshot()
+	if len(probes) == 0 && len(samp) == 0 {
+		return nil
+	}
+	want := 0
+	if d, ok := l.m.(Describer); ok {
+		want = d.Describe().Outputs
+	}
+	var cur *live
+	if s.o.valid.Tolerance > 0 {
+		if cur = sl.acquire(); cur != nil {
+			defer cur.release(s.o.logger)
+		}
+	}
+	arity := -1
+	check := func(kind string, i int, r *Record) (bool, error) {
+		p, err := l.try(ctx, r)
+		if err != nil {
+			if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
+				return false, err
+			}
+			return false, fmt.Errorf("%w: %s %d: %w", ErrValidation, kind, i, err)
+		}
+		out := p.Outputs()
+		for j, v := range append([]float64{p.Value}, out...) {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return false, fmt.Errorf("%w: %s %d: output %d is %v", ErrValidation, kind, i, j-1, v)
+			}
+		}
+		if want > 0 && len(out) != want {
+			return false, fmt.Errorf("%w: %s %d: %d outputs, the model declares %d", ErrValidation, kind, i, len(out), want)
+		}
+		if arity >= 0 && len(out) != arity {
+			return false, fmt.Errorf("%w: %s %d: %d outputs, %d on an earlier record", ErrValidation, kind, i, len(out), arity)
+		}
+		arity = len(out)
+		if cur != nil {
+			lp, err := cur.try(ctx, r)
+			if err == nil {
+				if err := agree(out, lp.Outputs(), s.o.valid.Tolerance); err != nil {
+					return false, fmt.Errorf("%w: %s %d: against the live %s: %w", ErrValidation, kind, i, cur.ref, err)
+				}
+			}
+		}
+		return true, nil
+	}
+	for i := range probes {
+		if _, err := check("probe", i, &probes[i]); err != nil {
+			return err
+		}
+	}
+	tried, ok := 0, 0
+	var first error
+	for i := range samp {
+		r := &samp[i]
+		if r.Layout != nil {
+			// A sample the candidate cannot bind says the stream lacks
+			// a field it reads: that is for each record to report.
+			if b := l.binds.bind(l.in, r.Layout); b.err != nil {
+				continue
+			}
+		}
+		tried++
+		good, err := check("sampled record", i, r)
+		switch {
+		case good:
+			ok++
+		case errors.Is(err, ErrValidation) && isOutputFault(err):
+			return err
+		case err != nil && ctx.Err() != nil:
+			return err
+		case first == nil:
+			first = err
+		}
+	}
+	if tried > 0 && ok == 0 {
+		return first
+	}
+	return nil
+}
+
+// isOutputFault tells a wrong answer (non-finite, arity, disagreement),
+// which refuses a version on any sample, from a failure to answer, which
+// refuses it only when it fails on every sample.
+func isOutputFault(err error) bool {
+	var se *ScoreError
+	return !errors.As(err, &se)
+}
+
+// try scores r with l without touching its stats or hooks.
+func (l *live) try(ctx context.Context, r *Record) (Prediction, error) {
+	feats := r.Features
+	var buf *[]float64
+	if r.Layout != nil {
+		var err error
+		if feats, buf, err = l.named(r); err != nil {
+			return Prediction{}, &ScoreError{Model: l.ref, Err: err}
+		}
+	}
+	p, err := l.m.Predict(ctx, feats)
+	l.in.put(buf)
+	if err != nil {
+		return p, &ScoreError{Model: l.ref, Err: err}
+	}
+	return p, nil
+}
+
+// agree compares two output vectors within tol, relative to the live
+// value where it is larger than 1.
+func agree(got, live []float64, tol float64) error {
+	if len(got) != len(live) {
+		return fmt.Errorf("%d outputs, the live version has %d", len(got), len(live))
+	}
+	for i := range got {
+		if d := math.Abs(got[i] - live[i]); d > tol*math.Max(1, math.Abs(live[i])) {
+			return fmt.Errorf("output %d is %v, the live version says %v", i, got[i], live[i])
+		}
+	}
+	return nil
+}
