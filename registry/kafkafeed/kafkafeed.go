@@ -13,24 +13,30 @@ import (
 	"github.com/modelstream/modelstream/serving/kafka"
 )
 
-// Option configures a Sync.
-type Option func(*Sync)
+// Option configures a Sync. An option of another constructor does not
+// compile here.
+type Option interface{ applySync(*Sync) }
+
+type option func(*Sync)
+
+func (f option) applySync(s *Sync) { f(s) }
 
 // Topic sets the models topic, overriding the default of
 // kafka.DefaultModelsTopic. It must match the feed's kafka.Topic;
 // FeedOptions sets both.
-func Topic(t string) Option { return func(s *Sync) { s.topic = t } }
+func Topic(t string) Option { return option(func(s *Sync) { s.topic = t }) }
 
 // Observer adds fn to the feed's observer hook, called after the offset
 // is recorded; FeedOptions sets kafka.Observer, so other observers
-// (such as govkafka.FeedObserver) go here. It may be given several times.
+// (such as govkafka.FeedObserver) go here. It may be given several
+// times; the default is none.
 func Observer(fn func(kafka.FeedEvent)) Option {
-	return func(s *Sync) { s.observers = append(s.observers, fn) }
+	return option(func(s *Sync) { s.observers = append(s.observers, fn) })
 }
 
 // Logger sets the logger for storage failures, overriding the default of
 // slog.Default().
-func Logger(l *slog.Logger) Option { return func(s *Sync) { s.logger = l } }
+func Logger(l *slog.Logger) Option { return option(func(s *Sync) { s.logger = l }) }
 
 // Sync keeps a *registry.Registry in step with a ModelFeed: it is the
 // Server's last Admitter, storing every model that goes live (see
@@ -53,7 +59,7 @@ type Sync struct {
 func New(store *registry.Registry, opts ...Option) (*Sync, error) {
 	s := &Sync{store: store, topic: kafka.DefaultModelsTopic, logger: slog.Default()}
 	for _, o := range opts {
-		o(s)
+		o.applySync(s)
 	}
 	switch {
 	case store == nil:
