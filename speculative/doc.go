@@ -27,9 +27,10 @@
 // reports how long after its timer was due it returned, and a running
 // estimate of the 99.9th percentile of that overshoot, shared by every
 // Budget in the process, becomes the lead by which each Budget sets its
-// timer before d (at most a quarter of d). The models get d less the
-// lead; the answer is back by d unless the process is stalled for longer
-// than it has been stalled before. The estimate rises within a few dozen
+// timer before d (at most a quarter of d). The other models get d less
+// the lead, and the fallback, if it has not answered when that timer
+// fires, the rest of d; the answer is back by d unless the process is
+// stalled for longer than it has been stalled before. The estimate rises within a few dozen
 // late calls after the lateness grows, and decays about a thousand
 // times more slowly.
 //

@@ -127,6 +127,10 @@ func (f *flight) fly(ctx context.Context, s serving.Scorer, i int) {
 	l.res, l.err = s.Score(ctx, f.rec)
 }
 
+// testHookOvertime, set only by tests, runs when a Budget's early timer
+// has fired and it starts waiting for its fallback until the budget.
+var testHookOvertime func()
+
 // stop reasons
 const (
 	stopDecided = iota // a winner, or a definitive failure, before the end
@@ -179,6 +183,7 @@ func (e *engine) score(ctx context.Context, r serving.Record) (serving.Result, e
 	gaveUp := len(others) == 0 // the others can no longer produce a winner
 	pending := n
 	reason := stopDecided
+	overtime := false // waiting past the early timer for the fallback
 	ctxDone := ctx.Done()
 
 loop:
@@ -204,12 +209,34 @@ loop:
 					gaveUp = true
 				}
 			}
-			if gaveUp && (fb == 0 || dk.done[0]) {
+			if (gaveUp || overtime) && (fb == 0 || dk.done[0]) {
 				break loop // nothing left to wait for
 			}
 		case <-deadline:
+			timerLateness.observe(time.Since(start) - due)
 			reason = stopDeadline
-			break loop
+			if overtime || fb == 0 || dk.done[0] || due >= e.budget {
+				break loop
+			}
+			// The timer fired early, by the learned lead, and the
+			// fallback has not answered yet. If the others have no
+			// winner, wait for the fallback until the budget itself:
+			// the lead must not make a fallback that answers in time
+			// late.
+			if !gaveUp {
+				round.Pending = 0
+				w, err := e.decide(round)
+				if w >= 0 {
+					winner = w + fb
+					break loop
+				}
+				decErr, gaveUp = err, true
+			}
+			overtime, due = true, e.budget
+			dk.timer.Reset(e.budget - time.Since(start))
+			if testHookOvertime != nil {
+				testHookOvertime()
+			}
 		case <-ctxDone:
 			reason = stopCtx
 			break loop
@@ -270,9 +297,6 @@ loop:
 	e.counters.record(dec, err)
 	for _, h := range e.cfg.hooks {
 		h.OnDecision(e.cfg.name, dec, time.Since(start))
-	}
-	if reason == stopDeadline {
-		timerLateness.observe(time.Since(start) - due)
 	}
 	if err != nil {
 		return serving.Result{Provenance: serving.Provenance{Decision: dec}}, err
@@ -362,10 +386,12 @@ func (e *engine) stats(roles func(int) string) Stats {
 // runtime takes to run the waiting goroutine, so the Budget learns how
 // late this process's timers fire (a running estimate of the 99.9th
 // percentile, shared by every Budget in the process) and sets its timer
-// that much before the budget, up to a quarter of it. The models then
-// have the budget less that lead, and the answer is back by the budget
-// except on the rarest stalls; see the package documentation for
-// measurements. The record is copied for
+// that much before the budget, up to a quarter of it. The other models
+// then have the budget less that lead, and the answer is back by the
+// budget except on the rarest stalls; see the package documentation for
+// measurements. The fallback alone keeps the whole budget: when the
+// early timer fires before it has answered, the Budget waits for it
+// until the budget itself. The record is copied for
 // the models, so they never see the caller's buffers after Score returns.
 //
 // The Decision has Combinator "budget", the decider's name, and one
