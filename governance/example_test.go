@@ -85,13 +85,17 @@ func ExampleWhich() {
 // SigningPayload shows the exact bytes a signature covers, so a trainer
 // in another language can produce the same signature.
 func ExampleSigningPayload() {
-	d := serving.Descriptor{Name: "fraud", Version: 2, Format: "linear", Bytes: []byte(`{"w":[1]}`)}
+	d := serving.Descriptor{Name: "fraud", Version: 2, Format: "linear", Bytes: []byte(`{"w":[1]}`),
+		Labels: map[string]string{"loss": "0.1"}}
 	p, _ := governance.SigningPayload(d)
 	fmt.Printf("%q\n", p[:15])
 	fmt.Printf("% x\n", p[15:15+4+5+8+4+6])
+	// After the 32 bytes of the sha256: the labels, counted, by key.
+	fmt.Printf("% x\n", p[15+4+5+8+4+6+32:])
 	fmt.Println(len(p), "bytes")
 	// Output:
-	// "modelstream/v1\n"
+	// "modelstream/v2\n"
 	// 00 00 00 05 66 72 61 75 64 00 00 00 00 00 00 00 02 00 00 00 06 6c 69 6e 65 61 72
-	// 74 bytes
+	// 00 00 00 01 00 00 00 04 6c 6f 73 73 00 00 00 03 30 2e 31
+	// 93 bytes
 }

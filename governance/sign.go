@@ -7,14 +7,23 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/modelstream/modelstream/serving"
 )
 
-// Domain is the domain-separation prefix of every signed payload. It
-// keeps a model signature from being valid for any other message signed
-// with the same key, and names the layout version.
-const Domain = "modelstream/v1\n"
+// Domain is the domain-separation prefix of every payload signed today.
+// It keeps a model signature from being valid for any other message
+// signed with the same key, and names the layout version: v2, which
+// covers the labels. DomainV1 is the prefix of the layout before it,
+// which did not; see SigningPayload for when a v1 signature still
+// verifies.
+const (
+	Domain   = "modelstream/v2\n"
+	DomainV1 = "modelstream/v1\n"
+)
 
 // KeyIDSize is the length of a key ID, and SignatureSize the length of
 // Descriptor.Signature as made by Sign: a key ID followed by an ed25519
@@ -42,25 +51,60 @@ func KeyIDOf(pub ed25519.PublicKey) KeyID {
 // SigningPayload returns the exact bytes a model signature covers. The
 // layout, all integers big-endian:
 //
-//	"modelstream/v1\n"            15 bytes, the Domain
+//	"modelstream/v2\n"            15 bytes, the Domain
 //	uint32 len(name), name        the model name, UTF-8
 //	uint64 version                must be > 0
 //	uint32 len(format), format    the format name
 //	sha256                        32 raw bytes: the content ID, hex-decoded
+//	uint32 number of labels
+//	for each label, by key order:
+//	  uint32 len(key), key
+//	  uint32 len(value), value
 //
 // The sha256 is d.SHA256 when set (64 lowercase hex digits, the form of
 // serving.ContentID), and the SHA-256 of d.Bytes otherwise; when both are
-// present they must agree. Description, Created, Parent,
-// Location and Labels are not covered: they are advisory, and a verifier
-// must not base trust on them. The signature covers the content through
-// its hash, so a Location model's fetched bytes are bound to it by the
-// serving.Server's checksum check.
+// present they must agree. Every label is covered, because a format may
+// read its labels (leaves.transform turns a LightGBM model's output from
+// a probability into a raw score): whatever can change an answer is
+// signed. Description, Created, Parent and Location are not covered:
+// they change no answer, and a Location's bytes are bound to the
+// signature through the sha256, which the Server holds the fetched bytes
+// to.
+//
+// Signatures made over the v1 layout (the same without the labels, and
+// with DomainV1) still verify, as long as the descriptor carries no
+// label a format may read: a key with a dot, such as leaves.transform,
+// is a format's (see serving.Descriptor's Labels). So a model signed
+// before the labels were covered keeps working, and adding a label that
+// changes its answer breaks its signature.
 //
 // Errors are *RejectError values with reason serving.ErrInvalidDescriptor or serving.ErrChecksum.
 //
 // Because every field is length-prefixed or fixed-size, no two different
-// (name, version, format, sha256) tuples have the same payload.
+// (name, version, format, sha256, labels) tuples have the same payload.
 func SigningPayload(d serving.Descriptor) ([]byte, error) {
+	p, err := payloadV1(d, Domain)
+	if err != nil {
+		return nil, err
+	}
+	keys := slices.Sorted(maps.Keys(d.Labels))
+	p = binary.BigEndian.AppendUint32(p, uint32(len(keys)))
+	for _, k := range keys {
+		v := d.Labels[k]
+		p = binary.BigEndian.AppendUint32(p, uint32(len(k)))
+		p = append(p, k...)
+		p = binary.BigEndian.AppendUint32(p, uint32(len(v)))
+		p = append(p, v...)
+	}
+	return p, nil
+}
+
+// signingPayloadV1 is the payload of the v1 layout, which covers no
+// label.
+func signingPayloadV1(d serving.Descriptor) ([]byte, error) { return payloadV1(d, DomainV1) }
+
+// payloadV1 lays out the fields both layouts share, after domain.
+func payloadV1(d serving.Descriptor, domain string) ([]byte, error) {
 	if d.Name == "" || d.Format == "" {
 		return nil, invalid(d, "a name and a format are required")
 	}
@@ -71,14 +115,25 @@ func SigningPayload(d serving.Descriptor) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := make([]byte, 0, len(Domain)+4+len(d.Name)+8+4+len(d.Format)+sha256.Size)
-	p = append(p, Domain...)
+	p := make([]byte, 0, len(domain)+4+len(d.Name)+8+4+len(d.Format)+sha256.Size+64)
+	p = append(p, domain...)
 	p = binary.BigEndian.AppendUint32(p, uint32(len(d.Name)))
 	p = append(p, d.Name...)
 	p = binary.BigEndian.AppendUint64(p, d.Version)
 	p = binary.BigEndian.AppendUint32(p, uint32(len(d.Format)))
 	p = append(p, d.Format...)
 	return append(p, sum[:]...), nil
+}
+
+// formatLabel returns the first label of d that a format may read (a key
+// with a dot), or "".
+func formatLabel(d serving.Descriptor) string {
+	for _, k := range slices.Sorted(maps.Keys(d.Labels)) {
+		if strings.Contains(k, ".") {
+			return k
+		}
+	}
+	return ""
 }
 
 // contentHash returns the SHA-256 the signature covers, checking the

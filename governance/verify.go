@@ -111,7 +111,8 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 //  2. when d has bytes, they hash to d.SHA256 (serving.ErrChecksum);
 //  3. when d has a signature, it is well-formed (ErrBadSignature), made
 //     by a trusted key (ErrUntrustedKey), and valid for d's name,
-//     version, format and sha256 (ErrBadSignature); when it has none,
+//     version, format, sha256 and labels (ErrBadSignature; see
+//     SigningPayload for v1 signatures); when it has none,
 //     the policy allows that (ErrUnsigned);
 //  4. d's version is not older than the last one that went live under
 //     d.Name (ErrReplay; see OnModelEvent), and not that same version
@@ -177,8 +178,18 @@ func (v *Verifier) checkSignature(d serving.Descriptor) (string, error) {
 		if !ok {
 			return reject(ErrUntrustedKey, fmt.Errorf("key %s", keyID))
 		}
-		if !ed25519.Verify(pub, payload, d.Signature[KeyIDSize:]) {
-			return reject(ErrBadSignature, fmt.Errorf("does not verify under key %s", keyID))
+		sig := d.Signature[KeyIDSize:]
+		if !ed25519.Verify(pub, payload, sig) {
+			// A signature over the v1 layout, made before the labels
+			// were covered, holds only while no label can change the
+			// answer.
+			v1, err := signingPayloadV1(d)
+			if err != nil || !ed25519.Verify(pub, v1, sig) {
+				return reject(ErrBadSignature, fmt.Errorf("does not verify under key %s", keyID))
+			}
+			if k := formatLabel(d); k != "" {
+				return reject(ErrBadSignature, fmt.Errorf("a v1 signature by key %s does not cover label %q, which a format may read", keyID, k))
+			}
 		}
 	}
 	return keyID, nil

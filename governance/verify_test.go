@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -286,10 +287,20 @@ func TestSigningPayloadLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := serving.ContentID([]byte("model"))
-	want := "modelstream/v1\n" + "\x00\x00\x00\x02ab" + "\x00\x00\x00\x00\x00\x00\x01\x02" + "\x00\x00\x00\x04fake"
+	want := "modelstream/v2\n" + "\x00\x00\x00\x02ab" + "\x00\x00\x00\x00\x00\x00\x01\x02" + "\x00\x00\x00\x04fake"
 	raw, _ := hex.DecodeString(sum)
-	if string(p) != want+string(raw) {
+	if string(p) != want+string(raw)+"\x00\x00\x00\x00" {
 		t.Fatalf("payload %q", p)
+	}
+	// Labels follow, counted and sorted by key, each length-prefixed.
+	labelled, err := SigningPayload(serving.Descriptor{Name: "ab", Version: 258, Format: "fake", Bytes: []byte("model"),
+		Labels: map[string]string{"z": "1", "leaves.transform": "raw"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLabels := "\x00\x00\x00\x02" + "\x00\x00\x00\x10leaves.transform\x00\x00\x00\x03raw" + "\x00\x00\x00\x01z\x00\x00\x00\x011"
+	if string(labelled) != want+string(raw)+wantLabels {
+		t.Fatalf("labelled payload %q", labelled)
 	}
 	// A descriptor with only the sha256 signs the same payload.
 	byHash, err := SigningPayload(serving.Descriptor{Name: "ab", Version: 258, Format: "fake", SHA256: sum})
@@ -473,5 +484,71 @@ func TestOnlyLiveVersionsCountAsSeen(t *testing.T) {
 	}
 	if err := v.Verify(ctx, signed(t, trusted, 1, 1)); !errors.Is(err, ErrReplay) {
 		t.Fatalf("v1 after v2 went live: %v, want a replay", err)
+	}
+}
+
+// signV1 signs d over the v1 layout, as signers did before the labels
+// were covered.
+func signV1(t *testing.T, priv ed25519.PrivateKey, d serving.Descriptor) serving.Descriptor {
+	t.Helper()
+	p, err := signingPayloadV1(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.SHA256 == "" {
+		d.SHA256 = serving.ContentID(d.Bytes)
+	}
+	id := KeyIDOf(priv.Public().(ed25519.PublicKey))
+	d.Signature = append(id[:], ed25519.Sign(priv, p)...)
+	return d
+}
+
+// TestSignatureCoversLabels: a label a format reads changes the answer
+// (leaves.transform turned a LightGBM model's 0.3755 into 0.2445), so
+// adding, changing or removing any label breaks a signature; a
+// signature made over the v1 layout, which covered no label, still
+// verifies while no label can change the answer, and not once one can.
+func TestSignatureCoversLabels(t *testing.T) {
+	ctx := context.Background()
+	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithPolicy(Policy{RequireSignature: true}), WithAudit(mustAudit(t)))
+	base := servingtest.Spec{Value: 1}.Descriptor("fraud", 7)
+	base.Labels = map[string]string{"loss": "0.1", "leaves.estimators": "10"}
+	d, err := Sign(trusted, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(ctx, d); err != nil {
+		t.Fatalf("signed with labels: %v", err)
+	}
+	tamper := func(fn func(map[string]string)) serving.Descriptor {
+		c := d
+		c.Labels = maps.Clone(d.Labels)
+		fn(c.Labels)
+		return c
+	}
+	for name, c := range map[string]serving.Descriptor{
+		"added transform":   tamper(func(l map[string]string) { l["leaves.transform"] = "raw" }),
+		"changed estimator": tamper(func(l map[string]string) { l["leaves.estimators"] = "3" }),
+		"removed label":     tamper(func(l map[string]string) { delete(l, "loss") }),
+		"changed metric":    tamper(func(l map[string]string) { l["loss"] = "0.0" }),
+	} {
+		if err := v.Verify(ctx, c); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("%s: %v, want ErrBadSignature", name, err)
+		}
+	}
+
+	old := servingtest.Spec{Value: 1}.Descriptor("fraud", 8)
+	v1 := signV1(t, trusted, old)
+	if err := v.Verify(ctx, v1); err != nil {
+		t.Fatalf("a v1 signature without labels: %v", err)
+	}
+	v1.Labels = map[string]string{"loss": "0.1"}
+	if err := v.Verify(ctx, v1); err != nil {
+		t.Fatalf("a v1 signature with a label no format reads: %v", err)
+	}
+	v1.Labels["leaves.transform"] = "raw"
+	err = v.Verify(ctx, v1)
+	if !errors.Is(err, ErrBadSignature) || !strings.Contains(err.Error(), "leaves.transform") {
+		t.Fatalf("a v1 signature under a format label: %v, want ErrBadSignature naming the label", err)
 	}
 }

@@ -37,8 +37,12 @@ type Descriptor struct {
 	// Parent is the content ID of the model this one was derived from,
 	// for lineage. Empty for a root model.
 	Parent string
-	// Labels carry free metadata: feature names, training metrics, the
-	// trainer's identity.
+	// Labels carry metadata: feature names, training metrics, the
+	// trainer's identity. A key with a dot belongs to a format, named by
+	// its package ("leaves.transform", "xgboost.output",
+	// "tensorflow.inputs"): the format reads it, and it may change the
+	// model's answers, so signatures cover every label (see package
+	// governance). Keys without a dot are free for users.
 	Labels map[string]string
 	// Signature is an ed25519 signature made by package governance.
 	Signature []byte
