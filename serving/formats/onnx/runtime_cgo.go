@@ -520,7 +520,9 @@ func (in *rtInput) tensor(rows [][]float64, off int) (ort.Value, error) {
 	case elemDouble:
 		return newTensor(in, shape, rows, off, func(v float64) (float64, bool) { return v, true }, "")
 	case elemInt64:
-		return newTensor(in, shape, rows, off, intConv[int64](math.MinInt64, math.MaxInt64), "an int64")
+		// float64(math.MaxInt64) is 2^63, one past the range: the bound
+		// is the largest float64 below it.
+		return newTensor(in, shape, rows, off, intConv[int64](math.MinInt64, math.Nextafter(1<<63, 0)), "an int64")
 	case elemInt32:
 		return newTensor(in, shape, rows, off, intConv[int32](math.MinInt32, math.MaxInt32), "an int32")
 	case elemInt16:

@@ -364,6 +364,10 @@ func TestRuntimeBadFeatureValues(t *testing.T) {
 		{m, []float64{1, 1, math.NaN()}, "flag"},
 		{m2, []float64{0, 0, 0, 1.5}, "token"},
 		{m2, []float64{0, 0, 0, math.Inf(1)}, "token"},
+		// 2^63 is the float64 nearest math.MaxInt64 but past it: it
+		// must not wrap to math.MinInt64.
+		{m2, []float64{0, 0, 0, 1 << 63}, "token"},
+		{m2, []float64{0, 0, 0, -(1 << 63) - 1025}, "token"},
 	}
 	for _, c := range cases {
 		_, err := c.m.Predict(context.Background(), c.x)
