@@ -26,6 +26,7 @@ type sourceOptions struct {
 	interval time.Duration
 	drain    time.Duration
 	hooks    hooks
+	maxBatch int
 }
 
 // SourceStats counts what a Source has done.
@@ -131,7 +132,7 @@ func (s *Source) Ready() error {
 // scored with no model live fail with serving.ErrNoModel and go to the
 // dead-letter topic.
 func NewSource(cfg *Config, group string, scorer serving.Scorer, sink *Sink, opts ...SourceOption) (*Source, error) {
-	o := sourceOptions{topics: []string{DefaultDataTopic}, codec: JSON{}, window: 512, workers: runtime.GOMAXPROCS(0), interval: time.Second, drain: 30 * time.Second}
+	o := sourceOptions{topics: []string{DefaultDataTopic}, codec: JSON{}, window: 512, workers: runtime.GOMAXPROCS(0), interval: time.Second, drain: 30 * time.Second, maxBatch: defaultMaxBatch}
 	for _, opt := range opts {
 		opt.applySource(&o)
 	}
@@ -156,6 +157,8 @@ func NewSource(cfg *Config, group string, scorer serving.Scorer, sink *Sink, opt
 		return nil, configErr("CommitInterval(%v): must be positive", o.interval)
 	case o.drain < 0:
 		return nil, configErr("DrainTimeout(%v): must not be negative", o.drain)
+	case o.maxBatch < 1:
+		return nil, configErr("MaxBatch(%d): must be at least 1", o.maxBatch)
 	}
 	sc, err := cfg.SaramaConfig(nil)
 	if err != nil {
@@ -333,6 +336,10 @@ func (b *batch) ack(i int, err error) {
 // the batch from the first record whose scoring failed.
 func (s *Source) process(ctx context.Context, b *batch) {
 	defer close(b.scored)
+	if bs, ok := s.scorer.(serving.BatchScorer); ok && len(b.items) > 1 && s.o.maxBatch > 1 {
+		s.processBatch(ctx, b, bs)
+		return
+	}
 	b.cut = len(b.items)
 	for i := range b.items {
 		if ctx.Err() != nil {

@@ -1,0 +1,147 @@
+package serving_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// bsum predicts the sum of its inputs and fails on a row whose first
+// value is 13 (the poison row); as a BatchPredictor it fails the whole
+// batch when any row is poison, as a real batch engine would.
+type bsum struct{ batches, singles atomic.Int64 }
+
+var errPoison = errors.New("poison row")
+
+func (m *bsum) Predict(_ context.Context, x []float64) (serving.Prediction, error) {
+	m.singles.Add(1)
+	if len(x) > 0 && x[0] == 13 {
+		return serving.Prediction{}, errPoison
+	}
+	s := 0.0
+	for _, v := range x {
+		s += v
+	}
+	return serving.Prediction{Value: s}, nil
+}
+
+func (m *bsum) Describe() serving.ModelInfo {
+	return serving.ModelInfo{Inputs: []serving.Input{{Name: "a"}, {Name: "b"}}}
+}
+
+type batchSumModel struct{ bsum }
+
+func (m *batchSumModel) PredictBatch(_ context.Context, rows [][]float64, out []serving.Prediction) error {
+	m.batches.Add(1)
+	for i, x := range rows {
+		if x[0] == 13 {
+			return errPoison
+		}
+		out[i] = serving.Prediction{Value: x[0] + x[1]}
+	}
+	return nil
+}
+
+func batchServer(t *testing.T, m serving.Model) serving.BatchScorer {
+	t.Helper()
+	srv, err := serving.NewServer(serving.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	require.NoError(t, activate(srv.ActivateModel(context.Background(), serving.ModelRef{Name: "m"}, m)))
+	bs, ok := srv.Model("m").(serving.BatchScorer)
+	require.True(t, ok, "the Scorer of Server.Model is a BatchScorer")
+	return bs
+}
+
+func TestScoreBatchPerRecordErrorsAndProvenance(t *testing.T) {
+	layout, err := serving.NewLayout("b", "a", "extra")
+	require.NoError(t, err)
+	onlyB, err := serving.NewLayout("b")
+	require.NoError(t, err)
+	for name, m := range map[string]interface {
+		serving.Model
+		counts() (int64, int64)
+	}{"batch predictor": &batchSumModel{}, "per record": &plainSum{}} {
+		t.Run(name, func(t *testing.T) {
+			bs := batchServer(t, m)
+			rs := []serving.Record{
+				{Features: []float64{1, 2}},
+				{Features: []float64{13, 0}},                      // poison: the model fails it
+				{Features: []float64{math.NaN(), 1}},              // non-finite: refused before the model
+				{Features: []float64{20, 10, 99}, Layout: layout}, // named: b=20, a=10
+				{Features: []float64{1}, Layout: onlyB},           // no field "a"
+				{Features: []float64{4, 5}},
+			}
+			out := make([]serving.Result, len(rs))
+			errs := make([]error, len(rs))
+			bs.ScoreBatch(context.Background(), rs, out, errs)
+			assert.NoError(t, errs[0])
+			assert.Equal(t, 3.0, out[0].Value)
+			assert.ErrorIs(t, errs[1], errPoison)
+			var se *serving.ScoreError
+			assert.ErrorAs(t, errs[1], &se)
+			var nf *serving.NonFiniteError
+			assert.ErrorAs(t, errs[2], &nf)
+			assert.NoError(t, errs[3])
+			assert.Equal(t, 30.0, out[3].Value)
+			assert.ErrorIs(t, errs[4], serving.ErrMissingField)
+			assert.NoError(t, errs[5])
+			assert.Equal(t, 9.0, out[5].Value)
+			for i := range rs {
+				assert.Equal(t, "m", out[i].Provenance.Model.Name, "record %d", i)
+				assert.Equal(t, uint64(1), out[i].Provenance.Model.Version, "record %d", i)
+			}
+			// Each result is what Score gives the same record.
+			for i, r := range rs {
+				res, err := bs.(serving.Scorer).Score(context.Background(), r)
+				assert.Equal(t, errs[i] == nil, err == nil, "record %d", i)
+				if err == nil {
+					assert.Equal(t, res, out[i], "record %d", i)
+				}
+			}
+		})
+	}
+}
+
+type plainSum struct{ bsum }
+
+func (m *plainSum) counts() (int64, int64) { return m.batches.Load(), m.singles.Load() }
+
+func (m *batchSumModel) counts() (int64, int64) { return m.batches.Load(), m.singles.Load() }
+
+func TestScoreBatchUsesPredictBatch(t *testing.T) {
+	m := &batchSumModel{}
+	bs := batchServer(t, m)
+	rs := make([]serving.Record, 64)
+	for i := range rs {
+		rs[i] = serving.Record{Features: []float64{float64(100 + i), 1}}
+	}
+	out := make([]serving.Result, len(rs))
+	errs := make([]error, len(rs))
+	bs.ScoreBatch(context.Background(), rs, out, errs)
+	for i := range rs {
+		require.NoError(t, errs[i])
+		assert.Equal(t, float64(101+i), out[i].Value)
+	}
+	assert.Equal(t, int64(1), m.batches.Load(), "one PredictBatch for the batch")
+	assert.Zero(t, m.singles.Load(), "no per-record fallback when the batch succeeds")
+}
+
+func TestScoreBatchNoModel(t *testing.T) {
+	srv, err := serving.NewServer()
+	require.NoError(t, err)
+	defer srv.Close()
+	bs := srv.Model("absent").(serving.BatchScorer)
+	errs := make([]error, 2)
+	bs.ScoreBatch(context.Background(), make([]serving.Record, 2), make([]serving.Result, 2), errs)
+	assert.ErrorIs(t, errs[0], serving.ErrNoModel)
+	assert.ErrorIs(t, errs[1], serving.ErrNoModel)
+}

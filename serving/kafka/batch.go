@@ -1,0 +1,97 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/wire"
+)
+
+// defaultMaxBatch is the default of MaxBatch: the Server's overhead per
+// record is within 1% of a bare model's from batches of 8 (see the
+// package's benchmarks), and 64 keeps a poison-free batch's latency to
+// tens of microseconds for tree models.
+const defaultMaxBatch = 64
+
+// MaxBatch sets how many records of one partition a Source hands to its
+// Scorer in one call, when the Scorer is a serving.BatchScorer (the
+// Scorer of Server.Model is), overriding the default of 64; 1 scores
+// each record with its own Score call. A batch is made of the records
+// already waiting in the partition's queue, up to MaxBatch: the Source
+// never waits for a batch to fill, so batching adds no latency, and
+// batches grow by themselves when the model falls behind. Order,
+// commits and dead letters are as without batching: each record gets its
+// own score or dead letter, in order, and a record that fails fails
+// alone.
+func MaxBatch(n int) SourceOption { return sourceOpt(func(o *sourceOptions) { o.maxBatch = n }) }
+
+// processBatch is process for a Scorer that is a serving.BatchScorer,
+// such as Server.Model: the batch's records are decoded, then scored in
+// one ScoreBatch call, so that the Server takes its reference to the live
+// version, reads the clock and updates its counters once per batch, and
+// a BatchPredictor model predicts all the rows together. Each record
+// still gets its own result, error and dead letter, in order; should the
+// ScoreBatch call panic, the records are scored again one by one, so the
+// panic is pinned on one record.
+func (s *Source) processBatch(ctx context.Context, b *batch, bs serving.BatchScorer) {
+	b.cut = len(b.items)
+	n := len(b.items)
+	rs := make([]serving.Record, 0, n)
+	at := make([]int, 0, n) // rs[k] is the record of b.items[at[k]]
+	for i := range b.items {
+		it := &b.items[i]
+		r, err := s.decode(it.msg.Value)
+		if err != nil {
+			it.err, it.stage = err, wire.StageDecode
+			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)
+			continue
+		}
+		r.Key, r.Time = it.msg.Key, it.msg.Timestamp
+		rs = append(rs, r)
+		at = append(at, i)
+	}
+	if ctx.Err() != nil {
+		b.cut = 0
+		return
+	}
+	out := make([]serving.Result, len(rs))
+	errs := make([]error, len(rs))
+	for lo := 0; lo < len(rs); lo += s.o.maxBatch {
+		hi := min(lo+s.o.maxBatch, len(rs))
+		if !s.scoreBatch(ctx, bs, rs[lo:hi], out[lo:hi], errs[lo:hi]) {
+			for k := lo; k < hi; k++ {
+				out[k], errs[k] = s.score(ctx, rs[k])
+			}
+		}
+	}
+	for k, i := range at {
+		it := &b.items[i]
+		err := errs[k]
+		if err != nil && ctx.Err() != nil && !errors.Is(err, ErrPanic) {
+			b.cut = i // not the record's fault: leave it to be read again
+			return
+		}
+		if err != nil {
+			it.err, it.stage = err, wire.StageScore
+			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)
+			continue
+		}
+		if it.out, err = s.sink.scoreMessage(it.msg, out[k]); err != nil {
+			it.err, it.stage = err, wire.StageScore
+		}
+	}
+}
+
+// scoreBatch calls bs.ScoreBatch and reports whether it returned without
+// a panic.
+func (s *Source) scoreBatch(ctx context.Context, bs serving.BatchScorer, rs []serving.Record, out []serving.Result, errs []error) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Warn("kafka source: a batch scorer panicked; scoring its records one by one", "records", len(rs), "panic", p)
+			ok = false
+		}
+	}()
+	bs.ScoreBatch(ctx, rs, out, errs)
+	return true
+}
