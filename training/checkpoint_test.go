@@ -1,6 +1,7 @@
 package training
 
 import (
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"math"
@@ -235,4 +236,37 @@ func TestFailedSaveKeepsOldCheckpoint(t *testing.T) {
 	if len(c.dir) != 1 {
 		t.Errorf("directory holds %v after a failed save, want only the checkpoint", c.dir)
 	}
+}
+
+// A checkpoint records its learner's optimiser: restoring an Adam
+// learner's checkpoint into a LeastSquares learner (the Linear default
+// since LeastSquares exists) is a mismatch, and a checkpoint written
+// before optimisers were recorded restores as the Adam learner it was.
+func TestCheckpointRecordsTheOptimizer(t *testing.T) {
+	adam, _ := NewLearner(Linear, 5, WithOptimizer(Adam))
+	for _, s := range genLinear(50, 1, 0.1) {
+		adam.Learn(s)
+	}
+	b, err := adam.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := NewLearner(Linear, 5)
+	if err := ls.UnmarshalBinary(b); !errors.Is(err, ErrCheckpointMismatch) {
+		t.Errorf("restoring Adam state into a LeastSquares learner: %v, want ErrCheckpointMismatch", err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	delete(st, "optimizer") // as written before the field existed
+	old, _ := json.Marshal(st)
+	var r Learner
+	if err := r.UnmarshalBinary(old); err != nil {
+		t.Fatal(err)
+	}
+	if r.Optimizer() != Adam {
+		t.Errorf("an old checkpoint restores with optimizer %v, want adam", r.Optimizer())
+	}
+	sameBits(t, "predictions", predictAll(t, &r, genLinear(5, 2, 0)), predictAll(t, adam, genLinear(5, 2, 0)))
 }
