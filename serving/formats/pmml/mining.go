@@ -22,6 +22,11 @@ type miningModel struct {
 	segs     []segment
 	method   string
 	skipMiss bool
+	// outSlots are the slots of the segments' OutputFields, which later
+	// segments may read: set to missing before each evaluation, so that
+	// a segment not evaluated leaves them missing rather than as an
+	// earlier record left them in the pooled state.
+	outSlots []int
 }
 
 func (mc *modelCtx) mining() (evaluator, error) {
@@ -111,6 +116,9 @@ func (mc *modelCtx) mining() (evaluator, error) {
 			return nil, corruptf("a regression Segmentation over a classification model")
 		}
 		mm.segs = append(mm.segs, seg)
+		for _, o := range seg.model.outs {
+			mm.outSlots = append(mm.outSlots, o.slot)
+		}
 	}
 	if len(mm.segs) == 0 {
 		return nil, corruptf("Segmentation without Segment")
@@ -153,6 +161,9 @@ func (mm *miningModel) catMap(mc *modelCtx, cs *catSet) ([]int, error) {
 
 func (mm *miningModel) eval(s *state) result {
 	mn := mm.mn
+	for _, slot := range mm.outSlots {
+		s.v[slot] = math.NaN()
+	}
 	switch mm.method {
 	case "selectFirst":
 		for i := range mm.segs {

@@ -407,3 +407,29 @@ func TestTargetDefaults(t *testing.T) {
 		t.Errorf("x=1: %+v, %v", p, err)
 	}
 }
+
+// TestModelChainSkippedSegment: a later segment of a model chain that
+// reads the output of an earlier segment whose predicate was false reads
+// it as missing, not as what that segment computed for an earlier record.
+func TestModelChainSkippedSegment(t *testing.T) {
+	doc := `<PMML version="4.4"><DataDictionary><DataField name="x" optype="continuous" dataType="double"/><DataField name="y" optype="continuous" dataType="double"/></DataDictionary>
+<MiningModel functionName="regression"><MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
+<Segmentation multipleModelMethod="modelChain">
+<Segment id="1"><SimplePredicate field="x" operator="greaterThan" value="0"/>
+ <RegressionModel functionName="regression"><MiningSchema><MiningField name="x"/></MiningSchema>
+ <Output><OutputField name="a" optype="continuous" dataType="double" feature="predictedValue"/></Output>
+ <RegressionTable intercept="100"><NumericPredictor name="x" coefficient="1"/></RegressionTable></RegressionModel></Segment>
+<Segment id="2"><True/>
+ <RegressionModel functionName="regression"><MiningSchema><MiningField name="a" missingValueReplacement="-5"/></MiningSchema>
+ <RegressionTable intercept="0"><NumericPredictor name="a" coefficient="1"/></RegressionTable></RegressionModel></Segment>
+</Segmentation></MiningModel></PMML>`
+	m := loadText(t, doc)
+	for i := range 4 {
+		for _, c := range []struct{ x, want float64 }{{1, 101}, {-1, -5}, {2, 102}, {-2, -5}} {
+			p, err := m.Predict(context.Background(), []float64{c.x})
+			if err != nil || p.Value != c.want {
+				t.Fatalf("round %d, x=%v: %v, %v; want %v", i, c.x, p.Value, err, c.want)
+			}
+		}
+	}
+}
