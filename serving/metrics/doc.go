@@ -29,6 +29,26 @@
 //   - dead_letters_total{topic}: records sent to the dead-letter topic.
 //   - commits_total{topic,partition}: offset commits.
 //   - consumer_lag{topic,partition}: last reported lag.
+//   - model_events_untracked_total{event}: model events about names
+//     without series of their own (see # Bounds).
+//
+// # Bounds
+//
+// Whoever can write to the models topic chooses model names, so the
+// per-name event series (active_version, model_events_total,
+// model_load_failures_total, model_swaps_total) are capped: at most
+// [MaxModels] names (1,000 by default) get series, and of those at most
+// [MaxRejectedModels] (100 by default) may be names that never went live.
+// A flood of junk messages with ever new names thus adds at most 201
+// series, and leaves the other slots to names that go live. Events about
+// a name past the caps, or whose name is not valid UTF-8 (which
+// Prometheus refuses as a label value), are counted in
+// model_events_untracked_total by event. Once given, a name keeps its
+// series: recycling slots would turn a flood into series churn, which
+// costs a Prometheus server as much as cardinality does.
+//
+// The per-version score series exist only for live versions (see
+// # Swaps), so they follow what the Server itself holds.
 //
 // # Cost
 //
@@ -66,8 +86,9 @@
 // When a version is replaced or retired its per-version series are
 // deleted, so cardinality follows the live versions. A call that was in
 // flight on the old version and ends after the swap is not observed: it
-// would otherwise bring the deleted series back for good. Remembering
-// the replaced versions costs a few dozen bytes per swap. Model events
+// would otherwise bring the deleted series back for good. The last
+// [MaxRetired] replaced versions are remembered for that, a few dozen
+// bytes each. Model events
 // may reach the hook out of order when swaps race; active_version
 // follows the event times, which the Server takes under its lock.
 package metrics

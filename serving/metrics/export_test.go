@@ -8,3 +8,10 @@ func NewStriped(n int, opts ...Option) *Metrics {
 	m.stripes = n
 	return m
 }
+
+// Retired returns how many replaced versions m remembers.
+func Retired(m *Metrics) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.retired)
+}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -34,6 +35,7 @@ type Metrics struct {
 	deadLetters  *prometheus.CounterVec
 	commits      *prometheus.CounterVec
 	lag          *prometheus.GaugeVec
+	untracked    *prometheus.CounterVec
 
 	mu     sync.Mutex // serialises writers of series, and guards the fields below
 	series atomic.Pointer[seriesSet]
@@ -45,7 +47,28 @@ type Metrics struct {
 	// was in flight on one of them records nothing, rather than bringing
 	// its series back for good.
 	retired map[refKey]struct{}
+	// retiredOrder lists the keys of retired oldest first, a ring of at
+	// most MaxRetired; next is where the next key goes.
+	retiredOrder []refKey
+	next         int
+	// names holds the model names that have per-name event series, true
+	// once the name went live; rejectedOnly counts the false ones.
+	names        map[string]bool
+	rejectedOnly int
+	maxModels    int
+	maxRejected  int
 }
+
+// The defaults of MaxModels and MaxRejectedModels.
+const (
+	DefaultMaxModels         = 1000
+	DefaultMaxRejectedModels = 100
+)
+
+// MaxRetired bounds how many replaced versions Metrics remembers so that
+// a call still in flight on one of them records nothing (see # Swaps in
+// the package documentation); past it the oldest is forgotten.
+const MaxRetired = 4096
 
 var (
 	_ serving.HookScored     = (*Metrics)(nil)
@@ -62,8 +85,24 @@ type refKey struct {
 type Option func(*config)
 
 type config struct {
-	buckets []float64
+	buckets              []float64
+	maxModels, maxReject int
 }
+
+// MaxModels caps how many model names get series of their own in the
+// per-name event metrics (active_version, model_events_total,
+// model_load_failures_total, model_swaps_total), overriding the default
+// of [DefaultMaxModels]. Events about a name past the cap are counted in
+// model_events_untracked_total{event} instead. n must be at least 1.
+func MaxModels(n int) Option { return func(c *config) { c.maxModels = n } }
+
+// MaxRejectedModels caps how many of the MaxModels names may be names
+// that never went live (every model message of theirs was rejected, or
+// only loaded), overriding the default of [DefaultMaxRejectedModels];
+// zero gives series only to names that went live. It keeps a flood of
+// junk model messages with ever new names from filling the series, or
+// the MaxModels slots that real models need. n must be at least 0.
+func MaxRejectedModels(n int) Option { return func(c *config) { c.maxReject = n } }
 
 // Buckets sets the score-duration histogram buckets in seconds,
 // overriding the default of 10µs to about 1.3s in powers of two. At least
@@ -73,13 +112,17 @@ func Buckets(b ...float64) Option { return func(c *config) { c.buckets = b } }
 // New returns Metrics with no series yet. Register it with a Prometheus
 // registry to export it.
 //
-// New panics when an option is invalid (Buckets empty, unsorted or NaN):
+// New panics when an option is invalid (Buckets empty, unsorted or NaN,
+// MaxModels below 1, MaxRejectedModels below 0):
 // that is a programming error, and the histogram would otherwise panic
 // later, inside the first scoring call.
 func New(opts ...Option) *Metrics {
-	c := config{buckets: prometheus.ExponentialBuckets(10e-6, 2, 18)}
+	c := config{buckets: prometheus.ExponentialBuckets(10e-6, 2, 18), maxModels: DefaultMaxModels, maxReject: DefaultMaxRejectedModels}
 	for _, o := range opts {
 		o(&c)
+	}
+	if c.maxModels < 1 || c.maxReject < 0 {
+		panic(fmt.Sprintf("metrics: MaxModels(%d), MaxRejectedModels(%d): need at least 1 and 0", c.maxModels, c.maxReject))
 	}
 	if len(c.buckets) == 0 {
 		panic("metrics: Buckets() needs at least one bound")
@@ -123,16 +166,21 @@ func New(opts ...Option) *Metrics {
 			Help: "Offset commits after acknowledged output."}, []string{"topic", "partition"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "consumer_lag",
 			Help: "High-water mark minus next offset to consume."}, []string{"topic", "partition"}),
+		untracked: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "model_events_untracked_total",
+			Help: "Model events about names without series of their own: past MaxModels or MaxRejectedModels, or not valid UTF-8."}, []string{"event"}),
+		maxModels:   c.maxModels,
+		maxRejected: c.maxReject,
 	}
 	m.series.Store(newSeriesSet(nil))
 	m.lastEvent = map[string]time.Time{}
 	m.retired = map[refKey]struct{}{}
+	m.names = map[string]bool{}
 	return m
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.active, m.events, m.loadFails, m.swaps,
-		m.decisions, m.wins, m.late, m.candErrors, m.deadLetters, m.commits, m.lag}
+		m.decisions, m.wins, m.late, m.candErrors, m.deadLetters, m.commits, m.lag, m.untracked}
 }
 
 // Describe implements prometheus.Collector.
@@ -167,6 +215,9 @@ func (m *Metrics) seriesFor(ref serving.ModelRef) *scoreSeries {
 	if _, gone := m.retired[k]; gone {
 		return nil
 	}
+	if !utf8.ValidString(ref.Name) {
+		return nil // not a valid label value: the scrape would fail
+	}
 	s := newScoreSeries(ref.Name, strconv.FormatUint(ref.Version, 10), len(m.bounds.thr), m.stripes)
 	m.series.Store(cur.with(k, s))
 	return s
@@ -178,7 +229,16 @@ func (m *Metrics) seriesFor(ref serving.ModelRef) *scoreSeries {
 func (m *Metrics) forget(ref serving.ModelRef) {
 	cur := m.series.Load()
 	k := refKey{ref.Name, ref.Version}
-	m.retired[k] = struct{}{}
+	if _, ok := m.retired[k]; !ok {
+		if len(m.retiredOrder) < MaxRetired {
+			m.retiredOrder = append(m.retiredOrder, k)
+		} else {
+			delete(m.retired, m.retiredOrder[m.next])
+			m.retiredOrder[m.next] = k
+			m.next = (m.next + 1) % MaxRetired
+		}
+		m.retired[k] = struct{}{}
+	}
 	if cur.get(ref.Name, ref.Version) == nil {
 		return
 	}
@@ -208,17 +268,25 @@ func (m *Metrics) OnScored(ref serving.ModelRef, took time.Duration, err error) 
 // OnModelEvent implements serving.HookModelEvent.
 func (m *Metrics) OnModelEvent(e serving.ModelEvent) {
 	name := e.Model.Name
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	swap := e.Kind == serving.EventActivated || e.Kind == serving.EventRolledBack
+	if swap && e.Previous.Name != "" && e.Previous.Version != e.Model.Version {
+		m.forget(e.Previous)
+	}
+	if !m.track(name, swap) {
+		m.untracked.WithLabelValues(e.Kind.String()).Inc()
+		if e.Kind == serving.EventRetired {
+			m.forget(e.Model)
+		}
+		return
+	}
 	m.events.WithLabelValues(name, e.Kind.String()).Inc()
 	switch e.Kind {
 	case serving.EventRejected:
 		m.loadFails.WithLabelValues(name).Inc()
 	case serving.EventActivated, serving.EventRolledBack:
 		m.swaps.WithLabelValues(name).Inc()
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if e.Previous.Name != "" && e.Previous.Version != e.Model.Version {
-			m.forget(e.Previous)
-		}
 		if !m.newest(e) {
 			// A later swap was already applied: e.Model is no longer live.
 			m.forget(e.Model)
@@ -227,13 +295,33 @@ func (m *Metrics) OnModelEvent(e serving.ModelEvent) {
 		delete(m.retired, refKey{name, e.Model.Version})
 		m.active.WithLabelValues(name).Set(float64(e.Model.Version))
 	case serving.EventRetired:
-		m.mu.Lock()
-		defer m.mu.Unlock()
 		m.forget(e.Model)
 		if m.newest(e) {
 			m.active.DeleteLabelValues(name)
 		}
 	}
+}
+
+// track reports whether name has per-name event series, giving it some
+// if the caps allow: any name up to maxModels, of which at most
+// maxRejected that never went live. live says the event makes name live.
+// The caller holds m.mu.
+func (m *Metrics) track(name string, live bool) bool {
+	if wasLive, ok := m.names[name]; ok {
+		if live && !wasLive {
+			m.names[name] = true
+			m.rejectedOnly--
+		}
+		return true
+	}
+	if len(m.names) >= m.maxModels || (!live && m.rejectedOnly >= m.maxRejected) || !utf8.ValidString(name) {
+		return false
+	}
+	m.names[name] = live
+	if !live {
+		m.rejectedOnly++
+	}
+	return true
 }
 
 // newest reports whether e is not older than the last swap applied for
