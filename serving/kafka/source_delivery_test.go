@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 	"github.com/modelstream/modelstream/serving/wire"
@@ -330,4 +331,145 @@ func highWater(t testing.TB, client sarama.Client, topic string, p int32) int64 
 		t.Fatal(err)
 	}
 	return off
+}
+
+// TestSourceCrashResumes crashes the Source 4 times while 15k records
+// flow, each time at a random point after a random number (at least two)
+// of commits, and restarts it. After each crash:
+//   - the group's committed offsets in the cluster are those the commit
+//     hook last reported;
+//   - the restarted Source's first output of each partition answers the
+//     input at the committed offset: the replay starts there, neither
+//     before (more duplicates) nor after (lost inputs);
+//   - the inputs answered twice are those written past the committed
+//     offsets, and there are no more of them than what was in flight at
+//     the crash (the window of each partition) plus what was
+//     acknowledged after the previous commit.
+//
+// In the end every input has an output.
+func TestSourceCrashResumes(t *testing.T) {
+	const (
+		parts   = 2
+		window  = 32
+		n       = 15000
+		crashes = 4
+		group   = "resume"
+	)
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, parts), kafkatest.Topic(kafka.DefaultScoresTopic, 2), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1))
+	srv := newServer(t)
+	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	out := newOutputs(t, c)
+	keys, vals := records(0, n)
+	produce(t, c, kafka.DefaultDataTopic, keys, vals)
+	// A scorer slow enough that a run lasts several commit intervals.
+	slow := serving.ScorerFunc(func(ctx context.Context, r serving.Record) (serving.Result, error) {
+		time.Sleep(20 * time.Microsecond)
+		return srv.Model("m").Score(ctx, r)
+	})
+
+	rng := rand.New(rand.NewPCG(5, 8))
+	var prev map[int32]int64 // committed offsets at the last crash
+	bound, dups := 0, 0
+	for round := range crashes + 1 {
+		final := round == crashes
+		hook := &commitLog{}
+		var src atomic.Pointer[kafka.Source]
+		type snap struct{ commits, acked uint64 }
+		var snaps []snap // one per hook call, in the hook's goroutine until the crash
+		crashAt := 2 + rng.IntN(4)
+		delay := time.Duration(rng.IntN(80)) * time.Millisecond // within the commit interval
+		crashing := false
+		if !final {
+			hook.on = func(int) {
+				s := src.Load()
+				if s == nil {
+					return
+				}
+				st := s.Stats()
+				snaps = append(snaps, snap{st.Commits, st.Scored + st.DeadLettered})
+				if st.Commits == uint64(crashAt) && !crashing {
+					crashing = true
+					time.AfterFunc(delay, func() { kafka.Crash(s) })
+				}
+			}
+		}
+		r := startSource(t, c, group, slow, kafka.Window(window), kafka.Workers(2), kafka.Hooks(hook))
+		src.Store(r.src)
+		if final {
+			waitFor(t, "an output for every input", func() bool {
+				out.drain(t)
+				return len(out.count) == n
+			})
+			r.stop(t)
+		} else {
+			select {
+			case <-r.done:
+			case <-time.After(time.Minute):
+				t.Fatalf("round %d: no crash within a minute (%d hook calls)", round, len(hook.all()))
+			}
+			r.cancel()
+			r.cancel = nil
+			r.sink.Close() // what was sent before the crash reaches the cluster
+		}
+		got := out.drain(t)
+		if prev != nil {
+			first := map[int32]int64{}
+			for _, o := range got {
+				if _, ok := first[o.part]; !ok {
+					first[o.part] = o.off
+				}
+			}
+			for p, off := range first {
+				if off != prev[p] {
+					t.Errorf("round %d: the replay of partition %d starts at input %d; the committed offset is %d", round, p, off, prev[p])
+				}
+			}
+		}
+		if final {
+			break
+		}
+		committed := committedOffsets(t, c, group, kafka.DefaultDataTopic, parts)
+		for p, off := range hook.last() {
+			if committed[p] != off {
+				t.Errorf("round %d: the commit hook last reported offset %d of partition %d; the cluster has %d", round, off, p, committed[p])
+			}
+		}
+		// Inputs written past the committed offsets are answered again.
+		past := 0
+		for _, o := range got {
+			if o.off >= committed[o.part] {
+				past++
+			}
+		}
+		st := r.src.Stats()
+		last := snaps[len(snaps)-1].commits
+		var base uint64
+		for _, s := range snaps {
+			if s.commits == last-1 && (base == 0 || s.acked < base) {
+				base = s.acked
+			}
+		}
+		allowed := int(st.Scored+st.DeadLettered-base) + parts*window
+		t.Logf("round %d: crashed after commit %d, committed %v, %d outputs past them (allowed %d: %d acknowledged since the previous commit, %d in flight); stats %+v",
+			round, last, committed, past, allowed, st.Scored+st.DeadLettered-base, parts*window, st)
+		if past > allowed {
+			t.Errorf("round %d: %d inputs will be answered twice, more than the %d in flight or acknowledged after the previous commit", round, past, allowed)
+		}
+		if len(snaps) == 0 || last < 1 {
+			t.Errorf("round %d: crashed before any commit", round)
+		}
+		bound += allowed
+		dups += past
+		prev = committed
+	}
+	total := 0
+	for _, k := range out.count {
+		total += k - 1
+	}
+	t.Logf("%d inputs, %d duplicates after %d crashes (at most %d allowed)", n, total, crashes, bound)
+	if total != dups {
+		t.Errorf("%d duplicates; the outputs written past the committed offsets at the crashes were %d", total, dups)
+	}
 }
