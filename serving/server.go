@@ -567,6 +567,10 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 		return fail(ErrClosed)
 	}
 	l.ref = ref
+	// The instant it goes live, taken under the lock like a retirement's:
+	// the activation began before warm-up and validation, and another
+	// swap or a retirement of the name may have happened meanwhile.
+	l.since = time.Now()
 	sl.cur.Store(l)
 	kind := EventActivated
 	if ao.rollback && old != nil && ref.Version <= old.ref.Version {

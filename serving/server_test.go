@@ -554,3 +554,58 @@ func TestModelRefStringWithoutVersion(t *testing.T) {
 	assert.Equal(t, "budget", serving.ModelRef{Name: "budget"}.String())
 	assert.Equal(t, "m@v3", serving.ModelRef{Name: "m", Version: 3}.String())
 }
+
+// gated answers Value once gate is closed, after telling entered that a
+// call began.
+type gated struct {
+	entered chan struct{}
+	gate    chan struct{}
+	once    sync.Once
+}
+
+func (g *gated) Predict(context.Context, []float64) (serving.Prediction, error) {
+	g.once.Do(func() { close(g.entered) })
+	<-g.gate
+	return serving.Prediction{Value: 1}, nil
+}
+
+// TestActivationTimeIsTheSwap: the instant a version went live, in the
+// history, its event and its Stats, is taken at the swap, not when its
+// activation began. A version held up in validation while another is
+// activated, or the name retired, goes live after them; stamped with its
+// start it would sort before them, and a recorder of the history
+// (registry.At, registry.Restore) would name the wrong version as live.
+func TestActivationTimeIsTheSwap(t *testing.T) {
+	var log eventLog
+	s := newServer(t, serving.WithHooks(&log), serving.WithValidation(serving.Validation{
+		Probes: map[string][]serving.Record{"m": {{Features: []float64{1}}}},
+	}))
+	ctx := context.Background()
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 1), &servingtest.Fake{})))
+
+	slow := &gated{entered: make(chan struct{}), gate: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- activate(s.ActivateModel(ctx, ref("m", 3), slow)) }()
+	<-slow.entered // v3 is being validated
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 2), &servingtest.Fake{})))
+	s.Retire("m")
+	close(slow.gate)
+	require.NoError(t, <-done)
+
+	cur, _ := s.Current("m")
+	require.Equal(t, uint64(3), cur.Version)
+	h := s.History("m")
+	require.Len(t, h, 4) // v1, v2, v2 retired, v3
+	for i := 1; i < len(h); i++ {
+		assert.False(t, h[i].At.Before(h[i-1].At), "history entry %d (%s %s at %v) is before entry %d (%s %s at %v)",
+			i, h[i].Kind, h[i].Model, h[i].At, i-1, h[i-1].Kind, h[i-1].Model, h[i-1].At)
+	}
+	st, ok := statsOf(s, "m")
+	require.True(t, ok)
+	assert.True(t, st.Since.Equal(h[3].At), "Stats.Since %v, history %v", st.Since, h[3].At)
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	last := log.events[len(log.events)-1]
+	assert.Equal(t, serving.EventActivated, last.Kind)
+	assert.True(t, last.Time.Equal(h[3].At))
+}
