@@ -180,8 +180,10 @@ type Validation struct {
 	// Samples is how many recent records per model name the Server
 	// keeps to try new versions on: one record in 64 of those scored
 	// successfully, overwriting the oldest. A sampled record that a new
-	// version cannot bind (a named field it needs is absent) is skipped;
-	// if it errs on every sample, it is refused. Zero means
+	// version cannot bind (a named field it needs is absent) or fails on
+	// is skipped: such records report their own errors once it is live,
+	// as they would without validation; only a wrong answer (non-finite,
+	// arity, disagreement) on a sample refuses it. Zero means
 	// DefaultSamples; a negative value keeps none.
 	Samples int
 	// Tolerance, when positive, also requires the new version to agree

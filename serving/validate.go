@@ -107,8 +107,6 @@ func (s *Server) validate(ctx context.Context, sl *slot, l *live) error {
 			return err
 		}
 	}
-	tried, ok := 0, 0
-	var first error
 	for i := range samp {
 		r := &samp[i]
 		if r.Layout != nil {
@@ -118,21 +116,18 @@ func (s *Server) validate(ctx context.Context, sl *slot, l *live) error {
 				continue
 			}
 		}
-		tried++
-		good, err := check("sampled record", i, r)
+		_, err := check("sampled record", i, r)
 		switch {
-		case good:
-			ok++
-		case errors.Is(err, ErrValidation) && isOutputFault(err):
+		case err == nil:
+		case ctx.Err() != nil:
 			return err
-		case err != nil && ctx.Err() != nil:
+		case isOutputFault(err):
 			return err
-		case first == nil:
-			first = err
 		}
-	}
-	if tried > 0 && ok == 0 {
-		return first
+		// A sample the candidate fails on (another feature count, a
+		// value it refuses) is skipped like an unbindable one: each such
+		// record reports its own error once the version is live, as it
+		// would without validation. Only wrong answers refuse it here.
 	}
 	return nil
 }

@@ -82,9 +82,18 @@ func TestValidationProbesAndTolerance(t *testing.T) {
 
 	fails := &servingtest.Fake{FailRate: 1}
 	_, err = s.ActivateModel(ctx, ref("m", 3), fails)
-	require.ErrorIs(t, err, serving.ErrValidation)
+	require.ErrorIs(t, err, serving.ErrValidation, "a version that fails on the user's probe")
 	cur, _ := s.Current("m")
 	assert.Equal(t, uint64(2), cur.Version)
+
+	// Without probes, a version that fails on the sampled records (here:
+	// it reads another number of features) is not refused for that: each
+	// record reports its own error once it is live, as without
+	// validation. Only a wrong answer refuses it.
+	plain := newServer(t)
+	require.NoError(t, activate(plain.ActivateModel(ctx, ref("m", 1), dot{w: []float64{1, 2}})))
+	scoreN(t, plain, "m", 128, 1, 2)
+	require.NoError(t, activate(plain.ActivateModel(ctx, ref("m", 2), dot{w: []float64{1, 2, 3}})))
 }
 
 // TestValidationOff: with sampling off and no probes, nothing is tried.
