@@ -495,15 +495,25 @@ func destroyValue(v ort.Value) {
 }
 
 // runCancellable runs s and terminates the run when ctx is done first.
+// The run options are released only once a termination that started is
+// over: stop does not wait for it, and it would set the flag in released
+// memory.
 func runCancellable(ctx context.Context, s *ort.DynamicAdvancedSession, inputs, outputs []ort.Value) error {
 	ro, err := ort.NewRunOptions()
 	if err != nil {
 		return err
 	}
-	defer ro.Destroy()
-	stop := context.AfterFunc(ctx, func() { ro.Terminate() })
-	defer stop()
-	return s.RunWithOptions(inputs, outputs, ro)
+	terminated := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(terminated)
+		ro.Terminate()
+	})
+	err = s.RunWithOptions(inputs, outputs, ro)
+	if !stop() {
+		<-terminated
+	}
+	ro.Destroy()
+	return err
 }
 
 // tensor builds the input tensor for rows, reading each row from off.

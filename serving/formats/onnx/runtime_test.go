@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -421,5 +422,29 @@ func TestRuntimeModelsUnderTheServer(t *testing.T) {
 	}
 	if _, err := v2.Predict(ctx, x); !errors.Is(err, serving.ErrClosed) {
 		t.Errorf("v2 after Server.Close: %v, want serving.ErrClosed", err)
+	}
+}
+
+// TestRuntimeCancelRacesTheRun cancels contexts while runs finish. The
+// run's options are released after the run: the cancellation that
+// terminates it must be over by then, or it writes into released memory
+// (under -race: a data race on the RunOptions).
+func TestRuntimeCancelRacesTheRun(t *testing.T) {
+	m := loadRuntime(t, runtimeFormat(t), tinyClassifier())
+	x := []float64{1, 2, 3, 4}
+	for i := range 500 {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for range i % 50 {
+				runtime.Gosched()
+			}
+			cancel()
+		}()
+		if _, err := m.Predict(ctx, x); err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		<-done
 	}
 }
