@@ -99,7 +99,17 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 	}
 	took := time.Since(monoBase) - start
 	per := took / time.Duration(len(rows))
-	l.stats.recordBatch(per, len(rows), failed)
+	n := l.stats.recordBatch(per, len(rows), failed)
+	// Sample for validation as Score does: the calls counted here are
+	// numbered n-len(rows)+1 to n, and one in 64 successful ones is kept.
+	if keep := sl.s.o.valid.Samples; keep > 0 {
+		first := n - uint64(len(rows)) + 1
+		for k, i := range idx {
+			if (first+uint64(k))&sampleMask == 0 && errs[i] == nil {
+				sl.samples.add(&rs[i], keep)
+			}
+		}
+	}
 	for _, h := range sl.s.o.hooks.scored {
 		for _, i := range idx {
 			var err error
@@ -112,9 +122,10 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 }
 
 // recordBatch records n calls of d each, failed of them failed, with one
-// update of each counter.
-func (c *counters) recordBatch(d time.Duration, n, failed int) {
-	c.n.Add(uint64(n))
+// update of each counter, and returns how many calls were counted, as
+// record does.
+func (c *counters) recordBatch(d time.Duration, n, failed int) uint64 {
+	total := c.n.Add(uint64(n))
 	if failed > 0 {
 		c.errs.Add(uint64(failed))
 	}
@@ -132,4 +143,5 @@ func (c *counters) recordBatch(d time.Duration, n, failed int) {
 			break
 		}
 	}
+	return total
 }

@@ -145,3 +145,29 @@ func TestScoreBatchNoModel(t *testing.T) {
 	assert.ErrorIs(t, errs[0], serving.ErrNoModel)
 	assert.ErrorIs(t, errs[1], serving.ErrNoModel)
 }
+
+// TestScoreBatchSamplesForValidation: records scored in batches (as the
+// Kafka Source scores them) are sampled for validation like records
+// scored one at a time, so a version that answers NaN on the stream's
+// records is refused however the records were scored.
+func TestScoreBatchSamplesForValidation(t *testing.T) {
+	s := newServer(t)
+	ctx := context.Background()
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 1), dot{w: []float64{1, 2}})))
+	bs := s.Model("m").(serving.BatchScorer)
+	rs := make([]serving.Record, 64)
+	for i := range rs {
+		rs[i] = serving.Record{Features: []float64{3, 4}}
+	}
+	out, errs := make([]serving.Result, len(rs)), make([]error, len(rs))
+	for range 4 {
+		bs.ScoreBatch(ctx, rs, out, errs)
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+	}
+	_, err := s.ActivateModel(ctx, ref("m", 2), dot{w: []float64{1e308, -1e308}})
+	require.ErrorIs(t, err, serving.ErrValidation)
+	cur, _ := s.Current("m")
+	assert.Equal(t, uint64(1), cur.Version)
+}
