@@ -216,6 +216,26 @@ func TestRuntimeLibraryErrors(t *testing.T) {
 			t.Fatalf("Open: %v, want a *LibraryError", err)
 		}
 		os.Stdout.WriteString("\nERR " + err.Error() + "\n")
+		// The fallback engine loads the model on pure Go instead, and
+		// says why in the log.
+		var logs strings.Builder
+		prev := slog.Default()
+		slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+		f, err := onnx.Open(onnx.RuntimeOrPureGo())
+		slog.SetDefault(prev)
+		if err != nil {
+			t.Fatalf("RuntimeOrPureGo: %v", err)
+		}
+		m, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: tinyClassifier()})
+		if err != nil {
+			t.Fatalf("RuntimeOrPureGo load: %v", err)
+		}
+		if info := m.(serving.Describer).Describe(); !strings.Contains(info.Input, "fixed to 1") {
+			t.Errorf("RuntimeOrPureGo: %+v, want the pure-Go engine", info)
+		}
+		if !strings.Contains(logs.String(), "ONNX Runtime is unavailable") || !strings.Contains(logs.String(), "tried") {
+			t.Errorf("fallback log: %s", logs.String())
+		}
 		return
 	}
 	runtimeFormat(t) // skips where the engine cannot run at all
