@@ -37,6 +37,9 @@ type lgHeader struct {
 	featureInfos []string
 	catParam     string // the value of the [categorical_feature: ...] parameter
 	pandasCats   string // the JSON after "pandas_categorical:"
+	// jsonCats are the categorical features of a JSON dump, which lists
+	// category values in their feature_infos; nil for a text model.
+	jsonCats []int
 }
 
 // scanLightGBMText reads the header block of a LightGBM text model
@@ -177,8 +180,12 @@ func (h lgHeader) inputs(features int, format string) ([]serving.Input, error) {
 // ascending order: from the categorical_feature parameter when it is a
 // list of indexes, or else from the feature infos, where LightGBM writes
 // a categorical feature's categories ("-1:3:8") instead of a range
-// ("[0:1]").
+// ("[0:1]"). For a JSON dump, they are the features whose feature_infos
+// list values.
 func (h lgHeader) categoricalFeatures(features int) []int {
+	if h.jsonCats != nil {
+		return h.jsonCats
+	}
 	var idx []int
 	if h.catParam != "" {
 		for _, f := range strings.Split(h.catParam, ",") {
@@ -238,12 +245,15 @@ func parsePandasCategorical(s string) ([][]string, error) {
 // ignore.
 func scanLightGBMJSON(b []byte) (lgHeader, error) {
 	var doc struct {
-		Version       string          `json:"version"`
-		Objective     string          `json:"objective"`
-		AverageOutput bool            `json:"average_output"`
-		FeatureNames  []string        `json:"feature_names"`
-		PandasCats    json.RawMessage `json:"pandas_categorical"`
-		Trees         []struct {
+		Version       string   `json:"version"`
+		Objective     string   `json:"objective"`
+		AverageOutput bool     `json:"average_output"`
+		FeatureNames  []string `json:"feature_names"`
+		FeatureInfos  map[string]struct {
+			Values []json.RawMessage `json:"values"`
+		} `json:"feature_infos"`
+		PandasCats json.RawMessage `json:"pandas_categorical"`
+		Trees      []struct {
 			NumLeaves int64 `json:"num_leaves"`
 		} `json:"tree_info"`
 	}
@@ -266,7 +276,15 @@ func scanLightGBMJSON(b []byte) (lgHeader, error) {
 	if hasKey(b, "leaf_coeff") {
 		return lgHeader{}, serving.Unsupported(FormatLightGBMJSON, errors.New("linear trees (linear_tree=true): leaves would ignore their leaf models"))
 	}
-	return lgHeader{objective: doc.Objective, version: doc.Version, versionLine: -1, featureNames: doc.FeatureNames, pandasCats: string(doc.PandasCats)}, nil
+	// DumpModel writes the category values of a categorical feature in
+	// its feature_infos, and an empty list for a numeric one.
+	cats := []int{}
+	for i, n := range doc.FeatureNames {
+		if len(doc.FeatureInfos[n].Values) > 0 {
+			cats = append(cats, i)
+		}
+	}
+	return lgHeader{objective: doc.Objective, version: doc.Version, versionLine: -1, featureNames: doc.FeatureNames, pandasCats: string(doc.PandasCats), jsonCats: cats}, nil
 }
 
 // hasKey reports whether the JSON text b has an object key named k (the

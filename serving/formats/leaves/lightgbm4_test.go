@@ -197,3 +197,30 @@ func TestLightGBMInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestLightGBMJSONInputCategories: a JSON dump lists its pandas
+// categories on its categorical features too, which the dump marks by
+// the category values in their feature_infos (as LightGBM's DumpModel
+// writes them), as the package documentation says of both formats.
+func TestLightGBMJSONInputCategories(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(lgb4(t, "binary_classification", "model.json"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	infos := doc["feature_infos"].(map[string]any)
+	infos["Column_3"] = map[string]any{"min_value": 0, "max_value": 1, "values": []int{0, 1}}
+	infos["Column_7"] = map[string]any{"min_value": 0, "max_value": 2, "values": []int{2, 0, 1}}
+	doc["pandas_categorical"] = []any{[]any{"a", "b"}, []any{1, 2.5, "z"}}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := serving.Load(context.Background(), serving.Descriptor{Name: "m", Format: leaves.FormatLightGBMJSON, Bytes: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := m.(serving.Describer).Describe().Inputs
+	if len(in) != 10 || !slices.Equal(in[3].Categories, []string{"a", "b"}) || !slices.Equal(in[7].Categories, []string{"1", "2.5", "z"}) || in[0].Categories != nil {
+		t.Fatalf("inputs %+v", in)
+	}
+}
