@@ -132,19 +132,19 @@ func NewAudit(opts ...AuditOption) (*Audit, error) {
 	return a, nil
 }
 
-// Received records that a model message arrived, before verification.
-func (a *Audit) Received(ctx context.Context, d serving.Descriptor) {
+// received records that a model message arrived, before verification.
+func (a *Audit) received(ctx context.Context, d serving.Descriptor) {
 	a.Record(ctx, Event{Kind: KindReceived, Model: d.Ref(), Source: "verifier"})
 }
 
-// Verified records that a model passed verification; keyID is empty for
+// verified records that a model passed verification; keyID is empty for
 // an unsigned model accepted by the policy.
-func (a *Audit) Verified(ctx context.Context, d serving.Descriptor, keyID string) {
+func (a *Audit) verified(ctx context.Context, d serving.Descriptor, keyID string) {
 	a.Record(ctx, Event{Kind: KindVerified, Model: d.Ref(), KeyID: keyID, Source: "verifier"})
 }
 
-// Rejected records that a model was refused, and why.
-func (a *Audit) Rejected(ctx context.Context, ref serving.ModelRef, err error) {
+// rejected records that a model was refused, and why.
+func (a *Audit) rejected(ctx context.Context, ref serving.ModelRef, err error) {
 	e := Event{Kind: KindRejected, Model: ref, Reason: Reason(err), Source: "verifier"}
 	if err != nil {
 		e.Error = err.Error()

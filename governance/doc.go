@@ -52,13 +52,15 @@
 //
 // Every output record says what scored it, in its JSON value and in its
 // Kafka headers, as package serving/wire encodes them: wire is the one
-// owner of that protocol, and this package does not redefine it. [Which]
-// reads either and answers which model version and content ID scored the
-// record; for a speculative decision, the winner, with every candidate
-// in the decision.
+// owner of that protocol, and this package does not redefine it.
+// wire.ProvenanceOf reads either and answers which model version and
+// content ID scored the record; for a speculative decision, the winner,
+// with every candidate in the decision. That answer is exact: the code
+// that ran the model stamped it.
 //
-// [WhichAt] answers from a timestamp alone, through the registry's
-// activation history. Its documentation explains why that answer is
-// weaker: several models may be live at once, a swap is atomic per call
-// rather than per timestamp, and clocks differ.
+// For a record that carries no provenance, registry's Registry.At
+// answers from a timestamp alone, through the activation history. Its
+// documentation explains why that answer is weaker: several models may
+// be live at once, a swap is atomic per call rather than per timestamp,
+// and clocks differ.
 package governance

@@ -12,7 +12,6 @@ import (
 	"github.com/modelstream/modelstream/governance"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/servingtest"
-	"github.com/modelstream/modelstream/serving/wire"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -56,30 +55,6 @@ func Example() {
 	// tampered: true bad_signature
 	// still serving: fraud@v1
 	// stats: {Verified:1 Unsigned:0 Invalid:0 Checksum:0 RejectedUnsigned:1 BadSignature:1 UntrustedKey:0 Replay:0}
-}
-
-// Output records carry their provenance as headers (and in their JSON
-// value); Which reads it back.
-func ExampleWhich() {
-	p := serving.Provenance{
-		Model: serving.ModelRef{Name: "fraud", Version: 3, ID: "9f2c", Format: "linear"},
-		Decision: &serving.Decision{Combinator: "split", Variant: "canary", Winner: 0,
-			Candidates: []serving.Candidate{{Model: serving.ModelRef{Name: "fraud", Version: 3, ID: "9f2c", Format: "linear"}}}},
-	}
-	headers := wire.ProvenanceHeaders(p) // what serving/kafka's Sink writes
-	for _, h := range headers[:6] {
-		fmt.Printf("%s: %s\n", h.Key, h.Value)
-	}
-	ref, err := governance.Which(headers, nil)
-	fmt.Println("scored by", ref, "id", ref.ID, err)
-	// Output:
-	// modelstream.model: fraud
-	// modelstream.version: 3
-	// modelstream.id: 9f2c
-	// modelstream.format: linear
-	// modelstream.combinator: split
-	// modelstream.variant: canary
-	// scored by fraud@v3 id 9f2c <nil>
 }
 
 // SigningPayload shows the exact bytes a signature covers, so a trainer

@@ -125,14 +125,14 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 // checksum check then binds the fetched bytes to it. ctx bounds the
 // replay lookup in the store, if any.
 func (v *Verifier) Verify(ctx context.Context, d serving.Descriptor) error {
-	v.audit.Received(ctx, d)
+	v.audit.received(ctx, d)
 	keyID, err := v.verify(ctx, d)
 	if err != nil {
 		v.count(err)
-		v.audit.Rejected(ctx, d.Ref(), err)
+		v.audit.rejected(ctx, d.Ref(), err)
 		return err
 	}
-	v.audit.Verified(ctx, d, keyID)
+	v.audit.verified(ctx, d, keyID)
 	return nil
 }
 
@@ -291,18 +291,18 @@ func (v *Verifier) Admit(ctx context.Context, d serving.Descriptor) error {
 	if !serving.IsRollback(ctx) {
 		return v.Verify(ctx, d)
 	}
-	v.audit.Received(ctx, d)
+	v.audit.received(ctx, d)
 	keyID, err := v.checkSignature(d)
 	if err != nil {
 		v.count(err)
-		v.audit.Rejected(ctx, d.Ref(), err)
+		v.audit.rejected(ctx, d.Ref(), err)
 		return err
 	}
 	v.verified.Add(1)
 	if keyID == "" {
 		v.unsigned.Add(1)
 	}
-	v.audit.Verified(ctx, d, keyID)
+	v.audit.verified(ctx, d, keyID)
 	return nil
 }
 

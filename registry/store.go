@@ -711,6 +711,27 @@ func (r *Registry) History(ctx context.Context, name string) ([]serving.Activati
 // error wrapping ErrNotActive when nothing was active (before the first
 // activation, or after a retirement). It seeks the history to t rather
 // than reading all of it.
+//
+// At answers, for a record that carries no provenance, which version
+// was probably serving. It is weaker than the provenance the record
+// carries (wire.ProvenanceOf), and can be wrong:
+//   - Under speculative execution several models are live at once, and
+//     which one answered a given record depends on latencies and on the
+//     combinator's decision; the history names only the version of one
+//     name that was installed, not who won.
+//   - A swap is atomic per call, not per timestamp: a record whose call
+//     started just before a swap is scored by the old version even if it
+//     finished after the new one was activated.
+//   - The record's timestamp and the activation times come from
+//     different clocks (producer, broker, serving host), and several
+//     instances swap at slightly different moments as each reads the
+//     models topic. Near a swap, skew of a few milliseconds picks the
+//     wrong version.
+//   - A history recorded by one instance says nothing certain about
+//     another instance that scored the record.
+//
+// Use it for records from before provenance was stamped, or to bound an
+// answer, never to audit a disputed score.
 func (r *Registry) At(ctx context.Context, name string, t time.Time) (serving.ModelRef, error) {
 	var ref serving.ModelRef
 	err := r.view(ctx, func(rd Reader) error {

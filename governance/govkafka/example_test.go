@@ -30,7 +30,7 @@ func ExampleNewAuditSink() {
 	}
 	defer sink.Close()
 	audit, _ := governance.NewAudit(governance.AuditLogger(quiet), governance.AuditTo(sink))
-	audit.Rejected(context.Background(), serving.ModelRef{Name: "fraud", Version: 7}, fmt.Errorf("unsigned"))
+	audit.Record(context.Background(), governance.Event{Kind: governance.KindRejected, Model: serving.ModelRef{Name: "fraud", Version: 7}, Reason: "unsigned", Error: "unsigned"})
 
 	t := &exampleT{}
 	defer t.done()
