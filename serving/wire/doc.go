@@ -73,7 +73,7 @@
 //
 // # Provenance headers
 //
-// [ProvenanceHeaders] writes, and [ParseProvenanceHeaders] reads:
+// [ProvenanceHeaders] writes, and [ProvenanceOf] reads:
 //
 //	Header                   Value
 //	modelstream.model        name of the model whose output is the prediction (always)

@@ -20,11 +20,11 @@ func FuzzParseProvenanceHeaders(f *testing.F) {
 			{Key: []byte(wire.HeaderFormat), Value: []byte(format)},
 			{Key: []byte(wire.HeaderDecision), Value: []byte(decision)},
 		}
-		p, err := wire.ParseProvenanceHeaders(hs)
+		p, err := wire.ProvenanceOf(hs, nil)
 		if err != nil {
 			return
 		}
-		again, err := wire.ParseProvenanceHeaders(wire.ProvenanceHeaders(p))
+		again, err := wire.ProvenanceOf(wire.ProvenanceHeaders(p), nil)
 		if err != nil || !reflect.DeepEqual(again.Model, p.Model) {
 			t.Fatalf("re-encoding changed %+v into %+v (%v)", p.Model, again.Model, err)
 		}

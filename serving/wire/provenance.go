@@ -75,12 +75,12 @@ func ProvenanceHeaders(p serving.Provenance) []Header {
 	return h
 }
 
-// ParseProvenanceHeaders decodes the provenance headers among hs and
+// parseProvenanceHeaders decodes the provenance headers among hs and
 // ignores all others. It fails with ErrNoProvenance when there is no
 // modelstream.model header, and with ErrBadProvenance when a header does
 // not parse. Without modelstream.decision the Decision is nil, even if
 // modelstream.combinator is present.
-func ParseProvenanceHeaders(hs []Header) (serving.Provenance, error) {
+func parseProvenanceHeaders(hs []Header) (serving.Provenance, error) {
 	var p serving.Provenance
 	var haveModel, haveVersion bool
 	for _, h := range hs {
@@ -134,12 +134,16 @@ func parseProvenance(value []byte) (serving.Provenance, error) {
 
 // ProvenanceOf returns what scored an output record, from its headers
 // and its JSON value; either may be nil. Headers are read first, since
-// they need no parse of the value. When both carry provenance, their
+// they need no parse of the value; headers other than the provenance
+// headers are ignored. A modelstream.model header without
+// modelstream.version, or a header that does not parse, is
+// ErrBadProvenance. Without modelstream.decision the headers give a nil
+// Decision, even if modelstream.combinator is present. When both carry provenance, their
 // models must agree, or one of them was altered: ErrBadProvenance. A
 // value that is not a score (not JSON, or without "provenance") does not
 // contradict headers that answer. Without either, ErrNoProvenance.
 func ProvenanceOf(headers []Header, value []byte) (serving.Provenance, error) {
-	hp, herr := ParseProvenanceHeaders(headers)
+	hp, herr := parseProvenanceHeaders(headers)
 	if herr != nil && !errors.Is(herr, ErrNoProvenance) {
 		return hp, herr
 	}

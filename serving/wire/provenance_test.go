@@ -35,7 +35,7 @@ func TestProvenanceHeadersRoundTrip(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			hs := wire.ProvenanceHeaders(p)
-			got, err := wire.ParseProvenanceHeaders(append([]wire.Header{{Key: []byte("traceparent"), Value: []byte("x")}}, hs...))
+			got, err := wire.ProvenanceOf(append([]wire.Header{{Key: []byte("traceparent"), Value: []byte("x")}}, hs...), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,14 +96,14 @@ func TestProvenanceErrors(t *testing.T) {
 		t.Fatalf("not json: %v", err)
 	}
 	bad := []wire.Header{{Key: []byte(wire.HeaderModel), Value: []byte("m")}, {Key: []byte(wire.HeaderVersion), Value: []byte("v2")}}
-	if _, err := wire.ParseProvenanceHeaders(bad); !errors.Is(err, wire.ErrBadProvenance) {
+	if _, err := wire.ProvenanceOf(bad, nil); !errors.Is(err, wire.ErrBadProvenance) {
 		t.Fatalf("bad version: %v", err)
 	}
-	if _, err := wire.ParseProvenanceHeaders(bad[:1]); !errors.Is(err, wire.ErrBadProvenance) {
+	if _, err := wire.ProvenanceOf(bad[:1], nil); !errors.Is(err, wire.ErrBadProvenance) {
 		t.Fatalf("missing version: %v", err)
 	}
 	badDecision := append(wire.ProvenanceHeaders(serving.Provenance{Model: fast}), wire.Header{Key: []byte(wire.HeaderDecision), Value: []byte("{")})
-	if _, err := wire.ParseProvenanceHeaders(badDecision); !errors.Is(err, wire.ErrBadProvenance) {
+	if _, err := wire.ProvenanceOf(badDecision, nil); !errors.Is(err, wire.ErrBadProvenance) {
 		t.Fatalf("bad decision: %v", err)
 	}
 	// Headers answer even when the value is not ours.
