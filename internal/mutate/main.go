@@ -1,0 +1,271 @@
+// Command mutate checks that the test suite guards the core guarantees.
+// It applies, one at a time, a list of one-line breaks of those
+// guarantees (mutants) to a temporary copy of the repository, runs the
+// tests of the packages each one concerns, and reports which mutants the
+// tests catch. It is not part of CI: run it by hand after changing a
+// guarantee or its tests, from anywhere in the repository:
+//
+//	go run ./internal/mutate            # every mutant
+//	go run ./internal/mutate -run fetch # mutants whose name matches
+//	go run ./internal/mutate -list
+//
+// The copy is a detached git worktree of HEAD, so uncommitted changes
+// are not seen; it is removed at the end. A mutant's original text must
+// occur exactly once in its file, or the mutant is reported "stale" (the
+// code moved on: update the list). A mutant that no longer compiles is
+// reported "does not build". Otherwise it is "caught", with the first
+// tests that failed, or "MISSED", and the command exits with status 1 if
+// any mutant was missed or stale.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// mutant is a one-line break of a guarantee.
+type mutant struct {
+	name  string   // short, for -run
+	what  string   // the guarantee it breaks, for the report
+	file  string   // relative to the repository root
+	old   string   // must occur exactly once in file
+	new   string   // replaces old
+	pkgs  []string // the packages whose tests should catch it
+	tests string   // optional -run pattern, for packages too slow to run whole
+}
+
+var mutants = []mutant{
+	{
+		name: "source-mark-before-ack",
+		what: "serving/kafka Source marks offsets without waiting for the acknowledgements",
+		file: "serving/kafka/source.go",
+		old:  "\t\t\tcase <-b.acked:\n",
+		new:  "\t\t\tdefault: // mutant: do not wait for the acks\n",
+		pkgs: []string{"./serving/kafka/"},
+	},
+	{
+		name: "source-mark-past-failed-write",
+		what: "serving/kafka Source marks past a write Kafka refused",
+		file: "serving/kafka/source.go",
+		old:  "good = b.items[:b.werrAt]",
+		new:  "good = b.items[:b.cut]",
+		pkgs: []string{"./serving/kafka/"},
+	},
+	{
+		name: "budget-waits-first-straggler",
+		what: "speculative Budget waits for the first straggler after its deadline",
+		file: "speculative/fanout.go",
+		old:  "\t\t\treason = stopDeadline\n",
+		new:  "\t\t\treason = stopDeadline; <-f.ch\n",
+		pkgs: []string{"./speculative/"},
+	},
+	{
+		name: "budget-waits-for-all",
+		what: "speculative Budget ignores its deadline and waits for every model",
+		file: "speculative/fanout.go",
+		old:  "case <-deadline:",
+		new:  "case <-(<-chan time.Time)(nil):",
+		pkgs: []string{"./speculative/"},
+	},
+	{
+		name: "fetch-size-cap-removed",
+		what: "serving fetch (readCapped) reads a Location of any size",
+		file: "serving/fetch.go",
+		old:  "func readCapped(ctx context.Context, r io.Reader, hint, max int64, u *url.URL) ([]byte, error) {\n",
+		new:  "func readCapped(ctx context.Context, r io.Reader, hint, max int64, u *url.URL) ([]byte, error) {\n\tmax = 1 << 62\n",
+		pkgs: []string{"./serving/"},
+	},
+	{
+		name: "checkpoint-fsync-removed",
+		what: "training checkpoint file is not fsynced before the rename",
+		file: "training/checkpoint.go",
+		old:  "if err := f.Sync(); err != nil {",
+		new:  "if err := error(nil); err != nil {",
+		pkgs: []string{"./training/"},
+	},
+	{
+		name: "checkpoint-dir-fsync-removed",
+		what: "training checkpoint directory is not fsynced after the rename",
+		file: "training/checkpoint.go",
+		old:  "if err := fsys.SyncDir(dir); err != nil {",
+		new:  "if err := error(nil); err != nil {",
+		pkgs: []string{"./training/"},
+	},
+	{
+		name: "checkpoint-written-in-place",
+		what: "training checkpoint is written in place (the new file takes the checkpoint's name before it is written)",
+		file: "training/checkpoint.go",
+		old:  "\ttmp := f.Name()\n",
+		new:  "\ttmp := f.Name()\n\tfsys.Rename(tmp, path); tmp = path // mutant: written in place\n",
+		pkgs: []string{"./training/"},
+	},
+	{
+		name: "registry-bolt-nosync",
+		what: "registry/bolt commits without fsync (bbolt NoSync)",
+		file: "registry/bolt/bolt.go",
+		old:  "&bbolt.Options{Timeout: o.lockTimeout,",
+		new:  "&bbolt.Options{NoSync: true, Timeout: o.lockTimeout,",
+		pkgs: []string{"./registry/...", "./registry/bolt/"},
+	},
+	{
+		name: "learner-weakened",
+		what: "training one-pass least squares fits with a hidden ridge (the real-data wine check)",
+		file: "training/learner.go",
+		old:  "l.ls = newLSQ(features, c.forget, c.l2)",
+		new:  "l.ls = newLSQ(features, c.forget, c.l2+0.05)",
+		pkgs: []string{"./training/"},
+	},
+	{
+		name: "signature-check-skipped",
+		what: "governance Verifier accepts a signature that does not verify",
+		file: "governance/verify.go",
+		old:  "if !ed25519.Verify(pub, payload, sig) {",
+		new:  "if false {",
+		pkgs: []string{"./governance/..."},
+	},
+	{
+		name: "stale-version-check-removed",
+		what: "serving Server activates a version older than the live one",
+		file: "serving/server.go",
+		old:  "if old != nil && ref.Version <= old.ref.Version && !ao.rollback {",
+		new:  "if false && old != nil && ref.Version <= old.ref.Version && !ao.rollback {",
+		pkgs: []string{"./serving/", "./registry/...", "./governance/..."},
+	},
+}
+
+func main() {
+	run := flag.String("run", "", "only mutants whose name matches this regular expression")
+	list := flag.Bool("list", false, "list the mutants and exit")
+	timeout := flag.Duration("timeout", 5*time.Minute, "go test -timeout for each mutant")
+	flag.Parse()
+	re, err := regexp.Compile(*run)
+	if err != nil {
+		fatal(err)
+	}
+	var todo []mutant
+	for _, m := range mutants {
+		if re.MatchString(m.name) {
+			todo = append(todo, m)
+		}
+	}
+	if *list {
+		for _, m := range todo {
+			fmt.Printf("%-32s %s (%s)\n", m.name, m.what, m.file)
+		}
+		return
+	}
+	root, err := output(exec.Command("git", "rev-parse", "--show-toplevel"))
+	if err != nil {
+		fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "mutate-")
+	if err != nil {
+		fatal(err)
+	}
+	wt := filepath.Join(dir, "wt")
+	if _, err := output(exec.Command("git", "-C", root, "worktree", "add", "--detach", wt, "HEAD")); err != nil {
+		fatal(err)
+	}
+	defer func() {
+		exec.Command("git", "-C", root, "worktree", "remove", "--force", wt).Run()
+		os.RemoveAll(dir)
+	}()
+
+	fmt.Println("| mutant | guarantee broken | result | caught by |")
+	fmt.Println("|---|---|---|---|")
+	bad := 0
+	for _, m := range todo {
+		res, by := try(wt, m, *timeout)
+		if res != "caught" {
+			bad++
+		}
+		fmt.Printf("| %s | %s | %s | %s |\n", m.name, m.what, res, by)
+	}
+	if bad > 0 {
+		defer os.Exit(1)
+	}
+}
+
+// try applies m in the worktree wt, runs its tests and restores the file.
+func try(wt string, m mutant, timeout time.Duration) (result, by string) {
+	path := filepath.Join(wt, m.file)
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		return "stale", err.Error()
+	}
+	if n := bytes.Count(orig, []byte(m.old)); n != 1 {
+		return "stale", fmt.Sprintf("the original text occurs %d times", n)
+	}
+	if err := os.WriteFile(path, bytes.Replace(orig, []byte(m.old), []byte(m.new), 1), 0o644); err != nil {
+		return "error", err.Error()
+	}
+	defer os.WriteFile(path, orig, 0o644)
+
+	args := []string{"test", "-count=1", "-failfast", "-timeout", timeout.String()}
+	if m.tests != "" {
+		args = append(args, "-run", m.tests)
+	}
+	args = append(args, m.pkgs...)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = wt
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		return "MISSED", ""
+	}
+	var failed []string
+	build := false
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(strings.TrimSpace(line), "--- FAIL: "):
+			name := strings.Fields(strings.TrimSpace(line))[2]
+			if len(failed) < 4 {
+				failed = append(failed, name)
+			}
+		case strings.Contains(line, "[build failed]") || strings.Contains(line, "[setup failed]"):
+			build = true
+		case strings.HasPrefix(line, "panic: test timed out"):
+			failed = append(failed, "(timeout)")
+		}
+	}
+	if build && len(failed) == 0 {
+		return "does not build", firstLines(out, 3)
+	}
+	if len(failed) == 0 {
+		return "caught", "(no test named: " + firstLines(out, 1) + ")"
+	}
+	return "caught", strings.Join(failed, ", ")
+}
+
+func firstLines(b []byte, n int) string {
+	lines := strings.SplitN(strings.TrimSpace(string(b)), "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.ReplaceAll(strings.Join(lines, "; "), "|", "/")
+}
+
+func output(cmd *exec.Cmd) (string, error) {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%s: %v: %s", strings.Join(cmd.Args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "mutate:", err)
+	os.Exit(2)
+}
