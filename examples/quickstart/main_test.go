@@ -6,16 +6,107 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/IBM/sarama"
+
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
-// TestQuickstart runs the demo small and fast on the embedded broker.
+// TestQuickstart runs the demo small and fast against a test cluster of
+// its own, then reads the topics back and checks what the quickstart
+// promises: fraud@v1 scores, then fraud@v2 scores every transaction sent
+// after v2 went live; every transaction is scored or dead-lettered (the
+// malformed ones, and only those, dead-lettered); and, with no crash,
+// none is answered twice.
 func TestQuickstart(t *testing.T) {
-	if err := run(context.Background(), "", "", 3000, 5000, false); err != nil {
+	const n = 6000 // one malformed transaction in 5000
+	c := kafkatest.New(t, kafkatest.Topic(dataTopic, 4), kafkatest.Topic(scoresTopic, 4), kafkatest.Topic(dlqTopic, 1), kafkatest.Topic(modelsTopic, 1))
+	if err := run(context.Background(), strings.Join(c.Addrs(), ","), "", n, 6000, false); err != nil {
 		t.Fatal(err)
 	}
+	client, err := sarama.NewClient(c.Addrs(), sarama.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	count := func(topic string) int {
+		parts, err := client.Partitions(topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for _, p := range parts {
+			hw, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += int(hw)
+		}
+		return total
+	}
+	nin, nscores, ndead := count(dataTopic), count(scoresTopic), count(dlqTopic)
+	if nin != n {
+		t.Fatalf("%d transactions on %s, want %d", nin, dataTopic, n)
+	}
+	type at struct {
+		part int32
+		off  int64
+	}
+	inputs := map[at]string{}
+	for _, m := range c.Consume(t, dataTopic).Next(t, nin) {
+		inputs[at{m.Partition, m.Offset}] = string(m.Value)
+	}
+	malformed := func(v string) bool { return strings.Contains(v, `"lots"`) }
+	answered := map[at]int{}
+	byVersion := map[uint64]int{}
+	for _, m := range c.Consume(t, scoresTopic).Next(t, nscores) {
+		s, err := wire.DecodeScore(m.Value)
+		if err != nil {
+			t.Fatalf("score %s: %v", m.Value, err)
+		}
+		k := at{s.Partition, s.Offset}
+		answered[k]++
+		byVersion[s.Provenance.Model.Version]++
+		if malformed(inputs[k]) {
+			t.Errorf("the malformed transaction %s was scored", inputs[k])
+		}
+	}
+	for _, m := range c.Consume(t, dlqTopic).Next(t, ndead) {
+		dl, err := wire.ParseDeadLetter(m.Headers)
+		if err != nil {
+			t.Fatalf("dead letter %s: %v", m.Value, err)
+		}
+		k := at{dl.Partition, dl.Offset}
+		answered[k]++
+		if !malformed(inputs[k]) {
+			t.Errorf("the well-formed transaction %s was dead-lettered: %s", inputs[k], dl.Reason)
+		}
+	}
+	for k, v := range inputs {
+		switch answered[k] {
+		case 1:
+		case 0:
+			t.Errorf("transaction %d/%d (%s) neither scored nor dead-lettered", k.part, k.off, v)
+		default:
+			t.Errorf("transaction %d/%d answered %d times without a crash", k.part, k.off, answered[k])
+		}
+	}
+	if len(answered) != n {
+		t.Errorf("%d outputs answer %d distinct transactions, want %d", nscores+ndead, len(answered), n)
+	}
+	// v2 is published after transaction n/2 and live before the second
+	// half is sent; the first half is scored as it arrives.
+	if byVersion[1] == 0 || byVersion[2] < n-n/2-1 || byVersion[1]+byVersion[2] != nscores {
+		t.Errorf("scores by version %v: want some by v1, and by v2 at least the %d sent after it went live", byVersion, n-n/2-1)
+	}
+	if ndead != n/5000 {
+		t.Errorf("%d dead letters, want %d", ndead, n/5000)
+	}
+	t.Logf("%d transactions: %d scored by v1, %d by v2, %d dead-lettered", n, byVersion[1], byVersion[2], ndead)
 }
 
 // TestQuickstartLoadsEveryFormat: the quickstart registers every model
