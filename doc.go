@@ -6,7 +6,8 @@
 // A trained model is data, not code. Training systems publish models as
 // messages on a Kafka topic: the key is the model's name, the value is
 // the model's bytes exactly as its own tools wrote them (LightGBM text,
-// XGBoost JSON, UBJSON or binary, ONNX protobuf, or modelstream's linear
+// XGBoost JSON, UBJSON or binary, scikit-learn trees, ONNX protobuf, a
+// TensorFlow frozen graph, a PMML document, or modelstream's linear
 // JSON), and headers carry the version, content hash, lineage and
 // signature. Every scoring process reads that topic, loads each new
 // version and swaps it in while the data stream keeps flowing. No model
@@ -25,51 +26,49 @@
 //
 // # Where to start
 //
-//   - serving: the vocabulary (Record, Prediction, Descriptor, Model,
-//     Scorer, Result, Provenance), the format registry and the
-//     hot-swapping Server.
-//   - serving/formats/...: LightGBM, XGBoost and sklearn trees (leaves,
-//     and xgboost for XGBoost JSON and UBJSON), ONNX, and the linear
-//     format.
-//   - serving/kafka: Source, Sink, ModelFeed and Publisher over Kafka.
-//   - serving/servingtest and serving/servingtest/kafkatest: fake models
-//     and an in-process Kafka cluster for your own tests.
-//   - serving/metrics and serving/admin: Prometheus metrics from the
-//     hooks, and an http.Handler with models, history, health and
-//     readiness.
-//   - speculative: latency budgets, votes, quality-based selection, A/B,
-//     canary, blue/green and shadow traffic, each itself a Scorer.
-//   - registry: versioned model store with aliases and time travel;
-//     registry/kafkafeed resumes a ModelFeed from it.
-//   - governance: signing, audit trail and provenance encoding;
-//     governance/govkafka is its Kafka side.
-//   - training: in-stream learners, distillation, checkpoints and drift
-//     detection that publish new versions back as model messages.
+// Read package serving first: a Server, Activate and Score are the whole
+// of embedding (README.md has the program). Import the formats you serve
+// from serving/formats/...; serving/kafka puts the Server on a Kafka
+// stream; serving/servingtest/kafkatest gives your tests an in-process
+// broker. The rest is optional, one package per job.
 //
 // # How the packages fit
 //
 // Each package has one job:
 //
-//   - serving: the vocabulary, the format registry and the hot-swapping
-//     Server, with admission and named-input binding. Standard library
-//     only.
+//   - serving: the vocabulary (Record, Layout, Prediction, Descriptor,
+//     Model, Scorer, Result, Provenance), the format registry and the
+//     hot-swapping Server, with admission, validation before a swap and
+//     named-input binding. Standard library only.
 //   - serving/wire: the wire protocol (model messages, score, provenance,
 //     dead-letter and audit headers), in one place, without a Kafka
 //     client.
-//   - serving/formats/x: decode one model format into a serving.Model.
+//   - serving/formats/leaves, linear, onnx, pmml, tensorflow, xgboost:
+//     each decodes its model formats into a serving.Model and registers
+//     them from its init (lightgbm, lightgbm-json, xgboost, sklearn;
+//     linear; onnx, in pure Go or on ONNX Runtime; pmml;
+//     tensorflow-graphdef; xgboost-json, xgboost-ubj).
 //   - serving/kafka: the sarama adapters (Source, Sink, ModelFeed,
-//     Publisher).
-//   - serving/metrics, serving/admin, serving/quality: Prometheus from
-//     the hooks, an HTTP handler, live quality statistics.
+//     Publisher) and the JSON and CSV codecs; serving/kafka/confluent:
+//     a codec for the Confluent Schema Registry wire format.
+//   - serving/feedback: joins late ground truth to the scores it judges;
+//     serving/feedback/feedbackkafka: reads both from Kafka.
+//   - serving/quality: live quality of each version (accuracy, log-loss,
+//     AUC, MAE, RMSE with confidence intervals) from joined outcomes.
+//   - serving/metrics, serving/admin: Prometheus from the hooks, and an
+//     http.Handler with an operator's page, models, history, quality,
+//     rollouts, health and readiness.
 //   - serving/servingtest, serving/servingtest/kafkatest: test doubles
 //     and an in-process broker.
-//   - speculative: combinators that are Scorers.
+//   - speculative: combinators that are Scorers (latency budgets, votes,
+//     A/B splits, blue/green, shadows, bandits);
+//     speculative/canary: automated rollouts held by guardrails.
 //   - registry: the versioned store, over a Storage; registry/bolt: the
 //     durable Storage; registry/kafkafeed: the feed's resume point.
 //   - governance: signatures, admission policy, audit, provenance;
 //     governance/govkafka: its Kafka side.
-//   - training: learners that publish models; training/trainkafka: its
-//     Kafka side.
+//   - training: learners, distillation, checkpoints and drift detection
+//     that publish models; training/trainkafka: its Kafka side.
 //
 // Who may import whom, checked by this package's TestImportRules:
 //
@@ -78,7 +77,8 @@
 //     except the two observers: serving/admin and serving/metrics show
 //     and export the state of everything (live quality, rollouts,
 //     audit), so they sit on top, and nothing imports them.
-//   - Only the Kafka adapters link sarama: serving/kafka,
+//   - Only the Kafka adapters link sarama: serving/kafka (and
+//     serving/kafka/confluent), serving/feedback/feedbackkafka,
 //     governance/govkafka, training/trainkafka, registry/kafkafeed (and
 //     kafkatest, for tests). serving/metrics implements the Kafka hooks
 //     without linking it.
@@ -92,7 +92,9 @@
 // # Examples
 //
 // The examples folder has runnable programs; examples/quickstart runs the
-// whole idea on an embedded Kafka broker with no setup, and
-// examples/speculative, examples/retrain and examples/scaleout show the
-// combinators, in-stream retraining and failover.
+// whole idea on an embedded Kafka broker with no setup;
+// examples/speculative, examples/canary, examples/retrain and
+// examples/scaleout show the combinators, an automated rollout,
+// in-stream retraining and failover; examples/publish and examples/tail
+// publish a model file and read a scores topic.
 package modelstream
