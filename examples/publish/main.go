@@ -1,6 +1,6 @@
 // Command publish writes a model file to a models topic as a model
-// message (see serving/kafka's wire format), where every ModelFeed
-// picks it up.
+// message (see package serving/wire for the format), where every
+// ModelFeed picks it up.
 //
 //	go run ./examples/publish -brokers localhost:9092 -file model.json \
 //	    -name fraud -format linear -version 3 -label trainer=nightly
@@ -8,6 +8,19 @@
 // With no -brokers it starts an embedded broker, publishes the given file
 // (or the sample fraud model), and reads it back through a ModelFeed to
 // show that it loads. It also prints the equivalent kcat command.
+//
+// -location publishes a URL instead of the bytes, for a model too large
+// for one message; -sha256 pins the content it must have. A consumer
+// fetches a location only from the prefixes its Server allows, and none
+// by default:
+//
+//	serving.NewServer(serving.WithLoadOptions(serving.LoadOptions{
+//		AllowLocations: []string{"https://models.example.com/prod/"},
+//	}))
+//
+// otherwise its feed rejects the message with serving.ErrLocationNotAllowed
+// and keeps the live model. On the embedded broker, the Server reading the
+// model back allows the location's directory, and prints the option it used.
 package main
 
 import (
@@ -16,7 +29,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -46,7 +61,8 @@ func main() {
 	brokers := flag.String("brokers", "", "comma-separated Kafka brokers; empty starts an embedded broker")
 	topic := flag.String("topic", kafka.DefaultModelsTopic, "models topic")
 	file := flag.String("file", "", "model file to publish; empty publishes the sample fraud model")
-	location := flag.String("location", "", "publish a file:// or http(s):// location instead of the bytes")
+	location := flag.String("location", "", "publish a file:// or http(s):// location instead of the bytes; consumers must allow it (serving.LoadOptions.AllowLocations)")
+	sum := flag.String("sha256", "", "lowercase hex SHA-256 of the bytes at -location: consumers refuse other bytes")
 	name := flag.String("name", "fraud", "model name (the message key)")
 	format := flag.String("format", "linear", "model format: linear, lightgbm, xgboost, sklearn, onnx, ...")
 	version := flag.Uint64("version", 1, "model version; 0 lets the feed assign the next one")
@@ -54,18 +70,20 @@ func main() {
 	lbl := labels{}
 	flag.Var(lbl, "label", "key=value label, repeatable")
 	flag.Parse()
-	if err := run(*brokers, *topic, *file, *location, *name, *format, *version, *desc, lbl); err != nil {
+	if err := run(*brokers, *topic, *file, *location, *sum, *name, *format, *version, *desc, lbl); err != nil {
 		fmt.Fprintln(os.Stderr, "publish:", err)
 		os.Exit(1)
 	}
 }
 
-func run(brokers, topic, file, location, name, format string, version uint64, desc string, lbl labels) error {
+func run(brokers, topic, file, location, sum, name, format string, version uint64, desc string, lbl labels) error {
 	sarama.Logger = discard{}
-	d := serving.Descriptor{Name: name, Format: format, Version: version, Description: desc, Location: location, Labels: lbl, Created: time.Now().UTC()}
+	d := serving.Descriptor{Name: name, Format: format, Version: version, Description: desc, Location: location, SHA256: sum, Labels: lbl, Created: time.Now().UTC()}
 	switch {
 	case file != "" && location != "":
 		return fmt.Errorf("-file and -location exclude each other")
+	case sum != "" && location == "":
+		return fmt.Errorf("-sha256 goes with -location (the bytes of -file are hashed for you)")
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -102,12 +120,28 @@ func run(brokers, topic, file, location, name, format string, version uint64, de
 	if err != nil {
 		return err
 	}
-	fmt.Printf("published %s@v%d (%s, %d bytes, sha256 %s) to %s/%d@%d on the %s\n",
-		d.Name, d.Version, d.Format, len(d.Bytes), d.Ref().ID, topic, part, off, cl.Where())
+	at := fmt.Sprintf("%s@v%d", d.Name, d.Version)
+	if d.Version == 0 {
+		at = d.Name + "@next" // version 0: each reader numbers it, the same on every instance
+	}
+	if d.Location != "" {
+		pin := "no sha256: any bytes found there will load"
+		if d.SHA256 != "" {
+			pin = "sha256 " + d.SHA256
+		}
+		fmt.Printf("published %s (%s, at %s, %s) to %s/%d@%d on the %s\n",
+			at, d.Format, d.Location, pin, topic, part, off, cl.Where())
+	} else {
+		fmt.Printf("published %s (%s, %d bytes, sha256 %s) to %s/%d@%d on the %s\n",
+			at, d.Format, len(d.Bytes), d.Ref().ID, topic, part, off, cl.Where())
+	}
 	fmt.Println("the same with kcat:")
 	fmt.Printf("  kcat -P -b %s -t %s -k %s -H %s=%s", cl.Brokers[0], topic, d.Name, wire.HeaderFormat, d.Format)
 	if d.Version > 0 {
 		fmt.Printf(" -H %s=%d", wire.HeaderVersion, d.Version)
+	}
+	if d.Location != "" && d.SHA256 != "" {
+		fmt.Printf(" -H %s=%s", wire.HeaderSHA256, d.SHA256)
 	}
 	if d.Location != "" {
 		fmt.Printf(" -H %s=%s /dev/null\n", wire.HeaderLocation, d.Location)
@@ -120,8 +154,15 @@ func run(brokers, topic, file, location, name, format string, version uint64, de
 		return nil
 	}
 	// On the embedded broker nobody else is listening: show a feed
-	// picking the model up.
-	srv, err := serving.NewServer(serving.WithLogger(quiet))
+	// picking the model up. A location is fetched only where the Server
+	// allows it; this one allows the location's directory.
+	opts := []serving.Option{serving.WithLogger(quiet)}
+	if d.Location != "" {
+		lo := serving.LoadOptions{AllowLocations: []string{locationDir(d.Location)}}
+		fmt.Printf("the reading Server allows it: serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{%q}})\n", lo.AllowLocations[0])
+		opts = append(opts, serving.WithLoadOptions(lo))
+	}
+	srv, err := serving.NewServer(opts...)
 	if err != nil {
 		return err
 	}
@@ -143,6 +184,21 @@ func run(brokers, topic, file, location, name, format string, version uint64, de
 	}
 	fmt.Println()
 	return nil
+}
+
+// locationDir is the AllowLocations entry for the directory of a
+// location URL: its scheme, host and path up to the last slash.
+func locationDir(location string) string {
+	u, err := url.Parse(location)
+	if err != nil || u.Scheme == "" {
+		return location // NewServer says what is wrong with it
+	}
+	u.RawQuery, u.Fragment, u.RawPath = "", "", ""
+	u.Path = path.Dir(u.Path)
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	return u.String()
 }
 
 type discard struct{}
