@@ -1,5 +1,24 @@
 package kafka
 
+import (
+	"hash/maphash"
+	"log/slog"
+)
+
 // Crash stops s abruptly, for tests: records in flight are abandoned and
 // nothing more is marked or committed.
 func Crash(s *Source) { s.crash() }
+
+// NumberingFeed returns a ModelFeed with no client, on which only the
+// version numbering of Number works.
+func NumberingFeed(log *slog.Logger) *ModelFeed {
+	return &ModelFeed{log: log, highest: map[uint64]uint64{}, seed: maphash.MakeSeed()}
+}
+
+// Number numbers a model message of name, as the feed does.
+func (f *ModelFeed) Number(name string, offered, live uint64) uint64 {
+	return f.number(name, offered, live)
+}
+
+// MaxNumberedNames is maxNumberedNames.
+const MaxNumberedNames = maxNumberedNames

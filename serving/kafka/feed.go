@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"slices"
 	"sync"
@@ -105,13 +106,20 @@ type ModelFeed struct {
 	read, activated, stale, rejected, malformed atomic.Uint64
 
 	mu      sync.Mutex
-	highest map[string]uint64 // per name, the highest version met on the topic
+	highest map[uint64]uint64 // per name's hash (seed), the highest version met on the topic
+	seed    maphash.Seed
+	full    bool // highest reached maxNumberedNames (logged once)
 }
 
 // maxNumberedNames bounds how many model names a ModelFeed remembers the
 // highest version of, so that a flood of messages with ever new names
 // cannot grow its memory. Beyond it, a version-less message of a name
-// not remembered is numbered from the Server's live version alone.
+// not remembered is numbered from the Server's live version alone. A
+// name is remembered by a 64-bit hash under a seed of the feed's own,
+// so the map holds at most 2^16 pairs of words (about 2 MiB) whatever
+// the names' length; two names whose hashes collide, which a writer
+// cannot aim for without the seed, would only share the numbering of
+// their version-less messages.
 const maxNumberedNames = 1 << 16
 
 // number returns the version of a well-formed model message of name that
@@ -119,20 +127,22 @@ const maxNumberedNames = 1 << 16
 // any earlier message for name on the topic, or of the live one (see
 // package wire, Versions).
 func (f *ModelFeed) number(name string, offered, live uint64) uint64 {
+	key := maphash.String(f.seed, name)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	h, known := f.highest[name]
+	h, known := f.highest[key]
 	v := offered
 	if v == 0 {
 		v = max(h, live) + 1
 	}
 	switch {
 	case known:
-		f.highest[name] = max(h, v)
+		f.highest[key] = max(h, v)
 	case len(f.highest) < maxNumberedNames:
-		f.highest[name] = v
-	default:
-		f.log.Warn("model feed: too many model names to number version-less messages by the topic; numbering from the live version", "model", name, "limit", maxNumberedNames)
+		f.highest[key] = v
+	case !f.full:
+		f.full = true
+		f.log.Warn("model feed: too many model names to number version-less messages by the topic; numbering new names from the live version", "model", name, "limit", maxNumberedNames)
 	}
 	return v
 }
@@ -177,7 +187,7 @@ func NewModelFeed(cfg *Config, srv *serving.Server, opts ...FeedOption) (*ModelF
 		client.Close()
 		return nil, fmt.Errorf("kafka: model feed: %w", err)
 	}
-	return &ModelFeed{o: o, log: cfg.logger, srv: srv, client: client, cons: cons, cfg: sc, caughtUp: make(chan struct{}), highest: map[string]uint64{}}, nil
+	return &ModelFeed{o: o, log: cfg.logger, srv: srv, client: client, cons: cons, cfg: sc, caughtUp: make(chan struct{}), highest: map[uint64]uint64{}, seed: maphash.MakeSeed()}, nil
 }
 
 // CaughtUp returns a channel that is closed once Run has handled every

@@ -18,7 +18,7 @@
 // A model travels as one message on the models topic. [EncodeModel] and
 // [DecodeModel] implement this layout:
 //
-//	Key    the model name, UTF-8 (required)
+//	Key    the model name, UTF-8, at most MaxNameBytes (255) bytes (required)
 //	Value  the raw model bytes, exactly as the format's own tools write
 //	       them; empty when modelstream.location is set
 //

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/modelstream/modelstream/serving"
 )
@@ -34,6 +35,26 @@ const (
 // messages above message.max.bytes (1 MiB by default) anyway; larger
 // models travel by location.
 const DefaultMaxModelBytes = 16 << 20
+
+// MaxNameBytes is the longest model name [EncodeModel] and [DecodeModel]
+// accept, in bytes. A name is also valid UTF-8. Whoever writes to the
+// models topic chooses names, and a reader keeps some per name (the
+// Server's rejections, metrics labels, the feed's version numbering), so
+// a name is bounded like everything else in a message.
+const MaxNameBytes = 255
+
+// checkName returns an *Error when name cannot be a model name.
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return malformed("key", "no model name")
+	case len(name) > MaxNameBytes:
+		return malformed("key", "model name of %d bytes, more than %d", len(name), MaxNameBytes)
+	case !utf8.ValidString(name):
+		return malformed("key", "model name is not valid UTF-8")
+	}
+	return nil
+}
 
 // Header is one record header. It has the fields of sarama.RecordHeader,
 // which converts to and from it with a type conversion.
@@ -104,9 +125,10 @@ func EncodeModel(d serving.Descriptor, max int) (Message, error) {
 	if max <= 0 {
 		max = DefaultMaxModelBytes
 	}
+	if err := checkName(d.Name); err != nil {
+		return Message{}, err
+	}
 	switch {
-	case d.Name == "":
-		return Message{}, malformed("key", "no model name")
 	case d.Format == "":
 		return Message{}, malformed(HeaderFormat, "no format")
 	case len(d.Bytes) == 0 && d.Location == "":
@@ -152,7 +174,9 @@ func header(k, v string) Header { return Header{Key: []byte(k), Value: []byte(v)
 // len(m.Value); zero or less means [DefaultMaxModelBytes]. The error is
 // an *Error.
 //
-// DecodeModel checks the message's shape only: whether the format is
+// DecodeModel checks the message's shape only (a name of at most
+// [MaxNameBytes] bytes of UTF-8, a format, bytes or a location, well-formed
+// headers): whether the format is
 // registered, the bytes match the sha256 and the model loads is for
 // serving.Server.Activate to decide.
 func DecodeModel(m Message, max int) (serving.Descriptor, error) {
@@ -160,8 +184,8 @@ func DecodeModel(m Message, max int) (serving.Descriptor, error) {
 		max = DefaultMaxModelBytes
 	}
 	var d serving.Descriptor
-	if len(m.Key) == 0 {
-		return d, malformed("key", "no model name")
+	if err := checkName(string(m.Key)); err != nil {
+		return d, err
 	}
 	d.Name = string(m.Key)
 	if len(m.Value) > max {

@@ -73,6 +73,11 @@ func TestModelErrors(t *testing.T) {
 	}{
 		{"no key", wire.Message{Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear")}, wire.ErrMalformed, "key"},
 		{"no format", wire.Message{Key: []byte("m"), Value: []byte("x")}, wire.ErrMalformed, wire.HeaderFormat},
+		// A name is kept per name by readers (rejections, metrics
+		// labels, version numbering): a 1 MiB key or one that is not
+		// UTF-8 (which a Prometheus label refuses) is malformed.
+		{"long key", wire.Message{Key: []byte(strings.Repeat("m", wire.MaxNameBytes+1)), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear")}, wire.ErrMalformed, "key"},
+		{"key not UTF-8", wire.Message{Key: []byte("m\xff"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear")}, wire.ErrMalformed, "key"},
 		{"version text", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderVersion, "three")}, wire.ErrMalformed, wire.HeaderVersion},
 		{"version zero", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderVersion, "0")}, wire.ErrMalformed, wire.HeaderVersion},
 		{"version negative", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderVersion, "-1")}, wire.ErrMalformed, wire.HeaderVersion},
@@ -98,7 +103,10 @@ func TestModelErrors(t *testing.T) {
 	if _, err := wire.EncodeModel(serving.Descriptor{Name: "m", Format: "f", Bytes: make([]byte, 11)}, 10); !errors.Is(err, serving.ErrTooLarge) {
 		t.Errorf("encode oversized: %v", err)
 	}
-	for _, d := range []serving.Descriptor{{Name: "m", Bytes: []byte("x")}, {Name: "m", Format: "f"}, {Format: "f", Bytes: []byte("x")}} {
+	if _, err := wire.DecodeModel(wire.Message{Key: []byte(strings.Repeat("é", wire.MaxNameBytes/2)), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear")}, 10); err != nil {
+		t.Errorf("a name of %d bytes: %v", wire.MaxNameBytes/2*2, err)
+	}
+	for _, d := range []serving.Descriptor{{Name: "m", Bytes: []byte("x")}, {Name: "m", Format: "f"}, {Format: "f", Bytes: []byte("x")}, {Name: "m\xfe", Format: "f", Bytes: []byte("x")}, {Name: strings.Repeat("m", 256), Format: "f", Bytes: []byte("x")}} {
 		if _, err := wire.EncodeModel(d, 0); !errors.Is(err, wire.ErrMalformed) {
 			t.Errorf("encode %+v: %v", d, err)
 		}
