@@ -210,7 +210,8 @@ func TestObserve(t *testing.T) {
 		t.Errorf("class out of range: %v", err)
 	}
 	Observe(tr, Regression)(Match{Score: wire.Score{Prediction: serving.Prediction{Value: 3}, Provenance: prov}, Label: Label{Value: 5}})
-	s := tr.Lookup(quality.Key{Model: "m", Version: 2, Variant: "canary"}).Summary()
+	meter, _ := tr.Meter(quality.Key{Model: "m", Version: 2, Variant: "canary"})
+	s := meter.Summary()
 	if s.Accuracy.N != 4 || s.Accuracy.Value != 0.75 || s.AUC.N != 3 || s.MAE.Value != 2 || s.Refused != 2 {
 		t.Errorf("summary %+v", s)
 	}

@@ -19,14 +19,14 @@
 // # The streaming AUC
 //
 // The exact AUC needs every score kept and sorted. A Meter keeps instead
-// two counts per bin in [Bins] equal-width bins of the predicted
+// two counts per bin in 1,024 equal-width bins of the predicted
 // probability, so its memory is fixed and each outcome costs O(1). Pairs
 // of a positive and a negative in different bins are ordered exactly;
 // pairs within one bin count one half, as ties do. The binned AUC is
 // therefore within Summary.AUCBinError of the exact AUC of the same
 // outcomes, where AUCBinError is half the share of positive-negative
 // pairs that share a bin: a bound computed from the data, not assumed.
-// For scores spread over [0, 1] it is about 1/(2·Bins) ≈ 0.0005; for a
+// For scores spread over [0, 1] it is about 1/2048 ≈ 0.0005; for a
 // model that crowds its scores into a few bins it is larger, and the
 // confidence interval is widened by it on both sides.
 //

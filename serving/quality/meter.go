@@ -30,10 +30,10 @@ func (e *OutcomeError) Error() string {
 // Unwrap returns ErrOutcome.
 func (e *OutcomeError) Unwrap() error { return ErrOutcome }
 
-// Bins is the number of equal-width bins over [0, 1] in which a Meter
+// bins is the number of equal-width bins over [0, 1] in which a Meter
 // counts positive and negative binary outcomes by predicted probability,
 // for the streaming AUC.
-const Bins = 1024
+const bins = 1024
 
 // logLossClip keeps log-loss finite for a confident wrong answer: a
 // probability is clipped to [logLossClip, 1-logLossClip], as scikit-learn
@@ -63,8 +63,8 @@ type Meter struct {
 	logLoss welford
 	absErr  welford
 	sqErr   welford
-	pos     [Bins]uint64
-	neg     [Bins]uint64
+	pos     [bins]uint64
+	neg     [bins]uint64
 	nPos    uint64
 	nNeg    uint64
 }
@@ -108,9 +108,9 @@ func (m *Meter) ObserveBinary(p float64, positive bool) error {
 	if !positive {
 		pTrue = 1 - p
 	}
-	b := int(p * Bins)
-	if b == Bins {
-		b = Bins - 1
+	b := int(p * bins)
+	if b == bins {
+		b = bins - 1
 	}
 	m.mu.Lock()
 	m.classify(pTrue, (p >= 0.5) == positive)
@@ -226,7 +226,7 @@ type Summary struct {
 	Refused uint64 `json:"refused"`
 }
 
-// Summary returns the statistics so far. It takes O([Bins]) time and
+// Summary returns the statistics so far. It takes O(1024) time (one step per AUC bin) and
 // holds the Meter's lock meanwhile.
 func (m *Meter) Summary() Summary {
 	m.mu.Lock()
@@ -277,7 +277,7 @@ func (m *Meter) auc() (Estimate, float64) {
 		return Estimate{}, 0
 	}
 	var below, wins, ties float64 // below: negatives in lower bins
-	for b := range Bins {
+	for b := range bins {
 		p, n := float64(m.pos[b]), float64(m.neg[b])
 		wins += p * below
 		ties += p * n

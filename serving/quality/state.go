@@ -39,7 +39,7 @@ func (m *Meter) state() meterState {
 		LogLoss: m.logLoss.state(), AbsErr: m.absErr.state(), SqErr: m.sqErr.state(),
 		Pos: map[int]uint64{}, Neg: map[int]uint64{},
 	}
-	for b := range Bins {
+	for b := range bins {
 		if m.pos[b] > 0 {
 			st.Pos[b] = m.pos[b]
 		}
@@ -57,16 +57,16 @@ func (m *Meter) restore(st meterState) error {
 	if !ok1 || !ok2 || !ok3 || st.Correct > st.ClassN || ll.n != st.ClassN || ae.n != se.n {
 		return fmt.Errorf("%w: inconsistent counts", ErrState)
 	}
-	var pos, neg [Bins]uint64
+	var pos, neg [bins]uint64
 	var np, nn uint64
 	for b, c := range st.Pos {
-		if b < 0 || b >= Bins {
+		if b < 0 || b >= bins {
 			return fmt.Errorf("%w: bin %d", ErrState, b)
 		}
 		pos[b], np = c, np+c
 	}
 	for b, c := range st.Neg {
-		if b < 0 || b >= Bins {
+		if b < 0 || b >= bins {
 			return fmt.Errorf("%w: bin %d", ErrState, b)
 		}
 		neg[b], nn = c, nn+c

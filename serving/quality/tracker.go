@@ -96,14 +96,6 @@ func (t *Tracker) Meter(k Key) (*Meter, error) {
 	return m, nil
 }
 
-// Lookup returns the Meter of k, or nil if k has none; it never creates
-// one.
-func (t *Tracker) Lookup(k Key) *Meter {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	return t.series[k]
-}
-
 // Overflow counts the outcomes refused with ErrFull.
 func (t *Tracker) Overflow() uint64 { return t.overflow.Load() }
 
