@@ -227,11 +227,11 @@ func (b *Bandit) reward(i int, r float64) error {
 	defer b.mu.Unlock()
 	if b.policy.update(b.arms, i, r, b.cfg.bandit.discount, b.cfg.bandit.detect) {
 		b.resets.Add(1)
-		b.pending = DefaultShareRefresh // recompute sticky shares now
+		b.pending = defaultShareRefresh // recompute sticky shares now
 	}
 	b.rewards[i]++
 	if b.cfg.bandit.sticky {
-		if b.pending++; b.pending >= DefaultShareRefresh {
+		if b.pending++; b.pending >= defaultShareRefresh {
 			b.refreshShares()
 		}
 	}

@@ -15,10 +15,10 @@ import (
 // for concurrent use.
 type RewardFunc func(res serving.Result, took time.Duration, err error) (reward float64, ok bool)
 
-// DefaultShareRefresh is the number of rewards after which a sticky
+// defaultShareRefresh is the number of rewards after which a sticky
 // Bandit recomputes the shares it routes keyed records by (see
 // [WithSticky]).
-const DefaultShareRefresh = 100
+const defaultShareRefresh = 100
 
 type banditConfig struct {
 	discount float64
@@ -92,7 +92,7 @@ func WithMinShare(share float64) Option {
 // WithSticky makes a Bandit route each record with a Key as a [Split]
 // would, by [KeyHash] over the shares the policy gives the arms, so that
 // the same key keeps the same arm while the shares hold. The shares are
-// recomputed after every [DefaultShareRefresh] rewards; a change moves
+// recomputed after every 100 rewards; a change moves
 // only the keys near the boundaries that moved. Records without a key are
 // routed by a fresh draw of the policy each. It applies to Bandit only.
 // The default is not sticky: every record is a fresh draw.

@@ -1,6 +1,10 @@
 package speculative
 
-import "time"
+import (
+	"time"
+
+	"github.com/modelstream/modelstream/serving"
+)
 
 // LearnLateness turns the Budget's learned timer lead on or off, and
 // forgets what was learned; for the straggler harness, which compares
@@ -12,3 +16,10 @@ func LearnLateness(on bool) {
 
 // LearnedLead is the lead a Budget of d would use now.
 func LearnedLead(d time.Duration) time.Duration { return timerLateness.lead(d) }
+
+// DefaultShareRefresh is the number of rewards between a sticky Bandit's
+// share refreshes.
+const DefaultShareRefresh = defaultShareRefresh
+
+// Route is the variant a Split routes r to now.
+func (s *Split) Route(r serving.Record) int { return s.route(r) }

@@ -39,12 +39,9 @@ var kindNames = map[kind]string{
 
 // The defaults of the options.
 const (
-	// DefaultQueue is the Shadow queue length unless [WithQueue] says otherwise.
-	DefaultQueue = 1024
-	// DefaultWorkers is the number of Shadow workers unless [WithWorkers] says otherwise.
-	DefaultWorkers = 2
-	// DefaultShadowTimeout bounds each shadow call unless [WithShadowTimeout] says otherwise.
-	DefaultShadowTimeout = 10 * time.Second
+	defaultQueue         = 1024
+	defaultWorkers       = 2
+	defaultShadowTimeout = 10 * time.Second
 )
 
 type config struct {
@@ -65,9 +62,9 @@ func newConfig(k kind, opts []Option) (*config, error) {
 	c := &config{
 		kind:          k,
 		name:          kindNames[k],
-		queue:         DefaultQueue,
-		workers:       DefaultWorkers,
-		shadowTimeout: DefaultShadowTimeout,
+		queue:         defaultQueue,
+		workers:       defaultWorkers,
+		shadowTimeout: defaultShadowTimeout,
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -139,7 +136,7 @@ func WithSeed(seed uint64) Option {
 
 // WithQueue sets how many records a Shadow holds for its workers; when the
 // queue is full, records are not mirrored and are counted as dropped. It
-// applies to Shadow only. The default is [DefaultQueue]; n must be at
+// applies to Shadow only. The default is 1024; n must be at
 // least 1.
 func WithQueue(n int) Option {
 	return func(c *config) error {
@@ -155,7 +152,7 @@ func WithQueue(n int) Option {
 }
 
 // WithWorkers sets how many goroutines a Shadow runs to score mirrored
-// records. It applies to Shadow only. The default is [DefaultWorkers]; n
+// records. It applies to Shadow only. The default is 2; n
 // must be at least 1.
 func WithWorkers(n int) Option {
 	return func(c *config) error {
@@ -190,7 +187,7 @@ func WithObserver(fn func(Observation)) Option {
 
 // WithShadowTimeout bounds each shadow call of a Shadow through its
 // context. It applies to Shadow only. The default is
-// [DefaultShadowTimeout]; d must be positive.
+// 10s; d must be positive.
 func WithShadowTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if err := c.only("WithShadowTimeout", kindShadow); err != nil {

@@ -136,10 +136,10 @@ func (s *Split) Weights() []float64 {
 	return append([]float64(nil), s.table.Load().weights...)
 }
 
-// Route returns the index of the variant that r would be routed to now.
+// route returns the index of the variant that r would be routed to now.
 // For a record without a Key (nil or empty) it consumes a draw of the
 // random source.
-func (s *Split) Route(r serving.Record) int {
+func (s *Split) route(r serving.Record) int {
 	var h uint64
 	if len(r.Key) > 0 {
 		h = KeyHash(r.Key)
@@ -164,7 +164,7 @@ func (t *splitTable) pick(h uint64) int {
 // along with a Result recording the Decision.
 func (s *Split) Score(ctx context.Context, r serving.Record) (serving.Result, error) {
 	start := time.Now()
-	chosen := s.Route(r)
+	chosen := s.route(r)
 	dec, preds := newDecision(len(s.variants))
 	dec.Combinator, dec.Variant, dec.Winner = "split", s.variants[chosen].Name, -1
 	for i := range dec.Candidates {
