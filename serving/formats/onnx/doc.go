@@ -59,8 +59,9 @@
 // symbolic dimension other than a leading batch dimension; a string input
 // whose values the graph does not list; an output a Prediction cannot
 // hold; and a graph that divides an integer by a value computed from an
-// integer input, since a record holding 0 there would make ONNX Runtime
-// trap and kill the process.
+// integer input, or from any input cast to an integer (or turned into one
+// by ArgMax, TopK, a LabelEncoder and the like), since a record making it
+// 0 would make ONNX Runtime trap and kill the process.
 //
 // Inputs: a feature vector fills the graph inputs in declared order, each
 // row-major. float32 and float64 take the numbers; float16 and bfloat16

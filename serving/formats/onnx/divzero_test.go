@@ -1,0 +1,57 @@
+package onnx_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"testing"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// int64Initializer is an int64 TensorProto with raw_data.
+func int64Initializer(name string, dims []int, data []int64) []byte {
+	var t pb
+	for _, d := range dims {
+		t = t.varint(1, uint64(d))
+	}
+	t = t.varint(2, elemInt64)
+	raw := make([]byte, 0, 8*len(data))
+	for _, v := range data {
+		raw = binary.LittleEndian.AppendUint64(raw, uint64(v))
+	}
+	return t.str(8, name).bytes(9, raw)
+}
+
+// divModel divides 10 by x, an input of element type elem that is first
+// cast to int64 when it is not int64 already.
+func divModel(elem int) []byte {
+	nodes := [][]byte{}
+	div := "x"
+	if elem != elemInt64 {
+		nodes = append(nodes, node("Cast", []string{"x"}, []string{"xi"}, attrInt("to", elemInt64)))
+		div = "xi"
+	}
+	nodes = append(nodes, node("Div", []string{"ten", div}, []string{"q"}))
+	return model(13, graphSpec{
+		nodes:   nodes,
+		inits:   [][]byte{int64Initializer("ten", []int{1}, []int64{10})},
+		inputs:  [][]byte{valueInfo("x", elem, "N", 1)},
+		outputs: [][]byte{valueInfo("q", elemInt64, "N", 1)},
+	})
+}
+
+// TestRuntimeRefusesIntegerDivisionByARecord: a graph that divides an
+// integer by a value a record sets is refused at load, since a record
+// holding 0 there makes ONNX Runtime divide an integer by zero and the
+// process die (SIGFPE). A float or bool input cast to an integer is such
+// a value as much as an integer input is.
+func TestRuntimeRefusesIntegerDivisionByARecord(t *testing.T) {
+	f := runtimeFormat(t)
+	for name, elem := range map[string]int{"int64": elemInt64, "float": elemFloat, "bool": 9} {
+		_, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: "onnx", Bytes: divModel(elem)})
+		if !errors.Is(err, serving.ErrUnsupportedModel) {
+			t.Errorf("%s input: load = %v, want serving.ErrUnsupportedModel", name, err)
+		}
+	}
+}
