@@ -72,8 +72,8 @@ var mutants = []mutant{
 		name: "budget-waits-for-all",
 		what: "speculative Budget ignores its deadline and waits for every model",
 		file: "speculative/fanout.go",
-		old:  "case <-deadline:",
-		new:  "case <-(<-chan time.Time)(nil):",
+		old:  "\t\tdeadline = dk.timer.C\n",
+		new:  "\t\tdeadline = nil // mutant: the deadline never fires\n",
 		pkgs: []string{"./speculative/"},
 	},
 	{
@@ -139,6 +139,22 @@ var mutants = []mutant{
 		old:  "if old != nil && ref.Version <= old.ref.Version && !ao.rollback {",
 		new:  "if false && old != nil && ref.Version <= old.ref.Version && !ao.rollback {",
 		pkgs: []string{"./serving/", "./registry/...", "./governance/..."},
+	},
+	{
+		name: "kafkafeed-store-failure-ignored",
+		what: "registry/kafkafeed lets a model go live that the store failed to keep",
+		file: "registry/kafkafeed/kafkafeed.go",
+		old:  "\t\treturn fmt.Errorf(\"kafkafeed: store %s: %w\", d.Ref(), err)\n",
+		new:  "\t\treturn nil // mutant\n",
+		pkgs: []string{"./registry/kafkafeed/"},
+	},
+	{
+		name: "history-not-trimmed",
+		what: "serving Server keeps more activations than WithHistory allows",
+		file: "serving/server.go",
+		old:  "if n := len(sl.history) - sl.s.o.historyLen; n > 0 {",
+		new:  "if n := len(sl.history) - sl.s.o.historyLen; n > 1<<20 {",
+		pkgs: []string{"./serving/"},
 	},
 }
 
