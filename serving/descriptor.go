@@ -13,7 +13,8 @@ type Descriptor struct {
 	// Name is the model's name. Required.
 	Name string
 	// Format is the registered format that decodes Bytes, such as
-	// "lightgbm", "xgboost", "sklearn", "onnx" or "linear". Required.
+	// "lightgbm", "xgboost", "sklearn", "onnx", "pmml",
+	// "tensorflow-graphdef" or "linear" (see [Formats]). Required.
 	Format string
 	// Version is the model's version. Zero means "the next one": the
 	// Server's Activate makes it one more than the live version, a
@@ -27,7 +28,8 @@ type Descriptor struct {
 	// write it. Empty when Location is set.
 	Bytes []byte
 	// Location is where to fetch the bytes when they are too large for
-	// one message: a file:// or http(s):// URL.
+	// one message: a file:// or http(s):// URL. A Server fetches it only
+	// from where [LoadOptions].AllowLocations allows, nowhere by default.
 	Location string
 	// SHA256 is the lowercase hex SHA-256 of the bytes. When set, Load
 	// refuses bytes that do not match. It becomes the model's content ID.

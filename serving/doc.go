@@ -16,10 +16,12 @@
 // of their own package, so a program pays only for what it imports:
 //
 //	import (
-//		_ "github.com/modelstream/modelstream/serving/formats/leaves" // lightgbm, xgboost, sklearn
-//		_ "github.com/modelstream/modelstream/serving/formats/linear" // linear, logistic, softmax
-//		_ "github.com/modelstream/modelstream/serving/formats/onnx"   // onnx
-//		_ "github.com/modelstream/modelstream/serving/formats/pmml"   // pmml
+//		_ "github.com/modelstream/modelstream/serving/formats/leaves"     // lightgbm, lightgbm-json, xgboost, sklearn
+//		_ "github.com/modelstream/modelstream/serving/formats/linear"     // linear (linear, logistic, softmax)
+//		_ "github.com/modelstream/modelstream/serving/formats/onnx"       // onnx
+//		_ "github.com/modelstream/modelstream/serving/formats/pmml"       // pmml
+//		_ "github.com/modelstream/modelstream/serving/formats/tensorflow" // tensorflow-graphdef
+//		_ "github.com/modelstream/modelstream/serving/formats/xgboost"    // xgboost-json, xgboost-ubj
 //	)
 //
 // [Formats] lists what is registered. Loading an unregistered format
@@ -30,8 +32,8 @@
 // A [Server] keeps one hot-swappable slot per model name.
 // [Server.Activate] loads a Descriptor and swaps it in atomically: calls
 // in flight finish on the version they started with, and the old version
-// is closed once its last call returns. A version that fails to load, or
-// is not newer than the live one, never replaces it.
+// is closed once its last call returns. A version that fails to load or
+// to validate, or is not newer than the live one, never replaces it.
 //
 // [Server.Model] returns a [Scorer] that always scores with the live
 // version. Every [Result] carries [Provenance] naming the exact version
@@ -74,6 +76,25 @@
 // Rollback), before anything is fetched from a Location; fetched bytes
 // must then match the SHA-256 that was admitted. A refusal wraps
 // ErrNotAdmitted.
+//
+// # Validation
+//
+// Before a version goes live, the Server tries it: on probe records of
+// yours, and on records sampled from the traffic the name has scored (one
+// in 64, DefaultSamples kept). It must answer them with finite outputs,
+// as many as it declares, and, with a Tolerance, close to the live
+// version's answers; otherwise it is refused with an error wrapping
+// ErrValidation. This is on by default; [WithValidation] adds probes and
+// a tolerance.
+//
+// # Locations
+//
+// A Descriptor may carry a Location (a file:// or http(s):// URL)
+// instead of its bytes. Whoever writes the models topic chooses it, so
+// the Server fetches only from the prefixes listed in
+// [LoadOptions].AllowLocations, and from none by default: a Location
+// elsewhere fails with ErrLocationNotAllowed before anything is fetched.
+// Every fetch has a deadline and a size cap ([WithLoadOptions]).
 //
 // # Errors
 //

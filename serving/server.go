@@ -62,8 +62,10 @@ func WithHooks(hs ...Hook) Option {
 // RejectNonFinite.
 func WithNonFinite(p NonFinitePolicy) Option { return func(o *options) { o.nonFinite = p } }
 
-// WithLoadOptions sets the size limit and HTTP client used to resolve
-// descriptors, overriding the defaults described in [LoadOptions].
+// WithLoadOptions sets where a Descriptor's Location may be fetched from
+// (nowhere by default), the fetch deadline, the size limit and the HTTP
+// client used to resolve descriptors, overriding the defaults described
+// in [LoadOptions].
 func WithLoadOptions(lo LoadOptions) Option { return func(o *options) { o.load = lo } }
 
 // WithAdmission adds a to the checks every model must pass to become
