@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -327,5 +329,25 @@ func TestNonFinite(t *testing.T) {
 				t.Errorf("-Inf error does not wrap ErrNonFinite: %v", err)
 			}
 		})
+	}
+}
+
+// TestRegressionSqrt: LightGBM trained with reg_sqrt=true writes its
+// objective as "regression sqrt" (so for regression_l1, huber, fair,
+// quantile and mape) and squares the raw score at prediction, which
+// leaves does not: such a model is refused, not served in square-root
+// space, unless a label asks for the raw scores.
+func TestRegressionSqrt(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "lightgbm4", "regression.model.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []string{"regression sqrt", "huber sqrt", "quantile alpha:0.5 sqrt"} {
+		bs := bytes.Replace(b, []byte("objective=regression\n"), []byte("objective="+obj+"\n"), 1)
+		_, err := loadBytes("lightgbm", bs, nil)
+		wantLoadError(t, err, serving.ErrUnsupportedModel)
+		if _, err := loadBytes("lightgbm", bs, map[string]string{leaves.LabelTransform: "raw"}); err != nil {
+			t.Errorf("%s with %s=raw: %v", obj, leaves.LabelTransform, err)
+		}
 	}
 }

@@ -58,6 +58,9 @@
 //
 // An objective this package does not know fails to load with
 // serving.ErrUnsupportedModel; set "leaves.transform" to serve it anyway.
+// So does a LightGBM model trained with reg_sqrt=true (objective
+// "regression sqrt"), whose prediction is the signed square of its raw
+// score.
 // A bad label value fails with serving.ErrInvalidDescriptor.
 //
 // # Predictions

@@ -471,6 +471,11 @@ func lightGBMTransform(objective string, averageOutput bool) (Transform, float64
 	}
 	scale := 1.0
 	for _, p := range f[1:] {
+		if p == "sqrt" {
+			// reg_sqrt=true: LightGBM squares the raw score (keeping its
+			// sign) at prediction, which no Transform does.
+			return "", 0, fmt.Errorf("LightGBM objective %q (reg_sqrt): its output is the signed square of the raw score, which this package does not compute; set label %s=raw for the raw scores", objective, LabelTransform)
+		}
 		if v, ok := strings.CutPrefix(p, "sigmoid:"); ok {
 			s, err := strconv.ParseFloat(v, 64)
 			if err != nil || !(s > 0) || math.IsInf(s, 0) {
