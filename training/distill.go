@@ -33,11 +33,6 @@ type DistillReport struct {
 	Progressive Metrics
 }
 
-// Agreement returns Progressive.Accuracy(): the share of inputs on which
-// the student, before learning the input, already made the teacher's
-// decision.
-func (r DistillReport) Agreement() float64 { return r.Progressive.Accuracy() }
-
 // Distill trains student to imitate teacher, using the teacher as a data
 // generator: every input is scored by the teacher, and the teacher's
 // output becomes the student's target.

@@ -177,14 +177,17 @@ func (s Spec) Descriptor(name string, version uint64) serving.Descriptor {
 	return serving.Descriptor{Name: name, Version: version, Format: FormatName, Bytes: b, SHA256: serving.ContentID(b), Created: time.Now().UTC()}
 }
 
-// Loaded counts the fakes the format has loaded, and Closed counts those
-// closed, across the process. Tests use them to check for leaks.
-var Loaded, Closed atomic.Int64
+// open counts the fakes the format has loaded and not yet closed.
+var open atomic.Int64
+
+// Unclosed returns how many models the "fake" format has loaded and not
+// yet closed, across the process. Tests use it to check for leaks.
+func Unclosed() int64 { return open.Load() }
 
 type closeCounting struct{ *Fake }
 
 func (c closeCounting) Close() error {
-	Closed.Add(1)
+	open.Add(-1)
 	return c.Fake.Close()
 }
 
@@ -214,7 +217,7 @@ func init() {
 				return serving.Prediction{Value: sum}
 			}
 		}
-		Loaded.Add(1)
+		open.Add(1)
 		return closeCounting{f}, nil
 	}))
 }

@@ -35,7 +35,7 @@ func TestSpecFormatRejectsBadInput(t *testing.T) {
 
 func TestSpecLoadsWhatItSays(t *testing.T) {
 	ctx := context.Background()
-	closedBefore := servingtest.Closed.Load()
+	before := servingtest.Unclosed()
 	m, err := serving.Load(ctx, servingtest.Spec{Value: 2, Values: []float64{0.2, 0.8}, Label: "b", Confidence: 0.8, Features: 2}.Descriptor("m", 1))
 	if err != nil {
 		t.Fatal(err)
@@ -48,8 +48,11 @@ func TestSpecLoadsWhatItSays(t *testing.T) {
 	if _, err := m.Predict(ctx, []float64{1}); !errors.As(err, &fc) || fc.Want != 2 || fc.Got != 1 {
 		t.Fatalf("one feature of two: %v", err)
 	}
-	if err := m.(serving.Closer).Close(); err != nil || servingtest.Closed.Load() != closedBefore+1 {
-		t.Fatalf("Close: %v, Closed %d -> %d", err, closedBefore, servingtest.Closed.Load())
+	if n := servingtest.Unclosed(); n != before+1 {
+		t.Fatalf("Unclosed after a load: %d -> %d", before, n)
+	}
+	if err := m.(serving.Closer).Close(); err != nil || servingtest.Unclosed() != before {
+		t.Fatalf("Close: %v, Unclosed %d -> %d", err, before, servingtest.Unclosed())
 	}
 
 	echo, err := serving.Load(ctx, servingtest.Spec{Echo: true}.Descriptor("m", 2))

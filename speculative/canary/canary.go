@@ -53,12 +53,14 @@ const (
 type Guardrail struct {
 	// Name is "errors", "latency" or "quality".
 	Name string `json:"name"`
-	// Candidate and Champion are the metric's values, and N their counts.
-	Candidate  float64   `json:"candidate"`
-	Champion   float64   `json:"champion"`
-	N          [2]uint64 `json:"n"` // candidate, champion
-	Margin     float64   `json:"margin"`
-	Difference float64   `json:"difference"`
+	// Candidate and Champion are the metric's values, and N their counts
+	// (candidate, champion). The difference judged is Candidate -
+	// Champion.
+	Candidate float64   `json:"candidate"`
+	Champion  float64   `json:"champion"`
+	N         [2]uint64 `json:"n"`
+	// Margin is the guardrail's non-inferiority margin.
+	Margin float64 `json:"margin"`
 	// Low and High bound the difference with a confidence sequence: they
 	// hold at every evaluation at once with probability 1-Alpha.
 	Low  float64 `json:"low"`
@@ -329,7 +331,7 @@ func (c *Controller) weigh() (Decision, string) {
 	for _, g := range d.Guardrails {
 		switch {
 		case g.Verdict == "breach":
-			breached = append(breached, fmt.Sprintf("%s worse by %.4g (at least %.4g > margin %.4g)", g.Name, g.Difference, g.Low, g.Margin))
+			breached = append(breached, fmt.Sprintf("%s worse by %.4g (at least %.4g > margin %.4g)", g.Name, g.Candidate-g.Champion, g.Low, g.Margin))
 		case g.Verdict == "no data":
 			key.WriteString(g.Name + " no data;")
 			waiting = append(waiting, fmt.Sprintf("%s: too little data (%d candidate, %d champion)", g.Name, g.N[0], g.N[1]))
@@ -360,7 +362,7 @@ func (c *Controller) guard(name string, cand, champ sample, margin float64, minN
 		g.Verdict = "no data"
 		return g
 	}
-	g.Difference, g.Low, g.High = confidenceSequence(cand, champ, c.cfg.alpha)
+	_, g.Low, g.High = confidenceSequence(cand, champ, c.cfg.alpha)
 	switch {
 	case g.Low > margin:
 		g.Verdict = "breach"
