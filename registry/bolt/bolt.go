@@ -83,10 +83,16 @@ func (s *Storage) Path() string { return s.db.Path() }
 // finds in its pages, or nil.
 func (s *Storage) Check() error {
 	return s.run(false, func(tx *bbolt.Tx) error {
+		// Read the channel to its end: bbolt's check goroutine sends every
+		// problem and, left unread, would block forever on a page of this
+		// transaction after it ended.
+		var first error
 		for err := range tx.Check() {
-			return err
+			if first == nil {
+				first = err
+			}
 		}
-		return nil
+		return first
 	})
 }
 

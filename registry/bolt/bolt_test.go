@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -174,5 +175,79 @@ func TestOpenRefusesForeignFiles(t *testing.T) {
 			s.Close()
 		}
 		t.Fatalf("Open of a first-layout file: %v", err)
+	}
+}
+
+// TestCheckReportsCorruptionWithoutLeaking: Check on a file whose
+// freelist lost its entries (so several pages are neither reachable nor
+// free) returns an error, and leaves no goroutine behind: bbolt's check
+// sends every problem on an unbuffered channel, and one left unread
+// blocks its goroutine, still reading the file, forever.
+func TestCheckReportsCorruptionWithoutLeaking(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "reg.db")
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageSize := db.Info().PageSize
+	val := bytes.Repeat([]byte{7}, 3*pageSize)
+	for i := range 8 {
+		if err := db.Update(func(tx *bbolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("registry"))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte{byte(i)}, val)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 8 { // frees their pages
+		if err := db.Update(func(tx *bbolt.Tx) error { return tx.Bucket([]byte("registry")).Delete([]byte{byte(i)}) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Empty the freelist page of the newest meta page (the page header's
+	// count, after id and flags; meta: freelist page id at 48, txid at
+	// 64, all little-endian).
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := func(off int) uint64 {
+		var v uint64
+		for i := 7; i >= 0; i-- {
+			v = v<<8 | uint64(raw[off+i])
+		}
+		return v
+	}
+	meta := 0
+	if le(pageSize+64) > le(64) {
+		meta = pageSize
+	}
+	fl := int(le(meta + 48))
+	raw[fl*pageSize+10], raw[fl*pageSize+11] = 0, 0
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	before := runtime.NumGoroutine()
+	if err := st.Check(); err == nil {
+		t.Fatal("Check found nothing wrong with pages that are neither reachable nor free")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("Check left %d goroutines behind", n-before)
 	}
 }
