@@ -179,12 +179,14 @@ func (s *Source) Stats() SourceStats {
 // cancellation it stops reading, finishes scoring and writing the records
 // in flight (scoring within [DrainTimeout]), waits for their
 // acknowledgements, commits, and leaves the group. It returns nil after a
-// cancellation, and the write error otherwise.
+// cancellation, even when leaving the group fails (that is logged), and
+// the write error otherwise.
 func (s *Source) Run(ctx context.Context) error {
 	if s.ran.Swap(true) {
 		return errors.New("kafka: Source.Run called twice")
 	}
 	defer s.stopped.Store(true)
+	parent := ctx
 	group, err := sarama.NewConsumerGroup(s.brokers, s.group, s.cfg)
 	if err != nil {
 		return fmt.Errorf("kafka: source: %w", err)
@@ -253,7 +255,13 @@ func (s *Source) Run(ctx context.Context) error {
 	if s.err != nil {
 		return s.err
 	}
-	if cerr != nil && !s.isCrashed() {
+	switch {
+	case cerr == nil || s.isCrashed():
+	case parent.Err() != nil:
+		// Leaving the group is best effort once cancelled: the broker
+		// expires the member after its session timeout anyway.
+		s.log.Warn("kafka source: leaving the group after cancellation", "group", s.group, "err", cerr)
+	default:
 		return fmt.Errorf("kafka: source: close group: %w", cerr)
 	}
 	return nil
