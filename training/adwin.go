@@ -12,7 +12,7 @@ import (
 // than chance allows at confidence δ. The window therefore holds the
 // longest recent stretch whose mean looks stationary.
 //
-// Every [ADWINClock] values, ADWIN tries each bucket boundary as a cut into an
+// Every 32 values, ADWIN tries each bucket boundary as a cut into an
 // older part W0 (n0 values, mean μ0) and a newer part W1 (n1, μ1), and
 // cuts when
 //
@@ -72,25 +72,26 @@ type ADWINOption func(*ADWIN)
 // Smaller means fewer false alarms and later detection.
 func ADWINDelta(d float64) ADWINOption { return func(a *ADWIN) { a.st.Delta = d } }
 
-// ADWINClock sets how many values arrive between two checks for a cut,
-// overriding the default of 32; checking less often is cheaper and
+// adwinClock sets how many values arrive between two checks for a cut
+// (32 unless a test says otherwise); checking less often is cheaper and
 // delays detection by at most n values.
-func ADWINClock(n int64) ADWINOption { return func(a *ADWIN) { a.st.Clock = n } }
+func adwinClock(n int64) ADWINOption { return func(a *ADWIN) { a.st.Clock = n } }
 
-// ADWINMaxBuckets sets M, the number of buckets of each size kept before
-// two are merged, overriding the default of 5. More buckets mean finer
-// cut points.
-func ADWINMaxBuckets(m int) ADWINOption { return func(a *ADWIN) { a.st.MaxBuckets = m } }
+// adwinMaxBuckets sets M, the number of buckets of each size kept before
+// two are merged (5 unless a test says otherwise). More buckets mean
+// finer cut points.
+func adwinMaxBuckets(m int) ADWINOption { return func(a *ADWIN) { a.st.MaxBuckets = m } }
 
 // ADWINMinWindow sets k, the fewest values either part of a cut may hold,
 // overriding the default of 5.
 func ADWINMinWindow(k int64) ADWINOption { return func(a *ADWIN) { a.st.MinWindow = k } }
 
-// NewADWIN returns an ADWIN detector with δ = 0.002, a check every 32
-// values, 5 buckets per size and sub-windows of at least 5 values,
-// unless options say otherwise. Invalid parameters give an error
-// wrapping serving.ErrConfig: δ must lie in (0, 1), and the clock, the buckets
-// per size and the sub-window size must be at least 1.
+// NewADWIN returns an ADWIN detector with δ = 0.002 and sub-windows of
+// at least 5 values unless options say otherwise. It checks for a cut
+// every 32 values (so detection is delayed by at most 31 values) and
+// keeps 5 buckets of each size, as Bifet and Gavaldà suggest. Invalid
+// parameters give an error wrapping serving.ErrConfig: δ must lie in
+// (0, 1), and the sub-window size must be at least 1.
 func NewADWIN(opts ...ADWINOption) (*ADWIN, error) {
 	a := &ADWIN{st: adwinState{Delta: 0.002, Clock: 32, MaxBuckets: 5, MinWindow: 5}}
 	for _, o := range opts {

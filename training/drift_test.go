@@ -81,7 +81,7 @@ func TestDetectorsValidate(t *testing.T) {
 			t.Error("accepted an invalid parameter")
 		}
 	}
-	for _, o := range []ADWINOption{ADWINDelta(0), ADWINDelta(1), ADWINClock(0), ADWINMaxBuckets(0), ADWINMinWindow(0)} {
+	for _, o := range []ADWINOption{ADWINDelta(0), ADWINDelta(1), adwinClock(0), adwinMaxBuckets(0), ADWINMinWindow(0)} {
 		if _, err := NewADWIN(o); err == nil {
 			t.Error("ADWIN accepted an invalid parameter")
 		}
@@ -137,7 +137,7 @@ func TestADWINWindowStatistics(t *testing.T) {
 // The smallest bucket and sub-window sizes still keep exact window
 // statistics and still detect a rise.
 func TestADWINSmallestSizes(t *testing.T) {
-	a, err := NewADWIN(ADWINMaxBuckets(1), ADWINMinWindow(1), ADWINDelta(1e-9))
+	a, err := NewADWIN(adwinMaxBuckets(1), ADWINMinWindow(1), ADWINDelta(1e-9))
 	if err != nil {
 		t.Fatal(err)
 	}
