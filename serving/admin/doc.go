@@ -16,7 +16,7 @@
 //     the reasons otherwise.
 //   - GET /metrics: the Prometheus handler, when one is given.
 //   - GET /: the operator's page, one server-rendered HTML document
-//     with no script that reloads itself every [PageRefresh]: for each
+//     with no script that reloads itself every 5 seconds: for each
 //     model its live version, calls and errors, recent history, each
 //     rollout's steps, traffic shares and decisions with a chart of the
 //     candidate's share, and its live quality per version and variant

@@ -13,8 +13,8 @@ import (
 	"github.com/modelstream/modelstream/speculative/canary"
 )
 
-// PageRefresh is how often the operator's page reloads itself.
-const PageRefresh = 5 * time.Second
+// pageRefresh is how often the operator's page reloads itself.
+const pageRefresh = 5 * time.Second
 
 // pageModel is what the page shows of one model name.
 type pageModel struct {
@@ -44,9 +44,9 @@ type pageData struct {
 }
 
 // page serves the operator's page: one server-rendered HTML document with
-// inline SVG charts and no script, reloading itself every PageRefresh.
+// inline SVG charts and no script, reloading itself every pageRefresh.
 func (h *handler) page(w http.ResponseWriter, _ *http.Request) {
-	d := pageData{Now: time.Now().UTC(), Refresh: int(PageRefresh / time.Second)}
+	d := pageData{Now: time.Now().UTC(), Refresh: int(pageRefresh / time.Second)}
 	for _, st := range h.srv.Models() {
 		name := st.Model.Name
 		pm := pageModel{Name: name, Live: st.Model, Stats: st, History: h.srv.History(name)}
