@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/onnx"
 )
 
 // int64Initializer is an int64 TensorProto with raw_data.
@@ -52,6 +53,34 @@ func TestRuntimeRefusesIntegerDivisionByARecord(t *testing.T) {
 		_, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: "onnx", Bytes: divModel(elem)})
 		if !errors.Is(err, serving.ErrUnsupportedModel) {
 			t.Errorf("%s input: load = %v, want serving.ErrUnsupportedModel", name, err)
+		}
+	}
+}
+
+// TestRuntimeRefusesHugeDeclaredShapes: dimensions whose product
+// overflows int64 are refused at load like any input over the element
+// bound, not wrapped to a negative size (a panic in ONNX Runtime's
+// engine), by either engine.
+func TestRuntimeRefusesHugeDeclaredShapes(t *testing.T) {
+	pure, err := onnx.Open(onnx.PureGo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []serving.Format{runtimeFormat(t), pure} {
+		refusesHugeShapes(t, f)
+	}
+}
+
+func refusesHugeShapes(t *testing.T, f serving.Format) {
+	for _, dims := range [][]any{{"N", 2, 1 << 62}, {"N", 4, 1 << 62}, {"N", 3, 1 << 62, 1 << 62}, {1 << 62, 1 << 62}} {
+		b := model(13, graphSpec{
+			nodes:   [][]byte{node("Identity", []string{"x"}, []string{"y"})},
+			inputs:  [][]byte{valueInfo("x", elemFloat, dims...)},
+			outputs: [][]byte{valueInfo("y", elemFloat, dims...)},
+		})
+		_, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: "onnx", Bytes: b})
+		if !errors.Is(err, serving.ErrUnsupportedModel) && !errors.Is(err, serving.ErrCorruptModel) {
+			t.Errorf("dims %v: load = %v, want a refusal", dims, err)
 		}
 	}
 }

@@ -87,7 +87,7 @@ func planInputs(gi *graphInfo, maxElems int64) (*rtPlan, error) {
 				return unsupported("input %q has an empty dimension in %s", vi.name, dimString(vi.dims))
 			default:
 				in.shape[i] = d.value
-				if int64(in.perRow)*d.value > maxElems {
+				if d.value > maxElems/int64(in.perRow) { // perRow*d.value > maxElems, without overflow
 					return unsupported("input %q of shape %s holds more than %d elements", vi.name, dimString(vi.dims), maxElems)
 				}
 				in.perRow *= int(d.value)
