@@ -220,9 +220,6 @@ func (a *Audit) Record(ctx context.Context, e Event) {
 	}
 }
 
-// Events returns how many events were recorded.
-func (a *Audit) Events() uint64 { return a.events.Load() }
-
 // SinkFailures returns how many events the sink failed to take, and the
 // last error.
 func (a *Audit) SinkFailures() (uint64, error) {

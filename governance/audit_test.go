@@ -105,8 +105,8 @@ func TestAuditSinkFailureIsCountedNotFatal(t *testing.T) {
 	if n, err := a.SinkFailures(); n != 2 || !errors.Is(err, boom) {
 		t.Fatalf("sink failures %d, %v", n, err)
 	}
-	if a.Events() != 2 {
-		t.Fatalf("events %d", a.Events())
+	if a.events.Load() != 2 {
+		t.Fatalf("events %d", a.events.Load())
 	}
 }
 
