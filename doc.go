@@ -65,7 +65,7 @@
 //     speculative/canary: automated rollouts held by guardrails.
 //   - registry: the versioned store, over a Storage; registry/bolt: the
 //     durable Storage; registry/kafkafeed: the feed's resume point.
-//   - governance: signatures, admission policy, audit, provenance;
+//   - governance: signatures, admission policy, replay guard, audit;
 //     governance/govkafka: its Kafka side.
 //   - training: learners, distillation, checkpoints and drift detection
 //     that publish models; training/trainkafka: its Kafka side.

@@ -1,12 +1,13 @@
 // Package governance decides which models may be served and records what
-// served: signed models, a verification policy, an audit trail of model
-// events, and the provenance encoding that lets anyone answer which model
-// version scored a record.
+// served: signed models, a verification policy with a replay guard, and an
+// audit trail of model events. Which model version scored a record is
+// read from the record itself (see Provenance below).
 //
 // # Signing
 //
 // A trainer signs a model message with ed25519 ([Sign]) over a canonical
-// encoding of its name, version, format and SHA-256 ([SigningPayload]
+// encoding of its name, version, format, SHA-256 and every label
+// ([SigningPayload]
 // documents the exact bytes, so a trainer in another language can sign
 // too). The signature is stored in Descriptor.Signature as the signer's
 // 8-byte [KeyID] followed by the 64-byte ed25519 signature; on the Kafka

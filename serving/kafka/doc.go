@@ -26,7 +26,10 @@
 // a version if it has none (the same on every instance: see package
 // wire), and activated with Server.Activate, so it passes the Server's
 // admission (serving.WithAdmission, where package governance checks
-// signatures) like any other activation. A bad message is
+// signatures) and validation like any other activation; a message that
+// carries a location instead of bytes loads only where the Server's
+// serving.LoadOptions.AllowLocations allows, nowhere by default. A bad
+// message is
 // logged, counted ([FeedStats]) and skipped, and the live model keeps
 // serving; old versions met during replay are skipped quietly. The feed
 // reads committed records only, so a model written in an aborted
@@ -36,11 +39,14 @@
 // # Scoring a stream
 //
 // A [Source] reads the data topics in a consumer group. Each record's
-// value is decoded into a serving.Record by a [Codec] — [JSON], [CSV], or
-// your own — scored by any serving.Scorer (a Server slot from
-// Server.Model, or a combinator from package speculative), and handed to
-// a [Sink]. The Sink
-// writes a wire.Score as JSON with the prediction, its provenance and the
+// value is decoded into a serving.Record by a [Codec] — [JSON], [CSV],
+// your own, or the Confluent Schema Registry codec of package
+// serving/kafka/confluent ([RecordCodec]) — scored by any serving.Scorer
+// (a Server slot from Server.Model, or a combinator from package
+// speculative), and handed to a [Sink]. The records already waiting on a
+// partition are scored in one call when the Scorer is a
+// serving.BatchScorer, as a Server slot is ([MaxBatch]); each still gets
+// its own score or dead letter. The Sink writes a wire.Score as JSON with the prediction, its provenance and the
 // input's key, topic, partition and offset, and repeats the provenance in
 // headers (wire.ProvenanceHeaders) so a consumer can trace a score without
 // parsing it. A record that fails to decode or score (a panic of the
@@ -110,6 +116,13 @@
 //	feed, err := kafka.NewModelFeed(cfg, srv)
 //	sink, err := kafka.NewSink(cfg, kafka.Topic("fraud.scores"))
 //	src, err := kafka.NewSource(cfg, "fraud-scorer", srv.Model("fraud"), sink, kafka.Topics("payments"))
+//
+// # Hooks
+//
+// A Source calls the hooks given with [Hooks]: [HookDeadLetter] for each
+// dead letter, [HookCommit] for each commit, [HookLag] with each
+// partition's lag. Package serving/metrics implements them for
+// Prometheus.
 //
 // # Testing
 //

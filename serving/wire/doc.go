@@ -27,7 +27,9 @@
 //	modelstream.version      decimal uint64 > 0; absent means "next" (see Versions)
 //	modelstream.sha256       lowercase hex SHA-256 of the model bytes; verified on load
 //	modelstream.created      RFC 3339 time, e.g. 2026-11-25T16:53:44.123Z
-//	modelstream.location     file:// or http(s):// URL of the bytes when Value is empty
+//	modelstream.location     file:// or http(s):// URL of the bytes when Value is empty;
+//	                         fetched only where the reader allows it
+//	                         (serving.LoadOptions.AllowLocations, nowhere by default)
 //	modelstream.parent       content ID (sha256) of the model this one derives from
 //	modelstream.description  free text
 //	modelstream.signature    base64 (standard, padded) ed25519 signature; see package governance
