@@ -84,3 +84,21 @@ func refusesHugeShapes(t *testing.T, f serving.Format) {
 		}
 	}
 }
+
+// TestRuntimeRefusesHugeHalfOutputs: a float16 output is allocated from
+// its declared shape before each run; a shape past the element bound is
+// refused at load, not allocated (its size overflowed, and load panicked).
+func TestRuntimeRefusesHugeHalfOutputs(t *testing.T) {
+	f := runtimeFormat(t)
+	for _, out := range [][]any{{"N", 1 << 62}, {"N", 1 << 40, 1 << 30}, {"N", 1 << 25}} {
+		b := model(13, graphSpec{
+			nodes:   [][]byte{node("Identity", []string{"x"}, []string{"y"})},
+			inputs:  [][]byte{valueInfo("x", 10, "N", 1)},
+			outputs: [][]byte{valueInfo("y", 10, out...)},
+		})
+		_, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: "onnx", Bytes: b})
+		if !errors.Is(err, serving.ErrUnsupportedModel) {
+			t.Errorf("output shape %v: load = %v, want serving.ErrUnsupportedModel", out, err)
+		}
+	}
+}

@@ -206,13 +206,17 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 				return nil, serving.Unsupported(FormatName, fmt.Errorf("output %q is %s of no declared shape, which this engine cannot read", vi.name, elemName(vi.elem)))
 			}
 			pre.elem, pre.halves = vi.elem, true
+			elems := int64(1) // per row, bounded as an input is
 			for i, d := range vi.dims {
 				switch {
 				case i == 0 && (d.param != "" || !d.known):
 					pre.dims = append(pre.dims, -1)
 				case d.param != "" || !d.known:
 					return nil, serving.Unsupported(FormatName, fmt.Errorf("output %q is %s of symbolic shape %s, which this engine cannot read", vi.name, elemName(vi.elem), dimString(vi.dims)))
+				case d.value < 0 || d.value > 0 && elems > e.o.maxElems/d.value:
+					return nil, serving.Unsupported(FormatName, fmt.Errorf("output %q declares shape %s, more than %d elements", vi.name, dimString(vi.dims), e.o.maxElems))
 				default:
+					elems *= d.value
 					pre.dims = append(pre.dims, d.value)
 				}
 			}
