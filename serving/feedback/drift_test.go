@@ -22,7 +22,7 @@ func TestDriftOnLiveError(t *testing.T) {
 		t.Fatal(err)
 	}
 	var fired []string
-	feed, err := feedback.Drift(ph, func(m feedback.Match) float64 {
+	feed, err := feedback.Drift(ph.Add, func(m feedback.Match) float64 {
 		if (m.Score.Prediction.Value >= 0.5) == (m.Label.Value == 1) {
 			return 0
 		}
@@ -58,7 +58,7 @@ func TestDriftOnLiveError(t *testing.T) {
 	if err := feed(feedback.Match{}); err != nil {
 		t.Error(err)
 	}
-	bad, _ := feedback.Drift(ph, func(feedback.Match) float64 { return math.NaN() }, func(feedback.Match) {})
+	bad, _ := feedback.Drift(ph.Add, func(feedback.Match) float64 { return math.NaN() }, func(feedback.Match) {})
 	if err := bad(feedback.Match{}); err == nil {
 		t.Error("a NaN loss was fed")
 	}
