@@ -53,7 +53,8 @@ func fieldErr(field string, kind error, format string, args ...any) error {
 // to Record.Text (Features NaN there) for categorical inputs; true and
 // false, read as 1 and 0; and null, read as NaN ("missing", see
 // serving.NonFinitePolicy). A nested object or array is an error naming
-// the field.
+// the field, as is a number beyond float64's range, too large (1e400) or
+// too small (1e-400, which would otherwise round to 0).
 //
 // Layout, when set, pins the fields: an object's fields are placed in
 // the Layout's order and the others ignored, and a field of the Layout
@@ -120,17 +121,31 @@ func parseArray(v []byte) ([]float64, error) {
 	return x, nil
 }
 
-// parseNumber parses a JSON number: no NaN, Inf, hex or underscores.
+// errUnderflow is the reason for a number whose magnitude is below the
+// smallest float64: strconv.ParseFloat rounds it to 0 without an error,
+// which would hand the model a value its sender did not write.
+var errUnderflow = errors.New("underflows float64 to 0")
+
+// parseNumber parses a JSON number: no NaN, Inf, hex or underscores, and
+// none that overflows or underflows a float64.
 func parseNumber(b []byte) (float64, error) {
 	if len(b) == 0 {
 		return 0, errors.New("empty number")
 	}
+	nonzero := false // a digit 1-9 before the exponent
+	exp := false
 	for _, c := range b {
 		if !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
 			return 0, fmt.Errorf("not a number: %q", truncate(b))
 		}
+		exp = exp || c == 'e' || c == 'E'
+		nonzero = nonzero || (!exp && c >= '1' && c <= '9')
 	}
-	return strconv.ParseFloat(string(b), 64)
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err == nil && f == 0 && nonzero {
+		return 0, fmt.Errorf("%q %w", truncate(b), errUnderflow)
+	}
+	return f, err
 }
 
 // A jsonValue is one scalar of a flat JSON object.
@@ -334,7 +349,8 @@ func scanValue(v []byte, i int, field []byte, val *jsonValue) (int, error) {
 // of values, such as "age,country,income\n41,FR,52000", into a named
 // record whose Layout lists the header's names. Records with the same
 // header share one *serving.Layout, as JSON objects do. The numbers are
-// written as in JSON: "NaN", "Inf" and hex are refused. In a named
+// written as in JSON: "NaN", "Inf", hex and numbers beyond float64's
+// range (1e400, 1e-400) are refused, naming the field. In a named
 // record a value that is not a number is text, for a categorical input:
 // it goes to Record.Text (Features NaN there); in a positional record it
 // is an error. Fields are not quoted and cannot hold the delimiter. Comma
@@ -418,8 +434,8 @@ func (c CSV) Decode(v []byte) (serving.Record, error) {
 		}
 		f, err := parseNumber(tok)
 		if err != nil {
-			if layout == nil {
-				return serving.Record{}, fieldErr(strconv.Itoa(i), serving.ErrFieldType, "%v", err)
+			if layout == nil || errors.Is(err, errUnderflow) {
+				return serving.Record{}, fieldErr(c.field(layout, i), serving.ErrFieldType, "%v", err)
 			}
 			if text == nil {
 				text = make([]string, n)

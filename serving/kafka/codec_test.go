@@ -61,6 +61,9 @@ func TestJSONCodec(t *testing.T) {
 	}{
 		// Arrays stay positional.
 		{kafka.JSON{}, "[1, 2.5, -3e2]", []float64{1, 2.5, -300}, nil, nil},
+		// Zero written in any form is zero; the smallest subnormal is
+		// not an underflow.
+		{kafka.JSON{}, "[0, -0.0, 0e-400, 0.000e5, 5e-324]", []float64{0, 0, 0, 0, 5e-324}, nil, nil},
 		{kafka.JSON{}, " [ ] ", []float64{}, nil, nil},
 		// Objects are named by their keys, in document order, with no
 		// schema declared; strings are text, null missing, booleans 1/0.
@@ -104,6 +107,12 @@ func TestJSONCodec(t *testing.T) {
 		{kafka.JSON{}, `[1, "2"]`, "1", serving.ErrFieldType},
 		{kafka.JSON{}, `[1, 2,]`, "", nil},
 		{kafka.JSON{}, `[1, NaN]`, "1", serving.ErrFieldType},
+		// A number too small for a float64 is refused, not read as 0;
+		// one too large was already (ErrRange).
+		{kafka.JSON{}, `[1, 1e-400]`, "1", serving.ErrFieldType},
+		{kafka.JSON{}, `{"age": -2.5e-999}`, "age", serving.ErrFieldType},
+		{kafka.JSON{Layout: pinned}, `{"age": 1, "income": 1e-400, "score": 1}`, "income", serving.ErrFieldType},
+		{kafka.JSON{}, `[1e400]`, "0", serving.ErrFieldType},
 		{kafka.JSON{}, `[1, 2`, "", nil},
 		{kafka.JSON{}, `42`, "", nil},
 		{kafka.JSON{}, ``, "", nil},
@@ -160,6 +169,11 @@ func TestCSVCodec(t *testing.T) {
 		{kafka.CSV{}, "inf,1", "0", serving.ErrFieldType},
 		{kafka.CSV{}, "1,-Infinity", "1", serving.ErrFieldType},
 		{kafka.CSV{}, "0x10,1", "0", serving.ErrFieldType},
+		// A number too small for a float64 is refused, not read as 0,
+		// nor taken for text under a header.
+		{kafka.CSV{}, "1,1e-400", "1", serving.ErrFieldType},
+		{kafka.CSV{}, "a,b\n1,1e-400", "b", serving.ErrFieldType},
+		{kafka.CSV{Layout: pinned}, "1e-400,1", "a", serving.ErrFieldType},
 		{kafka.CSV{}, "a,b\n1,2\n3,4", "", nil},
 		{kafka.CSV{}, "a,b\n1,2,3", "", nil},
 		{kafka.CSV{}, "a,a\n1,2", "", nil},
