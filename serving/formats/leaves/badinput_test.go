@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -350,4 +352,28 @@ func TestRegressionSqrt(t *testing.T) {
 			t.Errorf("%s with %s=raw: %v", obj, leaves.LabelTransform, err)
 		}
 	}
+}
+
+// TestDeclaredLeavesBoundedInTotal: leaves keeps, for every tree, room
+// for the leaves it declares, whatever the tree holds. Each tree
+// declaring up to the model's size let a model of n bytes and n/100
+// trees take memory in n², so the declared leaves of all trees together
+// are bounded by the model's size.
+func TestDeclaredLeavesBoundedInTotal(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "lightgbm4", "regression.model.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := regexp.MustCompile(`(?m)^num_leaves=\d+$`).ReplaceAll(b, []byte("num_leaves=4000"))
+	_, err = loadBytes("lightgbm", text, nil)
+	wantLoadError(t, err, serving.ErrCorruptModel)
+
+	j, err := os.ReadFile(filepath.Join("testdata", "lightgbm4", "binary_classification.model.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := strconv.Itoa(len(j) - 1)
+	dump := regexp.MustCompile(`"num_leaves":\s*\d+`).ReplaceAll(j, []byte(`"num_leaves":`+n))
+	_, err = loadBytes("lightgbm-json", dump, nil)
+	wantLoadError(t, err, serving.ErrCorruptModel)
 }

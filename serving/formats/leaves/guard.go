@@ -44,9 +44,9 @@ type lgHeader struct {
 
 // scanLightGBMText reads the header block of a LightGBM text model
 // (objective, version, feature names and infos), the categorical
-// parameter and the pandas categories after the trees; checks that no
-// tree declares more leaves than the model has bytes, since leaves
-// allocates per declared leaf; refuses linear trees (is_linear=1), whose
+// parameter and the pandas categories after the trees; checks that the
+// trees together declare no more leaves than the model has bytes, since
+// leaves allocates, and keeps, room for every declared leaf; refuses linear trees (is_linear=1), whose
 // leaf models leaves would silently ignore; and checks that the "end of
 // trees" line LightGBM writes after the last tree is present (and "end
 // of parameters" when a "parameters:" section starts), so that a
@@ -55,6 +55,7 @@ type lgHeader struct {
 func scanLightGBMText(b []byte) (lgHeader, error) {
 	h := lgHeader{versionLine: -1}
 	header, end, params, endParams := true, false, false, false
+	leaves := 0 // declared by the trees so far
 	for off := 0; off < len(b); {
 		lineStart := off
 		line := b[off:]
@@ -97,9 +98,13 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 		case header && string(key) == "feature_infos":
 			h.featureInfos = strings.Fields(string(val))
 		case string(key) == "num_leaves":
+			// leaves keeps room for every leaf a tree declares: the trees
+			// together may declare no more leaves than the model has bytes.
 			n, err := strconv.Atoi(string(val))
-			if err == nil && n > len(b) {
-				return h, serving.Corrupt(FormatLightGBM, fmt.Errorf("num_leaves=%d in a %d-byte model", n, len(b)))
+			if err == nil && n > 0 {
+				if leaves += n; n > len(b) || leaves > len(b) {
+					return h, serving.Corrupt(FormatLightGBM, fmt.Errorf("num_leaves=%d (%d leaves declared so far) in a %d-byte model", n, leaves, len(b)))
+				}
 			}
 		case string(key) == "is_linear" && string(val) != "0":
 			return h, serving.Unsupported(FormatLightGBM, errors.New("linear trees (linear_tree=true): leaves would ignore their leaf models"))
@@ -263,9 +268,15 @@ func scanLightGBMJSON(b []byte) (lgHeader, error) {
 	if doc.AverageOutput {
 		return lgHeader{}, serving.Unsupported(FormatLightGBMJSON, errors.New("random forest (average_output) JSON dumps are not averaged by leaves; publish the text model as format "+FormatLightGBM))
 	}
+	// leaves keeps room for every leaf a tree declares: the trees together
+	// may declare no more leaves than the dump has bytes.
+	var leaves int64
 	for i, t := range doc.Trees {
-		if t.NumLeaves > int64(len(b)) {
-			return lgHeader{}, serving.Corrupt(FormatLightGBMJSON, fmt.Errorf("tree %d: num_leaves=%d in a %d-byte model", i, t.NumLeaves, len(b)))
+		if t.NumLeaves > 0 {
+			leaves += t.NumLeaves
+		}
+		if t.NumLeaves > int64(len(b)) || leaves > int64(len(b)) {
+			return lgHeader{}, serving.Corrupt(FormatLightGBMJSON, fmt.Errorf("tree %d: num_leaves=%d (%d leaves declared so far) in a %d-byte model", i, t.NumLeaves, leaves, len(b)))
 		}
 	}
 	switch doc.Version {
