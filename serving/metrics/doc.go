@@ -32,6 +32,12 @@
 //   - model_events_untracked_total{event}: model events about names
 //     without series of their own (see # Bounds).
 //
+// Two collectors export what is not a hook's event; register them beside
+// Metrics: [Quality] exports a quality.Tracker's live quality
+// (live_quality and its interval bounds, per model, version, variant and
+// metric), and [Rollouts], a hook of canary Controllers, their traffic
+// shares, steps, decisions and guardrail intervals (rollout_*).
+//
 // # Bounds
 //
 // Whoever can write to the models topic chooses model names, so the
