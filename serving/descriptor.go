@@ -8,7 +8,7 @@ import (
 
 // Descriptor is a model as data: everything needed to load, verify and
 // trace one version of one model. It is what travels on the models topic
-// (see serving/kafka for the wire encoding) and what the registry stores.
+// (see serving/wire for the wire encoding) and what the registry stores.
 type Descriptor struct {
 	// Name is the model's name. Required.
 	Name string

@@ -6,7 +6,7 @@
 //
 // A [Descriptor] is a model as data: its name, format, version, bytes (or
 // a location to fetch them from), content hash, lineage, labels and
-// signature. Descriptors travel on a Kafka topic (see serving/kafka) and
+// signature. Descriptors travel on a Kafka topic (see serving/wire and serving/kafka) and
 // live in a registry (see package registry). [Load] turns a Descriptor
 // into a [Model] through a registered [Format].
 //
