@@ -62,7 +62,8 @@
 // same variant while the weights stay the same, through a stable hash
 // ([KeyHash]). Records without a key are routed by a seeded random
 // source. [Split.SetWeights] changes the weights atomically, for a canary
-// that grows from 1% to 100%.
+// that grows from 1% to 100%; package speculative/canary grows it by itself,
+// step by step while guardrails on errors, latency and live quality hold.
 //
 // A [Switch] holds a blue and a green Scorer, one live: [Switch.Promote]
 // and [Switch.Rollback] flip between them atomically.
