@@ -15,6 +15,7 @@
 //	                          after the demo for kcat and friends (Ctrl-C ends)
 //	-records 20000            how many transactions to stream
 //	-rate 2000                transactions per second
+//	-v                        log model events and pipeline warnings
 //
 // SIGINT or SIGTERM stops the stream, drains what is in flight, commits,
 // and prints the summary.
