@@ -3,6 +3,8 @@ package serving
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 )
 
@@ -39,9 +41,9 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 	}
 	defer l.release(sl.s.o.logger)
 	policy := sl.s.o.nonFinite
-	var bufs []*[]float64
-	rows := make([][]float64, 0, len(rs))
-	idx := make([]int, 0, len(rs)) // rows[k] is the features of rs[idx[k]]
+	sc := batchScratch.Get().(*scratch)
+	defer sc.put()
+	bufs, rows, idx := sc.bufs[:0], sc.rows[:0], sc.idx[:0] // rows[k] is the features of rs[idx[k]]
 	for i := range rs {
 		r := &rs[i]
 		out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, nil
@@ -70,6 +72,7 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 		for _, b := range bufs {
 			l.in.put(b)
 		}
+		sc.bufs, sc.rows, sc.idx = bufs, rows, idx
 	}()
 	if len(rows) == 0 {
 		return
@@ -78,7 +81,8 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 	failed := 0
 	done := false
 	if bp, ok := l.m.(BatchPredictor); ok && len(rows) > 1 {
-		preds := make([]Prediction, len(rows))
+		preds := slices.Grow(sc.preds[:0], len(rows))[:len(rows)]
+		sc.preds = preds
 		if bp.PredictBatch(ctx, rows, preds) == nil {
 			for k, i := range idx {
 				out[i].Prediction = preds[k]
@@ -119,6 +123,29 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 			h.OnScored(l.ref, per, err)
 		}
 	}
+}
+
+// scratch is the working memory of one ScoreBatch call, pooled so that
+// a batch allocates nothing of its own.
+type scratch struct {
+	bufs  []*[]float64
+	rows  [][]float64
+	idx   []int
+	preds []Prediction
+}
+
+var batchScratch = sync.Pool{New: func() any { return new(scratch) }}
+
+// put clears the references scratch holds and returns it to the pool.
+// Scratch grown beyond 4096 records is dropped.
+func (sc *scratch) put() {
+	if cap(sc.rows) > 4096 || cap(sc.preds) > 4096 {
+		return
+	}
+	clear(sc.bufs[:cap(sc.bufs)])
+	clear(sc.rows[:cap(sc.rows)])
+	clear(sc.preds[:cap(sc.preds)])
+	batchScratch.Put(sc)
 }
 
 // recordBatch records n calls of d each, failed of them failed, with one

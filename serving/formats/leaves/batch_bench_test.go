@@ -20,8 +20,10 @@ import (
 //
 //	go test ./serving/formats/leaves/ -run '^$' -bench BatchOverhead -count 5
 //
-// gives the ratio of Server (Score for size 1, ScoreBatch for every
-// size) to raw PredictSingle at each size.
+// gives, at each size, raw PredictSingle (the baseline), this package's
+// Model.PredictBatch without a Server (model), and the Server's Score
+// (size 1) and ScoreBatch, so that the Server's own overhead (batch
+// against model) and the whole (batch against raw) read off one run.
 func BenchmarkBatchOverhead(b *testing.B) {
 	model, rows := benchRows(b)
 	ctx := context.Background()
@@ -37,6 +39,11 @@ func BenchmarkBatchOverhead(b *testing.B) {
 	if _, err := srv.Activate(ctx, serving.Descriptor{Name: "bc", Format: leaves.FormatLightGBM, Version: 1, Bytes: model}); err != nil {
 		b.Fatal(err)
 	}
+	m, err := serving.Load(ctx, serving.Descriptor{Name: "bc", Format: leaves.FormatLightGBM, Bytes: model})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bp := m.(serving.BatchPredictor)
 	sc := srv.Model("bc")
 	bs := sc.(serving.BatchScorer)
 	for _, size := range []int{1, 8, 64} {
@@ -62,6 +69,25 @@ func BenchmarkBatchOverhead(b *testing.B) {
 				for _, r := range recs {
 					sink += e.PredictSingle(r.Features, 0)
 				}
+			}
+			perRecord(b)
+			if sink == 0 {
+				b.Fatal("no predictions")
+			}
+		})
+		b.Run(fmt.Sprintf("model/%d", size), func(b *testing.B) {
+			rows := make([][]float64, size)
+			for i := range rows {
+				rows[i] = recs[i].Features
+			}
+			preds := make([]serving.Prediction, size)
+			var sink float64
+			cpu0 = processCPU()
+			for b.Loop() {
+				if err := bp.PredictBatch(ctx, rows, preds); err != nil {
+					b.Fatal(err)
+				}
+				sink += preds[0].Value
 			}
 			perRecord(b)
 			if sink == 0 {
