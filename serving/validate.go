@@ -132,16 +132,24 @@ func (s *Server) validate(ctx context.Context, sl *slot, l *live) error {
 	return nil
 }
 
-// isOutputFault tells a wrong answer (non-finite, arity, disagreement),
-// which refuses a version on any sample, from a failure to answer, which
-// refuses it only when it fails on every sample.
+// isOutputFault tells a wrong answer (non-finite, arity, disagreement,
+// a panic), which refuses a version on any sample, from a failure to
+// answer (a *ScoreError), for which the sample is skipped.
 func isOutputFault(err error) bool {
 	var se *ScoreError
 	return !errors.As(err, &se)
 }
 
-// try scores r with l without touching its stats or hooks.
-func (l *live) try(ctx context.Context, r *Record) (Prediction, error) {
+// try scores r with l without touching its stats or hooks. A panic in
+// the model is returned as an error that is not a *ScoreError, so that
+// validation refuses a candidate that panics on any record, rather than
+// let it take down the goroutine activating it.
+func (l *live) try(ctx context.Context, r *Record) (p Prediction, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p, err = Prediction{}, fmt.Errorf("%s panicked: %v", l.ref, v)
+		}
+	}()
 	feats := r.Features
 	var buf *[]float64
 	if r.Layout != nil {
@@ -150,7 +158,7 @@ func (l *live) try(ctx context.Context, r *Record) (Prediction, error) {
 			return Prediction{}, &ScoreError{Model: l.ref, Err: err}
 		}
 	}
-	p, err := l.m.Predict(ctx, feats)
+	p, err = l.m.Predict(ctx, feats)
 	l.in.put(buf)
 	if err != nil {
 		return p, &ScoreError{Model: l.ref, Err: err}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -193,4 +194,38 @@ func TestCommitOnlyWhatLoads(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, activated)
+}
+
+// panicky panics in Predict on every record, and counts its Closes.
+type panicky struct{ closed atomic.Int32 }
+
+func (*panicky) Predict(context.Context, []float64) (serving.Prediction, error) {
+	panic("index out of range in a format's evaluator")
+}
+
+func (p *panicky) Close() error { p.closed.Add(1); return nil }
+
+// TestValidationRefusesAPanickingVersion: a version that panics on the
+// probes or on the sampled records is refused with ErrValidation and
+// closed, instead of taking the activating goroutine (the model feed)
+// and the process down with it; the live version keeps serving.
+func TestValidationRefusesAPanickingVersion(t *testing.T) {
+	ctx := context.Background()
+	for _, probes := range []bool{true, false} {
+		var v serving.Validation
+		if probes {
+			v.Probes = map[string][]serving.Record{"m": {{Features: []float64{1, 2}}}}
+		}
+		s := newServer(t, serving.WithValidation(v))
+		require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 1), dot{w: []float64{1, 2}})))
+		scoreN(t, s, "m", 128, 3, 4)
+		bad := &panicky{}
+		var err error
+		require.NotPanics(t, func() { _, err = s.ActivateModel(ctx, ref("m", 2), bad) }, "probes %v", probes)
+		require.ErrorIs(t, err, serving.ErrValidation)
+		assert.Equal(t, int32(1), bad.closed.Load(), "the refused version is closed once")
+		cur, _ := s.Current("m")
+		assert.Equal(t, uint64(1), cur.Version)
+		scoreN(t, s, "m", 1, 3, 4)
+	}
 }
