@@ -16,8 +16,8 @@
 // Importing the package registers the format "fake" with serving. Its
 // model bytes are the JSON of a [Spec], and [Spec.Descriptor] builds the
 // Descriptor, so a fake can be published, verified, stored and activated
-// like any real model. [Loaded] and [Closed] count the fakes that format
-// has loaded and closed, across the process, for leak checks.
+// like any real model. [Unclosed] counts the fakes that format has
+// loaded and not yet closed, across the process, for leak checks.
 //
 // # Assertions
 //
