@@ -5,10 +5,13 @@
 // # What it wires
 //
 // A [Sync] plays two parts:
-//   - as the Server's last Admitter (serving.WithAdmission), it stores
-//     every model the Server admits with Put, before it is activated,
-//     after the Admitters before it (such as a governance.Verifier) have
-//     accepted it;
+//   - as the Server's last Admitter (serving.WithAdmission), after those
+//     that may refuse (such as a governance.Verifier), it is also a
+//     serving.Committer: the Server calls [Sync.Commit] once a model has
+//     loaded and passed validation, right before the swap, and it stores
+//     the model with Put, under its final version. A model that never
+//     loads is never stored, and a store that fails to write refuses the
+//     model, which then does not go live;
 //   - [Sync.FeedOptions] returns the options for kafka.NewModelFeed that
 //     start each partition at the offset the store recorded
 //     (kafka.StartOffsets), or at the oldest one for partitions it never
