@@ -20,7 +20,7 @@
 // bytes match the SHA-256 ([serving.ErrChecksum]), that the signature is present
 // when required ([ErrUnsigned]), names a trusted key ([ErrUntrustedKey])
 // and verifies ([ErrBadSignature]), and that the version is newer than
-// the last one verified for the name ([ErrReplay]). Each rejection is a
+// the last one of the name that went live ([ErrReplay]). Each rejection is a
 // *[RejectError] with its own reason, logged, audited and counted
 // ([Verifier.Stats]).
 //
@@ -34,8 +34,12 @@
 // never replaces the live one.
 //
 // The replay check lives in the Verifier: it remembers the last version
-// verified per name, seeded from a registry with [ReplayFrom] so that it
-// survives restarts. The Server refuses stale versions too
+// that went live per name (it hears activations through
+// [Verifier.OnModelEvent], which the Server calls), seeded from a
+// registry with [ReplayFrom] so that it survives restarts. A version that
+// was verified but then failed to load or validate does not count, so
+// junk signed under a version cannot block the good model of that
+// version. The Server refuses stale versions too
 // (serving.ErrStaleVersion), but only relative to what it serves now; the
 // Verifier also catches an old model replayed while nothing is live, and
 // says why.
