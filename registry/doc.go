@@ -70,8 +70,9 @@
 //
 // The models topic stays the shared log: every instance reads all of it.
 // The durable store lets a restarted instance skip what it has already
-// read. A model feed stores each model with Put, then records the offset
-// of the next message with [Registry.SetOffsets]; after a restart it reads
+// read. A model feed stores each model that goes live with Put (never
+// one that fails to load or validate), and after each message records the
+// offset of the next with [Registry.SetOffsets]; after a restart it reads
 // [Registry.Offsets] and resumes there, and [Restore] re-activates what the
 // history says was live. A crash between Put and SetOffsets re-reads a
 // few messages, which idempotent puts absorb. Package registry/kafkafeed
