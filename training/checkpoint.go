@@ -114,14 +114,14 @@ type learnerState struct {
 	FreezeAfter  int64              `json:"freeze_after"`
 	W            []float64          `json:"w"`
 	B            []float64          `json:"b"`
-	M            []float64          `json:"m"`
-	V            []float64          `json:"v"`
+	M            nums               `json:"m"`
+	V            nums               `json:"v"`
 	Step         uint64             `json:"step"`
 	B1t          float64            `json:"b1t"`
 	B2t          float64            `json:"b2t"`
 	Std          standardizerState  `json:"std"`
 	YStd         *standardizerState `json:"ystd,omitempty"`
-	Metrics      Metrics            `json:"metrics"`
+	Metrics      metricsState       `json:"metrics"`
 }
 
 func (l *Learner) state() learnerState {
@@ -133,7 +133,7 @@ func (l *Learner) state() learnerState {
 		Standardize: l.cfg.standardize, FreezeAfter: l.cfg.freezeAfter,
 		W: clone(l.w), B: clone(l.b), M: clone(l.m), V: clone(l.v),
 		Step: l.step, B1t: l.b1t, B2t: l.b2t,
-		Std: l.std.state(), Metrics: l.metrics,
+		Std: l.std.state(), Metrics: l.metrics.state(),
 		Optimizer: l.cfg.optimizer.String(),
 	}
 	if l.ls != nil {
@@ -226,7 +226,7 @@ func (l *Learner) load(st *learnerState) error {
 	if l.ls != nil {
 		l.ls.setState(st.LS)
 	}
-	l.metrics = st.Metrics
+	l.metrics = st.Metrics.metrics()
 	return nil
 }
 

@@ -217,17 +217,17 @@ func dot(a, b []float64) float64 {
 
 // lsqState is the checkpointed form of an lsq.
 type lsqState struct {
-	W    float64   `json:"w"`
-	Mean []float64 `json:"mean"`
-	Cov  []float64 `json:"cov"`
+	W    num  `json:"w"`
+	Mean nums `json:"mean"`
+	Cov  nums `json:"cov"`
 }
 
 func (q *lsq) state() *lsqState {
-	return &lsqState{W: q.w, Mean: clone(q.mean), Cov: clone(q.cov)}
+	return &lsqState{W: num(q.w), Mean: clone(q.mean), Cov: clone(q.cov)}
 }
 
 func (q *lsq) setState(st *lsqState) {
-	q.w = st.W
+	q.w = float64(st.W)
 	copy(q.mean, st.Mean)
 	copy(q.cov, st.Cov)
 	q.dirty = true

@@ -92,10 +92,10 @@ func (s *Standardizer) reset() {
 
 // standardizerState is the checkpointed form of a Standardizer.
 type standardizerState struct {
-	N     int64     `json:"n"`
-	Mean  []float64 `json:"mean"`
-	M2    []float64 `json:"m2"`
-	Scale []float64 `json:"scale"`
+	N     int64 `json:"n"`
+	Mean  nums  `json:"mean"`
+	M2    nums  `json:"m2"`
+	Scale nums  `json:"scale"`
 }
 
 func (s *Standardizer) state() standardizerState {
