@@ -19,8 +19,9 @@
 // method checks, in order, that the descriptor is complete, that the
 // bytes match the SHA-256 ([serving.ErrChecksum]), that the signature is present
 // when required ([ErrUnsigned]), names a trusted key ([ErrUntrustedKey])
-// and verifies ([ErrBadSignature]), and that the version is newer than
-// the last one of the name that went live ([ErrReplay]). Each rejection is a
+// and verifies ([ErrBadSignature]), and that the version is not older
+// than the last one that went live under the name, nor that version with
+// other content ([ErrReplay]). Each rejection is a
 // *[RejectError] with its own reason, logged, audited and counted
 // ([Verifier.Stats]).
 //

@@ -24,9 +24,9 @@ var (
 	// ErrUntrustedKey means the signature names a key the Verifier does
 	// not trust.
 	ErrUntrustedKey = errors.New("governance: untrusted key")
-	// ErrReplay means the version is not newer than the last one
-	// verified for the name (or it is the same version with other
-	// content): an old, validly signed model sent again.
+	// ErrReplay means the version is older than the last one that went
+	// live under the name (or it is that version with other content): an
+	// old, validly signed model sent again.
 	ErrReplay = errors.New("governance: replayed version")
 )
 

@@ -48,7 +48,7 @@ func WithAudit(a *Audit) Option { return func(o *vopts) { o.audit = a } }
 
 // ReplayFrom seeds the replay check from store: the first time the
 // Verifier meets a name, the latest version stored for it is taken as
-// the last verified one. Without it (the default) the replay check
+// the last one that went live. Without it (the default) the replay check
 // starts empty in each process, which is right when the feed re-reads
 // the models topic from the beginning, and too lenient when it resumes
 // from stored offsets. If the store cannot be read, Verify fails closed,
@@ -283,10 +283,10 @@ func (v *Verifier) Stats() Stats {
 // holds the fetched bytes to.
 //
 // An activation asked with serving.AllowRollback (see serving.IsRollback)
-// skips the replay check and leaves the last verified version as it was:
-// an operator's rollback to an older version that is still validly
-// signed is not a replay, and the version it undoes stays the one a
-// replay is judged against.
+// skips the replay check, and the rolled-back version does not lower
+// the mark that check keeps (see OnModelEvent): an operator's rollback
+// to an older version that is still validly signed is not a replay, and
+// the version it undoes stays the one a replay is judged against.
 func (v *Verifier) Admit(ctx context.Context, d serving.Descriptor) error {
 	if !serving.IsRollback(ctx) {
 		return v.Verify(ctx, d)
