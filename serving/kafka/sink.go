@@ -204,7 +204,9 @@ func (s *Sink) cachedProvenance(p serving.Provenance) *provCache {
 func appendScore(b []byte, prov *provCache, in *sarama.ConsumerMessage, res serving.Result) ([]byte, error) {
 	p := res.Prediction
 	if prov.json == nil || p.Values != nil || !finite(p.Value) || !finite(p.Confidence) || !plain(p.Label) || !plain(string(in.Key)) || !plain(in.Topic) {
-		return json.Marshal(wire.Score{Prediction: res.Prediction, Provenance: res.Provenance, Key: string(in.Key), Topic: in.Topic, Partition: in.Partition, Offset: in.Offset})
+		sc := wire.Score{Prediction: res.Prediction, Provenance: res.Provenance, Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
+		sc.SetKey(in.Key)
+		return json.Marshal(sc)
 	}
 	b = append(b, `{"prediction":{"value":`...)
 	b = appendFloat(b, p.Value)

@@ -102,3 +102,30 @@ func TestInternIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreKeyNotUTF8: a key that is not valid UTF-8 cannot travel in a
+// JSON string unchanged (encoding/json writes U+FFFD for each bad byte,
+// so distinct keys came out alike); the score carries it in key_base64,
+// and InputKey gives back the input's bytes.
+func TestScoreKeyNotUTF8(t *testing.T) {
+	s := &Sink{o: sinkOptions{}}
+	res := serving.Result{Prediction: serving.Prediction{Value: 1}, Provenance: serving.Provenance{Model: serving.ModelRef{Name: "m", Version: 1}}}
+	seen := map[string]bool{}
+	for _, key := range [][]byte{{0xff}, {0xfe}, {'a', 0xc3}, []byte("ok-é"), nil} {
+		got, err := appendScore(nil, s.cachedProvenance(res.Provenance), &sarama.ConsumerMessage{Key: key, Topic: "t"}, res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := wire.DecodeScore(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(sc.InputKey()) != string(key) {
+			t.Errorf("key %q came back as %q (%s)", key, sc.InputKey(), got)
+		}
+		if seen[string(got)] {
+			t.Errorf("two keys encode alike: %s", got)
+		}
+		seen[string(got)] = true
+	}
+}

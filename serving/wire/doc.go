@@ -69,7 +69,10 @@
 //	 "provenance":{"model":{"name":"fraud","version":3,"id":"9f2c…","format":"linear"}},
 //	 "key":"order-1","topic":"orders","partition":2,"offset":99}
 //
-// "provenance" is serving.Provenance marshalled as is; it carries
+// "key" is the input's key when it is valid UTF-8; a key that is not is
+// written as "key_base64", its bytes in standard base64, since a JSON
+// string cannot carry it unchanged. "provenance" is serving.Provenance
+// marshalled as is; it carries
 // "decision" when a speculative combinator decided, with every candidate
 // asked, its version, latency and status.
 //

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/modelstream/modelstream/serving"
 )
@@ -35,12 +36,42 @@ var (
 type Score struct {
 	Prediction serving.Prediction `json:"prediction"`
 	Provenance serving.Provenance `json:"provenance"`
-	// Key is the input record's key as text; empty if it had none.
+	// Key is the input record's key as text; empty if it had none, or
+	// if it is not valid UTF-8.
 	Key string `json:"key,omitempty"`
+	// KeyBase64 is the input record's key when it is not valid UTF-8,
+	// which a JSON string cannot carry unchanged (encoding/json writes
+	// U+FFFD for each invalid byte, so distinct keys would come out
+	// alike). In JSON it is the standard base64 of the key's bytes.
+	// [Score.SetKey] sets one of Key and KeyBase64, and
+	// [Score.InputKey] reads them back.
+	KeyBase64 []byte `json:"key_base64,omitempty"`
 	// Topic, Partition and Offset locate the input record.
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
 	Offset    int64  `json:"offset"`
+}
+
+// SetKey sets the input record's key: Key when key is valid UTF-8,
+// KeyBase64 otherwise.
+func (s *Score) SetKey(key []byte) {
+	if utf8.Valid(key) {
+		s.Key, s.KeyBase64 = string(key), nil
+		return
+	}
+	s.Key, s.KeyBase64 = "", key
+}
+
+// InputKey returns the input record's key as bytes, from KeyBase64 when
+// it is set and from Key otherwise; nil if it had none.
+func (s Score) InputKey() []byte {
+	if s.KeyBase64 != nil {
+		return s.KeyBase64
+	}
+	if s.Key == "" {
+		return nil
+	}
+	return []byte(s.Key)
 }
 
 // DecodeScore decodes the JSON value of an output record.

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/wire"
@@ -115,4 +117,26 @@ func TestProvenanceErrors(t *testing.T) {
 func whichOf(hs []wire.Header, v []byte) (serving.ModelRef, error) {
 	p, err := wire.ProvenanceOf(hs, v)
 	return p.Model, err
+}
+
+func TestScoreKey(t *testing.T) {
+	for _, key := range [][]byte{nil, []byte("order-1"), []byte("é"), {0xff, 'a'}} {
+		var s wire.Score
+		s.SetKey(key)
+		if utf8.Valid(key) != (s.KeyBase64 == nil) || (s.KeyBase64 != nil && s.Key != "") {
+			t.Errorf("SetKey(%q): Key %q, KeyBase64 %q", key, s.Key, s.KeyBase64)
+		}
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := wire.DecodeScore(b)
+		if err != nil || string(got.InputKey()) != string(key) || (len(key) == 0) != (got.InputKey() == nil) {
+			t.Errorf("key %q: %s decodes to %q, %v", key, b, got.InputKey(), err)
+		}
+	}
+	b, _ := json.Marshal(wire.Score{KeyBase64: []byte{0xff}})
+	if !strings.Contains(string(b), `"key_base64":"/w=="`) {
+		t.Errorf("KeyBase64 in JSON: %s", b)
+	}
 }

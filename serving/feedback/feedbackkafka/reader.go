@@ -422,7 +422,7 @@ func (r *Reader) handle(m *sarama.ConsumerMessage) {
 			r.badScores.Add(1)
 			return
 		}
-		key := s.Key
+		key := string(s.InputKey()) // the input key's bytes, as a label's key below
 		if r.o.byInput {
 			key = feedback.InputKey(s.Topic, s.Partition, s.Offset)
 		}
