@@ -8,22 +8,27 @@ import (
 	"github.com/modelstream/modelstream/serving/wire"
 )
 
-// defaultMaxBatch is the default of MaxBatch: the Server's overhead per
-// record is within 1% of a bare model's from batches of 8 (see the
-// package's benchmarks), and 64 keeps a poison-free batch's latency to
-// tens of microseconds for tree models.
-const defaultMaxBatch = 64
+// defaultMaxBatch is the default of MaxBatch: off. Measured with
+// BenchmarkPipeline (linear model, 8 features, JSON in and out, kfake on
+// a loaded 2-core machine), batches of up to 64 moved 51-53k records/s
+// against 59-65k with one Score call per record: the Server's own
+// overhead, which batching cuts to 1% of the model's time from batches
+// of 8 (serving/formats/leaves BenchmarkBatchOverhead), is too small a
+// part of the pipeline's cost for a cheap model to win back what the
+// batch path costs. Batching pays for models that predict a batch faster
+// than its rows one by one (a BatchPredictor such as an ONNX Runtime
+// session); turn it on for those.
+const defaultMaxBatch = 1
 
 // MaxBatch sets how many records of one partition a Source hands to its
 // Scorer in one call, when the Scorer is a serving.BatchScorer (the
-// Scorer of Server.Model is), overriding the default of 64; 1 scores
-// each record with its own Score call. A batch is made of the records
-// already waiting in the partition's queue, up to MaxBatch: the Source
-// never waits for a batch to fill, so batching adds no latency, and
-// batches grow by themselves when the model falls behind. Order,
-// commits and dead letters are as without batching: each record gets its
-// own score or dead letter, in order, and a record that fails fails
-// alone.
+// Scorer of Server.Model is), overriding the default of 1, one Score call
+// per record. A batch is made of the records already waiting in the
+// partition's queue, up to MaxBatch: the Source never waits for a batch
+// to fill, so batching adds no latency, and batches grow by themselves
+// when the model falls behind. Order, commits and dead letters are as
+// without batching: each record gets its own score or dead letter, in
+// order, and a record that fails fails alone.
 func MaxBatch(n int) SourceOption { return sourceOpt(func(o *sourceOptions) { o.maxBatch = n }) }
 
 // processBatch is process for a Scorer that is a serving.BatchScorer,

@@ -34,7 +34,9 @@ const benchRecords = 100_000
 //     pipeline's own cost from the cost of writing bigger records (kfake
 //     runs the whole broker on one goroutine, so bytes cost time);
 //   - modelstream: Source -> JSON codec -> linear model (8 features) ->
-//     Sink -> mark for commit after ack, output order kept per partition.
+//     Sink -> mark for commit after ack, output order kept per partition;
+//   - modelstream-maxbatch64: the same with kafka.MaxBatch(64): ScoreBatch
+//     over up to 64 waiting records instead of one Score call each.
 //
 // The clock runs from the first record consumed to the last output
 // acknowledged (for modelstream: acknowledged and its offset marked for
@@ -68,7 +70,7 @@ func BenchmarkPipeline(b *testing.B) {
 	if _, err := srv.Activate(context.Background(), model); err != nil {
 		b.Fatal(err)
 	}
-	var raw, rawLZ4, sized, ms time.Duration
+	var raw, rawLZ4, sized, ms, ms64 time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		c := fill(b)
@@ -93,12 +95,20 @@ func BenchmarkPipeline(b *testing.B) {
 		b.StartTimer()
 		ms += modelstreamPipeline(b, c, srv.Model("m"))
 		c.Close()
+
+		b.StopTimer()
+		c = fill(b)
+		b.StartTimer()
+		ms64 += modelstreamPipeline(b, c, srv.Model("m"), kafka.MaxBatch(64))
+		c.Close()
 	}
 	n := float64(benchRecords * b.N)
 	b.ReportMetric(n/raw.Seconds(), "raw-rec/s")
 	b.ReportMetric(n/rawLZ4.Seconds(), "raw-lz4-rec/s")
 	b.ReportMetric(n/sized.Seconds(), "raw-scoresized-rec/s")
 	b.ReportMetric(n/ms.Seconds(), "modelstream-rec/s")
+	b.ReportMetric(n/ms64.Seconds(), "modelstream-maxbatch64-rec/s")
+	b.ReportMetric(raw.Seconds()/ms64.Seconds(), "maxbatch64-ratio-vs-raw")
 	b.ReportMetric(raw.Seconds()/ms.Seconds(), "ratio-vs-raw")
 	b.ReportMetric(rawLZ4.Seconds()/ms.Seconds(), "ratio-vs-raw-lz4")
 	b.ReportMetric(sized.Seconds()/ms.Seconds(), "ratio-vs-scoresized")

@@ -43,10 +43,10 @@
 // your own, or the Confluent Schema Registry codec of package
 // serving/kafka/confluent ([RecordCodec]) — scored by any serving.Scorer
 // (a Server slot from Server.Model, or a combinator from package
-// speculative), and handed to a [Sink]. The records already waiting on a
-// partition are scored in one call when the Scorer is a
-// serving.BatchScorer, as a Server slot is ([MaxBatch]); each still gets
-// its own score or dead letter. The Sink writes a wire.Score as JSON with the prediction, its provenance and the
+// speculative), and handed to a [Sink]. With [MaxBatch], the records
+// already waiting on a partition are scored in one call when the Scorer
+// is a serving.BatchScorer, as a Server slot is; each still gets its own
+// score or dead letter. The Sink writes a wire.Score as JSON with the prediction, its provenance and the
 // input's key, topic, partition and offset, and repeats the provenance in
 // headers (wire.ProvenanceHeaders) so a consumer can trace a score without
 // parsing it. A record that fails to decode or score (a panic of the
