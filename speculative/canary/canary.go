@@ -157,6 +157,10 @@ type Controller struct {
 // maxHistory bounds the decisions a Controller keeps.
 const maxHistory = 256
 
+// maxLoss bounds the magnitude of an accepted loss: squares of
+// differences of such losses, summed over 2^64 outcomes, stay finite.
+const maxLoss = 1e100
+
 // New returns a Controller that starts a rollout of candidate against
 // champion at the first step. Both must be non-nil; they are named in
 // the Status by serving.Referrer when they implement it. See [Option] for
@@ -221,8 +225,10 @@ func (c *Controller) Ref() serving.ModelRef { return serving.ModelRef{Name: c.cf
 // example 0 for a right answer and 1 for a wrong one, the log-loss, or
 // the absolute error. Lower is better, as for every guardrail. variant
 // is Champion or Candidate, as the score's Decision.Variant named it.
-// A loss that is not finite, or another variant, is refused with an
-// error wrapping ErrOutcome and counted.
+// A loss that is not finite or whose magnitude exceeds 1e100 (so large
+// that the running variance would overflow to infinity and the guardrail
+// become NaN), or another variant, is refused with an error wrapping
+// ErrOutcome and counted.
 func (c *Controller) Outcome(variant string, loss float64) error {
 	side := -1
 	switch variant {
@@ -231,7 +237,7 @@ func (c *Controller) Outcome(variant string, loss float64) error {
 	case Champion:
 		side = 1
 	}
-	if side < 0 || math.IsNaN(loss) || math.IsInf(loss, 0) {
+	if side < 0 || !(math.Abs(loss) <= maxLoss) {
 		c.refusedMu.Lock()
 		c.refused++
 		c.refusedMu.Unlock()

@@ -303,3 +303,44 @@ func TestRunStopsAtTheEnd(t *testing.T) {
 		t.Errorf("Run returned %+v", d)
 	}
 }
+
+// A finite loss so large that its square overflows must not turn the
+// quality guardrail into NaN: NaN bounds never breach (the rollback is
+// missed) and a Decision holding NaN cannot be written to the audit trail.
+func TestHugeLossKeepsEvidenceFinite(t *testing.T) {
+	champ, cand := newSide(1, 0, 0.1, 1), newSide(2, 0, 0.1, 2)
+	c, rec := newController(t, champ, cand)
+	for i := range 200 {
+		loss := 0.0
+		if i%10 == 0 {
+			loss = 1
+		}
+		for _, v := range []string{canary.Champion, canary.Candidate} {
+			if err := c.Outcome(v, loss); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	err := c.Outcome(canary.Candidate, 1e200)
+	if err != nil && !errors.Is(err, canary.ErrOutcome) {
+		t.Fatalf("Outcome(1e200): %v", err)
+	}
+	if err := c.Outcome(canary.Candidate, 0); err != nil {
+		t.Fatal(err)
+	}
+	d := c.Evaluate(context.Background())
+	q := d.Guardrails[2]
+	for _, x := range []float64{q.Candidate, q.Low, q.High} {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			t.Fatalf("quality guardrail not finite: %+v", q)
+		}
+	}
+	if _, err := json.Marshal(d); err != nil {
+		t.Fatalf("decision cannot be encoded: %v", err)
+	}
+	for _, e := range rec.events {
+		if len(e.Detail) == 0 {
+			t.Errorf("audit event without evidence: %+v", e)
+		}
+	}
+}
