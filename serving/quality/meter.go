@@ -40,6 +40,10 @@ const bins = 1024
 // does.
 const logLossClip = 1e-15
 
+// maxAbsErr bounds the regression error a Meter accepts, so that the
+// sums of squared deviations of squared errors stay finite.
+const maxAbsErr = 1e100
+
 // z95 is the two-sided 95% normal quantile.
 const z95 = 1.959963984540054
 
@@ -153,7 +157,9 @@ func (m *Meter) classify(pTrue float64, correct bool) {
 
 // ObserveValue records one outcome of a regression: the model predicted
 // predicted and the truth is actual. It feeds MAE and RMSE. Non-finite
-// values are refused with an *[OutcomeError].
+// values, and an error |predicted-actual| above 1e100 (whose square
+// would overflow the running variance of the squared errors), are
+// refused with an *[OutcomeError].
 func (m *Meter) ObserveValue(predicted, actual float64) error {
 	if !finite(predicted) {
 		m.refuse()
@@ -164,7 +170,7 @@ func (m *Meter) ObserveValue(predicted, actual float64) error {
 		return &OutcomeError{Field: "actual", Value: actual}
 	}
 	e := predicted - actual
-	if !finite(e * e) { // finite operands whose square overflows
+	if !(math.Abs(e) <= maxAbsErr) { // the running variance of e² would overflow
 		m.refuse()
 		return &OutcomeError{Field: "predicted", Value: predicted}
 	}

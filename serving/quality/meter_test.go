@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -271,4 +272,27 @@ func BenchmarkTrackerObserveParallel(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// A finite error whose square is still finite can overflow the running
+// variance: the RMSE and MAE intervals became infinite and the Summary
+// could no longer be encoded as JSON (the admin endpoints serve it so).
+func TestHugeErrorKeepsSummaryFinite(t *testing.T) {
+	var m Meter
+	for _, e := range []float64{1e154, 0, 1e150, 0} {
+		if err := m.ObserveValue(e, 0); err != nil && !errors.Is(err, ErrOutcome) {
+			t.Fatal(err)
+		}
+	}
+	s := m.Summary()
+	for _, e := range []Estimate{s.MAE, s.RMSE} {
+		for _, x := range []float64{e.Value, e.Low, e.High, e.StdErr} {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				t.Fatalf("not finite: %+v", s)
+			}
+		}
+	}
+	if _, err := json.Marshal(s); err != nil {
+		t.Fatalf("summary cannot be encoded: %v", err)
+	}
 }
