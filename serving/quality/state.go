@@ -27,7 +27,8 @@ type meterState struct {
 func (w welford) state() [3]float64 { return [3]float64{float64(w.n), w.mean, w.m2} }
 
 func welfordOf(s [3]float64) (welford, bool) {
-	ok := s[0] >= 0 && s[0] == math.Trunc(s[0]) && s[0] < 1<<63 && finite(s[1]) && finite(s[2]) && s[2] >= 0
+	ok := s[0] >= 0 && s[0] == math.Trunc(s[0]) && s[0] < 1<<63 && finite(s[1]) && finite(s[2]) && s[2] >= 0 &&
+		s[1] >= 0 && (s[0] > 0 || s[1] == 0 && s[2] == 0) // every tracked value is >= 0
 	return welford{n: uint64(s[0]), mean: s[1], m2: s[2]}, ok
 }
 
@@ -63,15 +64,21 @@ func (m *Meter) restore(st meterState) error {
 		if b < 0 || b >= bins {
 			return fmt.Errorf("%w: bin %d", ErrState, b)
 		}
+		if np+c < np {
+			return fmt.Errorf("%w: bin counts overflow", ErrState)
+		}
 		pos[b], np = c, np+c
 	}
 	for b, c := range st.Neg {
 		if b < 0 || b >= bins {
 			return fmt.Errorf("%w: bin %d", ErrState, b)
 		}
+		if nn+c < nn {
+			return fmt.Errorf("%w: bin counts overflow", ErrState)
+		}
 		neg[b], nn = c, nn+c
 	}
-	if np+nn > st.ClassN {
+	if np+nn < np || np+nn > st.ClassN {
 		return fmt.Errorf("%w: more binary outcomes than classifications", ErrState)
 	}
 	m.mu.Lock()

@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"testing"
@@ -51,5 +52,27 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 	if len(small.Snapshot()) != 0 {
 		t.Error("a refused state changed the tracker")
+	}
+}
+
+// A saved state that no sequence of observations can produce is refused:
+// a negative mean of squared errors (its RMSE is NaN), a mean with no
+// values, and bin counts whose sum wraps around 2^64.
+func TestStateRefusesImpossibleState(t *testing.T) {
+	for name, bad := range map[string]string{
+		"negative mse":      `[{"key":{"model":"m","version":1},"meter":{"abs_err":[2,1,0],"sq_err":[2,-4,0]}}]`,
+		"negative mae":      `[{"key":{"model":"m","version":1},"meter":{"abs_err":[2,-1,0],"sq_err":[2,1,0]}}]`,
+		"negative log-loss": `[{"key":{"model":"m","version":1},"meter":{"class_n":2,"log_loss":[2,-3,0]}}]`,
+		"mean of nothing":   `[{"key":{"model":"m","version":1},"meter":{"abs_err":[0,5,1],"sq_err":[0,5,1]}}]`,
+		"bins wrap":         `[{"key":{"model":"m","version":1},"meter":{"class_n":1,"log_loss":[1,0,0],"pos":{"1":18446744073709551615,"2":2}}}]`,
+	} {
+		tr, _ := NewTracker(2)
+		err := tr.UnmarshalBinary([]byte(bad))
+		if !errors.Is(err, ErrState) {
+			t.Errorf("%s: accepted (%v); snapshot %+v", name, err, tr.Snapshot())
+		}
+		if _, err := json.Marshal(tr.Snapshot()); err != nil {
+			t.Errorf("%s: snapshot cannot be encoded: %v", name, err)
+		}
 	}
 }
