@@ -387,6 +387,16 @@ func (b *Bandit) UnmarshalBinary(data []byte) error {
 		arms[i] = armState{n: a.N, s: a.Sum, ss: a.SumSq, logW: a.LogW, hi: a.High, lo: a.Low}
 		rewards[i], routed[i] = a.Rewards, a.Routed
 	}
+	// Exp3 keeps log-weights relative to the largest (see update); a
+	// checkpoint whose largest is far below 0 would underflow every
+	// exp(logW) to 0 and make the shares NaN, so restore it shifted.
+	top := math.Inf(-1)
+	for i := range arms {
+		top = max(top, arms[i].logW)
+	}
+	for i := range arms {
+		arms[i].logW -= top
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.arms, b.rewards = arms, rewards

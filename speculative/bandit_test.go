@@ -409,3 +409,31 @@ func BenchmarkBanditScore(b *testing.B) {
 		})
 	}
 }
+
+// Exp3 weights are kept relative to the largest, so a checkpoint whose
+// every arm has a very negative log-weight is only shifted, not lost:
+// restored as it was, exp(logW) underflowed to 0 for every arm, the
+// shares became 0/0 = NaN, and every later reward made the weights NaN.
+func TestBanditExp3CheckpointUnderflow(t *testing.T) {
+	b, err := speculative.NewBandit(speculative.Exp3(0.1), arms(3), speculative.WithSeed(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := `{"policy":"exp3","arms":[{"name":"arm0","n":10,"sum":5,"sum_sq":5,"log_w":-900},{"name":"arm1","n":10,"sum":8,"sum_sq":8,"log_w":-800},{"name":"arm2","n":10,"sum":1,"sum_sq":1,"log_w":-1000}]}`
+	if err := b.UnmarshalBinary([]byte(data)); err != nil && !errors.Is(err, speculative.ErrCheckpoint) {
+		t.Fatal(err)
+	}
+	if err := b.Reward("arm1", 1); err != nil {
+		t.Fatal(err)
+	}
+	var total float64
+	for _, a := range b.Arms() {
+		if math.IsNaN(a.Share) || a.Share < 0.1/3-1e-9 {
+			t.Fatalf("arm shares after restore: %+v", b.Arms())
+		}
+		total += a.Share
+	}
+	if math.Abs(total-1) > 1e-9 {
+		t.Errorf("shares sum to %v: %+v", total, b.Arms())
+	}
+}
