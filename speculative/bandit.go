@@ -202,8 +202,9 @@ func (b *Bandit) Score(ctx context.Context, r serving.Record) (serving.Result, e
 // Reward credits reward to the arm named variant, as the Decision of the
 // score it earned named it. It returns a *[RewardError] wrapping
 // [ErrReward], and counts the refusal, when variant is not an arm or the
-// reward is not finite or, for every policy but [GaussianThompson], not
-// in [0, 1].
+// reward is not finite, above 1e100 in magnitude (its square would
+// overflow the arm's sum of squares), or, for every policy but
+// [GaussianThompson], not in [0, 1].
 func (b *Bandit) Reward(variant string, reward float64) error {
 	for i, n := range b.names {
 		if n == variant {
@@ -214,10 +215,18 @@ func (b *Bandit) Reward(variant string, reward float64) error {
 	return &RewardError{Variant: variant, Reward: reward, Reason: "unknown variant"}
 }
 
+// maxReward bounds the magnitude of an accepted reward, so that an arm's
+// sum of squared rewards stays finite.
+const maxReward = 1e100
+
 func (b *Bandit) reward(i int, r float64) error {
 	if math.IsNaN(r) || math.IsInf(r, 0) {
 		b.refused.Add(1)
 		return &RewardError{Variant: b.names[i], Reward: r, Reason: "not finite"}
+	}
+	if !(math.Abs(r) <= maxReward) {
+		b.refused.Add(1)
+		return &RewardError{Variant: b.names[i], Reward: r, Reason: "magnitude above 1e100"}
 	}
 	if b.policy.unitRewards() && !(r >= 0 && r <= 1) {
 		b.refused.Add(1)

@@ -437,3 +437,25 @@ func TestBanditExp3CheckpointUnderflow(t *testing.T) {
 		t.Errorf("shares sum to %v: %+v", total, b.Arms())
 	}
 }
+
+// A finite Gaussian Thompson reward whose square overflows made the arm's
+// sum of squares +Inf: the arm's variance became NaN (it was never drawn
+// again) and every later checkpoint failed, as JSON has no +Inf.
+func TestBanditGaussianHugeRewardKeepsCheckpoint(t *testing.T) {
+	g, _ := speculative.NewBandit(speculative.GaussianThompson(), arms(2), speculative.WithSeed(1))
+	for range 5 {
+		g.Reward("arm0", 1)
+		g.Reward("arm1", 2)
+	}
+	if err := g.Reward("arm0", 1e200); err != nil && !errors.Is(err, speculative.ErrReward) {
+		t.Fatal(err)
+	}
+	if _, err := g.MarshalBinary(); err != nil {
+		t.Fatalf("checkpoint after a huge reward: %v", err)
+	}
+	for _, a := range g.Arms() {
+		if math.IsNaN(a.Share) || math.IsNaN(a.Mean) || math.IsInf(a.Mean, 0) {
+			t.Errorf("arm %+v", a)
+		}
+	}
+}
