@@ -37,7 +37,7 @@ type registry struct {
 	client *sr.Client
 }
 
-func newRegistry(t *testing.T) *registry {
+func newRegistry(t testing.TB) *registry {
 	t.Helper()
 	r := &registry{Registry: srfake.New()}
 	t.Cleanup(r.Registry.Close)
@@ -62,7 +62,7 @@ func newRegistry(t *testing.T) *registry {
 
 // register registers a schema through the REST API (POST
 // /subjects/{s}/versions) and returns its ID.
-func (r *registry) register(t *testing.T, subject string, s sr.Schema) int {
+func (r *registry) register(t testing.TB, subject string, s sr.Schema) int {
 	t.Helper()
 	ss, err := r.client.CreateSchema(context.Background(), subject, s)
 	require.NoError(t, err)
