@@ -59,6 +59,8 @@ func TestLocationOffByDefault(t *testing.T) {
 		require.ErrorIs(t, err, serving.ErrLocationNotAllowed, loc)
 		assert.NotContains(t, err.Error(), hex.EncodeToString(sum[:]))
 		assert.NotContains(t, err.Error(), "root:")
+		_, err = serving.Load(context.Background(), locDesc(loc, 1))
+		require.ErrorIs(t, err, serving.ErrLocationNotAllowed, "Load fetches nothing: %s", loc)
 	}
 	assert.Zero(t, hits.Load(), "a URL that was not allowed received a request")
 	_, last := s.Rejections("m")

@@ -78,12 +78,14 @@ const DefaultMaxModelBytes = 1 << 30
 
 // Load decodes d into a Model through its registered format.
 //
-// Before calling the format, Load resolves d: it checks
-// that d has a name and a known format, fetches the bytes from d.Location
-// when d.Bytes is empty, and verifies them against d.SHA256 when one is
-// given. The returned error is a *LoadError wrapping one of
-// ErrInvalidDescriptor, ErrUnknownFormat, ErrFetch, ErrTooLarge,
-// ErrChecksum, ErrCorruptModel or ErrUnsupportedModel.
+// Before calling the format, Load resolves d: it checks that d has a
+// name and a known format, and verifies d.Bytes against d.SHA256 when one
+// is given. Load fetches nothing: it has no [LoadOptions], so a
+// Descriptor with only a Location fails with ErrLocationNotAllowed; a
+// Server given [WithLoadOptions] fetches from the locations they allow.
+// The returned error is a *LoadError wrapping one of
+// ErrInvalidDescriptor, ErrUnknownFormat, ErrLocationNotAllowed,
+// ErrTooLarge, ErrChecksum, ErrCorruptModel or ErrUnsupportedModel.
 func Load(ctx context.Context, d Descriptor) (Model, error) {
 	rd, err := resolve(ctx, d, LoadOptions{})
 	if err != nil {
