@@ -74,9 +74,12 @@ func WithLoadOptions(lo LoadOptions) Option { return func(o *options) { o.load =
 // registry.Restore and registry.Rollback, which call it), after the
 // version check and before anything is fetched from d.Location. When d
 // carries its Bytes inline and no SHA256, the Server fills d.SHA256 first,
-// so an Admitter always sees the content ID it is judging; the bytes
-// later fetched from a Location must match d.SHA256 as admitted, or the
-// activation fails with ErrChecksum.
+// so an Admitter sees the content ID it is judging; the bytes later
+// fetched from a Location must match d.SHA256 as admitted, or the
+// activation fails with ErrChecksum. A Location Descriptor without a
+// SHA256 reaches the Admitters with none, and then nothing binds the
+// fetched bytes: an Admitter that judges content must refuse it (package
+// governance's Verifier does).
 //
 // Given several times, every Admitter must admit, in order. A refusal is
 // an error wrapping ErrNotAdmitted and the Admitter's own error; the live
