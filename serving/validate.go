@@ -80,9 +80,12 @@ func (s *Server) validate(ctx context.Context, sl *slot, l *live) error {
 			return false, fmt.Errorf("%w: %s %d: %w", ErrValidation, kind, i, err)
 		}
 		out := p.Outputs()
-		for j, v := range append([]float64{p.Value}, out...) {
+		if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
+			return false, fmt.Errorf("%w: %s %d: the value is %v", ErrValidation, kind, i, p.Value)
+		}
+		for j, v := range out {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return false, fmt.Errorf("%w: %s %d: output %d is %v", ErrValidation, kind, i, j-1, v)
+				return false, fmt.Errorf("%w: %s %d: output %d is %v", ErrValidation, kind, i, j, v)
 			}
 		}
 		if want > 0 && len(out) != want {

@@ -55,6 +55,7 @@ func TestNaNModelNeverReplacesAWorkingOne(t *testing.T) {
 	assert.Equal(t, 11.0, res.Value)
 	_, last := s.Rejections("m")
 	assert.ErrorIs(t, last, serving.ErrValidation)
+	assert.NotContains(t, last.Error(), "output -1", "the reason names an output that exists")
 
 	// A sound v2 goes live.
 	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 2), dot{w: []float64{2, 2}})))
