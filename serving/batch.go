@@ -40,6 +40,12 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 		return
 	}
 	defer l.release(sl.s.o.logger)
+	if err := ctx.Err(); err != nil {
+		for i := range rs {
+			out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, &ScoreError{Model: l.ref, Err: err}
+		}
+		return
+	}
 	policy := sl.s.o.nonFinite
 	sc := batchScratch.Get().(*scratch)
 	defer sc.put()

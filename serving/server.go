@@ -783,6 +783,11 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (Result, error) {
 	// caller (package speculative does), still lets the version close.
 	defer l.release(sl.s.o.logger)
 	res := Result{Provenance: Provenance{Model: l.ref}}
+	if err := ctx.Err(); err != nil {
+		// Done before the call: answer as the Scorer contract says, even
+		// for a model that would ignore its context.
+		return res, &ScoreError{Model: l.ref, Err: err}
+	}
 	feats := r.Features
 	var buf *[]float64
 	if r.Layout != nil {

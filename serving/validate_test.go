@@ -230,3 +230,23 @@ func TestValidationRefusesAPanickingVersion(t *testing.T) {
 		scoreN(t, s, "m", 1, 3, 4)
 	}
 }
+
+// TestDoneContextIsHonoured: a call whose context is already done fails
+// with an error wrapping ctx.Err(), as the Scorer contract says, even when
+// the model would ignore its context; one-by-one and batched alike.
+func TestDoneContextIsHonoured(t *testing.T) {
+	s := newServer(t)
+	require.NoError(t, activate(s.ActivateModel(context.Background(), ref("m", 1), dot{w: []float64{1}})))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := s.Model("m").Score(ctx, serving.Record{Features: []float64{1}})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, uint64(1), res.Provenance.Model.Version)
+	bs, ok := s.Model("m").(serving.BatchScorer)
+	require.True(t, ok)
+	out, errs := make([]serving.Result, 2), make([]error, 2)
+	bs.ScoreBatch(ctx, []serving.Record{{Features: []float64{1}}, {Features: []float64{2}}}, out, errs)
+	for i := range errs {
+		require.ErrorIs(t, errs[i], context.Canceled)
+	}
+}
