@@ -552,6 +552,15 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 		sl.mu.Unlock()
 		return fail(err)
 	}
+	// Closed is checked before the Committers, so that nothing is
+	// recorded for a model that a closing Server will not make live.
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		sl.mu.Unlock()
+		return fail(ErrClosed)
+	}
 	if d != nil {
 		cd := *d
 		cd.Version = ref.Version
@@ -565,13 +574,6 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 				return fail(&LoadError{Ref: ref, Err: fmt.Errorf("%w: commit: %w", ErrNotAdmitted, err)})
 			}
 		}
-	}
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		sl.mu.Unlock()
-		return fail(ErrClosed)
 	}
 	l.ref = ref
 	// The instant it goes live, taken under the lock like a retirement's:
@@ -620,15 +622,16 @@ func (s *Server) checkVersion(name string, v uint64, opts []ActivateOption) erro
 	for _, o := range opts {
 		o(&ao)
 	}
-	if ao.rollback {
-		return nil
-	}
 	var old *live
 	if sl, _ := s.slot(name, false); sl != nil {
 		old = sl.cur.Load()
 	}
+	// Absurd versions are refused before any fetch, rollback or not.
 	if err := s.checkJump(ModelRef{Name: name, Version: v}, old); err != nil {
 		return err
+	}
+	if ao.rollback {
+		return nil
 	}
 	if old != nil && v <= old.ref.Version {
 		return &VersionError{Name: name, Live: old.ref.Version, Offered: v}

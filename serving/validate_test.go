@@ -250,3 +250,14 @@ func TestDoneContextIsHonoured(t *testing.T) {
 		require.ErrorIs(t, errs[i], context.Canceled)
 	}
 }
+
+// TestAbsurdRollbackRefusedBeforeFetch: AllowRollback does not let the
+// maximum version through to a fetch: it is refused before the Location
+// is read.
+func TestAbsurdRollbackRefusedBeforeFetch(t *testing.T) {
+	s := newServer(t)
+	d := serving.Descriptor{Name: "m", Version: math.MaxUint64, Format: servingtest.FormatName, Location: "file:///etc/passwd"}
+	_, err := s.Activate(context.Background(), d, serving.AllowRollback())
+	require.ErrorIs(t, err, serving.ErrInvalidDescriptor)
+	require.NotErrorIs(t, err, serving.ErrLocationNotAllowed, "the version check must come first")
+}
