@@ -24,8 +24,11 @@ type Label struct {
 	Key string `json:"key"`
 	// Value is the truth as a number: 0 or 1 for a binary outcome, the
 	// class index of a multiclass one, the actual value of a regression.
+	// It is 0, and means nothing, when the feedback gives only Class.
 	Value float64 `json:"value"`
-	// Class is the true class's name, when the feedback names it.
+	// Class is the true class's name, when the feedback names it. When
+	// set, [Observe] and [ObserveClasses] read the truth by this name,
+	// not by Value.
 	Class string `json:"class,omitempty"`
 	// Time is when the truth was recorded (the feedback record's
 	// timestamp).

@@ -3,6 +3,7 @@ package feedback
 import (
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -214,5 +215,70 @@ func TestObserve(t *testing.T) {
 	s := meter.Summary()
 	if s.Accuracy.N != 4 || s.Accuracy.Value != 0.75 || s.AUC.N != 3 || s.MAE.Value != 2 || s.Refused != 2 {
 		t.Errorf("summary %+v", s)
+	}
+}
+
+// Labels that name their class ("red") are compared by name with the
+// prediction's Label, not read as class 0; a name outside the classes is
+// refused, counted, and reported with ErrUnknownClass.
+func TestObserveClassNames(t *testing.T) {
+	tr, _ := quality.NewTracker(4)
+	prov := func(v uint64) serving.Provenance {
+		return serving.Provenance{Model: serving.ModelRef{Name: "wine", Version: v}}
+	}
+	named := func(v uint64, p serving.Prediction, class string) Match {
+		return Match{Score: wire.Score{Prediction: p, Provenance: prov(v)}, Label: Label{Class: class}}
+	}
+	// Binary: Value is P(second class); the model says "red" (p 0.8) twice.
+	bin, _ := ObserveClasses(tr, Binary, "white", "red")
+	red := serving.Prediction{Value: 0.8, Label: "red", Confidence: 0.8}
+	for _, c := range []string{"red", "red", "white", "rose"} {
+		err := bin(named(1, red, c))
+		if c == "rose" {
+			if !errors.Is(err, ErrUnknownClass) || !errors.Is(err, quality.ErrOutcome) {
+				t.Errorf("unknown class %q: %v", c, err)
+			}
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Without the class list, a binary label is compared with the
+	// prediction's own Label.
+	for _, c := range []string{"red", "white"} {
+		if err := Observe(tr, Binary)(named(2, red, c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Observe(tr, Binary)(named(2, serving.Prediction{Value: 0.8}, "red")); !errors.Is(err, ErrUnknownClass) {
+		t.Errorf("a prediction without a Label: %v", err)
+	}
+	// Multiclass: probabilities in the order of the classes.
+	mc, _ := ObserveClasses(tr, Multiclass, "red", "white", "rose")
+	p := serving.Prediction{Values: []float64{0.2, 0.5, 0.3}, Label: "white"}
+	for _, c := range []string{"white", "rose", "white", "green"} {
+		if err := mc(named(3, p, c)); (err != nil) != (c == "green") || (err != nil && !errors.Is(err, ErrUnknownClass)) {
+			t.Errorf("class %q: %v", c, err)
+		}
+	}
+	if err := Observe(tr, Multiclass)(named(3, p, "white")); !errors.Is(err, ErrUnknownClass) {
+		t.Errorf("multiclass names without the class list: %v", err)
+	}
+	sum := func(v uint64) quality.Summary {
+		m, _ := tr.Meter(quality.Key{Model: "wine", Version: v})
+		return m.Summary()
+	}
+	if s := sum(1); s.Accuracy.N != 3 || math.Abs(s.Accuracy.Value-2.0/3) > 1e-12 || s.AUC.N != 3 || s.Refused != 1 ||
+		math.Abs(s.LogLoss.Value-(-2*math.Log(0.8)-math.Log(0.2))/3) > 1e-12 {
+		t.Errorf("binary by name: %+v", s)
+	}
+	if s := sum(2); s.Accuracy.N != 2 || s.Accuracy.Value != 0.5 || s.Refused != 1 {
+		t.Errorf("binary by the prediction's Label: %+v", s)
+	}
+	if s := sum(3); s.Accuracy.N != 3 || math.Abs(s.Accuracy.Value-2.0/3) > 1e-12 || s.Refused != 2 ||
+		math.Abs(s.LogLoss.Value-(-2*math.Log(0.5)-math.Log(0.3))/3) > 1e-12 {
+		t.Errorf("multiclass by name: %+v", s)
+	}
+	if _, err := ObserveClasses(tr, Multiclass, "a", "a"); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("duplicate class names: %v", err)
 	}
 }

@@ -1,8 +1,11 @@
 package feedback
 
 import (
+	"errors"
+	"fmt"
 	"math"
 
+	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/quality"
 )
 
@@ -21,39 +24,134 @@ const (
 	Regression
 )
 
+// ErrUnknownClass means a label named a class (Label.Class) that the
+// outcome cannot be measured against: a name outside the classes given
+// to [ObserveClasses], or, without them, a name that cannot be placed
+// (see [Observe]). The outcome is refused and counted as such in the
+// quality.Meter (Summary.Refused); the error also wraps
+// quality.ErrOutcome.
+var ErrUnknownClass = errors.New("feedback: unknown class")
+
 // Observe returns a function that records each Match in tr, under the
 // Key of the score's provenance (its model version and variant). It
 // returns the Meter's error for an outcome the Meter refuses (such as a
 // binary label other than 0 or 1, or a class index the prediction has no
 // probability for), wrapping quality.ErrOutcome, and quality.ErrFull
 // when tr has no room for a new series.
+//
+// A label that names its class (Label.Class, such as "red") is read by
+// its name, not by its Value. Without the list of classes (see
+// [ObserveClasses]) only a Binary outcome can be measured by name: the
+// name is compared with the prediction's Label, the class the model
+// chose, which tells whether the truth is the positive class. A name
+// the model never chose cannot be told from the other class then, so a
+// misspelt label counts as a wrong answer; give the classes to refuse
+// it. A Multiclass outcome by name needs the classes, to find the
+// probability of the true class, and is refused with an error wrapping
+// [ErrUnknownClass] without them, as is a named label whose prediction
+// names no class, or any named label of a Regression.
 func Observe(tr *quality.Tracker, task Task) func(Match) error {
-	return func(m Match) error {
-		meter, err := tr.Meter(quality.KeyOf(m.Score.Provenance))
+	return observer{tr: tr, task: task}.observe
+}
+
+// ObserveClasses is [Observe] for classifiers whose labels may name
+// their class: classes lists the class names in the order of the
+// prediction's outputs (for a Binary task, the negative class and then
+// the positive one, whose probability is the prediction's Value; for
+// Multiclass, one name per element of Values). A label naming a class
+// outside the list is refused with an error wrapping [ErrUnknownClass]
+// and counted by the Meter as refused. Labels without a name are read by
+// their Value, as by Observe. It returns an error wrapping
+// serving.ErrConfig for an empty or repeated name, for fewer than two
+// classes, for other than two classes with Binary, and for a
+// Regression.
+func ObserveClasses(tr *quality.Tracker, task Task, classes ...string) (func(Match) error, error) {
+	o := observer{tr: tr, task: task, index: make(map[string]int, len(classes))}
+	switch {
+	case task == Regression:
+		return nil, fmt.Errorf("%w: feedback: ObserveClasses: a regression has no classes", serving.ErrConfig)
+	case task == Binary && len(classes) != 2:
+		return nil, fmt.Errorf("%w: feedback: ObserveClasses: a binary task has 2 classes, not %d", serving.ErrConfig, len(classes))
+	case len(classes) < 2:
+		return nil, fmt.Errorf("%w: feedback: ObserveClasses: need at least 2 classes, have %d", serving.ErrConfig, len(classes))
+	}
+	for i, c := range classes {
+		if _, dup := o.index[c]; dup || c == "" {
+			return nil, fmt.Errorf("%w: feedback: ObserveClasses: class %d (%q) is empty or repeated", serving.ErrConfig, i, c)
+		}
+		o.index[c] = i
+	}
+	return o.observe, nil
+}
+
+// observer measures matches into a Tracker; index maps class names to
+// output positions, nil when the classes are not known.
+type observer struct {
+	tr    *quality.Tracker
+	task  Task
+	index map[string]int
+}
+
+func (o observer) observe(m Match) error {
+	meter, err := o.tr.Meter(quality.KeyOf(m.Score.Provenance))
+	if err != nil {
+		return err
+	}
+	p, y := m.Score.Prediction, m.Label.Value
+	if c := m.Label.Class; c != "" && o.task != Regression {
+		i, err := o.classIndex(p, c)
 		if err != nil {
+			_ = meter.ObserveClass(math.NaN(), false) // counted as refused
 			return err
 		}
-		p, y := m.Score.Prediction, m.Label.Value
-		switch task {
-		case Binary:
-			if y != 0 && y != 1 {
-				return meter.ObserveClass(math.NaN(), false) // refused and counted
-			}
-			return meter.ObserveBinary(p.Value, y == 1)
-		case Multiclass:
-			i := int(y)
-			if float64(i) != y || i < 0 || i >= len(p.Values) {
-				return meter.ObserveClass(math.NaN(), false)
-			}
-			best := 0
-			for j, v := range p.Values {
-				if v > p.Values[best] {
-					best = j
-				}
-			}
-			return meter.ObserveClass(p.Values[i], best == i)
-		default:
-			return meter.ObserveValue(p.Value, y)
-		}
+		y = float64(i)
 	}
+	switch o.task {
+	case Binary:
+		if y != 0 && y != 1 {
+			return meter.ObserveClass(math.NaN(), false) // refused and counted
+		}
+		return meter.ObserveBinary(p.Value, y == 1)
+	case Multiclass:
+		i := int(y)
+		if float64(i) != y || i < 0 || i >= len(p.Values) {
+			return meter.ObserveClass(math.NaN(), false)
+		}
+		best := 0
+		for j, v := range p.Values {
+			if v > p.Values[best] {
+				best = j
+			}
+		}
+		return meter.ObserveClass(p.Values[i], best == i)
+	default:
+		if m.Label.Class != "" {
+			_ = meter.ObserveClass(math.NaN(), false)
+			return fmt.Errorf("%w: %w: %q: a regression's label is a number", quality.ErrOutcome, ErrUnknownClass, m.Label.Class)
+		}
+		return meter.ObserveValue(p.Value, y)
+	}
+}
+
+// classIndex places the class named c among the prediction's outputs.
+func (o observer) classIndex(p serving.Prediction, c string) (int, error) {
+	if o.index != nil {
+		if i, ok := o.index[c]; ok {
+			return i, nil
+		}
+		return 0, fmt.Errorf("%w: %w: %q is not one of the %d classes", quality.ErrOutcome, ErrUnknownClass, c, len(o.index))
+	}
+	switch {
+	case o.task != Binary:
+		return 0, fmt.Errorf("%w: %w: %q: reading a multiclass label by name needs the classes (ObserveClasses)", quality.ErrOutcome, ErrUnknownClass, c)
+	case p.Label == "":
+		return 0, fmt.Errorf("%w: %w: %q: the prediction names no class to compare with", quality.ErrOutcome, ErrUnknownClass, c)
+	}
+	// The model chose the positive class when p.Value >= 0.5; the truth
+	// is the positive class when it is the one chosen and the model chose
+	// positive, or it is not and the model chose negative.
+	if (c == p.Label) == (p.Value >= 0.5) {
+		return 1, nil
+	}
+	return 0, nil
 }
