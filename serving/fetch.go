@@ -17,20 +17,30 @@ import (
 // service's [LoadOptions].AllowLocations; nothing was fetched.
 var ErrLocationNotAllowed = errors.New("serving: location not allowed")
 
+// loader is LoadOptions with AllowLocations parsed, once, when the
+// Server is made.
+type loader struct {
+	LoadOptions
+	allow []*url.URL
+}
+
+// newLoader parses o.AllowLocations.
+func newLoader(o LoadOptions) (loader, error) {
+	allow, err := parseAllow(o.AllowLocations)
+	return loader{LoadOptions: o, allow: allow}, err
+}
+
 // fetch reads a model from an allowed file:// or http(s):// Location,
 // holding at most max+1 bytes of it. The errors it returns never quote
 // the fetched content, and name the location only as the Descriptor gave
 // it.
-func fetch(ctx context.Context, loc string, max int64, o LoadOptions) ([]byte, error) {
+func fetch(ctx context.Context, loc string, max int64, o loader) ([]byte, error) {
 	u, err := url.Parse(loc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the location is not a URL", ErrLocationNotAllowed)
 	}
-	allow, err := parseAllow(o.AllowLocations)
-	if err != nil {
-		return nil, err
-	}
-	if !allowed(allow, u) {
+	allow := o.allow
+	if allowedBy(allow, u) == nil {
 		return nil, fmt.Errorf("%w: %s", ErrLocationNotAllowed, redact(u))
 	}
 	timeout := o.FetchTimeout
@@ -74,27 +84,30 @@ func parseAllow(list []string) ([]*url.URL, error) {
 		if u.Path == "" {
 			u.Path = "/"
 		}
+		if !path.IsAbs(u.Path) || path.Clean(u.Path) != strings.TrimSuffix(u.Path, "/") && u.Path != "/" {
+			return nil, fmt.Errorf("%w: AllowLocations entry %q: the path must be absolute and clean (no //, . or ..)", ErrConfig, a)
+		}
 		out = append(out, u)
 	}
 	return out, nil
 }
 
-// allowed reports whether u falls under one of the allowed prefixes.
-func allowed(allow []*url.URL, u *url.URL) bool {
+// allowedBy returns the first allowed prefix u falls under, or nil. A
+// prefix matches whole path segments: "/models" allows "/models" and
+// "/models/x", not "/models-evil/x"; "/models/" allows what is under
+// "/models/", and "/models" itself.
+func allowedBy(allow []*url.URL, u *url.URL) *url.URL {
 	if u.User != nil || u.Opaque != "" {
-		return false
+		return nil
 	}
 	p := u.Path
 	if p == "" {
 		p = "/"
 	}
 	if !path.IsAbs(p) {
-		return false
+		return nil
 	}
 	clean := path.Clean(p)
-	if strings.HasSuffix(p, "/") && clean != "/" {
-		clean += "/"
-	}
 	for _, a := range allow {
 		if a.Scheme != u.Scheme {
 			continue
@@ -110,11 +123,12 @@ func allowed(allow []*url.URL, u *url.URL) bool {
 		if !strings.EqualFold(ah, host) {
 			continue
 		}
-		if strings.HasPrefix(clean, a.Path) || clean+"/" == a.Path {
-			return true
+		dir := strings.TrimSuffix(a.Path, "/") // "" for the root
+		if clean == dir || strings.HasPrefix(clean, dir+"/") {
+			return a
 		}
 	}
-	return false
+	return nil
 }
 
 // redact returns u without user information or query, for messages.
@@ -126,6 +140,11 @@ func redact(u *url.URL) string {
 	return c.String()
 }
 
+// fetchBetweenCheckAndOpen, when set by a test, runs after a file
+// Location was checked and before it is opened: the window in which a
+// file can be swapped for a link leading out of its directory.
+var fetchBetweenCheckAndOpen func()
+
 func fetchFile(ctx context.Context, u *url.URL, allow []*url.URL, max int64) ([]byte, error) {
 	// Resolve symbolic links first, then check the real path against the
 	// allowed directories again: a link inside an allowed directory must
@@ -135,27 +154,50 @@ func fetchFile(ctx context.Context, u *url.URL, allow []*url.URL, max int64) ([]
 		return nil, fmt.Errorf("%w: cannot read %s", ErrFetch, redact(u))
 	}
 	ru := &url.URL{Scheme: "file", Path: filepath.ToSlash(real)}
-	if !allowed(allow, ru) {
+	a := allowedBy(allow, ru)
+	if a == nil {
 		return nil, fmt.Errorf("%w: %s leads outside the allowed directories", ErrLocationNotAllowed, redact(u))
 	}
+	// Open the real path relative to the allowed directory, through an
+	// os.Root: each component is opened from its parent without following
+	// a link out of the directory, so a file swapped for such a link
+	// after the check above is refused, not read.
+	dir := filepath.FromSlash(a.Path)
+	rel, err := filepath.Rel(dir, real)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot read %s", ErrFetch, redact(u))
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot read %s", ErrFetch, redact(u))
+	}
+	defer root.Close()
 	// Refuse anything but a regular file before opening it: opening a
 	// FIFO for reading blocks until a writer comes, and a device such as
 	// /dev/zero never ends.
-	st, err := os.Stat(real)
+	st, err := root.Stat(rel)
 	if err != nil || !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrFetch, redact(u))
 	}
 	if st.Size() > max {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrTooLarge, redact(u), max)
 	}
-	f, err := openNoBlock(real)
+	if fetchBetweenCheckAndOpen != nil {
+		fetchBetweenCheckAndOpen()
+	}
+	f, err := root.OpenFile(rel, openReadFlags, 0)
 	if err != nil {
+		// os.Root does not export its "escapes" error: resolve the path
+		// again only to name the reason.
+		if r, err := filepath.EvalSymlinks(real); err == nil && allowedBy(allow, &url.URL{Scheme: "file", Path: filepath.ToSlash(r)}) == nil {
+			return nil, fmt.Errorf("%w: %s leads outside the allowed directories", ErrLocationNotAllowed, redact(u))
+		}
 		return nil, fmt.Errorf("%w: cannot read %s", ErrFetch, redact(u))
 	}
 	defer f.Close()
-	// The file may have been swapped between Stat and open: check the
-	// opened one too.
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+	// The file may have been swapped between Stat and open (opening
+	// without blocking, even a FIFO): check the opened one too.
+	if st, err = f.Stat(); err != nil || !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrFetch, redact(u))
 	}
 	return readCapped(ctx, f, st.Size(), max, u)
@@ -172,7 +214,7 @@ func fetchHTTP(ctx context.Context, u *url.URL, allow []*url.URL, max int64, bas
 		if len(via) >= 5 {
 			return fmt.Errorf("%w: more than 5 redirects", ErrFetch)
 		}
-		if !allowed(allow, req.URL) {
+		if allowedBy(allow, req.URL) == nil {
 			return fmt.Errorf("%w: redirect to %s", ErrLocationNotAllowed, redact(req.URL))
 		}
 		if inner != nil {

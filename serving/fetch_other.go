@@ -4,5 +4,5 @@ package serving
 
 import "os"
 
-// openNoBlock opens a file for reading.
-func openNoBlock(p string) (*os.File, error) { return os.Open(p) }
+// openReadFlags open a file for reading.
+const openReadFlags = os.O_RDONLY

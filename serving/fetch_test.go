@@ -194,3 +194,71 @@ func TestAllowLocationsValidated(t *testing.T) {
 		require.ErrorIs(t, err, serving.ErrConfig, bad)
 	}
 }
+
+// TestHTTPAllowMatchesPathSegments: an entry without a trailing "/"
+// allows its path and what lies under it as a directory, not every path
+// that merely begins with the same characters.
+func TestHTTPAllowMatchesPathSegments(t *testing.T) {
+	model := servingtest.Spec{Value: 3}.Descriptor("m", 1)
+	var hits atomic.Int64
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write(model.Bytes)
+	}))
+	defer web.Close()
+	s := newServer(t, serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{web.URL + "/models"}}))
+	for i, loc := range []string{web.URL + "/models-evil/m", web.URL + "/modelsX", web.URL + "/models/../admin", web.URL + "/"} {
+		err := activateWithin(t, 5*time.Second, s, locDesc(loc, uint64(i+1)))
+		require.ErrorIs(t, err, serving.ErrLocationNotAllowed, loc)
+	}
+	assert.Zero(t, hits.Load(), "a path outside /models received a request")
+	for i, loc := range []string{web.URL + "/models", web.URL + "/models/", web.URL + "/models/m", web.URL + "/models/a/b"} {
+		_, err := s.Activate(context.Background(), locDesc(loc, uint64(10+i)))
+		require.NoError(t, err, loc)
+	}
+}
+
+// TestFileSwappedForALinkAfterTheCheck: a file replaced by a link out of
+// its directory between the check and the open is refused, not read.
+// Checking the resolved path and then opening it by name would follow
+// the new link.
+func TestFileSwappedForALinkAfterTheCheck(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	inside := filepath.Join(dir, "m.json")
+	require.NoError(t, os.WriteFile(inside, servingtest.Spec{Value: 3}.Descriptor("m", 1).Bytes, 0o600))
+	secret := filepath.Join(outside, "m.json")
+	require.NoError(t, os.WriteFile(secret, servingtest.Spec{Value: 9}.Descriptor("m", 1).Bytes, 0o600))
+	s := newServer(t, serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{"file://" + dir + "/"}}))
+	defer serving.SetFetchBetweenCheckAndOpen(func() {
+		require.NoError(t, os.Remove(inside))
+		require.NoError(t, os.Symlink(secret, inside))
+	})()
+	err := activateWithin(t, 5*time.Second, s, locDesc("file://"+inside, 1))
+	require.ErrorIs(t, err, serving.ErrLocationNotAllowed, "the swapped-in link was followed out of the directory")
+}
+
+// TestActivateCapsNameLength: a name longer than 255 bytes is refused
+// before anything is fetched or loaded, with ErrInvalidDescriptor; the
+// rejection is counted but no state is kept under that name, and the
+// error quotes only its beginning.
+func TestActivateCapsNameLength(t *testing.T) {
+	s := newServer(t)
+	ok := strings.Repeat("n", 255)
+	_, err := s.Activate(context.Background(), servingtest.Spec{Value: 1}.Descriptor(ok, 1))
+	require.NoError(t, err)
+	long := strings.Repeat("n", 256)
+	huge := strings.Repeat("é", 1<<19)
+	for _, name := range []string{long, huge} {
+		_, err = s.Activate(context.Background(), servingtest.Spec{Value: 1}.Descriptor(name, 1))
+		require.ErrorIs(t, err, serving.ErrInvalidDescriptor)
+		var le *serving.LoadError
+		require.ErrorAs(t, err, &le)
+		assert.Less(t, len(err.Error()), 200, "the error quotes the whole name")
+		_, err = s.ActivateModel(context.Background(), serving.ModelRef{Name: name, Version: 1}, &servingtest.Fake{})
+		require.ErrorIs(t, err, serving.ErrInvalidDescriptor)
+		n, _ := s.Rejections(name)
+		assert.Zero(t, n, "a rejection was kept under an overlong name")
+	}
+	assert.Equal(t, uint64(4), s.TotalRejections())
+	assert.Len(t, s.Models(), 1)
+}

@@ -7,8 +7,6 @@ import (
 	"syscall"
 )
 
-// openNoBlock opens a file for reading without blocking, even if it was
+// openReadFlags open a file for reading without blocking, even if it was
 // replaced by a FIFO after it was checked.
-func openNoBlock(p string) (*os.File, error) {
-	return os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-}
+const openReadFlags = os.O_RDONLY | syscall.O_NONBLOCK

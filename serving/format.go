@@ -87,7 +87,7 @@ const DefaultMaxModelBytes = 1 << 30
 // ErrInvalidDescriptor, ErrUnknownFormat, ErrLocationNotAllowed,
 // ErrTooLarge, ErrChecksum, ErrCorruptModel or ErrUnsupportedModel.
 func Load(ctx context.Context, d Descriptor) (Model, error) {
-	rd, err := resolve(ctx, d, LoadOptions{})
+	rd, err := resolve(ctx, d, loader{})
 	if err != nil {
 		return nil, err
 	}
@@ -120,10 +120,15 @@ type LoadOptions struct {
 	//	file:///var/lib/models/            regular files under that directory
 	//
 	// A Location is allowed when its scheme and host equal an entry's and
-	// its cleaned path starts with the entry's path. A file must be a
-	// regular file after symbolic links are resolved, and the resolved
-	// path must still be under the directory: a FIFO, a device or a link
-	// out of the directory is refused.
+	// its cleaned path lies under the entry's path, whole segments
+	// matched: "http://h/models" allows "http://h/models/a", not
+	// "http://h/models-old/a". An entry's path must be clean (no "//",
+	// "." or ".."). A file must be a regular file after symbolic links
+	// are resolved, and the resolved path must still be under the
+	// directory: a FIFO, a device or a link out of the directory is
+	// refused. The file is opened through an [os.Root] on the directory,
+	// so a file swapped for a link out of it after that check is refused
+	// too. The entries are parsed once, by NewServer.
 	AllowLocations []string
 	// FetchTimeout bounds each fetch, connection and body included.
 	// Zero means DefaultFetchTimeout.
@@ -137,7 +142,7 @@ const DefaultFetchTimeout = 30 * time.Second
 // resolve checks d and makes its bytes present and verified. The returned
 // Descriptor has Bytes set (fetched from Location if needed) and SHA256
 // set to their content ID. Errors are as for [Load].
-func resolve(ctx context.Context, d Descriptor, o LoadOptions) (Descriptor, error) {
+func resolve(ctx context.Context, d Descriptor, o loader) (Descriptor, error) {
 	fail := func(err error) (Descriptor, error) {
 		return d, &LoadError{Ref: d.Ref(), Err: err}
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,7 +34,7 @@ type options struct {
 	logger     *slog.Logger
 	hooks      hooks
 	nonFinite  NonFinitePolicy
-	load       LoadOptions
+	load       loader // parsed by NewServer
 	historyLen int
 	admitters  []Admitter
 	badAdmit   bool // WithAdmission(nil)
@@ -66,7 +67,9 @@ func WithNonFinite(p NonFinitePolicy) Option { return func(o *options) { o.nonFi
 // (nowhere by default), the fetch deadline, the size limit and the HTTP
 // client used to resolve descriptors, overriding the defaults described
 // in [LoadOptions].
-func WithLoadOptions(lo LoadOptions) Option { return func(o *options) { o.load = lo } }
+func WithLoadOptions(lo LoadOptions) Option {
+	return func(o *options) { o.load = loader{LoadOptions: lo} }
+}
 
 // WithAdmission adds a to the checks every model must pass to become
 // live: the Server calls a.Admit on every Descriptor it is asked to
@@ -306,7 +309,8 @@ func NewServer(opts ...Option) (*Server, error) {
 	if len(o.errs) > 0 {
 		return nil, o.errs[0]
 	}
-	if _, err := parseAllow(o.load.AllowLocations); err != nil {
+	var err error
+	if o.load, err = newLoader(o.load.LoadOptions); err != nil {
 		return nil, err
 	}
 	if o.badAdmit {
@@ -437,6 +441,33 @@ func (s *Server) rejectSlot(name string) *slot {
 	return sl
 }
 
+// maxNameBytes is the longest model name a Server takes, the same as
+// the models topic's (wire.MaxNameBytes).
+const maxNameBytes = 255
+
+// checkName refuses, as a rejection, a name longer than maxNameBytes.
+// The rejection is counted by TotalRejections but kept by no name, and
+// the ref it reports carries the name cut short.
+func (s *Server) checkName(ref ModelRef) error {
+	if len(ref.Name) <= maxNameBytes {
+		return nil
+	}
+	short := clipName(ref)
+	err := &LoadError{Ref: short, Err: fmt.Errorf("%w: a name of %d bytes, more than %d", ErrInvalidDescriptor, len(ref.Name), maxNameBytes)}
+	s.rejects.Add(1)
+	s.event(ModelEvent{Kind: EventRejected, Model: short, Err: err, Time: time.Now()})
+	return err
+}
+
+// clipName cuts a name longer than maxNameBytes to its first 32 bytes
+// and "...", for errors and logs.
+func clipName(ref ModelRef) ModelRef {
+	if len(ref.Name) > maxNameBytes {
+		ref.Name = strings.ToValidUTF8(ref.Name[:32], "") + "..."
+	}
+	return ref
+}
+
 // ActivateOption modifies one activation.
 type ActivateOption func(*activateOptions)
 
@@ -460,8 +491,15 @@ func AllowRollback() ActivateOption { return func(o *activateOptions) { o.rollba
 // leaves the live version serving and is reported as an EventRejected
 // model event and a log line. Activate returns the ModelRef now live,
 // with its assigned version.
+//
+// A name longer than 255 bytes, the models topic's limit, is refused
+// before anything else with ErrInvalidDescriptor; such a rejection is
+// counted by TotalRejections but not kept under the name.
 func (s *Server) Activate(ctx context.Context, d Descriptor, opts ...ActivateOption) (ModelRef, error) {
 	ref := d.Ref()
+	if err := s.checkName(ref); err != nil {
+		return clipName(ref), err
+	}
 	if d.Name != "" && d.Version != 0 {
 		if err := s.checkVersion(d.Name, d.Version, opts); err != nil {
 			s.reject(ref, err)
@@ -513,6 +551,10 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 	}
 	if ref.Name == "" {
 		return fail(&LoadError{Ref: ref, Err: fmt.Errorf("%w: empty name", ErrInvalidDescriptor)})
+	}
+	if err := s.checkName(ref); err != nil {
+		closeModel(m, clipName(ref), s.o.logger)
+		return clipName(ref), err
 	}
 	if m == nil {
 		return fail(&LoadError{Ref: ref, Err: fmt.Errorf("%w: nil model", ErrInvalidDescriptor)})
