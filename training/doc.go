@@ -188,6 +188,27 @@
 // from scratch on the records after the change, and the new version goes
 // out once it has learned a set number of them.
 //
+// # Drift on live error
+//
+// The progressive error is the trainer's view. What the users of a
+// model see is its live error: its scores joined to the truth that
+// arrives later (package serving/feedback, fed from Kafka by
+// serving/feedback/feedbackkafka). feedback.Drift runs a [Detector] on
+// that error and calls a function when it fires; given
+// [Trainer.ReportDrift], the live drift retrains the model:
+//
+//	watch, err := feedback.Drift(ph.Add, loss, func(m feedback.Match) {
+//		trainer.ReportDrift(m.Score.Provenance.Model)
+//	})
+//
+// The trainer handles the report with its next record as it would its
+// own detector's alarm: with RetrainOnDrift it resets the learner and
+// publishes the retrained version (LabelTrigger "live_drift") once it
+// has learned n records after the change. Reports about a version older
+// than the one it last published are refused, so the late truth about a
+// retired version does not retrain its successor. OnDrift is not needed
+// for this; with it, either alarm starts a retrain.
+//
 // Package training/trainkafka supplies the Kafka side: a Source that
 // reads a data topic in a consumer group of the trainer's own, and a
 // Publisher that writes versions to the models topic through

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelstream/modelstream/serving"
@@ -109,7 +110,10 @@ const (
 	TriggerRecords  Trigger = "records"
 	TriggerInterval Trigger = "interval"
 	TriggerDrift    Trigger = "drift"
-	TriggerFinal    Trigger = "final"
+	// TriggerLiveDrift: drift found on the live error of the serving
+	// model and reported with [Trainer.ReportDrift].
+	TriggerLiveDrift Trigger = "live_drift"
+	TriggerFinal     Trigger = "final"
 )
 
 // EventKind says what a trainer Event reports.
@@ -122,7 +126,9 @@ const (
 	// EventPublishFailed: publishing failed; Err says why. Training
 	// goes on and the next trigger tries again with a new version number.
 	EventPublishFailed
-	// EventDrift: the detector fired.
+	// EventDrift: the detector fired, or drift was reported with
+	// [Trainer.ReportDrift]; Trigger says which (TriggerDrift or
+	// TriggerLiveDrift).
 	EventDrift
 	// EventCheckpoint: a checkpoint was saved.
 	EventCheckpoint
@@ -148,7 +154,7 @@ type Event struct {
 	// happened, over its whole life.
 	Records int64
 	// Trigger is why a version was published, for EventPublished and
-	// EventPublishFailed.
+	// EventPublishFailed, and where drift was found, for EventDrift.
 	Trigger Trigger
 	// Descriptor is the version published, or attempted.
 	Descriptor serving.Descriptor
@@ -199,8 +205,10 @@ func DriftOnLoss() TrainerOption { return func(o *trainerOptions) { o.driftOnLos
 // RetrainOnDrift makes drift reset the learner ([Learner.Reset]) and
 // retrain it from scratch on the records that follow; the new version is
 // published once n records have been learned, and count and time
-// triggers wait until then. Without it (the default), drift publishes
-// the continuously trained learner at once.
+// triggers wait until then. Drift is what [OnDrift]'s detector finds in
+// the progressive error, or what [Trainer.ReportDrift] reports from the
+// live error; one of the two is needed. Without it (the default), drift
+// publishes the continuously trained learner at once.
 func RetrainOnDrift(n int64) TrainerOption { return func(o *trainerOptions) { o.retrainAfter = n } }
 
 // WithCheckpoint keeps a checkpoint of the trainer's full state (the
@@ -313,6 +321,10 @@ type Trainer struct {
 
 	mu sync.Mutex // guards st
 	st trainerState
+
+	// reported is 1 + the version of the last drift reported with
+	// ReportDrift and not yet handled; 0 when none is.
+	reported atomic.Uint64
 }
 
 // trainerState is everything a Trainer checkpoints besides the learner.
@@ -327,6 +339,7 @@ type trainerState struct {
 	SincePublish int64   `json:"since_publish"` // learned since the last attempt
 	SinceCkpt    int64   `json:"-"`
 	RetrainLeft  int64   `json:"retrain_left"`
+	RetrainWhy   Trigger `json:"retrain_why,omitempty"` // what started the retrain under way
 	Published    int64   `json:"-"`
 	Failures     int64   `json:"-"`
 }
@@ -361,8 +374,6 @@ func NewTrainer(name string, l *Learner, src Source, pub Publisher, opts ...Trai
 		return nil, configErr("EveryInterval(%v): must not be negative", o.every)
 	case o.retrainAfter < 0:
 		return nil, configErr("RetrainOnDrift(%d): must not be negative", o.retrainAfter)
-	case o.retrainAfter > 0 && o.detector == nil:
-		return nil, configErr("RetrainOnDrift needs OnDrift")
 	case o.ckptPath != "" && o.ckptEvery < 1:
 		return nil, configErr("WithCheckpoint(%q, %d): the interval must be at least 1", o.ckptPath, o.ckptEvery)
 	case o.logger == nil:
@@ -582,32 +593,38 @@ func (t *Trainer) learn(ctx context.Context, s Sample) error {
 	t.st.SinceCkpt++
 	t.mu.Unlock()
 
+	reported := t.takeReport()
 	if t.st.RetrainLeft > 0 {
+		if reported {
+			t.o.logger.Debug("training: reported drift ignored, a retrain is under way", "model", t.name, "records", t.st.Records)
+		}
 		t.st.RetrainLeft--
 		if t.st.RetrainLeft == 0 {
-			return t.publish(ctx, TriggerDrift)
-		}
-	} else if t.o.detector != nil {
-		x := 0.0
-		if t.o.driftOnLoss {
-			x = out.Loss
-		} else if !out.Correct {
-			x = 1
-		}
-		if t.o.detector.Add(x) {
-			t.mu.Lock()
-			t.st.Drifts++
-			t.mu.Unlock()
-			t.o.logger.Info("training: drift detected", "model", t.name, "records", t.st.Records)
-			t.emit(Event{Kind: EventDrift, Records: t.st.Records})
-			if t.o.retrainAfter > 0 {
-				t.l.Reset()
-				t.o.detector.Reset()
-				t.st.RetrainLeft = t.o.retrainAfter
-				t.st.Window = Metrics{}
-				return nil
+			why := t.st.RetrainWhy
+			if why == "" {
+				why = TriggerDrift
 			}
-			return t.publish(ctx, TriggerDrift)
+			t.st.RetrainWhy = ""
+			return t.publish(ctx, why)
+		}
+	} else {
+		why := Trigger("")
+		if reported {
+			why = TriggerLiveDrift
+		}
+		if t.o.detector != nil {
+			x := 0.0
+			if t.o.driftOnLoss {
+				x = out.Loss
+			} else if !out.Correct {
+				x = 1
+			}
+			if t.o.detector.Add(x) && why == "" {
+				why = TriggerDrift
+			}
+		}
+		if why != "" {
+			return t.drift(ctx, why)
 		}
 	}
 	if t.o.everyN > 0 && t.st.SincePublish >= t.o.everyN && t.st.RetrainLeft == 0 {
@@ -617,6 +634,81 @@ func (t *Trainer) learn(ctx context.Context, s Sample) error {
 		return t.commit(ctx, true)
 	}
 	return nil
+}
+
+// drift handles drift found by the detector or reported: it publishes
+// at once, or with RetrainOnDrift resets the learner and starts the
+// retrain.
+func (t *Trainer) drift(ctx context.Context, why Trigger) error {
+	t.mu.Lock()
+	t.st.Drifts++
+	t.mu.Unlock()
+	t.o.logger.Info("training: drift detected", "model", t.name, "records", t.st.Records, "trigger", why)
+	t.emit(Event{Kind: EventDrift, Records: t.st.Records, Trigger: why})
+	if t.o.retrainAfter > 0 {
+		t.l.Reset()
+		if t.o.detector != nil {
+			t.o.detector.Reset()
+		}
+		t.st.RetrainLeft = t.o.retrainAfter
+		t.st.RetrainWhy = why
+		t.st.Window = Metrics{}
+		return nil
+	}
+	return t.publish(ctx, why)
+}
+
+// ReportDrift tells the trainer that drift was found outside it, in the
+// live error of version live of its model: measured by joining the
+// truth to the scores, which is what the users of the model see, where
+// [OnDrift] watches only the trainer's own progressive error.
+// serving/feedback.Drift runs a detector on the joined matches (from
+// serving/feedback/feedbackkafka, say) and calls a function with the
+// match at which it fires; pass it the match's
+// Score.Provenance.Model.
+//
+// Run handles the report with the next record it learns, as if its
+// detector had fired there: with [RetrainOnDrift] it resets the learner
+// and publishes the retrained version n records later, and otherwise it
+// publishes the learner as it is at once. The version's LabelTrigger is
+// TriggerLiveDrift, and an EventDrift reports it. Reports made before
+// that record count once.
+//
+// A report is ignored, and ReportDrift returns false, when live names
+// another model, or a version older than the last one the trainer
+// published, or found published when Run started (the truth about a
+// retired version still
+// arrives after its successor went live, and must not retrain the
+// successor); a Version of 0 stands for the current one. A report
+// taken while a retrain is under way is dropped when Run comes to it,
+// since the retrained version is not out yet. ReportDrift never blocks,
+// and is safe to call from any goroutine, also before Run. A report not
+// yet handled is not checkpointed.
+func (t *Trainer) ReportDrift(live serving.ModelRef) bool {
+	if live.Name != t.name {
+		return false
+	}
+	t.mu.Lock()
+	stale := live.Version != 0 && live.Version < t.st.ParentVer
+	t.mu.Unlock()
+	if stale {
+		return false
+	}
+	t.reported.Store(live.Version + 1)
+	return true
+}
+
+// takeReport returns whether a drift report waits that is not stale;
+// it is called by Run.
+func (t *Trainer) takeReport() bool {
+	r := t.reported.Swap(0)
+	if r == 0 {
+		return false
+	}
+	v := r - 1
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return v == 0 || v >= t.st.ParentVer
 }
 
 // Run consumes the source until it ends (io.EOF), ctx is done, or an

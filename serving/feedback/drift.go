@@ -10,7 +10,9 @@ import (
 // Drift returns a function that feeds the live loss of each Match to a
 // drift detector and calls onDrift with the Match at which it fires:
 // drift detected on the live error of the model that serves, not on its
-// training error, for example to publish a request for retraining. add
+// training error, for example to retrain it: training.Trainer's
+// ReportDrift, given the Match's Score.Provenance.Model, makes the
+// trainer retrain and publish a new version. add
 // is the detector's Add method, such as that of training.PageHinkley or
 // training.ADWIN: it takes a loss and reports whether the mean loss has
 // drifted upward. loss computes a Match's loss (such as 0 for a right
