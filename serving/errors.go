@@ -49,6 +49,14 @@ var (
 	// configuration. Every package of the module wraps this one sentinel
 	// for that meaning; the text says which setting is wrong.
 	ErrConfig = errors.New("serving: invalid configuration")
+	// ErrCorruptState means saved state could not be restored: a
+	// checkpoint file or the bytes given to an UnmarshalBinary are
+	// truncated, fail their checksum, were written by another kind of
+	// object, or hold impossible values. Every package of the module that
+	// saves state (training checkpoints, quality meters, feedback joins,
+	// bandits, feedback readers) wraps this one sentinel for that meaning,
+	// and the object being restored is left unchanged.
+	ErrCorruptState = errors.New("serving: corrupt saved state")
 	// ErrMissingField means a named record lacks a field that the live
 	// model reads; the *FieldError names it.
 	ErrMissingField = errors.New("serving: missing field")

@@ -21,10 +21,6 @@ var (
 	// Bandit does not have. The refused reward changes nothing and is
 	// counted (see [Bandit.Refused]). The error is a *[RewardError].
 	ErrReward = errors.New("speculative: reward refused")
-	// ErrCheckpoint means [Bandit.UnmarshalBinary] was given a checkpoint
-	// it cannot restore: not one, of another policy, or with impossible
-	// values. The Bandit keeps its state.
-	ErrCheckpoint = errors.New("speculative: bad bandit checkpoint")
 )
 
 // RewardError details a refused reward.
@@ -363,15 +359,15 @@ func (b *Bandit) MarshalBinary() ([]byte, error) {
 // the Bandit missing from the checkpoint starts afresh, and an arm of the
 // checkpoint the Bandit no longer has is dropped, so that arms can be
 // added and retired across restarts. It returns an error wrapping
-// [ErrCheckpoint], and changes nothing, for data that is not such a
+// [serving.ErrCorruptState], and changes nothing, for data that is not such a
 // checkpoint, one of another policy, or one with impossible values.
 func (b *Bandit) UnmarshalBinary(data []byte) error {
 	var c checkpoint
 	if err := json.Unmarshal(data, &c); err != nil {
-		return fmt.Errorf("%w: %v", ErrCheckpoint, err)
+		return fmt.Errorf("%w: speculative: bandit checkpoint: %v", serving.ErrCorruptState, err)
 	}
 	if c.Policy != b.policy.String() {
-		return fmt.Errorf("%w: policy %q, this bandit's is %q", ErrCheckpoint, c.Policy, b.policy)
+		return fmt.Errorf("%w: speculative: bandit checkpoint: policy %q, this bandit's is %q", serving.ErrCorruptState, c.Policy, b.policy)
 	}
 	arms := make([]armState, len(b.arms))
 	rewards := make([]uint64, len(b.arms))
@@ -391,7 +387,7 @@ func (b *Bandit) UnmarshalBinary(data []byte) error {
 			ok = a.Sum >= 0 && a.Sum <= a.N*(1+1e-9)
 		}
 		if !ok {
-			return fmt.Errorf("%w: arm %q has impossible state %+v", ErrCheckpoint, a.Name, a)
+			return fmt.Errorf("%w: speculative: bandit checkpoint: arm %q has impossible state %+v", serving.ErrCorruptState, a.Name, a)
 		}
 		arms[i] = armState{n: a.N, s: a.Sum, ss: a.SumSq, logW: a.LogW, hi: a.High, lo: a.Low}
 		rewards[i], routed[i] = a.Rewards, a.Routed

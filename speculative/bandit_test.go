@@ -313,7 +313,7 @@ func TestBanditCheckpoint(t *testing.T) {
 		"negative n":   impossible,
 		"sum above n":  `{"policy":"thompson","arms":[{"name":"arm0","n":1,"sum":5,"sum_sq":25}]}`,
 	} {
-		if err := c.UnmarshalBinary([]byte(bad)); !errors.Is(err, speculative.ErrCheckpoint) {
+		if err := c.UnmarshalBinary([]byte(bad)); !errors.Is(err, serving.ErrCorruptState) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -420,7 +420,7 @@ func TestBanditExp3CheckpointUnderflow(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := `{"policy":"exp3","arms":[{"name":"arm0","n":10,"sum":5,"sum_sq":5,"log_w":-900},{"name":"arm1","n":10,"sum":8,"sum_sq":8,"log_w":-800},{"name":"arm2","n":10,"sum":1,"sum_sq":1,"log_w":-1000}]}`
-	if err := b.UnmarshalBinary([]byte(data)); err != nil && !errors.Is(err, speculative.ErrCheckpoint) {
+	if err := b.UnmarshalBinary([]byte(data)); err != nil && !errors.Is(err, serving.ErrCorruptState) {
 		t.Fatal(err)
 	}
 	if err := b.Reward("arm1", 1); err != nil {

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+
+	"github.com/modelstream/modelstream/serving"
 )
 
 // A checkpoint file is
@@ -77,18 +79,18 @@ func readCheckpoint(path string) ([]byte, error) {
 		return nil, fail(err)
 	}
 	if len(b) < headerLen+sumLen {
-		return nil, fail(fmt.Errorf("%w: %d bytes is too short (truncated?)", ErrCorruptCheckpoint, len(b)))
+		return nil, fail(fmt.Errorf("%w: training: %d bytes is too short (truncated?)", serving.ErrCorruptState, len(b)))
 	}
 	if string(b[:len(checkpointMagic)]) != checkpointMagic {
-		return nil, fail(fmt.Errorf("%w: not a modelstream checkpoint (bad magic)", ErrCorruptCheckpoint))
+		return nil, fail(fmt.Errorf("%w: training: not a modelstream checkpoint (bad magic)", serving.ErrCorruptState))
 	}
 	n := binary.BigEndian.Uint64(b[len(checkpointMagic):headerLen])
 	if n != uint64(len(b)-headerLen-sumLen) {
-		return nil, fail(fmt.Errorf("%w: header says %d payload bytes, file holds %d (truncated?)", ErrCorruptCheckpoint, n, len(b)-headerLen-sumLen))
+		return nil, fail(fmt.Errorf("%w: training: header says %d payload bytes, file holds %d (truncated?)", serving.ErrCorruptState, n, len(b)-headerLen-sumLen))
 	}
 	body, sum := b[:len(b)-sumLen], b[len(b)-sumLen:]
 	if want := sha256.Sum256(body); !bytes.Equal(want[:], sum) {
-		return nil, fail(fmt.Errorf("%w: checksum mismatch", ErrCorruptCheckpoint))
+		return nil, fail(fmt.Errorf("%w: training: checksum mismatch", serving.ErrCorruptState))
 	}
 	return b[headerLen : len(b)-sumLen], nil
 }
@@ -165,7 +167,7 @@ func learnerFromState(st *learnerState) (*Learner, error) {
 	case LeastSquares.String():
 		opts = append(opts, WithOptimizer(LeastSquares), WithForgetting(st.Forget))
 	default:
-		return nil, fmt.Errorf("%w: unknown optimizer %q", ErrCorruptCheckpoint, st.Optimizer)
+		return nil, fmt.Errorf("%w: training: unknown optimizer %q", serving.ErrCorruptState, st.Optimizer)
 	}
 	if st.Classes != 0 {
 		opts = append(opts, WithClasses(st.Classes))
@@ -181,7 +183,7 @@ func learnerFromState(st *learnerState) (*Learner, error) {
 	}
 	l, err := NewLearner(kindOf(st.Kind), st.Features, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorruptCheckpoint, err)
+		return nil, fmt.Errorf("%w: training: %v", serving.ErrCorruptState, err)
 	}
 	if err := l.load(st); err != nil {
 		return nil, err
@@ -204,7 +206,7 @@ func (l *Learner) load(st *learnerState) error {
 		return fmt.Errorf("%w: checkpoint holds a learner fitted with %s, this one uses %s", ErrCheckpointMismatch, opt, l.cfg.optimizer)
 	}
 	if l.ls != nil && (st.LS == nil || len(st.LS.Mean) != l.d+1 || len(st.LS.Cov) != (l.d+1)*(l.d+1)) {
-		return fmt.Errorf("%w: least-squares state missing or of the wrong size", ErrCorruptCheckpoint)
+		return fmt.Errorf("%w: training: least-squares state missing or of the wrong size", serving.ErrCorruptState)
 	}
 	n := l.k*l.d + l.k
 	ok := len(st.W) == l.k*l.d && len(st.B) == l.k && len(st.M) == n && len(st.V) == n &&
@@ -212,7 +214,7 @@ func (l *Learner) load(st *learnerState) error {
 		(st.YStd == nil) == (l.ystd == nil) &&
 		(st.YStd == nil || len(st.YStd.Mean) == 1 && len(st.YStd.M2) == 1 && len(st.YStd.Scale) == 1)
 	if !ok {
-		return fmt.Errorf("%w: state arrays have the wrong lengths", ErrCorruptCheckpoint)
+		return fmt.Errorf("%w: training: state arrays have the wrong lengths", serving.ErrCorruptState)
 	}
 	copy(l.w, st.W)
 	copy(l.b, st.B)
@@ -259,7 +261,7 @@ func (l *Learner) MarshalBinary() ([]byte, error) {
 func (l *Learner) UnmarshalBinary(b []byte) error {
 	var st learnerState
 	if err := json.Unmarshal(b, &st); err != nil {
-		return fmt.Errorf("%w: %v", ErrCorruptCheckpoint, err)
+		return fmt.Errorf("%w: training: %v", serving.ErrCorruptState, err)
 	}
 	if l.kind == 0 {
 		nl, err := learnerFromState(&st)
@@ -286,7 +288,7 @@ func (l *Learner) Save(path string) error {
 
 // Restore replaces l's state with the checkpoint at path, under the rules
 // of [Learner.UnmarshalBinary]. A truncated or damaged file gives a
-// *CheckpointError wrapping ErrCorruptCheckpoint, and l is unchanged.
+// *CheckpointError wrapping [serving.ErrCorruptState], and l is unchanged.
 func (l *Learner) Restore(path string) error {
 	b, err := readCheckpoint(path)
 	if err != nil {

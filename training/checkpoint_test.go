@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/modelstream/modelstream/serving"
 )
 
 func softmaxStream(n int, seed uint64) []Sample {
@@ -187,8 +189,8 @@ func TestCorruptCheckpointIsTypedError(t *testing.T) {
 		target, _ := NewLearner(Linear, 5)
 		err := target.Restore(p)
 		var ce *CheckpointError
-		if !errors.Is(err, ErrCorruptCheckpoint) || !errors.As(err, &ce) || ce.Path != p {
-			t.Errorf("%s: %v, want a *CheckpointError wrapping ErrCorruptCheckpoint", name, err)
+		if !errors.Is(err, serving.ErrCorruptState) || !errors.As(err, &ce) || ce.Path != p {
+			t.Errorf("%s: %v, want a *CheckpointError wrapping serving.ErrCorruptState", name, err)
 		}
 		if target.Steps() != 0 {
 			t.Errorf("%s: a failed restore changed the learner", name)

@@ -14,10 +14,6 @@ var (
 	// feature or target, a logistic target outside [0, 1], or a softmax
 	// class outside [0, K).
 	ErrInvalidSample = errors.New("training: invalid sample")
-	// ErrCorruptCheckpoint means a checkpoint file is truncated, fails its
-	// checksum, or does not decode. A corrupt checkpoint is never half
-	// applied: the learner or trainer it was meant for is unchanged.
-	ErrCorruptCheckpoint = errors.New("training: corrupt checkpoint")
 	// ErrCheckpointMismatch means a checkpoint decodes but was written for
 	// a different kind of learner (kind, feature count or class count).
 	ErrCheckpointMismatch = errors.New("training: checkpoint does not match the learner")
@@ -54,7 +50,8 @@ func (e *SampleError) Error() string {
 func (e *SampleError) Is(target error) bool { return target == ErrInvalidSample }
 
 // CheckpointError is returned when a checkpoint cannot be written or
-// read. It wraps ErrCorruptCheckpoint, ErrCheckpointMismatch, or the
+// read. It wraps [serving.ErrCorruptState] (a truncated,
+// damaged or undecodable file, never half applied), ErrCheckpointMismatch, or the
 // operating system's error (test with errors.Is(err, fs.ErrNotExist)).
 type CheckpointError struct {
 	// Op is "save" or "restore".

@@ -415,7 +415,7 @@ func (t *Trainer) restore() error {
 	fail := func(err error) error { return &CheckpointError{Op: "restore", Path: t.o.ckptPath, Err: err} }
 	var c trainerCheckpoint
 	if err := json.Unmarshal(b, &c); err != nil {
-		return fail(fmt.Errorf("%w: %v", ErrCorruptCheckpoint, err))
+		return fail(fmt.Errorf("%w: training: %v", serving.ErrCorruptState, err))
 	}
 	if c.Name != t.name {
 		return fail(fmt.Errorf("%w: checkpoint is for model %q, trainer is for %q", ErrCheckpointMismatch, c.Name, t.name))
@@ -424,7 +424,7 @@ func (t *Trainer) restore() error {
 		u, ok := t.o.detector.(encoding.BinaryUnmarshaler)
 		if ok {
 			if err := u.UnmarshalBinary(c.Detector); err != nil {
-				return fail(fmt.Errorf("%w: detector: %v", ErrCorruptCheckpoint, err))
+				return fail(fmt.Errorf("%w: training: detector: %v", serving.ErrCorruptState, err))
 			}
 		}
 	}

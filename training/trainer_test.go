@@ -295,7 +295,7 @@ func TestTrainerRefusesCorruptCheckpoint(t *testing.T) {
 	os.WriteFile(path, []byte("MSCKPT01 not really"), 0o600)
 	l, _ := NewLearner(Linear, 1)
 	_, err := NewTrainer("m", l, &sliceSource{}, PublisherFunc(func(context.Context, serving.Descriptor) error { return nil }), WithCheckpoint(path, 10))
-	if !errors.Is(err, ErrCorruptCheckpoint) {
+	if !errors.Is(err, serving.ErrCorruptState) {
 		t.Fatalf("NewTrainer over a corrupt checkpoint: %v", err)
 	}
 }

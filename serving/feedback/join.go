@@ -2,7 +2,6 @@ package feedback
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -11,10 +10,6 @@ import (
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/wire"
 )
-
-// ErrState means [Joiner.UnmarshalBinary] was given data that is not a
-// Joiner's state. The Joiner keeps its own.
-var ErrState = errors.New("feedback: bad join state")
 
 // Label is the truth about one scored record, read from the feedback
 // topic.
@@ -267,11 +262,11 @@ func (j *Joiner) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler: it replaces the
 // Joiner's state with one saved by MarshalBinary. Entries beyond the
 // Joiner's bound are dropped as overflow. Data that is not a saved state
-// is refused with an error wrapping ErrState.
+// is refused with an error wrapping [serving.ErrCorruptState].
 func (j *Joiner) UnmarshalBinary(data []byte) error {
 	var st joinState
 	if err := json.Unmarshal(data, &st); err != nil {
-		return fmt.Errorf("%w: %v", ErrState, err)
+		return fmt.Errorf("%w: feedback: %v", serving.ErrCorruptState, err)
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -152,7 +152,7 @@ func TestJoinStateRoundTrip(t *testing.T) {
 	if m, ok := k.AddScore("c", score(0.1), at(4)); !ok || m.Label.Class != "ok" {
 		t.Error("waiting label lost in restore")
 	}
-	if err := k.UnmarshalBinary([]byte("nope")); !errors.Is(err, ErrState) {
+	if err := k.UnmarshalBinary([]byte("nope")); !errors.Is(err, serving.ErrCorruptState) {
 		t.Errorf("garbage state: %v", err)
 	}
 }

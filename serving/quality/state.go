@@ -2,14 +2,11 @@ package quality
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-)
 
-// ErrState means UnmarshalBinary was given data that is not a saved
-// state, or one with impossible values. Nothing is changed.
-var ErrState = errors.New("quality: bad saved state")
+	"github.com/modelstream/modelstream/serving"
+)
 
 // meterState is the JSON form of a Meter. The bins are kept sparse: most
 // are empty for a model that scores in a narrow range.
@@ -56,30 +53,30 @@ func (m *Meter) restore(st meterState) error {
 	ae, ok2 := welfordOf(st.AbsErr)
 	se, ok3 := welfordOf(st.SqErr)
 	if !ok1 || !ok2 || !ok3 || st.Correct > st.ClassN || ll.n != st.ClassN || ae.n != se.n {
-		return fmt.Errorf("%w: inconsistent counts", ErrState)
+		return fmt.Errorf("%w: quality: inconsistent counts", serving.ErrCorruptState)
 	}
 	var pos, neg [bins]uint64
 	var np, nn uint64
 	for b, c := range st.Pos {
 		if b < 0 || b >= bins {
-			return fmt.Errorf("%w: bin %d", ErrState, b)
+			return fmt.Errorf("%w: quality: bin %d", serving.ErrCorruptState, b)
 		}
 		if np+c < np {
-			return fmt.Errorf("%w: bin counts overflow", ErrState)
+			return fmt.Errorf("%w: quality: bin counts overflow", serving.ErrCorruptState)
 		}
 		pos[b], np = c, np+c
 	}
 	for b, c := range st.Neg {
 		if b < 0 || b >= bins {
-			return fmt.Errorf("%w: bin %d", ErrState, b)
+			return fmt.Errorf("%w: quality: bin %d", serving.ErrCorruptState, b)
 		}
 		if nn+c < nn {
-			return fmt.Errorf("%w: bin counts overflow", ErrState)
+			return fmt.Errorf("%w: quality: bin counts overflow", serving.ErrCorruptState)
 		}
 		neg[b], nn = c, nn+c
 	}
 	if np+nn < np || np+nn > st.ClassN {
-		return fmt.Errorf("%w: more binary outcomes than classifications", ErrState)
+		return fmt.Errorf("%w: quality: more binary outcomes than classifications", serving.ErrCorruptState)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -94,11 +91,12 @@ func (m *Meter) restore(st meterState) error {
 func (m *Meter) MarshalBinary() ([]byte, error) { return json.Marshal(m.state()) }
 
 // UnmarshalBinary implements encoding.BinaryUnmarshaler: it replaces the
-// Meter's counts with saved ones, or returns an error wrapping ErrState.
+// Meter's counts with saved ones, or returns an error wrapping
+// [serving.ErrCorruptState].
 func (m *Meter) UnmarshalBinary(data []byte) error {
 	var st meterState
 	if err := json.Unmarshal(data, &st); err != nil {
-		return fmt.Errorf("%w: %v", ErrState, err)
+		return fmt.Errorf("%w: quality: %v", serving.ErrCorruptState, err)
 	}
 	return m.restore(st)
 }
@@ -128,15 +126,15 @@ func (t *Tracker) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary implements encoding.BinaryUnmarshaler: it replaces
 // every series with the saved ones, or returns an error wrapping
-// ErrState and changes nothing. Saved series beyond the Tracker's bound
+// [serving.ErrCorruptState] and changes nothing. Saved series beyond the Tracker's bound
 // are an error too.
 func (t *Tracker) UnmarshalBinary(data []byte) error {
 	var saved []seriesState
 	if err := json.Unmarshal(data, &saved); err != nil {
-		return fmt.Errorf("%w: %v", ErrState, err)
+		return fmt.Errorf("%w: quality: %v", serving.ErrCorruptState, err)
 	}
 	if len(saved) > t.max {
-		return fmt.Errorf("%w: %d series for a Tracker of %d", ErrState, len(saved), t.max)
+		return fmt.Errorf("%w: quality: %d series for a Tracker of %d", serving.ErrCorruptState, len(saved), t.max)
 	}
 	series := make(map[Key]*Meter, len(saved))
 	for _, s := range saved {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/modelstream/modelstream/serving"
 )
 
 func TestStateRoundTrip(t *testing.T) {
@@ -46,7 +48,7 @@ func TestStateRoundTrip(t *testing.T) {
 		"fractional n":  `[{"key":{"model":"m","version":1},"meter":{"abs_err":[1.5,1,1],"sq_err":[1.5,1,1]}}]`,
 		"binary excess": `[{"key":{"model":"m","version":1},"meter":{"class_n":1,"log_loss":[1,0,0],"pos":{"3":2}}}]`,
 	} {
-		if err := small.UnmarshalBinary([]byte(bad)); !errors.Is(err, ErrState) {
+		if err := small.UnmarshalBinary([]byte(bad)); !errors.Is(err, serving.ErrCorruptState) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -68,7 +70,7 @@ func TestStateRefusesImpossibleState(t *testing.T) {
 	} {
 		tr, _ := NewTracker(2)
 		err := tr.UnmarshalBinary([]byte(bad))
-		if !errors.Is(err, ErrState) {
+		if !errors.Is(err, serving.ErrCorruptState) {
 			t.Errorf("%s: accepted (%v); snapshot %+v", name, err, tr.Snapshot())
 		}
 		if _, err := json.Marshal(tr.Snapshot()); err != nil {

@@ -24,11 +24,6 @@ import (
 	"github.com/modelstream/modelstream/serving/wire"
 )
 
-// ErrCheckpoint means the checkpoint file exists but cannot be restored:
-// it is not a checkpoint, or a state in it is refused. Run returns it
-// without reading anything, rather than start over and count twice.
-var ErrCheckpoint = errors.New("feedbackkafka: bad checkpoint")
-
 // Stateful is state saved in the checkpoint along with the join, such as
 // a speculative.Bandit fed by the matches, so that after a restart it
 // stands exactly where the offsets do.
@@ -249,14 +244,14 @@ func (r *Reader) restore() (map[string]int64, error) {
 		return offsets, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+		return nil, fmt.Errorf("%w: feedbackkafka: checkpoint: %v", serving.ErrCorruptState, err)
 	}
 	var c checkpoint
 	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCheckpoint, r.o.path, err)
+		return nil, fmt.Errorf("%w: feedbackkafka: checkpoint: %s: %v", serving.ErrCorruptState, r.o.path, err)
 	}
 	if err := r.join.UnmarshalBinary(c.Join); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrCheckpoint, r.o.path, err)
+		return nil, fmt.Errorf("%w: feedbackkafka: checkpoint: %s: %w", serving.ErrCorruptState, r.o.path, err)
 	}
 	for name, s := range r.o.states {
 		raw, ok := c.States[name]
@@ -264,7 +259,7 @@ func (r *Reader) restore() (map[string]int64, error) {
 			continue // a state added since: it starts afresh
 		}
 		if err := s.UnmarshalBinary(raw); err != nil {
-			return nil, fmt.Errorf("%w: %s: state %q: %w", ErrCheckpoint, r.o.path, name, err)
+			return nil, fmt.Errorf("%w: feedbackkafka: checkpoint: %s: state %q: %w", serving.ErrCorruptState, r.o.path, name, err)
 		}
 	}
 	if c.Offsets != nil {
@@ -323,7 +318,10 @@ func (r *Reader) save(offsets map[string]int64) error {
 
 // Run reads and joins until ctx is done, then writes a last checkpoint
 // and returns nil; it returns an error if the checkpoint cannot be
-// restored or the cluster cannot be reached at all. A missing or deleted
+// restored or the cluster cannot be reached at all. A checkpoint file that
+// exists but is not a checkpoint, or holds a state that is refused, gives
+// an error wrapping [serving.ErrCorruptState] before anything is read,
+// rather than start over and count twice. A missing or deleted
 // topic is not an error: it is counted, and tried again every Retry, so
 // that the scores keep flowing while the feedback is away.
 func (r *Reader) Run(ctx context.Context) error {

@@ -365,7 +365,7 @@ func TestNewReaderValidates(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cp.json")
 	os.WriteFile(path, []byte("{not json"), 0o600)
 	r, _ := feedbackkafka.NewReader(cfg, "s", "l", j, f, feedbackkafka.Checkpoint(path, time.Second))
-	if err := r.Run(context.Background()); !errors.Is(err, feedbackkafka.ErrCheckpoint) {
+	if err := r.Run(context.Background()); !errors.Is(err, serving.ErrCorruptState) {
 		t.Errorf("corrupt checkpoint: %v", err)
 	}
 }
