@@ -200,17 +200,31 @@ func (v *Verifier) checkSignature(d serving.Descriptor) (string, error) {
 // records nothing: a version counts as seen only once it went live (see
 // OnModelEvent), so a message that is admitted but never loads, however
 // high its version, cannot make the good versions after it replays.
+//
+// The store is read without the Verifier's lock held, so that a slow
+// read of one name delays neither other names nor OnModelEvent.
 func (v *Verifier) checkReplay(ctx context.Context, ref serving.ModelRef) error {
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	last, seen := v.last[ref.Name]
+	v.mu.Unlock()
 	if !seen && v.store != nil {
 		d, err := v.store.Latest(ctx, ref.Name)
 		switch {
 		case err == nil || errors.Is(err, registry.ErrPruned):
-			last, seen = d.Ref(), true
+			v.mu.Lock()
+			// An activation recorded during the read wins unless it is
+			// older than what the store held, as in OnModelEvent.
+			last = d.Ref()
+			if cur, ok := v.last[ref.Name]; ok && cur.Version >= last.Version {
+				last = cur
+			}
 			v.last[ref.Name] = last
+			v.mu.Unlock()
+			seen = true
 		case errors.Is(err, registry.ErrNotFound):
+			v.mu.Lock()
+			last, seen = v.last[ref.Name]
+			v.mu.Unlock()
 		default:
 			return &RejectError{Model: ref, Reason: ErrReplay, Err: fmt.Errorf("cannot read the last stored version: %w", err)}
 		}
