@@ -116,8 +116,12 @@ func (a *ADWIN) Len() int64 { return a.st.Width }
 // Mean returns the mean of the current window, or NaN when empty.
 func (a *ADWIN) Mean() float64 { return a.st.Total / float64(a.st.Width) }
 
-// Add implements Detector.
+// Add implements Detector. A NaN or ±Inf value is skipped: it has no
+// usable size, and would make the window's total non-finite for good.
 func (a *ADWIN) Add(x float64) bool {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return false
+	}
 	a.insert(x)
 	a.st.Ticks++
 	if a.st.Ticks%a.st.Clock != 0 || a.st.Width < 2*a.st.MinWindow {

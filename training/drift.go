@@ -8,7 +8,8 @@ import (
 // Detector watches a stream of values, usually a model's per-record
 // loss or 0/1 error, and reports when their mean has drifted upward.
 // Add returns true on the record at which drift is detected; the
-// detector then starts afresh by itself. Detectors are not safe for
+// detector then starts afresh by itself. PageHinkley and ADWIN skip a
+// NaN or ±Inf value (an infinite loss). Detectors are not safe for
 // concurrent use.
 type Detector interface {
 	// Add observes x and reports whether drift was detected.
@@ -100,8 +101,12 @@ func NewPageHinkley(opts ...PageHinkleyOption) (*PageHinkley, error) {
 	return p, nil
 }
 
-// Add implements Detector.
+// Add implements Detector. A NaN or ±Inf value is skipped: it has no
+// usable size, and would make the running mean non-finite for good.
 func (p *PageHinkley) Add(x float64) bool {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return false
+	}
 	p.st.N++
 	p.st.Mean += (x - p.st.Mean) / float64(p.st.N)
 	p.st.Sum = p.st.Alpha*p.st.Sum + (x - p.st.Mean - p.st.Delta)
