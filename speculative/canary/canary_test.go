@@ -267,6 +267,7 @@ func TestNewValidates(t *testing.T) {
 		"steps not to 1":    {canary.Steps(0.1, 0.5)},
 		"steps decreasing":  {canary.Steps(0.5, 0.1, 1)},
 		"zero step":         {canary.Steps(0, 1)},
+		"single step":       {canary.Steps(1)}, // the champion gets no traffic: it held forever
 		"alpha 0":           {canary.Alpha(0)},
 		"alpha 1":           {canary.Alpha(1)},
 		"negative margin":   {canary.ErrorMargin(-0.1)},

@@ -68,11 +68,17 @@ func Name(name string) Option {
 }
 
 // Steps sets the candidate's shares of traffic, one per step, increasing
-// and ending at 1. The default is 0.01, 0.05, 0.25, 1.
+// and ending at 1, at least two of them: the guardrails compare the two
+// models at the steps before the last, so a rollout made of the last
+// step alone would never have the evidence to promote. The default is
+// 0.01, 0.05, 0.25, 1.
 func Steps(shares ...float64) Option {
 	return func(c *config) error {
 		if len(shares) == 0 || shares[len(shares)-1] != 1 {
 			return configError("Steps%v: must end at 1", shares)
+		}
+		if len(shares) < 2 {
+			return configError("Steps%v: at least one share below 1 must come before the 1, so that the champion serves while the models are compared", shares)
 		}
 		for i, s := range shares {
 			if !(s > 0 && s <= 1) || (i > 0 && s <= shares[i-1]) {
