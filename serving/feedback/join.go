@@ -262,11 +262,28 @@ func (j *Joiner) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler: it replaces the
 // Joiner's state with one saved by MarshalBinary. Entries beyond the
 // Joiner's bound are dropped as overflow. Data that is not a saved state
-// is refused with an error wrapping [serving.ErrCorruptState].
+// (one holding a waiting key twice included) is refused with an error
+// wrapping [serving.ErrCorruptState], and leaves the Joiner as it was.
 func (j *Joiner) UnmarshalBinary(data []byte) error {
 	var st joinState
 	if err := json.Unmarshal(data, &st); err != nil {
 		return fmt.Errorf("%w: feedback: %v", serving.ErrCorruptState, err)
+	}
+	// A saved state holds each waiting key once: a key waiting both as a
+	// score and as a label would have joined.
+	seen := make(map[string]bool, len(st.Scores))
+	for _, e := range st.Scores {
+		if seen[e.Key] {
+			return fmt.Errorf("%w: feedback: score key %q waits twice", serving.ErrCorruptState, e.Key)
+		}
+		seen[e.Key] = true
+	}
+	labels := make(map[string]bool, len(st.Labels))
+	for _, e := range st.Labels {
+		if labels[e.Key] || seen[e.Key] {
+			return fmt.Errorf("%w: feedback: label key %q waits twice, or as a score too", serving.ErrCorruptState, e.Key)
+		}
+		labels[e.Key] = true
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -1,6 +1,7 @@
 package feedback
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -280,5 +281,36 @@ func TestObserveClassNames(t *testing.T) {
 	}
 	if _, err := ObserveClasses(tr, Multiclass, "a", "a"); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("duplicate class names: %v", err)
+	}
+}
+
+// TestJoinStateRefusesDuplicateKeys: a saved state never holds a key
+// twice among the waiting scores, twice among the waiting labels, or
+// both waiting as a score and as a label (the two would have joined).
+// Such data is refused with serving.ErrCorruptState, and the Joiner
+// keeps its state.
+// It was accepted: the map kept one entry and the queue two, so the
+// counts and the expiry of the key went wrong.
+func TestJoinStateRefusesDuplicateKeys(t *testing.T) {
+	sc := func(k string) entry[wire.Score] { return entry[wire.Score]{Key: k, Value: score(0.5), Time: at(1)} }
+	lb := func(k string) entry[Label] { return entry[Label]{Key: k, Value: Label{Key: k, Value: 1, Time: at(1)}, Time: at(1)} }
+	for name, st := range map[string]joinState{
+		"score twice":         {Scores: []entry[wire.Score]{sc("a"), sc("b"), sc("a")}},
+		"label twice":         {Labels: []entry[Label]{lb("a"), lb("a")}},
+		"score and label too": {Scores: []entry[wire.Score]{sc("a")}, Labels: []entry[Label]{lb("a")}},
+	} {
+		data, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := newStreams(time.Minute, 10)
+		j.AddScore("kept", score(0.1), at(0))
+		before := j.Stats()
+		if err := j.UnmarshalBinary(data); !errors.Is(err, serving.ErrCorruptState) {
+			t.Errorf("%s: %v, want ErrCorruptState", name, err)
+		}
+		if j.Stats() != before {
+			t.Errorf("%s: a refused state changed the Joiner: %+v, was %+v", name, j.Stats(), before)
+		}
 	}
 }
