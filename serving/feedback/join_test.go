@@ -293,7 +293,9 @@ func TestObserveClassNames(t *testing.T) {
 // counts and the expiry of the key went wrong.
 func TestJoinStateRefusesDuplicateKeys(t *testing.T) {
 	sc := func(k string) entry[wire.Score] { return entry[wire.Score]{Key: k, Value: score(0.5), Time: at(1)} }
-	lb := func(k string) entry[Label] { return entry[Label]{Key: k, Value: Label{Key: k, Value: 1, Time: at(1)}, Time: at(1)} }
+	lb := func(k string) entry[Label] {
+		return entry[Label]{Key: k, Value: Label{Key: k, Value: 1, Time: at(1)}, Time: at(1)}
+	}
 	for name, st := range map[string]joinState{
 		"score twice":         {Scores: []entry[wire.Score]{sc("a"), sc("b"), sc("a")}},
 		"label twice":         {Labels: []entry[Label]{lb("a"), lb("a")}},

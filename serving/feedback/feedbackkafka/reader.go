@@ -53,8 +53,10 @@ func JoinByInput() Option { return func(o *options) error { o.byInput = true; re
 // in both topics, the Joiner's state, and every state given with
 // [Save], in one file replaced atomically. A restarted Reader so resumes
 // where the file stands, neither skipping nor counting any record twice,
-// also after a crash. The default is no checkpoint: a Reader starts at
-// the oldest records of both topics.
+// also after a crash. A file that cannot be restored (not a checkpoint,
+// a negative offset, a state refused) is restored not at all: Run fails
+// and leaves the Joiner and the states as they were. The default is no
+// checkpoint: a Reader starts at the oldest records of both topics.
 func Checkpoint(path string, interval time.Duration) Option {
 	return func(o *options) error {
 		if path == "" || interval <= 0 {
@@ -250,17 +252,52 @@ func (r *Reader) restore() (map[string]int64, error) {
 	if err := json.Unmarshal(data, &c); err != nil {
 		return nil, fmt.Errorf("%w: feedbackkafka: checkpoint: %s: %v", serving.ErrCorruptState, r.o.path, err)
 	}
+	// A negative offset would reach sarama as OffsetNewest or
+	// OffsetOldest, and skip or re-read a partition.
+	for pos, off := range c.Offsets {
+		if off < 0 {
+			return nil, fmt.Errorf("%w: feedbackkafka: checkpoint: %s: offset %d for %q", serving.ErrCorruptState, r.o.path, off, pos)
+		}
+	}
+	// All or nothing: what was restored before a refusal is put back as
+	// it was, so that a refused checkpoint leaves the Joiner and the
+	// states untouched.
+	type saved struct {
+		u    interface{ UnmarshalBinary([]byte) error }
+		prev []byte
+	}
+	var undo []saved
+	rollback := func() {
+		for _, s := range slices.Backward(undo) {
+			if err := s.u.UnmarshalBinary(s.prev); err != nil {
+				r.log.Error("feedbackkafka: cannot put a state back after a refused checkpoint", "err", err)
+			}
+		}
+	}
+	prev, err := r.join.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
 	if err := r.join.UnmarshalBinary(c.Join); err != nil {
 		return nil, fmt.Errorf("%w: feedbackkafka: checkpoint: %s: %w", serving.ErrCorruptState, r.o.path, err)
 	}
+	undo = append(undo, saved{r.join, prev})
 	for name, s := range r.o.states {
 		raw, ok := c.States[name]
 		if !ok {
 			continue // a state added since: it starts afresh
 		}
+		prev, err := s.MarshalBinary()
+		if err != nil {
+			rollback()
+			return nil, fmt.Errorf("feedbackkafka: state %q: %w", name, err)
+		}
 		if err := s.UnmarshalBinary(raw); err != nil {
+			undo = append(undo, saved{s, prev}) // it may have changed before refusing
+			rollback()
 			return nil, fmt.Errorf("%w: feedbackkafka: checkpoint: %s: state %q: %w", serving.ErrCorruptState, r.o.path, name, err)
 		}
+		undo = append(undo, saved{s, prev})
 	}
 	if c.Offsets != nil {
 		offsets = c.Offsets
