@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -608,4 +610,115 @@ func TestActivationTimeIsTheSwap(t *testing.T) {
 	last := log.events[len(log.events)-1]
 	assert.Equal(t, serving.EventActivated, last.Kind)
 	assert.True(t, last.Time.Equal(h[3].At))
+}
+
+// TestNonFiniteAtEveryPosition: a NaN, +Inf or -Inf anywhere in a row of
+// 1 to 13 features (every lane and every tail of the unrolled scan) is
+// refused with its index, by Score and by ScoreBatch; -0, the largest
+// and the smallest values are not.
+func TestNonFiniteAtEveryPosition(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t)
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 1), &servingtest.Fake{})))
+	sc := s.Model("m")
+	bs := sc.(serving.BatchScorer)
+	for n := 1; n <= 13; n++ {
+		ok := make([]float64, n)
+		for i := range ok {
+			ok[i] = []float64{math.Copysign(0, -1), math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64}[i%4]
+		}
+		_, err := sc.Score(ctx, serving.Record{Features: ok})
+		require.NoError(t, err, "%d finite features", n)
+		for i := range n {
+			for _, bad := range []float64{nanValue(), infValue(), -infValue()} {
+				row := slices.Clone(ok)
+				row[i] = bad
+				_, err := sc.Score(ctx, serving.Record{Features: row})
+				var ne *serving.NonFiniteError
+				require.ErrorAs(t, err, &ne, "%v at %d of %d", bad, i, n)
+				assert.Equal(t, i, ne.Index)
+				out, errs := make([]serving.Result, 2), make([]error, 2)
+				bs.ScoreBatch(ctx, []serving.Record{{Features: ok}, {Features: row}}, out, errs)
+				require.NoError(t, errs[0])
+				require.ErrorAs(t, errs[1], &ne, "batch: %v at %d of %d", bad, i, n)
+				assert.Equal(t, i, ne.Index)
+			}
+		}
+	}
+}
+
+// durations is a HookScored that keeps the durations it is given.
+type durations struct {
+	mu   sync.Mutex
+	took []time.Duration
+	errs int
+}
+
+func (d *durations) OnScored(_ serving.ModelRef, took time.Duration, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.took = append(d.took, took)
+	if err != nil {
+		d.errs++
+	}
+}
+
+// thirdFails fails every third call.
+type thirdFails struct{ n atomic.Int64 }
+
+func (m *thirdFails) Predict(context.Context, []float64) (serving.Prediction, error) {
+	if m.n.Add(1)%3 == 0 {
+		return serving.Prediction{}, servingtest.ErrInjected
+	}
+	return serving.Prediction{Value: 1}, nil
+}
+
+// TestStatsTiming: Invocations and Errors count every call, by Score and
+// by ScoreBatch, whether or not it was timed. With a HookScored every
+// call is timed, so Total, Min and Max are exactly the sum, least and
+// greatest of the durations the hook was given; without one the timing
+// is sampled and Total is Mean × Invocations.
+func TestStatsTiming(t *testing.T) {
+	ctx := context.Background()
+	for _, hooked := range []bool{false, true} {
+		d := &durations{}
+		opts := []serving.Option{}
+		if hooked {
+			opts = append(opts, serving.WithHooks(d))
+		}
+		s := newServer(t, opts...)
+		require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 1), &thirdFails{})))
+		sc := s.Model("m")
+		for range 200 {
+			_, _ = sc.Score(ctx, serving.Record{Features: []float64{1}})
+		}
+		recs := make([]serving.Record, 50)
+		for i := range recs {
+			recs[i].Features = []float64{1}
+		}
+		out, errs := make([]serving.Result, 50), make([]error, 50)
+		for range 3 {
+			sc.(serving.BatchScorer).ScoreBatch(ctx, recs, out, errs)
+		}
+		st, _ := statsOf(s, "m")
+		assert.EqualValues(t, 350, st.Invocations, "hooked %v", hooked)
+		assert.EqualValues(t, 350/3, st.Errors, "hooked %v", hooked)
+		if !hooked {
+			assert.Equal(t, st.Mean*350, st.Total)
+			assert.LessOrEqual(t, st.Min, st.Mean)
+			assert.LessOrEqual(t, st.Mean, st.Max)
+			continue
+		}
+		require.Len(t, d.took, 350)
+		assert.Equal(t, 350/3, d.errs)
+		var sum time.Duration
+		for _, x := range d.took {
+			sum += x
+		}
+		// A batch's share is its time divided by its size, so the hook's
+		// sum can be short of the batch's time by the remainders.
+		assert.InDelta(t, float64(sum), float64(st.Total), 3*50)
+		assert.Equal(t, slices.Min(d.took), st.Min)
+		assert.Equal(t, slices.Max(d.took), st.Max)
+	}
 }

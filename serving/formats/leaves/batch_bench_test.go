@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"testing"
 
 	lv "github.com/dmitryikh/leaves"
@@ -124,6 +125,124 @@ func BenchmarkBatchOverhead(b *testing.B) {
 				sink += out[0].Value
 			}
 			perRecord(b)
+			if sink == 0 {
+				b.Fatal("no predictions")
+			}
+		})
+	}
+}
+
+// BenchmarkPairedOverhead is BenchmarkBatchOverhead made steady for a
+// loaded machine. Each iteration scores the same 64 rows three ways, in
+// rotating order: with bare leaves (PredictSingle, the baseline), with
+// this package's Model (Predict at size 1, PredictBatch in batches of
+// size otherwise) and through the Server (Score at size 1, ScoreBatch
+// otherwise). Each is timed with the CPU clock of the goroutine's own
+// locked OS thread, so that neither drifting load nor other processes'
+// time lands on one side only. It reports ns/record for each and the
+// ratios to raw: server/raw is the overhead to compare with the goal
+// (1.05 at size 1, 1.01 from size 8), model/raw the format's share.
+//
+//	go test ./serving/formats/leaves/ -run '^$' -bench PairedOverhead -count 10
+func BenchmarkPairedOverhead(b *testing.B) {
+	if threadCPU() == 0 {
+		b.Skip("no per-thread CPU clock on this platform")
+	}
+	model, rows := benchRows(b)
+	ctx := context.Background()
+	e, err := lv.LGEnsembleFromReader(bufio.NewReader(bytes.NewReader(model)), true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := serving.NewServer(serving.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	m, err := serving.Load(ctx, serving.Descriptor{Name: "bc", Format: leaves.FormatLightGBM, Bytes: model})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The Server serves the very Model measured bare, so that the two
+	// differ by the Server's work only, not by where the trees lie in
+	// memory.
+	if _, err := srv.ActivateModel(ctx, serving.ModelRef{Name: "bc", Version: 1}, m); err != nil {
+		b.Fatal(err)
+	}
+	bp := m.(serving.BatchPredictor)
+	sc := srv.Model("bc")
+	bs := sc.(serving.BatchScorer)
+	const block = 64
+	recs := make([]serving.Record, block)
+	feats := make([][]float64, block)
+	for i := range recs {
+		feats[i] = rows[i%len(rows)]
+		recs[i] = serving.Record{Features: feats[i]}
+	}
+	for _, size := range []int{1, 8, 64} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			out := make([]serving.Result, size)
+			errs := make([]error, size)
+			preds := make([]serving.Prediction, size)
+			var sink float64
+			raw := func() {
+				for _, r := range feats {
+					sink += e.PredictSingle(r, 0)
+				}
+			}
+			bare := func() {
+				for i := 0; i < block; i += size {
+					if size == 1 {
+						p, err := m.Predict(ctx, feats[i])
+						if err != nil {
+							b.Fatal(err)
+						}
+						sink += p.Value
+						continue
+					}
+					if err := bp.PredictBatch(ctx, feats[i:i+size], preds); err != nil {
+						b.Fatal(err)
+					}
+					sink += preds[0].Value
+				}
+			}
+			server := func() {
+				for i := 0; i < block; i += size {
+					if size == 1 {
+						res, err := sc.Score(ctx, recs[i])
+						if err != nil {
+							b.Fatal(err)
+						}
+						sink += res.Value
+						continue
+					}
+					bs.ScoreBatch(ctx, recs[i:i+size], out, errs)
+					if errs[0] != nil {
+						b.Fatal(errs[0])
+					}
+					sink += out[0].Value
+				}
+			}
+			ways := [3]func(){raw, bare, server}
+			var ns [3]int64
+			n := 0
+			for b.Loop() {
+				for k := range ways {
+					w := (n + k) % 3
+					t0 := threadCPU()
+					ways[w]()
+					ns[w] += threadCPU() - t0
+				}
+				n++
+			}
+			perRecord := func(ns int64) float64 { return float64(ns) / float64(n*block) }
+			b.ReportMetric(perRecord(ns[0]), "raw-ns/record")
+			b.ReportMetric(perRecord(ns[1]), "model-ns/record")
+			b.ReportMetric(perRecord(ns[2]), "server-ns/record")
+			b.ReportMetric(float64(ns[1])/float64(ns[0]), "model/raw")
+			b.ReportMetric(float64(ns[2])/float64(ns[0]), "server/raw")
 			if sink == 0 {
 				b.Fatal("no predictions")
 			}
