@@ -55,10 +55,11 @@ func chart(path string, results ...result) error {
 func panel(r result) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = r.name + ": " + string(r.final.Action)
-	p.X.Label.Text = "records"
+	p.X.Label.Text = "transactions scored"
 	p.Y.Label.Text = "share / accuracy"
 	p.Y.Min, p.Y.Max = 0, 1.08
 	p.Legend.Top, p.Legend.Left = false, true
+	p.Legend.YOffs = vg.Inch // above the share's first step, below the accuracies
 	share := make(plotter.XYs, 0, len(r.points))
 	var cand, champ plotter.XYs
 	for _, pt := range r.points {
@@ -90,8 +91,12 @@ func panel(r result) (*plot.Plot, error) {
 		p.Legend.Add(s.name, l)
 	}
 	var labels plotter.XYLabels
-	for _, d := range r.decisions {
-		x := float64(d.Time.Sub(simStart).Milliseconds() + 1) // one record per simulated millisecond
+	span := 1.0
+	if len(r.points) > 0 {
+		span = float64(r.points[len(r.points)-1].record)
+	}
+	for _, m := range r.marks {
+		x, d := float64(m.record), m.d
 		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: 0}, {X: x, Y: 1.02}})
 		if err != nil {
 			return nil, err
@@ -102,9 +107,11 @@ func panel(r result) (*plot.Plot, error) {
 		if d.Action == canary.Advance {
 			text = fmt.Sprintf("→ %g%%", 100*d.Share)
 		}
+		// Decisions close together (the last steps often are) get their
+		// labels one below the other.
 		y := 1.04
-		if d.Action == canary.Promote || d.Action == canary.Rollback {
-			y = 0.95 // below the last step's label, which is often close
+		if k := len(labels.XYs); k > 0 && x-labels.XYs[k-1].X < 0.08*span && labels.XYs[k-1].Y > 0.8 {
+			y = labels.XYs[k-1].Y - 0.08
 		}
 		labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: y})
 		labels.Labels = append(labels.Labels, text)

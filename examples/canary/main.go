@@ -1,17 +1,33 @@
-// Command canary shows an automated rollout with package
-// speculative/canary: a candidate version of a fraud model is ramped up
-// against the champion in steps of 1%, 5%, 25% and 100% of the traffic
-// while its error rate, latency and live accuracy hold, and rolled back
-// as soon as one of them is shown worse.
+// Command canary shows an automated rollout decided by live outcomes,
+// end to end on Kafka, with nothing installed:
 //
-// It runs two rollouts in-process, with no flags and no broker, on a
-// simulated stream whose truth arrives 500 records after each score (as
-// labels on a feedback topic would): a good candidate, slightly more
-// accurate than the champion, which is promoted; and a bad one, much
-// less accurate, which is rolled back before 5% of the traffic saw it.
-// It prints every decision with its reason, the audit trail's size, and
-// writes canary.png: the candidate's traffic share and the live
-// accuracy of both versions over time, with the decisions marked.
+//	go run ./examples/canary
+//
+// It starts an embedded Kafka broker and runs two rollouts of a new
+// version of a fraud model against the live one, each on its own topics.
+// Transactions stream into a data topic; a kafka.Source scores each with
+// a canary.Controller, which routes it to the champion (v1) or the
+// candidate (v2), both real logistic models in serving.Servers, and the
+// Sink writes the scores to a scores topic. The truth about each
+// transaction ("fraud" or "ok") arrives later on a feedback topic, for 80%
+// of them, some time after the transaction. A feedbackkafka.Reader joins
+// the truth to the scores; the joined outcomes measure live quality per
+// version (package serving/quality) and feed the Controller's quality
+// guardrail.
+//
+// The Controller ramps the candidate through 1%, 5%, 25% and 100% of the
+// traffic while its error rate, latency and live error rate are shown no
+// worse than the champion's, and rolls it back as soon as one is shown
+// worse. A good candidate (wrong on about 7% of transactions, against the
+// champion's 10%) is promoted; a bad one (wrong on about 30%) is rolled
+// back before 5% of the traffic saw it. The program prints every decision
+// with its evidence, and writes canary.png: the candidate's traffic share
+// and both versions' live accuracy over time, with the decisions marked.
+//
+// Flags (all optional):
+//
+//	-brokers host:port[,...]  use a real Kafka cluster instead of the embedded one
+//	-out canary.png           where to write the chart
 package main
 
 import (
@@ -20,56 +36,124 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"os"
-	"strconv"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/IBM/sarama"
+
 	"github.com/modelstream/modelstream/governance"
+	"github.com/modelstream/modelstream/internal/demo"
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/feedback"
+	"github.com/modelstream/modelstream/serving/feedback/feedbackkafka"
+	"github.com/modelstream/modelstream/serving/formats/linear"
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/quality"
 	"github.com/modelstream/modelstream/speculative/canary"
 )
 
 func main() {
+	brokers := flag.String("brokers", "", "comma-separated Kafka brokers; empty starts an embedded broker")
 	out := flag.String("out", "canary.png", "where to write the chart")
 	flag.Parse()
-	good, err := run(os.Stdout, scenario{name: "good candidate", wrong: 0.07})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg := defaultConfig()
+	cfg.brokers = *brokers
+	good, bad, err := runBoth(ctx, os.Stdout, cfg)
 	if err != nil {
-		log.Fatal(err)
-	}
-	bad, err := run(os.Stdout, scenario{name: "bad candidate", wrong: 0.30})
-	if err != nil {
-		log.Fatal(err)
+		fmt.Fprintln(os.Stderr, "canary:", err)
+		os.Exit(1)
 	}
 	if err := chart(*out, good, bad); err != nil {
-		log.Fatal(err)
+		fmt.Fprintln(os.Stderr, "canary:", err)
+		os.Exit(1)
 	}
-	fmt.Printf("chart written to %s\n", *out)
+	fmt.Printf("\nchart written to %s\n", *out)
 	if good.final.Action != canary.Promote {
-		log.Fatalf("the good candidate was not promoted: %s", good.final.Reason)
+		fmt.Fprintf(os.Stderr, "canary: the good candidate was not promoted: %s\n", good.final.Reason)
+		os.Exit(1)
 	}
 	if bad.final.Action != canary.Rollback || bad.final.Seen >= 0.05 {
-		log.Fatalf("the bad candidate was not rolled back before 5%% of the traffic saw it: %s (seen %.2f%%)", bad.final.Reason, 100*bad.final.Seen)
+		fmt.Fprintf(os.Stderr, "canary: the bad candidate was not rolled back before 5%% of the traffic saw it: %s (seen %.2f%%)\n", bad.final.Reason, 100*bad.final.Seen)
+		os.Exit(1)
 	}
 }
 
-// scenario is one rollout: the candidate's share of wrong answers (the
-// champion's is 10%).
-type scenario struct {
-	name  string
-	wrong float64
+// config is what a run needs; the test shortens nothing but the limits.
+type config struct {
+	brokers     string  // empty starts an embedded broker
+	maxRecords  int     // a rollout gives up (and holds) after this many transactions
+	evalEvery   int     // scored transactions between evaluations
+	labelDelay  int     // transactions between one and its truth
+	labelled    float64 // share of transactions whose truth arrives
+	ahead       int     // how far the producer may run ahead of the scoring
+	minCalls    uint64  // canary.MinCalls
+	minOutcomes uint64  // canary.MinOutcomes
 }
 
+func defaultConfig() config {
+	return config{maxRecords: 400000, evalEvery: 1000, labelDelay: 2000, labelled: 0.8, ahead: 1500, minCalls: 400, minOutcomes: 200}
+}
+
+// scenario is one rollout: the candidate's error in the angle of its
+// decision boundary, in degrees (the champion's is 22°).
+type scenario struct {
+	name  string
+	slug  string // topic prefix
+	angle float64
+}
+
+var scenarios = [2]scenario{
+	{name: "good candidate", slug: "canary-good", angle: 12},
+	{name: "bad candidate", slug: "canary-bad", angle: 100},
+}
+
+// The concept: a transaction is fraud when cos φ·amount + sin φ·velocity
+// > 1 (about 18% are), where amount and velocity are standardised; 3% of
+// the truth is noise. A model whose boundary is turned by d degrees from
+// the truth's is wrong on about 3% + 0.35%·d of the transactions, up to
+// d ≈ 90°: the champion, at 22°, on about 10%.
 const (
-	championWrong = 0.10
-	failRate      = 0.002 // both versions fail this share of calls
-	maxRecords    = 600000
-	evalEvery     = 1000 // records between evaluations
-	labelDelay    = 500  // records between a score and its truth
-	labelled      = 0.8  // share of records whose truth arrives
+	truthAngle    = 30.0
+	championAngle = truthAngle + 22
+	noise         = 0.03
 )
+
+// fraudModel is a logistic model whose boundary is at angle degrees.
+func fraudModel(v uint64, angle float64) serving.Descriptor {
+	a := angle * math.Pi / 180
+	const sharp = 4 // the steepness of the probability across the boundary
+	doc := linear.Document{
+		Kind: linear.KindLogistic, Features: 3, FeatureNames: []string{"amount", "velocity", "distance"},
+		Weights: [][]float64{{sharp * math.Cos(a), sharp * math.Sin(a), 0}}, Bias: []float64{-sharp},
+		Classes: []string{"ok", "fraud"},
+	}
+	b, err := doc.Marshal()
+	if err != nil {
+		panic(err)
+	}
+	return serving.Descriptor{Name: "fraud", Format: linear.FormatName, Version: v, Bytes: b,
+		Description: fmt.Sprintf("fraud model v%d, boundary at %g°", v, angle)}
+}
+
+// transaction returns the i-th transaction's features and truth.
+func transaction(r *rand.Rand) (x [3]float64, fraud bool) {
+	x = [3]float64{r.NormFloat64(), r.NormFloat64(), r.NormFloat64()}
+	a := truthAngle * math.Pi / 180
+	fraud = math.Cos(a)*x[0]+math.Sin(a)*x[1] > 1
+	if r.Float64() < noise {
+		fraud = !fraud
+	}
+	return x, fraud
+}
 
 // point is the state after one evaluation.
 type point struct {
@@ -78,127 +162,297 @@ type point struct {
 	accCand, accCham float64 // live accuracy so far, NaN before any outcome
 }
 
+// mark is a decision that changed the rollout, at the count of scored
+// transactions when it was taken.
+type mark struct {
+	record int
+	d      canary.Decision
+}
+
 // result is one rollout's story.
 type result struct {
 	scenario
-	points    []point
-	decisions []canary.Decision
-	final     canary.Decision
-	audited   int
+	points   []point
+	marks    []mark
+	final    canary.Decision
+	audited  int
+	feedback feedbackkafka.Stats
+	quality  []quality.Series
 }
 
-// model simulates a version: wrong answers and failures drawn from a
-// hash of the record number, so runs are reproducible.
-func model(version uint64, wrong float64) serving.Scorer {
-	ref := serving.ModelRef{Name: "fraud", Version: version, Format: "simulated"}
-	return serving.ScorerFunc(func(_ context.Context, r serving.Record) (serving.Result, error) {
-		i, _ := strconv.Atoi(string(r.Key))
-		if unit(uint64(i), version*7+1) < failRate {
-			return serving.Result{Provenance: serving.Provenance{Model: ref}}, errors.New("model failed")
+// runBoth runs the two rollouts, one after the other, on one cluster.
+func runBoth(ctx context.Context, w io.Writer, cfg config) (good, bad result, err error) {
+	sarama.Logger = discard{}
+	var topics []demo.Topic
+	suffix := ""
+	if cfg.brokers != "" {
+		// A real cluster keeps earlier runs' records: each run has its
+		// own topics.
+		suffix = fmt.Sprintf("-%d", time.Now().Unix())
+	}
+	for _, sc := range scenarios {
+		for _, t := range []demo.Topic{{Name: ".transactions", Partitions: 4}, {Name: ".scores", Partitions: 4}, {Name: ".feedback", Partitions: 2}} {
+			topics = append(topics, demo.Topic{Name: sc.slug + suffix + t.Name, Partitions: t.Partitions})
 		}
-		label := truth(i)
-		if unit(uint64(i), version*7+2) < wrong {
-			label = 1 - label
+	}
+	cl, err := demo.Connect(cfg.brokers, "", topics...)
+	if err != nil {
+		return good, bad, err
+	}
+	defer cl.Close()
+	fmt.Fprintf(w, "canary rollouts on the %s\n", cl.Where())
+	var res [2]result
+	for i, sc := range scenarios {
+		sc.slug += suffix
+		if res[i], err = run(ctx, w, cl.Brokers, cfg, sc); err != nil {
+			return good, bad, fmt.Errorf("%s: %w", sc.name, err)
 		}
-		return serving.Result{Prediction: serving.Prediction{Value: float64(label)}, Provenance: serving.Provenance{Model: ref}}, nil
-	})
+	}
+	return res[0], res[1], nil
 }
 
-// simStart is the simulated time of the first record; one record
-// follows another every millisecond.
-var simStart = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-
-func truth(i int) int { return int(unit(uint64(i), 99) * 2) }
-
-// unit hashes (i, salt) to [0, 1).
-func unit(i, salt uint64) float64 {
-	z := i*0x9e3779b97f4a7c15 + salt*0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	z ^= z >> 31
-	return float64(z>>11) / (1 << 53)
-}
-
-func run(w io.Writer, sc scenario) (result, error) {
+// run runs one rollout on the topics named after sc.slug.
+func run(ctx context.Context, w io.Writer, brokers []string, cfg config, sc scenario) (result, error) {
 	res := result{scenario: sc}
-	var audited int
-	audit, err := governance.NewAudit(
-		governance.AuditLogger(slog.New(slog.DiscardHandler)),
-		governance.AuditTo(governance.AuditSinkFunc(func(context.Context, governance.Event) error { audited++; return nil })),
-	)
-	if err != nil {
-		return res, err
-	}
-	var now time.Time
-	c, err := canary.New(model(1, championWrong), model(2, sc.wrong),
-		canary.Name(sc.name), canary.Seed(1), canary.Audit(audit),
-		canary.Clock(func() time.Time { return now }),
-		canary.MinCalls(400), canary.MinOutcomes(200), canary.QualityMargin(0.01))
-	if err != nil {
-		return res, err
-	}
-	type pending struct {
-		variant string
-		right   bool
-	}
-	queue := make([]pending, 0, labelDelay+1)
-	var right, seen [2]float64 // candidate, champion
-	ctx := context.Background()
-	fmt.Fprintf(w, "\n%s (wrong answers: champion %.0f%%, candidate %.0f%%)\n", sc.name, 100*championWrong, 100*sc.wrong)
-	for i := range maxRecords {
-		now = simStart.Add(time.Duration(i) * time.Millisecond)
-		r, err := c.Score(ctx, serving.Record{Key: []byte(strconv.Itoa(i))})
-		p := pending{variant: r.Provenance.Decision.Variant}
-		if err == nil && unit(uint64(i), 5) < labelled {
-			p.right = int(r.Value) == truth(i)
-		} else {
-			p.variant = "" // no truth will come for this one
+	quiet := slog.New(slog.DiscardHandler)
+	dataTopic, scoresTopic, feedbackTopic := sc.slug+".transactions", sc.slug+".scores", sc.slug+".feedback"
+	fmt.Fprintf(w, "\n%s: champion fraud@v1 (boundary off by 22°), candidate fraud@v2 (off by %g°)\n", sc.name, sc.angle)
+	fmt.Fprintf(w, "  %s -> canary -> %s, truth on %s joined by feedbackkafka\n", dataTopic, scoresTopic, feedbackTopic)
+
+	// The two versions, each live in a Server of its own.
+	var sides [2]*serving.Server
+	for i, d := range []serving.Descriptor{fraudModel(1, championAngle), fraudModel(2, truthAngle+sc.angle)} {
+		srv, err := serving.NewServer(serving.WithLogger(quiet))
+		if err != nil {
+			return res, err
 		}
-		queue = append(queue, p)
-		if len(queue) > labelDelay { // the truth of an older score arrives
-			o := queue[0]
-			queue = queue[1:]
-			if o.variant != "" {
-				loss, side := 1.0, 1
-				if o.right {
-					loss = 0
-				}
-				if o.variant == canary.Candidate {
-					side = 0
-				}
-				seen[side]++
-				right[side] += 1 - loss
-				if err := c.Outcome(o.variant, loss); err != nil {
-					return res, err
-				}
+		defer srv.Close()
+		if _, err := srv.Activate(ctx, d); err != nil {
+			return res, err
+		}
+		sides[i] = srv
+	}
+	var audited atomic.Int64
+	audit, err := governance.NewAudit(governance.AuditLogger(quiet),
+		governance.AuditTo(governance.AuditSinkFunc(func(context.Context, governance.Event) error { audited.Add(1); return nil })))
+	if err != nil {
+		return res, err
+	}
+	c, err := canary.New(sides[0].Model("fraud"), sides[1].Model("fraud"),
+		canary.Name(sc.name), canary.Seed(1), canary.Audit(audit),
+		canary.MinCalls(cfg.minCalls), canary.MinOutcomes(cfg.minOutcomes), canary.QualityMargin(0.01))
+	if err != nil {
+		return res, err
+	}
+
+	// Live quality, and the quality guardrail, from the joined truth.
+	tr, err := quality.NewTracker(8)
+	if err != nil {
+		return res, err
+	}
+	observe, err := feedback.ObserveClasses(tr, feedback.Binary, "ok", "fraud")
+	if err != nil {
+		return res, err
+	}
+	onMatch := func(m feedback.Match) error {
+		loss := 1.0 // the 0/1 loss: was the class named by the truth the one predicted?
+		if m.Label.Class == m.Score.Prediction.Label {
+			loss = 0
+		}
+		return errors.Join(observe(m), c.Outcome(m.Variant(), loss))
+	}
+	kcfg, err := kafka.NewConfig(brokers, kafka.Logger(quiet))
+	if err != nil {
+		return res, err
+	}
+	j, err := feedback.NewJoiner(time.Hour, 50000)
+	if err != nil {
+		return res, err
+	}
+	reader, err := feedbackkafka.NewReader(kcfg, scoresTopic, feedbackTopic, j, onMatch, feedbackkafka.Retry(200*time.Millisecond))
+	if err != nil {
+		return res, err
+	}
+
+	// The scoring pipeline, evaluating the rollout every evalEvery scores.
+	var (
+		mu      sync.Mutex // guards res.points, res.marks, res.final
+		scored  atomic.Int64
+		decided = make(chan struct{})
+	)
+	accuracy := func() (cand, champ float64) {
+		cand, champ = math.NaN(), math.NaN()
+		for _, s := range tr.Snapshot() {
+			if s.Accuracy.N == 0 {
+				continue
+			}
+			if s.Variant == canary.Candidate {
+				cand = s.Accuracy.Value
+			} else if s.Variant == canary.Champion {
+				champ = s.Accuracy.Value
 			}
 		}
-		if (i+1)%evalEvery != 0 {
-			continue
+		return cand, champ
+	}
+	evaluate := func(n int) { // one at a time, in the order of n
+		mu.Lock()
+		defer mu.Unlock()
+		if res.final.Action != "" {
+			return
 		}
 		d := c.Evaluate(ctx)
-		res.points = append(res.points, point{record: i + 1, share: d.Share, accCand: right[0] / seen[0], accCham: right[1] / seen[1]})
-		if d.Action != canary.Hold {
-			res.decisions = append(res.decisions, d)
-			fmt.Fprintf(w, "  %8d records  %-8s  candidate share now %5.1f%%, has seen %5.2f%% of all traffic: %s\n", i+1, d.Action, 100*d.Share, 100*d.Seen, d.Reason)
+		cand, champ := accuracy()
+		res.points = append(res.points, point{record: n, share: d.Share, accCand: cand, accCham: champ})
+		if d.Action == canary.Hold {
+			return
 		}
+		res.marks = append(res.marks, mark{record: n, d: d})
+		fmt.Fprintf(w, "  %8d scored  %-8s  candidate share now %5.1f%%, has seen %5.2f%% of all traffic: %s\n", n, d.Action, 100*d.Share, 100*d.Seen, d.Reason)
 		if d.Action == canary.Promote || d.Action == canary.Rollback {
 			res.final = d
-			break
+			close(decided)
 		}
 	}
-	if res.final.Action == "" {
-		res.final = c.Evaluate(ctx)
+	scorer := serving.ScorerFunc(func(ctx context.Context, r serving.Record) (serving.Result, error) {
+		out, err := c.Score(ctx, r)
+		if n := scored.Add(1); n%int64(cfg.evalEvery) == 0 {
+			evaluate(int(n))
+		}
+		return out, err
+	})
+	sink, err := kafka.NewSink(kcfg, kafka.Topic(scoresTopic))
+	if err != nil {
+		return res, err
 	}
-	res.audited = audited
-	st := c.Status()
-	fmt.Fprintf(w, "  outcome: %s; %d decisions recorded in the audit trail\n", st.Outcome, res.audited)
+	defer sink.Close()
+	src, err := kafka.NewSource(kcfg, sc.slug+"-scoring", scorer, sink, kafka.Topics(dataTopic), kafka.RecordCodec(kafka.JSON{}))
+	if err != nil {
+		return res, err
+	}
+
+	// Start the reader and the pipeline, then stream transactions and,
+	// labelDelay transactions later, their truth.
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	wg.Go(func() { errs <- reader.Run(runCtx) })
+	wg.Go(func() { errs <- src.Run(runCtx) })
+	wg.Go(func() {
+		errs <- produce(runCtx, brokers, cfg, dataTopic, feedbackTopic, func() int64 { return scored.Load() }, decided)
+	})
+	select {
+	case <-decided:
+	case err = <-errs: // the stream ended undecided, or something failed
+	case <-ctx.Done():
+	}
+	stop()
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		if e != nil && !errors.Is(e, context.Canceled) {
+			err = errors.Join(err, e)
+		}
+	}
+	if err != nil {
+		return res, err
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if res.final.Action == "" {
+		res.final = c.Evaluate(context.Background())
+	}
+	res.audited = int(audited.Load())
+	res.feedback = reader.Stats()
+	res.quality = tr.Snapshot()
+	fs := res.feedback
+	fmt.Fprintf(w, "  outcome: %s after %d scored; %d decisions in the audit trail\n", c.Status().Outcome, scored.Load(), res.audited)
+	fmt.Fprintf(w, "  feedback: %d scores and %d labels read, %d joined (%d of them before their score), %d duplicate scores, %d bad labels\n",
+		fs.Scores, fs.Labels, fs.Joined, fs.Early, fs.DuplicateScores, fs.BadLabels)
+	for _, s := range res.quality {
+		fmt.Fprintf(w, "  live quality %s@v%d (%s): accuracy %.4f [%.4f, %.4f] over %d, log-loss %.3f, AUC %.3f\n",
+			s.Model, s.Version, s.Variant, s.Accuracy.Value, s.Accuracy.Low, s.Accuracy.High, s.Accuracy.N, s.LogLoss.Value, s.AUC.Value)
+	}
 	for _, g := range res.final.Guardrails {
 		fmt.Fprintf(w, "    %-8s candidate %.4f  champion %.4f  difference in [%+.4f, %+.4f], margin %.3f: %s\n",
 			g.Name, g.Candidate, g.Champion, g.Low, g.High, g.Margin, g.Verdict)
 	}
-	if math.IsNaN(res.final.Seen) {
-		return res, errors.New("no traffic")
-	}
 	return res, nil
 }
+
+// produce writes transactions to dataTopic, and the truth of each (for
+// cfg.labelled of them) to feedbackTopic labelDelay transactions later,
+// keyed alike, staying at most cfg.ahead transactions ahead of the
+// scoring. It returns when done closes, when ctx is done, or with an
+// error after cfg.maxRecords transactions, the rollout undecided.
+func produce(ctx context.Context, brokers []string, cfg config, dataTopic, feedbackTopic string, scored func() int64, done <-chan struct{}) error {
+	sc := sarama.NewConfig()
+	sc.Version = kafka.DefaultVersion
+	sc.Producer.Return.Successes = true
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	p, err := sarama.NewSyncProducer(brokers, sc)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	rng := rand.New(rand.NewPCG(3, 14))
+	type truth struct {
+		key   string
+		fraud bool
+		keep  bool
+	}
+	var pending []truth
+	const batch = 500
+	for i := 0; i < cfg.maxRecords; {
+		for int64(i)-scored() > int64(cfg.ahead) {
+			select {
+			case <-done:
+				return nil
+			case <-ctx.Done():
+				return nil
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+		msgs := make([]*sarama.ProducerMessage, 0, 2*batch)
+		for end := i + batch; i < end; i++ {
+			x, fraud := transaction(rng)
+			key := fmt.Sprintf("tx%07d", i)
+			v := fmt.Sprintf(`{"amount": %.4f, "velocity": %.4f, "distance": %.4f}`, x[0], x[1], x[2])
+			msgs = append(msgs, &sarama.ProducerMessage{Topic: dataTopic, Key: sarama.StringEncoder(key), Value: sarama.StringEncoder(v)})
+			pending = append(pending, truth{key, fraud, rng.Float64() < cfg.labelled})
+			if len(pending) > cfg.labelDelay {
+				t := pending[0]
+				pending = pending[1:]
+				if t.keep {
+					msgs = append(msgs, &sarama.ProducerMessage{Topic: feedbackTopic, Key: sarama.StringEncoder(t.key), Value: sarama.StringEncoder(label(t.fraud))})
+				}
+			}
+		}
+		if err := p.SendMessages(msgs); err != nil {
+			return err
+		}
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return nil
+		default:
+		}
+	}
+	return fmt.Errorf("no decision after %d transactions", cfg.maxRecords)
+}
+
+// label is a feedback record's value: the true class, by name.
+func label(fraud bool) string {
+	if fraud {
+		return `"fraud"`
+	}
+	return `"ok"`
+}
+
+type discard struct{}
+
+func (discard) Print(...any)          {}
+func (discard) Printf(string, ...any) {}
+func (discard) Println(...any)        {}

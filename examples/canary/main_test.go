@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,24 +10,51 @@ import (
 	"github.com/modelstream/modelstream/speculative/canary"
 )
 
-// TestRollouts runs the example's two rollouts and checks the story: the
-// good candidate goes through every step and is promoted, the bad one is
-// rolled back for its quality before 5% of the traffic saw it, and the
-// chart is written.
+// TestRollouts runs the example's two rollouts on the embedded broker
+// and checks the story: the good candidate goes through every step and
+// is promoted, the bad one is rolled back for its live quality before 5%
+// of the traffic saw it, the truth was joined from the feedback topic
+// (by class name) and measured per version, and the chart is written.
 func TestRollouts(t *testing.T) {
-	good, err := run(io.Discard, scenario{name: "good", wrong: 0.07})
+	good, bad, err := runBoth(context.Background(), io.Discard, defaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if good.final.Action != canary.Promote || len(good.decisions) != 4 || good.audited < 5 {
-		t.Errorf("good candidate: %s after %d decisions (%d audited): %s", good.final.Action, len(good.decisions), good.audited, good.final.Reason)
+	actions := func(r result) (out []canary.Action) {
+		for _, m := range r.marks {
+			out = append(out, m.d.Action)
+		}
+		return out
 	}
-	bad, err := run(io.Discard, scenario{name: "bad", wrong: 0.30})
-	if err != nil {
-		t.Fatal(err)
+	t.Logf("good: %v after %d evaluations; bad: %v (seen %.2f%%)", actions(good), len(good.points), actions(bad), 100*bad.final.Seen)
+	if good.final.Action != canary.Promote || len(good.marks) != 4 || good.final.Share != 1 || good.audited < 5 {
+		t.Errorf("good candidate: %s after %v (%d audited): %s", good.final.Action, actions(good), good.audited, good.final.Reason)
 	}
-	if bad.final.Action != canary.Rollback || bad.final.Seen >= 0.05 || bad.final.Guardrails[2].Verdict != "breach" {
+	if bad.final.Action != canary.Rollback || bad.final.Seen >= 0.05 || bad.final.Share != 0 || bad.final.Guardrails[2].Verdict != "breach" {
 		t.Errorf("bad candidate: %s, seen %.2f%%: %s", bad.final.Action, 100*bad.final.Seen, bad.final.Reason)
+	}
+	for _, r := range []result{good, bad} {
+		fs := r.feedback
+		if fs.Joined < 1000 || fs.BadLabels != 0 || fs.MatchErrors != 0 {
+			t.Errorf("%s: feedback %+v", r.name, fs)
+		}
+		// Live quality per version: the champion is right about 90% of
+		// the time, the candidates about 93% and 70%.
+		want := map[uint64][2]float64{1: {0.87, 0.93}}
+		if r.angle < 20 {
+			want[2] = [2]float64{0.89, 0.97}
+		} else {
+			want[2] = [2]float64{0.55, 0.85}
+		}
+		for _, s := range r.quality {
+			w := want[s.Version]
+			if s.Accuracy.N < 200 || s.Accuracy.Value < w[0] || s.Accuracy.Value > w[1] || s.Refused != 0 {
+				t.Errorf("%s: live quality of v%d (%s): accuracy %.3f over %d, refused %d; want in %v", r.name, s.Version, s.Variant, s.Accuracy.Value, s.Accuracy.N, s.Refused, w)
+			}
+		}
+		if len(r.quality) != 2 {
+			t.Errorf("%s: %d quality series, want 2", r.name, len(r.quality))
+		}
 	}
 	path := filepath.Join(t.TempDir(), "canary.png")
 	if err := chart(path, good, bad); err != nil {
