@@ -102,7 +102,7 @@
 //
 // # Loading
 //
-// [Format.Parse] (and serving.Load, which calls it) does everything that
+// [Parse] (and serving.Load, which calls it) does everything that
 // can fail before the model takes traffic. It reads the graph's declared
 // interface, decodes the model with onnx-go, builds the gorgonia
 // expression graph, which is where gorgonnx meets each op, and runs it

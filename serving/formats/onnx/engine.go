@@ -29,7 +29,7 @@ const (
 )
 
 // PureGo is the engine of onnx-go with its gorgonnx backend, in pure Go,
-// configured by opts (see [New]). It is the engine of a program that
+// configured by opts (see [Option]). It is the engine of a program that
 // never calls [UseEngine].
 func PureGo(opts ...Option) Engine { return Engine{kind: kindPureGo, pure: opts} }
 
@@ -83,10 +83,10 @@ func (e Engine) start() (l loader, fallback error, err error) {
 		if e.kind == kindRuntime || !errors.As(err, &le) {
 			return nil, nil, err
 		}
-		f, _ := New()
+		f, _ := newGoFormat()
 		return f, err, nil
 	}
-	f, err := New(e.pure...)
+	f, err := newGoFormat(e.pure...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -97,7 +97,7 @@ func (e Engine) start() (l loader, fallback error, err error) {
 var active atomic.Pointer[engineFormat]
 
 func init() {
-	f, err := New()
+	f, err := newGoFormat()
 	if err != nil {
 		panic(err) // the defaults are valid; this cannot happen
 	}
@@ -232,7 +232,7 @@ func (e *RuntimeError) Error() string { return "onnxruntime: " + e.Op + ": " + e
 func (e *RuntimeError) Unwrap() error { return e.Err }
 
 // describe implements loader.
-func (f *Format) describe() string { return "pure-go (onnx-go with gorgonnx)" }
+func (f *goFormat) describe() string { return "pure-go (onnx-go with gorgonnx)" }
 
 // load implements loader.
-func (f *Format) load(_ context.Context, b []byte) (serving.Model, error) { return f.Parse(b) }
+func (f *goFormat) load(_ context.Context, b []byte) (serving.Model, error) { return f.parse(b) }

@@ -18,13 +18,10 @@ import (
 // FormatName is the name under which this package registers the format.
 const FormatName = "onnx"
 
-// Defaults for the options of [New].
+// Defaults of the pure-Go engine's options, which their docs state.
 const (
-	// DefaultInstances is the number of backend instances per model.
-	DefaultInstances = 1
-	// DefaultMaxTensorElements bounds the elements of any declared
-	// tensor shape (16 Mi elements, 64 MiB of float32).
-	DefaultMaxTensorElements = 1 << 24
+	defaultInstances         = 1
+	defaultMaxTensorElements = 1 << 24 // 16 Mi elements, 64 MiB of float32
 )
 
 // Errors of this package, besides the serving sentinels. Use errors.Is.
@@ -41,7 +38,7 @@ var (
 	ErrClosed = fmt.Errorf("onnx: model closed: %w", serving.ErrClosed)
 )
 
-// Option configures a [Format].
+// Option configures the pure-Go engine (see [PureGo] and [Parse]).
 type Option func(*options)
 
 type options struct {
@@ -60,42 +57,41 @@ func Instances(n int) Option { return func(o *options) { o.instances = n } }
 // the model declares (inputs, outputs, intermediate values). onnx-go
 // allocates each declared shape up front, so a hostile or corrupt model
 // could otherwise ask for terabytes. Overrides the default of
-// [DefaultMaxTensorElements]. n must be at least 1.
+// 16 Mi elements (64 MiB of float32). n must be at least 1.
 func MaxTensorElements(n int64) Option { return func(o *options) { o.maxElements = n } }
 
-// Format is the ONNX model format on the pure-Go engine. It is immutable
-// and safe for concurrent use. The format registered under [FormatName]
-// runs on the engine [UseEngine] chose, [PureGo] with the default options
-// unless told otherwise; build a Format with [New] to load models on the
-// pure-Go engine directly or to register it under a name of your own.
-type Format struct {
+// goFormat is the ONNX model format on the pure-Go engine. It is
+// immutable and safe for concurrent use. Users reach it through
+// Open(PureGo(...)), UseEngine(PureGo(...)) or Parse.
+type goFormat struct {
 	o options
 }
 
-var _ serving.Format = (*Format)(nil)
+var _ serving.Format = (*goFormat)(nil)
 
-// New returns a Format with the given options applied over the defaults.
-// It returns an error naming the first invalid option.
-func New(opts ...Option) (*Format, error) {
-	o := options{instances: DefaultInstances, maxElements: DefaultMaxTensorElements}
+// newGoFormat returns a goFormat with the given options applied over the
+// defaults, or an error wrapping serving.ErrConfig that names the first
+// invalid option.
+func newGoFormat(opts ...Option) (*goFormat, error) {
+	o := options{instances: defaultInstances, maxElements: defaultMaxTensorElements}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.instances < 1 {
-		return nil, fmt.Errorf("onnx: Instances(%d): must be at least 1", o.instances)
+		return nil, fmt.Errorf("%w: onnx: Instances(%d): must be at least 1", serving.ErrConfig, o.instances)
 	}
 	if o.maxElements < 1 {
-		return nil, fmt.Errorf("onnx: MaxTensorElements(%d): must be at least 1", o.maxElements)
+		return nil, fmt.Errorf("%w: onnx: MaxTensorElements(%d): must be at least 1", serving.ErrConfig, o.maxElements)
 	}
-	return &Format{o: o}, nil
+	return &goFormat{o: o}, nil
 }
 
-// Load implements serving.Format: it parses d.Bytes with [Format.Parse].
-func (f *Format) Load(ctx context.Context, d serving.Descriptor) (serving.Model, error) {
+// Load implements serving.Format: it parses d.Bytes with f.parse.
+func (f *goFormat) Load(ctx context.Context, d serving.Descriptor) (serving.Model, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return f.Parse(d.Bytes)
+	return f.parse(d.Bytes)
 }
 
 // Parse decodes an ONNX model (the protobuf bytes of a ModelProto), checks
@@ -105,7 +101,7 @@ func (f *Format) Load(ctx context.Context, d serving.Descriptor) (serving.Model,
 // into a usable graph) or serving.ErrUnsupportedModel (a valid model this
 // backend cannot run, such as an unimplemented op or an int64 input).
 // Parse copies b; the caller may reuse it.
-func (f *Format) Parse(b []byte) (*Model, error) {
+func (f *goFormat) parse(b []byte) (*Model, error) {
 	gi, err := parseModel(b)
 	if err != nil {
 		return nil, serving.Corrupt(FormatName, err)
@@ -130,15 +126,28 @@ func (f *Format) Parse(b []byte) (*Model, error) {
 	return m, nil
 }
 
-// Parse is [Format.Parse] with the default options.
-func Parse(b []byte) (*Model, error) {
-	f, _ := New()
-	return f.Parse(b)
+// Parse loads an ONNX model on the pure-Go engine, with opts applied over
+// the defaults, as the registered format does after [UseEngine]([PureGo]):
+// it decodes the model (the protobuf bytes of a ModelProto), checks its
+// inputs, builds the gorgonnx graph and runs it once on zeros, so that a
+// model the backend cannot run is refused here rather than at the first
+// Predict. Errors wrap serving.ErrCorruptModel (bytes that do not decode
+// into a usable graph), serving.ErrUnsupportedModel (a valid model this
+// backend cannot run, such as an unimplemented op or an int64 input) or
+// serving.ErrConfig (an invalid option). Parse copies b; the caller may
+// reuse it. Use it to inspect a model ([Model.Inputs], [Model.Output])
+// or to score without a Server.
+func Parse(b []byte, opts ...Option) (*Model, error) {
+	f, err := newGoFormat(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return f.parse(b)
 }
 
 // plan checks the wire-level description of a model and works out how to
 // feed it.
-func (f *Format) plan(gi *graphInfo) (*Model, error) {
+func (f *goFormat) plan(gi *graphInfo) (*Model, error) {
 	corrupt := func(format string, args ...any) (*Model, error) {
 		return nil, serving.Corrupt(FormatName, fmt.Errorf(format, args...))
 	}

@@ -19,11 +19,7 @@ import (
 
 func mustParse(t testing.TB, b []byte, opts ...onnx.Option) *onnx.Model {
 	t.Helper()
-	f, err := onnx.New(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := f.Parse(b)
+	m, err := onnx.Parse(b, opts...)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -292,17 +288,16 @@ func TestRefusedAtLoad(t *testing.T) {
 }
 
 func TestOptionsAreValidated(t *testing.T) {
-	if _, err := onnx.New(onnx.Instances(0)); err == nil {
-		t.Error("Instances(0) accepted")
+	if _, err := onnx.Parse(tinyClassifier(), onnx.Instances(0)); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("Instances(0): err = %v, want ErrConfig", err)
 	}
-	if _, err := onnx.New(onnx.MaxTensorElements(0)); err == nil {
-		t.Error("MaxTensorElements(0) accepted")
+	if _, err := onnx.Parse(tinyClassifier(), onnx.MaxTensorElements(0)); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("MaxTensorElements(0): err = %v, want ErrConfig", err)
 	}
-	f, err := onnx.New(onnx.MaxTensorElements(3))
-	if err != nil {
-		t.Fatal(err)
+	if _, err := onnx.Open(onnx.PureGo(onnx.Instances(0))); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("Open(PureGo(Instances(0))): err = %v, want ErrConfig", err)
 	}
-	if _, err := f.Parse(tinyClassifier()); !errors.Is(err, serving.ErrUnsupportedModel) {
+	if _, err := onnx.Parse(tinyClassifier(), onnx.MaxTensorElements(3)); !errors.Is(err, serving.ErrUnsupportedModel) {
 		t.Errorf("input declared [N 4] under a 3-element limit: err = %v, want ErrUnsupportedModel", err)
 	}
 }

@@ -10,22 +10,11 @@ import (
 // library, consulted when no [LibraryPath] is given.
 const LibraryEnv = "ONNXRUNTIME_LIB"
 
-// Defaults for the options of [Runtime].
+// Defaults of the options of [Runtime], which their docs state.
 const (
-	// DefaultIntraOpThreads is the number of threads ONNX Runtime uses
-	// inside one op. One, because a service scores many records at once
-	// from several goroutines: parallelism across records beats
-	// parallelism inside one small model, and ONNX Runtime's own pool
-	// would compete with those goroutines for the same cores.
-	DefaultIntraOpThreads = 1
-	// DefaultInterOpThreads is the number of threads ONNX Runtime uses to
-	// run independent ops of one graph side by side. One, for the same
-	// reason: the graph's ops run in sequence on the calling goroutine.
-	DefaultInterOpThreads = 1
-	// DefaultSessions is the number of ONNX Runtime sessions per model.
-	// One session serves concurrent calls (ONNX Runtime's Run is safe for
-	// concurrent use); see [Sessions] for what more buy.
-	DefaultSessions = 1
+	defaultIntraOpThreads = 1
+	defaultInterOpThreads = 1
+	defaultSessions       = 1
 )
 
 // defaultLibraryNames are tried, through the dynamic loader's own search
@@ -56,33 +45,36 @@ type runtimeOptions struct {
 func LibraryPath(path string) RuntimeOption { return func(o *runtimeOptions) { o.library = path } }
 
 // IntraOpThreads sets the threads ONNX Runtime uses inside one op, per
-// session. Overrides the default of [DefaultIntraOpThreads]; 0 means
-// ONNX Runtime's own default, one per physical core. n must not be
-// negative.
+// session. Overrides the default of 1: a service scores many records at
+// once from several goroutines, so parallelism across records beats
+// parallelism inside one small model, and ONNX Runtime's own pool would
+// compete with those goroutines for the same cores. 0 means ONNX
+// Runtime's own default, one per physical core. n must not be negative.
 func IntraOpThreads(n int) RuntimeOption { return func(o *runtimeOptions) { o.intra = n } }
 
 // InterOpThreads sets the threads ONNX Runtime uses to run independent
-// ops in parallel, per session. Overrides the default of
-// [DefaultInterOpThreads]; 0 means ONNX Runtime's own default. n must not
-// be negative.
+// ops of one graph side by side, per session. Overrides the default of
+// 1, for the same reason as [IntraOpThreads]; 0 means ONNX Runtime's own
+// default. n must not be negative.
 func InterOpThreads(n int) RuntimeOption { return func(o *runtimeOptions) { o.inter = n } }
 
 // Sessions sets how many ONNX Runtime sessions each model keeps; calls
 // are spread over them in turn. Every session holds its own copy of the
 // optimized graph and weights. Overrides the default of
-// [DefaultSessions]: one session, which serves concurrent calls already.
+// 1: one session serves concurrent calls already (ONNX Runtime's Run is
+// safe for concurrent use).
 // n must be at least 1.
 func Sessions(n int) RuntimeOption { return func(o *runtimeOptions) { o.sessions = n } }
 
 // RuntimeMaxTensorElements bounds the elements of every input a record
 // fills, and so the feature vector. Overrides the default of
-// [DefaultMaxTensorElements]. n must be at least 1.
+// 16 Mi elements (64 MiB of float32). n must be at least 1.
 func RuntimeMaxTensorElements(n int64) RuntimeOption {
 	return func(o *runtimeOptions) { o.maxElems = n }
 }
 
 func newRuntimeOptions(opts []RuntimeOption) (runtimeOptions, error) {
-	o := runtimeOptions{intra: DefaultIntraOpThreads, inter: DefaultInterOpThreads, sessions: DefaultSessions, maxElems: DefaultMaxTensorElements}
+	o := runtimeOptions{intra: defaultIntraOpThreads, inter: defaultInterOpThreads, sessions: defaultSessions, maxElems: defaultMaxTensorElements}
 	for _, opt := range opts {
 		opt(&o)
 	}
