@@ -48,8 +48,8 @@ func (sc *scope) lookup(name string) (*field, error) {
 			s.busy[name] = true
 			// A chain of derived fields each defined by the next recurses
 			// here: bound it as the XML nesting is bounded.
-			if s.c.chain++; s.c.chain > MaxDepth {
-				return nil, corruptf("derived fields defined through more than %d others", MaxDepth)
+			if s.c.chain++; s.c.chain > maxDepth {
+				return nil, corruptf("derived fields defined through more than %d others", maxDepth)
 			}
 			f, err := s.c.derived(n, s)
 			s.c.chain--
@@ -68,19 +68,19 @@ func (c *compiler) slot() int {
 	return c.nslots - 1
 }
 
-// MaxPlanValues bounds the compiled plan: the scratch slots of one
+// maxPlanValues bounds the compiled plan: the scratch slots of one
 // evaluation plus the tables that the document's size does not bound by
 // itself (category maps of segments, support vectors, parameter rows).
 // A document needing more is refused as corrupt before the memory is
 // allocated.
-const MaxPlanValues = 1 << 22
+const maxPlanValues = 1 << 22
 
 // charge adds n values to the plan and fails when the plan is over
-// MaxPlanValues.
+// maxPlanValues.
 func (c *compiler) charge(n int) error {
 	c.used += n
-	if c.used+c.nslots > MaxPlanValues || c.used < 0 {
-		return corruptf("the compiled model would need more than %d values", MaxPlanValues)
+	if c.used+c.nslots > maxPlanValues || c.used < 0 {
+		return corruptf("the compiled model would need more than %d values", maxPlanValues)
 	}
 	return nil
 }

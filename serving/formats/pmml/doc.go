@@ -94,11 +94,13 @@
 //
 // The XML is read token by token: a DOCTYPE or any other directive is
 // refused, so no entity can be declared or expanded; documents over
-// [MaxDocumentBytes], nesting over [MaxDepth], attributes over
-// [MaxAttrBytes], text over [MaxTextBytes] and more than [MaxElements]
+// 256 MiB, elements nested more than 2000 deep, attribute values over
+// 64 KiB, text over 64 MiB in one element and more than 20 million
 // elements are refused, and so is a document whose compiled plan would
-// need more than [MaxPlanValues] values or whose derived fields chain
-// through more than MaxDepth others. All of these fail with
+// need more than 4 Mi values (scratch slots of one evaluation plus the
+// tables the document's size does not bound by itself: category maps,
+// support vectors, parameter rows) or whose derived fields chain
+// through more than 2000 others. All of these fail with
 // serving.ErrCorruptModel, before the memory they would take is
 // allocated.
 package pmml

@@ -13,21 +13,17 @@ import (
 // Limits on the documents Parse accepts. A document over any of them is
 // refused as corrupt before anything is compiled, so a hostile document
 // cannot exhaust memory or the stack.
+// The package documentation states them, under "Hostile documents".
 const (
-	// MaxDocumentBytes is the largest document, in bytes.
-	MaxDocumentBytes = 256 << 20
-	// MaxDepth is the deepest element nesting.
-	MaxDepth = 2000
-	// MaxAttrBytes is the longest attribute value.
-	MaxAttrBytes = 64 << 10
-	// MaxTextBytes is the longest text content of one element (an Array).
-	MaxTextBytes = 64 << 20
-	// MaxElements is the largest number of elements.
-	MaxElements = 20_000_000
+	maxDocBytes  = 256 << 20  // the largest document, in bytes
+	maxDepth     = 2000       // the deepest element nesting
+	maxAttrBytes = 64 << 10   // the longest attribute value
+	maxTextBytes = 64 << 20   // the longest text content of one element (an Array)
+	maxElements  = 20_000_000 // the largest number of elements
 )
 
-// maxDocumentBytes is MaxDocumentBytes, lowered by tests.
-var maxDocumentBytes = MaxDocumentBytes
+// maxDocumentBytes is maxDocBytes, lowered by tests.
+var maxDocumentBytes = maxDocBytes
 
 // node is one element of the document, with namespaces dropped: PMML
 // elements are matched by local name, whatever version namespace the
@@ -152,19 +148,19 @@ func parseXML(b []byte) (*node, error) {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			count++
-			if count > MaxElements {
-				return nil, corruptf("more than %d elements", MaxElements)
+			if count > maxElements {
+				return nil, corruptf("more than %d elements", maxElements)
 			}
-			if len(stack) >= MaxDepth {
-				return nil, corruptf("elements nested deeper than %d", MaxDepth)
+			if len(stack) >= maxDepth {
+				return nil, corruptf("elements nested deeper than %d", maxDepth)
 			}
 			if len(stack) == 0 && root != nil {
 				return nil, corruptf("a second root element <%s>", t.Name.Local)
 			}
 			n := &node{name: t.Name.Local}
 			for _, a := range t.Attr {
-				if len(a.Value) > MaxAttrBytes {
-					return nil, corruptf("attribute %s of <%s> is %d bytes, over the limit of %d", a.Name.Local, t.Name.Local, len(a.Value), MaxAttrBytes)
+				if len(a.Value) > maxAttrBytes {
+					return nil, corruptf("attribute %s of <%s> is %d bytes, over the limit of %d", a.Name.Local, t.Name.Local, len(a.Value), maxAttrBytes)
 				}
 				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
 					continue
@@ -199,8 +195,8 @@ func parseXML(b []byte) (*node, error) {
 				}
 				continue
 			}
-			if len(text)+len(t) > MaxTextBytes {
-				return nil, corruptf("text of <%s> is over the limit of %d bytes", stack[len(stack)-1].name, MaxTextBytes)
+			if len(text)+len(t) > maxTextBytes {
+				return nil, corruptf("text of <%s> is over the limit of %d bytes", stack[len(stack)-1].name, maxTextBytes)
 			}
 			text = append(text, t...)
 		case xml.Directive:

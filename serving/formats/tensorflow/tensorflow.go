@@ -35,20 +35,12 @@ const (
 	LabelClasses = "tensorflow.classes"
 )
 
-// Defaults for the options of [New].
+// Defaults of the options of [New], which their docs state.
 const (
-	// DefaultMaxElements bounds the elements of all tensors of a model
-	// together: its constants and the buffers of one Predict call
-	// (32 Mi elements, 128 MiB of float32).
-	DefaultMaxElements = 1 << 25
-	// DefaultMaxOps bounds the arithmetic of one Predict call (2 Gi
-	// multiply-adds, about a second of one core).
-	DefaultMaxOps = 1 << 31
-	// DefaultMaxNodes bounds the number of nodes of a GraphDef.
-	DefaultMaxNodes = 1 << 16
-	// DefaultBatchRows is the number of rows PredictBatch runs through
-	// the graph at once.
-	DefaultBatchRows = 64
+	defaultMaxElements = 1 << 25 // 32 Mi elements, 128 MiB of float32
+	defaultMaxOps      = 1 << 31 // 2 Gi multiply-adds, about a second of one core
+	defaultMaxNodes    = 1 << 16
+	defaultBatchRows   = 64
 )
 
 func init() {
@@ -59,7 +51,7 @@ func init() {
 	serving.Register(FormatName, f)
 }
 
-// Option configures a [Format].
+// Option configures the format [New] returns.
 type Option func(*options)
 
 type options struct {
@@ -74,7 +66,8 @@ type options struct {
 // intermediate buffer of one Predict call; the buffers of PredictBatch
 // count separately against the same bound. A graph over the bound is
 // refused at load with an error wrapping serving.ErrCorruptModel and
-// serving.ErrTooLarge. Overrides the default of [DefaultMaxElements].
+// serving.ErrTooLarge. Overrides the default of 32 Mi elements (128 MiB
+// of float32).
 // n must be at least 1.
 func MaxElements(n int64) Option { return func(o *options) { o.maxElements = n } }
 
@@ -85,34 +78,35 @@ func MaxElements(n int64) Option { return func(o *options) { o.maxElements = n }
 // graph over the bound is refused with an error wrapping
 // serving.ErrCorruptModel and serving.ErrTooLarge; PredictBatch runs a
 // graph row by row when a batch would exceed it. Overrides the default
-// of [DefaultMaxOps]. n must be at least 1.
+// of 2 Gi (about a second of one core). n must be at least 1.
 func MaxOps(n int64) Option { return func(o *options) { o.maxOps = n } }
 
 // MaxNodes bounds the number of nodes of a GraphDef. Overrides the
-// default of [DefaultMaxNodes]. n must be at least 1.
+// default of 65536. n must be at least 1.
 func MaxNodes(n int) Option { return func(o *options) { o.maxNodes = n } }
 
 // BatchRows sets how many rows PredictBatch feeds through the graph in
 // one run, for graphs whose placeholders all have an unknown leading
 // (batch) dimension. 1 runs every row on its own. Overrides the default
-// of [DefaultBatchRows]. n must be at least 1.
+// of 64. n must be at least 1.
 func BatchRows(n int) Option { return func(o *options) { o.batchRows = n } }
 
-// Format is the TensorFlow frozen GraphDef format. It is immutable and
-// safe for concurrent use. The package registers one with the default
-// options under [FormatName]; build another with [New] to change them,
-// and register it under a name of your own.
-type Format struct {
+// format is the TensorFlow frozen GraphDef format. It is immutable and
+// safe for concurrent use.
+type format struct {
 	o options
 }
 
-var _ serving.Format = (*Format)(nil)
+var _ serving.Format = (*format)(nil)
 
-// New returns a Format with the given options applied over the defaults.
-// It returns an error wrapping serving.ErrConfig naming the first
-// invalid option.
-func New(opts ...Option) (*Format, error) {
-	o := options{maxElements: DefaultMaxElements, maxOps: DefaultMaxOps, maxNodes: DefaultMaxNodes, batchRows: DefaultBatchRows}
+// New returns the TensorFlow frozen GraphDef format with the given
+// options applied over the defaults, or an error wrapping
+// serving.ErrConfig naming the first invalid option. The format is
+// immutable and safe for concurrent use. The package registers one with
+// the default options under [FormatName]; build another with New to
+// change them, and register it under a name of your own.
+func New(opts ...Option) (serving.Format, error) {
+	o := options{maxElements: defaultMaxElements, maxOps: defaultMaxOps, maxNodes: defaultMaxNodes, batchRows: defaultBatchRows}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -126,7 +120,7 @@ func New(opts ...Option) (*Format, error) {
 	case o.batchRows < 1:
 		return nil, fmt.Errorf("%w: tensorflow: BatchRows(%d): must be at least 1", serving.ErrConfig, o.batchRows)
 	}
-	return &Format{o: o}, nil
+	return &format{o: o}, nil
 }
 
 // Load implements serving.Format: it compiles d.Bytes, a frozen GraphDef,
@@ -137,7 +131,7 @@ func New(opts ...Option) (*Format, error) {
 // does not run, or a placeholder a record cannot feed), or
 // serving.ErrInvalidDescriptor (a bad label, or no label where the
 // output is ambiguous). Load does not retain d.Bytes.
-func (f *Format) Load(ctx context.Context, d serving.Descriptor) (serving.Model, error) {
+func (f *format) Load(ctx context.Context, d serving.Descriptor) (serving.Model, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -170,7 +164,7 @@ var (
 	_ serving.Describer      = (*Model)(nil)
 )
 
-func (f *Format) compile(b []byte, labels map[string]string) (*Model, error) {
+func (f *format) compile(b []byte, labels map[string]string) (*Model, error) {
 	g, err := decodeGraph(b, f.o.maxNodes)
 	if err != nil {
 		return nil, classify(err)
