@@ -46,7 +46,7 @@ func (s *Source) processBatch(ctx context.Context, b *batch, bs serving.BatchSco
 	at := make([]int, 0, n) // rs[k] is the record of b.items[at[k]]
 	for i := range b.items {
 		it := &b.items[i]
-		r, err := s.decode(it.msg.Value)
+		r, err := s.decodeItem(it)
 		if err != nil {
 			it.err, it.stage = err, wire.StageDecode
 			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)
@@ -64,10 +64,13 @@ func (s *Source) processBatch(ctx context.Context, b *batch, bs serving.BatchSco
 	errs := make([]error, len(rs))
 	for lo := 0; lo < len(rs); lo += s.o.maxBatch {
 		hi := min(lo+s.o.maxBatch, len(rs))
+		t0 := s.o.tracer.now()
 		if !s.scoreBatch(ctx, bs, rs[lo:hi], out[lo:hi], errs[lo:hi]) {
 			for k := lo; k < hi; k++ {
-				out[k], errs[k] = s.score(ctx, rs[k])
+				out[k], errs[k] = s.scoreItem(ctx, &b.items[at[k]], rs[k])
 			}
+		} else {
+			s.o.tracer.scoredBatch(b, at[lo:hi], t0, out[lo:hi], errs[lo:hi])
 		}
 	}
 	for k, i := range at {

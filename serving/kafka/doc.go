@@ -124,6 +124,37 @@
 // partition's lag. Package serving/metrics implements them for
 // Prometheus.
 //
+// # Tracing
+//
+// [TracerProvider] makes a Source trace each record with OpenTelemetry.
+// The trace context comes from the record's W3C traceparent and
+// tracestate headers (see package serving/wire), and each record gets
+// these spans:
+//
+//	process <topic>  consumer span, child of the input's trace context (a new
+//	                 trace without one); from the read to the output's ack.
+//	                 messaging.* attributes (system kafka, topic, partition,
+//	                 offset, consumer group, body size); a dead-lettered record
+//	                 has modelstream.dead_letter=true and
+//	                 modelstream.dead_letter.stage, and error status
+//	  decode         the Codec; error status when it fails
+//	  score          the Scorer, with the score span in its context:
+//	                 modelstream.model.name, .version, .id (content ID) and
+//	                 .format of the model that answered (the Result's
+//	                 provenance); modelstream.decision.combinator, .decider,
+//	                 .variant, .winner and .candidates ("name@vN status" each)
+//	                 when a combinator decided; modelstream.batch.size when
+//	                 one ScoreBatch call scored several records ([MaxBatch])
+//	  send <topic>   producer span, until Kafka acknowledges the score or dead
+//	                 letter; its partition and offset
+//
+// The score or dead letter carries the send span's context in its
+// traceparent and tracestate headers, so that whoever consumes it
+// continues the trace. A record the sampler leaves out gets only its
+// (non-recording) process span, and its outputs still carry its trace
+// ID. Without a tracer provider, the default, the Source reads and
+// writes no trace header, and tracing costs a nil check per step.
+//
 // # Testing
 //
 // Package serving/servingtest/kafkatest starts an in-process Kafka

@@ -27,6 +27,7 @@ type sourceOptions struct {
 	drain    time.Duration
 	hooks    hooks
 	maxBatch int
+	tracer   *tracer // nil: tracing off
 }
 
 // SourceStats counts what a Source has done.
@@ -309,6 +310,7 @@ type item struct {
 	err   error // decode or score failure: the record is dead-lettered
 	stage string
 	out   *sarama.ProducerMessage // the score or dead letter to write
+	tr    *recordTrace            // nil unless tracing (see trace.go)
 }
 
 // batch is a run of consecutive records of one partition. Records travel
@@ -317,6 +319,7 @@ type item struct {
 // batching adds no latency.
 type batch struct {
 	items   []item
+	read    time.Time     // when the reader took it; set only when tracing
 	scored  chan struct{} // closed by the worker
 	cut     int           // items from cut on were abandoned at shutdown
 	pending atomic.Int32  // writes not yet acknowledged
@@ -344,6 +347,7 @@ func (b *batch) ack(i int, err error) {
 // the batch from the first record whose scoring failed.
 func (s *Source) process(ctx context.Context, b *batch) {
 	defer close(b.scored)
+	s.o.tracer.begin(s, b)
 	if bs, ok := s.scorer.(serving.BatchScorer); ok && len(b.items) > 1 && s.o.maxBatch > 1 {
 		s.processBatch(ctx, b, bs)
 		return
@@ -355,14 +359,14 @@ func (s *Source) process(ctx context.Context, b *batch) {
 			return
 		}
 		it := &b.items[i]
-		r, err := s.decode(it.msg.Value)
+		r, err := s.decodeItem(it)
 		if err != nil {
 			it.err, it.stage = err, wire.StageDecode
 			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)
 			continue
 		}
 		r.Key, r.Time = it.msg.Key, it.msg.Timestamp
-		res, err := s.score(ctx, r)
+		res, err := s.scoreItem(ctx, it, r)
 		if err != nil && ctx.Err() != nil && !errors.Is(err, ErrPanic) {
 			b.cut = i // not the record's fault: leave it to be read again
 			return
@@ -531,10 +535,12 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 				return
 			}
 			if abandoned {
+				s.o.tracer.abandon(b.items)
 				release(len(b.items))
 				continue
 			}
 			if b.cut < len(b.items) {
+				s.o.tracer.abandon(b.items[b.cut:])
 				abandoned = true
 				s.log.Info("kafka source: records abandoned at shutdown, to be read again", "topic", tp.Topic, "partition", tp.Partition, "from_offset", b.items[b.cut].msg.Offset)
 			}
@@ -544,7 +550,7 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			}
 			b.pending.Store(int32(b.cut))
 			for i := range b.items[:b.cut] {
-				s.sink.send(b.items[i].out, func(err error) { b.ack(i, err) })
+				s.write(&b.items[i], func(err error) { b.ack(i, err) })
 			}
 			select {
 			case acking <- b:
@@ -625,6 +631,9 @@ read:
 		}
 		room := int(min(window-inflight.Load(), maxBatch))
 		b := &batch{items: make([]item, 1, min(room, len(msgs)+1)), scored: make(chan struct{}), acked: make(chan struct{})}
+		if s.o.tracer != nil {
+			b.read = time.Now()
+		}
 		b.items[0].msg = msg
 	more:
 		for len(b.items) < room {

@@ -7,7 +7,8 @@
 // a franz-go kgo.RecordHeader's Key and Value), so an adapter converts
 // with a type conversion.
 //
-// Every header name starts with [Prefix], "modelstream.". Header names
+// Every header name starts with [Prefix], "modelstream.", except the
+// standard W3C trace context headers (see Trace context). Header names
 // are case-sensitive. Readers ignore headers outside the prefix, and
 // unknown headers inside it, so newer writers can add metadata without
 // breaking older readers. A repeated header keeps its last value, as
@@ -109,6 +110,29 @@
 //	                           and if need be the key) were left out because the
 //	                           record would exceed the producer's size limit: the
 //	                           size of the value left out, decimal
+//
+// # Trace context
+//
+// Tracing follows the W3C Trace Context standard, whose header names
+// ([HeaderTraceParent] and [HeaderTraceState]) are the only ones here
+// outside the prefix:
+//
+//	Header       Value
+//	traceparent  version-traceid-spanid-flags, lowercase hex, e.g.
+//	             00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+//	tracestate   vendor entries, e.g. congo=t61rcWkgMzE (optional)
+//
+// A reader that traces (serving/kafka's Source, when given a tracer
+// provider) takes the trace context of an input record from these
+// headers, and writes them on the record's score and dead letter: same
+// trace ID and tracestate, and as parent span ID the span that wrote the
+// output, so that a consumer of the scores continues the trace. A
+// malformed or missing traceparent starts a new trace. A dead letter
+// carries the input's headers, so without tracing it keeps the input's
+// traceparent as it was; with tracing the input's traceparent and
+// tracestate are replaced, never repeated. A score written without
+// tracing carries no trace context. Should the trace headers make an
+// output exceed the producer's size limit, they are left out of it.
 //
 // # Audit records
 //

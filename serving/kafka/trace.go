@@ -1,0 +1,359 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/IBM/sarama"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/wire"
+)
+
+// TracerProvider makes a Source trace every record it reads with
+// OpenTelemetry, through tracers of tp, overriding the default of no
+// tracing. A nil tp turns tracing off. To use the global provider, pass
+// otel.GetTracerProvider().
+//
+// Each record gets a "process <topic>" span (a consumer span), whose
+// parent is the W3C trace context in the record's traceparent and
+// tracestate headers, or which starts a new trace when they are missing
+// or malformed. Under it are a "decode" span, a "score" span that
+// carries the model's name, version, content ID and format and the
+// combinator's decision (see "Tracing" in the package documentation),
+// and a "send <topic>" span (a producer span) that lasts until Kafka
+// acknowledges the score or dead letter. The score or dead letter
+// carries the send span's context in its own traceparent and tracestate
+// headers (see package serving/wire), so that its consumers continue the
+// trace. A dead-lettered record's process span says so, and errors are
+// recorded on the spans where they happened. The Scorer runs with the
+// score span in its context, so that its own spans join the trace.
+//
+// A record whose process span is not recording (the sampler left it out,
+// or tp is a no-op provider) gets no further spans, but its outputs still
+// carry its trace context.
+//
+// Without a provider the Source reads and writes no trace header, and
+// tracing costs a nil check per step.
+func TracerProvider(tp trace.TracerProvider) SourceOption {
+	return sourceOpt(func(o *sourceOptions) {
+		o.tracer = nil
+		if tp != nil {
+			o.tracer = &tracer{t: tp.Tracer(instrumentationName)}
+		}
+	})
+}
+
+// instrumentationName is the name of the package's tracers.
+const instrumentationName = "github.com/modelstream/modelstream/serving/kafka"
+
+// The span attributes of the package's own, beside OpenTelemetry's
+// messaging conventions; see "Tracing" in the package documentation.
+const (
+	attrModelName      = attribute.Key("modelstream.model.name")
+	attrModelVersion   = attribute.Key("modelstream.model.version")
+	attrModelID        = attribute.Key("modelstream.model.id")
+	attrModelFormat    = attribute.Key("modelstream.model.format")
+	attrCombinator     = attribute.Key("modelstream.decision.combinator")
+	attrDecider        = attribute.Key("modelstream.decision.decider")
+	attrVariant        = attribute.Key("modelstream.decision.variant")
+	attrWinner         = attribute.Key("modelstream.decision.winner")
+	attrCandidates     = attribute.Key("modelstream.decision.candidates")
+	attrBatchSize      = attribute.Key("modelstream.batch.size")
+	attrDeadLetter     = attribute.Key("modelstream.dead_letter")
+	attrDeadLetterStep = attribute.Key("modelstream.dead_letter.stage")
+)
+
+// tracer is a Source's instrumentation. A nil *tracer is tracing turned
+// off, and each of its methods then returns at once, so that the Source
+// calls them unconditionally.
+type tracer struct {
+	t    trace.Tracer
+	prop propagation.TraceContext
+}
+
+// recordTrace is the trace of one record through a Source.
+type recordTrace struct {
+	ctx       context.Context // carries span
+	span      trace.Span      // the record's process span
+	recording bool            // span.IsRecording(): child spans are made only then
+}
+
+// begin starts the process span of each record of b, as a child of the
+// trace context in the record's headers. It runs on a scoring worker;
+// the spans start at the time the reader took the batch.
+func (t *tracer) begin(s *Source, b *batch) {
+	if t == nil {
+		return
+	}
+	for i := range b.items {
+		it := &b.items[i]
+		m := it.msg
+		ctx := t.prop.Extract(context.Background(), consumerHeaders(m.Headers))
+		ctx, span := t.t.Start(ctx, "process "+m.Topic,
+			trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithTimestamp(b.read),
+			trace.WithAttributes(
+				semconv.MessagingSystemKafka,
+				semconv.MessagingOperationTypeProcess,
+				semconv.MessagingOperationName("process"),
+				semconv.MessagingDestinationName(m.Topic),
+				semconv.MessagingDestinationPartitionID(strconv.Itoa(int(m.Partition))),
+				semconv.MessagingKafkaOffset(int(m.Offset)),
+				semconv.MessagingConsumerGroupName(s.group),
+				semconv.MessagingMessageBodySize(len(m.Value)),
+			))
+		it.tr = &recordTrace{ctx: ctx, span: span, recording: span.IsRecording()}
+	}
+}
+
+// decodeItem decodes it's value, in a decode span when tracing.
+func (s *Source) decodeItem(it *item) (serving.Record, error) {
+	t := it.tr
+	if t == nil || !t.recording {
+		return s.decode(it.msg.Value)
+	}
+	_, sp := s.o.tracer.t.Start(t.ctx, "decode")
+	r, err := s.decode(it.msg.Value)
+	if err != nil {
+		fail(sp, err)
+	}
+	sp.End()
+	return r, err
+}
+
+// scoreItem scores r, the record of it, in a score span when tracing,
+// with the span in the Scorer's context.
+func (s *Source) scoreItem(ctx context.Context, it *item, r serving.Record) (serving.Result, error) {
+	t := it.tr
+	if t == nil {
+		return s.score(ctx, r)
+	}
+	if !t.recording {
+		// The Scorer's own spans must see that this trace is sampled
+		// out, rather than start traces of their own.
+		return s.score(trace.ContextWithSpan(ctx, t.span), r)
+	}
+	_, sp := s.o.tracer.t.Start(t.ctx, "score")
+	res, err := s.score(trace.ContextWithSpan(ctx, sp), r)
+	scoreAttributes(sp, res, err)
+	sp.End()
+	return res, err
+}
+
+// now returns the time for the spans of a ScoreBatch call, or the zero
+// time, without reading the clock, when not tracing.
+func (t *tracer) now() time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+// scoredBatch records a score span for each record b.items[at[k]] that
+// one ScoreBatch call, begun at start, scored: they share its start and
+// end, and say how many records the call scored.
+func (t *tracer) scoredBatch(b *batch, at []int, start time.Time, out []serving.Result, errs []error) {
+	if t == nil {
+		return
+	}
+	end := trace.WithTimestamp(time.Now())
+	size := attrBatchSize.Int(len(at))
+	for k, i := range at {
+		rt := b.items[i].tr
+		if rt == nil || !rt.recording {
+			continue
+		}
+		_, sp := t.t.Start(rt.ctx, "score", trace.WithTimestamp(start), trace.WithAttributes(size))
+		scoreAttributes(sp, out[k], errs[k])
+		sp.End(end)
+	}
+}
+
+// scoreAttributes sets what scored a record on its score span: the
+// model of the Result's provenance (or of the *serving.ScoreError, when
+// the Result has none) and the combinator's decision; and the error.
+func scoreAttributes(sp trace.Span, res serving.Result, err error) {
+	p := res.Provenance
+	var se *serving.ScoreError
+	if p.Model.Name == "" && errors.As(err, &se) {
+		p.Model = se.Model
+	}
+	if m := p.Model; m.Name != "" {
+		sp.SetAttributes(attrModelName.String(m.Name), attrModelVersion.Int64(int64(m.Version)))
+		if m.ID != "" {
+			sp.SetAttributes(attrModelID.String(m.ID))
+		}
+		if m.Format != "" {
+			sp.SetAttributes(attrModelFormat.String(m.Format))
+		}
+	}
+	if d := p.Decision; d != nil {
+		cands := make([]string, len(d.Candidates))
+		for i, c := range d.Candidates {
+			cands[i] = c.Model.String() + " " + c.Status.String()
+		}
+		sp.SetAttributes(attrCombinator.String(d.Combinator), attrWinner.Int(d.Winner), attrCandidates.StringSlice(cands))
+		if d.Decider != "" {
+			sp.SetAttributes(attrDecider.String(d.Decider))
+		}
+		if d.Variant != "" {
+			sp.SetAttributes(attrVariant.String(d.Variant))
+		}
+	}
+	if err != nil {
+		fail(sp, err)
+	}
+}
+
+// fail records err on sp and sets its status.
+func fail(sp trace.Span, err error) {
+	sp.RecordError(err)
+	sp.SetStatus(codes.Error, err.Error())
+}
+
+// write hands the score or dead letter of it to the Sink. When tracing,
+// it writes the record's trace context into the output's headers and,
+// for a recording trace, wraps the write in a send span; the record's
+// process span ends with the acknowledgement.
+func (s *Source) write(it *item, ack func(error)) {
+	t := it.tr
+	if t == nil {
+		s.sink.send(it.out, ack)
+		return
+	}
+	m := it.out
+	if !t.recording {
+		s.o.tracer.inject(t.ctx, m, s.sink.max)
+		s.sink.send(m, ack)
+		return
+	}
+	if it.err != nil {
+		t.span.SetAttributes(attrDeadLetter.Bool(true), attrDeadLetterStep.String(it.stage))
+		fail(t.span, it.err)
+	}
+	ctx, sp := s.o.tracer.t.Start(t.ctx, "send "+m.Topic,
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			semconv.MessagingSystemKafka,
+			semconv.MessagingOperationTypeSend,
+			semconv.MessagingOperationName("send"),
+			semconv.MessagingDestinationName(m.Topic),
+		))
+	if !s.o.tracer.inject(ctx, m, s.sink.max) {
+		sp.AddEvent("trace context left out: the output is at the producer's size limit")
+	}
+	s.sink.send(m, func(err error) {
+		if err != nil {
+			fail(sp, err)
+			fail(t.span, err)
+		} else {
+			// The producer set them before it acknowledged.
+			sp.SetAttributes(
+				semconv.MessagingDestinationPartitionID(strconv.Itoa(int(m.Partition))),
+				semconv.MessagingKafkaOffset(int(m.Offset)))
+		}
+		sp.End()
+		t.span.End()
+		ack(err)
+	})
+}
+
+// abandon ends the process spans of records abandoned at shutdown, which
+// are neither written nor marked, so that the next owner of the
+// partition reads them again.
+func (t *tracer) abandon(items []item) {
+	if t == nil {
+		return
+	}
+	for i := range items {
+		if rt := items[i].tr; rt != nil && rt.recording {
+			rt.span.AddEvent("abandoned at shutdown, to be read again")
+			rt.span.End()
+		}
+	}
+}
+
+// inject writes the trace context of ctx into m's headers, in place of
+// any traceparent and tracestate there (a dead letter carries the
+// input's), and reports whether it did. It leaves the headers as they
+// were when ctx has no valid span context, or when the output would then
+// exceed the producer's size limit max, which would fail the write.
+func (t *tracer) inject(ctx context.Context, m *sarama.ProducerMessage, max int) bool {
+	var tc producerHeaders
+	t.prop.Inject(ctx, &tc)
+	if len(tc) == 0 {
+		return true
+	}
+	// m.Headers may be shared with other outputs (a score's provenance
+	// headers are): build a new slice.
+	h := make([]sarama.RecordHeader, 0, len(m.Headers)+len(tc))
+	for _, x := range m.Headers {
+		if k := string(x.Key); k != wire.HeaderTraceParent && k != wire.HeaderTraceState {
+			h = append(h, x)
+		}
+	}
+	old := m.Headers
+	m.Headers = append(h, tc...)
+	if max > 0 && m.ByteSize(2) > max {
+		m.Headers = old
+		return false
+	}
+	return true
+}
+
+// consumerHeaders reads a consumed record's headers for a propagator.
+// Of a repeated header, Get returns the last, as package wire reads them.
+type consumerHeaders []*sarama.RecordHeader
+
+func (c consumerHeaders) Get(key string) string {
+	for i := len(c) - 1; i >= 0; i-- {
+		if h := c[i]; h != nil && string(h.Key) == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+func (c consumerHeaders) Set(string, string) {}
+
+func (c consumerHeaders) Keys() []string {
+	ks := make([]string, 0, len(c))
+	for _, h := range c {
+		if h != nil {
+			ks = append(ks, string(h.Key))
+		}
+	}
+	return ks
+}
+
+// producerHeaders collects the headers a propagator writes.
+type producerHeaders []sarama.RecordHeader
+
+func (p *producerHeaders) Get(key string) string {
+	for _, h := range *p {
+		if string(h.Key) == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+func (p *producerHeaders) Set(key, value string) {
+	*p = append(*p, sarama.RecordHeader{Key: []byte(key), Value: []byte(value)})
+}
+
+func (p *producerHeaders) Keys() []string {
+	ks := make([]string, len(*p))
+	for i, h := range *p {
+		ks[i] = string(h.Key)
+	}
+	return ks
+}
