@@ -67,6 +67,9 @@ func TestFeedReplayAndLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "v4 live", func() bool { r, _ := srv.Current("m"); return r.Version == 4 })
+	// The observer sees a message after it is handled: v4 can be live a
+	// moment before its event arrives.
+	waitFor(t, "the fifth event", func() bool { mu.Lock(); defer mu.Unlock(); return len(events) >= 5 })
 	mu.Lock()
 	defer mu.Unlock()
 	if len(events) != 5 {
