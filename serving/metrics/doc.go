@@ -32,11 +32,16 @@
 //   - model_events_untracked_total{event}: model events about names
 //     without series of their own (see # Bounds).
 //
-// Two collectors export what is not a hook's event; register them beside
-// Metrics: [Quality] exports a quality.Tracker's live quality
+// Three collectors export what is not a hook's event; register them
+// beside Metrics: [Quality] exports a quality.Tracker's live quality
 // (live_quality and its interval bounds, per model, version, variant and
-// metric), and [Rollouts], a hook of canary Controllers, their traffic
-// shares, steps, decisions and guardrail intervals (rollout_*).
+// metric); [Rollouts], a hook of canary Controllers, their traffic
+// shares, steps, decisions and guardrail intervals (rollout_*); and
+// [Feedback], the counters of a feedbackkafka.Reader that joins the
+// truth to the scores: records read, joined and dropped by reason
+// (duplicate, late, unknown key, unlabelled, overflow), undecodable
+// records, read errors of a missing or deleted topic, and the feedback
+// topic's lag (feedback_*).
 //
 // # Bounds
 //

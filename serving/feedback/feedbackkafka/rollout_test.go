@@ -206,3 +206,39 @@ func TestFeedbackTopicDeleted(t *testing.T) {
 		t.Errorf("with the feedback topic gone: %+v", s)
 	}
 }
+
+// TestFeedbackLagVisible holds the Reader's match function, as a slow
+// consumer of the matches would, while 2,000 labels wait on the
+// feedback topic: the lag is measured and shown in Stats, and nothing
+// is joined meanwhile; once the consumer goes on, every label is joined
+// and the lag falls to 0.
+func TestFeedbackLagVisible(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic("scores", 1), kafkatest.Topic("labels", 1))
+	cfg := newConfig(t, c)
+	const n = 2000
+	var ms []msg
+	for i := range n {
+		ms = append(ms, scoreMsg(fmt.Sprint("k", i), 0.9, "a", t0.Add(time.Duration(i)*time.Millisecond)))
+	}
+	for i := range n {
+		ms = append(ms, labelMsg(fmt.Sprint("k", i), "1", t0.Add(time.Duration(i)*time.Millisecond)))
+	}
+	produce(t, cfg, ms...)
+	gate := make(chan struct{})
+	j, _ := feedback.NewJoiner(time.Hour, 10000)
+	r, err := feedbackkafka.NewReader(cfg, "scores", "labels", j, func(feedback.Match) error { <-gate; return nil }, feedbackkafka.Retry(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lag := r.Stats().FeedbackLag; lag != -1 {
+		t.Errorf("lag before any measurement: %d, want -1", lag)
+	}
+	stop := start(t, r)
+	defer stop()
+	waitFor(t, "the lag to show", func() bool { return r.Stats().FeedbackLag > n/2 })
+	if s := r.Stats(); s.Joined > 1 {
+		t.Errorf("joined %d while the consumer was held", s.Joined)
+	}
+	close(gate)
+	waitFor(t, "every join and no lag", func() bool { s := r.Stats(); return s.Joined == n && s.FeedbackLag == 0 })
+}
