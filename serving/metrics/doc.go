@@ -98,7 +98,7 @@
 // deleted, so cardinality follows the live versions. A call that was in
 // flight on the old version and ends after the swap is not observed: it
 // would otherwise bring the deleted series back for good. The last
-// [MaxRetired] replaced versions are remembered for that, a few dozen
+// 4096 replaced versions are remembered for that, a few dozen
 // bytes each. Model events
 // may reach the hook out of order when swaps race; active_version
 // follows the event times, which the Server takes under its lock.

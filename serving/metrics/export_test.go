@@ -15,3 +15,9 @@ func Retired(m *Metrics) int {
 	defer m.mu.Unlock()
 	return len(m.retired)
 }
+
+// Bounds the black-box tests check against.
+const (
+	DefaultMaxRejectedModels = defaultMaxRejectedModels
+	MaxRetired               = maxRetired
+)

@@ -48,7 +48,7 @@ type Metrics struct {
 	// its series back for good.
 	retired map[refKey]struct{}
 	// retiredOrder lists the keys of retired oldest first, a ring of at
-	// most MaxRetired; next is where the next key goes.
+	// most maxRetired; next is where the next key goes.
 	retiredOrder []refKey
 	next         int
 	// names holds the model names that have per-name event series, true
@@ -59,16 +59,16 @@ type Metrics struct {
 	maxRejected  int
 }
 
-// The defaults of MaxModels and MaxRejectedModels.
+// The defaults of MaxModels and MaxRejectedModels, which their docs state.
 const (
-	DefaultMaxModels         = 1000
-	DefaultMaxRejectedModels = 100
+	defaultMaxModels         = 1000
+	defaultMaxRejectedModels = 100
 )
 
-// MaxRetired bounds how many replaced versions Metrics remembers so that
+// maxRetired bounds how many replaced versions Metrics remembers so that
 // a call still in flight on one of them records nothing (see # Swaps in
 // the package documentation); past it the oldest is forgotten.
-const MaxRetired = 4096
+const maxRetired = 4096
 
 var (
 	_ serving.HookScored     = (*Metrics)(nil)
@@ -92,13 +92,13 @@ type config struct {
 // MaxModels caps how many model names get series of their own in the
 // per-name event metrics (active_version, model_events_total,
 // model_load_failures_total, model_swaps_total), overriding the default
-// of [DefaultMaxModels]. Events about a name past the cap are counted in
+// of 1000. Events about a name past the cap are counted in
 // model_events_untracked_total{event} instead. n must be at least 1.
 func MaxModels(n int) Option { return func(c *config) { c.maxModels = n } }
 
 // MaxRejectedModels caps how many of the MaxModels names may be names
 // that never went live (every model message of theirs was rejected, or
-// only loaded), overriding the default of [DefaultMaxRejectedModels];
+// only loaded), overriding the default of 100;
 // zero gives series only to names that went live. It keeps a flood of
 // junk model messages with ever new names from filling the series, or
 // the MaxModels slots that real models need. n must be at least 0.
@@ -117,7 +117,7 @@ func Buckets(b ...float64) Option { return func(c *config) { c.buckets = b } }
 // that is a programming error, and the histogram would otherwise panic
 // later, inside the first scoring call.
 func New(opts ...Option) *Metrics {
-	c := config{buckets: prometheus.ExponentialBuckets(10e-6, 2, 18), maxModels: DefaultMaxModels, maxReject: DefaultMaxRejectedModels}
+	c := config{buckets: prometheus.ExponentialBuckets(10e-6, 2, 18), maxModels: defaultMaxModels, maxReject: defaultMaxRejectedModels}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -230,12 +230,12 @@ func (m *Metrics) forget(ref serving.ModelRef) {
 	cur := m.series.Load()
 	k := refKey{ref.Name, ref.Version}
 	if _, ok := m.retired[k]; !ok {
-		if len(m.retiredOrder) < MaxRetired {
+		if len(m.retiredOrder) < maxRetired {
 			m.retiredOrder = append(m.retiredOrder, k)
 		} else {
 			delete(m.retired, m.retiredOrder[m.next])
 			m.retiredOrder[m.next] = k
-			m.next = (m.next + 1) % MaxRetired
+			m.next = (m.next + 1) % maxRetired
 		}
 		m.retired[k] = struct{}{}
 	}

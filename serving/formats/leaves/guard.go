@@ -661,8 +661,8 @@ func inspect(e *lv.Ensemble) (info ensembleInfo, err error) {
 	switch s.Type().Name() {
 	case "lgEnsemble", "xgEnsemble":
 		info.features = int(s.FieldByName("MaxFeatureIdx").Int()) + 1
-		if info.features < 1 || info.features > MaxFeatures {
-			return info, fmt.Errorf("feature count %d out of 1..%d", info.features, MaxFeatures)
+		if info.features < 1 || info.features > maxFeatures {
+			return info, fmt.Errorf("feature count %d out of 1..%d", info.features, maxFeatures)
 		}
 		trees := s.FieldByName("Trees")
 		if trees.Len() < groups || trees.Len()%groups != 0 {
@@ -680,8 +680,8 @@ func inspect(e *lv.Ensemble) (info ensembleInfo, err error) {
 		}
 	case "xgLinear":
 		info.features = int(s.FieldByName("NumFeature").Int())
-		if info.features < 1 || info.features > MaxFeatures {
-			return info, fmt.Errorf("feature count %d out of 1..%d", info.features, MaxFeatures)
+		if info.features < 1 || info.features > maxFeatures {
+			return info, fmt.Errorf("feature count %d out of 1..%d", info.features, maxFeatures)
 		}
 		if w := s.FieldByName("Weights").Len(); w < groups*(info.features+1) {
 			return info, fmt.Errorf("%d weights for %d features and %d groups", w, info.features, groups)

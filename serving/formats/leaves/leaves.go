@@ -32,8 +32,8 @@ const (
 	LabelEstimators = "leaves.estimators"
 )
 
-// MaxFeatures bounds the feature count a model may declare.
-const MaxFeatures = 1 << 24
+// maxFeatures bounds the feature count a model may declare (16 Mi).
+const maxFeatures = 1 << 24
 
 func init() {
 	serving.Register(FormatLightGBM, serving.FormatFunc(loadLightGBM))

@@ -1,7 +1,7 @@
 package xgboost
 
 // This file turns a decoded document (the generic values of
-// encoding/json or of decodeUBJ) into a Model. The same code reads both
+// encoding/json or of decodeUBJ) into a model. The same code reads both
 // encodings, so JSON and UBJSON models behave identically.
 
 import (
@@ -20,8 +20,8 @@ import (
 
 // Limits on what a model may declare.
 const (
-	// MaxFeatures bounds the feature count a model may declare.
-	MaxFeatures = 1 << 24
+	// maxFeatures bounds the feature count a model may declare (16 Mi).
+	maxFeatures = 1 << 24
 	// maxOutputs bounds the number of classes or targets.
 	maxOutputs = 1 << 16
 	// maxTreeDepth bounds the depth of a tree (XGBoost's own default
@@ -278,16 +278,16 @@ func (o obj) strs(k string) []string {
 }
 
 // build reads the model from a decoded document.
-func build(doc any, o options) (*Model, error) {
+func build(doc any, o options) (*model, error) {
 	var err error
 	root := asObj(doc, "$", &err)
 	learner := root.obj("learner")
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{margin: o.margin}
+	m := &model{margin: o.margin}
 	param := learner.obj("learner_model_param")
-	m.features = param.integer("num_feature", MaxFeatures)
+	m.features = param.integer("num_feature", maxFeatures)
 	numClass := param.intOr("num_class", 0, maxOutputs)
 	numTarget := param.intOr("num_target", 1, maxOutputs)
 	m.objective = learner.obj("objective").str("name")
@@ -346,7 +346,7 @@ func build(doc any, o options) (*Model, error) {
 }
 
 // setInputs records the feature names and types.
-func (m *Model) setInputs(names, types []string) error {
+func (m *model) setInputs(names, types []string) error {
 	if len(names) > 0 && len(names) != m.features {
 		return schemaErr("%d feature names for %d features", len(names), m.features)
 	}
@@ -380,7 +380,7 @@ func (m *Model) setInputs(names, types []string) error {
 // readTrees reads a gbtree model (the trees of a dart model too, with
 // its weights), keeping the trees of the first iterations rounds when
 // iterations is not 0.
-func (m *Model) readTrees(g obj, weights []float64, iterations int) error {
+func (m *model) readTrees(g obj, weights []float64, iterations int) error {
 	err := *g.err
 	if err != nil {
 		return err
@@ -450,18 +450,18 @@ const (
 )
 
 // node is one node of the flat tree layout. A split's left child is the
-// next node; right is the index of its right child in Model.nodes. A
+// next node; right is the index of its right child in model.nodes. A
 // leaf keeps its value in value.
 type node struct {
 	value   float32 // split threshold, or leaf value
 	feature uint32  // feature index | flags
 	right   uint32  // index of the right child (splits)
-	cats    uint32  // index into Model.catSets (categorical splits)
+	cats    uint32  // index into model.catSets (categorical splits)
 }
 
 // readTree checks one tree and appends it to m.nodes in depth-first
 // order, left child first.
-func (m *Model) readTree(t obj) error {
+func (m *model) readTree(t obj) error {
 	tp := t.obj("tree_param")
 	numNodes := tp.integer("num_nodes", math.MaxInt32)
 	leafVec := tp.intOr("size_leaf_vector", 0, math.MaxInt32)
@@ -610,7 +610,7 @@ func readCategories(t obj, n int, stype []int32) (map[int32][]uint32, error) {
 }
 
 // readLinear reads a gblinear model.
-func (m *Model) readLinear(g obj) error {
+func (m *model) readLinear(g obj) error {
 	w := g.floats("weights")
 	if *g.err != nil {
 		return *g.err
@@ -634,7 +634,7 @@ func (m *Model) readLinear(g obj) error {
 // XGBoost 2.x/3.x may write as a vector "[5E-1]" or "[a,b,c]" (one
 // intercept per output), and turns it into the margin added to every
 // output.
-func (m *Model) setBaseScore(param obj) error {
+func (m *model) setBaseScore(param obj) error {
 	var vals []float64
 	switch v := param.m["base_score"].(type) {
 	case nil:

@@ -86,14 +86,16 @@ func IsModel(b []byte) bool { return sniff(b) != encUnknown }
 // not in the legacy binary format; format is the name its errors report.
 // Errors wrap serving.ErrCorruptModel, serving.ErrUnsupportedModel or
 // serving.ErrInvalidDescriptor.
-func Decode(format string, d serving.Descriptor) (*Model, error) {
-	switch sniff(d.Bytes) {
-	case encJSON:
-		return loadEncoded(format, encJSON, d)
-	case encUBJSON:
-		return loadEncoded(format, encUBJSON, d)
+func Decode(format string, d serving.Descriptor) (serving.Model, error) {
+	enc := sniff(d.Bytes)
+	if enc != encJSON && enc != encUBJSON {
+		return nil, serving.Corrupt(format, errors.New("neither an XGBoost JSON nor a UBJSON model"))
 	}
-	return nil, serving.Corrupt(format, errors.New("neither an XGBoost JSON nor a UBJSON model"))
+	m, err := loadEncoded(format, enc, d)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return m, nil
 }
 
 func load(format string, d serving.Descriptor) (serving.Model, error) {
@@ -140,7 +142,7 @@ func parseOptions(labels map[string]string) (options, error) {
 	return o, nil
 }
 
-func loadEncoded(format string, enc encoding, d serving.Descriptor) (*Model, error) {
+func loadEncoded(format string, enc encoding, d serving.Descriptor) (*model, error) {
 	o, err := parseOptions(d.Labels)
 	if err != nil {
 		return nil, err
@@ -148,7 +150,7 @@ func loadEncoded(format string, enc encoding, d serving.Descriptor) (*Model, err
 	return loadWith(format, enc, d.Bytes, o)
 }
 
-func loadWith(format string, enc encoding, b []byte, o options) (*Model, error) {
+func loadWith(format string, enc encoding, b []byte, o options) (*model, error) {
 	var doc any
 	var err error
 	if enc == encJSON {
@@ -185,9 +187,9 @@ const (
 	softmax
 )
 
-// Model is a loaded XGBoost model. It is immutable and safe for
-// concurrent use.
-type Model struct {
+// model is a loaded XGBoost model, a serving.Model and
+// serving.BatchPredictor. It is immutable and safe for concurrent use.
+type model struct {
 	format    string
 	objective string
 	booster   string
@@ -214,13 +216,13 @@ type Model struct {
 }
 
 var (
-	_ serving.Model          = (*Model)(nil)
-	_ serving.BatchPredictor = (*Model)(nil)
-	_ serving.Describer      = (*Model)(nil)
+	_ serving.Model          = (*model)(nil)
+	_ serving.BatchPredictor = (*model)(nil)
+	_ serving.Describer      = (*model)(nil)
 )
 
 // setObjective chooses the transform and the base_score link.
-func (m *Model) setObjective() error {
+func (m *model) setObjective() error {
 	switch m.objective {
 	case "binary:logistic", "reg:logistic":
 		m.transform, m.logitBase = sigmoid, true
@@ -249,7 +251,7 @@ func (m *Model) setObjective() error {
 }
 
 // toMargin maps a base_score to the margin XGBoost adds to every output.
-func (m *Model) toMargin(b float64) (float64, error) {
+func (m *model) toMargin(b float64) (float64, error) {
 	switch {
 	case math.IsNaN(b) || math.IsInf(b, 0):
 		return 0, schemaErr("base_score %v", b)
@@ -269,7 +271,7 @@ func (m *Model) toMargin(b float64) (float64, error) {
 
 // Describe implements serving.Describer. Inputs holds the model's
 // feature_names when it was trained with them.
-func (m *Model) Describe() serving.ModelInfo {
+func (m *model) Describe() serving.ModelInfo {
 	desc := fmt.Sprintf("%d float64 features, NaN for missing", m.features)
 	if m.categorical {
 		desc += "; categorical features take their category codes"
@@ -284,11 +286,11 @@ func (m *Model) Describe() serving.ModelInfo {
 
 // Objective returns the model's training objective, such as
 // "binary:logistic".
-func (m *Model) Objective() string { return m.objective }
+func (m *model) Objective() string { return m.objective }
 
 // Predict implements serving.Model. A model with one output allocates
 // nothing; a model with several allocates Prediction.Values.
-func (m *Model) Predict(_ context.Context, x []float64) (serving.Prediction, error) {
+func (m *model) Predict(_ context.Context, x []float64) (serving.Prediction, error) {
 	if len(x) != m.features {
 		return serving.Prediction{}, &serving.FeatureCountError{Want: m.features, Got: len(x)}
 	}
@@ -304,7 +306,7 @@ func (m *Model) Predict(_ context.Context, x []float64) (serving.Prediction, err
 // the model's feature count; the first that does not fails the batch
 // with a *serving.FeatureCountError. The Values of multi-output rows
 // share one allocation. PredictBatch checks ctx between blocks of rows.
-func (m *Model) PredictBatch(ctx context.Context, rows [][]float64, out []serving.Prediction) error {
+func (m *model) PredictBatch(ctx context.Context, rows [][]float64, out []serving.Prediction) error {
 	if len(out) != len(rows) {
 		return fmt.Errorf("xgboost: PredictBatch with %d rows and %d outputs", len(rows), len(out))
 	}
@@ -335,7 +337,7 @@ func (m *Model) PredictBatch(ctx context.Context, rows [][]float64, out []servin
 }
 
 // leaf walks the tree starting at root and returns its leaf value.
-func (m *Model) leaf(root int32, x []float64) float32 {
+func (m *model) leaf(root int32, x []float64) float32 {
 	nodes := m.nodes
 	i := uint32(root)
 	for {
@@ -366,7 +368,7 @@ func (m *Model) leaf(root int32, x []float64) float32 {
 // categorical split sends right. As in XGBoost, a value that is not a
 // valid category (negative, too large, infinite) goes left, and a
 // fractional value is truncated to its category.
-func (m *Model) inCategories(set uint32, v float64) bool {
+func (m *model) inCategories(set uint32, v float64) bool {
 	c := float32(v)
 	if !(c >= 0 && c < 1<<24) {
 		return false
@@ -381,7 +383,7 @@ func (m *Model) inCategories(set uint32, v float64) bool {
 // float32 rounding.
 
 // margin1 returns the margin of a one-output model.
-func (m *Model) margin1(x []float64) float64 {
+func (m *model) margin1(x []float64) float64 {
 	z := m.base[0]
 	switch {
 	case m.linear != nil:
@@ -399,7 +401,7 @@ func (m *Model) margin1(x []float64) float64 {
 }
 
 // margins writes the margins of a multi-output model into out.
-func (m *Model) margins(x []float64, out []float64) {
+func (m *model) margins(x []float64, out []float64) {
 	var stack [16]float32
 	z := stack[:0]
 	if m.groups <= len(stack) {
@@ -432,7 +434,7 @@ func (m *Model) margins(x []float64, out []float64) {
 // Each multiply-add is rounded once, as a fused multiply-add: XGBoost's
 // release builds fuse it (the models of testdata/xgboost3 match only
 // so), and the product of two float32 values is exact in float64.
-func (m *Model) linearSum(x []float64, g int, base float32) float32 {
+func (m *model) linearSum(x []float64, g int, base float32) float32 {
 	s := base + m.linear[m.features*m.groups+g]
 	for i, v := range x {
 		if v == v {
@@ -442,7 +444,7 @@ func (m *Model) linearSum(x []float64, g int, base float32) float32 {
 	return s
 }
 
-func (m *Model) single(z float64) serving.Prediction {
+func (m *model) single(z float64) serving.Prediction {
 	switch m.transform {
 	case sigmoid:
 		p := 1 / (1 + math.Exp(-z))
@@ -461,7 +463,7 @@ func (m *Model) single(z float64) serving.Prediction {
 	return serving.Prediction{Value: z}
 }
 
-func (m *Model) multi(vals []float64) serving.Prediction {
+func (m *model) multi(vals []float64) serving.Prediction {
 	prob := false
 	switch m.transform {
 	case softmax:

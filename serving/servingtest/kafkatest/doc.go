@@ -35,6 +35,6 @@
 // The cluster answers Kafka protocol versions up to the newest kfake
 // knows; sarama v1.61 with its default Version (2.8) works against it, as
 // do idempotent producers and consumer groups. Topics that are not seeded
-// are created on first use with [DefaultPartitions] partitions, as a real
+// are created on first use with 4 partitions, as a real
 // broker with auto.create.topics.enable would.
 package kafkatest

@@ -10,9 +10,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// DefaultPartitions is the partition count of topics that are created on
+// defaultPartitions is the partition count of topics that are created on
 // first use rather than seeded with [Topic].
-const DefaultPartitions = 4
+const defaultPartitions = 4
 
 // Option configures a Cluster.
 type Option func(*config)
@@ -47,7 +47,7 @@ func Topic(name string, partitions int32) Option {
 }
 
 // AutoPartitions sets the partition count of topics created on first use,
-// overriding the default of [DefaultPartitions].
+// overriding the default of 4.
 func AutoPartitions(n int) Option { return func(c *config) { c.partitions = n } }
 
 // NoAutoCreate makes the cluster refuse to create topics on first use,
@@ -66,7 +66,7 @@ type Cluster struct {
 
 // Start starts a cluster. The caller must call Close.
 func Start(opts ...Option) (*Cluster, error) {
-	cfg := config{brokers: 1, partitions: DefaultPartitions, autoCreate: true}
+	cfg := config{brokers: 1, partitions: defaultPartitions, autoCreate: true}
 	for _, o := range opts {
 		o(&cfg)
 	}
