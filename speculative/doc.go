@@ -19,20 +19,30 @@
 // returns.
 //
 // Go's timers fire late: by the time the runtime takes to notice the
-// timer and run the waiting goroutine. On the development machine (two
-// cores shared with other work) a plain time.Sleep(15ms) overshoots by
-// about 1.2ms at the 99th percentile when the machine is quiet, and by
-// tens of milliseconds when it is overloaded. So a Budget learns how
-// late this process's timers fire: every call that runs out of time
-// reports how long after its timer was due it returned, and a running
-// estimate of the 99.9th percentile of that overshoot, shared by every
-// Budget in the process, becomes the lead by which each Budget sets its
-// timer before d (at most a quarter of d). The other models get d less
-// the lead, and the fallback, if it has not answered when that timer
-// fires, the rest of d; the answer is back by d unless the process is
-// stalled for longer than it has been stalled before. The estimate rises within a few dozen
-// late calls after the lateness grows, and decays about a thousand
-// times more slowly.
+// timer and run the waiting goroutine, and, when the process is idle, by
+// up to a millisecond more, because the runtime then sleeps in
+// epoll_wait, whose timeout is in whole milliseconds. On the development
+// machine (two cores shared with other work) a plain time.Sleep(15ms)
+// overshoots by about 1.2ms at the 99th percentile when the machine is
+// quiet, and by tens of milliseconds when it is overloaded. So a Budget
+// learns how late this process's timers fire: every call that runs out
+// of time reports how long after its timer was due it woke, and a
+// running estimate of the 99.9th percentile of that overshoot, shared by
+// every Budget in the process, becomes the lead by which each Budget
+// sets its timer before d (at most a quarter of d). The estimate rises
+// within a few dozen late calls after the lateness grows, and decays
+// about a thousand times more slowly.
+//
+// When that early timer fires with at most 2ms of the budget left, the
+// calling goroutine keeps listening for answers until 30µs before d by
+// polling, not by another timer: it yields to other goroutines until the
+// last 200µs, which it spends in a busy wait. So the models keep the
+// whole budget, and the answer is back by d within the precision of the
+// polling, at the cost of up to the lead in CPU time on the calls that
+// run out of time. With a larger lead (an overloaded machine), the call
+// answers when the early timer fires, the models having had d less the
+// lead, except that a fallback that has not answered yet is waited for
+// until d.
 //
 // No lead helps when the operating system leaves the whole process
 // unscheduled for longer than it; then the call returns when the process
@@ -41,7 +51,9 @@
 // so that a Budget that waited would never return, and fail after a
 // generous limit. TestBudgetStragglerHarness (opt-in, -stragglers N)
 // prints the latency percentiles of a Budget of 15ms over a
-// Pareto-tailed model with and without the lead, next to time.Sleep;
+// Pareto-tailed model with a plain timer, with the lead alone and with
+// the lead and the polling finish, next to time.Sleep, interleaved in one
+// run, with the load average;
 // TestBudgetBoundHeavyTail prints the tolerance it allowed, and
 // BenchmarkBudgetLatency reports the distribution.
 //

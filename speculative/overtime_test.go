@@ -79,3 +79,51 @@ func TestBudgetWaitsForTheFallbackUntilTheBudget(t *testing.T) {
 		t.Errorf("err = %v, want ErrFallbackLate", err)
 	}
 }
+
+// When the early timer leaves at most maxFinish of the budget, the
+// Budget keeps listening until the budget (less finishMargin) instead of
+// answering at once: a model that answers after the early timer but in
+// time wins over the fallback, though the fallback had answered. The
+// polling is made long (a quarter of a 400ms budget) so that the test
+// does not depend on timing.
+func TestBudgetListensUntilTheBudgetAfterTheEarlyTimer(t *testing.T) {
+	old, oldMax := timerLateness.q.Load(), maxFinish
+	defer func() { timerLateness.q.Store(old); maxFinish = oldMax }()
+	timerLateness.q.Store(int64(time.Hour)) // the lead is capped at a quarter of the budget
+	maxFinish = time.Hour
+	fb := blocker{"fb", make(chan struct{})}
+	close(fb.open) // the fallback answers at once
+	model := blocker{"model", make(chan struct{})}
+	testHookFinish = func() { close(model.open) }
+	defer func() { testHookFinish = nil }()
+
+	b, err := NewBudget(400*time.Millisecond, fb, []serving.Scorer{model})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scoreOrFail(t, b)
+	if err != nil {
+		t.Fatalf("Score: %v, want the model's answer", err)
+	}
+	if res.Label != "model" {
+		t.Errorf("answer %q, want the model's, which came before the budget; decision %+v", res.Label, res.Provenance.Decision)
+	}
+
+	// While polling, a fallback that answers in time is waited for, and
+	// one that never answers is late.
+	slowFb := blocker{"slow-fb", make(chan struct{})}
+	late := blocker{"late", make(chan struct{})}
+	defer close(late.open)
+	testHookFinish = func() { close(slowFb.open) }
+	b, _ = NewBudget(400*time.Millisecond, slowFb, []serving.Scorer{late})
+	if res, err := scoreOrFail(t, b); err != nil || res.Label != "slow-fb" {
+		t.Errorf("answer %q, err %v: want the fallback's answer", res.Label, err)
+	}
+	testHookFinish = nil
+	never := blocker{"never", make(chan struct{})}
+	defer close(never.open)
+	b, _ = NewBudget(40*time.Millisecond, never, []serving.Scorer{late})
+	if _, err := scoreOrFail(t, b); !errors.Is(err, ErrFallbackLate) {
+		t.Errorf("err = %v, want ErrFallbackLate", err)
+	}
+}
