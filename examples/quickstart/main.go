@@ -342,7 +342,7 @@ func (v *view) add(m *sarama.ConsumerMessage) {
 		}
 		return
 	}
-	s, err := wire.DecodeScore(m.Value)
+	s, err := wire.DecodeScore(wire.Message{Key: m.Key, Value: m.Value, Headers: kafka.Headers(m)})
 	if err != nil || !strings.HasPrefix(s.Key, v.run) {
 		return
 	}

@@ -64,7 +64,7 @@ func TestQuickstart(t *testing.T) {
 	answered := map[at]int{}
 	byVersion := map[uint64]int{}
 	for _, m := range c.Consume(t, scoresTopic).Next(t, nscores) {
-		s, err := wire.DecodeScore(m.Value)
+		s, err := wire.DecodeScore(wire.Message{Key: m.Key, Value: m.Value, Headers: m.Headers})
 		if err != nil {
 			t.Fatalf("score %s: %v", m.Value, err)
 		}

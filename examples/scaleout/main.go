@@ -433,7 +433,7 @@ func collect(brokers []string, runID string) (*collector, error) {
 		go func() {
 			defer c.wg.Done()
 			for m := range pc.Messages() {
-				s, err := wire.DecodeScore(m.Value)
+				s, err := wire.DecodeScore(wire.Message{Key: m.Key, Value: m.Value, Headers: kafka.Headers(m)})
 				if err != nil || len(s.Key) <= len(c.prefix) || s.Key[:len(c.prefix)] != c.prefix {
 					continue
 				}

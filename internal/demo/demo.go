@@ -159,7 +159,7 @@ func FormatScore(m *sarama.ConsumerMessage) string {
 		fmt.Fprintf(&b, "  DEAD LETTER from %s/%s@%s (%s): %s  value=%q", hdr[wire.HeaderDLQTopic], hdr[wire.HeaderDLQPartition], hdr[wire.HeaderDLQOffset], hdr[wire.HeaderDLQStage], r, m.Value)
 		return b.String()
 	}
-	s, err := wire.DecodeScore(m.Value)
+	s, err := wire.DecodeScore(wire.Message{Key: m.Key, Value: m.Value, Headers: kafka.Headers(m)})
 	if err != nil {
 		fmt.Fprintf(&b, "  (not a score: %v) %q", err, m.Value)
 		return b.String()

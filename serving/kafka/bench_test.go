@@ -2,7 +2,6 @@ package kafka_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -21,7 +20,8 @@ import (
 const benchRecords = 100_000
 
 // BenchmarkPipeline measures records per second through the embedded
-// broker (one broker, 4 partitions, a fresh cluster per run) for:
+// broker (one broker, 4 partitions, a fresh cluster per run) for these
+// variants:
 //
 //   - raw: a plain sarama consumer group that produces every record
 //     unchanged, with the idempotent acks=all producer settings the Sink
@@ -29,89 +29,104 @@ const benchRecords = 100_000
 //     handed to the producer and auto-committing: the baseline the issue
 //     asks for;
 //   - raw-lz4: the same with LZ4 compression, the Sink's default;
-//   - raw-scoresized: the LZ4 pass-through, but each output has the byte
-//     size and headers of a modelstream score, which isolates the
-//     pipeline's own cost from the cost of writing bigger records (kfake
-//     runs the whole broker on one goroutine, so bytes cost time);
-//   - modelstream: Source -> JSON codec -> linear model (8 features) ->
-//     Sink -> mark for commit after ack, output order kept per partition;
-//   - modelstream-maxbatch64: the same with kafka.MaxBatch(64): ScoreBatch
+//   - json: Source -> JSON codec -> linear model (8 features) -> Sink ->
+//     mark for commit after ack, output order kept per partition; scores
+//     in the default encoding, wire.ScoreJSON, compressed with LZ4;
+//   - compact: the same with kafka.ScoreEncoding(wire.ScoreCompact);
+//   - compact-none: compact scores, not compressed;
+//   - compact-batch64: compact scores with kafka.MaxBatch(64), ScoreBatch
 //     over up to 64 waiting records instead of one Score call each.
 //
 // The clock runs from the first record consumed to the last output
 // acknowledged (for modelstream: acknowledged and its offset marked for
 // the next commit), so joining and leaving the group, about half a
-// second each with sarama whatever the load, are not counted. The runs
-// take turns within each iteration, so that the load of a shared machine
-// falls on all alike. The metrics give each one's records/s and the
-// ratios of the totals.
+// second each with sarama whatever the load, are not counted. The
+// variants take turns within each iteration, in an order that rotates,
+// so that the load of a shared machine falls on all alike. Each reports
+// its records/s (wall time) and its ratio to raw; and, since wall time
+// on a loaded machine is mostly other programs' time, the ratio of the
+// process's CPU time per record (user + system, broker included: kfake
+// runs in the process) to raw's, as "<variant>-cpu-ratio".
 func BenchmarkPipeline(b *testing.B) {
-	keys, _, fill := pipelineInput()
-	model := linearModel(b, "m", 1, 8, 1)
-	// Representative score records, for raw-scoresized: one per input,
-	// as different from each other as real scores are.
-	ref := model.Ref()
-	ref.ID = serving.ContentID(model.Bytes)
-	prov := serving.Provenance{Model: ref}
-	samples := make([][]byte, benchRecords)
-	for i := range samples {
-		v, err := json.Marshal(wire.Score{Prediction: serving.Prediction{Value: float64(i) * 1.000123}, Provenance: prov, Key: keys[i], Topic: "in", Partition: int32(i % 4), Offset: int64(i / 4)})
-		if err != nil {
-			b.Fatal(err)
+	_, _, fill := pipelineInput()
+	vs := pipelineVariants(b)
+	wall := make([]time.Duration, len(vs))
+	cpu := make([]time.Duration, len(vs))
+	for i := 0; b.Loop(); i++ {
+		for k := range vs {
+			j := (i + k) % len(vs)
+			b.StopTimer()
+			c := fill(b)
+			b.StartTimer()
+			m := vs[j].run(b, c)
+			c.Close()
+			wall[j] += m.wall
+			cpu[j] += m.cpu
 		}
-		samples[i] = v
-	}
-	var sampleHeaders []sarama.RecordHeader
-	for _, h := range wire.ProvenanceHeaders(prov) {
-		sampleHeaders = append(sampleHeaders, sarama.RecordHeader(h))
-	}
-
-	srv := newServer(b)
-	if _, err := srv.Activate(context.Background(), model); err != nil {
-		b.Fatal(err)
-	}
-	var raw, rawLZ4, sized, ms, ms64 time.Duration
-	for b.Loop() {
-		b.StopTimer()
-		c := fill(b)
-		b.StartTimer()
-		raw += rawPassThrough(b, c, nil, nil, sarama.CompressionNone)
-		c.Close()
-
-		b.StopTimer()
-		c = fill(b)
-		b.StartTimer()
-		rawLZ4 += rawPassThrough(b, c, nil, nil, sarama.CompressionLZ4)
-		c.Close()
-
-		b.StopTimer()
-		c = fill(b)
-		b.StartTimer()
-		sized += rawPassThrough(b, c, samples, sampleHeaders, sarama.CompressionLZ4)
-		c.Close()
-
-		b.StopTimer()
-		c = fill(b)
-		b.StartTimer()
-		ms += modelstreamPipeline(b, c, srv.Model("m"))
-		c.Close()
-
-		b.StopTimer()
-		c = fill(b)
-		b.StartTimer()
-		ms64 += modelstreamPipeline(b, c, srv.Model("m"), kafka.MaxBatch(64))
-		c.Close()
 	}
 	n := float64(benchRecords * b.N)
-	b.ReportMetric(n/raw.Seconds(), "raw-rec/s")
-	b.ReportMetric(n/rawLZ4.Seconds(), "raw-lz4-rec/s")
-	b.ReportMetric(n/sized.Seconds(), "raw-scoresized-rec/s")
-	b.ReportMetric(n/ms.Seconds(), "modelstream-rec/s")
-	b.ReportMetric(n/ms64.Seconds(), "modelstream-maxbatch64-rec/s")
-	b.ReportMetric(raw.Seconds()/ms64.Seconds(), "maxbatch64-ratio-vs-raw")
-	b.ReportMetric(raw.Seconds()/ms.Seconds(), "ratio-vs-raw")
-	b.ReportMetric(rawLZ4.Seconds()/ms.Seconds(), "ratio-vs-raw-lz4")
-	b.ReportMetric(sized.Seconds()/ms.Seconds(), "ratio-vs-scoresized")
+	for j, v := range vs {
+		b.ReportMetric(n/wall[j].Seconds(), v.name+"-rec/s")
+		if j > 0 {
+			b.ReportMetric(wall[0].Seconds()/wall[j].Seconds(), v.name+"-ratio")
+			if cpu[0] > 0 && cpu[j] > 0 {
+				b.ReportMetric(cpu[0].Seconds()/cpu[j].Seconds(), v.name+"-cpu-ratio")
+			}
+		}
+	}
+}
+
+// BenchmarkPipelineEach runs each variant of BenchmarkPipeline on its
+// own, to profile one (-cpuprofile); the time per op includes starting
+// and filling the cluster.
+func BenchmarkPipelineEach(b *testing.B) {
+	_, _, fill := pipelineInput()
+	for _, v := range pipelineVariants(b) {
+		b.Run(v.name, func(b *testing.B) {
+			var wall, cpu time.Duration
+			for b.Loop() {
+				c := fill(b)
+				m := v.run(b, c)
+				c.Close()
+				wall, cpu = wall+m.wall, cpu+m.cpu
+			}
+			n := float64(benchRecords * b.N)
+			b.ReportMetric(n/wall.Seconds(), "rec/s")
+			b.ReportMetric(cpu.Seconds()*1e6/n, "cpu-µs/rec")
+		})
+	}
+}
+
+// measured is how long a pipeline run took, in wall time and in the
+// process's CPU time.
+type measured struct{ wall, cpu time.Duration }
+
+type pipelineVariant struct {
+	name string
+	run  func(*testing.B, *kafkatest.Cluster) measured
+}
+
+// pipelineVariants returns the variants of BenchmarkPipeline, raw first.
+func pipelineVariants(b *testing.B) []pipelineVariant {
+	srv := newServer(b)
+	if _, err := srv.Activate(context.Background(), linearModel(b, "m", 1, 8, 1)); err != nil {
+		b.Fatal(err)
+	}
+	noCompression := kafka.Sarama(func(c *sarama.Config) { c.Producer.Compression = sarama.CompressionNone })
+	ms := func(sink []kafka.SinkOption, cfg []kafka.Option, src ...kafka.SourceOption) func(*testing.B, *kafkatest.Cluster) measured {
+		return func(b *testing.B, c *kafkatest.Cluster) measured {
+			return runPipeline(b, c, srv.Model("m"), sink, cfg, src...)
+		}
+	}
+	compact := []kafka.SinkOption{kafka.ScoreEncoding(wire.ScoreCompact)}
+	return []pipelineVariant{
+		{"raw", func(b *testing.B, c *kafkatest.Cluster) measured { return rawPassThrough(b, c, sarama.CompressionNone) }},
+		{"raw-lz4", func(b *testing.B, c *kafkatest.Cluster) measured { return rawPassThrough(b, c, sarama.CompressionLZ4) }},
+		{"json", ms(nil, nil)},
+		{"compact", ms(compact, nil)},
+		{"compact-none", ms(compact, []kafka.Option{noCompression})},
+		{"compact-batch64", ms(compact, nil, kafka.MaxBatch(64))},
+	}
 }
 
 // pipelineInput returns the benchmarks' input records (benchRecords JSON
@@ -139,7 +154,15 @@ func pipelineInput() (keys []string, vals [][]byte, fill func(*testing.B) *kafka
 // the time from the first record consumed to the last one acknowledged
 // and marked.
 func modelstreamPipeline(b *testing.B, c *kafkatest.Cluster, scorer serving.Scorer, opts ...kafka.SourceOption) time.Duration {
-	sink, err := kafka.NewSink(config(b, c.Addrs()), kafka.Topic("out"))
+	return runPipeline(b, c, scorer, nil, nil, opts...).wall
+}
+
+// runPipeline runs Source -> Sink from "in" to "out", with the Sink's
+// options and further Config options for the Sink, and measures the time
+// from the first record consumed to the last one acknowledged and
+// marked.
+func runPipeline(b *testing.B, c *kafkatest.Cluster, scorer serving.Scorer, sinkOpts []kafka.SinkOption, cfgOpts []kafka.Option, opts ...kafka.SourceOption) measured {
+	sink, err := kafka.NewSink(config(b, c.Addrs(), cfgOpts...), append([]kafka.SinkOption{kafka.Topic("out")}, sinkOpts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -155,11 +178,11 @@ func modelstreamPipeline(b *testing.B, c *kafkatest.Cluster, scorer serving.Scor
 	for src.Stats().Consumed == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	t0 := time.Now()
+	t0, u0 := time.Now(), cpuTime()
 	for src.Stats().Scored < benchRecords {
 		time.Sleep(time.Millisecond)
 	}
-	took := time.Since(t0)
+	took := measured{time.Since(t0), cpuTime() - u0}
 	cancel()
 	if err := <-done; err != nil {
 		b.Fatal(err)
@@ -172,8 +195,6 @@ func modelstreamPipeline(b *testing.B, c *kafkatest.Cluster, scorer serving.Scor
 
 type passThrough struct {
 	prod     sarama.AsyncProducer
-	values   [][]byte
-	headers  []sarama.RecordHeader
 	consumed *atomic.Int64
 }
 
@@ -182,20 +203,15 @@ func (passThrough) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 func (p passThrough) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	for m := range claim.Messages() {
 		p.consumed.Add(1)
-		v := m.Value
-		if p.values != nil {
-			v = p.values[m.Offset%int64(len(p.values))]
-		}
-		p.prod.Input() <- &sarama.ProducerMessage{Topic: "out", Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(v), Headers: p.headers}
+		p.prod.Input() <- &sarama.ProducerMessage{Topic: "out", Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(m.Value)}
 		sess.MarkMessage(m, "")
 	}
 	return nil
 }
 
-// rawPassThrough copies "in" to "out" with plain sarama, replacing the
-// values (picked by offset) and headers when given, and returns the time from the first
-// record consumed to the last one acknowledged.
-func rawPassThrough(b *testing.B, c *kafkatest.Cluster, values [][]byte, headers []sarama.RecordHeader, codec sarama.CompressionCodec) time.Duration {
+// rawPassThrough copies "in" to "out" with plain sarama and measures the
+// time from the first record consumed to the last one acknowledged.
+func rawPassThrough(b *testing.B, c *kafkatest.Cluster, codec sarama.CompressionCodec) measured {
 	cfg := sarama.NewConfig()
 	cfg.Version = kafka.DefaultVersion
 	cfg.Producer.Idempotent = true
@@ -228,17 +244,17 @@ func rawPassThrough(b *testing.B, c *kafkatest.Cluster, values [][]byte, headers
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			group.Consume(ctx, []string{"in"}, passThrough{prod: prod, values: values, headers: headers, consumed: &consumed})
+			group.Consume(ctx, []string{"in"}, passThrough{prod: prod, consumed: &consumed})
 		}
 	}()
 	for consumed.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	t0 := time.Now()
+	t0, u0 := time.Now(), cpuTime()
 	for acked.Load() < benchRecords {
 		time.Sleep(time.Millisecond)
 	}
-	took := time.Since(t0)
+	took := measured{time.Since(t0), cpuTime() - u0}
 	cancel()
 	<-done
 	group.Close()

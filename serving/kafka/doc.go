@@ -46,10 +46,13 @@
 // speculative), and handed to a [Sink]. With [MaxBatch], the records
 // already waiting on a partition are scored in one call when the Scorer
 // is a serving.BatchScorer, as a Server slot is; each still gets its own
-// score or dead letter. The Sink writes a wire.Score as JSON with the prediction, its provenance and the
-// input's key, topic, partition and offset, and repeats the provenance in
-// headers (wire.ProvenanceHeaders) so a consumer can trace a score without
-// parsing it. A record that fails to decode or score (a panic of the
+// score or dead letter. The Sink writes a wire.Score as JSON with the
+// prediction, its provenance and the input's key, topic, partition and
+// offset, and repeats the provenance in headers (wire.ProvenanceHeaders)
+// so a consumer can trace a score without parsing it; with
+// [ScoreEncoding](wire.ScoreCompact) the value leaves out the provenance
+// and the key, which the record carries already, and takes a quarter of
+// the bytes. wire.DecodeScore reads either. A record that fails to decode or score (a panic of the
 // Codec or Scorer included) goes, unchanged, to the dead-letter topic
 // with the stage, the reason and its origin in headers, and the stream
 // moves on; an input too large to fit with those headers is written

@@ -112,7 +112,7 @@ func ExampleSource() {
 	defer pc.Close()
 	for range 2 {
 		m := <-pc.Messages()
-		s, _ := wire.DecodeScore(m.Value)
+		s, _ := wire.DecodeScore(wire.Message{Key: m.Key, Value: m.Value, Headers: kafka.Headers(m)})
 		fmt.Printf("offset %d: %v by %s (header %s=%s)\n", s.Offset, s.Prediction.Value, s.Provenance.Model, m.Headers[0].Key, m.Headers[0].Value)
 	}
 	stop() // drains, commits, leaves the group

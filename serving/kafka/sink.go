@@ -17,6 +17,7 @@ import (
 
 type sinkOptions struct {
 	topic, dlq string
+	enc        ScoreEncoder
 }
 
 // Sink writes scores and dead letters to Kafka through an idempotent,
@@ -58,9 +59,12 @@ type Sink struct {
 // flight without idempotence, or Producer.Return.Successes or Errors
 // turned off.
 func NewSink(cfg *Config, opts ...SinkOption) (*Sink, error) {
-	o := sinkOptions{topic: DefaultScoresTopic, dlq: DefaultDeadLetterTopic}
+	o := sinkOptions{topic: DefaultScoresTopic, dlq: DefaultDeadLetterTopic, enc: wire.ScoreJSON}
 	for _, opt := range opts {
 		opt.applySink(&o)
+	}
+	if err := checkEncoder(o.enc); err != nil {
+		return nil, err
 	}
 	switch {
 	case cfg == nil:
@@ -153,12 +157,13 @@ func (s *Sink) WriteScore(in *sarama.ConsumerMessage, res serving.Result, ack fu
 // and the reason when the score cannot be encoded. It is safe for
 // concurrent use; the Source calls it from its scoring workers.
 func (s *Sink) scoreMessage(in *sarama.ConsumerMessage, res serving.Result) (*sarama.ProducerMessage, error) {
-	v, err := appendScore(make([]byte, 0, 320), s.cachedProvenance(res.Provenance), in, res)
+	prov := s.cachedProvenance(res.Provenance)
+	v, err := s.appendValue(make([]byte, 0, 320), prov, in, res)
 	if err != nil {
 		err = fmt.Errorf("kafka: encode score: %w", err)
 		return s.deadLetterMessage(in, wire.StageScore, err), err
 	}
-	m := &sarama.ProducerMessage{Topic: s.o.topic, Value: sarama.ByteEncoder(v), Headers: s.cachedProvenance(res.Provenance).headers}
+	m := &sarama.ProducerMessage{Topic: s.o.topic, Value: sarama.ByteEncoder(v), Headers: prov.headers}
 	if in.Key != nil {
 		m.Key = sarama.ByteEncoder(in.Key)
 	}
@@ -206,20 +211,10 @@ func appendScore(b []byte, prov *provCache, in *sarama.ConsumerMessage, res serv
 	if prov.json == nil || p.Values != nil || !finite(p.Value) || !finite(p.Confidence) || !plain(p.Label) || !plain(string(in.Key)) || !plain(in.Topic) {
 		sc := wire.Score{Prediction: res.Prediction, Provenance: res.Provenance, Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
 		sc.SetKey(in.Key)
-		return json.Marshal(sc)
+		return wire.ScoreJSON.AppendScore(b, &sc)
 	}
-	b = append(b, `{"prediction":{"value":`...)
-	b = appendFloat(b, p.Value)
-	if p.Label != "" {
-		b = append(b, `,"label":"`...)
-		b = append(b, p.Label...)
-		b = append(b, '"')
-	}
-	if p.Confidence != 0 {
-		b = append(b, `,"confidence":`...)
-		b = appendFloat(b, p.Confidence)
-	}
-	b = append(b, `},"provenance":`...)
+	b = appendPrediction(b, p)
+	b = append(b, `,"provenance":`...)
 	b = append(b, prov.json...)
 	if len(in.Key) > 0 {
 		b = append(b, `,"key":"`...)
@@ -233,6 +228,24 @@ func appendScore(b []byte, prov *provCache, in *sarama.ConsumerMessage, res serv
 	b = append(b, `,"offset":`...)
 	b = strconv.AppendInt(b, in.Offset, 10)
 	return append(b, '}'), nil
+}
+
+// appendPrediction appends the start of a wire.Score's JSON to b, up to
+// the end of its "prediction": {"prediction":{...}. p must be finite,
+// without Values, and with a plain Label.
+func appendPrediction(b []byte, p serving.Prediction) []byte {
+	b = append(b, `{"prediction":{"value":`...)
+	b = appendFloat(b, p.Value)
+	if p.Label != "" {
+		b = append(b, `,"label":"`...)
+		b = append(b, p.Label...)
+		b = append(b, '"')
+	}
+	if p.Confidence != 0 {
+		b = append(b, `,"confidence":`...)
+		b = appendFloat(b, p.Confidence)
+	}
+	return append(b, '}')
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }

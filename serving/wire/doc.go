@@ -62,20 +62,41 @@
 //
 // # Scores
 //
-// An output record on the scores topic has the input's key, a JSON value
-// of shape [Score], and the [Provenance headers] of the model that
-// scored:
+// An output record on the scores topic has the input's key, the
+// [Provenance headers] of the model that scored, and a JSON value of the
+// shape of [Score], in one of two encodings ([ScoreEncoding]):
 //
-//	{"prediction":{"value":0.93,"label":"fraud","confidence":0.93},
-//	 "provenance":{"model":{"name":"fraud","version":3,"id":"9f2c…","format":"linear"}},
-//	 "key":"order-1","topic":"orders","partition":2,"offset":99}
+//	Encoding      Value
+//	ScoreJSON     the whole Score (the default):
+//	              {"prediction":{"value":0.93,"label":"fraud","confidence":0.93},
+//	               "provenance":{"model":{"name":"fraud","version":3,"id":"9f2c…","format":"linear"}},
+//	               "key":"order-1","topic":"orders","partition":2,"offset":99}
+//	ScoreCompact  the Score without "provenance" and "key", which the record
+//	              carries already (its headers, its key):
+//	              {"prediction":{"value":0.93,"label":"fraud","confidence":0.93},
+//	               "topic":"orders","partition":2,"offset":99}
 //
-// "key" is the input's key when it is valid UTF-8; a key that is not is
-// written as "key_base64", its bytes in standard base64, since a JSON
-// string cannot carry it unchanged. "provenance" is serving.Provenance
-// marshalled as is; it carries
-// "decision" when a speculative combinator decided, with every candidate
-// asked, its version, latency and status.
+// "topic", "partition" and "offset" locate the input record. "key" is the
+// input's key when it is valid UTF-8; a key that is not is written as
+// "key_base64", its bytes in standard base64, since a JSON string cannot
+// carry it unchanged. "provenance" is serving.Provenance marshalled as
+// is; it carries "decision" when a speculative combinator decided, with
+// every candidate asked, its version, latency and status (in the compact
+// encoding, modelstream.decision carries it). A prediction with a NaN or
+// infinite number has no JSON form: its input goes to the dead-letter
+// topic instead.
+//
+// [DecodeScore] reads a record of either encoding; a reader needs no
+// setting to tell them apart. A compact score is a fraction of the bytes
+// of a whole one (the provenance headers, the same on every record of a
+// model, compress away in a producer batch), at the price that a reader
+// of the value alone, without the headers, sees no provenance.
+//
+// Scores may also be written as Avro, with a schema registered in a
+// Schema Registry and the value in the Confluent wire format (magic byte
+// 0, schema ID, Avro body); serving/kafka/confluent writes and reads
+// them. [DecodeScore] recognises such a value and refuses it
+// (ErrBadScore): it needs the registry.
 //
 // # Provenance headers
 //

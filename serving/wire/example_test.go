@@ -67,11 +67,42 @@ func ExampleDeadLetter() {
 	// modelstream.dlq.offset=41
 }
 
-// A consumer of the scores topic reads a score's JSON value.
+// A consumer of the scores topic reads a score record, in either
+// encoding: here one in the default encoding, whose JSON value stands
+// alone, and the same score in the compact one, whose provenance is in
+// the headers and whose input key is the record's key.
 func ExampleDecodeScore() {
-	s, err := wire.DecodeScore([]byte(`{"prediction":{"value":0.93,"label":"fraud"},"provenance":{"model":{"name":"fraud","version":3}},"key":"card-1","topic":"payments","partition":2,"offset":99}`))
+	s, err := wire.DecodeScore(wire.Message{
+		Key:   []byte("card-1"),
+		Value: []byte(`{"prediction":{"value":0.93,"label":"fraud"},"provenance":{"model":{"name":"fraud","version":3}},"key":"card-1","topic":"payments","partition":2,"offset":99}`),
+	})
 	fmt.Println(s.Prediction.Label, s.Provenance.Model, s.Key, s.Topic, s.Partition, s.Offset, err)
-	// Output: fraud fraud@v3 card-1 payments 2 99 <nil>
+
+	s, err = wire.DecodeScore(wire.Message{
+		Key:     []byte("card-1"),
+		Value:   []byte(`{"prediction":{"value":0.93,"label":"fraud"},"topic":"payments","partition":2,"offset":99}`),
+		Headers: wire.ProvenanceHeaders(serving.Provenance{Model: serving.ModelRef{Name: "fraud", Version: 3}}),
+	})
+	fmt.Println(s.Prediction.Label, s.Provenance.Model, s.Key, s.Topic, s.Partition, s.Offset, err)
+	// Output:
+	// fraud fraud@v3 card-1 payments 2 99 <nil>
+	// fraud fraud@v3 card-1 payments 2 99 <nil>
+}
+
+// The compact encoding leaves out what the record carries already.
+func ExampleScoreEncoding() {
+	s := wire.Score{
+		Prediction: serving.Prediction{Value: 0.93, Label: "fraud", Confidence: 0.93},
+		Provenance: serving.Provenance{Model: serving.ModelRef{Name: "fraud", Version: 3}},
+		Key:        "card-1", Topic: "payments", Partition: 2, Offset: 99,
+	}
+	for _, e := range []wire.ScoreEncoding{wire.ScoreJSON, wire.ScoreCompact} {
+		v, err := e.AppendScore(nil, &s)
+		fmt.Println(string(v), err)
+	}
+	// Output:
+	// {"prediction":{"value":0.93,"label":"fraud","confidence":0.93},"provenance":{"model":{"name":"fraud","version":3}},"key":"card-1","topic":"payments","partition":2,"offset":99} <nil>
+	// {"prediction":{"value":0.93,"label":"fraud","confidence":0.93},"topic":"payments","partition":2,"offset":99} <nil>
 }
 
 // A consumer of the dead-letter topic reads why and where a record

@@ -3,6 +3,7 @@ package wire_test
 import (
 	"reflect"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/modelstream/modelstream/serving/wire"
 )
@@ -54,6 +55,36 @@ func FuzzDecodeModel(f *testing.F) {
 		d2, err := wire.DecodeModel(m2, 1<<10)
 		if err != nil || d2.Name != d.Name || d2.Version != d.Version || d2.Format != d.Format || !d2.Created.Equal(d.Created) || string(d2.Signature) != string(d.Signature) {
 			t.Fatalf("re-encoding changed %+v into %+v (%v)", d, d2, err)
+		}
+	})
+}
+
+// FuzzDecodeScore checks that any score record decodes without
+// panicking, and that a score that decodes comes back the same from
+// either encoding.
+func FuzzDecodeScore(f *testing.F) {
+	f.Add([]byte("k"), []byte(`{"prediction":{"value":0.5},"provenance":{"model":{"name":"m","version":1}},"key":"k","topic":"t","partition":1,"offset":2}`), "", "")
+	f.Add([]byte("k"), []byte(`{"prediction":{"value":0.5,"values":[1,2],"label":"x"},"topic":"t","offset":2}`), "m", "1")
+	f.Add([]byte{0xff}, []byte(`{"prediction":{},"key_base64":"/w=="}`), "m", "x")
+	f.Add([]byte(nil), []byte{0, 0, 0, 0, 1}, "m", "1")
+	f.Fuzz(func(t *testing.T, key, value []byte, model, version string) {
+		m := wire.Message{Key: key, Value: value, Headers: []wire.Header{
+			{Key: []byte(wire.HeaderModel), Value: []byte(model)},
+			{Key: []byte(wire.HeaderVersion), Value: []byte(version)},
+		}}
+		s, err := wire.DecodeScore(m)
+		if err != nil || !utf8.ValidString(s.Provenance.Model.Name) { // JSON cannot carry such a name
+			return
+		}
+		for _, e := range []wire.ScoreEncoding{wire.ScoreJSON, wire.ScoreCompact} {
+			v, err := e.AppendScore(nil, &s)
+			if err != nil {
+				t.Fatalf("encoding %d of %+v: %v", e, s, err)
+			}
+			again, err := wire.DecodeScore(wire.Message{Key: s.InputKey(), Value: v, Headers: wire.ProvenanceHeaders(s.Provenance)})
+			if err != nil || !reflect.DeepEqual(again, s) {
+				t.Fatalf("encoding %d: %s decodes to %+v, %v; want %+v", e, v, again, err, s)
+			}
 		}
 	})
 }

@@ -31,8 +31,9 @@ var (
 	ErrBadProvenance = errors.New("wire: malformed provenance")
 )
 
-// Score is the JSON value of an output record: the prediction, what
-// computed it, and where its input came from.
+// Score is a score record: the prediction, what computed it, and where
+// its input came from. Its JSON is the value of the record in the default
+// encoding, [ScoreJSON]; see [ScoreEncoding] for the compact one.
 type Score struct {
 	Prediction serving.Prediction `json:"prediction"`
 	Provenance serving.Provenance `json:"provenance"`
@@ -72,15 +73,6 @@ func (s Score) InputKey() []byte {
 		return nil
 	}
 	return []byte(s.Key)
-}
-
-// DecodeScore decodes the JSON value of an output record.
-func DecodeScore(value []byte) (Score, error) {
-	var s Score
-	if err := json.Unmarshal(value, &s); err != nil {
-		return Score{}, fmt.Errorf("wire: decode score: %w", err)
-	}
-	return s, nil
 }
 
 // ProvenanceHeaders encodes p as headers, in the order of the table in

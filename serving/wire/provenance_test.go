@@ -121,7 +121,7 @@ func whichOf(hs []wire.Header, v []byte) (serving.ModelRef, error) {
 
 func TestScoreKey(t *testing.T) {
 	for _, key := range [][]byte{nil, []byte("order-1"), []byte("é"), {0xff, 'a'}} {
-		var s wire.Score
+		s := wire.Score{Provenance: serving.Provenance{Model: fast}}
 		s.SetKey(key)
 		if utf8.Valid(key) != (s.KeyBase64 == nil) || (s.KeyBase64 != nil && s.Key != "") {
 			t.Errorf("SetKey(%q): Key %q, KeyBase64 %q", key, s.Key, s.KeyBase64)
@@ -130,7 +130,7 @@ func TestScoreKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := wire.DecodeScore(b)
+		got, err := wire.DecodeScore(wire.Message{Value: b})
 		if err != nil || string(got.InputKey()) != string(key) || (len(key) == 0) != (got.InputKey() == nil) {
 			t.Errorf("key %q: %s decodes to %q, %v", key, b, got.InputKey(), err)
 		}

@@ -1,8 +1,9 @@
 // Package feedbackkafka feeds a feedback.Joiner from Kafka: it reads a
 // topic of scores (serving/wire.Score records, as the serving/kafka Sink
-// writes them) and a topic of labels, joins them, and hands every match
-// to a function, such as feedback.Observe for live quality, a
-// speculative.Bandit's Reward, or a canary.Controller's Outcome.
+// writes them, in either serving/wire.ScoreEncoding) and a topic of
+// labels, joins them, and hands every match to a function, such as
+// feedback.Observe for live quality, a speculative.Bandit's Reward, or a
+// canary.Controller's Outcome.
 //
 // # Reading
 //

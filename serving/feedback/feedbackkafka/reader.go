@@ -166,7 +166,9 @@ type Stats struct {
 // {"value": 1, "class": "fraud", "topic": "data", "partition": 0,
 // "offset": 42}, where topic, partition and offset name the input record
 // when joining by input. Its timestamp is the label's time. A score
-// record is the JSON of serving/wire.Score.
+// record is a serving/wire.Score in either wire.ScoreEncoding, as
+// wire.DecodeScore reads it; Avro scores (serving/kafka/confluent) are
+// not read, and count as bad scores.
 //
 // A Reader is safe for concurrent use; Run may be called once.
 type Reader struct {
@@ -453,7 +455,7 @@ func (r *Reader) Run(ctx context.Context) error {
 
 func (r *Reader) handle(m *sarama.ConsumerMessage) {
 	if m.Topic == r.scores {
-		s, err := wire.DecodeScore(m.Value)
+		s, err := wire.DecodeScore(wire.Message{Key: m.Key, Value: m.Value, Headers: kafka.Headers(m)})
 		if err != nil {
 			r.badScores.Add(1)
 			return

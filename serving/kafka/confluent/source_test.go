@@ -116,7 +116,7 @@ func TestSourceScoresAvroAndDeadLettersBadFrames(t *testing.T) {
 	got = append(got, scores.Next(t, 1)...)
 	want := map[string]float64{"a": 10, "b": 12, "c": 3.5}
 	for _, m := range got {
-		s, err := wire.DecodeScore(m.Value)
+		s, err := wire.DecodeScore(wire.Message{Key: m.Key, Value: m.Value, Headers: m.Headers})
 		if err != nil {
 			t.Fatal(err)
 		}

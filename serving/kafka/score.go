@@ -1,0 +1,80 @@
+package kafka
+
+import (
+	"strconv"
+
+	"github.com/IBM/sarama"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/wire"
+)
+
+// ScoreEncoder encodes the values of score records for a [Sink]:
+// wire.ScoreJSON (the default), wire.ScoreCompact, or an encoder of
+// another package, such as serving/kafka/confluent's Avro one. The Sink
+// writes the key and the provenance headers of every score record
+// itself, whatever the encoder.
+type ScoreEncoder interface {
+	// AppendScore appends the value of the score record of s to b and
+	// returns the extended slice. An error dead-letters the input
+	// record, with the error as the reason. It must be safe for
+	// concurrent use; it must not keep s or b.
+	AppendScore(b []byte, s *wire.Score) ([]byte, error)
+}
+
+// ScoreEncoding sets how a Sink encodes the values of score records,
+// overriding the default of wire.ScoreJSON, the whole wire.Score as JSON.
+// wire.ScoreCompact leaves out the provenance and the key, which the
+// record carries in its headers and its key: about a quarter of the
+// bytes. Readers of either use wire.DecodeScore. A nil encoder, or a
+// wire.ScoreEncoding that wire does not define, is an error wrapping
+// serving.ErrConfig from NewSink.
+func ScoreEncoding(e ScoreEncoder) SinkOption {
+	return sinkOpt(func(o *sinkOptions) { o.enc = e })
+}
+
+// checkEncoder validates a ScoreEncoding option.
+func checkEncoder(e ScoreEncoder) error {
+	switch e {
+	case nil:
+		return configErr("ScoreEncoding(nil)")
+	case wire.ScoreJSON, wire.ScoreCompact:
+		return nil
+	}
+	if w, ok := e.(wire.ScoreEncoding); ok {
+		return configErr("ScoreEncoding(%d): wire defines no such encoding", w)
+	}
+	return nil
+}
+
+// appendValue appends the value of the score record of res to b in the
+// Sink's encoding.
+func (s *Sink) appendValue(b []byte, prov *provCache, in *sarama.ConsumerMessage, res serving.Result) ([]byte, error) {
+	switch s.o.enc {
+	case wire.ScoreJSON, nil: // nil: a Sink made without NewSink, in tests
+		return appendScore(b, prov, in, res)
+	case wire.ScoreCompact:
+		return appendCompact(b, in, res)
+	}
+	sc := wire.Score{Prediction: res.Prediction, Provenance: res.Provenance, Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
+	sc.SetKey(in.Key)
+	return s.o.enc.AppendScore(b, &sc)
+}
+
+// appendCompact appends the wire.ScoreCompact value of res to b. It
+// writes the common case by hand and leaves the rest to wire.
+func appendCompact(b []byte, in *sarama.ConsumerMessage, res serving.Result) ([]byte, error) {
+	p := res.Prediction
+	if p.Values != nil || !finite(p.Value) || !finite(p.Confidence) || !plain(p.Label) || !plain(in.Topic) {
+		sc := wire.Score{Prediction: p, Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
+		return wire.ScoreCompact.AppendScore(b, &sc)
+	}
+	b = appendPrediction(b, p)
+	b = append(b, `,"topic":"`...)
+	b = append(b, in.Topic...)
+	b = append(b, `","partition":`...)
+	b = strconv.AppendInt(b, int64(in.Partition), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, in.Offset, 10)
+	return append(b, '}'), nil
+}
