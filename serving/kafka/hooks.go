@@ -9,9 +9,11 @@ type HookDeadLetter interface {
 	OnDeadLetter(topic string, partition int32, offset int64, reason error)
 }
 
-// HookCommit is called by a [Source] after it commits an offset: every
-// record of the partition before offset has been scored, written and
-// acknowledged.
+// HookCommit is called by a [Source] after it commits an offset and
+// read it back from the group: every record of the partition before
+// offset has been scored, written and acknowledged, and the group holds
+// the offset. A commit the broker refused is not reported; it is tried
+// again at the next commit interval.
 type HookCommit interface {
 	OnCommit(topic string, partition int32, offset int64)
 }

@@ -98,6 +98,7 @@ type Source struct {
 	cancel   context.CancelFunc
 
 	consumed, scored, dead, commits atomic.Uint64
+	check                           commitCheck // for HookCommit
 	claims                          atomic.Int64
 	joined, stopped                 atomic.Bool
 }
@@ -187,6 +188,7 @@ func (s *Source) Run(ctx context.Context) error {
 		return errors.New("kafka: Source.Run called twice")
 	}
 	defer s.stopped.Store(true)
+	defer s.check.close()
 	parent := ctx
 	group, err := sarama.NewConsumerGroup(s.brokers, s.group, s.cfg)
 	if err != nil {
@@ -464,7 +466,17 @@ func (h *handler) commit(sess sarama.ConsumerGroupSession) {
 	h.mu.Unlock()
 	sess.Commit()
 	h.s.commits.Add(1)
+	if len(h.s.o.hooks.commits) == 0 {
+		return
+	}
+	stored := h.s.check.committed(h.s, marked)
 	for tp, off := range marked {
+		if stored[tp] < off { // not stored: tell the hooks after a later commit
+			h.mu.Lock()
+			h.marked[tp] = max(h.marked[tp], off)
+			h.mu.Unlock()
+			continue
+		}
 		for _, hk := range h.s.o.hooks.commits {
 			hk.OnCommit(tp.Topic, tp.Partition, off)
 		}

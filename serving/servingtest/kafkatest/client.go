@@ -1,6 +1,7 @@
 package kafkatest
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -183,4 +184,51 @@ func (c *Cluster) closeProducer() error {
 		return fmt.Errorf("kafkatest: close producer: %w", err)
 	}
 	return nil
+}
+
+// Committed returns the offsets group has committed on the partitions of
+// topic, read from the cluster as a consumer would on joining (an
+// OffsetFetch to the group's coordinator): partition → the next offset
+// to read. A partition with no commit is absent. It fails the test if
+// the offsets cannot be read.
+func (c *Cluster) Committed(t T, group, topic string) map[int32]int64 {
+	t.Helper()
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V2_8_0_0
+	admin, err := sarama.NewClusterAdmin(c.addrs, cfg)
+	if err != nil {
+		t.Fatalf("kafkatest: committed offsets of %s: %v", group, err)
+		return nil
+	}
+	defer admin.Close()
+	client, err := sarama.NewClient(c.addrs, cfg)
+	if err != nil {
+		t.Fatalf("kafkatest: committed offsets of %s: %v", group, err)
+		return nil
+	}
+	defer client.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		t.Fatalf("kafkatest: committed offsets of %s on %s: %v", group, topic, err)
+		return nil
+	}
+	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
+	if errors.Is(err, sarama.ErrGroupIDNotFound) { // kfake's answer for a group with no commit yet
+		return map[int32]int64{}
+	}
+	if err != nil {
+		t.Fatalf("kafkatest: committed offsets of %s on %s: %v", group, topic, err)
+		return nil
+	}
+	out := map[int32]int64{}
+	for p, b := range resp.Blocks[topic] {
+		if b.Err != sarama.ErrNoError {
+			t.Fatalf("kafkatest: committed offset of %s on %s/%d: %v", group, topic, p, b.Err)
+			return nil
+		}
+		if b.Offset >= 0 {
+			out[p] = b.Offset
+		}
+	}
+	return out
 }

@@ -1,8 +1,10 @@
 package kafkatest_test
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"sync"
 	"testing"
 
 	"github.com/IBM/sarama"
@@ -166,4 +168,71 @@ func Example_produceAndConsume() {
 	// Output:
 	// card-1 {"amount": 25} offset 0, source header false ""
 	// card-1 {"amount": 480} offset 1, source header true "pos"
+}
+
+// TestCommitted: Committed reads back what a consumer group committed,
+// per partition, and leaves out partitions with no commit.
+func TestCommitted(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic("in", 3))
+	if got := c.Committed(t, "g", "in"); len(got) != 0 {
+		t.Fatalf("no commit yet: %v", got)
+	}
+	var msgs []kafkatest.Message
+	for i := range 20 {
+		msgs = append(msgs, kafkatest.Message{Key: []byte(fmt.Sprint("k", i))})
+	}
+	c.Produce(t, "in", msgs...)
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V2_8_0_0
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	group, err := sarama.NewConsumerGroup(c.Addrs(), "g", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &marker{want: 20, next: map[int32]int64{}, done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-h.done
+		cancel()
+	}()
+	for ctx.Err() == nil {
+		if err := group.Consume(ctx, []string{"in"}, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := group.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := c.Committed(t, "g", "in")
+	if len(got) != len(h.next) || len(got) < 2 {
+		t.Fatalf("committed %v, want %v", got, h.next)
+	}
+	for p, off := range h.next {
+		if got[p] != off {
+			t.Errorf("partition %d: committed %d, want %d", p, got[p], off)
+		}
+	}
+}
+
+// marker marks every message it reads and closes done after want.
+type marker struct {
+	mu   sync.Mutex
+	want int
+	next map[int32]int64
+	done chan struct{}
+}
+
+func (*marker) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (*marker) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+func (m *marker) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	for msg := range claim.Messages() {
+		sess.MarkMessage(msg, "")
+		m.mu.Lock()
+		m.next[msg.Partition] = msg.Offset + 1
+		if m.want--; m.want == 0 {
+			close(m.done)
+		}
+		m.mu.Unlock()
+	}
+	return nil
 }
