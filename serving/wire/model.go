@@ -120,7 +120,8 @@ func oversized(n, max int) *Error {
 // zero or less means [DefaultMaxModelBytes]. The sha256 header is
 // computed from Bytes when d.SHA256 is empty. A Version of 0 writes no
 // version header ("next"). Labels are written in key order, so encoding
-// is deterministic. The error is an *Error.
+// is deterministic; a label with an empty name is refused, as DecodeModel
+// refuses its header. The error is an *Error.
 func EncodeModel(d serving.Descriptor, max int) (Message, error) {
 	if max <= 0 {
 		max = DefaultMaxModelBytes
@@ -161,6 +162,9 @@ func EncodeModel(d serving.Descriptor, max int) (Message, error) {
 		add(HeaderSignature, base64.StdEncoding.EncodeToString(d.Signature))
 	}
 	for _, k := range slices.Sorted(maps.Keys(d.Labels)) {
+		if k == "" {
+			return Message{}, malformed(HeaderLabelPrefix, "a label with an empty name")
+		}
 		h = append(h, header(HeaderLabelPrefix+k, d.Labels[k]))
 	}
 	return Message{Key: []byte(d.Name), Value: d.Bytes, Headers: h}, nil
@@ -176,7 +180,7 @@ func header(k, v string) Header { return Header{Key: []byte(k), Value: []byte(v)
 //
 // DecodeModel checks the message's shape only (a name of at most
 // [MaxNameBytes] bytes of UTF-8, a format, bytes or a location, well-formed
-// headers): whether the format is
+// headers, every label named): whether the format is
 // registered, the bytes match the sha256 and the model loads is for
 // serving.Server.Activate to decide.
 func DecodeModel(m Message, max int) (serving.Descriptor, error) {
@@ -230,7 +234,10 @@ func DecodeModel(m Message, max int) (serving.Descriptor, error) {
 			}
 			d.Signature = sig
 		default:
-			if lk, ok := strings.CutPrefix(k, HeaderLabelPrefix); ok && lk != "" {
+			if lk, ok := strings.CutPrefix(k, HeaderLabelPrefix); ok {
+				if lk == "" {
+					return d, malformed(k, "a label with an empty name")
+				}
 				if d.Labels == nil {
 					d.Labels = map[string]string{}
 				}

@@ -84,6 +84,9 @@ func TestModelErrors(t *testing.T) {
 		{"created", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderCreated, "yesterday")}, wire.ErrMalformed, wire.HeaderCreated},
 		{"signature", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderSignature, "!!")}, wire.ErrMalformed, wire.HeaderSignature},
 		{"empty", wire.Message{Key: []byte("m"), Headers: h(wire.HeaderFormat, "linear")}, wire.ErrMalformed, "value"},
+		// A label header with no name was dropped, so a Descriptor with
+		// such a label did not survive the round trip (nor its signature).
+		{"nameless label", wire.Message{Key: []byte("m"), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear", wire.HeaderLabelPrefix, "v")}, wire.ErrMalformed, wire.HeaderLabelPrefix},
 		{"oversized", wire.Message{Key: []byte("m"), Value: make([]byte, 11), Headers: h(wire.HeaderFormat, "linear")}, serving.ErrTooLarge, "value"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,7 +109,8 @@ func TestModelErrors(t *testing.T) {
 	if _, err := wire.DecodeModel(wire.Message{Key: []byte(strings.Repeat("é", wire.MaxNameBytes/2)), Value: []byte("x"), Headers: h(wire.HeaderFormat, "linear")}, 10); err != nil {
 		t.Errorf("a name of %d bytes: %v", wire.MaxNameBytes/2*2, err)
 	}
-	for _, d := range []serving.Descriptor{{Name: "m", Bytes: []byte("x")}, {Name: "m", Format: "f"}, {Format: "f", Bytes: []byte("x")}, {Name: "m\xfe", Format: "f", Bytes: []byte("x")}, {Name: strings.Repeat("m", 256), Format: "f", Bytes: []byte("x")}} {
+	for _, d := range []serving.Descriptor{{Name: "m", Bytes: []byte("x")}, {Name: "m", Format: "f"}, {Format: "f", Bytes: []byte("x")}, {Name: "m\xfe", Format: "f", Bytes: []byte("x")}, {Name: strings.Repeat("m", 256), Format: "f", Bytes: []byte("x")},
+		{Name: "m", Format: "f", Bytes: []byte("x"), Labels: map[string]string{"": "v"}}} {
 		if _, err := wire.EncodeModel(d, 0); !errors.Is(err, wire.ErrMalformed) {
 			t.Errorf("encode %+v: %v", d, err)
 		}
@@ -115,7 +119,7 @@ func TestModelErrors(t *testing.T) {
 
 // TestWireRepeatedHeaders: a repeated header keeps its last value, as
 // documented (and as Java's Headers.lastHeader reads it), but every
-// occurrence must parse; an empty label name is ignored.
+// occurrence must parse.
 func TestModelRepeatedHeaders(t *testing.T) {
 	h := func(kv ...string) []wire.Header {
 		var out []wire.Header
@@ -128,7 +132,6 @@ func TestModelRepeatedHeaders(t *testing.T) {
 		wire.HeaderFormat, "onnx", wire.HeaderFormat, "linear",
 		wire.HeaderVersion, "2", wire.HeaderVersion, "3",
 		wire.HeaderLabelPrefix+"team", "a", wire.HeaderLabelPrefix+"team", "b",
-		wire.HeaderLabelPrefix, "nameless",
 	)}
 	d, err := wire.DecodeModel(m, 0)
 	if err != nil {
