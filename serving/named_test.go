@@ -2,6 +2,7 @@ package serving_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -281,6 +282,13 @@ func TestNamedCategories(t *testing.T) {
 	} {
 		_, err := sc.Score(ctx, r)
 		require.ErrorIs(t, err, serving.ErrFeatureCount)
+		// The record disagrees with its own layout: no model's count is
+		// involved, so the error is not a *FeatureCountError saying
+		// "model expects 3, got 3".
+		var fc *serving.FeatureCountError
+		assert.False(t, errors.As(err, &fc), "%v", err)
+		assert.NotContains(t, err.Error(), "model expects")
+		assert.Contains(t, err.Error(), fmt.Sprintf("%d features and %d texts", len(r.Features), len(r.Text)))
 	}
 }
 

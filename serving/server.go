@@ -958,7 +958,8 @@ func (s *Server) event(e ModelEvent) {
 // when the model names its inputs, or the record's own when it does not.
 func (l *live) named(r *Record) ([]float64, *[]float64, error) {
 	if n := r.Layout.Len(); len(r.Features) != n || (r.Text != nil && len(r.Text) != n) {
-		return nil, nil, fmt.Errorf("%w: the record's layout names %d fields", &FeatureCountError{Want: n, Got: len(r.Features)}, n)
+		// The record disagrees with its own layout; no model is involved.
+		return nil, nil, fmt.Errorf("%w: the record has %d features and %d texts for a layout of %d fields", ErrFeatureCount, len(r.Features), len(r.Text), n)
 	}
 	b := l.binds.bind(l.in, r.Layout)
 	if b.err != nil {
