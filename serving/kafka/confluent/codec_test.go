@@ -399,6 +399,21 @@ func TestJSONSchema(t *testing.T) {
 	assert.ErrorIs(t, err, serving.ErrFieldType)
 	_, err = c.Decode(frame(id, nil, []byte(`{"amount":1`)))
 	assert.ErrorIs(t, err, ErrIncompatible)
+
+	// A number beyond float64's range is refused, naming the field: too
+	// large, or too small, which encoding/json read as 0 without a word.
+	for _, num := range []string{"1e-400", "-2.5e-330", "1e400", "-1e309"} {
+		_, err = c.Decode(frame(id, nil, []byte(`{"merchant":{"geo":{"lat":`+num+`}}}`)))
+		require.ErrorIs(t, err, ErrIncompatible, num)
+		require.ErrorAs(t, err, &fe, num)
+		assert.Equal(t, "merchant.geo.lat", fe.Field, num)
+		assert.ErrorIs(t, err, serving.ErrFieldType, num)
+	}
+	for num, want := range map[string]float64{"0": 0, "-0.0": 0, "0e-400": 0, "4.9e-324": 4.9e-324, "1e308": 1e308} {
+		rec, err = c.Decode(frame(id, nil, []byte(`{"amount":`+num+`}`)))
+		require.NoError(t, err, num)
+		assert.Equal(t, want, rec.Features[0], num)
+	}
 }
 
 func TestCacheIsBounded(t *testing.T) {

@@ -3,7 +3,9 @@ package confluent
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/modelstream/modelstream/serving"
@@ -100,6 +102,7 @@ func jsonLeaves(s *jsonSchema, keys []string, depth int, f *fields, p *jsonPlan)
 func (p *jsonPlan) decode(b []byte) (serving.Record, error) {
 	var doc map[string]any
 	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber() // numbers are parsed below, where range errors name their field
 	if err := d.Decode(&doc); err != nil {
 		return serving.Record{}, incompatible("json: %v", err)
 	}
@@ -113,9 +116,13 @@ func (p *jsonPlan) decode(b []byte) (serving.Record, error) {
 			continue // absent or null: missing
 		}
 		switch x := v.(type) {
-		case float64:
+		case json.Number:
 			if l.kind == jsonNumber {
-				r.Features[l.index] = x
+				f, err := parseJSONNumber(string(x))
+				if err != nil {
+					return serving.Record{}, fieldIncompatible(strings.Join(l.keys, "."), serving.ErrFieldType, "%v", err)
+				}
+				r.Features[l.index] = f
 				continue
 			}
 		case bool:
@@ -139,6 +146,24 @@ func (p *jsonPlan) decode(b []byte) (serving.Record, error) {
 		return serving.Record{}, fieldIncompatible(strings.Join(l.keys, "."), serving.ErrFieldType, "want %s, got %T", want, v)
 	}
 	return r, nil
+}
+
+// parseJSONNumber parses a JSON number, refusing one beyond float64's
+// range: too large (1e400), or too small (1e-400), which ParseFloat
+// rounds to 0 without an error, handing the model a value its sender did
+// not write.
+func parseJSONNumber(s string) (float64, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("number %.40q beyond float64's range", s)
+	}
+	if f == 0 {
+		mant, _, _ := strings.Cut(strings.ToLower(s), "e")
+		if strings.ContainsAny(mant, "123456789") {
+			return 0, fmt.Errorf("number %.40q underflows float64 to 0", s)
+		}
+	}
+	return f, nil
 }
 
 // jsonLookup follows keys through nested objects.
