@@ -1,6 +1,7 @@
 package feedback_test
 
 import (
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -64,4 +65,32 @@ func ExampleJoiner() {
 	// order-3: predicted 1, truth 0
 	// joined 2, scores waiting 1 (order-2), labels waiting 1 (order-9)
 	// fraud@v3 accuracy 0.50 over 2
+}
+
+// Feedback that names the true class ("red") is read by name: the
+// classes are given in the order of the model's outputs, and a name
+// outside them is refused, counted, and reported with ErrUnknownClass.
+func ExampleObserveClasses() {
+	tr, err := quality.NewTracker(10)
+	if err != nil {
+		log.Fatal(err)
+	}
+	observe, err := feedback.ObserveClasses(tr, feedback.Multiclass, "red", "white", "rose")
+	if err != nil {
+		log.Fatal(err)
+	}
+	model := serving.Provenance{Model: serving.ModelRef{Name: "wine", Version: 2}}
+	// The model says "white", with these probabilities of red, white, rose.
+	p := serving.Prediction{Values: []float64{0.2, 0.7, 0.1}, Label: "white"}
+	for _, truth := range []string{"white", "red", "green"} {
+		err := observe(feedback.Match{Score: wire.Score{Prediction: p, Provenance: model}, Label: feedback.Label{Class: truth}})
+		fmt.Printf("%s: unknown class %v\n", truth, errors.Is(err, feedback.ErrUnknownClass))
+	}
+	s := tr.Snapshot()[0]
+	fmt.Printf("accuracy %.2f over %d, log-loss %.3f, refused %d\n", s.Accuracy.Value, s.Accuracy.N, s.LogLoss.Value, s.Refused)
+	// Output:
+	// white: unknown class false
+	// red: unknown class false
+	// green: unknown class true
+	// accuracy 0.50 over 2, log-loss 0.983, refused 1
 }
