@@ -57,6 +57,14 @@ var (
 	// bandits, feedback readers) wraps this one sentinel for that meaning,
 	// and the object being restored is left unchanged.
 	ErrCorruptState = errors.New("serving: corrupt saved state")
+	// ErrOutcome means feedback about scored records was refused: a
+	// prediction, label, loss or reward that is NaN, infinite or out of
+	// its range, or that names a class, variant or arm that does not
+	// exist. A refused outcome changes no statistic and is counted. Every
+	// package that takes outcomes (quality meters, feedback observers,
+	// canary Controllers, Bandits) wraps this one sentinel for that
+	// meaning, often inside a struct error that names the value.
+	ErrOutcome = errors.New("serving: outcome refused")
 	// ErrMissingField means a named record lacks a field that the live
 	// model reads; the *FieldError names it.
 	ErrMissingField = errors.New("serving: missing field")

@@ -3,7 +3,6 @@ package speculative
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -14,16 +13,10 @@ import (
 	"github.com/modelstream/modelstream/serving"
 )
 
-// Sentinel errors of a Bandit.
-var (
-	// ErrReward means a Bandit refused a reward: it was NaN or infinite,
-	// outside [0, 1] for a policy that needs that, or for an arm the
-	// Bandit does not have. The refused reward changes nothing and is
-	// counted (see [Bandit.Refused]). The error is a *[RewardError].
-	ErrReward = errors.New("speculative: reward refused")
-)
-
-// RewardError details a refused reward.
+// RewardError details a reward a Bandit refused: NaN or infinite,
+// outside [0, 1] for a policy that needs that, or for an arm the Bandit
+// does not have. It wraps [serving.ErrOutcome]. The refused reward
+// changes nothing and is counted (see [Bandit.Refused]).
 type RewardError struct {
 	// Variant is the arm the reward was for.
 	Variant string
@@ -35,11 +28,11 @@ type RewardError struct {
 
 // Error implements error.
 func (e *RewardError) Error() string {
-	return fmt.Sprintf("%v: %v for %q: %s", ErrReward, e.Reward, e.Variant, e.Reason)
+	return fmt.Sprintf("%v: speculative: reward %v for %q: %s", serving.ErrOutcome, e.Reward, e.Variant, e.Reason)
 }
 
-// Unwrap returns ErrReward.
-func (e *RewardError) Unwrap() error { return ErrReward }
+// Unwrap returns serving.ErrOutcome.
+func (e *RewardError) Unwrap() error { return serving.ErrOutcome }
 
 // Bandit is a Scorer that routes each record to one of its variants (its
 // arms) by a [Policy] that learns from rewards: how good each arm's
@@ -197,7 +190,7 @@ func (b *Bandit) Score(ctx context.Context, r serving.Record) (serving.Result, e
 
 // Reward credits reward to the arm named variant, as the Decision of the
 // score it earned named it. It returns a *[RewardError] wrapping
-// [ErrReward], and counts the refusal, when variant is not an arm or the
+// [serving.ErrOutcome], and counts the refusal, when variant is not an arm or the
 // reward is not finite, above 1e100 in magnitude (its square would
 // overflow the arm's sum of squares), or, for every policy but
 // [GaussianThompson], not in [0, 1].

@@ -86,7 +86,7 @@ func TestBanditRefusesBadRewards(t *testing.T) {
 	for _, c := range bad {
 		err := b.Reward(c.arm, c.r)
 		var re *speculative.RewardError
-		if !errors.Is(err, speculative.ErrReward) || !errors.As(err, &re) || re.Variant != c.arm {
+		if !errors.Is(err, serving.ErrOutcome) || !errors.As(err, &re) || re.Variant != c.arm {
 			t.Errorf("Reward(%q, %v): %v", c.arm, c.r, err)
 		}
 	}
@@ -104,7 +104,7 @@ func TestBanditRefusesBadRewards(t *testing.T) {
 	if err := g.Reward("arm0", -42.5); err != nil {
 		t.Errorf("gaussian: %v", err)
 	}
-	if err := g.Reward("arm0", math.NaN()); !errors.Is(err, speculative.ErrReward) || g.Refused() != 1 {
+	if err := g.Reward("arm0", math.NaN()); !errors.Is(err, serving.ErrOutcome) || g.Refused() != 1 {
 		t.Errorf("gaussian NaN: %v, refused %d", err, g.Refused())
 	}
 	// A RewardFunc's bad rewards are refused and counted too.
@@ -447,7 +447,7 @@ func TestBanditGaussianHugeRewardKeepsCheckpoint(t *testing.T) {
 		g.Reward("arm0", 1)
 		g.Reward("arm1", 2)
 	}
-	if err := g.Reward("arm0", 1e200); err != nil && !errors.Is(err, speculative.ErrReward) {
+	if err := g.Reward("arm0", 1e200); err != nil && !errors.Is(err, serving.ErrOutcome) {
 		t.Fatal(err)
 	}
 	if _, err := g.MarshalBinary(); err != nil {

@@ -201,14 +201,14 @@ func TestObserve(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := bin(Match{Score: wire.Score{Prediction: serving.Prediction{Value: 0.5}, Provenance: prov}, Label: Label{Value: 2}}); !errors.Is(err, quality.ErrOutcome) {
+	if err := bin(Match{Score: wire.Score{Prediction: serving.Prediction{Value: 0.5}, Provenance: prov}, Label: Label{Value: 2}}); !errors.Is(err, serving.ErrOutcome) {
 		t.Errorf("binary label 2: %v", err)
 	}
 	mc := Observe(tr, Multiclass)
 	if err := mc(Match{Score: wire.Score{Prediction: serving.Prediction{Values: []float64{0.1, 0.7, 0.2}}, Provenance: prov}, Label: Label{Value: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := mc(Match{Score: wire.Score{Prediction: serving.Prediction{Values: []float64{0.1, 0.7}}, Provenance: prov}, Label: Label{Value: 5}}); !errors.Is(err, quality.ErrOutcome) {
+	if err := mc(Match{Score: wire.Score{Prediction: serving.Prediction{Values: []float64{0.1, 0.7}}, Provenance: prov}, Label: Label{Value: 5}}); !errors.Is(err, serving.ErrOutcome) {
 		t.Errorf("class out of range: %v", err)
 	}
 	Observe(tr, Regression)(Match{Score: wire.Score{Prediction: serving.Prediction{Value: 3}, Provenance: prov}, Label: Label{Value: 5}})
@@ -236,7 +236,7 @@ func TestObserveClassNames(t *testing.T) {
 	for _, c := range []string{"red", "red", "white", "rose"} {
 		err := bin(named(1, red, c))
 		if c == "rose" {
-			if !errors.Is(err, ErrUnknownClass) || !errors.Is(err, quality.ErrOutcome) {
+			if !errors.Is(err, ErrUnknownClass) || !errors.Is(err, serving.ErrOutcome) {
 				t.Errorf("unknown class %q: %v", c, err)
 			}
 		} else if err != nil {

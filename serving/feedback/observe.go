@@ -29,14 +29,14 @@ const (
 // to [ObserveClasses], or, without them, a name that cannot be placed
 // (see [Observe]). The outcome is refused and counted as such in the
 // quality.Meter (Summary.Refused); the error also wraps
-// quality.ErrOutcome.
+// serving.ErrOutcome.
 var ErrUnknownClass = errors.New("feedback: unknown class")
 
 // Observe returns a function that records each Match in tr, under the
 // Key of the score's provenance (its model version and variant). It
 // returns the Meter's error for an outcome the Meter refuses (such as a
 // binary label other than 0 or 1, or a class index the prediction has no
-// probability for), wrapping quality.ErrOutcome, and quality.ErrFull
+// probability for), wrapping serving.ErrOutcome, and quality.ErrFull
 // when tr has no room for a new series.
 //
 // A label that names its class (Label.Class, such as "red") is read by
@@ -127,7 +127,7 @@ func (o observer) observe(m Match) error {
 	default:
 		if m.Label.Class != "" {
 			_ = meter.ObserveClass(math.NaN(), false)
-			return fmt.Errorf("%w: %w: %q: a regression's label is a number", quality.ErrOutcome, ErrUnknownClass, m.Label.Class)
+			return fmt.Errorf("%w: %w: %q: a regression's label is a number", serving.ErrOutcome, ErrUnknownClass, m.Label.Class)
 		}
 		return meter.ObserveValue(p.Value, y)
 	}
@@ -139,13 +139,13 @@ func (o observer) classIndex(p serving.Prediction, c string) (int, error) {
 		if i, ok := o.index[c]; ok {
 			return i, nil
 		}
-		return 0, fmt.Errorf("%w: %w: %q is not one of the %d classes", quality.ErrOutcome, ErrUnknownClass, c, len(o.index))
+		return 0, fmt.Errorf("%w: %w: %q is not one of the %d classes", serving.ErrOutcome, ErrUnknownClass, c, len(o.index))
 	}
 	switch {
 	case o.task != Binary:
-		return 0, fmt.Errorf("%w: %w: %q: reading a multiclass label by name needs the classes (ObserveClasses)", quality.ErrOutcome, ErrUnknownClass, c)
+		return 0, fmt.Errorf("%w: %w: %q: reading a multiclass label by name needs the classes (ObserveClasses)", serving.ErrOutcome, ErrUnknownClass, c)
 	case p.Label == "":
-		return 0, fmt.Errorf("%w: %w: %q: the prediction names no class to compare with", quality.ErrOutcome, ErrUnknownClass, c)
+		return 0, fmt.Errorf("%w: %w: %q: the prediction names no class to compare with", serving.ErrOutcome, ErrUnknownClass, c)
 	}
 	// The model chose the positive class when p.Value >= 0.5; the truth
 	// is the positive class when it is the one chosen and the model chose

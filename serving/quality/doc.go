@@ -14,7 +14,7 @@
 // confidence interval, with the standard error for callers who test
 // their own hypotheses on it. An outcome that is not a number, or a
 // probability outside [0, 1], is refused with an error wrapping
-// [ErrOutcome] and counted, and changes nothing else.
+// [serving.ErrOutcome] and counted, and changes nothing else.
 //
 // # The streaming AUC
 //

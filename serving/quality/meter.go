@@ -1,20 +1,17 @@
 package quality
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sync"
+
+	"github.com/modelstream/modelstream/serving"
 )
 
-// ErrOutcome means an outcome was refused: a prediction, label or
+// OutcomeError details a refused outcome: a prediction, label or
 // probability that is NaN or infinite, or a probability outside [0, 1].
-// A refused outcome changes no statistic; it is counted in
-// [Summary.Refused]. The error returned is an *[OutcomeError] wrapping
-// ErrOutcome.
-var ErrOutcome = errors.New("quality: invalid outcome")
-
-// OutcomeError details a refused outcome.
+// It wraps [serving.ErrOutcome]. A refused outcome changes no statistic;
+// it is counted in [Summary.Refused].
 type OutcomeError struct {
 	// Field names the bad value: "p", "predicted" or "actual".
 	Field string
@@ -24,11 +21,11 @@ type OutcomeError struct {
 
 // Error implements error.
 func (e *OutcomeError) Error() string {
-	return fmt.Sprintf("%v: %s = %v", ErrOutcome, e.Field, e.Value)
+	return fmt.Sprintf("%v: quality: %s = %v", serving.ErrOutcome, e.Field, e.Value)
 }
 
-// Unwrap returns ErrOutcome.
-func (e *OutcomeError) Unwrap() error { return ErrOutcome }
+// Unwrap returns serving.ErrOutcome.
+func (e *OutcomeError) Unwrap() error { return serving.ErrOutcome }
 
 // bins is the number of equal-width bins over [0, 1] in which a Meter
 // counts positive and negative binary outcomes by predicted probability,

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/modelstream/modelstream/serving"
 )
 
 // exactAUC is the Mann-Whitney statistic over every positive-negative
@@ -167,7 +169,7 @@ func TestRefused(t *testing.T) {
 	}
 	for i, err := range bad {
 		var oe *OutcomeError
-		if !errors.Is(err, ErrOutcome) || !errors.As(err, &oe) {
+		if !errors.Is(err, serving.ErrOutcome) || !errors.As(err, &oe) {
 			t.Errorf("outcome %d: error %v", i, err)
 		}
 	}
@@ -280,7 +282,7 @@ func BenchmarkTrackerObserveParallel(b *testing.B) {
 func TestHugeErrorKeepsSummaryFinite(t *testing.T) {
 	var m Meter
 	for _, e := range []float64{1e154, 0, 1e150, 0} {
-		if err := m.ObserveValue(e, 0); err != nil && !errors.Is(err, ErrOutcome) {
+		if err := m.ObserveValue(e, 0); err != nil && !errors.Is(err, serving.ErrOutcome) {
 			t.Fatal(err)
 		}
 	}

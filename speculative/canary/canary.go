@@ -3,7 +3,6 @@ package canary
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -22,11 +21,6 @@ const (
 	Champion  = "champion"
 	Candidate = "candidate"
 )
-
-// ErrOutcome means [Controller.Outcome] refused an outcome: its loss was
-// NaN or infinite, or its variant is neither Champion nor Candidate. It
-// is counted in [Status].RefusedOutcomes and changes no evidence.
-var ErrOutcome = errors.New("canary: outcome refused")
 
 // Action is what an evaluation decided.
 type Action string
@@ -117,7 +111,7 @@ type Status struct {
 	// is then Promote or Rollback.
 	Done    bool   `json:"done"`
 	Outcome Action `json:"outcome,omitempty"`
-	// RefusedOutcomes counts outcomes refused with ErrOutcome.
+	// RefusedOutcomes counts outcomes refused with serving.ErrOutcome.
 	RefusedOutcomes uint64 `json:"refused_outcomes"`
 	// Decisions are the most recent decisions, oldest first (at most
 	// 256), each a step, a rollback, a promotion or a change of the
@@ -228,7 +222,7 @@ func (c *Controller) Ref() serving.ModelRef { return serving.ModelRef{Name: c.cf
 // A loss that is not finite or whose magnitude exceeds 1e100 (so large
 // that the running variance would overflow to infinity and the guardrail
 // become NaN), or another variant, is refused with an error wrapping
-// ErrOutcome and counted.
+// [serving.ErrOutcome] and counted; it changes no evidence.
 func (c *Controller) Outcome(variant string, loss float64) error {
 	side := -1
 	switch variant {
@@ -241,7 +235,7 @@ func (c *Controller) Outcome(variant string, loss float64) error {
 		c.refusedMu.Lock()
 		c.refused++
 		c.refusedMu.Unlock()
-		return fmt.Errorf("%w: loss %v for variant %q", ErrOutcome, loss, variant)
+		return fmt.Errorf("%w: canary: loss %v for variant %q", serving.ErrOutcome, loss, variant)
 	}
 	c.sides[side].outcome(loss)
 	return nil

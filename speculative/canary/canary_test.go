@@ -247,7 +247,7 @@ func TestBadOutcomesRefused(t *testing.T) {
 		v    string
 		loss float64
 	}{{canary.Candidate, math.NaN()}, {canary.Champion, math.Inf(1)}, {"other", 0}, {"", 1}} {
-		if err := c.Outcome(o.v, o.loss); !errors.Is(err, canary.ErrOutcome) {
+		if err := c.Outcome(o.v, o.loss); !errors.Is(err, serving.ErrOutcome) {
 			t.Errorf("Outcome(%q, %v): %v", o.v, o.loss, err)
 		}
 	}
@@ -323,7 +323,7 @@ func TestHugeLossKeepsEvidenceFinite(t *testing.T) {
 		}
 	}
 	err := c.Outcome(canary.Candidate, 1e200)
-	if err != nil && !errors.Is(err, canary.ErrOutcome) {
+	if err != nil && !errors.Is(err, serving.ErrOutcome) {
 		t.Fatalf("Outcome(1e200): %v", err)
 	}
 	if err := c.Outcome(canary.Candidate, 0); err != nil {

@@ -33,9 +33,9 @@ var (
 	// reaching an op that checks for it, for example); the model stays
 	// usable.
 	ErrBackend = errors.New("onnx: backend failure")
-	// ErrClosed means Predict was called after Close. It wraps
-	// serving.ErrClosed.
-	ErrClosed = fmt.Errorf("onnx: model closed: %w", serving.ErrClosed)
+	// errClosed answers a call after Close: the module's one sentinel for
+	// that meaning, serving.ErrClosed, with this package's words.
+	errClosed = fmt.Errorf("onnx: model closed: %w", serving.ErrClosed)
 )
 
 // Option configures the pure-Go engine (see [PureGo] and [Parse]).
@@ -376,7 +376,7 @@ func (m *Model) prediction(inst *instance) serving.Prediction {
 }
 
 // Close releases the backend instances. Calls in flight finish; later
-// calls fail with ErrClosed. Close is idempotent.
+// calls fail with an error wrapping serving.ErrClosed. Close is idempotent.
 func (m *Model) Close() error {
 	m.mu.Lock()
 	m.closed = true
@@ -397,7 +397,7 @@ func (m *Model) acquire(ctx context.Context) (*instance, error) {
 	if m.closed {
 		m.mu.Unlock()
 		<-m.sem
-		return nil, ErrClosed
+		return nil, errClosed
 	}
 	if n := len(m.idle); n > 0 {
 		inst := m.idle[n-1]

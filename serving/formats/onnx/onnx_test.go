@@ -310,8 +310,8 @@ func TestClose(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := m.Predict(context.Background(), []float64{1, 2}); !errors.Is(err, onnx.ErrClosed) {
-		t.Errorf("Predict after Close: err = %v, want ErrClosed", err)
+	if _, err := m.Predict(context.Background(), []float64{1, 2}); !errors.Is(err, serving.ErrClosed) {
+		t.Errorf("Predict after Close: err = %v, want serving.ErrClosed", err)
 	}
 }
 

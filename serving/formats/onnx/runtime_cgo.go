@@ -400,7 +400,7 @@ func (m *runtimeModel) predict(ctx context.Context, rows [][]float64, out []serv
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
-		return ErrClosed
+		return errClosed
 	}
 	outs, err := m.run(ctx, rows)
 	if err != nil {

@@ -405,7 +405,7 @@ func TestRuntimeBadFeatureValues(t *testing.T) {
 
 // TestRuntimeModelsUnderTheServer: the Server closes a replaced ONNX
 // Runtime model once it is drained, and the live one on Close; each
-// Close releases the sessions, after which the model answers ErrClosed.
+// Close releases the sessions, after which the model answers serving.ErrClosed.
 func TestRuntimeModelsUnderTheServer(t *testing.T) {
 	f := runtimeFormat(t)
 	load := func() serving.Model {
