@@ -5,12 +5,11 @@ import (
 	"testing"
 )
 
-// TestCommitsAreSynced: every commit is fsynced. bbolt syncs inside its
-// commit, where no test can inject a crash without replacing bbolt, so
-// this checks that the database is opened with its syncs on: a registry
-// that acknowledges a Put before the data reaches the disk could lose
-// it on a power failure, which killing a process (registry's crash
-// test) cannot show.
+// TestCommitsAreSynced: the database is opened with its syncs on: a
+// registry that acknowledges a Put before the data reaches the disk
+// could lose it on a power failure, which killing a process (registry's
+// crash test) cannot show. TestCommitFailsAtEachFailedStep checks the
+// same behaviourally on Linux, by making each sync fail in the kernel.
 func TestCommitsAreSynced(t *testing.T) {
 	s, err := Open(filepath.Join(t.TempDir(), "r.db"))
 	if err != nil {
