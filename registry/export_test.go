@@ -12,6 +12,9 @@ import (
 // the same test binary, sets OpenBolt.
 var OpenBolt func(path string, opts ...Option) (reg *Registry, check func() error, err error)
 
+// OpenBoltStorage opens a registry/bolt Storage; hook_test.go sets it.
+var OpenBoltStorage func(path string) (Storage, error)
+
 // Open opens a durable Registry at path for the tests.
 func Open(path string, opts ...Option) (*Registry, error) {
 	r, _, err := OpenBolt(path, opts...)

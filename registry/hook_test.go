@@ -18,4 +18,5 @@ func init() {
 		}
 		return r, st.Check, nil
 	}
+	registry.OpenBoltStorage = func(path string) (registry.Storage, error) { return bolt.Open(path) }
 }
