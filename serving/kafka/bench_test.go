@@ -9,9 +9,12 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/kafka/confluent"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 	"github.com/modelstream/modelstream/serving/wire"
 )
@@ -35,7 +38,9 @@ const benchRecords = 100_000
 //   - compact: the same with kafka.ScoreEncoding(wire.ScoreCompact);
 //   - compact-none: compact scores, not compressed;
 //   - compact-batch64: compact scores with kafka.MaxBatch(64), ScoreBatch
-//     over up to 64 waiting records instead of one Score call each.
+//     over up to 64 waiting records instead of one Score call each;
+//   - avro: scores as Avro with a registered schema
+//     (confluent.AvroScores), compressed with LZ4.
 //
 // The clock runs from the first record consumed to the last output
 // acknowledged (for modelstream: acknowledged and its offset marked for
@@ -119,6 +124,16 @@ func pipelineVariants(b *testing.B) []pipelineVariant {
 		}
 	}
 	compact := []kafka.SinkOption{kafka.ScoreEncoding(wire.ScoreCompact)}
+	reg := srfake.New()
+	b.Cleanup(reg.Close)
+	cl, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	avroScores, err := confluent.NewAvroScores(context.Background(), cl, "out-value")
+	if err != nil {
+		b.Fatal(err)
+	}
 	return []pipelineVariant{
 		{"raw", func(b *testing.B, c *kafkatest.Cluster) measured { return rawPassThrough(b, c, sarama.CompressionNone) }},
 		{"raw-lz4", func(b *testing.B, c *kafkatest.Cluster) measured { return rawPassThrough(b, c, sarama.CompressionLZ4) }},
@@ -126,6 +141,7 @@ func pipelineVariants(b *testing.B) []pipelineVariant {
 		{"compact", ms(compact, nil)},
 		{"compact-none", ms(compact, []kafka.Option{noCompression})},
 		{"compact-batch64", ms(compact, nil, kafka.MaxBatch(64))},
+		{"avro", ms([]kafka.SinkOption{kafka.ScoreEncoding(avroScores)}, nil)},
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 
 // ScoreEncoder encodes the values of score records for a [Sink]:
 // wire.ScoreJSON (the default), wire.ScoreCompact, or an encoder of
-// another package, such as serving/kafka/confluent's Avro one. The Sink
+// another package, such as confluent.AvroScores (package
+// serving/kafka/confluent), which writes Avro with a registered schema. The Sink
 // writes the key and the provenance headers of every score record
 // itself, whatever the encoder.
 type ScoreEncoder interface {

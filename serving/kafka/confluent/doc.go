@@ -1,6 +1,7 @@
 // Package confluent decodes Kafka records written in the Confluent
 // Schema Registry wire format — Avro, Protobuf and JSON Schema — into
-// named serving.Records, for a kafka.Source.
+// named serving.Records, for a kafka.Source; and writes scores as Avro
+// with a registered schema, for a kafka.Sink.
 //
 //	cl, err := sr.NewClient(sr.URLs("http://registry:8081"))
 //	codec, err := confluent.New(cl)
@@ -58,6 +59,23 @@
 // that ID for as long as the retries took, without asking again, so a
 // partition is never held longer than one round of retries, and records
 // of cached schemas on other partitions are not held at all.
+//
+// # Scores as Avro
+//
+// [AvroScores] is a kafka.ScoreEncoder: with it a Sink writes each score
+// as an Avro record of [ScoreSchema] in the Confluent wire format, so
+// that stream processors and connectors that read Avro from a registry
+// read scores without knowing modelstream:
+//
+//	scores, err := confluent.NewAvroScores(ctx, cl, "scores-value")
+//	sink, err := kafka.NewSink(cfg, kafka.ScoreEncoding(scores))
+//
+// [NewAvroScores] looks the schema up under the subject, and registers it
+// if it is not there, once, at start; the records then carry its ID. The
+// schema's fields follow the JSON of serving/wire.Score. The Sink still
+// writes the provenance headers, so a reader of headers needs no
+// registry. A score that cannot be encoded (a NaN prediction) is
+// dead-lettered with the reason, as in the JSON encodings.
 //
 // # Errors
 //

@@ -8,7 +8,9 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka/confluent"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 // An Avro record with a nested field and a null, in the Confluent wire
@@ -47,4 +49,35 @@ func Example() {
 	// Output:
 	// [amount merchant.risk country]
 	// 12.5 NaN FR
+}
+
+// A score written as Avro with a registered schema, read back as any
+// Avro consumer reads it: the schema fetched by the ID in the frame.
+func ExampleAvroScores() {
+	reg := srfake.New()
+	defer reg.Close()
+	cl, _ := sr.NewClient(sr.URLs(reg.URL()))
+	scores, err := confluent.NewAvroScores(context.Background(), cl, "scores-value")
+	if err != nil {
+		panic(err)
+	}
+	// What a kafka.Sink with kafka.ScoreEncoding(scores) writes.
+	value, err := scores.AppendScore(nil, &wire.Score{
+		Prediction: serving.Prediction{Value: 0.93, Label: "fraud"},
+		Provenance: serving.Provenance{Model: serving.ModelRef{Name: "fraud", Version: 3}},
+		Key:        "card-1", Topic: "payments", Partition: 2, Offset: 99,
+	})
+	if err != nil {
+		panic(err)
+	}
+
+	var h sr.ConfluentHeader
+	id, body, _ := h.DecodeID(value)
+	schema, _ := cl.SchemaByID(context.Background(), id)
+	var score map[string]any
+	if err := avro.Unmarshal(avro.MustParse(schema.Schema), body, &score); err != nil {
+		panic(err)
+	}
+	fmt.Println(score["prediction"].(map[string]any)["label"], score["provenance"].(map[string]any)["model"].(map[string]any)["version"], score["topic"], score["offset"])
+	// Output: fraud 3 payments 99
 }

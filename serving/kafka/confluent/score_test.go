@@ -1,0 +1,268 @@
+package confluent_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/kafka/confluent"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+	"github.com/modelstream/modelstream/serving/wire"
+)
+
+// avroScore is a score record as hamba/avro decodes it.
+type avroScore struct {
+	Prediction struct {
+		Value      float64   `avro:"value"`
+		Values     []float64 `avro:"values"`
+		Label      string    `avro:"label"`
+		Confidence float64   `avro:"confidence"`
+	} `avro:"prediction"`
+	Provenance struct {
+		Model struct {
+			Name    string `avro:"name"`
+			Version int64  `avro:"version"`
+			ID      string `avro:"id"`
+			Format  string `avro:"format"`
+		} `avro:"model"`
+		Decision *string `avro:"decision"`
+	} `avro:"provenance"`
+	Key       *[]byte `avro:"key"`
+	Topic     string  `avro:"topic"`
+	Partition int32   `avro:"partition"`
+	Offset    int64   `avro:"offset"`
+}
+
+// decodeAvroScore reads a Confluent-framed score with hamba/avro and the
+// schema the registry holds under the frame's ID, and returns it as a
+// wire.Score.
+func decodeAvroScore(t *testing.T, cl *sr.Client, v []byte) wire.Score {
+	t.Helper()
+	var h sr.ConfluentHeader
+	id, body, err := h.DecodeID(v)
+	if err != nil {
+		t.Fatalf("frame %x: %v", v, err)
+	}
+	s, err := cl.SchemaByID(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a avroScore
+	if err := avro.Unmarshal(avro.MustParse(s.Schema), body, &a); err != nil {
+		t.Fatalf("avro: %v", err)
+	}
+	out := wire.Score{
+		Prediction: serving.Prediction{Value: a.Prediction.Value, Values: a.Prediction.Values, Label: a.Prediction.Label, Confidence: a.Prediction.Confidence},
+		Provenance: serving.Provenance{Model: serving.ModelRef{Name: a.Provenance.Model.Name, Version: uint64(a.Provenance.Model.Version), ID: a.Provenance.Model.ID, Format: a.Provenance.Model.Format}},
+		Topic:      a.Topic, Partition: a.Partition, Offset: a.Offset,
+	}
+	if len(out.Prediction.Values) == 0 {
+		out.Prediction.Values = nil
+	}
+	if a.Provenance.Decision != nil {
+		out.Provenance.Decision = new(serving.Decision)
+		if err := json.Unmarshal([]byte(*a.Provenance.Decision), out.Provenance.Decision); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.Key != nil {
+		out.SetKey(*a.Key)
+	}
+	return out
+}
+
+func newClient(t *testing.T, url string) *sr.Client {
+	t.Helper()
+	cl, err := sr.NewClient(sr.URLs(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// TestAvroScoresRoundTrip encodes scores of every shape and decodes them
+// back with hamba/avro and the schema registered in the registry.
+func TestAvroScoresRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	cl := newClient(t, reg.URL())
+	enc, err := confluent.NewAvroScores(ctx, cl, "scores-value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Once registered, the schema is found again, not registered twice.
+	if _, err := confluent.NewAvroScores(ctx, cl, "scores-value"); err != nil {
+		t.Fatal(err)
+	}
+	if vs, err := cl.SubjectVersions(ctx, "scores-value"); err != nil || len(vs) != 1 {
+		t.Fatalf("versions %v, %v; want one", vs, err)
+	}
+	m := serving.ModelRef{Name: "fraud", Version: 3, ID: serving.ContentID([]byte("fraud")), Format: "linear"}
+	for name, s := range map[string]wire.Score{
+		"plain":    {Prediction: serving.Prediction{Value: 0.25}, Provenance: serving.Provenance{Model: m}, Key: "order-1", Topic: "orders", Partition: 2, Offset: 99},
+		"no key":   {Prediction: serving.Prediction{Value: -1e-300, Label: "fraud", Confidence: 0.5}, Provenance: serving.Provenance{Model: serving.ModelRef{Name: "m", Version: 1}}, Topic: "t", Offset: 1 << 50},
+		"binary":   {Prediction: serving.Prediction{Value: 1}, Provenance: serving.Provenance{Model: m}, KeyBase64: []byte{0xff, 0}, Topic: "t", Partition: -1},
+		"values":   {Prediction: serving.Prediction{Value: 2, Values: []float64{0.1, 0.2, 0.7}, Label: "é"}, Provenance: serving.Provenance{Model: m}, Key: "k", Topic: "t"},
+		"decision": {Prediction: serving.Prediction{Value: 0.93}, Provenance: serving.Provenance{Model: m, Decision: &serving.Decision{Combinator: "budget", Decider: "first", Candidates: []serving.Candidate{{Model: m, Latency: time.Millisecond, Status: serving.StatusOK}}}}, Key: "k", Topic: "t"},
+	} {
+		v, err := enc.AppendScore([]byte("prefix"), &s)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !strings.HasPrefix(string(v), "prefix") {
+			t.Fatalf("%s: AppendScore did not append: %q", name, v)
+		}
+		if got := decodeAvroScore(t, cl, v[len("prefix"):]); !reflect.DeepEqual(got, s) {
+			t.Errorf("%s: decodes to\n%+v, want\n%+v", name, got, s)
+		}
+		if _, err := wire.DecodeScore(wire.Message{Value: v[len("prefix"):], Headers: wire.ProvenanceHeaders(s.Provenance)}); !errors.Is(err, wire.ErrBadScore) {
+			t.Errorf("%s: wire.DecodeScore of an Avro score: %v, want ErrBadScore", name, err)
+		}
+	}
+	// What Avro could carry but no score encoding accepts.
+	for name, s := range map[string]wire.Score{
+		"NaN":        {Prediction: serving.Prediction{Value: math.NaN()}, Provenance: serving.Provenance{Model: m}},
+		"infinite":   {Prediction: serving.Prediction{Value: 1, Confidence: math.Inf(1)}, Provenance: serving.Provenance{Model: m}},
+		"an output":  {Prediction: serving.Prediction{Value: 1, Values: []float64{1, math.Inf(-1)}}, Provenance: serving.Provenance{Model: m}},
+		"huge vers.": {Prediction: serving.Prediction{Value: 1}, Provenance: serving.Provenance{Model: serving.ModelRef{Name: "m", Version: math.MaxUint64}}},
+	} {
+		if v, err := enc.AppendScore([]byte("x"), &s); !errors.Is(err, wire.ErrBadScore) || string(v) != "x" {
+			t.Errorf("%s: %q, %v; want ErrBadScore and nothing appended", name, v, err)
+		}
+	}
+}
+
+// TestNewAvroScoresErrors: a registry that refuses the schema, one that
+// is down, and bad arguments.
+func TestNewAvroScoresErrors(t *testing.T) {
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	var refuse, down atomic.Bool
+	h := reg.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case down.Load():
+			http.Error(w, `{"error_code":50301,"message":"down"}`, http.StatusServiceUnavailable)
+		case refuse.Load() && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/versions"):
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusConflict)
+			fmt.Fprint(w, `{"error_code":409,"message":"Schema being registered is incompatible with an earlier schema"}`)
+		default:
+			h.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	cl := newClient(t, srv.URL)
+	ctx := context.Background()
+
+	refuse.Store(true)
+	if _, err := confluent.NewAvroScores(ctx, cl, "scores-value"); !errors.Is(err, confluent.ErrIncompatible) {
+		t.Errorf("refused: %v, want ErrIncompatible", err)
+	}
+	refuse.Store(false)
+	down.Store(true)
+	if _, err := confluent.NewAvroScores(ctx, cl, "scores-value"); !errors.Is(err, confluent.ErrUnavailable) {
+		t.Errorf("down: %v, want ErrUnavailable", err)
+	}
+	down.Store(false)
+	if _, err := confluent.NewAvroScores(ctx, nil, "s"); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("nil client: %v", err)
+	}
+	if _, err := confluent.NewAvroScores(ctx, cl, ""); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("empty subject: %v", err)
+	}
+	if _, err := confluent.NewAvroScores(ctx, cl, "scores-value"); err != nil {
+		t.Errorf("registry back: %v", err)
+	}
+}
+
+// TestSinkWritesAvroScores runs a Source and a Sink writing Avro scores on
+// the embedded broker: each score decodes with hamba/avro to what the
+// Scorer answered, with the provenance headers beside it; the record
+// whose prediction is NaN is dead-lettered with the reason.
+func TestSinkWritesAvroScores(t *testing.T) {
+	ctx := context.Background()
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	cl := newClient(t, reg.URL())
+	enc, err := confluent.NewAvroScores(ctx, cl, kafka.DefaultScoresTopic+"-value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := serving.ModelRef{Name: "m", Version: 2, ID: serving.ContentID([]byte("m")), Format: "linear"}
+	scorer := serving.ScorerFunc(func(_ context.Context, r serving.Record) (serving.Result, error) {
+		v := r.Features[0] * 2
+		if r.Features[0] == 3 {
+			v = math.NaN()
+		}
+		return serving.Result{Prediction: serving.Prediction{Value: v}, Provenance: serving.Provenance{Model: m}}, nil
+	})
+
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1), kafkatest.Topic(kafka.DefaultScoresTopic, 1), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1))
+	cfg, err := kafka.NewConfig(c.Addrs(), kafka.Logger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := kafka.NewSink(cfg, kafka.ScoreEncoding(enc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := kafka.NewSource(cfg, "avro-out", scorer, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scores := c.Consume(t, kafka.DefaultScoresTopic)
+	dlq := c.Consume(t, kafka.DefaultDeadLetterTopic)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- src.Run(runCtx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		sink.Close()
+	})
+	var in []kafkatest.Message
+	for i := range 6 {
+		in = append(in, kafkatest.Message{Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "[%d]", i)})
+	}
+	c.Produce(t, kafka.DefaultDataTopic, in...)
+
+	for i, msg := range scores.Next(t, 5) {
+		x := i
+		if i >= 3 {
+			x++ // record 3 was dead-lettered
+		}
+		want := wire.Score{Prediction: serving.Prediction{Value: float64(2 * x)}, Provenance: serving.Provenance{Model: m}, Key: fmt.Sprint("k", x), Topic: kafka.DefaultDataTopic, Offset: int64(x)}
+		if got := decodeAvroScore(t, cl, msg.Value); !reflect.DeepEqual(got, want) {
+			t.Errorf("score %d: %+v, want %+v", i, got, want)
+		}
+		if p, err := wire.ProvenanceOf(msg.Headers, msg.Value); err != nil || p.Model != m {
+			t.Errorf("score %d: headers give %v, %v", i, p.Model, err)
+		}
+		if string(msg.Key) != want.Key {
+			t.Errorf("score %d: key %q", i, msg.Key)
+		}
+	}
+	dead := dlq.Next(t, 1)[0]
+	reason, _ := dead.Header(wire.HeaderDLQReason)
+	if off, _ := dead.Header(wire.HeaderDLQOffset); off != "3" || !strings.Contains(reason, "not finite") || string(dead.Value) != "[3]" {
+		t.Errorf("dead letter %s at offset %s: %q", dead.Value, off, reason)
+	}
+}
