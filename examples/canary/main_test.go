@@ -16,7 +16,9 @@ import (
 // of the traffic saw it, the truth was joined from the feedback topic
 // (by class name) and measured per version, and the chart is written.
 func TestRollouts(t *testing.T) {
-	good, bad, err := runBoth(context.Background(), io.Discard, defaultConfig())
+	cfg := defaultConfig()
+	cfg.maxRecords = 150000 // about three times what the good rollout needs: a broken rollout fails soon
+	good, bad, err := runBoth(context.Background(), io.Discard, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
