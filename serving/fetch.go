@@ -45,7 +45,7 @@ func fetch(ctx context.Context, loc string, max int64, o loader) ([]byte, error)
 	}
 	timeout := o.FetchTimeout
 	if timeout <= 0 {
-		timeout = DefaultFetchTimeout
+		timeout = defaultFetchTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -72,9 +72,9 @@ func lookupFormat(name string) (Format, bool) {
 	return f, ok
 }
 
-// DefaultMaxModelBytes is the largest model Load fetches from a Location
-// unless told otherwise with [LoadOptions].
-const DefaultMaxModelBytes = 1 << 30
+// defaultMaxModelBytes is the largest model Load fetches from a Location
+// unless told otherwise with [LoadOptions].MaxBytes.
+const defaultMaxModelBytes = 1 << 30
 
 // Load decodes d into a Model through its registered format.
 //
@@ -104,7 +104,7 @@ func Load(ctx context.Context, d Descriptor) (Model, error) {
 type LoadOptions struct {
 	// MaxBytes limits the model size, both inline and fetched. A fetch
 	// never holds more than MaxBytes+1 bytes of the body in memory.
-	// Zero (or a negative value) means DefaultMaxModelBytes.
+	// Zero (or a negative value) means 1 GiB.
 	MaxBytes int64
 	// HTTPClient fetches http(s) locations. Nil means a client with no
 	// other settings than the redirect check below. Whatever the client,
@@ -131,13 +131,13 @@ type LoadOptions struct {
 	// too. The entries are parsed once, by NewServer.
 	AllowLocations []string
 	// FetchTimeout bounds each fetch, connection and body included.
-	// Zero means DefaultFetchTimeout.
+	// Zero means 30 seconds.
 	FetchTimeout time.Duration
 }
 
-// DefaultFetchTimeout bounds a fetch from a Location unless
+// defaultFetchTimeout bounds a fetch from a Location unless
 // [LoadOptions].FetchTimeout says otherwise.
-const DefaultFetchTimeout = 30 * time.Second
+const defaultFetchTimeout = 30 * time.Second
 
 // resolve checks d and makes its bytes present and verified. The returned
 // Descriptor has Bytes set (fetched from Location if needed) and SHA256
@@ -157,7 +157,7 @@ func resolve(ctx context.Context, d Descriptor, o loader) (Descriptor, error) {
 	}
 	max := o.MaxBytes
 	if max <= 0 {
-		max = DefaultMaxModelBytes
+		max = defaultMaxModelBytes
 	}
 	if len(d.Bytes) == 0 {
 		if d.Location == "" {

@@ -2,16 +2,16 @@ package training
 
 import "math"
 
-// MinScale is the smallest standard deviation a Standardizer divides by.
+// minScale is the smallest standard deviation a Standardizer divides by.
 // A feature whose running standard deviation is below it (a constant
 // feature, or one seen fewer than twice) gets scale 1, so that it is
 // centred but not blown up.
-const MinScale = 1e-12
+const minScale = 1e-12
 
 // Standardizer keeps the running mean and variance of each feature with
 // Welford's algorithm, which is numerically stable in one pass, and
 // standardises vectors as (x - mean) / scale, where scale is the sample
-// standard deviation (or 1, see [MinScale]).
+// standard deviation (or 1 when it is below 1e-12 or not finite).
 //
 // A Standardizer is not safe for concurrent use.
 type Standardizer struct {
@@ -57,7 +57,7 @@ func (s *Standardizer) refresh() {
 	n := float64(s.n)
 	for j, m2 := range s.m2 {
 		sd := math.Sqrt(m2 / (n - 1))
-		if !(sd >= MinScale) || math.IsInf(sd, 0) {
+		if !(sd >= minScale) || math.IsInf(sd, 0) {
 			sd = 1
 		}
 		s.scale[j] = sd
@@ -72,7 +72,7 @@ func (s *Standardizer) Count() int64 { return s.n }
 func (s *Standardizer) Mean() []float64 { return s.mean }
 
 // Scale returns the divisors: running standard deviations, or 1 where
-// that is below MinScale. The slice is the Standardizer's own: do not
+// that is below 1e-12. The slice is the Standardizer's own: do not
 // modify it.
 func (s *Standardizer) Scale() []float64 { return s.scale }
 

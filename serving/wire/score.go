@@ -15,7 +15,7 @@ import (
 var ErrBadScore = errors.New("wire: malformed score")
 
 // ScoreEncoding is how the value of a score record is encoded; see
-// [Scores] in the package documentation. Both encodings are JSON of the
+// "Scores" in the package documentation. Both encodings are JSON of the
 // shape of [Score]; [DecodeScore] reads either.
 type ScoreEncoding uint8
 
