@@ -6,8 +6,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 
+	"github.com/modelstream/modelstream/internal/atomicfile"
 	"github.com/modelstream/modelstream/serving"
 )
 
@@ -30,7 +30,7 @@ const (
 // temporary file in the same directory, syncs it, renames it over path
 // and syncs the directory, so that path holds either the old checkpoint
 // or the new one, whole, even across a crash.
-func writeCheckpoint(path string, payload []byte) (err error) {
+func writeCheckpoint(path string, payload []byte) error {
 	fail := func(err error) error { return &CheckpointError{Op: "save", Path: path, Err: err} }
 	buf := make([]byte, 0, headerLen+len(payload)+sumLen)
 	buf = append(buf, checkpointMagic...)
@@ -39,32 +39,7 @@ func writeCheckpoint(path string, payload []byte) (err error) {
 	sum := sha256.Sum256(buf)
 	buf = append(buf, sum[:]...)
 
-	fsys := checkpointFS
-	dir := filepath.Dir(path)
-	f, err := fsys.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fail(err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			fsys.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(buf); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := fsys.Rename(tmp, path); err != nil {
-		return fail(err)
-	}
-	if err := fsys.SyncDir(dir); err != nil {
+	if err := atomicfile.Write(checkpointFS, path, buf); err != nil {
 		return fail(err)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/modelstream/modelstream/internal/atomicfile/crashfs"
 	"github.com/modelstream/modelstream/serving"
 )
 
@@ -215,7 +216,7 @@ func TestFailedSaveKeepsOldCheckpoint(t *testing.T) {
 	for _, s := range data[:100] {
 		l.Learn(s)
 	}
-	c := newCrashFS()
+	c := crashfs.New()
 	withFS(t, c)
 	const path = "/ckpt/c"
 	if err := l.Save(path); err != nil {
@@ -225,18 +226,18 @@ func TestFailedSaveKeepsOldCheckpoint(t *testing.T) {
 	for _, s := range data[100:] {
 		l.Learn(s)
 	}
-	c.failAt = c.step + 5 // create write sync close rename
+	c.FailAt = c.Step + 5 // create write sync close rename
 	err := l.Save(path)
-	if !errors.Is(err, errInjectedCrash) || c.steps[len(c.steps)-1] != "rename" {
-		t.Fatalf("Save failing at its rename: %v (steps %v)", err, c.steps)
+	if !errors.Is(err, crashfs.ErrCrash) || c.Steps[len(c.Steps)-1] != "rename" {
+		t.Fatalf("Save failing at its rename: %v (steps %v)", err, c.Steps)
 	}
 	r, err := RestoreLearner(path)
 	if err != nil {
 		t.Fatalf("the old checkpoint did not survive: %v", err)
 	}
 	sameBits(t, "predictions from the old checkpoint", predictAll(t, r, data[:20]), saved)
-	if len(c.dir) != 1 {
-		t.Errorf("directory holds %v after a failed save, want only the checkpoint", c.dir)
+	if names := c.Names(); len(names) != 1 {
+		t.Errorf("directory holds %v after a failed save, want only the checkpoint", names)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -18,11 +17,15 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/modelstream/modelstream/internal/atomicfile"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/feedback"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/wire"
 )
+
+// checkpointFS is the filesystem checkpoints use; tests replace it.
+var checkpointFS = atomicfile.OS
 
 // Stateful is state saved in the checkpoint along with the join, such as
 // a speculative.Bandit fed by the matches, so that after a restart it
@@ -243,7 +246,7 @@ func (r *Reader) restore() (map[string]int64, error) {
 	if r.o.path == "" {
 		return offsets, nil
 	}
-	data, err := os.ReadFile(r.o.path)
+	data, err := checkpointFS.ReadFile(r.o.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return offsets, nil
 	}
@@ -307,8 +310,8 @@ func (r *Reader) restore() (map[string]int64, error) {
 	return offsets, nil
 }
 
-// save writes the checkpoint atomically: a temporary file, synced, then
-// renamed over the old one.
+// save writes the checkpoint atomically and durably: a temporary file,
+// synced, renamed over the old one, then the directory synced.
 func (r *Reader) save(offsets map[string]int64) error {
 	if r.o.path == "" {
 		return nil
@@ -332,23 +335,7 @@ func (r *Reader) save(offsets map[string]int64) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(r.o.path), ".feedback-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), r.o.path); err != nil {
+	if err := atomicfile.Write(checkpointFS, r.o.path, data); err != nil {
 		return err
 	}
 	r.checkpoints.Add(1)
