@@ -76,7 +76,8 @@
 //
 // # Delivery and order
 //
-// Delivery is at-least-once: an offset is committed only after the
+// Delivery is at-least-once by default ([ExactlyOnce] below is the
+// option): an offset is committed only after the
 // record's score or dead letter, and those of every earlier record of the
 // partition, have been acknowledged by Kafka (acks=all, idempotent
 // producer). Records of one partition are scored concurrently by a pool
@@ -89,6 +90,62 @@
 // replays the records written since the last commit; the duplicates carry
 // the same input topic, partition and offset, so a consumer can drop
 // them.
+//
+// # Exactly once
+//
+// With [ExactlyOnce], a Source consumes, scores and produces in Kafka
+// transactions. Each claimed partition has its own transactional
+// producer, whose transactional.id names the group, the topic and the
+// partition. Every [CommitInterval], or once half a [Window] of records
+// is written, the partition's writer adds the offset after the records
+// it wrote to the transaction, with the group member's generation
+// (KIP-447), and commits: the scores, the dead letters and the consumed
+// offset become visible together, or not at all.
+//
+// What it guarantees: a consumer of the scores and dead-letter topics
+// that reads with isolation level read_committed sees exactly one output
+// (a score or a dead letter) per input record, whatever crashes,
+// restarts and rebalances happen in between. Zombies are fenced twice
+// over. When a partition changes owner, the new owner's producer
+// initialises the partition's transactional.id, which fences the
+// previous owner's producer and aborts the transaction it left open at
+// once, even when it died with SIGKILL. And the group coordinator
+// refuses offsets sent with a generation that is over, while the new
+// owner's offset fetch waits for a transaction that carries offsets to
+// end (a stable fetch, which a read_committed consumer makes), so a
+// member that lost the partition cannot commit behind its new owner's
+// back. When a transaction fails, the writer aborts it and ends its
+// claim, which ends the group session; the partitions are read again
+// from their last commits, by this member or another. A record whose
+// score the broker refuses for what it is (too large, invalid) is, after
+// a second refusal with nothing else in its transaction, dead-lettered
+// with [ErrWrite]; other failures are retried this way without end.
+//
+// What it does not guarantee:
+//   - Side effects inside a Scorer, a Codec or a hook run once per
+//     attempt, not once: after an abort or a crash, records are scored
+//     again. A Scorer that calls out (a feature store, a bandit's
+//     reward) is at-least-once towards what it calls.
+//   - A read_uncommitted consumer of the outputs sees the outputs of
+//     aborted transactions too, and so duplicates.
+//   - Inputs are read with read_committed: records of aborted
+//     transactions on the data topics are never scored.
+//   - [HookCommit], [HookDeadLetter] and [SourceStats] report a
+//     transaction's records after it committed; a crash between the
+//     commit and the hook loses the hook call, not the records.
+//   - An output becomes visible when its transaction commits: latency
+//     grows by up to one CommitInterval.
+//   - A transaction a member left open when it died between sending
+//     its offsets and ending the transaction holds the partition's next
+//     offset fetch until the broker aborts it, at the transaction
+//     timeout (10 seconds, Producer.Transaction.Timeout of the Sink's
+//     Config; CommitInterval must be shorter). The window between the
+//     two requests is one round trip.
+//
+// What it costs: one producer, with its own connections, per claimed
+// partition; a transaction per partition per commit (four requests to
+// the coordinators); and outputs held back until the commit.
+// BenchmarkExactlyOnce measures it against at-least-once.
 //
 // # Throughput
 //

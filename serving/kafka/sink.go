@@ -41,6 +41,7 @@ type sinkOptions struct {
 // buffers are full, which is how the Source's backpressure reaches Kafka.
 type Sink struct {
 	o    sinkOptions
+	cfg  *Config
 	max  int // the producer's MaxMessageBytes
 	prod sarama.AsyncProducer
 	mu   sync.RWMutex // guards closed against writes
@@ -74,11 +75,7 @@ func NewSink(cfg *Config, opts ...SinkOption) (*Sink, error) {
 	case o.dlq == "":
 		return nil, configErr("DeadLetterTopic: empty topic")
 	}
-	sc, err := cfg.SaramaConfig(func(c *sarama.Config) {
-		// Scores repeat their provenance, so they compress several times
-		// over; LZ4 is cheap for the producer and every client reads it.
-		c.Producer.Compression = sarama.CompressionLZ4
-	})
+	sc, err := cfg.SaramaConfig(sinkDefaults)
 	if err != nil {
 		return nil, err
 	}
@@ -100,15 +97,28 @@ func NewSink(cfg *Config, opts ...SinkOption) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka: sink: %w", err)
 	}
-	s := &Sink{o: o, prod: p, max: sc.Producer.MaxMessageBytes, done: make(chan struct{})}
+	s := &Sink{o: o, cfg: cfg, prod: p, max: sc.Producer.MaxMessageBytes, done: make(chan struct{})}
 	go s.acks()
 	return s, nil
+}
+
+// sinkDefaults are the Sink's own producer settings.
+func sinkDefaults(c *sarama.Config) {
+	// Scores repeat their provenance, so they compress several times
+	// over; LZ4 is cheap for the producer and every client reads it.
+	c.Producer.Compression = sarama.CompressionLZ4
 }
 
 // acks delivers acknowledgements until the producer is closed.
 func (s *Sink) acks() {
 	defer close(s.done)
-	succ, errs := s.prod.Successes(), s.prod.Errors()
+	deliver(s.prod)
+}
+
+// deliver calls the acknowledgement function in the Metadata of each
+// message p returns, until p is closed.
+func deliver(p sarama.AsyncProducer) {
+	succ, errs := p.Successes(), p.Errors()
 	for succ != nil || errs != nil {
 		select {
 		case m, ok := <-succ:

@@ -28,6 +28,8 @@ type sourceOptions struct {
 	hooks    hooks
 	maxBatch int
 	tracer   *tracer // nil: tracing off
+
+	exactlyOnce bool
 }
 
 // SourceStats counts what a Source has done.
@@ -38,8 +40,11 @@ type SourceStats struct {
 	Scored uint64 `json:"scored"`
 	// DeadLettered counts records whose dead letter Kafka acknowledged.
 	DeadLettered uint64 `json:"dead_lettered"`
-	// Commits counts offset commits.
+	// Commits counts offset commits; with [ExactlyOnce], transactions
+	// committed.
 	Commits uint64 `json:"commits"`
+	// Aborts counts transactions aborted, with [ExactlyOnce].
+	Aborts uint64 `json:"aborts"`
 	// Claims is the number of partitions the Source holds now.
 	Claims int `json:"claims"`
 }
@@ -51,7 +56,8 @@ type SourceStats struct {
 //
 // # Delivery
 //
-// Delivery is at-least-once. The offset after a record is marked, and
+// Delivery is at-least-once unless [ExactlyOnce] is given (see the
+// package documentation, "Exactly once"). The offset after a record is marked, and
 // later committed, only once Kafka has acknowledged the record's score or
 // dead letter, and only when every earlier record of the partition is
 // acknowledged too. A crash therefore replays, at most, the records in
@@ -97,10 +103,12 @@ type Source struct {
 	cancelMu sync.Mutex
 	cancel   context.CancelFunc
 
-	consumed, scored, dead, commits atomic.Uint64
-	check                           commitCheck // for HookCommit
-	claims                          atomic.Int64
-	joined, stopped                 atomic.Bool
+	poison poison // with ExactlyOnce, outputs that failed to be written
+
+	consumed, scored, dead, commits, aborts atomic.Uint64
+	check                                   commitCheck // for HookCommit
+	claims                                  atomic.Int64
+	joined, stopped                         atomic.Bool
 }
 
 // ErrNotReady is returned by [Source.Ready] before the Source has joined
@@ -162,19 +170,28 @@ func NewSource(cfg *Config, group string, scorer serving.Scorer, sink *Sink, opt
 	case o.maxBatch < 1:
 		return nil, configErr("MaxBatch(%d): must be at least 1", o.maxBatch)
 	}
-	sc, err := cfg.SaramaConfig(nil)
+	var client func(*sarama.Config)
+	if o.exactlyOnce {
+		client = func(c *sarama.Config) { c.Consumer.IsolationLevel = sarama.ReadCommitted }
+	}
+	sc, err := cfg.SaramaConfig(client)
 	if err != nil {
 		return nil, err
 	}
 	if sc.Consumer.Offsets.AutoCommit.Enable {
 		return nil, configErr("Sarama: a Source needs Consumer.Offsets.AutoCommit.Enable = false: auto-commit would commit records not yet written")
 	}
+	if o.exactlyOnce {
+		if err := checkExactlyOnce(sc, sink, o.interval); err != nil {
+			return nil, err
+		}
+	}
 	return &Source{o: o, log: cfg.logger, brokers: cfg.Brokers(), group: group, scorer: scorer, sink: sink, cfg: sc, crashed: make(chan struct{})}, nil
 }
 
 // Stats returns the Source's counters.
 func (s *Source) Stats() SourceStats {
-	return SourceStats{Consumed: s.consumed.Load(), Scored: s.scored.Load(), DeadLettered: s.dead.Load(), Commits: s.commits.Load(), Claims: int(s.claims.Load())}
+	return SourceStats{Consumed: s.consumed.Load(), Scored: s.scored.Load(), DeadLettered: s.dead.Load(), Commits: s.commits.Load(), Aborts: s.aborts.Load(), Claims: int(s.claims.Load())}
 }
 
 // Run consumes until ctx is done or a write fails for good. On
@@ -327,8 +344,9 @@ type batch struct {
 	pending atomic.Int32  // writes not yet acknowledged
 	acked   chan struct{} // closed when pending reaches zero
 	mu      sync.Mutex
-	werr    error // first write error
-	werrAt  int   // its index
+	werr    error   // first write error
+	werrAt  int     // its index
+	errs    []error // every write error, by index, once there is one
 }
 
 func (b *batch) ack(i int, err error) {
@@ -337,6 +355,10 @@ func (b *batch) ack(i int, err error) {
 		if b.werr == nil || i < b.werrAt {
 			b.werr, b.werrAt = err, i
 		}
+		if b.errs == nil {
+			b.errs = make([]error, len(b.items))
+		}
+		b.errs[i] = err
 		b.mu.Unlock()
 	}
 	if b.pending.Add(-1) == 0 {
@@ -500,158 +522,219 @@ func (h *handler) reportLag() {
 	}
 }
 
+// pipe is what the goroutines of one claimed partition share.
+type pipe struct {
+	tp topicPartition
+	// inflight counts records read and not yet released (through the
+	// marker, or committed in a transaction); the reader waits on freed
+	// when it reaches the window.
+	inflight atomic.Int64
+	freed    chan struct{}
+	ordered  chan *batch // batches in offset order, from the reader
+	next     atomic.Int64
+	// halt, when closed, stops the reader early: a transaction was
+	// aborted and the partition is to be read again from its commit.
+	halt     chan struct{}
+	haltOnce sync.Once
+	// suspects are the offsets from suspect to suspectTo of records
+	// whose outputs the broker refused in an aborted transaction (see
+	// ErrWrite), if any. The reader gives each a batch of its own, and
+	// the transactional writer a transaction of its own, so that a
+	// second refusal names the record.
+	suspect, suspectTo int64
+}
+
+func (p *pipe) suspected(offset int64) bool { return p.suspect <= offset && offset <= p.suspectTo }
+
+func (p *pipe) release(n int) {
+	p.inflight.Add(-int64(n))
+	select {
+	case p.freed <- struct{}{}:
+	default:
+	}
+}
+
+func (p *pipe) stop() { p.haltOnce.Do(func() { close(p.halt) }) }
+
 // ConsumeClaim runs the pipeline of one partition; see Source.
 func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	s := h.s
 	s.claims.Add(1)
 	defer s.claims.Add(-1)
-	tp := topicPartition{Topic: claim.Topic(), Partition: claim.Partition()}
-	var next atomic.Int64
-	next.Store(claim.InitialOffset())
+	p := &pipe{
+		tp:      topicPartition{Topic: claim.Topic(), Partition: claim.Partition()},
+		freed:   make(chan struct{}, 1),
+		ordered: make(chan *batch, s.o.window),
+		halt:    make(chan struct{}),
+	}
+	p.suspect, p.suspectTo = s.poison.suspects(p.tp)
+	p.next.Store(claim.InitialOffset())
 	h.mu.Lock()
-	h.lags[tp] = func() int64 { return max(0, claim.HighWaterMarkOffset()-next.Load()) }
+	h.lags[p.tp] = func() int64 { return max(0, claim.HighWaterMarkOffset()-p.next.Load()) }
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
-		delete(h.lags, tp)
+		delete(h.lags, p.tp)
 		h.mu.Unlock()
 	}()
 
-	// inflight counts records read and not yet through the marker; the
-	// reader waits on freed when it reaches the window.
-	var inflight atomic.Int64
-	freed := make(chan struct{}, 1)
-	release := func(n int) {
-		inflight.Add(-int64(n))
+	var wg sync.WaitGroup
+	if s.o.exactlyOnce {
+		wg.Go(func() { h.transact(sess, p) })
+	} else {
+		acking := make(chan *batch, s.o.window)
+		wg.Go(func() { h.write(p, acking) })
+		wg.Go(func() { h.mark(sess, p, acking) })
+	}
+	h.read(sess, claim, p)
+	wg.Wait()
+	return nil
+}
+
+// write writes results in offset order, up to the first record abandoned
+// at shutdown, and hands each batch on to the marker.
+func (h *handler) write(p *pipe, acking chan<- *batch) {
+	s, tp := h.s, p.tp
+	defer close(acking)
+	abandoned := false
+	for b := range p.ordered {
 		select {
-		case freed <- struct{}{}:
-		default:
+		case <-b.scored:
+		case <-s.crashed:
+			return
+		}
+		if s.isCrashed() {
+			return
+		}
+		if abandoned {
+			s.o.tracer.abandon(b.items)
+			p.release(len(b.items))
+			continue
+		}
+		if b.cut < len(b.items) {
+			s.o.tracer.abandon(b.items[b.cut:])
+			abandoned = true
+			s.log.Info("kafka source: records abandoned at shutdown, to be read again", "topic", tp.Topic, "partition", tp.Partition, "from_offset", b.items[b.cut].msg.Offset)
+		}
+		if b.cut == 0 {
+			p.release(len(b.items))
+			continue
+		}
+		b.pending.Store(int32(b.cut))
+		for i := range b.items[:b.cut] {
+			s.write(s.sink.send, &b.items[i], func(err error) { b.ack(i, err) })
+		}
+		select {
+		case acking <- b:
+		case <-s.crashed:
+			return
 		}
 	}
-	ordered := make(chan *batch, s.o.window)
-	acking := make(chan *batch, s.o.window)
-	var wg sync.WaitGroup
+}
 
-	// Writer: write results in offset order, up to the first record
-	// abandoned at shutdown.
-	wg.Go(func() {
-		defer close(acking)
-		abandoned := false
-		for b := range ordered {
-			select {
-			case <-b.scored:
-			case <-s.crashed:
-				return
-			}
-			if s.isCrashed() {
-				return
-			}
-			if abandoned {
-				s.o.tracer.abandon(b.items)
-				release(len(b.items))
-				continue
-			}
-			if b.cut < len(b.items) {
-				s.o.tracer.abandon(b.items[b.cut:])
-				abandoned = true
-				s.log.Info("kafka source: records abandoned at shutdown, to be read again", "topic", tp.Topic, "partition", tp.Partition, "from_offset", b.items[b.cut].msg.Offset)
-			}
-			if b.cut == 0 {
-				release(len(b.items))
-				continue
-			}
-			b.pending.Store(int32(b.cut))
-			for i := range b.items[:b.cut] {
-				s.write(&b.items[i], func(err error) { b.ack(i, err) })
-			}
-			select {
-			case acking <- b:
-			case <-s.crashed:
-				return
-			}
+// mark marks offsets in order as their writes are acknowledged.
+func (h *handler) mark(sess sarama.ConsumerGroupSession, p *pipe, acking <-chan *batch) {
+	s, tp := h.s, p.tp
+	failed := false
+	for b := range acking {
+		select {
+		case <-b.acked:
+		case <-s.crashed:
+			return
 		}
-	})
-	// Marker: mark offsets in order as their writes are acknowledged.
-	wg.Go(func() {
-		failed := false
-		for b := range acking {
-			select {
-			case <-b.acked:
-			case <-s.crashed:
-				return
-			}
-			release(len(b.items))
-			if failed || s.isCrashed() {
-				continue
-			}
-			good := b.items[:b.cut]
-			if b.cut < len(b.items) {
-				failed = true // nothing after an abandoned record is marked
-			}
-			if b.werr != nil {
-				failed = true
-				good = b.items[:b.werrAt]
-				s.fail(fmt.Errorf("kafka: source: %s/%d offset %d: %w", tp.Topic, tp.Partition, b.items[b.werrAt].msg.Offset, b.werr))
-			}
-			if len(good) == 0 {
-				continue
-			}
-			for i := range good {
-				it := &good[i]
-				if it.err == nil {
-					s.scored.Add(1)
-					continue
-				}
-				s.dead.Add(1)
-				s.log.Warn("kafka source: dead letter", "topic", tp.Topic, "partition", tp.Partition, "offset", it.msg.Offset, "stage", it.stage, "err", it.err)
-				for _, hk := range s.o.hooks.dead {
-					hk.OnDeadLetter(tp.Topic, tp.Partition, it.msg.Offset, it.err)
-				}
-			}
-			next := good[len(good)-1].msg.Offset + 1
-			sess.MarkOffset(tp.Topic, tp.Partition, next, "")
-			h.mu.Lock()
-			h.marked[tp] = next
-			h.mu.Unlock()
+		p.release(len(b.items))
+		if failed || s.isCrashed() {
+			continue
 		}
-	})
+		good := b.items[:b.cut]
+		if b.cut < len(b.items) {
+			failed = true // nothing after an abandoned record is marked
+		}
+		if b.werr != nil {
+			failed = true
+			good = b.items[:b.werrAt]
+			s.fail(fmt.Errorf("kafka: source: %s/%d offset %d: %w", tp.Topic, tp.Partition, b.items[b.werrAt].msg.Offset, b.werr))
+		}
+		if len(good) == 0 {
+			continue
+		}
+		s.count(tp, good)
+		next := good[len(good)-1].msg.Offset + 1
+		sess.MarkOffset(tp.Topic, tp.Partition, next, "")
+		h.mu.Lock()
+		h.marked[tp] = next
+		h.mu.Unlock()
+	}
+}
 
-	// Reader: batch what is waiting, within the window.
+// count counts records whose outputs are acknowledged (or, in a
+// transaction, committed) as scored or dead-lettered, and calls the
+// dead-letter hooks.
+func (s *Source) count(tp topicPartition, items []item) {
+	for i := range items {
+		it := &items[i]
+		if it.err == nil {
+			s.scored.Add(1)
+			continue
+		}
+		s.dead.Add(1)
+		s.log.Warn("kafka source: dead letter", "topic", tp.Topic, "partition", tp.Partition, "offset", it.msg.Offset, "stage", it.stage, "err", it.err)
+		for _, hk := range s.o.hooks.dead {
+			hk.OnDeadLetter(tp.Topic, tp.Partition, it.msg.Offset, it.err)
+		}
+	}
+}
+
+// read hands records to the workers and to the ordered queue in batches
+// of what is waiting, within the window, until the session or the claim
+// ends, the Source crashes, or p.stop is called. It closes p.ordered.
+func (h *handler) read(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, p *pipe) {
+	s := h.s
+	defer close(p.ordered)
 	done := sess.Context().Done()
 	msgs := claim.Messages()
 	window := int64(s.o.window)
-read:
+	var held *sarama.ConsumerMessage // read, for the next batch
 	for {
-		for inflight.Load() >= window {
+		for p.inflight.Load() >= window {
 			select {
-			case <-freed:
+			case <-p.freed:
 			case <-done:
-				break read
+				return
 			case <-s.crashed:
-				break read
+				return
+			case <-p.halt:
+				return
 			}
 		}
-		var msg *sarama.ConsumerMessage
-		var ok bool
-		select {
-		case msg, ok = <-msgs:
-		case <-done:
-		case <-s.crashed:
+		msg, ok := held, held != nil
+		held = nil
+		if !ok {
+			select {
+			case msg, ok = <-msgs:
+			case <-done:
+			case <-s.crashed:
+			case <-p.halt:
+			}
 		}
 		if !ok {
-			break read
+			return
 		}
-		room := int(min(window-inflight.Load(), maxBatch))
+		room := int(min(window-p.inflight.Load(), maxBatch))
 		b := &batch{items: make([]item, 1, min(room, len(msgs)+1)), scored: make(chan struct{}), acked: make(chan struct{})}
 		if s.o.tracer != nil {
 			b.read = time.Now()
 		}
 		b.items[0].msg = msg
 	more:
-		for len(b.items) < room {
+		for len(b.items) < room && !p.suspected(msg.Offset) {
 			select {
 			case m, ok := <-msgs:
 				if !ok {
+					break more
+				}
+				if p.suspected(m.Offset) {
+					held = m // it starts a batch of its own
 					break more
 				}
 				b.items = append(b.items, item{msg: m})
@@ -660,19 +743,16 @@ read:
 			}
 		}
 		n := len(b.items)
-		inflight.Add(int64(n))
+		p.inflight.Add(int64(n))
 		s.consumed.Add(uint64(n))
-		next.Store(b.items[n-1].msg.Offset + 1)
+		p.next.Store(b.items[n-1].msg.Offset + 1)
 		select {
 		case h.work <- b:
 		case <-s.crashed:
-			break read
+			return
 		}
-		ordered <- b // never blocks: at most window batches are in flight
+		p.ordered <- b // never blocks: at most window batches are in flight
 	}
-	close(ordered)
-	wg.Wait()
-	return nil
 }
 
 type topicPartition struct {

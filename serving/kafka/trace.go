@@ -219,20 +219,21 @@ func fail(sp trace.Span, err error) {
 	sp.SetStatus(codes.Error, err.Error())
 }
 
-// write hands the score or dead letter of it to the Sink. When tracing,
+// write hands the score or dead letter of it to send: the Sink's, or
+// under ExactlyOnce the partition's transactional producer. When tracing,
 // it writes the record's trace context into the output's headers and,
 // for a recording trace, wraps the write in a send span; the record's
 // process span ends with the acknowledgement.
-func (s *Source) write(it *item, ack func(error)) {
+func (s *Source) write(send func(*sarama.ProducerMessage, func(error)), it *item, ack func(error)) {
 	t := it.tr
 	if t == nil {
-		s.sink.send(it.out, ack)
+		send(it.out, ack)
 		return
 	}
 	m := it.out
 	if !t.recording {
 		s.o.tracer.inject(t.ctx, m, s.sink.max)
-		s.sink.send(m, ack)
+		send(m, ack)
 		return
 	}
 	if it.err != nil {
@@ -250,7 +251,7 @@ func (s *Source) write(it *item, ack func(error)) {
 	if !s.o.tracer.inject(ctx, m, s.sink.max) {
 		sp.AddEvent("trace context left out: the output is at the producer's size limit")
 	}
-	s.sink.send(m, func(err error) {
+	send(m, func(err error) {
 		if err != nil {
 			fail(sp, err)
 			fail(t.span, err)
