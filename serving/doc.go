@@ -81,7 +81,7 @@
 //
 // Before a version goes live, the Server tries it: on probe records of
 // yours, and on records sampled from the traffic the name has scored (one
-// in 64, DefaultSamples kept). It must answer them with finite outputs,
+// in 64, the last 32 kept). It must answer them with finite outputs,
 // as many as it declares, and, with a Tolerance, close to the live
 // version's answers; otherwise it is refused with an error wrapping
 // ErrValidation. This is on by default; [WithValidation] adds probes and

@@ -7,3 +7,6 @@ func SetFetchBetweenCheckAndOpen(f func()) (undo func()) {
 	fetchBetweenCheckAndOpen = f
 	return func() { fetchBetweenCheckAndOpen = nil }
 }
+
+// MaxRejectedNames is the bound the black-box tests flood past.
+const MaxRejectedNames = maxRejectedNames

@@ -191,8 +191,8 @@ type Validation struct {
 	// version cannot bind (a named field it needs is absent) or fails on
 	// is skipped: such records report their own errors once it is live,
 	// as they would without validation; only a wrong answer (non-finite,
-	// arity, disagreement) on a sample refuses it. Zero means
-	// DefaultSamples; a negative value keeps none.
+	// arity, disagreement) on a sample refuses it. Zero means 32; a
+	// negative value keeps none.
 	Samples int
 	// Tolerance, when positive, also requires the new version to agree
 	// with the live one on every probe and sample, output by output:
@@ -201,10 +201,10 @@ type Validation struct {
 	Tolerance float64
 }
 
-// DefaultSamples is the number of recent records per model name a Server
+// defaultSamples is the number of recent records per model name a Server
 // keeps to validate new versions on, unless [Validation].Samples says
 // otherwise.
-const DefaultSamples = 32
+const defaultSamples = 32
 
 // WithValidation sets how new versions are tried before they go live,
 // overriding the default of Validation{} (32 sampled records, finiteness
@@ -225,13 +225,14 @@ func WithValidation(v Validation) Option {
 	}
 }
 
-// DefaultMaxVersionJump is how far past the live version (or past 0 when
+// defaultMaxVersionJump is how far past the live version (or past 0 when
 // none is live) a new version may be, unless [WithMaxVersionJump] says
-// otherwise: room for counters, dates (2026120615) and Unix times.
-const DefaultMaxVersionJump = 1 << 32
+// otherwise.
+const defaultMaxVersionJump = 1 << 32
 
 // WithMaxVersionJump bounds how far past the live version a new version
-// may be, overriding the default of DefaultMaxVersionJump. A version
+// may be, overriding the default of 2^32 (room for counters, dates such
+// as 2026120615, and Unix times). A version
 // beyond it, and the maximum uint64 always, is refused with an error
 // wrapping ErrInvalidDescriptor: one message with version 2^64-1 would
 // otherwise make every later version of the name stale.
@@ -269,20 +270,21 @@ type Server struct {
 	closed  bool
 	rejects atomic.Uint64
 	// rejectSlots counts the slots created to record the rejection of a
-	// name that had none, bounded by MaxRejectedNames.
+	// name that had none, bounded by maxRejectedNames.
 	rejectSlots int
 }
 
-// MaxRejectedNames bounds how many names a Server tracks for rejections
-// alone, so that a stream of bad model messages with ever new names
-// cannot grow its memory without limit. Past it, rejections of unknown
-// names are still logged, sent to hooks and counted by TotalRejections,
-// but Rejections(name) does not see them.
-const MaxRejectedNames = 1024
+// maxRejectedNames bounds how many names a Server tracks for rejections
+// alone (see [Server.Rejections]).
+const maxRejectedNames = 1024
 
 // Rejections returns how many activations of name were refused, and the
 // last reason. A rejected version never replaced the live one. Names
-// that were never live are tracked up to MaxRejectedNames.
+// that were never live are tracked up to 1,024 of them, so that a stream
+// of bad model messages with ever new names cannot grow the Server's
+// memory without limit; past that, rejections of unknown names are
+// still logged, sent to hooks and counted by TotalRejections, but
+// Rejections(name) does not see them.
 func (s *Server) Rejections(name string) (n uint64, last error) {
 	sl, _ := s.slot(name, false)
 	if sl == nil {
@@ -299,7 +301,7 @@ func (s *Server) TotalRejections() uint64 { return s.rejects.Load() }
 
 // NewServer returns a Server with no models.
 func NewServer(opts ...Option) (*Server, error) {
-	o := options{logger: slog.Default(), historyLen: 256, maxJump: DefaultMaxVersionJump}
+	o := options{logger: slog.Default(), historyLen: 256, maxJump: defaultMaxVersionJump}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -324,7 +326,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	}
 	switch {
 	case o.valid.Samples == 0:
-		o.valid.Samples = DefaultSamples
+		o.valid.Samples = defaultSamples
 	case o.valid.Samples < 0:
 		o.valid.Samples = 0
 	}
@@ -424,7 +426,7 @@ func (s *Server) slot(name string, create bool) (*slot, error) {
 }
 
 // rejectSlot returns the slot where a rejection of name is recorded,
-// creating it within the MaxRejectedNames bound, or nil.
+// creating it within the maxRejectedNames bound, or nil.
 func (s *Server) rejectSlot(name string) *slot {
 	if name == "" {
 		return nil
@@ -434,7 +436,7 @@ func (s *Server) rejectSlot(name string) *slot {
 	if sl := s.slots[name]; sl != nil {
 		return sl
 	}
-	if s.closed || s.rejectSlots >= MaxRejectedNames {
+	if s.closed || s.rejectSlots >= maxRejectedNames {
 		return nil
 	}
 	s.rejectSlots++
