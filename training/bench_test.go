@@ -27,8 +27,8 @@ func benchData(n, d int, kind Kind) []Sample {
 }
 
 // benchCases are the learners the benchmarks compare: each kind with its
-// default optimiser, and Linear with Adam, its default before
-// LeastSquares, measured in the same run.
+// default optimiser, and with Adam, the default before LeastSquares and
+// Newton, measured in the same run.
 var benchCases = []struct {
 	name string
 	kind Kind
@@ -37,7 +37,9 @@ var benchCases = []struct {
 	{"linear", Linear, nil},
 	{"linear-adam", Linear, []Option{WithOptimizer(Adam)}},
 	{"logistic", Logistic, nil},
+	{"logistic-adam", Logistic, []Option{WithOptimizer(Adam)}},
 	{"softmax", Softmax, nil},
+	{"softmax-adam", Softmax, []Option{WithOptimizer(Adam)}},
 }
 
 func newBenchLearner(b *testing.B, kind Kind, d int, extra ...Option) *Learner {

@@ -77,6 +77,7 @@ type learnerState struct {
 	Optimizer    string             `json:"optimizer,omitempty"` // empty: adam, as before LeastSquares existed
 	Forget       float64            `json:"forget,omitempty"`
 	LS           *lsqState          `json:"ls,omitempty"`
+	Newton       []float64          `json:"newton,omitempty"` // the Newton optimiser's P blocks
 	Features     int                `json:"features"`
 	Classes      int                `json:"classes,omitempty"`
 	ClassNames   []string           `json:"class_names,omitempty"`
@@ -116,6 +117,9 @@ func (l *Learner) state() learnerState {
 	if l.ls != nil {
 		st.Forget, st.LS = l.cfg.forget, l.ls.state()
 	}
+	if l.nt != nil {
+		st.Newton = l.nt.state()
+	}
 	if l.ystd != nil {
 		y := l.ystd.state()
 		st.YStd = &y
@@ -141,6 +145,8 @@ func learnerFromState(st *learnerState) (*Learner, error) {
 		opts = append(opts, WithOptimizer(Adam), WithLearningRate(st.LR), WithDecay(st.Decay), WithAdam(st.Beta1, st.Beta2, st.Eps))
 	case LeastSquares.String():
 		opts = append(opts, WithOptimizer(LeastSquares), WithForgetting(st.Forget))
+	case Newton.String():
+		opts = append(opts, WithOptimizer(Newton))
 	default:
 		return nil, fmt.Errorf("%w: training: unknown optimizer %q", serving.ErrCorruptState, st.Optimizer)
 	}
@@ -183,6 +189,9 @@ func (l *Learner) load(st *learnerState) error {
 	if l.ls != nil && (st.LS == nil || len(st.LS.Mean) != l.d+1 || len(st.LS.Cov) != (l.d+1)*(l.d+1)) {
 		return fmt.Errorf("%w: training: least-squares state missing or of the wrong size", serving.ErrCorruptState)
 	}
+	if l.nt != nil && len(st.Newton) != len(l.nt.p) {
+		return fmt.Errorf("%w: training: Newton state missing or of the wrong size", serving.ErrCorruptState)
+	}
 	n := l.k*l.d + l.k
 	ok := len(st.W) == l.k*l.d && len(st.B) == l.k && len(st.M) == n && len(st.V) == n &&
 		len(st.Std.Mean) == l.d && len(st.Std.M2) == l.d && len(st.Std.Scale) == l.d &&
@@ -202,6 +211,9 @@ func (l *Learner) load(st *learnerState) error {
 	}
 	if l.ls != nil {
 		l.ls.setState(st.LS)
+	}
+	if l.nt != nil {
+		l.nt.setState(st.Newton)
 	}
 	l.metrics = st.Metrics.metrics()
 	return nil

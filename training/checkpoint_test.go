@@ -66,7 +66,7 @@ func TestCheckpointContinuesBitIdentically(t *testing.T) {
 	for _, tc := range []struct {
 		kind Kind
 		opt  Optimizer
-	}{{Linear, LeastSquares}, {Linear, Adam}, {Logistic, Adam}, {Softmax, Adam}} {
+	}{{Linear, LeastSquares}, {Linear, Adam}, {Logistic, Adam}, {Softmax, Adam}, {Logistic, Newton}, {Softmax, Newton}} {
 		kind := tc.kind
 		t.Run(kind.String()+"/"+tc.opt.String(), func(t *testing.T) {
 			data := softmaxStream(3000, 11)
@@ -75,11 +75,12 @@ func TestCheckpointContinuesBitIdentically(t *testing.T) {
 					data[i].Target = math.Min(data[i].Target, 1)
 				}
 			}
-			opts := []Option{WithOptimizer(tc.opt), WithL2(1e-4), WithFeatureNames("a", "b", "c", "d", "e")}
-			if tc.opt == Adam {
-				opts = append(opts, WithDecay(100))
-			} else {
-				opts = append(opts, WithForgetting(0.999))
+			opts := []Option{WithOptimizer(tc.opt), WithFeatureNames("a", "b", "c", "d", "e")}
+			switch tc.opt {
+			case Adam:
+				opts = append(opts, WithL2(1e-4), WithDecay(100))
+			case LeastSquares:
+				opts = append(opts, WithL2(1e-4), WithForgetting(0.999))
 			}
 			if kind == Softmax {
 				opts = append(opts, WithClasses(3))

@@ -192,8 +192,8 @@ func Agreement(ctx context.Context, teacher serving.Scorer, student *Learner, ro
 //		l.Learn(s)
 //	}
 //
-// A LeastSquares learner needs one pass; Adam learners get closer to
-// their optimum with several, and a decay ([WithDecay]).
+// LeastSquares and Newton learners need one pass; Adam learners get
+// closer to their optimum with several, and a decay ([WithDecay]).
 func Replay[T any](rows []T, epochs int, seed uint64) iter.Seq[T] {
 	return func(yield func(T) bool) {
 		idx := make([]int, len(rows))

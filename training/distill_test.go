@@ -91,7 +91,7 @@ func TestDistillLightGBMIntoLogistic(t *testing.T) {
 	}
 	t.Logf("the teacher calls %d of %d held-out rows positive (majority-class baseline agreement %.3f)", positives, len(heldOut), float64(max(positives, len(heldOut)-positives))/float64(len(heldOut)))
 
-	student, err := NewLearner(Logistic, 30, WithLearningRate(0.01), WithDecay(1000), WithL2(1e-4))
+	student, err := NewLearner(Logistic, 30, WithOptimizer(Adam), WithLearningRate(0.01), WithDecay(1000), WithL2(1e-4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestDistillLightGBMIntoLogistic(t *testing.T) {
 	}
 
 	// Mini-batch distillation reaches the same quality.
-	batched, _ := NewLearner(Logistic, 30, WithLearningRate(0.01), WithDecay(100), WithL2(1e-4))
+	batched, _ := NewLearner(Logistic, 30, WithOptimizer(Adam), WithLearningRate(0.01), WithDecay(100), WithL2(1e-4))
 	if _, err := Distill(ctx, teacher, batched, Jittered(train, 40000, 0.2, 2), DistillBatch(32)); err != nil {
 		t.Fatal(err)
 	}

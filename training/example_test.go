@@ -101,7 +101,7 @@ func ExampleDistill() {
 		}
 		return serving.Result{Prediction: serving.Prediction{Value: p}}, nil
 	})
-	student, _ := training.NewLearner(training.Logistic, 2, training.WithDecay(1000))
+	student, _ := training.NewLearner(training.Logistic, 2, training.WithOptimizer(training.Adam), training.WithDecay(1000))
 	gauss := func(r *rand.Rand) []float64 { return []float64{r.NormFloat64(), r.NormFloat64()} }
 	rep, err := training.Distill(context.Background(), teacher, student, training.Sampled(20000, 1, gauss))
 	if err != nil {

@@ -114,26 +114,36 @@ const (
 	// and [WithForgetting] for streams that drift.
 	LeastSquares Optimizer = iota + 1
 	// Adam is the stochastic gradient method of Kingma and Ba, with the
-	// options [WithLearningRate], [WithDecay] and [WithAdam]. It is the
-	// default for Logistic and Softmax, and for Linear with
-	// WithOptimizer(Adam).
+	// options [WithLearningRate], [WithDecay] and [WithAdam], for any
+	// kind given WithOptimizer(Adam). It was the default for Logistic
+	// and Softmax before Newton.
 	Adam
+	// Newton is online IRLS, the default for Logistic and Softmax with up
+	// to 64 features: one Newton step per record with the curvature of
+	// every record so far, in O(d²) per record and output, with no step
+	// size to choose. See the package documentation for its method and
+	// measurements. It has no options; [WithL2] is an error with it.
+	Newton
 )
 
-// String returns "least-squares" or "adam".
+// String returns "least-squares", "adam" or "newton".
 func (o Optimizer) String() string {
 	switch o {
 	case LeastSquares:
 		return "least-squares"
 	case Adam:
 		return "adam"
+	case Newton:
+		return "newton"
 	}
 	return "Optimizer(" + strconv.Itoa(int(o)) + ")"
 }
 
 // WithOptimizer chooses the optimiser, overriding the kind's default:
-// LeastSquares for Linear, Adam for Logistic and Softmax. LeastSquares
-// fits only Linear learners.
+// LeastSquares for Linear, and for Logistic and Softmax Newton up to
+// 64 features and Adam above, where Newton's O(d²)
+// per record and output would cost more than it gains. LeastSquares fits
+// only Linear learners, Newton only Logistic and Softmax.
 func WithOptimizer(o Optimizer) Option { return func(c *config) { c.optimizer = o } }
 
 // WithForgetting sets the forgetting factor ρ of the LeastSquares
@@ -224,7 +234,8 @@ type Learner struct {
 	b1t  float64 // β1^step
 	b2t  float64 // β2^step
 
-	ls      *lsq // the LeastSquares solver; nil for Adam
+	ls      *lsq    // the LeastSquares solver; nil otherwise
+	nt      *newton // the Newton solver; nil otherwise
 	std     *Standardizer
 	ystd    *Standardizer // target standardiser, Linear with Adam only; nil otherwise
 	metrics Metrics
@@ -242,8 +253,9 @@ type Learner struct {
 // NewLearner returns a Learner of the given kind for feature vectors of
 // length features, with all weights zero. Without options a Linear
 // learner fits exact least squares ([LeastSquares]) with forgetting
-// factor 1, and Logistic and Softmax learners use Adam with η = 0.01,
-// β1 = 0.9, β2 = 0.999, ε = 1e-8 and no decay; none has L2, and each
+// factor 1, and Logistic and Softmax learners take Newton steps
+// ([Newton]) up to 64 features and use Adam above; Adam's defaults are η = 0.01,
+// β1 = 0.9, β2 = 0.999, ε = 1e-8 and no decay. None has L2, and each
 // has a running standardiser that never freezes. Invalid options give an
 // error wrapping serving.ErrConfig.
 func NewLearner(kind Kind, features int, opts ...Option) (*Learner, error) {
@@ -302,7 +314,7 @@ func NewLearner(kind Kind, features int, opts ...Option) (*Learner, error) {
 	if c.freezeAfter < 0 {
 		return nil, configErr("WithStandardizeFor(%d): must not be negative", c.freezeAfter)
 	}
-	if err := c.checkOptimizer(kind); err != nil {
+	if err := c.checkOptimizer(kind, features); err != nil {
 		return nil, err
 	}
 	if kind != Softmax {
@@ -318,6 +330,8 @@ func NewLearner(kind Kind, features int, opts ...Option) (*Learner, error) {
 		z: make([]float64, k), g: make([]float64, k*features+k),
 	}
 	switch {
+	case c.optimizer == Newton:
+		l.nt = newNewton(k, features)
 	case c.optimizer == LeastSquares:
 		l.ls = newLSQ(features, c.forget, c.l2)
 		l.ew, l.eb = make([]float64, features), make([]float64, 1)
@@ -330,11 +344,15 @@ func NewLearner(kind Kind, features int, opts ...Option) (*Learner, error) {
 
 // checkOptimizer sets the kind's default optimiser and validates the
 // options that belong to one optimiser only.
-func (c *config) checkOptimizer(kind Kind) error {
+func (c *config) checkOptimizer(kind Kind, features int) error {
 	if c.optimizer == 0 {
-		c.optimizer = Adam
-		if kind == Linear {
+		switch {
+		case kind == Linear:
 			c.optimizer = LeastSquares
+		case features <= newtonMaxFeatures:
+			c.optimizer = Newton
+		default:
+			c.optimizer = Adam
 		}
 	}
 	switch c.optimizer {
@@ -347,6 +365,19 @@ func (c *config) checkOptimizer(kind Kind) error {
 		}
 		if !(c.forget > 0 && c.forget <= 1) {
 			return configErr("WithForgetting(%v): want ρ in (0, 1]", c.forget)
+		}
+	case Newton:
+		if kind == Linear {
+			return configErr("the Newton optimiser fits Logistic and Softmax learners, not Linear (whose default, LeastSquares, is exact)")
+		}
+		if c.adamOption != "" {
+			return configErr("%s is an Adam option, and a %s learner fits by Newton steps unless given WithOptimizer(Adam)", c.adamOption, kind)
+		}
+		if c.l2 != 0 {
+			return configErr("WithL2 is an option of Adam and LeastSquares; Newton's light prior (see the package documentation) is fixed")
+		}
+		if c.forget != 1 {
+			return configErr("WithForgetting is a LeastSquares option")
 		}
 	case Adam:
 		if c.forget != 1 {
@@ -397,6 +428,9 @@ func (l *Learner) Reset() {
 	}
 	if l.ls != nil {
 		l.ls.reset()
+	}
+	if l.nt != nil {
+		l.nt.reset()
 	}
 	l.metrics = Metrics{}
 }
@@ -694,7 +728,8 @@ func (l *Learner) apply(n int) {
 
 // Learn learns one record: it predicts s with the current model and adds
 // the outcome to the progressive metrics, folds s's features into the
-// standardiser, then takes one Adam step on s's loss. It returns the
+// standardiser, then takes one step of its optimiser on s (for
+// LeastSquares, adds s to the fit). It returns the
 // progressive outcome. An invalid sample changes nothing and returns an
 // error wrapping ErrInvalidSample or serving.ErrFeatureCount.
 func (l *Learner) Learn(s Sample) (Outcome, error) {
@@ -708,15 +743,47 @@ func (l *Learner) Learn(s Sample) (Outcome, error) {
 		l.step++
 		return out, nil
 	}
+	if l.nt != nil {
+		l.newtonStep(&s)
+		l.step++
+		return out, nil
+	}
 	l.accumulate(&s)
 	l.apply(1)
 	return out, nil
 }
 
-// LearnBatch learns a mini-batch with one Adam step on the mean loss:
-// every sample is first predicted with the model as it was before the
-// batch (progressive validation), then all features are folded into the
-// standardiser, then the averaged gradient is applied. It returns the
+// newtonStep takes the Newton step for s at the current weights and
+// standardiser.
+func (l *Learner) newtonStep(s *Sample) {
+	u := l.input(l.u2, s.Features)
+	z := l.logits(u, l.w, l.b)
+	l.outputs(z)
+	h := l.g[:len(z)]
+	for k, p := range z {
+		h[k] = p * (1 - p)
+	}
+	switch l.kind {
+	case Logistic:
+		z[0] -= s.Target
+	case Softmax:
+		if s.Soft != nil {
+			for k := range z {
+				z[k] -= s.Soft[k]
+			}
+		} else {
+			z[int(s.Target)]--
+		}
+	}
+	l.nt.step(u, z, h, l.w, l.b)
+	clear(h)
+}
+
+// LearnBatch learns a mini-batch: every sample is first predicted with
+// the model as it was before the batch (progressive validation), then
+// all features are folded into the standardiser, then the optimiser
+// learns the batch: one Adam step on the mean loss, one Newton step per
+// sample in order, or the samples added to the least-squares fit. It returns the
 // batch's progressive metrics. If any sample is invalid nothing is
 // learned and the error names the first bad sample's index.
 func (l *Learner) LearnBatch(batch []Sample) (Metrics, error) {
@@ -739,6 +806,15 @@ func (l *Learner) LearnBatch(batch []Sample) (Metrics, error) {
 	if l.ls != nil {
 		for i := range batch {
 			l.ls.add(batch[i].Features, batch[i].Target)
+		}
+		l.step++
+		return bm, nil
+	}
+	if l.nt != nil {
+		// One Newton step per record, in order, after the batch's
+		// predictions and standardiser update.
+		for i := range batch {
+			l.newtonStep(&batch[i])
 		}
 		l.step++
 		return bm, nil

@@ -223,7 +223,7 @@ func TestLogisticRecoversCoefficients(t *testing.T) {
 		// Shift the intercept so that the offsets are part of the model.
 		data[i] = Sample{Features: x, Target: y}
 	}
-	l, err := NewLearner(Logistic, 5, WithLearningRate(0.05), WithDecay(20))
+	l, err := NewLearner(Logistic, 5, WithOptimizer(Adam), WithLearningRate(0.05), WithDecay(20))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestSoftmaxRecoversCoefficients(t *testing.T) {
 		}
 		data[i] = Sample{Features: x, Target: float64(c)}
 	}
-	l, err := NewLearner(Softmax, 5, WithClasses(3), WithLearningRate(0.05), WithDecay(20))
+	l, err := NewLearner(Softmax, 5, WithClasses(3), WithOptimizer(Adam), WithLearningRate(0.05), WithDecay(20))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,8 @@ func TestSnapshotPredictsIdentically(t *testing.T) {
 	}{
 		{Linear, nil, func(r *rand.Rand) float64 { return r.NormFloat64() }},
 		{Logistic, []Option{WithClassNames("no", "yes")}, func(r *rand.Rand) float64 { return float64(r.IntN(2)) }},
-		{Softmax, []Option{WithClasses(4), WithL2(1e-3)}, func(r *rand.Rand) float64 { return float64(r.IntN(4)) }},
+		{Softmax, []Option{WithClasses(4), WithOptimizer(Adam), WithL2(1e-3)}, func(r *rand.Rand) float64 { return float64(r.IntN(4)) }},
+		{Softmax, []Option{WithClasses(4)}, func(r *rand.Rand) float64 { return float64(r.IntN(4)) }},
 		{Linear, []Option{WithoutStandardization()}, func(r *rand.Rand) float64 { return r.NormFloat64() }},
 	} {
 		t.Run(tc.kind.String(), func(t *testing.T) {
@@ -380,7 +381,7 @@ func TestNewLearnerValidates(t *testing.T) {
 	for name, f := range map[string]func() (*Learner, error){
 		"softmax without classes": func() (*Learner, error) { return NewLearner(Softmax, 3) },
 		"zero features":           func() (*Learner, error) { return NewLearner(Linear, 0) },
-		"negative rate":           func() (*Learner, error) { return NewLearner(Logistic, 3, WithLearningRate(-1)) },
+		"negative rate":           func() (*Learner, error) { return NewLearner(Logistic, 3, WithOptimizer(Adam), WithLearningRate(-1)) },
 		"bad beta":                func() (*Learner, error) { return NewLearner(Linear, 3, WithOptimizer(Adam), WithAdam(1, 0.9, 1e-8)) },
 		"rate for least squares":  func() (*Learner, error) { return NewLearner(Linear, 3, WithLearningRate(0.1)) },
 		"decay for least squares": func() (*Learner, error) { return NewLearner(Linear, 3, WithDecay(10)) },
@@ -395,6 +396,12 @@ func TestNewLearnerValidates(t *testing.T) {
 		"repeated feature name":   func() (*Learner, error) { return NewLearner(Linear, 2, WithFeatureNames("a", "a")) },
 		"empty feature name":      func() (*Learner, error) { return NewLearner(Linear, 2, WithFeatureNames("a", "")) },
 		"unknown kind":            func() (*Learner, error) { return NewLearner(Kind(9), 3) },
+		"newton linear":           func() (*Learner, error) { return NewLearner(Linear, 3, WithOptimizer(Newton)) },
+		"rate for newton":         func() (*Learner, error) { return NewLearner(Logistic, 3, WithLearningRate(0.1)) },
+		"decay for newton":        func() (*Learner, error) { return NewLearner(Softmax, 3, WithClasses(3), WithDecay(10)) },
+		"adam betas for newton":   func() (*Learner, error) { return NewLearner(Logistic, 3, WithAdam(0.9, 0.99, 1e-8)) },
+		"l2 for newton":           func() (*Learner, error) { return NewLearner(Logistic, 3, WithL2(1e-3)) },
+		"forgetting for newton":   func() (*Learner, error) { return NewLearner(Logistic, 3, WithOptimizer(Newton), WithForgetting(0.9)) },
 	} {
 		if _, err := f(); !errors.Is(err, serving.ErrConfig) {
 			t.Errorf("%s: %v, want serving.ErrConfig", name, err)

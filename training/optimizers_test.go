@@ -197,9 +197,10 @@ func BenchmarkLogisticOptimizers(b *testing.B) {
 			name string
 			mk   func() (func(Sample), func([]float64) float64)
 		}{
-			{"adam", learner()},
-			{"adam-decay50", learner(WithDecay(50))},
-			{"adam-0.05-decay50", learner(WithLearningRate(0.05), WithDecay(50))},
+			{"newton", learner()},
+			{"adam", learner(WithOptimizer(Adam))},
+			{"adam-decay50", learner(WithOptimizer(Adam), WithDecay(50))},
+			{"adam-0.05-decay50", learner(WithOptimizer(Adam), WithLearningRate(0.05), WithDecay(50))},
 			{"adagrad-0.1", func() (func(Sample), func([]float64) float64) {
 				return exp(&adagrad{d: d, theta: make([]float64, d+1), g: make([]float64, d+1), eta: 0.1})
 			}},

@@ -224,7 +224,7 @@ func TestTrainerResumesAfterCrash(t *testing.T) {
 			return nil
 		})
 		det, _ := NewPageHinkley(PHLambda(20))
-		l, _ := NewLearner(Logistic, 3, WithDecay(500))
+		l, _ := NewLearner(Logistic, 3)
 		tr, err := NewTrainer("m", l, src, pub, EveryRecords(700), OnDrift(det), RetrainOnDrift(200), WithCheckpoint(path, 250))
 		if err != nil {
 			return nil, nil, err
