@@ -105,5 +105,5 @@ func ExampleTrainer_ReportDrift() {
 	// Output:
 	// true false
 	// published v1 after 401 records, trigger live_drift
-	// live v1: P(y=1 | x=-0.5) = 0.70, P(y=1 | x=0.5) = 0.24
+	// live v1: P(y=1 | x=-0.5) = 0.93, P(y=1 | x=0.5) = 0.32
 }
