@@ -14,15 +14,14 @@ import (
 	"github.com/modelstream/modelstream/serving"
 )
 
-// Domain is the domain-separation prefix of every payload signed today.
+// domain is the domain-separation prefix of every payload signed today.
 // It keeps a model signature from being valid for any other message
 // signed with the same key, and names the layout version: v2, which
-// covers the labels. DomainV1 is the prefix of the layout before it,
-// which did not; see SigningPayload for when a v1 signature still
-// verifies.
+// covers the labels. domainV1 is the prefix of the layout before it,
+// which did not. SigningPayload documents both for other signers.
 const (
-	Domain   = "modelstream/v2\n"
-	DomainV1 = "modelstream/v1\n"
+	domain   = "modelstream/v2\n"
+	domainV1 = "modelstream/v1\n"
 )
 
 // KeyIDSize is the length of a key ID, and SignatureSize the length of
@@ -51,7 +50,7 @@ func KeyIDOf(pub ed25519.PublicKey) KeyID {
 // SigningPayload returns the exact bytes a model signature covers. The
 // layout, all integers big-endian:
 //
-//	"modelstream/v2\n"            15 bytes, the Domain
+//	"modelstream/v2\n"            15 bytes, the domain-separation prefix
 //	uint32 len(name), name        the model name, UTF-8
 //	uint64 version                must be > 0
 //	uint32 len(format), format    the format name
@@ -72,7 +71,7 @@ func KeyIDOf(pub ed25519.PublicKey) KeyID {
 // to.
 //
 // Signatures made over the v1 layout (the same without the labels, and
-// with DomainV1) still verify, as long as the descriptor carries no
+// with the prefix "modelstream/v1\n") still verify, as long as the descriptor carries no
 // label a format may read: a key with a dot, such as leaves.transform,
 // is a format's (see serving.Descriptor's Labels). So a model signed
 // before the labels were covered keeps working, and adding a label that
@@ -83,7 +82,7 @@ func KeyIDOf(pub ed25519.PublicKey) KeyID {
 // Because every field is length-prefixed or fixed-size, no two different
 // (name, version, format, sha256, labels) tuples have the same payload.
 func SigningPayload(d serving.Descriptor) ([]byte, error) {
-	p, err := payloadV1(d, Domain)
+	p, err := payloadV1(d, domain)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +100,7 @@ func SigningPayload(d serving.Descriptor) ([]byte, error) {
 
 // signingPayloadV1 is the payload of the v1 layout, which covers no
 // label.
-func signingPayloadV1(d serving.Descriptor) ([]byte, error) { return payloadV1(d, DomainV1) }
+func signingPayloadV1(d serving.Descriptor) ([]byte, error) { return payloadV1(d, domainV1) }
 
 // payloadV1 lays out the fields both layouts share, after domain.
 func payloadV1(d serving.Descriptor, domain string) ([]byte, error) {
