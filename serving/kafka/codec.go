@@ -94,6 +94,61 @@ func (c JSON) Decode(v []byte) (serving.Record, error) {
 
 // parseArray parses a flat JSON array of numbers without reflection.
 func parseArray(v []byte) ([]float64, error) {
+	if x, ok := parseArrayFast(v); ok {
+		return x, nil
+	}
+	return parseArraySlow(v)
+}
+
+// parseArrayFast parses, in one pass, an array that parseArraySlow would
+// accept: numbers separated by commas and JSON's spaces. It gives up, for
+// parseArraySlow to find the error, on anything else.
+func parseArrayFast(v []byte) ([]float64, bool) {
+	if len(v) < 2 || v[len(v)-1] != ']' {
+		return nil, false
+	}
+	body := v[1 : len(v)-1]
+	x := make([]float64, 0, bytes.Count(body, []byte{','})+1)
+	for i := 0; ; {
+		for i < len(body) && isSpace(body[i]) {
+			i++
+		}
+		if i == len(body) {
+			return x, len(x) == 0 // "[ ]"; otherwise a trailing comma
+		}
+		j := i
+		for j < len(body) && body[j] != ',' && !isSpace(body[j]) {
+			j++
+		}
+		f, ok := parseShort(body[i:j])
+		if !ok {
+			var err error
+			if f, err = parseNumber(body[i:j]); err != nil {
+				return nil, false
+			}
+		}
+		x = append(x, f)
+		for j < len(body) && isSpace(body[j]) {
+			j++
+		}
+		switch {
+		case j == len(body):
+			return x, true
+		case body[j] != ',':
+			return nil, false
+		}
+		i = j + 1
+		if i == len(body) {
+			return nil, false // a trailing comma
+		}
+	}
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// parseArraySlow parses a flat JSON array of numbers, and names what is
+// wrong with one that is not.
+func parseArraySlow(v []byte) ([]float64, error) {
 	if v[len(v)-1] != ']' {
 		return nil, decodeErr("unterminated JSON array")
 	}
@@ -129,6 +184,9 @@ var errUnderflow = errors.New("underflows float64 to 0")
 // parseNumber parses a JSON number: no NaN, Inf, hex or underscores, and
 // none that overflows or underflows a float64.
 func parseNumber(b []byte) (float64, error) {
+	if f, ok := parseShort(b); ok {
+		return f, nil
+	}
 	if len(b) == 0 {
 		return 0, errors.New("empty number")
 	}
@@ -146,6 +204,46 @@ func parseNumber(b []byte) (float64, error) {
 		return 0, fmt.Errorf("%q %w", truncate(b), errUnderflow)
 	}
 	return f, err
+}
+
+// pow10 holds the powers of ten that a float64 represents exactly.
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// parseShort parses the common numbers of records fast: an optional
+// minus, digits, and optionally a point and more digits, 15 digits at
+// most and no exponent. Such a number is m / 10^k with m below 2^53 and
+// 10^k exact, so one division rounds it correctly, to the float64 that
+// strconv.ParseFloat returns. Anything else is left to the caller.
+func parseShort(b []byte) (float64, bool) {
+	i, neg := 0, false
+	if len(b) > 0 && b[0] == '-' {
+		i, neg = 1, true
+	}
+	var m uint64
+	digits, frac, point := 0, 0, false
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+			if point {
+				frac++
+			}
+		case c == '.' && !point && digits > 0:
+			point = true
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 || point && frac == 0 {
+		return 0, false
+	}
+	f := float64(m) / pow10[frac]
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 // A jsonValue is one scalar of a flat JSON object.

@@ -48,6 +48,18 @@ func checkEncoder(e ScoreEncoder) error {
 	return nil
 }
 
+// sizeHint is the capacity to allocate for a score's value: enough for
+// most scores of a single model in the Sink's encoding.
+func (s *Sink) sizeHint() int {
+	switch s.o.enc {
+	case wire.ScoreJSON, nil:
+		return 320
+	case wire.ScoreCompact:
+		return 96
+	}
+	return 160
+}
+
 // appendValue appends the value of the score record of res to b in the
 // Sink's encoding.
 func (s *Sink) appendValue(b []byte, prov *provCache, in *sarama.ConsumerMessage, res serving.Result) ([]byte, error) {

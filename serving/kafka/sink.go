@@ -168,7 +168,7 @@ func (s *Sink) WriteScore(in *sarama.ConsumerMessage, res serving.Result, ack fu
 // concurrent use; the Source calls it from its scoring workers.
 func (s *Sink) scoreMessage(in *sarama.ConsumerMessage, res serving.Result) (*sarama.ProducerMessage, error) {
 	prov := s.cachedProvenance(res.Provenance)
-	v, err := s.appendValue(make([]byte, 0, 320), prov, in, res)
+	v, err := s.appendValue(make([]byte, 0, s.sizeHint()), prov, in, res)
 	if err != nil {
 		err = fmt.Errorf("kafka: encode score: %w", err)
 		return s.deadLetterMessage(in, wire.StageScore, err), err

@@ -169,3 +169,86 @@ func BenchmarkAppendCompact(b *testing.B) {
 		buf, _ = appendCompact(buf[:0], in, res)
 	}
 }
+
+// FuzzParseShort: the fast path of parseNumber returns what
+// strconv.ParseFloat returns, bit for bit, for every number it takes.
+func FuzzParseShort(f *testing.F) {
+	for _, s := range []string{"0", "-0", "1.25", "-3", "0.1", "123456789012345", "9007199254740993", "0.000000000000001", "1.", ".5", "01", "-", "1e5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseShort([]byte(s))
+		if !ok {
+			return
+		}
+		want, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("%q: fast %v (%x), strconv %v (%x), %v", s, got, math.Float64bits(got), want, math.Float64bits(want), err)
+		}
+	})
+}
+
+func BenchmarkParseNumber(b *testing.B) {
+	nums := [][]byte{[]byte("12345"), []byte("0.5"), []byte("1.25"), []byte("-3"), []byte("4e-2"), []byte("5"), []byte("6.5"), []byte("7")}
+	b.Run("parseNumber", func(b *testing.B) {
+		for b.Loop() {
+			for _, n := range nums {
+				parseNumber(n)
+			}
+		}
+	})
+	b.Run("strconv", func(b *testing.B) {
+		for b.Loop() {
+			for _, n := range nums {
+				strconv.ParseFloat(string(n), 64)
+			}
+		}
+	})
+}
+
+// FuzzParseArray: the one-pass parse of a JSON array agrees with the
+// careful one on every array it accepts, and accepts every array the
+// careful one does that is made of numbers, commas and JSON's spaces.
+func FuzzParseArray(f *testing.F) {
+	for _, s := range []string{"[1, 2.5, -3]", "[ ]", "[]", "[1,]", "[,1]", "[1 2]", "[ 4e-2 ,5\n]", "[1,\u00a02]", "[\t-0.000001 ]", "[1e400]", "[0e5,1E-2]"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		if len(v) < 2 || v[0] != '[' {
+			return
+		}
+		fast, ok := parseArrayFast(v)
+		slow, err := parseArraySlow(v)
+		if ok && (err != nil || len(fast) != len(slow)) {
+			t.Fatalf("%q: fast %v, slow %v, %v", v, fast, slow, err)
+		}
+		if ok {
+			for i := range fast {
+				if math.Float64bits(fast[i]) != math.Float64bits(slow[i]) {
+					t.Fatalf("%q: [%d] fast %v, slow %v", v, i, fast[i], slow[i])
+				}
+			}
+		}
+		plain := true
+		for _, c := range v[1 : len(v)-1] {
+			plain = plain && (c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' || c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r')
+		}
+		if !ok && err == nil && plain {
+			t.Fatalf("%q: slow accepts %v, fast gives up", v, slow)
+		}
+	})
+}
+
+func BenchmarkParseArray(b *testing.B) {
+	v := []byte("[12345, 0.5, 1.25, -3, 4e-2, 5, 6.5, 7]")
+	b.Run("fast", func(b *testing.B) {
+		for b.Loop() {
+			parseArrayFast(v)
+		}
+	})
+	b.Run("slow", func(b *testing.B) {
+		for b.Loop() {
+			parseArraySlow(v)
+		}
+	})
+}
