@@ -181,3 +181,68 @@ func TestLiveDriftRetrains(t *testing.T) {
 		t.Errorf("live without a change: %v", ref)
 	}
 }
+
+// Without RetrainOnDrift, a reported drift publishes the learner as it
+// stands with the next record; reports made before that record count
+// once, and a report about a version older than the last published one
+// is refused and changes nothing.
+func TestReportDriftPublishesAtOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var published []serving.Descriptor
+	pub := PublisherFunc(func(_ context.Context, d serving.Descriptor) error { published = append(published, d); return nil })
+	l, _ := NewLearner(Logistic, 3)
+	src := make(chanSource)
+	tr, err := NewTrainer("m", l, src, pub, WithBaseVersion(4, ""), WithTrainerLogger(quietLogger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- tr.Run(ctx) }()
+	data := conceptStream(40, 1<<30, 3)
+	sent := int64(0)
+	send := func(ss []Sample) { // and wait until they are learned
+		for _, s := range ss {
+			src <- s
+		}
+		sent += int64(len(ss))
+		for tr.Stats().Records < sent {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	send(data[:10])
+	if !tr.ReportDrift(serving.ModelRef{Name: "m", Version: 4}) || !tr.ReportDrift(serving.ModelRef{Name: "m", Version: 4}) {
+		t.Fatal("a report about the live v4 was refused")
+	}
+	send(data[10:20])
+	// v5 is out: a report about v4 is now stale, one about v5 is not.
+	for tr.Stats().Published < 1 { // the record is counted before the publication ends
+		time.Sleep(time.Millisecond)
+	}
+	if tr.ReportDrift(serving.ModelRef{Name: "m", Version: 4}) {
+		t.Error("a report about the retired v4 was taken")
+	}
+	send(data[20:30])
+	if !tr.ReportDrift(serving.ModelRef{Name: "m", Version: 5}) {
+		t.Error("a report about the live v5 was refused")
+	}
+	send(data[30:])
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(published) != 2 || published[0].Version != 5 || published[1].Version != 6 {
+		t.Fatalf("published %d versions: %+v", len(published), published)
+	}
+	for _, d := range published {
+		if d.Labels[LabelTrigger] != string(TriggerLiveDrift) {
+			t.Errorf("v%d trigger %q", d.Version, d.Labels[LabelTrigger])
+		}
+	}
+	if want := []string{"11", "31"}; published[0].Labels[LabelTotalRecords] != want[0] || published[1].Labels[LabelTotalRecords] != want[1] {
+		t.Errorf("published after %s and %s records, want %v", published[0].Labels[LabelTotalRecords], published[1].Labels[LabelTotalRecords], want)
+	}
+	if st := tr.Stats(); st.Drifts != 2 || st.Published != 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
