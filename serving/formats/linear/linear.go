@@ -45,14 +45,15 @@ type Document struct {
 
 // Marshal validates doc and encodes it.
 func (doc *Document) Marshal() ([]byte, error) {
-	if err := doc.Validate(); err != nil {
+	if err := doc.validate(); err != nil {
 		return nil, err
 	}
 	return json.Marshal(doc)
 }
 
-// Validate reports the first way doc is not a usable model.
-func (doc *Document) Validate() error {
+// validate reports the first way doc is not a usable model; Marshal and
+// Parse call it.
+func (doc *Document) validate() error {
 	outputs := 1
 	switch doc.Kind {
 	case KindLinear, KindLogistic:
@@ -173,7 +174,7 @@ func Parse(b []byte) (*Model, error) {
 	if rest := bytes.TrimSpace(b[dec.InputOffset():]); len(rest) > 0 {
 		return nil, serving.Corrupt(FormatName, fmt.Errorf("trailing data after the JSON document"))
 	}
-	if err := doc.Validate(); err != nil {
+	if err := doc.validate(); err != nil {
 		return nil, serving.Corrupt(FormatName, err)
 	}
 	m := &Model{doc: doc, classes: doc.Classes}
