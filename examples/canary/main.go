@@ -176,7 +176,7 @@ type result struct {
 	marks    []mark
 	final    canary.Decision
 	audited  int
-	feedback feedbackkafka.Stats
+	feedback feedback.ReaderStats
 	quality  []quality.Series
 }
 

@@ -450,3 +450,27 @@ func (r *recent) keys() []string {
 	}
 	return append(append([]string(nil), r.ring[r.next:]...), r.ring[:r.next]...)
 }
+
+// ReaderStats counts what a reader of a scores stream and a feedback
+// stream has done, beside its Joiner's Stats: the counters of a
+// feedbackkafka.Reader. It is declared here, not beside the Kafka reader,
+// so that an observer such as serving/metrics can export it without
+// linking a Kafka client.
+type ReaderStats struct {
+	Stats
+	// BadScores and BadLabels count records that could not be decoded.
+	BadScores uint64 `json:"bad_scores"`
+	BadLabels uint64 `json:"bad_labels"`
+	// MatchErrors counts matches whose function returned an error.
+	MatchErrors uint64 `json:"match_errors"`
+	// FeedbackErrors counts failures to read the feedback topic: it is
+	// missing, was deleted, or a fetch failed. ScoreErrors the same for
+	// the scores topic.
+	FeedbackErrors uint64 `json:"feedback_errors"`
+	ScoreErrors    uint64 `json:"score_errors"`
+	// FeedbackLag is the number of feedback records written but not yet
+	// read, as of the last check; -1 before the first.
+	FeedbackLag int64 `json:"feedback_lag"`
+	// Checkpoints counts checkpoints written.
+	Checkpoints uint64 `json:"checkpoints"`
+}

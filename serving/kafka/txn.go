@@ -202,7 +202,7 @@ func (p *poison) committed(tp topicPartition, next int64) {
 }
 
 // ErrWrite is the reason of a dead letter written in place of a score
-// that Kafka refused, in exactly-once mode, [maxWriteFailures] times in a
+// that Kafka refused, in exactly-once mode, twice in a
 // row, each refusal aborting the transaction: the record is then a
 // poison record for the producer, which would otherwise stop its
 // partition for good. The dead letter's reason names the broker's error.

@@ -3,10 +3,12 @@ package metrics
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/modelstream/modelstream/serving/feedback/feedbackkafka"
+	"github.com/modelstream/modelstream/serving/feedback"
 )
 
-// Feedback returns a prometheus.Collector that exports what r counts at
+// Feedback returns a prometheus.Collector that exports what r (a
+// feedbackkafka.Reader, taken by its Stats method so that this package
+// links no Kafka client) counts at
 // every scrape, so that the bad input of a feedback topic is visible
 // where the live quality it feeds is:
 //
@@ -30,7 +32,9 @@ import (
 //
 // Register it beside [Metrics]; for several Readers, register each
 // through prometheus.WrapRegistererWith with a label of its own.
-func Feedback(r *feedbackkafka.Reader) prometheus.Collector { return feedbackCollector{r} }
+func Feedback(r interface{ Stats() feedback.ReaderStats }) prometheus.Collector {
+	return feedbackCollector{r}
+}
 
 var (
 	feedbackRecords  = prometheus.NewDesc("modelstream_feedback_records_total", "Records read by the feedback join.", []string{"stream"}, nil)
@@ -44,7 +48,9 @@ var (
 	feedbackLag      = prometheus.NewDesc("modelstream_feedback_lag", "Feedback records written but not yet read; -1 before the first measurement.", nil, nil)
 )
 
-type feedbackCollector struct{ r *feedbackkafka.Reader }
+type feedbackCollector struct {
+	r interface{ Stats() feedback.ReaderStats }
+}
 
 func (feedbackCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{feedbackRecords, feedbackBad, feedbackReadErrs, feedbackJoined, feedbackEarly, feedbackDropped, feedbackMatchErr, feedbackPending, feedbackLag} {

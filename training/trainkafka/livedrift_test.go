@@ -43,7 +43,7 @@ type liveDrift struct {
 	liveAt    map[uint64]int // version -> the first record it scored
 	wrong     []bool         // per record scored after v1, by the live version
 	reports   int            // drift reports the trainer took
-	feedback  feedbackkafka.Stats
+	feedback  feedback.ReaderStats
 }
 
 // runLiveDrift runs the whole loop on kfake: v1 is published to the

@@ -137,26 +137,6 @@ func watermark(marks map[string]map[int32]*mark, topic string) time.Time {
 	return most
 }
 
-// Stats counts what a Reader has done.
-type Stats struct {
-	feedback.Stats
-	// BadScores and BadLabels count records that could not be decoded.
-	BadScores uint64 `json:"bad_scores"`
-	BadLabels uint64 `json:"bad_labels"`
-	// MatchErrors counts matches whose function returned an error.
-	MatchErrors uint64 `json:"match_errors"`
-	// FeedbackErrors counts failures to read the feedback topic: it is
-	// missing, was deleted, or a fetch failed. ScoreErrors the same for
-	// the scores topic.
-	FeedbackErrors uint64 `json:"feedback_errors"`
-	ScoreErrors    uint64 `json:"score_errors"`
-	// FeedbackLag is the number of feedback records written but not yet
-	// read, as of the last check (every Retry); -1 before the first.
-	FeedbackLag int64 `json:"feedback_lag"`
-	// Checkpoints counts checkpoints written.
-	Checkpoints uint64 `json:"checkpoints"`
-}
-
 // Reader reads a scores topic and a feedback topic of labels, joins them
 // with a feedback.Joiner, and calls a function with every match. It reads
 // every partition of both topics (not as a consumer group member), like
@@ -220,8 +200,8 @@ func NewReader(cfg *kafka.Config, scores, labels string, j *feedback.Joiner, onM
 }
 
 // Stats returns the counters.
-func (r *Reader) Stats() Stats {
-	return Stats{
+func (r *Reader) Stats() feedback.ReaderStats {
+	return feedback.ReaderStats{
 		Stats:     r.join.Stats(),
 		BadScores: r.badScores.Load(), BadLabels: r.badLabels.Load(), MatchErrors: r.matchErrs.Load(),
 		FeedbackErrors: r.fbErrs.Load(), ScoreErrors: r.scErrs.Load(), FeedbackLag: r.lag.Load(),

@@ -194,7 +194,7 @@ func TestJoinOverKafka(t *testing.T) {
 	waitFor(t, "the lag", func() bool { return r.Stats().FeedbackLag == 0 })
 	stop()
 	s := r.Stats()
-	want := feedbackkafka.Stats{Stats: feedback.Stats{
+	want := feedback.ReaderStats{Stats: feedback.Stats{
 		Scores: 101, Labels: 101, Joined: 85, Duplicates: 5,
 		Unknown: 10, Unlabelled: 15, PendingScores: 1, PendingLabels: 1,
 	}, BadScores: 1, BadLabels: 3}
