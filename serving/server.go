@@ -360,8 +360,11 @@ type slot struct {
 // live is one loaded version with its reference count and stats.
 //
 // refs counts the slot's own reference (1 while the version is live) plus
-// one per in-flight call. When it reaches zero the version is closed; a
-// version at zero can never be acquired again.
+// one per in-flight call. The call that brings it to zero marks it dead
+// (refsDead) and closes the version, unless a call that loaded the
+// version before it was swapped out acquires it in between: that call
+// then uses it (it started before the swap), and closes it when it
+// returns. A dead version is never acquired again.
 type live struct {
 	ref   ModelRef
 	m     Model
@@ -381,11 +384,30 @@ func newLive(ref ModelRef, m Model, in *inputs) *live {
 	return l
 }
 
+// refsDead is the reference count of a closed version: so far below
+// zero that the increments of calls that find it dead, which they do not
+// undo, never bring it back.
+const refsDead = math.MinInt64 / 2
+
 func (l *live) release(logger *slog.Logger) {
 	if l.refs.Add(-1) == 0 {
+		l.closeIfUnused(logger)
+	}
+}
+
+// closeIfUnused closes l if its count is still zero, marking it dead;
+// if a call acquired it since the count reached zero, that call's
+// release closes it.
+func (l *live) closeIfUnused(logger *slog.Logger) {
+	if l.refs.CompareAndSwap(0, refsDead) {
 		closeModel(l.m, l.ref, logger)
 	}
 }
+
+// tryAcquire takes a reference to l unless l is dead. One atomic add, not
+// a load and a compare-and-swap: a count that was at least 0 is live, or
+// not yet closed (see live).
+func (l *live) tryAcquire() bool { return l.refs.Add(1) > 0 }
 
 func closeModel(m Model, ref ModelRef, logger *slog.Logger) {
 	if c, ok := m.(Closer); ok {
@@ -402,12 +424,10 @@ func (sl *slot) acquire() *live {
 		if l == nil {
 			return nil
 		}
-		n := l.refs.Load()
-		if n > 0 && l.refs.CompareAndSwap(n, n+1) {
+		if l.tryAcquire() {
 			return l
 		}
-		// l was retired between the Load and the CAS; the slot already
-		// points elsewhere, so look again.
+		// l is closed: the slot already points elsewhere, so look again.
 	}
 }
 

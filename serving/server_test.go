@@ -722,3 +722,86 @@ func TestStatsTiming(t *testing.T) {
 		assert.Equal(t, slices.Max(d.took), st.Max)
 	}
 }
+
+// closeAware fails a Predict made after its Close, and counts closes.
+type closeAware struct {
+	v      float64
+	closed atomic.Int32
+}
+
+func (m *closeAware) Predict(context.Context, []float64) (serving.Prediction, error) {
+	if m.closed.Load() != 0 {
+		return serving.Prediction{}, errors.New("predict after close")
+	}
+	return serving.Prediction{Value: m.v}, nil
+}
+
+func (m *closeAware) Close() error {
+	m.closed.Add(1)
+	return nil
+}
+
+// TestNoCallUsesAClosedVersion: while 8 goroutines score as fast as they
+// can and 300 versions are swapped in, no call reaches a closed model
+// (a call that found the version before it was swapped out keeps it open
+// until it returns), and every retired version is closed exactly once.
+func TestNoCallUsesAClosedVersion(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t)
+	const versions = 300
+	ms := make([]*closeAware, versions+1)
+	for v := 1; v <= versions; v++ {
+		ms[v] = &closeAware{v: float64(v)}
+	}
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 1), ms[1])))
+	sc := s.Model("m")
+	bs := sc.(serving.BatchScorer)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			recs := make([]serving.Record, 3)
+			for i := range recs {
+				recs[i].Features = []float64{1}
+			}
+			out, es := make([]serving.Result, 3), make([]error, 3)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var err error
+				if i%2 == 0 {
+					_, err = sc.Score(ctx, recs[0])
+				} else {
+					bs.ScoreBatch(ctx, recs, out, es)
+					err = errors.Join(es...)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for v := 2; v <= versions; v++ {
+		if v%50 == 0 {
+			time.Sleep(100 * time.Microsecond)
+		}
+		require.NoError(t, activate(s.ActivateModel(ctx, ref("m", uint64(v)), ms[v])))
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for v := 1; v < versions; v++ {
+		assert.EqualValues(t, 1, ms[v].closed.Load(), "v%d closed once", v)
+	}
+	assert.EqualValues(t, 0, ms[versions].closed.Load(), "the live version stays open")
+}
