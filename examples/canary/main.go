@@ -87,7 +87,7 @@ func main() {
 	}
 }
 
-// config is what a run needs; the test shortens nothing but the limits.
+// config is what a run needs.
 type config struct {
 	brokers     string  // empty starts an embedded broker
 	maxRecords  int     // a rollout gives up (and holds) after this many transactions
@@ -144,7 +144,7 @@ func fraudModel(v uint64, angle float64) serving.Descriptor {
 		Description: fmt.Sprintf("fraud model v%d, boundary at %g°", v, angle)}
 }
 
-// transaction returns the i-th transaction's features and truth.
+// transaction draws a transaction's features and its truth from r.
 func transaction(r *rand.Rand) (x [3]float64, fraud bool) {
 	x = [3]float64{r.NormFloat64(), r.NormFloat64(), r.NormFloat64()}
 	a := truthAngle * math.Pi / 180
