@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -75,8 +76,21 @@ const (
 // off, and each of its methods then returns at once, so that the Source
 // calls them unconditionally.
 type tracer struct {
-	t    trace.Tracer
-	prop propagation.TraceContext
+	t     trace.Tracer
+	prop  propagation.TraceContext
+	names sync.Map // "process <topic>" and "send <topic>", by operation and topic
+}
+
+// spanName returns op+" "+topic, without allocating after the first
+// time: span names of a pipeline are few.
+func (t *tracer) spanName(op, topic string) string {
+	type key struct{ op, topic string }
+	if n, ok := t.names.Load(key{op, topic}); ok {
+		return n.(string)
+	}
+	n := op + " " + topic
+	t.names.Store(key{op, topic}, n)
+	return n
 }
 
 // recordTrace is the trace of one record through a Source.
@@ -84,6 +98,7 @@ type recordTrace struct {
 	ctx       context.Context // carries span
 	span      trace.Span      // the record's process span
 	recording bool            // span.IsRecording(): child spans are made only then
+	out       producerHeaders // what the propagator writes, for the output
 }
 
 // begin starts the process span of each record of b, as a child of the
@@ -93,24 +108,35 @@ func (t *tracer) begin(s *Source, b *batch) {
 	if t == nil {
 		return
 	}
+	// A batch holds records of one partition, read together: what their
+	// spans share is made once. A sampler sees these attributes; the
+	// offset and size are set on recording spans only.
+	m0 := b.items[0].msg
+	name := t.spanName("process", m0.Topic)
+	opts := []trace.SpanStartOption{
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithTimestamp(b.read),
+		trace.WithAttributes(
+			semconv.MessagingSystemKafka,
+			semconv.MessagingOperationTypeProcess,
+			semconv.MessagingOperationName("process"),
+			semconv.MessagingDestinationName(m0.Topic),
+			semconv.MessagingDestinationPartitionID(strconv.Itoa(int(m0.Partition))),
+			semconv.MessagingConsumerGroupName(s.group),
+		),
+	}
+	trs := make([]recordTrace, len(b.items))
 	for i := range b.items {
 		it := &b.items[i]
 		m := it.msg
 		ctx := t.prop.Extract(context.Background(), consumerHeaders(m.Headers))
-		ctx, span := t.t.Start(ctx, "process "+m.Topic,
-			trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithTimestamp(b.read),
-			trace.WithAttributes(
-				semconv.MessagingSystemKafka,
-				semconv.MessagingOperationTypeProcess,
-				semconv.MessagingOperationName("process"),
-				semconv.MessagingDestinationName(m.Topic),
-				semconv.MessagingDestinationPartitionID(strconv.Itoa(int(m.Partition))),
-				semconv.MessagingKafkaOffset(int(m.Offset)),
-				semconv.MessagingConsumerGroupName(s.group),
-				semconv.MessagingMessageBodySize(len(m.Value)),
-			))
-		it.tr = &recordTrace{ctx: ctx, span: span, recording: span.IsRecording()}
+		ctx, span := t.t.Start(ctx, name, opts...)
+		rt := &trs[i]
+		rt.ctx, rt.span, rt.recording = ctx, span, span.IsRecording()
+		if rt.recording {
+			span.SetAttributes(semconv.MessagingKafkaOffset(int(m.Offset)), semconv.MessagingMessageBodySize(len(m.Value)))
+		}
+		it.tr = rt
 	}
 }
 
@@ -232,7 +258,7 @@ func (s *Source) write(send func(*sarama.ProducerMessage, func(error)), it *item
 	}
 	m := it.out
 	if !t.recording {
-		s.o.tracer.inject(t.ctx, m, s.sink.max)
+		s.o.tracer.inject(t, t.ctx, m, s.sink.max)
 		send(m, ack)
 		return
 	}
@@ -240,7 +266,7 @@ func (s *Source) write(send func(*sarama.ProducerMessage, func(error)), it *item
 		t.span.SetAttributes(attrDeadLetter.Bool(true), attrDeadLetterStep.String(it.stage))
 		fail(t.span, it.err)
 	}
-	ctx, sp := s.o.tracer.t.Start(t.ctx, "send "+m.Topic,
+	ctx, sp := s.o.tracer.t.Start(t.ctx, s.o.tracer.spanName("send", m.Topic),
 		trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(
 			semconv.MessagingSystemKafka,
@@ -248,7 +274,7 @@ func (s *Source) write(send func(*sarama.ProducerMessage, func(error)), it *item
 			semconv.MessagingOperationName("send"),
 			semconv.MessagingDestinationName(m.Topic),
 		))
-	if !s.o.tracer.inject(ctx, m, s.sink.max) {
+	if !s.o.tracer.inject(t, ctx, m, s.sink.max) {
 		sp.AddEvent("trace context left out: the output is at the producer's size limit")
 	}
 	send(m, func(err error) {
@@ -286,10 +312,12 @@ func (t *tracer) abandon(items []item) {
 // any traceparent and tracestate there (a dead letter carries the
 // input's), and reports whether it did. It leaves the headers as they
 // were when ctx has no valid span context, or when the output would then
-// exceed the producer's size limit max, which would fail the write.
-func (t *tracer) inject(ctx context.Context, m *sarama.ProducerMessage, max int) bool {
-	var tc producerHeaders
-	t.prop.Inject(ctx, &tc)
+// exceed the producer's size limit max, which would fail the write. The
+// propagator writes into rt.out.
+func (t *tracer) inject(rt *recordTrace, ctx context.Context, m *sarama.ProducerMessage, max int) bool {
+	rt.out.n = 0
+	t.prop.Inject(ctx, &rt.out)
+	tc := rt.out.h[:rt.out.n]
 	if len(tc) == 0 {
 		return true
 	}
@@ -335,11 +363,16 @@ func (c consumerHeaders) Keys() []string {
 	return ks
 }
 
-// producerHeaders collects the headers a propagator writes.
-type producerHeaders []sarama.RecordHeader
+// producerHeaders collects the headers a propagator writes: the
+// TraceContext propagator writes two at most. It lives in a recordTrace,
+// so that handing it to the propagator allocates nothing.
+type producerHeaders struct {
+	h [2]sarama.RecordHeader
+	n int
+}
 
 func (p *producerHeaders) Get(key string) string {
-	for _, h := range *p {
+	for _, h := range p.h[:p.n] {
 		if string(h.Key) == key {
 			return string(h.Value)
 		}
@@ -348,12 +381,31 @@ func (p *producerHeaders) Get(key string) string {
 }
 
 func (p *producerHeaders) Set(key, value string) {
-	*p = append(*p, sarama.RecordHeader{Key: []byte(key), Value: []byte(value)})
+	var k []byte
+	switch key { // the propagator's names, as package wire spells them
+	case wire.HeaderTraceParent:
+		k = traceParentKey
+	case wire.HeaderTraceState:
+		k = traceStateKey
+	default:
+		return // not a trace context header: the protocol has no other
+	}
+	if p.n < len(p.h) {
+		p.h[p.n] = sarama.RecordHeader{Key: k, Value: []byte(value)}
+		p.n++
+	}
 }
 
+// The keys of the trace headers the Source writes, shared by every
+// output; sarama only reads them.
+var (
+	traceParentKey = []byte(wire.HeaderTraceParent)
+	traceStateKey  = []byte(wire.HeaderTraceState)
+)
+
 func (p *producerHeaders) Keys() []string {
-	ks := make([]string, len(*p))
-	for i, h := range *p {
+	ks := make([]string, p.n)
+	for i, h := range p.h[:p.n] {
 		ks[i] = string(h.Key)
 	}
 	return ks

@@ -32,7 +32,7 @@ func TestTraceInject(t *testing.T) {
 	shared := []sarama.RecordHeader{hdr("a", "1"), hdr(wire.HeaderTraceParent, "00-old-01"), hdr("b", "2"), hdr(wire.HeaderTraceState, "x=y")}
 	before := append([]sarama.RecordHeader(nil), shared...)
 	m := &sarama.ProducerMessage{Value: sarama.StringEncoder("v"), Headers: shared}
-	if !tr.inject(ctx, m, 0) {
+	if !tr.inject(&recordTrace{}, ctx, m, 0) {
 		t.Fatal("inject refused with no size limit")
 	}
 	var got []string
@@ -50,15 +50,15 @@ func TestTraceInject(t *testing.T) {
 
 	m = &sarama.ProducerMessage{Value: sarama.StringEncoder("v"), Headers: shared}
 	limit := m.ByteSize(2) + 10 // room for the value, not for a traceparent
-	if tr.inject(ctx, m, limit) || len(m.Headers) != len(shared) || &m.Headers[0] != &shared[0] {
+	if tr.inject(&recordTrace{}, ctx, m, limit) || len(m.Headers) != len(shared) || &m.Headers[0] != &shared[0] {
 		t.Errorf("inject at the size limit: headers %v", m.Headers)
 	}
-	if !tr.inject(ctx, m, limit+100) || len(m.Headers) != 3 {
+	if !tr.inject(&recordTrace{}, ctx, m, limit+100) || len(m.Headers) != 3 {
 		t.Errorf("inject with room: headers %v", m.Headers)
 	}
 
 	m = &sarama.ProducerMessage{Headers: shared}
-	if !tr.inject(context.Background(), m, 0) || &m.Headers[0] != &shared[0] {
+	if !tr.inject(&recordTrace{}, context.Background(), m, 0) || &m.Headers[0] != &shared[0] {
 		t.Errorf("inject without a span context changed the headers: %v", m.Headers)
 	}
 }
