@@ -338,7 +338,7 @@ type item struct {
 // batching adds no latency.
 type batch struct {
 	items   []item
-	read    time.Time     // when the reader took it; set only when tracing
+	read    int64         // when the reader took it (Unix ns); set only when tracing
 	scored  chan struct{} // closed by the worker
 	cut     int           // items from cut on were abandoned at shutdown
 	pending atomic.Int32  // writes not yet acknowledged
@@ -723,7 +723,7 @@ func (h *handler) read(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGr
 		room := int(min(window-p.inflight.Load(), maxBatch))
 		b := &batch{items: make([]item, 1, min(room, len(msgs)+1)), scored: make(chan struct{}), acked: make(chan struct{})}
 		if s.o.tracer != nil {
-			b.read = time.Now()
+			b.read = time.Now().UnixNano()
 		}
 		b.items[0].msg = msg
 	more:

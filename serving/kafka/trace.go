@@ -42,7 +42,12 @@ import (
 // carry its trace context.
 //
 // Without a provider the Source reads and writes no trace header, and
-// tracing costs a nil check per step.
+// tracing costs a nil check per step: BenchmarkTracing finds the same
+// CPU time and the same allocations per record as before tracing
+// existed. With one, a record that is not recorded costs a few
+// allocations (its trace context, read and written), and a recorded one
+// its four spans: BenchmarkTracing and BenchmarkPipelineTracing measure
+// both.
 func TracerProvider(tp trace.TracerProvider) SourceOption {
 	return sourceOpt(func(o *sourceOptions) {
 		o.tracer = nil
@@ -105,9 +110,12 @@ type recordTrace struct {
 // trace context in the record's headers. It runs on a scoring worker;
 // the spans start at the time the reader took the batch.
 func (t *tracer) begin(s *Source, b *batch) {
-	if t == nil {
-		return
+	if t != nil {
+		t.beginBatch(s, b)
 	}
+}
+
+func (t *tracer) beginBatch(s *Source, b *batch) {
 	// A batch holds records of one partition, read together: what their
 	// spans share is made once. A sampler sees these attributes; the
 	// offset and size are set on recording spans only.
@@ -115,7 +123,7 @@ func (t *tracer) begin(s *Source, b *batch) {
 	name := t.spanName("process", m0.Topic)
 	opts := []trace.SpanStartOption{
 		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithTimestamp(b.read),
+		trace.WithTimestamp(time.Unix(0, b.read)),
 		trace.WithAttributes(
 			semconv.MessagingSystemKafka,
 			semconv.MessagingOperationTypeProcess,
@@ -141,12 +149,16 @@ func (t *tracer) begin(s *Source, b *batch) {
 }
 
 // decodeItem decodes it's value, in a decode span when tracing.
-func (s *Source) decodeItem(it *item) (serving.Record, error) {
-	t := it.tr
-	if t == nil || !t.recording {
-		return s.decode(it.msg.Value)
+func (s *Source) decodeItem(it *item) (r serving.Record, err error) {
+	if it.tr != nil && it.tr.recording {
+		return s.decodeTraced(it)
 	}
-	_, sp := s.o.tracer.t.Start(t.ctx, "decode")
+	defer s.recoverPanic("codec", &err) // as s.decode, one call less
+	return s.o.codec.Decode(it.msg.Value)
+}
+
+func (s *Source) decodeTraced(it *item) (serving.Record, error) {
+	_, sp := s.o.tracer.t.Start(it.tr.ctx, "decode")
 	r, err := s.decode(it.msg.Value)
 	if err != nil {
 		fail(sp, err)
@@ -157,11 +169,16 @@ func (s *Source) decodeItem(it *item) (serving.Record, error) {
 
 // scoreItem scores r, the record of it, in a score span when tracing,
 // with the span in the Scorer's context.
-func (s *Source) scoreItem(ctx context.Context, it *item, r serving.Record) (serving.Result, error) {
-	t := it.tr
-	if t == nil {
-		return s.score(ctx, r)
+func (s *Source) scoreItem(ctx context.Context, it *item, r serving.Record) (res serving.Result, err error) {
+	if it.tr != nil {
+		return s.scoreTraced(ctx, it, r)
 	}
+	defer s.recoverPanic("scorer", &err) // as s.score, one call less
+	return s.scorer.Score(ctx, r)
+}
+
+func (s *Source) scoreTraced(ctx context.Context, it *item, r serving.Record) (serving.Result, error) {
+	t := it.tr
 	if !t.recording {
 		// The Scorer's own spans must see that this trace is sampled
 		// out, rather than start traces of their own.
@@ -187,9 +204,12 @@ func (t *tracer) now() time.Time {
 // one ScoreBatch call, begun at start, scored: they share its start and
 // end, and say how many records the call scored.
 func (t *tracer) scoredBatch(b *batch, at []int, start time.Time, out []serving.Result, errs []error) {
-	if t == nil {
-		return
+	if t != nil {
+		t.scoredBatchSpans(b, at, start, out, errs)
 	}
+}
+
+func (t *tracer) scoredBatchSpans(b *batch, at []int, start time.Time, out []serving.Result, errs []error) {
 	end := trace.WithTimestamp(time.Now())
 	size := attrBatchSize.Int(len(at))
 	for k, i := range at {
@@ -251,11 +271,15 @@ func fail(sp trace.Span, err error) {
 // for a recording trace, wraps the write in a send span; the record's
 // process span ends with the acknowledgement.
 func (s *Source) write(send func(*sarama.ProducerMessage, func(error)), it *item, ack func(error)) {
-	t := it.tr
-	if t == nil {
+	if it.tr == nil {
 		send(it.out, ack)
 		return
 	}
+	s.writeTraced(send, it, ack)
+}
+
+func (s *Source) writeTraced(send func(*sarama.ProducerMessage, func(error)), it *item, ack func(error)) {
+	t := it.tr
 	m := it.out
 	if !t.recording {
 		s.o.tracer.inject(t, t.ctx, m, s.sink.max)
@@ -297,9 +321,12 @@ func (s *Source) write(send func(*sarama.ProducerMessage, func(error)), it *item
 // are neither written nor marked, so that the next owner of the
 // partition reads them again.
 func (t *tracer) abandon(items []item) {
-	if t == nil {
-		return
+	if t != nil {
+		t.abandonItems(items)
 	}
+}
+
+func (t *tracer) abandonItems(items []item) {
 	for i := range items {
 		if rt := items[i].tr; rt != nil && rt.recording {
 			rt.span.AddEvent("abandoned at shutdown, to be read again")

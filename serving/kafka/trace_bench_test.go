@@ -106,7 +106,7 @@ func benchSource(b *testing.B, tp trace.TracerProvider) {
 		}
 		bt := &batch{items: items, scored: make(chan struct{}), acked: make(chan struct{})}
 		if s.o.tracer != nil {
-			bt.read = time.Now()
+			bt.read = time.Now().UnixNano()
 		}
 		s.process(ctx, bt)
 		bt.pending.Store(int32(bt.cut))
