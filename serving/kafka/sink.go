@@ -173,9 +173,12 @@ func (s *Sink) scoreMessage(in *sarama.ConsumerMessage, res serving.Result) (*sa
 		err = fmt.Errorf("kafka: encode score: %w", err)
 		return s.deadLetterMessage(in, wire.StageScore, err), err
 	}
-	m := &sarama.ProducerMessage{Topic: s.o.topic, Value: sarama.ByteEncoder(v), Headers: prov.headers}
+	r := &scoreRecord{m: sarama.ProducerMessage{Topic: s.o.topic, Headers: prov.headers}, value: v}
+	m := &r.m
+	m.Value = &r.value
 	if in.Key != nil {
-		m.Key = sarama.ByteEncoder(in.Key)
+		r.key = in.Key
+		m.Key = &r.key
 	}
 	if n := m.ByteSize(2); s.max > 0 && n > s.max {
 		// The producer would refuse it, and the Source would stop on
@@ -185,6 +188,20 @@ func (s *Sink) scoreMessage(in *sarama.ConsumerMessage, res serving.Result) (*sa
 	}
 	return m, nil
 }
+
+// scoreRecord is the producer message of a score with its key and value
+// encoders, in one allocation where sarama.ByteEncoders would take three.
+type scoreRecord struct {
+	m          sarama.ProducerMessage
+	key, value bytesEncoder
+}
+
+// bytesEncoder is a sarama.Encoder of bytes, used by pointer so that
+// making it an Encoder allocates nothing.
+type bytesEncoder []byte
+
+func (e *bytesEncoder) Encode() ([]byte, error) { return *e, nil }
+func (e *bytesEncoder) Length() int             { return len(*e) }
 
 // provCache is the encoded provenance of one model, reused for every
 // result that model computes without a combinator's Decision.
