@@ -11,6 +11,13 @@
 // exported fields of exported struct types, and methods of exported interface
 // types, counted over the package's non-test files. The last column is their
 // sum; the last row sums every package.
+//
+// With -uses it prints instead, for every identifier it counts, who uses
+// it: OWN (its own package and in-package tests alone), XTEST (its
+// external tests and examples too) or EXT (another package of the module),
+// with the users. That is where a cut of the surface starts: an OWN name
+// that is no capability of the package's users can be unexported. It
+// type-checks the whole module, tests included, from `go list -export`.
 package main
 
 import (
@@ -29,7 +36,17 @@ import (
 
 func main() {
 	root := flag.String("root", ".", "module root")
+	uses := flag.Bool("uses", false, "print who uses each exported identifier")
 	flag.Parse()
+	if *uses {
+		u, err := Uses(*root)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "surface:", err)
+			os.Exit(1)
+		}
+		writeUses(os.Stdout, u)
+		return
+	}
 	counts, err := Count(*root)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "surface:", err)
