@@ -21,6 +21,11 @@ import (
 // documentation, "Exactly once", for what this does and does not cover,
 // and for what it costs.
 //
+// A cluster that refuses the transactional producers (transactional ID
+// or cluster authorisation, an unsupported version) stops Run with the
+// error; other failures abort the transaction and the partitions are
+// read again.
+//
 // It needs Kafka 2.5 or later (the default [DefaultVersion] is 2.8):
 // NewSource refuses an older protocol version from [Sarama], and a
 // sarama configuration that reads input with read_uncommitted, with an
@@ -175,6 +180,14 @@ func (p *poison) suspects(tp topicPartition) (from, to int64) {
 	return 0, -1
 }
 
+// refusedForGood reports whether err is the cluster refusing a
+// transactional producer in a way no retry changes: the Source then
+// stops rather than rejoin its group without end.
+func refusedForGood(err error) bool {
+	return errors.Is(err, sarama.ErrTransactionalIDAuthorizationFailed) || errors.Is(err, sarama.ErrClusterAuthorizationFailed) ||
+		errors.Is(err, sarama.ErrUnsupportedVersion) || errors.Is(err, sarama.ErrUnsupportedForMessageFormat)
+}
+
 // recordError reports whether err is the broker refusing a record for
 // what it is (its size, its content), rather than a failure of the
 // cluster that a later attempt may not meet.
@@ -233,7 +246,11 @@ func (h *handler) transact(sess sarama.ConsumerGroupSession, p *pipe) {
 	}
 	t, err := s.newTxnProducer(tp)
 	if err != nil {
-		s.log.Warn("kafka source: no transactional producer; the claim ends and the group rejoins", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+		if refusedForGood(err) {
+			s.fail(fmt.Errorf("kafka: source: transactional producer for %s/%d: %w", tp.Topic, tp.Partition, err))
+		} else {
+			s.log.Warn("kafka source: no transactional producer; the claim ends and the group rejoins", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+		}
 		drain()
 		return
 	}

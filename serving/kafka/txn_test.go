@@ -382,3 +382,35 @@ func TestExactlyOnceConfig(t *testing.T) {
 		t.Errorf("defaults: %v", err)
 	}
 }
+
+// TestExactlyOnceRefusedProducer: a cluster that refuses the Source its
+// transactional producers (here every InitProducerId with a
+// transactional ID: TRANSACTIONAL_ID_AUTHORIZATION_FAILED) stops Run with
+// the error, rather than leaving the Source to rejoin its group without
+// end.
+func TestExactlyOnceRefusedProducer(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 2))
+	srv := newServer(t)
+	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	keys, vals := records(0, 10)
+	produce(t, c, kafka.DefaultDataTopic, keys, vals)
+	c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.InitProducerID}, Err: kerr.TransactionalIDAuthorizationFailed, Count: -1,
+		When: func(r kmsg.Request) bool { return r.(*kmsg.InitProducerIDRequest).TransactionalID != nil }})
+	r := startSource(t, c, "eos-refused", srv.Model("m"), kafka.ExactlyOnce())
+	select {
+	case err := <-r.done:
+		r.cancel = nil
+		r.sink.Close()
+		if !errors.Is(err, sarama.ErrTransactionalIDAuthorizationFailed) {
+			t.Fatalf("Run returned %v, want the refusal", err)
+		}
+		t.Logf("Run: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not stop within a minute of its producers being refused")
+	}
+	if st := r.src.Stats(); st.Scored != 0 || st.Commits != 0 {
+		t.Errorf("stats %+v: nothing can have been written", st)
+	}
+}
