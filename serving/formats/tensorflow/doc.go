@@ -1,9 +1,10 @@
-// Package tensorflow is the "tensorflow-graphdef" model format: a
-// TensorFlow frozen graph (the protobuf bytes of a GraphDef whose
-// variables were turned into constants, as
+// Package tensorflow holds two model formats evaluated in pure Go:
+// "tensorflow-graphdef", a TensorFlow frozen graph (the protobuf bytes
+// of a GraphDef whose variables were turned into constants, as
 // tf.compat.v1.graph_util.convert_variables_to_constants or
-// freeze_graph.py write it), evaluated in pure Go. Importing the package
-// registers the format with serving:
+// freeze_graph.py write it), and "tensorflow-savedmodel", a SavedModel
+// directory sent as a tar archive (see SavedModel below). Importing the
+// package registers both with serving:
 //
 //	import _ "github.com/modelstream/modelstream/serving/formats/tensorflow"
 //
@@ -96,6 +97,58 @@
 // left makes sense. Predict checks its context before it starts; MaxOps
 // bounds how long a call runs once started.
 //
+// # SavedModel
+//
+// The "tensorflow-savedmodel" format ([SavedModelFormatName]) takes the
+// directory tf.saved_model.save, a Keras model's export or
+// SavedModelBuilder writes, archived with tar, gzip compressed or not
+// (`tar -czf model.tgz -C export/1 .`). saved_model.pb may lie at the
+// archive's root or in a directory below it (a version directory);
+// Load reads it and variables/variables.index with the
+// variables.data-NNNNN-of-MMMMM shards beside it, and skips every other
+// entry (assets, fingerprint.pb).
+//
+// Load serves one signature of the MetaGraphDef tagged "serve":
+// "serving_default", or the one the label [LabelSignature] names. The
+// signature's inputs are fed in the order of their keys, and
+// serving.ModelInfo.Inputs names them by those keys, so a signature
+// with inputs "age" and "income" reads the stream's fields of those
+// names. Each input is fed where the signature says, whatever computes
+// that tensor in the graph (a PlaceholderWithDefault, or the Identity
+// after a ParseExample that TensorFlow Serving's classify and regress
+// APIs feed), and must declare a shape, as placeholders must. The
+// output is the signature's only output, or the one the label
+// [LabelOutput] names by its key.
+//
+// Load then builds the frozen graph that TensorFlow's loader would
+// run: the functions that TF2 signatures call (PartitionedCall,
+// StatefulPartitionedCall) are inlined; each variable the output reads,
+// TF1 VariableV2 (read through Identity) or TF2 resource variable
+// (VarHandleOp read with ReadVariableOp), becomes a constant holding its
+// value in the checkpoint, found under the key that the graph's own
+// restore op (RestoreV2 feeding Assign or AssignVariableOp) gives it;
+// and the result compiles as a frozen graph, with every rule above.
+// Only what the output depends on is compiled: initializers, save and
+// restore functions and signatures fed by strings are ignored, and any
+// op among what remains that this package does not run is refused with
+// serving.ErrUnsupportedModel naming it.
+//
+// The checkpoint is read by this package's own small reader of the
+// TensorBundle layout: a sorted table in LevelDB's file layout (blocks
+// Snappy-compressed or not, each checked against its CRC-32C) of
+// BundleEntryProto records, each locating a tensor's little-endian
+// bytes in a data shard and giving their CRC-32C, checked too.
+//
+// An archive is untrusted bytes. Its uncompressed size is bounded by
+// [MaxArchiveBytes] while it is read, so a gzip bomb stops at the
+// bound; entries with absolute names or ".." components, symbolic and
+// hard links, devices, repeated names and a second saved_model.pb are
+// refused; every offset, size and length in the checkpoint is checked
+// against the bytes there before use. All of these fail with
+// serving.ErrCorruptModel, as do a CRC mismatch and a variable missing
+// from the checkpoint; partitioned variables, big-endian checkpoints and
+// sparse or composite signature tensors with serving.ErrUnsupportedModel.
+//
 // # Tested against TensorFlow
 //
 // Besides each op against a plain-loop computation of its own, the tests
@@ -106,5 +159,7 @@
 // are refused at load, for the element types this package does not
 // compute with (float16, bfloat16, int8, int16, unsigned), empty outputs,
 // and one graph whose unknown leading dimensions are not batch
-// dimensions.
+// dimensions. The SavedModel format is tested on the half_plus_two
+// SavedModels that TensorFlow wrote for TensorFlow Serving's tests, in
+// their TF1 and TF2 forms, against the function they document.
 package tensorflow

@@ -56,13 +56,14 @@ type nodeError struct {
 func (e *nodeError) Error() string { return fmt.Sprintf("node %q (%s): %v", e.node, e.op, e.err) }
 func (e *nodeError) Unwrap() error { return e.err }
 
-// classify wraps a compile error in the serving error of its kind.
-func classify(err error) error {
+// classify wraps a compile error in the serving error of its kind, for
+// the format registered under name.
+func classify(name string, err error) error {
 	var u *unsupportedError
 	if errors.As(err, &u) {
-		return serving.Unsupported(FormatName, err)
+		return serving.Unsupported(name, err)
 	}
-	return serving.Corrupt(FormatName, err)
+	return serving.Corrupt(name, err)
 }
 
 // graph is a decoded GraphDef with its nodes indexed by name.
@@ -81,13 +82,18 @@ func decodeGraph(b []byte, maxNodes int) (*graph, error) {
 	if err := (proto.UnmarshalOptions{RecursionLimit: 100}).Unmarshal(b, &gd); err != nil {
 		return nil, fmt.Errorf("not a GraphDef: %w", err)
 	}
-	if len(gd.GetNode()) == 0 {
+	return newGraph(gd.GetNode(), maxNodes)
+}
+
+// newGraph indexes nodes and resolves every node's data inputs.
+func newGraph(nodes []*tfpb.NodeDef, maxNodes int) (*graph, error) {
+	if len(nodes) == 0 {
 		return nil, fmt.Errorf("GraphDef has no nodes")
 	}
-	if len(gd.GetNode()) > maxNodes {
-		return nil, fmt.Errorf("GraphDef has %d nodes, more than the limit of %d (MaxNodes)", len(gd.GetNode()), maxNodes)
+	if len(nodes) > maxNodes {
+		return nil, fmt.Errorf("GraphDef has %d nodes, more than the limit of %d (MaxNodes)", len(nodes), maxNodes)
 	}
-	g := &graph{nodes: gd.GetNode(), index: make(map[string]int, len(gd.GetNode()))}
+	g := &graph{nodes: nodes, index: make(map[string]int, len(nodes))}
 	for i, n := range g.nodes {
 		if n.GetName() == "" {
 			return nil, fmt.Errorf("node %d has no name", i)

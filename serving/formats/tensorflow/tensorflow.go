@@ -41,6 +41,7 @@ const (
 	defaultMaxOps      = 1 << 31 // 2 Gi multiply-adds, about a second of one core
 	defaultMaxNodes    = 1 << 16
 	defaultBatchRows   = 64
+	defaultMaxArchive  = 1 << 28 // 256 MiB
 )
 
 func init() {
@@ -59,6 +60,7 @@ type options struct {
 	maxOps      int64
 	maxNodes    int
 	batchRows   int
+	maxArchive  int64
 }
 
 // MaxElements bounds the number of elements of a model's tensors taken
@@ -94,7 +96,8 @@ func BatchRows(n int) Option { return func(o *options) { o.batchRows = n } }
 // format is the TensorFlow frozen GraphDef format. It is immutable and
 // safe for concurrent use.
 type format struct {
-	o options
+	o    options
+	name string // FormatName or SavedModelFormatName, for errors
 }
 
 var _ serving.Format = (*format)(nil)
@@ -106,21 +109,32 @@ var _ serving.Format = (*format)(nil)
 // the default options under [FormatName]; build another with New to
 // change them, and register it under a name of your own.
 func New(opts ...Option) (serving.Format, error) {
-	o := options{maxElements: defaultMaxElements, maxOps: defaultMaxOps, maxNodes: defaultMaxNodes, batchRows: defaultBatchRows}
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &format{o: o, name: FormatName}, nil
+}
+
+// newOptions applies opts over the defaults and validates the result.
+func newOptions(opts []Option) (options, error) {
+	o := options{maxElements: defaultMaxElements, maxOps: defaultMaxOps, maxNodes: defaultMaxNodes, batchRows: defaultBatchRows, maxArchive: defaultMaxArchive}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	switch {
+	case o.maxArchive < 1:
+		return o, fmt.Errorf("%w: tensorflow: MaxArchiveBytes(%d): must be at least 1", serving.ErrConfig, o.maxArchive)
 	case o.maxElements < 1:
-		return nil, fmt.Errorf("%w: tensorflow: MaxElements(%d): must be at least 1", serving.ErrConfig, o.maxElements)
+		return o, fmt.Errorf("%w: tensorflow: MaxElements(%d): must be at least 1", serving.ErrConfig, o.maxElements)
 	case o.maxOps < 1:
-		return nil, fmt.Errorf("%w: tensorflow: MaxOps(%d): must be at least 1", serving.ErrConfig, o.maxOps)
+		return o, fmt.Errorf("%w: tensorflow: MaxOps(%d): must be at least 1", serving.ErrConfig, o.maxOps)
 	case o.maxNodes < 1:
-		return nil, fmt.Errorf("%w: tensorflow: MaxNodes(%d): must be at least 1", serving.ErrConfig, o.maxNodes)
+		return o, fmt.Errorf("%w: tensorflow: MaxNodes(%d): must be at least 1", serving.ErrConfig, o.maxNodes)
 	case o.batchRows < 1:
-		return nil, fmt.Errorf("%w: tensorflow: BatchRows(%d): must be at least 1", serving.ErrConfig, o.batchRows)
+		return o, fmt.Errorf("%w: tensorflow: BatchRows(%d): must be at least 1", serving.ErrConfig, o.batchRows)
 	}
-	return &format{o: o}, nil
+	return o, nil
 }
 
 // Load implements serving.Format: it compiles d.Bytes, a frozen GraphDef,
@@ -167,23 +181,34 @@ var (
 func (f *format) compile(b []byte, labels map[string]string) (*Model, error) {
 	g, err := decodeGraph(b, f.o.maxNodes)
 	if err != nil {
-		return nil, classify(err)
+		return nil, classify(f.name, err)
 	}
 	out, err := g.output(strings.TrimSpace(labels[LabelOutput]))
 	if err != nil {
 		return nil, err
 	}
+	return f.compileGraph(g, out, labels, nil)
+}
+
+// compileGraph compiles the part of g that output node out depends on.
+// names, when not nil, renames placeholders by node index.
+func (f *format) compileGraph(g *graph, out int, labels map[string]string, names map[int]string) (*Model, error) {
 	order, err := g.order(out)
 	if err != nil {
-		return nil, classify(err)
+		return nil, classify(f.name, err)
 	}
 	ps, err := g.placeholders(order, f.o.maxElements)
 	if err != nil {
-		return nil, classify(err)
+		return nil, classify(f.name, err)
+	}
+	for i := range ps {
+		if n, ok := names[ps[i].node]; ok {
+			ps[i].name = n
+		}
 	}
 	row, err := compile(g, order, ps, 1, &f.o)
 	if err != nil {
-		return nil, classify(batchHint(err, ps))
+		return nil, classify(f.name, batchHint(err, ps))
 	}
 	m := &Model{row: row, softmax: g.nodes[out].GetOp() == "Softmax"}
 	m.info, err = describe(ps, row, labels)

@@ -1,5 +1,6 @@
-// Package tfpb holds the Go code generated from graph.proto, the subset
-// of TensorFlow's GraphDef schema that package tensorflow decodes.
+// Package tfpb holds the Go code generated from graph.proto and
+// savedmodel.proto, the subsets of TensorFlow's GraphDef and SavedModel
+// schemas that package tensorflow decodes.
 package tfpb
 
-//go:generate protoc --go_out=. --go_opt=paths=source_relative graph.proto
+//go:generate protoc --go_out=. --go_opt=paths=source_relative graph.proto savedmodel.proto

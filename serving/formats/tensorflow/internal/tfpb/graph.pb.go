@@ -146,8 +146,11 @@ func (DataType) EnumDescriptor() ([]byte, []int) {
 }
 
 type GraphDef struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Node          []*NodeDef             `protobuf:"bytes,1,rep,name=node,proto3" json:"node,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Node  []*NodeDef             `protobuf:"bytes,1,rep,name=node,proto3" json:"node,omitempty"`
+	// The functions a SavedModel's graph calls (PartitionedCall,
+	// StatefulPartitionedCall).
+	Library       *FunctionDefLibrary `protobuf:"bytes,2,opt,name=library,proto3" json:"library,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -185,6 +188,13 @@ func (*GraphDef) Descriptor() ([]byte, []int) {
 func (x *GraphDef) GetNode() []*NodeDef {
 	if x != nil {
 		return x.Node
+	}
+	return nil
+}
+
+func (x *GraphDef) GetLibrary() *FunctionDefLibrary {
+	if x != nil {
+		return x.Library
 	}
 	return nil
 }
@@ -270,6 +280,7 @@ type AttrValue struct {
 	//	*AttrValue_Tensor
 	//	*AttrValue_List
 	//	*AttrValue_Placeholder
+	//	*AttrValue_Func
 	Value         isAttrValue_Value `protobuf_oneof:"value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -393,6 +404,15 @@ func (x *AttrValue) GetPlaceholder() string {
 	return ""
 }
 
+func (x *AttrValue) GetFunc() *NameAttrList {
+	if x != nil {
+		if x, ok := x.Value.(*AttrValue_Func); ok {
+			return x.Func
+		}
+	}
+	return nil
+}
+
 type isAttrValue_Value interface {
 	isAttrValue_Value()
 }
@@ -433,6 +453,10 @@ type AttrValue_Placeholder struct {
 	Placeholder string `protobuf:"bytes,9,opt,name=placeholder,proto3,oneof"`
 }
 
+type AttrValue_Func struct {
+	Func *NameAttrList `protobuf:"bytes,10,opt,name=func,proto3,oneof"`
+}
+
 func (*AttrValue_S) isAttrValue_Value() {}
 
 func (*AttrValue_I) isAttrValue_Value() {}
@@ -451,6 +475,61 @@ func (*AttrValue_List) isAttrValue_Value() {}
 
 func (*AttrValue_Placeholder) isAttrValue_Value() {}
 
+func (*AttrValue_Func) isAttrValue_Value() {}
+
+// A function with attributes: the "f" attribute of a call op.
+type NameAttrList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Attr          map[string]*AttrValue  `protobuf:"bytes,2,rep,name=attr,proto3" json:"attr,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NameAttrList) Reset() {
+	*x = NameAttrList{}
+	mi := &file_graph_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NameAttrList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NameAttrList) ProtoMessage() {}
+
+func (x *NameAttrList) ProtoReflect() protoreflect.Message {
+	mi := &file_graph_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NameAttrList.ProtoReflect.Descriptor instead.
+func (*NameAttrList) Descriptor() ([]byte, []int) {
+	return file_graph_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *NameAttrList) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NameAttrList) GetAttr() map[string]*AttrValue {
+	if x != nil {
+		return x.Attr
+	}
+	return nil
+}
+
 type TensorShapeProto struct {
 	state         protoimpl.MessageState  `protogen:"open.v1"`
 	Dim           []*TensorShapeProto_Dim `protobuf:"bytes,2,rep,name=dim,proto3" json:"dim,omitempty"`
@@ -461,7 +540,7 @@ type TensorShapeProto struct {
 
 func (x *TensorShapeProto) Reset() {
 	*x = TensorShapeProto{}
-	mi := &file_graph_proto_msgTypes[3]
+	mi := &file_graph_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -473,7 +552,7 @@ func (x *TensorShapeProto) String() string {
 func (*TensorShapeProto) ProtoMessage() {}
 
 func (x *TensorShapeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_graph_proto_msgTypes[3]
+	mi := &file_graph_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -486,7 +565,7 @@ func (x *TensorShapeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorShapeProto.ProtoReflect.Descriptor instead.
 func (*TensorShapeProto) Descriptor() ([]byte, []int) {
-	return file_graph_proto_rawDescGZIP(), []int{3}
+	return file_graph_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TensorShapeProto) GetDim() []*TensorShapeProto_Dim {
@@ -522,7 +601,7 @@ type TensorProto struct {
 
 func (x *TensorProto) Reset() {
 	*x = TensorProto{}
-	mi := &file_graph_proto_msgTypes[4]
+	mi := &file_graph_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +613,7 @@ func (x *TensorProto) String() string {
 func (*TensorProto) ProtoMessage() {}
 
 func (x *TensorProto) ProtoReflect() protoreflect.Message {
-	mi := &file_graph_proto_msgTypes[4]
+	mi := &file_graph_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +626,7 @@ func (x *TensorProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorProto.ProtoReflect.Descriptor instead.
 func (*TensorProto) Descriptor() ([]byte, []int) {
-	return file_graph_proto_rawDescGZIP(), []int{4}
+	return file_graph_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TensorProto) GetDtype() DataType {
@@ -627,6 +706,172 @@ func (x *TensorProto) GetBoolVal() []bool {
 	return nil
 }
 
+// The function library of a GraphDef, after
+// tensorflow/core/framework/{function,op_def}.proto.
+type FunctionDefLibrary struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Function      []*FunctionDef         `protobuf:"bytes,1,rep,name=function,proto3" json:"function,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FunctionDefLibrary) Reset() {
+	*x = FunctionDefLibrary{}
+	mi := &file_graph_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FunctionDefLibrary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FunctionDefLibrary) ProtoMessage() {}
+
+func (x *FunctionDefLibrary) ProtoReflect() protoreflect.Message {
+	mi := &file_graph_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FunctionDefLibrary.ProtoReflect.Descriptor instead.
+func (*FunctionDefLibrary) Descriptor() ([]byte, []int) {
+	return file_graph_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *FunctionDefLibrary) GetFunction() []*FunctionDef {
+	if x != nil {
+		return x.Function
+	}
+	return nil
+}
+
+type FunctionDef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Signature     *OpDef                 `protobuf:"bytes,1,opt,name=signature,proto3" json:"signature,omitempty"`
+	NodeDef       []*NodeDef             `protobuf:"bytes,3,rep,name=node_def,json=nodeDef,proto3" json:"node_def,omitempty"`
+	Ret           map[string]string      `protobuf:"bytes,4,rep,name=ret,proto3" json:"ret,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FunctionDef) Reset() {
+	*x = FunctionDef{}
+	mi := &file_graph_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FunctionDef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FunctionDef) ProtoMessage() {}
+
+func (x *FunctionDef) ProtoReflect() protoreflect.Message {
+	mi := &file_graph_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FunctionDef.ProtoReflect.Descriptor instead.
+func (*FunctionDef) Descriptor() ([]byte, []int) {
+	return file_graph_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *FunctionDef) GetSignature() *OpDef {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *FunctionDef) GetNodeDef() []*NodeDef {
+	if x != nil {
+		return x.NodeDef
+	}
+	return nil
+}
+
+func (x *FunctionDef) GetRet() map[string]string {
+	if x != nil {
+		return x.Ret
+	}
+	return nil
+}
+
+type OpDef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	InputArg      []*OpDef_ArgDef        `protobuf:"bytes,2,rep,name=input_arg,json=inputArg,proto3" json:"input_arg,omitempty"`
+	OutputArg     []*OpDef_ArgDef        `protobuf:"bytes,3,rep,name=output_arg,json=outputArg,proto3" json:"output_arg,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpDef) Reset() {
+	*x = OpDef{}
+	mi := &file_graph_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpDef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpDef) ProtoMessage() {}
+
+func (x *OpDef) ProtoReflect() protoreflect.Message {
+	mi := &file_graph_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpDef.ProtoReflect.Descriptor instead.
+func (*OpDef) Descriptor() ([]byte, []int) {
+	return file_graph_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *OpDef) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *OpDef) GetInputArg() []*OpDef_ArgDef {
+	if x != nil {
+		return x.InputArg
+	}
+	return nil
+}
+
+func (x *OpDef) GetOutputArg() []*OpDef_ArgDef {
+	if x != nil {
+		return x.OutputArg
+	}
+	return nil
+}
+
 type AttrValue_ListValue struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	S             [][]byte               `protobuf:"bytes,2,rep,name=s,proto3" json:"s,omitempty"`
@@ -642,7 +887,7 @@ type AttrValue_ListValue struct {
 
 func (x *AttrValue_ListValue) Reset() {
 	*x = AttrValue_ListValue{}
-	mi := &file_graph_proto_msgTypes[6]
+	mi := &file_graph_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +899,7 @@ func (x *AttrValue_ListValue) String() string {
 func (*AttrValue_ListValue) ProtoMessage() {}
 
 func (x *AttrValue_ListValue) ProtoReflect() protoreflect.Message {
-	mi := &file_graph_proto_msgTypes[6]
+	mi := &file_graph_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +974,7 @@ type TensorShapeProto_Dim struct {
 
 func (x *TensorShapeProto_Dim) Reset() {
 	*x = TensorShapeProto_Dim{}
-	mi := &file_graph_proto_msgTypes[7]
+	mi := &file_graph_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +986,7 @@ func (x *TensorShapeProto_Dim) String() string {
 func (*TensorShapeProto_Dim) ProtoMessage() {}
 
 func (x *TensorShapeProto_Dim) ProtoReflect() protoreflect.Message {
-	mi := &file_graph_proto_msgTypes[7]
+	mi := &file_graph_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +999,7 @@ func (x *TensorShapeProto_Dim) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorShapeProto_Dim.ProtoReflect.Descriptor instead.
 func (*TensorShapeProto_Dim) Descriptor() ([]byte, []int) {
-	return file_graph_proto_rawDescGZIP(), []int{3, 0}
+	return file_graph_proto_rawDescGZIP(), []int{4, 0}
 }
 
 func (x *TensorShapeProto_Dim) GetSize() int64 {
@@ -771,13 +1016,90 @@ func (x *TensorShapeProto_Dim) GetName() string {
 	return ""
 }
 
+type OpDef_ArgDef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type          DataType               `protobuf:"varint,3,opt,name=type,proto3,enum=modelstream.tfgraph.DataType" json:"type,omitempty"`
+	TypeAttr      string                 `protobuf:"bytes,4,opt,name=type_attr,json=typeAttr,proto3" json:"type_attr,omitempty"`
+	NumberAttr    string                 `protobuf:"bytes,5,opt,name=number_attr,json=numberAttr,proto3" json:"number_attr,omitempty"`
+	TypeListAttr  string                 `protobuf:"bytes,6,opt,name=type_list_attr,json=typeListAttr,proto3" json:"type_list_attr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpDef_ArgDef) Reset() {
+	*x = OpDef_ArgDef{}
+	mi := &file_graph_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpDef_ArgDef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpDef_ArgDef) ProtoMessage() {}
+
+func (x *OpDef_ArgDef) ProtoReflect() protoreflect.Message {
+	mi := &file_graph_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpDef_ArgDef.ProtoReflect.Descriptor instead.
+func (*OpDef_ArgDef) Descriptor() ([]byte, []int) {
+	return file_graph_proto_rawDescGZIP(), []int{8, 0}
+}
+
+func (x *OpDef_ArgDef) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *OpDef_ArgDef) GetType() DataType {
+	if x != nil {
+		return x.Type
+	}
+	return DataType_DT_INVALID
+}
+
+func (x *OpDef_ArgDef) GetTypeAttr() string {
+	if x != nil {
+		return x.TypeAttr
+	}
+	return ""
+}
+
+func (x *OpDef_ArgDef) GetNumberAttr() string {
+	if x != nil {
+		return x.NumberAttr
+	}
+	return ""
+}
+
+func (x *OpDef_ArgDef) GetTypeListAttr() string {
+	if x != nil {
+		return x.TypeListAttr
+	}
+	return ""
+}
+
 var File_graph_proto protoreflect.FileDescriptor
 
 const file_graph_proto_rawDesc = "" +
 	"\n" +
-	"\vgraph.proto\x12\x13modelstream.tfgraph\"<\n" +
+	"\vgraph.proto\x12\x13modelstream.tfgraph\"\x7f\n" +
 	"\bGraphDef\x120\n" +
-	"\x04node\x18\x01 \x03(\v2\x1c.modelstream.tfgraph.NodeDefR\x04node\"\xd8\x01\n" +
+	"\x04node\x18\x01 \x03(\v2\x1c.modelstream.tfgraph.NodeDefR\x04node\x12A\n" +
+	"\alibrary\x18\x02 \x01(\v2'.modelstream.tfgraph.FunctionDefLibraryR\alibrary\"\xd8\x01\n" +
 	"\aNodeDef\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02op\x18\x02 \x01(\tR\x02op\x12\x14\n" +
@@ -785,7 +1107,7 @@ const file_graph_proto_rawDesc = "" +
 	"\x04attr\x18\x05 \x03(\v2&.modelstream.tfgraph.NodeDef.AttrEntryR\x04attr\x1aW\n" +
 	"\tAttrEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x124\n" +
-	"\x05value\x18\x02 \x01(\v2\x1e.modelstream.tfgraph.AttrValueR\x05value:\x028\x01\"\xd8\x04\n" +
+	"\x05value\x18\x02 \x01(\v2\x1e.modelstream.tfgraph.AttrValueR\x05value:\x028\x01\"\x91\x05\n" +
 	"\tAttrValue\x12\x0e\n" +
 	"\x01s\x18\x02 \x01(\fH\x00R\x01s\x12\x0e\n" +
 	"\x01i\x18\x03 \x01(\x03H\x00R\x01i\x12\x0e\n" +
@@ -795,7 +1117,9 @@ const file_graph_proto_rawDesc = "" +
 	"\x05shape\x18\a \x01(\v2%.modelstream.tfgraph.TensorShapeProtoH\x00R\x05shape\x12:\n" +
 	"\x06tensor\x18\b \x01(\v2 .modelstream.tfgraph.TensorProtoH\x00R\x06tensor\x12>\n" +
 	"\x04list\x18\x01 \x01(\v2(.modelstream.tfgraph.AttrValue.ListValueH\x00R\x04list\x12\"\n" +
-	"\vplaceholder\x18\t \x01(\tH\x00R\vplaceholder\x1a\xed\x01\n" +
+	"\vplaceholder\x18\t \x01(\tH\x00R\vplaceholder\x127\n" +
+	"\x04func\x18\n" +
+	" \x01(\v2!.modelstream.tfgraph.NameAttrListH\x00R\x04func\x1a\xed\x01\n" +
 	"\tListValue\x12\f\n" +
 	"\x01s\x18\x02 \x03(\fR\x01s\x12\f\n" +
 	"\x01i\x18\x03 \x03(\x03R\x01i\x12\f\n" +
@@ -804,7 +1128,13 @@ const file_graph_proto_rawDesc = "" +
 	"\x04type\x18\x06 \x03(\x0e2\x1d.modelstream.tfgraph.DataTypeR\x04type\x12;\n" +
 	"\x05shape\x18\a \x03(\v2%.modelstream.tfgraph.TensorShapeProtoR\x05shape\x128\n" +
 	"\x06tensor\x18\b \x03(\v2 .modelstream.tfgraph.TensorProtoR\x06tensorB\a\n" +
-	"\x05value\"\xa1\x01\n" +
+	"\x05value\"\xbc\x01\n" +
+	"\fNameAttrList\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
+	"\x04attr\x18\x02 \x03(\v2+.modelstream.tfgraph.NameAttrList.AttrEntryR\x04attr\x1aW\n" +
+	"\tAttrEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x124\n" +
+	"\x05value\x18\x02 \x01(\v2\x1e.modelstream.tfgraph.AttrValueR\x05value:\x028\x01\"\xa1\x01\n" +
 	"\x10TensorShapeProto\x12;\n" +
 	"\x03dim\x18\x02 \x03(\v2).modelstream.tfgraph.TensorShapeProto.DimR\x03dim\x12!\n" +
 	"\funknown_rank\x18\x03 \x01(\bR\vunknownRank\x1a-\n" +
@@ -825,7 +1155,28 @@ const file_graph_proto_rawDesc = "" +
 	"string_val\x18\b \x03(\fR\tstringVal\x12\x1b\n" +
 	"\tint64_val\x18\n" +
 	" \x03(\x03R\bint64Val\x12\x19\n" +
-	"\bbool_val\x18\v \x03(\bR\aboolVal*\xf4\x02\n" +
+	"\bbool_val\x18\v \x03(\bR\aboolVal\"R\n" +
+	"\x12FunctionDefLibrary\x12<\n" +
+	"\bfunction\x18\x01 \x03(\v2 .modelstream.tfgraph.FunctionDefR\bfunction\"\xf5\x01\n" +
+	"\vFunctionDef\x128\n" +
+	"\tsignature\x18\x01 \x01(\v2\x1a.modelstream.tfgraph.OpDefR\tsignature\x127\n" +
+	"\bnode_def\x18\x03 \x03(\v2\x1c.modelstream.tfgraph.NodeDefR\anodeDef\x12;\n" +
+	"\x03ret\x18\x04 \x03(\v2).modelstream.tfgraph.FunctionDef.RetEntryR\x03ret\x1a6\n" +
+	"\bRetEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd3\x02\n" +
+	"\x05OpDef\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12>\n" +
+	"\tinput_arg\x18\x02 \x03(\v2!.modelstream.tfgraph.OpDef.ArgDefR\binputArg\x12@\n" +
+	"\n" +
+	"output_arg\x18\x03 \x03(\v2!.modelstream.tfgraph.OpDef.ArgDefR\toutputArg\x1a\xb3\x01\n" +
+	"\x06ArgDef\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
+	"\x04type\x18\x03 \x01(\x0e2\x1d.modelstream.tfgraph.DataTypeR\x04type\x12\x1b\n" +
+	"\ttype_attr\x18\x04 \x01(\tR\btypeAttr\x12\x1f\n" +
+	"\vnumber_attr\x18\x05 \x01(\tR\n" +
+	"numberAttr\x12$\n" +
+	"\x0etype_list_attr\x18\x06 \x01(\tR\ftypeListAttr*\xf4\x02\n" +
 	"\bDataType\x12\x0e\n" +
 	"\n" +
 	"DT_INVALID\x10\x00\x12\f\n" +
@@ -869,37 +1220,55 @@ func file_graph_proto_rawDescGZIP() []byte {
 }
 
 var file_graph_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_graph_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_graph_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_graph_proto_goTypes = []any{
 	(DataType)(0),                // 0: modelstream.tfgraph.DataType
 	(*GraphDef)(nil),             // 1: modelstream.tfgraph.GraphDef
 	(*NodeDef)(nil),              // 2: modelstream.tfgraph.NodeDef
 	(*AttrValue)(nil),            // 3: modelstream.tfgraph.AttrValue
-	(*TensorShapeProto)(nil),     // 4: modelstream.tfgraph.TensorShapeProto
-	(*TensorProto)(nil),          // 5: modelstream.tfgraph.TensorProto
-	nil,                          // 6: modelstream.tfgraph.NodeDef.AttrEntry
-	(*AttrValue_ListValue)(nil),  // 7: modelstream.tfgraph.AttrValue.ListValue
-	(*TensorShapeProto_Dim)(nil), // 8: modelstream.tfgraph.TensorShapeProto.Dim
+	(*NameAttrList)(nil),         // 4: modelstream.tfgraph.NameAttrList
+	(*TensorShapeProto)(nil),     // 5: modelstream.tfgraph.TensorShapeProto
+	(*TensorProto)(nil),          // 6: modelstream.tfgraph.TensorProto
+	(*FunctionDefLibrary)(nil),   // 7: modelstream.tfgraph.FunctionDefLibrary
+	(*FunctionDef)(nil),          // 8: modelstream.tfgraph.FunctionDef
+	(*OpDef)(nil),                // 9: modelstream.tfgraph.OpDef
+	nil,                          // 10: modelstream.tfgraph.NodeDef.AttrEntry
+	(*AttrValue_ListValue)(nil),  // 11: modelstream.tfgraph.AttrValue.ListValue
+	nil,                          // 12: modelstream.tfgraph.NameAttrList.AttrEntry
+	(*TensorShapeProto_Dim)(nil), // 13: modelstream.tfgraph.TensorShapeProto.Dim
+	nil,                          // 14: modelstream.tfgraph.FunctionDef.RetEntry
+	(*OpDef_ArgDef)(nil),         // 15: modelstream.tfgraph.OpDef.ArgDef
 }
 var file_graph_proto_depIdxs = []int32{
 	2,  // 0: modelstream.tfgraph.GraphDef.node:type_name -> modelstream.tfgraph.NodeDef
-	6,  // 1: modelstream.tfgraph.NodeDef.attr:type_name -> modelstream.tfgraph.NodeDef.AttrEntry
-	0,  // 2: modelstream.tfgraph.AttrValue.type:type_name -> modelstream.tfgraph.DataType
-	4,  // 3: modelstream.tfgraph.AttrValue.shape:type_name -> modelstream.tfgraph.TensorShapeProto
-	5,  // 4: modelstream.tfgraph.AttrValue.tensor:type_name -> modelstream.tfgraph.TensorProto
-	7,  // 5: modelstream.tfgraph.AttrValue.list:type_name -> modelstream.tfgraph.AttrValue.ListValue
-	8,  // 6: modelstream.tfgraph.TensorShapeProto.dim:type_name -> modelstream.tfgraph.TensorShapeProto.Dim
-	0,  // 7: modelstream.tfgraph.TensorProto.dtype:type_name -> modelstream.tfgraph.DataType
-	4,  // 8: modelstream.tfgraph.TensorProto.tensor_shape:type_name -> modelstream.tfgraph.TensorShapeProto
-	3,  // 9: modelstream.tfgraph.NodeDef.AttrEntry.value:type_name -> modelstream.tfgraph.AttrValue
-	0,  // 10: modelstream.tfgraph.AttrValue.ListValue.type:type_name -> modelstream.tfgraph.DataType
-	4,  // 11: modelstream.tfgraph.AttrValue.ListValue.shape:type_name -> modelstream.tfgraph.TensorShapeProto
-	5,  // 12: modelstream.tfgraph.AttrValue.ListValue.tensor:type_name -> modelstream.tfgraph.TensorProto
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	7,  // 1: modelstream.tfgraph.GraphDef.library:type_name -> modelstream.tfgraph.FunctionDefLibrary
+	10, // 2: modelstream.tfgraph.NodeDef.attr:type_name -> modelstream.tfgraph.NodeDef.AttrEntry
+	0,  // 3: modelstream.tfgraph.AttrValue.type:type_name -> modelstream.tfgraph.DataType
+	5,  // 4: modelstream.tfgraph.AttrValue.shape:type_name -> modelstream.tfgraph.TensorShapeProto
+	6,  // 5: modelstream.tfgraph.AttrValue.tensor:type_name -> modelstream.tfgraph.TensorProto
+	11, // 6: modelstream.tfgraph.AttrValue.list:type_name -> modelstream.tfgraph.AttrValue.ListValue
+	4,  // 7: modelstream.tfgraph.AttrValue.func:type_name -> modelstream.tfgraph.NameAttrList
+	12, // 8: modelstream.tfgraph.NameAttrList.attr:type_name -> modelstream.tfgraph.NameAttrList.AttrEntry
+	13, // 9: modelstream.tfgraph.TensorShapeProto.dim:type_name -> modelstream.tfgraph.TensorShapeProto.Dim
+	0,  // 10: modelstream.tfgraph.TensorProto.dtype:type_name -> modelstream.tfgraph.DataType
+	5,  // 11: modelstream.tfgraph.TensorProto.tensor_shape:type_name -> modelstream.tfgraph.TensorShapeProto
+	8,  // 12: modelstream.tfgraph.FunctionDefLibrary.function:type_name -> modelstream.tfgraph.FunctionDef
+	9,  // 13: modelstream.tfgraph.FunctionDef.signature:type_name -> modelstream.tfgraph.OpDef
+	2,  // 14: modelstream.tfgraph.FunctionDef.node_def:type_name -> modelstream.tfgraph.NodeDef
+	14, // 15: modelstream.tfgraph.FunctionDef.ret:type_name -> modelstream.tfgraph.FunctionDef.RetEntry
+	15, // 16: modelstream.tfgraph.OpDef.input_arg:type_name -> modelstream.tfgraph.OpDef.ArgDef
+	15, // 17: modelstream.tfgraph.OpDef.output_arg:type_name -> modelstream.tfgraph.OpDef.ArgDef
+	3,  // 18: modelstream.tfgraph.NodeDef.AttrEntry.value:type_name -> modelstream.tfgraph.AttrValue
+	0,  // 19: modelstream.tfgraph.AttrValue.ListValue.type:type_name -> modelstream.tfgraph.DataType
+	5,  // 20: modelstream.tfgraph.AttrValue.ListValue.shape:type_name -> modelstream.tfgraph.TensorShapeProto
+	6,  // 21: modelstream.tfgraph.AttrValue.ListValue.tensor:type_name -> modelstream.tfgraph.TensorProto
+	3,  // 22: modelstream.tfgraph.NameAttrList.AttrEntry.value:type_name -> modelstream.tfgraph.AttrValue
+	0,  // 23: modelstream.tfgraph.OpDef.ArgDef.type:type_name -> modelstream.tfgraph.DataType
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_graph_proto_init() }
@@ -917,6 +1286,7 @@ func file_graph_proto_init() {
 		(*AttrValue_Tensor)(nil),
 		(*AttrValue_List)(nil),
 		(*AttrValue_Placeholder)(nil),
+		(*AttrValue_Func)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -924,7 +1294,7 @@ func file_graph_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_graph_proto_rawDesc), len(file_graph_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,511 @@
+package tensorflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/tensorflow/internal/tfpb"
+)
+
+// SavedModelFormatName is the name under which this package registers
+// the SavedModel format: a SavedModel directory sent as a tar archive.
+const SavedModelFormatName = "tensorflow-savedmodel"
+
+// LabelSignature names the signature of a SavedModel that Load serves.
+// Without it, Load serves "serving_default". For a SavedModel,
+// [LabelOutput] names one of the signature's outputs by its key (needed
+// only when the signature has several), and [LabelInputs] and
+// [LabelClasses] work as for a frozen graph.
+const LabelSignature = "tensorflow.signature"
+
+// MaxArchiveBytes bounds the uncompressed size of a SavedModel archive,
+// and so of each of its files. An archive over the bound is refused at
+// load with an error wrapping serving.ErrCorruptModel and
+// serving.ErrTooLarge, after reading at most n+1 uncompressed bytes.
+// Overrides the default of 256 MiB. n must be at least 1. The frozen
+// GraphDef format ignores it.
+func MaxArchiveBytes(n int64) Option { return func(o *options) { o.maxArchive = n } }
+
+func init() {
+	f, err := NewSavedModel()
+	if err != nil {
+		panic(err) // the defaults are valid; this cannot happen
+	}
+	serving.Register(SavedModelFormatName, f)
+}
+
+// savedModelFormat is the SavedModel format. It is immutable and safe for
+// concurrent use.
+type savedModelFormat struct {
+	f format
+}
+
+// NewSavedModel returns the TensorFlow SavedModel format with the given
+// options applied over the defaults, or an error wrapping
+// serving.ErrConfig naming the first invalid option. Every option of
+// [New] applies to the graph a signature computes; [MaxArchiveBytes]
+// bounds the archive. The package registers one with the default
+// options under [SavedModelFormatName].
+func NewSavedModel(opts ...Option) (serving.Format, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &savedModelFormat{f: format{o: o, name: SavedModelFormatName}}, nil
+}
+
+// Load implements serving.Format: d.Bytes is a tar archive (gzip
+// compressed or not) of a SavedModel directory. Load serves the
+// signature named by [LabelSignature] of the MetaGraphDef tagged
+// "serve" (or of the only MetaGraphDef): it feeds the signature's inputs
+// in the order of their keys, substitutes each variable the outputs
+// read by its value in the checkpoint, and compiles what the output
+// depends on as a frozen graph. Errors wrap serving.ErrCorruptModel (a
+// hostile or damaged archive, checkpoint or graph; a missing variable),
+// serving.ErrUnsupportedModel (an op, type or signature this package
+// does not run) or serving.ErrInvalidDescriptor (a label naming no
+// signature or output). Load does not retain d.Bytes.
+func (s *savedModelFormat) Load(ctx context.Context, d serving.Descriptor) (serving.Model, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	files, err := readArchive(d.Bytes, s.f.o.maxArchive)
+	if err != nil {
+		return nil, archiveError(err)
+	}
+	return s.f.compileSavedModel(files, d.Labels)
+}
+
+// callOps are the ops that call a function of the graph's library; Load
+// inlines them.
+var callOps = map[string]bool{"PartitionedCall": true, "StatefulPartitionedCall": true}
+
+func (f *format) compileSavedModel(files *savedModelFiles, labels map[string]string) (*Model, error) {
+	var sm tfpb.SavedModel
+	if err := (proto.UnmarshalOptions{RecursionLimit: 100}).Unmarshal(files.savedModel, &sm); err != nil {
+		return nil, serving.Corrupt(f.name, fmt.Errorf("saved_model.pb is not a SavedModel: %w", err))
+	}
+	mg, err := serveGraph(sm.GetMetaGraphs())
+	if err != nil {
+		return nil, err
+	}
+	sigName := strings.TrimSpace(labels[LabelSignature])
+	if sigName == "" {
+		sigName = "serving_default"
+	}
+	sig, ok := mg.GetSignatureDef()[sigName]
+	if !ok {
+		return nil, fmt.Errorf("%w: the SavedModel has no signature %q (it has %s)", serving.ErrInvalidDescriptor, sigName, keyList(mg.GetSignatureDef()))
+	}
+	outKey := strings.TrimSpace(labels[LabelOutput])
+	if outKey == "" {
+		if len(sig.GetOutputs()) != 1 {
+			return nil, fmt.Errorf("%w: signature %q has %d outputs (%s): name one with label %s", serving.ErrInvalidDescriptor, sigName, len(sig.GetOutputs()), keyList(sig.GetOutputs()), LabelOutput)
+		}
+		for k := range sig.GetOutputs() {
+			outKey = k
+		}
+	}
+	outInfo, ok := sig.GetOutputs()[outKey]
+	if !ok {
+		return nil, fmt.Errorf("%w: signature %q has no output %q (it has %s)", serving.ErrInvalidDescriptor, sigName, outKey, keyList(sig.GetOutputs()))
+	}
+	if len(sig.GetInputs()) == 0 {
+		return nil, serving.Unsupported(f.name, fmt.Errorf("signature %q has no inputs", sigName))
+	}
+
+	fl, err := flatten(mg.GetGraphDef(), f.o.maxNodes)
+	if err != nil {
+		return nil, classify(f.name, err)
+	}
+	inKeys := make([]string, 0, len(sig.GetInputs()))
+	for k := range sig.GetInputs() {
+		inKeys = append(inKeys, k)
+	}
+	slices.Sort(inKeys)
+	// Each input is fed where the signature says: the tensor it names,
+	// whatever computes it in the graph, becomes a placeholder.
+	names := map[int]string{}
+	for _, k := range inKeys {
+		ti := sig.GetInputs()[k]
+		ref, err := fl.tensor(ti, "input", k)
+		if err != nil {
+			return nil, classify(f.name, err)
+		}
+		attr := map[string]*tfpb.AttrValue{
+			"dtype": {Value: &tfpb.AttrValue_Type{Type: ti.GetDtype()}},
+		}
+		if ti.GetTensorShape() != nil {
+			attr["shape"] = &tfpb.AttrValue{Value: &tfpb.AttrValue_Shape{Shape: ti.GetTensorShape()}}
+		} else if sh := fl.placeholderShape(ref); sh != nil {
+			// A signature that declares no shape feeds a placeholder
+			// that does.
+			attr["shape"] = sh
+		}
+		feed := fl.add(&tfpb.NodeDef{Name: fl.fresh("feed/" + k), Op: "Placeholder", Attr: attr})
+		fl.replace(ref, fl.nodes[feed].GetName())
+		names[feed] = k
+	}
+	ref, err := fl.tensor(outInfo, "output", outKey)
+	if err != nil {
+		return nil, classify(f.name, err)
+	}
+	out := fl.add(&tfpb.NodeDef{Name: fl.fresh("output/" + outKey), Op: "Identity", Input: []string{ref}})
+
+	nodes, renamed, err := fl.freeze(out, names, files, &f.o)
+	if err != nil {
+		return nil, classify(f.name, err)
+	}
+	g, err := newGraph(nodes, f.o.maxNodes)
+	if err != nil {
+		return nil, classify(f.name, err)
+	}
+	return f.compileGraph(g, len(nodes)-1, labels, renamed)
+}
+
+// serveGraph picks the MetaGraphDef tagged "serve", or the only one.
+func serveGraph(mgs []*tfpb.MetaGraphDef) (*tfpb.MetaGraphDef, error) {
+	if len(mgs) == 0 {
+		return nil, serving.Corrupt(SavedModelFormatName, errors.New("the SavedModel has no MetaGraphDef"))
+	}
+	if len(mgs) == 1 {
+		return mgs[0], nil
+	}
+	for _, mg := range mgs {
+		if slices.Contains(mg.GetMetaInfoDef().GetTags(), "serve") {
+			return mg, nil
+		}
+	}
+	return nil, serving.Unsupported(SavedModelFormatName, fmt.Errorf("the SavedModel has %d MetaGraphDefs and none is tagged \"serve\"", len(mgs)))
+}
+
+func keyList[V any](m map[string]V) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, strconv.Quote(k))
+	}
+	slices.Sort(keys)
+	if len(keys) == 0 {
+		return "none"
+	}
+	return strings.Join(keys, ", ")
+}
+
+// flat is a graph with every function call inlined: each node input is
+// "name", "name:port" or "^name", as in a GraphDef.
+type flat struct {
+	nodes []*tfpb.NodeDef
+	index map[string]int
+	// alias maps a call node's output "call:k" to the tensor of the
+	// inlined function that returns it.
+	alias map[string]string
+}
+
+func (fl *flat) add(n *tfpb.NodeDef) int {
+	fl.index[n.GetName()] = len(fl.nodes)
+	fl.nodes = append(fl.nodes, n)
+	return len(fl.nodes) - 1
+}
+
+// fresh returns name, or name with a suffix, that no node has.
+func (fl *flat) fresh(name string) string {
+	if _, taken := fl.index[name]; !taken {
+		return name
+	}
+	for i := 1; ; i++ {
+		s := name + "_" + strconv.Itoa(i)
+		if _, taken := fl.index[s]; !taken {
+			return s
+		}
+	}
+}
+
+// canon returns the tensor input s denotes as "name:port", following the
+// outputs of inlined calls.
+func (fl *flat) canon(s string) string {
+	name, port, _ := splitInput(s)
+	ref := name + ":" + strconv.Itoa(port)
+	for range len(fl.alias) + 1 {
+		a, ok := fl.alias[ref]
+		if !ok {
+			return ref
+		}
+		name, port, _ = splitInput(a)
+		ref = name + ":" + strconv.Itoa(port)
+	}
+	return ref
+}
+
+// tensor resolves the tensor a signature input or output names.
+func (fl *flat) tensor(ti *tfpb.TensorInfo, what, key string) (string, error) {
+	if ti.GetName() == "" {
+		return "", unsupported("signature %s %q is not a dense tensor (sparse and composite tensors are not supported)", what, key)
+	}
+	name, _, control := splitInput(ti.GetName())
+	if _, ok := fl.index[name]; !ok || control {
+		return "", fmt.Errorf("signature %s %q names tensor %q, which no node of the graph computes", what, key, ti.GetName())
+	}
+	return fl.canon(ti.GetName()), nil
+}
+
+// placeholderShape returns the shape attribute of the placeholder whose
+// output is tensor ref, or nil.
+func (fl *flat) placeholderShape(ref string) *tfpb.AttrValue {
+	name, port, _ := splitInput(ref)
+	n := fl.nodes[fl.index[name]]
+	if port != 0 || (n.GetOp() != "Placeholder" && n.GetOp() != "PlaceholderWithDefault") {
+		return nil
+	}
+	return n.GetAttr()["shape"]
+}
+
+// replace makes every node that reads tensor ref read node name instead.
+func (fl *flat) replace(ref, name string) {
+	for _, n := range fl.nodes {
+		for i, s := range n.GetInput() {
+			if !strings.HasPrefix(s, "^") && fl.canon(s) == ref {
+				n.Input[i] = name
+			}
+		}
+	}
+}
+
+// maxCallDepth bounds the nesting of inlined function calls, which also
+// stops a function that calls itself.
+const maxCallDepth = 32
+
+// flatten copies the nodes of gd and inlines every call of a library
+// function, recursively, into nodes named "call/node". At most maxNodes
+// nodes result.
+func flatten(gd *tfpb.GraphDef, maxNodes int) (*flat, error) {
+	lib := map[string]*tfpb.FunctionDef{}
+	for _, fn := range gd.GetLibrary().GetFunction() {
+		lib[fn.GetSignature().GetName()] = fn
+	}
+	fl := &flat{index: map[string]int{}, alias: map[string]string{}}
+	if len(gd.GetNode()) > maxNodes {
+		return nil, fmt.Errorf("GraphDef has %d nodes, more than the limit of %d (MaxNodes)", len(gd.GetNode()), maxNodes)
+	}
+	type call struct{ node, depth int }
+	var calls []call
+	for _, n := range gd.GetNode() {
+		if n.GetName() == "" {
+			return nil, errors.New("a node has no name")
+		}
+		if _, dup := fl.index[n.GetName()]; dup {
+			return nil, fmt.Errorf("two nodes are named %q", n.GetName())
+		}
+		i := fl.add(proto.CloneOf(n))
+		if callOps[n.GetOp()] {
+			calls = append(calls, call{i, 1})
+		}
+	}
+	for len(calls) > 0 {
+		c := calls[0]
+		calls = calls[1:]
+		cn := fl.nodes[c.node]
+		if c.depth > maxCallDepth {
+			return nil, fmt.Errorf("function calls nest deeper than %d at node %q", maxCallDepth, cn.GetName())
+		}
+		fname := cn.GetAttr()["f"].GetFunc().GetName()
+		fn, ok := lib[fname]
+		if !ok {
+			return nil, fmt.Errorf("node %q calls function %q, which the graph's library does not define", cn.GetName(), fname)
+		}
+		sigd := fn.GetSignature()
+		var args []string
+		for _, s := range cn.GetInput() {
+			if !strings.HasPrefix(s, "^") {
+				args = append(args, s)
+			}
+		}
+		if len(args) != len(sigd.GetInputArg()) {
+			return nil, fmt.Errorf("node %q passes %d inputs to function %q, which takes %d", cn.GetName(), len(args), fname, len(sigd.GetInputArg()))
+		}
+		argOf := map[string]string{}
+		for i, a := range sigd.GetInputArg() {
+			if a.GetNumberAttr() != "" || a.GetTypeListAttr() != "" {
+				return nil, unsupported("function %q takes a list argument %q", fname, a.GetName())
+			}
+			argOf[a.GetName()] = args[i]
+		}
+		if len(fl.nodes)+len(fn.GetNodeDef()) > maxNodes {
+			return nil, fmt.Errorf("the graph with its function calls inlined has more than %d nodes (MaxNodes)", maxNodes)
+		}
+		prefix := cn.GetName() + "/"
+		// resolve turns an input of the function body into one of the
+		// flat graph: an argument becomes what the call passes, and
+		// "node:arg:k" becomes output k of the inlined node.
+		resolve := func(s string) (string, error) {
+			control := strings.HasPrefix(s, "^")
+			s = strings.TrimPrefix(s, "^")
+			parts := strings.Split(s, ":")
+			switch {
+			case len(parts) == 1 && !control:
+				a, ok := argOf[s]
+				if !ok {
+					return "", fmt.Errorf("function %q reads %q, which is not one of its arguments", fname, s)
+				}
+				return a, nil
+			case len(parts) == 1:
+				return "^" + prefix + s, nil
+			case len(parts) == 3 && !control:
+				k, err := strconv.Atoi(parts[2])
+				if err != nil || k < 0 {
+					return "", fmt.Errorf("function %q reads %q: bad output index", fname, s)
+				}
+				return prefix + parts[0] + ":" + strconv.Itoa(k), nil
+			}
+			return "", fmt.Errorf("function %q reads %q: not an input of a function body", fname, s)
+		}
+		for _, bn := range fn.GetNodeDef() {
+			n := proto.CloneOf(bn)
+			n.Name = prefix + bn.GetName()
+			if _, dup := fl.index[n.GetName()]; dup {
+				return nil, fmt.Errorf("inlining function %q into node %q repeats node name %q", fname, cn.GetName(), n.GetName())
+			}
+			for i, s := range n.GetInput() {
+				r, err := resolve(s)
+				if err != nil {
+					return nil, err
+				}
+				n.Input[i] = r
+			}
+			j := fl.add(n)
+			if callOps[n.GetOp()] {
+				calls = append(calls, call{j, c.depth + 1})
+			}
+		}
+		for k, a := range sigd.GetOutputArg() {
+			ret, ok := fn.GetRet()[a.GetName()]
+			if !ok {
+				return nil, fmt.Errorf("function %q returns nothing for output %q", fname, a.GetName())
+			}
+			r, err := resolve(ret)
+			if err != nil {
+				return nil, err
+			}
+			fl.alias[cn.GetName()+":"+strconv.Itoa(k)] = r
+		}
+		// The call itself computes nothing now: a node that waited on it
+		// waits on nothing.
+		fl.nodes[c.node] = &tfpb.NodeDef{Name: cn.GetName(), Op: "NoOp"}
+	}
+	// Point every read of a call's output at the tensor it returns.
+	for _, n := range fl.nodes {
+		for i, s := range n.GetInput() {
+			if !strings.HasPrefix(s, "^") {
+				n.Input[i] = fl.canon(s)
+			}
+		}
+	}
+	return fl, nil
+}
+
+// freeze returns the nodes output node out depends on, as a frozen
+// graph ending with out: variables become constants holding their
+// checkpoint values, reads of variables become Identity nodes, and
+// control inputs are dropped (a frozen graph has no effects to order).
+// names maps feed node indexes to input names; the result maps the same
+// feeds by their index in the returned nodes.
+func (fl *flat) freeze(out int, names map[int]string, files *savedModelFiles, o *options) ([]*tfpb.NodeDef, map[int]string, error) {
+	reach := make([]bool, len(fl.nodes))
+	reach[out] = true
+	stack := []int{out}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		n := fl.nodes[i]
+		switch n.GetOp() {
+		case "VariableV2", "Variable", "VarHandleOp":
+			continue // a variable's inputs (none, usually) are not read
+		}
+		for _, s := range n.GetInput() {
+			if strings.HasPrefix(s, "^") {
+				continue
+			}
+			name, _, _ := splitInput(s)
+			j, ok := fl.index[name]
+			if !ok {
+				return nil, nil, fmt.Errorf("node %q reads %q, which is not a node of the graph", n.GetName(), s)
+			}
+			if !reach[j] {
+				reach[j] = true
+				stack = append(stack, j)
+			}
+		}
+	}
+	var keys map[string]string
+	var bundle *bundleIndex
+	var nodes []*tfpb.NodeDef
+	renamed := map[int]string{}
+	for i, n := range fl.nodes {
+		if !reach[i] {
+			continue
+		}
+		var inputs []string
+		for _, s := range n.GetInput() {
+			if !strings.HasPrefix(s, "^") {
+				inputs = append(inputs, s)
+			}
+		}
+		m := &tfpb.NodeDef{Name: n.GetName(), Op: n.GetOp(), Input: inputs, Attr: n.GetAttr()}
+		switch n.GetOp() {
+		case "VariableV2", "Variable", "VarHandleOp":
+			if bundle == nil {
+				if files.index == nil {
+					return nil, nil, fmt.Errorf("node %q (%s): %w", n.GetName(), n.GetOp(), errNoVariables)
+				}
+				var err error
+				if bundle, err = readBundleIndex(files.index, o.maxNodes, int(min(o.maxArchive, 1<<30))); err != nil {
+					return nil, nil, err
+				}
+				keys = restoreKeys(fl.nodes, fl.index)
+			}
+			key, ok := keys[n.GetName()]
+			if !ok {
+				// Without a restore op to say, a variable is saved under
+				// its own name, as tf.compat.v1.train.Saver does.
+				key = n.GetName()
+				if sn := string(n.GetAttr()["shared_name"].GetS()); sn != "" && bundle.entries[key] == nil {
+					key = sn
+				}
+			}
+			tp, err := bundle.tensorProto(key, files.shards)
+			if err != nil {
+				return nil, nil, &nodeError{node: n.GetName(), op: n.GetOp(), err: err}
+			}
+			if want, ok := n.GetAttr()["dtype"]; ok && want.GetType() != tp.GetDtype() {
+				return nil, nil, &nodeError{node: n.GetName(), op: n.GetOp(), err: fmt.Errorf("the variable is %s, its checkpoint value %q is %s", protoTypeName(want.GetType()), key, protoTypeName(tp.GetDtype()))}
+			}
+			m = &tfpb.NodeDef{Name: n.GetName(), Op: "Const", Attr: map[string]*tfpb.AttrValue{
+				"dtype": {Value: &tfpb.AttrValue_Type{Type: tp.GetDtype()}},
+				"value": {Value: &tfpb.AttrValue_Tensor{Tensor: tp}},
+			}}
+		case "ReadVariableOp", "PlaceholderWithDefault":
+			m.Op = "Identity"
+			if len(inputs) != 1 {
+				return nil, nil, fmt.Errorf("node %q (%s) has %d inputs", n.GetName(), n.GetOp(), len(inputs))
+			}
+		case "Placeholder":
+			if _, fed := names[i]; !fed {
+				return nil, nil, unsupported("the signature's output reads placeholder %q, which the signature does not feed", n.GetName())
+			}
+			renamed[len(nodes)] = names[i]
+		}
+		if i == out {
+			continue // appended last
+		}
+		nodes = append(nodes, m)
+	}
+	n := fl.nodes[out]
+	nodes = append(nodes, &tfpb.NodeDef{Name: n.GetName(), Op: n.GetOp(), Input: n.GetInput()})
+	return nodes, renamed, nil
+}
