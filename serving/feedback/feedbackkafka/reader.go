@@ -215,6 +215,10 @@ type checkpoint struct {
 	Offsets map[string]int64           `json:"offsets"`
 	Join    json.RawMessage            `json:"join"`
 	States  map[string]json.RawMessage `json:"states,omitempty"`
+	// Binary holds the states whose encoding is not JSON, as they were
+	// encoded (base64 in the file), apart from States so that a state
+	// whose own encoding is a JSON string is never mistaken for one.
+	Binary map[string][]byte `json:"binary_states,omitempty"`
 }
 
 func posKey(topic string, p int32) string { return topic + "/" + strconv.Itoa(int(p)) }
@@ -270,7 +274,9 @@ func (r *Reader) restore() (map[string]int64, error) {
 	for name, s := range r.o.states {
 		raw, ok := c.States[name]
 		if !ok {
-			continue // a state added since: it starts afresh
+			if raw, ok = c.Binary[name]; !ok {
+				continue // a state added since: it starts afresh
+			}
 		}
 		prev, err := s.MarshalBinary()
 		if err != nil {
@@ -296,7 +302,7 @@ func (r *Reader) save(offsets map[string]int64) error {
 	if r.o.path == "" {
 		return nil
 	}
-	c := checkpoint{Offsets: offsets, States: map[string]json.RawMessage{}}
+	c := checkpoint{Offsets: offsets, States: map[string]json.RawMessage{}, Binary: map[string][]byte{}}
 	var err error
 	if c.Join, err = r.join.MarshalBinary(); err != nil {
 		return err
@@ -306,10 +312,11 @@ func (r *Reader) save(offsets map[string]int64) error {
 		if err != nil {
 			return fmt.Errorf("feedbackkafka: state %q: %w", name, err)
 		}
-		if !json.Valid(b) { // keep the file JSON: wrap other encodings as a string
-			b, _ = json.Marshal(b)
+		if json.Valid(b) {
+			c.States[name] = b
+		} else {
+			c.Binary[name] = b
 		}
-		c.States[name] = b
 	}
 	data, err := json.Marshal(c)
 	if err != nil {

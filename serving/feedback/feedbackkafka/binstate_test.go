@@ -1,0 +1,72 @@
+package feedbackkafka
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/modelstream/modelstream/internal/atomicfile/crashfs"
+	"github.com/modelstream/modelstream/serving/feedback"
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+)
+
+// binState is a Stateful whose encoding is not JSON.
+type binState struct{ b []byte }
+
+func (s *binState) MarshalBinary() ([]byte, error) { return bytes.Clone(s.b), nil }
+func (s *binState) UnmarshalBinary(b []byte) error { s.b = bytes.Clone(b); return nil }
+
+// TestCheckpointRestoresBinaryStates: a state whose MarshalBinary is not
+// JSON (a gob, a protobuf) comes back from the checkpoint as it was
+// saved, and so does one that is JSON, even a JSON string. The save
+// wrapped a binary encoding as a base64 JSON string to keep the file
+// JSON, but the restore handed that string to UnmarshalBinary: the
+// state came back as its base64 text, or, for a state that checks what
+// it reads, every restart failed with ErrCorruptState.
+func TestCheckpointRestoresBinaryStates(t *testing.T) {
+	c := kafkatest.New(t)
+	cfg, err := kafka.NewConfig(c.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "/feedback/cp.json"
+	withFS(t, crashfs.New())
+	states := map[string][]byte{
+		"gob":    {0x0e, 0xff, 0x81, 0x03, 0x01, 0x01, 0x00},
+		"json":   []byte(`{"n":1}`),
+		"string": []byte(`"AAEC"`), // JSON, and also what a wrapped binary state looks like
+		"empty":  {},
+	}
+	newReader := func(fill bool) (*Reader, map[string]*binState) {
+		j, _ := feedback.NewJoiner(time.Minute, 10)
+		opts := []Option{Checkpoint(path, time.Hour)}
+		got := map[string]*binState{}
+		for name, b := range states {
+			s := &binState{}
+			if fill {
+				s.b = bytes.Clone(b)
+			}
+			got[name] = s
+			opts = append(opts, Save(name, s))
+		}
+		r, err := NewReader(cfg, "s", "l", j, func(feedback.Match) error { return nil }, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, got
+	}
+	r, _ := newReader(true)
+	if err := r.save(map[string]int64{"s/0": 1}); err != nil {
+		t.Fatal(err)
+	}
+	restarted, got := newReader(false)
+	if _, err := restarted.restore(); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	for name, want := range states {
+		if !bytes.Equal(got[name].b, want) {
+			t.Errorf("state %q restored as %q, saved as %q", name, got[name].b, want)
+		}
+	}
+}
