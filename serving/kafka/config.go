@@ -45,6 +45,7 @@ type Config struct {
 	sasl     *sasl
 	logger   *slog.Logger
 	tune     func(*sarama.Config)
+	retry    time.Duration // see RetryTimeout
 }
 
 type sasl struct{ user, password string }
@@ -90,7 +91,7 @@ func Sarama(fn func(*sarama.Config)) Option { return configOption(func(c *Config
 // error wrapping serving.ErrConfig, and so is a sarama configuration
 // that does not validate.
 func NewConfig(brokers []string, opts ...Option) (*Config, error) {
-	c := &Config{brokers: slices.Clone(brokers), clientID: "modelstream", logger: slog.Default()}
+	c := &Config{brokers: slices.Clone(brokers), clientID: "modelstream", logger: slog.Default(), retry: defaultRetryTimeout}
 	for _, o := range opts {
 		o.applyConfig(c)
 	}
@@ -105,6 +106,8 @@ func NewConfig(brokers []string, opts ...Option) (*Config, error) {
 		return nil, configErr("Logger(nil)")
 	case c.sasl != nil && c.sasl.user == "":
 		return nil, configErr("SASL: empty user")
+	case c.retry <= 0:
+		return nil, configErr("RetryTimeout(%v): must be positive", c.retry)
 	}
 	if _, err := c.SaramaConfig(nil); err != nil {
 		return nil, err
@@ -129,18 +132,18 @@ func (c *Config) Logger() *slog.Logger { return c.logger }
 // producers with acks from all in-sync replicas and one request in
 // flight per broker, which sarama requires for idempotence and which
 // keeps the order of messages per partition; no automatic offset
-// commits, and a new consumer group starts at the oldest offset.
+// commits, and a new consumer group starts at the oldest offset; retries
+// and backoffs that ride out an outage of [RetryTimeout].
 func (c *Config) SaramaConfig(client func(*sarama.Config)) (*sarama.Config, error) {
 	s := sarama.NewConfig()
 	s.Version = DefaultVersion
 	s.ClientID = c.clientID
 	s.Metadata.Retry.Backoff = 100 * time.Millisecond
+	applyRetry(s, c.retry)
 
 	s.Producer.Idempotent = true
 	s.Producer.RequiredAcks = sarama.WaitForAll
 	s.Net.MaxOpenRequests = 1
-	s.Producer.Retry.Max = 10
-	s.Producer.Retry.Backoff = 100 * time.Millisecond
 	s.Producer.Return.Successes = true
 	s.Producer.Return.Errors = true
 

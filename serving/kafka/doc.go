@@ -147,6 +147,18 @@
 // the coordinators); and outputs held back until the commit.
 // BenchmarkExactlyOnce measures it against at-least-once.
 //
+// # Failover
+//
+// A broker failover, a leader election or a coordinator move that ends
+// within [RetryTimeout] (30 s by default) does not stop Source.Run: the
+// Sink retries each write in order, with a growing backoff, and waits
+// for the partition's new leader; the Source joins its group again
+// when it lost its session; the ModelFeed resumes where it was. Nothing
+// is committed past a write not yet acknowledged, so an outage costs
+// latency, never a record. An outage that lasts longer stops Run with
+// an error wrapping [ErrUnavailable], and the records whose writes did
+// not make it are read again by the partition's next owner.
+//
 // # Throughput
 //
 // BenchmarkPipeline compares the whole pipeline (consume, decode, score a

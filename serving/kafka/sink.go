@@ -75,7 +75,10 @@ func NewSink(cfg *Config, opts ...SinkOption) (*Sink, error) {
 	case o.dlq == "":
 		return nil, configErr("DeadLetterTopic: empty topic")
 	}
-	sc, err := cfg.SaramaConfig(sinkDefaults)
+	sc, err := cfg.SaramaConfig(func(c *sarama.Config) {
+		sinkDefaults(c)
+		applyLeaderRetry(c, cfg.retry)
+	})
 	if err != nil {
 		return nil, err
 	}

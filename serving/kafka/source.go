@@ -79,10 +79,12 @@ type SourceStats struct {
 //
 // A record that fails to decode or score goes to the dead-letter topic
 // and the pipeline moves on; so does one on which the Codec or the Scorer
-// panics (see [ErrPanic]). If Kafka refuses a write after the
-// producer's retries, the partition stops marking offsets at that record
-// and Run stops with the error: the record will be read again by whoever
-// owns the partition next.
+// panics (see [ErrPanic]). If Kafka refuses a write, or is still
+// unavailable after [RetryTimeout], the partition stops marking offsets
+// at that record and Run stops with the error (wrapping [ErrUnavailable]
+// in the second case): the record will be read again by whoever owns the
+// partition next. A Source that lost its consumer group session joins
+// again, and gives up the same way after RetryTimeout without one.
 //
 // A Source is safe for concurrent use; Run may be called once.
 type Source struct {
@@ -93,6 +95,7 @@ type Source struct {
 	scorer  serving.Scorer
 	sink    *Sink
 	cfg     *sarama.Config
+	retry   time.Duration // the Config's RetryTimeout
 
 	ran     atomic.Bool
 	crashed chan struct{} // closed by crash, for tests of abrupt stops
@@ -100,6 +103,7 @@ type Source struct {
 
 	errOnce  sync.Once
 	err      error
+	halted   atomic.Bool // set by fail: write nothing more
 	cancelMu sync.Mutex
 	cancel   context.CancelFunc
 
@@ -186,7 +190,7 @@ func NewSource(cfg *Config, group string, scorer serving.Scorer, sink *Sink, opt
 			return nil, err
 		}
 	}
-	return &Source{o: o, log: cfg.logger, brokers: cfg.Brokers(), group: group, scorer: scorer, sink: sink, cfg: sc, crashed: make(chan struct{})}, nil
+	return &Source{o: o, log: cfg.logger, brokers: cfg.Brokers(), group: group, scorer: scorer, sink: sink, cfg: sc, retry: cfg.retry, crashed: make(chan struct{})}, nil
 }
 
 // Stats returns the Source's counters.
@@ -257,12 +261,17 @@ func (s *Source) Run(ctx context.Context) error {
 		})
 	}
 	h := &handler{s: s, work: work}
+	h.lastSession.Store(time.Now().UnixNano())
 	for ctx.Err() == nil {
 		if err := group.Consume(ctx, s.o.topics, h); err != nil {
 			if errors.Is(err, sarama.ErrClosedConsumerGroup) {
 				break
 			}
 			s.log.Warn("kafka source: consume", "group", s.group, "err", err)
+			if err := s.sessionLost(h, err); err != nil {
+				s.fail(err)
+				break
+			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(250 * time.Millisecond):
@@ -291,6 +300,7 @@ func (s *Source) Run(ctx context.Context) error {
 func (s *Source) fail(err error) {
 	s.errOnce.Do(func() {
 		s.err = err
+		s.halted.Store(true)
 		s.log.Error("kafka source: stopping", "err", err)
 		s.cancelMu.Lock()
 		s.cancel()
@@ -439,11 +449,14 @@ type handler struct {
 	lags   map[topicPartition]func() int64
 	stop   chan struct{}
 	ticker sync.WaitGroup
+
+	lastSession atomic.Int64 // when a session last started or ended, in Unix ns
 }
 
 // Setup starts the session's periodic commits.
 func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	h.s.joined.Store(true)
+	h.lastSession.Store(time.Now().UnixNano())
 	h.marked = map[topicPartition]int64{}
 	h.lags = map[topicPartition]func() int64{}
 	h.stop = make(chan struct{})
@@ -468,6 +481,7 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 // Cleanup stops the periodic commits and commits what was marked, unless
 // the Source crashed.
 func (h *handler) Cleanup(sess sarama.ConsumerGroupSession) error {
+	defer h.lastSession.Store(time.Now().UnixNano())
 	close(h.stop)
 	h.ticker.Wait()
 	if !h.s.isCrashed() {
@@ -606,7 +620,9 @@ func (h *handler) write(p *pipe, acking chan<- *batch) {
 		if s.isCrashed() {
 			return
 		}
-		if abandoned {
+		if abandoned || s.halted.Load() {
+			// After a fatal error, nothing more is written: it would
+			// only hold Run up, and be read again anyway.
 			s.o.tracer.abandon(b.items)
 			p.release(len(b.items))
 			continue
@@ -653,7 +669,7 @@ func (h *handler) mark(sess sarama.ConsumerGroupSession, p *pipe, acking <-chan 
 		if b.werr != nil {
 			failed = true
 			good = b.items[:b.werrAt]
-			s.fail(fmt.Errorf("kafka: source: %s/%d offset %d: %w", tp.Topic, tp.Partition, b.items[b.werrAt].msg.Offset, b.werr))
+			s.fail(writeFailed(tp, b.items[b.werrAt].msg.Offset, b.werr))
 		}
 		if len(good) == 0 {
 			continue
