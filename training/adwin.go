@@ -116,10 +116,10 @@ func (a *ADWIN) Len() int64 { return a.st.Width }
 // Mean returns the mean of the current window, or NaN when empty.
 func (a *ADWIN) Mean() float64 { return a.st.Total / float64(a.st.Width) }
 
-// Add implements Detector. A NaN or ±Inf value is skipped: it has no
-// usable size, and would make the window's total non-finite for good.
+// Add implements Detector. A NaN, ±Inf or a value beyond ±1e100 is
+// skipped (see [Detector]).
 func (a *ADWIN) Add(x float64) bool {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
+	if !usable(x) {
 		return false
 	}
 	a.insert(x)

@@ -9,8 +9,11 @@ import (
 // loss or 0/1 error, and reports when their mean has drifted upward.
 // Add returns true on the record at which drift is detected; the
 // detector then starts afresh by itself. PageHinkley and ADWIN skip a
-// NaN or ±Inf value (an infinite loss). Detectors are not safe for
-// concurrent use.
+// NaN, an infinite value (an infinite loss) and a value beyond ±1e100
+// (a squared loss of a prediction off by 1e50 or more): such a value
+// has no usable size, and would make their sums or variance overflow to
+// ±Inf for good, so that they never fire again and cannot be
+// checkpointed. Detectors are not safe for concurrent use.
 type Detector interface {
 	// Add observes x and reports whether drift was detected.
 	Add(x float64) bool
@@ -101,10 +104,10 @@ func NewPageHinkley(opts ...PageHinkleyOption) (*PageHinkley, error) {
 	return p, nil
 }
 
-// Add implements Detector. A NaN or ±Inf value is skipped: it has no
-// usable size, and would make the running mean non-finite for good.
+// Add implements Detector. A NaN, ±Inf or a value beyond ±1e100 is
+// skipped (see [Detector]).
 func (p *PageHinkley) Add(x float64) bool {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
+	if !usable(x) {
 		return false
 	}
 	p.st.N++
@@ -129,3 +132,12 @@ func (p *PageHinkley) MarshalBinary() ([]byte, error) { return json.Marshal(p.st
 
 // UnmarshalBinary restores what MarshalBinary encoded.
 func (p *PageHinkley) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, &p.st) }
+
+// maxDetectorValue bounds the values PageHinkley and ADWIN take: the
+// square of a difference of two of them, times a window's length, stays
+// far from overflowing.
+const maxDetectorValue = 1e100
+
+// usable reports whether a detector can take x: finite and within
+// ±maxDetectorValue.
+func usable(x float64) bool { return math.Abs(x) <= maxDetectorValue }
