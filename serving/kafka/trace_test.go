@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 	"go.opentelemetry.io/otel/attribute"
@@ -14,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 	"github.com/modelstream/modelstream/serving/wire"
@@ -155,8 +158,15 @@ func countProcess(sr *tracetest.SpanRecorder) int {
 // its score's or dead letter's: same trace, the output's parent span is
 // the recorded send span, whose parent is the record's process span,
 // whose parent is the input's span. The spans carry the model, the
-// Switch's decision, the dead letters and the errors.
+// Switch's decision, the dead letters and the errors. It runs at least
+// once and exactly once, whose transactional producers write the
+// outputs.
 func TestTracingPropagates(t *testing.T) {
+	t.Run("at-least-once", func(t *testing.T) { testTracingPropagates(t) })
+	t.Run("exactly-once", func(t *testing.T) { testTracingPropagates(t, kafka.ExactlyOnce()) })
+}
+
+func testTracingPropagates(t *testing.T, opts ...kafka.SourceOption) {
 	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1))
 	srv := newServer(t)
 	ref, err := srv.Activate(context.Background(), linearModel(t, "m", 4, 3, 1))
@@ -188,7 +198,7 @@ func TestTracingPropagates(t *testing.T) {
 		{Key: []byte("e"), Value: []byte("[4,4,4]"), Headers: traceHeaders("00-not-a-trace-01", "")},
 	}
 	c.Produce(t, kafka.DefaultDataTopic, inputs...)
-	startSource(t, c, "traced", sw, kafka.TracerProvider(tp))
+	startSource(t, c, "traced", sw, append(opts, kafka.TracerProvider(tp))...)
 
 	out := map[int64]*sarama.ConsumerMessage{} // by input offset
 	for _, m := range scores.next(t, 3) {
@@ -418,5 +428,62 @@ func TestTracingBatches(t *testing.T) {
 	t.Logf("%d of %d scores were scored in batches of more than one", batched, n-4)
 	if batched == 0 {
 		t.Error("no record was scored in a batch: the test does not exercise the batch path")
+	}
+}
+
+// TestTracingAbandoned: records abandoned at shutdown (a Scorer stuck
+// past the drain timeout, and the records after it) end their process
+// spans, marked so, with no send span; none is left open, and the
+// records before them end as scored.
+func TestTracingAbandoned(t *testing.T) {
+	const n, stuckAt = 50, 20
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1))
+	srv := newServer(t)
+	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	keys, vals := records(0, n)
+	produce(t, c, kafka.DefaultDataTopic, keys, vals)
+	stuck := make(chan struct{})
+	var once sync.Once
+	scorer := serving.ScorerFunc(func(ctx context.Context, r serving.Record) (serving.Result, error) {
+		if r.Features[0] == stuckAt {
+			once.Do(func() { close(stuck) })
+			<-ctx.Done()
+			return serving.Result{}, ctx.Err()
+		}
+		return srv.Model("m").Score(ctx, r)
+	})
+	sr, tp := recorder()
+	r := startSource(t, c, "abandon", scorer, kafka.DrainTimeout(50*time.Millisecond), kafka.TracerProvider(tp))
+	select {
+	case <-stuck:
+	case <-time.After(time.Minute):
+		t.Fatal("the stuck record was never scored")
+	}
+	r.stop(t)
+
+	started := 0
+	for _, s := range sr.Started() {
+		if strings.HasPrefix(s.Name(), "process ") {
+			started++
+		}
+	}
+	x := indexSpans(t, sr.Ended())
+	ended := 0
+	for _, proc := range x.spans {
+		if !strings.HasPrefix(proc.Name(), "process ") {
+			continue
+		}
+		ended++
+		off := attrs(proc)["messaging.kafka.offset"].AsInt64()
+		abandoned := len(proc.Events()) > 0 && strings.HasPrefix(proc.Events()[len(proc.Events())-1].Name, "abandoned")
+		sends := x.children(proc, "send "+kafka.DefaultScoresTopic)
+		if (off >= stuckAt) != abandoned || (len(sends) == 1) == abandoned {
+			t.Errorf("offset %d: abandoned %v, %d send spans", off, abandoned, len(sends))
+		}
+	}
+	if started < stuckAt+1 || ended != started {
+		t.Errorf("%d process spans started, %d ended", started, ended)
 	}
 }
