@@ -207,13 +207,16 @@ func parseNumber(b []byte) (float64, error) {
 }
 
 // pow10 holds the powers of ten that a float64 represents exactly.
-var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
 // parseShort parses the common numbers of records fast: an optional
-// minus, digits, and optionally a point and more digits, 15 digits at
-// most and no exponent. Such a number is m / 10^k with m below 2^53 and
-// 10^k exact, so one division rounds it correctly, to the float64 that
-// strconv.ParseFloat returns. Anything else is left to the caller.
+// minus, digits, optionally a point and more digits, and optionally an
+// exponent, with 15 digits at most before the exponent. Such a number
+// is m * 10^k with m below 2^53; when |k| <= 22, 10^k is exact too, and
+// one multiplication or division rounds correctly, to the float64 that
+// strconv.ParseFloat returns (Clinger's fast path). Anything else is
+// left to the caller.
 func parseShort(b []byte) (float64, bool) {
 	i, neg := 0, false
 	if len(b) > 0 && b[0] == '-' {
@@ -223,23 +226,56 @@ func parseShort(b []byte) (float64, bool) {
 	digits, frac, point := 0, 0, false
 	for ; i < len(b); i++ {
 		c := b[i]
-		switch {
-		case c >= '0' && c <= '9':
+		if c >= '0' && c <= '9' {
 			m = m*10 + uint64(c-'0')
 			digits++
 			if point {
 				frac++
 			}
-		case c == '.' && !point && digits > 0:
-			point = true
-		default:
-			return 0, false
+			continue
 		}
+		if c == '.' && !point && digits > 0 {
+			point = true
+			continue
+		}
+		break
 	}
 	if digits == 0 || digits > 15 || point && frac == 0 {
 		return 0, false
 	}
-	f := float64(m) / pow10[frac]
+	k := -frac
+	if i < len(b) {
+		if b[i] != 'e' && b[i] != 'E' {
+			return 0, false
+		}
+		i++
+		eneg := false
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			eneg = b[i] == '-'
+			i++
+		}
+		e, edigits := 0, 0
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9' && edigits < 4; i++ {
+			e = e*10 + int(b[i]-'0')
+			edigits++
+		}
+		if edigits == 0 || i < len(b) {
+			return 0, false
+		}
+		if eneg {
+			e = -e
+		}
+		k += e
+	}
+	var f float64
+	switch {
+	case k >= 0 && k < len(pow10):
+		f = float64(m) * pow10[k]
+	case k < 0 && -k < len(pow10):
+		f = float64(m) / pow10[-k]
+	default:
+		return 0, false
+	}
 	if neg {
 		f = -f
 	}

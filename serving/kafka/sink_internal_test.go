@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 
@@ -173,7 +174,7 @@ func BenchmarkAppendCompact(b *testing.B) {
 // FuzzParseShort: the fast path of parseNumber returns what
 // strconv.ParseFloat returns, bit for bit, for every number it takes.
 func FuzzParseShort(f *testing.F) {
-	for _, s := range []string{"0", "-0", "1.25", "-3", "0.1", "123456789012345", "9007199254740993", "0.000000000000001", "1.", ".5", "01", "-", "1e5"} {
+	for _, s := range []string{"0", "-0", "1.25", "-3", "0.1", "123456789012345", "9007199254740993", "0.000000000000001", "1.", ".5", "01", "-", "1e5", "4e-2", "1.5E+22", "9e22", "123456789012345e-22", "1e-23", "1e", "1e+", "0e999", "-0.0e-0"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -251,4 +252,42 @@ func BenchmarkParseArray(b *testing.B) {
 			parseArraySlow(v)
 		}
 	})
+}
+
+// TestParseShortAgreesWithStrconv draws numbers of the shapes the fast
+// path takes, near its limits (15 digits, exponents up to ±30), and
+// checks each against strconv.ParseFloat, bit for bit.
+func TestParseShortAgreesWithStrconv(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	taken := 0
+	for range 200_000 {
+		var b []byte
+		if r.IntN(2) == 0 {
+			b = append(b, '-')
+		}
+		n := 1 + r.IntN(16)
+		for range n {
+			b = append(b, byte('0'+r.IntN(10)))
+		}
+		if p := r.IntN(n + 1); p > 0 && p < n {
+			b = append(b[:len(b)-n+p], append([]byte{'.'}, b[len(b)-n+p:]...)...)
+		}
+		if r.IntN(2) == 0 {
+			b = append(b, "eE"[r.IntN(2)])
+			b = append(b, []string{"", "+", "-"}[r.IntN(3)]...)
+			b = strconv.AppendInt(b, int64(r.IntN(31)), 10)
+		}
+		got, ok := parseShort(b)
+		if !ok {
+			continue
+		}
+		taken++
+		want, err := strconv.ParseFloat(string(b), 64)
+		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("%s: fast %v, strconv %v, %v", b, got, want, err)
+		}
+	}
+	if taken < 100_000 {
+		t.Errorf("the fast path took only %d of 200000", taken)
+	}
 }

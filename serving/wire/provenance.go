@@ -164,7 +164,9 @@ func parseProvenance(value []byte) (serving.Provenance, error) {
 // Decision, even if modelstream.combinator is present. When both carry provenance, their
 // models must agree, or one of them was altered: ErrBadProvenance. A
 // value that is not a score (not JSON, or without "provenance") does not
-// contradict headers that answer. Without either, ErrNoProvenance.
+// contradict headers that answer: so a score in the compact encoding
+// ([ScoreCompact]), or written as Avro, is traced by its headers alone.
+// Without either, ErrNoProvenance.
 func ProvenanceOf(headers []Header, value []byte) (serving.Provenance, error) {
 	hp, herr := parseProvenanceHeaders(headers)
 	if herr != nil && !errors.Is(herr, ErrNoProvenance) {

@@ -25,6 +25,11 @@
 //	// ... run the code under test ...
 //	m := scores.Next(t, 1)[0]
 //	model, _ := m.Header(wire.HeaderModel)
+//	score, err := wire.DecodeScore(wire.Message{Key: m.Key, Value: m.Value, Headers: m.Headers})
+//
+// wire.DecodeScore reads a score in either JSON encoding of the Sink
+// (the default, or the compact one whose provenance is in the headers),
+// which is why it takes the whole record.
 //
 // In a program, [Start] returns the cluster and an error, and the caller
 // calls [Cluster.Close]. [Ports] fixes the listening ports, so outside tools
