@@ -95,7 +95,11 @@ func parseAllow(list []string) ([]*url.URL, error) {
 // allowedBy returns the first allowed prefix u falls under, or nil. A
 // prefix matches whole path segments: "/models" allows "/models" and
 // "/models/x", not "/models-evil/x"; "/models/" allows what is under
-// "/models/", and "/models" itself.
+// "/models/", and "/models" itself. u's path must be clean as written
+// (no "//", "." or ".." segment, also none that an escaped "/" or "."
+// makes): the path judged is then the path requested, which a server
+// that routes before it cleans, or an object store that reads ".." as
+// part of a key, would otherwise take for another.
 func allowedBy(allow []*url.URL, u *url.URL) *url.URL {
 	if u.User != nil || u.Opaque != "" {
 		return nil
@@ -108,6 +112,9 @@ func allowedBy(allow []*url.URL, u *url.URL) *url.URL {
 		return nil
 	}
 	clean := path.Clean(p)
+	if written := strings.TrimSuffix(p, "/"); written != clean && !(clean == "/" && p == "/") {
+		return nil
+	}
 	for _, a := range allow {
 		if a.Scheme != u.Scheme {
 			continue

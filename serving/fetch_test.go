@@ -262,3 +262,35 @@ func TestActivateCapsNameLength(t *testing.T) {
 	assert.Equal(t, uint64(4), s.TotalRejections())
 	assert.Len(t, s.Models(), 1)
 }
+
+// TestAllowJudgesThePathRequested: a Location whose path is not clean
+// (dot segments, an encoded slash that decodes to one, a double slash)
+// is refused and never requested. The check judged path.Clean of the
+// path while the request went out with the path as written, so
+// http://h/other/../models/m passed an allowance of /models and reached
+// the server as /other/../models/m, which a server that routes by the
+// first segment, or an object store that takes "other" for the bucket
+// and "../models/m" for the key, serves from outside /models.
+func TestAllowJudgesThePathRequested(t *testing.T) {
+	model := servingtest.Spec{Value: 3}.Descriptor("m", 1)
+	var hits atomic.Int64
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write(model.Bytes)
+	}))
+	defer web.Close()
+	s := newServer(t, serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{web.URL + "/models/"}}))
+	for i, loc := range []string{
+		web.URL + "/other/../models/m",
+		web.URL + "/other%2F..%2Fmodels/m",
+		web.URL + "/models/./m",
+		web.URL + "/models//m",
+		web.URL + "/other/%2e%2e/models/m",
+	} {
+		err := activateWithin(t, 5*time.Second, s, locDesc(loc, uint64(i+1)))
+		require.ErrorIs(t, err, serving.ErrLocationNotAllowed, loc)
+	}
+	assert.Zero(t, hits.Load(), "a path not judged as written received a request")
+	_, err := s.Activate(context.Background(), locDesc(web.URL+"/models/m", 10))
+	require.NoError(t, err)
+}

@@ -120,10 +120,12 @@ type LoadOptions struct {
 	//	file:///var/lib/models/            regular files under that directory
 	//
 	// A Location is allowed when its scheme and host equal an entry's and
-	// its cleaned path lies under the entry's path, whole segments
-	// matched: "http://h/models" allows "http://h/models/a", not
-	// "http://h/models-old/a". An entry's path must be clean (no "//",
-	// "." or ".."). A file must be a regular file after symbolic links
+	// its path lies under the entry's path, whole segments matched:
+	// "http://h/models" allows "http://h/models/a", not
+	// "http://h/models-old/a". The paths of entries and Locations must
+	// be clean (no "//", "." or ".." segment, escaped or not): a Location
+	// such as "http://h/other/../models/a" is refused, since the server
+	// receives it as written. A file must be a regular file after symbolic links
 	// are resolved, and the resolved path must still be under the
 	// directory: a FIFO, a device or a link out of the directory is
 	// refused. The file is opened through an [os.Root] on the directory,
