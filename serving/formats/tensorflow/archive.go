@@ -15,7 +15,7 @@ import (
 
 // maxArchiveEntries bounds the number of entries of a SavedModel archive,
 // so that a flood of empty headers cannot keep Load busy.
-const maxArchiveEntries = 1 << 14
+const maxArchiveEntries = 1 << 12
 
 // savedModelFiles are the files of a SavedModel directory that Load
 // reads, by their path under the directory.
