@@ -216,7 +216,7 @@
 //	                 provenance); modelstream.decision.combinator, .decider,
 //	                 .variant, .winner and .candidates ("name@vN status" each)
 //	                 when a combinator decided; modelstream.batch.size when
-//	                 one ScoreBatch call scored several records ([MaxBatch])
+//	                 one ScoreBatch call scored several records (MaxBatch)
 //	  send <topic>   producer span, until Kafka acknowledges the score or dead
 //	                 letter; its partition and offset
 //
