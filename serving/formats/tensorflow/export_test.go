@@ -1,5 +1,41 @@
 package tensorflow
 
+import "fmt"
+
 // Batched reports whether PredictBatch runs several rows through m's
 // graph at once.
 func Batched(m *Model) bool { return m.batch != nil }
+
+// CheckpointKeys lists the keys of a TensorBundle index.
+func CheckpointKeys(index []byte) ([]string, error) {
+	bi, err := readBundleIndex(index, 1<<16, 1<<26)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for k := range bi.entries {
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// CheckpointFloats reads the float32 tensor saved under key in a
+// single-shard TensorBundle, with its shape.
+func CheckpointFloats(index, data []byte, key string) ([]float32, []int, error) {
+	bi, err := readBundleIndex(index, 1<<16, 1<<26)
+	if err != nil {
+		return nil, nil, err
+	}
+	tp, err := bi.tensorProto(key, map[string][]byte{shardName(0, 1): data})
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := decodeTensor(tp, 1<<20)
+	if err != nil {
+		return nil, nil, err
+	}
+	if t.dt != dtFloat32 {
+		return nil, nil, fmt.Errorf("%s is %s", key, t.dt)
+	}
+	return t.f32, t.shape, nil
+}

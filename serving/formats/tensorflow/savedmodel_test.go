@@ -6,8 +6,11 @@ import (
 	"compress/gzip"
 	"context"
 	"io/fs"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/modelstream/modelstream/serving"
@@ -184,5 +187,93 @@ func TestSavedModelLabels(t *testing.T) {
 	}
 	if got := m.(serving.Describer).Describe().Inputs; len(got) != 1 || got[0].Name != "celsius" {
 		t.Fatalf("inputs %+v", got)
+	}
+}
+
+// TestSavedModelKeras serves a Keras Sequential model saved by
+// model.save(save_format="tf") (testdata/savedmodel/keras_single_input:
+// Dense 5 relu, Dense 5 relu, Dense 1 sigmoid, trained one Adam step):
+// its serving_default signature calls nested traced functions, and its
+// checkpoint holds the Adam slots and metrics beside the weights under
+// object-graph keys. The model's output must match the network computed
+// with plain loops from the weights in the checkpoint, and the input is
+// named by the signature's key.
+func TestSavedModelKeras(t *testing.T) {
+	dir := filepath.Join("testdata", "savedmodel", "keras_single_input")
+	index, err := os.ReadFile(filepath.Join(dir, "variables", "variables.index"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "variables", "variables.data-00000-of-00001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type dense struct {
+		kernel, bias []float32
+		in, out      int
+	}
+	layers := make([]dense, 3)
+	for i := range layers {
+		prefix := "layer_with_weights-" + strconv.Itoa(i) + "/"
+		k, ks, err := tensorflow.CheckpointFloats(index, data, prefix+"kernel/.ATTRIBUTES/VARIABLE_VALUE")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _, err := tensorflow.CheckpointFloats(index, data, prefix+"bias/.ATTRIBUTES/VARIABLE_VALUE")
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers[i] = dense{kernel: k, bias: b, in: ks[0], out: ks[1]}
+	}
+	forward := func(x []float64) float64 {
+		for i, l := range layers {
+			y := make([]float64, l.out)
+			for j := range y {
+				s := float64(l.bias[j])
+				for k := range l.in {
+					s += x[k] * float64(l.kernel[k*l.out+j])
+				}
+				if i < 2 {
+					s = max(s, 0)
+				} else {
+					s = 1 / (1 + math.Exp(-s))
+				}
+				y[j] = s
+			}
+			x = y
+		}
+		return x[0]
+	}
+
+	m, err := loadSavedModel(t, tarDir(t, dir, true), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := m.(serving.Describer).Describe()
+	if info.Features != 5 || info.Inputs[0].Name != "test_in_input:0" || info.Inputs[4].Name != "test_in_input:4" {
+		t.Fatalf("inputs %+v", info.Inputs)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	rows := [][]float64{{0.1, 0.2, 0.3, 0.4, 0.5}}
+	for range 40 {
+		r := make([]float64, 5)
+		for j := range r {
+			r[j] = rng.Float64()*4 - 2
+		}
+		rows = append(rows, r)
+	}
+	out := make([]serving.Prediction, len(rows))
+	if err := m.(serving.BatchPredictor).PredictBatch(context.Background(), rows, out); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rows {
+		p, err := m.Predict(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := forward(r)
+		if math.Abs(p.Value-want) > 1e-6 || math.Abs(out[i].Value-want) > 1e-6 {
+			t.Errorf("row %d %v: got %v (batch %v), want %v", i, r, p.Value, out[i].Value, want)
+		}
 	}
 }
