@@ -117,7 +117,7 @@
 // reference count, one for the call count, the context check, the
 // NaN/Inf check of the features, and, on one call in 16, two clock
 // reads for [Stats] (every call while a [HookScored] is installed). With
-// a model that does nothing that is about 78ns of CPU per call
+// a model that does nothing that is about 62ns of CPU per call
 // (BenchmarkServerOverhead in serving/formats/leaves). Against bare
 // leaves on a 39-tree LightGBM model with 30 features (64 distinct rows,
 // about 1.7µs each), measured interleaved on each side's own thread CPU

@@ -851,24 +851,23 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (Result, error) {
 	// Deferred, so that a panic in the model or a hook, recovered by a
 	// caller (package speculative does), still lets the version close.
 	defer l.release(sl.s.o.logger)
-	res := Result{Provenance: Provenance{Model: l.ref}}
 	if err := ctx.Err(); err != nil {
 		// Done before the call: answer as the Scorer contract says, even
 		// for a model that would ignore its context.
-		return res, &ScoreError{Model: l.ref, Err: err}
+		return l.failed(err)
 	}
 	feats := r.Features
 	var buf *[]float64
 	if r.Layout != nil {
 		var err error
 		if feats, buf, err = l.named(&r); err != nil {
-			return res, &ScoreError{Model: l.ref, Err: err}
+			return l.failed(err)
 		}
 	}
 	if p := sl.s.o.nonFinite; p != PassNonFinite {
 		if err := checkFinite(feats, p); err != nil {
 			l.in.put(buf)
-			return res, &ScoreError{Model: l.ref, Err: err}
+			return l.failed(err)
 		}
 	}
 	// Timing is sampled (see Stats); the hooks, when there are any, are
@@ -891,13 +890,18 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (Result, error) {
 	l.in.put(buf)
 	if err != nil {
 		l.stats.errs.Add(1)
-		return res, &ScoreError{Model: l.ref, Err: err}
+		return l.failed(err)
 	}
 	if n&sampleMask == 0 && sl.s.o.valid.Samples > 0 {
 		sl.samples.add(&r, sl.s.o.valid.Samples)
 	}
-	res.Prediction = pred
-	return res, nil
+	return Result{Prediction: pred, Provenance: Provenance{Model: l.ref}}, nil
+}
+
+// failed is Score's answer when l could not score a record: a Result
+// naming l, and err in a *ScoreError.
+func (l *live) failed(err error) (Result, error) {
+	return Result{Provenance: Provenance{Model: l.ref}}, &ScoreError{Model: l.ref, Err: err}
 }
 
 // Ref returns the live version, or a ModelRef with only the name.
