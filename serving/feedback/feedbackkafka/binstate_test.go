@@ -2,10 +2,14 @@ package feedbackkafka
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/modelstream/modelstream/internal/atomicfile/crashfs"
+	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/feedback"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
@@ -68,5 +72,39 @@ func TestCheckpointRestoresBinaryStates(t *testing.T) {
 		if !bytes.Equal(got[name].b, want) {
 			t.Errorf("state %q restored as %q, saved as %q", name, got[name].b, want)
 		}
+	}
+}
+
+// eioFS fails every read with EIO.
+type eioFS struct{ *crashfs.FS }
+
+func (eioFS) ReadFile(name string) ([]byte, error) {
+	return nil, &fs.PathError{Op: "read", Path: name, Err: syscall.EIO}
+}
+
+// TestCheckpointReadErrorIsNotCorruptState: a checkpoint that cannot be
+// read (EIO, EACCES) fails Run with the I/O error, not with
+// serving.ErrCorruptState, which says the file is not a checkpoint: a
+// program that sets a corrupt checkpoint aside and starts over would
+// otherwise drop a good one on a passing disk error and count every
+// record since the beginning twice. The read error was wrapped as
+// corrupt state.
+func TestCheckpointReadErrorIsNotCorruptState(t *testing.T) {
+	c := kafkatest.New(t)
+	cfg, err := kafka.NewConfig(c.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := checkpointFS
+	checkpointFS = eioFS{crashfs.New()}
+	t.Cleanup(func() { checkpointFS = prev })
+	j, _ := feedback.NewJoiner(time.Minute, 10)
+	r, err := NewReader(cfg, "s", "l", j, func(feedback.Match) error { return nil }, Checkpoint("/feedback/cp.json", time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.restore()
+	if !errors.Is(err, syscall.EIO) || errors.Is(err, serving.ErrCorruptState) {
+		t.Fatalf("restore with an unreadable checkpoint: %v; want EIO, not ErrCorruptState", err)
 	}
 }

@@ -234,8 +234,8 @@ func (r *Reader) restore() (map[string]int64, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return offsets, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: feedbackkafka: checkpoint: %v", serving.ErrCorruptState, err)
+	if err != nil { // not a corrupt checkpoint: one that could not be read, this time
+		return nil, fmt.Errorf("feedbackkafka: checkpoint: %w", err)
 	}
 	var c checkpoint
 	if err := json.Unmarshal(data, &c); err != nil {
@@ -334,7 +334,9 @@ func (r *Reader) save(offsets map[string]int64) error {
 // restored or the cluster cannot be reached at all. A checkpoint file that
 // exists but is not a checkpoint, or holds a state that is refused, gives
 // an error wrapping [serving.ErrCorruptState] before anything is read,
-// rather than start over and count twice. A missing or deleted
+// rather than start over and count twice; one that cannot be read gives
+// the read's error (errors.Is(err, fs.ErrPermission), say), not
+// ErrCorruptState. A missing or deleted
 // topic is not an error: it is counted, and tried again every Retry, so
 // that the scores keep flowing while the feedback is away.
 func (r *Reader) Run(ctx context.Context) error {
