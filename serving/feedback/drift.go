@@ -17,7 +17,7 @@ import (
 // training.ADWIN: it takes a loss and reports whether the mean loss has
 // drifted upward. loss computes a Match's loss (such as 0 for a right
 // answer and 1 for a wrong one); a non-finite loss is not fed to add and
-// is returned as an error. The function is meant for one stream (one
+// is returned as an error wrapping serving.ErrOutcome. The function is meant for one stream (one
 // model, or one variant); the detector is not safe for concurrent use,
 // nor is the function.
 func Drift(add func(loss float64) bool, loss func(Match) float64, onDrift func(Match)) (func(Match) error, error) {
@@ -27,7 +27,7 @@ func Drift(add func(loss float64) bool, loss func(Match) float64, onDrift func(M
 	return func(m Match) error {
 		x := loss(m)
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("feedback: drift: non-finite loss %v for %q", x, m.Score.Key)
+			return fmt.Errorf("%w: feedback: drift: non-finite loss %v for %q", serving.ErrOutcome, x, m.Score.Key)
 		}
 		if add(x) {
 			onDrift(m)

@@ -58,9 +58,12 @@ func TestDriftOnLiveError(t *testing.T) {
 	if err := feed(feedback.Match{}); err != nil {
 		t.Error(err)
 	}
-	bad, _ := feedback.Drift(ph.Add, func(feedback.Match) float64 { return math.NaN() }, func(feedback.Match) {})
-	if err := bad(feedback.Match{}); err == nil {
-		t.Error("a NaN loss was fed")
+	for _, x := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		bad, _ := feedback.Drift(ph.Add, func(feedback.Match) float64 { return x }, func(feedback.Match) { t.Error("fired") })
+		// A refused loss is a refused outcome, like every other observer's.
+		if err := bad(feedback.Match{}); !errors.Is(err, serving.ErrOutcome) {
+			t.Errorf("loss %v: %v, want an error wrapping serving.ErrOutcome", x, err)
+		}
 	}
 	if _, err := feedback.Drift(nil, nil, nil); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("Drift(nil...): %v", err)
