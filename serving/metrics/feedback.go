@@ -12,10 +12,11 @@ import (
 // every scrape, so that the bad input of a feedback topic is visible
 // where the live quality it feeds is:
 //
-//   - feedback_records_total{stream}: records read, stream "scores" or
-//     "labels";
-//   - feedback_bad_records_total{stream}: records that did not decode
-//     (a non-finite label among them);
+//   - feedback_records_total{stream}: records read and decoded, stream
+//     "scores" or "labels";
+//   - feedback_bad_records_total{stream}: records read that did not
+//     decode (a non-finite label among them), not counted in
+//     feedback_records_total;
 //   - feedback_read_errors_total{stream}: failures to read the topic, a
 //     feedback topic missing or deleted among them;
 //   - feedback_joined_total, and feedback_early_total: those of them
@@ -37,7 +38,7 @@ func Feedback(r interface{ Stats() feedback.ReaderStats }) prometheus.Collector 
 }
 
 var (
-	feedbackRecords  = prometheus.NewDesc("modelstream_feedback_records_total", "Records read by the feedback join.", []string{"stream"}, nil)
+	feedbackRecords  = prometheus.NewDesc("modelstream_feedback_records_total", "Records read and decoded by the feedback join.", []string{"stream"}, nil)
 	feedbackBad      = prometheus.NewDesc("modelstream_feedback_bad_records_total", "Records that did not decode.", []string{"stream"}, nil)
 	feedbackReadErrs = prometheus.NewDesc("modelstream_feedback_read_errors_total", "Failures to read a topic of the feedback join.", []string{"stream"}, nil)
 	feedbackJoined   = prometheus.NewDesc("modelstream_feedback_joined_total", "Scores joined to their label.", nil, nil)

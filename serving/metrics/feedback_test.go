@@ -111,7 +111,7 @@ modelstream_feedback_lag 0
 # TYPE modelstream_feedback_pending gauge
 modelstream_feedback_pending{stream="labels"} 1
 modelstream_feedback_pending{stream="scores"} 0
-# HELP modelstream_feedback_records_total Records read by the feedback join.
+# HELP modelstream_feedback_records_total Records read and decoded by the feedback join.
 # TYPE modelstream_feedback_records_total counter
 modelstream_feedback_records_total{stream="labels"} 4
 modelstream_feedback_records_total{stream="scores"} 2
