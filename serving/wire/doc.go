@@ -94,8 +94,9 @@
 //
 // Scores may also be written as Avro, with a schema registered in a
 // Schema Registry and the value in the Confluent wire format (magic byte
-// 0, schema ID, Avro body); serving/kafka/confluent writes and reads
-// them. [DecodeScore] recognises such a value and refuses it
+// 0, schema ID, Avro body); serving/kafka/confluent's AvroScores writes
+// them, and any Confluent Avro deserializer reads them with the schema
+// it fetches by ID. [DecodeScore] recognises such a value and refuses it
 // (ErrBadScore): it needs the registry.
 //
 // # Provenance headers
