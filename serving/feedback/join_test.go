@@ -316,3 +316,26 @@ func TestJoinStateRefusesDuplicateKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestObserveBinaryNameWhenTheModelSaidNegative: without the class
+// list, a binary label by name is placed by the prediction's Label also
+// when the model chose the negative class (Value < 0.5): a truth naming
+// that class is a right answer. TestObserveClassNames only had the model
+// choose the positive class, so reading any name equal to the Label as
+// the positive class passed it.
+func TestObserveBinaryNameWhenTheModelSaidNegative(t *testing.T) {
+	tr, _ := quality.NewTracker(4)
+	observe := Observe(tr, Binary)
+	white := serving.Prediction{Value: 0.2, Label: "white", Confidence: 0.8}
+	model := serving.Provenance{Model: serving.ModelRef{Name: "wine", Version: 1}}
+	for _, c := range []string{"white", "white", "red"} {
+		if err := observe(Match{Score: wire.Score{Prediction: white, Provenance: model}, Label: Label{Class: c}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, _ := tr.Meter(quality.Key{Model: "wine", Version: 1})
+	if s := m.Summary(); s.Accuracy.N != 3 || math.Abs(s.Accuracy.Value-2.0/3) > 1e-12 ||
+		math.Abs(s.LogLoss.Value-(-2*math.Log(0.8)-math.Log(0.2))/3) > 1e-12 {
+		t.Errorf("the model said white (p 0.2 of red), the truth was white, white, red: %+v", s)
+	}
+}
