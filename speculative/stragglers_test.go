@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -103,7 +104,7 @@ func TestBudgetStragglerHarness(t *testing.T) {
 		}
 	}
 	defer speculative.UseLead(true, true)
-	load0 := loadAvg()
+	load0, stat0 := loadAvg(), cpuStat()
 	per := n / rounds
 	for range rounds {
 		for _, w := range ways {
@@ -127,7 +128,8 @@ func TestBudgetStragglerHarness(t *testing.T) {
 			w.over = append(w.over, over...)
 		}
 	}
-	t.Logf("load average before: %s, after: %s; learned lead now %v", load0, loadAvg(), speculative.LearnedLead(d).Round(time.Microsecond))
+	t.Logf("load average before: %s, after: %s; the machine's CPUs were idle %s of the run; learned lead now %v",
+		load0, loadAvg(), idleShare(stat0, cpuStat()), speculative.LearnedLead(d).Round(time.Microsecond))
 	for _, w := range ways {
 		over := w.over
 		slices.Sort(over)
@@ -151,6 +153,45 @@ func TestBudgetStragglerHarness(t *testing.T) {
 	if errs > 0 {
 		t.Errorf("%d calls failed otherwise than by a late fallback", errs)
 	}
+}
+
+// cpuStat returns the machine's CPU time counters (the "cpu" line of
+// /proc/stat: user, nice, system, idle, iowait, ...), or nil.
+func cpuStat() []float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return nil
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return nil
+	}
+	var out []float64
+	for _, x := range f[1:] {
+		v, err := strconv.ParseFloat(x, 64)
+		if err != nil {
+			return nil
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// idleShare is the share of CPU time between two cpuStat readings that
+// was idle, as a percentage, or "?".
+func idleShare(a, b []float64) string {
+	if len(a) < 4 || len(b) != len(a) {
+		return "?"
+	}
+	var total float64
+	for i := range a {
+		total += b[i] - a[i]
+	}
+	if total <= 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%.1f%%", 100*(b[3]-a[3])/total)
 }
 
 // loadAvg returns the first three fields of /proc/loadavg, or "?".
