@@ -30,16 +30,16 @@ type sinkOptions struct {
 //
 // Records are compressed with LZ4 by default (see [Sarama]): scores
 // repeat their provenance, in the value and in headers, and shrink
-// several times over. On the embedded broker LZ4 costs the pipeline less
-// CPU than the bytes it saves, even for compact scores (BenchmarkPipeline:
-// 0.63-0.68 of a raw pass-through's records per CPU-second with LZ4,
-// 0.57-0.61 without).
+// several times over. On the embedded broker LZ4 saves about as much CPU
+// as it costs, or a little more (BenchmarkPipeline, compact scores, two
+// runs: 0.58-0.68 of a raw pass-through's records per CPU-second with
+// LZ4, 0.57-0.63 without); on a network it saves bytes.
 //
 // [ScoreEncoding] chooses how the value of a score is encoded: the whole
-// wire.Score as JSON (the default), compact JSON (wire.ScoreCompact,
-// about 10% less CPU per record than the default in BenchmarkPipeline),
-// or an encoder of another package, such as Avro with a registered
-// schema.
+// wire.Score as JSON (the default), compact JSON (wire.ScoreCompact, a
+// quarter of the bytes, and 0-10% less CPU per record than the default
+// in BenchmarkPipeline), or an encoder of another package, such as Avro
+// with a registered schema.
 //
 // Records written one after another to the same partition keep their
 // order: the producer is idempotent with one request in flight. Outputs
