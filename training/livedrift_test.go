@@ -246,3 +246,53 @@ func TestReportDriftPublishesAtOnce(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestReportBeforeRunJudgedWhenTaken: a report made before Run is
+// judged again when Run takes it, against the version Run found
+// published: one about an older version is dropped, one about that
+// version publishes. Nothing tested the second judgement, so taking
+// every report that was accepted when made passed the tests, and a late
+// report about a retired version retrained its successor.
+func TestReportBeforeRunJudgedWhenTaken(t *testing.T) {
+	for _, tc := range []struct {
+		reported  uint64
+		published int
+	}{{3, 0}, {7, 1}} {
+		var mu sync.Mutex
+		var published []serving.Descriptor
+		pub := PublisherFunc(func(_ context.Context, d serving.Descriptor) error {
+			mu.Lock()
+			defer mu.Unlock()
+			published = append(published, d)
+			return nil
+		})
+		l, _ := NewLearner(Logistic, 3)
+		src := make(chanSource)
+		tr, err := NewTrainer("m", l, src, pub, WithBaseVersion(7, ""), WithTrainerLogger(quietLogger))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tr.ReportDrift(serving.ModelRef{Name: "m", Version: tc.reported}) {
+			t.Fatalf("v%d: a report before Run, when no version is known yet, was refused", tc.reported)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- tr.Run(ctx) }()
+		for _, s := range conceptStream(10, 1<<30, 3) {
+			src <- s
+		}
+		for tr.Stats().Records < 10 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		n := len(published)
+		mu.Unlock()
+		if n != tc.published {
+			t.Errorf("a report about v%d with v7 published when Run started: %d versions published, want %d", tc.reported, n, tc.published)
+		}
+	}
+}
