@@ -12,8 +12,9 @@ import (
 // BenchmarkPipeline (linear model, 8 features, JSON in and out, kfake on
 // a loaded 2-core machine), batches of up to 64 moved 51-53k records/s
 // against 59-65k with one Score call per record: the Server's own
-// overhead, which batching cuts to 1% of the model's time from batches
-// of 8 (serving/formats/leaves BenchmarkBatchOverhead), is too small a
+// overhead (about 5% of a 1.7µs tree model's time per Score call, 4% per
+// record in batches of 8 and 2% in batches of 64: serving/formats/leaves
+// BenchmarkPairedOverhead) is too small a
 // part of the pipeline's cost for a cheap model to win back what the
 // batch path costs. Batching pays for models that predict a batch faster
 // than its rows one by one (a BatchPredictor such as an ONNX Runtime
