@@ -9,8 +9,6 @@ import (
 	"io"
 	"path"
 	"strings"
-
-	"github.com/modelstream/modelstream/serving"
 )
 
 // maxArchiveEntries bounds the number of entries of a SavedModel archive,
@@ -51,6 +49,7 @@ func readArchive(b []byte, limit int64) (*savedModelFiles, error) {
 	files := map[string][]byte{}
 	seen := map[string]bool{}
 	var roots []string
+	pbtxt := false
 	for n := 0; ; n++ {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -86,6 +85,9 @@ func readArchive(b []byte, limit int64) (*savedModelFiles, error) {
 			return nil, &tooLargeError{what: fmt.Sprintf("archive entry %q of %d bytes", h.Name, h.Size), limit: limit, unit: "bytes (MaxArchiveBytes)"}
 		}
 		base := path.Base(name)
+		if base == "saved_model.pbtxt" {
+			pbtxt = true
+		}
 		keep := base == "saved_model.pb" || path.Base(path.Dir(name)) == "variables" &&
 			(base == "variables.index" || strings.HasPrefix(base, "variables.data-"))
 		if !keep {
@@ -107,6 +109,9 @@ func readArchive(b []byte, limit int64) (*savedModelFiles, error) {
 	case 0:
 		if len(seen) == 0 {
 			return nil, errors.New("not a tar archive of a SavedModel: no entries")
+		}
+		if pbtxt {
+			return nil, &unsupportedError{"the archive holds saved_model.pbtxt, a SavedModel in protobuf text format: only the binary saved_model.pb is read"}
 		}
 		return nil, errors.New("the archive has no saved_model.pb")
 	case 1:
@@ -148,5 +153,5 @@ var errNoVariables = errors.New("the graph reads variables, but the archive has 
 
 // archiveError classifies an error of readArchive.
 func archiveError(err error) error {
-	return serving.Corrupt(SavedModelFormatName, err)
+	return classify(SavedModelFormatName, err)
 }

@@ -161,6 +161,10 @@ func TestSavedModelHostileArchives(t *testing.T) {
 		{name: "no variables", b: archive(t, good[0]), kind: serving.ErrCorruptModel, words: []string{"no variables/variables.index"}},
 		{name: "no data shard", b: archive(t, good[:3]...), kind: serving.ErrCorruptModel, words: []string{"variables.data-00000-of-00001", "lacks"}},
 	}
+	_, err = mustFormat(t, "").Load(context.Background(), serving.Descriptor{Bytes: archive(t, entry{name: "1/saved_model.pbtxt", data: []byte("meta_graphs {}")})})
+	if !errors.Is(err, serving.ErrUnsupportedModel) || !strings.Contains(err.Error(), "text format") {
+		t.Errorf("saved_model.pbtxt: %v", err)
+	}
 	for _, c := range cases {
 		f := c.format
 		if f == nil {
