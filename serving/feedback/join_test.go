@@ -339,3 +339,30 @@ func TestObserveBinaryNameWhenTheModelSaidNegative(t *testing.T) {
 		t.Errorf("the model said white (p 0.2 of red), the truth was white, white, red: %+v", s)
 	}
 }
+
+// TestObserveClassesValidates: every configuration ObserveClasses
+// documents as an error is one, wrapping serving.ErrConfig. A binary
+// task given three classes was not tested, and went unchecked in a
+// mutant that passed every test.
+func TestObserveClassesValidates(t *testing.T) {
+	tr, _ := quality.NewTracker(4)
+	for _, tc := range []struct {
+		task    Task
+		classes []string
+	}{
+		{Binary, []string{"ok", "fraud", "maybe"}},
+		{Binary, []string{"ok"}},
+		{Multiclass, []string{"red"}},
+		{Multiclass, nil},
+		{Multiclass, []string{"red", ""}},
+		{Multiclass, []string{"red", "white", "red"}},
+		{Regression, []string{"low", "high"}},
+	} {
+		if _, err := ObserveClasses(tr, tc.task, tc.classes...); !errors.Is(err, serving.ErrConfig) {
+			t.Errorf("ObserveClasses(%v, %q): %v, want ErrConfig", tc.task, tc.classes, err)
+		}
+	}
+	if _, err := ObserveClasses(tr, Binary, "ok", "fraud"); err != nil {
+		t.Errorf("two binary classes: %v", err)
+	}
+}
