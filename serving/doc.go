@@ -117,12 +117,12 @@
 // reference count, one for the call count, the context check, the
 // NaN/Inf check of the features, and, on one call in 16, two clock
 // reads for [Stats] (every call while a [HookScored] is installed). With
-// a model that does nothing that is about 62ns of CPU per call
+// a model that does nothing that is 60 to 70ns of CPU per call
 // (BenchmarkServerOverhead in serving/formats/leaves). Against bare
 // leaves on a 39-tree LightGBM model with 30 features (64 distinct rows,
-// about 1.7µs each), measured interleaved on each side's own thread CPU
+// about 1.65µs each), measured interleaved on each side's own thread CPU
 // clock on a loaded two-core machine (BenchmarkPairedOverhead, 10 runs,
-// median and range), a Score call costs 1.049× (1.043–1.062) the bare
-// prediction, and ScoreBatch 1.040× (1.024–1.049) per record in batches
-// of 8 and 1.019× (1.001–1.027) in batches of 64.
+// median and range), a Score call costs 1.038× (1.031–1.052) the bare
+// prediction, and ScoreBatch 1.029× (1.022–1.036) per record in batches
+// of 8 and 1.016× (1.009–1.030) in batches of 64.
 package serving
