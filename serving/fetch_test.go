@@ -189,7 +189,10 @@ func TestChecksumReasonHidesFetchedHash(t *testing.T) {
 }
 
 func TestAllowLocationsValidated(t *testing.T) {
-	for _, bad := range []string{"", "models/", "file:///relative-no-slash", "file://host/dir/", "gopher://x/", "http:///path/"} {
+	for _, bad := range []string{"", "models/", "file:///relative-no-slash", "file://host/dir/", "gopher://x/", "http:///path/",
+		// Unclean paths, which no Location could match: a configuration
+		// error, not a list that silently allows nothing.
+		"http://h/models/../admin/", "http://h//models/", "http://h/models//", "file:///var/./models/", "file:///var/lib/../models/"} {
 		_, err := serving.NewServer(serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{bad}}))
 		require.ErrorIs(t, err, serving.ErrConfig, bad)
 	}
