@@ -153,7 +153,8 @@
 // within [RetryTimeout] (30 s by default) does not stop Source.Run: the
 // Sink retries each write in order, with a growing backoff, and waits
 // for the partition's new leader; the Source joins its group again
-// when it lost its session; the ModelFeed resumes where it was. Nothing
+// when it lost its session and the ModelFeed resumes where it was, for
+// as long as it takes. Nothing
 // is committed past a write not yet acknowledged, so an outage costs
 // latency, never a record. An outage that lasts longer stops Run with
 // an error wrapping [ErrUnavailable], and the records whose writes did

@@ -27,12 +27,11 @@ const (
 // Config rides out, overriding the default of 30 seconds: a broker
 // failover, a leader election or a coordinator move that ends within d
 // costs some latency, not an error. Within it, a write is retried in
-// order, with a backoff growing from 100 ms to 1 s, and a [Source] that
-// has lost its consumer group session keeps trying to join again. A
-// write still refused after d, or a Source that held no session for d,
-// stops [Source.Run] with an error wrapping [ErrUnavailable]. A
-// [ModelFeed] never gives up: it keeps the live models serving and
-// catches up once the models topic is back.
+// order, with a backoff growing from 100 ms to 1 s. A write still
+// refused after d stops [Source.Run] with an error wrapping
+// [ErrUnavailable]. A Source that lost its consumer group session, and a
+// [ModelFeed], never give up: they hold no write, keep the live models
+// serving, and catch up once the cluster is back.
 //
 // d bounds the retries from below: a write fails once its backoffs add
 // up to d, and each attempt also takes its round trip, which is longer
@@ -50,9 +49,8 @@ func RetryTimeout(d time.Duration) Option {
 // ErrUnavailable is wrapped by the error [Source.Run] returns when Kafka
 // stayed unavailable for longer than [RetryTimeout]: a write of a score
 // or a dead letter failed with a retriable error (no leader, a broker
-// that cannot be reached, too few in-sync replicas) after its retries,
-// or the Source held no consumer group session for that long. The error
-// wraps the last cause too. No offset is committed past the record whose
+// that cannot be reached, too few in-sync replicas) after its retries.
+// The error wraps the cause too. No offset is committed past the record whose
 // write failed, so the next owner of the partition reads it again.
 var ErrUnavailable = errors.New("kafka: unavailable for longer than RetryTimeout")
 
@@ -126,15 +124,4 @@ func writeFailed(tp topicPartition, off int64, err error) error {
 		return fmt.Errorf("%w: kafka: source: %s/%d offset %d: %w", ErrUnavailable, tp.Topic, tp.Partition, off, err)
 	}
 	return fmt.Errorf("kafka: source: %s/%d offset %d: %w", tp.Topic, tp.Partition, off, err)
-}
-
-// sessionLost is called when joining the consumer group failed with err.
-// It returns the error that stops the Source once it has held no session
-// for longer than RetryTimeout, and nil while it may try again.
-func (s *Source) sessionLost(h *handler, err error) error {
-	since := time.Unix(0, h.lastSession.Load())
-	if d := time.Since(since); d > s.retry {
-		return fmt.Errorf("%w: kafka: source: no session of consumer group %q for %v: %w", ErrUnavailable, s.group, d.Round(time.Millisecond), err)
-	}
-	return nil
 }

@@ -84,7 +84,7 @@ type SourceStats struct {
 // at that record and Run stops with the error (wrapping [ErrUnavailable]
 // in the second case): the record will be read again by whoever owns the
 // partition next. A Source that lost its consumer group session joins
-// again, and gives up the same way after RetryTimeout without one.
+// again, without a limit: it holds no write then.
 //
 // A Source is safe for concurrent use; Run may be called once.
 type Source struct {
@@ -95,7 +95,6 @@ type Source struct {
 	scorer  serving.Scorer
 	sink    *Sink
 	cfg     *sarama.Config
-	retry   time.Duration // the Config's RetryTimeout
 
 	ran     atomic.Bool
 	crashed chan struct{} // closed by crash, for tests of abrupt stops
@@ -190,7 +189,7 @@ func NewSource(cfg *Config, group string, scorer serving.Scorer, sink *Sink, opt
 			return nil, err
 		}
 	}
-	return &Source{o: o, log: cfg.logger, brokers: cfg.Brokers(), group: group, scorer: scorer, sink: sink, cfg: sc, retry: cfg.retry, crashed: make(chan struct{})}, nil
+	return &Source{o: o, log: cfg.logger, brokers: cfg.Brokers(), group: group, scorer: scorer, sink: sink, cfg: sc, crashed: make(chan struct{})}, nil
 }
 
 // Stats returns the Source's counters.
@@ -261,17 +260,12 @@ func (s *Source) Run(ctx context.Context) error {
 		})
 	}
 	h := &handler{s: s, work: work}
-	h.lastSession.Store(time.Now().UnixNano())
 	for ctx.Err() == nil {
 		if err := group.Consume(ctx, s.o.topics, h); err != nil {
 			if errors.Is(err, sarama.ErrClosedConsumerGroup) {
 				break
 			}
 			s.log.Warn("kafka source: consume", "group", s.group, "err", err)
-			if err := s.sessionLost(h, err); err != nil {
-				s.fail(err)
-				break
-			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(250 * time.Millisecond):
@@ -449,14 +443,11 @@ type handler struct {
 	lags   map[topicPartition]func() int64
 	stop   chan struct{}
 	ticker sync.WaitGroup
-
-	lastSession atomic.Int64 // when a session last started or ended, in Unix ns
 }
 
 // Setup starts the session's periodic commits.
 func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	h.s.joined.Store(true)
-	h.lastSession.Store(time.Now().UnixNano())
 	h.marked = map[topicPartition]int64{}
 	h.lags = map[topicPartition]func() int64{}
 	h.stop = make(chan struct{})
@@ -481,7 +472,6 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 // Cleanup stops the periodic commits and commits what was marked, unless
 // the Source crashed.
 func (h *handler) Cleanup(sess sarama.ConsumerGroupSession) error {
-	defer h.lastSession.Store(time.Now().UnixNano())
 	close(h.stop)
 	h.ticker.Wait()
 	if !h.s.isCrashed() {
