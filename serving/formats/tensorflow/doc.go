@@ -122,7 +122,9 @@
 //
 // Load then builds the frozen graph that TensorFlow's loader would
 // run: the functions that TF2 signatures call (PartitionedCall,
-// StatefulPartitionedCall) are inlined; each variable the output reads,
+// StatefulPartitionedCall) are inlined, those the signature and the
+// restore op depend on only, so that the functions of other signatures
+// do not count against [MaxNodes]; each variable the output reads,
 // TF1 VariableV2 (read through Identity) or TF2 resource variable
 // (VarHandleOp read with ReadVariableOp), becomes a constant holding its
 // value in the checkpoint, found under the key that the graph's own

@@ -121,7 +121,19 @@ func (f *format) compileSavedModel(files *savedModelFiles, labels map[string]str
 		return nil, serving.Unsupported(f.name, fmt.Errorf("signature %q has no inputs", sigName))
 	}
 
-	fl, err := flatten(mg.GetGraphDef(), f.o.maxNodes)
+	// Inline the calls that the signature and the restore op (which
+	// says under which key each variable is saved) depend on.
+	var roots []string
+	if r := mg.GetSaverDef().GetRestoreOpName(); r != "" {
+		roots = append(roots, r)
+		for _, ti := range sig.GetOutputs() {
+			roots = append(roots, ti.GetName())
+		}
+		for _, ti := range sig.GetInputs() {
+			roots = append(roots, ti.GetName())
+		}
+	}
+	fl, err := flatten(mg.GetGraphDef(), roots, f.o.maxNodes)
 	if err != nil {
 		return nil, classify(f.name, err)
 	}
@@ -281,10 +293,11 @@ func (fl *flat) replace(ref, name string) {
 // stops a function that calls itself.
 const maxCallDepth = 32
 
-// flatten copies the nodes of gd and inlines every call of a library
-// function, recursively, into nodes named "call/node". At most maxNodes
-// nodes result.
-func flatten(gd *tfpb.GraphDef, maxNodes int) (*flat, error) {
+// flatten copies the nodes of gd and inlines, recursively, each call of
+// a library function that roots depend on (through data or control
+// inputs) into nodes named "call/node"; a nil roots inlines every call.
+// At most maxNodes nodes result.
+func flatten(gd *tfpb.GraphDef, roots []string, maxNodes int) (*flat, error) {
 	lib := map[string]*tfpb.FunctionDef{}
 	for _, fn := range gd.GetLibrary().GetFunction() {
 		lib[fn.GetSignature().GetName()] = fn
@@ -293,25 +306,48 @@ func flatten(gd *tfpb.GraphDef, maxNodes int) (*flat, error) {
 	if len(gd.GetNode()) > maxNodes {
 		return nil, fmt.Errorf("GraphDef has %d nodes, more than the limit of %d (MaxNodes)", len(gd.GetNode()), maxNodes)
 	}
-	type call struct{ node, depth int }
-	var calls []call
-	for _, n := range gd.GetNode() {
+	var queue []int
+	for i, n := range gd.GetNode() {
 		if n.GetName() == "" {
 			return nil, errors.New("a node has no name")
 		}
 		if _, dup := fl.index[n.GetName()]; dup {
 			return nil, fmt.Errorf("two nodes are named %q", n.GetName())
 		}
-		i := fl.add(proto.CloneOf(n))
-		if callOps[n.GetOp()] {
-			calls = append(calls, call{i, 1})
+		fl.add(proto.CloneOf(n))
+		if roots == nil {
+			queue = append(queue, i)
 		}
 	}
-	for len(calls) > 0 {
-		c := calls[0]
-		calls = calls[1:]
-		cn := fl.nodes[c.node]
-		if c.depth > maxCallDepth {
+	for _, r := range roots {
+		name, _, _ := splitInput(r)
+		if i, ok := fl.index[name]; ok {
+			queue = append(queue, i)
+		}
+	}
+	// Walk back from the roots; a call met on the way is inlined and its
+	// body walked in turn. depth counts the calls a node is nested in.
+	seen := map[int]bool{}
+	depth := map[int]int{}
+	for len(queue) > 0 {
+		i := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		if seen[i] {
+			continue
+		}
+		seen[i] = true
+		cn := fl.nodes[i]
+		if !callOps[cn.GetOp()] {
+			for _, s := range cn.GetInput() {
+				name, _, _ := splitInput(s)
+				if j, ok := fl.index[name]; ok && !seen[j] {
+					queue = append(queue, j)
+				}
+			}
+			continue
+		}
+		d := depth[i] + 1
+		if d > maxCallDepth {
 			return nil, fmt.Errorf("function calls nest deeper than %d at node %q", maxCallDepth, cn.GetName())
 		}
 		fname := cn.GetAttr()["f"].GetFunc().GetName()
@@ -379,9 +415,8 @@ func flatten(gd *tfpb.GraphDef, maxNodes int) (*flat, error) {
 				n.Input[i] = r
 			}
 			j := fl.add(n)
-			if callOps[n.GetOp()] {
-				calls = append(calls, call{j, c.depth + 1})
-			}
+			depth[j] = d
+			queue = append(queue, j)
 		}
 		for k, a := range sigd.GetOutputArg() {
 			ret, ok := fn.GetRet()[a.GetName()]
@@ -396,7 +431,7 @@ func flatten(gd *tfpb.GraphDef, maxNodes int) (*flat, error) {
 		}
 		// The call itself computes nothing now: a node that waited on it
 		// waits on nothing.
-		fl.nodes[c.node] = &tfpb.NodeDef{Name: cn.GetName(), Op: "NoOp"}
+		fl.nodes[i] = &tfpb.NodeDef{Name: cn.GetName(), Op: "NoOp"}
 	}
 	// Point every read of a call's output at the tensor it returns.
 	for _, n := range fl.nodes {

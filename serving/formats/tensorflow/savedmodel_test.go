@@ -15,6 +15,7 @@ import (
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/tensorflow"
+	"github.com/modelstream/modelstream/serving/formats/tensorflow/internal/tfpb"
 )
 
 // The SavedModels under testdata/savedmodel were written by TensorFlow
@@ -275,5 +276,48 @@ func TestSavedModelKeras(t *testing.T) {
 		if math.Abs(p.Value-want) > 1e-6 || math.Abs(out[i].Value-want) > 1e-6 {
 			t.Errorf("row %d %v: got %v (batch %v), want %v", i, r, p.Value, out[i].Value, want)
 		}
+	}
+}
+
+// TestSavedModelInputOrder gives half_plus_two's serving_default a
+// second input, "b", fed where the graph reads variable b: the record
+// feeds the inputs in the order of their keys ("b" before "x"), the
+// fed tensor replaces the variable, and Inputs names both.
+func TestSavedModelInputOrder(t *testing.T) {
+	pb, index, data := halfPlusTwo(t)
+	pb = editGraph(t, pb, func(mg *tfpb.MetaGraphDef) {
+		sig := mg.GetSignatureDef()["serving_default"]
+		x := sig.GetInputs()["x"]
+		sig.GetInputs()["b"] = &tfpb.TensorInfo{Name: "b/read:0", Dtype: x.GetDtype(), TensorShape: x.GetTensorShape()}
+	})
+	m, err := loadSavedModel(t, archive(t, modelFiles(pb, index, data)...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := m.(serving.Describer).Describe()
+	if info.Features != 2 || info.Inputs[0].Name != "b" || info.Inputs[1].Name != "x" {
+		t.Fatalf("inputs %+v", info.Inputs)
+	}
+	p, err := m.Predict(context.Background(), []float64{3, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Value != 0.5*4+3 {
+		t.Fatalf("f(b=3, x=4) = %v, want 5", p.Value)
+	}
+}
+
+// TestSavedModelInlinesOnlyWhatIsRead loads the TF2 half_plus_two with
+// MaxNodes(60): its graph calls seven traced functions (six signatures,
+// save and restore), which inlined together exceed 60 nodes, but only
+// serving_default's function and the restore function are inlined.
+func TestSavedModelInlinesOnlyWhatIsRead(t *testing.T) {
+	f, err := tensorflow.NewSavedModel(tensorflow.MaxNodes(60))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := tarDir(t, filepath.Join("testdata", "savedmodel", "half_plus_two_tf2_cpu"), false)
+	if _, err := f.Load(context.Background(), serving.Descriptor{Bytes: b}); err != nil {
+		t.Fatal(err)
 	}
 }

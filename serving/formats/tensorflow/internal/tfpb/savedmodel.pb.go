@@ -73,7 +73,7 @@ func (x BundleHeaderProto_Endianness) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use BundleHeaderProto_Endianness.Descriptor instead.
 func (BundleHeaderProto_Endianness) EnumDescriptor() ([]byte, []int) {
-	return file_savedmodel_proto_rawDescGZIP(), []int{4, 0}
+	return file_savedmodel_proto_rawDescGZIP(), []int{5, 0}
 }
 
 type SavedModel struct {
@@ -132,6 +132,7 @@ type MetaGraphDef struct {
 	state         protoimpl.MessageState    `protogen:"open.v1"`
 	MetaInfoDef   *MetaGraphDef_MetaInfoDef `protobuf:"bytes,1,opt,name=meta_info_def,json=metaInfoDef,proto3" json:"meta_info_def,omitempty"`
 	GraphDef      *GraphDef                 `protobuf:"bytes,2,opt,name=graph_def,json=graphDef,proto3" json:"graph_def,omitempty"`
+	SaverDef      *SaverDef                 `protobuf:"bytes,3,opt,name=saver_def,json=saverDef,proto3" json:"saver_def,omitempty"`
 	SignatureDef  map[string]*SignatureDef  `protobuf:"bytes,5,rep,name=signature_def,json=signatureDef,proto3" json:"signature_def,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -181,11 +182,78 @@ func (x *MetaGraphDef) GetGraphDef() *GraphDef {
 	return nil
 }
 
+func (x *MetaGraphDef) GetSaverDef() *SaverDef {
+	if x != nil {
+		return x.SaverDef
+	}
+	return nil
+}
+
 func (x *MetaGraphDef) GetSignatureDef() map[string]*SignatureDef {
 	if x != nil {
 		return x.SignatureDef
 	}
 	return nil
+}
+
+type SaverDef struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	FilenameTensorName string                 `protobuf:"bytes,1,opt,name=filename_tensor_name,json=filenameTensorName,proto3" json:"filename_tensor_name,omitempty"`
+	SaveTensorName     string                 `protobuf:"bytes,2,opt,name=save_tensor_name,json=saveTensorName,proto3" json:"save_tensor_name,omitempty"`
+	RestoreOpName      string                 `protobuf:"bytes,3,opt,name=restore_op_name,json=restoreOpName,proto3" json:"restore_op_name,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *SaverDef) Reset() {
+	*x = SaverDef{}
+	mi := &file_savedmodel_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaverDef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaverDef) ProtoMessage() {}
+
+func (x *SaverDef) ProtoReflect() protoreflect.Message {
+	mi := &file_savedmodel_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaverDef.ProtoReflect.Descriptor instead.
+func (*SaverDef) Descriptor() ([]byte, []int) {
+	return file_savedmodel_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SaverDef) GetFilenameTensorName() string {
+	if x != nil {
+		return x.FilenameTensorName
+	}
+	return ""
+}
+
+func (x *SaverDef) GetSaveTensorName() string {
+	if x != nil {
+		return x.SaveTensorName
+	}
+	return ""
+}
+
+func (x *SaverDef) GetRestoreOpName() string {
+	if x != nil {
+		return x.RestoreOpName
+	}
+	return ""
 }
 
 type SignatureDef struct {
@@ -199,7 +267,7 @@ type SignatureDef struct {
 
 func (x *SignatureDef) Reset() {
 	*x = SignatureDef{}
-	mi := &file_savedmodel_proto_msgTypes[2]
+	mi := &file_savedmodel_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -211,7 +279,7 @@ func (x *SignatureDef) String() string {
 func (*SignatureDef) ProtoMessage() {}
 
 func (x *SignatureDef) ProtoReflect() protoreflect.Message {
-	mi := &file_savedmodel_proto_msgTypes[2]
+	mi := &file_savedmodel_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -224,7 +292,7 @@ func (x *SignatureDef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignatureDef.ProtoReflect.Descriptor instead.
 func (*SignatureDef) Descriptor() ([]byte, []int) {
-	return file_savedmodel_proto_rawDescGZIP(), []int{2}
+	return file_savedmodel_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SignatureDef) GetInputs() map[string]*TensorInfo {
@@ -261,7 +329,7 @@ type TensorInfo struct {
 
 func (x *TensorInfo) Reset() {
 	*x = TensorInfo{}
-	mi := &file_savedmodel_proto_msgTypes[3]
+	mi := &file_savedmodel_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -273,7 +341,7 @@ func (x *TensorInfo) String() string {
 func (*TensorInfo) ProtoMessage() {}
 
 func (x *TensorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_savedmodel_proto_msgTypes[3]
+	mi := &file_savedmodel_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -286,7 +354,7 @@ func (x *TensorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorInfo.ProtoReflect.Descriptor instead.
 func (*TensorInfo) Descriptor() ([]byte, []int) {
-	return file_savedmodel_proto_rawDescGZIP(), []int{3}
+	return file_savedmodel_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TensorInfo) GetName() string {
@@ -320,7 +388,7 @@ type BundleHeaderProto struct {
 
 func (x *BundleHeaderProto) Reset() {
 	*x = BundleHeaderProto{}
-	mi := &file_savedmodel_proto_msgTypes[4]
+	mi := &file_savedmodel_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -332,7 +400,7 @@ func (x *BundleHeaderProto) String() string {
 func (*BundleHeaderProto) ProtoMessage() {}
 
 func (x *BundleHeaderProto) ProtoReflect() protoreflect.Message {
-	mi := &file_savedmodel_proto_msgTypes[4]
+	mi := &file_savedmodel_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -345,7 +413,7 @@ func (x *BundleHeaderProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BundleHeaderProto.ProtoReflect.Descriptor instead.
 func (*BundleHeaderProto) Descriptor() ([]byte, []int) {
-	return file_savedmodel_proto_rawDescGZIP(), []int{4}
+	return file_savedmodel_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *BundleHeaderProto) GetNumShards() int32 {
@@ -378,7 +446,7 @@ type BundleEntryProto struct {
 
 func (x *BundleEntryProto) Reset() {
 	*x = BundleEntryProto{}
-	mi := &file_savedmodel_proto_msgTypes[5]
+	mi := &file_savedmodel_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +458,7 @@ func (x *BundleEntryProto) String() string {
 func (*BundleEntryProto) ProtoMessage() {}
 
 func (x *BundleEntryProto) ProtoReflect() protoreflect.Message {
-	mi := &file_savedmodel_proto_msgTypes[5]
+	mi := &file_savedmodel_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +471,7 @@ func (x *BundleEntryProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BundleEntryProto.ProtoReflect.Descriptor instead.
 func (*BundleEntryProto) Descriptor() ([]byte, []int) {
-	return file_savedmodel_proto_rawDescGZIP(), []int{5}
+	return file_savedmodel_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *BundleEntryProto) GetDtype() DataType {
@@ -466,7 +534,7 @@ type MetaGraphDef_MetaInfoDef struct {
 
 func (x *MetaGraphDef_MetaInfoDef) Reset() {
 	*x = MetaGraphDef_MetaInfoDef{}
-	mi := &file_savedmodel_proto_msgTypes[6]
+	mi := &file_savedmodel_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -478,7 +546,7 @@ func (x *MetaGraphDef_MetaInfoDef) String() string {
 func (*MetaGraphDef_MetaInfoDef) ProtoMessage() {}
 
 func (x *MetaGraphDef_MetaInfoDef) ProtoReflect() protoreflect.Message {
-	mi := &file_savedmodel_proto_msgTypes[6]
+	mi := &file_savedmodel_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -524,10 +592,11 @@ const file_savedmodel_proto_rawDesc = "" +
 	"SavedModel\x12;\n" +
 	"\x1asaved_model_schema_version\x18\x01 \x01(\x03R\x17savedModelSchemaVersion\x12B\n" +
 	"\vmeta_graphs\x18\x02 \x03(\v2!.modelstream.tfgraph.MetaGraphDefR\n" +
-	"metaGraphs\"\xdb\x03\n" +
+	"metaGraphs\"\x97\x04\n" +
 	"\fMetaGraphDef\x12Q\n" +
 	"\rmeta_info_def\x18\x01 \x01(\v2-.modelstream.tfgraph.MetaGraphDef.MetaInfoDefR\vmetaInfoDef\x12:\n" +
-	"\tgraph_def\x18\x02 \x01(\v2\x1d.modelstream.tfgraph.GraphDefR\bgraphDef\x12X\n" +
+	"\tgraph_def\x18\x02 \x01(\v2\x1d.modelstream.tfgraph.GraphDefR\bgraphDef\x12:\n" +
+	"\tsaver_def\x18\x03 \x01(\v2\x1d.modelstream.tfgraph.SaverDefR\bsaverDef\x12X\n" +
 	"\rsignature_def\x18\x05 \x03(\v23.modelstream.tfgraph.MetaGraphDef.SignatureDefEntryR\fsignatureDef\x1a~\n" +
 	"\vMetaInfoDef\x12,\n" +
 	"\x12meta_graph_version\x18\x01 \x01(\tR\x10metaGraphVersion\x12\x12\n" +
@@ -535,7 +604,11 @@ const file_savedmodel_proto_rawDesc = "" +
 	"\x12tensorflow_version\x18\x05 \x01(\tR\x11tensorflowVersion\x1ab\n" +
 	"\x11SignatureDefEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x127\n" +
-	"\x05value\x18\x02 \x01(\v2!.modelstream.tfgraph.SignatureDefR\x05value:\x028\x01\"\xf9\x02\n" +
+	"\x05value\x18\x02 \x01(\v2!.modelstream.tfgraph.SignatureDefR\x05value:\x028\x01\"\x8e\x01\n" +
+	"\bSaverDef\x120\n" +
+	"\x14filename_tensor_name\x18\x01 \x01(\tR\x12filenameTensorName\x12(\n" +
+	"\x10save_tensor_name\x18\x02 \x01(\tR\x0esaveTensorName\x12&\n" +
+	"\x0frestore_op_name\x18\x03 \x01(\tR\rrestoreOpName\"\xf9\x02\n" +
 	"\fSignatureDef\x12E\n" +
 	"\x06inputs\x18\x01 \x03(\v2-.modelstream.tfgraph.SignatureDef.InputsEntryR\x06inputs\x12H\n" +
 	"\aoutputs\x18\x02 \x03(\v2..modelstream.tfgraph.SignatureDef.OutputsEntryR\aoutputs\x12\x1f\n" +
@@ -585,43 +658,45 @@ func file_savedmodel_proto_rawDescGZIP() []byte {
 }
 
 var file_savedmodel_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_savedmodel_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_savedmodel_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_savedmodel_proto_goTypes = []any{
 	(BundleHeaderProto_Endianness)(0), // 0: modelstream.tfgraph.BundleHeaderProto.Endianness
 	(*SavedModel)(nil),                // 1: modelstream.tfgraph.SavedModel
 	(*MetaGraphDef)(nil),              // 2: modelstream.tfgraph.MetaGraphDef
-	(*SignatureDef)(nil),              // 3: modelstream.tfgraph.SignatureDef
-	(*TensorInfo)(nil),                // 4: modelstream.tfgraph.TensorInfo
-	(*BundleHeaderProto)(nil),         // 5: modelstream.tfgraph.BundleHeaderProto
-	(*BundleEntryProto)(nil),          // 6: modelstream.tfgraph.BundleEntryProto
-	(*MetaGraphDef_MetaInfoDef)(nil),  // 7: modelstream.tfgraph.MetaGraphDef.MetaInfoDef
-	nil,                               // 8: modelstream.tfgraph.MetaGraphDef.SignatureDefEntry
-	nil,                               // 9: modelstream.tfgraph.SignatureDef.InputsEntry
-	nil,                               // 10: modelstream.tfgraph.SignatureDef.OutputsEntry
-	(*GraphDef)(nil),                  // 11: modelstream.tfgraph.GraphDef
-	(DataType)(0),                     // 12: modelstream.tfgraph.DataType
-	(*TensorShapeProto)(nil),          // 13: modelstream.tfgraph.TensorShapeProto
+	(*SaverDef)(nil),                  // 3: modelstream.tfgraph.SaverDef
+	(*SignatureDef)(nil),              // 4: modelstream.tfgraph.SignatureDef
+	(*TensorInfo)(nil),                // 5: modelstream.tfgraph.TensorInfo
+	(*BundleHeaderProto)(nil),         // 6: modelstream.tfgraph.BundleHeaderProto
+	(*BundleEntryProto)(nil),          // 7: modelstream.tfgraph.BundleEntryProto
+	(*MetaGraphDef_MetaInfoDef)(nil),  // 8: modelstream.tfgraph.MetaGraphDef.MetaInfoDef
+	nil,                               // 9: modelstream.tfgraph.MetaGraphDef.SignatureDefEntry
+	nil,                               // 10: modelstream.tfgraph.SignatureDef.InputsEntry
+	nil,                               // 11: modelstream.tfgraph.SignatureDef.OutputsEntry
+	(*GraphDef)(nil),                  // 12: modelstream.tfgraph.GraphDef
+	(DataType)(0),                     // 13: modelstream.tfgraph.DataType
+	(*TensorShapeProto)(nil),          // 14: modelstream.tfgraph.TensorShapeProto
 }
 var file_savedmodel_proto_depIdxs = []int32{
 	2,  // 0: modelstream.tfgraph.SavedModel.meta_graphs:type_name -> modelstream.tfgraph.MetaGraphDef
-	7,  // 1: modelstream.tfgraph.MetaGraphDef.meta_info_def:type_name -> modelstream.tfgraph.MetaGraphDef.MetaInfoDef
-	11, // 2: modelstream.tfgraph.MetaGraphDef.graph_def:type_name -> modelstream.tfgraph.GraphDef
-	8,  // 3: modelstream.tfgraph.MetaGraphDef.signature_def:type_name -> modelstream.tfgraph.MetaGraphDef.SignatureDefEntry
-	9,  // 4: modelstream.tfgraph.SignatureDef.inputs:type_name -> modelstream.tfgraph.SignatureDef.InputsEntry
-	10, // 5: modelstream.tfgraph.SignatureDef.outputs:type_name -> modelstream.tfgraph.SignatureDef.OutputsEntry
-	12, // 6: modelstream.tfgraph.TensorInfo.dtype:type_name -> modelstream.tfgraph.DataType
-	13, // 7: modelstream.tfgraph.TensorInfo.tensor_shape:type_name -> modelstream.tfgraph.TensorShapeProto
-	0,  // 8: modelstream.tfgraph.BundleHeaderProto.endianness:type_name -> modelstream.tfgraph.BundleHeaderProto.Endianness
-	12, // 9: modelstream.tfgraph.BundleEntryProto.dtype:type_name -> modelstream.tfgraph.DataType
-	13, // 10: modelstream.tfgraph.BundleEntryProto.shape:type_name -> modelstream.tfgraph.TensorShapeProto
-	3,  // 11: modelstream.tfgraph.MetaGraphDef.SignatureDefEntry.value:type_name -> modelstream.tfgraph.SignatureDef
-	4,  // 12: modelstream.tfgraph.SignatureDef.InputsEntry.value:type_name -> modelstream.tfgraph.TensorInfo
-	4,  // 13: modelstream.tfgraph.SignatureDef.OutputsEntry.value:type_name -> modelstream.tfgraph.TensorInfo
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	8,  // 1: modelstream.tfgraph.MetaGraphDef.meta_info_def:type_name -> modelstream.tfgraph.MetaGraphDef.MetaInfoDef
+	12, // 2: modelstream.tfgraph.MetaGraphDef.graph_def:type_name -> modelstream.tfgraph.GraphDef
+	3,  // 3: modelstream.tfgraph.MetaGraphDef.saver_def:type_name -> modelstream.tfgraph.SaverDef
+	9,  // 4: modelstream.tfgraph.MetaGraphDef.signature_def:type_name -> modelstream.tfgraph.MetaGraphDef.SignatureDefEntry
+	10, // 5: modelstream.tfgraph.SignatureDef.inputs:type_name -> modelstream.tfgraph.SignatureDef.InputsEntry
+	11, // 6: modelstream.tfgraph.SignatureDef.outputs:type_name -> modelstream.tfgraph.SignatureDef.OutputsEntry
+	13, // 7: modelstream.tfgraph.TensorInfo.dtype:type_name -> modelstream.tfgraph.DataType
+	14, // 8: modelstream.tfgraph.TensorInfo.tensor_shape:type_name -> modelstream.tfgraph.TensorShapeProto
+	0,  // 9: modelstream.tfgraph.BundleHeaderProto.endianness:type_name -> modelstream.tfgraph.BundleHeaderProto.Endianness
+	13, // 10: modelstream.tfgraph.BundleEntryProto.dtype:type_name -> modelstream.tfgraph.DataType
+	14, // 11: modelstream.tfgraph.BundleEntryProto.shape:type_name -> modelstream.tfgraph.TensorShapeProto
+	4,  // 12: modelstream.tfgraph.MetaGraphDef.SignatureDefEntry.value:type_name -> modelstream.tfgraph.SignatureDef
+	5,  // 13: modelstream.tfgraph.SignatureDef.InputsEntry.value:type_name -> modelstream.tfgraph.TensorInfo
+	5,  // 14: modelstream.tfgraph.SignatureDef.OutputsEntry.value:type_name -> modelstream.tfgraph.TensorInfo
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_savedmodel_proto_init() }
@@ -636,7 +711,7 @@ func file_savedmodel_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_savedmodel_proto_rawDesc), len(file_savedmodel_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
