@@ -2,6 +2,7 @@ package training
 
 import (
 	"context"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -294,5 +295,65 @@ func TestReportBeforeRunJudgedWhenTaken(t *testing.T) {
 		if n != tc.published {
 			t.Errorf("a report about v%d with v7 published when Run started: %d versions published, want %d", tc.reported, n, tc.published)
 		}
+	}
+}
+
+// TestLiveDriftRetrainSurvivesARestart: a trainer stopped in the middle
+// of a retrain that a live-drift report started resumes it from its
+// checkpoint and publishes the retrained version as live_drift, after
+// the records the retrain still needed. Nothing restarted such a
+// trainer, and a checkpoint without the retrain's cause passed every
+// test (the version came out labelled "drift").
+func TestLiveDriftRetrainSurvivesARestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ckpt")
+	data := conceptStream(30, 1<<30, 3)
+	var mu sync.Mutex
+	var published []serving.Descriptor
+	pub := PublisherFunc(func(_ context.Context, d serving.Descriptor) error {
+		mu.Lock()
+		defer mu.Unlock()
+		published = append(published, d)
+		return nil
+	})
+	run := func(ss []Sample, report bool) {
+		l, _ := NewLearner(Logistic, 3)
+		src := make(chanSource)
+		tr, err := NewTrainer("m", l, src, pub, RetrainOnDrift(20), WithCheckpoint(path, 1), WithTrainerLogger(quietLogger))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- tr.Run(ctx) }()
+		if report && !tr.ReportDrift(serving.ModelRef{Name: "m"}) {
+			t.Fatal("report refused")
+		}
+		before := tr.Stats().Records
+		for _, s := range ss {
+			src <- s
+		}
+		for tr.Stats().Records < before+int64(len(ss)) {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(data[:10], true) // the report is taken with the first record: 20 to go, 9 learned
+	mu.Lock()
+	n := len(published)
+	mu.Unlock()
+	if n != 0 {
+		t.Fatalf("published %d versions before the retrain ended", n)
+	}
+	run(data[10:], false)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(published) != 1 || published[0].Labels[LabelTrigger] != string(TriggerLiveDrift) || published[0].Labels[LabelTotalRecords] != "21" {
+		for _, d := range published {
+			t.Logf("v%d: %v", d.Version, d.Labels)
+		}
+		t.Fatalf("published %d versions, want one live_drift retrain after record 21", len(published))
 	}
 }
