@@ -142,10 +142,23 @@
 //     Config; CommitInterval must be shorter). The window between the
 //     two requests is one round trip.
 //
+// Why a producer per partition rather than one per instance with KIP-447
+// alone: a transactional.id per instance would have to be stable across
+// restarts and unique among live instances, which a Deployment's pods
+// are not, and a transaction left open by an instance that died stays
+// open, holding back read_committed readers of every partition it wrote
+// to, until its timeout. A transactional.id per input partition needs no
+// identity of the instance, and the partition's next owner aborts such a
+// transaction as it starts. Each partition also commits on its own, so
+// a failure rewinds one claim, and cooperative rebalancing works as is.
+//
 // What it costs: one producer, with its own connections, per claimed
-// partition; a transaction per partition per commit (four requests to
-// the coordinators); and outputs held back until the commit.
-// BenchmarkExactlyOnce measures it against at-least-once.
+// partition; a transaction per partition every half [Window] of records
+// or CommitInterval (four requests to the coordinators); and outputs
+// held back until the commit. BenchmarkExactlyOnce measured, on the
+// embedded broker, exactly-once at 0.5-0.65 times the at-least-once
+// throughput at the default Window of 512, and 0.8-0.9 times at
+// Window(2048), whose transactions are four times larger.
 //
 // # Failover
 //

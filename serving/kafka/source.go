@@ -485,6 +485,11 @@ func (h *handler) commit(sess sarama.ConsumerGroupSession) {
 	h.mu.Lock()
 	if len(h.marked) == 0 {
 		h.mu.Unlock()
+		// A commit the coordinator refused stays pending in sarama until
+		// the next Commit: retry it now, not when the next record is
+		// marked, which on a quiet topic may be never. Nothing is sent
+		// when nothing is pending.
+		sess.Commit()
 		return
 	}
 	marked := h.marked
