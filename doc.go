@@ -47,7 +47,8 @@
 //     each decodes its model formats into a serving.Model and registers
 //     them from its init (lightgbm, lightgbm-json, xgboost, sklearn;
 //     linear; onnx, in pure Go or on ONNX Runtime; pmml;
-//     tensorflow-graphdef; xgboost-json, xgboost-ubj).
+//     tensorflow-graphdef, tensorflow-savedmodel; xgboost-json,
+//     xgboost-ubj).
 //   - serving/kafka: the sarama adapters (Source, Sink, ModelFeed,
 //     Publisher) and the JSON and CSV codecs; serving/kafka/confluent:
 //     a codec for the Confluent Schema Registry wire format.

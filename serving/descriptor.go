@@ -14,7 +14,8 @@ type Descriptor struct {
 	Name string
 	// Format is the registered format that decodes Bytes, such as
 	// "lightgbm", "xgboost", "sklearn", "onnx", "pmml",
-	// "tensorflow-graphdef" or "linear" (see [Formats]). Required.
+	// "tensorflow-graphdef", "tensorflow-savedmodel" or "linear" (see
+	// [Formats]). Required.
 	Format string
 	// Version is the model's version. Zero means "the next one": the
 	// Server's Activate makes it one more than the live version, a

@@ -20,7 +20,7 @@
 //		_ "github.com/modelstream/modelstream/serving/formats/linear"     // linear (linear, logistic, softmax)
 //		_ "github.com/modelstream/modelstream/serving/formats/onnx"       // onnx
 //		_ "github.com/modelstream/modelstream/serving/formats/pmml"       // pmml
-//		_ "github.com/modelstream/modelstream/serving/formats/tensorflow" // tensorflow-graphdef
+//		_ "github.com/modelstream/modelstream/serving/formats/tensorflow" // tensorflow-graphdef, tensorflow-savedmodel
 //		_ "github.com/modelstream/modelstream/serving/formats/xgboost"    // xgboost-json, xgboost-ubj
 //	)
 //

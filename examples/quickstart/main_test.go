@@ -119,7 +119,7 @@ func TestQuickstart(t *testing.T) {
 // format of the module, so that a LightGBM model, say, published to its
 // models topic with kcat loads rather than failing as an unknown format.
 func TestQuickstartLoadsEveryFormat(t *testing.T) {
-	for _, f := range []string{"lightgbm", "lightgbm-json", "linear", "onnx", "pmml", "tensorflow-graphdef", "xgboost-json", "xgboost-ubj"} {
+	for _, f := range []string{"lightgbm", "lightgbm-json", "linear", "onnx", "pmml", "tensorflow-graphdef", "tensorflow-savedmodel", "xgboost-json", "xgboost-ubj"} {
 		if !slices.Contains(serving.Formats(), f) {
 			t.Errorf("format %q not registered; have %v", f, serving.Formats())
 		}
