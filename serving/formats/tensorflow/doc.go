@@ -113,7 +113,8 @@
 // signature's inputs are fed in the order of their keys, and
 // serving.ModelInfo.Inputs names them by those keys, so a signature
 // with inputs "age" and "income" reads the stream's fields of those
-// names. Each input is fed where the signature says, whatever computes
+// names; an input that the output does not depend on is not fed, and
+// is left out of Inputs. Each input is fed where the signature says, whatever computes
 // that tensor in the graph (a PlaceholderWithDefault, or the Identity
 // after a ParseExample that TensorFlow Serving's classify and regress
 // APIs feed), and must declare a shape, as placeholders must. The
