@@ -44,9 +44,9 @@
 // serving/kafka/confluent ([RecordCodec]) — scored by any serving.Scorer
 // (a Server slot from Server.Model, or a combinator from package
 // speculative), and handed to a [Sink]. With [MaxBatch], the records
-// already waiting on a partition are scored in one call when the Scorer
-// is a serving.BatchScorer, as a Server slot is; each still gets its own
-// score or dead letter. The Sink writes a wire.Score as JSON with the
+// already waiting on a partition, or arriving within [BatchWindow], are
+// scored in one call when the Scorer is a serving.BatchScorer, as a
+// Server slot is; each still gets its own score or dead letter. The Sink writes a wire.Score as JSON with the
 // prediction, its provenance and the input's key, topic, partition and
 // offset, and repeats the provenance in headers (wire.ProvenanceHeaders)
 // so a consumer can trace a score without parsing it; with

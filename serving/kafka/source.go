@@ -27,7 +27,8 @@ type sourceOptions struct {
 	drain    time.Duration
 	hooks    hooks
 	maxBatch int
-	tracer   *tracer // nil: tracing off
+	batchWin time.Duration // see BatchWindow
+	tracer   *tracer       // nil: tracing off
 
 	exactlyOnce bool
 }
@@ -145,7 +146,7 @@ func (s *Source) Ready() error {
 // scored with no model live fail with serving.ErrNoModel and go to the
 // dead-letter topic.
 func NewSource(cfg *Config, group string, scorer serving.Scorer, sink *Sink, opts ...SourceOption) (*Source, error) {
-	o := sourceOptions{topics: []string{DefaultDataTopic}, codec: JSON{}, window: 512, workers: runtime.GOMAXPROCS(0), interval: time.Second, drain: 30 * time.Second, maxBatch: defaultMaxBatch}
+	o := sourceOptions{topics: []string{DefaultDataTopic}, codec: JSON{}, window: 512, workers: runtime.GOMAXPROCS(0), interval: time.Second, drain: 30 * time.Second, maxBatch: defaultMaxBatch, batchWin: defaultBatchWindow}
 	for _, opt := range opts {
 		opt.applySource(&o)
 	}
@@ -172,6 +173,8 @@ func NewSource(cfg *Config, group string, scorer serving.Scorer, sink *Sink, opt
 		return nil, configErr("DrainTimeout(%v): must not be negative", o.drain)
 	case o.maxBatch < 1:
 		return nil, configErr("MaxBatch(%d): must be at least 1", o.maxBatch)
+	case o.batchWin < 0:
+		return nil, configErr("BatchWindow(%v): must not be negative", o.batchWin)
 	}
 	var client func(*sarama.Config)
 	if o.exactlyOnce {
@@ -752,6 +755,9 @@ func (h *handler) read(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGr
 			default:
 				break more
 			}
+		}
+		if held == nil && !p.suspected(msg.Offset) {
+			held = s.fill(b, msgs, min(room, s.o.maxBatch), p, done)
 		}
 		n := len(b.items)
 		p.inflight.Add(int64(n))
