@@ -22,3 +22,6 @@ func (f *ModelFeed) Number(name string, offered, live uint64) uint64 {
 
 // MaxNumberedNames is maxNumberedNames.
 const MaxNumberedNames = maxNumberedNames
+
+// ProcessCPU is processCPU, for the benchmarks of package kafka_test.
+func ProcessCPU() int64 { return processCPU() }

@@ -39,7 +39,10 @@ import (
 //
 // A record whose process span is not recording (the sampler left it out,
 // or tp is a no-op provider) gets no further spans, but its outputs still
-// carry its trace context.
+// carry its trace context. The sampler decides on the process span's
+// name, kind and parent, the input's trace context: its messaging
+// attributes are set only once the span records, which spares the
+// records a sampler leaves out the cost of building them.
 //
 // Without a provider the Source reads and writes no trace header, and
 // tracing costs a nil check per step: BenchmarkTracing finds the same
@@ -117,22 +120,14 @@ func (t *tracer) begin(s *Source, b *batch) {
 
 func (t *tracer) beginBatch(s *Source, b *batch) {
 	// A batch holds records of one partition, read together: what their
-	// spans share is made once. A sampler sees these attributes; the
-	// offset and size are set on recording spans only.
+	// spans share is made once, and set on recording spans only.
 	m0 := b.items[0].msg
 	name := t.spanName("process", m0.Topic)
 	opts := []trace.SpanStartOption{
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithTimestamp(time.Unix(0, b.read)),
-		trace.WithAttributes(
-			semconv.MessagingSystemKafka,
-			semconv.MessagingOperationTypeProcess,
-			semconv.MessagingOperationName("process"),
-			semconv.MessagingDestinationName(m0.Topic),
-			semconv.MessagingDestinationPartitionID(strconv.Itoa(int(m0.Partition))),
-			semconv.MessagingConsumerGroupName(s.group),
-		),
 	}
+	var common []attribute.KeyValue
 	trs := make([]recordTrace, len(b.items))
 	for i := range b.items {
 		it := &b.items[i]
@@ -142,6 +137,17 @@ func (t *tracer) beginBatch(s *Source, b *batch) {
 		rt := &trs[i]
 		rt.ctx, rt.span, rt.recording = ctx, span, span.IsRecording()
 		if rt.recording {
+			if common == nil {
+				common = []attribute.KeyValue{
+					semconv.MessagingSystemKafka,
+					semconv.MessagingOperationTypeProcess,
+					semconv.MessagingOperationName("process"),
+					semconv.MessagingDestinationName(m0.Topic),
+					semconv.MessagingDestinationPartitionID(strconv.Itoa(int(m0.Partition))),
+					semconv.MessagingConsumerGroupName(s.group),
+				}
+			}
+			span.SetAttributes(common...)
 			span.SetAttributes(semconv.MessagingKafkaOffset(int(m.Offset)), semconv.MessagingMessageBodySize(len(m.Value)))
 		}
 		it.tr = rt
