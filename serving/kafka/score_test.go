@@ -60,8 +60,8 @@ func TestScoreEncodings(t *testing.T) {
 		dead   int64  // the offset dead-lettered
 		reason string // in its reason
 	}{
-		"json":    {wire.ScoreJSON, 2, "malformed score"},
-		"compact": {wire.ScoreCompact, 2, "malformed score"},
+		"json":    {wire.ScoreJSON, 2, wire.ErrMalformed.Error()},
+		"compact": {wire.ScoreCompact, 2, wire.ErrMalformed.Error()},
 		"own":     {failOn(1), 1, "no encoding for this one"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -157,7 +157,7 @@ func TestAppendCompact(t *testing.T) {
 			t.Errorf("appendCompact:\n got %s\nwant %s", got, want)
 		}
 	}
-	if _, err := appendCompact(nil, &sarama.ConsumerMessage{}, serving.Result{Prediction: serving.Prediction{Value: math.NaN()}}); !errors.Is(err, wire.ErrBadScore) {
+	if _, err := appendCompact(nil, &sarama.ConsumerMessage{}, serving.Result{Prediction: serving.Prediction{Value: math.NaN()}}); !errors.Is(err, wire.ErrMalformed) {
 		t.Errorf("NaN: %v", err)
 	}
 }

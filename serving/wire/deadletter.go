@@ -6,13 +6,16 @@ import (
 
 // The dead-letter headers; see the package documentation.
 const (
-	HeaderDLQReason    = Prefix + "dlq.reason"
-	HeaderDLQStage     = Prefix + "dlq.stage"
-	HeaderDLQTopic     = Prefix + "dlq.topic"
-	HeaderDLQPartition = Prefix + "dlq.partition"
-	HeaderDLQOffset    = Prefix + "dlq.offset"
-	HeaderDLQTruncated = Prefix + "dlq.truncated"
+	HeaderDLQReason    = dlqPrefix + "reason"
+	HeaderDLQStage     = dlqPrefix + "stage"
+	HeaderDLQTopic     = dlqPrefix + "topic"
+	HeaderDLQPartition = dlqPrefix + "partition"
+	HeaderDLQOffset    = dlqPrefix + "offset"
+	HeaderDLQTruncated = dlqPrefix + "truncated"
 )
+
+// dlqPrefix begins the name of every dead-letter header.
+const dlqPrefix = Prefix + "dlq."
 
 // The dead-letter stages: where the record failed.
 const (

@@ -97,7 +97,7 @@
 // 0, schema ID, Avro body); serving/kafka/confluent's AvroScores writes
 // them, and any Confluent Avro deserializer reads them with the schema
 // it fetches by ID. [DecodeScore] recognises such a value and refuses it
-// (ErrBadScore): it needs the registry.
+// (ErrMalformed): it needs the registry.
 //
 // # Provenance headers
 //

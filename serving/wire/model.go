@@ -70,11 +70,15 @@ type Message struct {
 	Headers []Header
 }
 
-// ErrMalformed means a message is not a valid model message, or a
-// Descriptor cannot be encoded as one. The *Error that wraps it names
-// the header at fault, if any, and the cause. A model too large for the
-// limit is an *Error wrapping serving.ErrTooLarge instead.
-var ErrMalformed = errors.New("wire: malformed model message")
+// ErrMalformed means a record does not decode as what it should be (a
+// model message, a score, its provenance headers or dead-letter
+// headers), or a value cannot be encoded as one (a Descriptor without a
+// name, a NaN score). Every such error wraps it, and its text names the
+// part at fault and the cause: "wire: malformed score: ...". A model
+// message or dead letter at fault is an [*Error], which names the
+// header. A model too large for the limit is an *Error wrapping
+// serving.ErrTooLarge instead.
+var ErrMalformed = errors.New("wire: malformed")
 
 // Error is returned by [EncodeModel], [DecodeModel] and
 // [ParseDeadLetter]. Header names the offending header, or is "key" or
@@ -85,12 +89,15 @@ type Error struct {
 	Err    error
 }
 
-// Error returns "wire: malformed model message", the header at fault and
-// the cause.
+// Error returns "wire: malformed model message" (or "dead letter"), the
+// header at fault and the cause.
 func (e *Error) Error() string {
-	msg := ErrMalformed.Error()
-	if errors.Is(e.Err, serving.ErrTooLarge) {
+	msg := ErrMalformed.Error() + " model message"
+	switch {
+	case errors.Is(e.Err, serving.ErrTooLarge):
 		msg = "wire: model message too large"
+	case strings.HasPrefix(e.Header, dlqPrefix):
+		msg = ErrMalformed.Error() + " dead letter"
 	}
 	if e.Header != "" {
 		msg += ": " + e.Header

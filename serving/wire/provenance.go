@@ -22,14 +22,10 @@ const (
 	HeaderDecision   = Prefix + "decision"
 )
 
-// Provenance errors.
-var (
-	// ErrNoProvenance means a record carries no provenance.
-	ErrNoProvenance = errors.New("wire: no provenance")
-	// ErrBadProvenance means a record's provenance is malformed, or its
-	// headers and its value disagree.
-	ErrBadProvenance = errors.New("wire: malformed provenance")
-)
+// ErrNoProvenance means a record carries no provenance. Provenance that
+// is there but does not decode, or headers and a value that disagree,
+// are [ErrMalformed] ("wire: malformed provenance: ...").
+var ErrNoProvenance = errors.New("wire: no provenance")
 
 // Score is a score record: the prediction, what computed it, and where
 // its input came from. Its JSON is the value of the record in the default
@@ -100,7 +96,7 @@ func ProvenanceHeaders(p serving.Provenance) []Header {
 
 // parseProvenanceHeaders decodes the provenance headers among hs and
 // ignores all others. It fails with ErrNoProvenance when there is no
-// modelstream.model header, and with ErrBadProvenance when a header does
+// modelstream.model header, and with ErrMalformed when a header does
 // not parse. Without modelstream.decision the Decision is nil, even if
 // modelstream.combinator is present.
 func parseProvenanceHeaders(hs []Header) (serving.Provenance, error) {
@@ -116,7 +112,7 @@ func parseProvenanceHeaders(hs []Header) (serving.Provenance, error) {
 		case HeaderVersion:
 			v, err := strconv.ParseUint(string(h.Value), 10, 64)
 			if err != nil {
-				return p, fmt.Errorf("%w: %s %q", ErrBadProvenance, HeaderVersion, h.Value)
+				return p, fmt.Errorf("%w provenance: %s %q", ErrMalformed, HeaderVersion, h.Value)
 			}
 			p.Model.Version, haveVersion = v, true
 		case HeaderID:
@@ -126,7 +122,7 @@ func parseProvenanceHeaders(hs []Header) (serving.Provenance, error) {
 		case HeaderDecision:
 			var d serving.Decision
 			if err := json.Unmarshal(h.Value, &d); err != nil {
-				return p, fmt.Errorf("%w: %s: %v", ErrBadProvenance, HeaderDecision, err)
+				return p, fmt.Errorf("%w provenance: %s: %v", ErrMalformed, HeaderDecision, err)
 			}
 			p.Decision = &d
 		}
@@ -135,7 +131,7 @@ func parseProvenanceHeaders(hs []Header) (serving.Provenance, error) {
 		return p, ErrNoProvenance
 	}
 	if !haveVersion {
-		return p, fmt.Errorf("%w: %s without %s", ErrBadProvenance, HeaderModel, HeaderVersion)
+		return p, fmt.Errorf("%w provenance: %s without %s", ErrMalformed, HeaderModel, HeaderVersion)
 	}
 	return p, nil
 }
@@ -147,7 +143,7 @@ func parseProvenance(value []byte) (serving.Provenance, error) {
 		Provenance *serving.Provenance `json:"provenance"`
 	}
 	if err := json.Unmarshal(value, &v); err != nil {
-		return serving.Provenance{}, fmt.Errorf("%w: %v", ErrBadProvenance, err)
+		return serving.Provenance{}, fmt.Errorf("%w provenance: %v", ErrMalformed, err)
 	}
 	if v.Provenance == nil || v.Provenance.Model.Name == "" {
 		return serving.Provenance{}, ErrNoProvenance
@@ -160,9 +156,10 @@ func parseProvenance(value []byte) (serving.Provenance, error) {
 // they need no parse of the value; headers other than the provenance
 // headers are ignored. A modelstream.model header without
 // modelstream.version, or a header that does not parse, is
-// ErrBadProvenance. Without modelstream.decision the headers give a nil
-// Decision, even if modelstream.combinator is present. When both carry provenance, their
-// models must agree, or one of them was altered: ErrBadProvenance. A
+// ErrMalformed. Without modelstream.decision the headers give a nil
+// Decision, even if modelstream.combinator is present. When both carry
+// provenance, their models must agree, or one of them was altered:
+// ErrMalformed again. A
 // value that is not a score (not JSON, or without "provenance") does not
 // contradict headers that answer: so a score in the compact encoding
 // ([ScoreCompact]), or written as Avro, is traced by its headers alone.
@@ -182,7 +179,7 @@ func ProvenanceOf(headers []Header, value []byte) (serving.Provenance, error) {
 	case verr != nil:
 		return hp, nil
 	case !sameModel(hp.Model, vp.Model):
-		return hp, fmt.Errorf("%w: headers say %s (id %s), value says %s (id %s)", ErrBadProvenance, hp.Model, short(hp.Model.ID), vp.Model, short(vp.Model.ID))
+		return hp, fmt.Errorf("%w provenance: headers say %s (id %s), value says %s (id %s)", ErrMalformed, hp.Model, short(hp.Model.ID), vp.Model, short(vp.Model.ID))
 	}
 	if hp.Decision == nil {
 		hp.Decision = vp.Decision // the value carries the full decision

@@ -85,7 +85,7 @@ func TestWhichFromTheOutputValue(t *testing.T) {
 func TestProvenanceErrors(t *testing.T) {
 	v, _ := json.Marshal(serving.Result{Provenance: serving.Provenance{Model: fast}})
 	// Headers and value disagree: one of them was altered.
-	if _, err := whichOf(wire.ProvenanceHeaders(serving.Provenance{Model: big}), v); !errors.Is(err, wire.ErrBadProvenance) {
+	if _, err := whichOf(wire.ProvenanceHeaders(serving.Provenance{Model: big}), v); !errors.Is(err, wire.ErrMalformed) {
 		t.Fatalf("disagreement: %v", err)
 	}
 	if _, err := whichOf(nil, []byte(`{"prediction":{"value":1}}`)); !errors.Is(err, wire.ErrNoProvenance) {
@@ -94,18 +94,18 @@ func TestProvenanceErrors(t *testing.T) {
 	if _, err := whichOf(nil, nil); !errors.Is(err, wire.ErrNoProvenance) {
 		t.Fatalf("nothing: %v", err)
 	}
-	if _, err := whichOf(nil, []byte("not json")); !errors.Is(err, wire.ErrBadProvenance) {
+	if _, err := whichOf(nil, []byte("not json")); !errors.Is(err, wire.ErrMalformed) {
 		t.Fatalf("not json: %v", err)
 	}
 	bad := []wire.Header{{Key: []byte(wire.HeaderModel), Value: []byte("m")}, {Key: []byte(wire.HeaderVersion), Value: []byte("v2")}}
-	if _, err := wire.ProvenanceOf(bad, nil); !errors.Is(err, wire.ErrBadProvenance) {
+	if _, err := wire.ProvenanceOf(bad, nil); !errors.Is(err, wire.ErrMalformed) {
 		t.Fatalf("bad version: %v", err)
 	}
-	if _, err := wire.ProvenanceOf(bad[:1], nil); !errors.Is(err, wire.ErrBadProvenance) {
+	if _, err := wire.ProvenanceOf(bad[:1], nil); !errors.Is(err, wire.ErrMalformed) {
 		t.Fatalf("missing version: %v", err)
 	}
 	badDecision := append(wire.ProvenanceHeaders(serving.Provenance{Model: fast}), wire.Header{Key: []byte(wire.HeaderDecision), Value: []byte("{")})
-	if _, err := wire.ProvenanceOf(badDecision, nil); !errors.Is(err, wire.ErrBadProvenance) {
+	if _, err := wire.ProvenanceOf(badDecision, nil); !errors.Is(err, wire.ErrMalformed) {
 		t.Fatalf("bad decision: %v", err)
 	}
 	// Headers answer even when the value is not ours.

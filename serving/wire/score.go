@@ -9,11 +9,6 @@ import (
 	"github.com/modelstream/modelstream/serving"
 )
 
-// ErrBadScore means the value of a score record does not decode, or a
-// score cannot be encoded (a NaN or infinite prediction has no JSON
-// form).
-var ErrBadScore = errors.New("wire: malformed score")
-
 // ScoreEncoding is how the value of a score record is encoded; see
 // "Scores" in the package documentation. Both encodings are JSON of the
 // shape of [Score]; [DecodeScore] reads either.
@@ -32,25 +27,25 @@ const (
 
 // AppendScore appends the value of a score record for s, in encoding e,
 // to b. A prediction with a NaN or infinite number, which JSON cannot
-// carry, is ErrBadScore; so is an unknown encoding.
+// carry, is ErrMalformed; so is an unknown encoding.
 func (e ScoreEncoding) AppendScore(b []byte, s *Score) ([]byte, error) {
 	switch e {
 	case ScoreJSON:
 		v, err := json.Marshal(s)
 		if err != nil {
-			return b, fmt.Errorf("%w: %v", ErrBadScore, err)
+			return b, fmt.Errorf("%w score: %v", ErrMalformed, err)
 		}
 		return append(b, v...), nil
 	case ScoreCompact:
 		p, err := json.Marshal(s.Prediction)
 		if err != nil {
-			return b, fmt.Errorf("%w: %v", ErrBadScore, err)
+			return b, fmt.Errorf("%w score: %v", ErrMalformed, err)
 		}
 		b = append(b, `{"prediction":`...)
 		b = append(b, p...)
 		return appendOrigin(b, s.Topic, s.Partition, s.Offset), nil
 	}
-	return b, fmt.Errorf("%w: unknown encoding %d", ErrBadScore, e)
+	return b, fmt.Errorf("%w score: unknown encoding %d", ErrMalformed, e)
 }
 
 // appendOrigin appends the end of a ScoreCompact value, after its
@@ -102,21 +97,22 @@ type score struct {
 // the record's key otherwise.
 //
 // A value that is not JSON of the shape of [Score], or has no
-// "prediction", is ErrBadScore; one framed for a Schema Registry (a zero
-// magic byte, as serving/kafka/confluent writes Avro scores) is
-// ErrBadScore too: decode it with its schema. A record with provenance in
-// neither place is ErrNoProvenance, and one whose headers and value
-// disagree is ErrBadProvenance.
+// "prediction", is ErrMalformed ("wire: malformed score: ..."); so is one
+// framed for a Schema Registry (a zero magic byte, as
+// serving/kafka/confluent writes Avro scores): decode it with its schema.
+// A record with provenance in neither place is ErrNoProvenance, and one
+// whose headers and value disagree is ErrMalformed ("wire: malformed
+// provenance: ...").
 func DecodeScore(m Message) (Score, error) {
 	if len(m.Value) > 0 && m.Value[0] == 0 {
-		return Score{}, fmt.Errorf("%w: a Schema Registry frame (magic byte 0), not JSON: decode it with its schema", ErrBadScore)
+		return Score{}, fmt.Errorf("%w score: a Schema Registry frame (magic byte 0), not JSON: decode it with its schema", ErrMalformed)
 	}
 	var v score
 	if err := json.Unmarshal(m.Value, &v); err != nil {
-		return Score{}, fmt.Errorf("%w: %v", ErrBadScore, err)
+		return Score{}, fmt.Errorf("%w score: %v", ErrMalformed, err)
 	}
 	if v.Prediction == nil {
-		return Score{}, fmt.Errorf(`%w: no "prediction"`, ErrBadScore)
+		return Score{}, fmt.Errorf(`%w score: no "prediction"`, ErrMalformed)
 	}
 	s := Score{Prediction: *v.Prediction, KeyBase64: v.KeyBase64, Topic: v.Topic, Partition: v.Partition, Offset: v.Offset}
 	switch {
@@ -135,7 +131,7 @@ func DecodeScore(m Message) (Score, error) {
 		}
 		s.Provenance = hp
 	case err == nil && !sameModel(hp.Model, v.Provenance.Model):
-		return Score{}, fmt.Errorf("%w: headers say %s (id %s), value says %s (id %s)", ErrBadProvenance, hp.Model, short(hp.Model.ID), v.Provenance.Model, short(v.Provenance.Model.ID))
+		return Score{}, fmt.Errorf("%w provenance: headers say %s (id %s), value says %s (id %s)", ErrMalformed, hp.Model, short(hp.Model.ID), v.Provenance.Model, short(v.Provenance.Model.ID))
 	default:
 		s.Provenance = *v.Provenance
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/modelstream/modelstream/serving"
@@ -63,7 +64,7 @@ func TestBadScores(t *testing.T) {
 			if e == 7 {
 				s = ok
 			}
-			if v, err := e.AppendScore([]byte("x"), &s); !errors.Is(err, wire.ErrBadScore) || string(v) != "x" {
+			if v, err := e.AppendScore([]byte("x"), &s); !errors.Is(err, wire.ErrMalformed) || string(v) != "x" {
 				t.Errorf("encoding %d of %+v: %q, %v", e, p, v, err)
 			}
 		}
@@ -75,18 +76,19 @@ func TestBadScores(t *testing.T) {
 	for name, tc := range map[string]struct {
 		m    wire.Message
 		want error
+		part string // what the error says is malformed
 	}{
-		"empty":            {wire.Message{}, wire.ErrBadScore},
-		"not JSON":         {wire.Message{Value: []byte("0.93")}, wire.ErrBadScore},
-		"no prediction":    {wire.Message{Value: []byte(`{"topic":"t"}`), Headers: compact.Headers}, wire.ErrBadScore},
-		"wrong type":       {wire.Message{Value: []byte(`{"prediction":{"value":"high"}}`), Headers: compact.Headers}, wire.ErrBadScore},
-		"registry frame":   {wire.Message{Value: []byte{0, 0, 0, 0, 1, 2}, Headers: compact.Headers}, wire.ErrBadScore},
-		"compact, no hdrs": {wire.Message{Key: compact.Key, Value: compact.Value}, wire.ErrNoProvenance},
-		"compact, bad hdr": {wire.Message{Value: compact.Value, Headers: []wire.Header{{Key: []byte(wire.HeaderModel), Value: []byte("m")}, {Key: []byte(wire.HeaderVersion), Value: []byte("x")}}}, wire.ErrBadProvenance},
-		"disagree":         {wire.Message{Value: full.Value, Headers: other}, wire.ErrBadProvenance},
+		"empty":            {wire.Message{}, wire.ErrMalformed, "score"},
+		"not JSON":         {wire.Message{Value: []byte("0.93")}, wire.ErrMalformed, "score"},
+		"no prediction":    {wire.Message{Value: []byte(`{"topic":"t"}`), Headers: compact.Headers}, wire.ErrMalformed, "score"},
+		"wrong type":       {wire.Message{Value: []byte(`{"prediction":{"value":"high"}}`), Headers: compact.Headers}, wire.ErrMalformed, "score"},
+		"registry frame":   {wire.Message{Value: []byte{0, 0, 0, 0, 1, 2}, Headers: compact.Headers}, wire.ErrMalformed, "score"},
+		"compact, no hdrs": {wire.Message{Key: compact.Key, Value: compact.Value}, wire.ErrNoProvenance, ""},
+		"compact, bad hdr": {wire.Message{Value: compact.Value, Headers: []wire.Header{{Key: []byte(wire.HeaderModel), Value: []byte("m")}, {Key: []byte(wire.HeaderVersion), Value: []byte("x")}}}, wire.ErrMalformed, "provenance"},
+		"disagree":         {wire.Message{Value: full.Value, Headers: other}, wire.ErrMalformed, "provenance"},
 	} {
-		if s, err := wire.DecodeScore(tc.m); !errors.Is(err, tc.want) {
-			t.Errorf("%s: %+v, %v; want %v", name, s, err, tc.want)
+		if s, err := wire.DecodeScore(tc.m); !errors.Is(err, tc.want) || tc.part != "" && !strings.Contains(err.Error(), "malformed "+tc.part) {
+			t.Errorf("%s: %+v, %v; want %v (malformed %s)", name, s, err, tc.want, tc.part)
 		}
 	}
 	// A full value needs no headers, and ignores headers of others.

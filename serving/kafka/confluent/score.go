@@ -103,28 +103,28 @@ var _ kafka.ScoreEncoder = (*AvroScores)(nil)
 func (a *AvroScores) AppendScore(b []byte, s *wire.Score) ([]byte, error) {
 	p, m := s.Prediction, s.Provenance.Model
 	if !finite(p.Value) || !finite(p.Confidence) {
-		return b, fmt.Errorf("%w: the prediction is not finite (%v, confidence %v)", wire.ErrBadScore, p.Value, p.Confidence)
+		return b, fmt.Errorf("%w score: the prediction is not finite (%v, confidence %v)", wire.ErrMalformed, p.Value, p.Confidence)
 	}
 	for i, v := range p.Values {
 		if !finite(v) {
-			return b, fmt.Errorf("%w: output %d is not finite (%v)", wire.ErrBadScore, i, v)
+			return b, fmt.Errorf("%w score: output %d is not finite (%v)", wire.ErrMalformed, i, v)
 		}
 	}
 	if m.Version > math.MaxInt64 {
-		return b, fmt.Errorf("%w: version %d does not fit an Avro long", wire.ErrBadScore, m.Version)
+		return b, fmt.Errorf("%w score: version %d does not fit an Avro long", wire.ErrMalformed, m.Version)
 	}
 	var decision []byte
 	if d := s.Provenance.Decision; d != nil {
 		var err error
 		if decision, err = json.Marshal(d); err != nil {
-			return b, fmt.Errorf("%w: decision: %v", wire.ErrBadScore, err)
+			return b, fmt.Errorf("%w score: decision: %v", wire.ErrMalformed, err)
 		}
 	}
 	start := len(b)
 	var h sr.ConfluentHeader
 	b, err := h.AppendEncode(b, a.id, nil)
 	if err != nil {
-		return b[:start], fmt.Errorf("%w: %v", wire.ErrBadScore, err)
+		return b[:start], fmt.Errorf("%w score: %v", wire.ErrMalformed, err)
 	}
 	// prediction
 	b = appendDouble(b, p.Value)

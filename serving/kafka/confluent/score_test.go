@@ -132,8 +132,8 @@ func TestAvroScoresRoundTrip(t *testing.T) {
 		if got := decodeAvroScore(t, cl, v[len("prefix"):]); !reflect.DeepEqual(got, s) {
 			t.Errorf("%s: decodes to\n%+v, want\n%+v", name, got, s)
 		}
-		if _, err := wire.DecodeScore(wire.Message{Value: v[len("prefix"):], Headers: wire.ProvenanceHeaders(s.Provenance)}); !errors.Is(err, wire.ErrBadScore) {
-			t.Errorf("%s: wire.DecodeScore of an Avro score: %v, want ErrBadScore", name, err)
+		if _, err := wire.DecodeScore(wire.Message{Value: v[len("prefix"):], Headers: wire.ProvenanceHeaders(s.Provenance)}); !errors.Is(err, wire.ErrMalformed) {
+			t.Errorf("%s: wire.DecodeScore of an Avro score: %v, want ErrMalformed", name, err)
 		}
 	}
 	// What Avro could carry but no score encoding accepts.
@@ -143,8 +143,8 @@ func TestAvroScoresRoundTrip(t *testing.T) {
 		"an output":  {Prediction: serving.Prediction{Value: 1, Values: []float64{1, math.Inf(-1)}}, Provenance: serving.Provenance{Model: m}},
 		"huge vers.": {Prediction: serving.Prediction{Value: 1}, Provenance: serving.Provenance{Model: serving.ModelRef{Name: "m", Version: math.MaxUint64}}},
 	} {
-		if v, err := enc.AppendScore([]byte("x"), &s); !errors.Is(err, wire.ErrBadScore) || string(v) != "x" {
-			t.Errorf("%s: %q, %v; want ErrBadScore and nothing appended", name, v, err)
+		if v, err := enc.AppendScore([]byte("x"), &s); !errors.Is(err, wire.ErrMalformed) || string(v) != "x" {
+			t.Errorf("%s: %q, %v; want ErrMalformed and nothing appended", name, v, err)
 		}
 	}
 }
