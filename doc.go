@@ -7,8 +7,8 @@
 // messages on a Kafka topic: the key is the model's name, the value is
 // the model's bytes exactly as its own tools wrote them (LightGBM text,
 // XGBoost JSON, UBJSON or binary, scikit-learn trees, ONNX protobuf, a
-// TensorFlow frozen graph, a PMML document, or modelstream's linear
-// JSON), and headers carry the version, content hash, lineage and
+// TensorFlow frozen graph or SavedModel, a PMML document, or
+// modelstream's linear JSON), and headers carry the version, content hash, lineage and
 // signature. Every scoring process reads that topic, loads each new
 // version and swaps it in while the data stream keeps flowing. No model
 // is ever compiled into the scorer, and no scorer restarts to change its
@@ -21,8 +21,10 @@
 // partitions. Each record is decoded, scored, stamped with the provenance
 // of the exact model version that scored it, and written to a scores
 // topic; offsets are committed only after the score is acknowledged, so
-// delivery is at least once. Records that cannot be decoded or scored go
-// to a dead-letter topic with the reason.
+// delivery is at least once, or exactly once with kafka.ExactlyOnce,
+// which commits the scores and the offsets in one Kafka transaction.
+// Records that cannot be decoded or scored go to a dead-letter topic
+// with the reason.
 //
 // # Where to start
 //
@@ -50,8 +52,10 @@
 //     tensorflow-graphdef, tensorflow-savedmodel; xgboost-json,
 //     xgboost-ubj).
 //   - serving/kafka: the sarama adapters (Source, Sink, ModelFeed,
-//     Publisher) and the JSON and CSV codecs; serving/kafka/confluent:
-//     a codec for the Confluent Schema Registry wire format.
+//     Publisher), the JSON and CSV codecs, score encodings, exactly-once
+//     transactions and OpenTelemetry tracing; serving/kafka/confluent:
+//     the Confluent Schema Registry wire format, records in (Avro,
+//     Protobuf, JSON Schema) and Avro scores out.
 //   - serving/feedback: joins late ground truth to the scores it judges;
 //     serving/feedback/feedbackkafka: reads both from Kafka.
 //   - serving/quality: live quality of each version (accuracy, log-loss,
@@ -69,7 +73,8 @@
 //   - governance: signatures, admission policy, replay guard, audit;
 //     governance/govkafka: its Kafka side.
 //   - training: learners, distillation, checkpoints and drift detection
-//     that publish models; training/trainkafka: its Kafka side.
+//     (its own, or live drift reported from the joined truth) that
+//     publish models; training/trainkafka: its Kafka side.
 //
 // Who may import whom, checked by this package's TestImportRules:
 //
@@ -93,7 +98,8 @@
 // # Examples
 //
 // The examples folder has runnable programs; examples/quickstart runs the
-// whole idea on an embedded Kafka broker with no setup;
+// whole idea on an embedded Kafka broker with no setup; examples/embed
+// is README.md's embedding program;
 // examples/speculative, examples/canary, examples/retrain and
 // examples/scaleout show the combinators, an automated rollout,
 // in-stream retraining and failover; examples/publish and examples/tail
