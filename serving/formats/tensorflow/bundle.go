@@ -300,6 +300,23 @@ func (bi *bundleIndex) tensorProto(key string, shards map[string][]byte) (*tfpb.
 		return nil, fmt.Errorf("variable %q: %d bytes at offset %d lie outside %s (%d bytes)", key, size, off, name, len(data))
 	}
 	b := data[off : off+size]
+	if size == 0 {
+		// decodeTensor reads a TensorProto without content as zeros, as
+		// TensorFlow reads a constant given no values; a checkpoint
+		// value is its bytes, and none for a shape of elements is a
+		// damaged entry, not a tensor of zeros.
+		n := int64(1)
+		for _, d := range e.GetShape().GetDim() {
+			if d.GetSize() <= 0 {
+				n = 0
+				break
+			}
+			n = min(n*min(d.GetSize(), 1<<31), 1<<31)
+		}
+		if n > 0 {
+			return nil, fmt.Errorf("variable %q: 0 bytes for the %d elements of its shape", key, n)
+		}
+	}
 	if got := crc32.Checksum(b, castagnoli); got != unmaskCRC(e.GetCrc32C()) {
 		return nil, fmt.Errorf("variable %q: CRC-32C mismatch", key)
 	}

@@ -181,6 +181,9 @@ func TestSavedModelBadBundles(t *testing.T) {
 		{"wrong size for the shape", one, hp2Keys, func(i int, e *tfpb.BundleEntryProto) {
 			e.Shape = &tfpb.TensorShapeProto{Dim: []*tfpb.TensorShapeProto_Dim{{Size: 2}}}
 		}, serving.ErrCorruptModel, []string{"tensor_content"}},
+		{"no bytes for a scalar", one, hp2Keys, func(i int, e *tfpb.BundleEntryProto) {
+			e.Size, e.Crc32C = 0, maskCRC(0)
+		}, serving.ErrCorruptModel, []string{"0 bytes for the 1 elements"}},
 		{"keys out of order", one, []string{"b", "a", "a2", "c", "c2"}, nil, serving.ErrCorruptModel, []string{"out of order"}},
 		{"missing variable", one, []string{"a", "a2", "b2", "c", "c2"}, nil, serving.ErrCorruptModel, []string{`no variable "b"`}},
 	}
