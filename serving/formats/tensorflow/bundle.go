@@ -84,8 +84,14 @@ func unsnappy(src []byte, limit int) ([]byte, error) {
 	if n > uint64(limit) {
 		return nil, fmt.Errorf("snappy: block of %d bytes exceeds the limit of %d", n, limit)
 	}
-	dst := make([]byte, 0, n)
 	src = src[k:]
+	// No element decodes to more than 64 bytes from its 3 (a copy with a
+	// 2-byte offset), so a body shorter than that ratio allows is
+	// refused before the declared size is allocated.
+	if n > uint64(len(src))*64/3 {
+		return nil, fmt.Errorf("snappy: %d bytes cannot decode to the %d declared", len(src), n)
+	}
+	dst := make([]byte, 0, n)
 	for len(src) > 0 {
 		tag := src[0]
 		var length, offset int
@@ -214,11 +220,20 @@ func readBundleIndex(t []byte, maxEntries int, maxBytes int) (*bundleIndex, erro
 	bi := &bundleIndex{entries: map[string]*tfpb.BundleEntryProto{}}
 	header := false
 	var last string
+	var next uint64 // where the next data block may start
 	err = blockEntries(index, func(_, v []byte) error {
 		off, size, _, err := blockHandle(v)
 		if err != nil {
 			return err
 		}
+		// A table's data blocks follow one another, each named once by
+		// the index; a block named twice (or overlapping the one
+		// before) would be decoded again per mention, so a small index
+		// could make Load decode one large block without end.
+		if off < next {
+			return fmt.Errorf("data block at %d overlaps the block before, which ends at %d", off, next)
+		}
+		next = off + size + blockTrailer // readBlock checks the sum is in range
 		blk, err := readBlock(table, off, size, maxBytes)
 		if err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"math"
+	"runtime"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -206,4 +207,40 @@ func TestSavedModelBadBundles(t *testing.T) {
 	w.index = append(w.index, kv{"", []byte{byte(off), byte(size)}})
 	_, err := loadSavedModel(t, bundleArchive(t, pb, w.finish(), nil), nil)
 	wantLoadError(t, err, serving.ErrCorruptModel, "snappy", "exceeds")
+}
+
+// TestSavedModelBundleBlockReuse: an index that names one data block
+// twice is refused, so that a small index cannot make Load decode the
+// same large block once per entry of its index block.
+func TestSavedModelBundleBlockReuse(t *testing.T) {
+	pb, _, _ := halfPlusTwo(t)
+	_, data := scalarBundle(t, &tfpb.BundleHeaderProto{NumShards: 1}, hp2Keys, hp2Vals, false, nil)
+	w := &tableWriter{}
+	w.block(kv{"", marshal(t, &tfpb.BundleHeaderProto{NumShards: 1})})
+	off, size := w.raw(blockBytes(nil), 0) // a block of no entries
+	h := binary.AppendUvarint(binary.AppendUvarint(nil, uint64(off)), uint64(size))
+	for range 3 {
+		w.index = append(w.index, kv{"", h})
+	}
+	_, err := loadSavedModel(t, bundleArchive(t, pb, w.finish(), data), nil)
+	wantLoadError(t, err, serving.ErrCorruptModel, "block")
+}
+
+// TestSavedModelSnappyDeclaredSize: a Snappy block that declares far more
+// bytes than its body could decode to (a copy of 64 bytes takes 3) is
+// refused before the declared size is allocated.
+func TestSavedModelSnappyDeclaredSize(t *testing.T) {
+	pb, _, _ := halfPlusTwo(t)
+	w := &tableWriter{}
+	off, size := w.raw(append(binary.AppendUvarint(nil, 200<<20), 0, 'x'), 1) // 200 MiB from one literal byte
+	w.index = append(w.index, kv{"", binary.AppendUvarint(binary.AppendUvarint(nil, uint64(off)), uint64(size))})
+	b := bundleArchive(t, pb, w.finish(), nil)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := loadSavedModel(t, b, nil)
+	runtime.ReadMemStats(&after)
+	wantLoadError(t, err, serving.ErrCorruptModel, "snappy")
+	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<20 {
+		t.Errorf("refusing a %d-byte archive allocated %d MiB", len(b), got>>20)
+	}
 }
