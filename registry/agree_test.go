@@ -16,7 +16,7 @@ import (
 
 // errClass names the sentinel err wraps.
 func errClass(err error) string {
-	for _, e := range []error{ErrNotFound, ErrVersionConflict, ErrInvalid, ErrPruned, ErrNotActive, serving.ErrClosed, serving.ErrChecksum} {
+	for _, e := range []error{ErrNotFound, ErrVersionConflict, serving.ErrConfig, serving.ErrCorruptState, ErrPruned, ErrNotActive, serving.ErrClosed, serving.ErrChecksum} {
 		if errors.Is(err, e) {
 			return e.Error()
 		}

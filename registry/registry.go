@@ -51,19 +51,18 @@ func (v Version) Descriptor() serving.Descriptor {
 const Latest = "latest"
 
 // Sentinel errors. Errors returned by the stores wrap them; test with
-// errors.Is.
+// errors.Is. The module's shared sentinels cover the rest: a bad argument
+// (an empty or reserved alias, an activation without a name, kind or
+// time, no version left to assign) or Option wraps serving.ErrConfig, a
+// Descriptor that lacks what Put needs serving.ErrInvalidDescriptor, a
+// Storage written with another layout serving.ErrCorruptState, and a
+// closed Registry serving.ErrClosed.
 var (
 	// ErrNotFound means the name, version or alias is not stored.
 	ErrNotFound = errors.New("registry: not found")
 	// ErrVersionConflict means a Put named a stored version with
 	// different content. The error is a *ConflictError.
 	ErrVersionConflict = errors.New("registry: version conflict")
-	// ErrInvalid means an argument other than a Descriptor is missing or
-	// malformed: an empty or reserved alias, an activation without a
-	// name, kind or time, or no version left to assign. A Descriptor
-	// that lacks what Put needs gives serving.ErrInvalidDescriptor, and
-	// an impossible Option serving.ErrConfig.
-	ErrInvalid = errors.New("registry: invalid argument")
 	// ErrPruned means retention dropped the bytes of a version.
 	ErrPruned = errors.New("registry: bytes pruned by retention")
 	// ErrNotActive means no version of the name was active at the time
@@ -179,11 +178,11 @@ func isContentID(id string) bool {
 	return true
 }
 
-// nextVersion returns the version after last, or an ErrInvalid error when
+// nextVersion returns the version after last, or a serving.ErrConfig error when
 // last is the largest uint64 and no next version exists.
 func nextVersion(name string, last uint64) (uint64, error) {
 	if last == math.MaxUint64 {
-		return 0, fmt.Errorf("%w: %s: version %d is the last one; no version can be assigned after it", ErrInvalid, name, last)
+		return 0, fmt.Errorf("%w: registry: %s: version %d is the last one; no version can be assigned after it", serving.ErrConfig, name, last)
 	}
 	return last + 1, nil
 }
@@ -201,16 +200,16 @@ func validKind(k serving.EventKind) bool {
 
 func checkActivation(a serving.Activation) error {
 	if a.Model.Name == "" {
-		return fmt.Errorf("%w: activation has no model name", ErrInvalid)
+		return fmt.Errorf("%w: registry: activation has no model name", serving.ErrConfig)
 	}
 	if !validKind(a.Kind) {
-		return fmt.Errorf("%w: activation kind %v: want activated, rolled_back or retired", ErrInvalid, a.Kind)
+		return fmt.Errorf("%w: registry: activation kind %v: want activated, rolled_back or retired", serving.ErrConfig, a.Kind)
 	}
 	if a.At.IsZero() {
-		return fmt.Errorf("%w: activation of %s has no time", ErrInvalid, a.Model)
+		return fmt.Errorf("%w: registry: activation of %s has no time", serving.ErrConfig, a.Model)
 	}
 	if a.At.Before(minNano) || a.At.After(maxNano) {
-		return fmt.Errorf("%w: activation of %s at %v: outside the years 1678 to 2262", ErrInvalid, a.Model, a.At)
+		return fmt.Errorf("%w: registry: activation of %s at %v: outside the years 1678 to 2262", serving.ErrConfig, a.Model, a.At)
 	}
 	return nil
 }
@@ -289,10 +288,10 @@ func keepSet(retain int, versions []uint64, aliases map[string]uint64, active ui
 
 func checkAlias(alias string) error {
 	if alias == "" {
-		return fmt.Errorf("%w: empty alias", ErrInvalid)
+		return fmt.Errorf("%w: registry: empty alias", serving.ErrConfig)
 	}
 	if alias == Latest {
-		return fmt.Errorf("%w: alias %q is reserved", ErrInvalid, Latest)
+		return fmt.Errorf("%w: registry: alias %q is reserved", serving.ErrConfig, Latest)
 	}
 	return nil
 }

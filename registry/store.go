@@ -67,8 +67,8 @@ const (
 var present = []byte{1}
 
 // New returns a Registry over st, which it owns from then on: Close
-// closes it. It refuses, with ErrInvalid, a Storage written with another
-// key layout.
+// closes it. It refuses, with serving.ErrCorruptState, a Storage written
+// with another key layout, and leaves it as it was.
 func New(st Storage, opts ...Option) (*Registry, error) {
 	if st == nil {
 		return nil, fmt.Errorf("%w: registry: New(nil Storage)", serving.ErrConfig)
@@ -79,7 +79,7 @@ func New(st Storage, opts ...Option) (*Registry, error) {
 	}
 	err = st.Update(context.Background(), func(w Writer) error {
 		if s := w.Get(keySchema); s != nil && string(s) != schemaVersion {
-			return fmt.Errorf("%w: storage has layout version %q, this code reads %q", ErrInvalid, s, schemaVersion)
+			return fmt.Errorf("%w: storage has layout version %q, this code reads %q", serving.ErrCorruptState, s, schemaVersion)
 		}
 		return w.Put(keySchema, []byte(schemaVersion))
 	})
@@ -216,7 +216,7 @@ func withBytes(d serving.Descriptor, b []byte) serving.Descriptor {
 // SHA256 (64 lowercase hex digits, like serving.ContentID); otherwise Put
 // fails with serving.ErrInvalidDescriptor. When both Bytes and SHA256
 // are given they must match (serving.ErrChecksum). Assigning a version
-// after 2^64-1 fails with ErrInvalid. With a durable Storage the write
+// after 2^64-1 fails with serving.ErrConfig. With a durable Storage the write
 // is on disk when Put returns nil.
 func (r *Registry) Put(ctx context.Context, d serving.Descriptor) (serving.Descriptor, error) {
 	v, err := prepare(d)
@@ -273,7 +273,7 @@ func (r *Registry) Put(ctx context.Context, d serving.Descriptor) (serving.Descr
 	})
 	if err != nil {
 		var ce *ConflictError
-		if errors.As(err, &ce) || errors.Is(err, serving.ErrClosed) || errors.Is(err, ctx.Err()) || errors.Is(err, ErrInvalid) {
+		if errors.As(err, &ce) || errors.Is(err, serving.ErrClosed) || errors.Is(err, ctx.Err()) || errors.Is(err, serving.ErrConfig) {
 			return d, err
 		}
 		return d, fmt.Errorf("registry: put %s: %w", d.Name, err)
@@ -768,7 +768,7 @@ func (r *Registry) At(ctx context.Context, name string, t time.Time) (serving.Mo
 // restarted feed resumes there; see the package docs.
 func (r *Registry) SetOffsets(ctx context.Context, topic string, next map[int32]int64) error {
 	if topic == "" {
-		return fmt.Errorf("%w: empty topic", ErrInvalid)
+		return fmt.Errorf("%w: registry: empty topic", serving.ErrConfig)
 	}
 	parts := make([]int32, 0, len(next))
 	for p := range next {

@@ -252,7 +252,7 @@ func TestAliases(t *testing.T) {
 		if err := s.SetAlias(ctx, "m", "champion", 9); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("alias to missing version: %v", err)
 		}
-		if err := s.SetAlias(ctx, "m", Latest, 1); !errors.Is(err, ErrInvalid) {
+		if err := s.SetAlias(ctx, "m", Latest, 1); !errors.Is(err, serving.ErrConfig) {
 			t.Fatalf("reserved alias: %v", err)
 		}
 		if err := s.SetAlias(ctx, "nope", "champion", 1); !errors.Is(err, ErrNotFound) {
@@ -432,7 +432,7 @@ func TestAtIsExactAtActivationBoundaries(t *testing.T) {
 		if ref, err := s.At(ctx, "m", time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil || ref.Version != 4 {
 			t.Fatalf("At(year 9999) = %v, %v", ref, err)
 		}
-		if err := s.RecordActivation(ctx, act("m", 9, serving.EventActivated, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC))); !errors.Is(err, ErrInvalid) {
+		if err := s.RecordActivation(ctx, act("m", 9, serving.EventActivated, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC))); !errors.Is(err, serving.ErrConfig) {
 			t.Fatalf("activation in the year 3000: %v", err)
 		}
 		// A time zone does not change the instant.
@@ -442,7 +442,7 @@ func TestAtIsExactAtActivationBoundaries(t *testing.T) {
 		if _, err := s.At(ctx, "none", t0); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("At of unknown name: %v", err)
 		}
-		if err := s.RecordActivation(ctx, act("m", 1, serving.EventLoaded, t0)); !errors.Is(err, ErrInvalid) {
+		if err := s.RecordActivation(ctx, act("m", 1, serving.EventLoaded, t0)); !errors.Is(err, serving.ErrConfig) {
 			t.Fatalf("loaded is not an activation: %v", err)
 		}
 	})
@@ -511,7 +511,7 @@ func TestOffsets(t *testing.T) {
 		if other, _ := s.Offsets(ctx, "other"); len(other) != 0 {
 			t.Fatalf("other topic = %v", other)
 		}
-		if err := s.SetOffsets(ctx, "", nil); !errors.Is(err, ErrInvalid) {
+		if err := s.SetOffsets(ctx, "", nil); !errors.Is(err, serving.ErrConfig) {
 			t.Fatalf("empty topic: %v", err)
 		}
 	})
@@ -670,7 +670,7 @@ func TestPutRefusesVersionOverflow(t *testing.T) {
 		top.Version = math.MaxUint64
 		mustPut(t, s, top)
 		for i := range 2 {
-			if got, err := s.Put(ctx, fakeModel("m", float64(2+i))); !errors.Is(err, ErrInvalid) {
+			if got, err := s.Put(ctx, fakeModel("m", float64(2+i))); !errors.Is(err, serving.ErrConfig) {
 				t.Fatalf("put %d after the last version: got v%d, %v", i, got.Version, err)
 			}
 		}
@@ -707,13 +707,13 @@ func TestPutValidatesLocationSHA256(t *testing.T) {
 }
 
 // TestNewRefusesOtherLayouts: a Storage written with another key
-// layout is refused with ErrInvalid, and left as it was.
+// layout is refused with serving.ErrCorruptState, and left as it was.
 func TestNewRefusesOtherLayouts(t *testing.T) {
 	st := newMemStorage()
 	if err := st.Update(context.Background(), func(w Writer) error { return w.Put(keySchema, []byte("99")) }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(st); !errors.Is(err, ErrInvalid) {
+	if _, err := New(st); !errors.Is(err, serving.ErrCorruptState) {
 		t.Fatalf("New over layout 99: %v", err)
 	}
 	st.View(context.Background(), func(r Reader) error {

@@ -45,9 +45,11 @@ var (
 	// (a Source, a Sink, a feed, a registry), is closed. Every package of
 	// the module returns this one sentinel for that meaning.
 	ErrClosed = errors.New("serving: closed")
-	// ErrConfig means a constructor or option was given an impossible
-	// configuration. Every package of the module wraps this one sentinel
-	// for that meaning; the text says which setting is wrong.
+	// ErrConfig means a constructor, option or call was given an
+	// impossible configuration or argument (a negative size, a nil
+	// logger, an empty alias). Every package of the module wraps this one
+	// sentinel for that meaning; the text says which setting is wrong.
+	// A Descriptor that lacks a field is ErrInvalidDescriptor instead.
 	ErrConfig = errors.New("serving: invalid configuration")
 	// ErrCorruptState means saved state could not be restored: a
 	// checkpoint file or the bytes given to an UnmarshalBinary are

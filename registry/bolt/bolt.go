@@ -64,7 +64,7 @@ func Open(path string, opts ...Option) (*Storage, error) {
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		if tx.Bucket([]byte("models")) != nil {
-			return fmt.Errorf("%w: the file has the registry's first layout, which this version does not read", registry.ErrInvalid)
+			return fmt.Errorf("%w: the file has the registry's first layout, which this version does not read", serving.ErrCorruptState)
 		}
 		_, err := tx.CreateBucketIfNotExists(bucket)
 		return err

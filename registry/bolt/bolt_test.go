@@ -139,7 +139,7 @@ func TestOpenValidates(t *testing.T) {
 
 // TestOpenRefusesForeignFiles: Open of a file that is not a registry
 // fails with an error (never a panic, never an overwrite), and a file of
-// the first registry layout fails with registry.ErrInvalid.
+// the first registry layout fails with serving.ErrCorruptState.
 func TestOpenRefusesForeignFiles(t *testing.T) {
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.db")
@@ -170,7 +170,7 @@ func TestOpenRefusesForeignFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if s, err := bolt.Open(old); !errors.Is(err, registry.ErrInvalid) {
+	if s, err := bolt.Open(old); !errors.Is(err, serving.ErrCorruptState) {
 		if s != nil {
 			s.Close()
 		}
