@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"math"
 	"math/rand/v2"
@@ -63,8 +64,20 @@ func noisy(errRate, conf float64) func([]float64) serving.Prediction {
 }
 
 func main() {
-	ctx := context.Background()
+	if _, err := tour(context.Background(), os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
 
+// outcome is what tour measured: the errors of each composition, by the
+// name of its row, and the stats of each combinator.
+type outcome struct {
+	errors                    map[string]int
+	budget, vote, voteBud, ab speculative.Stats
+}
+
+// tour scores the stream with each composition and writes the tables to w.
+func tour(ctx context.Context, w io.Writer) (outcome, error) {
 	// The fast fallback: a logistic model in the project's linear format,
 	// loaded like any published model.
 	doc := linear.Document{
@@ -74,12 +87,12 @@ func main() {
 	}
 	b, err := doc.Marshal()
 	if err != nil {
-		log.Fatal(err)
+		return outcome{}, err
 	}
 	desc := serving.Descriptor{Name: "linear", Version: 3, Format: linear.FormatName, Bytes: b}
 	m, err := serving.Load(ctx, desc)
 	if err != nil {
-		log.Fatal(err)
+		return outcome{}, err
 	}
 	fast := serving.Bind(desc.Ref(), m)
 
@@ -93,16 +106,16 @@ func main() {
 	bud, err := speculative.NewBudget(budget, fast, []serving.Scorer{slow, flaky},
 		speculative.WithDecider(speculative.Priority()), speculative.WithName("budget"))
 	if err != nil {
-		log.Fatal(err)
+		return outcome{}, err
 	}
 	// A vote of the three, inside a budget of its own.
 	vote, err := speculative.NewEnsemble(speculative.Vote(speculative.Quorum(2)), []serving.Scorer{slow, flaky, fast}, speculative.WithName("vote"))
 	if err != nil {
-		log.Fatal(err)
+		return outcome{}, err
 	}
 	voteBud, err := speculative.NewBudget(budget, fast, []serving.Scorer{vote}, speculative.WithName("vote-in-budget"))
 	if err != nil {
-		log.Fatal(err)
+		return outcome{}, err
 	}
 	// A 90/10 canary: most users keep the budget, a tenth try the vote.
 	canary, err := speculative.NewSplit([]speculative.Variant{
@@ -110,7 +123,7 @@ func main() {
 		{Name: "canary", Scorer: voteBud, Weight: 10},
 	}, speculative.WithName("canary"))
 	if err != nil {
-		log.Fatal(err)
+		return outcome{}, err
 	}
 
 	// The record stream: fixed seed, keys for 300 users.
@@ -121,7 +134,8 @@ func main() {
 		stream[i] = serving.Record{Key: []byte("user-" + strconv.Itoa(rng.IntN(300))), Features: x}
 	}
 
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	out := outcome{errors: map[string]int{}}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scorer\tp50\tp99\tp99.9\tmax\taccuracy\terrors\tstall\t")
 	for _, c := range []struct {
 		name string
@@ -134,12 +148,13 @@ func main() {
 		{"canary 90/10", canary},
 	} {
 		r := run(ctx, c.s, stream)
+		out.errors[c.name] = r.errors
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1f%%\t%d\t%s\t\n", c.name, ms(r.q(0.5)), ms(r.q(0.99)), ms(r.q(0.999)), ms(r.lat[len(r.lat)-1]), 100*r.accuracy, r.errors, ms(r.stall))
 	}
 	tw.Flush()
 
-	fmt.Println()
-	tw = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "combinator\tmodel\trole\twins\tok\tlate\terrors\tcancelled\tskipped\t")
 	for _, st := range []speculative.Stats{bud.Stats(), vote.Stats(), voteBud.Stats(), canary.Stats()} {
 		for _, m := range st.Models {
@@ -147,11 +162,13 @@ func main() {
 		}
 	}
 	tw.Flush()
-	fmt.Println()
+	fmt.Fprintln(w)
 	for _, st := range []speculative.Stats{bud.Stats(), voteBud.Stats()} {
-		fmt.Printf("%s: %d calls, fallback answered %d (nothing better in time), fallback missed the budget %d times, errors %d\n",
+		fmt.Fprintf(w, "%s: %d calls, fallback answered %d (nothing better in time), fallback missed the budget %d times, errors %d\n",
 			st.Name, st.Invocations, st.Models[0].Wins, st.FallbackMisses, st.Errors)
 	}
+	out.budget, out.vote, out.voteBud, out.ab = bud.Stats(), vote.Stats(), voteBud.Stats(), canary.Stats()
+	return out, nil
 }
 
 type report struct {
