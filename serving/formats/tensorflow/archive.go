@@ -49,6 +49,7 @@ func readArchive(b []byte, limit int64) (*savedModelFiles, error) {
 	files := map[string][]byte{}
 	seen := map[string]bool{}
 	var roots []string
+	var kept int64 // the bytes of the entries kept, holes included
 	pbtxt := false
 	for n := 0; ; n++ {
 		h, err := tr.Next()
@@ -92,6 +93,13 @@ func readArchive(b []byte, limit int64) (*savedModelFiles, error) {
 			(base == "variables.index" || strings.HasPrefix(base, "variables.data-"))
 		if !keep {
 			continue
+		}
+		// The limiting reader counts the bytes the archive stores; the
+		// holes of a sparse entry (GNU and PAX sparse files) are stored
+		// as a map of a few bytes and read as zeros, so the bytes kept
+		// are counted against the limit too.
+		if kept += h.Size; kept > limit {
+			return nil, &tooLargeError{what: "the archive", limit: limit, unit: "bytes uncompressed (MaxArchiveBytes)"}
 		}
 		if base == "saved_model.pb" {
 			roots = append(roots, path.Dir(name))
