@@ -40,7 +40,12 @@ import (
 
 	"github.com/modelstream/modelstream/internal/demo"
 	"github.com/modelstream/modelstream/serving"
+	_ "github.com/modelstream/modelstream/serving/formats/leaves" // the Server reading the model back knows every format
 	_ "github.com/modelstream/modelstream/serving/formats/linear"
+	_ "github.com/modelstream/modelstream/serving/formats/onnx"
+	_ "github.com/modelstream/modelstream/serving/formats/pmml"
+	_ "github.com/modelstream/modelstream/serving/formats/tensorflow"
+	_ "github.com/modelstream/modelstream/serving/formats/xgboost"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/wire"
 )
@@ -70,13 +75,13 @@ func main() {
 	lbl := labels{}
 	flag.Var(lbl, "label", "key=value label, repeatable")
 	flag.Parse()
-	if err := run(*brokers, *topic, *file, *location, *sum, *name, *format, *version, *desc, lbl); err != nil {
+	if err := run(os.Stdout, *brokers, *topic, *file, *location, *sum, *name, *format, *version, *desc, lbl); err != nil {
 		fmt.Fprintln(os.Stderr, "publish:", err)
 		os.Exit(1)
 	}
 }
 
-func run(brokers, topic, file, location, sum, name, format string, version uint64, desc string, lbl labels) error {
+func run(w io.Writer, brokers, topic, file, location, sum, name, format string, version uint64, desc string, lbl labels) error {
 	sarama.Logger = discard{}
 	d := serving.Descriptor{Name: name, Format: format, Version: version, Description: desc, Location: location, SHA256: sum, Labels: lbl, Created: time.Now().UTC()}
 	switch {
@@ -129,26 +134,26 @@ func run(brokers, topic, file, location, sum, name, format string, version uint6
 		if d.SHA256 != "" {
 			pin = "sha256 " + d.SHA256
 		}
-		fmt.Printf("published %s (%s, at %s, %s) to %s/%d@%d on the %s\n",
+		fmt.Fprintf(w, "published %s (%s, at %s, %s) to %s/%d@%d on the %s\n",
 			at, d.Format, d.Location, pin, topic, part, off, cl.Where())
 	} else {
-		fmt.Printf("published %s (%s, %d bytes, sha256 %s) to %s/%d@%d on the %s\n",
+		fmt.Fprintf(w, "published %s (%s, %d bytes, sha256 %s) to %s/%d@%d on the %s\n",
 			at, d.Format, len(d.Bytes), d.Ref().ID, topic, part, off, cl.Where())
 	}
-	fmt.Println("the same with kcat:")
-	fmt.Printf("  kcat -P -b %s -t %s -k %s -H %s=%s", cl.Brokers[0], topic, d.Name, wire.HeaderFormat, d.Format)
+	fmt.Fprintln(w, "the same with kcat:")
+	fmt.Fprintf(w, "  kcat -P -b %s -t %s -k %s -H %s=%s", cl.Brokers[0], topic, d.Name, wire.HeaderFormat, d.Format)
 	if d.Version > 0 {
-		fmt.Printf(" -H %s=%d", wire.HeaderVersion, d.Version)
+		fmt.Fprintf(w, " -H %s=%d", wire.HeaderVersion, d.Version)
 	}
 	if d.Location != "" && d.SHA256 != "" {
-		fmt.Printf(" -H %s=%s", wire.HeaderSHA256, d.SHA256)
+		fmt.Fprintf(w, " -H %s=%s", wire.HeaderSHA256, d.SHA256)
 	}
 	if d.Location != "" {
-		fmt.Printf(" -H %s=%s /dev/null\n", wire.HeaderLocation, d.Location)
+		fmt.Fprintf(w, " -H %s=%s /dev/null\n", wire.HeaderLocation, d.Location)
 	} else if file != "" && !strings.HasPrefix(file, "(") {
-		fmt.Printf(" %s\n", filepath.Clean(file))
+		fmt.Fprintf(w, " %s\n", filepath.Clean(file))
 	} else {
-		fmt.Println(" model.json")
+		fmt.Fprintln(w, " model.json")
 	}
 	if cl.Embedded == nil {
 		return nil
@@ -159,7 +164,7 @@ func run(brokers, topic, file, location, sum, name, format string, version uint6
 	opts := []serving.Option{serving.WithLogger(quiet)}
 	if d.Location != "" {
 		lo := serving.LoadOptions{AllowLocations: []string{locationDir(d.Location)}}
-		fmt.Printf("the reading Server allows it: serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{%q}})\n", lo.AllowLocations[0])
+		fmt.Fprintf(w, "the reading Server allows it: serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{%q}})\n", lo.AllowLocations[0])
 		opts = append(opts, serving.WithLoadOptions(lo))
 	}
 	srv, err := serving.NewServer(opts...)
@@ -178,11 +183,11 @@ func run(brokers, topic, file, location, sum, name, format string, version uint6
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	fmt.Printf("a ModelFeed read it back: %s %s", ev.Outcome, ev.Model)
+	fmt.Fprintf(w, "a ModelFeed read it back: %s %s", ev.Outcome, ev.Model)
 	if ev.Err != nil {
-		fmt.Printf(" (%v)", ev.Err)
+		fmt.Fprintf(w, " (%v)", ev.Err)
 	}
-	fmt.Println()
+	fmt.Fprintln(w)
 	return nil
 }
 
