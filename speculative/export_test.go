@@ -14,16 +14,8 @@ func LearnLateness(on bool) {
 	timerLateness.q.Store(0)
 }
 
-// UseLead turns the learned lead on or off without forgetting it, and
-// the polling finish of a Budget call (see maxFinish) with finish.
-func UseLead(lead, finish bool) {
-	learnLateness.Store(lead)
-	if finish {
-		maxFinish = 2 * time.Millisecond
-	} else {
-		maxFinish = 0
-	}
-}
+// UseLead turns the learned lead on or off without forgetting it.
+func UseLead(on bool) { learnLateness.Store(on) }
 
 // LearnedLead is the lead a Budget of d would use now.
 func LearnedLead(d time.Duration) time.Duration { return timerLateness.lead(d) }

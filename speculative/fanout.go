@@ -3,7 +3,6 @@ package speculative
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,25 +127,6 @@ func (f *flight) fly(ctx context.Context, s serving.Scorer, i int) {
 	l.res, l.err = s.Score(ctx, f.rec)
 }
 
-// The end of a Budget call: when its early timer fires at most maxFinish
-// before the budget, the caller polls for answers until finishMargin
-// before it, yielding to other goroutines until the last spinTail, which
-// is a busy wait. A timer cannot do this: Go's timers fire up to a
-// millisecond late even on an idle machine (the runtime sleeps in
-// epoll_wait, whose timeout is in milliseconds).
-const (
-	spinTail     = 200 * time.Microsecond
-	finishMargin = 30 * time.Microsecond
-)
-
-// maxFinish is a variable for the tests, which make the polling long
-// enough not to depend on the machine's speed.
-var maxFinish = 2 * time.Millisecond
-
-// testHookFinish, set only by tests, runs when a Budget's early timer has
-// fired and it starts polling until the budget.
-var testHookFinish func()
-
 // testHookOvertime, set only by tests, runs when a Budget's early timer
 // has fired and it starts waiting for its fallback until the budget.
 var testHookOvertime func()
@@ -205,126 +185,80 @@ func (e *engine) score(ctx context.Context, r serving.Record) (serving.Result, e
 	reason := stopDecided
 	overtime := false // waiting past the early timer for the fallback
 	ctxDone := ctx.Done()
-	// finish is set when the early timer has fired: until then (since
-	// start) the caller polls for answers instead of waiting on a timer,
-	// which would fire late again.
-	var finish time.Duration
 
 loop:
 	for pending > 0 {
-		var m landing
-		if finish > 0 {
-			select {
-			case m = <-f.ch:
-			case <-ctxDone:
-				reason = stopCtx
-				break loop
-			default:
-				left := finish - time.Since(start)
-				if left <= 0 {
-					break loop
-				}
-				if left > spinTail {
-					// Let the candidates' goroutines run; only the
-					// last spinTail is a busy wait.
-					runtime.Gosched()
-				}
-				continue
+		select {
+		case m := <-f.ch:
+			e.land(dec, preds, m)
+			if m.i < fb {
+				fbErr = m.err
 			}
-		} else {
-			select {
-			case m = <-f.ch:
-			case <-deadline:
-				timerLateness.observe(time.Since(start) - due)
-				reason = stopDeadline
-				// Answers already delivered came before this goroutine
-				// saw the timer (select picks among ready cases at
-				// random): land them, so that an answer in time is not
-				// called late.
-				for drained := false; !drained && pending > 0; {
-					select {
-					case m := <-f.ch:
-						e.land(dec, preds, m)
-						if m.i < fb {
-							fbErr = m.err
-						}
-						dk.done[m.i] = true
-						pending--
-						if m.i >= fb && !gaveUp {
-							round.Pending--
-						}
-					default:
-						drained = true
-					}
-				}
-				waitFallback := fb > 0 && !dk.done[0]
-				if overtime || due >= e.budget || (!waitFallback && gaveUp) {
+			dk.done[m.i] = true
+			pending--
+			if m.i >= fb && !gaveUp {
+				round.Pending--
+				w, err := e.decide(round)
+				switch {
+				case w >= 0:
+					winner = w + fb
 					break loop
-				}
-				// The timer fired early, by the learned lead. When what
-				// is left of the budget is short, wait for the rest of it
-				// by polling: the models keep the whole budget, and the
-				// answer is back by it within the polling's precision.
-				if left := e.budget - finishMargin - time.Since(start); left > 0 && left <= maxFinish {
-					finish = e.budget - finishMargin
-					if testHookFinish != nil {
-						testHookFinish()
-					}
-					continue
-				}
-				if !waitFallback {
-					break loop
-				}
-				// The fallback has not answered yet. If the others have
-				// no winner, wait for the fallback until the budget
-				// itself: the lead must not make a fallback that answers
-				// in time late.
-				if !gaveUp {
-					round.Pending = 0
-					w, err := e.decide(round)
-					if w >= 0 {
-						winner = w + fb
-						break loop
-					}
+				case err != nil:
 					decErr, gaveUp = err, true
+				case round.Final():
+					gaveUp = true
 				}
-				overtime, due = true, e.budget
-				dk.timer.Reset(e.budget - time.Since(start))
-				if testHookOvertime != nil {
-					testHookOvertime()
+			}
+			if (gaveUp || overtime) && (fb == 0 || dk.done[0]) {
+				break loop // nothing left to wait for
+			}
+		case <-deadline:
+			timerLateness.observe(time.Since(start) - due)
+			reason = stopDeadline
+			// Answers already delivered came before this goroutine saw
+			// the timer (select picks among ready cases at random): land
+			// them, so that an answer in time is not called late.
+			for drained := false; !drained && pending > 0; {
+				select {
+				case m := <-f.ch:
+					e.land(dec, preds, m)
+					if m.i < fb {
+						fbErr = m.err
+					}
+					dk.done[m.i] = true
+					pending--
+					if m.i >= fb && !gaveUp {
+						round.Pending--
+					}
+				default:
+					drained = true
 				}
-				continue
-			case <-ctxDone:
-				reason = stopCtx
+			}
+			if overtime || fb == 0 || dk.done[0] || due >= e.budget {
 				break loop
 			}
-		}
-		e.land(dec, preds, m)
-		if m.i < fb {
-			fbErr = m.err
-		}
-		dk.done[m.i] = true
-		pending--
-		if m.i >= fb && !gaveUp {
-			round.Pending--
-			w, err := e.decide(round)
-			switch {
-			case w >= 0:
-				winner = w + fb
-				if finish > 0 {
-					// Decided within the budget: the candidates still
-					// running are cancelled, not late.
-					reason = stopDecided
+			// The timer fired early, by the learned lead, and the
+			// fallback has not answered yet. If the others have no
+			// winner, wait for the fallback until the budget itself:
+			// the lead must not make a fallback that answers in time
+			// late.
+			if !gaveUp {
+				round.Pending = 0
+				w, err := e.decide(round)
+				if w >= 0 {
+					winner = w + fb
+					break loop
 				}
-				break loop
-			case err != nil:
 				decErr, gaveUp = err, true
-			case round.Final():
-				gaveUp = true
 			}
-		}
-		if (gaveUp || overtime) && (fb == 0 || dk.done[0]) {
-			break loop // nothing left to wait for
+			overtime, due = true, e.budget
+			dk.timer.Reset(e.budget - time.Since(start))
+			if testHookOvertime != nil {
+				testHookOvertime()
+			}
+		case <-ctxDone:
+			reason = stopCtx
+			break loop
 		}
 	}
 	cancel()
@@ -471,12 +405,9 @@ func (e *engine) stats(roles func(int) string) Stats {
 // runtime takes to run the waiting goroutine, so the Budget learns how
 // late this process's timers fire (a running estimate of the 99.9th
 // percentile, shared by every Budget in the process) and sets its timer
-// that much before the budget, up to a quarter of it. When that timer
-// leaves at most 2ms, the caller polls for answers until just before the
-// budget, so the models keep the whole budget; with a larger lead it
-// answers when the timer fires, and the other models have had the
-// budget less the lead. Either way the answer is back by the budget
-// except on the rarest stalls; see the package documentation for
+// that much before the budget, up to a quarter of it. The other models
+// then have the budget less that lead, and the answer is back by the
+// budget except on the rarest stalls; see the package documentation for
 // measurements. The fallback alone keeps the whole budget: when the
 // early timer fires before it has answered, the Budget waits for it
 // until the budget itself. The record is copied for

@@ -39,19 +39,15 @@ var stragglerCalls = flag.Int("stragglers", 0, "run TestBudgetStragglerHarness w
 // it takes a while and its figures are timings: a Budget of 15ms over an
 // instant fallback and a model whose latency is Pareto-tailed (scale
 // 2ms, shape 1.1), called by 8 callers at once, next to a plain
-// time.Sleep of 15ms with 8 sleepers. Four ways are run interleaved, in
+// time.Sleep of 15ms with 8 sleepers. Three ways are run interleaved, in
 // ten rounds, so that the machine's drifting load falls on each alike:
-//
-//   - time.Sleep(15ms);
-//   - the Budget with a plain timer at 15ms (no lead);
-//   - the Budget with its timer early by the learned lead, answering as
-//     soon as it fires (as it did before the polling finish);
-//   - the Budget as it is: the learned lead, then polling until the
-//     budget.
+// time.Sleep(15ms), the Budget with a plain timer at 15ms (no lead), and
+// the Budget as it is, its timer early by the learned lead.
 //
 // It prints, for each, the percentiles of how far past 15ms each call
 // returned (the goal is p99.9 ≤ 0.2ms), the process CPU time per call,
-// and how often the model won; and the load average. Run it with
+// and how often the model won; and the load average and the share of
+// the run the machine's CPUs were idle. Run it with
 //
 //	go test ./speculative -run StragglerHarness -stragglers 20000 -v
 //
@@ -63,11 +59,11 @@ func TestBudgetStragglerHarness(t *testing.T) {
 	}
 	const d, callers, rounds = 15 * time.Millisecond, 8, 10
 	type way struct {
-		name         string
-		lead, finish bool
-		b            *speculative.Budget // nil: time.Sleep
-		over         []time.Duration
-		cpu          time.Duration
+		name string
+		lead bool
+		b    *speculative.Budget // nil: time.Sleep
+		over []time.Duration
+		cpu  time.Duration
 	}
 	budget := func() *speculative.Budget {
 		fb := (&servingtest.Fake{Output: serving.Prediction{Label: "fallback"}}).Scorer("fallback", 1)
@@ -81,8 +77,7 @@ func TestBudgetStragglerHarness(t *testing.T) {
 	ways := []*way{
 		{name: "time.Sleep(15ms)"},
 		{name: "budget, plain timer", b: budget()},
-		{name: "budget, lead only", lead: true, b: budget()},
-		{name: "budget, lead+finish", lead: true, finish: true, b: budget()},
+		{name: "budget, learned lead", lead: true, b: budget()},
 	}
 	var mu sync.Mutex
 	fbLate, errs := 0, 0
@@ -103,12 +98,12 @@ func TestBudgetStragglerHarness(t *testing.T) {
 			errs++
 		}
 	}
-	defer speculative.UseLead(true, true)
+	defer speculative.UseLead(true)
 	load0, stat0 := loadAvg(), cpuStat()
 	per := n / rounds
 	for range rounds {
 		for _, w := range ways {
-			speculative.UseLead(w.lead, w.finish)
+			speculative.UseLead(w.lead)
 			over := make([]time.Duration, per)
 			cpu0 := cpuTime()
 			var wg sync.WaitGroup
