@@ -125,40 +125,42 @@ func (e *ChecksumError) Error() string {
 // Is reports whether target is ErrChecksum.
 func (e *ChecksumError) Is(target error) bool { return target == ErrChecksum }
 
-// FormatError is returned by formats for bytes they cannot use. Kind is
-// ErrCorruptModel or ErrUnsupportedModel.
+// FormatError is returned by formats for bytes they cannot use: made by
+// [Corrupt] or [Unsupported], it wraps ErrCorruptModel or
+// ErrUnsupportedModel (test with errors.Is) and the cause. Format names
+// the format that refused the bytes.
 type FormatError struct {
 	Format string
-	Kind   error
-	Err    error
+	kind   error
+	err    error
 }
 
 // Error implements error.
 func (e *FormatError) Error() string {
-	if e.Err == nil {
-		return fmt.Sprintf("%v (%s)", e.Kind, e.Format)
+	if e.err == nil {
+		return fmt.Sprintf("%v (%s)", e.kind, e.Format)
 	}
-	return fmt.Sprintf("%v (%s): %v", e.Kind, e.Format, e.Err)
+	return fmt.Sprintf("%v (%s): %v", e.kind, e.Format, e.err)
 }
 
 // Unwrap returns both the kind and the cause, so errors.Is finds either.
 func (e *FormatError) Unwrap() []error {
-	if e.Err == nil {
-		return []error{e.Kind}
+	if e.err == nil {
+		return []error{e.kind}
 	}
-	return []error{e.Kind, e.Err}
+	return []error{e.kind, e.err}
 }
 
 // Corrupt returns a *FormatError of kind ErrCorruptModel. Formats use it
 // for bytes they cannot decode.
 func Corrupt(format string, err error) error {
-	return &FormatError{Format: format, Kind: ErrCorruptModel, Err: err}
+	return &FormatError{Format: format, kind: ErrCorruptModel, err: err}
 }
 
 // Unsupported returns a *FormatError of kind ErrUnsupportedModel. Formats
 // use it for models that decode but cannot run.
 func Unsupported(format string, err error) error {
-	return &FormatError{Format: format, Kind: ErrUnsupportedModel, Err: err}
+	return &FormatError{Format: format, kind: ErrUnsupportedModel, err: err}
 }
 
 // FeatureCountError details an ErrFeatureCount.
