@@ -15,6 +15,7 @@ import (
 	lv "github.com/dmitryikh/leaves"
 
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/internal/xgblink"
 	"github.com/modelstream/modelstream/serving/formats/xgboost"
 )
 
@@ -374,7 +375,7 @@ func loadLightGBMJSON(_ context.Context, d serving.Descriptor) (serving.Model, e
 }
 
 func loadXGBoost(ctx context.Context, d serving.Descriptor) (serving.Model, error) {
-	if xgboost.IsModel(d.Bytes) {
+	if xgblink.IsModel(d.Bytes) {
 		return loadXGBoostDocument(d)
 	}
 	return load(FormatXGBoost, d, func(b []byte) (decoded, error) {
@@ -436,7 +437,7 @@ func loadXGBoostDocument(d serving.Descriptor) (serving.Model, error) {
 		return nil, fmt.Errorf("%w: label %s=%s is not read for XGBoost JSON and UBJSON models (they apply their objective; use raw or %s=margin for margins)", serving.ErrInvalidDescriptor, LabelTransform, o.transform, xgboost.LabelOutput)
 	}
 	d.Labels = labels
-	m, err := xgboost.Decode(FormatXGBoost, d)
+	m, err := xgblink.Decode(FormatXGBoost, d)
 	if err != nil {
 		return nil, err
 	}

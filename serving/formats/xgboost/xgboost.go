@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/internal/xgblink"
 )
 
 // The format names this package registers.
@@ -32,6 +33,8 @@ const (
 )
 
 func init() {
+	xgblink.IsModel = isModel
+	xgblink.Decode = decode
 	serving.Register(FormatJSON, serving.FormatFunc(func(ctx context.Context, d serving.Descriptor) (serving.Model, error) {
 		return load(FormatJSON, d)
 	}))
@@ -75,18 +78,19 @@ func sniff(b []byte) encoding {
 	return encUnknown
 }
 
-// IsModel reports whether b looks like an XGBoost JSON or UBJSON model
+// isModel reports whether b looks like an XGBoost JSON or UBJSON model
 // (it checks the first bytes only). The "xgboost" format of package
-// leaves uses it to route such models to [Decode].
-func IsModel(b []byte) bool { return sniff(b) != encUnknown }
+// leaves uses it, through package xgblink, to route such models to
+// decode.
+func isModel(b []byte) bool { return sniff(b) != encUnknown }
 
-// Decode decodes an XGBoost JSON or UBJSON model, telling the two apart
+// decode decodes an XGBoost JSON or UBJSON model, telling the two apart
 // by content, and reads d.Labels as the registered formats do. It is
-// what the "xgboost" format of package leaves calls for models that are
-// not in the legacy binary format; format is the name its errors report.
-// Errors wrap serving.ErrCorruptModel, serving.ErrUnsupportedModel or
-// serving.ErrInvalidDescriptor.
-func Decode(format string, d serving.Descriptor) (serving.Model, error) {
+// what the "xgboost" format of package leaves calls, through package
+// xgblink, for models that are not in the legacy binary format; format
+// is the name its errors report. Errors wrap serving.ErrCorruptModel,
+// serving.ErrUnsupportedModel or serving.ErrInvalidDescriptor.
+func decode(format string, d serving.Descriptor) (serving.Model, error) {
 	enc := sniff(d.Bytes)
 	if enc != encJSON && enc != encUBJSON {
 		return nil, serving.Corrupt(format, errors.New("neither an XGBoost JSON nor a UBJSON model"))
