@@ -180,7 +180,10 @@ func TestSavedModelBadBundles(t *testing.T) {
 		{"negative offset", one, hp2Keys, func(i int, e *tfpb.BundleEntryProto) { e.Offset = -4 }, serving.ErrCorruptModel, []string{"outside"}},
 		{"size past the end", one, hp2Keys, func(i int, e *tfpb.BundleEntryProto) { e.Size = math.MaxInt64 }, serving.ErrCorruptModel, []string{"outside"}},
 		{"wrong size for the shape", one, hp2Keys, func(i int, e *tfpb.BundleEntryProto) {
-			e.Shape = &tfpb.TensorShapeProto{Dim: []*tfpb.TensorShapeProto_Dim{{Size: 2}}}
+			if i == 0 { // a scalar of 8 bytes: the values of a and a2
+				b := binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, math.Float32bits(hp2Vals[0])), math.Float32bits(hp2Vals[1]))
+				e.Size, e.Crc32C = 8, maskCRC(crc32.Checksum(b, castagnoliTable))
+			}
 		}, serving.ErrCorruptModel, []string{"tensor_content"}},
 		{"no bytes for a scalar", one, hp2Keys, func(i int, e *tfpb.BundleEntryProto) {
 			e.Size, e.Crc32C = 0, maskCRC(0)
@@ -242,5 +245,29 @@ func TestSavedModelSnappyDeclaredSize(t *testing.T) {
 	wantLoadError(t, err, serving.ErrCorruptModel, "snappy")
 	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<20 {
 		t.Errorf("refusing a %d-byte archive allocated %d MiB", len(b), got>>20)
+	}
+}
+
+// TestSavedModelVariableShape: a checkpoint value of another shape than
+// its variable declares is refused, as TensorFlow's restore refuses it.
+// half_plus_two's scalar b read as [2 3] was served, and turned the
+// regression into a two-output model labelling every record "1".
+func TestSavedModelVariableShape(t *testing.T) {
+	pb, _, _ := halfPlusTwo(t)
+	for _, vals := range [][]float32{{2}, {2, 3}} {
+		index, data := scalarBundle(t, &tfpb.BundleHeaderProto{NumShards: 1}, hp2Keys, hp2Vals, false, func(i int, e *tfpb.BundleEntryProto) {
+			if hp2Keys[i] != "b" {
+				return
+			}
+			var b []byte
+			for _, v := range vals {
+				b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+			}
+			// the values of b and c lie next to each other: 2, 3
+			e.Size, e.Crc32C = int64(len(b)), maskCRC(crc32.Checksum(b, castagnoliTable))
+			e.Shape = &tfpb.TensorShapeProto{Dim: []*tfpb.TensorShapeProto_Dim{{Size: int64(len(vals))}}}
+		})
+		_, err := loadSavedModel(t, bundleArchive(t, pb, index, data), nil)
+		wantLoadError(t, err, serving.ErrCorruptModel, `node "b"`, "shape []", "shape ["+itoa(len(vals))+"]")
 	}
 }

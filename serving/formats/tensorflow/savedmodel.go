@@ -520,6 +520,9 @@ func (fl *flat) freeze(out int, names map[int]string, files *savedModelFiles, o 
 			if want, ok := n.GetAttr()["dtype"]; ok && want.GetType() != tp.GetDtype() {
 				return nil, nil, &nodeError{node: n.GetName(), op: n.GetOp(), err: fmt.Errorf("the variable is %s, its checkpoint value %q is %s", protoTypeName(want.GetType()), key, protoTypeName(tp.GetDtype()))}
 			}
+			if want := n.GetAttr()["shape"]; want.GetShape() != nil && !shapeFits(want.GetShape(), tp.GetTensorShape()) {
+				return nil, nil, &nodeError{node: n.GetName(), op: n.GetOp(), err: fmt.Errorf("the variable has shape %s, its checkpoint value %q has shape %s", protoShapeString(want.GetShape()), key, protoShapeString(tp.GetTensorShape()))}
+			}
 			m = &tfpb.NodeDef{Name: n.GetName(), Op: "Const", Attr: map[string]*tfpb.AttrValue{
 				"dtype": {Value: &tfpb.AttrValue_Type{Type: tp.GetDtype()}},
 				"value": {Value: &tfpb.AttrValue_Tensor{Tensor: tp}},
@@ -543,4 +546,44 @@ func (fl *flat) freeze(out int, names map[int]string, files *savedModelFiles, o 
 	n := fl.nodes[out]
 	nodes = append(nodes, &tfpb.NodeDef{Name: n.GetName(), Op: n.GetOp(), Input: n.GetInput()})
 	return nodes, renamed, nil
+}
+
+// shapeFits reports whether a tensor of shape got may be the value of a
+// variable declared with shape decl, as TensorFlow's restore checks: of
+// the same rank, and of the same size in each dimension the declaration
+// knows (an unknown rank or size fits any).
+func shapeFits(decl, got *tfpb.TensorShapeProto) bool {
+	if decl.GetUnknownRank() {
+		return true
+	}
+	if got.GetUnknownRank() || len(decl.GetDim()) != len(got.GetDim()) {
+		return false
+	}
+	for i, d := range decl.GetDim() {
+		if d.GetSize() >= 0 && d.GetSize() != got.GetDim()[i].GetSize() {
+			return false
+		}
+	}
+	return true
+}
+
+// protoShapeString formats a TensorShapeProto as [2 3], with ? for an
+// unknown size.
+func protoShapeString(p *tfpb.TensorShapeProto) string {
+	if p.GetUnknownRank() {
+		return "of unknown rank"
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, d := range p.GetDim() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if d.GetSize() < 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteString(strconv.FormatInt(d.GetSize(), 10))
+		}
+	}
+	return b.String() + "]"
 }
