@@ -27,17 +27,18 @@ const (
 	// the leader: an election under way.
 	leaderChange = "leader change"
 	// brokerDown: the victim drops every connection as soon as a request
-	// arrives on it, group coordination included: a broker that died.
+	// arrives on it: a broker that died, which coordinated the Source's
+	// group and led one of its data partitions too.
 	brokerDown = "broker down"
 )
 
 // failoverCluster starts a 3-broker cluster for the failover tests and
 // returns it with the victim broker, which leads every partition of the
 // scores topic and the models topic, and with a consumer group for the
-// Source, which the victim coordinates if coordinator is true. The data
-// partitions are led by the other brokers, so that inputs keep arriving
-// during the outage.
-func failoverCluster(t *testing.T, coordinator bool) (*kafkatest.Cluster, int32, string) {
+// Source. If whole is true, the victim also coordinates the group and
+// leads data partition 0; the other data partitions are led by the
+// other brokers, so that inputs keep arriving during the outage.
+func failoverCluster(t *testing.T, whole bool) (*kafkatest.Cluster, int32, string) {
 	t.Helper()
 	c := kafkatest.New(t, kafkatest.NumBrokers(3), kafkatest.Topic(kafka.DefaultDataTopic, 3),
 		kafkatest.Topic(kafka.DefaultScoresTopic, 3), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1),
@@ -53,11 +54,14 @@ func failoverCluster(t *testing.T, coordinator bool) (*kafkatest.Cluster, int32,
 		move(kafka.DefaultScoresTopic, p, victim)
 		move(kafka.DefaultDataTopic, p, 1+p%2)
 	}
+	if whole {
+		move(kafka.DefaultDataTopic, 0, victim)
+	}
 	move(kafka.DefaultModelsTopic, 0, victim)
 	move(kafka.DefaultDeadLetterTopic, 0, 1)
 	for i := 0; ; i++ {
 		group := fmt.Sprintf("failover-%d", i)
-		if (c.Fake().CoordinatorFor(group) == victim) == coordinator {
+		if (c.Fake().CoordinatorFor(group) == victim) == whole {
 			return c, victim, group
 		}
 	}
@@ -296,9 +300,24 @@ func TestSourceOutageBeyondRetryTimeout(t *testing.T) {
 			r := startFailoverSource(t, c, group, hook, kafka.RetryTimeout(limit))
 			checkAllAnswered(t, out, r)
 
+			// Inputs keep arriving until the outage ends.
+			stopSending := make(chan struct{})
+			sent := make(chan struct{})
+			go func() {
+				defer close(sent)
+				for i := 1; ; i++ {
+					select {
+					case <-stopSending:
+						return
+					case <-time.After(50 * time.Millisecond):
+					}
+					send(t, prod, 500*i, 50)
+				}
+			}()
+			time.Sleep(300 * time.Millisecond)
 			end := outage(t, c, shape, victim)
+			end = chain(end, func() { close(stopSending); <-sent })
 			start := time.Now()
-			send(t, prod, 500, 500)
 			var err error
 			select {
 			case err = <-r.done:
