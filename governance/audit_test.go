@@ -113,7 +113,7 @@ func TestAuditSinkFailureIsCountedNotFatal(t *testing.T) {
 func TestReason(t *testing.T) {
 	for err, want := range map[error]string{
 		nil:                             "",
-		&RejectError{Reason: ErrReplay}: "replay",
+		&rejectError{reason: ErrReplay}: "replay",
 		&serving.VersionError{}:         "stale_version",
 		&serving.LoadError{Err: serving.ErrUnknownFormat}: "unknown_format",
 		errors.New("x"): "other",

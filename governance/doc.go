@@ -21,9 +21,9 @@
 // when required ([ErrUnsigned]), names a trusted key ([ErrUntrustedKey])
 // and verifies ([ErrBadSignature]), and that the version is not older
 // than the last one that went live under the name, nor that version with
-// other content ([ErrReplay]). Each rejection is a
-// *[RejectError] with its own reason, logged, audited and counted
-// ([Verifier.Stats]).
+// other content ([ErrReplay]). Each rejection is an error that wraps its
+// reason (test with errors.Is, or name it with [Reason]); it is logged,
+// audited and counted ([Verifier.Stats]).
 //
 // A Verifier is a serving.Admitter. Give it to the Server once, with
 // serving.WithAdmission, and every path that activates a model passes

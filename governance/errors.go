@@ -7,11 +7,13 @@ import (
 	"github.com/modelstream/modelstream/serving"
 )
 
-// Sentinel errors for rejected models. Verify returns a *RejectError
-// whose Reason is one of them, or serving.ErrInvalidDescriptor (the
-// descriptor lacks what verification needs: a name, a format, a version,
-// and bytes or a sha256), or serving.ErrChecksum (the bytes do not hash
-// to the Descriptor's SHA256); test with errors.Is.
+// Sentinel errors for rejected models. The error of a rejected model
+// wraps its reason, which is one of them, or serving.ErrInvalidDescriptor
+// (the descriptor lacks what verification needs: a name, a format, a
+// version, and bytes or a sha256), or serving.ErrChecksum (the bytes do
+// not hash to the Descriptor's SHA256, with a *serving.ChecksumError);
+// test with errors.Is, or name the reason with [Reason]. Its text names
+// the model as offered and the detail.
 var (
 	// ErrUnsigned means the model has no signature and the policy
 	// requires one.
@@ -30,35 +32,31 @@ var (
 	ErrReplay = errors.New("governance: replayed version")
 )
 
-// RejectError is the error of a rejected model. Reason is one of the
-// sentinels above; Err, when set, carries details.
-type RejectError struct {
-	// Model names the model as offered.
-	Model serving.ModelRef
-	// Reason is the sentinel saying why.
-	Reason error
-	// Err is the detail, or nil.
-	Err error
+// rejectError is the error of a rejected model: the model as offered,
+// the reason (one of the sentinels above), and the detail, or nil.
+type rejectError struct {
+	model  serving.ModelRef
+	reason error
+	err    error
 }
 
-// Error implements error.
-func (e *RejectError) Error() string {
-	s := fmt.Sprintf("%v: %s", e.Reason, e.Model)
-	if e.Model.ID != "" {
-		s += " (id " + shortID(e.Model.ID) + ")"
+func (e *rejectError) Error() string {
+	s := fmt.Sprintf("%v: %s", e.reason, e.model)
+	if e.model.ID != "" {
+		s += " (id " + shortID(e.model.ID) + ")"
 	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
+	if e.err != nil {
+		s += ": " + e.err.Error()
 	}
 	return s
 }
 
 // Unwrap returns the reason and the detail, so errors.Is finds both.
-func (e *RejectError) Unwrap() []error {
-	if e.Err == nil {
-		return []error{e.Reason}
+func (e *rejectError) Unwrap() []error {
+	if e.err == nil {
+		return []error{e.reason}
 	}
-	return []error{e.Reason, e.Err}
+	return []error{e.reason, e.err}
 }
 
 func shortID(id string) string {

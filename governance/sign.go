@@ -77,7 +77,7 @@ func KeyIDOf(pub ed25519.PublicKey) KeyID {
 // before the labels were covered keeps working, and adding a label that
 // changes its answer breaks its signature.
 //
-// Errors are *RejectError values with reason serving.ErrInvalidDescriptor or serving.ErrChecksum.
+// Errors are rejections that wrap serving.ErrInvalidDescriptor or serving.ErrChecksum.
 //
 // Because every field is length-prefixed or fixed-size, no two different
 // (name, version, format, sha256, labels) tuples have the same payload.
@@ -142,8 +142,8 @@ func contentHash(d serving.Descriptor) ([sha256.Size]byte, error) {
 	if len(d.Bytes) > 0 {
 		sum = sha256.Sum256(d.Bytes)
 		if d.SHA256 != "" && d.SHA256 != hex.EncodeToString(sum[:]) {
-			return sum, &RejectError{Model: d.Ref(), Reason: serving.ErrChecksum,
-				Err: &serving.ChecksumError{Want: d.SHA256, Got: hex.EncodeToString(sum[:])}}
+			return sum, &rejectError{model: d.Ref(), reason: serving.ErrChecksum,
+				err: &serving.ChecksumError{Want: d.SHA256, Got: hex.EncodeToString(sum[:])}}
 		}
 		return sum, nil
 	}
@@ -165,7 +165,7 @@ func contentHash(d serving.Descriptor) ([sha256.Size]byte, error) {
 }
 
 func invalid(d serving.Descriptor, why string) error {
-	return &RejectError{Model: d.Ref(), Reason: serving.ErrInvalidDescriptor, Err: errors.New(why)}
+	return &rejectError{model: d.Ref(), reason: serving.ErrInvalidDescriptor, err: errors.New(why)}
 }
 
 // Sign returns d with its Signature set: the signer's KeyID followed by

@@ -57,7 +57,7 @@ func ReplayFrom(store *registry.Registry) Option { return func(o *vopts) { o.sto
 
 // Verifier checks models before they are served: their bytes against
 // their SHA256, their signature against trusted keys and the policy, and
-// their version against replays. Every check failure is a *RejectError,
+// their version against replays. Every check failure wraps its reason,
 // logged and audited, and counted in Stats.
 //
 // A Verifier is a serving.Admitter: give it to the Server once, with
@@ -120,7 +120,7 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 //     a replay: it is the at-least-once redelivery of an accepted
 //     message, and passes.
 //
-// It returns nil or a *RejectError. A model with only a Location (no
+// It returns nil or an error that wraps the reason (see [Reason]). A model with only a Location (no
 // bytes) has its signature checked over d.SHA256; the Server's own
 // checksum check then binds the fetched bytes to it. ctx bounds the
 // replay lookup in the store, if any.
@@ -156,11 +156,11 @@ func (v *Verifier) verify(ctx context.Context, d serving.Descriptor) (string, er
 func (v *Verifier) checkSignature(d serving.Descriptor) (string, error) {
 	ref := d.Ref()
 	reject := func(reason, detail error) (string, error) {
-		return "", &RejectError{Model: ref, Reason: reason, Err: detail}
+		return "", &rejectError{model: ref, reason: reason, err: detail}
 	}
 	payload, err := SigningPayload(d)
 	if err != nil {
-		return "", err // a *RejectError: serving.ErrInvalidDescriptor or serving.ErrChecksum
+		return "", err // a rejection: serving.ErrInvalidDescriptor or serving.ErrChecksum
 	}
 	var keyID string
 	switch {
@@ -226,12 +226,12 @@ func (v *Verifier) checkReplay(ctx context.Context, ref serving.ModelRef) error 
 			last, seen = v.last[ref.Name]
 			v.mu.Unlock()
 		default:
-			return &RejectError{Model: ref, Reason: ErrReplay, Err: fmt.Errorf("cannot read the last stored version: %w", err)}
+			return &rejectError{model: ref, reason: ErrReplay, err: fmt.Errorf("cannot read the last stored version: %w", err)}
 		}
 	}
 	if seen {
 		if ref.Version < last.Version || (ref.Version == last.Version && ref.ID != last.ID) {
-			return &RejectError{Model: ref, Reason: ErrReplay, Err: fmt.Errorf("last live is %s (id %s)", last, shortID(last.ID))}
+			return &rejectError{model: ref, reason: ErrReplay, err: fmt.Errorf("last live is %s (id %s)", last, shortID(last.ID))}
 		}
 	}
 	return nil

@@ -152,9 +152,9 @@ func TestEachAttackIsRejectedAndTheModelKeepsServing(t *testing.T) {
 						t.Fatalf("%s: %v also matches %v", check.how, err, other)
 					}
 				}
-				var re *RejectError
-				if want == c.want && (!errors.As(err, &re) || re.Reason != c.want) {
-					t.Fatalf("%s: %v is not a *RejectError with reason %v", check.how, err, c.want)
+				var re *rejectError
+				if want == c.want && (!errors.As(err, &re) || re.reason != c.want) {
+					t.Fatalf("%s: %v is not a rejection with reason %v", check.how, err, c.want)
 				}
 				if check.how == "Activate" && want == c.want && !errors.Is(err, serving.ErrNotAdmitted) {
 					t.Fatalf("%s: %v does not wrap serving.ErrNotAdmitted", check.how, err)
