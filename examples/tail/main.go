@@ -37,13 +37,13 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *brokers, *topic, *from, *n); err != nil {
+	if err := run(ctx, os.Stdout, *brokers, *topic, *from, *n); err != nil {
 		fmt.Fprintln(os.Stderr, "tail:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, brokers, topic, from string, n int) error {
+func run(ctx context.Context, w io.Writer, brokers, topic, from string, n int) error {
 	sarama.Logger = discard{}
 	start := sarama.OffsetOldest
 	switch from {
@@ -98,7 +98,7 @@ func run(ctx context.Context, brokers, topic, from string, n int) error {
 	for i := 0; n == 0 || i < n; i++ {
 		select {
 		case m := <-msgs:
-			fmt.Println(demo.FormatScore(m))
+			fmt.Fprintln(w, demo.FormatScore(m))
 		case <-ctx.Done():
 			return nil
 		}
