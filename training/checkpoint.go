@@ -183,6 +183,9 @@ func (l *Learner) load(st *learnerState) error {
 	if opt == "" {
 		opt = Adam.String()
 	}
+	if opt != l.cfg.optimizer.String() && l.cfg.defaulted {
+		return l.adopt(st, opt)
+	}
 	if opt != l.cfg.optimizer.String() {
 		return fmt.Errorf("%w: checkpoint holds a learner fitted with %s, this one uses %s", ErrCheckpointMismatch, opt, l.cfg.optimizer)
 	}
@@ -243,7 +246,9 @@ func (l *Learner) MarshalBinary() ([]byte, error) {
 // otherwise the state must be for the same kind, feature count and class
 // count (or the error wraps ErrCheckpointMismatch) and l keeps its own
 // options, so that a trainer restarted with changed options applies
-// them. With the same options, the learner continues bit for bit as the
+// them. The optimiser must match too, unless l's is only its kind's
+// default: then l adopts the checkpoint's, so that a checkpoint written
+// before a default changed still resumes. With the same options, the learner continues bit for bit as the
 // saved one would have. On error l is unchanged.
 func (l *Learner) UnmarshalBinary(b []byte) error {
 	var st learnerState
@@ -295,4 +300,38 @@ func RestoreLearner(path string) (*Learner, error) {
 		return nil, err
 	}
 	return &l, nil
+}
+
+// adopt loads st into l when st was fitted with the optimiser named opt
+// and l's optimiser is only its kind's default, not chosen with
+// WithOptimizer: a checkpoint written before the default changed
+// (Linear's from Adam to LeastSquares, Logistic's and Softmax's from
+// Adam to Newton) resumes as it was fitted, with Adam's recorded step
+// settings, rather than failing with ErrCheckpointMismatch. l keeps its
+// other options. On error l is unchanged.
+func (l *Learner) adopt(st *learnerState, opt string) error {
+	c := l.cfg
+	switch opt {
+	case Adam.String():
+		c.optimizer, c.lr, c.decay, c.beta1, c.beta2, c.eps = Adam, st.LR, st.Decay, st.Beta1, st.Beta2, st.Eps
+	case LeastSquares.String():
+		c.optimizer, c.forget = LeastSquares, st.Forget
+		if c.forget == 0 {
+			c.forget = 1
+		}
+	case Newton.String():
+		c.optimizer = Newton
+	default:
+		return fmt.Errorf("%w: training: unknown optimizer %q", serving.ErrCorruptState, st.Optimizer)
+	}
+	nl, err := newLearner(l.kind, l.d, c)
+	if err != nil {
+		return fmt.Errorf("%w: checkpoint holds a learner fitted with %s, which this one's options do not allow: %v", ErrCheckpointMismatch, opt, err)
+	}
+	if err := nl.load(st); err != nil {
+		return err
+	}
+	nl.cfg.defaulted = true
+	*l = *nl
+	return nil
 }

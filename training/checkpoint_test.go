@@ -243,9 +243,11 @@ func TestFailedSaveKeepsOldCheckpoint(t *testing.T) {
 }
 
 // A checkpoint records its learner's optimiser: restoring an Adam
-// learner's checkpoint into a LeastSquares learner (the Linear default
-// since LeastSquares exists) is a mismatch, and a checkpoint written
-// before optimisers were recorded restores as the Adam learner it was.
+// learner's checkpoint into a learner given WithOptimizer(LeastSquares)
+// is a mismatch, but a learner whose optimiser is only its kind's
+// default adopts the checkpoint's (so a trainer restarted after the
+// default changed resumes), and a checkpoint written before optimisers
+// were recorded restores as the Adam learner it was.
 func TestCheckpointRecordsTheOptimizer(t *testing.T) {
 	adam, _ := NewLearner(Linear, 5, WithOptimizer(Adam))
 	for _, s := range genLinear(50, 1, 0.1) {
@@ -255,10 +257,21 @@ func TestCheckpointRecordsTheOptimizer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls, _ := NewLearner(Linear, 5)
+	ls, _ := NewLearner(Linear, 5, WithOptimizer(LeastSquares))
 	if err := ls.UnmarshalBinary(b); !errors.Is(err, ErrCheckpointMismatch) {
 		t.Errorf("restoring Adam state into a LeastSquares learner: %v, want ErrCheckpointMismatch", err)
 	}
+	if ls.Optimizer() != LeastSquares {
+		t.Errorf("a refused checkpoint changed the optimiser to %v", ls.Optimizer())
+	}
+	def, _ := NewLearner(Linear, 5)
+	if err := def.UnmarshalBinary(b); err != nil {
+		t.Fatalf("restoring Adam state into a learner with the default optimiser: %v", err)
+	}
+	if def.Optimizer() != Adam {
+		t.Errorf("the default learner restored with optimizer %v, want the checkpoint's adam", def.Optimizer())
+	}
+	sameBits(t, "predictions after adopting", predictAll(t, def, genLinear(5, 2, 0)), predictAll(t, adam, genLinear(5, 2, 0)))
 	var st map[string]any
 	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)
@@ -273,4 +286,55 @@ func TestCheckpointRecordsTheOptimizer(t *testing.T) {
 		t.Errorf("an old checkpoint restores with optimizer %v, want adam", r.Optimizer())
 	}
 	sameBits(t, "predictions", predictAll(t, &r, genLinear(5, 2, 0)), predictAll(t, adam, genLinear(5, 2, 0)))
+}
+
+// A Logistic or Softmax trainer restarted on a checkpoint written while
+// Adam was their default (before Newton) resumes it, learning on as the
+// saved learner would have, bit for bit.
+func TestDefaultLearnerAdoptsAnOlderDefault(t *testing.T) {
+	for _, kind := range []Kind{Logistic, Softmax} {
+		var opts []Option
+		if kind == Softmax {
+			opts = append(opts, WithClasses(3))
+		}
+		r := rand.New(rand.NewPCG(7, uint64(kind)))
+		data := make([]Sample, 300)
+		for i := range data {
+			x := []float64{r.NormFloat64(), r.NormFloat64(), 3 * r.NormFloat64(), r.NormFloat64()}
+			y := 0.0
+			if x[0]+0.5*x[2] > 0 {
+				y = 1
+			}
+			if kind == Softmax && x[1] > 0.5 {
+				y = 2
+			}
+			data[i] = Sample{Features: x, Target: y}
+		}
+		old, _ := NewLearner(kind, 4, append(opts, WithOptimizer(Adam))...)
+		for _, s := range data[:200] {
+			old.Learn(s)
+		}
+		b, err := old.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st map[string]any
+		if err := json.Unmarshal(b, &st); err != nil {
+			t.Fatal(err)
+		}
+		delete(st, "optimizer") // as written before optimisers were recorded
+		b, _ = json.Marshal(st)
+		l, _ := NewLearner(kind, 4, opts...)
+		if l.Optimizer() != Newton {
+			t.Fatalf("%s default is %v, the test expects Newton", kind, l.Optimizer())
+		}
+		if err := l.UnmarshalBinary(b); err != nil {
+			t.Fatalf("%s: an Adam checkpoint into a default learner: %v", kind, err)
+		}
+		for _, s := range data[200:] {
+			old.Learn(s)
+			l.Learn(s)
+		}
+		sameBits(t, kind.String()+" after resuming", predictAll(t, l, data[:10]), predictAll(t, old, data[:10]))
+	}
 }

@@ -74,6 +74,9 @@ type config struct {
 	eps          float64
 	standardize  bool
 	freezeAfter  int64
+	// defaulted: the optimiser is the kind's default, not one chosen
+	// with WithOptimizer, so a checkpoint may bring another (see load).
+	defaulted bool
 }
 
 // WithClasses sets the number of classes of a Softmax learner. It is
@@ -263,6 +266,11 @@ func NewLearner(kind Kind, features int, opts ...Option) (*Learner, error) {
 	for _, o := range opts {
 		o(&c)
 	}
+	return newLearner(kind, features, c)
+}
+
+// newLearner validates c and returns a zero Learner configured by it.
+func newLearner(kind Kind, features int, c config) (*Learner, error) {
 	k := 1
 	switch kind {
 	case Linear, Logistic:
@@ -346,6 +354,7 @@ func NewLearner(kind Kind, features int, opts ...Option) (*Learner, error) {
 // options that belong to one optimiser only.
 func (c *config) checkOptimizer(kind Kind, features int) error {
 	if c.optimizer == 0 {
+		c.defaulted = true
 		switch {
 		case kind == Linear:
 			c.optimizer = LeastSquares
