@@ -70,8 +70,9 @@ func ExampleExactlyOnce() {
 		fmt.Printf("offset %d: %v\n", s.Offset, s.Prediction.Value)
 	}
 	stop() // commits the open transaction, leaves the group
+	err = <-done
 	st := src.Stats()
-	fmt.Println(<-done, st.Scored, "scored,", st.DeadLettered, "dead letter, in", st.Commits, "transaction")
+	fmt.Println(err, st.Scored, "scored,", st.DeadLettered, "dead letter, in", st.Commits, "transaction")
 	// Output:
 	// offset 0: 6
 	// offset 2: 0.75
