@@ -94,6 +94,38 @@ func (e *FieldError) Error() string {
 // Unwrap returns the cause.
 func (e *FieldError) Unwrap() error { return e.Err }
 
+// OutcomeError details an ErrOutcome: which value of an outcome was
+// refused, and why. A quality.Meter returns it for a prediction, label or
+// probability that is NaN, infinite or out of [0, 1], and a
+// speculative.Bandit for a reward it cannot take.
+type OutcomeError struct {
+	// Field names the value refused: "p", "predicted" or "actual" for a
+	// quality.Meter, "reward" for a Bandit.
+	Field string
+	// Value is the value refused.
+	Value float64
+	// Variant is the variant (arm) the outcome was for, if it names one.
+	Variant string
+	// Reason says why, such as "not finite" or "unknown variant", or is
+	// empty when Field and Value say it.
+	Reason string
+}
+
+// Error implements error.
+func (e *OutcomeError) Error() string {
+	s := fmt.Sprintf("%v: %s = %v", ErrOutcome, e.Field, e.Value)
+	if e.Variant != "" {
+		s += fmt.Sprintf(" for %q", e.Variant)
+	}
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+// Unwrap returns ErrOutcome.
+func (e *OutcomeError) Unwrap() error { return ErrOutcome }
+
 // LoadError is returned by [Load] and by [Server.Activate] when a model
 // cannot be loaded. It wraps the cause, which is usually one of the
 // sentinels above.

@@ -13,27 +13,6 @@ import (
 	"github.com/modelstream/modelstream/serving"
 )
 
-// RewardError details a reward a Bandit refused: NaN or infinite,
-// outside [0, 1] for a policy that needs that, or for an arm the Bandit
-// does not have. It wraps [serving.ErrOutcome]. The refused reward
-// changes nothing and is counted (see [Bandit.Refused]).
-type RewardError struct {
-	// Variant is the arm the reward was for.
-	Variant string
-	// Reward is the value refused.
-	Reward float64
-	// Reason says why, such as "not finite" or "unknown variant".
-	Reason string
-}
-
-// Error implements error.
-func (e *RewardError) Error() string {
-	return fmt.Sprintf("%v: speculative: reward %v for %q: %s", serving.ErrOutcome, e.Reward, e.Variant, e.Reason)
-}
-
-// Unwrap returns serving.ErrOutcome.
-func (e *RewardError) Unwrap() error { return serving.ErrOutcome }
-
 // Bandit is a Scorer that routes each record to one of its variants (its
 // arms) by a [Policy] that learns from rewards: how good each arm's
 // answers turned out to be. Where a [Split] keeps the weights it is
@@ -45,7 +24,7 @@ func (e *RewardError) Unwrap() error { return serving.ErrOutcome }
 // to the scores later (each score's Decision names its arm in Variant),
 // or at once from a [RewardFunc] given with [WithReward]. Rewards that are
 // not finite, out of the policy's range, or for unknown arms are refused
-// with a *[RewardError] and counted.
+// with a *[serving.OutcomeError] and counted.
 //
 // Options: [WithName], [WithHooks], [WithSeed], [WithChangeDetection],
 // [WithDiscount], [WithMinShare], [WithSticky], [WithReward].
@@ -189,7 +168,7 @@ func (b *Bandit) Score(ctx context.Context, r serving.Record) (serving.Result, e
 }
 
 // Reward credits reward to the arm named variant, as the Decision of the
-// score it earned named it. It returns a *[RewardError] wrapping
+// score it earned named it. It returns a *[serving.OutcomeError] wrapping
 // [serving.ErrOutcome], and counts the refusal, when variant is not an arm or the
 // reward is not finite, above 1e100 in magnitude (its square would
 // overflow the arm's sum of squares), or, for every policy but
@@ -201,7 +180,7 @@ func (b *Bandit) Reward(variant string, reward float64) error {
 		}
 	}
 	b.refused.Add(1)
-	return &RewardError{Variant: variant, Reward: reward, Reason: "unknown variant"}
+	return &serving.OutcomeError{Field: "reward", Variant: variant, Value: reward, Reason: "unknown variant"}
 }
 
 // maxReward bounds the magnitude of an accepted reward, so that an arm's
@@ -211,15 +190,15 @@ const maxReward = 1e100
 func (b *Bandit) reward(i int, r float64) error {
 	if math.IsNaN(r) || math.IsInf(r, 0) {
 		b.refused.Add(1)
-		return &RewardError{Variant: b.names[i], Reward: r, Reason: "not finite"}
+		return &serving.OutcomeError{Field: "reward", Variant: b.names[i], Value: r, Reason: "not finite"}
 	}
 	if !(math.Abs(r) <= maxReward) {
 		b.refused.Add(1)
-		return &RewardError{Variant: b.names[i], Reward: r, Reason: "magnitude above 1e100"}
+		return &serving.OutcomeError{Field: "reward", Variant: b.names[i], Value: r, Reason: "magnitude above 1e100"}
 	}
 	if b.policy.unitRewards() && !(r >= 0 && r <= 1) {
 		b.refused.Add(1)
-		return &RewardError{Variant: b.names[i], Reward: r, Reason: b.policy.String() + " needs rewards in [0, 1]"}
+		return &serving.OutcomeError{Field: "reward", Variant: b.names[i], Value: r, Reason: b.policy.String() + " needs rewards in [0, 1]"}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -85,7 +85,7 @@ func TestBanditRefusesBadRewards(t *testing.T) {
 	}{{"arm0", math.NaN()}, {"arm0", math.Inf(1)}, {"arm1", math.Inf(-1)}, {"arm0", 1.5}, {"arm1", -0.1}, {"nope", 1}, {"", 0}}
 	for _, c := range bad {
 		err := b.Reward(c.arm, c.r)
-		var re *speculative.RewardError
+		var re *serving.OutcomeError
 		if !errors.Is(err, serving.ErrOutcome) || !errors.As(err, &re) || re.Variant != c.arm {
 			t.Errorf("Reward(%q, %v): %v", c.arm, c.r, err)
 		}

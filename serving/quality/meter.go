@@ -1,31 +1,11 @@
 package quality
 
 import (
-	"fmt"
 	"math"
 	"sync"
 
 	"github.com/modelstream/modelstream/serving"
 )
-
-// OutcomeError details a refused outcome: a prediction, label or
-// probability that is NaN or infinite, or a probability outside [0, 1].
-// It wraps [serving.ErrOutcome]. A refused outcome changes no statistic;
-// it is counted in [Summary.Refused].
-type OutcomeError struct {
-	// Field names the bad value: "p", "predicted" or "actual".
-	Field string
-	// Value is the value refused.
-	Value float64
-}
-
-// Error implements error.
-func (e *OutcomeError) Error() string {
-	return fmt.Sprintf("%v: quality: %s = %v", serving.ErrOutcome, e.Field, e.Value)
-}
-
-// Unwrap returns serving.ErrOutcome.
-func (e *OutcomeError) Unwrap() error { return serving.ErrOutcome }
 
 // bins is the number of equal-width bins over [0, 1] in which a Meter
 // counts positive and negative binary outcomes by predicted probability,
@@ -99,11 +79,13 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 // probability the model gave to the positive class, and positive is the
 // truth. The prediction counts as correct when p >= 0.5 agrees with
 // positive. It feeds accuracy, log-loss and AUC. A p that is not a
-// finite number in [0, 1] is refused with an *[OutcomeError].
+// finite number in [0, 1] is refused with a *[serving.OutcomeError], which wraps
+// serving.ErrOutcome; a refused outcome changes no statistic and is
+// counted in [Summary.Refused].
 func (m *Meter) ObserveBinary(p float64, positive bool) error {
 	if !(p >= 0 && p <= 1) {
 		m.refuse()
-		return &OutcomeError{Field: "p", Value: p}
+		return &serving.OutcomeError{Field: "p", Value: p}
 	}
 	pTrue := p
 	if !positive {
@@ -131,11 +113,13 @@ func (m *Meter) ObserveBinary(p float64, positive bool) error {
 // turned out true, and correct says whether the model's predicted label
 // was that class. It feeds accuracy and log-loss (not the AUC, which is
 // defined for two classes). A pTrue that is not a finite number in
-// [0, 1] is refused with an *[OutcomeError].
+// [0, 1] is refused with a *[serving.OutcomeError], which wraps
+// serving.ErrOutcome; a refused outcome changes no statistic and is
+// counted in [Summary.Refused].
 func (m *Meter) ObserveClass(pTrue float64, correct bool) error {
 	if !(pTrue >= 0 && pTrue <= 1) {
 		m.refuse()
-		return &OutcomeError{Field: "p", Value: pTrue}
+		return &serving.OutcomeError{Field: "p", Value: pTrue}
 	}
 	m.mu.Lock()
 	m.classify(pTrue, correct)
@@ -156,20 +140,22 @@ func (m *Meter) classify(pTrue float64, correct bool) {
 // predicted and the truth is actual. It feeds MAE and RMSE. Non-finite
 // values, and an error |predicted-actual| above 1e100 (whose square
 // would overflow the running variance of the squared errors), are
-// refused with an *[OutcomeError].
+// refused with a *[serving.OutcomeError], which wraps
+// serving.ErrOutcome; a refused outcome changes no statistic and is
+// counted in [Summary.Refused].
 func (m *Meter) ObserveValue(predicted, actual float64) error {
 	if !finite(predicted) {
 		m.refuse()
-		return &OutcomeError{Field: "predicted", Value: predicted}
+		return &serving.OutcomeError{Field: "predicted", Value: predicted}
 	}
 	if !finite(actual) {
 		m.refuse()
-		return &OutcomeError{Field: "actual", Value: actual}
+		return &serving.OutcomeError{Field: "actual", Value: actual}
 	}
 	e := predicted - actual
 	if !(math.Abs(e) <= maxAbsErr) { // the running variance of e² would overflow
 		m.refuse()
-		return &OutcomeError{Field: "predicted", Value: predicted}
+		return &serving.OutcomeError{Field: "predicted", Value: predicted}
 	}
 	m.mu.Lock()
 	m.absErr.add(math.Abs(e))

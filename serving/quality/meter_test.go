@@ -168,7 +168,7 @@ func TestRefused(t *testing.T) {
 		m.ObserveValue(1e300, -1e300),
 	}
 	for i, err := range bad {
-		var oe *OutcomeError
+		var oe *serving.OutcomeError
 		if !errors.Is(err, serving.ErrOutcome) || !errors.As(err, &oe) {
 			t.Errorf("outcome %d: error %v", i, err)
 		}
