@@ -53,11 +53,13 @@ func readArchive(b []byte, limit int64) (*savedModelFiles, error) {
 	pbtxt := false
 	for n := 0; ; n++ {
 		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+		// Checked before io.EOF: when the limit falls on a header's
+		// boundary, the cut reads as the end of the archive.
 		if lr.N <= 0 {
 			return nil, &tooLargeError{what: "the archive", limit: limit, unit: "bytes uncompressed (MaxArchiveBytes)"}
+		}
+		if errors.Is(err, io.EOF) {
+			break
 		}
 		if err != nil {
 			return nil, fmt.Errorf("tar: %w", err)

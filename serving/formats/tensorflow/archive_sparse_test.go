@@ -81,3 +81,21 @@ func TestSavedModelSparseEntries(t *testing.T) {
 		t.Errorf("%d-byte archive: Load allocated %d MiB", len(b), got>>20)
 	}
 }
+
+// TestSavedModelLimitOnEntryBoundary: an archive over MaxArchiveBytes is
+// refused when the bound falls just after an entry, where the cut looks
+// like the end of the archive; it was read as an archive of the entries
+// before the cut.
+func TestSavedModelLimitOnEntryBoundary(t *testing.T) {
+	pb, index, data := halfPlusTwo(t)
+	b := archive(t, modelFiles(pb, index, data)...)
+	first := int64(512 + (len(pb)+511)/512*512) // saved_model.pb, header and padded data
+	f, err := tensorflow.NewSavedModel(tensorflow.MaxArchiveBytes(first - 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Load(context.Background(), serving.Descriptor{Bytes: b})
+	if !errors.Is(err, serving.ErrTooLarge) {
+		t.Errorf("a %d-byte archive under MaxArchiveBytes(%d): %v", len(b), first-1, err)
+	}
+}
