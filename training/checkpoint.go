@@ -31,7 +31,7 @@ const (
 // and syncs the directory, so that path holds either the old checkpoint
 // or the new one, whole, even across a crash.
 func writeCheckpoint(path string, payload []byte) error {
-	fail := func(err error) error { return &CheckpointError{Op: "save", Path: path, Err: err} }
+	fail := func(err error) error { return checkpointErr("save", path, err) }
 	buf := make([]byte, 0, headerLen+len(payload)+sumLen)
 	buf = append(buf, checkpointMagic...)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(len(payload)))
@@ -48,7 +48,7 @@ func writeCheckpoint(path string, payload []byte) error {
 // readCheckpoint reads and verifies a checkpoint file and returns its
 // payload.
 func readCheckpoint(path string) ([]byte, error) {
-	fail := func(err error) error { return &CheckpointError{Op: "restore", Path: path, Err: err} }
+	fail := func(err error) error { return checkpointErr("restore", path, err) }
 	b, err := checkpointFS.ReadFile(path)
 	if err != nil {
 		return nil, fail(err)
@@ -273,21 +273,21 @@ func (l *Learner) UnmarshalBinary(b []byte) error {
 func (l *Learner) Save(path string) error {
 	b, err := l.MarshalBinary()
 	if err != nil {
-		return &CheckpointError{Op: "save", Path: path, Err: err}
+		return checkpointErr("save", path, err)
 	}
 	return writeCheckpoint(path, b)
 }
 
 // Restore replaces l's state with the checkpoint at path, under the rules
 // of [Learner.UnmarshalBinary]. A truncated or damaged file gives a
-// *CheckpointError wrapping [serving.ErrCorruptState], and l is unchanged.
+// *fs.PathError (naming the file) wrapping [serving.ErrCorruptState], and l is unchanged.
 func (l *Learner) Restore(path string) error {
 	b, err := readCheckpoint(path)
 	if err != nil {
 		return err
 	}
 	if err := l.UnmarshalBinary(b); err != nil {
-		return &CheckpointError{Op: "restore", Path: path, Err: err}
+		return checkpointErr("restore", path, err)
 	}
 	return nil
 }

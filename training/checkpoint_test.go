@@ -190,9 +190,9 @@ func TestCorruptCheckpointIsTypedError(t *testing.T) {
 		os.WriteFile(p, damage(good), 0o600)
 		target, _ := NewLearner(Linear, 5)
 		err := target.Restore(p)
-		var ce *CheckpointError
+		var ce *fs.PathError
 		if !errors.Is(err, serving.ErrCorruptState) || !errors.As(err, &ce) || ce.Path != p {
-			t.Errorf("%s: %v, want a *CheckpointError wrapping serving.ErrCorruptState", name, err)
+			t.Errorf("%s: %v, want an *fs.PathError wrapping serving.ErrCorruptState", name, err)
 		}
 		if target.Steps() != 0 {
 			t.Errorf("%s: a failed restore changed the learner", name)

@@ -3,6 +3,7 @@ package training
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/modelstream/modelstream/serving"
 )
@@ -49,26 +50,15 @@ func (e *SampleError) Error() string {
 // Is reports whether target is ErrInvalidSample.
 func (e *SampleError) Is(target error) bool { return target == ErrInvalidSample }
 
-// CheckpointError is returned when a checkpoint cannot be written or
-// read. It wraps [serving.ErrCorruptState] (a truncated,
-// damaged or undecodable file, never half applied), ErrCheckpointMismatch, or the
+// checkpointErr is the error of a checkpoint that cannot be written
+// (op "save") or read (op "restore"): an *fs.PathError naming the file,
+// whose Op is "training: save checkpoint" or "training: restore
+// checkpoint". It wraps serving.ErrCorruptState (a truncated, damaged or
+// undecodable file, never half applied), ErrCheckpointMismatch, or the
 // operating system's error (test with errors.Is(err, fs.ErrNotExist)).
-type CheckpointError struct {
-	// Op is "save" or "restore".
-	Op string
-	// Path is the checkpoint file.
-	Path string
-	// Err is the cause.
-	Err error
+func checkpointErr(op, path string, err error) error {
+	return &fs.PathError{Op: "training: " + op + " checkpoint", Path: path, Err: err}
 }
-
-// Error names the operation, the file and the cause.
-func (e *CheckpointError) Error() string {
-	return fmt.Sprintf("training: %s checkpoint %s: %v", e.Op, e.Path, e.Err)
-}
-
-// Unwrap returns the cause.
-func (e *CheckpointError) Unwrap() error { return e.Err }
 
 // configErr wraps serving.ErrConfig, the module's one sentinel for an
 // invalid option or argument.

@@ -355,7 +355,7 @@ type trainerCheckpoint struct {
 // learned by l from src through pub. Without options it publishes only
 // when src ends; add [EveryRecords], [EveryInterval] or [OnDrift]. With
 // [WithCheckpoint], an existing checkpoint file is restored into l and
-// the detector, and a damaged one is an error (a *CheckpointError): the
+// the detector, and a damaged one is an error (an *fs.PathError naming the file): the
 // trainer never silently starts over. A checkpoint path whose directory
 // does not exist is an error wrapping serving.ErrConfig.
 func NewTrainer(name string, l *Learner, src Source, pub Publisher, opts ...TrainerOption) (*Trainer, error) {
@@ -412,7 +412,7 @@ func (t *Trainer) restore() error {
 	if err != nil {
 		return err
 	}
-	fail := func(err error) error { return &CheckpointError{Op: "restore", Path: t.o.ckptPath, Err: err} }
+	fail := func(err error) error { return checkpointErr("restore", t.o.ckptPath, err) }
 	var c trainerCheckpoint
 	if err := json.Unmarshal(b, &c); err != nil {
 		return fail(fmt.Errorf("%w: training: %v", serving.ErrCorruptState, err))
@@ -470,19 +470,19 @@ func (t *Trainer) rebase(ctx context.Context) error {
 func (t *Trainer) checkpoint() error {
 	lb, err := t.l.MarshalBinary()
 	if err != nil {
-		return &CheckpointError{Op: "save", Path: t.o.ckptPath, Err: err}
+		return checkpointErr("save", t.o.ckptPath, err)
 	}
 	c := trainerCheckpoint{Name: t.name, State: t.st, Learner: lb}
 	if m, ok := t.o.detector.(encoding.BinaryMarshaler); ok {
 		db, err := m.MarshalBinary()
 		if err != nil {
-			return &CheckpointError{Op: "save", Path: t.o.ckptPath, Err: err}
+			return checkpointErr("save", t.o.ckptPath, err)
 		}
 		c.Detector = db
 	}
 	b, err := json.Marshal(c)
 	if err != nil {
-		return &CheckpointError{Op: "save", Path: t.o.ckptPath, Err: err}
+		return checkpointErr("save", t.o.ckptPath, err)
 	}
 	if err := writeCheckpoint(t.o.ckptPath, b); err != nil {
 		return err
