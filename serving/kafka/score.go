@@ -26,8 +26,8 @@ type ScoreEncoder interface {
 // ScoreEncoding sets how a Sink encodes the values of score records,
 // overriding the default of wire.ScoreJSON, the whole wire.Score as JSON.
 // wire.ScoreCompact leaves out the provenance and the key, which the
-// record carries in its headers and its key: about a quarter of the
-// bytes. Readers of either use wire.DecodeScore. A nil encoder, or a
+// record carries in its headers and its key: a third to a half of the
+// bytes for a single model. Readers of either use wire.DecodeScore. A nil encoder, or a
 // wire.ScoreEncoding that wire does not define, is an error wrapping
 // serving.ErrConfig from NewSink.
 func ScoreEncoding(e ScoreEncoder) SinkOption {

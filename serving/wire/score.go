@@ -21,7 +21,9 @@ const (
 	// ScoreCompact is the [Score] as JSON without "provenance" and
 	// "key", which the record carries already: the provenance in its
 	// headers, the input's key as its own key. A score of a single
-	// model then takes about a quarter of the bytes of ScoreJSON.
+	// model with a 64-digit ID then takes a third to a half of the bytes
+	// of ScoreJSON (74 of 238 for a bare value, 139 of 303 with a label
+	// and confidence of 16 digits).
 	ScoreCompact
 )
 
