@@ -104,6 +104,15 @@
 // [ScoreError]) that carries the details. Test them with errors.Is and
 // errors.As.
 //
+// Four sentinels mean the same thing in every package of the module,
+// which wraps them rather than declaring its own: [ErrConfig], a bad
+// constructor argument or option; [ErrClosed], a call after Close;
+// [ErrCorruptState], saved state that cannot be restored (a checkpoint
+// of a trainer, a feedback reader, a quality tracker or a bandit, or a
+// registry's storage in a layout it does not read); and [ErrOutcome], a
+// label, loss or reward that is refused (an [OutcomeError] names the
+// value).
+//
 // # Non-finite inputs
 //
 // By default a Server refuses NaN and ±Inf features with ErrNonFinite,
