@@ -69,11 +69,12 @@ func (c *counters) start(k int, always bool) (last uint64, timed bool) {
 	return last, always || first <= timeFirst || last/(timeMask+1) != (first-1)/(timeMask+1)
 }
 
-// time records the duration of k timed calls of d each.
+// time records the duration of k timed calls of d each. Min and Max
+// are written before the sums, and the sums read before them by
+// snapshot, so that every timed call a snapshot counts lies within its
+// Min and Max.
 func (c *counters) time(d time.Duration, k int) {
-	c.timed.Add(uint64(k))
 	ns := int64(d)
-	c.total.Add(ns * int64(k))
 	for {
 		m := c.min.Load()
 		if ns >= m || c.min.CompareAndSwap(m, ns) {
@@ -86,29 +87,40 @@ func (c *counters) time(d time.Duration, k int) {
 			break
 		}
 	}
+	c.total.Add(ns * int64(k))
+	c.timed.Add(uint64(k))
 }
 
+// snapshot reads the counters while calls may be updating them. It
+// reads each counter after those that are written after it: errs before
+// n (a call is counted in n before it can fail), timed before total and
+// both before min and max (see time). A snapshot therefore never has
+// more Errors than Invocations, and its Mean, which may mix the sums of
+// slightly different sets of calls, is kept within its Min and Max.
 func (c *counters) snapshot(ref ModelRef, since time.Time) Stats {
+	errs := c.errs.Load()
 	s := Stats{
 		Model:       ref,
 		Since:       since,
 		Invocations: c.n.Load(),
-		Errors:      c.errs.Load(),
-		Max:         time.Duration(c.max.Load()),
+		Errors:      errs,
 	}
+	timed := c.timed.Load()
+	total := time.Duration(c.total.Load())
+	s.Max = time.Duration(c.max.Load())
 	if m := c.min.Load(); m != math.MaxInt64 {
 		s.Min = time.Duration(m)
 	}
-	timed, total := c.timed.Load(), time.Duration(c.total.Load())
-	if timed > 0 {
-		s.Mean = total / time.Duration(timed)
+	if timed == 0 {
+		return s
 	}
-	switch {
-	case timed >= s.Invocations:
-		// All timed (calls that started but have not yet finished are
-		// counted in Invocations only).
+	s.Mean = min(max(total/time.Duration(timed), s.Min), s.Max)
+	if timed == s.Invocations && total <= s.Max*time.Duration(timed) {
+		// Every call timed (calls that started but have not yet
+		// finished are counted in Invocations only), and the sum read
+		// holds no call that timed does not count.
 		s.Total = total
-	default:
+	} else {
 		s.Total = s.Mean * time.Duration(s.Invocations)
 	}
 	return s
