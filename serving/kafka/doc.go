@@ -51,8 +51,8 @@
 // offset, and repeats the provenance in headers (wire.ProvenanceHeaders)
 // so a consumer can trace a score without parsing it; with
 // [ScoreEncoding](wire.ScoreCompact) the value leaves out the provenance
-// and the key, which the record carries already, and takes a quarter of
-// the bytes. wire.DecodeScore reads either. A record that fails to decode or score (a panic of the
+// and the key, which the record carries already, and takes a third to a
+// half of the bytes. wire.DecodeScore reads either. A record that fails to decode or score (a panic of the
 // Codec or Scorer included) goes, unchanged, to the dead-letter topic
 // with the stage, the reason and its origin in headers, and the stream
 // moves on; an input too large to fit with those headers is written

@@ -37,7 +37,7 @@ type sinkOptions struct {
 //
 // [ScoreEncoding] chooses how the value of a score is encoded: the whole
 // wire.Score as JSON (the default), compact JSON (wire.ScoreCompact, a
-// quarter of the bytes, and 0-10% less CPU per record than the default
+// third to a half of the bytes, and 0-10% less CPU per record than the default
 // in BenchmarkPipeline), or an encoder of another package, such as Avro
 // with a registered schema.
 //
