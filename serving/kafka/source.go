@@ -485,6 +485,9 @@ func (h *handler) Cleanup(sess sarama.ConsumerGroupSession) error {
 
 // commit commits the marked offsets and reports them to the hooks.
 func (h *handler) commit(sess sarama.ConsumerGroupSession) {
+	if h.s.o.exactlyOnce {
+		return // offsets are committed in the transactions
+	}
 	h.mu.Lock()
 	if len(h.marked) == 0 {
 		h.mu.Unlock()
