@@ -30,7 +30,8 @@ var (
 	ErrUnavailable = errors.New("confluent: schema registry unavailable")
 	// ErrIncompatible means a record does not match the schema its ID
 	// names: truncated or trailing bytes, a value of the wrong type, an
-	// out-of-range union branch or enum symbol.
+	// out-of-range union branch or enum symbol. From [NewAvroScores],
+	// it means the registry refuses the score schema.
 	ErrIncompatible = errors.New("confluent: record does not match its schema")
 	// ErrUnsupported means the schema of an ID uses what this package
 	// cannot read: references to other schemas, a recursion deeper than

@@ -65,11 +65,19 @@ type AvroScores struct {
 
 // NewAvroScores finds the ID of [ScoreSchema] under subject in the
 // registry (for the Sink's topic "scores" under the default naming
-// strategy, "scores-value"), and registers it there if it is not yet. A
-// registry that refuses the schema, as incompatible with the subject's
-// earlier ones, is an error wrapping ErrIncompatible; one that cannot be
-// reached, ErrUnavailable; a nil client or an empty subject,
-// serving.ErrConfig. ctx bounds the registry's requests.
+// strategy, "scores-value"), and registers it there if it is not yet.
+// ctx bounds the registry's requests. Its errors say whose fault a
+// failure is:
+//
+//   - a registry that refuses the schema (409 or 422), as invalid or
+//     incompatible with the subject's earlier ones, is an error wrapping
+//     ErrIncompatible;
+//   - one that cannot be reached, answers 5xx, or asks to be tried later
+//     (408, 429), ErrUnavailable: trying again later may succeed;
+//   - any other refusal (401 or 403 for missing or wrong credentials,
+//     400 or 405 for a URL that is not a registry's), and a nil client or
+//     an empty subject, serving.ErrConfig: it will fail again until the
+//     configuration changes.
 func NewAvroScores(ctx context.Context, client *sr.Client, subject string) (*AvroScores, error) {
 	switch {
 	case client == nil:
@@ -84,16 +92,29 @@ func NewAvroScores(ctx context.Context, client *sr.Client, subject string) (*Avr
 	}
 	var re *sr.ResponseError
 	if !errors.As(err, &re) || re.StatusCode != http.StatusNotFound {
-		return nil, fmt.Errorf("%w: looking up the score schema under %q: %v", ErrUnavailable, subject, err)
+		return nil, registryError("looking up", subject, err)
 	}
 	id, err := client.RegisterSchema(ctx, subject, s, -1, -1)
-	switch {
-	case err == nil:
-		return &AvroScores{id: id}, nil
-	case errors.As(err, &re) && (re.StatusCode == http.StatusConflict || re.StatusCode == http.StatusUnprocessableEntity):
-		return nil, fmt.Errorf("%w: the registry refuses the score schema under %q: %v", ErrIncompatible, subject, err)
+	if err != nil {
+		return nil, registryError("registering", subject, err)
 	}
-	return nil, fmt.Errorf("%w: registering the score schema under %q: %v", ErrUnavailable, subject, err)
+	return &AvroScores{id: id}, nil
+}
+
+// registryError classifies the failure of a registry request about the
+// score schema, as NewAvroScores documents.
+func registryError(doing, subject string, err error) error {
+	var re *sr.ResponseError
+	if !errors.As(err, &re) {
+		return fmt.Errorf("%w: %s the score schema under %q: %v", ErrUnavailable, doing, subject, err)
+	}
+	switch c := re.StatusCode; {
+	case c >= 500, c == http.StatusRequestTimeout, c == http.StatusTooManyRequests:
+		return fmt.Errorf("%w: %s the score schema under %q: %v", ErrUnavailable, doing, subject, err)
+	case c == http.StatusConflict, c == http.StatusUnprocessableEntity:
+		return fmt.Errorf("%w: the registry refuses the score schema under %q: %v", ErrIncompatible, subject, err)
+	}
+	return fmt.Errorf("%w: confluent: %s the score schema under %q: %v", serving.ErrConfig, doing, subject, err)
 }
 
 var _ kafka.ScoreEncoder = (*AvroScores)(nil)

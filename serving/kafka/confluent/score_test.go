@@ -155,9 +155,14 @@ func TestNewAvroScoresErrors(t *testing.T) {
 	reg := srfake.New()
 	t.Cleanup(reg.Close)
 	var refuse, down atomic.Bool
+	var status atomic.Int32
 	h := reg.Handler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
+		case status.Load() != 0:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(int(status.Load()))
+			fmt.Fprintf(w, `{"error_code":%d,"message":"refused"}`, status.Load())
 		case down.Load():
 			http.Error(w, `{"error_code":50301,"message":"down"}`, http.StatusServiceUnavailable)
 		case refuse.Load() && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/versions"):
@@ -182,6 +187,37 @@ func TestNewAvroScoresErrors(t *testing.T) {
 		t.Errorf("down: %v, want ErrUnavailable", err)
 	}
 	down.Store(false)
+	// Each answer of the registry's lookup, by whose fault it is: only
+	// what may pass is ErrUnavailable.
+	for _, c := range []struct {
+		status int
+		want   error
+	}{
+		{http.StatusUnauthorized, serving.ErrConfig},
+		{http.StatusForbidden, serving.ErrConfig},
+		{http.StatusBadRequest, serving.ErrConfig},
+		{http.StatusMethodNotAllowed, serving.ErrConfig},
+		{http.StatusUnprocessableEntity, confluent.ErrIncompatible},
+		{http.StatusTooManyRequests, confluent.ErrUnavailable},
+		{http.StatusInternalServerError, confluent.ErrUnavailable},
+	} {
+		status.Store(int32(c.status))
+		_, err := confluent.NewAvroScores(ctx, cl, "scores-value")
+		if !errors.Is(err, c.want) {
+			t.Errorf("lookup answered %d: %v, want %v", c.status, err, c.want)
+		}
+		for _, other := range []error{serving.ErrConfig, confluent.ErrIncompatible, confluent.ErrUnavailable} {
+			if other != c.want && errors.Is(err, other) {
+				t.Errorf("lookup answered %d: %v is also %v", c.status, err, other)
+			}
+		}
+	}
+	status.Store(0)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	if _, err := confluent.NewAvroScores(ctx, newClient(t, gone.URL), "scores-value"); !errors.Is(err, confluent.ErrUnavailable) {
+		t.Errorf("no registry at the URL: %v, want ErrUnavailable", err)
+	}
 	if _, err := confluent.NewAvroScores(ctx, nil, "s"); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("nil client: %v", err)
 	}
