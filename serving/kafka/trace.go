@@ -34,8 +34,11 @@ import (
 // carries the send span's context in its own traceparent and tracestate
 // headers (see package serving/wire), so that its consumers continue the
 // trace. A dead-lettered record's process span says so, and errors are
-// recorded on the spans where they happened. The Scorer runs with the
-// score span in its context, so that its own spans join the trace.
+// recorded on the spans where they happened. The Scorer's Score runs
+// with the score span in its context, so that its own spans join the
+// trace. A ScoreBatch call (see MaxBatch) scores the records of many
+// traces at once, so it runs in none of them: its records' score spans
+// are recorded after it returns, sharing its start and end.
 //
 // A record whose process span is not recording (the sampler left it out,
 // or tp is a no-op provider) gets no further spans, but its outputs still
