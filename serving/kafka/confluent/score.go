@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -57,7 +58,9 @@ const ScoreSchema = `{"type":"record","name":"Score","namespace":"io.modelstream
 //
 // A prediction with a NaN or infinite number is refused, as by the JSON
 // encodings, so that every encoding agrees on what a score is; so is a
-// model version above the largest Avro long. The input record is then
+// model version above the largest Avro long, and a label, model name,
+// ID or format or a topic that is not UTF-8, which an Avro string must
+// be. The input record is then
 // dead-lettered with the reason. An AvroScores is safe for concurrent use.
 type AvroScores struct {
 	id int
@@ -133,6 +136,13 @@ func (a *AvroScores) AppendScore(b []byte, s *wire.Score) ([]byte, error) {
 	}
 	if m.Version > math.MaxInt64 {
 		return b, fmt.Errorf("%w score: version %d does not fit an Avro long", wire.ErrMalformed, m.Version)
+	}
+	for _, f := range [...]struct{ name, s string }{
+		{"label", p.Label}, {"model name", m.Name}, {"model ID", m.ID}, {"model format", m.Format}, {"topic", s.Topic},
+	} {
+		if !utf8.ValidString(f.s) {
+			return b, fmt.Errorf("%w score: the %s %q is not UTF-8, as an Avro string must be", wire.ErrMalformed, f.name, f.s)
+		}
 	}
 	var decision []byte
 	if d := s.Provenance.Decision; d != nil {

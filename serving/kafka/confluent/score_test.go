@@ -142,6 +142,10 @@ func TestAvroScoresRoundTrip(t *testing.T) {
 		"infinite":   {Prediction: serving.Prediction{Value: 1, Confidence: math.Inf(1)}, Provenance: serving.Provenance{Model: m}},
 		"an output":  {Prediction: serving.Prediction{Value: 1, Values: []float64{1, math.Inf(-1)}}, Provenance: serving.Provenance{Model: m}},
 		"huge vers.": {Prediction: serving.Prediction{Value: 1}, Provenance: serving.Provenance{Model: serving.ModelRef{Name: "m", Version: math.MaxUint64}}},
+		"label":      {Prediction: serving.Prediction{Value: 1, Label: "caf\xe9"}, Provenance: serving.Provenance{Model: m}, Topic: "t"},
+		"model name": {Prediction: serving.Prediction{Value: 1}, Provenance: serving.Provenance{Model: serving.ModelRef{Name: "\xff", Version: 1}}, Topic: "t"},
+		"format":     {Prediction: serving.Prediction{Value: 1}, Provenance: serving.Provenance{Model: serving.ModelRef{Name: "m", Version: 1, Format: "x\xc3"}}, Topic: "t"},
+		"topic":      {Prediction: serving.Prediction{Value: 1}, Provenance: serving.Provenance{Model: m}, Topic: "t\x80"},
 	} {
 		if v, err := enc.AppendScore([]byte("x"), &s); !errors.Is(err, wire.ErrMalformed) || string(v) != "x" {
 			t.Errorf("%s: %q, %v; want ErrMalformed and nothing appended", name, v, err)
@@ -232,7 +236,8 @@ func TestNewAvroScoresErrors(t *testing.T) {
 // TestSinkWritesAvroScores runs a Source and a Sink writing Avro scores on
 // the embedded broker: each score decodes with hamba/avro to what the
 // Scorer answered, with the provenance headers beside it; the record
-// whose prediction is NaN is dead-lettered with the reason.
+// whose prediction is NaN, and the one whose label is not UTF-8, are
+// dead-lettered with the reason.
 func TestSinkWritesAvroScores(t *testing.T) {
 	ctx := context.Background()
 	reg := srfake.New()
@@ -244,11 +249,14 @@ func TestSinkWritesAvroScores(t *testing.T) {
 	}
 	m := serving.ModelRef{Name: "m", Version: 2, ID: serving.ContentID([]byte("m")), Format: "linear"}
 	scorer := serving.ScorerFunc(func(_ context.Context, r serving.Record) (serving.Result, error) {
-		v := r.Features[0] * 2
-		if r.Features[0] == 3 {
-			v = math.NaN()
+		p := serving.Prediction{Value: r.Features[0] * 2}
+		switch r.Features[0] {
+		case 3:
+			p.Value = math.NaN()
+		case 5:
+			p.Label = "\xff" // not UTF-8
 		}
-		return serving.Result{Prediction: serving.Prediction{Value: v}, Provenance: serving.Provenance{Model: m}}, nil
+		return serving.Result{Prediction: p, Provenance: serving.Provenance{Model: m}}, nil
 	})
 
 	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1), kafkatest.Topic(kafka.DefaultScoresTopic, 1), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1))
@@ -280,7 +288,7 @@ func TestSinkWritesAvroScores(t *testing.T) {
 	}
 	c.Produce(t, kafka.DefaultDataTopic, in...)
 
-	for i, msg := range scores.Next(t, 5) {
+	for i, msg := range scores.Next(t, 4) {
 		x := i
 		if i >= 3 {
 			x++ // record 3 was dead-lettered
@@ -296,9 +304,11 @@ func TestSinkWritesAvroScores(t *testing.T) {
 			t.Errorf("score %d: key %q", i, msg.Key)
 		}
 	}
-	dead := dlq.Next(t, 1)[0]
-	reason, _ := dead.Header(wire.HeaderDLQReason)
-	if off, _ := dead.Header(wire.HeaderDLQOffset); off != "3" || !strings.Contains(reason, "not finite") || string(dead.Value) != "[3]" {
-		t.Errorf("dead letter %s at offset %s: %q", dead.Value, off, reason)
+	for i, dead := range dlq.Next(t, 2) {
+		want := [...]struct{ off, reason string }{{"3", "not finite"}, {"5", "not UTF-8"}}[i]
+		reason, _ := dead.Header(wire.HeaderDLQReason)
+		if off, _ := dead.Header(wire.HeaderDLQOffset); off != want.off || !strings.Contains(reason, want.reason) || string(dead.Value) != "["+want.off+"]" {
+			t.Errorf("dead letter %s at offset %s: %q, want offset %s for %q", dead.Value, off, reason, want.off, want.reason)
+		}
 	}
 }
