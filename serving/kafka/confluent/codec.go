@@ -26,7 +26,19 @@ var (
 	// record's ID.
 	ErrUnknownSchema = errors.New("confluent: unknown schema ID")
 	// ErrUnavailable means the registry could not be reached, or
-	// answered with an error, for every attempt of the Retry policy.
+	// answered with an error, for every attempt of the Retry policy;
+	// from [NewAvroScores], that it could not be reached or asked to be
+	// tried later.
+	//
+	// It is not kafka.ErrUnavailable, though both say a server could not
+	// be reached: that one stops Source.Run, leaving the record for the
+	// partition's next owner, once Kafka refused writes for longer than
+	// kafka.RetryTimeout. This one is a record's decoding error (it
+	// travels inside kafka.ErrDecode): the Source dead-letters that
+	// record and goes on, since the registry being down is no reason to
+	// stop serving the records of schemas already cached. A test for
+	// kafka.ErrUnavailable that matched it would read a dead-lettered
+	// record as a stopped pipeline.
 	ErrUnavailable = errors.New("confluent: schema registry unavailable")
 	// ErrIncompatible means a record does not match the schema its ID
 	// names: truncated or trailing bytes, a value of the wrong type, an
