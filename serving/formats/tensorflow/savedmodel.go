@@ -372,6 +372,13 @@ func flatten(gd *tfpb.GraphDef, roots []string, maxNodes int) (*flat, error) {
 			}
 			argOf[a.GetName()] = args[i]
 		}
+		// A list output holds several ports of the call, so the outputs
+		// after it would be read at the wrong ports.
+		for _, a := range sigd.GetOutputArg() {
+			if a.GetNumberAttr() != "" || a.GetTypeListAttr() != "" {
+				return nil, unsupported("function %q returns a list %q", fname, a.GetName())
+			}
+		}
 		if len(fl.nodes)+len(fn.GetNodeDef()) > maxNodes {
 			return nil, fmt.Errorf("the graph with its function calls inlined has more than %d nodes (MaxNodes)", maxNodes)
 		}

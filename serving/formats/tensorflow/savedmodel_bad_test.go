@@ -333,6 +333,54 @@ func TestSavedModelRecursiveFunction(t *testing.T) {
 	wantLoadError(t, err, serving.ErrCorruptModel, "deeper than")
 }
 
+// TestSavedModelListOutput: a function on the signature's path that
+// returns a list (number_attr or type_list_attr on an output) is refused
+// naming it, since its later outputs would be read at the wrong ports;
+// one that nothing on the path calls is not inlined, and loads.
+func TestSavedModelListOutput(t *testing.T) {
+	dir := filepath.Join("testdata", "savedmodel", "half_plus_two_tf2_cpu", "00000123")
+	pb, err := os.ReadFile(filepath.Join(dir, "saved_model.pb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, _ := os.ReadFile(filepath.Join(dir, "variables", "variables.index"))
+	data, _ := os.ReadFile(filepath.Join(dir, "variables", "variables.data-00000-of-00001"))
+	load := func(edit func(mg *tfpb.MetaGraphDef)) error {
+		_, err := loadSavedModel(t, archive(t, modelFiles(editGraph(t, pb, edit), index, data)...), nil)
+		return err
+	}
+	for _, list := range []func(a *tfpb.OpDef_ArgDef){
+		func(a *tfpb.OpDef_ArgDef) { a.NumberAttr = "N" },
+		func(a *tfpb.OpDef_ArgDef) { a.TypeListAttr = "T"; a.Type = tfpb.DataType_DT_INVALID },
+	} {
+		var fname string
+		err := load(func(mg *tfpb.MetaGraphDef) {
+			for _, fn := range mg.GetGraphDef().GetLibrary().GetFunction() {
+				if strings.HasPrefix(fn.GetSignature().GetName(), "__inference_predict_") {
+					fname = fn.GetSignature().GetName()
+					list(fn.GetSignature().GetOutputArg()[0])
+				}
+			}
+		})
+		if fname == "" {
+			t.Fatal("the fixture has no __inference_predict_ function")
+		}
+		wantLoadError(t, err, serving.ErrUnsupportedModel, fname, "returns a list")
+	}
+
+	err = load(func(mg *tfpb.MetaGraphDef) {
+		gd := mg.GetGraphDef()
+		gd.Library.Function = append(gd.Library.Function, &tfpb.FunctionDef{
+			Signature: &tfpb.OpDef{Name: "unused_list", OutputArg: []*tfpb.OpDef_ArgDef{{Name: "out", NumberAttr: "N", Type: tfpb.DataType_DT_FLOAT}}},
+		})
+		gd.Node = append(gd.Node, &tfpb.NodeDef{Name: "unused_call", Op: "StatefulPartitionedCall",
+			Attr: map[string]*tfpb.AttrValue{"f": {Value: &tfpb.AttrValue_Func{Func: &tfpb.NameAttrList{Name: "unused_list"}}}}})
+	})
+	if err != nil {
+		t.Errorf("a list-returning function off the signature's path: %v", err)
+	}
+}
+
 // TestSavedModelBadVersionKeepsServing activates half_plus_two, then
 // offers a damaged archive and one with an unsupported op: both are
 // refused and version 1 keeps answering.
