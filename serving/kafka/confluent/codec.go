@@ -27,8 +27,8 @@ var (
 	ErrUnknownSchema = errors.New("confluent: unknown schema ID")
 	// ErrUnavailable means the registry could not be reached, or
 	// answered with an error, for every attempt of the Retry policy;
-	// from [NewAvroScores], that it could not be reached or asked to be
-	// tried later.
+	// from [NewAvroScores], that it could not be reached, failed (5xx)
+	// or asked to be tried later (408, 429).
 	//
 	// It is not kafka.ErrUnavailable, though both say a server could not
 	// be reached: that one stops Source.Run, leaving the record for the

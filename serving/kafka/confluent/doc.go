@@ -74,12 +74,16 @@
 // if it is not there, once, at start; the records then carry its ID. The
 // schema's fields follow the JSON of serving/wire.Score. The Sink still
 // writes the provenance headers, so a reader of headers needs no
-// registry. A score that cannot be encoded (a NaN prediction) is
-// dead-lettered with the reason, as in the JSON encodings.
+// registry. A score that cannot be encoded (a NaN prediction, a label
+// that is not UTF-8) is dead-lettered with the reason, as in the JSON
+// encodings.
 //
 // # Errors
 //
 // Every error of Decode wraps kafka.ErrDecode, so a Source dead-letters
 // the record with the error as its reason and goes on; it never panics.
-// Errors about one schema ID are a *SchemaError.
+// Errors about one schema ID are a *SchemaError. NewAvroScores says
+// whose fault a failure is: ErrUnavailable when the registry may answer
+// later, ErrIncompatible when it refuses the schema, serving.ErrConfig
+// when the client is wrong (credentials, URL) and will stay wrong.
 package confluent
