@@ -326,9 +326,10 @@ func (s *Source) writeTraced(send func(*sarama.ProducerMessage, func(error)), it
 	})
 }
 
-// abandon ends the process spans of records abandoned at shutdown, which
-// are neither written nor marked, so that the next owner of the
-// partition reads them again.
+// abandon ends the process spans of records abandoned unwritten, at
+// shutdown or when a transaction fails, which are neither written nor
+// marked nor committed, so that the partition's next reader reads them
+// again.
 func (t *tracer) abandon(items []item) {
 	if t != nil {
 		t.abandonItems(items)
@@ -338,7 +339,7 @@ func (t *tracer) abandon(items []item) {
 func (t *tracer) abandonItems(items []item) {
 	for i := range items {
 		if rt := items[i].tr; rt != nil && rt.recording {
-			rt.span.AddEvent("abandoned at shutdown, to be read again")
+			rt.span.AddEvent("abandoned unwritten, to be read again")
 			rt.span.End()
 		}
 	}

@@ -238,9 +238,19 @@ type transaction struct {
 // commit by whichever member the group gives it to.
 func (h *handler) transact(sess sarama.ConsumerGroupSession, p *pipe) {
 	s, tp := h.s, p.tp
+	// drain stops the reader and releases the batches it queued, none of
+	// which is written. A worker may still be scoring one, and starting
+	// its records' process spans: each batch is released once scored,
+	// its spans ended as abandoned.
 	drain := func() {
 		p.stop()
 		for b := range p.ordered {
+			select {
+			case <-b.scored:
+			case <-s.crashed:
+				return
+			}
+			s.o.tracer.abandon(b.items)
 			p.release(len(b.items))
 		}
 	}
@@ -319,6 +329,7 @@ func (h *handler) transact(sess sarama.ConsumerGroupSession, p *pipe) {
 			}
 			alone := b.cut > 0 && p.suspected(b.items[0].msg.Offset)
 			if alone && !commit() {
+				s.o.tracer.abandon(b.items)
 				drain()
 				return
 			}
@@ -328,6 +339,7 @@ func (h *handler) transact(sess sarama.ConsumerGroupSession, p *pipe) {
 				if len(txn.batches) == 0 {
 					if err := t.p.BeginTxn(); err != nil {
 						h.abort(t, p, &txn, err)
+						s.o.tracer.abandon(b.items)
 						drain()
 						return
 					}

@@ -1,0 +1,94 @@
+package kafka_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+)
+
+// openProcessSpans returns how many process spans sr saw start, and the
+// Kafka offsets of those it never saw end.
+func openProcessSpans(sr *tracetest.SpanRecorder) (started int, open []int64) {
+	ended := map[trace.SpanID]bool{}
+	for _, s := range sr.Ended() {
+		ended[s.SpanContext().SpanID()] = true
+	}
+	for _, s := range sr.Started() {
+		if !strings.HasPrefix(s.Name(), "process ") {
+			continue
+		}
+		started++
+		if !ended[s.SpanContext().SpanID()] {
+			open = append(open, attrs(s)["messaging.kafka.offset"].AsInt64())
+		}
+	}
+	return started, open
+}
+
+// TestTracingExactlyOnceAborts: under ExactlyOnce, transactions that
+// fail (the broker refusing the offsets, then the commit) are aborted
+// and their partitions read again; the process spans of the records
+// still queued behind the aborted transaction, scored or being scored,
+// end too, as abandoned, rather than stay open.
+func TestTracingExactlyOnceAborts(t *testing.T) {
+	const (
+		parts = 2
+		n     = 6000
+		group = "trace-eos-aborts"
+	)
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, parts))
+	srv := newServer(t)
+	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	var illegal, endFailed atomic.Int64
+	var skipOffsets, skipEnd atomic.Int64
+	skipOffsets.Store(3)
+	skipEnd.Store(6)
+	once := func(skip, hit *atomic.Int64) func(kmsg.Request) bool {
+		return func(kmsg.Request) bool {
+			if skip.Add(-1) >= 0 {
+				return false
+			}
+			hit.Add(1)
+			return true
+		}
+	}
+	c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.TxnOffsetCommit}, Err: kerr.IllegalGeneration, Count: 1, When: once(&skipOffsets, &illegal)})
+	c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.InvalidTxnState, Count: 1, TopLevel: true, When: once(&skipEnd, &endFailed)})
+
+	keys, vals := records(0, n)
+	produce(t, c, kafka.DefaultDataTopic, keys, vals)
+	inputs := inputCounts(t, c, kafka.DefaultDataTopic)
+	sr, tp := recorder()
+	// Many workers keep batches queued behind the transaction, some
+	// scored, some not yet.
+	r := startSource(t, c, group, srv.Model("m"), kafka.ExactlyOnce(), kafka.Window(1024), kafka.Workers(4),
+		kafka.CommitInterval(50*time.Millisecond), kafka.TracerProvider(tp))
+	waitFor(t, "every input committed", func() bool { return allCommitted(c.Addrs(), group, inputs) })
+	r.stop(t)
+	if illegal.Load() == 0 || endFailed.Load() == 0 {
+		t.Fatalf("not every fault was met: offsets %d, end %d", illegal.Load(), endFailed.Load())
+	}
+	if st := r.src.Stats(); st.Aborts < 2 {
+		t.Fatalf("%d transactions aborted, want at least 2", st.Aborts)
+	}
+	started, open := openProcessSpans(sr)
+	if started < n {
+		t.Errorf("%d process spans started, want at least %d", started, n)
+	}
+	if len(open) > 0 {
+		t.Errorf("%d of %d process spans never ended, at offsets %v", len(open), started, open[:min(len(open), 20)])
+	}
+}
