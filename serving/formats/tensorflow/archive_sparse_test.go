@@ -77,8 +77,16 @@ func TestSavedModelSparseEntries(t *testing.T) {
 	if !errors.Is(err, serving.ErrTooLarge) || !bytes.Contains([]byte(fmt.Sprint(err)), []byte("MaxArchiveBytes")) {
 		t.Errorf("%d-byte archive of 32 MiB of holes: %v", len(b), err)
 	}
-	if got := after.TotalAlloc - before.TotalAlloc; got > 12<<20 {
-		t.Errorf("%d-byte archive: Load allocated %d MiB", len(b), got>>20)
+	// Reading every hole would keep 32 MiB. The race detector's shadow
+	// allocations double the count (8.5 MiB without, 17 MiB under -race).
+	bound := uint64(12 << 20)
+	if raceEnabled {
+		bound = 24 << 20
+	}
+	got := after.TotalAlloc - before.TotalAlloc
+	t.Logf("Load allocated %d KiB (bound %d MiB)", got>>10, bound>>20)
+	if got > bound {
+		t.Errorf("%d-byte archive: Load allocated %d MiB, bound %d MiB", len(b), got>>20, bound>>20)
 	}
 }
 
