@@ -92,3 +92,45 @@ func TestTracingExactlyOnceAborts(t *testing.T) {
 		t.Errorf("%d of %d process spans never ended, at offsets %v", len(open), started, open[:min(len(open), 20)])
 	}
 }
+
+// TestTracingExactlyOnceUnwritable: under ExactlyOnce, a record whose
+// output and dead letter the broker both refuses stops Run with the
+// error; the process spans of the records it was not written with end
+// too, as abandoned, rather than stay open.
+func TestTracingExactlyOnceUnwritable(t *testing.T) {
+	if raceEnabled {
+		t.Skip("race detector on: sarama races with itself on a refused transactional write (see race_on_test.go)")
+	}
+	const n = 20
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1))
+	srv := newServer(t)
+	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range []string{kafka.DefaultScoresTopic, kafka.DefaultDeadLetterTopic} {
+		c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: topic, Err: kerr.InvalidRecord, Count: -1})
+	}
+	keys, vals := records(0, n)
+	produce(t, c, kafka.DefaultDataTopic, keys, vals)
+	sr, tp := recorder()
+	r := startSource(t, c, "trace-eos-unwritable", srv.Model("m"), kafka.ExactlyOnce(),
+		kafka.CommitInterval(50*time.Millisecond), kafka.TracerProvider(tp))
+	select {
+	case err := <-r.done:
+		if err == nil || !strings.Contains(err.Error(), "neither its output nor its dead letter") {
+			t.Fatalf("Run returned %v, want the record's write error", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not stop within a minute")
+	}
+	r.cancel()
+	r.cancel = nil
+	r.sink.Close()
+	started, open := openProcessSpans(sr)
+	if started < n {
+		t.Errorf("%d process spans started, want at least %d", started, n)
+	}
+	if len(open) > 0 {
+		t.Errorf("%d of %d process spans never ended, at offsets %v", len(open), started, open[:min(len(open), 20)])
+	}
+}

@@ -393,7 +393,9 @@ func (h *handler) sendTxn(t *txnProducer, p *pipe, txn *transaction, b *batch) b
 			if n >= 2*maxWriteFailures {
 				err := fmt.Errorf("kafka: source: %s/%d offset %d: neither its output nor its dead letter could be written: %w", tp.Topic, tp.Partition, it.msg.Offset, werr)
 				// Nothing waits for the writes not sent: the batch is
-				// acknowledged for them.
+				// acknowledged for them, and their records (and any
+				// abandoned after b.cut) end their spans unwritten.
+				s.o.tracer.abandon(b.items[i:])
 				for j := i; j < b.cut; j++ {
 					b.ack(j, err)
 				}
