@@ -224,15 +224,25 @@
 //	                 has modelstream.dead_letter=true and
 //	                 modelstream.dead_letter.stage, and error status
 //	  decode         the Codec; error status when it fails
-//	  score          the Scorer, with the score span in its context:
-//	                 modelstream.model.name, .version, .id (content ID) and
-//	                 .format of the model that answered (the Result's
-//	                 provenance); modelstream.decision.combinator, .decider,
-//	                 .variant, .winner and .candidates ("name@vN status" each)
-//	                 when a combinator decided; modelstream.batch.size when
-//	                 one ScoreBatch call scored several records (MaxBatch)
+//	  score          the Scorer: a Score call runs with the score span in its
+//	                 context; a ScoreBatch call (MaxBatch) runs in no record's
+//	                 span, and its records' score spans are recorded after it
+//	                 returns, sharing its start and end, with
+//	                 modelstream.batch.size. modelstream.model.name,
+//	                 .version, .id (content ID) and .format of the model that
+//	                 answered (the Result's provenance);
+//	                 modelstream.decision.combinator, .decider, .variant,
+//	                 .winner and .candidates ("name@vN status" each) when a
+//	                 combinator decided
 //	  send <topic>   producer span, until Kafka acknowledges the score or dead
 //	                 letter; its partition and offset
+//
+// A record read but not written (left to be read again at shutdown,
+// behind a failed transaction, or when Run stops) ends its process span
+// with an "abandoned unwritten, to be read again" event and no send
+// span. Under [ExactlyOnce] the process span ends at the producer's
+// acknowledgement, before the transaction commits: see
+// [TracerProvider].
 //
 // The score or dead letter carries the send span's context in its
 // traceparent and tracestate headers, so that whoever consumes it

@@ -40,6 +40,18 @@ import (
 // traces at once, so it runs in none of them: its records' score spans
 // are recorded after it returns, sharing its start and end.
 //
+// Under [ExactlyOnce], a record's process and send spans end when the
+// transactional producer acknowledges its output, before the
+// transaction that holds the output commits or aborts. A span that ends
+// with success does not say the output was committed: when the
+// transaction then aborts, the output is never visible to read_committed
+// consumers, the partition is read again from its last commit, and the
+// record gets another process span for the same offset (in the same
+// trace when its input carries a trace context) on each read; nothing
+// marks the span of the attempt whose transaction committed apart from
+// the others. Count committed outputs with [HookCommit] or
+// [Source.Stats], not with process spans.
+//
 // A record whose process span is not recording (the sampler left it out,
 // or tp is a no-op provider) gets no further spans, but its outputs still
 // carry its trace context. The sampler decides on the process span's
