@@ -75,6 +75,9 @@ func main() {
 	lbl := labels{}
 	flag.Var(lbl, "label", "key=value label, repeatable")
 	flag.Parse()
+	// sarama.Logger is a package variable that sarama's goroutines read
+	// while they shut down, so it is set once here, not in run.
+	sarama.Logger = discard{}
 	if err := run(os.Stdout, *brokers, *topic, *file, *location, *sum, *name, *format, *version, *desc, lbl); err != nil {
 		fmt.Fprintln(os.Stderr, "publish:", err)
 		os.Exit(1)
@@ -82,7 +85,6 @@ func main() {
 }
 
 func run(w io.Writer, brokers, topic, file, location, sum, name, format string, version uint64, desc string, lbl labels) error {
-	sarama.Logger = discard{}
 	d := serving.Descriptor{Name: name, Format: format, Version: version, Description: desc, Location: location, SHA256: sum, Labels: lbl, Created: time.Now().UTC()}
 	switch {
 	case file != "" && location != "":

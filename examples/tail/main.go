@@ -35,6 +35,9 @@ func main() {
 	from := flag.String("from", "oldest", "where to start in each partition: oldest or newest")
 	n := flag.Int("n", 0, "stop after n records; 0 runs until Ctrl-C (8 with the embedded broker)")
 	flag.Parse()
+	// sarama.Logger is a package variable that sarama's goroutines read
+	// while they shut down, so it is set once here, not in run.
+	sarama.Logger = discard{}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Stdout, *brokers, *topic, *from, *n); err != nil {
@@ -44,7 +47,6 @@ func main() {
 }
 
 func run(ctx context.Context, w io.Writer, brokers, topic, from string, n int) error {
-	sarama.Logger = discard{}
 	start := sarama.OffsetOldest
 	switch from {
 	case "oldest":
