@@ -218,7 +218,8 @@
 // these spans:
 //
 //	process <topic>  consumer span, child of the input's trace context (a new
-//	                 trace without one); from the read to the output's ack.
+//	                 trace without one); from the read to the output's ack
+//	                 (under ExactlyOnce, to its transaction's commit or abort).
 //	                 messaging.* attributes (system kafka, topic, partition,
 //	                 offset, consumer group, body size); a dead-lettered record
 //	                 has modelstream.dead_letter=true and
@@ -240,8 +241,8 @@
 // A record read but not written (left to be read again at shutdown,
 // behind a failed transaction, or when Run stops) ends its process span
 // with an "abandoned unwritten, to be read again" event and no send
-// span. Under [ExactlyOnce] the process span ends at the producer's
-// acknowledgement, before the transaction commits: see
+// span. Under [ExactlyOnce] the process span ends when the transaction
+// holding the output commits or aborts, marked so when it aborts: see
 // [TracerProvider].
 //
 // The score or dead letter carries the send span's context in its

@@ -40,17 +40,16 @@ import (
 // traces at once, so it runs in none of them: its records' score spans
 // are recorded after it returns, sharing its start and end.
 //
-// Under [ExactlyOnce], a record's process and send spans end when the
-// transactional producer acknowledges its output, before the
-// transaction that holds the output commits or aborts. A span that ends
-// with success does not say the output was committed: when the
-// transaction then aborts, the output is never visible to read_committed
-// consumers, the partition is read again from its last commit, and the
-// record gets another process span for the same offset (in the same
-// trace when its input carries a trace context) on each read; nothing
-// marks the span of the attempt whose transaction committed apart from
-// the others. Count committed outputs with [HookCommit] or
-// [Source.Stats], not with process spans.
+// Under [ExactlyOnce], a record's send span ends when the transactional
+// producer acknowledges its output, and its process span when the
+// transaction that holds the output commits, or aborts: then the process
+// span has a "transaction aborted, to be read again" event and error
+// status, the output is never visible to read_committed consumers, and
+// the record, read again from the partition's last commit, gets another
+// process span for the same offset (in the same trace when its input
+// carries a trace context). Of a record's process spans, the one that
+// ends with neither that event nor an "abandoned" one is the output
+// committed.
 //
 // A record whose process span is not recording (the sampler left it out,
 // or tp is a no-op provider) gets no further spans, but its outputs still
@@ -333,9 +332,34 @@ func (s *Source) writeTraced(send func(*sarama.ProducerMessage, func(error)), it
 				semconv.MessagingKafkaOffset(int(m.Offset)))
 		}
 		sp.End()
-		t.span.End()
+		if !s.o.exactlyOnce {
+			t.span.End() // under ExactlyOnce, at commit or abort: see settled
+		}
 		ack(err)
 	})
+}
+
+// settled ends the process spans of the records of a transaction's
+// batches, under ExactlyOnce, once the transaction committed or, when
+// aborted is not nil, aborted: such a span is marked with an event and
+// an error status, and its record will be read again.
+func (t *tracer) settled(batches []*batch, aborted error) {
+	if t == nil {
+		return
+	}
+	for _, b := range batches {
+		for i := range b.items[:b.cut] {
+			rt := b.items[i].tr
+			if rt == nil || !rt.recording {
+				continue
+			}
+			if aborted != nil {
+				rt.span.AddEvent("transaction aborted, to be read again")
+				fail(rt.span, aborted)
+			}
+			rt.span.End()
+		}
+	}
 }
 
 // abandon ends the process spans of records abandoned unwritten, at

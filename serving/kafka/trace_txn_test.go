@@ -2,6 +2,7 @@ package kafka_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
@@ -90,6 +92,52 @@ func TestTracingExactlyOnceAborts(t *testing.T) {
 	}
 	if len(open) > 0 {
 		t.Errorf("%d of %d process spans never ended, at offsets %v", len(open), started, open[:min(len(open), 20)])
+	}
+	// Each record has exactly one process span that ends as committed,
+	// and those of the aborted transactions say so.
+	type origin struct {
+		part string
+		off  int64
+	}
+	committed := map[origin]int{}
+	aborted := 0
+	for _, s := range sr.Ended() {
+		if !strings.HasPrefix(s.Name(), "process ") {
+			continue
+		}
+		a := attrs(s)
+		o := origin{a["messaging.destination.partition.id"].AsString(), a["messaging.kafka.offset"].AsInt64()}
+		has := func(prefix string) bool {
+			for _, e := range s.Events() {
+				if strings.HasPrefix(e.Name, prefix) {
+					return true
+				}
+			}
+			return false
+		}
+		switch {
+		case has("transaction aborted"):
+			aborted++
+			if s.Status().Code != codes.Error {
+				t.Errorf("%v: an aborted process span has status %v", o, s.Status())
+			}
+		case has("abandoned"):
+		default:
+			committed[o]++
+		}
+	}
+	if aborted == 0 {
+		t.Error("no process span says its transaction aborted")
+	}
+	bad := 0
+	for p, end := range inputs {
+		for off := range end {
+			if k := committed[origin{strconv.Itoa(int(p)), off}]; k != 1 {
+				if bad++; bad <= 10 {
+					t.Errorf("partition %d offset %d: %d process spans end as committed, want 1", p, off, k)
+				}
+			}
+		}
 	}
 }
 

@@ -299,6 +299,7 @@ func (h *handler) transact(sess sarama.ConsumerGroupSession, p *pipe) {
 			h.abort(t, p, &txn, err)
 			return false
 		}
+		s.o.tracer.settled(txn.batches, nil)
 		for _, b := range txn.batches {
 			s.count(tp, b.items[:b.cut])
 			p.release(len(b.items))
@@ -489,6 +490,11 @@ func (h *handler) abort(t *txnProducer, p *pipe, txn *transaction, err error) {
 			t2.close()
 		}
 	}
+	aerr := errors.New("kafka: transaction aborted")
+	if err != nil {
+		aerr = fmt.Errorf("kafka: transaction aborted: %w", err)
+	}
+	s.o.tracer.settled(txn.batches, aerr)
 	s.aborts.Add(1)
 	s.log.Warn("kafka source: transaction aborted; the partition is read again from its last commit", "topic", tp.Topic, "partition", tp.Partition, "records", txn.records, "err", err)
 	for _, b := range txn.batches {
