@@ -48,8 +48,8 @@ var mutants = []mutant{
 		name: "source-mark-before-ack",
 		what: "serving/kafka Source marks offsets without waiting for the acknowledgements",
 		file: "serving/kafka/source.go",
-		old:  "\t\t\tcase <-b.acked:\n",
-		new:  "\t\t\tdefault: // mutant: do not wait for the acks\n",
+		old:  "\t\tcase <-b.acked:\n",
+		new:  "\t\tdefault: // mutant: do not wait for the acks\n",
 		pkgs: []string{"./serving/kafka/"},
 	},
 	{
