@@ -3,8 +3,9 @@ package training
 import (
 	"flag"
 	"math"
-	"math/rand/v2"
 	"testing"
+
+	"github.com/modelstream/modelstream/serving"
 )
 
 var wineClassify = flag.Bool("wine.classify", false, "print the red-wine classification figures of the Logistic and Softmax optimisers (Adam, Newton) per pass")
@@ -29,57 +30,28 @@ func wineClasses(data []Sample, kind Kind) []Sample {
 
 // classifyCV is wineCV for a classifier: accuracy and mean log-loss of
 // the held-out predictions.
-func classifyCV(t testing.TB, rows0 []Sample, kind Kind, shuffles, passes int, newLearner func() (*Learner, error)) (acc, logloss float64) {
-	const folds = 5
-	rows := append([]Sample(nil), rows0...)
-	r := rand.New(rand.NewPCG(1, 2009))
+func classifyCV(t testing.TB, rows []Sample, kind Kind, shuffles, passes int, newLearner func() (*Learner, error)) (acc, logloss float64) {
 	var n, hits int
-	var train []Sample
-	for sh := 0; sh < shuffles; sh++ {
-		r.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
-		for k := 0; k < folds; k++ {
-			train = train[:0]
-			for i, s := range rows {
-				if i%folds != k {
-					train = append(train, s)
-				}
+	cvFolds(t, rows, shuffles, passes, 1, newLearner, func(p serving.Prediction, s Sample) {
+		var py float64
+		switch kind {
+		case Logistic:
+			py = p.Value
+			if s.Target == 0 {
+				py = 1 - py
 			}
-			l, err := newLearner()
-			if err != nil {
-				t.Fatal(err)
+			if (p.Value >= 0.5) == (s.Target == 1) {
+				hits++
 			}
-			for s := range Replay(train, passes, uint64(sh*folds+k+1)*uint64(min(passes-1, 1))) {
-				if _, err := l.Learn(s); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for i := k; i < len(rows); i += folds {
-				s := rows[i]
-				p, err := l.Predict(s.Features)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var py float64
-				switch kind {
-				case Logistic:
-					py = p.Value
-					if s.Target == 0 {
-						py = 1 - py
-					}
-					if (p.Value >= 0.5) == (s.Target == 1) {
-						hits++
-					}
-				default:
-					py = p.Values[int(s.Target)]
-					if argmax(p.Values) == int(s.Target) {
-						hits++
-					}
-				}
-				logloss -= math.Log(max(py, 1e-15))
-				n++
+		default:
+			py = p.Values[int(s.Target)]
+			if argmax(p.Values) == int(s.Target) {
+				hits++
 			}
 		}
-	}
+		logloss -= math.Log(max(py, 1e-15))
+		n++
+	})
 	return float64(hits) / float64(n), logloss / float64(n)
 }
 

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/modelstream/modelstream/serving"
 )
 
 // winePath is the red wine quality data set (Cortez et al., 2009): 1599
@@ -56,10 +58,23 @@ func loadWine(t *testing.T) []Sample {
 // and the accuracy of predictions rounded to the nearest grade, over all
 // held-out predictions.
 func wineCV(t testing.TB, data []Sample, shuffles, passes int, seed uint64, newLearner func() (*Learner, error)) (mad, acc float64) {
+	var n, hits int
+	cvFolds(t, data, shuffles, passes, seed, newLearner, func(p serving.Prediction, s Sample) {
+		mad += math.Abs(p.Value - s.Target)
+		if math.Round(p.Value) == s.Target {
+			hits++
+		}
+		n++
+	})
+	return mad / float64(n), float64(hits) / float64(n)
+}
+
+// cvFolds runs wineCV's folds and calls visit with every held-out
+// prediction and its sample.
+func cvFolds(t testing.TB, data []Sample, shuffles, passes int, seed uint64, newLearner func() (*Learner, error), visit func(serving.Prediction, Sample)) {
 	const folds = 5
 	rows := append([]Sample(nil), data...)
 	r := rand.New(rand.NewPCG(seed, 2009))
-	var n, hits int
 	var train []Sample
 	for sh := 0; sh < shuffles; sh++ {
 		r.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
@@ -80,20 +95,14 @@ func wineCV(t testing.TB, data []Sample, shuffles, passes int, seed uint64, newL
 				}
 			}
 			for i := k; i < len(rows); i += folds {
-				s := rows[i]
-				p, err := l.Predict(s.Features)
+				p, err := l.Predict(rows[i].Features)
 				if err != nil {
 					t.Fatal(err)
 				}
-				mad += math.Abs(p.Value - s.Target)
-				if math.Round(p.Value) == s.Target {
-					hits++
-				}
-				n++
+				visit(p, rows[i])
 			}
 		}
 	}
-	return mad / float64(n), float64(hits) / float64(n)
 }
 
 // The goal of issue 16 for the default learner, with one pass, over 20
