@@ -138,6 +138,25 @@ func retryingProducer(t *testing.T, c *kafkatest.Cluster) sarama.SyncProducer {
 	return p
 }
 
+// keepSending sends 50 inputs every 50 ms, numbered from 500, until the
+// function it returns is called; that function waits for the last send.
+func keepSending(t *testing.T, prod sarama.SyncProducer) (stop func()) {
+	stopping := make(chan struct{})
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for i := 1; ; i++ {
+			select {
+			case <-stopping:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			send(t, prod, 500*i, 50)
+		}
+	}()
+	return func() { close(stopping); <-sent }
+}
+
 func send(t *testing.T, p sarama.SyncProducer, from, n int) {
 	keys, vals := records(from, n)
 	msgs := make([]*sarama.ProducerMessage, n)
@@ -244,19 +263,7 @@ func TestSourceRidesOutFailover(t *testing.T) {
 			checkAllAnswered(t, out, r)
 
 			// Inputs keep arriving before, during and after the outage.
-			stopSending := make(chan struct{})
-			sent := make(chan struct{})
-			go func() {
-				defer close(sent)
-				for i := 1; ; i++ {
-					select {
-					case <-stopSending:
-						return
-					case <-time.After(50 * time.Millisecond):
-					}
-					send(t, prod, 500*i, 50)
-				}
-			}()
+			stopSending := keepSending(t, prod)
 			time.Sleep(300 * time.Millisecond)
 			end := outage(t, c, shape, victim)
 			start := time.Now()
@@ -264,8 +271,7 @@ func TestSourceRidesOutFailover(t *testing.T) {
 			end()
 			t.Logf("outage of %v ended; source %+v", time.Since(start).Round(time.Millisecond), r.src.Stats())
 			time.Sleep(300 * time.Millisecond)
-			close(stopSending)
-			<-sent
+			stopSending()
 			send(t, prod, 100000, 500)
 			if _, _, err := pub.Publish(context.Background(), linearModel(t, "fm", 2, 3, 1)); err != nil {
 				t.Fatal(err)
@@ -301,22 +307,10 @@ func TestSourceOutageBeyondRetryTimeout(t *testing.T) {
 			checkAllAnswered(t, out, r)
 
 			// Inputs keep arriving until the outage ends.
-			stopSending := make(chan struct{})
-			sent := make(chan struct{})
-			go func() {
-				defer close(sent)
-				for i := 1; ; i++ {
-					select {
-					case <-stopSending:
-						return
-					case <-time.After(50 * time.Millisecond):
-					}
-					send(t, prod, 500*i, 50)
-				}
-			}()
+			stopSending := keepSending(t, prod)
 			time.Sleep(300 * time.Millisecond)
 			end := outage(t, c, shape, victim)
-			end = chain(end, func() { close(stopSending); <-sent })
+			end = chain(end, stopSending)
 			start := time.Now()
 			var err error
 			select {
