@@ -23,7 +23,9 @@ var (
 	// short, a magic byte other than 0, or bad Protobuf message indexes.
 	ErrFrame = errors.New("confluent: malformed frame")
 	// ErrUnknownSchema means the registry has no schema with the
-	// record's ID.
+	// record's ID: it answered 404 with its "schema not found" error code
+	// (40403). A 404 without that code comes from a server that is not a
+	// Schema Registry, such as a wrong URL, and is ErrUnavailable.
 	ErrUnknownSchema = errors.New("confluent: unknown schema ID")
 	// ErrUnavailable means the registry could not be reached, or
 	// answered with an error, for every attempt of the Retry policy;
@@ -240,7 +242,14 @@ func (c *Codec) fetch(id int) (plan, error) {
 		}
 		var re *sr.ResponseError
 		if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
-			return nil, fmt.Errorf("%w: %v", ErrUnknownSchema, err)
+			if re.ErrorCode == sr.ErrSchemaNotFound.Code {
+				return nil, fmt.Errorf("%w: %v", ErrUnknownSchema, err)
+			}
+			// Not the registry's "schema not found": a server that is not
+			// a Schema Registry, or a wrong path prefix. Every ID would be
+			// "unknown" there; say what is wrong instead.
+			return nil, fmt.Errorf("%w: %s answered 404 without the registry's \"schema not found\" (error code %d): is the registry URL right? %v",
+				ErrUnavailable, re.URL, sr.ErrSchemaNotFound.Code, err)
 		}
 		if attempt == c.o.attempts || errors.As(err, &re) && re.StatusCode < 500 {
 			return nil, fmt.Errorf("%w after %d attempts: %v", ErrUnavailable, attempt, err)

@@ -446,3 +446,44 @@ func TestNewValidates(t *testing.T) {
 	}
 	assert.True(t, errors.Is(&SchemaError{Err: ErrIncompatible}, kafka.ErrDecode))
 }
+
+// TestWrongRegistryURL: a server that is not a Schema Registry (here one
+// answering 404 to every path, as a wrong host or path prefix does) is a
+// registry that cannot be used, ErrUnavailable, not a registry that has
+// no such schema: it used to be ErrUnknownSchema, kept for good, so that
+// every record of every ID was dead-lettered as "unknown schema ID" with
+// nothing to say the URL was wrong. Only the registry's own "schema not
+// found" (error code 40403) means an unknown ID.
+func TestWrongRegistryURL(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		hits.Add(1)
+		http.NotFound(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	cl, err := sr.NewClient(sr.URLs(srv.URL))
+	require.NoError(t, err)
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	c, err := New(cl, Retry(2, time.Millisecond, time.Second))
+	require.NoError(t, err)
+	c.o.now = func() time.Time { return time.Unix(0, now.Load()) }
+
+	_, err = c.Decode(frame(7, nil, []byte{2}))
+	require.ErrorIs(t, err, ErrUnavailable)
+	assert.NotErrorIs(t, err, ErrUnknownSchema)
+	assert.ErrorIs(t, err, kafka.ErrDecode)
+	assert.Contains(t, err.Error(), "404")
+	assert.Contains(t, err.Error(), "URL", "the reason points at the configuration")
+
+	// As for a registry that is down, the next records fail at once, and
+	// the registry is asked again once the retry window has passed.
+	n := hits.Load()
+	_, err = c.Decode(frame(7, nil, []byte{2}))
+	require.ErrorIs(t, err, ErrUnavailable)
+	assert.Equal(t, n, hits.Load(), "within the window the registry is not asked again")
+	now.Add(int64(time.Hour))
+	_, err = c.Decode(frame(7, nil, []byte{2}))
+	require.ErrorIs(t, err, ErrUnavailable)
+	assert.Greater(t, hits.Load(), n, "after the window the registry is asked again")
+}

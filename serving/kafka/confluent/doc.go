@@ -53,7 +53,10 @@
 // carries it, once however many partitions meet it together, and cached
 // (MaxSchemas, default 1024 IDs). A producer that moves to a new schema
 // version mid-stream thus costs one fetch. An ID the registry does not
-// know fails with ErrUnknownSchema. A registry that cannot be reached is
+// know (its 404 with error code 40403, "schema not found") fails with
+// ErrUnknownSchema. A 404 without that code comes from a server that is
+// not a Schema Registry, such as a wrong URL or path prefix: it fails
+// with ErrUnavailable, naming the URL. A registry that cannot be reached is
 // retried with a doubling backoff (Retry); then the record fails with
 // ErrUnavailable and the registry's last answer, and so do the records of
 // that ID for as long as the retries took, without asking again, so a

@@ -78,7 +78,7 @@ type AvroScores struct {
 //   - one that cannot be reached, answers 5xx, or asks to be tried later
 //     (408, 429), ErrUnavailable: trying again later may succeed;
 //   - any other refusal (401 or 403 for missing or wrong credentials,
-//     400 or 405 for a URL that is not a registry's), and a nil client or
+//     400, 404 or 405 for a URL that is not a registry's), and a nil client or
 //     an empty subject, serving.ErrConfig: it will fail again until the
 //     configuration changes.
 func NewAvroScores(ctx context.Context, client *sr.Client, subject string) (*AvroScores, error) {
@@ -94,7 +94,10 @@ func NewAvroScores(ctx context.Context, client *sr.Client, subject string) (*Avr
 		return &AvroScores{id: ss.ID}, nil
 	}
 	var re *sr.ResponseError
-	if !errors.As(err, &re) || re.StatusCode != http.StatusNotFound {
+	if !errors.As(err, &re) || re.StatusCode != http.StatusNotFound ||
+		re.ErrorCode != sr.ErrSubjectNotFound.Code && re.ErrorCode != sr.ErrSchemaNotFound.Code {
+		// A 404 without the registry's "subject" or "schema not found"
+		// is a server that is not a registry: register nothing there.
 		return nil, registryError("looking up", subject, err)
 	}
 	id, err := client.RegisterSchema(ctx, subject, s, -1, -1)

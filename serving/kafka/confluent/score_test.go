@@ -312,3 +312,25 @@ func TestSinkWritesAvroScores(t *testing.T) {
 		}
 	}
 }
+
+// TestAvroScoresWrongRegistryURL: a server that answers 404 to every
+// path is not a registry that lacks the subject: NewAvroScores fails with
+// serving.ErrConfig and posts nothing to it. It used to take the 404 for
+// "not registered yet" and POST the schema to the wrong server.
+func TestAvroScoresWrongRegistryURL(t *testing.T) {
+	var posts atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/versions") {
+			posts.Add(1) // a registration, not the lookup (POST /subjects/{s})
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	_, err := confluent.NewAvroScores(context.Background(), newClient(t, srv.URL), "scores-value")
+	if !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("a server that is not a registry: %v, want serving.ErrConfig", err)
+	}
+	if n := posts.Load(); n != 0 {
+		t.Errorf("%d registrations posted to a server that is not a registry", n)
+	}
+}
