@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/IBM/sarama"
 
@@ -33,10 +34,18 @@ type options struct {
 func Topic(t string) Option { return option(func(o *options) { o.topic = t }) }
 
 // AuditSink writes audit events to a Kafka topic. WriteAudit returns once
-// every in-sync replica has the record. It is safe for concurrent use.
+// every in-sync replica has the record. It is safe for concurrent use,
+// Close included: an event written after Close fails with
+// serving.ErrClosed.
 type AuditSink struct {
 	topic string
 	prod  sarama.SyncProducer
+
+	// mu guards closed and the adding to sending: a send must be counted
+	// before Close closes the producer, which panics on a later send.
+	mu      sync.Mutex
+	closed  bool
+	sending sync.WaitGroup
 }
 
 var _ governance.AuditSink = (*AuditSink)(nil)
@@ -72,12 +81,20 @@ func NewAuditSink(cfg *kafka.Config, opts ...Option) (*AuditSink, error) {
 }
 
 // WriteAudit implements governance.AuditSink. When ctx ends first it
-// returns ctx.Err(); the record may still be written.
+// returns ctx.Err(); the record may still be written. After Close it
+// returns an error wrapping serving.ErrClosed.
 func (s *AuditSink) WriteAudit(ctx context.Context, e governance.Event) error {
 	v, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("govkafka: encode audit event: %w", err)
 	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return fmt.Errorf("govkafka: write audit event %s %s: %w", e.Kind, e.Model, serving.ErrClosed)
+	}
+	s.sending.Add(1)
+	s.mu.Unlock()
 	msg := &sarama.ProducerMessage{
 		Topic: s.topic, Key: sarama.StringEncoder(e.Model.Name), Value: sarama.ByteEncoder(v),
 		Headers:   []sarama.RecordHeader{{Key: []byte(wire.HeaderAuditKind), Value: []byte(e.Kind)}},
@@ -85,6 +102,7 @@ func (s *AuditSink) WriteAudit(ctx context.Context, e governance.Event) error {
 	}
 	errc := make(chan error, 1)
 	go func() {
+		defer s.sending.Done()
 		_, _, err := s.prod.SendMessage(msg)
 		errc <- err
 	}()
@@ -99,8 +117,19 @@ func (s *AuditSink) WriteAudit(ctx context.Context, e governance.Event) error {
 	}
 }
 
-// Close flushes and closes the producer.
-func (s *AuditSink) Close() error { return s.prod.Close() }
+// Close waits for the events being written, then flushes and closes the
+// producer. Close is idempotent.
+func (s *AuditSink) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.sending.Wait()
+	return s.prod.Close()
+}
 
 // ParseAuditEvent decodes the value of an audit record.
 func ParseAuditEvent(value []byte) (governance.Event, error) {
