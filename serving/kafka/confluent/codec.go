@@ -103,8 +103,9 @@ type Codec struct {
 }
 
 // entry is one schema ID in the cache: done is closed once p or err is
-// set. A failed fetch (ErrUnavailable) is remembered until retry, so a
-// down registry costs each record no more than one wait.
+// set. A failed fetch (ErrUnavailable, ErrUnknownSchema) is remembered
+// until retry, so a down registry costs each record no more than one
+// wait, and an ID it did not know is asked again after that.
 type entry struct {
 	done  chan struct{}
 	p     plan
@@ -192,8 +193,10 @@ func (c *Codec) plan(id int) (plan, error) {
 	if e != nil {
 		select {
 		case <-e.done:
-			if e.err != nil && errors.Is(e.err, ErrUnavailable) && !c.o.now().Before(e.retry) {
-				e = nil // try the registry again
+			if e.err != nil && (errors.Is(e.err, ErrUnavailable) || errors.Is(e.err, ErrUnknownSchema)) && !c.o.now().Before(e.retry) {
+				// Try the registry again: it may be back, or a follower
+				// that had not yet seen a new schema may have caught up.
+				e = nil
 			}
 		default:
 		}

@@ -487,3 +487,33 @@ func TestWrongRegistryURL(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnavailable)
 	assert.Greater(t, hits.Load(), n, "after the window the registry is asked again")
 }
+
+// TestUnknownSchemaIsAskedAgain: an ID the registry does not know yet is
+// asked again once the retry window has passed. A registry's followers
+// can lag its leader, so a producer's new schema may be "not found" for
+// a moment where the consumer asks; the answer used to be kept for good,
+// and every later record of that ID dead-lettered, until a restart.
+func TestUnknownSchemaIsAskedAgain(t *testing.T) {
+	r := newRegistry(t)
+	s := `{"type":"record","name":"R","fields":[{"name":"a","type":"double"}]}`
+	first := r.register(t, "r-value", sr.Schema{Schema: s, Type: sr.TypeAvro})
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	c := newCodec(t, r, Retry(2, time.Millisecond, time.Second))
+	c.o.now = func() time.Time { return time.Unix(0, now.Load()) }
+
+	s2 := `{"type":"record","name":"R","fields":[{"name":"a","type":"double"},{"name":"b","type":"double","default":0}]}`
+	next := first + 1 // srfake numbers schemas in order
+	b, _ := avro.Marshal(avro.MustParse(s2), map[string]any{"a": 1.5, "b": 2.5})
+	_, err := c.Decode(frame(next, nil, b))
+	require.ErrorIs(t, err, ErrUnknownSchema)
+	_, err = c.Decode(frame(next, nil, b))
+	require.ErrorIs(t, err, ErrUnknownSchema)
+	assert.Equal(t, int64(1), r.byID.Load(), "within the window the answer is remembered")
+
+	require.Equal(t, next, r.register(t, "r-value", sr.Schema{Schema: s2, Type: sr.TypeAvro}))
+	now.Add(int64(time.Hour))
+	rec, err := c.Decode(frame(next, nil, b))
+	require.NoError(t, err, "once the window has passed, the registry is asked again")
+	assert.Equal(t, []float64{1.5, 2.5}, rec.Features)
+}

@@ -54,7 +54,10 @@
 // (MaxSchemas, default 1024 IDs). A producer that moves to a new schema
 // version mid-stream thus costs one fetch. An ID the registry does not
 // know (its 404 with error code 40403, "schema not found") fails with
-// ErrUnknownSchema. A 404 without that code comes from a server that is
+// ErrUnknownSchema, and so do the records of that ID until the Retry
+// window has passed; then the registry is asked again, since a
+// registry's follower may lag the leader that registered a new schema.
+// A 404 without that code comes from a server that is
 // not a Schema Registry, such as a wrong URL or path prefix: it fails
 // with ErrUnavailable, naming the URL. A registry that cannot be reached is
 // retried with a doubling backoff (Retry); then the record fails with
