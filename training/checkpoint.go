@@ -176,8 +176,8 @@ func learnerFromState(st *learnerState) (*Learner, error) {
 // feature count and class count. On error l is unchanged.
 func (l *Learner) load(st *learnerState) error {
 	if kindOf(st.Kind) != l.kind || st.Features != l.d || st.Classes != l.cfg.classes {
-		return fmt.Errorf("%w: checkpoint holds a %s learner with %d features and %d classes, this is a %s learner with %d features and %d classes",
-			ErrCheckpointMismatch, st.Kind, st.Features, st.Classes, l.kind, l.d, l.cfg.classes)
+		return fmt.Errorf("%w: training: checkpoint mismatch: it holds a %s learner with %d features and %d classes, this is a %s learner with %d features and %d classes",
+			serving.ErrCorruptState, st.Kind, st.Features, st.Classes, l.kind, l.d, l.cfg.classes)
 	}
 	opt := st.Optimizer
 	if opt == "" {
@@ -187,7 +187,7 @@ func (l *Learner) load(st *learnerState) error {
 		return l.adopt(st, opt)
 	}
 	if opt != l.cfg.optimizer.String() {
-		return fmt.Errorf("%w: checkpoint holds a learner fitted with %s, this one uses %s", ErrCheckpointMismatch, opt, l.cfg.optimizer)
+		return fmt.Errorf("%w: training: checkpoint mismatch: it holds a learner fitted with %s, this one uses %s", serving.ErrCorruptState, opt, l.cfg.optimizer)
 	}
 	if l.ls != nil && (st.LS == nil || len(st.LS.Mean) != l.d+1 || len(st.LS.Cov) != (l.d+1)*(l.d+1)) {
 		return fmt.Errorf("%w: training: least-squares state missing or of the wrong size", serving.ErrCorruptState)
@@ -244,7 +244,7 @@ func (l *Learner) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary replaces l's state with one encoded by MarshalBinary.
 // When l is a zero Learner it takes the recorded configuration too;
 // otherwise the state must be for the same kind, feature count and class
-// count (or the error wraps ErrCheckpointMismatch) and l keeps its own
+// count (or the error wraps serving.ErrCorruptState) and l keeps its own
 // options, so that a trainer restarted with changed options applies
 // them. The optimiser must match too, unless l's is only its kind's
 // default: then l adopts the checkpoint's, so that a checkpoint written
@@ -307,7 +307,7 @@ func RestoreLearner(path string) (*Learner, error) {
 // WithOptimizer: a checkpoint written before the default changed
 // (Linear's from Adam to LeastSquares, Logistic's and Softmax's from
 // Adam to Newton) resumes as it was fitted, with Adam's recorded step
-// settings, rather than failing with ErrCheckpointMismatch. l keeps its
+// settings, rather than failing with serving.ErrCorruptState. l keeps its
 // other options. On error l is unchanged.
 func (l *Learner) adopt(st *learnerState, opt string) error {
 	c := l.cfg
@@ -326,7 +326,7 @@ func (l *Learner) adopt(st *learnerState, opt string) error {
 	}
 	nl, err := newLearner(l.kind, l.d, c)
 	if err != nil {
-		return fmt.Errorf("%w: checkpoint holds a learner fitted with %s, which this one's options do not allow: %v", ErrCheckpointMismatch, opt, err)
+		return fmt.Errorf("%w: training: checkpoint mismatch: it holds a learner fitted with %s, which this one's options do not allow: %v", serving.ErrCorruptState, opt, err)
 	}
 	if err := nl.load(st); err != nil {
 		return err

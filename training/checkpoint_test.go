@@ -202,8 +202,8 @@ func TestCorruptCheckpointIsTypedError(t *testing.T) {
 		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
 	}
 	other, _ := NewLearner(Logistic, 5)
-	if err := other.Restore(path); !errors.Is(err, ErrCheckpointMismatch) {
-		t.Errorf("restoring a linear checkpoint into a logistic learner: %v, want ErrCheckpointMismatch", err)
+	if err := other.Restore(path); !errors.Is(err, serving.ErrCorruptState) {
+		t.Errorf("restoring a linear checkpoint into a logistic learner: %v, want serving.ErrCorruptState", err)
 	}
 }
 
@@ -258,8 +258,8 @@ func TestCheckpointRecordsTheOptimizer(t *testing.T) {
 		t.Fatal(err)
 	}
 	ls, _ := NewLearner(Linear, 5, WithOptimizer(LeastSquares))
-	if err := ls.UnmarshalBinary(b); !errors.Is(err, ErrCheckpointMismatch) {
-		t.Errorf("restoring Adam state into a LeastSquares learner: %v, want ErrCheckpointMismatch", err)
+	if err := ls.UnmarshalBinary(b); !errors.Is(err, serving.ErrCorruptState) {
+		t.Errorf("restoring Adam state into a LeastSquares learner: %v, want serving.ErrCorruptState", err)
 	}
 	if ls.Optimizer() != LeastSquares {
 		t.Errorf("a refused checkpoint changed the optimiser to %v", ls.Optimizer())

@@ -172,7 +172,7 @@
 // temporary file in the same directory is written and synced, renamed
 // over the old one, and the directory is synced. The file carries a
 // SHA-256 checksum, and [RestoreLearner] or [Learner.Restore] refuses a
-// truncated or damaged file with an *fs.PathError (naming the file) wrapping
+// truncated or damaged file, or one written for another kind of learner, with an *fs.PathError (naming the file) wrapping
 // [serving.ErrCorruptState]. A restored learner predicts, and continues to
 // learn, bit for bit as the saved one would have; a crash loses only the
 // records learned since the last checkpoint.

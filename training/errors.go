@@ -15,9 +15,6 @@ var (
 	// feature or target, a logistic target outside [0, 1], or a softmax
 	// class outside [0, K).
 	ErrInvalidSample = errors.New("training: invalid sample")
-	// ErrCheckpointMismatch means a checkpoint decodes but was written for
-	// a different kind of learner (kind, feature count or class count).
-	ErrCheckpointMismatch = errors.New("training: checkpoint does not match the learner")
 	// ErrDiverged means a learner's weights are no longer finite, so it
 	// cannot be exported or checkpointed. Reset it, and lower the
 	// learning rate.
@@ -54,8 +51,8 @@ func (e *SampleError) Is(target error) bool { return target == ErrInvalidSample 
 // (op "save") or read (op "restore"): an *fs.PathError naming the file,
 // whose Op is "training: save checkpoint" or "training: restore
 // checkpoint". It wraps serving.ErrCorruptState (a truncated, damaged or
-// undecodable file, never half applied), ErrCheckpointMismatch, or the
-// operating system's error (test with errors.Is(err, fs.ErrNotExist)).
+// undecodable file, or one written for another kind of learner or
+// another model: never half applied), or the operating system's error (test with errors.Is(err, fs.ErrNotExist)).
 func checkpointErr(op, path string, err error) error {
 	return &fs.PathError{Op: "training: " + op + " checkpoint", Path: path, Err: err}
 }

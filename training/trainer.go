@@ -418,7 +418,7 @@ func (t *Trainer) restore() error {
 		return fail(fmt.Errorf("%w: training: %v", serving.ErrCorruptState, err))
 	}
 	if c.Name != t.name {
-		return fail(fmt.Errorf("%w: checkpoint is for model %q, trainer is for %q", ErrCheckpointMismatch, c.Name, t.name))
+		return fail(fmt.Errorf("%w: training: checkpoint mismatch: it is for model %q, trainer is for %q", serving.ErrCorruptState, c.Name, t.name))
 	}
 	if c.Detector != nil {
 		u, ok := t.o.detector.(encoding.BinaryUnmarshaler)

@@ -69,7 +69,7 @@ func ExampleJoiner() {
 
 // Feedback that names the true class ("red") is read by name: the
 // classes are given in the order of the model's outputs, and a name
-// outside them is refused, counted, and reported with ErrUnknownClass.
+// outside them is refused, counted, and reported as a refused outcome (serving.ErrOutcome).
 func ExampleObserveClasses() {
 	tr, err := quality.NewTracker(10)
 	if err != nil {
@@ -84,13 +84,13 @@ func ExampleObserveClasses() {
 	p := serving.Prediction{Values: []float64{0.2, 0.7, 0.1}, Label: "white"}
 	for _, truth := range []string{"white", "red", "green"} {
 		err := observe(feedback.Match{Score: wire.Score{Prediction: p, Provenance: model}, Label: feedback.Label{Class: truth}})
-		fmt.Printf("%s: unknown class %v\n", truth, errors.Is(err, feedback.ErrUnknownClass))
+		fmt.Printf("%s: refused %v\n", truth, errors.Is(err, serving.ErrOutcome))
 	}
 	s := tr.Snapshot()[0]
 	fmt.Printf("accuracy %.2f over %d, log-loss %.3f, refused %d\n", s.Accuracy.Value, s.Accuracy.N, s.LogLoss.Value, s.Refused)
 	// Output:
-	// white: unknown class false
-	// red: unknown class false
-	// green: unknown class true
+	// white: refused false
+	// red: refused false
+	// green: refused true
 	// accuracy 0.50 over 2, log-loss 0.983, refused 1
 }

@@ -1,7 +1,6 @@
 package feedback
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
@@ -24,14 +23,6 @@ const (
 	Regression
 )
 
-// ErrUnknownClass means a label named a class (Label.Class) that the
-// outcome cannot be measured against: a name outside the classes given
-// to [ObserveClasses], or, without them, a name that cannot be placed
-// (see [Observe]). The outcome is refused and counted as such in the
-// quality.Meter (Summary.Refused); the error also wraps
-// serving.ErrOutcome.
-var ErrUnknownClass = errors.New("feedback: unknown class")
-
 // Observe returns a function that records each Match in tr, under the
 // Key of the score's provenance (its model version and variant). It
 // returns the Meter's error for an outcome the Meter refuses (such as a
@@ -47,9 +38,10 @@ var ErrUnknownClass = errors.New("feedback: unknown class")
 // the model never chose cannot be told from the other class then, so a
 // misspelt label counts as a wrong answer; give the classes to refuse
 // it. A Multiclass outcome by name needs the classes, to find the
-// probability of the true class, and is refused with an error wrapping
-// [ErrUnknownClass] without them, as is a named label whose prediction
-// names no class, or any named label of a Regression.
+// probability of the true class, and is refused without them as an
+// unknown class (an error wrapping serving.ErrOutcome, counted by the
+// Meter as refused), as is a named label whose prediction names no
+// class, or any named label of a Regression.
 func Observe(tr *quality.Tracker, task Task) func(Match) error {
 	return observer{tr: tr, task: task}.observe
 }
@@ -59,8 +51,8 @@ func Observe(tr *quality.Tracker, task Task) func(Match) error {
 // prediction's outputs (for a Binary task, the negative class and then
 // the positive one, whose probability is the prediction's Value; for
 // Multiclass, one name per element of Values). A label naming a class
-// outside the list is refused with an error wrapping [ErrUnknownClass]
-// and counted by the Meter as refused. Labels without a name are read by
+// outside the list is refused as an unknown class, with an error
+// wrapping serving.ErrOutcome, and counted by the Meter as refused. Labels without a name are read by
 // their Value, as by Observe. It returns an error wrapping
 // serving.ErrConfig for an empty or repeated name, for fewer than two
 // classes, for other than two classes with Binary, and for a
@@ -127,7 +119,7 @@ func (o observer) observe(m Match) error {
 	default:
 		if m.Label.Class != "" {
 			_ = meter.ObserveClass(math.NaN(), false)
-			return fmt.Errorf("%w: %w: %q: a regression's label is a number", serving.ErrOutcome, ErrUnknownClass, m.Label.Class)
+			return fmt.Errorf("%w: feedback: unknown class %q: a regression's label is a number", serving.ErrOutcome, m.Label.Class)
 		}
 		return meter.ObserveValue(p.Value, y)
 	}
@@ -139,13 +131,13 @@ func (o observer) classIndex(p serving.Prediction, c string) (int, error) {
 		if i, ok := o.index[c]; ok {
 			return i, nil
 		}
-		return 0, fmt.Errorf("%w: %w: %q is not one of the %d classes", serving.ErrOutcome, ErrUnknownClass, c, len(o.index))
+		return 0, fmt.Errorf("%w: feedback: unknown class %q is not one of the %d classes", serving.ErrOutcome, c, len(o.index))
 	}
 	switch {
 	case o.task != Binary:
-		return 0, fmt.Errorf("%w: %w: %q: reading a multiclass label by name needs the classes (ObserveClasses)", serving.ErrOutcome, ErrUnknownClass, c)
+		return 0, fmt.Errorf("%w: feedback: unknown class %q: reading a multiclass label by name needs the classes (ObserveClasses)", serving.ErrOutcome, c)
 	case p.Label == "":
-		return 0, fmt.Errorf("%w: %w: %q: the prediction names no class to compare with", serving.ErrOutcome, ErrUnknownClass, c)
+		return 0, fmt.Errorf("%w: feedback: unknown class %q: the prediction names no class to compare with", serving.ErrOutcome, c)
 	}
 	// The model chose the positive class when p.Value >= 0.5; the truth
 	// is the positive class when it is the one chosen and the model chose

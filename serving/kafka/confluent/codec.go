@@ -19,9 +19,6 @@ import (
 // dead-letters the record with the error as its reason; a
 // *SchemaError carries the schema ID. Test with errors.Is.
 var (
-	// ErrFrame means a value is not in the Confluent wire format: too
-	// short, a magic byte other than 0, or bad Protobuf message indexes.
-	ErrFrame = errors.New("confluent: malformed frame")
 	// ErrUnknownSchema means the registry has no schema with the
 	// record's ID: it answered 404 with its "schema not found" error code
 	// (40403). A 404 without that code comes from a server that is not a
@@ -74,9 +71,15 @@ func (e *SchemaError) Error() string {
 // Unwrap returns kafka.ErrDecode and Err.
 func (e *SchemaError) Unwrap() []error { return []error{kafka.ErrDecode, e.Err} }
 
+// errFrame marks a value that is not in the Confluent wire format: too
+// short, a magic byte other than 0, or bad Protobuf message indexes. It is
+// not exported: to a user it is one more record that does not decode,
+// kafka.ErrDecode, with no schema ID to carry.
+var errFrame = errors.New("confluent: malformed frame")
+
 // frameErr is the error of a malformed frame.
 func frameErr(format string, args ...any) error {
-	return fmt.Errorf("%w: %w: "+format, append([]any{kafka.ErrDecode, ErrFrame}, args...)...)
+	return fmt.Errorf("%w: %w: "+format, append([]any{kafka.ErrDecode, errFrame}, args...)...)
 }
 
 // A plan decodes the payload of one schema ID (after the magic byte and
@@ -178,7 +181,7 @@ func (c *Codec) Decode(v []byte) (serving.Record, error) {
 	}
 	r, err := p.decode(v[5:])
 	if err != nil {
-		if errors.Is(err, ErrFrame) {
+		if errors.Is(err, errFrame) {
 			return serving.Record{}, fmt.Errorf("%w: schema %d: %w", kafka.ErrDecode, id, err)
 		}
 		return serving.Record{}, &SchemaError{ID: id, Err: err}

@@ -194,7 +194,7 @@ func TestMalformedFrames(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := c.Decode(v)
-			assert.ErrorIs(t, err, ErrFrame)
+			assert.ErrorIs(t, err, errFrame)
 			assert.ErrorIs(t, err, kafka.ErrDecode)
 		})
 	}

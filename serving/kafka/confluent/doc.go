@@ -14,7 +14,7 @@
 // indexes, or a single 0 for the first message), then the record encoded
 // with that schema. The frame and the registry client are
 // github.com/twmb/franz-go/pkg/sr's. A value that is not such a frame
-// fails with ErrFrame.
+// fails with an error wrapping kafka.ErrDecode, and no *SchemaError.
 //
 // # Fields
 //
