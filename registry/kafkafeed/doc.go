@@ -16,7 +16,9 @@
 //     start each partition at the offset the store recorded
 //     (kafka.StartOffsets), or at the oldest one for partitions it never
 //     saw, and, after every message, whatever its outcome, record the
-//     next offset of its partition (kafka.Observer).
+//     next offset of its partition (kafka.Observer); except that once the
+//     store failed to write a model, its partition's offset stays before
+//     that model until a restart, which reads it again.
 //
 // A crash between a Put and the offset write makes the restarted feed
 // read that message again, and the store's idempotent Put absorbs it:

@@ -2,6 +2,7 @@ package kafkafeed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -53,6 +54,10 @@ type Sync struct {
 	failures atomic.Uint64
 	mu       sync.Mutex
 	lastErr  error
+	// held lists the partitions whose resume point no longer moves in
+	// this run: a model read there could not be stored, and must be read
+	// again after a restart. Guarded by mu.
+	held map[int32]bool
 }
 
 // New returns a Sync writing to store.
@@ -104,26 +109,53 @@ func (s *Sync) Admit(context.Context, serving.Descriptor) error { return nil }
 // Location is stored as metadata, with its sha256. An error (the store
 // failing, or a different model already stored under that version)
 // refuses the model, which then does not replace the live one.
+//
+// When the store fails to write (rather than refuse the model for good:
+// a version conflict, or a descriptor it cannot keep), the offset of
+// that message's partition stops moving for the rest of the run, so that
+// a restart reads the model again, and the messages after it, which
+// idempotent puts absorb; otherwise a store that failed once and then
+// recovered would let the resume point pass a model that never went
+// live, and a restarted instance would never serve it.
 func (s *Sync) Commit(ctx context.Context, d serving.Descriptor) error {
 	if _, err := s.store.Put(ctx, d); err != nil {
-		// A version conflict means the topic holds two different loadable
-		// models under one version: keep the first.
 		s.fail(err)
-		return fmt.Errorf("kafkafeed: store %s: %w", d.Ref(), err)
+		err = fmt.Errorf("kafkafeed: store %s: %w", d.Ref(), err)
+		if permanent(err) {
+			// A version conflict means the topic holds two different
+			// loadable models under one version: keep the first.
+			return err
+		}
+		return &storeError{err}
 	}
 	s.stored.Add(1)
 	return nil
 }
+
+// permanent reports whether a Put error refuses the model for good, so
+// that reading its message again could not store it.
+func permanent(err error) bool {
+	return errors.Is(err, registry.ErrVersionConflict) || errors.Is(err, serving.ErrInvalidDescriptor) ||
+		errors.Is(err, serving.ErrChecksum) || errors.Is(err, serving.ErrConfig)
+}
+
+// storeError marks a Commit that failed because the store could not
+// write: Observe then holds the partition's resume point.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
 
 var _ serving.Committer = (*Sync)(nil)
 
 var _ serving.Admitter = (*Sync)(nil)
 
 // Observe records the offset after e as the partition's resume point,
-// then calls the Observer functions. It has the shape of the feed's
-// observer hook.
+// unless a model of that partition could not be stored in this run (see
+// Commit), then calls the Observer functions. It has the shape of the
+// feed's observer hook.
 func (s *Sync) Observe(e kafka.FeedEvent) {
-	if e.Topic == s.topic {
+	if e.Topic == s.topic && !s.hold(e) {
 		if err := s.store.SetOffsets(context.Background(), s.topic, map[int32]int64{e.Partition: e.Offset + 1}); err != nil {
 			s.fail(err)
 			s.logger.Error("kafkafeed: recording offset failed; a restart re-reads from the previous one",
@@ -133,6 +165,24 @@ func (s *Sync) Observe(e kafka.FeedEvent) {
 	for _, fn := range s.observers {
 		fn(e)
 	}
+}
+
+// hold reports whether e's partition keeps its resume point: e is, or
+// follows, a model that the store failed to write.
+func (s *Sync) hold(e kafka.FeedEvent) bool {
+	var se *storeError
+	failed := errors.As(e.Err, &se)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if failed && !s.held[e.Partition] {
+		if s.held == nil {
+			s.held = map[int32]bool{}
+		}
+		s.held[e.Partition] = true
+		s.logger.Warn("kafkafeed: a model could not be stored; the resume point of its partition stays before it until a restart",
+			"topic", e.Topic, "partition", e.Partition, "offset", e.Offset, "model", e.Model.String())
+	}
+	return s.held[e.Partition]
 }
 
 func (s *Sync) fail(err error) {

@@ -128,8 +128,10 @@ func TestStoreFailure(t *testing.T) {
 	if ref, _ := a.srv.Current("fraud"); ref.Version != 1 {
 		t.Errorf("live is %v while the store fails, want fraud@v1", ref)
 	}
-	if n, last := a.sync.Failures(); n < 2 || !errors.Is(last, errDiskFull) {
-		t.Errorf("Failures() = %d, %v; want the failed store of v2 and of its offset", n, last)
+	// The offset of v2 is not even written: its partition's resume point
+	// is held before v2 (see TestTransientStoreFailure).
+	if n, last := a.sync.Failures(); n != 1 || !errors.Is(last, errDiskFull) {
+		t.Errorf("Failures() = %d, %v; want the failed store of v2", n, last)
 	}
 	if a.sync.Stored() != 1 {
 		t.Errorf("Stored() = %d, want 1", a.sync.Stored())
