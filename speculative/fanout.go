@@ -91,14 +91,24 @@ type landing struct {
 }
 
 // load copies r into the flight's own buffers.
-func (f *flight) load(r serving.Record) {
-	f.rec.Features = append(f.rec.Features[:0], r.Features...)
+func (f *flight) load(r serving.Record) { copyRecord(&f.rec, r) }
+
+// copyRecord makes dst a copy of r that reuses dst's buffers: the Key,
+// Features and Text are copied, the Layout (immutable, shared by the
+// records of one codec) and Time are not. A nil Key or Text stays nil.
+func copyRecord(dst *serving.Record, r serving.Record) {
+	dst.Features = append(dst.Features[:0], r.Features...)
 	if r.Key == nil {
-		f.rec.Key = nil
+		dst.Key = nil
 	} else {
-		f.rec.Key = append(f.rec.Key[:cap(f.rec.Key)][:0], r.Key...)
+		dst.Key = append(dst.Key[:cap(dst.Key)][:0], r.Key...)
 	}
-	f.rec.Time = r.Time
+	if r.Text == nil {
+		dst.Text = nil
+	} else {
+		dst.Text = append(dst.Text[:cap(dst.Text)][:0], r.Text...)
+	}
+	dst.Layout, dst.Time = r.Layout, r.Time
 }
 
 func (f *flight) release() {

@@ -14,7 +14,7 @@ import (
 // observer set with [WithObserver] together with the primary's answer to
 // the same record, so the two can be compared.
 type Observation struct {
-	// Record is the mirrored record. Its Features and Key are the
+	// Record is the mirrored record. Its Key, Features and Text are the
 	// Shadow's own copy, valid only during the observer call.
 	Record serving.Record
 	// Primary and PrimaryErr are what the primary answered.
@@ -143,13 +143,7 @@ func (s *Shadow) mirror(r serving.Record, res serving.Result, err error) {
 		return
 	}
 	j := s.jobs.Get().(*shadowJob)
-	j.rec.Features = append(j.rec.Features[:0], r.Features...)
-	if r.Key == nil {
-		j.rec.Key = nil
-	} else {
-		j.rec.Key = append(j.rec.Key[:cap(j.rec.Key)][:0], r.Key...)
-	}
-	j.rec.Time = r.Time
+	copyRecord(&j.rec, r)
 	j.primary, j.primaryErr, j.queued = res, err, time.Now()
 	select {
 	case s.queue <- j:
