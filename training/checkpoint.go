@@ -100,6 +100,7 @@ type learnerState struct {
 	Std          standardizerState  `json:"std"`
 	YStd         *standardizerState `json:"ystd,omitempty"`
 	Metrics      metricsState       `json:"metrics"`
+	Skipped      uint64             `json:"skipped,omitempty"` // Newton steps skipped
 }
 
 func (l *Learner) state() learnerState {
@@ -113,6 +114,7 @@ func (l *Learner) state() learnerState {
 		Step: l.step, B1t: l.b1t, B2t: l.b2t,
 		Std: l.std.state(), Metrics: l.metrics.state(),
 		Optimizer: l.cfg.optimizer.String(),
+		Skipped:   l.skipped,
 	}
 	if l.ls != nil {
 		st.Forget, st.LS = l.cfg.forget, l.ls.state()
@@ -219,6 +221,7 @@ func (l *Learner) load(st *learnerState) error {
 		l.nt.setState(st.Newton)
 	}
 	l.metrics = st.Metrics.metrics()
+	l.skipped = st.Skipped
 	return nil
 }
 

@@ -229,3 +229,110 @@ func TestLeastSquaresFallbacks(t *testing.T) {
 		}
 	}
 }
+
+// A feature beyond the standardiser's range (its spread overflows, so it
+// is left unscaled) must not stop a Newton learner from learning the
+// others: its standardised value made xᵀPx overflow, and every step was
+// skipped, so the learner stayed at its first record (held-out accuracy
+// 0.58 for Logistic, 0.27 for Softmax). Now the value is left out of the
+// step and the other features are learned; no step is skipped.
+func TestNewtonHugeFeatureStillLearns(t *testing.T) {
+	gen := degenerateStreams["scale 1e300"] // the label is a function of feature 1
+	for _, kind := range []Kind{Logistic, Softmax} {
+		var opts []Option
+		if kind == Softmax {
+			opts = append(opts, WithClasses(3))
+		}
+		l, err := NewLearner(kind, 4, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(1, 2))
+		for range 20000 {
+			x, y := gen(r)
+			if _, err := l.Learn(Sample{Features: x, Target: label(kind, y)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		correct, n := 0, 5000
+		for range n {
+			x, y := gen(r)
+			p, err := l.Predict(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := 0.0
+			switch {
+			case kind == Softmax:
+				c = float64(argmax(p.Values))
+			case p.Value >= 0.5:
+				c = 1
+			}
+			if c == label(kind, y) {
+				correct++
+			}
+		}
+		if acc := float64(correct) / float64(n); acc < 0.9 {
+			t.Errorf("%v: held-out accuracy %.3f on a stream whose label is a function of one feature, want >= 0.9", kind, acc)
+		}
+		if l.Skipped() != 0 {
+			t.Errorf("%v: %d Newton steps skipped", kind, l.Skipped())
+		}
+	}
+}
+
+// A Newton step that cannot be taken (not finite, or with a curvature
+// matrix rounding left indefinite) changes nothing and is counted, and
+// the count survives a checkpoint.
+func TestNewtonSkippedStepsAreCounted(t *testing.T) {
+	l, err := NewLearner(Logistic, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := l.Learn(Sample{Features: []float64{float64(i), float64(i % 3)}, Target: float64(i % 2)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l.Skipped() != 0 {
+		t.Fatalf("Skipped() = %d before any trouble", l.Skipped())
+	}
+	// Make P indefinite, as accumulated rounding could: xᵀPx < 0 for
+	// every x.
+	for i := range l.nt.p {
+		l.nt.p[i] = 0
+	}
+	for i := 0; i < l.nt.d1; i++ {
+		l.nt.p[i*l.nt.d1+i] = -1
+	}
+	w, b := clone(l.w), clone(l.b)
+	if _, err := l.Learn(Sample{Features: []float64{1, 2}, Target: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if l.Skipped() != 1 {
+		t.Errorf("Skipped() = %d after a step with an indefinite P, want 1", l.Skipped())
+	}
+	for j := range w {
+		if l.w[j] != w[j] {
+			t.Errorf("weight %d moved from %v to %v on a skipped step", j, w[j], l.w[j])
+		}
+	}
+	if l.b[0] != b[0] {
+		t.Errorf("bias moved from %v to %v on a skipped step", b[0], l.b[0])
+	}
+	data, err := l.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Learner
+	if err := back.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	if back.Skipped() != 1 {
+		t.Errorf("restored Skipped() = %d, want 1", back.Skipped())
+	}
+	l.Reset()
+	if l.Skipped() != 0 {
+		t.Errorf("Skipped() = %d after Reset", l.Skipped())
+	}
+}

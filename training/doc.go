@@ -70,7 +70,11 @@
 // second for Logistic against Adam's 2.9 million, and 0.96 million
 // against 1.8 million for a 3-class Softmax (BenchmarkLearnOnline).
 // Above 64 features, where O(d²) would cost more than it gains, the
-// default is Adam.
+// default is Adam. A standardised value beyond 1e100 (a feature whose
+// spread, above about 1e154, overflows the standardiser) is left out of
+// the step, so the other features are still learned; a step that is not
+// finite, or meets a curvature matrix rounding has left indefinite, is
+// skipped and counted in [Learner.Skipped].
 //
 // Learners above that size, and any given WithOptimizer(Adam), use
 // Adam: per parameter,

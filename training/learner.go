@@ -215,9 +215,10 @@ func WithStandardizeFor(n int64) Option { return func(c *config) { c.freezeAfter
 // Learner fits a linear, logistic or softmax regression to a stream of
 // Samples, online (one at a time, [Learner.Learn]) or in mini-batches
 // ([Learner.LearnBatch]), with built-in running standardisation. A
-// Linear learner fits exact least squares by default; Logistic and
-// Softmax learners, and a Linear one on request, use Adam with an
-// optional learning-rate decay and L2. See the package documentation
+// Linear learner fits exact least squares by default, Logistic and
+// Softmax learners take Newton steps up to 64 features, and any of them
+// uses Adam (with an optional learning-rate decay and L2) above that or
+// on request. See the package documentation
 // for the optimiser and for how the weights relate to the standardiser.
 //
 // Every learned record is first predicted, and the prediction's loss and
@@ -239,6 +240,7 @@ type Learner struct {
 
 	ls      *lsq    // the LeastSquares solver; nil otherwise
 	nt      *newton // the Newton solver; nil otherwise
+	skipped uint64  // Newton steps skipped (see Skipped)
 	std     *Standardizer
 	ystd    *Standardizer // target standardiser, Linear with Adam only; nil otherwise
 	metrics Metrics
@@ -414,6 +416,16 @@ func (l *Learner) Outputs() int { return l.k }
 // one per LearnBatch.
 func (l *Learner) Steps() uint64 { return l.step }
 
+// Skipped counts, since the learner was created or last Reset, the
+// Newton steps it skipped: for each record and output, a step that was
+// not finite, or met a curvature matrix that rounding had left no longer
+// positive definite (xᵀPx < 0). A skipped step changes no weight; the
+// record still counts in the standardiser and the metrics. It stays 0
+// for the other optimisers and, on every stream tried (including the
+// degenerate ones of the package tests), for Newton too: a count that
+// grows says the fit has stopped learning from part of the stream.
+func (l *Learner) Skipped() uint64 { return l.skipped }
+
 // Metrics returns the progressive-validation metrics since the learner
 // was created or last Reset.
 func (l *Learner) Metrics() Metrics { return l.metrics }
@@ -442,6 +454,7 @@ func (l *Learner) Reset() {
 		l.nt.reset()
 	}
 	l.metrics = Metrics{}
+	l.skipped = 0
 }
 
 // check validates a sample.
@@ -784,7 +797,7 @@ func (l *Learner) newtonStep(s *Sample) {
 			z[int(s.Target)]--
 		}
 	}
-	l.nt.step(u, z, h, l.w, l.b)
+	l.skipped += uint64(l.nt.step(u, z, h, l.w, l.b))
 	clear(h)
 }
 

@@ -52,13 +52,30 @@ func (n *newton) reset() {
 // vanishing: h = p(1-p) is at least this.
 const newtonMinCurvature = 1e-10
 
+// newtonBig bounds the standardised inputs a Newton step uses. A
+// standardised value beyond it comes from a feature whose spread
+// overflowed the standardiser (above about 1e154), which then leaves it
+// unscaled; xᵀPx would overflow, and every record's step would be lost.
+// The step leaves such a value out (as 0), as the LeastSquares solver
+// leaves out a feature whose variance overflows, so the other features
+// are still learned; the weight of a feature always left out stays 0.
+const newtonBig = 1e100
+
 // step takes the Newton step for one record: u is its standardised
 // input, and g[k] = p_k - y_k and h[k] = p_k(1-p_k) at the current
-// weights w (k rows of d) and biases b. A record whose step would not be
-// finite changes nothing.
-func (n *newton) step(u, g, h, w, b []float64) {
+// weights w (k rows of d) and biases b. Values of u beyond newtonBig are
+// left out. It returns how many of the k outputs' steps it skipped,
+// changing nothing, because they were not finite or because xᵀP_k x < 0:
+// P_k, positive definite in exact arithmetic, has lost that to rounding,
+// and a step with it could go uphill.
+func (n *newton) step(u, g, h, w, b []float64) (skipped int) {
 	d := n.d1 - 1
-	copy(n.x, u)
+	for j, v := range u {
+		if !(math.Abs(v) <= newtonBig) {
+			v = 0
+		}
+		n.x[j] = v
+	}
 	n.x[d] = 1
 	for k := range g {
 		P := n.p[k*n.d1*n.d1 : (k+1)*n.d1*n.d1]
@@ -76,6 +93,7 @@ func (n *newton) step(u, g, h, w, b []float64) {
 		den := 1 + hk*s
 		f := g[k] / den
 		if !(s >= 0) || math.IsInf(s, 0) || math.IsNaN(f) || math.IsInf(f, 0) {
+			skipped++
 			continue
 		}
 		c := hk / den
@@ -95,6 +113,7 @@ func (n *newton) step(u, g, h, w, b []float64) {
 		}
 		b[k] -= f * n.px[d]
 	}
+	return skipped
 }
 
 // state returns the P blocks for a checkpoint.
