@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -374,4 +375,58 @@ func TestBadVersionKeepsServing(t *testing.T) {
 			t.Fatalf("after bad version %d: %+v, %v", i, after, err)
 		}
 	}
+}
+
+// TestCategorySegmentsShared checks that category sets cannot overlap: a
+// tree whose 1,023 categorical splits all point at the same 4,096
+// categories would otherwise be decoded into a set of its own per split
+// (16 MiB from a 60 KB document; a few MB of JSON asks for tens of GB).
+// XGBoost writes each split's set after the previous one.
+func TestCategorySegmentsShared(t *testing.T) {
+	const depth, ncats = 10, 4096
+	tree := func(shared bool) []byte {
+		return mutateJSON(t, "binary_logistic", func(learner map[string]any, trees []any) {
+			n := 1<<(depth+1) - 1
+			left, right := make([]int, n), make([]int, n)
+			feat, cond, dflt, stype := make([]int, n), make([]float64, n), make([]int, n), make([]int, n)
+			var nodes, segs, sizes []int
+			var cats []int
+			for i := range n {
+				if i >= n/2 {
+					left[i], right[i], cond[i] = -1, -1, float64(i%7)/10
+					continue
+				}
+				left[i], right[i], feat[i], stype[i] = 2*i+1, 2*i+2, 1, 1
+				nodes = append(nodes, i)
+				if shared {
+					segs, sizes = append(segs, 0), append(sizes, ncats)
+				} else {
+					segs, sizes = append(segs, len(cats)), append(sizes, 1)
+					cats = append(cats, i%ncats)
+				}
+			}
+			if shared {
+				for c := range ncats {
+					cats = append(cats, c)
+				}
+			}
+			gb := learner["gradient_booster"].(map[string]any)["model"].(map[string]any)
+			gb["gbtree_model_param"].(map[string]any)["num_trees"] = "1"
+			gb["tree_info"] = []int{0}
+			gb["trees"] = []any{map[string]any{
+				"tree_param":    map[string]any{"num_nodes": strconv.Itoa(n), "size_leaf_vector": "0"},
+				"left_children": left, "right_children": right, "split_indices": feat,
+				"split_conditions": cond, "default_left": dflt, "split_type": stype,
+				"categories": cats, "categories_nodes": nodes,
+				"categories_segments": segs, "categories_sizes": sizes,
+			}}
+		})
+	}
+	m, err := tryLoad(xgboost.FormatJSON, tree(false), nil)
+	if err != nil {
+		t.Fatalf("a tree of %d categorical splits with sets one after another: %v", 1<<depth-1, err)
+	}
+	predictAll(t, m)
+	_, err = tryLoad(xgboost.FormatJSON, tree(true), nil)
+	wantLoadError(t, err, serving.ErrCorruptModel)
 }

@@ -576,6 +576,10 @@ func readCategories(t obj, n int, stype []int32) (map[int32][]uint32, error) {
 		return nil, schemaErr("%d categories_nodes, %d segments, %d sizes", len(nodes), len(segs), len(sizes))
 	}
 	out := make(map[int32][]uint32, len(nodes))
+	// The sets may not overlap (XGBoost writes each after the previous
+	// one): sets sharing categories would each be copied, so a small
+	// document could ask for len(nodes)*len(cats) categories.
+	total := 0
 	for k, id := range nodes {
 		if !isCat(id) {
 			return nil, schemaErr("categories for node %d, which is not a categorical split", id)
@@ -586,6 +590,9 @@ func readCategories(t obj, n int, stype []int32) (map[int32][]uint32, error) {
 		lo, sz := int(segs[k]), int(sizes[k])
 		if lo > len(cats) || sz > len(cats)-lo {
 			return nil, schemaErr("node %d: categories %d..%d of %d", id, lo, lo+sz, len(cats))
+		}
+		if total += sz; total > len(cats) {
+			return nil, schemaErr("the category sets hold %d categories, more than the %d listed (sets overlap)", total, len(cats))
 		}
 		set := make([]uint32, sz)
 		for j, c := range cats[lo : lo+sz] {
