@@ -1,6 +1,12 @@
 package tensorflow
 
-import "fmt"
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/modelstream/modelstream/serving/formats/tensorflow/internal/tfpb"
+)
 
 // Batched reports whether PredictBatch runs several rows through m's
 // graph at once.
@@ -38,4 +44,26 @@ func CheckpointFloats(index, data []byte, key string) ([]float32, []int, error) 
 		return nil, nil, fmt.Errorf("%s is %s", key, t.dt)
 	}
 	return t.f32, t.shape, nil
+}
+
+// FlatInputs inlines every function call of the serve MetaGraphDef of a
+// saved_model.pb, as Load does, and returns each node's inputs by name.
+func FlatInputs(pb []byte) (map[string][]string, error) {
+	var sm tfpb.SavedModel
+	if err := proto.Unmarshal(pb, &sm); err != nil {
+		return nil, err
+	}
+	mg, err := serveGraph(sm.GetMetaGraphs())
+	if err != nil {
+		return nil, err
+	}
+	fl, err := flatten(mg.GetGraphDef(), mg.GetMetaInfoDef().GetStrippedOpList().GetOp(), nil, 1<<16)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, n := range fl.nodes {
+		out[n.GetName()] = n.GetInput()
+	}
+	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -133,7 +134,7 @@ func (f *format) compileSavedModel(files *savedModelFiles, labels map[string]str
 			roots = append(roots, ti.GetName())
 		}
 	}
-	fl, err := flatten(mg.GetGraphDef(), roots, f.o.maxNodes)
+	fl, err := flatten(mg.GetGraphDef(), mg.GetMetaInfoDef().GetStrippedOpList().GetOp(), roots, f.o.maxNodes)
 	if err != nil {
 		return nil, classify(f.name, err)
 	}
@@ -296,11 +297,16 @@ const maxCallDepth = 32
 // flatten copies the nodes of gd and inlines, recursively, each call of
 // a library function that roots depend on (through data or control
 // inputs) into nodes named "call/node"; a nil roots inlines every call.
-// At most maxNodes nodes result.
-func flatten(gd *tfpb.GraphDef, roots []string, maxNodes int) (*flat, error) {
+// At most maxNodes nodes result. opDefs (the MetaGraphDef's stripped op
+// list) name the output arguments of the ops in function bodies.
+func flatten(gd *tfpb.GraphDef, opDefs []*tfpb.OpDef, roots []string, maxNodes int) (*flat, error) {
 	lib := map[string]*tfpb.FunctionDef{}
 	for _, fn := range gd.GetLibrary().GetFunction() {
 		lib[fn.GetSignature().GetName()] = fn
+	}
+	ops := make(map[string]*tfpb.OpDef, len(opDefs))
+	for _, od := range opDefs {
+		ops[od.GetName()] = od
 	}
 	fl := &flat{index: map[string]int{}, alias: map[string]string{}}
 	if len(gd.GetNode()) > maxNodes {
@@ -383,9 +389,14 @@ func flatten(gd *tfpb.GraphDef, roots []string, maxNodes int) (*flat, error) {
 			return nil, fmt.Errorf("the graph with its function calls inlined has more than %d nodes (MaxNodes)", maxNodes)
 		}
 		prefix := cn.GetName() + "/"
+		body := make(map[string]*tfpb.NodeDef, len(fn.GetNodeDef()))
+		for _, bn := range fn.GetNodeDef() {
+			body[bn.GetName()] = bn
+		}
 		// resolve turns an input of the function body into one of the
 		// flat graph: an argument becomes what the call passes, and
-		// "node:arg:k" becomes output k of the inlined node.
+		// "node:arg:k" becomes the output of the inlined node that is
+		// element k of its output argument arg.
 		resolve := func(s string) (string, error) {
 			control := strings.HasPrefix(s, "^")
 			s = strings.TrimPrefix(s, "^")
@@ -404,7 +415,15 @@ func flatten(gd *tfpb.GraphDef, roots []string, maxNodes int) (*flat, error) {
 				if err != nil || k < 0 {
 					return "", fmt.Errorf("function %q reads %q: bad output index", fname, s)
 				}
-				return prefix + parts[0] + ":" + strconv.Itoa(k), nil
+				bn, ok := body[parts[0]]
+				if !ok {
+					return "", fmt.Errorf("function %q reads %q, which no node of its body computes", fname, s)
+				}
+				port, err := outputPort(bn, parts[1], k, ops, lib)
+				if err != nil {
+					return "", fmt.Errorf("function %q reads %q: %w", fname, s, err)
+				}
+				return prefix + parts[0] + ":" + strconv.Itoa(port), nil
 			}
 			return "", fmt.Errorf("function %q reads %q: not an input of a function body", fname, s)
 		}
@@ -449,6 +468,54 @@ func flatten(gd *tfpb.GraphDef, roots []string, maxNodes int) (*flat, error) {
 		}
 	}
 	return fl, nil
+}
+
+// outputPort returns the port of node n that a function body names as
+// element k of n's output argument arg. An op's outputs are its output
+// arguments one after another, a list argument taking as many ports as
+// its length, so element k of an argument after the first is not port
+// k. The arguments come from the op's OpDef (ops), or from the
+// signature of the library function n calls. Without either (a graph
+// with no stripped op list) n is taken to have the one output argument
+// arg, which holds for every op this package runs; any other op is
+// refused when the graph is compiled.
+func outputPort(n *tfpb.NodeDef, arg string, k int, ops map[string]*tfpb.OpDef, lib map[string]*tfpb.FunctionDef) (int, error) {
+	var args []*tfpb.OpDef_ArgDef
+	switch {
+	case callOps[n.GetOp()]:
+		// One list, "output", of what the called function returns.
+		if arg != "output" {
+			return 0, fmt.Errorf("op %s of node %q has no output %q", n.GetOp(), n.GetName(), arg)
+		}
+		return k, nil
+	case lib[n.GetOp()] != nil:
+		args = lib[n.GetOp()].GetSignature().GetOutputArg()
+	case ops[n.GetOp()] != nil:
+		args = ops[n.GetOp()].GetOutputArg()
+	default:
+		return k, nil
+	}
+	port := 0
+	for _, a := range args {
+		size := 1
+		switch {
+		case a.GetNumberAttr() != "":
+			size = int(n.GetAttr()[a.GetNumberAttr()].GetI())
+		case a.GetTypeListAttr() != "":
+			size = len(n.GetAttr()[a.GetTypeListAttr()].GetList().GetType())
+		}
+		if size < 0 || size > math.MaxInt32 {
+			return 0, fmt.Errorf("output %q of node %q (%s) has %d elements", a.GetName(), n.GetName(), n.GetOp(), size)
+		}
+		if a.GetName() == arg {
+			if k >= size {
+				return 0, fmt.Errorf("output %q of node %q (%s) has %d elements, not %d", arg, n.GetName(), n.GetOp(), size, k+1)
+			}
+			return port + k, nil
+		}
+		port += size
+	}
+	return 0, fmt.Errorf("op %s of node %q has no output %q", n.GetOp(), n.GetName(), arg)
 }
 
 // freeze returns the nodes output node out depends on, as a frozen

@@ -7,8 +7,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -324,6 +326,12 @@ func TestSavedModelRecursiveFunction(t *testing.T) {
 					n.Input = []string{"x", "mul_readvariableop_resource", "add_readvariableop_resource"}
 					n.Attr = map[string]*tfpb.AttrValue{"f": {Value: &tfpb.AttrValue_Func{Func: &tfpb.NameAttrList{Name: fn.GetSignature().GetName()}}}}
 				}
+				// A call's outputs are its list "output".
+				for i, in := range n.GetInput() {
+					if in == "Mul:z:0" {
+						n.Input[i] = "Mul:output:0"
+					}
+				}
 			}
 		}
 	})
@@ -412,5 +420,69 @@ func TestSavedModelBadVersionKeepsServing(t *testing.T) {
 	}
 	if res.Provenance.Model.Version != 1 || res.Prediction.Value != 4 {
 		t.Fatalf("scored %v by version %d", res.Prediction.Value, res.Provenance.Model.Version)
+	}
+}
+
+// TestSavedModelOutputArgPorts: a function body names an output of a
+// node as "node:arg:k", element k of the op's output argument arg. The
+// node's port is the position of that element among all the op's
+// outputs, which is k only for the first argument: "tk:indices:0" of
+// TopKV2 (outputs values, indices) is port 1, and "u:b:0" of an op whose
+// first output is a list of 3 is port 3. Both were read at port 0, and
+// an argument the op does not have was read at port k without a word.
+func TestSavedModelOutputArgPorts(t *testing.T) {
+	pb, err := os.ReadFile(filepath.Join("testdata", "savedmodel", "half_plus_two_tf2_cpu", "00000123", "saved_model.pb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, _ := os.ReadFile(filepath.Join("testdata", "savedmodel", "half_plus_two_tf2_cpu", "00000123", "variables", "variables.index"))
+	data, _ := os.ReadFile(filepath.Join("testdata", "savedmodel", "half_plus_two_tf2_cpu", "00000123", "variables", "variables.data-00000-of-00001"))
+	edited := func(reads ...string) []byte {
+		return editGraph(t, pb, func(mg *tfpb.MetaGraphDef) {
+			ops := mg.GetMetaInfoDef().GetStrippedOpList()
+			ops.Op = append(ops.Op,
+				&tfpb.OpDef{Name: "TopKV2", OutputArg: []*tfpb.OpDef_ArgDef{{Name: "values", TypeAttr: "T"}, {Name: "indices", Type: tfpb.DataType_DT_INT32}}},
+				&tfpb.OpDef{Name: "ListThenOne", OutputArg: []*tfpb.OpDef_ArgDef{{Name: "a", NumberAttr: "N", TypeAttr: "T"}, {Name: "b", TypeAttr: "T"}}})
+			for _, fn := range mg.GetGraphDef().GetLibrary().GetFunction() {
+				if !strings.HasPrefix(fn.GetSignature().GetName(), "__inference_predict_") {
+					continue
+				}
+				fn.NodeDef = append(fn.NodeDef,
+					&tfpb.NodeDef{Name: "tk", Op: "TopKV2", Input: []string{"x", "x"}},
+					&tfpb.NodeDef{Name: "u", Op: "ListThenOne", Input: []string{"x"}, Attr: map[string]*tfpb.AttrValue{"N": {Value: &tfpb.AttrValue_I{I: 3}}}})
+				for i, r := range reads {
+					fn.NodeDef = append(fn.NodeDef, &tfpb.NodeDef{Name: fmt.Sprintf("reader%d", i), Op: "Identity", Input: []string{r}})
+				}
+			}
+		})
+	}
+	if _, err := loadSavedModel(t, archive(t, modelFiles(edited("Mul:z:0"), index, data)...), nil); err != nil {
+		t.Fatalf("a body reading Mul:z:0 off the output's path: %v", err)
+	}
+	flat, err := tensorflow.FlatInputs(edited("tk:values:0", "tk:indices:0", "u:a:2", "u:b:0", "Mul:z:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"tk:0", "tk:1", "u:2", "u:3", "Mul:0"}
+	found := 0
+	for name, in := range flat {
+		for i, w := range want {
+			if strings.HasSuffix(name, fmt.Sprintf("/reader%d", i)) {
+				found++
+				call := strings.TrimSuffix(name, fmt.Sprintf("reader%d", i))
+				if len(in) != 1 || in[0] != call+w {
+					t.Errorf("%s reads %v, want %s", name, in, call+w)
+				}
+			}
+		}
+	}
+	if found < len(want) {
+		t.Fatalf("found %d readers of %d; the fixture's predict function is not inlined", found, len(want))
+	}
+	for _, bad := range []string{"Mul:product:0", "tk:indices:1", "u:a:3", "nowhere:output:0"} {
+		_, err := loadSavedModel(t, archive(t, modelFiles(edited(bad), index, data)...), nil)
+		if err == nil || !errors.Is(err, serving.ErrCorruptModel) || !strings.Contains(err.Error(), strconv.Quote(bad)) {
+			t.Errorf("a body reading %q: %v, want a corrupt model error naming it", bad, err)
+		}
 	}
 }

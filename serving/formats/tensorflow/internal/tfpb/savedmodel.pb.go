@@ -73,7 +73,7 @@ func (x BundleHeaderProto_Endianness) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use BundleHeaderProto_Endianness.Descriptor instead.
 func (BundleHeaderProto_Endianness) EnumDescriptor() ([]byte, []int) {
-	return file_savedmodel_proto_rawDescGZIP(), []int{5, 0}
+	return file_savedmodel_proto_rawDescGZIP(), []int{6, 0}
 }
 
 type SavedModel struct {
@@ -196,6 +196,50 @@ func (x *MetaGraphDef) GetSignatureDef() map[string]*SignatureDef {
 	return nil
 }
 
+type OpList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Op            []*OpDef               `protobuf:"bytes,1,rep,name=op,proto3" json:"op,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpList) Reset() {
+	*x = OpList{}
+	mi := &file_savedmodel_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpList) ProtoMessage() {}
+
+func (x *OpList) ProtoReflect() protoreflect.Message {
+	mi := &file_savedmodel_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpList.ProtoReflect.Descriptor instead.
+func (*OpList) Descriptor() ([]byte, []int) {
+	return file_savedmodel_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *OpList) GetOp() []*OpDef {
+	if x != nil {
+		return x.Op
+	}
+	return nil
+}
+
 type SaverDef struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	FilenameTensorName string                 `protobuf:"bytes,1,opt,name=filename_tensor_name,json=filenameTensorName,proto3" json:"filename_tensor_name,omitempty"`
@@ -207,7 +251,7 @@ type SaverDef struct {
 
 func (x *SaverDef) Reset() {
 	*x = SaverDef{}
-	mi := &file_savedmodel_proto_msgTypes[2]
+	mi := &file_savedmodel_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -219,7 +263,7 @@ func (x *SaverDef) String() string {
 func (*SaverDef) ProtoMessage() {}
 
 func (x *SaverDef) ProtoReflect() protoreflect.Message {
-	mi := &file_savedmodel_proto_msgTypes[2]
+	mi := &file_savedmodel_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -232,7 +276,7 @@ func (x *SaverDef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaverDef.ProtoReflect.Descriptor instead.
 func (*SaverDef) Descriptor() ([]byte, []int) {
-	return file_savedmodel_proto_rawDescGZIP(), []int{2}
+	return file_savedmodel_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SaverDef) GetFilenameTensorName() string {
@@ -267,7 +311,7 @@ type SignatureDef struct {
 
 func (x *SignatureDef) Reset() {
 	*x = SignatureDef{}
-	mi := &file_savedmodel_proto_msgTypes[3]
+	mi := &file_savedmodel_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -279,7 +323,7 @@ func (x *SignatureDef) String() string {
 func (*SignatureDef) ProtoMessage() {}
 
 func (x *SignatureDef) ProtoReflect() protoreflect.Message {
-	mi := &file_savedmodel_proto_msgTypes[3]
+	mi := &file_savedmodel_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -292,7 +336,7 @@ func (x *SignatureDef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignatureDef.ProtoReflect.Descriptor instead.
 func (*SignatureDef) Descriptor() ([]byte, []int) {
-	return file_savedmodel_proto_rawDescGZIP(), []int{3}
+	return file_savedmodel_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SignatureDef) GetInputs() map[string]*TensorInfo {
@@ -329,7 +373,7 @@ type TensorInfo struct {
 
 func (x *TensorInfo) Reset() {
 	*x = TensorInfo{}
-	mi := &file_savedmodel_proto_msgTypes[4]
+	mi := &file_savedmodel_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -341,7 +385,7 @@ func (x *TensorInfo) String() string {
 func (*TensorInfo) ProtoMessage() {}
 
 func (x *TensorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_savedmodel_proto_msgTypes[4]
+	mi := &file_savedmodel_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -354,7 +398,7 @@ func (x *TensorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorInfo.ProtoReflect.Descriptor instead.
 func (*TensorInfo) Descriptor() ([]byte, []int) {
-	return file_savedmodel_proto_rawDescGZIP(), []int{4}
+	return file_savedmodel_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TensorInfo) GetName() string {
@@ -388,7 +432,7 @@ type BundleHeaderProto struct {
 
 func (x *BundleHeaderProto) Reset() {
 	*x = BundleHeaderProto{}
-	mi := &file_savedmodel_proto_msgTypes[5]
+	mi := &file_savedmodel_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -400,7 +444,7 @@ func (x *BundleHeaderProto) String() string {
 func (*BundleHeaderProto) ProtoMessage() {}
 
 func (x *BundleHeaderProto) ProtoReflect() protoreflect.Message {
-	mi := &file_savedmodel_proto_msgTypes[5]
+	mi := &file_savedmodel_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -413,7 +457,7 @@ func (x *BundleHeaderProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BundleHeaderProto.ProtoReflect.Descriptor instead.
 func (*BundleHeaderProto) Descriptor() ([]byte, []int) {
-	return file_savedmodel_proto_rawDescGZIP(), []int{5}
+	return file_savedmodel_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *BundleHeaderProto) GetNumShards() int32 {
@@ -446,7 +490,7 @@ type BundleEntryProto struct {
 
 func (x *BundleEntryProto) Reset() {
 	*x = BundleEntryProto{}
-	mi := &file_savedmodel_proto_msgTypes[6]
+	mi := &file_savedmodel_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +502,7 @@ func (x *BundleEntryProto) String() string {
 func (*BundleEntryProto) ProtoMessage() {}
 
 func (x *BundleEntryProto) ProtoReflect() protoreflect.Message {
-	mi := &file_savedmodel_proto_msgTypes[6]
+	mi := &file_savedmodel_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +515,7 @@ func (x *BundleEntryProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BundleEntryProto.ProtoReflect.Descriptor instead.
 func (*BundleEntryProto) Descriptor() ([]byte, []int) {
-	return file_savedmodel_proto_rawDescGZIP(), []int{6}
+	return file_savedmodel_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BundleEntryProto) GetDtype() DataType {
@@ -524,17 +568,20 @@ func (x *BundleEntryProto) GetSlices() [][]byte {
 }
 
 type MetaGraphDef_MetaInfoDef struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	MetaGraphVersion  string                 `protobuf:"bytes,1,opt,name=meta_graph_version,json=metaGraphVersion,proto3" json:"meta_graph_version,omitempty"`
-	Tags              []string               `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty"`
-	TensorflowVersion string                 `protobuf:"bytes,5,opt,name=tensorflow_version,json=tensorflowVersion,proto3" json:"tensorflow_version,omitempty"`
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	MetaGraphVersion string                 `protobuf:"bytes,1,opt,name=meta_graph_version,json=metaGraphVersion,proto3" json:"meta_graph_version,omitempty"`
+	// The OpDefs of the ops the graph uses: they name each op's output
+	// arguments, which a function body's inputs ("node:arg:k") refer to.
+	StrippedOpList    *OpList  `protobuf:"bytes,2,opt,name=stripped_op_list,json=strippedOpList,proto3" json:"stripped_op_list,omitempty"`
+	Tags              []string `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty"`
+	TensorflowVersion string   `protobuf:"bytes,5,opt,name=tensorflow_version,json=tensorflowVersion,proto3" json:"tensorflow_version,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
 
 func (x *MetaGraphDef_MetaInfoDef) Reset() {
 	*x = MetaGraphDef_MetaInfoDef{}
-	mi := &file_savedmodel_proto_msgTypes[7]
+	mi := &file_savedmodel_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -546,7 +593,7 @@ func (x *MetaGraphDef_MetaInfoDef) String() string {
 func (*MetaGraphDef_MetaInfoDef) ProtoMessage() {}
 
 func (x *MetaGraphDef_MetaInfoDef) ProtoReflect() protoreflect.Message {
-	mi := &file_savedmodel_proto_msgTypes[7]
+	mi := &file_savedmodel_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -567,6 +614,13 @@ func (x *MetaGraphDef_MetaInfoDef) GetMetaGraphVersion() string {
 		return x.MetaGraphVersion
 	}
 	return ""
+}
+
+func (x *MetaGraphDef_MetaInfoDef) GetStrippedOpList() *OpList {
+	if x != nil {
+		return x.StrippedOpList
+	}
+	return nil
 }
 
 func (x *MetaGraphDef_MetaInfoDef) GetTags() []string {
@@ -592,19 +646,22 @@ const file_savedmodel_proto_rawDesc = "" +
 	"SavedModel\x12;\n" +
 	"\x1asaved_model_schema_version\x18\x01 \x01(\x03R\x17savedModelSchemaVersion\x12B\n" +
 	"\vmeta_graphs\x18\x02 \x03(\v2!.modelstream.tfgraph.MetaGraphDefR\n" +
-	"metaGraphs\"\x97\x04\n" +
+	"metaGraphs\"\xdf\x04\n" +
 	"\fMetaGraphDef\x12Q\n" +
 	"\rmeta_info_def\x18\x01 \x01(\v2-.modelstream.tfgraph.MetaGraphDef.MetaInfoDefR\vmetaInfoDef\x12:\n" +
 	"\tgraph_def\x18\x02 \x01(\v2\x1d.modelstream.tfgraph.GraphDefR\bgraphDef\x12:\n" +
 	"\tsaver_def\x18\x03 \x01(\v2\x1d.modelstream.tfgraph.SaverDefR\bsaverDef\x12X\n" +
-	"\rsignature_def\x18\x05 \x03(\v23.modelstream.tfgraph.MetaGraphDef.SignatureDefEntryR\fsignatureDef\x1a~\n" +
+	"\rsignature_def\x18\x05 \x03(\v23.modelstream.tfgraph.MetaGraphDef.SignatureDefEntryR\fsignatureDef\x1a\xc5\x01\n" +
 	"\vMetaInfoDef\x12,\n" +
-	"\x12meta_graph_version\x18\x01 \x01(\tR\x10metaGraphVersion\x12\x12\n" +
+	"\x12meta_graph_version\x18\x01 \x01(\tR\x10metaGraphVersion\x12E\n" +
+	"\x10stripped_op_list\x18\x02 \x01(\v2\x1b.modelstream.tfgraph.OpListR\x0estrippedOpList\x12\x12\n" +
 	"\x04tags\x18\x04 \x03(\tR\x04tags\x12-\n" +
 	"\x12tensorflow_version\x18\x05 \x01(\tR\x11tensorflowVersion\x1ab\n" +
 	"\x11SignatureDefEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x127\n" +
-	"\x05value\x18\x02 \x01(\v2!.modelstream.tfgraph.SignatureDefR\x05value:\x028\x01\"\x8e\x01\n" +
+	"\x05value\x18\x02 \x01(\v2!.modelstream.tfgraph.SignatureDefR\x05value:\x028\x01\"4\n" +
+	"\x06OpList\x12*\n" +
+	"\x02op\x18\x01 \x03(\v2\x1a.modelstream.tfgraph.OpDefR\x02op\"\x8e\x01\n" +
 	"\bSaverDef\x120\n" +
 	"\x14filename_tensor_name\x18\x01 \x01(\tR\x12filenameTensorName\x12(\n" +
 	"\x10save_tensor_name\x18\x02 \x01(\tR\x0esaveTensorName\x12&\n" +
@@ -658,45 +715,49 @@ func file_savedmodel_proto_rawDescGZIP() []byte {
 }
 
 var file_savedmodel_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_savedmodel_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_savedmodel_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_savedmodel_proto_goTypes = []any{
 	(BundleHeaderProto_Endianness)(0), // 0: modelstream.tfgraph.BundleHeaderProto.Endianness
 	(*SavedModel)(nil),                // 1: modelstream.tfgraph.SavedModel
 	(*MetaGraphDef)(nil),              // 2: modelstream.tfgraph.MetaGraphDef
-	(*SaverDef)(nil),                  // 3: modelstream.tfgraph.SaverDef
-	(*SignatureDef)(nil),              // 4: modelstream.tfgraph.SignatureDef
-	(*TensorInfo)(nil),                // 5: modelstream.tfgraph.TensorInfo
-	(*BundleHeaderProto)(nil),         // 6: modelstream.tfgraph.BundleHeaderProto
-	(*BundleEntryProto)(nil),          // 7: modelstream.tfgraph.BundleEntryProto
-	(*MetaGraphDef_MetaInfoDef)(nil),  // 8: modelstream.tfgraph.MetaGraphDef.MetaInfoDef
-	nil,                               // 9: modelstream.tfgraph.MetaGraphDef.SignatureDefEntry
-	nil,                               // 10: modelstream.tfgraph.SignatureDef.InputsEntry
-	nil,                               // 11: modelstream.tfgraph.SignatureDef.OutputsEntry
-	(*GraphDef)(nil),                  // 12: modelstream.tfgraph.GraphDef
-	(DataType)(0),                     // 13: modelstream.tfgraph.DataType
-	(*TensorShapeProto)(nil),          // 14: modelstream.tfgraph.TensorShapeProto
+	(*OpList)(nil),                    // 3: modelstream.tfgraph.OpList
+	(*SaverDef)(nil),                  // 4: modelstream.tfgraph.SaverDef
+	(*SignatureDef)(nil),              // 5: modelstream.tfgraph.SignatureDef
+	(*TensorInfo)(nil),                // 6: modelstream.tfgraph.TensorInfo
+	(*BundleHeaderProto)(nil),         // 7: modelstream.tfgraph.BundleHeaderProto
+	(*BundleEntryProto)(nil),          // 8: modelstream.tfgraph.BundleEntryProto
+	(*MetaGraphDef_MetaInfoDef)(nil),  // 9: modelstream.tfgraph.MetaGraphDef.MetaInfoDef
+	nil,                               // 10: modelstream.tfgraph.MetaGraphDef.SignatureDefEntry
+	nil,                               // 11: modelstream.tfgraph.SignatureDef.InputsEntry
+	nil,                               // 12: modelstream.tfgraph.SignatureDef.OutputsEntry
+	(*GraphDef)(nil),                  // 13: modelstream.tfgraph.GraphDef
+	(*OpDef)(nil),                     // 14: modelstream.tfgraph.OpDef
+	(DataType)(0),                     // 15: modelstream.tfgraph.DataType
+	(*TensorShapeProto)(nil),          // 16: modelstream.tfgraph.TensorShapeProto
 }
 var file_savedmodel_proto_depIdxs = []int32{
 	2,  // 0: modelstream.tfgraph.SavedModel.meta_graphs:type_name -> modelstream.tfgraph.MetaGraphDef
-	8,  // 1: modelstream.tfgraph.MetaGraphDef.meta_info_def:type_name -> modelstream.tfgraph.MetaGraphDef.MetaInfoDef
-	12, // 2: modelstream.tfgraph.MetaGraphDef.graph_def:type_name -> modelstream.tfgraph.GraphDef
-	3,  // 3: modelstream.tfgraph.MetaGraphDef.saver_def:type_name -> modelstream.tfgraph.SaverDef
-	9,  // 4: modelstream.tfgraph.MetaGraphDef.signature_def:type_name -> modelstream.tfgraph.MetaGraphDef.SignatureDefEntry
-	10, // 5: modelstream.tfgraph.SignatureDef.inputs:type_name -> modelstream.tfgraph.SignatureDef.InputsEntry
-	11, // 6: modelstream.tfgraph.SignatureDef.outputs:type_name -> modelstream.tfgraph.SignatureDef.OutputsEntry
-	13, // 7: modelstream.tfgraph.TensorInfo.dtype:type_name -> modelstream.tfgraph.DataType
-	14, // 8: modelstream.tfgraph.TensorInfo.tensor_shape:type_name -> modelstream.tfgraph.TensorShapeProto
-	0,  // 9: modelstream.tfgraph.BundleHeaderProto.endianness:type_name -> modelstream.tfgraph.BundleHeaderProto.Endianness
-	13, // 10: modelstream.tfgraph.BundleEntryProto.dtype:type_name -> modelstream.tfgraph.DataType
-	14, // 11: modelstream.tfgraph.BundleEntryProto.shape:type_name -> modelstream.tfgraph.TensorShapeProto
-	4,  // 12: modelstream.tfgraph.MetaGraphDef.SignatureDefEntry.value:type_name -> modelstream.tfgraph.SignatureDef
-	5,  // 13: modelstream.tfgraph.SignatureDef.InputsEntry.value:type_name -> modelstream.tfgraph.TensorInfo
-	5,  // 14: modelstream.tfgraph.SignatureDef.OutputsEntry.value:type_name -> modelstream.tfgraph.TensorInfo
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	9,  // 1: modelstream.tfgraph.MetaGraphDef.meta_info_def:type_name -> modelstream.tfgraph.MetaGraphDef.MetaInfoDef
+	13, // 2: modelstream.tfgraph.MetaGraphDef.graph_def:type_name -> modelstream.tfgraph.GraphDef
+	4,  // 3: modelstream.tfgraph.MetaGraphDef.saver_def:type_name -> modelstream.tfgraph.SaverDef
+	10, // 4: modelstream.tfgraph.MetaGraphDef.signature_def:type_name -> modelstream.tfgraph.MetaGraphDef.SignatureDefEntry
+	14, // 5: modelstream.tfgraph.OpList.op:type_name -> modelstream.tfgraph.OpDef
+	11, // 6: modelstream.tfgraph.SignatureDef.inputs:type_name -> modelstream.tfgraph.SignatureDef.InputsEntry
+	12, // 7: modelstream.tfgraph.SignatureDef.outputs:type_name -> modelstream.tfgraph.SignatureDef.OutputsEntry
+	15, // 8: modelstream.tfgraph.TensorInfo.dtype:type_name -> modelstream.tfgraph.DataType
+	16, // 9: modelstream.tfgraph.TensorInfo.tensor_shape:type_name -> modelstream.tfgraph.TensorShapeProto
+	0,  // 10: modelstream.tfgraph.BundleHeaderProto.endianness:type_name -> modelstream.tfgraph.BundleHeaderProto.Endianness
+	15, // 11: modelstream.tfgraph.BundleEntryProto.dtype:type_name -> modelstream.tfgraph.DataType
+	16, // 12: modelstream.tfgraph.BundleEntryProto.shape:type_name -> modelstream.tfgraph.TensorShapeProto
+	3,  // 13: modelstream.tfgraph.MetaGraphDef.MetaInfoDef.stripped_op_list:type_name -> modelstream.tfgraph.OpList
+	5,  // 14: modelstream.tfgraph.MetaGraphDef.SignatureDefEntry.value:type_name -> modelstream.tfgraph.SignatureDef
+	6,  // 15: modelstream.tfgraph.SignatureDef.InputsEntry.value:type_name -> modelstream.tfgraph.TensorInfo
+	6,  // 16: modelstream.tfgraph.SignatureDef.OutputsEntry.value:type_name -> modelstream.tfgraph.TensorInfo
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_savedmodel_proto_init() }
@@ -711,7 +772,7 @@ func file_savedmodel_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_savedmodel_proto_rawDesc), len(file_savedmodel_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
