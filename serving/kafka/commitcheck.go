@@ -1,7 +1,9 @@
 package kafka
 
 import (
+	"context"
 	"sync"
+	"time"
 
 	"github.com/IBM/sarama"
 )
@@ -13,35 +15,86 @@ import (
 // coordinator moving, offsets still loading) are dropped silently until
 // the next commit. It costs one OffsetFetch per commit, and only when a
 // HookCommit is registered.
+//
+// sarama's admin takes no context, and a broker that does not answer
+// holds it for its Net timeouts and retries (minutes by default). So the
+// read-back runs in a goroutine of its own, and its caller waits for it
+// at most until its context ends or readBackTimeout has passed: a hung
+// read-back must not hold up the commits that follow, nor Run's return.
+// While one is still running, later commits are not read back; their
+// offsets reach the hooks after a later commit that is.
 type commitCheck struct {
-	mu    sync.Mutex
-	admin sarama.ClusterAdmin
+	mu     sync.Mutex
+	admin  sarama.ClusterAdmin // nil until first used, and after an error
+	busy   bool                // a read-back is running
+	closed bool
 }
 
+// readBackTimeout bounds how long a commit waits for its read-back.
+func readBackTimeout(interval time.Duration) time.Duration { return max(interval, 5*time.Second) }
+
 // committed returns, for each partition of marked, the offset the group
-// has committed, or -1 when it cannot be read.
-func (c *commitCheck) committed(s *Source, marked map[topicPartition]int64) map[topicPartition]int64 {
+// has committed, or -1 when it cannot be read, in time or at all.
+func (c *commitCheck) committed(ctx context.Context, s *Source, marked map[topicPartition]int64) map[topicPartition]int64 {
+	unknown := func() map[topicPartition]int64 {
+		out := make(map[topicPartition]int64, len(marked))
+		for tp := range marked {
+			out[tp] = -1
+		}
+		return out
+	}
+	c.mu.Lock()
+	if c.busy || c.closed {
+		c.mu.Unlock()
+		return unknown()
+	}
+	c.busy = true
+	admin := c.admin
+	c.mu.Unlock()
+	got := make(chan map[topicPartition]int64, 1)
+	go func() { got <- c.read(s, admin, marked) }()
+	ctx, cancel := context.WithTimeout(ctx, readBackTimeout(s.o.interval))
+	defer cancel()
+	select {
+	case out := <-got:
+		return out
+	case <-ctx.Done():
+		s.log.Warn("kafka source: reading committed offsets back takes too long; the commit hooks hear of them later", "group", s.group, "err", ctx.Err())
+		return unknown()
+	}
+}
+
+// read reads the committed offsets of marked with admin, or with a new
+// admin when admin is nil, and leaves the admin for the next read.
+func (c *commitCheck) read(s *Source, admin sarama.ClusterAdmin, marked map[topicPartition]int64) map[topicPartition]int64 {
+	defer func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.busy = false
+		if c.closed && admin != nil {
+			admin.Close()
+			admin = nil
+		}
+		c.admin = admin
+	}()
 	out := make(map[topicPartition]int64, len(marked))
 	parts := map[string][]int32{}
 	for tp := range marked {
 		out[tp] = -1
 		parts[tp.Topic] = append(parts[tp.Topic], tp.Partition)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.admin == nil {
-		admin, err := sarama.NewClusterAdmin(s.brokers, s.cfg)
-		if err != nil {
+	if admin == nil {
+		var err error
+		if admin, err = sarama.NewClusterAdmin(s.brokers, s.cfg); err != nil {
 			s.log.Warn("kafka source: cannot read committed offsets back", "group", s.group, "err", err)
 			return out
 		}
-		c.admin = admin
 	}
-	resp, err := c.admin.ListConsumerGroupOffsets(s.group, parts)
+	resp, err := admin.ListConsumerGroupOffsets(s.group, parts)
 	if err != nil {
 		s.log.Warn("kafka source: cannot read committed offsets back", "group", s.group, "err", err)
-		c.admin.Close()
-		c.admin = nil
+		admin.Close()
+		admin = nil
 		return out
 	}
 	for tp := range marked {
@@ -52,10 +105,13 @@ func (c *commitCheck) committed(s *Source, marked map[topicPartition]int64) map[
 	return out
 }
 
+// close closes the admin, at once or, when a read-back is running, as
+// soon as it ends.
 func (c *commitCheck) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.admin != nil {
+	c.closed = true
+	if !c.busy && c.admin != nil {
 		c.admin.Close()
 		c.admin = nil
 	}

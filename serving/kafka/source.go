@@ -464,7 +464,7 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 			case <-h.s.crashed:
 				return
 			case <-t.C:
-				h.commit(sess)
+				h.commit(sess.Context(), sess)
 				h.reportLag()
 			}
 		}
@@ -478,13 +478,16 @@ func (h *handler) Cleanup(sess sarama.ConsumerGroupSession) error {
 	close(h.stop)
 	h.ticker.Wait()
 	if !h.s.isCrashed() {
-		h.commit(sess)
+		// The session has ended: only readBackTimeout bounds the wait
+		// for the read-back of this last commit.
+		h.commit(context.Background(), sess)
 	}
 	return nil
 }
 
-// commit commits the marked offsets and reports them to the hooks.
-func (h *handler) commit(sess sarama.ConsumerGroupSession) {
+// commit commits the marked offsets and reports them to the hooks,
+// waiting for their read-back (commitCheck) until ctx ends at most.
+func (h *handler) commit(ctx context.Context, sess sarama.ConsumerGroupSession) {
 	if h.s.o.exactlyOnce {
 		return // offsets are committed in the transactions
 	}
@@ -506,7 +509,7 @@ func (h *handler) commit(sess sarama.ConsumerGroupSession) {
 	if len(h.s.o.hooks.commits) == 0 {
 		return
 	}
-	stored := h.s.check.committed(h.s, marked)
+	stored := h.s.check.committed(ctx, h.s, marked)
 	for tp, off := range marked {
 		if stored[tp] < off { // not stored: tell the hooks after a later commit
 			h.mu.Lock()
