@@ -2,6 +2,7 @@ package training
 
 import (
 	"context"
+	"io"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -355,5 +356,35 @@ func TestLiveDriftRetrainSurvivesARestart(t *testing.T) {
 			t.Logf("v%d: %v", d.Version, d.Labels)
 		}
 		t.Fatalf("published %d versions, want one live_drift retrain after record 21", len(published))
+	}
+}
+
+// A report about an older version, checked while that version was
+// still the newest but stored after a report about its successor, must
+// not replace the successor's: Run would then find only the older one,
+// stale, and the successor's drift would be lost. ReportDrift kept the
+// last report stored, so this failed (no drift taken).
+func TestReportDriftKeepsTheNewest(t *testing.T) {
+	for _, newer := range []uint64{5, 0} { // 0: the current version
+		l, err := NewLearner(Logistic, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := NewTrainer("m", l, SourceFunc(func(context.Context) (Sample, error) { return Sample{}, io.EOF }),
+			PublisherFunc(func(context.Context, serving.Descriptor) error { return nil }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.st.ParentVer = 4
+		if !tr.ReportDrift(serving.ModelRef{Name: "m", Version: newer}) || !tr.ReportDrift(serving.ModelRef{Name: "m", Version: 4}) {
+			t.Fatal("a report that is not stale was refused")
+		}
+		tr.st.ParentVer = 5 // v5 went out before Run came to the reports
+		if !tr.takeReport() {
+			t.Errorf("the report about v%d was lost behind an older one about v4", newer)
+		}
+		if tr.takeReport() {
+			t.Error("a report was taken twice")
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -322,8 +323,9 @@ type Trainer struct {
 	mu sync.Mutex // guards st
 	st trainerState
 
-	// reported is 1 + the version of the last drift reported with
-	// ReportDrift and not yet handled; 0 when none is.
+	// reported is the newest drift reported with ReportDrift and not yet
+	// handled: 1 + its version, reportCurrent for a report about the
+	// current version (Version 0), 0 when none waits.
 	reported atomic.Uint64
 }
 
@@ -694,9 +696,25 @@ func (t *Trainer) ReportDrift(live serving.ModelRef) bool {
 	if stale {
 		return false
 	}
-	t.reported.Store(live.Version + 1)
-	return true
+	r := live.Version + 1
+	if live.Version == 0 || r == 0 {
+		r = reportCurrent // r == 0: Version MaxUint64, newer than any other
+	}
+	// Keep the newest report: one about an older version, checked before
+	// a newer version went out but stored after a report about that
+	// newer one, must not replace it, or the newer one's drift is lost
+	// when Run finds the older one stale.
+	for {
+		old := t.reported.Load()
+		if old >= r || t.reported.CompareAndSwap(old, r) {
+			return true
+		}
+	}
 }
+
+// reportCurrent is the stored form of a report about the current
+// version, above every other.
+const reportCurrent = math.MaxUint64
 
 // takeReport returns whether a drift report waits that is not stale;
 // it is called by Run.
@@ -705,10 +723,12 @@ func (t *Trainer) takeReport() bool {
 	if r == 0 {
 		return false
 	}
-	v := r - 1
+	if r == reportCurrent {
+		return true
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return v == 0 || v >= t.st.ParentVer
+	return r-1 >= t.st.ParentVer
 }
 
 // Run consumes the source until it ends (io.EOF), ctx is done, or an
