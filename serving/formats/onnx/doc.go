@@ -172,8 +172,8 @@
 // # Limits
 //
 // onnx-go allocates every tensor shape a model declares when it decodes
-// it; shapes larger than [MaxTensorElements] (default 16 Mi elements) are
-// refused first. Initializers are bounded by the model's own size. A
+// it; a shape larger than [MaxTensorElements] (default 16 Mi elements),
+// or shapes larger than it together, are refused first. Initializers are bounded by the model's own size. A
 // model keeps a copy of its bytes, to build further instances. Values are
 // allocated afresh for each call, so allocations grow with the graph.
 // Nothing bounds the size of intermediate values that broadcasting can

@@ -53,10 +53,10 @@ type options struct {
 // calls take turns. n must be at least 1.
 func Instances(n int) Option { return func(o *options) { o.instances = n } }
 
-// MaxTensorElements bounds the number of elements of every tensor shape
-// the model declares (inputs, outputs, intermediate values). onnx-go
-// allocates each declared shape up front, so a hostile or corrupt model
-// could otherwise ask for terabytes. Overrides the default of
+// MaxTensorElements bounds the number of elements of the tensor shapes
+// the model declares (inputs, outputs, intermediate values), each and
+// in total. onnx-go allocates each declared shape up front, so a hostile
+// or corrupt model could otherwise ask for terabytes. Overrides the default of
 // 16 Mi elements (64 MiB of float32). n must be at least 1.
 func MaxTensorElements(n int64) Option { return func(o *options) { o.maxElements = n } }
 
@@ -167,7 +167,10 @@ func (f *goFormat) plan(gi *graphInfo) (*Model, error) {
 			return unsupported("op %s is from a custom domain", op)
 		}
 	}
-	// Every declared shape becomes an allocation in onnx-go: bound them.
+	// Every declared shape becomes an allocation in onnx-go: bound them,
+	// each and together (one bound per shape let a 300-byte model with
+	// eight outputs of 16 Mi float64 elements take 1 GiB).
+	var total int64
 	for _, group := range [][]valueInfo{gi.inputs, gi.outputs, gi.valueInfos} {
 		for _, vi := range group {
 			n := int64(1)
@@ -188,6 +191,9 @@ func (f *goFormat) plan(gi *graphInfo) (*Model, error) {
 			}
 			if n > f.o.maxElements {
 				return unsupported("value %q declares shape %s, more than %d elements", vi.name, dimString(vi.dims), f.o.maxElements)
+			}
+			if total += n; total > f.o.maxElements {
+				return unsupported("the graph's inputs, outputs and value_info declare more than %d elements in all (at %q)", f.o.maxElements, vi.name)
 			}
 		}
 	}

@@ -3,9 +3,11 @@ package onnx_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -382,5 +384,40 @@ func TestPureGoDescribesNamedInputs(t *testing.T) {
 	p, err := m.Predict(context.Background(), []float64{1, 2, 3})
 	if err != nil || !slices.Equal(p.Values, []float64{1, 2, 3}) {
 		t.Errorf("Predict = %+v, %v", p, err)
+	}
+}
+
+// TestDeclaredShapesInTotal: onnx-go allocates a zero tensor for every
+// shape a model declares, so MaxTensorElements bounds them together,
+// not only one by one: a 300-byte model that declares eight extra
+// outputs of 1 Mi float64 elements each asked for 64 MiB (and eight of
+// the default 16 Mi, 1 GiB) and loaded.
+func TestDeclaredShapesInTotal(t *testing.T) {
+	withOutputs := func(n int) []byte {
+		outs := [][]byte{valueInfo("y", elemFloat, 1, 2)}
+		for i := range n {
+			outs = append(outs, valueInfo(fmt.Sprintf("v%d", i), 11, 1<<10, 1<<10))
+		}
+		return model(13, graphSpec{
+			nodes:   [][]byte{node("Sigmoid", []string{"x"}, []string{"y"})},
+			inputs:  [][]byte{valueInfo("x", elemFloat, 1, 2)},
+			outputs: outs,
+		})
+	}
+	limit := onnx.MaxTensorElements(1 << 20)
+	if _, err := onnx.Parse(withOutputs(0), limit); err != nil {
+		t.Fatalf("the model without extra outputs: %v", err)
+	}
+	b := withOutputs(8)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := onnx.Parse(b, limit)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, serving.ErrUnsupportedModel) {
+		t.Errorf("%d bytes declaring 8 Mi elements under MaxTensorElements(1 Mi): err = %v, want ErrUnsupportedModel", len(b), err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 8<<20 {
+		t.Errorf("refusing %d bytes allocated %d MiB", len(b), got>>20)
 	}
 }
