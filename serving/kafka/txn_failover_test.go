@@ -1,0 +1,94 @@
+package kafka_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/modelstream/modelstream/serving/kafka"
+)
+
+// TestExactlyOnceRidesOutFailover is TestSourceRidesOutFailover under
+// ExactlyOnce: on the 3-broker cluster, a leader change, or a broker
+// that dies having coordinated the Source's group and led a data
+// partition, every scores partition and the models topic, lasting longer
+// than the producers' own retries and shorter than RetryTimeout, does
+// not stop Run; and a read_committed reader of the scores and dead
+// letters sees every input, written before, during and after the
+// outage, exactly once, with the group's offsets committed to the end.
+func TestExactlyOnceRidesOutFailover(t *testing.T) {
+	if raceEnabled {
+		t.Skip("race detector on: sarama races with itself on a failed transactional write (see race_on_test.go)")
+	}
+	for _, shape := range []string{leaderChange, brokerDown} {
+		t.Run(shape, func(t *testing.T) {
+			const limit, lasts = 4 * time.Second, 2500 * time.Millisecond
+			c, victim, group := failoverCluster(t, shape == brokerDown)
+			prod := retryingProducer(t, c)
+			send(t, prod, 0, 500)
+			r := startTxnFailoverSource(t, c.Addrs(), group, kafka.RetryTimeout(limit))
+			out := readOutputs(t, c.Addrs(), sarama.ReadCommitted)
+			out.until(t, inputCounts(t, c, kafka.DefaultDataTopic), 0, time.Minute)
+
+			// Inputs keep arriving before, during and after the outage.
+			stopSending := keepSending(t, prod)
+			time.Sleep(300 * time.Millisecond)
+			end := outage(t, c, shape, victim)
+			start := time.Now()
+			time.Sleep(lasts)
+			end()
+			t.Logf("outage of %v ended; source %+v", time.Since(start).Round(time.Millisecond), r.src.Stats())
+			time.Sleep(300 * time.Millisecond)
+			stopSending()
+			send(t, prod, 100000, 500)
+
+			inputs := inputCounts(t, c, kafka.DefaultDataTopic)
+			waitFor(t, "every input committed", func() bool {
+				select {
+				case err := <-r.done:
+					r.done <- err
+					t.Fatalf("Run returned %v; source %+v", err, r.src.Stats())
+				default:
+				}
+				return allCommitted(c.Addrs(), group, inputs)
+			})
+			r.stop(t)
+			out.until(t, inputs, 2*time.Second, time.Minute)
+			lost, dups := out.check(inputs)
+			n := 0
+			for _, k := range inputs {
+				n += int(k)
+			}
+			t.Logf("read_committed: %d outputs for %d inputs: %d lost, %d duplicated; source %+v", out.n, n, lost, dups, r.src.Stats())
+			if lost != 0 || dups != 0 {
+				t.Errorf("%d inputs lost, %d duplicated", lost, dups)
+			}
+		})
+	}
+}
+
+// startTxnFailoverSource starts an exactly-once Source, and its Sink,
+// whose Config has opts.
+func startTxnFailoverSource(t *testing.T, addrs []string, group string, opts ...kafka.Option) *running {
+	t.Helper()
+	srv := newServer(t)
+	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	sink, err := kafka.NewSink(config(t, addrs, opts...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := kafka.NewSource(config(t, addrs, append(opts, kafka.Sarama(testTuning))...), group, srv.Model("m"), sink,
+		kafka.ExactlyOnce(), kafka.CommitInterval(100*time.Millisecond), kafka.Window(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{src: src, sink: sink, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- src.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
