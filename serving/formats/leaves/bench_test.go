@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime"
+	"strings"
 	"testing"
 
 	lv "github.com/dmitryikh/leaves"
@@ -182,5 +185,67 @@ func BenchmarkServerOverhead(b *testing.B) {
 	reportCPU(b, cpu0)
 	if sink == 0 {
 		b.Fatal("no predictions")
+	}
+}
+
+// constBatchModel is constModel with a PredictBatch that answers 1 for
+// every row, so that BenchmarkServerOverheadBatch measures only what the
+// Server's ScoreBatch adds to a batch.
+type constBatchModel struct{ constModel }
+
+func (constBatchModel) PredictBatch(_ context.Context, rows [][]float64, out []serving.Prediction) error {
+	for i := range rows {
+		out[i] = serving.Prediction{Value: 1}
+	}
+	return nil
+}
+
+// BenchmarkServerOverheadBatch is BenchmarkServerOverhead for ScoreBatch
+// at batch sizes 1, 8 and 64: the Server's own cost per record (the
+// reference count, the NaN/Inf check of the 30 features, the results'
+// provenance, the stats and the sampled clock reads), in CPU time of the
+// benchmark's locked OS thread, which other processes on a loaded machine
+// do not inflate. Compare builds with interleaved runs:
+//
+//	go test ./serving/formats/leaves/ -run '^$' -bench ServerOverheadBatch -count 10
+func BenchmarkServerOverheadBatch(b *testing.B) {
+	if threadCPU() == 0 {
+		b.Skip("no per-thread CPU clock on this platform")
+	}
+	_, rows := benchRows(b)
+	ctx := context.Background()
+	srv, err := serving.NewServer(serving.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	ref := serving.ModelRef{Name: "c", Version: 1, ID: strings.Repeat("ab", 32), Format: "const"}
+	if _, err := srv.ActivateModel(ctx, ref, constBatchModel{}); err != nil {
+		b.Fatal(err)
+	}
+	bs := srv.Model("c").(serving.BatchScorer)
+	const block = 512 // records per timed iteration
+	for _, size := range []int{1, 8, 64} {
+		recs := make([]serving.Record, size)
+		for i := range recs {
+			recs[i] = serving.Record{Features: rows[i%len(rows)]}
+		}
+		out := make([]serving.Result, size)
+		errs := make([]error, size)
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			b.ReportAllocs()
+			t0 := threadCPU()
+			for b.Loop() {
+				for range block / size {
+					bs.ScoreBatch(ctx, recs, out, errs)
+				}
+			}
+			b.ReportMetric(float64(threadCPU()-t0)/float64(b.N*block), "cpu-ns/record")
+			if errs[0] != nil || out[size-1].Value != 1 || out[0].Provenance.Model != ref {
+				b.Fatalf("ScoreBatch gave %+v, %v", out[0], errs[0])
+			}
+		})
 	}
 }
