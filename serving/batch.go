@@ -49,10 +49,10 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 	policy := sl.s.o.nonFinite
 	sc := batchScratch.Get().(*scratch)
 	defer sc.put(l.in)
-	// rows[k] is the features of rs[idx[k]]: the records that reach the
-	// model. Each record's Result is written once, when its outcome is
-	// known.
-	rows, idx := sc.rows[:0], sc.idx[:0]
+	// rows[k] is the features of record rs[sc.rec(k)]: the records that
+	// reach the model. Each record's Result is written once, when its
+	// outcome is known.
+	rows := slices.Grow(sc.rows[:0], len(rs))
 	for i := range rs {
 		r := &rs[i]
 		feats := r.Features
@@ -68,12 +68,15 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 		}
 		if err != nil {
 			out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, &ScoreError{Model: l.ref, Err: err}
+			sc.skip(len(rows))
 			continue
 		}
 		rows = append(rows, feats)
-		idx = append(idx, i)
+		if sc.sparse {
+			sc.idx = append(sc.idx, i)
+		}
 	}
-	sc.rows, sc.idx = rows, idx
+	sc.rows = rows
 	if len(rows) == 0 {
 		return
 	}
@@ -89,22 +92,31 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 		preds := slices.Grow(sc.preds[:0], len(rows))[:len(rows)]
 		sc.preds = preds
 		if l.bp.PredictBatch(ctx, rows, preds) == nil {
-			for k, i := range idx {
-				out[i].set(preds[k], &l.ref)
-				errs[i] = nil
+			if !sc.sparse {
+				// Every record reached the model: out[k] is rows[k]'s.
+				for k := range preds {
+					out[k].set(&preds[k], &l.ref)
+					errs[k] = nil
+				}
+			} else {
+				for k, i := range sc.idx {
+					out[i].set(&preds[k], &l.ref)
+					errs[i] = nil
+				}
 			}
 			done = true
 		}
 	}
 	if !done {
-		for k, i := range idx {
+		for k := range rows {
+			i := sc.rec(k)
 			p, err := l.m.Predict(ctx, rows[k])
 			if err != nil {
 				out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, &ScoreError{Model: l.ref, Err: err}
 				failed++
 				continue
 			}
-			out[i].set(p, &l.ref)
+			out[i].set(&p, &l.ref)
 			errs[i] = nil
 		}
 	}
@@ -119,8 +131,8 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 	// numbered n-len(rows)+1 to n, and one in 64 successful ones is kept.
 	if keep := sl.s.o.valid.Samples; keep > 0 {
 		first := n - uint64(len(rows)) + 1
-		for k := (sampleMask + 1 - first&sampleMask) & sampleMask; k < uint64(len(idx)); k += sampleMask + 1 {
-			if i := idx[k]; errs[i] == nil {
+		for k := (sampleMask + 1 - first&sampleMask) & sampleMask; k < uint64(len(rows)); k += sampleMask + 1 {
+			if i := sc.rec(int(k)); errs[i] == nil {
 				sl.samples.add(&rs[i], keep)
 			}
 		}
@@ -130,9 +142,9 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 	}
 	l.stats.time(per, len(rows))
 	for _, h := range hooks {
-		for _, i := range idx {
+		for k := range rows {
 			var err error
-			if errs[i] != nil {
+			if i := sc.rec(k); errs[i] != nil {
 				err = errs[i].(*ScoreError).Err
 			}
 			h.OnScored(l.ref, per, err)
@@ -140,11 +152,11 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 	}
 }
 
-// set makes r the Result of model ref with prediction p, field by field:
-// assigning a whole Result builds it on the stack first and copies it
-// twice, a tenth of the Server's cost per record in a batch.
-func (r *Result) set(p Prediction, ref *ModelRef) {
-	r.Prediction = p
+// set makes r the Result of model ref with prediction *p, field by
+// field: assigning a whole Result builds it on the stack first and
+// copies it twice, a tenth of the Server's cost per record in a batch.
+func (r *Result) set(p *Prediction, ref *ModelRef) {
+	r.Prediction = *p
 	r.Provenance.Model = *ref
 	r.Provenance.Decision = nil
 }
@@ -154,8 +166,32 @@ func (r *Result) set(p Prediction, ref *ModelRef) {
 type scratch struct {
 	bufs  []*[]float64
 	rows  [][]float64
-	idx   []int
 	preds []Prediction
+	// sparse is set once a record fails before the model: from then on,
+	// idx[k] is the index in the batch of rows[k]. While it is unset,
+	// rows[k] is record k's, and idx is not kept.
+	sparse bool
+	idx    []int
+}
+
+// skip notes that a record failed before the model, when n records
+// had reached it.
+func (sc *scratch) skip(n int) {
+	if !sc.sparse {
+		sc.sparse = true
+		for k := range n {
+			sc.idx = append(sc.idx, k)
+		}
+	}
+}
+
+// rec returns the index in the batch of the record whose features are
+// rows[k].
+func (sc *scratch) rec(k int) int {
+	if sc.sparse {
+		return sc.idx[k]
+	}
+	return k
 }
 
 var batchScratch = sync.Pool{New: func() any { return new(scratch) }}
@@ -175,5 +211,6 @@ func (sc *scratch) put(in *inputs) {
 	clear(sc.rows)
 	clear(sc.preds)
 	sc.bufs, sc.rows, sc.idx, sc.preds = sc.bufs[:0], sc.rows[:0], sc.idx[:0], sc.preds[:0]
+	sc.sparse = false
 	batchScratch.Put(sc)
 }

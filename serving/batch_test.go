@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -108,6 +109,51 @@ func TestScoreBatchPerRecordErrorsAndProvenance(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestScoreBatchRefusedRecordsKeepTheirPlace: records refused before the
+// model (non-finite, missing field) leave gaps between the rows that go
+// to one successful PredictBatch call; each prediction must still land
+// on its own record, first and last included, and every slot of reused
+// out and errs must be overwritten.
+func TestScoreBatchRefusedRecordsKeepTheirPlace(t *testing.T) {
+	onlyB, err := serving.NewLayout("b")
+	require.NoError(t, err)
+	m := &batchSumModel{}
+	bs := batchServer(t, m)
+	stale := errors.New("stale")
+	for _, bad := range [][]int{{0}, {3}, {9}, {0, 1, 5, 9}, {2, 3, 4, 5, 6, 7, 8}} {
+		rs := make([]serving.Record, 10)
+		for i := range rs {
+			rs[i] = serving.Record{Features: []float64{float64(10 * i), 1}}
+		}
+		for j, i := range bad {
+			if j%2 == 0 {
+				rs[i].Features[1] = math.Inf(-1)
+			} else {
+				rs[i] = serving.Record{Features: []float64{1}, Layout: onlyB}
+			}
+		}
+		out := make([]serving.Result, len(rs))
+		errs := make([]error, len(rs))
+		for i := range rs {
+			out[i] = serving.Result{Prediction: serving.Prediction{Value: -1, Label: "old"}, Provenance: serving.Provenance{Decision: &serving.Decision{}}}
+			errs[i] = stale
+		}
+		before := m.batches.Load()
+		bs.ScoreBatch(context.Background(), rs, out, errs)
+		assert.Equal(t, before+1, m.batches.Load(), "bad %v: one PredictBatch", bad)
+		for i := range rs {
+			if slices.Contains(bad, i) {
+				assert.Error(t, errs[i], "bad %v: record %d", bad, i)
+				assert.NotErrorIs(t, errs[i], stale, "bad %v: record %d", bad, i)
+				assert.Equal(t, serving.Result{Provenance: serving.Provenance{Model: serving.ModelRef{Name: "m", Version: 1}}}, out[i], "bad %v: record %d", bad, i)
+				continue
+			}
+			assert.NoError(t, errs[i], "bad %v: record %d", bad, i)
+			assert.Equal(t, serving.Result{Prediction: serving.Prediction{Value: float64(10*i + 1)}, Provenance: serving.Provenance{Model: serving.ModelRef{Name: "m", Version: 1}}}, out[i], "bad %v: record %d", bad, i)
+		}
 	}
 }
 
