@@ -108,3 +108,62 @@ func TestCheckpointReadErrorIsNotCorruptState(t *testing.T) {
 		t.Fatalf("restore with an unreadable checkpoint: %v; want EIO, not ErrCorruptState", err)
 	}
 }
+
+// TestCheckpointRestoresLegacyBinaryStates: a checkpoint written before
+// binary states had their own field kept them in "states" as base64
+// JSON strings. Such a file (it has no "format") is still restored as it
+// was saved: a wrapped binary state is unwrapped, and JSON states,
+// including a JSON string of text that is not base64 of non-JSON bytes,
+// are handed over as they are. The wrapped state was restored as its
+// base64 text.
+func TestCheckpointRestoresLegacyBinaryStates(t *testing.T) {
+	c := kafkatest.New(t)
+	cfg, err := kafka.NewConfig(c.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "/feedback/cp.json"
+	fsys := crashfs.New()
+	withFS(t, fsys)
+	j, _ := feedback.NewJoiner(time.Minute, 10)
+	join, err := j.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the save wrote then: non-JSON encodings wrapped as strings.
+	legacy := `{"offsets":{"s/0":3},"join":` + string(join) + `,"states":{` +
+		`"gob":"Dv+BAwEBAA==",` + // base64 of the gob bytes below
+		`"json":{"n":1},` +
+		`"word":"hello",` + // a JSON string that is not base64
+		`"jsonish":"eyJuIjoxfQ=="` + // base64 of {"n":1}: JSON, so the save never wrapped it
+		`}}`
+	fsys.Put(path, []byte(legacy))
+	want := map[string][]byte{
+		"gob":     {0x0e, 0xff, 0x81, 0x03, 0x01, 0x01, 0x00},
+		"json":    []byte(`{"n":1}`),
+		"word":    []byte(`"hello"`),
+		"jsonish": []byte(`"eyJuIjoxfQ=="`),
+	}
+	opts := []Option{Checkpoint(path, time.Hour)}
+	got := map[string]*binState{}
+	for name := range want {
+		got[name] = &binState{}
+		opts = append(opts, Save(name, got[name]))
+	}
+	r, err := NewReader(cfg, "s", "l", j, func(feedback.Match) error { return nil }, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offsets, err := r.restore()
+	if err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if offsets["s/0"] != 3 {
+		t.Errorf("offsets %v, want s/0 at 3", offsets)
+	}
+	for name, w := range want {
+		if !bytes.Equal(got[name].b, w) {
+			t.Errorf("legacy state %q restored as %q, saved as %q", name, got[name].b, w)
+		}
+	}
+}

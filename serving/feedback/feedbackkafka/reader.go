@@ -211,6 +211,10 @@ func (r *Reader) Stats() feedback.ReaderStats {
 
 // checkpoint is the checkpoint file's JSON.
 type checkpoint struct {
+	// Format is checkpointFormat in every file written since binary
+	// states got their own field, and absent (0) in older files; see
+	// legacyState.
+	Format int `json:"format,omitempty"`
 	// Offsets maps "topic/partition" to the next offset to read.
 	Offsets map[string]int64           `json:"offsets"`
 	Join    json.RawMessage            `json:"join"`
@@ -219,6 +223,26 @@ type checkpoint struct {
 	// encoded (base64 in the file), apart from States so that a state
 	// whose own encoding is a JSON string is never mistaken for one.
 	Binary map[string][]byte `json:"binary_states,omitempty"`
+}
+
+// checkpointFormat marks the files whose States hold JSON encodings
+// only.
+const checkpointFormat = 2
+
+// legacyState returns the encoding of a state read from the States of a
+// checkpoint written before Format existed. Those files kept a state
+// whose encoding is not JSON in States too, wrapped as a base64 JSON
+// string, so such an entry is unwrapped: a JSON string whose content is
+// base64 of bytes that are not JSON, which is exactly what that save
+// wrote. The one encoding read wrongly is a state's own JSON string
+// holding base64 of non-JSON bytes, which such a file cannot tell from a
+// wrapped one; no state of this module encodes as a JSON string.
+func legacyState(raw json.RawMessage) json.RawMessage {
+	var b []byte
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &b) != nil || json.Valid(b) {
+		return raw
+	}
+	return b
 }
 
 func posKey(topic string, p int32) string { return topic + "/" + strconv.Itoa(int(p)) }
@@ -273,6 +297,9 @@ func (r *Reader) restore() (map[string]int64, error) {
 	undo = append(undo, saved{r.join, prev})
 	for name, s := range r.o.states {
 		raw, ok := c.States[name]
+		if ok && c.Format < checkpointFormat {
+			raw = legacyState(raw)
+		}
 		if !ok {
 			if raw, ok = c.Binary[name]; !ok {
 				continue // a state added since: it starts afresh
@@ -302,7 +329,7 @@ func (r *Reader) save(offsets map[string]int64) error {
 	if r.o.path == "" {
 		return nil
 	}
-	c := checkpoint{Offsets: offsets, States: map[string]json.RawMessage{}, Binary: map[string][]byte{}}
+	c := checkpoint{Format: checkpointFormat, Offsets: offsets, States: map[string]json.RawMessage{}, Binary: map[string][]byte{}}
 	var err error
 	if c.Join, err = r.join.MarshalBinary(); err != nil {
 		return err
