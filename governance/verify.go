@@ -200,34 +200,10 @@ func (v *Verifier) checkSignature(d serving.Descriptor) (string, error) {
 // records nothing: a version counts as seen only once it went live (see
 // OnModelEvent), so a message that is admitted but never loads, however
 // high its version, cannot make the good versions after it replays.
-//
-// The store is read without the Verifier's lock held, so that a slow
-// read of one name delays neither other names nor OnModelEvent.
 func (v *Verifier) checkReplay(ctx context.Context, ref serving.ModelRef) error {
-	v.mu.Lock()
-	last, seen := v.last[ref.Name]
-	v.mu.Unlock()
-	if !seen && v.store != nil {
-		d, err := v.store.Latest(ctx, ref.Name)
-		switch {
-		case err == nil || errors.Is(err, registry.ErrPruned):
-			v.mu.Lock()
-			// An activation recorded during the read wins unless it is
-			// older than what the store held, as in OnModelEvent.
-			last = d.Ref()
-			if cur, ok := v.last[ref.Name]; ok && cur.Version >= last.Version {
-				last = cur
-			}
-			v.last[ref.Name] = last
-			v.mu.Unlock()
-			seen = true
-		case errors.Is(err, registry.ErrNotFound):
-			v.mu.Lock()
-			last, seen = v.last[ref.Name]
-			v.mu.Unlock()
-		default:
-			return &rejectError{model: ref, reason: ErrReplay, err: fmt.Errorf("cannot read the last stored version: %w", err)}
-		}
+	last, seen, err := v.mark(ctx, ref)
+	if err != nil {
+		return err
 	}
 	if seen {
 		if ref.Version < last.Version || (ref.Version == last.Version && ref.ID != last.ID) {
@@ -235,6 +211,42 @@ func (v *Verifier) checkReplay(ctx context.Context, ref serving.ModelRef) error 
 		}
 	}
 	return nil
+}
+
+// mark returns the last version of ref.Name that went live, seeding it
+// from the store (see ReplayFrom) the first time the name is met. A
+// store that cannot be read fails closed, with ErrReplay.
+//
+// The store is read without the Verifier's lock held, so that a slow
+// read of one name delays neither other names nor OnModelEvent.
+func (v *Verifier) mark(ctx context.Context, ref serving.ModelRef) (last serving.ModelRef, seen bool, err error) {
+	v.mu.Lock()
+	last, seen = v.last[ref.Name]
+	v.mu.Unlock()
+	if seen || v.store == nil {
+		return last, seen, nil
+	}
+	d, err := v.store.Latest(ctx, ref.Name)
+	switch {
+	case err == nil || errors.Is(err, registry.ErrPruned):
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		// An activation recorded during the read wins unless it is
+		// older than what the store held, as in OnModelEvent.
+		last = d.Ref()
+		if cur, ok := v.last[ref.Name]; ok && cur.Version >= last.Version {
+			last = cur
+		}
+		v.last[ref.Name] = last
+		return last, true, nil
+	case errors.Is(err, registry.ErrNotFound):
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		last, seen = v.last[ref.Name]
+		return last, seen, nil
+	default:
+		return last, false, &rejectError{model: ref, reason: ErrReplay, err: fmt.Errorf("cannot read the last stored version: %w", err)}
+	}
 }
 
 // OnModelEvent implements serving.HookModelEvent: a version that went
@@ -300,13 +312,19 @@ func (v *Verifier) Stats() Stats {
 // skips the replay check, and the rolled-back version does not lower
 // the mark that check keeps (see OnModelEvent): an operator's rollback
 // to an older version that is still validly signed is not a replay, and
-// the version it undoes stays the one a replay is judged against.
+// the version it undoes stays the one a replay is judged against. With
+// ReplayFrom, the mark is read from the store first, so that a
+// registry.Restore after a restart, which the Server reports as an
+// activation when nothing is live yet, does not lower it either.
 func (v *Verifier) Admit(ctx context.Context, d serving.Descriptor) error {
 	if !serving.IsRollback(ctx) {
 		return v.Verify(ctx, d)
 	}
 	v.audit.received(ctx, d)
 	keyID, err := v.checkSignature(d)
+	if err == nil {
+		_, _, err = v.mark(ctx, d.Ref())
+	}
 	if err != nil {
 		v.count(err)
 		v.audit.rejected(ctx, d.Ref(), err)
