@@ -132,6 +132,18 @@ func TestAbsurdVersions(t *testing.T) {
 
 	_, err = serving.NewServer(serving.WithMaxVersionJump(0))
 	require.ErrorIs(t, err, serving.ErrConfig)
+
+	// The maximum is refused even when no jump bound would catch it: one
+	// step past the live version, under the widest bound. Taken, it would
+	// leave no version after it.
+	wide := newServer(t, serving.WithMaxVersionJump(math.MaxUint64))
+	require.NoError(t, activate(wide.Activate(ctx, servingtest.Spec{Value: 1}.Descriptor("m", math.MaxUint64-1))))
+	_, err = wide.Activate(ctx, servingtest.Spec{Value: 2}.Descriptor("m", math.MaxUint64))
+	require.ErrorIs(t, err, serving.ErrInvalidDescriptor)
+	_, err = wide.Activate(ctx, servingtest.Spec{Value: 2}.Descriptor("m", 0)) // "next" is the maximum
+	require.ErrorIs(t, err, serving.ErrInvalidDescriptor)
+	cur, _ = wide.Current("m")
+	assert.Equal(t, uint64(math.MaxUint64-1), cur.Version)
 }
 
 // recorder is an Admitter and Committer that records what it saw.
