@@ -115,7 +115,7 @@ func TestReason(t *testing.T) {
 		nil:                             "",
 		&rejectError{reason: ErrReplay}: "replay",
 		&serving.VersionError{}:         "stale_version",
-		&serving.LoadError{Err: serving.ErrUnknownFormat}: "unknown_format",
+		&serving.ModelError{Err: serving.ErrUnknownFormat}: "unknown_format",
 		errors.New("x"): "other",
 	} {
 		if got := Reason(err); got != want {

@@ -53,7 +53,7 @@ func TestAdmissionBeforeFetch(t *testing.T) {
 	_, err = s.Activate(ctx, loc)
 	require.ErrorIs(t, err, serving.ErrNotAdmitted)
 	require.ErrorIs(t, err, errRefused)
-	var le *serving.LoadError
+	var le *serving.ModelError
 	require.ErrorAs(t, err, &le)
 	assert.Zero(t, fetches.Load(), "a refused model was fetched")
 	cur, _ := s.Current("m")

@@ -42,7 +42,7 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 	defer l.release(sl.s.o.logger)
 	if err := ctx.Err(); err != nil {
 		for i := range rs {
-			out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, &ScoreError{Model: l.ref, Err: err}
+			out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, &ModelError{Model: l.ref, Err: err}
 		}
 		return
 	}
@@ -67,7 +67,7 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 			err = checkFinite(feats, policy)
 		}
 		if err != nil {
-			out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, &ScoreError{Model: l.ref, Err: err}
+			out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, &ModelError{Model: l.ref, Err: err}
 			sc.skip(len(rows))
 			continue
 		}
@@ -112,7 +112,7 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 			i := sc.rec(k)
 			p, err := l.m.Predict(ctx, rows[k])
 			if err != nil {
-				out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, &ScoreError{Model: l.ref, Err: err}
+				out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, &ModelError{Model: l.ref, Err: err}
 				failed++
 				continue
 			}
@@ -145,7 +145,7 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 		for k := range rows {
 			var err error
 			if i := sc.rec(k); errs[i] != nil {
-				err = errs[i].(*ScoreError).Err
+				err = errs[i].(*ModelError).Err
 			}
 			h.OnScored(l.ref, per, err)
 		}

@@ -87,7 +87,7 @@ func TestScoreBatchPerRecordErrorsAndProvenance(t *testing.T) {
 			assert.NoError(t, errs[0])
 			assert.Equal(t, 3.0, out[0].Value)
 			assert.ErrorIs(t, errs[1], errPoison)
-			var se *serving.ScoreError
+			var se *serving.ModelError
 			assert.ErrorAs(t, errs[1], &se)
 			var nf *serving.NonFiniteError
 			assert.ErrorAs(t, errs[2], &nf)

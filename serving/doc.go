@@ -100,8 +100,9 @@
 //
 // Errors wrap package sentinels such as ErrUnknownFormat, ErrChecksum,
 // ErrCorruptModel, ErrFeatureCount and ErrStaleVersion, usually inside a
-// struct error ([LoadError], [FeatureCountError], [VersionError],
-// [ScoreError]) that carries the details. Test them with errors.Is and
+// struct error ([ModelError], which names the model version that failed
+// to load or to score, [FeatureCountError], [VersionError]) that carries
+// the details. Test them with errors.Is and
 // errors.As.
 //
 // Four sentinels mean the same thing in every package of the module,

@@ -126,21 +126,30 @@ func (e *OutcomeError) Error() string {
 // Unwrap returns ErrOutcome.
 func (e *OutcomeError) Unwrap() error { return ErrOutcome }
 
-// LoadError is returned by [Load] and by [Server.Activate] when a model
-// cannot be loaded. It wraps the cause, which is usually one of the
-// sentinels above.
-type LoadError struct {
-	Ref ModelRef
-	Err error
+// ModelError says which model failed, and why. [Load], [Server.Activate]
+// and [Server.ActivateModel] return one when a model cannot be loaded or
+// activated, and a Scorer when a model fails on a record (a Server slot
+// and [Bind] do; a hand-written Scorer should too). Model names the exact
+// version, when one was assigned; Err is the cause, which is usually one
+// of the sentinels above, inside a struct error that carries its details.
+// Which call returned it says whether loading or scoring failed; the
+// message says it too.
+type ModelError struct {
+	Model ModelRef
+	Err   error
+	load  bool // set by this package for a load or activation
 }
 
 // Error implements error.
-func (e *LoadError) Error() string {
-	return fmt.Sprintf("serving: load %s (format %q): %v", e.Ref, e.Ref.Format, e.Err)
+func (e *ModelError) Error() string {
+	if e.load {
+		return fmt.Sprintf("serving: load %s (format %q): %v", e.Model, e.Model.Format, e.Err)
+	}
+	return fmt.Sprintf("serving: score %s: %v", e.Model, e.Err)
 }
 
 // Unwrap returns the cause.
-func (e *LoadError) Unwrap() error { return e.Err }
+func (e *ModelError) Unwrap() error { return e.Err }
 
 // ChecksumError details an ErrChecksum.
 type ChecksumError struct {
@@ -235,16 +244,3 @@ func (e *VersionError) Error() string {
 
 // Is reports whether target is ErrStaleVersion.
 func (e *VersionError) Is(target error) bool { return target == ErrStaleVersion }
-
-// ScoreError is returned when a model fails on a record. Model names the
-// exact version that failed.
-type ScoreError struct {
-	Model ModelRef
-	Err   error
-}
-
-// Error implements error.
-func (e *ScoreError) Error() string { return fmt.Sprintf("serving: score %s: %v", e.Model, e.Err) }
-
-// Unwrap returns the cause.
-func (e *ScoreError) Unwrap() error { return e.Err }

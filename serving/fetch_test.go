@@ -254,7 +254,7 @@ func TestActivateCapsNameLength(t *testing.T) {
 	for _, name := range []string{long, huge} {
 		_, err = s.Activate(context.Background(), servingtest.Spec{Value: 1}.Descriptor(name, 1))
 		require.ErrorIs(t, err, serving.ErrInvalidDescriptor)
-		var le *serving.LoadError
+		var le *serving.ModelError
 		require.ErrorAs(t, err, &le)
 		assert.Less(t, len(err.Error()), 200, "the error quotes the whole name")
 		_, err = s.ActivateModel(context.Background(), serving.ModelRef{Name: name, Version: 1}, &servingtest.Fake{})

@@ -83,7 +83,7 @@ const defaultMaxModelBytes = 1 << 30
 // is given. Load fetches nothing: it has no [LoadOptions], so a
 // Descriptor with only a Location fails with ErrLocationNotAllowed; a
 // Server given [WithLoadOptions] fetches from the locations they allow.
-// The returned error is a *LoadError wrapping one of
+// The returned error is a *ModelError wrapping one of
 // ErrInvalidDescriptor, ErrUnknownFormat, ErrLocationNotAllowed,
 // ErrTooLarge, ErrChecksum, ErrCorruptModel or ErrUnsupportedModel.
 func Load(ctx context.Context, d Descriptor) (Model, error) {
@@ -146,7 +146,7 @@ const defaultFetchTimeout = 30 * time.Second
 // set to their content ID. Errors are as for [Load].
 func resolve(ctx context.Context, d Descriptor, o loader) (Descriptor, error) {
 	fail := func(err error) (Descriptor, error) {
-		return d, &LoadError{Ref: d.Ref(), Err: err}
+		return d, &ModelError{load: true, Model: d.Ref(), Err: err}
 	}
 	if d.Name == "" {
 		return fail(fmt.Errorf("%w: empty name", ErrInvalidDescriptor))
@@ -185,7 +185,7 @@ func resolve(ctx context.Context, d Descriptor, o loader) (Descriptor, error) {
 // loadResolved calls the format on a resolved descriptor.
 func loadResolved(ctx context.Context, d Descriptor) (Model, error) {
 	fail := func(err error) (Model, error) {
-		return nil, &LoadError{Ref: d.Ref(), Err: err}
+		return nil, &ModelError{load: true, Model: d.Ref(), Err: err}
 	}
 	f, ok := lookupFormat(d.Format)
 	if !ok {

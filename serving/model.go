@@ -79,10 +79,10 @@ func (f ScorerFunc) Score(ctx context.Context, r Record) (Result, error) { retur
 // provenance of every Result. It adds nothing else: checking the feature
 // count is left to m, and a Server slot adds stats, hot swap, named
 // inputs and the NonFinite policy. A Predict error is returned as a
-// *ScoreError.
+// *ModelError.
 //
 // A nil m is refused the way a Server slot with nothing live is: every
-// Score returns a *ScoreError wrapping ErrNoModel, naming ref, and never
+// Score returns a *ModelError wrapping ErrNoModel, naming ref, and never
 // panics.
 func Bind(ref ModelRef, m Model) Scorer {
 	if m == nil {
@@ -106,7 +106,7 @@ type bound struct {
 func (b *bound) Score(ctx context.Context, r Record) (Result, error) {
 	p, err := b.m.Predict(ctx, r.Features)
 	if err != nil {
-		return Result{Provenance: Provenance{Model: b.ref}}, &ScoreError{Model: b.ref, Err: err}
+		return Result{Provenance: Provenance{Model: b.ref}}, &ModelError{Model: b.ref, Err: err}
 	}
 	return Result{Prediction: p, Provenance: Provenance{Model: b.ref}}, nil
 }

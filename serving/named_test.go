@@ -141,7 +141,7 @@ func TestNamedHotSwap(t *testing.T) {
 	var fe *serving.FieldError
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, "e", fe.Field)
-	var se *serving.ScoreError
+	var se *serving.ModelError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, uint64(3), se.Model.Version)
 
@@ -168,7 +168,7 @@ func TestStreamFieldsRefuseAtActivation(t *testing.T) {
 	var fe *serving.FieldError
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, "e", fe.Field)
-	var le *serving.LoadError
+	var le *serving.ModelError
 	require.ErrorAs(t, err, &le)
 	cur, _ := s.Current("m")
 	assert.Equal(t, uint64(2), cur.Version)

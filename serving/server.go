@@ -148,7 +148,7 @@ func IsRollback(ctx context.Context) bool {
 // WithStreamFields declares the fields of the named records that model
 // name scores, when the stream's layout is known up front (a schema, a
 // CSV header). A version of name that reads a field not among them is
-// then refused at activation, with a *LoadError wrapping a *FieldError
+// then refused at activation, with a *ModelError wrapping a *FieldError
 // (ErrMissingField) that names the field, and the live version keeps
 // serving; so is a version without input names that reads another
 // number of features (ErrFeatureCount). Without it, the default, such a
@@ -477,7 +477,7 @@ func (s *Server) checkName(ref ModelRef) error {
 		return nil
 	}
 	short := clipName(ref)
-	err := &LoadError{Ref: short, Err: fmt.Errorf("%w: a name of %d bytes, more than %d", ErrInvalidDescriptor, len(ref.Name), maxNameBytes)}
+	err := &ModelError{load: true, Model: short, Err: fmt.Errorf("%w: a name of %d bytes, more than %d", ErrInvalidDescriptor, len(ref.Name), maxNameBytes)}
 	s.rejects.Add(1)
 	s.event(ModelEvent{Kind: EventRejected, Model: short, Err: err, Time: time.Now()})
 	return err
@@ -574,24 +574,24 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 		return ref, err
 	}
 	if ref.Name == "" {
-		return fail(&LoadError{Ref: ref, Err: fmt.Errorf("%w: empty name", ErrInvalidDescriptor)})
+		return fail(&ModelError{load: true, Model: ref, Err: fmt.Errorf("%w: empty name", ErrInvalidDescriptor)})
 	}
 	if err := s.checkName(ref); err != nil {
 		closeModel(m, clipName(ref), s.o.logger)
 		return clipName(ref), err
 	}
 	if m == nil {
-		return fail(&LoadError{Ref: ref, Err: fmt.Errorf("%w: nil model", ErrInvalidDescriptor)})
+		return fail(&ModelError{load: true, Model: ref, Err: fmt.Errorf("%w: nil model", ErrInvalidDescriptor)})
 	}
 	in := newInputs(m)
 	if fields := s.o.streams[ref.Name]; fields != nil {
 		if err := in.check(fields); err != nil {
-			return fail(&LoadError{Ref: ref, Err: fmt.Errorf("the stream's declared fields cannot feed the model: %w", err)})
+			return fail(&ModelError{load: true, Model: ref, Err: fmt.Errorf("the stream's declared fields cannot feed the model: %w", err)})
 		}
 	}
 	if w, ok := m.(Warmer); ok {
 		if err := w.Warm(ctx); err != nil {
-			return fail(&LoadError{Ref: ref, Err: fmt.Errorf("warm up: %w", err)})
+			return fail(&ModelError{load: true, Model: ref, Err: fmt.Errorf("warm up: %w", err)})
 		}
 	}
 	sl, err := s.slot(ref.Name, true)
@@ -600,7 +600,7 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 	}
 	l := newLive(ref, m, in)
 	if err := s.validate(ctx, sl, l); err != nil {
-		return fail(&LoadError{Ref: ref, Err: err})
+		return fail(&ModelError{load: true, Model: ref, Err: err})
 	}
 	sl.mu.Lock()
 	old := sl.cur.Load()
@@ -637,7 +637,7 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 			}
 			if err := c.Commit(ctx, cd); err != nil {
 				sl.mu.Unlock()
-				return fail(&LoadError{Ref: ref, Err: fmt.Errorf("%w: commit: %w", ErrNotAdmitted, err)})
+				return fail(&ModelError{load: true, Model: ref, Err: fmt.Errorf("%w: commit: %w", ErrNotAdmitted, err)})
 			}
 		}
 	}
@@ -677,7 +677,7 @@ func (s *Server) admit(ctx context.Context, d *Descriptor, opts []ActivateOption
 	}
 	for _, a := range s.o.admitters {
 		if err := a.Admit(ctx, *d); err != nil {
-			return &LoadError{Ref: d.Ref(), Err: fmt.Errorf("%w: %w", ErrNotAdmitted, err)}
+			return &ModelError{load: true, Model: d.Ref(), Err: fmt.Errorf("%w: %w", ErrNotAdmitted, err)}
 		}
 	}
 	return nil
@@ -713,7 +713,7 @@ func (s *Server) checkJump(ref ModelRef, old *live) error {
 		base = old.ref.Version
 	}
 	if ref.Version == math.MaxUint64 || (ref.Version > base && ref.Version-base > s.o.maxJump) {
-		return &LoadError{Ref: ref, Err: fmt.Errorf("%w: version %d is more than %d past v%d", ErrInvalidDescriptor, ref.Version, s.o.maxJump, base)}
+		return &ModelError{load: true, Model: ref, Err: fmt.Errorf("%w: version %d is more than %d past v%d", ErrInvalidDescriptor, ref.Version, s.o.maxJump, base)}
 	}
 	return nil
 }
@@ -899,9 +899,9 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (Result, error) {
 }
 
 // failed is Score's answer when l could not score a record: a Result
-// naming l, and err in a *ScoreError.
+// naming l, and err in a *ModelError.
 func (l *live) failed(err error) (Result, error) {
-	return Result{Provenance: Provenance{Model: l.ref}}, &ScoreError{Model: l.ref, Err: err}
+	return Result{Provenance: Provenance{Model: l.ref}}, &ModelError{Model: l.ref, Err: err}
 }
 
 // Ref returns the live version, or a ModelRef with only the name.

@@ -218,7 +218,7 @@ func TestFailedLoadNeverReplaces(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := c.s.Activate(ctx, c.d)
 			require.ErrorIs(t, err, c.want)
-			var le *serving.LoadError
+			var le *serving.ModelError
 			require.ErrorAs(t, err, &le)
 			res, err := s.Model("m").Score(ctx, serving.Record{})
 			require.NoError(t, err)
@@ -286,7 +286,7 @@ func TestStats(t *testing.T) {
 	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 2), bad)))
 	_, err := s.Model("m").Score(ctx, serving.Record{})
 	require.ErrorIs(t, err, servingtest.ErrInjected)
-	var se *serving.ScoreError
+	var se *serving.ModelError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, uint64(2), se.Model.Version)
 	st, _ = statsOf(s, "m")
@@ -545,7 +545,7 @@ func TestBindNilModelIsRefused(t *testing.T) {
 	sc := serving.Bind(ref("m", 1), nil)
 	res, err := sc.Score(context.Background(), serving.Record{Features: []float64{1}})
 	require.ErrorIs(t, err, serving.ErrNoModel)
-	var se *serving.ScoreError
+	var se *serving.ModelError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, ref("m", 1), se.Model)
 	assert.Equal(t, ref("m", 1), res.Provenance.Model)

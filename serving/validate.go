@@ -137,14 +137,14 @@ func (s *Server) validate(ctx context.Context, sl *slot, l *live) error {
 
 // isOutputFault tells a wrong answer (non-finite, arity, disagreement,
 // a panic), which refuses a version on any sample, from a failure to
-// answer (a *ScoreError), for which the sample is skipped.
+// answer (a *ModelError), for which the sample is skipped.
 func isOutputFault(err error) bool {
-	var se *ScoreError
+	var se *ModelError
 	return !errors.As(err, &se)
 }
 
 // try scores r with l without touching its stats or hooks. A panic in
-// the model is returned as an error that is not a *ScoreError, so that
+// the model is returned as an error that is not a *ModelError, so that
 // validation refuses a candidate that panics on any record, rather than
 // let it take down the goroutine activating it.
 func (l *live) try(ctx context.Context, r *Record) (p Prediction, err error) {
@@ -158,13 +158,13 @@ func (l *live) try(ctx context.Context, r *Record) (p Prediction, err error) {
 	if r.Layout != nil {
 		var err error
 		if feats, buf, err = l.named(r); err != nil {
-			return Prediction{}, &ScoreError{Model: l.ref, Err: err}
+			return Prediction{}, &ModelError{Model: l.ref, Err: err}
 		}
 	}
 	p, err = l.m.Predict(ctx, feats)
 	l.in.put(buf)
 	if err != nil {
-		return p, &ScoreError{Model: l.ref, Err: err}
+		return p, &ModelError{Model: l.ref, Err: err}
 	}
 	return p, nil
 }

@@ -64,7 +64,7 @@ func TestRulesInAVote(t *testing.T) {
 		t.Errorf("first candidate named %v, want %v", c, rules.Ref())
 	}
 	res, err = rules.Score(ctx, serving.Record{})
-	var se *serving.ScoreError
+	var se *serving.ModelError
 	if !errors.As(err, &se) || !errors.Is(err, ErrNoAmount) || res.Provenance.Model != rules.Ref() {
 		t.Errorf("no amount: %+v, %v", res, err)
 	}

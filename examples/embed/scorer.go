@@ -27,7 +27,7 @@ func (r Rules) Score(ctx context.Context, rec serving.Record) (serving.Result, e
 	}
 	prov := serving.Provenance{Model: r.Ref()}
 	if len(rec.Features) == 0 {
-		return serving.Result{Provenance: prov}, &serving.ScoreError{Model: r.Ref(), Err: ErrNoAmount}
+		return serving.Result{Provenance: prov}, &serving.ModelError{Model: r.Ref(), Err: ErrNoAmount}
 	}
 	p := serving.Prediction{Value: 0, Label: "ok", Confidence: 0.6}
 	if rec.Features[0] > r.Limit {

@@ -244,11 +244,11 @@ func (t *tracer) scoredBatchSpans(b *batch, at []int, start time.Time, out []ser
 }
 
 // scoreAttributes sets what scored a record on its score span: the
-// model of the Result's provenance (or of the *serving.ScoreError, when
+// model of the Result's provenance (or of the *serving.ModelError, when
 // the Result has none) and the combinator's decision; and the error.
 func scoreAttributes(sp trace.Span, res serving.Result, err error) {
 	p := res.Provenance
-	var se *serving.ScoreError
+	var se *serving.ModelError
 	if p.Model.Name == "" && errors.As(err, &se) {
 		p.Model = se.Model
 	}

@@ -34,16 +34,16 @@ func loadBytes(format string, b []byte, labels map[string]string) (serving.Model
 	return serving.Load(context.Background(), serving.Descriptor{Name: "bad", Format: format, Bytes: b, Labels: labels})
 }
 
-// wantLoadError asserts that err is a *serving.LoadError wrapping a
+// wantLoadError asserts that err is a *serving.ModelError wrapping a
 // *serving.FormatError of the given kind.
 func wantLoadError(t *testing.T, err error, kind error) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("loaded, want an error wrapping %v", kind)
 	}
-	var le *serving.LoadError
+	var le *serving.ModelError
 	if !errors.As(err, &le) {
-		t.Fatalf("error %T is not a *serving.LoadError: %v", err, err)
+		t.Fatalf("error %T is not a *serving.ModelError: %v", err, err)
 	}
 	if !errors.Is(err, kind) {
 		t.Fatalf("error does not wrap %v: %v", kind, err)
@@ -56,7 +56,7 @@ func wantLoadError(t *testing.T, err error, kind error) {
 
 // TestCorruptBytes truncates every seed model at several points and
 // replaces it with random bytes: each load must fail with
-// ErrCorruptModel inside a *serving.LoadError, and nothing may panic.
+// ErrCorruptModel inside a *serving.ModelError, and nothing may panic.
 func TestCorruptBytes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, s := range seedModels {
@@ -262,7 +262,7 @@ func TestFeatureCount(t *testing.T) {
 			}
 		}
 	}
-	// Through a Server, the error is a *serving.ScoreError naming the model.
+	// Through a Server, the error is a *serving.ModelError naming the model.
 	srv, _ := serving.NewServer(quiet)
 	defer srv.Close()
 	ref, err := srv.Activate(ctx, serving.Descriptor{Name: "m", Format: "xgboost", Version: 1, Bytes: readFile(t, "xgagaricus.model")})
@@ -270,7 +270,7 @@ func TestFeatureCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = srv.Model("m").Score(ctx, serving.Record{Features: []float64{1, 2, 3}})
-	var se *serving.ScoreError
+	var se *serving.ModelError
 	var fe *serving.FeatureCountError
 	if !errors.As(err, &se) || se.Model != ref || !errors.As(err, &fe) || fe.Got != 3 {
 		t.Errorf("Score with 3 features: %v", err)

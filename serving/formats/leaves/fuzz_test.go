@@ -28,15 +28,15 @@ func addSeeds(f *testing.F, names ...string) {
 }
 
 // fuzzLoad loads b as format and checks the contract: an error is a
-// *serving.LoadError of kind ErrCorruptModel or ErrUnsupportedModel, and
+// *serving.ModelError of kind ErrCorruptModel or ErrUnsupportedModel, and
 // a model that loads predicts, on any input of the right length,
 // without error or panic and in bounded time.
 func fuzzLoad(t *testing.T, format string, b []byte) {
 	m, err := serving.Load(context.Background(), serving.Descriptor{Name: "fuzz", Format: format, Bytes: b})
 	if err != nil {
-		var le *serving.LoadError
+		var le *serving.ModelError
 		if !errors.As(err, &le) {
-			t.Fatalf("error %T is not a *serving.LoadError: %v", err, err)
+			t.Fatalf("error %T is not a *serving.ModelError: %v", err, err)
 		}
 		if len(b) == 0 && errors.Is(err, serving.ErrInvalidDescriptor) {
 			return // serving.Load refuses a descriptor without bytes

@@ -164,7 +164,7 @@ func TestInvalidDocuments(t *testing.T) {
 				t.Fatalf("Parse: %v", err)
 			}
 			_, err = serving.Load(context.Background(), serving.Descriptor{Name: "m", Format: linear.FormatName, Bytes: []byte(doc)})
-			var le *serving.LoadError
+			var le *serving.ModelError
 			if !errors.As(err, &le) || !errors.Is(err, serving.ErrCorruptModel) {
 				t.Fatalf("Load: %v", err)
 			}

@@ -14,16 +14,16 @@ import (
 	"github.com/modelstream/modelstream/serving/formats/tensorflow/internal/tfpb"
 )
 
-// wantLoadError asserts that err is a *serving.LoadError wrapping kind,
+// wantLoadError asserts that err is a *serving.ModelError wrapping kind,
 // and that its text mentions each of words.
 func wantLoadError(t *testing.T, err error, kind error, words ...string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("loaded, want an error wrapping %v", kind)
 	}
-	var le *serving.LoadError
+	var le *serving.ModelError
 	if !errors.As(err, &le) {
-		t.Fatalf("error %T is not a *serving.LoadError: %v", err, err)
+		t.Fatalf("error %T is not a *serving.ModelError: %v", err, err)
 	}
 	if !errors.Is(err, kind) {
 		t.Fatalf("error does not wrap %v: %v", kind, err)

@@ -22,16 +22,16 @@ func tryLoad(format string, b []byte, labels map[string]string) (serving.Model, 
 	return serving.Load(context.Background(), serving.Descriptor{Name: "bad", Format: format, Bytes: b, Labels: labels})
 }
 
-// wantLoadError asserts that err is a *serving.LoadError wrapping a
+// wantLoadError asserts that err is a *serving.ModelError wrapping a
 // *serving.FormatError of the given kind.
 func wantLoadError(t *testing.T, err error, kind error) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("loaded, want an error wrapping %v", kind)
 	}
-	var le *serving.LoadError
+	var le *serving.ModelError
 	if !errors.As(err, &le) {
-		t.Fatalf("error %T is not a *serving.LoadError: %v", err, err)
+		t.Fatalf("error %T is not a *serving.ModelError: %v", err, err)
 	}
 	if !errors.Is(err, kind) {
 		t.Fatalf("error does not wrap %v: %v", kind, err)
