@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"testing"
 
 	lv "github.com/dmitryikh/leaves"
@@ -142,6 +143,10 @@ func BenchmarkBatchOverhead(b *testing.B) {
 // time lands on one side only. It reports ns/record for each and the
 // ratios to raw: server/raw is the overhead to compare with the goal
 // (1.05 at size 1, 1.01 from size 8), model/raw the format's share.
+// The med- ratios are the medians of the ratios of each round (one pass
+// of each way): a round that another process's time slice or cache
+// pollution lands on moves the sums, but not the median, so on a
+// loaded machine they vary a few times less from run to run.
 //
 //	go test ./serving/formats/leaves/ -run '^$' -bench PairedOverhead -count 10
 func BenchmarkPairedOverhead(b *testing.B) {
@@ -227,14 +232,21 @@ func BenchmarkPairedOverhead(b *testing.B) {
 			}
 			ways := [3]func(){raw, bare, server}
 			var ns [3]int64
+			var modelRatios, serverRatios []float64
 			n := 0
 			for b.Loop() {
+				var round [3]int64
 				for k := range ways {
 					w := (n + k) % 3
 					t0 := threadCPU()
 					ways[w]()
-					ns[w] += threadCPU() - t0
+					round[w] = threadCPU() - t0
 				}
+				for w, t := range round {
+					ns[w] += t
+				}
+				modelRatios = append(modelRatios, float64(round[1])/float64(round[0]))
+				serverRatios = append(serverRatios, float64(round[2])/float64(round[0]))
 				n++
 			}
 			perRecord := func(ns int64) float64 { return float64(ns) / float64(n*block) }
@@ -243,9 +255,17 @@ func BenchmarkPairedOverhead(b *testing.B) {
 			b.ReportMetric(perRecord(ns[2]), "server-ns/record")
 			b.ReportMetric(float64(ns[1])/float64(ns[0]), "model/raw")
 			b.ReportMetric(float64(ns[2])/float64(ns[0]), "server/raw")
+			b.ReportMetric(median(modelRatios), "med-model/raw")
+			b.ReportMetric(median(serverRatios), "med-server/raw")
 			if sink == 0 {
 				b.Fatal("no predictions")
 			}
 		})
 	}
+}
+
+// median returns the median of xs, sorting xs.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }
