@@ -2,6 +2,7 @@ package serving
 
 import (
 	"math"
+	"math/bits"
 	"sync/atomic"
 	"time"
 )
@@ -13,8 +14,9 @@ import (
 // Invocations and Errors are exact. The durations are measured on a
 // sample of the calls, because two clock reads cost about a third of
 // what a Server adds to a call to a fast model: the first 16 calls of a
-// version are timed, then one call in 16, and every call while the
-// Server has a [HookScored] (which is given each call's duration).
+// version are timed, then one call in 16 (one batch in 16 to 32 for
+// batches scored together), and every call while the Server has a
+// [HookScored] (which is given each call's duration).
 // Durations cover the model's Predict call only, for successful and
 // failed calls alike; a batch of n records is timed as a whole and
 // counts as n calls of a n-th of its time each. Min and Max are zero
@@ -41,10 +43,11 @@ type Stats struct {
 }
 
 // The timing sample: calls numbered 1 to timeFirst, then every call
-// whose number is a multiple of timeMask+1.
+// whose number is a multiple of timeMask+1 (for batches, see start).
 const (
 	timeFirst = 16
 	timeMask  = 15
+	timeShift = 4 // log2(timeMask+1)
 )
 
 // counters are the lock-free accumulators behind Stats. n, written on
@@ -60,13 +63,18 @@ type counters struct {
 func (c *counters) init() { c.min.Store(math.MaxInt64) }
 
 // start counts k calls about to be made and reports whether to time
-// them: when one of their numbers is in the timing sample, or always is
-// set (the Server has a HookScored). It returns the number of the last
-// call, which the Server also uses to sample records for validation.
+// them: when always is set (the Server has a HookScored), when they
+// include one of the first timeFirst calls, and otherwise on about one
+// batch of k in timeMask+1: when their numbers cross a multiple of
+// (timeMask+1)×p, p being k rounded up to a power of two, so that one
+// call (k = 1) in 16 is timed, and one batch of 64 in 16, not every one.
+// It returns the number of the last call, which the Server also uses to
+// sample records for validation.
 func (c *counters) start(k int, always bool) (last uint64, timed bool) {
 	last = c.n.Add(uint64(k))
 	first := last - uint64(k) + 1
-	return last, always || first <= timeFirst || last/(timeMask+1) != (first-1)/(timeMask+1)
+	shift := timeShift + uint(bits.Len(uint(k-1)))
+	return last, always || first <= timeFirst || last>>shift != (first-1)>>shift
 }
 
 // time records the duration of k timed calls of d each. Min and Max

@@ -52,3 +52,32 @@ func TestStatsSnapshotUnderLoad(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 }
+
+// TestStartTimesOneBatchIn16: after the first 16 calls, one call in 16
+// is timed when calls come one by one, and about one batch in 16 (not
+// one in 16 of their records, which timed every batch of 16 or more)
+// when they come in batches; with always set, every one.
+func TestStartTimesOneBatchIn16(t *testing.T) {
+	for _, tc := range []struct{ k, batches, lo, hi int }{
+		{1, 512, 16 + 31, 16 + 31}, // calls 1-16, then 32, 48, ..., 512
+		{64, 512, 1 + 32, 1 + 32},  // the first batch, then one in 16
+		{8, 512, 2 + 31, 2 + 32},
+		{5, 1024, 4 + 1024/32, 4 + 1024/16},
+		{100, 256, 1 + 256/32, 1 + 256/16},
+	} {
+		var c counters
+		c.init()
+		timed := 0
+		for range tc.batches {
+			if _, ok := c.start(tc.k, false); ok {
+				timed++
+			}
+		}
+		if timed < tc.lo || timed > tc.hi {
+			t.Errorf("%d batches of %d: %d timed, want %d to %d", tc.batches, tc.k, timed, tc.lo, tc.hi)
+		}
+		if _, ok := c.start(tc.k, true); !ok {
+			t.Errorf("batch of %d not timed with always set", tc.k)
+		}
+	}
+}
