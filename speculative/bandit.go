@@ -133,7 +133,8 @@ func (b *Bandit) route(r serving.Record) int {
 
 // Score implements serving.Scorer: it scores r with the arm the policy
 // chooses and returns its answer. The arm's error, if any, is returned
-// as is, along with a Result recording the Decision.
+// as is, along with a Result recording the Decision; an arm that panics
+// fails the call with an error saying so.
 func (b *Bandit) Score(ctx context.Context, r serving.Record) (serving.Result, error) {
 	start := time.Now()
 	chosen := b.route(r)
@@ -144,7 +145,7 @@ func (b *Bandit) Score(ctx context.Context, r serving.Record) (serving.Result, e
 			dec.Candidates[i] = serving.Candidate{Model: refOf(b.cfg.name, b.scorers[i], i), Status: serving.StatusSkipped}
 		}
 	}
-	res, err := b.scorers[chosen].Score(ctx, r)
+	res, err := scoreSafely(ctx, b.scorers[chosen], r, b.names[chosen])
 	took := time.Since(start)
 	settle(b.cfg.name, &dec.Candidates[chosen], &preds[chosen], b.scorers[chosen], chosen, res, err, took)
 	if err == nil {

@@ -2,6 +2,7 @@ package speculative
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync/atomic"
 	"time"
@@ -161,7 +162,8 @@ func (t *splitTable) pick(h uint64) int {
 
 // Score implements serving.Scorer: it scores r with the chosen variant
 // and returns its answer. The variant's error, if any, is returned as is,
-// along with a Result recording the Decision.
+// along with a Result recording the Decision; a variant that panics
+// fails the call with an error saying so.
 func (s *Split) Score(ctx context.Context, r serving.Record) (serving.Result, error) {
 	start := time.Now()
 	chosen := s.route(r)
@@ -172,7 +174,7 @@ func (s *Split) Score(ctx context.Context, r serving.Record) (serving.Result, er
 			dec.Candidates[i] = serving.Candidate{Model: refOf(s.cfg.name, s.scorers[i], i), Status: serving.StatusSkipped}
 		}
 	}
-	res, err := s.scorers[chosen].Score(ctx, r)
+	res, err := scoreSafely(ctx, s.scorers[chosen], r, s.variants[chosen].Name)
 	took := time.Since(start)
 	settle(s.cfg.name, &dec.Candidates[chosen], &preds[chosen], s.scorers[chosen], chosen, res, err, took)
 	if err == nil {
@@ -186,6 +188,19 @@ func (s *Split) Score(ctx context.Context, r serving.Record) (serving.Result, er
 		return serving.Result{Provenance: serving.Provenance{Model: dec.Candidates[chosen].Model, Decision: dec}}, err
 	}
 	return serving.Result{Prediction: res.Prediction, Provenance: serving.Provenance{Model: dec.Candidates[chosen].Model, Decision: dec}}, nil
+}
+
+// scoreSafely calls s.Score and turns a panic into an error naming the
+// variant, as Budget and Ensemble do for their candidates, so that a
+// routing combinator counts it (and its hooks, a canary's evidence among
+// them, hear of it) instead of letting it unwind past them.
+func scoreSafely(ctx context.Context, s serving.Scorer, r serving.Record, variant string) (res serving.Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = serving.Result{}, fmt.Errorf("speculative: variant %q panicked: %v", variant, p)
+		}
+	}()
+	return s.Score(ctx, r)
 }
 
 // settle fills in a candidate that was called synchronously; p holds its

@@ -105,7 +105,8 @@ func (s *Switch) Stage(sc serving.Scorer) (string, error) {
 }
 
 // Score implements serving.Scorer: the live Scorer answers. Its error, if
-// any, is returned as is, along with a Result recording the Decision.
+// any, is returned as is, along with a Result recording the Decision; a
+// live Scorer that panics fails the call with an error saying so.
 func (s *Switch) Score(ctx context.Context, r serving.Record) (serving.Result, error) {
 	start := time.Now()
 	st := s.state.Load()
@@ -113,7 +114,7 @@ func (s *Switch) Score(ctx context.Context, r serving.Record) (serving.Result, e
 	dec.Combinator, dec.Variant, dec.Winner = "switch", switchNames[st.live], -1
 	standby := 1 - st.live
 	dec.Candidates[standby] = serving.Candidate{Model: refOf(s.cfg.name, st.scorers[standby], standby), Status: serving.StatusSkipped}
-	res, err := st.scorers[st.live].Score(ctx, r)
+	res, err := scoreSafely(ctx, st.scorers[st.live], r, switchNames[st.live])
 	took := time.Since(start)
 	settle(s.cfg.name, &dec.Candidates[st.live], &preds[st.live], st.scorers[st.live], st.live, res, err, took)
 	if err == nil {

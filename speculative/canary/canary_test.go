@@ -345,3 +345,66 @@ func TestHugeLossKeepsEvidenceFinite(t *testing.T) {
 		}
 	}
 }
+
+// panicky panics on a share of its calls, as a model with a bug on some
+// inputs does.
+type panicky struct {
+	*side
+	share float64
+}
+
+func (p panicky) Score(ctx context.Context, r serving.Record) (serving.Result, error) {
+	p.mu.Lock()
+	boom := p.rng.Float64() < p.share
+	p.mu.Unlock()
+	if boom {
+		panic("index out of range")
+	}
+	return p.side.Score(ctx, r)
+}
+
+// A candidate that panics on some records is rolled back for its errors.
+// The Kafka Source recovers a scorer's panic and dead-letters the record
+// (as scoreRecovered does here), but the panic unwound through the Split
+// before its hook ran, so the rollout never heard of those calls: it saw
+// only the candidate's good answers and promoted it.
+func TestPanickingCandidateRolledBack(t *testing.T) {
+	champ := newSide(1, 0.01, 0.10, 1)
+	cand := panicky{side: newSide(2, 0.01, 0.10, 2), share: 0.3}
+	c, err := canary.New(champ, cand, canary.Steps(0.01, 0.05, 0.25, 1), canary.MinCalls(200), canary.MinOutcomes(200),
+		canary.Seed(7), canary.Clock(func() time.Time { return time.Unix(0, 0) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scoreRecovered := func(r serving.Record) (res serving.Result, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = errors.New("recovered a panic")
+			}
+		}()
+		return c.Score(context.Background(), r)
+	}
+	rng := rand.New(rand.NewPCG(42, 43))
+	var d canary.Decision
+	for i := range 400000 {
+		res, err := scoreRecovered(serving.Record{Key: []byte("user-" + strconv.Itoa(i))})
+		if err == nil && rng.Float64() < 0.5 {
+			if err := c.Outcome(res.Provenance.Decision.Variant, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if (i+1)%500 == 0 {
+			if d = c.Evaluate(context.Background()); d.Action == canary.Promote || d.Action == canary.Rollback {
+				break
+			}
+		}
+	}
+	if d.Action != canary.Rollback {
+		t.Fatalf("a candidate that panics on 30%% of its calls ended with %s: %s", d.Action, d.Reason)
+	}
+	for _, g := range d.Guardrails {
+		if g.Name == "errors" && g.Verdict != "breach" {
+			t.Errorf("errors guardrail %+v, want a breach", g)
+		}
+	}
+}
