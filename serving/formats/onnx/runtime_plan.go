@@ -405,6 +405,12 @@ func (p *rtOutPlan) predictions(outs []rtOut, rows int, out []serving.Prediction
 func (p *rtOutPlan) classify(outs []rtOut, rows int, out []serving.Prediction) error {
 	lo, po := &outs[p.label], &outs[p.prob]
 	n := len(p.classes)
+	// One label per row, as at the dry run: a model may compute an
+	// output's length from the input, and a record could make it hold
+	// none (or several).
+	if lo.kind == outStrings && len(lo.strs) != rows || lo.kind != outStrings && len(lo.nums) != rows {
+		return fmt.Errorf("%w: %d labels for %d rows", errOutputShape, max(len(lo.strs), len(lo.nums)), rows)
+	}
 	for r := range rows {
 		var label string
 		if lo.kind == outStrings {
