@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/IBM/sarama"
 
@@ -322,9 +323,11 @@ func appendFloat(b []byte, f float64) []byte {
 
 // WriteDeadLetter writes the input record in, unchanged, to the
 // dead-letter topic with its origin, the failed stage and the reason in
-// headers, and calls ack once Kafka has acknowledged it. An input too
-// large to fit the producer's Producer.MaxMessageBytes together with
-// these headers is written without its value (see wire.HeaderDLQTruncated).
+// headers, and calls ack once Kafka has acknowledged it. A reason longer
+// than 4 KiB is cut short. An input too large to fit the producer's
+// Producer.MaxMessageBytes together with these headers is written
+// without its value and headers (see wire.HeaderDLQTruncated), then
+// without its key, then with its reason cut shorter.
 func (s *Sink) WriteDeadLetter(in *sarama.ConsumerMessage, stage string, reason error, ack func(error)) {
 	s.send(s.deadLetterMessage(in, stage, reason), ack)
 }
@@ -332,7 +335,7 @@ func (s *Sink) WriteDeadLetter(in *sarama.ConsumerMessage, stage string, reason 
 func (s *Sink) deadLetterMessage(in *sarama.ConsumerMessage, stage string, reason error) *sarama.ProducerMessage {
 	msg := "unknown"
 	if reason != nil {
-		msg = reason.Error()
+		msg = cutReason(reason.Error(), maxReason)
 	}
 	dl := wire.DeadLetter{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset, Stage: stage, Reason: msg}
 	own := toSarama(dl.Headers())
@@ -358,8 +361,32 @@ func (s *Sink) deadLetterMessage(in *sarama.ConsumerMessage, stage string, reaso
 		if m.ByteSize(2) > s.max {
 			m.Key = nil
 		}
+		if over := m.ByteSize(2) - s.max; over > 0 {
+			// The reason alone is too long (a limit below maxReason).
+			dl.Reason = cutReason(dl.Reason, len(dl.Reason)-over)
+			m.Headers = toSarama(dl.Headers())
+		}
 	}
 	return m
+}
+
+// maxReason bounds the dead-letter reason, in bytes. An error's text can
+// quote the record, or be any size a Scorer makes it; past the producer's
+// limit, the dead letter would be refused, and the Source stop on that
+// record at every restart.
+const maxReason = 4096
+
+// cutReason returns s, or its first bytes and "..." in at most n bytes,
+// cut at the start of a UTF-8 sequence.
+func cutReason(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	keep := max(n-3, 0)
+	for keep > 0 && !utf8.RuneStart(s[keep]) {
+		keep--
+	}
+	return s[:keep] + "..."
 }
 
 // Close flushes the records written so far, delivers their

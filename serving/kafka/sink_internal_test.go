@@ -6,7 +6,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/IBM/sarama"
 
@@ -84,6 +86,12 @@ func TestOversizedOutputs(t *testing.T) {
 	m = s.deadLetterMessage(in, wire.StageDecode, errors.New("bad"))
 	if m.Value != nil || m.Key != nil || m.ByteSize(2) > s.max {
 		t.Fatalf("dead letter with a big key: %d bytes, headers %v", m.ByteSize(2), m.Headers)
+	}
+	// A reason longer than the limit by itself is cut to fit, at a
+	// UTF-8 boundary.
+	m = s.deadLetterMessage(in, wire.StageDecode, errors.New(strings.Repeat("é", 1000)))
+	if reason := string(m.Headers[0].Value); m.ByteSize(2) > s.max || !strings.HasSuffix(reason, "é...") || !utf8.ValidString(reason) {
+		t.Fatalf("dead letter with a long reason: %d bytes, reason %q", m.ByteSize(2), reason)
 	}
 }
 

@@ -626,6 +626,60 @@ func TestSourceOversizedDeadLetter(t *testing.T) {
 	}
 }
 
+// TestSourceOversizedReason: a record whose failure's reason is larger
+// than the producer's limit by itself (here a JSON object with a field
+// name repeated, which the codec's error quotes, four bytes for each
+// byte that is not UTF-8) is dead-lettered with the reason cut short.
+// The dead letter used to carry the whole reason, even after its value
+// and key were left out: the producer refused it, and Run stopped on
+// this record at every restart.
+func TestSourceOversizedReason(t *testing.T) {
+	const limit = 4096
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1))
+	srv := newServer(t)
+	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	scores := collect(t, c, kafka.DefaultScoresTopic)
+	dlq := collect(t, c, kafka.DefaultDeadLetterTopic)
+	name := strings.Repeat("\xff", 800)
+	bad := []byte(`{"` + name + `":1,"` + name + `":2}`) // 1.6 KB; its reason is over 6 KB
+	produce(t, c, kafka.DefaultDataTopic, []string{"a", "b", "c"}, [][]byte{[]byte("[1,1,1]"), bad, []byte("[3,3,3]")})
+
+	sink, err := kafka.NewSink(config(t, c.Addrs(), kafka.Sarama(func(c *sarama.Config) { c.Producer.MaxMessageBytes = limit })))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), "big-reason", srv.Model("m"), sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	waitFor(t, "the records around the bad one scored, or Run stopped", func() bool {
+		return src.Stats().Scored == 2 || src.Ready() != nil && src.Stats().Consumed > 0
+	})
+	select {
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run stopped: %v", err)
+	default:
+	}
+	scores.next(t, 2)
+	m := dlq.next(t, 1)[0]
+	reason := header(m, wire.HeaderDLQReason)
+	if header(m, wire.HeaderDLQOffset) != "1" || header(m, wire.HeaderDLQStage) != wire.StageDecode ||
+		!strings.HasPrefix(reason, "kafka: cannot decode record") || len(reason) >= limit {
+		t.Errorf("dead letter: %d bytes, a reason of %d bytes: %.80q", len(m.Value), len(reason), reason)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestSourceScorerPanic: a Scorer or Codec that panics on one record
 // dead-letters that record with the panic as its reason, instead of
 // crashing the process on the same record at every restart.

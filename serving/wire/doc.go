@@ -123,7 +123,8 @@
 // [DeadLetter] writes and parses them:
 //
 //	Header                     Value
-//	modelstream.dlq.reason     why the record failed, as text
+//	modelstream.dlq.reason     why the record failed, as text; at most 4 KiB, a longer
+//	                           one is cut and ends in "..."
 //	modelstream.dlq.stage      decode or score
 //	modelstream.dlq.topic      origin topic
 //	modelstream.dlq.partition  origin partition, decimal
