@@ -9,6 +9,7 @@ import (
 
 	"github.com/modelstream/modelstream/registry"
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/servingtest"
 )
 
 // TestRestoreDoesNotLowerTheReplayMark: v5 went live, then an operator
@@ -64,5 +65,58 @@ func TestRestoreDoesNotLowerTheReplayMark(t *testing.T) {
 	// A new version still goes live.
 	if _, err := srv.Activate(ctx, signed(t, trusted, 6, 6)); err != nil {
 		t.Fatalf("v6: %v", err)
+	}
+}
+
+// TestRollbackStillVerifiesSignatures: a rollback skips only the replay
+// check. A version read back from the registry (registry.Rollback, or
+// Restore after a restart) must still carry a valid signature by a
+// trusted key: the store is a file on disk, and whoever can write it
+// must not be able to make an unsigned or re-labelled model live by
+// asking for a rollback. Skipping the signature check on that path was
+// caught by no test.
+func TestRollbackStillVerifiesSignatures(t *testing.T) {
+	ctx := context.Background()
+	store, err := registry.NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	good := signed(t, trusted, 1, 1)
+	relabelled := signed(t, trusted, 2, 2)
+	relabelled.Labels = map[string]string{"leaves.transform": "raw"}
+	for _, d := range []serving.Descriptor{
+		good,
+		relabelled,
+		servingtest.Spec{Value: 3}.Descriptor("fraud", 3), // unsigned
+	} {
+		if _, err := store.Put(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithPolicy(Policy{RequireSignature: true}),
+		ReplayFrom(store), WithAudit(mustAudit(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := serving.NewServer(serving.WithLogger(quiet()), serving.WithAdmission(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if _, err := srv.Activate(ctx, signed(t, trusted, 4, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := registry.Rollback(ctx, store, srv, "fraud", 3); !errors.Is(err, ErrUnsigned) {
+		t.Errorf("rollback to an unsigned stored version: %v, want ErrUnsigned", err)
+	}
+	if _, err := registry.Rollback(ctx, store, srv, "fraud", 2); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("rollback to a stored version whose labels changed after signing: %v, want ErrBadSignature", err)
+	}
+	if cur, _ := srv.Current("fraud"); cur.Version != 4 {
+		t.Errorf("live is %v, want fraud@v4", cur)
+	}
+	if got, err := registry.Rollback(ctx, store, srv, "fraud", 1); err != nil || got.Version != 1 {
+		t.Errorf("rollback to the signed v1: %v, %v", got, err)
 	}
 }
