@@ -72,4 +72,21 @@ func TestWriteReplacesOnDisk(t *testing.T) {
 	if err := atomicfile.Write(atomicfile.OS, dir+"/missing/state", []byte("x")); err == nil {
 		t.Fatal("a write into a missing directory succeeded")
 	}
+	// A write that fails after its temporary file was made (here the
+	// rename, over a directory that is not empty) removes that file: a
+	// checkpoint failing on every tick must not fill the disk with them.
+	busy := dir + "/busy"
+	if err := os.MkdirAll(busy+"/inside", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := atomicfile.Write(atomicfile.OS, busy, []byte("x")); err == nil {
+		t.Fatal("a write over a non-empty directory succeeded")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("after a failed write the directory holds %q, want the file and the directory alone", names)
+	}
 }
