@@ -613,7 +613,7 @@ func TestActivationTimeIsTheSwap(t *testing.T) {
 }
 
 // TestNonFiniteAtEveryPosition: a NaN, +Inf or -Inf anywhere in a row of
-// 1 to 13 features (every lane and every tail of the unrolled scan) is
+// 1 to 23 features (every lane and every tail of the unrolled scan) is
 // refused with its index, by Score and by ScoreBatch; -0, the largest
 // and the smallest values are not.
 func TestNonFiniteAtEveryPosition(t *testing.T) {
@@ -622,7 +622,7 @@ func TestNonFiniteAtEveryPosition(t *testing.T) {
 	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 1), &servingtest.Fake{})))
 	sc := s.Model("m")
 	bs := sc.(serving.BatchScorer)
-	for n := 1; n <= 13; n++ {
+	for n := 1; n <= 23; n++ {
 		ok := make([]float64, n)
 		for i := range ok {
 			ok[i] = []float64{math.Copysign(0, -1), math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64}[i%4]
