@@ -36,6 +36,7 @@ type avroNode struct {
 	leaf     int
 	path     string
 	size     int         // fixed
+	min      int         // the fewest bytes a value takes: 0 for null, an empty record
 	symbols  []string    // enum
 	children []*avroNode // record fields, union branches, or the items or values of an array or map
 }
@@ -69,10 +70,13 @@ func avroCompile(s avro.Schema, path string, keep bool, depth int, f *fields) (*
 	if depth > maxDepth {
 		return nil, unsupported("avro schema nests deeper than %d levels at %q", maxDepth, path)
 	}
+	if err := f.visit(); err != nil {
+		return nil, err
+	}
 	if r, ok := s.(*avro.RefSchema); ok {
 		s = r.Schema()
 	}
-	n := &avroNode{leaf: -1, path: path}
+	n := &avroNode{leaf: -1, path: path, min: 1}
 	leaf := func() {
 		if keep && path != "" {
 			n.leaf = f.leaf(path)
@@ -81,6 +85,7 @@ func avroCompile(s avro.Schema, path string, keep bool, depth int, f *fields) (*
 	switch s.Type() {
 	case avro.Null:
 		n.kind = avroNull
+		n.min = 0
 	case avro.Boolean:
 		n.kind = avroBoolean
 		leaf()
@@ -89,9 +94,11 @@ func avroCompile(s avro.Schema, path string, keep bool, depth int, f *fields) (*
 		leaf()
 	case avro.Float:
 		n.kind = avroFloat
+		n.min = 4
 		leaf()
 	case avro.Double:
 		n.kind = avroDouble
+		n.min = 8
 		leaf()
 	case avro.String:
 		n.kind = avroString
@@ -101,18 +108,21 @@ func avroCompile(s avro.Schema, path string, keep bool, depth int, f *fields) (*
 	case avro.Fixed:
 		n.kind = avroFixed
 		n.size = s.(*avro.FixedSchema).Size()
+		n.min = n.size
 	case avro.Enum:
 		n.kind = avroEnum
 		n.symbols = s.(*avro.EnumSchema).Symbols()
 		leaf()
 	case avro.Record:
 		n.kind = avroRecord
+		n.min = 0
 		for _, fd := range s.(*avro.RecordSchema).Fields() {
 			c, err := avroCompile(fd.Type(), join(path, fd.Name()), keep, depth+1, f)
 			if err != nil {
 				return nil, err
 			}
 			n.children = append(n.children, c)
+			n.min += c.min
 		}
 	case avro.Array:
 		n.kind = avroArray
@@ -269,8 +279,16 @@ func avroSkipBlocks(n *avroNode, b []byte, r *serving.Record) ([]byte, error) {
 				return nil, err
 			}
 		}
-		if count > int64(len(b)) && n.children[0].kind != avroNull {
-			// every item but null takes at least one byte
+		item := n.children[0].min // the fewest bytes an item takes
+		if n.kind == avroMap {
+			item++ // and its key at least one more
+		}
+		if item == 0 {
+			// Items of no bytes (nulls, empty records) hold nothing to
+			// read or keep: a count of 2^62 must not cost 2^62 turns.
+			continue
+		}
+		if count > int64(len(b)/item) {
 			return nil, truncated(n)
 		}
 		for ; count > 0; count-- {

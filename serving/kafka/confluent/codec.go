@@ -46,8 +46,8 @@ var (
 	ErrIncompatible = errors.New("confluent: record does not match its schema")
 	// ErrUnsupported means the schema of an ID uses what this package
 	// cannot read: references to other schemas, a recursion deeper than
-	// 32 levels, a Protobuf schema that does not compile, or no field
-	// that can be a feature.
+	// 32 levels, more than 16,384 nodes once flattened, a Protobuf schema
+	// that does not compile, or no field that can be a feature.
 	ErrUnsupported = errors.New("confluent: unsupported schema")
 )
 
@@ -283,6 +283,23 @@ func (c *Codec) fetch(id int) (plan, error) {
 type fields struct {
 	names []string
 	index map[string]int
+	nodes int // schema nodes compiled, see maxNodes
+}
+
+// maxNodes bounds the nodes a schema compiles to. Each use of a named
+// type (Avro) or message type (Protobuf) compiles it again, at its own
+// path, so a small schema that uses a type twice per level, level after
+// level, flattens to exponentially many fields; a recursive Protobuf
+// message with two fields of its own type to 2^32 before maxDepth stops
+// it. Such a schema is refused rather than compiled on its first record.
+const maxNodes = 1 << 14
+
+// visit counts one more node, and fails past maxNodes.
+func (f *fields) visit() error {
+	if f.nodes++; f.nodes > maxNodes {
+		return unsupported("the schema flattens to more than %d nodes", maxNodes)
+	}
+	return nil
 }
 
 // leaf returns the position of path, adding it if new.

@@ -2,8 +2,10 @@ package confluent
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -516,4 +518,124 @@ func TestUnknownSchemaIsAskedAgain(t *testing.T) {
 	rec, err := c.Decode(frame(next, nil, b))
 	require.NoError(t, err, "once the window has passed, the registry is asked again")
 	assert.Equal(t, []float64{1.5, 2.5}, rec.Features)
+}
+
+// decodeWithin runs c.Decode(v) and fails the test if it has not returned
+// after a generous minute: a hang, not a slow machine.
+func decodeWithin(t *testing.T, c *Codec, v []byte) (serving.Record, error) {
+	t.Helper()
+	type result struct {
+		r   serving.Record
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := c.Decode(v)
+		done <- result{r, err}
+	}()
+	select {
+	case res := <-done:
+		return res.r, res.err
+	case <-time.After(time.Minute):
+		t.Fatal("Decode has not returned after a minute")
+		return serving.Record{}, nil
+	}
+}
+
+// TestAvroArrayOfNulls: an array of nulls takes no byte per item, so its
+// block count is not bounded by the bytes left. A record claiming 2^62
+// nulls decoded for ever, one loop turn per null, holding its partition
+// (and every restart's) on one record; the nulls are now skipped whole.
+func TestAvroArrayOfNulls(t *testing.T) {
+	r := newRegistry(t)
+	s := `{"type":"record","name":"R","fields":[{"name":"a","type":"double"},{"name":"n","type":{"type":"array","items":"null"}}]}`
+	id := r.register(t, "r-value", sr.Schema{Schema: s, Type: sr.TypeAvro})
+	c := newCodec(t, r)
+	good, err := avro.Marshal(avro.MustParse(s), map[string]any{"a": 1.5, "n": []any{nil, nil, nil}})
+	require.NoError(t, err)
+	rec, err := decodeWithin(t, c, frame(id, nil, good))
+	require.NoError(t, err)
+	assert.Equal(t, []float64{1.5}, rec.Features)
+
+	payload := binary.LittleEndian.AppendUint64(nil, math.Float64bits(2.5))
+	payload = binary.AppendVarint(payload, 1<<62) // 2^62 nulls
+	payload = append(payload, 0)                  // end of the array
+	rec, err = decodeWithin(t, c, frame(id, nil, payload))
+	require.NoError(t, err)
+	assert.Equal(t, []float64{2.5}, rec.Features)
+}
+
+// TestSchemaFlatteningIsBounded: a schema that reuses a named type in
+// several fields, level after level, flattens to exponentially many
+// fields (here 8^6 = 262,144 from 8 small type declarations; a recursive
+// Protobuf message with two fields of its own type, to 2^32 before the
+// depth bound stops it). Compiling it would take the memory and time of
+// every one of them, on the first record of that schema; it is refused as
+// ErrUnsupported instead.
+func TestSchemaFlatteningIsBounded(t *testing.T) {
+	r := newRegistry(t)
+	wide := wideAvro(6, 8)
+	if _, err := avro.Parse(wide); err != nil {
+		t.Fatalf("the test's schema: %v", err)
+	}
+	id := r.register(t, "wide-value", sr.Schema{Schema: wide, Type: sr.TypeAvro})
+	c := newCodec(t, r)
+	_, err := decodeWithin(t, c, frame(id, nil, []byte{0}))
+	require.ErrorIs(t, err, ErrUnsupported)
+
+	pid := r.register(t, "wide-proto-value", sr.Schema{Schema: wideProto(6, 8), Type: sr.TypeProtobuf})
+	_, err = decodeWithin(t, c, frame(pid, []int{0}, nil))
+	require.ErrorIs(t, err, ErrUnsupported)
+
+	tree := `syntax = "proto3"; message Node { double v = 1; Node left = 2; Node right = 3; }`
+	tid := r.register(t, "tree-value", sr.Schema{Schema: tree, Type: sr.TypeProtobuf})
+	_, err = decodeWithin(t, c, frame(tid, []int{0}, nil))
+	require.ErrorIs(t, err, ErrUnsupported)
+}
+
+// wideAvro returns an Avro schema of levels record types, each with fan
+// fields of the next type (declared in the first of them, named
+// afterwards), the last with fan doubles: fan^levels leaves.
+func wideAvro(levels, fan int) string {
+	var b strings.Builder
+	var open func(level int)
+	open = func(level int) {
+		fmt.Fprintf(&b, `{"type":"record","name":"L%d","fields":[`, level)
+		for i := range fan {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{"name":"f%d","type":`, i)
+			switch {
+			case level == levels-1:
+				b.WriteString(`"double"`)
+			case i == 0:
+				open(level + 1)
+			default:
+				fmt.Fprintf(&b, `"L%d"`, level+1)
+			}
+			b.WriteString("}")
+		}
+		b.WriteString("]}")
+	}
+	open(0)
+	return b.String()
+}
+
+// wideProto is wideAvro in Protobuf: messages M0 to M(levels-1).
+func wideProto(levels, fan int) string {
+	var b strings.Builder
+	b.WriteString(`syntax = "proto3";` + "\n")
+	for level := range levels {
+		fmt.Fprintf(&b, "message M%d {", level)
+		for i := range fan {
+			typ := fmt.Sprintf("M%d", level+1)
+			if level == levels-1 {
+				typ = "double"
+			}
+			fmt.Fprintf(&b, " %s f%d = %d;", typ, i, i+1)
+		}
+		b.WriteString(" }\n")
+	}
+	return b.String()
 }

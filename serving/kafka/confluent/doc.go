@@ -45,7 +45,11 @@
 //     otherwise validated against the schema (no formats, ranges or
 //     combinators).
 //
-// Schemas with references to other subjects are refused (ErrUnsupported).
+// Schemas with references to other subjects are refused (ErrUnsupported),
+// and so are schemas that flatten to more than 16,384 nodes: each use of
+// a named Avro type or a Protobuf message type flattens it again at its
+// own path, so a few small types used several times per level would
+// otherwise flatten to millions of fields.
 //
 // # Schema evolution and the registry
 //

@@ -109,7 +109,9 @@ func (p *protoPlan) message(idx []int) (*protoMessage, error) {
 	}
 	m := &protoMessage{desc: d}
 	var f fields
-	protoLeaves(d, nil, "", 0, &f, m)
+	if err := protoLeaves(d, nil, "", 0, &f, m); err != nil {
+		return nil, err
+	}
 	l, err := f.layout()
 	if err != nil {
 		return nil, err
@@ -125,25 +127,32 @@ func (p *protoPlan) message(idx []int) (*protoMessage, error) {
 // protoLeaves lists the scalar fields of d by dotted path: numbers and
 // booleans, strings and enums (as text). Repeated fields, maps and bytes
 // are left out, and so are messages nested deeper than maxDepth, which
-// is how recursive messages end.
-func protoLeaves(d protoreflect.MessageDescriptor, parents []protoreflect.FieldDescriptor, prefix string, depth int, f *fields, m *protoMessage) {
+// is how recursive messages end. A message that flattens to more than
+// maxNodes fields is ErrUnsupported.
+func protoLeaves(d protoreflect.MessageDescriptor, parents []protoreflect.FieldDescriptor, prefix string, depth int, f *fields, m *protoMessage) error {
 	fs := d.Fields()
 	for i := range fs.Len() {
 		fd := fs.Get(i)
 		if fd.IsList() || fd.IsMap() || fd.Kind() == protoreflect.BytesKind {
 			continue
 		}
+		if err := f.visit(); err != nil {
+			return err
+		}
 		path := join(prefix, string(fd.Name()))
 		chain := append(parents[:len(parents):len(parents)], fd)
 		switch fd.Kind() {
 		case protoreflect.MessageKind, protoreflect.GroupKind:
 			if depth < maxDepth {
-				protoLeaves(fd.Message(), chain, path, depth+1, f, m)
+				if err := protoLeaves(fd.Message(), chain, path, depth+1, f, m); err != nil {
+					return err
+				}
 			}
 		default:
 			m.leaves = append(m.leaves, protoLeaf{path: chain, index: f.leaf(path)})
 		}
 	}
+	return nil
 }
 
 // protoSet sets the feature of leaf l from msg: missing (NaN) when a
