@@ -41,16 +41,18 @@
 // libonnxruntime.so.1 and libonnxruntime.dylib in the dynamic loader's
 // search path. Each candidate is checked before use: it must be ONNX
 // Runtime and offer C API version 24 (ONNX Runtime 1.24 or newer). When
-// none will do, starting the engine fails with one *[LibraryError]
-// listing every candidate and why it was refused. In a program built with
+// none will do, starting the engine fails with one error wrapping
+// [ErrRuntimeUnavailable] that lists every candidate and why it was
+// refused. In a program built with
 // CGO_ENABLED=0 the package still builds; Runtime then fails the same
 // way, saying cgo is missing. The library is loaded once per process and
 // stays loaded.
 //
 // At load, a model is parsed by this package first (corrupt bytes never
 // reach ONNX Runtime), each input is checked to be one a record can fill,
-// ONNX Runtime builds its session (errors of its own come back as a
-// *[RuntimeError] inside serving.ErrUnsupportedModel, for a missing op or
+// ONNX Runtime builds its session (errors of its own come back, wrapped
+// and named "onnxruntime: create session", inside
+// serving.ErrUnsupportedModel, for a missing op or
 // opset, or serving.ErrCorruptModel, for a graph it finds invalid), and
 // the model runs once on ones, and once on two rows when it has a batch
 // dimension, which fixes how its outputs become a Prediction. Refused at
@@ -102,7 +104,8 @@
 //
 // # Loading
 //
-// [Parse] (and serving.Load, which calls it) does everything that
+// Loading a model (serving.Load, or the Load of [Open]([PureGo]())) does
+// everything that
 // can fail before the model takes traffic. It reads the graph's declared
 // interface, decodes the model with onnx-go, builds the gorgonia
 // expression graph, which is where gorgonnx meets each op, and runs it
@@ -131,7 +134,7 @@
 // A feature vector fills the graph's inputs (those that are not
 // initializers) in their declared order, each row-major, converted to
 // the input's element type (float32 or float64). A symbolic dimension,
-// such as a batch dimension "N", is fixed to 1: a Model scores one row at
+// such as a batch dimension "N", is fixed to 1: a model scores one row at
 // a time. The model says what it expects through serving.Describer:
 // Features is the total number of input elements, the product of the
 // input's dimensions, and Input spells out the shape, for example
@@ -154,7 +157,7 @@
 //
 // # Concurrency
 //
-// A [Model] is safe for concurrent use. A gorgonnx graph holds its inputs
+// A model is safe for concurrent use. A gorgonnx graph holds its inputs
 // and outputs as state, so each backend instance serves one call at a
 // time. A model keeps up to [Instances] of them (default 1, so calls take
 // turns), built on demand, each with its own copy of the weights; a call

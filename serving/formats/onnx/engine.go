@@ -16,8 +16,7 @@ import (
 // The zero Engine is PureGo with the default options.
 type Engine struct {
 	kind engineKind
-	pure []Option
-	rt   []RuntimeOption
+	opts []Option
 }
 
 type engineKind int
@@ -31,19 +30,20 @@ const (
 // PureGo is the engine of onnx-go with its gorgonnx backend, in pure Go,
 // configured by opts (see [Option]). It is the engine of a program that
 // never calls [UseEngine].
-func PureGo(opts ...Option) Engine { return Engine{kind: kindPureGo, pure: opts} }
+func PureGo(opts ...Option) Engine { return Engine{kind: kindPureGo, opts: opts} }
 
 // Runtime is the ONNX Runtime engine, run through its C API from a shared
 // library that [UseEngine] or [Open] loads (see [LibraryPath] for where it
 // is looked for). It needs cgo: in a program built with CGO_ENABLED=0,
-// starting it fails with a *[LibraryError].
-func Runtime(opts ...RuntimeOption) Engine { return Engine{kind: kindRuntime, rt: opts} }
+// starting it fails with an error wrapping [ErrRuntimeUnavailable].
+func Runtime(opts ...Option) Engine { return Engine{kind: kindRuntime, opts: opts} }
 
 // RuntimeOrPureGo is [Runtime] when its shared library loads, and [PureGo]
-// with the default options otherwise. Starting it never fails for want of
+// otherwise, with the options the two share ([Instances],
+// [MaxTensorElements]); the others are then unused. Starting it never fails for want of
 // the library: why it fell back is logged.
-func RuntimeOrPureGo(opts ...RuntimeOption) Engine {
-	return Engine{kind: kindRuntimeOrPureGo, rt: opts}
+func RuntimeOrPureGo(opts ...Option) Engine {
+	return Engine{kind: kindRuntimeOrPureGo, opts: opts}
 }
 
 // String names the engine: "pure-go", "onnxruntime" or
@@ -71,7 +71,7 @@ type loader interface {
 func (e Engine) start() (l loader, fallback error, err error) {
 	switch e.kind {
 	case kindRuntime, kindRuntimeOrPureGo:
-		ro, err := newRuntimeOptions(e.rt)
+		ro, err := newRuntimeOptions(e.opts)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -79,14 +79,14 @@ func (e Engine) start() (l loader, fallback error, err error) {
 		if err == nil {
 			return rt, nil, nil
 		}
-		var le *LibraryError
+		var le *libraryError
 		if e.kind == kindRuntime || !errors.As(err, &le) {
 			return nil, nil, err
 		}
-		f, _ := newGoFormat()
-		return f, err, nil
+		o, _ := newOptions(e.opts) // checked by newRuntimeOptions
+		return &goFormat{o: o}, err, nil
 	}
-	f, err := newGoFormat(e.pure...)
+	f, err := newGoFormat(e.opts...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -134,7 +134,7 @@ func (f *engineFormat) Load(ctx context.Context, d serving.Descriptor) (serving.
 // is logged through slog.Default: the engine, and for ONNX Runtime the
 // library's version and path, or why RuntimeOrPureGo fell back. On error
 // the engine in use does not change; the error wraps serving.ErrConfig for
-// invalid options, or is a *[LibraryError] when ONNX Runtime cannot be
+// invalid options, or wraps [ErrRuntimeUnavailable] when ONNX Runtime cannot be
 // loaded. UseEngine is safe for concurrent use.
 func UseEngine(e Engine) error {
 	l, fallback, err := e.start()
@@ -167,21 +167,21 @@ func Open(e Engine) (serving.Format, error) {
 
 // ErrRuntimeUnavailable means the ONNX Runtime shared library could not be
 // loaded: missing, of the wrong version, or the program was built without
-// cgo. It is wrapped by *[LibraryError].
+// cgo. The error says why, and lists every library looked at.
 var ErrRuntimeUnavailable = errors.New("onnx: ONNX Runtime unavailable")
 
-// LibraryError says why no ONNX Runtime shared library could be loaded,
-// listing every place looked at. It wraps [ErrRuntimeUnavailable].
-type LibraryError struct {
+// libraryError says why no ONNX Runtime shared library could be loaded,
+// listing every place looked at. It wraps ErrRuntimeUnavailable.
+type libraryError struct {
 	// Tried lists the candidates in the order tried.
-	Tried []LibraryAttempt
+	Tried []libraryAttempt
 	// Reason is set when no candidate was tried, such as a program built
 	// without cgo.
 	Reason string
 }
 
-// LibraryAttempt is one library candidate and why it was refused.
-type LibraryAttempt struct {
+// libraryAttempt is one library candidate and why it was refused.
+type libraryAttempt struct {
 	// Path is the file or library name given to dlopen.
 	Path string
 	// From says where the candidate came from: "LibraryPath",
@@ -192,7 +192,7 @@ type LibraryAttempt struct {
 }
 
 // Error implements error.
-func (e *LibraryError) Error() string {
+func (e *libraryError) Error() string {
 	var b strings.Builder
 	b.WriteString(ErrRuntimeUnavailable.Error())
 	if e.Reason != "" {
@@ -211,14 +211,14 @@ func (e *LibraryError) Error() string {
 }
 
 // Unwrap returns ErrRuntimeUnavailable.
-func (e *LibraryError) Unwrap() error { return ErrRuntimeUnavailable }
+func (e *libraryError) Unwrap() error { return ErrRuntimeUnavailable }
 
-// RuntimeError is an error of ONNX Runtime itself, such as a graph it
+// runtimeError is an error of ONNX Runtime itself, such as a graph it
 // refuses or an op it lacks. At load it is wrapped in a
 // *serving.FormatError of kind serving.ErrCorruptModel or
-// serving.ErrUnsupportedModel; at Predict, with [ErrBackend]. Use
-// errors.As.
-type RuntimeError struct {
+// serving.ErrUnsupportedModel; at Predict, with [ErrBackend]. Its
+// Unwrap gives ONNX Runtime's own error.
+type runtimeError struct {
 	// Op is what failed: "create session" or "run".
 	Op string
 	// Err is ONNX Runtime's error.
@@ -226,10 +226,10 @@ type RuntimeError struct {
 }
 
 // Error implements error.
-func (e *RuntimeError) Error() string { return "onnxruntime: " + e.Op + ": " + e.Err.Error() }
+func (e *runtimeError) Error() string { return "onnxruntime: " + e.Op + ": " + e.Err.Error() }
 
 // Unwrap returns ONNX Runtime's error.
-func (e *RuntimeError) Unwrap() error { return e.Err }
+func (e *runtimeError) Unwrap() error { return e.Err }
 
 // describe implements loader.
 func (f *goFormat) describe() string { return "pure-go (onnx-go with gorgonnx)" }

@@ -114,11 +114,11 @@ func BenchmarkEngines(b *testing.B) {
 func BenchmarkRuntimeSessions(b *testing.B) {
 	configs := []struct {
 		name string
-		opts []onnx.RuntimeOption
+		opts []onnx.Option
 	}{
-		{"sessions=1", []onnx.RuntimeOption{onnx.Sessions(1)}},
-		{"sessions=2", []onnx.RuntimeOption{onnx.Sessions(2)}},
-		{"sessions=1/intra=2", []onnx.RuntimeOption{onnx.Sessions(1), onnx.IntraOpThreads(2)}},
+		{"sessions=1", []onnx.Option{onnx.Instances(1)}},
+		{"sessions=2", []onnx.Option{onnx.Instances(2)}},
+		{"sessions=1/intra=2", []onnx.Option{onnx.Instances(1), onnx.IntraOpThreads(2)}},
 	}
 	for _, bm := range benchModels(b) {
 		for _, c := range configs {

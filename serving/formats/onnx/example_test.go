@@ -45,13 +45,18 @@ func Example() {
 
 // A model that uses an op gorgonnx does not implement is refused when it
 // loads, not when it first scores.
-func ExampleParse_unsupported() {
+func ExampleOpen_unsupported() {
 	b := model(13, graphSpec{
 		nodes:   [][]byte{node("Erf", []string{"x"}, []string{"y"})},
 		inputs:  [][]byte{valueInfo("x", elemFloat, 1, 3)},
 		outputs: [][]byte{valueInfo("y", elemFloat, 1, 3)},
 	})
-	_, err := onnx.Parse(b)
+	f, err := onnx.Open(onnx.PureGo())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = f.Load(context.Background(), serving.Descriptor{Name: "erf", Format: onnx.FormatName, Bytes: b})
 	fmt.Println(err)
 	// Output:
 	// serving: unsupported model (onnx): onnx: operator Erf not implemented ()

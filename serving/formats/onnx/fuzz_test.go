@@ -63,7 +63,7 @@ func FuzzLoadRuntime(f *testing.F) {
 		}
 	}
 	f.Add(tinyClassifier())
-	format := runtimeFormat(f, onnx.RuntimeMaxTensorElements(1<<14))
+	format := runtimeFormat(f, onnx.MaxTensorElements(1<<14))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := format.Load(context.Background(), serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: b})
 		if err != nil {

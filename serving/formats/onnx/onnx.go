@@ -28,7 +28,7 @@ const (
 var (
 	// ErrBackend means the engine failed while scoring a model that had
 	// passed its load-time dry run: gorgonnx returned an error or
-	// panicked, or ONNX Runtime returned an error (then a *RuntimeError
+	// panicked, or ONNX Runtime returned an error (then that error
 	// is wrapped too). The feature vector is the likely cause (a NaN
 	// reaching an op that checks for it, for example); the model stays
 	// usable.
@@ -38,31 +38,62 @@ var (
 	errClosed = fmt.Errorf("onnx: model closed: %w", serving.ErrClosed)
 )
 
-// Option configures the pure-Go engine (see [PureGo] and [Parse]).
+// Option configures an engine (see [PureGo], [Runtime] and
+// [RuntimeOrPureGo]). [Instances] and [MaxTensorElements] apply to both
+// engines; [LibraryPath], [IntraOpThreads] and [InterOpThreads] only to
+// ONNX Runtime, and [PureGo] refuses them.
 type Option func(*options)
 
 type options struct {
 	instances   int
 	maxElements int64
+	// Options of ONNX Runtime alone.
+	library     string
+	intra       int
+	inter       int
+	runtimeOnly []string // the names of the ONNX Runtime options given
 }
 
-// Instances sets how many gorgonnx backend instances a model may keep, and
-// so how many Predict calls on one model run at the same time. Each
-// instance holds its own copy of the weights and is created on demand, the
-// first when the model loads. Overrides the default of 1: one instance,
-// calls take turns. n must be at least 1.
+// Instances sets how many copies of a model are kept to serve calls at
+// the same time. On [PureGo] they are gorgonnx backend instances, created
+// on demand (the first when the model loads): Instances(n) lets n Predict
+// calls on one model run at once, and the others wait their turn. On
+// [Runtime] they are ONNX Runtime sessions, created when the model loads,
+// and calls are spread over them in turn; one session already serves
+// concurrent calls (ONNX Runtime's Run is safe for concurrent use). Each
+// copy holds its own copy of the weights (and, on ONNX Runtime, of the
+// optimized graph). Overrides the default of 1. n must be at least 1.
 func Instances(n int) Option { return func(o *options) { o.instances = n } }
 
-// MaxTensorElements bounds the number of elements of the tensor shapes
-// the model declares (inputs, outputs, intermediate values), each and
-// in total. onnx-go allocates each declared shape up front, so a hostile
-// or corrupt model could otherwise ask for terabytes. Overrides the default of
-// 16 Mi elements (64 MiB of float32). n must be at least 1.
+// MaxTensorElements bounds tensor sizes. On [PureGo] it bounds the
+// number of elements of the tensor shapes the model declares (inputs,
+// outputs, intermediate values), each and in total: onnx-go allocates
+// each declared shape up front, so a hostile or corrupt model could
+// otherwise ask for terabytes. On [Runtime] it bounds the elements of
+// every input a record fills, and so the feature vector, and of every
+// declared output. Overrides the default of 16 Mi elements (64 MiB of
+// float32). n must be at least 1.
 func MaxTensorElements(n int64) Option { return func(o *options) { o.maxElements = n } }
+
+// newOptions applies opts over the defaults and checks the options
+// common to both engines.
+func newOptions(opts []Option) (options, error) {
+	o := options{instances: defaultInstances, maxElements: defaultMaxTensorElements, intra: defaultIntraOpThreads, inter: defaultInterOpThreads}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.instances < 1 {
+		return o, fmt.Errorf("%w: onnx: Instances(%d): must be at least 1", serving.ErrConfig, o.instances)
+	}
+	if o.maxElements < 1 {
+		return o, fmt.Errorf("%w: onnx: MaxTensorElements(%d): must be at least 1", serving.ErrConfig, o.maxElements)
+	}
+	return o, nil
+}
 
 // goFormat is the ONNX model format on the pure-Go engine. It is
 // immutable and safe for concurrent use. Users reach it through
-// Open(PureGo(...)), UseEngine(PureGo(...)) or Parse.
+// Open(PureGo(...)) or UseEngine(PureGo(...)).
 type goFormat struct {
 	o options
 }
@@ -71,17 +102,14 @@ var _ serving.Format = (*goFormat)(nil)
 
 // newGoFormat returns a goFormat with the given options applied over the
 // defaults, or an error wrapping serving.ErrConfig that names the first
-// invalid option.
+// invalid option, or an option of ONNX Runtime alone.
 func newGoFormat(opts ...Option) (*goFormat, error) {
-	o := options{instances: defaultInstances, maxElements: defaultMaxTensorElements}
-	for _, opt := range opts {
-		opt(&o)
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
 	}
-	if o.instances < 1 {
-		return nil, fmt.Errorf("%w: onnx: Instances(%d): must be at least 1", serving.ErrConfig, o.instances)
-	}
-	if o.maxElements < 1 {
-		return nil, fmt.Errorf("%w: onnx: MaxTensorElements(%d): must be at least 1", serving.ErrConfig, o.maxElements)
+	if len(o.runtimeOnly) > 0 {
+		return nil, fmt.Errorf("%w: onnx: %s is an option of the Runtime engine, not of PureGo", serving.ErrConfig, o.runtimeOnly[0])
 	}
 	return &goFormat{o: o}, nil
 }
@@ -94,14 +122,14 @@ func (f *goFormat) Load(ctx context.Context, d serving.Descriptor) (serving.Mode
 	return f.parse(d.Bytes)
 }
 
-// Parse decodes an ONNX model (the protobuf bytes of a ModelProto), checks
+// parse decodes an ONNX model (the protobuf bytes of a ModelProto), checks
 // its inputs, builds the gorgonnx graph and runs it once on zeros, so that
 // a model the backend cannot run is refused here rather than at the first
 // Predict. Errors wrap serving.ErrCorruptModel (bytes that do not decode
 // into a usable graph) or serving.ErrUnsupportedModel (a valid model this
 // backend cannot run, such as an unimplemented op or an int64 input).
-// Parse copies b; the caller may reuse it.
-func (f *goFormat) parse(b []byte) (*Model, error) {
+// It copies b; the caller may reuse it.
+func (f *goFormat) parse(b []byte) (*goModel, error) {
 	gi, err := parseModel(b)
 	if err != nil {
 		return nil, serving.Corrupt(FormatName, err)
@@ -126,18 +154,17 @@ func (f *goFormat) parse(b []byte) (*Model, error) {
 	return m, nil
 }
 
-// Parse loads an ONNX model on the pure-Go engine, with opts applied over
-// the defaults, as the registered format does after [UseEngine]([PureGo]):
-// it decodes the model (the protobuf bytes of a ModelProto), checks its
+// parsePureGo loads an ONNX model on the pure-Go engine, with opts
+// applied over the defaults, as Open(PureGo(opts...)) does: it decodes the model (the protobuf bytes of a ModelProto), checks its
 // inputs, builds the gorgonnx graph and runs it once on zeros, so that a
 // model the backend cannot run is refused here rather than at the first
 // Predict. Errors wrap serving.ErrCorruptModel (bytes that do not decode
 // into a usable graph), serving.ErrUnsupportedModel (a valid model this
 // backend cannot run, such as an unimplemented op or an int64 input) or
-// serving.ErrConfig (an invalid option). Parse copies b; the caller may
-// reuse it. Use it to inspect a model ([Model.Inputs], [Model.Output])
-// or to score without a Server.
-func Parse(b []byte, opts ...Option) (*Model, error) {
+// serving.ErrConfig (an invalid option). It copies b; the caller may
+// reuse it. The tests use it to inspect a model (goModel.Inputs,
+// goModel.Output).
+func parsePureGo(b []byte, opts ...Option) (*goModel, error) {
 	f, err := newGoFormat(opts...)
 	if err != nil {
 		return nil, err
@@ -147,11 +174,11 @@ func Parse(b []byte, opts ...Option) (*Model, error) {
 
 // plan checks the wire-level description of a model and works out how to
 // feed it.
-func (f *goFormat) plan(gi *graphInfo) (*Model, error) {
-	corrupt := func(format string, args ...any) (*Model, error) {
+func (f *goFormat) plan(gi *graphInfo) (*goModel, error) {
+	corrupt := func(format string, args ...any) (*goModel, error) {
 		return nil, serving.Corrupt(FormatName, fmt.Errorf(format, args...))
 	}
-	unsupported := func(format string, args ...any) (*Model, error) {
+	unsupported := func(format string, args ...any) (*goModel, error) {
 		return nil, serving.Unsupported(FormatName, fmt.Errorf(format, args...))
 	}
 	switch {
@@ -197,7 +224,7 @@ func (f *goFormat) plan(gi *graphInfo) (*Model, error) {
 			}
 		}
 	}
-	m := &Model{
+	m := &goModel{
 		outName:   gi.outputs[0].name,
 		sem:       make(chan struct{}, f.o.instances),
 		opset:     gi.opset,
@@ -220,7 +247,7 @@ func (f *goFormat) plan(gi *graphInfo) (*Model, error) {
 		if !vi.hasShape {
 			return unsupported("input %q declares no shape", vi.name)
 		}
-		spec := TensorSpec{Name: vi.name, Type: elemName(vi.elem), Shape: make([]int, len(vi.dims))}
+		spec := tensorSpec{Name: vi.name, Type: elemName(vi.elem), Shape: make([]int, len(vi.dims))}
 		var symbolic []string
 		for i, d := range vi.dims {
 			switch {
@@ -258,8 +285,8 @@ func (f *goFormat) plan(gi *graphInfo) (*Model, error) {
 	return m, nil
 }
 
-// TensorSpec describes one input or output tensor of a loaded model.
-type TensorSpec struct {
+// tensorSpec describes one input or output tensor of a loaded model.
+type tensorSpec struct {
 	// Name is the tensor's name in the graph.
 	Name string
 	// Type is the element type, such as "float32".
@@ -268,15 +295,15 @@ type TensorSpec struct {
 	Shape []int
 }
 
-// Model is a loaded ONNX model.
+// goModel is an ONNX model loaded on the pure-Go engine.
 //
 // It is safe for concurrent use. A gorgonnx graph holds its inputs and
 // outputs as state, so one backend instance serves one call at a time:
-// a Model keeps up to n instances (see [Instances], default 1) and a call
+// a goModel keeps up to n instances (see [Instances], default 1) and a call
 // waits for a free one, or until its context is done. With the default,
 // concurrent calls are serialised.
-type Model struct {
-	inputs    []TensorSpec
+type goModel struct {
+	inputs    []tensorSpec
 	features  int
 	inputDesc string
 	outName   string
@@ -294,16 +321,16 @@ type Model struct {
 }
 
 var (
-	_ serving.Model     = (*Model)(nil)
-	_ serving.Describer = (*Model)(nil)
-	_ serving.Closer    = (*Model)(nil)
+	_ serving.Model     = (*goModel)(nil)
+	_ serving.Describer = (*goModel)(nil)
+	_ serving.Closer    = (*goModel)(nil)
 )
 
 // Describe implements serving.Describer. Features is the total number of
 // elements of all inputs, Outputs the number of elements of the first
 // output, and Input spells out the shape, such as "float32 tensor [1 4]".
 // Inputs names the graph inputs: see the package documentation.
-func (m *Model) Describe() serving.ModelInfo {
+func (m *goModel) Describe() serving.ModelInfo {
 	ins := make([]rtInput, len(m.inputs))
 	for i, s := range m.inputs {
 		ins[i] = rtInput{name: s.Name, perRow: tensorLen(s.Shape)}
@@ -314,8 +341,8 @@ func (m *Model) Describe() serving.ModelInfo {
 }
 
 // Inputs returns the tensors a feature vector fills, in order.
-func (m *Model) Inputs() []TensorSpec {
-	out := make([]TensorSpec, len(m.inputs))
+func (m *goModel) Inputs() []tensorSpec {
+	out := make([]tensorSpec, len(m.inputs))
 	for i, s := range m.inputs {
 		s.Shape = append([]int(nil), s.Shape...)
 		out[i] = s
@@ -326,8 +353,8 @@ func (m *Model) Inputs() []TensorSpec {
 // Output returns the first graph output, the one Predict reads, with the
 // element type and shape it had on the load-time dry run. Predict converts
 // its elements to float64.
-func (m *Model) Output() TensorSpec {
-	return TensorSpec{Name: m.outName, Type: m.outType, Shape: append([]int(nil), m.outShape...)}
+func (m *goModel) Output() tensorSpec {
+	return tensorSpec{Name: m.outName, Type: m.outType, Shape: append([]int(nil), m.outShape...)}
 }
 
 // Predict implements serving.Model. features fills the inputs in order,
@@ -336,7 +363,7 @@ func (m *Model) Output() TensorSpec {
 //
 // Predict waits for a free backend instance; if ctx is done first it
 // returns ctx.Err(). A running graph cannot be interrupted.
-func (m *Model) Predict(ctx context.Context, features []float64) (serving.Prediction, error) {
+func (m *goModel) Predict(ctx context.Context, features []float64) (serving.Prediction, error) {
 	if len(features) != m.features {
 		return serving.Prediction{}, &serving.FeatureCountError{Want: m.features, Got: len(features)}
 	}
@@ -360,7 +387,7 @@ func (m *Model) Predict(ctx context.Context, features []float64) (serving.Predic
 }
 
 // prediction reads the first output of inst into a Prediction.
-func (m *Model) prediction(inst *instance) serving.Prediction {
+func (m *goModel) prediction(inst *instance) serving.Prediction {
 	if m.outLen == 1 {
 		var v float64
 		readInto(inst.out, func(_ int, x float64) { v = x })
@@ -383,7 +410,7 @@ func (m *Model) prediction(inst *instance) serving.Prediction {
 
 // Close releases the backend instances. Calls in flight finish; later
 // calls fail with an error wrapping serving.ErrClosed. Close is idempotent.
-func (m *Model) Close() error {
+func (m *goModel) Close() error {
 	m.mu.Lock()
 	m.closed = true
 	m.idle = nil
@@ -393,7 +420,7 @@ func (m *Model) Close() error {
 
 // acquire takes an idle instance, or builds one if fewer than the limit
 // exist.
-func (m *Model) acquire(ctx context.Context) (*instance, error) {
+func (m *goModel) acquire(ctx context.Context) (*instance, error) {
 	select {
 	case m.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -422,7 +449,7 @@ func (m *Model) acquire(ctx context.Context) (*instance, error) {
 
 // release returns inst to the pool; a failed instance is dropped, since a
 // panic may have left it half-run, and a fresh one is built when needed.
-func (m *Model) release(inst *instance, ok bool) {
+func (m *goModel) release(inst *instance, ok bool) {
 	m.mu.Lock()
 	if ok && !m.closed {
 		m.idle = append(m.idle, inst)
@@ -455,7 +482,7 @@ type binding struct {
 
 // newInstance decodes m.src into a fresh graph and runs it on zeros.
 // Errors are typed for Load.
-func (m *Model) newInstance() (inst *instance, err error) {
+func (m *goModel) newInstance() (inst *instance, err error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	decoded := false

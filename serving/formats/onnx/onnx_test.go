@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -290,6 +291,13 @@ func TestRefusedAtLoad(t *testing.T) {
 }
 
 func TestOptionsAreValidated(t *testing.T) {
+	// The pure-Go engine refuses the options of ONNX Runtime alone, rather
+	// than ignore them.
+	for name, opt := range map[string]onnx.Option{"LibraryPath": onnx.LibraryPath("/x.so"), "IntraOpThreads": onnx.IntraOpThreads(2), "InterOpThreads": onnx.InterOpThreads(2)} {
+		if _, err := onnx.Open(onnx.PureGo(opt)); !errors.Is(err, serving.ErrConfig) || !strings.Contains(err.Error(), name) {
+			t.Errorf("Open(PureGo(%s)): err = %v, want ErrConfig naming it", name, err)
+		}
+	}
 	if _, err := onnx.Parse(tinyClassifier(), onnx.Instances(0)); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("Instances(0): err = %v, want ErrConfig", err)
 	}

@@ -118,7 +118,7 @@ func openRuntime(o runtimeOptions) (loader, error) {
 		rtLib.loaded, rtLib.path, rtLib.version = true, t.Path, version
 		return &runtimeEngine{o: o}, nil
 	}
-	return nil, &LibraryError{Tried: tried}
+	return nil, &libraryError{Tried: tried}
 }
 
 // probeLibrary checks path before onnxruntime_go loads it, so that a
@@ -152,7 +152,7 @@ func (e *runtimeEngine) describe() string {
 // missing op or opset is unsupported; anything else is a model ONNX
 // Runtime finds invalid.
 func loadFailure(op string, err error) error {
-	re := &RuntimeError{Op: op, Err: err}
+	re := &runtimeError{Op: op, Err: err}
 	msg := err.Error()
 	for _, s := range []string{"NOT_IMPLEMENTED", "Could not find an implementation", "not a registered function/op", "No Op registered", "opset", "Opset", "not supported", "Unsupported", "unsupported"} {
 		if strings.Contains(msg, s) {
@@ -225,17 +225,17 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 	}
 	so, err := ort.NewSessionOptions()
 	if err != nil {
-		return nil, &RuntimeError{Op: "create session options", Err: err}
+		return nil, &runtimeError{Op: "create session options", Err: err}
 	}
 	defer so.Destroy()
 	if e.o.intra > 0 {
 		if err := so.SetIntraOpNumThreads(e.o.intra); err != nil {
-			return nil, &RuntimeError{Op: "set intra-op threads", Err: err}
+			return nil, &runtimeError{Op: "set intra-op threads", Err: err}
 		}
 	}
 	if e.o.inter > 0 {
 		if err := so.SetInterOpNumThreads(e.o.inter); err != nil {
-			return nil, &RuntimeError{Op: "set inter-op threads", Err: err}
+			return nil, &runtimeError{Op: "set inter-op threads", Err: err}
 		}
 	}
 	for range e.o.sessions {
@@ -299,7 +299,7 @@ func (m *runtimeModel) dryRun(gi *graphInfo) error {
 		off += in.perRow
 	}
 	outs, err := m.run(context.Background(), [][]float64{zero})
-	var re *RuntimeError
+	var re *runtimeError
 	if errors.As(err, &re) {
 		// Ones may be values the model cannot run on (a shape, an axis,
 		// an index): plan from the declared outputs instead, and let a
@@ -471,7 +471,7 @@ func (m *runtimeModel) run(ctx context.Context, rows [][]float64) ([]rtOut, erro
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w: %w", ErrBackend, &RuntimeError{Op: "run", Err: err})
+		return nil, fmt.Errorf("%w: %w", ErrBackend, &runtimeError{Op: "run", Err: err})
 	}
 	rowsN := len(rows)
 	if !m.plan.batch {

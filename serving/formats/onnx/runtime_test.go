@@ -22,7 +22,7 @@ import (
 // ONNXRUNTIME_LIB (or the default names). Without a library the test
 // skips, except under CI (CI set), where .ci/run installs one and its
 // absence is a failure.
-func runtimeFormat(t testing.TB, opts ...onnx.RuntimeOption) serving.Format {
+func runtimeFormat(t testing.TB, opts ...onnx.Option) serving.Format {
 	t.Helper()
 	f, err := onnx.Open(onnx.Runtime(opts...))
 	if err != nil {
@@ -131,7 +131,7 @@ func TestRuntimeFeatureCountAndClose(t *testing.T) {
 
 func TestRuntimeConcurrentPredict(t *testing.T) {
 	for _, sessions := range []int{1, 3} {
-		m := loadRuntime(t, runtimeFormat(t, onnx.Sessions(sessions)), tinyClassifier())
+		m := loadRuntime(t, runtimeFormat(t, onnx.Instances(sessions)), tinyClassifier())
 		var wg sync.WaitGroup
 		errs := make(chan error, 8)
 		for g := range 8 {
@@ -177,7 +177,7 @@ func TestRuntimeLibraryErrorListsWhatWasTried(t *testing.T) {
 }
 
 func TestRuntimeOptionsAreValidated(t *testing.T) {
-	for _, opt := range []onnx.RuntimeOption{onnx.IntraOpThreads(-1), onnx.InterOpThreads(-1), onnx.Sessions(0), onnx.RuntimeMaxTensorElements(0)} {
+	for _, opt := range []onnx.Option{onnx.IntraOpThreads(-1), onnx.InterOpThreads(-1), onnx.Instances(0), onnx.MaxTensorElements(0)} {
 		if _, err := onnx.Open(onnx.Runtime(opt)); !errors.Is(err, serving.ErrConfig) {
 			t.Errorf("Open: %v, want serving.ErrConfig", err)
 		}
@@ -307,7 +307,7 @@ func TestUseEngineSwitchesTheRegisteredFormat(t *testing.T) {
 		t.Errorf("log: %s", logs.String())
 	}
 	// A failed choice leaves the engine as it was.
-	if err := onnx.UseEngine(onnx.Runtime(onnx.Sessions(0))); !errors.Is(err, serving.ErrConfig) {
+	if err := onnx.UseEngine(onnx.Runtime(onnx.Instances(0))); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("UseEngine(Sessions(0)): %v", err)
 	}
 	if info := load(); !strings.Contains(info.Input, "the batch") {
