@@ -92,7 +92,7 @@
 // the outputs follow it; otherwise rows are scored one by one.
 //
 // Concurrency: a model is safe for concurrent use; ONNX Runtime's Run is,
-// and calls share one session (see [Sessions] for more). Each session
+// and calls share one session (see [Instances] for more). Each session
 // uses [IntraOpThreads] and [InterOpThreads] threads, one each by
 // default, since a service scores many records at once from its own
 // goroutines. Close, which the Server calls once after the last call in
