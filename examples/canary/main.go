@@ -294,12 +294,18 @@ func run(ctx context.Context, w io.Writer, brokers []string, cfg config, sc scen
 		}
 		return cand, champ
 	}
-	evaluate := func(n int) { // one at a time, in the order of n
+	evaluate := func() {
 		mu.Lock()
 		defer mu.Unlock()
 		if res.final.Action != "" {
 			return
 		}
+		// The scorers run concurrently, so the calls that ask for an
+		// evaluation may reach the lock out of order: each point is placed
+		// at the count scored when it is taken, under the lock, so that
+		// the points (and the chart's lines) run forward in records as in
+		// time.
+		n := int(scored.Load())
 		d := c.Evaluate(ctx)
 		cand, champ := accuracy()
 		res.points = append(res.points, point{record: n, share: d.Share, accCand: cand, accCham: champ})
@@ -316,7 +322,7 @@ func run(ctx context.Context, w io.Writer, brokers []string, cfg config, sc scen
 	scorer := serving.ScorerFunc(func(ctx context.Context, r serving.Record) (serving.Result, error) {
 		out, err := c.Score(ctx, r)
 		if n := scored.Add(1); n%int64(cfg.evalEvery) == 0 {
-			evaluate(int(n))
+			evaluate()
 		}
 		return out, err
 	})

@@ -54,6 +54,18 @@ func TestRollouts(t *testing.T) {
 				t.Errorf("%s: live quality of v%d (%s): accuracy %.3f over %d, refused %d; want in %v", r.name, s.Version, s.Variant, s.Accuracy.Value, s.Accuracy.N, s.Refused, w)
 			}
 		}
+		// The points and the marks run forward in records, as the chart
+		// draws them in order.
+		for i := 1; i < len(r.points); i++ {
+			if r.points[i].record < r.points[i-1].record {
+				t.Errorf("%s: point %d at record %d after one at %d", r.name, i, r.points[i].record, r.points[i-1].record)
+			}
+		}
+		for i := 1; i < len(r.marks); i++ {
+			if r.marks[i].record < r.marks[i-1].record {
+				t.Errorf("%s: decision %d at record %d after one at %d", r.name, i, r.marks[i].record, r.marks[i-1].record)
+			}
+		}
 		if len(r.quality) != 2 {
 			t.Errorf("%s: %d quality series, want 2", r.name, len(r.quality))
 		}
