@@ -144,8 +144,12 @@ func (f *format) compileSavedModel(files *savedModelFiles, labels map[string]str
 	}
 	slices.Sort(inKeys)
 	// Each input is fed where the signature says: the tensor it names,
-	// whatever computes it in the graph, becomes a placeholder.
+	// whatever computes it in the graph, becomes a placeholder. The
+	// readers are redirected in one pass over the graph (one pass per
+	// input took minutes for a few thousand inputs); of two inputs naming
+	// one tensor, the first in key order is fed.
 	names := map[int]string{}
+	feeds := map[string]string{}
 	for _, k := range inKeys {
 		ti := sig.GetInputs()[k]
 		ref, err := fl.tensor(ti, "input", k)
@@ -163,9 +167,12 @@ func (f *format) compileSavedModel(files *savedModelFiles, labels map[string]str
 			attr["shape"] = sh
 		}
 		feed := fl.add(&tfpb.NodeDef{Name: fl.fresh("feed/" + k), Op: "Placeholder", Attr: attr})
-		fl.replace(ref, fl.nodes[feed].GetName())
+		if _, dup := feeds[ref]; !dup {
+			feeds[ref] = fl.nodes[feed].GetName()
+		}
 		names[feed] = k
 	}
+	fl.replace(feeds)
 	ref, err := fl.tensor(outInfo, "output", outKey)
 	if err != nil {
 		return nil, classify(f.name, err)
@@ -279,11 +286,15 @@ func (fl *flat) placeholderShape(ref string) *tfpb.AttrValue {
 	return n.GetAttr()["shape"]
 }
 
-// replace makes every node that reads tensor ref read node name instead.
-func (fl *flat) replace(ref, name string) {
+// replace makes every node that reads a tensor ref of feeds read node
+// feeds[ref] instead.
+func (fl *flat) replace(feeds map[string]string) {
 	for _, n := range fl.nodes {
 		for i, s := range n.GetInput() {
-			if !strings.HasPrefix(s, "^") && fl.canon(s) == ref {
+			if strings.HasPrefix(s, "^") {
+				continue
+			}
+			if name, ok := feeds[fl.canon(s)]; ok {
 				n.Input[i] = name
 			}
 		}
