@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 )
 
 // BenchmarkExactlyOnce measures records per second through the embedded
@@ -72,5 +73,83 @@ func BenchmarkExactlyOnce(b *testing.B) {
 		if cpu[alo] > 0 && cpu[eos] > 0 {
 			b.ReportMetric(cpu[alo].Seconds()/cpu[eos].Seconds(), "eos-cpu-ratio"+suffix)
 		}
+	}
+}
+
+// BenchmarkRebalance measures what a rebalance costs each delivery mode
+// on the embedded broker (8 data partitions, a fresh cluster per run):
+// a Source holds every partition, a second one joins the group, and
+// the clock runs
+//
+//   - settle-ms: from the second Source's start until the two hold all
+//     the partitions between them, the second some (sarama's eager
+//     rebalance: every claim ends, both members join and sync again);
+//   - resume-ms: from then until 64 records written at that moment are
+//     answered (scored and acknowledged at least once; committed under
+//     exactly-once, which first starts a transactional producer per new
+//     claim, CommitInterval 10ms).
+//
+// The modes take turns within each iteration, in an order that rotates.
+func BenchmarkRebalance(b *testing.B) {
+	srv := newServer(b)
+	if _, err := srv.Activate(context.Background(), linearModel(b, "m", 1, 3, 1)); err != nil {
+		b.Fatal(err)
+	}
+	modes := []string{"alo", "eos"}
+	settle := make([]time.Duration, len(modes))
+	resume := make([]time.Duration, len(modes))
+	keys, vals := records(0, 64)
+	for i := 0; b.Loop(); i++ {
+		for k := range modes {
+			j := (i + k) % len(modes)
+			b.StopTimer()
+			c, err := kafkatest.Start(kafkatest.Topic(kafka.DefaultDataTopic, 8))
+			if err != nil {
+				b.Fatal(err)
+			}
+			opts := []kafka.SourceOption{kafka.CommitInterval(10 * time.Millisecond)}
+			if modes[j] == "eos" {
+				opts = append(opts, kafka.ExactlyOnce())
+			}
+			start := func() *running {
+				sink, err := kafka.NewSink(config(b, c.Addrs()))
+				if err != nil {
+					b.Fatal(err)
+				}
+				src, err := kafka.NewSource(config(b, c.Addrs(), kafka.Sarama(testTuning)), "rebalance", srv.Model("m"), sink, opts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				r := &running{src: src, sink: sink, cancel: cancel, done: make(chan error, 1)}
+				go func() { r.done <- src.Run(ctx) }()
+				return r
+			}
+			first := start()
+			waitFor(b, "the first Source to claim every partition", func() bool { return first.src.Stats().Claims == 8 })
+			b.StartTimer()
+			t0 := time.Now()
+			second := start()
+			waitFor(b, "the partitions shared", func() bool {
+				a, s := first.src.Stats().Claims, second.src.Stats().Claims
+				return s > 0 && a+s == 8
+			})
+			t1 := time.Now()
+			produce(b, c, kafka.DefaultDataTopic, keys, vals)
+			waitFor(b, "the records answered", func() bool {
+				return first.src.Stats().Scored+second.src.Stats().Scored == uint64(len(keys))
+			})
+			settle[j] += t1.Sub(t0)
+			resume[j] += time.Since(t1)
+			b.StopTimer()
+			first.stop(b)
+			second.stop(b)
+			c.Close()
+			b.StartTimer()
+		}
+	}
+	for j, m := range modes {
+		b.ReportMetric(float64(settle[j].Milliseconds())/float64(b.N), m+"-settle-ms")
+		b.ReportMetric(float64(resume[j].Milliseconds())/float64(b.N), m+"-resume-ms")
 	}
 }
