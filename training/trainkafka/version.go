@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/IBM/sarama"
 
+	"github.com/modelstream/modelstream/internal/kafkalog"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/wire"
@@ -21,8 +21,9 @@ import (
 // exist or holds no version of name.
 //
 // It reads every partition from its oldest offset up to the high-water
-// mark it finds when called, outside any consumer group, so it sees what
-// a ModelFeed replaying the topic sees. A message of name that decodes
+// mark it finds when called, outside any consumer group and committed
+// records only, so it sees what a ModelFeed replaying the topic sees,
+// also on a topic written by a transactional producer. A message of name that decodes
 // (wire.DecodeModel) counts even if a feed would reject the model it
 // holds: its number is taken either way. A message without a version
 // header counts as the highest version before it plus one, as every
@@ -44,10 +45,8 @@ func LatestVersion(ctx context.Context, cfg *kafka.Config, topic, name string) (
 	}
 	sc, err := cfg.SaramaConfig(func(c *sarama.Config) {
 		c.Metadata.AllowAutoTopicCreation = false
-		// The reader stops at the high-water mark, so the data it asks
-		// for is there already; a long fetch wait only delays the next
-		// partition.
-		c.Consumer.MaxWaitTime = 50 * time.Millisecond
+		// What a ModelFeed sees: never a model of an aborted transaction.
+		c.Consumer.IsolationLevel = sarama.ReadCommitted
 	})
 	if err != nil {
 		return serving.ModelRef{}, err
@@ -70,14 +69,9 @@ func LatestVersion(ctx context.Context, cfg *kafka.Config, topic, name string) (
 	if err != nil {
 		return fail(err)
 	}
-	cons, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		return fail(err)
-	}
-	defer cons.Close()
 	var latest serving.ModelRef
 	for _, p := range parts {
-		if err := latestInPartition(ctx, client, cons, topic, p, name, &latest); err != nil {
+		if err := latestInPartition(ctx, client, sc, topic, p, name, &latest); err != nil {
 			return fail(err)
 		}
 	}
@@ -86,7 +80,10 @@ func LatestVersion(ctx context.Context, cfg *kafka.Config, topic, name string) (
 
 // latestInPartition raises *latest to the newest version of name in one
 // partition, read from its oldest offset to its current high-water mark.
-func latestInPartition(ctx context.Context, client sarama.Client, cons sarama.Consumer, topic string, p int32, name string, latest *serving.ModelRef) error {
+// It reads with plain fetches (package kafkalog), which know where that
+// stretch ends even when its last offsets hold transaction markers, which
+// a partition consumer never delivers.
+func latestInPartition(ctx context.Context, client sarama.Client, sc *sarama.Config, topic string, p int32, name string, latest *serving.ModelRef) error {
 	oldest, err := client.GetOffset(topic, p, sarama.OffsetOldest)
 	if err != nil {
 		return fmt.Errorf("partition %d: oldest offset: %w", p, err)
@@ -95,29 +92,15 @@ func latestInPartition(ctx context.Context, client sarama.Client, cons sarama.Co
 	if err != nil {
 		return fmt.Errorf("partition %d: high-water mark: %w", p, err)
 	}
-	if hwm <= oldest {
-		return nil
-	}
-	pc, err := cons.ConsumePartition(topic, p, oldest)
-	if err != nil {
-		return fmt.Errorf("partition %d: consume from %d: %w", p, oldest, err)
-	}
-	defer pc.AsyncClose()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case cerr := <-pc.Errors():
-			return fmt.Errorf("partition %d: %w", p, cerr)
-		case msg := <-pc.Messages():
-			if string(msg.Key) == name {
-				consider(msg, latest)
-			}
-			if msg.Offset+1 >= hwm {
-				return nil
-			}
+	err = kafkalog.Read(ctx, client, sc, topic, p, oldest, hwm, func(msg *sarama.ConsumerMessage) {
+		if string(msg.Key) == name {
+			consider(msg, latest)
 		}
+	})
+	if err != nil {
+		return fmt.Errorf("partition %d: %w", p, err)
 	}
+	return nil
 }
 
 // consider raises *latest to the model msg holds, if it decodes and is

@@ -254,3 +254,57 @@ func TestLatestVersionManyMessages(t *testing.T) {
 		t.Errorf("LatestVersion = %+v, %v; want v40", got, err)
 	}
 }
+
+// A models topic written by a transactional producer (a JVM trainer with
+// transactional.id set, which the ModelFeed supports) ends with a commit
+// marker: an offset that holds no message, so the consumer never
+// delivers the high-water mark minus one. LatestVersion waited for it
+// until ctx ended, and a Trainer's Run, whose rebase uses Run's context,
+// never started. It now finds v2, and ignores the version of an aborted
+// transaction.
+func TestLatestVersionAfterTransactions(t *testing.T) {
+	cluster := kafkatest.New(t, kafkatest.Topic("models", 1))
+	brokers := cluster.Addrs()
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V2_8_0_0
+	cfg.Producer.Idempotent = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Return.Successes = true
+	cfg.Net.MaxOpenRequests = 1
+	cfg.Producer.Transaction.ID = "jvm-trainer"
+	prod, err := sarama.NewSyncProducer(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	send := func(version string, commit bool) {
+		t.Helper()
+		if err := prod.BeginTxn(); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := prod.SendMessage(rawModel("models", "m", version, "", `{"kind":"linear"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if commit {
+			err = prod.CommitTxn()
+		} else {
+			err = prod.AbortTxn()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("1", true)
+	send("2", true)
+	send("9", false) // aborted: a read_committed feed never sees it
+	send("2", true)  // ends with a commit marker again
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ref, err := trainkafka.LatestVersion(ctx, testConfig(t, brokers), "models", "m")
+	if err != nil {
+		t.Fatalf("LatestVersion: %v", err)
+	}
+	if ref.Version != 2 {
+		t.Errorf("LatestVersion = %v, want version 2", ref)
+	}
+}
