@@ -52,7 +52,7 @@ func (doc *Document) Marshal() ([]byte, error) {
 }
 
 // validate reports the first way doc is not a usable model; Marshal and
-// Parse call it.
+// parse call it.
 func (doc *Document) validate() error {
 	outputs := 1
 	switch doc.Kind {
@@ -150,21 +150,21 @@ func finite(field string, xs []float64) error {
 	return nil
 }
 
-// Model is a loaded linear model. It is immutable and safe for
+// model is a loaded linear model. It is immutable and safe for
 // concurrent use.
-type Model struct {
+type model struct {
 	doc     Document
 	classes []string
 	inputs  []serving.Input // from feature_names; nil without them
 }
 
 var (
-	_ serving.Model     = (*Model)(nil)
-	_ serving.Describer = (*Model)(nil)
+	_ serving.Model     = (*model)(nil)
+	_ serving.Describer = (*model)(nil)
 )
 
-// Parse decodes and validates a linear document.
-func Parse(b []byte) (*Model, error) {
+// parse decodes and validates a linear document.
+func parse(b []byte) (*model, error) {
 	var doc Document
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&doc); err != nil {
@@ -177,7 +177,7 @@ func Parse(b []byte) (*Model, error) {
 	if err := doc.validate(); err != nil {
 		return nil, serving.Corrupt(FormatName, err)
 	}
-	m := &Model{doc: doc, classes: doc.Classes}
+	m := &model{doc: doc, classes: doc.Classes}
 	if doc.FeatureNames != nil {
 		m.inputs = make([]serving.Input, len(doc.FeatureNames))
 		for j, n := range doc.FeatureNames {
@@ -198,12 +198,12 @@ func Parse(b []byte) (*Model, error) {
 }
 
 func load(_ context.Context, d serving.Descriptor) (serving.Model, error) {
-	return Parse(d.Bytes)
+	return parse(d.Bytes)
 }
 
 // Document returns a deep copy of the model's document: changing it does
 // not change the model.
-func (m *Model) Document() Document {
+func (m *model) Document() Document {
 	d := m.doc
 	d.FeatureNames = slices.Clone(d.FeatureNames)
 	d.Mean = slices.Clone(d.Mean)
@@ -219,7 +219,7 @@ func (m *Model) Document() Document {
 
 // Describe implements serving.Describer. Inputs names the features, all
 // numeric, when the document has feature_names, and is nil otherwise.
-func (m *Model) Describe() serving.ModelInfo {
+func (m *model) Describe() serving.ModelInfo {
 	return serving.ModelInfo{
 		Features: m.doc.Features,
 		Inputs:   slices.Clone(m.inputs),
@@ -228,7 +228,7 @@ func (m *Model) Describe() serving.ModelInfo {
 	}
 }
 
-func (m *Model) z(k int, x []float64) float64 {
+func (m *model) z(k int, x []float64) float64 {
 	w := m.doc.Weights[k]
 	z := m.doc.Bias[k]
 	if m.doc.Mean != nil {
@@ -245,7 +245,7 @@ func (m *Model) z(k int, x []float64) float64 {
 }
 
 // Predict implements serving.Model.
-func (m *Model) Predict(_ context.Context, x []float64) (serving.Prediction, error) {
+func (m *model) Predict(_ context.Context, x []float64) (serving.Prediction, error) {
 	if len(x) != m.doc.Features {
 		return serving.Prediction{}, &serving.FeatureCountError{Want: m.doc.Features, Got: len(x)}
 	}

@@ -268,7 +268,7 @@ func BenchmarkMLP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	lm, err := linear.Parse(raw)
+	lm, err := serving.Load(context.Background(), serving.Descriptor{Name: "linear-softmax", Format: linear.FormatName, Bytes: raw})
 	if err != nil {
 		b.Fatal(err)
 	}

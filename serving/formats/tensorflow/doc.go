@@ -80,7 +80,7 @@
 // A compiled model is a list of steps over
 // preallocated buffers. Each Predict call takes a set of buffers from a
 // sync.Pool, so calls run concurrently and a model with one output per
-// record allocates nothing per call. [Model.PredictBatch] runs
+// record allocates nothing per call. PredictBatch (serving.BatchPredictor) runs
 // BatchRows records through the graph at once when every placeholder
 // has a batch dimension and, checked at load on pseudo-random rows, the
 // graph computes each row of a batch exactly as it computes that row

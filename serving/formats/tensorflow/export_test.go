@@ -10,7 +10,7 @@ import (
 
 // Batched reports whether PredictBatch runs several rows through m's
 // graph at once.
-func Batched(m *Model) bool { return m.batch != nil }
+func Batched(m *model) bool { return m.batch != nil }
 
 // CheckpointKeys lists the keys of a TensorBundle index.
 func CheckpointKeys(index []byte) ([]string, error) {
@@ -67,3 +67,7 @@ func FlatInputs(pb []byte) (map[string][]string, error) {
 	}
 	return out, nil
 }
+
+// Model is the type of a loaded model, for the tests to reach its
+// internals; users hold a serving.Model.
+type Model = model

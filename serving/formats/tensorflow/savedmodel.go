@@ -88,7 +88,7 @@ func (s *savedModelFormat) Load(ctx context.Context, d serving.Descriptor) (serv
 // inlines them.
 var callOps = map[string]bool{"PartitionedCall": true, "StatefulPartitionedCall": true}
 
-func (f *format) compileSavedModel(files *savedModelFiles, labels map[string]string) (*Model, error) {
+func (f *format) compileSavedModel(files *savedModelFiles, labels map[string]string) (*model, error) {
 	var sm tfpb.SavedModel
 	if err := (proto.UnmarshalOptions{RecursionLimit: 100}).Unmarshal(files.savedModel, &sm); err != nil {
 		return nil, serving.Corrupt(f.name, fmt.Errorf("saved_model.pb is not a SavedModel: %w", err))

@@ -152,11 +152,11 @@ func (f *format) Load(ctx context.Context, d serving.Descriptor) (serving.Model,
 	return f.compile(d.Bytes, d.Labels)
 }
 
-// Model is a compiled frozen graph. It is immutable and safe for
+// model is a compiled frozen graph. It is immutable and safe for
 // concurrent use: each call computes in buffers of its own, taken from a
 // pool, so that a Predict call allocates nothing for a model with one
 // output per record.
-type Model struct {
+type model struct {
 	row     *plan // one record per run
 	batch   *plan // BatchRows records per run; nil when not batchable
 	info    serving.ModelInfo
@@ -173,12 +173,12 @@ type scratch struct {
 }
 
 var (
-	_ serving.Model          = (*Model)(nil)
-	_ serving.BatchPredictor = (*Model)(nil)
-	_ serving.Describer      = (*Model)(nil)
+	_ serving.Model          = (*model)(nil)
+	_ serving.BatchPredictor = (*model)(nil)
+	_ serving.Describer      = (*model)(nil)
 )
 
-func (f *format) compile(b []byte, labels map[string]string) (*Model, error) {
+func (f *format) compile(b []byte, labels map[string]string) (*model, error) {
 	g, err := decodeGraph(b, f.o.maxNodes)
 	if err != nil {
 		return nil, classify(f.name, err)
@@ -192,7 +192,7 @@ func (f *format) compile(b []byte, labels map[string]string) (*Model, error) {
 
 // compileGraph compiles the part of g that output node out depends on.
 // names, when not nil, renames placeholders by node index.
-func (f *format) compileGraph(g *graph, out int, labels map[string]string, names map[int]string) (*Model, error) {
+func (f *format) compileGraph(g *graph, out int, labels map[string]string, names map[int]string) (*model, error) {
 	order, err := g.order(out)
 	if err != nil {
 		return nil, classify(f.name, err)
@@ -210,7 +210,7 @@ func (f *format) compileGraph(g *graph, out int, labels map[string]string, names
 	if err != nil {
 		return nil, classify(f.name, batchHint(err, ps))
 	}
-	m := &Model{row: row, softmax: g.nodes[out].GetOp() == "Softmax"}
+	m := &model{row: row, softmax: g.nodes[out].GetOp() == "Softmax"}
 	m.info, err = describe(ps, row, labels)
 	if err != nil {
 		return nil, err
@@ -269,7 +269,7 @@ func batchable(ps []placeholder) bool {
 // that mixes rows (a reduction over the batch dimension, a reshape that
 // folds it away) computes something else for a batch, and is then run
 // row by row.
-func (m *Model) agrees(bp *plan) bool {
+func (m *model) agrees(bp *plan) bool {
 	if bp.outPerRow != m.row.outPerRow {
 		return false
 	}
@@ -343,7 +343,7 @@ func splitNames(s string) []string {
 
 // Describe implements serving.Describer. Inputs names every feature; see
 // the package documentation for how names are chosen.
-func (m *Model) Describe() serving.ModelInfo {
+func (m *model) Describe() serving.ModelInfo {
 	info := m.info
 	info.Inputs = append([]serving.Input(nil), m.info.Inputs...)
 	return info
@@ -353,7 +353,7 @@ func (m *Model) Describe() serving.ModelInfo {
 // placeholders and returns the output node's values. A features slice
 // of the wrong length is a *serving.FeatureCountError. NaN and ±Inf pass
 // through the graph as TensorFlow would compute them.
-func (m *Model) Predict(ctx context.Context, features []float64) (serving.Prediction, error) {
+func (m *model) Predict(ctx context.Context, features []float64) (serving.Prediction, error) {
 	if err := ctx.Err(); err != nil {
 		return serving.Prediction{}, err
 	}
@@ -379,7 +379,7 @@ func (m *Model) Predict(ctx context.Context, features []float64) (serving.Predic
 // PredictBatch implements serving.BatchPredictor. Graphs whose
 // placeholders all have a batch dimension run BatchRows rows at a time;
 // the others, and the rows left over, run one at a time.
-func (m *Model) PredictBatch(ctx context.Context, rows [][]float64, out []serving.Prediction) error {
+func (m *model) PredictBatch(ctx context.Context, rows [][]float64, out []serving.Prediction) error {
 	if len(out) != len(rows) {
 		return fmt.Errorf("%w: tensorflow: PredictBatch with %d rows and %d outputs", serving.ErrConfig, len(rows), len(out))
 	}
@@ -435,7 +435,7 @@ func (m *Model) PredictBatch(ctx context.Context, rows [][]float64, out []servin
 
 // rowPrediction reads row r of an output tensor; a multi-output
 // prediction's Values are slot i of backing.
-func (m *Model) rowPrediction(t *tensor, r int, backing []float64, i int) serving.Prediction {
+func (m *model) rowPrediction(t *tensor, r int, backing []float64, i int) serving.Prediction {
 	per := m.row.outPerRow
 	if per == 1 {
 		return serving.Prediction{Value: t.at(r)}
@@ -445,7 +445,7 @@ func (m *Model) rowPrediction(t *tensor, r int, backing []float64, i int) servin
 	return m.multi(vals)
 }
 
-func (m *Model) fill(vals []float64, t *tensor, r int) {
+func (m *model) fill(vals []float64, t *tensor, r int) {
 	base := r * len(vals)
 	for j := range vals {
 		vals[j] = t.at(base + j)
@@ -454,7 +454,7 @@ func (m *Model) fill(vals []float64, t *tensor, r int) {
 
 // multi builds the prediction of a multi-output record: Value is the
 // largest output, Label its class.
-func (m *Model) multi(vals []float64) serving.Prediction {
+func (m *model) multi(vals []float64) serving.Prediction {
 	best := 0
 	for j, v := range vals {
 		if v > vals[best] {
