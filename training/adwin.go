@@ -2,7 +2,10 @@ package training
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
+
+	"github.com/modelstream/modelstream/serving"
 )
 
 // ADWIN is the adaptive windowing detector of Bifet and Gavaldà (2007),
@@ -241,5 +244,45 @@ func (a *ADWIN) findCut() (found, up bool) {
 // Trainer checkpoint can carry it.
 func (a *ADWIN) MarshalBinary() ([]byte, error) { return json.Marshal(a.st) }
 
-// UnmarshalBinary restores what MarshalBinary encoded.
-func (a *ADWIN) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, &a.st) }
+// UnmarshalBinary restores what MarshalBinary encoded. Data that does
+// not decode, or holds parameters NewADWIN would refuse or a window that
+// does not add up, is refused with an error wrapping
+// serving.ErrCorruptState, and a is unchanged.
+func (a *ADWIN) UnmarshalBinary(b []byte) error {
+	st := a.st
+	st.Rows = nil // not merged with the current window's
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("%w: training: ADWIN state: %v", serving.ErrCorruptState, err)
+	}
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%w: training: ADWIN state: "+format, append([]any{serving.ErrCorruptState}, args...)...)
+	}
+	q, err := NewADWIN(ADWINDelta(st.Delta), adwinClock(st.Clock), adwinMaxBuckets(st.MaxBuckets), ADWINMinWindow(st.MinWindow))
+	if err != nil {
+		return fail("%v", err)
+	}
+	if len(st.Rows) > 62 {
+		return fail("%d bucket rows", len(st.Rows))
+	}
+	var width int64
+	var total float64
+	for i, row := range st.Rows {
+		if len(row) > st.MaxBuckets {
+			return fail("row %d holds %d buckets, more than %d", i, len(row), st.MaxBuckets)
+		}
+		for _, bk := range row {
+			if !finite(bk.Total) || !finite(bk.M2) || bk.M2 < 0 {
+				return fail("bucket %+v in row %d", bk, i)
+			}
+			total += bk.Total
+		}
+		width += int64(len(row)) << i
+	}
+	if width != st.Width || st.Ticks < 0 || !finite(st.Total) || !finite(st.M2) || st.M2 < 0 ||
+		math.Abs(total-st.Total) > 1e-9*max(1, math.Abs(total), math.Abs(st.Total))*float64(max(st.Width, 1)) {
+		return fail("width %d and total %v for buckets of %d values summing to %v", st.Width, st.Total, width, total)
+	}
+	q.st = st
+	*a = *q
+	return nil
+}

@@ -2,7 +2,10 @@ package training
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
+
+	"github.com/modelstream/modelstream/serving"
 )
 
 // Detector watches a stream of values, usually a model's per-record
@@ -130,8 +133,28 @@ func (p *PageHinkley) Reset() { p.st.N, p.st.Mean, p.st.Sum, p.st.Min = 0, 0, 0,
 // Trainer checkpoint can carry it.
 func (p *PageHinkley) MarshalBinary() ([]byte, error) { return json.Marshal(p.st) }
 
-// UnmarshalBinary restores what MarshalBinary encoded.
-func (p *PageHinkley) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, &p.st) }
+// UnmarshalBinary restores what MarshalBinary encoded. Data that does
+// not decode, or holds parameters NewPageHinkley would refuse or a state
+// no run can reach, is refused with an error wrapping
+// serving.ErrCorruptState, and p is unchanged.
+func (p *PageHinkley) UnmarshalBinary(b []byte) error {
+	st := p.st
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("%w: training: Page-Hinkley state: %v", serving.ErrCorruptState, err)
+	}
+	q, err := NewPageHinkley(PHDelta(st.Delta), PHLambda(st.Lambda), PHAlpha(st.Alpha), PHMinInstances(st.MinInstances))
+	if err != nil {
+		return fmt.Errorf("%w: training: Page-Hinkley state: %v", serving.ErrCorruptState, err)
+	}
+	if st.N < 0 || !usable(st.Mean) || !finite(st.Sum) || !finite(st.Min) || st.Min > 0 {
+		return fmt.Errorf("%w: training: Page-Hinkley state: n %d, mean %v, sum %v, min %v", serving.ErrCorruptState, st.N, st.Mean, st.Sum, st.Min)
+	}
+	q.st = st
+	*p = *q
+	return nil
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // maxDetectorValue bounds the values PageHinkley and ADWIN take: the
 // square of a difference of two of them, times a window's length, stays

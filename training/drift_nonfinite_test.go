@@ -2,8 +2,12 @@ package training
 
 import (
 	"encoding"
+	"errors"
 	"math"
+	"math/rand/v2"
 	"testing"
+
+	"github.com/modelstream/modelstream/serving"
 )
 
 // TestDetectorsSkipUnusableValues: a value a detector cannot use leaves
@@ -65,5 +69,74 @@ func TestDetectorsSkipUnusableValues(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestDetectorsRefuseImpossibleState: a detector's UnmarshalBinary
+// refuses, with serving.ErrCorruptState and without changing the
+// detector, a state with parameters its constructor would refuse or a
+// window that does not add up. ADWIN took {"clock":0} and then panicked
+// (integer divide by zero) on the next Add; Page-Hinkley took α = 0 and
+// a NaN-free but impossible state silently. A state saved by a detector
+// after a long run still restores, and the restored detector goes on
+// exactly as the saved one.
+func TestDetectorsRefuseImpossibleState(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		new  func() Detector
+		bad  []string
+	}{
+		{"Page-Hinkley", func() Detector { d, _ := NewPageHinkley(PHLambda(5)); return d }, []string{
+			`{"alpha":0}`, `{"lambda":-1}`, `{"min_instances":0}`, `{"n":-1}`, `{"min":3}`, `{"mean":1e300}`, `[1]`,
+		}},
+		{"ADWIN", func() Detector { d, _ := NewADWIN(); return d }, []string{
+			`{"clock":0}`, `{"delta":2}`, `{"max_buckets":0}`, `{"min_window":0}`,
+			`{"width":5}`, `{"rows":[[{"t":1}]],"width":1,"total":7}`, `{"rows":[[{"t":1},{"t":1},{"t":1},{"t":1},{"t":1},{"t":1}]],"width":6,"total":6}`,
+			`{"rows":[[{"t":1,"v":-1}]],"width":1,"total":1}`, `{"ticks":-1}`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := tc.new()
+			r := rand.New(rand.NewPCG(1, 2))
+			for range 10000 {
+				d.Add(r.Float64() * 0.2)
+			}
+			saved, err := d.(encoding.BinaryMarshaler).MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, bad := range tc.bad {
+				func() {
+					defer func() {
+						if p := recover(); p != nil {
+							t.Errorf("%s: panicked: %v", bad, p)
+						}
+					}()
+					err := d.(encoding.BinaryUnmarshaler).UnmarshalBinary([]byte(bad))
+					if !errors.Is(err, serving.ErrCorruptState) {
+						t.Errorf("UnmarshalBinary(%s) = %v, want serving.ErrCorruptState", bad, err)
+					}
+					for range 64 {
+						d.Add(0.1) // would panic on a clock of 0
+					}
+				}()
+				if err := d.(encoding.BinaryUnmarshaler).UnmarshalBinary(saved); err != nil {
+					t.Fatalf("restoring a saved state after refusing %s: %v", bad, err)
+				}
+			}
+			restored := tc.new()
+			if err := restored.(encoding.BinaryUnmarshaler).UnmarshalBinary(saved); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 20000 {
+				x := r.Float64() * 0.2
+				if i > 5000 {
+					x += 0.5
+				}
+				if a, b := d.Add(x), restored.Add(x); a != b {
+					t.Fatalf("value %d: the detector says %v, its restored copy %v", i, a, b)
+				}
+			}
+		})
 	}
 }
