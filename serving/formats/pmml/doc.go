@@ -83,7 +83,7 @@
 //
 // # Compilation
 //
-// Parse compiles the document once: every field reference becomes the
+// Loading compiles the document once: every field reference becomes the
 // index of a slot in a scratch vector, every number and category is
 // parsed and interned, predicates and expressions become closures. A
 // prediction then runs the plan over a pooled scratch vector, with no map

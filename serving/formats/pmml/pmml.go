@@ -26,7 +26,7 @@ func init() {
 }
 
 func load(_ context.Context, d serving.Descriptor) (serving.Model, error) {
-	return Parse(d.Bytes)
+	return parse(d.Bytes)
 }
 
 // Model is a compiled PMML document. It is immutable and safe for
@@ -47,11 +47,12 @@ var (
 	_ serving.Describer = (*Model)(nil)
 )
 
-// Parse decodes and compiles a PMML document. Errors wrap
+// parse decodes and compiles a PMML document, for the registered format
+// (serving.Load with FormatName). Errors wrap
 // serving.ErrCorruptModel for a document that is not well-formed PMML or
 // breaks a limit, and serving.ErrUnsupportedModel, naming the element or
 // attribute value, for PMML this package does not evaluate.
-func Parse(b []byte) (m *Model, err error) {
+func parse(b []byte) (m *Model, err error) {
 	defer func() {
 		var de *docError
 		if errors.As(err, &de) {

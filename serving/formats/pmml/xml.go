@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// Limits on the documents Parse accepts. A document over any of them is
+// Limits on the documents the format accepts. A document over any of them is
 // refused as corrupt before anything is compiled, so a hostile document
 // cannot exhaust memory or the stack.
 // The package documentation states them, under "Hostile documents".
@@ -216,7 +216,7 @@ func parseXML(b []byte) (*node, error) {
 	return root, nil
 }
 
-// corruptf returns a corrupt-model error; Parse wraps it with the format
+// corruptf returns a corrupt-model error; parse wraps it with the format
 // name.
 func corruptf(format string, args ...any) error {
 	return &docError{unsupported: false, msg: fmt.Sprintf(format, args...)}
