@@ -29,7 +29,8 @@ const (
 // costs some latency, not an error. Within it, a write is retried in
 // order, with a backoff growing from 100 ms to 1 s. A write still
 // refused after d stops [Source.Run] with an error wrapping
-// [ErrUnavailable]. A Source that lost its consumer group session, and a
+// [ErrUnavailable] (under [ExactlyOnce], it aborts the transaction
+// instead, and the partitions are read again). A Source that lost its consumer group session, and a
 // [ModelFeed], never give up: they hold no write, keep the live models
 // serving, and catch up once the cluster is back.
 //

@@ -24,7 +24,10 @@ import (
 // A cluster that refuses the transactional producers (transactional ID
 // or cluster authorisation, an unsupported version) stops Run with the
 // error; other failures abort the transaction and the partitions are
-// read again.
+// read again. So does an outage longer than [RetryTimeout], which stops
+// an at-least-once Source with [ErrUnavailable]: an exactly-once Source
+// holds no write that an abort would lose, and keeps rejoining its
+// group until the cluster is back.
 //
 // It needs Kafka 2.5 or later (the default [DefaultVersion] is 2.8):
 // NewSource refuses an older protocol version from [Sarama], and a

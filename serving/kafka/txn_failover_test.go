@@ -19,12 +19,25 @@ import (
 // letters sees every input, written before, during and after the
 // outage, exactly once, with the group's offsets committed to the end.
 func TestExactlyOnceRidesOutFailover(t *testing.T) {
+	testExactlyOnceOutage(t, 4*time.Second, 2500*time.Millisecond)
+}
+
+// TestExactlyOnceOutageBeyondRetryTimeout: the same outages, lasting
+// three times RetryTimeout, which stop an at-least-once Source (see
+// TestSourceOutageBeyondRetryTimeout), do not stop an exactly-once one:
+// it holds no write that it could lose, aborts what it wrote, and reads
+// its partitions again once the cluster is back; a read_committed
+// reader then sees every input exactly once.
+func TestExactlyOnceOutageBeyondRetryTimeout(t *testing.T) {
+	testExactlyOnceOutage(t, 1500*time.Millisecond, 4500*time.Millisecond)
+}
+
+func testExactlyOnceOutage(t *testing.T, limit, lasts time.Duration) {
 	if raceEnabled {
 		t.Skip("race detector on: sarama races with itself on a failed transactional write (see race_on_test.go)")
 	}
 	for _, shape := range []string{leaderChange, brokerDown} {
 		t.Run(shape, func(t *testing.T) {
-			const limit, lasts = 4 * time.Second, 2500 * time.Millisecond
 			c, victim, group := failoverCluster(t, shape == brokerDown)
 			prod := retryingProducer(t, c)
 			send(t, prod, 0, 500)
