@@ -107,6 +107,9 @@ func killRun(t *testing.T, mode string, n int) {
 		start(i)
 	}
 	defer func() {
+		if t.Failed() {
+			t.Logf("the group as the broker sees it:\n%s", describeGroup(addrs, group))
+		}
 		for i, ch := range children {
 			if ch.cmd.ProcessState == nil {
 				sig := os.Signal(os.Kill)
@@ -217,6 +220,36 @@ func killRun(t *testing.T, mode string, n int) {
 			t.Errorf("at-least-once: no duplicates after %d kills while records flowed: the test cannot tell the modes apart", kills)
 		}
 	}
+}
+
+// describeGroup returns the members of group, as the broker at addrs
+// describes them, with their hosts and assigned partitions, or the
+// error met asking. With three live children, a fourth member is one
+// the broker kept after its process died.
+func describeGroup(addrs []string, group string) string {
+	cfg := sarama.NewConfig()
+	cfg.Version = kafka.DefaultVersion
+	admin, err := sarama.NewClusterAdmin(addrs, cfg)
+	if err != nil {
+		return err.Error()
+	}
+	defer admin.Close()
+	gs, err := admin.DescribeConsumerGroups([]string{group})
+	if err != nil || len(gs) != 1 {
+		return fmt.Sprintf("%v (%d groups)", err, len(gs))
+	}
+	var b strings.Builder
+	g := gs[0]
+	fmt.Fprintf(&b, "state %s, %d members", g.State, len(g.Members))
+	for id, m := range g.Members {
+		a, err := m.GetMemberAssignment()
+		var parts map[string][]int32
+		if a != nil {
+			parts = a.Topics
+		}
+		fmt.Fprintf(&b, "\n  %s from %s: %v %v", id, m.ClientHost, parts, err)
+	}
+	return b.String()
 }
 
 // lockedBuffer is a bytes.Buffer that a child's output is copied into
