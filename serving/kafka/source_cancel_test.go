@@ -49,3 +49,29 @@ func TestSourceCancelReturnsNil(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceCommitsOnStop: a Source cancelled between two commit
+// intervals commits what it acknowledged on its way out, so that the
+// next owner of the partitions replays nothing. Here the interval is an
+// hour: only the commit at the stop can store the offsets.
+func TestSourceCommitsOnStop(t *testing.T) {
+	const group, n = "commit-on-stop", 300
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 2),
+		kafkatest.Topic(kafka.DefaultScoresTopic, 1), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1))
+	srv := newServer(t)
+	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	keys, vals := records(0, n)
+	produce(t, c, kafka.DefaultDataTopic, keys, vals)
+	r := startSource(t, c, group, srv.Model("m"), kafka.CommitInterval(time.Hour))
+	waitFor(t, "every record scored", func() bool { return r.src.Stats().Scored == n })
+	if got := c.Committed(t, group, kafka.DefaultDataTopic); len(got) != 0 {
+		t.Fatalf("committed %v before the stop, with an interval of an hour", got)
+	}
+	r.stop(t)
+	got := c.Committed(t, group, kafka.DefaultDataTopic)
+	if got[0]+got[1] != n {
+		t.Errorf("after the stop the group committed %v, want offsets adding up to %d", got, n)
+	}
+}
