@@ -543,7 +543,7 @@ func (r *Registry) Lineage(ctx context.Context, name string, version uint64) ([]
 		byID := func(id string) []serving.ModelRef {
 			var refs []serving.ModelRef
 			p := idPrefix(id)
-			rd.Scan(p, end(p), false, func(k, _ []byte) (bool, error) {
+			err := rd.Scan(p, end(p), false, func(k, _ []byte) (bool, error) {
 				rest := k[len(p):]
 				if len(rest) < 12 {
 					return true, nil
@@ -555,6 +555,9 @@ func (r *Registry) Lineage(ctx context.Context, name string, version uint64) ([]
 				refs = append(refs, serving.ModelRef{Name: string(rest[4 : 4+n]), Version: binary.BigEndian.Uint64(rest[4+n:]), ID: id})
 				return true, nil
 			})
+			if err != nil && ierr == nil {
+				ierr = err
+			}
 			return refs
 		}
 		var err error
