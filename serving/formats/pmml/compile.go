@@ -236,9 +236,16 @@ func compileDocument(root *node) (*Model, error) {
 		// missing, which a record may carry too.
 		labels := labelsOf(p.f)
 		codes := append([]float64(nil), p.f.cats.vals...)
+		// A set, not a search of codes per value: a field may list
+		// hundreds of thousands of invalid values.
+		have := make(map[float64]bool, len(codes))
+		for _, v := range codes {
+			have[v] = true
+		}
 		for _, extra := range [][]float64{p.f.invalid, p.f.missing} {
 			for _, v := range extra {
-				if !slices.Contains(codes, v) {
+				if !have[v] {
+					have[v] = true
 					codes = append(codes, v)
 					labels = append(labels, c.strs[int(v)])
 				}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package pmml_test
+
+const raceEnabled = false
