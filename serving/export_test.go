@@ -10,3 +10,20 @@ func SetFetchBetweenCheckAndOpen(f func()) (undo func()) {
 
 // MaxRejectedNames is the bound the black-box tests flood past.
 const MaxRejectedNames = maxRejectedNames
+
+// CachedLayouts returns how many layout bindings the live version of
+// name caches, and the bound on it.
+func CachedLayouts(s *Server, name string) (n, bound int) {
+	sl, _ := s.slot(name, false)
+	if sl == nil {
+		return 0, maxLayouts
+	}
+	l := sl.cur.Load()
+	if l == nil {
+		return 0, maxLayouts
+	}
+	if list := l.binds.list.Load(); list != nil {
+		n = len(*list)
+	}
+	return n, maxLayouts
+}

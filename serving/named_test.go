@@ -308,6 +308,10 @@ func TestManyLayouts(t *testing.T) {
 			require.Equal(t, float64(v1Answer), res.Value)
 		}
 	}
+	// Not checking this let an unbounded cache pass: a stream of ever
+	// new layouts must cost a rebinding per record, never memory.
+	n, bound := serving.CachedLayouts(s, "m")
+	assert.Equal(t, bound, n, "bindings cached after 40 distinct layouts")
 }
 
 // TestNamedScoringAllocatesNothing: once bound, a named record costs no
