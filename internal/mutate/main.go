@@ -249,6 +249,38 @@ var mutants = []mutant{
 		new:  "\tdst.Features = r.Features // mutant\n",
 		pkgs: []string{"./serving/"},
 	},
+	{
+		name: "canary-breach-ignored",
+		what: "speculative/canary rolls nothing back: a breached guardrail is ignored",
+		file: "speculative/canary/canary.go",
+		old:  "\tcase len(breached) > 0:\n",
+		new:  "\tcase false && len(breached) > 0:\n",
+		pkgs: []string{"./speculative/canary/", "./examples/canary/"},
+	},
+	{
+		name: "trainer-commits-without-checkpoint",
+		what: "training Trainer commits its source without saving the state that learned the records",
+		file: "training/trainer.go",
+		old:  "if save && t.o.ckptPath != \"\" {",
+		new:  "if false && save && t.o.ckptPath != \"\" {",
+		pkgs: []string{"./training/", "./training/trainkafka/"},
+	},
+	{
+		name: "combinator-drops-named-record",
+		what: "speculative Budget, Ensemble and Shadow hand their models the record without its Layout (named fields read by position)",
+		file: "speculative/fanout.go",
+		old:  "\tdst.Layout, dst.Time = r.Layout, r.Time\n",
+		new:  "\tdst.Time = r.Time // mutant: no Layout\n",
+		pkgs: []string{"./speculative/"},
+	},
+	{
+		name: "split-panic-escapes",
+		what: "speculative Split, Switch and Bandit let a variant's panic unwind past their counters and hooks (a canary never hears of it)",
+		file: "speculative/split.go",
+		old:  "\t\t\tres, err = serving.Result{}, fmt.Errorf(\"speculative: variant %q panicked: %v\", variant, p)\n",
+		new:  "\t\t\t_ = fmt.Sprint; panic(p) // mutant\n",
+		pkgs: []string{"./speculative/", "./speculative/canary/"},
+	},
 }
 
 func main() {
