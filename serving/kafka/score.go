@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"fmt"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/IBM/sarama"
@@ -18,8 +20,9 @@ import (
 type ScoreEncoder interface {
 	// AppendScore appends the value of the score record of s to b and
 	// returns the extended slice. An error dead-letters the input
-	// record, with the error as the reason. It must be safe for
-	// concurrent use; it must not keep s or b.
+	// record, with the error as the reason; so does a panic (see
+	// ErrPanic). It must be safe for concurrent use; it must not keep s
+	// or b.
 	AppendScore(b []byte, s *wire.Score) ([]byte, error)
 }
 
@@ -71,7 +74,21 @@ func (s *Sink) appendValue(b []byte, prov *provCache, in *sarama.ConsumerMessage
 	}
 	sc := wire.Score{Prediction: res.Prediction, Provenance: res.Provenance, Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
 	sc.SetKey(in.Key)
-	return s.o.enc.AppendScore(b, &sc)
+	return s.appendCustom(b, &sc)
+}
+
+// appendCustom calls an encoder of another package, turning its panic
+// into an error wrapping ErrPanic, which dead-letters the record: an
+// encoder is a user's code, like a Codec or a Scorer, and a panic on one
+// record must not end the process at every restart.
+func (s *Sink) appendCustom(b []byte, sc *wire.Score) (out []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = b, fmt.Errorf("%w in the score encoder: %v", ErrPanic, p)
+			s.cfg.logger.Error("kafka sink: recovered a panic; the record goes to the dead-letter topic", "in", "score encoder", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	return s.o.enc.AppendScore(b, sc)
 }
 
 // appendCompact appends the wire.ScoreCompact value of res to b. It

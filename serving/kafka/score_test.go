@@ -148,3 +148,54 @@ func TestScoreEncodingConfig(t *testing.T) {
 		}
 	}
 }
+
+// panicOn is a ScoreEncoder of its own that panics on the record at one
+// offset.
+type panicOn int64
+
+func (p panicOn) AppendScore(b []byte, s *wire.Score) ([]byte, error) {
+	if s.Offset == int64(p) {
+		panic("an encoder's bug")
+	}
+	return fmt.Appendf(b, "%g", s.Prediction.Value), nil
+}
+
+// TestScoreEncoderPanic: a ScoreEncoder that panics on one record
+// dead-letters that record with ErrPanic, as a Codec or a Scorer that
+// panics does, and the others are scored. The panic used to run up the
+// scoring worker's stack and end the process, on the same record at
+// every restart.
+func TestScoreEncoderPanic(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1),
+		kafkatest.Topic(kafka.DefaultScoresTopic, 1), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1))
+	dlq := c.Consume(t, kafka.DefaultDeadLetterTopic)
+	keys, vals := records(0, 3)
+	produce(t, c, kafka.DefaultDataTopic, keys, vals)
+	sink, err := kafka.NewSink(config(t, c.Addrs()), kafka.ScoreEncoding(panicOn(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), "encoder-panic", serving.ScorerFunc(scoreAll), sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	waitFor(t, "two scores and a dead letter", func() bool {
+		st := src.Stats()
+		return st.Scored == 2 && st.DeadLettered == 1
+	})
+	m := dlq.Next(t, 1)[0]
+	if off, _ := m.Header(wire.HeaderDLQOffset); off != "1" {
+		t.Errorf("dead letter of offset %s, want 1", off)
+	}
+	if reason, _ := m.Header(wire.HeaderDLQReason); !strings.Contains(reason, kafka.ErrPanic.Error()) || !strings.Contains(reason, "an encoder's bug") {
+		t.Errorf("dead-letter reason %q, want ErrPanic and the panic's value", reason)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -413,10 +413,11 @@ func (s *Source) process(ctx context.Context, b *batch) {
 	}
 }
 
-// ErrPanic is the dead-letter reason of a record on which the Codec or
-// the Scorer panicked. The Source recovers the panic, logs it with its
-// stack, and dead-letters the record, so that one bad record cannot
-// crash every instance that reads it, one after another.
+// ErrPanic is the dead-letter reason of a record on which the Codec, the
+// Scorer or the Sink's ScoreEncoder panicked. The Source recovers the
+// panic, logs it with its stack, and dead-letters the record, so that one
+// bad record cannot crash every instance that reads it, one after
+// another.
 var ErrPanic = errors.New("kafka: panic")
 
 func (s *Source) decode(v []byte) (r serving.Record, err error) {
