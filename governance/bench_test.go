@@ -19,7 +19,7 @@ func BenchmarkVerify(b *testing.B) {
 	for _, size := range []int{0, 1 << 10, 1 << 20} {
 		b.Run(fmt.Sprintf("size=%dKiB", size>>10), func(b *testing.B) {
 			a, _ := NewAudit(AuditLogger(quiet()))
-			v, _ := NewVerifier(TrustKeys(pub), WithPolicy(Policy{RequireSignature: true}), WithAudit(a))
+			v, _ := NewVerifier(TrustKeys(pub), RequireSignature(), WithAudit(a))
 			body := make([]byte, max(size, 1))
 			rand.Read(body)
 			// Signatures are made outside the timer, one per version.

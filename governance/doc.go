@@ -15,7 +15,8 @@
 //
 // # Verification
 //
-// A [Verifier] holds the trusted public keys and a [Policy]. Its Verify
+// A [Verifier] holds the trusted public keys ([TrustKeys]), and requires a
+// signature on every model when given [RequireSignature]. Its Verify
 // method checks, in order, that the descriptor is complete, that the
 // bytes match the SHA-256 ([serving.ErrChecksum]), that the signature is present
 // when required ([ErrUnsigned]), names a trusted key ([ErrUntrustedKey])

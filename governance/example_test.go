@@ -26,7 +26,7 @@ func Example() {
 	audit, _ := governance.NewAudit(governance.AuditLogger(quiet))
 	v, _ := governance.NewVerifier(
 		governance.TrustKeys(pub),
-		governance.WithPolicy(governance.Policy{RequireSignature: true}),
+		governance.RequireSignature(),
 		governance.WithAudit(audit),
 	)
 	// The Verifier is the Server's admission: every activation passes it.

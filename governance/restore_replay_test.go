@@ -43,7 +43,7 @@ func TestRestoreDoesNotLowerTheReplayMark(t *testing.T) {
 	}
 
 	// The restarted instance.
-	v, err := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithPolicy(Policy{RequireSignature: true}),
+	v, err := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), RequireSignature(),
 		ReplayFrom(store), WithAudit(mustAudit(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ func TestRollbackStillVerifiesSignatures(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	v, err := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithPolicy(Policy{RequireSignature: true}),
+	v, err := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), RequireSignature(),
 		ReplayFrom(store), WithAudit(mustAudit(t)))
 	if err != nil {
 		t.Fatal(err)

@@ -12,21 +12,12 @@ import (
 	"github.com/modelstream/modelstream/serving"
 )
 
-// Policy says what a Verifier accepts.
-type Policy struct {
-	// RequireSignature rejects unsigned models with ErrUnsigned. When
-	// false, an unsigned model is accepted (and counted as such), but a
-	// signed one must still verify: a bad or untrusted signature is
-	// always rejected.
-	RequireSignature bool
-}
-
 // Option configures a Verifier.
 type Option func(*vopts)
 
 type vopts struct {
 	keys   []ed25519.PublicKey
-	policy Policy
+	signed bool // RequireSignature
 	audit  *Audit
 	store  *registry.Registry
 }
@@ -38,9 +29,12 @@ func TrustKeys(keys ...ed25519.PublicKey) Option {
 	return func(o *vopts) { o.keys = append(o.keys, keys...) }
 }
 
-// WithPolicy sets the policy, overriding the default Policy{} (signatures
-// optional, but checked when present).
-func WithPolicy(p Policy) Option { return func(o *vopts) { o.policy = p } }
+// RequireSignature makes the Verifier reject unsigned models with
+// ErrUnsigned. Without it (the default), an unsigned model is accepted,
+// and counted as such, but a signed one must still verify: a bad or
+// untrusted signature is always rejected. It needs at least one key
+// ([TrustKeys]).
+func RequireSignature() Option { return func(o *vopts) { o.signed = true } }
 
 // WithAudit sends the Verifier's received, verified and rejected events
 // to a, overriding the default of an Audit logging to slog.Default().
@@ -67,7 +61,7 @@ func ReplayFrom(store *registry.Registry) Option { return func(o *vopts) { o.sto
 // A Verifier is safe for concurrent use.
 type Verifier struct {
 	keys   map[KeyID]ed25519.PublicKey
-	policy Policy
+	signed bool // RequireSignature
 	audit  *Audit
 	store  *registry.Registry
 
@@ -84,15 +78,15 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	v := &Verifier{keys: map[KeyID]ed25519.PublicKey{}, policy: o.policy, audit: o.audit, store: o.store, last: map[string]serving.ModelRef{}}
+	v := &Verifier{keys: map[KeyID]ed25519.PublicKey{}, signed: o.signed, audit: o.audit, store: o.store, last: map[string]serving.ModelRef{}}
 	for i, k := range o.keys {
 		if len(k) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("%w: governance: TrustKeys: key %d has %d bytes, want %d", serving.ErrConfig, i, len(k), ed25519.PublicKeySize)
 		}
 		v.keys[KeyIDOf(k)] = k
 	}
-	if v.policy.RequireSignature && len(v.keys) == 0 {
-		return nil, fmt.Errorf("%w: governance: the policy requires signatures but no key is trusted (TrustKeys)", serving.ErrConfig)
+	if v.signed && len(v.keys) == 0 {
+		return nil, fmt.Errorf("%w: governance: RequireSignature but no key is trusted (TrustKeys)", serving.ErrConfig)
 	}
 	if v.audit == nil {
 		a, err := NewAudit()
@@ -164,7 +158,7 @@ func (v *Verifier) checkSignature(d serving.Descriptor) (string, error) {
 	}
 	var keyID string
 	switch {
-	case len(d.Signature) == 0 && v.policy.RequireSignature:
+	case len(d.Signature) == 0 && v.signed:
 		return reject(ErrUnsigned, nil)
 	case len(d.Signature) == 0:
 		// Accepted unsigned; counted below.

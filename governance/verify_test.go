@@ -73,7 +73,7 @@ func TestEachAttackIsRejectedAndTheModelKeepsServing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithPolicy(Policy{RequireSignature: true}), WithAudit(audit))
+	v, err := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), RequireSignature(), WithAudit(audit))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +340,7 @@ func TestLocationModelIsBoundByItsSignedHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithPolicy(Policy{RequireSignature: true}), WithAudit(mustAudit(t)))
+	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), RequireSignature(), WithAudit(mustAudit(t)))
 	if err := v.Verify(ctx, d); err != nil {
 		t.Fatalf("location-only descriptor: %v", err)
 	}
@@ -367,7 +367,7 @@ func TestLocationModelIsBoundByItsSignedHash(t *testing.T) {
 }
 
 func TestNewVerifierValidates(t *testing.T) {
-	if _, err := NewVerifier(WithPolicy(Policy{RequireSignature: true})); err == nil {
+	if _, err := NewVerifier(RequireSignature()); err == nil {
 		t.Fatal("require without keys accepted")
 	}
 	if _, err := NewVerifier(TrustKeys(ed25519.PublicKey{1, 2, 3})); err == nil {
@@ -428,7 +428,7 @@ func TestAdmitRefusesBeforeFetching(t *testing.T) {
 	byUntrusted, _ := Sign(untrusted, loc)
 	otherHash := good
 	otherHash.SHA256 = serving.ContentID([]byte("other"))
-	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithPolicy(Policy{RequireSignature: true}), WithAudit(mustAudit(t)))
+	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), RequireSignature(), WithAudit(mustAudit(t)))
 	srv, _ := serving.NewServer(serving.WithLogger(quiet()), serving.WithAdmission(v), serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{web.URL + "/"}}))
 	defer srv.Close()
 	for _, c := range []struct {
@@ -464,7 +464,7 @@ func TestAdmitRefusesBeforeFetching(t *testing.T) {
 // message at 2^64-1 made every later version of the name a replay.
 func TestOnlyLiveVersionsCountAsSeen(t *testing.T) {
 	ctx := context.Background()
-	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithPolicy(Policy{RequireSignature: true}), WithAudit(mustAudit(t)))
+	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), RequireSignature(), WithAudit(mustAudit(t)))
 	srv, _ := serving.NewServer(serving.WithLogger(quiet()), serving.WithAdmission(v))
 	defer srv.Close()
 	if _, err := srv.Activate(ctx, signed(t, trusted, 1, 1)); err != nil {
@@ -510,7 +510,7 @@ func signV1(t *testing.T, priv ed25519.PrivateKey, d serving.Descriptor) serving
 // verifies while no label can change the answer, and not once one can.
 func TestSignatureCoversLabels(t *testing.T) {
 	ctx := context.Background()
-	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), WithPolicy(Policy{RequireSignature: true}), WithAudit(mustAudit(t)))
+	v, _ := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), RequireSignature(), WithAudit(mustAudit(t)))
 	base := servingtest.Spec{Value: 1}.Descriptor("fraud", 7)
 	base.Labels = map[string]string{"loss": "0.1", "leaves.estimators": "10"}
 	d, err := Sign(trusted, base)

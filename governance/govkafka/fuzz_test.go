@@ -110,7 +110,7 @@ func FuzzGovernedModelMessage(f *testing.F) {
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, key, headers, value []byte) {
 		v, err := governance.NewVerifier(governance.TrustKeys(fuzzKey.Public().(ed25519.PublicKey)),
-			governance.WithPolicy(governance.Policy{RequireSignature: true}), governance.WithAudit(mustQuietAudit(t)))
+			governance.RequireSignature(), governance.WithAudit(mustQuietAudit(t)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -66,7 +66,7 @@ func start(t *testing.T, path string, brokers []string) *instance {
 	audit, _ := governance.NewAudit(governance.AuditLogger(quiet))
 	v, err := governance.NewVerifier(
 		governance.TrustKeys(key.Public().(ed25519.PublicKey)),
-		governance.WithPolicy(governance.Policy{RequireSignature: true}),
+		governance.RequireSignature(),
 		governance.ReplayFrom(in.store),
 		governance.WithAudit(audit),
 	)
