@@ -176,8 +176,12 @@
 //
 // onnx-go allocates every tensor shape a model declares when it decodes
 // it; a shape larger than [MaxTensorElements] (default 16 Mi elements),
-// or shapes larger than it together, are refused first. Initializers are bounded by the model's own size. A
-// model keeps a copy of its bytes, to build further instances. Values are
+// or shapes larger than it together, are refused first. Initializers
+// are bounded by the model's own size. onnx-go and gorgonia build and
+// sort a graph in time quadratic in its size, so the pure-Go engine
+// refuses a graph of more than 10,000 nodes, initializers, inputs,
+// outputs and value_info entries. A model keeps a copy of its bytes, to
+// build further instances. Values are
 // allocated afresh for each call, so allocations grow with the graph.
 // Nothing bounds the size of intermediate values that broadcasting can
 // produce from small declared shapes.

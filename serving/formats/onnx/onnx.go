@@ -18,6 +18,11 @@ import (
 // FormatName is the name under which this package registers the format.
 const FormatName = "onnx"
 
+// maxGraphEntries bounds the nodes, initializers, inputs, outputs and
+// value_info entries of a graph the pure-Go engine loads: onnx-go and
+// gorgonia take time quadratic in them to build and sort a graph.
+const maxGraphEntries = 10_000
+
 // Defaults of the pure-Go engine's options, which their docs state.
 const (
 	defaultInstances         = 1
@@ -193,6 +198,11 @@ func (f *goFormat) plan(gi *graphInfo) (*goModel, error) {
 		if strings.Contains(op, ":") {
 			return unsupported("op %s is from a custom domain", op)
 		}
+	}
+	// Building and sorting the graph takes time quadratic in its size in
+	// onnx-go and gorgonia (40,000 initializers took 20 s).
+	if n := len(gi.ops) + len(gi.initializers) + len(gi.inputs) + len(gi.outputs) + len(gi.valueInfos); n > maxGraphEntries {
+		return unsupported("the graph has %d nodes, initializers, inputs, outputs and value_info entries, more than the %d the pure-Go engine builds (ONNX Runtime has no such limit)", n, maxGraphEntries)
 	}
 	// Every declared shape becomes an allocation in onnx-go: bound them,
 	// each and together (one bound per shape let a 300-byte model with

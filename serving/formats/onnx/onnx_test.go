@@ -429,3 +429,30 @@ func TestDeclaredShapesInTotal(t *testing.T) {
 		t.Errorf("refusing %d bytes allocated %d MiB", len(b), got>>20)
 	}
 }
+
+// TestPureGoGraphSize: onnx-go and gorgonia build and sort a graph in
+// time quadratic in its size, so the pure-Go engine refuses a graph of
+// more than 10,000 entries. 40,000 unused initializers (a 1.3 MB model)
+// loaded, taking 20 s on this machine under load, and a few MB would
+// hold the feed for minutes. A model under the bound loads.
+func TestPureGoGraphSize(t *testing.T) {
+	withInits := func(n int) []byte {
+		g := graphSpec{
+			nodes:   [][]byte{node("Sigmoid", []string{"x"}, []string{"y"})},
+			inputs:  [][]byte{valueInfo("x", elemFloat, 1, 2)},
+			outputs: [][]byte{valueInfo("y", elemFloat, 1, 2)},
+		}
+		for i := range n {
+			g.inits = append(g.inits, initializer(fmt.Sprintf("w%d", i), []int{1}, []float32{1}))
+		}
+		return model(13, g)
+	}
+	if _, err := onnx.Parse(withInits(2000)); err != nil {
+		t.Fatalf("2,000 initializers: %v", err)
+	}
+	b := withInits(40_000)
+	_, err := onnx.Parse(b)
+	if !errors.Is(err, serving.ErrUnsupportedModel) || !strings.Contains(err.Error(), "10000") {
+		t.Errorf("40,000 initializers (%d bytes): err = %v, want ErrUnsupportedModel naming the bound", len(b), err)
+	}
+}
