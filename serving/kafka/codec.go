@@ -568,7 +568,7 @@ func (c CSV) Decode(v []byte) (serving.Record, error) {
 		}
 		f, err := parseNumber(tok)
 		if err != nil {
-			if layout == nil || errors.Is(err, errUnderflow) {
+			if layout == nil || errors.Is(err, errUnderflow) || errors.Is(err, strconv.ErrRange) {
 				return serving.Record{}, fieldErr(c.field(layout, i), serving.ErrFieldType, "%v", err)
 			}
 			if text == nil {

@@ -174,6 +174,10 @@ func TestCSVCodec(t *testing.T) {
 		{kafka.CSV{}, "1,1e-400", "1", serving.ErrFieldType},
 		{kafka.CSV{}, "a,b\n1,1e-400", "b", serving.ErrFieldType},
 		{kafka.CSV{Layout: pinned}, "1e-400,1", "a", serving.ErrFieldType},
+		// So is one too large, which was taken for text under a header,
+		// handing the model a missing value or an unknown category.
+		{kafka.CSV{}, "1e400,1", "0", serving.ErrFieldType},
+		{kafka.CSV{}, "a,b\n1,-1e400", "b", serving.ErrFieldType},
 		{kafka.CSV{}, "a,b\n1,2\n3,4", "", nil},
 		{kafka.CSV{}, "a,b\n1,2,3", "", nil},
 		{kafka.CSV{}, "a,a\n1,2", "", nil},
