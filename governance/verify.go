@@ -220,20 +220,22 @@ func (v *Verifier) mark(ctx context.Context, ref serving.ModelRef) (last serving
 	if seen || v.store == nil {
 		return last, seen, nil
 	}
-	d, err := v.store.Latest(ctx, ref.Name)
+	// Metadata only: the model's bytes, which Latest would read, are not
+	// needed to judge a replay.
+	vs, err := v.store.List(ctx, ref.Name)
 	switch {
-	case err == nil || errors.Is(err, registry.ErrPruned):
+	case err == nil && len(vs) > 0:
 		v.mu.Lock()
 		defer v.mu.Unlock()
 		// An activation recorded during the read wins unless it is
 		// older than what the store held, as in OnModelEvent.
-		last = d.Ref()
+		last = vs[len(vs)-1].Model
 		if cur, ok := v.last[ref.Name]; ok && cur.Version >= last.Version {
 			last = cur
 		}
 		v.last[ref.Name] = last
 		return last, true, nil
-	case errors.Is(err, registry.ErrNotFound):
+	case err == nil || errors.Is(err, registry.ErrNotFound):
 		v.mu.Lock()
 		defer v.mu.Unlock()
 		last, seen = v.last[ref.Name]
