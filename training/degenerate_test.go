@@ -275,8 +275,8 @@ func TestNewtonHugeFeatureStillLearns(t *testing.T) {
 		if acc := float64(correct) / float64(n); acc < 0.9 {
 			t.Errorf("%v: held-out accuracy %.3f on a stream whose label is a function of one feature, want >= 0.9", kind, acc)
 		}
-		if l.Skipped() != 0 {
-			t.Errorf("%v: %d Newton steps skipped", kind, l.Skipped())
+		if l.SkippedSteps() != 0 {
+			t.Errorf("%v: %d Newton steps skipped", kind, l.SkippedSteps())
 		}
 	}
 }
@@ -294,8 +294,8 @@ func TestNewtonSkippedStepsAreCounted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if l.Skipped() != 0 {
-		t.Fatalf("Skipped() = %d before any trouble", l.Skipped())
+	if l.SkippedSteps() != 0 {
+		t.Fatalf("SkippedSteps() = %d before any trouble", l.SkippedSteps())
 	}
 	// Make P indefinite, as accumulated rounding could: xᵀPx < 0 for
 	// every x.
@@ -309,8 +309,8 @@ func TestNewtonSkippedStepsAreCounted(t *testing.T) {
 	if _, err := l.Learn(Sample{Features: []float64{1, 2}, Target: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if l.Skipped() != 1 {
-		t.Errorf("Skipped() = %d after a step with an indefinite P, want 1", l.Skipped())
+	if l.SkippedSteps() != 1 {
+		t.Errorf("SkippedSteps() = %d after a step with an indefinite P, want 1", l.SkippedSteps())
 	}
 	for j := range w {
 		if l.w[j] != w[j] {
@@ -328,11 +328,11 @@ func TestNewtonSkippedStepsAreCounted(t *testing.T) {
 	if err := back.UnmarshalBinary(data); err != nil {
 		t.Fatal(err)
 	}
-	if back.Skipped() != 1 {
-		t.Errorf("restored Skipped() = %d, want 1", back.Skipped())
+	if back.SkippedSteps() != 1 {
+		t.Errorf("restored SkippedSteps() = %d, want 1", back.SkippedSteps())
 	}
 	l.Reset()
-	if l.Skipped() != 0 {
-		t.Errorf("Skipped() = %d after Reset", l.Skipped())
+	if l.SkippedSteps() != 0 {
+		t.Errorf("SkippedSteps() = %d after Reset", l.SkippedSteps())
 	}
 }

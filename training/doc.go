@@ -74,7 +74,7 @@
 // spread, above about 1e154, overflows the standardiser) is left out of
 // the step, so the other features are still learned; a step that is not
 // finite, or meets a curvature matrix rounding has left indefinite, is
-// skipped and counted in [Learner.Skipped].
+// skipped and counted in [Learner.SkippedSteps].
 //
 // Learners above that size, and any given WithOptimizer(Adam), use
 // Adam: per parameter,

@@ -416,7 +416,7 @@ func (l *Learner) Outputs() int { return l.k }
 // one per LearnBatch.
 func (l *Learner) Steps() uint64 { return l.step }
 
-// Skipped counts, since the learner was created or last Reset, the
+// SkippedSteps counts, since the learner was created or last Reset, the
 // Newton steps it skipped: for each record and output, a step that was
 // not finite, or met a curvature matrix that rounding had left no longer
 // positive definite (xᵀPx < 0). A skipped step changes no weight; the
@@ -424,7 +424,7 @@ func (l *Learner) Steps() uint64 { return l.step }
 // for the other optimisers and, on every stream tried (including the
 // degenerate ones of the package tests), for Newton too: a count that
 // grows says the fit has stopped learning from part of the stream.
-func (l *Learner) Skipped() uint64 { return l.skipped }
+func (l *Learner) SkippedSteps() uint64 { return l.skipped }
 
 // Metrics returns the progressive-validation metrics since the learner
 // was created or last Reset.
