@@ -172,6 +172,10 @@ func NewModelFeed(cfg *Config, srv *serving.Server, opts ...FeedOption) (*ModelF
 	}
 	sc, err := cfg.SaramaConfig(func(c *sarama.Config) {
 		c.Consumer.Fetch.Max = int32(min(o.maxBytes+1<<20, 1<<30))
+		// The feed handles one message at a time, and a message can be
+		// MaxBytes large: sarama's default buffer of 256 decoded messages
+		// per partition could hold 4 GiB of models waiting their turn.
+		c.ChannelBufferSize = 1
 		// A model written in an aborted transaction must never go live.
 		c.Consumer.IsolationLevel = sarama.ReadCommitted
 	})
