@@ -33,9 +33,11 @@ func Example() {
 
 	store, _ := registry.NewMemory() // registry.New(bolt.Open(path)) in production
 	sync, _ := kafkafeed.New(store, kafkafeed.Logger(quiet))
-	srv, _ := serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(registry.Follow(store, quiet)),
+	follower := registry.Follow(store, quiet)
+	srv, _ := serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(follower),
 		serving.WithAdmission(sync)) // after any governance.Verifier
 	defer srv.Close()
+	defer follower.Stop() // first: Close's retirements stay out of the history
 	opts, _ := sync.FeedOptions(ctx)
 	feed, _ := kafka.NewModelFeed(cfg, srv, opts...)
 	go feed.Run(ctx)
