@@ -98,6 +98,9 @@ func ADWINMinWindow(k int64) ADWINOption { return func(a *ADWIN) { a.st.MinWindo
 func NewADWIN(opts ...ADWINOption) (*ADWIN, error) {
 	a := &ADWIN{st: adwinState{Delta: 0.002, Clock: 32, MaxBuckets: 5, MinWindow: 5}}
 	for _, o := range opts {
+		if o == nil {
+			return nil, configErr("NewADWIN: nil option")
+		}
 		o(a)
 	}
 	switch {

@@ -53,10 +53,13 @@ type DistillReport struct {
 // by the iterator once the next one is requested.
 func Distill(ctx context.Context, teacher serving.Scorer, student *Learner, inputs iter.Seq[[]float64], opts ...DistillOption) (DistillReport, error) {
 	o := distillOptions{batch: 1}
+	var rep DistillReport
 	for _, opt := range opts {
+		if opt == nil {
+			return rep, configErr("Distill: nil option")
+		}
 		opt(&o)
 	}
-	var rep DistillReport
 	if o.batch < 1 {
 		return rep, configErr("DistillBatch(%d): must be at least 1", o.batch)
 	}

@@ -92,6 +92,9 @@ func PHMinInstances(n int64) PageHinkleyOption { return func(p *PageHinkley) { p
 func NewPageHinkley(opts ...PageHinkleyOption) (*PageHinkley, error) {
 	p := &PageHinkley{st: phState{Delta: 0.005, Lambda: 50, Alpha: 0.9999, MinInstances: 30}}
 	for _, o := range opts {
+		if o == nil {
+			return nil, configErr("NewPageHinkley: nil option")
+		}
 		o(p)
 	}
 	switch {

@@ -266,6 +266,9 @@ type Learner struct {
 func NewLearner(kind Kind, features int, opts ...Option) (*Learner, error) {
 	c := config{lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, standardize: true, forget: 1}
 	for _, o := range opts {
+		if o == nil {
+			return nil, configErr("NewLearner: nil option")
+		}
 		o(&c)
 	}
 	return newLearner(kind, features, c)

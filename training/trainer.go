@@ -363,6 +363,9 @@ type trainerCheckpoint struct {
 func NewTrainer(name string, l *Learner, src Source, pub Publisher, opts ...TrainerOption) (*Trainer, error) {
 	o := trainerOptions{logger: slog.Default()}
 	for _, opt := range opts {
+		if opt == nil {
+			return nil, configErr("NewTrainer: nil option")
+		}
 		opt(&o)
 	}
 	switch {

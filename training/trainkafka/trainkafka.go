@@ -195,6 +195,9 @@ var (
 func NewSource(cfg *kafka.Config, group string, opts ...Option) (*Source, error) {
 	o := options{topics: []string{DefaultTopic}, decoder: CSV{Label: -1}}
 	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: trainkafka: nil option", serving.ErrConfig)
+		}
 		opt.applySource(&o)
 	}
 	switch {

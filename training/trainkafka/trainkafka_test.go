@@ -322,3 +322,15 @@ func testConfig(t testing.TB, brokers []string, opts ...kafka.Option) *kafka.Con
 	}
 	return cfg
 }
+
+// A nil option is a configuration error, not a nil-interface panic.
+func TestNewSourceNilOption(t *testing.T) {
+	defer func() {
+		if p := recover(); p != nil {
+			t.Fatalf("panicked: %v", p)
+		}
+	}()
+	if _, err := trainkafka.NewSource(nil, "g", nil); !errors.Is(err, serving.ErrConfig) {
+		t.Fatalf("NewSource(nil option) = %v, want serving.ErrConfig", err)
+	}
+}
