@@ -503,3 +503,40 @@ func TestNamedRecords(t *testing.T) {
 		t.Fatalf("record without d: %v", err)
 	}
 }
+
+// TestWidePlaceholderIsPositional: a model names each element of its
+// placeholders in ModelInfo.Inputs, up to 65,536 features per record;
+// past that it is fed by position. An 82-byte graph with a placeholder
+// of 2^23 elements per record took 2 GiB and 10 s to load, naming each
+// element "x:i" beyond what MaxElements bounds.
+func TestWidePlaceholderIsPositional(t *testing.T) {
+	for _, tc := range []struct {
+		width int64
+		named bool
+	}{{1 << 16, true}, {1<<16 + 1, false}, {1 << 23, false}} {
+		var g gb
+		g.op("y", "Identity", nil, g.placeholder("x", tfpb.DataType_DT_FLOAT, -1, tc.width))
+		b := g.bytes(t)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		m, err := load(b, nil)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatalf("width %d: %v", tc.width, err)
+		}
+		info := m.Describe()
+		if got := after.TotalAlloc - before.TotalAlloc; got > 64<<20 {
+			t.Errorf("width %d: loading %d bytes allocated %d MiB", tc.width, len(b), got>>20)
+		}
+		if info.Features != int(tc.width) {
+			t.Errorf("width %d: %d features", tc.width, info.Features)
+		}
+		switch {
+		case tc.named && (len(info.Inputs) != int(tc.width) || info.Inputs[tc.width-1].Name != fmt.Sprintf("x:%d", tc.width-1)):
+			t.Errorf("width %d: %d inputs named, want x:0..x:%d", tc.width, len(info.Inputs), tc.width-1)
+		case !tc.named && info.Inputs != nil:
+			t.Errorf("width %d: %d inputs named, want none (fed by position)", tc.width, len(info.Inputs))
+		}
+	}
+}

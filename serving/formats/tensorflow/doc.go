@@ -61,8 +61,10 @@
 // order. The model names them in serving.ModelInfo.Inputs: a
 // placeholder of one element per record by its node name ("age"); a
 // placeholder of k elements, such as the usual [-1, k] input, as
-// "x:0" ... "x:k-1". A Descriptor label [LabelInputs] renames them all,
-// so that a [-1, 30] placeholder reads the stream's named fields:
+// "x:0" ... "x:k-1"; a model of more than 65,536 features per record
+// names none and is fed by position. A Descriptor label [LabelInputs]
+// renames them all, so that a [-1, 30] placeholder reads the stream's
+// named fields:
 //
 //	tensorflow.inputs: "age,income,tenure,..."
 //
