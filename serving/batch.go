@@ -63,8 +63,8 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 				sc.bufs = append(sc.bufs, buf)
 			}
 		}
-		if err == nil && policy != PassNonFinite && !allFinite(feats) {
-			err = nonFinite(feats, policy)
+		if err == nil && policy != PassNonFinite {
+			err = checkFinite(feats, policy)
 		}
 		if err != nil {
 			out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, &ModelError{Model: l.ref, Err: err}

@@ -864,8 +864,8 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (Result, error) {
 			return l.failed(err)
 		}
 	}
-	if p := sl.s.o.nonFinite; p != PassNonFinite && !allFinite(feats) {
-		if err := nonFinite(feats, p); err != nil {
+	if p := sl.s.o.nonFinite; p != PassNonFinite {
+		if err := checkFinite(feats, p); err != nil {
 			l.in.put(buf)
 			return l.failed(err)
 		}
@@ -912,10 +912,10 @@ func (ss *slotScorer) Ref() ModelRef {
 	return ModelRef{Name: ss.name}
 }
 
-// nonFinite returns the error for the first value of fs that policy p
-// refuses, or nil. Callers first scan with allFinite, which is faster
-// and holds for nearly every row.
-func nonFinite(fs []float64, p NonFinitePolicy) error {
+func checkFinite(fs []float64, p NonFinitePolicy) error {
+	if allFinite(fs) {
+		return nil
+	}
 	for i, f := range fs {
 		if math.IsNaN(f) {
 			if p == AllowMissing {
