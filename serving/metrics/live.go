@@ -3,6 +3,7 @@ package metrics
 import (
 	"strconv"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -22,7 +23,9 @@ import (
 //   - live_quality_refused{model,version,variant}: outcomes refused as
 //     invalid.
 //
-// A metric without outcomes is left out. Register it beside [Metrics].
+// A metric without outcomes is left out, and so is a series whose model
+// or variant name is not valid UTF-8, which Prometheus refuses as a label
+// value. Register it beside [Metrics].
 func Quality(tr *quality.Tracker) prometheus.Collector { return qualityCollector{tr} }
 
 var (
@@ -44,6 +47,9 @@ func (qualityCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (q qualityCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range q.tr.Snapshot() {
+		if !utf8.ValidString(s.Model) || !utf8.ValidString(s.Variant) {
+			continue // one such label would fail the whole scrape
+		}
 		v := strconv.FormatUint(s.Version, 10)
 		ch <- prometheus.MustNewConstMetric(qualityRef, prometheus.CounterValue, float64(s.Refused), s.Model, v, s.Variant)
 		for _, m := range []struct {

@@ -87,3 +87,31 @@ modelstream_rollout_share{rollout="fraud"} 0
 		t.Errorf("%d guardrail bounds, want low and high of errors and latency", n)
 	}
 }
+
+// TestQualityCollectorSkipsInvalidNames: a quality series whose model or
+// variant name is not valid UTF-8 (names read back from the scores
+// topic) is left out; the others are exported. Prometheus refuses such
+// a label value: the collector panicked, the registry recovered and
+// failed the whole scrape, so one bad name blanked every metric.
+func TestQualityCollectorSkipsInvalidNames(t *testing.T) {
+	tr, _ := quality.NewTracker(4)
+	for _, k := range []quality.Key{{Model: "fraud", Version: 1}, {Model: "bad\xff", Version: 1}, {Model: "fraud", Version: 2, Variant: "v\xfe"}} {
+		m, _ := tr.Meter(k)
+		m.ObserveValue(1, 2)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.Quality(tr))
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	n := 0
+	for _, f := range fams {
+		if f.GetName() == "modelstream_live_quality_refused" {
+			n = len(f.GetMetric())
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d refused-count series, want fraud@v1's alone", n)
+	}
+}
