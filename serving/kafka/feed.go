@@ -321,10 +321,13 @@ func (f *ModelFeed) consume(ctx context.Context, p int32, pc sarama.PartitionCon
 	// The offsets before hwm may end in records the consumer never
 	// delivers: transaction markers, and records of aborted transactions.
 	// While the partition is behind and idle, probe whether any message
-	// is left to come before hwm.
+	// is left to come before hwm. A probe runs in a goroutine of its own,
+	// since sarama's fetch takes no context: a leader that does not
+	// answer must not hold up the partition, nor Run's return.
 	next, idle := start, false
 	probe := time.NewTicker(250 * time.Millisecond)
 	defer probe.Stop()
+	var probing chan probeResult // nil when no probe is running
 	for {
 		select {
 		case <-ctx.Done():
@@ -334,15 +337,23 @@ func (f *ModelFeed) consume(ctx context.Context, p int32, pc sarama.PartitionCon
 				probe.Stop()
 				continue
 			}
-			if idle {
-				left, err := f.messagesBefore(p, next, hwm)
-				if err != nil {
-					f.log.Debug("model feed: catch-up probe", "partition", p, "err", err)
-				} else if !left {
-					reach()
-				}
+			if idle && probing == nil {
+				probing = make(chan probeResult, 1)
+				go func(out chan<- probeResult, from int64) {
+					left, err := f.messagesBefore(p, from, hwm)
+					out <- probeResult{left, err}
+				}(probing, next)
 			}
 			idle = true
+		case r := <-probing:
+			probing = nil
+			if r.err != nil {
+				f.log.Debug("model feed: catch-up probe", "partition", p, "err", r.err)
+			} else if !r.left {
+				// Nothing deliverable from the probe's offset to hwm, so
+				// nothing was delivered meanwhile either.
+				reach()
+			}
 		case msg, ok := <-pc.Messages():
 			if !ok {
 				if pc = f.reopen(ctx, p, pc, next); pc == nil {
@@ -370,6 +381,12 @@ func (f *ModelFeed) consume(ctx context.Context, p int32, pc sarama.PartitionCon
 			f.log.Warn("model feed: consumer error", "topic", err.Topic, "partition", err.Partition, "err", err.Err)
 		}
 	}
+}
+
+// probeResult is the answer of messagesBefore.
+type probeResult struct {
+	left bool
+	err  error
 }
 
 // reopen replaces the consumer of partition p, which sarama shut down

@@ -3,10 +3,12 @@ package kafka_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
@@ -152,5 +154,68 @@ func TestFeedInterruptedIsNotReported(t *testing.T) {
 	defer mu.Unlock()
 	if len(events) != 0 || f.Stats().Rejected != 0 {
 		t.Errorf("events %+v, stats %+v: an interrupted model was reported", events, f.Stats())
+	}
+}
+
+// TestFeedCancelWhileProbing: a feed behind a topic's end that only
+// transaction markers and aborted records fill probes, with fetches of
+// its own, whether any message is left to come. When the leader takes
+// such a probe and never answers, cancelling Run still stops it. The
+// probe ran in the partition's loop, which stood still until sarama's
+// Net.ReadTimeout (here ten minutes) and did not see the cancellation.
+func TestFeedCancelWhileProbing(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	p := txnProducer(t, c)
+	for _, commit := range []bool{true, false} { // v1 committed, v2 aborted
+		if err := p.BeginTxn(); err != nil {
+			t.Fatal(err)
+		}
+		v := uint64(1)
+		if !commit {
+			v = 2
+		}
+		if _, _, err := p.SendMessage(modelMessage(t, "m", v)); err != nil {
+			t.Fatal(err)
+		}
+		end := p.CommitTxn
+		if !commit {
+			end = p.AbortTxn
+		}
+		if err := end(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	unhang := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unhang) // before the cluster closes
+	var hung atomic.Int64
+	c.Fake().ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		if req.GetVersion() != 4 { // the probe's version; sarama's consumer uses a later one
+			return nil, nil, false
+		}
+		hung.Add(1)
+		c.Fake().SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+	srv := newServer(t)
+	patient := kafka.Sarama(func(sc *sarama.Config) { sc.Net.ReadTimeout = 10 * time.Minute })
+	f, err := kafka.NewModelFeed(config(t, c.Addrs(), patient), srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	waitFor(t, "a catch-up probe to hang", func() bool { return hung.Load() > 0 })
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return within 30 s of its cancellation while a probe hangs")
 	}
 }
