@@ -73,6 +73,10 @@
 // element. A string input (a category fed to LabelEncoder, OneHotEncoder
 // or CategoryMapper) takes the index of the value in the list that node
 // declares, which ModelInfo.Inputs gives as the input's Categories.
+// ModelInfo.Inputs names an input of one element per record as in the
+// graph and one of several as name[i]; a model whose one input holds
+// several elements, or whose inputs hold more than 65,536 in all, names
+// none and is fed by position.
 //
 // Outputs: a classifier (an integer or string label of one element per
 // record beside class probabilities, as a ZipMap or as a tensor beside an

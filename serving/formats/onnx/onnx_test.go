@@ -456,3 +456,34 @@ func TestPureGoGraphSize(t *testing.T) {
 		t.Errorf("40,000 initializers (%d bytes): err = %v, want ErrUnsupportedModel naming the bound", len(b), err)
 	}
 }
+
+// TestWideInputsArePositional: a model names each element of its inputs
+// in ModelInfo.Inputs (name[i]) up to 65,536 in all; past that it is fed
+// by position. Two inputs of 2^20 elements each were named element by
+// element, 2 Mi names built on every Describe (2^23 each: gigabytes).
+func TestWideInputsArePositional(t *testing.T) {
+	for _, tc := range []struct {
+		width int
+		named bool
+	}{{1 << 15, true}, {1<<15 + 1, false}, {1 << 20, false}} {
+		m := mustParse(t, model(13, graphSpec{
+			nodes:   [][]byte{node("Add", []string{"a", "b"}, []string{"y"})},
+			inputs:  [][]byte{valueInfo("a", elemFloat, 1, tc.width), valueInfo("b", elemFloat, 1, tc.width)},
+			outputs: [][]byte{valueInfo("y", elemFloat, 1, tc.width)},
+		}))
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		info := m.Describe()
+		runtime.ReadMemStats(&after)
+		if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
+			t.Errorf("width %d: Describe allocated %d MiB", tc.width, got>>20)
+		}
+		switch {
+		case tc.named && (len(info.Inputs) != 2*tc.width || info.Inputs[2*tc.width-1].Name != fmt.Sprintf("b[%d]", tc.width-1)):
+			t.Errorf("width %d: %d inputs named, want a[0]..b[%d]", tc.width, len(info.Inputs), tc.width-1)
+		case !tc.named && info.Inputs != nil:
+			t.Errorf("width %d: %d inputs named, want none (fed by position)", tc.width, len(info.Inputs))
+		}
+	}
+}

@@ -153,14 +153,27 @@ func stringCategories(gi *graphInfo, input string) ([]string, error) {
 	return nil, fmt.Errorf("string input %q: no LabelEncoder, OneHotEncoder or CategoryMapper reading it lists its values, so a record's text cannot be coded for it", input)
 }
 
+// maxNamedInputs bounds the features a model names: one of more is fed
+// by position (two inputs of 2^23 elements each, in a model of a few
+// hundred bytes, took 16 Mi names and gigabytes).
+const maxNamedInputs = 1 << 16
+
 // nameInputs sets each input's element names, as ModelInfo.Inputs lists
 // them: an input of one element per record is named as in the graph; an
 // input of several is named name[i] for its i-th element in row-major
-// order. A model with one input of several elements gets no names (nil):
-// its one tensor is fed positionally.
+// order. A model with one input of several elements, or of more than
+// maxNamedInputs elements in all, gets no names (nil): it is fed
+// positionally.
 func nameInputs(ins []rtInput) {
 	if len(ins) == 1 && ins[0].perRow > 1 {
 		return
+	}
+	total := 0
+	for _, in := range ins {
+		total += in.perRow
+	}
+	if total > maxNamedInputs {
+		return // fed by position
 	}
 	for i := range ins {
 		in := &ins[i]
