@@ -125,14 +125,20 @@
 //
 // A Server slot adds to each call: two atomic adds for the version's
 // reference count, one for the call count, the context check, the
-// NaN/Inf check of the features, and, on one call in 16, two clock
-// reads for [Stats] (every call while a [HookScored] is installed). With
-// a model that does nothing that is 60 to 70ns of CPU per call
-// (BenchmarkServerOverhead in serving/formats/leaves). Against bare
-// leaves on a 39-tree LightGBM model with 30 features (64 distinct rows,
-// about 1.65µs each), measured interleaved on each side's own thread CPU
-// clock on a loaded two-core machine (BenchmarkPairedOverhead, 10 runs,
-// median and range), a Score call costs 1.038× (1.031–1.052) the bare
-// prediction, and ScoreBatch 1.029× (1.022–1.036) per record in batches
-// of 8 and 1.016× (1.009–1.030) in batches of 64.
+// NaN/Inf check of the features, and, on one call in 16 (one batch in
+// 16 to 32 for ScoreBatch), two clock reads for [Stats] (every call
+// while a [HookScored] is installed). With a model that does nothing
+// that is about 60ns of CPU per Score call, and 18 to 19ns per record
+// for ScoreBatch in batches of 8 or 64, half of it the NaN/Inf check of
+// 30 features (BenchmarkServerOverhead and BenchmarkServerOverheadBatch
+// in serving/formats/leaves). Against bare leaves on a 39-tree LightGBM
+// model with 30 features (64 distinct rows, about 1.45µs each),
+// measured interleaved on each side's own thread CPU clock on a loaded
+// two-core machine and averaged over 8 placements of the trees in
+// memory, which alone move a pass by up to 1% (BenchmarkPairedOverhead,
+// 10 runs, median of the per-round ratios, and range), a Score call
+// costs 1.043× (1.038–1.045) the bare prediction, and ScoreBatch 1.022×
+// (1.016–1.026) per record in batches of 8 and 1.020× (1.017–1.023) in
+// batches of 64, where the format's Model alone, without a Server, takes
+// 1.000× (0.996–1.006).
 package serving
