@@ -51,7 +51,7 @@ func (e *expected) rows() [][]float64 {
 // fixtures lists the models made by testdata/make_fixtures.py.
 var fixtures = []string{
 	"binary_logistic", "multi_softprob", "reg_squarederror", "count_poisson", "dart",
-	"random_forest", "rf_multi", "categorical", "binary_logitraw", "binary_hinge",
+	"random_forest", "rf_multi", "categorical", "categorical_wide", "binary_logitraw", "binary_hinge",
 	"multi_softmax", "reg_logistic", "reg_pseudohubererror", "reg_absoluteerror",
 	"reg_gamma", "reg_tweedie", "rank_pairwise", "rank_ndcg", "rank_map",
 	"gblinear", "gblinear_multi", "bench",
