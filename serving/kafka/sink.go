@@ -128,8 +128,8 @@ func (s *Sink) acks() {
 	deliver(s.prod)
 }
 
-// deliver calls the acknowledgement function in the Metadata of each
-// message p returns, until p is closed.
+// deliver calls the acknowledgement in the Metadata of each message p
+// returns, a func(error) or an *item, until p is closed.
 func deliver(p sarama.AsyncProducer) {
 	succ, errs := p.Successes(), p.Errors()
 	for succ != nil || errs != nil {
@@ -139,17 +139,24 @@ func deliver(p sarama.AsyncProducer) {
 				succ = nil
 				continue
 			}
-			if ack, _ := m.Metadata.(func(error)); ack != nil {
-				ack(nil)
-			}
+			acknowledge(m.Metadata, nil)
 		case e, ok := <-errs:
 			if !ok {
 				errs = nil
 				continue
 			}
-			if ack, _ := e.Msg.Metadata.(func(error)); ack != nil {
-				ack(fmt.Errorf("kafka: sink: write to %s: %w", e.Msg.Topic, e.Err))
-			}
+			acknowledge(e.Msg.Metadata, fmt.Errorf("kafka: sink: write to %s: %w", e.Msg.Topic, e.Err))
+		}
+	}
+}
+
+func acknowledge(meta any, err error) {
+	switch ack := meta.(type) {
+	case *item:
+		ack.acked(err)
+	case func(error):
+		if ack != nil {
+			ack(err)
 		}
 	}
 }
@@ -165,6 +172,23 @@ func (s *Sink) send(m *sarama.ProducerMessage, ack func(error)) {
 		return
 	}
 	s.prod.Input() <- m
+}
+
+// sendBatch writes the outputs of b's records up to b.cut, in order,
+// under one hold of the lock; each record's item is its acknowledgement.
+func (s *Sink) sendBatch(b *batch) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i := range b.items[:b.cut] {
+		it := &b.items[i]
+		it.b, it.at = b, i
+		if s.shut {
+			it.acked(serving.ErrClosed)
+			continue
+		}
+		it.out.Metadata = it
+		s.prod.Input() <- it.out
+	}
 }
 
 // WriteScore writes res as the score of the input record in, with its

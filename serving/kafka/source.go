@@ -337,7 +337,14 @@ type item struct {
 	stage string
 	out   *sarama.ProducerMessage // the score or dead letter to write
 	tr    *recordTrace            // nil unless tracing (see trace.go)
+	b     *batch                  // set by Sink.sendBatch, for acked
+	at    int                     // the item's index in b.items
 }
+
+// acked acknowledges the write of the item's output to its batch. An
+// item is its own acknowledgement (see Sink.sendBatch), so that writing
+// a record allocates no closure.
+func (it *item) acked(err error) { it.b.ack(it.at, err) }
 
 // batch is a run of consecutive records of one partition. Records travel
 // in batches so that the hand-offs between goroutines cost per batch, not
@@ -641,15 +648,25 @@ func (h *handler) write(p *pipe, acking chan<- *batch) {
 			p.release(len(b.items))
 			continue
 		}
-		b.pending.Store(int32(b.cut))
-		for i := range b.items[:b.cut] {
-			s.write(s.sink.send, &b.items[i], func(err error) { b.ack(i, err) })
-		}
+		s.send(b)
 		select {
 		case acking <- b:
 		case <-s.crashed:
 			return
 		}
+	}
+}
+
+// send hands the outputs of b's records up to b.cut to the Sink, to be
+// acknowledged to b.
+func (s *Source) send(b *batch) {
+	b.pending.Store(int32(b.cut))
+	if s.o.tracer == nil {
+		s.sink.sendBatch(b)
+		return
+	}
+	for i := range b.items[:b.cut] {
+		s.write(s.sink.send, &b.items[i], func(err error) { b.ack(i, err) })
 	}
 }
 

@@ -109,10 +109,7 @@ func benchSource(b *testing.B, tp trace.TracerProvider) {
 			bt.read = time.Now().UnixNano()
 		}
 		s.process(ctx, bt)
-		bt.pending.Store(int32(bt.cut))
-		for i := range bt.items[:bt.cut] {
-			s.write(s.sink.send, &bt.items[i], func(err error) { bt.ack(i, err) })
-		}
+		s.send(bt)
 		<-bt.acked
 	}
 	if items[n-1].err != nil || items[n-1].out == nil {
