@@ -144,6 +144,7 @@ func (s *Source) processBatch(ctx context.Context, b *batch, bs serving.BatchSco
 			s.o.tracer.scoredBatch(b, at[lo:hi], t0, out[lo:hi], errs[lo:hi])
 		}
 	}
+	slab := newScoreSlab(len(at))
 	for k, i := range at {
 		it := &b.items[i]
 		err := errs[k]
@@ -156,7 +157,7 @@ func (s *Source) processBatch(ctx context.Context, b *batch, bs serving.BatchSco
 			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)
 			continue
 		}
-		if it.out, err = s.sink.scoreMessage(it.msg, out[k]); err != nil {
+		if it.out, err = s.sink.scoreMessageIn(slab, it.msg, out[k]); err != nil {
 			it.err, it.stage = err, wire.StageScore
 		}
 	}

@@ -299,3 +299,72 @@ func TestParseShortAgreesWithStrconv(t *testing.T) {
 		t.Errorf("the fast path took only %d of 200000", taken)
 	}
 }
+
+// growingEncoder writes a value of n+1 bytes for the score of offset n,
+// so that values outgrow what a scoreSlab reserves from earlier ones.
+type growingEncoder struct{}
+
+func (growingEncoder) AppendScore(b []byte, s *wire.Score) ([]byte, error) {
+	for i := range s.Offset + 1 {
+		b = append(b, byte('a'+(s.Offset+i)%26))
+	}
+	return b, nil
+}
+
+// TestScoreSlab: the score records of one batch, taken from a scoreSlab,
+// each keep their own value, whatever their lengths, with no capacity
+// past it through which an append could overwrite the next; dead letters
+// among them leave the slab as it was.
+func TestScoreSlab(t *testing.T) {
+	for _, enc := range []ScoreEncoder{wire.ScoreCompact, wire.ScoreJSON, growingEncoder{}} {
+		s := &Sink{o: sinkOptions{topic: "scores", dlq: "dlq", enc: enc}, max: 700}
+		ref := serving.ModelRef{Name: "m", Version: 1, ID: "abc"}
+		const n = 300 // more than one chunk of records
+		slab := newScoreSlab(n)
+		var ms []*sarama.ProducerMessage
+		var want []string
+		for i := range n {
+			in := &sarama.ConsumerMessage{Topic: "data", Partition: 2, Offset: int64(i % 40), Key: []byte("k" + strconv.Itoa(i))}
+			v := float64(i) * 1.5
+			if i%7 == 3 {
+				v = math.NaN() // a dead letter
+			}
+			res := serving.Result{Prediction: serving.Prediction{Value: v}, Provenance: serving.Provenance{Model: ref}}
+			m, err := s.scoreMessageIn(slab, in, res)
+			alone, aerr := s.scoreMessage(in, res)
+			if (err == nil) != (aerr == nil) || m.Topic != alone.Topic {
+				t.Fatalf("%T record %d: slab %v to %s, alone %v to %s", enc, i, err, m.Topic, aerr, alone.Topic)
+			}
+			got, _ := m.Value.Encode()
+			ms = append(ms, m)
+			w, _ := alone.Value.Encode()
+			want = append(want, string(w))
+			if cap(got) != len(got) && err == nil {
+				t.Fatalf("%T record %d: value has capacity %d beyond its %d bytes", enc, i, cap(got), len(got))
+			}
+		}
+		for i, m := range ms {
+			got, _ := m.Value.Encode()
+			if string(got) != want[i] {
+				t.Fatalf("%T record %d: value %q, want %q", enc, i, got, want[i])
+			}
+		}
+	}
+}
+
+// TestScoreSlabOutgrown: a value that outgrows the room left in a
+// slab's buffer is moved by append; the slab then leaves its buffer as it
+// was, rather than counting as used bytes that were never written.
+func TestScoreSlabOutgrown(t *testing.T) {
+	a := newScoreSlab(3)
+	first := a.claim(append(a.value(8), "abcd"...)) // the first is on its own
+	room := a.value(8)
+	big := a.claim(append(room, make([]byte, cap(room)+1)...))
+	if string(first) != "abcd" || len(big) != cap(room)+1 || len(a.buf) != 0 {
+		t.Fatalf("values %q and %d bytes; %d bytes of the buffer used", first, len(big), len(a.buf))
+	}
+	next := a.claim(append(a.value(8), "wxyz"...))
+	if string(next) != "wxyz" || string(first) != "abcd" {
+		t.Fatalf("values %q, %q", first, next)
+	}
+}

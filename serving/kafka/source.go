@@ -391,6 +391,7 @@ func (s *Source) process(ctx context.Context, b *batch) {
 		return
 	}
 	b.cut = len(b.items)
+	slab := newScoreSlab(len(b.items))
 	for i := range b.items {
 		if ctx.Err() != nil {
 			b.cut = i
@@ -414,7 +415,7 @@ func (s *Source) process(ctx context.Context, b *batch) {
 			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)
 			continue
 		}
-		if it.out, err = s.sink.scoreMessage(it.msg, res); err != nil {
+		if it.out, err = s.sink.scoreMessageIn(slab, it.msg, res); err != nil {
 			it.err, it.stage = err, wire.StageScore
 		}
 	}
@@ -709,10 +710,11 @@ func (h *handler) mark(sess sarama.ConsumerGroupSession, p *pipe, acking <-chan 
 // transaction, committed) as scored or dead-lettered, and calls the
 // dead-letter hooks.
 func (s *Source) count(tp topicPartition, items []item) {
+	scored := 0
 	for i := range items {
 		it := &items[i]
 		if it.err == nil {
-			s.scored.Add(1)
+			scored++
 			continue
 		}
 		s.dead.Add(1)
@@ -721,6 +723,7 @@ func (s *Source) count(tp topicPartition, items []item) {
 			hk.OnDeadLetter(tp.Topic, tp.Partition, it.msg.Offset, it.err)
 		}
 	}
+	s.scored.Add(uint64(scored))
 }
 
 // read hands records to the workers and to the ordered queue in batches
