@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/quality"
 	"github.com/modelstream/modelstream/serving/wire"
 )
 
@@ -38,14 +39,10 @@ type Match struct {
 	Label     Label     `json:"label"`
 }
 
-// Variant returns the variant that routed the scored record (the
-// outermost Decision's Variant), or "".
-func (m Match) Variant() string {
-	if d := m.Score.Provenance.Decision; d != nil {
-		return d.Variant
-	}
-	return ""
-}
+// Variant returns the variant that routed the scored record: that of
+// the outermost Decision that names one, following the winning
+// candidate's nested Decision (see quality.Variant), or "".
+func (m Match) Variant() string { return quality.Variant(m.Score.Provenance.Decision) }
 
 // InputKey is the join key of an input record by position:
 // "topic/partition/offset".

@@ -29,14 +29,32 @@ type Key struct {
 }
 
 // KeyOf returns the Key of a result's provenance: the model that
-// answered, and the variant of the outermost Decision that names one.
+// answered, and the variant of the outermost Decision that names one,
+// following the winning candidate's nested Decision (a canary's Split
+// inside a Budget, say).
 func KeyOf(p serving.Provenance) Key {
-	k := Key{Model: p.Model.Name, Version: p.Model.Version}
-	if p.Decision != nil {
-		k.Variant = p.Decision.Variant
-	}
-	return k
+	return Key{Model: p.Model.Name, Version: p.Model.Version, Variant: Variant(p.Decision)}
 }
+
+// Variant returns the variant of the outermost Decision in d's chain of
+// winners that names one: d's own, or else that of the Decision nested
+// in d's winning candidate, and so on; "" when none does.
+func Variant(d *serving.Decision) string {
+	for depth := 0; d != nil && depth < maxNesting; depth++ {
+		if d.Variant != "" {
+			return d.Variant
+		}
+		if d.Winner < 0 || d.Winner >= len(d.Candidates) {
+			return ""
+		}
+		d = d.Candidates[d.Winner].Decision
+	}
+	return ""
+}
+
+// maxNesting bounds the walk of Variant, against a Decision decoded from
+// a hostile record that nests without end (or a cycle built in memory).
+const maxNesting = 64
 
 // String returns "model@vN" or "model@vN/variant".
 func (k Key) String() string {

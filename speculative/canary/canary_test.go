@@ -14,6 +14,10 @@ import (
 
 	"github.com/modelstream/modelstream/governance"
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/feedback"
+	"github.com/modelstream/modelstream/serving/quality"
+	"github.com/modelstream/modelstream/serving/wire"
+	"github.com/modelstream/modelstream/speculative"
 	"github.com/modelstream/modelstream/speculative/canary"
 )
 
@@ -406,5 +410,46 @@ func TestPanickingCandidateRolledBack(t *testing.T) {
 		if g.Name == "errors" && g.Verdict != "breach" {
 			t.Errorf("errors guardrail %+v, want a breach", g)
 		}
+	}
+}
+
+// A rollout nested in another combinator (a Budget with a fast fallback
+// over the canary, say) still hears the truth about its answers: the
+// variant is found in the winning candidate's nested Decision. The
+// outermost Decision is the Budget's, without a variant, so
+// feedback.Match.Variant returned "" and every Outcome was refused: the
+// rollout held its first step for ever.
+func TestNestedRolloutGetsOutcomes(t *testing.T) {
+	champ, cand := newSide(1, 0, 0, 1), newSide(2, 0, 0, 2)
+	c, err := canary.New(champ, cand, canary.Steps(0.5, 1), canary.Seed(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fallback := serving.ScorerFunc(func(ctx context.Context, _ serving.Record) (serving.Result, error) {
+		<-ctx.Done() // answers only when nothing better did
+		return serving.Result{}, ctx.Err()
+	})
+	b, err := speculative.NewBudget(time.Second, fallback, []serving.Scorer{c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for i := range 50 {
+		res, err := b.Score(context.Background(), serving.Record{Key: []byte(strconv.Itoa(i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := feedback.Match{Score: wire.Score{Provenance: res.Provenance}}
+		v := m.Variant()
+		seen[v]++
+		if err := c.Outcome(v, 0); err != nil {
+			t.Fatalf("record %d: the outcome of the nested rollout's answer was refused: %v", i, err)
+		}
+		if k := quality.KeyOf(res.Provenance); k.Variant != v {
+			t.Errorf("quality.KeyOf gives variant %q, Match.Variant %q", k.Variant, v)
+		}
+	}
+	if seen[canary.Champion] == 0 || seen[canary.Candidate] == 0 {
+		t.Errorf("variants seen %v, want both sides", seen)
 	}
 }
