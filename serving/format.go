@@ -19,7 +19,9 @@ import (
 // Load receives a Descriptor whose Bytes are present and verified. It
 // must not retain d.Bytes after returning unless it copied them. Errors
 // should be built with [Corrupt] or [Unsupported] so callers can tell
-// them apart with errors.Is.
+// them apart with errors.Is. A panic in Load is caught and reported as
+// ErrCorruptModel, but it is a bug of the format: bad bytes deserve an
+// error that says what is wrong with them.
 type Format interface {
 	Load(ctx context.Context, d Descriptor) (Model, error)
 }
@@ -194,7 +196,7 @@ func loadResolved(ctx context.Context, d Descriptor) (Model, error) {
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	m, err := f.Load(ctx, d)
+	m, err := safeLoad(ctx, f, d)
 	if err != nil {
 		return fail(err)
 	}
@@ -202,4 +204,17 @@ func loadResolved(ctx context.Context, d Descriptor) (Model, error) {
 		return fail(Corrupt(d.Format, fmt.Errorf("format returned a nil model")))
 	}
 	return m, nil
+}
+
+// safeLoad calls f.Load, turning a panic into an ErrCorruptModel: the
+// bytes come from whoever writes the models topic, and a decoder bug they
+// reach must refuse that model, not take down the goroutine that reads
+// the topic (and with it the process), as validation does for Predict.
+func safeLoad(ctx context.Context, f Format, d Descriptor) (m Model, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			m, err = nil, Corrupt(d.Format, fmt.Errorf("the format panicked: %v", v))
+		}
+	}()
+	return f.Load(ctx, d)
 }
