@@ -2,6 +2,8 @@ package kafka_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,8 +14,9 @@ import (
 
 // TestExactlyOnceRidesOutFailover is TestSourceRidesOutFailover under
 // ExactlyOnce: on the 3-broker cluster, a leader change, or a broker
-// that dies having coordinated the Source's group and led a data
-// partition, every scores partition and the models topic, lasting longer
+// that dies having coordinated the Source's group and the transactions
+// of two of its partitions, and led a data partition, every scores
+// partition and the models topic, lasting longer
 // than the producers' own retries and shorter than RetryTimeout, does
 // not stop Run; and a read_committed reader of the scores and dead
 // letters sees every input, written before, during and after the
@@ -39,6 +42,16 @@ func testExactlyOnceOutage(t *testing.T, limit, lasts time.Duration) {
 	for _, shape := range []string{leaderChange, brokerDown} {
 		t.Run(shape, func(t *testing.T) {
 			c, victim, group := failoverCluster(t, shape == brokerDown)
+			// The brokers coordinating the partitions' transactional IDs
+			// (group/topic/partition): the victim's fail over with it.
+			coord := make([]int32, 3)
+			for p := range coord {
+				coord[p] = c.Fake().CoordinatorFor(fmt.Sprintf("%s/%s/%d", group, kafka.DefaultDataTopic, p))
+			}
+			t.Logf("victim %d; transaction coordinators of data partitions 0-2: %v", victim, coord)
+			if shape == brokerDown && !slices.Contains(coord, victim) {
+				t.Fatalf("the victim coordinates no transactional ID of the Source: the outage would not cover a transaction coordinator's failover")
+			}
 			prod := retryingProducer(t, c)
 			send(t, prod, 0, 500)
 			r := startTxnFailoverSource(t, c.Addrs(), group, kafka.RetryTimeout(limit))
