@@ -22,7 +22,7 @@ import (
 //
 // Rewards come from [Bandit.Reward], typically from ground truth joined
 // to the scores later (each score's Decision names its arm in Variant),
-// or at once from a [RewardFunc] given with [WithReward]. Rewards that are
+// or at once from a function given with [WithReward]. Rewards that are
 // not finite, out of the policy's range, or for unknown arms are refused
 // with a *[serving.OutcomeError] and counted.
 //

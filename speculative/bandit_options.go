@@ -7,14 +7,6 @@ import (
 	"github.com/modelstream/modelstream/serving"
 )
 
-// RewardFunc turns one scoring call of a [Bandit] into a reward for the
-// arm that answered, at once: res and err are what the arm returned, took
-// how long it took. It returns false when the call earns no reward now
-// (its reward will come later, from ground truth, through
-// [Bandit.Reward]). It runs on the scoring path and must be fast and safe
-// for concurrent use.
-type RewardFunc func(res serving.Result, took time.Duration, err error) (reward float64, ok bool)
-
 // defaultShareRefresh is the number of rewards after which a sticky
 // Bandit recomputes the shares it routes keyed records by (see
 // [WithSticky]).
@@ -25,7 +17,7 @@ type banditConfig struct {
 	minShare float64
 	sticky   bool
 	detect   bool
-	reward   RewardFunc
+	reward   func(res serving.Result, took time.Duration, err error) (float64, bool)
 }
 
 // WithChangeDetection makes a Bandit watch each arm's rewards for a change
@@ -107,11 +99,16 @@ func WithSticky() Option {
 }
 
 // WithReward sets a function that rewards each scoring call at once, such
-// as 1 for an answer within 10ms, 0 otherwise, or an error penalty. Its
-// rewards are refused and counted like those given to [Bandit.Reward]. It
-// applies to Bandit only. The default is none: rewards come only through
+// as 1 for an answer within 10ms, 0 otherwise, or an error penalty: fn
+// turns the call into a reward for the arm that answered, where res and
+// err are what the arm returned and took how long it took, and returns
+// ok false when the call earns no reward now (its reward will come later,
+// from ground truth, through [Bandit.Reward]). fn runs on the scoring
+// path and must be fast and safe for concurrent use. Its rewards are
+// refused and counted like those given to Bandit.Reward. It applies to
+// Bandit only. The default is none: rewards come only through
 // Bandit.Reward.
-func WithReward(fn RewardFunc) Option {
+func WithReward(fn func(res serving.Result, took time.Duration, err error) (reward float64, ok bool)) Option {
 	return func(c *config) error {
 		if err := c.only("WithReward", kindBandit); err != nil {
 			return err

@@ -27,10 +27,9 @@ import (
 // checkpointFS is the filesystem checkpoints use; tests replace it.
 var checkpointFS = atomicfile.OS
 
-// Stateful is state saved in the checkpoint along with the join, such as
-// a speculative.Bandit fed by the matches, so that after a restart it
-// stands exactly where the offsets do.
-type Stateful interface {
+// stateful is state saved in the checkpoint along with the join (see
+// [Save], which says so in its signature for the reader of its doc).
+type stateful interface {
 	encoding.BinaryMarshaler
 	encoding.BinaryUnmarshaler
 }
@@ -42,7 +41,7 @@ type options struct {
 	byInput bool
 	path    string
 	every   time.Duration
-	states  map[string]Stateful
+	states  map[string]stateful
 	retry   time.Duration
 }
 
@@ -70,11 +69,16 @@ func Checkpoint(path string, interval time.Duration) Option {
 	}
 }
 
-// Save adds s, under name, to the checkpoint (see [Checkpoint]). s must
-// change only through the Reader's match function, which runs on the
-// Reader's goroutine, for the checkpoint to be consistent. The default
-// is nothing more than the join.
-func Save(name string, s Stateful) Option {
+// Save adds s, under name, to the checkpoint (see [Checkpoint]): state
+// saved along with the join, such as a speculative.Bandit fed by the
+// matches, so that after a restart it stands exactly where the offsets
+// do. s must change only through the Reader's match function, which runs
+// on the Reader's goroutine, for the checkpoint to be consistent. The
+// default is nothing more than the join.
+func Save(name string, s interface {
+	encoding.BinaryMarshaler
+	encoding.BinaryUnmarshaler
+}) Option {
 	return func(o *options) error {
 		if name == "" || s == nil {
 			return fmt.Errorf("%w: feedbackkafka: Save(%q): need a name and a state", serving.ErrConfig, name)
@@ -174,7 +178,7 @@ type Reader struct {
 // connection settings cfg, joining with j and calling onMatch with every
 // match on the Reader's goroutine.
 func NewReader(cfg *kafka.Config, scores, labels string, j *feedback.Joiner, onMatch func(feedback.Match) error, opts ...Option) (*Reader, error) {
-	o := options{states: map[string]Stateful{}, retry: time.Second}
+	o := options{states: map[string]stateful{}, retry: time.Second}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, fmt.Errorf("%w: feedbackkafka: nil option", serving.ErrConfig)
