@@ -160,16 +160,14 @@ func fetchFile(ctx context.Context, u *url.URL, allow []*url.URL, max int64) ([]
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot read %s", ErrFetch, redact(u))
 	}
-	ru := &url.URL{Scheme: "file", Path: filepath.ToSlash(real)}
-	a := allowedBy(allow, ru)
-	if a == nil {
+	dir := allowedDir(allow, real)
+	if dir == "" {
 		return nil, fmt.Errorf("%w: %s leads outside the allowed directories", ErrLocationNotAllowed, redact(u))
 	}
 	// Open the real path relative to the allowed directory, through an
 	// os.Root: each component is opened from its parent without following
 	// a link out of the directory, so a file swapped for such a link
 	// after the check above is refused, not read.
-	dir := filepath.FromSlash(a.Path)
 	rel, err := filepath.Rel(dir, real)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot read %s", ErrFetch, redact(u))
@@ -196,7 +194,7 @@ func fetchFile(ctx context.Context, u *url.URL, allow []*url.URL, max int64) ([]
 	if err != nil {
 		// os.Root does not export its "escapes" error: resolve the path
 		// again only to name the reason.
-		if r, err := filepath.EvalSymlinks(real); err == nil && allowedBy(allow, &url.URL{Scheme: "file", Path: filepath.ToSlash(r)}) == nil {
+		if r, err := filepath.EvalSymlinks(real); err == nil && allowedDir(allow, r) == "" {
 			return nil, fmt.Errorf("%w: %s leads outside the allowed directories", ErrLocationNotAllowed, redact(u))
 		}
 		return nil, fmt.Errorf("%w: cannot read %s", ErrFetch, redact(u))
@@ -208,6 +206,29 @@ func fetchFile(ctx context.Context, u *url.URL, allow []*url.URL, max int64) ([]
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrFetch, redact(u))
 	}
 	return readCapped(ctx, f, st.Size(), max, u)
+}
+
+// allowedDir returns the allowed directory that holds real, a path with
+// every link resolved: an entry's directory as written, or, when it is
+// itself reached through a link (/var/run is one to /run on most Linux
+// systems), as resolved; "" if none holds it.
+func allowedDir(allow []*url.URL, real string) string {
+	if a := allowedBy(allow, &url.URL{Scheme: "file", Path: filepath.ToSlash(real)}); a != nil {
+		return filepath.FromSlash(a.Path)
+	}
+	for _, a := range allow {
+		if a.Scheme != "file" {
+			continue
+		}
+		dir, err := filepath.EvalSymlinks(filepath.FromSlash(a.Path))
+		if err != nil {
+			continue
+		}
+		if rel, err := filepath.Rel(dir, real); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return dir
+		}
+	}
+	return ""
 }
 
 func fetchHTTP(ctx context.Context, u *url.URL, allow []*url.URL, max int64, base *http.Client) ([]byte, error) {

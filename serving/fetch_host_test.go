@@ -1,9 +1,12 @@
 package serving_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -86,4 +89,31 @@ func TestHTTPLocationRefusals(t *testing.T) {
 
 	_, ok := s.Current("m")
 	assert.False(t, ok, "a refused Location went live")
+}
+
+// TestAllowedDirectoryReachedThroughALink: an allowed directory that is
+// itself a link (/var/run to /run, a mounted volume's path) allows its
+// files; a link inside it that leads out is still refused. Every file of
+// such a directory was refused as leading outside it, since its resolved
+// path was judged against the directory as written.
+func TestAllowedDirectoryReachedThroughALink(t *testing.T) {
+	base := t.TempDir()
+	real := filepath.Join(base, "real")
+	require.NoError(t, os.Mkdir(real, 0o755))
+	link := filepath.Join(base, "link")
+	require.NoError(t, os.Symlink(real, link))
+	model := servingtest.Spec{Value: 3}.Descriptor("m", 1)
+	require.NoError(t, os.WriteFile(filepath.Join(real, "m.json"), model.Bytes, 0o600))
+	outside := filepath.Join(base, "outside.json")
+	require.NoError(t, os.WriteFile(outside, model.Bytes, 0o600))
+	require.NoError(t, os.Symlink(outside, filepath.Join(real, "escape")))
+	s := newServer(t, serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{"file://" + link + "/"}}))
+
+	err := activateWithin(t, 5*time.Second, s, locDesc("file://"+link+"/escape", 1))
+	require.ErrorIs(t, err, serving.ErrLocationNotAllowed)
+	err = activateWithin(t, 5*time.Second, s, locDesc("file://"+real+"/m.json", 2))
+	require.ErrorIs(t, err, serving.ErrLocationNotAllowed, "the resolved path as written is not the allowed one")
+	ref, err := s.Activate(context.Background(), locDesc("file://"+link+"/m.json", 3))
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), ref.Version)
 }

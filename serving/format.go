@@ -129,8 +129,8 @@ type LoadOptions struct {
 	// such as "http://h/other/../models/a" is refused, since the server
 	// receives it as written. A file must be a regular file after symbolic links
 	// are resolved, and the resolved path must still be under the
-	// directory: a FIFO, a device or a link out of the directory is
-	// refused. The file is opened through an [os.Root] on the directory,
+	// directory (itself resolved, when it is reached through a link): a
+	// FIFO, a device or a link out of the directory is refused. The file is opened through an [os.Root] on the directory,
 	// so a file swapped for a link out of it after that check is refused
 	// too. The entries are parsed once, by NewServer.
 	AllowLocations []string
