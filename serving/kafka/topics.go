@@ -20,7 +20,7 @@ type TopicError struct {
 
 // Error names the topic and the cause.
 func (e *TopicError) Error() string {
-	return fmt.Sprintf("kafka: topic %q is missing and could not be created: %v", e.Topic, e.Err)
+	return fmt.Sprintf("kafka: topic %q could not be checked, or is missing and could not be created: %v", e.Topic, e.Err)
 }
 
 // Unwrap returns the cause.
