@@ -127,7 +127,7 @@ func (t *Tracker) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler: it replaces
 // every series with the saved ones, or returns an error wrapping
 // [serving.ErrCorruptState] and changes nothing. Saved series beyond the Tracker's bound
-// are an error too.
+// are an error too, and so is a series saved twice.
 func (t *Tracker) UnmarshalBinary(data []byte) error {
 	var saved []seriesState
 	if err := json.Unmarshal(data, &saved); err != nil {
@@ -138,6 +138,9 @@ func (t *Tracker) UnmarshalBinary(data []byte) error {
 	}
 	series := make(map[Key]*Meter, len(saved))
 	for _, s := range saved {
+		if _, dup := series[s.Key]; dup {
+			return fmt.Errorf("%w: quality: series %s saved twice", serving.ErrCorruptState, s.Key)
+		}
 		m := new(Meter)
 		if err := m.restore(s.Meter); err != nil {
 			return fmt.Errorf("%w (series %s)", err, s.Key)

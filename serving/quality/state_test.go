@@ -78,3 +78,27 @@ func TestStateRefusesImpossibleState(t *testing.T) {
 		}
 	}
 }
+
+// A saved state that names one series twice is refused: the second would
+// silently replace the first, and the counts the first carried would be
+// lost without a word.
+func TestStateRefusesDuplicateSeries(t *testing.T) {
+	tr, _ := NewTracker(4)
+	dup := `[{"key":{"model":"m","version":1},"meter":{"class_n":1,"log_loss":[1,0.5,0]}},` +
+		`{"key":{"model":"m","version":1},"meter":{"class_n":2,"log_loss":[2,0.5,0]}}]`
+	if err := tr.UnmarshalBinary([]byte(dup)); !errors.Is(err, serving.ErrCorruptState) {
+		t.Fatalf("a series saved twice was accepted (%v); snapshot %+v", err, tr.Snapshot())
+	}
+	if len(tr.Snapshot()) != 0 {
+		t.Error("a refused state changed the tracker")
+	}
+	// The same model and version under another variant is a different series.
+	two := `[{"key":{"model":"m","version":1},"meter":{"class_n":1,"log_loss":[1,0.5,0]}},` +
+		`{"key":{"model":"m","version":1,"variant":"canary"},"meter":{"class_n":1,"log_loss":[1,0.5,0]}}]`
+	if err := tr.UnmarshalBinary([]byte(two)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(tr.Snapshot()); n != 2 {
+		t.Fatalf("%d series, want 2", n)
+	}
+}
