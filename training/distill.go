@@ -239,13 +239,17 @@ func Sampled(n int, seed uint64, sample func(r *rand.Rand) []float64) iter.Seq[[
 // the neighbourhood of real data, where the teacher's decision boundary
 // matters, better than independent draws per feature, which produce
 // combinations real data never has. The rows must all have the same
-// length. With no rows it yields nothing.
-func Jittered(rows [][]float64, n int, scale float64, seed uint64) iter.Seq[[]float64] {
+// length: a row of another length is an error wrapping
+// [ErrInvalidSample]. With no rows it yields nothing.
+func Jittered(rows [][]float64, n int, scale float64, seed uint64) (iter.Seq[[]float64], error) {
 	if len(rows) == 0 {
-		return func(func([]float64) bool) {}
+		return func(func([]float64) bool) {}, nil
 	}
 	st := NewStandardizer(len(rows[0]))
-	for _, x := range rows {
+	for i, x := range rows {
+		if len(x) != len(rows[0]) {
+			return nil, fmt.Errorf("training: Jittered: %w: row %d has %d values, row 0 has %d", ErrInvalidSample, i, len(x), len(rows[0]))
+		}
 		st.Add(x)
 	}
 	sd := st.Scale()
@@ -256,5 +260,5 @@ func Jittered(rows [][]float64, n int, scale float64, seed uint64) iter.Seq[[]fl
 			x[j] = b + scale*sd[j]*r.NormFloat64()
 		}
 		return x
-	})
+	}), nil
 }

@@ -95,7 +95,11 @@ func TestDistillLightGBMIntoLogistic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Distill(ctx, teacher, student, Jittered(train, 40000, 0.2, 1))
+	inputs, err := Jittered(train, 40000, 0.2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Distill(ctx, teacher, student, inputs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +117,11 @@ func TestDistillLightGBMIntoLogistic(t *testing.T) {
 
 	// Mini-batch distillation reaches the same quality.
 	batched, _ := NewLearner(Logistic, 30, WithOptimizer(Adam), WithLearningRate(0.01), WithDecay(100), WithL2(1e-4))
-	if _, err := Distill(ctx, teacher, batched, Jittered(train, 40000, 0.2, 2), DistillBatch(32)); err != nil {
+	inputs, err = Jittered(train, 40000, 0.2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Distill(ctx, teacher, batched, inputs, DistillBatch(32)); err != nil {
 		t.Fatal(err)
 	}
 	agreeBatch, _ := Agreement(ctx, teacher, batched, heldOut)
