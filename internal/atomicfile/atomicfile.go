@@ -41,6 +41,10 @@ func (osFS) Rename(oldpath, newpath string) error         { return os.Rename(old
 func (osFS) Remove(name string) error                     { return os.Remove(name) }
 func (osFS) ReadFile(name string) ([]byte, error)         { return os.ReadFile(name) }
 
+// Stat lets a caller check, before its first Write, that a file's
+// directory exists; an FS may leave it out (crashfs does).
+func (osFS) Stat(name string) (os.FileInfo, error) { return os.Stat(name) }
+
 func (osFS) SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

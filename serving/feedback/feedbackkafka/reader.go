@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -59,10 +60,24 @@ func JoinByInput() Option { return func(o *options) error { o.byInput = true; re
 // a negative offset, a state refused) is restored not at all: Run fails
 // and leaves the Joiner and the states as they were. The default is no
 // checkpoint: a Reader starts at the oldest records of both topics.
+// path's directory must exist when NewReader is called: a missing one is
+// an error wrapping [serving.ErrConfig] and the filesystem's error.
 func Checkpoint(path string, interval time.Duration) Option {
 	return func(o *options) error {
 		if path == "" || interval <= 0 {
 			return fmt.Errorf("%w: feedbackkafka: Checkpoint(%q, %v): need a path and a positive interval", serving.ErrConfig, path, interval)
+		}
+		if st, ok := checkpointFS.(interface {
+			Stat(string) (os.FileInfo, error)
+		}); ok {
+			dir := filepath.Dir(path)
+			fi, err := st.Stat(dir)
+			if err == nil && !fi.IsDir() {
+				err = fmt.Errorf("%s is not a directory", dir)
+			}
+			if err != nil {
+				return fmt.Errorf("%w: feedbackkafka: Checkpoint(%q): %w", serving.ErrConfig, path, err)
+			}
 		}
 		o.path, o.every = path, interval
 		return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -367,5 +368,34 @@ func TestNewReaderValidates(t *testing.T) {
 	r, _ := feedbackkafka.NewReader(cfg, "s", "l", j, f, feedbackkafka.Checkpoint(path, time.Second))
 	if err := r.Run(context.Background()); !errors.Is(err, serving.ErrCorruptState) {
 		t.Errorf("corrupt checkpoint: %v", err)
+	}
+}
+
+// A checkpoint in a directory that does not exist is refused by
+// NewReader. Before, NewReader accepted it and Run logged "checkpoint
+// failed" at every interval, never saving anything.
+func TestCheckpointDirectoryMustExist(t *testing.T) {
+	cfg, err := kafka.NewConfig([]string{"127.0.0.1:1"}, kafka.Logger(discard()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := feedback.NewJoiner(time.Minute, 10)
+	f := func(feedback.Match) error { return nil }
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing", "cp.json")
+	_, err = feedbackkafka.NewReader(cfg, "s", "l", j, f, feedbackkafka.Checkpoint(missing, time.Second))
+	if !errors.Is(err, serving.ErrConfig) || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("checkpoint in a missing directory: %v, want ErrConfig and fs.ErrNotExist", err)
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = feedbackkafka.NewReader(cfg, "s", "l", j, f, feedbackkafka.Checkpoint(filepath.Join(file, "cp.json"), time.Second))
+	if !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("checkpoint under a file: %v, want ErrConfig", err)
+	}
+	if _, err := feedbackkafka.NewReader(cfg, "s", "l", j, f, feedbackkafka.Checkpoint(filepath.Join(dir, "cp.json"), time.Second)); err != nil {
+		t.Errorf("checkpoint in an existing directory: %v", err)
 	}
 }
