@@ -48,9 +48,12 @@ type avroPlan struct {
 }
 
 // compileAvro parses an Avro schema with hamba/avro and compiles it into
-// a plan whose fields are the schema's leaves by dotted path.
+// a plan whose fields are the schema's leaves by dotted path. Each schema
+// is parsed with a cache of named types of its own: avro.Parse's
+// process-wide cache would resolve a name the schema uses but does not
+// define to another schema's type, and keep every name ever parsed.
 func compileAvro(text string) (plan, error) {
-	s, err := avro.Parse(text)
+	s, err := avro.ParseWithCache(text, "", &avro.SchemaCache{})
 	if err != nil {
 		return nil, unsupported("avro schema: %v", err)
 	}

@@ -639,3 +639,25 @@ func wideProto(levels, fan int) string {
 	}
 	return b.String()
 }
+
+// TestAvroSchemasDoNotShareNames: each registered schema is read on its
+// own. A schema that uses a named type it does not define is refused
+// (ErrUnsupported), even after another schema defined that name. The
+// codec parsed with hamba/avro's process-wide cache of named types, so
+// such a schema silently took the definition of whichever schema, of any
+// subject, had been parsed last with that name; and the cache kept every
+// name ever parsed, whatever MaxSchemas said.
+func TestAvroSchemasDoNotShareNames(t *testing.T) {
+	r := newRegistry(t)
+	definer := `{"type":"record","name":"DefinesShared","fields":[{"name":"m","type":{"type":"record","name":"SharedOnlyHere","fields":[{"name":"a","type":"double"}]}}]}`
+	did := r.register(t, "definer-value", sr.Schema{Schema: definer, Type: sr.TypeAvro})
+	user := `{"type":"record","name":"UsesShared","fields":[{"name":"m","type":"SharedOnlyHere"}]}`
+	uid := r.register(t, "user-value", sr.Schema{Schema: user, Type: sr.TypeAvro})
+	c := newCodec(t, r)
+	b := binary.LittleEndian.AppendUint64(nil, math.Float64bits(1.5))
+	rec, err := c.Decode(frame(did, nil, b))
+	require.NoError(t, err)
+	assert.Equal(t, []float64{1.5}, rec.Features)
+	rec, err = c.Decode(frame(uid, nil, b))
+	require.ErrorIs(t, err, ErrUnsupported, "decoded %v with a type its schema does not define", rec.Features)
+}
