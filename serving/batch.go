@@ -24,7 +24,8 @@ type BatchScorer interface {
 // ScoreBatch implements BatchScorer. The whole batch is scored by the
 // version live when the call starts. When that model is a BatchPredictor
 // the valid records go to one PredictBatch call; if it fails, they are
-// predicted one by one, so that only the record at fault fails. The
+// predicted one by one, so that only the record at fault fails, unless
+// ctx is done by then: each of them then fails with ctx's error. The
 // Server's counters and HookScored see every record, each timed as the
 // batch's time divided by its size (see Stats for when a batch is timed).
 func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result, errs []error) {
@@ -91,7 +92,7 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 	if l.bp != nil && len(rows) > 1 {
 		preds := slices.Grow(sc.preds[:0], len(rows))[:len(rows)]
 		sc.preds = preds
-		if l.bp.PredictBatch(ctx, rows, preds) == nil {
+		if err := l.bp.PredictBatch(ctx, rows, preds); err == nil {
 			if !sc.sparse {
 				// Every record reached the model: out[k] is rows[k]'s.
 				for k := range preds {
@@ -105,6 +106,14 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 				}
 			}
 			done = true
+		} else if err := ctx.Err(); err != nil {
+			// The caller gave up: predicting the rows one by one would
+			// spend the model's time on results nobody reads.
+			for k := range rows {
+				i := sc.rec(k)
+				out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, &ModelError{Model: l.ref, Err: err}
+			}
+			failed, done = len(rows), true
 		}
 	}
 	if !done {

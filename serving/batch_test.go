@@ -217,3 +217,51 @@ func TestScoreBatchSamplesForValidation(t *testing.T) {
 	cur, _ := s.Current("m")
 	assert.Equal(t, uint64(1), cur.Version)
 }
+
+// cancelMidBatch is a BatchPredictor whose PredictBatch sees its context
+// cancelled while it runs (it calls cancel itself, as a caller's
+// deadline would strike) and fails with the context's error, as an
+// engine that checks ctx does. Its Predict ignores ctx and counts calls.
+type cancelMidBatch struct {
+	bsum
+	cancel context.CancelFunc
+}
+
+func (m *cancelMidBatch) PredictBatch(ctx context.Context, _ [][]float64, _ []serving.Prediction) error {
+	m.batches.Add(1)
+	m.cancel()
+	return ctx.Err()
+}
+
+// TestScoreBatchCancelledDuringPredictBatch: when PredictBatch fails
+// because the context was cancelled, every record gets the context's
+// error at once; predicting them one by one would spend the model's time
+// on a call its caller has given up.
+func TestScoreBatchCancelledDuringPredictBatch(t *testing.T) {
+	m := &cancelMidBatch{}
+	bs := batchServer(t, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m.cancel = cancel
+	rs := make([]serving.Record, 16)
+	for i := range rs {
+		rs[i] = serving.Record{Features: []float64{float64(i), 1}}
+	}
+	rs[3].Features[1] = math.NaN() // refused before the model: keeps its own error
+	out := make([]serving.Result, len(rs))
+	errs := make([]error, len(rs))
+	bs.ScoreBatch(ctx, rs, out, errs)
+	assert.Equal(t, int64(1), m.batches.Load(), "one PredictBatch")
+	assert.Zero(t, m.singles.Load(), "no per-record Predict after the context was cancelled")
+	for i := range rs {
+		var me *serving.ModelError
+		require.ErrorAs(t, errs[i], &me, "record %d", i)
+		if i == 3 {
+			var nf *serving.NonFiniteError
+			assert.ErrorAs(t, errs[i], &nf, "record 3")
+			continue
+		}
+		assert.ErrorIs(t, errs[i], context.Canceled, "record %d", i)
+		assert.Equal(t, serving.Result{Provenance: serving.Provenance{Model: serving.ModelRef{Name: "m", Version: 1}}}, out[i], "record %d", i)
+	}
+}
