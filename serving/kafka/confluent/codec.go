@@ -139,8 +139,11 @@ func MaxSchemas(n int) Option { return func(o *options) { o.maxSchemas = n } }
 // Source, until the same total time has passed; then the next record
 // tries again. Defaults: 4 attempts, 100ms backoff, 5s timeout, so a
 // down registry holds a partition for at most about 21s per schema ID
-// before its records are dead-lettered with the reason, and other
-// partitions' records whose schemas are cached are not held at all.
+// before its records are dead-lettered with the reason. Other partitions'
+// records whose schemas are cached are not held by the fetch itself, but
+// each record waiting for it holds a scoring worker of the Source (see
+// kafka.Workers), which the Source's partitions share: with as many such
+// records as workers, every partition waits.
 func Retry(attempts int, backoff, timeout time.Duration) Option {
 	return func(o *options) { o.attempts, o.backoff, o.timeout = attempts, backoff, timeout }
 }

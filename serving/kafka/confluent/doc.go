@@ -67,8 +67,11 @@
 // retried with a doubling backoff (Retry); then the record fails with
 // ErrUnavailable and the registry's last answer, and so do the records of
 // that ID for as long as the retries took, without asking again, so a
-// partition is never held longer than one round of retries, and records
-// of cached schemas on other partitions are not held at all.
+// partition is never held longer than one round of retries. Records of
+// cached schemas on other partitions wait only for a scoring worker: each
+// record waiting for a fetch holds one of the Source's workers
+// (kafka.Workers), so give the Source more workers than the partitions
+// that may meet a new schema ID at once.
 //
 // # Scores as Avro
 //
