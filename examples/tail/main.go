@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -79,22 +80,30 @@ func run(ctx context.Context, w io.Writer, brokers, topic, from string, n int) e
 	if err != nil {
 		return err
 	}
+	// The forwarders stop when run returns: done tells them to stop
+	// sending, and each drains its partition until AsyncClose closes
+	// it, as sarama asks. Without done, a forwarder holding a message
+	// nobody reads any more (there were more records than -n) blocked
+	// for ever.
 	msgs := make(chan *sarama.ConsumerMessage)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(done)
 	for _, p := range parts {
 		pc, err := cons.ConsumePartition(topic, p, start)
 		if err != nil {
 			return err
 		}
 		defer pc.AsyncClose()
-		go func() {
+		wg.Go(func() {
 			for m := range pc.Messages() {
 				select {
 				case msgs <- m:
-				case <-ctx.Done():
-					return
+				case <-done:
 				}
 			}
-		}()
+		})
 	}
 	fmt.Fprintf(os.Stderr, "tailing %s (%d partitions) on the %s\n", topic, len(parts), cl.Where())
 	for i := 0; n == 0 || i < n; i++ {

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTail runs the example with no flags: on the embedded broker it
@@ -38,4 +40,30 @@ func TestTail(t *testing.T) {
 	if err := run(context.Background(), &out, "", "scores", "latest", 0); err == nil {
 		t.Error("-from latest: no error, want one naming oldest or newest")
 	}
+}
+
+// TestTailLeavesNoForwarder stops after 3 of the 8 records: run must not
+// leave behind the goroutines that forward each partition's messages.
+// Before, the forwarders holding a record nobody read any more blocked on
+// the send for ever (one per partition that had a record in hand).
+func TestTailLeavesNoForwarder(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), &out, "", "scores", "oldest", 3); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 3 {
+		t.Fatalf("%d lines, want 3:\n%s", n, out.String())
+	}
+	// run waits for its forwarders; allow a moment anyway so that a
+	// failure is a leak, not a slow exit.
+	var left int
+	for range 100 {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		if left = strings.Count(stacks, "examples/tail.run.func"); left == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("%d forwarding goroutines still running after run returned", left)
 }
