@@ -9,6 +9,11 @@
 // (or the sample fraud model), and reads it back through a ModelFeed to
 // show that it loads. It also prints the equivalent kcat command.
 //
+// Without -version the message carries no version, and every ModelFeed
+// numbers it the next one (live + 1, the same on every instance), so a
+// model published to a running quickstart, whatever it has live, goes
+// live. An explicit -version not above the live one is refused as stale.
+//
 // -location publishes a URL instead of the bytes, for a model too large
 // for one message; -sha256 pins the content it must have. A consumer
 // fetches a location only from the prefixes its Server allows, and none
@@ -62,6 +67,10 @@ func (l labels) Set(s string) error {
 	return nil
 }
 
+// defaultVersion is -version's default: none, so that readers number the
+// model the next version, the way serving.Server.Activate reads Version 0.
+const defaultVersion = 0
+
 func main() {
 	brokers := flag.String("brokers", "", "comma-separated Kafka brokers; empty starts an embedded broker")
 	topic := flag.String("topic", kafka.DefaultModelsTopic, "models topic")
@@ -69,8 +78,8 @@ func main() {
 	location := flag.String("location", "", "publish a file:// or http(s):// location instead of the bytes; consumers must allow it (serving.LoadOptions.AllowLocations)")
 	sum := flag.String("sha256", "", "lowercase hex SHA-256 of the bytes at -location: consumers refuse other bytes")
 	name := flag.String("name", "fraud", "model name (the message key)")
-	format := flag.String("format", "linear", "model format: linear, lightgbm, xgboost, sklearn, onnx, ...")
-	version := flag.Uint64("version", 1, "model version; 0 lets the feed assign the next one")
+	format := flag.String("format", "linear", "model format, one of "+strings.Join(serving.Formats(), ", "))
+	version := flag.Uint64("version", defaultVersion, "model version; 0 (the default) lets every feed number it the next one")
 	desc := flag.String("description", "", "free text")
 	lbl := labels{}
 	flag.Var(lbl, "label", "key=value label, repeatable")

@@ -32,7 +32,7 @@ func TestPublish(t *testing.T) {
 		version                     uint64
 		published, readBack         string
 	}{
-		{name: "no flags", format: "linear", version: 1, published: "published fraud@v1 (linear", readBack: "activated fraud@v1"},
+		{name: "no flags", format: "linear", version: defaultVersion, published: "published fraud@next (linear", readBack: "activated fraud@v1"},
 		{name: "lightgbm file", file: "../../serving/formats/leaves/testdata/lightgbm4/binary_classification.model.txt", format: "lightgbm", version: 3,
 			published: "published fraud@v3 (lightgbm", readBack: "activated fraud@v3"},
 		{name: "no version", file: file, format: "linear", version: 0, published: "published fraud@next (linear", readBack: "activated fraud@v1"},
