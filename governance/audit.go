@@ -67,10 +67,11 @@ type Event struct {
 }
 
 // AuditSink receives every audit event, for example to write it to a
-// Kafka audit topic. WriteAudit is called synchronously, in event order,
-// with a context bounded by AuditTimeout; it must be safe for concurrent
-// use. An error is logged and counted, never fatal: the audit trail must
-// not stop models from being served.
+// Kafka audit topic. WriteAudit is called with a context bounded by
+// AuditTimeout and must return once that context is done; it must be
+// safe for concurrent use. An error is logged and counted, never fatal:
+// the audit trail must not stop models from being served, nor slow them
+// down when the sink is out (see Audit for what happens then).
 type AuditSink interface {
 	WriteAudit(ctx context.Context, e Event) error
 }
@@ -90,16 +91,44 @@ func (f AuditSinkFunc) WriteAudit(ctx context.Context, e Event) error { return f
 // Audit implements serving.HookModelEvent: pass it to
 // serving.WithHooks to audit what the Server does. An Audit is safe for
 // concurrent use.
+//
+// # When the sink is out
+//
+// While the sink works, Record writes the event itself: when Record
+// returns, the sink has taken the event or failed it, and events of
+// successive Record calls reach the sink in their order. Every event
+// is logged whatever the sink does.
+//
+// A write that has not finished within AuditTimeout marks the sink down,
+// logged once at level Error. From then on Record does not wait for the
+// sink: each event is either dropped at once or, when no probe is in
+// flight, sent as a probe by a goroutine of its own, again bounded by
+// AuditTimeout. The first probe the sink takes marks it up again, logged
+// at level Warn with the number of events dropped meanwhile. So an outage
+// costs whoever calls Record (a model feed, the Server) one AuditTimeout
+// once, not one per event: a flood of model messages during an outage
+// of the audit topic cannot stall the feed. No two events are sent at once
+// by successive Record calls, so the events the sink takes are still in
+// their order, except that a write that timed out may, with a sink that
+// keeps sending after its context ends, land after the probe that
+// follows it (the Kafka sink of governance/govkafka sends them in order).
+// Every event the sink did not take, failed or dropped, is counted by
+// SinkFailures.
 type Audit struct {
 	logger  *slog.Logger
 	sink    AuditSink
 	timeout time.Duration
 	now     func() time.Time
 
-	events    atomic.Uint64
-	sinkFails atomic.Uint64
-	mu        sync.Mutex
-	lastErr   error
+	events atomic.Uint64
+	mu     sync.Mutex
+	// The fields below are guarded by mu. lost counts the events the sink
+	// did not take, dropped those of them dropped while it was down.
+	lost, dropped uint64
+	lastErr       error
+	// down is set when a write timed out, and cleared when a probe
+	// succeeds; probing is set while a probe is in flight.
+	down, probing bool
 }
 
 var _ serving.HookModelEvent = (*Audit)(nil)
@@ -114,7 +143,8 @@ func AuditLogger(l *slog.Logger) AuditOption { return func(a *Audit) { a.logger 
 // no sink.
 func AuditTo(sink AuditSink) AuditOption { return func(a *Audit) { a.sink = sink } }
 
-// AuditTimeout bounds each call to the sink, overriding the default of 5s.
+// AuditTimeout bounds each call to the sink, overriding the default of
+// 5s. A call that takes longer marks the sink down (see Audit).
 func AuditTimeout(d time.Duration) AuditOption { return func(a *Audit) { a.timeout = d } }
 
 // NewAudit returns an Audit.
@@ -209,21 +239,65 @@ func (a *Audit) Record(ctx context.Context, e Event) {
 	if a.sink == nil {
 		return
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout)
-	defer cancel()
-	if err := a.sink.WriteAudit(sctx, e); err != nil {
-		a.sinkFails.Add(1)
-		a.mu.Lock()
-		a.lastErr = err
+	a.mu.Lock()
+	if a.down {
+		if a.probing {
+			a.lost++
+			a.dropped++
+			a.mu.Unlock()
+			return
+		}
+		a.probing = true
 		a.mu.Unlock()
-		a.logger.Error("governance: audit sink failed", "event", string(e.Kind), "model", e.Model.Name, "version", e.Model.Version, "err", err)
+		go a.probe(e)
+		return
+	}
+	a.mu.Unlock()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout)
+	err := a.sink.WriteAudit(sctx, e)
+	timedOut := sctx.Err() != nil
+	cancel()
+	if err == nil {
+		return
+	}
+	a.mu.Lock()
+	a.lost++
+	a.lastErr = err
+	wentDown := timedOut && !a.down
+	if wentDown {
+		a.down, a.dropped = true, 0
+	}
+	a.mu.Unlock()
+	a.logger.Error("governance: audit sink failed", "event", string(e.Kind), "model", e.Model.Name, "version", e.Model.Version, "err", err)
+	if wentDown {
+		a.logger.Error("governance: audit sink down: events are dropped until it takes one again", "timeout", a.timeout)
 	}
 }
 
-// SinkFailures returns how many events the sink failed to take, and the
-// last error.
+// probe sends e to a sink that is down, and marks it up if it takes e.
+func (a *Audit) probe(e Event) {
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	err := a.sink.WriteAudit(ctx, e)
+	cancel()
+	a.mu.Lock()
+	a.probing = false
+	if err != nil {
+		a.lost++
+		a.lastErr = err
+		a.mu.Unlock()
+		return
+	}
+	a.down = false
+	dropped := a.dropped
+	a.mu.Unlock()
+	a.logger.Warn("governance: audit sink up again", "dropped", dropped)
+}
+
+// SinkFailures returns how many events the sink did not take (those it
+// failed, and those dropped while it was down), and the last error it
+// returned.
 func (a *Audit) SinkFailures() (uint64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.sinkFails.Load(), a.lastErr
+	return a.lost, a.lastErr
 }
