@@ -58,7 +58,9 @@
 // differently: on a topic with several partitions, mixed writers should
 // give explicit versions). A reader that does not start at the oldest
 // offset (it resumes from a registry) also counts the version live in
-// its Server.
+// its Server, but it cannot count the messages before its start that its
+// Server refused, so its numbering can differ from a reader's that saw
+// them: where instances resume, publishers should give explicit versions.
 //
 // # Scores
 //
