@@ -122,9 +122,14 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 	if err != nil {
 		return err
 	}
+	// The feed runs until run returns, and run waits for it to close its
+	// connections. Run returns early, with an error, if the models topic
+	// cannot be read at all.
 	feedCtx, stopFeed := context.WithCancel(context.Background())
-	defer stopFeed()
-	go feed.Run(feedCtx)
+	feedDone := make(chan struct{})
+	var feedErr error
+	go func() { feedErr = feed.Run(feedCtx); close(feedDone) }()
+	defer func() { stopFeed(); <-feedDone }()
 
 	// The training side publishes v1 (a real cluster may hold newer
 	// versions from earlier runs; the demo then continues from there).
@@ -135,6 +140,8 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 	defer pub.Close()
 	select {
 	case <-feed.CaughtUp():
+	case <-feedDone:
+		return fmt.Errorf("model feed: %w", feedErr)
 	case <-ctx.Done():
 		return nil
 	}
@@ -181,8 +188,7 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 			return errors.Join(<-srcDone, sink.Close())
 		case err := <-srcDone:
 			stopSrc()
-			sink.Close()
-			return err
+			return errors.Join(err, sink.Close())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -200,25 +206,18 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 		fmt.Println("producer:", err)
 	}
 
-	// Wait for every transaction to come out, or for Ctrl-C.
-	for !view.complete(produced) {
-		select {
-		case <-ctx.Done():
-			fmt.Println("interrupted: draining the pipeline")
-			produced = -1
-		case <-time.After(500 * time.Millisecond):
-			view.print(since(start), srv, src)
-			continue
-		}
-		break
-	}
+	// Wait for every transaction to come out, for Ctrl-C, or for the
+	// pipeline to stop on its own (a write that failed for good).
+	produced, stopped, srcErr := await(ctx, view, produced, srcDone, func() { view.print(since(start), srv, src) })
 	stopSrc()
-	srcErr := <-srcDone
-	sink.Close()
+	if !stopped {
+		srcErr = <-srcDone
+	}
+	sinkErr := sink.Close()
 	view.print(since(start), srv, src)
 	view.summary(since(start), produced, srv, src, feed)
-	if srcErr != nil {
-		return srcErr
+	if err := errors.Join(srcErr, sinkErr); err != nil {
+		return err
 	}
 	if cl.Embedded != nil && listen != "" && ctx.Err() == nil {
 		fmt.Printf("\nThe embedded broker stays open at %s. Try:\n", strings.Join(cl.Brokers, ","))
@@ -236,6 +235,27 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 }
 
 func since(t time.Time) float64 { return time.Since(t).Seconds() }
+
+// await waits until every one of the produced transactions has come out,
+// calling tick every half second. It returns early on Ctrl-C, with
+// produced -1 (the summary then leaves out the count sent), and when
+// the Source stops on its own: stopped is then true and err is what its
+// Run returned, read from srcDone.
+func await(ctx context.Context, v *view, produced int, srcDone <-chan error, tick func()) (_ int, stopped bool, err error) {
+	for !v.complete(produced) {
+		select {
+		case <-ctx.Done():
+			fmt.Println("interrupted: draining the pipeline")
+			return -1, false, nil
+		case err := <-srcDone:
+			fmt.Println("the pipeline stopped:", err)
+			return produced, true, err
+		case <-time.After(500 * time.Millisecond):
+			tick()
+		}
+	}
+	return produced, false, nil
+}
 
 // publish writes version v and waits until the Server has it live.
 func publish(ctx context.Context, pub *kafka.Publisher, srv *serving.Server, v uint64) error {

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 
@@ -135,5 +137,30 @@ func TestQuickstartLoadsEveryFormat(t *testing.T) {
 	defer srv.Close()
 	if _, err := srv.Activate(context.Background(), serving.Descriptor{Name: "gbm", Format: "lightgbm", Bytes: b}); err != nil {
 		t.Fatalf("a LightGBM model does not load in the quickstart: %v", err)
+	}
+}
+
+// TestAwaitReturnsWhenThePipelineStops: when the Source stops on its own
+// (a write that failed for good) before every transaction came out, the
+// quickstart reports its error instead of waiting for Ctrl-C. Before,
+// the wait loop did not watch the Source and printed the same progress
+// line every half second for ever.
+func TestAwaitReturnsWhenThePipelineStops(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	failed := errors.New("kafka: sink: write failed for good")
+	srcDone := make(chan error, 1)
+	srcDone <- failed
+	v := newView("run", 1, 2)
+	produced, stopped, err := await(ctx, v, 10, srcDone, func() {})
+	if !stopped || !errors.Is(err, failed) || produced != 10 {
+		t.Errorf("await: stopped %v, err %v, produced %d; want the Source's error at once (ctx: %v)", stopped, err, produced, ctx.Err())
+	}
+	// Ctrl-C still ends the wait, and leaves the Source to be stopped.
+	cancelled, stop := context.WithCancel(context.Background())
+	stop()
+	produced, stopped, err = await(cancelled, v, 10, make(chan error), func() {})
+	if stopped || err != nil || produced != -1 {
+		t.Errorf("await after Ctrl-C: stopped %v, err %v, produced %d; want -1", stopped, err, produced)
 	}
 }
