@@ -31,6 +31,13 @@
 // (the default, or the compact one whose provenance is in the headers),
 // which is why it takes the whole record.
 //
+// The pipeline example tests a whole service this way: a model message
+// (wire.EncodeModel) produced to the models topic, a ModelFeed, a Source
+// and a Sink, scores and dead letters read back. Publish the model before
+// the feed starts and wait for the feed's CaughtUp, or records may reach
+// the Source before any version is live and be dead-lettered with
+// serving.ErrNoModel.
+//
 // In a program, [Start] returns the cluster and an error, and the caller
 // calls [Cluster.Close]. [Ports] fixes the listening ports, so outside tools
 // such as kcat can connect to 127.0.0.1:9092.
