@@ -54,6 +54,9 @@
 // Audit is also a serving hook (serving.WithHooks) and reports what the
 // Server loads, activates, rolls back, retires and refuses. Package
 // governance/govkafka has an AuditSink writing to a Kafka audit topic.
+// A sink that stops answering costs the feed one AuditTimeout, not one
+// per event: the Audit then drops events, counts them and probes the
+// sink until it takes one again (see [Audit]).
 //
 // # Provenance
 //

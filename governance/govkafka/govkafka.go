@@ -145,7 +145,9 @@ func ParseAuditEvent(value []byte) (governance.Event, error) {
 // reason "malformed" and source "feed". The other outcomes are audited
 // already: rejected and accepted models by the Verifier and the Server,
 // and stale versions met while replaying the topic are expected and not
-// audited.
+// audited. While the audit sink is down, Audit.Record drops and counts
+// events instead of waiting for it, so a flood of malformed messages
+// during an outage of the audit topic does not stall the feed.
 func FeedObserver(a *governance.Audit) func(kafka.FeedEvent) {
 	return func(e kafka.FeedEvent) {
 		if e.Outcome != kafka.Malformed {
