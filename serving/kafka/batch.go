@@ -115,9 +115,10 @@ func (s *Source) processBatch(ctx context.Context, b *batch, bs serving.BatchSco
 	n := len(b.items)
 	rs := make([]serving.Record, 0, n)
 	at := make([]int, 0, n) // rs[k] is the record of b.items[at[k]]
+	fs := newFloatSlab(n)
 	for i := range b.items {
 		it := &b.items[i]
-		r, err := s.decodeItem(it)
+		r, err := s.decodeItem(it, fs)
 		if err != nil {
 			it.err, it.stage = err, wire.StageDecode
 			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)

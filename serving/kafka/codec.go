@@ -70,14 +70,17 @@ type JSON struct {
 }
 
 // Decode implements Codec.
-func (c JSON) Decode(v []byte) (serving.Record, error) {
+func (c JSON) Decode(v []byte) (serving.Record, error) { return c.decode(v, nil) }
+
+// decode is Decode with an array's features taken from fs.
+func (c JSON) decode(v []byte, fs *floatSlab) (serving.Record, error) {
 	v = bytes.TrimSpace(v)
 	if len(v) == 0 {
 		return serving.Record{}, decodeErr("empty value")
 	}
 	switch v[0] {
 	case '[':
-		x, err := parseArray(v)
+		x, err := parseArray(v, fs)
 		if err != nil {
 			return serving.Record{}, err
 		}
@@ -92,23 +95,56 @@ func (c JSON) Decode(v []byte) (serving.Record, error) {
 	}
 }
 
-// parseArray parses a flat JSON array of numbers without reflection.
-func parseArray(v []byte) ([]float64, error) {
-	if x, ok := parseArrayFast(v); ok {
+// parseArray parses a flat JSON array of numbers without reflection,
+// into a slice from fs in the common case.
+func parseArray(v []byte, fs *floatSlab) ([]float64, error) {
+	if x, ok := parseArrayFast(v, fs); ok {
 		return x, nil
 	}
 	return parseArraySlow(v)
 }
 
+// floatSlab hands out the feature slices of one batch's records from one
+// allocation, sized on the first slice, instead of one allocation each.
+// A nil *floatSlab allocates each on its own. The slices keep the slab
+// alive while any of them is in use; a slab is not safe for concurrent
+// use.
+type floatSlab struct {
+	buf  []float64
+	left int // records still to come, to size the next allocation
+}
+
+func newFloatSlab(n int) *floatSlab { return &floatSlab{left: n} }
+
+// take returns an empty slice with capacity n, which no other slice of
+// the slab reaches.
+func (f *floatSlab) take(n int) []float64 {
+	if f == nil {
+		return make([]float64, 0, n)
+	}
+	left := max(f.left, 1)
+	f.left--
+	if cap(f.buf)-len(f.buf) < n {
+		k := min(left, 4096/max(n, 1)) // records per allocation, within 32 KiB
+		if k < 2 {
+			return make([]float64, 0, n)
+		}
+		f.buf = make([]float64, 0, n*k)
+	}
+	x := f.buf[len(f.buf) : len(f.buf) : len(f.buf)+n]
+	f.buf = f.buf[:len(f.buf)+n]
+	return x
+}
+
 // parseArrayFast parses, in one pass, an array that parseArraySlow would
 // accept: numbers separated by commas and JSON's spaces. It gives up, for
 // parseArraySlow to find the error, on anything else.
-func parseArrayFast(v []byte) ([]float64, bool) {
+func parseArrayFast(v []byte, fs *floatSlab) ([]float64, bool) {
 	if len(v) < 2 || v[len(v)-1] != ']' {
 		return nil, false
 	}
 	body := v[1 : len(v)-1]
-	x := make([]float64, 0, bytes.Count(body, []byte{','})+1)
+	x := fs.take(bytes.Count(body, []byte{','}) + 1)
 	for i := 0; ; {
 		for i < len(body) && isSpace(body[i]) {
 			i++

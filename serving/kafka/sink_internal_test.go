@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -226,7 +227,7 @@ func FuzzParseArray(f *testing.F) {
 		if len(v) < 2 || v[0] != '[' {
 			return
 		}
-		fast, ok := parseArrayFast(v)
+		fast, ok := parseArrayFast(v, nil)
 		slow, err := parseArraySlow(v)
 		if ok && (err != nil || len(fast) != len(slow)) {
 			t.Fatalf("%q: fast %v, slow %v, %v", v, fast, slow, err)
@@ -252,7 +253,7 @@ func BenchmarkParseArray(b *testing.B) {
 	v := []byte("[12345, 0.5, 1.25, -3, 4e-2, 5, 6.5, 7]")
 	b.Run("fast", func(b *testing.B) {
 		for b.Loop() {
-			parseArrayFast(v)
+			parseArrayFast(v, nil)
 		}
 	})
 	b.Run("slow", func(b *testing.B) {
@@ -366,5 +367,45 @@ func TestScoreSlabOutgrown(t *testing.T) {
 	next := a.claim(append(a.value(8), "wxyz"...))
 	if string(next) != "wxyz" || string(first) != "abcd" {
 		t.Fatalf("values %q, %q", first, next)
+	}
+}
+
+// TestFloatSlab: records of one batch decoded with a floatSlab get the
+// features Decode gives, each in a slice of its own that an append cannot
+// extend into the next, for arrays of every length, and records too
+// large to share an allocation alike.
+func TestFloatSlab(t *testing.T) {
+	const n = 200
+	fs := newFloatSlab(n)
+	var got [][]float64
+	var want [][]float64
+	for i := range n {
+		k := 1 + i%23
+		if i%50 == 7 {
+			k = 5000 // too large to share
+		}
+		v := []byte("[")
+		for j := range k {
+			if j > 0 {
+				v = append(v, ", "...)
+			}
+			v = strconv.AppendInt(v, int64(i*1000+j), 10)
+		}
+		v = append(v, ']')
+		r, err := JSON{}.decode(v, fs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cap(r.Features) != len(r.Features) {
+			t.Fatalf("record %d: capacity %d for %d features", i, cap(r.Features), len(r.Features))
+		}
+		got = append(got, r.Features)
+		w, _ := JSON{}.Decode(v)
+		want = append(want, w.Features)
+	}
+	for i := range got {
+		if !slices.Equal(got[i], want[i]) {
+			t.Fatalf("record %d: %v, want %v", i, got[i], want[i])
+		}
 	}
 }

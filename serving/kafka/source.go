@@ -391,14 +391,14 @@ func (s *Source) process(ctx context.Context, b *batch) {
 		return
 	}
 	b.cut = len(b.items)
-	slab := newScoreSlab(len(b.items))
+	slab, fs := newScoreSlab(len(b.items)), newFloatSlab(len(b.items))
 	for i := range b.items {
 		if ctx.Err() != nil {
 			b.cut = i
 			return
 		}
 		it := &b.items[i]
-		r, err := s.decodeItem(it)
+		r, err := s.decodeItem(it, fs)
 		if err != nil {
 			it.err, it.stage = err, wire.StageDecode
 			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)

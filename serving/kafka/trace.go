@@ -168,12 +168,16 @@ func (t *tracer) beginBatch(s *Source, b *batch) {
 	}
 }
 
-// decodeItem decodes it's value, in a decode span when tracing.
-func (s *Source) decodeItem(it *item) (r serving.Record, err error) {
+// decodeItem decodes it's value, in a decode span when tracing; the JSON
+// codec takes an array's features from fs.
+func (s *Source) decodeItem(it *item, fs *floatSlab) (r serving.Record, err error) {
 	if it.tr != nil && it.tr.recording {
 		return s.decodeTraced(it)
 	}
 	defer s.recoverPanic("codec", &err) // as s.decode, one call less
+	if c, ok := s.o.codec.(JSON); ok {
+		return c.decode(it.msg.Value, fs)
+	}
 	return s.o.codec.Decode(it.msg.Value)
 }
 
