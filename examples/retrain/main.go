@@ -239,10 +239,14 @@ func run(ctx context.Context, w io.Writer, cfg config) (*summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The trainer stops, and commits, before its source and publisher
+	// close: the deferred Wait runs before their deferred Close.
 	trainErr := make(chan error, 1)
 	trainCtx, stopTraining := context.WithCancel(ctx)
+	var trainer sync.WaitGroup
+	defer trainer.Wait()
 	defer stopTraining()
-	bg.Go(func() { trainErr <- tr.Run(trainCtx) })
+	trainer.Go(func() { trainErr <- tr.Run(trainCtx) })
 
 	// The stream: score each event with the live model, then send it,
 	// labelled, to the training topic.

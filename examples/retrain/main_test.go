@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/training"
 )
 
@@ -70,5 +71,58 @@ func TestRetrainReportsTrainerFailure(t *testing.T) {
 	_, err := run(ctx, io.Discard, cfg)
 	if !errors.Is(err, errCrash) || ctx.Err() != nil {
 		t.Fatalf("run: %v (context: %v), want the trainer's failure before the deadline", err, ctx.Err())
+	}
+}
+
+// lingering cancels the run after n samples, then, as a trainer busy
+// with its last record would, keeps reading its source for a moment.
+type lingering struct {
+	training.Source
+	n      int
+	cancel context.CancelFunc
+	closed chan bool // whether the source was closed under the trainer
+}
+
+func (l *lingering) Next(ctx context.Context) (training.Sample, error) {
+	if l.n > 0 {
+		l.n--
+		return l.Source.Next(ctx)
+	}
+	l.cancel()
+	time.Sleep(500 * time.Millisecond) // long enough for run to reach its deferred Close calls
+	closed := false
+	for range 10000 {
+		c, stop := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		_, err := l.Source.Next(c)
+		stop()
+		if err != nil {
+			closed = errors.Is(err, serving.ErrClosed)
+			break
+		}
+	}
+	l.closed <- closed
+	return training.Sample{}, ctx.Err()
+}
+
+// On Ctrl-C, run lets the trainer stop (and commit) before it closes the
+// trainer's source. Before, the source was closed while the trainer was
+// still running: its last reads failed with ErrClosed.
+func TestRetrainStopsTheTrainerBeforeItsSource(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.records, cfg.shift, cfg.perSec, cfg.plot = 4000, 2000, 16000, ""
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l := &lingering{n: 500, cancel: cancel, closed: make(chan bool, 1)}
+	cfg.wrap = func(s training.Source) training.Source { l.Source = s; return l }
+	if _, err := run(ctx, io.Discard, cfg); !errors.Is(err, context.Canceled) {
+		t.Fatalf("run: %v, want context.Canceled", err)
+	}
+	select {
+	case closed := <-l.closed:
+		if closed {
+			t.Error("the trainer's source was closed while the trainer was still reading it")
+		}
+	default:
+		t.Fatal("run returned before the trainer finished")
 	}
 }
