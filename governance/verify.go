@@ -100,7 +100,9 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 
 // Verify checks d, in this order:
 //
-//  1. d has a name, a format and a version > 0, and bytes or a SHA256
+//  1. d has a name, a format and a version > 0 (or, unsigned, 0: "the
+//     next version" of [serving.Server.Activate], which the Server asks
+//     about before it numbers it), and bytes or a SHA256
 //     (serving.ErrInvalidDescriptor);
 //  2. when d has bytes, they hash to d.SHA256 (serving.ErrChecksum);
 //  3. when d has a signature, it is well-formed (ErrBadSignature), made
@@ -152,7 +154,17 @@ func (v *Verifier) checkSignature(d serving.Descriptor) (string, error) {
 	reject := func(reason, detail error) (string, error) {
 		return "", &rejectError{model: ref, reason: reason, err: detail}
 	}
-	payload, err := SigningPayload(d)
+	if len(d.Signature) == 0 && d.Version == 0 && v.signed {
+		return reject(ErrUnsigned, nil)
+	}
+	checked := d
+	if len(d.Signature) == 0 && d.Version == 0 {
+		// Version 0 is Server.Activate's "the next version": the Server
+		// asks its Admitter before it numbers it. No signature can cover
+		// it, but an unsigned model still gets checks 1 and 2.
+		checked.Version = 1
+	}
+	payload, err := SigningPayload(checked)
 	if err != nil {
 		return "", err // a rejection: serving.ErrInvalidDescriptor or serving.ErrChecksum
 	}
@@ -199,7 +211,7 @@ func (v *Verifier) checkReplay(ctx context.Context, ref serving.ModelRef) error 
 	if err != nil {
 		return err
 	}
-	if seen {
+	if seen && ref.Version != 0 { // 0, "the next version", is never a replay
 		if ref.Version < last.Version || (ref.Version == last.Version && ref.ID != last.ID) {
 			return &rejectError{model: ref, reason: ErrReplay, err: fmt.Errorf("last live is %s (id %s)", last, shortID(last.ID))}
 		}
