@@ -117,8 +117,8 @@
 // # Provenance
 //
 // Every Result from a combinator carries a serving.Decision in its
-// Provenance: the combinator's kind, the decider's name, the variant for
-// Split and Switch, and one serving.Candidate per model asked, with its
+// Provenance: the combinator (Decision.Combinator), the decider's name,
+// the variant for Split and Switch, and one serving.Candidate per model asked, with its
 // version, latency, status (ok, late, error, cancelled, skipped) and
 // answer. The winner's index is in Decision.Winner, and
 // Provenance.Model names the model whose answer was returned. When a
