@@ -21,13 +21,16 @@ import (
 // read-back runs in a goroutine of its own, and its caller waits for it
 // at most until its context ends or readBackTimeout has passed: a hung
 // read-back must not hold up the commits that follow, nor Run's return.
-// While one is still running, later commits are not read back; their
-// offsets reach the hooks after a later commit that is.
+// A commit made while an earlier read-back is still running waits for it,
+// within the same bound, and then reads its own: skipping it instead
+// would leave the hooks without the offsets of the last commit, the one
+// on the way out, whenever the periodic commit's read-back outlived
+// its session.
 type commitCheck struct {
-	mu     sync.Mutex
-	admin  sarama.ClusterAdmin // nil until first used, and after an error
-	busy   bool                // a read-back is running
-	closed bool
+	mu      sync.Mutex
+	admin   sarama.ClusterAdmin // nil until first used, and after an error
+	running chan struct{}       // closed when the running read-back ends; nil when none runs
+	closed  bool
 }
 
 // readBackTimeout bounds how long a commit waits for its read-back.
@@ -43,18 +46,30 @@ func (c *commitCheck) committed(ctx context.Context, s *Source, marked map[topic
 		}
 		return out
 	}
+	ctx, cancel := context.WithTimeout(ctx, readBackTimeout(s.o.interval))
+	defer cancel()
 	c.mu.Lock()
-	if c.busy || c.closed {
+	for c.running != nil && !c.closed {
+		running := c.running
+		c.mu.Unlock()
+		select {
+		case <-running:
+		case <-ctx.Done():
+			s.log.Warn("kafka source: reading committed offsets back takes too long; the commit hooks hear of them later", "group", s.group, "err", ctx.Err())
+			return unknown()
+		}
+		c.mu.Lock()
+	}
+	if c.closed {
 		c.mu.Unlock()
 		return unknown()
 	}
-	c.busy = true
+	done := make(chan struct{})
+	c.running = done
 	admin := c.admin
 	c.mu.Unlock()
 	got := make(chan map[topicPartition]int64, 1)
-	go func() { got <- c.read(s, admin, marked) }()
-	ctx, cancel := context.WithTimeout(ctx, readBackTimeout(s.o.interval))
-	defer cancel()
+	go func() { got <- c.read(s, admin, marked, done) }()
 	select {
 	case out := <-got:
 		return out
@@ -65,12 +80,14 @@ func (c *commitCheck) committed(ctx context.Context, s *Source, marked map[topic
 }
 
 // read reads the committed offsets of marked with admin, or with a new
-// admin when admin is nil, and leaves the admin for the next read.
-func (c *commitCheck) read(s *Source, admin sarama.ClusterAdmin, marked map[topicPartition]int64) map[topicPartition]int64 {
+// admin when admin is nil, leaves the admin for the next read, and
+// closes done.
+func (c *commitCheck) read(s *Source, admin sarama.ClusterAdmin, marked map[topicPartition]int64, done chan struct{}) map[topicPartition]int64 {
 	defer func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		c.busy = false
+		c.running = nil
+		close(done)
 		if c.closed && admin != nil {
 			admin.Close()
 			admin = nil
@@ -111,7 +128,7 @@ func (c *commitCheck) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
-	if !c.busy && c.admin != nil {
+	if c.running == nil && c.admin != nil {
 		c.admin.Close()
 		c.admin = nil
 	}
