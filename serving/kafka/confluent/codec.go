@@ -214,16 +214,29 @@ func (c *Codec) plan(id int) (plan, error) {
 		e = &entry{done: make(chan struct{})}
 		c.schemas[id] = e
 		c.mu.Unlock()
-		e.p, e.err = c.fetch(id)
-		if e.err != nil {
-			e.retry = c.o.now().Add(c.patience())
-		}
-		close(e.done)
+		c.fill(e, id)
 		return e.p, e.err
 	}
 	c.mu.Unlock()
 	<-e.done
 	return e.p, e.err
+}
+
+// fill fetches schema id into e and closes e.done, whatever happens: a
+// fetch or compiler that panicked on a hostile schema leaving e.done open
+// would hold every later record of that ID for good. The panic becomes
+// ErrUnsupported for that ID, remembered like any other refusal.
+func (c *Codec) fill(e *entry, id int) {
+	defer close(e.done)
+	defer func() {
+		if r := recover(); r != nil {
+			e.p, e.err = nil, unsupported("schema %d: compiling it panicked: %v", id, r)
+		}
+	}()
+	e.p, e.err = c.fetch(id)
+	if e.err != nil {
+		e.retry = c.o.now().Add(c.patience())
+	}
 }
 
 // patience is the longest a fetch can take under the Retry policy.
@@ -269,16 +282,18 @@ func (c *Codec) fetch(id int) (plan, error) {
 	if len(s.References) > 0 {
 		return nil, unsupported("schema %d has %d references; schemas with references are not supported", id, len(s.References))
 	}
-	switch s.Type {
-	case sr.TypeAvro:
-		return compileAvro(s.Schema)
-	case sr.TypeProtobuf:
-		return compileProtobuf(s.Schema)
-	case sr.TypeJSON:
-		return compileJSONSchema(s.Schema)
-	default:
+	compile := compilers[s.Type]
+	if compile == nil {
 		return nil, unsupported("schema %d has type %v", id, s.Type)
 	}
+	return compile(s.Schema)
+}
+
+// compilers compile a schema's text into its decoding plan, by type.
+var compilers = map[sr.SchemaType]func(string) (plan, error){
+	sr.TypeAvro:     compileAvro,
+	sr.TypeProtobuf: compileProtobuf,
+	sr.TypeJSON:     compileJSONSchema,
 }
 
 // fields accumulates the leaves of a schema: each distinct path is one

@@ -661,3 +661,41 @@ func TestAvroSchemasDoNotShareNames(t *testing.T) {
 	rec, err = c.Decode(frame(uid, nil, b))
 	require.ErrorIs(t, err, ErrUnsupported, "decoded %v with a type its schema does not define", rec.Features)
 }
+
+// TestCompilerPanicReleasesTheSchema: a compiler that panics on a schema
+// (none is known to, but they parse text a hostile writer registered)
+// refuses that schema ID like an unsupported one, and the records of the
+// ID that follow get the same error instead of waiting for good on a
+// fetch that never finished.
+func TestCompilerPanicReleasesTheSchema(t *testing.T) {
+	r := newRegistry(t)
+	id := r.register(t, "boom", sr.Schema{Schema: avroV1, Type: sr.TypeAvro})
+	was := compilers[sr.TypeAvro]
+	compilers[sr.TypeAvro] = func(string) (plan, error) { panic("hostile schema") }
+	t.Cleanup(func() { compilers[sr.TypeAvro] = was })
+	c, err := New(r.client)
+	require.NoError(t, err)
+	v := frame(id, nil, []byte{0})
+
+	first := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("Decode panicked: %v", p)
+			}
+		}()
+		_, err = c.Decode(v)
+		return err
+	}()
+	require.ErrorIs(t, first, ErrUnsupported)
+	require.ErrorIs(t, first, kafka.ErrDecode)
+
+	done := make(chan error, 1)
+	go func() { _, err := c.Decode(v); done <- err }()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, ErrUnsupported)
+	case <-time.After(time.Minute): // a guard against hanging, not a timing assertion
+		t.Fatal("the second record of the schema waits for a fetch that panicked")
+	}
+	assert.EqualValues(t, 1, r.byID.Load(), "the refusal is remembered, not fetched again")
+}
