@@ -97,7 +97,7 @@ func NewBandit(policy Policy, variants []Variant, opts ...Option) (*Bandit, erro
 				return nil, configError("bandit: two variants named %q", v.Name)
 			}
 		}
-		if v.Scorer == nil {
+		if isNil(v.Scorer) {
 			return nil, configError("bandit: variant %q has a nil scorer", v.Name)
 		}
 		b.names = append(b.names, v.Name)

@@ -442,7 +442,7 @@ func NewBudget(d time.Duration, fallback serving.Scorer, others []serving.Scorer
 	if d <= 0 {
 		return nil, configError("budget %v: must be positive", d)
 	}
-	if fallback == nil {
+	if isNil(fallback) {
 		return nil, configError("budget: nil fallback")
 	}
 	if err := checkScorers("budget", others); err != nil {

@@ -1,6 +1,8 @@
 package speculative
 
 import (
+	"context"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -227,13 +229,25 @@ func WithHooks(hs ...serving.Hook) Option {
 // to Named, or else by its place in the combinator, such as "budget[1]"
 // for the second scorer given to a Budget: a name, never a made-up
 // version.
+//
+// A nil s is refused the way serving.Bind refuses a nil Model: a
+// combinator given Named(ref, nil) fails to construct with
+// serving.ErrConfig, and its Score returns a *serving.ModelError naming
+// ref and wrapping serving.ErrNoModel, never a panic.
 func Named(ref serving.ModelRef, s serving.Scorer) serving.Scorer {
+	if s == nil {
+		return named{ref: ref, Scorer: serving.ScorerFunc(func(context.Context, serving.Record) (serving.Result, error) {
+			err := fmt.Errorf("%w: %s was named with a nil Scorer", serving.ErrNoModel, ref)
+			return serving.Result{Provenance: serving.Provenance{Model: ref}}, &serving.ModelError{Model: ref, Err: err}
+		}), nilScorer: true}
+	}
 	return named{ref: ref, Scorer: s}
 }
 
 type named struct {
 	ref serving.ModelRef
 	serving.Scorer
+	nilScorer bool // Named was given nil: checkScorers refuses it
 }
 
 func (n named) Ref() serving.ModelRef { return n.ref }
@@ -247,9 +261,15 @@ func refOf(name string, s serving.Scorer, i int) serving.ModelRef {
 	return serving.ModelRef{Name: name + "[" + strconv.Itoa(i) + "]"}
 }
 
+// isNil reports whether s is nil or Named(ref, nil).
+func isNil(s serving.Scorer) bool {
+	n, ok := s.(named)
+	return s == nil || ok && n.nilScorer
+}
+
 func checkScorers(what string, ss []serving.Scorer) error {
 	for i, s := range ss {
-		if s == nil {
+		if isNil(s) {
 			return configError("%s: scorer %d is nil", what, i)
 		}
 	}

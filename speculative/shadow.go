@@ -85,7 +85,7 @@ func NewShadow(primary serving.Scorer, shadows []serving.Scorer, opts ...Option)
 	if err != nil {
 		return nil, err
 	}
-	if primary == nil {
+	if isNil(primary) {
 		return nil, configError("shadow: nil primary")
 	}
 	if err := checkScorers("shadow", shadows); err != nil {

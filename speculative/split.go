@@ -84,7 +84,7 @@ func NewSplit(variants []Variant, opts ...Option) (*Split, error) {
 				return nil, configError("split: two variants named %q", v.Name)
 			}
 		}
-		if v.Scorer == nil {
+		if isNil(v.Scorer) {
 			return nil, configError("split: variant %q has a nil scorer", v.Name)
 		}
 		s.scorers = append(s.scorers, v.Scorer)

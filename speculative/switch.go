@@ -49,7 +49,7 @@ func NewSwitch(blue, green serving.Scorer, opts ...Option) (*Switch, error) {
 	if err != nil {
 		return nil, err
 	}
-	if blue == nil || green == nil {
+	if isNil(blue) || isNil(green) {
 		return nil, configError("switch: nil scorer")
 	}
 	s := &Switch{cfg: cfg, counters: newCounters(2)}
@@ -92,7 +92,7 @@ func (s *Switch) Rollback() (string, error) {
 // previous standby is gone, the last promotion can no longer be rolled
 // back. sc must not be nil.
 func (s *Switch) Stage(sc serving.Scorer) (string, error) {
-	if sc == nil {
+	if isNil(sc) {
 		return "", configError("switch: Stage(nil)")
 	}
 	s.mu.Lock()
