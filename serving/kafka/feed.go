@@ -1,19 +1,18 @@
 package kafka
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
 
+	"github.com/modelstream/modelstream/internal/kafkalog"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/wire"
 )
@@ -340,7 +339,7 @@ func (f *ModelFeed) consume(ctx context.Context, p int32, pc sarama.PartitionCon
 			if idle && probing == nil {
 				probing = make(chan probeResult, 1)
 				go func(out chan<- probeResult, from int64) {
-					left, err := f.messagesBefore(p, from, hwm)
+					left, err := f.messagesBefore(ctx, p, from, hwm)
 					out <- probeResult{left, err}
 				}(probing, next)
 			}
@@ -423,68 +422,20 @@ func (f *ModelFeed) reopen(ctx context.Context, p int32, old sarama.PartitionCon
 // before hwm, a message the feed's consumer would deliver: a record that
 // is neither a transaction marker nor, when reading committed records
 // only, part of an aborted transaction. It reads the offsets with plain
-// fetch requests to the partition's leader.
-func (f *ModelFeed) messagesBefore(p int32, from, hwm int64) (bool, error) {
-	leader, err := f.client.Leader(f.o.topic, p)
-	if err != nil {
-		return false, err
+// fetch requests to the partition's leader (see internal/kafkalog), and
+// stops at the first such record.
+func (f *ModelFeed) messagesBefore(ctx context.Context, p int32, from, hwm int64) (bool, error) {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	found := false
+	err := kafkalog.Read(ctx, f.client, f.cfg, f.o.topic, p, from, hwm, func(*sarama.ConsumerMessage) {
+		found = true
+		stop()
+	})
+	if found {
+		return true, nil
 	}
-	readCommitted := f.cfg.Consumer.IsolationLevel == sarama.ReadCommitted
-	for from < hwm {
-		req := &sarama.FetchRequest{Version: 4, MaxBytes: f.cfg.Consumer.Fetch.Max, Isolation: f.cfg.Consumer.IsolationLevel}
-		req.AddBlock(f.o.topic, p, from, f.cfg.Consumer.Fetch.Max, -1)
-		resp, err := leader.Fetch(req)
-		if err != nil {
-			return false, err
-		}
-		block := resp.GetBlock(f.o.topic, p)
-		if block == nil {
-			return false, errors.New("no block in the fetch response")
-		}
-		if block.Err != sarama.ErrNoError {
-			return false, block.Err
-		}
-		aborted := map[int64]bool{}
-		txns := block.AbortedTransactions
-		slices.SortFunc(txns, func(a, b *sarama.AbortedTransaction) int { return cmp.Compare(a.FirstOffset, b.FirstOffset) })
-		advanced := false
-		for _, rs := range block.RecordsSet {
-			b := rs.RecordBatch
-			if b == nil {
-				return true, nil // a legacy message set: assume a message
-			}
-			last := b.FirstOffset + int64(b.LastOffsetDelta)
-			for len(txns) > 0 && txns[0].FirstOffset <= last {
-				aborted[txns[0].ProducerID] = true
-				txns = txns[1:]
-			}
-			if last < from {
-				continue
-			}
-			switch {
-			case b.Control:
-				// The key of a control record: int16 version, int16 type
-				// (0 abort, 1 commit).
-				if len(b.Records) > 0 && len(b.Records[0].Key) >= 4 && b.Records[0].Key[3] == 0 && b.Records[0].Key[2] == 0 {
-					delete(aborted, b.ProducerID)
-				}
-			case readCommitted && b.IsTransactional && aborted[b.ProducerID]:
-			default:
-				for _, r := range b.Records {
-					if off := b.FirstOffset + r.OffsetDelta; off >= from && off < hwm {
-						return true, nil
-					}
-				}
-			}
-			if last+1 > from {
-				from, advanced = last+1, true
-			}
-		}
-		if !advanced {
-			return false, fmt.Errorf("no progress fetching %s/%d at %d", f.o.topic, p, from)
-		}
-	}
-	return false, nil
+	return false, err
 }
 
 // handle decodes, numbers and activates one message.
