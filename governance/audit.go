@@ -147,7 +147,10 @@ func AuditTo(sink AuditSink) AuditOption { return func(a *Audit) { a.sink = sink
 // 5s. A call that takes longer marks the sink down (see Audit).
 func AuditTimeout(d time.Duration) AuditOption { return func(a *Audit) { a.timeout = d } }
 
-// NewAudit returns an Audit.
+// NewAudit returns an Audit. Its defaults: it logs every event through
+// slog.Default() (AuditLogger), sends it to no sink (AuditTo), and gives
+// each sink call 5 seconds (AuditTimeout). A nil logger or a timeout not
+// above zero fails with serving.ErrConfig.
 func NewAudit(opts ...AuditOption) (*Audit, error) {
 	a := &Audit{logger: slog.Default(), timeout: 5 * time.Second, now: time.Now}
 	for _, o := range opts {

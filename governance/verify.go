@@ -72,7 +72,15 @@ type Verifier struct {
 	rejected           [6]atomic.Uint64 // indexed like reasons[:6]
 }
 
-// NewVerifier returns a Verifier.
+// NewVerifier returns a Verifier. Its defaults: no key is trusted
+// (TrustKeys), so every signed model fails with ErrUntrustedKey, and an
+// unsigned one is accepted (RequireSignature refuses it); the replay guard
+// remembers in memory only (ReplayFrom seeds it from a registry); and its
+// events go to an Audit of its own that logs through slog.Default(),
+// received and verified at Info level, rejected at Warn (WithAudit, with
+// an Audit from NewAudit and AuditLogger, to log elsewhere or nowhere).
+// A key of the wrong size, or RequireSignature without a key, fails with
+// serving.ErrConfig.
 func NewVerifier(opts ...Option) (*Verifier, error) {
 	var o vopts
 	for _, opt := range opts {
