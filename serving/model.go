@@ -65,6 +65,24 @@ type ModelInfo struct {
 //
 // Score must be safe for concurrent use and must honour ctx: when ctx is
 // done it returns promptly with an error wrapping ctx.Err().
+//
+// A Scorer of your own (rules, a remote model, a lookup in front of a
+// model) is expected to:
+//   - fill Result.Provenance.Model with a ModelRef naming exactly what
+//     answered, with a Version bumped whenever its behaviour changes, and
+//     return that provenance with errors too; leave Decision to the
+//     combinators;
+//   - implement [Referrer], so that a combinator names it even when it did
+//     not answer;
+//   - return a *[ModelError] naming its ModelRef around the cause, and a
+//     *[FieldError] with [ErrMissingField] or [ErrFieldType] for a bad input
+//     field, never panic, and neither change nor keep r.Features or r.Text
+//     after returning;
+//   - in a vote, label its answers with the same vocabulary as the other
+//     candidates (Prediction.Label; empty abstains), and a Confidence
+//     between 0 and 1.
+//
+// README.md's "Writing your own Scorer" has a complete one.
 type Scorer interface {
 	Score(ctx context.Context, r Record) (Result, error)
 }
