@@ -118,16 +118,24 @@ type instance struct {
 	src    *kafka.Source
 	http   *httptest.Server
 	stop   context.CancelFunc
-	done   chan error
+	done   chan error // the Source's error, then the Sink's Close's
 	joined chan struct{}
+	// feedDone is closed when feed.Run has returned, feedErr.
+	feedDone chan struct{}
+	feedErr  error
 }
 
-func startInstance(id int, brokers []string, group string, logger *slog.Logger) (*instance, error) {
+func startInstance(id int, brokers []string, group string, logger *slog.Logger) (_ *instance, err error) {
 	m := metrics.New()
 	srv, err := serving.NewServer(serving.WithLogger(logger.With("instance", id)), serving.WithHooks(m))
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			srv.Close()
+		}
+	}()
 	kcfg, err := kafka.NewConfig(brokers, kafka.Logger(logger), kafka.Sarama(tuneSession))
 	if err != nil {
 		return nil, err
@@ -140,6 +148,11 @@ func startInstance(id int, brokers []string, group string, logger *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			sink.Close()
+		}
+	}()
 	src, err := kafka.NewSource(kcfg, group, srv.Model("fraud"), sink,
 		kafka.Topics(dataTopic), kafka.RecordCodec(kafka.JSON{}), kafka.Hooks(m))
 	if err != nil {
@@ -150,14 +163,31 @@ func startInstance(id int, brokers []string, group string, logger *slog.Logger) 
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{id: id, srv: srv, feed: feed, sink: sink, src: src, http: httptest.NewServer(h), stop: cancel, done: make(chan error, 1)}
-	go feed.Run(ctx)
+	in := &instance{id: id, srv: srv, feed: feed, sink: sink, src: src, http: httptest.NewServer(h), stop: cancel,
+		done: make(chan error, 1), feedDone: make(chan struct{})}
+	go func() {
+		in.feedErr = feed.Run(ctx)
+		close(in.feedDone)
+	}()
 	go func() {
 		err := src.Run(ctx)
-		sink.Close()
-		in.done <- err
+		in.done <- errors.Join(err, sink.Close())
 	}()
 	return in, nil
+}
+
+// caughtUp waits until the instance's feed has read the models topic to
+// its end. It returns the feed's error if the feed cannot read the topic
+// at all, and ctx's if ctx ends first.
+func (in *instance) caughtUp(ctx context.Context) error {
+	select {
+	case <-in.feed.CaughtUp():
+		return nil
+	case <-in.feedDone:
+		return fmt.Errorf("instance %d: model feed: %w", in.id, in.feedErr)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // tuneSession makes a silent member expire after sessionTimeout, the
@@ -170,6 +200,7 @@ func tuneSession(c *sarama.Config) {
 func (in *instance) close() error {
 	in.stop()
 	err := <-in.done
+	<-in.feedDone
 	in.http.Close()
 	in.srv.Close()
 	if errors.Is(err, context.Canceled) {
@@ -187,8 +218,7 @@ func (in *instance) ready() int {
 	return resp.StatusCode
 }
 
-func run(ctx context.Context, c config) (Report, error) {
-	var rep Report
+func run(ctx context.Context, c config) (rep Report, err error) {
 	out := c.out
 	logger := c.logger
 	if logger == nil {
@@ -231,7 +261,7 @@ func run(ctx context.Context, c config) (Report, error) {
 	}
 	defer func() {
 		for _, in := range ins {
-			in.close()
+			err = errors.Join(err, in.close())
 		}
 	}()
 	kid, err := startChild(cl.Brokers, group, victim)
@@ -240,7 +270,9 @@ func run(ctx context.Context, c config) (Report, error) {
 	}
 	defer kid.kill()
 	for _, in := range ins {
-		<-in.feed.CaughtUp()
+		if err := in.caughtUp(ctx); err != nil {
+			return rep, err
+		}
 	}
 	base, _ := ins[0].srv.Current("fraud")
 	v1, v2 := base.Version+1, base.Version+2

@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 )
 
 // TestMain lets the test binary serve as the killed child instance.
@@ -44,4 +48,21 @@ func TestFailover(t *testing.T) {
 		assert.Greater(t, ir.ClaimsAfter, ir.ClaimsBefore, "survivor %d must have taken over partitions", ir.ID)
 	}
 	assert.Equal(t, partitions, after, "the survivors hold every partition")
+}
+
+// An instance whose model feed cannot read the models topic (here it
+// does not exist, and the cluster creates no topic on demand) makes run
+// fail instead of waiting for the feed to catch up for ever. Before,
+// run waited on feed.CaughtUp() alone, which a failed feed never closes.
+func TestInstanceFeedFailureIsReported(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.NoAutoCreate())
+	in, err := startInstance(0, c.Addrs(), "g", slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer in.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = in.caughtUp(ctx)
+	require.Error(t, err)
+	assert.NoError(t, ctx.Err(), "caughtUp waited for the deadline: %v", err)
+	assert.ErrorContains(t, err, modelsTopic)
 }
