@@ -108,6 +108,9 @@ func run(w io.Writer, brokers, topic, file, location, sum, name, format string, 
 		d.Bytes = b
 	case location == "":
 		sample := demo.FraudModel(version)
+		if format != sample.Format {
+			return fmt.Errorf("-format %s goes with -file or -location: the sample model is %s", format, sample.Format)
+		}
 		d.Bytes, d.Format = sample.Bytes, sample.Format
 		d.Labels = sample.Labels
 		for k, v := range lbl {

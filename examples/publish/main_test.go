@@ -58,3 +58,16 @@ func TestPublish(t *testing.T) {
 		})
 	}
 }
+
+// -format without -file or -location is refused: the sample model is
+// linear, and it was published as linear, the flag silently ignored.
+func TestPublishRefusesFormatWithoutFile(t *testing.T) {
+	var out bytes.Buffer
+	err := run(&out, "", "models", "", "", "", "fraud", "onnx", defaultVersion, "", labels{})
+	if err == nil || !strings.Contains(err.Error(), "-format onnx") {
+		t.Errorf("run: %v, want an error naming -format onnx", err)
+	}
+	if strings.Contains(out.String(), "published") {
+		t.Errorf("published anyway:\n%s", out.String())
+	}
+}
