@@ -239,7 +239,7 @@ type VersionError struct {
 
 // Error implements error.
 func (e *VersionError) Error() string {
-	return fmt.Sprintf("serving: stale version for %q: v%d offered, v%d live (activate with AllowRollback to go back)", e.Name, e.Offered, e.Live)
+	return fmt.Sprintf("serving: stale version for %q: v%d offered, v%d live (offer a newer version, or 0 for the next one; AllowRollback goes back)", e.Name, e.Offered, e.Live)
 }
 
 // Is reports whether target is ErrStaleVersion.
