@@ -56,18 +56,20 @@ func run(ctx context.Context, w io.Writer, brokers, topic, from string, n int) e
 	default:
 		return fmt.Errorf("-from %q: want oldest or newest", from)
 	}
-	cl, err := demo.Connect(brokers, "")
+	// On the embedded broker, the topic is created here and the samples
+	// are written once the partitions are followed, so that -from newest
+	// shows them too. A real cluster's topics are left as they are.
+	var topics []demo.Topic
+	if brokers == "" {
+		topics = append(topics, demo.Topic{Name: topic, Partitions: 4})
+	}
+	cl, err := demo.Connect(brokers, "", topics...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	if cl.Embedded != nil {
-		if n == 0 {
-			n = 8
-		}
-		if err := samples(ctx, cl.Brokers, topic); err != nil {
-			return err
-		}
+	if cl.Embedded != nil && n == 0 {
+		n = 8
 	}
 	cfg := sarama.NewConfig()
 	cfg.Version = kafka.DefaultVersion
@@ -104,6 +106,11 @@ func run(ctx context.Context, w io.Writer, brokers, topic, from string, n int) e
 				}
 			}
 		})
+	}
+	if cl.Embedded != nil {
+		if err := samples(ctx, cl.Brokers, topic); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(os.Stderr, "tailing %s (%d partitions) on the %s\n", topic, len(parts), cl.Where())
 	for i := 0; n == 0 || i < n; i++ {

@@ -67,3 +67,19 @@ func TestTailLeavesNoForwarder(t *testing.T) {
 	}
 	t.Errorf("%d forwarding goroutines still running after run returned", left)
 }
+
+// TestTailFromNewest: on the embedded broker, -from newest shows the
+// sample records too. Before, they were written before the partitions
+// were followed from their ends, so nothing was shown and run waited
+// for records that never came.
+func TestTailFromNewest(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	if err := run(ctx, &out, "", "scores", "newest", 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 8 || ctx.Err() != nil {
+		t.Errorf("%d lines (context: %v), want the 8 samples:\n%s", n, ctx.Err(), out.String())
+	}
+}
