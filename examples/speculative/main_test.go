@@ -55,6 +55,18 @@ func TestTour(t *testing.T) {
 	if flakyErrors == 0 {
 		t.Error("the flaky model never failed in the vote: the example shows nothing")
 	}
+	// The budget's promise: the deep model wins when it answers in time
+	// (its median is 8ms against a 20ms budget), the fallback otherwise.
+	wins := map[string]uint64{}
+	for _, m := range out.budget.Models {
+		wins[m.Model.Name] = m.Wins
+	}
+	if wins["deep"] == 0 || wins["linear"] == 0 {
+		t.Errorf("budget wins %v: want both the deep model and the linear fallback to answer some records", wins)
+	}
+	if out.voteBud.Models[1].Wins == 0 {
+		t.Errorf("vote in budget: the vote never answered in time (%+v)", out.voteBud.Models)
+	}
 	// The canary routes by user key: each record to one variant.
 	control, canary := out.ab.Models[0].Wins, out.ab.Models[1].Wins
 	if control+canary != records {
