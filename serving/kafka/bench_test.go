@@ -32,6 +32,10 @@ const benchRecords = 100_000
 //     handed to the producer and auto-committing: the baseline the issue
 //     asks for;
 //   - raw-lz4: the same with LZ4 compression, the Sink's default;
+//   - raw-scores: raw-lz4 writing, in place of each record, a value of
+//     the shape and length of a compact score with the provenance
+//     headers the Sink writes: what the outputs alone cost, the floor
+//     of the compact variants;
 //   - json: Source -> JSON codec -> linear model (8 features) -> Sink ->
 //     mark for commit after ack, output order kept per partition; scores
 //     in the default encoding, wire.ScoreJSON, compressed with LZ4;
@@ -134,9 +138,24 @@ func pipelineVariants(b *testing.B) []pipelineVariant {
 	if err != nil {
 		b.Fatal(err)
 	}
+	res, err := srv.Model("m").Score(context.Background(), serving.Record{Features: make([]float64, 8)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var prov []sarama.RecordHeader
+	for _, h := range wire.ProvenanceHeaders(res.Provenance) {
+		prov = append(prov, sarama.RecordHeader(h))
+	}
 	return []pipelineVariant{
-		{"raw", func(b *testing.B, c *kafkatest.Cluster) measured { return rawPassThrough(b, c, sarama.CompressionNone) }},
-		{"raw-lz4", func(b *testing.B, c *kafkatest.Cluster) measured { return rawPassThrough(b, c, sarama.CompressionLZ4) }},
+		{"raw", func(b *testing.B, c *kafkatest.Cluster) measured {
+			return rawPassThrough(b, c, sarama.CompressionNone, nil)
+		}},
+		{"raw-lz4", func(b *testing.B, c *kafkatest.Cluster) measured {
+			return rawPassThrough(b, c, sarama.CompressionLZ4, nil)
+		}},
+		{"raw-scores", func(b *testing.B, c *kafkatest.Cluster) measured {
+			return rawPassThrough(b, c, sarama.CompressionLZ4, prov)
+		}},
 		{"json", ms(nil, nil)},
 		{"compact", ms(compact, nil)},
 		{"compact-none", ms(compact, []kafka.Option{noCompression})},
@@ -212,6 +231,7 @@ func runPipeline(b *testing.B, c *kafkatest.Cluster, scorer serving.Scorer, sink
 type passThrough struct {
 	prod     sarama.AsyncProducer
 	consumed *atomic.Int64
+	scores   []sarama.RecordHeader // not nil: write score-like records with these headers
 }
 
 func (passThrough) Setup(sarama.ConsumerGroupSession) error   { return nil }
@@ -219,15 +239,36 @@ func (passThrough) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 func (p passThrough) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	for m := range claim.Messages() {
 		p.consumed.Add(1)
-		p.prod.Input() <- &sarama.ProducerMessage{Topic: "out", Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(m.Value)}
+		out := &sarama.ProducerMessage{Topic: "out", Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(m.Value)}
+		if p.scores != nil {
+			out.Value, out.Headers = sarama.ByteEncoder(scoreLike(m)), p.scores
+		}
+		p.prod.Input() <- out
 		sess.MarkMessage(m, "")
 	}
 	return nil
 }
 
+// scoreLike returns a value of the shape and length of m's compact score,
+// without decoding or scoring m: {"prediction":{"value":<m's offset>},...}.
+func scoreLike(m *sarama.ConsumerMessage) []byte {
+	v := make([]byte, 0, 96)
+	v = append(v, `{"prediction":{"value":`...)
+	v = strconv.AppendInt(v, m.Offset, 10)
+	v = append(v, `},"topic":"`...)
+	v = append(v, m.Topic...)
+	v = append(v, `","partition":`...)
+	v = strconv.AppendInt(v, int64(m.Partition), 10)
+	v = append(v, `,"offset":`...)
+	v = strconv.AppendInt(v, m.Offset, 10)
+	return append(v, '}')
+}
+
 // rawPassThrough copies "in" to "out" with plain sarama and measures the
-// time from the first record consumed to the last one acknowledged.
-func rawPassThrough(b *testing.B, c *kafkatest.Cluster, codec sarama.CompressionCodec) measured {
+// time from the first record consumed to the last one acknowledged. With
+// scores, it writes score-like records (see scoreLike) with these headers
+// instead of copies.
+func rawPassThrough(b *testing.B, c *kafkatest.Cluster, codec sarama.CompressionCodec, scores []sarama.RecordHeader) measured {
 	cfg := sarama.NewConfig()
 	cfg.Version = kafka.DefaultVersion
 	cfg.Producer.Idempotent = true
@@ -260,7 +301,7 @@ func rawPassThrough(b *testing.B, c *kafkatest.Cluster, codec sarama.Compression
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			group.Consume(ctx, []string{"in"}, passThrough{prod: prod, consumed: &consumed})
+			group.Consume(ctx, []string{"in"}, passThrough{prod: prod, consumed: &consumed, scores: scores})
 		}
 	}()
 	for consumed.Load() == 0 {

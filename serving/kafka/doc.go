@@ -195,7 +195,13 @@
 // and with LZ4. Scores are several times larger than their inputs
 // (provenance in JSON and headers), which is why the Sink compresses with
 // LZ4 by default; a pass-through that writes score-sized records
-// isolates the pipeline's own cost.
+// (raw-scores) isolates the pipeline's own cost. Measured with
+// BenchmarkPipelineEach (6 runs each, load average 5 on 2 cores), a
+// record took 2.51 µs of CPU through the uncompressed pass-through, 3.00
+// through raw-scores (a ratio of 0.84) and 3.25 through the pipeline
+// with compact scores (0.77): the outputs' size and provenance headers
+// cost two thirds of the difference, decoding, scoring, encoding and
+// ordering the rest.
 //
 // # Configuration
 //

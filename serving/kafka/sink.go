@@ -33,9 +33,10 @@ type sinkOptions struct {
 // Records are compressed with LZ4 by default (see [Sarama]): scores
 // repeat their provenance, in the value and in headers, and shrink
 // several times over. On the embedded broker LZ4 saves about as much CPU
-// as it costs, or a little more (BenchmarkPipeline, compact scores, two
-// runs: 0.58-0.68 of a raw pass-through's records per CPU-second with
-// LZ4, 0.57-0.63 without); on a network it saves bytes.
+// as it costs, or a little more (BenchmarkPipeline, compact scores, four
+// runs at load averages 5-25 on 2 cores: 0.66-0.80 of a raw
+// pass-through's records per CPU-second with LZ4, 0.57-0.75 without); on
+// a network it saves bytes.
 //
 // [ScoreEncoding] chooses how the value of a score is encoded: the whole
 // wire.Score as JSON (the default), compact JSON (wire.ScoreCompact, a
