@@ -18,8 +18,9 @@ type Descriptor struct {
 	// [Formats]). Required.
 	Format string
 	// Version is the model's version. Zero means "the next one": the
-	// Server's Activate makes it one more than the live version, a
-	// registry one more than the highest stored, and the model feed
+	// Server's Activate makes it one more than the highest version it
+	// has made live for the name (never a number reused after a
+	// rollback), a registry one more than the highest stored, and the model feed
 	// numbers it from the models topic alone, identically on every
 	// instance.
 	Version uint64

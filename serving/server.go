@@ -225,13 +225,14 @@ func WithValidation(v Validation) Option {
 	}
 }
 
-// defaultMaxVersionJump is how far past the live version (or past 0 when
-// none is live) a new version may be, unless [WithMaxVersionJump] says
-// otherwise.
+// defaultMaxVersionJump is how far past the highest version the Server
+// has made live for a name (or past 0) a new version may be, unless
+// [WithMaxVersionJump] says otherwise.
 const defaultMaxVersionJump = 1 << 32
 
-// WithMaxVersionJump bounds how far past the live version a new version
-// may be, overriding the default of 2^32 (room for counters, dates such
+// WithMaxVersionJump bounds how far past the highest version this Server
+// has made live for the name (the live one, unless it rolled back) a new
+// version may be, overriding the default of 2^32 (room for counters, dates such
 // as 2026120615, and Unix times). A version
 // beyond it, and the maximum uint64 always, is refused with an error
 // wrapping ErrInvalidDescriptor: one message with version 2^64-1 would
@@ -355,6 +356,10 @@ type slot struct {
 	rejects atomic.Uint64
 	lastErr error
 	samples samples // recent records, to validate new versions on
+	// high is the highest version ever live in the slot: Version 0
+	// numbers above it, so a number is never given to two models even
+	// after a rollback or a retirement. Written under mu.
+	high atomic.Uint64
 }
 
 // live is one loaded version with its reference count and stats.
@@ -504,9 +509,12 @@ func AllowRollback() ActivateOption { return func(o *activateOptions) { o.rollba
 // Activate resolves, loads and warms up the model d describes, then makes
 // it the live version of d.Name.
 //
-// d.Version 0 means "the next version": one more than the version live
-// when the swap happens, or 1 when nothing is live. That numbering is
-// local to this Server; a fleet that must agree on numbers takes them
+// d.Version 0 means "the next version": one more than the highest
+// version of d.Name this Server has made live, counted when the swap
+// happens, or 1 for the first. A number is never reused: after a
+// rollback from v3 to v1, or a retirement, the next version is v4, since
+// v2 and v3 already named other models. That numbering is local to this
+// Server and starts afresh with it; a fleet that must agree on numbers takes them
 // from the models topic or the registry, which number a message without
 // a version the same way on every instance.
 //
@@ -605,16 +613,13 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 	sl.mu.Lock()
 	old := sl.cur.Load()
 	if ref.Version == 0 {
-		ref.Version = 1
-		if old != nil {
-			ref.Version = old.ref.Version + 1
-		}
+		ref.Version = sl.high.Load() + 1
 	}
 	if old != nil && ref.Version <= old.ref.Version && !ao.rollback {
 		sl.mu.Unlock()
 		return fail(&VersionError{Name: ref.Name, Live: old.ref.Version, Offered: ref.Version})
 	}
-	if err := s.checkJump(ref, old); err != nil {
+	if err := s.checkJump(ref, sl.high.Load()); err != nil {
 		sl.mu.Unlock()
 		return fail(err)
 	}
@@ -647,6 +652,9 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 	// swap or a retirement of the name may have happened meanwhile.
 	l.since = time.Now()
 	sl.cur.Store(l)
+	if ref.Version > sl.high.Load() {
+		sl.high.Store(ref.Version)
+	}
 	kind := EventActivated
 	if ao.rollback && old != nil && ref.Version <= old.ref.Version {
 		kind = EventRolledBack
@@ -689,11 +697,13 @@ func (s *Server) checkVersion(name string, v uint64, opts []ActivateOption) erro
 		o(&ao)
 	}
 	var old *live
+	var high uint64
 	if sl, _ := s.slot(name, false); sl != nil {
 		old = sl.cur.Load()
+		high = sl.high.Load()
 	}
 	// Absurd versions are refused before any fetch, rollback or not.
-	if err := s.checkJump(ModelRef{Name: name, Version: v}, old); err != nil {
+	if err := s.checkJump(ModelRef{Name: name, Version: v}, high); err != nil {
 		return err
 	}
 	if ao.rollback {
@@ -706,12 +716,8 @@ func (s *Server) checkVersion(name string, v uint64, opts []ActivateOption) erro
 }
 
 // checkJump refuses the maximum version, and a version more than
-// maxJump past the live one (or past 0).
-func (s *Server) checkJump(ref ModelRef, old *live) error {
-	var base uint64
-	if old != nil {
-		base = old.ref.Version
-	}
+// maxJump past base, the highest version the slot has made live (or 0).
+func (s *Server) checkJump(ref ModelRef, base uint64) error {
 	if ref.Version == math.MaxUint64 || (ref.Version > base && ref.Version-base > s.o.maxJump) {
 		return &ModelError{load: true, Model: ref, Err: fmt.Errorf("%w: version %d is more than %d past v%d", ErrInvalidDescriptor, ref.Version, s.o.maxJump, base)}
 	}

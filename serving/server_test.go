@@ -516,7 +516,7 @@ func TestRejectedNamesAreBounded(t *testing.T) {
 }
 
 // TestVersionZeroMeansNext: Activate and ActivateModel number a version 0
-// one more than the live version (1 when nothing is live), so a second
+// one more than the highest version made live (1 for the first), so a second
 // unnumbered activation is not refused as a rollback.
 func TestVersionZeroMeansNext(t *testing.T) {
 	s := newServer(t)
@@ -804,4 +804,38 @@ func TestNoCallUsesAClosedVersion(t *testing.T) {
 		assert.EqualValues(t, 1, ms[v].closed.Load(), "v%d closed once", v)
 	}
 	assert.EqualValues(t, 0, ms[versions].closed.Load(), "the live version stays open")
+}
+
+// TestVersionZeroNeverReusesANumber: after a rollback (v1, v2, v3 live,
+// then v1 again) or a retirement, Version 0 numbers one more than the
+// highest version this Server ever made live, never a number that
+// already named another model; and the bound on version jumps counts
+// from that highest version, so "next" after a deep rollback is not
+// refused as a jump.
+func TestVersionZeroNeverReusesANumber(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t)
+	for v := uint64(1); v <= 3; v++ {
+		require.NoError(t, activate(s.Activate(ctx, servingtest.Spec{Value: float64(v)}.Descriptor("m", v))))
+	}
+	require.NoError(t, activate(s.Activate(ctx, servingtest.Spec{Value: 1}.Descriptor("m", 1), serving.AllowRollback())))
+	got, err := s.Activate(ctx, servingtest.Spec{Value: 4}.Descriptor("m", 0))
+	require.NoError(t, err)
+	assert.Equal(t, uint64(4), got.Version, "v2 already named another model")
+	got, err = s.ActivateModel(ctx, ref("m", 0), &servingtest.Fake{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(5), got.Version)
+
+	s.Retire("m")
+	got, err = s.Activate(ctx, servingtest.Spec{Value: 6}.Descriptor("m", 0))
+	require.NoError(t, err)
+	assert.Equal(t, uint64(6), got.Version, "v1 already named another model")
+
+	deep := newServer(t, serving.WithMaxVersionJump(1000))
+	require.NoError(t, activate(deep.Activate(ctx, servingtest.Spec{Value: 1}.Descriptor("m", 1000))))
+	require.NoError(t, activate(deep.Activate(ctx, servingtest.Spec{Value: 2}.Descriptor("m", 2000))))
+	require.NoError(t, activate(deep.Activate(ctx, servingtest.Spec{Value: 1}.Descriptor("m", 1000), serving.AllowRollback())))
+	got, err = deep.Activate(ctx, servingtest.Spec{Value: 3}.Descriptor("m", 0))
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2001), got.Version)
 }
