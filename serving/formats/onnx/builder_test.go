@@ -89,6 +89,7 @@ func node(op string, inputs, outputs []string, attrs ...[]byte) []byte {
 
 type graphSpec struct {
 	nodes, inits, inputs, outputs [][]byte
+	sparseInits                   [][]byte // SparseTensorProtos
 }
 
 // model encodes a ModelProto with the graph last, so that every strict
@@ -107,6 +108,9 @@ func model(opset int, g graphSpec) []byte {
 	}
 	for _, v := range g.outputs {
 		gb = gb.bytes(12, v)
+	}
+	for _, t := range g.sparseInits {
+		gb = gb.bytes(15, t)
 	}
 	var m pb
 	m = m.varint(1, 8) // ir_version

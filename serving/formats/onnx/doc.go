@@ -176,6 +176,18 @@
 // Predict. gorgonnx also names graph nodes from an unguarded global
 // counter, so building graphs is serialised across the process.
 //
+// # External data
+//
+// ONNX lets a tensor keep its data in a file the model names
+// (TensorProto.data_location EXTERNAL, with external_data entries
+// "location", "offset" and "length"). A model is data from whoever can
+// publish one, so both engines refuse such a model at load with
+// serving.ErrUnsupportedModel naming the tensor, before onnx-go or ONNX
+// Runtime sees the bytes, wherever the tensor is: an initializer or
+// sparse initializer, a node attribute such as a Constant's value, a
+// subgraph of If, Loop or Scan, a function body. Models are read from
+// bytes alone; embed the data (onnx.save without save_as_external_data).
+//
 // # Limits
 //
 // onnx-go allocates every tensor shape a model declares when it decodes

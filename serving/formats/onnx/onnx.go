@@ -137,7 +137,7 @@ func (f *goFormat) Load(ctx context.Context, d serving.Descriptor) (serving.Mode
 func (f *goFormat) parse(b []byte) (*goModel, error) {
 	gi, err := parseModel(b)
 	if err != nil {
-		return nil, serving.Corrupt(FormatName, err)
+		return nil, err
 	}
 	m, err := f.plan(gi)
 	if err != nil {

@@ -165,7 +165,7 @@ func loadFailure(op string, err error) error {
 func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, error) {
 	gi, err := parseModel(b)
 	if err != nil {
-		return nil, serving.Corrupt(FormatName, err)
+		return nil, err
 	}
 	switch {
 	case !gi.hasGraph:

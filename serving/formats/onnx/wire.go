@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/modelstream/modelstream/serving"
 )
 
 // This file reads just enough of the ONNX protobuf (onnx.proto, IR
@@ -53,8 +55,33 @@ const (
 	fDimValue = 1
 	fDimParam = 2
 
-	fTensorName = 8
+	fTensorName         = 8
+	fTensorExternalData = 13
+	fTensorDataLocation = 14
+
+	fModelTrainingInfo = 20
+	fModelFunctions    = 25
+	fTrainingInit      = 1
+	fTrainingAlgorithm = 2
+	fFunctionNode      = 7
+	fGraphSparseInit   = 15
+	fSparseValues      = 1
+	fSparseIndices     = 2
+	fAttrTensor        = 5
+	fAttrGraph         = 6
+	fAttrTensors       = 10
+	fAttrGraphs        = 11
+	fAttrSparseTensor  = 22
+	fAttrSparseTensors = 23
+	fEntryKey          = 1
+	fEntryValue        = 2
 )
+
+// maxGraphDepth bounds the nesting of subgraphs (If, Loop and Scan
+// bodies) that checkExternal walks.
+const maxGraphDepth = 64
+
+var errTooDeep = fmt.Errorf("subgraphs are nested more than %d deep", maxGraphDepth)
 
 // Wire types.
 const (
@@ -208,8 +235,26 @@ func readFields(b []byte, fn func(f field) error) error {
 	return nil
 }
 
-// parseModel reads the parts of a ModelProto that Load needs.
+// parseModel reads the parts of a ModelProto that Load needs. Its errors
+// are *serving.FormatError: serving.ErrCorruptModel for bytes that do not
+// decode, serving.ErrUnsupportedModel for a model that keeps tensor data
+// in external files (see checkExternal).
 func parseModel(b []byte) (*graphInfo, error) {
+	gi, err := parseModelWire(b)
+	if err != nil {
+		return nil, serving.Corrupt(FormatName, err)
+	}
+	if err := checkExternal(b); err != nil {
+		var ee *externalDataError
+		if errors.As(err, &ee) || errors.Is(err, errTooDeep) {
+			return nil, serving.Unsupported(FormatName, err)
+		}
+		return nil, serving.Corrupt(FormatName, err)
+	}
+	return gi, nil
+}
+
+func parseModelWire(b []byte) (*graphInfo, error) {
 	gi := &graphInfo{initializers: map[string]bool{}, consumed: map[string]bool{}}
 	err := readFields(b, func(f field) error {
 		switch f.num {
@@ -449,4 +494,179 @@ func parseTensorType(b []byte, vi *valueInfo) error {
 		}
 		return nil
 	})
+}
+
+// externalDataError is a tensor whose data ONNX would read from a file
+// the model names (TensorProto.data_location EXTERNAL, or external_data
+// entries). Neither engine is given such a model: whoever can publish a
+// model must not be able to make the scorer open a path, whatever ONNX
+// Runtime's own checks of that path are.
+type externalDataError struct {
+	tensor   string // TensorProto.name
+	where    string // what holds the tensor: "initializer", "attribute \"value\" of a Constant node", ...
+	location string // the external_data "location" entry, if any
+}
+
+func (e *externalDataError) Error() string {
+	s := fmt.Sprintf("tensor %q keeps its data in an external file", e.tensor)
+	if e.location != "" {
+		loc := e.location
+		if len(loc) > 80 {
+			loc = loc[:80] + "..."
+		}
+		s += fmt.Sprintf(" (%q)", loc)
+	}
+	return s + " (" + e.where + "); this package reads models from bytes alone: embed the data"
+}
+
+// checkExternal walks every TensorProto a ModelProto holds (graph
+// initializers and sparse initializers, tensor attributes of nodes, the
+// subgraphs of If, Loop and Scan to any depth, function bodies and
+// training graphs) and returns an *externalDataError for the first that
+// keeps its data outside the model.
+func checkExternal(b []byte) error {
+	return readFields(b, func(f field) error {
+		if f.typ != wireBytes {
+			return nil
+		}
+		switch f.num {
+		case fModelGraph:
+			return checkGraph(f.data, 0)
+		case fModelTrainingInfo:
+			return readFields(f.data, func(tf field) error {
+				if tf.typ == wireBytes && (tf.num == fTrainingInit || tf.num == fTrainingAlgorithm) {
+					return checkGraph(tf.data, 0)
+				}
+				return nil
+			})
+		case fModelFunctions:
+			return readFields(f.data, func(ff field) error {
+				if ff.num == fFunctionNode && ff.typ == wireBytes {
+					return checkNode(ff.data, 0)
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+}
+
+func checkGraph(b []byte, depth int) error {
+	if depth > maxGraphDepth {
+		return errTooDeep
+	}
+	return readFields(b, func(f field) error {
+		if f.typ != wireBytes {
+			return nil
+		}
+		switch f.num {
+		case fGraphNode:
+			return checkNode(f.data, depth)
+		case fGraphInitializer:
+			return checkTensor(f.data, "initializer")
+		case fGraphSparseInit:
+			return checkSparse(f.data, "sparse initializer")
+		}
+		return nil
+	})
+}
+
+func checkNode(b []byte, depth int) error {
+	var op string
+	var attrs [][]byte
+	err := readFields(b, func(f field) error {
+		switch {
+		case f.num == fNodeOpType && f.typ == wireBytes:
+			op = string(f.data)
+		case f.num == fNodeAttr && f.typ == wireBytes:
+			attrs = append(attrs, f.data)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, a := range attrs {
+		var name string
+		readFields(a, func(f field) error { // a decoding error surfaces below
+			if f.num == fAttrName && f.typ == wireBytes {
+				name = string(f.data)
+			}
+			return nil
+		})
+		where := fmt.Sprintf("attribute %q of a %s node", name, op)
+		err := readFields(a, func(f field) error {
+			if f.typ != wireBytes {
+				return nil
+			}
+			switch f.num {
+			case fAttrTensor, fAttrTensors:
+				return checkTensor(f.data, where)
+			case fAttrSparseTensor, fAttrSparseTensors:
+				return checkSparse(f.data, where)
+			case fAttrGraph, fAttrGraphs:
+				return checkGraph(f.data, depth+1)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkSparse(b []byte, where string) error {
+	return readFields(b, func(f field) error {
+		if f.typ == wireBytes && (f.num == fSparseValues || f.num == fSparseIndices) {
+			return checkTensor(f.data, where)
+		}
+		return nil
+	})
+}
+
+// checkTensor refuses a TensorProto with a data_location other than
+// DEFAULT (0) or with any external_data entry, whatever their wire types.
+func checkTensor(b []byte, where string) error {
+	var e externalDataError
+	external := false
+	err := readFields(b, func(f field) error {
+		switch f.num {
+		case fTensorName:
+			if f.typ == wireBytes {
+				e.tensor = string(f.data)
+			}
+		case fTensorDataLocation:
+			if f.typ != wireVarint || f.v != 0 {
+				external = true
+			}
+		case fTensorExternalData:
+			external = true
+			if f.typ != wireBytes {
+				return nil
+			}
+			var key, value string
+			readFields(f.data, func(ef field) error { // a malformed entry is refused all the same
+				switch {
+				case ef.num == fEntryKey && ef.typ == wireBytes:
+					key = string(ef.data)
+				case ef.num == fEntryValue && ef.typ == wireBytes:
+					value = string(ef.data)
+				}
+				return nil
+			})
+			if key == "location" {
+				e.location = value
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if external {
+		e.where = where
+		return &e
+	}
+	return nil
 }
