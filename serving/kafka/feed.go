@@ -92,11 +92,12 @@ type FeedStats struct {
 //
 // A ModelFeed is safe for concurrent use; Run may be called once.
 type ModelFeed struct {
-	o      feedOptions
-	log    *slog.Logger
-	srv    *serving.Server
-	client sarama.Client
-	cons   sarama.Consumer
+	o       feedOptions
+	log     *slog.Logger
+	srv     *serving.Server
+	brokers []string
+	client  sarama.Client   // opened by Run
+	cons    sarama.Consumer // opened by Run
 
 	cfg      *sarama.Config
 	ran      atomic.Bool
@@ -146,9 +147,11 @@ func (f *ModelFeed) number(name string, offered, live uint64) uint64 {
 	return v
 }
 
-// NewModelFeed connects to the cluster and returns a feed that
-// activates models in srv. It does not read until Run is called. A bad
-// setting is an error wrapping serving.ErrConfig.
+// NewModelFeed returns a feed that activates models in srv. It dials
+// nothing: Run connects to the cluster, and closes its connections when it
+// returns, so a feed that is never run holds nothing and needs no closing.
+// A bad setting is an error wrapping serving.ErrConfig; an unreachable
+// cluster is Run's error.
 func NewModelFeed(cfg *Config, srv *serving.Server, opts ...FeedOption) (*ModelFeed, error) {
 	o := feedOptions{topic: DefaultModelsTopic, maxBytes: wire.DefaultMaxModelBytes}
 	for _, opt := range opts {
@@ -181,16 +184,7 @@ func NewModelFeed(cfg *Config, srv *serving.Server, opts ...FeedOption) (*ModelF
 	if err != nil {
 		return nil, err
 	}
-	client, err := sarama.NewClient(cfg.brokers, sc)
-	if err != nil {
-		return nil, fmt.Errorf("kafka: model feed: %w", err)
-	}
-	cons, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		client.Close()
-		return nil, fmt.Errorf("kafka: model feed: %w", err)
-	}
-	return &ModelFeed{o: o, log: cfg.logger, srv: srv, client: client, cons: cons, cfg: sc, caughtUp: make(chan struct{}), highest: map[uint64]uint64{}, seed: maphash.MakeSeed()}, nil
+	return &ModelFeed{o: o, log: cfg.logger, srv: srv, brokers: cfg.Brokers(), cfg: sc, caughtUp: make(chan struct{}), highest: map[uint64]uint64{}, seed: maphash.MakeSeed()}, nil
 }
 
 // CaughtUp returns a channel that is closed once Run has handled every
@@ -205,16 +199,25 @@ func (f *ModelFeed) Stats() FeedStats {
 	return FeedStats{Read: f.read.Load(), Activated: f.activated.Load(), Stale: f.stale.Load(), Rejected: f.rejected.Load(), Malformed: f.malformed.Load()}
 }
 
-// Run reads the models topic until ctx is done, then closes the feed's
-// connections and returns nil. It returns an error early only if the
-// topic cannot be read at all. The partitions are listed once, when Run
-// starts.
+// Run connects to the cluster and reads the models topic until ctx is
+// done, then closes the feed's connections and returns nil. It returns an
+// error early only if the cluster cannot be reached or the topic cannot
+// be read at all. The partitions are listed once, when Run starts.
 func (f *ModelFeed) Run(ctx context.Context) error {
 	if f.ran.Swap(true) {
 		return errors.New("kafka: ModelFeed.Run called twice")
 	}
-	defer f.client.Close()
-	defer f.cons.Close()
+	client, err := sarama.NewClient(f.brokers, f.cfg)
+	if err != nil {
+		return fmt.Errorf("kafka: model feed: %w", err)
+	}
+	defer client.Close()
+	cons, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		return fmt.Errorf("kafka: model feed: %w", err)
+	}
+	defer cons.Close()
+	f.client, f.cons = client, cons
 	parts, err := f.client.Partitions(f.o.topic)
 	if err != nil {
 		return fmt.Errorf("kafka: model feed: partitions of %q: %w", f.o.topic, err)
