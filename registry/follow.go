@@ -134,7 +134,10 @@ func lastActivation(srv *serving.Server, ref serving.ModelRef) serving.Activatio
 // is not restored. It is activated with serving.AllowRollback, since the
 // recorded version may be older than the newest one stored, so that an
 // Admitter can tell a restore from a replayed topic message
-// (serving.IsRollback). It returns the models activated; a model that
+// (serving.IsRollback), and with serving.HighestVersion of the highest
+// version stored, so that the Server numbers a later version-less
+// activation above every stored version even when the one restored is
+// older. It returns the models activated; a model that
 // fails to load or is not admitted is reported in the joined error and
 // the others are still restored.
 func Restore(ctx context.Context, store *Registry, srv *serving.Server) ([]serving.ModelRef, error) {
@@ -161,7 +164,19 @@ func Restore(ctx context.Context, store *Registry, srv *serving.Server) ([]servi
 			errs = append(errs, fmt.Errorf("registry: restore %s: %w", ref, err))
 			continue
 		}
-		got, err := srv.Activate(ctx, d, serving.AllowRollback())
+		var high uint64
+		err = store.view(ctx, func(rd Reader) error {
+			v, ok, err := lastVersion(rd, name)
+			if ok {
+				high = v.Model.Version
+			}
+			return err
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("registry: restore %s: %w", ref, err))
+			continue
+		}
+		got, err := srv.Activate(ctx, d, serving.AllowRollback(), serving.HighestVersion(high))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("registry: restore %s: %w", ref, err))
 			continue

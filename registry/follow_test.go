@@ -181,3 +181,53 @@ func TestFollowNilStorePanicsAtOnce(t *testing.T) {
 	}()
 	Follow(nil, nil)
 }
+
+// TestRestoreNumbersAboveTheStore: a Server restarted on a store whose
+// history ends in a rollback (v1, v2, v3, then v1 again) serves v1, and
+// numbers its next version-less activation v4, above every stored
+// version: v2 already names another model, and the store refuses to
+// store a second model under it (ErrVersionConflict).
+func TestRestoreNumbersAboveTheStore(t *testing.T) {
+	ctx := context.Background()
+	store, err := Open(filepath.Join(t.TempDir(), "reg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	f := Follow(store, quietLogger())
+	srv, err := serving.NewServer(serving.WithLogger(quietLogger()), serving.WithHooks(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := uint64(1); v <= 3; v++ {
+		if _, err := srv.Activate(ctx, mustPut(t, store, servingtest.Spec{Value: float64(v)}.Descriptor("m", 0))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Rollback(ctx, store, srv, "m", 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Stop()
+	srv.Close()
+
+	srv2, err := serving.NewServer(serving.WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+	if got, err := Restore(ctx, store, srv2); err != nil || len(got) != 1 || got[0].Version != 1 {
+		t.Fatalf("restore = %v, %v; want m@v1", got, err)
+	}
+	d := servingtest.Spec{Value: 4}.Descriptor("m", 0)
+	ref, err := srv2.Activate(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.Version != 4 {
+		t.Fatalf("next version after restoring a rollback = v%d, want v4", ref.Version)
+	}
+	d.Version = ref.Version
+	if _, err := store.Put(ctx, d); err != nil {
+		t.Fatalf("storing what the Server numbered: %v", err)
+	}
+}

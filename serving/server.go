@@ -500,11 +500,27 @@ func clipName(ref ModelRef) ModelRef {
 // ActivateOption modifies one activation.
 type ActivateOption func(*activateOptions)
 
-type activateOptions struct{ rollback bool }
+type activateOptions struct {
+	rollback bool
+	highest  uint64
+}
 
 // AllowRollback lets an activation install a version that is not newer
 // than the live one. The activation is recorded as EventRolledBack.
 func AllowRollback() ActivateOption { return func(o *activateOptions) { o.rollback = true } }
+
+// HighestVersion tells the Server that versions of the name up to v
+// already name models elsewhere, such as in a registry, so that once this
+// activation succeeds Version 0 numbers above v as well as above every
+// version the Server has made live. A restarted Server that restores an
+// older version (package registry's Restore) learns the highest stored
+// one this way. v is refused, failing the activation with an error
+// wrapping ErrInvalidDescriptor, when it is the maximum uint64 or more
+// than the version-jump bound ([WithMaxVersionJump]) past the version
+// activated.
+func HighestVersion(v uint64) ActivateOption {
+	return func(o *activateOptions) { o.highest = max(o.highest, v) }
+}
 
 // Activate resolves, loads and warms up the model d describes, then makes
 // it the live version of d.Name.
@@ -514,7 +530,8 @@ func AllowRollback() ActivateOption { return func(o *activateOptions) { o.rollba
 // happens, or 1 for the first. A number is never reused: after a
 // rollback from v3 to v1, or a retirement, the next version is v4, since
 // v2 and v3 already named other models. That numbering is local to this
-// Server and starts afresh with it; a fleet that must agree on numbers takes them
+// Server and starts afresh with it, unless an activation says what it
+// does not know ([HighestVersion]); a fleet that must agree on numbers takes them
 // from the models topic or the registry, which number a message without
 // a version the same way on every instance.
 //
@@ -623,6 +640,10 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 		sl.mu.Unlock()
 		return fail(err)
 	}
+	if h := ao.highest; h == math.MaxUint64 || (h > ref.Version && h-ref.Version > s.o.maxJump) {
+		sl.mu.Unlock()
+		return fail(&ModelError{load: true, Model: ref, Err: fmt.Errorf("%w: highest version %d is more than %d past v%d", ErrInvalidDescriptor, h, s.o.maxJump, ref.Version)})
+	}
 	// Closed is checked before the Committers, so that nothing is
 	// recorded for a model that a closing Server will not make live.
 	s.mu.Lock()
@@ -652,8 +673,8 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 	// swap or a retirement of the name may have happened meanwhile.
 	l.since = time.Now()
 	sl.cur.Store(l)
-	if ref.Version > sl.high.Load() {
-		sl.high.Store(ref.Version)
+	if h := max(ref.Version, ao.highest); h > sl.high.Load() {
+		sl.high.Store(h)
 	}
 	kind := EventActivated
 	if ao.rollback && old != nil && ref.Version <= old.ref.Version {

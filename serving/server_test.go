@@ -839,3 +839,26 @@ func TestVersionZeroNeverReusesANumber(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(2001), got.Version)
 }
+
+// TestHighestVersionRaisesNext: an activation with HighestVersion(v)
+// makes Version 0 number above v; an absurd v fails the activation with
+// ErrInvalidDescriptor and leaves the numbering as it was.
+func TestHighestVersionRaisesNext(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, serving.WithMaxVersionJump(1000))
+	_, err := s.Activate(ctx, servingtest.Spec{Value: 1}.Descriptor("m", 1), serving.HighestVersion(1002))
+	require.ErrorIs(t, err, serving.ErrInvalidDescriptor)
+	_, err = s.ActivateModel(ctx, ref("m", 1), &servingtest.Fake{}, serving.HighestVersion(math.MaxUint64))
+	require.ErrorIs(t, err, serving.ErrInvalidDescriptor)
+	_, live := s.Current("m")
+	assert.False(t, live)
+	require.NoError(t, activate(s.Activate(ctx, servingtest.Spec{Value: 1}.Descriptor("m", 1), serving.HighestVersion(7))))
+	got, err := s.Activate(ctx, servingtest.Spec{Value: 2}.Descriptor("m", 0))
+	require.NoError(t, err)
+	assert.Equal(t, uint64(8), got.Version)
+	// A lower HighestVersion never lowers the numbering.
+	require.NoError(t, activate(s.Activate(ctx, servingtest.Spec{Value: 1}.Descriptor("m", 1), serving.AllowRollback(), serving.HighestVersion(3))))
+	got, err = s.Activate(ctx, servingtest.Spec{Value: 3}.Descriptor("m", 0))
+	require.NoError(t, err)
+	assert.Equal(t, uint64(9), got.Version)
+}
