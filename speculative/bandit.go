@@ -62,8 +62,8 @@ const shareDraws = 1000
 // NewBandit returns a Bandit choosing among variants by policy. There
 // must be at least one variant, with unique non-empty names and non-nil
 // scorers. The variants' Weights are ignored: the policy sets the shares.
-func NewBandit(policy Policy, variants []Variant, opts ...Option) (*Bandit, error) {
-	cfg, err := newConfig(kindBandit, opts)
+func NewBandit(policy Policy, variants []Variant, opts ...BanditOption) (*Bandit, error) {
+	cfg, err := newConfig(kindBandit, opts, BanditOption.applyBandit)
 	if err != nil {
 		return nil, err
 	}

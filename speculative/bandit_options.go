@@ -32,14 +32,11 @@ type banditConfig struct {
 // detector raises a false alarm about once in a million rewards of a
 // stationary arm; each reset is counted in [Bandit.Resets]. It applies to
 // Bandit only. The default is off.
-func WithChangeDetection() Option {
-	return func(c *config) error {
-		if err := c.only("WithChangeDetection", kindBandit); err != nil {
-			return err
-		}
+func WithChangeDetection() BanditOption {
+	return banditOpt(func(c *config) error {
 		c.bandit.detect = true
 		return nil
-	}
+	})
 }
 
 // WithDiscount makes a Bandit forget: before each reward is added, every
@@ -51,34 +48,28 @@ func WithChangeDetection() Option {
 // Moulines, 2011) and Exp3 with forgetting. It applies to Bandit only.
 // The default is 1: no forgetting, for stationary rewards; gamma must be
 // in (0, 1].
-func WithDiscount(gamma float64) Option {
-	return func(c *config) error {
-		if err := c.only("WithDiscount", kindBandit); err != nil {
-			return err
-		}
+func WithDiscount(gamma float64) BanditOption {
+	return banditOpt(func(c *config) error {
 		if !(gamma > 0 && gamma <= 1) {
 			return configError("WithDiscount(%v): must be in (0, 1]", gamma)
 		}
 		c.bandit.discount = gamma
 		return nil
-	}
+	})
 }
 
 // WithMinShare guarantees each arm of a Bandit at least share of the
 // traffic, whatever the policy thinks of it, so that an arm written off
 // early is still measured. It applies to Bandit only. The default is 0;
 // share times the number of arms must be at most 1.
-func WithMinShare(share float64) Option {
-	return func(c *config) error {
-		if err := c.only("WithMinShare", kindBandit); err != nil {
-			return err
-		}
+func WithMinShare(share float64) BanditOption {
+	return banditOpt(func(c *config) error {
 		if !(share >= 0 && share < 1) || math.IsNaN(share) {
 			return configError("WithMinShare(%v): must be in [0, 1)", share)
 		}
 		c.bandit.minShare = share
 		return nil
-	}
+	})
 }
 
 // WithSticky makes a Bandit route each record with a Key as a [Split]
@@ -88,14 +79,11 @@ func WithMinShare(share float64) Option {
 // only the keys near the boundaries that moved. Records without a key are
 // routed by a fresh draw of the policy each. It applies to Bandit only.
 // The default is not sticky: every record is a fresh draw.
-func WithSticky() Option {
-	return func(c *config) error {
-		if err := c.only("WithSticky", kindBandit); err != nil {
-			return err
-		}
+func WithSticky() BanditOption {
+	return banditOpt(func(c *config) error {
 		c.bandit.sticky = true
 		return nil
-	}
+	})
 }
 
 // WithReward sets a function that rewards each scoring call at once, such
@@ -108,15 +96,12 @@ func WithSticky() Option {
 // refused and counted like those given to Bandit.Reward. It applies to
 // Bandit only. The default is none: rewards come only through
 // Bandit.Reward.
-func WithReward(fn func(res serving.Result, took time.Duration, err error) (reward float64, ok bool)) Option {
-	return func(c *config) error {
-		if err := c.only("WithReward", kindBandit); err != nil {
-			return err
-		}
+func WithReward(fn func(res serving.Result, took time.Duration, err error) (reward float64, ok bool)) BanditOption {
+	return banditOpt(func(c *config) error {
 		if fn == nil {
 			return configError("WithReward: nil function")
 		}
 		c.bandit.reward = fn
 		return nil
-	}
+	})
 }

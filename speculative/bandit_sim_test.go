@@ -130,26 +130,26 @@ func arms(n int) []speculative.Variant {
 type simCase struct {
 	name   string
 	policy speculative.Policy
-	opts   []speculative.Option
+	opts   []speculative.BanditOption
 	late   bool // also run the scenarios with late rewards
 }
 
 var simCases = []simCase{
 	{"thompson", speculative.Thompson(), nil, true},
-	{"thompson γ=0.999", speculative.Thompson(), []speculative.Option{speculative.WithDiscount(0.999)}, false},
-	{"gaussian-thompson γ=0.999", speculative.GaussianThompson(), []speculative.Option{speculative.WithDiscount(0.999)}, false},
-	{"thompson cusum", speculative.Thompson(), []speculative.Option{speculative.WithChangeDetection()}, true},
+	{"thompson γ=0.999", speculative.Thompson(), []speculative.BanditOption{speculative.WithDiscount(0.999)}, false},
+	{"gaussian-thompson γ=0.999", speculative.GaussianThompson(), []speculative.BanditOption{speculative.WithDiscount(0.999)}, false},
+	{"thompson cusum", speculative.Thompson(), []speculative.BanditOption{speculative.WithChangeDetection()}, true},
 	{"ucb1", speculative.UCB1(), nil, false},
-	{"ucb1 cusum", speculative.UCB1(), []speculative.Option{speculative.WithChangeDetection()}, true},
-	{"ucb1 γ=0.999", speculative.UCB1(), []speculative.Option{speculative.WithDiscount(0.999)}, false},
+	{"ucb1 cusum", speculative.UCB1(), []speculative.BanditOption{speculative.WithChangeDetection()}, true},
+	{"ucb1 γ=0.999", speculative.UCB1(), []speculative.BanditOption{speculative.WithDiscount(0.999)}, false},
 	{"exp3 0.05", speculative.Exp3(0.05), nil, false},
-	{"exp3 0.05 γ=0.999", speculative.Exp3(0.05), []speculative.Option{speculative.WithDiscount(0.999)}, false},
-	{"exp3 0.05 cusum", speculative.Exp3(0.05), []speculative.Option{speculative.WithChangeDetection()}, true},
+	{"exp3 0.05 γ=0.999", speculative.Exp3(0.05), []speculative.BanditOption{speculative.WithDiscount(0.999)}, false},
+	{"exp3 0.05 cusum", speculative.Exp3(0.05), []speculative.BanditOption{speculative.WithChangeDetection()}, true},
 }
 
 func runSim(t *testing.T, c simCase, sc scenario, rounds int) simResult {
 	t.Helper()
-	b, err := speculative.NewBandit(c.policy, arms(len(sc.means)), append([]speculative.Option{speculative.WithSeed(7)}, c.opts...)...)
+	b, err := speculative.NewBandit(c.policy, arms(len(sc.means)), append([]speculative.BanditOption{speculative.WithSeed(7)}, c.opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,14 +57,6 @@ func TestBanditConfig(t *testing.T) {
 			_, err := speculative.NewBandit(speculative.Thompson(), vs, speculative.WithReward(nil))
 			return err
 		},
-		"bandit option on a split": func() error {
-			_, err := speculative.NewSplit([]speculative.Variant{{Name: "a", Scorer: vs[0].Scorer, Weight: 1}}, speculative.WithDiscount(0.9))
-			return err
-		},
-		"shadow option on a bandit": func() error {
-			_, err := speculative.NewBandit(speculative.Thompson(), vs, speculative.WithQueue(3))
-			return err
-		},
 	}
 	for name, f := range cases {
 		if err := f(); !isConfigErr(err) {
@@ -178,7 +170,7 @@ func TestBanditPoliciesLearn(t *testing.T) {
 }
 
 func TestBanditMinShare(t *testing.T) {
-	share := func(opts ...speculative.Option) []float64 {
+	share := func(opts ...speculative.BanditOption) []float64 {
 		b, _ := speculative.NewBandit(speculative.Thompson(), arms(3), append(opts, speculative.WithSeed(5))...)
 		for range 500 {
 			b.Reward("arm0", 1)

@@ -137,6 +137,15 @@
 // mirrored and dropped. See [Stats]. For metrics, pass a
 // [HookDecision] with [WithHooks].
 //
+// # Options
+//
+// Each constructor takes options of its own type: NewBudget takes
+// [BudgetOption]s, NewShadow [ShadowOption]s, and so on, so an option
+// given to a combinator it does not apply to, such as [WithSeed] to
+// NewEnsemble or [WithDecider] to NewSplit, does not compile. [WithName]
+// and [WithHooks] return an [Option], which every constructor takes;
+// [WithSeed] a [SeedOption], which NewSplit and NewBandit take.
+//
 // # Cost
 //
 // A Budget or Ensemble call starts one goroutine per model and allocates

@@ -434,8 +434,8 @@ type Budget struct {
 // positive, and the scorers non-nil; others may be empty, which makes the
 // Budget a deadline on the fallback alone. Options: [WithDecider],
 // [WithName], [WithHooks].
-func NewBudget(d time.Duration, fallback serving.Scorer, others []serving.Scorer, opts ...Option) (*Budget, error) {
-	cfg, err := newConfig(kindBudget, opts)
+func NewBudget(d time.Duration, fallback serving.Scorer, others []serving.Scorer, opts ...BudgetOption) (*Budget, error) {
+	cfg, err := newConfig(kindBudget, opts, BudgetOption.applyBudget)
 	if err != nil {
 		return nil, err
 	}
@@ -498,8 +498,8 @@ type Ensemble struct {
 // NewEnsemble returns an Ensemble that asks models and chooses with d.
 // There must be at least one model, and none nil. Options: [WithName],
 // [WithHooks].
-func NewEnsemble(d Decider, models []serving.Scorer, opts ...Option) (*Ensemble, error) {
-	cfg, err := newConfig(kindEnsemble, opts)
+func NewEnsemble(d Decider, models []serving.Scorer, opts ...EnsembleOption) (*Ensemble, error) {
+	cfg, err := newConfig(kindEnsemble, opts, EnsembleOption.applyEnsemble)
 	if err != nil {
 		return nil, err
 	}

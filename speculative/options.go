@@ -10,13 +10,75 @@ import (
 	"github.com/modelstream/modelstream/serving"
 )
 
-// Option configures a combinator. Options are shared by all the
-// constructors in this package, but each applies to some combinators
-// only; passing one to a combinator it does not apply to is an error
-// wrapping serving.ErrConfig, so that a misplaced option is never silently
-// ignored. Each option's documentation says where it applies and what its
-// default is.
-type Option func(*config) error
+// Options come in one style, the one of serving/kafka: each constructor
+// takes options of its own interface type ([BudgetOption],
+// [EnsembleOption], [SplitOption], [SwitchOption], [ShadowOption],
+// [BanditOption]), so an option given to a combinator it does not apply
+// to does not compile. An option that applies to several combinators
+// implements each of their interfaces: [WithName] and [WithHooks] return
+// an [Option], which every constructor takes, and [WithSeed] a
+// [SeedOption], which NewSplit and NewBandit take. Each option's
+// documentation says what its default is.
+
+// BudgetOption configures a [Budget].
+type BudgetOption interface{ applyBudget(*config) error }
+
+// EnsembleOption configures an [Ensemble].
+type EnsembleOption interface{ applyEnsemble(*config) error }
+
+// SplitOption configures a [Split].
+type SplitOption interface{ applySplit(*config) error }
+
+// SwitchOption configures a [Switch].
+type SwitchOption interface{ applySwitch(*config) error }
+
+// ShadowOption configures a [Shadow].
+type ShadowOption interface{ applyShadow(*config) error }
+
+// BanditOption configures a [Bandit].
+type BanditOption interface{ applyBandit(*config) error }
+
+// Option configures any combinator: it is an option of each of them.
+type Option interface {
+	BudgetOption
+	EnsembleOption
+	SplitOption
+	SwitchOption
+	ShadowOption
+	BanditOption
+}
+
+// SeedOption is a [SplitOption] and a [BanditOption].
+type SeedOption interface {
+	SplitOption
+	BanditOption
+}
+
+type commonOpt func(*config) error
+
+func (f commonOpt) applyBudget(c *config) error   { return f(c) }
+func (f commonOpt) applyEnsemble(c *config) error { return f(c) }
+func (f commonOpt) applySplit(c *config) error    { return f(c) }
+func (f commonOpt) applySwitch(c *config) error   { return f(c) }
+func (f commonOpt) applyShadow(c *config) error   { return f(c) }
+func (f commonOpt) applyBandit(c *config) error   { return f(c) }
+
+type budgetOpt func(*config) error
+
+func (f budgetOpt) applyBudget(c *config) error { return f(c) }
+
+type shadowOpt func(*config) error
+
+func (f shadowOpt) applyShadow(c *config) error { return f(c) }
+
+type banditOpt func(*config) error
+
+func (f banditOpt) applyBandit(c *config) error { return f(c) }
+
+type seedOpt uint64
+
+func (s seedOpt) applySplit(c *config) error  { c.seed, c.seeded = uint64(s), true; return nil }
+func (s seedOpt) applyBandit(c *config) error { c.seed, c.seeded = uint64(s), true; return nil }
 
 type kind uint8
 
@@ -27,7 +89,6 @@ const (
 	kindSwitch
 	kindShadow
 	kindBandit
-	kindAll = kindBudget | kindEnsemble | kindSplit | kindSwitch | kindShadow | kindBandit
 )
 
 var kindNames = map[kind]string{
@@ -60,7 +121,9 @@ type config struct {
 	bandit        banditConfig // see bandit_options.go
 }
 
-func newConfig(k kind, opts []Option) (*config, error) {
+// newConfig sets the defaults of a combinator of kind k and applies its
+// options with apply, such as BudgetOption.applyBudget.
+func newConfig[O any](k kind, opts []O, apply func(O, *config) error) (*config, error) {
 	c := &config{
 		kind:          k,
 		name:          kindNames[k],
@@ -69,10 +132,10 @@ func newConfig(k kind, opts []Option) (*config, error) {
 		shadowTimeout: defaultShadowTimeout,
 	}
 	for _, o := range opts {
-		if o == nil {
+		if any(o) == nil {
 			return nil, configError("nil option given to %s", kindNames[k])
 		}
-		if err := o(c); err != nil {
+		if err := apply(o, c); err != nil {
 			return nil, err
 		}
 	}
@@ -82,91 +145,67 @@ func newConfig(k kind, opts []Option) (*config, error) {
 	return c, nil
 }
 
-func (c *config) only(option string, allowed kind) error {
-	if c.kind&allowed == 0 {
-		return configError("option %s does not apply to %s", option, kindNames[c.kind])
-	}
-	return nil
-}
-
 // WithName names the combinator. The name appears in its [Stats], in the
 // Combinator field of the errors it returns, as the model name it reports
 // through serving.Referrer when it is a candidate of another combinator
 // and has not answered, and as the combinator argument of
 // HookDecision. It applies to every combinator; the default is
-// the combinator's kind: "budget", "ensemble", "split", "switch" or
-// "shadow". The Decision's Combinator field always holds the kind.
+// the combinator's kind: "budget", "ensemble", "split", "switch",
+// "shadow" or "bandit". The Decision's Combinator field always holds the kind.
 func WithName(name string) Option {
-	return func(c *config) error {
+	return commonOpt(func(c *config) error {
 		if name == "" {
 			return configError("WithName: empty name")
 		}
 		c.name = name
 		return nil
-	}
+	})
 }
 
 // WithDecider sets the rule a Budget uses to choose among the answers of
 // its other models. It applies to Budget only (an Ensemble takes its
 // Decider as an argument). The default is [First].
-func WithDecider(d Decider) Option {
-	return func(c *config) error {
-		if err := c.only("WithDecider", kindBudget); err != nil {
-			return err
-		}
+func WithDecider(d Decider) BudgetOption {
+	return budgetOpt(func(c *config) error {
 		if d == nil {
 			return configError("WithDecider: nil decider")
 		}
 		c.decider = d
 		return nil
-	}
+	})
 }
 
 // WithSeed seeds the random source a Split uses for records without a
 // key, or a Bandit uses for its draws, making the sequence of choices
 // reproducible for a single caller. It applies to Split and Bandit. The
 // default is a random seed.
-func WithSeed(seed uint64) Option {
-	return func(c *config) error {
-		if err := c.only("WithSeed", kindSplit|kindBandit); err != nil {
-			return err
-		}
-		c.seed, c.seeded = seed, true
-		return nil
-	}
-}
+func WithSeed(seed uint64) SeedOption { return seedOpt(seed) }
 
 // WithQueue sets how many records a Shadow holds for its workers; when the
 // queue is full, records are not mirrored and are counted as dropped. It
 // applies to Shadow only. The default is 1024; n must be at
 // least 1.
-func WithQueue(n int) Option {
-	return func(c *config) error {
-		if err := c.only("WithQueue", kindShadow); err != nil {
-			return err
-		}
+func WithQueue(n int) ShadowOption {
+	return shadowOpt(func(c *config) error {
 		if n < 1 {
 			return configError("WithQueue(%d): need at least 1", n)
 		}
 		c.queue = n
 		return nil
-	}
+	})
 }
 
 // WithWorkers sets how many goroutines a Shadow runs to score mirrored
 // records. It applies to Shadow only. The default is 2; n
 // must be at least 1.
-func WithWorkers(n int) Option {
-	return func(c *config) error {
-		if err := c.only("WithWorkers", kindShadow); err != nil {
-			return err
-		}
+func WithWorkers(n int) ShadowOption {
+	return shadowOpt(func(c *config) error {
 		if n < 1 {
 			return configError("WithWorkers(%d): need at least 1", n)
 		}
 		c.workers = n
 		return nil
-	}
+	})
 }
 
 // WithObserver sets the function a Shadow calls with every shadow answer.
@@ -174,33 +213,27 @@ func WithWorkers(n int) Option {
 // there are several workers, and must not block for long: while it runs,
 // that worker mirrors nothing. It applies to Shadow only. The default is
 // no observer: shadow answers are only counted in [Stats].
-func WithObserver(fn func(Observation)) Option {
-	return func(c *config) error {
-		if err := c.only("WithObserver", kindShadow); err != nil {
-			return err
-		}
+func WithObserver(fn func(Observation)) ShadowOption {
+	return shadowOpt(func(c *config) error {
 		if fn == nil {
 			return configError("WithObserver: nil function")
 		}
 		c.observer = fn
 		return nil
-	}
+	})
 }
 
 // WithShadowTimeout bounds each shadow call of a Shadow through its
 // context. It applies to Shadow only. The default is
 // 10s; d must be positive.
-func WithShadowTimeout(d time.Duration) Option {
-	return func(c *config) error {
-		if err := c.only("WithShadowTimeout", kindShadow); err != nil {
-			return err
-		}
+func WithShadowTimeout(d time.Duration) ShadowOption {
+	return shadowOpt(func(c *config) error {
 		if d <= 0 {
 			return configError("WithShadowTimeout(%v): must be positive", d)
 		}
 		c.shadowTimeout = d
 		return nil
-	}
+	})
 }
 
 // WithHooks adds hooks. Those implementing HookDecision are called
@@ -209,7 +242,7 @@ func WithShadowTimeout(d time.Duration) Option {
 // scoring path and must be fast and safe for concurrent use. It applies to
 // every combinator. The default is no hooks.
 func WithHooks(hs ...serving.Hook) Option {
-	return func(c *config) error {
+	return commonOpt(func(c *config) error {
 		for _, h := range hs {
 			if h == nil {
 				return configError("WithHooks: nil hook")
@@ -219,7 +252,7 @@ func WithHooks(hs ...serving.Hook) Option {
 			}
 		}
 		return nil
-	}
+	})
 }
 
 // Named gives s a name for provenance. Combinators name each candidate by

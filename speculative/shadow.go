@@ -80,8 +80,8 @@ type shadowJob struct {
 // shadows, and starts its workers. The scorers must be non-nil; shadows
 // may be empty. Options: [WithQueue], [WithWorkers], [WithObserver],
 // [WithShadowTimeout], [WithName], [WithHooks].
-func NewShadow(primary serving.Scorer, shadows []serving.Scorer, opts ...Option) (*Shadow, error) {
-	cfg, err := newConfig(kindShadow, opts)
+func NewShadow(primary serving.Scorer, shadows []serving.Scorer, opts ...ShadowOption) (*Shadow, error) {
+	cfg, err := newConfig(kindShadow, opts, ShadowOption.applyShadow)
 	if err != nil {
 		return nil, err
 	}

@@ -65,8 +65,8 @@ type splitTable struct {
 // variant, with unique non-empty names, non-nil scorers, and weights as
 // [Split.SetWeights] requires. Options: [WithSeed], [WithName],
 // [WithHooks].
-func NewSplit(variants []Variant, opts ...Option) (*Split, error) {
-	cfg, err := newConfig(kindSplit, opts)
+func NewSplit(variants []Variant, opts ...SplitOption) (*Split, error) {
+	cfg, err := newConfig(kindSplit, opts, SplitOption.applySplit)
 	if err != nil {
 		return nil, err
 	}

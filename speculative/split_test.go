@@ -13,7 +13,7 @@ import (
 	"github.com/modelstream/modelstream/speculative"
 )
 
-func newCanary(t *testing.T, control, canary float64, opts ...speculative.Option) *speculative.Split {
+func newCanary(t *testing.T, control, canary float64, opts ...speculative.SplitOption) *speculative.Split {
 	t.Helper()
 	_, a := labelled("control", "a", 0.5, nil)
 	_, b := labelled("canary", "b", 0.5, nil)

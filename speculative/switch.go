@@ -44,8 +44,8 @@ var switchNames = [2]string{Blue, Green}
 
 // NewSwitch returns a Switch with blue live and green standing by. Both
 // must be non-nil. Options: [WithName], [WithHooks].
-func NewSwitch(blue, green serving.Scorer, opts ...Option) (*Switch, error) {
-	cfg, err := newConfig(kindSwitch, opts)
+func NewSwitch(blue, green serving.Scorer, opts ...SwitchOption) (*Switch, error) {
+	cfg, err := newConfig(kindSwitch, opts, SwitchOption.applySwitch)
 	if err != nil {
 		return nil, err
 	}
