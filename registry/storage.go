@@ -23,6 +23,7 @@ type Storage interface {
 	// Update calls fn with a writable snapshot. Its writes apply
 	// atomically when fn returns nil, durably (for a durable Storage)
 	// before Update returns, and not at all when fn or the commit fails.
+	// When fn panics, its writes are rolled back and the panic goes on.
 	Update(ctx context.Context, fn func(Writer) error) error
 	// Close releases the Storage; later calls fail with serving.ErrClosed.
 	Close() error
@@ -73,11 +74,20 @@ func (m *memStorage) Update(ctx context.Context, fn func(Writer) error) error {
 		return serving.ErrClosed
 	}
 	tx := &memTx{m: m, write: true}
-	if err := fn(tx); err != nil {
+	// As bbolt's DB.Update: a panic in fn rolls the writes back and
+	// goes on panicking.
+	done := false
+	defer func() {
+		if !done {
+			tx.rollback()
+		}
+	}()
+	err := fn(tx)
+	if err != nil {
 		tx.rollback()
-		return err
 	}
-	return nil
+	done = true
+	return err
 }
 
 func (m *memStorage) Close() error {
