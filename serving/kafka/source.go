@@ -718,7 +718,8 @@ func (s *Source) count(tp topicPartition, items []item) {
 			continue
 		}
 		s.dead.Add(1)
-		s.log.Warn("kafka source: dead letter", "topic", tp.Topic, "partition", tp.Partition, "offset", it.msg.Offset, "stage", it.stage, "err", it.err)
+		// Cut as the dead letter's reason header is: an error's text can be any size.
+		s.log.Warn("kafka source: dead letter", "topic", tp.Topic, "partition", tp.Partition, "offset", it.msg.Offset, "stage", it.stage, "err", cutReason(it.err.Error(), maxReason))
 		for _, hk := range s.o.hooks.dead {
 			hk.OnDeadLetter(tp.Topic, tp.Partition, it.msg.Offset, it.err)
 		}
