@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 
 	"github.com/modelstream/modelstream/serving"
@@ -126,6 +127,19 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request) {
 		hist = []serving.Activation{}
 	}
 	writeJSON(w, http.StatusOK, hist)
+}
+
+// pathName is name as the {name} segment of /models/{name}: path-escaped
+// ('/' as %2F, so a name holding '/' stays one segment), and "." and ".."
+// escaped in full, which a path cleaner would otherwise resolve.
+func pathName(name string) string {
+	switch name {
+	case ".":
+		return "%2E"
+	case "..":
+		return "%2E%2E"
+	}
+	return url.PathEscape(name)
 }
 
 type status struct {

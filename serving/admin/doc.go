@@ -7,6 +7,9 @@
 //     statistics (invocations, errors, total, min, max and mean call
 //     time, and since when it is live), as JSON.
 //   - GET /models/{name}: the same for one name; 404 if none is live.
+//     name is one path segment, escaped as by url.PathEscape: a name
+//     holding '/' is addressed with %2F (/models/team%2Ffraud), and a
+//     name "." or ".." as %2E or %2E%2E.
 //   - GET /models/{name}/history: the activations, rollbacks and
 //     retirements the Server remembers for name, oldest first.
 //   - GET /healthz: 200 while the process can answer at all (liveness).
@@ -20,7 +23,8 @@
 //     model its live version, calls and errors, recent history, each
 //     rollout's steps, traffic shares and decisions with a chart of the
 //     candidate's share, and its live quality per version and variant
-//     with 95% intervals drawn as inline SVG.
+//     with 95% intervals drawn as inline SVG. Its links to /models/{name}
+//     are relative to the page, so they hold under a mount prefix.
 //   - GET /quality: with [Quality], the live quality of every model
 //     version and variant (accuracy, log-loss, AUC, MAE, RMSE, each with
 //     its count and 95% interval), from ground truth joined to the

@@ -171,6 +171,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"f4":   func(x float64) string { return fmt.Sprintf("%.4f", x) },
 	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 	"sub1": func(x float64) float64 { return 1 - x },
+	"path": pathName,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -193,7 +194,8 @@ small{color:#57606a}
 {{if not .Models}}<p id="no-models">No model is live.</p>{{end}}
 {{range .Models}}
 <section class="model" id="model-{{.Name}}" data-model="{{.Name}}">
-<h2>{{.Name}} <span class="live-version" data-version="{{.Live.Version}}">v{{.Live.Version}}</span></h2>
+<h2>{{.Name}} <span class="live-version" data-version="{{.Live.Version}}">v{{.Live.Version}}</span>
+<small><a class="json" href="models/{{path .Name}}">JSON</a> <a class="history-json" href="models/{{path .Name}}/history">history</a></small></h2>
 <p>{{.Stats.Invocations}} calls, {{.Stats.Errors}} errors.</p>
 {{if .History}}
 <table class="history"><tr><th>when</th><th>what</th><th>version</th></tr>
