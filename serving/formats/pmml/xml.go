@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -20,7 +21,25 @@ const (
 	maxAttrBytes = 64 << 10   // the longest attribute value
 	maxTextBytes = 64 << 20   // the longest text content of one element (an Array)
 	maxElements  = 20_000_000 // the largest number of elements
+
+	// The tree the parser builds takes about 100 bytes per element, and
+	// an element can be written in 4 (<a/>), so the number of elements
+	// kept is bounded by the document's size as well: one per
+	// bytesPerNode bytes, plus slackNodes. Real documents need far less:
+	// the writers' output in testdata has 41 bytes or more per element.
+	// Elements inside ignorable subtrees are skipped without being kept
+	// and count only towards maxElements.
+	bytesPerNode = 12
+	slackNodes   = 1024
 )
+
+// skipped elements carry nothing the compiler reads, inside or out: the
+// parser keeps a bare node for them (name only), so the compiler still
+// sees where they were, and reads past their content without keeping it.
+var skipped = map[string]bool{
+	"Extension": true, "Header": true, "MiningBuildTask": true, "ModelStats": true,
+	"ModelExplanation": true, "ModelVerification": true,
+}
 
 // maxDocumentBytes is maxDocBytes, lowered by tests.
 var maxDocumentBytes = maxDocBytes
@@ -30,17 +49,20 @@ var maxDocumentBytes = maxDocBytes
 // writer used.
 type node struct {
 	name  string
-	attrs []xml.Attr
+	attrs []attr
 	kids  []*node
 	text  string
 }
+
+// attr is one attribute of a node, namespace dropped.
+type attr struct{ name, value string }
 
 // attr returns the value of the attribute called name and whether it is
 // present.
 func (n *node) attr(name string) (string, bool) {
 	for _, a := range n.attrs {
-		if a.Name.Local == name {
-			return a.Value, true
+		if a.name == name {
+			return a.value, true
 		}
 	}
 	return "", false
@@ -132,7 +154,12 @@ func parseXML(b []byte) (*node, error) {
 		stack []*node
 		text  []byte
 		count int
+		nodes int
+		// skip holds the names of the open elements of an ignorable
+		// subtree being read past; its first entry is the subtree's root.
+		skip []string
 	)
+	maxNodes := slackNodes + len(b)/bytesPerNode
 	for {
 		tok, err := d.RawToken()
 		if err == io.EOF {
@@ -151,21 +178,46 @@ func parseXML(b []byte) (*node, error) {
 			if count > maxElements {
 				return nil, corruptf("more than %d elements", maxElements)
 			}
-			if len(stack) >= maxDepth {
+			if len(stack)+len(skip) >= maxDepth {
 				return nil, corruptf("elements nested deeper than %d", maxDepth)
 			}
-			if len(stack) == 0 && root != nil {
-				return nil, corruptf("a second root element <%s>", t.Name.Local)
-			}
-			n := &node{name: t.Name.Local}
 			for _, a := range t.Attr {
 				if len(a.Value) > maxAttrBytes {
 					return nil, corruptf("attribute %s of <%s> is %d bytes, over the limit of %d", a.Name.Local, t.Name.Local, len(a.Value), maxAttrBytes)
 				}
-				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
-					continue
+			}
+			if len(skip) > 0 {
+				skip = append(skip, t.Name.Local)
+				continue
+			}
+			if len(stack) == 0 && root != nil {
+				return nil, corruptf("a second root element <%s>", t.Name.Local)
+			}
+			nodes++
+			if nodes > maxNodes {
+				return nil, corruptf("more than %d elements in a document of %d bytes (the limit is %d plus one per %d bytes)", maxNodes, len(b), slackNodes, bytesPerNode)
+			}
+			n := &node{name: t.Name.Local}
+			if len(stack) > 0 && skipped[n.name] {
+				// A bare node: the compiler sees the element, not its
+				// attributes or content.
+				stack[len(stack)-1].kids = append(stack[len(stack)-1].kids, n)
+				skip = append(skip, n.name)
+				continue
+			}
+			k := 0
+			for _, a := range t.Attr {
+				if !isXMLNS(a) {
+					k++
 				}
-				n.attrs = append(n.attrs, xml.Attr{Name: xml.Name{Local: a.Name.Local}, Value: a.Value})
+			}
+			if k > 0 {
+				n.attrs = make([]attr, 0, k)
+				for _, a := range t.Attr {
+					if !isXMLNS(a) {
+						n.attrs = append(n.attrs, attr{a.Name.Local, a.Value})
+					}
+				}
 			}
 			if len(stack) > 0 {
 				p := stack[len(stack)-1]
@@ -176,6 +228,13 @@ func parseXML(b []byte) (*node, error) {
 			stack = append(stack, n)
 			text = text[:0]
 		case xml.EndElement:
+			if len(skip) > 0 {
+				if skip[len(skip)-1] != t.Name.Local {
+					return nil, corruptf("element <%s> closed by </%s>", skip[len(skip)-1], t.Name.Local)
+				}
+				skip = skip[:len(skip)-1]
+				continue
+			}
 			if len(stack) == 0 {
 				return nil, corruptf("unexpected end element </%s>", t.Name.Local)
 			}
@@ -186,9 +245,16 @@ func parseXML(b []byte) (*node, error) {
 			if len(n.kids) == 0 && len(text) > 0 {
 				n.text = string(text)
 			}
+			if cap(n.kids) > len(n.kids) {
+				// Drop the slack append left, up to half the slice.
+				n.kids = slices.Clip(n.kids)
+			}
 			text = text[:0]
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
+			if len(skip) > 0 {
+				continue
+			}
 			if len(stack) == 0 {
 				if len(bytes.TrimSpace(t)) > 0 {
 					return nil, corruptf("text outside the root element")
@@ -204,6 +270,9 @@ func parseXML(b []byte) (*node, error) {
 		case xml.ProcInst, xml.Comment:
 		}
 	}
+	if len(skip) > 0 {
+		return nil, corruptf("element <%s> is not closed", skip[len(skip)-1])
+	}
 	if root == nil {
 		return nil, corruptf("no root element")
 	}
@@ -214,6 +283,11 @@ func parseXML(b []byte) (*node, error) {
 		return nil, corruptf("root element is <%s>, want <PMML>", root.name)
 	}
 	return root, nil
+}
+
+// isXMLNS says whether a is a namespace declaration.
+func isXMLNS(a xml.Attr) bool {
+	return a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns")
 }
 
 // corruptf returns a corrupt-model error; parse wraps it with the format
