@@ -83,7 +83,8 @@
 // producer). Records of one partition are scored concurrently by a pool
 // of workers but written in offset order, and at most [Window] records
 // per partition are in flight, so memory stays bounded when the sink is
-// slow. Cancelling the context given to Source.Run stops reading,
+// slow (on top of the window, sarama's consumer reads ahead up to its
+// ChannelBufferSize, 256 records per partition by default: see [Window]). Cancelling the context given to Source.Run stops reading,
 // finishes the records in flight, commits, and leaves the group; a
 // Scorer still busy after [DrainTimeout] has its context cancelled, and
 // its records are left uncommitted for the next owner. A crash

@@ -115,7 +115,16 @@ func RecordCodec(c Codec) SourceOption { return sourceOpt(func(o *sourceOptions)
 
 // Window sets how many records of one partition may be in flight at once
 // (read but not yet acknowledged by Kafka), overriding the default of
-// 512. Memory is bounded by Window records per claimed partition.
+// 512.
+//
+// Memory per claimed partition is bounded by Window records in the
+// pipeline plus what sarama's consumer buffers ahead of it: up to
+// ChannelBufferSize decoded records (sarama's default, 256, unless
+// changed through [Sarama]) and the rest of the fetch responses it holds,
+// each at most Consumer.Fetch.Default bytes for the partition (1 MiB by
+// default) unless a single record is larger. Window does not change
+// sarama's buffer: lowering it bounds the records in flight, not those
+// read ahead.
 func Window(n int) SourceOption { return sourceOpt(func(o *sourceOptions) { o.window = n }) }
 
 // Workers sets how many goroutines score records, shared by all

@@ -74,7 +74,9 @@ type SourceStats struct {
 // partition are scored concurrently, but written in input order, and the
 // Sink's idempotent producer keeps that order within each output
 // partition. At most Window records per partition are in flight; the
-// reader stops reading when the window is full.
+// reader stops reading when the window is full. sarama's consumer reads
+// ahead of the window, up to its ChannelBufferSize records (256 by
+// default) and a fetch response per partition: [Window] gives the bound.
 //
 // # Failure
 //
