@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/modelstream/modelstream/internal/atomicfile"
 )
@@ -34,9 +35,16 @@ type FS struct {
 	inodes       []*inode
 	dir, durable map[string]int // name → inode, as seen and as on disk
 	temps        int
+	clock        int64 // modification time of the next change
 }
 
-type inode struct{ data, synced []byte }
+// inode is a file; mtime is its modification time on a logical clock.
+type inode struct {
+	data, synced []byte
+	mtime        int64
+}
+
+func (c *FS) tick() int64 { c.clock++; return c.clock }
 
 // New returns an empty filesystem.
 func New() *FS { return &FS{dir: map[string]int{}, durable: map[string]int{}} }
@@ -52,9 +60,10 @@ func (c *FS) op(what string) error {
 	return nil
 }
 
-// Put writes a durable file, as if it had been there for a while.
+// Put writes a durable file, as if it had been there for a while: it is
+// older than every file made after it.
 func (c *FS) Put(name string, b []byte) {
-	c.inodes = append(c.inodes, &inode{data: b, synced: b})
+	c.inodes = append(c.inodes, &inode{data: b, synced: b, mtime: c.tick()})
 	c.dir[name] = len(c.inodes) - 1
 	c.durable[name] = len(c.inodes) - 1
 }
@@ -65,7 +74,9 @@ func (c *FS) Crash() *FS {
 	n := New()
 	for name, i := range c.durable {
 		n.Put(name, append([]byte(nil), c.inodes[i].synced...))
+		n.inodes[n.dir[name]].mtime = c.inodes[i].mtime
 	}
+	n.clock = c.clock
 	return n
 }
 
@@ -80,7 +91,7 @@ func (c *FS) CreateTemp(dir, pattern string) (atomicfile.File, error) {
 	}
 	c.temps++
 	name := filepath.Join(dir, strings.Replace(pattern, "*", fmt.Sprint(c.temps), 1))
-	c.inodes = append(c.inodes, &inode{})
+	c.inodes = append(c.inodes, &inode{mtime: c.tick()})
 	c.dir[name] = len(c.inodes) - 1
 	return &file{fs: c, name: name, ino: c.inodes[len(c.inodes)-1]}, nil
 }
@@ -128,6 +139,39 @@ func (c *FS) ReadFile(name string) ([]byte, error) {
 	return append([]byte(nil), c.inodes[i].data...), nil
 }
 
+// ReadDir implements atomicfile.DirReader: the entries of dir as the
+// running process sees them, sorted by name, each a regular file whose
+// modification time is the logical clock (nanoseconds since 1970) of
+// its last change. Reading is not a step.
+func (c *FS) ReadDir(dir string) ([]fs.DirEntry, error) {
+	var out []fs.DirEntry
+	for _, name := range c.Names() {
+		if filepath.Dir(name) == dir {
+			ino := c.inodes[c.dir[name]]
+			out = append(out, entry{name: filepath.Base(name), size: int64(len(ino.data)), mtime: time.Unix(0, ino.mtime)})
+		}
+	}
+	return out, nil
+}
+
+var _ atomicfile.DirReader = (*FS)(nil)
+
+// entry is a directory entry and its own fs.FileInfo.
+type entry struct {
+	name  string
+	size  int64
+	mtime time.Time
+}
+
+func (e entry) Name() string               { return e.name }
+func (e entry) IsDir() bool                { return false }
+func (e entry) Type() fs.FileMode          { return 0 }
+func (e entry) Info() (fs.FileInfo, error) { return e, nil }
+func (e entry) Size() int64                { return e.size }
+func (e entry) Mode() fs.FileMode          { return 0o644 }
+func (e entry) ModTime() time.Time         { return e.mtime }
+func (e entry) Sys() any                   { return nil }
+
 type file struct {
 	fs     *FS
 	name   string
@@ -144,6 +188,7 @@ func (f *file) Write(b []byte) (int, error) {
 		return len(b) / 2, err
 	}
 	f.ino.data = append(f.ino.data, b...)
+	f.ino.mtime = f.fs.tick()
 	return len(b), nil
 }
 
