@@ -217,8 +217,13 @@ func parseArraySlow(v []byte) ([]float64, error) {
 // which would hand the model a value its sender did not write.
 var errUnderflow = errors.New("underflows float64 to 0")
 
-// parseNumber parses a JSON number: no NaN, Inf, hex or underscores, and
-// none that overflows or underflows a float64.
+// parseNumber parses a JSON number, as RFC 8259 writes it: an optional
+// minus, then 0 or digits not starting with 0, then optionally a point
+// and at least one digit, then optionally e or E, an optional sign and
+// at least one digit. So no plus sign, no leading zero ("01"), no bare
+// point (".5", "1."), no NaN, Inf, hex or underscores, all of which
+// strconv.ParseFloat would take; and none that overflows or underflows
+// a float64.
 func parseNumber(b []byte) (float64, error) {
 	if f, ok := parseShort(b); ok {
 		return f, nil
@@ -226,14 +231,9 @@ func parseNumber(b []byte) (float64, error) {
 	if len(b) == 0 {
 		return 0, errors.New("empty number")
 	}
-	nonzero := false // a digit 1-9 before the exponent
-	exp := false
-	for _, c := range b {
-		if !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
-			return 0, fmt.Errorf("not a number: %q", truncate(b))
-		}
-		exp = exp || c == 'e' || c == 'E'
-		nonzero = nonzero || (!exp && c >= '1' && c <= '9')
+	nonzero, ok := scanNumber(b)
+	if !ok {
+		return 0, fmt.Errorf("not a JSON number: %q", truncate(b))
 	}
 	f, err := strconv.ParseFloat(string(b), 64)
 	if err == nil && f == 0 && nonzero {
@@ -242,13 +242,55 @@ func parseNumber(b []byte) (float64, error) {
 	return f, err
 }
 
+// scanNumber reports whether b is all of one number of RFC 8259's
+// grammar, and whether a digit 1-9 comes before its exponent.
+func scanNumber(b []byte) (nonzero, ok bool) {
+	i := 0
+	if b[0] == '-' {
+		i++
+	}
+	digits := func() int {
+		j := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			nonzero = nonzero || b[i] != '0'
+			i++
+		}
+		return i - j
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case digits() == 0:
+		return false, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		z := nonzero
+		if digits() == 0 {
+			return false, false
+		}
+		nonzero = z
+	}
+	return nonzero, i == len(b)
+}
+
 // pow10 holds the powers of ten that a float64 represents exactly.
 var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
 // parseShort parses the common numbers of records fast: an optional
-// minus, digits, optionally a point and more digits, and optionally an
-// exponent, with 15 digits at most before the exponent. Such a number
+// minus, digits (no leading zero, as in JSON), optionally a point and
+// more digits, and optionally an exponent, with 15 digits at most
+// before the exponent. Such a number
 // is m * 10^k with m below 2^53; when |k| <= 22, 10^k is exact too, and
 // one multiplication or division rounds correctly, to the float64 that
 // strconv.ParseFloat returns (Clinger's fast path). Anything else is
@@ -257,6 +299,9 @@ func parseShort(b []byte) (float64, bool) {
 	i, neg := 0, false
 	if len(b) > 0 && b[0] == '-' {
 		i, neg = 1, true
+	}
+	if i+1 < len(b) && b[i] == '0' && b[i+1] >= '0' && b[i+1] <= '9' {
+		return 0, false // a leading zero, which JSON does not allow
 	}
 	var m uint64
 	digits, frac, point := 0, 0, false
@@ -519,11 +564,12 @@ func scanValue(v []byte, i int, field []byte, val *jsonValue) (int, error) {
 // of values, such as "age,country,income\n41,FR,52000", into a named
 // record whose Layout lists the header's names. Records with the same
 // header share one *serving.Layout, as JSON objects do. The numbers are
-// written as in JSON: "NaN", "Inf", hex and numbers beyond float64's
-// range (1e400, 1e-400) are refused, naming the field. In a named
-// record a value that is not a number is text, for a categorical input:
-// it goes to Record.Text (Features NaN there); in a positional record it
-// is an error. Fields are not quoted and cannot hold the delimiter. Comma
+// written as in JSON (RFC 8259), not as strconv.ParseFloat takes them:
+// "+1", ".5", "1.", "01", "NaN", "Inf" and hex are not numbers, and
+// numbers beyond float64's range (1e400, 1e-400) are refused, naming the
+// field. In a named record a value that is not a number is text, for a
+// categorical input: it goes to Record.Text (Features NaN there); in a
+// positional record it is an error. Fields are not quoted and cannot hold the delimiter. Comma
 // is the delimiter; zero means ','. An empty field is an error unless
 // Missing is set, in which case it becomes NaN.
 //
