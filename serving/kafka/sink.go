@@ -448,12 +448,22 @@ func (s *Sink) deadLetterMessage(in *sarama.ConsumerMessage, stage string, reaso
 		// An input near the size limit does not fit with the dead-letter
 		// headers; the producer would refuse it, and the Source would
 		// stop on this record at every restart. Leave out the value and
-		// the input's headers, then the key if need be.
-		dl.Truncated = max(len(in.Value), 1)
+		// the input's headers, then the key if need be. Truncated counts
+		// the bytes of the input left out, so that it is 0, and the
+		// header absent, when nothing was: an empty value, no headers.
+		cut := len(in.Value)
+		for _, x := range in.Headers {
+			if x != nil {
+				cut += len(x.Key) + len(x.Value)
+			}
+		}
+		dl.Truncated = cut
 		m.Value = nil
 		m.Headers = toSarama(dl.Headers())
 		if m.ByteSize(2) > s.max {
 			m.Key = nil
+			dl.Truncated = cut + len(in.Key)
+			m.Headers = toSarama(dl.Headers())
 		}
 		if over := m.ByteSize(2) - s.max; over > 0 {
 			// The reason alone is too long (a limit below maxReason).

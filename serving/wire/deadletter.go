@@ -33,8 +33,10 @@ type DeadLetter struct {
 	Stage string
 	// Reason is the error's text.
 	Reason string
-	// Truncated is the size of the value left out of the dead letter, or
-	// 0 when the dead letter carries the input's value.
+	// Truncated is the size in bytes of what of the input was left out
+	// of the dead letter because it would not fit the producer's limit:
+	// its value, its headers (names and values) and, if need be, its
+	// key. It is 0 when the dead letter carries all of the input.
 	Truncated int
 }
 

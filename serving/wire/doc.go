@@ -131,10 +131,10 @@
 //	modelstream.dlq.topic      origin topic
 //	modelstream.dlq.partition  origin partition, decimal
 //	modelstream.dlq.offset     origin offset, decimal
-//	modelstream.dlq.truncated  present only when the value (and the input's headers,
-//	                           and if need be the key) were left out because the
-//	                           record would exceed the producer's size limit: the
-//	                           size of the value left out, decimal
+//	modelstream.dlq.truncated  present only when some of the input was left out because
+//	                           the record would exceed the producer's size limit:
+//	                           the size of what was left out (the value, the input's
+//	                           headers and if need be the key), bytes, decimal
 //
 // # Trace context
 //
