@@ -41,8 +41,12 @@ type SourceStats struct {
 	Scored uint64 `json:"scored"`
 	// DeadLettered counts records whose dead letter Kafka acknowledged.
 	DeadLettered uint64 `json:"dead_lettered"`
-	// Commits counts offset commits; with [ExactlyOnce], transactions
-	// committed.
+	// Commits counts the offset commits the Source sent that carried an
+	// offset beyond those it had sent before: a commit the broker
+	// refused, sent again with no new record, is counted once, when
+	// first sent, with or without commit hooks. It does not say the
+	// broker stored the offsets (see [HookCommit]). With [ExactlyOnce],
+	// it counts the transactions committed.
 	Commits uint64 `json:"commits"`
 	// Aborts counts transactions aborted, with [ExactlyOnce].
 	Aborts uint64 `json:"aborts"`
@@ -454,6 +458,7 @@ type handler struct {
 
 	mu     sync.Mutex
 	marked map[topicPartition]int64 // next offset, marked since the last commit
+	sent   map[topicPartition]int64 // highest next offset committed in this session
 	lags   map[topicPartition]func() int64
 	stop   chan struct{}
 	ticker sync.WaitGroup
@@ -463,6 +468,7 @@ type handler struct {
 func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	h.s.joined.Store(true)
 	h.marked = map[topicPartition]int64{}
+	h.sent = map[topicPartition]int64{}
 	h.lags = map[topicPartition]func() int64{}
 	h.stop = make(chan struct{})
 	h.ticker.Go(func() {
@@ -514,9 +520,17 @@ func (h *handler) commit(ctx context.Context, sess sarama.ConsumerGroupSession) 
 	}
 	marked := h.marked
 	h.marked = map[topicPartition]int64{}
+	fresh := false // an offset not committed before, not one put back below
+	for tp, off := range marked {
+		if prev, ok := h.sent[tp]; !ok || off > prev {
+			h.sent[tp], fresh = off, true
+		}
+	}
 	h.mu.Unlock()
 	sess.Commit()
-	h.s.commits.Add(1)
+	if fresh {
+		h.s.commits.Add(1)
+	}
 	if len(h.s.o.hooks.commits) == 0 {
 		return
 	}
