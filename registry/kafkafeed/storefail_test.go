@@ -19,17 +19,102 @@ import (
 
 var errDiskFull = errors.New("injected: disk full")
 
-// failing is a registry.Storage whose writes fail while fail is set.
+// failing is a registry.Storage whose writes fail while fail says so.
 type failing struct {
 	registry.Storage
-	fail *atomic.Bool
+	fail func() bool
 }
 
 func (f failing) Update(ctx context.Context, fn func(registry.Writer) error) error {
-	if f.fail.Load() {
+	if f.fail() {
 		return errDiskFull
 	}
 	return f.Storage.Update(ctx, fn)
+}
+
+// feedRun is one run of an instance whose ModelFeed resumes from a bolt
+// registry behind failing: the store, the Server restored from it, the
+// Sync, and the feed's events.
+type feedRun struct {
+	store  *registry.Registry
+	srv    *serving.Server
+	sync   *kafkafeed.Sync
+	events chan kafka.FeedEvent
+	stop   func()
+}
+
+// startFeedRun opens the registry at path (writes failing while fail
+// says so), restores it into a new Server, and runs a ModelFeed on c
+// resumed from its offsets, until stop.
+func startFeedRun(t *testing.T, c *kafkatest.Cluster, path string, fail func() bool) *feedRun {
+	t.Helper()
+	ctx := context.Background()
+	st, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &feedRun{events: make(chan kafka.FeedEvent, 16)}
+	if r.store, err = registry.New(failing{st, fail}); err != nil {
+		t.Fatal(err)
+	}
+	if r.sync, err = kafkafeed.New(r.store, kafkafeed.Logger(quiet), kafkafeed.Observer(func(e kafka.FeedEvent) { r.events <- e })); err != nil {
+		t.Fatal(err)
+	}
+	if r.srv, err = serving.NewServer(serving.WithLogger(quiet), serving.WithAdmission(r.sync)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := registry.Restore(ctx, r.store, r.srv); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := r.sync.FeedOptions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed, err := kafka.NewModelFeed(testConfig(t, c.Addrs()), r.srv, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- feed.Run(fctx) }()
+	r.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		r.srv.Close()
+		r.store.Close()
+	}
+	return r
+}
+
+// next returns the run's next feed event.
+func (r *feedRun) next(t *testing.T) kafka.FeedEvent {
+	t.Helper()
+	select {
+	case e := <-r.events:
+		return e
+	case <-time.After(30 * time.Second):
+		t.Fatal("no feed event in 30s")
+		return kafka.FeedEvent{}
+	}
+}
+
+// publisher returns a function that publishes a fake model of value as
+// fraud@v on c's models topic.
+func publisher(t *testing.T, c *kafkatest.Cluster) func(value float64, v uint64) {
+	t.Helper()
+	pub, err := kafka.NewPublisher(testConfig(t, c.Addrs()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Close() })
+	return func(value float64, v uint64) {
+		t.Helper()
+		if _, _, err := pub.Publish(context.Background(), servingtest.Spec{Value: value}.Descriptor("fraud", v)); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestStoreFailure: while the store cannot write, a model read from the
@@ -40,88 +125,21 @@ func (f failing) Update(ctx context.Context, fn func(registry.Writer) error) err
 func TestStoreFailure(t *testing.T) {
 	ctx := context.Background()
 	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
-	pub, err := kafka.NewPublisher(testConfig(t, c.Addrs()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	publish := func(value float64, v uint64) {
-		t.Helper()
-		if _, _, err := pub.Publish(ctx, servingtest.Spec{Value: value}.Descriptor("fraud", v)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publish := publisher(t, c)
 	path := filepath.Join(t.TempDir(), "registry.db")
 	var fail atomic.Bool
-
-	type run struct {
-		store  *registry.Registry
-		srv    *serving.Server
-		sync   *kafkafeed.Sync
-		feed   *kafka.ModelFeed
-		events chan kafka.FeedEvent
-		stop   func()
-	}
-	start := func() *run {
-		t.Helper()
-		st, err := bolt.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := &run{events: make(chan kafka.FeedEvent, 16)}
-		if r.store, err = registry.New(failing{st, &fail}); err != nil {
-			t.Fatal(err)
-		}
-		if r.sync, err = kafkafeed.New(r.store, kafkafeed.Logger(quiet), kafkafeed.Observer(func(e kafka.FeedEvent) { r.events <- e })); err != nil {
-			t.Fatal(err)
-		}
-		if r.srv, err = serving.NewServer(serving.WithLogger(quiet), serving.WithAdmission(r.sync)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := registry.Restore(ctx, r.store, r.srv); err != nil {
-			t.Fatal(err)
-		}
-		opts, err := r.sync.FeedOptions(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.feed, err = kafka.NewModelFeed(testConfig(t, c.Addrs()), r.srv, opts...); err != nil {
-			t.Fatal(err)
-		}
-		fctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- r.feed.Run(fctx) }()
-		r.stop = func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Error(err)
-			}
-			r.srv.Close()
-			r.store.Close()
-		}
-		return r
-	}
-	next := func(r *run) kafka.FeedEvent {
-		t.Helper()
-		select {
-		case e := <-r.events:
-			return e
-		case <-time.After(30 * time.Second):
-			t.Fatal("no feed event in 30s")
-			return kafka.FeedEvent{}
-		}
-	}
+	start := func() *feedRun { return startFeedRun(t, c, path, fail.Load) }
 
 	publish(1, 1)
 	a := start()
-	if e := next(a); e.Err != nil || e.Model.Version != 1 {
+	if e := a.next(t); e.Err != nil || e.Model.Version != 1 {
 		t.Fatalf("v1: %+v", e)
 	}
 	waitLive(t, a.srv, 1)
 
 	fail.Store(true)
 	publish(2, 2)
-	e := next(a)
+	e := a.next(t)
 	if e.Err == nil || !errors.Is(e.Err, errDiskFull) || e.Model.Version != 2 {
 		t.Fatalf("v2 while the store fails: %+v, want its refusal caused by the store", e)
 	}
@@ -147,7 +165,7 @@ func TestStoreFailure(t *testing.T) {
 
 	b := start()
 	defer b.stop()
-	if e := next(b); e.Err != nil || e.Model.Version != 2 || e.Offset != 1 {
+	if e := b.next(t); e.Err != nil || e.Model.Version != 2 || e.Offset != 1 {
 		t.Fatalf("after the restart: %+v, want v2 read again at offset 1 and activated", e)
 	}
 	waitLive(t, b.srv, 2)
