@@ -43,16 +43,7 @@ func TestRestoreDoesNotLowerTheReplayMark(t *testing.T) {
 	}
 
 	// The restarted instance.
-	v, err := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), RequireSignature(),
-		ReplayFrom(store), WithAudit(mustAudit(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := serving.NewServer(serving.WithLogger(quiet()), serving.WithAdmission(v))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := guardedServer(t, store)
 	if got, err := registry.Restore(ctx, store, srv); err != nil || len(got) != 1 || got[0].Version != 3 {
 		t.Fatalf("Restore = %v, %v; want fraud@v3", got, err)
 	}
@@ -94,16 +85,7 @@ func TestRollbackStillVerifiesSignatures(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	v, err := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), RequireSignature(),
-		ReplayFrom(store), WithAudit(mustAudit(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := serving.NewServer(serving.WithLogger(quiet()), serving.WithAdmission(v))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := guardedServer(t, store)
 	if _, err := srv.Activate(ctx, signed(t, trusted, 4, 4)); err != nil {
 		t.Fatal(err)
 	}
@@ -119,4 +101,22 @@ func TestRollbackStillVerifiesSignatures(t *testing.T) {
 	if got, err := registry.Rollback(ctx, store, srv, "fraud", 1); err != nil || got.Version != 1 {
 		t.Errorf("rollback to the signed v1: %v, %v", got, err)
 	}
+}
+
+// guardedServer returns a Server admitting only models signed by the
+// trusted key, its replay mark seeded from store, closed at the end of
+// the test.
+func guardedServer(t *testing.T, store *registry.Registry) *serving.Server {
+	t.Helper()
+	v, err := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), RequireSignature(),
+		ReplayFrom(store), WithAudit(mustAudit(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := serving.NewServer(serving.WithLogger(quiet()), serving.WithAdmission(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
 }
