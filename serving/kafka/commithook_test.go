@@ -25,19 +25,7 @@ func TestCommitHookHearsOnlyStoredCommits(t *testing.T) {
 		parts = 2
 		n     = 200
 	)
-	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, parts),
-		kafkatest.Topic(kafka.DefaultScoresTopic, 1), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1))
-	srv := newServer(t)
-	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
-		t.Fatal(err)
-	}
-	var refused atomic.Int64
-	fault := c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetCommit}, Group: group, Count: -1,
-		When: func(kmsg.Request) bool { refused.Add(1); return true }})
-	hook := &commitLog{}
-	keys, vals := records(0, n)
-	produce(t, c, kafka.DefaultDataTopic, keys, vals)
-	r := startSource(t, c, group, srv.Model("m"), kafka.Hooks(hook))
+	c, r, hook, fault, refused := refusingCommits(t, group, parts, n)
 	waitFor(t, "every record scored", func() bool { return r.src.Stats().Scored >= n })
 	waitFor(t, "a refused commit", func() bool { return refused.Load() >= 1 })
 	if got := c.Committed(t, group, kafka.DefaultDataTopic); len(got) != 0 {
@@ -59,4 +47,26 @@ func TestCommitHookHearsOnlyStoredCommits(t *testing.T) {
 		}
 	}
 	r.stop(t)
+}
+
+// refusingCommits starts a Source of group, with a commitLog hook, over n
+// records on parts data partitions, scored by a linear model, while the
+// broker refuses every OffsetCommit of the group, counted in refused,
+// until fault is removed.
+func refusingCommits(t *testing.T, group string, parts, n int) (c *kafkatest.Cluster, r *running, hook *commitLog, fault *kfake.FaultHandle, refused *atomic.Int64) {
+	t.Helper()
+	c = kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, int32(parts)),
+		kafkatest.Topic(kafka.DefaultScoresTopic, 1), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1))
+	srv := newServer(t)
+	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	refused = new(atomic.Int64)
+	fault = c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetCommit}, Group: group, Count: -1,
+		When: func(kmsg.Request) bool { refused.Add(1); return true }})
+	hook = &commitLog{}
+	keys, vals := records(0, n)
+	produce(t, c, kafka.DefaultDataTopic, keys, vals)
+	r = startSource(t, c, group, srv.Model("m"), kafka.Hooks(hook))
+	return c, r, hook, fault, refused
 }

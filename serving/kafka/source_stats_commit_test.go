@@ -1,15 +1,9 @@
 package kafka_test
 
 import (
-	"context"
-	"sync/atomic"
 	"testing"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kmsg"
-
 	"github.com/modelstream/modelstream/serving/kafka"
-	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 )
 
 // TestStatsCommitsCountsNewOffsetsOnly: while the broker refuses every
@@ -23,19 +17,7 @@ func TestStatsCommitsCountsNewOffsetsOnly(t *testing.T) {
 		group = "stats-commits"
 		n     = 100
 	)
-	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1),
-		kafkatest.Topic(kafka.DefaultScoresTopic, 1), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1))
-	srv := newServer(t)
-	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
-		t.Fatal(err)
-	}
-	var refused atomic.Int64
-	fault := c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetCommit}, Group: group, Count: -1,
-		When: func(kmsg.Request) bool { refused.Add(1); return true }})
-	hook := &commitLog{}
-	keys, vals := records(0, n)
-	produce(t, c, kafka.DefaultDataTopic, keys, vals)
-	r := startSource(t, c, group, srv.Model("m"), kafka.Hooks(hook))
+	c, r, hook, fault, refused := refusingCommits(t, group, 1, n)
 	waitFor(t, "every record scored", func() bool { return r.src.Stats().Scored >= n })
 	// Two more refusals: a commit has been sent since the last mark.
 	from := refused.Load()
@@ -58,7 +40,7 @@ func TestStatsCommitsCountsNewOffsetsOnly(t *testing.T) {
 	if got := r.src.Stats().Commits; got != commits {
 		t.Errorf("Stats().Commits went from %d to %d when the same offsets passed", commits, got)
 	}
-	keys, vals = records(n, 10)
+	keys, vals := records(n, 10)
 	produce(t, c, kafka.DefaultDataTopic, keys, vals)
 	waitFor(t, "a commit of the new records", func() bool { return r.src.Stats().Commits > commits })
 	r.stop(t)
