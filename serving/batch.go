@@ -40,7 +40,7 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 		}
 		return
 	}
-	defer l.release(sl.s.o.logger)
+	defer l.release()
 	if err := ctx.Err(); err != nil {
 		for i := range rs {
 			out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, &ModelError{Model: l.ref, Err: err}

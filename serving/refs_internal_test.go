@@ -20,13 +20,14 @@ func (c *closeCounter) Close() error { c.closes++; return nil }
 // before it was marked dead. That call uses it and closes it on return;
 // the version is closed exactly once, and never acquired once dead.
 func TestVersionRefsAcrossTheSwapRace(t *testing.T) {
-	logger := slog.New(slog.DiscardHandler)
+	s := &Server{o: options{logger: slog.New(slog.DiscardHandler)}}
 	m := &closeCounter{}
-	l := newLive(ModelRef{Name: "m", Version: 1}, m, nil)
+	s.owned.hold(m) // as activate does; the version takes this hold over
+	l := newLive(s, ModelRef{Name: "m", Version: 1}, m, nil)
 	if !l.tryAcquire() { // a call in flight
 		t.Fatal("a live version refused a call")
 	}
-	l.release(logger) // the call returns
+	l.release() // the call returns
 	// The swap releases the slot's own reference: the count reaches
 	// zero, and, before closeIfUnused runs, a late call acquires it.
 	if l.refs.Add(-1) != 0 {
@@ -35,11 +36,11 @@ func TestVersionRefsAcrossTheSwapRace(t *testing.T) {
 	if !l.tryAcquire() {
 		t.Fatal("a version not yet closed refused the call that found it before the swap")
 	}
-	l.closeIfUnused(logger) // the swap's close attempt loses
+	l.closeIfUnused() // the swap's close attempt loses
 	if m.closes != 0 {
 		t.Fatalf("closed under a call in flight (%d closes)", m.closes)
 	}
-	l.release(logger) // the late call returns and closes it
+	l.release() // the late call returns and closes it
 	if m.closes != 1 {
 		t.Fatalf("%d closes after the last call, want 1", m.closes)
 	}
@@ -48,7 +49,7 @@ func TestVersionRefsAcrossTheSwapRace(t *testing.T) {
 			t.Fatal("a closed version was acquired")
 		}
 	}
-	l.closeIfUnused(logger)
+	l.closeIfUnused()
 	if m.closes != 1 {
 		t.Fatalf("%d closes, want exactly 1", m.closes)
 	}

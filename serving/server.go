@@ -273,6 +273,8 @@ type Server struct {
 	// rejectSlots counts the slots created to record the rejection of a
 	// name that had none, bounded by maxRejectedNames.
 	rejectSlots int
+	// owned counts the holders of each model instance (see owned).
+	owned owned
 }
 
 // maxRejectedNames bounds how many names a Server tracks for rejections
@@ -371,6 +373,7 @@ type slot struct {
 // then uses it (it started before the swap), and closes it when it
 // returns. A dead version is never acquired again.
 type live struct {
+	s     *Server
 	ref   ModelRef
 	m     Model
 	bp    BatchPredictor // m, when it is one
@@ -381,8 +384,8 @@ type live struct {
 	stats counters
 }
 
-func newLive(ref ModelRef, m Model, in *inputs) *live {
-	l := &live{ref: ref, m: m, in: in, since: time.Now()}
+func newLive(s *Server, ref ModelRef, m Model, in *inputs) *live {
+	l := &live{s: s, ref: ref, m: m, in: in, since: time.Now()}
 	l.bp, _ = m.(BatchPredictor)
 	l.refs.Store(1)
 	l.stats.init()
@@ -394,18 +397,19 @@ func newLive(ref ModelRef, m Model, in *inputs) *live {
 // undo, never bring it back.
 const refsDead = math.MinInt64 / 2
 
-func (l *live) release(logger *slog.Logger) {
+func (l *live) release() {
 	if l.refs.Add(-1) == 0 {
-		l.closeIfUnused(logger)
+		l.closeIfUnused()
 	}
 }
 
-// closeIfUnused closes l if its count is still zero, marking it dead;
-// if a call acquired it since the count reached zero, that call's
-// release closes it.
-func (l *live) closeIfUnused(logger *slog.Logger) {
+// closeIfUnused marks l dead if its count is still zero, and lets go of
+// its model, closing it unless another version still holds the same
+// instance; if a call acquired l since the count reached zero, that
+// call's release does this.
+func (l *live) closeIfUnused() {
 	if l.refs.CompareAndSwap(0, refsDead) {
-		closeModel(l.m, l.ref, logger)
+		l.s.disown(l.m, l.ref)
 	}
 }
 
@@ -413,6 +417,14 @@ func (l *live) closeIfUnused(logger *slog.Logger) {
 // a load and a compare-and-swap: a count that was at least 0 is live, or
 // not yet closed (see live).
 func (l *live) tryAcquire() bool { return l.refs.Add(1) > 0 }
+
+// disown lets go of one holder's reference to m (see owned) and closes m
+// if it was the last.
+func (s *Server) disown(m Model, ref ModelRef) {
+	if s.owned.drop(m) {
+		closeModel(m, ref, s.o.logger)
+	}
+}
 
 func closeModel(m Model, ref ModelRef, logger *slog.Logger) {
 	if c, ok := m.(Closer); ok {
@@ -580,8 +592,11 @@ func (s *Server) Activate(ctx context.Context, d Descriptor, opts ...ActivateOpt
 // ActivateModel makes an already loaded model the live version of
 // ref.Name, under the same rules as Activate, Version 0 included. On
 // error the Server closes m (if it is a [Closer]); on success the Server
-// owns m and closes it once it is replaced and drained. It returns the
-// ModelRef now live, with its assigned version.
+// owns m and closes it once it is replaced and drained. One instance may
+// be given more than once, as a later version or under another name: it
+// is closed once, when no version made of it is live or in flight, and a
+// refused offer of an instance that is live does not close it. It
+// returns the ModelRef now live, with its assigned version.
 func (s *Server) ActivateModel(ctx context.Context, ref ModelRef, m Model, opts ...ActivateOption) (ModelRef, error) {
 	return s.activate(ctx, ref, m, nil, opts)
 }
@@ -593,8 +608,11 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 	for _, o := range opts {
 		o(&ao)
 	}
+	// This call holds m until it fails, or until the live version made
+	// of m takes its place as holder.
+	s.owned.hold(m)
 	fail := func(err error) (ModelRef, error) {
-		closeModel(m, ref, s.o.logger)
+		s.disown(m, ref)
 		s.reject(ref, err)
 		return ref, err
 	}
@@ -602,7 +620,7 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 		return fail(&ModelError{load: true, Model: ref, Err: fmt.Errorf("%w: empty name", ErrInvalidDescriptor)})
 	}
 	if err := s.checkName(ref); err != nil {
-		closeModel(m, clipName(ref), s.o.logger)
+		s.disown(m, clipName(ref))
 		return clipName(ref), err
 	}
 	if m == nil {
@@ -623,7 +641,7 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 	if err != nil {
 		return fail(err)
 	}
-	l := newLive(ref, m, in)
+	l := newLive(s, ref, m, in)
 	if err := s.validate(ctx, sl, l); err != nil {
 		return fail(&ModelError{load: true, Model: ref, Err: err})
 	}
@@ -685,7 +703,7 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 	var prev ModelRef
 	if old != nil {
 		prev = old.ref
-		old.release(s.o.logger)
+		old.release()
 	}
 	s.event(ModelEvent{Kind: kind, Model: ref, Previous: prev, Time: l.since})
 	return ref, nil
@@ -771,7 +789,7 @@ func (s *Server) Retire(name string) {
 	}
 	sl.mu.Unlock()
 	if old != nil {
-		old.release(s.o.logger)
+		old.release()
 		s.event(ModelEvent{Kind: EventRetired, Model: old.ref, Time: at})
 	}
 }
@@ -877,7 +895,7 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (Result, error) {
 	}
 	// Deferred, so that a panic in the model or a hook, recovered by a
 	// caller (package speculative does), still lets the version close.
-	defer l.release(sl.s.o.logger)
+	defer l.release()
 	if err := ctx.Err(); err != nil {
 		// Done before the call: answer as the Scorer contract says, even
 		// for a model that would ignore its context.

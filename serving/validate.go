@@ -67,7 +67,7 @@ func (s *Server) validate(ctx context.Context, sl *slot, l *live) error {
 	var cur *live
 	if s.o.valid.Tolerance > 0 {
 		if cur = sl.acquire(); cur != nil {
-			defer cur.release(s.o.logger)
+			defer cur.release()
 		}
 	}
 	arity := -1
