@@ -377,3 +377,44 @@ func TestDeclaredLeavesBoundedInTotal(t *testing.T) {
 	_, err = loadBytes("lightgbm-json", dump, nil)
 	wantLoadError(t, err, serving.ErrCorruptModel)
 }
+
+// TestRandomForestTransform: LightGBM 3.0 and later predict a random
+// forest (average_output) as the objective's transform of the averaged
+// tree outputs (GBDT::Predict averages, then calls ConvertOutput), and
+// store raw scores in the leaves. LightGBM 2.x before 2.2.3 stored
+// leaves already transformed and did not transform the average, which is
+// what the v2 model of leaves' test data shows (TestTruePredictions
+// keeps it raw). A v3 or v4 binary forest must give sigmoid(mean), not
+// the raw mean.
+func TestRandomForestTransform(t *testing.T) {
+	v2 := readFile(t, "lg_rf_iris.model")
+	x := readLibsvm(t, "iris_test.libsvm", 4, 0)[0]
+	ctx := context.Background()
+	for _, version := range []string{"v3", "v4"} {
+		b := bytes.Replace(v2, []byte("version=v2"), []byte("version="+version), 1)
+		raw, err := loadBytes("lightgbm", b, map[string]string{leaves.LabelTransform: "raw"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := loadBytes("lightgbm", b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr := m.(*leaves.Model).Transform(); tr != leaves.Logistic {
+			t.Errorf("%s forest: Transform() = %q, want %q", version, tr, leaves.Logistic)
+		}
+		z, _ := raw.Predict(ctx, x)
+		p, err := m.Predict(ctx, x)
+		if want := 1 / (1 + math.Exp(-z.Value)); err != nil || math.Abs(p.Value-want) > 1e-15 {
+			t.Errorf("%s forest gives %v, %v; want sigmoid(%v) = %v", version, p.Value, err, z.Value, want)
+		}
+	}
+	// A v2 forest keeps its averaged outputs as they are.
+	m, err := loadBytes("lightgbm", v2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := m.(*leaves.Model).Transform(); tr != leaves.Raw {
+		t.Errorf("v2 forest: Transform() = %q, want %q", tr, leaves.Raw)
+	}
+}

@@ -42,8 +42,12 @@
 // probabilities through the logistic function, multiclass objectives
 // give class probabilities through softmax, and poisson, gamma and
 // tweedie objectives give exp of the raw score. Regression and ranking
-// objectives, LightGBM random forests, and JSON dumps that do not record
-// their objective give raw scores. sklearn pickles carry no objective
+// objectives, and JSON dumps that do not record their objective, give
+// raw scores. A LightGBM random forest (v3 or v4) gives its objective's
+// transform of the mean of its trees, as LightGBM predicts it; a v2
+// forest, whose leaves early LightGBM 2.x wrote already transformed,
+// gives the mean as it is (set "leaves.transform" for a v2 forest of a
+// later 2.x release). sklearn pickles carry no objective
 // leaves can read, so they give raw decision_function scores.
 //
 // Two optional Descriptor labels change this:

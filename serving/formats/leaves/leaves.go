@@ -344,7 +344,7 @@ func loadLightGBM(_ context.Context, d serving.Descriptor) (serving.Model, error
 		if err != nil {
 			return decoded{}, err
 		}
-		tr, scale, unknown := lightGBMTransform(h.objective, h.averageOutput)
+		tr, scale, unknown := lightGBMTransform(h.objective, h.averageOutput && h.version == "v2")
 		e, err := lv.LGEnsembleFromReader(bufio.NewReader(bytes.NewReader(h.forLeaves(b))), false)
 		if err != nil {
 			return decoded{}, err
@@ -360,7 +360,7 @@ func loadLightGBMJSON(_ context.Context, d serving.Descriptor) (serving.Model, e
 		if err != nil {
 			return decoded{}, err
 		}
-		tr, scale, unknown := lightGBMTransform(h.objective, h.averageOutput)
+		tr, scale, unknown := lightGBMTransform(h.objective, false) // forests refused by the scan
 		lb, err := jsonForLeaves(b, h.version)
 		if err != nil {
 			return decoded{}, err
@@ -459,11 +459,15 @@ func loadSklearn(_ context.Context, d serving.Descriptor) (serving.Model, error)
 
 // lightGBMTransform maps a LightGBM objective, as written in the model
 // ("binary sigmoid:1", "multiclass num_class:5", "regression", ...), to
-// the transform LightGBM applies at prediction time.
-func lightGBMTransform(objective string, averageOutput bool) (Transform, float64, error) {
-	if averageOutput {
-		// Random forests: leaves, like LightGBM's own rf tests, serves the
-		// averaged tree outputs as they are.
+// the transform LightGBM applies at prediction time. A random forest
+// (average_output) gets its objective's transform of the averaged tree
+// outputs, as LightGBM 3.x and 4.x predict it; transformedLeaves says
+// that the leaves already hold transformed outputs, to be averaged as
+// they are, which is how early LightGBM 2.x wrote forests (changed
+// within 2.x after LightGBM issue #1843, so a v2 forest is read the old
+// way, as leaves' own v2 test forest shows).
+func lightGBMTransform(objective string, transformedLeaves bool) (Transform, float64, error) {
+	if transformedLeaves {
 		return Raw, 1, nil
 	}
 	f := strings.Fields(objective)
