@@ -77,7 +77,7 @@ func ExampleRollback() {
 	fmt.Println("live:", ref, err)
 	h, _ := store.History(ctx, "fraud")
 	for _, a := range h {
-		fmt.Println(a.KindName, a.Model)
+		fmt.Println(a.Kind, a.Model)
 	}
 	// Output:
 	// live: fraud@v1 <nil>

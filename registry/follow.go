@@ -59,7 +59,7 @@ func (f *Follower) OnModelEvent(e serving.ModelEvent) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
-	a := serving.Activation{Model: e.Model, Kind: e.Kind, KindName: e.Kind.String(), At: e.Time}
+	a := serving.Activation{Model: e.Model, Kind: e.Kind, At: e.Time}
 	if err := f.store.RecordActivation(ctx, a); err != nil {
 		f.failures.Add(1)
 		f.mu.Lock()
@@ -119,7 +119,7 @@ func lastActivation(srv *serving.Server, ref serving.ModelRef) serving.Activatio
 			return a
 		}
 	}
-	return serving.Activation{Model: ref, Kind: serving.EventRolledBack, KindName: serving.EventRolledBack.String(), At: time.Now()}
+	return serving.Activation{Model: ref, Kind: serving.EventRolledBack, At: time.Now()}
 }
 
 // Restore activates in srv, for every name in store, the version the

@@ -234,7 +234,6 @@ func clampNanos(t time.Time) int64 {
 }
 
 func normActivation(a serving.Activation) serving.Activation {
-	a.KindName = a.Kind.String()
 	a.At = time.Unix(0, a.At.UnixNano()).UTC() // nanosecond precision, no monotonic reading
 	return a
 }

@@ -640,7 +640,7 @@ func decodeActivation(raw []byte) (serving.Activation, error) {
 	}
 	for _, k := range kinds {
 		if k.String() == r.Kind {
-			return serving.Activation{Model: r.Model, Kind: k, KindName: r.Kind, At: r.At.UTC()}, nil
+			return serving.Activation{Model: r.Model, Kind: k, At: r.At.UTC()}, nil
 		}
 	}
 	return serving.Activation{}, fmt.Errorf("registry: corrupt activation record: kind %q", r.Kind)
@@ -657,7 +657,7 @@ func (r *Registry) RecordActivation(ctx context.Context, a serving.Activation) e
 		return err
 	}
 	a = normActivation(a)
-	raw, err := json.Marshal(activationRec{Model: a.Model, Kind: a.KindName, At: a.At})
+	raw, err := json.Marshal(activationRec{Model: a.Model, Kind: a.Kind.String(), At: a.At})
 	if err != nil {
 		return err
 	}

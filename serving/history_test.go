@@ -2,8 +2,13 @@ package serving_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/servingtest"
@@ -44,5 +49,24 @@ func TestHistoryTrimmed(t *testing.T) {
 	check(5, 5, 6)
 	if _, err := serving.NewServer(serving.WithHistory(0)); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("WithHistory(0): %v, want ErrConfig", err)
+	}
+}
+
+// Activation's JSON names its kind ("activated"), and reads it back; a
+// name that is no kind is refused, not read as zero.
+func TestActivationJSON(t *testing.T) {
+	at := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	for _, k := range []serving.EventKind{serving.EventLoaded, serving.EventRejected, serving.EventActivated, serving.EventRolledBack, serving.EventRetired} {
+		a := serving.Activation{Model: ref("m", 3), Kind: k, At: at}
+		b, err := json.Marshal(a)
+		require.NoError(t, err)
+		assert.Contains(t, string(b), `"kind":"`+k.String()+`"`)
+		var back serving.Activation
+		require.NoError(t, json.Unmarshal(b, &back))
+		assert.Equal(t, a, back)
+	}
+	var a serving.Activation
+	for _, bad := range []string{`"unknown"`, `""`, `"Activated"`, `3`} {
+		assert.Error(t, json.Unmarshal([]byte(`{"kind":`+bad+`}`), &a), bad)
 	}
 }

@@ -1,6 +1,7 @@
 package serving
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -70,6 +71,22 @@ func (k EventKind) String() string {
 		return eventNames[k]
 	}
 	return "unknown"
+}
+
+// MarshalText returns k's name, as String does, so that k reads as
+// "activated" in JSON.
+func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText sets k from its name. A name that is not one of the
+// kinds above (the "unknown" of String included) is an error.
+func (k *EventKind) UnmarshalText(b []byte) error {
+	for i, n := range eventNames {
+		if i > 0 && n == string(b) {
+			*k = EventKind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("serving: unknown event kind %q", b)
 }
 
 // hooks is a Server's hooks sorted by interface.

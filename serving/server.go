@@ -340,10 +340,9 @@ func NewServer(opts ...Option) (*Server, error) {
 type Activation struct {
 	// Model is the version that became live, or that was retired.
 	Model ModelRef `json:"model"`
-	// Kind is EventActivated, EventRolledBack or EventRetired.
-	Kind EventKind `json:"-"`
-	// KindName is Kind as text, for JSON.
-	KindName string `json:"kind"`
+	// Kind is EventActivated, EventRolledBack or EventRetired; in JSON,
+	// its name ("activated").
+	Kind EventKind `json:"kind"`
 	// At is when it happened.
 	At time.Time `json:"at"`
 }
@@ -698,7 +697,7 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 	if ao.rollback && old != nil && ref.Version <= old.ref.Version {
 		kind = EventRolledBack
 	}
-	sl.remember(Activation{Model: ref, Kind: kind, KindName: kind.String(), At: l.since})
+	sl.remember(Activation{Model: ref, Kind: kind, At: l.since})
 	sl.mu.Unlock()
 	var prev ModelRef
 	if old != nil {
@@ -785,7 +784,7 @@ func (s *Server) Retire(name string) {
 	// is ordered before any activation that follows it.
 	at := time.Now()
 	if old != nil {
-		sl.remember(Activation{Model: old.ref, Kind: EventRetired, KindName: EventRetired.String(), At: at})
+		sl.remember(Activation{Model: old.ref, Kind: EventRetired, At: at})
 	}
 	sl.mu.Unlock()
 	if old != nil {

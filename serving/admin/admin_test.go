@@ -188,7 +188,8 @@ func TestModelsAndHistoryJSON(t *testing.T) {
 	var hist []serving.Activation
 	require.NoError(t, json.Unmarshal([]byte(body), &hist))
 	require.Len(t, hist, 3)
-	assert.Equal(t, "activated", hist[2].KindName)
+	assert.Equal(t, serving.EventActivated, hist[2].Kind)
+	assert.Contains(t, body, `"kind": "activated"`)
 	assert.Equal(t, uint64(3), hist[2].Model.Version)
 
 	code, _ = f.get(t, "/models/nope")

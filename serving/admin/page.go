@@ -199,7 +199,7 @@ small{color:#57606a}
 <p>{{.Stats.Invocations}} calls, {{.Stats.Errors}} errors.</p>
 {{if .History}}
 <table class="history"><tr><th>when</th><th>what</th><th>version</th></tr>
-{{range .History}}<tr><td>{{time .At}}</td><td>{{.KindName}}</td><td>v{{.Model.Version}}</td></tr>{{end}}
+{{range .History}}<tr><td>{{time .At}}</td><td>{{.Kind}}</td><td>v{{.Model.Version}}</td></tr>{{end}}
 </table>{{end}}
 {{range .Rollouts}}
 <div class="rollout" data-rollout="{{.Name}}" data-share="{{.Share}}" data-step="{{.Step}}" data-done="{{.Done}}">
