@@ -533,7 +533,8 @@ func (c *compiler) convert(e expr, from, to bool) (expr, error) {
 	}
 	return func(s *state) float64 {
 		v := e(s)
-		if math.IsNaN(v) || int(v) >= len(nums) {
+		// -1 is a string the document never names (see lookupString).
+		if !(v >= 0 && v < float64(len(nums))) {
 			return math.NaN()
 		}
 		return nums[int(v)]
