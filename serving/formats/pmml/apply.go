@@ -28,12 +28,26 @@ func (c *compiler) apply(n *node, sc *scope) (expr, bool, error) {
 	default:
 		return nil, false, corruptf("Apply invalidValueTreatment %q", t)
 	}
-	e, str, err := c.builtin(strings.TrimPrefix(fn, "x-"), args, strs)
+	mm, hasMM := n.attr("mapMissingTo")
+	dv, hasDV := n.attr("defaultValue")
+	// With mapMissingTo, the arguments are evaluated once into scratch
+	// slots, checked, and read from there by the function: evaluating
+	// them again would double the work at each nested Apply.
+	eval := args
+	var argSlots []int
+	if hasMM {
+		argSlots = make([]int, len(args))
+		eval = make([]expr, len(args))
+		for i := range args {
+			slot := c.slot()
+			argSlots[i] = slot
+			eval[i] = func(s *state) float64 { return s.v[slot] }
+		}
+	}
+	e, str, err := c.builtin(strings.TrimPrefix(fn, "x-"), eval, strs)
 	if err != nil {
 		return nil, false, err
 	}
-	mm, hasMM := n.attr("mapMissingTo")
-	dv, hasDV := n.attr("defaultValue")
 	if !hasMM && !hasDV {
 		return e, str, nil
 	}
@@ -50,12 +64,12 @@ func (c *compiler) apply(n *node, sc *scope) (expr, bool, error) {
 	}
 	inner := e
 	return func(s *state) float64 {
-		if hasMM {
-			for _, a := range args {
-				if math.IsNaN(a(s)) {
-					return miss
-				}
+		for i, a := range argSlots {
+			v := args[i](s)
+			if math.IsNaN(v) {
+				return miss
 			}
+			s.v[a] = v
 		}
 		v := inner(s)
 		if math.IsNaN(v) && hasDV {

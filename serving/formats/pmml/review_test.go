@@ -3,7 +3,9 @@ package pmml_test
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
+	"time"
 
 	"github.com/modelstream/modelstream/serving/formats/pmml"
 )
@@ -29,5 +31,41 @@ func TestStringToNumberOfUnknownValue(t *testing.T) {
 	}
 	if _, err := m.Predict(context.Background(), []float64{7}); !errors.Is(err, pmml.ErrNoResult) {
 		t.Fatalf("s out of range, asIs: %v, want no result", err)
+	}
+}
+
+// Apply's mapMissingTo checked its arguments by evaluating them, then
+// evaluated them again through the function: each nested Apply with
+// mapMissingTo doubled the work, so a document of 50 nested Applies
+// (3 KB) made Predict run 2^50 times the work: for ever, holding the
+// scoring goroutine. The deadline guards against the hang; the
+// prediction takes microseconds.
+func TestApplyMapMissingToEvaluatesOnce(t *testing.T) {
+	const depth = 50
+	e := `<FieldRef field="x"/>`
+	for range depth {
+		e = `<Apply function="+" mapMissingTo="0">` + e + `<Constant>1</Constant></Apply>`
+	}
+	m := loadText(t, exprDoc(e, ""))
+	type res struct {
+		v   float64
+		err error
+	}
+	done := make(chan res, 2)
+	go func() {
+		p, err := m.Predict(context.Background(), []float64{2, 0, 0})
+		done <- res{p.Value, err}
+		p, err = m.Predict(context.Background(), []float64{math.NaN(), 0, 0})
+		done <- res{p.Value, err}
+	}()
+	for _, want := range []float64{2 + depth, depth - 1} {
+		select {
+		case r := <-done:
+			if r.err != nil || r.v != want {
+				t.Fatalf("Predict = %v, %v; want %v", r.v, r.err, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("Predict of %d nested Applies with mapMissingTo runs for over 30 s", depth)
+		}
 	}
 }
