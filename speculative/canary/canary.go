@@ -3,6 +3,7 @@ package canary
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -56,7 +57,10 @@ type Guardrail struct {
 	// Margin is the guardrail's non-inferiority margin.
 	Margin float64 `json:"margin"`
 	// Low and High bound the difference with a confidence sequence: they
-	// hold at every evaluation at once with probability 1-Alpha.
+	// hold at every evaluation at once with probability 1-Alpha. When
+	// every outcome on both sides had the same loss, the data measure no
+	// spread: Low and High are then both the difference, and the verdict
+	// is "inconclusive".
 	Low  float64 `json:"low"`
 	High float64 `json:"high"`
 	// Verdict is "ok" (High <= Margin), "breach" (Low > Margin),
@@ -176,7 +180,7 @@ func New(champion, candidate serving.Scorer, opts ...Option) (*Controller, error
 	split, err := speculative.NewSplit([]speculative.Variant{
 		{Name: Champion, Scorer: champion, Weight: 1 - cfg.steps[0]},
 		{Name: Candidate, Scorer: candidate, Weight: cfg.steps[0]},
-	}, speculative.WithName(cfg.name), speculative.WithSeed(cfg.seed), speculative.WithHooks(hook{c}))
+	}, speculative.WithName(cfg.name), speculative.WithSeed(cfg.seed))
 	if err != nil {
 		return nil, err
 	}
@@ -194,22 +198,42 @@ func refOf(s serving.Scorer, fallback string) serving.ModelRef {
 	return serving.ModelRef{Name: fallback}
 }
 
-// hook receives the Split's decisions.
-type hook struct{ c *Controller }
-
-func (h hook) OnDecision(_ string, d *serving.Decision, took time.Duration) {
-	side := 1
-	if d.Variant == Candidate {
-		side = 0
-	}
-	h.c.sides[side].call(took, d.Winner < 0, h.c.cfg.latencyBound)
-}
-
 // Score implements serving.Scorer: it scores r with the champion or the
 // candidate, as the current step shares them. The Result's Decision is
 // the Split's, naming the side in Variant ("champion" or "candidate").
+//
+// Each call is evidence for its side, except one that failed after the
+// caller cancelled ctx (context.Canceled): the caller gave up, which
+// says nothing of the model, so that call is not counted unless it had
+// already run longer than the latency bound, when it counts as a slow
+// call but not as an error. A call that failed because ctx's deadline
+// passed counts as an error: the side did not answer in time.
 func (c *Controller) Score(ctx context.Context, r serving.Record) (serving.Result, error) {
-	return c.split.Score(ctx, r)
+	res, err := c.split.Score(ctx, r)
+	if d := res.Provenance.Decision; d != nil {
+		c.record(ctx, d, err)
+	}
+	return res, err
+}
+
+// record adds the call d describes to its side's evidence.
+func (c *Controller) record(ctx context.Context, d *serving.Decision, err error) {
+	side, i := 1, 0 // the Split's variants: champion, candidate
+	if d.Variant == Candidate {
+		side, i = 0, 1
+	}
+	if i >= len(d.Candidates) {
+		return
+	}
+	took := d.Candidates[i].Latency
+	failed := err != nil
+	if failed && errors.Is(ctx.Err(), context.Canceled) {
+		if took <= c.cfg.latencyBound {
+			return
+		}
+		failed = false
+	}
+	c.sides[side].call(took, failed, c.cfg.latencyBound)
 }
 
 // Ref implements serving.Referrer with the Controller's name.
@@ -335,6 +359,9 @@ func (c *Controller) weigh() (Decision, string) {
 		case g.Verdict == "no data":
 			key.WriteString(g.Name + " no data;")
 			waiting = append(waiting, fmt.Sprintf("%s: too little data (%d candidate, %d champion)", g.Name, g.N[0], g.N[1]))
+		case g.Verdict == "inconclusive" && final && g.Low == g.High:
+			key.WriteString(g.Name + " no spread;")
+			waiting = append(waiting, fmt.Sprintf("%s: every outcome so far has the same loss (%.4g); no spread to show a difference within margin by", g.Name, g.Candidate))
 		case g.Verdict == "inconclusive" && final:
 			key.WriteString(g.Name + " inconclusive;")
 			waiting = append(waiting, fmt.Sprintf("%s: not yet shown within margin (difference at most %.4g > %.4g)", g.Name, g.High, g.Margin))
@@ -362,8 +389,11 @@ func (c *Controller) guard(name string, cand, champ sample, margin float64, minN
 		g.Verdict = "no data"
 		return g
 	}
-	_, g.Low, g.High = confidenceSequence(cand, champ, c.cfg.alpha)
+	var shown bool
+	_, g.Low, g.High, shown = confidenceSequence(cand, champ, c.cfg.alpha)
 	switch {
+	case !shown:
+		g.Verdict = "inconclusive"
 	case g.Low > margin:
 		g.Verdict = "breach"
 	case g.High <= margin:

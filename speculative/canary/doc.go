@@ -10,7 +10,8 @@
 // It watches three guardrails, each comparing the candidate with the
 // champion over the same period, and each a "lower is better" quantity:
 //
-//   - errors: the share of calls that failed;
+//   - errors: the share of calls that failed (a call whose caller
+//     cancelled it is no evidence, and not counted);
 //   - latency: the share of calls slower than [LatencyBound], which is
 //     how a p99 is held to a bound (p99 within the bound is the same as
 //     at most 1% of calls beyond it);

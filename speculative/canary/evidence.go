@@ -128,16 +128,42 @@ const csTarget = 1000
 // with ρ chosen to make it tightest near t = csTarget. Compared with a
 // fixed-sample 95% interval (1.96·se) it is about 1.5 times as wide at t = 1000
 // for α = 0.05; that is the price of looking after every call.
-func confidenceSequence(cand, champ sample, alpha float64) (diff, lo, hi float64) {
+//
+// A side whose values never varied has a sample variance of 0, which
+// is not evidence that its true variance is 0: 50 losses of 0 are what a
+// model wrong on 2% of its answers gives 36% of the time. When neither
+// side varied, the spread of both sides' values together (positive
+// exactly when the two means differ) stands for each side's; when that
+// is 0 too, every value seen is the same, the data measure no spread,
+// and shown is false: lo and hi are then both diff, and prove nothing.
+// (Rates never get here: rate's variance is never 0.)
+func confidenceSequence(cand, champ sample, alpha float64) (diff, lo, hi float64, shown bool) {
 	diff = cand.mean - champ.mean
 	v1, v2 := cand.vr, champ.vr
+	if v1 == 0 && v2 == 0 {
+		v1 = pooledVariance(cand, champ)
+		v2 = v1
+	}
 	se2 := v1/float64(cand.n) + v2/float64(champ.n)
 	if !(se2 > 0) {
-		return diff, diff, diff
+		return diff, diff, diff, false
 	}
 	t := (v1 + v2) / se2
 	l := -2 * math.Log(alpha)
 	rho2 := (l + math.Log(l+1)) / csTarget
 	half := math.Sqrt(se2 * 2 * (t*rho2 + 1) / (t * rho2) * math.Log(math.Sqrt(t*rho2+1)/alpha))
-	return diff, diff - half, diff + half
+	return diff, diff - half, diff + half, true
+}
+
+// pooledVariance is the sample variance of the values of a and b taken
+// together, when neither side's values varied (a.vr = b.vr = 0): each
+// side is n copies of its mean.
+func pooledVariance(a, b sample) float64 {
+	n := float64(a.n) + float64(b.n)
+	if n < 2 {
+		return 0
+	}
+	m := (float64(a.n)*a.mean + float64(b.n)*b.mean) / n
+	da, db := a.mean-m, b.mean-m
+	return (float64(a.n)*da*da + float64(b.n)*db*db) / (n - 1)
 }

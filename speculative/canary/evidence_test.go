@@ -37,7 +37,7 @@ func TestConfidenceSequenceValidUnderPeeking(t *testing.T) {
 				continue
 			}
 			a, b := rate(k1, n), rate(k2, n)
-			_, lo, hi := confidenceSequence(a, b, alpha)
+			_, lo, hi, _ := confidenceSequence(a, b, alpha)
 			if lo > 0 || hi < 0 {
 				csHit = true
 			}
@@ -69,7 +69,7 @@ func TestConfidenceSequenceShrinks(t *testing.T) {
 	prev := math.Inf(1)
 	for _, n := range []uint64{100, 1000, 10000, 100000} {
 		a, b := rate(n/5, n), rate(n/10, n) // 20% against 10%
-		d, lo, hi := confidenceSequence(a, b, 0.05)
+		d, lo, hi, _ := confidenceSequence(a, b, 0.05)
 		if !(lo < 0.1 && 0.1 < hi) || math.Abs(d-0.1) > 1e-9 || hi-lo >= prev {
 			t.Errorf("n=%d: [%v, %v] around %v", n, lo, hi, d)
 		}
