@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -416,5 +417,38 @@ func TestRandomForestTransform(t *testing.T) {
 	}
 	if tr := m.(*leaves.Model).Transform(); tr != leaves.Raw {
 		t.Errorf("v2 forest: Transform() = %q, want %q", tr, leaves.Raw)
+	}
+}
+
+// TestPickleSizesThroughMemo: the sizes leaves allocates by must be
+// checked however the pickle spells them. A real pickle names a key, or
+// the sklearn Tree class, once and fetches it from the memo (g) after
+// that, and a Tree's n_outputs follows a numpy array built by its own
+// global and REDUCE. In sk_iris.model the second tree's node_count key
+// and every Tree's n_outputs come that way: set to 2^31-1, leaves
+// allocates 2 GiB (a []bool of node_count) and 16 GiB (a []int of
+// capacity n_outputs) while loading a 129 kB pickle.
+func TestPickleSizesThroughMemo(t *testing.T) {
+	sk := string(readFile(t, "sk_iris.model"))
+	const huge = "L2147483647L\n"
+	for _, c := range []struct{ name, old, new string }{
+		{"node_count of tree 2 through the memo", "sg131\nL11L\n", "sg131\n" + huge},
+		{"n_outputs of tree 1 after its numpy array", "tp127\nbL1L\ntp128\n", "tp127\nb" + huge + "tp128\n"},
+		{"n_outputs of tree 2 built by a memo-fetched Tree", "tp187\nbL1L\n", "tp187\nb" + huge},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := strings.Replace(sk, c.old, c.new, 1)
+			if b == sk {
+				t.Fatal("sk_iris.model changed; update the fixture edit")
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := loadBytes("sklearn", []byte(b), nil)
+			runtime.ReadMemStats(&after)
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+				t.Errorf("loading a %d-byte pickle allocated %d MiB", len(b), alloc>>20)
+			}
+			wantLoadError(t, err, serving.ErrCorruptModel)
+		})
 	}
 }

@@ -531,17 +531,36 @@ var pickleSizeKeys = map[string]bool{
 	"max_features_": true, "n_estimators": true, "n_features_": true, "n_features_in_": true, "max_depth": true,
 }
 
-// scanPickle walks a protocol 0 pickle with the opcodes leaves' decoder
-// knows. It checks that the stream ends with STOP and that integers fit
-// in 32 bits, and that those leaves allocates by (the values of
-// pickleSizeKeys and the arguments of a sklearn Tree) are no larger than
-// the pickle itself.
+// pickleTree is the class whose REDUCE arguments leaves reads as
+// (n_features, n_classes, n_outputs) and allocates by n_outputs.
+const pickleTree = "sklearn.tree._tree.Tree"
+
+// pkItem is what scanPickle knows of one value on the pickle stack.
+type pkItem struct {
+	kind  byte // 'I' integer, 'V' string, 'c' global, 't' tuple, 0 anything else
+	n     int64
+	s     string    // a string's text, a global's "module.name"
+	items []*pkItem // a tuple's elements
+}
+
+// scanPickle runs a protocol 0 pickle on a model of the pickle machine
+// that knows only the opcodes leaves' decoder knows. It checks that the
+// stream ends with STOP, that integers fit in 32 bits, and that the sizes
+// leaves allocates by (the values of pickleSizeKeys in dictionaries, and
+// n_outputs of a sklearn Tree) are no larger than the pickle itself. The
+// model follows the stack and the memo, so a key or a class fetched from
+// the memo (as every pickle does from the second use on), or an argument
+// after a nested REDUCE, is checked like one spelled out in place.
 func scanPickle(b []byte) error {
 	fail := func(format string, args ...any) error {
 		return serving.Corrupt(FormatSklearn, fmt.Errorf(format, args...))
 	}
-	var lastKey string
-	var lastGlobal string
+	var (
+		stack []*pkItem
+		marks []int
+		memo  = map[string]*pkItem{}
+		other = &pkItem{}
+	)
 	i := 0
 	line := func() ([]byte, bool) {
 		j := bytes.IndexByte(b[i:], '\n')
@@ -552,6 +571,30 @@ func scanPickle(b []byte) error {
 		i += j + 1
 		return l, true
 	}
+	pop := func() *pkItem {
+		if len(stack) == 0 {
+			return nil
+		}
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		return it
+	}
+	popMark := func() ([]*pkItem, bool) {
+		if len(marks) == 0 {
+			return nil, false
+		}
+		m := marks[len(marks)-1]
+		marks = marks[:len(marks)-1]
+		items := slices.Clone(stack[m:])
+		stack = stack[:m]
+		return items, true
+	}
+	sized := func(k, v *pkItem) error {
+		if k.kind == 'V' && v.kind == 'I' && pickleSizeKeys[k.s] && v.n > int64(len(b)) {
+			return fail("size %d (%s) larger than the %d-byte pickle", v.n, k.s, len(b))
+		}
+		return nil
+	}
 	for {
 		if i >= len(b) {
 			return fail("truncated pickle: no STOP opcode")
@@ -561,26 +604,88 @@ func scanPickle(b []byte) error {
 		switch op {
 		case '.':
 			return nil
-		case '(', 't', 'l', 'a', 'N', 'b', 'd', 's':
-		case 'R':
-			lastGlobal = ""
-		case 'p', 'g', 'F':
-			if _, ok := line(); !ok {
+		case '(':
+			marks = append(marks, len(stack))
+		case 'N', 'F':
+			if op == 'F' {
+				if _, ok := line(); !ok {
+					return fail("truncated pickle at offset %d", i)
+				}
+			}
+			stack = append(stack, other)
+		case 't', 'l', 'd':
+			items, ok := popMark()
+			if !ok {
+				return fail("opcode %q without a mark at offset %d", op, i-1)
+			}
+			switch op {
+			case 't':
+				stack = append(stack, &pkItem{kind: 't', items: items})
+				continue
+			case 'd':
+				for k := 0; k+1 < len(items); k += 2 {
+					if err := sized(items[k], items[k+1]); err != nil {
+						return err
+					}
+				}
+			}
+			stack = append(stack, other)
+		case 'a', 's', 'b', 'R':
+			v, k := pop(), pop()
+			if k == nil {
+				return fail("opcode %q on a stack of fewer than 2 at offset %d", op, i-1)
+			}
+			switch op {
+			case 's':
+				if err := sized(k, v); err != nil {
+					return err
+				}
+			case 'R':
+				if k.kind == 'c' && k.s == pickleTree && v.kind == 't' && len(v.items) > 2 {
+					if n := v.items[2]; n.kind == 'I' && n.n > int64(len(b)) {
+						return fail("size %d (n_outputs of %s) larger than the %d-byte pickle", n.n, pickleTree, len(b))
+					}
+				}
+			}
+			if op == 's' {
+				// SETITEM leaves the dict on the stack.
+				if len(stack) == 0 {
+					return fail("SETITEM on a stack of fewer than 3 at offset %d", i-1)
+				}
+				continue
+			}
+			// APPEND replaces the list, BUILD and REDUCE push their object.
+			stack = append(stack, other)
+		case 'p', 'g':
+			l, ok := line()
+			if !ok {
 				return fail("truncated pickle at offset %d", i)
 			}
+			if op == 'p' {
+				if len(stack) == 0 {
+					return fail("PUT on an empty stack at offset %d", i)
+				}
+				memo[string(l)] = stack[len(stack)-1]
+				continue
+			}
+			it := memo[string(l)]
+			if it == nil {
+				it = other
+			}
+			stack = append(stack, it)
 		case 'V':
 			l, ok := line()
 			if !ok {
 				return fail("truncated pickle at offset %d", i)
 			}
-			lastKey = string(l)
+			stack = append(stack, &pkItem{kind: 'V', s: string(l)})
 		case 'c':
 			m, ok1 := line()
 			n, ok2 := line()
 			if !ok1 || !ok2 {
 				return fail("truncated pickle at offset %d", i)
 			}
-			lastGlobal = string(m) + "." + string(n)
+			stack = append(stack, &pkItem{kind: 'c', s: string(m) + "." + string(n)})
 		case 'I', 'L':
 			l, ok := line()
 			if !ok {
@@ -591,15 +696,13 @@ func scanPickle(b []byte) error {
 			}
 			v, err := strconv.ParseInt(string(l), 10, 64)
 			if err != nil {
-				continue // leaves reports it
+				stack = append(stack, other) // leaves reports it
+				continue
 			}
 			if v > math.MaxInt32 || v < math.MinInt32 {
 				return fail("integer %d out of range at offset %d", v, i)
 			}
-			sized := pickleSizeKeys[lastKey] || lastGlobal == "sklearn.tree._tree.Tree"
-			if sized && v > int64(len(b)) {
-				return fail("size %d (%s) larger than the %d-byte pickle", v, lastKey, len(b))
-			}
+			stack = append(stack, &pkItem{kind: 'I', n: v})
 		default:
 			return fail("unsupported pickle opcode %q at offset %d (leaves reads protocol 0 pickles)", op, i-1)
 		}
