@@ -68,8 +68,9 @@ type Event struct {
 
 // AuditSink receives every audit event, for example to write it to a
 // Kafka audit topic. WriteAudit is called with a context bounded by
-// AuditTimeout and must return once that context is done; it must be
-// safe for concurrent use. An error is logged and counted, never fatal:
+// AuditTimeout and should return once that context is done (a sink
+// that does not is waited for no longer than AuditTimeout: see Audit);
+// it must be safe for concurrent use. An error is logged and counted, never fatal:
 // the audit trail must not stop models from being served, nor slow them
 // down when the sink is out (see Audit for what happens then).
 type AuditSink interface {
@@ -114,6 +115,13 @@ func (f AuditSinkFunc) WriteAudit(ctx context.Context, e Event) error { return f
 // follows it (the Kafka sink of governance/govkafka sends them in order).
 // Every event the sink did not take, failed or dropped, is counted by
 // SinkFailures.
+//
+// A sink that ignores its context is not waited for beyond AuditTimeout
+// either: its write is left running, the sink is marked down, and that
+// write stands for the probe, so that nothing more is sent to the sink
+// until it returns. If it then took its event, the event is no longer
+// counted lost and the sink is up again. A probe that never returns
+// keeps the sink down for good, with one goroutine waiting on it.
 type Audit struct {
 	logger  *slog.Logger
 	sink    AuditSink
@@ -127,8 +135,11 @@ type Audit struct {
 	lost, dropped uint64
 	lastErr       error
 	// down is set when a write timed out, and cleared when a probe
-	// succeeds; probing is set while a probe is in flight.
-	down, probing bool
+	// succeeds, or a write that overran its timeout does.
+	down bool
+	// pending counts the sink calls that overran their timeout and the
+	// probes, still running; no probe starts while there is one.
+	pending int
 }
 
 var _ serving.HookModelEvent = (*Audit)(nil)
@@ -244,20 +255,37 @@ func (a *Audit) Record(ctx context.Context, e Event) {
 	}
 	a.mu.Lock()
 	if a.down {
-		if a.probing {
+		if a.pending > 0 {
 			a.lost++
 			a.dropped++
 			a.mu.Unlock()
 			return
 		}
-		a.probing = true
+		a.pending++
 		a.mu.Unlock()
 		go a.probe(e)
 		return
 	}
 	a.mu.Unlock()
+	a.write(ctx, e)
+}
+
+// write sends e to the sink and waits for it, at most AuditTimeout.
+func (a *Audit) write(ctx context.Context, e Event) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout)
-	err := a.sink.WriteAudit(sctx, e)
+	done := make(chan error, 1)
+	go func() { done <- a.call(sctx, e) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-sctx.Done():
+		select {
+		case err = <-done: // the sink honoured its context
+		default:
+			a.overran(e, done, cancel)
+			return
+		}
+	}
 	timedOut := sctx.Err() != nil
 	cancel()
 	if err == nil {
@@ -273,27 +301,81 @@ func (a *Audit) Record(ctx context.Context, e Event) {
 	a.mu.Unlock()
 	a.logger.Error("governance: audit sink failed", "event", string(e.Kind), "model", e.Model.Name, "version", e.Model.Version, "err", err)
 	if wentDown {
-		a.logger.Error("governance: audit sink down: events are dropped until it takes one again", "timeout", a.timeout)
+		a.downLogged()
 	}
+}
+
+// overran marks the sink down for a write still running past its
+// timeout, counts its event lost for now, and leaves a goroutine to
+// settle the write when (if) it returns.
+func (a *Audit) overran(e Event, done <-chan error, cancel context.CancelFunc) {
+	err := fmt.Errorf("governance: audit sink still writing after %v", a.timeout)
+	a.mu.Lock()
+	a.lost++
+	a.lastErr = err
+	a.pending++
+	wentDown := !a.down
+	if wentDown {
+		a.down, a.dropped = true, 0
+	}
+	a.mu.Unlock()
+	a.logger.Error("governance: audit sink failed", "event", string(e.Kind), "model", e.Model.Name, "version", e.Model.Version, "err", err)
+	if wentDown {
+		a.downLogged()
+	}
+	go func() {
+		err := <-done
+		cancel()
+		a.settle(err, true)
+	}()
+}
+
+func (a *Audit) downLogged() {
+	a.logger.Error("governance: audit sink down: events are dropped until it takes one again", "timeout", a.timeout)
+}
+
+// call is one WriteAudit, with a panic of the sink turned into an error.
+func (a *Audit) call(ctx context.Context, e Event) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("governance: audit sink panicked: %v", p)
+		}
+	}()
+	return a.sink.WriteAudit(ctx, e)
 }
 
 // probe sends e to a sink that is down, and marks it up if it takes e.
 func (a *Audit) probe(e Event) {
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-	err := a.sink.WriteAudit(ctx, e)
+	err := a.call(ctx, e)
 	cancel()
+	a.settle(err, false)
+}
+
+// settle ends a pending sink call (a probe, or a write that overran its
+// timeout, whose event was counted lost already): one that took its
+// event marks the sink up.
+func (a *Audit) settle(err error, counted bool) {
 	a.mu.Lock()
-	a.probing = false
+	a.pending--
 	if err != nil {
-		a.lost++
+		if !counted {
+			a.lost++
+		}
 		a.lastErr = err
 		a.mu.Unlock()
 		return
 	}
+	if counted {
+		a.lost--
+	}
+	wasDown := a.down
 	a.down = false
 	dropped := a.dropped
 	a.mu.Unlock()
-	a.logger.Warn("governance: audit sink up again", "dropped", dropped)
+	if wasDown {
+		a.logger.Warn("governance: audit sink up again", "dropped", dropped)
+	}
 }
 
 // SinkFailures returns how many events the sink did not take (those it
