@@ -439,12 +439,14 @@ func flatten(gd *tfpb.GraphDef, opDefs []*tfpb.OpDef, roots []string, maxNodes i
 			return "", fmt.Errorf("function %q reads %q: not an input of a function body", fname, s)
 		}
 		for _, bn := range fn.GetNodeDef() {
-			n := proto.CloneOf(bn)
-			n.Name = prefix + bn.GetName()
+			// Every inlined copy of a body node shares its attributes,
+			// which nothing changes: a deep copy per call would copy a
+			// constant of the body once per call of the function.
+			n := &tfpb.NodeDef{Name: prefix + bn.GetName(), Op: bn.GetOp(), Input: make([]string, len(bn.GetInput())), Attr: bn.GetAttr()}
 			if _, dup := fl.index[n.GetName()]; dup {
 				return nil, fmt.Errorf("inlining function %q into node %q repeats node name %q", fname, cn.GetName(), n.GetName())
 			}
-			for i, s := range n.GetInput() {
+			for i, s := range bn.GetInput() {
 				r, err := resolve(s)
 				if err != nil {
 					return nil, err

@@ -1,0 +1,75 @@
+package tensorflow_test
+
+import (
+	"errors"
+	"runtime"
+	"testing"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/tensorflow"
+	"github.com/modelstream/modelstream/serving/formats/tensorflow/internal/tfpb"
+)
+
+// callsModel is a SavedModel whose serving_default output is an AddN
+// (an op this package does not run) of its input and of one call of
+// function fn per name in calls; lib is the graph's function library.
+// Loading it inlines every call before the AddN is refused.
+func callsModel(t testing.TB, fn string, calls []string, lib ...*tfpb.FunctionDef) []byte {
+	gd := &tfpb.GraphDef{Library: &tfpb.FunctionDefLibrary{Function: lib}}
+	gd.Node = append(gd.Node, &tfpb.NodeDef{Name: "x", Op: "Placeholder", Attr: attrs{"dtype": aType(f32), "shape": aShape(-1, 1)}})
+	sum := &tfpb.NodeDef{Name: "sum", Op: "AddN", Input: []string{"x"}, Attr: attrs{"T": aType(f32)}}
+	for _, c := range calls {
+		gd.Node = append(gd.Node, &tfpb.NodeDef{Name: c, Op: "StatefulPartitionedCall",
+			Attr: attrs{"f": {Value: &tfpb.AttrValue_Func{Func: &tfpb.NameAttrList{Name: fn}}}}})
+		sum.Input = append(sum.Input, c)
+	}
+	gd.Node = append(gd.Node, sum)
+	sig := &tfpb.SignatureDef{
+		Inputs:  map[string]*tfpb.TensorInfo{"x": {Name: "x:0", Dtype: f32}},
+		Outputs: map[string]*tfpb.TensorInfo{"y": {Name: "sum:0", Dtype: f32}},
+	}
+	sm := &tfpb.SavedModel{MetaGraphs: []*tfpb.MetaGraphDef{{GraphDef: gd, SignatureDef: map[string]*tfpb.SignatureDef{"serving_default": sig}}}}
+	return archive(t, entry{name: "saved_model.pb", data: marshal(t, sm)})
+}
+
+// allocated returns the bytes f allocates.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestSavedModelInlinedConstantsAreShared: a function whose body holds a
+// 1 MiB constant, called 64 times on the signature's path, inlines 64
+// nodes that share that constant. Each inlined node was a deep copy of
+// the body's (67 MiB allocated here), and a few thousand calls of a
+// constant that a gzipped archive sends in a few kilobytes would
+// exhaust memory before MaxElements is ever checked.
+func TestSavedModelInlinedConstantsAreShared(t *testing.T) {
+	big := &tfpb.FunctionDef{
+		Signature: &tfpb.OpDef{Name: "big", OutputArg: []*tfpb.OpDef_ArgDef{{Name: "out", Type: f32}}},
+		NodeDef: []*tfpb.NodeDef{{Name: "c", Op: "Const", Attr: attrs{"dtype": aType(f32), "value": {Value: &tfpb.AttrValue_Tensor{Tensor: &tfpb.TensorProto{
+			Dtype: f32, TensorShape: shapeProto([]int64{1 << 18}), TensorContent: make([]byte, 4<<18)}}}}}},
+		Ret: map[string]string{"out": "c:output:0"},
+	}
+	var calls []string
+	for i := range 64 {
+		calls = append(calls, "call"+string(rune('A'+i/26))+string(rune('a'+i%26)))
+	}
+	b := callsModel(t, "big", calls, big)
+	// MaxElements refuses the first of the 64 constants when the graph
+	// is compiled, which is after every call has been inlined.
+	format, err := tensorflow.NewSavedModel(tensorflow.MaxElements(1 << 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := allocated(func() { _, err = format.Load(t.Context(), serving.Descriptor{Bytes: b}) })
+	if !errors.Is(err, serving.ErrCorruptModel) || !errors.Is(err, serving.ErrTooLarge) {
+		t.Fatalf("load: %v, want a corrupt model error wrapping ErrTooLarge", err)
+	}
+	if got > 16<<20 {
+		t.Fatalf("inlining 64 calls of a 1 MiB constant allocated %d MiB", got>>20)
+	}
+}
