@@ -254,6 +254,15 @@ func compileDocument(root *node) (*Model, error) {
 		p.codes, p.labels = codes, labels
 		m.info.Inputs[i].Categories = slices.Clone(labels)
 	}
+	isInput := make(map[*field]bool, len(m.inputs))
+	for i := range m.inputs {
+		isInput[m.inputs[i].f] = true
+	}
+	for _, f := range c.dict.fields {
+		if !isInput[f] {
+			m.unset = append(m.unset, f.slot)
+		}
+	}
 	m.nslots = c.nslots
 	m.strs = c.strs
 	m.info.Features = len(m.inputs)

@@ -38,8 +38,11 @@ type Model struct {
 	top    *modelNode
 	nslots int
 	names  []string // input names, for errors
-	strs   []string // interned strings: a string slot holds its index
-	pool   sync.Pool
+	// unset are the slots of DataFields that are not inputs: nothing
+	// writes them, so they stay missing.
+	unset []int
+	strs  []string // interned strings: a string slot holds its index
+	pool  sync.Pool
 }
 
 var (
@@ -91,7 +94,11 @@ func (m *Model) getState() *state {
 	if s, ok := m.pool.Get().(*state); ok {
 		return s
 	}
-	return &state{v: make([]float64, m.nslots)}
+	s := &state{v: make([]float64, m.nslots)}
+	for _, slot := range m.unset {
+		s.v[slot] = math.NaN()
+	}
+	return s
 }
 
 // Predict implements serving.Model. features[i] is the value of

@@ -69,3 +69,33 @@ func TestApplyMapMissingToEvaluatesOnce(t *testing.T) {
 		}
 	}
 }
+
+// A DataField that is not an input of the top-level model (it is not in
+// its MiningSchema) is missing wherever the document reads it: in a
+// DerivedField, or through a segment's own MiningSchema. Its slot was
+// never written, so it read 0 and took the branch for b < 5.
+func TestFieldOutsideTopMiningSchemaIsMissing(t *testing.T) {
+	dd := `<PMML version="4.4"><DataDictionary>
+<DataField name="a" optype="continuous" dataType="double"/>
+<DataField name="b" optype="continuous" dataType="double"/>
+<DataField name="y" optype="continuous" dataType="double"/>
+</DataDictionary>`
+	tree := func(field, schema string) string {
+		return `<TreeModel functionName="regression"><MiningSchema><MiningField name="a"/>` + schema + `<MiningField name="y" usageType="target"/></MiningSchema>
+<Node><True/><Node score="1"><SimplePredicate field="` + field + `" operator="lessThan" value="5"/></Node><Node score="2"><True/></Node></Node></TreeModel>`
+	}
+	docs := map[string]string{
+		"derived field": dd + `<TransformationDictionary><DerivedField name="d" optype="continuous" dataType="double"><FieldRef field="b"/></DerivedField></TransformationDictionary>` + tree("d", "") + `</PMML>`,
+		"segment": dd + `<MiningModel functionName="regression"><MiningSchema><MiningField name="a"/><MiningField name="y" usageType="target"/></MiningSchema>
+<Segmentation multipleModelMethod="selectFirst"><Segment><True/>` + tree("b", `<MiningField name="b"/>`) + `</Segment></Segmentation></MiningModel></PMML>`,
+	}
+	for name, doc := range docs {
+		m := loadText(t, doc)
+		if n := len(m.Describe().Inputs); n != 1 {
+			t.Fatalf("%s: %d inputs, want 1 (a)", name, n)
+		}
+		if p := predict(t, m, map[string]any{"a": 1.0}); p.Value != 2 {
+			t.Errorf("%s: %v, want 2 (b is missing, so b < 5 is not true)", name, p.Value)
+		}
+	}
+}
