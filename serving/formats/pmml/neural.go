@@ -370,9 +370,19 @@ func (nn *neuralNet) eval(s *state) result {
 // back to orig, extrapolated beyond the ends.
 func denorm(norm, orig []float64, y float64) float64 {
 	last := len(norm) - 1
-	i := 0
-	for i < last-1 && !between(y, norm[i], norm[i+1]) {
-		i++
+	i := -1
+	for j := 0; j < last; j++ {
+		if between(y, norm[j], norm[j+1]) {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
+		// Beyond an end: the segment at the nearer end.
+		i = last - 1
+		if math.Abs(y-norm[0]) < math.Abs(y-norm[last]) {
+			i = 0
+		}
 	}
 	if norm[i+1] == norm[i] {
 		return orig[i]

@@ -99,3 +99,30 @@ func TestFieldOutsideTopMiningSchemaIsMissing(t *testing.T) {
 		}
 	}
 }
+
+// A regression NeuralOutput's NormContinuous is inverted piecewise, and a
+// value beyond either end extrapolates the segment at that end, as
+// NormContinuous itself does, so that the inverse is exact. A value below
+// the first norm extrapolated the last segment instead.
+func TestNeuralOutputDenormalizesBeyondEnds(t *testing.T) {
+	doc := `<PMML version="4.4"><DataDictionary>
+<DataField name="x" optype="continuous" dataType="double"/>
+<DataField name="y" optype="continuous" dataType="double"/>
+</DataDictionary>
+<NeuralNetwork functionName="regression" activationFunction="identity">
+<MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
+<NeuralInputs><NeuralInput id="i"><DerivedField optype="continuous" dataType="double"><FieldRef field="x"/></DerivedField></NeuralInput></NeuralInputs>
+<NeuralLayer><Neuron id="n" bias="0"><Con from="i" weight="1"/></Neuron></NeuralLayer>
+<NeuralOutputs><NeuralOutput outputNeuron="n"><DerivedField optype="continuous" dataType="double">
+<NormContinuous field="y"><LinearNorm orig="0" norm="0"/><LinearNorm orig="10" norm="0.5"/><LinearNorm orig="100" norm="1"/></NormContinuous>
+</DerivedField></NeuralOutput></NeuralOutputs>
+</NeuralNetwork></PMML>`
+	m := loadText(t, doc)
+	for _, c := range []struct{ x, want float64 }{
+		{0.25, 5}, {0.75, 55}, {-0.1, -2}, {1.1, 118},
+	} {
+		if p := predict(t, m, map[string]any{"x": c.x}); !near(p.Value, c.want, 1e-12) {
+			t.Errorf("x=%v: %v, want %v", c.x, p.Value, c.want)
+		}
+	}
+}
