@@ -183,6 +183,11 @@ func (mc *modelCtx) regression() (evaluator, error) {
 			if rt.category, err = mc.category(tc); err != nil {
 				return nil, err
 			}
+			for _, o := range rm.tables {
+				if o.category == rt.category {
+					return nil, corruptf("two RegressionTables for targetCategory %q", tc)
+				}
+			}
 		}
 		rm.tables = append(rm.tables, rt)
 	}
@@ -233,10 +238,22 @@ func (rm *regressionModel) eval(s *state) result {
 		}
 		p[t.category] = y
 	}
+	// A category without a table has no score: it keeps probability 0.
 	ys := p
 	switch rm.method {
 	case "softmax":
-		softmaxInPlace(ys)
+		max := math.Inf(-1)
+		for _, t := range rm.tables {
+			max = math.Max(max, ys[t.category])
+		}
+		sum := 0.0
+		for _, t := range rm.tables {
+			ys[t.category] = math.Exp(ys[t.category] - max)
+			sum += ys[t.category]
+		}
+		for _, t := range rm.tables {
+			ys[t.category] /= sum
+		}
 	case "simplemax":
 		sum := 0.0
 		for _, y := range ys {
@@ -246,8 +263,8 @@ func (rm *regressionModel) eval(s *state) result {
 			ys[i] /= sum
 		}
 	case "exp":
-		for i := range ys {
-			ys[i] = math.Exp(ys[i])
+		for _, t := range rm.tables {
+			ys[t.category] = math.Exp(ys[t.category])
 		}
 	default: // none and the binary links: the last category takes the rest
 		sum := 0.0

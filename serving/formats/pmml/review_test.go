@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/pmml"
 )
 
@@ -124,5 +126,32 @@ func TestNeuralOutputDenormalizesBeyondEnds(t *testing.T) {
 		if p := predict(t, m, map[string]any{"x": c.x}); !near(p.Value, c.want, 1e-12) {
 			t.Errorf("x=%v: %v, want %v", c.x, p.Value, c.want)
 		}
+	}
+}
+
+// A target category without a RegressionTable has no score: softmax
+// normalizes over the tables' categories and gives it 0. It counted as a
+// score of 0, taking e^0 of the mass.
+func TestSoftmaxOverTablesOnly(t *testing.T) {
+	doc := strings.Replace(classDoc("softmax"), `<Value value="yes"/>`, `<Value value="yes"/><Value value="maybe"/>`, 1)
+	m := loadText(t, doc)
+	x := 0.3
+	p := predict(t, m, map[string]any{"x": x})
+	want := []float64{1 / (math.Exp(x) + 1), math.Exp(x) / (math.Exp(x) + 1), 0}
+	for i := range want {
+		if !near(p.Values[i], want[i], 1e-15) {
+			t.Fatalf("Values %v, want %v", p.Values, want)
+		}
+	}
+	if p.Label != "yes" {
+		t.Fatalf("Label %q, want yes", p.Label)
+	}
+}
+
+// Two RegressionTables for one category are refused: which would score it?
+func TestRegressionTablesForOneCategory(t *testing.T) {
+	doc := strings.Replace(classDoc("softmax"), `targetCategory="no"`, `targetCategory="yes"`, 1)
+	if _, err := pmml.Parse([]byte(doc)); !errors.Is(err, serving.ErrCorruptModel) || !strings.Contains(err.Error(), "two RegressionTables") {
+		t.Fatalf("err = %v, want corrupt: two RegressionTables", err)
 	}
 }
