@@ -17,6 +17,10 @@ func LearnLateness(on bool) {
 // UseLead turns the learned lead on or off without forgetting it.
 func UseLead(on bool) { learnLateness.Store(on) }
 
+// SetLeadShare caps the lead at 1/share of a budget and returns the
+// previous share.
+func SetLeadShare(share int64) int64 { return leadShare.Swap(share) }
+
 // LearnedLead is the lead a Budget of d would use now.
 func LearnedLead(d time.Duration) time.Duration { return timerLateness.lead(d) }
 

@@ -22,8 +22,6 @@ var timerLateness lateness
 // learned lead.
 var learnLateness atomic.Bool
 
-func init() { learnLateness.Store(true) }
-
 // lateness is a streaming quantile estimator (the stochastic
 // approximation q ← q + up when x > q, q ← q - down otherwise, whose
 // fixed point is the quantile where P(x > q) = down/(up+down)). Steps are
@@ -44,17 +42,25 @@ const (
 	latenessUp = 1.0 / 16
 	// latenessFloor is the smallest step up.
 	latenessFloor = 20 * time.Microsecond
-	// latenessMaxShare caps the lead at this share of a budget, so that
-	// a burst of stalls cannot eat a budget's time for the models.
-	latenessMaxShare = 4
 )
+
+// leadShare caps the lead at 1/leadShare of a budget (4: a quarter), so
+// that a burst of stalls cannot eat a budget's time for the models. It
+// is a variable only for the straggler harness, which measures other
+// caps.
+var leadShare atomic.Int64
+
+func init() {
+	learnLateness.Store(true)
+	leadShare.Store(4)
+}
 
 // lead returns how early a timer for budget d should fire.
 func (l *lateness) lead(d time.Duration) time.Duration {
 	if !learnLateness.Load() {
 		return 0
 	}
-	return min(time.Duration(l.q.Load()), d/latenessMaxShare)
+	return min(time.Duration(l.q.Load()), d/time.Duration(leadShare.Load()))
 }
 
 // observe records that a timer-bound call returned x after its timer
