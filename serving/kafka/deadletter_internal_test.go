@@ -24,9 +24,9 @@ func TestDeadLetterTruncatedCountsWhatWasLeftOut(t *testing.T) {
 		want []string // with a short reason, a long one; "" for no header
 	}{
 		{"empty value", &sarama.ConsumerMessage{Topic: "data", Value: []byte{}}, []string{"", ""}},
-		// The key goes before the reason is cut: the key was left out.
-		{"empty value, key", &sarama.ConsumerMessage{Topic: "data", Key: []byte("k")}, []string{"", "1"}},
-		{"value", &sarama.ConsumerMessage{Topic: "data", Key: []byte("k"), Value: make([]byte, 500)}, []string{"500", "501"}},
+		// The reason is cut before the key goes: the key stays.
+		{"empty value, key", &sarama.ConsumerMessage{Topic: "data", Key: []byte("k")}, []string{"", ""}},
+		{"value", &sarama.ConsumerMessage{Topic: "data", Key: []byte("k"), Value: make([]byte, 500)}, []string{"500", "500"}},
 		{"empty value, big headers", &sarama.ConsumerMessage{Topic: "data", Headers: []*sarama.RecordHeader{
 			{Key: []byte("h1"), Value: make([]byte, 300)}, nil, {Key: []byte("h2"), Value: make([]byte, 298)}}}, []string{"602", "602"}},
 		{"value and headers", &sarama.ConsumerMessage{Topic: "data", Value: make([]byte, 100), Headers: []*sarama.RecordHeader{
@@ -48,5 +48,45 @@ func TestDeadLetterTruncatedCountsWhatWasLeftOut(t *testing.T) {
 				t.Errorf("%s, reason of %d bytes: truncated %q (present %v), want %q", tc.name, len(reason.Error()), got, present, want)
 			}
 		}
+	}
+}
+
+// TestDeadLetterCutsReasonBeforeKey: an oversized dead letter cuts its
+// reason before it gives up the input's key, which names the record and
+// is what a replay partitions by; the key goes only when the reason
+// would have to shrink below minReason, and then the reason gets back
+// the room the key freed. The key went first: a 4 KiB reason cost a
+// 40-byte key.
+func TestDeadLetterCutsReasonBeforeKey(t *testing.T) {
+	s := &Sink{o: sinkOptions{topic: "scores", dlq: "dlq"}, max: 1000}
+	reason := errors.New(strings.Repeat("r", maxReason))
+	header := func(m *sarama.ProducerMessage, k string) string {
+		for _, h := range m.Headers {
+			if string(h.Key) == k {
+				return string(h.Value)
+			}
+		}
+		return ""
+	}
+	key := []byte(strings.Repeat("k", 40))
+	m := s.deadLetterMessage(&sarama.ConsumerMessage{Topic: "data", Key: key, Value: make([]byte, 2000)}, wire.StageDecode, reason)
+	if m.ByteSize(2) > s.max {
+		t.Fatalf("%d bytes, over the limit %d", m.ByteSize(2), s.max)
+	}
+	if m.Key == nil || header(m, wire.HeaderDLQTruncated) != "2000" {
+		t.Errorf("small key: key %v, truncated %q; want the key kept and 2000 bytes left out", m.Key, header(m, wire.HeaderDLQTruncated))
+	}
+	if got := header(m, wire.HeaderDLQReason); len(got) < minReason || len(got) >= maxReason || !strings.HasSuffix(got, "...") {
+		t.Errorf("small key: reason of %d bytes, want it cut, to at least %d", len(got), minReason)
+	}
+	// A key that leaves less than minReason for the reason goes, and the
+	// reason fills the room it frees.
+	key = []byte(strings.Repeat("k", 800))
+	m = s.deadLetterMessage(&sarama.ConsumerMessage{Topic: "data", Key: key}, wire.StageDecode, reason)
+	if m.ByteSize(2) > s.max || m.Key != nil || header(m, wire.HeaderDLQTruncated) != "800" {
+		t.Errorf("big key: %d bytes, key kept %v, truncated %q", m.ByteSize(2), m.Key != nil, header(m, wire.HeaderDLQTruncated))
+	}
+	if got := header(m, wire.HeaderDLQReason); len(got) < 600 {
+		t.Errorf("big key: reason of %d bytes, want the room of the key given back", len(got))
 	}
 }

@@ -420,8 +420,9 @@ func appendFloat(b []byte, f float64) []byte {
 // headers, and calls ack once Kafka has acknowledged it. A reason longer
 // than 4 KiB is cut short. An input too large to fit the producer's
 // Producer.MaxMessageBytes together with these headers is written
-// without its value and headers (see wire.HeaderDLQTruncated), then
-// without its key, then with its reason cut shorter.
+// without its value and headers (see wire.HeaderDLQTruncated), then with
+// its reason cut to fit but to no less than 256 bytes, then without its
+// key, then with its reason cut shorter.
 func (s *Sink) WriteDeadLetter(in *sarama.ConsumerMessage, stage string, reason error, ack func(error)) {
 	s.send(s.deadLetterMessage(in, stage, reason), ack)
 }
@@ -448,9 +449,9 @@ func (s *Sink) deadLetterMessage(in *sarama.ConsumerMessage, stage string, reaso
 		// An input near the size limit does not fit with the dead-letter
 		// headers; the producer would refuse it, and the Source would
 		// stop on this record at every restart. Leave out the value and
-		// the input's headers, then the key if need be. Truncated counts
-		// the bytes of the input left out, so that it is 0, and the
-		// header absent, when nothing was: an empty value, no headers.
+		// the input's headers first. Truncated counts the bytes of the
+		// input left out, so that it is 0, and the header absent, when
+		// nothing was: an empty value, no headers.
 		cut := len(in.Value)
 		for _, x := range in.Headers {
 			if x != nil {
@@ -460,19 +461,34 @@ func (s *Sink) deadLetterMessage(in *sarama.ConsumerMessage, stage string, reaso
 		dl.Truncated = cut
 		m.Value = nil
 		m.Headers = toSarama(dl.Headers())
-		if m.ByteSize(2) > s.max {
+		// Then cut the reason, down to its first minReason bytes: the key
+		// says which record failed, and is what a replay partitions by.
+		full := dl.Reason
+		if over := m.ByteSize(2) - s.max; over > 0 {
+			dl.Reason = cutReason(full, max(len(full)-over, min(len(full), minReason)))
+			m.Headers = toSarama(dl.Headers())
+		}
+		if m.ByteSize(2) > s.max && m.Key != nil {
+			// The key is too large to keep: leave it out, and give the
+			// reason back the room it frees.
 			m.Key = nil
 			dl.Truncated = cut + len(in.Key)
+			dl.Reason = full
 			m.Headers = toSarama(dl.Headers())
 		}
 		if over := m.ByteSize(2) - s.max; over > 0 {
 			// The reason alone is too long (a limit below maxReason).
-			dl.Reason = cutReason(dl.Reason, len(dl.Reason)-over)
+			dl.Reason = cutReason(full, len(full)-over)
 			m.Headers = toSarama(dl.Headers())
 		}
 	}
 	return m
 }
+
+// minReason is how much of the reason an oversized dead letter keeps
+// before it gives up the input's key: the head of an error's text says
+// what went wrong.
+const minReason = 256
 
 // maxReason bounds the dead-letter reason, in bytes. An error's text can
 // quote the record, or be any size a Scorer makes it; past the producer's
