@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/leaves"
@@ -449,6 +450,40 @@ func TestPickleSizesThroughMemo(t *testing.T) {
 				t.Errorf("loading a %d-byte pickle allocated %d MiB", len(b), alloc>>20)
 			}
 			wantLoadError(t, err, serving.ErrCorruptModel)
+		})
+	}
+}
+
+// TestPicklesLeavesCannotPrint: leaves' pickle decoder formats whole
+// values into its errors with fmt. A dict that contains itself (SETITEM
+// of a memo-fetched dict into itself) overflowed the goroutine stack,
+// a fatal error that no recover catches and that killed the process;
+// a tuple of a tuple of ... 40 deep, each holding its inner value twice
+// through the memo, expands to 2^40 values and printing it never ended.
+// Both are REDUCE arguments of the wrong count, which leaves prints.
+func TestPicklesLeavesCannotPrint(t *testing.T) {
+	const reduceOf = "ccopy_reg\n_reconstructor\n("
+	var nest strings.Builder
+	nest.WriteString("Va\np0\n")
+	for k := 1; k <= 40; k++ {
+		fmt.Fprintf(&nest, "(g%d\ng%d\ntp%d\n", k-1, k-1, k)
+	}
+	for _, c := range []struct{ name, pickle string }{
+		{"dict holding itself", reduceOf + "(dp0\nVk\ng0\nstR."},
+		{"2^40 shared values", nest.String() + reduceOf + "g40\ntR."},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				_, err := loadBytes("sklearn", []byte(c.pickle), nil)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				wantLoadError(t, err, serving.ErrCorruptModel)
+			case <-time.After(30 * time.Second):
+				t.Fatal("load still running after 30s")
+			}
 		})
 	}
 }

@@ -537,11 +537,23 @@ const pickleTree = "sklearn.tree._tree.Tree"
 
 // pkItem is what scanPickle knows of one value on the pickle stack.
 type pkItem struct {
-	kind  byte // 'I' integer, 'V' string, 'c' global, 't' tuple, 0 anything else
+	kind  byte // 'I' integer, 'V' string, 'c' global, 't' tuple, 'l' list, 'd' dict, 0 anything else
 	n     int64
 	s     string    // a string's text, a global's "module.name"
 	items []*pkItem // a tuple's elements
+	// size is what the value expands to when printed as a tree: one per
+	// value plus the bytes of its strings, counting a value shared
+	// through the memo at each place it appears.
+	size int
+	// shared is set once the value is fetched from the memo or put in
+	// another value; a shared list or dict may not change any more.
+	shared bool
 }
+
+// pkExpansion bounds the size of every value of a pickle of n bytes: a
+// pickle names each value once and shares it through the memo, and the
+// sklearn pickles of leaves' test data expand to 1.3 times their size.
+func pkExpansion(n int) int { return 4*n + 1<<16 }
 
 // scanPickle runs a protocol 0 pickle on a model of the pickle machine
 // that knows only the opcodes leaves' decoder knows. It checks that the
@@ -551,6 +563,15 @@ type pkItem struct {
 // model follows the stack and the memo, so a key or a class fetched from
 // the memo (as every pickle does from the second use on), or an argument
 // after a nested REDUCE, is checked like one spelled out in place.
+//
+// It also refuses the values leaves cannot survive printing: leaves'
+// decoder formats whole values into its error messages with fmt, so a
+// list or dict that contains itself overflows the stack (a fatal error,
+// not a panic) and values shared through the memo at every level of a
+// deep nest expand exponentially. A list or dict may therefore change
+// (APPEND, SETITEM) only until it is shared, as the pickler writes them
+// (it fills each one before it refers to it again), and no value may
+// expand past pkExpansion.
 func scanPickle(b []byte) error {
 	fail := func(format string, args ...any) error {
 		return serving.Corrupt(FormatSklearn, fmt.Errorf(format, args...))
@@ -559,7 +580,7 @@ func scanPickle(b []byte) error {
 		stack []*pkItem
 		marks []int
 		memo  = map[string]*pkItem{}
-		other = &pkItem{}
+		limit = pkExpansion(len(b))
 	)
 	i := 0
 	line := func() ([]byte, bool) {
@@ -589,6 +610,32 @@ func scanPickle(b []byte) error {
 		stack = stack[:m]
 		return items, true
 	}
+	// compose makes a value of the given parts, which become shared.
+	compose := func(kind byte, parts ...*pkItem) (*pkItem, error) {
+		it := &pkItem{kind: kind, size: 1}
+		for _, p := range parts {
+			p.shared = true
+			it.size += p.size
+		}
+		if it.size > limit {
+			return nil, fail("a value expands to more than %d in a %d-byte pickle (values shared too often)", limit, len(b))
+		}
+		return it, nil
+	}
+	// grow adds part to the list or dict c, which must not be shared.
+	grow := func(c *pkItem, kind byte, parts ...*pkItem) error {
+		if c.kind != kind || c.shared {
+			return fail("opcode %q on a value that is not an unshared list or dict, at offset %d", kind, i-1)
+		}
+		for _, p := range parts {
+			p.shared = true
+			c.size += p.size
+		}
+		if c.size > limit {
+			return fail("a value expands to more than %d in a %d-byte pickle (values shared too often)", limit, len(b))
+		}
+		return nil
+	}
 	sized := func(k, v *pkItem) error {
 		if k.kind == 'V' && v.kind == 'I' && pickleSizeKeys[k.s] && v.n > int64(len(b)) {
 			return fail("size %d (%s) larger than the %d-byte pickle", v.n, k.s, len(b))
@@ -606,56 +653,65 @@ func scanPickle(b []byte) error {
 			return nil
 		case '(':
 			marks = append(marks, len(stack))
-		case 'N', 'F':
-			if op == 'F' {
-				if _, ok := line(); !ok {
-					return fail("truncated pickle at offset %d", i)
-				}
-			}
-			stack = append(stack, other)
+		case 'N':
+			stack = append(stack, &pkItem{size: 1})
 		case 't', 'l', 'd':
 			items, ok := popMark()
 			if !ok {
 				return fail("opcode %q without a mark at offset %d", op, i-1)
 			}
-			switch op {
-			case 't':
-				stack = append(stack, &pkItem{kind: 't', items: items})
-				continue
-			case 'd':
+			if op == 'd' {
 				for k := 0; k+1 < len(items); k += 2 {
 					if err := sized(items[k], items[k+1]); err != nil {
 						return err
 					}
 				}
 			}
-			stack = append(stack, other)
-		case 'a', 's', 'b', 'R':
+			it, err := compose(op, items...)
+			if err != nil {
+				return err
+			}
+			if op == 't' {
+				it.items = items
+			}
+			stack = append(stack, it)
+		case 's', 'a':
 			v, k := pop(), pop()
 			if k == nil {
 				return fail("opcode %q on a stack of fewer than 2 at offset %d", op, i-1)
 			}
-			switch op {
-			case 's':
-				if err := sized(k, v); err != nil {
+			if op == 'a' {
+				// APPEND: k is the list, which stays on the stack.
+				if err := grow(k, 'l', v); err != nil {
 					return err
 				}
-			case 'R':
-				if k.kind == 'c' && k.s == pickleTree && v.kind == 't' && len(v.items) > 2 {
-					if n := v.items[2]; n.kind == 'I' && n.n > int64(len(b)) {
-						return fail("size %d (n_outputs of %s) larger than the %d-byte pickle", n.n, pickleTree, len(b))
-					}
-				}
-			}
-			if op == 's' {
-				// SETITEM leaves the dict on the stack.
-				if len(stack) == 0 {
-					return fail("SETITEM on a stack of fewer than 3 at offset %d", i-1)
-				}
+				stack = append(stack, k)
 				continue
 			}
-			// APPEND replaces the list, BUILD and REDUCE push their object.
-			stack = append(stack, other)
+			if err := sized(k, v); err != nil {
+				return err
+			}
+			if len(stack) == 0 {
+				return fail("SETITEM on a stack of fewer than 3 at offset %d", i-1)
+			}
+			if err := grow(stack[len(stack)-1], 'd', k, v); err != nil {
+				return err
+			}
+		case 'b', 'R':
+			args, obj := pop(), pop()
+			if obj == nil {
+				return fail("opcode %q on a stack of fewer than 2 at offset %d", op, i-1)
+			}
+			if op == 'R' && obj.kind == 'c' && obj.s == pickleTree && args.kind == 't' && len(args.items) > 2 {
+				if n := args.items[2]; n.kind == 'I' && n.n > int64(len(b)) {
+					return fail("size %d (n_outputs of %s) larger than the %d-byte pickle", n.n, pickleTree, len(b))
+				}
+			}
+			it, err := compose(0, obj, args)
+			if err != nil {
+				return err
+			}
+			stack = append(stack, it)
 		case 'p', 'g':
 			l, ok := line()
 			if !ok {
@@ -670,39 +726,45 @@ func scanPickle(b []byte) error {
 			}
 			it := memo[string(l)]
 			if it == nil {
-				it = other
+				it = &pkItem{size: 1}
 			}
+			it.shared = true
 			stack = append(stack, it)
-		case 'V':
+		case 'V', 'c', 'F':
 			l, ok := line()
 			if !ok {
 				return fail("truncated pickle at offset %d", i)
 			}
-			stack = append(stack, &pkItem{kind: 'V', s: string(l)})
-		case 'c':
-			m, ok1 := line()
-			n, ok2 := line()
-			if !ok1 || !ok2 {
-				return fail("truncated pickle at offset %d", i)
+			it := &pkItem{kind: op, s: string(l), size: 1 + len(l)}
+			if op == 'c' {
+				n, ok := line()
+				if !ok {
+					return fail("truncated pickle at offset %d", i)
+				}
+				it.s, it.size = it.s+"."+string(n), it.size+len(n)
 			}
-			stack = append(stack, &pkItem{kind: 'c', s: string(m) + "." + string(n)})
+			if op == 'F' {
+				it.kind, it.s = 0, ""
+			}
+			stack = append(stack, it)
 		case 'I', 'L':
 			l, ok := line()
 			if !ok {
 				return fail("truncated pickle at offset %d", i)
 			}
+			it := &pkItem{size: 1 + len(l)}
+			stack = append(stack, it)
 			if op == 'L' {
 				l = bytes.TrimSuffix(l, []byte("L"))
 			}
 			v, err := strconv.ParseInt(string(l), 10, 64)
 			if err != nil {
-				stack = append(stack, other) // leaves reports it
-				continue
+				continue // leaves reports it
 			}
 			if v > math.MaxInt32 || v < math.MinInt32 {
 				return fail("integer %d out of range at offset %d", v, i)
 			}
-			stack = append(stack, &pkItem{kind: 'I', n: v})
+			it.kind, it.n = 'I', v
 		default:
 			return fail("unsupported pickle opcode %q at offset %d (leaves reads protocol 0 pickles)", op, i-1)
 		}
