@@ -17,7 +17,9 @@ const FormatName = "pmml"
 // ErrNoResult means the document gives no prediction for a record whose
 // fields are all present and valid: a tree whose noTrueChildStrategy is
 // returnNullPrediction found no true child, a scorecard characteristic
-// matched no attribute, a segmentation selected no segment. Predict
+// matched no attribute, a segmentation selected no segment, a
+// classification's probabilities came out NaN (simplemax of scores
+// summing to 0, say). Predict
 // wraps it; test with errors.Is.
 var ErrNoResult = errors.New("pmml: no result for this record")
 
@@ -434,6 +436,15 @@ func (mn *modelNode) eval(s *state) result {
 	r := mn.core.eval(s)
 	if r.ok && !mn.classify && mn.target != nil {
 		r.val = mn.target.apply(r.val)
+	}
+	if r.ok && mn.classify {
+		// NaN probabilities (0/0, Inf-Inf) are no answer.
+		for _, v := range s.v[mn.probs : mn.probs+len(mn.cats.vals)] {
+			if v != v {
+				r = result{}
+				break
+			}
+		}
 	}
 	if !r.ok || r.val != r.val {
 		switch {

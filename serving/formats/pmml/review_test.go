@@ -155,3 +155,18 @@ func TestRegressionTablesForOneCategory(t *testing.T) {
 		t.Fatalf("err = %v, want corrupt: two RegressionTables", err)
 	}
 }
+
+// A classification whose probabilities come out NaN (simplemax of scores
+// summing to 0 here) has no result. It answered the first category, with
+// NaN Values and Confidence, which the Server's validation refuses and a
+// JSON sink cannot encode.
+func TestNaNProbabilitiesAreNoResult(t *testing.T) {
+	m := loadText(t, classDoc("simplemax"))
+	if p := predict(t, m, map[string]any{"x": 0.5}); p.Label != "yes" || p.Values[1] != 1 {
+		t.Fatalf("x=0.5: %+v, want yes with probability 1", p)
+	}
+	p, err := m.Predict(context.Background(), []float64{0})
+	if !errors.Is(err, pmml.ErrNoResult) {
+		t.Fatalf("x=0: %+v, %v; want no result", p, err)
+	}
+}
