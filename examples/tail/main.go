@@ -41,13 +41,18 @@ func main() {
 	sarama.Logger = discard{}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Stdout, *brokers, *topic, *from, *n); err != nil {
+	if err := run(ctx, os.Stdout, os.Stderr, *brokers, *topic, *from, *n); err != nil {
 		fmt.Fprintln(os.Stderr, "tail:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, w io.Writer, brokers, topic, from string, n int) error {
+// run prints the records of topic to w, and the consumer's errors to
+// errw as they come. It returns when n records were printed, when ctx is
+// done, or with an error when a partition stops for good (its offset out
+// of range, its retries exhausted): a tail that silently leaves out a
+// partition would be a wrong one.
+func run(ctx context.Context, w, errw io.Writer, brokers, topic, from string, n int) error {
 	start := sarama.OffsetOldest
 	switch from {
 	case "oldest":
@@ -73,6 +78,9 @@ func run(ctx context.Context, w io.Writer, brokers, topic, from string, n int) e
 	}
 	cfg := sarama.NewConfig()
 	cfg.Version = kafka.DefaultVersion
+	// Without Return.Errors, sarama only logs the consumer's errors, here
+	// to nowhere, and a partition that stops is never heard of again.
+	cfg.Consumer.Return.Errors = true
 	cons, err := sarama.NewConsumer(cl.Brokers, cfg)
 	if err != nil {
 		return err
@@ -83,11 +91,14 @@ func run(ctx context.Context, w io.Writer, brokers, topic, from string, n int) e
 		return err
 	}
 	// The forwarders stop when run returns: done tells them to stop
-	// sending, and each drains its partition until AsyncClose closes
-	// it, as sarama asks. Without done, a forwarder holding a message
-	// nobody reads any more (there were more records than -n) blocked
-	// for ever.
+	// sending, and each drains its partition's messages and errors until
+	// AsyncClose closes them, as sarama asks. Without done, a forwarder
+	// holding a message nobody reads any more (there were more records
+	// than -n) blocked for ever. A partition whose channels close before
+	// done is one sarama gave up on: its forwarder says so on stopped.
 	msgs := make(chan *sarama.ConsumerMessage)
+	errs := make(chan *sarama.ConsumerError)
+	stopped := make(chan int32)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -98,14 +109,7 @@ func run(ctx context.Context, w io.Writer, brokers, topic, from string, n int) e
 			return err
 		}
 		defer pc.AsyncClose()
-		wg.Go(func() {
-			for m := range pc.Messages() {
-				select {
-				case msgs <- m:
-				case <-done:
-				}
-			}
-		})
+		wg.Go(func() { forward(pc, p, msgs, errs, stopped, done) })
 	}
 	if cl.Embedded != nil {
 		if err := samples(ctx, cl.Brokers, topic); err != nil {
@@ -113,15 +117,61 @@ func run(ctx context.Context, w io.Writer, brokers, topic, from string, n int) e
 		}
 	}
 	fmt.Fprintf(os.Stderr, "tailing %s (%d partitions) on the %s\n", topic, len(parts), cl.Where())
-	for i := 0; n == 0 || i < n; i++ {
+	last := map[int32]error{}
+	for i := 0; n == 0 || i < n; {
 		select {
 		case m := <-msgs:
 			fmt.Fprintln(w, demo.FormatScore(m))
+			i++
+		case e := <-errs:
+			fmt.Fprintf(errw, "tail: %s/%d: %v\n", e.Topic, e.Partition, e.Err)
+			last[e.Partition] = e.Err
+		case p := <-stopped:
+			if err := last[p]; err != nil {
+				return fmt.Errorf("partition %s/%d stopped: %w", topic, p, err)
+			}
+			return fmt.Errorf("partition %s/%d stopped", topic, p)
 		case <-ctx.Done():
 			return nil
 		}
 	}
 	return nil
+}
+
+// forward hands the messages and errors of partition p to run until
+// done, then drains them until AsyncClose closes both. When sarama closes
+// them before done, it gave the partition up: forward tells run on
+// stopped, after the errors that said why.
+func forward(pc sarama.PartitionConsumer, p int32, msgs chan<- *sarama.ConsumerMessage, errs chan<- *sarama.ConsumerError, stopped chan<- int32, done <-chan struct{}) {
+	in, ein := pc.Messages(), pc.Errors()
+	defer func() {
+		select {
+		case stopped <- p:
+		case <-done:
+		}
+	}()
+	for in != nil || ein != nil {
+		select {
+		case m, ok := <-in:
+			if !ok {
+				in = nil
+				continue
+			}
+			select {
+			case msgs <- m:
+			case <-done:
+			}
+		case e, ok := <-ein:
+			if !ok {
+				ein = nil
+				continue
+			}
+			select {
+			case errs <- e:
+			case <-done:
+			}
+		}
+	}
 }
 
 // samples scores a few transactions with the sample fraud model and

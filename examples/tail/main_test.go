@@ -3,10 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 )
 
 // TestTail runs the example with no flags: on the embedded broker it
@@ -15,7 +24,7 @@ import (
 // and their input's origin, the dead letter with its stage and reason.
 func TestTail(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), &out, "", "scores", "oldest", 0); err != nil {
+	if err := run(context.Background(), &out, io.Discard, "", "scores", "oldest", 0); err != nil {
 		t.Fatal(err)
 	}
 	t.Log("\n" + out.String())
@@ -37,7 +46,7 @@ func TestTail(t *testing.T) {
 	if scores != 7 || dead != 1 {
 		t.Errorf("%d scores and %d dead letters, want 7 and 1", scores, dead)
 	}
-	if err := run(context.Background(), &out, "", "scores", "latest", 0); err == nil {
+	if err := run(context.Background(), &out, io.Discard, "", "scores", "latest", 0); err == nil {
 		t.Error("-from latest: no error, want one naming oldest or newest")
 	}
 }
@@ -48,7 +57,7 @@ func TestTail(t *testing.T) {
 // the send for ever (one per partition that had a record in hand).
 func TestTailLeavesNoForwarder(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), &out, "", "scores", "oldest", 3); err != nil {
+	if err := run(context.Background(), &out, io.Discard, "", "scores", "oldest", 3); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(out.String(), "\n"); n != 3 {
@@ -76,10 +85,53 @@ func TestTailFromNewest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var out bytes.Buffer
-	if err := run(ctx, &out, "", "scores", "newest", 0); err != nil {
+	if err := run(ctx, &out, io.Discard, "", "scores", "newest", 0); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(out.String(), "\n"); n != 8 || ctx.Err() != nil {
 		t.Errorf("%d lines (context: %v), want the 8 samples:\n%s", n, ctx.Err(), out.String())
+	}
+}
+
+// TestTailReportsAStoppedPartition: when the broker answers a fetch with
+// OFFSET_OUT_OF_RANGE, as it does once retention deleted the records
+// ahead of the tail, sarama gives the partition up. run prints the error
+// and returns one naming the partition. Before, Consumer.Return.Errors
+// was off: sarama logged the error to nowhere, and run waited for
+// records that never came, until its context ended, then returned nil.
+func TestTailReportsAStoppedPartition(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic("scores", 1))
+	c.Produce(t, "scores", kafkatest.Message{Key: []byte("k"), Value: []byte("{}")})
+	var injected atomic.Bool
+	c.Fake().ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		fr := req.(*kmsg.FetchRequest)
+		resp := fr.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range fr.Topics {
+			rtopic := kmsg.NewFetchResponseTopic()
+			rtopic.Topic, rtopic.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				p := kmsg.NewFetchResponseTopicPartition()
+				p.Partition = rp.Partition
+				p.ErrorCode = kerr.OffsetOutOfRange.Code
+				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
+				rtopic.Partitions = append(rtopic.Partitions, p)
+			}
+			resp.Topics = append(resp.Topics, rtopic)
+		}
+		injected.Store(true)
+		return resp, nil, true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out, errw bytes.Buffer
+	err := run(ctx, &out, &errw, strings.Join(c.Addrs(), ","), "scores", "oldest", 0)
+	if !injected.Load() {
+		t.Fatal("the fetch error was not injected")
+	}
+	if err == nil || !strings.Contains(err.Error(), "scores/0") || !errors.Is(err, sarama.ErrOffsetOutOfRange) {
+		t.Errorf("run: %v (context: %v), want an error naming partition scores/0 and its offset out of range", err, ctx.Err())
+	}
+	if !strings.Contains(errw.String(), "tail: scores/0: ") {
+		t.Errorf("errors printed: %q, want the consumer's error", errw.String())
 	}
 }
