@@ -43,6 +43,19 @@ type Committer interface {
 	Commit(ctx context.Context) error
 }
 
+// Resumer is implemented by sources that can say how far they have been
+// read, so that a checkpoint holds exactly the samples it learned. A
+// Trainer that keeps checkpoints saves Position with each one, and
+// gives it back to Resume when it restores one, before the first Next:
+// the source then skips the records the checkpoint already learned,
+// which a consumer group delivers again when the trainer stopped after
+// saving a checkpoint but before committing. Position is opaque to the
+// Trainer and must be JSON.
+type Resumer interface {
+	Position() (json.RawMessage, error)
+	Resume(pos json.RawMessage) error
+}
+
 // SourceFunc adapts a function to the Source interface.
 type SourceFunc func(ctx context.Context) (Sample, error)
 
@@ -351,6 +364,8 @@ type trainerCheckpoint struct {
 	State    trainerState    `json:"state"`
 	Learner  json.RawMessage `json:"learner"`
 	Detector json.RawMessage `json:"detector,omitempty"`
+	// Source is the source's Position, when it is a Resumer.
+	Source json.RawMessage `json:"source,omitempty"`
 }
 
 // NewTrainer returns a Trainer that publishes versions of the model name
@@ -436,6 +451,11 @@ func (t *Trainer) restore() error {
 	if err := t.l.UnmarshalBinary(c.Learner); err != nil {
 		return fail(err)
 	}
+	if r, ok := t.src.(Resumer); ok && len(c.Source) > 0 {
+		if err := r.Resume(c.Source); err != nil {
+			return fail(fmt.Errorf("%w: training: source position: %w", serving.ErrCorruptState, err))
+		}
+	}
 	t.st = c.State
 	t.o.logger.Info("training: restored checkpoint", "model", t.name, "path", t.o.ckptPath, "records", c.State.Records, "version", c.State.Version)
 	return nil
@@ -484,6 +504,13 @@ func (t *Trainer) checkpoint() error {
 			return checkpointErr("save", t.o.ckptPath, err)
 		}
 		c.Detector = db
+	}
+	if r, ok := t.src.(Resumer); ok {
+		pos, err := r.Position()
+		if err != nil {
+			return checkpointErr("save", t.o.ckptPath, fmt.Errorf("training: source position: %w", err))
+		}
+		c.Source = pos
 	}
 	b, err := json.Marshal(c)
 	if err != nil {

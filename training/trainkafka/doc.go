@@ -31,10 +31,18 @@
 // own: a Trainer calls Commit only after the state that learned the
 // records is durable (a checkpoint, or a published version), and Commit
 // then commits, per partition, the offset after the last record handed
-// to the trainer. A crash or a rebalance therefore replays at most the
-// records since the last commit: delivery is at-least-once, and with a
-// single partition and a checkpoint the restarted trainer continues bit
-// for bit.
+// to the trainer. A crash or a rebalance therefore makes the group
+// deliver again the records since the last commit, some of which the
+// trainer may have learned already: the ones after the last commit, if
+// a rebalance came before it, or the ones its checkpoint holds, if the
+// process stopped between saving the checkpoint and committing. The
+// Source skips those (counted as Stats.Replayed): it remembers the last
+// offset it handed out per partition across rebalances, and, as a
+// training.Resumer, keeps it in the trainer's checkpoint. So no record
+// is learned twice by one trainer, and with a single partition and a
+// checkpoint the restarted trainer continues bit for bit. A partition
+// that moves to another member of the group is delivered to that
+// member from the last commit.
 //
 // # Decoding
 //

@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -150,6 +151,11 @@ type Stats struct {
 	Skipped int64
 	// Commits is the number of commits made.
 	Commits int64
+	// Replayed is the number of records delivered again (after a
+	// rebalance, or a restart from a checkpoint saved after the last
+	// commit) that the trainer had already learned, and that were
+	// skipped, not learned twice.
+	Replayed int64
 }
 
 type item struct {
@@ -178,13 +184,19 @@ type Source struct {
 	once   sync.Once
 
 	pending map[topicPartition]item // last record handed out per partition, since the last commit
+	// read is the offset of the last record handed out (or skipped) per
+	// partition, kept across rebalances and, through Position and
+	// Resume, in the trainer's checkpoint: a record at or below it is
+	// in the trainer's state already.
+	read map[topicPartition]int64
 
-	delivered, skipped, commits atomic.Int64
+	delivered, skipped, commits, replayed atomic.Int64
 }
 
 var (
 	_ training.Source    = (*Source)(nil)
 	_ training.Committer = (*Source)(nil)
+	_ training.Resumer   = (*Source)(nil)
 )
 
 // NewSource joins the consumer group group on the cluster of cfg and
@@ -225,7 +237,7 @@ func NewSource(cfg *kafka.Config, group string, opts ...Option) (*Source, error)
 		return nil, fmt.Errorf("trainkafka: join group %q: %w", group, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Source{o: o, log: log, group: g, items: make(chan item), cancel: cancel, done: make(chan struct{}), pending: map[topicPartition]item{}}
+	s := &Source{o: o, log: log, group: g, items: make(chan item), cancel: cancel, done: make(chan struct{}), pending: map[topicPartition]item{}, read: map[topicPartition]int64{}}
 	go func() {
 		for err := range g.Errors() {
 			log.Warn("trainkafka: consumer group error", "group", group, "err", err)
@@ -277,8 +289,12 @@ func (h handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 
 // Next returns the next record that decodes. Records from a partition
 // this member no longer owns are dropped, since their new owner will
-// deliver them again. When ctx is done Next returns ctx.Err() and loses
-// nothing.
+// deliver them again. A record at or below the last offset Next handed
+// out from its partition (delivered again after a rebalance, since
+// offsets are committed only when the trainer's state is durable), or
+// below the position restored from a checkpoint (see Resume), is in the
+// trainer's state already: it is skipped, and counted as Replayed. When
+// ctx is done Next returns ctx.Err() and loses nothing.
 func (s *Source) Next(ctx context.Context) (training.Sample, error) {
 	for {
 		var it item
@@ -292,7 +308,13 @@ func (s *Source) Next(ctx context.Context) (training.Sample, error) {
 		if it.sess.Context().Err() != nil {
 			continue
 		}
-		s.pending[topicPartition{it.msg.Topic, it.msg.Partition}] = it
+		tp := topicPartition{it.msg.Topic, it.msg.Partition}
+		s.pending[tp] = it
+		if last, ok := s.read[tp]; ok && it.msg.Offset <= last {
+			s.replayed.Add(1)
+			continue
+		}
+		s.read[tp] = it.msg.Offset
 		sample, err := s.o.decoder.Decode(it.msg.Key, it.msg.Value)
 		if err == nil {
 			for _, x := range sample.Features {
@@ -336,7 +358,56 @@ func (s *Source) Commit(ctx context.Context) error {
 
 // Stats returns the Source's counters.
 func (s *Source) Stats() Stats {
-	return Stats{Delivered: s.delivered.Load(), Skipped: s.skipped.Load(), Commits: s.commits.Load()}
+	return Stats{Delivered: s.delivered.Load(), Skipped: s.skipped.Load(), Commits: s.commits.Load(), Replayed: s.replayed.Load()}
+}
+
+// position is one partition's entry in a Position.
+type position struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	// Offset is the last record's offset handed out or skipped.
+	Offset int64 `json:"offset"`
+}
+
+// Position implements training.Resumer: the offset of the last record
+// Next handed out or skipped, per partition, as a JSON array of
+// {"topic", "partition", "offset"} objects. Like Next, it is for the
+// Trainer's goroutine.
+func (s *Source) Position() (json.RawMessage, error) {
+	ps := make([]position, 0, len(s.read))
+	for tp, off := range s.read {
+		ps = append(ps, position{tp.topic, tp.partition, off})
+	}
+	slices.SortFunc(ps, func(a, b position) int {
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+			return c
+		}
+		return int(a.Partition) - int(b.Partition)
+	})
+	return json.Marshal(ps)
+}
+
+// Resume implements training.Resumer: Next skips the records at or
+// below pos's offsets, which the checkpoint that saved pos learned. A
+// pos that is not a Position's JSON is an error, and changes nothing.
+// It is called before the first Next.
+func (s *Source) Resume(pos json.RawMessage) error {
+	var ps []position
+	if err := json.Unmarshal(pos, &ps); err != nil {
+		return fmt.Errorf("trainkafka: position: %w", err)
+	}
+	for _, p := range ps {
+		if p.Topic == "" || p.Partition < 0 || p.Offset < 0 {
+			return fmt.Errorf("trainkafka: position: bad entry %+v", p)
+		}
+	}
+	for _, p := range ps {
+		tp := topicPartition{p.Topic, p.Partition}
+		if last, ok := s.read[tp]; !ok || p.Offset > last {
+			s.read[tp] = p.Offset
+		}
+	}
+	return nil
 }
 
 // Close leaves the group without committing: commits belong to the
