@@ -57,7 +57,7 @@ func FlatInputs(pb []byte) (map[string][]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	fl, err := flatten(mg.GetGraphDef(), mg.GetMetaInfoDef().GetStrippedOpList().GetOp(), nil, 1<<16)
+	fl, err := flatten(mg.GetGraphDef(), mg.GetMetaInfoDef().GetStrippedOpList().GetOp(), nil, 1<<16, 1<<30)
 	if err != nil {
 		return nil, err
 	}

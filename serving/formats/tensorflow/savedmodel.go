@@ -27,9 +27,11 @@ const SavedModelFormatName = "tensorflow-savedmodel"
 const LabelSignature = "tensorflow.signature"
 
 // MaxArchiveBytes bounds the uncompressed size of a SavedModel archive,
-// and so of each of its files. An archive over the bound is refused at
-// load with an error wrapping serving.ErrCorruptModel and
-// serving.ErrTooLarge, after reading at most n+1 uncompressed bytes.
+// and so of each of its files, and the bytes of the node names and
+// inputs that inlining the graph's function calls creates. An archive
+// over the bound is refused at load with an error wrapping
+// serving.ErrCorruptModel and serving.ErrTooLarge, after reading at most
+// n+1 uncompressed bytes.
 // Overrides the default of 256 MiB. n must be at least 1. The frozen
 // GraphDef format ignores it.
 func MaxArchiveBytes(n int64) Option { return func(o *options) { o.maxArchive = n } }
@@ -134,7 +136,7 @@ func (f *format) compileSavedModel(files *savedModelFiles, labels map[string]str
 			roots = append(roots, ti.GetName())
 		}
 	}
-	fl, err := flatten(mg.GetGraphDef(), mg.GetMetaInfoDef().GetStrippedOpList().GetOp(), roots, f.o.maxNodes)
+	fl, err := flatten(mg.GetGraphDef(), mg.GetMetaInfoDef().GetStrippedOpList().GetOp(), roots, f.o.maxNodes, f.o.maxArchive)
 	if err != nil {
 		return nil, classify(f.name, err)
 	}
@@ -308,9 +310,12 @@ const maxCallDepth = 32
 // flatten copies the nodes of gd and inlines, recursively, each call of
 // a library function that roots depend on (through data or control
 // inputs) into nodes named "call/node"; a nil roots inlines every call.
-// At most maxNodes nodes result. opDefs (the MetaGraphDef's stripped op
-// list) name the output arguments of the ops in function bodies.
-func flatten(gd *tfpb.GraphDef, opDefs []*tfpb.OpDef, roots []string, maxNodes int) (*flat, error) {
+// At most maxNodes nodes result, and the names and inputs of the
+// inlined nodes hold at most maxBytes bytes: an inlined node is named
+// after the call that inlines it, so names grow with the nesting of
+// calls. opDefs (the MetaGraphDef's stripped op list) name the output
+// arguments of the ops in function bodies.
+func flatten(gd *tfpb.GraphDef, opDefs []*tfpb.OpDef, roots []string, maxNodes int, maxBytes int64) (*flat, error) {
 	lib := map[string]*tfpb.FunctionDef{}
 	for _, fn := range gd.GetLibrary().GetFunction() {
 		lib[fn.GetSignature().GetName()] = fn
@@ -346,6 +351,13 @@ func flatten(gd *tfpb.GraphDef, opDefs []*tfpb.OpDef, roots []string, maxNodes i
 	// body walked in turn. depth counts the calls a node is nested in.
 	seen := map[int]bool{}
 	depth := map[int]int{}
+	var inlined int64 // bytes of the inlined nodes' names and inputs
+	grow := func(s string) error {
+		if inlined += int64(len(s)); inlined > maxBytes {
+			return &tooLargeError{what: "the names and inputs of the graph's nodes with its function calls inlined", limit: maxBytes, unit: "bytes (MaxArchiveBytes)"}
+		}
+		return nil
+	}
 	for len(queue) > 0 {
 		i := queue[len(queue)-1]
 		queue = queue[:len(queue)-1]
@@ -443,11 +455,17 @@ func flatten(gd *tfpb.GraphDef, opDefs []*tfpb.OpDef, roots []string, maxNodes i
 			// which nothing changes: a deep copy per call would copy a
 			// constant of the body once per call of the function.
 			n := &tfpb.NodeDef{Name: prefix + bn.GetName(), Op: bn.GetOp(), Input: make([]string, len(bn.GetInput())), Attr: bn.GetAttr()}
+			if err := grow(n.GetName()); err != nil {
+				return nil, err
+			}
 			if _, dup := fl.index[n.GetName()]; dup {
 				return nil, fmt.Errorf("inlining function %q into node %q repeats node name %q", fname, cn.GetName(), n.GetName())
 			}
 			for i, s := range bn.GetInput() {
 				r, err := resolve(s)
+				if err == nil {
+					err = grow(r)
+				}
 				if err != nil {
 					return nil, err
 				}
@@ -463,6 +481,9 @@ func flatten(gd *tfpb.GraphDef, opDefs []*tfpb.OpDef, roots []string, maxNodes i
 				return nil, fmt.Errorf("function %q returns nothing for output %q", fname, a.GetName())
 			}
 			r, err := resolve(ret)
+			if err == nil {
+				err = grow(r)
+			}
 			if err != nil {
 				return nil, err
 			}

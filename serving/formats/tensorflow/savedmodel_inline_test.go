@@ -3,6 +3,7 @@ package tensorflow_test
 import (
 	"errors"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/modelstream/modelstream/serving"
@@ -71,5 +72,42 @@ func TestSavedModelInlinedConstantsAreShared(t *testing.T) {
 	}
 	if got > 16<<20 {
 		t.Fatalf("inlining 64 calls of a 1 MiB constant allocated %d MiB", got>>20)
+	}
+}
+
+// TestSavedModelInlinedNamesAreBounded: each inlined node is named after
+// the call that inlines it, so names grow with the nesting of calls: a
+// function whose one node, named with 64 KiB, calls the function again
+// made 32 levels of names of up to 2 MiB, 33 MiB in all, from a
+// saved_model.pb of 64 KiB (a few hundred bytes gzipped); two such nodes
+// per level fill MaxNodes with names of megabytes each. The names and
+// inputs of the inlined graph count against MaxArchiveBytes.
+func TestSavedModelInlinedNamesAreBounded(t *testing.T) {
+	long := strings.Repeat("n", 64<<10)
+	rec := &tfpb.FunctionDef{
+		Signature: &tfpb.OpDef{Name: "rec", OutputArg: []*tfpb.OpDef_ArgDef{{Name: "out", Type: f32}}},
+		NodeDef: []*tfpb.NodeDef{{Name: long, Op: "StatefulPartitionedCall",
+			Attr: attrs{"f": {Value: &tfpb.AttrValue_Func{Func: &tfpb.NameAttrList{Name: "rec"}}}}}},
+		Ret: map[string]string{"out": long + ":output:0"},
+	}
+	format, err := tensorflow.NewSavedModel(tensorflow.MaxArchiveBytes(1 << 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := gz(t, callsModel(t, "rec", []string{"call"}, rec))
+	got := allocated(func() {
+		_, err = format.Load(t.Context(), serving.Descriptor{Bytes: b})
+	})
+	// The error names a node of a long name: only its start is shown.
+	msg := err.Error()
+	if len(msg) > 300 {
+		msg = msg[:300] + "..."
+	}
+	var fe *serving.FormatError
+	if !errors.As(err, &fe) || !errors.Is(err, serving.ErrCorruptModel) || !errors.Is(err, serving.ErrTooLarge) || !strings.Contains(err.Error(), "MaxArchiveBytes") {
+		t.Fatalf("want a corrupt-model error wrapping ErrTooLarge that names MaxArchiveBytes, got %s", msg)
+	}
+	if got > 8<<20 {
+		t.Fatalf("inlining a %d-byte archive allocated %d MiB", len(b), got>>20)
 	}
 }
