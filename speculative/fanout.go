@@ -223,7 +223,7 @@ loop:
 				break loop // nothing left to wait for
 			}
 		case <-deadline:
-			timerLateness.observe(time.Since(start) - due)
+			timerLateness.observe(time.Since(start)-due, e.budget)
 			reason = stopDeadline
 			// Answers already delivered came before this goroutine saw
 			// the timer (select picks among ready cases at random): land

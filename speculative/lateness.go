@@ -55,22 +55,33 @@ func init() {
 	leadShare.Store(4)
 }
 
+// leadCap is the largest lead a Budget of d takes.
+func leadCap(d time.Duration) time.Duration { return d / time.Duration(leadShare.Load()) }
+
 // lead returns how early a timer for budget d should fire.
 func (l *lateness) lead(d time.Duration) time.Duration {
 	if !learnLateness.Load() {
 		return 0
 	}
-	return min(time.Duration(l.q.Load()), d/time.Duration(leadShare.Load()))
+	return min(time.Duration(l.q.Load()), leadCap(d))
 }
 
-// observe records that a timer-bound call returned x after its timer
-// was due.
-func (l *lateness) observe(x time.Duration) {
+// observe records that a call of a Budget of d, bound by its timer,
+// returned x after the timer was due. A late call raises the estimate
+// only while it is below that Budget's cap: above the cap the estimate
+// buys the Budget nothing, and since it decays a thousand times more
+// slowly than it rises, a burst of stalls that lifted it far above the
+// cap would hold the lead at the cap for a long time after the burst.
+func (l *lateness) observe(x, d time.Duration) {
+	ceiling := float64(leadCap(d))
 	for {
 		old := l.q.Load()
 		q := float64(old)
 		var next float64
 		if float64(x) > q {
+			if q >= ceiling {
+				return
+			}
 			next = q + max(q*latenessUp, float64(latenessFloor))
 		} else {
 			next = q - q*latenessUp*(1-latenessQuantile)/latenessQuantile

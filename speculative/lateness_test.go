@@ -26,7 +26,7 @@ func TestLatenessTracksTheHighQuantile(t *testing.T) {
 	var l lateness
 	var est []float64
 	for i := 0; i < 400_000; i++ {
-		l.observe(draw())
+		l.observe(draw(), time.Hour)
 		if i >= 200_000 && i%1000 == 0 {
 			est = append(est, float64(l.q.Load()))
 		}
@@ -46,7 +46,7 @@ func TestLatenessTracksTheHighQuantile(t *testing.T) {
 func TestLatenessLearnsCapsAndDecays(t *testing.T) {
 	var l lateness
 	for range 200 {
-		l.observe(2 * time.Millisecond)
+		l.observe(2*time.Millisecond, time.Hour)
 	}
 	if got := time.Duration(l.q.Load()); got < 2*time.Millisecond || got > 3*time.Millisecond {
 		t.Errorf("after 200 calls 2ms late the estimate is %v, want 2ms to 3ms", got)
@@ -56,13 +56,39 @@ func TestLatenessLearnsCapsAndDecays(t *testing.T) {
 	}
 	before := l.q.Load()
 	for range 20000 {
-		l.observe(0)
+		l.observe(0, time.Hour)
 	}
 	if after := l.q.Load(); after > before/2 {
 		t.Errorf("20000 timely calls decayed the estimate from %v to %v only", time.Duration(before), time.Duration(after))
 	}
-	l.observe(time.Hour)
+	l.observe(time.Hour, time.Hour)
 	if got := time.Duration(l.q.Load()); got > time.Second {
 		t.Errorf("estimate %v after a one-hour stall, want at most 1s", got)
 	}
+}
+
+// A burst of lateness far beyond the largest lead a Budget may take
+// raises the estimate only to about that cap: above it the estimate buys
+// nothing, and climbing there would keep the lead at the cap long after
+// the burst, while the estimate decays back down at a thousandth of the
+// pace it rose. Fed 2000 calls 50ms late on a 15ms budget (cap 3.75ms),
+// then timely calls, the lead leaves the cap within 10,000 of them.
+func TestLatenessBurstBeyondTheCapDecaysFromTheCap(t *testing.T) {
+	const d = 15 * time.Millisecond
+	var l lateness
+	for range 2000 {
+		l.observe(50*time.Millisecond, d)
+	}
+	if got := l.lead(d); got != d/4 {
+		t.Fatalf("lead after the burst %v, want the cap %v", got, d/4)
+	}
+	for i := range 10_000 {
+		l.observe(0, d)
+		if l.lead(d) < 3*time.Millisecond {
+			t.Logf("the lead fell below 3ms after %d timely calls", i+1)
+			return
+		}
+	}
+	t.Errorf("after 10,000 timely calls the estimate is still %v, the lead %v: it climbed far above the cap during the burst",
+		time.Duration(l.q.Load()), l.lead(d))
 }
