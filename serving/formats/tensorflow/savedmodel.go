@@ -587,6 +587,7 @@ func (fl *flat) freeze(out int, names map[int]string, files *savedModelFiles, o 
 	}
 	var keys map[string]string
 	var bundle *bundleIndex
+	var read int64 // elements of the checkpoint values read
 	var nodes []*tfpb.NodeDef
 	renamed := map[int]string{}
 	for i, n := range fl.nodes {
@@ -619,6 +620,20 @@ func (fl *flat) freeze(out int, names map[int]string, files *savedModelFiles, o 
 				key = n.GetName()
 				if sn := string(n.GetAttr()["shared_name"].GetS()); sn != "" && bundle.entries[key] == nil {
 					key = sn
+				}
+			}
+			// Each read of a value becomes a constant of its own, so the
+			// values read count against MaxElements as compiling will
+			// count them, before their bytes are checked: checking one
+			// value per variable node that reads it would otherwise be
+			// unbounded work.
+			if e := bundle.entries[key]; e != nil && e.GetSize() > 0 {
+				width := int64(4)
+				if t := e.GetDtype(); t == tfpb.DataType_DT_DOUBLE || t == tfpb.DataType_DT_INT64 {
+					width = 8
+				}
+				if read += e.GetSize() / width; read > o.maxElements {
+					return nil, nil, &nodeError{node: n.GetName(), op: n.GetOp(), err: &tooLargeError{what: "the checkpoint values the graph reads", limit: o.maxElements}}
 				}
 			}
 			tp, err := bundle.tensorProto(key, files.shards)

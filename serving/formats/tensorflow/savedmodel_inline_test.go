@@ -2,9 +2,12 @@ package tensorflow_test
 
 import (
 	"errors"
+	"hash/crc32"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/tensorflow"
@@ -109,5 +112,48 @@ func TestSavedModelInlinedNamesAreBounded(t *testing.T) {
 	}
 	if got > 8<<20 {
 		t.Fatalf("inlining a %d-byte archive allocated %d MiB", len(b), got>>20)
+	}
+}
+
+// TestSavedModelVariableReadsAreBounded: a checkpoint value is checked
+// (its CRC-32C) and turned into a constant once per variable node that
+// reads it, so 8,192 variable nodes sharing one 64 MiB value made Load
+// checksum 512 GiB, over a minute of a core (and 65,536 nodes over a
+// 256 MiB value, from an archive that gzips to a few hundred KB, most of
+// an hour), before compiling refused the graph for MaxElements. The
+// values the graph reads now count against MaxElements as they are read.
+// The deadline guards against that stall; the load takes a fraction of a
+// second.
+func TestSavedModelVariableReadsAreBounded(t *testing.T) {
+	const n, elems = 8192, 16 << 20
+	value := make([]byte, 4*elems)
+	w := &tableWriter{}
+	w.block(kv{"", marshal(t, &tfpb.BundleHeaderProto{NumShards: 1})})
+	w.block(kv{"big", marshal(t, &tfpb.BundleEntryProto{Dtype: f32, Shape: shapeProto([]int64{elems}), Size: int64(len(value)), Crc32C: maskCRC(crc32.Checksum(value, castagnoliTable))})})
+	gd := &tfpb.GraphDef{}
+	gd.Node = append(gd.Node, &tfpb.NodeDef{Name: "x", Op: "Placeholder", Attr: attrs{"dtype": aType(f32), "shape": aShape(-1, 1)}})
+	sum := &tfpb.NodeDef{Name: "sum", Op: "AddN", Input: []string{"x"}, Attr: attrs{"T": aType(f32)}}
+	for i := range n {
+		v := "v" + strconv.Itoa(i)
+		gd.Node = append(gd.Node, &tfpb.NodeDef{Name: v, Op: "VariableV2", Attr: attrs{"dtype": aType(f32), "shape": aShape(elems), "shared_name": aStr("big")}})
+		sum.Input = append(sum.Input, v)
+	}
+	gd.Node = append(gd.Node, sum)
+	sig := &tfpb.SignatureDef{
+		Inputs:  map[string]*tfpb.TensorInfo{"x": {Name: "x:0", Dtype: f32}},
+		Outputs: map[string]*tfpb.TensorInfo{"y": {Name: "sum:0", Dtype: f32}},
+	}
+	pb := marshal(t, &tfpb.SavedModel{MetaGraphs: []*tfpb.MetaGraphDef{{GraphDef: gd, SignatureDef: map[string]*tfpb.SignatureDef{"serving_default": sig}}}})
+	b := bundleArchive(t, pb, w.finish(), map[string][]byte{"variables.data-00000-of-00001": value})
+	done := make(chan error, 1)
+	go func() {
+		_, err := loadSavedModel(t, b, nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		wantLoadError(t, err, serving.ErrTooLarge, "MaxElements")
+	case <-time.After(10 * time.Second):
+		t.Fatalf("refusing %d reads of a %d MiB checkpoint value takes over 10 s", n, len(value)>>20)
 	}
 }
