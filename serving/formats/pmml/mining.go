@@ -195,11 +195,16 @@ func (mm *miningModel) eval(s *state) result {
 
 // adopt returns a segment's result as the mining model's own.
 func (mm *miningModel) adopt(s *state, sg *segment, r result) result {
-	if !r.ok || !mm.mn.classify {
+	if !r.ok {
 		return r
 	}
-	if !sg.model.classify {
+	if sg.model.classify != mm.mn.classify {
+		// A regression answered by a classification (or the reverse):
+		// its value is a category index, not an answer.
 		return result{}
+	}
+	if !mm.mn.classify {
+		return r
 	}
 	p := s.v[mm.mn.probs : mm.mn.probs+len(mm.mn.cats.vals)]
 	clear(p)

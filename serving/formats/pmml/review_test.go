@@ -170,3 +170,34 @@ func TestNaNProbabilitiesAreNoResult(t *testing.T) {
 		t.Fatalf("x=0: %+v, %v; want no result", p, err)
 	}
 }
+
+// chainDoc is a regression model chain: a classification tree (label lo
+// or hi, as the output field k) then, when x > 0, a regression on k.
+func chainDoc(last string) string {
+	return `<PMML version="4.4"><DataDictionary>
+<DataField name="x" optype="continuous" dataType="double"/>
+<DataField name="c" optype="categorical" dataType="string"><Value value="lo"/><Value value="hi"/></DataField>
+<DataField name="y" optype="continuous" dataType="double"/>
+</DataDictionary>
+<MiningModel functionName="regression"><MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
+<Segmentation multipleModelMethod="modelChain">
+<Segment id="1"><True/><TreeModel functionName="classification"><MiningSchema><MiningField name="x"/><MiningField name="c" usageType="target"/></MiningSchema>
+<Output><OutputField name="k" feature="predictedValue"/></Output>
+<Node><True/><Node score="lo"><SimplePredicate field="x" operator="lessThan" value="5"/></Node><Node score="hi"><True/></Node></Node></TreeModel></Segment>
+<Segment id="2">` + last + `<RegressionModel functionName="regression"><MiningSchema><MiningField name="k"/><MiningField name="y" usageType="target"/></MiningSchema>
+<RegressionTable intercept="100"><CategoricalPredictor name="k" value="hi" coefficient="1"/></RegressionTable></RegressionModel></Segment>
+</Segmentation></MiningModel></PMML>`
+}
+
+// A regression model chain answers with its last segment evaluated; when
+// that is a classification, there is no regression value to give. It gave
+// the category's index (1 for hi) as the value.
+func TestRegressionChainEndingInClassification(t *testing.T) {
+	m := loadText(t, chainDoc(`<SimplePredicate field="x" operator="greaterThan" value="0"/>`))
+	if p := predict(t, m, map[string]any{"x": 7.0}); p.Value != 101 {
+		t.Fatalf("x=7: %v, want 101", p.Value)
+	}
+	if p, err := m.Predict(context.Background(), []float64{-7}); !errors.Is(err, pmml.ErrNoResult) {
+		t.Fatalf("x=-7 (the regression segment is not evaluated): %v, %v; want no result", p.Value, err)
+	}
+}
