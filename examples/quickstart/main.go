@@ -279,7 +279,8 @@ func publish(ctx context.Context, pub *kafka.Publisher, srv *serving.Server, v u
 
 // stream produces n transactions at rate per second, one in 5000 of them
 // malformed to show the dead-letter topic. It calls half once halfway and
-// tick every second, and returns how many it produced.
+// tick every second, and returns how many the cluster acknowledged, also
+// when it stops on an error.
 func stream(ctx context.Context, brokers []string, run string, n, rate int, half, tick func()) (int, error) {
 	cfg := sarama.NewConfig()
 	cfg.Version = kafka.DefaultVersion
@@ -311,7 +312,7 @@ func stream(ctx context.Context, brokers []string, run string, n, rate int, half
 			}
 		}
 		if err := p.SendMessages(msgs); err != nil {
-			return i - len(msgs), err
+			return i - len(msgs) + acked(len(msgs), err), err
 		}
 		if i == n/2+1 {
 			half()
@@ -328,6 +329,18 @@ func stream(ctx context.Context, brokers []string, run string, n, rate int, half
 		}
 	}
 	return n, nil
+}
+
+// acked returns how many of the n messages of a failed SendMessages the
+// cluster acknowledged: SendMessages writes what it can, and its
+// ProducerErrors name the messages that failed. The others are on the
+// topic, and will be scored.
+func acked(n int, err error) int {
+	var failed sarama.ProducerErrors
+	if errors.As(err, &failed) {
+		return n - len(failed)
+	}
+	return 0
 }
 
 func b2i(b bool) int {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
@@ -162,5 +164,73 @@ func TestAwaitReturnsWhenThePipelineStops(t *testing.T) {
 	produced, stopped, err = await(cancelled, v, 10, make(chan error), func() {})
 	if stopped || err != nil || produced != -1 {
 		t.Errorf("await after Ctrl-C: stopped %v, err %v, produced %d; want -1", stopped, err, produced)
+	}
+}
+
+// TestStreamCountsWhatWasWrittenWhenTheProducerFails: when a produce
+// fails for some partitions only, stream returns the error and counts
+// the transactions the cluster did acknowledge, the ones await then waits
+// for. Partition 0 is alone on one of two brokers, which refuses every
+// produce with INVALID_RECORD (not retried). Before, stream counted none
+// of the failed batch (0 sent, while the other partitions held about
+// three quarters of it): await stopped waiting early, and the summary
+// said fewer transactions were sent than were scored.
+func TestStreamCountsWhatWasWrittenWhenTheProducerFails(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.NumBrokers(2), kafkatest.Topic(dataTopic, 4))
+	kf := c.Fake()
+	bad := kf.LeaderFor(dataTopic, 0)
+	for p := int32(1); p < 4; p++ {
+		if kf.LeaderFor(dataTopic, p) == bad {
+			good := int32(0)
+			if bad == 0 {
+				good = 1
+			}
+			if err := kf.MoveTopicPartition(dataTopic, p, good); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	kf.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		kf.KeepControl()
+		if kf.CurrentNode() != bad {
+			return nil, nil, false
+		}
+		pr := req.(*kmsg.ProduceRequest)
+		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range pr.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.InvalidRecord.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	produced, err := stream(ctx, c.Addrs(), "run", 1000, 1_000_000, func() {}, func() {})
+	var failed sarama.ProducerErrors
+	if !errors.As(err, &failed) || len(failed) == 0 || !errors.Is(failed[0], sarama.ErrInvalidRecord) {
+		t.Fatalf("stream: %v, want the partition's INVALID_RECORD", err)
+	}
+	client, cerr := sarama.NewClient(c.Addrs(), sarama.NewConfig())
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	defer client.Close()
+	written := 0
+	for p := int32(0); p < 4; p++ {
+		hw, err := client.GetOffset(dataTopic, p, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		written += int(hw)
+	}
+	if written == 0 || produced != written {
+		t.Errorf("stream counted %d transactions sent; the topic holds %d", produced, written)
 	}
 }
