@@ -326,7 +326,7 @@ func run(ctx context.Context, w io.Writer, brokers []string, cfg config, sc scen
 		}
 		return out, err
 	})
-	sink, err := kafka.NewSink(kcfg, kafka.Topic(scoresTopic))
+	sink, err := kafka.NewSink(ctx, kcfg, kafka.Topic(scoresTopic))
 	if err != nil {
 		return res, err
 	}

@@ -128,13 +128,13 @@ func run(w io.Writer, brokers, topic, file, location, sum, name, format string, 
 	if err != nil {
 		return err
 	}
-	pub, err := kafka.NewPublisher(kcfg, kafka.Topic(topic))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub, err := kafka.NewPublisher(ctx, kcfg, kafka.Topic(topic))
 	if err != nil {
 		return err
 	}
 	defer pub.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	part, off, err := pub.Publish(ctx, d)
 	if err != nil {
 		return err

@@ -133,7 +133,7 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 
 	// The training side publishes v1 (a real cluster may hold newer
 	// versions from earlier runs; the demo then continues from there).
-	pub, err := kafka.NewPublisher(kcfg)
+	pub, err := kafka.NewPublisher(ctx, kcfg)
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 	// The pipeline: consumer group -> JSON codec -> fraud model -> sink.
 	// JSON objects become named records, bound by name to the inputs of
 	// whichever model version is live: there is no schema to declare.
-	sink, err := kafka.NewSink(kcfg, kafka.Topic(scoresTopic), kafka.DeadLetterTopic(dlqTopic))
+	sink, err := kafka.NewSink(ctx, kcfg, kafka.Topic(scoresTopic), kafka.DeadLetterTopic(dlqTopic))
 	if err != nil {
 		return err
 	}

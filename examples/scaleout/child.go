@@ -34,13 +34,13 @@ func childMain() int {
 		return 2
 	}
 	sarama.Logger = discard{}
-	in, err := startInstance(id, strings.Split(env[0], ","), env[1], slog.New(slog.DiscardHandler))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	in, err := startInstance(ctx, id, strings.Split(env[0], ","), env[1], slog.New(slog.DiscardHandler))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scaleout child:", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {

@@ -125,7 +125,7 @@ type instance struct {
 	feedErr  error
 }
 
-func startInstance(id int, brokers []string, group string, logger *slog.Logger) (_ *instance, err error) {
+func startInstance(ctx context.Context, id int, brokers []string, group string, logger *slog.Logger) (_ *instance, err error) {
 	m := metrics.New()
 	srv, err := serving.NewServer(serving.WithLogger(logger.With("instance", id)), serving.WithHooks(m))
 	if err != nil {
@@ -144,7 +144,7 @@ func startInstance(id int, brokers []string, group string, logger *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	sink, err := kafka.NewSink(kcfg, kafka.Topic(scoresTopic), kafka.DeadLetterTopic(dlqTopic))
+	sink, err := kafka.NewSink(ctx, kcfg, kafka.Topic(scoresTopic), kafka.DeadLetterTopic(dlqTopic))
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +244,7 @@ func run(ctx context.Context, c config) (rep Report, err error) {
 	if err != nil {
 		return rep, err
 	}
-	pub, err := kafka.NewPublisher(kcfg, kafka.Topic(modelsTopic))
+	pub, err := kafka.NewPublisher(ctx, kcfg, kafka.Topic(modelsTopic))
 	if err != nil {
 		return rep, err
 	}
@@ -253,7 +253,7 @@ func run(ctx context.Context, c config) (rep Report, err error) {
 	// Instances 0 and 1 run here; instance 2, the victim, in a child.
 	ins := make([]*instance, 0, instances-1)
 	for i := range instances - 1 {
-		in, err := startInstance(i, cl.Brokers, group, logger)
+		in, err := startInstance(ctx, i, cl.Brokers, group, logger)
 		if err != nil {
 			return rep, err
 		}

@@ -56,7 +56,7 @@ func TestFailover(t *testing.T) {
 // run waited on feed.CaughtUp() alone, which a failed feed never closes.
 func TestInstanceFeedFailureIsReported(t *testing.T) {
 	c := kafkatest.New(t, kafkatest.NoAutoCreate())
-	in, err := startInstance(0, c.Addrs(), "g", slog.New(slog.DiscardHandler))
+	in, err := startInstance(t.Context(), 0, c.Addrs(), "g", slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer in.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

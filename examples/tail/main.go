@@ -189,7 +189,7 @@ func samples(ctx context.Context, brokers []string, topic string) error {
 	if err != nil {
 		return err
 	}
-	sink, err := kafka.NewSink(kcfg, kafka.Topic(topic), kafka.DeadLetterTopic(topic))
+	sink, err := kafka.NewSink(ctx, kcfg, kafka.Topic(topic), kafka.DeadLetterTopic(topic))
 	if err != nil {
 		return err
 	}

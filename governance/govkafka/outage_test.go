@@ -38,7 +38,7 @@ func TestJunkFloodDuringAuditOutage(t *testing.T) {
 	}
 	c.Produce(t, kafka.DefaultModelsTopic, junk...)
 	cfg := testConfig(t, c.Addrs())
-	pub, err := kafka.NewPublisher(cfg)
+	pub, err := kafka.NewPublisher(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func Example() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfg, _ := kafka.NewConfig(cluster.Addrs(), kafka.Logger(quiet))
-	pub, _ := kafka.NewPublisher(cfg)
+	pub, _ := kafka.NewPublisher(ctx, cfg)
 	defer pub.Close()
 	for v := uint64(1); v <= 2; v++ {
 		if _, _, err := pub.Publish(ctx, servingtest.Spec{Value: float64(v)}.Descriptor("churn", v)); err != nil {

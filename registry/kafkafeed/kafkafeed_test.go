@@ -144,7 +144,7 @@ func TestRestartResumesFromTheStore(t *testing.T) {
 	}
 	ctx := context.Background()
 	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
-	pub, err := kafka.NewPublisher(testConfig(t, c.Addrs()))
+	pub, err := kafka.NewPublisher(ctx, testConfig(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestGarbageVersionDoesNotBlockTheGoodOne(t *testing.T) {
 	}
 	ctx := context.Background()
 	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
-	pub, err := kafka.NewPublisher(testConfig(t, c.Addrs()))
+	pub, err := kafka.NewPublisher(ctx, testConfig(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}

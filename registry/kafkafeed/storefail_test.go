@@ -104,7 +104,7 @@ func (r *feedRun) next(t *testing.T) kafka.FeedEvent {
 // fraud@v on c's models topic.
 func publisher(t *testing.T, c *kafkatest.Cluster) func(value float64, v uint64) {
 	t.Helper()
-	pub, err := kafka.NewPublisher(testConfig(t, c.Addrs()))
+	pub, err := kafka.NewPublisher(t.Context(), testConfig(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ func TestSourceBatchWindowEnds(t *testing.T) {
 
 func TestBatchWindowConfig(t *testing.T) {
 	c := kafkatest.New(t)
-	sink, err := kafka.NewSink(config(t, c.Addrs()))
+	sink, err := kafka.NewSink(t.Context(), config(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,7 +197,7 @@ func modelstreamPipeline(b *testing.B, c *kafkatest.Cluster, scorer serving.Scor
 // from the first record consumed to the last one acknowledged and
 // marked.
 func runPipeline(b *testing.B, c *kafkatest.Cluster, scorer serving.Scorer, sinkOpts []kafka.SinkOption, cfgOpts []kafka.Option, opts ...kafka.SourceOption) measured {
-	sink, err := kafka.NewSink(config(b, c.Addrs(), cfgOpts...), append([]kafka.SinkOption{kafka.Topic("out")}, sinkOpts...)...)
+	sink, err := kafka.NewSink(b.Context(), config(b, c.Addrs(), cfgOpts...), append([]kafka.SinkOption{kafka.Topic("out")}, sinkOpts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}

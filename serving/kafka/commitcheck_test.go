@@ -30,7 +30,7 @@ func TestCommitReadBackHangs(t *testing.T) {
 	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
 		t.Fatal(err)
 	}
-	sink, err := kafka.NewSink(config(t, c.Addrs()))
+	sink, err := kafka.NewSink(t.Context(), config(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -219,9 +219,17 @@
 // constructor refuses an impossible setting with an error wrapping
 // serving.ErrConfig. Every client speaks Kafka [DefaultVersion].
 //
+// A constructor takes a context when it talks to the cluster:
+// [NewSink] and [NewPublisher] check or create their topics and connect
+// their producer before they return, and give up with ctx.Err() when ctx
+// is done first (as pgx.Connect does). [NewModelFeed] and [NewSource]
+// only validate and connect in Run, whose ctx bounds everything (as
+// franz-go's kgo.NewClient connects lazily and takes none). The ctx of a
+// constructor bounds the construction only; Close ends the client.
+//
 //	cfg, err := kafka.NewConfig([]string{"broker:9092"}, kafka.TLS(tlsConfig), kafka.SASL(user, password))
 //	feed, err := kafka.NewModelFeed(cfg, srv)
-//	sink, err := kafka.NewSink(cfg, kafka.Topic("fraud.scores"))
+//	sink, err := kafka.NewSink(ctx, cfg, kafka.Topic("fraud.scores"))
 //	src, err := kafka.NewSource(cfg, "fraud-scorer", srv.Model("fraud"), sink, kafka.Topics("payments"))
 //
 // # Hooks

@@ -36,7 +36,7 @@ func ExampleModelFeed() {
 	if err != nil {
 		panic(err)
 	}
-	pub, err := kafka.NewPublisher(cfg)
+	pub, err := kafka.NewPublisher(ctx, cfg)
 	if err != nil {
 		panic(err)
 	}
@@ -93,7 +93,7 @@ func ExampleSource() {
 	if err != nil {
 		panic(err)
 	}
-	sink, err := kafka.NewSink(cfg)
+	sink, err := kafka.NewSink(ctx, cfg)
 	if err != nil {
 		panic(err)
 	}
@@ -162,13 +162,13 @@ func ExampleHooks() {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg, _ := kafka.NewConfig(cluster.Addrs(), kafka.Logger(quiet))
 	srv, _ := serving.NewServer(serving.WithLogger(quiet))
-	srv.Activate(context.Background(), servingtest.Spec{Echo: true}.Descriptor("sum", 1))
-	sink, _ := kafka.NewSink(cfg)
+	ctx, stop := context.WithCancel(context.Background())
+	srv.Activate(ctx, servingtest.Spec{Echo: true}.Descriptor("sum", 1))
+	sink, _ := kafka.NewSink(ctx, cfg)
 	defer sink.Close()
 	dead := &deadLetters{}
 	src, _ := kafka.NewSource(cfg, "hooks", srv.Model("sum"), sink, kafka.Hooks(dead))
 
-	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- src.Run(ctx) }()
 	p, _ := sarama.NewSyncProducer(cluster.Addrs(), nil)

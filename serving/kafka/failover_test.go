@@ -175,7 +175,7 @@ func startFailoverSource(t *testing.T, c *kafkatest.Cluster, group string, hook 
 	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
 		t.Fatal(err)
 	}
-	sink, err := kafka.NewSink(config(t, c.Addrs(), opts...))
+	sink, err := kafka.NewSink(t.Context(), config(t, c.Addrs(), opts...))
 	if err != nil {
 		t.Fatal(err)
 	}

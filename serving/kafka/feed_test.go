@@ -327,7 +327,7 @@ func TestFeedStartOffsetsOutOfRange(t *testing.T) {
 	}
 
 	// A partition whose every record was deleted: nothing to wait for.
-	pubEmpty, err := kafka.NewPublisher(config(t, c.Addrs()), kafka.Topic("empty"))
+	pubEmpty, err := kafka.NewPublisher(ctx, config(t, c.Addrs()), kafka.Topic("empty"))
 	if err != nil {
 		t.Fatal(err)
 	}

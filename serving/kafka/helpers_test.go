@@ -87,7 +87,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 func publisher(t testing.TB, c *kafkatest.Cluster) *kafka.Publisher {
 	t.Helper()
-	p, err := kafka.NewPublisher(config(t, c.Addrs()))
+	p, err := kafka.NewPublisher(t.Context(), config(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/modelstream/modelstream/internal/dial"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/wire"
 )
@@ -29,11 +30,14 @@ type Publisher struct {
 // NewPublisher connects to the cluster, makes sure the models topic
 // exists, creating it with one partition if it does not (one partition
 // keeps every model message in one order; see [Config.EnsureTopics] for
-// the errors), and returns a Publisher. A bad setting is an error
+// the errors), and returns a Publisher. ctx bounds the connecting: when
+// it is done first, NewPublisher returns ctx.Err() (a topic creation
+// already asked for may still happen); cancelling it later does not
+// affect the Publisher, which Close ends. A bad setting is an error
 // wrapping serving.ErrConfig. Loosening the
 // producer's guarantees (acks, idempotence) with [Sarama] is possible,
 // and is then the caller's responsibility.
-func NewPublisher(cfg *Config, opts ...PublisherOption) (*Publisher, error) {
+func NewPublisher(ctx context.Context, cfg *Config, opts ...PublisherOption) (*Publisher, error) {
 	o := publisherOptions{topic: DefaultModelsTopic, maxBytes: wire.DefaultMaxModelBytes}
 	for _, opt := range opts {
 		opt.applyPublisher(&o)
@@ -52,10 +56,10 @@ func NewPublisher(cfg *Config, opts ...PublisherOption) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.ensureTopics(context.Background(), 1, o.topic); err != nil {
+	if err := cfg.ensureTopics(ctx, 1, o.topic); err != nil {
 		return nil, err
 	}
-	p, err := sarama.NewSyncProducer(cfg.brokers, sc)
+	p, err := dial.Open(ctx, func() (sarama.SyncProducer, error) { return sarama.NewSyncProducer(cfg.brokers, sc) })
 	if err != nil {
 		return nil, fmt.Errorf("kafka: publisher: %w", err)
 	}

@@ -1,6 +1,7 @@
 package kafka_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,7 +27,7 @@ func ExampleScoreEncoding() {
 	if err != nil {
 		panic(err)
 	}
-	sink, err := kafka.NewSink(cfg, kafka.ScoreEncoding(wire.ScoreCompact))
+	sink, err := kafka.NewSink(context.Background(), cfg, kafka.ScoreEncoding(wire.ScoreCompact))
 	if err != nil {
 		panic(err)
 	}

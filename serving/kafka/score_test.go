@@ -68,7 +68,7 @@ func TestScoreEncodings(t *testing.T) {
 			c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1))
 			scores := collect(t, c, kafka.DefaultScoresTopic)
 			dlq := collect(t, c, kafka.DefaultDeadLetterTopic)
-			sink, err := kafka.NewSink(config(t, c.Addrs()), kafka.ScoreEncoding(tc.enc))
+			sink, err := kafka.NewSink(t.Context(), config(t, c.Addrs()), kafka.ScoreEncoding(tc.enc))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,7 +143,7 @@ func TestScoreEncodings(t *testing.T) {
 // before any broker is dialled.
 func TestScoreEncodingConfig(t *testing.T) {
 	for name, e := range map[string]kafka.ScoreEncoder{"nil": nil, "unknown": wire.ScoreEncoding(9)} {
-		if _, err := kafka.NewSink(config(t, []string{"127.0.0.1:1"}), kafka.ScoreEncoding(e)); !errors.Is(err, serving.ErrConfig) {
+		if _, err := kafka.NewSink(t.Context(), config(t, []string{"127.0.0.1:1"}), kafka.ScoreEncoding(e)); !errors.Is(err, serving.ErrConfig) {
 			t.Errorf("%s: got %v, want ErrConfig", name, err)
 		}
 	}
@@ -171,7 +171,7 @@ func TestScoreEncoderPanic(t *testing.T) {
 	dlq := c.Consume(t, kafka.DefaultDeadLetterTopic)
 	keys, vals := records(0, 3)
 	produce(t, c, kafka.DefaultDataTopic, keys, vals)
-	sink, err := kafka.NewSink(config(t, c.Addrs()), kafka.ScoreEncoding(panicOn(1)))
+	sink, err := kafka.NewSink(t.Context(), config(t, c.Addrs()), kafka.ScoreEncoding(panicOn(1)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/modelstream/modelstream/internal/dial"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/wire"
 )
@@ -65,13 +66,16 @@ type Sink struct {
 // NewSink connects to the cluster, makes sure the scores and dead-letter
 // topics exist (see [Config.EnsureTopics]: a *TopicError otherwise, so
 // that the dead-letter topic is known good before the first dead
-// letter), and returns a Sink. A bad setting is an error wrapping
+// letter), and returns a Sink. ctx bounds the connecting: when it is done
+// first, NewSink returns ctx.Err() (a topic creation already asked for
+// may still happen); cancelling it later does not affect the Sink, which
+// Close ends. A bad setting is an error wrapping
 // serving.ErrConfig; so is a sarama configuration,
 // from [Sarama], under which an acknowledged write could still be lost
 // or reordered: acks other than WaitForAll, more than one request in
 // flight without idempotence, or Producer.Return.Successes or Errors
 // turned off.
-func NewSink(cfg *Config, opts ...SinkOption) (*Sink, error) {
+func NewSink(ctx context.Context, cfg *Config, opts ...SinkOption) (*Sink, error) {
 	o := sinkOptions{topic: DefaultScoresTopic, dlq: DefaultDeadLetterTopic, enc: wire.ScoreJSON}
 	for _, opt := range opts {
 		opt.applySink(&o)
@@ -105,10 +109,10 @@ func NewSink(cfg *Config, opts ...SinkOption) (*Sink, error) {
 		// Retries would reorder the outputs of one partition.
 		return nil, configErr("Sarama: without an idempotent producer a Sink needs Net.MaxOpenRequests = 1, got %d", sc.Net.MaxOpenRequests)
 	}
-	if err := cfg.EnsureTopics(context.Background(), o.topic, o.dlq); err != nil {
+	if err := cfg.EnsureTopics(ctx, o.topic, o.dlq); err != nil {
 		return nil, err
 	}
-	p, err := sarama.NewAsyncProducer(cfg.brokers, sc)
+	p, err := dial.Open(ctx, func() (sarama.AsyncProducer, error) { return sarama.NewAsyncProducer(cfg.brokers, sc) })
 	if err != nil {
 		return nil, fmt.Errorf("kafka: sink: %w", err)
 	}

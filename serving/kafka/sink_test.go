@@ -1,8 +1,10 @@
 package kafka_test
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -27,7 +29,7 @@ func TestSinkConfig(t *testing.T) {
 		"no successes": func(c *sarama.Config) { c.Producer.Return.Successes = false },
 		"no errors":    func(c *sarama.Config) { c.Producer.Return.Errors = false },
 	} {
-		if _, err := kafka.NewSink(config(t, []string{"127.0.0.1:1"}, kafka.Sarama(tune))); !errors.Is(err, serving.ErrConfig) {
+		if _, err := kafka.NewSink(t.Context(), config(t, []string{"127.0.0.1:1"}, kafka.Sarama(tune))); !errors.Is(err, serving.ErrConfig) {
 			t.Errorf("%s: got %v, want ErrConfig", name, err)
 		}
 	}
@@ -35,12 +37,58 @@ func TestSinkConfig(t *testing.T) {
 		"topic": kafka.Topic(""),
 		"dlq":   kafka.DeadLetterTopic(""),
 	} {
-		if _, err := kafka.NewSink(config(t, []string{"127.0.0.1:1"}), opt); !errors.Is(err, serving.ErrConfig) {
+		if _, err := kafka.NewSink(t.Context(), config(t, []string{"127.0.0.1:1"}), opt); !errors.Is(err, serving.ErrConfig) {
 			t.Errorf("%s: got %v, want ErrConfig", name, err)
 		}
 	}
-	if _, err := kafka.NewSink(nil); !errors.Is(err, serving.ErrConfig) {
+	if _, err := kafka.NewSink(t.Context(), nil); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("no Config: got %v, want ErrConfig", err)
+	}
+}
+
+// TestConstructorsHonourContext: NewSink and NewPublisher give up with
+// ctx's error when ctx ends before the cluster answers. The "broker"
+// accepts connections and never replies, so without the context the
+// constructors would wait out sarama's timeouts and retries and then
+// fail with a *TopicError instead.
+func TestConstructorsHonourContext(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	cfg := config(t, []string{l.Addr().String()})
+	for name, start := range map[string]func(context.Context) error{
+		"NewSink": func(ctx context.Context) error {
+			s, err := kafka.NewSink(ctx, cfg)
+			if err == nil {
+				s.Close()
+			}
+			return err
+		},
+		"NewPublisher": func(ctx context.Context) error {
+			p, err := kafka.NewPublisher(ctx, cfg)
+			if err == nil {
+				p.Close()
+			}
+			return err
+		},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		err := start(ctx)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s with a silent broker: got %v, want context.DeadlineExceeded", name, err)
+		}
 	}
 }
 
@@ -83,7 +131,7 @@ func TestConfig(t *testing.T) {
 func TestOutputTopicsAtStart(t *testing.T) {
 	c := kafkatest.New(t, kafkatest.NoAutoCreate())
 	cfg := config(t, c.Addrs())
-	sink, err := kafka.NewSink(cfg, kafka.Topic("out"), kafka.DeadLetterTopic("out.dlq"))
+	sink, err := kafka.NewSink(t.Context(), cfg, kafka.Topic("out"), kafka.DeadLetterTopic("out.dlq"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +151,7 @@ func TestOutputTopicsAtStart(t *testing.T) {
 	if _, ok := topics["out"]; !ok {
 		t.Fatalf("scores topic not created: %v", topics)
 	}
-	pub, err := kafka.NewPublisher(cfg, kafka.Topic("ms"))
+	pub, err := kafka.NewPublisher(t.Context(), cfg, kafka.Topic("ms"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +172,7 @@ func TestOutputTopicsAtStart(t *testing.T) {
 		}
 		return resp, nil, true
 	})
-	_, err = kafka.NewSink(cfg, kafka.Topic("out"), kafka.DeadLetterTopic("forbidden.dlq"))
+	_, err = kafka.NewSink(t.Context(), cfg, kafka.Topic("out"), kafka.DeadLetterTopic("forbidden.dlq"))
 	var te *kafka.TopicError
 	if !errors.As(err, &te) || te.Topic != "forbidden.dlq" {
 		t.Fatalf("got %v; want a *kafka.TopicError naming forbidden.dlq", err)

@@ -21,7 +21,7 @@ func TestSourceCancelReturnsNil(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1))
 			srv := newServer(t)
-			sink, err := kafka.NewSink(config(t, c.Addrs()))
+			sink, err := kafka.NewSink(t.Context(), config(t, c.Addrs()))
 			if err != nil {
 				t.Fatal(err)
 			}

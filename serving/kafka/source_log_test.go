@@ -57,7 +57,7 @@ func TestSourceDeadLetterLogBounded(t *testing.T) {
 		return serving.Result{}, huge
 	})
 	logs := &capture{}
-	sink, err := kafka.NewSink(config(t, c.Addrs()))
+	sink, err := kafka.NewSink(t.Context(), config(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}

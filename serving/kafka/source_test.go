@@ -57,7 +57,7 @@ type running struct {
 
 func startSource(t testing.TB, c *kafkatest.Cluster, group string, scorer serving.Scorer, opts ...kafka.SourceOption) *running {
 	t.Helper()
-	sink, err := kafka.NewSink(config(t, c.Addrs()))
+	sink, err := kafka.NewSink(t.Context(), config(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +390,7 @@ func TestSourceTwoInstances(t *testing.T) {
 }
 
 func TestSourceConfig(t *testing.T) {
-	sink, err := kafka.NewSink(config(t, []string{"127.0.0.1:1"}, kafka.Sarama(func(c *sarama.Config) { c.Metadata.Retry.Max = 0 })))
+	sink, err := kafka.NewSink(t.Context(), config(t, []string{"127.0.0.1:1"}, kafka.Sarama(func(c *sarama.Config) { c.Metadata.Retry.Max = 0 })))
 	if err == nil {
 		defer sink.Close()
 	}
@@ -485,7 +485,7 @@ func TestSourceWriteFailure(t *testing.T) {
 func TestSourceReady(t *testing.T) {
 	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 2))
 	srv := newServer(t)
-	sink, err := kafka.NewSink(config(t, c.Addrs()))
+	sink, err := kafka.NewSink(t.Context(), config(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -593,7 +593,7 @@ func TestSourceOversizedDeadLetter(t *testing.T) {
 	}
 	produce(t, c, kafka.DefaultDataTopic, []string{"a", "b", "c"}, [][]byte{[]byte("[1,1,1]"), big, []byte("[3,3,3]")})
 
-	sink, err := kafka.NewSink(config(t, c.Addrs(), kafka.Sarama(func(c *sarama.Config) { c.Producer.MaxMessageBytes = limit })))
+	sink, err := kafka.NewSink(t.Context(), config(t, c.Addrs(), kafka.Sarama(func(c *sarama.Config) { c.Producer.MaxMessageBytes = limit })))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -646,7 +646,7 @@ func TestSourceOversizedReason(t *testing.T) {
 	bad := []byte(`{"` + name + `":1,"` + name + `":2}`) // 1.6 KB; its reason is over 6 KB
 	produce(t, c, kafka.DefaultDataTopic, []string{"a", "b", "c"}, [][]byte{[]byte("[1,1,1]"), bad, []byte("[3,3,3]")})
 
-	sink, err := kafka.NewSink(config(t, c.Addrs(), kafka.Sarama(func(c *sarama.Config) { c.Producer.MaxMessageBytes = limit })))
+	sink, err := kafka.NewSink(t.Context(), config(t, c.Addrs(), kafka.Sarama(func(c *sarama.Config) { c.Producer.MaxMessageBytes = limit })))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func ExampleTracerProvider() {
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	cfg, _ := kafka.NewConfig(cluster.Addrs(), kafka.Logger(quiet))
-	sink, _ := kafka.NewSink(cfg)
+	sink, _ := kafka.NewSink(context.Background(), cfg)
 	defer sink.Close()
 	src, _ := kafka.NewSource(cfg, "traced", srv.Model("sum"), sink, kafka.TracerProvider(tp))
 

@@ -86,7 +86,7 @@ func tracingStop(t *testing.T, eos bool, how string) {
 		opts = append(opts, kafka.ExactlyOnce())
 	}
 	cfg := config(t, c.Addrs(), kafka.RetryTimeout(2*time.Second))
-	sink, err := kafka.NewSink(cfg)
+	sink, err := kafka.NewSink(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

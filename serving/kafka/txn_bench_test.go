@@ -112,7 +112,7 @@ func BenchmarkRebalance(b *testing.B) {
 				opts = append(opts, kafka.ExactlyOnce())
 			}
 			start := func() *running {
-				sink, err := kafka.NewSink(config(b, c.Addrs()))
+				sink, err := kafka.NewSink(b.Context(), config(b, c.Addrs()))
 				if err != nil {
 					b.Fatal(err)
 				}

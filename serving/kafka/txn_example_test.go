@@ -43,7 +43,7 @@ func ExampleExactlyOnce() {
 	if err != nil {
 		panic(err)
 	}
-	sink, err := kafka.NewSink(cfg)
+	sink, err := kafka.NewSink(ctx, cfg)
 	if err != nil {
 		panic(err)
 	}

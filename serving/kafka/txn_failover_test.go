@@ -103,7 +103,7 @@ func startTxnFailoverSource(t *testing.T, addrs []string, group string, opts ...
 	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
 		t.Fatal(err)
 	}
-	sink, err := kafka.NewSink(config(t, addrs, opts...))
+	sink, err := kafka.NewSink(t.Context(), config(t, addrs, opts...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func BenchmarkTxnProducer(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sink, err := NewSink(cfg)
+	sink, err := NewSink(b.Context(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -336,7 +336,7 @@ func TestExactlyOnceChild(t *testing.T) {
 	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
 		t.Fatal(err)
 	}
-	sink, err := kafka.NewSink(cfg)
+	sink, err := kafka.NewSink(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -353,7 +353,7 @@ func TestExactlyOnceAborts(t *testing.T) {
 // are refused with serving.ErrConfig.
 func TestExactlyOnceConfig(t *testing.T) {
 	c := kafkatest.New(t)
-	sink, err := kafka.NewSink(config(t, c.Addrs()))
+	sink, err := kafka.NewSink(t.Context(), config(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}

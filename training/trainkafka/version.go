@@ -148,7 +148,7 @@ var (
 // kafka.DefaultModelsTopic). Configuration errors wrap serving.ErrConfig.
 // The caller must Close it.
 func NewPublisher(cfg *kafka.Config, opts ...kafka.PublisherOption) (*Publisher, error) {
-	p, err := kafka.NewPublisher(cfg, opts...)
+	p, err := kafka.NewPublisher(context.Background(), cfg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("trainkafka: publisher: %w", err)
 	}

@@ -22,7 +22,7 @@ import (
 // child of the one before, and returns them.
 func seedVersions(t *testing.T, brokers []string, topic, name string, n int) []serving.Descriptor {
 	t.Helper()
-	pub, err := kafka.NewPublisher(testConfig(t, brokers), kafka.Topic(topic))
+	pub, err := kafka.NewPublisher(t.Context(), testConfig(t, brokers), kafka.Topic(topic))
 	if err != nil {
 		t.Fatal(err)
 	}

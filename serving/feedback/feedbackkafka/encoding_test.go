@@ -25,7 +25,7 @@ func TestJoinCompactScores(t *testing.T) {
 		t.Run(fmt.Sprint("by input ", byInput), func(t *testing.T) {
 			c := kafkatest.New(t, kafkatest.Topic("scores", 2), kafkatest.Topic("labels", 1))
 			cfg := newConfig(t, c)
-			sink, err := kafka.NewSink(cfg, kafka.Topic("scores"), kafka.ScoreEncoding(wire.ScoreCompact))
+			sink, err := kafka.NewSink(t.Context(), cfg, kafka.Topic("scores"), kafka.ScoreEncoding(wire.ScoreCompact))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -81,7 +81,7 @@
 // read scores without knowing modelstream:
 //
 //	scores, err := confluent.NewAvroScores(ctx, cl, "scores-value")
-//	sink, err := kafka.NewSink(cfg, kafka.ScoreEncoding(scores))
+//	sink, err := kafka.NewSink(ctx, cfg, kafka.ScoreEncoding(scores))
 //
 // [NewAvroScores] looks the schema up under the subject, and registers it
 // if it is not there, once, at start; the records then carry its ID. The

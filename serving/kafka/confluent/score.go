@@ -49,7 +49,7 @@ const ScoreSchema = `{"type":"record","name":"Score","namespace":"io.modelstream
 // registry, then the Avro binary record. It is a kafka.ScoreEncoder:
 //
 //	scores, err := confluent.NewAvroScores(ctx, cl, "scores-value")
-//	sink, err := kafka.NewSink(cfg, kafka.ScoreEncoding(scores))
+//	sink, err := kafka.NewSink(ctx, cfg, kafka.ScoreEncoding(scores))
 //
 // The Sink still writes the provenance headers and the input's key, so
 // that readers of headers (wire.ProvenanceOf) need no registry.

@@ -264,7 +264,7 @@ func TestSinkWritesAvroScores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink, err := kafka.NewSink(cfg, kafka.ScoreEncoding(enc))
+	sink, err := kafka.NewSink(ctx, cfg, kafka.ScoreEncoding(enc))
 	if err != nil {
 		t.Fatal(err)
 	}

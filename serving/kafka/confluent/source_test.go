@@ -76,7 +76,7 @@ func TestSourceScoresAvroAndDeadLettersBadFrames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink, err := kafka.NewSink(cfg)
+	sink, err := kafka.NewSink(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

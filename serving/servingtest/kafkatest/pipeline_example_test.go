@@ -58,7 +58,7 @@ func Example_pipeline() {
 	}
 	go feed.Run(ctx)
 	<-feed.CaughtUp() // in a test, also select on a timeout
-	sink, err := kafka.NewSink(cfg, kafka.Topic("scores"), kafka.DeadLetterTopic("scores.dlq"))
+	sink, err := kafka.NewSink(ctx, cfg, kafka.Topic("scores"), kafka.DeadLetterTopic("scores.dlq"))
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
