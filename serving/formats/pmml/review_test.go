@@ -201,3 +201,14 @@ func TestRegressionChainEndingInClassification(t *testing.T) {
 		t.Fatalf("x=-7 (the regression segment is not evaluated): %v, %v; want no result", p.Value, err)
 	}
 }
+
+// A Scorecard without Characteristics whose baselineMethod needs
+// baseline scores is refused as corrupt. Looking for the baselines in the
+// absent element dereferenced nil and panicked the load.
+func TestScorecardWithoutCharacteristics(t *testing.T) {
+	doc := `<PMML version="4.4"><DataDictionary><DataField name="x" optype="continuous" dataType="double"/><DataField name="y" optype="continuous" dataType="double"/></DataDictionary>
+<Scorecard functionName="regression" baselineMethod="max"><MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema></Scorecard></PMML>`
+	if _, err := pmml.Parse([]byte(doc)); !errors.Is(err, serving.ErrCorruptModel) || !strings.Contains(err.Error(), "without Characteristics") {
+		t.Fatalf("err = %v, want corrupt: Scorecard without Characteristics", err)
+	}
+}

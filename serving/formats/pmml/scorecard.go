@@ -45,11 +45,15 @@ func (mc *modelCtx) scorecard() (evaluator, error) {
 	default:
 		return nil, corruptf("Scorecard reasonCodeAlgorithm %q", a)
 	}
+	chs := n.one("Characteristics")
+	if chs == nil {
+		return nil, corruptf("Scorecard without Characteristics")
+	}
 	if m := n.str("baselineMethod", "other"); m != "other" && useRC {
 		// max, min, mean, neutral: the baselines are given per
 		// characteristic in practice; computing them is not implemented.
 		if _, ok := n.attr("baselineScore"); !ok {
-			for _, ch := range n.one("Characteristics").all("Characteristic") {
+			for _, ch := range chs.all("Characteristic") {
 				if _, ok := ch.attr("baselineScore"); !ok {
 					return nil, unsupportedf("Scorecard baselineMethod %q without baseline scores", m)
 				}
@@ -59,10 +63,6 @@ func (mc *modelCtx) scorecard() (evaluator, error) {
 	base, err := n.num("baselineScore", math.NaN())
 	if err != nil {
 		return nil, err
-	}
-	chs := n.one("Characteristics")
-	if chs == nil {
-		return nil, corruptf("Scorecard without Characteristics")
 	}
 	for _, ch := range chs.all("Characteristic") {
 		sch := scChar{}
