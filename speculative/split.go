@@ -39,9 +39,15 @@ type Variant struct {
 // The weights can be changed at any time with [Split.SetWeights]; each
 // call sees either the old or the new weights as a whole. Variants are
 // laid out on [0, 1) in the order given, each taking a slice as wide as
-// its share, so changing one weight moves only the keys near the slices'
-// boundaries that moved: growing the last variant from 10% to 20% moves
-// keys only from its neighbour to it.
+// its share, so new weights move the keys between each boundary's old
+// and new place, and every boundary after a changed share moves. With
+// two variants, growing the second from 10% to 20% moves a tenth of the
+// keys, all from the first to it. With control, other and canary in
+// that order, growing the canary from 10% to 20% as control shrinks
+// from 80% to 70% moves a tenth of the keys from control to other and
+// a tenth from other to the canary, although other keeps its share; put
+// a variant whose share will grow right after the one it takes the
+// share from (other, control, canary), and only their keys move.
 //
 // The Decision has Combinator "split", the chosen variant's name in
 // Variant, and one Candidate per variant in the order given; those not

@@ -244,3 +244,72 @@ func TestSplitEmptyKeyIsNoKey(t *testing.T) {
 		t.Errorf("records with an empty key: %d of 10000 to the canary, want about half", canary)
 	}
 }
+
+// TestSplitKeysMovedByNewWeights checks what the Split documentation
+// says a change of weights moves. Variants take consecutive slices of
+// [0, 1) in the order given, so new weights move the keys between each
+// boundary's old and new place. With two variants, growing the second
+// moves keys only from the first to it. With three, growing the last
+// from 10% to 20% while the first shrinks from 80% to 70% also moves
+// the middle boundary: a tenth of the keys go from the first to the
+// second variant and a tenth from the second to the third, so the
+// middle variant's keys change although its share does not. Putting
+// the growing variant right after the one it takes its share from
+// moves only those keys.
+func TestSplitKeysMovedByNewWeights(t *testing.T) {
+	const n = 20000
+	moved := func(names []string, before, after []float64) map[string]int {
+		t.Helper()
+		vs := make([]speculative.Variant, len(names))
+		for i, name := range names {
+			_, sc := labelled(name, name, 0.5, nil)
+			vs[i] = speculative.Variant{Name: name, Scorer: sc, Weight: before[i]}
+		}
+		s, err := speculative.NewSplit(vs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		route := func() []string {
+			out := make([]string, n)
+			for i := range out {
+				res, err := s.Score(context.Background(), rec("user-"+strconv.Itoa(i), 1))
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[i] = res.Provenance.Decision.Variant
+			}
+			return out
+		}
+		was := route()
+		if err := s.SetWeights(after...); err != nil {
+			t.Fatal(err)
+		}
+		moves := map[string]int{}
+		for i, v := range route() {
+			if v != was[i] {
+				moves[was[i]+"->"+v]++
+			}
+		}
+		return moves
+	}
+	near := func(got int, share float64) bool { return math.Abs(float64(got)-share*n) < 0.02*n }
+	check := func(what string, moves map[string]int, want map[string]float64) {
+		t.Helper()
+		for k, share := range want {
+			if !near(moves[k], share) {
+				t.Errorf("%s: %s moved %d of %d keys, want about %.0f%%", what, k, moves[k], n, 100*share)
+			}
+		}
+		for k, c := range moves {
+			if _, ok := want[k]; !ok {
+				t.Errorf("%s: %d keys moved %s", what, c, k)
+			}
+		}
+	}
+	check("two variants", moved([]string{"control", "canary"}, []float64{90, 10}, []float64{80, 20}),
+		map[string]float64{"control->canary": 0.10})
+	check("canary last of three", moved([]string{"control", "other", "canary"}, []float64{80, 10, 10}, []float64{70, 10, 20}),
+		map[string]float64{"control->other": 0.10, "other->canary": 0.10})
+	check("canary right after control", moved([]string{"other", "control", "canary"}, []float64{10, 80, 10}, []float64{10, 70, 20}),
+		map[string]float64{"control->canary": 0.10})
+}
