@@ -293,8 +293,10 @@ func shardName(i, n int) string {
 
 // tensorProto reads the value of checkpoint key from the data shards as
 // a TensorProto with its bytes in tensor_content, checking the entry's
-// offset, size and CRC-32C.
-func (bi *bundleIndex) tensorProto(key string, shards map[string][]byte) (*tfpb.TensorProto, error) {
+// offset, size and CRC-32C. count, when not nil, is given the value's
+// size in bytes and its type once they are known to lie in the shard,
+// before the CRC-32C is computed; an error it returns is returned.
+func (bi *bundleIndex) tensorProto(key string, shards map[string][]byte, count func(size int64, dt tfpb.DataType) error) (*tfpb.TensorProto, error) {
 	e, ok := bi.entries[key]
 	if !ok {
 		return nil, fmt.Errorf("the checkpoint has no variable %q", key)
@@ -330,6 +332,11 @@ func (bi *bundleIndex) tensorProto(key string, shards map[string][]byte) (*tfpb.
 		}
 		if n > 0 {
 			return nil, fmt.Errorf("variable %q: 0 bytes for the %d elements of its shape", key, n)
+		}
+	}
+	if count != nil {
+		if err := count(size, e.GetDtype()); err != nil {
+			return nil, err
 		}
 	}
 	if got := crc32.Checksum(b, castagnoli); got != unmaskCRC(e.GetCrc32C()) {

@@ -32,7 +32,7 @@ func CheckpointFloats(index, data []byte, key string) ([]float32, []int, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	tp, err := bi.tensorProto(key, map[string][]byte{shardName(0, 1): data})
+	tp, err := bi.tensorProto(key, map[string][]byte{shardName(0, 1): data}, nil)
 	if err != nil {
 		return nil, nil, err
 	}

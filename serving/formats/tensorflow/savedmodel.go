@@ -627,16 +627,16 @@ func (fl *flat) freeze(out int, names map[int]string, files *savedModelFiles, o 
 			// count them, before their bytes are checked: checking one
 			// value per variable node that reads it would otherwise be
 			// unbounded work.
-			if e := bundle.entries[key]; e != nil && e.GetSize() > 0 {
+			tp, err := bundle.tensorProto(key, files.shards, func(size int64, dt tfpb.DataType) error {
 				width := int64(4)
-				if t := e.GetDtype(); t == tfpb.DataType_DT_DOUBLE || t == tfpb.DataType_DT_INT64 {
+				if dt == tfpb.DataType_DT_DOUBLE || dt == tfpb.DataType_DT_INT64 {
 					width = 8
 				}
-				if read += e.GetSize() / width; read > o.maxElements {
-					return nil, nil, &nodeError{node: n.GetName(), op: n.GetOp(), err: &tooLargeError{what: "the checkpoint values the graph reads", limit: o.maxElements}}
+				if read += size / width; read > o.maxElements {
+					return &tooLargeError{what: "the checkpoint values the graph reads", limit: o.maxElements}
 				}
-			}
-			tp, err := bundle.tensorProto(key, files.shards)
+				return nil
+			})
 			if err != nil {
 				return nil, nil, &nodeError{node: n.GetName(), op: n.GetOp(), err: err}
 			}
