@@ -23,7 +23,7 @@ func TestAuditSinkClosed(t *testing.T) {
 		t.Skip("starts an embedded Kafka cluster")
 	}
 	c := kafkatest.New(t, kafkatest.Topic(govkafka.DefaultAuditTopic, 1))
-	sink, err := govkafka.NewAuditSink(testConfig(t, c.Addrs()))
+	sink, err := govkafka.NewAuditSink(t.Context(), testConfig(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,13 +24,14 @@ func ExampleNewAuditSink() {
 	defer cluster.Close()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg, _ := kafka.NewConfig(cluster.Addrs(), kafka.Logger(quiet))
-	sink, err := govkafka.NewAuditSink(cfg) // creates the topic if need be
+	ctx := context.Background()
+	sink, err := govkafka.NewAuditSink(ctx, cfg) // creates the topic if need be
 	if err != nil {
 		panic(err)
 	}
 	defer sink.Close()
 	audit, _ := governance.NewAudit(governance.AuditLogger(quiet), governance.AuditTo(sink))
-	audit.Record(context.Background(), governance.Event{Kind: governance.KindRejected, Model: serving.ModelRef{Name: "fraud", Version: 7}, Reason: "unsigned", Error: "unsigned"})
+	audit.Record(ctx, governance.Event{Kind: governance.KindRejected, Model: serving.ModelRef{Name: "fraud", Version: 7}, Reason: "unsigned", Error: "unsigned"})
 
 	t := &exampleT{}
 	defer t.done()

@@ -9,6 +9,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/modelstream/modelstream/governance"
+	"github.com/modelstream/modelstream/internal/dial"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/wire"
@@ -53,9 +54,11 @@ var _ governance.AuditSink = (*AuditSink)(nil)
 // NewAuditSink makes sure the audit topic exists (kafka.Config.EnsureTopics)
 // and connects a producer to the cluster of cfg, with the
 // package defaults of serving/kafka: idempotent, acks from every in-sync
-// replica. A nil Config or an empty topic is an error wrapping
-// serving.ErrConfig.
-func NewAuditSink(cfg *kafka.Config, opts ...Option) (*AuditSink, error) {
+// replica. ctx bounds the topic check and the connecting: when it is
+// done first, NewAuditSink returns ctx.Err(); cancelling it later does
+// not affect the sink, which Close ends. A nil Config or an empty topic
+// is an error wrapping serving.ErrConfig.
+func NewAuditSink(ctx context.Context, cfg *kafka.Config, opts ...Option) (*AuditSink, error) {
 	o := options{topic: DefaultAuditTopic}
 	for _, opt := range opts {
 		opt.applyAudit(&o)
@@ -70,10 +73,10 @@ func NewAuditSink(cfg *kafka.Config, opts ...Option) (*AuditSink, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.EnsureTopics(context.Background(), o.topic); err != nil {
+	if err := cfg.EnsureTopics(ctx, o.topic); err != nil {
 		return nil, err
 	}
-	p, err := sarama.NewSyncProducer(cfg.Brokers(), sc)
+	p, err := dial.Open(ctx, func() (sarama.SyncProducer, error) { return sarama.NewSyncProducer(cfg.Brokers(), sc) })
 	if err != nil {
 		return nil, fmt.Errorf("govkafka: audit sink: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -30,7 +31,7 @@ func TestAuditTopic(t *testing.T) {
 		t.Skip("starts an embedded Kafka cluster")
 	}
 	c := kafkatest.New(t, kafkatest.Topic(govkafka.DefaultAuditTopic, 1))
-	sink, err := govkafka.NewAuditSink(testConfig(t, c.Addrs()))
+	sink, err := govkafka.NewAuditSink(t.Context(), testConfig(t, c.Addrs()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,11 +94,39 @@ func TestAuditTopic(t *testing.T) {
 }
 
 func TestNewAuditSinkValidates(t *testing.T) {
-	if _, err := govkafka.NewAuditSink(nil); !errors.Is(err, serving.ErrConfig) {
+	if _, err := govkafka.NewAuditSink(t.Context(), nil); !errors.Is(err, serving.ErrConfig) {
 		t.Fatal("no brokers accepted")
 	}
-	if _, err := govkafka.NewAuditSink(testConfig(t, []string{"127.0.0.1:1"}), govkafka.Topic("")); !errors.Is(err, serving.ErrConfig) {
+	if _, err := govkafka.NewAuditSink(t.Context(), testConfig(t, []string{"127.0.0.1:1"}), govkafka.Topic("")); !errors.Is(err, serving.ErrConfig) {
 		t.Fatal("empty topic accepted")
+	}
+}
+
+// TestNewAuditSinkHonoursContext: against a broker that accepts
+// connections and never answers, NewAuditSink gives up with ctx's error
+// instead of waiting out sarama's retries.
+func TestNewAuditSinkHonoursContext(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if s, err := govkafka.NewAuditSink(ctx, testConfig(t, []string{l.Addr().String()})); !errors.Is(err, context.DeadlineExceeded) {
+		if err == nil {
+			s.Close()
+		}
+		t.Fatalf("NewAuditSink with a silent broker: %v, want context.DeadlineExceeded", err)
 	}
 }
 
