@@ -417,10 +417,12 @@ func (e *engine) stats(roles func(int) string) Stats {
 // percentile, shared by every Budget in the process) and sets its timer
 // that much before the budget, up to a quarter of it. The other models
 // then have the budget less that lead, and the answer is back by the
-// budget except on the rarest stalls; see the package documentation for
-// measurements. The fallback alone keeps the whole budget: when the
-// early timer fires before it has answered, the Budget waits for it
-// until the budget itself. The record is copied for
+// budget unless the process waits for a CPU longer than the lead: on a
+// machine whose cores are busy, that is about 1 call in 60, and when
+// the process's own goroutines keep every P busy, most calls (see the
+// package documentation for measurements). The fallback alone keeps the
+// whole budget: when the early timer fires before it has answered, the
+// Budget waits for it until the budget itself. The record is copied for
 // the models, so they never see the caller's buffers after Score returns.
 //
 // The Decision has Combinator "budget", the decider's name, and one
