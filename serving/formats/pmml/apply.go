@@ -199,7 +199,11 @@ func (c *compiler) builtin(fn string, args []expr, strs []bool) (expr, bool, err
 		if err := numeric(); err != nil {
 			return nil, false, err
 		}
-		return nary(fn, args), false, nil
+		off := 0
+		if fn == "median" {
+			off = c.slots(len(args)) // scratch to sort the values in
+		}
+		return nary(fn, args, off), false, nil
 	case "and", "or":
 		if len(args) < 2 {
 			return nil, false, corruptf("Apply %s takes at least 2 arguments", fn)
@@ -279,7 +283,9 @@ func (c *compiler) builtin(fn string, args []expr, strs []bool) (expr, bool, err
 	return nil, false, unsupportedf("Apply function %q", fn)
 }
 
-func nary(fn string, args []expr) expr {
+// nary compiles min, max, sum, avg, product and median; median sorts its
+// values in the scratch slots from off.
+func nary(fn string, args []expr, off int) expr {
 	return func(s *state) float64 {
 		var acc float64
 		switch fn {
@@ -290,7 +296,7 @@ func nary(fn string, args []expr) expr {
 		case "product":
 			acc = 1
 		case "median":
-			vs := make([]float64, len(args))
+			vs := s.v[off : off+len(args)]
 			for i, a := range args {
 				vs[i] = a(s)
 				if math.IsNaN(vs[i]) {

@@ -22,6 +22,9 @@ type miningModel struct {
 	segs     []segment
 	method   string
 	skipMiss bool
+	// medOff is the first of one scratch slot per segment, where median
+	// sorts the segments' values.
+	medOff int
 	// outSlots are the slots of the segments' OutputFields, which later
 	// segments may read: set to missing before each evaluation, so that
 	// a segment not evaluated leaves them missing rather than as an
@@ -123,6 +126,9 @@ func (mc *modelCtx) mining() (evaluator, error) {
 	if len(mm.segs) == 0 {
 		return nil, corruptf("Segmentation without Segment")
 	}
+	if mm.method == "median" {
+		mm.medOff = mc.c.slots(len(mm.segs))
+	}
 	if mm.method == "modelChain" && classify && !mm.segs[len(mm.segs)-1].model.classify {
 		return nil, corruptf("a classification model chain ending in a regression model")
 	}
@@ -219,6 +225,9 @@ func (mm *miningModel) regress(s *state) result {
 	n := 0
 	best = math.Inf(-1)
 	var vals []float64
+	if mm.method == "median" {
+		vals = s.v[mm.medOff : mm.medOff : mm.medOff+len(mm.segs)]
+	}
 	for i := range mm.segs {
 		sg := &mm.segs[i]
 		if !sg.always && sg.pred(s) != tTrue {
