@@ -25,9 +25,10 @@ var (
 	// Schema Registry, such as a wrong URL, and is ErrUnavailable.
 	ErrUnknownSchema = errors.New("confluent: unknown schema ID")
 	// ErrUnavailable means the registry could not be reached, or
-	// answered with an error, for every attempt of the Retry policy;
-	// from [NewAvroScores], that it could not be reached, failed (5xx)
-	// or asked to be tried later (408, 429).
+	// answered with an error, for every attempt of the Retry policy, or
+	// that the Codec did not ask it, its FetchRate being spent; from
+	// [NewAvroScores], that it could not be reached, failed (5xx) or
+	// asked to be tried later (408, 429).
 	//
 	// It is not kafka.ErrUnavailable, though both say a server could not
 	// be reached: that one stops Source.Run, leaving the record for the
@@ -97,12 +98,16 @@ type plan interface {
 //
 // The schema of an ID is fetched from the registry the first time the
 // ID is met, once however many goroutines meet it together, and kept
-// (at most MaxSchemas IDs). A Codec is safe for concurrent use.
+// (at most MaxSchemas IDs). Fetches are rate-limited (FetchRate), so
+// that records naming ever new IDs cannot flood the registry. A Codec is
+// safe for concurrent use.
 type Codec struct {
 	client  *sr.Client
 	o       options
 	mu      sync.Mutex
 	schemas map[int]*entry
+	tokens  float64   // fetches allowed now, up to o.burst
+	filled  time.Time // when tokens was last topped up
 }
 
 // entry is one schema ID in the cache: done is closed once p or err is
@@ -124,12 +129,26 @@ type options struct {
 	attempts   int
 	backoff    time.Duration
 	timeout    time.Duration
+	rate       float64 // fetches a second
+	burst      int
 	now        func() time.Time
 }
 
 // MaxSchemas bounds the schema IDs a Codec keeps (default 1024). When
 // the cache is full it is emptied and refilled from the registry.
 func MaxSchemas(n int) Option { return func(o *options) { o.maxSchemas = n } }
+
+// FetchRate bounds how often the Codec asks the registry for a schema:
+// perSecond fetches a second on average, and up to burst at once (the
+// default is 10 a second, and bursts of 100, for a Source that meets many
+// schema IDs as it starts). A record whose ID is not cached while the
+// rate is spent fails at once with ErrUnavailable, without asking the
+// registry, and is dead-lettered by a Source. Without the bound, records
+// naming random schema IDs would each cost a registry request, and
+// those IDs, cached as unknown, would evict the schemas in use.
+func FetchRate(perSecond float64, burst int) Option {
+	return func(o *options) { o.rate, o.burst = perSecond, burst }
+}
 
 // Retry sets how a schema fetch that fails for a reason other than an
 // unknown ID (a connection refused, a timeout, a 5xx answer) is retried:
@@ -150,11 +169,12 @@ func Retry(attempts int, backoff, timeout time.Duration) Option {
 
 // New returns a Codec that reads schemas from client, which carries the
 // registry's URLs, TLS and authentication (see sr.NewClient). A nil
-// client, MaxSchemas below 1, or Retry with fewer than 1 attempt, a
-// negative backoff or a non-positive timeout is an error wrapping
-// serving.ErrConfig.
+// client, MaxSchemas below 1, Retry with fewer than 1 attempt, a
+// negative backoff or a non-positive timeout, or FetchRate with a rate
+// that is not positive and finite or a burst below 1 is an error
+// wrapping serving.ErrConfig.
 func New(client *sr.Client, opts ...Option) (*Codec, error) {
-	o := options{maxSchemas: 1024, attempts: 4, backoff: 100 * time.Millisecond, timeout: 5 * time.Second, now: time.Now}
+	o := options{maxSchemas: 1024, attempts: 4, backoff: 100 * time.Millisecond, timeout: 5 * time.Second, rate: 10, burst: 100, now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -165,8 +185,10 @@ func New(client *sr.Client, opts ...Option) (*Codec, error) {
 		return nil, fmt.Errorf("%w: confluent: MaxSchemas %d, want at least 1", serving.ErrConfig, o.maxSchemas)
 	case o.attempts < 1 || o.backoff < 0 || o.timeout <= 0:
 		return nil, fmt.Errorf("%w: confluent: Retry(%d, %v, %v): want at least 1 attempt, a backoff of 0 or more and a positive timeout", serving.ErrConfig, o.attempts, o.backoff, o.timeout)
+	case !(o.rate > 0) || math.IsInf(o.rate, 1) || o.burst < 1:
+		return nil, fmt.Errorf("%w: confluent: FetchRate(%v, %d): want a positive, finite rate and a burst of at least 1", serving.ErrConfig, o.rate, o.burst)
 	}
-	return &Codec{client: client, o: o, schemas: make(map[int]*entry)}, nil
+	return &Codec{client: client, o: o, schemas: make(map[int]*entry), tokens: float64(o.burst), filled: o.now()}, nil
 }
 
 // Decode implements kafka.Codec.
@@ -208,8 +230,12 @@ func (c *Codec) plan(id int) (plan, error) {
 		}
 	}
 	if e == nil {
+		if !c.take() {
+			c.mu.Unlock()
+			return nil, fmt.Errorf("%w: not asked: more than %v schema fetches a second (FetchRate), as records naming ever new schema IDs make", ErrUnavailable, c.o.rate)
+		}
 		if len(c.schemas) >= c.o.maxSchemas {
-			clear(c.schemas)
+			c.evict()
 		}
 		e = &entry{done: make(chan struct{})}
 		c.schemas[id] = e
@@ -220,6 +246,40 @@ func (c *Codec) plan(id int) (plan, error) {
 	c.mu.Unlock()
 	<-e.done
 	return e.p, e.err
+}
+
+// take spends one fetch of the FetchRate, and reports whether there was
+// one to spend. The caller holds c.mu.
+func (c *Codec) take() bool {
+	now := c.o.now()
+	if d := now.Sub(c.filled); d > 0 {
+		c.tokens = min(float64(c.o.burst), c.tokens+d.Seconds()*c.o.rate)
+	}
+	c.filled = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+// evict makes room in the full cache. It drops the IDs whose fetch
+// failed first, so that a run of unknown IDs does not evict the schemas
+// in use; only a cache full of good schemas is emptied, to be refilled
+// from the registry. The caller holds c.mu.
+func (c *Codec) evict() {
+	for id, e := range c.schemas {
+		select {
+		case <-e.done:
+			if e.err != nil {
+				delete(c.schemas, id)
+			}
+		default:
+		}
+	}
+	if len(c.schemas) >= c.o.maxSchemas {
+		clear(c.schemas)
+	}
 }
 
 // fill fetches schema id into e and closes e.done, whatever happens: a

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -442,6 +443,10 @@ func TestNewValidates(t *testing.T) {
 		"max schemas": func() (*Codec, error) { return New(r.client, MaxSchemas(0)) },
 		"attempts":    func() (*Codec, error) { return New(r.client, Retry(0, 0, time.Second)) },
 		"timeout":     func() (*Codec, error) { return New(r.client, Retry(1, 0, 0)) },
+		"zero rate":   func() (*Codec, error) { return New(r.client, FetchRate(0, 1)) },
+		"NaN rate":    func() (*Codec, error) { return New(r.client, FetchRate(math.NaN(), 1)) },
+		"inf rate":    func() (*Codec, error) { return New(r.client, FetchRate(math.Inf(1), 1)) },
+		"zero burst":  func() (*Codec, error) { return New(r.client, FetchRate(1, 0)) },
 	} {
 		_, err := f()
 		assert.ErrorIs(t, err, serving.ErrConfig, name)
@@ -698,4 +703,53 @@ func TestCompilerPanicReleasesTheSchema(t *testing.T) {
 		t.Fatal("the second record of the schema waits for a fetch that panicked")
 	}
 	assert.EqualValues(t, 1, r.byID.Load(), "the refusal is remembered, not fetched again")
+}
+
+// TestRandomSchemaIDFloodIsRateLimited: records naming random schema IDs
+// cost at most FetchRate's burst of registry requests, then its rate;
+// the others fail at once with ErrUnavailable, and the schema in use
+// stays cached, however many unknown IDs went by. Before, every new ID
+// was a registry GET (2,000 records, 2,000 requests), and the unknown
+// IDs filled the cache, whose emptying evicted the good schema too.
+func TestRandomSchemaIDFloodIsRateLimited(t *testing.T) {
+	r := newRegistry(t)
+	s := `{"type":"record","name":"R","fields":[{"name":"a","type":"double"}]}`
+	id := r.register(t, "r-value", sr.Schema{Schema: s, Type: sr.TypeAvro})
+	good, _ := avro.Marshal(avro.MustParse(s), map[string]any{"a": 1.5})
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	c := newCodec(t, r, FetchRate(5, 20), MaxSchemas(8))
+	c.o.now = func() time.Time { return time.Unix(0, now.Load()) }
+	_, err := c.Decode(frame(id, nil, good))
+	require.NoError(t, err)
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	limited := 0
+	for range 2000 {
+		_, err := c.Decode(frame(100000+rng.IntN(1<<30), nil, []byte{2}))
+		require.ErrorIs(t, err, kafka.ErrDecode)
+		var se *SchemaError
+		require.ErrorAs(t, err, &se)
+		if errors.Is(err, ErrUnavailable) {
+			limited++
+			assert.Contains(t, err.Error(), "FetchRate")
+		} else {
+			require.ErrorIs(t, err, ErrUnknownSchema)
+		}
+	}
+	assert.Equal(t, int64(20), r.byID.Load(), "the burst: the good schema's fetch and 19 unknown IDs")
+	assert.Equal(t, 2000-19, limited)
+
+	// The rate refills the allowance: 2 seconds at 5 a second.
+	now.Add(int64(2 * time.Second))
+	for range 50 {
+		_, _ = c.Decode(frame(100000+rng.IntN(1<<30), nil, []byte{2}))
+	}
+	assert.Equal(t, int64(20+10), r.byID.Load())
+
+	// The good schema is still cached: its records decode, with no fetch.
+	rec, err := c.Decode(frame(id, nil, good))
+	require.NoError(t, err)
+	assert.Equal(t, []float64{1.5}, rec.Features)
+	assert.Equal(t, int64(30), r.byID.Load())
 }

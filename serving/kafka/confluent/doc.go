@@ -73,6 +73,13 @@
 // (kafka.Workers), so give the Source more workers than the partitions
 // that may meet a new schema ID at once.
 //
+// Fetches are rate-limited (FetchRate: 10 a second, bursts of 100), so
+// that records naming random schema IDs, by mistake or by design, cost
+// the registry no more than that; a record whose ID is not cached while
+// the rate is spent fails at once with ErrUnavailable. IDs whose fetch
+// failed are the first to leave a full cache, so such records do not
+// evict the schemas in use either.
+//
 // # Scores as Avro
 //
 // [AvroScores] is a kafka.ScoreEncoder: with it a Sink writes each score
