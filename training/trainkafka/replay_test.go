@@ -20,13 +20,18 @@ import (
 
 // commitFails fails the trainer's n-th Commit without committing, as a
 // process killed between saving a checkpoint and committing its offsets
-// would.
+// would. Like crashAfter's, its Commit refuses to commit while no
+// checkpoint exists at ckpt.
 type commitFails struct {
 	*trainkafka.Source
-	n int
+	n    int
+	ckpt string
 }
 
 func (c *commitFails) Commit(ctx context.Context) error {
+	if err := checkpointSaved(c.ckpt); err != nil {
+		return err
+	}
 	if c.n--; c.n == 0 {
 		return errCrash
 	}
@@ -48,29 +53,19 @@ func TestRestartBetweenCheckpointAndCommitOverKafka(t *testing.T) {
 	nopPub := training.PublisherFunc(func(context.Context, serving.Descriptor) error { return nil })
 
 	run := func(group, path string, failCommit int) (*training.Learner, trainkafka.Stats, error) {
+		n := left(t, brokers, group, "training")
 		src, err := trainkafka.NewSource(testConfig(t, brokers), group)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer src.Close()
-		var s training.Source = src
-		if failCommit > 0 {
-			s = &commitFails{src, failCommit}
-		}
+		s := &commitFails{src, failCommit, path} // 0: no commit fails
 		l, _ := training.NewLearner(training.Linear, 2)
 		tr, err := training.NewTrainer("line", l, s, nopPub, training.WithCheckpoint(path, 300), training.WithTrainerLogger(quiet))
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		go func() {
-			for tr.Stats().Records < 2000 && ctx.Err() == nil {
-				time.Sleep(5 * time.Millisecond)
-			}
-			cancel()
-		}()
-		err = tr.Run(ctx)
+		err = runUntilEnd(t, tr, src, n)
 		return l, src.Stats(), err
 	}
 	ref, _, err := run("ref", filepath.Join(dir, "ref"), 0)
@@ -204,4 +199,68 @@ func TestRebalanceDoesNotRelearnOverKafka(t *testing.T) {
 	if st := src.Stats(); st.Replayed == 0 {
 		t.Errorf("stats %+v: the rebalance redelivered nothing; the test did not test", st)
 	}
+}
+
+// left returns how many records of partition 0 of topic the consumer
+// group has not committed: what a Source of the group hands out (as
+// samples, skipped or replayed records) before it reaches the end.
+func left(t *testing.T, brokers []string, group, topic string) int64 {
+	t.Helper()
+	sc, err := testConfig(t, brokers).SaramaConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := sarama.NewClient(brokers, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	end, err := client.GetOffset(topic, 0, sarama.OffsetNewest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sarama.NewClusterAdminFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := int64(0)
+	res, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: {0}})
+	switch {
+	case errors.Is(err, sarama.ErrGroupIDNotFound):
+		// A group that never committed.
+	case err != nil:
+		t.Fatal(err)
+	default:
+		if b := res.GetBlock(topic, 0); b != nil && b.Offset >= 0 {
+			committed = b.Offset
+		}
+	}
+	return end - committed
+}
+
+// runUntilEnd runs tr until src has handed out the n records left
+// before it (see left), then stops it, and returns Run's error. The
+// stop is decided by counts, not by the number of records learned, so
+// a trainer that lost or relearned records stops all the same, and the
+// test fails at once on the learner's state instead of waiting for a
+// count it never reaches; a minute bounds a source that never gets
+// there.
+func runUntilEnd(t *testing.T, tr *training.Trainer, src *trainkafka.Source, n int64) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			if st := src.Stats(); st.Delivered+st.Skipped+st.Replayed >= n {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	err := tr.Run(ctx)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Errorf("the source did not hand out the %d records left within a minute: %+v", n, src.Stats())
+	}
+	return err
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -138,16 +139,34 @@ func TestTrainerOverKafka(t *testing.T) {
 }
 
 // crashAfter fails Next after n samples, as a process crash would stop
-// the trainer without a checkpoint or commit.
+// the trainer without a checkpoint or commit. Its Commit refuses to
+// commit while no checkpoint exists at ckpt: a trainer keeping
+// checkpoints commits only what a saved one holds.
 type crashAfter struct {
 	*trainkafka.Source
-	n int
+	n    int
+	ckpt string
+}
+
+func (c *crashAfter) Commit(ctx context.Context) error {
+	if err := checkpointSaved(c.ckpt); err != nil {
+		return err
+	}
+	return c.Source.Commit(ctx)
+}
+
+// checkpointSaved fails when no checkpoint was saved at path.
+func checkpointSaved(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("commit with no checkpoint saved: %w", err)
+	}
+	return nil
 }
 
 var errCrash = errors.New("simulated crash")
 
 func (c *crashAfter) Next(ctx context.Context) (training.Sample, error) {
-	if c.n == 0 {
+	if c.n == 0 { // never, for a negative n
 		return training.Sample{}, errCrash
 	}
 	c.n--
@@ -165,33 +184,24 @@ func TestResumeAfterCrashOverKafka(t *testing.T) {
 	nopPub := training.PublisherFunc(func(context.Context, serving.Descriptor) error { return nil })
 
 	run := func(group, path string, crash int) (*training.Learner, error) {
+		n := left(t, brokers, group, "training")
 		src, err := trainkafka.NewSource(testConfig(t, brokers), group)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer src.Close()
-		var s training.Source = src
-		if crash > 0 {
-			s = &crashAfter{src, crash}
-		}
+		s := &crashAfter{src, crash, path}
 		l, _ := training.NewLearner(training.Linear, 2)
 		tr, err := training.NewTrainer("line", l, s, nopPub, training.WithCheckpoint(path, 300), training.WithTrainerLogger(quiet))
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The topic holds 2000 good records; stop once the trainer has
-		// learned them all (counting those restored from its checkpoint).
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go func() {
-			for tr.Stats().Records < 2000 && ctx.Err() == nil {
-				time.Sleep(5 * time.Millisecond)
-			}
-			cancel()
-		}()
-		return l, tr.Run(ctx)
+		// Stop once the source has handed out every record after the
+		// group's commit: a trainer that resumed right has then learned
+		// all 2000 samples.
+		return l, runUntilEnd(t, tr, src, n)
 	}
-	ref, err := run("ref", filepath.Join(dir, "ref"), 0)
+	ref, err := run("ref", filepath.Join(dir, "ref"), -1) // -1: no crash
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +209,7 @@ func TestResumeAfterCrashOverKafka(t *testing.T) {
 	if _, err := run("crash", path, 1111); !errors.Is(err, errCrash) {
 		t.Fatalf("crashing run: %v", err)
 	}
-	got, err := run("crash", path, 0)
+	got, err := run("crash", path, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
