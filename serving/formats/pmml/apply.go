@@ -243,6 +243,11 @@ func (c *compiler) builtin(fn string, args []expr, strs []bool) (expr, bool, err
 		if len(args) < 2 {
 			return nil, false, corruptf("Apply %s takes at least 2 arguments", fn)
 		}
+		for _, s := range strs[1:] {
+			if s != strs[0] {
+				return nil, false, unsupportedf("Apply %s of a string and a number", fn)
+			}
+		}
 		in := fn == "isIn"
 		a, set := args[0], args[1:]
 		return func(s *state) float64 {

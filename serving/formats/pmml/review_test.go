@@ -235,3 +235,31 @@ func TestMedianDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// isIn compares its first argument with the others: a string field
+// against numbers compared an interned string index with the numbers and
+// answered at random. Like equal, it refuses arguments of two kinds.
+func TestIsInOfStringAndNumbers(t *testing.T) {
+	doc := `<PMML version="4.4"><DataDictionary>
+<DataField name="z" optype="categorical" dataType="string"><Value value="7"/><Value value="1"/><Value value="2"/></DataField>
+<DataField name="y" optype="continuous" dataType="double"/>
+</DataDictionary>
+<TransformationDictionary><DerivedField name="d" optype="continuous" dataType="double"><Apply function="isIn"><FieldRef field="z"/><Constant>1</Constant><Constant>2</Constant></Apply></DerivedField></TransformationDictionary>
+<RegressionModel functionName="regression"><MiningSchema><MiningField name="z"/><MiningField name="y" usageType="target"/></MiningSchema>
+<RegressionTable intercept="0"><NumericPredictor name="d" coefficient="1"/></RegressionTable></RegressionModel></PMML>`
+	m, err := pmml.Parse([]byte(doc))
+	if err == nil {
+		p := predict(t, m, map[string]any{"z": "7"})
+		t.Fatalf("loaded; isIn(\"7\", 1, 2) = %v", p.Value)
+	}
+	if !errors.Is(err, serving.ErrUnsupportedModel) || !strings.Contains(err.Error(), "isIn") {
+		t.Fatalf("err = %v, want unsupported naming isIn", err)
+	}
+	// Strings against strings compare as strings.
+	m = loadText(t, strings.ReplaceAll(doc, "<Constant>", `<Constant dataType="string">`))
+	for z, want := range map[string]float64{"7": 0, "1": 1, "2": 1} {
+		if p := predict(t, m, map[string]any{"z": z}); p.Value != want {
+			t.Errorf("isIn(%q, \"1\", \"2\") = %v, want %v", z, p.Value, want)
+		}
+	}
+}
