@@ -192,12 +192,12 @@ func run(ctx context.Context, w io.Writer, cfg config) (*summary, error) {
 	// Training side: its own consumer group on the training topic, and
 	// a publisher to the models topic, which also tells the trainer the
 	// latest version already there so that its numbers follow on.
-	src, err := trainkafka.NewSource(kcfg, cfg.group, trainkafka.Topics(cfg.training))
+	src, err := trainkafka.NewSource(ctx, kcfg, cfg.group, trainkafka.Topics(cfg.training))
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
-	pub, err := trainkafka.NewPublisher(kcfg, kafka.Topic(cfg.models))
+	pub, err := trainkafka.NewPublisher(ctx, kcfg, kafka.Topic(cfg.models))
 	if err != nil {
 		return nil, err
 	}

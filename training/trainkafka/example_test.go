@@ -40,7 +40,8 @@ func ExampleLatestVersion() {
 	if err != nil {
 		panic(err)
 	}
-	pub, err := trainkafka.NewPublisher(cfg)
+	ctx := context.Background()
+	pub, err := trainkafka.NewPublisher(ctx, cfg)
 	if err != nil {
 		panic(err)
 	}
@@ -50,11 +51,11 @@ func ExampleLatestVersion() {
 		l.Learn(training.Sample{Features: []float64{float64(v)}, Target: 1})
 		d, _ := l.Snapshot("churn", "")
 		d.Version = v
-		if err := pub.Publish(context.Background(), d); err != nil {
+		if err := pub.Publish(ctx, d); err != nil {
 			panic(err)
 		}
 	}
-	ref, err := trainkafka.LatestVersion(context.Background(), cfg, "models", "churn")
+	ref, err := trainkafka.LatestVersion(ctx, cfg, "models", "churn")
 	if err != nil {
 		panic(err)
 	}
@@ -87,12 +88,12 @@ func ExampleNewSource() {
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg, _ := kafka.NewConfig(cluster.Addrs(), kafka.Logger(quiet))
-	src, err := trainkafka.NewSource(cfg, "trainer", trainkafka.SampleDecoder(trainkafka.CSV{Label: -1}))
+	ctx := context.Background()
+	src, err := trainkafka.NewSource(ctx, cfg, "trainer", trainkafka.SampleDecoder(trainkafka.CSV{Label: -1}))
 	if err != nil {
 		panic(err)
 	}
 	defer src.Close()
-	ctx := context.Background()
 	for range 2 {
 		s, _ := src.Next(ctx) // the bad row is skipped
 		fmt.Println(s.Features, s.Target)

@@ -63,7 +63,7 @@ func runLiveDrift(t *testing.T, n, change int) liveDrift {
 	rng := rand.New(rand.NewPCG(8, 9))
 
 	// v1, learned offline, goes out on the models topic and live.
-	pub, err := trainkafka.NewPublisher(cfg)
+	pub, err := trainkafka.NewPublisher(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func runLiveDrift(t *testing.T, n, change int) liveDrift {
 	}
 
 	// The trainer, without a detector of its own.
-	src, err := trainkafka.NewSource(cfg, "trainer")
+	src, err := trainkafka.NewSource(t.Context(), cfg, "trainer")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/modelstream/modelstream/internal/dial"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/training"
@@ -203,8 +204,10 @@ var (
 // starts reading. The group should belong to the trainer alone: scoring
 // instances use their own groups. A configuration error (a nil Config,
 // an empty group or topic name, a nil decoder, or a sarama configuration
-// that turns automatic commits on) wraps serving.ErrConfig.
-func NewSource(cfg *kafka.Config, group string, opts ...Option) (*Source, error) {
+// that turns automatic commits on) wraps serving.ErrConfig. ctx bounds
+// the connecting: when it is done first, NewSource returns ctx.Err();
+// cancelling it later does not stop the Source, which Close ends.
+func NewSource(ctx context.Context, cfg *kafka.Config, group string, opts ...Option) (*Source, error) {
 	o := options{topics: []string{DefaultTopic}, decoder: CSV{Label: -1}}
 	for _, opt := range opts {
 		if opt == nil {
@@ -232,18 +235,18 @@ func NewSource(cfg *kafka.Config, group string, opts ...Option) (*Source, error)
 		return nil, fmt.Errorf("%w: trainkafka: automatic commits would commit records the trainer has not made durable", serving.ErrConfig)
 	}
 	log := cfg.Logger()
-	g, err := sarama.NewConsumerGroup(cfg.Brokers(), group, sc)
+	g, err := dial.Open(ctx, func() (sarama.ConsumerGroup, error) { return sarama.NewConsumerGroup(cfg.Brokers(), group, sc) })
 	if err != nil {
 		return nil, fmt.Errorf("trainkafka: join group %q: %w", group, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	life, cancel := context.WithCancel(context.Background())
 	s := &Source{o: o, log: log, group: g, items: make(chan item), cancel: cancel, done: make(chan struct{}), pending: map[topicPartition]item{}, read: map[topicPartition]int64{}}
 	go func() {
 		for err := range g.Errors() {
 			log.Warn("trainkafka: consumer group error", "group", group, "err", err)
 		}
 	}()
-	go s.consume(ctx)
+	go s.consume(life)
 	return s, nil
 }
 

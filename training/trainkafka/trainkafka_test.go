@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -61,12 +62,12 @@ func TestTrainerOverKafka(t *testing.T) {
 	brokers := cluster.Addrs()
 	produce(t, brokers, "training", 3000)
 
-	src, err := trainkafka.NewSource(testConfig(t, brokers), "trainer")
+	src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), "trainer")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	pub, err := trainkafka.NewPublisher(testConfig(t, brokers))
+	pub, err := trainkafka.NewPublisher(t.Context(), testConfig(t, brokers))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +186,7 @@ func TestResumeAfterCrashOverKafka(t *testing.T) {
 
 	run := func(group, path string, crash int) (*training.Learner, error) {
 		n := left(t, brokers, group, "training")
-		src, err := trainkafka.NewSource(testConfig(t, brokers), group)
+		src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), group)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,7 +314,7 @@ func TestNewSourceValidates(t *testing.T) {
 		"nil decoder": {cfg, "g", []trainkafka.Option{trainkafka.SampleDecoder(nil)}},
 		"autocommit":  {autocommit, "g", nil},
 	} {
-		s, err := trainkafka.NewSource(c.cfg, c.group, c.opts...)
+		s, err := trainkafka.NewSource(t.Context(), c.cfg, c.group, c.opts...)
 		if !errors.Is(err, serving.ErrConfig) {
 			t.Errorf("%s: %v, want serving.ErrConfig", name, err)
 		}
@@ -340,7 +341,51 @@ func TestNewSourceNilOption(t *testing.T) {
 			t.Fatalf("panicked: %v", p)
 		}
 	}()
-	if _, err := trainkafka.NewSource(nil, "g", nil); !errors.Is(err, serving.ErrConfig) {
+	if _, err := trainkafka.NewSource(t.Context(), nil, "g", nil); !errors.Is(err, serving.ErrConfig) {
 		t.Fatalf("NewSource(nil option) = %v, want serving.ErrConfig", err)
+	}
+}
+
+// TestConstructorsHonourContext: against a broker that accepts
+// connections and never answers, NewSource and NewPublisher give up with
+// ctx's error instead of waiting out sarama's retries.
+func TestConstructorsHonourContext(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	cfg := testConfig(t, []string{l.Addr().String()})
+	for name, start := range map[string]func(context.Context) error{
+		"NewSource": func(ctx context.Context) error {
+			s, err := trainkafka.NewSource(ctx, cfg, "g")
+			if err == nil {
+				s.Close()
+			}
+			return err
+		},
+		"NewPublisher": func(ctx context.Context) error {
+			p, err := trainkafka.NewPublisher(ctx, cfg)
+			if err == nil {
+				p.Close()
+			}
+			return err
+		},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		err := start(ctx)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s with a silent broker: got %v, want context.DeadlineExceeded", name, err)
+		}
 	}
 }

@@ -145,10 +145,11 @@ var (
 
 // NewPublisher connects a producer to the cluster of cfg and returns a
 // Publisher for the models topic (kafka.Topic sets it; the default is
-// kafka.DefaultModelsTopic). Configuration errors wrap serving.ErrConfig.
+// kafka.DefaultModelsTopic). ctx bounds the connecting, as in
+// kafka.NewPublisher. Configuration errors wrap serving.ErrConfig.
 // The caller must Close it.
-func NewPublisher(cfg *kafka.Config, opts ...kafka.PublisherOption) (*Publisher, error) {
-	p, err := kafka.NewPublisher(context.Background(), cfg, opts...)
+func NewPublisher(ctx context.Context, cfg *kafka.Config, opts ...kafka.PublisherOption) (*Publisher, error) {
+	p, err := kafka.NewPublisher(ctx, cfg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("trainkafka: publisher: %w", err)
 	}

@@ -75,12 +75,12 @@ func TestRestartWithoutCheckpointOverKafka(t *testing.T) {
 		}
 	}
 
-	src, err := trainkafka.NewSource(testConfig(t, brokers), "trainer")
+	src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), "trainer")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	pub, err := trainkafka.NewPublisher(testConfig(t, brokers))
+	pub, err := trainkafka.NewPublisher(t.Context(), testConfig(t, brokers))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestLatestVersion(t *testing.T) {
 	}
 
 	// A ModelPublisher answers the same, on its own topic.
-	pub, err := trainkafka.NewPublisher(testConfig(t, brokers), kafka.Topic("models"))
+	pub, err := trainkafka.NewPublisher(t.Context(), testConfig(t, brokers), kafka.Topic("models"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,10 +221,10 @@ func TestLatestVersion(t *testing.T) {
 			t.Errorf("case %d: %v, want serving.ErrConfig", i, err)
 		}
 	}
-	if _, err := trainkafka.NewPublisher(nil); !errors.Is(err, serving.ErrConfig) {
+	if _, err := trainkafka.NewPublisher(t.Context(), nil); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("NewPublisher(nil): %v, want serving.ErrConfig", err)
 	}
-	if _, err := trainkafka.NewPublisher(kcfg, kafka.Topic("")); !errors.Is(err, serving.ErrConfig) {
+	if _, err := trainkafka.NewPublisher(t.Context(), kcfg, kafka.Topic("")); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("NewPublisher with an empty topic: %v, want serving.ErrConfig", err)
 	}
 }
