@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/modelstream/modelstream/serving"
@@ -99,6 +100,115 @@ func TestRuntimeRefusesHugeHalfOutputs(t *testing.T) {
 		_, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: "onnx", Bytes: b})
 		if !errors.Is(err, serving.ErrUnsupportedModel) {
 			t.Errorf("output shape %v: load = %v, want serving.ErrUnsupportedModel", out, err)
+		}
+	}
+}
+
+// divisionModels are graphs that ONNX Runtime would run into an integer
+// division by zero (or of the smallest integer by -1), each with what
+// makes it so. Before checkIntegerDivision walked every graph, each of
+// them killed the test binary with SIGFPE: the constant ones when ONNX
+// Runtime folded them while creating the session, the others at the
+// first Predict of a 0.
+func divisionModels() map[string][]byte {
+	// y = int(x) + a / b, with a and b integer initializers.
+	constant := func(op string, a, b int64) []byte {
+		return model(13, graphSpec{
+			nodes: [][]byte{
+				node(op, []string{"a", "b"}, []string{"q"}),
+				node("Cast", []string{"x"}, []string{"xi"}, attrInt("to", elemInt64)),
+				node("Add", []string{"xi", "q"}, []string{"y"}),
+			},
+			inits:   [][]byte{int64Initializer("a", []int{1}, []int64{a}), int64Initializer("b", []int{1}, []int64{b})},
+			inputs:  [][]byte{valueInfo("x", elemFloat, "N", 1)},
+			outputs: [][]byte{valueInfo("y", elemInt64, "N", 1)},
+		})
+	}
+	// y = If(true) { 10 / int(x) } else { 10 }: the division sits in a
+	// subgraph.
+	then := graphOf("then", [][]byte{node("Div", []string{"ten", "xi"}, []string{"t_out"})}, [][]byte{valueInfo("t_out", elemInt64, 1)})
+	els := graphOf("else", [][]byte{node("Identity", []string{"ten"}, []string{"e_out"})}, [][]byte{valueInfo("e_out", elemInt64, 1)})
+	branch := model(13, graphSpec{
+		nodes: [][]byte{
+			node("Cast", []string{"x"}, []string{"xi"}, attrInt("to", elemInt64)),
+			node("If", []string{"yes"}, []string{"y"}, attrGraph("then_branch", then), attrGraph("else_branch", els)),
+		},
+		inits:   [][]byte{int64Initializer("ten", []int{1}, []int64{10}), pb(nil).varint(2, 9).str(8, "yes").bytes(9, []byte{1})},
+		inputs:  [][]byte{valueInfo("x", elemFloat, 1)},
+		outputs: [][]byte{valueInfo("y", elemInt64, 1)},
+	})
+	// y = 10 / QuantizeLinear(x): an integer made from a float input by
+	// an op the check did not know.
+	quantized := model(14, graphSpec{
+		nodes: [][]byte{
+			node("QuantizeLinear", []string{"x", "scale"}, []string{"xq"}),
+			node("Div", []string{"ten", "xq"}, []string{"y"}),
+		},
+		inits:   [][]byte{initializer("scale", nil, []float32{1}), pb(nil).varint(2, 2).str(8, "ten").bytes(9, []byte{10})},
+		inputs:  [][]byte{valueInfo("x", elemFloat, 1)},
+		outputs: [][]byte{valueInfo("y", 2, 1)},
+	})
+	return map[string][]byte{
+		"constant Div by 0":           constant("Div", 10, 0),
+		"constant Mod by 0":           constant("Mod", 10, 0),
+		"constant MinInt64 Div by -1": constant("Div", math.MinInt64, -1),
+		"Div by a record in an If":    branch,
+		"Div by a quantized record":   quantized,
+	}
+}
+
+// TestRuntimeRefusesIntegerDivisionItCannotProveSafe: every integer
+// division whose divisor may be 0 or -1, in the graph or a subgraph,
+// computed from a record or from constants alone, is refused at load
+// with serving.ErrUnsupportedModel, and the process lives on.
+func TestRuntimeRefusesIntegerDivisionItCannotProveSafe(t *testing.T) {
+	f := runtimeFormat(t)
+	for name, b := range divisionModels() {
+		_, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: "onnx", Bytes: b})
+		if !errors.Is(err, serving.ErrUnsupportedModel) {
+			t.Errorf("%s: load = %v, want serving.ErrUnsupportedModel", name, err)
+		}
+	}
+}
+
+// TestRuntimeKeepsSafeDivisions: divisions the check proves safe still
+// load and compute: an integer by a constant without 0 and -1, and
+// floats by a value computed from the record.
+func TestRuntimeKeepsSafeDivisions(t *testing.T) {
+	f := runtimeFormat(t)
+	byConst := model(13, graphSpec{
+		nodes: [][]byte{
+			node("Cast", []string{"x"}, []string{"xi"}, attrInt("to", elemInt64)),
+			node("Div", []string{"xi", "three"}, []string{"y"}),
+		},
+		inits:   [][]byte{int64Initializer("three", []int{1}, []int64{3})},
+		inputs:  [][]byte{valueInfo("x", elemFloat, "N", 1)},
+		outputs: [][]byte{valueInfo("y", elemInt64, "N", 1)},
+	})
+	// y = x / sqrt(x*x + 1), every value a float.
+	byRecord := model(13, graphSpec{
+		nodes: [][]byte{
+			node("Mul", []string{"x", "x"}, []string{"sq"}),
+			node("Add", []string{"sq", "one"}, []string{"s"}),
+			node("Sqrt", []string{"s"}, []string{"r"}),
+			node("Div", []string{"x", "r"}, []string{"y"}),
+		},
+		inits:   [][]byte{initializer("one", nil, []float32{1})},
+		inputs:  [][]byte{valueInfo("x", elemFloat, "N", 1)},
+		outputs: [][]byte{valueInfo("y", elemFloat, "N", 1)},
+	})
+	for name, c := range map[string]struct {
+		b    []byte
+		x    float64
+		want float64
+	}{
+		"int64 by 3":   {byConst, 7, 2},
+		"x/sqrt(x²+1)": {byRecord, 0, 0},
+	} {
+		m := loadRuntime(t, f, c.b)
+		p, err := m.Predict(context.Background(), []float64{c.x})
+		if err != nil || p.Value != c.want {
+			t.Errorf("%s: f(%v) = %v, %v; want %v", name, c.x, p.Value, err, c.want)
 		}
 	}
 }

@@ -60,10 +60,14 @@
 // (sequences, maps, complex numbers), without a declared shape, or with a
 // symbolic dimension other than a leading batch dimension; a string input
 // whose values the graph does not list; an output a Prediction cannot
-// hold; and a graph that divides an integer by a value computed from an
-// integer input, or from any input cast to an integer (or turned into one
-// by ArgMax, TopK, a LabelEncoder and the like), since a record making it
-// 0 would make ONNX Runtime trap and kill the process.
+// hold; and a graph (or a subgraph of If, Loop or Scan, or a local
+// function) with a Div or Mod whose divisor may be an integer 0 or -1,
+// since ONNX Runtime would trap and kill the process, at load for
+// constants it folds, at a run for a record. A divisor is accepted when
+// it is known to be floating point (declared so, or made by a Cast to a
+// float type, an op that computes only in floating point, or an
+// elementwise or shape op over a floating-point first input) or is an
+// integer constant without 0 and -1; any other is refused.
 //
 // Inputs: a feature vector fills the graph inputs in declared order, each
 // row-major. float32 and float64 take the numbers; float16 and bfloat16

@@ -176,6 +176,9 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 	if err := checkMLAttributes(gi); err != nil {
 		return nil, serving.Corrupt(FormatName, err)
 	}
+	if err := checkIntegerDivision(b); err != nil {
+		return nil, serving.Unsupported(FormatName, err)
+	}
 	plan, err := planInputs(gi, e.o.maxElems)
 	if err != nil {
 		return nil, err

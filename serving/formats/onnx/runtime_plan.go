@@ -113,9 +113,6 @@ func planInputs(gi *graphInfo, maxElems int64) (*rtPlan, error) {
 	if len(p.inputs) == 0 {
 		return unsupported("the graph has no input a record can fill")
 	}
-	if err := checkIntegerDivision(gi, p.inputs); err != nil {
-		return nil, serving.Unsupported(FormatName, err)
-	}
 	p.desc = strings.Join(desc, ", then ")
 	if p.batch {
 		p.desc += " (leading symbolic dimension: the batch)"
@@ -465,93 +462,6 @@ func (p *rtOutPlan) classify(outs []rtOut, rows int, out []serving.Prediction) e
 		out[r] = pr
 	}
 	return nil
-}
-
-// checkIntegerDivision refuses a graph in which a record could make ONNX
-// Runtime divide an integer by zero: the CPU traps, and the process dies
-// (SIGFPE) with no error to return. It follows the values computed from
-// the inputs through the graph's nodes (over-approximating: every output
-// of a node that reads one) and, among them, those that may be integers:
-// computed from an integer input (except through a Cast to a floating
-// type), or by a Cast to an integer type, an ArgMax, ArgMin, TopK or
-// NonZero, or a LabelEncoder or CategoryMapper. A float or bool input
-// cast to an integer holds 0 as readily as an integer input does. It
-// refuses a Div or Mod whose divisor may be such an integer. Nodes inside
-// subgraphs (If, Loop, Scan) are not followed.
-func checkIntegerDivision(gi *graphInfo, ins []rtInput) error {
-	derived := map[string]string{} // value -> the input it derives from
-	integer := map[string]string{} // the derived values that may be integers
-	for _, in := range ins {
-		derived[in.name] = in.name
-		switch in.elem {
-		case elemFloat, elemDouble, elemFloat16, elemBfloat16, elemString, elemBool:
-		default:
-			integer[in.name] = in.name
-		}
-	}
-	for _, n := range gi.nodes {
-		from, ifrom := "", ""
-		for _, v := range n.inputs {
-			if src, ok := derived[v]; ok && from == "" {
-				from = src
-			}
-			if src, ok := integer[v]; ok && ifrom == "" {
-				ifrom = src
-			}
-		}
-		if from == "" {
-			continue
-		}
-		if (n.op == "Div" || n.op == "Mod") && (n.domain == "" || n.domain == "ai.onnx") && len(n.inputs) > 1 {
-			if src, ok := integer[n.inputs[1]]; ok {
-				return fmt.Errorf("a %s node divides by a value that may be an integer computed from the input %q: a record that makes it 0 would make ONNX Runtime divide an integer by zero, which kills the process", n.op, src)
-			}
-		}
-		mayInt := ifrom != ""
-		switch {
-		case dataFirst[n.op]:
-			// The output has the type of the data, the first input; the
-			// others are indices, shapes or axes.
-			_, mayInt = integer[n.inputs[0]]
-		case n.op == "Where" && len(n.inputs) == 3:
-			_, ok1 := integer[n.inputs[1]]
-			_, ok2 := integer[n.inputs[2]]
-			mayInt = ok1 || ok2
-		}
-		switch n.op {
-		case "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Not", "And", "Or", "Xor", "IsNaN", "IsInf":
-			mayInt = false // bool
-		case "Cast":
-			switch n.castTo {
-			case elemUint8, elemInt8, elemUint16, elemInt16, elemInt32, elemInt64, elemUint32, elemUint64:
-				mayInt = true
-			default:
-				mayInt = false
-			}
-		case "ArgMax", "ArgMin", "TopK", "NonZero", "LabelEncoder", "CategoryMapper":
-			mayInt = true
-		}
-		if ifrom == "" {
-			ifrom = from
-		}
-		for _, out := range n.outputs {
-			derived[out] = from
-			if mayInt {
-				integer[out] = ifrom
-			}
-		}
-	}
-	return nil
-}
-
-// dataFirst are the ops whose output has the element type of their
-// first input, whatever the types of the others (indices, shapes, axes).
-var dataFirst = map[string]bool{
-	"Slice": true, "Reshape": true, "Gather": true, "GatherElements": true, "GatherND": true,
-	"Expand": true, "Tile": true, "Pad": true, "Unsqueeze": true, "Squeeze": true,
-	"Transpose": true, "Flatten": true, "Identity": true, "Split": true, "Resize": true,
-	"ReduceSum": true, "ReduceMean": true, "ReduceMax": true, "ReduceMin": true, "ReduceProd": true,
-	"ScatterND": true, "ScatterElements": true, "CumSum": true, "Compress": true,
 }
 
 // planDeclaredOutputs plans the outputs of a model whose dry run failed

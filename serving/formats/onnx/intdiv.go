@@ -1,0 +1,447 @@
+package onnx
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// checkIntegerDivision refuses a model in which ONNX Runtime could divide
+// an integer by zero, or the smallest integer by -1: the CPU traps, and
+// the process dies (SIGFPE) with no error to return. It happens at load
+// as readily as at a run: ONNX Runtime folds a Div of two constants when
+// it creates the session.
+//
+// So every Div and Mod of the default domain, in the graph, in the
+// subgraphs of If, Loop and Scan at any depth and in the model's local
+// functions, must have a divisor that is known to be floating point, or
+// an integer constant (an initializer or a Constant node) none of whose
+// elements is 0 or -1. A value is known to be floating point when the
+// model declares it so (as a graph input, output, value_info or
+// initializer of any graph), when a Constant holds floats, when a Cast
+// or an op that only computes in floating point makes it, or when an op
+// whose result has the element type of its first input reads a value
+// known to be floating point. Anything else (the outputs of ops not
+// listed here, of Shape, of QuantizeLinear, of a local function) may be
+// an integer: a division by it is refused, which errs on the side of
+// refusing a model that would in fact never trap.
+func checkIntegerDivision(b []byte) error {
+	var graphs, functions [][]byte
+	err := readFields(b, func(f field) error {
+		if f.typ != wireBytes {
+			return nil
+		}
+		switch f.num {
+		case fModelGraph:
+			graphs = append(graphs, f.data)
+		case fModelFunctions:
+			functions = append(functions, f.data)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, g := range graphs {
+		if err := divGraph(g, 0, nil); err != nil {
+			return err
+		}
+	}
+	for _, fn := range functions {
+		// A function's formal inputs have no declared type: each may be
+		// an integer.
+		sc := &scope{kinds: map[string]valueKind{}, decl: map[string]valueKind{}}
+		err := readFields(fn, func(f field) error {
+			if f.num == fFunctionNode && f.typ == wireBytes {
+				return divNode(f.data, 0, sc)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// valueKind is what checkIntegerDivision knows of a value.
+type valueKind uint8
+
+const (
+	kindUnknown valueKind = iota // may be an integer, of any value
+	kindFloat                    // a floating-point tensor
+	kindSafeInt                  // an integer constant without 0 or -1
+)
+
+// scope is what is known of the values of one graph; a subgraph sees the
+// values of the graphs around it, and its own names hide theirs.
+type scope struct {
+	parent *scope
+	kinds  map[string]valueKind
+	decl   map[string]valueKind // what the graph declares: it holds over what an op would make
+}
+
+// kind is what is known of value name in s or around it.
+func (s *scope) kind(name string) valueKind {
+	for ; s != nil; s = s.parent {
+		if k, ok := s.kinds[name]; ok {
+			return k
+		}
+	}
+	return kindUnknown
+}
+
+// floatElem reports whether an ONNX element type is floating point
+// (float16, float, double, bfloat16, complex, and the float8 types).
+func floatElem(t int64) bool {
+	switch t {
+	case 1, 10, 11, 14, 15, 16, 17, 18, 19, 20:
+		return true
+	}
+	return false
+}
+
+// Field numbers of onnx.proto this file reads besides wire.go's.
+const (
+	fTensorDims     = 1
+	fTensorDataType = 2
+	fTensorInt32    = 5
+	fTensorInt64    = 7
+	fTensorRaw      = 9
+	fTensorUint64   = 11
+	fAttrF          = 2
+	fAttrT          = 5
+	fAttrTensorType = 20 // AttributeProto.type
+)
+
+// graph reads one graph: the declared types first (a declaration holds
+// for the whole graph), then its nodes in order.
+func divGraph(b []byte, depth int, parent *scope) error {
+	if depth > maxGraphDepth {
+		return errTooDeep
+	}
+	sc := &scope{parent: parent, kinds: map[string]valueKind{}, decl: map[string]valueKind{}}
+	var nodes [][]byte
+	err := readFields(b, func(f field) error {
+		if f.typ != wireBytes {
+			return nil
+		}
+		switch f.num {
+		case fGraphNode:
+			nodes = append(nodes, f.data)
+		case fGraphInitializer:
+			name, kind, err := tensorKind(f.data)
+			if err != nil {
+				return err
+			}
+			sc.decl[name] = kind
+			sc.kinds[name] = kind
+		case fGraphInput, fGraphOutput, fGraphValueInfo:
+			vi, err := parseValueInfo(f.data)
+			if err != nil {
+				return err
+			}
+			_, init := sc.decl[vi.name]
+			switch {
+			case init && f.num == fGraphInput:
+				// an initializer listed as an input: its data says more
+			case vi.hasType && floatElem(vi.elem):
+				sc.decl[vi.name], sc.kinds[vi.name] = kindFloat, kindFloat
+			case f.num == fGraphInput:
+				// A graph input no op computes, such as a Loop body's
+				// iteration number: it hides any outer value of its name.
+				sc.decl[vi.name], sc.kinds[vi.name] = kindUnknown, kindUnknown
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if err := divNode(n, depth, sc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// node checks a Div or Mod, walks the node's subgraphs, and sets the
+// kinds of its outputs.
+func divNode(b []byte, depth int, sc *scope) error {
+	var op, domain string
+	var inputs, outputs []string
+	var subgraphs [][]byte
+	castTo := int64(-1)
+	constKind := kindUnknown
+	err := readFields(b, func(f field) error {
+		if f.typ != wireBytes {
+			return nil
+		}
+		switch f.num {
+		case fNodeInput:
+			inputs = append(inputs, string(f.data))
+		case fNodeOutput:
+			outputs = append(outputs, string(f.data))
+		case fNodeOpType:
+			op = string(f.data)
+		case fNodeDomain:
+			domain = string(f.data)
+		case fNodeAttr:
+			var name string
+			var i int64
+			var hasInt, hasFloat bool
+			var ints []int64
+			var tensor []byte
+			err := readFields(f.data, func(af field) error {
+				switch {
+				case af.num == fAttrName && af.typ == wireBytes:
+					name = string(af.data)
+				case af.num == fAttrInt && af.typ == wireVarint:
+					i, hasInt = int64(af.v), true
+				case (af.num == fAttrF && af.typ == wireFixed32) || af.num == fAttrFloats:
+					hasFloat = true
+				case af.num == fAttrInts && af.typ == wireVarint:
+					ints = append(ints, int64(af.v))
+				case af.num == fAttrInts && af.typ == wireBytes:
+					for p := af.data; len(p) > 0; {
+						v, n := binary.Uvarint(p)
+						if n <= 0 {
+							return errTruncated
+						}
+						ints = append(ints, int64(v))
+						p = p[n:]
+					}
+				case af.num == fAttrT && af.typ == wireBytes:
+					tensor = af.data
+				case (af.num == fAttrGraph || af.num == fAttrGraphs) && af.typ == wireBytes:
+					subgraphs = append(subgraphs, af.data)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			switch name {
+			case "to":
+				if hasInt {
+					castTo = i
+				}
+			case "value":
+				if tensor != nil {
+					_, k, err := tensorKind(tensor)
+					if err != nil {
+						return err
+					}
+					constKind = k
+				}
+			case "value_float", "value_floats":
+				if hasFloat {
+					constKind = kindFloat
+				}
+			case "value_int", "value_ints":
+				if hasInt {
+					ints = append(ints, i)
+				}
+				if safeInts(ints) {
+					constKind = kindSafeInt
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	onnxDomain := domain == "" || domain == "ai.onnx"
+	if onnxDomain && (op == "Div" || op == "Mod") && len(inputs) > 1 && inputs[1] != "" {
+		if k := sc.kind(inputs[1]); k != kindFloat && k != kindSafeInt {
+			return fmt.Errorf("a %s node divides by %q, which may be an integer that is 0 (or -1): ONNX Runtime would divide an integer by zero (or overflow), which kills the process; only a floating-point divisor or an integer constant without 0 and -1 is accepted", op, inputs[1])
+		}
+	}
+	for _, g := range subgraphs {
+		if err := divGraph(g, depth+1, sc); err != nil {
+			return err
+		}
+	}
+	for i, out := range outputs {
+		if out == "" {
+			continue
+		}
+		if k, declared := sc.decl[out]; declared {
+			sc.kinds[out] = k // the model's declaration holds
+			continue
+		}
+		sc.kinds[out] = outputKind(sc, op, domain, i, inputs, castTo, constKind)
+	}
+	return nil
+}
+
+// outputKind is what output i of a node is known to be.
+func outputKind(sc *scope, op, domain string, i int, inputs []string, castTo int64, constKind valueKind) valueKind {
+	first := kindUnknown
+	if len(inputs) > 0 {
+		first = sc.kind(inputs[0])
+	}
+	float := func(ok bool) valueKind {
+		if ok {
+			return kindFloat
+		}
+		return kindUnknown
+	}
+	switch domain {
+	case "", "ai.onnx":
+	case "ai.onnx.ml":
+		switch op {
+		case "Scaler", "Normalizer", "LinearRegressor", "SVMRegressor", "TreeEnsembleRegressor", "TreeEnsemble", "OneHotEncoder", "FeatureVectorizer":
+			return kindFloat
+		case "LinearClassifier", "SVMClassifier", "TreeEnsembleClassifier":
+			return float(i == 1) // the scores; output 0 is the label
+		case "Binarizer", "ArrayFeatureExtractor":
+			return float(i == 0 && first == kindFloat)
+		}
+		return kindUnknown
+	default:
+		return kindUnknown
+	}
+	switch {
+	case op == "Constant":
+		return constKind
+	case op == "Cast":
+		return float(floatElem(castTo))
+	case op == "Where":
+		return float(i == 0 && len(inputs) > 1 && sc.kind(inputs[1]) == kindFloat)
+	case floatOnlyOps[op]:
+		return float(i == 0)
+	case sameAsFirstOps[op]:
+		return float(i == 0 && first == kindFloat)
+	}
+	return kindUnknown
+}
+
+// floatOnlyOps compute only in floating point: their first output is
+// floating point whatever is known of their inputs.
+var floatOnlyOps = map[string]bool{
+	"Sqrt": true, "Exp": true, "Log": true, "Sigmoid": true, "Tanh": true, "Erf": true,
+	"Softmax": true, "LogSoftmax": true, "Sin": true, "Cos": true, "Tan": true,
+	"Asin": true, "Acos": true, "Atan": true, "Sinh": true, "Cosh": true, "Asinh": true,
+	"Acosh": true, "Atanh": true, "Softplus": true, "Softsign": true, "Elu": true,
+	"Selu": true, "Celu": true, "Gelu": true, "HardSigmoid": true, "Mish": true,
+	"HardSwish": true, "Conv": true, "ConvTranspose": true, "AveragePool": true,
+	"GlobalAveragePool": true, "LpPool": true, "BatchNormalization": true,
+	"InstanceNormalization": true, "LayerNormalization": true, "GroupNormalization": true,
+	"LRN": true, "DequantizeLinear": true, "RandomNormal": true, "RandomUniform": true,
+	"RandomNormalLike": true, "RandomUniformLike": true, "Reciprocal": true,
+	"MeanVarianceNormalization": true, "LpNormalization": true, "ThresholdedRelu": true,
+	"LeakyRelu": true,
+}
+
+// sameAsFirstOps give their first output the element type of their
+// first input.
+var sameAsFirstOps = map[string]bool{
+	"Abs": true, "Neg": true, "Add": true, "Sub": true, "Mul": true, "Div": true,
+	"Mod": true, "Pow": true, "Max": true, "Min": true, "Sum": true, "Mean": true,
+	"Relu": true, "PRelu": true, "Clip": true, "Floor": true, "Ceil": true,
+	"Round": true, "Sign": true, "Identity": true, "Reshape": true, "Flatten": true,
+	"Squeeze": true, "Unsqueeze": true, "Transpose": true, "Concat": true,
+	"Split": true, "Slice": true, "Gather": true, "GatherElements": true,
+	"GatherND": true, "Expand": true, "Tile": true, "Pad": true, "Resize": true,
+	"Upsample": true, "ReduceSum": true, "ReduceMean": true, "ReduceMax": true,
+	"ReduceMin": true, "ReduceProd": true, "ReduceL1": true, "ReduceL2": true,
+	"ReduceLogSum": true, "ReduceLogSumExp": true, "ReduceSumSquare": true,
+	"CumSum": true, "Compress": true, "ScatterND": true, "ScatterElements": true,
+	"Scatter": true, "MatMul": true, "Gemm": true, "Einsum": true, "Hardmax": true,
+	"MaxPool": true, "GlobalMaxPool": true, "Dropout": true, "DepthToSpace": true,
+	"SpaceToDepth": true, "ReverseSequence": true, "Trilu": true, "Det": true,
+	"RoiAlign": true, "GridSample": true, "TopK": true, "Shrink": true, "DFT": true,
+}
+
+// tensorKind reads a TensorProto's name and kind: floating point, an
+// integer tensor of known elements none 0 or -1, or anything else.
+func tensorKind(b []byte) (string, valueKind, error) {
+	var name string
+	var elem int64
+	var ints []int64
+	var raw []byte
+	hasRaw := false
+	err := readFields(b, func(f field) error {
+		switch {
+		case f.num == fTensorName && f.typ == wireBytes:
+			name = string(f.data)
+		case f.num == fTensorDataType && f.typ == wireVarint:
+			elem = int64(f.v)
+		case f.num == fTensorRaw && f.typ == wireBytes:
+			raw, hasRaw = f.data, true
+		case (f.num == fTensorInt32 || f.num == fTensorInt64 || f.num == fTensorUint64) && f.typ == wireVarint:
+			ints = append(ints, int64(f.v))
+		case (f.num == fTensorInt32 || f.num == fTensorInt64 || f.num == fTensorUint64) && f.typ == wireBytes:
+			for p := f.data; len(p) > 0; {
+				v, n := binary.Uvarint(p)
+				if n <= 0 {
+					return errTruncated
+				}
+				ints = append(ints, int64(v))
+				p = p[n:]
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", kindUnknown, err
+	}
+	if floatElem(elem) {
+		return name, kindFloat, nil
+	}
+	width := map[int64]int{2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 12: 4, 13: 8}[elem]
+	if width == 0 {
+		return name, kindUnknown, nil // bool, string, or not an integer type this reads
+	}
+	if hasRaw {
+		if len(raw)%width != 0 {
+			return name, kindUnknown, nil
+		}
+		ints = ints[:0]
+		for p := raw; len(p) > 0; p = p[width:] {
+			var v int64
+			switch width {
+			case 1:
+				v = int64(int8(p[0]))
+			case 2:
+				v = int64(int16(binary.LittleEndian.Uint16(p)))
+			case 4:
+				v = int64(int32(binary.LittleEndian.Uint32(p)))
+			case 8:
+				v = int64(binary.LittleEndian.Uint64(p))
+			}
+			ints = append(ints, v)
+		}
+	} else {
+		// int32_data holds int8 to int32 and uint8, uint16 as varints of
+		// the sign-extended value; cut each to the element's width.
+		for k, v := range ints {
+			switch width {
+			case 1:
+				ints[k] = int64(int8(v))
+			case 2:
+				ints[k] = int64(int16(v))
+			case 4:
+				ints[k] = int64(int32(v))
+			}
+		}
+	}
+	if safeInts(ints) {
+		return name, kindSafeInt, nil
+	}
+	return name, kindUnknown, nil
+}
+
+// safeInts reports whether vals, read as signed integers of their width,
+// hold at least one element and neither 0 nor -1 (an unsigned maximum
+// reads as -1 and is refused with it: that errs on the side of safety).
+func safeInts(vals []int64) bool {
+	for _, v := range vals {
+		if v == 0 || v == -1 {
+			return false
+		}
+	}
+	return len(vals) > 0
+}
