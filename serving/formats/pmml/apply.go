@@ -208,6 +208,7 @@ func (c *compiler) builtin(fn string, args []expr, strs []bool) (expr, bool, err
 		if len(args) < 2 {
 			return nil, false, corruptf("Apply %s takes at least 2 arguments", fn)
 		}
+		args = c.booleans(args, strs)
 		and := fn == "and"
 		return func(s *state) float64 {
 			for _, a := range args {
@@ -225,7 +226,7 @@ func (c *compiler) builtin(fn string, args []expr, strs []bool) (expr, bool, err
 		if err := arity(fn, args, 1); err != nil {
 			return nil, false, err
 		}
-		a := args[0]
+		a := c.booleans(args, strs)[0]
 		return func(s *state) float64 {
 			v := a(s)
 			if math.IsNaN(v) {
@@ -269,7 +270,7 @@ func (c *compiler) builtin(fn string, args []expr, strs []bool) (expr, bool, err
 		if len(args) == 3 && strs[1] != strs[2] {
 			return nil, false, corruptf("Apply if: branches of different types")
 		}
-		cond, then := args[0], args[1]
+		cond, then := c.booleans(args[:1], strs[:1])[0], args[1]
 		els := expr(func(*state) float64 { return nan })
 		if len(args) == 3 {
 			els = args[2]
@@ -290,6 +291,30 @@ func (c *compiler) builtin(fn string, args []expr, strs []bool) (expr, bool, err
 
 // nary compiles min, max, sum, avg, product and median; median sorts its
 // values in the scratch slots from off.
+// booleans returns args with those of string kind read as booleans: the
+// strings "true" and "false" are 1 and 0, any other string is missing.
+// Numbers are booleans already (0 is false).
+func (c *compiler) booleans(args []expr, strs []bool) []expr {
+	out := make([]expr, len(args))
+	t, f := c.intern("true"), c.intern("false")
+	for i, a := range args {
+		out[i] = a
+		if !strs[i] {
+			continue
+		}
+		out[i] = func(s *state) float64 {
+			switch a(s) {
+			case t:
+				return 1
+			case f:
+				return 0
+			}
+			return nan
+		}
+	}
+	return out
+}
+
 func nary(fn string, args []expr, off int) expr {
 	return func(s *state) float64 {
 		var acc float64

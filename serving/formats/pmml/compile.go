@@ -500,7 +500,7 @@ func (c *compiler) derived(n *node, sc *scope) (*field, error) {
 			return nil, err
 		}
 		if s != str {
-			e, err = c.convert(e, str, s)
+			e, err = c.convert(e, str, s, dt == "boolean")
 			if err != nil {
 				return nil, corruptf("DerivedField %q: %v", name, err)
 			}
@@ -515,11 +515,23 @@ func (c *compiler) derived(n *node, sc *scope) (*field, error) {
 
 // convert changes the kind of an expression's values between numbers and
 // strings, as a DerivedField's dataType asks: a number becomes its
-// shortest decimal text; a string becomes the number it spells, or
-// missing.
-func (c *compiler) convert(e expr, from, to bool) (expr, error) {
+// shortest decimal text, or for the boolean dataType "false" (0) or
+// "true"; a string becomes the number it spells, or missing.
+func (c *compiler) convert(e expr, from, to, boolean bool) (expr, error) {
 	if from == to {
 		return e, nil
+	}
+	if !from && to && boolean {
+		t, f := c.intern("true"), c.intern("false")
+		return func(s *state) float64 {
+			switch v := e(s); {
+			case math.IsNaN(v):
+				return v
+			case v == 0:
+				return f
+			}
+			return t
+		}, nil
 	}
 	if !from && to {
 		return func(s *state) float64 {

@@ -263,3 +263,50 @@ func TestIsInOfStringAndNumbers(t *testing.T) {
 		}
 	}
 }
+
+// boolDoc is a regression tree on the boolean DerivedField big, defined
+// by expr over x (number) and the boolean input flag.
+func boolDoc(expr, test string) string {
+	return `<PMML version="4.4"><DataDictionary>
+<DataField name="x" optype="continuous" dataType="double"/>
+<DataField name="flag" optype="categorical" dataType="boolean"><Value value="true"/><Value value="false"/></DataField>
+<DataField name="y" optype="continuous" dataType="double"/>
+</DataDictionary>
+<TransformationDictionary><DerivedField name="big" optype="categorical" dataType="boolean">` + expr + `</DerivedField></TransformationDictionary>
+<TreeModel functionName="regression"><MiningSchema><MiningField name="x"/><MiningField name="flag"/><MiningField name="y" usageType="target"/></MiningSchema>
+<Node><True/><Node score="1">` + test + `</Node><Node score="2"><True/></Node></Node></TreeModel></PMML>`
+}
+
+// A boolean DerivedField holds "true" or "false": a comparison's 1 or 0
+// converted to the boolean dataType is "true" or "false", and a boolean
+// field read by a boolean function is 1 or 0. The number became the
+// text "1", which no predicate on "true" matched, and a boolean input
+// fed to and/or/not/if counted as true whenever its string's index was
+// not 0.
+func TestBooleanFields(t *testing.T) {
+	isTrue := `<SimplePredicate field="big" operator="equal" value="true"/>`
+	for _, c := range []struct {
+		name, expr, test string
+		x                float64
+		flag             string
+		want             float64
+	}{
+		{"comparison true", `<Apply function="greaterThan"><FieldRef field="x"/><Constant>5</Constant></Apply>`, isTrue, 10, "false", 1},
+		{"comparison false", `<Apply function="greaterThan"><FieldRef field="x"/><Constant>5</Constant></Apply>`, isTrue, 1, "false", 2},
+		{"comparison isIn", `<Apply function="greaterThan"><FieldRef field="x"/><Constant>5</Constant></Apply>`, `<SimpleSetPredicate field="big" booleanOperator="isIn"><Array type="string">true</Array></SimpleSetPredicate>`, 10, "false", 1},
+		{"and of a boolean input, false", `<Apply function="and"><FieldRef field="flag"/><Apply function="greaterThan"><FieldRef field="x"/><Constant>5</Constant></Apply></Apply>`, isTrue, 10, "false", 2},
+		{"and of a boolean input, true", `<Apply function="and"><FieldRef field="flag"/><Apply function="greaterThan"><FieldRef field="x"/><Constant>5</Constant></Apply></Apply>`, isTrue, 10, "true", 1},
+		{"not of a boolean input", `<Apply function="not"><FieldRef field="flag"/></Apply>`, isTrue, 0, "false", 1},
+		{"if on a boolean input", `<Apply function="if"><FieldRef field="flag"/><Constant dataType="boolean">false</Constant><Constant dataType="boolean">true</Constant></Apply>`, isTrue, 0, "false", 1},
+	} {
+		m, err := pmml.Parse([]byte(boolDoc(c.expr, c.test)))
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		p, err := m.Predict(context.Background(), vec(t, m, map[string]any{"x": c.x, "flag": c.flag}))
+		if err != nil || p.Value != c.want {
+			t.Errorf("%s: %v, %v; want %v", c.name, p.Value, err, c.want)
+		}
+	}
+}
