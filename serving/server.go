@@ -827,6 +827,19 @@ func (s *Server) Current(name string) (ModelRef, bool) {
 	return ModelRef{}, false
 }
 
+// NextVersion returns the version Activate gives a Descriptor of name
+// with Version 0, if nothing else is activated first: one more than the
+// highest version of name this Server has made live or learnt of
+// through [HighestVersion], so never a number given before, even after a
+// rollback or a retirement; 1 for a name it never served.
+func (s *Server) NextVersion(name string) uint64 {
+	sl, _ := s.slot(name, false)
+	if sl == nil {
+		return 1
+	}
+	return sl.high.Load() + 1
+}
+
 // Models returns every live version with its statistics, sorted by
 // name.
 func (s *Server) Models() []Stats {

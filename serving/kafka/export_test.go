@@ -15,9 +15,10 @@ func NumberingFeed(log *slog.Logger) *ModelFeed {
 	return &ModelFeed{log: log, highest: map[uint64]uint64{}, seed: maphash.MakeSeed()}
 }
 
-// Number numbers a model message of name, as the feed does.
+// Number numbers a model message of name, as the feed does, for a
+// Server whose highest version ever live is live.
 func (f *ModelFeed) Number(name string, offered, live uint64) uint64 {
-	return f.number(name, offered, live)
+	return f.number(name, offered, live+1)
 }
 
 // MaxNumberedNames is maxNumberedNames.

@@ -114,7 +114,7 @@ type ModelFeed struct {
 // maxNumberedNames bounds how many model names a ModelFeed remembers the
 // highest version of, so that a flood of messages with ever new names
 // cannot grow its memory. Beyond it, a version-less message of a name
-// not remembered is numbered from the Server's live version alone. A
+// not remembered is numbered from the Server's next version alone. A
 // name is remembered by a 64-bit hash under a seed of the feed's own,
 // so the map holds at most 2^16 pairs of words (about 2 MiB) whatever
 // the names' length; two names whose hashes collide, which a writer
@@ -124,16 +124,16 @@ const maxNumberedNames = 1 << 16
 
 // number returns the version of a well-formed model message of name that
 // offered version (0: none), and remembers it: 1 + the highest version of
-// any earlier message for name on the topic, or of the live one (see
-// package wire, Versions).
-func (f *ModelFeed) number(name string, offered, live uint64) uint64 {
+// any earlier message for name on the topic, and at least next, the
+// Server's next version (see package wire, Versions).
+func (f *ModelFeed) number(name string, offered, next uint64) uint64 {
 	key := maphash.String(f.seed, name)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h, known := f.highest[key]
 	v := offered
 	if v == 0 {
-		v = max(h, live) + 1
+		v = max(h+1, next)
 	}
 	switch {
 	case known:
@@ -142,7 +142,7 @@ func (f *ModelFeed) number(name string, offered, live uint64) uint64 {
 		f.highest[key] = v
 	case !f.full:
 		f.full = true
-		f.log.Warn("model feed: too many model names to number version-less messages by the topic; numbering new names from the live version", "model", name, "limit", maxNumberedNames)
+		f.log.Warn("model feed: too many model names to number version-less messages by the topic; numbering new names from the Server's next version", "model", name, "limit", maxNumberedNames)
 	}
 	return v
 }
@@ -472,7 +472,9 @@ func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
 	}
 	cur, live := f.srv.Current(d.Name)
 	offered := d.Version
-	d.Version = f.number(d.Name, offered, cur.Version)
+	// The Server's next version, not its live one: after a rollback it
+	// restored, the versions above the live one already name models.
+	d.Version = f.number(d.Name, offered, f.srv.NextVersion(d.Name))
 	ev.Model.Version = d.Version
 	if offered != 0 && live && d.Version <= cur.Version {
 		f.stale.Add(1)

@@ -56,11 +56,14 @@
 // the model name, all messages of one name share a partition when every
 // writer uses the same partitioner (kcat and sarama hash keys
 // differently: on a topic with several partitions, mixed writers should
-// give explicit versions). A reader that does not start at the oldest
-// offset (it resumes from a registry) also counts the version live in
-// its Server, but it cannot count the messages before its start that its
-// Server refused, so its numbering can differ from a reader's that saw
-// them: where instances resume, publishers should give explicit versions.
+// give explicit versions). A reader never gives a number its Server
+// already gave: it numbers at least one above the highest version its
+// Server made live or restored (serving.Server.NextVersion), so a reader
+// that resumes from a registry after a rollback numbers above the
+// versions rolled back from. But it cannot count the messages before its
+// start that its Server refused, so its numbering can differ from a
+// reader's that saw them: where instances resume, publishers should give
+// explicit versions.
 //
 // # Scores
 //
