@@ -1,8 +1,9 @@
 package pmml
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 )
 
 type scAttr struct {
@@ -24,6 +25,9 @@ type scorecard struct {
 	below   bool
 	// scratch: per characteristic, the reason code and its points
 	codeOff, ptsOff int
+	// scratch for ranking the reason codes (see rank): ranked holds 0
+	// until they are ranked for this evaluation, then 1 + their number.
+	rankOff, ranked int
 }
 
 func (mc *modelCtx) scorecard() (evaluator, error) {
@@ -114,11 +118,14 @@ func (mc *modelCtx) scorecard() (evaluator, error) {
 	}
 	sc.codeOff = c.slots(len(sc.chars))
 	sc.ptsOff = c.slots(len(sc.chars))
+	sc.rankOff = c.slots(4 * len(sc.chars))
+	sc.ranked = c.slot()
 	mc.mn.reasons = sc.reason
 	return sc, nil
 }
 
 func (sc *scorecard) eval(s *state) result {
+	s.v[sc.ranked] = 0
 	total := sc.initial
 chars:
 	for i := range sc.chars {
@@ -150,24 +157,57 @@ chars:
 // reason returns the reason code of the given rank (1 for the first) of
 // the last evaluation, or NaN.
 func (sc *scorecard) reason(s *state, rank int) float64 {
-	n := len(sc.chars)
-	type rc struct{ code, pts float64 }
-	var buf [16]rc
-	sums := buf[:0]
-next:
-	for i := 0; i < n; i++ {
-		code, pts := s.v[sc.codeOff+i], s.v[sc.ptsOff+i]
-		for j := range sums {
-			if sums[j].code == code {
-				sums[j].pts += pts
-				continue next
-			}
-		}
-		sums = append(sums, rc{code, pts})
+	if s.v[sc.ranked] == 0 {
+		s.v[sc.ranked] = float64(1 + sc.rank(s))
 	}
-	sort.SliceStable(sums, func(i, j int) bool { return sums[i].pts > sums[j].pts })
-	if rank < 1 || rank > len(sums) {
+	n := len(sc.chars)
+	if rank < 1 || rank >= int(s.v[sc.ranked]) {
 		return math.NaN()
 	}
-	return sums[rank-1].code
+	order := s.v[sc.rankOff : sc.rankOff+n]
+	return s.v[sc.rankOff+n+int(order[rank-1])]
+}
+
+// rank sums the points of each reason code over the characteristics and
+// orders the codes, most points first and ties in the order the codes
+// first appear, in O(n log n) and scratch slots: from rankOff, n slots of
+// order (indices into the codes), then the codes, their points and their
+// first characteristic. It returns the number of codes.
+func (sc *scorecard) rank(s *state) int {
+	n := len(sc.chars)
+	order := s.v[sc.rankOff : sc.rankOff+n]
+	codes := s.v[sc.rankOff+n : sc.rankOff+2*n]
+	pts := s.v[sc.rankOff+2*n : sc.rankOff+3*n]
+	first := s.v[sc.rankOff+3*n : sc.rankOff+4*n]
+	code := s.v[sc.codeOff : sc.codeOff+n]
+	chPts := s.v[sc.ptsOff : sc.ptsOff+n]
+	// Group the characteristics by code, each group in document order.
+	for i := range order {
+		order[i] = float64(i)
+	}
+	slices.SortFunc(order, func(a, b float64) int {
+		if c := cmp.Compare(code[int(a)], code[int(b)]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	k := 0
+	for j := 0; j < n; k++ {
+		i := int(order[j])
+		codes[k], pts[k], first[k] = code[i], chPts[i], float64(i)
+		for j++; j < n && code[int(order[j])] == codes[k]; j++ {
+			pts[k] += chPts[int(order[j])]
+		}
+	}
+	order = order[:k]
+	for i := range order {
+		order[i] = float64(i)
+	}
+	slices.SortFunc(order, func(a, b float64) int {
+		if c := cmp.Compare(pts[int(b)], pts[int(a)]); c != 0 {
+			return c
+		}
+		return cmp.Compare(first[int(a)], first[int(b)])
+	})
+	return k
 }
