@@ -97,9 +97,10 @@ func parseAllow(list []string) ([]*url.URL, error) {
 // "/models/x", not "/models-evil/x"; "/models/" allows what is under
 // "/models/", and "/models" itself. u's path must be clean as written
 // (no "//", "." or ".." segment, also none that an escaped "/" or "."
-// makes): the path judged is then the path requested, which a server
-// that routes before it cleans, or an object store that reads ".." as
-// part of a key, would otherwise take for another.
+// makes), nor anything a more lenient server reads as one (looseDots):
+// the path judged is then the path requested, which a server that routes
+// before it cleans, or an object store that reads ".." as part of a key,
+// would otherwise take for another.
 func allowedBy(allow []*url.URL, u *url.URL) *url.URL {
 	if u.User != nil || u.Opaque != "" {
 		return nil
@@ -113,6 +114,9 @@ func allowedBy(allow []*url.URL, u *url.URL) *url.URL {
 	}
 	clean := path.Clean(p)
 	if written := strings.TrimSuffix(p, "/"); written != clean && !(clean == "/" && p == "/") {
+		return nil
+	}
+	if looseDots(p) {
 		return nil
 	}
 	for _, a := range allow {
@@ -136,6 +140,34 @@ func allowedBy(allow []*url.URL, u *url.URL) *url.URL {
 		}
 	}
 	return nil
+}
+
+// looseDots reports whether p, a path clean to path.Clean, holds what a
+// more lenient reader takes for a dot segment or a separator: a segment
+// that is "." or ".." before its ";parameters" (Tomcat and Jetty drop
+// them, so "..;" climbs), a backslash (IIS reads it as "/"), or, decoded
+// once more, either of those or a "/" (a server or proxy that decodes
+// twice reads "%252e%252e" as ".."). A model's path has no need of them.
+func looseDots(p string) bool {
+	if strings.ContainsRune(p, '\\') {
+		return true
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if dotSegment(seg) {
+			return true
+		}
+		if d, err := url.PathUnescape(seg); err == nil && d != seg && (dotSegment(d) || strings.ContainsAny(d, "/\\")) {
+			return true
+		}
+	}
+	return false
+}
+
+// dotSegment reports whether seg, without its ";parameters", is "." or
+// "..".
+func dotSegment(seg string) bool {
+	seg, _, _ = strings.Cut(seg, ";")
+	return seg == "." || seg == ".."
 }
 
 // redact returns u without user information or query, for messages.

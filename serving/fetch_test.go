@@ -297,3 +297,51 @@ func TestAllowJudgesThePathRequested(t *testing.T) {
 	_, err := s.Activate(context.Background(), locDesc(web.URL+"/models/m", 10))
 	require.NoError(t, err)
 }
+
+// TestAllowRefusesWhatLenientServersReadAsDotSegments: a Location whose
+// path is clean to path.Clean but climbs out of the allowed prefix on a
+// server that reads it more loosely is refused, and never requested:
+// "..;" (Tomcat and Jetty drop a segment's ";parameters", so it is ".."),
+// a backslash (IIS reads it as "/"), and a dot segment encoded twice
+// ("%252e%252e", for a server or proxy that decodes again). Each passed
+// an allowance of /models/ and reached the server as written.
+func TestAllowRefusesWhatLenientServersReadAsDotSegments(t *testing.T) {
+	model := servingtest.Spec{Value: 3}.Descriptor("m", 1)
+	var hits, redirected atomic.Int64
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/models/r" {
+			http.Redirect(w, r, "/models/..;/admin", http.StatusFound)
+			redirected.Add(1)
+			return
+		}
+		hits.Add(1)
+		w.Write(model.Bytes)
+	}))
+	defer web.Close()
+	s := newServer(t, serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{web.URL + "/models/"}}))
+	for i, loc := range []string{
+		web.URL + "/models/..;/admin",
+		web.URL + "/models/..;jsessionid=x/admin",
+		web.URL + "/models/.;/m",
+		web.URL + "/models/..%3b/admin",
+		web.URL + "/models/%2e%2e;/admin",
+		web.URL + "/models/..%5cadmin",
+		web.URL + "/models/%252e%252e/admin",
+		web.URL + "/models/%252e%252e%252fadmin",
+		web.URL + "/models/a%252fb",
+	} {
+		err := activateWithin(t, 5*time.Second, s, locDesc(loc, uint64(i+1)))
+		require.ErrorIs(t, err, serving.ErrLocationNotAllowed, loc)
+	}
+	assert.Zero(t, hits.Load(), "a path that a lenient server reads as leaving /models received a request")
+	// The same holds for a redirect's target.
+	err := activateWithin(t, 5*time.Second, s, locDesc(web.URL+"/models/r", 15))
+	require.ErrorIs(t, err, serving.ErrLocationNotAllowed)
+	assert.Equal(t, int64(1), redirected.Load())
+	assert.Zero(t, hits.Load(), "the redirect's target received a request")
+	// Parameters on an ordinary segment, and dots inside a name, are fine.
+	for i, loc := range []string{web.URL + "/models/m.json;v=1", web.URL + "/models/..m", web.URL + "/models/m..json"} {
+		_, err := s.Activate(context.Background(), locDesc(loc, uint64(20+i)))
+		require.NoError(t, err, loc)
+	}
+}

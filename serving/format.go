@@ -127,7 +127,9 @@ type LoadOptions struct {
 	// "http://h/models-old/a". The paths of entries and Locations must
 	// be clean (no "//", "." or ".." segment, escaped or not): a Location
 	// such as "http://h/other/../models/a" is refused, since the server
-	// receives it as written. A file must be a regular file after symbolic links
+	// receives it as written. So is one that a more lenient server reads
+	// as climbing: a segment "..;" (Tomcat and Jetty drop ";parameters"),
+	// a backslash, or a dot segment escaped twice ("%252e%252e"). A file must be a regular file after symbolic links
 	// are resolved, and the resolved path must still be under the
 	// directory (itself resolved, when it is reached through a link): a
 	// FIFO, a device or a link out of the directory is refused. The file is opened through an [os.Root] on the directory,
