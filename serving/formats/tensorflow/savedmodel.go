@@ -250,20 +250,39 @@ func (fl *flat) fresh(name string) string {
 }
 
 // canon returns the tensor input s denotes as "name:port", following the
-// outputs of inlined calls.
+// outputs of inlined calls. Every call output on the way is then aliased
+// to the end of the chain directly, so that a chain is walked once
+// however many nodes read it (a chain of n calls of an identity function
+// read by n nodes took n² steps: 53 s for n = 16,000).
 func (fl *flat) canon(s string) string {
 	name, port, _ := splitInput(s)
 	ref := name + ":" + strconv.Itoa(port)
+	var path []string
+	end := false
 	for range len(fl.alias) + 1 {
 		a, ok := fl.alias[ref]
 		if !ok {
-			return ref
+			end = true
+			break
 		}
+		path = append(path, ref)
 		name, port, _ = splitInput(a)
 		ref = name + ":" + strconv.Itoa(port)
 	}
+	if !end {
+		// A call that returns its own output, through others or not: the
+		// graph will be refused for reading a tensor no node computes.
+		ref = noTensor
+	}
+	for _, p := range path {
+		fl.alias[p] = ref
+	}
 	return ref
 }
+
+// noTensor is what canon returns for the output of calls that return
+// one another's outputs in a cycle: a name no node has.
+const noTensor = "(a cycle of function calls):0"
 
 // tensor resolves the tensor a signature input or output names.
 func (fl *flat) tensor(ti *tfpb.TensorInfo, what, key string) (string, error) {
