@@ -154,7 +154,7 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 
 	// The tail: reads scores and dead letters from their current ends.
 	view := newView(run, v1, v2)
-	stopTail, err := tail(cl.Brokers, view)
+	stopTail, tailLost, err := tail(cl.Brokers, view)
 	if err != nil {
 		return err
 	}
@@ -207,11 +207,12 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 	}
 
 	// Wait for every transaction to come out, for Ctrl-C, or for the
-	// pipeline to stop on its own (a write that failed for good).
-	produced, stopped, srcErr := await(ctx, view, produced, srcDone, func() { view.print(since(start), srv, src) })
+	// pipeline (a write that failed for good) or the tail to stop on its
+	// own.
+	produced, stopped, srcErr := await(ctx, view, produced, srcDone, tailLost, func() { view.print(since(start), srv, src) })
 	stopSrc()
 	if !stopped {
-		srcErr = <-srcDone
+		srcErr = errors.Join(srcErr, <-srcDone)
 	}
 	sinkErr := sink.Close()
 	view.print(since(start), srv, src)
@@ -238,10 +239,11 @@ func since(t time.Time) float64 { return time.Since(t).Seconds() }
 
 // await waits until every one of the produced transactions has come out,
 // calling tick every half second. It returns early on Ctrl-C, with
-// produced -1 (the summary then leaves out the count sent), and when
-// the Source stops on its own: stopped is then true and err is what its
-// Run returned, read from srcDone.
-func await(ctx context.Context, v *view, produced int, srcDone <-chan error, tick func()) (_ int, stopped bool, err error) {
+// produced -1 (the summary then leaves out the count sent); when the
+// Source stops on its own: stopped is then true and err is what its Run
+// returned, read from srcDone; and when a partition of the tail stops,
+// read from lost, with that error: the outputs can no longer be counted.
+func await(ctx context.Context, v *view, produced int, srcDone, lost <-chan error, tick func()) (_ int, stopped bool, err error) {
 	for !v.complete(produced) {
 		select {
 		case <-ctx.Done():
@@ -250,6 +252,9 @@ func await(ctx context.Context, v *view, produced int, srcDone <-chan error, tic
 		case err := <-srcDone:
 			fmt.Println("the pipeline stopped:", err)
 			return produced, true, err
+		case err := <-lost:
+			fmt.Println("the tail stopped:", err)
+			return produced, false, err
 		case <-time.After(500 * time.Millisecond):
 			tick()
 		}
@@ -460,41 +465,80 @@ func (v *view) summary(t float64, produced int, srv *serving.Server, src *kafka.
 }
 
 // tail reads the scores and dead-letter topics from their current ends
-// into v.
-func tail(brokers []string, v *view) (stop func(), err error) {
+// into v. A partition that sarama gives up before stop (its offset out
+// of range, its retries exhausted) is reported on lost, with the last
+// error sarama returned for it.
+func tail(brokers []string, v *view) (stop func(), lost <-chan error, err error) {
 	cfg := sarama.NewConfig()
 	cfg.Version = kafka.DefaultVersion
+	// Without Return.Errors, sarama only logs the consumer's errors (here
+	// to nowhere), and a partition it gives up goes unnoticed: the wait
+	// for every transaction's output would never end.
+	cfg.Consumer.Return.Errors = true
 	cons, err := sarama.NewConsumer(brokers, cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var pcs []sarama.PartitionConsumer
+	type part struct {
+		topic string
+		p     int32
+		pc    sarama.PartitionConsumer
+	}
+	var pcs []part
 	for _, topic := range []string{scoresTopic, dlqTopic} {
 		parts, err := cons.Partitions(topic)
 		if err != nil {
 			cons.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		for _, p := range parts {
 			pc, err := cons.ConsumePartition(topic, p, sarama.OffsetNewest)
 			if err != nil {
 				cons.Close()
-				return nil, err
+				return nil, nil, err
 			}
-			pcs = append(pcs, pc)
-			go func() {
-				for m := range pc.Messages() {
-					v.add(m)
-				}
-			}()
+			pcs = append(pcs, part{topic, p, pc})
 		}
 	}
+	stopping := make(chan struct{})
+	out := make(chan error, len(pcs)) // one report per partition at most: never blocks
+	for _, x := range pcs {
+		go func() {
+			msgs, errs := x.pc.Messages(), x.pc.Errors()
+			var last error
+			for msgs != nil || errs != nil {
+				select {
+				case m, ok := <-msgs:
+					if !ok {
+						msgs = nil
+						continue
+					}
+					v.add(m)
+				case e, ok := <-errs:
+					if !ok {
+						errs = nil
+						continue
+					}
+					last = e.Err
+				}
+			}
+			select {
+			case <-stopping:
+			default:
+				if last == nil {
+					last = errors.New("closed")
+				}
+				out <- fmt.Errorf("partition %s/%d: %w", x.topic, x.p, last)
+			}
+		}()
+	}
 	return func() {
-		for _, pc := range pcs {
-			pc.AsyncClose()
+		close(stopping)
+		for _, x := range pcs {
+			x.pc.AsyncClose()
 		}
 		cons.Close()
-	}, nil
+	}, out, nil
 }
 
 type discard struct{}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,14 +155,14 @@ func TestAwaitReturnsWhenThePipelineStops(t *testing.T) {
 	srcDone := make(chan error, 1)
 	srcDone <- failed
 	v := newView("run", 1, 2)
-	produced, stopped, err := await(ctx, v, 10, srcDone, func() {})
+	produced, stopped, err := await(ctx, v, 10, srcDone, make(chan error), func() {})
 	if !stopped || !errors.Is(err, failed) || produced != 10 {
 		t.Errorf("await: stopped %v, err %v, produced %d; want the Source's error at once (ctx: %v)", stopped, err, produced, ctx.Err())
 	}
 	// Ctrl-C still ends the wait, and leaves the Source to be stopped.
 	cancelled, stop := context.WithCancel(context.Background())
 	stop()
-	produced, stopped, err = await(cancelled, v, 10, make(chan error), func() {})
+	produced, stopped, err = await(cancelled, v, 10, make(chan error), make(chan error), func() {})
 	if stopped || err != nil || produced != -1 {
 		t.Errorf("await after Ctrl-C: stopped %v, err %v, produced %d; want -1", stopped, err, produced)
 	}
@@ -232,5 +233,50 @@ func TestStreamCountsWhatWasWrittenWhenTheProducerFails(t *testing.T) {
 	}
 	if written == 0 || produced != written {
 		t.Errorf("stream counted %d transactions sent; the topic holds %d", produced, written)
+	}
+}
+
+// TestAwaitReturnsWhenTheTailStops: when the broker answers the tail's
+// fetches with OFFSET_OUT_OF_RANGE, sarama gives those partitions up, and
+// the wait for every transaction's output ends with that error instead
+// of printing the same line until Ctrl-C. Before, Consumer.Return.Errors
+// was off: the error went to sarama's discarded log, the tail's
+// partitions stopped unnoticed, and the wait ended only at its deadline.
+func TestAwaitReturnsWhenTheTailStops(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(scoresTopic, 4), kafkatest.Topic(dlqTopic, 1))
+	var injected atomic.Bool
+	c.Fake().ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		fr := req.(*kmsg.FetchRequest)
+		resp := fr.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range fr.Topics {
+			rtopic := kmsg.NewFetchResponseTopic()
+			rtopic.Topic, rtopic.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				p := kmsg.NewFetchResponseTopicPartition()
+				p.Partition = rp.Partition
+				p.ErrorCode = kerr.OffsetOutOfRange.Code
+				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
+				rtopic.Partitions = append(rtopic.Partitions, p)
+			}
+			resp.Topics = append(resp.Topics, rtopic)
+		}
+		injected.Store(true)
+		return resp, nil, true
+	})
+	v := newView("run", 1, 2)
+	stop, lost, err := tail(c.Addrs(), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	produced, stopped, err := await(ctx, v, 10, make(chan error), lost, func() {})
+	if !injected.Load() {
+		t.Fatal("the fetch error was not injected")
+	}
+	if stopped || produced != 10 || !errors.Is(err, sarama.ErrOffsetOutOfRange) {
+		t.Errorf("await: stopped %v, produced %d, err %v (ctx: %v); want the tail's offset out of range", stopped, produced, err, ctx.Err())
 	}
 }
