@@ -353,13 +353,22 @@ func TestMaxElements(t *testing.T) {
 	}
 }
 
+// TestNewValidates: each option out of its range is a configuration
+// error naming it. MaxElements stops at 2^31-1: broadcasts and
+// reductions index their operands with int32 maps, which a larger tensor
+// would overflow into negative indexes (a panic at Predict), and a
+// Reshape multiplies dimensions of up to MaxElements each.
 func TestNewValidates(t *testing.T) {
 	for name, opt := range map[string]tensorflow.Option{
-		"MaxElements": tensorflow.MaxElements(0), "MaxOps": tensorflow.MaxOps(0), "MaxNodes": tensorflow.MaxNodes(-1), "BatchRows": tensorflow.BatchRows(0),
+		"MaxElements(0)": tensorflow.MaxElements(0), "MaxElements(2147483648)": tensorflow.MaxElements(1 << 31),
+		"MaxOps": tensorflow.MaxOps(0), "MaxNodes": tensorflow.MaxNodes(-1), "BatchRows": tensorflow.BatchRows(0),
 	} {
 		if _, err := tensorflow.New(opt); !errors.Is(err, serving.ErrConfig) || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+	if _, err := tensorflow.New(tensorflow.MaxElements(1<<31 - 1)); err != nil {
+		t.Errorf("MaxElements(2^31-1): %v", err)
 	}
 }
 

@@ -69,8 +69,8 @@ type options struct {
 // count separately against the same bound. A graph over the bound is
 // refused at load with an error wrapping serving.ErrCorruptModel and
 // serving.ErrTooLarge. Overrides the default of 32 Mi elements (128 MiB
-// of float32).
-// n must be at least 1.
+// of float32). n must be at least 1 and at most 2^31-1 (8 GiB of
+// float32): the index maps of broadcasts and reductions are int32.
 func MaxElements(n int64) Option { return func(o *options) { o.maxElements = n } }
 
 // MaxOps bounds the arithmetic of one Predict call, counted at load: a
@@ -125,8 +125,8 @@ func newOptions(opts []Option) (options, error) {
 	switch {
 	case o.maxArchive < 1:
 		return o, fmt.Errorf("%w: tensorflow: MaxArchiveBytes(%d): must be at least 1", serving.ErrConfig, o.maxArchive)
-	case o.maxElements < 1:
-		return o, fmt.Errorf("%w: tensorflow: MaxElements(%d): must be at least 1", serving.ErrConfig, o.maxElements)
+	case o.maxElements < 1 || o.maxElements > math.MaxInt32:
+		return o, fmt.Errorf("%w: tensorflow: MaxElements(%d): must be at least 1 and at most 2^31-1", serving.ErrConfig, o.maxElements)
 	case o.maxOps < 1:
 		return o, fmt.Errorf("%w: tensorflow: MaxOps(%d): must be at least 1", serving.ErrConfig, o.maxOps)
 	case o.maxNodes < 1:
