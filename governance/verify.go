@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/modelstream/modelstream/internal/logs"
 	"github.com/modelstream/modelstream/registry"
 	"github.com/modelstream/modelstream/serving"
 )
@@ -37,7 +38,8 @@ func TrustKeys(keys ...ed25519.PublicKey) Option {
 func RequireSignature() Option { return func(o *vopts) { o.signed = true } }
 
 // WithAudit sends the Verifier's received, verified and rejected events
-// to a, overriding the default of an Audit logging to slog.Default().
+// to a, overriding the default of an Audit of its own that logs the
+// rejections alone (see NewVerifier).
 func WithAudit(a *Audit) Option { return func(o *vopts) { o.audit = a } }
 
 // ReplayFrom seeds the replay check from store: the first time the
@@ -76,9 +78,11 @@ type Verifier struct {
 // (TrustKeys), so every signed model fails with ErrUntrustedKey, and an
 // unsigned one is accepted (RequireSignature refuses it); the replay guard
 // remembers in memory only (ReplayFrom seeds it from a registry); and its
-// events go to an Audit of its own that logs through slog.Default(),
-// received and verified at Info level, rejected at Warn (WithAudit, with
-// an Audit from NewAudit and AuditLogger, to log elsewhere or nowhere).
+// events go to an Audit of its own that logs through slog.Default(), as
+// it is when NewVerifier is called, at level Warn and above: so the
+// rejections, and not the received and verified events of every model
+// (WithAudit, with an Audit from NewAudit and AuditLogger, to log them
+// all, elsewhere or nowhere).
 // A key of the wrong size, or RequireSignature without a key, fails with
 // serving.ErrConfig.
 func NewVerifier(opts ...Option) (*Verifier, error) {
@@ -97,7 +101,7 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 		return nil, fmt.Errorf("%w: governance: RequireSignature but no key is trusted (TrustKeys)", serving.ErrConfig)
 	}
 	if v.audit == nil {
-		a, err := NewAudit()
+		a, err := NewAudit(AuditLogger(logs.Default()))
 		if err != nil {
 			return nil, err
 		}

@@ -44,9 +44,14 @@ type options struct {
 	errs       []error // from options, reported by NewServer
 }
 
-// WithLogger sets the logger for model events, overriding the default of
-// slog.Default(). Every model event is logged with the model's name,
-// version and content ID.
+// WithLogger sets the logger for model events. Every model event is
+// logged with the model's name, version and content ID: rejections and
+// failures to close a model at level Warn, activations, rollbacks and
+// retirements at Info, loads at Debug. The default is slog.Default(), as
+// it is when NewServer is called, passing Warn and above only: a library
+// does not fill its program's logs with routine lines unasked (sarama
+// and kgo log nothing by default), but a refused model is worth a line
+// even when nobody configured anything.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithHooks adds hooks: values implementing [HookScored] or
@@ -304,7 +309,7 @@ func (s *Server) TotalRejections() uint64 { return s.rejects.Load() }
 
 // NewServer returns a Server with no models.
 func NewServer(opts ...Option) (*Server, error) {
-	o := options{logger: slog.Default(), historyLen: 256, maxJump: defaultMaxVersionJump}
+	o := options{logger: defaultLogger(), historyLen: 256, maxJump: defaultMaxVersionJump}
 	for _, opt := range opts {
 		opt(&o)
 	}

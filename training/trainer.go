@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/modelstream/modelstream/internal/logs"
 	"github.com/modelstream/modelstream/serving"
 )
 
@@ -259,8 +260,10 @@ func WithLabels(labels map[string]string) TrainerOption {
 // WithDescription sets the Description of published versions.
 func WithDescription(s string) TrainerOption { return func(o *trainerOptions) { o.description = s } }
 
-// WithTrainerLogger sets the logger, overriding the default of
-// slog.Default().
+// WithTrainerLogger sets the logger. The default is slog.Default(), as it
+// is when NewTrainer is called, passing Warn and above only: restored
+// checkpoints, publications and drifts are logged at Info, and only for
+// a logger given here (the Observer sees every Event).
 func WithTrainerLogger(l *slog.Logger) TrainerOption { return func(o *trainerOptions) { o.logger = l } }
 
 // WithObserver calls fn with every Event, synchronously from Run.
@@ -376,7 +379,7 @@ type trainerCheckpoint struct {
 // trainer never silently starts over. A checkpoint path whose directory
 // does not exist is an error wrapping serving.ErrConfig.
 func NewTrainer(name string, l *Learner, src Source, pub Publisher, opts ...TrainerOption) (*Trainer, error) {
-	o := trainerOptions{logger: slog.Default()}
+	o := trainerOptions{logger: logs.Default()}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, configErr("NewTrainer: nil option")
