@@ -290,7 +290,62 @@ func (c *compiler) builtin(fn string, args []expr, strs []bool) (expr, bool, err
 }
 
 // nary compiles min, max, sum, avg, product and median; median sorts its
-// values in the scratch slots from off.
+// values in the scratch slots from off. As PMML defines these functions,
+// missing arguments are ignored, and the result is missing only when
+// every argument is.
+func nary(fn string, args []expr, off int) expr {
+	if fn == "median" {
+		return func(s *state) float64 {
+			vs := s.v[off : off : off+len(args)]
+			for _, a := range args {
+				if v := a(s); v == v {
+					vs = append(vs, v)
+				}
+			}
+			if len(vs) == 0 {
+				return nan
+			}
+			return median(vs)
+		}
+	}
+	return func(s *state) float64 {
+		var acc float64
+		switch fn {
+		case "min":
+			acc = math.Inf(1)
+		case "max":
+			acc = math.Inf(-1)
+		case "product":
+			acc = 1
+		}
+		n := 0
+		for _, a := range args {
+			v := a(s)
+			if math.IsNaN(v) {
+				continue
+			}
+			n++
+			switch fn {
+			case "min":
+				acc = math.Min(acc, v)
+			case "max":
+				acc = math.Max(acc, v)
+			case "sum", "avg":
+				acc += v
+			case "product":
+				acc *= v
+			}
+		}
+		if n == 0 {
+			return nan
+		}
+		if fn == "avg" {
+			acc /= float64(n)
+		}
+		return acc
+	}
+}
+
 // booleans returns args with those of string kind read as booleans: the
 // strings "true" and "false" are 1 and 0, any other string is missing.
 // Numbers are booleans already (0 is false).
@@ -313,47 +368,4 @@ func (c *compiler) booleans(args []expr, strs []bool) []expr {
 		}
 	}
 	return out
-}
-
-func nary(fn string, args []expr, off int) expr {
-	return func(s *state) float64 {
-		var acc float64
-		switch fn {
-		case "min":
-			acc = math.Inf(1)
-		case "max":
-			acc = math.Inf(-1)
-		case "product":
-			acc = 1
-		case "median":
-			vs := s.v[off : off+len(args)]
-			for i, a := range args {
-				vs[i] = a(s)
-				if math.IsNaN(vs[i]) {
-					return nan
-				}
-			}
-			return median(vs)
-		}
-		for _, a := range args {
-			v := a(s)
-			if math.IsNaN(v) {
-				return nan
-			}
-			switch fn {
-			case "min":
-				acc = math.Min(acc, v)
-			case "max":
-				acc = math.Max(acc, v)
-			case "sum", "avg":
-				acc += v
-			case "product":
-				acc *= v
-			}
-		}
-		if fn == "avg" {
-			acc /= float64(len(args))
-		}
-		return acc
-	}
 }

@@ -327,3 +327,36 @@ func TestScorecardReasonCodesDoNotAllocate(t *testing.T) {
 		t.Errorf("%v allocations per Predict, want 0", n)
 	}
 }
+
+// The aggregate functions ignore missing arguments, as the PMML built-in
+// functions define them, and are missing only when every argument is.
+// Any missing argument made them missing.
+func TestAggregatesIgnoreMissing(t *testing.T) {
+	nan := math.NaN()
+	args := `<FieldRef field="x"/><FieldRef field="w"/><Constant>4</Constant><Constant>9</Constant>`
+	for _, c := range []struct {
+		fn   string
+		x, w float64
+		want float64
+	}{
+		{"sum", 2, nan, 15},
+		{"avg", 2, nan, 5},
+		{"min", 20, nan, 4},
+		{"max", 2, nan, 9},
+		{"product", 2, nan, 72},
+		{"median", 2, nan, 4},
+		{"median", 6, nan, 6},
+		{"avg", 2, 1, 4},
+	} {
+		m := loadText(t, exprDoc(`<Apply function="`+c.fn+`">`+args+`</Apply>`, ""))
+		p, err := m.Predict(context.Background(), []float64{c.x, c.w, 0})
+		if err != nil || !near(p.Value, c.want, 1e-15) {
+			t.Errorf("%s(%v, %v, 4, 9) = %v, %v; want %v", c.fn, c.x, c.w, p.Value, err, c.want)
+		}
+	}
+	m := loadText(t, exprDoc(`<Apply function="sum"><FieldRef field="x"/><FieldRef field="w"/></Apply>`, ""))
+	var fe *serving.FieldError
+	if _, err := m.Predict(context.Background(), []float64{nan, nan, 0}); !errors.As(err, &fe) || !errors.Is(err, serving.ErrMissingField) {
+		t.Errorf("sum of two missing values: %v, want a missing field", err)
+	}
+}
