@@ -28,7 +28,7 @@ func ExampleDrift() {
 		return sum >= 3
 	}
 	zeroOne := func(m feedback.Match) float64 { // 0 for a right answer, 1 for a wrong one
-		if m.Score.Prediction.Label == m.Label.Class {
+		if m.Score.Label == m.Label.Class {
 			return 0
 		}
 		return 1

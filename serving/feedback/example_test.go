@@ -51,7 +51,7 @@ func ExampleJoiner() {
 			if err := observe(m); err != nil {
 				log.Fatal(err)
 			}
-			fmt.Printf("%s: predicted %s, truth %v\n", m.Label.Key, m.Score.Prediction.Label, m.Label.Value)
+			fmt.Printf("%s: predicted %s, truth %v\n", m.Label.Key, m.Score.Label, m.Label.Value)
 		}
 	}
 

@@ -61,7 +61,7 @@ func ExampleScoreEncoding() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Printf("decoded: %s scored %s %v for input %s at %s/%d@%d\n", s.Provenance.Model, s.Prediction.Label, s.Prediction.Value, s.InputKey(), s.Topic, s.Partition, s.Offset)
+	fmt.Printf("decoded: %s scored %s %v for input %s at %s/%d@%d\n", s.Provenance.Model, s.Label, s.Value, s.InputKey(), s.Topic, s.Partition, s.Offset)
 	// Output:
 	// key card-1, value {"prediction":{"value":0.93,"label":"fraud","confidence":0.93},"topic":"payments","partition":2,"offset":99}
 	// decoded: fraud@v3 scored fraud 0.93 for input card-1 at payments/2@99

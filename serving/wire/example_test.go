@@ -76,14 +76,14 @@ func ExampleDecodeScore() {
 		Key:   []byte("card-1"),
 		Value: []byte(`{"prediction":{"value":0.93,"label":"fraud"},"provenance":{"model":{"name":"fraud","version":3}},"key":"card-1","topic":"payments","partition":2,"offset":99}`),
 	})
-	fmt.Println(s.Prediction.Label, s.Provenance.Model, s.Key, s.Topic, s.Partition, s.Offset, err)
+	fmt.Println(s.Label, s.Provenance.Model, s.Key, s.Topic, s.Partition, s.Offset, err)
 
 	s, err = wire.DecodeScore(wire.Message{
 		Key:     []byte("card-1"),
 		Value:   []byte(`{"prediction":{"value":0.93,"label":"fraud"},"topic":"payments","partition":2,"offset":99}`),
 		Headers: wire.ProvenanceHeaders(serving.Provenance{Model: serving.ModelRef{Name: "fraud", Version: 3}}),
 	})
-	fmt.Println(s.Prediction.Label, s.Provenance.Model, s.Key, s.Topic, s.Partition, s.Offset, err)
+	fmt.Println(s.Label, s.Provenance.Model, s.Key, s.Topic, s.Partition, s.Offset, err)
 	// Output:
 	// fraud fraud@v3 card-1 payments 2 99 <nil>
 	// fraud fraud@v3 card-1 payments 2 99 <nil>

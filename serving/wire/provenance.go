@@ -30,9 +30,16 @@ var ErrNoProvenance = errors.New("wire: no provenance")
 // Score is a score record: the prediction, what computed it, and where
 // its input came from. Its JSON is the value of the record in the default
 // encoding, [ScoreJSON]; see [ScoreEncoding] for the compact one.
+//
+// Like serving.Result, a Score embeds the serving.Prediction, so a
+// reader writes s.Value and s.Label; in JSON it is the object
+// "prediction". Its Prediction and Provenance are a Result's two parts:
+// serving.Result{Prediction: s.Prediction, Provenance: s.Provenance}
+// is the Result that was scored, and wire.Score{Prediction:
+// r.Prediction, Provenance: r.Provenance} starts a Score from a Result r.
 type Score struct {
-	Prediction serving.Prediction `json:"prediction"`
-	Provenance serving.Provenance `json:"provenance"`
+	serving.Prediction `json:"prediction"`
+	Provenance         serving.Provenance `json:"provenance"`
 	// Key is the input record's key as text; empty if it had none, or
 	// if it is not valid UTF-8.
 	Key string `json:"key,omitempty"`

@@ -70,7 +70,7 @@ func ExampleNewReader() {
 	var joined []string
 	r, err := feedbackkafka.NewReader(cfg, "scores", "labels", j, func(m feedback.Match) error {
 		mu.Lock()
-		joined = append(joined, fmt.Sprintf("%s: predicted %s, truth %v", m.Label.Key, m.Score.Prediction.Label, m.Label.Value))
+		joined = append(joined, fmt.Sprintf("%s: predicted %s, truth %v", m.Label.Key, m.Score.Label, m.Label.Value))
 		mu.Unlock()
 		return observe(m)
 	})
