@@ -753,3 +753,40 @@ func TestRandomSchemaIDFloodIsRateLimited(t *testing.T) {
 	assert.Equal(t, []float64{1.5}, rec.Features)
 	assert.Equal(t, int64(30), r.byID.Load())
 }
+
+// TestJSONSchemaPropertyOfSeveralTypes: a property whose "type" lists
+// several types takes a value of any of them. "a" may be a number or a
+// string, "b" an object or a number: an object at "b" leaves the number
+// "b" missing (and fills "b.c"), a number fills it. Before, each listed
+// type made a leaf of its own at the same position, so every record
+// failed one of them: a number at "a" was refused as "want a string".
+func TestJSONSchemaPropertyOfSeveralTypes(t *testing.T) {
+	r := newRegistry(t)
+	id := r.register(t, "multi-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type":"object","properties":{
+		"a":{"type":["number","string"]},
+		"b":{"type":["object","number","null"],"properties":{"c":{"type":"number"}}}}}`})
+	c := newCodec(t, r)
+	rec, err := c.Decode(frame(id, nil, []byte(`{"a":1.5,"b":{"c":2}}`)))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b", "b.c"}, rec.Layout.Names())
+	assert.Equal(t, 1.5, rec.Features[0])
+	assert.True(t, math.IsNaN(rec.Features[1]), "an object at b leaves the number b missing")
+	assert.Equal(t, 2.0, rec.Features[2])
+
+	rec, err = c.Decode(frame(id, nil, []byte(`{"a":"x","b":3}`)))
+	require.NoError(t, err)
+	assert.Equal(t, "x", rec.Text[0])
+	assert.Equal(t, 3.0, rec.Features[1])
+	assert.True(t, math.IsNaN(rec.Features[2]))
+
+	// A type the schema does not list is still refused, naming the field.
+	_, err = c.Decode(frame(id, nil, []byte(`{"a":true}`)))
+	require.NoError(t, err, "a boolean is a number to a number property")
+	_, err = c.Decode(frame(id, nil, []byte(`{"a":[1]}`)))
+	var fe *serving.FieldError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "a", fe.Field)
+	_, err = c.Decode(frame(id, nil, []byte(`{"b":"x"}`)))
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "b", fe.Field)
+}

@@ -40,7 +40,8 @@
 //     and each record decoded dynamically with dynamicpb: no generated
 //     code. An open enum's unknown number is missing.
 //   - JSON Schema: the properties of object schemas, nested by path; a
-//     value of the wrong JSON type fails with ErrIncompatible and a
+//     property whose "type" is a list takes any type listed. A value of
+//     a type not listed fails with ErrIncompatible and a
 //     *serving.FieldError with serving.ErrFieldType. The document is not
 //     otherwise validated against the schema (no formats, ranges or
 //     combinators).

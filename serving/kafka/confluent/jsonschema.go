@@ -11,19 +11,22 @@ import (
 	"github.com/modelstream/modelstream/serving"
 )
 
-// jsonKind is what a JSON Schema leaf holds.
+// jsonKind is a set of what a JSON Schema leaf may hold.
 type jsonKind uint8
 
 const (
-	jsonNumber jsonKind = iota // number, integer, boolean
-	jsonText                   // string
+	jsonNumber jsonKind = 1 << iota // number, integer, boolean
+	jsonText                        // string
 )
 
 // jsonLeaf is one feature of a JSON Schema: its path through nested
-// objects.
+// objects, and the kinds of value its schema lists. loose says the
+// schema lists an object or an array there too: such a value leaves the
+// feature missing rather than failing the record.
 type jsonLeaf struct {
 	keys  []string
-	kind  jsonKind
+	kinds jsonKind
+	loose bool
 	index int
 }
 
@@ -53,8 +56,9 @@ func (s *jsonSchema) types() []string {
 // compileJSONSchema reads the properties of a JSON Schema: an object's
 // properties become fields by dotted path, in sorted order at each
 // level; number, integer and boolean properties are numbers, string
-// properties text. A property whose type is a list with "null" takes the
-// other type. Arrays, properties without a type, and the combinators
+// properties text. A property whose type is a list takes a value of any
+// type listed: null leaves it missing, and so does an object or an
+// array. Arrays, properties without a type, and the combinators
 // ($ref, oneOf, anyOf, allOf) are left out.
 func compileJSONSchema(text string) (plan, error) {
 	var s jsonSchema
@@ -76,25 +80,36 @@ func jsonLeaves(s *jsonSchema, keys []string, depth int, f *fields, p *jsonPlan)
 	if s == nil || depth > maxDepth {
 		return
 	}
+	var (
+		kinds  jsonKind
+		loose  bool
+		object bool
+	)
 	for _, t := range s.types() {
 		switch t {
 		case "object":
-			names := make([]string, 0, len(s.Properties))
-			for k := range s.Properties {
-				names = append(names, k)
-			}
-			slices.Sort(names)
-			for _, k := range names {
-				jsonLeaves(s.Properties[k], append(keys[:len(keys):len(keys)], k), depth+1, f, p)
-			}
+			object, loose = true, true
+		case "array":
+			loose = true
 		case "number", "integer", "boolean":
-			if len(keys) > 0 {
-				p.leaves = append(p.leaves, jsonLeaf{keys: keys, kind: jsonNumber, index: f.leaf(strings.Join(keys, "."))})
-			}
+			kinds |= jsonNumber
 		case "string":
-			if len(keys) > 0 {
-				p.leaves = append(p.leaves, jsonLeaf{keys: keys, kind: jsonText, index: f.leaf(strings.Join(keys, "."))})
-			}
+			kinds |= jsonText
+		}
+	}
+	// One leaf per path, whatever the number of types listed: a leaf per
+	// type would fail every record on the leaf of the types it lacks.
+	if kinds != 0 && len(keys) > 0 {
+		p.leaves = append(p.leaves, jsonLeaf{keys: keys, kinds: kinds, loose: loose, index: f.leaf(strings.Join(keys, "."))})
+	}
+	if object {
+		names := make([]string, 0, len(s.Properties))
+		for k := range s.Properties {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		for _, k := range names {
+			jsonLeaves(s.Properties[k], append(keys[:len(keys):len(keys)], k), depth+1, f, p)
 		}
 	}
 }
@@ -117,7 +132,7 @@ func (p *jsonPlan) decode(b []byte) (serving.Record, error) {
 		}
 		switch x := v.(type) {
 		case json.Number:
-			if l.kind == jsonNumber {
+			if l.kinds&jsonNumber != 0 {
 				f, err := parseJSONNumber(string(x))
 				if err != nil {
 					return serving.Record{}, fieldIncompatible(strings.Join(l.keys, "."), serving.ErrFieldType, "%v", err)
@@ -126,7 +141,7 @@ func (p *jsonPlan) decode(b []byte) (serving.Record, error) {
 				continue
 			}
 		case bool:
-			if l.kind == jsonNumber {
+			if l.kinds&jsonNumber != 0 {
 				r.Features[l.index] = 0
 				if x {
 					r.Features[l.index] = 1
@@ -134,14 +149,21 @@ func (p *jsonPlan) decode(b []byte) (serving.Record, error) {
 				continue
 			}
 		case string:
-			if l.kind == jsonText {
+			if l.kinds&jsonText != 0 {
 				setText(&r, l.index, x)
 				continue
 			}
+		case map[string]any, []any:
+			if l.loose {
+				continue // an object or array the schema allows here: no feature
+			}
 		}
 		want := "a number or boolean"
-		if l.kind == jsonText {
+		switch l.kinds {
+		case jsonText:
 			want = "a string"
+		case jsonNumber | jsonText:
+			want = "a number, boolean or string"
 		}
 		return serving.Record{}, fieldIncompatible(strings.Join(l.keys, "."), serving.ErrFieldType, "want %s, got %T", want, v)
 	}
