@@ -90,6 +90,7 @@ func node(op string, inputs, outputs []string, attrs ...[]byte) []byte {
 type graphSpec struct {
 	nodes, inits, inputs, outputs [][]byte
 	sparseInits                   [][]byte // SparseTensorProtos
+	valueInfos                    [][]byte // GraphProto.value_info
 }
 
 // model encodes a ModelProto with the graph last, so that every strict
@@ -111,6 +112,9 @@ func model(opset int, g graphSpec) []byte {
 	}
 	for _, t := range g.sparseInits {
 		gb = gb.bytes(15, t)
+	}
+	for _, v := range g.valueInfos {
+		gb = gb.bytes(13, v)
 	}
 	var m pb
 	m = m.varint(1, 8) // ir_version

@@ -148,7 +148,21 @@ func divisionModels() map[string][]byte {
 		inputs:  [][]byte{valueInfo("x", elemFloat, 1)},
 		outputs: [][]byte{valueInfo("y", 2, 1)},
 	})
+	// The constant 0 also declared a float, by a value_info: its data
+	// type is what holds.
+	lying := model(13, graphSpec{
+		nodes: [][]byte{
+			node("Div", []string{"a", "b"}, []string{"q"}),
+			node("Cast", []string{"x"}, []string{"xi"}, attrInt("to", elemInt64)),
+			node("Add", []string{"xi", "q"}, []string{"y"}),
+		},
+		inits:      [][]byte{int64Initializer("a", []int{1}, []int64{10}), int64Initializer("b", []int{1}, []int64{0})},
+		inputs:     [][]byte{valueInfo("x", elemFloat, "N", 1)},
+		outputs:    [][]byte{valueInfo("y", elemInt64, "N", 1)},
+		valueInfos: [][]byte{valueInfo("b", elemFloat, 1)},
+	})
 	return map[string][]byte{
+		"constant 0 declared float":   lying,
 		"constant Div by 0":           constant("Div", 10, 0),
 		"constant Mod by 0":           constant("Mod", 10, 0),
 		"constant MinInt64 Div by -1": constant("Div", math.MinInt64, -1),

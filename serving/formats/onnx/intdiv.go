@@ -120,6 +120,7 @@ func divGraph(b []byte, depth int, parent *scope) error {
 		return errTooDeep
 	}
 	sc := &scope{parent: parent, kinds: map[string]valueKind{}, decl: map[string]valueKind{}}
+	inits := map[string]bool{}
 	var nodes [][]byte
 	err := readFields(b, func(f field) error {
 		if f.typ != wireBytes {
@@ -133,17 +134,16 @@ func divGraph(b []byte, depth int, parent *scope) error {
 			if err != nil {
 				return err
 			}
-			sc.decl[name] = kind
-			sc.kinds[name] = kind
+			sc.decl[name], sc.kinds[name], inits[name] = kind, kind, true
 		case fGraphInput, fGraphOutput, fGraphValueInfo:
 			vi, err := parseValueInfo(f.data)
 			if err != nil {
 				return err
 			}
-			_, init := sc.decl[vi.name]
+			_, init := inits[vi.name]
 			switch {
-			case init && f.num == fGraphInput:
-				// an initializer listed as an input: its data says more
+			case init:
+				// an initializer: its data type says what it is
 			case vi.hasType && floatElem(vi.elem):
 				sc.decl[vi.name], sc.kinds[vi.name] = kindFloat, kindFloat
 			case f.num == fGraphInput:
