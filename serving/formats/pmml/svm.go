@@ -16,12 +16,12 @@ type svmField struct {
 }
 
 type svmMachine struct {
-	vectors [][]float64
-	coefs   []float64
-	b       float64
-	cat     int // targetCategory index
-	alt     int // alternateTargetCategory index, or -1
-	thresh  float64
+	refs   []int // the machine's support vectors, as indices of svmModel.used
+	coefs  []float64
+	b      float64
+	cat    int // targetCategory index
+	alt    int // alternateTargetCategory index, or -1
+	thresh float64
 }
 
 const (
@@ -42,6 +42,13 @@ type svmModel struct {
 	ovo      bool
 	maxWins  bool
 	xoff     int // first scratch slot of the record's vector
+	// used are the support vectors the machines refer to, each once: a
+	// Predict computes the kernel of the record with each into the
+	// scratch slots from koff, and the machines sum those.
+	used [][]float64
+	koff int
+	// kern is kernelOf; the tests count its calls through it.
+	kern func(x, y []float64) float64
 }
 
 func (mc *modelCtx) svm() (evaluator, error) {
@@ -131,6 +138,7 @@ func (mc *modelCtx) svm() (evaluator, error) {
 	}
 	dim := len(sm.fields)
 	vecs := map[string][]float64{}
+	usedIdx := map[string]int{}
 	for _, vi := range vd.all("VectorInstance") {
 		id, err := vi.need("id")
 		if err != nil {
@@ -187,7 +195,13 @@ func (mc *modelCtx) svm() (evaluator, error) {
 				if !ok {
 					return nil, corruptf("SupportVector of unknown vector %q", id)
 				}
-				m.vectors = append(m.vectors, v)
+				k, ok := usedIdx[id]
+				if !ok {
+					k = len(sm.used)
+					usedIdx[id] = k
+					sm.used = append(sm.used, v)
+				}
+				m.refs = append(m.refs, k)
 			}
 		}
 		cs := sv.one("Coefficients")
@@ -204,8 +218,8 @@ func (mc *modelCtx) svm() (evaluator, error) {
 			}
 			m.coefs = append(m.coefs, v)
 		}
-		if len(m.coefs) != len(m.vectors) {
-			return nil, corruptf("SupportVectorMachine with %d coefficients for %d vectors", len(m.coefs), len(m.vectors))
+		if len(m.coefs) != len(m.refs) {
+			return nil, corruptf("SupportVectorMachine with %d coefficients for %d vectors", len(m.coefs), len(m.refs))
 		}
 		sm.machines = append(sm.machines, m)
 	}
@@ -223,6 +237,8 @@ func (mc *modelCtx) svm() (evaluator, error) {
 		sm.ovo = true // a binary machine: one against the alternate
 	}
 	sm.xoff = c.slots(dim)
+	sm.koff = c.slots(len(sm.used))
+	sm.kern = sm.kernelOf
 	return sm, nil
 }
 
@@ -287,17 +303,21 @@ func (sm *svmModel) eval(s *state) result {
 			x[i] = v
 		}
 	}
+	k := s.v[sm.koff : sm.koff+len(sm.used)]
+	for i, v := range sm.used {
+		k[i] = sm.kern(x, v)
+	}
 	mn := sm.mn
 	if !mn.classify {
 		m := &sm.machines[0]
-		return result{ok: true, val: sm.decide(m, x)}
+		return result{ok: true, val: sm.decide(m, k)}
 	}
 	p := s.v[mn.probs : mn.probs+len(mn.cats.vals)]
 	clear(p)
 	if sm.ovo {
 		for i := range sm.machines {
 			m := &sm.machines[i]
-			f := sm.decide(m, x)
+			f := sm.decide(m, k)
 			win := m.cat
 			if (f < m.thresh) == sm.maxWins {
 				win = m.alt
@@ -313,7 +333,7 @@ func (sm *svmModel) eval(s *state) result {
 	// the largest) value wins; Values hold the share of the win, 1.
 	best, bestV := 0, 0.0
 	for i := range sm.machines {
-		f := sm.decide(&sm.machines[i], x)
+		f := sm.decide(&sm.machines[i], k)
 		better := f < bestV
 		if sm.maxWins {
 			better = f > bestV
@@ -326,10 +346,12 @@ func (sm *svmModel) eval(s *state) result {
 	return result{ok: true, val: float64(sm.machines[best].cat)}
 }
 
-func (sm *svmModel) decide(m *svmMachine, x []float64) float64 {
+// decide returns a machine's value, given the kernels k of the record
+// with the used vectors.
+func (sm *svmModel) decide(m *svmMachine, k []float64) float64 {
 	f := m.b
-	for i, v := range m.vectors {
-		f += m.coefs[i] * sm.kernelOf(x, v)
+	for i, r := range m.refs {
+		f += m.coefs[i] * k[r]
 	}
 	return f
 }
