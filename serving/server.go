@@ -992,39 +992,43 @@ func checkFinite(fs []float64, p NonFinitePolicy) error {
 	return nil
 }
 
-// allFinite reports whether no value of fs is NaN or ±Inf. x-x is +0 for
-// every finite x and NaN for NaN and ±Inf, so the sums below stay 0
-// exactly when all values are finite. Eight independent sums (four,
-// then one, for what is left) and no branch per value: it is the
-// Server's largest per-record cost in a batch, and this is twice as fast
-// as testing each value's exponent, and a sixth faster than four sums,
-// whose chains of dependent additions bound the loop.
+// allFinite reports whether the values of fs sum to a finite number,
+// which they do when none is NaN or ±Inf, unless their sum overflows: a
+// NaN or an infinity, once in a sum, stays (as NaN or ±Inf; +Inf and
+// -Inf make NaN). So true means every value is finite, and false that
+// checkFinite must look at each value. s-s is 0 for a finite s and NaN
+// otherwise. Eight independent sums (four, then one, for what is left)
+// and no branch per value: it is the Server's largest per-record cost in
+// a batch, and one addition per value costs less than summing x-x, which
+// takes two (BenchmarkServerOverheadBatch: 19.6 to 15.8 cpu-ns per
+// record at batch 8).
 func allFinite(fs []float64) bool {
 	var a, b, c, d, e, f, g, h float64
 	for len(fs) >= 8 {
 		x := fs[:8:8]
-		a += x[0] - x[0]
-		b += x[1] - x[1]
-		c += x[2] - x[2]
-		d += x[3] - x[3]
-		e += x[4] - x[4]
-		f += x[5] - x[5]
-		g += x[6] - x[6]
-		h += x[7] - x[7]
+		a += x[0]
+		b += x[1]
+		c += x[2]
+		d += x[3]
+		e += x[4]
+		f += x[5]
+		g += x[6]
+		h += x[7]
 		fs = fs[8:]
 	}
 	if len(fs) >= 4 {
 		x := fs[:4:4]
-		a += x[0] - x[0]
-		b += x[1] - x[1]
-		c += x[2] - x[2]
-		d += x[3] - x[3]
+		a += x[0]
+		b += x[1]
+		c += x[2]
+		d += x[3]
 		fs = fs[4:]
 	}
 	for _, x := range fs {
-		e += x - x
+		e += x
 	}
-	return (a+b)+(c+d)+(e+f)+(g+h) == 0
+	s := (a + b) + (c + d) + (e + f) + (g + h)
+	return s-s == 0
 }
 
 func (s *Server) reject(ref ModelRef, err error) {

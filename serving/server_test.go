@@ -615,7 +615,9 @@ func TestActivationTimeIsTheSwap(t *testing.T) {
 // TestNonFiniteAtEveryPosition: a NaN, +Inf or -Inf anywhere in a row of
 // 1 to 23 features (every lane and every tail of the unrolled scan) is
 // refused with its index, by Score and by ScoreBatch; -0, the largest
-// and the smallest values are not.
+// and the smallest values are not, not even in rows of 10 or more, whose
+// sums overflow (allFinite then says no, and the values are looked at
+// one by one).
 func TestNonFiniteAtEveryPosition(t *testing.T) {
 	ctx := context.Background()
 	s := newServer(t)
