@@ -24,8 +24,12 @@ const maxRetries = 5
 // Read calls fn, in offset order, with each record of topic's partition
 // p from offset from up to, not including, offset to, as the
 // configuration cfg (its Consumer.IsolationLevel and Fetch.Max) would
-// have a consumer deliver it. It returns ctx's error if ctx ends first,
-// or the broker's error.
+// have a consumer deliver it. Reading committed records only, it stops
+// at the partition's last stable offset when that comes before to: the
+// records from there on are in a transaction still open, which a
+// consumer is not delivered until it ends (a read-committed consumer's
+// end offset is the last stable offset, not the high-water mark). It
+// returns ctx's error if ctx ends first, or the broker's error.
 func Read(ctx context.Context, client sarama.Client, cfg *sarama.Config, topic string, p int32, from, to int64, fn func(*sarama.ConsumerMessage)) error {
 	readCommitted := cfg.Consumer.IsolationLevel == sarama.ReadCommitted
 	maxBytes := cfg.Consumer.Fetch.Max
@@ -47,6 +51,9 @@ func Read(ctx context.Context, client sarama.Client, cfg *sarama.Config, topic s
 			continue
 		}
 		retries = 0
+		if readCommitted && block.LastStableOffset >= 0 && block.LastStableOffset < to {
+			to = block.LastStableOffset
+		}
 		txns := slices.Clone(block.AbortedTransactions)
 		slices.SortFunc(txns, func(a, b *sarama.AbortedTransaction) int { return cmp.Compare(a.FirstOffset, b.FirstOffset) })
 		advanced := false
@@ -97,7 +104,7 @@ func Read(ctx context.Context, client sarama.Client, cfg *sarama.Config, topic s
 				from, advanced = last+1, true
 			}
 		}
-		if !advanced {
+		if !advanced && from < to {
 			return fmt.Errorf("kafkalog: no progress fetching %s/%d at offset %d, before %d", topic, p, from, to)
 		}
 	}
