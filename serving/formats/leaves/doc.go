@@ -92,8 +92,10 @@
 // format, which does not store names, and sklearn pickles) are fed
 // positionally. XGBoost JSON and UBJSON models name their inputs through
 // package xgboost.
-// NaN means "missing" to the trees, so serve tree models with
-// serving.WithNonFinite(serving.AllowMissing) when inputs can be missing.
+// NaN means "missing" to the trees, and a legacy XGBoost gblinear model
+// leaves a missing feature out of its sum, as XGBoost does, so serve
+// these models with serving.WithNonFinite(serving.AllowMissing) when
+// inputs can be missing.
 //
 // # Safety
 //

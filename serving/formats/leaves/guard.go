@@ -784,6 +784,7 @@ const (
 type ensembleInfo struct {
 	features int
 	outputs  int
+	linear   bool // an XGBoost gblinear model
 }
 
 // inspect verifies a decoded ensemble with reflection over leaves'
@@ -844,6 +845,7 @@ func inspect(e *lv.Ensemble) (info ensembleInfo, err error) {
 			}
 		}
 	case "xgLinear":
+		info.linear = true
 		info.features = int(s.FieldByName("NumFeature").Int())
 		if info.features < 1 || info.features > maxFeatures {
 			return info, fmt.Errorf("feature count %d out of 1..%d", info.features, maxFeatures)

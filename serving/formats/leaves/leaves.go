@@ -72,6 +72,7 @@ type Model struct {
 	scale      float64  // sigmoid scale k
 	labels     []string // "0", "1", ... one per output (two for one output)
 	inputs     []serving.Input
+	linear     bool // an XGBoost gblinear model: see present
 }
 
 var (
@@ -106,12 +107,14 @@ func (m *Model) Estimators() int {
 }
 
 // Predict implements serving.Model. A model with one output allocates
-// nothing; a model with several allocates Prediction.Values.
+// nothing (but a gblinear model's copy of a row with missing features);
+// a model with several allocates Prediction.Values.
 func (m *Model) Predict(_ context.Context, x []float64) (p serving.Prediction, err error) {
 	if len(x) != m.features {
 		return p, &serving.FeatureCountError{Want: m.features, Got: len(x)}
 	}
 	defer m.recoverPredict(&err)
+	x = m.present(x)
 	if m.outputs == 1 {
 		return m.single(m.ens.PredictSingle(x, m.estimators)), nil
 	}
@@ -155,6 +158,7 @@ func (m *Model) PredictBatch(ctx context.Context, rows [][]float64, out []servin
 				return err
 			}
 		}
+		r = m.present(r)
 		if m.outputs == 1 {
 			out[i] = m.single(m.ens.PredictSingle(r, m.estimators))
 			continue
@@ -166,6 +170,28 @@ func (m *Model) PredictBatch(ctx context.Context, rows [][]float64, out []servin
 		out[i] = m.multi(vals)
 	}
 	return nil
+}
+
+// present returns x, or, for an XGBoost gblinear model given missing
+// (NaN) features, a copy of x with 0 for them: XGBoost leaves a missing
+// feature out of a linear model's sum, where leaves would multiply the
+// NaN into every output. Only a row with missing features is copied.
+func (m *Model) present(x []float64) []float64 {
+	if !m.linear {
+		return x
+	}
+	for i, v := range x {
+		if v != v {
+			c := slices.Clone(x)
+			for j := i; j < len(c); j++ {
+				if c[j] != c[j] {
+					c[j] = 0
+				}
+			}
+			return c
+		}
+	}
+	return x
 }
 
 func (m *Model) single(z float64) serving.Prediction {
@@ -307,6 +333,7 @@ func load(format string, d serving.Descriptor, decode func([]byte) (decoded, err
 		estimators: o.estimators,
 		transform:  dec.transform,
 		scale:      dec.scale,
+		linear:     info.linear,
 	}
 	if mod.scale == 0 {
 		mod.scale = 1
