@@ -18,7 +18,11 @@
 //     saw, and, after every message, whatever its outcome, record the
 //     next offset of its partition (kafka.Observer); except that once the
 //     store failed to write a model, its partition's offset stays before
-//     that model until a restart, which reads it again.
+//     that model until a restart, which reads it again. They also tell
+//     the feed the highest stored version of each name
+//     (kafka.KnownVersions), so that the version-less messages it reads
+//     are numbered above them: a number is never given twice, even for a
+//     name that was retired, or rolled back, before the restart.
 //
 // A crash between a Put and the offset write makes the restarted feed
 // read that message again, and the store's idempotent Put absorbs it:

@@ -80,8 +80,8 @@ func New(store *registry.Registry, opts ...Option) (*Sync, error) {
 	return s, nil
 }
 
-// FeedOptions reads the stored offsets and returns the feed options
-// described in the package documentation. Pass them to
+// FeedOptions reads the stored offsets and versions and returns the feed
+// options described in the package documentation. Pass them to
 // kafka.NewModelFeed, after any options of your own; do not also pass
 // Observer, which they set (use this package's [Observer] instead).
 func (s *Sync) FeedOptions(ctx context.Context) ([]kafka.FeedOption, error) {
@@ -89,11 +89,40 @@ func (s *Sync) FeedOptions(ctx context.Context) ([]kafka.FeedOption, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafkafeed: offsets of %q: %w", s.topic, err)
 	}
+	known, err := s.highestVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return []kafka.FeedOption{
 		kafka.Topic(s.topic),
 		kafka.StartOffsets(offs),
+		kafka.KnownVersions(known),
 		kafka.Observer(s.Observe),
 	}, nil
+}
+
+// highestVersions returns the highest stored version of every name: the
+// feed, which resumes after the messages that carried them, numbers its
+// version-less messages above them. Without them, a name whose live
+// version was not restored (retired, or no history recorded) would be
+// numbered from 1 again, and the Sync refuse the model as a version
+// conflict with the stored one.
+func (s *Sync) highestVersions(ctx context.Context) (map[string]uint64, error) {
+	names, err := s.store.Names(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("kafkafeed: stored names: %w", err)
+	}
+	known := make(map[string]uint64, len(names))
+	for _, name := range names {
+		vs, err := s.store.List(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("kafkafeed: versions of %q: %w", name, err)
+		}
+		for _, v := range vs {
+			known[name] = max(known[name], v.Model.Version)
+		}
+	}
+	return known, nil
 }
 
 // Admit implements serving.Admitter and admits everything: a Sync

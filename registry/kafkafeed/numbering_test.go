@@ -61,3 +61,39 @@ func TestNumberingAfterARestoredRollbackNeverReuses(t *testing.T) {
 		t.Fatalf("stored v4 is %v (%v), not the new model", d.Ref(), err)
 	}
 }
+
+// TestNumberingAfterARestartWithNothingRestoredNeverReuses: a restarted
+// instance that restores nothing (no history recorded, or the name was
+// retired) and resumes after fraud v1 and v2 numbers a version-less
+// message v3, above the versions its store holds, as an instance that
+// read the whole topic does. Before, its Server knew no version of the
+// name, so the message got v1, and the Sync refused it as a version
+// conflict with the stored v1.
+func TestNumberingAfterARestartWithNothingRestoredNeverReuses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Kafka cluster")
+	}
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	publish := publisher(t, c)
+	path := filepath.Join(t.TempDir(), "registry.db")
+	never := func() bool { return false }
+
+	a := startFeedRun(t, c, path, never)
+	for v := uint64(1); v <= 2; v++ {
+		publish(float64(v), v)
+		if e := a.next(t); e.Outcome != kafka.Activated || e.Model.Version != v {
+			t.Fatalf("first run, v%d: %v %v (%v)", v, e.Model, e.Outcome, e.Err)
+		}
+	}
+	a.stop()
+
+	b := startFeedRun(t, c, path, never)
+	defer b.stop()
+	if ref, live := b.srv.Current("fraud"); live {
+		t.Fatalf("restored %v with no history recorded", ref)
+	}
+	publish(3, 0)
+	if e := b.next(t); e.Outcome != kafka.Activated || e.Model.Version != 3 {
+		t.Fatalf("version-less message: %v %v (%v), want fraud@v3 activated", e.Model, e.Outcome, e.Err)
+	}
+}

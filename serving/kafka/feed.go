@@ -20,6 +20,7 @@ import (
 type feedOptions struct {
 	topic    string
 	start    map[int32]int64
+	known    map[string]uint64
 	observer func(FeedEvent)
 	maxBytes int
 }
@@ -184,7 +185,17 @@ func NewModelFeed(cfg *Config, srv *serving.Server, opts ...FeedOption) (*ModelF
 	if err != nil {
 		return nil, err
 	}
-	return &ModelFeed{o: o, log: cfg.logger, srv: srv, brokers: cfg.Brokers(), cfg: sc, caughtUp: make(chan struct{}), highest: map[uint64]uint64{}, seed: maphash.MakeSeed()}, nil
+	f := &ModelFeed{o: o, log: cfg.logger, srv: srv, brokers: cfg.Brokers(), cfg: sc, caughtUp: make(chan struct{}), highest: map[uint64]uint64{}, seed: maphash.MakeSeed()}
+	for name, v := range o.known {
+		if len(f.highest) == maxNumberedNames {
+			break
+		}
+		if v > 0 {
+			key := maphash.String(f.seed, name)
+			f.highest[key] = max(f.highest[key], v)
+		}
+	}
+	return f, nil
 }
 
 // CaughtUp returns a channel that is closed once Run has handled every

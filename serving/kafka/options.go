@@ -87,6 +87,17 @@ func StartOffsets(m map[int32]int64) FeedOption {
 	return feedOpt(func(o *feedOptions) { o.start = maps.Clone(m) })
 }
 
+// KnownVersions tells the feed the highest version of each model name
+// that the messages before its start offsets (see StartOffsets) carried,
+// as the registry that resumes it knows them: a version-less message of
+// such a name is numbered above that version, as by a feed that read
+// those messages (see package serving/wire, Versions). Names past the
+// feed's bound on remembered names (65,536) are left out. The default is
+// none.
+func KnownVersions(m map[string]uint64) FeedOption {
+	return feedOpt(func(o *feedOptions) { o.known = maps.Clone(m) })
+}
+
 // Observer sets a function called once for every message a ModelFeed
 // read, after it was handled, in offset order per partition; except for
 // a message whose handling failed while Run's context was done, which

@@ -58,12 +58,13 @@
 // differently: on a topic with several partitions, mixed writers should
 // give explicit versions). A reader never gives a number its Server
 // already gave: it numbers at least one above the highest version its
-// Server made live or restored (serving.Server.NextVersion), so a reader
-// that resumes from a registry after a rollback numbers above the
-// versions rolled back from. But it cannot count the messages before its
-// start that its Server refused, so its numbering can differ from a
-// reader's that saw them: where instances resume, publishers should give
-// explicit versions.
+// Server made live or restored (serving.Server.NextVersion), and a
+// reader that resumes from a registry above every version the registry
+// holds (kafka.KnownVersions), so that neither a rollback nor a
+// retirement before the restart makes it reuse a number. But it cannot
+// count the messages before its start that its Server refused, so its
+// numbering can differ from a reader's that saw them: where instances
+// resume, publishers should give explicit versions.
 //
 // # Scores
 //
