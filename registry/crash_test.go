@@ -53,7 +53,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	ctx := context.Background()
 	v := uint64(0)
-	if d, err := s.Latest(ctx, "crash"); err == nil {
+	if d, err := s.Resolve(ctx, "crash", Latest); err == nil {
 		v = d.Version
 	}
 	for {

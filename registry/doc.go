@@ -11,8 +11,9 @@
 // putting the same version again with the same content (content ID and
 // format) is an idempotent no-op, which makes replays of the models topic
 // harmless, and putting it with different content fails with
-// [ErrVersionConflict]. [Registry.Get], [Registry.Latest] and [Registry.List] read
-// versions back; List returns metadata ([Version]) only.
+// [ErrVersionConflict]. [Registry.Get], [Registry.Resolve] (by alias; the
+// alias [Latest] is the highest version) and [Registry.List] read versions
+// back; List returns metadata ([Version]) only.
 //
 // Retention ([Retain]) bounds disk use: only the bytes of the last N
 // versions of each name are kept, plus those an alias points at and the

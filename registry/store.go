@@ -397,17 +397,6 @@ func (r *Registry) Get(ctx context.Context, name string, version uint64) (servin
 	return d, err
 }
 
-// Latest returns the highest stored version of name, with its bytes.
-func (r *Registry) Latest(ctx context.Context, name string) (serving.Descriptor, error) {
-	var d serving.Descriptor
-	err := r.view(ctx, func(rd Reader) error {
-		var err error
-		d, err = latestTx(rd, name)
-		return err
-	})
-	return d, err
-}
-
 func latestTx(rd Reader, name string) (serving.Descriptor, error) {
 	if !known(rd, name) {
 		return serving.Descriptor{}, notFound(name, 0)
@@ -484,7 +473,8 @@ func (r *Registry) SetAlias(ctx context.Context, name, alias string, version uin
 	})
 }
 
-// Resolve returns the version alias points at, with its bytes.
+// Resolve returns the version alias points at, with its bytes; the alias
+// [Latest] is the highest stored version of name.
 func (r *Registry) Resolve(ctx context.Context, name, alias string) (serving.Descriptor, error) {
 	var d serving.Descriptor
 	err := r.view(ctx, func(rd Reader) error {

@@ -94,7 +94,7 @@ func TestPutAssignsMonotonicVersions(t *testing.T) {
 		if !slices.Equal(got, []uint64{1, 2, 3, 10, 11}) {
 			t.Fatalf("list versions %v", got)
 		}
-		latest, err := s.Latest(ctx, "m")
+		latest, err := s.Resolve(ctx, "m", Latest)
 		if err != nil || latest.Version != 11 || string(latest.Bytes) != string(fakeModel("m", 11).Bytes) {
 			t.Fatalf("latest = %v, %v", latest.Ref(), err)
 		}
@@ -174,7 +174,7 @@ func TestPutValidates(t *testing.T) {
 		if _, err := s.Get(ctx, "big", 7); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("missing version: %v", err)
 		}
-		if _, err := s.Latest(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Resolve(ctx, "nope", Latest); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("latest of missing: %v", err)
 		}
 		cctx, cancel := context.WithCancel(ctx)
@@ -573,7 +573,7 @@ func TestConcurrentPutsAndGets(t *testing.T) {
 						return
 					default:
 					}
-					if d, err := s.Latest(ctx, "m"); err == nil && serving.ContentID(d.Bytes) != d.SHA256 {
+					if d, err := s.Resolve(ctx, "m", Latest); err == nil && serving.ContentID(d.Bytes) != d.SHA256 {
 						errc <- fmt.Errorf("latest v%d has torn bytes", d.Version)
 						return
 					}

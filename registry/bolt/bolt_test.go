@@ -58,7 +58,7 @@ func TestSurvivesReopenAndLocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	got, err := reg.Latest(ctx, "m")
+	got, err := reg.Resolve(ctx, "m", registry.Latest)
 	if err != nil || got.SHA256 != d.SHA256 || !bytes.Equal(got.Bytes, d.Bytes) {
 		t.Fatalf("after reopen: %v, %v", got.Ref(), err)
 	}

@@ -236,7 +236,7 @@ func TestNewValidates(t *testing.T) {
 	if _, err := srv.Activate(context.Background(), servingtest.Spec{}.Descriptor("m", 1)); !errors.Is(err, boom) {
 		t.Fatal(err)
 	}
-	if _, err := m.Latest(context.Background(), "m"); !errors.Is(err, registry.ErrNotFound) {
+	if _, err := m.Resolve(context.Background(), "m", registry.Latest); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("rejected model was stored: %v", err)
 	}
 }
