@@ -480,17 +480,18 @@ const (
 // count) that leaves reads (num_class in
 // the learner parameters holds it); and stores num_parallel_tree where
 // leaves expects a root count of 1. A single-output random forest is
-// read as the plain sum of its trees, which is what XGBoost computes; a
-// multiclass one is refused. Models written before 1.0 come back as
-// they are, without a "binf" header.
-func upgradeXGBoost(b []byte) ([]byte, error) {
+// read as the plain sum of its trees, which is what XGBoost computes,
+// and perRound is its num_parallel_tree, the trees of one round (1 for
+// other models); a multiclass one is refused. Models written before 1.0
+// come back as they are, without a "binf" header.
+func upgradeXGBoost(b []byte) (_ []byte, perRound int, _ error) {
 	b = bytes.TrimPrefix(b, []byte("binf"))
 	if len(b) < xgLearnerParamSize || binary.LittleEndian.Uint32(b[xgOffMajorVersion:]) == 0 {
-		return b, nil
+		return b, 1, nil
 	}
 	h, err := scanXGBoost(b)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	b = bytes.Clone(b)
 	groups := max(int32(binary.LittleEndian.Uint32(b[xgOffNumClass:])), 1)
@@ -498,22 +499,25 @@ func upgradeXGBoost(b []byte) ([]byte, error) {
 	switch h.objective {
 	case "binary:logistic", "reg:logistic":
 		if !(base > 0 && base < 1) {
-			return nil, serving.Corrupt(FormatXGBoost, fmt.Errorf("base_score %v of a logistic objective", base))
+			return nil, 0, serving.Corrupt(FormatXGBoost, fmt.Errorf("base_score %v of a logistic objective", base))
 		}
 		base = float32(-math.Log(1/float64(base) - 1))
 	case "count:poisson", "reg:gamma", "reg:tweedie", "survival:cox", "survival:aft":
 		if !(base > 0) {
-			return nil, serving.Corrupt(FormatXGBoost, fmt.Errorf("base_score %v of a log-link objective", base))
+			return nil, 0, serving.Corrupt(FormatXGBoost, fmt.Errorf("base_score %v of a log-link objective", base))
 		}
 		base = float32(math.Log(float64(base)))
 	}
 	binary.LittleEndian.PutUint32(b, math.Float32bits(base))
 	param := xgLearnerParamSize + 8 + len(h.objective) + 8 + len(h.booster)
+	perRound = 1
 	switch h.booster {
 	case "gbtree", "dart":
-		if roots := int32(binary.LittleEndian.Uint32(b[param+xgOffNumRoots:])); roots > 1 && groups > 1 {
-			return nil, serving.Unsupported(FormatXGBoost, errors.New(xgMultiRootsMessage))
+		roots := int32(binary.LittleEndian.Uint32(b[param+xgOffNumRoots:]))
+		if roots > 1 && groups > 1 {
+			return nil, 0, serving.Unsupported(FormatXGBoost, errors.New(xgMultiRootsMessage))
 		}
+		perRound = int(max(roots, 1))
 		binary.LittleEndian.PutUint32(b[param+xgOffNumRoots:], 1)
 		binary.LittleEndian.PutUint32(b[param+xgOffOutputGroup:], uint32(groups))
 	case "gblinear":
@@ -521,7 +525,7 @@ func upgradeXGBoost(b []byte) ([]byte, error) {
 		copy(b[param:param+4], b[4:8])
 		binary.LittleEndian.PutUint32(b[param+xgOffLinearGroup:], uint32(groups))
 	}
-	return b, nil
+	return b, perRound, nil
 }
 
 // pickleSizeKeys are the dictionary keys of an sklearn pickle whose

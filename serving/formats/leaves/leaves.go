@@ -68,6 +68,8 @@ type Model struct {
 	features   int
 	outputs    int
 	estimators int // rounds used; 0 means all
+	perRound   int // trees per output in a round: num_parallel_tree of a legacy XGBoost forest, else 1
+	trees      int // estimators·perRound, the count leaves is given; 0 means all
 	transform  Transform
 	scale      float64  // sigmoid scale k
 	labels     []string // "0", "1", ... one per output (two for one output)
@@ -103,7 +105,7 @@ func (m *Model) Estimators() int {
 	if m.estimators > 0 {
 		return m.estimators
 	}
-	return m.ens.NEstimators()
+	return m.ens.NEstimators() / m.perRound
 }
 
 // Predict implements serving.Model. A model with one output allocates
@@ -116,10 +118,10 @@ func (m *Model) Predict(_ context.Context, x []float64) (p serving.Prediction, e
 	defer m.recoverPredict(&err)
 	x = m.present(x)
 	if m.outputs == 1 {
-		return m.single(m.ens.PredictSingle(x, m.estimators)), nil
+		return m.single(m.ens.PredictSingle(x, m.trees)), nil
 	}
 	vals := make([]float64, m.outputs)
-	if err := m.ens.Predict(x, m.estimators, vals); err != nil {
+	if err := m.ens.Predict(x, m.trees, vals); err != nil {
 		return p, fmt.Errorf("leaves: %w", err)
 	}
 	return m.multi(vals), nil
@@ -160,11 +162,11 @@ func (m *Model) PredictBatch(ctx context.Context, rows [][]float64, out []servin
 		}
 		r = m.present(r)
 		if m.outputs == 1 {
-			out[i] = m.single(m.ens.PredictSingle(r, m.estimators))
+			out[i] = m.single(m.ens.PredictSingle(r, m.trees))
 			continue
 		}
 		vals := backing[i*m.outputs : (i+1)*m.outputs : (i+1)*m.outputs]
-		if err := m.ens.Predict(r, m.estimators, vals); err != nil {
+		if err := m.ens.Predict(r, m.trees, vals); err != nil {
 			return fmt.Errorf("leaves: %w", err)
 		}
 		out[i] = m.multi(vals)
@@ -295,6 +297,9 @@ type decoded struct {
 	// inputs names the model's inputs, given its feature count; nil
 	// when the model has no names.
 	inputs func(features int) ([]serving.Input, error)
+	// perRound is the number of trees per output in one boosting round
+	// (num_parallel_tree of a legacy XGBoost forest); 0 means 1.
+	perRound int
 }
 
 // load runs decode with panics recovered, then validates the ensemble
@@ -331,6 +336,7 @@ func load(format string, d serving.Descriptor, decode func([]byte) (decoded, err
 		features:   info.features,
 		outputs:    info.outputs,
 		estimators: o.estimators,
+		perRound:   max(dec.perRound, 1),
 		transform:  dec.transform,
 		scale:      dec.scale,
 		linear:     info.linear,
@@ -351,9 +357,10 @@ func load(format string, d serving.Descriptor, decode func([]byte) (decoded, err
 	if mod.transform == Softmax && mod.outputs < 2 {
 		return nil, fmt.Errorf("%w: softmax needs 2 or more outputs, the model has %d", serving.ErrInvalidDescriptor, mod.outputs)
 	}
-	if n := dec.ens.NEstimators(); o.estimators > n {
+	if n := dec.ens.NEstimators() / mod.perRound; o.estimators > n {
 		return nil, fmt.Errorf("%w: label %s=%d but the model has %d rounds", serving.ErrInvalidDescriptor, LabelEstimators, o.estimators, n)
 	}
+	mod.trees = o.estimators * mod.perRound
 	nl := max(mod.outputs, 2)
 	mod.labels = make([]string, nl)
 	for i := range mod.labels {
@@ -406,7 +413,7 @@ func loadXGBoost(ctx context.Context, d serving.Descriptor) (serving.Model, erro
 		return loadXGBoostDocument(d)
 	}
 	return load(FormatXGBoost, d, func(b []byte) (decoded, error) {
-		b, err := upgradeXGBoost(b)
+		b, perRound, err := upgradeXGBoost(b)
 		if err != nil {
 			return decoded{}, err
 		}
@@ -428,7 +435,7 @@ func loadXGBoost(ctx context.Context, d serving.Descriptor) (serving.Model, erro
 		if err != nil {
 			return decoded{}, err
 		}
-		return decoded{ens: e, transform: tr, unknown: unknown}, nil
+		return decoded{ens: e, transform: tr, unknown: unknown, perRound: perRound}, nil
 	})
 }
 

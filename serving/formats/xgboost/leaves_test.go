@@ -114,3 +114,26 @@ func TestXGBoostFormatLabels(t *testing.T) {
 	_, err := tryLoad(leaves.FormatXGBoost, []byte(`{"learner": {}}`), nil)
 	wantLoadError(t, err, serving.ErrCorruptModel)
 }
+
+// TestLegacyRandomForestRounds: "leaves.estimators" counts boosting
+// rounds, like XGBoost's iteration_range, and a round of a random forest
+// (num_parallel_tree) is that many trees. random_forest.bin is one round
+// of four trees: with leaves.estimators=1 it must predict as a whole,
+// not from its first tree alone.
+func TestLegacyRandomForestRounds(t *testing.T) {
+	e := readExpected(t, "random_forest")
+	m := loadAs(t, leaves.FormatXGBoost, readModel(t, "random_forest", "bin"), map[string]string{leaves.LabelEstimators: "1"})
+	for i, r := range e.rows() {
+		p, err := m.Predict(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPredictionWith(t, closeToLeaves, e.Objective, false, p, e.Predict[i])
+	}
+	if n := m.(*leaves.Model).Estimators(); n != 1 {
+		t.Errorf("Estimators() = %d, want 1 round", n)
+	}
+	if _, err := tryLoad(leaves.FormatXGBoost, readModel(t, "random_forest", "bin"), map[string]string{leaves.LabelEstimators: "2"}); !errors.Is(err, serving.ErrInvalidDescriptor) {
+		t.Errorf("leaves.estimators=2 of a one-round forest: %v, want ErrInvalidDescriptor", err)
+	}
+}
