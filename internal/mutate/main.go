@@ -281,6 +281,33 @@ var mutants = []mutant{
 		new:  "\t\t\t_ = fmt.Sprint; panic(p) // mutant\n",
 		pkgs: []string{"./speculative/", "./speculative/canary/"},
 	},
+	{
+		name:  "onnx-zero-constant-divisor",
+		what:  "serving/formats/onnx accepts an integer constant holding 0 as a divisor (ONNX Runtime folds 10/0 at load: SIGFPE kills the process)",
+		file:  "serving/formats/onnx/intdiv.go",
+		old:   "\tif safeInts(ints) {\n\t\treturn name, kindSafeInt, nil\n",
+		new:   "\tif true { // mutant\n\t\treturn name, kindSafeInt, nil\n",
+		pkgs:  []string{"./serving/formats/onnx/"},
+		tests: "Division",
+	},
+	{
+		name:  "onnx-subgraph-division-unchecked",
+		what:  "serving/formats/onnx does not look for integer divisions inside If, Loop and Scan subgraphs",
+		file:  "serving/formats/onnx/intdiv.go",
+		old:   "\t\tif err := divGraph(g, depth+1, sc); err != nil {\n",
+		new:   "\t\tif err := divGraph(g[:0], depth+1, sc); err != nil { // mutant\n",
+		pkgs:  []string{"./serving/formats/onnx/"},
+		tests: "Division",
+	},
+	{
+		name:  "tensorflow-variable-reads-unbounded",
+		what:  "serving/formats/tensorflow checksums every variable node's checkpoint value before counting it against MaxElements (a small archive stalls the feed)",
+		file:  "serving/formats/tensorflow/bundle.go",
+		old:   "\tif count != nil {\n",
+		new:   "\tif count != nil && false { // mutant\n",
+		pkgs:  []string{"./serving/formats/tensorflow/"},
+		tests: "SavedModel",
+	},
 }
 
 func main() {
