@@ -16,6 +16,11 @@ type compiler struct {
 	used   int // values charged besides slots
 	chain  int // depth of derived fields being resolved
 	dict   *scope
+	// nums is the number each string of strs spells (NaN for none), for
+	// conversions from strings to numbers; built at the end of
+	// compilation, when needNums.
+	nums     []float64
+	needNums bool
 }
 
 // scope resolves field names. A model's scope holds its local derived
@@ -262,6 +267,9 @@ func compileDocument(root *node) (*Model, error) {
 		if !isInput[f] {
 			m.unset = append(m.unset, f.slot)
 		}
+	}
+	if err := c.numbers(); err != nil {
+		return nil, err
 	}
 	m.nslots = c.nslots
 	m.strs = c.strs
@@ -542,24 +550,38 @@ func (c *compiler) convert(e expr, from, to, boolean bool) (expr, error) {
 			return c.lookupString(strconv.FormatFloat(v, 'g', -1, 64))
 		}, nil
 	}
-	// string to number: precompute the number of every string known now;
-	// strings interned later are not numbers of this expression.
-	nums := make([]float64, len(c.strs))
-	for i, s := range c.strs {
-		if f, err := parseNum(s); err == nil {
-			nums[i] = f
-		} else {
-			nums[i] = math.NaN()
-		}
-	}
+	// string to number: through the number of every string of the
+	// document, which numbers builds once compilation has interned them
+	// all.
+	c.needNums = true
 	return func(s *state) float64 {
 		v := e(s)
 		// -1 is a string the document never names (see lookupString).
-		if !(v >= 0 && v < float64(len(nums))) {
+		if !(v >= 0 && v < float64(len(c.nums))) {
 			return math.NaN()
 		}
-		return nums[int(v)]
+		return c.nums[int(v)]
 	}, nil
+}
+
+// numbers sets c.nums to the number each interned string spells, or NaN,
+// when a conversion needs them.
+func (c *compiler) numbers() error {
+	if !c.needNums {
+		return nil
+	}
+	if err := c.charge(len(c.strs)); err != nil {
+		return err
+	}
+	c.nums = make([]float64, len(c.strs))
+	for i, s := range c.strs {
+		if f, err := parseNum(s); err == nil {
+			c.nums[i] = f
+		} else {
+			c.nums[i] = math.NaN()
+		}
+	}
+	return nil
 }
 
 // lookupString is intern for evaluation time: a string the document never

@@ -360,3 +360,29 @@ func TestAggregatesIgnoreMissing(t *testing.T) {
 		t.Errorf("sum of two missing values: %v, want a missing field", err)
 	}
 }
+
+// A string converted to a number (a DerivedField of dataType double over
+// a string field) converts every string the document names, including
+// those interned after the DerivedField was compiled: the categories a
+// field without Values gathers from the model. The conversion table was
+// a snapshot taken per DerivedField, so "7", named only by the model
+// compiled after the TransformationDictionary, converted to missing; and
+// each conversion copied the whole string table, quadratic in the
+// document's size.
+func TestStringToNumberOfLaterStrings(t *testing.T) {
+	doc := `<PMML version="4.4"><DataDictionary>
+<DataField name="s" optype="categorical" dataType="string"/>
+<DataField name="y" optype="continuous" dataType="double"/>
+</DataDictionary>
+<TransformationDictionary><DerivedField name="d" optype="continuous" dataType="double"><FieldRef field="s"/></DerivedField></TransformationDictionary>
+<RegressionModel functionName="regression"><MiningSchema><MiningField name="s"/><MiningField name="y" usageType="target"/></MiningSchema>
+<RegressionTable intercept="0"><NumericPredictor name="d" coefficient="1"/><CategoricalPredictor name="s" value="7" coefficient="0"/><CategoricalPredictor name="s" value="8.5" coefficient="0"/></RegressionTable>
+</RegressionModel></PMML>`
+	m := loadText(t, doc)
+	for s, want := range map[string]float64{"7": 7, "8.5": 8.5} {
+		p, err := m.Predict(context.Background(), vec(t, m, map[string]any{"s": s}))
+		if err != nil || p.Value != want {
+			t.Errorf("s=%q: %v, %v; want %v", s, p.Value, err, want)
+		}
+	}
+}
