@@ -308,6 +308,38 @@ var mutants = []mutant{
 		pkgs:  []string{"./serving/formats/tensorflow/"},
 		tests: "SavedModel",
 	},
+	{
+		name: "leaves-tree-links-backward",
+		what: "serving/formats/leaves accepts a decoded tree whose child links point backward (a cycle: prediction never ends)",
+		file: "serving/formats/leaves/guard.go",
+		old:  "} else if left <= uint64(i) || left >= uint64(nNodes) {",
+		new:  "} else if left >= uint64(nNodes) {",
+		pkgs: []string{"./serving/formats/leaves/"},
+	},
+	{
+		name: "leaves-pickle-shared-grows",
+		what: "serving/formats/leaves lets a sklearn pickle grow a dict after sharing it (a dict holding itself crashes leaves' error formatting)",
+		file: "serving/formats/leaves/guard.go",
+		old:  "if c.kind != kind || c.shared {",
+		new:  "if c.kind != kind {",
+		pkgs: []string{"./serving/formats/leaves/"},
+	},
+	{
+		name: "leaves-pickle-memo-key",
+		what: "serving/formats/leaves bounds the sizes of a sklearn pickle only where its keys are spelled out, not fetched from the memo",
+		file: "serving/formats/leaves/guard.go",
+		old:  "\t\t\tit.shared = true\n\t\t\tstack = append(stack, it)\n",
+		new:  "\t\t\tit = &pkItem{size: it.size} // mutant: a memo value loses its kind\n\t\t\tstack = append(stack, it)\n",
+		pkgs: []string{"./serving/formats/leaves/"},
+	},
+	{
+		name: "kafkalog-reads-past-lso",
+		what: "internal/kafkalog reads committed records to the high-water mark, past an open transaction",
+		file: "internal/kafkalog/kafkalog.go",
+		old:  "if readCommitted && block.LastStableOffset >= 0 && block.LastStableOffset < to {",
+		new:  "if false && readCommitted && block.LastStableOffset >= 0 && block.LastStableOffset < to {",
+		pkgs: []string{"./internal/kafkalog/"},
+	},
 }
 
 func main() {
