@@ -76,9 +76,6 @@ func Open(path string, opts ...Option) (*Storage, error) {
 	return &Storage{db: db}, nil
 }
 
-// Path returns the file the storage lives in.
-func (s *Storage) Path() string { return s.db.Path() }
-
 // Check walks the whole file and returns the first inconsistency bbolt
 // finds in its pages, or nil.
 func (s *Storage) Check() error {

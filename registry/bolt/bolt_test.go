@@ -50,9 +50,6 @@ func TestSurvivesReopenAndLocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Path() != path {
-		t.Fatalf("Path() = %q", st.Path())
-	}
 	reg, err = registry.New(st)
 	if err != nil {
 		t.Fatal(err)
