@@ -57,7 +57,9 @@
 //     outputs) or "exp". Use "raw" for margins, or "logistic"/"softmax"
 //     to get predict_proba from an sklearn model.
 //   - "leaves.estimators": use only the first N boosting rounds, like
-//     XGBoost's ntree_limit or LightGBM's num_iteration. "0" or absent
+//     XGBoost's iteration_range=(0, N) or LightGBM's num_iteration (a
+//     round of an XGBoost random forest is num_parallel_tree trees;
+//     XGBoost's older ntree_limit counted those trees). "0" or absent
 //     means all of them.
 //
 // An objective this package does not know fails to load with
