@@ -96,8 +96,11 @@
 //
 // A leading symbolic dimension of every input is the batch: Predict
 // feeds one row, and PredictBatch ([serving.BatchPredictor]) feeds many
-// in one call of ONNX Runtime, when the load-time run on two rows showed
-// the outputs follow it; otherwise rows are scored one by one.
+// in one call of ONNX Runtime, when the load-time runs showed the outputs
+// follow it and two different rows score together as each scores alone
+// (a graph that mixes the rows of its batch, by a mean over it say, would
+// make a record's score depend on its neighbours); otherwise rows are
+// scored one by one.
 //
 // Concurrency: a model is safe for concurrent use; ONNX Runtime's Run is,
 // and calls share one session (see [Instances] for more). Each session

@@ -327,8 +327,69 @@ func (m *runtimeModel) dryRun(gi *graphInfo) error {
 		return nil // the declared batch dimension does not work: score rows one by one
 	}
 	two := make([]serving.Prediction, 2)
-	m.batch = m.out.predictions(outs, 2, two) == nil
+	if m.out.predictions(outs, 2, two) != nil {
+		return nil
+	}
+	m.batch = m.rowsIndependent(zero)
 	return nil
+}
+
+// rowsIndependent reports whether the model scores each row of a batch
+// as it scores that row alone: a graph may mix the rows of its batch
+// dimension (a mean over it, a softmax across it), and then a record's
+// score would depend on the records batched with it. It runs ones and
+// another row (twos; 0 for a bool, the first category of a string)
+// together and alone. Values agree up to float rounding, which differs
+// between one row and several in ONNX Runtime's kernels; a row the
+// model cannot run alone counts as disagreeing.
+func (m *runtimeModel) rowsIndependent(ones []float64) bool {
+	other := make([]float64, len(ones))
+	off := 0
+	for _, in := range m.plan.inputs {
+		for k := range in.perRow {
+			switch in.elem {
+			case elemBool, elemString:
+				other[off+k] = 0
+			default:
+				other[off+k] = 2
+			}
+		}
+		off += in.perRow
+	}
+	ctx := context.Background()
+	var both [2]serving.Prediction
+	outs, err := m.run(ctx, [][]float64{ones, other})
+	if err != nil || m.out.predictions(outs, 2, both[:]) != nil {
+		return false
+	}
+	for i, row := range [][]float64{ones, other} {
+		var alone [1]serving.Prediction
+		outs, err := m.run(ctx, [][]float64{row})
+		if err != nil || m.out.predictions(outs, 1, alone[:]) != nil || !samePrediction(alone[0], both[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// samePrediction reports whether a and b hold the same values, up to a
+// relative 1e-4.
+func samePrediction(a, b serving.Prediction) bool {
+	close := func(x, y float64) bool {
+		if x == y || math.IsNaN(x) && math.IsNaN(y) {
+			return true
+		}
+		return math.Abs(x-y) <= 1e-4*max(1, math.Abs(x), math.Abs(y))
+	}
+	if !close(a.Value, b.Value) || len(a.Values) != len(b.Values) {
+		return false
+	}
+	for i := range a.Values {
+		if !close(a.Values[i], b.Values[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *runtimeModel) destroy() {

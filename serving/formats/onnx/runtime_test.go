@@ -468,3 +468,36 @@ func TestRuntimeCancelRacesTheRun(t *testing.T) {
 		<-done
 	}
 }
+
+// TestRuntimeBatchDoesNotMixRows: a graph that mixes the rows of its
+// batch dimension (here y = x - mean(x) over the batch) scores each
+// record of a PredictBatch as Predict scores it alone. Its batch
+// dimension used to be trusted on shapes alone, and PredictBatch of 1
+// and 3 answered -1 and 1 where each record alone scores 0: a record's
+// score depended on the records batched with it.
+func TestRuntimeBatchDoesNotMixRows(t *testing.T) {
+	f := runtimeFormat(t)
+	axes0 := pb(nil).str(1, "axes").varint(8, 0).varint(20, 7)
+	m := loadRuntime(t, f, model(13, graphSpec{
+		nodes: [][]byte{
+			node("ReduceMean", []string{"x"}, []string{"mean"}, axes0, attrInt("keepdims", 1)),
+			node("Sub", []string{"x", "mean"}, []string{"y"}),
+		},
+		inputs:  [][]byte{valueInfo("x", elemFloat, "N", 1)},
+		outputs: [][]byte{valueInfo("y", elemFloat, "N", 1)},
+	}))
+	rows := [][]float64{{1}, {3}, {-2}, {7}}
+	out := make([]serving.Prediction, len(rows))
+	if err := m.(serving.BatchPredictor).PredictBatch(context.Background(), rows, out); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rows {
+		alone, err := m.Predict(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out[i].Value != alone.Value {
+			t.Errorf("row %d (%v): PredictBatch %v, Predict %v", i, r, out[i].Value, alone.Value)
+		}
+	}
+}
