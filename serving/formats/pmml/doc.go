@@ -100,7 +100,8 @@
 // the document are refused, and so is a document whose compiled plan would
 // need more than 4 Mi values (scratch slots of one evaluation plus the
 // tables the document's size does not bound by itself: category maps,
-// support vectors, parameter rows) or whose derived fields chain
+// support vectors, parameter rows, tree nodes' probabilities of the
+// categories their ScoreDistributions leave out) or whose derived fields chain
 // through more than 2000 others. All of these fail with
 // serving.ErrCorruptModel, before the memory they would take is
 // allocated. The content of Header, Extension, MiningBuildTask,

@@ -3,6 +3,7 @@ package pmml_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -384,5 +385,35 @@ func TestStringToNumberOfLaterStrings(t *testing.T) {
 		if err != nil || p.Value != want {
 			t.Errorf("s=%q: %v, %v; want %v", s, p.Value, err, want)
 		}
+	}
+}
+
+// A classification tree's nodes each keep a probability per category, so
+// a document can ask for (categories × nodes) values while naming one
+// ScoreDistribution per node: 3,000 categories and 3,000 such nodes (a
+// 0.4 MB document) took 144 MB. The values the document does not write
+// out count against the plan budget, and such a document is refused.
+func TestTreeDistributionBudget(t *testing.T) {
+	doc := func(n int) string {
+		var b strings.Builder
+		b.WriteString(`<PMML version="4.4"><DataDictionary><DataField name="x" optype="continuous" dataType="double"/><DataField name="y" optype="categorical" dataType="string">`)
+		for i := range n {
+			fmt.Fprintf(&b, `<Value value="c%d"/>`, i)
+		}
+		b.WriteString(`</DataField></DataDictionary><TreeModel functionName="classification"><MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema><Node><True/>`)
+		for i := range n {
+			fmt.Fprintf(&b, `<Node><SimplePredicate field="x" operator="lessThan" value="%d"/><ScoreDistribution value="c%d" recordCount="1"/></Node>`, i+1, i)
+		}
+		b.WriteString(`</Node></TreeModel></PMML>`)
+		return b.String()
+	}
+	_, err := pmml.Parse([]byte(doc(3000)))
+	if !errors.Is(err, serving.ErrCorruptModel) || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("err = %v, want corrupt: plan too large", err)
+	}
+	// The same tree over 30 categories loads and scores.
+	m := loadText(t, doc(30))
+	if p := predict(t, m, map[string]any{"x": 2.5}); p.Label != "c2" || p.Values[2] != 1 || len(p.Values) != 30 {
+		t.Fatalf("x=2.5: %+v, want c2", p)
 	}
 }

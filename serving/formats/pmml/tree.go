@@ -13,6 +13,7 @@ type treeNode struct {
 	dist     []float64 // probabilities by category (nil when none)
 	counts   []float64 // ScoreDistribution record counts by category
 	count    float64   // recordCount
+	nsd      int       // ScoreDistribution elements
 	defChild *treeNode
 	// A binary split: two children whose predicates are x < v and x >= v
 	// (or x <= v and x > v) on one numeric field. walk compares once
@@ -104,17 +105,26 @@ func (mc *modelCtx) tree() (evaluator, error) {
 	if mc.mn.classify {
 		// Distributions were indexed while categories were being added.
 		k := len(mc.mn.cats.vals)
-		var pad func(t *treeNode)
-		pad = func(t *treeNode) {
+		var pad func(t *treeNode) error
+		pad = func(t *treeNode) error {
 			if t.dist != nil && len(t.dist) < k {
+				// As distribution charged the values up to len(t.dist).
+				if err := mc.c.charge(2 * max(0, k-max(len(t.dist), t.nsd))); err != nil {
+					return err
+				}
 				t.dist = append(t.dist, make([]float64, k-len(t.dist))...)
 				t.counts = append(t.counts, make([]float64, k-len(t.counts))...)
 			}
 			for _, c := range t.kids {
-				pad(c)
+				if err := pad(c); err != nil {
+					return err
+				}
 			}
+			return nil
 		}
-		pad(tm.root)
+		if err := pad(tm.root); err != nil {
+			return nil, err
+		}
 	}
 	return tm, nil
 }
@@ -356,6 +366,12 @@ func (mc *modelCtx) distribution(t *treeNode, sds []*node) error {
 		all = append(all, sd{k, cnt, p})
 	}
 	n := len(mc.mn.cats.vals)
+	// Two values per category: those the document does not write out as
+	// ScoreDistributions are not bounded by its size.
+	if err := mc.c.charge(2 * max(0, n-len(sds))); err != nil {
+		return err
+	}
+	t.nsd = len(sds)
 	t.dist = make([]float64, n)
 	t.counts = make([]float64, n)
 	for _, d := range all {
