@@ -383,6 +383,48 @@ var mutants = []mutant{
 		new:  "if false && readCommitted && block.LastStableOffset >= 0 && block.LastStableOffset < to {",
 		pkgs: []string{"./internal/kafkalog/"},
 	},
+	{
+		name:  "server-closes-shared-model",
+		what:  "serving Server closes a model instance as soon as one version holding it drains, though another version (or name) still serves it",
+		file:  "serving/own.go",
+		old:   "\tif n > 0 {\n",
+		new:   "\tif false && n > 0 {\n",
+		pkgs:  []string{"./serving/"},
+		tests: "SameInstance|Uncomparable|Refs|HotSwap",
+	},
+	{
+		name:  "trainkafka-relearns-redelivered",
+		what:  "training/trainkafka Source hands the trainer again the records a rebalance or a restart redelivers, which its state (or checkpoint) already learned",
+		file:  "training/trainkafka/trainkafka.go",
+		old:   "if last, ok := s.read[tp]; ok && it.msg.Offset <= last {",
+		new:   "if last, ok := s.read[tp]; false && ok && it.msg.Offset <= last {",
+		pkgs:  []string{"./training/trainkafka/"},
+		tests: "Rebalance|Restart|Resume",
+	},
+	{
+		name: "canary-counts-cancelled-calls",
+		what: "speculative/canary counts a call its caller cancelled as the side's error",
+		file: "speculative/canary/canary.go",
+		old:  "if failed && errors.Is(ctx.Err(), context.Canceled) {",
+		new:  "if false && failed && errors.Is(ctx.Err(), context.Canceled) {",
+		pkgs: []string{"./speculative/canary/"},
+	},
+	{
+		name: "canary-quality-ok-without-spread",
+		what: "speculative/canary reads losses that never varied on either side as shown within margin",
+		file: "speculative/canary/evidence.go",
+		old:  "\t\treturn diff, diff, diff, false\n",
+		new:  "\t\treturn diff, diff, diff, true\n",
+		pkgs: []string{"./speculative/canary/"},
+	},
+	{
+		name: "audit-waits-for-stuck-sink",
+		what: "governance Audit waits for a sink that ignores its context, stalling the feed or Server that records an event",
+		file: "governance/audit.go",
+		old:  "\tcase <-sctx.Done():\n",
+		new:  "\tcase <-make(chan struct{}): // mutant: wait however long the sink takes\n",
+		pkgs: []string{"./governance/"},
+	},
 }
 
 func main() {
