@@ -278,7 +278,9 @@ func Sigmoid(z float64) float64 {
 }
 
 // Softmax replaces z with softmax(z) in place, stably, and returns the
-// index of the largest probability, or -1 when z is empty.
+// index of the largest probability, or -1 when z is empty. Scores of
+// +Inf (a finite input can overflow one) share all the probability, as
+// in the limit.
 func Softmax(z []float64) int {
 	if len(z) == 0 {
 		return -1
@@ -290,6 +292,21 @@ func Softmax(z []float64) int {
 		}
 	}
 	max := z[best]
+	if math.IsInf(max, 1) {
+		var n float64
+		for _, v := range z {
+			if v == max {
+				n++
+			}
+		}
+		for k, v := range z {
+			z[k] = 0
+			if v == max {
+				z[k] = 1 / n
+			}
+		}
+		return best
+	}
 	var sum float64
 	for k, v := range z {
 		z[k] = math.Exp(v - max)

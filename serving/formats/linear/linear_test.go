@@ -253,3 +253,23 @@ func TestDescribeDeclaresFeatureNames(t *testing.T) {
 		t.Errorf("a document without feature_names declares inputs %+v", in)
 	}
 }
+
+// TestSoftmaxOfInfiniteScores: a finite input can overflow a score to
+// +Inf (1e308 times a weight of 2), and exp(Inf-Inf) is NaN, so every
+// class probability was NaN. The limit of softmax as a score grows
+// without bound is all the mass on the classes whose score is +Inf.
+func TestSoftmaxOfInfiniteScores(t *testing.T) {
+	z := []float64{1, math.Inf(1), math.Inf(-1)}
+	if best := linear.Softmax(z); best != 1 || z[0] != 0 || z[1] != 1 || z[2] != 0 {
+		t.Errorf("Softmax(1, +Inf, -Inf) = %v (best %d), want [0 1 0] (best 1)", z, best)
+	}
+	z = []float64{math.Inf(1), 0, math.Inf(1)}
+	if best := linear.Softmax(z); best != 0 || z[0] != 0.5 || z[1] != 0 || z[2] != 0.5 {
+		t.Errorf("Softmax(+Inf, 0, +Inf) = %v (best %d), want [0.5 0 0.5] (best 0)", z, best)
+	}
+	m := mustParse(t, `{"kind":"softmax","features":1,"weights":[[1],[2]],"bias":[0,0],"classes":["a","b"]}`)
+	p := predict(t, m, 1e308)
+	if p.Label != "b" || p.Value != 1 || p.Confidence != 1 || p.Values[0] != 0 {
+		t.Errorf("softmax of an input of 1e308: %+v, want b with probability 1", p)
+	}
+}
