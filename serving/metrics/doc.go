@@ -4,7 +4,7 @@
 //
 // Create one [Metrics], register it, and pass it as a hook to every
 // component that takes hooks: the serving Server, the speculative
-// combinators and the serving/kafka Source.
+// combinators, the serving/kafka Source and the canary Controllers.
 //
 //	m := metrics.New()
 //	reg := prometheus.NewRegistry()
@@ -31,17 +31,20 @@
 //   - consumer_lag{topic,partition}: last reported lag.
 //   - model_events_untracked_total{event}: model events about names
 //     without series of their own (see # Bounds).
+//   - rollout_share{rollout}, rollout_step{rollout},
+//     rollout_decisions_total{rollout,action} and
+//     rollout_guardrail_difference{rollout,guardrail,bound}: the traffic
+//     share, step, decisions and guardrail intervals of canary Controllers
+//     (see [Metrics.OnRollout]).
 //
-// Three collectors export what is not a hook's event; register them
+// Two collectors export what is not a hook's event; register them
 // beside Metrics: [Quality] exports a quality.Tracker's live quality
 // (live_quality and its interval bounds, per model, version, variant and
-// metric); [Rollouts], a hook of canary Controllers, their traffic
-// shares, steps, decisions and guardrail intervals (rollout_*); and
-// [Feedback], the counters of a feedbackkafka.Reader that joins the
-// truth to the scores: records read, joined and dropped by reason
-// (duplicate, late, unknown key, unlabelled, overflow), undecodable
-// records, read errors of a missing or deleted topic, and the feedback
-// topic's lag (feedback_*).
+// metric), and [Feedback] the counters of a feedbackkafka.Reader that
+// joins the truth to the scores: records read, joined and dropped by
+// reason (duplicate, late, unknown key, unlabelled, overflow),
+// undecodable records, read errors of a missing or deleted topic, and
+// the feedback topic's lag (feedback_*).
 //
 // # Bounds
 //

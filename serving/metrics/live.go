@@ -68,19 +68,9 @@ func (q qualityCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// Rollouts exports the decisions of canary Controllers, of which it is a
-// hook (canary.HookRollout; pass it with canary.Hooks), and is a
-// prometheus.Collector:
-//
-//   - rollout_share{rollout}: the candidate's share of traffic now;
-//   - rollout_step{rollout}: the index of the current step;
-//   - rollout_decisions_total{rollout,action}: evaluations by outcome
-//     (hold, advance, promote, rollback);
-//   - rollout_guardrail_difference{rollout,guardrail,bound}: the latest
-//     confidence interval for candidate − champion (bound low, high).
-//
-// It is safe for concurrent use.
-type Rollouts struct {
+// rollouts holds the series of canary Controllers' decisions, which
+// Metrics.OnRollout records and Metrics exports (rollout_*).
+type rollouts struct {
 	share     *prometheus.GaugeVec
 	step      *prometheus.GaugeVec
 	decisions *prometheus.CounterVec
@@ -88,11 +78,8 @@ type Rollouts struct {
 	mu        sync.Mutex
 }
 
-var _ canary.HookRollout = (*Rollouts)(nil)
-
-// NewRollouts returns Rollouts with no series yet.
-func NewRollouts() *Rollouts {
-	return &Rollouts{
+func newRollouts() *rollouts {
+	return &rollouts{
 		share:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "modelstream_rollout_share", Help: "Candidate's share of traffic."}, []string{"rollout"}),
 		step:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "modelstream_rollout_step", Help: "Index of the rollout's current step."}, []string{"rollout"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "modelstream_rollout_decisions_total", Help: "Rollout evaluations by action."}, []string{"rollout", "action"}),
@@ -100,8 +87,7 @@ func NewRollouts() *Rollouts {
 	}
 }
 
-// OnRollout implements canary.HookRollout.
-func (r *Rollouts) OnRollout(d canary.Decision) {
+func (r *rollouts) record(d canary.Decision) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.share.WithLabelValues(d.Rollout).Set(d.Share)
@@ -116,18 +102,13 @@ func (r *Rollouts) OnRollout(d canary.Decision) {
 	}
 }
 
-// Describe implements prometheus.Collector.
-func (r *Rollouts) Describe(ch chan<- *prometheus.Desc) {
-	r.share.Describe(ch)
-	r.step.Describe(ch)
-	r.decisions.Describe(ch)
-	r.guard.Describe(ch)
-}
-
-// Collect implements prometheus.Collector.
-func (r *Rollouts) Collect(ch chan<- prometheus.Metric) {
-	r.share.Collect(ch)
-	r.step.Collect(ch)
-	r.decisions.Collect(ch)
-	r.guard.Collect(ch)
-}
+// OnRollout implements canary.HookRollout: pass m to a Controller with
+// canary.Hooks, and m exports its decisions:
+//
+//   - rollout_share{rollout}: the candidate's share of traffic now;
+//   - rollout_step{rollout}: the index of the current step;
+//   - rollout_decisions_total{rollout,action}: evaluations by outcome
+//     (hold, advance, promote, rollback);
+//   - rollout_guardrail_difference{rollout,guardrail,bound}: the latest
+//     confidence interval for candidate − champion (bound low, high).
+func (m *Metrics) OnRollout(d canary.Decision) { m.rollouts.record(d) }

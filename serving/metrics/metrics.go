@@ -13,12 +13,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/speculative/canary"
 )
 
 // Metrics implements every hook of the module (serving.HookScored and
-// HookModelEvent, speculative.HookDecision, and the HookDeadLetter,
-// HookCommit and HookLag of serving/kafka), and is a
-// prometheus.Collector. It is safe for concurrent use.
+// HookModelEvent, speculative.HookDecision, the HookDeadLetter,
+// HookCommit and HookLag of serving/kafka, and canary.HookRollout), and is
+// a prometheus.Collector. It is safe for concurrent use.
 type Metrics struct {
 	durationDesc *prometheus.Desc
 	scoresDesc   *prometheus.Desc
@@ -36,6 +37,7 @@ type Metrics struct {
 	commits      *prometheus.CounterVec
 	lag          *prometheus.GaugeVec
 	untracked    *prometheus.CounterVec
+	rollouts     *rollouts
 
 	mu     sync.Mutex // serialises writers of series, and guards the fields below
 	series atomic.Pointer[seriesSet]
@@ -73,6 +75,7 @@ const maxRetired = 4096
 var (
 	_ serving.HookScored     = (*Metrics)(nil)
 	_ serving.HookModelEvent = (*Metrics)(nil)
+	_ canary.HookRollout     = (*Metrics)(nil)
 	_ prometheus.Collector   = (*Metrics)(nil)
 )
 
@@ -168,6 +171,7 @@ func New(opts ...Option) *Metrics {
 			Help: "High-water mark minus next offset to consume."}, []string{"topic", "partition"}),
 		untracked: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "model_events_untracked_total",
 			Help: "Model events about names without series of their own: past MaxModels or MaxRejectedModels, or not valid UTF-8."}, []string{"event"}),
+		rollouts:    newRollouts(),
 		maxModels:   c.maxModels,
 		maxRejected: c.maxReject,
 	}
@@ -179,8 +183,10 @@ func New(opts ...Option) *Metrics {
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
+	r := m.rollouts
 	return []prometheus.Collector{m.active, m.events, m.loadFails, m.swaps,
-		m.decisions, m.wins, m.late, m.candErrors, m.deadLetters, m.commits, m.lag, m.untracked}
+		m.decisions, m.wins, m.late, m.candErrors, m.deadLetters, m.commits, m.lag, m.untracked,
+		r.share, r.step, r.decisions, r.guard}
 }
 
 // Describe implements prometheus.Collector.
