@@ -192,6 +192,7 @@ func compileDocument(root *node) (*Model, error) {
 	if ms == nil {
 		return nil, corruptf("<%s> has no MiningSchema", mod.name)
 	}
+	listed := map[string]bool{}
 	for _, mf := range ms.all("MiningField") {
 		name, err := mf.need("name")
 		if err != nil {
@@ -205,6 +206,10 @@ func compileDocument(root *node) (*Model, error) {
 		if !ok {
 			return nil, corruptf("MiningField %q is not in the DataDictionary", name)
 		}
+		if listed[name] {
+			return nil, corruptf("MiningField %q is listed twice", name)
+		}
+		listed[name] = true
 		p, err := c.prepFor(mf, f)
 		if err != nil {
 			return nil, err

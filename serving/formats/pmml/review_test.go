@@ -417,3 +417,13 @@ func TestTreeDistributionBudget(t *testing.T) {
 		t.Fatalf("x=2.5: %+v, want c2", p)
 	}
 }
+
+// A MiningField listed twice is refused: each listing became an input with
+// its own copy of the field's categories, so a field with many Values
+// listed many times (a few bytes each) multiplied them.
+func TestDuplicateMiningField(t *testing.T) {
+	doc := strings.Replace(regDoc(""), `<MiningField name="c"/>`, `<MiningField name="c"/><MiningField name="c"/>`, 1)
+	if _, err := pmml.Parse([]byte(doc)); !errors.Is(err, serving.ErrCorruptModel) || !strings.Contains(err.Error(), `"c"`) {
+		t.Fatalf("err = %v, want corrupt naming c", err)
+	}
+}
