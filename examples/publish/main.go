@@ -7,7 +7,9 @@
 //
 // With no -brokers it starts an embedded broker, publishes the given file
 // (or the sample fraud model), and reads it back through a ModelFeed to
-// show that it loads. It also prints the equivalent kcat command.
+// show that it loads; a model that does not load (a wrong -format, say)
+// fails the command. It also prints the kcat command that writes the same
+// message: the same key, headers and value.
 //
 // Without -version the message carries no version, and every ModelFeed
 // numbers it the next one (live + 1, the same on every instance), so a
@@ -154,21 +156,11 @@ func run(w io.Writer, brokers, topic, file, location, sum, name, format string, 
 		fmt.Fprintf(w, "published %s (%s, %d bytes, sha256 %s) to %s/%d@%d on the %s\n",
 			at, d.Format, len(d.Bytes), d.Ref().ID, topic, part, off, cl.Where())
 	}
-	fmt.Fprintln(w, "the same with kcat:")
-	fmt.Fprintf(w, "  kcat -P -b %s -t %s -k %s -H %s=%s", cl.Brokers[0], topic, d.Name, wire.HeaderFormat, d.Format)
-	if d.Version > 0 {
-		fmt.Fprintf(w, " -H %s=%d", wire.HeaderVersion, d.Version)
+	kcat, err := kcatCommand(d, cl.Brokers[0], topic, file)
+	if err != nil {
+		return err
 	}
-	if d.Location != "" && d.SHA256 != "" {
-		fmt.Fprintf(w, " -H %s=%s", wire.HeaderSHA256, d.SHA256)
-	}
-	if d.Location != "" {
-		fmt.Fprintf(w, " -H %s=%s /dev/null\n", wire.HeaderLocation, d.Location)
-	} else if file != "" && !strings.HasPrefix(file, "(") {
-		fmt.Fprintf(w, " %s\n", filepath.Clean(file))
-	} else {
-		fmt.Fprintln(w, " model.json")
-	}
+	fmt.Fprintf(w, "the same with kcat:\n  %s\n", kcat)
 	if cl.Embedded == nil {
 		return nil
 	}
@@ -202,7 +194,50 @@ func run(w io.Writer, brokers, topic, file, location, sum, name, format string, 
 		fmt.Fprintf(w, " (%v)", ev.Err)
 	}
 	fmt.Fprintln(w)
+	if ev.Err != nil {
+		// The read-back is there to show that the model loads: a model
+		// that does not (a wrong -format, say) fails the command.
+		return fmt.Errorf("the model does not go live: %w", ev.Err)
+	}
 	return nil
+}
+
+// kcatCommand is a kcat command line that writes the message Publish
+// wrote for d: the same key and headers (those of wire.EncodeModel,
+// created time and sha256 included), and the value read from file, from
+// /dev/null for a location, or, for the sample model, which is in no
+// file, from echo.
+func kcatCommand(d serving.Descriptor, broker, topic, file string) (string, error) {
+	m, err := wire.EncodeModel(d, 0)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if d.Location == "" && (file == "" || strings.HasPrefix(file, "(")) {
+		// kcat reads one message per line from stdin: the sample's
+		// JSON is one line.
+		fmt.Fprintf(&b, "echo %s | ", shellQuote(string(m.Value)))
+	}
+	fmt.Fprintf(&b, "kcat -P -b %s -t %s -k %s", shellQuote(broker), shellQuote(topic), shellQuote(string(m.Key)))
+	for _, h := range m.Headers {
+		fmt.Fprintf(&b, " -H %s", shellQuote(string(h.Key)+"="+string(h.Value)))
+	}
+	switch {
+	case d.Location != "":
+		b.WriteString(" /dev/null")
+	case file != "" && !strings.HasPrefix(file, "("):
+		fmt.Fprintf(&b, " %s", shellQuote(filepath.Clean(file)))
+	}
+	return b.String(), nil
+}
+
+// shellQuote quotes s for a POSIX shell, leaving words of safe
+// characters as they are.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,:/=@%+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // locationDir is the AllowLocations entry for the directory of a

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/modelstream/modelstream/internal/demo"
+	"github.com/modelstream/modelstream/serving"
 )
 
 // TestPublish runs the example on the embedded broker as its flags
@@ -69,5 +71,51 @@ func TestPublishRefusesFormatWithoutFile(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "published") {
 		t.Errorf("published anyway:\n%s", out.String())
+	}
+}
+
+// The kcat command writes the message Publish wrote: every header,
+// labels, description and sha256 included (it used to leave out the
+// labels and the description), and a value that exists (for the sample
+// model it named a model.json that was nowhere).
+func TestPublishKcatCommandIsTheSameMessage(t *testing.T) {
+	var out bytes.Buffer
+	err := run(&out, "", "models", "", "", "", "fraud", "linear", defaultVersion, "it's new", labels{"trainer": "nightly"})
+	t.Log("\n" + out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := demo.FraudModel(defaultVersion).Bytes
+	sum := sha256.Sum256(sample)
+	for _, want := range []string{
+		"echo '" + string(sample) + "' | kcat -P -b ",
+		" -t models -k fraud -H modelstream.format=linear",
+		" -H modelstream.sha256=" + hex.EncodeToString(sum[:]),
+		` -H 'modelstream.description=it'\''s new'`,
+		" -H modelstream.label.features=amount,hour,new_device",
+		" -H modelstream.label.trainer=nightly",
+		" -H modelstream.created=",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("kcat command lacks %q", want)
+		}
+	}
+	if strings.Contains(out.String(), "model.json") {
+		t.Error("kcat command names a model.json that does not exist")
+	}
+}
+
+// A model the reading feed rejects fails the command: it printed
+// "rejected" and exited 0.
+func TestPublishFailsWhenTheModelDoesNotLoad(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "model.ubj")
+	if err := os.WriteFile(file, []byte("{L\x00\x00\x00\x04"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := run(&out, "", "models", file, "", "", "fraud", "linear", defaultVersion, "", labels{})
+	t.Log("\n" + out.String())
+	if !errors.Is(err, serving.ErrCorruptModel) {
+		t.Errorf("run: %v, want an error wrapping serving.ErrCorruptModel", err)
 	}
 }
