@@ -226,3 +226,48 @@ func TestRuntimeKeepsSafeDivisions(t *testing.T) {
 		}
 	}
 }
+
+// TestRuntimeRefusesRecordSizedTensors: a graph in which a record's
+// values set the size of a tensor ONNX Runtime allocates is refused at
+// load. ConstantOfShape(int(x)) loaded, and a record holding 5e8 made one
+// Predict allocate 2 GB and run 12 s; a larger value exhausts memory. A
+// size taken from the record's shape (Shape, Size), which the model
+// declares, still loads.
+func TestRuntimeRefusesRecordSizedTensors(t *testing.T) {
+	f := runtimeFormat(t)
+	bomb := model(13, graphSpec{
+		nodes: [][]byte{
+			node("Cast", []string{"x"}, []string{"n"}, attrInt("to", elemInt64)),
+			node("ConstantOfShape", []string{"n"}, []string{"big"}),
+			node("ReduceSum", []string{"big"}, []string{"y"}, attrInt("keepdims", 0)),
+		},
+		inputs:  [][]byte{valueInfo("x", elemFloat, 1)},
+		outputs: [][]byte{valueInfo("y", elemFloat)},
+	})
+	expand := model(13, graphSpec{
+		nodes:   [][]byte{node("Expand", []string{"one", "shape"}, []string{"y"})},
+		inits:   [][]byte{initializer("one", nil, []float32{1})},
+		inputs:  [][]byte{valueInfo("shape", elemInt64, 2)},
+		outputs: [][]byte{valueInfo("y", elemFloat, "A", "B")},
+	})
+	for name, b := range map[string][]byte{"ConstantOfShape(int(x))": bomb, "Expand(1, shape)": expand} {
+		_, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: "onnx", Bytes: b})
+		if !errors.Is(err, serving.ErrUnsupportedModel) {
+			t.Errorf("%s: load = %v, want serving.ErrUnsupportedModel", name, err)
+		}
+	}
+	// y = sum(ConstantOfShape(Shape(x)) + x): sized by x's shape.
+	m := loadRuntime(t, f, model(13, graphSpec{
+		nodes: [][]byte{
+			node("Shape", []string{"x"}, []string{"s"}),
+			node("ConstantOfShape", []string{"s"}, []string{"z"}),
+			node("Add", []string{"z", "x"}, []string{"y"}),
+		},
+		inputs:  [][]byte{valueInfo("x", elemFloat, 1, 3)},
+		outputs: [][]byte{valueInfo("y", elemFloat, 1, 3)},
+	}))
+	p, err := m.Predict(context.Background(), []float64{1, 2, 3})
+	if err != nil || len(p.Values) != 3 || p.Values[2] != 3 {
+		t.Fatalf("ConstantOfShape(Shape(x)) + x = %v, %v", p.Values, err)
+	}
+}

@@ -67,7 +67,13 @@
 // it is known to be floating point (declared so, or made by a Cast to a
 // float type, an op that computes only in floating point, or an
 // elementwise or shape op over a floating-point first input) or is an
-// integer constant without 0 and -1; any other is refused.
+// integer constant without 0 and -1; any other is refused. So is a graph
+// in which a record's values reach an input that sets the size of a
+// tensor (the shape of ConstantOfShape or Expand, the repeats of Tile,
+// the limits of Range, the sizes or scales of Resize, the pads of Pad,
+// the depth of OneHot, the trip count of a Loop, and the like), since a
+// record could make ONNX Runtime allocate without bound; sizes taken
+// from the record's shape (Shape, Size) are fixed by the model and fine.
 //
 // Inputs: a feature vector fills the graph inputs in declared order, each
 // row-major. float32 and float64 take the numbers; float16 and bfloat16

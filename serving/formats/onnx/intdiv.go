@@ -24,6 +24,11 @@ import (
 // listed here, of Shape, of QuantizeLinear, of a local function) may be
 // an integer: a division by it is refused, which errs on the side of
 // refusing a model that would in fact never trap.
+//
+// The same walk refuses a graph in which a record's values (the graph's
+// inputs, and what is computed from them, except their Shape and Size)
+// reach an input that sets the size of a tensor ONNX Runtime allocates
+// (sizeInputs): a record holding 5e8 made ConstantOfShape allocate 2 GB.
 func checkIntegerDivision(b []byte) error {
 	var graphs, functions [][]byte
 	err := readFields(b, func(f field) error {
@@ -49,9 +54,13 @@ func checkIntegerDivision(b []byte) error {
 	for _, fn := range functions {
 		// A function's formal inputs have no declared type: each may be
 		// an integer.
-		sc := &scope{kinds: map[string]valueKind{}, decl: map[string]valueKind{}}
+		// A function's inputs may be given a record's values.
+		sc := newScope(nil)
 		err := readFields(fn, func(f field) error {
-			if f.num == fFunctionNode && f.typ == wireBytes {
+			switch {
+			case f.num == fFunctionInput && f.typ == wireBytes:
+				sc.rec[string(f.data)] = true
+			case f.num == fFunctionNode && f.typ == wireBytes:
 				return divNode(f.data, 0, sc)
 			}
 			return nil
@@ -78,6 +87,23 @@ type scope struct {
 	parent *scope
 	kinds  map[string]valueKind
 	decl   map[string]valueKind // what the graph declares: it holds over what an op would make
+	// rec says which values a record's values flow into (true), and
+	// which it does not (false, hiding an outer name).
+	rec map[string]bool
+}
+
+func newScope(parent *scope) *scope {
+	return &scope{parent: parent, kinds: map[string]valueKind{}, decl: map[string]valueKind{}, rec: map[string]bool{}}
+}
+
+// fromRecord reports whether a record's values flow into value name.
+func (s *scope) fromRecord(name string) bool {
+	for ; s != nil; s = s.parent {
+		if r, ok := s.rec[name]; ok {
+			return r
+		}
+	}
+	return false
 }
 
 // kind is what is known of value name in s or around it.
@@ -119,7 +145,7 @@ func divGraph(b []byte, depth int, parent *scope) error {
 	if depth > maxGraphDepth {
 		return errTooDeep
 	}
-	sc := &scope{parent: parent, kinds: map[string]valueKind{}, decl: map[string]valueKind{}}
+	sc := newScope(parent)
 	inits := map[string]bool{}
 	var nodes [][]byte
 	err := readFields(b, func(f field) error {
@@ -135,12 +161,19 @@ func divGraph(b []byte, depth int, parent *scope) error {
 				return err
 			}
 			sc.decl[name], sc.kinds[name], inits[name] = kind, kind, true
+			sc.rec[name] = false
 		case fGraphInput, fGraphOutput, fGraphValueInfo:
 			vi, err := parseValueInfo(f.data)
 			if err != nil {
 				return err
 			}
 			_, init := inits[vi.name]
+			if f.num == fGraphInput && !init {
+				// The graph's inputs are the record; a subgraph's (a Loop
+				// body's iteration number and carried values, a Scan's
+				// slices) may carry its values.
+				sc.rec[vi.name] = true
+			}
 			switch {
 			case init:
 				// an initializer: its data type says what it is
@@ -258,15 +291,31 @@ func divNode(b []byte, depth int, sc *scope) error {
 			return fmt.Errorf("a %s node divides by %q, which may be an integer that is 0 (or -1): ONNX Runtime would divide an integer by zero (or overflow), which kills the process; only a floating-point divisor or an integer constant without 0 and -1 is accepted", op, inputs[1])
 		}
 	}
+	if onnxDomain {
+		for _, k := range sizeInputs[op] {
+			if k < len(inputs) && inputs[k] != "" && sc.fromRecord(inputs[k]) {
+				return fmt.Errorf("input %d (%q) of a %s node, which sets the size of the tensor it makes, is computed from the record: a record could make ONNX Runtime allocate without bound", k, inputs[k], op)
+			}
+		}
+	}
 	for _, g := range subgraphs {
 		if err := divGraph(g, depth+1, sc); err != nil {
 			return err
 		}
 	}
+	// A Shape or Size reads the record's shape, which is fixed, not its
+	// values; If, Loop and Scan may read any outer value in their
+	// subgraphs.
+	rec := len(subgraphs) > 0
+	for _, in := range inputs {
+		rec = rec || in != "" && sc.fromRecord(in)
+	}
+	rec = rec && !(onnxDomain && (op == "Shape" || op == "Size"))
 	for i, out := range outputs {
 		if out == "" {
 			continue
 		}
+		sc.rec[out] = rec
 		if k, declared := sc.decl[out]; declared {
 			sc.kinds[out] = k // the model's declaration holds
 			continue
@@ -316,6 +365,16 @@ func outputKind(sc *scope, op, domain string, i int, inputs []string, castTo int
 		return float(i == 0 && first == kindFloat)
 	}
 	return kindUnknown
+}
+
+// sizeInputs are, for the ops whose output size an input's values set,
+// those inputs: a record must not reach them.
+var sizeInputs = map[string][]int{
+	"ConstantOfShape": {0}, "Expand": {1}, "Tile": {1}, "Range": {0, 1, 2},
+	"Resize": {2, 3}, "Upsample": {1}, "Pad": {1}, "OneHot": {1}, "Loop": {0},
+	"DFT": {1}, "STFT": {2}, "HannWindow": {0}, "HammingWindow": {0},
+	"BlackmanWindow": {0}, "MelWeightMatrix": {0, 1, 2, 3, 4},
+	"CenterCropPad": {1}, "Col2Im": {1, 2},
 }
 
 // floatOnlyOps compute only in floating point: their first output is

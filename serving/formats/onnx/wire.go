@@ -64,6 +64,7 @@ const (
 	fTrainingInit      = 1
 	fTrainingAlgorithm = 2
 	fFunctionNode      = 7
+	fFunctionInput     = 4
 	fGraphSparseInit   = 15
 	fSparseValues      = 1
 	fSparseIndices     = 2
