@@ -211,8 +211,10 @@ func WithWorkers(n int) ShadowOption {
 // WithObserver sets the function a Shadow calls with every shadow answer.
 // It is called from the Shadow's worker goroutines, concurrently when
 // there are several workers, and must not block for long: while it runs,
-// that worker mirrors nothing. It applies to Shadow only. The default is
-// no observer: shadow answers are only counted in [Stats].
+// that worker mirrors nothing. A panic in fn is recovered: the worker
+// goes on, and the answer fn was given counts as an error of its shadow
+// in [Stats], as a panicking shadow's does. It applies to Shadow only.
+// The default is no observer: shadow answers are only counted in [Stats].
 func WithObserver(fn func(Observation)) ShadowOption {
 	return shadowOpt(func(c *config) error {
 		if fn == nil {

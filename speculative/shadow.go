@@ -170,14 +170,29 @@ func (s *Shadow) work() {
 		queued := time.Since(j.queued)
 		for i, sh := range s.shadows {
 			st, o := s.ask(sh, i, j)
-			s.counters.models[i+1].status[st].Add(1)
 			if s.cfg.observer != nil {
 				o.Queued = queued
-				s.cfg.observer(o)
+				if !s.observe(o) {
+					st = serving.StatusError
+				}
 			}
+			s.counters.models[i+1].status[st].Add(1)
 		}
 		s.put(j)
 	}
+}
+
+// observe hands o to the observer and reports whether it returned. A
+// panic in the observer would end the process from this worker
+// goroutine; it is recovered instead, as a panicking shadow is in ask.
+func (s *Shadow) observe(o Observation) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	s.cfg.observer(o)
+	return true
 }
 
 // ask runs shadow i on j and classifies the outcome.

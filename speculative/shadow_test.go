@@ -173,3 +173,36 @@ func TestShadowConcurrentClose(t *testing.T) {
 		t.Errorf("bookkeeping: %+v", st)
 	}
 }
+
+// An observer that panics runs on the Shadow's worker goroutine, where an
+// unrecovered panic ends the process. The panic is recovered like a
+// panicking shadow's: the worker keeps mirroring, and the answer the
+// observer was given counts as that shadow's error in Stats.
+func TestShadowObserverPanicContained(t *testing.T) {
+	_, ps := labelled("primary", "a", 0.5, nil)
+	_, sh1 := labelled("shadow", "b", 0.5, nil)
+	var calls atomic.Int64
+	sh, err := speculative.NewShadow(ps, []serving.Scorer{sh1}, speculative.WithWorkers(1),
+		speculative.WithObserver(func(o speculative.Observation) {
+			if calls.Add(1) == 1 {
+				panic("observer boom")
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	for i := range 3 {
+		if _, err := sh.Score(context.Background(), rec("", float64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "three observations", 5*time.Second, func() bool { return calls.Load() == 3 })
+	waitFor(t, "three shadow outcomes", 5*time.Second, func() bool {
+		m := sh.Stats().Models[1]
+		return m.OK+m.Errors == 3
+	})
+	if m := sh.Stats().Models[1]; m.OK != 2 || m.Errors != 1 {
+		t.Errorf("shadow counts ok %d errors %d, want 2 and 1 (the observer's panic)", m.OK, m.Errors)
+	}
+}
