@@ -3,10 +3,12 @@ package pmml_test
 import (
 	"context"
 	"encoding/xml"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/modelstream/modelstream/serving"
@@ -273,4 +275,33 @@ func BenchmarkMLP(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("linear-softmax", func(b *testing.B) { benchModel(b, lm, rows) })
+}
+
+// BenchmarkDeclaredValues scores a record against a numeric and a string
+// field that each declare 100,000 invalid values (and one missing value):
+// checking a value against them must not cost a search of the lists.
+func BenchmarkDeclaredValues(b *testing.B) {
+	const n = 100_000
+	var sb strings.Builder
+	sb.WriteString(`<PMML version="4.4"><DataDictionary><DataField name="x" optype="continuous" dataType="double"><Value value="-1" property="missing"/>`)
+	for i := range n {
+		fmt.Fprintf(&sb, `<Value value="%d.5" property="invalid"/>`, 1000+i)
+	}
+	sb.WriteString(`</DataField><DataField name="c" optype="categorical" dataType="string"><Value value="a"/><Value value="b"/><Value value="?" property="missing"/>`)
+	for i := range n {
+		fmt.Fprintf(&sb, `<Value value="x%d" property="invalid"/>`, i)
+	}
+	sb.WriteString(`</DataField><DataField name="y" optype="continuous" dataType="double"/></DataDictionary>
+<RegressionModel functionName="regression"><MiningSchema><MiningField name="x"/><MiningField name="c"/><MiningField name="y" usageType="target"/></MiningSchema>
+<RegressionTable intercept="1"><NumericPredictor name="x" coefficient="2"/><CategoricalPredictor name="c" value="b" coefficient="10"/></RegressionTable></RegressionModel></PMML>`)
+	m := loadText(b, sb.String())
+	x := []float64{3, 1}
+	if p, err := m.Predict(context.Background(), x); err != nil || p.Value != 17 {
+		b.Fatalf("Predict = %v, %v; want 17", p.Value, err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		_, _ = m.Predict(context.Background(), x)
+	}
 }

@@ -344,6 +344,16 @@ func (c *compiler) dataDictionary(dd *node) error {
 				return unsupportedf("element <%s> in DataField", v.name)
 			}
 		}
+		if len(f.missing)+len(f.invalid) > 16 {
+			// Missing wins over invalid, as classify checks it first.
+			f.declared = make(map[float64]int, len(f.missing)+len(f.invalid))
+			for _, v := range f.invalid {
+				f.declared[v] = valInvalid
+			}
+			for _, v := range f.missing {
+				f.declared[v] = valMissing
+			}
+		}
 		if len(valid) == 0 && str {
 			// Categories are gathered from the values the model names.
 			f.cats = &catSet{open: true}

@@ -300,13 +300,16 @@ const (
 // field is a DataField, DerivedField or OutputField: where its value
 // lives, and what values are valid.
 type field struct {
-	name       string
-	slot       int
-	str        bool // values are interned strings
-	cats       *catSet
-	intervals  []interval
-	missing    []float64 // values that mean missing
-	invalid    []float64 // values declared invalid
+	name      string
+	slot      int
+	str       bool // values are interned strings
+	cats      *catSet
+	intervals []interval
+	missing   []float64 // values that mean missing
+	invalid   []float64 // values declared invalid
+	// declared classifies the missing and invalid values when they are
+	// too many to search (nil otherwise): valMissing or valInvalid.
+	declared   map[float64]int
 	validSet   map[float64]bool
 	continuous bool
 	f32        bool // dataType float: predicates compare float32 values
@@ -328,14 +331,20 @@ func (iv interval) contains(x float64) bool {
 }
 
 func (f *field) classify(x float64) int {
-	for _, v := range f.missing {
-		if v == x {
-			return valMissing
+	if f.declared != nil {
+		if k, ok := f.declared[x]; ok {
+			return k
 		}
-	}
-	for _, v := range f.invalid {
-		if v == x {
-			return valInvalid
+	} else {
+		for _, v := range f.missing {
+			if v == x {
+				return valMissing
+			}
+		}
+		for _, v := range f.invalid {
+			if v == x {
+				return valInvalid
+			}
 		}
 	}
 	if f.validSet != nil && !f.continuous {
