@@ -61,6 +61,15 @@ var mutants = []mutant{
 		pkgs: []string{"./serving/kafka/"},
 	},
 	{
+		name:  "source-recycle-before-ack",
+		what:  "serving/kafka Source reuses the records of a batch's scores before Kafka has acknowledged them",
+		file:  "serving/kafka/source.go",
+		old:   "\t\ts.send(b)\n",
+		new:   "\t\ts.send(b)\n\t\ts.sink.recycle(b.slab) // mutant: reuse before the acks\n",
+		pkgs:  []string{"./serving/kafka/"},
+		tests: "TestSourceSlowAcknowledgements|TestScoreSlab|TestRecycledScoreSlab",
+	},
+	{
 		name: "budget-waits-first-straggler",
 		what: "speculative Budget waits for the first straggler after its deadline",
 		file: "speculative/fanout.go",

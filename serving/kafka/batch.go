@@ -145,7 +145,8 @@ func (s *Source) processBatch(ctx context.Context, b *batch, bs serving.BatchSco
 			s.o.tracer.scoredBatch(b, at[lo:hi], t0, out[lo:hi], errs[lo:hi])
 		}
 	}
-	slab := newScoreSlab(len(at))
+	slab := s.sink.scoreSlab(len(at))
+	b.slab = slab
 	for k, i := range at {
 		it := &b.items[i]
 		err := errs[k]

@@ -61,6 +61,9 @@ type Sink struct {
 	shut bool
 	done chan struct{}
 	prov atomic.Pointer[provCache]
+	// slabs holds scoreSlabs whose records Kafka has acknowledged, for
+	// the Source's next batches (see scoreSlab and recycle).
+	slabs sync.Pool
 }
 
 // NewSink connects to the cluster, makes sure the scores and dead-letter
@@ -253,6 +256,12 @@ type scoreRecord struct {
 // per record. A nil *scoreSlab allocates each on its own. The records
 // keep the slab alive until the last of them is released; a slab is not
 // safe for concurrent use.
+//
+// The Source takes its slabs from its Sink (Sink.scoreSlab) and gives
+// each back (Sink.recycle) once Kafka has acknowledged every record of
+// its batch, when neither the producer nor anything else still reads
+// them: its next batches then write their records and values over the
+// old ones, and allocate nothing.
 type scoreSlab struct {
 	recs []scoreRecord
 	buf  []byte
@@ -266,6 +275,51 @@ type scoreSlab struct {
 const slabRecords = 32 << 10 / int(unsafe.Sizeof(scoreRecord{}))
 
 func newScoreSlab(n int) *scoreSlab { return &scoreSlab{left: n} }
+
+// maxRecycled bounds the value buffer a recycled slab keeps, so that a
+// batch of unusually large scores does not stay pinned in the pool.
+const maxRecycled = 1 << 20
+
+// scoreSlab returns a slab for n records, recycled if one is free, with
+// room for the n records in one slice.
+func (s *Sink) scoreSlab(n int) *scoreSlab {
+	a, _ := s.slabs.Get().(*scoreSlab)
+	if a == nil {
+		a = new(scoreSlab)
+	}
+	a.reset(n)
+	return a
+}
+
+// reset readies a for n records, with room for them in one slice.
+func (a *scoreSlab) reset(n int) {
+	a.left = n
+	if cap(a.recs) < n {
+		a.recs = make([]scoreRecord, 0, n)
+	}
+}
+
+// recycle gives back a slab from scoreSlab, or does nothing with nil.
+// The caller must hold no record or value taken from it, and Kafka must
+// have acknowledged every record written from it: sarama lets go of a
+// message before it returns it as a success or an error. The records
+// let go of their keys and acknowledgements, so that the pool pins no
+// input record nor batch (scoreMessageIn sets every field again).
+func (s *Sink) recycle(a *scoreSlab) {
+	if a == nil {
+		return
+	}
+	for i := range a.recs {
+		r := &a.recs[i]
+		r.key, r.m.Key, r.m.Metadata = nil, nil, nil
+	}
+	a.recs = a.recs[:0]
+	a.buf = a.buf[:0]
+	if cap(a.buf) > maxRecycled {
+		a.buf = nil
+	}
+	s.slabs.Put(a)
+}
 
 // record returns a zero record.
 func (a *scoreSlab) record() *scoreRecord {

@@ -409,3 +409,60 @@ func TestFloatSlab(t *testing.T) {
 		}
 	}
 }
+
+// TestRecycledScoreSlab: a slab given back to its Sink lets go of its
+// records' keys and acknowledgements while in the pool; taken again, it
+// serves the next batch from the same records and buffer, with outputs
+// as good as a fresh slab's.
+func TestRecycledScoreSlab(t *testing.T) {
+	s := &Sink{o: sinkOptions{topic: "scores", dlq: "dlq", enc: wire.ScoreCompact}, max: 1 << 20}
+	ref := serving.ModelRef{Name: "m", Version: 1, ID: "abc"}
+	res := func(i int) serving.Result {
+		return serving.Result{Prediction: serving.Prediction{Value: float64(i)}, Provenance: serving.Provenance{Model: ref}}
+	}
+	const n = 50
+	a := s.scoreSlab(n)
+	for i := range n {
+		m, err := s.scoreMessageIn(a, &sarama.ConsumerMessage{Topic: "data", Offset: int64(i), Key: []byte("k" + strconv.Itoa(i))}, res(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Metadata = &item{}
+	}
+	first, buf := &a.recs[0], &a.buf[:1][0]
+	s.recycle(a) // as the Source does once Kafka has acknowledged them
+	for i, r := range a.recs[:n] {
+		if r.key != nil || r.m.Key != nil || r.m.Metadata != nil {
+			t.Fatalf("recycled record %d still holds key %q, metadata %v", i, r.key, r.m.Metadata)
+		}
+	}
+	a.reset(n) // as Sink.scoreSlab does when the pool hands a out again
+	for i := range n {
+		in := &sarama.ConsumerMessage{Topic: "data", Offset: int64(1000 + i)}
+		if i%2 == 0 {
+			in.Key = []byte("x")
+		}
+		m, err := s.scoreMessageIn(a, in, res(1000+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := s.scoreMessage(in, res(1000+i))
+		got, _ := m.Value.Encode()
+		w, _ := want.Value.Encode()
+		k, _ := encoded(m.Key)
+		wk, _ := encoded(want.Key)
+		if string(got) != string(w) || string(k) != string(wk) || (m.Key == nil) != (in.Key == nil) {
+			t.Fatalf("record %d: value %q key %q, want %q key %q", i, got, k, w, wk)
+		}
+	}
+	if &a.recs[0] != first || &a.buf[:1][0] != buf {
+		t.Error("the recycled slab allocated new records or a new buffer")
+	}
+}
+
+func encoded(e sarama.Encoder) ([]byte, error) {
+	if e == nil {
+		return nil, nil
+	}
+	return e.Encode()
+}

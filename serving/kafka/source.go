@@ -364,9 +364,10 @@ type batch struct {
 	pending atomic.Int32  // writes not yet acknowledged
 	acked   chan struct{} // closed when pending reaches zero
 	mu      sync.Mutex
-	werr    error   // first write error
-	werrAt  int     // its index
-	errs    []error // every write error, by index, once there is one
+	werr    error      // first write error
+	werrAt  int        // its index
+	errs    []error    // every write error, by index, once there is one
+	slab    *scoreSlab // the outputs' records, for Sink.recycle once acked
 }
 
 func (b *batch) ack(i int, err error) {
@@ -397,7 +398,8 @@ func (s *Source) process(ctx context.Context, b *batch) {
 		return
 	}
 	b.cut = len(b.items)
-	slab, fs := newScoreSlab(len(b.items)), newFloatSlab(len(b.items))
+	slab, fs := s.sink.scoreSlab(len(b.items)), newFloatSlab(len(b.items))
+	b.slab = slab
 	for i := range b.items {
 		if ctx.Err() != nil {
 			b.cut = i
@@ -697,6 +699,9 @@ func (h *handler) mark(sess sarama.ConsumerGroupSession, p *pipe, acking <-chan 
 		case <-s.crashed:
 			return
 		}
+		// Every output is acknowledged: nothing reads them any more.
+		s.sink.recycle(b.slab)
+		b.slab = nil
 		p.release(len(b.items))
 		if failed || s.isCrashed() {
 			continue
