@@ -1,5 +1,7 @@
 // Command embed is the "Embed it" snippet of the README, kept compiling
-// and running by its test.
+// and running by its test, as are the README's other snippets, in this
+// package's other files: Serve (kafka.go, "Serve a Kafka stream") and
+// Rules (scorer.go, "Writing your own Scorer").
 package main
 
 import (
