@@ -338,7 +338,12 @@ func run(ctx context.Context, c config) (rep Report, err error) {
 	}
 	say("streamed all %d records", n)
 
-	waitErr := waitFor(ctx, 90*time.Second, func() bool { return coll.unique() >= n })
+	waitErr := waitFor(ctx, 90*time.Second, func() bool { return coll.unique() >= n || coll.lost() != nil })
+	if err := coll.lost(); err != nil {
+		// The count is incomplete: what is missing may be the collector's,
+		// not the pipeline's.
+		waitErr = errors.Join(waitErr, err)
+	}
 	rep.Produced = n
 	rep.Unique, rep.Duplicates = coll.counts()
 	rep.Missing = n - rep.Unique
@@ -433,22 +438,28 @@ func produce(p sarama.SyncProducer, runID string, from, to int) error {
 
 // collector reads the scores topic and counts outputs per input key.
 type collector struct {
-	mu     sync.Mutex
-	prefix string
-	seen   map[string]int
-	cons   sarama.Consumer
-	pcs    []sarama.PartitionConsumer
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	prefix   string
+	seen     map[string]int
+	lostErr  error // the first partition sarama gave up, guarded by mu
+	stopping chan struct{}
+	cons     sarama.Consumer
+	pcs      []sarama.PartitionConsumer
+	wg       sync.WaitGroup
 }
 
 func collect(brokers []string, runID string) (*collector, error) {
 	cfg := sarama.NewConfig()
 	cfg.Version = kafka.DefaultVersion
+	// Without Return.Errors, sarama only logs the consumer's errors (here
+	// to nowhere), and a partition it gives up goes unnoticed: its scores
+	// would be reported missing, as if the pipeline had lost them.
+	cfg.Consumer.Return.Errors = true
 	cons, err := sarama.NewConsumer(brokers, cfg)
 	if err != nil {
 		return nil, err
 	}
-	c := &collector{prefix: runID + "-", seen: map[string]int{}, cons: cons}
+	c := &collector{prefix: runID + "-", seen: map[string]int{}, stopping: make(chan struct{}), cons: cons}
 	parts, err := cons.Partitions(scoresTopic)
 	if err != nil {
 		cons.Close()
@@ -464,18 +475,61 @@ func collect(brokers []string, runID string) (*collector, error) {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			for m := range pc.Messages() {
-				s, err := wire.DecodeScore(wire.Message{Key: m.Key, Value: m.Value, Headers: kafka.Headers(m)})
-				if err != nil || len(s.Key) <= len(c.prefix) || s.Key[:len(c.prefix)] != c.prefix {
-					continue
-				}
-				c.mu.Lock()
-				c.seen[s.Key]++
-				c.mu.Unlock()
-			}
+			c.read(p, pc)
 		}()
 	}
 	return c, nil
+}
+
+// read counts the scores of partition p until its consumer closes, and
+// notes it as lost, with sarama's last error for it, when that happens
+// before close.
+func (c *collector) read(p int32, pc sarama.PartitionConsumer) {
+	msgs, errs := pc.Messages(), pc.Errors()
+	var last error
+	for msgs != nil || errs != nil {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				msgs = nil
+				continue
+			}
+			s, err := wire.DecodeScore(wire.Message{Key: m.Key, Value: m.Value, Headers: kafka.Headers(m)})
+			if err != nil || len(s.Key) <= len(c.prefix) || s.Key[:len(c.prefix)] != c.prefix {
+				continue
+			}
+			c.mu.Lock()
+			c.seen[s.Key]++
+			c.mu.Unlock()
+		case e, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			last = e.Err
+		}
+	}
+	select {
+	case <-c.stopping:
+		return
+	default:
+	}
+	if last == nil {
+		last = errors.New("closed")
+	}
+	c.mu.Lock()
+	if c.lostErr == nil {
+		c.lostErr = fmt.Errorf("the score collector lost partition %s/%d, so the count is incomplete: %w", scoresTopic, p, last)
+	}
+	c.mu.Unlock()
+}
+
+// lost returns the error of the first partition the collector lost, or
+// nil.
+func (c *collector) lost() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lostErr
 }
 
 func (c *collector) unique() int {
@@ -494,6 +548,7 @@ func (c *collector) counts() (unique, dups int) {
 }
 
 func (c *collector) close() {
+	close(c.stopping)
 	for _, pc := range c.pcs {
 		pc.AsyncClose()
 	}

@@ -6,11 +6,15 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 )
@@ -65,4 +69,45 @@ func TestInstanceFeedFailureIsReported(t *testing.T) {
 	require.Error(t, err)
 	assert.NoError(t, ctx.Err(), "caughtUp waited for the deadline: %v", err)
 	assert.ErrorContains(t, err, modelsTopic)
+}
+
+// TestCollectorReportsALostPartition: when the broker answers the score
+// collector's fetches with OFFSET_OUT_OF_RANGE, sarama gives those
+// partitions up, and the collector says so, with that error, instead of
+// counting on: run then reports an incomplete count, not records the
+// pipeline lost. Before, Consumer.Return.Errors was off, the error went
+// to sarama's discarded log, and the scores of a lost partition were
+// reported "missing" after the 90 s wait.
+func TestCollectorReportsALostPartition(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(scoresTopic, 2))
+	var injected atomic.Bool
+	c.Fake().ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		fr := req.(*kmsg.FetchRequest)
+		resp := fr.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range fr.Topics {
+			rtopic := kmsg.NewFetchResponseTopic()
+			rtopic.Topic, rtopic.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				p := kmsg.NewFetchResponseTopicPartition()
+				p.Partition = rp.Partition
+				p.ErrorCode = kerr.OffsetOutOfRange.Code
+				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
+				rtopic.Partitions = append(rtopic.Partitions, p)
+			}
+			resp.Topics = append(resp.Topics, rtopic)
+		}
+		injected.Store(true)
+		return resp, nil, true
+	})
+	coll, err := collect(c.Addrs(), "run")
+	require.NoError(t, err)
+	defer coll.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = waitFor(ctx, 20*time.Second, func() bool { return coll.lost() != nil })
+	require.True(t, injected.Load(), "the fetch error was not injected")
+	require.NoError(t, err, "the collector did not report its lost partitions")
+	assert.ErrorIs(t, coll.lost(), sarama.ErrOffsetOutOfRange)
+	assert.ErrorContains(t, coll.lost(), "incomplete")
 }
