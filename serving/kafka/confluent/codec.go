@@ -135,7 +135,8 @@ type options struct {
 }
 
 // MaxSchemas bounds the schema IDs a Codec keeps (default 1024). When
-// the cache is full it is emptied and refilled from the registry.
+// the cache is full, the IDs whose fetch failed leave it first; a cache
+// full of schemas in use is emptied and refilled from the registry.
 func MaxSchemas(n int) Option { return func(o *options) { o.maxSchemas = n } }
 
 // FetchRate bounds how often the Codec asks the registry for a schema:
