@@ -380,11 +380,28 @@ func run(ctx context.Context, w io.Writer, brokers []string, cfg config, sc scen
 		fmt.Fprintf(w, "  live quality %s@v%d (%s): accuracy %.4f [%.4f, %.4f] over %d, log-loss %.3f, AUC %.3f\n",
 			s.Model, s.Version, s.Variant, s.Accuracy.Value, s.Accuracy.Low, s.Accuracy.High, s.Accuracy.N, s.LogLoss.Value, s.AUC.Value)
 	}
-	for _, g := range res.final.Guardrails {
-		fmt.Fprintf(w, "    %-8s candidate %.4f  champion %.4f  difference in [%+.4f, %+.4f], margin %.3f: %s\n",
-			g.Name, g.Candidate, g.Champion, g.Low, g.High, g.Margin, g.Verdict)
-	}
+	writeGuardrails(w, cfg, res.final.Guardrails)
 	return res, nil
+}
+
+// writeGuardrails prints the evidence of the last evaluation, one line
+// per guardrail, with the counts it rests on. A guardrail without
+// enough data on a side says so, rather than showing the zeros of a
+// measure that was not taken.
+func writeGuardrails(w io.Writer, cfg config, gs []canary.Guardrail) {
+	for _, g := range gs {
+		unit, least := "calls", cfg.minCalls
+		if g.Name == "quality" {
+			unit, least = "outcomes", cfg.minOutcomes
+		}
+		if g.Verdict == "no data" {
+			fmt.Fprintf(w, "    %-8s no data yet: %d candidate and %d champion %s, %d a side needed\n",
+				g.Name, g.N[0], g.N[1], unit, least)
+			continue
+		}
+		fmt.Fprintf(w, "    %-8s candidate %.4f  champion %.4f  difference in [%+.4f, %+.4f], margin %.3f: %s (%d and %d %s)\n",
+			g.Name, g.Candidate, g.Champion, g.Low, g.High, g.Margin, g.Verdict, g.N[0], g.N[1], unit)
+	}
 }
 
 // produce writes transactions to dataTopic, and the truth of each (for

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/modelstream/modelstream/speculative/canary"
@@ -76,5 +77,28 @@ func TestRollouts(t *testing.T) {
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Size() < 10000 {
 		t.Errorf("chart: %v", err)
+	}
+}
+
+// A guardrail with too few calls on a side printed "candidate 0.0000
+// champion 0.0000 difference in [+0.0000, +0.0000]: no data", numbers
+// that were never measured; it now gives the counts it lacks.
+func TestGuardrailsWithoutDataShowTheirCounts(t *testing.T) {
+	var out strings.Builder
+	writeGuardrails(&out, defaultConfig(), []canary.Guardrail{
+		{Name: "errors", N: [2]uint64{392, 35600}, Margin: 0.005, Verdict: "no data"},
+		{Name: "quality", Candidate: 0.27, Champion: 0.098, N: [2]uint64{222, 21098}, Low: 0.077, High: 0.268, Margin: 0.01, Verdict: "breach"},
+	})
+	t.Log("\n" + out.String())
+	for _, want := range []string{
+		"errors   no data yet: 392 candidate and 35600 champion calls, 400 a side needed\n",
+		"quality  candidate 0.2700  champion 0.0980  difference in [+0.0770, +0.2680], margin 0.010: breach (222 and 21098 outcomes)\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if strings.Contains(out.String(), "+0.0000") {
+		t.Error("a guardrail without data shows an interval")
 	}
 }
