@@ -19,8 +19,7 @@ const FormatName = "pmml"
 // returnNullPrediction found no true child, a scorecard characteristic
 // matched no attribute, a segmentation selected no segment, a
 // classification's probabilities came out NaN (simplemax of scores
-// summing to 0, say). Predict
-// wraps it; test with errors.Is.
+// summing to 0, say). Predict wraps it; test with errors.Is.
 var ErrNoResult = errors.New("pmml: no result for this record")
 
 func init() {
