@@ -116,7 +116,7 @@ func run(ctx context.Context, w, errw io.Writer, brokers, topic, from string, n 
 			return err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "tailing %s (%d partitions) on the %s\n", topic, len(parts), cl.Where())
+	fmt.Fprintf(errw, "tailing %s (%d partitions) on the %s\n", topic, len(parts), cl.Where())
 	last := map[int32]error{}
 	for i := 0; n == 0 || i < n; {
 		select {
