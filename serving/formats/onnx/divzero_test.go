@@ -270,4 +270,23 @@ func TestRuntimeRefusesRecordSizedTensors(t *testing.T) {
 	if err != nil || len(p.Values) != 3 || p.Values[2] != 3 {
 		t.Fatalf("ConstantOfShape(Shape(x)) + x = %v, %v", p.Values, err)
 	}
+	// y = Expand(x, If(true) {Shape(x)} else {Shape(x)}): the If's output
+	// comes from the record's shape only, as exporters write dynamic
+	// shapes; it was taken to carry the record's values, and refused.
+	shapeOf := func(name string) []byte {
+		return graphOf(name, [][]byte{node("Shape", []string{"x"}, []string{name + "_out"})}, [][]byte{valueInfo(name+"_out", elemInt64, 2)})
+	}
+	m = loadRuntime(t, f, model(13, graphSpec{
+		nodes: [][]byte{
+			node("If", []string{"yes"}, []string{"s"}, attrGraph("then_branch", shapeOf("then")), attrGraph("else_branch", shapeOf("else"))),
+			node("Expand", []string{"x", "s"}, []string{"y"}),
+		},
+		inits:   [][]byte{pb(nil).varint(2, 9).str(8, "yes").bytes(9, []byte{1})},
+		inputs:  [][]byte{valueInfo("x", elemFloat, 1, 3)},
+		outputs: [][]byte{valueInfo("y", elemFloat, 1, 3)},
+	}))
+	p, err = m.Predict(context.Background(), []float64{1, 2, 3})
+	if err != nil || len(p.Values) != 3 || p.Values[1] != 2 {
+		t.Fatalf("Expand(x, If(Shape(x))) = %v, %v", p.Values, err)
+	}
 }

@@ -47,7 +47,7 @@ func checkIntegerDivision(b []byte) error {
 		return err
 	}
 	for _, g := range graphs {
-		if err := divGraph(g, 0, nil); err != nil {
+		if _, err := divGraph(g, 0, nil); err != nil {
 			return err
 		}
 	}
@@ -141,14 +141,15 @@ const (
 
 // graph reads one graph: the declared types first (a declaration holds
 // for the whole graph), then its nodes in order.
-func divGraph(b []byte, depth int, parent *scope) error {
+func divGraph(b []byte, depth int, parent *scope) (fromRecord bool, err error) {
 	if depth > maxGraphDepth {
-		return errTooDeep
+		return false, errTooDeep
 	}
 	sc := newScope(parent)
 	inits := map[string]bool{}
 	var nodes [][]byte
-	err := readFields(b, func(f field) error {
+	var outputs []string
+	err = readFields(b, func(f field) error {
 		if f.typ != wireBytes {
 			return nil
 		}
@@ -168,6 +169,9 @@ func divGraph(b []byte, depth int, parent *scope) error {
 				return err
 			}
 			_, init := inits[vi.name]
+			if f.num == fGraphOutput {
+				outputs = append(outputs, vi.name)
+			}
 			if f.num == fGraphInput && !init {
 				// The graph's inputs are the record; a subgraph's (a Loop
 				// body's iteration number and carried values, a Scan's
@@ -188,14 +192,17 @@ func divGraph(b []byte, depth int, parent *scope) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, n := range nodes {
 		if err := divNode(n, depth, sc); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	for _, o := range outputs {
+		fromRecord = fromRecord || sc.fromRecord(o)
+	}
+	return fromRecord, nil
 }
 
 // node checks a Div or Mod, walks the node's subgraphs, and sets the
@@ -298,15 +305,17 @@ func divNode(b []byte, depth int, sc *scope) error {
 			}
 		}
 	}
+	rec := false
 	for _, g := range subgraphs {
-		if err := divGraph(g, depth+1, sc); err != nil {
+		r, err := divGraph(g, depth+1, sc)
+		if err != nil {
 			return err
 		}
+		rec = rec || r
 	}
 	// A Shape or Size reads the record's shape, which is fixed, not its
-	// values; If, Loop and Scan may read any outer value in their
-	// subgraphs.
-	rec := len(subgraphs) > 0
+	// values; the outputs of If, Loop and Scan carry the record when one
+	// of their subgraphs' outputs does.
 	for _, in := range inputs {
 		rec = rec || in != "" && sc.fromRecord(in)
 	}
