@@ -9,6 +9,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/modelstream/modelstream/internal/logs"
 	"github.com/modelstream/modelstream/serving"
 )
 
@@ -73,8 +74,11 @@ func SASL(user, password string) Option {
 	return configOption(func(c *Config) { c.sasl = &sasl{user, password} })
 }
 
-// Logger sets the logger of every client built from the Config,
-// overriding the default of slog.Default().
+// Logger sets the logger of every client built from the Config. The
+// default is slog.Default(), as it is when NewConfig is called, passing
+// Warn and above only: routine lines (a stale model version skipped,
+// records left for the next run at shutdown) are logged at Info, and
+// only for a logger given here.
 func Logger(l *slog.Logger) Option { return configOption(func(c *Config) { c.logger = l }) }
 
 // Sarama lets fn adjust every sarama configuration made from the Config,
@@ -91,7 +95,7 @@ func Sarama(fn func(*sarama.Config)) Option { return configOption(func(c *Config
 // error wrapping serving.ErrConfig, and so is a sarama configuration
 // that does not validate.
 func NewConfig(brokers []string, opts ...Option) (*Config, error) {
-	c := &Config{brokers: slices.Clone(brokers), clientID: "modelstream", logger: slog.Default(), retry: defaultRetryTimeout}
+	c := &Config{brokers: slices.Clone(brokers), clientID: "modelstream", logger: logs.Default(), retry: defaultRetryTimeout}
 	for _, o := range opts {
 		o.applyConfig(c)
 	}
