@@ -330,7 +330,7 @@ func (nn *neuralNet) eval(s *state) result {
 			}
 			sum := 0.0
 			for _, nr := range l.neurons {
-				s.v[nr.slot] = math.Exp(s.v[nr.slot] - max)
+				s.v[nr.slot] = softexp(s.v[nr.slot], max)
 				sum += s.v[nr.slot]
 			}
 			for _, nr := range l.neurons {

@@ -248,7 +248,7 @@ func (rm *regressionModel) eval(s *state) result {
 		}
 		sum := 0.0
 		for _, t := range rm.tables {
-			ys[t.category] = math.Exp(ys[t.category] - max)
+			ys[t.category] = softexp(ys[t.category], max)
 			sum += ys[t.category]
 		}
 		for _, t := range rm.tables {
@@ -290,12 +290,22 @@ func softmaxInPlace(ys []float64) {
 	}
 	sum := 0.0
 	for i, y := range ys {
-		ys[i] = math.Exp(y - max)
+		ys[i] = softexp(y, max)
 		sum += ys[i]
 	}
 	for i := range ys {
 		ys[i] /= sum
 	}
+}
+
+// softexp is a softmax term: e^(y-max), where max is the largest score;
+// when that is infinite, the scores equal to it share the probability
+// (the limit) instead of making Inf-Inf = NaN.
+func softexp(y, max float64) float64 {
+	if math.IsInf(max, 0) {
+		return b2f(y == max)
+	}
+	return math.Exp(y - max)
 }
 
 // argmax returns the index of the first largest value.

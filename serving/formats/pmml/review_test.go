@@ -427,3 +427,17 @@ func TestDuplicateMiningField(t *testing.T) {
 		t.Fatalf("err = %v, want corrupt naming c", err)
 	}
 }
+
+// A softmax over a score that overflowed to +Inf gives that category
+// probability 1, the limit, rather than Inf-Inf = NaN (no result); a
+// score of -Inf gets 0.
+func TestSoftmaxOfInfiniteScores(t *testing.T) {
+	doc := strings.Replace(classDoc("softmax"), `coefficient="1"`, `coefficient="10"`, 1)
+	m := loadText(t, doc)
+	for x, want := range map[float64]string{1e308: "yes", -1e308: "no"} {
+		p, err := m.Predict(context.Background(), []float64{x})
+		if err != nil || p.Label != want || p.Confidence != 1 || p.Values[0]+p.Values[1] != 1 {
+			t.Errorf("x=%v: %+v, %v; want %s with probability 1", x, p, err, want)
+		}
+	}
+}
