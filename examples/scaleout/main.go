@@ -359,12 +359,15 @@ func run(ctx context.Context, c config) (rep Report, err error) {
 	for _, ir := range rep.Instances {
 		state := fmt.Sprintf("live %s, /readyz %d", ir.Live, ir.Ready)
 		if ir.Killed {
-			state = "killed mid-stream (scored count as last reported)"
+			// The count is its last report: it went on scoring until the
+			// signal landed, so it may be below the duplicates.
+			state = "killed mid-stream; scored at least that many (its last report before the SIGKILL)"
 		}
 		fmt.Fprintf(out, "  instance %d: partitions %d -> %d, scored %6d, %s\n", ir.ID, ir.ClaimsBefore, ir.ClaimsAfter, ir.Scored, state)
 	}
 	if rep.Duplicates > 0 {
-		fmt.Fprintf(out, "  duplicates: records the killed instance scored after its last commit, scored again by a survivor\n")
+		fmt.Fprintf(out, "  duplicates: records the killed instance scored after its last commit (all of them if it died before\n")
+		fmt.Fprintf(out, "  its first), scored again by a survivor\n")
 	}
 	return rep, waitErr
 }
