@@ -88,8 +88,10 @@ type FeedStats struct {
 //
 // The feed reads committed records only: a model written in a Kafka
 // transaction goes live once the transaction commits, and never if it
-// aborts. A transaction left open holds the feed, and CaughtUp, at its
-// first record until it ends or the broker times it out.
+// aborts. A transaction left open holds the feed at its first record
+// until it ends or the broker times it out, but not CaughtUp: as for any
+// read-committed consumer, the end of the topic is then the start of
+// that transaction (its last stable offset).
 //
 // A ModelFeed is safe for concurrent use; Run may be called once.
 type ModelFeed struct {

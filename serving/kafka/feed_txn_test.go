@@ -219,3 +219,35 @@ func TestFeedCancelWhileProbing(t *testing.T) {
 		t.Fatal("Run did not return within 30 s of its cancellation while a probe hangs")
 	}
 }
+
+// TestFeedCaughtUpBeforeOpenTransaction: a transaction left open on the
+// models topic does not hold CaughtUp. A read-committed consumer's end is
+// the last stable offset, so the feed is caught up once it has handled
+// the committed models before the open transaction; the model in it goes
+// live when the transaction commits.
+func TestFeedCaughtUpBeforeOpenTransaction(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	p := txnProducer(t, c)
+	for v := uint64(1); v <= 2; v++ {
+		if err := p.BeginTxn(); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := p.SendMessage(modelMessage(t, "m", v)); err != nil {
+			t.Fatal(err)
+		}
+		if v == 1 {
+			if err := p.CommitTxn(); err != nil {
+				t.Fatal(err)
+			}
+		} // v2's transaction is left open
+	}
+	srv := newServer(t)
+	runFeed(t, c.Addrs(), srv) // fails unless CaughtUp closes
+	if r, _ := srv.Current("m"); r.Version != 1 {
+		t.Errorf("live %v at catch-up, want v1", r)
+	}
+	if err := p.CommitTxn(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "v2 live after its commit", func() bool { r, _ := srv.Current("m"); return r.Version == 2 })
+}
