@@ -395,7 +395,7 @@ func (v *view) add(m *sarama.ConsumerMessage) {
 	v.seen[k] = true
 	ver := s.Provenance.Model.Version
 	v.byVersion[ver]++
-	if s.Prediction.Label == "fraud" {
+	if s.Label == "fraud" {
 		v.fraud[ver]++
 	}
 	if ver == v.v2 && v.firstV2 == 0 {

@@ -113,7 +113,7 @@ func ExampleSource() {
 	for range 2 {
 		m := <-pc.Messages()
 		s, _ := wire.DecodeScore(wire.Message{Key: m.Key, Value: m.Value, Headers: kafka.Headers(m)})
-		fmt.Printf("offset %d: %v by %s (header %s=%s)\n", s.Offset, s.Prediction.Value, s.Provenance.Model, m.Headers[0].Key, m.Headers[0].Value)
+		fmt.Printf("offset %d: %v by %s (header %s=%s)\n", s.Offset, s.Value, s.Provenance.Model, m.Headers[0].Key, m.Headers[0].Value)
 	}
 	stop() // drains, commits, leaves the group
 	fmt.Println(<-done, src.Stats().Scored, "scored,", src.Stats().DeadLettered, "dead letter")

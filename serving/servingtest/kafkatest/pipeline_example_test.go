@@ -81,7 +81,7 @@ func Example_pipeline() {
 		t.Fatalf("%v", err)
 	}
 	model, _ := out.Header(wire.HeaderModel)
-	fmt.Printf("score of %s at offset %d: %.3f by %s (header %s)\n", s.Key, s.Offset, s.Prediction.Value, s.Provenance.Model, model)
+	fmt.Printf("score of %s at offset %d: %.3f by %s (header %s)\n", s.Key, s.Offset, s.Value, s.Provenance.Model, model)
 	dl, err := wire.ParseDeadLetter(dead.Next(t, 1)[0].Headers)
 	if err != nil {
 		t.Fatalf("%v", err)
