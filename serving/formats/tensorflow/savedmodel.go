@@ -179,6 +179,9 @@ func (f *format) compileSavedModel(files *savedModelFiles, labels map[string]str
 	if err != nil {
 		return nil, classify(f.name, err)
 	}
+	if feed, ok := feeds[ref]; ok {
+		ref = feed // the output is an input: serve what is fed
+	}
 	out := fl.add(&tfpb.NodeDef{Name: fl.fresh("output/" + outKey), Op: "Identity", Input: []string{ref}})
 
 	nodes, renamed, err := fl.freeze(out, names, files, &f.o)

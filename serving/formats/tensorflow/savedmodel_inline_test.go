@@ -1,13 +1,18 @@
 package tensorflow_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"errors"
 	"hash/crc32"
+	"io"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/tensorflow"
@@ -231,5 +236,51 @@ func TestSavedModelCallChainsResolveOnce(t *testing.T) {
 		case <-time.After(guard):
 			t.Fatalf("loading a chain of %d calls read by %d nodes (cycle %v) takes over %v", n, n, cycle, guard)
 		}
+	}
+}
+
+// TestSavedModelOutputIsAnInput: a signature whose output is the tensor
+// one of its inputs feeds (through an inlined identity function here)
+// serves the input back. The output was resolved after the readers of
+// the inputs had been redirected to the feeds, so it still read the
+// graph's own placeholder, and Load refused it as unfed.
+func TestSavedModelOutputIsAnInput(t *testing.T) {
+	b := identityCalls(t, 3, false)
+	var sm tfpb.SavedModel
+	// Serve c2, the end of the chain, rather than Relu(c2).
+	pb := func() []byte {
+		ar := readTar(t, b)
+		if err := proto.Unmarshal(ar["saved_model.pb"], &sm); err != nil {
+			t.Fatal(err)
+		}
+		sm.GetMetaGraphs()[0].GetSignatureDef()["serving_default"].GetOutputs()["y"].Name = "c2:0"
+		return marshal(t, &sm)
+	}()
+	m, err := loadSavedModel(t, archive(t, entry{name: "saved_model.pb", data: pb}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := m.Predict(t.Context(), []float64{-3}); err != nil || p.Value != -3 {
+		t.Fatalf("id(id(id(-3))) = %v, %v", p.Value, err)
+	}
+}
+
+// readTar returns the regular files of a tar archive by name.
+func readTar(t testing.TB, b []byte) map[string][]byte {
+	files := map[string][]byte{}
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return files
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[h.Name] = data
 	}
 }
