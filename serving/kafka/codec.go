@@ -138,13 +138,31 @@ func (f *floatSlab) take(n int) []float64 {
 
 // parseArrayFast parses, in one pass, an array that parseArraySlow would
 // accept: numbers separated by commas and JSON's spaces. It gives up, for
-// parseArraySlow to find the error, on anything else.
+// parseArraySlow to find the error, on anything else. A short array is
+// parsed onto the stack and copied into fs once its length is known,
+// rather than counting its commas first.
 func parseArrayFast(v []byte, fs *floatSlab) ([]float64, bool) {
 	if len(v) < 2 || v[len(v)-1] != ']' {
 		return nil, false
 	}
 	body := v[1 : len(v)-1]
-	x := fs.take(bytes.Count(body, []byte{','}) + 1)
+	var stack [64]float64
+	if len(body) >= 2*len(stack) {
+		return parseNumbers(body, fs.take(bytes.Count(body, []byte{','})+1))
+	}
+	// Each number but the last takes a comma and at least one digit:
+	// the body holds at most len(stack) numbers.
+	x, ok := parseNumbers(body, stack[:0])
+	if !ok {
+		return nil, false
+	}
+	return append(fs.take(len(x)), x...), true
+}
+
+// parseNumbers appends to x the numbers of body, the inside of a JSON
+// array, and reports whether body is numbers separated by commas and
+// JSON's spaces.
+func parseNumbers(body []byte, x []float64) ([]float64, bool) {
 	for i := 0; ; {
 		for i < len(body) && isSpace(body[i]) {
 			i++
@@ -152,12 +170,12 @@ func parseArrayFast(v []byte, fs *floatSlab) ([]float64, bool) {
 		if i == len(body) {
 			return x, len(x) == 0 // "[ ]"; otherwise a trailing comma
 		}
-		j := i
-		for j < len(body) && body[j] != ',' && !isSpace(body[j]) {
-			j++
-		}
-		f, ok := parseShort(body[i:j])
+		f, j, ok := parseShortAt(body, i)
 		if !ok {
+			j = i
+			for j < len(body) && body[j] != ',' && !isSpace(body[j]) {
+				j++
+			}
 			var err error
 			if f, err = parseNumber(body[i:j]); err != nil {
 				return nil, false
@@ -296,12 +314,20 @@ var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1
 // strconv.ParseFloat returns (Clinger's fast path). Anything else is
 // left to the caller.
 func parseShort(b []byte) (float64, bool) {
-	i, neg := 0, false
-	if len(b) > 0 && b[0] == '-' {
-		i, neg = 1, true
+	f, end, ok := parseShortAt(b, 0)
+	return f, ok && end == len(b)
+}
+
+// parseShortAt is parseShort for the number that starts at b[i] and ends
+// at the end of b or before a comma or a JSON space. It returns the
+// index after the number.
+func parseShortAt(b []byte, i int) (float64, int, bool) {
+	neg := false
+	if i < len(b) && b[i] == '-' {
+		i, neg = i+1, true
 	}
 	if i+1 < len(b) && b[i] == '0' && b[i+1] >= '0' && b[i+1] <= '9' {
-		return 0, false // a leading zero, which JSON does not allow
+		return 0, 0, false // a leading zero, which JSON does not allow
 	}
 	var m uint64
 	digits, frac, point := 0, 0, false
@@ -322,13 +348,10 @@ func parseShort(b []byte) (float64, bool) {
 		break
 	}
 	if digits == 0 || digits > 15 || point && frac == 0 {
-		return 0, false
+		return 0, 0, false
 	}
 	k := -frac
-	if i < len(b) {
-		if b[i] != 'e' && b[i] != 'E' {
-			return 0, false
-		}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
 		eneg := false
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
@@ -340,13 +363,16 @@ func parseShort(b []byte) (float64, bool) {
 			e = e*10 + int(b[i]-'0')
 			edigits++
 		}
-		if edigits == 0 || i < len(b) {
-			return 0, false
+		if edigits == 0 {
+			return 0, 0, false
 		}
 		if eneg {
 			e = -e
 		}
 		k += e
+	}
+	if i < len(b) && b[i] != ',' && !isSpace(b[i]) {
+		return 0, 0, false
 	}
 	var f float64
 	switch {
@@ -355,12 +381,12 @@ func parseShort(b []byte) (float64, bool) {
 	case k < 0 && -k < len(pow10):
 		f = float64(m) / pow10[-k]
 	default:
-		return 0, false
+		return 0, 0, false
 	}
 	if neg {
 		f = -f
 	}
-	return f, true
+	return f, i, true
 }
 
 // A jsonValue is one scalar of a flat JSON object.
