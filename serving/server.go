@@ -265,8 +265,9 @@ func WithHistory(n int) Option { return func(o *options) { o.historyLen = n } }
 // the new version, and a call already running finishes on the version it
 // started with. An old version is closed (if it implements [Closer])
 // exactly once, after its last in-flight call returns. A version that
-// fails to resolve, load, warm up or pass the version check never
-// replaces the live one.
+// is not admitted ([WithAdmission]), or fails to resolve, load, warm up,
+// validate ([WithValidation]) or pass the version check, never replaces
+// the live one.
 //
 // A Server is safe for concurrent use.
 type Server struct {
@@ -538,8 +539,9 @@ func HighestVersion(v uint64) ActivateOption {
 	return func(o *activateOptions) { o.highest = max(o.highest, v) }
 }
 
-// Activate resolves, loads and warms up the model d describes, then makes
-// it the live version of d.Name.
+// Activate admits ([WithAdmission]), resolves, loads, warms up and
+// validates ([WithValidation]) the model d describes, then makes it the
+// live version of d.Name.
 //
 // d.Version 0 means "the next version": one more than the highest
 // version of d.Name this Server has made live, counted when the swap
