@@ -209,18 +209,21 @@ func (c *compiler) builtin(fn string, args []expr, strs []bool) (expr, bool, err
 			return nil, false, corruptf("Apply %s takes at least 2 arguments", fn)
 		}
 		args = c.booleans(args, strs)
+		// Missing when any argument is, even one that could not change
+		// the answer: all are evaluated.
 		and := fn == "and"
 		return func(s *state) float64 {
+			r := and
 			for _, a := range args {
 				v := a(s)
 				if math.IsNaN(v) {
 					return nan
 				}
 				if (v != 0) != and {
-					return b2f(!and)
+					r = !and
 				}
 			}
-			return b2f(and)
+			return b2f(r)
 		}, false, nil
 	case "not":
 		if err := arity(fn, args, 1); err != nil {

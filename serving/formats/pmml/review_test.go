@@ -441,3 +441,35 @@ func TestSoftmaxOfInfiniteScores(t *testing.T) {
 		}
 	}
 }
+
+// and and or are missing when any argument is, like the other built-in
+// functions that do not tolerate missing values (JPMML-Evaluator's
+// reading of the specification): and(false, missing) answered false.
+func TestLogicalFunctionsOfMissing(t *testing.T) {
+	nan := math.NaN()
+	args := `<Apply function="greaterThan"><FieldRef field="x"/><Constant>0</Constant></Apply><Apply function="greaterThan"><FieldRef field="w"/><Constant>0</Constant></Apply>`
+	for _, c := range []struct {
+		fn   string
+		x, w float64
+		want float64 // NaN: missing
+	}{
+		{"and", -1, nan, nan},
+		{"or", 1, nan, nan},
+		{"and", 1, 1, 1},
+		{"and", -1, 1, 0},
+		{"or", -1, 1, 1},
+		{"or", -1, -1, 0},
+	} {
+		m := loadText(t, exprDoc(`<Apply function="`+c.fn+`">`+args+`</Apply>`, ""))
+		p, err := m.Predict(context.Background(), []float64{c.x, c.w, 0})
+		if math.IsNaN(c.want) {
+			if !errors.Is(err, serving.ErrMissingField) {
+				t.Errorf("%s(%v > 0, %v > 0) = %v, %v; want missing", c.fn, c.x, c.w, p.Value, err)
+			}
+			continue
+		}
+		if err != nil || p.Value != c.want {
+			t.Errorf("%s(%v > 0, %v > 0) = %v, %v; want %v", c.fn, c.x, c.w, p.Value, err, c.want)
+		}
+	}
+}
