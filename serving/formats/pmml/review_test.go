@@ -473,3 +473,31 @@ func TestLogicalFunctionsOfMissing(t *testing.T) {
 		}
 	}
 }
+
+// A scorecard without a result (no attribute matched) that answers with
+// its TargetValue defaultValue has no reason codes. Its reasonCode output
+// read the codes the previous record left in the pooled scratch vector,
+// so a later segment of the chain branched on another record's reasons.
+func TestScorecardDefaultHasNoReasonCodes(t *testing.T) {
+	doc := `<PMML version="4.4"><DataDictionary>
+<DataField name="x" optype="continuous" dataType="double"/>
+<DataField name="y" optype="continuous" dataType="double"/>
+</DataDictionary>
+<MiningModel functionName="regression"><MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
+<Segmentation multipleModelMethod="modelChain">
+<Segment id="1"><True/><Scorecard functionName="regression" baselineScore="0">
+<MiningSchema><MiningField name="x"/></MiningSchema>
+<Output><OutputField name="r" feature="reasonCode" rank="1"/></Output>
+<Targets><Target><TargetValue defaultValue="-1"/></Target></Targets>
+<Characteristics><Characteristic reasonCode="RC1"><Attribute partialScore="1"><SimplePredicate field="x" operator="lessThan" value="5"/></Attribute></Characteristic></Characteristics>
+</Scorecard></Segment>
+<Segment id="2"><True/><TreeModel functionName="regression"><MiningSchema><MiningField name="r"/></MiningSchema>
+<Node><True/><Node score="1"><SimplePredicate field="r" operator="equal" value="RC1"/></Node><Node score="2"><True/></Node></Node></TreeModel></Segment>
+</Segmentation></MiningModel></PMML>`
+	m := loadText(t, doc)
+	for _, c := range []struct{ x, want float64 }{{1, 1}, {7, 2}, {1, 1}, {7, 2}} {
+		if p := predict(t, m, map[string]any{"x": c.x}); p.Value != c.want {
+			t.Errorf("x=%v: %v, want %v", c.x, p.Value, c.want)
+		}
+	}
+}

@@ -26,7 +26,8 @@ type scorecard struct {
 	// scratch: per characteristic, the reason code and its points
 	codeOff, ptsOff int
 	// scratch for ranking the reason codes (see rank): ranked holds 0
-	// until they are ranked for this evaluation, then 1 + their number.
+	// until they are ranked for this evaluation, then 1 + their number;
+	// -1 when the evaluation had no result.
 	rankOff, ranked int
 }
 
@@ -137,6 +138,7 @@ chars:
 			v := a.score
 			if a.complex != nil {
 				if v = a.complex(s); math.IsNaN(v) {
+					s.v[sc.ranked] = -1 // no result, no reasons
 					return result{}
 				}
 			}
@@ -149,7 +151,8 @@ chars:
 			s.v[sc.ptsOff+i] = d
 			continue chars
 		}
-		return result{} // no attribute matched
+		s.v[sc.ranked] = -1 // no attribute matched: no result, no reasons
+		return result{}
 	}
 	return result{ok: true, val: total}
 }
@@ -157,7 +160,11 @@ chars:
 // reason returns the reason code of the given rank (1 for the first) of
 // the last evaluation, or NaN.
 func (sc *scorecard) reason(s *state, rank int) float64 {
-	if s.v[sc.ranked] == 0 {
+	switch {
+	case s.v[sc.ranked] < 0:
+		// The scorecard had no result (a TargetValue default answered).
+		return math.NaN()
+	case s.v[sc.ranked] == 0:
 		s.v[sc.ranked] = float64(1 + sc.rank(s))
 	}
 	n := len(sc.chars)
