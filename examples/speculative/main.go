@@ -8,11 +8,15 @@
 // percentiles and accuracy per composition, then the wins per model and
 // the budget misses. The "stall" column is the longest the process went
 // unscheduled during each run, as seen by a probe goroutine: on a busy
-// machine it, not the combinators, sets the tail of the budgets.
+// machine it, not the combinators, sets the tail of the budgets. The
+// "late" column counts the calls a Budget answered with ErrFallbackLate:
+// its fallback, a linear model that takes microseconds, had not answered
+// by the budget, which only a stall that long explains.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -72,7 +76,8 @@ func main() {
 // outcome is what tour measured: the errors of each composition, by the
 // name of its row, and the stats of each combinator.
 type outcome struct {
-	errors                    map[string]int
+	errors                    map[string]int // by row, other than late
+	late                      map[string]int // by row, ErrFallbackLate
 	budget, vote, voteBud, ab speculative.Stats
 }
 
@@ -134,9 +139,10 @@ func tour(ctx context.Context, w io.Writer) (outcome, error) {
 		stream[i] = serving.Record{Key: []byte("user-" + strconv.Itoa(rng.IntN(300))), Features: x}
 	}
 
-	out := outcome{errors: map[string]int{}}
+	out := outcome{errors: map[string]int{}, late: map[string]int{}}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scorer\tp50\tp99\tp99.9\tmax\taccuracy\terrors\tstall\t")
+	fmt.Fprintln(tw, "scorer\tp50\tp99\tp99.9\tmax\taccuracy\terrors\tlate\tstall\t")
+	var over []string // budgeted runs whose slowest call exceeded the budget
 	for _, c := range []struct {
 		name string
 		s    serving.Scorer
@@ -148,8 +154,17 @@ func tour(ctx context.Context, w io.Writer) (outcome, error) {
 		{"canary 90/10", canary},
 	} {
 		r := run(ctx, c.s, stream)
-		out.errors[c.name] = r.errors
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1f%%\t%d\t%s\t\n", c.name, ms(r.q(0.5)), ms(r.q(0.99)), ms(r.q(0.999)), ms(r.lat[len(r.lat)-1]), 100*r.accuracy, r.errors, ms(r.stall))
+		out.errors[c.name], out.late[c.name] = r.errors, r.late
+		if c.s == bud || c.s == voteBud {
+			if worst := r.lat[len(r.lat)-1]; worst > budget {
+				why := fmt.Sprintf("within the %s the process went unscheduled (stall) in that run", ms(r.stall))
+				if worst-budget > r.stall {
+					why = fmt.Sprintf("more than the %s stall of that run explains", ms(r.stall))
+				}
+				over = append(over, fmt.Sprintf("%s: slowest call %s, %s over the budget, %s", c.name, ms(worst), ms(worst-budget), why))
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1f%%\t%d\t%d\t%s\t\n", c.name, ms(r.q(0.5)), ms(r.q(0.99)), ms(r.q(0.999)), ms(r.lat[len(r.lat)-1]), 100*r.accuracy, r.errors, r.late, ms(r.stall))
 	}
 	tw.Flush()
 
@@ -167,6 +182,12 @@ func tour(ctx context.Context, w io.Writer) (outcome, error) {
 		fmt.Fprintf(w, "%s: %d calls, fallback answered %d (nothing better in time), fallback missed the budget %d times, errors %d\n",
 			st.Name, st.Invocations, st.Models[0].Wins, st.FallbackMisses, st.Errors)
 	}
+	// Latencies are measured by the callers, which stall with the rest
+	// of the process: time unscheduled is time no in-process deadline
+	// can take back.
+	for _, o := range over {
+		fmt.Fprintln(w, o)
+	}
 	out.budget, out.vote, out.voteBud, out.ab = bud.Stats(), vote.Stats(), voteBud.Stats(), canary.Stats()
 	return out, nil
 }
@@ -174,7 +195,8 @@ func tour(ctx context.Context, w io.Writer) (outcome, error) {
 type report struct {
 	lat      []time.Duration
 	accuracy float64
-	errors   int
+	errors   int           // calls that failed, other than late
+	late     int           // calls that failed with ErrFallbackLate
 	stall    time.Duration // the longest the process went unscheduled
 }
 
@@ -187,6 +209,7 @@ func run(ctx context.Context, s serving.Scorer, stream []serving.Record) report 
 	lat := make([]time.Duration, len(stream))
 	right := make([]bool, len(stream))
 	failed := make([]bool, len(stream))
+	late := make([]bool, len(stream))
 	stop := make(chan struct{})
 	stall := probe(stop)
 	var wg sync.WaitGroup
@@ -198,7 +221,8 @@ func run(ctx context.Context, s serving.Scorer, stream []serving.Record) report 
 				t0 := time.Now()
 				res, err := s.Score(ctx, stream[i])
 				lat[i] = time.Since(t0)
-				failed[i] = err != nil
+				late[i] = errors.Is(err, speculative.ErrFallbackLate)
+				failed[i] = err != nil && !late[i]
 				right[i] = err == nil && res.Label == truth(stream[i].Features)
 			}
 		}()
@@ -212,6 +236,9 @@ func run(ctx context.Context, s serving.Scorer, stream []serving.Record) report 
 		}
 		if failed[i] {
 			r.errors++
+		}
+		if late[i] {
+			r.late++
 		}
 	}
 	r.accuracy /= float64(len(stream))
