@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -454,6 +455,19 @@ func (f *ModelFeed) messagesBefore(ctx context.Context, p int32, from, hwm int64
 	return false, err
 }
 
+// observe calls the Observer with ev. The Observer is the user's code,
+// run on the partition's goroutine, where a panic would end the process:
+// it is recovered and logged with its stack, as the Source does a
+// Codec's, and the feed goes on with the next message.
+func (f *ModelFeed) observe(log *slog.Logger, ev FeedEvent) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("model feed: recovered a panic in the Observer", "model", ev.Model, "outcome", ev.Outcome, "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	f.o.observer(ev)
+}
+
 // handle decodes, numbers and activates one message.
 func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
 	f.read.Add(1)
@@ -472,7 +486,7 @@ func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
 			f.rejected.Add(1)
 		}
 		if f.o.observer != nil {
-			f.o.observer(ev)
+			f.observe(log, ev)
 		}
 	}()
 	d, err := wire.DecodeModel(modelMessage(msg), f.o.maxBytes)

@@ -102,7 +102,8 @@ func KnownVersions(m map[string]uint64) FeedOption {
 // read, after it was handled, in offset order per partition; except for
 // a message whose handling failed while Run's context was done, which
 // the feed leaves to be read again by the next run. It runs on the
-// feed's goroutine for that partition and must not block for long. A
+// feed's goroutine for that partition and must not block for long; a
+// panic in fn is recovered and logged, and the feed goes on. A
 // registry uses it to record model events and the offsets it has
 // applied. The default is none.
 func Observer(fn func(FeedEvent)) FeedOption {
