@@ -74,6 +74,17 @@
 // the depth of OneHot, the trip count of a Loop, and the like), since a
 // record could make ONNX Runtime allocate without bound; sizes taken
 // from the record's shape (Shape, Size) are fixed by the model and fine.
+// A node whose sizes the model's own constants set is refused when the
+// tensor it makes would hold more than [MaxTensorElements] elements:
+// ONNX Runtime folds constant nodes when it creates a session, and a
+// 218-byte ConstantOfShape of a constant [500000000] took 31 s and 4 GB
+// to load. The sizes are read from small integer and floating-point
+// constants (initializers and Constant nodes) and from what Identity,
+// Cast, Reshape, Squeeze, Unsqueeze, Flatten, Concat, Gather, Add, Sub,
+// Mul, Max, Min and Shape compute from them; an input of unknown size
+// (the data of Tile or Pad, the indices of OneHot) counts as non-empty,
+// at its constant shape when it has one. A size computed by other ops is
+// not bounded.
 //
 // Inputs: a feature vector fills the graph inputs in declared order, each
 // row-major. float32 and float64 take the numbers; float16 and bfloat16

@@ -3,6 +3,8 @@ package onnx
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
+	"slices"
 )
 
 // checkIntegerDivision refuses a model in which ONNX Runtime could divide
@@ -29,7 +31,10 @@ import (
 // inputs, and what is computed from them, except their Shape and Size)
 // reach an input that sets the size of a tensor ONNX Runtime allocates
 // (sizeInputs): a record holding 5e8 made ConstantOfShape allocate 2 GB.
-func checkIntegerDivision(b []byte) error {
+// It also refuses a node whose sizes the model's constants set to a
+// tensor of more than limit elements (constsize.go); a limit of 0 bounds
+// none.
+func checkIntegerDivision(b []byte, limit int64) error {
 	var graphs, functions [][]byte
 	err := readFields(b, func(f field) error {
 		if f.typ != wireBytes {
@@ -47,7 +52,7 @@ func checkIntegerDivision(b []byte) error {
 		return err
 	}
 	for _, g := range graphs {
-		if _, err := divGraph(g, 0, nil); err != nil {
+		if _, err := divGraph(g, 0, &scope{limit: limit}); err != nil {
 			return err
 		}
 	}
@@ -55,7 +60,7 @@ func checkIntegerDivision(b []byte) error {
 		// A function's formal inputs have no declared type: each may be
 		// an integer.
 		// A function's inputs may be given a record's values.
-		sc := newScope(nil)
+		sc := newScope(&scope{limit: limit})
 		err := readFields(fn, func(f field) error {
 			switch {
 			case f.num == fFunctionInput && f.typ == wireBytes:
@@ -90,10 +95,18 @@ type scope struct {
 	// rec says which values a record's values flow into (true), and
 	// which it does not (false, hiding an outer name).
 	rec map[string]bool
+	// consts holds what is known of constant values; nil hides an outer
+	// constant of the same name.
+	consts map[string]*constVal
+	limit  int64 // MaxTensorElements, for the sizes constants set
 }
 
 func newScope(parent *scope) *scope {
-	return &scope{parent: parent, kinds: map[string]valueKind{}, decl: map[string]valueKind{}, rec: map[string]bool{}}
+	sc := &scope{parent: parent, kinds: map[string]valueKind{}, decl: map[string]valueKind{}, rec: map[string]bool{}, consts: map[string]*constVal{}}
+	if parent != nil {
+		sc.limit = parent.limit
+	}
+	return sc
 }
 
 // fromRecord reports whether a record's values flow into value name.
@@ -130,9 +143,11 @@ func floatElem(t int64) bool {
 const (
 	fTensorDims     = 1
 	fTensorDataType = 2
+	fTensorFloat    = 4
 	fTensorInt32    = 5
 	fTensorInt64    = 7
 	fTensorRaw      = 9
+	fTensorDouble   = 10
 	fTensorUint64   = 11
 	fAttrF          = 2
 	fAttrT          = 5
@@ -163,6 +178,11 @@ func divGraph(b []byte, depth int, parent *scope) (fromRecord bool, err error) {
 			}
 			sc.decl[name], sc.kinds[name], inits[name] = kind, kind, true
 			sc.rec[name] = false
+			_, c, err := tensorConst(f.data)
+			if err != nil {
+				return err
+			}
+			sc.consts[name] = c
 		case fGraphInput, fGraphOutput, fGraphValueInfo:
 			vi, err := parseValueInfo(f.data)
 			if err != nil {
@@ -177,6 +197,7 @@ func divGraph(b []byte, depth int, parent *scope) (fromRecord bool, err error) {
 				// body's iteration number and carried values, a Scan's
 				// slices) may carry its values.
 				sc.rec[vi.name] = true
+				sc.consts[vi.name] = nil
 			}
 			switch {
 			case init:
@@ -213,6 +234,7 @@ func divNode(b []byte, depth int, sc *scope) error {
 	var subgraphs [][]byte
 	castTo := int64(-1)
 	constKind := kindUnknown
+	at := nodeAttrs{ints: map[string][]int64{}, floats: map[string][]float64{}}
 	err := readFields(b, func(f field) error {
 		if f.typ != wireBytes {
 			return nil
@@ -231,6 +253,7 @@ func divNode(b []byte, depth int, sc *scope) error {
 			var i int64
 			var hasInt, hasFloat bool
 			var ints []int64
+			var floats []float64
 			var tensor []byte
 			err := readFields(f.data, func(af field) error {
 				switch {
@@ -238,8 +261,14 @@ func divNode(b []byte, depth int, sc *scope) error {
 					name = string(af.data)
 				case af.num == fAttrInt && af.typ == wireVarint:
 					i, hasInt = int64(af.v), true
-				case (af.num == fAttrF && af.typ == wireFixed32) || af.num == fAttrFloats:
+				case (af.num == fAttrF || af.num == fAttrFloats) && af.typ == wireFixed32:
 					hasFloat = true
+					floats = appendSmall(floats, float64(math.Float32frombits(uint32(af.v))))
+				case af.num == fAttrFloats && af.typ == wireBytes:
+					hasFloat = true
+					for p := af.data; len(p) >= 4 && len(floats) <= maxConstValues; p = p[4:] {
+						floats = append(floats, float64(math.Float32frombits(binary.LittleEndian.Uint32(p))))
+					}
 				case af.num == fAttrInts && af.typ == wireVarint:
 					ints = append(ints, int64(af.v))
 				case af.num == fAttrInts && af.typ == wireBytes:
@@ -260,6 +289,23 @@ func divNode(b []byte, depth int, sc *scope) error {
 			})
 			if err != nil {
 				return err
+			}
+			switch name {
+			case "value", "value_int", "value_ints", "value_float", "value_floats", "pads", "to":
+				if tensor != nil {
+					at.tensor = tensor
+				}
+				switch {
+				case hasInt:
+					at.ints[name] = append(slices.Clone(ints), i)
+				case len(ints) > 0:
+					at.ints[name] = ints
+				}
+				if hasFloat {
+					at.floats[name] = floats
+				}
+			default:
+				at.any = true
 			}
 			switch name {
 			case "to":
@@ -299,6 +345,9 @@ func divNode(b []byte, depth int, sc *scope) error {
 		}
 	}
 	if onnxDomain {
+		if err := checkConstSize(sc, op, inputs, at, sc.limit); err != nil {
+			return err
+		}
 		for _, k := range sizeInputs[op] {
 			if k < len(inputs) && inputs[k] != "" && sc.fromRecord(inputs[k]) {
 				return fmt.Errorf("input %d (%q) of a %s node, which sets the size of the tensor it makes, is computed from the record: a record could make ONNX Runtime allocate without bound", k, inputs[k], op)
@@ -325,6 +374,10 @@ func divNode(b []byte, depth int, sc *scope) error {
 			continue
 		}
 		sc.rec[out] = rec
+		sc.consts[out] = nil
+		if onnxDomain {
+			sc.consts[out] = evalConst(sc, op, i, inputs, at, castTo)
+		}
 		if k, declared := sc.decl[out]; declared {
 			sc.kinds[out] = k // the model's declaration holds
 			continue

@@ -75,8 +75,9 @@ func Instances(n int) Option { return func(o *options) { o.instances = n } }
 // outputs, intermediate values), each and in total: onnx-go allocates
 // each declared shape up front, so a hostile or corrupt model could
 // otherwise ask for terabytes. On [Runtime] it bounds the elements of
-// every input a record fills, and so the feature vector, and of every
-// declared output. Overrides the default of 16 Mi elements (64 MiB of
+// every input a record fills, and so the feature vector, of every
+// declared output, and of every tensor whose size the model's constants
+// set (the package documentation lists which). Overrides the default of 16 Mi elements (64 MiB of
 // float32). n must be at least 1.
 func MaxTensorElements(n int64) Option { return func(o *options) { o.maxElements = n } }
 

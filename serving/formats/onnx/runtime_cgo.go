@@ -176,7 +176,7 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 	if err := checkMLAttributes(gi); err != nil {
 		return nil, serving.Corrupt(FormatName, err)
 	}
-	if err := checkIntegerDivision(b); err != nil {
+	if err := checkIntegerDivision(b, e.o.maxElems); err != nil {
 		return nil, serving.Unsupported(FormatName, err)
 	}
 	plan, err := planInputs(gi, e.o.maxElems)
