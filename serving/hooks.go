@@ -24,7 +24,9 @@ type HookScored interface {
 	OnScored(ref ModelRef, took time.Duration, err error)
 }
 
-// HookModelEvent is called for every model lifecycle event.
+// HookModelEvent is called for every model lifecycle event, once it
+// has happened. A panic in OnModelEvent is recovered and logged, and the
+// hooks after it are still called.
 type HookModelEvent interface {
 	OnModelEvent(e ModelEvent)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -1058,8 +1059,22 @@ func (s *Server) event(e ModelEvent) {
 		s.o.logger.Info("model "+e.Kind.String(), attrs...)
 	}
 	for _, h := range s.o.hooks.events {
-		h.OnModelEvent(e)
+		s.tell(h, e)
 	}
+}
+
+// tell calls h with e. The event has happened (the version is live, or
+// retired) when the hooks hear of it: a hook that panics is recovered
+// and logged with its stack, so that the hooks after it still hear of e
+// and the panic does not unwind into Activate's caller, which may be a
+// goroutine of a model feed, where it would end the process.
+func (s *Server) tell(h HookModelEvent, e ModelEvent) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.o.logger.Error("recovered a panic in a model event hook", "model", e.Model.Name, "version", e.Model.Version, "event", e.Kind.String(), "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	h.OnModelEvent(e)
 }
 
 // named returns the features a named record feeds l's model: gathered
