@@ -70,6 +70,34 @@ func sizedModels() []sizedModel {
 				node("ConstantOfShape", []string{"shape"}, []string{"t"}),
 			}, [][]byte{int64Initializer("quarter", []int{1}, []int64{n / 4})})
 		}, func(n int64, x float64) float64 { return x }},
+		{"ConstantOfShape(Shape(w [1 4]) * [1, n/4])", func(n int64) []byte {
+			return sumOf(13, [][]byte{
+				node("Shape", []string{"w"}, []string{"ws"}),
+				node("Mul", []string{"ws", "k"}, []string{"shape"}),
+				node("ConstantOfShape", []string{"shape"}, []string{"t"}),
+			}, [][]byte{initializer("w", []int{1, 4}, []float32{1, 2, 3, 4}), int64Initializer("k", []int{2}, []int64{1, n / 4})})
+		}, func(n int64, x float64) float64 { return x }},
+		{"ConstantOfShape(Cast(float [n + 0.5]))", func(n int64) []byte {
+			return sumOf(13, [][]byte{
+				node("Cast", []string{"f"}, []string{"shape"}, attrInt("to", elemInt64)),
+				node("ConstantOfShape", []string{"shape"}, []string{"t"}),
+			}, [][]byte{initializer("f", []int{1}, []float32{float32(n) + 0.5})})
+		}, func(n int64, x float64) float64 { return x }},
+		{"ConstantOfShape(Gather([5, n], [1]))", func(n int64) []byte {
+			return sumOf(13, [][]byte{
+				node("Gather", []string{"dims", "idx"}, []string{"shape"}),
+				node("ConstantOfShape", []string{"shape"}, []string{"t"}),
+			}, [][]byte{int64Initializer("dims", []int{2}, []int64{5, n}), int64Initializer("idx", []int{1}, []int64{1})})
+		}, func(n int64, x float64) float64 { return x }},
+		{"Range(n, 0, -1) of int64", func(n int64) []byte {
+			return sumOf(13, [][]byte{
+				node("Range", []string{"start", "limit", "delta"}, []string{"r"}),
+				node("Cast", []string{"r"}, []string{"t"}, attrInt("to", elemFloat)),
+			}, [][]byte{int64Initializer("start", nil, []int64{n}), int64Initializer("limit", nil, []int64{0}), int64Initializer("delta", nil, []int64{-1})})
+		}, func(n int64, x float64) float64 { return x + float64(n*(n+1)/2) }},
+		{"Pad-2(x) with a pads attribute [0, n-1]", func(n int64) []byte {
+			return sumOf(10, [][]byte{node("Pad", []string{"x"}, []string{"t"}, attrInts("pads", 0, n-1))}, nil)
+		}, func(n int64, x float64) float64 { return 2 * x }},
 		{"If(true) {ConstantOfShape(outer shape)}", func(n int64) []byte {
 			then := graphOf("then", [][]byte{node("ConstantOfShape", []string{"shape"}, []string{"t_out"})}, [][]byte{valueInfo("t_out", elemFloat, "n")})
 			els := graphOf("else", [][]byte{node("ConstantOfShape", []string{"one"}, []string{"e_out"})}, [][]byte{valueInfo("e_out", elemFloat, "n")})
