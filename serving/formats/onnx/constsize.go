@@ -84,8 +84,15 @@ func (s *scope) dimsOf(inputs []string, k int) []int64 {
 type nodeAttrs struct {
 	any    bool // the node has attributes other than those below
 	tensor []byte
-	ints   map[string][]int64
-	floats map[string][]float64
+	ints   map[string][]int64   // nil until one is set
+	floats map[string][]float64 // nil until one is set
+}
+
+func (at *nodeAttrs) setInts(name string, v []int64) {
+	if at.ints == nil {
+		at.ints = map[string][]int64{}
+	}
+	at.ints[name] = v
 }
 
 // sizeLimitError says why a node is refused: the tensor it would make is

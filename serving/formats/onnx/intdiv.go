@@ -234,7 +234,7 @@ func divNode(b []byte, depth int, sc *scope) error {
 	var subgraphs [][]byte
 	castTo := int64(-1)
 	constKind := kindUnknown
-	at := nodeAttrs{ints: map[string][]int64{}, floats: map[string][]float64{}}
+	var at nodeAttrs
 	err := readFields(b, func(f field) error {
 		if f.typ != wireBytes {
 			return nil
@@ -297,11 +297,14 @@ func divNode(b []byte, depth int, sc *scope) error {
 				}
 				switch {
 				case hasInt:
-					at.ints[name] = append(slices.Clone(ints), i)
+					at.setInts(name, append(slices.Clone(ints), i))
 				case len(ints) > 0:
-					at.ints[name] = ints
+					at.setInts(name, ints)
 				}
 				if hasFloat {
+					if at.floats == nil {
+						at.floats = map[string][]float64{}
+					}
 					at.floats[name] = floats
 				}
 			default:
