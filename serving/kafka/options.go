@@ -164,8 +164,9 @@ func DrainTimeout(d time.Duration) SourceOption {
 }
 
 // Hooks adds hooks to a Source: [HookDeadLetter], [HookCommit] and
-// [HookLag] are called; values implementing none of them are ignored.
-// The default is no hooks.
+// [HookLag] are called, on the Source's goroutines; values implementing
+// none of them are ignored. A panic in a hook is recovered and logged,
+// and the hooks after it are still called. The default is no hooks.
 func Hooks(hs ...serving.Hook) SourceOption {
 	return sourceOpt(func(o *sourceOptions) {
 		for _, h := range hs {

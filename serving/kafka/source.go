@@ -446,6 +446,19 @@ func (s *Source) score(ctx context.Context, r serving.Record) (res serving.Resul
 	return s.scorer.Score(ctx, r)
 }
 
+// hook runs call, a call to one of the user's hooks, on one of the
+// Source's goroutines, where a panic would end the process: it is
+// recovered and logged with its stack, and the hooks after it are still
+// called.
+func (s *Source) hook(kind string, call func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("kafka source: recovered a panic in a hook", "hook", kind, "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	call()
+}
+
 func (s *Source) recoverPanic(who string, err *error) {
 	if p := recover(); p != nil {
 		*err = fmt.Errorf("%w in the %s: %v", ErrPanic, who, p)
@@ -545,7 +558,7 @@ func (h *handler) commit(ctx context.Context, sess sarama.ConsumerGroupSession) 
 			continue
 		}
 		for _, hk := range h.s.o.hooks.commits {
-			hk.OnCommit(tp.Topic, tp.Partition, off)
+			h.s.hook("commit", func() { hk.OnCommit(tp.Topic, tp.Partition, off) })
 		}
 	}
 }
@@ -562,7 +575,7 @@ func (h *handler) reportLag() {
 	h.mu.Unlock()
 	for tp, l := range lags {
 		for _, hk := range h.s.o.hooks.lags {
-			hk.OnLag(tp.Topic, tp.Partition, l)
+			h.s.hook("lag", func() { hk.OnLag(tp.Topic, tp.Partition, l) })
 		}
 	}
 }
@@ -742,7 +755,7 @@ func (s *Source) count(tp topicPartition, items []item) {
 		// Cut as the dead letter's reason header is: an error's text can be any size.
 		s.log.Warn("kafka source: dead letter", "topic", tp.Topic, "partition", tp.Partition, "offset", it.msg.Offset, "stage", it.stage, "err", cutReason(it.err.Error(), maxReason))
 		for _, hk := range s.o.hooks.dead {
-			hk.OnDeadLetter(tp.Topic, tp.Partition, it.msg.Offset, it.err)
+			s.hook("dead-letter", func() { hk.OnDeadLetter(tp.Topic, tp.Partition, it.msg.Offset, it.err) })
 		}
 	}
 	s.scored.Add(uint64(scored))

@@ -310,7 +310,8 @@ func (h *handler) transact(sess sarama.ConsumerGroupSession, p *pipe) {
 		s.commits.Add(1)
 		s.poison.committed(tp, txn.next)
 		for _, hk := range s.o.hooks.commits {
-			hk.OnCommit(tp.Topic, tp.Partition, txn.next)
+			next := txn.next
+			s.hook("commit", func() { hk.OnCommit(tp.Topic, tp.Partition, next) })
 		}
 		txn = transaction{batches: txn.batches[:0]}
 		return true
