@@ -18,7 +18,8 @@ import (
 // The walk knows the values of small integer and floating-point
 // constants (initializers and Constant nodes) and of what Identity,
 // Cast, Reshape, Squeeze, Unsqueeze, Flatten, Concat, Gather, Add, Sub,
-// Mul, Max, Min and Shape (of a constant) compute from them, so that
+// Mul, Max, Min and Shape (of a constant, or of a graph input of fixed
+// declared shape) compute from them, so that
 // folding a size out of a few steps does not escape the bound. A size
 // computed any other way is not bounded here.
 
@@ -93,6 +94,23 @@ func (at *nodeAttrs) setInts(name string, v []int64) {
 		at.ints = map[string][]int64{}
 	}
 	at.ints[name] = v
+}
+
+// declaredShape is what is known of a graph input from its declared
+// shape: its dimensions when all are fixed, else nothing.
+func declaredShape(vi valueInfo) *constVal {
+	if !vi.hasShape {
+		return nil
+	}
+	c := &constVal{n: 1, dims: make([]int64, len(vi.dims))}
+	for i, d := range vi.dims {
+		if !d.known || d.param != "" || d.value < 0 || c.n > math.MaxInt64/max(d.value, 1) {
+			return nil
+		}
+		c.dims[i] = d.value
+		c.n *= d.value
+	}
+	return c
 }
 
 // sizeLimitError says why a node is refused: the tensor it would make is

@@ -77,6 +77,13 @@ func sizedModels() []sizedModel {
 				node("ConstantOfShape", []string{"shape"}, []string{"t"}),
 			}, [][]byte{initializer("w", []int{1, 4}, []float32{1, 2, 3, 4}), int64Initializer("k", []int{2}, []int64{1, n / 4})})
 		}, func(n int64, x float64) float64 { return x }},
+		{"ConstantOfShape(Shape(x [1]) * n)", func(n int64) []byte {
+			return sumOf(13, [][]byte{
+				node("Shape", []string{"x"}, []string{"xs"}),
+				node("Mul", []string{"xs", "k"}, []string{"shape"}),
+				node("ConstantOfShape", []string{"shape"}, []string{"t"}),
+			}, [][]byte{int64Initializer("k", []int{1}, []int64{n})})
+		}, func(n int64, x float64) float64 { return x }},
 		{"ConstantOfShape(Cast(float [n + 0.5]))", func(n int64) []byte {
 			return sumOf(13, [][]byte{
 				node("Cast", []string{"f"}, []string{"shape"}, attrInt("to", elemInt64)),

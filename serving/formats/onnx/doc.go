@@ -81,7 +81,8 @@
 // to load. The sizes are read from small integer and floating-point
 // constants (initializers and Constant nodes) and from what Identity,
 // Cast, Reshape, Squeeze, Unsqueeze, Flatten, Concat, Gather, Add, Sub,
-// Mul, Max, Min and Shape compute from them; an input of unknown size
+// Mul, Max, Min and Shape (of a constant, or of a graph input of fixed
+// declared shape) compute from them; an input of unknown size
 // (the data of Tile or Pad, the indices of OneHot) counts as non-empty,
 // at its constant shape when it has one. A size computed by other ops is
 // not bounded.

@@ -198,6 +198,11 @@ func divGraph(b []byte, depth int, parent *scope) (fromRecord bool, err error) {
 				// slices) may carry its values.
 				sc.rec[vi.name] = true
 				sc.consts[vi.name] = nil
+				if depth == 0 {
+					// The record fills the model's inputs at their declared
+					// shape: a fixed one is known, for Shape.
+					sc.consts[vi.name] = declaredShape(vi)
+				}
 			}
 			switch {
 			case init:
