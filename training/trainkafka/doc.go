@@ -44,6 +44,13 @@
 // that moves to another member of the group is delivered to that
 // member from the last commit.
 //
+// The remembered offsets belong to the topic as it is: a topic deleted
+// and created again numbers its records from 0, and a Source or a
+// checkpoint that remembers the old topic's offsets skips the new
+// topic's records below them as Replayed (Stats.Replayed shows it).
+// After recreating a topic, start the trainer from a checkpoint saved
+// after the recreation, or from none.
+//
 // # Decoding
 //
 // A [Decoder] turns a record's key and value into a training.Sample.
