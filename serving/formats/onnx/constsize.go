@@ -203,8 +203,26 @@ func constSize(sc *scope, op string, in []string, at nodeAttrs) (float64, bool) 
 			return 0, false
 		}
 		return math.Floor(depth[0]) * known(sc.count(in, 0)), true
-	case "Resize":
-		return product(sc.values(in, 3))
+	case "Resize", "Upsample":
+		if op == "Resize" && sc.values(in, 3) != nil {
+			return product(sc.values(in, 3))
+		}
+		k := 2 // the scales
+		if op == "Upsample" {
+			k = 1
+		}
+		scales, dims := sc.values(in, k), sc.dimsOf(in, 0)
+		if len(scales) == 0 || len(scales) != len(dims) {
+			return 0, false
+		}
+		p := 1.0
+		for i, s := range scales {
+			if !(s >= 0) {
+				return 0, false
+			}
+			p *= math.Floor(float64(dims[i]) * s)
+		}
+		return p, true
 	case "CenterCropPad":
 		return product(sc.values(in, 1))
 	case "HannWindow", "HammingWindow", "BlackmanWindow":

@@ -84,6 +84,10 @@ func sizedModels() []sizedModel {
 				node("ConstantOfShape", []string{"shape"}, []string{"t"}),
 			}, [][]byte{int64Initializer("k", []int{1}, []int64{n})})
 		}, func(n int64, x float64) float64 { return x }},
+		{"Resize(x [1], scales [n])", func(n int64) []byte {
+			return sumOf(13, [][]byte{node("Resize", []string{"x", "", "scales"}, []string{"t"})},
+				[][]byte{initializer("scales", []int{1}, []float32{float32(n)})})
+		}, func(n int64, x float64) float64 { return x + float64(n)*x }},
 		{"ConstantOfShape(Cast(float [n + 0.5]))", func(n int64) []byte {
 			return sumOf(13, [][]byte{
 				node("Cast", []string{"f"}, []string{"shape"}, attrInt("to", elemInt64)),

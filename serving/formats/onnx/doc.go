@@ -84,8 +84,9 @@
 // Mul, Max, Min and Shape (of a constant, or of a graph input of fixed
 // declared shape) compute from them; an input of unknown size
 // (the data of Tile or Pad, the indices of OneHot) counts as non-empty,
-// at its constant shape when it has one. A size computed by other ops is
-// not bounded.
+// at its constant shape when it has one, and Resize or Upsample by scales
+// is bounded when its input's shape is known. A size computed by other
+// ops is not bounded.
 //
 // Inputs: a feature vector fills the graph inputs in declared order, each
 // row-major. float32 and float64 take the numbers; float16 and bfloat16
