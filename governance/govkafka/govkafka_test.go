@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -106,23 +105,10 @@ func TestNewAuditSinkValidates(t *testing.T) {
 // connections and never answers, NewAuditSink gives up with ctx's error
 // instead of waiting out sarama's retries.
 func TestNewAuditSinkHonoursContext(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	addr := kafkatest.Unresponsive(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
-	if s, err := govkafka.NewAuditSink(ctx, testConfig(t, []string{l.Addr().String()})); !errors.Is(err, context.DeadlineExceeded) {
+	if s, err := govkafka.NewAuditSink(ctx, testConfig(t, []string{addr})); !errors.Is(err, context.DeadlineExceeded) {
 		if err == nil {
 			s.Close()
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -52,21 +51,8 @@ func TestSinkConfig(t *testing.T) {
 // constructors would wait out sarama's timeouts and retries and then
 // fail with a *TopicError instead.
 func TestConstructorsHonourContext(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	cfg := config(t, []string{l.Addr().String()})
+	addr := kafkatest.Unresponsive(t)
+	cfg := config(t, []string{addr})
 	for name, start := range map[string]func(context.Context) error{
 		"NewSink": func(ctx context.Context) error {
 			s, err := kafka.NewSink(ctx, cfg)

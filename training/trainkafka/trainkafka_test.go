@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -350,21 +349,8 @@ func TestNewSourceNilOption(t *testing.T) {
 // connections and never answers, NewSource and NewPublisher give up with
 // ctx's error instead of waiting out sarama's retries.
 func TestConstructorsHonourContext(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	cfg := testConfig(t, []string{l.Addr().String()})
+	addr := kafkatest.Unresponsive(t)
+	cfg := testConfig(t, []string{addr})
 	for name, start := range map[string]func(context.Context) error{
 		"NewSource": func(ctx context.Context) error {
 			s, err := trainkafka.NewSource(ctx, cfg, "g")

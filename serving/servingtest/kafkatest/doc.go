@@ -42,6 +42,13 @@
 // calls [Cluster.Close]. [Ports] fixes the listening ports, so outside tools
 // such as kcat can connect to 127.0.0.1:9092.
 //
+// # Faults
+//
+// [Unresponsive] returns the address of a broker that accepts
+// connections and never answers, to check that code gives up when its
+// context ends. [Cluster.Fake] gives kfake's Control methods for any other
+// fault.
+//
 // # Compatibility
 //
 // The cluster answers Kafka protocol versions up to the newest kfake

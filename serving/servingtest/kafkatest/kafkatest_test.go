@@ -2,10 +2,15 @@ package kafkatest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 
@@ -235,4 +240,36 @@ func (m *marker) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 		m.mu.Unlock()
 	}
 	return nil
+}
+
+// TestUnresponsive: the broker accepts a connection and answers nothing;
+// when the test that made it ends, the connection and the listener close.
+func TestUnresponsive(t *testing.T) {
+	var conn net.Conn
+	var addr string
+	t.Run("silent", func(t *testing.T) {
+		addr = kafkatest.Unresponsive(t)
+		var err error
+		conn, err = net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Write([]byte{0, 0, 0, 1, 0}); err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if n, err := conn.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("read %d bytes, %v; want no answer (a deadline error)", n, err)
+		}
+	})
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(time.Minute))
+	// Closed with our request unread, so a reset rather than io.EOF.
+	if n, err := conn.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("after the test: read %d bytes, %v; want the connection closed", n, err)
+	}
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Error("after the test: the listener still accepts connections")
+	}
 }
