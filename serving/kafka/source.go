@@ -86,7 +86,10 @@ type SourceStats struct {
 //
 // A record that fails to decode or score goes to the dead-letter topic
 // and the pipeline moves on; so does one on which the Codec or the Scorer
-// panics (see [ErrPanic]). If Kafka refuses a write, or is still
+// panics (see [ErrPanic]). A dead letter is logged at Warn, at most one
+// a second: each line says how many were not logged since the previous
+// one, and Run logs the rest when it returns ([Source.Stats] and
+// [HookDeadLetter] see every one). If Kafka refuses a write, or is still
 // unavailable after [RetryTimeout], the partition stops marking offsets
 // at that record and Run stops with the error (wrapping [ErrUnavailable]
 // in the second case): the record will be read again by whoever owns the
@@ -113,7 +116,8 @@ type Source struct {
 	cancelMu sync.Mutex
 	cancel   context.CancelFunc
 
-	poison poison // with ExactlyOnce, outputs that failed to be written
+	poison  poison   // with ExactlyOnce, outputs that failed to be written
+	deadLog logLimit // one dead-letter line per deadLogEvery
 
 	consumed, scored, dead, commits, aborts atomic.Uint64
 	check                                   commitCheck // for HookCommit
@@ -198,7 +202,7 @@ func NewSource(cfg *Config, group string, scorer serving.Scorer, sink *Sink, opt
 			return nil, err
 		}
 	}
-	return &Source{o: o, log: cfg.logger, brokers: cfg.Brokers(), group: group, scorer: scorer, sink: sink, cfg: sc, crashed: make(chan struct{})}, nil
+	return &Source{o: o, log: cfg.logger, brokers: cfg.Brokers(), group: group, scorer: scorer, sink: sink, cfg: sc, crashed: make(chan struct{}), deadLog: logLimit{every: deadLogEvery}}, nil
 }
 
 // Stats returns the Source's counters.
@@ -284,6 +288,9 @@ func (s *Source) Run(ctx context.Context) error {
 	cerr := group.Close()
 	close(work)
 	workers.Wait()
+	if n := s.deadLog.flush(); n > 0 {
+		s.log.Warn("kafka source: dead letters not logged", "not_logged", n)
+	}
 	if s.err != nil {
 		return s.err
 	}
@@ -752,8 +759,10 @@ func (s *Source) count(tp topicPartition, items []item) {
 			continue
 		}
 		s.dead.Add(1)
-		// Cut as the dead letter's reason header is: an error's text can be any size.
-		s.log.Warn("kafka source: dead letter", "topic", tp.Topic, "partition", tp.Partition, "offset", it.msg.Offset, "stage", it.stage, "err", cutReason(it.err.Error(), maxReason))
+		if ok, dropped := s.deadLog.allow(time.Now()); ok {
+			// Cut as the dead letter's reason header is: an error's text can be any size.
+			s.log.Warn("kafka source: dead letter", "topic", tp.Topic, "partition", tp.Partition, "offset", it.msg.Offset, "stage", it.stage, "err", cutReason(it.err.Error(), maxReason), "not_logged", dropped)
+		}
 		for _, hk := range s.o.hooks.dead {
 			s.hook("dead-letter", func() { hk.OnDeadLetter(tp.Topic, tp.Partition, it.msg.Offset, it.err) })
 		}
