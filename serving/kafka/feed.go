@@ -506,7 +506,7 @@ func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
 	if offered != 0 && live && d.Version <= cur.Version {
 		f.stale.Add(1)
 		ev.Outcome, ev.Err = Stale, &serving.VersionError{Name: d.Name, Live: cur.Version, Offered: d.Version}
-		log.Info("model feed: stale version skipped", "model", d.Name, "version", d.Version, "live_version", cur.Version)
+		log.Debug("model feed: stale version skipped", "model", d.Name, "version", d.Version, "live_version", cur.Version)
 		return
 	}
 	ref, err := f.srv.Activate(ctx, d)

@@ -25,7 +25,7 @@ func (h *capture) Enabled(context.Context, slog.Level) bool { return true }
 func (h *capture) WithAttrs([]slog.Attr) slog.Handler       { return h }
 func (h *capture) WithGroup(string) slog.Handler            { return h }
 func (h *capture) Handle(_ context.Context, r slog.Record) error {
-	m := map[string]string{"msg": r.Message}
+	m := map[string]string{"msg": r.Message, "level": r.Level.String()}
 	r.Attrs(func(a slog.Attr) bool {
 		m[a.Key] = a.Value.Resolve().String()
 		return true
