@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -244,26 +243,7 @@ func TestStreamCountsWhatWasWrittenWhenTheProducerFails(t *testing.T) {
 // partitions stopped unnoticed, and the wait ended only at its deadline.
 func TestAwaitReturnsWhenTheTailStops(t *testing.T) {
 	c := kafkatest.New(t, kafkatest.Topic(scoresTopic, 4), kafkatest.Topic(dlqTopic, 1))
-	var injected atomic.Bool
-	c.Fake().ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.Fake().KeepControl()
-		fr := req.(*kmsg.FetchRequest)
-		resp := fr.ResponseKind().(*kmsg.FetchResponse)
-		for _, rt := range fr.Topics {
-			rtopic := kmsg.NewFetchResponseTopic()
-			rtopic.Topic, rtopic.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				p := kmsg.NewFetchResponseTopicPartition()
-				p.Partition = rp.Partition
-				p.ErrorCode = kerr.OffsetOutOfRange.Code
-				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
-				rtopic.Partitions = append(rtopic.Partitions, p)
-			}
-			resp.Topics = append(resp.Topics, rtopic)
-		}
-		injected.Store(true)
-		return resp, nil, true
-	})
+	fault := c.FailFetches(kerr.OffsetOutOfRange)
 	v := newView("run", 1, 2)
 	stop, lost, err := tail(c.Addrs(), v)
 	if err != nil {
@@ -273,7 +253,7 @@ func TestAwaitReturnsWhenTheTailStops(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	produced, stopped, err := await(ctx, v, 10, make(chan error), lost, func() {})
-	if !injected.Load() {
+	if fault.Failed() == 0 {
 		t.Fatal("the fetch error was not injected")
 	}
 	if stopped || produced != 10 || !errors.Is(err, sarama.ErrOffsetOutOfRange) {

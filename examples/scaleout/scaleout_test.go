@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 )
@@ -80,33 +78,14 @@ func TestInstanceFeedFailureIsReported(t *testing.T) {
 // reported "missing" after the 90 s wait.
 func TestCollectorReportsALostPartition(t *testing.T) {
 	c := kafkatest.New(t, kafkatest.Topic(scoresTopic, 2))
-	var injected atomic.Bool
-	c.Fake().ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.Fake().KeepControl()
-		fr := req.(*kmsg.FetchRequest)
-		resp := fr.ResponseKind().(*kmsg.FetchResponse)
-		for _, rt := range fr.Topics {
-			rtopic := kmsg.NewFetchResponseTopic()
-			rtopic.Topic, rtopic.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				p := kmsg.NewFetchResponseTopicPartition()
-				p.Partition = rp.Partition
-				p.ErrorCode = kerr.OffsetOutOfRange.Code
-				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
-				rtopic.Partitions = append(rtopic.Partitions, p)
-			}
-			resp.Topics = append(resp.Topics, rtopic)
-		}
-		injected.Store(true)
-		return resp, nil, true
-	})
+	fault := c.FailFetches(kerr.OffsetOutOfRange)
 	coll, err := collect(c.Addrs(), "run")
 	require.NoError(t, err)
 	defer coll.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err = waitFor(ctx, 20*time.Second, func() bool { return coll.lost() != nil })
-	require.True(t, injected.Load(), "the fetch error was not injected")
+	require.Positive(t, fault.Failed(), "the fetch error was not injected")
 	require.NoError(t, err, "the collector did not report its lost partitions")
 	assert.ErrorIs(t, coll.lost(), sarama.ErrOffsetOutOfRange)
 	assert.ErrorContains(t, coll.lost(), "incomplete")

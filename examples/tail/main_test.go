@@ -7,13 +7,11 @@ import (
 	"io"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 )
@@ -102,30 +100,12 @@ func TestTailFromNewest(t *testing.T) {
 func TestTailReportsAStoppedPartition(t *testing.T) {
 	c := kafkatest.New(t, kafkatest.Topic("scores", 1))
 	c.Produce(t, "scores", kafkatest.Message{Key: []byte("k"), Value: []byte("{}")})
-	var injected atomic.Bool
-	c.Fake().ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		fr := req.(*kmsg.FetchRequest)
-		resp := fr.ResponseKind().(*kmsg.FetchResponse)
-		for _, rt := range fr.Topics {
-			rtopic := kmsg.NewFetchResponseTopic()
-			rtopic.Topic, rtopic.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				p := kmsg.NewFetchResponseTopicPartition()
-				p.Partition = rp.Partition
-				p.ErrorCode = kerr.OffsetOutOfRange.Code
-				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
-				rtopic.Partitions = append(rtopic.Partitions, p)
-			}
-			resp.Topics = append(resp.Topics, rtopic)
-		}
-		injected.Store(true)
-		return resp, nil, true
-	})
+	fault := c.FailFetches(kerr.OffsetOutOfRange)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var out, errw bytes.Buffer
 	err := run(ctx, &out, &errw, strings.Join(c.Addrs(), ","), "scores", "oldest", 0)
-	if !injected.Load() {
+	if fault.Failed() == 0 {
 		t.Fatal("the fetch error was not injected")
 	}
 	if err == nil || !strings.Contains(err.Error(), "scores/0") || !errors.Is(err, sarama.ErrOffsetOutOfRange) {

@@ -4,13 +4,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/linear"
@@ -188,29 +186,13 @@ func (c *collector) quietFor(d time.Duration) []*sarama.ConsumerMessage {
 // until it has.
 func injectOutOfRange(t testing.TB, c *kafkatest.Cluster, topic string) {
 	t.Helper()
-	var injected atomic.Bool
-	c.Fake().ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		fr := req.(*kmsg.FetchRequest)
-		if topic != "" && (len(fr.Topics) == 0 || fr.Topics[0].Topic != topic) {
-			return nil, nil, false // not ours: kept for the next fetch
-		}
-		resp := fr.ResponseKind().(*kmsg.FetchResponse)
-		for _, rt := range fr.Topics {
-			rtopic := kmsg.NewFetchResponseTopic()
-			rtopic.Topic, rtopic.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				p := kmsg.NewFetchResponseTopicPartition()
-				p.Partition = rp.Partition
-				p.ErrorCode = kerr.OffsetOutOfRange.Code
-				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
-				rtopic.Partitions = append(rtopic.Partitions, p)
-			}
-			resp.Topics = append(resp.Topics, rtopic)
-		}
-		injected.Store(true)
-		return resp, nil, true
-	})
-	waitFor(t, "the injected fetch error", injected.Load)
+	var topics []string
+	if topic != "" {
+		topics = []string{topic}
+	}
+	fault := c.FailFetches(kerr.OffsetOutOfRange, topics...)
+	waitFor(t, "the injected fetch error", func() bool { return fault.Failed() > 0 })
+	fault.Stop()
 }
 
 // saramaHeaders converts wire headers for a sarama producer message.

@@ -46,8 +46,11 @@
 //
 // [Unresponsive] returns the address of a broker that accepts
 // connections and never answers, to check that code gives up when its
-// context ends. [Cluster.Fake] gives kfake's Control methods for any other
-// fault.
+// context ends. [Cluster.FailFetches] makes the cluster answer the
+// fetches of some topics with an error until stopped; with
+// OFFSET_OUT_OF_RANGE, as after retention deleted records ahead of a
+// consumer, it tests that code notices a lost partition. [Cluster.Fake]
+// gives kfake's Control methods for any other fault.
 //
 // # Compatibility
 //

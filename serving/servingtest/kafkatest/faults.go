@@ -2,7 +2,11 @@ package kafkatest
 
 import (
 	"net"
+	"slices"
 	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Unresponsive starts a "broker" that accepts TCP connections on
@@ -45,4 +49,70 @@ func Unresponsive(t T) string {
 		}
 	})
 	return l.Addr().String()
+}
+
+// FetchFault is a fault made by [Cluster.FailFetches]. Its methods are
+// safe for concurrent use.
+type FetchFault struct {
+	mu      sync.Mutex
+	failed  int
+	stopped bool
+}
+
+// FailFetches makes the cluster answer every fetch that names one of
+// topics (any fetch when none are given) with code on each partition of
+// those topics, until [FetchFault.Stop]. Other topics named in the same
+// fetch get no records and no error, so their consumers simply fetch
+// again. With [kerr.OffsetOutOfRange], as a broker answers once retention
+// deleted the records ahead of a consumer, sarama gives the partitions
+// up: the way to test that code notices a lost partition.
+func (c *Cluster) FailFetches(code *kerr.Error, topics ...string) *FetchFault {
+	f := &FetchFault{}
+	fail := func(name string) bool { return len(topics) == 0 || slices.Contains(topics, name) }
+	c.kc.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.stopped {
+			c.kc.DropControl()
+			return nil, nil, false
+		}
+		c.kc.KeepControl()
+		fr := req.(*kmsg.FetchRequest)
+		if !slices.ContainsFunc(fr.Topics, func(rt kmsg.FetchRequestTopic) bool { return fail(rt.Topic) }) {
+			return nil, nil, false
+		}
+		resp := fr.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range fr.Topics {
+			rtopic := kmsg.NewFetchResponseTopic()
+			rtopic.Topic, rtopic.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				p := kmsg.NewFetchResponseTopicPartition()
+				p.Partition = rp.Partition
+				if fail(rt.Topic) {
+					p.ErrorCode = code.Code
+				}
+				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
+				rtopic.Partitions = append(rtopic.Partitions, p)
+			}
+			resp.Topics = append(resp.Topics, rtopic)
+		}
+		f.failed++
+		return resp, nil, true
+	})
+	return f
+}
+
+// Failed returns how many fetches the fault has answered with its error.
+func (f *FetchFault) Failed() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failed
+}
+
+// Stop ends the fault: later fetches are served normally. It is
+// idempotent.
+func (f *FetchFault) Stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped = true
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 	"github.com/modelstream/modelstream/serving/wire"
@@ -271,5 +272,58 @@ func TestUnresponsive(t *testing.T) {
 	if c, err := net.Dial("tcp", addr); err == nil {
 		c.Close()
 		t.Error("after the test: the listener still accepts connections")
+	}
+}
+
+// TestFailFetches: a consumer of a failed topic gets the error and loses
+// the partition; a consumer of another topic reads on; after Stop the
+// failed topic is read again.
+func TestFailFetches(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic("lost", 1), kafkatest.Topic("kept", 1))
+	c.Produce(t, "lost", kafkatest.Message{Value: []byte("a")})
+	c.Produce(t, "kept", kafkatest.Message{Value: []byte("b")})
+	fault := c.FailFetches(kerr.OffsetOutOfRange, "lost")
+
+	cfg := sarama.NewConfig()
+	cfg.Consumer.Return.Errors = true
+	cons, err := sarama.NewConsumer(c.Addrs(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	lost, err := cons.ConsumePartition("lost", 0, sarama.OffsetOldest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lost.Close()
+	select {
+	case m := <-lost.Messages():
+		t.Fatalf("read %q from a failed topic", m.Value)
+	case err := <-lost.Errors():
+		if !errors.Is(err, sarama.ErrOffsetOutOfRange) {
+			t.Fatalf("error %v, want %v", err, sarama.ErrOffsetOutOfRange)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("no error from a failed topic")
+	}
+	if fault.Failed() == 0 {
+		t.Error("Failed() = 0 after a failed fetch")
+	}
+	for _, topic := range []string{"kept", "lost"} {
+		if topic == "lost" {
+			fault.Stop()
+		}
+		pc, err := cons.ConsumePartition(topic, 0, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-pc.Messages():
+		case err := <-pc.Errors():
+			t.Fatalf("%s: %v", topic, err)
+		case <-time.After(time.Minute):
+			t.Fatalf("%s: no message", topic)
+		}
+		pc.Close()
 	}
 }
