@@ -93,6 +93,12 @@ func (e Engine) start() (l loader, fallback error, err error) {
 	return f, nil, nil
 }
 
+// logger is the logger e's options give, once e has started.
+func (e Engine) logger() *slog.Logger {
+	o, _ := newOptions(e.opts) // checked by start
+	return o.log
+}
+
 // active is the engine behind the registered format.
 var active atomic.Pointer[engineFormat]
 
@@ -131,8 +137,9 @@ func (f *engineFormat) Load(ctx context.Context, d serving.Descriptor) (serving.
 //	if err := onnx.UseEngine(onnx.Runtime()); err != nil { ... }
 //
 // A program that never calls UseEngine runs models on [PureGo]. The choice
-// is logged through slog.Default: the engine, and for ONNX Runtime the
-// library's version and path, or why RuntimeOrPureGo fell back. On error
+// is logged through the engine's [Logger]: the engine at Info, and for
+// ONNX Runtime the library's version and path, or, at Warn, why
+// RuntimeOrPureGo fell back. On error
 // the engine in use does not change; the error wraps serving.ErrConfig for
 // invalid options, or wraps [ErrRuntimeUnavailable] when ONNX Runtime cannot be
 // loaded. UseEngine is safe for concurrent use.
@@ -142,11 +149,12 @@ func UseEngine(e Engine) error {
 		return err
 	}
 	active.Store(&engineFormat{l: l})
+	log := e.logger()
 	if fallback != nil {
-		slog.Warn("onnx: ONNX Runtime is unavailable; ONNX models run on the pure-Go engine", "err", fallback)
+		log.Warn("onnx: ONNX Runtime is unavailable; ONNX models run on the pure-Go engine", "err", fallback)
 		return nil
 	}
-	slog.Info("onnx: engine chosen", "engine", l.describe())
+	log.Info("onnx: engine chosen", "engine", l.describe())
 	return nil
 }
 
@@ -160,7 +168,7 @@ func Open(e Engine) (serving.Format, error) {
 		return nil, err
 	}
 	if fallback != nil {
-		slog.Warn("onnx: ONNX Runtime is unavailable; this format runs on the pure-Go engine", "err", fallback)
+		e.logger().Warn("onnx: ONNX Runtime is unavailable; this format runs on the pure-Go engine", "err", fallback)
 	}
 	return &engineFormat{l: l}, nil
 }

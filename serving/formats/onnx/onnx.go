@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/owulveryck/onnx-go/backend/x/gorgonnx"
 	"gorgonia.org/tensor"
 
+	"github.com/modelstream/modelstream/internal/logs"
 	"github.com/modelstream/modelstream/serving"
 )
 
@@ -44,7 +46,7 @@ var (
 )
 
 // Option configures an engine (see [PureGo], [Runtime] and
-// [RuntimeOrPureGo]). [Instances] and [MaxTensorElements] apply to both
+// [RuntimeOrPureGo]). [Instances], [MaxTensorElements] and [Logger] apply to both
 // engines; [LibraryPath], [IntraOpThreads] and [InterOpThreads] only to
 // ONNX Runtime, and [PureGo] refuses them.
 type Option func(*options)
@@ -52,6 +54,7 @@ type Option func(*options)
 type options struct {
 	instances   int
 	maxElements int64
+	log         *slog.Logger
 	// Options of ONNX Runtime alone.
 	library     string
 	intra       int
@@ -81,12 +84,22 @@ func Instances(n int) Option { return func(o *options) { o.instances = n } }
 // float32). n must be at least 1.
 func MaxTensorElements(n int64) Option { return func(o *options) { o.maxElements = n } }
 
+// Logger sets the logger [UseEngine] and [Open] report the engine
+// chosen through, and why [RuntimeOrPureGo] fell back; it is used as
+// given, at every level. The default is slog.Default(), as it is when the
+// engine starts, at level Warn and above: the fall-back shows, the choice
+// of engine (at Info) does not.
+func Logger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
 // newOptions applies opts over the defaults and checks the options
 // common to both engines.
 func newOptions(opts []Option) (options, error) {
 	o := options{instances: defaultInstances, maxElements: defaultMaxTensorElements, intra: defaultIntraOpThreads, inter: defaultInterOpThreads}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.log == nil {
+		o.log = logs.Default()
 	}
 	if o.instances < 1 {
 		return o, fmt.Errorf("%w: onnx: Instances(%d): must be at least 1", serving.ErrConfig, o.instances)

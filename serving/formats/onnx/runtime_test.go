@@ -303,8 +303,17 @@ func TestUseEngineSwitchesTheRegisteredFormat(t *testing.T) {
 	if info := load(); !strings.Contains(info.Input, "the batch") {
 		t.Errorf("after UseEngine(Runtime()): %+v, want the ONNX Runtime engine", info)
 	}
-	if !strings.Contains(logs.String(), "engine=\"onnxruntime 1.") {
-		t.Errorf("log: %s", logs.String())
+	// With no Logger, only warnings reach slog.Default: the choice of
+	// engine is routine.
+	if logs.Len() != 0 {
+		t.Errorf("UseEngine with no Logger wrote to slog.Default:\n%s", logs.String())
+	}
+	var given strings.Builder
+	if err := onnx.UseEngine(onnx.Runtime(onnx.Logger(slog.New(slog.NewTextHandler(&given, nil))))); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(given.String(), "engine=\"onnxruntime 1.") {
+		t.Errorf("log given: %s", given.String())
 	}
 	// A failed choice leaves the engine as it was.
 	if err := onnx.UseEngine(onnx.Runtime(onnx.Instances(0))); !errors.Is(err, serving.ErrConfig) {
