@@ -126,7 +126,10 @@ type instance struct {
 }
 
 func startInstance(ctx context.Context, id int, brokers []string, group string, logger *slog.Logger) (_ *instance, err error) {
-	m := metrics.New()
+	m, err := metrics.New()
+	if err != nil {
+		return nil, err
+	}
 	srv, err := serving.NewServer(serving.WithLogger(logger.With("instance", id)), serving.WithHooks(m))
 	if err != nil {
 		return nil, err

@@ -33,7 +33,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts ...admin.Option) *fixture {
 	t.Helper()
-	m := metrics.New()
+	m, err := metrics.New()
+	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m)
 	srv, err := serving.NewServer(serving.WithHooks(m), serving.WithLogger(slog.New(slog.DiscardHandler)))

@@ -24,7 +24,10 @@ func BenchmarkPipelineHooks(b *testing.B) {
 	_, _, fill := pipelineInput()
 	model := linearModel(b, "m", 1, 8, 1)
 	plain := newServer(b)
-	m := metrics.New()
+	m, err := metrics.New()
+	if err != nil {
+		b.Fatal(err)
+	}
 	prometheus.NewRegistry().MustRegister(m)
 	hooked, err := serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(m))
 	if err != nil {

@@ -6,7 +6,8 @@
 // component that takes hooks: the serving Server, the speculative
 // combinators, the serving/kafka Source and the canary Controllers.
 //
-//	m := metrics.New()
+//	m, err := metrics.New()
+//	if err != nil { ... }
 //	reg := prometheus.NewRegistry()
 //	reg.MustRegister(m)
 //	srv, _ := serving.NewServer(serving.WithHooks(m))

@@ -4,7 +4,10 @@ package metrics
 // for the benchmarks that measure what the stripes buy; n is a power of
 // two.
 func NewStriped(n int, opts ...Option) *Metrics {
-	m := New(opts...)
+	m, err := New(opts...)
+	if err != nil {
+		panic(err)
+	}
 	m.stripes = n
 	return m
 }

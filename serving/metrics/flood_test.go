@@ -37,7 +37,7 @@ func seriesCount(t *testing.T, m prometheus.Collector) int {
 // model label, in model_events_untracked_total. A name that goes live
 // afterwards still gets its series.
 func TestJunkNamesFloodIsCapped(t *testing.T) {
-	m := metrics.New()
+	m := mustNew()
 	srv, err := serving.NewServer(serving.WithHooks(m), serving.WithLogger(slog.New(slog.DiscardHandler)))
 	require.NoError(t, err)
 	defer srv.Close()
@@ -65,7 +65,7 @@ func TestJunkNamesFloodIsCapped(t *testing.T) {
 // live get no per-name event series; their events are counted as
 // untracked.
 func TestMaxModelsCapsLiveNames(t *testing.T) {
-	m := metrics.New(metrics.MaxModels(3), metrics.MaxRejectedModels(1))
+	m := mustNew(metrics.MaxModels(3), metrics.MaxRejectedModels(1))
 	srv, err := serving.NewServer(serving.WithHooks(m), serving.WithLogger(slog.New(slog.DiscardHandler)))
 	require.NoError(t, err)
 	defer srv.Close()
@@ -82,7 +82,7 @@ func TestMaxModelsCapsLiveNames(t *testing.T) {
 // key is not UTF-8 crashed the process through the rejection hook. Such
 // a name is now counted as untracked.
 func TestInvalidUTF8NameDoesNotPanic(t *testing.T) {
-	m := metrics.New()
+	m := mustNew()
 	srv, err := serving.NewServer(serving.WithHooks(m), serving.WithLogger(slog.New(slog.DiscardHandler)))
 	require.NoError(t, err)
 	defer srv.Close()
@@ -99,7 +99,7 @@ func TestInvalidUTF8NameDoesNotPanic(t *testing.T) {
 // replaced, so that a late call on it records nothing; 10,000 swaps must
 // not keep 10,000 of them.
 func TestRetiredVersionsAreBounded(t *testing.T) {
-	m := metrics.New()
+	m := mustNew()
 	for v := uint64(1); v <= 10000; v++ {
 		m.OnModelEvent(serving.ModelEvent{Kind: serving.EventActivated, Model: serving.ModelRef{Name: "m", Version: v + 1}, Previous: serving.ModelRef{Name: "m", Version: v}})
 	}
@@ -107,7 +107,10 @@ func TestRetiredVersionsAreBounded(t *testing.T) {
 }
 
 func TestMaxModelsValidatedInNew(t *testing.T) {
-	require.Panics(t, func() { metrics.New(metrics.MaxModels(0)) })
-	require.Panics(t, func() { metrics.New(metrics.MaxRejectedModels(-1)) })
-	require.NotPanics(t, func() { metrics.New(metrics.MaxRejectedModels(0)) })
+	_, err := metrics.New(metrics.MaxModels(0))
+	require.ErrorIs(t, err, serving.ErrConfig)
+	_, err = metrics.New(metrics.MaxRejectedModels(-1))
+	require.ErrorIs(t, err, serving.ErrConfig)
+	_, err = metrics.New(metrics.MaxRejectedModels(0))
+	require.NoError(t, err)
 }

@@ -51,7 +51,7 @@ func TestHistogramMatchesPrometheus(t *testing.T) {
 			} else {
 				bounds = prometheus.ExponentialBuckets(10e-6, 2, 18)
 			}
-			m := metrics.New(opts...)
+			m := mustNew(opts...)
 			want := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "want", Buckets: bounds})
 			// The sum is kept in int64 nanoseconds: 292 years of model time
 			// per version, the most the test adds at once.
@@ -100,7 +100,7 @@ func TestHistogramMatchesPrometheus(t *testing.T) {
 // (a cell flushes at 2^43ns and overflows at 2^44ns, which 300000 such
 // calls would pass), racing with the scrapes.
 func TestScrapesConsistentUnderLoad(t *testing.T) {
-	m := metrics.New()
+	m := mustNew()
 	reg := prometheus.NewRegistry()
 	require.NoError(t, reg.Register(m))
 	const workers, calls, took = 4, 150000, 67 * time.Millisecond
@@ -179,7 +179,7 @@ func TestScrapesConsistentUnderLoad(t *testing.T) {
 // from a scan to a map and back as versions come and go; every version
 // keeps its own counts.
 func TestManyVersions(t *testing.T) {
-	m := metrics.New()
+	m := mustNew()
 	const names, versions = 4, 5
 	ref := func(n, v int) serving.ModelRef {
 		return serving.ModelRef{Name: fmt.Sprint("m", n), Version: uint64(v)}

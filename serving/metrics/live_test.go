@@ -57,7 +57,7 @@ modelstream_live_quality_refused{model="fraud",variant="canary",version="3"} 1
 // TestRolloutsHook: the one Metrics is also the canary Controllers' hook
 // and exports their decisions.
 func TestRolloutsHook(t *testing.T) {
-	r := metrics.New()
+	r := mustNew()
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(r)
 	fail := serving.ScorerFunc(func(context.Context, serving.Record) (serving.Result, error) {

@@ -115,24 +115,24 @@ func Buckets(b ...float64) Option { return func(c *config) { c.buckets = b } }
 // New returns Metrics with no series yet. Register it with a Prometheus
 // registry to export it.
 //
-// New panics when an option is invalid (Buckets empty, unsorted or NaN,
-// MaxModels below 1, MaxRejectedModels below 0):
-// that is a programming error, and the histogram would otherwise panic
-// later, inside the first scoring call.
-func New(opts ...Option) *Metrics {
+// New returns an error wrapping serving.ErrConfig when an option is
+// invalid (Buckets empty, unsorted or NaN, MaxModels below 1,
+// MaxRejectedModels below 0), as bounds read from a configuration file
+// can be.
+func New(opts ...Option) (*Metrics, error) {
 	c := config{buckets: prometheus.ExponentialBuckets(10e-6, 2, 18), maxModels: defaultMaxModels, maxReject: defaultMaxRejectedModels}
 	for _, o := range opts {
 		o(&c)
 	}
 	if c.maxModels < 1 || c.maxReject < 0 {
-		panic(fmt.Sprintf("metrics: MaxModels(%d), MaxRejectedModels(%d): need at least 1 and 0", c.maxModels, c.maxReject))
+		return nil, fmt.Errorf("%w: metrics: MaxModels(%d), MaxRejectedModels(%d): need at least 1 and 0", serving.ErrConfig, c.maxModels, c.maxReject)
 	}
 	if len(c.buckets) == 0 {
-		panic("metrics: Buckets() needs at least one bound")
+		return nil, fmt.Errorf("%w: metrics: Buckets() needs at least one bound", serving.ErrConfig)
 	}
 	for i, b := range c.buckets {
 		if math.IsNaN(b) || (i > 0 && b <= c.buckets[i-1]) {
-			panic(fmt.Sprintf("metrics: Buckets%v: bounds must be numbers in strictly increasing order", c.buckets))
+			return nil, fmt.Errorf("%w: metrics: Buckets%v: bounds must be numbers in strictly increasing order", serving.ErrConfig, c.buckets)
 		}
 	}
 	if math.IsInf(c.buckets[len(c.buckets)-1], +1) {
@@ -179,7 +179,7 @@ func New(opts ...Option) *Metrics {
 	m.lastEvent = map[string]time.Time{}
 	m.retired = map[refKey]struct{}{}
 	m.names = map[string]bool{}
-	return m
+	return m, nil
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {

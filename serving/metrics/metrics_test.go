@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -42,7 +43,7 @@ func BenchmarkServerHooks(b *testing.B) {
 		var hook prometheus.Collector
 		switch name {
 		case "on":
-			hook = metrics.New()
+			hook = mustNew()
 		case "on-1stripe":
 			hook = metrics.NewStriped(1)
 		case "legacy":
@@ -83,7 +84,7 @@ func BenchmarkOnScored(b *testing.B) {
 			var hook serving.HookScored
 			switch name {
 			case "metrics":
-				hook = metrics.New()
+				hook = mustNew()
 			case "metrics-1stripe":
 				hook = metrics.NewStriped(1)
 			default:
@@ -110,7 +111,7 @@ func BenchmarkOnScored(b *testing.B) {
 }
 
 func TestScoredSeriesPerVersion(t *testing.T) {
-	m := metrics.New()
+	m := mustNew()
 	srv, err := serving.NewServer(serving.WithHooks(m), serving.WithLogger(slog.New(slog.DiscardHandler)))
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -144,7 +145,10 @@ func prometheusCounter(t *testing.T, c prometheus.Collector, name string) promet
 }
 
 func Example() {
-	m := metrics.New()
+	m, err := metrics.New()
+	if err != nil {
+		panic(err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m)
 	srv, _ := serving.NewServer(serving.WithHooks(m), serving.WithLogger(slog.New(slog.DiscardHandler)))
@@ -206,7 +210,7 @@ func gather(t *testing.T, m *metrics.Metrics, name string) map[string]float64 {
 // and ends after v2 is live must not bring v1's series back after the
 // swap dropped them; otherwise every swap under load leaks a histogram.
 func TestInFlightCallAfterSwapLeavesNoStaleSeries(t *testing.T) {
-	m := metrics.New()
+	m := mustNew()
 	srv, err := serving.NewServer(serving.WithHooks(m), serving.WithLogger(slog.New(slog.DiscardHandler)))
 	require.NoError(t, err)
 	defer srv.Close()
@@ -245,7 +249,7 @@ func TestInFlightCallAfterSwapLeavesNoStaleSeries(t *testing.T) {
 // the opposite order. The gauge follows the event times, not the order
 // of the calls.
 func TestActiveVersionIgnoresLateEvents(t *testing.T) {
-	m := metrics.New()
+	m := mustNew()
 	t0 := time.Now()
 	ref := func(v uint64) serving.ModelRef { return serving.ModelRef{Name: "m", Version: v} }
 	m.OnModelEvent(serving.ModelEvent{Kind: serving.EventActivated, Model: ref(1), Time: t0})
@@ -270,7 +274,7 @@ func TestActiveVersionIgnoresLateEvents(t *testing.T) {
 }
 
 func TestKafkaAndDecisionHooks(t *testing.T) {
-	m := metrics.New()
+	m := mustNew()
 	m.OnDeadLetter("in", 0, 5, fmt.Errorf("bad"))
 	m.OnCommit("in", 2, 10)
 	m.OnCommit("in", 2, 11)
@@ -293,19 +297,23 @@ func TestKafkaAndDecisionHooks(t *testing.T) {
 // by New, not a panic inside the first scoring call.
 func TestBucketsValidatedInNew(t *testing.T) {
 	for _, b := range [][]float64{nil, {3, 2, 1}, {1, 1}, {0.1, math.NaN()}} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("New(Buckets(%v)) did not panic", b)
-				}
-			}()
-			metrics.New(metrics.Buckets(b...))
-		}()
+		if m, err := metrics.New(metrics.Buckets(b...)); !errors.Is(err, serving.ErrConfig) || m != nil {
+			t.Errorf("New(Buckets(%v)) = %v, %v, want an error wrapping serving.ErrConfig", b, m, err)
+		}
 	}
-	m := metrics.New(metrics.Buckets(0.001, 0.01, 0.1))
+	m := mustNew(metrics.Buckets(0.001, 0.01, 0.1))
 	m.OnScored(serving.ModelRef{Name: "m", Version: 1}, 5*time.Millisecond, nil)
 	require.Equal(t, map[string]float64{"model=m,version=1,": 1}, gather(t, m, "modelstream_score_duration_seconds"))
 }
 
 // activate drops the ModelRef of an activation, for require.NoError.
 func activate(_ serving.ModelRef, err error) error { return err }
+
+// mustNew is metrics.New for options known to be valid.
+func mustNew(opts ...metrics.Option) *metrics.Metrics {
+	m, err := metrics.New(opts...)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
