@@ -128,10 +128,12 @@
 // NaN/Inf check of the features, and, on one call in 16 (one batch in
 // 16 to 32 for ScoreBatch), two clock reads for [Stats] (every call
 // while a [HookScored] is installed). With a model that does nothing
-// that is about 60ns of CPU per Score call, and 18 to 19ns per record
-// for ScoreBatch in batches of 8 or 64, half of it the NaN/Inf check of
-// 30 features (BenchmarkServerOverhead and BenchmarkServerOverheadBatch
-// in serving/formats/leaves). Against bare leaves on a 39-tree LightGBM
+// that is 65 to 67ns of CPU per Score call, 18 to 19ns per record for
+// ScoreBatch in batches of 8 and 15ns in batches of 64, half of it the
+// NaN/Inf check of 30 features: `go test ./serving/formats/leaves/
+// -run '^$' -bench ServerOverhead -count 5` (BenchmarkServerOverhead
+// and BenchmarkServerOverheadBatch, cpu-ns per call or record, range of
+// the 5 runs) on a two-core machine at a load average of 13 to 14. Against bare leaves on a 39-tree LightGBM
 // model with 30 features (64 distinct rows, about 1.45µs each),
 // measured interleaved on each side's own thread CPU clock on a loaded
 // two-core machine and averaged over 8 placements of the trees in
