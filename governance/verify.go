@@ -65,6 +65,7 @@ type Verifier struct {
 	keys   map[KeyID]ed25519.PublicKey
 	signed bool // RequireSignature
 	audit  *Audit
+	own    bool // audit is NewVerifier's default, which only logs
 	store  *registry.Registry
 
 	mu   sync.Mutex
@@ -80,7 +81,8 @@ type Verifier struct {
 // remembers in memory only (ReplayFrom seeds it from a registry); and its
 // events go to an Audit of its own that logs through slog.Default(), as
 // it is when NewVerifier is called, at level Warn and above: so the
-// rejections, and not the received and verified events of every model
+// rejections (but not those of Admit, which the Server logs itself, with
+// the Verifier's error), and not the received and verified events of every model
 // (WithAudit, with an Audit from NewAudit and AuditLogger, to log them
 // all, elsewhere or nowhere).
 // A key of the wrong size, or RequireSignature without a key, fails with
@@ -105,7 +107,7 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 		if err != nil {
 			return nil, err
 		}
-		v.audit = a
+		v.audit, v.own = a, true
 	}
 	return v, nil
 }
@@ -133,15 +135,31 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 // checksum check then binds the fetched bytes to it. ctx bounds the
 // replay lookup in the store, if any.
 func (v *Verifier) Verify(ctx context.Context, d serving.Descriptor) error {
+	return v.check(ctx, d, false)
+}
+
+// check is Verify; admitting says a Server asked, through Admit.
+func (v *Verifier) check(ctx context.Context, d serving.Descriptor, admitting bool) error {
 	v.audit.received(ctx, d)
 	keyID, err := v.verify(ctx, d)
 	if err != nil {
 		v.count(err)
-		v.audit.rejected(ctx, d.Ref(), err)
+		v.refused(ctx, d.Ref(), err, admitting)
 		return err
 	}
 	v.audit.verified(ctx, d, keyID)
 	return nil
+}
+
+// refused audits a refusal. A Server logs every model an Admitter
+// refuses at Warn, with the error: when it asked, the Verifier's default
+// Audit, which only logs, would log the same refusal a second time. An
+// Audit given with WithAudit records every refusal.
+func (v *Verifier) refused(ctx context.Context, ref serving.ModelRef, err error, admitting bool) {
+	if admitting && v.own {
+		return
+	}
+	v.audit.rejected(ctx, ref, err)
 }
 
 func (v *Verifier) verify(ctx context.Context, d serving.Descriptor) (string, error) {
@@ -338,7 +356,7 @@ func (v *Verifier) Stats() Stats {
 // activation when nothing is live yet, does not lower it either.
 func (v *Verifier) Admit(ctx context.Context, d serving.Descriptor) error {
 	if !serving.IsRollback(ctx) {
-		return v.Verify(ctx, d)
+		return v.check(ctx, d, true)
 	}
 	v.audit.received(ctx, d)
 	keyID, err := v.checkSignature(d)
@@ -347,7 +365,7 @@ func (v *Verifier) Admit(ctx context.Context, d serving.Descriptor) error {
 	}
 	if err != nil {
 		v.count(err)
-		v.audit.rejected(ctx, d.Ref(), err)
+		v.refused(ctx, d.Ref(), err, true)
 		return err
 	}
 	v.verified.Add(1)
