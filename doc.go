@@ -78,7 +78,8 @@
 //
 // Who may import whom, checked by this package's TestImportRules:
 //
-//   - serving imports only the standard library, and nothing under
+//   - serving imports only the standard library (and the module's
+//     internal packages that do too), and nothing under
 //     serving/ imports registry, governance, speculative or training,
 //     except the two observers: serving/admin and serving/metrics show
 //     and export the state of everything (live quality, rollouts,

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/modelstream/modelstream/internal/logs"
 )
 
 // NonFinitePolicy says what a Server does with NaN and ±Inf features.
@@ -311,7 +313,7 @@ func (s *Server) TotalRejections() uint64 { return s.rejects.Load() }
 
 // NewServer returns a Server with no models.
 func NewServer(opts ...Option) (*Server, error) {
-	o := options{logger: defaultLogger(), historyLen: 256, maxJump: defaultMaxVersionJump}
+	o := options{logger: logs.Default(), historyLen: 256, maxJump: defaultMaxVersionJump}
 	for _, opt := range opts {
 		opt(&o)
 	}

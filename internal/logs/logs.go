@@ -9,8 +9,10 @@
 // model that failed to close), and drops the rest: [Default] is
 // slog.Default(), as it is when called, at level Warn and above.
 //
-// Package serving, which depends on the standard library alone, keeps
-// its own copy of [WarnOnly].
+// This package depends on the standard library alone, and must stay so:
+// package serving, which links nothing else, imports it (the root
+// package's TestImportRules allows a module internal package that links
+// the standard library alone).
 package logs
 
 import (
