@@ -501,7 +501,11 @@ func upgradeXGBoost(b []byte) (_ []byte, perRound int, _ error) {
 		if !(base > 0 && base < 1) {
 			return nil, 0, serving.Corrupt(FormatXGBoost, fmt.Errorf("base_score %v of a logistic objective", base))
 		}
-		base = float32(-math.Log(1/float64(base) - 1))
+		// In float32 arithmetic, as XGBoost takes the logit: near 1,
+		// 1/base-1 in float64 moves the margin in its second decimal.
+		// (XGBoost 3.2 accepts 0 and 1 too, but no version that reads
+		// this format does.)
+		base = -float32(math.Log(float64(1/base - 1)))
 	case "count:poisson", "reg:gamma", "reg:tweedie", "survival:cox", "survival:aft":
 		if !(base > 0) {
 			return nil, 0, serving.Corrupt(FormatXGBoost, fmt.Errorf("base_score %v of a log-link objective", base))

@@ -193,8 +193,11 @@ func TestHostileModels(t *testing.T) {
 			a := tree0(tr)["split_conditions"].([]any)
 			a[len(a)-1] = nil
 		})},
-		"base_score out of (0,1)": {xgboost.FormatJSON, mutateJSON(t, "binary_logistic", func(l map[string]any, _ []any) {
+		"base_score above 1": {xgboost.FormatJSON, mutateJSON(t, "binary_logistic", func(l map[string]any, _ []any) {
 			l["learner_model_param"].(map[string]any)["base_score"] = "1.5E0"
+		})},
+		"base_score below 0": {xgboost.FormatJSON, mutateJSON(t, "binary_logistic", func(l map[string]any, _ []any) {
+			l["learner_model_param"].(map[string]any)["base_score"] = "-1E-7"
 		})},
 		"base_score vector too long": {xgboost.FormatJSON, mutateJSON(t, "reg_squarederror", func(l map[string]any, _ []any) {
 			l["learner_model_param"].(map[string]any)["base_score"] = "[1,2,3]"

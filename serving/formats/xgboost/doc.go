@@ -29,7 +29,10 @@
 // give raw scores. base_score is read in its 1.x form ("5E-1") and its
 // 2.x/3.x vector form ("[5E-1]", one intercept per output), and is
 // turned into a margin as XGBoost does (the logit for logistic
-// objectives, the log for poisson, gamma, tweedie and survival). Vector
+// objectives, the log for poisson, gamma, tweedie and survival). A
+// logistic base_score of 0 or 1, which XGBoost 3.2 and later write for
+// a training set with one label, is clamped to [1e-6, 1-1e-6] as they
+// clamp it; outside [0, 1] it fails to load. Vector
 // leaves (multi_strategy="multi_output_tree") and other objectives fail
 // to load with serving.ErrUnsupportedModel.
 //

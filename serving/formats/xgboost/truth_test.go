@@ -55,6 +55,7 @@ var fixtures = []string{
 	"multi_softmax", "reg_logistic", "reg_pseudohubererror", "reg_absoluteerror",
 	"reg_gamma", "reg_tweedie", "rank_pairwise", "rank_ndcg", "rank_map",
 	"gblinear", "gblinear_multi", "bench",
+	"logistic_base_lo", "logistic_base_hi", "logistic_base_0", "logistic_base_1",
 }
 
 func readExpected(tb testing.TB, name string) *expected {

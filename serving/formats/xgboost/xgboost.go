@@ -260,10 +260,19 @@ func (m *model) toMargin(b float64) (float64, error) {
 	case math.IsNaN(b) || math.IsInf(b, 0):
 		return 0, schemaErr("base_score %v", b)
 	case m.logitBase:
-		if !(b > 0 && b < 1) {
-			return 0, schemaErr("base_score %v of a logistic objective is not in (0, 1)", b)
+		// XGBoost 1.x, 2.x and 3.0/3.1 refuse 0 and 1; 3.2 and later
+		// accept them and clamp to [1e-6, 1-1e-6] (its
+		// LogisticProbToMargin), which changes nothing inside. The
+		// logit is taken in float32 arithmetic as XGBoost takes it:
+		// near 1, 1/b-1 in float64 differs from it in the margin's
+		// second decimal.
+		if !(b >= 0 && b <= 1) {
+			return 0, schemaErr("base_score %v of a logistic objective is not in [0, 1]", b)
 		}
-		return float64(float32(-math.Log(1/b - 1))), nil
+		const eps = float32(1e-6)
+		p := min(max(float32(b), eps), 1-eps)
+		odds := 1/p - 1
+		return -float64(float32(math.Log(float64(odds)))), nil
 	case m.logBase:
 		if !(b > 0) {
 			return 0, schemaErr("base_score %v of a log-link objective is not positive", b)
