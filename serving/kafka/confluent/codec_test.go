@@ -790,3 +790,38 @@ func TestJSONSchemaPropertyOfSeveralTypes(t *testing.T) {
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, "b", fe.Field)
 }
+
+// TestProtobufRefusedMessageTypeIsRemembered: a message type of a
+// compiled Protobuf schema that flattens past the node bound is refused
+// once, and the refusal is kept with the schema's plan like a type that
+// compiled. It was refused and forgotten, so each of its records walked
+// the type again up to the bound (16,384 nodes, their paths and maps):
+// tens of thousands of allocations per record instead of a few. The
+// other message types of the schema still decode.
+func TestProtobufRefusedMessageTypeIsRemembered(t *testing.T) {
+	r := newRegistry(t)
+	id := r.register(t, "wide-proto-value", sr.Schema{Schema: wideProto(6, 8), Type: sr.TypeProtobuf})
+	c := newCodec(t, r)
+	wide := frame(id, []int{0}, nil) // M0: 8^5 leaves
+	_, err := decodeWithin(t, c, wide)
+	require.ErrorIs(t, err, ErrUnsupported)
+
+	allocs := testing.AllocsPerRun(10, func() {
+		if _, err := c.Decode(wide); !errors.Is(err, ErrUnsupported) {
+			t.Fatalf("decode again: %v, want ErrUnsupported", err)
+		}
+	})
+	if allocs > 100 {
+		t.Errorf("a record of the refused message type costs %.0f allocations: its type is compiled again", allocs)
+	}
+	assert.EqualValues(t, 1, r.byID.Load(), "the schema is fetched once")
+
+	// M5 is 8 doubles; M4 8 fields of M5: both under the bound.
+	leaf := frame(id, []int{5}, protowire.AppendFixed64(protowire.AppendTag(nil, 1, protowire.Fixed64Type), math.Float64bits(2.5)))
+	rec, err := c.Decode(leaf)
+	require.NoError(t, err)
+	assert.Equal(t, 2.5, rec.Features[0])
+	rec, err = c.Decode(frame(id, []int{4}, nil))
+	require.NoError(t, err)
+	assert.Equal(t, 64, rec.Layout.Len())
+}

@@ -24,11 +24,12 @@ type protoPlan struct {
 	msgs map[string]*protoMessage
 }
 
-// protoMessage is the plan of one message type.
+// protoMessage is the plan of one message type, or why it has none.
 type protoMessage struct {
 	desc   protoreflect.MessageDescriptor
 	leaves []protoLeaf
 	layout *serving.Layout
+	err    error // the type is refused (ErrUnsupported): it is not compiled again
 }
 
 // protoLeaf is one feature: the field path from the message to a scalar.
@@ -96,6 +97,9 @@ func (p *protoPlan) message(idx []int) (*protoMessage, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if m := p.msgs[key]; m != nil {
+		if m.err != nil {
+			return nil, m.err
+		}
 		return m, nil
 	}
 	msgs := p.file.Messages()
@@ -109,18 +113,25 @@ func (p *protoPlan) message(idx []int) (*protoMessage, error) {
 	}
 	m := &protoMessage{desc: d}
 	var f fields
-	if err := protoLeaves(d, nil, "", 0, &f, m); err != nil {
-		return nil, err
+	err := protoLeaves(d, nil, "", 0, &f, m)
+	if err == nil {
+		m.layout, err = f.layout()
 	}
-	l, err := f.layout()
 	if err != nil {
-		return nil, err
+		// Remembered, as a compiled type is: the refusal of a type that
+		// flattens past maxNodes costs the whole walk, which each of its
+		// records would otherwise pay again. (An index naming no message
+		// is refused above without a walk, and not kept: records may name
+		// any number of those.)
+		m = &protoMessage{err: err}
 	}
-	m.layout = l
 	if len(p.msgs) >= 64 {
 		clear(p.msgs)
 	}
 	p.msgs[key] = m
+	if err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
