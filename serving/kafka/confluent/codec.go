@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
+	"regexp"
 	"sync"
 	"time"
 
@@ -152,7 +154,8 @@ func FetchRate(perSecond float64, burst int) Option {
 }
 
 // Retry sets how a schema fetch that fails for a reason other than an
-// unknown ID (a connection refused, a timeout, a 5xx answer) is retried:
+// unknown ID (a connection refused, a timeout, a 5xx answer, or a 408 or
+// 429 asking to be tried later) is retried:
 // attempts tries in all, waiting backoff, then twice as long, and so on,
 // between them, each try bounded by timeout. After the last failure the
 // records of that ID fail with ErrUnavailable, and are dead-lettered by a
@@ -332,10 +335,17 @@ func (c *Codec) fetch(id int) (plan, error) {
 			// a Schema Registry, or a wrong path prefix. Every ID would be
 			// "unknown" there; say what is wrong instead.
 			return nil, fmt.Errorf("%w: %s answered 404 without the registry's \"schema not found\" (error code %d): is the registry URL right? %v",
-				ErrUnavailable, re.URL, sr.ErrSchemaNotFound.Code, err)
+				ErrUnavailable, redacted(re.URL), sr.ErrSchemaNotFound.Code, err)
 		}
-		if attempt == c.o.attempts || errors.As(err, &re) && re.StatusCode < 500 {
-			return nil, fmt.Errorf("%w after %d attempts: %v", ErrUnavailable, attempt, err)
+		if re != nil {
+			// The answer's message alone ("down") does not say who
+			// answered what.
+			err = fmt.Errorf("%s %s answered %d: %w", re.Method, redacted(re.URL), re.StatusCode, err)
+		}
+		if attempt == c.o.attempts || re != nil && !retryStatus(re.StatusCode) {
+			// sr's own errors quote the request's URL as configured,
+			// password and all.
+			return nil, fmt.Errorf("%w after %d attempts: %s", ErrUnavailable, attempt, urlPasswords.ReplaceAllString(err.Error(), "$1:xxxxx@"))
 		}
 		time.Sleep(backoff)
 		backoff *= 2
@@ -348,6 +358,26 @@ func (c *Codec) fetch(id int) (plan, error) {
 		return nil, unsupported("schema %d has type %v", id, s.Type)
 	}
 	return compile(s.Schema)
+}
+
+// redacted returns a registry URL with any password in it replaced: the
+// errors that name it become dead-letter reasons and log lines.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	return u.Redacted()
+}
+
+// urlPasswords matches the user and password of a URL in a text.
+var urlPasswords = regexp.MustCompile(`(\w+://[^\s/:@"]*):[^\s/@"]*@`)
+
+// retryStatus reports whether a registry's answer with HTTP status code
+// asks to be tried again: a server error, or a request timeout or rate
+// limit (408, 429), as NewAvroScores reads them too.
+func retryStatus(code int) bool {
+	return code >= 500 || code == http.StatusRequestTimeout || code == http.StatusTooManyRequests
 }
 
 // compilers compile a schema's text into its decoding plan, by type.

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,14 +31,17 @@ import (
 var _ kafka.Codec = (*Codec)(nil)
 
 // registry is srfake's Schema Registry REST API served over HTTP on
-// loopback, with a switch that makes it answer 503 and a count of the
-// schema-by-ID requests it served.
+// loopback, with a switch that makes it answer 503, a count of
+// schema-by-ID requests to answer with a status of their own (429, 408),
+// and a count of the schema-by-ID requests it served.
 type registry struct {
 	*srfake.Registry
-	url    string
-	down   atomic.Bool
-	byID   atomic.Int64
-	client *sr.Client
+	url     string
+	down    atomic.Bool
+	refuse  atomic.Int64 // schema-by-ID requests still to answer with refusal
+	refusal atomic.Int64 // the status they get
+	byID    atomic.Int64
+	client  *sr.Client
 }
 
 func newRegistry(t testing.TB) *registry {
@@ -48,6 +52,11 @@ func newRegistry(t testing.TB) *registry {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if strings.HasPrefix(req.URL.Path, "/schemas/ids/") {
 			r.byID.Add(1)
+			if r.refuse.Add(-1) >= 0 {
+				code := int(r.refusal.Load())
+				http.Error(w, fmt.Sprintf(`{"error_code":%d01,"message":"%s"}`, code, http.StatusText(code)), code)
+				return
+			}
 		}
 		if r.down.Load() {
 			http.Error(w, `{"error_code":50301,"message":"down"}`, http.StatusServiceUnavailable)
@@ -468,7 +477,9 @@ func TestWrongRegistryURL(t *testing.T) {
 		http.NotFound(w, req)
 	}))
 	t.Cleanup(srv.Close)
-	cl, err := sr.NewClient(sr.URLs(srv.URL))
+	// The URL carries credentials, which the reason (a dead letter's
+	// header, a log line) must not.
+	cl, err := sr.NewClient(sr.URLs(strings.Replace(srv.URL, "http://", "http://user:hunter2@", 1)))
 	require.NoError(t, err)
 	var now atomic.Int64
 	now.Store(time.Now().UnixNano())
@@ -482,6 +493,8 @@ func TestWrongRegistryURL(t *testing.T) {
 	assert.ErrorIs(t, err, kafka.ErrDecode)
 	assert.Contains(t, err.Error(), "404")
 	assert.Contains(t, err.Error(), "URL", "the reason points at the configuration")
+	assert.Contains(t, err.Error(), "user:xxxxx@"+strings.TrimPrefix(srv.URL, "http://"), "the reason names the URL")
+	assert.NotContains(t, err.Error(), "hunter2", "the reason names the URL without its password")
 
 	// As for a registry that is down, the next records fail at once, and
 	// the registry is asked again once the retry window has passed.
@@ -824,4 +837,63 @@ func TestProtobufRefusedMessageTypeIsRemembered(t *testing.T) {
 	rec, err = c.Decode(frame(id, []int{4}, nil))
 	require.NoError(t, err)
 	assert.Equal(t, 64, rec.Layout.Len())
+}
+
+// TestRegistryAskingToWaitIsRetried: a registry that asks to be tried
+// later, with 429 (a rate limit, which Confluent Cloud's registry
+// applies) or 408, is retried under the Retry policy, as a 5xx is, and
+// as NewAvroScores reads those answers. A 429 failed the record at once
+// with ErrUnavailable, and every record of its schema ID for the whole
+// retry window after it (21 s by default), each one dead-lettered.
+func TestRegistryAskingToWaitIsRetried(t *testing.T) {
+	for _, code := range []int{http.StatusTooManyRequests, http.StatusRequestTimeout} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			r := newRegistry(t)
+			s := `{"type":"record","name":"R","fields":[{"name":"a","type":"double"}]}`
+			id := r.register(t, "r-value", sr.Schema{Schema: s, Type: sr.TypeAvro})
+			b, _ := avro.Marshal(avro.MustParse(s), map[string]any{"a": 1.5})
+			c := newCodec(t, r, Retry(3, time.Millisecond, time.Second))
+
+			r.refusal.Store(int64(code))
+			r.refuse.Store(2)
+			rec, err := c.Decode(frame(id, nil, b))
+			require.NoError(t, err, "two refusals, then the schema on the third attempt")
+			assert.Equal(t, []float64{1.5}, rec.Features)
+			assert.EqualValues(t, 3, r.byID.Load())
+
+			// Refused at every attempt, it is ErrUnavailable naming the
+			// answer, and the URL without the password it may carry: the
+			// reason goes into dead letters and logs.
+			withPassword, err := sr.NewClient(sr.URLs(strings.Replace(r.url, "http://", "http://user:hunter2@", 1)))
+			require.NoError(t, err)
+			c2, err := New(withPassword, Retry(3, time.Millisecond, time.Second))
+			require.NoError(t, err)
+			r.refuse.Store(3)
+			_, err = c2.Decode(frame(id, nil, b))
+			require.ErrorIs(t, err, ErrUnavailable)
+			assert.Contains(t, err.Error(), strconv.Itoa(code))
+			assert.Contains(t, err.Error(), "user:xxxxx@")
+			assert.NotContains(t, err.Error(), "hunter2")
+			assert.EqualValues(t, 6, r.byID.Load(), "three attempts")
+		})
+	}
+}
+
+// TestRegistryPasswordStaysOutOfReasons: a registry URL may carry its
+// credentials (http://user:password@host); a registry that cannot be
+// reached fails the record with a reason, written into its dead letter
+// and the log, that names the URL without the password. sr's error
+// quoted it whole.
+func TestRegistryPasswordStaysOutOfReasons(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	srv.Close() // nothing listens there now
+	cl, err := sr.NewClient(sr.URLs("http://user:hunter2@" + addr))
+	require.NoError(t, err)
+	c, err := New(cl, Retry(1, time.Millisecond, time.Second))
+	require.NoError(t, err)
+	_, err = c.Decode(frame(7, nil, []byte{2}))
+	require.ErrorIs(t, err, ErrUnavailable)
+	assert.Contains(t, err.Error(), addr, "the reason names the registry")
+	assert.NotContains(t, err.Error(), "hunter2")
 }

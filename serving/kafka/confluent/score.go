@@ -112,7 +112,8 @@ func NewAvroScores(ctx context.Context, client *sr.Client, subject string) (*Avr
 func registryError(doing, subject string, err error) error {
 	var re *sr.ResponseError
 	if !errors.As(err, &re) {
-		return fmt.Errorf("%w: %s the score schema under %q: %v", ErrUnavailable, doing, subject, err)
+		// sr's error quotes the URL as configured, password and all.
+		return fmt.Errorf("%w: %s the score schema under %q: %s", ErrUnavailable, doing, subject, urlPasswords.ReplaceAllString(err.Error(), "$1:xxxxx@"))
 	}
 	switch c := re.StatusCode; {
 	case c >= 500, c == http.StatusRequestTimeout, c == http.StatusTooManyRequests:

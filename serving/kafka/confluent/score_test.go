@@ -222,6 +222,10 @@ func TestNewAvroScoresErrors(t *testing.T) {
 	if _, err := confluent.NewAvroScores(ctx, newClient(t, gone.URL), "scores-value"); !errors.Is(err, confluent.ErrUnavailable) {
 		t.Errorf("no registry at the URL: %v, want ErrUnavailable", err)
 	}
+	withPassword := strings.Replace(gone.URL, "http://", "http://user:hunter2@", 1)
+	if _, err := confluent.NewAvroScores(ctx, newClient(t, withPassword), "scores-value"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("no registry at a URL with a password: %v, want an error that does not quote the password", err)
+	}
 	if _, err := confluent.NewAvroScores(ctx, nil, "s"); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("nil client: %v", err)
 	}
