@@ -225,7 +225,7 @@ func (l *Learner) load(st *learnerState) error {
 	return nil
 }
 
-func (s *Standardizer) setState(st standardizerState) {
+func (s *standardizer) setState(st standardizerState) {
 	s.n = st.N
 	copy(s.mean, st.Mean)
 	copy(s.m2, st.M2)
@@ -272,7 +272,7 @@ func (l *Learner) UnmarshalBinary(b []byte) error {
 // Save writes the learner's full state to a checkpoint file at path,
 // atomically: the file holds either the previous checkpoint or this one,
 // whole, even if the process dies during Save. The file carries a
-// SHA-256 checksum; see [RestoreLearner].
+// SHA-256 checksum; see [Learner.Restore].
 func (l *Learner) Save(path string) error {
 	b, err := l.MarshalBinary()
 	if err != nil {
@@ -282,8 +282,15 @@ func (l *Learner) Save(path string) error {
 }
 
 // Restore replaces l's state with the checkpoint at path, under the rules
-// of [Learner.UnmarshalBinary]. A truncated or damaged file gives a
-// *fs.PathError (naming the file) wrapping [serving.ErrCorruptState], and l is unchanged.
+// of [Learner.UnmarshalBinary]: a zero Learner takes the configuration
+// the checkpoint was saved with,
+//
+//	var l training.Learner
+//	err := l.Restore(path)
+//
+// and a Learner made by [NewLearner] keeps its own options. A truncated or
+// damaged file gives a *fs.PathError (naming the file) wrapping
+// [serving.ErrCorruptState], and l is unchanged.
 func (l *Learner) Restore(path string) error {
 	b, err := readCheckpoint(path)
 	if err != nil {
@@ -293,16 +300,6 @@ func (l *Learner) Restore(path string) error {
 		return checkpointErr("restore", path, err)
 	}
 	return nil
-}
-
-// RestoreLearner returns the learner saved at path, with the
-// configuration it was saved with.
-func RestoreLearner(path string) (*Learner, error) {
-	var l Learner
-	if err := l.Restore(path); err != nil {
-		return nil, err
-	}
-	return &l, nil
 }
 
 // adopt loads st into l when st was fitted with the optimiser named opt

@@ -112,11 +112,11 @@ func TestCheckpointContinuesBitIdentically(t *testing.T) {
 				}
 			}
 			// Crash: l is gone. Restore and resume after the checkpoint.
-			r, err := RestoreLearner(path)
+			r, err := restoreLearner(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := r.Metrics().Count, countLearned(last+1); got != want {
+			if got, want := r.Metrics().Count(), countLearned(last+1); got != want {
 				t.Fatalf("restored learner has learned %d records, want %d (all up to the checkpoint)", got, want)
 			}
 			for i := last + 1; i < len(data); i++ {
@@ -198,7 +198,7 @@ func TestCorruptCheckpointIsTypedError(t *testing.T) {
 			t.Errorf("%s: a failed restore changed the learner", name)
 		}
 	}
-	if _, err := RestoreLearner(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := restoreLearner(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
 	}
 	other, _ := NewLearner(Logistic, 5)
@@ -232,7 +232,7 @@ func TestFailedSaveKeepsOldCheckpoint(t *testing.T) {
 	if !errors.Is(err, crashfs.ErrCrash) || c.Steps[len(c.Steps)-1] != "rename" {
 		t.Fatalf("Save failing at its rename: %v (steps %v)", err, c.Steps)
 	}
-	r, err := RestoreLearner(path)
+	r, err := restoreLearner(path)
 	if err != nil {
 		t.Fatalf("the old checkpoint did not survive: %v", err)
 	}
@@ -337,4 +337,14 @@ func TestDefaultLearnerAdoptsAnOlderDefault(t *testing.T) {
 		}
 		sameBits(t, kind.String()+" after resuming", predictAll(t, l, data[:10]), predictAll(t, old, data[:10]))
 	}
+}
+
+// restoreLearner restores the learner saved at path into a zero Learner,
+// which takes the saved configuration.
+func restoreLearner(path string) (*Learner, error) {
+	var l Learner
+	if err := l.Restore(path); err != nil {
+		return nil, err
+	}
+	return &l, nil
 }

@@ -63,7 +63,7 @@ func TestCheckpointSurvivesACrashAtEveryStep(t *testing.T) {
 			at = fmt.Sprintf("at step %d (%s)", failAt, c.Steps[failAt-1])
 		}
 		withFS(t, c.Crash())
-		r, rerr := RestoreLearner(path)
+		r, rerr := restoreLearner(path)
 		switch {
 		case rerr != nil:
 			t.Errorf("crash %s: no whole checkpoint survives: %v", at, rerr)

@@ -34,9 +34,9 @@ func TestCheckpointDegenerateStreams(t *testing.T) {
 				t.Errorf("%s, %s: Save: %v", sname, lname, err)
 				continue
 			}
-			got, err := RestoreLearner(path)
+			got, err := restoreLearner(path)
 			if err != nil {
-				t.Errorf("%s, %s: RestoreLearner: %v", sname, lname, err)
+				t.Errorf("%s, %s: Restore: %v", sname, lname, err)
 				continue
 			}
 			a, _ := l.MarshalBinary()
@@ -61,7 +61,7 @@ func TestCheckpointDegenerateStreams(t *testing.T) {
 // stream with targets near 1e300 hold an infinite loss sum, and its
 // checkpoint state must still encode and decode to the same values.
 func TestTrainerStateNonFiniteWindow(t *testing.T) {
-	st := trainerState{Version: 3, Records: 9, Window: Metrics{Count: 2, LossSum: math.Inf(1), AbsErrSum: math.NaN(), Correct: 1}}
+	st := trainerState{Version: 3, Records: 9, Window: Metrics{count: 2, lossSum: math.Inf(1), absErrSum: math.NaN(), correct: 1}}
 	b, err := json.Marshal(st)
 	if err != nil {
 		t.Fatal(err)
@@ -70,12 +70,12 @@ func TestTrainerStateNonFiniteWindow(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Version != 3 || got.Records != 9 || got.Window.Count != 2 || got.Window.Correct != 1 ||
-		!math.IsInf(got.Window.LossSum, 1) || !math.IsNaN(got.Window.AbsErrSum) {
+	if got.Version != 3 || got.Records != 9 || got.Window.count != 2 || got.Window.correct != 1 ||
+		!math.IsInf(got.Window.lossSum, 1) || !math.IsNaN(got.Window.absErrSum) {
 		t.Fatalf("round trip gave %+v from %s", got, b)
 	}
 	// A finite state encodes as before: plain JSON numbers.
-	b, _ = json.Marshal(trainerState{Window: Metrics{Count: 1, LossSum: 0.25}})
+	b, _ = json.Marshal(trainerState{Window: Metrics{count: 1, lossSum: 0.25}})
 	if !bytes.Contains(b, []byte(`"window":{"count":1,"loss_sum":0.25,"abs_err_sum":0,"correct":0}`)) {
 		t.Fatalf("finite state encodes as %s", b)
 	}

@@ -21,18 +21,6 @@ type distillOptions struct {
 // overriding the default of 1 (online). n must be at least 1.
 func DistillBatch(n int) DistillOption { return func(o *distillOptions) { o.batch = n } }
 
-// DistillReport summarises a distillation run.
-type DistillReport struct {
-	// Records is the number of inputs the teacher labelled and the
-	// student learned.
-	Records int64
-	// Progressive is the student's progressive-validation metrics against
-	// the teacher's outputs over this run: each input is predicted by the
-	// student before it learns from it. Its Accuracy is the progressive
-	// agreement with the teacher's rounded decision.
-	Progressive Metrics
-}
-
 // Distill trains student to imitate teacher, using the teacher as a data
 // generator: every input is scored by the teacher, and the teacher's
 // output becomes the student's target.
@@ -48,12 +36,17 @@ type DistillReport struct {
 // inputs ends or ctx is done (returning an error wrapping ctx.Err()), or
 // at the first teacher failure (an error wrapping the teacher's) or
 // unusable teacher output or input (an error wrapping ErrInvalidSample,
-// or serving.ErrFeatureCount for an input of the wrong length). The report
-// counts what was learned before the stop. Yielded slices may be reused
-// by the iterator once the next one is requested.
-func Distill(ctx context.Context, teacher serving.Scorer, student *Learner, inputs iter.Seq[[]float64], opts ...DistillOption) (DistillReport, error) {
+// or serving.ErrFeatureCount for an input of the wrong length). Yielded
+// slices may be reused by the iterator once the next one is requested.
+//
+// It returns the student's progressive-validation metrics against the
+// teacher's outputs over this run, each input predicted by the student
+// before it learns from it: their Count is the number of inputs the
+// teacher labelled and the student learned, up to the stop, and their
+// Accuracy the progressive agreement with the teacher's rounded decision.
+func Distill(ctx context.Context, teacher serving.Scorer, student *Learner, inputs iter.Seq[[]float64], opts ...DistillOption) (Metrics, error) {
 	o := distillOptions{batch: 1}
-	var rep DistillReport
+	var rep Metrics
 	for _, opt := range opts {
 		if opt == nil {
 			return rep, configErr("Distill: nil option")
@@ -75,8 +68,7 @@ func Distill(ctx context.Context, teacher serving.Scorer, student *Learner, inpu
 		if err != nil {
 			return err
 		}
-		rep.Records += int64(len(batch))
-		rep.Progressive.Merge(m)
+		rep.Merge(m)
 		batch = batch[:0]
 		return nil
 	}
@@ -97,8 +89,7 @@ func Distill(ctx context.Context, teacher serving.Scorer, student *Learner, inpu
 			if err != nil {
 				return rep, fmt.Errorf("training: distill: %w", err)
 			}
-			rep.Records++
-			rep.Progressive.add(out, s.Target, student.kind)
+			rep.add(out, s.Target, student.kind)
 			continue
 		}
 		s.Features = clone(x)
@@ -245,14 +236,14 @@ func Jittered(rows [][]float64, n int, scale float64, seed uint64) (iter.Seq[[]f
 	if len(rows) == 0 {
 		return func(func([]float64) bool) {}, nil
 	}
-	st := NewStandardizer(len(rows[0]))
+	st := newStandardizer(len(rows[0]))
 	for i, x := range rows {
 		if len(x) != len(rows[0]) {
 			return nil, fmt.Errorf("training: Jittered: %w: row %d has %d values, row 0 has %d", ErrInvalidSample, i, len(x), len(rows[0]))
 		}
-		st.Add(x)
+		st.add(x)
 	}
-	sd := st.Scale()
+	sd := st.scale
 	return Sampled(n, seed, func(r *rand.Rand) []float64 {
 		base := rows[r.IntN(len(rows))]
 		x := make([]float64, len(base))

@@ -7,7 +7,7 @@ import (
 
 // Rows of different lengths are refused with ErrInvalidSample. Before,
 // a row longer than the first panicked (index out of range in the
-// Standardizer) and a shorter one yielded samples of the wrong length.
+// standardizer) and a shorter one yielded samples of the wrong length.
 func TestJitteredRefusesRaggedRows(t *testing.T) {
 	for name, rows := range map[string][][]float64{
 		"longer":  {{1, 2}, {3, 4, 5}},

@@ -109,7 +109,7 @@ func TestDistillLightGBMIntoLogistic(t *testing.T) {
 	}
 	agreeTrain, _ := Agreement(ctx, teacher, student, train)
 	t.Logf("distilled LightGBM (breast cancer) into logistic regression on %d jittered inputs: progressive agreement %.3f; agreement on the 57 source rows %.3f, on the 57 held-out rows %.3f (%d of 57)",
-		rep.Records, rep.Progressive.Accuracy(), agreeTrain, agreeHeld, int(agreeHeld*57+0.5))
+		rep.Count(), rep.Accuracy(), agreeTrain, agreeHeld, int(agreeHeld*57+0.5))
 	// The stated share: at least 90% of held-out rows.
 	if agreeHeld < 0.90 {
 		t.Errorf("held-out agreement %.3f, want at least 0.90", agreeHeld)
@@ -150,8 +150,8 @@ func TestDistillStopsOnContext(t *testing.T) {
 		}
 	}
 	rep, err := Distill(ctx, teacher, student, inputs)
-	if err == nil || rep.Records != 99 {
-		t.Fatalf("Distill after cancel: %d records, err %v", rep.Records, err)
+	if err == nil || rep.Count() != 99 {
+		t.Fatalf("Distill after cancel: %d records, err %v", rep.Count(), err)
 	}
 	// A logistic student refuses a teacher that does not give probabilities.
 	logit, _ := NewLearner(Logistic, 1)
@@ -190,8 +190,8 @@ func TestDistillRefusesUnusableTeacherOutput(t *testing.T) {
 			if !errors.Is(err, ErrInvalidSample) {
 				t.Errorf("%s, batch %d: %v, want ErrInvalidSample", name, batch, err)
 			}
-			if rep.Records != 0 || student.Steps() != 0 {
-				t.Errorf("%s, batch %d: learned %d records", name, batch, rep.Records)
+			if rep.Count() != 0 || student.Steps() != 0 {
+				t.Errorf("%s, batch %d: learned %d records", name, batch, rep.Count())
 			}
 		}
 	}

@@ -110,8 +110,11 @@
 // # Standardisation
 //
 // Real features differ in scale by orders of magnitude, so each learner
-// standardises its inputs with a running [Standardizer]: Welford's
-// one-pass mean and variance, and u = (x - mean)/scale. A Linear learner
+// standardises its inputs with a running standardiser: Welford's
+// one-pass mean and variance, and u = (x - mean)/scale, where scale is
+// the sample standard deviation (or 1 when it is below 1e-12 or not
+// finite, as for a constant feature). Learner.Document carries the
+// current mean and scale of every feature. A Linear learner
 // with Adam standardises its target the same way, so that η means the
 // same thing whatever the target's units.
 //
@@ -175,7 +178,7 @@
 // metrics) to a file atomically: a
 // temporary file in the same directory is written and synced, renamed
 // over the old one, and the directory is synced. The file carries a
-// SHA-256 checksum, and [RestoreLearner] or [Learner.Restore] refuses a
+// SHA-256 checksum, and [Learner.Restore] refuses a
 // truncated or damaged file, or one written for another kind of learner, with an *fs.PathError (naming the file) wrapping
 // [serving.ErrCorruptState]. A restored learner predicts, and continues to
 // learn, bit for bit as the saved one would have; a crash loses only the
@@ -189,7 +192,7 @@
 // the teacher's output becomes the target (a soft target for logistic
 // and softmax students). Inputs are any iter.Seq of feature vectors: the
 // live stream, a [Replay] of recorded rows, or synthetic inputs from
-// [Sampled] or [Jittered]. The [DistillReport] gives the progressive
+// [Sampled] or [Jittered]. [Distill] returns the progressive
 // agreement, and [Agreement] measures it on held-out rows.
 //
 // # Drift

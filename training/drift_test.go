@@ -104,12 +104,12 @@ func TestADWINWindowStatistics(t *testing.T) {
 	if a.Len() != int64(len(xs)) {
 		t.Fatalf("window %d, want %d (a cut dropped data)", a.Len(), len(xs))
 	}
-	st := NewStandardizer(1)
+	st := newStandardizer(1)
 	for _, x := range xs {
-		st.Add([]float64{x})
+		st.add([]float64{x})
 	}
-	if math.Abs(a.Mean()-st.Mean()[0]) > 1e-9 || math.Abs(math.Sqrt(a.st.M2/float64(a.st.Width-1))-st.Scale()[0]) > 1e-9 {
-		t.Errorf("window mean %v sd %v, exact %v %v", a.Mean(), math.Sqrt(a.st.M2/float64(a.st.Width-1)), st.Mean()[0], st.Scale()[0])
+	if math.Abs(a.Mean()-st.mean[0]) > 1e-9 || math.Abs(math.Sqrt(a.st.M2/float64(a.st.Width-1))-st.scale[0]) > 1e-9 {
+		t.Errorf("window mean %v sd %v, exact %v %v", a.Mean(), math.Sqrt(a.st.M2/float64(a.st.Width-1)), st.mean[0], st.scale[0])
 	}
 	buckets := 0
 	for _, row := range a.st.Rows {
@@ -142,16 +142,16 @@ func TestADWINSmallestSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(6, 6))
-	st := NewStandardizer(1)
+	st := newStandardizer(1)
 	for i := 0; i < 3000; i++ {
 		x := r.NormFloat64()
-		st.Add([]float64{x})
+		st.add([]float64{x})
 		if a.Add(x) {
 			t.Fatalf("change signalled on a stationary stream at %d", i)
 		}
 	}
-	if a.Len() != 3000 || math.Abs(a.Mean()-st.Mean()[0]) > 1e-9 || math.Abs(math.Sqrt(a.st.M2/2999)-st.Scale()[0]) > 1e-9 {
-		t.Errorf("window %d mean %v, exact %v", a.Len(), a.Mean(), st.Mean()[0])
+	if a.Len() != 3000 || math.Abs(a.Mean()-st.mean[0]) > 1e-9 || math.Abs(math.Sqrt(a.st.M2/2999)-st.scale[0]) > 1e-9 {
+		t.Errorf("window %d mean %v, exact %v", a.Len(), a.Mean(), st.mean[0])
 	}
 	fired := false
 	for i := 0; i < 3000 && !fired; i++ {

@@ -33,22 +33,6 @@ func ExampleADWIN() {
 	// window within the new regime: true, mean 0.60
 }
 
-// A Standardizer learns each feature's mean and spread in one pass and
-// scales vectors by them.
-func ExampleStandardizer() {
-	s := training.NewStandardizer(2)
-	for _, x := range [][]float64{{1, 100}, {2, 200}, {3, 300}} {
-		s.Add(x)
-	}
-	out := make([]float64, 2)
-	s.Transform(out, []float64{3, 100})
-	fmt.Println(s.Count(), s.Mean(), s.Scale())
-	fmt.Println(out)
-	// Output:
-	// 3 [2 200] [1 100]
-	// [1 -1]
-}
-
 // Drift found on the live error of the serving model, by a detector on
 // the truth joined to its scores (serving/feedback.Drift), retrains it:
 // ReportDrift hands the alarm to the trainer, which resets its learner,

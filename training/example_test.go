@@ -112,7 +112,7 @@ func ExampleDistill() {
 		heldOut = append(heldOut, x)
 	}
 	agree, _ := training.Agreement(context.Background(), teacher, student, heldOut)
-	fmt.Printf("learned from %d teacher labels; held-out agreement above 95%%: %v\n", rep.Records, agree > 0.95)
+	fmt.Printf("learned from %d teacher labels; held-out agreement above 95%%: %v\n", rep.Count(), agree > 0.95)
 	// Output:
 	// learned from 20000 teacher labels; held-out agreement above 95%: true
 }

@@ -241,8 +241,8 @@ type Learner struct {
 	ls      *lsq    // the LeastSquares solver; nil otherwise
 	nt      *newton // the Newton solver; nil otherwise
 	skipped uint64  // Newton steps skipped (see Skipped)
-	std     *Standardizer
-	ystd    *Standardizer // target standardiser, Linear with Adam only; nil otherwise
+	std     *standardizer
+	ystd    *standardizer // target standardiser, Linear with Adam only; nil otherwise
 	metrics Metrics
 
 	// Effective (exported) parameters of a Linear learner with target
@@ -338,7 +338,7 @@ func newLearner(kind Kind, features int, c config) (*Learner, error) {
 		w: make([]float64, k*features), b: make([]float64, k),
 		m: make([]float64, k*features+k), v: make([]float64, k*features+k),
 		b1t: 1, b2t: 1,
-		std: NewStandardizer(features),
+		std: newStandardizer(features),
 		u:   make([]float64, features), u2: make([]float64, features),
 		z: make([]float64, k), g: make([]float64, k*features+k),
 	}
@@ -349,7 +349,7 @@ func newLearner(kind Kind, features int, c config) (*Learner, error) {
 		l.ls = newLSQ(features, c.forget, c.l2)
 		l.ew, l.eb = make([]float64, features), make([]float64, 1)
 	case kind == Linear && c.standardize:
-		l.ystd = NewStandardizer(1)
+		l.ystd = newStandardizer(1)
 		l.ew, l.eb = make([]float64, features), make([]float64, 1)
 	}
 	return l, nil
@@ -409,12 +409,6 @@ func (l *Learner) Optimizer() Optimizer { return l.cfg.optimizer }
 // Kind returns the learner's kind.
 func (l *Learner) Kind() Kind { return l.kind }
 
-// Features returns the feature count.
-func (l *Learner) Features() int { return l.d }
-
-// Outputs returns the number of outputs: 1, or K for Softmax.
-func (l *Learner) Outputs() int { return l.k }
-
 // Steps returns the number of optimiser steps taken: one per Learn and
 // one per LearnBatch.
 func (l *Learner) Steps() uint64 { return l.step }
@@ -432,10 +426,6 @@ func (l *Learner) SkippedSteps() uint64 { return l.skipped }
 // Metrics returns the progressive-validation metrics since the learner
 // was created or last Reset.
 func (l *Learner) Metrics() Metrics { return l.metrics }
-
-// Standardizer returns the learner's running standardiser. It is the
-// learner's own: read it, do not Add to it.
-func (l *Learner) Standardizer() *Standardizer { return l.std }
 
 // Reset returns the learner to its initial state (zero weights, fresh
 // optimiser and standardiser, empty metrics), keeping its configuration.
@@ -510,7 +500,7 @@ func (l *Learner) input(dst, x []float64) []float64 {
 	if !l.cfg.standardize {
 		return x
 	}
-	l.std.Transform(dst, x)
+	l.std.transform(dst, x)
 	return dst
 }
 

@@ -372,7 +372,7 @@ func TestInvalidSamplesChangeNothing(t *testing.T) {
 	if _, err := l.LearnBatch([]Sample{{Features: []float64{1, 1}}, {Features: []float64{1, math.Inf(1)}}}); !errors.Is(err, ErrInvalidSample) {
 		t.Errorf("LearnBatch with a bad sample: %v", err)
 	}
-	if l.Steps() != 0 || l.Metrics().Count != 0 || l.Standardizer().Count() != 0 {
+	if l.Steps() != 0 || l.Metrics().Count() != 0 || l.std.n != 0 {
 		t.Errorf("invalid samples changed the learner: steps %d, metrics %+v", l.Steps(), l.Metrics())
 	}
 }
@@ -427,7 +427,7 @@ func TestStandardizeForFreezes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := l.Standardizer().Count(); n != 100 {
+	if n := l.std.n; n != 100 {
 		t.Errorf("standardiser saw %d records, want 100", n)
 	}
 	// A snapshot still pairs the weights with the frozen statistics.

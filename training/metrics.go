@@ -13,47 +13,47 @@ import (
 // the model as it stood before learning that record, so they estimate
 // the error on unseen data without a held-out set.
 type Metrics struct {
-	// Count is the number of records scored.
-	Count int64 `json:"count"`
-	// LossSum is the sum of the records' losses.
-	LossSum float64 `json:"loss_sum"`
-	// AbsErrSum is the sum of |prediction - target|: the absolute error
-	// for Linear, and the distance of the probability from the target
-	// for Logistic. It is zero for Softmax.
-	AbsErrSum float64 `json:"abs_err_sum"`
-	// Correct is the number of records whose predicted class matched
-	// (for Linear: whose prediction rounded to the target's nearest
-	// integer).
-	Correct int64 `json:"correct"`
+	count     int64   // records scored
+	lossSum   float64 // sum of the records' losses
+	absErrSum float64 // sum of |prediction - target|; zero for Softmax
+	correct   int64   // records whose predicted class matched
 }
 
 func (m *Metrics) add(o Outcome, target float64, kind Kind) {
-	m.Count++
-	m.LossSum += o.Loss
+	m.count++
+	m.lossSum += o.Loss
 	if o.Correct {
-		m.Correct++
+		m.correct++
 	}
 	if kind != Softmax {
-		m.AbsErrSum += math.Abs(o.Value - target)
+		m.absErrSum += math.Abs(o.Value - target)
 	}
 }
 
-// Merge adds o's counts into m.
+// Merge adds o's counts into m, so that m's means are over the records
+// of both.
 func (m *Metrics) Merge(o Metrics) {
-	m.Count += o.Count
-	m.LossSum += o.LossSum
-	m.AbsErrSum += o.AbsErrSum
-	m.Correct += o.Correct
+	m.count += o.count
+	m.lossSum += o.lossSum
+	m.absErrSum += o.absErrSum
+	m.correct += o.correct
 }
 
+// Count returns the number of records scored.
+func (m Metrics) Count() int64 { return m.count }
+
 // Loss returns the mean loss (the MSE for Linear), or NaN when empty.
-func (m Metrics) Loss() float64 { return m.LossSum / float64(m.Count) }
+func (m Metrics) Loss() float64 { return m.lossSum / float64(m.count) }
 
-// Accuracy returns the share of correct records, or NaN when empty.
-func (m Metrics) Accuracy() float64 { return float64(m.Correct) / float64(m.Count) }
+// Accuracy returns the share of records whose predicted class matched
+// the target (for Linear: whose prediction rounded to the target's
+// nearest integer), or NaN when empty.
+func (m Metrics) Accuracy() float64 { return float64(m.correct) / float64(m.count) }
 
-// MAE returns the mean absolute error, or NaN when empty. See AbsErrSum.
-func (m Metrics) MAE() float64 { return m.AbsErrSum / float64(m.Count) }
+// MAE returns the mean absolute error |prediction - target|: for
+// Linear the regression's, for Logistic the distance of the probability
+// from the target. It is NaN when empty, and 0 for Softmax.
+func (m Metrics) MAE() float64 { return m.absErrSum / float64(m.count) }
 
 // The label keys a snapshot carries. They are the contract with
 // dashboards and the registry: keep them stable.
@@ -105,10 +105,10 @@ func (l *Learner) Snapshot(name, parent string) (serving.Descriptor, error) {
 	}
 	labels := map[string]string{
 		LabelKind:    l.kind.String(),
-		LabelRecords: strconv.FormatInt(l.metrics.Count, 10),
+		LabelRecords: strconv.FormatInt(l.metrics.count, 10),
 		LabelSteps:   strconv.FormatUint(l.step, 10),
 	}
-	if l.metrics.Count > 0 {
+	if l.metrics.count > 0 {
 		labels[LabelLoss] = fmtFloat(l.metrics.Loss())
 		labels[LabelAccuracy] = fmtFloat(l.metrics.Accuracy())
 		if l.kind == Linear {

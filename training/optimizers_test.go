@@ -170,20 +170,20 @@ func heldOut(data []Sample, newModel func() (learn func(Sample), predict func([]
 // pass: the learner's Adam (default, and with decays), against AdaGrad
 // and an online Newton step (the extended Kalman filter, IRLS in one
 // pass: recursive least squares on the working response), both on inputs
-// standardised by a running Standardizer. It reports the held-out log
+// standardised by a running standardizer. It reports the held-out log
 // loss and accuracy of 5 shuffles of 5-fold cross-validation.
 func BenchmarkLogisticOptimizers(b *testing.B) {
 	for name, data := range logisticSets(b) {
 		d := len(data[0].Features)
 		exp := func(m binModel) (func(Sample), func([]float64) float64) {
-			std := NewStandardizer(d)
+			std := newStandardizer(d)
 			u := make([]float64, d)
 			return func(s Sample) {
-					std.Add(s.Features)
-					std.Transform(u, s.Features)
+					std.add(s.Features)
+					std.transform(u, s.Features)
 					m.learn(u, s.Target)
 				}, func(x []float64) float64 {
-					std.Transform(u, x)
+					std.transform(u, x)
 					return m.prob(u)
 				}
 		}

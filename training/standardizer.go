@@ -2,44 +2,44 @@ package training
 
 import "math"
 
-// minScale is the smallest standard deviation a Standardizer divides by.
+// minScale is the smallest standard deviation a standardizer divides by.
 // A feature whose running standard deviation is below it (a constant
 // feature, or one seen fewer than twice) gets scale 1, so that it is
 // centred but not blown up.
 const minScale = 1e-12
 
-// Standardizer keeps the running mean and variance of each feature with
+// standardizer keeps the running mean and variance of each feature with
 // Welford's algorithm, which is numerically stable in one pass, and
 // standardises vectors as (x - mean) / scale, where scale is the sample
 // standard deviation (or 1 when it is below 1e-12 or not finite).
 //
-// A Standardizer is not safe for concurrent use.
-type Standardizer struct {
+// A standardizer is not safe for concurrent use.
+type standardizer struct {
 	n     int64
 	mean  []float64
 	m2    []float64
 	scale []float64
 }
 
-// NewStandardizer returns a Standardizer for d features, with mean 0
+// newStandardizer returns a standardizer for d features, with mean 0
 // and scale 1 until it has seen data.
-func NewStandardizer(d int) *Standardizer {
-	s := &Standardizer{mean: make([]float64, d), m2: make([]float64, d), scale: make([]float64, d)}
+func newStandardizer(d int) *standardizer {
+	s := &standardizer{mean: make([]float64, d), m2: make([]float64, d), scale: make([]float64, d)}
 	for j := range s.scale {
 		s.scale[j] = 1
 	}
 	return s
 }
 
-// Add folds x into the running statistics. x must have the
-// Standardizer's length and be finite.
-func (s *Standardizer) Add(x []float64) {
+// add folds x into the running statistics. x must have the
+// standardizer's length and be finite.
+func (s *standardizer) add(x []float64) {
 	s.fold(x)
 	s.refresh()
 }
 
 // fold adds x to the running sums without refreshing the scales.
-func (s *Standardizer) fold(x []float64) {
+func (s *standardizer) fold(x []float64) {
 	s.n++
 	n := float64(s.n)
 	for j, xj := range x {
@@ -50,7 +50,7 @@ func (s *Standardizer) fold(x []float64) {
 }
 
 // refresh recomputes the scales from the running sums.
-func (s *Standardizer) refresh() {
+func (s *standardizer) refresh() {
 	if s.n < 2 {
 		return
 	}
@@ -64,33 +64,21 @@ func (s *Standardizer) refresh() {
 	}
 }
 
-// Count returns how many vectors have been added.
-func (s *Standardizer) Count() int64 { return s.n }
-
-// Mean returns the running means. The slice is the Standardizer's own:
-// do not modify it.
-func (s *Standardizer) Mean() []float64 { return s.mean }
-
-// Scale returns the divisors: running standard deviations, or 1 where
-// that is below 1e-12. The slice is the Standardizer's own: do not
-// modify it.
-func (s *Standardizer) Scale() []float64 { return s.scale }
-
-// Transform writes (x - mean) / scale into dst, which must have len(x).
-func (s *Standardizer) Transform(dst, x []float64) {
+// transform writes (x - mean) / scale into dst, which must have len(x).
+func (s *standardizer) transform(dst, x []float64) {
 	for j, xj := range x {
 		dst[j] = (xj - s.mean[j]) / s.scale[j]
 	}
 }
 
-func (s *Standardizer) reset() {
+func (s *standardizer) reset() {
 	s.n = 0
 	for j := range s.mean {
 		s.mean[j], s.m2[j], s.scale[j] = 0, 0, 1
 	}
 }
 
-// standardizerState is the checkpointed form of a Standardizer.
+// standardizerState is the checkpointed form of a standardizer.
 type standardizerState struct {
 	N     int64 `json:"n"`
 	Mean  nums  `json:"mean"`
@@ -98,7 +86,7 @@ type standardizerState struct {
 	Scale nums  `json:"scale"`
 }
 
-func (s *Standardizer) state() standardizerState {
+func (s *standardizer) state() standardizerState {
 	return standardizerState{N: s.n, Mean: clone(s.mean), M2: clone(s.m2), Scale: clone(s.scale)}
 }
 

@@ -86,11 +86,11 @@ type metricsState struct {
 }
 
 func (m Metrics) state() metricsState {
-	return metricsState{Count: m.Count, LossSum: num(m.LossSum), AbsErrSum: num(m.AbsErrSum), Correct: m.Correct}
+	return metricsState{Count: m.count, LossSum: num(m.lossSum), AbsErrSum: num(m.absErrSum), Correct: m.correct}
 }
 
 func (m metricsState) metrics() Metrics {
-	return Metrics{Count: m.Count, LossSum: float64(m.LossSum), AbsErrSum: float64(m.AbsErrSum), Correct: m.Correct}
+	return Metrics{count: m.Count, lossSum: float64(m.LossSum), absErrSum: float64(m.AbsErrSum), correct: m.Correct}
 }
 
 // trainerStateJSON is trainerState with its metrics in checkpoint form;

@@ -578,8 +578,8 @@ func (t *Trainer) publish(ctx context.Context, why Trigger) error {
 	maps.Copy(labels, d.Labels)
 	labels[LabelTrigger] = string(why)
 	labels[LabelTotalRecords] = strconv.FormatInt(t.st.Records, 10)
-	labels[LabelWindowRecords] = strconv.FormatInt(t.st.Window.Count, 10)
-	if t.st.Window.Count > 0 {
+	labels[LabelWindowRecords] = strconv.FormatInt(t.st.Window.count, 10)
+	if t.st.Window.count > 0 {
 		labels[LabelWindowLoss] = fmtFloat(t.st.Window.Loss())
 		labels[LabelWindowAccuracy] = fmtFloat(t.st.Window.Accuracy())
 	}
@@ -790,7 +790,7 @@ func (t *Trainer) takeReport() bool {
 // is returned.
 func (t *Trainer) Run(ctx context.Context) error {
 	shutdown := func() error {
-		if t.o.ckptPath == "" && t.st.Window.Count > 0 {
+		if t.o.ckptPath == "" && t.st.Window.count > 0 {
 			// No checkpoint, and records learned since the last
 			// version: nothing durable holds them, so leave them
 			// uncommitted for the next run to learn again.
@@ -813,7 +813,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 		if t.o.every > 0 && !time.Now().Before(next) {
 			next = time.Now().Add(t.o.every)
-			if t.st.Window.Count > 0 && t.st.RetrainLeft == 0 {
+			if t.st.Window.count > 0 && t.st.RetrainLeft == 0 {
 				if err := t.publish(ctx, TriggerInterval); err != nil {
 					if ctx.Err() != nil {
 						return shutdown()
@@ -836,7 +836,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				if t.st.Window.Count > 0 {
+				if t.st.Window.count > 0 {
 					return t.publish(ctx, TriggerFinal)
 				}
 				return t.commit(ctx, true)

@@ -319,7 +319,7 @@ func TestTrainerStopsOnCancel(t *testing.T) {
 	if err := tr.Run(ctx); err != nil {
 		t.Fatalf("Run after cancel: %v", err)
 	}
-	if _, err := RestoreLearner(path); err == nil {
+	if _, err := restoreLearner(path); err == nil {
 		t.Fatal("the shutdown checkpoint holds a trainer, not a bare learner, and should not restore as one")
 	}
 	if _, err := os.Stat(path); err != nil {
