@@ -25,9 +25,6 @@ type Round struct {
 	Pending int
 }
 
-// Final reports whether no more candidates will finish.
-func (r *Round) Final() bool { return r.Pending == 0 }
-
 // ok reports whether candidate i answered.
 func (r *Round) ok(i int) bool { return r.Done[i] && r.Candidates[i].Status == serving.StatusOK }
 
@@ -147,7 +144,7 @@ func (b best) validate() error {
 }
 
 func (b best) Decide(r *Round) (int, error) {
-	if !r.Final() {
+	if r.Pending > 0 {
 		return -1, nil
 	}
 	w, wq := -1, math.Inf(-1)
@@ -300,7 +297,7 @@ func (v *vote) Decide(r *Round) (int, error) {
 	if lead.votes < quorum {
 		return -1, nil // wait: the quorum is still reachable
 	}
-	if !r.Final() && lead.votes <= second+r.Pending {
+	if r.Pending > 0 && lead.votes <= second+r.Pending {
 		return -1, nil // another label could still catch up
 	}
 	// The representative: the leading label's most confident voter.

@@ -34,35 +34,34 @@ var (
 // the same Decision in its Provenance, so a sink can still write out who
 // was asked and how each one ended.
 //
-// Kind is one of the sentinels above (ErrFallbackFailed, ErrFallbackLate,
-// ErrNoQuorum, ErrNoWinner, ErrBadDecision) or the caller's context error
-// (context.Canceled, context.DeadlineExceeded). Cause, when set, is the
-// underlying error, such as the fallback's own error. errors.Is finds
-// both.
+// It wraps the kind of failure, one of the sentinels above
+// (ErrFallbackFailed, ErrFallbackLate, ErrNoQuorum, ErrNoWinner,
+// ErrBadDecision) or the caller's context error (context.Canceled,
+// context.DeadlineExceeded), and, when there is one, the underlying
+// cause, such as the fallback's own error. errors.Is finds both.
 type DecisionError struct {
 	// Combinator is the name of the combinator that failed.
 	Combinator string
-	// Kind classifies the failure.
-	Kind error
-	// Cause is the underlying error, or nil.
-	Cause error
 	// Decision is the decision record, also found in the Result.
 	Decision *serving.Decision
+
+	kind  error // the sentinel or context error
+	cause error // the underlying error, or nil
 }
 
 // Error says what failed, then lists each candidate with its status and
 // latency.
 func (e *DecisionError) Error() string {
 	var b strings.Builder
-	b.WriteString(e.Kind.Error())
+	b.WriteString(e.kind.Error())
 	if e.Combinator != "" {
 		b.WriteString(" (")
 		b.WriteString(e.Combinator)
 		b.WriteString(")")
 	}
-	if e.Cause != nil {
+	if e.cause != nil {
 		b.WriteString(": ")
-		b.WriteString(e.Cause.Error())
+		b.WriteString(e.cause.Error())
 	}
 	if e.Decision != nil && len(e.Decision.Candidates) > 0 {
 		b.WriteString(" [")
@@ -77,12 +76,12 @@ func (e *DecisionError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns Kind and Cause, so that errors.Is finds either.
+// Unwrap returns the kind and the cause, so that errors.Is finds either.
 func (e *DecisionError) Unwrap() []error {
-	if e.Cause == nil {
-		return []error{e.Kind}
+	if e.cause == nil {
+		return []error{e.kind}
 	}
-	return []error{e.Kind, e.Cause}
+	return []error{e.kind, e.cause}
 }
 
 // configError wraps serving.ErrConfig, the module's one sentinel for an

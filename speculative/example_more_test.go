@@ -42,7 +42,7 @@ func ExampleDeciderFunc() {
 				return i, nil
 			}
 		}
-		if !r.Final() {
+		if r.Pending > 0 {
 			return -1, nil // wait for more
 		}
 		for i, c := range r.Candidates {

@@ -162,7 +162,7 @@ func (e *engine) score(ctx context.Context, r serving.Record) (serving.Result, e
 		for _, h := range e.cfg.hooks {
 			h.OnDecision(e.cfg.name, dec, time.Since(start))
 		}
-		return serving.Result{Provenance: serving.Provenance{Decision: dec}}, &DecisionError{Combinator: e.cfg.name, Kind: err, Decision: dec}
+		return serving.Result{Provenance: serving.Provenance{Decision: dec}}, &DecisionError{Combinator: e.cfg.name, kind: err, Decision: dec}
 	}
 	f := e.pool.Get().(*flight)
 	dk := e.desks.Get().(*desk)
@@ -215,7 +215,7 @@ loop:
 					break loop
 				case err != nil:
 					decErr, gaveUp = err, true
-				case round.Final():
+				case round.Pending == 0:
 					gaveUp = true
 				}
 			}
@@ -298,7 +298,7 @@ loop:
 	}
 	var err error
 	if reason == stopCtx {
-		err = &DecisionError{Combinator: e.cfg.name, Kind: ctx.Err(), Decision: dec}
+		err = &DecisionError{Combinator: e.cfg.name, kind: ctx.Err(), Decision: dec}
 	} else {
 		if winner < 0 && !gaveUp {
 			round.Pending = 0
@@ -342,16 +342,16 @@ func (e *engine) fallback(dec *serving.Decision, decErr, fbErr error) error {
 		if kind == nil {
 			kind = ErrNoWinner
 		}
-		return &DecisionError{Combinator: e.cfg.name, Kind: kind, Decision: dec}
+		return &DecisionError{Combinator: e.cfg.name, kind: kind, Decision: dec}
 	}
 	c := &dec.Candidates[0]
 	switch c.Status {
 	case serving.StatusOK:
 		return nil
 	case serving.StatusError:
-		return &DecisionError{Combinator: e.cfg.name, Kind: ErrFallbackFailed, Cause: fbErr, Decision: dec}
+		return &DecisionError{Combinator: e.cfg.name, kind: ErrFallbackFailed, cause: fbErr, Decision: dec}
 	default:
-		return &DecisionError{Combinator: e.cfg.name, Kind: ErrFallbackLate, Decision: dec}
+		return &DecisionError{Combinator: e.cfg.name, kind: ErrFallbackLate, Decision: dec}
 	}
 }
 
