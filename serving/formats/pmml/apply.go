@@ -23,8 +23,23 @@ func (c *compiler) apply(n *node, sc *scope) (expr, bool, error) {
 		}
 		args, strs = append(args, e), append(strs, s)
 	}
+	// An invalid result is one that is not a finite number although
+	// every argument is present (0/0, x/0, ln(-1), an overflow).
+	// returnInvalid fails the record, as JPMML fails the evaluation;
+	// asMissing makes the result missing (then defaultValue applies);
+	// asIs would pass the invalid value on, but the evaluator holds no
+	// non-finite value, so it too passes on a missing one.
+	var invalid expr
 	switch t := n.str("invalidValueTreatment", "returnInvalid"); t {
-	case "returnInvalid", "asMissing", "asIs":
+	case "returnInvalid":
+		invalid = func(s *state) float64 {
+			if s.invalid == "" {
+				s.invalid = fn
+			}
+			return nan
+		}
+	case "asMissing", "asIs":
+		invalid = func(*state) float64 { return nan }
 	default:
 		return nil, false, corruptf("Apply invalidValueTreatment %q", t)
 	}
@@ -44,7 +59,7 @@ func (c *compiler) apply(n *node, sc *scope) (expr, bool, error) {
 			eval[i] = func(s *state) float64 { return s.v[slot] }
 		}
 	}
-	e, str, err := c.builtin(strings.TrimPrefix(fn, "x-"), eval, strs)
+	e, str, err := c.builtin(strings.TrimPrefix(fn, "x-"), eval, strs, invalid)
 	if err != nil {
 		return nil, false, err
 	}
@@ -132,7 +147,9 @@ var compare = map[string]func(a, b float64) bool{
 }
 
 // builtin compiles a call of a built-in function on compiled arguments.
-func (c *compiler) builtin(fn string, args []expr, strs []bool) (expr, bool, error) {
+// A function whose result is not a finite number although its arguments
+// are present returns invalid(s), the Apply's invalidValueTreatment.
+func (c *compiler) builtin(fn string, args []expr, strs []bool, invalid expr) (expr, bool, error) {
 	anyStr := false
 	for _, s := range strs {
 		anyStr = anyStr || s
@@ -152,9 +169,13 @@ func (c *compiler) builtin(fn string, args []expr, strs []bool) (expr, bool, err
 		}
 		a := args[0]
 		return func(s *state) float64 {
-			v := f(a(s))
-			if math.IsInf(v, 0) {
+			x := a(s)
+			if x != x {
 				return nan
+			}
+			v := f(x)
+			if v != v || math.IsInf(v, 0) {
+				return invalid(s)
 			}
 			return v
 		}, false, nil
@@ -168,9 +189,13 @@ func (c *compiler) builtin(fn string, args []expr, strs []bool) (expr, bool, err
 		}
 		a, b := args[0], args[1]
 		return func(s *state) float64 {
-			v := f(a(s), b(s))
-			if math.IsInf(v, 0) {
+			x, y := a(s), b(s)
+			if x != x || y != y {
 				return nan
+			}
+			v := f(x, y)
+			if v != v || math.IsInf(v, 0) {
+				return invalid(s)
 			}
 			return v
 		}, false, nil
@@ -203,7 +228,7 @@ func (c *compiler) builtin(fn string, args []expr, strs []bool) (expr, bool, err
 		if fn == "median" {
 			off = c.slots(len(args)) // scratch to sort the values in
 		}
-		return nary(fn, args, off), false, nil
+		return nary(fn, args, off, invalid), false, nil
 	case "and", "or":
 		if len(args) < 2 {
 			return nil, false, corruptf("Apply %s takes at least 2 arguments", fn)
@@ -256,8 +281,17 @@ func (c *compiler) builtin(fn string, args []expr, strs []bool) (expr, bool, err
 		a, set := args[0], args[1:]
 		return func(s *state) float64 {
 			x := a(s)
-			if math.IsNaN(x) {
-				return nan
+			if x != x {
+				// A missing value is in the set when the set holds a
+				// missing value (a Constant missing="true"), as JPMML
+				// evaluates it: isIn is false and isNotIn true, not
+				// missing.
+				for _, e := range set {
+					if v := e(s); v != v {
+						return b2f(in)
+					}
+				}
+				return b2f(!in)
 			}
 			for _, e := range set {
 				if e(s) == x {
@@ -295,8 +329,8 @@ func (c *compiler) builtin(fn string, args []expr, strs []bool) (expr, bool, err
 // nary compiles min, max, sum, avg, product and median; median sorts its
 // values in the scratch slots from off. As PMML defines these functions,
 // missing arguments are ignored, and the result is missing only when
-// every argument is.
-func nary(fn string, args []expr, off int) expr {
+// every argument is. An overflow is invalid(s).
+func nary(fn string, args []expr, off int, invalid expr) expr {
 	if fn == "median" {
 		return func(s *state) float64 {
 			vs := s.v[off : off : off+len(args)]
@@ -308,7 +342,10 @@ func nary(fn string, args []expr, off int) expr {
 			if len(vs) == 0 {
 				return nan
 			}
-			return median(vs)
+			if v := median(vs); !math.IsInf(v, 0) {
+				return v
+			}
+			return invalid(s)
 		}
 	}
 	return func(s *state) float64 {
@@ -344,6 +381,9 @@ func nary(fn string, args []expr, off int) expr {
 		}
 		if fn == "avg" {
 			acc /= float64(n)
+		}
+		if math.IsInf(acc, 0) {
+			return invalid(s)
 		}
 		return acc
 	}

@@ -67,7 +67,14 @@
 // TransformationDictionary and LocalTransformations may hold DerivedFields
 // built from Constant, FieldRef, NormContinuous, NormDiscrete,
 // Discretize, MapValues (InlineTable) and Apply of the built-in
-// arithmetic, comparison, boolean, if and isMissing functions.
+// arithmetic, comparison, boolean, if and isMissing functions. A function
+// whose arguments are present but whose result is not a finite number
+// (0/0, x/0, ln(-1), an overflow) gives an invalid result: the Apply's
+// invalidValueTreatment of returnInvalid, the default, fails the record
+// with [ErrNoResult]; asMissing makes it missing (and defaultValue then
+// applies); asIs passes it on as missing too, since no value here is
+// infinite. isIn of a missing value is false and isNotIn true, unless
+// the list holds a missing Constant.
 //
 // A Segmentation's missingPredictionTreatment of skipSegment leaves out
 // segments without a result; otherwise (continue, returnMissing) a

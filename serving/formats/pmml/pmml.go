@@ -19,7 +19,9 @@ const FormatName = "pmml"
 // returnNullPrediction found no true child, a scorecard characteristic
 // matched no attribute, a segmentation selected no segment, a
 // classification's probabilities came out NaN (simplemax of scores
-// summing to 0, say). Predict wraps it; test with errors.Is.
+// summing to 0, say), an Apply's result was invalid (not a finite number,
+// as ln(-1) or x/0) under invalidValueTreatment="returnInvalid", the
+// default. Predict wraps it; test with errors.Is.
 var ErrNoResult = errors.New("pmml: no result for this record")
 
 func init() {
@@ -89,6 +91,9 @@ func (m *Model) Describe() serving.ModelInfo {
 // field, output field and probability vector of the document.
 type state struct {
 	v []float64
+	// invalid names the first Apply function whose result was invalid
+	// under invalidValueTreatment="returnInvalid": the record fails.
+	invalid string
 }
 
 func (m *Model) getState() *state {
@@ -119,6 +124,7 @@ func (m *Model) Predict(_ context.Context, features []float64) (serving.Predicti
 	}
 	s := m.getState()
 	defer m.pool.Put(s)
+	s.invalid = ""
 	missing := -1
 	for i := range m.inputs {
 		p := &m.inputs[i]
@@ -135,6 +141,9 @@ func (m *Model) Predict(_ context.Context, features []float64) (serving.Predicti
 		s.v[st.slot] = st.e(s)
 	}
 	r := m.top.eval(s)
+	if s.invalid != "" {
+		return serving.Prediction{}, fmt.Errorf("%w: Apply %s gave an invalid result (invalidValueTreatment returnInvalid)", ErrNoResult, s.invalid)
+	}
 	if !r.ok {
 		if missing >= 0 {
 			// The first input left missing is the reason the model has no result.

@@ -2,8 +2,11 @@ package pmml_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"testing"
+
+	"github.com/modelstream/modelstream/serving/formats/pmml"
 )
 
 // exprDoc is a regression whose value is the DerivedField d defined by
@@ -62,7 +65,14 @@ func TestExpressions(t *testing.T) {
 		{"isIn", `<Apply function="isIn"><FieldRef field="c"/><Constant>a</Constant><Constant>c</Constant></Apply>`, 0, 0, c, 1},
 		{"missing propagates", `<Apply function="+"><FieldRef field="x"/><Constant>1</Constant></Apply>`, nan, 0, a, nan},
 		{"apply mapMissingTo", `<Apply function="+" mapMissingTo="-1"><FieldRef field="x"/><Constant>1</Constant></Apply>`, nan, 0, a, -1},
-		{"apply defaultValue", `<Apply function="/" defaultValue="0"><FieldRef field="x"/><FieldRef field="w"/></Apply>`, 1, 0, a, 0},
+		{"apply defaultValue", `<Apply function="/" defaultValue="0" invalidValueTreatment="asMissing"><FieldRef field="x"/><FieldRef field="w"/></Apply>`, 1, 0, a, 0},
+		// isIn of a missing value is false (isNotIn true), unless the
+		// list holds a missing value, as JPMML evaluates it; not missing.
+		{"isIn missing", `<Apply function="isIn"><FieldRef field="c"/><Constant>a</Constant><Constant>c</Constant></Apply>`, 0, 0, nan, 0},
+		{"isNotIn missing", `<Apply function="isNotIn"><FieldRef field="c"/><Constant>a</Constant><Constant>c</Constant></Apply>`, 0, 0, nan, 1},
+		{"isIn missing listed", `<Apply function="isIn"><FieldRef field="x"/><Constant>1</Constant><Constant missing="true"/></Apply>`, nan, 0, a, 1},
+		{"isNotIn missing listed", `<Apply function="isNotIn"><FieldRef field="x"/><Constant>1</Constant><Constant missing="true"/></Apply>`, nan, 0, a, 0},
+		{"isIn present not missing", `<Apply function="isIn"><FieldRef field="x"/><Constant>1</Constant><Constant missing="true"/></Apply>`, 2, 0, a, 0},
 	}
 	for _, k := range cases {
 		t.Run(k.name, func(t *testing.T) {
@@ -130,5 +140,61 @@ func TestNormalizationMethods(t *testing.T) {
 		if method != "simplemax" && math.Abs(p.Values[0]+p.Values[1]-1) > 1e-15 {
 			t.Errorf("%s: probabilities %v do not sum to 1", method, p.Values)
 		}
+	}
+}
+
+// TestApplyInvalidResults checks invalidValueTreatment of Apply: a
+// result that is not a finite number although every argument is present
+// (ln(-1), 0/0, x/0, an overflow) is invalid. returnInvalid, the default,
+// fails the record with ErrNoResult naming the function, as JPMML fails
+// the evaluation; asMissing and asIs give a missing value; a missing
+// argument stays a missing result under every treatment. Each document
+// reads the result through isMissing, so that a missing result is a
+// value the test sees, not an error.
+func TestApplyInvalidResults(t *testing.T) {
+	nan := math.NaN()
+	isMissing := func(inner string) string {
+		return `<Apply function="if"><Apply function="isMissing">` + inner + `</Apply><Constant>7</Constant><Constant>1</Constant></Apply>`
+	}
+	ln := func(attrs string) string {
+		return `<Apply function="ln"` + attrs + `><FieldRef field="x"/></Apply>`
+	}
+	cases := []struct {
+		name, expr string
+		x, w       float64
+		want       float64 // NaN: the record fails with ErrNoResult
+	}{
+		{"ln(-1) returnInvalid by default", isMissing(ln("")), -1, 0, nan},
+		{"ln(-1) returnInvalid", isMissing(ln(` invalidValueTreatment="returnInvalid"`)), -1, 0, nan},
+		{"ln(-1) asMissing", isMissing(ln(` invalidValueTreatment="asMissing"`)), -1, 0, 7},
+		{"ln(-1) asIs", isMissing(ln(` invalidValueTreatment="asIs"`)), -1, 0, 7},
+		{"ln(2) is valid", isMissing(ln("")), 2, 0, 1},
+		{"ln(missing) is missing, not invalid", isMissing(ln("")), nan, 0, 7},
+		{"0/0", isMissing(`<Apply function="/"><FieldRef field="x"/><FieldRef field="w"/></Apply>`), 0, 0, nan},
+		{"x/0", isMissing(`<Apply function="/"><FieldRef field="x"/><FieldRef field="w"/></Apply>`), 1, 0, nan},
+		{"x/0 asMissing defaultValue", `<Apply function="/" invalidValueTreatment="asMissing" defaultValue="3"><FieldRef field="x"/><FieldRef field="w"/></Apply>`, 1, 0, 3},
+		{"overflow", isMissing(`<Apply function="exp"><FieldRef field="x"/></Apply>`), 1000, 0, nan},
+		{"sum overflow", isMissing(`<Apply function="sum"><FieldRef field="x"/><FieldRef field="w"/></Apply>`), 1.5e308, 1.5e308, nan},
+		{"inner invalid, outer asMissing", isMissing(`<Apply function="+" invalidValueTreatment="asMissing">` + ln("") + `<Constant>1</Constant></Apply>`), -1, 0, nan},
+		{"inner asMissing, outer default", isMissing(`<Apply function="+">` + ln(` invalidValueTreatment="asMissing"`) + `<Constant>1</Constant></Apply>`), -1, 0, 7},
+	}
+	for _, k := range cases {
+		t.Run(k.name, func(t *testing.T) {
+			m := loadText(t, exprDoc(k.expr, ""))
+			p, err := m.Predict(context.Background(), []float64{k.x, k.w, 0})
+			if math.IsNaN(k.want) {
+				if !errors.Is(err, pmml.ErrNoResult) {
+					t.Fatalf("got %v, %v; want ErrNoResult", p.Value, err)
+				}
+				return
+			}
+			if err != nil || p.Value != k.want {
+				t.Fatalf("got %v, %v; want %v", p.Value, err, k.want)
+			}
+			// The pooled state carries no failure over to the next record.
+			if _, err := m.Predict(context.Background(), []float64{2, 1, 0}); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
