@@ -27,14 +27,20 @@ func ExampleJSON() {
 	// true hour
 }
 
-// Pinning a Layout places an object's fields in its order, ignoring
-// others, and gives arrays its names.
+// Pinning a Layout places an object's fields in its order, whatever
+// order the producer wrote them in, ignoring others, and gives arrays its
+// names. A model that names no inputs is fed named records in their
+// field order, so pin the order it reads.
 func ExampleJSON_pinned() {
 	l, _ := serving.NewLayout("hour", "amount")
 	codec := kafka.JSON{Layout: l, Missing: true}
-	r, _ := codec.Decode([]byte(`{"amount": 250, "extra": 1}`))
+	r, _ := codec.Decode([]byte(`{"amount": 250, "hour": 3}`))
 	fmt.Println(r.Layout.Names(), r.Features)
-	// Output: [hour amount] [NaN 250]
+	r, _ = codec.Decode([]byte(`{"amount": 250, "extra": 1}`))
+	fmt.Println(r.Layout.Names(), r.Features)
+	// Output:
+	// [hour amount] [3 250]
+	// [hour amount] [NaN 250]
 }
 
 // CSV with a header line is named; a single line is positional.

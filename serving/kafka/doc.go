@@ -74,6 +74,14 @@
 // needs and the record lacks, dead-letters the record with an error that
 // names the field (a *serving.FieldError).
 //
+// A model that names no inputs (an ONNX model with one input tensor, as
+// PyTorch exports them, say) is fed a named record by position, in the
+// order of the record's own fields (see serving, "Named inputs"): an object
+// written {"hour": 3, "amount": 250} by one producer and {"amount": 250,
+// "hour": 3} by another reaches it in two orders, and one of them scores
+// wrong without an error. Pin the codec's Layout to the order the model
+// reads, JSON{Layout: lay}, to place every object's fields in that order.
+//
 // # Delivery and order
 //
 // Delivery is at-least-once by default ([ExactlyOnce] below is the
