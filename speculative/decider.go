@@ -180,6 +180,10 @@ func Majority() VoteOption { return func(v *vote) { v.majority = true } }
 // LabelBy to let such models vote, for example by thresholding Value. An
 // empty string returned by fn is an abstention. fn must be safe for
 // concurrent use.
+//
+// fn decides only the vote: the answer returned is the chosen voter's
+// own Prediction, unchanged, so a classifier labelled "1" that wins a
+// vote fn counted as "fraud" answers with Label "1".
 func LabelBy(fn func(serving.Prediction) string) VoteOption {
 	return func(v *vote) { v.label = fn }
 }
