@@ -13,7 +13,8 @@
 // package serving/formats/leaves reads every encoding: it tells JSON and
 // UBJSON from the legacy binary format by their first bytes and hands
 // them to this package, so a model message that says "xgboost" works for
-// whatever save_model wrote.
+// whatever save_model wrote, in a program that imports package leaves
+// too: with this package alone, "xgboost" is an unknown format.
 //
 // # Models
 //
