@@ -16,8 +16,8 @@ import (
 	"github.com/modelstream/modelstream/speculative"
 )
 
-// The variant names of a rollout, as they appear in Decision.Variant of
-// the scores and as Outcome expects them.
+// The variant names of a rollout, as they appear in the scores'
+// serving.Decision.Variant and as Outcome expects them.
 const (
 	Champion  = "champion"
 	Candidate = "candidate"
@@ -242,7 +242,8 @@ func (c *Controller) Ref() serving.ModelRef { return serving.ModelRef{Name: c.cf
 // Outcome records the loss of one answer whose truth became known: for
 // example 0 for a right answer and 1 for a wrong one, the log-loss, or
 // the absolute error. Lower is better, as for every guardrail. variant
-// is Champion or Candidate, as the score's Decision.Variant named it.
+// is Champion or Candidate, as the score's serving.Decision.Variant
+// named it.
 // A loss that is not finite or whose magnitude exceeds 1e100 (so large
 // that the running variance would overflow to infinity and the guardrail
 // become NaN), or another variant, is refused with an error wrapping
