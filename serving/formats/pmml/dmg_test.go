@@ -1,6 +1,7 @@
 package pmml_test
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -117,6 +118,52 @@ func TestDMGOtherModels(t *testing.T) {
 		}
 		if c.value >= 0 && !near(p.Value, c.value, 1e-12) {
 			t.Errorf("%s %v: value %v, want %v (%+v)", c.file, c.rec, p.Value, c.value, p)
+		}
+	}
+}
+
+// TestDMGTreeMissingValuePenalty checks missingValuePenalty on the DMG's
+// golfing tree (missingValueStrategy defaultChild, penalty 0.8): the
+// probabilities are those of the node reached, and only the confidence
+// is multiplied by 0.8 for each defaultChild taken and each surrogate
+// decided by an alternative. The first two records and their numbers are
+// those of JPMML-Evaluator's MissingValueStrategyTest on the same
+// document (defaultChildSinglePenalty, defaultChildMultiplePenalties);
+// pmml4s asserts the same confidence, 0.48, for the first.
+func TestDMGTreeMissingValuePenalty(t *testing.T) {
+	m := loadFile(t, "pmml4s/dmg_tree_missing_defaultChild.xml")
+	if got := m.Classes(); len(got) != 3 || got[0] != "will play" || got[2] != "no play" {
+		t.Fatalf("classes %q", got)
+	}
+	cases := []struct {
+		rec        map[string]any
+		label      string
+		probs      []float64
+		confidence float64
+	}{
+		// outlook missing: defaultChild to node 2; temperature decides node 4.
+		{map[string]any{"temperature": 40, "humidity": 70}, "no play", []float64{0.4, 0, 0.6}, 0.6 * 0.8},
+		// outlook missing (defaultChild), temperature missing: humidity,
+		// the surrogate's alternative, decides node 3.
+		{map[string]any{"humidity": 70}, "will play", []float64{0.9, 0.05, 0.05}, 0.9 * 0.8 * 0.8},
+		// outlook present; the surrogate's alternative decides node 3.
+		{map[string]any{"outlook": "sunny", "humidity": 70}, "will play", []float64{0.9, 0.05, 0.05}, 0.9 * 0.8},
+		// Nothing missing: no penalty.
+		{map[string]any{"outlook": "sunny", "temperature": 60, "humidity": 90}, "will play", []float64{0.9, 0.05, 0.05}, 0.9},
+	}
+	for _, c := range cases {
+		p := predict(t, m, c.rec)
+		if p.Label != c.label || !near(p.Confidence, c.confidence, 1e-12) {
+			t.Errorf("%v: label %q confidence %v, want %q %v", c.rec, p.Label, p.Confidence, c.label, c.confidence)
+		}
+		for i, want := range c.probs {
+			if i >= len(p.Values) || !near(p.Values[i], want, 1e-12) {
+				t.Errorf("%v: probabilities %v, want %v", c.rec, p.Values, c.probs)
+				break
+			}
+		}
+		if want := c.probs[slices.Index(m.Classes(), c.label)]; !near(p.Value, want, 1e-12) {
+			t.Errorf("%v: Value %v, want the probability %v", c.rec, p.Value, want)
 		}
 	}
 }

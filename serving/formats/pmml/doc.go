@@ -44,7 +44,10 @@
 // probability of every category in the order of the target's
 // DataDictionary Values (or the order the model names them when the
 // DataDictionary lists none); Confidence and Value, the probability of
-// Label; [Model.Classes] lists the categories in that order.
+// Label; [Model.Classes] lists the categories in that order. A TreeModel's
+// missingValuePenalty multiplies Confidence alone, once for each
+// defaultChild taken and each surrogate predicate decided by an
+// alternative (ScoreDistribution confidence attributes are not read).
 //
 // OutputFields (predictedValue, predictedDisplayValue, probability,
 // transformedValue, and a Scorecard's reasonCode) are computed so that

@@ -217,7 +217,7 @@ func (mm *miningModel) adopt(s *state, sg *segment, r result) result {
 	for i, j := range sg.catMap {
 		p[j] = s.v[sg.model.probs+i]
 	}
-	return result{ok: true, val: float64(sg.catMap[int(r.val)])}
+	return result{ok: true, val: float64(sg.catMap[int(r.val)]), penalised: r.penalised, conf: r.conf}
 }
 
 func (mm *miningModel) regress(s *state) result {

@@ -94,6 +94,9 @@ type state struct {
 	// invalid names the first Apply function whose result was invalid
 	// under invalidValueTreatment="returnInvalid": the record fails.
 	invalid string
+	// alternatives counts the surrogate predicates that were decided
+	// by an alternative, for a TreeModel's missingValuePenalty.
+	alternatives int
 }
 
 func (m *Model) getState() *state {
@@ -158,8 +161,11 @@ func (m *Model) Predict(_ context.Context, features []float64) (serving.Predicti
 	k := int(r.val)
 	p := serving.Prediction{Values: make([]float64, len(t.cats.vals)), Label: t.cats.labels[k]}
 	copy(p.Values, s.v[t.probs:t.probs+len(t.cats.vals)])
-	p.Confidence = p.Values[k]
-	p.Value = p.Confidence
+	p.Value = p.Values[k]
+	p.Confidence = p.Value
+	if r.penalised {
+		p.Confidence *= r.conf
+	}
 	return p, nil
 }
 
@@ -436,6 +442,10 @@ type modelNode struct {
 type result struct {
 	ok  bool
 	val float64
+	// penalised says that a TreeModel's missingValuePenalty applies:
+	// Confidence is the probability of the category times conf.
+	penalised bool
+	conf      float64
 }
 
 type evaluator interface {

@@ -288,8 +288,11 @@ func (c *compiler) compoundPred(n *node, sc *scope) (pred, error) {
 		}, nil
 	case "surrogate":
 		return func(s *state) tri {
-			for _, p := range ps {
+			for i, p := range ps {
 				if r := p(s); r != tUnknown {
+					if i > 0 {
+						s.alternatives++
+					}
 					return r
 				}
 			}

@@ -393,23 +393,24 @@ func (mc *modelCtx) distribution(t *treeNode, sds []*node) error {
 	return nil
 }
 
+// eval scores the tree. missingValuePenalty multiplies a
+// classification's confidence (not its probabilities, which still sum to
+// 1) once for each defaultChild taken and each surrogate predicate
+// decided by an alternative on the way, as JPMML and pmml4s apply it.
 func (tm *treeModel) eval(s *state) result {
 	if tm.compact != nil {
 		return tm.walkCompact(s)
 	}
-	r, misses := tm.walk(s)
-	if misses > 0 && tm.penalty != 1 && r.ok && tm.mn.classify {
-		f := math.Pow(tm.penalty, float64(misses))
-		p := s.v[tm.mn.probs : tm.mn.probs+len(tm.mn.cats.vals)]
-		for i := range p {
-			p[i] *= f
-		}
+	s.alternatives = 0
+	r, defaults := tm.walk(s)
+	if n := defaults + s.alternatives; n > 0 && tm.penalty != 1 && r.ok && tm.mn.classify {
+		r.penalised, r.conf = true, math.Pow(tm.penalty, float64(n))
 	}
 	return r
 }
 
-// walk descends the tree and returns its result and how many unknown
-// predicates the missing-value strategy handled.
+// walk descends the tree and returns its result and how many times it
+// took a defaultChild for an unknown predicate.
 func (tm *treeModel) walk(s *state) (result, int) {
 	t := tm.root
 	if !tm.rootTrue && t.pred(s) != tTrue {
@@ -444,7 +445,6 @@ descend:
 				t = c
 				continue descend
 			case tUnknown:
-				misses++
 				switch tm.missing {
 				case missLast:
 					return tm.leaf(s, last), misses
@@ -455,6 +455,7 @@ descend:
 						return tm.leaf(s, last), misses
 					}
 					t = t.defChild
+					misses++
 					continue descend
 				case missWeighted, missAggregate:
 					return tm.aggregate(s, t), misses
