@@ -303,16 +303,15 @@ func (a *scoreSlab) reset(n int) {
 // The caller must hold no record or value taken from it, and Kafka must
 // have acknowledged every record written from it: sarama lets go of a
 // message before it returns it as a success or an error. The records
-// let go of their keys and acknowledgements, so that the pool pins no
-// input record nor batch (scoreMessageIn sets every field again).
+// are zeroed (scoreMessageIn sets every field again), so that the pool
+// pins nothing of the batch: not its input keys, acknowledgements or
+// provenance headers, nor its values, and so not a buffer dropped below
+// as too large.
 func (s *Sink) recycle(a *scoreSlab) {
 	if a == nil {
 		return
 	}
-	for i := range a.recs {
-		r := &a.recs[i]
-		r.key, r.m.Key, r.m.Metadata = nil, nil, nil
-	}
+	clear(a.recs)
 	a.recs = a.recs[:0]
 	a.buf = a.buf[:0]
 	if cap(a.buf) > maxRecycled {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -465,4 +466,44 @@ func encoded(e sarama.Encoder) ([]byte, error) {
 		return nil, nil
 	}
 	return e.Encode()
+}
+
+// TestRecycledScoreSlabHoldsNothing: a slab in the pool holds nothing of
+// the batch it served. Its records kept their provenance headers (a
+// combinator's are encoded per result, so they were that batch's own),
+// their values and the messages' encoders, which pinned every value of
+// a batch whose buffer recycle had just dropped as too large (over
+// maxRecycled), and the values of the records past a later, smaller
+// batch; a record written but never overwritten would still hold the
+// previous batch's data. Each record must be zero once recycled.
+func TestRecycledScoreSlabHoldsNothing(t *testing.T) {
+	s := &Sink{o: sinkOptions{topic: "scores", dlq: "dlq", enc: wire.ScoreJSON}, max: 1 << 30}
+	ref := serving.ModelRef{Name: "m", Version: 1, ID: "abc"}
+	dec := &serving.Decision{Combinator: "vote", Winner: 0, Candidates: []serving.Candidate{{Model: ref}}}
+	label := strings.Repeat("x", 64<<10)
+	const n = 40 // 40 values of 64 KiB: a buffer past maxRecycled
+	a := s.scoreSlab(n)
+	for i := range n {
+		res := serving.Result{Prediction: serving.Prediction{Value: float64(i), Label: label}, Provenance: serving.Provenance{Model: ref, Decision: dec}}
+		m, err := s.scoreMessageIn(a, &sarama.ConsumerMessage{Topic: "data", Offset: int64(i), Key: []byte("k")}, res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Headers) == 0 {
+			t.Fatal("a score without provenance headers")
+		}
+		m.Metadata = &item{}
+	}
+	if cap(a.buf) <= maxRecycled {
+		t.Fatalf("the batch's buffer is %d bytes, want more than %d", cap(a.buf), maxRecycled)
+	}
+	s.recycle(a)
+	if a.buf != nil {
+		t.Fatalf("a buffer of %d bytes stayed with the recycled slab", cap(a.buf))
+	}
+	for i, r := range a.recs[:cap(a.recs)] {
+		if !reflect.ValueOf(r).IsZero() {
+			t.Fatalf("recycled record %d holds topic %q, %d headers, a value of %d bytes", i, r.m.Topic, len(r.m.Headers), len(r.value))
+		}
+	}
 }
