@@ -626,9 +626,12 @@ func (t *Trainer) learn(ctx context.Context, s Sample) error {
 	t.st.Window.add(out, s.Target, t.l.kind)
 	t.st.SincePublish++
 	t.st.SinceCkpt++
+	// The report is taken in the same critical section that counts the
+	// record: a report made after Stats shows this record counted is
+	// handled with the next one, never with this one.
+	reported := t.takeReportLocked()
 	t.mu.Unlock()
 
-	reported := t.takeReport()
 	if t.st.RetrainLeft > 0 {
 		if reported {
 			t.o.logger.Debug("training: reported drift ignored, a retrain is under way", "model", t.name, "records", t.st.Records)
@@ -750,18 +753,20 @@ func (t *Trainer) ReportDrift(live serving.ModelRef) bool {
 const reportCurrent = math.MaxUint64
 
 // takeReport returns whether a drift report waits that is not stale;
-// it is called by Run.
+// it is what Run does under t.mu, for tests.
 func (t *Trainer) takeReport() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.takeReportLocked()
+}
+
+// takeReportLocked is takeReport with t.mu held.
+func (t *Trainer) takeReportLocked() bool {
 	r := t.reported.Swap(0)
 	if r == 0 {
 		return false
 	}
-	if r == reportCurrent {
-		return true
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return r-1 >= t.st.ParentVer
+	return r == reportCurrent || r-1 >= t.st.ParentVer
 }
 
 // Run consumes the source until it ends (io.EOF), ctx is done, or an
