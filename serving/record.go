@@ -128,7 +128,9 @@ type Provenance struct {
 
 // Decision records how a combinator chose its answer.
 type Decision struct {
-	// Combinator names the combinator, such as "budget", "vote" or "split".
+	// Combinator is the combinator's kind, such as "budget", "ensemble"
+	// or "split" (a vote is an "ensemble" whose Decider is "vote"), not
+	// the name it was given (package speculative's WithName).
 	Combinator string `json:"combinator"`
 	// Decider names the rule that chose the winner, such as "first",
 	// "vote" or "best", when the combinator uses one.

@@ -14,7 +14,7 @@ type Stats struct {
 	// Name is the combinator's name (see [WithName]).
 	Name string `json:"name"`
 	// Combinator is the combinator's kind: "budget", "ensemble", "split",
-	// "switch" or "shadow".
+	// "switch", "shadow" or "bandit".
 	Combinator string `json:"combinator"`
 	// Invocations counts calls to Score.
 	Invocations uint64 `json:"invocations"`

@@ -22,8 +22,11 @@ func AssertModel(t T, res serving.Result, name string, version uint64) bool {
 	return true
 }
 
-// AssertDecision checks that res carries a Decision of the given
-// combinator whose winner is name, and reports through t if not.
+// AssertDecision checks that res carries a Decision whose Combinator is
+// combinator, the kind ("budget", "ensemble", "split"...; a vote is an
+// "ensemble"), and whose winner, named in res too, is the model named
+// winner: a ModelRef.Name such as "fast", without "@v1". It reports
+// through t if not, and returns whether the check passed.
 func AssertDecision(t T, res serving.Result, combinator, winner string) bool {
 	t.Helper()
 	d := res.Provenance.Decision
