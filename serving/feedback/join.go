@@ -23,7 +23,7 @@ type Label struct {
 	// It is 0, and means nothing, when the feedback gives only Class.
 	Value float64 `json:"value"`
 	// Class is the true class's name, when the feedback names it. When
-	// set, [Observe] and [ObserveClasses] read the truth by this name,
+	// set, [Observe] reads the truth by this name,
 	// not by Value.
 	Class string `json:"class,omitempty"`
 	// Time is when the truth was recorded (the feedback record's
@@ -41,8 +41,9 @@ type Match struct {
 
 // Variant returns the variant that routed the scored record: that of
 // the outermost Decision that names one, following the winning
-// candidate's nested Decision (see quality.Variant), or "".
-func (m Match) Variant() string { return quality.Variant(m.Score.Provenance.Decision) }
+// candidate's nested Decision, or "". It is the Variant of the score's
+// quality.KeyOf.
+func (m Match) Variant() string { return quality.KeyOf(m.Score.Provenance).Variant }
 
 // InputKey is the join key of an input record by position:
 // "topic/partition/offset".

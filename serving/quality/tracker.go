@@ -33,13 +33,13 @@ type Key struct {
 // following the winning candidate's nested Decision (a canary's Split
 // inside a Budget, say).
 func KeyOf(p serving.Provenance) Key {
-	return Key{Model: p.Model.Name, Version: p.Model.Version, Variant: Variant(p.Decision)}
+	return Key{Model: p.Model.Name, Version: p.Model.Version, Variant: variant(p.Decision)}
 }
 
-// Variant returns the variant of the outermost Decision in d's chain of
+// variant returns the variant of the outermost Decision in d's chain of
 // winners that names one: d's own, or else that of the Decision nested
 // in d's winning candidate, and so on; "" when none does.
-func Variant(d *serving.Decision) string {
+func variant(d *serving.Decision) string {
 	for depth := 0; d != nil && depth < maxNesting; depth++ {
 		if d.Variant != "" {
 			return d.Variant
@@ -52,7 +52,7 @@ func Variant(d *serving.Decision) string {
 	return ""
 }
 
-// maxNesting bounds the walk of Variant, against a Decision decoded from
+// maxNesting bounds the walk of variant, against a Decision decoded from
 // a hostile record that nests without end (or a cycle built in memory).
 const maxNesting = 64
 

@@ -51,24 +51,24 @@ func TestVariantFollowsWinners(t *testing.T) {
 	inner := &serving.Decision{Variant: "candidate", Winner: 1, Candidates: make([]serving.Candidate, 2)}
 	mid := &serving.Decision{Winner: 1, Candidates: []serving.Candidate{{}, {Decision: inner}}}
 	outer := &serving.Decision{Winner: 0, Candidates: []serving.Candidate{{Decision: mid}}}
-	if v := Variant(outer); v != "candidate" {
+	if v := variant(outer); v != "candidate" {
 		t.Errorf("Variant = %q, want the nested candidate", v)
 	}
 	if k := KeyOf(serving.Provenance{Model: serving.ModelRef{Name: "m", Version: 2}, Decision: outer}); k.Variant != "candidate" {
 		t.Errorf("KeyOf = %+v", k)
 	}
 	outer.Variant = "blue"
-	if v := Variant(outer); v != "blue" {
+	if v := variant(outer); v != "blue" {
 		t.Errorf("Variant = %q, want the outermost that names one", v)
 	}
 	for _, d := range []*serving.Decision{nil, {Winner: -1}, {Winner: 5, Candidates: make([]serving.Candidate, 1)}} {
-		if v := Variant(d); v != "" {
-			t.Errorf("Variant(%+v) = %q", d, v)
+		if v := variant(d); v != "" {
+			t.Errorf("variant(%+v) = %q", d, v)
 		}
 	}
 	loop := &serving.Decision{Winner: 0, Candidates: make([]serving.Candidate, 1)}
 	loop.Candidates[0].Decision = loop
-	if v := Variant(loop); v != "" {
+	if v := variant(loop); v != "" {
 		t.Errorf("Variant of a cycle = %q", v)
 	}
 }
