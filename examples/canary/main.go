@@ -250,7 +250,7 @@ func run(ctx context.Context, w io.Writer, brokers []string, cfg config, sc scen
 	if err != nil {
 		return res, err
 	}
-	observe, err := feedback.ObserveClasses(tr, feedback.Binary, "ok", "fraud")
+	observe, err := feedback.Observe(tr, feedback.Binary, "ok", "fraud")
 	if err != nil {
 		return res, err
 	}

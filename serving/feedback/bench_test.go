@@ -29,9 +29,9 @@ func BenchmarkObserve(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			tr, _ := quality.NewTracker(4)
-			observe := Observe(tr, c.task)
-			if c.classes != nil {
-				observe, _ = ObserveClasses(tr, c.task, c.classes...)
+			observe, err := Observe(tr, c.task, c.classes...)
+			if err != nil {
+				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			for b.Loop() {

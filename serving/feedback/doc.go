@@ -40,7 +40,8 @@
 // [Observe] turns matches into quality measurements in a
 // quality.Tracker, per model version and variant, for binary,
 // multiclass and regression tasks. Labels may give the true class by
-// name ("red"): [ObserveClasses] takes the class names in the order of
+// name ("red"): given the class names in the order of
+// the model's outputs, Observe in the order of
 // the model's outputs, and refuses a name outside them as an unknown
 // class (serving.ErrOutcome), counted as a refused outcome. [Drift] runs a drift detector (such
 // as training.PageHinkley) on the live loss of the serving model, not

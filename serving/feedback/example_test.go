@@ -24,7 +24,10 @@ func ExampleJoiner() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	observe := feedback.Observe(tr, feedback.Binary)
+	observe, err := feedback.Observe(tr, feedback.Binary)
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	model := serving.ModelRef{Name: "fraud", Version: 3}
@@ -70,12 +73,12 @@ func ExampleJoiner() {
 // Feedback that names the true class ("red") is read by name: the
 // classes are given in the order of the model's outputs, and a name
 // outside them is refused, counted, and reported as a refused outcome (serving.ErrOutcome).
-func ExampleObserveClasses() {
+func ExampleObserve_classes() {
 	tr, err := quality.NewTracker(10)
 	if err != nil {
 		log.Fatal(err)
 	}
-	observe, err := feedback.ObserveClasses(tr, feedback.Multiclass, "red", "white", "rose")
+	observe, err := feedback.Observe(tr, feedback.Multiclass, "red", "white", "rose")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -194,7 +194,7 @@ func TestJoinQueueCompacts(t *testing.T) {
 func TestObserve(t *testing.T) {
 	tr, _ := quality.NewTracker(4)
 	prov := serving.Provenance{Model: serving.ModelRef{Name: "m", Version: 2}, Decision: &serving.Decision{Variant: "canary"}}
-	bin := Observe(tr, Binary)
+	bin := mustObserve(t, tr, Binary)
 	for _, c := range []struct {
 		p, y float64
 	}{{0.9, 1}, {0.2, 0}, {0.7, 0}} {
@@ -205,14 +205,14 @@ func TestObserve(t *testing.T) {
 	if err := bin(Match{Score: wire.Score{Prediction: serving.Prediction{Value: 0.5}, Provenance: prov}, Label: Label{Value: 2}}); !errors.Is(err, serving.ErrOutcome) {
 		t.Errorf("binary label 2: %v", err)
 	}
-	mc := Observe(tr, Multiclass)
+	mc := mustObserve(t, tr, Multiclass)
 	if err := mc(Match{Score: wire.Score{Prediction: serving.Prediction{Values: []float64{0.1, 0.7, 0.2}}, Provenance: prov}, Label: Label{Value: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := mc(Match{Score: wire.Score{Prediction: serving.Prediction{Values: []float64{0.1, 0.7}}, Provenance: prov}, Label: Label{Value: 5}}); !errors.Is(err, serving.ErrOutcome) {
 		t.Errorf("class out of range: %v", err)
 	}
-	Observe(tr, Regression)(Match{Score: wire.Score{Prediction: serving.Prediction{Value: 3}, Provenance: prov}, Label: Label{Value: 5}})
+	mustObserve(t, tr, Regression)(Match{Score: wire.Score{Prediction: serving.Prediction{Value: 3}, Provenance: prov}, Label: Label{Value: 5}})
 	meter, _ := tr.Meter(quality.Key{Model: "m", Version: 2, Variant: "canary"})
 	s := meter.Summary()
 	if s.Accuracy.N != 4 || s.Accuracy.Value != 0.75 || s.AUC.N != 3 || s.MAE.Value != 2 || s.Refused != 2 {
@@ -232,7 +232,7 @@ func TestObserveClassNames(t *testing.T) {
 		return Match{Score: wire.Score{Prediction: p, Provenance: prov(v)}, Label: Label{Class: class}}
 	}
 	// Binary: Value is P(second class); the model says "red" (p 0.8) twice.
-	bin, _ := ObserveClasses(tr, Binary, "white", "red")
+	bin, _ := Observe(tr, Binary, "white", "red")
 	red := serving.Prediction{Value: 0.8, Label: "red", Confidence: 0.8}
 	for _, c := range []string{"red", "red", "white", "rose"} {
 		err := bin(named(1, red, c))
@@ -247,22 +247,22 @@ func TestObserveClassNames(t *testing.T) {
 	// Without the class list, a binary label is compared with the
 	// prediction's own Label.
 	for _, c := range []string{"red", "white"} {
-		if err := Observe(tr, Binary)(named(2, red, c)); err != nil {
+		if err := mustObserve(t, tr, Binary)(named(2, red, c)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := Observe(tr, Binary)(named(2, serving.Prediction{Value: 0.8}, "red")); !unknownClass(err) {
+	if err := mustObserve(t, tr, Binary)(named(2, serving.Prediction{Value: 0.8}, "red")); !unknownClass(err) {
 		t.Errorf("a prediction without a Label: %v", err)
 	}
 	// Multiclass: probabilities in the order of the classes.
-	mc, _ := ObserveClasses(tr, Multiclass, "red", "white", "rose")
+	mc, _ := Observe(tr, Multiclass, "red", "white", "rose")
 	p := serving.Prediction{Values: []float64{0.2, 0.5, 0.3}, Label: "white"}
 	for _, c := range []string{"white", "rose", "white", "green"} {
 		if err := mc(named(3, p, c)); (err != nil) != (c == "green") || (err != nil && !unknownClass(err)) {
 			t.Errorf("class %q: %v", c, err)
 		}
 	}
-	if err := Observe(tr, Multiclass)(named(3, p, "white")); !unknownClass(err) {
+	if err := mustObserve(t, tr, Multiclass)(named(3, p, "white")); !unknownClass(err) {
 		t.Errorf("multiclass names without the class list: %v", err)
 	}
 	sum := func(v uint64) quality.Summary {
@@ -280,7 +280,7 @@ func TestObserveClassNames(t *testing.T) {
 		math.Abs(s.LogLoss.Value-(-2*math.Log(0.5)-math.Log(0.3))/3) > 1e-12 {
 		t.Errorf("multiclass by name: %+v", s)
 	}
-	if _, err := ObserveClasses(tr, Multiclass, "a", "a"); !errors.Is(err, serving.ErrConfig) {
+	if _, err := Observe(tr, Multiclass, "a", "a"); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("duplicate class names: %v", err)
 	}
 }
@@ -326,7 +326,7 @@ func TestJoinStateRefusesDuplicateKeys(t *testing.T) {
 // the positive class passed it.
 func TestObserveBinaryNameWhenTheModelSaidNegative(t *testing.T) {
 	tr, _ := quality.NewTracker(4)
-	observe := Observe(tr, Binary)
+	observe := mustObserve(t, tr, Binary)
 	white := serving.Prediction{Value: 0.2, Label: "white", Confidence: 0.8}
 	model := serving.Provenance{Model: serving.ModelRef{Name: "wine", Version: 1}}
 	for _, c := range []string{"white", "white", "red"} {
@@ -341,11 +341,11 @@ func TestObserveBinaryNameWhenTheModelSaidNegative(t *testing.T) {
 	}
 }
 
-// TestObserveClassesValidates: every configuration ObserveClasses
-// documents as an error is one, wrapping serving.ErrConfig. A binary
-// task given three classes was not tested, and went unchecked in a
-// mutant that passed every test.
-func TestObserveClassesValidates(t *testing.T) {
+// TestObserveValidates: every configuration Observe documents as an
+// error is one, wrapping serving.ErrConfig. A binary task given three
+// classes was not tested, and went unchecked in a mutant that passed
+// every test.
+func TestObserveValidates(t *testing.T) {
 	tr, _ := quality.NewTracker(4)
 	for _, tc := range []struct {
 		task    Task
@@ -354,16 +354,28 @@ func TestObserveClassesValidates(t *testing.T) {
 		{Binary, []string{"ok", "fraud", "maybe"}},
 		{Binary, []string{"ok"}},
 		{Multiclass, []string{"red"}},
-		{Multiclass, nil},
 		{Multiclass, []string{"red", ""}},
 		{Multiclass, []string{"red", "white", "red"}},
 		{Regression, []string{"low", "high"}},
 	} {
-		if _, err := ObserveClasses(tr, tc.task, tc.classes...); !errors.Is(err, serving.ErrConfig) {
-			t.Errorf("ObserveClasses(%v, %q): %v, want ErrConfig", tc.task, tc.classes, err)
+		if _, err := Observe(tr, tc.task, tc.classes...); !errors.Is(err, serving.ErrConfig) {
+			t.Errorf("Observe(%v, %q): %v, want ErrConfig", tc.task, tc.classes, err)
 		}
 	}
-	if _, err := ObserveClasses(tr, Binary, "ok", "fraud"); err != nil {
+	for _, task := range []Task{0, Regression + 1} {
+		if _, err := Observe(tr, task); !errors.Is(err, serving.ErrConfig) {
+			t.Errorf("Observe(task %d): %v, want ErrConfig", task, err)
+		}
+	}
+	if _, err := Observe(nil, Binary); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("Observe(nil Tracker): %v, want ErrConfig", err)
+	}
+	for _, task := range []Task{Binary, Multiclass, Regression} {
+		if _, err := Observe(tr, task); err != nil {
+			t.Errorf("Observe(%v) without classes: %v", task, err)
+		}
+	}
+	if _, err := Observe(tr, Binary, "ok", "fraud"); err != nil {
 		t.Errorf("two binary classes: %v", err)
 	}
 }
@@ -372,4 +384,14 @@ func TestObserveClassesValidates(t *testing.T) {
 // unknown class.
 func unknownClass(err error) bool {
 	return errors.Is(err, serving.ErrOutcome) && strings.Contains(err.Error(), "feedback: unknown class")
+}
+
+// mustObserve is Observe for a configuration that must be valid.
+func mustObserve(t *testing.T, tr *quality.Tracker, task Task, classes ...string) func(Match) error {
+	t.Helper()
+	observe, err := Observe(tr, task, classes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return observe
 }

@@ -24,15 +24,22 @@ const (
 )
 
 // Observe returns a function that records each Match in tr, under the
-// Key of the score's provenance (its model version and variant). It
-// returns the Meter's error for an outcome the Meter refuses (such as a
-// binary label other than 0 or 1, or a class index the prediction has no
-// probability for), wrapping serving.ErrOutcome, and quality.ErrFull
-// when tr has no room for a new series.
+// Key of the score's provenance (its model version and variant). The
+// function returns the Meter's error for an outcome the Meter refuses
+// (such as a binary label other than 0 or 1, or a class index the
+// prediction has no probability for), wrapping serving.ErrOutcome, and
+// quality.ErrFull when tr has no room for a new series.
 //
 // A label that names its class (Label.Class, such as "red") is read by
-// its name, not by its Value. Without the list of classes (see
-// [ObserveClasses]) only a Binary outcome can be measured by name: the
+// its name, not by its Value, against classes: the class names in the
+// order of the prediction's outputs (for a Binary task, the negative
+// class and then the positive one, whose probability is the
+// prediction's Value; for Multiclass, one name per element of Values).
+// A label naming a class outside the list is refused as an unknown
+// class, with an error wrapping serving.ErrOutcome, and counted by the
+// Meter as refused. Labels without a name are read by their Value.
+//
+// Without classes only a Binary outcome can be measured by name: the
 // name is compared with the prediction's Label, the class the model
 // chose, which tells whether the truth is the positive class. A name
 // the model never chose cannot be told from the other class then, so a
@@ -42,34 +49,31 @@ const (
 // unknown class (an error wrapping serving.ErrOutcome, counted by the
 // Meter as refused), as is a named label whose prediction names no
 // class, or any named label of a Regression.
-func Observe(tr *quality.Tracker, task Task) func(Match) error {
-	return observer{tr: tr, task: task}.observe
-}
-
-// ObserveClasses is [Observe] for classifiers whose labels may name
-// their class: classes lists the class names in the order of the
-// prediction's outputs (for a Binary task, the negative class and then
-// the positive one, whose probability is the prediction's Value; for
-// Multiclass, one name per element of Values). A label naming a class
-// outside the list is refused as an unknown class, with an error
-// wrapping serving.ErrOutcome, and counted by the Meter as refused. Labels without a name are read by
-// their Value, as by Observe. It returns an error wrapping
-// serving.ErrConfig for an empty or repeated name, for fewer than two
-// classes, for other than two classes with Binary, and for a
-// Regression.
-func ObserveClasses(tr *quality.Tracker, task Task, classes ...string) (func(Match) error, error) {
-	o := observer{tr: tr, task: task, index: make(map[string]int, len(classes))}
+//
+// Observe returns an error wrapping serving.ErrConfig for a nil tr or
+// an unknown task, and, when classes are given, for an empty or
+// repeated name, for fewer than two classes, for other than two classes
+// with Binary, and for a Regression.
+func Observe(tr *quality.Tracker, task Task, classes ...string) (func(Match) error, error) {
+	o := observer{tr: tr, task: task}
 	switch {
+	case tr == nil:
+		return nil, fmt.Errorf("%w: feedback: Observe: nil Tracker", serving.ErrConfig)
+	case task < Binary || task > Regression:
+		return nil, fmt.Errorf("%w: feedback: Observe: unknown task %d", serving.ErrConfig, task)
+	case len(classes) == 0:
+		return o.observe, nil
 	case task == Regression:
-		return nil, fmt.Errorf("%w: feedback: ObserveClasses: a regression has no classes", serving.ErrConfig)
+		return nil, fmt.Errorf("%w: feedback: Observe: a regression has no classes", serving.ErrConfig)
 	case task == Binary && len(classes) != 2:
-		return nil, fmt.Errorf("%w: feedback: ObserveClasses: a binary task has 2 classes, not %d", serving.ErrConfig, len(classes))
+		return nil, fmt.Errorf("%w: feedback: Observe: a binary task has 2 classes, not %d", serving.ErrConfig, len(classes))
 	case len(classes) < 2:
-		return nil, fmt.Errorf("%w: feedback: ObserveClasses: need at least 2 classes, have %d", serving.ErrConfig, len(classes))
+		return nil, fmt.Errorf("%w: feedback: Observe: need at least 2 classes, have %d", serving.ErrConfig, len(classes))
 	}
+	o.index = make(map[string]int, len(classes))
 	for i, c := range classes {
 		if _, dup := o.index[c]; dup || c == "" {
-			return nil, fmt.Errorf("%w: feedback: ObserveClasses: class %d (%q) is empty or repeated", serving.ErrConfig, i, c)
+			return nil, fmt.Errorf("%w: feedback: Observe: class %d (%q) is empty or repeated", serving.ErrConfig, i, c)
 		}
 		o.index[c] = i
 	}
@@ -135,7 +139,7 @@ func (o observer) classIndex(p serving.Prediction, c string) (int, error) {
 	}
 	switch {
 	case o.task != Binary:
-		return 0, fmt.Errorf("%w: feedback: unknown class %q: reading a multiclass label by name needs the classes (ObserveClasses)", serving.ErrOutcome, c)
+		return 0, fmt.Errorf("%w: feedback: unknown class %q: reading a multiclass label by name needs the classes (Observe)", serving.ErrOutcome, c)
 	case p.Label == "":
 		return 0, fmt.Errorf("%w: feedback: unknown class %q: the prediction names no class to compare with", serving.ErrOutcome, c)
 	}

@@ -33,7 +33,10 @@ func ExampleFeedback() {
 	if err != nil {
 		panic(err)
 	}
-	observe := feedback.Observe(tr, feedback.Binary)
+	observe, err := feedback.Observe(tr, feedback.Binary)
+	if err != nil {
+		panic(err)
+	}
 	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	prov := serving.Provenance{Model: serving.ModelRef{Name: "fraud", Version: 3}}
 	j.AddScore("order-1", wire.Score{Prediction: serving.Prediction{Value: 0.9, Label: "1"}, Provenance: prov}, t0)

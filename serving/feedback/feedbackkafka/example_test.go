@@ -65,7 +65,10 @@ func ExampleNewReader() {
 	if err != nil {
 		panic(err)
 	}
-	observe := feedback.Observe(tr, feedback.Binary)
+	observe, err := feedback.Observe(tr, feedback.Binary)
+	if err != nil {
+		panic(err)
+	}
 	var mu sync.Mutex
 	var joined []string
 	r, err := feedbackkafka.NewReader(cfg, "scores", "labels", j, func(m feedback.Match) error {

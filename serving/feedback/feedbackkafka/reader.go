@@ -164,7 +164,7 @@ func watermark(marks map[string]map[int32]*mark, topic string) time.Time {
 // A feedback record is keyed like the input record it judges (unless
 // [JoinByInput]), and its value is the truth: a JSON number, true or
 // false (1 or 0), a JSON string (a class name: Label.Class, which
-// feedback.Observe and feedback.ObserveClasses compare by name), or an object
+// feedback.Observe compares by name), or an object
 // {"value": 1, "class": "fraud", "topic": "data", "partition": 0,
 // "offset": 42}, where topic, partition and offset name the input record
 // when joining by input. Its timestamp is the label's time. A score

@@ -178,7 +178,10 @@ func TestJoinOverKafka(t *testing.T) {
 	produce(t, cfg, ms...)
 
 	tr, _ := quality.NewTracker(8)
-	observe := feedback.Observe(tr, feedback.Binary)
+	observe, err := feedback.Observe(tr, feedback.Binary)
+	if err != nil {
+		t.Fatal(err)
+	}
 	j, _ := feedback.NewJoiner(time.Minute, 1000)
 	r, err := feedbackkafka.NewReader(cfg, "scores", "labels", j, observe, feedbackkafka.Retry(50*time.Millisecond))
 	if err != nil {
@@ -230,7 +233,10 @@ func TestResumeWithoutDoubleCounting(t *testing.T) {
 	run := func(cnt *counter, slow bool, until func(*feedbackkafka.Reader) bool) *feedbackkafka.Reader {
 		j, _ := feedback.NewJoiner(time.Hour, 10000)
 		tr, _ = quality.NewTracker(4)
-		observe := feedback.Observe(tr, feedback.Binary)
+		observe, err := feedback.Observe(tr, feedback.Binary)
+		if err != nil {
+			t.Fatal(err)
+		}
 		match := func(m feedback.Match) error {
 			if slow {
 				time.Sleep(2 * time.Millisecond)
