@@ -44,12 +44,18 @@
 // that moves to another member of the group is delivered to that
 // member from the last commit.
 //
-// The remembered offsets belong to the topic as it is: a topic deleted
-// and created again numbers its records from 0, and a Source or a
-// checkpoint that remembers the old topic's offsets skips the new
-// topic's records below them as Replayed (Stats.Replayed shows it).
-// After recreating a topic, start the trainer from a checkpoint saved
-// after the recreation, or from none.
+// A topic deleted and created again numbers its records from 0. When a
+// partition's log, as a claim on it starts, ends at or before the last
+// offset the Source remembers for it (in memory or from a checkpoint),
+// the Source logs a warning and forgets that offset, and the group's
+// commit, past the end too, is reset to the oldest offset (as Kafka's
+// auto.offset.reset=earliest does): the new topic's records are learned
+// from its first one, not skipped as replays. A recreated topic that
+// already holds more records than the old one when the claim starts
+// cannot be told from the old one by its offsets: its records up to the
+// remembered offset are then skipped as Replayed (Stats.Replayed shows
+// it). After recreating a topic, start the trainer from a checkpoint
+// saved after the recreation, or from none, to be sure.
 //
 // # Decoding
 //

@@ -159,9 +159,13 @@ type Stats struct {
 	Replayed int64
 }
 
+// item is a record for Next, or, with a nil msg, the start of a claim
+// on partition tp, whose log then ended at end.
 type item struct {
 	sess sarama.ConsumerGroupSession
 	msg  *sarama.ConsumerMessage
+	tp   topicPartition
+	end  int64
 }
 
 type topicPartition struct {
@@ -271,8 +275,15 @@ type handler struct{ s *Source }
 func (handler) Setup(sarama.ConsumerGroupSession) error   { return nil }
 func (handler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 
-// ConsumeClaim hands the partition's records, in order, to Next.
+// ConsumeClaim hands the partition's records, in order, to Next, after
+// the partition's log end when the claim started.
 func (h handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	start := item{sess: sess, tp: topicPartition{claim.Topic(), claim.Partition()}, end: claim.HighWaterMarkOffset()}
+	select {
+	case h.s.items <- start:
+	case <-sess.Context().Done():
+		return nil
+	}
 	for {
 		select {
 		case msg, ok := <-claim.Messages():
@@ -280,7 +291,7 @@ func (h handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 				return nil
 			}
 			select {
-			case h.s.items <- item{sess, msg}:
+			case h.s.items <- item{sess: sess, msg: msg}:
 			case <-sess.Context().Done():
 				return nil
 			}
@@ -311,6 +322,10 @@ func (s *Source) Next(ctx context.Context) (training.Sample, error) {
 		if it.sess.Context().Err() != nil {
 			continue
 		}
+		if it.msg == nil {
+			s.claimed(it.tp, it.end)
+			continue
+		}
 		tp := topicPartition{it.msg.Topic, it.msg.Partition}
 		s.pending[tp] = it
 		if last, ok := s.read[tp]; ok && it.msg.Offset <= last {
@@ -334,6 +349,19 @@ func (s *Source) Next(ctx context.Context) (training.Sample, error) {
 		}
 		s.delivered.Add(1)
 		return sample, nil
+	}
+}
+
+// claimed forgets the offset read from tp when the partition's log now
+// ends at or before it: the topic was deleted and created again (or
+// truncated), and its records below that offset are new ones, not
+// replays. (The group's commit, past the end too, is reset to the
+// oldest offset by sarama, as Config sets Offsets.Initial.)
+func (s *Source) claimed(tp topicPartition, end int64) {
+	if last, ok := s.read[tp]; ok && last >= end {
+		s.log.Warn("trainkafka: the partition's log ends before the last offset read: the topic was recreated or truncated; reading it from its oldest offset",
+			"topic", tp.topic, "partition", tp.partition, "last_read", last, "log_end", end)
+		delete(s.read, tp)
 	}
 }
 
