@@ -7,6 +7,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/modelstream/modelstream/internal/dial"
 	"github.com/modelstream/modelstream/internal/kafkalog"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
@@ -54,25 +55,49 @@ func LatestVersion(ctx context.Context, cfg *kafka.Config, topic, name string) (
 	fail := func(err error) (serving.ModelRef, error) {
 		return serving.ModelRef{}, fmt.Errorf("trainkafka: latest version of %q in %q: %w", name, topic, err)
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	client, err := sarama.NewClient(cfg.Brokers(), sc)
+	client, err := dial.Open(ctx, func() (sarama.Client, error) { return sarama.NewClient(cfg.Brokers(), sc) })
 	if err != nil {
 		return fail(err)
 	}
-	defer client.Close()
+	// sarama's calls take no context, and closing the client waits for
+	// the request in flight: the read runs on its own goroutine, which,
+	// when ctx ends first, finishes (within sarama's network timeouts)
+	// and closes the client after LatestVersion has returned ctx's error.
+	type result struct {
+		ref serving.ModelRef
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer client.Close()
+		ref, err := latestIn(ctx, client, sc, topic, name)
+		done <- result{ref, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return fail(r.err)
+		}
+		return r.ref, nil
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+}
+
+// latestIn returns the newest version of name in every partition of
+// topic, or the zero ModelRef when the topic does not exist.
+func latestIn(ctx context.Context, client sarama.Client, sc *sarama.Config, topic, name string) (serving.ModelRef, error) {
+	var latest serving.ModelRef
 	parts, err := client.Partitions(topic)
 	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
-		return serving.ModelRef{}, nil // nothing was ever published there
+		return latest, nil // nothing was ever published there
 	}
 	if err != nil {
-		return fail(err)
+		return latest, err
 	}
-	var latest serving.ModelRef
 	for _, p := range parts {
 		if err := latestInPartition(ctx, client, sc, topic, p, name, &latest); err != nil {
-			return fail(err)
+			return latest, err
 		}
 	}
 	return latest, nil
