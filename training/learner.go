@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/modelstream/modelstream/internal/linmodel"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/linear"
 )
@@ -293,8 +294,8 @@ func newLearner(kind Kind, features int, c config) (*Learner, error) {
 	default:
 		return nil, configErr("unknown kind %d", kind)
 	}
-	if features < 1 || features > linear.MaxFeatures {
-		return nil, configErr("features = %d, want 1..%d", features, linear.MaxFeatures)
+	if features < 1 || features > linmodel.MaxFeatures {
+		return nil, configErr("features = %d, want 1..%d", features, linmodel.MaxFeatures)
 	}
 	switch {
 	case kind == Linear && c.classNames != nil:
@@ -546,9 +547,9 @@ func (l *Learner) logits(u, ws, bs []float64) []float64 {
 func (l *Learner) outputs(z []float64) int {
 	switch l.kind {
 	case Logistic:
-		z[0] = linear.Sigmoid(z[0])
+		z[0] = linmodel.Sigmoid(z[0])
 	case Softmax:
-		return linear.Softmax(z)
+		return linmodel.Softmax(z)
 	}
 	return 0
 }

@@ -9,8 +9,8 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/modelstream/modelstream/internal/linmodel"
 	"github.com/modelstream/modelstream/serving"
-	"github.com/modelstream/modelstream/serving/formats/linear"
 )
 
 // scales and offsets make the generated features differ in scale by
@@ -217,7 +217,7 @@ func TestLogisticRecoversCoefficients(t *testing.T) {
 			z += b * (x[j] - genOffset[j])
 		}
 		y := 0.0
-		if r.Float64() < linear.Sigmoid(z) {
+		if r.Float64() < linmodel.Sigmoid(z) {
 			y = 1
 		}
 		// Shift the intercept so that the offsets are part of the model.
@@ -261,7 +261,7 @@ func TestSoftmaxRecoversCoefficients(t *testing.T) {
 				z[k] += b * (x[j] - genOffset[j])
 			}
 		}
-		linear.Softmax(z)
+		linmodel.Softmax(z)
 		u, c := r.Float64(), 0
 		for c < 2 && u > z[c] {
 			u -= z[c]

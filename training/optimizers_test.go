@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/modelstream/modelstream/serving/formats/linear"
+	"github.com/modelstream/modelstream/internal/linmodel"
 )
 
 // ekf, for BenchmarkLogisticOptimizers, is an online Newton (extended Kalman filter / IRLS-in-one-pass)
@@ -32,7 +32,7 @@ func (e *ekf) prob(u []float64) float64 {
 	for j, x := range u {
 		z += e.theta[j] * x
 	}
-	return linear.Sigmoid(z)
+	return linmodel.Sigmoid(z)
 }
 
 func (e *ekf) learn(u []float64, y float64) {
@@ -76,7 +76,7 @@ func (a *adagrad) prob(u []float64) float64 {
 	for j, x := range u {
 		z += a.theta[j] * x
 	}
-	return linear.Sigmoid(z)
+	return linmodel.Sigmoid(z)
 }
 
 func (a *adagrad) learn(u []float64, y float64) {
@@ -127,7 +127,7 @@ func logisticSets(b *testing.B) map[string][]Sample {
 			z += b * (x[j] - genOffset[j])
 		}
 		y := 0.0
-		if r.Float64() < linear.Sigmoid(z) {
+		if r.Float64() < linmodel.Sigmoid(z) {
 			y = 1
 		}
 		syn[i] = Sample{Features: x, Target: y}

@@ -12,7 +12,7 @@
 //
 //	{
 //	  "kind": "linear" | "logistic" | "softmax",
-//	  "features": 11,
+//	  "features": 11,                       // 1 to 1,048,576 (2^20)
 //	  "feature_names": ["alcohol", ...],   // optional, len = features, distinct, non-empty
 //	  "mean":  [...],                       // optional, len = features
 //	  "scale": [...],                       // optional, len = features, all non-zero

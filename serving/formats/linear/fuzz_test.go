@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/modelstream/modelstream/internal/linmodel"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/linear"
 )
@@ -35,7 +36,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		info := m.Describe()
-		if info.Features < 1 || info.Features > linear.MaxFeatures || info.Outputs < 1 {
+		if info.Features < 1 || info.Features > linmodel.MaxFeatures || info.Outputs < 1 {
 			t.Fatalf("accepted a document with %+v", info)
 		}
 		p, err := m.Predict(context.Background(), make([]float64, info.Features))

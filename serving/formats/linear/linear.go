@@ -9,14 +9,12 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/modelstream/modelstream/internal/linmodel"
 	"github.com/modelstream/modelstream/serving"
 )
 
 // FormatName is the name under which this package registers the format.
 const FormatName = "linear"
-
-// MaxFeatures bounds the feature count a document may declare.
-const MaxFeatures = 1 << 20
 
 // The model kinds.
 const (
@@ -65,8 +63,8 @@ func (doc *Document) validate() error {
 	default:
 		return fmt.Errorf("unknown kind %q (want linear, logistic or softmax)", doc.Kind)
 	}
-	if doc.Features < 1 || doc.Features > MaxFeatures {
-		return fmt.Errorf("features = %d, want 1..%d", doc.Features, MaxFeatures)
+	if doc.Features < 1 || doc.Features > linmodel.MaxFeatures {
+		return fmt.Errorf("features = %d, want 1..%d", doc.Features, linmodel.MaxFeatures)
 	}
 	if len(doc.Weights) != outputs {
 		return fmt.Errorf("%s model has %d weight rows, want %d", doc.Kind, len(doc.Weights), outputs)
@@ -253,7 +251,7 @@ func (m *model) Predict(_ context.Context, x []float64) (serving.Prediction, err
 	case KindLinear:
 		return serving.Prediction{Value: m.z(0, x)}, nil
 	case KindLogistic:
-		p := Sigmoid(m.z(0, x))
+		p := linmodel.Sigmoid(m.z(0, x))
 		if p >= 0.5 {
 			return serving.Prediction{Value: p, Label: m.classes[1], Confidence: p}, nil
 		}
@@ -263,57 +261,7 @@ func (m *model) Predict(_ context.Context, x []float64) (serving.Prediction, err
 		for k := range vals {
 			vals[k] = m.z(k, x)
 		}
-		best := Softmax(vals)
+		best := linmodel.Softmax(vals)
 		return serving.Prediction{Value: vals[best], Values: vals, Label: m.classes[best], Confidence: vals[best]}, nil
 	}
-}
-
-// Sigmoid is the logistic function 1/(1+e^-z), computed without overflow.
-func Sigmoid(z float64) float64 {
-	if z >= 0 {
-		return 1 / (1 + math.Exp(-z))
-	}
-	e := math.Exp(z)
-	return e / (1 + e)
-}
-
-// Softmax replaces z with softmax(z) in place, stably, and returns the
-// index of the largest probability, or -1 when z is empty. Scores of
-// +Inf (a finite input can overflow one) share all the probability, as
-// in the limit.
-func Softmax(z []float64) int {
-	if len(z) == 0 {
-		return -1
-	}
-	best := 0
-	for k, v := range z {
-		if v > z[best] {
-			best = k
-		}
-	}
-	max := z[best]
-	if math.IsInf(max, 1) {
-		var n float64
-		for _, v := range z {
-			if v == max {
-				n++
-			}
-		}
-		for k, v := range z {
-			z[k] = 0
-			if v == max {
-				z[k] = 1 / n
-			}
-		}
-		return best
-	}
-	var sum float64
-	for k, v := range z {
-		z[k] = math.Exp(v - max)
-		sum += z[k]
-	}
-	for k := range z {
-		z[k] /= sum
-	}
-	return best
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modelstream/modelstream/internal/linmodel"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/linear"
 )
@@ -110,11 +111,11 @@ func TestSoftmax(t *testing.T) {
 }
 
 func TestExtremeScores(t *testing.T) {
-	if linear.Sigmoid(-1000) != 0 || linear.Sigmoid(1000) != 1 || linear.Sigmoid(0) != 0.5 {
-		t.Errorf("Sigmoid extremes: %v %v", linear.Sigmoid(-1000), linear.Sigmoid(1000))
+	if linmodel.Sigmoid(-1000) != 0 || linmodel.Sigmoid(1000) != 1 || linmodel.Sigmoid(0) != 0.5 {
+		t.Errorf("Sigmoid extremes: %v %v", linmodel.Sigmoid(-1000), linmodel.Sigmoid(1000))
 	}
 	z := []float64{1000, 1001, -1000}
-	if best := linear.Softmax(z); best != 1 || math.IsNaN(z[0]) || !close(z[0]+z[1]+z[2], 1) {
+	if best := linmodel.Softmax(z); best != 1 || math.IsNaN(z[0]) || !close(z[0]+z[1]+z[2], 1) {
 		t.Errorf("Softmax of large scores: %v (best %d)", z, best)
 	}
 }
@@ -226,7 +227,7 @@ func TestDocumentIsACopy(t *testing.T) {
 }
 
 func TestSoftmaxOfNothing(t *testing.T) {
-	if best := linear.Softmax(nil); best != -1 {
+	if best := linmodel.Softmax(nil); best != -1 {
 		t.Fatalf("Softmax(nil) = %d, want -1", best)
 	}
 }
@@ -260,11 +261,11 @@ func TestDescribeDeclaresFeatureNames(t *testing.T) {
 // without bound is all the mass on the classes whose score is +Inf.
 func TestSoftmaxOfInfiniteScores(t *testing.T) {
 	z := []float64{1, math.Inf(1), math.Inf(-1)}
-	if best := linear.Softmax(z); best != 1 || z[0] != 0 || z[1] != 1 || z[2] != 0 {
+	if best := linmodel.Softmax(z); best != 1 || z[0] != 0 || z[1] != 1 || z[2] != 0 {
 		t.Errorf("Softmax(1, +Inf, -Inf) = %v (best %d), want [0 1 0] (best 1)", z, best)
 	}
 	z = []float64{math.Inf(1), 0, math.Inf(1)}
-	if best := linear.Softmax(z); best != 0 || z[0] != 0.5 || z[1] != 0 || z[2] != 0.5 {
+	if best := linmodel.Softmax(z); best != 0 || z[0] != 0.5 || z[1] != 0 || z[2] != 0.5 {
 		t.Errorf("Softmax(+Inf, 0, +Inf) = %v (best %d), want [0.5 0 0.5] (best 0)", z, best)
 	}
 	m := mustParse(t, `{"kind":"softmax","features":1,"weights":[[1],[2]],"bias":[0,0],"classes":["a","b"]}`)

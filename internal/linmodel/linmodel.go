@@ -1,0 +1,60 @@
+// Package linmodel holds what the linear format and package training must
+// compute alike, so that a model training exports predicts bit for bit what
+// the learner predicted: the link functions and the feature bound.
+package linmodel
+
+import "math"
+
+// MaxFeatures bounds the feature count of a linear document, and so of a
+// learner that exports one.
+const MaxFeatures = 1 << 20
+
+// Sigmoid is the logistic function 1/(1+e^-z), computed without overflow.
+func Sigmoid(z float64) float64 {
+	if z >= 0 {
+		return 1 / (1 + math.Exp(-z))
+	}
+	e := math.Exp(z)
+	return e / (1 + e)
+}
+
+// Softmax replaces z with softmax(z) in place, stably, and returns the
+// index of the largest probability, or -1 when z is empty. Scores of
+// +Inf (a finite input can overflow one) share all the probability, as
+// in the limit.
+func Softmax(z []float64) int {
+	if len(z) == 0 {
+		return -1
+	}
+	best := 0
+	for k, v := range z {
+		if v > z[best] {
+			best = k
+		}
+	}
+	max := z[best]
+	if math.IsInf(max, 1) {
+		var n float64
+		for _, v := range z {
+			if v == max {
+				n++
+			}
+		}
+		for k, v := range z {
+			z[k] = 0
+			if v == max {
+				z[k] = 1 / n
+			}
+		}
+		return best
+	}
+	var sum float64
+	for k, v := range z {
+		z[k] = math.Exp(v - max)
+		sum += z[k]
+	}
+	for k := range z {
+		z[k] /= sum
+	}
+	return best
+}
