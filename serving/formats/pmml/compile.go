@@ -21,6 +21,9 @@ type compiler struct {
 	// compilation, when needNums.
 	nums     []float64
 	needNums bool
+	// transforms are the scopes with derived fields, in the order their
+	// transformations were read, for checkUnused.
+	transforms []*scope
 }
 
 // scope resolves field names. A model's scope holds its local derived
@@ -32,6 +35,7 @@ type scope struct {
 	// lazy derived fields not compiled yet, and the list to append their
 	// steps to once they are.
 	pending map[string]*node
+	order   []string // the derived fields in document order
 	busy    map[string]bool
 	steps   *[]step
 	c       *compiler
@@ -230,6 +234,9 @@ func compileDocument(root *node) (*Model, error) {
 	}
 	mn, err := c.model(mod, top)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.checkUnused(); err != nil {
 		return nil, err
 	}
 	m.top = mn
@@ -490,10 +497,32 @@ func (c *compiler) transformations(n *node, sc *scope, steps *[]step) error {
 			return unsupportedf("element <%s> in <%s>", k.name, n.name)
 		}
 	}
-	for _, name := range order {
-		if _, ok := sc.pending[name]; ok {
-			if _, err := sc.lookup(name); err != nil {
-				return err
+	// Compiled when first looked up, so that a field nothing reads is
+	// never computed: JPMML computes a field when the model first asks
+	// for it, and an unused field whose Apply gives an invalid result
+	// must not fail the record. checkUnused compiles the rest once the
+	// model is compiled, only to refuse them if they are corrupt.
+	sc.order = order
+	c.transforms = append(c.transforms, sc)
+	return nil
+}
+
+// checkUnused compiles the derived fields that no model, predicate or
+// output read, after the whole document is compiled, so that a corrupt
+// one is refused as before, and throws away their steps: they are never
+// computed. Every scope's steps are redirected first, so that an unused
+// field reading another scope's unused field adds no step there either.
+func (c *compiler) checkUnused() error {
+	var discard []step
+	for _, sc := range c.transforms {
+		sc.steps = &discard
+	}
+	for _, sc := range c.transforms {
+		for _, name := range sc.order {
+			if _, ok := sc.pending[name]; ok {
+				if _, err := sc.lookup(name); err != nil {
+					return err
+				}
 			}
 		}
 	}

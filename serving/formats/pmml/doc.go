@@ -76,8 +76,15 @@
 // invalidValueTreatment of returnInvalid, the default, fails the record
 // with [ErrNoResult]; asMissing makes it missing (and defaultValue then
 // applies); asIs passes it on as missing too, since no value here is
-// infinite. isIn of a missing value is false and isNotIn true, unless
-// the list holds a missing Constant.
+// infinite. A DerivedField that nothing reads is never computed, so its
+// invalid result fails no record; one that is read anywhere in the model
+// is computed for every record before the model runs, so its invalid
+// result fails the record even when the record's path through a tree
+// never reaches the predicate that reads it (JPMML, which computes a
+// field when it is first read, scores such a record; guard the Apply
+// with if, or give it invalidValueTreatment="asMissing"). isIn of a
+// missing value is false and isNotIn true, unless the list holds a
+// missing Constant.
 //
 // A Segmentation's missingPredictionTreatment of skipSegment leaves out
 // segments without a result; otherwise (continue, returnMissing) a

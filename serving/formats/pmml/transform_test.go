@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/modelstream/modelstream/serving/formats/pmml"
@@ -196,5 +197,52 @@ func TestApplyInvalidResults(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestUnusedDerivedFieldIsNotEvaluated: a DerivedField the model never
+// reads (in the TransformationDictionary or a model's
+// LocalTransformations) is not computed, as JPMML computes a field only
+// when the model first asks for it. Its Apply's invalid result (x/0
+// under the default returnInvalid) failed every such record with
+// ErrNoResult, although nothing in the answer depends on it.
+func TestUnusedDerivedFieldIsNotEvaluated(t *testing.T) {
+	ratio := `<DerivedField name="ratio" optype="continuous" dataType="double"><Apply function="/"><FieldRef field="x"/><FieldRef field="w"/></Apply></DerivedField>`
+	doc := func(global, local string) string {
+		return `<PMML version="4.4"><DataDictionary>
+<DataField name="x" optype="continuous" dataType="double"/>
+<DataField name="w" optype="continuous" dataType="double"/>
+<DataField name="y" optype="continuous" dataType="double"/>
+</DataDictionary>
+<TransformationDictionary>` + global + `</TransformationDictionary>
+<RegressionModel functionName="regression">
+<MiningSchema><MiningField name="x"/><MiningField name="w"/><MiningField name="y" usageType="target"/></MiningSchema>
+<LocalTransformations>` + local + `</LocalTransformations>
+<RegressionTable intercept="1"><NumericPredictor name="x" coefficient="2"/></RegressionTable>
+</RegressionModel></PMML>`
+	}
+	for name, d := range map[string]string{
+		"TransformationDictionary": doc(ratio, ""),
+		"LocalTransformations":     doc("", ratio),
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := loadText(t, d)
+			p, err := m.Predict(context.Background(), []float64{3, 0})
+			if err != nil || p.Value != 7 {
+				t.Fatalf("x=3, w=0: got %v, %v; want 7 (ratio is never read)", p.Value, err)
+			}
+		})
+	}
+	// A field that is read still fails the record.
+	m := loadText(t, strings.Replace(doc(ratio, ""), `<NumericPredictor name="x" coefficient="2"/>`, `<NumericPredictor name="x" coefficient="2"/><NumericPredictor name="ratio" coefficient="1"/>`, 1))
+	if _, err := m.Predict(context.Background(), []float64{3, 0}); !errors.Is(err, pmml.ErrNoResult) {
+		t.Fatalf("ratio read: %v, want ErrNoResult", err)
+	}
+	// An unused field is still checked at load.
+	bad := `<DerivedField name="bad" optype="continuous" dataType="double"><FieldRef field="nowhere"/></DerivedField>`
+	for _, d := range []string{doc(bad, ""), doc("", bad)} {
+		if _, err := pmml.Parse([]byte(d)); err == nil {
+			t.Errorf("an unused DerivedField naming an undefined field loads")
+		}
 	}
 }
