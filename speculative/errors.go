@@ -31,8 +31,8 @@ var (
 
 // DecisionError is returned by a combinator that asked its candidates but
 // could not produce an answer. The Result returned alongside it carries
-// the same Decision in its Provenance, so a sink can still write out who
-// was asked and how each one ended.
+// the Decision in its Provenance, so a sink can still write out who was
+// asked and how each one ended; the error's text lists them too.
 //
 // It wraps the kind of failure, one of the sentinels above
 // (ErrFallbackFailed, ErrFallbackLate, ErrNoQuorum, ErrNoWinner,
@@ -42,11 +42,9 @@ var (
 type DecisionError struct {
 	// Combinator is the name of the combinator that failed.
 	Combinator string
-	// Decision is the decision record, also found in the Result.
-	Decision *serving.Decision
-
-	kind  error // the sentinel or context error
-	cause error // the underlying error, or nil
+	decision   *serving.Decision // the Result's Decision, for the text
+	kind       error             // the sentinel or context error
+	cause      error             // the underlying error, or nil
 }
 
 // Error says what failed, then lists each candidate with its status and
@@ -63,9 +61,9 @@ func (e *DecisionError) Error() string {
 		b.WriteString(": ")
 		b.WriteString(e.cause.Error())
 	}
-	if e.Decision != nil && len(e.Decision.Candidates) > 0 {
+	if e.decision != nil && len(e.decision.Candidates) > 0 {
 		b.WriteString(" [")
-		for i, c := range e.Decision.Candidates {
+		for i, c := range e.decision.Candidates {
 			if i > 0 {
 				b.WriteString(", ")
 			}

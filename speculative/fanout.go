@@ -162,7 +162,7 @@ func (e *engine) score(ctx context.Context, r serving.Record) (serving.Result, e
 		for _, h := range e.cfg.hooks {
 			h.OnDecision(e.cfg.name, dec, time.Since(start))
 		}
-		return serving.Result{Provenance: serving.Provenance{Decision: dec}}, &DecisionError{Combinator: e.cfg.name, kind: err, Decision: dec}
+		return serving.Result{Provenance: serving.Provenance{Decision: dec}}, &DecisionError{Combinator: e.cfg.name, kind: err, decision: dec}
 	}
 	f := e.pool.Get().(*flight)
 	dk := e.desks.Get().(*desk)
@@ -298,7 +298,7 @@ loop:
 	}
 	var err error
 	if reason == stopCtx {
-		err = &DecisionError{Combinator: e.cfg.name, kind: ctx.Err(), Decision: dec}
+		err = &DecisionError{Combinator: e.cfg.name, kind: ctx.Err(), decision: dec}
 	} else {
 		if winner < 0 && !gaveUp {
 			round.Pending = 0
@@ -342,16 +342,16 @@ func (e *engine) fallback(dec *serving.Decision, decErr, fbErr error) error {
 		if kind == nil {
 			kind = ErrNoWinner
 		}
-		return &DecisionError{Combinator: e.cfg.name, kind: kind, Decision: dec}
+		return &DecisionError{Combinator: e.cfg.name, kind: kind, decision: dec}
 	}
 	c := &dec.Candidates[0]
 	switch c.Status {
 	case serving.StatusOK:
 		return nil
 	case serving.StatusError:
-		return &DecisionError{Combinator: e.cfg.name, kind: ErrFallbackFailed, cause: fbErr, Decision: dec}
+		return &DecisionError{Combinator: e.cfg.name, kind: ErrFallbackFailed, cause: fbErr, decision: dec}
 	default:
-		return &DecisionError{Combinator: e.cfg.name, kind: ErrFallbackLate, Decision: dec}
+		return &DecisionError{Combinator: e.cfg.name, kind: ErrFallbackLate, decision: dec}
 	}
 }
 
