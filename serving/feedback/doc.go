@@ -40,10 +40,10 @@
 // [Observe] turns matches into quality measurements in a
 // quality.Tracker, per model version and variant, for binary,
 // multiclass and regression tasks. Labels may give the true class by
-// name ("red"): given the class names in the order of
-// the model's outputs, Observe in the order of
-// the model's outputs, and refuses a name outside them as an unknown
-// class (serving.ErrOutcome), counted as a refused outcome. [Drift] runs a drift detector (such
+// name ("red"): given the class names in the order of the model's
+// outputs, Observe reads such a label by its name, and refuses a name
+// outside them as an unknown class (serving.ErrOutcome), counted as a
+// refused outcome. [Drift] runs a drift detector (such
 // as training.PageHinkley) on the live loss of the serving model, not
 // its training loss, and calls a function when it fires, for example to
 // ask for retraining.
