@@ -113,6 +113,15 @@
 // pure-Go engine sets them (its one element, or its largest and the
 // index of the largest).
 //
+// An output that ONNX Runtime makes a scalar (of no dimension) is read
+// when the graph declares it as one, or when the run on ones at load
+// makes it one: it is then allocated before each run. onnxruntime_go
+// (v1.27.0) cannot read a scalar it allocated itself, and then never
+// releases the outputs after it. So a graph whose output is a scalar for
+// some records only (a Reshape to a shape computed from the record, say)
+// fails those records with [ErrBackend], and each such failure loses the
+// memory of that record's later outputs.
+//
 // A leading symbolic dimension of every input is the batch: Predict
 // feeds one row, and PredictBatch ([serving.BatchPredictor]) feeds many
 // in one call of ONNX Runtime, when the load-time runs showed the outputs

@@ -302,6 +302,26 @@ func (m *runtimeModel) dryRun(gi *graphInfo) error {
 		off += in.perRow
 	}
 	outs, err := m.run(context.Background(), [][]float64{zero})
+	// An output ONNX Runtime made a scalar, though it is not declared as
+	// one, is allocated before each run from now on, and the run is
+	// tried again: each round learns one output.
+	for range m.preOut {
+		var oe *outputError
+		if !errors.As(err, &oe) || m.preOut[oe.Index].elem != 0 {
+			break
+		}
+		vi := gi.outputs[oe.Index]
+		if !vi.hasType || vi.typeCase != fTypeTensor {
+			break
+		}
+		v, serr := newScalar(vi.elem)
+		if serr != nil {
+			break
+		}
+		v.Destroy()
+		m.preOut[oe.Index] = preOut{elem: vi.elem}
+		outs, err = m.run(context.Background(), [][]float64{zero})
+	}
 	var re *runtimeError
 	if errors.As(err, &re) {
 		// Ones may be values the model cannot run on (a shape, an axis,
@@ -535,6 +555,9 @@ func (m *runtimeModel) run(ctx context.Context, rows [][]float64) ([]rtOut, erro
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if i := unreadOutput(outputs, err); i >= 0 {
+			return nil, fmt.Errorf("%w: %w", ErrBackend, &outputError{Index: i, Name: m.outNames[i], Err: err})
+		}
 		return nil, fmt.Errorf("%w: %w", ErrBackend, &runtimeError{Op: "run", Err: err})
 	}
 	rowsN := len(rows)
@@ -550,16 +573,56 @@ func (m *runtimeModel) run(ctx context.Context, rows [][]float64) ([]rtOut, erro
 	return decoded, nil
 }
 
+// outputError is an output ONNX Runtime computed and allocated but
+// onnxruntime_go could not turn into a Go value: a scalar (it only makes
+// tensors of one dimension or more), or a sequence holding one. The
+// binding then never releases the outputs after it, which are lost; the
+// engine avoids that by allocating before each run every output it knows
+// is a scalar (see runtimeModel.dryRun).
+type outputError struct {
+	Index int    // in the session's outputs
+	Name  string // the graph output's name
+	Err   error  // onnxruntime_go's error
+}
+
+func (e *outputError) Error() string {
+	return fmt.Sprintf("onnxruntime: output %q cannot be read: %v", e.Name, e.Err)
+}
+
+func (e *outputError) Unwrap() error { return e.Err }
+
+// unreadOutput returns the index of the output onnxruntime_go failed to
+// convert after a run that succeeded, or -1 when err is not such a
+// failure. The binding (v1.27.0) converts the outputs it allocated in
+// order, stops at the first that fails, leaving a nil Value (typed or
+// not) at its index, and says "Error creating tensor from ort".
+func unreadOutput(outputs []ort.Value, err error) int {
+	if !strings.HasPrefix(err.Error(), "Error creating tensor from ort") {
+		return -1
+	}
+	for i, v := range outputs {
+		if isNilValue(v) {
+			return i
+		}
+	}
+	return -1
+}
+
+// isNilValue reports whether v is nil or holds a nil pointer.
+func isNilValue(v ort.Value) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
+
 // destroyValue destroys v, which may be nil or hold a nil pointer:
 // onnxruntime_go leaves a typed nil in an output it failed to convert.
 func destroyValue(v ort.Value) {
-	if v == nil {
-		return
+	if !isNilValue(v) {
+		v.Destroy()
 	}
-	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
-		return
-	}
-	v.Destroy()
 }
 
 // runCancellable runs s and terminates the run when ctx is done first.

@@ -1,0 +1,73 @@
+package onnx_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/modelstream/modelstream/serving/formats/onnx"
+)
+
+// valueInfoNoShape declares a tensor of element type elem and no shape.
+func valueInfoNoShape(name string, elem int) []byte {
+	typ := pb(nil).bytes(1, pb(nil).varint(1, uint64(elem)))
+	return pb(nil).str(1, name).bytes(2, typ)
+}
+
+// An output that is a scalar, though its shape is not declared: ONNX
+// Runtime allocates it, onnxruntime_go cannot turn a scalar it allocated
+// into a Go value, and then drops (never releases) the outputs after it.
+// The engine learns in the dry run that the output is a scalar and
+// allocates it before each run, so no output is dropped.
+func TestRuntimeUndeclaredScalarOutput(t *testing.T) {
+	b := model(13, graphSpec{
+		nodes: [][]byte{
+			node("ReduceSum", []string{"x"}, []string{"s"}, attrInt("keepdims", 0)),
+			node("Identity", []string{"x"}, []string{"y"}),
+		},
+		inputs:  [][]byte{valueInfo("x", elemFloat, 1, 3)},
+		outputs: [][]byte{valueInfoNoShape("s", elemFloat), valueInfo("y", elemFloat, 1, 3)},
+	})
+	m := loadRuntime(t, runtimeFormat(t), b)
+	for range 3 {
+		p, err := m.Predict(context.Background(), []float64{1, 2, 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []float64{6, 1, 2, 3}; p.Value != 6 || len(p.Values) != 4 || p.Values[0] != 6 || p.Values[3] != 3 {
+			t.Fatalf("Predict = %+v, want Values %v", p, want)
+		}
+	}
+}
+
+// An output whose rank depends on the input (a Reshape to a shape of as
+// many ones as the input has non-zero values): a record that makes it a
+// scalar fails with ErrBackend; the records around it are scored.
+func TestRuntimeOutputRankFromData(t *testing.T) {
+	b := model(13, graphSpec{
+		nodes: [][]byte{
+			node("Cast", []string{"x"}, []string{"xb"}, attrInt("to", 9)),
+			node("Compress", []string{"ones", "xb"}, []string{"shape"}),
+			node("Reshape", []string{"five", "shape"}, []string{"r"}),
+			node("Identity", []string{"x"}, []string{"y"}),
+		},
+		inits:   [][]byte{int64Initializer("ones", []int{3}, []int64{1, 1, 1}), initializer("five", []int{1}, []float32{5})},
+		inputs:  [][]byte{valueInfo("x", elemFloat, 3)},
+		outputs: [][]byte{valueInfo("r", elemFloat, 1), valueInfo("y", elemFloat, 3)},
+	})
+	m := loadRuntime(t, runtimeFormat(t), b)
+	for _, c := range []struct {
+		x  []float64
+		ok bool
+	}{{[]float64{1, 0, 0}, true}, {[]float64{0, 0, 0}, false}, {[]float64{1, 1, 0}, true}} {
+		p, err := m.Predict(context.Background(), c.x)
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("Predict(%v): %v", c.x, err)
+		case c.ok && (p.Value != 5 || len(p.Values) != 4):
+			t.Errorf("Predict(%v) = %+v", c.x, p)
+		case !c.ok && !errors.Is(err, onnx.ErrBackend):
+			t.Errorf("Predict(%v) = %+v, %v; want an error wrapping ErrBackend", c.x, p, err)
+		}
+	}
+}
