@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -96,21 +97,53 @@ type txnProducer struct {
 // fences the previous owner of the partition: a zombie can write and
 // commit nothing more, and a transaction it left open is aborted now
 // rather than at its timeout.
+//
+// Once its transaction has failed, the producer's retries of the writes
+// it still holds wait no backoff: see failedFast.
 func (s *Source) newTxnProducer(tp topicPartition) (*txnProducer, error) {
 	sc, err := s.sink.txnConfig(transactionalID(s.group, tp))
 	if err != nil {
 		return nil, err
 	}
+	var self atomic.Pointer[sarama.AsyncProducer]
+	failedFast(sc, &self)
 	p, err := sarama.NewAsyncProducer(s.brokers, sc)
 	if err != nil {
 		return nil, err
 	}
+	self.Store(&p)
 	t := &txnProducer{p: p, done: make(chan struct{})}
 	go func() {
 		defer close(t.done)
 		deliver(p)
 	}()
 	return t, nil
+}
+
+// failedFast makes the retries of a transactional producer, *self once
+// set, wait no backoff while its transaction is in error. A write the
+// broker refuses puts the transaction in error (abortable, or fatal),
+// and sarama then fails each request of the writes it still holds with
+// that error before sending it, but reads the failure as a broken
+// connection and retries the writes, with backoff, Producer.Retry.Max
+// times: the whole RetryTimeout (30 s by default), during which the
+// writes can only fail again and the abort, which waits for them, cannot
+// start. Without the backoff, the retries spend themselves in a moment
+// (each costs a metadata refresh) and the writes fail with the
+// transaction's error. (Java's producer fails them at once.) Retries of a
+// transaction not in error, through a broker failover, keep sc's backoff.
+func failedFast(sc *sarama.Config, self *atomic.Pointer[sarama.AsyncProducer]) {
+	next := sc.Producer.Retry.BackoffFunc
+	fixed := sc.Producer.Retry.Backoff
+	sc.Producer.Retry.BackoffFunc = func(retries, max int) time.Duration {
+		if p := self.Load(); p != nil && (*p).TxnStatus()&sarama.ProducerTxnFlagInError != 0 {
+			return 0
+		}
+		if next != nil {
+			return next(retries, max)
+		}
+		return fixed
+	}
 }
 
 func (t *txnProducer) send(m *sarama.ProducerMessage, ack func(error)) {
