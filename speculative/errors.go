@@ -51,7 +51,12 @@ type DecisionError struct {
 // latency.
 func (e *DecisionError) Error() string {
 	var b strings.Builder
-	b.WriteString(e.kind.Error())
+	if e.kind != nil {
+		b.WriteString(e.kind.Error())
+	} else {
+		// Built by a caller, who can set only Combinator.
+		b.WriteString("speculative: no answer")
+	}
 	if e.Combinator != "" {
 		b.WriteString(" (")
 		b.WriteString(e.Combinator)
@@ -76,7 +81,10 @@ func (e *DecisionError) Error() string {
 
 // Unwrap returns the kind and the cause, so that errors.Is finds either.
 func (e *DecisionError) Unwrap() []error {
-	if e.cause == nil {
+	switch {
+	case e.kind == nil:
+		return nil
+	case e.cause == nil:
 		return []error{e.kind}
 	}
 	return []error{e.kind, e.cause}
