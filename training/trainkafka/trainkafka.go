@@ -23,8 +23,8 @@ import (
 	"github.com/modelstream/modelstream/training"
 )
 
-// DefaultTopic is the data topic a Source reads unless told otherwise.
-const DefaultTopic = "training"
+// defaultTopic is the data topic a Source reads unless told otherwise.
+const defaultTopic = "training"
 
 // Decoder turns a record into a labelled sample. A record that cannot be
 // decoded is an error wrapping kafka.ErrDecode.
@@ -137,7 +137,7 @@ type options struct {
 	decoder Decoder
 }
 
-// Topics sets the data topics, overriding the default of [DefaultTopic].
+// Topics sets the data topics, overriding the default of "training".
 func Topics(ts ...string) Option { return option(func(o *options) { o.topics = slices.Clone(ts) }) }
 
 // SampleDecoder sets the decoder, overriding the default of
@@ -212,7 +212,7 @@ var (
 // the connecting: when it is done first, NewSource returns ctx.Err();
 // cancelling it later does not stop the Source, which Close ends.
 func NewSource(ctx context.Context, cfg *kafka.Config, group string, opts ...Option) (*Source, error) {
-	o := options{topics: []string{DefaultTopic}, decoder: CSV{Label: -1}}
+	o := options{topics: []string{defaultTopic}, decoder: CSV{Label: -1}}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, fmt.Errorf("%w: trainkafka: nil option", serving.ErrConfig)
