@@ -114,7 +114,7 @@ func TestDegenerateStreams(t *testing.T) {
 
 func assertFinite(t *testing.T, l *Learner, x []float64) {
 	t.Helper()
-	doc := l.Document()
+	doc := l.document()
 	for k, row := range doc.Weights {
 		for j, w := range row {
 			if math.IsNaN(w) || math.IsInf(w, 0) {

@@ -113,16 +113,16 @@
 // standardises its inputs with a running standardiser: Welford's
 // one-pass mean and variance, and u = (x - mean)/scale, where scale is
 // the sample standard deviation (or 1 when it is below 1e-12 or not
-// finite, as for a constant feature). Learner.Document carries the
-// current mean and scale of every feature. A Linear learner
+// finite, as for a constant feature). The model a [Learner.Snapshot]
+// exports carries the current mean and scale of every feature. A Linear learner
 // with Adam standardises its target the same way, so that η means the
 // same thing whatever the target's units.
 //
 // The weights live in standardised space, and the standardiser moves as
 // data flows. That is the subtlety: the same weights describe a slightly
 // different function after each record, because mean and scale have
-// moved. The package resolves it in one direction only: a prediction, a
-// [Learner.Document] and a [Learner.Snapshot] always pair the current
+// moved. The package resolves it in one direction only: a prediction
+// and a [Learner.Snapshot] always pair the current
 // weights with the current mean and scale, so the exported model is
 // exactly the learner's current function, bit for bit. A LeastSquares
 // learner solves in its own coordinates and expresses the solution in

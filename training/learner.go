@@ -842,11 +842,11 @@ func (l *Learner) LearnBatch(batch []Sample) (Metrics, error) {
 	return bm, nil
 }
 
-// Document returns the learner's current model in the linear format: the
+// document returns the learner's current model in the linear format: the
 // weights (in standardised space) together with the standardiser's
 // current mean and scale, so that the document computes exactly what
-// [Learner.Predict] computes.
-func (l *Learner) Document() linear.Document {
+// [Learner.Predict] computes. [Learner.Snapshot] encodes it.
+func (l *Learner) document() linear.Document {
 	w, b := l.params()
 	doc := linear.Document{
 		Kind:         l.kind.String(),

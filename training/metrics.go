@@ -98,7 +98,7 @@ func fmtFloat(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
 // constants). The Version is left 0 for the caller or registry to set.
 // The loaded model predicts exactly what [Learner.Predict] predicts.
 func (l *Learner) Snapshot(name, parent string) (serving.Descriptor, error) {
-	doc := l.Document()
+	doc := l.document()
 	b, err := doc.Marshal()
 	if err != nil {
 		return serving.Descriptor{}, fmt.Errorf("training: snapshot %q: %w: %v", name, ErrDiverged, err)
