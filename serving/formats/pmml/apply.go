@@ -26,19 +26,21 @@ func (c *compiler) apply(n *node, sc *scope) (expr, bool, error) {
 	// An invalid result is one that is not a finite number although
 	// every argument is present (0/0, x/0, ln(-1), an overflow).
 	// returnInvalid fails the record, as JPMML fails the evaluation;
-	// asMissing makes the result missing (then defaultValue applies);
-	// asIs would pass the invalid value on, but the evaluator holds no
-	// non-finite value, so it too passes on a missing one.
+	// asIs passes the invalid value on, which JPMML does by re-throwing
+	// it, so the record fails too (the evaluator holds no non-finite
+	// value to pass on); asMissing makes the result missing (then
+	// defaultValue applies).
 	var invalid expr
 	switch t := n.str("invalidValueTreatment", "returnInvalid"); t {
-	case "returnInvalid":
+	case "returnInvalid", "asIs":
+		why := fn + " (invalidValueTreatment " + t + ")"
 		invalid = func(s *state) float64 {
 			if s.invalid == "" {
-				s.invalid = fn
+				s.invalid = why
 			}
 			return nan
 		}
-	case "asMissing", "asIs":
+	case "asMissing":
 		invalid = func(*state) float64 { return nan }
 	default:
 		return nil, false, corruptf("Apply invalidValueTreatment %q", t)

@@ -74,9 +74,9 @@
 // whose arguments are present but whose result is not a finite number
 // (0/0, x/0, ln(-1), an overflow) gives an invalid result: the Apply's
 // invalidValueTreatment of returnInvalid, the default, fails the record
-// with [ErrNoResult]; asMissing makes it missing (and defaultValue then
-// applies); asIs passes it on as missing too, since no value here is
-// infinite. A DerivedField that nothing reads is never computed, so its
+// with [ErrNoResult], and so does asIs, which passes the invalid result
+// on (JPMML re-throws it; no value here is NaN or infinite); asMissing
+// makes it missing (and defaultValue then applies). A DerivedField that nothing reads is never computed, so its
 // invalid result fails no record; one that is read anywhere in the model
 // is computed for every record before the model runs, so its invalid
 // result fails the record even when the record's path through a tree

@@ -20,8 +20,8 @@ const FormatName = "pmml"
 // matched no attribute, a segmentation selected no segment, a
 // classification's probabilities came out NaN (simplemax of scores
 // summing to 0, say), an Apply's result was invalid (not a finite number,
-// as ln(-1) or x/0) under invalidValueTreatment="returnInvalid", the
-// default. Predict wraps it; test with errors.Is.
+// as ln(-1) or x/0) under invalidValueTreatment returnInvalid, the
+// default, or asIs. Predict wraps it; test with errors.Is.
 var ErrNoResult = errors.New("pmml: no result for this record")
 
 func init() {
@@ -92,7 +92,8 @@ func (m *Model) Describe() serving.ModelInfo {
 type state struct {
 	v []float64
 	// invalid names the first Apply function whose result was invalid
-	// under invalidValueTreatment="returnInvalid": the record fails.
+	// under invalidValueTreatment returnInvalid or asIs, and the
+	// treatment: the record fails.
 	invalid string
 	// alternatives counts the surrogate predicates that were decided
 	// by an alternative, for a TreeModel's missingValuePenalty.
@@ -145,7 +146,7 @@ func (m *Model) Predict(_ context.Context, features []float64) (serving.Predicti
 	}
 	r := m.top.eval(s)
 	if s.invalid != "" {
-		return serving.Prediction{}, fmt.Errorf("%w: Apply %s gave an invalid result (invalidValueTreatment returnInvalid)", ErrNoResult, s.invalid)
+		return serving.Prediction{}, fmt.Errorf("%w: Apply %s gave an invalid result", ErrNoResult, s.invalid)
 	}
 	if !r.ok {
 		if missing >= 0 {

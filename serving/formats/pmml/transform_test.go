@@ -148,8 +148,9 @@ func TestNormalizationMethods(t *testing.T) {
 // result that is not a finite number although every argument is present
 // (ln(-1), 0/0, x/0, an overflow) is invalid. returnInvalid, the default,
 // fails the record with ErrNoResult naming the function, as JPMML fails
-// the evaluation; asMissing and asIs give a missing value; a missing
-// argument stays a missing result under every treatment. Each document
+// the evaluation, and so does asIs, as JPMML re-throws the invalid
+// result; asMissing gives a missing value; a missing argument stays a
+// missing result under every treatment. Each document
 // reads the result through isMissing, so that a missing result is a
 // value the test sees, not an error.
 func TestApplyInvalidResults(t *testing.T) {
@@ -168,7 +169,10 @@ func TestApplyInvalidResults(t *testing.T) {
 		{"ln(-1) returnInvalid by default", isMissing(ln("")), -1, 0, nan},
 		{"ln(-1) returnInvalid", isMissing(ln(` invalidValueTreatment="returnInvalid"`)), -1, 0, nan},
 		{"ln(-1) asMissing", isMissing(ln(` invalidValueTreatment="asMissing"`)), -1, 0, 7},
-		{"ln(-1) asIs", isMissing(ln(` invalidValueTreatment="asIs"`)), -1, 0, 7},
+		// asIs passes the invalid result on, and JPMML re-throws it: the
+		// evaluation fails as under returnInvalid.
+		{"ln(-1) asIs", isMissing(ln(` invalidValueTreatment="asIs"`)), -1, 0, nan},
+		{"ln(missing) asIs is missing", isMissing(ln(` invalidValueTreatment="asIs"`)), nan, 0, 7},
 		{"ln(2) is valid", isMissing(ln("")), 2, 0, 1},
 		{"ln(missing) is missing, not invalid", isMissing(ln("")), nan, 0, 7},
 		{"0/0", isMissing(`<Apply function="/"><FieldRef field="x"/><FieldRef field="w"/></Apply>`), 0, 0, nan},
