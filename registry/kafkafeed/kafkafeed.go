@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -30,7 +31,8 @@ func Topic(t string) Option { return option(func(s *Sync) { s.topic = t }) }
 // Observer adds fn to the feed's observer hook, called after the offset
 // is recorded; FeedOptions sets kafka.Observer, so other observers
 // (such as govkafka.FeedObserver) go here. It may be given several
-// times; the default is none.
+// times, and the functions are called in that order, each even when one
+// before it panics (see [Sync.Observe]); the default is none.
 func Observer(fn func(kafka.FeedEvent)) Option {
 	return option(func(s *Sync) { s.observers = append(s.observers, fn) })
 }
@@ -181,8 +183,9 @@ var _ serving.Admitter = (*Sync)(nil)
 
 // Observe records the offset after e as the partition's resume point,
 // unless a model of that partition could not be stored in this run (see
-// Commit), then calls the Observer functions. It has the shape of the
-// feed's observer hook.
+// Commit), then calls the Observer functions in order. It has the shape
+// of the feed's observer hook. An Observer that panics is recovered and
+// logged with its stack, and the Observers after it are still called.
 func (s *Sync) Observe(e kafka.FeedEvent) {
 	if e.Topic == s.topic && !s.hold(e) {
 		if err := s.store.SetOffsets(context.Background(), s.topic, map[int32]int64{e.Partition: e.Offset + 1}); err != nil {
@@ -191,9 +194,22 @@ func (s *Sync) Observe(e kafka.FeedEvent) {
 				"topic", e.Topic, "partition", e.Partition, "offset", e.Offset, "err", err)
 		}
 	}
-	for _, fn := range s.observers {
-		fn(e)
+	for i, fn := range s.observers {
+		s.observe(i, fn, e)
 	}
+}
+
+// observe calls fn, the i-th Observer, with e. A panic there is user
+// code failing on one event: it must not keep the Observers after fn
+// (an audit of refused models, say) from hearing of it.
+func (s *Sync) observe(i int, fn func(kafka.FeedEvent), e kafka.FeedEvent) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.Error("kafkafeed: recovered a panic in an Observer", "observer", i, "topic", e.Topic, "partition", e.Partition,
+				"offset", e.Offset, "model", e.Model.String(), "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	fn(e)
 }
 
 // hold reports whether e's partition keeps its resume point: e is, or

@@ -1,0 +1,87 @@
+package kafkafeed_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelstream/modelstream/registry"
+	"github.com/modelstream/modelstream/registry/kafkafeed"
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+)
+
+// TestObserverPanicContained: an Observer that panics on every event
+// keeps neither the Sync from recording the feed's progress (the models
+// stored, their activations, the resume point) nor the Observers after
+// it (an audit, say) from hearing of every event. Before, the panic
+// unwound out of Observe to the feed, which recovered it, and the
+// Observers after the panicking one never heard of any event (0 of 2).
+func TestObserverPanicContained(t *testing.T) {
+	ctx := context.Background()
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	publish := publisher(t, c)
+	store, err := registry.NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower := registry.Follow(store, quiet)
+	heard := make(chan kafka.FeedEvent, 4)
+	var panics atomic.Int64
+	sync, err := kafkafeed.New(store, kafkafeed.Logger(quiet),
+		kafkafeed.Observer(func(kafka.FeedEvent) { panics.Add(1); panic("observer bug") }),
+		kafkafeed.Observer(func(e kafka.FeedEvent) { heard <- e }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(follower), serving.WithAdmission(sync))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	defer follower.Stop()
+	opts, err := sync.FeedOptions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed, err := kafka.NewModelFeed(testConfig(t, c.Addrs()), srv, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- feed.Run(fctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	publish(1, 1)
+	publish(2, 2)
+	waitLive(t, srv, 2)
+	// The feed calls the Observers after the activation's hooks, on the
+	// partition's goroutine: wait for the second event to be heard.
+	for v := uint64(1); v <= 2; v++ {
+		select {
+		case e := <-heard:
+			if e.Outcome != kafka.Activated || e.Model.Version != v {
+				t.Fatalf("heard %+v, want fraud@v%d activated", e, v)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the Observer after the panicking one never heard of v%d (%d panics)", v, panics.Load())
+		}
+	}
+	if vs, err := store.List(ctx, "fraud"); err != nil || len(vs) != 2 {
+		t.Errorf("stored %v, %v; want v1 and v2", vs, err)
+	}
+	if offs, err := store.Offsets(ctx, kafka.DefaultModelsTopic); err != nil || offs[0] != 2 {
+		t.Errorf("recorded offsets %v, %v; want partition 0 at 2, after v2", offs, err)
+	}
+	if h, err := store.History(ctx, "fraud"); err != nil || len(h) != 2 {
+		t.Errorf("history %v, %v; want both activations", h, err)
+	}
+}
