@@ -67,7 +67,7 @@ func TestAdmissionRefusalLoggedOnce(t *testing.T) {
 	if n := strings.Count(out, "level=WARN"); n != 1 || !strings.Contains(out, "untrusted") {
 		t.Errorf("%d warnings for one refusal, want 1 naming the untrusted key:\n%s", n, out)
 	}
-	if got := v.Stats(); got.Rejected() != 1 {
+	if got := v.Stats(); got.UntrustedKey != 1 {
 		t.Errorf("stats %+v: the refusal is still counted", got)
 	}
 }

@@ -324,11 +324,6 @@ type Stats struct {
 	Invalid, Checksum, RejectedUnsigned, BadSignature, UntrustedKey, Replay uint64
 }
 
-// Rejected returns the total of all rejections.
-func (s Stats) Rejected() uint64 {
-	return s.Invalid + s.Checksum + s.RejectedUnsigned + s.BadSignature + s.UntrustedKey + s.Replay
-}
-
 // Stats returns the counts so far.
 func (v *Verifier) Stats() Stats {
 	r := func(i int) uint64 { return v.rejected[i].Load() }

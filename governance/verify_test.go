@@ -179,9 +179,6 @@ func TestEachAttackIsRejectedAndTheModelKeepsServing(t *testing.T) {
 	if st != want {
 		t.Fatalf("stats %+v, want %+v", st, want)
 	}
-	if st.Rejected() != 15 {
-		t.Fatalf("rejected total %d", st.Rejected())
-	}
 	if _, ok := srv.Current("fraud"); !ok {
 		t.Fatal("no stats for the live model")
 	}
