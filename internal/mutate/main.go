@@ -407,6 +407,15 @@ var mutants = []mutant{
 		tests: "TestApplyMapMissingToEvaluatesOnce|TestExpressions",
 	},
 	{
+		name:  "pmml-unused-derived-computed",
+		what:  "serving/formats/pmml computes a DerivedField nothing reads, so its Apply's invalid result fails records JPMML scores",
+		file:  "serving/formats/pmml/compile.go",
+		old:   "\t\tsc.steps = &discard\n",
+		new:   "\t\t_, _ = sc, discard // mutant: unused fields keep their steps\n",
+		pkgs:  []string{"./serving/formats/pmml/"},
+		tests: "TestUnusedDerivedFieldIsNotEvaluated|TestExpressions",
+	},
+	{
 		name: "kafkalog-reads-past-lso",
 		what: "internal/kafkalog reads committed records to the high-water mark, past an open transaction",
 		file: "internal/kafkalog/kafkalog.go",
