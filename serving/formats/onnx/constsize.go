@@ -17,9 +17,9 @@ import (
 //
 // The walk knows the values of small integer and floating-point
 // constants (initializers and Constant nodes) and of what Identity,
-// Cast, Reshape, Squeeze, Unsqueeze, Flatten, Concat, Gather, Add, Sub,
-// Mul, Max, Min and Shape (of a constant, or of a graph input of fixed
-// declared shape) compute from them, so that
+// Cast, Reshape, Squeeze, Unsqueeze, Flatten, Concat, Gather, Slice (of
+// one axis), Add, Sub, Mul, Div, Max, Min and Shape (of a constant, or of
+// a graph input of fixed declared shape) compute from them, so that
 // folding a size out of a few steps does not escape the bound. A size
 // computed any other way is not bounded here.
 
@@ -339,7 +339,9 @@ func evalConst(sc *scope, op string, i int, in []string, at nodeAttrs, castTo in
 			out[k] = data[int(j)]
 		}
 		return vals(out)
-	case "Add", "Sub", "Mul", "Max", "Min":
+	case "Slice":
+		return vals(sliceConst(sc, in, at))
+	case "Add", "Sub", "Mul", "Div", "Max", "Min":
 		if len(in) != 2 {
 			return nil
 		}
@@ -357,6 +359,13 @@ func evalConst(sc *scope, op string, i int, in []string, at nodeAttrs, castTo in
 				out[k] = x - y
 			case "Mul":
 				out[k] = x * y
+			case "Div":
+				// An integer Div truncates toward zero; the divisor
+				// check has refused an integer 0 or -1.
+				out[k] = x / y
+				if sc.kind(in[0]) != kindFloat {
+					out[k] = math.Trunc(out[k])
+				}
 			case "Max":
 				out[k] = math.Max(x, y)
 			case "Min":
@@ -366,6 +375,62 @@ func evalConst(sc *scope, op string, i int, in []string, at nodeAttrs, castTo in
 		return vals(out)
 	}
 	return nil
+}
+
+// sliceConst is what a Slice of a one-dimensional constant the walk
+// knows holds, along its one axis, or nil. Its starts, ends, axes and
+// steps are inputs from opset 10, attributes before (without steps).
+func sliceConst(sc *scope, in []string, at nodeAttrs) []float64 {
+	c := sc.constant(firstOf(in))
+	if at.any || c == nil || c.vals == nil || c.dims != nil && len(c.dims) != 1 {
+		return nil
+	}
+	var starts, ends, axes, steps []float64
+	if len(in) > 1 {
+		starts, ends = sc.values(in, 1), sc.values(in, 2)
+		for k, p := range []*[]float64{&axes, &steps} {
+			if len(in) > 3+k && in[3+k] != "" {
+				if *p = sc.values(in, 3+k); *p == nil {
+					return nil
+				}
+			}
+		}
+	} else {
+		starts, ends, axes = toFloats(at.ints["starts"]), toFloats(at.ints["ends"]), toFloats(at.ints["axes"])
+		if at.ints["axes"] == nil {
+			axes = nil
+		}
+	}
+	step := 1.0
+	switch {
+	case len(starts) != 1 || len(ends) != 1:
+		return nil
+	case axes != nil && (len(axes) != 1 || axes[0] != 0 && axes[0] != -1):
+		return nil
+	case steps != nil && (len(steps) != 1 || steps[0] == 0 || steps[0] != math.Trunc(steps[0])):
+		return nil
+	case steps != nil:
+		step = steps[0]
+	}
+	n := float64(len(c.vals))
+	clamp := func(v, lo, hi float64) float64 {
+		if v < 0 {
+			v += n
+		}
+		return math.Min(math.Max(v, lo), hi)
+	}
+	start, end := clamp(starts[0], 0, n), clamp(ends[0], 0, n)
+	if step < 0 {
+		start, end = clamp(starts[0], 0, n-1), clamp(ends[0], -1, n-1)
+	}
+	if math.IsNaN(start) || math.IsNaN(end) {
+		return nil
+	}
+	out := []float64{}
+	for i := start; step > 0 && i < end || step < 0 && i > end; i += step {
+		out = append(out, c.vals[int(i)])
+	}
+	return out
 }
 
 func firstOf(in []string) string {

@@ -109,6 +109,39 @@ func sizedModels() []sizedModel {
 		{"Pad-2(x) with a pads attribute [0, n-1]", func(n int64) []byte {
 			return sumOf(10, [][]byte{node("Pad", []string{"x"}, []string{"t"}, attrInts("pads", 0, n-1))}, nil)
 		}, func(n int64, x float64) float64 { return 2 * x }},
+		{"ConstantOfShape(Div([2n+1], Constant 2)) of int64, truncated", func(n int64) []byte {
+			return sumOf(13, [][]byte{
+				node("Constant", nil, []string{"two"}, attrInt("value_int", 2)),
+				node("Div", []string{"dims", "two"}, []string{"shape"}),
+				node("ConstantOfShape", []string{"shape"}, []string{"t"}),
+			}, [][]byte{int64Initializer("dims", []int{1}, []int64{2*n + 1})})
+		}, func(n int64, x float64) float64 { return x }},
+		{"Expand(1, Cast(Div(float [3n], 3)))", func(n int64) []byte {
+			return sumOf(13, [][]byte{
+				node("Div", []string{"f", "three"}, []string{"q"}),
+				node("Cast", []string{"q"}, []string{"shape"}, attrInt("to", elemInt64)),
+				node("Expand", []string{"one", "shape"}, []string{"t"}),
+			}, [][]byte{initializer("f", []int{1}, []float32{3 * float32(n)}), initializer("three", nil, []float32{3}), initializer("one", nil, []float32{1})})
+		}, func(n int64, x float64) float64 { return x + float64(n) }},
+		{"ConstantOfShape(Slice([5, n, 7], [1], [2]))", func(n int64) []byte {
+			return sumOf(13, [][]byte{
+				node("Slice", []string{"dims", "starts", "ends"}, []string{"shape"}),
+				node("ConstantOfShape", []string{"shape"}, []string{"t"}),
+			}, [][]byte{int64Initializer("dims", []int{3}, []int64{5, n, 7}), int64Initializer("starts", []int{1}, []int64{1}), int64Initializer("ends", []int{1}, []int64{2})})
+		}, func(n int64, x float64) float64 { return x }},
+		{"ConstantOfShape(Slice([1, n, 5], -2, -4, axis 0, step -1))", func(n int64) []byte {
+			return sumOf(13, [][]byte{
+				node("Slice", []string{"dims", "starts", "ends", "axes", "steps"}, []string{"shape"}),
+				node("ConstantOfShape", []string{"shape"}, []string{"t"}),
+			}, [][]byte{int64Initializer("dims", []int{3}, []int64{1, n, 5}), int64Initializer("starts", []int{1}, []int64{-2}),
+				int64Initializer("ends", []int{1}, []int64{-4}), int64Initializer("axes", []int{1}, []int64{0}), int64Initializer("steps", []int{1}, []int64{-1})})
+		}, func(n int64, x float64) float64 { return x }},
+		{"Tile(x, Slice-1([5, n], starts 1, ends 9))", func(n int64) []byte {
+			return sumOf(9, [][]byte{
+				node("Slice", []string{"dims"}, []string{"reps"}, attrInts("starts", 1), attrInts("ends", 9)),
+				node("Tile", []string{"x", "reps"}, []string{"t"}),
+			}, [][]byte{int64Initializer("dims", []int{2}, []int64{5, n})})
+		}, func(n int64, x float64) float64 { return x + float64(n)*x }},
 		{"If(true) {ConstantOfShape(outer shape)}", func(n int64) []byte {
 			then := graphOf("then", [][]byte{node("ConstantOfShape", []string{"shape"}, []string{"t_out"})}, [][]byte{valueInfo("t_out", elemFloat, "n")})
 			els := graphOf("else", [][]byte{node("ConstantOfShape", []string{"one"}, []string{"e_out"})}, [][]byte{valueInfo("e_out", elemFloat, "n")})

@@ -80,9 +80,9 @@
 // 218-byte ConstantOfShape of a constant [500000000] took 31 s and 4 GB
 // to load. The sizes are read from small integer and floating-point
 // constants (initializers and Constant nodes) and from what Identity,
-// Cast, Reshape, Squeeze, Unsqueeze, Flatten, Concat, Gather, Add, Sub,
-// Mul, Max, Min and Shape (of a constant, or of a graph input of fixed
-// declared shape) compute from them; an input of unknown size
+// Cast, Reshape, Squeeze, Unsqueeze, Flatten, Concat, Gather, Slice (of
+// one axis), Add, Sub, Mul, Div, Max, Min and Shape (of a constant, or of
+// a graph input of fixed declared shape) compute from them; an input of unknown size
 // (the data of Tile or Pad, the indices of OneHot) counts as non-empty,
 // at its constant shape when it has one, and Resize or Upsample by scales
 // is bounded when its input's shape is known. A size computed by other

@@ -296,7 +296,7 @@ func divNode(b []byte, depth int, sc *scope) error {
 				return err
 			}
 			switch name {
-			case "value", "value_int", "value_ints", "value_float", "value_floats", "pads", "to":
+			case "value", "value_int", "value_ints", "value_float", "value_floats", "pads", "to", "starts", "ends", "axes":
 				if tensor != nil {
 					at.tensor = tensor
 				}
