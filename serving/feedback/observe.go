@@ -139,7 +139,7 @@ func (o observer) classIndex(p serving.Prediction, c string) (int, error) {
 	}
 	switch {
 	case o.task != Binary:
-		return 0, fmt.Errorf("%w: feedback: unknown class %q: reading a multiclass label by name needs the classes (Observe)", serving.ErrOutcome, c)
+		return 0, fmt.Errorf("%w: feedback: unknown class %q: reading a multiclass label by name needs the class names given to Observe", serving.ErrOutcome, c)
 	case p.Label == "":
 		return 0, fmt.Errorf("%w: feedback: unknown class %q: the prediction names no class to compare with", serving.ErrOutcome, c)
 	}
