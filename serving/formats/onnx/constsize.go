@@ -570,15 +570,3 @@ func appendSmall[T any](s []T, v T) []T {
 	}
 	return append(s, v)
 }
-
-func readVarints(p []byte, fn func(uint64)) error {
-	for len(p) > 0 {
-		v, n := binary.Uvarint(p)
-		if n <= 0 {
-			return errTruncated
-		}
-		fn(v)
-		p = p[n:]
-	}
-	return nil
-}

@@ -277,14 +277,7 @@ func divNode(b []byte, depth int, sc *scope) error {
 				case af.num == fAttrInts && af.typ == wireVarint:
 					ints = append(ints, int64(af.v))
 				case af.num == fAttrInts && af.typ == wireBytes:
-					for p := af.data; len(p) > 0; {
-						v, n := binary.Uvarint(p)
-						if n <= 0 {
-							return errTruncated
-						}
-						ints = append(ints, int64(v))
-						p = p[n:]
-					}
+					return readVarints(af.data, func(v uint64) { ints = append(ints, int64(v)) })
 				case af.num == fAttrT && af.typ == wireBytes:
 					tensor = af.data
 				case (af.num == fAttrGraph || af.num == fAttrGraphs) && af.typ == wireBytes:
@@ -503,14 +496,7 @@ func tensorKind(b []byte) (string, valueKind, error) {
 		case (f.num == fTensorInt32 || f.num == fTensorInt64 || f.num == fTensorUint64) && f.typ == wireVarint:
 			ints = append(ints, int64(f.v))
 		case (f.num == fTensorInt32 || f.num == fTensorInt64 || f.num == fTensorUint64) && f.typ == wireBytes:
-			for p := f.data; len(p) > 0; {
-				v, n := binary.Uvarint(p)
-				if n <= 0 {
-					return errTruncated
-				}
-				ints = append(ints, int64(v))
-				p = p[n:]
-			}
+			return readVarints(f.data, func(v uint64) { ints = append(ints, int64(v)) })
 		}
 		return nil
 	})

@@ -56,3 +56,26 @@ func TestSoftmaxAgrees(t *testing.T) {
 		}
 	}
 }
+
+// readVarints is the one reader of packed integer fields (attribute ints,
+// tensor dims and integer data): it reads each varint, and a varint cut
+// short is errTruncated, wherever it is.
+func TestReadVarints(t *testing.T) {
+	var got []uint64
+	err := readVarints([]byte{0x01, 0xac, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, func(v uint64) { got = append(got, v) })
+	if err != nil || len(got) != 3 || got[0] != 1 || got[1] != 300 || int64(got[2]) != -1 {
+		t.Errorf("readVarints = %v, %v; want [1 300 -1]", got, err)
+	}
+	if err := readVarints([]byte{0x01, 0x80}, func(uint64) {}); !errors.Is(err, errTruncated) {
+		t.Errorf("a cut varint: %v, want errTruncated", err)
+	}
+	// A divisor whose packed int64_data is cut short: the load-time walk
+	// says so rather than reading what precedes the cut.
+	divisor := []byte{0x10, 0x07, 0x3a, 0x02, 0x02, 0x80, 0x42, 0x01, 'd'} // data_type 7, int64_data [2, cut], name "d"
+	if _, _, err := tensorKind(divisor); !errors.Is(err, errTruncated) {
+		t.Errorf("tensorKind of a cut int64_data: %v, want errTruncated", err)
+	}
+	if _, _, err := tensorConst(divisor); !errors.Is(err, errTruncated) {
+		t.Errorf("tensorConst of a cut int64_data: %v, want errTruncated", err)
+	}
+}

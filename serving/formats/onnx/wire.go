@@ -189,6 +189,20 @@ type field struct {
 	data []byte // for wireBytes
 }
 
+// readVarints calls fn with each varint of p, a packed repeated field
+// of an integer type; a varint cut short is errTruncated.
+func readVarints(p []byte, fn func(uint64)) error {
+	for len(p) > 0 {
+		v, n := binary.Uvarint(p)
+		if n <= 0 {
+			return errTruncated
+		}
+		fn(v)
+		p = p[n:]
+	}
+	return nil
+}
+
 // readFields decodes the top-level fields of one message, calling fn for
 // each. It rejects malformed wire data; it does not recurse.
 func readFields(b []byte, fn func(f field) error) error {
@@ -384,14 +398,7 @@ func parseNode(b []byte, gi *graphInfo) error {
 				case af.num == fAttrInts && af.typ == wireVarint:
 					ints = append(ints, int64(af.v))
 				case af.num == fAttrInts && af.typ == wireBytes: // packed
-					for p := af.data; len(p) > 0; {
-						v, n := binary.Uvarint(p)
-						if n <= 0 {
-							return errTruncated
-						}
-						ints = append(ints, int64(v))
-						p = p[n:]
-					}
+					return readVarints(af.data, func(v uint64) { ints = append(ints, int64(v)) })
 				}
 				return nil
 			})
