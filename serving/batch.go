@@ -33,15 +33,20 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 	if len(out) < len(rs) || len(errs) < len(rs) {
 		panic(fmt.Sprintf("serving: ScoreBatch of %d records into %d results and %d errors", len(rs), len(out), len(errs)))
 	}
-	l := sl.acquire()
+	if len(rs) == 0 {
+		return
+	}
+	k := uint64(len(rs))
+	l, n := sl.acquire(k)
 	if l == nil {
 		for i := range rs {
 			out[i], errs[i] = Result{}, fmt.Errorf("%w: %q", ErrNoModel, sl.name)
 		}
 		return
 	}
-	defer l.release()
+	defer l.release(k)
 	if err := ctx.Err(); err != nil {
+		l.stats.skip(k)
 		for i := range rs {
 			out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, &ModelError{Model: l.ref, Err: err}
 		}
@@ -78,11 +83,14 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 		}
 	}
 	sc.rows = rows
+	if refused := len(rs) - len(rows); refused > 0 {
+		l.stats.skip(uint64(refused))
+	}
 	if len(rows) == 0 {
 		return
 	}
 	hooks := sl.s.o.hooks.scored
-	n, timed := l.stats.start(len(rows), len(hooks) > 0)
+	timed := timeCalls(n, len(rs), len(hooks) > 0)
 	var start time.Duration
 	if timed {
 		start = time.Since(monoBase)
@@ -136,12 +144,12 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 	if failed > 0 {
 		l.stats.errs.Add(uint64(failed))
 	}
-	// Sample for validation as Score does: the calls counted here are
-	// numbered n-len(rows)+1 to n, and one in 64 successful ones is kept.
+	// Sample for validation as Score does: the calls counted for rs are
+	// numbered n-len(rs)+1 to n, and one in 64 successful ones is kept.
 	if keep := sl.s.o.valid.Samples; keep > 0 {
-		first := n - uint64(len(rows)) + 1
-		for k := (sampleMask + 1 - first&sampleMask) & sampleMask; k < uint64(len(rows)); k += sampleMask + 1 {
-			if i := sc.rec(int(k)); errs[i] == nil {
+		first := n - k + 1
+		for i := (sampleMask + 1 - first&sampleMask) & sampleMask; i < k; i += sampleMask + 1 {
+			if errs[i] == nil {
 				sl.samples.add(&rs[i], keep)
 			}
 		}

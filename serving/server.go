@@ -374,12 +374,13 @@ type slot struct {
 
 // live is one loaded version with its reference count and stats.
 //
-// refs counts the slot's own reference (1 while the version is live) plus
-// one per in-flight call. The call that brings it to zero marks it dead
-// (refsDead) and closes the version, unless a call that loaded the
-// version before it was swapped out acquires it in between: that call
-// then uses it (it started before the swap), and closes it when it
-// returns. A dead version is never acquired again.
+// Its references (see counters) are the slot's own, held while the
+// version is live, and one per record of each call in flight. The
+// release that gives back the last one marks the version dead and closes
+// it, unless a call that loaded the version before it was swapped out
+// acquires it in between: that call then uses it (it started before the
+// swap), and closes it when it returns. A dead version is never acquired
+// again.
 type live struct {
 	s     *Server
 	ref   ModelRef
@@ -388,43 +389,24 @@ type live struct {
 	in    *inputs        // the model's named inputs, for binding named records
 	binds bindings       // per record Layout
 	since time.Time
-	refs  atomic.Int64
 	stats counters
 }
 
 func newLive(s *Server, ref ModelRef, m Model, in *inputs) *live {
 	l := &live{s: s, ref: ref, m: m, in: in, since: time.Now()}
 	l.bp, _ = m.(BatchPredictor)
-	l.refs.Store(1)
 	l.stats.init()
 	return l
 }
 
-// refsDead is the reference count of a closed version: so far below
-// zero that the increments of calls that find it dead, which they do not
-// undo, never bring it back.
-const refsDead = math.MinInt64 / 2
-
-func (l *live) release() {
-	if l.refs.Add(-1) == 0 {
-		l.closeIfUnused()
-	}
-}
-
-// closeIfUnused marks l dead if its count is still zero, and lets go of
-// its model, closing it unless another version still holds the same
-// instance; if a call acquired l since the count reached zero, that
-// call's release does this.
-func (l *live) closeIfUnused() {
-	if l.refs.CompareAndSwap(0, refsDead) {
+// release gives back k references to l, and, if they were the last,
+// lets go of its model, closing it unless another version still holds
+// the same instance.
+func (l *live) release(k uint64) {
+	if l.stats.release(k) {
 		l.s.disown(l.m, l.ref)
 	}
 }
-
-// tryAcquire takes a reference to l unless l is dead. One atomic add, not
-// a load and a compare-and-swap: a count that was at least 0 is live, or
-// not yet closed (see live).
-func (l *live) tryAcquire() bool { return l.refs.Add(1) > 0 }
 
 // disown lets go of one holder's reference to m (see owned) and closes m
 // if it was the last.
@@ -442,15 +424,17 @@ func closeModel(m Model, ref ModelRef, logger *slog.Logger) {
 	}
 }
 
-// acquire returns the live version with a reference taken, or nil.
-func (sl *slot) acquire() *live {
+// acquire returns the live version with k references taken, counted as
+// k calls, and the number of the last of them (see counters.acquire), or
+// nil.
+func (sl *slot) acquire(k uint64) (*live, uint64) {
 	for {
 		l := sl.cur.Load()
 		if l == nil {
-			return nil
+			return nil, 0
 		}
-		if l.tryAcquire() {
-			return l
+		if n, ok := l.stats.acquire(k); ok {
+			return l, n
 		}
 		// l is closed: the slot already points elsewhere, so look again.
 	}
@@ -712,7 +696,7 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 	var prev ModelRef
 	if old != nil {
 		prev = old.ref
-		old.release()
+		old.release(1)
 	}
 	s.event(ModelEvent{Kind: kind, Model: ref, Previous: prev, Time: l.since})
 	return ref, nil
@@ -798,7 +782,7 @@ func (s *Server) Retire(name string) {
 	}
 	sl.mu.Unlock()
 	if old != nil {
-		old.release()
+		old.release(1)
 		s.event(ModelEvent{Kind: EventRetired, Model: old.ref, Time: at})
 	}
 }
@@ -911,36 +895,36 @@ type slotScorer slot
 // Score implements Scorer.
 func (ss *slotScorer) Score(ctx context.Context, r Record) (Result, error) {
 	sl := (*slot)(ss)
-	l := sl.acquire()
+	l, n := sl.acquire(1)
 	if l == nil {
 		return Result{}, fmt.Errorf("%w: %q", ErrNoModel, sl.name)
 	}
 	// Deferred, so that a panic in the model or a hook, recovered by a
 	// caller (package speculative does), still lets the version close.
-	defer l.release()
+	defer l.release(1)
 	if err := ctx.Err(); err != nil {
 		// Done before the call: answer as the Scorer contract says, even
 		// for a model that would ignore its context.
-		return l.failed(err)
+		return l.refused(err)
 	}
 	feats := r.Features
 	var buf *[]float64
 	if r.Layout != nil {
 		var err error
 		if feats, buf, err = l.named(&r); err != nil {
-			return l.failed(err)
+			return l.refused(err)
 		}
 	}
 	if p := sl.s.o.nonFinite; p != PassNonFinite {
 		if err := checkFinite(feats, p); err != nil {
 			l.in.put(buf)
-			return l.failed(err)
+			return l.refused(err)
 		}
 	}
 	// Timing is sampled (see Stats); the hooks, when there are any, are
 	// given every call's duration.
 	hooks := sl.s.o.hooks.scored
-	n, timed := l.stats.start(1, len(hooks) > 0)
+	timed := timeCalls(n, 1, len(hooks) > 0)
 	var start time.Duration
 	if timed {
 		// A monotonic clock read; time.Now would also read the wall clock.
@@ -963,6 +947,13 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (Result, error) {
 		sl.samples.add(&r, sl.s.o.valid.Samples)
 	}
 	return Result{Prediction: pred, Provenance: Provenance{Model: l.ref}}, nil
+}
+
+// refused is Score's answer to a record refused before the model: not a
+// call to it, so not counted in its Invocations.
+func (l *live) refused(err error) (Result, error) {
+	l.stats.skip(1)
+	return l.failed(err)
 }
 
 // failed is Score's answer when l could not score a record: a Result

@@ -43,38 +43,96 @@ type Stats struct {
 }
 
 // The timing sample: calls numbered 1 to timeFirst, then every call
-// whose number is a multiple of timeMask+1 (for batches, see start).
+// whose number is a multiple of timeMask+1 (for batches, see timeCalls).
 const (
 	timeFirst = 16
 	timeMask  = 15
 	timeShift = 4 // log2(timeMask+1)
 )
 
-// counters are the lock-free accumulators behind Stats. n, written on
-// every call, comes first; the fields written only on timed calls follow.
+// counters are the lock-free accumulators behind Stats, and the
+// version's reference count.
+//
+// The count is two monotonic counters rather than one net count, so
+// that a call takes its reference and is counted in one atomic add:
+// acquired counts the references ever taken (the slot's own, taken when
+// the version is made, and k per call of k records), released those
+// ever given back. The version is in use while acquired > released; the
+// release that brings released up to acquired closes it, by setting
+// refsDead in acquired with a compare-and-swap from the very value
+// released reached, which fails if a call acquired it meanwhile (that
+// call's own release then closes it). A call that finds refsDead set
+// takes its add back and does not use the version.
+//
+// Invocations is acquired minus the references that were not calls to
+// the model (uncounted): the slot's own, a record refused before the
+// model (a non-finite value, a binding error, a done context) and a
+// validation's hold on the live version. acquired and released, written
+// on every call, come first; the fields written only on timed calls or
+// on failures follow.
 type counters struct {
-	n, errs atomic.Uint64
-	timed   atomic.Uint64 // calls timed
-	total   atomic.Int64  // their summed durations
-	min     atomic.Int64  // math.MaxInt64 until the first timed call
-	max     atomic.Int64
+	acquired  atomic.Uint64
+	released  atomic.Uint64
+	uncounted atomic.Uint64
+	errs      atomic.Uint64
+	timed     atomic.Uint64 // calls timed
+	total     atomic.Int64  // their summed durations
+	min       atomic.Int64  // math.MaxInt64 until the first timed call
+	max       atomic.Int64
 }
 
-func (c *counters) init() { c.min.Store(math.MaxInt64) }
+// refsDead is set in counters.acquired once the version is closed: far
+// above any count of calls (2^62 records at a billion a second take 146
+// years), so that the adds of calls that find it dead, which they take
+// back, never carry into it or out of it.
+const refsDead = 1 << 62
 
-// start counts k calls about to be made and reports whether to time
-// them: when always is set (the Server has a HookScored), when they
+// init sets the counters of a new version: the slot's own reference
+// taken, which is not a call.
+func (c *counters) init() {
+	c.acquired.Store(1)
+	c.uncounted.Store(1)
+	c.min.Store(math.MaxInt64)
+}
+
+// acquire takes k references unless the version is dead, and reports the
+// number of the last of the k calls it counts (the first call of a
+// version is number 1, the slot's own reference being number 0).
+func (c *counters) acquire(k uint64) (last uint64, ok bool) {
+	a := c.acquired.Add(k)
+	if a&refsDead != 0 {
+		c.acquired.Add(-k)
+		return 0, false
+	}
+	return a - 1, true
+}
+
+// release gives k references back and reports whether it was the last
+// reference, so that the caller now closes the version: exactly one
+// release of a version reports true.
+func (c *counters) release(k uint64) bool { return c.closeAt(c.released.Add(k)) }
+
+// closeAt marks the version dead if r, the count of references released,
+// is that of those acquired, and reports whether it did. It fails if a
+// call acquired the version since r was reached, or if it is dead
+// already.
+func (c *counters) closeAt(r uint64) bool {
+	return r == c.acquired.Load() && c.acquired.CompareAndSwap(r, r|refsDead)
+}
+
+// skip notes that k of the references taken were not calls to the model.
+func (c *counters) skip(k uint64) { c.uncounted.Add(k) }
+
+// timeCalls reports whether to time the k calls numbered last-k+1 to
+// last: when always is set (the Server has a HookScored), when they
 // include one of the first timeFirst calls, and otherwise on about one
 // batch of k in timeMask+1: when their numbers cross a multiple of
 // (timeMask+1)×p, p being k rounded up to a power of two, so that one
 // call (k = 1) in 16 is timed, and one batch of 64 in 16, not every one.
-// It returns the number of the last call, which the Server also uses to
-// sample records for validation.
-func (c *counters) start(k int, always bool) (last uint64, timed bool) {
-	last = c.n.Add(uint64(k))
+func timeCalls(last uint64, k int, always bool) bool {
 	first := last - uint64(k) + 1
 	shift := timeShift + uint(bits.Len(uint(k-1)))
-	return last, always || first <= timeFirst || last>>shift != (first-1)>>shift
+	return always || first <= timeFirst || last>>shift != (first-1)>>shift
 }
 
 // time records the duration of k timed calls of d each. Min and Max
@@ -100,17 +158,22 @@ func (c *counters) time(d time.Duration, k int) {
 }
 
 // snapshot reads the counters while calls may be updating them. It
-// reads each counter after those that are written after it: errs before
-// n (a call is counted in n before it can fail), timed before total and
-// both before min and max (see time). A snapshot therefore never has
-// more Errors than Invocations, and its Mean, which may mix the sums of
-// slightly different sets of calls, is kept within its Min and Max.
+// reads each counter after those that are written after it: uncounted
+// and errs before acquired (a reference is taken before it can be found
+// not to be a call, and a call counted before it can fail), timed before
+// total and both before min and max (see time). A snapshot therefore
+// never has more Errors than Invocations, and its Mean, which may mix
+// the sums of slightly different sets of calls, is kept within its Min
+// and Max. Calls in flight are counted, and so, for an instant, are
+// records about to be refused before the model, and a call that finds
+// the version just closed before it takes its add back.
 func (c *counters) snapshot(ref ModelRef, since time.Time) Stats {
+	uncounted := c.uncounted.Load()
 	errs := c.errs.Load()
 	s := Stats{
 		Model:       ref,
 		Since:       since,
-		Invocations: c.n.Load(),
+		Invocations: c.acquired.Load()&^refsDead - uncounted,
 		Errors:      errs,
 	}
 	timed := c.timed.Load()

@@ -24,7 +24,7 @@ func TestStatsSnapshotUnderLoad(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for !stop.Load() {
-			c.start(1, true)
+			c.acquire(1)
 			c.errs.Add(1)
 			c.time(d, 1)
 		}
@@ -57,7 +57,7 @@ func TestStatsSnapshotUnderLoad(t *testing.T) {
 // is timed when calls come one by one, and about one batch in 16 (not
 // one in 16 of their records, which timed every batch of 16 or more)
 // when they come in batches; with always set, every one.
-func TestStartTimesOneBatchIn16(t *testing.T) {
+func TestTimeCallsOneBatchIn16(t *testing.T) {
 	for _, tc := range []struct{ k, batches, lo, hi int }{
 		{1, 512, 16 + 31, 16 + 31}, // calls 1-16, then 32, 48, ..., 512
 		{64, 512, 1 + 32, 1 + 32},  // the first batch, then one in 16
@@ -69,14 +69,14 @@ func TestStartTimesOneBatchIn16(t *testing.T) {
 		c.init()
 		timed := 0
 		for range tc.batches {
-			if _, ok := c.start(tc.k, false); ok {
+			if n, _ := c.acquire(uint64(tc.k)); timeCalls(n, tc.k, false) {
 				timed++
 			}
 		}
 		if timed < tc.lo || timed > tc.hi {
 			t.Errorf("%d batches of %d: %d timed, want %d to %d", tc.batches, tc.k, timed, tc.lo, tc.hi)
 		}
-		if _, ok := c.start(tc.k, true); !ok {
+		if n, _ := c.acquire(uint64(tc.k)); !timeCalls(n, tc.k, true) {
 			t.Errorf("batch of %d not timed with always set", tc.k)
 		}
 	}

@@ -66,8 +66,10 @@ func (s *Server) validate(ctx context.Context, sl *slot, l *live) error {
 	}
 	var cur *live
 	if s.o.valid.Tolerance > 0 {
-		if cur = sl.acquire(); cur != nil {
-			defer cur.release()
+		if cur, _ = sl.acquire(1); cur != nil {
+			// A hold on the live version, not a call to count.
+			cur.stats.skip(1)
+			defer cur.release(1)
 		}
 	}
 	arity := -1
