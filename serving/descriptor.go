@@ -31,7 +31,8 @@ type Descriptor struct {
 	Bytes []byte
 	// Location is where to fetch the bytes when they are too large for
 	// one message: a file:// or http(s):// URL. A Server fetches it only
-	// from where [LoadOptions].AllowLocations allows, nowhere by default.
+	// from where [LoadOptions].AllowLocations allows, nowhere by default,
+	// and only when SHA256 is set, unless [LoadOptions].AllowUnpinned.
 	Location string
 	// SHA256 is the lowercase hex SHA-256 of the bytes. When set, Load
 	// refuses bytes that do not match. It becomes the model's content ID.

@@ -94,7 +94,10 @@
 // the Server fetches only from the prefixes listed in
 // [LoadOptions].AllowLocations, and from none by default: a Location
 // elsewhere fails with ErrLocationNotAllowed before anything is fetched.
-// Every fetch has a deadline and a size cap ([WithLoadOptions]).
+// So does one whose Descriptor does not pin the bytes with their SHA256,
+// unless [LoadOptions].AllowUnpinned: otherwise whoever serves the
+// Location would choose the model. Every fetch has a deadline and a size
+// cap ([WithLoadOptions]).
 //
 // # Errors
 //

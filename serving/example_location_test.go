@@ -14,7 +14,9 @@ import (
 
 // A Descriptor may point at its bytes instead of carrying them. Whoever
 // writes the models topic chooses that Location, so a Server fetches it
-// only from the prefixes it allows, and from none by default.
+// only from the prefixes it allows, and from none by default; and the
+// Descriptor pins the bytes with their SHA256, so that whoever serves
+// the Location cannot choose the model either.
 func ExampleLoadOptions() {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "models")
@@ -29,7 +31,8 @@ func ExampleLoadOptions() {
 	if err := os.WriteFile(path, []byte{7}, 0o644); err != nil {
 		log.Fatal(err)
 	}
-	d := serving.Descriptor{Name: "seven", Format: "example-constant", Location: "file://" + path}
+	d := serving.Descriptor{Name: "seven", Format: "example-constant", Location: "file://" + path,
+		SHA256: serving.ContentID([]byte{7})}
 	quiet := serving.WithLogger(slog.New(slog.DiscardHandler))
 
 	// The default: no Location is fetched.
@@ -48,10 +51,17 @@ func ExampleLoadOptions() {
 	defer srv.Close()
 	ref, err := srv.Activate(ctx, d)
 	fmt.Println(ref.Name, ref.Version, err)
-	_, err = srv.Activate(ctx, serving.Descriptor{Name: "other", Format: "example-constant", Location: "file:///etc/passwd"})
+	_, err = srv.Activate(ctx, serving.Descriptor{Name: "other", Format: "example-constant", Location: "file:///etc/passwd",
+		SHA256: serving.ContentID([]byte{7})})
+	fmt.Println(errors.Is(err, serving.ErrLocationNotAllowed))
+
+	// Without a SHA256, the bytes at the Location are refused too.
+	d.SHA256 = ""
+	_, err = srv.Activate(ctx, d)
 	fmt.Println(errors.Is(err, serving.ErrLocationNotAllowed))
 	// Output:
 	// true
 	// seven 1 <nil>
+	// true
 	// true
 }

@@ -14,7 +14,8 @@ import (
 )
 
 // ErrLocationNotAllowed means a Descriptor's Location is outside the
-// service's [LoadOptions].AllowLocations; nothing was fetched.
+// service's [LoadOptions].AllowLocations, or comes without a SHA256 while
+// [LoadOptions].AllowUnpinned is off; nothing was fetched.
 var ErrLocationNotAllowed = errors.New("serving: location not allowed")
 
 // loader is LoadOptions with AllowLocations parsed, once, when the
@@ -31,10 +32,11 @@ func newLoader(o LoadOptions) (loader, error) {
 }
 
 // fetch reads a model from an allowed file:// or http(s):// Location,
-// holding at most max+1 bytes of it. The errors it returns never quote
-// the fetched content, and name the location only as the Descriptor gave
-// it.
-func fetch(ctx context.Context, loc string, max int64, o loader) ([]byte, error) {
+// holding at most max+1 bytes of it; pinned says the Descriptor gives
+// the bytes' SHA256 (see [LoadOptions].AllowUnpinned). The errors it
+// returns never quote the fetched content, and name the location only as
+// the Descriptor gave it.
+func fetch(ctx context.Context, loc string, pinned bool, max int64, o loader) ([]byte, error) {
 	u, err := url.Parse(loc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the location is not a URL", ErrLocationNotAllowed)
@@ -42,6 +44,9 @@ func fetch(ctx context.Context, loc string, max int64, o loader) ([]byte, error)
 	allow := o.allow
 	if allowedBy(allow, u) == nil {
 		return nil, fmt.Errorf("%w: %s", ErrLocationNotAllowed, redact(u))
+	}
+	if !pinned && !o.AllowUnpinned {
+		return nil, fmt.Errorf("%w: %s comes without a SHA256 (see LoadOptions.AllowUnpinned)", ErrLocationNotAllowed, redact(u))
 	}
 	timeout := o.FetchTimeout
 	if timeout <= 0 {
@@ -146,22 +151,36 @@ func allowedBy(allow []*url.URL, u *url.URL) *url.URL {
 // more lenient reader takes for a dot segment or a separator: a segment
 // that is "." or ".." before its ";parameters" (Tomcat and Jetty drop
 // them, so "..;" climbs), a backslash (IIS reads it as "/"), or, decoded
-// once more, either of those or a "/" (a server or proxy that decodes
-// twice reads "%252e%252e" as ".."). A model's path has no need of them.
+// once more or several times, either of those or a "/" (a server or
+// proxy that decodes twice reads "%252e%252e" as "..", a chain of them
+// "%25252e%25252e"). A segment still escaped after maxUnescapes more
+// decodings is refused too: judging it would cost time quadratic in its
+// length, and a model's path has no need of any of them.
 func looseDots(p string) bool {
 	if strings.ContainsRune(p, '\\') {
 		return true
 	}
 	for seg := range strings.SplitSeq(p, "/") {
-		if dotSegment(seg) {
-			return true
-		}
-		if d, err := url.PathUnescape(seg); err == nil && d != seg && (dotSegment(d) || strings.ContainsAny(d, "/\\")) {
-			return true
+		for n := 0; ; n++ {
+			if dotSegment(seg) {
+				return true
+			}
+			d, err := url.PathUnescape(seg)
+			if err != nil || d == seg {
+				break
+			}
+			if n == maxUnescapes || strings.ContainsAny(d, "/\\") {
+				return true
+			}
+			seg = d
 		}
 	}
 	return false
 }
+
+// maxUnescapes is how many more times looseDots decodes a segment that
+// still holds escapes.
+const maxUnescapes = 4
 
 // dotSegment reports whether seg, without its ";parameters", is "." or
 // "..".

@@ -40,8 +40,54 @@ func activateWithin(t *testing.T, d time.Duration, s *serving.Server, desc servi
 	}
 }
 
+// served is the model the tests' Locations serve when a fetch succeeds.
+var served = servingtest.Spec{Value: 3}.Descriptor("m", 1).Bytes
+
+// locDesc is a Descriptor of the model at loc, pinned to the SHA-256 of
+// served, as a Location needs by default.
 func locDesc(loc string, version uint64) serving.Descriptor {
-	return serving.Descriptor{Name: "m", Version: version, Format: servingtest.FormatName, Location: loc}
+	return serving.Descriptor{Name: "m", Version: version, Format: servingtest.FormatName, Location: loc, SHA256: serving.ContentID(served)}
+}
+
+// TestLocationNeedsItsSHA256: by default a Location Descriptor must pin
+// its bytes with a SHA256, well-formed, or it is refused before anything
+// is fetched: without one, whoever serves the Location (or can swap the
+// file) chooses the model, whatever was published. AllowUnpinned lets
+// it through. Before, both were fetched and went live with no Verifier.
+func TestLocationNeedsItsSHA256(t *testing.T) {
+	var hits atomic.Int64
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		w.Write(served)
+	}))
+	defer web.Close()
+	allow := serving.LoadOptions{AllowLocations: []string{web.URL + "/models/"}}
+	s := newServer(t, serving.WithLoadOptions(allow))
+	unpinned := locDesc(web.URL+"/models/m", 1)
+	unpinned.SHA256 = ""
+	err := activateWithin(t, 5*time.Second, s, unpinned)
+	require.ErrorIs(t, err, serving.ErrLocationNotAllowed)
+	var me *serving.ModelError
+	require.ErrorAs(t, err, &me)
+	assert.Contains(t, err.Error(), "AllowUnpinned", "the refusal names the option that lifts it")
+	for i, sum := range []string{"x", strings.ToUpper(serving.ContentID(served)), serving.ContentID(served)[:63] + "g", serving.ContentID(served) + "0"} {
+		d := locDesc(web.URL+"/models/m", uint64(2+i))
+		d.SHA256 = sum
+		err := activateWithin(t, 5*time.Second, s, d)
+		require.ErrorIs(t, err, serving.ErrInvalidDescriptor, "SHA256 %q", sum)
+	}
+	assert.Zero(t, hits.Load(), "a Location with no well-formed SHA256 was fetched")
+	_, ok := s.Current("m")
+	assert.False(t, ok)
+
+	_, err = s.Activate(context.Background(), locDesc(web.URL+"/models/m", 10))
+	require.NoError(t, err, "a pinned Location")
+
+	allow.AllowUnpinned = true
+	lax := newServer(t, serving.WithLoadOptions(allow))
+	ref, err := lax.Activate(context.Background(), unpinned)
+	require.NoError(t, err)
+	assert.Equal(t, serving.ContentID(served), ref.ID, "the content ID is the fetched bytes' hash")
 }
 
 // TestLocationOffByDefault: with no AllowLocations, a Location is never
@@ -303,8 +349,9 @@ func TestAllowJudgesThePathRequested(t *testing.T) {
 // server that reads it more loosely is refused, and never requested:
 // "..;" (Tomcat and Jetty drop a segment's ";parameters", so it is ".."),
 // a backslash (IIS reads it as "/"), and a dot segment encoded twice
-// ("%252e%252e", for a server or proxy that decodes again). Each passed
-// an allowance of /models/ and reached the server as written.
+// ("%252e%252e", for a server or proxy that decodes again), or more
+// often. Each passed an allowance of /models/ and reached the server as
+// written; escaped three times or more, they still did.
 func TestAllowRefusesWhatLenientServersReadAsDotSegments(t *testing.T) {
 	model := servingtest.Spec{Value: 3}.Descriptor("m", 1)
 	var hits, redirected atomic.Int64
@@ -329,6 +376,15 @@ func TestAllowRefusesWhatLenientServersReadAsDotSegments(t *testing.T) {
 		web.URL + "/models/%252e%252e/admin",
 		web.URL + "/models/%252e%252e%252fadmin",
 		web.URL + "/models/a%252fb",
+		// Escaped three and four times, for a chain of decoders.
+		web.URL + "/models/%25252e%25252e/admin",
+		web.URL + "/models/%25252e%25252e%25252fadmin",
+		web.URL + "/models/a%25252fb",
+		web.URL + "/models/%2525252e%2525252e/admin",
+		web.URL + "/models/..%25253b/admin",
+		web.URL + "/models/..%25255cadmin",
+		// Still escaped after five decodings: refused unjudged.
+		web.URL + "/models/m%2525252525252520v1",
 	} {
 		err := activateWithin(t, 5*time.Second, s, locDesc(loc, uint64(i+1)))
 		require.ErrorIs(t, err, serving.ErrLocationNotAllowed, loc)
@@ -339,8 +395,9 @@ func TestAllowRefusesWhatLenientServersReadAsDotSegments(t *testing.T) {
 	require.ErrorIs(t, err, serving.ErrLocationNotAllowed)
 	assert.Equal(t, int64(1), redirected.Load())
 	assert.Zero(t, hits.Load(), "the redirect's target received a request")
-	// Parameters on an ordinary segment, and dots inside a name, are fine.
-	for i, loc := range []string{web.URL + "/models/m.json;v=1", web.URL + "/models/..m", web.URL + "/models/m..json"} {
+	// Parameters on an ordinary segment, dots inside a name, and a name
+	// escaped twice that decodes to no dot segment, are fine.
+	for i, loc := range []string{web.URL + "/models/m.json;v=1", web.URL + "/models/..m", web.URL + "/models/m..json", web.URL + "/models/m%2520v1.json"} {
 		_, err := s.Activate(context.Background(), locDesc(loc, uint64(20+i)))
 		require.NoError(t, err, loc)
 	}

@@ -136,6 +136,15 @@ type LoadOptions struct {
 	// so a file swapped for a link out of it after that check is refused
 	// too. The entries are parsed once, by NewServer.
 	AllowLocations []string
+	// AllowUnpinned lets a Location Descriptor without a SHA256 be
+	// fetched. Its bytes are then bound to nothing: whoever serves the
+	// Location, or can replace the file, chooses the model that goes
+	// live, and its content ID is the hash of whatever was fetched. The
+	// default, false, refuses such a Descriptor with
+	// ErrLocationNotAllowed before anything is fetched. Whatever this
+	// says, a SHA256 that is not 64 lowercase hex digits is refused with
+	// ErrInvalidDescriptor before any fetch, as it can match no bytes.
+	AllowUnpinned bool
 	// FetchTimeout bounds each fetch, connection and body included.
 	// Zero means 30 seconds.
 	FetchTimeout time.Duration
@@ -169,7 +178,10 @@ func resolve(ctx context.Context, d Descriptor, o loader) (Descriptor, error) {
 		if d.Location == "" {
 			return fail(fmt.Errorf("%w: neither bytes nor location", ErrInvalidDescriptor))
 		}
-		b, err := fetch(ctx, d.Location, max, o)
+		if d.SHA256 != "" && !isContentID(d.SHA256) {
+			return fail(fmt.Errorf("%w: the SHA256 is not 64 lowercase hex digits", ErrInvalidDescriptor))
+		}
+		b, err := fetch(ctx, d.Location, d.SHA256 != "", max, o)
 		if err != nil {
 			return fail(err)
 		}
@@ -184,6 +196,20 @@ func resolve(ctx context.Context, d Descriptor, o loader) (Descriptor, error) {
 	}
 	d.SHA256 = id
 	return d, nil
+}
+
+// isContentID reports whether id has the form of a [ContentID]: 64
+// lowercase hex digits.
+func isContentID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for i := range len(id) {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // loadResolved calls the format on a resolved descriptor.

@@ -88,9 +88,10 @@ func WithLoadOptions(lo LoadOptions) Option {
 // so an Admitter sees the content ID it is judging; the bytes later
 // fetched from a Location must match d.SHA256 as admitted, or the
 // activation fails with ErrChecksum. A Location Descriptor without a
-// SHA256 reaches the Admitters with none, and then nothing binds the
-// fetched bytes: an Admitter that judges content must refuse it (package
-// governance's Verifier does).
+// SHA256 reaches the Admitters with none; an Admitter that judges content
+// must refuse it (package governance's Verifier does), since nothing
+// binds the fetched bytes unless [LoadOptions].AllowUnpinned lets the
+// Server fetch them at all.
 //
 // Given several times, every Admitter must admit, in order. A refusal is
 // an error wrapping ErrNotAdmitted and the Admitter's own error; the live

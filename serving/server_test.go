@@ -212,7 +212,7 @@ func TestFailedLoadNeverReplaces(t *testing.T) {
 		{"empty name", serving.Descriptor{Format: "fake", Bytes: []byte("{}")}, s, serving.ErrInvalidDescriptor},
 		{"no bytes", serving.Descriptor{Name: "m", Version: 6, Format: "fake"}, s, serving.ErrInvalidDescriptor},
 		{"location not allowed", serving.Descriptor{Name: "m", Version: 7, Format: "fake", Location: "file:///nonexistent/model"}, s, serving.ErrLocationNotAllowed},
-		{"missing file", serving.Descriptor{Name: "m", Version: 7, Format: "fake", Location: "file://" + dir + "nonexistent"}, files, serving.ErrFetch},
+		{"missing file", serving.Descriptor{Name: "m", Version: 7, Format: "fake", Location: "file://" + dir + "nonexistent", SHA256: serving.ContentID(nil)}, files, serving.ErrFetch},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

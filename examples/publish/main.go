@@ -78,7 +78,7 @@ func main() {
 	topic := flag.String("topic", kafka.DefaultModelsTopic, "models topic")
 	file := flag.String("file", "", "model file to publish; empty publishes the sample fraud model")
 	location := flag.String("location", "", "publish a file:// or http(s):// location instead of the bytes; consumers must allow it (serving.LoadOptions.AllowLocations)")
-	sum := flag.String("sha256", "", "lowercase hex SHA-256 of the bytes at -location: consumers refuse other bytes")
+	sum := flag.String("sha256", "", "lowercase hex SHA-256 of the bytes at -location: consumers refuse other bytes, and a -location without it unless they set serving.LoadOptions.AllowUnpinned")
 	name := flag.String("name", "fraud", "model name (the message key)")
 	format := flag.String("format", "linear", "model format, one of "+strings.Join(serving.Formats(), ", "))
 	version := flag.Uint64("version", defaultVersion, "model version; 0 (the default) lets every feed number it the next one")

@@ -28,7 +28,8 @@
 // admission (serving.WithAdmission, where package governance checks
 // signatures) and validation like any other activation; a message that
 // carries a location instead of bytes loads only where the Server's
-// serving.LoadOptions.AllowLocations allows, nowhere by default. A bad
+// serving.LoadOptions.AllowLocations allows, nowhere by default, and only
+// with the sha256 of its bytes (see serving.LoadOptions.AllowUnpinned). A bad
 // message is
 // logged, counted ([FeedStats]) and skipped, and the live model keeps
 // serving; old versions met during replay are skipped quietly. The feed

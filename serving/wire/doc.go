@@ -26,7 +26,9 @@
 //	Header                   Value
 //	modelstream.format       format name, e.g. linear, lightgbm, onnx (required)
 //	modelstream.version      decimal uint64 > 0; absent means "next" (see Versions)
-//	modelstream.sha256       lowercase hex SHA-256 of the model bytes; verified on load
+//	modelstream.sha256       lowercase hex SHA-256 of the model bytes; verified on load;
+//	                         needed with modelstream.location (unless the reader sets
+//	                         serving.LoadOptions.AllowUnpinned)
 //	modelstream.created      RFC 3339 time, e.g. 2026-11-25T16:53:44.123Z
 //	modelstream.location     file:// or http(s):// URL of the bytes when Value is empty;
 //	                         fetched only where the reader allows it
