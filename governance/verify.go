@@ -271,7 +271,7 @@ func (v *Verifier) mark(ctx context.Context, ref serving.ModelRef) (last serving
 		defer v.mu.Unlock()
 		// An activation recorded during the read wins unless it is
 		// older than what the store held, as in OnModelEvent.
-		last = vs[len(vs)-1].Model
+		last = vs[len(vs)-1].Descriptor.Ref()
 		if cur, ok := v.last[ref.Name]; ok && cur.Version >= last.Version {
 			last = cur
 		}

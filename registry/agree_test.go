@@ -131,9 +131,9 @@ func norm(x any) any {
 	case []Version:
 		out := make([]Version, len(v))
 		for i, w := range v {
-			w.Created, w.Stored = w.Created.UTC(), w.Stored.UTC()
-			if len(w.Labels) == 0 {
-				w.Labels = nil
+			w.Descriptor.Created, w.Stored = w.Descriptor.Created.UTC(), w.Stored.UTC()
+			if len(w.Descriptor.Labels) == 0 {
+				w.Descriptor.Labels = nil
 			}
 			out[i] = w
 		}

@@ -185,7 +185,7 @@ func verifyAfterCrash(t *testing.T, path string, acked, activated uint64) {
 	}
 	for i, v := range vs {
 		want := uint64(i + 1)
-		if v.Model.Version != want || v.Labels["v"] != strconv.FormatUint(want, 10) || v.Model.ID != serving.ContentID(crashBytes(want)) {
+		if v.Descriptor.Version != want || v.Descriptor.Labels["v"] != strconv.FormatUint(want, 10) || v.Descriptor.SHA256 != serving.ContentID(crashBytes(want)) {
 			t.Fatalf("version %d: metadata %+v", want, v)
 		}
 		d, err := s.Get(ctx, "crash", want)

@@ -37,7 +37,7 @@ func Example() {
 
 	lineage, _ := store.Lineage(ctx, "fraud", v2.Version)
 	for _, v := range lineage {
-		fmt.Println("lineage:", v.Model)
+		fmt.Println("lineage:", v.Descriptor.Ref())
 	}
 
 	// The activation history, as a Follower would record it.

@@ -15,6 +15,23 @@ import (
 // Version is the metadata of one stored version. It is kept forever,
 // even after retention drops the bytes.
 type Version struct {
+	// Descriptor is the Descriptor that was put, without its Bytes:
+	// its Version is the one assigned, its SHA256 the content ID, and
+	// Descriptor.Ref names the version.
+	Descriptor serving.Descriptor
+	// Size is the length of the model bytes, or 0 when only a Location
+	// was stored.
+	Size int64
+	// Stored is when the store first stored this version.
+	Stored time.Time
+	// HasBytes says the store holds the bytes; Pruned says retention
+	// dropped them.
+	HasBytes, Pruned bool
+}
+
+// record is how a Version is stored: its JSON is the storage layout, so
+// that stores written before keep reading.
+type record struct {
 	// Model names the version: name, version, content ID and format.
 	Model serving.ModelRef `json:"model"`
 	// Description, Location, Created, Parent, Labels and Signature are
@@ -25,25 +42,25 @@ type Version struct {
 	Parent      string            `json:"parent,omitempty"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	Signature   []byte            `json:"signature,omitempty"`
-	// Size is the length of the model bytes, or 0 when only a Location
-	// was stored.
-	Size int64 `json:"size"`
-	// Stored is when the store first stored this version.
-	Stored time.Time `json:"stored"`
-	// HasBytes says the store holds the bytes.
-	HasBytes bool `json:"has_bytes"`
-	// Pruned says retention dropped the bytes.
-	Pruned bool `json:"pruned,omitempty"`
+	Size        int64             `json:"size"`
+	Stored      time.Time         `json:"stored"`
+	HasBytes    bool              `json:"has_bytes"`
+	Pruned      bool              `json:"pruned,omitempty"`
 }
 
-// Descriptor returns the Descriptor of v without its bytes.
-func (v Version) Descriptor() serving.Descriptor {
+// descriptor returns the Descriptor of v without its bytes.
+func (v record) descriptor() serving.Descriptor {
 	return serving.Descriptor{
 		Name: v.Model.Name, Format: v.Model.Format, Version: v.Model.Version,
 		Description: v.Description, Location: v.Location, SHA256: v.Model.ID,
 		Created: v.Created, Parent: v.Parent, Labels: maps.Clone(v.Labels),
 		Signature: slices.Clone(v.Signature),
 	}
+}
+
+// version returns the Version v stores.
+func (v record) version() Version {
+	return Version{Descriptor: v.descriptor(), Size: v.Size, Stored: v.Stored, HasBytes: v.HasBytes, Pruned: v.Pruned}
 }
 
 // Latest is the reserved alias that always resolves to the highest
@@ -137,25 +154,25 @@ func applyOptions(opts []Option) (options, error) {
 
 // prepare validates d for Put and returns its metadata with the content
 // ID computed. Version, Stored and the byte flags are set by the store.
-func prepare(d serving.Descriptor) (Version, error) {
+func prepare(d serving.Descriptor) (record, error) {
 	if d.Name == "" {
-		return Version{}, fmt.Errorf("%w: descriptor has no name", serving.ErrInvalidDescriptor)
+		return record{}, fmt.Errorf("%w: descriptor has no name", serving.ErrInvalidDescriptor)
 	}
 	if d.Format == "" {
-		return Version{}, fmt.Errorf("%w: %s has no format", serving.ErrInvalidDescriptor, d.Name)
+		return record{}, fmt.Errorf("%w: %s has no format", serving.ErrInvalidDescriptor, d.Name)
 	}
 	id := d.SHA256
 	if len(d.Bytes) > 0 {
 		id = serving.ContentID(d.Bytes)
 		if d.SHA256 != "" && d.SHA256 != id {
-			return Version{}, fmt.Errorf("registry: put %s: %w", d.Name, &serving.ChecksumError{Want: d.SHA256, Got: id})
+			return record{}, fmt.Errorf("registry: put %s: %w", d.Name, &serving.ChecksumError{Want: d.SHA256, Got: id})
 		}
 	} else if d.Location == "" || d.SHA256 == "" {
-		return Version{}, fmt.Errorf("%w: %s has no bytes, and no location with a sha256", serving.ErrInvalidDescriptor, d.Name)
+		return record{}, fmt.Errorf("%w: %s has no bytes, and no location with a sha256", serving.ErrInvalidDescriptor, d.Name)
 	} else if !isContentID(d.SHA256) {
-		return Version{}, fmt.Errorf("%w: %s: sha256 %q is not 64 lowercase hex digits", serving.ErrInvalidDescriptor, d.Name, d.SHA256)
+		return record{}, fmt.Errorf("%w: %s: sha256 %q is not 64 lowercase hex digits", serving.ErrInvalidDescriptor, d.Name, d.SHA256)
 	}
-	v := Version{
+	v := record{
 		Model:       serving.ModelRef{Name: d.Name, Version: d.Version, ID: id, Format: d.Format},
 		Description: d.Description, Location: d.Location, Created: d.Created,
 		Parent: d.Parent, Labels: maps.Clone(d.Labels), Signature: slices.Clone(d.Signature),
@@ -189,7 +206,7 @@ func nextVersion(name string, last uint64) (uint64, error) {
 
 // sameContent reports whether an offered version equals a stored one for
 // the purpose of idempotent puts.
-func sameContent(stored, offered Version) bool {
+func sameContent(stored, offered record) bool {
 	return stored.Model.ID == offered.Model.ID && stored.Model.Format == offered.Model.Format
 }
 

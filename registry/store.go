@@ -178,19 +178,19 @@ func idPrefix(id string) []byte { return append(append([]byte{kID}, id...), 0) }
 
 func known(rd Reader, name string) bool { return name != "" && rd.Get(key(kName, name)) != nil }
 
-func decodeVersion(raw []byte) (Version, error) {
-	var v Version
+func decodeVersion(raw []byte) (record, error) {
+	var v record
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return v, fmt.Errorf("registry: corrupt version record: %w", err)
 	}
 	return v, nil
 }
 
-func lastVersion(rd Reader, name string) (Version, bool, error) {
+func lastVersion(rd Reader, name string) (record, bool, error) {
 	p := key(kVer, name)
 	_, raw, err := first(rd, p, end(p), true)
 	if err != nil || raw == nil {
-		return Version{}, false, err
+		return record{}, false, err
 	}
 	v, err := decodeVersion(raw)
 	return v, err == nil, err
@@ -231,7 +231,7 @@ func (r *Registry) Put(ctx context.Context, d serving.Descriptor) (serving.Descr
 				return err
 			}
 			if ok && sameContent(last, v) {
-				out = withBytes(last.Descriptor(), d.Bytes)
+				out = withBytes(last.descriptor(), d.Bytes)
 				return nil
 			}
 			if v.Model.Version, err = nextVersion(d.Name, last.Model.Version); err != nil {
@@ -243,7 +243,7 @@ func (r *Registry) Put(ctx context.Context, d serving.Descriptor) (serving.Descr
 				return err
 			}
 			if sameContent(old, v) {
-				out = withBytes(old.Descriptor(), d.Bytes)
+				out = withBytes(old.descriptor(), d.Bytes)
 				return nil
 			}
 			return &ConflictError{Name: d.Name, Version: v.Model.Version, Stored: old.Model, Offered: v.Model}
@@ -268,7 +268,7 @@ func (r *Registry) Put(ctx context.Context, d serving.Descriptor) (serving.Descr
 		if err := w.Put(key(kName, d.Name), present); err != nil {
 			return err
 		}
-		out = withBytes(v.Descriptor(), d.Bytes)
+		out = withBytes(v.descriptor(), d.Bytes)
 		return r.prune(w, d.Name)
 	})
 	if err != nil {
@@ -370,7 +370,7 @@ func getTx(rd Reader, name string, version uint64) (serving.Descriptor, error) {
 	if err != nil {
 		return serving.Descriptor{}, err
 	}
-	d := v.Descriptor()
+	d := v.descriptor()
 	if v.Pruned {
 		return d, fmt.Errorf("%w: %s", ErrPruned, v.Model)
 	}
@@ -419,7 +419,7 @@ func (r *Registry) List(ctx context.Context, name string) ([]Version, error) {
 		p := key(kVer, name)
 		err := rd.Scan(p, end(p), false, func(_, raw []byte) (bool, error) {
 			v, err := decodeVersion(raw)
-			out = append(out, v)
+			out = append(out, v.version())
 			return true, err
 		})
 		if err == nil && len(out) == 0 {
@@ -513,20 +513,20 @@ func (r *Registry) Aliases(ctx context.Context, name string) (map[string]uint64,
 // Lineage returns the metadata of name@version followed by its
 // ancestors, found by following Parent content IDs across all names. It
 // stops at a root (empty Parent), at a parent ID the registry does not
-// know (the last element's Parent then names it), or at a cycle.
+// know (the last element's Descriptor.Parent then names it), or at a cycle.
 func (r *Registry) Lineage(ctx context.Context, name string, version uint64) ([]Version, error) {
 	var out []Version
 	err := r.view(ctx, func(rd Reader) error {
 		var ierr error
-		get := func(n string, ver uint64) (Version, bool) {
+		get := func(n string, ver uint64) (record, bool) {
 			raw := rd.Get(join(key(kVer, n), be64(ver)))
 			if raw == nil {
-				return Version{}, false
+				return record{}, false
 			}
 			v, err := decodeVersion(raw)
 			if err != nil {
 				ierr = err
-				return Version{}, false
+				return record{}, false
 			}
 			return v, true
 		}
@@ -562,12 +562,12 @@ func (r *Registry) Lineage(ctx context.Context, name string, version uint64) ([]
 
 // lineage walks Parent links. get fetches metadata; byID lists the
 // versions holding a content ID.
-func lineage(name string, version uint64, get func(string, uint64) (Version, bool), byID func(string) []serving.ModelRef) ([]Version, error) {
+func lineage(name string, version uint64, get func(string, uint64) (record, bool), byID func(string) []serving.ModelRef) ([]Version, error) {
 	cur, ok := get(name, version)
 	if !ok {
 		return nil, notFound(name, version)
 	}
-	out := []Version{cur}
+	out := []Version{cur.version()}
 	type key struct {
 		name string
 		v    uint64
@@ -583,7 +583,7 @@ func lineage(name string, version uint64, get func(string, uint64) (Version, boo
 		if !ok {
 			break
 		}
-		out = append(out, p)
+		out = append(out, p.version())
 		cur = p
 	}
 	return out, nil

@@ -86,7 +86,7 @@ func TestPutAssignsMonotonicVersions(t *testing.T) {
 		}
 		var got []uint64
 		for _, v := range vs {
-			got = append(got, v.Model.Version)
+			got = append(got, v.Descriptor.Version)
 			if !v.HasBytes || v.Size == 0 || v.Stored.IsZero() {
 				t.Fatalf("metadata %+v", v)
 			}
@@ -326,7 +326,7 @@ func TestLineage(t *testing.T) {
 		}
 		var got []string
 		for _, v := range vs {
-			got = append(got, v.Model.String())
+			got = append(got, v.Descriptor.Ref().String())
 		}
 		if want := []string{"student@v1", "teacher@v2", "teacher@v1"}; !slices.Equal(got, want) {
 			t.Fatalf("lineage %v, want %v", got, want)
@@ -336,7 +336,7 @@ func TestLineage(t *testing.T) {
 		orphan.Parent = serving.ContentID([]byte("gone"))
 		mustPut(t, s, orphan)
 		vs, err = s.Lineage(ctx, "orphan", 1)
-		if err != nil || len(vs) != 1 || vs[0].Parent != orphan.Parent {
+		if err != nil || len(vs) != 1 || vs[0].Descriptor.Parent != orphan.Parent {
 			t.Fatalf("orphan lineage %v, %v", vs, err)
 		}
 		// A cycle (a model naming its own content as parent) ends too.
@@ -597,10 +597,10 @@ func TestConcurrentPutsAndGets(t *testing.T) {
 		}
 		ids := map[string]bool{}
 		for i, v := range vs {
-			if v.Model.Version != uint64(i+1) {
-				t.Fatalf("versions not contiguous: index %d has v%d", i, v.Model.Version)
+			if v.Descriptor.Version != uint64(i+1) {
+				t.Fatalf("versions not contiguous: index %d has v%d", i, v.Descriptor.Version)
 			}
-			ids[v.Model.ID] = true
+			ids[v.Descriptor.SHA256] = true
 		}
 		if len(vs) != writers*each || len(ids) != writers*each {
 			t.Fatalf("%d versions, %d distinct ids; want %d", len(vs), len(ids), writers*each)
@@ -680,7 +680,7 @@ func TestPutRefusesVersionOverflow(t *testing.T) {
 			t.Fatalf("re-put of the top version: v%d, %v", got.Version, err)
 		}
 		vs, err := s.List(ctx, "m")
-		if err != nil || len(vs) != 1 || vs[0].Model.Version != math.MaxUint64 {
+		if err != nil || len(vs) != 1 || vs[0].Descriptor.Version != math.MaxUint64 {
 			t.Fatalf("List = %+v, %v", vs, err)
 		}
 	})

@@ -184,7 +184,7 @@ func TestCommitFailsAtEachFailedStep(t *testing.T) {
 				t.Fatal(err)
 			}
 			vs, err := reg.List(context.Background(), "m")
-			if err != nil || len(vs) != 1 || vs[0].Model.Version != 1 {
+			if err != nil || len(vs) != 1 || vs[0].Descriptor.Version != 1 {
 				t.Fatalf("after a refused v2: versions %+v, %v; want v1 alone", vs, err)
 			}
 			d, err := reg.Get(context.Background(), "m", 1)

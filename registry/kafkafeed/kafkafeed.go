@@ -121,7 +121,7 @@ func (s *Sync) highestVersions(ctx context.Context) (map[string]uint64, error) {
 			return nil, fmt.Errorf("kafkafeed: versions of %q: %w", name, err)
 		}
 		for _, v := range vs {
-			known[name] = max(known[name], v.Model.Version)
+			known[name] = max(known[name], v.Descriptor.Version)
 		}
 	}
 	return known, nil
