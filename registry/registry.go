@@ -89,18 +89,15 @@ var (
 
 // ConflictError details an ErrVersionConflict.
 type ConflictError struct {
-	// Name and Version name the contested version.
-	Name    string
-	Version uint64
-	// Stored and Offered are the content IDs (and formats) of the stored
-	// version and of the refused one.
+	// Stored and Offered are the stored version and the refused one:
+	// the same name and version, with different content IDs or formats.
 	Stored, Offered serving.ModelRef
 }
 
 // Error implements error.
 func (e *ConflictError) Error() string {
 	return fmt.Sprintf("registry: version conflict: %s@v%d is stored with content %s (%s), refused different content %s (%s)",
-		e.Name, e.Version, short(e.Stored.ID), e.Stored.Format, short(e.Offered.ID), e.Offered.Format)
+		e.Stored.Name, e.Stored.Version, short(e.Stored.ID), e.Stored.Format, short(e.Offered.ID), e.Offered.Format)
 }
 
 // Is reports whether target is ErrVersionConflict.

@@ -246,7 +246,7 @@ func (r *Registry) Put(ctx context.Context, d serving.Descriptor) (serving.Descr
 				out = withBytes(old.descriptor(), d.Bytes)
 				return nil
 			}
-			return &ConflictError{Name: d.Name, Version: v.Model.Version, Stored: old.Model, Offered: v.Model}
+			return &ConflictError{Stored: old.Model, Offered: v.Model}
 		}
 		v.Stored = r.o.now().UTC()
 		raw, err := json.Marshal(v)

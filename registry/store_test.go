@@ -123,7 +123,8 @@ func TestIdempotentPutAndConflict(t *testing.T) {
 		bad.Version = 1
 		_, err := s.Put(ctx, bad)
 		var ce *ConflictError
-		if !errors.Is(err, ErrVersionConflict) || !errors.As(err, &ce) || ce.Stored.ID != v1.SHA256 {
+		if !errors.Is(err, ErrVersionConflict) || !errors.As(err, &ce) || ce.Stored.ID != v1.SHA256 || ce.Offered.ID != serving.ContentID(bad.Bytes) ||
+			ce.Stored.Name != "m" || ce.Stored.Version != 1 || ce.Offered.Name != "m" || ce.Offered.Version != 1 {
 			t.Fatalf("conflicting put: %v", err)
 		}
 		// The same bytes under another format are different content too.
