@@ -55,7 +55,12 @@
 // serving.ErrUnsupportedModel, for a missing op or
 // opset, or serving.ErrCorruptModel, for a graph it finds invalid), and
 // the model runs once on ones, and once on two rows when it has a batch
-// dimension, which fixes how its outputs become a Prediction. Refused at
+// dimension, which fixes how its outputs become a Prediction. Load
+// returns when its context ends, with the context's error: the load-time
+// runs are terminated, but ONNX Runtime cannot stop creating a session,
+// which a hostile model can make take seconds (by constant folding), so a
+// session being created is left to finish on a copy of the model's bytes
+// and is destroyed then, holding its CPU and memory until it does. Refused at
 // load, with the reason: an input of a type a record cannot carry
 // (sequences, maps, complex numbers), without a declared shape, or with a
 // symbolic dimension other than a leading batch dimension; a string input

@@ -99,6 +99,10 @@ func (e Engine) logger() *slog.Logger {
 	return o.log
 }
 
+// liveSessions counts the ONNX Runtime sessions being created or alive
+// (not yet destroyed), so that tests can see each one released.
+var liveSessions atomic.Int64
+
 // active is the engine behind the registered format.
 var active atomic.Pointer[engineFormat]
 

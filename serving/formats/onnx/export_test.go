@@ -15,3 +15,7 @@ type (
 // Parse loads b on the pure-Go engine, as Open(PureGo(opts...)) does,
 // and returns the model itself, to inspect its tensors.
 var Parse = parsePureGo
+
+// LiveSessions is the number of ONNX Runtime sessions being created or
+// alive.
+func LiveSessions() int64 { return liveSessions.Load() }

@@ -60,6 +60,7 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -226,6 +227,79 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 		}
 		m.preOut = append(m.preOut, pre)
 	}
+	if m.sessions, err = e.newSessions(ctx, b, inNames, m.outNames); err != nil {
+		return nil, err
+	}
+	if err := m.dryRun(ctx, gi); err != nil {
+		m.destroy()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		// A load-time run that ctx cut short may have turned batching
+		// off: the model is not kept.
+		m.destroy()
+		return nil, err
+	}
+	return m, nil
+}
+
+// newSessions creates the model's sessions. ONNX Runtime cannot stop a
+// session it is creating, and a hostile model can make that take
+// seconds (constant folding at load). So when ctx can end, the sessions
+// are created in a goroutine of their own, on a copy of b: when ctx ends
+// first, newSessions returns ctx's error at once, and the sessions are
+// destroyed as soon as their creation is over.
+func (e *runtimeEngine) newSessions(ctx context.Context, b []byte, in, out []string) ([]*ort.DynamicAdvancedSession, error) {
+	if ctx.Done() == nil {
+		return e.createSessions(ctx, b, in, out)
+	}
+	b = slices.Clone(b) // Load must not keep the caller's bytes
+	type result struct {
+		ss  []*ort.DynamicAdvancedSession
+		err error
+	}
+	var mu sync.Mutex
+	abandoned := false
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() {
+			if v := recover(); v != nil {
+				r.err = serving.Corrupt(FormatName, fmt.Errorf("onnxruntime: create session: panic: %v", v))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if abandoned {
+				destroySessions(r.ss)
+				return
+			}
+			done <- r
+		}()
+		r.ss, r.err = e.createSessions(ctx, b, in, out)
+	}()
+	select {
+	case r := <-done:
+		return r.ss, r.err
+	case <-ctx.Done():
+	}
+	mu.Lock()
+	abandoned = true
+	mu.Unlock()
+	select {
+	case r := <-done: // created just as ctx ended
+		destroySessions(r.ss)
+	default: // the goroutine destroys them
+	}
+	return nil, ctx.Err()
+}
+
+// createSessions creates the model's sessions, one after another, and
+// stops before the next one when ctx has ended. On error it destroys
+// those it made.
+func (e *runtimeEngine) createSessions(ctx context.Context, b []byte, in, out []string) (ss []*ort.DynamicAdvancedSession, err error) {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, &runtimeError{Op: "create session options", Err: err}
@@ -243,21 +317,27 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 	}
 	for range e.o.sessions {
 		if err := ctx.Err(); err != nil {
-			m.destroy()
+			destroySessions(ss)
 			return nil, err
 		}
-		s, err := ort.NewDynamicAdvancedSessionWithONNXData(b, inNames, m.outNames, so)
+		liveSessions.Add(1)
+		s, err := ort.NewDynamicAdvancedSessionWithONNXData(b, in, out, so)
 		if err != nil {
-			m.destroy()
+			liveSessions.Add(-1)
+			destroySessions(ss)
 			return nil, loadFailure("create session", err)
 		}
-		m.sessions = append(m.sessions, s)
+		ss = append(ss, s)
 	}
-	if err := m.dryRun(gi); err != nil {
-		m.destroy()
-		return nil, err
+	return ss, nil
+}
+
+// destroySessions destroys ss.
+func destroySessions(ss []*ort.DynamicAdvancedSession) {
+	for _, s := range ss {
+		s.Destroy()
+		liveSessions.Add(-1)
 	}
-	return m, nil
 }
 
 // runtimeModel is a model loaded into ONNX Runtime. It is safe for
@@ -290,7 +370,7 @@ var (
 // and once on two rows when the inputs have a batch dimension, to learn
 // whether the outputs follow it. Ones rather than zeros: a model that
 // divides by an input is better not tried on a zero divisor.
-func (m *runtimeModel) dryRun(gi *graphInfo) error {
+func (m *runtimeModel) dryRun(ctx context.Context, gi *graphInfo) error {
 	zero := make([]float64, m.plan.features)
 	off := 0
 	for _, in := range m.plan.inputs {
@@ -301,7 +381,7 @@ func (m *runtimeModel) dryRun(gi *graphInfo) error {
 		}
 		off += in.perRow
 	}
-	outs, err := m.run(context.Background(), [][]float64{zero})
+	outs, err := m.run(ctx, [][]float64{zero})
 	// An output ONNX Runtime made a scalar, though it is not declared as
 	// one, is allocated before each run from now on, and the run is
 	// tried again: each round learns one output.
@@ -320,7 +400,7 @@ func (m *runtimeModel) dryRun(gi *graphInfo) error {
 		}
 		v.Destroy()
 		m.preOut[oe.Index] = preOut{elem: vi.elem}
-		outs, err = m.run(context.Background(), [][]float64{zero})
+		outs, err = m.run(ctx, [][]float64{zero})
 	}
 	var re *runtimeError
 	if errors.As(err, &re) {
@@ -342,7 +422,7 @@ func (m *runtimeModel) dryRun(gi *graphInfo) error {
 	if !m.plan.batch {
 		return nil
 	}
-	outs, err = m.run(context.Background(), [][]float64{zero, zero})
+	outs, err = m.run(ctx, [][]float64{zero, zero})
 	if err != nil {
 		return nil // the declared batch dimension does not work: score rows one by one
 	}
@@ -350,7 +430,7 @@ func (m *runtimeModel) dryRun(gi *graphInfo) error {
 	if m.out.predictions(outs, 2, two) != nil {
 		return nil
 	}
-	m.batch = m.rowsIndependent(zero)
+	m.batch = m.rowsIndependent(ctx, zero)
 	return nil
 }
 
@@ -362,7 +442,7 @@ func (m *runtimeModel) dryRun(gi *graphInfo) error {
 // together and alone. Values agree up to float rounding, which differs
 // between one row and several in ONNX Runtime's kernels; a row the
 // model cannot run alone counts as disagreeing.
-func (m *runtimeModel) rowsIndependent(ones []float64) bool {
+func (m *runtimeModel) rowsIndependent(ctx context.Context, ones []float64) bool {
 	other := make([]float64, len(ones))
 	off := 0
 	for _, in := range m.plan.inputs {
@@ -376,7 +456,6 @@ func (m *runtimeModel) rowsIndependent(ones []float64) bool {
 		}
 		off += in.perRow
 	}
-	ctx := context.Background()
 	var both [2]serving.Prediction
 	outs, err := m.run(ctx, [][]float64{ones, other})
 	if err != nil || m.out.predictions(outs, 2, both[:]) != nil {
@@ -413,9 +492,7 @@ func samePrediction(a, b serving.Prediction) bool {
 }
 
 func (m *runtimeModel) destroy() {
-	for _, s := range m.sessions {
-		s.Destroy()
-	}
+	destroySessions(m.sessions)
 	m.sessions = nil
 }
 

@@ -3,8 +3,11 @@ package onnx_test
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
+	"time"
 
+	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/onnx"
 )
 
@@ -69,5 +72,59 @@ func TestRuntimeOutputRankFromData(t *testing.T) {
 		case !c.ok && !errors.Is(err, onnx.ErrBackend):
 			t.Errorf("Predict(%v) = %+v, %v; want an error wrapping ErrBackend", c.x, p, err)
 		}
+	}
+}
+
+// slowToLoad folds a MatMul of two constant k×k matrices when ONNX
+// Runtime creates its session: k = 2048 took 0.8 s here, under the
+// default MaxTensorElements.
+func slowToLoad(k int64) []byte {
+	return sumOf(13, [][]byte{
+		node("Expand", []string{"one", "shape"}, []string{"a"}),
+		node("MatMul", []string{"a", "a"}, []string{"t"}),
+	}, [][]byte{initializer("one", nil, []float32{1}), int64Initializer("shape", []int{2}, []int64{k, k})})
+}
+
+// ONNX Runtime cannot stop a session it is creating: Load returns when
+// its context ends, and the session is destroyed once its creation is
+// over. Before, Load ran the creation to its end and returned the model
+// although its context had ended.
+func TestRuntimeLoadReturnsWhenContextEnds(t *testing.T) {
+	f := runtimeFormat(t)
+	base := onnx.LiveSessions()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	m, err := f.Load(ctx, serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: slowToLoad(2048)})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		if m != nil {
+			m.(serving.Closer).Close()
+		}
+		t.Fatalf("Load = %v, %v; want context.DeadlineExceeded", m, err)
+	}
+	if n := onnx.LiveSessions(); n != base+1 {
+		t.Fatalf("%d sessions being created or alive when Load returned, want %d: the test did not end its context while the session was being created", n, base+1)
+	}
+	for deadline := time.Now().Add(time.Minute); onnx.LiveSessions() != base; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions alive a minute after Load returned, want %d", onnx.LiveSessions(), base)
+		}
+	}
+	// A context that can end but does not: the model loads, scores, and
+	// its session is released by Close.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	m, err = f.Load(ctx, serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: tinyScorer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := m.Predict(ctx, []float64{1, 2}); err != nil || math.Abs(p.Value-tinyScorerReference([]float64{1, 2})) > 1e-6 {
+		t.Errorf("Predict = %v, %v; want %v", p.Value, err, tinyScorerReference([]float64{1, 2}))
+	}
+	if n := onnx.LiveSessions(); n != base+1 {
+		t.Errorf("%d sessions alive, want %d", n, base+1)
+	}
+	m.(serving.Closer).Close()
+	if n := onnx.LiveSessions(); n != base {
+		t.Errorf("%d sessions alive after Close, want %d", n, base)
 	}
 }
