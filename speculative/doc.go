@@ -176,15 +176,18 @@
 // A Budget or Ensemble call starts one goroutine per model and allocates
 // the Decision it returns in one block, so a call over n models makes
 // n+3 allocations; the per-call channel, timer, Round and record copy are
-// pooled. On a loaded two-core machine a Budget over one instant model
-// costs about 4µs of CPU per call and each further model 1.5µs to 4µs,
-// half of it goroutine start-up and stack growth; calling the model
-// directly costs 60ns (BenchmarkDirect, BenchmarkBudget, BenchmarkVote).
-// Split and Switch call their Scorer in the caller's goroutine and make
-// one allocation, the Decision: about 0.5µs of CPU per call. A Shadow's
-// caller does the same (0.6µs), and its workers then spend about 1µs
-// more and four allocations, a timeout context among them, on each
-// record they mirror: 1.5µs and five allocations per mirrored call in all
-// (BenchmarkSplit, BenchmarkSwitch, BenchmarkShadow,
-// BenchmarkShadowMirrored).
+// pooled. On a loaded two-core machine (load average 22) a Budget over
+// one instant model costs about 2.2µs of CPU per call and each further
+// model 1.5µs (Ensemble) to 3.5µs (Budget), much of it goroutine
+// start-up and stack growth; calling the model directly costs 55ns
+// (BenchmarkDirect, BenchmarkBudget, BenchmarkVote, whose cpu-ns/op is
+// the process's CPU time per call). Split and Switch call their Scorer
+// in the caller's goroutine and make one allocation, the Decision: about
+// 0.6µs of CPU per call. A Shadow's caller does the same (0.9µs), and its
+// workers then spend about 0.8µs more and three or four allocations, a
+// timeout context among them, on each record they mirror: 1.7µs and four
+// or five allocations per mirrored call in all (BenchmarkSplit,
+// BenchmarkSwitch, BenchmarkShadow, BenchmarkShadowMirrored). Measured
+// with go test ./speculative -run '^$' -bench
+// 'Direct|Budget$|Vote|Split|Switch|Shadow' -benchmem -count 3.
 package speculative

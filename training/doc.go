@@ -134,25 +134,28 @@
 //
 // # Cost
 //
-// A learner allocates nothing per record. With 11 features, on one core
-// of the development machine, an online update (progressive prediction,
-// standardiser update, Adam step) of a linear learner with Adam takes
-// about 0.25µs (about 4 million records a second), and a mini-batch of
-// 64 about 7µs (about 9 million records a second), since a batch makes
-// one Adam step and refreshes the standardiser's scales once. Online, a
-// logistic learner takes about 0.37µs and a three-class softmax about
-// 0.56µs with Adam; their exponentials make their mini-batches cost two
-// to three times a linear one's. Their default, Newton, costs about 1.4
-// times Adam's per record for Logistic and twice for a three-class
-// Softmax (see Optimisers). The default LeastSquares update costs about
-// three times Adam's online, most of it the Cholesky solve: measured in
-// one run by CPU time, 1.28 million records per CPU-second against
-// Adam's 3.6 million. It grows as d³ where Adam grows as d, so for
+// A learner allocates nothing per record. With 11 features, counted in
+// CPU time on the development machine, an online update (progressive
+// prediction, standardiser update, Adam step) of a linear learner with
+// Adam takes about 0.25µs (4 million records per CPU-second), and a
+// mini-batch of 64 about 6.4µs (10 million records per CPU-second),
+// since a batch makes one Adam step and refreshes the standardiser's
+// scales once. Online, a logistic learner takes about 0.33µs and a
+// three-class softmax about 0.5µs with Adam; their exponentials make
+// their mini-batches cost 1.6 and 2.2 times a linear one's. Their
+// default, Newton, costs about 1.3 times Adam's per record for Logistic
+// and 1.9 times for a three-class Softmax (see Optimisers). The default
+// LeastSquares update costs about 2.6 times Adam's online, most of it
+// the Cholesky solve: 1.55 million records per CPU-second against Adam's
+// 4.0 million. The solve grows as d³ where Adam grows as d, so for
 // hundreds of features prefer WithOptimizer(Adam), or mini-batches,
 // which solve once per batch. The machine is shared and noisy, so run
 // the BenchmarkLearnOnline and BenchmarkLearnBatch64 benchmarks, which
 // compare the two in one run and report samples per CPU-second beside
-// samples per second, to measure your own.
+// samples per second, to measure your own. The figures above come from
+// one run of go test ./training -run '^$' -bench
+// 'LearnOnline|LearnBatch64' -count 3, at a load average of 22 on two
+// cores.
 //
 // # Progressive validation
 //
