@@ -69,7 +69,7 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 				sc.bufs = append(sc.bufs, buf)
 			}
 		}
-		if err == nil && policy != PassNonFinite {
+		if err == nil && policy != PassNonFinite && !allFinite(feats) {
 			err = checkFinite(feats, policy)
 		}
 		if err != nil {

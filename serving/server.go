@@ -916,7 +916,7 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (Result, error) {
 			return l.refused(err)
 		}
 	}
-	if p := sl.s.o.nonFinite; p != PassNonFinite {
+	if p := sl.s.o.nonFinite; p != PassNonFinite && !allFinite(feats) {
 		if err := checkFinite(feats, p); err != nil {
 			l.in.put(buf)
 			return l.refused(err)
