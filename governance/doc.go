@@ -10,7 +10,7 @@
 // ([SigningPayload]
 // documents the exact bytes, so a trainer in another language can sign
 // too). The signature is stored in Descriptor.Signature as the signer's
-// 8-byte [KeyID] followed by the 64-byte ed25519 signature; on the Kafka
+// 8-byte key ID ([KeyIDOf]) followed by the 64-byte ed25519 signature; on the Kafka
 // models topic it travels base64-encoded in the signature header.
 //
 // # Verification

@@ -32,20 +32,23 @@ const (
 	SignatureSize = KeyIDSize + ed25519.SignatureSize
 )
 
-// KeyID identifies a public key: the first 8 bytes of the SHA-256 of the
+// kid identifies a public key: the first 8 bytes of the SHA-256 of the
 // 32-byte ed25519 public key.
-type KeyID [KeyIDSize]byte
+type kid [KeyIDSize]byte
 
-// String returns the key ID in lowercase hex.
-func (k KeyID) String() string { return hex.EncodeToString(k[:]) }
+func (k kid) String() string { return hex.EncodeToString(k[:]) }
 
-// KeyIDOf returns the ID of pub.
-func KeyIDOf(pub ed25519.PublicKey) KeyID {
+func kidOf(pub ed25519.PublicKey) kid {
 	sum := sha256.Sum256(pub)
-	var id KeyID
+	var id kid
 	copy(id[:], sum[:KeyIDSize])
 	return id
 }
+
+// KeyIDOf returns the ID of pub, in lowercase hex as audit events
+// (Event.KeyID) and logs carry it: the first 8 bytes of the SHA-256 of
+// the 32-byte ed25519 public key, the bytes that open a signature.
+func KeyIDOf(pub ed25519.PublicKey) string { return kidOf(pub).String() }
 
 // SigningPayload returns the exact bytes a model signature covers. The
 // layout, all integers big-endian:
@@ -168,7 +171,7 @@ func invalid(d serving.Descriptor, why string) error {
 	return &rejectError{model: d.Ref(), reason: serving.ErrInvalidDescriptor, err: errors.New(why)}
 }
 
-// Sign returns d with its Signature set: the signer's KeyID followed by
+// Sign returns d with its Signature set: the signer's key ID (KeyIDOf) followed by
 // the ed25519 signature of SigningPayload(d), SignatureSize bytes in all.
 // It also sets d.SHA256 when it was empty. d.Version must be the final,
 // published version (not 0).
@@ -183,7 +186,7 @@ func Sign(priv ed25519.PrivateKey, d serving.Descriptor) (serving.Descriptor, er
 	if d.SHA256 == "" {
 		d.SHA256 = serving.ContentID(d.Bytes)
 	}
-	id := KeyIDOf(priv.Public().(ed25519.PublicKey))
+	id := kidOf(priv.Public().(ed25519.PublicKey))
 	sig := make([]byte, 0, SignatureSize)
 	sig = append(sig, id[:]...)
 	d.Signature = append(sig, ed25519.Sign(priv, payload)...)

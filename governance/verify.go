@@ -62,7 +62,7 @@ func ReplayFrom(store *registry.Registry) Option { return func(o *vopts) { o.sto
 //
 // A Verifier is safe for concurrent use.
 type Verifier struct {
-	keys   map[KeyID]ed25519.PublicKey
+	keys   map[kid]ed25519.PublicKey
 	signed bool // RequireSignature
 	audit  *Audit
 	own    bool // audit is NewVerifier's default, which only logs
@@ -92,12 +92,12 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	v := &Verifier{keys: map[KeyID]ed25519.PublicKey{}, signed: o.signed, audit: o.audit, store: o.store, last: map[string]serving.ModelRef{}}
+	v := &Verifier{keys: map[kid]ed25519.PublicKey{}, signed: o.signed, audit: o.audit, store: o.store, last: map[string]serving.ModelRef{}}
 	for i, k := range o.keys {
 		if len(k) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("%w: governance: TrustKeys: key %d has %d bytes, want %d", serving.ErrConfig, i, len(k), ed25519.PublicKeySize)
 		}
-		v.keys[KeyIDOf(k)] = k
+		v.keys[kidOf(k)] = k
 	}
 	if v.signed && len(v.keys) == 0 {
 		return nil, fmt.Errorf("%w: governance: RequireSignature but no key is trusted (TrustKeys)", serving.ErrConfig)
@@ -207,7 +207,7 @@ func (v *Verifier) checkSignature(d serving.Descriptor) (string, error) {
 	case len(d.Signature) != SignatureSize:
 		return reject(ErrBadSignature, fmt.Errorf("signature has %d bytes, want %d (key ID + ed25519)", len(d.Signature), SignatureSize))
 	default:
-		var id KeyID
+		var id kid
 		copy(id[:], d.Signature[:KeyIDSize])
 		keyID = id.String()
 		pub, ok := v.keys[id]

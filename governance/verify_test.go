@@ -106,7 +106,7 @@ func TestEachAttackIsRejectedAndTheModelKeepsServing(t *testing.T) {
 	bumpedVersion.Version = 4
 
 	forgedKeyID := signed(t, untrusted, 3, 3)
-	id := KeyIDOf(trusted.Public().(ed25519.PublicKey))
+	id := kidOf(trusted.Public().(ed25519.PublicKey))
 	copy(forgedKeyID.Signature, id[:])
 
 	truncated := signed(t, trusted, 3, 3)
@@ -495,7 +495,7 @@ func signV1(t *testing.T, priv ed25519.PrivateKey, d serving.Descriptor) serving
 	if d.SHA256 == "" {
 		d.SHA256 = serving.ContentID(d.Bytes)
 	}
-	id := KeyIDOf(priv.Public().(ed25519.PublicKey))
+	id := kidOf(priv.Public().(ed25519.PublicKey))
 	d.Signature = append(id[:], ed25519.Sign(priv, p)...)
 	return d
 }

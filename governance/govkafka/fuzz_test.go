@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -164,8 +166,11 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func keyID(priv ed25519.PrivateKey) []byte {
-	id := governance.KeyIDOf(priv.Public().(ed25519.PublicKey))
-	return id[:]
+	id, err := hex.DecodeString(governance.KeyIDOf(priv.Public().(ed25519.PublicKey)))
+	if err != nil || len(id) != governance.KeyIDSize {
+		panic(fmt.Sprintf("KeyIDOf gave %x (%v)", id, err))
+	}
+	return id
 }
 
 func mustQuietAudit(t *testing.T) *governance.Audit {
