@@ -124,8 +124,10 @@
 // (v1.27.0) cannot read a scalar it allocated itself, and then never
 // releases the outputs after it. So a graph whose output is a scalar for
 // some records only (a Reshape to a shape computed from the record, say)
-// fails those records with [ErrBackend], and each such failure loses the
-// memory of that record's later outputs.
+// fails those records with [ErrBackend]. When outputs that ONNX Runtime
+// allocated follow that one, their memory is lost, and the model stops:
+// every later call fails with ErrBackend until a new version replaces
+// it, so that a flood of such records loses the memory of one run only.
 //
 // A leading symbolic dimension of every input is the batch: Predict
 // feeds one row, and PredictBatch ([serving.BatchPredictor]) feeds many

@@ -352,7 +352,11 @@ type runtimeModel struct {
 	maxElems int64
 	batch    bool // PredictBatch runs rows together
 
-	next     atomic.Uint32
+	next atomic.Uint32
+	// stopped is set by the first call that lost outputs (see
+	// outputError); every later call fails, so that the memory lost
+	// stays that of one run.
+	stopped  atomic.Pointer[outputError]
 	mu       sync.RWMutex // held shared by calls, exclusively by Close
 	closed   bool
 	sessions []*ort.DynamicAdvancedSession
@@ -563,8 +567,15 @@ func (m *runtimeModel) predict(ctx context.Context, rows [][]float64, out []serv
 	if m.closed {
 		return errClosed
 	}
+	if oe := m.stopped.Load(); oe != nil {
+		return fmt.Errorf("%w: the model stopped when a run lost the outputs after %q: %w", ErrBackend, oe.Name, oe)
+	}
 	outs, err := m.run(ctx, rows)
 	if err != nil {
+		var oe *outputError
+		if errors.As(err, &oe) && m.losesAfter(oe.Index) {
+			m.stopped.CompareAndSwap(nil, oe)
+		}
 		return err
 	}
 	if err := m.out.predictions(outs, len(rows), out); err != nil {
@@ -667,6 +678,17 @@ func (e *outputError) Error() string {
 }
 
 func (e *outputError) Unwrap() error { return e.Err }
+
+// losesAfter reports whether a run whose output i could not be read lost
+// outputs: outputs after i that ONNX Runtime allocated.
+func (m *runtimeModel) losesAfter(i int) bool {
+	for _, pre := range m.preOut[i+1:] {
+		if pre.elem == 0 {
+			return true
+		}
+	}
+	return false
+}
 
 // unreadOutput returns the index of the output onnxruntime_go failed to
 // convert after a run that succeeded, or -1 when err is not such a

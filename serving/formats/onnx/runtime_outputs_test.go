@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,11 +44,16 @@ func TestRuntimeUndeclaredScalarOutput(t *testing.T) {
 	}
 }
 
-// An output whose rank depends on the input (a Reshape to a shape of as
-// many ones as the input has non-zero values): a record that makes it a
-// scalar fails with ErrBackend; the records around it are scored.
-func TestRuntimeOutputRankFromData(t *testing.T) {
-	b := model(13, graphSpec{
+// rankFromData is a model whose output r has a rank that depends on the
+// input (a Reshape of [5] to a shape of as many ones as the input has
+// non-zero values: a scalar for [0 0 0]), beside y = x, declared first
+// when rFirst is set and last otherwise.
+func rankFromData(rFirst bool) []byte {
+	outs := [][]byte{valueInfo("r", elemFloat, 1), valueInfo("y", elemFloat, 3)}
+	if !rFirst {
+		outs[0], outs[1] = outs[1], outs[0]
+	}
+	return model(13, graphSpec{
 		nodes: [][]byte{
 			node("Cast", []string{"x"}, []string{"xb"}, attrInt("to", 9)),
 			node("Compress", []string{"ones", "xb"}, []string{"shape"}),
@@ -56,21 +62,32 @@ func TestRuntimeOutputRankFromData(t *testing.T) {
 		},
 		inits:   [][]byte{int64Initializer("ones", []int{3}, []int64{1, 1, 1}), initializer("five", []int{1}, []float32{5})},
 		inputs:  [][]byte{valueInfo("x", elemFloat, 3)},
-		outputs: [][]byte{valueInfo("r", elemFloat, 1), valueInfo("y", elemFloat, 3)},
+		outputs: outs,
 	})
-	m := loadRuntime(t, runtimeFormat(t), b)
-	for _, c := range []struct {
-		x  []float64
-		ok bool
-	}{{[]float64{1, 0, 0}, true}, {[]float64{0, 0, 0}, false}, {[]float64{1, 1, 0}, true}} {
-		p, err := m.Predict(context.Background(), c.x)
+}
+
+// A record that makes r a scalar fails with ErrBackend. When r is the
+// last output nothing is lost, and the records after it are scored. When
+// y follows r, the run has lost y's memory (onnxruntime_go never releases
+// it): the model stops, and every later call fails, so that a flood of
+// such records cannot grow memory without bound (each lost 4 MB with a
+// y of 2^20 floats before).
+func TestRuntimeOutputRankFromData(t *testing.T) {
+	ctx := context.Background()
+	for _, rFirst := range []bool{false, true} {
+		m := loadRuntime(t, runtimeFormat(t), rankFromData(rFirst))
+		if p, err := m.Predict(ctx, []float64{1, 0, 0}); err != nil || len(p.Values) != 4 {
+			t.Errorf("r first %v: Predict([1 0 0]) = %+v, %v", rFirst, p, err)
+		}
+		if p, err := m.Predict(ctx, []float64{0, 0, 0}); !errors.Is(err, onnx.ErrBackend) {
+			t.Errorf("r first %v: Predict([0 0 0]) = %+v, %v; want an error wrapping ErrBackend", rFirst, p, err)
+		}
+		p, err := m.Predict(ctx, []float64{1, 1, 0})
 		switch {
-		case c.ok && err != nil:
-			t.Errorf("Predict(%v): %v", c.x, err)
-		case c.ok && (p.Value != 5 || len(p.Values) != 4):
-			t.Errorf("Predict(%v) = %+v", c.x, p)
-		case !c.ok && !errors.Is(err, onnx.ErrBackend):
-			t.Errorf("Predict(%v) = %+v, %v; want an error wrapping ErrBackend", c.x, p, err)
+		case !rFirst && (err != nil || len(p.Values) != 4):
+			t.Errorf("r last: Predict([1 1 0]) after a failed record = %+v, %v; want it scored", p, err)
+		case rFirst && (!errors.Is(err, onnx.ErrBackend) || !strings.Contains(err.Error(), "stopped")):
+			t.Errorf("r first: Predict([1 1 0]) after a record that lost y = %+v, %v; want ErrBackend, the model stopped", p, err)
 		}
 	}
 }
