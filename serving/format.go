@@ -246,3 +246,19 @@ func safeLoad(ctx context.Context, f Format, d Descriptor) (m Model, err error) 
 	}()
 	return f.Load(ctx, d)
 }
+
+// safeWarm warms m when it is a Warmer, turning a panic into an
+// ErrCorruptModel as safeLoad does: a warm-up runs the model on what its
+// bytes made of it.
+func safeWarm(ctx context.Context, m Model, ref ModelRef) (err error) {
+	w, ok := m.(Warmer)
+	if !ok {
+		return nil
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			err = Corrupt(ref.Format, fmt.Errorf("the warm-up panicked: %v", v))
+		}
+	}()
+	return w.Warm(ctx)
+}

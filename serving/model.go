@@ -33,7 +33,8 @@ type Closer interface {
 
 // Warmer is implemented by models that benefit from a warm-up before they
 // take traffic, such as a JIT or a cache. The Server calls Warm before
-// activating the model; an error refuses the activation.
+// activating the model; an error refuses the activation, and so does a
+// panic, as an error wrapping ErrCorruptModel.
 type Warmer interface {
 	Warm(ctx context.Context) error
 }

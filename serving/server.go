@@ -626,10 +626,8 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 			return fail(&ModelError{load: true, Model: ref, Err: fmt.Errorf("the stream's declared fields cannot feed the model: %w", err)})
 		}
 	}
-	if w, ok := m.(Warmer); ok {
-		if err := w.Warm(ctx); err != nil {
-			return fail(&ModelError{load: true, Model: ref, Err: fmt.Errorf("warm up: %w", err)})
-		}
+	if err := safeWarm(ctx, m, ref); err != nil {
+		return fail(&ModelError{load: true, Model: ref, Err: fmt.Errorf("warm up: %w", err)})
 	}
 	sl, err := s.slot(ref.Name, true)
 	if err != nil {
