@@ -347,6 +347,15 @@ var mutants = []mutant{
 		tests: "Division",
 	},
 	{
+		name:  "onnx-abandoned-creations-unbounded",
+		what:  "serving/formats/onnx lets the session creations that Loads abandoned at their deadline pile up without bound (ONNX Runtime tests: set ONNXRUNTIME_LIB)",
+		file:  "serving/formats/onnx/runtime_cgo.go",
+		old:   "var creating = make(chan struct{}, maxCreating)",
+		new:   "var creating = make(chan struct{}, 1<<20) // mutant",
+		pkgs:  []string{"./serving/formats/onnx/"},
+		tests: "TestRuntimeAbandonedCreationsAreBounded",
+	},
+	{
 		name:  "onnx-subgraph-division-unchecked",
 		what:  "serving/formats/onnx does not look for integer divisions inside If, Loop and Scan subgraphs",
 		file:  "serving/formats/onnx/intdiv.go",

@@ -60,8 +60,11 @@
 // runs are terminated, but ONNX Runtime cannot stop creating a session,
 // which a hostile model can make take seconds (by constant folding), so a
 // session being created is left to finish on a copy of the model's bytes
-// and is destroyed then, holding its CPU and memory until it does. Refused at
-// load, with the reason: an input of a type a record cannot carry
+// and is destroyed then, holding its CPU and memory until it does. At most
+// four sessions are being created at once in the process, those left to
+// finish included: a Load that finds no room waits for it, until its
+// context ends, so a stream of such models cannot pile up creations.
+// Refused at load, with the reason: an input of a type a record cannot carry
 // (sequences, maps, complex numbers), without a declared shape, or with a
 // symbolic dimension other than a leading batch dimension; a string input
 // whose values the graph does not list; an output a Prediction cannot

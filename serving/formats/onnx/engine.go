@@ -103,6 +103,10 @@ func (e Engine) logger() *slog.Logger {
 // (not yet destroyed), so that tests can see each one released.
 var liveSessions atomic.Int64
 
+// maxCreating bounds the ONNX Runtime sessions being created at once, by
+// every Load of the process together.
+const maxCreating = 4
+
 // active is the engine behind the registered format.
 var active atomic.Pointer[engineFormat]
 

@@ -19,3 +19,6 @@ var Parse = parsePureGo
 // LiveSessions is the number of ONNX Runtime sessions being created or
 // alive.
 func LiveSessions() int64 { return liveSessions.Load() }
+
+// MaxCreating is maxCreating, for tests.
+const MaxCreating = maxCreating

@@ -320,8 +320,18 @@ func (e *runtimeEngine) createSessions(ctx context.Context, b []byte, in, out []
 			destroySessions(ss)
 			return nil, err
 		}
+		// A creation that its Load abandoned still holds its turn, so a
+		// stream of models slow to create, each Loaded under a deadline,
+		// cannot run more than maxCreating creations at once.
+		select {
+		case creating <- struct{}{}:
+		case <-ctx.Done():
+			destroySessions(ss)
+			return nil, ctx.Err()
+		}
 		liveSessions.Add(1)
 		s, err := ort.NewDynamicAdvancedSessionWithONNXData(b, in, out, so)
+		<-creating
 		if err != nil {
 			liveSessions.Add(-1)
 			destroySessions(ss)
@@ -331,6 +341,10 @@ func (e *runtimeEngine) createSessions(ctx context.Context, b []byte, in, out []
 	}
 	return ss, nil
 }
+
+// creating holds a turn for each session being created (see
+// maxCreating).
+var creating = make(chan struct{}, maxCreating)
 
 // destroySessions destroys ss.
 func destroySessions(ss []*ort.DynamicAdvancedSession) {

@@ -145,3 +145,37 @@ func TestRuntimeLoadReturnsWhenContextEnds(t *testing.T) {
 		t.Errorf("%d sessions alive after Close, want %d", n, base)
 	}
 }
+
+// A stream of models that are slow to create, each Loaded under a short
+// deadline (a hostile publisher on the models topic, say), must not pile
+// up the creations Load abandons: each runs on after its Load returned,
+// holding its own copy of the model and ONNX Runtime's memory. At most
+// onnx.MaxCreating sessions are being created at once; a Load that finds
+// no room waits for it until its context ends. Before, every abandoned
+// creation ran at once: six Loads left six sessions being created.
+func TestRuntimeAbandonedCreationsAreBounded(t *testing.T) {
+	f := runtimeFormat(t)
+	base := onnx.LiveSessions()
+	b := slowToLoad(2048)
+	most := int64(0)
+	for range onnx.MaxCreating + 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		m, err := f.Load(ctx, serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: b})
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			if m != nil {
+				m.(serving.Closer).Close()
+			}
+			t.Fatalf("Load = %v, %v; want context.DeadlineExceeded", m, err)
+		}
+		most = max(most, onnx.LiveSessions()-base)
+	}
+	if most > onnx.MaxCreating {
+		t.Errorf("%d sessions being created at once after Loads that gave up, want at most %d", most, onnx.MaxCreating)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); onnx.LiveSessions() != base; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions alive two minutes after the Loads returned, want %d", onnx.LiveSessions(), base)
+		}
+	}
+}
