@@ -247,6 +247,17 @@ func safeLoad(ctx context.Context, f Format, d Descriptor) (m Model, err error) 
 	return f.Load(ctx, d)
 }
 
+// safeInputs reads m's inputs (newInputs), turning a panic of its
+// Describe into an ErrCorruptModel as safeLoad does.
+func safeInputs(m Model, ref ModelRef) (in *inputs, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			in, err = nil, Corrupt(ref.Format, fmt.Errorf("Describe panicked: %v", v))
+		}
+	}()
+	return newInputs(m), nil
+}
+
 // safeWarm warms m when it is a Warmer, turning a panic into an
 // ErrCorruptModel as safeLoad does: a warm-up runs the model on what its
 // bytes made of it.

@@ -40,6 +40,8 @@ type Warmer interface {
 }
 
 // Describer is implemented by models that can say what they expect.
+// The Server asks it when it activates the model; a panic there refuses
+// the model, as an error wrapping ErrCorruptModel.
 type Describer interface {
 	Describe() ModelInfo
 }

@@ -620,7 +620,10 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 	if m == nil {
 		return fail(&ModelError{load: true, Model: ref, Err: fmt.Errorf("%w: nil model", ErrInvalidDescriptor)})
 	}
-	in := newInputs(m)
+	in, err := safeInputs(m, ref)
+	if err != nil {
+		return fail(&ModelError{load: true, Model: ref, Err: err})
+	}
 	if fields := s.o.streams[ref.Name]; fields != nil {
 		if err := in.check(fields); err != nil {
 			return fail(&ModelError{load: true, Model: ref, Err: fmt.Errorf("the stream's declared fields cannot feed the model: %w", err)})

@@ -81,3 +81,31 @@ func TestWarmerRunsBeforeTraffic(t *testing.T) {
 		assert.Equal(t, 1.0, res.Value)
 	}
 }
+
+// describing is a model whose Describe panics: a format's bug that the
+// model's bytes reach, like a panicking Load or Warm.
+type describing struct{}
+
+func (describing) Describe() serving.ModelInfo {
+	var m map[string]int
+	m["a describe bug"]++ // a nil-map write: panics
+	return serving.ModelInfo{}
+}
+
+func (describing) Predict(context.Context, []float64) (serving.Prediction, error) {
+	return serving.Prediction{Value: 3}, nil
+}
+
+// TestDescriberPanicRefusesTheModel: the Server asks a Describer for its
+// inputs when it activates it; a panic there refuses the model with
+// ErrCorruptModel, and the live version keeps serving. It took down the
+// goroutine activating it.
+func TestDescriberPanicRefusesTheModel(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t)
+	require.NoError(t, activate(s.Activate(ctx, servingtest.Spec{Value: 1}.Descriptor("m", 1))))
+	_, err := s.ActivateModel(ctx, serving.ModelRef{Name: "m", Version: 2, Format: "test"}, describing{})
+	require.ErrorIs(t, err, serving.ErrCorruptModel)
+	cur, _ := s.Current("m")
+	assert.Equal(t, uint64(1), cur.Version)
+}
