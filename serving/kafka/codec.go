@@ -326,28 +326,35 @@ func parseShortAt(b []byte, i int) (float64, int, bool) {
 	if i < len(b) && b[i] == '-' {
 		i, neg = i+1, true
 	}
-	if i+1 < len(b) && b[i] == '0' && b[i+1] >= '0' && b[i+1] <= '9' {
+	// The integer part, then the fraction, each in a loop of its own.
+	// m may wrap past 19 digits: the number is refused below anyway.
+	start := i
+	var m uint64
+	for i < len(b) && b[i]-'0' <= 9 {
+		m = m*10 + uint64(b[i]-'0')
+		i++
+	}
+	digits := i - start
+	switch {
+	case digits == 0:
+		return 0, 0, false
+	case digits > 1 && b[start] == '0':
 		return 0, 0, false // a leading zero, which JSON does not allow
 	}
-	var m uint64
-	digits, frac, point := 0, 0, false
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c >= '0' && c <= '9' {
-			m = m*10 + uint64(c-'0')
-			digits++
-			if point {
-				frac++
-			}
-			continue
+	frac := 0
+	if i < len(b) && b[i] == '.' {
+		i++
+		f := i
+		for i < len(b) && b[i]-'0' <= 9 {
+			m = m*10 + uint64(b[i]-'0')
+			i++
 		}
-		if c == '.' && !point && digits > 0 {
-			point = true
-			continue
+		if frac = i - f; frac == 0 {
+			return 0, 0, false
 		}
-		break
+		digits += frac
 	}
-	if digits == 0 || digits > 15 || point && frac == 0 {
+	if digits > 15 {
 		return 0, 0, false
 	}
 	k := -frac

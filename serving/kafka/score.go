@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strconv"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/IBM/sarama"
 
@@ -64,17 +66,30 @@ func (s *Sink) sizeHint() int {
 }
 
 // appendValue appends the value of the score record of res to b in the
-// Sink's encoding.
-func (s *Sink) appendValue(b []byte, prov *provCache, in *sarama.ConsumerMessage, res serving.Result) ([]byte, error) {
+// Sink's encoding. An encoder of another package is handed a wire.Score
+// from a when a is not nil.
+func (s *Sink) appendValue(a *scoreSlab, b []byte, prov *provCache, in *sarama.ConsumerMessage, res serving.Result) ([]byte, error) {
 	switch s.o.enc {
 	case wire.ScoreJSON, nil: // nil: a Sink made without NewSink, in tests
 		return appendScore(b, prov, in, res)
 	case wire.ScoreCompact:
 		return appendCompact(b, in, res)
 	}
-	sc := wire.Score{Prediction: res.Prediction, Provenance: res.Provenance, Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
-	sc.SetKey(in.Key)
-	return s.appendCustom(b, &sc)
+	// The Score escapes through the interface call: it comes from a, not
+	// from the heap, when a is not nil.
+	sc := a.score()
+	*sc = wire.Score{Prediction: res.Prediction, Provenance: res.Provenance, Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
+	// sc.SetKey(in.Key), with Key sharing the input key's bytes rather
+	// than a copy of them: an encoder must not keep sc, and nothing
+	// writes to a consumed record's key.
+	if utf8.Valid(in.Key) {
+		sc.Key = unsafe.String(unsafe.SliceData(in.Key), len(in.Key))
+	} else {
+		sc.KeyBase64 = in.Key
+	}
+	b, err := s.appendCustom(b, sc)
+	*sc = wire.Score{} // so that a holds nothing of the record
+	return b, err
 }
 
 // appendCustom calls an encoder of another package, turning its panic

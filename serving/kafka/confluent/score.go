@@ -184,12 +184,17 @@ func (a *AvroScores) AppendScore(b []byte, s *wire.Score) ([]byte, error) {
 		b = appendString(b, string(decision))
 	}
 	// origin
-	if key := s.InputKey(); key == nil {
-		b = binary.AppendVarint(b, 0)
-	} else {
+	// s.InputKey(), without copying Key into a new slice.
+	switch {
+	case s.KeyBase64 != nil:
 		b = binary.AppendVarint(b, 1)
-		b = binary.AppendVarint(b, int64(len(key)))
-		b = append(b, key...)
+		b = binary.AppendVarint(b, int64(len(s.KeyBase64)))
+		b = append(b, s.KeyBase64...)
+	case s.Key != "":
+		b = binary.AppendVarint(b, 1)
+		b = appendString(b, s.Key)
+	default:
+		b = binary.AppendVarint(b, 0)
 	}
 	b = appendString(b, s.Topic)
 	b = binary.AppendVarint(b, int64(s.Partition))
