@@ -330,8 +330,7 @@ func (e *runtimeEngine) createSessions(ctx context.Context, b []byte, in, out []
 			return nil, ctx.Err()
 		}
 		liveSessions.Add(1)
-		s, err := ort.NewDynamicAdvancedSessionWithONNXData(b, in, out, so)
-		<-creating
+		s, err := createSession(b, in, out, so)
 		if err != nil {
 			liveSessions.Add(-1)
 			destroySessions(ss)
@@ -345,6 +344,14 @@ func (e *runtimeEngine) createSessions(ctx context.Context, b []byte, in, out []
 // creating holds a turn for each session being created (see
 // maxCreating).
 var creating = make(chan struct{}, maxCreating)
+
+// createSession creates one session in a turn taken from creating, and
+// gives the turn back however it ends: a panic (recovered by Load) must
+// not keep it.
+func createSession(b []byte, in, out []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
+	defer func() { <-creating }()
+	return ort.NewDynamicAdvancedSessionWithONNXData(b, in, out, so)
+}
 
 // destroySessions destroys ss.
 func destroySessions(ss []*ort.DynamicAdvancedSession) {
