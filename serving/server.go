@@ -95,7 +95,8 @@ func WithLoadOptions(lo LoadOptions) Option {
 //
 // Given several times, every Admitter must admit, in order. A refusal is
 // an error wrapping ErrNotAdmitted and the Admitter's own error; the live
-// version keeps serving. The default is no Admitter: every model that
+// version keeps serving. An Admitter or [Committer] that panics refuses
+// the model the same way, and the panic is logged with its stack. The default is no Admitter: every model that
 // loads is admitted. [Server.ActivateModel] installs a model built in
 // process, with no Descriptor to judge, and does not consult Admitters.
 // package governance's Verifier is an Admitter (signatures, policy,
@@ -674,7 +675,7 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 			if !ok {
 				continue
 			}
-			if err := c.Commit(ctx, cd); err != nil {
+			if err := s.commit(ctx, c, cd); err != nil {
 				sl.mu.Unlock()
 				return fail(&ModelError{load: true, Model: ref, Err: fmt.Errorf("%w: commit: %w", ErrNotAdmitted, err)})
 			}
@@ -718,11 +719,37 @@ func (s *Server) admit(ctx context.Context, d *Descriptor, opts []ActivateOption
 		ctx = context.WithValue(ctx, rollbackKey{}, true)
 	}
 	for _, a := range s.o.admitters {
-		if err := a.Admit(ctx, *d); err != nil {
+		if err := s.admitBy(ctx, a, *d); err != nil {
 			return &ModelError{load: true, Model: d.Ref(), Err: fmt.Errorf("%w: %w", ErrNotAdmitted, err)}
 		}
 	}
 	return nil
+}
+
+// admitBy asks a to admit d. An Admitter is the user's code, or a policy
+// judging hostile input, called from Activate's caller, which may be a
+// model feed's partition goroutine, where a panic ends the process: a
+// panic refuses d instead, and is logged with its stack.
+func (s *Server) admitBy(ctx context.Context, a Admitter, d Descriptor) (err error) {
+	defer s.recoverAdmission(&err, "Admitter", d)
+	return a.Admit(ctx, d)
+}
+
+// commit asks c to record d, as admitBy asks an Admitter. It runs while
+// the name's swaps are serialised: a panic that unwound from here would
+// also leave the name locked, and its next activation waiting for ever.
+func (s *Server) commit(ctx context.Context, c Committer, d Descriptor) (err error) {
+	defer s.recoverAdmission(&err, "Committer", d)
+	return c.Commit(ctx, d)
+}
+
+// recoverAdmission turns a panic in an Admitter or a Committer (what)
+// into *err.
+func (s *Server) recoverAdmission(err *error, what string, d Descriptor) {
+	if p := recover(); p != nil {
+		s.o.logger.Error("recovered a panic in an "+what, "model", d.Name, "version", d.Version, "panic", p, "stack", string(debug.Stack()))
+		*err = fmt.Errorf("the %s panicked: %v", what, p)
+	}
 }
 
 func (s *Server) checkVersion(name string, v uint64, opts []ActivateOption) error {
