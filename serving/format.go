@@ -129,12 +129,15 @@ type LoadOptions struct {
 	// such as "http://h/other/../models/a" is refused, since the server
 	// receives it as written. So is one that a more lenient server reads
 	// as climbing: a segment "..;" (Tomcat and Jetty drop ";parameters"),
-	// a backslash, or a dot segment escaped twice ("%252e%252e"). A file must be a regular file after symbolic links
-	// are resolved, and the resolved path must still be under the
+	// a backslash, or a dot segment escaped twice or more ("%252e%252e",
+	// "%25252e%25252e"; a segment still escaped after five decodings is
+	// refused unjudged). A file must be a regular file after symbolic
+	// links are resolved, and the resolved path must still be under the
 	// directory (itself resolved, when it is reached through a link): a
-	// FIFO, a device or a link out of the directory is refused. The file is opened through an [os.Root] on the directory,
-	// so a file swapped for a link out of it after that check is refused
-	// too. The entries are parsed once, by NewServer.
+	// FIFO, a device or a link out of the directory is refused. The file
+	// is opened through an [os.Root] on the directory, so a file swapped
+	// for a link out of it after that check is refused too. The entries
+	// are parsed once, by NewServer.
 	AllowLocations []string
 	// AllowUnpinned lets a Location Descriptor without a SHA256 be
 	// fetched. Its bytes are then bound to nothing: whoever serves the
