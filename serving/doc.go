@@ -126,24 +126,29 @@
 //
 // # Cost
 //
-// A Server slot adds to each call: two atomic adds for the version's
-// reference count, one for the call count, the context check, the
-// NaN/Inf check of the features, and, on one call in 16 (one batch in
-// 16 to 32 for ScoreBatch), two clock reads for [Stats] (every call
-// while a [HookScored] is installed). With a model that does nothing
-// that is 65 to 67ns of CPU per Score call, 18 to 19ns per record for
-// ScoreBatch in batches of 8 and 15ns in batches of 64, half of it the
-// NaN/Inf check of 30 features: `go test ./serving/formats/leaves/
-// -run '^$' -bench ServerOverhead -count 5` (BenchmarkServerOverhead
-// and BenchmarkServerOverheadBatch, cpu-ns per call or record, range of
-// the 5 runs) on a two-core machine at a load average of 13 to 14. Against bare leaves on a 39-tree LightGBM
-// model with 30 features (64 distinct rows, about 1.45µs each),
-// measured interleaved on each side's own thread CPU clock on a loaded
-// two-core machine and averaged over 8 placements of the trees in
-// memory, which alone move a pass by up to 1% (BenchmarkPairedOverhead,
-// 10 runs, median of the per-round ratios, and range), a Score call
-// costs 1.043× (1.038–1.045) the bare prediction, and ScoreBatch 1.022×
-// (1.016–1.026) per record in batches of 8 and 1.020× (1.017–1.023) in
-// batches of 64, where the format's Model alone, without a Server, takes
-// 1.000× (0.996–1.006).
+// A Server slot adds to each call: one atomic add that takes the
+// version's reference and counts the call, one that gives it back, the
+// context check, the NaN/Inf check of the features (one sum, and a look
+// at each value only when the sum is not finite), and, on one call in 16
+// (one batch in 16 to 32 for ScoreBatch), two clock reads for [Stats]
+// (every call while a [HookScored] is installed). With a model that does
+// nothing that is 57 to 59ns of CPU per Score call, 16.6 to 17.3ns per
+// record for ScoreBatch in batches of 8 and 13.3 to 13.9ns in batches of
+// 64, about half of it the NaN/Inf check of 30 features: `go test
+// ./serving/formats/leaves/ -run '^$' -bench ServerOverhead -count 10`
+// (BenchmarkServerOverhead and BenchmarkServerOverheadBatch, cpu-ns per
+// call or record, range of the 10 runs) on a two-core machine at a load
+// average of 9 to 12. Against bare leaves on a 39-tree LightGBM model
+// with 30 features (64 distinct rows, about 1.55µs each), measured
+// interleaved on each side's own thread CPU clock on a loaded two-core
+// machine and averaged over 8 placements of the trees in memory, which
+// alone move a pass by up to 1% (BenchmarkPairedOverhead, 10 runs,
+// median of the per-round ratios, and range), a Score call costs 1.05×
+// (1.041–1.055) the bare prediction, and ScoreBatch 1.015× to 1.031× per
+// record in batches of 8 and 1.012× to 1.017× in batches of 64, where
+// the format's Model alone, without a Server, takes 1.00× (0.996–1.016).
+// At 8 and 64 these are the medians of two builds of the same Server
+// code, alternated in one run at a load average of 11 to 23: where the
+// linker places the code moves the ratio at batch 8 by up to 1.5%, as
+// much as the Server's own work, so compare changes over several builds.
 package serving
