@@ -169,17 +169,19 @@ func send(t *testing.T, p sarama.SyncProducer, from, n int) {
 }
 
 // startFailoverSource starts a Source and its Sink whose Config has opts.
-func startFailoverSource(t *testing.T, c *kafkatest.Cluster, group string, hook *commitLog, opts ...kafka.Option) *running {
+// The Source scores through the gate it returns, open at first.
+func startFailoverSource(t *testing.T, c *kafkatest.Cluster, group string, hook *commitLog, opts ...kafka.Option) (*running, *scoreGate) {
 	t.Helper()
 	srv := newServer(t)
 	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
 		t.Fatal(err)
 	}
+	gate := &scoreGate{s: srv.Model("m").(batchScorer)}
 	sink, err := kafka.NewSink(t.Context(), config(t, c.Addrs(), opts...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := kafka.NewSource(config(t, c.Addrs(), append(opts, kafka.Sarama(testTuning))...), group, srv.Model("m"), sink,
+	src, err := kafka.NewSource(config(t, c.Addrs(), append(opts, kafka.Sarama(testTuning))...), group, gate, sink,
 		kafka.CommitInterval(100*time.Millisecond), kafka.Window(64), kafka.Hooks(hook))
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +190,47 @@ func startFailoverSource(t *testing.T, c *kafkatest.Cluster, group string, hook 
 	r := &running{src: src, sink: sink, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- src.Run(ctx) }()
 	t.Cleanup(func() { r.stop(t) })
-	return r
+	t.Cleanup(gate.open) // runs first: r.stop would wait for a shut gate
+	return r, gate
+}
+
+type batchScorer interface {
+	serving.Scorer
+	serving.BatchScorer
+}
+
+// scoreGate scores with s, but while it is shut, every call waits for it
+// to open: a Source then reads records and holds their writes.
+type scoreGate struct {
+	s    batchScorer
+	held atomic.Pointer[chan struct{}] // closed by open; nil when open
+}
+
+func (g *scoreGate) wait() {
+	if ch := g.held.Load(); ch != nil {
+		<-*ch
+	}
+}
+
+func (g *scoreGate) Score(ctx context.Context, r serving.Record) (serving.Result, error) {
+	g.wait()
+	return g.s.Score(ctx, r)
+}
+
+func (g *scoreGate) ScoreBatch(ctx context.Context, rs []serving.Record, out []serving.Result, errs []error) {
+	g.wait()
+	g.s.ScoreBatch(ctx, rs, out, errs)
+}
+
+func (g *scoreGate) shut() {
+	ch := make(chan struct{})
+	g.held.Store(&ch)
+}
+
+func (g *scoreGate) open() {
+	if ch := g.held.Swap(nil); ch != nil {
+		close(*ch)
+	}
 }
 
 // checkAllAnswered waits until every input of the data topic has an
@@ -259,7 +301,7 @@ func TestSourceRidesOutFailover(t *testing.T) {
 			prod := retryingProducer(t, c)
 			send(t, prod, 0, 500)
 			hook := &commitLog{}
-			r := startFailoverSource(t, c, group, hook, kafka.RetryTimeout(limit))
+			r, _ := startFailoverSource(t, c, group, hook, kafka.RetryTimeout(limit))
 			checkAllAnswered(t, out, r)
 
 			// Inputs keep arriving before, during and after the outage.
@@ -294,6 +336,14 @@ func TestSourceRidesOutFailover(t *testing.T) {
 // no offset committed covers an input without an acknowledged output;
 // and once the cluster is back, a new Source of the group answers every
 // input.
+//
+// The Source holds writes into the outage: it has read inputs that the
+// gate holds in scoring until the outage has begun. A Source that holds
+// no write rides out any outage (see RetryTimeout), and the inputs sent
+// during it need not reach the Source: the test's producer blocks on the
+// victim's data partition, and the group session ends. Run then went on
+// past 15 x RetryTimeout, once in about 100 runs under load, when the
+// outage began after the Source had written every input it read.
 func TestSourceOutageBeyondRetryTimeout(t *testing.T) {
 	for _, shape := range []string{leaderChange, brokerDown} {
 		t.Run(shape, func(t *testing.T) {
@@ -303,15 +353,21 @@ func TestSourceOutageBeyondRetryTimeout(t *testing.T) {
 			prod := retryingProducer(t, c)
 			send(t, prod, 0, 500)
 			hook := &commitLog{}
-			r := startFailoverSource(t, c, group, hook, kafka.RetryTimeout(limit))
+			r, gate := startFailoverSource(t, c, group, hook, kafka.RetryTimeout(limit))
 			checkAllAnswered(t, out, r)
 
-			// Inputs keep arriving until the outage ends.
+			// Inputs keep arriving until the outage ends. The Source
+			// reads some before it begins, and writes their outputs
+			// into it.
+			gate.shut()
+			read := r.src.Stats().Consumed
 			stopSending := keepSending(t, prod)
+			waitFor(t, "the Source to read inputs it holds", func() bool { return r.src.Stats().Consumed > read })
 			time.Sleep(300 * time.Millisecond)
 			end := outage(t, c, shape, victim)
 			end = chain(end, stopSending)
 			start := time.Now()
+			gate.open()
 			var err error
 			select {
 			case err = <-r.done:
@@ -334,7 +390,7 @@ func TestSourceOutageBeyondRetryTimeout(t *testing.T) {
 			committed := checkCommits(t, c, out, hook, group)
 			t.Logf("committed %v; %+v", committed, r.src.Stats())
 
-			r2 := startFailoverSource(t, c, group, hook, kafka.RetryTimeout(limit))
+			r2, _ := startFailoverSource(t, c, group, hook, kafka.RetryTimeout(limit))
 			checkAllAnswered(t, out, r2)
 			r2.stop(t)
 			checkCommits(t, c, out, hook, group)
