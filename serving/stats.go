@@ -11,7 +11,11 @@ import (
 // equivalent of the Lightbend tutorial's ModelToServeStats, with a
 // correct minimum.
 //
-// Invocations and Errors are exact. The durations are measured on a
+// Invocations and Errors never go down from one Stats to the next. They
+// are exact when no call is in flight, except that a record refused
+// before the model (a non-finite value, an unbound field, a done
+// context) while Stats were being taken may stay counted in Invocations
+// until as many more calls are made. The durations are measured on a
 // sample of the calls, because two clock reads cost about a third of
 // what a Server adds to a call to a fast model: the first 16 calls of a
 // version are timed, then one call in 16 (one batch in 16 to 32 for
@@ -79,6 +83,9 @@ type counters struct {
 	total     atomic.Int64  // their summed durations
 	min       atomic.Int64  // math.MaxInt64 until the first timed call
 	max       atomic.Int64
+	// reported is the highest Invocations a snapshot has returned, so
+	// that no later one returns fewer (see snapshot).
+	reported atomic.Uint64
 }
 
 // refsDead is set in counters.acquired once the version is closed: far
@@ -166,14 +173,29 @@ func (c *counters) time(d time.Duration, k int) {
 // the sums of slightly different sets of calls, is kept within its Min
 // and Max. Calls in flight are counted, and so, for an instant, are
 // records about to be refused before the model, and a call that finds
-// the version just closed before it takes its add back.
+// the version just closed before it takes its add back: the count read
+// can be higher than a later one. Invocations is the highest count any
+// snapshot has read, so that it never goes down, as a monitoring
+// system that takes it for a counter needs: it is exact again once as
+// many calls more are made as were counted for that instant.
 func (c *counters) snapshot(ref ModelRef, since time.Time) Stats {
 	uncounted := c.uncounted.Load()
 	errs := c.errs.Load()
+	inv := c.acquired.Load()&^refsDead - uncounted
+	for {
+		r := c.reported.Load()
+		if inv <= r {
+			inv = r
+			break
+		}
+		if c.reported.CompareAndSwap(r, inv) {
+			break
+		}
+	}
 	s := Stats{
 		Model:       ref,
 		Since:       since,
-		Invocations: c.acquired.Load()&^refsDead - uncounted,
+		Invocations: inv,
 		Errors:      errs,
 	}
 	timed := c.timed.Load()

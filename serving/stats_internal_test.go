@@ -81,3 +81,28 @@ func TestTimeCallsOneBatchIn16(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsInvocationsNeverGoDown: a record refused before the model is
+// counted in the add that takes its reference, and taken back out when
+// it is refused, so a snapshot taken in between counts it. A later
+// snapshot must not then show fewer Invocations: a monitoring system
+// that reads Invocations as a counter would take the drop for a
+// restart. The count is exact again after one more call.
+func TestStatsInvocationsNeverGoDown(t *testing.T) {
+	var c counters
+	c.init()
+	c.acquire(1) // a call
+	c.acquire(1) // a record about to be refused
+	during := c.snapshot(ModelRef{Name: "m"}, time.Time{}).Invocations
+	if during != 2 {
+		t.Fatalf("Invocations %d with a call and a record in flight, want 2", during)
+	}
+	c.skip(1) // refused: not a call
+	if after := c.snapshot(ModelRef{Name: "m"}, time.Time{}).Invocations; after < during {
+		t.Fatalf("Invocations went down from %d to %d", during, after)
+	}
+	c.acquire(1) // one more call
+	if got := c.snapshot(ModelRef{Name: "m"}, time.Time{}).Invocations; got != 2 {
+		t.Fatalf("Invocations %d after 2 calls, want 2", got)
+	}
+}

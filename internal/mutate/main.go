@@ -487,6 +487,15 @@ var mutants = []mutant{
 		tests: "Stats",
 	},
 	{
+		name:  "server-invocations-go-down",
+		what:  "serving Stats.Invocations goes down from one snapshot to the next when a record counted in flight is then refused before the model",
+		file:  "serving/stats.go",
+		old:   "\t\tif inv <= r {\n",
+		new:   "\t\tif inv <= r && false {\n",
+		pkgs:  []string{"./serving/"},
+		tests: "Stats",
+	},
+	{
 		name:  "server-batch-counts-refused-records",
 		what:  "serving Server counts the records of a batch refused before the model (non-finite, unbound) among the model's Invocations",
 		file:  "serving/batch.go",
