@@ -26,9 +26,10 @@ type sinkOptions struct {
 
 // Sink writes scores and dead letters to Kafka through an idempotent,
 // acks=all asynchronous producer. Every write takes an acknowledgement
-// function that the Sink calls exactly once, from its own goroutine, when
-// Kafka has acknowledged the record or the producer has given up on it;
-// it must not block, since it holds up every later acknowledgement. A
+// function that the Sink calls exactly once, from a goroutine of its own
+// and never while it calls another, when Kafka has acknowledged the
+// record or the producer has given up on it; it must not block, since it
+// holds up every later acknowledgement. A
 // write after Close is acknowledged at once, in the writer's goroutine,
 // with serving.ErrClosed.
 //
@@ -139,33 +140,40 @@ func (s *Sink) acks() {
 }
 
 // deliver calls the acknowledgement in the Metadata of each message p
-// returns, a func(error) or an *item, until p is closed.
+// returns, a func(error) or an *item, until p is closed. Successes and
+// errors are read in goroutines of their own: sarama hands over each
+// success on an unbuffered channel, and a plain receive there costs less
+// than a select over both channels (in a benchmark of that hand-off
+// alone, 190-300 ns against 280-970 ns a message on a loaded 2-core
+// machine). The func(error) acknowledgements are still called one at a
+// time, as the Sink documents; an *item's is safe for concurrent use.
 func deliver(p sarama.AsyncProducer) {
-	succ, errs := p.Successes(), p.Errors()
-	for succ != nil || errs != nil {
-		select {
-		case m, ok := <-succ:
-			if !ok {
-				succ = nil
-				continue
-			}
-			acknowledge(m.Metadata, nil)
-		case e, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			acknowledge(e.Msg.Metadata, fmt.Errorf("kafka: sink: write to %s: %w", e.Msg.Topic, e.Err))
+	var d delivery
+	var errs sync.WaitGroup
+	errs.Go(func() {
+		for e := range p.Errors() {
+			d.acknowledge(e.Msg.Metadata, fmt.Errorf("kafka: sink: write to %s: %w", e.Msg.Topic, e.Err))
 		}
+	})
+	for m := range p.Successes() {
+		d.acknowledge(m.Metadata, nil)
 	}
+	errs.Wait()
 }
 
-func acknowledge(meta any, err error) {
+// delivery calls acknowledgements from the goroutines of deliver.
+type delivery struct {
+	mu sync.Mutex // held while a func(error) runs
+}
+
+func (d *delivery) acknowledge(meta any, err error) {
 	switch ack := meta.(type) {
 	case *item:
 		ack.acked(err)
 	case func(error):
 		if ack != nil {
+			d.mu.Lock()
+			defer d.mu.Unlock()
 			ack(err)
 		}
 	}
