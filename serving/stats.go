@@ -14,8 +14,9 @@ import (
 // Invocations and Errors never go down from one Stats to the next. They
 // are exact when no call is in flight, except that a record refused
 // before the model (a non-finite value, an unbound field, a done
-// context) while Stats were being taken may stay counted in Invocations
-// until as many more calls are made. The durations are measured on a
+// context), or a validation's look at the live version, while Stats
+// were being taken may stay counted in Invocations until as many more
+// calls are made. The durations are measured on a
 // sample of the calls, because two clock reads cost about a third of
 // what a Server adds to a call to a fast model: the first 16 calls of a
 // version are timed, then one call in 16 (one batch in 16 to 32 for
