@@ -63,6 +63,9 @@ func main() {
 	brokers := flag.String("brokers", "", "comma-separated Kafka brokers; empty starts an embedded broker")
 	out := flag.String("out", "canary.png", "where to write the chart")
 	flag.Parse()
+	// sarama.Logger is a package variable that sarama's goroutines read
+	// while they shut down, so it is set once here, not in runBoth.
+	sarama.Logger = discard{}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg := defaultConfig()
@@ -182,7 +185,6 @@ type result struct {
 
 // runBoth runs the two rollouts, one after the other, on one cluster.
 func runBoth(ctx context.Context, w io.Writer, cfg config) (good, bad result, err error) {
-	sarama.Logger = discard{}
 	var topics []demo.Topic
 	suffix := ""
 	if cfg.brokers != "" {

@@ -66,6 +66,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "quickstart: -records must be at least 2 and -rate at least 1")
 		os.Exit(2)
 	}
+	// sarama.Logger is a package variable that sarama's goroutines read
+	// while they shut down, so it is set once here, not in run.
+	sarama.Logger = discard{}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *brokers, *listen, *records, *rate, *verbose); err != nil {
@@ -86,7 +89,6 @@ func run(ctx context.Context, brokers, listen string, n, rate int, verbose bool)
 	if verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	sarama.Logger = discard{}
 	start := time.Now()
 	cl, err := demo.Connect(brokers, listen,
 		demo.Topic{Name: dataTopic, Partitions: 4}, demo.Topic{Name: scoresTopic, Partitions: 4},

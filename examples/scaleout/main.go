@@ -54,6 +54,9 @@ func main() {
 	brokers := flag.String("brokers", "", "comma-separated Kafka brokers; empty starts an embedded 3-broker cluster")
 	records := flag.Int("records", 30000, "records to stream")
 	flag.Parse()
+	// sarama.Logger is a package variable that sarama's goroutines read
+	// while they shut down, so it is set once here, not in run.
+	sarama.Logger = discard{}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := run(ctx, config{brokers: *brokers, records: *records, out: os.Stdout})
@@ -227,7 +230,6 @@ func run(ctx context.Context, c config) (rep Report, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	sarama.Logger = discard{}
 	start := time.Now()
 	say := func(format string, args ...any) {
 		fmt.Fprintf(out, "%5.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
