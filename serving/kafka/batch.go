@@ -13,12 +13,12 @@ import (
 
 // defaultMaxBatch is the default of MaxBatch: off. Measured with
 // BenchmarkPipeline (linear model, 8 features, JSON in, compact JSON
-// scores out, kfake; two runs at a load average of 23 to 26 on 2 cores),
-// batches of up to 64 took 5-10% more CPU per record than one Score call
-// per record (0.67-0.68 of a raw pass-through's records per CPU-second,
-// against 0.70-0.75): the Server's own overhead (about 5% of a 1.55µs
-// tree model's time per Score call, 1.5-3% per record in batches of 8
-// and 1-2% in batches of 64: serving/formats/leaves
+// scores out, kfake; three runs at a load average of 11 to 15 on 2
+// cores), batches of up to 64 took 5-10% more CPU per record than one
+// Score call per record (0.73-0.77 of a raw pass-through's records per
+// CPU-second, against 0.79-0.84): the Server's own overhead (about 5% of
+// a 1.55µs tree model's time per Score call, 1.5-3% per record in
+// batches of 8 and 1-2% in batches of 64: serving/formats/leaves
 // BenchmarkPairedOverhead) is too small a part of the pipeline's cost
 // for a cheap model to win back what the batch path costs. Batching pays
 // for models that predict a batch faster than its rows one by one (a

@@ -36,14 +36,14 @@ type sinkOptions struct {
 // Records are compressed with LZ4 by default (see [Sarama]): scores
 // repeat their provenance, in the value and in headers, and shrink
 // several times over. On the embedded broker LZ4 saves about as much CPU
-// as it costs, or a little more (BenchmarkPipeline, compact scores, two
-// runs at load averages 23-26 on 2 cores: 0.70-0.75 of a raw
-// pass-through's records per CPU-second with LZ4, 0.66-0.68 without); on
+// as it costs, or a little more (BenchmarkPipeline, compact scores,
+// three runs at load averages 11-15 on 2 cores: 0.79-0.84 of a raw
+// pass-through's records per CPU-second with LZ4, 0.66-0.72 without); on
 // a network it saves bytes.
 //
 // [ScoreEncoding] chooses how the value of a score is encoded: the whole
 // wire.Score as JSON (the default), compact JSON (wire.ScoreCompact, a
-// third to a half of the bytes, and 4-12% less CPU per record than the
+// third to a half of the bytes, and 5-7% less CPU per record than the
 // default in the same runs of BenchmarkPipeline), or an encoder of
 // another package, such as Avro with a registered schema.
 //
