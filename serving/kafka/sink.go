@@ -35,8 +35,8 @@ type sinkOptions struct {
 //
 // Records are compressed with LZ4 by default (see [Sarama]): scores
 // repeat their provenance, in the value and in headers, and shrink
-// several times over. On the embedded broker LZ4 saves about as much CPU
-// as it costs, or a little more (BenchmarkPipeline, compact scores,
+// several times over. On the embedded broker LZ4 saves more CPU than it
+// costs (BenchmarkPipeline, compact scores,
 // three runs at load averages 11-15 on 2 cores: 0.79-0.84 of a raw
 // pass-through's records per CPU-second with LZ4, 0.66-0.72 without); on
 // a network it saves bytes.
