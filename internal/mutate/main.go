@@ -232,6 +232,15 @@ var mutants = []mutant{
 		tests: "Oversized",
 	},
 	{
+		name:  "sink-acks-overlap",
+		what:  "serving/kafka Sink calls a write's acknowledgement function while another runs (successes and errors are read in two goroutines)",
+		file:  "serving/kafka/sink.go",
+		old:   "d.mu.Lock()\n\t\t\tdefer d.mu.Unlock()\n",
+		new:   "",
+		pkgs:  []string{"./serving/kafka/"},
+		tests: "DeliverCallsFuncAcks",
+	},
+	{
 		name:  "dead-letter-key-before-reason",
 		what:  "serving/kafka Sink gives up an oversized dead letter's key before it cuts the reason",
 		file:  "serving/kafka/sink.go",
