@@ -2,6 +2,8 @@ package speculative
 
 import (
 	"context"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,9 +41,17 @@ func TestBudgetKeepsAnAnswerThatArrivedBeforeTheTimerWasSeen(t *testing.T) {
 	for i := range 16 {
 		timerLateness.q.Store(int64(time.Hour)) // the lead: a quarter of d
 		fb := signalling{make(chan struct{}), make(chan struct{})}
+		base := candidateGoroutines() // the others of earlier calls, still held
 		testHookOvertime = func() {
 			close(fb.open)
-			<-fb.returned         // the fallback answered at d - d/4
+			<-fb.returned // the fallback answered at d - d/4
+			// and its goroutine has handed the answer over and ended
+			// (only this call's other is left), which a loaded machine
+			// may delay past the sleep below: a delay there failed
+			// every call.
+			for end := time.Now().Add(10 * time.Second); candidateGoroutines() > base+1 && time.Now().Before(end); {
+				time.Sleep(time.Millisecond)
+			}
 			time.Sleep(d * 3 / 4) // the caller wakes past the budget
 		}
 		b, err := NewBudget(d, fb, []serving.Scorer{other})
@@ -56,4 +66,11 @@ func TestBudgetKeepsAnAnswerThatArrivedBeforeTheTimerWasSeen(t *testing.T) {
 			t.Fatalf("call %d: answer %q", i, res.Label)
 		}
 	}
+}
+
+// candidateGoroutines counts the goroutines running a candidate of a
+// combinator, as flyingGoroutines does for the external tests.
+func candidateGoroutines() int {
+	buf := make([]byte, 1<<20)
+	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "speculative.(*flight).fly(")
 }
