@@ -166,9 +166,13 @@
 // partition; a transaction per partition every half [Window] of records
 // or CommitInterval (four requests to the coordinators); and outputs
 // held back until the commit. BenchmarkExactlyOnce measured, on the
-// embedded broker, exactly-once at 0.5-0.65 times the at-least-once
-// throughput at the default Window of 512, and 0.8-0.9 times at
-// Window(2048), whose transactions are four times larger. A
+// embedded broker, exactly-once at 0.60-0.69 times the at-least-once
+// throughput per CPU-second (the process's, broker included) at the
+// default Window of 512, and 0.71-0.80 times at Window(2048), whose
+// transactions are four times larger (go test ./serving/kafka -run '^$'
+// -bench 'BenchmarkExactlyOnce$' -benchtime 2x, 5 runs at a load
+// average of 15 to 19 on two cores, where the wall-clock ratios, from
+// 0.36 to 1.0, measured the neighbours). A
 // partition's writer spends most of its time waiting while a
 // transaction commits: for the acknowledgements of its last writes (55-65% of the
 // writer's time at Window 512, timed on the embedded broker) and for
@@ -177,9 +181,11 @@
 // during EndTxn, but not sooner without reordering the outputs, so it
 // could win back at most EndTxn's share: it is not done. A
 // rebalance starts a producer per new claim, in parallel (0.6-2.4 ms
-// each on the embedded broker, BenchmarkTxnProducer): BenchmarkRebalance
-// measured a pause of 1.2 s in both modes, of which about 15 ms was
-// exactly-once's own, too little to keep producers across claims.
+// each on the embedded broker, 0.75 ms in the last run of
+// BenchmarkTxnProducer): BenchmarkRebalance measured a pause of 1.2 s in
+// both modes (1.1 s for the group to settle, then 0.1 s until new
+// records were answered), of which exactly-once's own was 0 to 40 ms
+// in three runs, too little to keep producers across claims.
 //
 // # Failover
 //
