@@ -17,9 +17,11 @@
 // live. An explicit -version not above the live one is refused as stale.
 //
 // -location publishes a URL instead of the bytes, for a model too large
-// for one message; -sha256 pins the content it must have. A consumer
-// fetches a location only from the prefixes its Server allows, and none
-// by default:
+// for one message; -sha256 pins the content it must have, and a consumer
+// refuses a location without it unless its serving.LoadOptions set
+// AllowUnpinned (the read-back on the embedded broker does not). A
+// consumer fetches a location only from the prefixes its Server allows,
+// and none by default:
 //
 //	serving.NewServer(serving.WithLoadOptions(serving.LoadOptions{
 //		AllowLocations: []string{"https://models.example.com/prod/"},
