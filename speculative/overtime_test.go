@@ -47,7 +47,8 @@ func scoreOrFail(t *testing.T, s serving.Scorer) (serving.Result, error) {
 // fallback has not answered by then, the Budget waits for it until the
 // budget itself: the lead must not turn a fallback that answers in time
 // into ErrFallbackLate. The fallback here answers exactly when the early
-// timer has fired, so the test does not depend on timing.
+// timer has fired, and the Budget looks again only once that answer is
+// handed over, so the test does not depend on timing.
 func TestBudgetWaitsForTheFallbackUntilTheBudget(t *testing.T) {
 	old := timerLateness.q.Load()
 	defer timerLateness.q.Store(old)
@@ -55,7 +56,16 @@ func TestBudgetWaitsForTheFallbackUntilTheBudget(t *testing.T) {
 	fb := blocker{"fb", make(chan struct{})}
 	other := blocker{"other", make(chan struct{})}
 	defer close(other.open)
-	testHookOvertime = func() { close(fb.open) }
+	base := candidateGoroutines()
+	testHookOvertime = func() {
+		close(fb.open)
+		// Wait until the fallback's goroutine has handed its answer over
+		// and ended (only other's is left): a loaded machine holding it
+		// past the budget made the answer late.
+		for end := time.Now().Add(10 * time.Second); candidateGoroutines() > base+1 && time.Now().Before(end); {
+			time.Sleep(time.Millisecond)
+		}
+	}
 	defer func() { testHookOvertime = nil }()
 
 	b, err := NewBudget(400*time.Millisecond, fb, []serving.Scorer{other})
