@@ -22,7 +22,7 @@ import (
 // letters sees every input, written before, during and after the
 // outage, exactly once, with the group's offsets committed to the end.
 func TestExactlyOnceRidesOutFailover(t *testing.T) {
-	testExactlyOnceOutage(t, 4*time.Second, 2500*time.Millisecond)
+	testExactlyOnceOutage(t, 4*time.Second, 2500*time.Millisecond, false)
 }
 
 // TestExactlyOnceOutageBeyondRetryTimeout: the same outages, lasting
@@ -32,10 +32,14 @@ func TestExactlyOnceRidesOutFailover(t *testing.T) {
 // its partitions again once the cluster is back; a read_committed
 // reader then sees every input exactly once.
 func TestExactlyOnceOutageBeyondRetryTimeout(t *testing.T) {
-	testExactlyOnceOutage(t, 1500*time.Millisecond, 4500*time.Millisecond)
+	testExactlyOnceOutage(t, 1500*time.Millisecond, 4500*time.Millisecond, true)
 }
 
-func testExactlyOnceOutage(t *testing.T, limit, lasts time.Duration) {
+// testExactlyOnceOutage runs the outages of limit and lasts on a Source
+// that holds writes into them: it has read inputs that its gate holds in
+// scoring until the outage has begun. If aborts, the Source must have
+// aborted a transaction.
+func testExactlyOnceOutage(t *testing.T, limit, lasts time.Duration, aborts bool) {
 	if raceEnabled {
 		t.Skip("race detector on: sarama races with itself on a failed transactional write (see race_on_test.go)")
 	}
@@ -54,15 +58,21 @@ func testExactlyOnceOutage(t *testing.T, limit, lasts time.Duration) {
 			}
 			prod := retryingProducer(t, c)
 			send(t, prod, 0, 500)
-			r := startTxnFailoverSource(t, c.Addrs(), group, kafka.RetryTimeout(limit))
+			r, gate := startTxnFailoverSource(t, c.Addrs(), group, kafka.RetryTimeout(limit))
 			out := readOutputs(t, c.Addrs(), sarama.ReadCommitted)
 			out.until(t, inputCounts(t, c, kafka.DefaultDataTopic), 0, time.Minute)
 
 			// Inputs keep arriving before, during and after the outage.
+			// The Source reads some before it begins, and writes their
+			// outputs into it.
+			gate.shut()
+			read := r.src.Stats().Consumed
 			stopSending := keepSending(t, prod)
+			waitFor(t, "the Source to read inputs it holds", func() bool { return r.src.Stats().Consumed > read })
 			time.Sleep(300 * time.Millisecond)
 			end := outage(t, c, shape, victim)
 			start := time.Now()
+			gate.open()
 			time.Sleep(lasts)
 			end()
 			t.Logf("outage of %v ended; source %+v", time.Since(start).Round(time.Millisecond), r.src.Stats())
@@ -81,6 +91,9 @@ func testExactlyOnceOutage(t *testing.T, limit, lasts time.Duration) {
 				return allCommitted(c.Addrs(), group, inputs)
 			})
 			r.stop(t)
+			if st := r.src.Stats(); aborts && st.Aborts == 0 {
+				t.Errorf("no transaction aborted in an outage of %v with RetryTimeout(%v); source %+v", lasts, limit, st)
+			}
 			out.until(t, inputs, 2*time.Second, time.Minute)
 			lost, dups := out.check(inputs)
 			n := 0
@@ -97,17 +110,18 @@ func testExactlyOnceOutage(t *testing.T, limit, lasts time.Duration) {
 
 // startTxnFailoverSource starts an exactly-once Source, and its Sink,
 // whose Config has opts.
-func startTxnFailoverSource(t *testing.T, addrs []string, group string, opts ...kafka.Option) *running {
+func startTxnFailoverSource(t *testing.T, addrs []string, group string, opts ...kafka.Option) (*running, *scoreGate) {
 	t.Helper()
 	srv := newServer(t)
 	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
 		t.Fatal(err)
 	}
+	gate := &scoreGate{s: srv.Model("m").(batchScorer)}
 	sink, err := kafka.NewSink(t.Context(), config(t, addrs, opts...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := kafka.NewSource(config(t, addrs, append(opts, kafka.Sarama(testTuning))...), group, srv.Model("m"), sink,
+	src, err := kafka.NewSource(config(t, addrs, append(opts, kafka.Sarama(testTuning))...), group, gate, sink,
 		kafka.ExactlyOnce(), kafka.CommitInterval(100*time.Millisecond), kafka.Window(64))
 	if err != nil {
 		t.Fatal(err)
@@ -116,5 +130,6 @@ func startTxnFailoverSource(t *testing.T, addrs []string, group string, opts ...
 	r := &running{src: src, sink: sink, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- src.Run(ctx) }()
 	t.Cleanup(func() { r.stop(t) })
-	return r
+	t.Cleanup(gate.open) // runs first: r.stop would wait for a shut gate
+	return r, gate
 }
