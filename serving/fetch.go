@@ -153,9 +153,11 @@ func allowedBy(allow []*url.URL, u *url.URL) *url.URL {
 // them, so "..;" climbs), a backslash (IIS reads it as "/"), or, decoded
 // once more or several times, either of those or a "/" (a server or
 // proxy that decodes twice reads "%252e%252e" as "..", a chain of them
-// "%25252e%25252e"). A segment still escaped after maxUnescapes more
-// decodings is refused too: judging it would cost time quadratic in its
-// length, and a model's path has no need of any of them.
+// "%25252e%25252e"; a stray "%" that is no escape is kept as such a
+// decoder keeps it, and the escapes beside it decoded). A segment still
+// escaped after maxUnescapes more decodings is refused too: judging it
+// would cost time quadratic in its length, and a model's path has no
+// need of any of them.
 func looseDots(p string) bool {
 	if strings.ContainsRune(p, '\\') {
 		return true
@@ -165,8 +167,8 @@ func looseDots(p string) bool {
 			if dotSegment(seg) {
 				return true
 			}
-			d, err := url.PathUnescape(seg)
-			if err != nil || d == seg {
+			d := unescapeLoosely(seg)
+			if d == seg {
 				break
 			}
 			if n == maxUnescapes || strings.ContainsAny(d, "/\\") {
@@ -181,6 +183,42 @@ func looseDots(p string) bool {
 // maxUnescapes is how many more times looseDots decodes a segment that
 // still holds escapes.
 const maxUnescapes = 4
+
+// unescapeLoosely decodes every "%XX" escape of s and keeps any other
+// "%" as it is, as lenient servers and proxies do: url.PathUnescape
+// refuses the whole segment for one stray "%", so "%2e%2e;%zz", which
+// such a decoder reads as "..;%zz", would go unjudged.
+func unescapeLoosely(s string) string {
+	i := strings.IndexByte(s, '%')
+	if i < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
+		if c := s[i]; c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
 
 // dotSegment reports whether seg, without its ";parameters", is "." or
 // "..".

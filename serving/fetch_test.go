@@ -385,6 +385,11 @@ func TestAllowRefusesWhatLenientServersReadAsDotSegments(t *testing.T) {
 		web.URL + "/models/..%25255cadmin",
 		// Still escaped after five decodings: refused unjudged.
 		web.URL + "/models/m%2525252525252520v1",
+		// A stray "%" that is no escape ("%zz") beside the escaped dots:
+		// a lenient decoder leaves it and decodes the rest.
+		web.URL + "/models/%252e%252e;%25zz/admin",
+		web.URL + "/models/%252e%252e%252f%25zzadmin",
+		web.URL + "/models/%25252e%25252e;%25zz/admin",
 	} {
 		err := activateWithin(t, 5*time.Second, s, locDesc(loc, uint64(i+1)))
 		require.ErrorIs(t, err, serving.ErrLocationNotAllowed, loc)
