@@ -130,6 +130,10 @@
 // score the broker refuses for what it is (too large, invalid) is, after
 // a second refusal with nothing else in its transaction, dead-lettered
 // with [ErrWrite]; other failures are retried this way without end.
+// The producer fails the writes it still held with the refusal's error,
+// so each record whose write failed is a suspect: when read again, each
+// is written in a transaction of its own, and one refusal costs up to
+// about half a Window of one-record transactions.
 //
 // What it does not guarantee:
 //   - Side effects inside a Scorer, a Codec or a hook run once per
