@@ -579,6 +579,15 @@ var mutants = []mutant{
 		new:  "\tcase <-make(chan struct{}): // mutant: wait however long the sink takes\n",
 		pkgs: []string{"./governance/"},
 	},
+	{
+		name:  "txn-refused-writes-back-off",
+		what:  "serving/kafka exactly-once: the writes a failed transaction still holds are retried with backoff for RetryTimeout before the abort",
+		file:  "serving/kafka/txn.go",
+		old:   "ProducerTxnFlagInError != 0 {\n\t\t\treturn 0\n",
+		new:   "ProducerTxnFlagInError != 0 {\n\t\t\t_ = 0 // mutant: back off as for a broken connection\n",
+		pkgs:  []string{"./serving/kafka/"},
+		tests: "TestExactlyOnceRefusalAbortsAtOnce",
+	},
 }
 
 func main() {
