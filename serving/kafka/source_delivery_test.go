@@ -435,9 +435,15 @@ func TestSourceCrashResumes(t *testing.T) {
 			break
 		}
 		committed := committedOffsets(t, c, group, kafka.DefaultDataTopic, parts)
+		// A commit sent after the hook's last report, its read-back cut
+		// off by the crash (the crash comes within a commit interval of
+		// that report, which is a read-back later than its commit), may
+		// be stored and never reported: the cluster is then at or ahead
+		// of the hook, and exactly at it otherwise.
+		reportedAll := r.src.Stats().Commits == snaps[len(snaps)-1].commits
 		for p, off := range hook.last() {
-			if committed[p] != off {
-				t.Errorf("round %d: the commit hook last reported offset %d of partition %d; the cluster has %d", round, off, p, committed[p])
+			if committed[p] != off && (reportedAll || committed[p] < off) {
+				t.Errorf("round %d: the commit hook last reported offset %d of partition %d; the cluster has %d (every commit sent reported: %v)", round, off, p, committed[p], reportedAll)
 			}
 		}
 		// Inputs written past the committed offsets are answered again.
