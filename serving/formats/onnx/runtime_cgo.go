@@ -315,6 +315,14 @@ func (e *runtimeEngine) createSessions(ctx context.Context, b []byte, in, out []
 			return nil, &runtimeError{Op: "set inter-op threads", Err: err}
 		}
 	}
+	// A panic while creating one (recovered by newSessions's goroutine
+	// or by serving.Load) must not leak the sessions made before it.
+	defer func() {
+		if v := recover(); v != nil {
+			destroySessions(ss)
+			panic(v)
+		}
+	}()
 	for range e.o.sessions {
 		if err := ctx.Err(); err != nil {
 			destroySessions(ss)
@@ -329,10 +337,8 @@ func (e *runtimeEngine) createSessions(ctx context.Context, b []byte, in, out []
 			destroySessions(ss)
 			return nil, ctx.Err()
 		}
-		liveSessions.Add(1)
 		s, err := createSession(b, in, out, so)
 		if err != nil {
-			liveSessions.Add(-1)
 			destroySessions(ss)
 			return nil, loadFailure("create session", err)
 		}
@@ -347,11 +353,20 @@ var creating = make(chan struct{}, maxCreating)
 
 // createSession creates one session in a turn taken from creating, and
 // gives the turn back however it ends: a panic (recovered by Load) must
-// not keep it.
-func createSession(b []byte, in, out []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
-	defer func() { <-creating }()
-	return ort.NewDynamicAdvancedSessionWithONNXData(b, in, out, so)
+// not keep it, nor leave the session counted in liveSessions.
+func createSession(b []byte, in, out []string, so *ort.SessionOptions) (s *ort.DynamicAdvancedSession, err error) {
+	liveSessions.Add(1)
+	defer func() {
+		<-creating
+		if s == nil || err != nil {
+			liveSessions.Add(-1)
+		}
+	}()
+	return newSession(b, in, out, so)
 }
+
+// newSession is ONNX Runtime's session constructor; tests replace it.
+var newSession = ort.NewDynamicAdvancedSessionWithONNXData
 
 // destroySessions destroys ss.
 func destroySessions(ss []*ort.DynamicAdvancedSession) {
