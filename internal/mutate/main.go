@@ -389,6 +389,15 @@ var mutants = []mutant{
 		tests: "Division",
 	},
 	{
+		name:  "onnx-panic-leaks-sessions",
+		what:  "serving/formats/onnx leaks the sessions a Load made before ONNX Runtime's binding panicked creating the next (ONNX Runtime tests: set ONNXRUNTIME_LIB)",
+		file:  "serving/formats/onnx/runtime_cgo.go",
+		old:   "\t\t\tdestroySessions(ss)\n\t\t\tpanic(v)\n",
+		new:   "\t\t\tpanic(v)\n",
+		pkgs:  []string{"./serving/formats/onnx/"},
+		tests: "TestRuntimePanicCreatingASessionLeaksNone",
+	},
+	{
 		name:  "onnx-abandoned-creations-unbounded",
 		what:  "serving/formats/onnx lets the session creations that Loads abandoned at their deadline pile up without bound (ONNX Runtime tests: set ONNXRUNTIME_LIB)",
 		file:  "serving/formats/onnx/runtime_cgo.go",
@@ -536,6 +545,15 @@ var mutants = []mutant{
 		new:   "\t\tif inv <= r && false {\n",
 		pkgs:  []string{"./serving/"},
 		tests: "Stats",
+	},
+	{
+		name:  "fetch-stray-percent-unjudged",
+		what:  "serving Location allow-list stops judging a path segment at a \"%\" that is no escape, so \"%252e%252e;%25zz\" reaches the server, \"..;%zz\" to a lenient second decoder",
+		file:  "serving/fetch.go",
+		old:   "\t\t\td := unescapeLoosely(seg)\n",
+		new:   "\t\t\td, err := url.PathUnescape(seg)\n\t\t\tif err != nil {\n\t\t\t\tbreak\n\t\t\t}\n",
+		pkgs:  []string{"./serving/"},
+		tests: "TestAllowRefusesWhatLenientServersReadAsDotSegments",
 	},
 	{
 		name:  "server-batch-counts-refused-records",
