@@ -2,7 +2,11 @@
 
 package onnx
 
-import ort "github.com/yalue/onnxruntime_go"
+import (
+	"context"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
 
 // PanicCreatingSessionAfter makes every session creation after the
 // first n panic once the session is made, as a panic in ONNX Runtime's
@@ -21,4 +25,20 @@ func PanicCreatingSessionAfter(n int) (restore func()) {
 		return s, err
 	}
 	return func() { newSession = real }
+}
+
+// PanicRunningAfter makes every session run after the first n panic once
+// the run is over, as a panic in ONNX Runtime's binding would, until the
+// returned function restores the runner.
+func PanicRunningAfter(n int) (restore func()) {
+	real := runSession
+	ran := 0
+	runSession = func(ctx context.Context, s *ort.DynamicAdvancedSession, inputs, outputs []ort.Value) error {
+		err := real(ctx, s, inputs, outputs)
+		if ran++; ran > n {
+			panic("onnxruntime_go panicked running a session")
+		}
+		return err
+	}
+	return func() { runSession = real }
 }

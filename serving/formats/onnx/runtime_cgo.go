@@ -230,8 +230,15 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 	if m.sessions, err = e.newSessions(ctx, b, inNames, m.outNames); err != nil {
 		return nil, err
 	}
+	// Every return but the model's, and a panic in the load-time run
+	// (recovered by serving.Load), destroys the sessions.
+	kept := false
+	defer func() {
+		if !kept {
+			m.destroy()
+		}
+	}()
 	if err := m.dryRun(ctx, gi); err != nil {
-		m.destroy()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -240,9 +247,9 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 	if err := ctx.Err(); err != nil {
 		// A load-time run that ctx cut short may have turned batching
 		// off: the model is not kept.
-		m.destroy()
 		return nil, err
 	}
+	kept = true
 	return m, nil
 }
 
@@ -669,13 +676,7 @@ func (m *runtimeModel) run(ctx context.Context, rows [][]float64) ([]rtOut, erro
 		}
 	}()
 	s := m.sessions[int(m.next.Add(1))%len(m.sessions)]
-	var err error
-	if ctx.Done() == nil {
-		err = s.Run(inputs, outputs)
-	} else {
-		err = runCancellable(ctx, s, inputs, outputs)
-	}
-	if err != nil {
+	if err := runSession(ctx, s, inputs, outputs); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -690,6 +691,7 @@ func (m *runtimeModel) run(ctx context.Context, rows [][]float64) ([]rtOut, erro
 	}
 	decoded := make([]rtOut, len(outputs))
 	for i, v := range outputs {
+		var err error
 		if decoded[i], err = decode(v, rowsN, m.plan.batch); err != nil {
 			return nil, fmt.Errorf("%w: output %q: %w", ErrBackend, m.outNames[i], err)
 		}
@@ -758,6 +760,14 @@ func destroyValue(v ort.Value) {
 	if !isNilValue(v) {
 		v.Destroy()
 	}
+}
+
+// runSession runs s, cut short when ctx ends; tests replace it.
+var runSession = func(ctx context.Context, s *ort.DynamicAdvancedSession, inputs, outputs []ort.Value) error {
+	if ctx.Done() == nil {
+		return s.Run(inputs, outputs)
+	}
+	return runCancellable(ctx, s, inputs, outputs)
 }
 
 // runCancellable runs s and terminates the run when ctx is done first.

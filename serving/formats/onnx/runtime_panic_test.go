@@ -51,3 +51,48 @@ func TestRuntimePanicCreatingASessionLeaksNone(t *testing.T) {
 		t.Errorf("%d sessions alive after a Load whose second session panicked, want %d", n, base)
 	}
 }
+
+// A panic in the run Load makes to learn the model's outputs (the dry
+// run) reaches Load's caller, whatever the context (serving.Load
+// recovers it as a refused model); the model's sessions, all made by
+// then, must be destroyed and no longer counted. Before, they stayed
+// alive and counted.
+func TestRuntimePanicInTheLoadTimeRunLeaksNone(t *testing.T) {
+	f := runtimeFormat(t, onnx.Instances(2))
+	base := onnx.LiveSessions()
+	d := serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: tinyScorer()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+	}{{"context.Background", context.Background()}, {"a cancellable context", ctx}} {
+		func() {
+			defer onnx.PanicRunningAfter(0)()
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: the panic did not reach Load's caller", c.name)
+				}
+			}()
+			if m, err := f.Load(c.ctx, d); err == nil {
+				m.(serving.Closer).Close()
+			}
+		}()
+		if n := onnx.LiveSessions(); n != base {
+			t.Errorf("%s: %d sessions alive after a Load whose load-time run panicked, want %d", c.name, n, base)
+		}
+	}
+
+	// Without the panic, the same Load keeps its sessions until Close.
+	m, err := f.Load(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := onnx.LiveSessions(); n != base+2 {
+		t.Errorf("%d sessions alive after a Load of two, want %d", n, base+2)
+	}
+	m.(serving.Closer).Close()
+	if n := onnx.LiveSessions(); n != base {
+		t.Errorf("%d sessions alive after Close, want %d", n, base)
+	}
+}
