@@ -64,6 +64,9 @@
 // four sessions are being created at once in the process, those left to
 // finish included: a Load that finds no room waits for it, until its
 // context ends, so a stream of such models cannot pile up creations.
+// That is the trade-off chosen: such a stream can hold all four turns,
+// and other Loads in the process, of any model, then wait until their
+// deadlines.
 // Refused at load, with the reason: an input of a type a record cannot carry
 // (sequences, maps, complex numbers), without a declared shape, or with a
 // symbolic dimension other than a leading batch dimension; a string input
