@@ -398,6 +398,15 @@ var mutants = []mutant{
 		tests: "TestRuntimePanicCreatingASessionLeaksNone",
 	},
 	{
+		name:  "onnx-unkept-model-leaks-sessions",
+		what:  "serving/formats/onnx leaks the sessions of a model Load does not keep, as when the load-time run panics (ONNX Runtime tests: set ONNXRUNTIME_LIB)",
+		file:  "serving/formats/onnx/runtime_cgo.go",
+		old:   "\t\tif !kept {\n\t\t\tm.destroy()\n",
+		new:   "\t\tif !kept && false {\n\t\t\tm.destroy()\n",
+		pkgs:  []string{"./serving/formats/onnx/"},
+		tests: "TestRuntimePanicInTheLoadTimeRunLeaksNone",
+	},
+	{
 		name:  "onnx-abandoned-creations-unbounded",
 		what:  "serving/formats/onnx lets the session creations that Loads abandoned at their deadline pile up without bound (ONNX Runtime tests: set ONNXRUNTIME_LIB)",
 		file:  "serving/formats/onnx/runtime_cgo.go",
