@@ -21,7 +21,11 @@ import (
 //   - live_quality_outcomes{model,version,variant,metric}: the outcomes
 //     it rests on;
 //   - live_quality_refused{model,version,variant}: outcomes refused as
-//     invalid.
+//     invalid;
+//   - live_quality_overflow_total: outcomes refused because tr already
+//     held its maximum number of series (quality.ErrFull, counted by
+//     tr.Overflow), exported from the start, at 0 until then, so that an
+//     alert on its increase needs no series to appear first.
 //
 // A metric without outcomes is left out, and so is a series whose model
 // or variant name is not valid UTF-8, which Prometheus refuses as a label
@@ -35,17 +39,19 @@ var (
 	qualityHigh   = prometheus.NewDesc("modelstream_live_quality_high", "Upper bound of the live quality estimate's 95% confidence interval.", labelsQuality, nil)
 	qualityN      = prometheus.NewDesc("modelstream_live_quality_outcomes", "Outcomes the live quality estimate rests on.", labelsQuality, nil)
 	qualityRef    = prometheus.NewDesc("modelstream_live_quality_refused", "Outcomes refused as invalid.", []string{"model", "version", "variant"}, nil)
+	qualityFull   = prometheus.NewDesc("modelstream_live_quality_overflow_total", "Outcomes refused because the quality tracker held its maximum number of series.", nil, nil)
 )
 
 type qualityCollector struct{ tr *quality.Tracker }
 
 func (qualityCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{qualityValue, qualityLow, qualityHigh, qualityN, qualityRef} {
+	for _, d := range []*prometheus.Desc{qualityValue, qualityLow, qualityHigh, qualityN, qualityRef, qualityFull} {
 		ch <- d
 	}
 }
 
 func (q qualityCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(qualityFull, prometheus.CounterValue, float64(q.tr.Overflow()))
 	for _, s := range q.tr.Snapshot() {
 		if !utf8.ValidString(s.Model) || !utf8.ValidString(s.Variant) {
 			continue // one such label would fail the whole scrape

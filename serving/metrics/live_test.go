@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -115,5 +116,38 @@ func TestQualityCollectorSkipsInvalidNames(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d refused-count series, want fraud@v1's alone", n)
+	}
+}
+
+// TestQualityCollectorOverflow: outcomes a full Tracker refuses with
+// quality.ErrFull are exported as live_quality_overflow_total, so that
+// truth being dropped shows without polling Tracker.Overflow; before
+// the first refusal it reads 0.
+func TestQualityCollectorOverflow(t *testing.T) {
+	tr, _ := quality.NewTracker(2)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(metrics.Quality(tr))
+	const head = `
+# HELP modelstream_live_quality_overflow_total Outcomes refused because the quality tracker held its maximum number of series.
+# TYPE modelstream_live_quality_overflow_total counter
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(head+"modelstream_live_quality_overflow_total 0\n"), "modelstream_live_quality_overflow_total"); err != nil {
+		t.Errorf("empty tracker: %v", err)
+	}
+	for v := range uint64(2) {
+		m, err := tr.Meter(quality.Key{Model: "fraud", Version: v + 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.ObserveValue(1, 2)
+	}
+	if _, err := tr.Meter(quality.Key{Model: "fraud", Version: 3}); !errors.Is(err, quality.ErrFull) {
+		t.Fatalf("Meter on a full tracker: %v, want ErrFull", err)
+	}
+	if _, err := tr.Meter(quality.Key{Model: "fraud", Version: 1}); err != nil {
+		t.Fatalf("Meter of a held series: %v", err) // not an overflow
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(head+"modelstream_live_quality_overflow_total 1\n"), "modelstream_live_quality_overflow_total"); err != nil {
+		t.Error(err)
 	}
 }
