@@ -435,15 +435,17 @@ func TestSourceCrashResumes(t *testing.T) {
 			break
 		}
 		committed := committedOffsets(t, c, group, kafka.DefaultDataTopic, parts)
-		// A commit sent after the hook's last report, its read-back cut
-		// off by the crash (the crash comes within a commit interval of
-		// that report, which is a read-back later than its commit), may
-		// be stored and never reported: the cluster is then at or ahead
-		// of the hook, and exactly at it otherwise.
-		reportedAll := r.src.Stats().Commits == snaps[len(snaps)-1].commits
+		// The cluster is at or ahead of the hook's last report, never
+		// behind it. Ahead, by up to what was acknowledged since: sarama's
+		// Commit sends the offsets marked when it is called, which may be
+		// past the ones the Source took for that commit and reports once
+		// read back; and a commit sent after the hook's last report may
+		// have its read-back cut off by the crash. (A commit at or before
+		// the acknowledgements is what the replay check above and the
+		// duplicate bound below hold the Source to.)
 		for p, off := range hook.last() {
-			if committed[p] != off && (reportedAll || committed[p] < off) {
-				t.Errorf("round %d: the commit hook last reported offset %d of partition %d; the cluster has %d (every commit sent reported: %v)", round, off, p, committed[p], reportedAll)
+			if committed[p] < off {
+				t.Errorf("round %d: the commit hook last reported offset %d of partition %d; the cluster has only %d", round, off, p, committed[p])
 			}
 		}
 		// Inputs written past the committed offsets are answered again.
