@@ -1,6 +1,8 @@
 // Package linmodel holds what the linear format and package training must
 // compute alike, so that a model training exports predicts bit for bit what
-// the learner predicted: the link functions and the feature bound.
+// the learner predicted: the link functions and the feature bound. The
+// other formats (leaves, xgboost, pmml) use its Softmax too, so that every
+// format takes the same limits for infinite scores.
 package linmodel
 
 import "math"
@@ -19,9 +21,10 @@ func Sigmoid(z float64) float64 {
 }
 
 // Softmax replaces z with softmax(z) in place, stably, and returns the
-// index of the largest probability, or -1 when z is empty. Scores of
-// +Inf (a finite input can overflow one) share all the probability, as
-// in the limit.
+// index of the largest probability, or -1 when z is empty. Infinite
+// scores take the limit: the scores equal to the largest share all the
+// probability when it is +Inf (a finite input can overflow a score) or
+// when every score is -Inf. A NaN score makes every probability NaN.
 func Softmax(z []float64) int {
 	if len(z) == 0 {
 		return -1
@@ -33,18 +36,22 @@ func Softmax(z []float64) int {
 		}
 	}
 	max := z[best]
-	if math.IsInf(max, 1) {
+	if math.IsInf(max, 0) {
 		var n float64
 		for _, v := range z {
 			if v == max {
 				n++
+			} else if v != v {
+				n = math.NaN()
+				break
 			}
 		}
 		for k, v := range z {
 			z[k] = 0
 			if v == max {
-				z[k] = 1 / n
+				z[k] = 1
 			}
+			z[k] /= n
 		}
 		return best
 	}

@@ -487,3 +487,37 @@ func TestPicklesLeavesCannotPrint(t *testing.T) {
 		})
 	}
 }
+
+// TestSoftmaxOfAnInfiniteScore: the trees of a class can sum to +Inf from
+// finite leaves (two rounds of 1e308). Softmax then gives that class all
+// the probability, as in the limit, not NaN for every class, which the
+// Server would pass on as a prediction.
+func TestSoftmaxOfAnInfiniteScore(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "lightgbm4", "multiclass.model.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Trees 0 and 3 are class 0's in rounds 0 and 1 (3 trees per round).
+	lines := strings.Split(string(b), "\n")
+	tree := ""
+	for i, l := range lines {
+		if strings.HasPrefix(l, "Tree=") {
+			tree = l
+		}
+		if (tree == "Tree=0" || tree == "Tree=3") && strings.HasPrefix(l, "leaf_value=") {
+			n := len(strings.Fields(strings.TrimPrefix(l, "leaf_value=")))
+			lines[i] = "leaf_value=" + strings.TrimSpace(strings.Repeat("1e308 ", n))
+		}
+	}
+	m, err := loadBytes("lightgbm", []byte(strings.Join(lines, "\n")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Predict(context.Background(), make([]float64, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Value != 1 || p.Confidence != 1 || len(p.Values) != 3 || p.Values[0] != 1 || p.Values[1] != 0 || p.Values[2] != 0 {
+		t.Fatalf("softmax of (+Inf, finite, finite) = %+v, want Values [1 0 0], Value and Confidence 1", p)
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	lv "github.com/dmitryikh/leaves"
 
+	"github.com/modelstream/modelstream/internal/linmodel"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/internal/xgblink"
 	"github.com/modelstream/modelstream/serving/formats/xgboost"
@@ -214,7 +215,7 @@ func (m *Model) multi(vals []float64) serving.Prediction {
 	prob := true
 	switch m.transform {
 	case Softmax:
-		softmax(vals)
+		linmodel.Softmax(vals)
 	case Logistic:
 		for k, z := range vals {
 			vals[k] = sigmoid(m.scale * z)
@@ -241,25 +242,6 @@ func (m *Model) multi(vals []float64) serving.Prediction {
 }
 
 func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
-
-// softmax replaces z with softmax(z), subtracting the maximum first so
-// that large scores do not overflow.
-func softmax(z []float64) {
-	max := math.Inf(-1)
-	for _, v := range z {
-		if v > max {
-			max = v
-		}
-	}
-	var sum float64
-	for k, v := range z {
-		z[k] = math.Exp(v - max)
-		sum += z[k]
-	}
-	for k := range z {
-		z[k] /= sum
-	}
-}
 
 // options are the label-driven choices of one load.
 type options struct {

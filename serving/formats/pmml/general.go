@@ -2,6 +2,8 @@ package pmml
 
 import (
 	"math"
+
+	"github.com/modelstream/modelstream/internal/linmodel"
 )
 
 type ppCell struct {
@@ -340,6 +342,6 @@ func (g *glmModel) eval(s *state) result {
 			p[i] = 0 // reference (and any category without cells)
 		}
 	}
-	softmaxInPlace(p)
+	linmodel.Softmax(p)
 	return result{ok: true, val: float64(argmax(p))}
 }

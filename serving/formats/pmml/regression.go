@@ -282,25 +282,10 @@ func (rm *regressionModel) eval(s *state) result {
 	return result{ok: true, val: float64(argmax(ys))}
 }
 
-// softmaxInPlace replaces ys by their softmax, stably.
-func softmaxInPlace(ys []float64) {
-	max := math.Inf(-1)
-	for _, y := range ys {
-		max = math.Max(max, y)
-	}
-	sum := 0.0
-	for i, y := range ys {
-		ys[i] = softexp(y, max)
-		sum += ys[i]
-	}
-	for i := range ys {
-		ys[i] /= sum
-	}
-}
-
 // softexp is a softmax term: e^(y-max), where max is the largest score;
 // when that is infinite, the scores equal to it share the probability
-// (the limit) instead of making Inf-Inf = NaN.
+// (the limit) instead of making Inf-Inf = NaN, as linmodel.Softmax does
+// for a contiguous slice. It serves the softmax over scattered slots.
 func softexp(y, max float64) float64 {
 	if math.IsInf(max, 0) {
 		return b2f(y == max)

@@ -433,3 +433,33 @@ func TestCategorySegmentsShared(t *testing.T) {
 	_, err = tryLoad(xgboost.FormatJSON, tree(true), nil)
 	wantLoadError(t, err, serving.ErrCorruptModel)
 }
+
+// TestSoftmaxOfAnInfiniteMargin: XGBoost sums margins in float32, so two
+// finite leaves of 3e38 in a class's trees sum to +Inf. Softmax then
+// gives that class all the probability, as in the limit, not NaN for
+// every class.
+func TestSoftmaxOfAnInfiniteMargin(t *testing.T) {
+	b := mutateJSON(t, "multi_softprob", func(l map[string]any, tr []any) {
+		info := l["gradient_booster"].(map[string]any)["model"].(map[string]any)["tree_info"].([]any)
+		for i, tree := range tr {
+			if info[i].(float64) != 0 {
+				continue
+			}
+			tree := tree.(map[string]any)
+			left, cond := tree["left_children"].([]any), tree["split_conditions"].([]any)
+			for n := range left {
+				if left[n].(float64) == -1 {
+					cond[n] = 3e38
+				}
+			}
+		}
+	})
+	m := loadAs(t, xgboost.FormatJSON, b, nil)
+	p, err := m.Predict(context.Background(), make([]float64, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Value != 1 || p.Confidence != 1 || len(p.Values) != 3 || p.Values[0] != 1 || p.Values[1] != 0 || p.Values[2] != 0 {
+		t.Fatalf("softmax of (+Inf, finite, finite) = %+v, want Values [1 0 0], Value and Confidence 1", p)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/modelstream/modelstream/internal/linmodel"
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/internal/xgblink"
 )
@@ -480,7 +481,7 @@ func (m *model) multi(vals []float64) serving.Prediction {
 	prob := false
 	switch m.transform {
 	case softmax:
-		softmaxInPlace(vals)
+		linmodel.Softmax(vals)
 		prob = true
 	case sigmoid:
 		for k, z := range vals {
@@ -503,21 +504,4 @@ func (m *model) multi(vals []float64) serving.Prediction {
 		p.Confidence = vals[best]
 	}
 	return p
-}
-
-// softmaxInPlace replaces z with softmax(z), subtracting the maximum
-// first so that large margins do not overflow.
-func softmaxInPlace(z []float64) {
-	mx := math.Inf(-1)
-	for _, v := range z {
-		mx = max(mx, v)
-	}
-	var sum float64
-	for k, v := range z {
-		z[k] = math.Exp(v - mx)
-		sum += z[k]
-	}
-	for k := range z {
-		z[k] /= sum
-	}
 }
