@@ -442,6 +442,13 @@ func (sl *slot) acquire(k uint64) (*live, uint64) {
 	}
 }
 
+// isClosed reports whether Close has been called.
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
 func (s *Server) slot(name string, create bool) (*slot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -556,6 +563,10 @@ func (s *Server) Activate(ctx context.Context, d Descriptor, opts ...ActivateOpt
 	if err := s.checkName(ref); err != nil {
 		return clipName(ref), err
 	}
+	if s.isClosed() { // before any fetch or load: nothing would go live
+		s.reject(ref, ErrClosed)
+		return ref, ErrClosed
+	}
 	if d.Name != "" && d.Version != 0 {
 		if err := s.checkVersion(d.Name, d.Version, opts); err != nil {
 			s.reject(ref, err)
@@ -621,6 +632,9 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 	if m == nil {
 		return fail(&ModelError{load: true, Model: ref, Err: fmt.Errorf("%w: nil model", ErrInvalidDescriptor)})
 	}
+	if s.isClosed() { // before the warm-up and validation; checked again at the swap
+		return fail(ErrClosed)
+	}
 	in, err := safeInputs(m, ref)
 	if err != nil {
 		return fail(&ModelError{load: true, Model: ref, Err: err})
@@ -660,10 +674,7 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 	}
 	// Closed is checked before the Committers, so that nothing is
 	// recorded for a model that a closing Server will not make live.
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
+	if s.isClosed() {
 		sl.mu.Unlock()
 		return fail(ErrClosed)
 	}
@@ -817,7 +828,8 @@ func (s *Server) Retire(name string) {
 }
 
 // Close retires every model. Models are closed as their in-flight calls
-// drain. Later activations fail with ErrClosed. Close is idempotent.
+// drain. Later activations fail with ErrClosed, before anything is fetched
+// or loaded. Close is idempotent.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {

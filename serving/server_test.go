@@ -352,6 +352,24 @@ func TestClosedServerRefusesActivation(t *testing.T) {
 	assert.EqualValues(t, 1, f.Closes())
 }
 
+// TestClosedServerRefusesBeforeLoading: Close's doc says later
+// activations fail with ErrClosed. Activate loaded, warmed and validated
+// the model first (fetching a Location, if any), so a closed Server did
+// the whole work of a load only to refuse it, and a model that failed to
+// load was reported as corrupt rather than refused as closed.
+func TestClosedServerRefusesBeforeLoading(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t)
+	require.NoError(t, s.Close())
+	before, rejected := warms.Load(), s.TotalRejections()
+	_, err := s.Activate(ctx, serving.Descriptor{Name: "w", Format: "test-warming", Bytes: []byte("ok")})
+	require.ErrorIs(t, err, serving.ErrClosed)
+	assert.Equal(t, before, warms.Load(), "a closed Server loaded and warmed a model it would refuse")
+	_, err = s.Activate(ctx, serving.Descriptor{Name: "w", Format: "test-warming", Bytes: []byte("fail")})
+	require.ErrorIs(t, err, serving.ErrClosed)
+	assert.Equal(t, rejected+2, s.TotalRejections(), "each refusal counted")
+}
+
 type eventLog struct {
 	mu     sync.Mutex
 	events []serving.ModelEvent
