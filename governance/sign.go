@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/modelstream/modelstream/internal/contentid"
 	"github.com/modelstream/modelstream/serving"
 )
 
@@ -153,17 +154,12 @@ func contentHash(d serving.Descriptor) ([sha256.Size]byte, error) {
 	if d.SHA256 == "" {
 		return sum, invalid(d, "neither bytes nor a sha256")
 	}
-	if len(d.SHA256) != 2*sha256.Size {
-		return sum, invalid(d, fmt.Sprintf("sha256 %q is not 64 hex digits", d.SHA256))
+	// Only the canonical spelling may carry a signature, or "ABC…" and
+	// "abc…" would share one.
+	if !contentid.Valid(d.SHA256) {
+		return sum, invalid(d, fmt.Sprintf("sha256 %q is not 64 lowercase hex digits", d.SHA256))
 	}
-	if _, err := hex.Decode(sum[:], []byte(d.SHA256)); err != nil {
-		return sum, invalid(d, "sha256: "+err.Error())
-	}
-	// hex.Decode also takes upper case; only the canonical spelling may
-	// carry a signature, or "ABC…" and "abc…" would share one.
-	if hex.EncodeToString(sum[:]) != d.SHA256 {
-		return sum, invalid(d, fmt.Sprintf("sha256 %q is not lowercase hex", d.SHA256))
-	}
+	hex.Decode(sum[:], []byte(d.SHA256)) // cannot fail: Valid held
 	return sum, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/modelstream/modelstream/internal/contentid"
 	"github.com/modelstream/modelstream/serving"
 )
 
@@ -166,7 +167,7 @@ func prepare(d serving.Descriptor) (record, error) {
 		}
 	} else if d.Location == "" || d.SHA256 == "" {
 		return record{}, fmt.Errorf("%w: %s has no bytes, and no location with a sha256", serving.ErrInvalidDescriptor, d.Name)
-	} else if !isContentID(d.SHA256) {
+	} else if !contentid.Valid(d.SHA256) {
 		return record{}, fmt.Errorf("%w: %s: sha256 %q is not 64 lowercase hex digits", serving.ErrInvalidDescriptor, d.Name, d.SHA256)
 	}
 	v := record{
@@ -176,20 +177,6 @@ func prepare(d serving.Descriptor) (record, error) {
 		Size: int64(len(d.Bytes)), HasBytes: len(d.Bytes) > 0,
 	}
 	return v, nil
-}
-
-// isContentID reports whether id has the form of serving.ContentID: 64
-// lowercase hex digits.
-func isContentID(id string) bool {
-	if len(id) != 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // nextVersion returns the version after last, or a serving.ErrConfig error when

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/modelstream/modelstream/internal/contentid"
 )
 
 // Format decodes model bytes of one kind into a Model. Formats register
@@ -181,7 +183,7 @@ func resolve(ctx context.Context, d Descriptor, o loader) (Descriptor, error) {
 		if d.Location == "" {
 			return fail(fmt.Errorf("%w: neither bytes nor location", ErrInvalidDescriptor))
 		}
-		if d.SHA256 != "" && !isContentID(d.SHA256) {
+		if d.SHA256 != "" && !contentid.Valid(d.SHA256) {
 			return fail(fmt.Errorf("%w: the SHA256 is not 64 lowercase hex digits", ErrInvalidDescriptor))
 		}
 		b, err := fetch(ctx, d.Location, d.SHA256 != "", max, o)
@@ -199,20 +201,6 @@ func resolve(ctx context.Context, d Descriptor, o loader) (Descriptor, error) {
 	}
 	d.SHA256 = id
 	return d, nil
-}
-
-// isContentID reports whether id has the form of a [ContentID]: 64
-// lowercase hex digits.
-func isContentID(id string) bool {
-	if len(id) != 64 {
-		return false
-	}
-	for i := range len(id) {
-		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // loadResolved calls the format on a resolved descriptor.
