@@ -41,9 +41,9 @@
 // Two collectors export what is not a hook's event; register them
 // beside Metrics: [Quality] exports a quality.Tracker's live quality
 // (live_quality and its interval bounds, per model, version, variant and
-// metric; live_quality_refused, the outcomes it refused as invalid; and
-// live_quality_overflow_total, those it refused because it held its
-// maximum number of series), and [Feedback] the counters of a
+// metric; live_quality_refused_total, the outcomes it refused as
+// invalid; and live_quality_overflow_total, those it refused because it
+// held its maximum number of series), and [Feedback] the counters of a
 // feedbackkafka.Reader that joins the truth to the scores: records read,
 // joined and dropped by reason (duplicate, late, unknown key,
 // unlabelled, overflow), undecodable records, read errors of a missing

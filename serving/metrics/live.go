@@ -20,8 +20,8 @@ import (
 //     its 95% confidence interval;
 //   - live_quality_outcomes{model,version,variant,metric}: the outcomes
 //     it rests on;
-//   - live_quality_refused{model,version,variant}: outcomes refused as
-//     invalid;
+//   - live_quality_refused_total{model,version,variant}: outcomes
+//     refused as invalid;
 //   - live_quality_overflow_total: outcomes refused because tr already
 //     held its maximum number of series (quality.ErrFull, counted by
 //     tr.Overflow), exported from the start, at 0 until then, so that an
@@ -38,7 +38,7 @@ var (
 	qualityLow    = prometheus.NewDesc("modelstream_live_quality_low", "Lower bound of the live quality estimate's 95% confidence interval.", labelsQuality, nil)
 	qualityHigh   = prometheus.NewDesc("modelstream_live_quality_high", "Upper bound of the live quality estimate's 95% confidence interval.", labelsQuality, nil)
 	qualityN      = prometheus.NewDesc("modelstream_live_quality_outcomes", "Outcomes the live quality estimate rests on.", labelsQuality, nil)
-	qualityRef    = prometheus.NewDesc("modelstream_live_quality_refused", "Outcomes refused as invalid.", []string{"model", "version", "variant"}, nil)
+	qualityRef    = prometheus.NewDesc("modelstream_live_quality_refused_total", "Outcomes refused as invalid.", []string{"model", "version", "variant"}, nil)
 	qualityFull   = prometheus.NewDesc("modelstream_live_quality_overflow_total", "Outcomes refused because the quality tracker held its maximum number of series.", nil, nil)
 )
 

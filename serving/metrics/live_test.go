@@ -25,12 +25,12 @@ func TestQualityCollector(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(metrics.Quality(tr))
 	want := `
-# HELP modelstream_live_quality_refused Outcomes refused as invalid.
-# TYPE modelstream_live_quality_refused counter
-modelstream_live_quality_refused{model="fraud",variant="canary",version="3"} 1
+# HELP modelstream_live_quality_refused_total Outcomes refused as invalid.
+# TYPE modelstream_live_quality_refused_total counter
+modelstream_live_quality_refused_total{model="fraud",variant="canary",version="3"} 1
 `
 	// Log-loss is exported too, but its value is not exact to write.
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "modelstream_live_quality_refused"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "modelstream_live_quality_refused_total"); err != nil {
 		t.Error(err)
 	}
 	mfs, _ := reg.Gather()
@@ -110,7 +110,7 @@ func TestQualityCollectorSkipsInvalidNames(t *testing.T) {
 	}
 	n := 0
 	for _, f := range fams {
-		if f.GetName() == "modelstream_live_quality_refused" {
+		if f.GetName() == "modelstream_live_quality_refused_total" {
 			n = len(f.GetMetric())
 		}
 	}
