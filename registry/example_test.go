@@ -85,3 +85,39 @@ func ExampleRollback() {
 	// activated fraud@v2
 	// rolled_back fraud@v1
 }
+
+// Restore brings a restarted instance back to what it served, from the
+// store alone. The store needs the models (Put) as well as the history
+// (the Follower): a Follower alone records what went live, not the
+// bytes to load it again.
+func ExampleRestore() {
+	ctx := context.Background()
+	store, _ := registry.NewMemory() // registry/bolt's Storage in production
+	defer store.Close()
+
+	// The instance before the restart: each model is stored, then
+	// activated; the Follower records each swap.
+	follower := registry.Follow(store, nil)
+	before, _ := serving.NewServer(serving.WithHooks(follower), serving.WithLogger(quiet))
+	for v := 1; v <= 2; v++ {
+		d, _ := store.Put(ctx, servingtest.Spec{Value: float64(v)}.Descriptor("fraud", 0))
+		_, _ = before.Activate(ctx, d)
+	}
+	_, _ = registry.Rollback(ctx, store, before, "fraud", 1)
+	follower.Stop() // before Close, or the history says the shutdown retired every model
+	_ = before.Close()
+
+	// After the restart: a new Server, the same store.
+	after, _ := serving.NewServer(serving.WithHooks(registry.Follow(store, nil)), serving.WithLogger(quiet))
+	defer after.Close()
+	refs, err := registry.Restore(ctx, store, after)
+	fmt.Println("restored:", refs, err)
+	res, _ := after.Model("fraud").Score(ctx, serving.Record{Features: []float64{0}})
+	fmt.Println("scores with:", res.Provenance.Model, res.Value)
+	ref, _ := after.Activate(ctx, servingtest.Spec{Value: 3}.Descriptor("fraud", 0))
+	fmt.Println("next version:", ref) // above every stored version, not v2 again
+	// Output:
+	// restored: [fraud@v1] <nil>
+	// scores with: fraud@v1 1
+	// next version: fraud@v3
+}

@@ -129,6 +129,15 @@ func lastActivation(srv *serving.Server, ref serving.ModelRef) serving.Activatio
 // (see [Follower.Stop] for keeping a shutdown out of the history), and
 // so are names srv already serves at that version or a newer one.
 //
+// It restores stored versions only: a [Follower] records the history,
+// not the models. The feed of package registry/kafkafeed stores every
+// model that goes live; a program that activates Descriptors itself
+// stores each with [Registry.Put] and activates what Put returns. A name
+// with a history and no stored version at all, such as one activated
+// only with serving.Server.ActivateModel, is skipped without an error;
+// one whose live version is missing while others are stored is an
+// error.
+//
 // Each model goes through srv.Activate, and so through the Server's
 // admission (serving.WithAdmission): a model the Server would not admit
 // is not restored. It is activated with serving.AllowRollback, since the
