@@ -271,7 +271,12 @@ func WithObserver(fn func(Event)) TrainerOption { return func(o *trainerOptions)
 
 // TrainerStats counts what a Trainer has done.
 type TrainerStats struct {
-	// Records is the number of records consumed, learned or skipped.
+	// Records is the number of records consumed, learned or skipped,
+	// each counted once the triggers it fired have run: when Records
+	// reaches n, the versions, publication failures and checkpoints
+	// those n records caused are done and counted, so a caller may wait
+	// for n records and then stop the trainer without cancelling them.
+	// (Drifts and Version may count a record's trigger while it runs.)
 	Records int64
 	// Skipped is the number of invalid records skipped.
 	Skipped int64
@@ -338,6 +343,9 @@ type Trainer struct {
 
 	mu sync.Mutex // guards st
 	st trainerState
+	// counted is what Stats reports as Records: st.Records once the
+	// triggers of its last record have run.
+	counted atomic.Int64
 
 	// reported is the newest drift reported with ReportDrift and not yet
 	// handled: 1 + its version, reportCurrent for a report about the
@@ -425,7 +433,7 @@ func (t *Trainer) Stats() TrainerStats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return TrainerStats{
-		Records: t.st.Records, Skipped: t.st.Skipped, Published: t.st.Published,
+		Records: t.counted.Load(), Skipped: t.st.Skipped, Published: t.st.Published,
 		PublishFailures: t.st.Failures, Drifts: t.st.Drifts, Version: t.st.Version, Live: t.st.Parent,
 	}
 }
@@ -460,6 +468,7 @@ func (t *Trainer) restore() error {
 		}
 	}
 	t.st = c.State
+	t.counted.Store(c.State.Records)
 	t.o.logger.Info("training: restored checkpoint", "model", t.name, "path", t.o.ckptPath, "records", c.State.Records, "version", c.State.Version)
 	return nil
 }
@@ -851,7 +860,9 @@ func (t *Trainer) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("training: source: %w", err)
 		}
-		if err := t.learn(ctx, s); err != nil {
+		err = t.learn(ctx, s)
+		t.counted.Store(t.st.Records)
+		if err != nil {
 			if ctx.Err() != nil {
 				return shutdown()
 			}
