@@ -26,3 +26,7 @@ const MaxNumberedNames = maxNumberedNames
 
 // ProcessCPU is processCPU, for the benchmarks of package kafka_test.
 func ProcessCPU() int64 { return processCPU() }
+
+// BeforeCommit makes s call f between taking the offsets marked for a
+// commit and sending the commit. Set it before Run.
+func BeforeCommit(s *Source, f func()) { s.beforeCommit = f }

@@ -9,11 +9,14 @@ type HookDeadLetter interface {
 	OnDeadLetter(topic string, partition int32, offset int64, reason error)
 }
 
-// HookCommit is called by a [Source] after it commits an offset and
-// read it back from the group: every record of the partition before
-// offset has been scored, written and acknowledged, and the group holds
-// the offset. A commit the broker refused is not reported; it is tried
-// again at the next commit interval.
+// HookCommit is called by a [Source] after it commits offsets, with the
+// offset of each partition that it then reads back from the group: the
+// group holds offset, and every record of the partition before it has
+// been scored, written and acknowledged. The offset read back may be past
+// the one the Source took for the commit, since records acknowledged
+// while the commit is sent go with it; an offset is reported once, and
+// those reported for a partition grow. A commit the broker refused is
+// not reported; it is tried again at the next commit interval.
 type HookCommit interface {
 	OnCommit(topic string, partition int32, offset int64)
 }

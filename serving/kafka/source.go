@@ -108,7 +108,10 @@ type Source struct {
 
 	ran     atomic.Bool
 	crashed chan struct{} // closed by crash, for tests of abrupt stops
-	crashOn sync.Once
+	// beforeCommit, when set (by tests, before Run), is called between
+	// taking the marked offsets for a commit and sending it.
+	beforeCommit func()
+	crashOn      sync.Once
 
 	errOnce  sync.Once
 	err      error
@@ -481,9 +484,12 @@ type handler struct {
 	mu     sync.Mutex
 	marked map[topicPartition]int64 // next offset, marked since the last commit
 	sent   map[topicPartition]int64 // highest next offset committed in this session
-	lags   map[topicPartition]func() int64
-	stop   chan struct{}
-	ticker sync.WaitGroup
+	// reported is the highest offset read back and reported to the
+	// commit hooks in this session.
+	reported map[topicPartition]int64
+	lags     map[topicPartition]func() int64
+	stop     chan struct{}
+	ticker   sync.WaitGroup
 }
 
 // Setup starts the session's periodic commits.
@@ -491,6 +497,7 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	h.s.joined.Store(true)
 	h.marked = map[topicPartition]int64{}
 	h.sent = map[topicPartition]int64{}
+	h.reported = map[topicPartition]int64{}
 	h.lags = map[topicPartition]func() int64{}
 	h.stop = make(chan struct{})
 	h.ticker.Go(func() {
@@ -549,6 +556,9 @@ func (h *handler) commit(ctx context.Context, sess sarama.ConsumerGroupSession) 
 		}
 	}
 	h.mu.Unlock()
+	if f := h.s.beforeCommit; f != nil {
+		f()
+	}
 	sess.Commit()
 	if fresh {
 		h.s.commits.Add(1)
@@ -556,16 +566,27 @@ func (h *handler) commit(ctx context.Context, sess sarama.ConsumerGroupSession) 
 	if len(h.s.o.hooks.commits) == 0 {
 		return
 	}
+	// sarama's Commit sends the offsets marked when it is called, which
+	// may be past those taken above: the marker goes on marking. The
+	// hooks hear of the offset read back, so that they see what the
+	// group holds, and of each offset once.
 	stored := h.s.check.committed(ctx, h.s, marked)
 	for tp, off := range marked {
-		if stored[tp] < off { // not stored: tell the hooks after a later commit
-			h.mu.Lock()
+		got := stored[tp]
+		h.mu.Lock()
+		if got < off { // not stored: tell the hooks after a later commit
 			h.marked[tp] = max(h.marked[tp], off)
 			h.mu.Unlock()
 			continue
 		}
+		prev, ok := h.reported[tp]
+		h.reported[tp] = max(prev, got)
+		h.mu.Unlock()
+		if ok && got <= prev {
+			continue
+		}
 		for _, hk := range h.s.o.hooks.commits {
-			h.s.hook("commit", func() { hk.OnCommit(tp.Topic, tp.Partition, off) })
+			h.s.hook("commit", func() { hk.OnCommit(tp.Topic, tp.Partition, got) })
 		}
 	}
 }

@@ -436,13 +436,12 @@ func TestSourceCrashResumes(t *testing.T) {
 		}
 		committed := committedOffsets(t, c, group, kafka.DefaultDataTopic, parts)
 		// The cluster is at or ahead of the hook's last report, never
-		// behind it. Ahead, by up to what was acknowledged since: sarama's
-		// Commit sends the offsets marked when it is called, which may be
-		// past the ones the Source took for that commit and reports once
-		// read back; and a commit sent after the hook's last report may
-		// have its read-back cut off by the crash. (A commit at or before
-		// the acknowledgements is what the replay check above and the
-		// duplicate bound below hold the Source to.)
+		// behind it. Ahead, by up to what was acknowledged since: a
+		// commit sent after the hook's last report may have its
+		// read-back cut off by the crash. (The hook hears of what each
+		// read-back finds, TestCommitHookHearsTheOffsetStored; a commit
+		// at or before the acknowledgements is what the replay check
+		// above and the duplicate bound below hold the Source to.)
 		for p, off := range hook.last() {
 			if committed[p] < off {
 				t.Errorf("round %d: the commit hook last reported offset %d of partition %d; the cluster has only %d", round, off, p, committed[p])
