@@ -17,17 +17,21 @@ import (
 const defaultRetryTimeout = 30 * time.Second
 
 // The backoff between two attempts of a request grows from
-// firstBackoff, doubling, up to maxBackoff.
+// firstBackoff, doubling, up to maxBackoff, or to the RetryTimeout over
+// capRetries when that is longer.
 const (
 	firstBackoff = 100 * time.Millisecond
 	maxBackoff   = time.Second
+	capRetries   = 32
 )
 
 // RetryTimeout sets the longest outage every client built from the
 // Config rides out, overriding the default of 30 seconds: a broker
 // failover, a leader election or a coordinator move that ends within d
 // costs some latency, not an error. Within it, a write is retried in
-// order, with a backoff growing from 100 ms to 1 s. A write still
+// order, with a backoff growing from 100 ms to 1 s, or to d/32 when that
+// is longer: a write is retried 33 times over the default 30 s, 39 times
+// over ten minutes, 46 over a day. A write still
 // refused after d stops [Source.Run] with an error wrapping
 // [ErrUnavailable] (under [ExactlyOnce], it aborts the transaction
 // instead, and the partitions are read again). A Source that lost its consumer group session, and a
@@ -55,32 +59,45 @@ func RetryTimeout(d time.Duration) Option {
 // write failed, so the next owner of the partition reads it again.
 var ErrUnavailable = errors.New("kafka: unavailable for longer than RetryTimeout")
 
-// retries returns how many retries, with backoff(n) before retry n,
-// wait at least d in all.
+// retries returns how many retries, with backoffFor(d)(n) before retry
+// n, wait at least d in all. Since the longest backoff is at least
+// d/capRetries, it is at most capRetries plus the doublings up to that
+// backoff: 33 for the default RetryTimeout, 39 for ten minutes, 46 for a
+// day.
 func retries(d time.Duration) int {
+	b := backoffFor(d)
 	n := 0
 	for sum := time.Duration(0); sum < d; {
 		n++
-		sum += backoff(n, 0)
+		sum += b(n, 0)
 	}
 	return n
 }
 
-// backoff is sarama's Retry.BackoffFunc: the wait before retry n
-// (counted from 1).
-func backoff(n, _ int) time.Duration {
-	if n < 1 {
-		n = 1
+// backoffFor returns sarama's Retry.BackoffFunc for a RetryTimeout of d:
+// the wait before retry n (counted from 1), from firstBackoff, doubling,
+// up to maxBackoff or d/capRetries, whichever is longer. The longer cap
+// for a long RetryTimeout bounds the number of retries, which each cost
+// a metadata refresh and a new connection when sarama reads a write's
+// failure as a broken connection, and which a transactional producer in
+// error makes without backoff (see failedFast).
+func backoffFor(d time.Duration) func(n, max int) time.Duration {
+	most := max(maxBackoff, d/capRetries)
+	return func(n, _ int) time.Duration {
+		if n < 1 {
+			n = 1
+		}
+		b := firstBackoff
+		for i := 1; i < n && b < most; i++ {
+			b *= 2
+		}
+		return min(b, most)
 	}
-	if n > 8 {
-		return maxBackoff
-	}
-	return min(firstBackoff<<(n-1), maxBackoff)
 }
 
 // applyRetry maps a RetryTimeout of d onto the producer settings of s.
 func applyRetry(s *sarama.Config, d time.Duration) {
-	s.Producer.Retry.Max, s.Producer.Retry.BackoffFunc = retries(d), backoff
+	s.Producer.Retry.Max, s.Producer.Retry.BackoffFunc = retries(d), backoffFor(d)
 	s.Producer.Retry.Backoff = firstBackoff
 }
 
@@ -93,7 +110,8 @@ func applyRetry(s *sarama.Config, d time.Duration) {
 func applyLeaderRetry(s *sarama.Config, d time.Duration) {
 	// sarama counts metadata retries from 0.
 	s.Metadata.Retry.Max = retries(d)
-	s.Metadata.Retry.BackoffFunc = func(n, max int) time.Duration { return backoff(n+1, max) }
+	b := backoffFor(d)
+	s.Metadata.Retry.BackoffFunc = func(n, max int) time.Duration { return b(n+1, max) }
 	s.Metadata.Timeout = d
 }
 

@@ -22,3 +22,28 @@ func TestLeaderRetry(t *testing.T) {
 		}
 	}
 }
+
+// TestRetriesBounded: the producer's retries wait out RetryTimeout, and
+// overshoot it by one backoff at most, in a bounded number of retries
+// whatever RetryTimeout: a transactional producer in error makes them
+// without backoff (see failedFast), each with a metadata refresh and a
+// new connection. With the backoff capped at 1 s, a RetryTimeout of ten
+// minutes took 603 retries, and a day 86403.
+func TestRetriesBounded(t *testing.T) {
+	for _, d := range []time.Duration{time.Millisecond, 2 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, time.Hour, 24 * time.Hour, 30 * 24 * time.Hour} {
+		s := sarama.NewConfig()
+		applyRetry(s, d)
+		var sum, last time.Duration
+		for n := 1; n <= s.Producer.Retry.Max; n++ {
+			last = s.Producer.Retry.BackoffFunc(n, s.Producer.Retry.Max)
+			sum += last
+		}
+		t.Logf("RetryTimeout %v: %d retries, backoffs add up to %v, the last %v", d, s.Producer.Retry.Max, sum, last)
+		if sum < d || sum-last >= d {
+			t.Errorf("RetryTimeout %v: %d retries whose backoffs add up to %v (the last %v)", d, s.Producer.Retry.Max, sum, last)
+		}
+		if s.Producer.Retry.Max > 64 {
+			t.Errorf("RetryTimeout %v: %d retries, want at most 64", d, s.Producer.Retry.Max)
+		}
+	}
+}

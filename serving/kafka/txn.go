@@ -129,9 +129,11 @@ func (s *Source) newTxnProducer(tp topicPartition) (*txnProducer, error) {
 // times: the whole RetryTimeout (30 s by default), during which the
 // writes can only fail again and the abort, which waits for them, cannot
 // start. Without the backoff, the retries spend themselves in a moment
-// (each costs a metadata refresh) and the writes fail with the
-// transaction's error. (Java's producer fails them at once.) Retries of a
-// transaction not in error, through a broker failover, keep sc's backoff.
+// and the writes fail with the transaction's error. (Java's producer
+// fails them at once.) Each retry costs a metadata refresh and a new
+// connection; the backoff's cap for a long RetryTimeout keeps them to
+// some 40 (see backoffFor). Retries of a transaction not in error,
+// through a broker failover, keep sc's backoff.
 func failedFast(sc *sarama.Config, self *atomic.Pointer[sarama.AsyncProducer]) {
 	next := sc.Producer.Retry.BackoffFunc
 	fixed := sc.Producer.Retry.Backoff

@@ -25,7 +25,10 @@ import (
 // could only refuse them again (the abortable error it holds), so the
 // partition stood still for RetryTimeout (30 s by default) before the
 // abort. TestExactlyOnceAborts spent 30 of its 35 s there, and under load
-// ran out of its minute.
+// ran out of its minute. Those retries, without backoff, are bounded by
+// the backoff's cap for a long RetryTimeout: with the cap at 1 s, this
+// test's producer refreshed the scores topic's metadata 1,208 times (two
+// runs of 603 retries, one refresh each); now 80.
 //
 // The first transactional write of a score is held by the broker until
 // the Source has handed it the records after it, then refused.
@@ -79,6 +82,16 @@ func TestExactlyOnceRefusalAbortsAtOnce(t *testing.T) {
 			return true
 		}})
 
+	// Each retry of a write held by the producer in error refreshes the
+	// metadata of the scores topic alone.
+	var refreshes atomic.Int64
+	kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Metadata}, Count: -1, When: func(req kmsg.Request) bool {
+		if mr := req.(*kmsg.MetadataRequest); len(mr.Topics) == 1 && mr.Topics[0].Topic != nil && *mr.Topics[0].Topic == kafka.DefaultScoresTopic {
+			refreshes.Add(1)
+		}
+		return false
+	}})
+
 	opts := []kafka.Option{kafka.RetryTimeout(10 * time.Minute)}
 	sink, err := kafka.NewSink(t.Context(), config(t, c.Addrs(), opts...))
 	if err != nil {
@@ -106,6 +119,12 @@ func TestExactlyOnceRefusalAbortsAtOnce(t *testing.T) {
 	t.Logf("stats %+v", st)
 	if refused.Load() != 1 || st.Aborts == 0 {
 		t.Fatalf("the broker refused %d writes and the Source aborted %d transactions; want 1 and at least 1", refused.Load(), st.Aborts)
+	}
+	// 39 retries over ten minutes (TestRetriesBounded), each with a
+	// refresh; 603 with the backoff capped at 1 s.
+	t.Logf("%d metadata refreshes of the scores topic", refreshes.Load())
+	if n := refreshes.Load(); n > 100 {
+		t.Errorf("%d metadata refreshes of the scores topic: the retries of the writes held by the producer in error are not bounded", n)
 	}
 	committed := readOutputs(t, c.Addrs(), sarama.ReadCommitted)
 	committed.until(t, inputs, time.Second, time.Minute)
