@@ -29,14 +29,17 @@ func Serve(ctx context.Context, brokers []string, srv *serving.Server) error {
 		return err
 	}
 
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	defer stopFeed()
 	feedDone := make(chan error, 1)
-	go func() { feedDone <- feed.Run(ctx) }()
+	go func() { feedDone <- feed.Run(feedCtx) }()
 	select { // score once the models published so far are live
 	case <-feed.CaughtUp():
 	case err := <-feedDone:
 		return err // the cluster cannot be reached, or ctx is done
 	}
 	err = src.Run(ctx) // on cancellation: drains, commits, leaves the group, returns nil
+	stopFeed()         // a Source that stopped on an error stops the feed too
 	if ferr := <-feedDone; err == nil {
 		err = ferr
 	}

@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
@@ -148,5 +152,52 @@ func TestServeUnreachable(t *testing.T) {
 	defer srv.Close()
 	if err := Serve(ctx, []string{"127.0.0.1:1"}, srv); err == nil {
 		t.Error("Serve: nil error with no broker")
+	}
+}
+
+// TestServeStopsWhenScoringStops: when the Source stops for good, here
+// because the brokers refuse every write, Serve returns its error. It
+// waited for the feed first, which ends only when ctx does, so a service
+// whose scoring had stopped kept running, consuming nothing, instead of
+// exiting to be restarted.
+func TestServeStopsWhenScoringStops(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := kafkatest.New(t, kafkatest.Topic("models", 1), kafkatest.Topic("payments", 1))
+	cfg, err := kafka.NewConfig(c.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := kafka.NewPublisher(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := []byte(`{"kind":"logistic","features":2,"feature_names":["amount","hour"],"weights":[[0.004,-0.05]],"bias":[-1]}`)
+	if _, _, err := pub.Publish(ctx, serving.Descriptor{Name: "fraud", Format: "linear", Bytes: model}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Produce(t, "payments", kafkatest.Message{Key: []byte("card-1"), Value: []byte(`{"amount": 250, "hour": 3}`)})
+	// From now on the cluster refuses every write: the score, and the
+	// dead letter that would replace it.
+	c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.TopicAuthorizationFailed, Count: -1})
+
+	srv, err := serving.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, c.Addrs(), srv) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("Serve returned nil though every write was refused")
+		}
+		t.Logf("Serve: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("Serve still running a minute after its writes were refused")
 	}
 }
