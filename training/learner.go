@@ -567,14 +567,9 @@ func (l *Learner) Predict(x []float64) (serving.Prediction, error) {
 	case Linear:
 		return serving.Prediction{Value: z[0]}, nil
 	case Logistic:
-		p := z[0]
-		if p >= 0.5 {
-			return serving.Prediction{Value: p, Label: l.className(1), Confidence: p}, nil
-		}
-		return serving.Prediction{Value: p, Label: l.className(0), Confidence: 1 - p}, nil
+		return linmodel.Binary(z[0], l.className(0), l.className(1)), nil
 	default:
-		vals := clone(z)
-		return serving.Prediction{Value: vals[best], Values: vals, Label: l.className(best), Confidence: vals[best]}, nil
+		return linmodel.Classes(clone(z), best, l.cfg.classNames, true), nil
 	}
 }
 

@@ -40,3 +40,29 @@ func TestSoftmaxLimits(t *testing.T) {
 		t.Error("Softmax(nil) != -1")
 	}
 }
+
+// TestClassifierPredictions: the Prediction every classifier format
+// makes of its outputs. Probability 0.5 goes to the positive class; the
+// Confidence is the chosen class's probability; an unnamed class is
+// labelled by its index.
+func TestClassifierPredictions(t *testing.T) {
+	for _, c := range []struct {
+		p          float64
+		label      string
+		confidence float64
+	}{{0.5, "yes", 0.5}, {0.75, "yes", 0.75}, {0.25, "no", 0.75}, {0, "no", 1}} {
+		if got := Binary(c.p, "no", "yes"); got.Value != c.p || got.Label != c.label || got.Confidence != c.confidence {
+			t.Errorf("Binary(%v) = %+v, want label %s, confidence %v", c.p, got, c.label, c.confidence)
+		}
+	}
+	vals := []float64{0.2, 0.5, 0.3}
+	if got := Classes(vals, Argmax(vals), []string{"a", "b", "c"}, true); got.Value != 0.5 || got.Label != "b" || got.Confidence != 0.5 || &got.Values[0] != &vals[0] {
+		t.Errorf("Classes of probabilities = %+v", got)
+	}
+	if got := Classes(vals, 2, nil, false); got.Value != 0.3 || got.Label != "2" || got.Confidence != 0 {
+		t.Errorf("Classes of unnamed scores = %+v", got)
+	}
+	if Argmax([]float64{1, 3, 3}) != 1 || Argmax(nil) != -1 || Argmax([]float64{math.NaN(), 1}) != 0 || Argmax([]float64{1, math.NaN(), 2}) != 2 {
+		t.Error("Argmax is not the first largest")
+	}
+}

@@ -200,11 +200,7 @@ func (m *Model) present(x []float64) []float64 {
 func (m *Model) single(z float64) serving.Prediction {
 	switch m.transform {
 	case Logistic:
-		p := sigmoid(m.scale * z)
-		if p >= 0.5 {
-			return serving.Prediction{Value: p, Label: m.labels[1], Confidence: p}
-		}
-		return serving.Prediction{Value: p, Label: m.labels[0], Confidence: 1 - p}
+		return linmodel.Binary(sigmoid(m.scale*z), m.labels[0], m.labels[1])
 	case Exp:
 		return serving.Prediction{Value: math.Exp(z)}
 	}
@@ -228,17 +224,7 @@ func (m *Model) multi(vals []float64) serving.Prediction {
 	default:
 		prob = false
 	}
-	best := 0
-	for k, v := range vals {
-		if v > vals[best] {
-			best = k
-		}
-	}
-	p := serving.Prediction{Value: vals[best], Values: vals, Label: m.labels[best]}
-	if prob {
-		p.Confidence = vals[best]
-	}
-	return p
+	return linmodel.Classes(vals, linmodel.Argmax(vals), m.labels, prob)
 }
 
 func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }

@@ -251,17 +251,12 @@ func (m *model) Predict(_ context.Context, x []float64) (serving.Prediction, err
 	case KindLinear:
 		return serving.Prediction{Value: m.z(0, x)}, nil
 	case KindLogistic:
-		p := linmodel.Sigmoid(m.z(0, x))
-		if p >= 0.5 {
-			return serving.Prediction{Value: p, Label: m.classes[1], Confidence: p}, nil
-		}
-		return serving.Prediction{Value: p, Label: m.classes[0], Confidence: 1 - p}, nil
+		return linmodel.Binary(linmodel.Sigmoid(m.z(0, x)), m.classes[0], m.classes[1]), nil
 	default:
 		vals := make([]float64, len(m.doc.Weights))
 		for k := range vals {
 			vals[k] = m.z(k, x)
 		}
-		best := linmodel.Softmax(vals)
-		return serving.Prediction{Value: vals[best], Values: vals, Label: m.classes[best], Confidence: vals[best]}, nil
+		return linmodel.Classes(vals, linmodel.Softmax(vals), m.classes, true), nil
 	}
 }

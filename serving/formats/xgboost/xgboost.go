@@ -461,11 +461,7 @@ func (m *model) linearSum(x []float64, g int, base float32) float32 {
 func (m *model) single(z float64) serving.Prediction {
 	switch m.transform {
 	case sigmoid:
-		p := 1 / (1 + math.Exp(-z))
-		if p >= 0.5 {
-			return serving.Prediction{Value: p, Label: m.labels[1], Confidence: p}
-		}
-		return serving.Prediction{Value: p, Label: m.labels[0], Confidence: 1 - p}
+		return linmodel.Binary(1/(1+math.Exp(-z)), m.labels[0], m.labels[1])
 	case exponential:
 		return serving.Prediction{Value: math.Exp(z)}
 	case hinge:
@@ -493,15 +489,5 @@ func (m *model) multi(vals []float64) serving.Prediction {
 			vals[k] = math.Exp(z)
 		}
 	}
-	best := 0
-	for k, v := range vals {
-		if v > vals[best] {
-			best = k
-		}
-	}
-	p := serving.Prediction{Value: vals[best], Values: vals, Label: m.labels[best]}
-	if prob {
-		p.Confidence = vals[best]
-	}
-	return p
+	return linmodel.Classes(vals, linmodel.Argmax(vals), m.labels, prob)
 }
