@@ -532,13 +532,7 @@ func (c *compiler) checkUnused() error {
 // derived compiles the DerivedField n defined in sc.
 func (c *compiler) derived(n *node, sc *scope) (*field, error) {
 	name, _ := n.attr("name")
-	var ex *node
-	for _, k := range n.kids {
-		if k.name != "Extension" && k.name != "Value" {
-			ex = k
-			break
-		}
-	}
+	ex := n.expression()
 	if ex == nil {
 		return nil, corruptf("DerivedField %q has no expression", name)
 	}

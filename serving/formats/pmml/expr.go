@@ -2,6 +2,7 @@ package pmml
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -216,21 +217,11 @@ func (c *compiler) discretize(n *node, sc *scope) (expr, bool, error) {
 		}
 		labels = append(labels, l)
 	}
-	mm, hasMM := n.attr("mapMissingTo")
-	dv, hasDV := n.attr("defaultValue")
-	samples := labels
-	if hasMM {
-		samples = append(samples, mm)
-	}
-	if hasDV {
-		samples = append(samples, dv)
-	}
-	str, err := c.outKind(n, samples...)
+	o, err := c.mapsTo(n, labels)
 	if err != nil {
 		return nil, false, err
 	}
 	ivs := make([]interval, len(bins))
-	vals := make([]float64, len(bins))
 	for i, b := range bins {
 		in := b.one("Interval")
 		if in == nil {
@@ -239,21 +230,8 @@ func (c *compiler) discretize(n *node, sc *scope) (expr, bool, error) {
 		if ivs[i], err = parseInterval(in); err != nil {
 			return nil, false, err
 		}
-		if vals[i], err = c.value(str, labels[i]); err != nil {
-			return nil, false, err
-		}
 	}
-	miss, def := nan, nan
-	if hasMM {
-		if miss, err = c.value(str, mm); err != nil {
-			return nil, false, err
-		}
-	}
-	if hasDV {
-		if def, err = c.value(str, dv); err != nil {
-			return nil, false, err
-		}
-	}
+	vals, miss, def, str := o.vals, o.miss, o.def, o.str
 	slot := f.slot
 	return func(s *state) float64 {
 		x := s.v[slot]
@@ -267,6 +245,50 @@ func (c *compiler) discretize(n *node, sc *scope) (expr, bool, error) {
 		}
 		return def
 	}, str, nil
+}
+
+// mapped is what a Discretize or MapValues maps to: vals for its bins or
+// rows, miss for a missing input and def for any other, in the kind str
+// (string codes or numbers) that outKind gives them all.
+type mapped struct {
+	vals      []float64
+	miss, def float64
+	str       bool
+}
+
+// mapsTo compiles the outputs outs of n, a Discretize or a MapValues,
+// with its mapMissingTo and defaultValue (NaN when absent, as missing).
+func (c *compiler) mapsTo(n *node, outs []string) (mapped, error) {
+	mm, hasMM := n.attr("mapMissingTo")
+	dv, hasDV := n.attr("defaultValue")
+	samples := slices.Clip(outs)
+	if hasMM {
+		samples = append(samples, mm)
+	}
+	if hasDV {
+		samples = append(samples, dv)
+	}
+	str, err := c.outKind(n, samples...)
+	if err != nil {
+		return mapped{}, err
+	}
+	m := mapped{vals: make([]float64, len(outs)), miss: nan, def: nan, str: str}
+	for i, o := range outs {
+		if m.vals[i], err = c.value(str, o); err != nil {
+			return mapped{}, err
+		}
+	}
+	if hasMM {
+		if m.miss, err = c.value(str, mm); err != nil {
+			return mapped{}, err
+		}
+	}
+	if hasDV {
+		if m.def, err = c.value(str, dv); err != nil {
+			return mapped{}, err
+		}
+	}
+	return m, nil
 }
 
 func (c *compiler) mapValues(n *node, sc *scope) (expr, bool, error) {
@@ -334,36 +356,11 @@ func (c *compiler) mapValues(n *node, sc *scope) (expr, bool, error) {
 		keys = append(keys, key)
 		outs = append(outs, o)
 	}
-	mm, hasMM := n.attr("mapMissingTo")
-	dv, hasDV := n.attr("defaultValue")
-	samples := outs
-	if hasMM {
-		samples = append(samples, mm)
-	}
-	if hasDV {
-		samples = append(samples, dv)
-	}
-	str, err := c.outKind(n, samples...)
+	o, err := c.mapsTo(n, outs)
 	if err != nil {
 		return nil, false, err
 	}
-	vals := make([]float64, len(outs))
-	for i, o := range outs {
-		if vals[i], err = c.value(str, o); err != nil {
-			return nil, false, err
-		}
-	}
-	miss, def := nan, nan
-	if hasMM {
-		if miss, err = c.value(str, mm); err != nil {
-			return nil, false, err
-		}
-	}
-	if hasDV {
-		if def, err = c.value(str, dv); err != nil {
-			return nil, false, err
-		}
-	}
+	vals, miss, def, str := o.vals, o.miss, o.def, o.str
 	if len(cols) == 1 {
 		slot := cols[0].f.slot
 		table := make(map[float64]float64, len(keys))

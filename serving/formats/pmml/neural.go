@@ -105,13 +105,7 @@ func (mc *modelCtx) neural() (evaluator, error) {
 		if df == nil {
 			return nil, corruptf("NeuralInput %q without DerivedField", id)
 		}
-		var ex *node
-		for _, k := range df.kids {
-			if k.name != "Extension" {
-				ex = k
-				break
-			}
-		}
+		ex := df.expression()
 		if ex == nil {
 			return nil, corruptf("NeuralInput %q: DerivedField without expression", id)
 		}
@@ -230,13 +224,7 @@ func (mc *modelCtx) neural() (evaluator, error) {
 		if df == nil {
 			return nil, corruptf("NeuralOutput %q without DerivedField", id)
 		}
-		var ex *node
-		for _, k := range df.kids {
-			if k.name != "Extension" {
-				ex = k
-				break
-			}
-		}
+		ex := df.expression()
 		if ex == nil {
 			return nil, corruptf("NeuralOutput %q: DerivedField without expression", id)
 		}

@@ -85,13 +85,7 @@ func (mc *modelCtx) scorecard() (evaluator, error) {
 				return nil, err
 			}
 			if cps := a.one("ComplexPartialScore"); cps != nil {
-				var ex *node
-				for _, k := range cps.kids {
-					if k.name != "Extension" {
-						ex = k
-						break
-					}
-				}
+				ex := cps.expression()
 				if ex == nil {
 					return nil, corruptf("ComplexPartialScore without expression")
 				}

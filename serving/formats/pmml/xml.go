@@ -119,6 +119,18 @@ func (n *node) all(name string) []*node {
 	return out
 }
 
+// expression returns the expression of n, a DerivedField or a
+// ComplexPartialScore: its first child other than the Extension and Value
+// elements the schema allows around it, or nil when it has none.
+func (n *node) expression() *node {
+	for _, k := range n.kids {
+		if k.name != "Extension" && k.name != "Value" {
+			return k
+		}
+	}
+	return nil
+}
+
 // one returns the first child called name, or nil.
 func (n *node) one(name string) *node {
 	for _, k := range n.kids {
