@@ -70,7 +70,7 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 			}
 		}
 		if err == nil && policy != PassNonFinite && !allFinite(feats) {
-			err = checkFinite(feats, policy)
+			err = l.in.nameInput(checkFinite(feats, policy))
 		}
 		if err != nil {
 			out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, &ModelError{Model: l.ref, Err: err}

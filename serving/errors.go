@@ -219,12 +219,19 @@ func (e *FeatureCountError) Is(target error) bool { return target == ErrFeatureC
 
 // NonFiniteError details an ErrNonFinite.
 type NonFiniteError struct {
+	// Index is the model's input, in the order Predict reads its
+	// features: for a named record, not the record's field (the message
+	// names the input when the model names its inputs).
 	Index int
 	Value float64
+	name  string // the model's name for input Index, if it has one
 }
 
 // Error implements error.
 func (e *NonFiniteError) Error() string {
+	if e.name != "" {
+		return fmt.Sprintf("serving: non-finite feature %d (%q): %v", e.Index, e.name, e.Value)
+	}
 	return fmt.Sprintf("serving: non-finite feature %d: %v", e.Index, e.Value)
 }
 

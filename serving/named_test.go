@@ -334,3 +334,30 @@ func TestNamedScoringAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestNonFiniteNamesTheInput: the index of a *NonFiniteError is the
+// model's input, not the record's field, so for a named record in
+// another order "non-finite feature 0" pointed at the wrong field. The
+// message names the input when the model names its inputs, for Score
+// and ScoreBatch alike.
+func TestNonFiniteNamesTheInput(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t)
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 1), newWeighted(map[string]float64{"amount": 1, "hour": 1}, "amount", "hour"))))
+	rec := serving.Record{Layout: mustLayout(t, "hour", "amount"), Features: []float64{3, math.Inf(1)}}
+	_, err := s.Model("m").Score(ctx, rec)
+	var ne *serving.NonFiniteError
+	require.ErrorAs(t, err, &ne)
+	assert.Equal(t, 0, ne.Index, "the model's input index")
+	assert.Contains(t, err.Error(), `feature 0 ("amount")`)
+
+	bs, ok := s.Model("m").(serving.BatchScorer)
+	require.True(t, ok)
+	out := make([]serving.Result, 2)
+	errs := make([]error, 2)
+	bs.ScoreBatch(ctx, []serving.Record{rec, {Features: []float64{math.NaN(), 3}}}, out, errs)
+	for i, err := range errs {
+		require.ErrorIs(t, err, serving.ErrNonFinite, "record %d", i)
+		assert.Contains(t, err.Error(), `feature 0 ("amount")`, "record %d", i)
+	}
+}

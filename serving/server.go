@@ -959,7 +959,7 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (res Result, err erro
 	if p := sl.s.o.nonFinite; p != PassNonFinite && !allFinite(feats) {
 		if err := checkFinite(feats, p); err != nil {
 			l.in.put(buf)
-			return l.refused(err)
+			return l.refused(l.in.nameInput(err))
 		}
 	}
 	// Timing is sampled (see Stats); the hooks, when there are any, are
@@ -1013,6 +1013,16 @@ func (ss *slotScorer) Ref() ModelRef {
 		return l.ref
 	}
 	return ModelRef{Name: ss.name}
+}
+
+// nameInput gives a *NonFiniteError the model's name for its input, so
+// that the message of a named record, whose fields may be in another
+// order, says which field was not finite.
+func (in *inputs) nameInput(err error) error {
+	if nf, ok := err.(*NonFiniteError); ok && nf.Index < len(in.names) {
+		nf.name = in.names[nf.Index].Name
+	}
+	return err
 }
 
 func checkFinite(fs []float64, p NonFinitePolicy) error {
