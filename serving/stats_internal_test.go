@@ -53,17 +53,18 @@ func TestStatsSnapshotUnderLoad(t *testing.T) {
 	wg.Wait()
 }
 
-// TestStartTimesOneBatchIn16: after the first 16 calls, one call in 16
-// is timed when calls come one by one, and about one batch in 16 (not
-// one in 16 of their records, which timed every batch of 16 or more)
-// when they come in batches; with always set, every one.
-func TestTimeCallsOneBatchIn16(t *testing.T) {
+// TestTimeCallsOneBatchIn64: after the first timeFirst calls, one call
+// in timeMask+1 (64) is timed when calls come one by one, and about one
+// batch in 64 (not one in 64 of their records, which timed every batch
+// of 64 or more) when they come in batches; with always set, every one.
+func TestTimeCallsOneBatchIn64(t *testing.T) {
+	const per = timeMask + 1
 	for _, tc := range []struct{ k, batches, lo, hi int }{
-		{1, 512, 16 + 31, 16 + 31}, // calls 1-16, then 32, 48, ..., 512
-		{64, 512, 1 + 32, 1 + 32},  // the first batch, then one in 16
-		{8, 512, 2 + 31, 2 + 32},
-		{5, 1024, 4 + 1024/32, 4 + 1024/16},
-		{100, 256, 1 + 256/32, 1 + 256/16},
+		{1, 32 * per, timeFirst + 31, timeFirst + 31}, // calls 1-64, then 128, 192, ...
+		{64, 32 * per, 1 + 32, 1 + 32},                // the first batch, then one in 64
+		{8, 32 * per, timeFirst/8 + 31, timeFirst/8 + 32},
+		{5, 64 * per, (timeFirst+4)/5 + 32, (timeFirst+4)/5 + 64},
+		{100, 16 * per, 1 + 8, 1 + 16},
 	} {
 		var c counters
 		c.init()

@@ -151,7 +151,7 @@ func TestServerMatchesLeaves(t *testing.T) {
 // constModel answers 1 at no cost, so that BenchmarkServerOverhead
 // measures only what a Server slot adds to a model call: the reference
 // count, the NaN/Inf check of the 30 features, the stats and (on one
-// call in 16) the clock reads.
+// call in 64) the clock reads.
 type constModel struct{}
 
 func (constModel) Predict(context.Context, []float64) (serving.Prediction, error) {
