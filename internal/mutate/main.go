@@ -74,6 +74,15 @@ var mutants = []mutant{
 		tests: "TestSourceSlowAcknowledgements|TestScoreSlab|TestRecycledScoreSlab",
 	},
 	{
+		name:  "replay-shuffles-once",
+		what:  "training Replay shuffles the rows once, so every pass repeats the first pass's order",
+		file:  "training/distill.go",
+		old:   "\t\t\tif r != nil {\n\t\t\t\tr.Shuffle(",
+		new:   "\t\t\tif r != nil && e == 0 {\n\t\t\t\tr.Shuffle(",
+		pkgs:  []string{"./training/"},
+		tests: "TestReplay",
+	},
+	{
 		name: "budget-waits-first-straggler",
 		what: "speculative Budget waits for the first straggler after its deadline",
 		file: "speculative/fanout.go",

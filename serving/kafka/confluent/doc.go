@@ -35,6 +35,16 @@
 //     reflection; a record that does not match its writer schema
 //     (truncated, trailing bytes, a bad union branch or enum index) fails
 //     with ErrIncompatible naming the field.
+//     Why hamba/avro rather than Confluent's Go serializers: those come
+//     in the confluent-kafka-go module, whose Kafka client is a cgo
+//     binding of librdkafka and whose requirements pull in a large
+//     dependency graph, all to decode records this module already reads
+//     with sarama and franz-go's sr. hamba/avro/v2 is pure Go,
+//     maintained, and parses the whole Avro specification (named and
+//     logical types, unions, defaults). Only its schema parser is on the
+//     record path: flattening into named fields is this package's own
+//     plan, so the choice of library does not show in what a record
+//     costs.
 //   - Protobuf: the registered .proto text is compiled with
 //     github.com/bufbuild/protocompile (the well-known imports resolve),
 //     and each record decoded dynamically with dynamicpb: no generated
