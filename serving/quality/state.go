@@ -48,6 +48,20 @@ func (m *Meter) state() meterState {
 	return st
 }
 
+// binsOf reads saved bin counts: the bins, and their sum.
+func binsOf(saved map[int]uint64) (out [bins]uint64, n uint64, err error) {
+	for b, c := range saved {
+		if b < 0 || b >= bins {
+			return out, 0, fmt.Errorf("%w: quality: bin %d", serving.ErrCorruptState, b)
+		}
+		if n+c < n {
+			return out, 0, fmt.Errorf("%w: quality: bin counts overflow", serving.ErrCorruptState)
+		}
+		out[b], n = c, n+c
+	}
+	return out, n, nil
+}
+
 func (m *Meter) restore(st meterState) error {
 	ll, ok1 := welfordOf(st.LogLoss)
 	ae, ok2 := welfordOf(st.AbsErr)
@@ -55,25 +69,13 @@ func (m *Meter) restore(st meterState) error {
 	if !ok1 || !ok2 || !ok3 || st.Correct > st.ClassN || ll.n != st.ClassN || ae.n != se.n {
 		return fmt.Errorf("%w: quality: inconsistent counts", serving.ErrCorruptState)
 	}
-	var pos, neg [bins]uint64
-	var np, nn uint64
-	for b, c := range st.Pos {
-		if b < 0 || b >= bins {
-			return fmt.Errorf("%w: quality: bin %d", serving.ErrCorruptState, b)
-		}
-		if np+c < np {
-			return fmt.Errorf("%w: quality: bin counts overflow", serving.ErrCorruptState)
-		}
-		pos[b], np = c, np+c
+	pos, np, err := binsOf(st.Pos)
+	if err != nil {
+		return err
 	}
-	for b, c := range st.Neg {
-		if b < 0 || b >= bins {
-			return fmt.Errorf("%w: quality: bin %d", serving.ErrCorruptState, b)
-		}
-		if nn+c < nn {
-			return fmt.Errorf("%w: quality: bin counts overflow", serving.ErrCorruptState)
-		}
-		neg[b], nn = c, nn+c
+	neg, nn, err := binsOf(st.Neg)
+	if err != nil {
+		return err
 	}
 	if np+nn < np || np+nn > st.ClassN {
 		return fmt.Errorf("%w: quality: more binary outcomes than classifications", serving.ErrCorruptState)
@@ -110,16 +112,10 @@ type seriesState struct {
 // JSON, so that a Tracker can be checkpointed with the join that feeds
 // it (see serving/feedback/feedbackkafka.Save).
 func (t *Tracker) MarshalBinary() ([]byte, error) {
-	t.mu.RLock()
-	out := make([]seriesState, 0, len(t.series))
-	ms := make([]*Meter, 0, len(t.series))
-	for k, m := range t.series {
-		out = append(out, seriesState{Key: k})
-		ms = append(ms, m)
-	}
-	t.mu.RUnlock()
+	keys, ms := t.all()
+	out := make([]seriesState, len(keys))
 	for i, m := range ms {
-		out[i].Meter = m.state()
+		out[i] = seriesState{Key: keys[i], Meter: m.state()}
 	}
 	return json.Marshal(out)
 }

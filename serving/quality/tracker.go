@@ -117,19 +117,27 @@ func (t *Tracker) Meter(k Key) (*Meter, error) {
 // Overflow counts the outcomes refused with ErrFull.
 func (t *Tracker) Overflow() uint64 { return t.overflow.Load() }
 
+// all returns every series, key and Meter at the same index, taken
+// under the read lock; the Meters are read after it, each under its own.
+func (t *Tracker) all() ([]Key, []*Meter) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	keys := make([]Key, 0, len(t.series))
+	ms := make([]*Meter, 0, len(t.series))
+	for k, m := range t.series {
+		keys = append(keys, k)
+		ms = append(ms, m)
+	}
+	return keys, ms
+}
+
 // Snapshot returns the Summary of every series, ordered by model,
 // version, then variant.
 func (t *Tracker) Snapshot() []Series {
-	t.mu.RLock()
-	out := make([]Series, 0, len(t.series))
-	ms := make([]*Meter, 0, len(t.series))
-	for k, m := range t.series {
-		out = append(out, Series{Key: k})
-		ms = append(ms, m)
-	}
-	t.mu.RUnlock()
+	keys, ms := t.all()
+	out := make([]Series, len(keys))
 	for i, m := range ms {
-		out[i].Summary = m.Summary()
+		out[i] = Series{Key: keys[i], Summary: m.Summary()}
 	}
 	slices.SortFunc(out, func(a, b Series) int {
 		return cmp.Or(cmp.Compare(a.Model, b.Model), cmp.Compare(a.Version, b.Version), cmp.Compare(a.Variant, b.Variant))
