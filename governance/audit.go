@@ -291,10 +291,20 @@ func (a *Audit) write(ctx context.Context, e Event) {
 	if err == nil {
 		return
 	}
+	a.lose(e, err, timedOut, false)
+}
+
+// lose counts e lost to err and logs it; with down it marks the sink
+// down, and with running it also counts the write as still pending, in
+// the same critical section, so that no probe starts beside it.
+func (a *Audit) lose(e Event, err error, down, running bool) {
 	a.mu.Lock()
 	a.lost++
 	a.lastErr = err
-	wentDown := timedOut && !a.down
+	if running {
+		a.pending++
+	}
+	wentDown := down && !a.down
 	if wentDown {
 		a.down, a.dropped = true, 0
 	}
@@ -309,20 +319,7 @@ func (a *Audit) write(ctx context.Context, e Event) {
 // timeout, counts its event lost for now, and leaves a goroutine to
 // settle the write when (if) it returns.
 func (a *Audit) overran(e Event, done <-chan error, cancel context.CancelFunc) {
-	err := fmt.Errorf("governance: audit sink still writing after %v", a.timeout)
-	a.mu.Lock()
-	a.lost++
-	a.lastErr = err
-	a.pending++
-	wentDown := !a.down
-	if wentDown {
-		a.down, a.dropped = true, 0
-	}
-	a.mu.Unlock()
-	a.logger.Error("governance: audit sink failed", "event", string(e.Kind), "model", e.Model.Name, "version", e.Model.Version, "err", err)
-	if wentDown {
-		a.downLogged()
-	}
+	a.lose(e, fmt.Errorf("governance: audit sink still writing after %v", a.timeout), true, true)
 	go func() {
 		err := <-done
 		cancel()
