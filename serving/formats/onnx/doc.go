@@ -124,16 +124,21 @@
 // pure-Go engine sets them (its one element, or its largest and the
 // index of the largest).
 //
-// An output that ONNX Runtime makes a scalar (of no dimension) is read
-// when the graph declares it as one, or when the run on ones at load
-// makes it one: it is then allocated before each run. onnxruntime_go
-// (v1.27.0) cannot read a scalar it allocated itself, and then never
-// releases the outputs after it. So a graph whose output is a scalar for
-// some records only (a Reshape to a shape computed from the record, say)
-// fails those records with [ErrBackend]. When outputs that ONNX Runtime
-// allocated follow that one, their memory is lost, and the model stops:
-// every later call fails with ErrBackend until a new version replaces
-// it, so that a flood of such records loses the memory of one run only.
+// ONNX Runtime allocates every output at each run; this package reads
+// each one and releases it through ONNX Runtime's C API, also when the
+// run, or reading another output, fails, so no run leaves memory behind.
+// An output is read as the run made it: a scalar (of no dimension) is
+// one element, and an output whose rank depends on the record (a
+// Reshape to a shape computed from it, say) is read whatever its rank.
+// onnxruntime_go (v1.27.0) loads the library, creates the sessions and
+// builds the inputs, but its Run is not used: it stops at the first
+// output it cannot convert, a scalar for one, and never releases those
+// after it, so that a record, or a model republished message after
+// message, could make a service lose memory without bound. The engine
+// reads the C handles of the binding's sessions and values, which it
+// keeps in unexported fields; with a version of onnxruntime_go that keeps
+// them elsewhere, starting the engine fails with [ErrRuntimeUnavailable]
+// saying so.
 //
 // A leading symbolic dimension of every input is the batch: Predict
 // feeds one row, and PredictBatch ([serving.BatchPredictor]) feeds many

@@ -4,6 +4,7 @@ package onnx
 
 import (
 	"context"
+	"unsafe"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -33,8 +34,8 @@ func PanicCreatingSessionAfter(n int) (restore func()) {
 func PanicRunningAfter(n int) (restore func()) {
 	real := runSession
 	ran := 0
-	runSession = func(ctx context.Context, s *ort.DynamicAdvancedSession, inputs, outputs []ort.Value) error {
-		err := real(ctx, s, inputs, outputs)
+	runSession = func(ctx context.Context, s *ort.DynamicAdvancedSession, in, out cNames, inputs []ort.Value, outputs []unsafe.Pointer) error {
+		err := real(ctx, s, in, out, inputs, outputs)
 		if ran++; ran > n {
 			panic("onnxruntime_go panicked running a session")
 		}

@@ -59,7 +59,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -91,8 +90,14 @@ var rtLib struct {
 func openRuntime(o runtimeOptions) (loader, error) {
 	rtLib.Lock()
 	defer rtLib.Unlock()
+	if err := checkBinding(); err != nil {
+		return nil, &libraryError{Reason: err.Error()}
+	}
 	if !rtLib.loaded && ort.IsInitialized() {
 		// Initialized by other code of this program.
+		if err := initRunAPI(""); err != nil {
+			return nil, &libraryError{Reason: "ONNX Runtime was loaded by other code of this program: " + err.Error()}
+		}
 		rtLib.loaded, rtLib.path, rtLib.version = true, "(loaded elsewhere in this program)", ort.GetVersion()
 	}
 	if rtLib.loaded {
@@ -115,6 +120,9 @@ func openRuntime(o runtimeOptions) (loader, error) {
 		if err := ort.InitializeEnvironment(ort.WithLogLevelFatal()); err != nil {
 			t.Err = fmt.Errorf("ONNX Runtime %s did not start: %v", version, err)
 			continue
+		}
+		if err := initRunAPI(t.Path); err != nil {
+			return nil, &libraryError{Tried: tried[:i+1], Reason: err.Error()}
 		}
 		rtLib.loaded, rtLib.path, rtLib.version = true, t.Path, version
 		return &runtimeEngine{o: o}, nil
@@ -195,41 +203,11 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 			return nil, serving.Unsupported(FormatName, fmt.Errorf("output %q is an optional or sparse value, which a Prediction cannot hold", vi.name))
 		}
 		m.outNames = append(m.outNames, vi.name)
-		// onnxruntime_go cannot allocate a scalar output itself, nor read
-		// a float16 or bfloat16 one it allocated (it copies half the
-		// bytes): such outputs are allocated before each run.
-		var pre preOut
-		switch {
-		case vi.hasType && vi.hasShape && len(vi.dims) == 0:
-			if v, err := newScalar(vi.elem); err == nil {
-				v.Destroy()
-				pre.elem = vi.elem
-			}
-		case vi.hasType && (vi.elem == elemFloat16 || vi.elem == elemBfloat16):
-			if !vi.hasShape {
-				return nil, serving.Unsupported(FormatName, fmt.Errorf("output %q is %s of no declared shape, which this engine cannot read", vi.name, elemName(vi.elem)))
-			}
-			pre.elem, pre.halves = vi.elem, true
-			elems := int64(1) // per row, bounded as an input is
-			for i, d := range vi.dims {
-				switch {
-				case i == 0 && (d.param != "" || !d.known):
-					pre.dims = append(pre.dims, -1)
-				case d.param != "" || !d.known:
-					return nil, serving.Unsupported(FormatName, fmt.Errorf("output %q is %s of symbolic shape %s, which this engine cannot read", vi.name, elemName(vi.elem), dimString(vi.dims)))
-				case d.value < 0 || d.value > 0 && elems > e.o.maxElems/d.value:
-					return nil, serving.Unsupported(FormatName, fmt.Errorf("output %q declares shape %s, more than %d elements", vi.name, dimString(vi.dims), e.o.maxElems))
-				default:
-					elems *= d.value
-					pre.dims = append(pre.dims, d.value)
-				}
-			}
-		}
-		m.preOut = append(m.preOut, pre)
 	}
 	if m.sessions, err = e.newSessions(ctx, b, inNames, m.outNames); err != nil {
 		return nil, err
 	}
+	m.inC, m.outC = newCNames(inNames), newCNames(m.outNames)
 	// Every return but the model's, and a panic in the load-time run
 	// (recovered by serving.Load), destroys the sessions.
 	kept := false
@@ -390,16 +368,12 @@ type runtimeModel struct {
 	plan     *rtPlan
 	out      *rtOutPlan
 	outNames []string
-	// preOut says, per output, whether it is allocated before each run.
-	preOut   []preOut
-	maxElems int64
-	batch    bool // PredictBatch runs rows together
+	// inC and outC are the input and output names, for ONNX Runtime.
+	inC, outC cNames
+	maxElems  int64
+	batch     bool // PredictBatch runs rows together
 
-	next atomic.Uint32
-	// stopped is set by the first call that lost outputs (see
-	// outputError); every later call fails, so that the memory lost
-	// stays that of one run.
-	stopped  atomic.Pointer[outputError]
+	next     atomic.Uint32
 	mu       sync.RWMutex // held shared by calls, exclusively by Close
 	closed   bool
 	sessions []*ort.DynamicAdvancedSession
@@ -429,26 +403,6 @@ func (m *runtimeModel) dryRun(ctx context.Context, gi *graphInfo) error {
 		off += in.perRow
 	}
 	outs, err := m.run(ctx, [][]float64{zero})
-	// An output ONNX Runtime made a scalar, though it is not declared as
-	// one, is allocated before each run from now on, and the run is
-	// tried again: each round learns one output.
-	for range m.preOut {
-		var oe *outputError
-		if !errors.As(err, &oe) || m.preOut[oe.Index].elem != 0 {
-			break
-		}
-		vi := gi.outputs[oe.Index]
-		if !vi.hasType || vi.typeCase != fTypeTensor {
-			break
-		}
-		v, serr := newScalar(vi.elem)
-		if serr != nil {
-			break
-		}
-		v.Destroy()
-		m.preOut[oe.Index] = preOut{elem: vi.elem}
-		outs, err = m.run(ctx, [][]float64{zero})
-	}
 	var re *runtimeError
 	if errors.As(err, &re) {
 		// Ones may be values the model cannot run on (a shape, an axis,
@@ -541,6 +495,9 @@ func samePrediction(a, b serving.Prediction) bool {
 func (m *runtimeModel) destroy() {
 	destroySessions(m.sessions)
 	m.sessions = nil
+	m.inC.free()
+	m.outC.free()
+	m.inC, m.outC = nil, nil
 }
 
 // Describe implements serving.Describer.
@@ -610,15 +567,8 @@ func (m *runtimeModel) predict(ctx context.Context, rows [][]float64, out []serv
 	if m.closed {
 		return errClosed
 	}
-	if oe := m.stopped.Load(); oe != nil {
-		return fmt.Errorf("%w: the model stopped when a run lost the outputs after %q: %w", ErrBackend, oe.Name, oe)
-	}
 	outs, err := m.run(ctx, rows)
 	if err != nil {
-		var oe *outputError
-		if errors.As(err, &oe) && m.losesAfter(oe.Index) {
-			m.stopped.CompareAndSwap(nil, oe)
-		}
 		return err
 	}
 	if err := m.out.predictions(outs, len(rows), out); err != nil {
@@ -646,42 +596,14 @@ func (m *runtimeModel) run(ctx context.Context, rows [][]float64) ([]rtOut, erro
 		inputs = append(inputs, v)
 		off += in.perRow
 	}
-	outputs := make([]ort.Value, len(m.outNames))
-	for i, pre := range m.preOut {
-		if pre.elem == 0 {
-			continue
-		}
-		var v ort.Value
-		var err error
-		if pre.halves {
-			shape := ort.Shape(append([]int64(nil), pre.dims...))
-			if len(shape) > 0 && shape[0] == -1 {
-				shape[0] = int64(len(rows))
-			}
-			v, err = ort.NewCustomDataTensor(shape, make([]byte, 2*shape.FlattenedSize()), ort.TensorElementDataType(pre.elem))
-		} else {
-			v, err = newScalar(pre.elem)
-		}
-		if err != nil {
-			for _, o := range outputs {
-				destroyValue(o)
-			}
-			return nil, fmt.Errorf("%w: %w", ErrBackend, err)
-		}
-		outputs[i] = v
-	}
-	defer func() {
-		for _, v := range outputs {
-			destroyValue(v)
-		}
-	}()
+	// ONNX Runtime allocates every output; each is released here, also
+	// when the run, or reading another output, fails (see runValues).
+	outputs := make([]unsafe.Pointer, len(m.outNames))
+	defer releaseValues(outputs)
 	s := m.sessions[int(m.next.Add(1))%len(m.sessions)]
-	if err := runSession(ctx, s, inputs, outputs); err != nil {
+	if err := runSession(ctx, s, m.inC, m.outC, inputs, outputs); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
-		}
-		if i := unreadOutput(outputs, err); i >= 0 {
-			return nil, fmt.Errorf("%w: %w", ErrBackend, &outputError{Index: i, Name: m.outNames[i], Err: err})
 		}
 		return nil, fmt.Errorf("%w: %w", ErrBackend, &runtimeError{Op: "run", Err: err})
 	}
@@ -699,98 +621,8 @@ func (m *runtimeModel) run(ctx context.Context, rows [][]float64) ([]rtOut, erro
 	return decoded, nil
 }
 
-// outputError is an output ONNX Runtime computed and allocated but
-// onnxruntime_go could not turn into a Go value: a scalar (it only makes
-// tensors of one dimension or more), or a sequence holding one. The
-// binding then never releases the outputs after it, which are lost; the
-// engine avoids that by allocating before each run every output it knows
-// is a scalar (see runtimeModel.dryRun).
-type outputError struct {
-	Index int    // in the session's outputs
-	Name  string // the graph output's name
-	Err   error  // onnxruntime_go's error
-}
-
-func (e *outputError) Error() string {
-	return fmt.Sprintf("onnxruntime: output %q cannot be read: %v", e.Name, e.Err)
-}
-
-func (e *outputError) Unwrap() error { return e.Err }
-
-// losesAfter reports whether a run whose output i could not be read lost
-// outputs: outputs after i that ONNX Runtime allocated.
-func (m *runtimeModel) losesAfter(i int) bool {
-	for _, pre := range m.preOut[i+1:] {
-		if pre.elem == 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// unreadOutput returns the index of the output onnxruntime_go failed to
-// convert after a run that succeeded, or -1 when err is not such a
-// failure. The binding (v1.27.0) converts the outputs it allocated in
-// order, stops at the first that fails, leaving a nil Value (typed or
-// not) at its index, and says "Error creating tensor from ort".
-func unreadOutput(outputs []ort.Value, err error) int {
-	if !strings.HasPrefix(err.Error(), "Error creating tensor from ort") {
-		return -1
-	}
-	for i, v := range outputs {
-		if isNilValue(v) {
-			return i
-		}
-	}
-	return -1
-}
-
-// isNilValue reports whether v is nil or holds a nil pointer.
-func isNilValue(v ort.Value) bool {
-	if v == nil {
-		return true
-	}
-	rv := reflect.ValueOf(v)
-	return rv.Kind() == reflect.Pointer && rv.IsNil()
-}
-
-// destroyValue destroys v, which may be nil or hold a nil pointer:
-// onnxruntime_go leaves a typed nil in an output it failed to convert.
-func destroyValue(v ort.Value) {
-	if !isNilValue(v) {
-		v.Destroy()
-	}
-}
-
 // runSession runs s, cut short when ctx ends; tests replace it.
-var runSession = func(ctx context.Context, s *ort.DynamicAdvancedSession, inputs, outputs []ort.Value) error {
-	if ctx.Done() == nil {
-		return s.Run(inputs, outputs)
-	}
-	return runCancellable(ctx, s, inputs, outputs)
-}
-
-// runCancellable runs s and terminates the run when ctx is done first.
-// The run options are released only once a termination that started is
-// over: stop does not wait for it, and it would set the flag in released
-// memory.
-func runCancellable(ctx context.Context, s *ort.DynamicAdvancedSession, inputs, outputs []ort.Value) error {
-	ro, err := ort.NewRunOptions()
-	if err != nil {
-		return err
-	}
-	terminated := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		defer close(terminated)
-		ro.Terminate()
-	})
-	err = s.RunWithOptions(inputs, outputs, ro)
-	if !stop() {
-		<-terminated
-	}
-	ro.Destroy()
-	return err
-}
+var runSession = runValues
 
 // tensor builds the input tensor for rows, reading each row from off.
 func (in *rtInput) tensor(rows [][]float64, off int) (ort.Value, error) {
@@ -892,145 +724,6 @@ func newTensor[T ort.TensorData](in *rtInput, shape ort.Shape, rows [][]float64,
 	return ort.NewTensor(shape, data)
 }
 
-// decode reads an output into an rtOut. rows is the batch size when batch
-// is set; the output's first dimension (or sequence length) must match it.
-func decode(v ort.Value, rows int, batch bool) (rtOut, error) {
-	o := rtOut{rows: rows}
-	checkRows := func(shape ort.Shape) error {
-		if batch && (len(shape) == 0 || shape[0] != int64(rows)) {
-			return fmt.Errorf("%w: shape %v for %d rows", errOutputShape, shape, rows)
-		}
-		return nil
-	}
-	switch t := v.(type) {
-	case *ort.Tensor[float32]:
-		o.nums = convert(t.GetData())
-	case *ort.Tensor[float64]:
-		o.nums = append([]float64(nil), t.GetData()...)
-	case *ort.Tensor[int64]:
-		o.nums = convert(t.GetData())
-	case *ort.Tensor[int32]:
-		o.nums = convert(t.GetData())
-	case *ort.Tensor[int16]:
-		o.nums = convert(t.GetData())
-	case *ort.Tensor[int8]:
-		o.nums = convert(t.GetData())
-	case *ort.Tensor[uint8]:
-		o.nums = convert(t.GetData())
-	case *ort.Tensor[uint16]:
-		o.nums = convert(t.GetData())
-	case *ort.Tensor[uint32]:
-		o.nums = convert(t.GetData())
-	case *ort.Tensor[uint64]:
-		o.nums = convert(t.GetData())
-	case *ort.Tensor[bool]:
-		for _, b := range t.GetData() {
-			o.nums = append(o.nums, b2f(b))
-		}
-	case *ort.CustomDataTensor:
-		dt := int64(t.DataType())
-		if dt != elemFloat16 && dt != elemBfloat16 {
-			return o, fmt.Errorf("element type %s is not read", elemName(dt))
-		}
-		d := t.GetData()
-		for i := 0; i+1 < len(d); i += 2 {
-			h := uint16(d[i]) | uint16(d[i+1])<<8
-			if dt == elemBfloat16 {
-				o.nums = append(o.nums, float64(math.Float32frombits(uint32(h)<<16)))
-			} else {
-				o.nums = append(o.nums, float16(h))
-			}
-		}
-	case *ort.Scalar[float32]:
-		o.nums = []float64{float64(t.GetData())}
-	case *ort.Scalar[float64]:
-		o.nums = []float64{t.GetData()}
-	case *ort.Scalar[int64]:
-		o.nums = []float64{float64(t.GetData())}
-	case *ort.Scalar[int32]:
-		o.nums = []float64{float64(t.GetData())}
-	case *ort.Scalar[int16]:
-		o.nums = []float64{float64(t.GetData())}
-	case *ort.Scalar[int8]:
-		o.nums = []float64{float64(t.GetData())}
-	case *ort.Scalar[uint8]:
-		o.nums = []float64{float64(t.GetData())}
-	case *ort.Scalar[uint16]:
-		o.nums = []float64{float64(t.GetData())}
-	case *ort.Scalar[uint32]:
-		o.nums = []float64{float64(t.GetData())}
-	case *ort.Scalar[uint64]:
-		o.nums = []float64{float64(t.GetData())}
-	case *ort.Scalar[bool]:
-		o.nums = []float64{b2f(t.GetData())}
-	case *ort.StringTensor:
-		s, err := t.GetContents()
-		if err != nil {
-			return o, err
-		}
-		o.kind, o.strs = outStrings, s
-	case *ort.Sequence:
-		items, err := t.GetValues()
-		if err != nil {
-			return o, err
-		}
-		if batch && len(items) != rows || !batch && len(items) != 1 {
-			return o, fmt.Errorf("%w: a sequence of %d for %d rows", errOutputShape, len(items), rows)
-		}
-		o.kind = outMaps
-		for _, it := range items {
-			mp, ok := it.(*ort.Map)
-			if !ok {
-				return o, fmt.Errorf("a sequence of %T is not read", it)
-			}
-			keys, vals, err := mapContents(mp)
-			if err != nil {
-				return o, err
-			}
-			o.mapKeys = append(o.mapKeys, keys)
-			o.mapVals = append(o.mapVals, vals)
-		}
-		return o, nil
-	default:
-		return o, fmt.Errorf("a %T is not read", v)
-	}
-	return o, checkRows(v.GetShape())
-}
-
-// mapContents reads a map of int64 or string keys to numbers.
-func mapContents(mp *ort.Map) ([]string, []float64, error) {
-	kv, vv, err := mp.GetKeysAndValues()
-	if err != nil {
-		return nil, nil, err
-	}
-	var keys []string
-	switch k := kv.(type) {
-	case *ort.StringTensor:
-		if keys, err = k.GetContents(); err != nil {
-			return nil, nil, err
-		}
-	case *ort.Tensor[int64]:
-		for _, x := range k.GetData() {
-			keys = append(keys, fmt.Sprint(x))
-		}
-	default:
-		return nil, nil, fmt.Errorf("map keys of %T are not read", kv)
-	}
-	var vals []float64
-	switch v := vv.(type) {
-	case *ort.Tensor[float32]:
-		vals = convert(v.GetData())
-	case *ort.Tensor[float64]:
-		vals = append(vals, v.GetData()...)
-	default:
-		return nil, nil, fmt.Errorf("map values of %T are not read", vv)
-	}
-	if len(keys) != len(vals) {
-		return nil, nil, fmt.Errorf("a map of %d keys and %d values", len(keys), len(vals))
-	}
-	return keys, vals, nil
-}
-
 func convert[T int64 | int32 | int16 | int8 | uint8 | uint16 | uint32 | uint64 | float32](d []T) []float64 {
 	out := make([]float64, len(d))
 	for i, x := range d {
@@ -1057,41 +750,4 @@ func float16(h uint16) float64 {
 		return sign * math.Inf(1)
 	}
 	return sign * math.Ldexp(1+frac/1024, exp-15)
-}
-
-// newScalar allocates a scalar of element type elem, for an output.
-func newScalar(elem int64) (ort.Value, error) {
-	switch elem {
-	case elemFloat:
-		return ort.NewEmptyScalar[float32]()
-	case elemDouble:
-		return ort.NewEmptyScalar[float64]()
-	case elemInt64:
-		return ort.NewEmptyScalar[int64]()
-	case elemInt32:
-		return ort.NewEmptyScalar[int32]()
-	case elemInt16:
-		return ort.NewEmptyScalar[int16]()
-	case elemInt8:
-		return ort.NewEmptyScalar[int8]()
-	case elemUint8:
-		return ort.NewEmptyScalar[uint8]()
-	case elemUint16:
-		return ort.NewEmptyScalar[uint16]()
-	case elemUint32:
-		return ort.NewEmptyScalar[uint32]()
-	case elemUint64:
-		return ort.NewEmptyScalar[uint64]()
-	case elemBool:
-		return ort.NewEmptyScalar[bool]()
-	}
-	return nil, fmt.Errorf("no scalar of element type %s", elemName(elem))
-}
-
-// preOut is an output allocated before each run: a scalar of type elem,
-// or a float16 or bfloat16 tensor of shape dims (-1 for the batch).
-type preOut struct {
-	elem   int64
-	halves bool
-	dims   []int64
 }
