@@ -73,8 +73,8 @@ func NewBandit(policy Policy, variants []Variant, opts ...BanditOption) (*Bandit
 	if err := policy.validate(); err != nil {
 		return nil, err
 	}
-	if len(variants) == 0 {
-		return nil, configError("bandit: no variants")
+	if err := checkVariants("bandit", variants); err != nil {
+		return nil, err
 	}
 	if cfg.bandit.minShare*float64(len(variants)) > 1 {
 		return nil, configError("bandit: WithMinShare(%v) for %d variants exceeds the whole traffic", cfg.bandit.minShare, len(variants))
@@ -88,18 +88,7 @@ func NewBandit(policy Policy, variants []Variant, opts ...BanditOption) (*Bandit
 		arms:     make([]armState, len(variants)),
 		rewards:  make([]uint64, len(variants)),
 	}
-	for i, v := range variants {
-		if v.Name == "" {
-			return nil, configError("bandit: variant %d has no name", i)
-		}
-		for _, u := range variants[:i] {
-			if u.Name == v.Name {
-				return nil, configError("bandit: two variants named %q", v.Name)
-			}
-		}
-		if isNil(v.Scorer) {
-			return nil, configError("bandit: variant %q has a nil scorer", v.Name)
-		}
+	for _, v := range variants {
 		b.names = append(b.names, v.Name)
 		b.scorers = append(b.scorers, v.Scorer)
 	}

@@ -431,6 +431,8 @@ func TestConstructorsValidate(t *testing.T) {
 	_, cases["empty name"] = speculative.NewEnsemble(speculative.First(), []serving.Scorer{s}, speculative.WithName(""))
 	_, cases["no variants"] = speculative.NewSplit(nil)
 	_, cases["dup variant"] = speculative.NewSplit([]speculative.Variant{{Name: "a", Scorer: s, Weight: 1}, {Name: "a", Scorer: s, Weight: 1}})
+	_, cases["unnamed variant"] = speculative.NewSplit([]speculative.Variant{{Scorer: s, Weight: 1}})
+	_, cases["nil variant scorer"] = speculative.NewSplit([]speculative.Variant{{Name: "a", Weight: 1}})
 	_, cases["zero weights"] = speculative.NewSplit([]speculative.Variant{{Name: "a", Scorer: s}})
 	_, cases["negative weight"] = speculative.NewSplit([]speculative.Variant{{Name: "a", Scorer: s, Weight: 1}, {Name: "b", Scorer: s, Weight: -1}})
 	_, cases["nil green"] = speculative.NewSwitch(s, nil)

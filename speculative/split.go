@@ -76,23 +76,12 @@ func NewSplit(variants []Variant, opts ...SplitOption) (*Split, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(variants) == 0 {
-		return nil, configError("split: no variants")
+	if err := checkVariants("split", variants); err != nil {
+		return nil, err
 	}
 	s := &Split{cfg: cfg, variants: append([]Variant(nil), variants...), counters: newCounters(len(variants))}
 	w := make([]float64, len(variants))
 	for i, v := range variants {
-		if v.Name == "" {
-			return nil, configError("split: variant %d has no name", i)
-		}
-		for _, u := range variants[:i] {
-			if u.Name == v.Name {
-				return nil, configError("split: two variants named %q", v.Name)
-			}
-		}
-		if isNil(v.Scorer) {
-			return nil, configError("split: variant %q has a nil scorer", v.Name)
-		}
 		s.scorers = append(s.scorers, v.Scorer)
 		w[i] = v.Weight
 	}
@@ -100,6 +89,29 @@ func NewSplit(variants []Variant, opts ...SplitOption) (*Split, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// checkVariants refuses what a Split and a Bandit both refuse of their
+// variants: none at all, an empty or repeated name, a nil Scorer. kind
+// ("split" or "bandit") starts the error.
+func checkVariants(kind string, variants []Variant) error {
+	if len(variants) == 0 {
+		return configError("%s: no variants", kind)
+	}
+	for i, v := range variants {
+		if v.Name == "" {
+			return configError("%s: variant %d has no name", kind, i)
+		}
+		for _, u := range variants[:i] {
+			if u.Name == v.Name {
+				return configError("%s: two variants named %q", kind, v.Name)
+			}
+		}
+		if isNil(v.Scorer) {
+			return configError("%s: variant %q has a nil scorer", kind, v.Name)
+		}
+	}
+	return nil
 }
 
 // SetWeights replaces the weights, one per variant in the order the
