@@ -63,13 +63,14 @@ var ErrUnavailable = errors.New("kafka: unavailable for longer than RetryTimeout
 // n, wait at least d in all. Since the longest backoff is at least
 // d/capRetries, it is at most capRetries plus the doublings up to that
 // backoff: 33 for the default RetryTimeout, 39 for ten minutes, 46 for a
-// day.
+// day. It counts down what is left of d rather than summing the
+// backoffs, which would overflow for a d near the largest Duration.
 func retries(d time.Duration) int {
 	b := backoffFor(d)
 	n := 0
-	for sum := time.Duration(0); sum < d; {
+	for left := d; left > 0; {
 		n++
-		sum += b(n, 0)
+		left -= b(n, 0)
 	}
 	return n
 }

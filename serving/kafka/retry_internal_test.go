@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -44,6 +45,43 @@ func TestRetriesBounded(t *testing.T) {
 		}
 		if s.Producer.Retry.Max > 64 {
 			t.Errorf("RetryTimeout %v: %d retries, want at most 64", d, s.Producer.Retry.Max)
+		}
+	}
+}
+
+// TestRetryTimeoutAsLongAsItGets: a RetryTimeout near the largest
+// Duration, as a caller who means "retry for ever" may write, still
+// makes a configuration, with a bounded count of retries whose backoffs
+// add up to it. Summing the backoffs overflowed past math.MaxInt64,
+// wrapped negative and stayed below d, so NewConfig never returned.
+func TestRetryTimeoutAsLongAsItGets(t *testing.T) {
+	for _, d := range []time.Duration{math.MaxInt64, math.MaxInt64 - 1, math.MaxInt64 / 32 * 31} {
+		done := make(chan *Config, 1)
+		go func() {
+			c, err := NewConfig([]string{"127.0.0.1:1"}, RetryTimeout(d))
+			if err != nil {
+				t.Errorf("RetryTimeout(%v): %v", d, err)
+			}
+			done <- c
+		}()
+		select {
+		case c := <-done:
+			if c == nil {
+				continue
+			}
+			s, err := c.SaramaConfig(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			left := d // what the backoffs must still wait out; a sum would overflow
+			for n := 1; n <= s.Producer.Retry.Max; n++ {
+				left -= s.Producer.Retry.BackoffFunc(n, s.Producer.Retry.Max)
+			}
+			if left > 0 || s.Producer.Retry.Max > 64 {
+				t.Errorf("RetryTimeout(%v): %d retries leave %v of it not waited out", d, s.Producer.Retry.Max, left)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("NewConfig with RetryTimeout(%v) did not return within 10s", d)
 		}
 	}
 }
