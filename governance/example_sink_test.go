@@ -25,7 +25,8 @@ func ExampleAuditSinkFunc() {
 
 	srv.Activate(ctx, servingtest.Spec{Value: 1}.Descriptor("fraud", 2))
 	v.Verify(ctx, servingtest.Spec{Value: 0}.Descriptor("fraud", 1)) // an old version sent again
-	srv.Close()
+	srv.Retire("fraud")                                              // an operator's retirement
+	srv.Close()                                                      // a shutdown is none: not audited
 	// Output:
 	// verifier received fraud@v2
 	// verifier verified fraud@v2

@@ -97,15 +97,13 @@ func ExampleRestore() {
 
 	// The instance before the restart: each model is stored, then
 	// activated; the Follower records each swap.
-	follower := registry.Follow(store, nil)
-	before, _ := serving.NewServer(serving.WithHooks(follower), serving.WithLogger(quiet))
+	before, _ := serving.NewServer(serving.WithHooks(registry.Follow(store, nil)), serving.WithLogger(quiet))
 	for v := 1; v <= 2; v++ {
 		d, _ := store.Put(ctx, servingtest.Spec{Value: float64(v)}.Descriptor("fraud", 0))
 		_, _ = before.Activate(ctx, d)
 	}
 	_, _ = registry.Rollback(ctx, store, before, "fraud", 1)
-	follower.Stop() // before Close, or the history says the shutdown retired every model
-	_ = before.Close()
+	_ = before.Close() // a shutdown: the history still says fraud@v1 is live
 
 	// After the restart: a new Server, the same store.
 	after, _ := serving.NewServer(serving.WithHooks(registry.Follow(store, nil)), serving.WithLogger(quiet))

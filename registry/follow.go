@@ -22,8 +22,9 @@ import (
 // The Server calls hooks synchronously after each swap, so a durable
 // store's fsync lengthens the activation (never a scoring call). A
 // failed write cannot fail the swap that already happened: it is logged,
-// counted, and reported by Failures. Call Stop before a graceful
-// Server.Close. A Follower is safe for concurrent use.
+// counted, and reported by Failures. Server.Close reports no
+// retirements, so the history survives a graceful shutdown for
+// [Restore]. A Follower is safe for concurrent use.
 type Follower struct {
 	store   *Registry
 	logger  *slog.Logger
@@ -69,9 +70,10 @@ func (f *Follower) OnModelEvent(e serving.ModelEvent) {
 	}
 }
 
-// Stop makes f ignore later events. Call it before closing a Server
-// whose history should survive a restart: Server.Close retires every
-// model, and a recorded retirement means "serve nothing" to [Restore].
+// Stop makes f ignore later events, such as the retirements of a
+// program that retires its models with Server.Retire as it stops (a
+// recorded retirement means "serve nothing" to [Restore]). Server.Close
+// needs no Stop: it reports no retirements.
 func (f *Follower) Stop() { f.stopped.Store(true) }
 
 // Failures returns how many events could not be recorded, and the last
@@ -126,8 +128,8 @@ func lastActivation(srv *serving.Server, ref serving.ModelRef) serving.Activatio
 // activation history says is active now, so a restarted instance serves
 // what it served before without waiting for the models topic. Names
 // without history, or whose last event is a retirement, are skipped
-// (see [Follower.Stop] for keeping a shutdown out of the history), and
-// so are names srv already serves at that version or a newer one.
+// (Server.Close records none: a shutdown is not a retirement), and so
+// are names srv already serves at that version or a newer one.
 //
 // It restores stored versions only: a [Follower] records the history,
 // not the models. The feed of package registry/kafkafeed stores every

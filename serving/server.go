@@ -806,7 +806,11 @@ func (sl *slot) remember(a Activation) {
 // Retire stops serving name. Calls already running finish; later calls
 // fail with ErrNoModel until a new version is activated. Retiring a name
 // with no live model does nothing.
-func (s *Server) Retire(name string) {
+func (s *Server) Retire(name string) { s.retire(name, true) }
+
+// retire takes name's live version out of service and releases it; with
+// report, as a retirement: in the history and as an EventRetired.
+func (s *Server) retire(name string, report bool) {
 	sl, _ := s.slot(name, false)
 	if sl == nil {
 		return
@@ -817,19 +821,26 @@ func (s *Server) Retire(name string) {
 	// a recorder of events then agrees with History, and the retirement
 	// is ordered before any activation that follows it.
 	at := time.Now()
-	if old != nil {
+	if old != nil && report {
 		sl.remember(Activation{Model: old.ref, Kind: EventRetired, At: at})
 	}
 	sl.mu.Unlock()
 	if old != nil {
 		old.release(1)
-		s.event(ModelEvent{Kind: EventRetired, Model: old.ref, Time: at})
+		if report {
+			s.event(ModelEvent{Kind: EventRetired, Model: old.ref, Time: at})
+		}
 	}
 }
 
-// Close retires every model. Models are closed as their in-flight calls
-// drain. Later activations fail with ErrClosed, before anything is fetched
-// or loaded. Close is idempotent.
+// Close shuts the Server down: it stops serving every model, and each
+// is closed as its in-flight calls drain. It is a shutdown, not a
+// retirement: the hooks hear no EventRetired and the History keeps what
+// was live, so that a registry Follower's history, and an audit trail,
+// say what this instance served until it stopped, and package registry's
+// Restore serves it again at the next start. Later calls fail with
+// ErrClosed, and later activations too, before anything is fetched or
+// loaded. Close is idempotent.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -843,7 +854,7 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	for _, n := range names {
-		s.Retire(n)
+		s.retire(n, false)
 	}
 	return nil
 }

@@ -882,3 +882,26 @@ func TestHighestVersionRaisesNext(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(9), got.Version)
 }
+
+// TestCloseIsNotARetirement: Close shuts the Server down, closing every
+// model once its calls drain, without telling the hooks that the models
+// were retired. It used to report an EventRetired per name, so a
+// registry Follower recorded the shutdown as retirements and the next
+// start's registry.Restore served nothing (unless the Follower was
+// stopped first), and an audit trail showed retirements nobody made.
+func TestCloseIsNotARetirement(t *testing.T) {
+	var log eventLog
+	s := newServer(t, serving.WithHooks(&log))
+	f := &servingtest.Fake{}
+	require.NoError(t, activate(s.ActivateModel(context.Background(), ref("m", 1), f)))
+	require.NoError(t, s.Close())
+	assert.EqualValues(t, 1, f.Closes(), "Close still closes the live model")
+	for _, e := range log.events {
+		assert.NotEqual(t, serving.EventRetired, e.Kind, "Close reported %v retired", e.Model)
+	}
+	h := s.History("m")
+	require.NotEmpty(t, h)
+	assert.Equal(t, serving.EventActivated, h[len(h)-1].Kind, "the history ends with what was live")
+	_, err := s.Model("m").Score(context.Background(), serving.Record{})
+	assert.ErrorIs(t, err, serving.ErrClosed)
+}

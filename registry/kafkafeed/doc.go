@@ -36,9 +36,8 @@
 // run the feed with [Sync.FeedOptions]. Only the messages published since
 // the last recorded offset are read.
 //
-// The order on shutdown is: stop the feed (cancel its Run), call the
-// Follower's Stop, then close the Server and the store. Server.Close
-// retires every model, and a Follower still listening records those
-// retirements: the next start's Restore then serves nothing, and the
-// feed, resuming after the last message, has nothing to read either.
+// The order on shutdown is: stop the feed (cancel its Run), then close
+// the Server and the store. Server.Close is a shutdown, not a retirement:
+// the Follower records nothing for it, so the history still says what
+// was live, and the next start's Restore serves it.
 package kafkafeed

@@ -37,7 +37,6 @@ func Example() {
 	srv, _ := serving.NewServer(serving.WithLogger(quiet), serving.WithHooks(follower),
 		serving.WithAdmission(sync)) // after any governance.Verifier
 	defer srv.Close()
-	defer follower.Stop() // first: Close's retirements stay out of the history
 	opts, _ := sync.FeedOptions(ctx)
 	feed, _ := kafka.NewModelFeed(cfg, srv, opts...)
 	go feed.Run(ctx)

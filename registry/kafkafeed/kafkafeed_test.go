@@ -113,8 +113,7 @@ func (in *instance) stop(t *testing.T) {
 	if err := <-in.done; err != nil {
 		t.Fatal(err)
 	}
-	in.follower.Stop()
-	in.srv.Close()
+	in.srv.Close() // a shutdown, not a retirement: the history survives
 	if err := in.store.Close(); err != nil {
 		t.Fatal(err)
 	}

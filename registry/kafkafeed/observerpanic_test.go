@@ -41,7 +41,6 @@ func TestObserverPanicContained(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	defer follower.Stop()
 	opts, err := sync.FeedOptions(ctx)
 	if err != nil {
 		t.Fatal(err)
