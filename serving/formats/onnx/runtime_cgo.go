@@ -122,7 +122,10 @@ func openRuntime(o runtimeOptions) (loader, error) {
 			continue
 		}
 		if err := initRunAPI(t.Path); err != nil {
-			return nil, &libraryError{Tried: tried[:i+1], Reason: err.Error()}
+			// The binding has started on this library: no other can be
+			// tried.
+			t.Err = fmt.Errorf("ONNX Runtime %s started, but its C API cannot be called: %v", version, err)
+			return nil, &libraryError{Tried: tried[:i+1]}
 		}
 		rtLib.loaded, rtLib.path, rtLib.version = true, t.Path, version
 		return &runtimeEngine{o: o}, nil

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -56,6 +57,35 @@ func TestRuntimeLoadedElsewhere(t *testing.T) {
 	}
 	r := loadRuntime(t, f, rankFromData(true))
 	if p, err := r.Predict(context.Background(), []float64{0, 0, 0}); err != nil || len(p.Values) != 4 || p.Value != 5 {
+		t.Errorf("Predict([0 0 0]) = %+v, %v; want Values [5 0 0 0]", p, err)
+	}
+}
+
+// The library found under one of its default names, through the dynamic
+// loader's search path (no path given, nor ONNXRUNTIME_LIB): the engine
+// finds the C API of that library, loaded by a bare name. It runs in a
+// child process, whose loader reads LD_LIBRARY_PATH at start.
+func TestRuntimeFoundByDefaultName(t *testing.T) {
+	lib := os.Getenv(onnx.LibraryEnv)
+	if os.Getenv("ONNX_TEST_DEFAULT_NAME") == "" {
+		if lib == "" {
+			runtimeFormat(t) // skips, or fails under CI
+			t.Skipf("%s is not set", onnx.LibraryEnv)
+		}
+		if filepath.Base(lib) != "libonnxruntime.so.1" && filepath.Base(lib) != "libonnxruntime.so" {
+			t.Skipf("%s is not named as one of the default names", lib)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestRuntimeFoundByDefaultName$", "-test.v")
+		// CI makes runtimeFormat fail, not skip, when no library is found.
+		cmd.Env = append(os.Environ(), "ONNX_TEST_DEFAULT_NAME=1", "CI=1", onnx.LibraryEnv+"=", "LD_LIBRARY_PATH="+filepath.Dir(lib))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return
+	}
+	m := loadRuntime(t, runtimeFormat(t), rankFromData(true))
+	if p, err := m.Predict(context.Background(), []float64{0, 0, 0}); err != nil || len(p.Values) != 4 || p.Value != 5 {
 		t.Errorf("Predict([0 0 0]) = %+v, %v; want Values [5 0 0 0]", p, err)
 	}
 }

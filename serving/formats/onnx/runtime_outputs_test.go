@@ -18,11 +18,10 @@ func valueInfoNoShape(name string, elem int) []byte {
 	return pb(nil).str(1, name).bytes(2, typ)
 }
 
-// An output that is a scalar, though its shape is not declared: ONNX
-// Runtime allocates it, onnxruntime_go cannot turn a scalar it allocated
-// into a Go value, and then drops (never releases) the outputs after it.
-// The engine learns in the dry run that the output is a scalar and
-// allocates it before each run, so no output is dropped.
+// An output that is a scalar, though its shape is not declared, with an
+// output after it: both are read at every run. onnxruntime_go cannot
+// turn a scalar it allocated into a Go value, and then never releases
+// the outputs after it; the engine reads ONNX Runtime's outputs itself.
 func TestRuntimeUndeclaredScalarOutput(t *testing.T) {
 	b := model(13, graphSpec{
 		nodes: [][]byte{
