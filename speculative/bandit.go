@@ -127,34 +127,13 @@ func (b *Bandit) route(r serving.Record) int {
 func (b *Bandit) Score(ctx context.Context, r serving.Record) (serving.Result, error) {
 	start := time.Now()
 	chosen := b.route(r)
-	dec, preds := newDecision(len(b.scorers))
-	dec.Combinator, dec.Decider, dec.Variant, dec.Winner = "bandit", b.policy.String(), b.names[chosen], -1
-	for i := range dec.Candidates {
-		if i != chosen {
-			dec.Candidates[i] = serving.Candidate{Model: refOf(b.cfg.name, b.scorers[i], i), Status: serving.StatusSkipped}
-		}
-	}
-	res, err := scoreSafely(ctx, b.scorers[chosen], r, b.names[chosen])
-	took := time.Since(start)
-	settle(b.cfg.name, &dec.Candidates[chosen], &preds[chosen], b.scorers[chosen], chosen, res, err, took)
-	if err == nil {
-		dec.Winner = chosen
-	}
-	b.counters.record(dec, err)
-	for _, h := range b.cfg.hooks {
-		h.OnDecision(b.cfg.name, dec, took)
-	}
+	out, res, took, err := scoreOne(ctx, r, b.cfg, b.counters, b.scorers, chosen, "bandit", b.policy.String(), b.names[chosen], start)
 	if fn := b.cfg.bandit.reward; fn != nil {
 		if rw, ok := fn(res, took, err); ok {
 			_ = b.reward(chosen, rw) // a refusal is counted
 		}
 	}
-	out := serving.Result{Provenance: serving.Provenance{Model: dec.Candidates[chosen].Model, Decision: dec}}
-	if err != nil {
-		return out, err
-	}
-	out.Prediction = res.Prediction
-	return out, nil
+	return out, err
 }
 
 // Reward credits reward to the arm named variant, as the Decision of the

@@ -185,27 +185,41 @@ func (t *splitTable) pick(h uint64) int {
 func (s *Split) Score(ctx context.Context, r serving.Record) (serving.Result, error) {
 	start := time.Now()
 	chosen := s.route(r)
-	dec, preds := newDecision(len(s.variants))
-	dec.Combinator, dec.Variant, dec.Winner = "split", s.variants[chosen].Name, -1
+	out, _, _, err := scoreOne(ctx, r, s.cfg, s.counters, s.scorers, chosen, "split", "", s.variants[chosen].Name, start)
+	return out, err
+}
+
+// scoreOne is the Score of a routing combinator (Split, Bandit, Switch)
+// once it has chosen: scorers[chosen] alone scores r, as variant, and
+// the others are candidates with StatusSkipped in a Decision of
+// combinator and decider. The call is settled into that Decision,
+// counted in c, and told to cfg's hooks; out names the chosen model and
+// carries its Prediction unless it failed with err. res is what the
+// chosen scorer returned, and took the time since start.
+func scoreOne(ctx context.Context, r serving.Record, cfg *config, c *counters, scorers []serving.Scorer, chosen int,
+	combinator, decider, variant string, start time.Time) (out, res serving.Result, took time.Duration, err error) {
+	dec, preds := newDecision(len(scorers))
+	dec.Combinator, dec.Decider, dec.Variant, dec.Winner = combinator, decider, variant, -1
 	for i := range dec.Candidates {
 		if i != chosen {
-			dec.Candidates[i] = serving.Candidate{Model: refOf(s.cfg.name, s.scorers[i], i), Status: serving.StatusSkipped}
+			dec.Candidates[i] = serving.Candidate{Model: refOf(cfg.name, scorers[i], i), Status: serving.StatusSkipped}
 		}
 	}
-	res, err := scoreSafely(ctx, s.scorers[chosen], r, s.variants[chosen].Name)
-	took := time.Since(start)
-	settle(s.cfg.name, &dec.Candidates[chosen], &preds[chosen], s.scorers[chosen], chosen, res, err, took)
+	res, err = scoreSafely(ctx, scorers[chosen], r, variant)
+	took = time.Since(start)
+	settle(cfg.name, &dec.Candidates[chosen], &preds[chosen], scorers[chosen], chosen, res, err, took)
 	if err == nil {
 		dec.Winner = chosen
 	}
-	s.counters.record(dec, err)
-	for _, h := range s.cfg.hooks {
-		h.OnDecision(s.cfg.name, dec, took)
+	c.record(dec, err)
+	for _, h := range cfg.hooks {
+		h.OnDecision(cfg.name, dec, took)
 	}
-	if err != nil {
-		return serving.Result{Provenance: serving.Provenance{Model: dec.Candidates[chosen].Model, Decision: dec}}, err
+	out = serving.Result{Provenance: serving.Provenance{Model: dec.Candidates[chosen].Model, Decision: dec}}
+	if err == nil {
+		out.Prediction = res.Prediction
 	}
-	return serving.Result{Prediction: res.Prediction, Provenance: serving.Provenance{Model: dec.Candidates[chosen].Model, Decision: dec}}, nil
+	return out, res, took, err
 }
 
 // scoreSafely calls s.Score and turns a panic into an error naming the

@@ -110,26 +110,8 @@ func (s *Switch) Stage(sc serving.Scorer) (string, error) {
 func (s *Switch) Score(ctx context.Context, r serving.Record) (serving.Result, error) {
 	start := time.Now()
 	st := s.state.Load()
-	dec, preds := newDecision(2)
-	dec.Combinator, dec.Variant, dec.Winner = "switch", switchNames[st.live], -1
-	standby := 1 - st.live
-	dec.Candidates[standby] = serving.Candidate{Model: refOf(s.cfg.name, st.scorers[standby], standby), Status: serving.StatusSkipped}
-	res, err := scoreSafely(ctx, st.scorers[st.live], r, switchNames[st.live])
-	took := time.Since(start)
-	settle(s.cfg.name, &dec.Candidates[st.live], &preds[st.live], st.scorers[st.live], st.live, res, err, took)
-	if err == nil {
-		dec.Winner = st.live
-	}
-	s.counters.record(dec, err)
-	for _, h := range s.cfg.hooks {
-		h.OnDecision(s.cfg.name, dec, took)
-	}
-	out := serving.Result{Provenance: serving.Provenance{Model: dec.Candidates[st.live].Model, Decision: dec}}
-	if err != nil {
-		return out, err
-	}
-	out.Prediction = res.Prediction
-	return out, nil
+	out, _, _, err := scoreOne(ctx, r, s.cfg, s.counters, st.scorers[:], st.live, "switch", "", switchNames[st.live], start)
+	return out, err
 }
 
 // Ref implements serving.Referrer: the Switch's name (see [WithName]).
