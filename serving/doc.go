@@ -132,23 +132,25 @@
 // at each value only when the sum is not finite), and, on one call in 64
 // (one batch in 64 to 128 for ScoreBatch), two clock reads for [Stats]
 // (every call while a [HookScored] is installed). With a model that does
-// nothing that is 57 to 59ns of CPU per Score call, 16.6 to 17.3ns per
-// record for ScoreBatch in batches of 8 and 13.3 to 13.9ns in batches of
-// 64, about half of it the NaN/Inf check of 30 features: `go test
-// ./serving/formats/leaves/ -run '^$' -bench ServerOverhead -count 10`
-// (BenchmarkServerOverhead and BenchmarkServerOverheadBatch, cpu-ns per
-// call or record, range of the 10 runs) on a two-core machine at a load
-// average of 9 to 12. Against bare leaves on a 39-tree LightGBM model
-// with 30 features (64 distinct rows, about 1.55µs each), measured
-// interleaved on each side's own thread CPU clock on a loaded two-core
-// machine and averaged over 8 placements of the trees in memory, which
-// alone move a pass by up to 1% (BenchmarkPairedOverhead, 10 runs,
-// median of the per-round ratios, and range), a Score call costs 1.05×
-// (1.041–1.055) the bare prediction, and ScoreBatch 1.015× to 1.031× per
-// record in batches of 8 and 1.012× to 1.017× in batches of 64, where
-// the format's Model alone, without a Server, takes 1.00× (0.996–1.016).
-// At 8 and 64 these are the medians of two builds of the same Server
-// code, alternated in one run at a load average of 11 to 23: where the
-// linker places the code moves the ratio at batch 8 by up to 1.5%, as
-// much as the Server's own work, so compare changes over several builds.
+// nothing that is 47 to 52ns of CPU per Score call (median 49), 16.0 to
+// 17.9ns per record for ScoreBatch in batches of 8 and 12.8 to 14.3ns in
+// batches of 64, a third to a half of it in batches the NaN/Inf check of
+// 30 features (BenchmarkFiniteCheck compares the check with the other
+// ways to write it): `go test ./serving/formats/leaves/ -run '^$' -bench
+// ServerOverhead -count 10` (BenchmarkServerOverhead and
+// BenchmarkServerOverheadBatch, cpu-ns per call or record, range of 10
+// runs) on a two-core machine at a load average of 12 to 17. Against
+// bare leaves on a 39-tree LightGBM model with 30 features (64 distinct
+// rows, about 1.55µs each), measured interleaved on each side's own
+// thread CPU clock and averaged over 8 placements of the trees in
+// memory, which alone move a pass by up to 1% (BenchmarkPairedOverhead,
+// 10 runs, median of the per-round ratios, and range), a Score call
+// costs 1.046× (1.040–1.050) the bare prediction, and ScoreBatch 1.030×
+// (1.024–1.034) per record in batches of 8 and 1.021× (1.017–1.025) in
+// batches of 64, where the format's Model alone, without a Server,
+// takes 1.003× to 1.009× (1.00–1.02). At 8 and 64 the ratio moves with
+// where the linker places the code as much as with the Server's own
+// work: an earlier build whose ScoreBatch cost as much (17.4ns per
+// record with a constant model), alternated with this one in the same
+// run, gave 1.026× and 1.017×, so compare changes over several builds.
 package serving

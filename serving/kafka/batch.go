@@ -16,9 +16,9 @@ import (
 // scores out, kfake; three runs at a load average of 11 to 15 on 2
 // cores), batches of up to 64 took 5-10% more CPU per record than one
 // Score call per record (0.73-0.77 of a raw pass-through's records per
-// CPU-second, against 0.79-0.84): the Server's own overhead (about 5% of
-// a 1.55µs tree model's time per Score call, 1.5-3% per record in
-// batches of 8 and 1-2% in batches of 64: serving/formats/leaves
+// CPU-second, against 0.79-0.84): the Server's own overhead (about 4.5%
+// of a 1.55µs tree model's time per Score call, 2-3.5% per record in
+// batches of 8 and 1-2.5% in batches of 64: serving/formats/leaves
 // BenchmarkPairedOverhead) is too small a part of the pipeline's cost
 // for a cheap model to win back what the batch path costs. Batching pays
 // for models that predict a batch faster than its rows one by one (a
