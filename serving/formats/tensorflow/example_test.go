@@ -7,7 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/modelstream/modelstream/serving"
-	_ "github.com/modelstream/modelstream/serving/formats/tensorflow"
+	"github.com/modelstream/modelstream/serving/formats/tensorflow"
 	"github.com/modelstream/modelstream/serving/formats/tensorflow/internal/tfpb"
 )
 
@@ -44,8 +44,8 @@ func Example() {
 		panic(err)
 	}
 	m, err := serving.Load(context.Background(), serving.Descriptor{
-		Name: "score", Format: "tensorflow-graphdef", Bytes: b,
-		Labels: map[string]string{"tensorflow.inputs": "income,debt"},
+		Name: "score", Format: tensorflow.FormatName, Bytes: b,
+		Labels: map[string]string{tensorflow.LabelInputs: "income,debt"},
 	})
 	if err != nil {
 		panic(err)
