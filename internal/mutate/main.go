@@ -226,6 +226,15 @@ var mutants = []mutant{
 		tests: "Commit",
 	},
 	{
+		name:  "txn-suspects-one-by-one",
+		what:  "serving/kafka writes the suspects of an aborted transaction one per transaction, not in parts of doubling size",
+		file:  "serving/kafka/source.go",
+		old:   "lo, size = hi+1, 2*size",
+		new:   "lo, size = hi+1, 1",
+		pkgs:  []string{"./serving/kafka/"},
+		tests: "SuspectParts|RefusalAbortsAtOnce|PoisonAmongSuspects",
+	},
+	{
 		name:  "commit-hook-hears-offset-taken",
 		what:  "serving/kafka HookCommit hears of the offsets a commit was made for, not those the group stored",
 		file:  "serving/kafka/source.go",

@@ -69,7 +69,7 @@ func BatchWindow(d time.Duration) SourceOption {
 
 // fill adds to b the records of msgs that arrive within the batch window,
 // until b holds want records. It returns a record it read that must start
-// a batch of its own (see pipe.suspected), or nil. It gives up at once
+// a batch of its own, a suspect (see pipe.part), or nil. It gives up at once
 // when the partition's session ends or the Source stops.
 func (s *Source) fill(b *batch, msgs <-chan *sarama.ConsumerMessage, want int, p *pipe, done <-chan struct{}) *sarama.ConsumerMessage {
 	if s.o.batchWin <= 0 || len(b.items) >= want {

@@ -131,9 +131,12 @@
 // a second refusal with nothing else in its transaction, dead-lettered
 // with [ErrWrite]; other failures are retried this way without end.
 // The producer fails the writes it still held with the refusal's error,
-// so each record whose write failed is a suspect: when read again, each
-// is written in a transaction of its own, and one refusal costs up to
-// about half a Window of one-record transactions.
+// so each record whose write failed is a suspect: when read again, the
+// suspects are written in parts of doubling size, each in a transaction
+// of its own (the first alone, then two, four, and so on), and a part
+// refused again is the new range. Up to half a Window of suspects with
+// no poison record among them cost about log2 of their number in
+// transactions, and naming a poison record a few aborts more.
 //
 // What it does not guarantee:
 //   - Side effects inside a Scorer, a Codec or a hook run once per

@@ -624,13 +624,39 @@ type pipe struct {
 	haltOnce sync.Once
 	// suspects are the offsets from suspect to suspectTo of records
 	// whose outputs the broker refused in an aborted transaction (see
-	// ErrWrite), if any. The reader gives each a batch of its own, and
-	// the transactional writer a transaction of its own, so that a
-	// second refusal names the record.
+	// ErrWrite), if any. They are written in parts of doubling size
+	// (see part): the reader cuts its batches at the parts' bounds, and
+	// the transactional writer gives each part a transaction of its
+	// own, so that n suspects none of which is refused again cost about
+	// log2(n) transactions, and a refusal narrows the suspects to one
+	// part.
 	suspect, suspectTo int64
 }
 
 func (p *pipe) suspected(offset int64) bool { return p.suspect <= offset && offset <= p.suspectTo }
+
+// part returns the last offset of the part of the suspects that holds
+// offset, or -1 when offset is not a suspect. The parts are the first
+// suspect alone, then the next two, the next four, and so on: the
+// suspects start at the first write refused, and the broker refuses the
+// batch of writes that holds a poison record whole, while the writes
+// after it fail with the transaction, so the poison record is most
+// often at or near the start. Halving would put it in the first half at
+// each refusal, and cost an abort, and a rejoin of the group, per
+// halving.
+func (p *pipe) part(offset int64) int64 {
+	if !p.suspected(offset) {
+		return -1
+	}
+	lo, size := p.suspect, int64(1)
+	for {
+		hi := min(lo+size-1, p.suspectTo)
+		if offset <= hi {
+			return hi
+		}
+		lo, size = hi+1, 2*size
+	}
+}
 
 func (p *pipe) release(n int) {
 	p.inflight.Add(-int64(n))
@@ -832,15 +858,16 @@ func (h *handler) read(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGr
 			b.read = time.Now().UnixNano()
 		}
 		b.items[0].msg = msg
+		part := p.part(msg.Offset) // a batch holds one part of the suspects, or none
 	more:
-		for len(b.items) < room && !p.suspected(msg.Offset) {
+		for len(b.items) < room {
 			select {
 			case m, ok := <-msgs:
 				if !ok {
 					break more
 				}
-				if p.suspected(m.Offset) {
-					held = m // it starts a batch of its own
+				if p.part(m.Offset) != part {
+					held = m // it starts the next batch
 					break more
 				}
 				b.items = append(b.items, item{msg: m})
@@ -848,7 +875,7 @@ func (h *handler) read(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGr
 				break more
 			}
 		}
-		if held == nil && !p.suspected(msg.Offset) {
+		if held == nil && part < 0 {
 			held = s.fill(b, msgs, min(room, s.o.maxBatch), p, done)
 		}
 		n := len(b.items)

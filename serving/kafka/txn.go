@@ -164,9 +164,12 @@ func (t *txnProducer) close() {
 // poison remembers, per partition, the records whose outputs the broker
 // last refused for what they are (see recordError), and how many times
 // in a row. The producer sends records in batches and the broker refuses
-// a batch whole, so a first refusal names a range of suspects; each is
-// then written alone in a transaction of its own, and a second refusal
-// names the record.
+// a batch whole, and the producer then fails the writes it still holds
+// with the refusal's error, so a first refusal names a range of
+// suspects. The range is then written in parts of doubling size (see
+// pipe.part), each in a transaction of its own: a part committed leaves
+// the suspects after it, a part refused is the new range, and a refusal
+// of a range of one names the record.
 type poison struct {
 	mu sync.Mutex
 	at map[topicPartition]suspects
@@ -318,6 +321,7 @@ func (h *handler) transact(sess sarama.ConsumerGroupSession, p *pipe) {
 	defer timer.Stop()
 	var tick <-chan time.Time
 	var txn transaction
+	var txnPart int64 // the part of the suspects txn writes (see pipe.part), or -1
 
 	// commit commits txn and reports whether it did; on failure it has
 	// aborted what it could and stopped the reader.
@@ -367,11 +371,17 @@ func (h *handler) transact(sess sarama.ConsumerGroupSession, p *pipe) {
 			if s.isCrashed() {
 				return
 			}
-			alone := b.cut > 0 && p.suspected(b.items[0].msg.Offset)
-			if alone && !commit() {
-				s.o.tracer.abandon(b.items)
-				drain()
-				return
+			// A part of the suspects is written in a transaction of its
+			// own, committed once the part's last offset is written.
+			part, ends := int64(-1), false
+			if b.cut > 0 {
+				part = p.part(b.items[0].msg.Offset)
+				ends = part >= 0 && b.items[b.cut-1].msg.Offset >= part
+				if len(txn.batches) > 0 && part != txnPart && !commit() {
+					s.o.tracer.abandon(b.items)
+					drain()
+					return
+				}
 			}
 			if b.cut == 0 {
 				p.release(len(b.items))
@@ -385,6 +395,7 @@ func (h *handler) transact(sess sarama.ConsumerGroupSession, p *pipe) {
 					}
 					timer.Reset(s.o.interval)
 					tick = timer.C
+					txnPart = part
 				}
 				txn.batches = append(txn.batches, b)
 				if !h.sendTxn(t, p, &txn, b) {
@@ -403,7 +414,7 @@ func (h *handler) transact(sess sarama.ConsumerGroupSession, p *pipe) {
 				drain()
 				return
 			}
-			if (alone || txn.records >= half) && !commit() {
+			if (ends || txn.records >= half) && !commit() {
 				drain()
 				return
 			}

@@ -46,3 +46,28 @@ func BenchmarkTxnProducer(b *testing.B) {
 	b.ReportMetric(float64(start.Microseconds())/float64(b.N), "start-µs/claim")
 	b.ReportMetric(float64(stop.Microseconds())/float64(b.N), "close-µs/claim")
 }
+
+// TestSuspectParts: the suspects are cut in parts of doubling size from
+// the first, each named by its last offset; other offsets are in none.
+func TestSuspectParts(t *testing.T) {
+	p := &pipe{suspect: 10, suspectTo: 20}
+	want := map[int64]int64{9: -1, 10: 10, 11: 12, 12: 12, 13: 16, 16: 16, 17: 20, 20: 20, 21: -1}
+	for off, last := range want {
+		if got := p.part(off); got != last {
+			t.Errorf("part(%d) of suspects 10-20 = %d, want %d", off, got, last)
+		}
+	}
+	none := &pipe{suspect: 0, suspectTo: -1}
+	if got := none.part(0); got != -1 {
+		t.Errorf("part(0) with no suspects = %d, want -1", got)
+	}
+	// A range of n takes about log2(n) parts.
+	big := &pipe{suspect: 0, suspectTo: 255}
+	parts := map[int64]bool{}
+	for off := range int64(256) {
+		parts[big.part(off)] = true
+	}
+	if len(parts) != 9 {
+		t.Errorf("256 suspects in %d parts, want 9", len(parts))
+	}
+}

@@ -2,6 +2,8 @@ package kafka_test
 
 import (
 	"context"
+	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -120,6 +122,12 @@ func TestExactlyOnceRefusalAbortsAtOnce(t *testing.T) {
 	if refused.Load() != 1 || st.Aborts == 0 {
 		t.Fatalf("the broker refused %d writes and the Source aborted %d transactions; want 1 and at least 1", refused.Load(), st.Aborts)
 	}
+	// The suspects, the records of the aborted transaction from the
+	// refused write on (some 250), are written in parts, halving: some
+	// 8 transactions, where one each took 250.
+	if st.Commits > 20 {
+		t.Errorf("%d transactions committed for %d records, one refused once: the suspects were not written in halves", st.Commits, n)
+	}
 	// 39 retries over ten minutes (TestRetriesBounded), each with a
 	// refresh; 603 with the backoff capped at 1 s.
 	t.Logf("%d metadata refreshes of the scores topic", refreshes.Load())
@@ -130,5 +138,109 @@ func TestExactlyOnceRefusalAbortsAtOnce(t *testing.T) {
 	committed.until(t, inputs, time.Second, time.Minute)
 	if lost, dups := committed.check(inputs); lost != 0 || dups != 0 {
 		t.Errorf("read_committed: %d inputs lost, %d duplicated; want exactly one output each", lost, dups)
+	}
+}
+
+// TestExactlyOncePoisonAmongSuspects: a poison record, whose score the
+// broker refuses at every attempt (larger than the scores topic takes),
+// is named and dead-lettered with kafka.ErrWrite among the suspects of
+// an aborted transaction, in a few dozen transactions at most, and every
+// input has exactly one output:
+//   - at offset 150, when the broker also refused the first
+//     transactional write of scores once (INVALID_RECORD), which makes
+//     the records of that transaction, some 250, suspects. When each
+//     suspect was written in a transaction of its own, this took 152
+//     transactions and 2 aborts; now 13 to 20, and 4 or 5;
+//   - at offset 5, where the poison record's own refusal starts the
+//     suspects (the broker refuses the batch of writes that holds it
+//     whole, and the writes after it fail with the transaction): it
+//     took 8 transactions and 2 aborts, and takes some 7 and 3. Halving
+//     the suspects instead took 9 aborts, each a rejoin of the group.
+//
+// The suspects are written in parts of doubling size, each in a
+// transaction of its own: the part that holds the poison record is
+// refused, and becomes the new range.
+func TestExactlyOncePoisonAmongSuspects(t *testing.T) {
+	if raceEnabled {
+		t.Skip("race detector on: sarama races with itself on a refused transactional write (see race_on_test.go)")
+	}
+	for _, tc := range []struct {
+		name      string
+		poison    int64
+		refuse    bool // the first transactional write of scores, once
+		maxAborts uint64
+	}{
+		{"first write refused, poison at 150", 150, true, 8},
+		{"poison at 5", 5, false, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testPoisonAmongSuspects(t, tc.poison, tc.refuse, tc.maxAborts)
+		})
+	}
+}
+
+func testPoisonAmongSuspects(t *testing.T, poison int64, refuse bool, maxAborts uint64) {
+	const (
+		n     = 400
+		group = "eos-poison-suspects"
+	)
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultDataTopic, 1),
+		kafkatest.Topic(kafka.DefaultScoresTopic, 1), kafkatest.Topic(kafka.DefaultDeadLetterTopic, 1))
+	setTopicConfig(t, c, kafka.DefaultScoresTopic, "max.message.bytes", "300000")
+	srv := newServer(t)
+	if _, err := srv.Activate(context.Background(), linearModel(t, "m", 1, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	keys, vals := records(0, n)
+	// Its score holds its key, twice, in random letters that LZ4 cannot
+	// shrink below the topic's limit.
+	rng := rand.New(rand.NewPCG(1, 2))
+	big := make([]byte, 200_000)
+	for i := range big {
+		big[i] = byte('a' + rng.IntN(26))
+	}
+	keys[poison] = string(big)
+	produce(t, c, kafka.DefaultDataTopic, keys, vals)
+	inputs := inputCounts(t, c, kafka.DefaultDataTopic)
+	var refused atomic.Int64
+	if refuse {
+		c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: kafka.DefaultScoresTopic, Err: kerr.InvalidRecord, Count: 1,
+			When: func(req kmsg.Request) bool {
+				if req.(*kmsg.ProduceRequest).TransactionID == nil {
+					return false
+				}
+				refused.Add(1)
+				return true
+			}})
+	}
+
+	r := startSource(t, c, group, srv.Model("m"), kafka.ExactlyOnce(), kafka.CommitInterval(time.Second))
+	waitFor(t, "every input committed", func() bool { return allCommitted(c.Addrs(), group, inputs) })
+	r.stop(t)
+	st := r.src.Stats()
+	t.Logf("stats %+v", st)
+	if refuse && refused.Load() != 1 {
+		t.Errorf("the broker refused %d writes once, want 1", refused.Load())
+	}
+	if st.Aborts < 2 || st.Aborts > maxAborts {
+		t.Errorf("%d transactions aborted; want 2 (the poison record's two refusals, the second alone) to %d", st.Aborts, maxAborts)
+	}
+	if txns := st.Commits + st.Aborts; txns > 40 {
+		t.Errorf("%d transactions (%d committed, %d aborted) for %d records: the suspects were not written in parts of doubling size", txns, st.Commits, st.Aborts, n)
+	}
+	committed := readOutputs(t, c.Addrs(), sarama.ReadCommitted)
+	committed.until(t, inputs, time.Second, time.Minute)
+	if lost, dups := committed.check(inputs); lost != 0 || dups != 0 {
+		t.Errorf("read_committed: %d inputs lost, %d duplicated; want exactly one output each", lost, dups)
+	}
+	for o, dl := range committed.dead {
+		if o != (origin{0, poison}) {
+			t.Errorf("input %v dead-lettered: %s", o, dl.Reason)
+		} else if !strings.Contains(dl.Reason, kafka.ErrWrite.Error()) {
+			t.Errorf("the poison record is dead-lettered for %q, want kafka.ErrWrite", dl.Reason)
+		}
+	}
+	if _, ok := committed.dead[origin{0, poison}]; !ok {
+		t.Error("the poison record has no dead letter")
 	}
 }
