@@ -150,7 +150,11 @@ func TestCommitHookHearsTheOffsetStored(t *testing.T) {
 	waitFor(t, "the hook to hear of the first 100 records", heard(100))
 	armed.Store(true) // the first commit of a mark from here on is held
 	more(10)
-	<-held
+	select {
+	case <-held:
+	case <-time.After(time.Minute):
+		t.Fatal("no commit of the records marked within a minute")
+	}
 	// The marker marks a run once its writes are acknowledged, and
 	// counts the next run only after that: once 130 are scored, 120 at
 	// least are marked.
