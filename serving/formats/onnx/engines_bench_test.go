@@ -140,3 +140,33 @@ func BenchmarkRuntimeSessions(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRuntimeClassifiers scores scikit-learn classifiers whose
+// outputs ONNX Runtime allocates as a label tensor and a sequence of maps
+// (ZipMap), one record per Predict and 64 per PredictBatch: the cost of
+// reading outputs beside the run.
+//
+//	go test ./serving/formats/onnx/ -run '^$' -bench RuntimeClassifiers -count 5
+func BenchmarkRuntimeClassifiers(b *testing.B) {
+	f := runtimeFormat(b)
+	for _, name := range []string{"sklearn_random_forest", "sklearn_logistic", "sklearn_logistic_binary"} {
+		mb, fx := readFixture(b, name)
+		m := loadRuntime(b, f, mb)
+		for _, n := range []int{1, 64} {
+			rows := make([][]float64, n)
+			for i := range rows {
+				rows[i] = fx.Rows[i%len(fx.Rows)]
+			}
+			out := make([]serving.Prediction, n)
+			b.Run(fmt.Sprintf("%s/batch=%d", name, n), func(b *testing.B) {
+				ctx := context.Background()
+				for b.Loop() {
+					if err := m.(serving.BatchPredictor).PredictBatch(ctx, rows, out); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
+			})
+		}
+	}
+}
