@@ -39,8 +39,9 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 	k := uint64(len(rs))
 	l, n := sl.acquire(k)
 	if l == nil {
+		err := sl.noModel()
 		for i := range rs {
-			out[i], errs[i] = Result{}, fmt.Errorf("%w: %q", ErrNoModel, sl.name)
+			out[i], errs[i] = Result{}, err
 		}
 		return
 	}

@@ -927,7 +927,8 @@ func (s *Server) History(name string) []Activation {
 // Model returns a Scorer for name that always scores with the version
 // live at the moment each call starts, and stamps that exact version in
 // the Result's provenance. It can be taken before any version is live;
-// calls then fail with ErrNoModel.
+// calls then fail with ErrNoModel, and once the Server is closed with
+// ErrClosed.
 func (s *Server) Model(name string) Scorer {
 	sl, err := s.slot(name, true)
 	if err != nil {
@@ -949,7 +950,7 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (res Result, err erro
 	sl := (*slot)(ss)
 	l, n := sl.acquire(1)
 	if l == nil {
-		return Result{}, fmt.Errorf("%w: %q", ErrNoModel, sl.name)
+		return Result{}, sl.noModel()
 	}
 	// Deferred, so that a panic in the model or a hook, recovered by a
 	// caller (package speculative does), still lets the version close.
@@ -1003,6 +1004,16 @@ func (ss *slotScorer) Score(ctx context.Context, r Record) (res Result, err erro
 	}
 	res.Provenance.Model = l.ref
 	return res, nil
+}
+
+// noModel is the error of a call that found no live version: ErrClosed
+// once the Server is closed (Close takes every version out of service,
+// also from the Scorers taken before it), else ErrNoModel.
+func (sl *slot) noModel() error {
+	if sl.s.isClosed() {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: %q", ErrNoModel, sl.name)
 }
 
 // refused is Score's answer to a record refused before the model: not a
