@@ -65,7 +65,7 @@ func ExampleTrainer_ReportDrift() {
 		panic(err)
 	}
 	tr, err := training.NewTrainer("churn", l, src, training.ServerPublisher(srv), training.RetrainOnDrift(400),
-		training.WithTrainerLogger(slog.New(slog.DiscardHandler)),
+		training.WithLogger(slog.New(slog.DiscardHandler)),
 		training.WithObserver(func(e training.Event) {
 			if e.Kind == training.EventPublished {
 				fmt.Printf("published v%d after %d records, trigger %s\n", e.Descriptor.Version, e.Records, e.Descriptor.Labels[training.LabelTrigger])

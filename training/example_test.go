@@ -67,7 +67,7 @@ func ExampleTrainer() {
 	})
 	l, _ := training.NewLearner(training.Logistic, 2)
 	tr, err := training.NewTrainer("demo", l, src, training.ServerPublisher(srv),
-		training.EveryRecords(1000), training.WithTrainerLogger(quiet),
+		training.EveryRecords(1000), training.WithLogger(quiet),
 		training.WithObserver(func(e training.Event) {
 			if e.Kind == training.EventPublished {
 				d := e.Descriptor

@@ -57,7 +57,7 @@ func runLiveLoop(t *testing.T, change int) *liveLoop {
 	var mu sync.Mutex // guards published: the observer runs on Run's goroutine
 	l, _ := NewLearner(Logistic, 3)
 	src := make(chanSource)
-	tr, err := NewTrainer("m", l, src, ServerPublisher(srv), RetrainOnDrift(300), WithTrainerLogger(quietLogger),
+	tr, err := NewTrainer("m", l, src, ServerPublisher(srv), RetrainOnDrift(300), WithLogger(quietLogger),
 		WithObserver(func(e Event) {
 			if e.Kind == EventPublished {
 				mu.Lock()
@@ -195,7 +195,7 @@ func TestReportDriftPublishesAtOnce(t *testing.T) {
 	pub := PublisherFunc(func(_ context.Context, d serving.Descriptor) error { published = append(published, d); return nil })
 	l, _ := NewLearner(Logistic, 3)
 	src := make(chanSource)
-	tr, err := NewTrainer("m", l, src, pub, WithBaseVersion(4, ""), WithTrainerLogger(quietLogger))
+	tr, err := NewTrainer("m", l, src, pub, WithBaseVersion(4, ""), WithLogger(quietLogger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestReportBeforeRunJudgedWhenTaken(t *testing.T) {
 		})
 		l, _ := NewLearner(Logistic, 3)
 		src := make(chanSource)
-		tr, err := NewTrainer("m", l, src, pub, WithBaseVersion(7, ""), WithTrainerLogger(quietLogger))
+		tr, err := NewTrainer("m", l, src, pub, WithBaseVersion(7, ""), WithLogger(quietLogger))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -319,7 +319,7 @@ func TestLiveDriftRetrainSurvivesARestart(t *testing.T) {
 	run := func(ss []Sample, report bool) {
 		l, _ := NewLearner(Logistic, 3)
 		src := make(chanSource)
-		tr, err := NewTrainer("m", l, src, pub, RetrainOnDrift(20), WithCheckpoint(path, 1), WithTrainerLogger(quietLogger))
+		tr, err := NewTrainer("m", l, src, pub, RetrainOnDrift(20), WithCheckpoint(path, 1), WithLogger(quietLogger))
 		if err != nil {
 			t.Fatal(err)
 		}

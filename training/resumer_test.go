@@ -54,7 +54,7 @@ func TestTrainerResumesSourcePosition(t *testing.T) {
 	nop := PublisherFunc(func(context.Context, serving.Descriptor) error { return nil })
 	run := func(src Source, path string) (*Learner, error) {
 		l, _ := NewLearner(Logistic, 3)
-		tr, err := NewTrainer("m", l, src, nop, WithCheckpoint(path, 250), WithTrainerLogger(slog.New(slog.DiscardHandler)))
+		tr, err := NewTrainer("m", l, src, nop, WithCheckpoint(path, 250), WithLogger(slog.New(slog.DiscardHandler)))
 		if err != nil {
 			return nil, err
 		}

@@ -24,7 +24,7 @@ func TestStatsCountARecordOnceItsTriggersRan(t *testing.T) {
 	})
 	l, _ := NewLearner(Logistic, 3)
 	src := make(chanSource)
-	tr, err := NewTrainer("m", l, src, pub, EveryRecords(5), WithTrainerLogger(quietLogger))
+	tr, err := NewTrainer("m", l, src, pub, EveryRecords(5), WithLogger(quietLogger))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -260,11 +260,11 @@ func WithLabels(labels map[string]string) TrainerOption {
 // WithDescription sets the Description of published versions.
 func WithDescription(s string) TrainerOption { return func(o *trainerOptions) { o.description = s } }
 
-// WithTrainerLogger sets the logger. The default is slog.Default(), as it
+// WithLogger sets the logger. The default is slog.Default(), as it
 // is when NewTrainer is called, passing Warn and above only: restored
 // checkpoints, publications and drifts are logged at Info, and only for
 // a logger given here (the Observer sees every Event).
-func WithTrainerLogger(l *slog.Logger) TrainerOption { return func(o *trainerOptions) { o.logger = l } }
+func WithLogger(l *slog.Logger) TrainerOption { return func(o *trainerOptions) { o.logger = l } }
 
 // WithObserver calls fn with every Event, synchronously from Run.
 func WithObserver(fn func(Event)) TrainerOption { return func(o *trainerOptions) { o.observer = fn } }
@@ -408,7 +408,7 @@ func NewTrainer(name string, l *Learner, src Source, pub Publisher, opts ...Trai
 	case o.ckptPath != "" && o.ckptEvery < 1:
 		return nil, configErr("WithCheckpoint(%q, %d): the interval must be at least 1", o.ckptPath, o.ckptEvery)
 	case o.logger == nil:
-		return nil, configErr("WithTrainerLogger(nil)")
+		return nil, configErr("WithLogger(nil)")
 	case o.base != nil && o.base.Version == 0 && o.base.ID != "":
 		return nil, configErr("WithBaseVersion(0, %q): a content ID needs a version", o.base.ID)
 	}

@@ -401,7 +401,7 @@ func TestTrainerShutdownWithoutCheckpointCommitsOnlyPublished(t *testing.T) {
 	var published int
 	pub := PublisherFunc(func(context.Context, serving.Descriptor) error { published++; return nil })
 	l, _ := NewLearner(Logistic, 3)
-	tr, err := NewTrainer("m", l, src, pub, EveryRecords(100), WithTrainerLogger(quietLogger))
+	tr, err := NewTrainer("m", l, src, pub, EveryRecords(100), WithLogger(quietLogger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +425,7 @@ func TestTrainerShutdownWithoutCheckpointCommitsOnlyPublished(t *testing.T) {
 	})
 	src.c = data
 	l, _ = NewLearner(Logistic, 3)
-	tr, _ = NewTrainer("m", l, src, pub, EveryRecords(100), WithTrainerLogger(quietLogger))
+	tr, _ = NewTrainer("m", l, src, pub, EveryRecords(100), WithLogger(quietLogger))
 	if err := tr.Run(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func (p *lookupPublisher) since(n int) []serving.Descriptor { return p.held[n:] 
 func trainOnce(t *testing.T, pub Publisher, n int, seed uint64, opts ...TrainerOption) *Trainer {
 	t.Helper()
 	l, _ := NewLearner(Logistic, 3)
-	opts = append([]TrainerOption{EveryRecords(100), WithTrainerLogger(quietLogger)}, opts...)
+	opts = append([]TrainerOption{EveryRecords(100), WithLogger(quietLogger)}, opts...)
 	tr, err := NewTrainer("m", l, &sliceSource{data: conceptStream(n, 1<<30, seed)}, pub, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestTrainerLookupFailure(t *testing.T) {
 	pub := &lookupPublisher{err: boom}
 	l, _ := NewLearner(Logistic, 3)
 	src := &sliceSource{data: conceptStream(300, 1<<30, 1)}
-	tr, err := NewTrainer("m", l, src, pub, EveryRecords(100), WithTrainerLogger(quietLogger))
+	tr, err := NewTrainer("m", l, src, pub, EveryRecords(100), WithLogger(quietLogger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestTrainerLookupFailure(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	pub.err = context.Canceled
-	tr, _ = NewTrainer("m", l, src, pub, WithTrainerLogger(quietLogger))
+	tr, _ = NewTrainer("m", l, src, pub, WithLogger(quietLogger))
 	if err := tr.Run(ctx); err != nil {
 		t.Errorf("Run with a cancelled context: %v", err)
 	}

@@ -217,7 +217,7 @@ func run(ctx context.Context, w io.Writer, cfg config) (*summary, error) {
 	}
 	tr, err := training.NewTrainer(cfg.model, learner, tsrc, pub,
 		training.EveryRecords(cfg.every), training.OnDrift(detector), training.RetrainOnDrift(cfg.retrain),
-		training.WithTrainerLogger(quiet),
+		training.WithLogger(quiet),
 		training.WithObserver(func(e training.Event) {
 			switch e.Kind {
 			case training.EventDrift:

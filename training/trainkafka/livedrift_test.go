@@ -104,7 +104,7 @@ func runLiveDrift(t *testing.T, n, change int) liveDrift {
 	var mu sync.Mutex
 	var out liveDrift
 	l, _ := training.NewLearner(training.Logistic, 3)
-	tr, err := training.NewTrainer("m", l, src, pub, training.RetrainOnDrift(300), training.WithTrainerLogger(quiet),
+	tr, err := training.NewTrainer("m", l, src, pub, training.RetrainOnDrift(300), training.WithLogger(quiet),
 		training.WithObserver(func(e training.Event) {
 			if e.Kind == training.EventPublished {
 				mu.Lock()

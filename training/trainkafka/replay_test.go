@@ -61,7 +61,7 @@ func TestRestartBetweenCheckpointAndCommitOverKafka(t *testing.T) {
 		defer src.Close()
 		s := &commitFails{src, failCommit, path} // 0: no commit fails
 		l, _ := training.NewLearner(training.Linear, 2)
-		tr, err := training.NewTrainer("line", l, s, nopPub, training.WithCheckpoint(path, 300), training.WithTrainerLogger(quiet))
+		tr, err := training.NewTrainer("line", l, s, nopPub, training.WithCheckpoint(path, 300), training.WithLogger(quiet))
 		if err != nil {
 			t.Fatal(err)
 		}

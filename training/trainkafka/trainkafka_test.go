@@ -85,7 +85,7 @@ func TestTrainerOverKafka(t *testing.T) {
 	var mu sync.Mutex
 	var last serving.Descriptor
 	tr, err := training.NewTrainer("line", l, src, pub, training.EveryRecords(1000),
-		training.WithTrainerLogger(quiet),
+		training.WithLogger(quiet),
 		training.WithObserver(func(e training.Event) {
 			if e.Kind == training.EventPublished {
 				mu.Lock()
@@ -192,7 +192,7 @@ func TestResumeAfterCrashOverKafka(t *testing.T) {
 		defer src.Close()
 		s := &crashAfter{src, crash, path}
 		l, _ := training.NewLearner(training.Linear, 2)
-		tr, err := training.NewTrainer("line", l, s, nopPub, training.WithCheckpoint(path, 300), training.WithTrainerLogger(quiet))
+		tr, err := training.NewTrainer("line", l, s, nopPub, training.WithCheckpoint(path, 300), training.WithLogger(quiet))
 		if err != nil {
 			t.Fatal(err)
 		}

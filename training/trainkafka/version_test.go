@@ -87,7 +87,7 @@ func TestRestartWithoutCheckpointOverKafka(t *testing.T) {
 	defer pub.Close()
 	l, _ := training.NewLearner(training.Linear, 2)
 	published := make(chan serving.Descriptor, 4)
-	tr, err := training.NewTrainer("line", l, src, pub, training.EveryRecords(1000), training.WithTrainerLogger(quiet),
+	tr, err := training.NewTrainer("line", l, src, pub, training.EveryRecords(1000), training.WithLogger(quiet),
 		training.WithObserver(func(e training.Event) {
 			if e.Kind == training.EventPublished {
 				published <- e.Descriptor
