@@ -8,6 +8,7 @@ package onnx
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #ifdef __linux__
 #include <link.h>
 #endif
@@ -64,15 +65,16 @@ static void* const* msApiOf(void* h, uint32_t api) {
 }
 
 #ifdef __linux__
-struct msFind { uint32_t api; void* const* found; int count; };
+// msNames collects copies of the names of the objects loaded in the
+// process: they are opened after dl_iterate_phdr returns, not from its
+// callback, which runs under the dynamic loader's lock.
+struct msNames { char* name[1024]; int n; };
 
-static int msFindEach(struct dl_phdr_info* info, size_t size, void* data) {
-	struct msFind* f = data;
-	if (!info->dlpi_name || !info->dlpi_name[0]) return 0;
-	void* const* t = msApiOf(dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD), f->api);
-	if (t && t != f->found) {
-		f->found = t;
-		f->count++;
+static int msNameEach(struct dl_phdr_info* info, size_t size, void* data) {
+	struct msNames* l = data;
+	if (info->dlpi_name && info->dlpi_name[0] && l->n < 1024) {
+		char* c = strdup(info->dlpi_name);
+		if (c) l->name[l->n++] = c;
 	}
 	return 0;
 }
@@ -88,10 +90,22 @@ static int msInit(const char* path, uint32_t api) {
 		return msApi ? 0 : 1;
 	}
 #ifdef __linux__
-	struct msFind f = {api, 0, 0};
-	dl_iterate_phdr(msFindEach, &f);
-	if (f.count > 1) return 2;
-	msApi = f.found;
+	struct msNames* l = calloc(1, sizeof(struct msNames));
+	if (!l) return 1;
+	dl_iterate_phdr(msNameEach, l);
+	void* const* found = 0;
+	int count = 0;
+	for (int i = 0; i < l->n; i++) {
+		void* const* t = msApiOf(dlopen(l->name[i], RTLD_LAZY | RTLD_NOLOAD), api);
+		if (t && t != found) {
+			found = t;
+			count++;
+		}
+		free(l->name[i]);
+	}
+	free(l);
+	if (count > 1) return 2;
+	msApi = found;
 	return msApi ? 0 : 1;
 #else
 	return 1;
