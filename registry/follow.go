@@ -19,6 +19,11 @@ import (
 //	f := registry.Follow(store, logger)
 //	srv, _ := serving.NewServer(serving.WithHooks(f))
 //
+// It records what went live, not the models: for [Restore] to serve them
+// again, each must also be stored, with [Registry.Put] before it is
+// activated, or by a registry/kafkafeed Sync given to the Server as its
+// last Admitter, which stores every model that goes live.
+//
 // The Server calls hooks synchronously after each swap, so a durable
 // store's fsync lengthens the activation (never a scoring call). A
 // failed write cannot fail the swap that already happened: it is logged,
