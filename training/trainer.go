@@ -276,7 +276,8 @@ type TrainerStats struct {
 	// reaches n, the versions, publication failures and checkpoints
 	// those n records caused are done and counted, so a caller may wait
 	// for n records and then stop the trainer without cancelling them.
-	// (Drifts and Version may count a record's trigger while it runs.)
+	// (The other counts may already include the record being handled,
+	// its skip, drift, version or publication, while Records does not.)
 	Records int64
 	// Skipped is the number of invalid records skipped.
 	Skipped int64
