@@ -16,7 +16,9 @@ type HookDeadLetter interface {
 // the one the Source took for the commit, since records acknowledged
 // while the commit is sent go with it; an offset is reported once, and
 // those reported for a partition grow. A commit the broker refused is
-// not reported; it is tried again at the next commit interval.
+// not reported; it is tried again at the next commit interval. With
+// [ExactlyOnce], it is called after each transaction commits, with the
+// offset the transaction carried.
 type HookCommit interface {
 	OnCommit(topic string, partition int32, offset int64)
 }
