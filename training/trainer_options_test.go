@@ -1,0 +1,96 @@
+package training
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// recordingDetector keeps every value a Trainer feeds it and never fires.
+type recordingDetector struct{ xs []float64 }
+
+func (d *recordingDetector) Add(x float64) bool { d.xs = append(d.xs, x); return false }
+func (d *recordingDetector) Reset()             {}
+
+// TestDriftOnLossFeedsTheLoss: OnDrift's detector sees the 0/1 error of
+// each record by default, and with DriftOnLoss its progressive loss (the
+// logistic log loss of the model as it stood before the record: ln 2 for
+// the first record, learned from zero weights). Nothing used DriftOnLoss
+// before this test; dropping its branch now fails it.
+func TestDriftOnLossFeedsTheLoss(t *testing.T) {
+	data := conceptStream(200, 200, 5)
+	run := func(opts ...TrainerOption) []float64 {
+		l, err := NewLearner(Logistic, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		det := &recordingDetector{}
+		tr, err := NewTrainer("m", l, &sliceSource{data: data}, PublisherFunc(func(context.Context, serving.Descriptor) error { return nil }),
+			append([]TrainerOption{OnDrift(det), WithLogger(quietLogger)}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if len(det.xs) != len(data) {
+			t.Fatalf("the detector saw %d values for %d records", len(det.xs), len(data))
+		}
+		return det.xs
+	}
+	for i, x := range run() {
+		if x != 0 && x != 1 {
+			t.Fatalf("default: value %d is %v, want a 0/1 error", i, x)
+		}
+	}
+	losses := run(DriftOnLoss())
+	if math.Abs(losses[0]-math.Ln2) > 1e-9 {
+		t.Errorf("DriftOnLoss: first value %v, want the log loss ln 2 = %v", losses[0], math.Ln2)
+	}
+	fractional := 0
+	for _, x := range losses {
+		if x < 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+			t.Fatalf("DriftOnLoss: value %v is not a loss", x)
+		}
+		if x != 0 && x != 1 {
+			fractional++
+		}
+	}
+	if fractional < len(losses)/2 {
+		t.Errorf("DriftOnLoss: only %d of %d values are not 0/1 errors", fractional, len(losses))
+	}
+}
+
+// TestWithDescriptionIsPublished: the Description given with
+// WithDescription is on every version published, with the training
+// labels beside the ones of WithLabels. Nothing used WithDescription
+// before this test.
+func TestWithDescriptionIsPublished(t *testing.T) {
+	l, err := NewLearner(Logistic, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []serving.Descriptor
+	pub := PublisherFunc(func(_ context.Context, d serving.Descriptor) error { got = append(got, d); return nil })
+	tr, err := NewTrainer("m", l, &sliceSource{data: conceptStream(100, 100, 6)}, pub,
+		EveryRecords(50), WithDescription("fraud, retrained hourly"), WithLabels(map[string]string{"team": "risk"}), WithLogger(quietLogger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) < 2 {
+		t.Fatalf("%d versions published, want at least 2", len(got))
+	}
+	for _, d := range got {
+		if d.Description != "fraud, retrained hourly" {
+			t.Errorf("v%d: Description %q", d.Version, d.Description)
+		}
+		if d.Labels["team"] != "risk" || d.Labels[LabelTrigger] == "" {
+			t.Errorf("v%d: labels %v, want team=risk beside the training labels", d.Version, d.Labels)
+		}
+	}
+}
