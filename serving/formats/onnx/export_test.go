@@ -22,3 +22,20 @@ func LiveSessions() int64 { return liveSessions.Load() }
 
 // MaxCreating is maxCreating, for tests.
 const MaxCreating = maxCreating
+
+// ElemTypes returns the element types (TensorProto.DataType) that the
+// model's graph declares for its inputs and its outputs, in order; 0
+// where a value declares no tensor type.
+func ElemTypes(b []byte) (in, out []int64, err error) {
+	gi, err := parseModelWire(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, v := range gi.inputs {
+		in = append(in, v.elem)
+	}
+	for _, v := range gi.outputs {
+		out = append(out, v.elem)
+	}
+	return in, out, nil
+}

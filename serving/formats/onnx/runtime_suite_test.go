@@ -29,6 +29,10 @@ var updateSuite = flag.Bool("update-suite", false, "rewrite testdata/onnxruntime
 //	          a Prediction cannot hold (sequences, strings)
 //	data      loads, but a test set feeds what one record cannot carry
 //	random    loads, and draws other random numbers than the test's
+//	differs   loads, and computes what ONNX Runtime's own rule for the op
+//	          gives, which is not what the test expects: each such model
+//	          is listed in suiteDiffers with its reason, and a check that
+//	          the outputs are the ones that rule gives
 //	mismatch  loads, and computes something else
 //
 // testdata/onnxruntime_suite.txt records the outcome of each model, and a
@@ -37,10 +41,33 @@ var updateSuite = flag.Bool("update-suite", false, "rewrite testdata/onnxruntime
 
 // suiteTensor is a decoded TensorProto.
 type suiteTensor struct {
-	dims []int64
-	nums []float64
-	strs []string
-	str  bool
+	dims  []int64
+	dtype uint64 // TensorProto.DataType
+	nums  []float64
+	strs  []string
+	str   bool
+}
+
+// asDeclared reinterprets a tensor stored as UINT16 whose model value is
+// declared bfloat16 or float16: the suite's generator (onnx 1.12,
+// backend/test/case/node/cast.py) writes the bit patterns of those
+// types as uint16 numbers, so that 16117 (0x3EF5) is the bfloat16
+// 0.478515625. Any other tensor is returned as it is.
+func (t suiteTensor) asDeclared(elem int64) suiteTensor {
+	const uint16Type, float16Type, bfloat16Type = 4, 10, 16
+	if t.dtype != uint16Type || (elem != float16Type && elem != bfloat16Type) {
+		return t
+	}
+	nums := make([]float64, len(t.nums))
+	for i, x := range t.nums {
+		if elem == bfloat16Type {
+			nums[i] = float64(math.Float32frombits(uint32(x) << 16))
+		} else {
+			nums[i] = half(uint16(x))
+		}
+	}
+	t.nums, t.dtype = nums, uint64(elem)
+	return t
 }
 
 // readSuiteTensor decodes the TensorProto fields the suite uses.
@@ -132,6 +159,7 @@ func readSuiteTensor(b []byte) (suiteTensor, error) {
 			}
 		}
 	}
+	t.dtype = dtype
 	if dtype == 8 {
 		t.str = true
 	}
@@ -203,15 +231,97 @@ func half(h uint16) float64 {
 	return sign * math.Ldexp(1+frac/1024, exp-15)
 }
 
-// suiteClose is the backend suite's own tolerance: rtol 1e-3, atol 1e-7.
-func suiteClose(got, want float64) bool {
+// suiteClose is the backend suite's own tolerance: rtol 1e-3, and atol
+// 1e-7 unless suiteAtol gives the test another.
+func suiteClose(got, want, atol float64) bool {
 	if math.IsNaN(want) {
 		return math.IsNaN(got)
 	}
 	if math.IsInf(want, 0) {
 		return got == want
 	}
-	return math.Abs(got-want) <= 1e-7+1e-3*math.Abs(want)
+	return math.Abs(got-want) <= atol+1e-3*math.Abs(want)
+}
+
+// suiteAtol holds the absolute tolerances that the onnx project itself
+// gives these tests when it runs the suite on ONNX Runtime
+// (onnx/test/test_backend_onnxruntime.py: atol 1e-3 for DFT, 1e-4 for
+// STFT). A Fourier transform computed in float32 is off by a few units in
+// the last place of its largest component: measured here, at most 6.4e-7
+// of the largest |output| (3.4e-4 of 540 for test_dft, 8.4e-5 of 1912 for
+// test_stft), which the default atol of 1e-7 refuses where the exact
+// answer is 0, such as the imaginary part of a real signal's bin 0.
+var suiteAtol = map[string]float64{
+	"test_dft":         1e-3,
+	"test_dft_axis":    1e-3,
+	"test_dft_inverse": 1e-3,
+	"test_stft":        1e-4,
+}
+
+// suiteDiffers lists the models on which ONNX Runtime follows a rule of
+// its own that gives other outputs than the test expects. check must
+// confirm that the outputs are the ones that rule gives, so that the
+// entry fails if ONNX Runtime's behaviour changes.
+var suiteDiffers = map[string]struct {
+	reason string
+	check  func(ins []suiteTensor, got []float64) bool
+}{
+	"test_maxunpool_export_with_output_shape": {
+		reason: "ONNX Runtime (cpu/nn/Unpool.cc) writes X[k] at the flat index I[k] of the output_shape given, " +
+			"so the indices 5, 7, 13, 15 land at (1,0), (1,2), (2,3), (3,0) of the 5x5 output; " +
+			"the test expects them at (1,1), (1,3), (3,1), (3,3), reading the indices as positions in the 4x4 tensor before pooling. " +
+			"The onnx project's own run of the suite on ONNX Runtime excludes this test for the same difference",
+		check: unpoolFlat,
+	},
+	"test_cast_FLOAT_to_BFLOAT16": {
+		reason: "ONNX Runtime rounds float32 to the nearest bfloat16 (ties to even); the suite's generator (onnx 1.12, " +
+			"backend/test/case/node/cast.py) keeps the upper 16 bits, which truncates: 0.48033667 is 0x3EF6 = 0.48046875 " +
+			"in ONNX Runtime and 0x3EF5 = 0.478515625 in the test. " +
+			"The onnx project's own run of the suite on ONNX Runtime excludes this test",
+		check: bfloat16Nearest,
+	},
+}
+
+// bfloat16Nearest reports whether got is the one input rounded to the
+// nearest bfloat16, ties to even.
+func bfloat16Nearest(ins []suiteTensor, got []float64) bool {
+	if len(ins) != 1 || len(ins[0].nums) != len(got) {
+		return false
+	}
+	for k, x := range ins[0].nums {
+		u := math.Float32bits(float32(x))
+		want := float64(math.Float32frombits((u + 0x7fff + (u>>16)&1) >> 16 << 16))
+		if math.IsNaN(x) {
+			want = math.NaN()
+		}
+		if !(got[k] == want || math.IsNaN(got[k]) && math.IsNaN(want)) {
+			return false
+		}
+	}
+	return true
+}
+
+// unpoolFlat reports whether got is MaxUnpool(X, I, output_shape) with
+// each X[k] written at the flat index I[k] of a zeroed output.
+func unpoolFlat(ins []suiteTensor, got []float64) bool {
+	if len(ins) != 3 || len(ins[0].nums) != len(ins[1].nums) {
+		return false
+	}
+	size := 1
+	for _, d := range ins[2].nums {
+		size *= int(d)
+	}
+	if len(got) != size {
+		return false
+	}
+	want := make([]float64, size)
+	for k, i := range ins[1].nums {
+		if i < 0 || int(i) >= size {
+			return false
+		}
+		want[int(i)] = ins[0].nums[k]
+	}
+	return slices.Equal(got, want)
 }
 
 // runtimeSuiteCase runs one suite model and returns its outcome and why.
@@ -233,6 +343,15 @@ func runtimeSuiteCase(f serving.Format, dir string) (outcome, reason string) {
 	}
 	defer m.(serving.Closer).Close()
 	info := m.(serving.Describer).Describe()
+	inElems, outElems, err := onnx.ElemTypes(b)
+	if err != nil {
+		return "mismatch", "element types: " + err.Error()
+	}
+	test := filepath.Base(dir)
+	atol, ok := suiteAtol[test]
+	if !ok {
+		atol = 1e-7
+	}
 	sets, _ := filepath.Glob(filepath.Join(dir, "test_data_set_*"))
 	slices.Sort(sets)
 	for _, set := range sets {
@@ -248,8 +367,14 @@ func runtimeSuiteCase(f serving.Format, dir string) (outcome, reason string) {
 					return "data", fmt.Sprintf("%s_%d: %v", kind, i, err)
 				}
 				if kind == "input" {
+					if i < len(inElems) {
+						t = t.asDeclared(inElems[i])
+					}
 					ins = append(ins, t)
 				} else {
+					if i < len(outElems) {
+						t = t.asDeclared(outElems[i])
+					}
 					outs = append(outs, t)
 				}
 			}
@@ -274,10 +399,17 @@ func runtimeSuiteCase(f serving.Format, dir string) (outcome, reason string) {
 			return "mismatch", fmt.Sprintf("%s: %d outputs, want %d", filepath.Base(set), len(got), len(want))
 		}
 		for i := range got {
-			if !suiteClose(got[i], want[i]) {
-				return "mismatch", fmt.Sprintf("%s: output[%d] = %v, want %v", filepath.Base(set), i, got[i], want[i])
+			if suiteClose(got[i], want[i], atol) {
+				continue
 			}
+			if d, ok := suiteDiffers[test]; ok && d.check(ins, got) {
+				return "differs", d.reason
+			}
+			return "mismatch", fmt.Sprintf("%s: output[%d] = %v, want %v", filepath.Base(set), i, got[i], want[i])
 		}
+	}
+	if _, ok := suiteDiffers[test]; ok {
+		return "mismatch", "listed in suiteDiffers, but every output matches"
 	}
 	return "match", ""
 }
@@ -366,7 +498,7 @@ func TestRuntimeBackendSuite(t *testing.T) {
 		}
 		outcome, reason := runtimeSuiteCase(f, dir)
 		if outcome == "mismatch" && (strings.Contains(rel, "bernoulli") || strings.Contains(rel, "training_dropout")) {
-			outcome = "random" // the op draws random numbers
+			outcome, reason = "random", "the op draws random numbers"
 		}
 		counts[outcome]++
 		fmt.Fprintf(&report, "%-8s %s", outcome, rel)
@@ -375,8 +507,8 @@ func TestRuntimeBackendSuite(t *testing.T) {
 		}
 		report.WriteByte('\n')
 	}
-	t.Logf("ONNX backend suite on ONNX Runtime: %d match, %d refused by ONNX Runtime, %d refused (a record cannot fill an input or a Prediction hold an output), %d with test data a record cannot carry, %d random, %d mismatch",
-		counts["match"], counts["runtime"], counts["record"], counts["data"], counts["random"], counts["mismatch"])
+	t.Logf("ONNX backend suite on ONNX Runtime: %d match, %d refused by ONNX Runtime, %d refused (a record cannot fill an input or a Prediction hold an output), %d with test data a record cannot carry, %d random, %d where ONNX Runtime's rule differs from the test's, %d mismatch",
+		counts["match"], counts["runtime"], counts["record"], counts["data"], counts["random"], counts["differs"], counts["mismatch"])
 	golden := filepath.Join("testdata", "onnxruntime_suite.txt")
 	if *updateSuite {
 		if err := os.WriteFile(golden, report.Bytes(), 0o644); err != nil {
