@@ -94,3 +94,54 @@ func TestWithDescriptionIsPublished(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsMAEAndMerge: MAE is the mean of |prediction - target| over
+// the predictions made before each record was learned (progressive
+// validation), and Merge makes every mean one over the records of both.
+// Neither was called by any test before.
+func TestMetricsMAEAndMerge(t *testing.T) {
+	learn := func(data []Sample) (Metrics, float64) {
+		l, err := NewLearner(Logistic, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var abs float64
+		for _, s := range data {
+			p, err := l.Predict(s.Features)
+			if err != nil {
+				t.Fatal(err)
+			}
+			abs += math.Abs(p.Value - s.Target)
+			if _, err := l.Learn(s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return l.Metrics(), abs / float64(len(data))
+	}
+	a, maeA := learn(conceptStream(300, 300, 7))
+	b, maeB := learn(conceptStream(100, 0, 8))
+	if math.Abs(a.MAE()-maeA) > 1e-12 || math.Abs(b.MAE()-maeB) > 1e-12 {
+		t.Fatalf("MAE %v and %v, want %v and %v", a.MAE(), b.MAE(), maeA, maeB)
+	}
+	m := a
+	m.Merge(b)
+	mean := func(x, y float64) float64 { return (300*x + 100*y) / 400 }
+	if m.Count() != 400 {
+		t.Errorf("merged Count %d, want 400", m.Count())
+	}
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"Loss", m.Loss(), mean(a.Loss(), b.Loss())},
+		{"Accuracy", m.Accuracy(), mean(a.Accuracy(), b.Accuracy())},
+		{"MAE", m.MAE(), mean(maeA, maeB)},
+	} {
+		if math.Abs(c.got-c.want) > 1e-12 {
+			t.Errorf("merged %s %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if a.Count() != 300 {
+		t.Errorf("Merge changed the Metrics it was given a copy of: %d", a.Count())
+	}
+}
