@@ -420,6 +420,17 @@ func (m *runtimeModel) dryRun(ctx context.Context, gi *graphInfo) error {
 		return serving.Unsupported(FormatName, fmt.Errorf("dry run on ones: %w", err))
 	}
 	m.out, err = planOutputs(gi, m.outNames, outs)
+	if errors.Is(err, errEmptyOutput) {
+		// Ones left an output empty: its size is set by the record's
+		// values (NonMaxSuppression's selected boxes, a Slice whose
+		// bounds are inputs). Plan from the declared outputs, as when
+		// ones cannot run, and score rows one by one; a record that
+		// leaves an output empty fails alone with ErrBackend.
+		if m.out, err = planDeclaredOutputs(gi); err != nil {
+			return serving.Unsupported(FormatName, err)
+		}
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -173,3 +173,64 @@ func TestRuntimeAbandonedCreationsAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// An output whose size the record's values set, and which the load-time
+// run on ones leaves empty (y = the elements of x below 1, as
+// NonMaxSuppression's selected boxes or a Slice with bounds from the
+// record can be): the model loads, a record that fills y is scored, and
+// one that leaves it empty fails alone with ErrBackend while the model
+// keeps serving. Before, Load refused the model (`output "y" is empty`),
+// as it did 13 models of the ONNX backend suite.
+func TestRuntimeOutputEmptyOnOnes(t *testing.T) {
+	b := model(13, graphSpec{
+		nodes: [][]byte{
+			node("Less", []string{"x", "one"}, []string{"below"}),
+			node("Compress", []string{"x", "below"}, []string{"y"}),
+		},
+		inits:   [][]byte{initializer("one", nil, []float32{1})},
+		inputs:  [][]byte{valueInfo("x", elemFloat, 3)},
+		outputs: [][]byte{valueInfo("y", elemFloat, "k")},
+	})
+	m := loadRuntime(t, runtimeFormat(t), b)
+	ctx := context.Background()
+	for _, tc := range []struct{ x, want []float64 }{
+		{[]float64{0.5, 2, -1}, []float64{0.5, -1}},
+		{[]float64{3, 0.25, 4}, []float64{0.25}},
+		{[]float64{1, 2, 3}, nil},
+		{[]float64{-2, -3, 0}, []float64{-2, -3, 0}},
+	} {
+		p, err := m.Predict(ctx, tc.x)
+		switch {
+		case tc.want == nil:
+			if !errors.Is(err, onnx.ErrBackend) {
+				t.Errorf("Predict(%v) = %+v, %v; want ErrBackend (y is empty)", tc.x, p, err)
+			}
+		case err != nil:
+			t.Errorf("Predict(%v): %v", tc.x, err)
+		case len(tc.want) == 1 && (p.Value != tc.want[0] || p.Values != nil),
+			len(tc.want) > 1 && !slices.Equal(p.Values, tc.want):
+			t.Errorf("Predict(%v) = %+v, want %v", tc.x, p, tc.want)
+		}
+	}
+}
+
+// The same model with y declared as holding no element whatever the
+// record: refused at load, since no record could be scored.
+func TestRuntimeOutputDeclaredEmpty(t *testing.T) {
+	b := model(13, graphSpec{
+		nodes: [][]byte{
+			node("Less", []string{"x", "one"}, []string{"below"}),
+			node("Compress", []string{"x", "below"}, []string{"y"}),
+		},
+		inits:   [][]byte{initializer("one", nil, []float32{1})},
+		inputs:  [][]byte{valueInfo("x", elemFloat, 3)},
+		outputs: [][]byte{valueInfo("y", elemFloat, 0)},
+	})
+	m, err := runtimeFormat(t).Load(context.Background(), serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: b})
+	if !errors.Is(err, serving.ErrUnsupportedModel) {
+		if m != nil {
+			m.(serving.Closer).Close()
+		}
+		t.Fatalf("Load = %v, %v; want serving.ErrUnsupportedModel", m, err)
+	}
+}

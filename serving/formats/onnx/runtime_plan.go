@@ -318,7 +318,7 @@ func planOutputs(gi *graphInfo, names []string, outs []rtOut) (*rtOutPlan, error
 		}
 		k := o.perRow()
 		if k == 0 {
-			return unsupported("output %q is empty", names[i])
+			return nil, fmt.Errorf("output %q: %w", names[i], errEmptyOutput)
 		}
 		p.outputs += k
 	}
@@ -363,6 +363,10 @@ func classLabels(gi *graphInfo) []string {
 // load-time dry run.
 var errOutputShape = errors.New("outputs differ in shape from the load-time dry run")
 
+// errEmptyOutput means a numeric output held no element, which no
+// Prediction can be made of.
+var errEmptyOutput = errors.New("the output is empty")
+
 // predictions turns the outputs of one run over rows rows into out.
 func (p *rtOutPlan) predictions(outs []rtOut, rows int, out []serving.Prediction) error {
 	for _, o := range outs {
@@ -379,7 +383,10 @@ func (p *rtOutPlan) predictions(outs []rtOut, rows int, out []serving.Prediction
 	perK := make([]int, len(outs))
 	total := 0
 	for i, o := range outs {
-		if o.kind != outNumeric || len(o.nums) == 0 || len(o.nums)%rows != 0 {
+		if o.kind == outNumeric && len(o.nums) == 0 {
+			return fmt.Errorf("output %d: %w", i, errEmptyOutput)
+		}
+		if o.kind != outNumeric || len(o.nums)%rows != 0 {
 			return errOutputShape
 		}
 		perK[i] = len(o.nums) / rows
@@ -486,6 +493,9 @@ func planDeclaredOutputs(gi *graphInfo) (*rtOutPlan, error) {
 				break
 			}
 			n *= int(d.value)
+		}
+		if vi.hasShape && n == 0 {
+			return nil, fmt.Errorf("output %q is declared empty (%s): a Prediction holds at least one value", vi.name, dimString(vi.dims))
 		}
 		if !vi.hasShape || n < 0 {
 			count = -1
