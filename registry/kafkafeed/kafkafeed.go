@@ -44,8 +44,8 @@ func Logger(l *slog.Logger) Option { return option(func(s *Sync) { s.logger = l 
 // Sync keeps a *registry.Registry in step with a ModelFeed: it is the
 // Server's last Admitter, storing every model that goes live (see
 // Commit), and the feed's observer, recording the offset to resume from.
-// It is safe for concurrent use; the feed calls it from one goroutine per
-// partition.
+// It is safe for concurrent use; the feed's calls of Observe for one
+// partition never overlap and come in offset order.
 type Sync struct {
 	store     *registry.Registry
 	topic     string

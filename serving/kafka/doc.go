@@ -34,8 +34,11 @@
 // logged, counted ([FeedStats]) and skipped, and the live model keeps
 // serving; old versions met during replay are skipped quietly. The feed
 // reads committed records only, so a model written in an aborted
-// transaction never goes live. An observer ([Observer]) sees the
-// outcome and offset of every message.
+// transaction never goes live. A slow message (a Location that does not
+// answer, say) holds back only later messages of its own model name:
+// names are handled concurrently, within bounds, and each name's
+// versions in order. An observer ([Observer]) sees the outcome and
+// offset of every message, in offset order per partition.
 //
 // # Scoring a stream
 //

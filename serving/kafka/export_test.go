@@ -30,3 +30,9 @@ func ProcessCPU() int64 { return processCPU() }
 // BeforeCommit makes s call f between taking the offsets marked for a
 // commit and sending the commit. Set it before Run.
 func BeforeCommit(s *Source, f func()) { s.beforeCommit = f }
+
+// MaxFeedFetches and MaxFeedHeld are maxFeedFetches and maxFeedHeld.
+const (
+	MaxFeedFetches = maxFeedFetches
+	MaxFeedHeld    = maxFeedHeld
+)

@@ -87,6 +87,18 @@ type FeedStats struct {
 // keeps serving. An old version met while replaying the topic is skipped
 // quietly (Stale).
 //
+// A message whose handling takes long, such as one whose Location does
+// not answer (see serving.LoadOptions.FetchTimeout), holds back only the
+// later messages of the same model name, whichever their partition: the
+// versions of a name are handled one at a time, in the order read, and
+// different names are independent. The feed handles at most 8 names at
+// once, and holds at most 1,024 messages read but not yet reported and
+// about 1 MiB of model bytes waiting (one message of any size is always
+// let in): past these bounds its partitions wait before reading on, so
+// a flood of messages whose Locations hang, each under a name of its
+// own, still delays the others, by up to the fetch timeout for each
+// round of 8, but cannot grow the feed's memory or goroutines.
+//
 // The feed reads committed records only: a model written in a Kafka
 // transaction goes live once the transaction commits, and never if it
 // aborts. A transaction left open holds the feed at its first record
@@ -113,6 +125,74 @@ type ModelFeed struct {
 	highest map[uint64]uint64 // per name's hash (seed), the highest version met on the topic
 	seed    maphash.Seed
 	full    bool // highest reached maxNumberedNames (logged once)
+
+	// The messages read and not yet reported, and the names being
+	// handled: see dispatch.
+	jobs    sync.Mutex
+	names   map[string]*nameQueue // the names with a message queued or being handled
+	ready   []*nameQueue          // names with messages queued, waiting for a worker
+	workers int                   // running workers, at most maxFeedFetches
+	held    int                   // messages read and not yet reported
+	bytes   int                   // bytes of the messages read and not yet handled
+	freed   chan struct{}         // closed, and replaced, whenever held or bytes drops
+	work    sync.WaitGroup        // the workers
+}
+
+// The bounds on the work a ModelFeed holds, so that a flood of messages
+// whose Locations hang, or of large models, cannot grow its memory or
+// its goroutines without bound. When one is reached, the partitions wait
+// before reading on.
+const (
+	// maxFeedFetches bounds how many model names the feed handles at
+	// once (admission, fetch, load, warm-up): one worker goroutine each.
+	maxFeedFetches = 8
+	// maxFeedHeld bounds the messages read and not yet reported, queued
+	// behind their name, waiting for a worker, being handled, or handled
+	// and waiting for an earlier offset of their partition to be
+	// reported. Past their handling they keep only their FeedEvent.
+	maxFeedHeld = 1024
+	// maxFeedBytes bounds the bytes of the messages read and not yet
+	// handled, though one message of any size is always let in when no
+	// other holds bytes. With sarama's buffer of one message per
+	// partition, memory stays near what one partition loop handling one
+	// message at a time held.
+	maxFeedBytes = 1 << 20
+)
+
+// nameQueue holds the messages of one model name that wait their turn:
+// a name's messages are handled one at a time, in the order the feed
+// read them, by one worker.
+type nameQueue struct {
+	name    string
+	jobs    []*feedJob
+	active  bool // a worker is handling this name's messages
+	waiting bool // in ModelFeed.ready
+}
+
+// feedJob is one message, from its reading until its report.
+type feedJob struct {
+	part *feedPartition
+	d    serving.Descriptor // decoded; zeroed once handled
+	size int                // bytes held until handled
+	ev   FeedEvent
+	log  *slog.Logger
+	done bool // handled
+	// quiet says that the message is left unreported, to be read again
+	// by the next run: its handling was interrupted by the shutdown.
+	quiet bool
+}
+
+// feedPartition reports the messages of one partition in offset order,
+// and says when the partition has caught up.
+type feedPartition struct {
+	f       *ModelFeed
+	id      int32
+	mu      sync.Mutex
+	jobs    []*feedJob // read and not yet reported, in offset order
+	allRead bool       // every message before the catch-up offset was read
+	stopped bool       // a message was left unreported: report no later one
+	reached sync.Once
+	caught  func() // called once the partition has caught up
 }
 
 // maxNumberedNames bounds how many model names a ModelFeed remembers the
@@ -151,6 +231,19 @@ func (f *ModelFeed) number(name string, offered, next uint64) uint64 {
 	return v
 }
 
+// reserve makes the feed remember name's highest version, if it has room
+// for one more name. The partition loops call it in the order they read
+// the messages, so that which names are remembered, when too many are
+// met, does not depend on which name's handling ends first.
+func (f *ModelFeed) reserve(name string) {
+	key := maphash.String(f.seed, name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.highest[key]; !ok && len(f.highest) < maxNumberedNames {
+		f.highest[key] = 0
+	}
+}
+
 // NewModelFeed returns a feed that activates models in srv. It dials
 // nothing: Run connects to the cluster, and closes its connections when it
 // returns, so a feed that is never run holds nothing and needs no closing.
@@ -178,9 +271,10 @@ func NewModelFeed(cfg *Config, srv *serving.Server, opts ...FeedOption) (*ModelF
 	}
 	sc, err := cfg.SaramaConfig(func(c *sarama.Config) {
 		c.Consumer.Fetch.Max = int32(min(o.maxBytes+1<<20, 1<<30))
-		// The feed handles one message at a time, and a message can be
-		// MaxBytes large: sarama's default buffer of 256 decoded messages
-		// per partition could hold 4 GiB of models waiting their turn.
+		// The feed bounds the model bytes it holds (maxFeedBytes), and a
+		// message can be MaxBytes large: sarama's default buffer of 256
+		// decoded messages per partition could hold 4 GiB of models
+		// waiting their turn.
 		c.ChannelBufferSize = 1
 		// A model written in an aborted transaction must never go live.
 		c.Consumer.IsolationLevel = sarama.ReadCommitted
@@ -188,7 +282,8 @@ func NewModelFeed(cfg *Config, srv *serving.Server, opts ...FeedOption) (*ModelF
 	if err != nil {
 		return nil, err
 	}
-	f := &ModelFeed{o: o, log: cfg.logger, srv: srv, brokers: cfg.Brokers(), cfg: sc, caughtUp: make(chan struct{}), highest: map[uint64]uint64{}, seed: maphash.MakeSeed()}
+	f := &ModelFeed{o: o, log: cfg.logger, srv: srv, brokers: cfg.Brokers(), cfg: sc, caughtUp: make(chan struct{}), highest: map[uint64]uint64{}, seed: maphash.MakeSeed(),
+		names: map[string]*nameQueue{}, freed: make(chan struct{})}
 	for name, v := range o.known {
 		if len(f.highest) == maxNumberedNames {
 			break
@@ -201,8 +296,9 @@ func NewModelFeed(cfg *Config, srv *serving.Server, opts ...FeedOption) (*ModelF
 	return f, nil
 }
 
-// CaughtUp returns a channel that is closed once Run has handled every
-// message that was in the topic when Run started. A program can wait on
+// CaughtUp returns a channel that is closed once Run has handled, and
+// reported to the Observer, every message that was in the topic when
+// Run started. A program can wait on
 // it before taking traffic, so that it starts with the newest model. It
 // is never closed if Run stops before catching up, so wait on Run's
 // context or result as well.
@@ -214,7 +310,10 @@ func (f *ModelFeed) Stats() FeedStats {
 }
 
 // Run connects to the cluster and reads the models topic until ctx is
-// done, then closes the feed's connections and returns nil. It returns an
+// done, then closes the feed's connections and returns nil, once every
+// activation it started has ended: cancelling ctx interrupts a fetch or
+// a load in flight, so Run returns promptly, and no model goes live and
+// no event is reported after it returned. It returns an
 // error early only if the cluster cannot be reached or the topic cannot
 // be read at all. The partitions are listed once, when Run starts.
 func (f *ModelFeed) Run(ctx context.Context) error {
@@ -239,23 +338,27 @@ func (f *ModelFeed) Run(ctx context.Context) error {
 	var pending sync.WaitGroup
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// Stop the partitions and the workers before returning, so that no
+	// model goes live, nor any event is reported, after Run has returned.
+	defer func() {
+		cancel()
+		f.work.Wait()
+	}()
 	errc := make(chan error, len(parts))
 	for _, p := range parts {
 		want, ok := f.o.start[p]
 		pc, start, hwm, err := f.open(p, want, ok)
 		if err != nil {
-			// Stop the partitions already started before returning, so
-			// that none activates a model after Run has returned.
 			cancel()
 			wg.Wait()
 			return err
 		}
 		pending.Add(1)
+		part := &feedPartition{f: f, id: p, caught: pending.Done}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := f.consume(ctx, p, pc, start, hwm, pending.Done); err != nil {
+			if err := f.consume(ctx, part, pc, start, hwm); err != nil {
 				errc <- err
 				cancel()
 			}
@@ -316,23 +419,20 @@ func (f *ModelFeed) open(p int32, want int64, given bool) (sarama.PartitionConsu
 	return pc, start, hwm, nil
 }
 
-// consume handles one partition. It calls done once it has reached hwm.
-func (f *ModelFeed) consume(ctx context.Context, p int32, pc sarama.PartitionConsumer, start, hwm int64, done func()) error {
+// consume reads one partition and hands its messages to dispatch. The
+// partition has caught up once every message before hwm was read and
+// reported; when consume returns, it counts as caught up, as nothing more
+// will come (Run then closes CaughtUp only if its context is not done).
+func (f *ModelFeed) consume(ctx context.Context, part *feedPartition, pc sarama.PartitionConsumer, start, hwm int64) error {
+	p := part.id
 	defer func() {
 		if pc != nil { // nil once reopen gave up at the end of ctx
 			pc.AsyncClose()
 		}
 	}()
-	reached := false
-	reach := func() {
-		if !reached {
-			reached = true
-			done()
-		}
-	}
-	defer reach()
+	defer part.reached.Do(part.caught)
 	if start >= hwm {
-		reach()
+		part.readAll()
 	}
 	// The offsets before hwm may end in records the consumer never
 	// delivers: transaction markers, and records of aborted transactions.
@@ -349,7 +449,7 @@ func (f *ModelFeed) consume(ctx context.Context, p int32, pc sarama.PartitionCon
 		case <-ctx.Done():
 			return nil
 		case <-probe.C:
-			if reached {
+			if part.isAllRead() {
 				probe.Stop()
 				continue
 			}
@@ -368,7 +468,7 @@ func (f *ModelFeed) consume(ctx context.Context, p int32, pc sarama.PartitionCon
 			} else if !r.left {
 				// Nothing deliverable from the probe's offset to hwm, so
 				// nothing was delivered meanwhile either.
-				reach()
+				part.readAll()
 			}
 		case msg, ok := <-pc.Messages():
 			if !ok {
@@ -377,15 +477,14 @@ func (f *ModelFeed) consume(ctx context.Context, p int32, pc sarama.PartitionCon
 				}
 				continue
 			}
-			if ctx.Err() != nil {
-				// Handle nothing past a message left unreported at the
-				// shutdown (see handle).
+			if ctx.Err() != nil || !f.dispatch(ctx, part, msg) {
+				// The feed is stopping: this message and those after
+				// it are read again by the next run.
 				return nil
 			}
-			f.handle(ctx, msg)
 			next, idle = msg.Offset+1, false
 			if msg.Offset+1 >= hwm {
-				reach()
+				part.readAll()
 			}
 		case err, ok := <-pc.Errors():
 			if !ok {
@@ -456,7 +555,7 @@ func (f *ModelFeed) messagesBefore(ctx context.Context, p int32, from, hwm int64
 }
 
 // observe calls the Observer with ev. The Observer is the user's code,
-// run on the partition's goroutine, where a panic would end the process:
+// run on one of the feed's goroutines, where a panic would end the process:
 // it is recovered and logged with its stack, as the Source does a
 // Codec's, and the feed goes on with the next message.
 func (f *ModelFeed) observe(log *slog.Logger, ev FeedEvent) {
@@ -468,11 +567,196 @@ func (f *ModelFeed) observe(log *slog.Logger, ev FeedEvent) {
 	f.o.observer(ev)
 }
 
-// handle decodes, numbers and activates one message.
-func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
+// dispatch decodes a message msg of partition part, and hands it to the
+// worker of its model name, so that a message whose handling takes long
+// (a Location that hangs, a slow admission, a large model) holds back
+// only the later messages of its own name: the versions of one name go
+// live in the order they were read, and different names are
+// independent. A malformed message is reported at once, in its turn.
+//
+// dispatch waits while the feed holds too much (see maxFeedHeld and
+// maxFeedBytes); it returns false if ctx ends meanwhile, and the message
+// is then not taken.
+func (f *ModelFeed) dispatch(ctx context.Context, part *feedPartition, msg *sarama.ConsumerMessage) bool {
+	d, err := wire.DecodeModel(modelMessage(msg), f.o.maxBytes)
+	size := 0
+	if err == nil {
+		size = len(msg.Value)
+	}
+	if !f.hold(ctx, size) {
+		return false
+	}
 	f.read.Add(1)
-	ev := FeedEvent{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
-	log := f.log.With("topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset)
+	j := &feedJob{part: part, ev: FeedEvent{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset, Model: d.Ref()},
+		log: f.log.With("topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset)}
+	part.add(j)
+	if err != nil {
+		f.malformed.Add(1)
+		j.ev.Outcome, j.ev.Err = Malformed, err
+		j.log.Warn("model feed: malformed model message skipped", "model", d.Name, "err", err)
+		part.finish(j)
+		return true
+	}
+	f.reserve(d.Name)
+	j.d, j.size = d, size
+	f.enqueue(ctx, j)
+	return true
+}
+
+// hold waits until the feed may hold one more message of size bytes, and
+// counts it; it returns false if ctx ends first.
+func (f *ModelFeed) hold(ctx context.Context, size int) bool {
+	for {
+		f.jobs.Lock()
+		if f.held < maxFeedHeld && (f.bytes == 0 || f.bytes+size <= maxFeedBytes) {
+			f.held++
+			f.bytes += size
+			f.jobs.Unlock()
+			return true
+		}
+		freed := f.freed
+		f.jobs.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// release forgets held messages and bytes, and wakes the partitions
+// waiting in hold.
+func (f *ModelFeed) release(msgs, bytes int) {
+	f.jobs.Lock()
+	f.held -= msgs
+	f.bytes -= bytes
+	close(f.freed)
+	f.freed = make(chan struct{})
+	f.jobs.Unlock()
+}
+
+// enqueue queues j behind the messages of its name, and starts a worker
+// for the name unless one runs, or maxFeedFetches do: the name then
+// waits for the first worker to become free.
+func (f *ModelFeed) enqueue(ctx context.Context, j *feedJob) {
+	f.jobs.Lock()
+	defer f.jobs.Unlock()
+	q := f.names[j.d.Name]
+	if q == nil {
+		q = &nameQueue{name: j.d.Name}
+		f.names[q.name] = q
+	}
+	q.jobs = append(q.jobs, j)
+	switch {
+	case q.active || q.waiting:
+	case f.workers < maxFeedFetches:
+		f.workers++
+		q.active = true
+		f.work.Add(1)
+		go f.worker(ctx, q)
+	default:
+		q.waiting = true
+		f.ready = append(f.ready, q)
+	}
+}
+
+// worker handles the messages of q's name in order, then those of the
+// names waiting for a worker, and ends when none is left.
+func (f *ModelFeed) worker(ctx context.Context, q *nameQueue) {
+	defer f.work.Done()
+	for q != nil {
+		f.jobs.Lock()
+		if len(q.jobs) == 0 {
+			q.active = false
+			delete(f.names, q.name)
+			q = nil
+			if len(f.ready) > 0 {
+				q = f.ready[0]
+				f.ready[0] = nil
+				f.ready = f.ready[1:]
+				q.waiting, q.active = false, true
+			} else {
+				f.workers--
+			}
+			f.jobs.Unlock()
+			continue
+		}
+		j := q.jobs[0]
+		q.jobs[0] = nil
+		q.jobs = q.jobs[1:]
+		f.jobs.Unlock()
+		f.handle(ctx, j)
+		j.d = serving.Descriptor{}
+		f.release(0, j.size)
+		j.part.finish(j)
+	}
+}
+
+// add appends j, just read, to the messages of p waiting to be reported.
+func (p *feedPartition) add(j *feedJob) {
+	p.mu.Lock()
+	p.jobs = append(p.jobs, j)
+	p.mu.Unlock()
+}
+
+// finish marks j handled, and reports the handled messages at the head of
+// p's, in offset order; none after one left unreported (see feedJob.quiet).
+// The Observer runs under p's lock, so that its calls for one partition
+// never overlap and come in offset order.
+func (p *feedPartition) finish(j *feedJob) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	j.done = true
+	n := 0
+	for ; n < len(p.jobs) && p.jobs[n].done; n++ {
+		h := p.jobs[n]
+		p.jobs[n] = nil
+		if h.quiet {
+			p.stopped = true
+		}
+		if !p.stopped && p.f.o.observer != nil {
+			p.f.observe(h.log, h.ev)
+		}
+	}
+	if n > 0 {
+		p.jobs = p.jobs[n:]
+		p.f.release(n, 0)
+	}
+	p.check()
+}
+
+// readAll records that every message of p before the catch-up offset was
+// read.
+func (p *feedPartition) readAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.allRead = true
+	p.check()
+}
+
+func (p *feedPartition) isAllRead() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.allRead
+}
+
+// check calls p.caught once every message before the catch-up offset was
+// read and reported. p.mu is held.
+func (p *feedPartition) check() {
+	if p.allRead && len(p.jobs) == 0 {
+		p.reached.Do(p.caught)
+	}
+}
+
+// handle numbers and activates the decoded message of j, and sets its
+// event.
+func (f *ModelFeed) handle(ctx context.Context, j *feedJob) {
+	ev, log, d := &j.ev, j.log, j.d
+	if ctx.Err() != nil {
+		// The feed is stopping: leave the message for the next run.
+		j.quiet = true
+		return
+	}
 	defer func() {
 		if ev.Outcome == Rejected {
 			if ctx.Err() != nil {
@@ -481,22 +765,12 @@ func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
 				// recorded as applied by a registry, and the model
 				// skipped after a restart; unreported, it is read again.
 				log.Info("model feed: model left for the next run, interrupted by the shutdown", "model", ev.Model, "err", ev.Err)
+				j.quiet = true
 				return
 			}
 			f.rejected.Add(1)
 		}
-		if f.o.observer != nil {
-			f.observe(log, ev)
-		}
 	}()
-	d, err := wire.DecodeModel(modelMessage(msg), f.o.maxBytes)
-	ev.Model = d.Ref()
-	if err != nil {
-		f.malformed.Add(1)
-		ev.Outcome, ev.Err = Malformed, err
-		log.Warn("model feed: malformed model message skipped", "model", d.Name, "err", err)
-		return
-	}
 	cur, live := f.srv.Current(d.Name)
 	offered := d.Version
 	// The Server's next version, not its live one: after a rollback it
@@ -516,7 +790,7 @@ func (f *ModelFeed) handle(ctx context.Context, msg *sarama.ConsumerMessage) {
 		f.activated.Add(1)
 		ev.Outcome = Activated
 	case errors.Is(err, serving.ErrStaleVersion):
-		// A concurrent activation (another partition) won the race.
+		// A concurrent activation, not by this feed, won the race.
 		f.stale.Add(1)
 		ev.Outcome, ev.Err = Stale, err
 	default:

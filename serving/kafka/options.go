@@ -101,11 +101,17 @@ func KnownVersions(m map[string]uint64) FeedOption {
 // Observer sets a function called once for every message a ModelFeed
 // read, after it was handled, in offset order per partition; except for
 // a message whose handling failed while Run's context was done, which
-// the feed leaves to be read again by the next run. It runs on the
-// feed's goroutine for that partition and must not block for long; a
-// panic in fn is recovered and logged, and the feed goes on. A
-// registry uses it to record model events and the offsets it has
-// applied. The default is none.
+// the feed leaves to be read again by the next run, and the messages
+// after it. Since different model names are handled concurrently, a
+// message can be reported after later messages of its partition went
+// live, but never after them: its event waits for every earlier
+// message of the partition to be handled, so the offset after an event
+// is always a safe place to resume. The calls for one partition never
+// overlap, though they may come from different goroutines; fn must not
+// block for long, as it holds back the partition's reading. A panic in
+// fn is recovered and logged, and the feed goes on. A registry uses it
+// to record model events and the offsets it has applied. The default
+// is none.
 func Observer(fn func(FeedEvent)) FeedOption {
 	return feedOpt(func(o *feedOptions) { o.observer = fn })
 }
