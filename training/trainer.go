@@ -269,7 +269,10 @@ func WithLogger(l *slog.Logger) TrainerOption { return func(o *trainerOptions) {
 // WithObserver calls fn with every Event, synchronously from Run.
 func WithObserver(fn func(Event)) TrainerOption { return func(o *trainerOptions) { o.observer = fn } }
 
-// TrainerStats counts what a Trainer has done.
+// TrainerStats counts what a Trainer has done. Records, Skipped,
+// Drifts, Version and Live are part of the checkpoint (WithCheckpoint):
+// a trainer restored from one continues them, over the model's life.
+// Published and PublishFailures count this process's publications only.
 type TrainerStats struct {
 	// Records is the number of records consumed, learned or skipped,
 	// each counted once the triggers it fired have run: when Records

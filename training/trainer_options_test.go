@@ -3,6 +3,7 @@ package training
 import (
 	"context"
 	"math"
+	"path/filepath"
 	"testing"
 
 	"github.com/modelstream/modelstream/serving"
@@ -143,5 +144,44 @@ func TestMetricsMAEAndMerge(t *testing.T) {
 	}
 	if a.Count() != 300 {
 		t.Errorf("Merge changed the Metrics it was given a copy of: %d", a.Count())
+	}
+}
+
+// TestTrainerStatsAcrossARestart: a trainer restored from its
+// checkpoint continues Records, Skipped, Version and Live from it, while
+// Published and PublishFailures count this process's publications only,
+// as TrainerStats' doc says.
+func TestTrainerStatsAcrossARestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ckpt")
+	data := conceptStream(300, 300, 9)
+	data[10].Features = []float64{math.NaN(), 0, 0} // skipped, in the first run
+	run := func(src *sliceSource) TrainerStats {
+		l, err := NewLearner(Logistic, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := PublisherFunc(func(context.Context, serving.Descriptor) error { return nil })
+		tr, err := NewTrainer("m", l, src, pub, EveryRecords(100), WithCheckpoint(path, 50), WithLogger(quietLogger))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return tr.Stats()
+	}
+	first := run(&sliceSource{data: data[:200]})
+	if first.Records != 200 || first.Skipped != 1 || first.Published == 0 {
+		t.Fatalf("first run: %+v", first)
+	}
+	second := run(&sliceSource{data: data[200:]})
+	if second.Records != 300 || second.Skipped != 1 {
+		t.Errorf("after the restart Records %d and Skipped %d, want 300 and 1: they continue from the checkpoint", second.Records, second.Skipped)
+	}
+	if second.Published != 1 {
+		t.Errorf("after the restart Published %d, want 1: this process's publications", second.Published)
+	}
+	if second.Version != first.Version+1 || second.Live == "" || second.Live == first.Live {
+		t.Errorf("Version %d Live %.8s after v%d %.8s: the numbering continues from the checkpoint", second.Version, second.Live, first.Version, first.Live)
 	}
 }
