@@ -102,7 +102,12 @@
 // (the data of Tile or Pad, the indices of OneHot) counts as non-empty,
 // at its constant shape when it has one, and Resize or Upsample by scales
 // is bounded when its input's shape is known. A size computed by other
-// ops is not bounded.
+// ops is not bounded there; what bounds every tensor, whatever made its
+// size, is [MaxMemory] (4 GiB by default): all sessions of the process
+// allocate from one arena of that size, and a model whose load-time run
+// asks for more (k Concat nodes, each of the value before it with
+// itself, make 2^k floats: 26 took 850 MB) is refused at load, while a
+// record that asks for more fails alone with [ErrBackend].
 //
 // Inputs: a feature vector fills the graph inputs in declared order, each
 // row-major. float32 and float64 take the numbers; float16 and bfloat16

@@ -47,8 +47,8 @@ var (
 
 // Option configures an engine (see [PureGo], [Runtime] and
 // [RuntimeOrPureGo]). [Instances], [MaxTensorElements] and [Logger] apply to both
-// engines; [LibraryPath], [IntraOpThreads] and [InterOpThreads] only to
-// ONNX Runtime, and [PureGo] refuses them.
+// engines; [LibraryPath], [IntraOpThreads], [InterOpThreads] and
+// [MaxMemory] only to ONNX Runtime, and [PureGo] refuses them.
 type Option func(*options)
 
 type options struct {
@@ -59,6 +59,7 @@ type options struct {
 	library     string
 	intra       int
 	inter       int
+	maxMemory   int64
 	runtimeOnly []string // the names of the ONNX Runtime options given
 }
 

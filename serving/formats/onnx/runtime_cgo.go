@@ -83,6 +83,24 @@ var rtLib struct {
 	loaded  bool
 	path    string
 	version string
+	maxMem  int64 // the arena's bound (see MaxMemory)
+}
+
+// shareArena registers, in ONNX Runtime's environment, the CPU arena of
+// maxMem bytes that every session allocates from (see MaxMemory).
+func shareArena(maxMem int64) error {
+	// arena_extend_strategy 1 (kSameAsRequested): the arena grows by what
+	// a run asks, not to the next power of two.
+	cfg, err := ort.NewArenaCfgV2(map[string]int{"max_mem": int(maxMem), "arena_extend_strategy": 1})
+	if err != nil {
+		return err
+	}
+	defer cfg.Destroy()
+	mi, err := ort.GetMemoryInfo()
+	if err != nil {
+		return err
+	}
+	return ort.CreateAndRegisterAllocator(mi, cfg)
 }
 
 // openRuntime loads the shared library, once per process, and returns
@@ -98,12 +116,19 @@ func openRuntime(o runtimeOptions) (loader, error) {
 		if err := initRunAPI(""); err != nil {
 			return nil, &libraryError{Reason: "ONNX Runtime was loaded by other code of this program: " + err.Error()}
 		}
-		rtLib.loaded, rtLib.path, rtLib.version = true, "(loaded elsewhere in this program)", ort.GetVersion()
+		if err := shareArena(o.maxMem); err != nil {
+			return nil, &libraryError{Reason: "ONNX Runtime was loaded by other code of this program, and its memory cannot be bounded: " + err.Error()}
+		}
+		rtLib.loaded, rtLib.path, rtLib.version, rtLib.maxMem = true, "(loaded elsewhere in this program)", ort.GetVersion(), o.maxMem
 	}
 	if rtLib.loaded {
 		if o.library != "" && o.library != rtLib.path {
 			return nil, fmt.Errorf("%w: onnx: LibraryPath(%q): ONNX Runtime is already loaded from %s in this process", serving.ErrConfig, o.library, rtLib.path)
 		}
+		if o.maxMemSet && o.maxMem != rtLib.maxMem {
+			return nil, fmt.Errorf("%w: onnx: MaxMemory(%d): ONNX Runtime's memory is already bounded to %d bytes in this process", serving.ErrConfig, o.maxMem, rtLib.maxMem)
+		}
+		o.maxMem = rtLib.maxMem
 		return &runtimeEngine{o: o}, nil
 	}
 	tried := o.libraryCandidates(os.Getenv(LibraryEnv))
@@ -127,7 +152,11 @@ func openRuntime(o runtimeOptions) (loader, error) {
 			t.Err = fmt.Errorf("ONNX Runtime %s started, but its C API cannot be called: %v", version, err)
 			return nil, &libraryError{Tried: tried[:i+1]}
 		}
-		rtLib.loaded, rtLib.path, rtLib.version = true, t.Path, version
+		if err := shareArena(o.maxMem); err != nil {
+			t.Err = fmt.Errorf("ONNX Runtime %s started, but its memory cannot be bounded: %v", version, err)
+			return nil, &libraryError{Tried: tried[:i+1]}
+		}
+		rtLib.loaded, rtLib.path, rtLib.version, rtLib.maxMem = true, t.Path, version, o.maxMem
 		return &runtimeEngine{o: o}, nil
 	}
 	return nil, &libraryError{Tried: tried}
@@ -195,7 +224,7 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 	if err != nil {
 		return nil, err
 	}
-	m := &runtimeModel{plan: plan, maxElems: e.o.maxElems}
+	m := &runtimeModel{plan: plan, maxElems: e.o.maxElems, maxMem: e.o.maxMem}
 	inNames := make([]string, len(plan.inputs))
 	for i, in := range plan.inputs {
 		inNames[i] = in.name
@@ -293,6 +322,10 @@ func (e *runtimeEngine) createSessions(ctx context.Context, b []byte, in, out []
 		return nil, &runtimeError{Op: "create session options", Err: err}
 	}
 	defer so.Destroy()
+	// Every session allocates from the process's arena (see shareArena).
+	if err := so.AddSessionConfigEntry("session.use_env_allocators", "1"); err != nil {
+		return nil, &runtimeError{Op: "share the arena", Err: err}
+	}
 	if e.o.intra > 0 {
 		if err := so.SetIntraOpNumThreads(e.o.intra); err != nil {
 			return nil, &runtimeError{Op: "set intra-op threads", Err: err}
@@ -374,7 +407,8 @@ type runtimeModel struct {
 	// inC and outC are the input and output names, for ONNX Runtime.
 	inC, outC cNames
 	maxElems  int64
-	batch     bool // PredictBatch runs rows together
+	maxMem    int64 // the process's MaxMemory, for errors
+	batch     bool  // PredictBatch runs rows together
 
 	next     atomic.Uint32
 	mu       sync.RWMutex // held shared by calls, exclusively by Close
@@ -407,6 +441,9 @@ func (m *runtimeModel) dryRun(ctx context.Context, gi *graphInfo) error {
 	}
 	outs, err := m.run(ctx, [][]float64{zero})
 	var re *runtimeError
+	if errors.As(err, &re) && outOfArena(re.Err) {
+		return serving.Unsupported(FormatName, fmt.Errorf("dry run on ones: the model asks for more memory than MaxMemory(%d) leaves: %w", m.maxMem, re))
+	}
 	if errors.As(err, &re) {
 		// Ones may be values the model cannot run on (a shape, an axis,
 		// an index): plan from the declared outputs instead, and let a
@@ -447,6 +484,13 @@ func (m *runtimeModel) dryRun(ctx context.Context, gi *graphInfo) error {
 	}
 	m.batch = m.rowsIndependent(ctx, zero)
 	return nil
+}
+
+// outOfArena reports whether err is ONNX Runtime's answer to a run that
+// asked its arena for more than MaxMemory leaves.
+func outOfArena(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "is smaller than requested bytes") || strings.Contains(msg, "Failed to allocate memory")
 }
 
 // rowsIndependent reports whether the model scores each row of a batch

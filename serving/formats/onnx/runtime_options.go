@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/modelstream/modelstream/serving"
 )
@@ -14,6 +15,8 @@ const LibraryEnv = "ONNXRUNTIME_LIB"
 const (
 	defaultIntraOpThreads = 1
 	defaultInterOpThreads = 1
+	defaultMaxMemory      = 4 << 30
+	minMaxMemory          = 1 << 20
 )
 
 // defaultLibraryNames are tried, through the dynamic loader's own search
@@ -27,6 +30,9 @@ type runtimeOptions struct {
 	inter    int
 	sessions int
 	maxElems int64
+	maxMem   int64
+	// maxMemSet is set when MaxMemory was given.
+	maxMemSet bool
 }
 
 // LibraryPath names the ONNX Runtime shared library to load, such as
@@ -60,14 +66,36 @@ func InterOpThreads(n int) Option {
 	return func(o *options) { o.inter = n; o.runtimeOnly = append(o.runtimeOnly, "InterOpThreads") }
 }
 
+// MaxMemory bounds, in bytes, the memory ONNX Runtime allocates for
+// tensors in this process: the weights of every model loaded on it and
+// the values their runs make, together. The sessions of every model
+// allocate from one arena of that size, so that a model whose graph
+// makes a huge value (k Concat nodes, each of the value before it with
+// itself, make 2^k floats out of one: 26 took 850 MB at load) fails when
+// it asks, instead of taking the host's memory: refused at Load when its
+// load-time run asks, or, for a record, with [ErrBackend] while the model
+// keeps serving. The arena keeps the memory it has taken, for later runs.
+// Overrides the default of 4 GiB; n must be at least 1 MiB.
+//
+// The bound is set once per process, by the first engine that starts (it
+// loads the library): a later engine giving another bound fails.
+func MaxMemory(n int64) Option {
+	return func(o *options) { o.maxMemory = n; o.runtimeOnly = append(o.runtimeOnly, "MaxMemory") }
+}
+
 // newRuntimeOptions applies opts over the defaults for ONNX Runtime.
 func newRuntimeOptions(opts []Option) (runtimeOptions, error) {
 	c, err := newOptions(opts)
-	o := runtimeOptions{library: c.library, intra: c.intra, inter: c.inter, sessions: c.instances, maxElems: c.maxElements}
+	o := runtimeOptions{library: c.library, intra: c.intra, inter: c.inter, sessions: c.instances, maxElems: c.maxElements, maxMem: defaultMaxMemory}
 	if err != nil {
 		return o, err
 	}
+	if c.maxMemory != 0 || slices.Contains(c.runtimeOnly, "MaxMemory") {
+		o.maxMem, o.maxMemSet = c.maxMemory, true
+	}
 	switch {
+	case o.maxMem < minMaxMemory:
+		return o, fmt.Errorf("%w: onnx: MaxMemory(%d): must be at least %d (1 MiB)", serving.ErrConfig, o.maxMem, minMaxMemory)
 	case o.intra < 0:
 		return o, fmt.Errorf("%w: onnx: IntraOpThreads(%d): must not be negative", serving.ErrConfig, o.intra)
 	case o.inter < 0:

@@ -1,0 +1,79 @@
+//go:build cgo && linux
+
+package onnx_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/onnx"
+)
+
+// doubling is a model of k Concat nodes, each of the value before it
+// with itself, from an input of one float: the last holds 2^k floats.
+// Every size in it is fixed, and none is set by a constant, so nothing
+// at load bounds it: 26 such nodes, 1.4 KB of model, made ONNX Runtime
+// take 850 MB in its load-time run.
+func doubling(k int) []byte {
+	var nodes [][]byte
+	prev := "x"
+	for i := 1; i <= k; i++ {
+		cur := fmt.Sprintf("c%d", i)
+		nodes = append(nodes, node("Concat", []string{prev, prev}, []string{cur}, attrInt("axis", 0)))
+		prev = cur
+	}
+	nodes = append(nodes, node("ReduceSum", []string{prev}, []string{"y"}, attrInt("keepdims", 1)))
+	return model(13, graphSpec{nodes: nodes, inputs: [][]byte{valueInfo("x", elemFloat, 1)}, outputs: [][]byte{valueInfo("y", elemFloat, 1)}})
+}
+
+// A model whose graph makes a value larger than MaxMemory is refused at
+// load, when its load-time run asks ONNX Runtime for that memory, and
+// the models within the bound load and score beside it. Before, the
+// 2^25 floats (128 MiB) of doubling(25) were allocated, and a few more
+// nodes took all the host's memory. It runs in a child process, since
+// the bound is the process's, set when the library loads.
+func TestRuntimeMaxMemory(t *testing.T) {
+	if os.Getenv("ONNX_TEST_MAX_MEMORY") == "" {
+		runtimeFormat(t) // skips without the library, or fails under CI
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestRuntimeMaxMemory$", "-test.v")
+		cmd.Env = append(os.Environ(), "ONNX_TEST_MAX_MEMORY=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return
+	}
+	ctx := context.Background()
+	f := runtimeFormat(t, onnx.MaxMemory(64<<20))
+	small := loadRuntime(t, f, doubling(16)) // 256 KiB
+	if p, err := small.Predict(ctx, []float64{1}); err != nil || p.Value != 1<<16 {
+		t.Fatalf("doubling(16): Predict = %v, %v; want %v", p.Value, err, 1<<16)
+	}
+	m, err := f.Load(ctx, serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: doubling(25)})
+	if !errors.Is(err, serving.ErrUnsupportedModel) {
+		if m != nil {
+			p, perr := m.Predict(ctx, []float64{1})
+			m.(serving.Closer).Close()
+			t.Errorf("doubling(25) loaded and scored %v, %v", p.Value, perr)
+		}
+		t.Fatalf("Load(doubling(25)) = %v; want serving.ErrUnsupportedModel", err)
+	}
+	t.Logf("Load(doubling(25)): %v", err)
+	if p, err := small.Predict(ctx, []float64{2}); err != nil || p.Value != 2<<16 {
+		t.Errorf("doubling(16) after the refusal: Predict = %v, %v; want %v", p.Value, err, 2<<16)
+	}
+	tiny := loadRuntime(t, f, tinyScorer())
+	if p, err := tiny.Predict(ctx, []float64{1, 2}); err != nil || math.Abs(p.Value-tinyScorerReference([]float64{1, 2})) > 1e-6 {
+		t.Errorf("tiny scorer: Predict = %v, %v", p.Value, err)
+	}
+	// The bound is the process's: an engine asking for another fails.
+	if _, err := onnx.Open(onnx.Runtime(onnx.MaxMemory(128 << 20))); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("Open(Runtime(MaxMemory(128 MiB))) after 64 MiB: %v; want serving.ErrConfig", err)
+	}
+}
