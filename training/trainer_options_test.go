@@ -155,7 +155,7 @@ func TestTrainerStatsAcrossARestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ckpt")
 	data := conceptStream(300, 300, 9)
 	data[10].Features = []float64{math.NaN(), 0, 0} // skipped, in the first run
-	run := func(src *sliceSource) TrainerStats {
+	run := func(src *sliceSource) (restored, after TrainerStats) {
 		l, err := NewLearner(Logistic, 3)
 		if err != nil {
 			t.Fatal(err)
@@ -165,16 +165,20 @@ func TestTrainerStatsAcrossARestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		restored = tr.Stats()
 		if err := tr.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		return tr.Stats()
+		return restored, tr.Stats()
 	}
-	first := run(&sliceSource{data: data[:200]})
+	_, first := run(&sliceSource{data: data[:200]})
 	if first.Records != 200 || first.Skipped != 1 || first.Published == 0 {
 		t.Fatalf("first run: %+v", first)
 	}
-	second := run(&sliceSource{data: data[200:]})
+	restored, second := run(&sliceSource{data: data[200:]})
+	if restored.Records != 200 || restored.Skipped != 1 || restored.Published != 0 {
+		t.Errorf("restored, before Run: %+v, want Records 200, Skipped 1, Published 0", restored)
+	}
 	if second.Records != 300 || second.Skipped != 1 {
 		t.Errorf("after the restart Records %d and Skipped %d, want 300 and 1: they continue from the checkpoint", second.Records, second.Skipped)
 	}
