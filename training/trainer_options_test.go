@@ -2,6 +2,7 @@ package training
 
 import (
 	"context"
+	"errors"
 	"math"
 	"path/filepath"
 	"testing"
@@ -187,5 +188,56 @@ func TestTrainerStatsAcrossARestart(t *testing.T) {
 	}
 	if second.Version != first.Version+1 || second.Live == "" || second.Live == first.Live {
 		t.Errorf("Version %d Live %.8s after v%d %.8s: the numbering continues from the checkpoint", second.Version, second.Live, first.Version, first.Live)
+	}
+}
+
+// TestPublishFailureIsCountedAndReported: a publication the Publisher
+// refuses is counted in TrainerStats.PublishFailures and reported as an
+// EventPublishFailed carrying its Trigger and the error, and the next
+// one that succeeds as an EventPublished with its own Trigger. No test
+// read PublishFailures or Event.Trigger before.
+func TestPublishFailureIsCountedAndReported(t *testing.T) {
+	l, err := NewLearner(Logistic, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errRefused := errors.New("refused")
+	calls := 0
+	pub := PublisherFunc(func(context.Context, serving.Descriptor) error {
+		calls++
+		if calls == 1 {
+			return errRefused
+		}
+		return nil
+	})
+	var events []Event
+	tr, err := NewTrainer("m", l, &sliceSource{data: conceptStream(100, 100, 10)}, pub,
+		EveryRecords(50), WithObserver(func(e Event) { events = append(events, e) }), WithLogger(quietLogger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := tr.Stats(); st.PublishFailures != 1 || st.Published < 1 {
+		t.Errorf("stats %+v, want 1 publish failure and a publication", st)
+	}
+	var failed, published []Event
+	for _, e := range events {
+		switch e.Kind {
+		case EventPublishFailed:
+			failed = append(failed, e)
+		case EventPublished:
+			published = append(published, e)
+		}
+	}
+	if len(failed) != 1 || failed[0].Trigger != TriggerRecords || !errors.Is(failed[0].Err, errRefused) {
+		for _, e := range failed {
+			t.Logf("publish failed: trigger %q, err %v", e.Trigger, e.Err)
+		}
+		t.Errorf("%d publish-failed events, want one for trigger %q with the publisher's error", len(failed), TriggerRecords)
+	}
+	if len(published) == 0 || published[0].Trigger != TriggerRecords {
+		t.Errorf("%d published events, want the next count trigger's (%q) first", len(published), TriggerRecords)
 	}
 }
