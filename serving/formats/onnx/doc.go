@@ -67,16 +67,18 @@
 // That is the trade-off chosen: such a stream can hold all four turns,
 // and other Loads in the process, of any model, then wait until their
 // deadlines.
-// Refused at load, with the reason: an input of a type a record cannot carry
-// (sequences, maps, optional values, complex numbers), without a
-// declared shape, with a
-// symbolic dimension other than a leading batch dimension, or with a
-// dimension of 0 (no value of a record would reach it); a graph with no
-// input a record can fill; a string input whose values the graph does not
-// list; an output a Prediction cannot hold (a string tensor or a sequence
-// other than a classifier's label and probabilities, an optional or
-// sparse value, a tensor declared with no element); and a graph (or a subgraph of If, Loop or Scan, or a local
-// function) with a Div or Mod whose divisor may be an integer 0 or -1,
+//
+// Refused at load, with the reason: an input of a type a record cannot
+// carry (sequences, maps, optional values, complex numbers), without a
+// declared shape, or with a symbolic dimension other than a leading
+// batch dimension; a graph with no input a record can fill (an input
+// with a dimension of 0 takes no value of a record, and is fed empty); a
+// string input whose values the graph does not list; an output a
+// Prediction cannot hold (a string tensor or a sequence other than a
+// classifier's label and probabilities, an optional or sparse value, a
+// tensor declared with no element); and a graph (or a subgraph of If,
+// Loop or Scan, or a local function) with a Div or Mod whose divisor may
+// be an integer 0 or -1,
 // since ONNX Runtime would trap and kill the process, at load for
 // constants it folds, at a run for a record. A divisor is accepted when
 // it is known to be floating point (declared so, or made by a Cast to a
@@ -172,9 +174,9 @@
 // run in progress.
 //
 // Against the ONNX project's own backend test suite (Debian's
-// libonnx-testdata 1.12, 1072 models) on ONNX Runtime 1.24, 876 models
+// libonnx-testdata 1.12, 1072 models) on ONNX Runtime 1.24, 881 models
 // load and reproduce their expected outputs; ONNX Runtime itself refuses
-// 54 (an op, type or opset it does not implement); 125 are refused at
+// 54 (an op, type or opset it does not implement); 120 are refused at
 // load for the reasons above; 5 have test data that one record cannot
 // carry; 10 draw random numbers; and on 2 ONNX Runtime follows a rule of
 // its own that the test does not expect (it rounds float32 to the nearest

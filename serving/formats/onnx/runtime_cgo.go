@@ -234,6 +234,11 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 		case 8, 9:
 			return nil, serving.Unsupported(FormatName, fmt.Errorf("output %q is an optional or sparse value, which a Prediction cannot hold", vi.name))
 		}
+		for _, d := range vi.dims {
+			if d.known && d.param == "" && d.value == 0 {
+				return nil, serving.Unsupported(FormatName, fmt.Errorf("output %q is declared empty (%s): a Prediction holds at least one value", vi.name, dimString(vi.dims)))
+			}
+		}
 		m.outNames = append(m.outNames, vi.name)
 	}
 	if m.sessions, err = e.newSessions(ctx, b, inNames, m.outNames); err != nil {

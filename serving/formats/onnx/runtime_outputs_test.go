@@ -234,3 +234,34 @@ func TestRuntimeOutputDeclaredEmpty(t *testing.T) {
 		t.Fatalf("Load = %v, %v; want serving.ErrUnsupportedModel", m, err)
 	}
 }
+
+// An input with a dimension of 0 (ReduceSum's axes, empty to reduce over
+// every axis) takes no value of a record and is fed empty. Before, Load
+// refused the model (`input "axes" has an empty dimension in [0]`), as
+// it did 9 models of the ONNX backend suite. A graph whose only input is
+// empty has nothing a record can fill, and is still refused.
+func TestRuntimeEmptyInput(t *testing.T) {
+	b := model(13, graphSpec{
+		nodes:   [][]byte{node("ReduceSum", []string{"x", "axes"}, []string{"y"}, attrInt("keepdims", 1))},
+		inputs:  [][]byte{valueInfo("x", elemFloat, 2, 3), valueInfo("axes", elemInt64, 0)},
+		outputs: [][]byte{valueInfo("y", elemFloat, 1, 1)},
+	})
+	m := loadRuntime(t, runtimeFormat(t), b)
+	if n := m.(serving.Describer).Describe().Features; n != 6 {
+		t.Errorf("Features = %d, want 6", n)
+	}
+	if p, err := m.Predict(context.Background(), []float64{1, 2, 3, 4, 5, 6}); err != nil || p.Value != 21 {
+		t.Errorf("Predict = %+v, %v; want Value 21", p, err)
+	}
+	only := model(13, graphSpec{
+		nodes:   [][]byte{node("Shape", []string{"axes"}, []string{"y"})},
+		inputs:  [][]byte{valueInfo("axes", elemInt64, 0)},
+		outputs: [][]byte{valueInfo("y", elemInt64, 1)},
+	})
+	if m, err := runtimeFormat(t).Load(context.Background(), serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: only}); !errors.Is(err, serving.ErrUnsupportedModel) {
+		if m != nil {
+			m.(serving.Closer).Close()
+		}
+		t.Errorf("Load of a graph whose one input is empty = %v; want serving.ErrUnsupportedModel", err)
+	}
+}

@@ -83,11 +83,14 @@ func planInputs(gi *graphInfo, maxElems int64) (*rtPlan, error) {
 				in.shape[0] = -1
 			case d.param != "" || !d.known:
 				return unsupported("input %q has the symbolic dimension %q at axis %d of %s: only a leading batch dimension may be symbolic, since a record cannot say the size of another", vi.name, d.param, i, dimString(vi.dims))
-			case d.value <= 0:
-				return unsupported("input %q has an empty dimension in %s", vi.name, dimString(vi.dims))
+			case d.value < 0:
+				return unsupported("input %q has a negative dimension in %s", vi.name, dimString(vi.dims))
 			default:
+				// A dimension of 0 makes an empty input (the axes of a
+				// ReduceSum that reduces all, say): fed as such, it takes
+				// no value of the record.
 				in.shape[i] = d.value
-				if d.value > maxElems/int64(in.perRow) { // perRow*d.value > maxElems, without overflow
+				if in.perRow > 0 && d.value > maxElems/int64(in.perRow) { // perRow*d.value > maxElems, without overflow
 					return unsupported("input %q of shape %s holds more than %d elements", vi.name, dimString(vi.dims), maxElems)
 				}
 				in.perRow *= int(d.value)
@@ -110,7 +113,7 @@ func planInputs(gi *graphInfo, maxElems int64) (*rtPlan, error) {
 		}
 		desc = append(desc, fmt.Sprintf("%q %s %s", vi.name, elemName(vi.elem), dimString(vi.dims)))
 	}
-	if len(p.inputs) == 0 {
+	if p.features == 0 {
 		return unsupported("the graph has no input a record can fill")
 	}
 	p.desc = strings.Join(desc, ", then ")
@@ -493,9 +496,6 @@ func planDeclaredOutputs(gi *graphInfo) (*rtOutPlan, error) {
 				break
 			}
 			n *= int(d.value)
-		}
-		if vi.hasShape && n == 0 {
-			return nil, fmt.Errorf("output %q is declared empty (%s): a Prediction holds at least one value", vi.name, dimString(vi.dims))
 		}
 		if !vi.hasShape || n < 0 {
 			count = -1
