@@ -206,3 +206,71 @@ func TestShadowObserverPanicContained(t *testing.T) {
 		t.Errorf("shadow counts ok %d errors %d, want 2 and 1 (the observer's panic)", m.OK, m.Errors)
 	}
 }
+
+// TestShadowObservationIndexAndQueued: each Observation names the shadow
+// by its index among those given to NewShadow, and Queued is the time the
+// record waited before its first shadow was asked: here at least the
+// 20ms the only worker was held by the record before it. No test read
+// Shadow or Queued before.
+func TestShadowObservationIndexAndQueued(t *testing.T) {
+	_, primary := labelled("primary", "a", 0.5, nil)
+	entered := make(chan struct{}, 4)
+	release := make(chan struct{})
+	first := serving.ScorerFunc(func(ctx context.Context, r serving.Record) (serving.Result, error) {
+		if string(r.Key) == "k0" {
+			entered <- struct{}{}
+			<-release
+		}
+		return serving.Result{Prediction: serving.Prediction{Label: "x"}}, nil
+	})
+	second := serving.ScorerFunc(func(ctx context.Context, r serving.Record) (serving.Result, error) {
+		return serving.Result{Prediction: serving.Prediction{Label: "y"}}, nil
+	})
+	var mu sync.Mutex
+	type seen struct {
+		speculative.Observation
+		key string // Record.Key is valid only during the observer call
+	}
+	var obs []seen
+	sh, err := speculative.NewShadow(primary, []serving.Scorer{
+		speculative.Named(serving.ModelRef{Name: "first", Version: 1}, first),
+		speculative.Named(serving.ModelRef{Name: "second", Version: 1}, second),
+	}, speculative.WithWorkers(1), speculative.WithObserver(func(o speculative.Observation) {
+		mu.Lock()
+		obs = append(obs, seen{o, string(o.Record.Key)})
+		mu.Unlock()
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	if _, err := sh.Score(context.Background(), rec("k0", 1)); err != nil {
+		t.Fatal(err)
+	}
+	<-entered // the only worker holds k0 in the first shadow
+	if _, err := sh.Score(context.Background(), rec("k1", 2)); err != nil {
+		t.Fatal(err)
+	}
+	const held = 20 * time.Millisecond
+	time.Sleep(held) // k1 waits in the queue at least this long
+	close(release)
+	waitFor(t, "four observations", 5*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(obs) == 4
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, o := range obs {
+		want := map[string]int{"first": 0, "second": 1}[o.Model.Name]
+		if o.Shadow != want || (o.Shadow == 0) != (o.Result.Label == "x") {
+			t.Errorf("observation of %s (%s): Shadow %d, want %d", o.Model.Name, o.Result.Label, o.Shadow, want)
+		}
+		if o.key == "k1" && o.Queued < held {
+			t.Errorf("k1 for %s: Queued %v, want at least the %v it waited behind k0", o.Model.Name, o.Queued, held)
+		}
+		if o.Queued < 0 || o.Latency < 0 {
+			t.Errorf("observation %s/%s: Queued %v, Latency %v", o.key, o.Model.Name, o.Queued, o.Latency)
+		}
+	}
+}
