@@ -183,6 +183,20 @@ func TestModelsAndHistoryJSON(t *testing.T) {
 	require.Len(t, models, 1)
 	assert.Equal(t, uint64(3), models[0].Model.Version)
 	assert.EqualValues(t, 1, models[0].Stats.Invocations)
+	assert.Zero(t, models[0].Rejected)
+	assert.Empty(t, models[0].LastRejection)
+
+	// A refused version shows beside the live one: how many, and why
+	// the last was refused. No test read Rejected or LastRejection.
+	_, err = f.srv.Activate(ctx, serving.Descriptor{Name: "m", Version: 4, Format: "no-such-format", Bytes: []byte("x")})
+	require.ErrorIs(t, err, serving.ErrUnknownFormat)
+	_, body = f.get(t, "/models")
+	models = nil
+	require.NoError(t, json.Unmarshal([]byte(body), &models))
+	require.Len(t, models, 1)
+	assert.Equal(t, uint64(3), models[0].Model.Version, "the refused v4 did not replace v3")
+	assert.EqualValues(t, 1, models[0].Rejected)
+	assert.Contains(t, models[0].LastRejection, "no-such-format")
 
 	code, body = f.get(t, "/models/m/history")
 	require.Equal(t, http.StatusOK, code)
