@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/modelstream/modelstream/serving"
@@ -239,5 +240,43 @@ func TestPublishFailureIsCountedAndReported(t *testing.T) {
 	}
 	if len(published) == 0 || published[0].Trigger != TriggerRecords {
 		t.Errorf("%d published events, want the next count trigger's (%q) first", len(published), TriggerRecords)
+	}
+}
+
+// TestSampleErrorSaysWhere: a refused sample's *SampleError says which
+// value is at fault (the feature's index, or -1 for the target), the
+// value and why, and the learner is unchanged. Tests checked
+// ErrInvalidSample only, never where.
+func TestSampleErrorSaysWhere(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		kind   Kind
+		opts   []Option
+		s      Sample
+		index  int
+		reason string
+	}{
+		{"NaN feature", Logistic, nil, Sample{Features: []float64{1, math.NaN(), 3}, Target: 1}, 1, "not finite"},
+		{"infinite feature", Linear, nil, Sample{Features: []float64{1, 2, math.Inf(-1)}, Target: 1}, 2, "not finite"},
+		{"NaN target", Linear, nil, Sample{Features: []float64{1, 2, 3}, Target: math.NaN()}, -1, "not finite"},
+		{"logistic target 2", Logistic, nil, Sample{Features: []float64{1, 2, 3}, Target: 2}, -1, "[0, 1]"},
+		{"softmax class 3 of 3", Softmax, []Option{WithClasses(3)}, Sample{Features: []float64{1, 2, 3}, Target: 3}, -1, "class index"},
+	} {
+		l, err := NewLearner(c.kind, 3, c.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = l.Learn(c.s)
+		var se *SampleError
+		if !errors.As(err, &se) || !errors.Is(err, ErrInvalidSample) {
+			t.Errorf("%s: %v, want a *SampleError wrapping ErrInvalidSample", c.name, err)
+			continue
+		}
+		if se.Index != c.index || !strings.Contains(se.Reason, c.reason) {
+			t.Errorf("%s: Index %d, Reason %q; want %d and %q", c.name, se.Index, se.Reason, c.index, c.reason)
+		}
+		if l.Metrics().Count() != 0 || l.Steps() != 0 {
+			t.Errorf("%s: a refused sample changed the learner", c.name)
+		}
 	}
 }
