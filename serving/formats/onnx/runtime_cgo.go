@@ -185,8 +185,8 @@ func probeLibrary(path string) (version string, err error) {
 type runtimeEngine struct{ o runtimeOptions }
 
 func (e *runtimeEngine) describe() string {
-	return fmt.Sprintf("onnxruntime %s (%s), %d intra-op and %d inter-op threads, %d session(s) per model",
-		rtLib.version, rtLib.path, e.o.intra, e.o.inter, e.o.sessions)
+	return fmt.Sprintf("onnxruntime %s (%s), %d intra-op and %d inter-op threads, %d session(s) per model, tensors within %d MiB",
+		rtLib.version, rtLib.path, e.o.intra, e.o.inter, e.o.sessions, e.o.maxMem>>20)
 }
 
 // loadFailure classifies an error ONNX Runtime returned while loading: a
