@@ -55,9 +55,14 @@
 // serving.ErrUnsupportedModel, for a missing op or
 // opset, or serving.ErrCorruptModel, for a graph it finds invalid), and
 // the model runs once on ones, and once on two rows when it has a batch
-// dimension, which fixes how its outputs become a Prediction. Load
-// returns when its context ends, with the context's error: the load-time
-// runs are terminated, but ONNX Runtime cannot stop creating a session,
+// dimension, which fixes how its outputs become a Prediction. The
+// load-time runs are cut after a minute whatever Load's context, and the
+// model refused, so that a model whose run never ends (a Loop with no
+// trip count whose condition stays true) cannot hold Load, and a core,
+// for good; a run at Predict lasts as long as its context lets it (a
+// Loop whose condition a record computes can run that long), so give
+// scoring calls a deadline. Load returns when its context ends, with the
+// context's error: the load-time runs are terminated, but ONNX Runtime cannot stop creating a session,
 // which a hostile model can make take seconds (by constant folding), so a
 // session being created is left to finish on a copy of the model's bytes
 // and is destroyed then, holding its CPU and memory until it does. At most

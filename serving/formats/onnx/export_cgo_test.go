@@ -4,6 +4,7 @@ package onnx
 
 import (
 	"context"
+	"time"
 	"unsafe"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -42,4 +43,12 @@ func PanicRunningAfter(n int) (restore func()) {
 		return err
 	}
 	return func() { runSession = real }
+}
+
+// SetLoadRunLimit sets loadRunLimit until the returned function restores
+// it.
+func SetLoadRunLimit(d time.Duration) (restore func()) {
+	old := loadRunLimit
+	loadRunLimit = d
+	return func() { loadRunLimit = old }
 }

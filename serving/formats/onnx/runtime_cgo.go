@@ -63,6 +63,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -253,9 +254,14 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 			m.destroy()
 		}
 	}()
-	if err := m.dryRun(ctx, gi); err != nil {
+	runCtx, cancel := context.WithTimeout(ctx, loadRunLimit)
+	defer cancel()
+	if err := m.dryRun(runCtx, gi); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if runCtx.Err() != nil {
+			return nil, serving.Unsupported(FormatName, fmt.Errorf("the load-time runs took over %v", loadRunLimit))
 		}
 		return nil, err
 	}
@@ -267,6 +273,13 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 	kept = true
 	return m, nil
 }
+
+// loadRunLimit bounds the load-time runs of a model (see dryRun),
+// whatever Load's context: a model whose run on ones never ends (a Loop
+// with no trip count whose condition stays true) is refused then, rather
+// than holding Load, and a core, for as long as the caller's context
+// lasts, which may be for ever. Tests change it.
+var loadRunLimit = time.Minute
 
 // newSessions creates the model's sessions. ONNX Runtime cannot stop a
 // session it is creating, and a hostile model can make that take

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/onnx"
@@ -75,5 +76,58 @@ func TestRuntimeMaxMemory(t *testing.T) {
 	// The bound is the process's: an engine asking for another fails.
 	if _, err := onnx.Open(onnx.Runtime(onnx.MaxMemory(128 << 20))); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("Open(Runtime(MaxMemory(128 MiB))) after 64 MiB: %v; want serving.ErrConfig", err)
+	}
+}
+
+// foreverLoop is a Loop with no trip count whose condition is a constant
+// true: its run never ends.
+func foreverLoop() []byte {
+	var body pb
+	body = body.bytes(1, node("Identity", []string{"c_in"}, []string{"c_out"}))
+	body = body.bytes(1, node("Add", []string{"v_in", "one"}, []string{"v_out"}))
+	body = body.str(2, "body")
+	body = body.bytes(11, valueInfo("i", elemInt64)).bytes(11, valueInfo("c_in", 9)).bytes(11, valueInfo("v_in", elemFloat, 1))
+	body = body.bytes(12, valueInfo("c_out", 9)).bytes(12, valueInfo("v_out", elemFloat, 1))
+	yes := pb(nil).varint(2, 9).varint(5, 1).str(8, "yes") // a bool true
+	return model(13, graphSpec{
+		nodes:   [][]byte{node("Loop", []string{"", "yes", "x"}, []string{"y"}, attrGraph("body", body))},
+		inits:   [][]byte{yes, initializer("one", nil, []float32{1})},
+		inputs:  [][]byte{valueInfo("x", elemFloat, 1)},
+		outputs: [][]byte{valueInfo("y", elemFloat, 1)},
+	})
+}
+
+// A model whose load-time run never ends is refused once that run has
+// taken the engine's limit, even when Load's context never ends (as the
+// context a feed loads with may not). Before, Load spun for ever, holding
+// a core and the caller.
+func TestRuntimeLoadRunIsBounded(t *testing.T) {
+	f := runtimeFormat(t)
+	defer onnx.SetLoadRunLimit(200 * time.Millisecond)()
+	type result struct {
+		m   serving.Model
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		m, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: foreverLoop()})
+		done <- result{m, err}
+	}()
+	select {
+	case r := <-done:
+		if !errors.Is(r.err, serving.ErrUnsupportedModel) {
+			if r.m != nil {
+				r.m.(serving.Closer).Close()
+			}
+			t.Fatalf("Load = %v, %v; want serving.ErrUnsupportedModel", r.m, r.err)
+		}
+		t.Logf("Load: %v", r.err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Load of a model whose run never ends has not returned after 30 s, with a limit of 200 ms")
+	}
+	// The engine still loads and scores.
+	tiny := loadRuntime(t, f, tinyScorer())
+	if p, err := tiny.Predict(context.Background(), []float64{1, 2}); err != nil || math.Abs(p.Value-tinyScorerReference([]float64{1, 2})) > 1e-6 {
+		t.Errorf("tiny scorer: Predict = %v, %v", p.Value, err)
 	}
 }
