@@ -280,3 +280,57 @@ func TestSampleErrorSaysWhere(t *testing.T) {
 		}
 	}
 }
+
+// TestOutcomeClassAndCorrect: the Outcome of Learn is the prediction
+// made before learning the record: Class is the predicted class (the
+// argmax for Softmax, p >= 0.5 for Logistic, round(Value) for Linear),
+// Correct whether it matched the target, and the Corrects add up to the
+// Metrics' accuracy. No test read Class or Correct.
+func TestOutcomeClassAndCorrect(t *testing.T) {
+	for _, kind := range []Kind{Linear, Logistic, Softmax} {
+		var opts []Option
+		if kind == Softmax {
+			opts = append(opts, WithClasses(2))
+		}
+		l, err := NewLearner(kind, 3, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		correct := 0
+		for i, s := range conceptStream(300, 300, 11) {
+			p, err := l.Predict(s.Features)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, err := l.Learn(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := int(math.Round(p.Value))
+			switch kind {
+			case Logistic:
+				want = 0
+				if p.Value >= 0.5 {
+					want = 1
+				}
+			case Softmax:
+				want = 0
+				if p.Values[1] > p.Values[0] {
+					want = 1
+				}
+			}
+			if i > 0 && o.Class != want { // the first record ties at p = 0.5
+				t.Fatalf("%v record %d: Class %d, the prediction before learning says %d (%v)", kind, i, o.Class, want, p)
+			}
+			if o.Correct != (o.Class == int(s.Target)) {
+				t.Fatalf("%v record %d: Correct %v for Class %d and target %v", kind, i, o.Correct, o.Class, s.Target)
+			}
+			if o.Correct {
+				correct++
+			}
+		}
+		if m := l.Metrics(); math.Abs(m.Accuracy()-float64(correct)/300) > 1e-12 {
+			t.Errorf("%v: accuracy %v, the Corrects say %v", kind, m.Accuracy(), float64(correct)/300)
+		}
+	}
+}
