@@ -233,6 +233,16 @@ func TestNoFeedbackHolds(t *testing.T) {
 	if q := d.Guardrails[2]; q.Name != "quality" || q.Verdict != "no data" {
 		t.Errorf("quality guardrail %+v", q)
 	}
+	// Each guardrail carries the margin it is judged against: here the
+	// defaults. No test read Margin before.
+	for i, want := range []struct {
+		name   string
+		margin float64
+	}{{"errors", 0.005}, {"latency", 0.01}, {"quality", 0.01}} {
+		if g := d.Guardrails[i]; g.Name != want.name || g.Margin != want.margin {
+			t.Errorf("guardrail %d: %s margin %v, want %s margin %v", i, g.Name, g.Margin, want.name, want.margin)
+		}
+	}
 	if len(rec.events) != len(st.Decisions) {
 		t.Errorf("%d audit events for %d decisions", len(rec.events), len(st.Decisions))
 	}
