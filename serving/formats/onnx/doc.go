@@ -60,8 +60,8 @@
 // model refused, so that a model whose run never ends (a Loop with no
 // trip count whose condition stays true) cannot hold Load, and a core,
 // for good; a run at Predict lasts as long as its context lets it (a
-// Loop whose condition a record computes can run that long), so give
-// scoring calls a deadline. Load returns when its context ends, with the
+// Loop whose trip count is a large constant and whose condition a record
+// computes can run that long), so give scoring calls a deadline. Load returns when its context ends, with the
 // context's error: the load-time runs are terminated, but ONNX Runtime cannot stop creating a session,
 // which a hostile model can make take seconds (by constant folding), so a
 // session being created is left to finish on a copy of the model's bytes
@@ -93,7 +93,8 @@
 // in which a record's values reach an input that sets the size of a
 // tensor (the shape of ConstantOfShape or Expand, the repeats of Tile,
 // the limits of Range, the sizes or scales of Resize, the pads of Pad,
-// the depth of OneHot, the trip count of a Loop, the length of a window
+// the depth of OneHot, the trip count of a Loop (and, for a Loop with no
+// trip count, its condition and loop values), the length of a window
 // (HannWindow and the like), the frame of STFT, and the like), since a
 // record could make ONNX Runtime allocate without bound; sizes taken
 // from the record's shape (Shape, Size) are fixed by the model and fine.

@@ -354,6 +354,17 @@ func divNode(b []byte, depth int, sc *scope) error {
 				return fmt.Errorf("input %d (%q) of a %s node, which sets the size of the tensor it makes, is computed from the record: a record could make ONNX Runtime allocate without bound", k, inputs[k], op)
 			}
 		}
+		// A Loop with no trip count runs while its condition holds; the
+		// body computes the next condition from the loop's values, so when
+		// the record computes the condition or any of those values, a
+		// record could make it run, and its scan outputs grow, without end.
+		if op == "Loop" && (len(inputs) == 0 || inputs[0] == "") {
+			for k := 1; k < len(inputs); k++ {
+				if inputs[k] != "" && sc.fromRecord(inputs[k]) {
+					return fmt.Errorf("a Loop node with no trip count reads %q, which is computed from the record: a record could make it run, and ONNX Runtime allocate, without end", inputs[k])
+				}
+			}
+		}
 	}
 	rec := false
 	for _, g := range subgraphs {

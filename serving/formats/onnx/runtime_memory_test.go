@@ -79,8 +79,9 @@ func TestRuntimeMaxMemory(t *testing.T) {
 	}
 }
 
-// foreverLoop is a Loop with no trip count whose condition is a constant
-// true: its run never ends.
+// foreverLoop adds x to a Loop with no trip count whose condition is a
+// constant true, over a constant: its run never ends, whatever the
+// record, so no check of what the record reaches refuses it.
 func foreverLoop() []byte {
 	var body pb
 	body = body.bytes(1, node("Identity", []string{"c_in"}, []string{"c_out"}))
@@ -90,8 +91,11 @@ func foreverLoop() []byte {
 	body = body.bytes(12, valueInfo("c_out", 9)).bytes(12, valueInfo("v_out", elemFloat, 1))
 	yes := pb(nil).varint(2, 9).varint(5, 1).str(8, "yes") // a bool true
 	return model(13, graphSpec{
-		nodes:   [][]byte{node("Loop", []string{"", "yes", "x"}, []string{"y"}, attrGraph("body", body))},
-		inits:   [][]byte{yes, initializer("one", nil, []float32{1})},
+		nodes: [][]byte{
+			node("Loop", []string{"", "yes", "zero"}, []string{"l"}, attrGraph("body", body)),
+			node("Add", []string{"l", "x"}, []string{"y"}),
+		},
+		inits:   [][]byte{yes, initializer("one", nil, []float32{1}), initializer("zero", []int{1}, []float32{0})},
 		inputs:  [][]byte{valueInfo("x", elemFloat, 1)},
 		outputs: [][]byte{valueInfo("y", elemFloat, 1)},
 	})
@@ -130,4 +134,41 @@ func TestRuntimeLoadRunIsBounded(t *testing.T) {
 	if p, err := tiny.Predict(context.Background(), []float64{1, 2}); err != nil || math.Abs(p.Value-tinyScorerReference([]float64{1, 2})) > 1e-6 {
 		t.Errorf("tiny scorer: Predict = %v, %v", p.Value, err)
 	}
+}
+
+// whileBelowTen is a Loop with no trip count that adds 1 to v, from the
+// record's x, while v < 10: a record of -1e9 makes it run 10^9 times.
+func whileBelowTen() []byte {
+	var body pb
+	body = body.bytes(1, node("Add", []string{"v_in", "one"}, []string{"v_out"}))
+	body = body.bytes(1, node("Less", []string{"v_out", "ten"}, []string{"c_out"}))
+	body = body.str(2, "body")
+	body = body.bytes(11, valueInfo("i", elemInt64)).bytes(11, valueInfo("c_in", 9, 1)).bytes(11, valueInfo("v_in", elemFloat, 1))
+	body = body.bytes(12, valueInfo("c_out", 9, 1)).bytes(12, valueInfo("v_out", elemFloat, 1))
+	return model(13, graphSpec{
+		nodes: [][]byte{
+			node("Less", []string{"x", "ten"}, []string{"c"}),
+			node("Loop", []string{"", "c", "x"}, []string{"y"}, attrGraph("body", body)),
+		},
+		inits:   [][]byte{initializer("one", nil, []float32{1}), initializer("ten", nil, []float32{10})},
+		inputs:  [][]byte{valueInfo("x", elemFloat, 1)},
+		outputs: [][]byte{valueInfo("y", elemFloat, 1)},
+	})
+}
+
+// A Loop with no trip count whose inputs the record computes is refused
+// at load: a record could make it run, and its scan outputs grow, for as
+// long as the scoring call's context lasts. Before, whileBelowTen loaded,
+// and a record of -1e9 would have spun in Predict.
+func TestRuntimeRefusesALoopARecordDrives(t *testing.T) {
+	m, err := runtimeFormat(t).Load(context.Background(), serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: whileBelowTen()})
+	if !errors.Is(err, serving.ErrUnsupportedModel) {
+		if m != nil {
+			p, perr := m.Predict(context.Background(), []float64{5})
+			m.(serving.Closer).Close()
+			t.Errorf("whileBelowTen loaded; Predict([5]) = %v, %v", p.Value, perr)
+		}
+		t.Fatalf("Load = %v; want serving.ErrUnsupportedModel", err)
+	}
+	t.Logf("Load: %v", err)
 }
