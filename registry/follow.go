@@ -140,10 +140,11 @@ func lastActivation(srv *serving.Server, ref serving.ModelRef) serving.Activatio
 // not the models. The feed of package registry/kafkafeed stores every
 // model that goes live; a program that activates Descriptors itself
 // stores each with [Registry.Put] and activates what Put returns. A name
-// with a history and no stored version at all, such as one activated
-// only with serving.Server.ActivateModel, is skipped without an error;
-// one whose live version is missing while others are stored is an
-// error.
+// whose history says a version is live but which has no stored version
+// at all, such as one activated only with serving.Server.ActivateModel,
+// cannot be restored: the joined error names it and wraps [ErrNotFound],
+// as it does for a name whose live version is missing while others are
+// stored.
 //
 // Each model goes through srv.Activate, and so through the Server's
 // admission (serving.WithAdmission): a model the Server would not admit
@@ -162,7 +163,7 @@ func Restore(ctx context.Context, store *Registry, srv *serving.Server) ([]servi
 		return nil, err
 	}
 	var out []serving.ModelRef
-	var errs []error
+	errs := store.unstoredLive(ctx)
 	for _, name := range names {
 		ref, err := store.At(ctx, name, time.Now())
 		if errors.Is(err, ErrNotActive) || errors.Is(err, ErrNotFound) {
@@ -200,4 +201,47 @@ func Restore(ctx context.Context, store *Registry, srv *serving.Server) ([]servi
 		out = append(out, got)
 	}
 	return out, errors.Join(errs...)
+}
+
+// unstoredLive returns an error for each name whose history says a
+// version is live now but which has no stored version: Names leaves such
+// names out, and Restore cannot activate them.
+func (r *Registry) unstoredLive(ctx context.Context) []error {
+	var errs []error
+	err := r.view(ctx, func(rd Reader) error {
+		var names []string
+		p := []byte{kName}
+		err := rd.Scan(p, end(p), false, func(k, _ []byte) (bool, error) {
+			name := string(k[5:])
+			vp := key(kVer, name)
+			fk, _, err := first(rd, vp, end(vp), false)
+			if err == nil && fk == nil {
+				names = append(names, name)
+			}
+			return err == nil, err
+		})
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		for _, name := range names {
+			hp := key(kHist, name)
+			_, raw, err := first(rd, hp, histKey(hp, clampNanos(now)+1, 0), true)
+			if err != nil || raw == nil {
+				return err
+			}
+			a, err := decodeActivation(raw)
+			if err != nil {
+				return err
+			}
+			if ref, err := activeRef(name, a, now); err == nil {
+				errs = append(errs, fmt.Errorf("registry: restore %s: live in the history, but no version of it is stored (activated without Registry.Put?): %w", ref, notFound(name, 0)))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("registry: restore: %w", err))
+	}
+	return errs
 }

@@ -3,9 +3,11 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/modelstream/modelstream/serving"
@@ -226,5 +228,49 @@ func TestRestoreNumbersAboveTheStore(t *testing.T) {
 	d.Version = ref.Version
 	if _, err := store.Put(ctx, d); err != nil {
 		t.Fatalf("storing what the Server numbered: %v", err)
+	}
+}
+
+// TestRestoreReportsUnstoredLiveModel: a name whose history says a model
+// is live but which has no stored version (it was activated only with
+// ActivateModel) cannot be restored, and Restore says so, naming it, in
+// an error that wraps ErrNotFound, while the stored names are still
+// restored. A name retired before the restart is not reported.
+func TestRestoreReportsUnstoredLiveModel(t *testing.T) {
+	ctx := context.Background()
+	store, err := Open(filepath.Join(t.TempDir(), "reg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	srv, err := serving.NewServer(serving.WithLogger(quietLogger()), serving.WithHooks(Follow(store, quietLogger())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Activate(ctx, mustPut(t, store, servingtest.Spec{Value: 1}.Descriptor("stored", 0))); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"adhoc", "gone"} {
+		if _, err := srv.ActivateModel(ctx, serving.ModelRef{Name: name}, &servingtest.Fake{Output: serving.Prediction{Value: 2}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Retire("gone")
+	srv.Close()
+
+	srv2, err := serving.NewServer(serving.WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+	got, err := Restore(ctx, store, srv2)
+	if len(got) != 1 || got[0].Name != "stored" || got[0].Version != 1 {
+		t.Fatalf("restored %v, want [stored@v1]", got)
+	}
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(fmt.Sprint(err), "adhoc@v1") {
+		t.Fatalf("restore error = %v; want ErrNotFound naming adhoc@v1", err)
+	}
+	if strings.Contains(fmt.Sprint(err), "gone") {
+		t.Fatalf("restore error = %v; names a retired model", err)
 	}
 }
