@@ -347,12 +347,13 @@ func (f *ModelFeed) Run(ctx context.Context) error {
 		cancel()
 		f.work.Wait()
 	}()
-	stop := context.AfterFunc(ctx, func() {
+	// Wake the idle workers when ctx is done, so that they return. Not
+	// unregistered: the deferred cancel above must still wake them.
+	context.AfterFunc(ctx, func() {
 		f.jobs.Lock()
 		f.wake.Broadcast()
 		f.jobs.Unlock()
 	})
-	defer stop()
 	for range maxFeedFetches {
 		f.work.Add(1)
 		go f.worker(ctx)
