@@ -174,17 +174,23 @@
 // and calls share one session (see [Instances] for more). Each session
 // uses [IntraOpThreads] and [InterOpThreads] threads, one each by
 // default, since a service scores many records at once from its own
-// goroutines. On 2 cores with 2 callers (BenchmarkRuntimeSessions,
-// -count 5 -cpu 2, at load 9 to 13, process CPU time per record), a pool
-// of two sessions ([Instances](2)) cost what one shared session cost,
-// MNIST 57-67 µs against 60-63, the torch MLP 7.0-7.3 against 6.4-7.5,
-// the torch CNN 11.5-14.5 against 12.4-14.1; its records/s were no
-// better beyond the load's noise. One session with two intra-op threads
-// cost as much for the MLP, 1.4 times as much for MNIST and 1.7 times
-// for the CNN (medians), and was not faster. Close, which the Server calls once after the last call in
-// flight, waits for calls still running and releases the sessions; later
-// calls fail with serving.ErrClosed. A cancelled context terminates a
-// run in progress.
+// goroutines. Measured on 2 cores (BenchmarkRuntimeSessions -cpu 1,2
+// -count 5, two runs on a quiet machine, load 1 to 3): for the torch
+// MLP, whose run takes about 5 µs, calls on one shared session contend:
+// 2 callers got 146k-165k records/s, fewer than 1 caller alone
+// (181k-210k), at 8.5-10.1 µs of CPU time per record against 5.0-5.8; a
+// pool of two sessions ([Instances](2)) got 167k-316k at 5.1-6.5 µs.
+// For MNIST (about 43 µs a run) and the torch CNN (about 10 µs) one
+// session and a pool of two were alike: MNIST 30k-42k records/s against
+// 23k-42k, the CNN 88k-119k against 91k-144k. At load 9 to 13 the
+// difference vanished (callers seldom ran at once). One session with two
+// intra-op threads was never faster, and cost 1.5 to 2 times (MNIST) and
+// 1.5 to 3 times (CNN) the CPU time per record. So Instances(2) pays
+// for a model whose runs take a few microseconds, called from several
+// goroutines at once; the defaults suit the rest. Close, which the
+// Server calls once after the last call in flight, waits for calls still
+// running and releases the sessions; later calls fail with
+// serving.ErrClosed. A cancelled context terminates a run in progress.
 //
 // Against the ONNX project's own backend test suite (Debian's
 // libonnx-testdata 1.12, 1072 models) on ONNX Runtime 1.24, 881 models

@@ -69,7 +69,9 @@ type options struct {
 // calls on one model run at once, and the others wait their turn. On
 // [Runtime] they are ONNX Runtime sessions, created when the model loads,
 // and calls are spread over them in turn; one session already serves
-// concurrent calls (ONNX Runtime's Run is safe for concurrent use). Each
+// concurrent calls (ONNX Runtime's Run is safe for concurrent use), but
+// calls whose runs take a few microseconds contend on it, and a pool of
+// two served them faster on 2 cores (see the package documentation). Each
 // copy holds its own copy of the weights (and, on ONNX Runtime, of the
 // optimized graph). Overrides the default of 1. n must be at least 1.
 func Instances(n int) Option { return func(o *options) { o.instances = n } }
