@@ -24,8 +24,10 @@ type option func(*Sync)
 func (f option) applySync(s *Sync) { f(s) }
 
 // Topic sets the models topic, overriding the default of
-// kafka.DefaultModelsTopic. It must match the feed's kafka.Topic;
-// FeedOptions sets both.
+// kafka.DefaultModelsTopic. It is the one place to name it:
+// [Sync.FeedOptions] passes it to the feed as kafka.Topic, and
+// kafka.NewModelFeed refuses, with serving.ErrConfig, a kafka.Topic of
+// your own that names another topic.
 func Topic(t string) Option { return option(func(s *Sync) { s.topic = t }) }
 
 // Observer adds fn to the feed's observer hook, called after the offset

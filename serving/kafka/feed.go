@@ -20,6 +20,7 @@ import (
 
 type feedOptions struct {
 	topic    string
+	topics   []string // every distinct topic given with Topic, to refuse two
 	start    map[int32]int64
 	known    map[string]uint64
 	observer func(FeedEvent)
@@ -263,6 +264,12 @@ func NewModelFeed(cfg *Config, srv *serving.Server, opts ...FeedOption) (*ModelF
 		return nil, configErr("NewModelFeed: nil Server")
 	case o.topic == "":
 		return nil, configErr("Topic: empty topic")
+	case len(o.topics) > 1:
+		// Two options, such as the program's own and those of a
+		// registry/kafkafeed Sync's FeedOptions, that disagree: the one
+		// given last would win in silence, and the other party would
+		// read or record another topic.
+		return nil, configErr("Topic given as %q and as %q: a ModelFeed reads one models topic (a registry/kafkafeed Sync passes its own, kafkafeed.Topic, in FeedOptions)", o.topics[0], o.topics[1])
 	case o.maxBytes <= 0:
 		return nil, configErr("MaxBytes(%d): must be positive", o.maxBytes)
 	}

@@ -53,14 +53,20 @@ func (f sourceOpt) applySource(o *sourceOptions) { f(o) }
 
 type topicOpt string
 
-func (t topicOpt) applyFeed(o *feedOptions)           { o.topic = string(t) }
+func (t topicOpt) applyFeed(o *feedOptions) {
+	o.topic = string(t)
+	if !slices.Contains(o.topics, o.topic) {
+		o.topics = append(o.topics, o.topic)
+	}
+}
 func (t topicOpt) applyPublisher(o *publisherOptions) { o.topic = string(t) }
 func (t topicOpt) applySink(o *sinkOptions)           { o.topic = string(t) }
 
 // Topic sets the topic a client reads or writes: the models topic of a
 // ModelFeed and a Publisher, overriding the default of
 // [DefaultModelsTopic], or the scores topic of a Sink, overriding the
-// default of [DefaultScoresTopic].
+// default of [DefaultScoresTopic]. NewModelFeed refuses two Topic
+// options that name different topics, with serving.ErrConfig.
 func Topic(t string) TopicOption { return topicOpt(t) }
 
 type maxBytesOpt int
