@@ -37,7 +37,8 @@
 // transaction never goes live. A slow message (a Location that does not
 // answer, say) holds back only later messages of its own model name:
 // names are handled concurrently, within bounds, and each name's
-// versions in order. An observer ([Observer]) sees the outcome and
+// versions in order; a message without a version, which the feed
+// numbers, waits for the messages before it on its partition. An observer ([Observer]) sees the outcome and
 // offset of every message, in offset order per partition.
 //
 // # Scoring a stream

@@ -92,8 +92,12 @@ type FeedStats struct {
 // not answer (see serving.LoadOptions.FetchTimeout), holds back only the
 // later messages of the same model name, whichever their partition: the
 // versions of a name are handled one at a time, in the order read, and
-// different names are independent. The feed handles at most 8 names at
-// once, and holds at most 1,024 messages read but not yet reported and
+// different names are independent. A message without a version is the
+// exception: the feed numbers it, so it waits for every earlier message
+// of its partition to be handled, and the partition's reading with it.
+// Had it gone live ahead of them, a restart that interrupted one of
+// them would read it again and number it anew. The feed handles at most
+// 8 names at once, and holds at most 1,024 messages read but not yet reported and
 // about 1 MiB of model bytes waiting (one message of any size is always
 // let in): past these bounds its partitions wait before reading on, so
 // a flood of messages whose Locations hang, each under a name of its
@@ -595,6 +599,15 @@ func (f *ModelFeed) observe(log *slog.Logger, ev FeedEvent) {
 // live in the order they were read, and different names are
 // independent. A malformed message is reported at once, in its turn.
 //
+// A version-less message is the exception: dispatch takes it only once
+// every earlier message of its partition was reported. The feed numbers
+// it as it activates it, and a message that went live while an earlier
+// one was in flight is not reported if the shutdown interrupts that
+// one: a restart reads it again, and would number it anew and make it
+// live again, an older model of its name going back live before the
+// newer ones after it. A message that carries its version is merely
+// stale when read again.
+//
 // dispatch waits while the feed holds too much (see maxFeedHeld and
 // maxFeedBytes); it returns false if ctx ends meanwhile, and the message
 // is then not taken.
@@ -603,6 +616,9 @@ func (f *ModelFeed) dispatch(ctx context.Context, part *feedPartition, msg *sara
 	size := 0
 	if err == nil {
 		size = len(msg.Value)
+		if d.Version == 0 && !f.settled(ctx, part) {
+			return false
+		}
 	}
 	if !f.hold(ctx, size) {
 		return false
@@ -622,6 +638,30 @@ func (f *ModelFeed) dispatch(ctx context.Context, part *feedPartition, msg *sara
 	j.d, j.size = d, size
 	f.enqueue(j)
 	return true
+}
+
+// settled waits until every message of part read so far was reported
+// (or, after one the shutdown interrupted, dropped); it returns false if
+// ctx ends first.
+func (f *ModelFeed) settled(ctx context.Context, part *feedPartition) bool {
+	for {
+		// Taken before looking, so that a report made after the look
+		// closes it: finish releases the messages it reports.
+		f.jobs.Lock()
+		freed := f.freed
+		f.jobs.Unlock()
+		part.mu.Lock()
+		empty := len(part.jobs) == 0
+		part.mu.Unlock()
+		if empty {
+			return true
+		}
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // hold waits until the feed may hold one more message of size bytes, and

@@ -135,7 +135,9 @@ func TestFeedHangingLocationLeavesOtherPartitionsLive(t *testing.T) {
 // earlier version was fetched and loaded. CaughtUp waits for the hanging
 // message all the same, and the observer hears of every message in
 // offset order. Before, the partition handled one message at a time, and
-// the others waited for the fetch's timeout (30 s by default).
+// the others waited for the fetch's timeout (30 s by default). A
+// version-less message still waits for every earlier message of its
+// partition (see TestFeedRestartBehindHangingMessage).
 func TestFeedHangingLocationLeavesOtherNamesLive(t *testing.T) {
 	web := newHangingWeb(t)
 	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
@@ -147,7 +149,8 @@ func TestFeedHangingLocationLeavesOtherNamesLive(t *testing.T) {
 		servingtest.Spec{Value: 2}.Descriptor("a", 1),
 		servingtest.Spec{Value: 3}.Descriptor("b", 2),
 		servingtest.Spec{Value: 4}.Descriptor("slow", 2), // waits for slow@v1
-		servingtest.Spec{Value: 5}.Descriptor("a", 0),    // version-less: numbered 2
+		servingtest.Spec{Value: 5}.Descriptor("a", 2),
+		servingtest.Spec{Value: 6}.Descriptor("a", 0), // version-less: waits for offsets 0-5, numbered 3
 	} {
 		if _, _, err := pub.Publish(ctx, d); err != nil {
 			t.Fatal(err)
@@ -173,6 +176,9 @@ func TestFeedHangingLocationLeavesOtherNamesLive(t *testing.T) {
 	if got := score(t, srv, "a", 0).Value; got != 5 {
 		t.Errorf("a@v2 scored %v, want 5", got)
 	}
+	if st := feed.Stats(); st.Read != 6 {
+		t.Errorf("%d messages read while offset 1 was in flight, want 6: the version-less one waits for it", st.Read)
+	}
 	if _, ok := srv.Current("slow"); ok {
 		t.Error("slow is live while its first version is still being fetched")
 	}
@@ -196,7 +202,10 @@ func TestFeedHangingLocationLeavesOtherNamesLive(t *testing.T) {
 	if ref, _ := srv.Current("slow"); ref.Version != 2 {
 		t.Errorf("slow live as %v, want v2 after v1 failed to fetch", ref)
 	}
-	want := []kafka.Outcome{kafka.Activated, kafka.Rejected, kafka.Activated, kafka.Activated, kafka.Activated, kafka.Activated}
+	if ref, _ := srv.Current("a"); ref.Version != 3 || score(t, srv, "a", 0).Value != 6 {
+		t.Errorf("a live as %v, want the version-less message as a@v3", ref)
+	}
+	want := []kafka.Outcome{kafka.Activated, kafka.Rejected, kafka.Activated, kafka.Activated, kafka.Activated, kafka.Activated, kafka.Activated}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(events) != len(want) {
@@ -207,7 +216,7 @@ func TestFeedHangingLocationLeavesOtherNamesLive(t *testing.T) {
 			t.Errorf("event %d: offset %d %v (%v), want offset %d %v", i, e.Offset, e.Outcome, e.Err, i, want[i])
 		}
 	}
-	if st := feed.Stats(); st.Read != 6 || st.Activated != 5 || st.Rejected != 1 {
+	if st := feed.Stats(); st.Read != 7 || st.Activated != 6 || st.Rejected != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
