@@ -356,6 +356,15 @@ var mutants = []mutant{
 		tests: "TestFeed",
 	},
 	{
+		name:  "feed-versionless-ahead",
+		what:  "serving/kafka ModelFeed activates a version-less message before an earlier message of its partition was handled, so a restart that interrupted that one numbers it anew and makes it live again",
+		file:  "serving/kafka/feed.go",
+		old:   "if d.Version == 0 && !f.settled(ctx, part) {",
+		new:   "if false && !f.settled(ctx, part) {",
+		pkgs:  []string{"./serving/kafka/"},
+		tests: "TestFeed",
+	},
+	{
 		name:  "feed-reports-before-handled",
 		what:  "serving/kafka ModelFeed reports a message to the Observer before an earlier message of its partition was handled, so a registry's resume point passes a model in flight",
 		file:  "serving/kafka/feed.go",
