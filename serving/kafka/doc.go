@@ -311,15 +311,15 @@
 // (non-recording) process span, and its outputs still carry its trace
 // ID. Without a tracer provider, the default, the Source reads and
 // writes no trace header, and tracing costs a nil check per record and
-// step, too little to measure: the JSON pipeline of
-// BenchmarkPipeline, its test binary built from this code and from the
-// same code with those checks removed, the two run in turns (8 rounds
-// of -benchtime 3x at load 6 to 10), spent a median 1.03 times the
-// process CPU time per record with the checks (0.90 to 1.12 a round;
-// a median 0.995 over 6 earlier rounds that counted joining and leaving
-// the group too), where one binary's own rounds spread over 3.4 to 3.9
-// µs per record. BenchmarkTracing and
-// BenchmarkPipelineTracing measure what tracing costs when on.
+// step, too little to measure: the JSON pipeline of BenchmarkPipeline,
+// its test binary built from this code and from the same code with those
+// checks removed, the two run in turns (38 rounds of -benchtime 3x at
+// load 2 to 12), spent 1.01 times the process CPU time per record with
+// the checks, by mean and by median (0.89 to 1.18 a round, above 1 in
+// 22 rounds of 38): less than 3% at two standard errors, where one
+// binary's own rounds spread over 3.2 to 4.3 µs per record.
+// BenchmarkTracing and BenchmarkPipelineTracing measure what tracing
+// costs when on.
 //
 // # Testing
 //
