@@ -98,13 +98,14 @@ type SourceStats struct {
 //
 // A Source is safe for concurrent use; Run may be called once.
 type Source struct {
-	o       sourceOptions
-	log     *slog.Logger
-	brokers []string
-	group   string
-	scorer  serving.Scorer
-	sink    *Sink
-	cfg     *sarama.Config
+	o        sourceOptions
+	log      *slog.Logger
+	brokers  []string
+	group    string
+	scorer   serving.Scorer
+	sink     *Sink
+	cfg      *sarama.Config
+	checkCfg *sarama.Config // for the start-up check of the topics read: creates none
 
 	ran     atomic.Bool
 	crashed chan struct{} // closed by crash, for tests of abrupt stops
@@ -197,6 +198,10 @@ func NewSource(cfg *Config, group string, scorer serving.Scorer, sink *Sink, opt
 	if err != nil {
 		return nil, err
 	}
+	check, err := cfg.SaramaConfig(func(c *sarama.Config) { c.Metadata.AllowAutoTopicCreation = false })
+	if err != nil {
+		return nil, err
+	}
 	if sc.Consumer.Offsets.AutoCommit.Enable {
 		return nil, configErr("Sarama: a Source needs Consumer.Offsets.AutoCommit.Enable = false: auto-commit would commit records not yet written")
 	}
@@ -205,7 +210,7 @@ func NewSource(cfg *Config, group string, scorer serving.Scorer, sink *Sink, opt
 			return nil, err
 		}
 	}
-	return &Source{o: o, log: cfg.logger, brokers: cfg.Brokers(), group: group, scorer: scorer, sink: sink, cfg: sc, crashed: make(chan struct{}), deadLog: logLimit{every: deadLogEvery}}, nil
+	return &Source{o: o, log: cfg.logger, brokers: cfg.Brokers(), group: group, scorer: scorer, sink: sink, cfg: sc, checkCfg: check, crashed: make(chan struct{}), deadLog: logLimit{every: deadLogEvery}}, nil
 }
 
 // Stats returns the Source's counters.
@@ -213,7 +218,10 @@ func (s *Source) Stats() SourceStats {
 	return SourceStats{Consumed: s.consumed.Load(), Scored: s.scored.Load(), DeadLettered: s.dead.Load(), Commits: s.commits.Load(), Aborts: s.aborts.Load(), Claims: int(s.claims.Load())}
 }
 
-// Run consumes until ctx is done or a write fails for good. On
+// Run consumes until ctx is done or a write fails for good. It first
+// checks that every topic it reads exists, creating none: a missing one
+// (a misspelt name, say) is a *[TopicError] naming it, returned at once
+// rather than waited for. On
 // cancellation it stops reading, finishes scoring and writing the records
 // in flight (scoring within [DrainTimeout]), waits for their
 // acknowledgements, commits, and leaves the group. It returns nil after a
@@ -226,6 +234,12 @@ func (s *Source) Run(ctx context.Context) error {
 	defer s.stopped.Store(true)
 	defer s.check.close()
 	parent := ctx
+	if err := checkRead(ctx, s.brokers, s.checkCfg, s.o.topics); err != nil {
+		if parent.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	group, err := sarama.NewConsumerGroup(s.brokers, s.group, s.cfg)
 	if err != nil {
 		return fmt.Errorf("kafka: source: %w", err)

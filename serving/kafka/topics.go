@@ -9,17 +9,24 @@ import (
 )
 
 // TopicError means a topic that a client writes to is missing and could
-// not be created, or could not be checked at all. The clients check
-// their output topics when they are made, so that a deployment without
-// them fails at start, with the topic's name, rather than at the first
-// score or dead letter.
+// not be created, a topic that a [Source] reads is missing, or either
+// could not be checked at all. The clients check their output topics
+// when they are made, and a Source its input topics when it starts to
+// Run, so that a deployment without them, or with a misspelt name, fails
+// at start, with the topic's name, rather than at the first score or
+// dead letter, or by waiting forever on a topic that never gets a
+// record.
 type TopicError struct {
 	Topic string
 	Err   error
+	read  bool // a topic a Source reads: it is never created
 }
 
 // Error names the topic and the cause.
 func (e *TopicError) Error() string {
+	if e.read {
+		return fmt.Sprintf("kafka: topic %q to read could not be checked, or does not exist (a Source does not create the topics it reads): %v", e.Topic, e.Err)
+	}
 	return fmt.Sprintf("kafka: topic %q could not be checked, or is missing and could not be created: %v", e.Topic, e.Err)
 }
 
@@ -92,4 +99,34 @@ func ensure(brokers []string, sc *sarama.Config, partitions int32, topics []stri
 		}
 	}
 	return nil
+}
+
+// checkRead returns a *TopicError for the first of topics that does not
+// exist, or that cannot be checked, and creates none: sc must not allow
+// automatic topic creation, or the metadata request would create a
+// misspelt topic on a cluster that creates topics on first use. When ctx
+// is done first, it returns ctx.Err().
+func checkRead(ctx context.Context, brokers []string, sc *sarama.Config, topics []string) error {
+	done := make(chan error, 1)
+	go func() {
+		client, err := sarama.NewClient(brokers, sc)
+		if err != nil {
+			done <- &TopicError{Topic: topics[0], Err: err, read: true}
+			return
+		}
+		defer client.Close()
+		for _, t := range topics {
+			if _, err := client.Partitions(t); err != nil {
+				done <- &TopicError{Topic: t, Err: err, read: true}
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -1,0 +1,59 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/modelstream/modelstream/serving/kafka"
+	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
+)
+
+// TestSourceMissingTopic: a Source told to read a topic that does not
+// exist (a misspelt name) fails Run at start with a *kafka.TopicError
+// naming it, rather than retrying and logging forever, or, on a cluster
+// that creates topics on first use (kafkatest's default, and Kafka's),
+// creating it and waiting on it for records that never come. The check
+// does not create the topic.
+func TestSourceMissingTopic(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic("payments", 1))
+	srv := newServer(t)
+	cfg := config(t, c.Addrs(), kafka.Sarama(testTuning))
+	sink, err := kafka.NewSink(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	src, err := kafka.NewSource(cfg, "misspelt", srv.Model("m"), sink, kafka.Topics("payments", "paymnets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	err = src.Run(ctx)
+	var te *kafka.TopicError
+	if !errors.As(err, &te) || te.Topic != "paymnets" {
+		t.Fatalf("Run = %v after %v; want a *kafka.TopicError naming \"paymnets\"", err, time.Since(start))
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("Run returned only when its context ended: %v", err)
+	}
+	client, err := sarama.NewClient(c.Addrs(), sarama.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	topics, err := client.Topics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range topics {
+		if name == "paymnets" {
+			t.Fatal("checking the topics created the missing one")
+		}
+	}
+}
