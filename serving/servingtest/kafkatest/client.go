@@ -63,6 +63,11 @@ func (c *Cluster) producer() (sarama.SyncProducer, error) {
 	cfg := sarama.NewConfig()
 	cfg.Producer.Return.Successes = true
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	// Idempotent, so that a write sarama retries after the broker took
+	// it is not in the log twice: Produce writes each message once.
+	cfg.Version = sarama.V2_8_0_0
+	cfg.Producer.Idempotent = true
+	cfg.Net.MaxOpenRequests = 1
 	p, err := sarama.NewSyncProducer(c.addrs, cfg)
 	if err != nil {
 		return nil, err

@@ -127,13 +127,16 @@ func TestProduceConsume(t *testing.T) {
 	late := c.Consume(t, "in")
 	for _, r := range []*kafkatest.Consumer{early, late} {
 		got := r.Next(t, 30)
-		seen := map[string]bool{}
+		seen := map[string]kafkatest.Message{}
 		parts := map[int32]bool{}
 		for _, m := range got {
 			if n, ok := m.Header("n"); !ok || n != string(m.Value) || string(m.Key) != "k"+n {
 				t.Fatalf("message %q=%q headers %v", m.Key, m.Value, m.Headers)
 			}
-			seen[string(m.Value)] = true
+			if prev, ok := seen[string(m.Value)]; ok {
+				t.Errorf("message %s read twice: partition %d offsets %d and %d", m.Value, m.Partition, prev.Offset, m.Offset)
+			}
+			seen[string(m.Value)] = m
 			parts[m.Partition] = true
 		}
 		if len(seen) != 30 || len(parts) < 2 {
