@@ -109,7 +109,7 @@ func TestBatchWindowConfig(t *testing.T) {
 	}
 	defer sink.Close()
 	srv := newServer(t)
-	if _, err := kafka.NewSource(config(t, c.Addrs()), "g", srv.Model("m"), sink, kafka.BatchWindow(-time.Millisecond)); !errors.Is(err, serving.ErrConfig) {
+	if _, err := kafka.NewSource(config(t, c.Addrs()), "g", srv.Model("m"), sink, kafka.BatchWindow(-time.Millisecond), kafka.Topics(kafka.DefaultDataTopic)); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("BatchWindow(-1ms): %v, want ErrConfig", err)
 	}
 }

@@ -41,7 +41,7 @@ func TestCommitReadBackHangs(t *testing.T) {
 	}
 	hook := &commitLog{}
 	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(patient)), group, srv.Model("m"), sink,
-		kafka.CommitInterval(100*time.Millisecond), kafka.Hooks(hook))
+		kafka.CommitInterval(100*time.Millisecond), kafka.Hooks(hook), kafka.Topics(kafka.DefaultDataTopic))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -119,7 +119,7 @@ func TestCommitHookHearsTheOffsetStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), group, srv.Model("m"), sink,
-		kafka.CommitInterval(100*time.Millisecond), kafka.Hooks(hook))
+		kafka.CommitInterval(100*time.Millisecond), kafka.Hooks(hook), kafka.Topics(kafka.DefaultDataTopic))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,9 @@ import (
 // real brokers since 2.8 and the kfake test broker accept.
 var DefaultVersion = sarama.V2_8_0_0
 
-// The default topic names.
+// The default topic names. DefaultDataTopic is no default, as a Source
+// reads only the topics named with [Topics]; it is the data topic of the
+// package's examples and tests.
 const (
 	DefaultModelsTopic     = "models"
 	DefaultDataTopic       = "data"

@@ -43,8 +43,9 @@
 //
 // # Scoring a stream
 //
-// A [Source] reads the data topics in a consumer group. Each record's
-// value is decoded into a serving.Record by a [Codec] — [JSON], [CSV],
+// A [Source] reads the data topics named with [Topics] in a consumer
+// group; it has no default topic, and checks at start that each exists.
+// Each record's value is decoded into a serving.Record by a [Codec] — [JSON], [CSV],
 // your own, or the Confluent Schema Registry codec of package
 // serving/kafka/confluent ([RecordCodec]) — scored by any serving.Scorer
 // (a Server slot from Server.Model, or a combinator from package

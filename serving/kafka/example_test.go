@@ -98,7 +98,7 @@ func ExampleSource() {
 		panic(err)
 	}
 	defer sink.Close()
-	src, err := kafka.NewSource(cfg, "example", srv.Model("sum"), sink)
+	src, err := kafka.NewSource(cfg, "example", srv.Model("sum"), sink, kafka.Topics(kafka.DefaultDataTopic))
 	if err != nil {
 		panic(err)
 	}
@@ -167,7 +167,7 @@ func ExampleHooks() {
 	sink, _ := kafka.NewSink(ctx, cfg)
 	defer sink.Close()
 	dead := &deadLetters{}
-	src, _ := kafka.NewSource(cfg, "hooks", srv.Model("sum"), sink, kafka.Hooks(dead))
+	src, _ := kafka.NewSource(cfg, "hooks", srv.Model("sum"), sink, kafka.Hooks(dead), kafka.Topics(kafka.DefaultDataTopic))
 
 	done := make(chan error)
 	go func() { done <- src.Run(ctx) }()

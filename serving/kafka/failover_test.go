@@ -182,7 +182,7 @@ func startFailoverSource(t *testing.T, c *kafkatest.Cluster, group string, hook 
 		t.Fatal(err)
 	}
 	src, err := kafka.NewSource(config(t, c.Addrs(), append(opts, kafka.Sarama(testTuning))...), group, gate, sink,
-		kafka.CommitInterval(100*time.Millisecond), kafka.Window(64), kafka.Hooks(hook))
+		kafka.CommitInterval(100*time.Millisecond), kafka.Window(64), kafka.Hooks(hook), kafka.Topics(kafka.DefaultDataTopic))
 	if err != nil {
 		t.Fatal(err)
 	}

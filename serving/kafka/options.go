@@ -126,8 +126,10 @@ func Observer(fn func(FeedEvent)) FeedOption {
 // overriding the default of [DefaultDeadLetterTopic].
 func DeadLetterTopic(t string) SinkOption { return sinkOpt(func(o *sinkOptions) { o.dlq = t }) }
 
-// Topics sets the data topics a Source reads, overriding the default of
-// [DefaultDataTopic].
+// Topics sets the data topics a Source reads. A Source needs it: there
+// is no default topic, so that a Source never reads a topic the program
+// did not name, and NewSource refuses a Source without Topics with
+// serving.ErrConfig.
 func Topics(ts ...string) SourceOption {
 	return sourceOpt(func(o *sourceOptions) { o.topics = slices.Clone(ts) })
 }

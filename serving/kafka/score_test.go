@@ -73,7 +73,7 @@ func TestScoreEncodings(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer sink.Close()
-			src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), "enc", serving.ScorerFunc(scoreAll), sink)
+			src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), "enc", serving.ScorerFunc(scoreAll), sink, kafka.Topics(kafka.DefaultDataTopic))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,7 +176,7 @@ func TestScoreEncoderPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), "encoder-panic", serving.ScorerFunc(scoreAll), sink)
+	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), "encoder-panic", serving.ScorerFunc(scoreAll), sink, kafka.Topics(kafka.DefaultDataTopic))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -149,7 +149,9 @@ func (s *Source) Ready() error {
 }
 
 // NewSource returns a Source that reads as member of the consumer group
-// group, scores with scorer, and writes through sink. The Source does not
+// group, reads the topics named with [Topics] (there is no default: a
+// Source without them is refused), scores with scorer, and writes
+// through sink. The Source does not
 // close the sink: one Sink may serve several Sources, and its owner
 // closes it after the Sources' Run calls return. A bad setting is an
 // error wrapping serving.ErrConfig; so is a sarama configuration, from
@@ -160,7 +162,7 @@ func (s *Source) Ready() error {
 // scored with no model live fail with serving.ErrNoModel and go to the
 // dead-letter topic.
 func NewSource(cfg *Config, group string, scorer serving.Scorer, sink *Sink, opts ...SourceOption) (*Source, error) {
-	o := sourceOptions{topics: []string{DefaultDataTopic}, codec: JSON{}, window: 512, workers: runtime.GOMAXPROCS(0), interval: time.Second, drain: 30 * time.Second, maxBatch: defaultMaxBatch, batchWin: defaultBatchWindow}
+	o := sourceOptions{codec: JSON{}, window: 512, workers: runtime.GOMAXPROCS(0), interval: time.Second, drain: 30 * time.Second, maxBatch: defaultMaxBatch, batchWin: defaultBatchWindow}
 	for _, opt := range opts {
 		opt.applySource(&o)
 	}
@@ -173,7 +175,9 @@ func NewSource(cfg *Config, group string, scorer serving.Scorer, sink *Sink, opt
 		return nil, configErr("NewSource: nil Scorer")
 	case sink == nil:
 		return nil, configErr("NewSource: nil Sink")
-	case len(o.topics) == 0 || slices.Contains(o.topics, ""):
+	case len(o.topics) == 0:
+		return nil, configErr("NewSource: no Topics: name the topics the Source reads")
+	case slices.Contains(o.topics, ""):
 		return nil, configErr("Topics: %q", o.topics)
 	case o.codec == nil:
 		return nil, configErr("RecordCodec(nil)")

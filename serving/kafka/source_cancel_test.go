@@ -26,7 +26,7 @@ func TestSourceCancelReturnsNil(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer sink.Close()
-			src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), "cancel", srv.Model("m"), sink)
+			src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), "cancel", srv.Model("m"), sink, kafka.Topics(kafka.DefaultDataTopic))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -64,7 +64,7 @@ func TestSourceDeadLetterLogBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning), kafka.Logger(slog.New(logs))), "log-bound", scorer, sink)
+	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning), kafka.Logger(slog.New(logs))), "log-bound", scorer, sink, kafka.Topics(kafka.DefaultDataTopic))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestSourceDeadLetterLogRateLimited(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning), kafka.Logger(slog.New(logs))), "log-rate", scorer, sink)
+	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning), kafka.Logger(slog.New(logs))), "log-rate", scorer, sink, kafka.Topics(kafka.DefaultDataTopic))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func startSource(t testing.TB, c *kafkatest.Cluster, group string, scorer servin
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts = append([]kafka.SourceOption{kafka.CommitInterval(100 * time.Millisecond)}, opts...)
+	opts = append([]kafka.SourceOption{kafka.Topics(kafka.DefaultDataTopic), kafka.CommitInterval(100 * time.Millisecond)}, opts...)
 	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), group, scorer, sink, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -414,22 +414,22 @@ func TestSourceConfig(t *testing.T) {
 		if s == nil {
 			s = new(kafka.Sink) // never used: validation fails first
 		}
-		if _, err := kafka.NewSource(config(t, []string{"x:1"}), tc.group, tc.scorer, s, tc.opts...); !errors.Is(err, serving.ErrConfig) {
+		if _, err := kafka.NewSource(config(t, []string{"x:1"}), tc.group, tc.scorer, s, append([]kafka.SourceOption{kafka.Topics(kafka.DefaultDataTopic)}, tc.opts...)...); !errors.Is(err, serving.ErrConfig) {
 			t.Errorf("%s: got %v, want ErrConfig", name, err)
 		}
 	}
-	if _, err := kafka.NewSource(config(t, []string{"x:1"}), "g", scorer, nil); !errors.Is(err, serving.ErrConfig) {
+	if _, err := kafka.NewSource(config(t, []string{"x:1"}), "g", scorer, nil, kafka.Topics(kafka.DefaultDataTopic)); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("nil sink: %v", err)
 	}
 	s := sink
 	if s == nil {
 		s = new(kafka.Sink)
 	}
-	if _, err := kafka.NewSource(nil, "g", scorer, s); !errors.Is(err, serving.ErrConfig) {
+	if _, err := kafka.NewSource(nil, "g", scorer, s, kafka.Topics(kafka.DefaultDataTopic)); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("nil Config: %v", err)
 	}
 	autocommit := config(t, []string{"x:1"}, kafka.Sarama(func(c *sarama.Config) { c.Consumer.Offsets.AutoCommit.Enable = true }))
-	if _, err := kafka.NewSource(autocommit, "g", scorer, s); !errors.Is(err, serving.ErrConfig) {
+	if _, err := kafka.NewSource(autocommit, "g", scorer, s, kafka.Topics(kafka.DefaultDataTopic)); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("autocommit: %v", err)
 	}
 }
@@ -490,7 +490,7 @@ func TestSourceReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), "ready", srv.Model("m"), sink)
+	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), "ready", srv.Model("m"), sink, kafka.Topics(kafka.DefaultDataTopic))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,7 +598,7 @@ func TestSourceOversizedDeadLetter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), "big", srv.Model("m"), sink)
+	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), "big", srv.Model("m"), sink, kafka.Topics(kafka.DefaultDataTopic))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -651,7 +651,7 @@ func TestSourceOversizedReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), "big-reason", srv.Model("m"), sink)
+	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.Sarama(testTuning)), "big-reason", srv.Model("m"), sink, kafka.Topics(kafka.DefaultDataTopic))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,14 @@ package kafka_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
 
+	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/kafka"
 	"github.com/modelstream/modelstream/serving/servingtest/kafkatest"
 )
@@ -54,6 +57,26 @@ func TestSourceMissingTopic(t *testing.T) {
 	for _, name := range topics {
 		if name == "paymnets" {
 			t.Fatal("checking the topics created the missing one")
+		}
+	}
+}
+
+// TestSourceNeedsTopics: a Source made without Topics is refused with
+// serving.ErrConfig naming the option, instead of reading a topic the
+// program never named (it read "data" before).
+func TestSourceNeedsTopics(t *testing.T) {
+	c := kafkatest.New(t)
+	cfg := config(t, c.Addrs())
+	sink, err := kafka.NewSink(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	srv := newServer(t)
+	for _, opts := range [][]kafka.SourceOption{nil, {kafka.Topics()}} {
+		src, err := kafka.NewSource(cfg, "no-topics", srv.Model("m"), sink, opts...)
+		if !errors.Is(err, serving.ErrConfig) || !strings.Contains(fmt.Sprint(err), "Topics") || src != nil {
+			t.Errorf("NewSource with %d options = %v, %v; want serving.ErrConfig naming Topics", len(opts), src, err)
 		}
 	}
 }

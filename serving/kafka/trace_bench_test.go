@@ -79,7 +79,7 @@ func benchSource(b *testing.B, tp trace.TracerProvider) {
 		b.Fatal(err)
 	}
 	sink := &Sink{o: sinkOptions{topic: "out", dlq: "dlq"}, max: 1_000_000, shut: true}
-	var opts []SourceOption
+	opts := []SourceOption{Topics(DefaultDataTopic)}
 	if tp != nil {
 		opts = append(opts, TracerProvider(tp))
 	}

@@ -39,7 +39,7 @@ func ExampleTracerProvider() {
 	cfg, _ := kafka.NewConfig(cluster.Addrs(), kafka.Logger(quiet))
 	sink, _ := kafka.NewSink(context.Background(), cfg)
 	defer sink.Close()
-	src, _ := kafka.NewSource(cfg, "traced", srv.Model("sum"), sink, kafka.TracerProvider(tp))
+	src, _ := kafka.NewSource(cfg, "traced", srv.Model("sum"), sink, kafka.TracerProvider(tp), kafka.Topics(kafka.DefaultDataTopic))
 
 	// An input record from a traced producer.
 	in, _ := sarama.NewSyncProducer(cluster.Addrs(), nil)

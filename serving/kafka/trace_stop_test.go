@@ -91,7 +91,7 @@ func tracingStop(t *testing.T, eos bool, how string) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.RetryTimeout(2*time.Second), kafka.Sarama(testTuning)), "trace-stop", scorer, sink, opts...)
+	src, err := kafka.NewSource(config(t, c.Addrs(), kafka.RetryTimeout(2*time.Second), kafka.Sarama(testTuning)), "trace-stop", scorer, sink, append([]kafka.SourceOption{kafka.Topics(kafka.DefaultDataTopic)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,7 +116,7 @@ func BenchmarkRebalance(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				src, err := kafka.NewSource(config(b, c.Addrs(), kafka.Sarama(testTuning)), "rebalance", srv.Model("m"), sink, opts...)
+				src, err := kafka.NewSource(config(b, c.Addrs(), kafka.Sarama(testTuning)), "rebalance", srv.Model("m"), sink, append([]kafka.SourceOption{kafka.Topics(kafka.DefaultDataTopic)}, opts...)...)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -48,7 +48,7 @@ func ExampleExactlyOnce() {
 		panic(err)
 	}
 	defer sink.Close()
-	src, err := kafka.NewSource(cfg, "example-eos", srv.Model("sum"), sink, kafka.ExactlyOnce())
+	src, err := kafka.NewSource(cfg, "example-eos", srv.Model("sum"), sink, kafka.ExactlyOnce(), kafka.Topics(kafka.DefaultDataTopic))
 	if err != nil {
 		panic(err)
 	}

@@ -122,7 +122,7 @@ func startTxnFailoverSource(t *testing.T, addrs []string, group string, opts ...
 		t.Fatal(err)
 	}
 	src, err := kafka.NewSource(config(t, addrs, append(opts, kafka.Sarama(testTuning))...), group, gate, sink,
-		kafka.ExactlyOnce(), kafka.CommitInterval(100*time.Millisecond), kafka.Window(64))
+		kafka.ExactlyOnce(), kafka.CommitInterval(100*time.Millisecond), kafka.Window(64), kafka.Topics(kafka.DefaultDataTopic))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -341,7 +341,7 @@ func TestExactlyOnceChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	var opts []kafka.SourceOption // the defaults: CommitInterval 1s, Window 512
+	opts := []kafka.SourceOption{kafka.Topics(kafka.DefaultDataTopic)} // otherwise the defaults: CommitInterval 1s, Window 512
 	if mode == "exactly-once" {
 		opts = append(opts, kafka.ExactlyOnce())
 	}

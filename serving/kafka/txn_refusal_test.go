@@ -100,7 +100,7 @@ func TestExactlyOnceRefusalAbortsAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	src, err := kafka.NewSource(config(t, c.Addrs(), append(opts, kafka.Sarama(testTuning))...), group, srv.Model("m"), sink,
-		kafka.ExactlyOnce(), kafka.CommitInterval(time.Second))
+		kafka.ExactlyOnce(), kafka.CommitInterval(time.Second), kafka.Topics(kafka.DefaultDataTopic))
 	if err != nil {
 		t.Fatal(err)
 	}

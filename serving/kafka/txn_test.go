@@ -371,14 +371,14 @@ func TestExactlyOnceConfig(t *testing.T) {
 		if tc.tune != nil {
 			cfg = config(t, c.Addrs(), kafka.Sarama(tc.tune))
 		}
-		_, err := kafka.NewSource(cfg, "g", scorer, sink, append([]kafka.SourceOption{kafka.ExactlyOnce()}, tc.opts...)...)
+		_, err := kafka.NewSource(cfg, "g", scorer, sink, append([]kafka.SourceOption{kafka.Topics(kafka.DefaultDataTopic), kafka.ExactlyOnce()}, tc.opts...)...)
 		if !errors.Is(err, serving.ErrConfig) {
 			t.Errorf("%s: NewSource returned %v, want serving.ErrConfig", name, err)
 		} else {
 			t.Logf("%s: %v", name, err)
 		}
 	}
-	if _, err := kafka.NewSource(config(t, c.Addrs()), "g", scorer, sink, kafka.ExactlyOnce()); err != nil {
+	if _, err := kafka.NewSource(config(t, c.Addrs()), "g", scorer, sink, kafka.ExactlyOnce(), kafka.Topics(kafka.DefaultDataTopic)); err != nil {
 		t.Errorf("defaults: %v", err)
 	}
 }

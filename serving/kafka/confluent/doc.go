@@ -5,7 +5,7 @@
 //
 //	cl, err := sr.NewClient(sr.URLs("http://registry:8081"))
 //	codec, err := confluent.New(cl)
-//	src, err := kafka.NewSource(cfg, "scorers", slot, sink, kafka.RecordCodec(codec))
+//	src, err := kafka.NewSource(cfg, "scorers", slot, sink, kafka.Topics("payments"), kafka.RecordCodec(codec))
 //
 // # Wire format
 //

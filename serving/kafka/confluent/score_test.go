@@ -272,7 +272,7 @@ func TestSinkWritesAvroScores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := kafka.NewSource(cfg, "avro-out", scorer, sink)
+	src, err := kafka.NewSource(cfg, "avro-out", scorer, sink, kafka.Topics(kafka.DefaultDataTopic))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func TestSourceScoresAvroAndDeadLettersBadFrames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := kafka.NewSource(cfg, "avro", srv.Model("m"), sink, kafka.RecordCodec(codec), kafka.CommitInterval(100*time.Millisecond))
+	src, err := kafka.NewSource(cfg, "avro", srv.Model("m"), sink, kafka.RecordCodec(codec), kafka.CommitInterval(100*time.Millisecond), kafka.Topics(kafka.DefaultDataTopic))
 	if err != nil {
 		t.Fatal(err)
 	}
