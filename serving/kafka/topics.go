@@ -101,6 +101,27 @@ func ensure(brokers []string, sc *sarama.Config, partitions int32, topics []stri
 	return nil
 }
 
+// CheckTopics checks that every one of topics exists, and creates none:
+// the metadata requests it makes do not ask the cluster to create a topic
+// on first use. A topic that is missing, or whose metadata cannot be
+// read, is a *TopicError; a reader's misspelt topic fails at start rather
+// than waiting on a topic that will never have records. A [Source] checks
+// its topics at the start of Run; adapters that read check theirs when
+// they are made. When ctx is done first, CheckTopics returns ctx.Err().
+func (c *Config) CheckTopics(ctx context.Context, topics ...string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(topics) == 0 {
+		return nil
+	}
+	sc, err := c.SaramaConfig(func(s *sarama.Config) { s.Metadata.AllowAutoTopicCreation = false })
+	if err != nil {
+		return err
+	}
+	return checkRead(ctx, c.brokers, sc, topics)
+}
+
 // checkRead returns a *TopicError for the first of topics that does not
 // exist, or that cannot be checked, and creates none: sc must not allow
 // automatic topic creation, or the metadata request would create a

@@ -89,7 +89,7 @@ func ExampleNewSource() {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg, _ := kafka.NewConfig(cluster.Addrs(), kafka.Logger(quiet))
 	ctx := context.Background()
-	src, err := trainkafka.NewSource(ctx, cfg, "trainer", trainkafka.SampleDecoder(trainkafka.CSV{Label: -1}))
+	src, err := trainkafka.NewSource(ctx, cfg, "trainer", trainkafka.Topics("training"), trainkafka.SampleDecoder(trainkafka.CSV{Label: -1}))
 	if err != nil {
 		panic(err)
 	}

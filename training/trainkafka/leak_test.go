@@ -45,7 +45,7 @@ func TestSourceCloseLeavesNoGoroutines(t *testing.T) {
 	}
 	prod.Close()
 	before := sourceGoroutines()
-	src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), "leak")
+	src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), "leak", trainkafka.Topics("training"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ func runLiveDrift(t *testing.T, n, change int) liveDrift {
 	}
 
 	// The trainer, without a detector of its own.
-	src, err := trainkafka.NewSource(t.Context(), cfg, "trainer")
+	src, err := trainkafka.NewSource(t.Context(), cfg, "trainer", trainkafka.Topics("training"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func TestRecreatedTopic(t *testing.T) {
 		cluster := kafkatest.New(t, kafkatest.Topic("training", 1))
 		brokers := cluster.Addrs()
 		produce(t, brokers, "training", 100) // offsets 0..100, one poison
-		src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), "g")
+		src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), "g", trainkafka.Topics("training"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +80,7 @@ func TestRecreatedTopic(t *testing.T) {
 		recreate(t, brokers, "training")
 		produce(t, brokers, "training", 30) // offsets 0..30, one poison
 
-		src, err = trainkafka.NewSource(t.Context(), testConfig(t, brokers), "g")
+		src, err = trainkafka.NewSource(t.Context(), testConfig(t, brokers), "g", trainkafka.Topics("training"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +97,7 @@ func TestRecreatedTopic(t *testing.T) {
 		cluster := kafkatest.New(t, kafkatest.Topic("training", 1))
 		brokers := cluster.Addrs()
 		produce(t, brokers, "training", 100)
-		src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), "g")
+		src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), "g", trainkafka.Topics("training"))
 		if err != nil {
 			t.Fatal(err)
 		}

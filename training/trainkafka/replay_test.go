@@ -54,7 +54,7 @@ func TestRestartBetweenCheckpointAndCommitOverKafka(t *testing.T) {
 
 	run := func(group, path string, failCommit int) (*training.Learner, trainkafka.Stats, error) {
 		n := left(t, brokers, group, "training")
-		src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), group)
+		src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), group, trainkafka.Topics("training"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func TestRebalanceDoesNotRelearnOverKafka(t *testing.T) {
 	}
 	p.Close()
 
-	src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), "g")
+	src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), "g", trainkafka.Topics("training"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,9 +23,6 @@ import (
 	"github.com/modelstream/modelstream/training"
 )
 
-// defaultTopic is the data topic a Source reads unless told otherwise.
-const defaultTopic = "training"
-
 // Decoder turns a record into a labelled sample. A record that cannot be
 // decoded is an error wrapping kafka.ErrDecode.
 type Decoder interface {
@@ -137,7 +134,8 @@ type options struct {
 	decoder Decoder
 }
 
-// Topics sets the data topics, overriding the default of "training".
+// Topics sets the data topics. A Source has no default topic: NewSource
+// refuses one without Topics, and checks that each topic exists.
 func Topics(ts ...string) Option { return option(func(o *options) { o.topics = slices.Clone(ts) }) }
 
 // SampleDecoder sets the decoder, overriding the default of
@@ -207,12 +205,16 @@ var (
 // NewSource joins the consumer group group on the cluster of cfg and
 // starts reading. The group should belong to the trainer alone: scoring
 // instances use their own groups. A configuration error (a nil Config,
-// an empty group or topic name, a nil decoder, or a sarama configuration
-// that turns automatic commits on) wraps serving.ErrConfig. ctx bounds
+// an empty group, no Topics or an empty topic name, a nil decoder, or a
+// sarama configuration that turns automatic commits on) wraps
+// serving.ErrConfig. A topic that does not exist is a *kafka.TopicError:
+// NewSource checks each, and creates none, so a misspelt name fails here
+// instead of leaving a trainer waiting on a topic that never gets a
+// record. ctx bounds
 // the connecting: when it is done first, NewSource returns ctx.Err();
 // cancelling it later does not stop the Source, which Close ends.
 func NewSource(ctx context.Context, cfg *kafka.Config, group string, opts ...Option) (*Source, error) {
-	o := options{topics: []string{defaultTopic}, decoder: CSV{Label: -1}}
+	o := options{decoder: CSV{Label: -1}}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, fmt.Errorf("%w: trainkafka: nil option", serving.ErrConfig)
@@ -225,7 +227,7 @@ func NewSource(ctx context.Context, cfg *kafka.Config, group string, opts ...Opt
 	case group == "":
 		return nil, fmt.Errorf("%w: trainkafka: empty consumer group", serving.ErrConfig)
 	case len(o.topics) == 0:
-		return nil, fmt.Errorf("%w: trainkafka: no topics", serving.ErrConfig)
+		return nil, fmt.Errorf("%w: trainkafka: NewSource: no Topics: name the topics the Source reads", serving.ErrConfig)
 	case slices.Contains(o.topics, ""):
 		return nil, fmt.Errorf("%w: trainkafka: empty topic name", serving.ErrConfig)
 	case o.decoder == nil:
@@ -237,6 +239,12 @@ func NewSource(ctx context.Context, cfg *kafka.Config, group string, opts ...Opt
 	}
 	if sc.Consumer.Offsets.AutoCommit.Enable {
 		return nil, fmt.Errorf("%w: trainkafka: automatic commits would commit records the trainer has not made durable", serving.ErrConfig)
+	}
+	if err := cfg.CheckTopics(ctx, o.topics...); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("trainkafka: %w", err)
 	}
 	log := cfg.Logger()
 	g, err := dial.Open(ctx, func() (sarama.ConsumerGroup, error) { return sarama.NewConsumerGroup(cfg.Brokers(), group, sc) })

@@ -61,7 +61,7 @@ func TestTrainerOverKafka(t *testing.T) {
 	brokers := cluster.Addrs()
 	produce(t, brokers, "training", 3000)
 
-	src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), "trainer")
+	src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), "trainer", trainkafka.Topics("training"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestResumeAfterCrashOverKafka(t *testing.T) {
 
 	run := func(group, path string, crash int) (*training.Learner, error) {
 		n := left(t, brokers, group, "training")
-		src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), group)
+		src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), group, trainkafka.Topics("training"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -308,10 +308,11 @@ func TestNewSourceValidates(t *testing.T) {
 	}{
 		"no config":   {nil, "g", nil},
 		"no group":    {cfg, "", nil},
+		"no Topics":   {cfg, "g", nil},
 		"no topics":   {cfg, "g", []trainkafka.Option{trainkafka.Topics()}},
 		"empty topic": {cfg, "g", []trainkafka.Option{trainkafka.Topics("training", "")}},
-		"nil decoder": {cfg, "g", []trainkafka.Option{trainkafka.SampleDecoder(nil)}},
-		"autocommit":  {autocommit, "g", nil},
+		"nil decoder": {cfg, "g", []trainkafka.Option{trainkafka.Topics("training"), trainkafka.SampleDecoder(nil)}},
+		"autocommit":  {autocommit, "g", []trainkafka.Option{trainkafka.Topics("training")}},
 	} {
 		s, err := trainkafka.NewSource(t.Context(), c.cfg, c.group, c.opts...)
 		if !errors.Is(err, serving.ErrConfig) {
@@ -353,7 +354,7 @@ func TestConstructorsHonourContext(t *testing.T) {
 	cfg := testConfig(t, []string{addr})
 	for name, start := range map[string]func(context.Context) error{
 		"NewSource": func(ctx context.Context) error {
-			s, err := trainkafka.NewSource(ctx, cfg, "g")
+			s, err := trainkafka.NewSource(ctx, cfg, "g", trainkafka.Topics("training"))
 			if err == nil {
 				s.Close()
 			}
@@ -373,5 +374,27 @@ func TestConstructorsHonourContext(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("%s with a silent broker: got %v, want context.DeadlineExceeded", name, err)
 		}
+	}
+}
+
+// A misspelt topic fails NewSource with a *kafka.TopicError naming it,
+// and is not created: a cluster that creates topics on first use would
+// otherwise make it, and the trainer would wait on it for ever.
+func TestNewSourceMissingTopic(t *testing.T) {
+	cluster := kafkatest.New(t, kafkatest.Topic("training", 1))
+	cfg := testConfig(t, cluster.Addrs())
+	s, err := trainkafka.NewSource(t.Context(), cfg, "g", trainkafka.Topics("training", "trainnig"))
+	if s != nil {
+		s.Close()
+	}
+	var te *kafka.TopicError
+	if !errors.As(err, &te) || te.Topic != "trainnig" {
+		t.Fatalf("NewSource = %v; want a *kafka.TopicError naming \"trainnig\"", err)
+	}
+	if err := cfg.CheckTopics(t.Context(), "trainnig"); err == nil {
+		t.Error("the check created the misspelt topic")
+	}
+	if err := cfg.CheckTopics(t.Context(), "training"); err != nil {
+		t.Errorf("CheckTopics(training) = %v", err)
 	}
 }

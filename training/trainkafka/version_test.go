@@ -75,7 +75,7 @@ func TestRestartWithoutCheckpointOverKafka(t *testing.T) {
 		}
 	}
 
-	src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), "trainer")
+	src, err := trainkafka.NewSource(t.Context(), testConfig(t, brokers), "trainer", trainkafka.Topics("training"))
 	if err != nil {
 		t.Fatal(err)
 	}
