@@ -98,14 +98,14 @@ type SourceStats struct {
 //
 // A Source is safe for concurrent use; Run may be called once.
 type Source struct {
-	o        sourceOptions
-	log      *slog.Logger
-	brokers  []string
-	group    string
-	scorer   serving.Scorer
-	sink     *Sink
-	cfg      *sarama.Config
-	checkCfg *sarama.Config // for the start-up check of the topics read: creates none
+	o       sourceOptions
+	log     *slog.Logger
+	brokers []string
+	group   string
+	scorer  serving.Scorer
+	sink    *Sink
+	cfg     *sarama.Config
+	conf    *Config // for the start-up check of the topics read (CheckTopics: creates none)
 
 	ran     atomic.Bool
 	crashed chan struct{} // closed by crash, for tests of abrupt stops
@@ -202,10 +202,6 @@ func NewSource(cfg *Config, group string, scorer serving.Scorer, sink *Sink, opt
 	if err != nil {
 		return nil, err
 	}
-	check, err := cfg.SaramaConfig(func(c *sarama.Config) { c.Metadata.AllowAutoTopicCreation = false })
-	if err != nil {
-		return nil, err
-	}
 	if sc.Consumer.Offsets.AutoCommit.Enable {
 		return nil, configErr("Sarama: a Source needs Consumer.Offsets.AutoCommit.Enable = false: auto-commit would commit records not yet written")
 	}
@@ -214,7 +210,7 @@ func NewSource(cfg *Config, group string, scorer serving.Scorer, sink *Sink, opt
 			return nil, err
 		}
 	}
-	return &Source{o: o, log: cfg.logger, brokers: cfg.Brokers(), group: group, scorer: scorer, sink: sink, cfg: sc, checkCfg: check, crashed: make(chan struct{}), deadLog: logLimit{every: deadLogEvery}}, nil
+	return &Source{o: o, log: cfg.logger, brokers: cfg.Brokers(), group: group, scorer: scorer, sink: sink, cfg: sc, conf: cfg, crashed: make(chan struct{}), deadLog: logLimit{every: deadLogEvery}}, nil
 }
 
 // Stats returns the Source's counters.
@@ -238,7 +234,7 @@ func (s *Source) Run(ctx context.Context) error {
 	defer s.stopped.Store(true)
 	defer s.check.close()
 	parent := ctx
-	if err := checkRead(ctx, s.brokers, s.checkCfg, s.o.topics); err != nil {
+	if err := s.conf.CheckTopics(ctx, s.o.topics...); err != nil {
 		if parent.Err() != nil {
 			return nil
 		}
