@@ -804,6 +804,30 @@ func TestJSONSchemaPropertyOfSeveralTypes(t *testing.T) {
 	assert.Equal(t, "b", fe.Field)
 }
 
+// TestJSONSchemaValueIsOneObject: the JSON of a record is one object
+// and nothing else. A closing bracket or brace after it ("{...}}",
+// "{...}]"), which json.Decoder.More does not count as data, was
+// accepted, and so was "null", which decoded into a record with every
+// feature missing: a model scored bytes that are not a record of the
+// schema instead of their being dead-lettered.
+func TestJSONSchemaValueIsOneObject(t *testing.T) {
+	r := newRegistry(t)
+	id := r.register(t, "txn-value", sr.Schema{Schema: jsonSchemaText, Type: sr.TypeJSON})
+	c := newCodec(t, r)
+	for _, v := range []string{`{"amount":1}}`, `{"amount":1}]`, `{"amount":1} ]`, `{"amount":1}{}`, `{"amount":1} x`, `null`, ` null `, `[]`, `1`, `"x"`, ``} {
+		_, err := c.Decode(frame(id, nil, []byte(v)))
+		require.ErrorIs(t, err, ErrIncompatible, "%q", v)
+		require.ErrorIs(t, err, kafka.ErrDecode, "%q", v)
+		var se *SchemaError
+		require.ErrorAs(t, err, &se, "%q", v)
+		assert.Equal(t, id, se.ID)
+	}
+	for _, v := range []string{`{"amount":1}`, " {\"amount\":1}\r\n\t ", `{}`} {
+		_, err := c.Decode(frame(id, nil, []byte(v)))
+		require.NoError(t, err, "%q", v)
+	}
+}
+
 // TestProtobufRefusedMessageTypeIsRemembered: a message type of a
 // compiled Protobuf schema that flattens past the node bound is refused
 // once, and the refusal is kept with the schema's plan like a type that

@@ -121,8 +121,13 @@ func (p *jsonPlan) decode(b []byte) (serving.Record, error) {
 	if err := d.Decode(&doc); err != nil {
 		return serving.Record{}, incompatible("json: %v", err)
 	}
-	if d.More() {
-		return serving.Record{}, incompatible("json: data after the document")
+	if doc == nil {
+		return serving.Record{}, incompatible("json: null, want an object")
+	}
+	// Only JSON's spaces may follow the object. (d.More does not count a
+	// closing bracket or brace as data.)
+	if len(bytes.TrimLeft(b[d.InputOffset():], " \t\r\n")) != 0 {
+		return serving.Record{}, incompatible("json: data after the object")
 	}
 	r := newRecord(p.layout)
 	for _, l := range p.leaves {
