@@ -130,11 +130,15 @@ func lastActivation(srv *serving.Server, ref serving.ModelRef) serving.Activatio
 }
 
 // Restore activates in srv, for every name in store, the version the
-// activation history says is active now, so a restarted instance serves
-// what it served before without waiting for the models topic. Names
-// without history, or whose last event is a retirement, are skipped
-// (Server.Close records none: a shutdown is not a retirement), and so
-// are names srv already serves at that version or a newer one.
+// last entry of its activation history made live, so a restarted
+// instance serves what it served before without waiting for the models
+// topic. It reads the last entry, not the entry at the clock's now: a
+// clock stepped back across the restart, or a history recorded on a
+// host whose clock runs ahead, must not restore a version that a later
+// one replaced. Names without history, or whose last event is a
+// retirement, are skipped (Server.Close records none: a shutdown is not
+// a retirement), and so are names srv already serves at that version or
+// a newer one.
 //
 // It restores stored versions only: a [Follower] records the history,
 // not the models. The feed of package registry/kafkafeed stores every
@@ -165,7 +169,7 @@ func Restore(ctx context.Context, store *Registry, srv *serving.Server) ([]servi
 	var out []serving.ModelRef
 	errs := store.unstoredLive(ctx)
 	for _, name := range names {
-		ref, err := store.At(ctx, name, time.Now())
+		ref, err := store.At(ctx, name, maxNano) // the last entry
 		if errors.Is(err, ErrNotActive) || errors.Is(err, ErrNotFound) {
 			continue
 		}
@@ -203,9 +207,9 @@ func Restore(ctx context.Context, store *Registry, srv *serving.Server) ([]servi
 	return out, errors.Join(errs...)
 }
 
-// unstoredLive returns an error for each name whose history says a
-// version is live now but which has no stored version: Names leaves such
-// names out, and Restore cannot activate them.
+// unstoredLive returns an error for each name whose history's last
+// entry made a version live but which has no stored version: Names
+// leaves such names out, and Restore cannot activate them.
 func (r *Registry) unstoredLive(ctx context.Context) []error {
 	var errs []error
 	err := r.view(ctx, func(rd Reader) error {
@@ -223,18 +227,20 @@ func (r *Registry) unstoredLive(ctx context.Context) []error {
 		if err != nil {
 			return err
 		}
-		now := time.Now()
 		for _, name := range names {
 			hp := key(kHist, name)
-			_, raw, err := first(rd, hp, histKey(hp, clampNanos(now)+1, 0), true)
-			if err != nil || raw == nil {
+			_, raw, err := first(rd, hp, end(hp), true)
+			if err != nil {
 				return err
+			}
+			if raw == nil {
+				continue
 			}
 			a, err := decodeActivation(raw)
 			if err != nil {
 				return err
 			}
-			if ref, err := activeRef(name, a, now); err == nil {
+			if ref, err := activeRef(name, a, maxNano); err == nil {
 				errs = append(errs, fmt.Errorf("registry: restore %s: live in the history, but no version of it is stored (activated without Registry.Put?): %w", ref, notFound(name, 0)))
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/servingtest"
@@ -272,5 +273,50 @@ func TestRestoreReportsUnstoredLiveModel(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprint(err), "gone") {
 		t.Fatalf("restore error = %v; names a retired model", err)
+	}
+}
+
+// TestRestoreReadsTheLastEntryWhateverTheClock: Restore serves what the
+// history's last entry made live, even when that entry is later than the
+// clock now reads, as after a restart on a host whose clock was stepped
+// back (NTP), or with a history another host recorded. Reading the
+// history at the clock's now restored m@v1, which v2 had replaced, and
+// stopped reporting unstored names at the first one whose history lay
+// wholly after now, so that "later" below hid "sooner".
+func TestRestoreReadsTheLastEntryWhateverTheClock(t *testing.T) {
+	ctx := context.Background()
+	store, err := NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	now := time.Now()
+	v1 := mustPut(t, store, servingtest.Spec{Value: 1}.Descriptor("m", 0))
+	v2 := mustPut(t, store, servingtest.Spec{Value: 2}.Descriptor("m", 0))
+	for _, a := range []serving.Activation{
+		{Model: v1.Ref(), Kind: serving.EventActivated, At: now.Add(-time.Hour)},
+		{Model: v2.Ref(), Kind: serving.EventActivated, At: now.Add(time.Minute)},
+		// Live in the history, never stored: names of one length, so
+		// that "later" is scanned first.
+		{Model: serving.ModelRef{Name: "later", Version: 1}, Kind: serving.EventActivated, At: now.Add(time.Minute)},
+		{Model: serving.ModelRef{Name: "soonr", Version: 1}, Kind: serving.EventActivated, At: now.Add(-time.Hour)},
+	} {
+		if err := store.RecordActivation(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := serving.NewServer(serving.WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	got, err := Restore(ctx, store, srv)
+	if len(got) != 1 || got[0] != v2.Ref() {
+		t.Fatalf("restored %v; want [%v], the last entry of m's history", got, v2.Ref())
+	}
+	for _, name := range []string{"later@v1", "soonr@v1"} {
+		if !errors.Is(err, ErrNotFound) || !strings.Contains(fmt.Sprint(err), name) {
+			t.Errorf("restore error = %v; want ErrNotFound naming %s", err, name)
+		}
 	}
 }
