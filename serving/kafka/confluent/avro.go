@@ -15,7 +15,8 @@ type avroKind uint8
 const (
 	avroNull avroKind = iota
 	avroBoolean
-	avroInt // int and long: both zig-zag varints
+	avroInt  // a zig-zag varint within 32 bits
+	avroLong // a zig-zag varint of 64 bits
 	avroFloat
 	avroDouble
 	avroString
@@ -92,8 +93,11 @@ func avroCompile(s avro.Schema, path string, keep bool, depth int, f *fields) (*
 	case avro.Boolean:
 		n.kind = avroBoolean
 		leaf()
-	case avro.Int, avro.Long:
+	case avro.Int:
 		n.kind = avroInt
+		leaf()
+	case avro.Long:
+		n.kind = avroLong
 		leaf()
 	case avro.Float:
 		n.kind = avroFloat
@@ -187,10 +191,13 @@ func avroRead(n *avroNode, b []byte, r *serving.Record) ([]byte, error) {
 			r.Features[n.leaf] = float64(b[0])
 		}
 		return b[1:], nil
-	case avroInt:
-		v, rest, err := avroLong(n, b)
+	case avroInt, avroLong:
+		v, rest, err := avroVarint(n, b)
 		if err != nil {
 			return nil, err
+		}
+		if n.kind == avroInt && v != int64(int32(v)) {
+			return nil, fieldIncompatible(n.path, serving.ErrFieldType, "int %d beyond 32 bits", v)
 		}
 		if n.leaf >= 0 {
 			r.Features[n.leaf] = float64(v)
@@ -227,7 +234,7 @@ func avroRead(n *avroNode, b []byte, r *serving.Record) ([]byte, error) {
 		}
 		return b[n.size:], nil
 	case avroEnum:
-		v, rest, err := avroLong(n, b)
+		v, rest, err := avroVarint(n, b)
 		if err != nil {
 			return nil, err
 		}
@@ -247,7 +254,7 @@ func avroRead(n *avroNode, b []byte, r *serving.Record) ([]byte, error) {
 		}
 		return b, nil
 	case avroUnion:
-		v, rest, err := avroLong(n, b)
+		v, rest, err := avroVarint(n, b)
 		if err != nil {
 			return nil, err
 		}
@@ -265,7 +272,7 @@ func avroRead(n *avroNode, b []byte, r *serving.Record) ([]byte, error) {
 // compiled with no leaves, so nothing is kept.
 func avroSkipBlocks(n *avroNode, b []byte, r *serving.Record) ([]byte, error) {
 	for {
-		count, rest, err := avroLong(n, b)
+		count, rest, err := avroVarint(n, b)
 		if err != nil {
 			return nil, err
 		}
@@ -278,7 +285,7 @@ func avroSkipBlocks(n *avroNode, b []byte, r *serving.Record) ([]byte, error) {
 				return nil, fieldIncompatible(n.path, serving.ErrFieldType, "bad block count")
 			}
 			count = -count
-			if _, b, err = avroLong(n, b); err != nil {
+			if _, b, err = avroVarint(n, b); err != nil {
 				return nil, err
 			}
 		}
@@ -307,8 +314,8 @@ func avroSkipBlocks(n *avroNode, b []byte, r *serving.Record) ([]byte, error) {
 	}
 }
 
-// avroLong reads a zig-zag varint.
-func avroLong(n *avroNode, b []byte) (int64, []byte, error) {
+// avroVarint reads a zig-zag varint.
+func avroVarint(n *avroNode, b []byte) (int64, []byte, error) {
 	u, k := binary.Uvarint(b)
 	if k <= 0 {
 		if k == 0 {
@@ -321,7 +328,7 @@ func avroLong(n *avroNode, b []byte) (int64, []byte, error) {
 
 // avroBlob reads a length-prefixed string or bytes.
 func avroBlob(n *avroNode, b []byte) ([]byte, []byte, error) {
-	size, rest, err := avroLong(n, b)
+	size, rest, err := avroVarint(n, b)
 	if err != nil {
 		return nil, nil, err
 	}

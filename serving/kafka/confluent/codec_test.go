@@ -283,6 +283,44 @@ func TestAvroIncompatibleRecords(t *testing.T) {
 	assert.Equal(t, "channel", fe.Field)
 }
 
+// TestAvroIntIs32Bits: an Avro int is a 32-bit integer, so a varint
+// beyond int32's range in an int field (or an int-based logical type,
+// such as date) is a record that does not match its schema, as Avro's
+// own readers refuse it. It was read as a long and handed to the model.
+func TestAvroIntIs32Bits(t *testing.T) {
+	r := newRegistry(t)
+	id := r.register(t, "ints-value", sr.Schema{Type: sr.TypeAvro, Schema: `{"type":"record","name":"Ints","fields":[
+		{"name":"i","type":"int"},
+		{"name":"d","type":{"type":"int","logicalType":"date"}},
+		{"name":"l","type":"long"}]}`})
+	c := newCodec(t, r)
+	value := func(i, d, l int64) []byte {
+		b := binary.AppendVarint(nil, i)
+		b = binary.AppendVarint(b, d)
+		return binary.AppendVarint(b, l)
+	}
+	for _, v := range [][3]int64{{math.MaxInt32, math.MinInt32, math.MaxInt64}, {math.MinInt32, math.MaxInt32, math.MinInt64}} {
+		rec, err := c.Decode(frame(id, nil, value(v[0], v[1], v[2])))
+		require.NoError(t, err)
+		assert.Equal(t, []float64{float64(v[0]), float64(v[1]), float64(v[2])}, rec.Features)
+	}
+	for _, tc := range []struct {
+		v     [3]int64
+		field string
+	}{
+		{[3]int64{math.MaxInt32 + 1, 0, 0}, "i"},
+		{[3]int64{math.MinInt32 - 1, 0, 0}, "i"},
+		{[3]int64{0, 1 << 40, 0}, "d"},
+	} {
+		_, err := c.Decode(frame(id, nil, value(tc.v[0], tc.v[1], tc.v[2])))
+		require.ErrorIs(t, err, ErrIncompatible, "%v", tc.v)
+		var fe *serving.FieldError
+		require.ErrorAs(t, err, &fe, "%v", tc.v)
+		assert.Equal(t, tc.field, fe.Field)
+		assert.ErrorIs(t, err, serving.ErrFieldType)
+	}
+}
+
 func TestUnsupportedSchemas(t *testing.T) {
 	r := newRegistry(t)
 	recursive := `{"type":"record","name":"Node","fields":[{"name":"v","type":"double"},{"name":"next","type":["null","Node"]}]}`
