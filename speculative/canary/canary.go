@@ -424,17 +424,27 @@ func (c *Controller) audit(ctx context.Context, d Decision) {
 }
 
 // Run evaluates every Interval until ctx is done or the rollout ends,
-// and returns the last Decision.
+// and returns the last Decision: the one that ended the rollout, or, when
+// ctx is done first, the last one evaluated (before the first tick, the
+// last one recorded). Once ctx is done Run decides nothing more, so a
+// program that stops never promotes or rolls back on its way out, nor
+// calls OnDone with a context already cancelled.
 func (c *Controller) Run(ctx context.Context) Decision {
 	t := time.NewTicker(c.cfg.interval)
 	defer t.Stop()
+	c.mu.Lock()
+	last := c.history[len(c.history)-1]
+	c.mu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():
-			return c.Evaluate(ctx)
+			return last
 		case <-t.C:
-			if d := c.Evaluate(ctx); d.Action == Promote || d.Action == Rollback {
-				return d
+			if ctx.Err() != nil { // both ready: select picks at random
+				return last
+			}
+			if last = c.Evaluate(ctx); last.Action == Promote || last.Action == Rollback {
+				return last
 			}
 		}
 	}

@@ -463,3 +463,30 @@ func TestNestedRolloutGetsOutcomes(t *testing.T) {
 		t.Errorf("variants seen %v, want both sides", seen)
 	}
 }
+
+// TestRunTakesNoDecisionOnceStopped: cancelling Run's context stops the
+// rollout loop; it takes no decision then. Run evaluated once more as it
+// stopped, so a program shutting down rolled back (or promoted) a
+// rollout, and called OnDone with the cancelled context, through which
+// its registry write (Registry checks ctx first) could only fail; and
+// OnDone is never called again for that rollout.
+func TestRunTakesNoDecisionOnceStopped(t *testing.T) {
+	champ, cand := newSide(1, 0.5, 0.1, 1), newSide(2, 1, 0.1, 2) // the candidate always fails
+	var onDone []error
+	c, _ := newController(t, champ, cand, canary.Interval(time.Hour), canary.Steps(0.5, 1), canary.MinCalls(20),
+		canary.OnDone(func(ctx context.Context, _ canary.Decision) { onDone = append(onDone, ctx.Err()) }))
+	for i := range 400 {
+		c.Score(context.Background(), serving.Record{Key: []byte(strconv.Itoa(i))})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	d := c.Run(ctx)
+	if st := c.Status(); st.Done || len(onDone) != 0 || d.Action != canary.Hold {
+		t.Fatalf("stopped Run returned %s (%s); Done %v, OnDone called with %v; want the hold it started with, no OnDone",
+			d.Action, d.Reason, st.Done, onDone)
+	}
+	// The evidence is still there for the next evaluation.
+	if d := c.Evaluate(context.Background()); d.Action != canary.Rollback || len(onDone) != 1 || onDone[0] != nil {
+		t.Fatalf("Evaluate after Run = %s; OnDone called with %v; want a rollback, OnDone once with a live context", d.Action, onDone)
+	}
+}
