@@ -128,7 +128,8 @@ func oversized(n, max int) *Error {
 // computed from Bytes when d.SHA256 is empty. A Version of 0 writes no
 // version header ("next"). Labels are written in key order, so encoding
 // is deterministic; a label with an empty name is refused, as DecodeModel
-// refuses its header. The error is an *Error.
+// refuses its header, and so is a Created time outside the years 0 to
+// 9999 (in UTC), which RFC 3339 cannot write. The error is an *Error.
 func EncodeModel(d serving.Descriptor, max int) (Message, error) {
 	if max <= 0 {
 		max = DefaultMaxModelBytes
@@ -160,7 +161,13 @@ func EncodeModel(d serving.Descriptor, max int) (Message, error) {
 	}
 	add(HeaderSHA256, sha)
 	if !d.Created.IsZero() {
-		add(HeaderCreated, d.Created.UTC().Format(time.RFC3339Nano))
+		c := d.Created.UTC()
+		if y := c.Year(); y < 0 || y > 9999 {
+			// time.Format writes such a year, but no RFC 3339 reader
+			// (DecodeModel included) parses it.
+			return Message{}, malformed(HeaderCreated, "year %d: RFC 3339 writes years 0 to 9999", y)
+		}
+		add(HeaderCreated, c.Format(time.RFC3339Nano))
 	}
 	add(HeaderLocation, d.Location)
 	add(HeaderParent, d.Parent)

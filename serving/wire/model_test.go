@@ -117,6 +117,41 @@ func TestModelErrors(t *testing.T) {
 	}
 }
 
+// TestModelCreatedOutsideRFC3339: a creation time RFC 3339 cannot write
+// (a year before 0 or after 9999) is refused by EncodeModel, naming the
+// header. time.Format wrote it anyway ("10000-01-01T00:00:00Z"), and
+// every reader refused the message DecodeModel could not parse: a
+// publisher's model that no instance would load.
+func TestModelCreatedOutsideRFC3339(t *testing.T) {
+	for _, created := range []time.Time{
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 12, 31, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 0, 0, 0, time.UTC).Add(2 * time.Hour),
+		time.Date(9999, 12, 31, 23, 0, 0, 0, time.FixedZone("", -2*3600)), // 10000 in UTC
+	} {
+		_, err := wire.EncodeModel(serving.Descriptor{Name: "m", Format: "f", Bytes: []byte("x"), Created: created}, 0)
+		var we *wire.Error
+		if !errors.Is(err, wire.ErrMalformed) || !errors.As(err, &we) || we.Header != wire.HeaderCreated {
+			t.Errorf("encode created %v: %v, want a *wire.Error naming %s", created, err, wire.HeaderCreated)
+		}
+	}
+	for _, created := range []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 1, 0, 0, 0, time.FixedZone("", 2*3600)), // 9999 in UTC
+	} {
+		m, err := wire.EncodeModel(serving.Descriptor{Name: "m", Format: "f", Bytes: []byte("x"), Created: created}, 0)
+		if err != nil {
+			t.Errorf("encode created %v: %v", created, err)
+			continue
+		}
+		d, err := wire.DecodeModel(m, 0)
+		if err != nil || !d.Created.Equal(created) {
+			t.Errorf("created %v decodes to %v, %v", created, d.Created, err)
+		}
+	}
+}
+
 // TestWireRepeatedHeaders: a repeated header keeps its last value, as
 // documented (and as Java's Headers.lastHeader reads it), but every
 // occurrence must parse.
