@@ -64,6 +64,7 @@ const (
 // concurrent use.
 type Model struct {
 	ens        *lv.Ensemble // loaded without transformation: raw scores
+	flat       *forest      // ens compiled (flat.go); nil: leaves evaluates ens
 	format     string
 	name       string
 	features   int
@@ -117,6 +118,14 @@ func (m *Model) Predict(_ context.Context, x []float64) (p serving.Prediction, e
 		return p, &serving.FeatureCountError{Want: m.features, Got: len(x)}
 	}
 	defer m.recoverPredict(&err)
+	if m.flat != nil {
+		if m.outputs == 1 {
+			return m.single(m.flat.predict1(x)), nil
+		}
+		vals := make([]float64, m.outputs)
+		m.flat.predict(x, vals)
+		return m.multi(vals), nil
+	}
 	x = m.present(x)
 	if m.outputs == 1 {
 		return m.single(m.ens.PredictSingle(x, m.trees)), nil
@@ -155,6 +164,9 @@ func (m *Model) PredictBatch(ctx context.Context, rows [][]float64, out []servin
 	if m.outputs > 1 {
 		backing = make([]float64, m.outputs*len(rows))
 	}
+	if m.flat != nil {
+		return m.predictFlat(ctx, rows, out, backing)
+	}
 	for i, r := range rows {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -171,6 +183,33 @@ func (m *Model) PredictBatch(ctx context.Context, rows [][]float64, out []servin
 			return fmt.Errorf("leaves: %w", err)
 		}
 		out[i] = m.multi(vals)
+	}
+	return nil
+}
+
+// predictFlat is PredictBatch with the compiled forest, over blocks of
+// flatBlock rows; backing holds the outputs of a multi-output model.
+func (m *Model) predictFlat(ctx context.Context, rows [][]float64, out []serving.Prediction, backing []float64) error {
+	var buf [flatBlock]float64
+	for lo := 0; lo < len(rows); lo += flatBlock {
+		if lo%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		block := rows[lo:min(lo+flatBlock, len(rows))]
+		if m.outputs == 1 {
+			m.flat.predictBlock(block, buf[:])
+			for i, z := range buf[:len(block)] {
+				out[lo+i] = m.single(z)
+			}
+			continue
+		}
+		m.flat.predictBlock(block, backing[lo*m.outputs:])
+		for i := range block {
+			j := (lo + i) * m.outputs
+			out[lo+i] = m.multi(backing[j : j+m.outputs : j+m.outputs])
+		}
 	}
 	return nil
 }
@@ -329,6 +368,9 @@ func load(format string, d serving.Descriptor, decode func([]byte) (decoded, err
 		return nil, fmt.Errorf("%w: label %s=%d but the model has %d rounds", serving.ErrInvalidDescriptor, LabelEstimators, o.estimators, n)
 	}
 	mod.trees = o.estimators * mod.perRound
+	if mod.flat, err = compile(dec.ens, mod.trees); err != nil {
+		return nil, serving.Corrupt(format, err)
+	}
 	nl := max(mod.outputs, 2)
 	mod.labels = make([]string, nl)
 	for i := range mod.labels {
