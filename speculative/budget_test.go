@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"testing"
@@ -438,6 +439,12 @@ func TestConstructorsValidate(t *testing.T) {
 	_, cases["nil green"] = speculative.NewSwitch(s, nil)
 	_, cases["zero workers"] = speculative.NewShadow(s, nil, speculative.WithWorkers(0))
 	_, cases["zero queue"] = speculative.NewShadow(s, nil, speculative.WithQueue(0))
+	// A channel buffer is allocated whole, and each worker is a
+	// goroutine: past their bounds, a config error, not make's panic
+	// ("makechan: size out of range") or gigabytes for nothing.
+	_, cases["queue beyond the bound"] = speculative.NewShadow(s, nil, speculative.WithQueue(1<<20+1))
+	_, cases["largest int queue"] = speculative.NewShadow(s, nil, speculative.WithQueue(math.MaxInt))
+	_, cases["workers beyond the bound"] = speculative.NewShadow(s, nil, speculative.WithWorkers(1<<10+1))
 	_, cases["nil option"] = speculative.NewSwitch(s, s, nil)
 	for name, err := range cases {
 		if !errors.Is(err, serving.ErrConfig) {

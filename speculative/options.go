@@ -184,11 +184,12 @@ func WithSeed(seed uint64) SeedOption { return seedOpt(seed) }
 // WithQueue sets how many records a Shadow holds for its workers; when the
 // queue is full, records are not mirrored and are counted as dropped. It
 // applies to Shadow only. The default is 1024; n must be at
-// least 1.
+// least 1 and at most 1<<20 (the queue's buffer is allocated whole when
+// the Shadow is made, 8 MiB at that bound).
 func WithQueue(n int) ShadowOption {
 	return shadowOpt(func(c *config) error {
-		if n < 1 {
-			return configError("WithQueue(%d): need at least 1", n)
+		if n < 1 || n > maxQueue {
+			return configError("WithQueue(%d): need 1 to %d", n, maxQueue)
 		}
 		c.queue = n
 		return nil
@@ -197,16 +198,25 @@ func WithQueue(n int) ShadowOption {
 
 // WithWorkers sets how many goroutines a Shadow runs to score mirrored
 // records. It applies to Shadow only. The default is 2; n
-// must be at least 1.
+// must be at least 1 and at most 1024.
 func WithWorkers(n int) ShadowOption {
 	return shadowOpt(func(c *config) error {
-		if n < 1 {
-			return configError("WithWorkers(%d): need at least 1", n)
+		if n < 1 || n > maxWorkers {
+			return configError("WithWorkers(%d): need 1 to %d", n, maxWorkers)
 		}
 		c.workers = n
 		return nil
 	})
 }
+
+// The bounds of WithQueue and WithWorkers: a Shadow allocates its queue
+// and starts its workers when it is made, so a size read from a
+// configuration by mistake must fail there, not panic in make or start
+// a million goroutines.
+const (
+	maxQueue   = 1 << 20
+	maxWorkers = 1 << 10
+)
 
 // WithObserver sets the function a Shadow calls with every shadow answer.
 // It is called from the Shadow's worker goroutines, concurrently when
