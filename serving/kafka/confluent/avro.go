@@ -3,6 +3,7 @@ package confluent
 import (
 	"encoding/binary"
 	"math"
+	"math/big"
 
 	"github.com/hamba/avro/v2"
 
@@ -31,12 +32,15 @@ const (
 
 // avroNode is one node of a compiled Avro schema. leaf is the record
 // position the value goes to, or -1 where the value is read and dropped
-// (bytes, fixed, arrays, maps and everything inside them).
+// (bytes and fixed other than decimals, arrays, maps and everything
+// inside them).
 type avroNode struct {
 	kind     avroKind
 	leaf     int
 	path     string
 	size     int         // fixed
+	scale    int         // a decimal's (bytes or fixed with leaf >= 0)
+	tens     *big.Int    // a decimal's 10^scale
 	min      int         // the fewest bytes a value takes: 0 for null, an empty record
 	symbols  []string    // enum
 	children []*avroNode // record fields, union branches, or the items or values of an array or map
@@ -112,10 +116,12 @@ func avroCompile(s avro.Schema, path string, keep bool, depth int, f *fields) (*
 		leaf()
 	case avro.Bytes:
 		n.kind = avroBytes
+		avroDecimal(n, s, leaf)
 	case avro.Fixed:
 		n.kind = avroFixed
 		n.size = s.(*avro.FixedSchema).Size()
 		n.min = n.size
+		avroDecimal(n, s, leaf)
 	case avro.Enum:
 		n.kind = avroEnum
 		n.symbols = s.(*avro.EnumSchema).Symbols()
@@ -161,6 +167,34 @@ func avroCompile(s avro.Schema, path string, keep bool, depth int, f *fields) (*
 		return nil, unsupported("avro type %q at %q", s.Type(), path)
 	}
 	return n, nil
+}
+
+// maxDecimalScale bounds the scale of the decimals that are features:
+// 10^scale is computed when the schema compiles, and a decimal of a
+// larger scale, whose every digit before the 400th place after the point
+// would be zero, is read past like other bytes.
+const maxDecimalScale = 400
+
+// maxDecimalBytes bounds the unscaled value of a decimal read as a
+// feature: one of more bytes (after any redundant sign bytes) is at least
+// 2^2399, above 10^(309+maxDecimalScale), beyond float64's range at any
+// scale, and is refused without the arithmetic.
+const maxDecimalBytes = 300
+
+// avroDecimal makes n, a bytes or fixed node, a feature when its schema
+// is a decimal: the number it writes, unscaled * 10^-scale.
+func avroDecimal(n *avroNode, s avro.Schema, leaf func()) {
+	ls, ok := s.(avro.LogicalTypeSchema)
+	if !ok {
+		return
+	}
+	d, ok := ls.Logical().(*avro.DecimalLogicalSchema)
+	if !ok || d.Scale() > maxDecimalScale {
+		return
+	}
+	n.scale = d.Scale()
+	n.tens = new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n.scale)), nil)
+	leaf()
 }
 
 func (p *avroPlan) decode(b []byte) (serving.Record, error) {
@@ -225,12 +259,18 @@ func avroRead(n *avroNode, b []byte, r *serving.Record) ([]byte, error) {
 			return nil, err
 		}
 		if n.leaf >= 0 {
+			if n.kind == avroBytes {
+				return rest, setDecimal(n, v, r)
+			}
 			setText(r, n.leaf, string(v))
 		}
 		return rest, nil
 	case avroFixed:
 		if len(b) < n.size {
 			return nil, truncated(n)
+		}
+		if n.leaf >= 0 {
+			return b[n.size:], setDecimal(n, b[:n.size], r)
 		}
 		return b[n.size:], nil
 	case avroEnum:
@@ -312,6 +352,49 @@ func avroSkipBlocks(n *avroNode, b []byte, r *serving.Record) ([]byte, error) {
 			}
 		}
 	}
+}
+
+// setDecimal sets the feature of decimal n from v, its unscaled value
+// in big-endian two's complement, rounded to the nearest float64. A value
+// beyond float64's range, too large or so small that it rounds to 0, is
+// refused, as the JSON codecs refuse such numbers.
+func setDecimal(n *avroNode, v []byte, r *serving.Record) error {
+	// Redundant sign bytes, which some writers keep, say nothing.
+	for len(v) > 1 && (v[0] == 0 && v[1] < 0x80 || v[0] == 0xff && v[1] >= 0x80) {
+		v = v[1:]
+	}
+	switch {
+	case len(v) == 0:
+		return fieldIncompatible(n.path, serving.ErrFieldType, "a decimal of no bytes")
+	case len(v) > maxDecimalBytes:
+		return fieldIncompatible(n.path, serving.ErrFieldType, "a decimal of %d bytes, beyond float64's range", len(v))
+	}
+	var f float64
+	if len(v) <= 8 {
+		x := int64(int8(v[0])) // sign-extended
+		for _, c := range v[1:] {
+			x = x<<8 | int64(c)
+		}
+		// Below 2^53 and over 10^scale exact, one division rounds
+		// correctly.
+		if -1<<53 <= x && x <= 1<<53 && n.scale <= 22 {
+			r.Features[n.leaf] = float64(x) / math.Pow10(n.scale)
+			return nil
+		}
+	}
+	x := new(big.Int).SetBytes(v)
+	if v[0] >= 0x80 {
+		x.Sub(x, new(big.Int).Lsh(big.NewInt(1), uint(8*len(v))))
+	}
+	f, _ = new(big.Rat).SetFrac(x, n.tens).Float64()
+	switch {
+	case math.IsInf(f, 0):
+		return fieldIncompatible(n.path, serving.ErrFieldType, "a decimal of %d bytes and scale %d, beyond float64's range", len(v), n.scale)
+	case f == 0 && x.Sign() != 0:
+		return fieldIncompatible(n.path, serving.ErrFieldType, "a decimal of %d bytes and scale %d underflows float64 to 0", len(v), n.scale)
+	}
+	r.Features[n.leaf] = f
+	return nil
 }
 
 // avroVarint reads a zig-zag varint.

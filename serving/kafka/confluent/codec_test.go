@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -317,6 +318,89 @@ func TestAvroIntIs32Bits(t *testing.T) {
 		var fe *serving.FieldError
 		require.ErrorAs(t, err, &fe, "%v", tc.v)
 		assert.Equal(t, tc.field, fe.Field)
+		assert.ErrorIs(t, err, serving.ErrFieldType)
+	}
+}
+
+// TestAvroDecimalIsANumber: an Avro decimal (bytes or fixed with the
+// decimal logical type, how Avro writes money and SQL NUMERIC columns)
+// is a feature, its unscaled value times 10^-scale rounded to the
+// nearest float64, as strconv.ParseFloat rounds the same digits. It was
+// read past as bytes, so the field was not in the record's layout and a
+// model with that input could not bind to it.
+func TestAvroDecimalIsANumber(t *testing.T) {
+	r := newRegistry(t)
+	id := r.register(t, "dec-value", sr.Schema{Type: sr.TypeAvro, Schema: `{"type":"record","name":"Dec","fields":[
+		{"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":12,"scale":2}},
+		{"name":"rate","type":{"type":"fixed","name":"Rate","size":8,"logicalType":"decimal","precision":18,"scale":6}},
+		{"name":"wide","type":{"type":"bytes","logicalType":"decimal","precision":800,"scale":40}},
+		{"name":"raw","type":"bytes"}]}`})
+	c := newCodec(t, r)
+	// twos returns x in big-endian two's complement in at least n bytes.
+	twos := func(x *big.Int, n int) []byte {
+		size := max(n, (x.BitLen()+8)/8)
+		u := new(big.Int).Set(x)
+		if x.Sign() < 0 {
+			u.Add(u, new(big.Int).Lsh(big.NewInt(1), uint(8*size)))
+		}
+		return u.FillBytes(make([]byte, size))
+	}
+	value := func(amount []byte, rate, wide *big.Int) []byte {
+		b := binary.AppendVarint(nil, int64(len(amount)))
+		b = append(b, amount...)
+		b = append(b, twos(rate, 8)...)
+		w := twos(wide, 0)
+		b = binary.AppendVarint(b, int64(len(w)))
+		b = append(b, w...)
+		return append(binary.AppendVarint(b, 2), 0xca, 0xfe)
+	}
+	want := func(x *big.Int, scale int) float64 {
+		f, err := strconv.ParseFloat(x.String()+"e-"+strconv.Itoa(scale), 64)
+		require.NoError(t, err)
+		return f
+	}
+
+	rec, err := c.Decode(frame(id, nil, value([]byte{0x30, 0x39}, big.NewInt(-1234567), big.NewInt(1))))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"amount", "rate", "wide"}, rec.Layout.Names())
+	assert.Equal(t, []float64{123.45, -1.234567, 1e-40}, rec.Features)
+	rec, err = c.Decode(frame(id, nil, value([]byte{0xff, 0xff, 0xff}, big.NewInt(0), big.NewInt(-5))))
+	require.NoError(t, err, "redundant sign bytes")
+	assert.Equal(t, []float64{-0.01, 0, -5e-40}, rec.Features)
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	below := func(bits int) *big.Int { // a random integer below 2^bits
+		b := make([]byte, (bits+7)/8)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		x := new(big.Int).SetBytes(b)
+		return x.Rsh(x, uint(len(b)*8-bits))
+	}
+	for range 2000 {
+		amount, rate, wide := below(rng.IntN(70)+1), below(rng.IntN(63)+1), below(rng.IntN(400)+1)
+		if rng.IntN(2) == 0 {
+			amount.Neg(amount)
+			rate.Neg(rate)
+			wide.Neg(wide)
+		}
+		rec, err := c.Decode(frame(id, nil, value(twos(amount, 0), rate, wide)))
+		require.NoError(t, err, "%v %v %v", amount, rate, wide)
+		require.Equal(t, []float64{want(amount, 2), want(rate, 6), want(wide, 40)}, rec.Features, "%v %v %v", amount, rate, wide)
+	}
+
+	// No bytes, or beyond float64's range: refused, naming the field.
+	huge := new(big.Int).Lsh(big.NewInt(1), 1200) // 2^1200 * 10^-40 > 10^308
+	for _, v := range [][]byte{
+		value(nil, big.NewInt(0), big.NewInt(0)),
+		value([]byte{1}, big.NewInt(0), huge),
+		value([]byte{1}, big.NewInt(0), new(big.Int).Lsh(big.NewInt(1), 8*400)),
+	} {
+		_, err := c.Decode(frame(id, nil, v))
+		require.ErrorIs(t, err, ErrIncompatible)
+		var fe *serving.FieldError
+		require.ErrorAs(t, err, &fe)
+		assert.Contains(t, []string{"amount", "wide"}, fe.Field)
 		assert.ErrorIs(t, err, serving.ErrFieldType)
 	}
 }

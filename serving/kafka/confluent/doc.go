@@ -25,8 +25,12 @@
 // booleans 1 and 0; strings and enum symbols go to Record.Text for
 // categorical inputs. A null, an unset optional field or oneof member, an
 // unset nested message, and a union branch or JSON property that is
-// absent are missing (NaN). Arrays, maps, bytes and fixed values are read
-// past and are not fields. The branches of an Avro union share the
+// absent are missing (NaN). An Avro decimal (bytes or fixed with the
+// decimal logical type, of scale up to 400) is a number, rounded to the
+// nearest float64; one beyond float64's range is ErrIncompatible. Other
+// logical types are read as the type they annotate: a date or timestamp
+// as its integer, a UUID as text. Arrays, maps, and other bytes and fixed
+// values are read past and are not fields. The branches of an Avro union share the
 // union's path: a union of null and a record adds the record's fields,
 // missing when the value is null.
 //
