@@ -54,33 +54,45 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 		return
 	}
 	policy := sl.s.o.nonFinite
+	check := policy != PassNonFinite
+	named, finite := scanBatch(rs, check)
 	sc := batchScratch.Get().(*scratch)
 	defer sc.put(l.in)
 	// rows[k] is the features of record rs[sc.rec(k)]: the records that
 	// reach the model. Each record's Result is written once, when its
 	// outcome is known.
 	rows := slices.Grow(sc.rows[:0], len(rs))
-	for i := range rs {
-		r := &rs[i]
-		feats := r.Features
-		var err error
-		if r.Layout != nil {
-			var buf *[]float64
-			if feats, buf, err = l.named(r); buf != nil {
-				sc.bufs = append(sc.bufs, buf)
+	if !named && (finite || !check) {
+		// The common batch: every record goes to the model as it is.
+		for i := range rs {
+			rows = append(rows, rs[i].Features)
+		}
+	} else {
+		// Bind the named records and, unless the batch summed to a
+		// finite number, check each row on its own.
+		check = check && !finite
+		for i := range rs {
+			r := &rs[i]
+			feats := r.Features
+			var err error
+			if r.Layout != nil {
+				var buf *[]float64
+				if feats, buf, err = l.named(r); buf != nil {
+					sc.bufs = append(sc.bufs, buf)
+				}
 			}
-		}
-		if err == nil && policy != PassNonFinite && !allFinite(feats) {
-			err = l.in.nameInput(checkFinite(feats, policy))
-		}
-		if err != nil {
-			out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, &ModelError{Model: l.ref, Err: err}
-			sc.skip(len(rows))
-			continue
-		}
-		rows = append(rows, feats)
-		if sc.sparse {
-			sc.idx = append(sc.idx, i)
+			if err == nil && check && !allFinite(feats) {
+				err = l.in.nameInput(checkFinite(feats, policy))
+			}
+			if err != nil {
+				out[i], errs[i] = Result{Provenance: Provenance{Model: l.ref}}, &ModelError{Model: l.ref, Err: err}
+				sc.skip(len(rows))
+				continue
+			}
+			rows = append(rows, feats)
+			if sc.sparse {
+				sc.idx = append(sc.idx, i)
+			}
 		}
 	}
 	sc.rows = rows

@@ -181,6 +181,56 @@ func TestScoreBatchUsesPredictBatch(t *testing.T) {
 	assert.Zero(t, m.singles.Load(), "no per-record fallback when the batch succeeds")
 }
 
+// TestScoreBatchOneSumForTheBatch: ScoreBatch checks a batch for NaN
+// and ±Inf with one sum over all its records, and each row on its own
+// only when that sum is not finite. Named records are bound whatever
+// the sum, and a batch whose sum is not finite refuses only the rows
+// that are not: a named record with NaN in a field its model does not
+// read, or rows of finite values whose sum over the batch overflows,
+// are scored, as Score scores them. With every NonFinite policy.
+func TestScoreBatchOneSumForTheBatch(t *testing.T) {
+	layout, err := serving.NewLayout("extra", "b", "a")
+	require.NoError(t, err)
+	for _, policy := range []serving.NonFinitePolicy{serving.RejectNonFinite, serving.AllowMissing, serving.PassNonFinite} {
+		srv := newServer(t, serving.WithNonFinite(policy))
+		require.NoError(t, activate(srv.ActivateModel(context.Background(), ref("m", 1), &batchSumModel{})))
+		sc := srv.Model("m")
+		bs := sc.(serving.BatchScorer)
+		for name, tc := range map[string]struct {
+			rs   []serving.Record
+			want []float64
+		}{
+			"named, all finite": {
+				rs:   []serving.Record{{Features: []float64{1, 2}}, {Features: []float64{99, 20, 10}, Layout: layout}},
+				want: []float64{3, 30},
+			},
+			"only named": {
+				rs:   []serving.Record{{Features: []float64{99, 20, 10}, Layout: layout}, {Features: []float64{0, 2, 1}, Layout: layout}},
+				want: []float64{30, 3},
+			},
+			"NaN where the model does not read": {
+				rs:   []serving.Record{{Features: []float64{1, 2}}, {Features: []float64{math.NaN(), 20, 10}, Layout: layout}},
+				want: []float64{3, 30},
+			},
+			"the batch's sum overflows": {
+				rs:   []serving.Record{{Features: []float64{math.MaxFloat64, 0}}, {Features: []float64{math.MaxFloat64, 0}}, {Features: []float64{-math.MaxFloat64, 0}}},
+				want: []float64{math.MaxFloat64, math.MaxFloat64, -math.MaxFloat64},
+			},
+		} {
+			out := make([]serving.Result, len(tc.rs))
+			errs := make([]error, len(tc.rs))
+			bs.ScoreBatch(context.Background(), tc.rs, out, errs)
+			for i, r := range tc.rs {
+				require.NoError(t, errs[i], "policy %d, %s: record %d", policy, name, i)
+				assert.Equal(t, tc.want[i], out[i].Value, "policy %d, %s: record %d", policy, name, i)
+				res, err := sc.Score(context.Background(), r)
+				require.NoError(t, err, "policy %d, %s: Score of record %d", policy, name, i)
+				assert.Equal(t, res, out[i], "policy %d, %s: record %d", policy, name, i)
+			}
+		}
+	}
+}
+
 func TestScoreBatchNoModel(t *testing.T) {
 	srv, err := serving.NewServer()
 	require.NoError(t, err)

@@ -1109,6 +1109,68 @@ func allFinite(fs []float64) bool {
 	return s-s == 0
 }
 
+// scanBatch reports whether any record of rs is named (has a Layout)
+// and, when sum is set, whether the features of all of rs sum to a
+// finite number, which they do when none is NaN or ±Inf, unless the sum
+// overflows. finite means that every feature of every record is
+// finite, and so is every row gathered from them (a named record's row
+// holds its own numbers and category codes); otherwise each row must be
+// checked. It sums as allFinite does, but the lanes run on from one
+// record to the next and are added together once per batch, not once
+// per record.
+func scanBatch(rs []Record, sum bool) (named, finite bool) {
+	if !sum {
+		for i := range rs {
+			if rs[i].Layout != nil {
+				return true, false
+			}
+		}
+		return false, false
+	}
+	var a, b, c, d, e, f, g, h float64
+	for i := range rs {
+		r := &rs[i]
+		if r.Layout != nil {
+			named = true
+		}
+		fs := r.Features
+		for len(fs) >= 8 {
+			x := fs[:8:8]
+			a += x[0]
+			b += x[1]
+			c += x[2]
+			d += x[3]
+			e += x[4]
+			f += x[5]
+			g += x[6]
+			h += x[7]
+			fs = fs[8:]
+		}
+		if len(fs) >= 4 {
+			x := fs[:4:4]
+			a += x[0]
+			b += x[1]
+			c += x[2]
+			d += x[3]
+			fs = fs[4:]
+		}
+		// The last 0 to 3 values go to three lanes, so that no lane
+		// takes more than four additions a record of 30 values.
+		switch len(fs) {
+		case 3:
+			h += fs[2]
+			fallthrough
+		case 2:
+			g += fs[1]
+			fallthrough
+		case 1:
+			f += fs[0]
+		}
+	}
+	s := (a + b) + (c + d) + (e + f) + (g + h)
+	return named, s-s == 0
+}
+
 func (s *Server) reject(ref ModelRef, err error) {
 	if sl := s.rejectSlot(ref.Name); sl != nil {
 		sl.rejects.Add(1)
