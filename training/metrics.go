@@ -84,7 +84,8 @@ const (
 	// by a Trainer; the parent's content ID is Descriptor.Parent.
 	LabelParentVersion = "training.parent_version"
 	// LabelTrigger says why a Trainer published: "records", "interval",
-	// "drift" or "final".
+	// "drift", "live_drift" (a drift reported with Trainer.ReportDrift)
+	// or "final"; see the Trigger constants.
 	LabelTrigger = "training.trigger"
 )
 
