@@ -113,13 +113,13 @@ func ExampleSource() {
 	for range 2 {
 		m := <-pc.Messages()
 		s, _ := wire.DecodeScore(wire.Message{Key: m.Key, Value: m.Value, Headers: kafka.Headers(m)})
-		fmt.Printf("offset %d: %v by %s (header %s=%s)\n", s.Offset, s.Value, s.Provenance.Model, m.Headers[0].Key, m.Headers[0].Value)
+		fmt.Printf("offset %d: %v by %s (header %s=%.16s…)\n", s.Offset, s.Value, s.Provenance.Model, m.Headers[0].Key, m.Headers[0].Value)
 	}
 	stop() // drains, commits, leaves the group
 	fmt.Println(<-done, src.Stats().Scored, "scored,", src.Stats().DeadLettered, "dead letter")
 	// Output:
-	// offset 0: 6 by sum@v1 (header modelstream.model=sum)
-	// offset 2: 0.75 by sum@v1 (header modelstream.model=sum)
+	// offset 0: 6 by sum@v1 (header modelstream.provenance=sum/1/2fbe770dda…)
+	// offset 2: 0.75 by sum@v1 (header modelstream.provenance=sum/1/2fbe770dda…)
 	// <nil> 2 scored, 1 dead letter
 }
 

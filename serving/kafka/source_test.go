@@ -172,8 +172,9 @@ func TestSourceEndToEndSwap(t *testing.T) {
 			if s.Key != "k"+strconv.Itoa(i%97) || s.Topic != kafka.DefaultDataTopic {
 				t.Fatalf("record %d: key %q topic %q", i, s.Key, s.Topic)
 			}
-			if header(m, wire.HeaderModel) != "m" || header(m, wire.HeaderVersion) != strconv.FormatUint(v, 10) || header(m, wire.HeaderID) != s.Provenance.Model.ID || s.Provenance.Model.ID == "" {
-				t.Fatalf("record %d: provenance headers %v", i, m.Headers)
+			// One provenance header, and none of the legacy ones.
+			if want := fmt.Sprintf("m/%d/%s/linear", v, s.Provenance.Model.ID); len(m.Headers) != 1 || header(m, wire.HeaderProvenance) != want || s.Provenance.Model.ID == "" {
+				t.Fatalf("record %d: headers %q, want only %s=%s", i, kafka.Headers(m), wire.HeaderProvenance, want)
 			}
 			if p, err := wire.ProvenanceOf(kafka.Headers(m), m.Value); err != nil || p.Model != s.Provenance.Model {
 				t.Fatalf("record %d: wire.ProvenanceOf = %v, %v; the value says %v", i, p.Model, err, s.Provenance.Model)

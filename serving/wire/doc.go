@@ -112,17 +112,42 @@
 // [ProvenanceHeaders] writes, and [ProvenanceOf] reads:
 //
 //	Header                   Value
-//	modelstream.model        name of the model whose output is the prediction (always)
-//	modelstream.version      its version, decimal (always)
-//	modelstream.id           its content ID, lowercase hex SHA-256; omitted if unknown
-//	modelstream.format       its format; omitted if unknown
+//	modelstream.provenance   the model whose output is the prediction (always):
+//	                         name/version/id/format, e.g.
+//	                         fraud/3/9f2c…/linear (the ID cut short here)
 //	modelstream.combinator   the speculative combinator that decided, if any
 //	modelstream.variant      the variant a router chose, if any
 //	modelstream.decision     the whole serving.Decision as JSON, if any
 //
-// A consumer that only needs "which model" reads the first two without
-// parsing the value. [ProvenanceOf] reads headers and value together and
-// checks that they agree.
+// In modelstream.provenance the version is decimal, and the name, the
+// content ID (lowercase hex SHA-256) and the format are percent-encoded:
+// every byte other than the ASCII letters and digits and "-", ".", "_"
+// and "~" (RFC 3986's unreserved characters) is written as "%" and two
+// uppercase hex digits, as Python's urllib.parse.quote(s, safe="")
+// writes it. So "/" always separates fields: a model named "risk/eu" is
+// risk%2Feu/1//. An unknown ID or format is an empty field. A reader
+// decodes an escape in either case, takes any other byte except "/" as
+// itself, and ignores any fields after the fourth, which later writers
+// may add.
+//
+// A consumer that only needs "which model" reads this one header
+// without parsing the value. [ProvenanceOf] reads headers and value
+// together and checks that they agree.
+//
+// Records written before modelstream.provenance existed carry the model
+// in four headers instead, which [ProvenanceOf] still reads:
+//
+//	Header                   Value
+//	modelstream.model        name (always)
+//	modelstream.version      version, decimal (always)
+//	modelstream.id           content ID; omitted if unknown
+//	modelstream.format       format; omitted if unknown
+//
+// A record that carries both forms must name the same model in both. A
+// reader that knows only the four headers finds no model in the headers
+// of a newer score: it still reads the provenance in a [ScoreJSON]
+// value, but not in a compact or Avro score, so upgrade such readers
+// before their writers.
 //
 // # Dead letters
 //

@@ -45,6 +45,17 @@ func ExampleEncodeModel() {
 	// modelstream.label.team=risk
 }
 
+// A score's model travels in one header, its text fields escaped so that
+// "/" separates them.
+func ExampleProvenanceHeaders() {
+	ref := serving.ModelRef{Name: "risk/eu", Version: 3, ID: serving.ContentID([]byte("model bytes")), Format: "linear"}
+	for _, h := range wire.ProvenanceHeaders(serving.Provenance{Model: ref}) {
+		fmt.Printf("%s=%s\n", h.Key, h.Value)
+	}
+	// Output:
+	// modelstream.provenance=risk%2Feu/3/9cb7487000bc86ac36ce83c4acfabe8878552be99572a6770f65ab1d048a5c48/linear
+}
+
 func ExampleProvenanceOf() {
 	ref := serving.ModelRef{Name: "fraud", Version: 3, Format: "linear"}
 	headers := wire.ProvenanceHeaders(serving.Provenance{Model: ref})

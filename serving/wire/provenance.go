@@ -11,15 +11,24 @@ import (
 	"github.com/modelstream/modelstream/serving"
 )
 
-// The provenance headers of an output record; see the package
-// documentation. [HeaderVersion] and [HeaderFormat] name the version and
-// format of the model that scored.
+// The provenance headers of an output record; see "Provenance headers"
+// in the package documentation. [HeaderProvenance] names the model that
+// scored; the other three carry a speculative combinator's decision.
 const (
-	HeaderModel      = Prefix + "model"
-	HeaderID         = Prefix + "id"
+	HeaderProvenance = Prefix + "provenance"
 	HeaderCombinator = Prefix + "combinator"
 	HeaderVariant    = Prefix + "variant"
 	HeaderDecision   = Prefix + "decision"
+)
+
+// The legacy provenance headers, which writers wrote before
+// [HeaderProvenance] existed: the name and content ID of the model that
+// scored, beside [HeaderVersion] and [HeaderFormat]. [ProvenanceOf]
+// still reads them, for the records already on topics; nothing here
+// writes them any more.
+const (
+	HeaderModel = Prefix + "model"
+	HeaderID    = Prefix + "id"
 )
 
 // ErrNoProvenance means a record carries no provenance. Provenance that
@@ -79,16 +88,11 @@ func (s Score) InputKey() []byte {
 }
 
 // ProvenanceHeaders encodes p as headers, in the order of the table in
-// the package documentation. It is a pure function of p.
+// the package documentation: modelstream.provenance, then the decision's
+// headers when p has a Decision. It is a pure function of p.
 func ProvenanceHeaders(p serving.Provenance) []Header {
-	h := make([]Header, 0, 7)
-	h = append(h, header(HeaderModel, p.Model.Name), header(HeaderVersion, strconv.FormatUint(p.Model.Version, 10)))
-	if p.Model.ID != "" {
-		h = append(h, header(HeaderID, p.Model.ID))
-	}
-	if p.Model.Format != "" {
-		h = append(h, header(HeaderFormat, p.Model.Format))
-	}
+	h := make([]Header, 1, 4)
+	h[0] = Header{Key: []byte(HeaderProvenance), Value: appendRef(nil, p.Model)}
 	if d := p.Decision; d != nil {
 		h = append(h, header(HeaderCombinator, d.Combinator))
 		if d.Variant != "" {
@@ -101,31 +105,149 @@ func ProvenanceHeaders(p serving.Provenance) []Header {
 	return h
 }
 
+// appendRef appends the value of modelstream.provenance for r to b:
+// name/version/id/format, the text fields percent-encoded.
+func appendRef(b []byte, r serving.ModelRef) []byte {
+	b = appendEscaped(b, r.Name)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, r.Version, 10)
+	b = append(b, '/')
+	b = appendEscaped(b, r.ID)
+	b = append(b, '/')
+	return appendEscaped(b, r.Format)
+}
+
+// appendEscaped appends s to b with every byte but RFC 3986's
+// unreserved characters written as %XX, in uppercase hex.
+func appendEscaped(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if unreserved(c) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return b
+}
+
+// unreserved reports whether c is one of RFC 3986's unreserved
+// characters, which a provenance field carries unescaped.
+func unreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// parseRef decodes the value of modelstream.provenance, as the package
+// documentation describes it.
+func parseRef(v []byte) (serving.ModelRef, error) {
+	var r serving.ModelRef
+	var f [4][]byte
+	for i := range f {
+		end := bytes.IndexByte(v, '/')
+		if end < 0 {
+			if i < len(f)-1 {
+				return r, fmt.Errorf("%d fields, want name/version/id/format", i+1)
+			}
+			end = len(v)
+		}
+		f[i] = v[:end]
+		if end < len(v) {
+			v = v[end+1:]
+		} else {
+			v = nil
+		}
+	}
+	var err error
+	if r.Name, err = unescape(f[0]); err != nil {
+		return r, fmt.Errorf("name: %w", err)
+	}
+	if r.Name == "" {
+		return r, errors.New("no model name")
+	}
+	if r.Version, err = strconv.ParseUint(string(f[1]), 10, 64); err != nil {
+		return r, fmt.Errorf("version %q is not a decimal uint64", f[1])
+	}
+	if r.ID, err = unescape(f[2]); err != nil {
+		return r, fmt.Errorf("id: %w", err)
+	}
+	if r.Format, err = unescape(f[3]); err != nil {
+		return r, fmt.Errorf("format: %w", err)
+	}
+	return r, nil
+}
+
+// unescape decodes a percent-encoded provenance field: %XX, in either
+// case, is the byte XX, and any other byte is itself.
+func unescape(f []byte) (string, error) {
+	n := bytes.IndexByte(f, '%')
+	if n < 0 {
+		return string(f), nil
+	}
+	b := make([]byte, 0, len(f))
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		if c != '%' {
+			b = append(b, c)
+			continue
+		}
+		if i+2 >= len(f) || !isHex(f[i+1]) || !isHex(f[i+2]) {
+			return "", fmt.Errorf("%q: %% without two hex digits", f)
+		}
+		b = append(b, unhex(f[i+1])<<4|unhex(f[i+2]))
+		i += 2
+	}
+	return string(b), nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
 // parseProvenanceHeaders decodes the provenance headers among hs and
-// ignores all others. It fails with ErrNoProvenance when there is no
-// modelstream.model header, and with ErrMalformed when a header does
-// not parse. Without modelstream.decision the Decision is nil, even if
-// modelstream.combinator is present.
+// ignores all others. It reads the model from modelstream.provenance, or
+// from the legacy headers when a record has no modelstream.provenance;
+// when it has both, they must name the same model. It fails with
+// ErrNoProvenance when there is neither, and with ErrMalformed when a
+// header does not parse. Without modelstream.decision the Decision is
+// nil, even if modelstream.combinator is present.
 func parseProvenanceHeaders(hs []Header) (serving.Provenance, error) {
 	var p serving.Provenance
-	var haveModel, haveVersion bool
+	var legacy serving.ModelRef
+	var haveRef, haveModel, haveVersion bool
 	for _, h := range hs {
 		if !bytes.HasPrefix(h.Key, []byte(Prefix)) {
 			continue
 		}
 		switch string(h.Key) {
+		case HeaderProvenance:
+			r, err := parseRef(h.Value)
+			if err != nil {
+				return p, fmt.Errorf("%w provenance: %s: %v", ErrMalformed, HeaderProvenance, err)
+			}
+			p.Model, haveRef = r, true
 		case HeaderModel:
-			p.Model.Name, haveModel = string(h.Value), true
+			legacy.Name, haveModel = string(h.Value), true
 		case HeaderVersion:
 			v, err := strconv.ParseUint(string(h.Value), 10, 64)
 			if err != nil {
 				return p, fmt.Errorf("%w provenance: %s %q", ErrMalformed, HeaderVersion, h.Value)
 			}
-			p.Model.Version, haveVersion = v, true
+			legacy.Version, haveVersion = v, true
 		case HeaderID:
-			p.Model.ID = string(h.Value)
+			legacy.ID = string(h.Value)
 		case HeaderFormat:
-			p.Model.Format = string(h.Value)
+			legacy.Format = string(h.Value)
 		case HeaderDecision:
 			var d serving.Decision
 			if err := json.Unmarshal(h.Value, &d); err != nil {
@@ -134,13 +256,27 @@ func parseProvenanceHeaders(hs []Header) (serving.Provenance, error) {
 			p.Decision = &d
 		}
 	}
-	if !haveModel || p.Model.Name == "" {
+	switch {
+	case haveRef && haveModel && !(haveVersion && sameModel(p.Model, legacy)):
+		return p, fmt.Errorf("%w provenance: %s says %s (id %s), %s and %s say %s (id %s)", ErrMalformed,
+			HeaderProvenance, p.Model, short(p.Model.ID), HeaderModel, HeaderVersion, legacyRef(legacy, haveVersion), short(legacy.ID))
+	case haveRef:
+		return p, nil
+	case !haveModel || legacy.Name == "":
 		return p, ErrNoProvenance
-	}
-	if !haveVersion {
+	case !haveVersion:
 		return p, fmt.Errorf("%w provenance: %s without %s", ErrMalformed, HeaderModel, HeaderVersion)
 	}
+	p.Model = legacy
 	return p, nil
+}
+
+// legacyRef names the model of the legacy headers in an error.
+func legacyRef(r serving.ModelRef, haveVersion bool) string {
+	if !haveVersion {
+		return strconv.Quote(r.Name) + " without a version"
+	}
+	return r.String()
 }
 
 // parseProvenance returns the provenance field of an output record's
@@ -161,16 +297,18 @@ func parseProvenance(value []byte) (serving.Provenance, error) {
 // ProvenanceOf returns what scored an output record, from its headers
 // and its JSON value; either may be nil. Headers are read first, since
 // they need no parse of the value; headers other than the provenance
-// headers are ignored. A modelstream.model header without
-// modelstream.version, or a header that does not parse, is
-// ErrMalformed. Without modelstream.decision the headers give a nil
-// Decision, even if modelstream.combinator is present. When both carry
+// headers are ignored. The model is read from modelstream.provenance, or,
+// in a record written before that header existed, from the legacy
+// headers (modelstream.model and the others); a record with both must
+// name the same model in both. A header that does not parse, or a
+// modelstream.model without modelstream.version, is ErrMalformed.
+// Without modelstream.decision the headers give a nil Decision, even if
+// modelstream.combinator is present. When headers and value both carry
 // provenance, their models must agree, or one of them was altered:
-// ErrMalformed again. A
-// value that is not a score (not JSON, or without "provenance") does not
-// contradict headers that answer: so a score in the compact encoding
-// ([ScoreCompact]), or written as Avro, is traced by its headers alone.
-// Without either, ErrNoProvenance.
+// ErrMalformed again. A value that is not a score (not JSON, or without
+// "provenance") does not contradict headers that answer: so a score in
+// the compact encoding ([ScoreCompact]), or written as Avro, is traced by
+// its headers alone. Without either, ErrNoProvenance.
 func ProvenanceOf(headers []Header, value []byte) (serving.Provenance, error) {
 	hp, herr := parseProvenanceHeaders(headers)
 	if herr != nil && !errors.Is(herr, ErrNoProvenance) {

@@ -24,8 +24,8 @@
 //	c.Produce(t, "data", kafkatest.Message{Key: []byte("k"), Value: []byte(`{"amount": 25}`)})
 //	// ... run the code under test ...
 //	m := scores.Next(t, 1)[0]
-//	model, _ := m.Header(wire.HeaderModel)
 //	score, err := wire.DecodeScore(wire.Message{Key: m.Key, Value: m.Value, Headers: m.Headers})
+//	prov, err := wire.ProvenanceOf(m.Headers, nil) // which model, from the headers alone
 //
 // wire.DecodeScore reads a score in either JSON encoding of the Sink
 // (the default, or the compact one whose provenance is in the headers),

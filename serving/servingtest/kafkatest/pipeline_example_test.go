@@ -80,8 +80,11 @@ func Example_pipeline() {
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	model, _ := out.Header(wire.HeaderModel)
-	fmt.Printf("score of %s at offset %d: %.3f by %s (header %s)\n", s.Key, s.Offset, s.Value, s.Provenance.Model, model)
+	p, err := wire.ProvenanceOf(out.Headers, nil) // the headers alone say which model
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	fmt.Printf("score of %s at offset %d: %.3f by %s (headers: %s)\n", s.Key, s.Offset, s.Value, s.Provenance.Model, p.Model)
 	dl, err := wire.ParseDeadLetter(dead.Next(t, 1)[0].Headers)
 	if err != nil {
 		t.Fatalf("%v", err)
@@ -91,7 +94,7 @@ func Example_pipeline() {
 	stop() // drains, commits, leaves the group
 	fmt.Println("Run:", <-done, "committed:", c.Committed(t, "fraud-scorer", "payments"))
 	// Output:
-	// score of card-1 at offset 0: 0.463 by fraud@v1 (header fraud)
+	// score of card-1 at offset 0: 0.463 by fraud@v1 (headers: fraud@v1)
 	// dead letter at offset 1, stage score: serving: score fraud@v1: serving: missing field: "amount"
 	// Run: <nil> committed: map[0:2]
 }
