@@ -271,11 +271,17 @@ type checkpoint struct {
 }
 
 type armCheckpoint struct {
-	Name    string  `json:"name"`
-	N       float64 `json:"n"`
-	Sum     float64 `json:"sum"`
-	SumSq   float64 `json:"sum_sq"`
-	LogW    float64 `json:"log_w,omitempty"`
+	Name  string  `json:"name"`
+	N     float64 `json:"n"`
+	Sum   float64 `json:"sum"`
+	SumSq float64 `json:"sum_sq"`
+	LogW  float64 `json:"log_w,omitempty"`
+	// CN, CSum and CSumSq are the change detector's undiscounted sums;
+	// a checkpoint written before they existed has none (see
+	// UnmarshalBinary).
+	CN      float64 `json:"cusum_n,omitempty"`
+	CSum    float64 `json:"cusum_sum,omitempty"`
+	CSumSq  float64 `json:"cusum_sum_sq,omitempty"`
 	High    float64 `json:"cusum_high,omitempty"`
 	Low     float64 `json:"cusum_low,omitempty"`
 	Routed  uint64  `json:"routed"`
@@ -289,7 +295,7 @@ func (b *Bandit) MarshalBinary() ([]byte, error) {
 	b.mu.Lock()
 	c := checkpoint{Policy: b.policy.String(), Arms: make([]armCheckpoint, len(b.arms))}
 	for i, a := range b.arms {
-		c.Arms[i] = armCheckpoint{Name: b.names[i], N: a.n, Sum: a.s, SumSq: a.ss, LogW: a.logW, High: a.hi, Low: a.lo, Routed: b.pulls[i].Load(), Rewards: b.rewards[i]}
+		c.Arms[i] = armCheckpoint{Name: b.names[i], N: a.n, Sum: a.s, SumSq: a.ss, LogW: a.logW, CN: a.cn, CSum: a.cs, CSumSq: a.css, High: a.hi, Low: a.lo, Routed: b.pulls[i].Load(), Rewards: b.rewards[i]}
 	}
 	b.mu.Unlock()
 	return json.Marshal(c)
@@ -324,13 +330,20 @@ func (b *Bandit) UnmarshalBinary(data []byte) error {
 			continue
 		}
 		ok := a.N >= 0 && a.SumSq >= 0 && !math.IsInf(a.N, 0) && !math.IsInf(a.SumSq, 0) && !math.IsInf(a.Sum, 0) && !math.IsNaN(a.Sum) && !math.IsInf(a.LogW, 0) && !math.IsNaN(a.LogW) && a.LogW <= 0 && a.High >= 0 && a.Low >= 0 && !math.IsInf(a.High, 0) && !math.IsInf(a.Low, 0)
+		if a.CN == 0 && a.CSum == 0 && a.CSumSq == 0 {
+			// Written before the detector kept sums of its own: it
+			// read the discounted ones, which are these without
+			// WithDiscount, and a warm-up below them with it.
+			a.CN, a.CSum, a.CSumSq = a.N, a.Sum, a.SumSq
+		}
+		ok = ok && a.CN >= 0 && a.CSumSq >= 0 && !math.IsInf(a.CN, 0) && !math.IsInf(a.CSumSq, 0) && !math.IsInf(a.CSum, 0) && !math.IsNaN(a.CSum)
 		if ok && b.policy.unitRewards() {
-			ok = a.Sum >= 0 && a.Sum <= a.N*(1+1e-9)
+			ok = a.Sum >= 0 && a.Sum <= a.N*(1+1e-9) && a.CSum >= 0 && a.CSum <= a.CN*(1+1e-9)
 		}
 		if !ok {
 			return fmt.Errorf("%w: speculative: bandit checkpoint: arm %q has impossible state %+v", serving.ErrCorruptState, a.Name, a)
 		}
-		arms[i] = armState{n: a.N, s: a.Sum, ss: a.SumSq, logW: a.LogW, hi: a.High, lo: a.Low}
+		arms[i] = armState{n: a.N, s: a.Sum, ss: a.SumSq, logW: a.LogW, cn: a.CN, cs: a.CSum, css: a.CSumSq, hi: a.High, lo: a.Low}
 		rewards[i], routed[i] = a.Rewards, a.Routed
 	}
 	// Exp3 keeps log-weights relative to the largest (see update); a

@@ -30,8 +30,11 @@ type banditConfig struct {
 // A change in an arm the policy no longer routes to is seen only through
 // the traffic it still gets, which [WithMinShare] guarantees. The
 // detector raises a false alarm about once in a million rewards of a
-// stationary arm; each reset is counted in [Bandit.Resets]. It applies to
-// Bandit only. The default is off.
+// stationary arm; each reset is counted in [Bandit.Resets]. Beside
+// [WithDiscount] it judges each reward against the arm's undiscounted
+// rewards since the last fresh start, which the checkpoint
+// ([Bandit.MarshalBinary]) keeps, so forgetting does not keep it from
+// running. It applies to Bandit only. The default is off.
 func WithChangeDetection() BanditOption {
 	return banditOpt(func(c *config) error {
 		c.bandit.detect = true

@@ -87,11 +87,17 @@ func (p Policy) unitRewards() bool { return p.kind != policyGaussian }
 
 // armState is what a policy knows of one arm. n, s and ss are the
 // discounted count, sum and sum of squares of the arm's rewards; logW is
-// Exp3's log-weight.
+// Exp3's log-weight. cn, cs and css are the same sums undiscounted, over
+// the rewards since the Bandit last started afresh: the change
+// detector's reference. Discounted sums settle near the arm's share of
+// the rewards over 1-gamma, which can stay below the detector's warm-up
+// for good (25 for one arm of four at gamma 0.99), and a discounted
+// count at or below 1 leaves no variance to standardise by.
 type armState struct {
-	n, s, ss float64
-	logW     float64
-	hi, lo   float64 // two-sided CUSUM statistics, in standard deviations
+	n, s, ss    float64
+	logW        float64
+	cn, cs, css float64
+	hi, lo      float64 // two-sided CUSUM statistics, in standard deviations
 }
 
 // The change detector's parameters: after detectWarmup rewards, each
@@ -109,13 +115,15 @@ const (
 )
 
 // detect runs arm i's change detector on reward r, before r is added;
-// it reports whether the arm changed.
+// it reports whether the arm changed. It standardises r by the arm's
+// undiscounted rewards since the last fresh start (cn, cs, css), so that
+// WithDiscount does not keep it from running.
 func (p Policy) detect(a *armState, r float64) bool {
-	if a.n < detectWarmup {
+	if a.cn < detectWarmup {
 		return false
 	}
-	mean := a.s / a.n
-	v := (a.ss - a.s*a.s/a.n) / (a.n - 1)
+	mean := a.cs / a.cn
+	v := (a.css - a.cs*a.cs/a.cn) / (a.cn - 1)
 	floor := 1e-12
 	if p.unitRewards() {
 		floor = 1e-4
@@ -243,6 +251,9 @@ func (p Policy) update(arms []armState, i int, r, discount float64, detection bo
 	a.n++
 	a.s += r
 	a.ss += r * r
+	a.cn++
+	a.cs += r
+	a.css += r * r
 	return changed
 }
 

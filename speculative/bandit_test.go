@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -448,6 +449,59 @@ func TestBanditGaussianHugeRewardKeepsCheckpoint(t *testing.T) {
 	for _, a := range g.Arms() {
 		if math.IsNaN(a.Share) || math.IsNaN(a.Mean) || math.IsInf(a.Mean, 0) {
 			t.Errorf("arm %+v", a)
+		}
+	}
+}
+
+// TestBanditChangeDetectionWithDiscount: WithChangeDetection still
+// finds a change when WithDiscount also forgets. The detector's warm-up
+// counted an arm's discounted reward count, which settles near its share
+// of the rewards over 1-gamma: 0.25/0.01 = 25 below the warm-up of 30
+// here, so the detector never ran, silently, and the Bandit kept routing
+// to an arm whose success rate fell from 0.9 to 0.1. The change comes
+// after a checkpoint and a restart, so the detector's reference must be
+// in the checkpoint too.
+func TestBanditChangeDetectionWithDiscount(t *testing.T) {
+	for _, gamma := range []float64{1, 0.99, 0.9} {
+		newBandit := func() *speculative.Bandit {
+			b, err := speculative.NewBandit(speculative.Thompson(), arms(4), speculative.WithSeed(1),
+				speculative.WithChangeDetection(), speculative.WithDiscount(gamma))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		b := newBandit()
+		rng := rand.New(rand.NewPCG(7, 8))
+		rates := []float64{0.9, 0.5, 0.5, 0.5}
+		reward := func(n int) {
+			for i := range n {
+				arm := i % 4
+				r := 0.0
+				if rng.Float64() < rates[arm] {
+					r = 1
+				}
+				if err := b.Reward(fmt.Sprintf("arm%d", arm), r); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		reward(4000)
+		if n := b.Resets(); n != 0 {
+			t.Fatalf("gamma %v: %d resets before the change", gamma, n)
+		}
+		data, err := b.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = newBandit()
+		if err := b.UnmarshalBinary(data); err != nil {
+			t.Fatal(err)
+		}
+		rates[0] = 0.1
+		reward(4000)
+		if b.Resets() == 0 {
+			t.Errorf("gamma %v: arm0's rate fell from 0.9 to 0.1 over 1,000 of its rewards, and no change was found", gamma)
 		}
 	}
 }
