@@ -108,7 +108,11 @@
 // LightGBM's "zero" range of ±1e-35) is resolved to a single comparison
 // wherever one expresses it, instead of being derived again from the
 // node's flags at every visit, as leaves does. Predict walks that form;
-// PredictBatch takes blocks of 64 rows through each tree in turn. The
+// PredictBatch takes blocks of 64 rows through each tree in turn, so
+// that a tree's nodes are read from cache for the whole block
+// (BenchmarkTreeMajor: 0.85 to 0.88 of the CPU time of row by row
+// Predict calls for a 100-tree model, about 74 KB of nodes; 0.99 to
+// 1.02 for a 39-tree model, about 21 KB). The
 // scores are bit for bit leaves' own: each output sums the same terms
 // (leaf value times leaves' tree weight, from leaves' start value) in
 // the same tree order, which the package's tests check against leaves

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/leaves"
 )
 
 // addSeeds adds the named files of leaves' testdata to f's corpus. The
@@ -30,7 +32,8 @@ func addSeeds(f *testing.F, names ...string) {
 // fuzzLoad loads b as format and checks the contract: an error is a
 // *serving.ModelError of kind ErrCorruptModel or ErrUnsupportedModel, and
 // a model that loads predicts, on any input of the right length,
-// without error or panic and in bounded time.
+// without error or panic and in bounded time, and its compiled forest
+// answers bit for bit what leaves answers.
 func fuzzLoad(t *testing.T, format string, b []byte) {
 	m, err := serving.Load(context.Background(), serving.Descriptor{Name: "fuzz", Format: format, Bytes: b})
 	if err != nil {
@@ -61,6 +64,11 @@ func fuzzLoad(t *testing.T, format string, b []byte) {
 		if _, err := m.Predict(context.Background(), x); err != nil {
 			t.Fatalf("Predict(all %v): %v", v, err)
 		}
+	}
+	// The compiled forest answers what leaves answers.
+	if lm, ok := m.(*leaves.Model); ok {
+		r := rand.New(rand.NewPCG(uint64(len(b)), 1))
+		checkSame(t, lm, randomRows(r, lm, n, 20))
 	}
 }
 

@@ -137,9 +137,9 @@ func (m *Model) Predict(_ context.Context, x []float64) (p serving.Prediction, e
 	return m.multi(vals), nil
 }
 
-// recoverPredict turns a panic inside leaves into an error. The checks
-// made at load time should make it unreachable; it is the last line of
-// defence for a process that serves many models.
+// recoverPredict turns a panic inside leaves or the compiled forest into
+// an error. The checks made at load time should make it unreachable; it
+// is the last line of defence for a process that serves many models.
 func (m *Model) recoverPredict(err *error) {
 	if r := recover(); r != nil {
 		*err = serving.Corrupt(m.format, fmt.Errorf("leaves: panic while predicting: %v", r))
