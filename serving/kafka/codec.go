@@ -74,7 +74,7 @@ func (c JSON) Decode(v []byte) (serving.Record, error) { return c.decode(v, nil)
 
 // decode is Decode with an array's features taken from fs.
 func (c JSON) decode(v []byte, fs *floatSlab) (serving.Record, error) {
-	v = bytes.TrimSpace(v)
+	v = trimSpace(v)
 	if len(v) == 0 {
 		return serving.Record{}, decodeErr("empty value")
 	}
@@ -200,13 +200,26 @@ func parseNumbers(body []byte, x []float64) ([]float64, bool) {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
+// trimSpace returns b without JSON's spaces at either end: not
+// bytes.TrimSpace, which takes \v, \f and Unicode's spaces too.
+func trimSpace(b []byte) []byte {
+	i, j := 0, len(b)
+	for i < j && isSpace(b[i]) {
+		i++
+	}
+	for j > i && isSpace(b[j-1]) {
+		j--
+	}
+	return b[i:j]
+}
+
 // parseArraySlow parses a flat JSON array of numbers, and names what is
 // wrong with one that is not.
 func parseArraySlow(v []byte) ([]float64, error) {
 	if v[len(v)-1] != ']' {
 		return nil, decodeErr("unterminated JSON array")
 	}
-	body := bytes.TrimSpace(v[1 : len(v)-1])
+	body := trimSpace(v[1 : len(v)-1])
 	if len(body) == 0 {
 		return []float64{}, nil
 	}
@@ -215,13 +228,13 @@ func parseArraySlow(v []byte) ([]float64, error) {
 		tok := body
 		if j := bytes.IndexByte(body, ','); j >= 0 {
 			tok, body = body[:j], body[j+1:]
-			if len(bytes.TrimSpace(body)) == 0 {
+			if len(trimSpace(body)) == 0 {
 				return nil, decodeErr("trailing comma")
 			}
 		} else {
 			body = nil
 		}
-		f, err := parseNumber(bytes.TrimSpace(tok))
+		f, err := parseNumber(trimSpace(tok))
 		if err != nil {
 			return nil, fieldErr(strconv.Itoa(i), serving.ErrFieldType, "%v", err)
 		}

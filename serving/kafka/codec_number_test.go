@@ -57,6 +57,32 @@ func TestJSONNumberGrammar(t *testing.T) {
 	}
 }
 
+// TestJSONSpaces: between tokens the JSON codec takes JSON's four spaces
+// (space, tab, CR, LF) and nothing else, as encoding/json does. The
+// array's careful parse trimmed with bytes.TrimSpace, which also takes
+// \v, \f and Unicode's spaces (U+0085, U+00A0, U+3000...), so "[\v]"
+// decoded into a record of no features and "[1\u00a0, 2]" into [1 2]:
+// values another consumer of the topic refuses.
+func TestJSONSpaces(t *testing.T) {
+	for _, sp := range []string{"\v", "\f", "\u0085", "\u00a0", "\u2003", "\u3000", "\x00"} {
+		for _, in := range []string{"[" + sp + "]", "[1" + sp + ", 2]", "[1, " + sp + "2]", sp + "[1, 2]", "[1, 2]" + sp, sp + `{"a": 1}`, `{"a": 1}` + sp, `{"a":` + sp + `1}`} {
+			if json.Valid([]byte(in)) {
+				t.Fatalf("%q: encoding/json takes it; the test is wrong", in)
+			}
+			r, err := kafka.JSON{}.Decode([]byte(in))
+			if err == nil {
+				t.Errorf("%q: decoded %v; want an error", in, r.Features)
+			}
+		}
+	}
+	for _, in := range []string{" \t\r\n[ \t\r\n1 \t\r\n, \t\r\n2 \t\r\n] \t\r\n", "\n{\t\"a\"\r:\n1\t,\r\"b\" : 2 }\n"} {
+		r, err := kafka.JSON{}.Decode([]byte(in))
+		if err != nil || len(r.Features) != 2 || r.Features[0] != 1 || r.Features[1] != 2 {
+			t.Errorf("%q: decoded %v, %v; want [1 2]", in, r.Features, err)
+		}
+	}
+}
+
 // TestCSVNumberGrammar: the CSV codec's numbers are JSON's, as its
 // documentation says; "+1", ".5", "1." and "01" were taken before. In a
 // positional record they are an error; under a header, text.
