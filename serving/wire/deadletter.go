@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"fmt"
 	"strconv"
 )
 
@@ -59,7 +60,7 @@ func (d DeadLetter) Headers() []Header {
 // ParseDeadLetter decodes the dead-letter headers among hs and ignores
 // all others. It fails with an *Error naming the header, wrapping
 // ErrMalformed, when modelstream.dlq.stage is missing or a number does
-// not parse.
+// not parse or is negative.
 func ParseDeadLetter(hs []Header) (DeadLetter, error) {
 	var d DeadLetter
 	for _, h := range hs {
@@ -73,12 +74,14 @@ func ParseDeadLetter(hs []Header) (DeadLetter, error) {
 			d.Topic = v
 		case HeaderDLQPartition:
 			var p int64
-			p, err = strconv.ParseInt(v, 10, 32)
+			p, err = parseCount(v, 32)
 			d.Partition = int32(p)
 		case HeaderDLQOffset:
-			d.Offset, err = strconv.ParseInt(v, 10, 64)
+			d.Offset, err = parseCount(v, 64)
 		case HeaderDLQTruncated:
-			d.Truncated, err = strconv.Atoi(v)
+			var n int64
+			n, err = parseCount(v, strconv.IntSize)
+			d.Truncated = int(n)
 		}
 		if err != nil {
 			return d, &Error{Header: string(h.Key), Err: err}
@@ -88,6 +91,16 @@ func ParseDeadLetter(hs []Header) (DeadLetter, error) {
 		return d, malformed(HeaderDLQStage, "missing: not a dead letter")
 	}
 	return d, nil
+}
+
+// parseCount parses a decimal integer of bits bits that is not
+// negative: a partition, offset or size.
+func parseCount(v string, bits int) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, bits)
+	if err == nil && n < 0 {
+		err = fmt.Errorf("%d is negative", n)
+	}
+	return n, err
 }
 
 // HeaderAuditKind carries the event kind of a record on the audit topic

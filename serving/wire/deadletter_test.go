@@ -34,3 +34,49 @@ func TestDeadLetterErrors(t *testing.T) {
 		t.Errorf("bad partition: %v", err)
 	}
 }
+
+// TestDeadLetterNegativeNumbers: a partition, offset or truncated size
+// below zero is malformed, naming the header; the writer never writes
+// one. They parsed, so a dead letter said it came from offset -1, and a
+// negative Truncated did not survive the round trip (Headers leaves it
+// out).
+func TestDeadLetterNegativeNumbers(t *testing.T) {
+	for i, name := range []string{wire.HeaderDLQPartition, wire.HeaderDLQOffset, wire.HeaderDLQTruncated} {
+		hs := (wire.DeadLetter{Stage: wire.StageScore, Truncated: 1}).Headers()
+		hs[3+i].Value = []byte("-1")
+		var we *wire.Error
+		if d, err := wire.ParseDeadLetter(hs); !errors.Is(err, wire.ErrMalformed) || !errors.As(err, &we) || we.Header != name {
+			t.Errorf("%s -1: %+v, %v; want a *wire.Error naming it", name, d, err)
+		}
+	}
+}
+
+// FuzzParseDeadLetter: any dead-letter headers parse or fail with
+// ErrMalformed, and what parses writes back to what parses the same.
+func FuzzParseDeadLetter(f *testing.F) {
+	f.Add("bad JSON", "decode", "orders", "2", "41", "")
+	f.Add("", "", "", "-1", "x", "-3")
+	f.Fuzz(func(t *testing.T, reason, stage, topic, partition, offset, truncated string) {
+		hs := []wire.Header{
+			{Key: []byte(wire.HeaderDLQReason), Value: []byte(reason)},
+			{Key: []byte(wire.HeaderDLQStage), Value: []byte(stage)},
+			{Key: []byte(wire.HeaderDLQTopic), Value: []byte(topic)},
+			{Key: []byte(wire.HeaderDLQPartition), Value: []byte(partition)},
+			{Key: []byte(wire.HeaderDLQOffset), Value: []byte(offset)},
+		}
+		if truncated != "" {
+			hs = append(hs, wire.Header{Key: []byte(wire.HeaderDLQTruncated), Value: []byte(truncated)})
+		}
+		d, err := wire.ParseDeadLetter(hs)
+		if err != nil {
+			if !errors.Is(err, wire.ErrMalformed) {
+				t.Fatalf("%v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		again, err := wire.ParseDeadLetter(d.Headers())
+		if err != nil || again != d {
+			t.Fatalf("%+v writes back as %+v, %v", d, again, err)
+		}
+	})
+}
