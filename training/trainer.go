@@ -186,6 +186,7 @@ type trainerOptions struct {
 	everyN       int64
 	every        time.Duration
 	detector     Detector
+	nilDetector  bool // OnDrift(nil)
 	driftOnLoss  bool
 	retrainAfter int64
 	ckptPath     string
@@ -209,12 +210,30 @@ func EveryInterval(d time.Duration) TrainerOption { return func(o *trainerOption
 // progressive errors: 1 for a record the model got wrong and 0 for one
 // it got right (for Linear, "right" means rounding to the target's
 // integer; see [DriftOnLoss] to watch the loss instead). The default is
-// no drift trigger.
-func OnDrift(d Detector) TrainerOption { return func(o *trainerOptions) { o.detector = d } }
+// no drift trigger; d must not be nil, nor a nil *PageHinkley or *ADWIN
+// (what their constructors return with an error).
+func OnDrift(d Detector) TrainerOption {
+	return func(o *trainerOptions) { o.detector, o.nilDetector = d, isNilDetector(d) }
+}
+
+// isNilDetector reports whether d is nil, or one of this package's
+// detectors as a nil pointer, whose Add would panic at the first record.
+func isNilDetector(d Detector) bool {
+	switch v := d.(type) {
+	case nil:
+		return true
+	case *PageHinkley:
+		return v == nil
+	case *ADWIN:
+		return v == nil
+	}
+	return false
+}
 
 // DriftOnLoss feeds the detector each record's progressive loss instead
 // of its 0/1 error. The detector's parameters must then be in the loss's
-// units.
+// units. It needs a detector ([OnDrift]): without one there is nothing
+// to feed, and NewTrainer refuses it.
 func DriftOnLoss() TrainerOption { return func(o *trainerOptions) { o.driftOnLoss = true } }
 
 // RetrainOnDrift makes drift reset the learner ([Learner.Reset]) and
@@ -413,6 +432,10 @@ func NewTrainer(name string, l *Learner, src Source, pub Publisher, opts ...Trai
 		return nil, configErr("WithCheckpoint(%q, %d): the interval must be at least 1", o.ckptPath, o.ckptEvery)
 	case o.logger == nil:
 		return nil, configErr("WithLogger(nil)")
+	case o.nilDetector:
+		return nil, configErr("OnDrift(nil)")
+	case o.driftOnLoss && o.detector == nil:
+		return nil, configErr("DriftOnLoss without OnDrift: no detector to feed the loss to")
 	case o.base != nil && o.base.Version == 0 && o.base.ID != "":
 		return nil, configErr("WithBaseVersion(0, %q): a content ID needs a version", o.base.ID)
 	}

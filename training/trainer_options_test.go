@@ -334,3 +334,31 @@ func TestOutcomeClassAndCorrect(t *testing.T) {
 		}
 	}
 }
+
+// TestDriftOptionsNeedADetector: DriftOnLoss without OnDrift, and
+// OnDrift(nil), leave a trainer with no drift trigger while the program
+// asked for one; NewTrainer accepted both, and the trainer never looked
+// for drift. OnDrift of a nil *PageHinkley (a detector whose
+// constructor's error was dropped) was accepted too, and Run panicked at
+// its first record.
+func TestDriftOptionsNeedADetector(t *testing.T) {
+	l, err := NewLearner(Logistic, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nop := PublisherFunc(func(context.Context, serving.Descriptor) error { return nil })
+	none, _ := NewPageHinkley(PHLambda(-1)) // nil: its constructor failed
+	for name, opts := range map[string][]TrainerOption{
+		"DriftOnLoss alone":            {DriftOnLoss()},
+		"OnDrift(nil)":                 {OnDrift(nil)},
+		"OnDrift(nil) and DriftOnLoss": {OnDrift(nil), DriftOnLoss()},
+		"OnDrift(nil *PageHinkley)":    {OnDrift(none)},
+	} {
+		if _, err := NewTrainer("m", l, &sliceSource{}, nop, opts...); !errors.Is(err, serving.ErrConfig) {
+			t.Errorf("%s: %v, want serving.ErrConfig", name, err)
+		}
+	}
+	if _, err := NewTrainer("m", l, &sliceSource{}, nop, OnDrift(&recordingDetector{}), DriftOnLoss()); err != nil {
+		t.Errorf("OnDrift and DriftOnLoss: %v", err)
+	}
+}
