@@ -119,10 +119,10 @@
 // on every test model and on random models and rows of edge values.
 // Measured with BenchmarkPairedOverhead (the 39-tree LightGBM
 // breast-cancer model, 30 features, each way timed by the CPU clock of
-// its thread), the compiled form costs 0.59 to 0.63 of the CPU time per
+// its thread), the compiled form costs 0.57 to 0.62 of the CPU time per
 // record of leaves' PredictSingle at batch sizes 1, 8 and 64, where
-// Predict and PredictBatch through leaves cost 0.98 to 1.04 (test
-// binaries of both alternated, 3 runs each, load 19 to 20 on 2 cores).
+// Predict and PredictBatch through leaves cost 0.99 to 1.03 (test
+// binaries of both alternated, 5 runs each, load 12 to 13 on 2 cores).
 // XGBoost gblinear models are not compiled: leaves evaluates them. The
 // compiled form is kept beside leaves' decoded trees, in about as much
 // memory (24 bytes per node).

@@ -163,7 +163,7 @@ func flatFixtures(t *testing.T) []flatFixture {
 			fs = append(fs, flatFixture{name: "lightgbm4 json " + name, format: "lightgbm-json", bytes: b, labels: raw, rows: rows})
 		}
 	}
-	for _, name := range []string{"binary_logistic", "count_poisson", "dart", "logistic_base_hi", "logistic_base_lo", "multi_softprob", "random_forest", "reg_squarederror"} {
+	for _, name := range []string{"bench", "binary_logistic", "count_poisson", "dart", "gblinear", "logistic_base_hi", "logistic_base_lo", "multi_softprob", "random_forest", "reg_squarederror"} {
 		b, err := os.ReadFile(filepath.Join("..", "xgboost", "testdata", name+".bin"))
 		if err != nil {
 			t.Fatal(err)
