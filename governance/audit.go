@@ -125,6 +125,7 @@ func (f AuditSinkFunc) WriteAudit(ctx context.Context, e Event) error { return f
 type Audit struct {
 	logger  *slog.Logger
 	sink    AuditSink
+	nilSink bool // AuditTo(nil)
 	timeout time.Duration
 	now     func() time.Time
 
@@ -151,8 +152,11 @@ type AuditOption func(*Audit)
 func AuditLogger(l *slog.Logger) AuditOption { return func(a *Audit) { a.logger = l } }
 
 // AuditTo sends every event to sink as well, overriding the default of
-// no sink.
-func AuditTo(sink AuditSink) AuditOption { return func(a *Audit) { a.sink = sink } }
+// no sink. sink must not be nil: a trail that was meant to reach a sink
+// and silently reaches none is refused by NewAudit.
+func AuditTo(sink AuditSink) AuditOption {
+	return func(a *Audit) { a.sink, a.nilSink = sink, sink == nil }
+}
 
 // AuditTimeout bounds each call to the sink, overriding the default of
 // 5s. A call that takes longer marks the sink down (see Audit).
@@ -160,8 +164,8 @@ func AuditTimeout(d time.Duration) AuditOption { return func(a *Audit) { a.timeo
 
 // NewAudit returns an Audit. Its defaults: it logs every event through
 // slog.Default() (AuditLogger), sends it to no sink (AuditTo), and gives
-// each sink call 5 seconds (AuditTimeout). A nil logger or a timeout not
-// above zero fails with serving.ErrConfig.
+// each sink call 5 seconds (AuditTimeout). A nil logger or sink, or a
+// timeout not above zero, fails with serving.ErrConfig.
 func NewAudit(opts ...AuditOption) (*Audit, error) {
 	a := &Audit{logger: slog.Default(), timeout: 5 * time.Second, now: time.Now}
 	for _, o := range opts {
@@ -169,6 +173,9 @@ func NewAudit(opts ...AuditOption) (*Audit, error) {
 	}
 	if a.logger == nil {
 		return nil, fmt.Errorf("%w: governance: AuditLogger(nil)", serving.ErrConfig)
+	}
+	if a.nilSink {
+		return nil, fmt.Errorf("%w: governance: AuditTo(nil)", serving.ErrConfig)
 	}
 	if a.timeout <= 0 {
 		return nil, fmt.Errorf("%w: governance: AuditTimeout(%v): must be positive", serving.ErrConfig, a.timeout)

@@ -21,6 +21,9 @@ type vopts struct {
 	signed bool // RequireSignature
 	audit  *Audit
 	store  *registry.Registry
+	// nilStore is ReplayFrom(nil): a replay guard meant to be seeded
+	// that would silently start empty.
+	nilStore bool
 }
 
 // TrustKeys adds public keys whose signatures the Verifier accepts. The
@@ -48,8 +51,10 @@ func WithAudit(a *Audit) Option { return func(o *vopts) { o.audit = a } }
 // starts empty in each process, which is right when the feed re-reads
 // the models topic from the beginning, and too lenient when it resumes
 // from stored offsets. If the store cannot be read, Verify fails closed,
-// with ErrReplay wrapping the store's error.
-func ReplayFrom(store *registry.Registry) Option { return func(o *vopts) { o.store = store } }
+// with ErrReplay wrapping the store's error. store must not be nil.
+func ReplayFrom(store *registry.Registry) Option {
+	return func(o *vopts) { o.store, o.nilStore = store, store == nil }
+}
 
 // Verifier checks models before they are served: their bytes against
 // their SHA256, their signature against trusted keys and the policy, and
@@ -85,12 +90,15 @@ type Verifier struct {
 // the Verifier's error), and not the received and verified events of every model
 // (WithAudit, with an Audit from NewAudit and AuditLogger, to log them
 // all, elsewhere or nowhere).
-// A key of the wrong size, or RequireSignature without a key, fails with
-// serving.ErrConfig.
+// A key of the wrong size, RequireSignature without a key, or
+// ReplayFrom(nil) fails with serving.ErrConfig.
 func NewVerifier(opts ...Option) (*Verifier, error) {
 	var o vopts
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.nilStore {
+		return nil, fmt.Errorf("%w: governance: ReplayFrom(nil)", serving.ErrConfig)
 	}
 	v := &Verifier{keys: map[kid]ed25519.PublicKey{}, signed: o.signed, audit: o.audit, store: o.store, last: map[string]serving.ModelRef{}}
 	for i, k := range o.keys {

@@ -373,6 +373,16 @@ func TestNewVerifierValidates(t *testing.T) {
 	if _, err := NewAudit(AuditTimeout(0)); err == nil {
 		t.Fatal("zero audit timeout accepted")
 	}
+	// A replay guard meant to be seeded from a store, and an audit trail
+	// meant to reach a sink, that silently get neither: NewVerifier and
+	// NewAudit accepted both, as if the option had not been given.
+	var store *registry.Registry // an Open whose error was dropped
+	if _, err := NewVerifier(ReplayFrom(store)); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("ReplayFrom(nil): %v, want serving.ErrConfig", err)
+	}
+	if _, err := NewAudit(AuditTo(nil)); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("AuditTo(nil): %v, want serving.ErrConfig", err)
+	}
 }
 
 // TestSHA256IsCanonical: hex decoding accepts upper case, so without a
