@@ -10,6 +10,14 @@ import (
 	"github.com/modelstream/modelstream/serving/kafka"
 )
 
+// fuzzAvroLogical is an Avro schema of the logical types and the 32-bit
+// int that the plan reads apart from their underlying types.
+const fuzzAvroLogical = `{"type":"record","name":"L","fields":[
+ {"name":"i","type":"int"},
+ {"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":20,"scale":2}},
+ {"name":"rate","type":["null",{"type":"fixed","name":"R","size":8,"logicalType":"decimal","precision":18,"scale":30}]},
+ {"name":"wide","type":{"type":"bytes","logicalType":"decimal","precision":400,"scale":400}}]}`
+
 // FuzzDecode feeds arbitrary payloads under each kind of schema (and
 // arbitrary frames): Decode never panics, and every error wraps
 // kafka.ErrDecode, so a Source dead-letters the record.
@@ -21,19 +29,21 @@ func FuzzDecode(f *testing.F) {
 	f.Add(byte(0), good)
 	f.Add(byte(1), []byte{2, 0x09, 0x11, 0x01})
 	f.Add(byte(2), []byte(`{"amount":1,"merchant":{"geo":{"lat":2}}}`))
-	f.Add(byte(3), []byte{0, 0, 0, 0, 1})
+	f.Add(byte(3), []byte{0x02, 0x04, 0x30, 0x39, 0x02, 0, 0, 0, 0, 0, 0, 0, 1, 0x02, 0x00})
+	f.Add(byte(255), []byte{0, 0, 0, 0, 1})
 	r := newRegistry(f)
 	ids := []int{
 		r.register(f, "a", sr.Schema{Schema: avroV1, Type: sr.TypeAvro}),
 		r.register(f, "p", sr.Schema{Schema: protoSchema, Type: sr.TypeProtobuf}),
 		r.register(f, "j", sr.Schema{Schema: jsonSchemaText, Type: sr.TypeJSON}),
+		r.register(f, "l", sr.Schema{Schema: fuzzAvroLogical, Type: sr.TypeAvro}),
 	}
 	c, err := New(r.client)
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, kind byte, payload []byte) {
-		v := payload // kind 3: the whole value is arbitrary
+		v := payload // kind 4 and above: the whole value is arbitrary
 		if int(kind) < len(ids) {
 			v = frame(ids[kind], nil, payload)
 		}
