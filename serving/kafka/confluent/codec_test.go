@@ -731,6 +731,17 @@ func TestSchemaFlatteningIsBounded(t *testing.T) {
 	tid := r.register(t, "tree-value", sr.Schema{Schema: tree, Type: sr.TypeProtobuf})
 	_, err = decodeWithin(t, c, frame(tid, []int{0}, nil))
 	require.ErrorIs(t, err, ErrUnsupported)
+
+	// A JSON Schema is bounded the same way, as ErrUnsupported says: one
+	// of 20,000 properties compiled to a layout of 20,000 fields, which
+	// each record, "{}" too, allocated and walked.
+	props := make([]string, 20000)
+	for i := range props {
+		props[i] = fmt.Sprintf(`"p%d":{"type":"number"}`, i)
+	}
+	jid := r.register(t, "wide-json-value", sr.Schema{Schema: `{"type":"object","properties":{` + strings.Join(props, ",") + `}}`, Type: sr.TypeJSON})
+	_, err = decodeWithin(t, c, frame(jid, nil, []byte(`{}`)))
+	require.ErrorIs(t, err, ErrUnsupported)
 }
 
 // wideAvro returns an Avro schema of levels record types, each with fan

@@ -67,7 +67,9 @@ func compileJSONSchema(text string) (plan, error) {
 	}
 	p := &jsonPlan{}
 	var f fields
-	jsonLeaves(&s, nil, 0, &f, p)
+	if err := jsonLeaves(&s, nil, 0, &f, p); err != nil {
+		return nil, err
+	}
 	l, err := f.layout()
 	if err != nil {
 		return nil, err
@@ -76,9 +78,12 @@ func compileJSONSchema(text string) (plan, error) {
 	return p, nil
 }
 
-func jsonLeaves(s *jsonSchema, keys []string, depth int, f *fields, p *jsonPlan) {
+func jsonLeaves(s *jsonSchema, keys []string, depth int, f *fields, p *jsonPlan) error {
 	if s == nil || depth > maxDepth {
-		return
+		return nil
+	}
+	if err := f.visit(); err != nil {
+		return err
 	}
 	var (
 		kinds  jsonKind
@@ -109,9 +114,12 @@ func jsonLeaves(s *jsonSchema, keys []string, depth int, f *fields, p *jsonPlan)
 		}
 		slices.Sort(names)
 		for _, k := range names {
-			jsonLeaves(s.Properties[k], append(keys[:len(keys):len(keys)], k), depth+1, f, p)
+			if err := jsonLeaves(s.Properties[k], append(keys[:len(keys):len(keys)], k), depth+1, f, p); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
 func (p *jsonPlan) decode(b []byte) (serving.Record, error) {
