@@ -495,6 +495,43 @@ func TestProtobufDynamicFromRegisteredSchema(t *testing.T) {
 	assert.ErrorIs(t, err, kafka.ErrDecode)
 }
 
+// TestProtobufWrappersAreTheirValue: a field of a well-known wrapper
+// type (google.protobuf.DoubleValue and the others but BytesValue), the
+// way proto3 wrote a nullable scalar before "optional", is a feature at
+// the field's own path, missing when unset, as an Avro union of null and
+// a double is: "amount", not "amount.value". A model whose input is
+// "amount" bound to the Avro records of a topic but not to the same
+// records written as Protobuf.
+func TestProtobufWrappersAreTheirValue(t *testing.T) {
+	r := newRegistry(t)
+	id := r.register(t, "wrapped-value", sr.Schema{Type: sr.TypeProtobuf, Schema: `syntax = "proto3";
+import "google/protobuf/wrappers.proto";
+message Txn {
+  google.protobuf.DoubleValue amount = 1;
+  google.protobuf.Int64Value count = 2;
+  google.protobuf.StringValue country = 3;
+  google.protobuf.BoolValue flagged = 4;
+  google.protobuf.BytesValue raw = 5;
+  double plain = 6;
+}`})
+	c := newCodec(t, r)
+	wrapped := func(n protowire.Number, inner []byte) []byte {
+		return protowire.AppendBytes(protowire.AppendTag(nil, n, protowire.BytesType), inner)
+	}
+	var m []byte
+	m = append(m, wrapped(1, protowire.AppendFixed64(protowire.AppendTag(nil, 1, protowire.Fixed64Type), math.Float64bits(12.5)))...)
+	m = append(m, wrapped(3, protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "FR"))...)
+	m = append(m, wrapped(4, nil)...) // set, holding false
+	rec, err := c.Decode(frame(id, []int{0}, m))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"amount", "count", "country", "flagged", "plain"}, rec.Layout.Names())
+	assert.Equal(t, 12.5, rec.Features[0])
+	assert.True(t, math.IsNaN(rec.Features[1]), "an unset wrapper is missing")
+	assert.Equal(t, "FR", rec.Text[2])
+	assert.Equal(t, 0.0, rec.Features[3], "a set wrapper of the default value is that value")
+	assert.Equal(t, 0.0, rec.Features[4])
+}
+
 func TestProtobufSchemaThatDoesNotCompile(t *testing.T) {
 	r := newRegistry(t)
 	r.SeedSchema("bad-value", 1, 77, sr.Schema{Schema: "syntax = \"proto3\"; message {", Type: sr.TypeProtobuf})

@@ -52,7 +52,12 @@
 //   - Protobuf: the registered .proto text is compiled with
 //     github.com/bufbuild/protocompile (the well-known imports resolve),
 //     and each record decoded dynamically with dynamicpb: no generated
-//     code. An open enum's unknown number is missing.
+//     code. An open enum's unknown number is missing. A field of a
+//     well-known wrapper type (google.protobuf.DoubleValue, StringValue
+//     and the others but BytesValue) is its value, at the field's own
+//     path ("amount", not "amount.value"), missing when unset: the
+//     nullable scalar of proto3 before "optional", named as an Avro
+//     union of null and a double is.
 //   - JSON Schema: the properties of object schemas, nested by path; a
 //     property whose "type" is a list takes any type listed. A value of
 //     a type not listed fails with ErrIncompatible and a

@@ -136,7 +136,8 @@ func (p *protoPlan) message(idx []int) (*protoMessage, error) {
 }
 
 // protoLeaves lists the scalar fields of d by dotted path: numbers and
-// booleans, strings and enums (as text). Repeated fields, maps and bytes
+// booleans, strings and enums (as text), and the value of a well-known
+// wrapper (google.protobuf.DoubleValue...) at the wrapper field's path. Repeated fields, maps and bytes
 // are left out, and so are messages nested deeper than maxDepth, which
 // is how recursive messages end. A message that flattens to more than
 // maxNodes fields is ErrUnsupported.
@@ -154,6 +155,12 @@ func protoLeaves(d protoreflect.MessageDescriptor, parents []protoreflect.FieldD
 		chain := append(parents[:len(parents):len(parents)], fd)
 		switch fd.Kind() {
 		case protoreflect.MessageKind, protoreflect.GroupKind:
+			if v := wrapped(fd.Message()); v != nil {
+				// The wrapper's value, at the field's own path: missing
+				// when the wrapper is unset, as protoSet finds.
+				m.leaves = append(m.leaves, protoLeaf{path: append(chain, v), index: f.leaf(path)})
+				continue
+			}
 			if depth < maxDepth {
 				if err := protoLeaves(fd.Message(), chain, path, depth+1, f, m); err != nil {
 					return err
@@ -164,6 +171,24 @@ func protoLeaves(d protoreflect.MessageDescriptor, parents []protoreflect.FieldD
 		}
 	}
 	return nil
+}
+
+// wrappers are the well-known types that wrap one scalar, field 1
+// "value": proto3's nullable scalars before "optional". BytesValue is
+// left out, as bytes are.
+var wrappers = map[protoreflect.FullName]bool{
+	"google.protobuf.DoubleValue": true, "google.protobuf.FloatValue": true,
+	"google.protobuf.Int64Value": true, "google.protobuf.UInt64Value": true,
+	"google.protobuf.Int32Value": true, "google.protobuf.UInt32Value": true,
+	"google.protobuf.BoolValue": true, "google.protobuf.StringValue": true,
+}
+
+// wrapped returns the value field of d when d is one of the wrappers.
+func wrapped(d protoreflect.MessageDescriptor) protoreflect.FieldDescriptor {
+	if !wrappers[d.FullName()] {
+		return nil
+	}
+	return d.Fields().ByName("value")
 }
 
 // protoSet sets the feature of leaf l from msg: missing (NaN) when a
