@@ -55,7 +55,12 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 	}
 	policy := sl.s.o.nonFinite
 	check := policy != PassNonFinite
-	named, finite := scanBatch(rs, check)
+	// One sum over the whole batch tells that no feature is NaN or ±Inf,
+	// unless a recent batch held one (as data with missing values under
+	// AllowMissing do): the rows are then checked one by one, without
+	// that sum, until a batch has none.
+	dirty := check && l.nonFinite.Load()
+	named, finite := scanBatch(rs, check && !dirty)
 	sc := batchScratch.Get().(*scratch)
 	defer sc.put(l.in)
 	// rows[k] is the features of record rs[sc.rec(k)]: the records that
@@ -71,6 +76,7 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 		// Bind the named records and, unless the batch summed to a
 		// finite number, check each row on its own.
 		check = check && !finite
+		clean := true
 		for i := range rs {
 			r := &rs[i]
 			feats := r.Features
@@ -82,6 +88,7 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 				}
 			}
 			if err == nil && check && !allFinite(feats) {
+				clean = false
 				err = l.in.nameInput(checkFinite(feats, policy))
 			}
 			if err != nil {
@@ -93,6 +100,9 @@ func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result,
 			if sc.sparse {
 				sc.idx = append(sc.idx, i)
 			}
+		}
+		if check && clean == dirty {
+			l.nonFinite.Store(!clean)
 		}
 	}
 	sc.rows = rows

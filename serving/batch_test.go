@@ -3,6 +3,7 @@ package serving_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"slices"
@@ -226,6 +227,45 @@ func TestScoreBatchOneSumForTheBatch(t *testing.T) {
 				res, err := sc.Score(context.Background(), r)
 				require.NoError(t, err, "policy %d, %s: Score of record %d", policy, name, i)
 				assert.Equal(t, res, out[i], "policy %d, %s: record %d", policy, name, i)
+			}
+		}
+	}
+}
+
+// TestScoreBatchAfterANonFiniteBatch: after a batch that holds a NaN or
+// ±Inf, ScoreBatch checks rows one by one instead of summing the whole
+// batch, until a batch holds none. Through every switch between the two
+// ways, under each NonFinite policy, each record gets what Score gives
+// it: the same Result and the same error.
+func TestScoreBatchAfterANonFiniteBatch(t *testing.T) {
+	layout, err := serving.NewLayout("extra", "b", "a")
+	require.NoError(t, err)
+	clean := []serving.Record{{Features: []float64{1, 2}}, {Features: []float64{3, 4}}}
+	withNaN := []serving.Record{{Features: []float64{1, 2}}, {Features: []float64{math.NaN(), 4}}, {Features: []float64{5, 6}}}
+	withInf := []serving.Record{{Features: []float64{math.Inf(1), 2}}, {Features: []float64{3, 4}}}
+	named := []serving.Record{{Features: []float64{99, 20, 10}, Layout: layout}, {Features: []float64{5, 6}}}
+	namedNaN := []serving.Record{{Features: []float64{99, math.NaN(), 10}, Layout: layout}, {Features: []float64{math.NaN(), 20, 10}, Layout: layout}}
+	overflow := []serving.Record{{Features: []float64{math.MaxFloat64, 0}}, {Features: []float64{math.MaxFloat64, 0}}}
+	batches := [][]serving.Record{clean, withNaN, clean, withNaN, withInf, clean, clean, withInf, named, namedNaN, named, overflow, withNaN, overflow, clean}
+	for _, policy := range []serving.NonFinitePolicy{serving.RejectNonFinite, serving.AllowMissing, serving.PassNonFinite} {
+		srv := newServer(t, serving.WithNonFinite(policy))
+		require.NoError(t, activate(srv.ActivateModel(context.Background(), ref("m", 1), &batchSumModel{})))
+		sc := srv.Model("m")
+		bs := sc.(serving.BatchScorer)
+		for b, rs := range batches {
+			out := make([]serving.Result, len(rs))
+			errs := make([]error, len(rs))
+			bs.ScoreBatch(context.Background(), rs, out, errs)
+			for i, r := range rs {
+				res, err := sc.Score(context.Background(), r)
+				if err != nil {
+					require.Error(t, errs[i], "policy %d, batch %d, record %d: Score says %v", policy, b, i, err)
+					assert.Equal(t, err.Error(), errs[i].Error(), "policy %d, batch %d, record %d", policy, b, i)
+				} else {
+					require.NoError(t, errs[i], "policy %d, batch %d, record %d", policy, b, i)
+				}
+				// Printed, so that a NaN answer equals itself.
+				assert.Equal(t, fmt.Sprint(res), fmt.Sprint(out[i]), "policy %d, batch %d, record %d", policy, b, i)
 			}
 		}
 	}
