@@ -974,6 +974,38 @@ func TestJSONSchemaPropertyOfSeveralTypes(t *testing.T) {
 	assert.Equal(t, "b", fe.Field)
 }
 
+// TestJSONSchemaObjectPropertyIsAnObject: a property whose schema is an
+// object holds an object (or null, or nothing); a number, string or
+// array there is a value of a type the schema does not list, refused
+// naming the property, as a number property holding a string is. It
+// was taken, and every field under it left missing.
+func TestJSONSchemaObjectPropertyIsAnObject(t *testing.T) {
+	r := newRegistry(t)
+	id := r.register(t, "txn-value", sr.Schema{Schema: jsonSchemaText, Type: sr.TypeJSON})
+	c := newCodec(t, r)
+	for _, v := range []string{`{"merchant":5}`, `{"merchant":"x"}`, `{"merchant":[1]}`, `{"merchant":true}`, `{"merchant":{"geo":1}}`} {
+		_, err := c.Decode(frame(id, nil, []byte(v)))
+		require.ErrorIs(t, err, ErrIncompatible, v)
+		var fe *serving.FieldError
+		require.ErrorAs(t, err, &fe, v)
+		assert.Contains(t, []string{"merchant", "merchant.geo"}, fe.Field, v)
+		assert.ErrorIs(t, err, serving.ErrFieldType, v)
+	}
+	for _, v := range []string{`{"merchant":null}`, `{"merchant":{}}`, `{"merchant":{"geo":null}}`, `{}`} {
+		rec, err := c.Decode(frame(id, nil, []byte(v)))
+		require.NoError(t, err, v)
+		assert.True(t, math.IsNaN(rec.Features[3]), v)
+	}
+	// An object or an array, where the schema lists both.
+	id = r.register(t, "either-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type":"object","properties":{"m":{"type":["object","array"],"properties":{"x":{"type":"number"}}}}}`})
+	for _, v := range []string{`{"m":[1]}`, `{"m":{"x":1}}`} {
+		_, err := c.Decode(frame(id, nil, []byte(v)))
+		require.NoError(t, err, v)
+	}
+	_, err := c.Decode(frame(id, nil, []byte(`{"m":1}`)))
+	require.ErrorIs(t, err, ErrIncompatible)
+}
+
 // TestJSONSchemaValueIsOneObject: the JSON of a record is one object
 // and nothing else. A closing bracket or brace after it ("{...}}",
 // "{...}]"), which json.Decoder.More does not count as data, was

@@ -32,8 +32,18 @@ type jsonLeaf struct {
 
 // jsonPlan decodes JSON documents of one JSON Schema.
 type jsonPlan struct {
-	leaves []jsonLeaf
-	layout *serving.Layout
+	leaves  []jsonLeaf
+	objects []jsonObject
+	layout  *serving.Layout
+}
+
+// jsonObject is a property whose schema lists "object" and no scalar
+// type, so that it is no feature: its value must be an object (or null,
+// missing, or an array where the schema lists "array" too) for its
+// fields to be read.
+type jsonObject struct {
+	keys  []string
+	array bool
 }
 
 // jsonSchema is the part of a JSON Schema that names fields.
@@ -89,13 +99,14 @@ func jsonLeaves(s *jsonSchema, keys []string, depth int, f *fields, p *jsonPlan)
 		kinds  jsonKind
 		loose  bool
 		object bool
+		array  bool
 	)
 	for _, t := range s.types() {
 		switch t {
 		case "object":
 			object, loose = true, true
 		case "array":
-			loose = true
+			array, loose = true, true
 		case "number", "integer", "boolean":
 			kinds |= jsonNumber
 		case "string":
@@ -106,6 +117,9 @@ func jsonLeaves(s *jsonSchema, keys []string, depth int, f *fields, p *jsonPlan)
 	// type would fail every record on the leaf of the types it lacks.
 	if kinds != 0 && len(keys) > 0 {
 		p.leaves = append(p.leaves, jsonLeaf{keys: keys, kinds: kinds, loose: loose, index: f.leaf(strings.Join(keys, "."))})
+	}
+	if kinds == 0 && object && len(keys) > 0 {
+		p.objects = append(p.objects, jsonObject{keys: keys, array: array})
 	}
 	if object {
 		names := make([]string, 0, len(s.Properties))
@@ -136,6 +150,17 @@ func (p *jsonPlan) decode(b []byte) (serving.Record, error) {
 	// closing bracket or brace as data.)
 	if len(bytes.TrimLeft(b[d.InputOffset():], " \t\r\n")) != 0 {
 		return serving.Record{}, incompatible("json: data after the object")
+	}
+	for _, o := range p.objects {
+		switch v, _ := jsonLookup(doc, o.keys); v.(type) {
+		case nil, map[string]any:
+		case []any:
+			if !o.array {
+				return serving.Record{}, fieldIncompatible(strings.Join(o.keys, "."), serving.ErrFieldType, "want an object, got an array")
+			}
+		default:
+			return serving.Record{}, fieldIncompatible(strings.Join(o.keys, "."), serving.ErrFieldType, "want an object, got %T", v)
+		}
 	}
 	r := newRecord(p.layout)
 	for _, l := range p.leaves {
