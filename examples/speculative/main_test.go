@@ -83,17 +83,29 @@ func TestTour(t *testing.T) {
 	if out.voteBud.Models[1].Wins == 0 {
 		t.Errorf("vote in budget: the vote never answered in time (%+v)", out.voteBud.Models)
 	}
-	// The canary routes by user key: each record to one variant.
-	control, canary := out.ab.Models[0].Wins, out.ab.Models[1].Wins
-	if control+canary != records {
-		t.Errorf("canary split: %d + %d answers, want %d", control, canary, records)
+	// The canary routes by user key: each record to one variant, which
+	// either answers it (a win) or fails it (a late fallback on a loaded
+	// machine, counted above). A variant's calls are the Split's calls
+	// less those it skipped, whatever became of them.
+	control, canary := out.ab.Models[0], out.ab.Models[1]
+	if out.ab.Invocations != records || control.Skipped+canary.Skipped != records {
+		t.Errorf("canary split: %d calls, %d + %d skipped, want %d calls each skipped by one variant", out.ab.Invocations, control.Skipped, canary.Skipped, records)
 	}
-	if share := float64(canary) / records; share < 0.03 || share > 0.2 {
+	routed := [2]uint64{records - control.Skipped, records - canary.Skipped}
+	for i, m := range []speculative.ModelStats{control, canary} {
+		if m.Wins+m.Errors != routed[i] {
+			t.Errorf("canary %s: %d wins and %d errors, want %d calls in all", m.Role, m.Wins, m.Errors, routed[i])
+		}
+	}
+	if share := float64(routed[1]) / records; share < 0.03 || share > 0.2 {
 		t.Errorf("canary share %.3f, want about a tenth", share)
 	}
-	// The budget scored the stream once alone, and again for the
-	// control's share of the split.
-	if want := records + control; out.budget.Invocations != want {
+	// Each budget scored the stream once alone, and again for its
+	// variant's share of the split.
+	if want := records + routed[0]; out.budget.Invocations != want {
 		t.Errorf("budget invocations %d, want %d", out.budget.Invocations, want)
+	}
+	if want := records + routed[1]; out.voteBud.Invocations != want {
+		t.Errorf("vote-in-budget invocations %d, want %d", out.voteBud.Invocations, want)
 	}
 }
