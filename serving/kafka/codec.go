@@ -725,17 +725,25 @@ func truncate(b []byte) string {
 
 // maxLayouts bounds the layouts the codecs intern. A stream whose
 // records carry ever new key sets (a bug, or an attack) cannot grow
-// memory: when the table is full it is emptied, and layouts are interned
+// memory: when the table is full (or holds maxLayoutBytes) it is emptied, and layouts are interned
 // afresh; records keep decoding, and a Server binds the new pointers
 // again.
 const maxLayouts = 4096
+
+// maxLayoutBytes bounds the bytes of names the codecs intern, summed over
+// the layouts: a record's names may take the whole record, up to the
+// broker's limit (1 MiB by default), so a count alone would let the table
+// hold gigabytes. When a layout would take the table past it, the table
+// is emptied, as when it is full.
+const maxLayoutBytes = 16 << 20
 
 // layouts interns the layouts of named records, keyed by their names
 // joined by 0 bytes, for all the codecs of the package: records with the
 // same names in the same order share one *serving.Layout.
 var layouts = struct {
 	sync.RWMutex
-	m map[string]*serving.Layout
+	m     map[string]*serving.Layout
+	bytes int // the keys' bytes, see maxLayoutBytes
 }{m: map[string]*serving.Layout{}}
 
 // intern returns the interned Layout of the names in key, each followed
@@ -759,9 +767,11 @@ func intern(key []byte) (*serving.Layout, error) {
 	if old := layouts.m[string(key)]; old != nil {
 		return old, nil
 	}
-	if len(layouts.m) >= maxLayouts {
+	if len(layouts.m) >= maxLayouts || layouts.bytes+len(key) > maxLayoutBytes {
 		clear(layouts.m)
+		layouts.bytes = 0
 	}
 	layouts.m[string(key)] = l
+	layouts.bytes += len(key)
 	return l, nil
 }

@@ -114,6 +114,30 @@ func TestInternIsBounded(t *testing.T) {
 	}
 }
 
+// TestInternIsBoundedInBytes: the intern table is bounded in bytes of
+// field names too, not only in layouts. A record's names may take a
+// whole record (a 1 MiB key is one Kafka takes by default), so 4096
+// layouts of such records held gigabytes; here 40 records of one
+// 512 KiB name held 20 MiB of keys, above the bound.
+func TestInternIsBoundedInBytes(t *testing.T) {
+	name := strings.Repeat("n", 512<<10)
+	for i := range 40 {
+		r, err := JSON{}.Decode([]byte(`{"` + name + strconv.Itoa(i) + `": 1}`))
+		if err != nil || r.Layout == nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		layouts.RLock()
+		n := 0
+		for k := range layouts.m {
+			n += len(k)
+		}
+		layouts.RUnlock()
+		if n > maxLayoutBytes {
+			t.Fatalf("record %d: %d bytes of names interned, bound %d", i, n, maxLayoutBytes)
+		}
+	}
+}
+
 // TestScoreKeyNotUTF8: a key that is not valid UTF-8 cannot travel in a
 // JSON string unchanged (encoding/json writes U+FFFD for each bad byte,
 // so distinct keys came out alike); the score carries it in key_base64,
