@@ -974,6 +974,41 @@ func TestJSONSchemaPropertyOfSeveralTypes(t *testing.T) {
 	assert.Equal(t, "b", fe.Field)
 }
 
+// TestJSONSchemaCombinators: the branches of oneOf, anyOf and allOf
+// share their schema's path, as an Avro union's branches do. Confluent's
+// Java serializer writes a nullable field as a oneOf of null and the
+// field's type; such a field was left out of the layout, so a model
+// whose input it is could not bind to the records of Java producers.
+func TestJSONSchemaCombinators(t *testing.T) {
+	r := newRegistry(t)
+	id := r.register(t, "comb-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type":"object","title":"Txn","properties":{
+		"amount":{"oneOf":[{"type":"null","title":"Not included"},{"type":"number"}]},
+		"country":{"anyOf":[{"type":"string"},{"type":"null"}]},
+		"merchant":{"oneOf":[{"type":"null"},{"type":"object","properties":{"risk":{"type":"number"}}}]},
+		"extra":{"allOf":[{"type":"object"},{"properties":{"x":{"type":"string"}}},{"properties":{"x":{"type":"number"},"y":{"type":"boolean"}}}]}}}`})
+	c := newCodec(t, r)
+	rec, err := c.Decode(frame(id, nil, []byte(`{"amount":3.5,"country":"IT","merchant":{"risk":0.25},"extra":{"x":"a","y":true}}`)))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"amount", "country", "extra.x", "extra.y", "merchant.risk"}, rec.Layout.Names())
+	assert.Equal(t, 3.5, rec.Features[0])
+	assert.Equal(t, "IT", rec.Text[1])
+	assert.Equal(t, "a", rec.Text[2])
+	assert.Equal(t, 1.0, rec.Features[3])
+	assert.Equal(t, 0.25, rec.Features[4])
+
+	rec, err = c.Decode(frame(id, nil, []byte(`{"amount":null,"merchant":null,"extra":{"x":2}}`)))
+	require.NoError(t, err)
+	assert.True(t, math.IsNaN(rec.Features[0]))
+	assert.Equal(t, 2.0, rec.Features[2], "x is a string in one branch and a number in another")
+	assert.True(t, math.IsNaN(rec.Features[4]))
+
+	for _, v := range []string{`{"amount":"x"}`, `{"merchant":1}`, `{"country":2}`} {
+		_, err = c.Decode(frame(id, nil, []byte(v)))
+		require.ErrorIs(t, err, ErrIncompatible, v)
+		require.ErrorIs(t, err, serving.ErrFieldType, v)
+	}
+}
+
 // TestJSONSchemaObjectPropertyIsAnObject: a property whose schema is an
 // object holds an object (or null, or nothing); a number, string or
 // array there is a value of a type the schema does not list, refused

@@ -59,11 +59,15 @@
 //     nullable scalar of proto3 before "optional", named as an Avro
 //     union of null and a double is.
 //   - JSON Schema: the properties of object schemas, nested by path; a
-//     property whose "type" is a list takes any type listed. A value of
-//     a type not listed fails with ErrIncompatible and a
-//     *serving.FieldError with serving.ErrFieldType. The document is not
-//     otherwise validated against the schema (no formats, ranges or
-//     combinators).
+//     property whose "type" is a list takes any type listed. The branches
+//     of oneOf, anyOf and allOf share their schema's path, as an Avro
+//     union's do: {"oneOf":[{"type":"null"},{"type":"number"}]}, how
+//     Confluent's Java serializer writes a nullable field, is a number
+//     that may be missing. A value of a type not listed fails with
+//     ErrIncompatible and a *serving.FieldError with
+//     serving.ErrFieldType. The document is not otherwise validated
+//     against the schema (no formats, ranges, or "exactly one" of
+//     oneOf), and $ref is not followed: its fields are left out.
 //
 // Schemas with references to other subjects are refused (ErrUnsupported),
 // and so are schemas that flatten to more than 16,384 nodes: each use of

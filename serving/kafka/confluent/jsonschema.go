@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,6 +51,45 @@ type jsonObject struct {
 type jsonSchema struct {
 	Type       json.RawMessage        `json:"type"`
 	Properties map[string]*jsonSchema `json:"properties"`
+	OneOf      []*jsonSchema          `json:"oneOf"`
+	AnyOf      []*jsonSchema          `json:"anyOf"`
+	AllOf      []*jsonSchema          `json:"allOf"`
+}
+
+// merged returns the type names and properties of s together with those
+// of its oneOf, anyOf and allOf branches, and theirs, to depth maxDepth:
+// as an Avro union's branches share its path, a property of several
+// branches is one field, which takes what any of them allows. (Types are
+// joined for allOf too: that is looser than the schema, and only the
+// record's fault can make the difference show.)
+func (s *jsonSchema) merged(depth int) ([]string, map[string]*jsonSchema) {
+	types, props := s.types(), s.Properties
+	if depth >= maxDepth {
+		return types, props
+	}
+	own := false // props is a map of this call's, not s.Properties
+	for _, bs := range [...][]*jsonSchema{s.OneOf, s.AnyOf, s.AllOf} {
+		for _, b := range bs {
+			if b == nil {
+				continue
+			}
+			bt, bp := b.merged(depth + 1)
+			types = append(types, bt...)
+			if len(bp) > 0 && !own {
+				props, own = maps.Clone(props), true
+				if props == nil {
+					props = make(map[string]*jsonSchema, len(bp))
+				}
+			}
+			for k, v := range bp {
+				if old := props[k]; old != nil && old != v {
+					v = &jsonSchema{AnyOf: []*jsonSchema{old, v}}
+				}
+				props[k] = v
+			}
+		}
+	}
+	return types, props
 }
 
 // types returns the schema's type names: "type" is a name or a list.
@@ -68,8 +108,9 @@ func (s *jsonSchema) types() []string {
 // level; number, integer and boolean properties are numbers, string
 // properties text. A property whose type is a list takes a value of any
 // type listed: null leaves it missing, and so does an object or an
-// array. Arrays, properties without a type, and the combinators
-// ($ref, oneOf, anyOf, allOf) are left out.
+// array. The branches of oneOf, anyOf and allOf add their types and
+// properties to the schema's own (see merged). Arrays, properties without
+// a type, and $ref are left out.
 func compileJSONSchema(text string) (plan, error) {
 	var s jsonSchema
 	if err := json.Unmarshal([]byte(text), &s); err != nil {
@@ -101,7 +142,8 @@ func jsonLeaves(s *jsonSchema, keys []string, depth int, f *fields, p *jsonPlan)
 		object bool
 		array  bool
 	)
-	for _, t := range s.types() {
+	types, props := s.merged(depth)
+	for _, t := range types {
 		switch t {
 		case "object":
 			object, loose = true, true
@@ -122,13 +164,13 @@ func jsonLeaves(s *jsonSchema, keys []string, depth int, f *fields, p *jsonPlan)
 		p.objects = append(p.objects, jsonObject{keys: keys, array: array})
 	}
 	if object {
-		names := make([]string, 0, len(s.Properties))
-		for k := range s.Properties {
+		names := make([]string, 0, len(props))
+		for k := range props {
 			names = append(names, k)
 		}
 		slices.Sort(names)
 		for _, k := range names {
-			if err := jsonLeaves(s.Properties[k], append(keys[:len(keys):len(keys)], k), depth+1, f, p); err != nil {
+			if err := jsonLeaves(props[k], append(keys[:len(keys):len(keys)], k), depth+1, f, p); err != nil {
 				return err
 			}
 		}
