@@ -68,34 +68,6 @@ func hangingServer(t *testing.T, web *hangingWeb) *serving.Server {
 	return newServer(t, serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{web.URL + "/models/"}, FetchTimeout: time.Hour}))
 }
 
-// startFeed runs a feed on srv without waiting for it to catch up, and
-// returns it with a function that stops it and returns Run's result.
-func startFeed(t *testing.T, brokers []string, srv *serving.Server, opts ...kafka.FeedOption) (*kafka.ModelFeed, func() error) {
-	t.Helper()
-	f, err := kafka.NewModelFeed(config(t, brokers), srv, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx) }()
-	var once sync.Once
-	var res error
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			res = <-done
-		})
-		return res
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("feed: %v", err)
-		}
-	})
-	return f, stop
-}
-
 // TestFeedHangingLocationLeavesOtherPartitionsLive: a model whose
 // Location never answers holds neither the other partitions of the
 // models topic nor the models published after it there. (A guard: each

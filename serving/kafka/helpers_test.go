@@ -43,31 +43,58 @@ func newServer(t testing.TB, opts ...serving.Option) *serving.Server {
 	return srv
 }
 
-// runFeed starts a feed on srv and waits until it has caught up.
+// runFeed starts a feed on srv (see startFeed) and waits until it has
+// caught up.
 func runFeed(t testing.TB, brokers []string, srv *serving.Server, opts ...kafka.FeedOption) *kafka.ModelFeed {
+	t.Helper()
+	f, ended, _ := goFeed(t, brokers, srv, opts...)
+	select {
+	case <-f.CaughtUp():
+	case <-ended:
+		t.Fatal("feed stopped before catching up") // the cleanup reports Run's error
+	case <-time.After(30 * time.Second):
+		t.Fatal("feed did not catch up in 30s")
+	}
+	return f
+}
+
+// startFeed runs a feed on srv without waiting for it to catch up, and
+// returns it with a function that stops it and returns Run's result.
+func startFeed(t testing.TB, brokers []string, srv *serving.Server, opts ...kafka.FeedOption) (*kafka.ModelFeed, func() error) {
+	t.Helper()
+	f, _, stop := goFeed(t, brokers, srv, opts...)
+	return f, stop
+}
+
+// goFeed is the body of runFeed and startFeed: it runs a feed on srv in
+// a goroutine of its own, and returns it with a channel closed when Run
+// returns and a function that cancels Run's context and returns Run's
+// result. The test's cleanup stops the feed and fails the test if Run
+// failed.
+func goFeed(t testing.TB, brokers []string, srv *serving.Server, opts ...kafka.FeedOption) (*kafka.ModelFeed, <-chan struct{}, func() error) {
 	t.Helper()
 	f, err := kafka.NewModelFeed(config(t, brokers), srv, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx) }()
-	t.Cleanup(func() {
+	ended := make(chan struct{})
+	var res error
+	go func() {
+		defer close(ended)
+		res = f.Run(ctx)
+	}()
+	stop := func() error {
 		cancel()
-		if err := <-done; err != nil {
+		<-ended
+		return res
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
 			t.Errorf("feed: %v", err)
 		}
 	})
-	select {
-	case <-f.CaughtUp():
-	case err := <-done:
-		done <- nil // for the cleanup, which would wait forever otherwise
-		t.Fatalf("feed stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("feed did not catch up in 30s")
-	}
-	return f
+	return f, ended, stop
 }
 
 // waitFor polls cond every 10ms until it holds, failing the test after a
