@@ -30,11 +30,12 @@ func (f option) applySync(s *Sync) { f(s) }
 // your own that names another topic.
 func Topic(t string) Option { return option(func(s *Sync) { s.topic = t }) }
 
-// Observer adds fn to the feed's observer hook, called after the offset
-// is recorded; FeedOptions sets kafka.Observer, so other observers
-// (such as govkafka.FeedObserver) go here. It may be given several
-// times, and the functions are called in that order, each even when one
-// before it panics (see [Sync.Observe]); the default is none.
+// Observer adds fn to the Sync's Observe, which calls it after the
+// offset is recorded. It may be given several times, and the functions
+// are called in that order, each even when one before it panics (see
+// [Sync.Observe]); the default is none. A kafka.Observer given to the
+// feed beside [Sync.FeedOptions] is called too, in the order of the
+// feed's options: before the offset is recorded if it comes before them.
 func Observer(fn func(kafka.FeedEvent)) Option {
 	return option(func(s *Sync) { s.observers = append(s.observers, fn) })
 }
@@ -86,8 +87,10 @@ func New(store *registry.Registry, opts ...Option) (*Sync, error) {
 
 // FeedOptions reads the stored offsets and versions and returns the feed
 // options described in the package documentation. Pass them to
-// kafka.NewModelFeed, after any options of your own; do not also pass
-// Observer, which they set (use this package's [Observer] instead).
+// kafka.NewModelFeed with any options of your own. The feed calls every
+// kafka.Observer it is given, so one of yours adds to the Sync's rather
+// than replace it; a kafka.Topic of yours must name the Sync's topic
+// (see [Topic]).
 func (s *Sync) FeedOptions(ctx context.Context) ([]kafka.FeedOption, error) {
 	offs, err := s.store.Offsets(ctx, s.topic)
 	if err != nil {

@@ -84,3 +84,65 @@ func TestObserverPanicContained(t *testing.T) {
 		t.Errorf("history %v, %v; want both activations", h, err)
 	}
 }
+
+// TestFeedObserverBesideFeedOptions: a program's own kafka.Observer,
+// given before or after the Sync's FeedOptions, is called beside the
+// Sync's, which still records the resume point. Before, the feed kept
+// the last Observer given only: the one after the FeedOptions replaced
+// the Sync's, which then recorded no offset, so that a restart read the
+// whole topic again ("recorded offsets map[]; want partition 0 at 2"),
+// and the Sync's replaced the one before them, which heard of nothing.
+func TestFeedObserverBesideFeedOptions(t *testing.T) {
+	ctx := context.Background()
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	publish := publisher(t, c)
+	publish(1, 1)
+	publish(2, 2)
+	store, err := registry.NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync, err := kafkafeed.New(store, kafkafeed.Logger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := serving.NewServer(serving.WithLogger(quiet), serving.WithAdmission(sync))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	opts, err := sync.FeedOptions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after atomic.Int64
+	opts = append([]kafka.FeedOption{kafka.Observer(func(kafka.FeedEvent) { before.Add(1) })}, opts...)
+	opts = append(opts, kafka.Observer(func(kafka.FeedEvent) { after.Add(1) }))
+	feed, err := kafka.NewModelFeed(testConfig(t, c.Addrs()), srv, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- feed.Run(fctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	select {
+	case <-feed.CaughtUp():
+	case err := <-done:
+		done <- nil
+		t.Fatalf("feed ended: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("feed did not catch up in 30s")
+	}
+	if offs, err := store.Offsets(ctx, kafka.DefaultModelsTopic); err != nil || offs[0] != 2 {
+		t.Errorf("recorded offsets %v, %v; want partition 0 at 2", offs, err)
+	}
+	if b, a := before.Load(), after.Load(); b != 2 || a != 2 {
+		t.Errorf("the Observer before the FeedOptions heard %d events, the one after %d; want 2 each", b, a)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,12 +20,12 @@ import (
 )
 
 type feedOptions struct {
-	topic    string
-	topics   []string // every distinct topic given with Topic, to refuse two
-	start    map[int32]int64
-	known    map[string]uint64
-	observer func(FeedEvent)
-	maxBytes int
+	topic     string
+	topics    []string // every distinct topic given with Topic, to refuse two
+	start     map[int32]int64
+	known     map[string]uint64
+	observers []func(FeedEvent) // every Observer, in the order given
+	maxBytes  int
 }
 
 // Outcome says what a ModelFeed did with one message.
@@ -276,6 +277,8 @@ func NewModelFeed(cfg *Config, srv *serving.Server, opts ...FeedOption) (*ModelF
 		return nil, configErr("Topic given as %q and as %q: a ModelFeed reads one models topic (a registry/kafkafeed Sync passes its own, kafkafeed.Topic, in FeedOptions)", o.topics[0], o.topics[1])
 	case o.maxBytes <= 0:
 		return nil, configErr("MaxBytes(%d): must be positive", o.maxBytes)
+	case slices.ContainsFunc(o.observers, func(fn func(FeedEvent)) bool { return fn == nil }):
+		return nil, configErr("Observer(nil)")
 	}
 	for p, off := range o.start {
 		if off < 0 {
@@ -579,17 +582,24 @@ func (f *ModelFeed) messagesBefore(ctx context.Context, p int32, from, hwm int64
 	return false, err
 }
 
-// observe calls the Observer with ev. The Observer is the user's code,
-// run on one of the feed's goroutines, where a panic would end the process:
-// it is recovered and logged with its stack, as the Source does a
-// Codec's, and the feed goes on with the next message.
+// observe calls every Observer with ev, in the order given.
 func (f *ModelFeed) observe(log *slog.Logger, ev FeedEvent) {
+	for i, fn := range f.o.observers {
+		observeOne(log, i, fn, ev)
+	}
+}
+
+// observeOne calls fn, the i-th Observer, with ev. An Observer is the
+// user's code, run on one of the feed's goroutines, where a panic would
+// end the process: it is recovered and logged with its stack, as the
+// Source does a Codec's, and the Observers after it still hear of ev.
+func observeOne(log *slog.Logger, i int, fn func(FeedEvent), ev FeedEvent) {
 	defer func() {
 		if p := recover(); p != nil {
-			log.Error("model feed: recovered a panic in the Observer", "model", ev.Model, "outcome", ev.Outcome, "panic", p, "stack", string(debug.Stack()))
+			log.Error("model feed: recovered a panic in an Observer", "observer", i, "model", ev.Model, "outcome", ev.Outcome, "panic", p, "stack", string(debug.Stack()))
 		}
 	}()
-	f.o.observer(ev)
+	fn(ev)
 }
 
 // dispatch decodes a message msg of partition part, and hands it to the
@@ -772,7 +782,7 @@ func (p *feedPartition) finish(j *feedJob) {
 		if h.quiet {
 			p.stopped = true
 		}
-		if !p.stopped && p.f.o.observer != nil {
+		if !p.stopped {
 			p.f.observe(h.log, h.ev)
 		}
 	}

@@ -241,6 +241,7 @@ func TestFeedConfig(t *testing.T) {
 		{cfg, srv, []kafka.FeedOption{kafka.Topic("")}},
 		{cfg, srv, []kafka.FeedOption{kafka.MaxBytes(0)}},
 		{cfg, srv, []kafka.FeedOption{kafka.StartOffsets(map[int32]int64{0: -2})}},
+		{cfg, srv, []kafka.FeedOption{kafka.Observer(func(kafka.FeedEvent) {}), kafka.Observer(nil)}},
 	} {
 		if _, err := kafka.NewModelFeed(tc.cfg, tc.srv, tc.opts...); !errors.Is(err, serving.ErrConfig) {
 			t.Errorf("%v: got %v, want ErrConfig", tc, err)

@@ -104,7 +104,7 @@ func KnownVersions(m map[string]uint64) FeedOption {
 	return feedOpt(func(o *feedOptions) { o.known = maps.Clone(m) })
 }
 
-// Observer sets a function called once for every message a ModelFeed
+// Observer adds a function called once for every message a ModelFeed
 // read, after it was handled, in offset order per partition; except for
 // a message whose handling failed while Run's context was done, which
 // the feed leaves to be read again by the next run, and the messages
@@ -116,10 +116,15 @@ func KnownVersions(m map[string]uint64) FeedOption {
 // overlap, though they may come from different goroutines; fn must not
 // block for long, as it holds back the partition's reading. A panic in
 // fn is recovered and logged, and the feed goes on. A registry uses it
-// to record model events and the offsets it has applied. The default
+// to record model events and the offsets it has applied.
+//
+// Observer may be given several times, as by a program that passes its
+// own beside a registry/kafkafeed Sync's FeedOptions: every function is
+// called, in the order given, each even when one before it panics.
+// NewModelFeed refuses Observer(nil) with serving.ErrConfig. The default
 // is none.
 func Observer(fn func(FeedEvent)) FeedOption {
-	return feedOpt(func(o *feedOptions) { o.observer = fn })
+	return feedOpt(func(o *feedOptions) { o.observers = append(o.observers, fn) })
 }
 
 // DeadLetterTopic sets the topic a Sink writes dead letters to,
