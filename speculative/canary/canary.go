@@ -341,10 +341,11 @@ func (c *Controller) weigh() (Decision, string) {
 	if total := nCand + nChamp; total > 0 {
 		d.Seen = float64(nCand) / float64(total)
 	}
+	qCand, qChamp := qualitySamples(cand, champ)
 	d.Guardrails = []Guardrail{
 		c.guard("errors", rate(cand.errors.Load(), nCand), rate(champ.errors.Load(), nChamp), c.cfg.errorMargin, c.cfg.minCalls),
 		c.guard("latency", rate(cand.slow.Load(), nCand), rate(champ.slow.Load(), nChamp), c.cfg.latencyMargin, c.cfg.minCalls),
-		c.guard("quality", cand.quality(), champ.quality(), c.cfg.qualityMargin, c.cfg.minOutcomes),
+		c.guard("quality", qCand, qChamp, c.cfg.qualityMargin, c.cfg.minOutcomes),
 	}
 	// To leave a step below the last, every guardrail must be computable
 	// and none breached; to give the candidate all the traffic, every

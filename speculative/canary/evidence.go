@@ -38,6 +38,7 @@ type arm struct {
 	mu       sync.Mutex
 	n        uint64
 	mean, m2 float64
+	lo, hi   float64 // the smallest and largest loss, when n > 0
 }
 
 func (a *arm) call(took time.Duration, failed bool, bound time.Duration) {
@@ -54,6 +55,10 @@ func (a *arm) call(took time.Duration, failed bool, bound time.Duration) {
 
 func (a *arm) outcome(loss float64) {
 	a.mu.Lock()
+	if a.n == 0 {
+		a.lo, a.hi = loss, loss
+	}
+	a.lo, a.hi = min(a.lo, loss), max(a.hi, loss)
 	a.n++
 	d := loss - a.mean
 	a.mean += d / float64(a.n)
@@ -89,25 +94,78 @@ type sample struct {
 	mean, vr float64
 }
 
-// rate is the sample of a 0/1 metric, k events in n. Its variance uses
-// (k+1)/(n+2), so that a rate seen as 0 or 1 still has some uncertainty.
+// pseudo is how many pseudo-outcomes of each kind (or at each end of
+// the losses' range) a side's variance counts besides its own: two, the
+// adjustment of Agresti and Coull ("Approximate is better than 'exact'
+// for interval estimation of binomial proportions", The American
+// Statistician 52(2), 1998) for 95% intervals, z²/2 ≈ 2 of each. A rate
+// seen as 0 or 1 is then not taken as measured exactly, nor one seen
+// from a few events as precisely as their count suggests. With one of
+// each (the Agresti–Caffo choice for a difference), a candidate worse by
+// exactly the margin on a rare event was still shown within it in about
+// 6.5% of simulated rollouts, Alpha being 5%; with two, 3.5%
+// (TestQualityFalseOKWithinAlpha). The adjustment shrinks as 1/n, so the
+// variance stays consistent, which is all the confidence sequence asks
+// of it; the means are not adjusted.
+const pseudo = 2
+
+// rate is the sample of a 0/1 metric, k events in n: mean k/n, and the
+// variance q(1−q) of q = (k+pseudo)/(n+2·pseudo).
 func rate(k, n uint64) sample {
 	if n == 0 {
 		return sample{}
 	}
 	p := float64(k) / float64(n)
-	q := (float64(k) + 1) / (float64(n) + 2)
+	q := (float64(k) + pseudo) / (float64(n) + 2*pseudo)
 	return sample{n: n, mean: p, vr: q * (1 - q)}
 }
 
-func (a *arm) quality() sample {
+// qualitySamples returns the mean losses of both sides, each with the
+// variance rate uses, generalized from 0/1 to any loss: that of the
+// side's losses with pseudo more at the smallest and pseudo more at the
+// largest loss either side has seen. For 0/1 losses, once both values
+// have been seen, that is rate's variance exactly. Without it, a side
+// whose losses never varied had a variance of 0 and the interval rested
+// on the other side's alone: a candidate at 1.2% error against a
+// champion at 0.2% (margin one point) was shown within the margin in
+// 16% of simulated rollouts (TestQualityFalseOKWithinAlpha), Alpha
+// being 5%. When every loss seen on both sides is the same, the data
+// measure no spread, and both variances are 0.
+func qualitySamples(cand, champ *arm) (sample, sample) {
+	c, h := cand.moments(), champ.moments()
+	lo, hi := c.lo, c.hi
+	switch {
+	case c.n == 0:
+		lo, hi = h.lo, h.hi
+	case h.n > 0:
+		lo, hi = min(lo, h.lo), max(hi, h.hi)
+	}
+	return c.adjusted(lo, hi), h.adjusted(lo, hi)
+}
+
+// moments is a snapshot of one side's running loss moments.
+type moments struct {
+	n                uint64
+	mean, m2, lo, hi float64
+}
+
+func (a *arm) moments() moments {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s := sample{n: a.n, mean: a.mean}
-	if a.n > 1 {
-		s.vr = a.m2 / float64(a.n-1)
+	return moments{n: a.n, mean: a.mean, m2: a.m2, lo: a.lo, hi: a.hi}
+}
+
+// adjusted is the sample of m's losses, with the variance of those
+// losses and pseudo more at lo and pseudo more at hi; the mean is m's
+// own.
+func (m moments) adjusted(lo, hi float64) sample {
+	if m.n == 0 {
+		return sample{}
 	}
-	return s
+	n := float64(m.n)
+	d := (lo+hi)/2 - m.mean
+	m2 := m.m2 + pseudo*(hi-lo)*(hi-lo)/2 + d*d*2*pseudo*n/(n+2*pseudo)
+	return sample{n: m.n, mean: m.mean, vr: m2 / (n + 2*pseudo)}
 }
 
 // csTarget is the effective sample size at which the confidence sequence
@@ -129,21 +187,16 @@ const csTarget = 1000
 // fixed-sample 95% interval (1.96·se) it is about 1.5 times as wide at t = 1000
 // for α = 0.05; that is the price of looking after every call.
 //
-// A side whose values never varied has a sample variance of 0, which
-// is not evidence that its true variance is 0: 50 losses of 0 are what a
-// model wrong on 2% of its answers gives 36% of the time. When neither
-// side varied, the spread of both sides' values together (positive
-// exactly when the two means differ) stands for each side's; when that
-// is 0 too, every value seen is the same, the data measure no spread,
-// and shown is false: lo and hi are then both diff, and prove nothing.
-// (Rates never get here: rate's variance is never 0.)
+// Both sides' variances come adjusted for small counts (rate,
+// qualitySamples), so that a side whose values never varied is not
+// taken as measured exactly: 50 losses of 0 are what a model wrong on
+// 2% of its answers gives 36% of the time. A variance is 0 only when
+// every value seen on both sides is the same; the data then measure no
+// spread, and shown is false: lo and hi are both diff, and prove
+// nothing.
 func confidenceSequence(cand, champ sample, alpha float64) (diff, lo, hi float64, shown bool) {
 	diff = cand.mean - champ.mean
 	v1, v2 := cand.vr, champ.vr
-	if v1 == 0 && v2 == 0 {
-		v1 = pooledVariance(cand, champ)
-		v2 = v1
-	}
 	se2 := v1/float64(cand.n) + v2/float64(champ.n)
 	if !(se2 > 0) {
 		return diff, diff, diff, false
@@ -153,17 +206,4 @@ func confidenceSequence(cand, champ sample, alpha float64) (diff, lo, hi float64
 	rho2 := (l + math.Log(l+1)) / csTarget
 	half := math.Sqrt(se2 * 2 * (t*rho2 + 1) / (t * rho2) * math.Log(math.Sqrt(t*rho2+1)/alpha))
 	return diff, diff - half, diff + half, true
-}
-
-// pooledVariance is the sample variance of the values of a and b taken
-// together, when neither side's values varied (a.vr = b.vr = 0): each
-// side is n copies of its mean.
-func pooledVariance(a, b sample) float64 {
-	n := float64(a.n) + float64(b.n)
-	if n < 2 {
-		return 0
-	}
-	m := (float64(a.n)*a.mean + float64(b.n)*b.mean) / n
-	da, db := a.mean-m, b.mean-m
-	return (float64(a.n)*da*da + float64(b.n)*db*db) / (n - 1)
 }

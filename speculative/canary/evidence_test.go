@@ -94,3 +94,94 @@ func TestLatencyBuckets(t *testing.T) {
 		t.Errorf("p99 %v, want about 50ms", p)
 	}
 }
+
+// A candidate whose mean loss exceeds the champion's by exactly the
+// margin must be shown within it ("ok", which the step to 100% needs)
+// in at most Alpha of rollouts, however often they are evaluated. With
+// 0/1 losses, a champion wrong on 0.2% of its answers and a candidate
+// on 1.2%, the candidate's first 200 outcomes are all right in 9% of
+// runs (0.988^200); a side whose losses never varied must not then be
+// taken as measured exactly.
+func TestQualityFalseOKWithinAlpha(t *testing.T) {
+	const (
+		runs        = 1000
+		alpha       = 0.05
+		margin      = 0.01
+		pCand       = 0.012
+		pChamp      = 0.002
+		ratio       = 3 // champion outcomes per candidate outcome, as at a 25% step
+		minOutcomes = 200
+		maxN        = 3000 // candidate outcomes per run
+		every       = 10
+	)
+	rng := rand.New(rand.NewPCG(13, 14))
+	loss := func(p float64) float64 {
+		if rng.Float64() < p {
+			return 1
+		}
+		return 0
+	}
+	// The same outcomes counted as a rate (errors, latency) must fare
+	// the same.
+	var falseOK, zeroSpread, rateOK int
+	for range runs {
+		var cand, champ arm
+		var k1, k2 uint64
+		qHit, rHit := false, false
+		for n := uint64(1); n <= maxN; n++ {
+			l := loss(pCand)
+			cand.outcome(l)
+			k1 += uint64(l)
+			for range ratio {
+				l := loss(pChamp)
+				champ.outcome(l)
+				k2 += uint64(l)
+			}
+			if n < minOutcomes || n%every != 0 {
+				continue
+			}
+			c, h := qualitySamples(&cand, &champ)
+			if _, _, hi, shown := confidenceSequence(c, h, alpha); shown && hi <= margin && !qHit {
+				qHit = true
+				if k1 == 0 {
+					zeroSpread++
+				}
+			}
+			if _, _, hi, _ := confidenceSequence(rate(k1, n), rate(k2, ratio*n), alpha); hi <= margin {
+				rHit = true
+			}
+		}
+		if qHit {
+			falseOK++
+		}
+		if rHit {
+			rateOK++
+		}
+	}
+	q, r := float64(falseOK)/runs, float64(rateOK)/runs
+	t.Logf("false ok in %.1f%% of %d runs (%d with no candidate loss yet), as a rate %.1f%%", 100*q, runs, zeroSpread, 100*r)
+	if q > alpha {
+		t.Errorf("quality: candidate worse by the margin shown within it in %.1f%% of runs, want at most %.0f%%", 100*q, 100*alpha)
+	}
+	if r > alpha {
+		t.Errorf("rate: candidate worse by the margin shown within it in %.1f%% of runs, want at most %.0f%%", 100*r, 100*alpha)
+	}
+}
+
+// For 0/1 losses, once both values have been seen, the quality
+// guardrail's variance is the rate's.
+func TestQualityVarianceIsRateVariance(t *testing.T) {
+	for _, c := range []struct{ k, n uint64 }{{1, 1}, {0, 5}, {1, 5}, {3, 200}, {199, 200}} {
+		var a, b arm
+		for i := range c.n {
+			a.outcome(float64(min(1, c.k/(i+1))))
+		}
+		b.outcome(0)
+		b.outcome(1)
+		got, _ := qualitySamples(&a, &b)
+		want := rate(c.k, c.n)
+		if got.n != want.n || math.Abs(got.mean-want.mean) > 1e-12 || math.Abs(got.vr-want.vr) > 1e-12 {
+			t.Errorf("%d of %d: quality %+v, rate %+v", c.k, c.n, got, want)
+		}
+	}
+}
