@@ -23,17 +23,24 @@ type BatchScorer interface {
 
 // ScoreBatch implements BatchScorer. The whole batch is scored by the
 // version live when the call starts. When that model is a BatchPredictor
-// the valid records go to one PredictBatch call; if it fails, they are
-// predicted one by one, so that only the record at fault fails, unless
-// ctx is done by then: each of them then fails with ctx's error. The
-// Server's counters and HookScored see every record, each timed as the
-// batch's time divided by its size (see Stats for when a batch is timed).
+// two or more valid records go to one PredictBatch call; if it fails,
+// they are predicted one by one, so that only the record at fault fails,
+// unless ctx is done by then: each of them then fails with ctx's error.
+// A batch of one record is scored as Score scores it. The Server's
+// counters and HookScored see every record, each timed as the batch's
+// time divided by its size (see Stats for when a batch is timed).
 func (ss *slotScorer) ScoreBatch(ctx context.Context, rs []Record, out []Result, errs []error) {
 	sl := (*slot)(ss)
 	if len(out) < len(rs) || len(errs) < len(rs) {
 		panic(fmt.Sprintf("serving: ScoreBatch of %d records into %d results and %d errors", len(rs), len(out), len(errs)))
 	}
-	if len(rs) == 0 {
+	switch len(rs) {
+	case 0:
+		return
+	case 1:
+		// Score counts, times, samples and answers one record exactly as
+		// a batch of one, without the batch's scratch.
+		out[0], errs[0] = ss.Score(ctx, rs[0])
 		return
 	}
 	k := uint64(len(rs))

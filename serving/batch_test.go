@@ -271,6 +271,53 @@ func TestScoreBatchAfterANonFiniteBatch(t *testing.T) {
 	}
 }
 
+// TestScoreBatchOfOneIsScore: a batch of one record gets what Score
+// gives the record (a result, a poison row's model error, a refusal of
+// NaN, a named record bound, a missing field, a done context) and
+// counts in the Stats and the HookScored as one call of Score does.
+func TestScoreBatchOfOneIsScore(t *testing.T) {
+	layout, err := serving.NewLayout("extra", "b", "a")
+	require.NoError(t, err)
+	onlyB, err := serving.NewLayout("b")
+	require.NoError(t, err)
+	rs := []serving.Record{
+		{Features: []float64{1, 2}},
+		{Features: []float64{13, 0}},
+		{Features: []float64{math.NaN(), 1}},
+		{Features: []float64{99, 20, 10}, Layout: layout},
+		{Features: []float64{1}, Layout: onlyB},
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	var hooks [2]durations
+	var scorers [2]serving.Scorer
+	var servers [2]*serving.Server
+	for k := range scorers {
+		servers[k] = newServer(t, serving.WithHooks(&hooks[k]))
+		require.NoError(t, activate(servers[k].ActivateModel(context.Background(), ref("m", 1), &batchSumModel{})))
+		scorers[k] = servers[k].Model("m")
+	}
+	for _, ctx := range []context.Context{context.Background(), done} {
+		for i, r := range rs {
+			res, err := scorers[0].Score(ctx, r)
+			out, errs := make([]serving.Result, 1), make([]error, 1)
+			scorers[1].(serving.BatchScorer).ScoreBatch(ctx, []serving.Record{r}, out, errs)
+			if err != nil {
+				require.Error(t, errs[0], "record %d: Score says %v", i, err)
+				assert.Equal(t, err.Error(), errs[0].Error(), "record %d", i)
+			} else {
+				require.NoError(t, errs[0], "record %d", i)
+			}
+			assert.Equal(t, res, out[0], "record %d", i)
+		}
+	}
+	score, batch := servers[0].Models()[0], servers[1].Models()[0]
+	assert.Equal(t, score.Invocations, batch.Invocations)
+	assert.Equal(t, score.Errors, batch.Errors)
+	assert.Equal(t, len(hooks[0].took), len(hooks[1].took))
+	assert.Equal(t, hooks[0].errs, hooks[1].errs)
+}
+
 func TestScoreBatchNoModel(t *testing.T) {
 	srv, err := serving.NewServer()
 	require.NoError(t, err)
