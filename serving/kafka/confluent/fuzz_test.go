@@ -59,3 +59,35 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCompileSchema feeds arbitrary schema texts to each compiler (a
+// registry answers what it was given): compiling never panics, fails only
+// with ErrUnsupported, and a plan that compiles decodes arbitrary bytes
+// into consistent records or fails with ErrIncompatible or a bad frame.
+func FuzzCompileSchema(f *testing.F) {
+	f.Add(byte(0), avroV1, []byte{0})
+	f.Add(byte(0), fuzzAvroLogical, []byte{2, 4, 0x30, 0x39, 2, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0})
+	f.Add(byte(1), protoSchema, []byte{0, 9, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add(byte(2), jsonSchemaText, []byte(`{"amount":1}`))
+	f.Add(byte(2), `{"type":"object","properties":{"a":{"oneOf":[{"type":"null"},{"type":"number"}]},"b":{"allOf":[{"type":"object"},{"properties":{"c":{"anyOf":[{"type":"string"}]}}}]}}}`, []byte(`{"a":1,"b":{"c":"x"}}`))
+	compile := []func(string) (plan, error){compileAvro, compileProtobuf, compileJSONSchema}
+	f.Fuzz(func(t *testing.T, kind byte, text string, payload []byte) {
+		p, err := compile[int(kind)%len(compile)](text)
+		if err != nil {
+			if !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("compiling %q: %v does not wrap ErrUnsupported", text, err)
+			}
+			return
+		}
+		rec, err := p.decode(payload)
+		if err != nil {
+			if !errors.Is(err, ErrIncompatible) && !errors.Is(err, errFrame) {
+				t.Fatalf("decoding %x: %v is neither ErrIncompatible nor a bad frame", payload, err)
+			}
+			return
+		}
+		if rec.Layout == nil || rec.Layout.Len() != len(rec.Features) || (rec.Text != nil && len(rec.Text) != len(rec.Features)) {
+			t.Fatalf("inconsistent record %+v", rec)
+		}
+	})
+}
