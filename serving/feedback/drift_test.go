@@ -58,7 +58,9 @@ func TestDriftOnLiveError(t *testing.T) {
 	if err := feed(feedback.Match{}); err != nil {
 		t.Error(err)
 	}
-	for _, x := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+	// 1e200 is finite, but training's detectors ignore it: the outcome
+	// was lost without an error.
+	for _, x := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), 1e200, -1e101} {
 		bad, _ := feedback.Drift(ph.Add, func(feedback.Match) float64 { return x }, func(feedback.Match) { t.Error("fired") })
 		// A refused loss is a refused outcome, like every other observer's.
 		if err := bad(feedback.Match{}); !errors.Is(err, serving.ErrOutcome) {
