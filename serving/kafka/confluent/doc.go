@@ -18,8 +18,9 @@
 //
 // # Fields
 //
-// Each schema ID becomes one *serving.Layout, built once from the
-// schema, not from each record: a field is named by its dotted path
+// Each schema ID (for Protobuf, each message type of it that records
+// name) becomes one *serving.Layout, built once from the schema, not
+// from each record: a field is named by its dotted path
 // through nested records or messages ("merchant.geo.lat"), so a model's
 // inputs bind to nested fields by those names. Numbers are features,
 // booleans 1 and 0; strings and enum symbols go to Record.Text for
