@@ -92,18 +92,19 @@ func main() {
 
 // config is what a run needs.
 type config struct {
-	brokers     string  // empty starts an embedded broker
-	maxRecords  int     // a rollout gives up (and holds) after this many transactions
-	evalEvery   int     // scored transactions between evaluations
-	labelDelay  int     // transactions between one and its truth
-	labelled    float64 // share of transactions whose truth arrives
-	ahead       int     // how far the producer may run ahead of the scoring
-	minCalls    uint64  // canary.MinCalls
-	minOutcomes uint64  // canary.MinOutcomes
+	brokers     string        // empty starts an embedded broker
+	maxRecords  int           // a rollout gives up (and holds) after this many transactions
+	evalEvery   int           // scored transactions between evaluations
+	labelDelay  int           // transactions between one and its truth
+	labelled    float64       // share of transactions whose truth arrives
+	ahead       int           // how far the producer may run ahead of the scoring, and of the join
+	minCalls    uint64        // canary.MinCalls
+	minOutcomes uint64        // canary.MinOutcomes
+	stuck       time.Duration // how long the producer waits for a pipeline that does not move
 }
 
 func defaultConfig() config {
-	return config{maxRecords: 400000, evalEvery: 1000, labelDelay: 2000, labelled: 0.8, ahead: 1500, minCalls: 400, minOutcomes: 200}
+	return config{maxRecords: 400000, evalEvery: 1000, labelDelay: 2000, labelled: 0.8, ahead: 1500, minCalls: 400, minOutcomes: 200, stuck: 2 * time.Minute}
 }
 
 // scenario is one rollout: the candidate's error in the angle of its
@@ -347,7 +348,10 @@ func run(ctx context.Context, w io.Writer, brokers []string, cfg config, sc scen
 	wg.Go(func() { errs <- reader.Run(runCtx) })
 	wg.Go(func() { errs <- src.Run(runCtx) })
 	wg.Go(func() {
-		errs <- produce(runCtx, brokers, cfg, dataTopic, feedbackTopic, func() int64 { return scored.Load() }, decided)
+		errs <- produce(runCtx, brokers, cfg, dataTopic, feedbackTopic, progress{
+			scored: func() int64 { return scored.Load() },
+			joined: func() int64 { return int64(reader.Stats().Joined) },
+		}, decided)
 	})
 	select {
 	case <-decided:
@@ -363,7 +367,10 @@ func run(ctx context.Context, w io.Writer, brokers []string, cfg config, sc scen
 		}
 	}
 	if err != nil {
-		return res, err
+		// Say where the rollout stands, so that a failure tells a
+		// rollout short of evidence from a pipeline that stopped.
+		d := c.Evaluate(context.Background())
+		return res, fmt.Errorf("%w; evaluated now: %s at %g%%: %s", err, d.Action, 100*d.Share, d.Reason)
 	}
 
 	mu.Lock()
@@ -406,12 +413,28 @@ func writeGuardrails(w io.Writer, cfg config, gs []canary.Guardrail) {
 	}
 }
 
+// progress tells the producer how far the pipeline got: the
+// transactions scored, and the truths joined to their scores.
+type progress struct {
+	scored, joined func() int64
+}
+
+// errStopped is produce's error when neither the scoring nor the join
+// moved for cfg.stuck.
+var errStopped = errors.New("the pipeline stopped")
+
 // produce writes transactions to dataTopic, and the truth of each (for
 // cfg.labelled of them) to feedbackTopic labelDelay transactions later,
-// keyed alike, staying at most cfg.ahead transactions ahead of the
-// scoring. It returns when done closes, when ctx is done, or with an
-// error after cfg.maxRecords transactions, the rollout undecided.
-func produce(ctx context.Context, brokers []string, cfg config, dataTopic, feedbackTopic string, scored func() int64, done <-chan struct{}) error {
+// keyed alike. It stays at most cfg.ahead transactions ahead of the
+// scoring, and at most cfg.ahead truths ahead of the join, so that a
+// truth reaches the Controller about labelDelay transactions after its
+// transaction however slowly the machine runs the feedback reader: the
+// transactions a rollout takes then depend on the rollout, not on the
+// machine's speed. It returns when done closes, when ctx is done, or
+// with an error after cfg.maxRecords transactions, the rollout
+// undecided, or with errStopped when neither the scoring nor the join
+// moved for cfg.stuck while it waited.
+func produce(ctx context.Context, brokers []string, cfg config, dataTopic, feedbackTopic string, at progress, done <-chan struct{}) error {
 	sc := sarama.NewConfig()
 	sc.Version = kafka.DefaultVersion
 	sc.Producer.Return.Successes = true
@@ -428,9 +451,20 @@ func produce(ctx context.Context, brokers []string, cfg config, dataTopic, feedb
 		keep  bool
 	}
 	var pending []truth
+	var truths int64 // truths written
 	const batch = 500
 	for i := 0; i < cfg.maxRecords; {
-		for int64(i)-scored() > int64(cfg.ahead) {
+		last, moved := [2]int64{at.scored(), at.joined()}, time.Now()
+		for {
+			now := [2]int64{at.scored(), at.joined()}
+			if int64(i)-now[0] <= int64(cfg.ahead) && truths-now[1] <= int64(cfg.ahead) {
+				break
+			}
+			if now != last {
+				last, moved = now, time.Now()
+			} else if time.Since(moved) > cfg.stuck {
+				return fmt.Errorf("%w: %d of %d transactions scored and %d of %d truths joined, none more in %v", errStopped, now[0], i, now[1], truths, cfg.stuck)
+			}
 			select {
 			case <-done:
 				return nil
@@ -450,6 +484,7 @@ func produce(ctx context.Context, brokers []string, cfg config, dataTopic, feedb
 				t := pending[0]
 				pending = pending[1:]
 				if t.keep {
+					truths++
 					msgs = append(msgs, &sarama.ProducerMessage{Topic: feedbackTopic, Key: sarama.StringEncoder(t.key), Value: sarama.StringEncoder(label(t.fraud))})
 				}
 			}
@@ -465,7 +500,7 @@ func produce(ctx context.Context, brokers []string, cfg config, dataTopic, feedb
 		default:
 		}
 	}
-	return fmt.Errorf("no decision after %d transactions", cfg.maxRecords)
+	return fmt.Errorf("no decision after %d transactions (%d scored, %d of %d truths joined)", cfg.maxRecords, at.scored(), at.joined(), truths)
 }
 
 // label is a feedback record's value: the true class, by name.
