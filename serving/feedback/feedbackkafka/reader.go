@@ -88,8 +88,10 @@ func Checkpoint(path string, interval time.Duration) Option {
 // saved along with the join, such as a speculative.Bandit fed by the
 // matches, so that after a restart it stands exactly where the offsets
 // do. s must change only through the Reader's match function, which runs
-// on the Reader's goroutine, for the checkpoint to be consistent. The
-// default is nothing more than the join.
+// on the Reader's goroutine, for the checkpoint to be consistent. A
+// name given twice is an error wrapping [serving.ErrConfig]: one of the
+// two states would not be saved. The default is nothing more than the
+// join.
 func Save(name string, s interface {
 	encoding.BinaryMarshaler
 	encoding.BinaryUnmarshaler
@@ -97,6 +99,9 @@ func Save(name string, s interface {
 	return func(o *options) error {
 		if name == "" || s == nil {
 			return fmt.Errorf("%w: feedbackkafka: Save(%q): need a name and a state", serving.ErrConfig, name)
+		}
+		if _, dup := o.states[name]; dup {
+			return fmt.Errorf("%w: feedbackkafka: Save(%q) given twice: one state would not be checkpointed", serving.ErrConfig, name)
 		}
 		o.states[name] = s
 		return nil

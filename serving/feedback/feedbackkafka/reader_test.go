@@ -405,3 +405,24 @@ func TestCheckpointDirectoryMustExist(t *testing.T) {
 		t.Errorf("checkpoint in an existing directory: %v", err)
 	}
 }
+
+// Two states saved under one name: the second replaced the first in
+// silence, and the first was never checkpointed, so that after a
+// restart it started afresh while the offsets resumed.
+func TestSaveNameGivenTwice(t *testing.T) {
+	cfg, err := kafka.NewConfig([]string{"127.0.0.1:1"}, kafka.Logger(discard()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := feedback.NewJoiner(time.Minute, 10)
+	f := func(feedback.Match) error { return nil }
+	a, _ := quality.NewTracker(1)
+	b, _ := quality.NewTracker(1)
+	_, err = feedbackkafka.NewReader(cfg, "s", "l", j, f, feedbackkafka.Save("quality", a), feedbackkafka.Save("quality", b))
+	if !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("Save(%q) twice: %v, want an error wrapping serving.ErrConfig", "quality", err)
+	}
+	if _, err := feedbackkafka.NewReader(cfg, "s", "l", j, f, feedbackkafka.Save("a", a), feedbackkafka.Save("b", b)); err != nil {
+		t.Errorf("two names: %v", err)
+	}
+}
