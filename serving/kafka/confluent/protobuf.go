@@ -2,8 +2,8 @@ package confluent
 
 import (
 	"context"
-	"fmt"
 	"math"
+	"strconv"
 	"sync"
 
 	"github.com/bufbuild/protocompile"
@@ -33,9 +33,12 @@ type protoMessage struct {
 }
 
 // protoLeaf is one feature: the field path from the message to a scalar.
+// presence is the scalar's HasPresence, which protocompile's descriptors
+// work out anew (from the file's edition features) at each call.
 type protoLeaf struct {
-	path  []protoreflect.FieldDescriptor
-	index int
+	path     []protoreflect.FieldDescriptor
+	index    int
+	presence bool
 }
 
 // maxIndexes bounds the message indexes read from a frame.
@@ -93,10 +96,14 @@ func (p *protoPlan) message(idx []int) (*protoMessage, error) {
 	if len(idx) == 0 {
 		idx = []int{0}
 	}
-	key := fmt.Sprint(idx)
+	var buf [32]byte
+	key := buf[:0]
+	for _, i := range idx {
+		key = append(strconv.AppendInt(key, int64(i), 10), ' ')
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if m := p.msgs[key]; m != nil {
+	if m := p.msgs[string(key)]; m != nil {
 		if m.err != nil {
 			return nil, m.err
 		}
@@ -128,7 +135,7 @@ func (p *protoPlan) message(idx []int) (*protoMessage, error) {
 	if len(p.msgs) >= 64 {
 		clear(p.msgs)
 	}
-	p.msgs[key] = m
+	p.msgs[string(key)] = m
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +165,7 @@ func protoLeaves(d protoreflect.MessageDescriptor, parents []protoreflect.FieldD
 			if v := wrapped(fd.Message()); v != nil {
 				// The wrapper's value, at the field's own path: missing
 				// when the wrapper is unset, as protoSet finds.
-				m.leaves = append(m.leaves, protoLeaf{path: append(chain, v), index: f.leaf(path)})
+				m.leaves = append(m.leaves, protoLeaf{path: append(chain, v), index: f.leaf(path), presence: v.HasPresence()})
 				continue
 			}
 			if depth < maxDepth {
@@ -167,7 +174,7 @@ func protoLeaves(d protoreflect.MessageDescriptor, parents []protoreflect.FieldD
 				}
 			}
 		default:
-			m.leaves = append(m.leaves, protoLeaf{path: chain, index: f.leaf(path)})
+			m.leaves = append(m.leaves, protoLeaf{path: chain, index: f.leaf(path), presence: fd.HasPresence()})
 		}
 	}
 	return nil
@@ -204,7 +211,7 @@ func protoSet(r *serving.Record, l protoLeaf, msg protoreflect.Message) error {
 		m = m.Get(fd).Message()
 	}
 	fd := l.path[last]
-	if fd.HasPresence() && !m.Has(fd) {
+	if l.presence && !m.Has(fd) {
 		return nil
 	}
 	v := m.Get(fd)

@@ -1,0 +1,51 @@
+package confluent
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// BenchmarkDecode decodes one record of each format, its schema cached:
+// the cost a Source pays per record in the codec.
+func BenchmarkDecode(b *testing.B) {
+	r := newRegistry(b)
+	c, err := New(r.client)
+	if err != nil {
+		b.Fatal(err)
+	}
+	av, err := avro.Marshal(avro.MustParse(avroV1), avroValue(1, 2.0, 3))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pm []byte
+	pm = protowire.AppendTag(pm, 1, protowire.Fixed64Type)
+	pm = protowire.AppendFixed64(pm, math.Float64bits(99.5))
+	pm = protowire.AppendTag(pm, 2, protowire.VarintType)
+	pm = protowire.AppendVarint(pm, 12)
+	pm = protowire.AppendTag(pm, 4, protowire.BytesType)
+	pm = protowire.AppendString(pm, "DE")
+	jv, _ := json.Marshal(map[string]any{"amount": 3.5, "flagged": false, "country": "IT",
+		"merchant": map[string]any{"risk": nil, "geo": map[string]any{"lat": 1.25}}})
+	for _, bc := range []struct {
+		name  string
+		value []byte
+	}{
+		{"avro", frame(r.register(b, "a", sr.Schema{Schema: avroV1, Type: sr.TypeAvro}), nil, av)},
+		{"protobuf", frame(r.register(b, "p", sr.Schema{Schema: protoSchema, Type: sr.TypeProtobuf}), []int{1}, pm)},
+		{"json", frame(r.register(b, "j", sr.Schema{Schema: jsonSchemaText, Type: sr.TypeJSON}), nil, jv)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Decode(bc.value); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
