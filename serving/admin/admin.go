@@ -32,7 +32,15 @@ func Ready(name string, c Check) Option {
 }
 
 // Metrics mounts m at /metrics, typically promhttp.HandlerFor(registry, ...).
-func Metrics(m http.Handler) Option { return func(h *handler) { h.metrics = m } }
+// A nil m is an error of New, wrapping serving.ErrConfig.
+func Metrics(m http.Handler) Option {
+	return func(h *handler) {
+		if m == nil {
+			h.bad = append(h.bad, "nil metrics handler")
+		}
+		h.metrics = m
+	}
+}
 
 type namedCheck struct {
 	name string
@@ -45,17 +53,26 @@ type handler struct {
 	checks   []namedCheck
 	metrics  http.Handler
 	mux      *http.ServeMux
-	live     live // live quality and rollouts, see live.go
+	live     live     // live quality and rollouts, see live.go
+	bad      []string // what options were given wrong, for New to refuse
 }
 
-// New returns the handler for srv. It is safe for concurrent use.
+// New returns the handler for srv. It is safe for concurrent use. A nil
+// srv, a nil option or an option given nil (see each) is an error
+// wrapping serving.ErrConfig.
 func New(srv *serving.Server, opts ...Option) (http.Handler, error) {
 	if srv == nil {
 		return nil, fmt.Errorf("%w: admin: nil Server", serving.ErrConfig)
 	}
 	h := &handler{srv: srv, mux: http.NewServeMux()}
 	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: admin: nil option", serving.ErrConfig)
+		}
 		o(h)
+	}
+	if len(h.bad) > 0 {
+		return nil, fmt.Errorf("%w: admin: %s", serving.ErrConfig, h.bad[0])
 	}
 	for _, c := range h.checks {
 		if c.c == nil {

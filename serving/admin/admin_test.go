@@ -217,4 +217,13 @@ func TestNewValidates(t *testing.T) {
 	srv, _ := serving.NewServer()
 	_, err = admin.New(srv, admin.Ready("x", nil))
 	assert.ErrorContains(t, err, `readiness check "x" is nil`)
+	assert.ErrorIs(t, err, serving.ErrConfig)
+	// A nil option panicked, and Metrics(nil) mounted nothing at
+	// /metrics without a word.
+	assert.NotPanics(t, func() {
+		_, err = admin.New(srv, nil)
+		assert.ErrorIs(t, err, serving.ErrConfig, "nil option")
+	})
+	_, err = admin.New(srv, admin.Metrics(nil))
+	assert.ErrorIs(t, err, serving.ErrConfig, "Metrics(nil)")
 }
