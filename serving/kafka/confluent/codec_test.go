@@ -1009,6 +1009,26 @@ func TestJSONSchemaCombinators(t *testing.T) {
 	}
 }
 
+// TestJSONSchemaDottedNamesCollide: a JSON property name may hold a
+// dot, so "a.b" and the b of an object a name one path; such a schema is
+// refused (ErrUnsupported) rather than read. Both fed the one field "a.b",
+// the last one present in the document winning, so which value a model
+// saw depended on the record.
+func TestJSONSchemaDottedNamesCollide(t *testing.T) {
+	r := newRegistry(t)
+	id := r.register(t, "dots-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type":"object","properties":{
+		"a.b":{"type":"number"},"a":{"type":"object","properties":{"b":{"type":"number"}}}}}`})
+	c := newCodec(t, r)
+	_, err := c.Decode(frame(id, nil, []byte(`{"a.b":1,"a":{"b":2}}`)))
+	require.ErrorIs(t, err, ErrUnsupported)
+
+	// A dotted name alone is a field of that name.
+	id = r.register(t, "dot-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type":"object","properties":{"a.b":{"type":"number"}}}`})
+	rec, err := c.Decode(frame(id, nil, []byte(`{"a.b":1}`)))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a.b"}, rec.Layout.Names())
+}
+
 // TestJSONSchemaObjectPropertyIsAnObject: a property whose schema is an
 // object holds an object (or null, or nothing); a number, string or
 // array there is a value of a type the schema does not list, refused

@@ -118,7 +118,7 @@ func compileJSONSchema(text string) (plan, error) {
 	}
 	p := &jsonPlan{}
 	var f fields
-	if err := jsonLeaves(&s, nil, 0, &f, p); err != nil {
+	if err := jsonLeaves(&s, nil, 0, &f, p, map[string]bool{}); err != nil {
 		return nil, err
 	}
 	l, err := f.layout()
@@ -129,12 +129,22 @@ func compileJSONSchema(text string) (plan, error) {
 	return p, nil
 }
 
-func jsonLeaves(s *jsonSchema, keys []string, depth int, f *fields, p *jsonPlan) error {
+// jsonLeaves adds the leaves of s, at keys, to p. paths holds the dotted
+// paths seen: a property name may hold a dot, so two paths may join
+// alike ("a.b", and b in a), and such a schema is refused.
+func jsonLeaves(s *jsonSchema, keys []string, depth int, f *fields, p *jsonPlan, paths map[string]bool) error {
 	if s == nil || depth > maxDepth {
 		return nil
 	}
 	if err := f.visit(); err != nil {
 		return err
+	}
+	if len(keys) > 0 {
+		path := strings.Join(keys, ".")
+		if paths[path] {
+			return unsupported("json schema: two properties are both %q (a name with a dot in it)", path)
+		}
+		paths[path] = true
 	}
 	var (
 		kinds  jsonKind
@@ -170,7 +180,7 @@ func jsonLeaves(s *jsonSchema, keys []string, depth int, f *fields, p *jsonPlan)
 		}
 		slices.Sort(names)
 		for _, k := range names {
-			if err := jsonLeaves(props[k], append(keys[:len(keys):len(keys)], k), depth+1, f, p); err != nil {
+			if err := jsonLeaves(props[k], append(keys[:len(keys):len(keys)], k), depth+1, f, p, paths); err != nil {
 				return err
 			}
 		}
