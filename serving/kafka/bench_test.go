@@ -2,7 +2,9 @@ package kafka_test
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -162,6 +164,62 @@ func pipelineVariants(b *testing.B) []pipelineVariant {
 		{"compact-batch64", ms(compact, nil, kafka.MaxBatch(64))},
 		{"avro", ms([]kafka.SinkOption{kafka.ScoreEncoding(avroScores)}, nil)},
 	}
+}
+
+// BenchmarkProvenanceHeader measures what writing a score's model in
+// one header (wire.HeaderProvenance) saves against the four headers
+// written before it (modelstream.model, .version, .id and .format):
+// BenchmarkPipeline's raw-scores variant with each, taking turns in every
+// iteration, in an order that rotates. It reports the CPU time per record
+// of each, their ratio over the whole run and the median of the
+// iterations' ratios (above 1: the one header costs less), and the bytes
+// each adds to a record before compression.
+func BenchmarkProvenanceHeader(b *testing.B) {
+	_, _, fill := pipelineInput()
+	ref := serving.ModelRef{Name: "m", Version: 1, ID: serving.ContentID([]byte("m")), Format: "linear"}
+	var legacy, one []sarama.RecordHeader
+	for _, kv := range [][2]string{{wire.HeaderModel, ref.Name}, {wire.HeaderVersion, "1"}, {wire.HeaderID, ref.ID}, {wire.HeaderFormat, ref.Format}} {
+		legacy = append(legacy, sarama.RecordHeader{Key: []byte(kv[0]), Value: []byte(kv[1])})
+	}
+	for _, h := range wire.ProvenanceHeaders(serving.Provenance{Model: ref}) {
+		one = append(one, sarama.RecordHeader(h))
+	}
+	hs := [2][]sarama.RecordHeader{legacy, one}
+	var cpu [2]time.Duration
+	var ratios []float64
+	for i := 0; b.Loop(); i++ {
+		var round [2]time.Duration
+		for k := range hs {
+			j := (i + k) % len(hs)
+			b.StopTimer()
+			c := fill(b)
+			b.StartTimer()
+			round[j] = rawPassThrough(b, c, sarama.CompressionLZ4, hs[j]).cpu
+			c.Close()
+			cpu[j] += round[j]
+		}
+		ratios = append(ratios, round[0].Seconds()/round[1].Seconds())
+	}
+	slices.Sort(ratios)
+	n := float64(benchRecords * b.N)
+	b.ReportMetric(cpu[0].Seconds()*1e6/n, "legacy-cpu-µs/rec")
+	b.ReportMetric(cpu[1].Seconds()*1e6/n, "one-cpu-µs/rec")
+	b.ReportMetric(cpu[0].Seconds()/cpu[1].Seconds(), "legacy/one-cpu")
+	b.ReportMetric(ratios[len(ratios)/2], "median-legacy/one-cpu")
+	for name, h := range map[string][]sarama.RecordHeader{"legacy": legacy, "one": one} {
+		b.ReportMetric(float64(headerBytes(h)), name+"-header-B")
+	}
+}
+
+// headerBytes is the size of hs in a Kafka record: each header's key and
+// value, each after its length as a varint.
+func headerBytes(hs []sarama.RecordHeader) int {
+	var v [binary.MaxVarintLen64]byte
+	n := 0
+	for _, h := range hs {
+		n += binary.PutVarint(v[:], int64(len(h.Key))) + len(h.Key) + binary.PutVarint(v[:], int64(len(h.Value))) + len(h.Value)
+	}
+	return n
 }
 
 // pipelineInput returns the benchmarks' input records (benchRecords JSON
