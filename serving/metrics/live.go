@@ -96,6 +96,7 @@ func newRollouts() *rollouts {
 func (r *rollouts) record(d canary.Decision) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	d.Rollout = label(d.Rollout)
 	r.share.WithLabelValues(d.Rollout).Set(d.Share)
 	r.step.WithLabelValues(d.Rollout).Set(float64(d.Step))
 	r.decisions.WithLabelValues(d.Rollout, string(d.Action)).Inc()
@@ -117,4 +118,7 @@ func (r *rollouts) record(d canary.Decision) {
 //     (hold, advance, promote, rollback);
 //   - rollout_guardrail_difference{rollout,guardrail,bound}: the latest
 //     confidence interval for candidate − champion (bound low, high).
+//
+// A rollout name that is not valid UTF-8 is exported with each invalid
+// byte sequence replaced by U+FFFD.
 func (m *Metrics) OnRollout(d canary.Decision) { m.rollouts.record(d) }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,12 +117,15 @@ func Buckets(b ...float64) Option { return func(c *config) { c.buckets = b } }
 // registry to export it.
 //
 // New returns an error wrapping serving.ErrConfig when an option is
-// invalid (Buckets empty, unsorted or NaN, MaxModels below 1,
+// nil or invalid (Buckets empty, unsorted or NaN, MaxModels below 1,
 // MaxRejectedModels below 0), as bounds read from a configuration file
 // can be.
 func New(opts ...Option) (*Metrics, error) {
 	c := config{buckets: prometheus.ExponentialBuckets(10e-6, 2, 18), maxModels: defaultMaxModels, maxReject: defaultMaxRejectedModels}
 	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: metrics: nil option", serving.ErrConfig)
+		}
 		o(&c)
 	}
 	if c.maxModels < 1 || c.maxReject < 0 {
@@ -346,8 +350,18 @@ func (m *Metrics) newest(e serving.ModelEvent) bool {
 	return true
 }
 
-// OnDecision implements speculative.HookDecision.
+// label is s as a label value: Prometheus refuses one that is not valid
+// UTF-8, and WithLabelValues panics on it, in the hook's caller (a
+// scoring goroutine). Each invalid byte sequence becomes U+FFFD, so the
+// event is still counted, under a name that shows it was mangled.
+// Valid strings are returned as they are, without allocating.
+func label(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
+// OnDecision implements speculative.HookDecision. A combinator or model
+// name that is not valid UTF-8 (a model name comes from its model
+// message) is counted with each invalid byte sequence replaced by U+FFFD.
 func (m *Metrics) OnDecision(combinator string, d *serving.Decision, _ time.Duration) {
+	combinator = label(combinator)
 	m.decisions.WithLabelValues(combinator).Inc()
 	if d == nil {
 		return
@@ -355,26 +369,26 @@ func (m *Metrics) OnDecision(combinator string, d *serving.Decision, _ time.Dura
 	for i, c := range d.Candidates {
 		switch {
 		case i == d.Winner:
-			m.wins.WithLabelValues(combinator, c.Model.Name).Inc()
+			m.wins.WithLabelValues(combinator, label(c.Model.Name)).Inc()
 		case c.Status == serving.StatusLate:
-			m.late.WithLabelValues(combinator, c.Model.Name).Inc()
+			m.late.WithLabelValues(combinator, label(c.Model.Name)).Inc()
 		case c.Status == serving.StatusError:
-			m.candErrors.WithLabelValues(combinator, c.Model.Name).Inc()
+			m.candErrors.WithLabelValues(combinator, label(c.Model.Name)).Inc()
 		}
 	}
 }
 
 // OnDeadLetter implements kafka.HookDeadLetter (package serving/kafka).
 func (m *Metrics) OnDeadLetter(topic string, _ int32, _ int64, _ error) {
-	m.deadLetters.WithLabelValues(topic).Inc()
+	m.deadLetters.WithLabelValues(label(topic)).Inc()
 }
 
 // OnCommit implements kafka.HookCommit (package serving/kafka).
 func (m *Metrics) OnCommit(topic string, partition int32, _ int64) {
-	m.commits.WithLabelValues(topic, strconv.FormatInt(int64(partition), 10)).Inc()
+	m.commits.WithLabelValues(label(topic), strconv.FormatInt(int64(partition), 10)).Inc()
 }
 
 // OnLag implements kafka.HookLag (package serving/kafka).
 func (m *Metrics) OnLag(topic string, partition int32, lag int64) {
-	m.lag.WithLabelValues(topic, strconv.FormatInt(int64(partition), 10)).Set(float64(lag))
+	m.lag.WithLabelValues(label(topic), strconv.FormatInt(int64(partition), 10)).Set(float64(lag))
 }

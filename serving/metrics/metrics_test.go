@@ -18,6 +18,7 @@ import (
 	"github.com/modelstream/modelstream/serving/formats/linear"
 	"github.com/modelstream/modelstream/serving/metrics"
 	"github.com/modelstream/modelstream/serving/servingtest"
+	"github.com/modelstream/modelstream/speculative/canary"
 )
 
 func linearDescriptor(b testing.TB, features int) serving.Descriptor {
@@ -291,6 +292,28 @@ func TestKafkaAndDecisionHooks(t *testing.T) {
 	require.Equal(t, map[string]float64{"combinator=budget,model=b,": 1}, gather(t, m, "modelstream_decision_wins_total"))
 	require.Equal(t, map[string]float64{"combinator=budget,model=a,": 1}, gather(t, m, "modelstream_decision_late_total"))
 	require.Equal(t, map[string]float64{"combinator=budget,model=a,": 1, "combinator=budget,model=b,": 1}, gather(t, m, "modelstream_decision_errors_total"))
+}
+
+// A name that is not valid UTF-8 made WithLabelValues panic inside the
+// hook, on the goroutine that scored: a model name comes from its model
+// message, and Budget decisions name the models. It is counted under the
+// name with U+FFFD for each invalid byte sequence, and a scrape works.
+func TestHooksTakeNamesNotUTF8(t *testing.T) {
+	m := mustNew()
+	bad := serving.ModelRef{Name: "fraud\xff"}
+	require.NotPanics(t, func() {
+		m.OnDecision("budget\xfe", &serving.Decision{Winner: 0, Candidates: []serving.Candidate{{Model: bad}, {Model: bad, Status: serving.StatusLate}}}, 0)
+		m.OnDeadLetter("in\xff", 0, 1, nil)
+		m.OnCommit("in\xff", 0, 1)
+		m.OnLag("in\xff", 0, 1)
+		m.OnRollout(canary.Decision{Rollout: "r\xff", Action: canary.Hold})
+	})
+	require.Equal(t, map[string]float64{"combinator=budget\uFFFD,model=fraud\uFFFD,": 1}, gather(t, m, "modelstream_decision_wins_total"))
+	require.Equal(t, map[string]float64{"topic=in\uFFFD,": 1}, gather(t, m, "modelstream_dead_letters_total"))
+	require.Equal(t, map[string]float64{"action=hold,rollout=r\uFFFD,": 1}, gather(t, m, "modelstream_rollout_decisions_total"))
+	if _, err := metrics.New(nil); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("New(nil): %v, want an error wrapping serving.ErrConfig", err)
+	}
 }
 
 // TestBucketsValidatedInNew: bad buckets are a programming error caught
