@@ -112,7 +112,8 @@
 // [ProvenanceHeaders] writes, and [ProvenanceOf] reads:
 //
 //	Header                   Value
-//	modelstream.provenance   the model whose output is the prediction (always):
+//	modelstream.provenance   the model whose output is the prediction (always,
+//	                         unless the result names no model):
 //	                         name/version/id/format, e.g.
 //	                         fraud/3/9f2c…/linear (the ID cut short here)
 //	modelstream.combinator   the speculative combinator that decided, if any

@@ -89,10 +89,14 @@ func (s Score) InputKey() []byte {
 
 // ProvenanceHeaders encodes p as headers, in the order of the table in
 // the package documentation: modelstream.provenance, then the decision's
-// headers when p has a Decision. It is a pure function of p.
+// headers when p has a Decision. A p that names no model (an empty
+// p.Model.Name) has no modelstream.provenance header, so that
+// [ProvenanceOf] finds no provenance in them. It is a pure function of p.
 func ProvenanceHeaders(p serving.Provenance) []Header {
-	h := make([]Header, 1, 4)
-	h[0] = Header{Key: []byte(HeaderProvenance), Value: appendRef(nil, p.Model)}
+	h := make([]Header, 0, 4)
+	if p.Model.Name != "" {
+		h = append(h, Header{Key: []byte(HeaderProvenance), Value: appendRef(nil, p.Model)})
+	}
 	if d := p.Decision; d != nil {
 		h = append(h, header(HeaderCombinator, d.Combinator))
 		if d.Variant != "" {

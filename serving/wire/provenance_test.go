@@ -248,3 +248,18 @@ func TestScoreKey(t *testing.T) {
 		t.Errorf("KeyBase64 in JSON: %s", b)
 	}
 }
+
+// A result that names no model (a Scorer of a user's that sets no
+// provenance) has no provenance on the wire, as with the legacy headers:
+// not a modelstream.provenance header that every reader refuses.
+func TestProvenanceWithoutModel(t *testing.T) {
+	for _, p := range []serving.Provenance{{}, {Model: serving.ModelRef{Version: 2, ID: fast.ID, Format: "linear"}}} {
+		hs := wire.ProvenanceHeaders(p)
+		if len(hs) != 0 {
+			t.Errorf("%+v: headers %q, want none", p.Model, hs)
+		}
+		if _, err := wire.ProvenanceOf(hs, nil); !errors.Is(err, wire.ErrNoProvenance) {
+			t.Errorf("%+v: ProvenanceOf = %v, want ErrNoProvenance", p.Model, err)
+		}
+	}
+}
