@@ -68,7 +68,9 @@ type Stats struct {
 	// dropped, the first label counts.
 	Duplicates uint64 `json:"duplicates"`
 	// DuplicateScores counts scores for a key already scored (an
-	// at-least-once redelivery); they are dropped.
+	// at-least-once redelivery), whether that score waits, was joined or
+	// left unlabelled (as far as the Joiner remembers keys); they are
+	// dropped.
 	DuplicateScores uint64 `json:"duplicate_scores"`
 	// Late counts labels that arrived after their score left the window
 	// unlabelled; Unknown labels that matched no score at all.
@@ -133,7 +135,9 @@ func (j *Joiner) AddScore(key string, s wire.Score, t time.Time) (Match, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.stats.Scores++
-	if j.joined.has(key) || j.scores.has(key) {
+	// A key remembered as joined or as gone unlabelled was scored
+	// already, as one waiting was: a redelivery.
+	if j.joined.has(key) || j.scores.has(key) || j.gone.has(key) {
 		j.stats.DuplicateScores++
 		return Match{}, false
 	}

@@ -88,6 +88,26 @@ func TestJoinBadInput(t *testing.T) {
 	}
 }
 
+// A score redelivered after it left the window unlabelled is a
+// duplicate, as one redelivered while it waits is: it was taken as a
+// new score, waited again, made its label count as late while it
+// waited, and was counted unlabelled twice.
+func TestJoinScoreRedeliveredAfterExpiry(t *testing.T) {
+	j := newStreams(time.Minute, 100)
+	j.AddScore("s", score(1), at(0))
+	j.AddLabel(Label{Key: "x", Value: 1, Time: at(200)}) // s leaves the window unlabelled
+	j.AddScore("s", score(1), at(0))                     // redelivered
+	if _, ok := j.AddLabel(Label{Key: "s", Value: 1, Time: at(201)}); ok {
+		t.Fatal("a late label matched")
+	}
+	j.AddLabel(Label{Key: "z", Value: 1, Time: at(400)})
+	st := j.Stats()
+	want := Stats{Scores: 2, Labels: 3, DuplicateScores: 1, Late: 1, Unlabelled: 1, PendingLabels: 2}
+	if st != want {
+		t.Errorf("stats\n got %+v\nwant %+v", st, want)
+	}
+}
+
 // A feedback stream that lags far behind expires nothing: the scores
 // wait on the labels' time, up to the bound, and the overflow is
 // counted.
