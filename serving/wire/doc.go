@@ -125,8 +125,9 @@
 // every byte other than the ASCII letters and digits and "-", ".", "_"
 // and "~" (RFC 3986's unreserved characters) is written as "%" and two
 // uppercase hex digits, as Python's urllib.parse.quote(s, safe="")
-// writes it. So "/" always separates fields: a model named "risk/eu" is
-// risk%2Feu/1//. An unknown ID or format is an empty field. A reader
+// writes it. So "/" always separates fields. An unknown ID or format is
+// an empty field: version 1 of a model named "risk/eu", with neither, is
+// risk%2Feu/1//. A reader
 // decodes an escape in either case, takes any other byte except "/" as
 // itself, and ignores any fields after the fourth, which later writers
 // may add.
