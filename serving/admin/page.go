@@ -172,6 +172,9 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 	"sub1": func(x float64) float64 { return 1 - x },
 	"path": pathName,
+	// A series' outcomes are its classifications and its regressions
+	// (a Meter counts them apart: Accuracy.N and MAE.N).
+	"outcomes": func(s quality.Series) uint64 { return s.Accuracy.N + s.MAE.N },
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -216,7 +219,7 @@ small{color:#57606a}
 {{if .Quality}}
 <table class="quality"><tr><th>version</th><th>variant</th><th>outcomes</th><th>accuracy (95% CI)</th><th>log-loss</th><th>AUC</th><th>MAE</th><th>RMSE</th><th></th></tr>
 {{range .Quality}}<tr class="series" data-version="{{.Version}}" data-variant="{{.Variant}}">
-<td>v{{.Version}}</td><td>{{.Variant}}</td><td>{{.Accuracy.N}}</td>
+<td>v{{.Version}}</td><td>{{.Variant}}</td><td class="outcomes">{{outcomes .Series}}</td>
 <td>{{if .Accuracy.N}}{{f4 .Accuracy.Value}} ({{f4 .Accuracy.Low}}–{{f4 .Accuracy.High}}){{end}}</td>
 <td>{{if .LogLoss.N}}{{f4 .LogLoss.Value}}{{end}}</td><td>{{if .AUC.N}}{{f4 .AUC.Value}}{{end}}</td>
 <td>{{if .MAE.N}}{{f4 .MAE.Value}}{{end}}</td><td>{{if .RMSE.N}}{{f4 .RMSE.Value}}{{end}}</td>

@@ -66,6 +66,24 @@ func TestPageRenders(t *testing.T) {
 	assert.Equal(t, 404, code)
 }
 
+// The outcomes column showed the classification outcomes only: a
+// regression series read "0" outcomes beside its MAE.
+func TestPageCountsRegressionOutcomes(t *testing.T) {
+	tr, err := quality.NewTracker(8)
+	require.NoError(t, err)
+	f := newFixture(t, admin.Quality(tr))
+	_, err = f.srv.Activate(context.Background(), servingtest.Spec{Value: 1}.Descriptor("price", 1))
+	require.NoError(t, err)
+	m, _ := tr.Meter(quality.Key{Model: "price", Version: 1})
+	for i := range 3 {
+		require.NoError(t, m.ObserveValue(float64(i), 1))
+	}
+	code, body := f.get(t, "/")
+	require.Equal(t, 200, code)
+	row := regexp.MustCompile(`(?s)<tr class="series"[^>]*>.*?</tr>`).FindString(body)
+	assert.Regexp(t, `<td>v1</td><td></td><td[^>]*>3</td>`, row)
+}
+
 // TestPageInBrowser renders the operator's page in headless Chromium
 // while a rollout runs, and asserts on the DOM the browser built. The
 // screenshot is kept in $MODELSTREAM_ARTIFACTS when set. Without a
