@@ -163,21 +163,29 @@ func ExampleHooks() {
 	cfg, _ := kafka.NewConfig(cluster.Addrs(), kafka.Logger(quiet))
 	srv, _ := serving.NewServer(serving.WithLogger(quiet))
 	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
 	srv.Activate(ctx, servingtest.Spec{Echo: true}.Descriptor("sum", 1))
 	sink, _ := kafka.NewSink(ctx, cfg)
 	defer sink.Close()
 	dead := &deadLetters{}
 	src, _ := kafka.NewSource(cfg, "hooks", srv.Model("sum"), sink, kafka.Hooks(dead), kafka.Topics(kafka.DefaultDataTopic))
 
-	done := make(chan error)
-	go func() { done <- src.Run(ctx) }()
+	// The records first: writing them creates the topic, which Run
+	// checks exists when it starts.
 	p, _ := sarama.NewSyncProducer(cluster.Addrs(), nil)
 	defer p.Close()
 	for _, v := range []string{`[1, 2]`, `not json`, `[3]`} {
 		p.SendMessage(&sarama.ProducerMessage{Topic: kafka.DefaultDataTopic, Value: sarama.StringEncoder(v)})
 	}
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
 	for src.Stats().Scored+src.Stats().DeadLettered < 3 {
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case err := <-done:
+			fmt.Println("Run:", err)
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	stop()
 	<-done
