@@ -60,7 +60,9 @@
 // series, and leaves the other slots to names that go live. Events about
 // a name past the caps, or whose name is not valid UTF-8 (which
 // Prometheus refuses as a label value), are counted in
-// model_events_untracked_total by event. Once given, a name keeps its
+// model_events_untracked_total by event; in the decision, rollout and
+// Kafka series, such a name is exported with U+FFFD in place of each
+// invalid byte sequence. Once given, a name keeps its
 // series: recycling slots would turn a flood into series churn, which
 // costs a Prometheus server as much as cardinality does.
 //
