@@ -132,25 +132,22 @@
 // at each value only when the sum is not finite), and, on one call in 64
 // (one batch in 64 to 128 for ScoreBatch), two clock reads for [Stats]
 // (every call while a [HookScored] is installed). With a model that does
-// nothing that is 47 to 52ns of CPU per Score call (median 49), 16.0 to
-// 17.9ns per record for ScoreBatch in batches of 8 and 12.8 to 14.3ns in
-// batches of 64, a third to a half of it in batches the NaN/Inf check of
-// 30 features (BenchmarkFiniteCheck compares the check with the other
-// ways to write it): `go test ./serving/formats/leaves/ -run '^$' -bench
-// ServerOverhead -count 10` (BenchmarkServerOverhead and
-// BenchmarkServerOverheadBatch, cpu-ns per call or record, range of 10
-// runs) on a two-core machine at a load average of 12 to 17. Against
-// bare leaves on a 39-tree LightGBM model with 30 features (64 distinct
-// rows, about 1.55µs each), measured interleaved on each side's own
-// thread CPU clock and averaged over 8 placements of the trees in
-// memory, which alone move a pass by up to 1% (BenchmarkPairedOverhead,
-// 10 runs, median of the per-round ratios, and range), a Score call
-// costs 1.046× (1.040–1.050) the bare prediction, and ScoreBatch 1.030×
-// (1.024–1.034) per record in batches of 8 and 1.021× (1.017–1.025) in
-// batches of 64, where the format's Model alone, without a Server,
-// takes 1.003× to 1.009× (1.00–1.02). At 8 and 64 the ratio moves with
-// where the linker places the code as much as with the Server's own
-// work: an earlier build whose ScoreBatch cost as much (17.4ns per
-// record with a constant model), alternated with this one in the same
-// run, gave 1.026× and 1.017×, so compare changes over several builds.
+// nothing that is 51 to 63ns of CPU per Score call, 17.8 to 28.7ns per
+// record for ScoreBatch in batches of 8 and 13.6 to 14.6ns in batches
+// of 64, where one sum over the whole batch checks it for NaN and ±Inf
+// (BenchmarkFiniteCheck compares the check with the other ways to write
+// it): `go test ./serving/formats/leaves/ -run '^$' -bench
+// ServerOverhead -count 3` (BenchmarkServerOverhead and
+// BenchmarkServerOverheadBatch, cpu-ns per call or record, range of 3
+// runs) on a quiet two-core machine. Against bare leaves on a 39-tree
+// LightGBM model with 30 features (64 distinct rows, about 1.2µs each),
+// measured interleaved on each side's own thread CPU clock and averaged
+// over 8 placements of the trees in memory (BenchmarkPairedOverhead, 3
+// runs), a Score call through a Server costs 0.67× to 0.68× the bare
+// leaves prediction, and ScoreBatch 0.64× per record in batches of 8
+// and 0.61× to 0.62× in batches of 64: serving/formats/leaves evaluates the
+// trees itself, in 0.60× to 0.64× of leaves' time (see its
+// Evaluation section). Against that model, the Server's own share is
+// 1.058× to 1.067× at one record a call, 1.021× to 1.029× in batches
+// of 8 and 1.016× to 1.027× in batches of 64 (server/model).
 package serving

@@ -57,13 +57,20 @@ const benchRecords = 100_000
 // its records/s (wall time) and its ratio to raw; and, since wall time
 // on a loaded machine is mostly other programs' time, the ratio of the
 // process's CPU time per record (user + system, broker included: kfake
-// runs in the process) to raw's, as "<variant>-cpu-ratio".
+// runs in the process) to raw's, as "<variant>-cpu-ratio", and the
+// median over iterations of that ratio within each iteration, as
+// "<variant>-med-cpu-ratio": the run of a variant that a burst of other
+// work lands on moves the sums, not the median. Run it with
+// -benchtime 10x or more for the median to mean something.
 func BenchmarkPipeline(b *testing.B) {
 	_, _, fill := pipelineInput()
 	vs := pipelineVariants(b)
 	wall := make([]time.Duration, len(vs))
 	cpu := make([]time.Duration, len(vs))
+	// rounds[j] holds variant j's CPU ratio to raw in each iteration.
+	rounds := make([][]float64, len(vs))
 	for i := 0; b.Loop(); i++ {
+		round := make([]time.Duration, len(vs))
 		for k := range vs {
 			j := (i + k) % len(vs)
 			b.StopTimer()
@@ -73,6 +80,12 @@ func BenchmarkPipeline(b *testing.B) {
 			c.Close()
 			wall[j] += m.wall
 			cpu[j] += m.cpu
+			round[j] = m.cpu
+		}
+		for j := range vs {
+			if round[0] > 0 && round[j] > 0 {
+				rounds[j] = append(rounds[j], round[0].Seconds()/round[j].Seconds())
+			}
 		}
 	}
 	n := float64(benchRecords * b.N)
@@ -83,8 +96,17 @@ func BenchmarkPipeline(b *testing.B) {
 			if cpu[0] > 0 && cpu[j] > 0 {
 				b.ReportMetric(cpu[0].Seconds()/cpu[j].Seconds(), v.name+"-cpu-ratio")
 			}
+			if len(rounds[j]) > 0 {
+				b.ReportMetric(medianOf(rounds[j]), v.name+"-med-cpu-ratio")
+			}
 		}
 	}
+}
+
+// medianOf returns the median of xs, sorting xs.
+func medianOf(xs []float64) float64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }
 
 // BenchmarkPipelineEach runs each variant of BenchmarkPipeline on its

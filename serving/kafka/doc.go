@@ -224,17 +224,21 @@
 // (provenance in JSON and headers), which is why the Sink compresses with
 // LZ4 by default; a pass-through that writes score-sized records
 // (raw-scores) isolates the pipeline's own cost. Measured with
-// BenchmarkPipeline (-benchtime 2x, 7 runs, load averages 12-18 on 2
-// cores), the pipeline with compact scores moved records at a median
-// 0.78 of the uncompressed pass-through's records per CPU-second
-// (0.68-0.87 from run to run), and raw-scores at 0.80 (0.70-0.88). So
-// decoding, scoring, encoding and ordering cost about 1% more CPU than
-// writing the same outputs with no work at all (10% more, in runs
-// alternated with these, before the Sink took its acknowledgements
-// without a select and stamped each batch with one clock reading), and
-// the rest of the gap to the plain pass-through is the outputs' size
-// and provenance headers. Beside raw-scores in the same runs, JSON
-// scores are at 0.87 and Avro at 0.96.
+// BenchmarkPipeline on a quiet 2-core machine (load averages 0.5 to 1.4;
+// 6 runs of -benchtime 4x and one of 10x), in records per CPU-second
+// against the uncompressed pass-through, the pipeline with compact
+// scores reached a median of 0.82 (0.73 to 0.97 from run to run), with
+// Avro scores 0.82 (0.69 to 0.88), with the default JSON scores 0.76
+// (0.66 to 0.94), and raw-scores 0.87 (0.83 to 0.95). The spread from
+// run to run is wider than the differences between variants: raw-lz4
+// against raw, which does the same work, read 0.87 to 1.06. So
+// decoding, scoring, encoding and ordering cost about 5% more CPU than
+// writing the same outputs with no work at all, and the rest of the gap
+// to the plain pass-through is the outputs' size: JSON scores repeat
+// the provenance in the value, and LZ4 compresses an Avro score's
+// doubles badly. The provenance travels in one header
+// (wire.HeaderProvenance), which BenchmarkProvenanceHeader measured at
+// 2-8% less CPU a record than the four it replaced.
 //
 // # Configuration
 //
