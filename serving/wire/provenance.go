@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"unicode/utf8"
 
@@ -182,40 +183,18 @@ func parseRef(v []byte) (serving.ModelRef, error) {
 }
 
 // unescape decodes a percent-encoded provenance field: %XX, in either
-// case, is the byte XX, and any other byte is itself.
+// case, is the byte XX, and any other byte is itself, which is what
+// url.PathUnescape reads ("+" stays "+"); a "%" without two hex digits
+// after it is an error.
 func unescape(f []byte) (string, error) {
-	n := bytes.IndexByte(f, '%')
-	if n < 0 {
+	if bytes.IndexByte(f, '%') < 0 {
 		return string(f), nil
 	}
-	b := make([]byte, 0, len(f))
-	for i := 0; i < len(f); i++ {
-		c := f[i]
-		if c != '%' {
-			b = append(b, c)
-			continue
-		}
-		if i+2 >= len(f) || !isHex(f[i+1]) || !isHex(f[i+2]) {
-			return "", fmt.Errorf("%q: %% without two hex digits", f)
-		}
-		b = append(b, unhex(f[i+1])<<4|unhex(f[i+2]))
-		i += 2
+	s, err := url.PathUnescape(string(f))
+	if err != nil {
+		return "", fmt.Errorf("%q: %% without two hex digits", f)
 	}
-	return string(b), nil
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	}
-	return c - 'a' + 10
+	return s, nil
 }
 
 // parseProvenanceHeaders decodes the provenance headers among hs and
