@@ -749,6 +749,11 @@ func (c *compiler) model(n *node, outer *scope) (*modelNode, error) {
 			return nil, corruptf("<%s> classifies into no category", n.name)
 		}
 		mn.cats.open = false
+		if cc, ok := mn.core.(categoryCloser); ok {
+			if err := cc.closeCategories(c, len(mn.cats.vals)); err != nil {
+				return nil, err
+			}
+		}
 		mn.probs = c.slots(len(mn.cats.vals))
 		if len(mn.priorProbs) > 0 {
 			mn.priors = make([]float64, len(mn.cats.vals))
@@ -767,6 +772,13 @@ func (c *compiler) model(n *node, outer *scope) (*modelNode, error) {
 		}
 	}
 	return mn, nil
+}
+
+// categoryCloser is a classification core that sizes tables by the
+// model's categories: closeCategories is called once they are all known
+// (k of them), which may be after the core compiled.
+type categoryCloser interface {
+	closeCategories(c *compiler, k int) error
 }
 
 // modelCtx is what a model's compiler needs: the element, its scope and

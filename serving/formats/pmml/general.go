@@ -300,7 +300,10 @@ func (g *glmModel) eval(s *state) result {
 		if !mn.classify {
 			return result{ok: true, val: mu * tr}
 		}
-		p := s.v[mn.probs : mn.probs+2]
+		// Categories beyond the two (named by the Targets' priors only)
+		// have probability 0, not what the pooled scratch held.
+		p := s.v[mn.probs : mn.probs+len(mn.cats.vals)]
+		clear(p)
 		p[g.cats[0]], p[g.binaryOf] = mu, 1-mu
 		return result{ok: true, val: float64(argmax(p))}
 	}

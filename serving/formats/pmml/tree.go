@@ -102,31 +102,33 @@ func (mc *modelCtx) tree() (evaluator, error) {
 	if tm.rootTrue && tm.penalty == 1 {
 		tm.compact = compactTree(tm.root)
 	}
-	if mc.mn.classify {
-		// Distributions were indexed while categories were being added.
-		k := len(mc.mn.cats.vals)
-		var pad func(t *treeNode) error
-		pad = func(t *treeNode) error {
-			if t.dist != nil && len(t.dist) < k {
-				// As distribution charged the values up to len(t.dist).
-				if err := mc.c.charge(2 * max(0, k-max(len(t.dist), t.nsd))); err != nil {
-					return err
-				}
-				t.dist = append(t.dist, make([]float64, k-len(t.dist))...)
-				t.counts = append(t.counts, make([]float64, k-len(t.counts))...)
-			}
-			for _, c := range t.kids {
-				if err := pad(c); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		if err := pad(tm.root); err != nil {
-			return nil, err
-		}
-	}
 	return tm, nil
+}
+
+// closeCategories pads every distribution of a classification tree to
+// the model's k categories, once they are all known: the Targets' prior
+// probabilities may name categories after the tree was compiled, and a
+// leaf's distribution must cover each of them (with 0), or its copy
+// leaves a probability slot as the previous record set it.
+func (tm *treeModel) closeCategories(c *compiler, k int) error {
+	var pad func(t *treeNode) error
+	pad = func(t *treeNode) error {
+		if t.dist != nil && len(t.dist) < k {
+			// As distribution charged the values up to len(t.dist).
+			if err := c.charge(2 * max(0, k-max(len(t.dist), t.nsd))); err != nil {
+				return err
+			}
+			t.dist = append(t.dist, make([]float64, k-len(t.dist))...)
+			t.counts = append(t.counts, make([]float64, k-len(t.counts))...)
+		}
+		for _, c := range t.kids {
+			if err := pad(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return pad(tm.root)
 }
 
 func (mc *modelCtx) treeNode(n *node) (*treeNode, error) {

@@ -1,0 +1,96 @@
+package pmml_test
+
+import (
+	"context"
+	"math"
+	"testing"
+)
+
+// priorOnlyTree is a classification tree whose target lists no Values, so
+// its categories are gathered from the model: a and b from the
+// ScoreDistributions, then c, which only the Targets' prior
+// probabilities name. The leaves' distributions are compiled before c is
+// known.
+func priorOnlyTree(strategy string) string {
+	return `<PMML version="4.4"><DataDictionary>
+<DataField name="x" optype="continuous" dataType="double"/>
+<DataField name="y" optype="categorical" dataType="string"/>
+</DataDictionary>
+<TreeModel functionName="classification" missingValueStrategy="` + strategy + `">
+<MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
+<Targets><Target field="y"><TargetValue value="c" priorProbability="1"/></Target></Targets>
+<Node recordCount="8"><True/>
+<Node recordCount="4" score="a"><SimplePredicate field="x" operator="lessThan" value="1"/>
+<ScoreDistribution value="a" recordCount="3"/><ScoreDistribution value="b" recordCount="1"/></Node>
+<Node recordCount="4" score="b"><SimplePredicate field="x" operator="greaterThan" value="5"/>
+<ScoreDistribution value="a" recordCount="1"/><ScoreDistribution value="b" recordCount="3"/></Node>
+</Node></TreeModel></PMML>`
+}
+
+// A leaf's distribution covered the categories known when the tree was
+// compiled, not c: its copy into the probability slots left c's slot as
+// the previous record in the pooled scratch had set it. After a record
+// without a result (x=3: no child is true, so the prior answers c with
+// probability 1), the next record's leaf answered a with Values
+// [0.75 0.25 1].
+func TestLeafOfCategoryAddedByPriors(t *testing.T) {
+	m := loadText(t, priorOnlyTree("none"))
+	ctx := context.Background()
+	for range 20 { // the pool may drop the scratch: try it more than once
+		p, err := m.Predict(ctx, []float64{3})
+		if err != nil || p.Label != "c" {
+			t.Fatalf("x=3: %+v, %v; want the prior, c", p, err)
+		}
+		p, err = m.Predict(ctx, []float64{0})
+		if err != nil || p.Label != "a" || len(p.Values) != 3 || p.Values[0] != 0.75 || p.Values[1] != 0.25 || p.Values[2] != 0 {
+			t.Fatalf("x=0 after x=3: %+v, %v; want a with Values [0.75 0.25 0]", p, err)
+		}
+	}
+}
+
+// aggregateNodes and weightedConfidence summed every leaf's distribution
+// over all the categories, indexing past the end of a distribution
+// compiled before c was known: a missing x panicked with index out of
+// range in the scoring goroutine.
+func TestAggregateOverCategoryAddedByPriors(t *testing.T) {
+	for _, strategy := range []string{"aggregateNodes", "weightedConfidence"} {
+		t.Run(strategy, func(t *testing.T) {
+			m := loadText(t, priorOnlyTree(strategy))
+			p, err := m.Predict(context.Background(), []float64{math.NaN()})
+			if err != nil || p.Label != "b" && p.Label != "a" || len(p.Values) != 3 || p.Values[0] != 0.5 || p.Values[1] != 0.5 || p.Values[2] != 0 {
+				t.Fatalf("x missing: %+v, %v; want Values [0.5 0.5 0]", p, err)
+			}
+		})
+	}
+}
+
+// A binary generalizedLinear classification wrote the probabilities of
+// its two categories only: a third, named only by the Targets' prior
+// probabilities, kept what the previous record in the pooled scratch
+// left there (the prior, 1, after a record with x missing).
+func TestGeneralizedLinearCategoryAddedByPriors(t *testing.T) {
+	doc := `<PMML version="4.4"><DataDictionary>
+<DataField name="x" optype="continuous" dataType="double"/>
+<DataField name="y" optype="categorical" dataType="string"/>
+</DataDictionary>
+<GeneralRegressionModel functionName="classification" modelType="generalizedLinear" linkFunction="logit" targetReferenceCategory="b">
+<MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
+<Targets><Target field="y"><TargetValue value="c" priorProbability="1"/></Target></Targets>
+<ParameterList><Parameter name="p0"/><Parameter name="p1"/></ParameterList>
+<CovariateList><Predictor name="x"/></CovariateList>
+<PPMatrix><PPCell value="1" predictorName="x" parameterName="p1"/></PPMatrix>
+<ParamMatrix><PCell targetCategory="a" parameterName="p0" beta="0"/><PCell targetCategory="a" parameterName="p1" beta="1"/></ParamMatrix>
+</GeneralRegressionModel></PMML>`
+	m := loadText(t, doc)
+	ctx := context.Background()
+	for range 20 { // the pool may drop the scratch: try it more than once
+		p, err := m.Predict(ctx, []float64{math.NaN()})
+		if err != nil || p.Label != "c" {
+			t.Fatalf("x missing: %+v, %v; want the prior, c", p, err)
+		}
+		p, err = m.Predict(ctx, []float64{0})
+		if err != nil || len(p.Values) != 3 || p.Values[0] != 0.5 || p.Values[1] != 0.5 || p.Values[2] != 0 {
+			t.Fatalf("x=0 after x missing: %+v, %v; want Values [0.5 0.5 0]", p, err)
+		}
+	}
+}
