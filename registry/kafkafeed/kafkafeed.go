@@ -90,7 +90,10 @@ func New(store *registry.Registry, opts ...Option) (*Sync, error) {
 // kafka.NewModelFeed with any options of your own. The feed calls every
 // kafka.Observer it is given, so one of yours adds to the Sync's rather
 // than replace it; a kafka.Topic of yours must name the Sync's topic
-// (see [Topic]).
+// (see [Topic]), and a kafka.StartOffsets of yours must start every
+// partition where the store says, or NewModelFeed refuses it with
+// serving.ErrConfig; a kafka.KnownVersions of yours adds to the stored
+// versions, the feed knowing the higher of the two for each name.
 func (s *Sync) FeedOptions(ctx context.Context) ([]kafka.FeedOption, error) {
 	offs, err := s.store.Offsets(ctx, s.topic)
 	if err != nil {

@@ -2,6 +2,8 @@ package kafkafeed_test
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -144,5 +146,49 @@ func TestFeedObserverBesideFeedOptions(t *testing.T) {
 	}
 	if b, a := before.Load(), after.Load(); b != 2 || a != 2 {
 		t.Errorf("the Observer before the FeedOptions heard %d events, the one after %d; want 2 each", b, a)
+	}
+}
+
+// TestFeedStartOffsetsBesideFeedOptions: a program's own
+// kafka.StartOffsets that disagrees with the resume point the Sync's
+// FeedOptions read from the store is refused with serving.ErrConfig,
+// before or after them; one that agrees is accepted. Before, the one
+// given last replaced the other in silence: the program's made the feed
+// start where the store had not left off, and the Sync then recorded
+// offsets of messages whose models it had never stored, or the Sync's
+// undid the program's.
+func TestFeedStartOffsetsBesideFeedOptions(t *testing.T) {
+	ctx := context.Background()
+	store, err := registry.NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SetOffsets(ctx, kafka.DefaultModelsTopic, map[int32]int64{0: 2}); err != nil {
+		t.Fatal(err)
+	}
+	sync, err := kafkafeed.New(store, kafkafeed.Logger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := serving.NewServer(serving.WithLogger(quiet), serving.WithAdmission(sync))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	opts, err := sync.FeedOptions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, []string{"x:1"})
+	mine := kafka.StartOffsets(map[int32]int64{0: 0})
+	if _, err := kafka.NewModelFeed(cfg, srv, append(slices.Clone(opts), mine)...); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("StartOffsets after the FeedOptions: %v, want ErrConfig", err)
+	}
+	if _, err := kafka.NewModelFeed(cfg, srv, append([]kafka.FeedOption{mine}, opts...)...); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("StartOffsets before the FeedOptions: %v, want ErrConfig", err)
+	}
+	same := kafka.StartOffsets(map[int32]int64{0: 2})
+	if _, err := kafka.NewModelFeed(cfg, srv, append(slices.Clone(opts), same)...); err != nil {
+		t.Errorf("StartOffsets that agree: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"maps"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -20,12 +21,16 @@ import (
 )
 
 type feedOptions struct {
-	topic     string
-	topics    []string // every distinct topic given with Topic, to refuse two
-	start     map[int32]int64
-	known     map[string]uint64
-	observers []func(FeedEvent) // every Observer, in the order given
-	maxBytes  int
+	topic  string
+	topics []string // every distinct topic given with Topic, to refuse two
+	start  map[int32]int64
+	// startGiven says StartOffsets was given; startClash describes the
+	// first partition where a later StartOffsets disagreed with it.
+	startGiven bool
+	startClash string
+	known      map[string]uint64
+	observers  []func(FeedEvent) // every Observer, in the order given
+	maxBytes   int
 }
 
 // Outcome says what a ModelFeed did with one message.
@@ -279,6 +284,11 @@ func NewModelFeed(cfg *Config, srv *serving.Server, opts ...FeedOption) (*ModelF
 		return nil, configErr("MaxBytes(%d): must be positive", o.maxBytes)
 	case slices.ContainsFunc(o.observers, func(fn func(FeedEvent)) bool { return fn == nil }):
 		return nil, configErr("Observer(nil)")
+	case o.startClash != "":
+		// As with Topic: the map given last would win in silence, and a
+		// registry/kafkafeed Sync would record offsets of a run that did
+		// not start where its registry left off.
+		return nil, configErr("StartOffsets given twice, disagreeing: %s", o.startClash)
 	}
 	for p, off := range o.start {
 		if off < 0 {
@@ -311,6 +321,21 @@ func NewModelFeed(cfg *Config, srv *serving.Server, opts ...FeedOption) (*ModelF
 		}
 	}
 	return f, nil
+}
+
+// startClash describes the first partition, in order, that a and b
+// start at different offsets, a partition left out counting as offset 0
+// (the oldest, which is where the feed starts it), or returns "".
+func startClash(a, b map[int32]int64) string {
+	ps := append(slices.Collect(maps.Keys(a)), slices.Collect(maps.Keys(b))...)
+	slices.Sort(ps)
+	ps = slices.Compact(ps)
+	for _, p := range ps {
+		if a[p] != b[p] {
+			return fmt.Sprintf("partition %d at %d and at %d", p, a[p], b[p])
+		}
+	}
+	return ""
 }
 
 // CaughtUp returns a channel that is closed once Run has handled, and

@@ -61,3 +61,30 @@ func TestFeedKnownVersions(t *testing.T) {
 		t.Errorf("other went live as %v, want v1", ref)
 	}
 }
+
+// TestFeedKnownVersionsCompose: KnownVersions given twice, as by a
+// program beside a registry/kafkafeed Sync's FeedOptions, leaves the feed
+// knowing the highest version either gives for each name. Before, the
+// map given last replaced the other: k, known at v7 and then at v3, went
+// live as v4, a number a message before the feed's start had given
+// another model, and j, known at v5 only in the first map, as v1.
+func TestFeedKnownVersionsCompose(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Topic(kafka.DefaultModelsTopic, 1))
+	ctx := context.Background()
+	srv := newServer(t)
+	runFeed(t, c.Addrs(), srv,
+		kafka.KnownVersions(map[string]uint64{"k": 7, "j": 5}),
+		kafka.KnownVersions(map[string]uint64{"k": 3, "i": 2}))
+	pub := publisher(t, c)
+	for _, name := range []string{"k", "j", "i"} {
+		if _, _, err := pub.Publish(ctx, linearModel(t, name, 0, 2, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the three models", func() bool { return len(srv.Models()) == 3 })
+	for name, want := range map[string]uint64{"k": 8, "j": 6, "i": 3} {
+		if ref, _ := srv.Current(name); ref.Version != want {
+			t.Errorf("%s went live as %v, want v%d", name, ref, want)
+		}
+	}
+}

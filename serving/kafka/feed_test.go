@@ -242,9 +242,32 @@ func TestFeedConfig(t *testing.T) {
 		{cfg, srv, []kafka.FeedOption{kafka.MaxBytes(0)}},
 		{cfg, srv, []kafka.FeedOption{kafka.StartOffsets(map[int32]int64{0: -2})}},
 		{cfg, srv, []kafka.FeedOption{kafka.Observer(func(kafka.FeedEvent) {}), kafka.Observer(nil)}},
+		// Two StartOffsets that disagree on a partition: the last one
+		// given won in silence before.
+		{cfg, srv, []kafka.FeedOption{kafka.StartOffsets(map[int32]int64{0: 5}), kafka.StartOffsets(map[int32]int64{0: 7})}},
+		{cfg, srv, []kafka.FeedOption{kafka.StartOffsets(map[int32]int64{0: 5}), kafka.StartOffsets(nil)}},
+		{cfg, srv, []kafka.FeedOption{kafka.StartOffsets(map[int32]int64{0: 5}), kafka.StartOffsets(map[int32]int64{1: 5})}},
+		{cfg, srv, []kafka.FeedOption{kafka.StartOffsets(nil), kafka.StartOffsets(map[int32]int64{3: 1}), kafka.StartOffsets(nil)}},
 	} {
 		if _, err := kafka.NewModelFeed(tc.cfg, tc.srv, tc.opts...); !errors.Is(err, serving.ErrConfig) {
 			t.Errorf("%v: got %v, want ErrConfig", tc, err)
+		}
+	}
+}
+
+// TestFeedStartOffsetsThatAgree: StartOffsets given twice with the same
+// start for every partition, a partition left out counting as offset 0,
+// is accepted.
+func TestFeedStartOffsetsThatAgree(t *testing.T) {
+	srv := newServer(t)
+	cfg := config(t, []string{"x:1"})
+	for _, opts := range [][]kafka.FeedOption{
+		{kafka.StartOffsets(map[int32]int64{0: 5, 1: 2}), kafka.StartOffsets(map[int32]int64{1: 2, 0: 5})},
+		{kafka.StartOffsets(map[int32]int64{0: 5, 1: 0}), kafka.StartOffsets(map[int32]int64{0: 5})},
+		{kafka.StartOffsets(nil), kafka.StartOffsets(map[int32]int64{})},
+	} {
+		if _, err := kafka.NewModelFeed(cfg, srv, opts...); err != nil {
+			t.Errorf("%v: %v", opts, err)
 		}
 	}
 }

@@ -89,8 +89,20 @@ func MaxBytes(n int) ModelOption { return maxBytesOpt(n) }
 // high-water mark, once the topic was recreated. The feed logs a warning
 // then, and replays what the partition holds. The default is the oldest
 // offset of every partition.
+//
+// StartOffsets may be given more than once, as by a program that passes
+// its own beside a registry/kafkafeed Sync's FeedOptions, only if every
+// map says the same: NewModelFeed refuses, with serving.ErrConfig, two
+// that start a partition at different offsets, a partition left out of
+// one counting as offset 0 (the oldest).
 func StartOffsets(m map[int32]int64) FeedOption {
-	return feedOpt(func(o *feedOptions) { o.start = maps.Clone(m) })
+	return feedOpt(func(o *feedOptions) {
+		if !o.startGiven {
+			o.start, o.startGiven = maps.Clone(m), true
+		} else if o.startClash == "" {
+			o.startClash = startClash(o.start, m)
+		}
+	})
 }
 
 // KnownVersions tells the feed the highest version of each model name
@@ -99,9 +111,18 @@ func StartOffsets(m map[int32]int64) FeedOption {
 // such a name is numbered above that version, as by a feed that read
 // those messages (see package serving/wire, Versions). Names past the
 // feed's bound on remembered names (65,536) are left out. The default is
-// none.
+// none. KnownVersions may be given more than once, as by a program that
+// passes its own beside a registry/kafkafeed Sync's FeedOptions: the feed
+// then knows the highest version any of them gives for each name.
 func KnownVersions(m map[string]uint64) FeedOption {
-	return feedOpt(func(o *feedOptions) { o.known = maps.Clone(m) })
+	return feedOpt(func(o *feedOptions) {
+		if o.known == nil {
+			o.known = make(map[string]uint64, len(m))
+		}
+		for name, v := range m {
+			o.known[name] = max(o.known[name], v)
+		}
+	})
 }
 
 // Observer adds a function called once for every message a ModelFeed
