@@ -81,7 +81,10 @@
 // string input whose values the graph does not list; an output a
 // Prediction cannot hold (a string tensor or a sequence other than a
 // classifier's label and probabilities, an optional or sparse value, a
-// tensor declared with no element); and a graph (or a subgraph of If,
+// tensor declared with no element); a node anywhere in the model whose
+// strides, dilations, kernel_shape or group hold a value below 1, which
+// ONNX forbids and ONNX Runtime divides by unchecked (a pool or
+// convolution with a stride of 0 killed the process); and a graph (or a subgraph of If,
 // Loop or Scan, or a local function) with a Div or Mod whose divisor may
 // be an integer 0 or -1,
 // since ONNX Runtime would trap and kill the process, at load for

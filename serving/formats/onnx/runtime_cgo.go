@@ -218,6 +218,9 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 	if err := checkMLAttributes(gi); err != nil {
 		return nil, serving.Corrupt(FormatName, err)
 	}
+	if err := checkPositiveAttrs(gi); err != nil {
+		return nil, serving.Corrupt(FormatName, err)
+	}
 	if err := checkIntegerDivision(b, e.o.maxElems); err != nil {
 		return nil, serving.Unsupported(FormatName, err)
 	}

@@ -606,6 +606,22 @@ func checkMLAttributes(gi *graphInfo) error {
 	return nil
 }
 
+// checkPositiveAttrs refuses a node of the default domain, anywhere in
+// the model (see graphInfo.every), whose strides, dilations,
+// kernel_shape or group hold a value below 1, which ONNX forbids: ONNX
+// Runtime divides by a stride of MaxPool, AveragePool, Conv or
+// ConvTranspose, and by the group of ConvTranspose, without checking it,
+// and a 0 kills the process (SIGFPE) when the session is created or the
+// model runs.
+func checkPositiveAttrs(gi *graphInfo) error {
+	for _, n := range gi.every {
+		if n.notPositive != "" && (n.domain == "" || n.domain == "ai.onnx") {
+			return fmt.Errorf("%s: attribute %s holds a value below 1", n.op, n.notPositive)
+		}
+	}
+	return nil
+}
+
 // checkLinear checks the lists of LinearClassifier and LinearRegressor.
 func checkLinear(n nodeInfo) error {
 	coef, inter := n.lens["coefficients"], n.lens["intercepts"]

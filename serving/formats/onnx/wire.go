@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/modelstream/modelstream/serving"
 )
@@ -146,6 +147,10 @@ type graphInfo struct {
 	opset        int64 // version of the default ONNX domain, 0 if not declared
 	softmaxes    []softmaxNode
 	nodes        []nodeInfo
+	// every holds every node of the model: those of the graph, of the
+	// subgraphs of If, Loop and Scan at any depth, and of the model's
+	// local functions (parseModel sets it).
+	every []nodeInfo
 }
 
 // nodeInfo is what the ONNX Runtime engine needs of a node: which values
@@ -161,7 +166,17 @@ type nodeInfo struct {
 	ints       map[string][]int64
 	// lens is the length of every list attribute of an ai.onnx.ml node.
 	lens map[string]int
+	// notPositive names the first of the node's strides, dilations,
+	// kernel_shape and group attributes that holds a value below 1.
+	notPositive string
 }
+
+// positiveAttrs are the attributes of the default domain's convolutions
+// and pools (Conv, ConvTranspose, MaxPool, AveragePool, ...) whose
+// values must be at least 1: ONNX Runtime divides by some of them
+// unchecked (a stride of 0 in a pool or a convolution, a group of 0 in
+// ConvTranspose), and the process dies of SIGFPE.
+var positiveAttrs = map[string]bool{"strides": true, "dilations": true, "kernel_shape": true, "group": true}
 
 // listAttrs are the attributes whose lists nodeInfo keeps.
 var listAttrs = map[string]bool{
@@ -266,7 +281,69 @@ func parseModel(b []byte) (*graphInfo, error) {
 		}
 		return nil, serving.Corrupt(FormatName, err)
 	}
+	if gi.every, err = everyNode(b); err != nil {
+		// checkExternal has walked the same fields to the same depth.
+		return nil, serving.Corrupt(FormatName, err)
+	}
 	return gi, nil
+}
+
+// everyNode reads every node of a ModelProto: those of its graph, of the
+// subgraphs of If, Loop and Scan to any depth, and of its local
+// functions.
+func everyNode(b []byte) ([]nodeInfo, error) {
+	into := &graphInfo{consumed: map[string]bool{}}
+	err := readFields(b, func(f field) error {
+		if f.typ != wireBytes {
+			return nil
+		}
+		switch f.num {
+		case fModelGraph:
+			return nodesOfGraph(f.data, 0, into)
+		case fModelFunctions:
+			return readFields(f.data, func(ff field) error {
+				if ff.num == fFunctionNode && ff.typ == wireBytes {
+					return nodeAndSubgraphs(ff.data, 0, into)
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	return into.nodes, err
+}
+
+// nodesOfGraph appends the nodes of a GraphProto, and of its subgraphs,
+// to into.nodes.
+func nodesOfGraph(b []byte, depth int, into *graphInfo) error {
+	if depth > maxGraphDepth {
+		return errTooDeep
+	}
+	return readFields(b, func(f field) error {
+		if f.num == fGraphNode && f.typ == wireBytes {
+			return nodeAndSubgraphs(f.data, depth, into)
+		}
+		return nil
+	})
+}
+
+// nodeAndSubgraphs appends a NodeProto, then the nodes of the graphs its
+// attributes hold, to into.nodes.
+func nodeAndSubgraphs(b []byte, depth int, into *graphInfo) error {
+	if err := parseNode(b, into); err != nil {
+		return err
+	}
+	return readFields(b, func(f field) error {
+		if f.num != fNodeAttr || f.typ != wireBytes {
+			return nil
+		}
+		return readFields(f.data, func(af field) error {
+			if (af.num == fAttrGraph || af.num == fAttrGraphs) && af.typ == wireBytes {
+				return nodesOfGraph(af.data, depth+1, into)
+			}
+			return nil
+		})
+	})
 }
 
 func parseModelWire(b []byte) (*graphInfo, error) {
@@ -422,6 +499,9 @@ func parseNode(b []byte, gi *graphInfo) error {
 					}
 					ni.ints[name] = ints
 				}
+			}
+			if positiveAttrs[name] && ni.notPositive == "" && (hasInt && i < 1 || slices.ContainsFunc(ints, func(v int64) bool { return v < 1 })) {
+				ni.notPositive = name
 			}
 			if name == "axis" && hasInt {
 				sm.axis, sm.hasAxis = i, true

@@ -1,0 +1,118 @@
+package onnx_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/modelstream/modelstream/serving"
+)
+
+// opsetModel encodes a ModelProto importing opset 17 of the default
+// domain, 3 of ai.onnx.ml and 1 of "local" (the domain of the local
+// functions given), with the graph's parts in onnx.proto's order.
+func opsetModel(nodes, inits, inputs, outputs [][]byte, functions ...[]byte) []byte {
+	var gb pb
+	for _, n := range nodes {
+		gb = gb.bytes(1, n)
+	}
+	gb = gb.str(2, "g")
+	for _, t := range inits {
+		gb = gb.bytes(5, t)
+	}
+	for _, v := range inputs {
+		gb = gb.bytes(11, v)
+	}
+	for _, v := range outputs {
+		gb = gb.bytes(12, v)
+	}
+	var m pb
+	m = m.varint(1, 8)
+	m = m.bytes(8, pb(nil).str(1, "").varint(2, 17))
+	m = m.bytes(8, pb(nil).str(1, "ai.onnx.ml").varint(2, 3))
+	m = m.bytes(8, pb(nil).str(1, "local").varint(2, 1))
+	m = m.bytes(7, gb)
+	for _, f := range functions {
+		m = m.bytes(25, f)
+	}
+	return m
+}
+
+// boolInitializer is a bool scalar TensorProto.
+func boolInitializer(name string, v bool) []byte {
+	raw := []byte{0}
+	if v {
+		raw[0] = 1
+	}
+	return pb(nil).varint(2, 9).str(8, name).bytes(9, raw)
+}
+
+// inIf puts n, which makes the value "inner", in the then branch of an
+// If on the initializer "cond" (see withCond); the else branch passes x
+// on. The If makes y; both branches declare their output of elem type
+// and dims.
+func inIf(n []byte, elem int, dims ...any) []byte {
+	then := graphOf("then", [][]byte{n}, [][]byte{valueInfo("inner", elem, dims...)})
+	els := graphOf("else", [][]byte{node("Identity", []string{"x"}, []string{"x_else"})}, [][]byte{valueInfo("x_else", elem, dims...)})
+	return node("If", []string{"cond"}, []string{"y"}, attrGraph("then_branch", then), attrGraph("else_branch", els))
+}
+
+// TestRuntimeRefusesNonPositiveStridesAndGroups: ONNX Runtime divides by
+// the strides of a pool or a convolution, and by the group of
+// ConvTranspose, without checking them; a 0 there killed the process
+// with SIGFPE at the load-time run. Such a node, which ONNX forbids, is
+// refused at load as corrupt, also inside a subgraph; the same nodes
+// with strides and group of 1 load.
+func TestRuntimeRefusesNonPositiveStridesAndGroups(t *testing.T) {
+	f := runtimeFormat(t)
+	inits := [][]byte{initializer("w", []int{4, 4, 1, 1}, make([]float32, 16)), boolInitializer("cond", true)}
+	img := valueInfo("x", elemFloat, 1, 4, 4, 4)
+	cases := []struct {
+		name string
+		node func(v int64, out string) []byte
+	}{
+		{"MaxPool strides", func(v int64, out string) []byte {
+			return node("MaxPool", []string{"x"}, []string{out}, attrInts("kernel_shape", 1, 1), attrInts("strides", v, v))
+		}},
+		{"AveragePool strides", func(v int64, out string) []byte {
+			return node("AveragePool", []string{"x"}, []string{out}, attrInts("kernel_shape", 1, 1), attrInts("strides", v, v))
+		}},
+		{"Conv strides", func(v int64, out string) []byte {
+			return node("Conv", []string{"x", "w"}, []string{out}, attrInts("strides", v, v))
+		}},
+		{"ConvTranspose strides", func(v int64, out string) []byte {
+			return node("ConvTranspose", []string{"x", "w"}, []string{out}, attrInts("strides", v, v))
+		}},
+		{"ConvTranspose group", func(v int64, out string) []byte {
+			return node("ConvTranspose", []string{"x", "w"}, []string{out}, attrInt("group", v))
+		}},
+	}
+	for _, c := range cases {
+		for _, nested := range []bool{false, true} {
+			name := c.name
+			if nested {
+				name += " in an If"
+			}
+			t.Run(name, func(t *testing.T) {
+				load := func(v int64) error {
+					n := c.node(v, "y")
+					if nested {
+						n = inIf(c.node(v, "inner"), elemFloat, 1, 4, 4, 4)
+					}
+					b := opsetModel([][]byte{n}, inits, [][]byte{img}, [][]byte{valueInfo("y", elemFloat, 1, 4, 4, 4)})
+					m, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: "onnx", Bytes: b})
+					if err == nil {
+						m.(serving.Closer).Close()
+					}
+					return err
+				}
+				if err := load(1); err != nil {
+					t.Fatalf("with 1: %v", err)
+				}
+				if err := load(0); !errors.Is(err, serving.ErrCorruptModel) {
+					t.Fatalf("with 0: err = %v, want serving.ErrCorruptModel", err)
+				}
+			})
+		}
+	}
+}
