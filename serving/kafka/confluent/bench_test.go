@@ -1,6 +1,7 @@
 package confluent
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"testing"
@@ -8,6 +9,9 @@ import (
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/wire"
 )
 
 // BenchmarkDecode decodes one record of each format, its schema cached:
@@ -46,6 +50,36 @@ func BenchmarkDecode(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkAvroScores encodes one score of a single model, with a 64-digit
+// content ID, in each schema: what a Sink pays per record in the encoder.
+func BenchmarkAvroScores(b *testing.B) {
+	r := newRegistry(b)
+	s := &wire.Score{
+		Prediction: serving.Prediction{Value: 0.93},
+		Provenance: serving.Provenance{Model: serving.ModelRef{Name: "fraud", Version: 3, ID: serving.ContentID([]byte("fraud")), Format: "linear"}},
+		Key:        "card-1", Topic: "payments", Partition: 2, Offset: 99,
+	}
+	for _, bc := range []struct {
+		name string
+		opts []ScoreOption
+	}{{"full", nil}, {"compact", []ScoreOption{CompactScores()}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			enc, err := NewAvroScores(context.Background(), r.client, bc.name+"-value", bc.opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			buf := make([]byte, 0, 256)
+			for b.Loop() {
+				if buf, err = enc.AppendScore(buf[:0], s); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(buf)), "B/score")
 		})
 	}
 }

@@ -123,6 +123,20 @@
 // that is not UTF-8) is dead-lettered with the reason, as in the JSON
 // encodings.
 //
+// [CompactScores] is the Avro counterpart of serving/wire.ScoreCompact:
+// the value, of [ScoreCompactSchema], holds the prediction and the
+// input's topic, partition and offset, and leaves out the provenance
+// and the key, which the record carries in its headers and its key.
+// A reader decodes the value with the schema of its ID, as any Avro
+// value, and takes the model from the headers with wire.ProvenanceOf:
+//
+//	scores, err := confluent.NewAvroScores(ctx, cl, "scores-value", confluent.CompactScores())
+//
+// A subject holding [ScoreSchema] accepts [ScoreCompactSchema] as its
+// next version under the registry's default BACKWARD compatibility,
+// since the compact schema only leaves fields out; going back to
+// ScoreSchema after it needs another subject, or a compatibility of NONE.
+//
 // # Errors
 //
 // Every error of Decode wraps kafka.ErrDecode, so a Source dead-letters

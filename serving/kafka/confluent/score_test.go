@@ -2,6 +2,7 @@ package confluent_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,15 +50,18 @@ type avroScore struct {
 	Offset    int64   `avro:"offset"`
 }
 
-// decodeAvroScore reads a Confluent-framed score with hamba/avro and the
-// schema the registry holds under the frame's ID, and returns it as a
-// wire.Score.
-func decodeAvroScore(t *testing.T, cl *sr.Client, v []byte) wire.Score {
+// decodeAvroScore reads the value of a Confluent-framed score record
+// with hamba/avro and the schema the registry holds under the frame's
+// ID, and returns it as a wire.Score. A value of ScoreCompactSchema has
+// no provenance and no key: they are read from m's headers, with
+// wire.ProvenanceOf, and from its key, as a reader of compact scores
+// does.
+func decodeAvroScore(t *testing.T, cl *sr.Client, m wire.Message) wire.Score {
 	t.Helper()
 	var h sr.ConfluentHeader
-	id, body, err := h.DecodeID(v)
+	id, body, err := h.DecodeID(m.Value)
 	if err != nil {
-		t.Fatalf("frame %x: %v", v, err)
+		t.Fatalf("frame %x: %v", m.Value, err)
 	}
 	s, err := cl.SchemaByID(context.Background(), id)
 	if err != nil {
@@ -83,6 +87,14 @@ func decodeAvroScore(t *testing.T, cl *sr.Client, v []byte) wire.Score {
 	}
 	if a.Key != nil {
 		out.SetKey(*a.Key)
+	}
+	if s.Schema == confluent.ScoreCompactSchema {
+		if out.Provenance, err = wire.ProvenanceOf(m.Headers, m.Value); err != nil {
+			t.Fatalf("provenance of a compact score: %v", err)
+		}
+		if m.Key != nil {
+			out.SetKey(m.Key)
+		}
 	}
 	return out
 }
@@ -129,7 +141,7 @@ func TestAvroScoresRoundTrip(t *testing.T) {
 		if !strings.HasPrefix(string(v), "prefix") {
 			t.Fatalf("%s: AppendScore did not append: %q", name, v)
 		}
-		if got := decodeAvroScore(t, cl, v[len("prefix"):]); !reflect.DeepEqual(got, s) {
+		if got := decodeAvroScore(t, cl, wire.Message{Value: v[len("prefix"):]}); !reflect.DeepEqual(got, s) {
 			t.Errorf("%s: decodes to\n%+v, want\n%+v", name, got, s)
 		}
 		if _, err := wire.DecodeScore(wire.Message{Value: v[len("prefix"):], Headers: wire.ProvenanceHeaders(s.Provenance)}); !errors.Is(err, wire.ErrMalformed) {
@@ -150,6 +162,133 @@ func TestAvroScoresRoundTrip(t *testing.T) {
 		if v, err := enc.AppendScore([]byte("x"), &s); !errors.Is(err, wire.ErrMalformed) || string(v) != "x" {
 			t.Errorf("%s: %q, %v; want ErrMalformed and nothing appended", name, v, err)
 		}
+	}
+}
+
+// TestAvroScoresCompact: with CompactScores the values carry the
+// prediction and the origin only, in ScoreCompactSchema, registered under
+// the subject as its own version beside ScoreSchema; the provenance comes
+// back from the headers the Sink writes, and the key from the record's
+// key. What only the provenance or the key could make unencodable (a
+// version above the largest long, a model name that is not UTF-8) is
+// encoded, since neither is in the value.
+func TestAvroScoresCompact(t *testing.T) {
+	ctx := context.Background()
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	cl := newClient(t, reg.URL())
+	full, err := confluent.NewAvroScores(ctx, cl, "scores-value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := confluent.NewAvroScores(ctx, cl, "scores-value", confluent.CompactScores())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := confluent.NewAvroScores(ctx, cl, "scores-value", confluent.CompactScores()); err != nil {
+		t.Fatal(err)
+	}
+	if vs, err := cl.SubjectVersions(ctx, "scores-value"); err != nil || len(vs) != 2 {
+		t.Fatalf("versions %v, %v; want two: ScoreSchema's and ScoreCompactSchema's", vs, err)
+	}
+	m := serving.ModelRef{Name: "fraud", Version: 3, ID: serving.ContentID([]byte("fraud")), Format: "linear"}
+	for name, s := range map[string]wire.Score{
+		"plain":    {Prediction: serving.Prediction{Value: 0.25}, Provenance: serving.Provenance{Model: m}, Key: "order-1", Topic: "orders", Partition: 2, Offset: 99},
+		"no key":   {Prediction: serving.Prediction{Value: -1e-300, Label: "fraud", Confidence: 0.5}, Provenance: serving.Provenance{Model: serving.ModelRef{Name: "m", Version: 1}}, Topic: "t", Offset: 1 << 50},
+		"binary":   {Prediction: serving.Prediction{Value: 1}, Provenance: serving.Provenance{Model: m}, KeyBase64: []byte{0xff, 0}, Topic: "t", Partition: -1},
+		"values":   {Prediction: serving.Prediction{Value: 2, Values: []float64{0.1, 0.2, 0.7}, Label: "é"}, Provenance: serving.Provenance{Model: m}, Key: "k", Topic: "t"},
+		"decision": {Prediction: serving.Prediction{Value: 0.93}, Provenance: serving.Provenance{Model: m, Decision: &serving.Decision{Combinator: "budget", Decider: "first", Candidates: []serving.Candidate{{Model: m, Latency: time.Millisecond, Status: serving.StatusOK}}}}, Key: "k", Topic: "t"},
+		"version":  {Prediction: serving.Prediction{Value: 1}, Provenance: serving.Provenance{Model: serving.ModelRef{Name: "m", Version: math.MaxUint64}}, Topic: "t"},
+		"name":     {Prediction: serving.Prediction{Value: 1}, Provenance: serving.Provenance{Model: serving.ModelRef{Name: "\xff/x", Version: 1, Format: "x\xc3"}}, Topic: "t"},
+	} {
+		v, err := enc.AppendScore([]byte("prefix"), &s)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !strings.HasPrefix(string(v), "prefix") {
+			t.Fatalf("%s: AppendScore did not append: %q", name, v)
+		}
+		v = v[len("prefix"):]
+		// What a Sink writes beside the value: the provenance headers
+		// and the input's key.
+		msg := wire.Message{Key: s.InputKey(), Value: v, Headers: wire.ProvenanceHeaders(s.Provenance)}
+		if got := decodeAvroScore(t, cl, msg); !reflect.DeepEqual(got, s) {
+			t.Errorf("%s: decodes to\n%+v, want\n%+v", name, got, s)
+		}
+		var h sr.ConfluentHeader
+		id, body, _ := h.DecodeID(v)
+		if ss, err := cl.SchemaByID(ctx, id); err != nil || ss.Schema != confluent.ScoreCompactSchema {
+			t.Errorf("%s: written with schema %d: %v, want ScoreCompactSchema", name, id, err)
+		}
+		// The value holds the prediction and the origin, nothing else.
+		want := 8 + 1 + (1 + len(s.Label)) + 8 + (1 + len(s.Topic)) + varintLen(int64(s.Partition)) + varintLen(s.Offset)
+		if len(s.Values) > 0 {
+			want += 1 + 8*len(s.Values) // the block's count and its items
+		}
+		if len(body) != want {
+			t.Errorf("%s: %d bytes of Avro, want %d", name, len(body), want)
+		}
+		if fv, err := full.AppendScore(nil, &s); err == nil && len(fv) <= len(v) {
+			t.Errorf("%s: compact %d bytes, full %d", name, len(v), len(fv))
+		}
+	}
+	for name, s := range map[string]wire.Score{
+		"NaN":       {Prediction: serving.Prediction{Value: math.NaN()}, Provenance: serving.Provenance{Model: m}},
+		"infinite":  {Prediction: serving.Prediction{Value: 1, Confidence: math.Inf(1)}, Provenance: serving.Provenance{Model: m}},
+		"an output": {Prediction: serving.Prediction{Value: 1, Values: []float64{1, math.Inf(-1)}}, Provenance: serving.Provenance{Model: m}},
+		"label":     {Prediction: serving.Prediction{Value: 1, Label: "caf\xe9"}, Provenance: serving.Provenance{Model: m}, Topic: "t"},
+		"topic":     {Prediction: serving.Prediction{Value: 1}, Provenance: serving.Provenance{Model: m}, Topic: "t\x80"},
+	} {
+		if v, err := enc.AppendScore([]byte("x"), &s); !errors.Is(err, wire.ErrMalformed) || string(v) != "x" {
+			t.Errorf("%s: %q, %v; want ErrMalformed and nothing appended", name, v, err)
+		}
+	}
+	if _, err := confluent.NewAvroScores(ctx, cl, "scores-value", nil); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("nil option: %v, want serving.ErrConfig", err)
+	}
+}
+
+// varintLen is the length of x as an Avro long.
+func varintLen(x int64) int { return len(binary.AppendVarint(nil, x)) }
+
+// TestScoreCompactSchemaEvolves: a reader of ScoreCompactSchema reads
+// records written with ScoreSchema, so a subject may move from the one to
+// the other under BACKWARD compatibility, the registry's default; a
+// reader of ScoreSchema cannot read compact records (their provenance has
+// no default), so it may not move back. srfake does not check
+// compatibility, so hamba/avro's resolution stands in for the registry's.
+func TestScoreCompactSchemaEvolves(t *testing.T) {
+	fullS, compactS := avro.MustParse(confluent.ScoreSchema), avro.MustParse(confluent.ScoreCompactSchema)
+	sc := avro.NewSchemaCompatibility()
+	if err := sc.Compatible(compactS, fullS); err != nil {
+		t.Fatalf("ScoreCompactSchema cannot read ScoreSchema: %v", err)
+	}
+	if err := sc.Compatible(fullS, compactS); err == nil {
+		t.Error("ScoreSchema reads ScoreCompactSchema, though its provenance has no default")
+	}
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	enc, err := confluent.NewAvroScores(context.Background(), newClient(t, reg.URL()), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := wire.Score{Prediction: serving.Prediction{Value: 0.5, Values: []float64{0.5, 0.5}, Label: "a", Confidence: 0.75},
+		Provenance: serving.Provenance{Model: serving.ModelRef{Name: "m", Version: 7}}, Key: "k", Topic: "orders", Partition: 3, Offset: 1234}
+	v, err := enc.AppendScore(nil, &s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved, err := sc.Resolve(compactS, fullS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := avro.Unmarshal(resolved, v[5:], &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"prediction": map[string]any{"value": 0.5, "values": []any{0.5, 0.5}, "label": "a", "confidence": 0.75}, "topic": "orders", "partition": 3, "offset": int64(1234)}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("a ScoreSchema record read with ScoreCompactSchema:\n%#v, want\n%#v", got, want)
 	}
 }
 
@@ -238,16 +377,23 @@ func TestNewAvroScoresErrors(t *testing.T) {
 }
 
 // TestSinkWritesAvroScores runs a Source and a Sink writing Avro scores on
-// the embedded broker: each score decodes with hamba/avro to what the
-// Scorer answered, with the provenance headers beside it; the record
-// whose prediction is NaN, and the one whose label is not UTF-8, are
-// dead-lettered with the reason.
+// the embedded broker, of each schema: each score decodes with hamba/avro
+// to what the Scorer answered, with the provenance headers beside it (for
+// compact scores, the provenance and the key come from the record alone);
+// the record whose prediction is NaN, and the one whose label is not
+// UTF-8, are dead-lettered with the reason.
 func TestSinkWritesAvroScores(t *testing.T) {
+	for name, opts := range map[string][]confluent.ScoreOption{"full": nil, "compact": {confluent.CompactScores()}} {
+		t.Run(name, func(t *testing.T) { testSinkWritesAvroScores(t, opts...) })
+	}
+}
+
+func testSinkWritesAvroScores(t *testing.T, opts ...confluent.ScoreOption) {
 	ctx := context.Background()
 	reg := srfake.New()
 	t.Cleanup(reg.Close)
 	cl := newClient(t, reg.URL())
-	enc, err := confluent.NewAvroScores(ctx, cl, kafka.DefaultScoresTopic+"-value")
+	enc, err := confluent.NewAvroScores(ctx, cl, kafka.DefaultScoresTopic+"-value", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +444,7 @@ func TestSinkWritesAvroScores(t *testing.T) {
 			x++ // record 3 was dead-lettered
 		}
 		want := wire.Score{Prediction: serving.Prediction{Value: float64(2 * x)}, Provenance: serving.Provenance{Model: m}, Key: fmt.Sprint("k", x), Topic: kafka.DefaultDataTopic, Offset: int64(x)}
-		if got := decodeAvroScore(t, cl, msg.Value); !reflect.DeepEqual(got, want) {
+		if got := decodeAvroScore(t, cl, wire.Message{Key: msg.Key, Value: msg.Value, Headers: msg.Headers}); !reflect.DeepEqual(got, want) {
 			t.Errorf("score %d: %+v, want %+v", i, got, want)
 		}
 		if p, err := wire.ProvenanceOf(msg.Headers, msg.Value); err != nil || p.Model != m {
