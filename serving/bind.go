@@ -3,15 +3,24 @@ package serving
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
 
 // maxLayouts bounds the bindings a live version caches: one per distinct
-// record Layout it has scored. Past it, the oldest binding is replaced,
+// record Layout it has scored. Past it, the oldest binding is dropped,
 // so a stream of ever new layouts costs a rebinding per record, never
 // memory.
 const maxLayouts = 8
+
+// maxBindingBytes bounds the bytes of the Layouts a live version's
+// bindings keep alive, summed over them (see Layout.size): a record's
+// field names may take the whole record, up to the broker's limit, so
+// maxLayouts alone would let each live version hold several of the
+// largest. Past it, the oldest bindings are dropped; a Layout larger on
+// its own is bound for each record and never cached.
+const maxBindingBytes = 1 << 20
 
 // inputs is what a live version needs to bind named records: its inputs
 // as the model declared them, with the code of each category.
@@ -79,11 +88,10 @@ type binding struct {
 	err error
 }
 
-// bindings is a live version's cache of bindings: read without a lock,
-// replaced whole on a miss.
+// bindings is a live version's cache of bindings, oldest first: read
+// without a lock, replaced whole on a miss.
 type bindings struct {
 	list atomic.Pointer[[]*binding]
-	next atomic.Uint32 // the slot a full cache replaces next
 }
 
 // bind returns the binding of l, computing and caching it on a miss.
@@ -103,16 +111,26 @@ func (bs *bindings) bind(in *inputs, l *Layout) *binding {
 			b.idx[i], _ = l.Index(n.Name)
 		}
 	}
+	if l.size > maxBindingBytes {
+		return b
+	}
 	for {
-		var next []*binding
+		next := make([]*binding, 0, maxLayouts+1)
 		if old != nil {
-			next = append(make([]*binding, 0, maxLayouts), *old...)
+			next = append(next, *old...)
 		}
-		if len(next) < maxLayouts {
-			next = append(next, b)
-		} else {
-			next[bs.next.Add(1)%maxLayouts] = b
+		next = append(next, b)
+		size, drop := 0, 0
+		for _, c := range next {
+			size += c.layout.size
 		}
+		for len(next)-drop > maxLayouts || size > maxBindingBytes {
+			size -= next[drop].layout.size
+			drop++
+		}
+		// Delete clears the slots it frees, so the backing array keeps no
+		// dropped Layout alive.
+		next = slices.Delete(next, 0, drop)
 		if bs.list.CompareAndSwap(old, &next) {
 			return b
 		}

@@ -48,7 +48,8 @@
 // live version once, on the first record of that layout (a Layout is
 // compared by pointer, so codecs share one per distinct set of fields),
 // and caches the binding on the version, for up to 8 layouts per
-// version. Each record is then gathered into the model's order in a
+// version holding up to 1 MiB of field names together (a layout
+// larger on its own is bound again for each record). Each record is then gathered into the model's order in a
 // pooled buffer, with no allocation; a categorical input receives the
 // code of the record's text in [Input.Categories]. Fields the model does
 // not read are ignored, so a version that reads other, fewer or

@@ -27,3 +27,25 @@ func CachedLayouts(s *Server, name string) (n, bound int) {
 	}
 	return n, maxLayouts
 }
+
+// MaxBindingBytes is the bound on the bytes of the layouts a live
+// version's bindings keep alive.
+const MaxBindingBytes = maxBindingBytes
+
+// CachedLayoutNameBytes returns the bytes of the field names of the
+// layouts that the live version of name caches bindings for.
+func CachedLayoutNameBytes(s *Server, name string) int {
+	sl, _ := s.slot(name, false)
+	if sl == nil || sl.cur.Load() == nil {
+		return 0
+	}
+	n := 0
+	if list := sl.cur.Load().binds.list.Load(); list != nil {
+		for _, b := range *list {
+			for _, f := range b.layout.names {
+				n += len(f)
+			}
+		}
+	}
+	return n
+}

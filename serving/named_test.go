@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -312,6 +313,41 @@ func TestManyLayouts(t *testing.T) {
 	// new layouts must cost a rebinding per record, never memory.
 	n, bound := serving.CachedLayouts(s, "m")
 	assert.Equal(t, bound, n, "bindings cached after 40 distinct layouts")
+}
+
+// TestBindingCacheBoundedByBytes: the layouts a live version caches
+// bindings for hold at most MaxBindingBytes of field names, however
+// long the names; a layout larger on its own still scores, uncached.
+// Before, only the count was bounded: eight layouts of 300 KiB names
+// stayed alive behind one version ("2457632 bytes of names cached after
+// 8 layouts").
+func TestBindingCacheBoundedByBytes(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t)
+	_, err := s.ActivateModel(ctx, ref("m", 1), v1Model())
+	require.NoError(t, err)
+	sc := s.Model("m")
+	long := strings.Repeat("p", 300<<10)
+	score := func(l *serving.Layout) {
+		t.Helper()
+		res, err := sc.Score(ctx, serving.Record{Layout: l, Features: []float64{0, 3, 2, 1}})
+		require.NoError(t, err)
+		require.Equal(t, float64(v1Answer), res.Value)
+	}
+	for i := range 8 {
+		score(mustLayout(t, fmt.Sprint(long, i), "c", "b", "a"))
+		n := serving.CachedLayoutNameBytes(s, "m")
+		assert.LessOrEqual(t, n, serving.MaxBindingBytes, "%d bytes of names cached after %d layouts", n, i+1)
+	}
+	small := mustLayout(t, "pad", "c", "b", "a")
+	score(small)
+	before := serving.CachedLayoutNameBytes(s, "m")
+	huge := mustLayout(t, strings.Repeat("h", serving.MaxBindingBytes+1), "c", "b", "a")
+	for range 2 {
+		score(huge)
+	}
+	assert.Equal(t, before, serving.CachedLayoutNameBytes(s, "m"), "a layout past the bound on its own was cached")
+	score(small)
 }
 
 // TestNamedScoringAllocatesNothing: once bound, a named record costs no

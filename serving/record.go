@@ -217,7 +217,12 @@ func (e *unknownStatusError) Error() string { return "serving: unknown status " 
 type Layout struct {
 	names []string
 	index map[string]int
+	size  int // the bytes it holds, about: see layoutFieldBytes
 }
+
+// layoutFieldBytes is what a Layout holds per field beside the bytes of
+// its name, about: the string header in names and the index map's entry.
+const layoutFieldBytes = 48
 
 // NewLayout returns the Layout whose i-th field is names[i]. Names must be
 // non-empty and distinct; otherwise the error wraps [ErrConfig].
@@ -234,6 +239,7 @@ func NewLayout(names ...string) (*Layout, error) {
 			return nil, fmt.Errorf("%w: NewLayout: field %q appears twice", ErrConfig, n)
 		}
 		l.index[n] = i
+		l.size += len(n) + layoutFieldBytes
 	}
 	return l, nil
 }
