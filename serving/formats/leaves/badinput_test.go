@@ -521,3 +521,65 @@ func TestSoftmaxOfAnInfiniteScore(t *testing.T) {
 		t.Fatalf("softmax of (+Inf, finite, finite) = %+v, want Values [1 0 0], Value and Confidence 1", p)
 	}
 }
+
+// lgJSONDump is a LightGBM 4 JSON dump of one regression tree over two
+// features, with the given tree_structure and num_leaves.
+func lgJSONDump(tree string, leaves int) []byte {
+	return fmt.Appendf(nil, `{"name":"tree","version":"v4","num_class":1,"num_tree_per_iteration":1,"label_index":0,`+
+		`"max_feature_idx":1,"objective":"regression","average_output":false,"feature_names":["a","b"],"feature_infos":{},`+
+		`"tree_info":[{"tree_index":0,"num_leaves":%d,"num_cat":1,"shrinkage":1,"tree_structure":%s}]}`, leaves, tree)
+}
+
+// lgJSONChain is a tree_structure of depth nodes, each the left child of
+// the one before.
+func lgJSONChain(depth int) string {
+	var b strings.Builder
+	for range depth {
+		b.WriteString(`{"split_index":0,"split_feature":0,"split_gain":0,"threshold":1,"decision_type":"<=","default_left":true,` +
+			`"missing_type":"None","internal_value":0,"internal_weight":0,"internal_count":0,"left_child":`)
+	}
+	b.WriteString(`{"leaf_index":0,"leaf_value":1}`)
+	for range depth {
+		b.WriteString(`,"right_child":{"leaf_index":1,"leaf_value":2}}`)
+	}
+	return b.String()
+}
+
+// TestJSONDumpBombs feeds LightGBM JSON dumps that cost leaves' JSON
+// decoder far more than their size. It unmarshals each node's whole
+// subtree again, so a tree n nodes deep costs n² (a chain 1,200 deep,
+// 300 kB, took about 6 s of CPU; 9,000 deep, 2.2 MB, 3 min 23 s); and
+// for a categorical split it allocates one bit per category up to the
+// largest, so a 500-byte dump splitting on category 10^9 allocated
+// gigabytes. A chain 100 deep still loads.
+func TestJSONDumpBombs(t *testing.T) {
+	cat := func(set string) string {
+		return `{"split_index":0,"split_feature":0,"threshold":"` + set + `","decision_type":"==","default_left":false,"missing_type":"None",` +
+			`"left_child":{"leaf_index":0,"leaf_value":1},"right_child":{"leaf_index":1,"leaf_value":2}}`
+	}
+	for _, c := range []struct {
+		name string
+		b    []byte
+		kind error
+	}{
+		{"chain 1200 deep", lgJSONDump(lgJSONChain(1200), 1201), serving.ErrUnsupportedModel},
+		{"category 10^8", lgJSONDump(cat("0||100000000"), 2), serving.ErrCorruptModel},
+		{"category 10^8 once escaped", lgJSONDump(cat(`0\u007c|100000000`), 2), serving.ErrCorruptModel},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := loadBytes("lightgbm-json", c.b, nil)
+			wantLoadError(t, err, c.kind)
+			t.Log(err)
+		})
+	}
+	for _, b := range [][]byte{lgJSONDump(lgJSONChain(100), 101), lgJSONDump(cat("0||3||40"), 2)} {
+		m, err := loadBytes("lightgbm-json", b, map[string]string{leaves.LabelTransform: "raw"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := m.Predict(context.Background(), []float64{41, 0})
+		if err != nil || p.Value != 2 {
+			t.Fatalf("Predict: %v, %v; want 2", p, err)
+		}
+	}
+}

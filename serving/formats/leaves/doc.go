@@ -135,6 +135,12 @@
 // before leaves allocates for them, a panic inside leaves is recovered,
 // and every decoded tree is verified (child links point forward, leaf
 // and feature indexes are in range) so that prediction always terminates
-// and never indexes out of range. Models are immutable and safe for
-// concurrent use.
+// and never indexes out of range. leaves reads a JSON dump in time that
+// grows with the square of its trees' depth and allocates a bitset up to
+// the largest category of a categorical split, so a dump whose trees are
+// nested deeper than about 64 levels on average (by bytes) fails with
+// serving.ErrUnsupportedModel (the text model, which leaves reads in one
+// pass, has no such limit), and one whose category bitsets would take
+// more words than it has bytes with serving.ErrCorruptModel. Models are
+// immutable and safe for concurrent use.
 package leaves

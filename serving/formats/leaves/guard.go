@@ -284,6 +284,12 @@ func scanLightGBMJSON(b []byte) (lgHeader, error) {
 	default:
 		return lgHeader{}, serving.Unsupported(FormatLightGBMJSON, fmt.Errorf("LightGBM dump version %q (this package reads v2, v3 and v4)", doc.Version))
 	}
+	if w, limit := jsonParseWork(b), jsonParseBudget(len(b)); w > limit {
+		return lgHeader{}, serving.Unsupported(FormatLightGBMJSON, fmt.Errorf("trees nested too deep: leaves would parse %d bytes of this %d-byte dump (the limit is %d); publish the text model as format %s, which it reads in one pass", w, len(b), limit, FormatLightGBM))
+	}
+	if err := jsonCategorySets(b); err != nil {
+		return lgHeader{}, serving.Corrupt(FormatLightGBMJSON, err)
+	}
 	if hasKey(b, "leaf_coeff") {
 		return lgHeader{}, serving.Unsupported(FormatLightGBMJSON, errors.New("linear trees (linear_tree=true): leaves would ignore their leaf models"))
 	}
@@ -296,6 +302,90 @@ func scanLightGBMJSON(b []byte) (lgHeader, error) {
 		}
 	}
 	return lgHeader{objective: doc.Objective, version: doc.Version, versionLine: -1, featureNames: doc.FeatureNames, pandasCats: string(doc.PandasCats), jsonCats: cats}, nil
+}
+
+// jsonParseWork returns the bytes leaves' JSON decoder reads to build
+// the trees of the dump b, to within a small factor: it unmarshals each
+// node's whole subtree again to read the node, so it reads every byte
+// once for each object around it, which makes a deep tree cost the
+// square of its size (a chain 9,000 nodes deep, 2.2 MB, took over 3
+// minutes of CPU). The sum counts every byte of b once for each object
+// it is in; b must be valid JSON (checked before).
+func jsonParseWork(b []byte) int64 {
+	var work, depth int64
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+		case '"':
+			// A string: skip to its closing quote, counting its bytes.
+			j := i + 1
+			for j < len(b) && b[j] != '"' {
+				if b[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			work += int64(j-i) * depth
+			i = j
+		}
+		work += depth
+	}
+	return work
+}
+
+// jsonParseBudget bounds jsonParseWork for a dump of n bytes: 64 times
+// its size, plus 16 MiB. A dump of balanced trees reads each byte about
+// as many times as its trees are deep: the LightGBM dumps of this
+// package's and leaves' test data, 3 to 9 times.
+func jsonParseBudget(n int) int64 { return 64*int64(n) + 1<<24 }
+
+// jsonCategorySets checks the category sets of a dump's categorical
+// splits ("threshold":"1||4||9"), for which leaves allocates a bitset of
+// one bit per category up to the largest one, twice: the words of all
+// the sets together may be no more than the dump has bytes, as in a
+// text model, which writes every word out. A set of one category takes
+// no bitset.
+func jsonCategorySets(b []byte) error {
+	var words int64
+	for rest := b; ; {
+		i := bytes.Index(rest, []byte(`"threshold"`))
+		if i < 0 {
+			return nil
+		}
+		rest = bytes.TrimLeft(rest[i+len(`"threshold"`):], " \t\r\n")
+		if len(rest) == 0 || rest[0] != ':' {
+			continue
+		}
+		rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+		if len(rest) == 0 || rest[0] != '"' {
+			continue
+		}
+		var s string
+		dec := json.NewDecoder(bytes.NewReader(rest))
+		if dec.Decode(&s) != nil {
+			continue // leaves reports it
+		}
+		rest = rest[dec.InputOffset():]
+		tokens := strings.Split(s, "||")
+		if len(tokens) < 2 {
+			continue
+		}
+		top := int64(-1)
+		for _, t := range tokens {
+			if v, err := strconv.ParseInt(t, 10, 64); err == nil && v > top {
+				top = v
+			}
+		}
+		if top < 0 {
+			continue
+		}
+		if words += top/32 + 1; words > int64(len(b)) {
+			return fmt.Errorf("categorical split on categories up to %d: %d bitset words in all in a %d-byte dump", top, words, len(b))
+		}
+	}
 }
 
 // hasKey reports whether the JSON text b has an object key named k (the
