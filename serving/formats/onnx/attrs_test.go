@@ -116,3 +116,53 @@ func TestRuntimeRefusesNonPositiveStridesAndGroups(t *testing.T) {
 		}
 	}
 }
+
+// linearClassifier is an ai.onnx.ml LinearClassifier of 3 classes over
+// the 2 features of in, writing its scores to out; with intercepts false
+// it has none, on which ONNX Runtime crashes.
+func linearClassifier(in, out string, intercepts bool) []byte {
+	attrs := [][]byte{attrFloats("coefficients", 1, 2, 3, 4, 5, 6), attrInts("classlabels_ints", 0, 1, 2)}
+	if intercepts {
+		attrs = append(attrs, attrFloats("intercepts", 0, 0, 0))
+	}
+	return pb(node("LinearClassifier", []string{in}, []string{out + "_label", out}, attrs...)).str(7, "ai.onnx.ml")
+}
+
+// TestRuntimeChecksMLNodesEverywhere: the ai.onnx.ml nodes ONNX Runtime
+// takes on trust are checked in the branches of an If and in local
+// functions as in the graph itself: a LinearClassifier without
+// intercepts in either crashed the process (SIGSEGV) while its session
+// was created. With intercepts, both models load and score.
+func TestRuntimeChecksMLNodesEverywhere(t *testing.T) {
+	f := runtimeFormat(t)
+	x := valueInfo("x", elemFloat, 1, 2)
+	y := valueInfo("y", elemFloat, 1, 3)
+	models := map[string]func(ok bool) []byte{
+		"If": func(ok bool) []byte {
+			branch := func(name string) []byte {
+				return graphOf(name, [][]byte{linearClassifier("x", name+"_s", ok)}, [][]byte{valueInfo(name+"_s", elemFloat, 1, 3)})
+			}
+			n := node("If", []string{"cond"}, []string{"y"}, attrGraph("then_branch", branch("then")), attrGraph("else_branch", branch("else")))
+			return opsetModel([][]byte{n}, [][]byte{boolInitializer("cond", true)}, [][]byte{x}, [][]byte{y})
+		},
+		"local function": func(ok bool) []byte {
+			fn := pb(nil).str(1, "F").str(4, "a").str(5, "b").bytes(7, linearClassifier("a", "b", ok)).
+				bytes(9, pb(nil).str(1, "ai.onnx.ml").varint(2, 3)).str(10, "local")
+			n := pb(node("F", []string{"x"}, []string{"y"})).str(7, "local")
+			return opsetModel([][]byte{n}, nil, [][]byte{x}, [][]byte{y}, fn)
+		},
+	}
+	for name, build := range models {
+		t.Run(name, func(t *testing.T) {
+			m := loadRuntime(t, f, build(true))
+			p, err := m.Predict(context.Background(), []float64{1, 1})
+			if err != nil || len(p.Values) != 3 || p.Values[0] != 3 || p.Values[2] != 11 {
+				t.Fatalf("with intercepts: %+v, %v; want scores [3 7 11]", p, err)
+			}
+			_, err = f.Load(context.Background(), serving.Descriptor{Name: "m", Format: "onnx", Bytes: build(false)})
+			if !errors.Is(err, serving.ErrCorruptModel) {
+				t.Fatalf("without intercepts: err = %v, want serving.ErrCorruptModel", err)
+			}
+		})
+	}
+}

@@ -556,7 +556,9 @@ func toBfloat16(v float64) uint16 {
 // and linear models take on trust: parallel attribute lists of one
 // length, and as many intercepts as classes. A list shorter than its
 // siblings makes ONNX Runtime read past its end, which aborts or crashes
-// the process.
+// the process. It checks every such node of the model (graphInfo.every):
+// a LinearClassifier without intercepts in a branch of an If, or in a
+// local function, crashed ONNX Runtime as at the top level.
 func checkMLAttributes(gi *graphInfo) error {
 	groups := [][]string{
 		{"nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_modes", "nodes_values", "nodes_values_as_tensor",
@@ -564,7 +566,7 @@ func checkMLAttributes(gi *graphInfo) error {
 		{"class_treeids", "class_nodeids", "class_ids", "class_weights", "class_weights_as_tensor"},
 		{"target_treeids", "target_nodeids", "target_ids", "target_weights", "target_weights_as_tensor"},
 	}
-	for _, n := range gi.nodes {
+	for _, n := range gi.every {
 		if n.domain != "ai.onnx.ml" {
 			continue
 		}
@@ -658,7 +660,7 @@ func checkTrees(gi *graphInfo, n nodeInfo) error {
 		return fmt.Errorf("%s: the nodes_ lists differ in length", n.op)
 	}
 	width := int64(-1)
-	if len(n.inputs) > 0 {
+	if len(n.inputs) > 0 && !n.nested { // a subgraph's names may hide the graph's inputs
 		for _, vi := range gi.inputs {
 			if vi.name == n.inputs[0] && vi.hasShape && len(vi.dims) > 0 {
 				width = 1

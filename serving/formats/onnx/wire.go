@@ -169,6 +169,9 @@ type nodeInfo struct {
 	// notPositive names the first of the node's strides, dilations,
 	// kernel_shape and group attributes that holds a value below 1.
 	notPositive string
+	// nested is set, in graphInfo.every, for a node of a subgraph or of a
+	// local function.
+	nested bool
 }
 
 // positiveAttrs are the attributes of the default domain's convolutions
@@ -303,7 +306,7 @@ func everyNode(b []byte) ([]nodeInfo, error) {
 		case fModelFunctions:
 			return readFields(f.data, func(ff field) error {
 				if ff.num == fFunctionNode && ff.typ == wireBytes {
-					return nodeAndSubgraphs(ff.data, 0, into)
+					return nodeAndSubgraphs(ff.data, 0, true, into)
 				}
 				return nil
 			})
@@ -321,7 +324,7 @@ func nodesOfGraph(b []byte, depth int, into *graphInfo) error {
 	}
 	return readFields(b, func(f field) error {
 		if f.num == fGraphNode && f.typ == wireBytes {
-			return nodeAndSubgraphs(f.data, depth, into)
+			return nodeAndSubgraphs(f.data, depth, depth > 0, into)
 		}
 		return nil
 	})
@@ -329,10 +332,11 @@ func nodesOfGraph(b []byte, depth int, into *graphInfo) error {
 
 // nodeAndSubgraphs appends a NodeProto, then the nodes of the graphs its
 // attributes hold, to into.nodes.
-func nodeAndSubgraphs(b []byte, depth int, into *graphInfo) error {
+func nodeAndSubgraphs(b []byte, depth int, nested bool, into *graphInfo) error {
 	if err := parseNode(b, into); err != nil {
 		return err
 	}
+	into.nodes[len(into.nodes)-1].nested = nested
 	return readFields(b, func(f field) error {
 		if f.num != fNodeAttr || f.typ != wireBytes {
 			return nil
