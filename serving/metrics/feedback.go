@@ -1,8 +1,12 @@
 package metrics
 
 import (
+	"fmt"
+	"reflect"
+
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/feedback"
 )
 
@@ -32,9 +36,42 @@ import (
 //     the first measurement.
 //
 // Register it beside [Metrics]; for several Readers, register each
-// through prometheus.WrapRegistererWith with a label of its own.
+// through prometheus.WrapRegistererWith with a label of its own. Given a
+// nil r (or a nil pointer), it collects nothing: registering it fails
+// with an error wrapping serving.ErrConfig.
 func Feedback(r interface{ Stats() feedback.ReaderStats }) prometheus.Collector {
+	if isNil(r) {
+		return refused("Feedback(nil)")
+	}
 	return feedbackCollector{r}
+}
+
+// isNil reports whether v is nil, or a nil pointer in an interface.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
+
+// refusedCollector is the collector of a call given nothing to read.
+// Its Describe sends an invalid descriptor, so that registering it fails
+// with err, and its Collect an invalid metric, so that a scrape that
+// reaches it anyway fails with err instead of panicking in a goroutine
+// of client_golang's, where nothing recovers.
+type refusedCollector struct{ err error }
+
+func refused(call string) refusedCollector {
+	return refusedCollector{fmt.Errorf("%w: metrics: %s", serving.ErrConfig, call)}
+}
+
+func (r refusedCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- prometheus.NewInvalidDesc(r.err)
+}
+
+func (r refusedCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(prometheus.NewInvalidDesc(r.err), r.err)
 }
 
 var (

@@ -29,8 +29,14 @@ import (
 //
 // A metric without outcomes is left out, and so is a series whose model
 // or variant name is not valid UTF-8, which Prometheus refuses as a label
-// value. Register it beside [Metrics].
-func Quality(tr *quality.Tracker) prometheus.Collector { return qualityCollector{tr} }
+// value. Register it beside [Metrics]. Given a nil tr, it collects
+// nothing: registering it fails with an error wrapping serving.ErrConfig.
+func Quality(tr *quality.Tracker) prometheus.Collector {
+	if tr == nil {
+		return refused("Quality(nil)")
+	}
+	return qualityCollector{tr}
+}
 
 var (
 	labelsQuality = []string{"model", "version", "variant", "metric"}
