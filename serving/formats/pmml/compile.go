@@ -24,6 +24,12 @@ type compiler struct {
 	// transforms are the scopes with derived fields, in the order their
 	// transformations were read, for checkUnused.
 	transforms []*scope
+	// deriving are the scopes of the derived fields being compiled, the
+	// innermost last (see lookup).
+	deriving []*scope
+	// unused is set while checkUnused compiles the derived fields that
+	// are never computed.
+	unused bool
 }
 
 // scope resolves field names. A model's scope holds its local derived
@@ -48,6 +54,9 @@ func (c *compiler) newScope(parent *scope) *scope {
 func (sc *scope) lookup(name string) (*field, error) {
 	for s := sc; s != nil; s = s.parent {
 		if f, ok := s.fields[name]; ok {
+			if err := sc.c.inOrder(f); err != nil {
+				return nil, err
+			}
 			return f, nil
 		}
 		if n, ok := s.pending[name]; ok {
@@ -60,7 +69,9 @@ func (sc *scope) lookup(name string) (*field, error) {
 			if s.c.chain++; s.c.chain > maxDepth {
 				return nil, corruptf("derived fields defined through more than %d others", maxDepth)
 			}
+			s.c.deriving = append(s.c.deriving, s)
 			f, err := s.c.derived(n, s)
+			s.c.deriving = s.c.deriving[:len(s.c.deriving)-1]
 			s.c.chain--
 			if err != nil {
 				return nil, err
@@ -70,6 +81,28 @@ func (sc *scope) lookup(name string) (*field, error) {
 		}
 	}
 	return nil, corruptf("field %q is not defined", name)
+}
+
+// inOrder refuses an OutputField read by a derived field that is computed
+// before the field's model runs: the derived fields of a scope are
+// computed when the scope's model starts, and an OutputField when its
+// model ends, so a derived field of the producing model's own scope, or
+// of a scope around it (a model chain's LocalTransformations reading a
+// segment's output), would read the value the previous record left in
+// the pooled scratch. A derived field of a later segment reads it after
+// it is computed. Derived fields nothing reads are never computed, and
+// are not refused.
+func (c *compiler) inOrder(f *field) error {
+	if f.producer == nil || len(c.deriving) == 0 || c.unused {
+		return nil
+	}
+	d := c.deriving[len(c.deriving)-1]
+	for s := f.producer; s != nil; s = s.parent {
+		if s == d {
+			return unsupportedf("a DerivedField computed before the model whose OutputField %q it reads", f.name)
+		}
+	}
+	return nil
 }
 
 func (c *compiler) slot() int {
@@ -514,6 +547,7 @@ func (c *compiler) transformations(n *node, sc *scope, steps *[]step) error {
 // field reading another scope's unused field adds no step there either.
 func (c *compiler) checkUnused() error {
 	var discard []step
+	c.unused = true
 	for _, sc := range c.transforms {
 		sc.steps = &discard
 	}
@@ -672,7 +706,7 @@ func (c *compiler) model(n *node, outer *scope) (*modelNode, error) {
 		}
 		f, err := outer.lookup(name)
 		if err != nil {
-			return nil, corruptf("<%s> MiningSchema: %v", n.name, err)
+			return nil, within(err, "<%s> MiningSchema", n.name)
 		}
 		switch mf.str("usageType", "active") {
 		case "target", "predicted":
@@ -892,7 +926,7 @@ func (c *compiler) outputs(o *node, mn *modelNode, sc *scope) error {
 			return err
 		}
 		feature := of.str("feature", "predictedValue")
-		f := &field{name: name, slot: c.slot()}
+		f := &field{name: name, slot: c.slot(), producer: sc}
 		var fn func(s *state, r result) float64
 		switch feature {
 		case "predictedValue", "predictedDisplayValue":

@@ -2,8 +2,12 @@ package pmml_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"testing"
+
+	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/pmml"
 )
 
 // priorOnlyTree is a classification tree whose target lists no Values, so
@@ -92,5 +96,42 @@ func TestGeneralizedLinearCategoryAddedByPriors(t *testing.T) {
 		if err != nil || len(p.Values) != 3 || p.Values[0] != 0.5 || p.Values[1] != 0.5 || p.Values[2] != 0 {
 			t.Fatalf("x=0 after x missing: %+v, %v; want Values [0.5 0.5 0]", p, err)
 		}
+	}
+}
+
+// A model chain's own LocalTransformations are computed before its
+// segments run. A DerivedField there that reads a segment's OutputField
+// (d below, first asked for by the second segment) read the slot of that
+// output as the previous record in the pooled scratch left it: each
+// record scored the one before it (x=5 after x=1 gave 1, not 5). It is
+// refused, as the evaluator cannot compute it in order.
+func TestDerivedFieldBeforeTheOutputItReads(t *testing.T) {
+	doc := `<PMML version="4.4"><DataDictionary>
+<DataField name="x" optype="continuous" dataType="double"/>
+<DataField name="y" optype="continuous" dataType="double"/>
+</DataDictionary>
+<MiningModel functionName="regression">
+<MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
+<LocalTransformations><DerivedField name="d" optype="continuous" dataType="double"><FieldRef field="o"/></DerivedField></LocalTransformations>
+<Segmentation multipleModelMethod="modelChain">
+<Segment id="1"><True/><RegressionModel functionName="regression">
+<MiningSchema><MiningField name="x"/></MiningSchema>
+<Output><OutputField name="o" feature="predictedValue"/></Output>
+<RegressionTable intercept="0"><NumericPredictor name="x" coefficient="1"/></RegressionTable>
+</RegressionModel></Segment>
+<Segment id="2"><True/><RegressionModel functionName="regression">
+<MiningSchema><MiningField name="d"/></MiningSchema>
+<RegressionTable intercept="0"><NumericPredictor name="d" coefficient="1"/></RegressionTable>
+</RegressionModel></Segment>
+</Segmentation></MiningModel></PMML>`
+	m, err := pmml.Parse([]byte(doc))
+	if err == nil {
+		ctx := context.Background()
+		p1, err1 := m.Predict(ctx, []float64{1})
+		p5, err5 := m.Predict(ctx, []float64{5})
+		t.Fatalf("loaded; x=1 gave %v, %v and x=5 then %v, %v", p1.Value, err1, p5.Value, err5)
+	}
+	if !errors.Is(err, serving.ErrUnsupportedModel) {
+		t.Fatalf("err = %v, want unsupported", err)
 	}
 }

@@ -328,6 +328,9 @@ type field struct {
 	validSet   map[float64]bool
 	continuous bool
 	f32        bool // dataType float: predicates compare float32 values
+	// producer is the scope of the model that computes an OutputField,
+	// at the end of its evaluation; nil for other fields.
+	producer *scope
 }
 
 type interval struct {

@@ -313,6 +313,17 @@ func unsupportedf(format string, args ...any) error {
 	return &docError{unsupported: true, msg: fmt.Sprintf(format, args...)}
 }
 
+// within prefixes a document error with where it was met, keeping its
+// kind: a derived field compiled when a MiningSchema first names it may
+// be unsupported rather than corrupt.
+func within(err error, format string, args ...any) error {
+	de, ok := err.(*docError)
+	if !ok {
+		return err
+	}
+	return &docError{unsupported: de.unsupported, msg: fmt.Sprintf(format, args...) + ": " + de.msg}
+}
+
 type docError struct {
 	unsupported bool
 	msg         string
