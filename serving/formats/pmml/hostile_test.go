@@ -3,8 +3,11 @@ package pmml_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelstream/modelstream/serving"
 	"github.com/modelstream/modelstream/serving/formats/pmml"
@@ -133,5 +136,46 @@ func TestDerivedFieldBeforeTheOutputItReads(t *testing.T) {
 	}
 	if !errors.Is(err, serving.ErrUnsupportedModel) {
 		t.Fatalf("err = %v, want unsupported", err)
+	}
+}
+
+// A classification RegressionModel checked each table's targetCategory
+// against every table before it: loading was quadratic in the tables.
+// 100,000 tables (a 5.6 MB document) took 42 s, 200,000 (11 MB) minutes,
+// holding up the feed. The deadline is a guard against that, not a
+// timing assertion: the load takes a second or two.
+func TestManyRegressionTables(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector slows the parser tenfold; nothing here races")
+	}
+	const n = 200_000
+	var b strings.Builder
+	b.WriteString(`<PMML version="4.4"><DataDictionary><DataField name="x" optype="continuous" dataType="double"/><DataField name="y" optype="categorical" dataType="string"/></DataDictionary>
+<RegressionModel functionName="classification" normalizationMethod="softmax"><MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
+<RegressionTable intercept="1" targetCategory="c0"><NumericPredictor name="x" coefficient="1"/></RegressionTable>`)
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&b, `<RegressionTable intercept="0" targetCategory="c%d"/>`, i)
+	}
+	b.WriteString(`</RegressionModel></PMML>`)
+	type parsed struct {
+		m   *pmml.Model
+		err error
+	}
+	done := make(chan parsed, 1)
+	go func() {
+		m, err := pmml.Parse([]byte(b.String()))
+		done <- parsed{m, err}
+	}()
+	select {
+	case p := <-done:
+		if p.err != nil {
+			t.Fatal(p.err)
+		}
+		pr, err := p.m.Predict(context.Background(), []float64{1})
+		if err != nil || pr.Label != "c0" || len(pr.Values) != n {
+			t.Fatalf("Predict: label %q, %d values, %v; want c0 of %d", pr.Label, len(pr.Values), err, n)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("loading %d RegressionTables (%d bytes) takes over a minute", n, b.Len())
 	}
 }

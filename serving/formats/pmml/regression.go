@@ -170,6 +170,9 @@ func (mc *modelCtx) regression() (evaluator, error) {
 	mc.extra = []string{"RegressionTable"}
 	n := mc.n
 	rm := &regressionModel{mn: mc.mn, method: n.str("normalizationMethod", "none")}
+	// The categories that have a table: a set, not a search of the
+	// tables so far per table, which made the load quadratic in them.
+	hasTable := map[int]bool{}
 	for _, t := range n.all("RegressionTable") {
 		rt, err := mc.regTable(t)
 		if err != nil {
@@ -183,11 +186,10 @@ func (mc *modelCtx) regression() (evaluator, error) {
 			if rt.category, err = mc.category(tc); err != nil {
 				return nil, err
 			}
-			for _, o := range rm.tables {
-				if o.category == rt.category {
-					return nil, corruptf("two RegressionTables for targetCategory %q", tc)
-				}
+			if hasTable[rt.category] {
+				return nil, corruptf("two RegressionTables for targetCategory %q", tc)
 			}
+			hasTable[rt.category] = true
 		}
 		rm.tables = append(rm.tables, rt)
 	}
