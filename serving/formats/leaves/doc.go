@@ -123,9 +123,9 @@
 // record of leaves' PredictSingle at batch sizes 1, 8 and 64, where
 // Predict and PredictBatch through leaves cost 0.99 to 1.03 (test
 // binaries of both alternated, 5 runs each, load 12 to 13 on 2 cores).
-// XGBoost gblinear models are not compiled: leaves evaluates them. The
-// compiled form is kept beside leaves' decoded trees, in about as much
-// memory (24 bytes per node).
+// XGBoost gblinear models are not compiled: leaves evaluates them. Once
+// compiled, leaves' decoded trees are dropped, so a model keeps one copy
+// of its trees (24 bytes per node and 8 per leaf).
 //
 // # Safety
 //

@@ -18,7 +18,8 @@ import (
 
 // The tests below check the package's own evaluator (flat.go) against
 // leaves: the same Model with its compiled forest and with leaves
-// evaluating it (leaves.LeavesOnly) must give bit-identical predictions
+// evaluating it (the same descriptor loaded by leaves.LeavesOnly, which
+// keeps leaves' decoded trees) must give bit-identical predictions
 // for every row, one by one and in batches.
 
 // samePrediction reports how p and q differ, bit for bit; "" if not.
@@ -35,13 +36,17 @@ func samePrediction(p, q serving.Prediction) string {
 	return ""
 }
 
-// checkSame scores rows with m and with leaves, one by one and in
-// batches of several sizes (across the evaluator's blocks of 64), and
-// fails t at the first difference. It returns whether m was compiled.
-func checkSame(t testing.TB, m *leaves.Model, rows [][]float64) bool {
+// checkSame scores rows with m, loaded from d, and with leaves, one by
+// one and in batches of several sizes (across the evaluator's blocks of
+// 64), and fails t at the first difference. It returns whether m was
+// compiled.
+func checkSame(t testing.TB, m *leaves.Model, d serving.Descriptor, rows [][]float64) bool {
 	t.Helper()
 	ctx := context.Background()
-	ref, compiled := leaves.LeavesOnly(m)
+	ref, compiled, err := leaves.LeavesOnly(d)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, x := range rows {
 		p, err1 := m.Predict(ctx, x)
 		q, err2 := ref.Predict(ctx, x)
@@ -192,14 +197,15 @@ func TestFlatMatchesLeaves(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, f := range flatFixtures(t) {
 		t.Run(f.name, func(t *testing.T) {
-			sm, err := serving.Load(context.Background(), serving.Descriptor{Name: "m", Format: f.format, Bytes: f.bytes, Labels: f.labels})
+			d := serving.Descriptor{Name: "m", Format: f.format, Bytes: f.bytes, Labels: f.labels}
+			sm, err := serving.Load(context.Background(), d)
 			if err != nil {
 				t.Fatal(err)
 			}
 			m := sm.(*leaves.Model)
 			width := m.Describe().Features
 			rows := append(f.rows, randomRows(r, m, width, 500)...)
-			compiled := checkSame(t, m, rows)
+			compiled := checkSame(t, m, d, rows)
 			if want := !strings.Contains(m.Name(), "gblinear"); compiled != want {
 				t.Fatalf("%s: compiled %v, want %v", m.Name(), compiled, want)
 			}
@@ -320,12 +326,13 @@ func checkSynth(t testing.TB, seed uint64, rows int) [6]int {
 	if r.IntN(3) == 0 {
 		labels[leaves.LabelEstimators] = strconv.Itoa(1 + r.IntN(rounds))
 	}
-	sm, err := serving.Load(context.Background(), serving.Descriptor{Name: "synth", Format: leaves.FormatLightGBM, Bytes: b, Labels: labels})
+	d := serving.Descriptor{Name: "synth", Format: leaves.FormatLightGBM, Bytes: b, Labels: labels}
+	sm, err := serving.Load(context.Background(), d)
 	if err != nil {
 		t.Fatalf("seed %d: %v\n%s", seed, err, b)
 	}
 	m := sm.(*leaves.Model)
-	if !checkSame(t, m, randomRows(r, m, features, rows)) {
+	if !checkSame(t, m, d, randomRows(r, m, features, rows)) {
 		t.Fatalf("seed %d: not compiled", seed)
 	}
 	return leaves.FlatKinds(m)

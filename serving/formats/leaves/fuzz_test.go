@@ -35,7 +35,8 @@ func addSeeds(f *testing.F, names ...string) {
 // without error or panic and in bounded time, and its compiled forest
 // answers bit for bit what leaves answers.
 func fuzzLoad(t *testing.T, format string, b []byte) {
-	m, err := serving.Load(context.Background(), serving.Descriptor{Name: "fuzz", Format: format, Bytes: b})
+	d := serving.Descriptor{Name: "fuzz", Format: format, Bytes: b}
+	m, err := serving.Load(context.Background(), d)
 	if err != nil {
 		var le *serving.ModelError
 		if !errors.As(err, &le) {
@@ -68,7 +69,7 @@ func fuzzLoad(t *testing.T, format string, b []byte) {
 	// The compiled forest answers what leaves answers.
 	if lm, ok := m.(*leaves.Model); ok {
 		r := rand.New(rand.NewPCG(uint64(len(b)), 1))
-		checkSame(t, lm, randomRows(r, lm, n, 20))
+		checkSame(t, lm, d, randomRows(r, lm, n, 20))
 	}
 }
 

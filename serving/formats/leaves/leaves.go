@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	lv "github.com/dmitryikh/leaves"
 
@@ -63,13 +64,17 @@ const (
 // Model is a loaded tree ensemble. It is immutable and safe for
 // concurrent use.
 type Model struct {
-	ens        *lv.Ensemble // loaded without transformation: raw scores
-	flat       *forest      // ens compiled (flat.go); nil: leaves evaluates ens
+	// ens is leaves' decoded model, loaded without transformation (raw
+	// scores); it is dropped once compiled into flat, which takes as
+	// much memory again. flat nil: leaves evaluates ens.
+	ens        *lv.Ensemble
+	flat       *forest
 	format     string
 	name       string
 	features   int
 	outputs    int
 	estimators int // rounds used; 0 means all
+	rounds     int // rounds in the model
 	perRound   int // trees per output in a round: num_parallel_tree of a legacy XGBoost forest, else 1
 	trees      int // estimators·perRound, the count leaves is given; 0 means all
 	transform  Transform
@@ -107,7 +112,7 @@ func (m *Model) Estimators() int {
 	if m.estimators > 0 {
 		return m.estimators
 	}
-	return m.ens.NEstimators() / m.perRound
+	return m.rounds
 }
 
 // Predict implements serving.Model. A model with one output allocates
@@ -268,6 +273,11 @@ func (m *Model) multi(vals []float64) serving.Prediction {
 
 func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
 
+// keepLeaves, while above 0, keeps leaves' decoded trees beside the
+// compiled forest of the models loaded, for the tests that compare the
+// two.
+var keepLeaves atomic.Int32
+
 // options are the label-driven choices of one load.
 type options struct {
 	transform  Transform // "" means auto
@@ -364,12 +374,16 @@ func load(format string, d serving.Descriptor, decode func([]byte) (decoded, err
 	if mod.transform == Softmax && mod.outputs < 2 {
 		return nil, fmt.Errorf("%w: softmax needs 2 or more outputs, the model has %d", serving.ErrInvalidDescriptor, mod.outputs)
 	}
-	if n := dec.ens.NEstimators() / mod.perRound; o.estimators > n {
-		return nil, fmt.Errorf("%w: label %s=%d but the model has %d rounds", serving.ErrInvalidDescriptor, LabelEstimators, o.estimators, n)
+	mod.rounds = dec.ens.NEstimators() / mod.perRound
+	if o.estimators > mod.rounds {
+		return nil, fmt.Errorf("%w: label %s=%d but the model has %d rounds", serving.ErrInvalidDescriptor, LabelEstimators, o.estimators, mod.rounds)
 	}
 	mod.trees = o.estimators * mod.perRound
 	if mod.flat, err = compile(dec.ens, mod.trees); err != nil {
 		return nil, serving.Corrupt(format, err)
+	}
+	if mod.flat != nil && keepLeaves.Load() == 0 {
+		mod.ens = nil
 	}
 	nl := max(mod.outputs, 2)
 	mod.labels = make([]string, nl)
