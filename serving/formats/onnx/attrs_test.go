@@ -166,3 +166,37 @@ func TestRuntimeChecksMLNodesEverywhere(t *testing.T) {
 		})
 	}
 }
+
+// TestRuntimeRefusesOpsOfOtherDomains: ONNX Runtime also runs ops of its
+// own domains (com.microsoft and others), whose attributes this package
+// does not check: a com.microsoft FusedConv with strides of 0 killed the
+// process (SIGFPE). A node of a domain other than ai.onnx and ai.onnx.ml
+// is refused at load, in the graph or in a subgraph, and so is a local
+// function that takes the domain and name of such an op; a local
+// function of a domain of the model's own loads (TestRuntimeChecksMLNodesEverywhere).
+func TestRuntimeRefusesOpsOfOtherDomains(t *testing.T) {
+	f := runtimeFormat(t)
+	inits := [][]byte{initializer("w", []int{4, 4, 1, 1}, make([]float32, 16)), boolInitializer("cond", true)}
+	img := valueInfo("x", elemFloat, 1, 4, 4, 4)
+	y := valueInfo("y", elemFloat, 1, 4, 4, 4)
+	fusedConv := func(out string, stride int64) []byte {
+		relu := pb(nil).str(1, "activation").bytes(4, []byte("Relu")).varint(20, 3)
+		return pb(node("FusedConv", []string{"x", "w"}, []string{out}, relu, attrInts("strides", stride, stride))).str(7, "com.microsoft")
+	}
+	identity := pb(nil).str(1, "FusedConv").str(4, "a").str(4, "b").str(5, "c").
+		bytes(7, node("Identity", []string{"a"}, []string{"c"})).bytes(9, pb(nil).str(1, "").varint(2, 17)).str(10, "com.microsoft")
+	models := map[string][]byte{
+		"FusedConv":                    opsetModel([][]byte{fusedConv("y", 1)}, inits, [][]byte{img}, [][]byte{y}),
+		"FusedConv with strides 0":     opsetModel([][]byte{fusedConv("y", 0)}, inits, [][]byte{img}, [][]byte{y}),
+		"FusedConv in an If":           opsetModel([][]byte{inIf(fusedConv("inner", 0), elemFloat, 1, 4, 4, 4)}, inits, [][]byte{img}, [][]byte{y}),
+		"local function com.microsoft": opsetModel([][]byte{fusedConv("y", 0)}, inits, [][]byte{img}, [][]byte{y}, identity),
+	}
+	for name, b := range models {
+		t.Run(name, func(t *testing.T) {
+			_, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: "onnx", Bytes: b})
+			if !errors.Is(err, serving.ErrUnsupportedModel) {
+				t.Fatalf("err = %v, want serving.ErrUnsupportedModel", err)
+			}
+		})
+	}
+}

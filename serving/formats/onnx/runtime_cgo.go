@@ -215,6 +215,9 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 	case len(gi.outputs) == 0:
 		return nil, serving.Corrupt(FormatName, errors.New("the graph declares no outputs"))
 	}
+	if err := checkDomains(gi); err != nil {
+		return nil, serving.Unsupported(FormatName, err)
+	}
 	if err := checkMLAttributes(gi); err != nil {
 		return nil, serving.Corrupt(FormatName, err)
 	}

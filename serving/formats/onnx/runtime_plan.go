@@ -624,6 +624,41 @@ func checkPositiveAttrs(gi *graphInfo) error {
 	return nil
 }
 
+// checkDomains refuses a node, anywhere in the model, of a domain other
+// than ONNX's own (ai.onnx, ai.onnx.ml), unless it calls one of the
+// model's local functions of a domain ONNX Runtime keeps no ops in. ONNX
+// Runtime also runs its own contrib ops (com.microsoft and others),
+// hundreds of them, whose attributes and inputs this package does not
+// check: a com.microsoft FusedConv or QLinearAveragePool with strides of
+// 0 killed the process (SIGFPE). A local function whose domain and name
+// are those of such an op is refused too, since ONNX Runtime would run
+// its op instead.
+func checkDomains(gi *graphInfo) error {
+	for _, n := range gi.every {
+		switch {
+		case n.domain == "" || n.domain == "ai.onnx" || n.domain == "ai.onnx.ml":
+		case gi.functions[n.domain+":"+n.op] && !runtimeDomain(n.domain):
+		case gi.functions[n.domain+":"+n.op]:
+			return fmt.Errorf("the local function %s of domain %s: that domain holds ONNX Runtime's own ops, which this package does not run", n.op, n.domain)
+		default:
+			return fmt.Errorf("op %s of domain %s is not an ONNX op: this package runs the ops of ai.onnx and ai.onnx.ml, whose attributes and inputs it checks before ONNX Runtime sees them, and the model's local functions", n.op, n.domain)
+		}
+	}
+	return nil
+}
+
+// runtimeDomain reports whether ONNX Runtime keeps ops in domain, or in a
+// domain ONNX reserves: com.microsoft and its subdomains, com.ms.*,
+// ai.onnx.* (the training domains) and org.pytorch.*.
+func runtimeDomain(domain string) bool {
+	for _, p := range []string{"com.microsoft", "com.ms.", "ai.onnx", "org.pytorch"} {
+		if strings.HasPrefix(domain, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // checkLinear checks the lists of LinearClassifier and LinearRegressor.
 func checkLinear(n nodeInfo) error {
 	coef, inter := n.lens["coefficients"], n.lens["intercepts"]

@@ -65,6 +65,8 @@ const (
 	fTrainingInit      = 1
 	fTrainingAlgorithm = 2
 	fFunctionNode      = 7
+	fFunctionName      = 1
+	fFunctionDomain    = 10
 	fFunctionInput     = 4
 	fGraphSparseInit   = 15
 	fSparseValues      = 1
@@ -151,6 +153,8 @@ type graphInfo struct {
 	// subgraphs of If, Loop and Scan at any depth, and of the model's
 	// local functions (parseModel sets it).
 	every []nodeInfo
+	// functions holds the model's local functions, as domain + ":" + name.
+	functions map[string]bool
 }
 
 // nodeInfo is what the ONNX Runtime engine needs of a node: which values
@@ -284,7 +288,7 @@ func parseModel(b []byte) (*graphInfo, error) {
 		}
 		return nil, serving.Corrupt(FormatName, err)
 	}
-	if gi.every, err = everyNode(b); err != nil {
+	if gi.every, gi.functions, err = everyNode(b); err != nil {
 		// checkExternal has walked the same fields to the same depth.
 		return nil, serving.Corrupt(FormatName, err)
 	}
@@ -293,9 +297,10 @@ func parseModel(b []byte) (*graphInfo, error) {
 
 // everyNode reads every node of a ModelProto: those of its graph, of the
 // subgraphs of If, Loop and Scan to any depth, and of its local
-// functions.
-func everyNode(b []byte) ([]nodeInfo, error) {
+// functions, whose domain + ":" + name it also returns.
+func everyNode(b []byte) ([]nodeInfo, map[string]bool, error) {
 	into := &graphInfo{consumed: map[string]bool{}}
+	functions := map[string]bool{}
 	err := readFields(b, func(f field) error {
 		if f.typ != wireBytes {
 			return nil
@@ -304,16 +309,27 @@ func everyNode(b []byte) ([]nodeInfo, error) {
 		case fModelGraph:
 			return nodesOfGraph(f.data, 0, into)
 		case fModelFunctions:
-			return readFields(f.data, func(ff field) error {
-				if ff.num == fFunctionNode && ff.typ == wireBytes {
+			var name, domain string
+			err := readFields(f.data, func(ff field) error {
+				if ff.typ != wireBytes {
+					return nil
+				}
+				switch ff.num {
+				case fFunctionName:
+					name = string(ff.data)
+				case fFunctionDomain:
+					domain = string(ff.data)
+				case fFunctionNode:
 					return nodeAndSubgraphs(ff.data, 0, true, into)
 				}
 				return nil
 			})
+			functions[domain+":"+name] = true
+			return err
 		}
 		return nil
 	})
-	return into.nodes, err
+	return into.nodes, functions, err
 }
 
 // nodesOfGraph appends the nodes of a GraphProto, and of its subgraphs,
