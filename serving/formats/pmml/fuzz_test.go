@@ -2,6 +2,7 @@ package pmml_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"math"
 	"os"
@@ -116,4 +117,79 @@ func sameOutcome(p serving.Prediction, err error, q serving.Prediction, qerr err
 		}
 	}
 	return true
+}
+
+// FuzzPredict scores fuzzed records with every document of testdata and
+// some hand-written documents of the tests: the first byte of the input
+// chooses the document, and each 8 bytes after it are one feature (a
+// float64, so NaN, infinities, huge values and category codes in and out
+// of range all occur) of a record x, then of a record y. The contract is
+// FuzzLoad's: a typed error or a consistent result for x, and the same
+// answer for x scored again after y.
+func FuzzPredict(f *testing.F) {
+	var docs [][]byte
+	files, _ := filepath.Glob("testdata/*/*.*ml")
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			docs = append(docs, b)
+		}
+	}
+	docs = append(docs, []byte(priorOnlyTree("none")), []byte(priorOnlyTree("aggregateNodes")), []byte(priorOnlyTree("weightedConfidence")), []byte(classDoc("softmax")), []byte(regDoc(`missingValueReplacement="1"`)))
+	var models []*pmml.Model
+	for _, b := range docs {
+		if m, err := pmml.Parse(b); err == nil {
+			models = append(models, m)
+		}
+	}
+	if len(models) < 40 {
+		f.Fatalf("only %d documents load", len(models))
+	}
+	vals := []float64{0, 1, math.NaN(), 3, -1, 5.5, math.Inf(-1), 1e300}
+	for i, m := range models {
+		n := m.Describe().Features
+		for j, v := range vals {
+			b := []byte{byte(i)}
+			for k := range 2 * n {
+				w := v
+				if k >= n {
+					w = vals[(j+1+k)%len(vals)]
+				}
+				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(w))
+			}
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) == 0 {
+			return
+		}
+		m := models[int(b[0])%len(models)]
+		n := m.Describe().Features
+		// x, then y: what the input holds of 2n features, zeros after.
+		xy := make([]float64, 2*n)
+		for i := range xy {
+			if 1+8*(i+1) <= len(b) {
+				xy[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[1+8*i:]))
+			}
+		}
+		x, y := xy[:n], xy[n:]
+		ctx := context.Background()
+		p, err := m.Predict(ctx, x)
+		if err != nil {
+			var fe *serving.FieldError
+			if !errors.As(err, &fe) && !errors.Is(err, pmml.ErrNoResult) {
+				t.Fatalf("Predict(%v): untyped error %v", x, err)
+			}
+		} else if classes := m.Classes(); len(classes) > 0 {
+			k := slices.Index(classes, p.Label)
+			if len(p.Values) != len(classes) || k < 0 || !same(p.Value, p.Values[k]) {
+				t.Fatalf("Predict(%v) = %+v, classes %q", x, p, classes)
+			}
+		}
+		m.Predict(ctx, y)
+		q, qerr := m.Predict(ctx, x)
+		if !sameOutcome(q, qerr, p, err) {
+			t.Fatalf("Predict(%v) after Predict(%v) = %+v, %v; before it %+v, %v", x, y, q, qerr, p, err)
+		}
+	})
 }
