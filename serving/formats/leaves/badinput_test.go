@@ -3,6 +3,7 @@ package leaves_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -582,4 +583,68 @@ func TestJSONDumpBombs(t *testing.T) {
 			t.Fatalf("Predict: %v, %v; want 2", p, err)
 		}
 	}
+}
+
+// lgOneTree writes a LightGBM v3 text model of one regression tree over
+// five features, with the given node arrays.
+func lgOneTree(numLeaves int, feat, th, left, right, values string) []byte {
+	tree := fmt.Sprintf("Tree=0\nnum_leaves=%d\nnum_cat=0\nsplit_feature=%s\nthreshold=%s\ndecision_type=%s\nleft_child=%s\nright_child=%s\nleaf_value=%s\nshrinkage=1\n\n",
+		numLeaves, feat, th, strings.TrimSpace(strings.Repeat("2 ", numLeaves-1)), left, right, values)
+	return fmt.Appendf(nil, "tree\nversion=v3\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=4\nobjective=regression\ntree_sizes=%d\n\n%send of trees\n", len(tree), tree)
+}
+
+// TestSharedSubtree: leaves builds its trees by walking them from the
+// root, and a child met a second time (a node with two parents, or a
+// cycle) is not built again, its parent's link left as it was. For a
+// right link that means "the next node": in a tree where node 3 is the
+// right child of node 1 and the left child of node 2, leaves sent
+// node 1's right branch to node 4, a loaded model that answered 10
+// where the tree says 30. Such trees, which LightGBM and XGBoost never
+// write, are refused, in LightGBM text models and XGBoost binaries.
+func TestSharedSubtree(t *testing.T) {
+	const (
+		feat   = "0 1 2 3 4"
+		th     = "0.5 0.5 0.5 0.5 0.5"
+		values = "10 20 30 40 50 60"
+	)
+	// Node 3 is the right child of node 1 and the left child of node 2.
+	shared := lgOneTree(6, feat, th, "1 4 3 -3 -1", "2 3 -2 -4 -5", values)
+	_, err := loadBytes("lightgbm", shared, nil)
+	wantLoadError(t, err, serving.ErrCorruptModel)
+	t.Log(err)
+	// The root as a child, and a child past the last node.
+	for _, links := range [][2]string{{"1 4 3 -3 -1", "2 0 -2 -4 -5"}, {"1 4 3 -3 -1", "2 5 -2 -4 -5"}} {
+		_, err := loadBytes("lightgbm", lgOneTree(6, feat, th, links[0], links[1], values), nil)
+		wantLoadError(t, err, serving.ErrCorruptModel)
+	}
+	// The same tree with node 1's right child a leaf of its own loads,
+	// and answers 10 on the path root, node 1, node 3 (all left).
+	m, err := loadBytes("lightgbm", lgOneTree(5, "0 1 2 4", "0.5 0.5 0.5 0.5", "1 3 -3 -1", "2 -4 -2 -5", "10 20 30 40 50"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := m.Predict(context.Background(), []float64{0, 0, 0, 0, 0}); err != nil || p.Value != 10 {
+		t.Fatalf("Predict = %v, %v; want 10", p, err)
+	}
+
+	// XGBoost: the first tree of xgagaricus.model is node 0 with
+	// children 1 and 2, whose children are the leaves 3, 4 and 5, 6.
+	// Node 1 takes node 2 as its right child, and leaf 3 becomes a split
+	// with leaf 4 on both sides: leaves, which builds node 2 once, sent
+	// node 1's right branch to node 3.
+	xg := readFile(t, "xgagaricus.model")
+	nodes := 136 + 8 + len("binary:logistic") + 8 + len("gbtree") + 160 + 148
+	link := func(b []byte, node, side, to int) int32 { // side 1: left, 2: right
+		p := b[nodes+20*node+4*side:]
+		old := int32(binary.LittleEndian.Uint32(p))
+		binary.LittleEndian.PutUint32(p, uint32(to))
+		return old
+	}
+	bad := bytes.Clone(xg)
+	if link(bad, 0, 1, 1) != 1 || link(bad, 0, 2, 2) != 2 || link(bad, 1, 2, 2) != 4 || link(bad, 3, 1, 4) != -1 || link(bad, 3, 2, 4) != -1 {
+		t.Fatal("xgagaricus.model layout not as expected")
+	}
+	_, err = loadBytes("xgboost", bad, nil)
+	wantLoadError(t, err, serving.ErrCorruptModel)
+	t.Log(err)
 }

@@ -56,6 +56,18 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 	h := lgHeader{versionLine: -1}
 	header, end, params, endParams := true, false, false, false
 	leaves := 0 // declared by the trees so far
+	tree := -1  // the tree being read
+	var left, right []byte
+	links := func() error {
+		if tree < 0 {
+			return nil
+		}
+		if err := checkLGLinks(left, right); err != nil {
+			return serving.Corrupt(FormatLightGBM, fmt.Errorf("tree %d: %w", tree, err))
+		}
+		left, right = nil, nil
+		return nil
+	}
 	for off := 0; off < len(b); {
 		lineStart := off
 		line := b[off:]
@@ -72,6 +84,10 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 		switch string(line) {
 		case "end of trees":
 			end = true
+			if err := links(); err != nil {
+				return h, err
+			}
+			tree = -1
 		case "parameters:":
 			params = true
 		case "end of parameters":
@@ -106,6 +122,15 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 					return h, serving.Corrupt(FormatLightGBM, fmt.Errorf("num_leaves=%d (%d leaves declared so far) in a %d-byte model", n, leaves, len(b)))
 				}
 			}
+		case !end && string(key) == "Tree":
+			if err := links(); err != nil {
+				return h, err
+			}
+			tree++
+		case tree >= 0 && string(key) == "left_child":
+			left = val
+		case tree >= 0 && string(key) == "right_child":
+			right = val
 		case string(key) == "is_linear" && string(val) != "0":
 			return h, serving.Unsupported(FormatLightGBM, errors.New("linear trees (linear_tree=true): leaves would ignore their leaf models"))
 		}
@@ -124,6 +149,69 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 		return h, serving.Unsupported(FormatLightGBM, fmt.Errorf("LightGBM model version %q (this package reads v2, v3 and v4)", h.version))
 	}
 	return h, nil
+}
+
+// checkLGLinks checks the child links of a LightGBM text tree (its
+// left_child and right_child lines): walked from the root, each node
+// must be reached once, through links in range. leaves builds its trees
+// by such a walk and does not build a node met a second time, leaving
+// the link to it as it was: for a right link that means the next node
+// built, so a node with two parents made a tree that loaded and answered
+// for another tree. A negative link is a leaf. Lines leaves cannot
+// parse are left to leaves.
+func checkLGLinks(left, right []byte) error {
+	l, r := lgInts(left), lgInts(right)
+	if l == nil || r == nil || len(l) != len(r) {
+		return nil
+	}
+	return walkTree(len(l), func(i int) (int64, int64, bool) { return l[i], r[i], false })
+}
+
+// lgInts parses a line of integers, or returns nil.
+func lgInts(b []byte) []int64 {
+	f := bytes.Fields(b)
+	out := make([]int64, len(f))
+	for i, s := range f {
+		v, err := strconv.ParseInt(string(s), 10, 32)
+		if err != nil {
+			return nil
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// walkTree walks a tree of n nodes from node 0 and fails unless every
+// node it reaches is reached once through a link in 1..n-1. children
+// returns a node's links, negative for a leaf of LightGBM, or says the
+// node is itself a leaf (XGBoost).
+func walkTree(n int, children func(i int) (left, right int64, leaf bool)) error {
+	if n == 0 {
+		return nil
+	}
+	seen := make([]bool, n)
+	stack := []int{0}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		l, r, leaf := children(i)
+		if leaf {
+			continue
+		}
+		for _, c := range [2]int64{l, r} {
+			switch {
+			case c < 0:
+			case c == 0 || c >= int64(n):
+				return fmt.Errorf("node %d: child %d out of 1..%d", i, c, n-1)
+			case seen[c]:
+				return fmt.Errorf("node %d is reached twice (a node with two parents, or a cycle)", c)
+			default:
+				seen[c] = true
+				stack = append(stack, int(c))
+			}
+		}
+	}
+	return nil
 }
 
 // forLeaves returns the model bytes leaves reads: a v4 model, which
@@ -532,7 +620,20 @@ func scanXGBoost(b []byte) (xgHeader, error) {
 				r.fail("tree %d: num_nodes=%d", i, nNodes)
 				break
 			}
-			r.take(uint64(nNodes)*(xgNodeSize+xgNodeStatSize), "tree nodes")
+			nodes := r.take(uint64(nNodes)*xgNodeSize, "tree nodes")
+			r.take(uint64(nNodes)*xgNodeStatSize, "tree node statistics")
+			if r.err == nil && nNodes > 1 {
+				// leaves reads a tree of one node as a leaf, whatever its
+				// links; otherwise a node whose left link is -1 is a leaf.
+				err := walkTree(int(nNodes), func(i int) (int64, int64, bool) {
+					nd := nodes[i*xgNodeSize:]
+					l := int32(binary.LittleEndian.Uint32(nd[4:]))
+					return int64(l), int64(int32(binary.LittleEndian.Uint32(nd[8:]))), l == -1
+				})
+				if err != nil {
+					r.fail("tree %d: %v", i, err)
+				}
+			}
 			if sizeLeafVector > 0 {
 				r.vector(4, "leaf vector")
 			}
