@@ -42,6 +42,12 @@ func TestLoadRefusals(t *testing.T) {
 		{"undeclared entity", `<PMML>&x;</PMML>`, serving.ErrCorruptModel, "XML"},
 		{"deep", deep, serving.ErrCorruptModel, "nested deeper"},
 		{"huge attribute", `<PMML version="` + strings.Repeat("4", pmml.MaxAttrBytes+1) + `"/>`, serving.ErrCorruptModel, "over the limit"},
+		// XML allows an attribute once per element (encoding/xml does not
+		// check it): the first was read, where another reader may take
+		// the last or refuse the document.
+		{"attribute twice", regDoc(`invalidValueTreatment="asIs" invalidValueTreatment="returnInvalid"`), serving.ErrCorruptModel, "attribute invalidValueTreatment twice"},
+		{"attribute twice in namespaces", strings.Replace(regDoc(`a:outliers="asIs" b:outliers="asExtremeValues"`), "<PMML", `<PMML xmlns:a="urn:a" xmlns:b="urn:b"`, 1), serving.ErrCorruptModel, "attribute outliers twice"},
+		{"many attributes, one twice", `<PMML ` + manyAttrs(40) + ` a7=""/>`, serving.ErrCorruptModel, "attribute a7 twice"},
 		{"empty", ``, serving.ErrCorruptModel, "no root"},
 		{"not xml", `{"kind":"linear"}`, serving.ErrCorruptModel, "outside the root"},
 		{"truncated", regDoc("")[:300], serving.ErrCorruptModel, "XML"},
@@ -249,4 +255,13 @@ func TestManyInvalidValues(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("loading a field with %d invalid values (%d bytes) takes over a minute", n, b.Len())
 	}
+}
+
+// manyAttrs returns n attributes a0="" to a<n-1>="".
+func manyAttrs(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, ` a%d=""`, i)
+	}
+	return b.String()
 }

@@ -110,7 +110,9 @@
 // # Hostile documents
 //
 // The XML is read token by token: a DOCTYPE or any other directive is
-// refused, so no entity can be declared or expanded; documents over
+// refused, so no entity can be declared or expanded; so is an element
+// that gives one attribute twice (or in two namespaces: attributes are
+// read by local name), which a reader could take either way; documents over
 // 256 MiB, elements nested more than 2000 deep, attribute values over
 // 64 KiB, text over 64 MiB in one element, more than 20 million
 // elements, and more elements kept than 1024 plus one per 12 bytes of

@@ -49,7 +49,9 @@ func TestParseMemoryBound(t *testing.T) {
 		{"nested extension", "<PMML><DataDictionary><DataField><Extension>" + empty + "</Extension></DataField></DataDictionary></PMML>", false, 1, 35},
 		// The densest documents within the budget.
 		{"padded", "<PMML>" + strings.Repeat("<a/>        ", n) + "</PMML>", false, 10, 35},
-		{"attributes", "<PMML>" + strings.Repeat("<a "+strings.Repeat("b=\"\" ", 100)+"/>", n/100) + "</PMML>", false, 10, 60},
+		// 100 attributes per element, named as shortly as distinct names
+		// allow (an element may not repeat one).
+		{"attributes", "<PMML>" + strings.Repeat("<a "+shortAttrs(100)+"/>", n/100) + "</PMML>", false, 10, 60},
 	} {
 		total, live, err := parseMem(t, []byte(c.doc))
 		perByte := func(x uint64) float64 { return float64(x) / float64(len(c.doc)) }
@@ -66,4 +68,21 @@ func TestParseMemoryBound(t *testing.T) {
 			t.Errorf("%s: live %.1f×, total %.1f× the document, want at most %v× and %v×", c.name, perByte(live), perByte(total), c.live, c.total)
 		}
 	}
+}
+
+// shortAttrs returns n empty attributes with the shortest distinct names:
+// one letter, then two.
+func shortAttrs(n int) string {
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	var b strings.Builder
+	for i := range n {
+		if i < len(letters) {
+			b.WriteByte(letters[i])
+		} else {
+			b.WriteByte(letters[(i-len(letters))/len(letters)])
+			b.WriteByte(letters[(i-len(letters))%len(letters)])
+		}
+		b.WriteString(`="" `)
+	}
+	return b.String()
 }

@@ -230,6 +230,9 @@ func parseXML(b []byte) (*node, error) {
 						n.attrs = append(n.attrs, attr{a.Name.Local, a.Value})
 					}
 				}
+				if name, dup := twice(n.attrs); dup {
+					return nil, corruptf("<%s> has the attribute %s twice", n.name, name)
+				}
 			}
 			if len(stack) > 0 {
 				p := stack[len(stack)-1]
@@ -295,6 +298,31 @@ func parseXML(b []byte) (*node, error) {
 		return nil, corruptf("root element is <%s>, want <PMML>", root.name)
 	}
 	return root, nil
+}
+
+// twice returns the name of an attribute that occurs more than once,
+// namespaces dropped. XML allows an attribute once per element, which
+// encoding/xml does not check; and attributes are matched by local name,
+// so a:x beside b:x would be as ambiguous.
+func twice(as []attr) (string, bool) {
+	if len(as) <= 16 {
+		for i := range as {
+			for j := range i {
+				if as[i].name == as[j].name {
+					return as[i].name, true
+				}
+			}
+		}
+		return "", false
+	}
+	seen := make(map[string]bool, len(as))
+	for _, a := range as {
+		if seen[a.name] {
+			return a.name, true
+		}
+		seen[a.name] = true
+	}
+	return "", false
 }
 
 // isXMLNS says whether a is a namespace declaration.
