@@ -46,7 +46,9 @@ const benchRecords = 100_000
 //   - compact-batch64: compact scores with kafka.MaxBatch(64), ScoreBatch
 //     over up to 64 waiting records instead of one Score call each;
 //   - avro: scores as Avro with a registered schema
-//     (confluent.AvroScores), compressed with LZ4.
+//     (confluent.AvroScores), compressed with LZ4;
+//   - avro-compact: the same with confluent.CompactScores, no provenance
+//     and no key in the value, which the headers and the key carry.
 //
 // The clock runs from the first record consumed to the last output
 // acknowledged (for modelstream: acknowledged and its offset marked for
@@ -162,6 +164,10 @@ func pipelineVariants(b *testing.B) []pipelineVariant {
 	if err != nil {
 		b.Fatal(err)
 	}
+	avroCompact, err := confluent.NewAvroScores(context.Background(), cl, "out-value", confluent.CompactScores())
+	if err != nil {
+		b.Fatal(err)
+	}
 	res, err := srv.Model("m").Score(context.Background(), serving.Record{Features: make([]float64, 8)})
 	if err != nil {
 		b.Fatal(err)
@@ -185,6 +191,7 @@ func pipelineVariants(b *testing.B) []pipelineVariant {
 		{"compact-none", ms(compact, []kafka.Option{noCompression})},
 		{"compact-batch64", ms(compact, nil, kafka.MaxBatch(64))},
 		{"avro", ms([]kafka.SinkOption{kafka.ScoreEncoding(avroScores)}, nil)},
+		{"avro-compact", ms([]kafka.SinkOption{kafka.ScoreEncoding(avroCompact)}, nil)},
 	}
 }
 
