@@ -3,12 +3,13 @@ package onnx_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/modelstream/modelstream/serving"
 )
 
-// opsetModel encodes a ModelProto importing opset 17 of the default
+// opsetModel encodes a ModelProto importing opset 18 of the default
 // domain, 3 of ai.onnx.ml and 1 of "local" (the domain of the local
 // functions given), with the graph's parts in onnx.proto's order.
 func opsetModel(nodes, inits, inputs, outputs [][]byte, functions ...[]byte) []byte {
@@ -28,7 +29,7 @@ func opsetModel(nodes, inits, inputs, outputs [][]byte, functions ...[]byte) []b
 	}
 	var m pb
 	m = m.varint(1, 8)
-	m = m.bytes(8, pb(nil).str(1, "").varint(2, 17))
+	m = m.bytes(8, pb(nil).str(1, "").varint(2, 18))
 	m = m.bytes(8, pb(nil).str(1, "ai.onnx.ml").varint(2, 3))
 	m = m.bytes(8, pb(nil).str(1, "local").varint(2, 1))
 	m = m.bytes(7, gb)
@@ -198,5 +199,34 @@ func TestRuntimeRefusesOpsOfOtherDomains(t *testing.T) {
 				t.Fatalf("err = %v, want serving.ErrUnsupportedModel", err)
 			}
 		})
+	}
+}
+
+// TestRuntimeRefusesCol2ImBlocksBelowOne: ONNX Runtime divides by the
+// block_shape of Col2Im unchecked: a constant [0 0] killed the process
+// with SIGFPE when the session was created. A block_shape that is not a
+// constant of elements at least 1 is refused at load; [2 2] loads and
+// folds its columns as ONNX says.
+func TestRuntimeRefusesCol2ImBlocksBelowOne(t *testing.T) {
+	f := runtimeFormat(t)
+	col2im := func(block ...int64) []byte {
+		return opsetModel([][]byte{node("Col2Im", []string{"x", "image", "block"}, []string{"y"})},
+			[][]byte{int64Initializer("image", []int{2}, []int64{3, 3}), int64Initializer("block", []int{2}, block)},
+			[][]byte{valueInfo("x", elemFloat, 1, 4, 4)}, [][]byte{valueInfo("y", elemFloat, 1, 1, 3, 3)})
+	}
+	m := loadRuntime(t, f, col2im(2, 2))
+	x := make([]float64, 16)
+	for i := range x {
+		x[i] = 1
+	}
+	p, err := m.Predict(context.Background(), x)
+	if want := []float64{1, 2, 1, 2, 4, 2, 1, 2, 1}; err != nil || !slices.Equal(p.Values, want) {
+		t.Fatalf("block [2 2]: %+v, %v; want %v", p, err, want)
+	}
+	for _, block := range [][]int64{{0, 0}, {2, 0}, {-2, -2}} {
+		_, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: "onnx", Bytes: col2im(block...)})
+		if !errors.Is(err, serving.ErrUnsupportedModel) {
+			t.Errorf("block %v: err = %v, want serving.ErrUnsupportedModel", block, err)
+		}
 	}
 }

@@ -88,7 +88,8 @@
 // anywhere in the model whose strides, dilations, kernel_shape or group
 // hold a value below 1, which ONNX forbids and ONNX Runtime divides by
 // unchecked (a pool or convolution with a stride of 0 killed the
-// process); and a graph (or a subgraph of If, Loop or Scan, or a local
+// process), or a Col2Im whose block_shape is not a constant of elements
+// at least 1, for the same reason; and a graph (or a subgraph of If, Loop or Scan, or a local
 // function) with a Div or Mod whose divisor may be an integer 0 or -1,
 // since ONNX Runtime would trap and kill the process, at load for
 // constants it folds, at a run for a record. A divisor is accepted when

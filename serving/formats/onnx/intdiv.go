@@ -349,6 +349,14 @@ func divNode(b []byte, depth int, sc *scope) error {
 		if err := checkConstSize(sc, op, inputs, at, sc.limit); err != nil {
 			return err
 		}
+		for _, k := range positiveInputs[op] {
+			if k >= len(inputs) || inputs[k] == "" {
+				continue // ONNX Runtime refuses the node without it
+			}
+			if v := sc.values(inputs, k); v == nil || slices.ContainsFunc(v, func(x float64) bool { return !(x >= 1) }) {
+				return fmt.Errorf("input %d (%q) of a %s node is not a constant of elements at least 1: ONNX Runtime divides by it unchecked, and a 0 kills the process", k, inputs[k], op)
+			}
+		}
 		for _, k := range sizeInputs[op] {
 			if k < len(inputs) && inputs[k] != "" && sc.fromRecord(inputs[k]) {
 				return fmt.Errorf("input %d (%q) of a %s node, which sets the size of the tensor it makes, is computed from the record: a record could make ONNX Runtime allocate without bound", k, inputs[k], op)
@@ -450,6 +458,12 @@ var sizeInputs = map[string][]int{
 	"BlackmanWindow": {0}, "MelWeightMatrix": {0, 1, 2, 3, 4},
 	"CenterCropPad": {1}, "Col2Im": {1, 2},
 }
+
+// positiveInputs are, for the ops ONNX Runtime divides by an input of
+// without checking it (the block_shape of Col2Im: a 0 killed the process
+// with SIGFPE when the session was created), those inputs: each must be
+// a constant the walk knows (constsize.go), of elements at least 1.
+var positiveInputs = map[string][]int{"Col2Im": {2}}
 
 // floatOnlyOps compute only in floating point: their first output is
 // floating point whatever is known of their inputs.
