@@ -988,7 +988,9 @@ type ensembleInfo struct {
 
 // inspect verifies a decoded ensemble with reflection over leaves'
 // unexported structures (read only): every tree's child links point
-// forward, so prediction terminates; leaf, feature and category indexes
+// forward, so prediction terminates, and every node has one parent, so
+// the tree is the model's (leaves builds a shared subtree once, and
+// links to it otherwise); leaf, feature and category indexes
 // are in range, so prediction cannot index out of range; and the output
 // groups and tree counts agree. It also reads the true feature count,
 // which leaves' NFeatures reports as 0 for a one-feature model.
@@ -1070,6 +1072,16 @@ func inspectTree(t reflect.Value, features int) error {
 		}
 		return nil
 	}
+	// A node with two parents is what leaves builds from a node it met
+	// twice (see checkLGLinks), whatever the format.
+	parent := make([]bool, nNodes)
+	child := func(c uint64) error {
+		if parent[c] {
+			return fmt.Errorf("node %d has two parents (the model's tree shares a subtree, or has a cycle)", c)
+		}
+		parent[c] = true
+		return nil
+	}
 	for i := 0; i < nNodes; i++ {
 		n := nodes.Index(i)
 		flags := n.FieldByName("Flags").Uint()
@@ -1084,6 +1096,8 @@ func inspectTree(t reflect.Value, features int) error {
 			}
 		} else if left <= uint64(i) || left >= uint64(nNodes) {
 			return fmt.Errorf("node %d: left child %d is not a later node of %d", i, left, nNodes)
+		} else if err := child(left); err != nil {
+			return err
 		}
 		if flags&flagRightLeaf != 0 {
 			if right >= uint64(nLeaves) {
@@ -1091,6 +1105,8 @@ func inspectTree(t reflect.Value, features int) error {
 			}
 		} else if i+1 >= nNodes {
 			return fmt.Errorf("node %d: right child past the last node", i)
+		} else if err := child(uint64(i + 1)); err != nil {
+			return err
 		}
 		if flags&flagCategorical != 0 && flags&(flagCatOneHot|flagCatSmall) == 0 {
 			th := n.FieldByName("Threshold").Float()
