@@ -31,7 +31,9 @@
 // own: a Trainer calls Commit only after the state that learned the
 // records is durable (a checkpoint, or a published version), and Commit
 // then commits, per partition, the offset after the last record handed
-// to the trainer. A crash or a rebalance therefore makes the group
+// to the trainer, and returns once the group has stored it (read back),
+// or with an error when the broker refused it or did not store it within
+// 10 seconds. A crash or a rebalance therefore makes the group
 // deliver again the records since the last commit, some of which the
 // trainer may have learned already: the ones after the last commit, if
 // a rebalance came before it, or the ones its checkpoint holds, if the

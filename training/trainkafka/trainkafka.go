@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -148,7 +149,8 @@ type Stats struct {
 	Delivered int64
 	// Skipped is the number of records that did not decode.
 	Skipped int64
-	// Commits is the number of commits made.
+	// Commits is the number of Commit calls that committed offsets the
+	// group then stored.
 	Commits int64
 	// Replayed is the number of records delivered again (after a
 	// rebalance, or a restart from a checkpoint saved after the last
@@ -186,7 +188,18 @@ type Source struct {
 	done   chan struct{}
 	once   sync.Once
 
-	pending map[topicPartition]item // last record handed out per partition, since the last commit
+	pending map[topicPartition]item // last record handed out per partition, since the last commit stored
+	// groupID, brokers and sc make the admin that reads commits back.
+	groupID string
+	brokers []string
+	sc      *sarama.Config
+	admin   sarama.ClusterAdmin // nil until Commit first reads back, and after a failed read
+	// refused holds, per partition, the last error the group reported
+	// on its error channel: how sarama tells of a commit the broker
+	// refused. Guarded by mu.
+	mu      sync.Mutex
+	refused map[topicPartition]error
+	closed  bool // Close was called; guarded by mu
 	// read is the offset of the last record handed out (or skipped) per
 	// partition, kept across rebalances and, through Position and
 	// Resume, in the trainer's checkpoint: a record at or below it is
@@ -252,10 +265,16 @@ func NewSource(ctx context.Context, cfg *kafka.Config, group string, opts ...Opt
 		return nil, fmt.Errorf("trainkafka: join group %q: %w", group, err)
 	}
 	life, cancel := context.WithCancel(context.Background())
-	s := &Source{o: o, log: log, group: g, items: make(chan item), cancel: cancel, done: make(chan struct{}), pending: map[topicPartition]item{}, read: map[topicPartition]int64{}}
+	s := &Source{o: o, log: log, group: g, items: make(chan item), cancel: cancel, done: make(chan struct{}), pending: map[topicPartition]item{}, read: map[topicPartition]int64{},
+		groupID: group, brokers: cfg.Brokers(), sc: sc, refused: map[topicPartition]error{}}
 	go func() {
 		for err := range g.Errors() {
 			log.Warn("trainkafka: consumer group error", "group", group, "err", err)
+			if ce, ok := err.(*sarama.ConsumerError); ok {
+				s.mu.Lock()
+				s.refused[topicPartition{ce.Topic, ce.Partition}] = ce.Err
+				s.mu.Unlock()
+			}
 		}
 	}()
 	go s.consume(life)
@@ -374,25 +393,173 @@ func (s *Source) claimed(tp topicPartition, end int64) {
 }
 
 // Commit commits, for each partition, the offset after the last record
-// Next handed out (or skipped). Records of a partition that was revoked
-// in the meantime are not committed; the new owner replays them.
+// Next handed out (or skipped), and returns once the group has stored
+// it. Records of a partition that was revoked in the meantime are not
+// committed; the new owner replays them.
+//
+// sarama's commit reports nothing to its caller: the broker's refusal
+// goes to the group's error channel, and some failures (the coordinator
+// moving, offsets still loading) to no one. So Commit reads the group's
+// offsets back, and commits again, with a backoff, the partitions it
+// did not store. When some are still not stored after 10 seconds, or
+// when ctx ends first, Commit returns an error that names them and
+// wraps the last error the group reported for one of them during the
+// Commit (the broker's refusal, a sarama.KError such as
+// sarama.ErrOffsetMetadataTooLarge), or else the failure to read the
+// offsets back, or ctx's error; the next Commit tries those partitions
+// again. A Trainer's Run returns that error.
 func (s *Source) Commit(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sessions := map[sarama.ConsumerGroupSession]bool{}
+	marked := map[topicPartition]item{}
 	for tp, it := range s.pending {
 		if it.sess.Context().Err() == nil {
 			it.sess.MarkMessage(it.msg, "")
-			sessions[it.sess] = true
+			marked[tp] = it
 		}
 		delete(s.pending, tp)
 	}
-	for sess := range sessions {
-		sess.Commit()
-		s.commits.Add(1)
+	if len(marked) == 0 {
+		return nil
 	}
-	return nil
+	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
+	defer cancel()
+	s.mu.Lock()
+	for tp := range marked {
+		delete(s.refused, tp) // the reason of an earlier Commit's failure
+	}
+	s.mu.Unlock()
+	for backoff := firstCommitBackoff; ; backoff = min(2*backoff, maxCommitBackoff) {
+		sessions := map[sarama.ConsumerGroupSession]bool{}
+		for _, it := range marked {
+			sessions[it.sess] = true
+		}
+		for sess := range sessions {
+			sess.Commit() // sarama commits again what it did not store
+		}
+		stored, readErr := s.committed(ctx, marked)
+		for tp, it := range marked {
+			// Stored, or revoked: the new owner replays what this member
+			// did not commit.
+			if stored[tp] > it.msg.Offset || it.sess.Context().Err() != nil {
+				delete(marked, tp)
+			}
+		}
+		if len(marked) == 0 {
+			s.commits.Add(1)
+			return nil
+		}
+		select {
+		case <-time.After(backoff):
+			continue
+		case <-ctx.Done():
+		}
+		return s.notStored(ctx, marked, stored, readErr)
+	}
+}
+
+// notStored keeps the partitions of marked for the next Commit and
+// returns the error that says why they are not committed.
+func (s *Source) notStored(ctx context.Context, marked map[topicPartition]item, stored map[topicPartition]int64, readErr error) error {
+	tps := slices.SortedFunc(maps.Keys(marked), func(a, b topicPartition) int {
+		if c := strings.Compare(a.topic, b.topic); c != 0 {
+			return c
+		}
+		return int(a.partition) - int(b.partition)
+	})
+	var parts []string
+	var cause error
+	s.mu.Lock()
+	for _, tp := range tps {
+		s.pending[tp] = marked[tp]
+		parts = append(parts, fmt.Sprintf("%s/%d at %d (the group holds %d)", tp.topic, tp.partition, marked[tp].msg.Offset+1, stored[tp]))
+		if cause == nil {
+			cause = s.refused[tp]
+		}
+	}
+	s.mu.Unlock()
+	switch {
+	case cause != nil:
+	case readErr != nil:
+		cause = fmt.Errorf("reading the offsets back: %w", readErr)
+	default:
+		cause = context.Cause(ctx)
+	}
+	return fmt.Errorf("trainkafka: commit of group %q not stored: %s: %w", s.groupID, strings.Join(parts, ", "), cause)
+}
+
+// commitTimeout bounds how long Commit commits again the partitions the
+// group did not store; firstCommitBackoff and maxCommitBackoff are the
+// waits between its attempts.
+var (
+	commitTimeout      = 10 * time.Second
+	firstCommitBackoff = 50 * time.Millisecond
+	maxCommitBackoff   = time.Second
+)
+
+// committed returns, for each partition of marked, the offset the group
+// has stored, or -1 when it holds none, or an error when it cannot be
+// read before ctx ends. sarama's admin takes no context, so the read runs
+// in a goroutine of its own, left to end by itself when ctx ends first.
+func (s *Source) committed(ctx context.Context, marked map[topicPartition]item) (map[topicPartition]int64, error) {
+	out := make(map[topicPartition]int64, len(marked))
+	parts := map[string][]int32{}
+	for tp := range marked {
+		out[tp] = -1
+		parts[tp.topic] = append(parts[tp.topic], tp.partition)
+	}
+	type answer struct {
+		resp *sarama.OffsetFetchResponse
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		// The admin is taken for this read and given back after it, so
+		// that a read left running by a Commit whose ctx ended never
+		// shares it with the next one's.
+		s.mu.Lock()
+		admin := s.admin
+		s.admin = nil
+		s.mu.Unlock()
+		var a answer
+		if admin == nil {
+			admin, a.err = sarama.NewClusterAdmin(s.brokers, s.sc)
+		}
+		if a.err == nil {
+			a.resp, a.err = admin.ListConsumerGroupOffsets(s.groupID, parts)
+			if a.err != nil && !errors.Is(a.err, sarama.ErrGroupIDNotFound) {
+				admin.Close()
+				admin = nil
+			}
+		}
+		s.mu.Lock()
+		if admin != nil && (s.closed || s.admin != nil) {
+			admin.Close()
+		} else if admin != nil {
+			s.admin = admin
+		}
+		s.mu.Unlock()
+		got <- a
+	}()
+	var a answer
+	select {
+	case a = <-got:
+	case <-ctx.Done():
+		return out, ctx.Err()
+	}
+	if errors.Is(a.err, sarama.ErrGroupIDNotFound) {
+		return out, nil // no commit yet
+	}
+	if a.err != nil {
+		return out, a.err
+	}
+	for tp := range marked {
+		if b := a.resp.GetBlock(tp.topic, tp.partition); b != nil && b.Err == sarama.ErrNoError {
+			out[tp] = b.Offset
+		}
+	}
+	return out, nil
 }
 
 // Stats returns the Source's counters.
@@ -457,6 +624,13 @@ func (s *Source) Close() error {
 		s.cancel()
 		err = s.group.Close()
 		<-s.done
+		s.mu.Lock()
+		s.closed = true
+		if s.admin != nil {
+			s.admin.Close()
+			s.admin = nil
+		}
+		s.mu.Unlock()
 	})
 	return err
 }
