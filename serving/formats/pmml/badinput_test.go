@@ -48,6 +48,13 @@ func TestLoadRefusals(t *testing.T) {
 		{"attribute twice", regDoc(`invalidValueTreatment="asIs" invalidValueTreatment="returnInvalid"`), serving.ErrCorruptModel, "attribute invalidValueTreatment twice"},
 		{"attribute twice in namespaces", strings.Replace(regDoc(`a:outliers="asIs" b:outliers="asExtremeValues"`), "<PMML", `<PMML xmlns:a="urn:a" xmlns:b="urn:b"`, 1), serving.ErrCorruptModel, "attribute outliers twice"},
 		{"many attributes, one twice", `<PMML ` + manyAttrs(40) + ` a7=""/>`, serving.ErrCorruptModel, "attribute a7 twice"},
+		// Elements PMML allows once, of which the compiler read the first
+		// (the last, for the DataDictionary) and ignored the others.
+		{"second DataDictionary", strings.Replace(regDoc(""), "<RegressionModel", `<DataDictionary><DataField name="x" optype="continuous" dataType="double"/></DataDictionary><RegressionModel`, 1), serving.ErrCorruptModel, "a second <DataDictionary>"},
+		{"second MiningSchema", strings.Replace(regDoc(""), "<RegressionTable", `<MiningSchema><MiningField name="c"/></MiningSchema><RegressionTable`, 1), serving.ErrCorruptModel, "a second <MiningSchema>"},
+		{"second Targets", strings.Replace(regDoc(""), "<RegressionTable", `<Targets/><Targets><Target rescaleFactor="2"/></Targets><RegressionTable`, 1), serving.ErrCorruptModel, "a second <Targets>"},
+		{"second root Node", `<PMML><DataDictionary><DataField name="x" optype="continuous" dataType="double"/></DataDictionary><TreeModel functionName="regression"><MiningSchema><MiningField name="x"/></MiningSchema><Node score="1"><True/></Node><Node score="2"><True/></Node></TreeModel></PMML>`, serving.ErrCorruptModel, "a second <Node>"},
+		{"second predicate", `<PMML><DataDictionary><DataField name="x" optype="continuous" dataType="double"/></DataDictionary><TreeModel functionName="regression"><MiningSchema><MiningField name="x"/></MiningSchema><Node score="1"><True/><Node score="2"><SimplePredicate field="x" operator="lessThan" value="0"/><False/></Node></Node></TreeModel></PMML>`, serving.ErrCorruptModel, "a second predicate <False>"},
 		{"empty", ``, serving.ErrCorruptModel, "no root"},
 		{"not xml", `{"kind":"linear"}`, serving.ErrCorruptModel, "outside the root"},
 		{"truncated", regDoc("")[:300], serving.ErrCorruptModel, "XML"},

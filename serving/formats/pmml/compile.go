@@ -187,6 +187,9 @@ var ignorable = map[string]bool{
 }
 
 func compileDocument(root *node) (*Model, error) {
+	if err := checkOnce(root); err != nil {
+		return nil, err
+	}
 	c := &compiler{sid: map[string]int{}}
 	c.dict = c.newScope(nil)
 	var models []*node
@@ -1005,6 +1008,70 @@ func (c *compiler) outputs(o *node, mn *modelNode, sc *scope) error {
 		sc.fields[name] = f
 		if sc.parent != nil {
 			sc.parent.fields[name] = f
+		}
+	}
+	return nil
+}
+
+// once lists, per element, the children that PMML allows at most once
+// and that the compiler reads (with node.one or firstPredicate, which take
+// the first): a second would be ignored here and may be read, or refused,
+// by another evaluator, so checkOnce refuses it. Every model element
+// also takes the children of modelOnce.
+var once = map[string][]string{
+	"PMML":                      {"DataDictionary", "TransformationDictionary"},
+	"MiningModel":               {"Segmentation"},
+	"TreeModel":                 {"Node"},
+	"NeuralNetwork":             {"NeuralInputs", "NeuralOutputs"},
+	"Scorecard":                 {"Characteristics"},
+	"SupportVectorMachineModel": {"VectorDictionary"},
+	"GeneralRegressionModel":    {"ParameterList", "FactorList", "CovariateList", "PPMatrix", "PCovMatrix", "ParamMatrix"},
+	"DiscretizeBin":             {"Interval"},
+	"MapValues":                 {"InlineTable", "TableLocator"},
+	"SimpleSetPredicate":        {"Array"},
+	"NeuralInput":               {"DerivedField"},
+	"NeuralOutput":              {"DerivedField"},
+	"Attribute":                 {"ComplexPartialScore"},
+	"VectorDictionary":          {"VectorFields"},
+	"VectorInstance":            {"Array", "REAL-SparseArray"},
+	"SupportVectorMachine":      {"SupportVectors", "Coefficients"},
+	"REAL-SparseArray":          {"Indices", "REAL-Entries"},
+	"Predictor":                 {"Categories", "Matrix"},
+}
+
+var modelOnce = []string{"MiningSchema", "Output", "Targets", "LocalTransformations"}
+
+// onePredicate are the elements that hold exactly one predicate, of which
+// the compiler reads the first.
+var onePredicate = map[string]bool{"Node": true, "Segment": true, "Attribute": true}
+
+// checkOnce refuses a document in which an element has a second child
+// that PMML allows once (see once), or a second predicate where it allows
+// one.
+func checkOnce(root *node) error {
+	stack := []*node{root}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		names := once[n.name]
+		if modelElements[n.name] {
+			names = append(slices.Clip(names), modelOnce...)
+		}
+		preds := 0
+		for i, k := range n.kids {
+			if onePredicate[n.name] && isPredicate(k.name) {
+				if preds++; preds > 1 {
+					return corruptf("<%s> has a second predicate <%s>", n.name, k.name)
+				}
+			}
+			if slices.Contains(names, k.name) {
+				for _, e := range n.kids[:i] {
+					if e.name == k.name {
+						return corruptf("<%s> has a second <%s>", n.name, k.name)
+					}
+				}
+			}
+			stack = append(stack, k)
 		}
 	}
 	return nil

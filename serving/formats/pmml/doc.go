@@ -110,9 +110,7 @@
 // # Hostile documents
 //
 // The XML is read token by token: a DOCTYPE or any other directive is
-// refused, so no entity can be declared or expanded; so is an element
-// that gives one attribute twice (or in two namespaces: attributes are
-// read by local name), which a reader could take either way; documents over
+// refused, so no entity can be declared or expanded. Documents over
 // 256 MiB, elements nested more than 2000 deep, attribute values over
 // 64 KiB, text over 64 MiB in one element, more than 20 million
 // elements, and more elements kept than 1024 plus one per 12 bytes of
@@ -121,7 +119,12 @@
 // tables the document's size does not bound by itself: category maps,
 // support vectors, parameter rows, tree nodes' probabilities of the
 // categories their ScoreDistributions leave out) or whose derived fields chain
-// through more than 2000 others. All of these fail with
+// through more than 2000 others. So is a document another reader could
+// take otherwise: an element that gives one attribute twice (or in two
+// namespaces, as attributes are read by local name), or a second child
+// where PMML allows one (a second DataDictionary, MiningSchema, Output,
+// Targets, Segmentation or root Node, a Node's second predicate, ...).
+// All of these fail with
 // serving.ErrCorruptModel, before the memory they would take is
 // allocated. The content of Header, Extension, MiningBuildTask,
 // ModelStats, ModelExplanation and ModelVerification is read past
