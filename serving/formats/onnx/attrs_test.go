@@ -230,3 +230,24 @@ func TestRuntimeRefusesCol2ImBlocksBelowOne(t *testing.T) {
 		}
 	}
 }
+
+// TestRuntimeRefusesMaxUnpool: ONNX Runtime aborts the process when an
+// index of MaxUnpool falls outside its output; a record holding the
+// index 100 for a 3x3 output killed it (SIGABRT). A MaxUnpool is refused
+// at load, whether its indices are the record's or constants.
+func TestRuntimeRefusesMaxUnpool(t *testing.T) {
+	f := runtimeFormat(t)
+	unpool := node("MaxUnpool", []string{"x", "i"}, []string{"y"}, attrInts("kernel_shape", 2, 2))
+	x := valueInfo("x", elemFloat, 1, 1, 2, 2)
+	y := valueInfo("y", elemFloat, 1, 1, 3, 3)
+	models := map[string][]byte{
+		"indices of the record": opsetModel([][]byte{unpool}, nil, [][]byte{x, valueInfo("i", elemInt64, 1, 1, 2, 2)}, [][]byte{y}),
+		"constant indices":      opsetModel([][]byte{unpool}, [][]byte{int64Initializer("i", []int{1, 1, 2, 2}, []int64{0, 1, 2, 3})}, [][]byte{x}, [][]byte{y}),
+	}
+	for name, b := range models {
+		_, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: "onnx", Bytes: b})
+		if !errors.Is(err, serving.ErrUnsupportedModel) {
+			t.Errorf("%s: err = %v, want serving.ErrUnsupportedModel", name, err)
+		}
+	}
+}

@@ -89,7 +89,9 @@
 // hold a value below 1, which ONNX forbids and ONNX Runtime divides by
 // unchecked (a pool or convolution with a stride of 0 killed the
 // process), or a Col2Im whose block_shape is not a constant of elements
-// at least 1, for the same reason; and a graph (or a subgraph of If, Loop or Scan, or a local
+// at least 1, for the same reason; a MaxUnpool, since ONNX Runtime aborts
+// the process when one of its indices, which a record sets, falls
+// outside its output; and a graph (or a subgraph of If, Loop or Scan, or a local
 // function) with a Div or Mod whose divisor may be an integer 0 or -1,
 // since ONNX Runtime would trap and kill the process, at load for
 // constants it folds, at a run for a record. A divisor is accepted when
@@ -200,14 +202,13 @@
 // serving.ErrClosed. A cancelled context terminates a run in progress.
 //
 // Against the ONNX project's own backend test suite (Debian's
-// libonnx-testdata 1.12, 1072 models) on ONNX Runtime 1.24, 881 models
+// libonnx-testdata 1.12, 1072 models) on ONNX Runtime 1.24, 880 models
 // load and reproduce their expected outputs; ONNX Runtime itself refuses
-// 45 (an op, type or opset it does not implement); 129 are refused at
+// 45 (an op, type or opset it does not implement); 131 are refused at
 // load for the reasons above; 5 have test data that one record cannot
-// carry; 10 draw random numbers; and on 2 ONNX Runtime follows a rule of
+// carry; 10 draw random numbers; and on 1 ONNX Runtime follows a rule of
 // its own that the test does not expect (it rounds float32 to the nearest
-// bfloat16 where the test truncates; MaxUnpool places values at flat
-// indices of the given output shape). testdata/onnxruntime_suite.txt
+// bfloat16 where the test truncates). testdata/onnxruntime_suite.txt
 // gives each model's outcome and reason.
 //
 // The rest of this documentation is about the pure-Go engine.

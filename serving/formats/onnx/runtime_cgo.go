@@ -218,6 +218,9 @@ func (e *runtimeEngine) load(ctx context.Context, b []byte) (serving.Model, erro
 	if err := checkDomains(gi); err != nil {
 		return nil, serving.Unsupported(FormatName, err)
 	}
+	if err := checkMaxUnpool(gi); err != nil {
+		return nil, serving.Unsupported(FormatName, err)
+	}
 	if err := checkMLAttributes(gi); err != nil {
 		return nil, serving.Corrupt(FormatName, err)
 	}

@@ -647,6 +647,21 @@ func checkDomains(gi *graphInfo) error {
 	return nil
 }
 
+// checkMaxUnpool refuses a MaxUnpool anywhere in the model. ONNX Runtime
+// aborts the process (std::terminate) when one of its indices falls
+// outside its output: a record that fed the index 100 to a 3x3 output
+// killed it. The indices are a record's values, or MaxPool's indices
+// of them, which no check at load can bound against an output_shape
+// the model may make smaller.
+func checkMaxUnpool(gi *graphInfo) error {
+	for _, n := range gi.every {
+		if n.op == "MaxUnpool" && (n.domain == "" || n.domain == "ai.onnx") {
+			return errors.New("MaxUnpool: ONNX Runtime aborts the process when one of its indices falls outside its output, which a record can make happen")
+		}
+	}
+	return nil
+}
+
 // runtimeDomain reports whether ONNX Runtime keeps ops in domain, or in a
 // domain ONNX reserves: com.microsoft and its subdomains, com.ms.*,
 // ai.onnx.* (the training domains) and org.pytorch.*.
