@@ -313,10 +313,15 @@ func (s *Server) Rejections(name string) (n uint64, last error) {
 // names, including those whose name was empty or never seen before.
 func (s *Server) TotalRejections() uint64 { return s.rejects.Load() }
 
-// NewServer returns a Server with no models.
+// NewServer returns a Server with no models. An Option that is nil, or
+// that sets something impossible, is refused with an error wrapping
+// ErrConfig.
 func NewServer(opts ...Option) (*Server, error) {
 	o := options{logger: logs.Default(), historyLen: 256, maxJump: defaultMaxVersionJump}
 	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: NewServer: nil Option", ErrConfig)
+		}
 		opt(&o)
 	}
 	if o.logger == nil {
@@ -522,6 +527,18 @@ type activateOptions struct {
 	highest  uint64
 }
 
+// parseActivate applies opts, refusing a nil one with ErrConfig.
+func parseActivate(opts []ActivateOption) (activateOptions, error) {
+	var ao activateOptions
+	for _, o := range opts {
+		if o == nil {
+			return ao, fmt.Errorf("%w: nil ActivateOption", ErrConfig)
+		}
+		o(&ao)
+	}
+	return ao, nil
+}
+
 // AllowRollback lets an activation install a version that is not newer
 // than the live one. The activation is recorded as EventRolledBack.
 func AllowRollback() ActivateOption { return func(o *activateOptions) { o.rollback = true } }
@@ -561,11 +578,16 @@ func HighestVersion(v uint64) ActivateOption {
 //
 // A name longer than 255 bytes, the models topic's limit, is refused
 // before anything else with ErrInvalidDescriptor; such a rejection is
-// counted by TotalRejections but not kept under the name.
+// counted by TotalRejections but not kept under the name. A nil
+// ActivateOption refuses the activation with ErrConfig.
 func (s *Server) Activate(ctx context.Context, d Descriptor, opts ...ActivateOption) (ModelRef, error) {
 	ref := d.Ref()
 	if err := s.checkName(ref); err != nil {
 		return clipName(ref), err
+	}
+	if _, err := parseActivate(opts); err != nil {
+		s.reject(ref, err)
+		return ref, err
 	}
 	if s.isClosed() { // before any fetch or load: nothing would go live
 		s.reject(ref, ErrClosed)
@@ -614,10 +636,6 @@ func (s *Server) ActivateModel(ctx context.Context, ref ModelRef, m Model, opts 
 // activate installs m; d is the admitted Descriptor, given to the
 // Committers, or nil for ActivateModel.
 func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descriptor, opts []ActivateOption) (ModelRef, error) {
-	var ao activateOptions
-	for _, o := range opts {
-		o(&ao)
-	}
 	// This call holds m until it fails, or until the live version made
 	// of m takes its place as holder.
 	s.owned.hold(m)
@@ -625,6 +643,10 @@ func (s *Server) activate(ctx context.Context, ref ModelRef, m Model, d *Descrip
 		s.disown(m, ref)
 		s.reject(ref, err)
 		return ref, err
+	}
+	ao, err := parseActivate(opts)
+	if err != nil {
+		return fail(err)
 	}
 	if ref.Name == "" {
 		return fail(&ModelError{load: true, Model: ref, Err: fmt.Errorf("%w: empty name", ErrInvalidDescriptor)})
@@ -726,10 +748,7 @@ func (s *Server) admit(ctx context.Context, d *Descriptor, opts []ActivateOption
 	if len(d.Bytes) > 0 && d.SHA256 == "" {
 		d.SHA256 = ContentID(d.Bytes)
 	}
-	var ao activateOptions
-	for _, o := range opts {
-		o(&ao)
-	}
+	ao, _ := parseActivate(opts) // checked by Activate
 	if ao.rollback {
 		ctx = context.WithValue(ctx, rollbackKey{}, true)
 	}
@@ -768,10 +787,7 @@ func (s *Server) recoverAdmission(err *error, what string, d Descriptor) {
 }
 
 func (s *Server) checkVersion(name string, v uint64, opts []ActivateOption) error {
-	var ao activateOptions
-	for _, o := range opts {
-		o(&ao)
-	}
+	ao, _ := parseActivate(opts) // checked by Activate
 	var old *live
 	var high uint64
 	if sl, _ := s.slot(name, false); sl != nil {
