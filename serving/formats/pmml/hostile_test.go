@@ -179,3 +179,50 @@ func TestManyRegressionTables(t *testing.T) {
 		t.Fatalf("loading %d RegressionTables (%d bytes) takes over a minute", n, b.Len())
 	}
 }
+
+// A machine's decision value that is NaN (a linear kernel's dot products
+// overflowing to +Inf and -Inf, valid finite inputs of 1e308 in the
+// scikit-learn iris SVC) voted for the alternate category of every
+// one-against-one machine: the record got setosa with probability 2/3
+// whatever its sign. It has no result, as a classification whose
+// probabilities come out NaN has none.
+func TestSVMDecisionNaN(t *testing.T) {
+	for _, file := range []string{"sklearn/svc-linear-iris.pmml", "sklearn/svc-poly-iris.pmml"} {
+		m := loadFile(t, file)
+		for _, v := range []float64{1e308, -1e308} {
+			p, err := m.Predict(context.Background(), []float64{v, v, v, v})
+			if !errors.Is(err, pmml.ErrNoResult) {
+				t.Errorf("%s, all inputs %g: %+v, %v; want no result", file, v, p, err)
+			}
+		}
+		if p, err := m.Predict(context.Background(), []float64{1e100, 1e100, 1e100, 1e100}); err != nil || p.Label == "" {
+			t.Errorf("%s, all inputs 1e100: %+v, %v; want a category", file, p, err)
+		}
+	}
+	// One against all: the machine with the smallest value wins, and a
+	// NaN compared with it lost every comparison.
+	doc := `<PMML version="4.4"><DataDictionary>
+<DataField name="x" optype="continuous" dataType="double"/>
+<DataField name="y" optype="categorical" dataType="string"><Value value="a"/><Value value="b"/><Value value="c"/></DataField>
+</DataDictionary>
+<SupportVectorMachineModel functionName="classification" classificationMethod="OneAgainstAll">
+<MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
+<LinearKernelType/>
+<VectorDictionary numberOfVectors="2"><VectorFields numberOfFields="1"><FieldRef field="x"/></VectorFields>
+<VectorInstance id="p"><Array type="real" n="1">1e10</Array></VectorInstance>
+<VectorInstance id="n"><Array type="real" n="1">-1e10</Array></VectorInstance></VectorDictionary>
+<SupportVectorMachine targetCategory="a"><SupportVectors><SupportVector vectorId="p"/><SupportVector vectorId="n"/></SupportVectors>
+<Coefficients absoluteValue="0"><Coefficient value="1"/><Coefficient value="1"/></Coefficients></SupportVectorMachine>
+<SupportVectorMachine targetCategory="b"><SupportVectors><SupportVector vectorId="p"/></SupportVectors>
+<Coefficients absoluteValue="0"><Coefficient value="1"/></Coefficients></SupportVectorMachine>
+<SupportVectorMachine targetCategory="c"><SupportVectors><SupportVector vectorId="p"/></SupportVectors>
+<Coefficients absoluteValue="0"><Coefficient value="-1"/></Coefficients></SupportVectorMachine>
+</SupportVectorMachineModel></PMML>`
+	m := loadText(t, doc)
+	if p, err := m.Predict(context.Background(), []float64{1e300}); !errors.Is(err, pmml.ErrNoResult) {
+		t.Errorf("one against all, a NaN machine: %+v, %v; want no result", p, err)
+	}
+	if p, err := m.Predict(context.Background(), []float64{1}); err != nil || p.Label != "c" {
+		t.Errorf("one against all, x=1: %+v, %v; want c", p, err)
+	}
+}

@@ -19,7 +19,8 @@ const FormatName = "pmml"
 // returnNullPrediction found no true child, a scorecard characteristic
 // matched no attribute, a segmentation selected no segment, a
 // classification's probabilities came out NaN (simplemax of scores
-// summing to 0, say), an Apply's result was invalid (not a finite number,
+// summing to 0, say), a support vector machine's decision value came out
+// NaN (its kernels overflowing to +Inf and -Inf), an Apply's result was invalid (not a finite number,
 // as ln(-1) or x/0) under invalidValueTreatment returnInvalid, the
 // default, or asIs. Predict wraps it; test with errors.Is.
 var ErrNoResult = errors.New("pmml: no result for this record")

@@ -314,10 +314,16 @@ func (sm *svmModel) eval(s *state) result {
 	}
 	p := s.v[mn.probs : mn.probs+len(mn.cats.vals)]
 	clear(p)
+	// A NaN decision value (kernels overflowing to +Inf and -Inf, a NaN
+	// coefficient) decides nothing: it would lose every comparison, and
+	// hand its vote or the win to whichever side that favours.
 	if sm.ovo {
 		for i := range sm.machines {
 			m := &sm.machines[i]
 			f := sm.decide(m, k)
+			if f != f {
+				return result{}
+			}
 			win := m.cat
 			if (f < m.thresh) == sm.maxWins {
 				win = m.alt
@@ -334,6 +340,9 @@ func (sm *svmModel) eval(s *state) result {
 	best, bestV := 0, 0.0
 	for i := range sm.machines {
 		f := sm.decide(&sm.machines[i], k)
+		if f != f {
+			return result{}
+		}
 		better := f < bestV
 		if sm.maxWins {
 			better = f > bestV
