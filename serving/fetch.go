@@ -360,8 +360,16 @@ func fetchHTTP(ctx context.Context, u *url.URL, allow []*url.URL, max int64, bas
 	if resp.ContentLength > max {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrTooLarge, redact(u), max)
 	}
-	return readCapped(ctx, resp.Body, resp.ContentLength, max, u)
+	// The length a server announces is trusted for the first buffer up
+	// to maxAnnouncedBytes only: one that announces a gigabyte and then
+	// sends a trickle must not make the Server allocate it before the
+	// bytes arrive. Past it, the buffer grows as they do.
+	return readCapped(ctx, resp.Body, min(resp.ContentLength, maxAnnouncedBytes), max, u)
 }
+
+// maxAnnouncedBytes bounds the first buffer of an HTTP fetch, sized from
+// the response's Content-Length.
+const maxAnnouncedBytes = 4 << 20
 
 // readCapped reads r to its end, failing with ErrTooLarge as soon as it
 // has more than max bytes. It never allocates more than max+1 bytes for

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -405,5 +406,31 @@ func TestAllowRefusesWhatLenientServersReadAsDotSegments(t *testing.T) {
 	for i, loc := range []string{web.URL + "/models/m.json;v=1", web.URL + "/models/..m", web.URL + "/models/m..json", web.URL + "/models/m%2520v1.json"} {
 		_, err := s.Activate(context.Background(), locDesc(loc, uint64(20+i)))
 		require.NoError(t, err, loc)
+	}
+}
+
+// TestFetchAnnouncedLengthNotAllocatedAhead: a server that announces a
+// body of 256 MiB (within MaxBytes) and then sends 16 bytes and stalls
+// makes the fetch allocate what arrived, not what was announced. Before,
+// the first buffer took the announced length, so each such Location
+// held 256 MiB for the whole FetchTimeout ("268494080 bytes allocated").
+func TestFetchAnnouncedLengthNotAllocatedAhead(t *testing.T) {
+	const announced = 256 << 20
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(announced))
+		w.Write(make([]byte, 16))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer web.Close()
+	s := newServer(t, serving.WithLoadOptions(serving.LoadOptions{AllowLocations: []string{web.URL + "/"},
+		MaxBytes: 1 << 30, FetchTimeout: 300 * time.Millisecond}))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := activateWithin(t, 10*time.Second, s, locDesc(web.URL+"/model", 1))
+	runtime.ReadMemStats(&after)
+	require.ErrorIs(t, err, serving.ErrFetch)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 32<<20 {
+		t.Errorf("%d bytes allocated for a body of 16 bytes announced as %d", n, announced)
 	}
 }
