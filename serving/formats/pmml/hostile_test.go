@@ -226,3 +226,21 @@ func TestSVMDecisionNaN(t *testing.T) {
 		t.Errorf("one against all, x=1: %+v, %v; want c", p, err)
 	}
 }
+
+// A UTF-8 document may begin with a byte order mark (XML 1.0, appendix
+// F), as writers on Windows often do: it was refused as "text outside
+// the root element". A mark anywhere else is still text.
+func TestByteOrderMark(t *testing.T) {
+	for _, doc := range []string{"\ufeff" + regDoc(""), "\ufeff" + `<?xml version="1.0" encoding="UTF-8"?>` + regDoc("")} {
+		m, err := pmml.Parse([]byte(doc))
+		if err != nil {
+			t.Fatalf("%.60q: %v", doc, err)
+		}
+		if p := predict(t, m, map[string]any{"x": 2.0, "c": "b"}); p.Value != 15 {
+			t.Fatalf("%.60q: x=2, c=b gave %v, want 15", doc, p.Value)
+		}
+	}
+	if _, err := pmml.Parse([]byte(" \ufeff" + regDoc(""))); !errors.Is(err, serving.ErrCorruptModel) {
+		t.Fatalf("a mark after a space: %v, want corrupt", err)
+	}
+}

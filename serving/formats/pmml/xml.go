@@ -159,7 +159,10 @@ func parseXML(b []byte) (*node, error) {
 	if len(b) > maxDocumentBytes {
 		return nil, corruptf("document of %d bytes is over the limit of %d", len(b), maxDocumentBytes)
 	}
-	d := xml.NewDecoder(bytes.NewReader(b))
+	// XML allows a UTF-8 document to begin with a byte order mark, as
+	// writers on Windows often do; encoding/xml would read it as text
+	// outside the root element.
+	d := xml.NewDecoder(bytes.NewReader(bytes.TrimPrefix(b, []byte("\ufeff"))))
 	d.Strict = true
 	var (
 		root  *node
