@@ -49,3 +49,27 @@ func CachedLayoutNameBytes(s *Server, name string) int {
 	}
 	return n
 }
+
+// MaxSampleBytes is the bound on the bytes a slot's samples hold.
+const MaxSampleBytes = maxSampleBytes
+
+// SampledBytes returns how many records the slot of name keeps to
+// validate new versions on, and the bytes of their values and of the
+// field names of their layouts, each record's layout counted whole.
+func SampledBytes(s *Server, name string) (records, bytes int) {
+	sl, _ := s.slot(name, false)
+	if sl == nil {
+		return 0, 0
+	}
+	sl.samples.mu.Lock()
+	defer sl.samples.mu.Unlock()
+	for _, r := range sl.samples.recs {
+		bytes += 8 * len(r.Features)
+		if r.Layout != nil {
+			for _, f := range r.Layout.names {
+				bytes += len(f)
+			}
+		}
+	}
+	return len(sl.samples.recs), bytes
+}

@@ -350,6 +350,41 @@ func TestBindingCacheBoundedByBytes(t *testing.T) {
 	score(small)
 }
 
+// TestSamplesBoundedByBytes: the records a slot keeps to validate new
+// versions on hold at most MaxSampleBytes, however long their layouts'
+// field names, and records of ordinary layouts are still sampled. Before,
+// only their count was bounded (32), and each kept its Layout alive:
+// 32 records of layouts with 300 KiB names held 9.8 MB ("9831641 bytes
+// sampled in 32 records").
+func TestSamplesBoundedByBytes(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t)
+	_, err := s.ActivateModel(ctx, ref("m", 1), v1Model())
+	require.NoError(t, err)
+	sc := s.Model("m")
+	long := strings.Repeat("p", 300<<10)
+	small := mustLayout(t, "pad", "c", "b", "a")
+	// One call in 64 is sampled: give each sampled call a new layout.
+	for i := range 64 * 40 {
+		l := small
+		if (i+1)%64 == 0 {
+			l = mustLayout(t, fmt.Sprint(long, i), "c", "b", "a")
+		}
+		_, err := sc.Score(ctx, serving.Record{Layout: l, Features: []float64{0, 3, 2, 1}})
+		require.NoError(t, err)
+	}
+	n, bytes := serving.SampledBytes(s, "m")
+	assert.LessOrEqual(t, bytes, serving.MaxSampleBytes, "%d bytes sampled in %d records", bytes, n)
+	assert.NotZero(t, n, "no record sampled")
+	for range 64 * 32 {
+		_, err := sc.Score(ctx, serving.Record{Layout: small, Features: []float64{0, 3, 2, 1}})
+		require.NoError(t, err)
+	}
+	n, bytes = serving.SampledBytes(s, "m")
+	assert.Equal(t, 32, n, "records of a small layout sampled, %d bytes", bytes)
+	assert.Less(t, bytes, 64<<10, "the large layouts are gone from the samples")
+}
+
 // TestNamedScoringAllocatesNothing: once bound, a named record costs no
 // allocation, like a positional one.
 func TestNamedScoringAllocatesNothing(t *testing.T) {

@@ -202,7 +202,9 @@ type Validation struct {
 	// is skipped: such records report their own errors once it is live,
 	// as they would without validation; only a wrong answer (non-finite,
 	// arity, disagreement) on a sample refuses it. Zero means 32; a
-	// negative value keeps none.
+	// negative value keeps none. The records kept hold at most 4 MiB per
+	// name, their values, texts and layouts' field names counted: a
+	// record that would take them past it is not sampled.
 	Samples int
 	// Tolerance, when positive, also requires the new version to agree
 	// with the live one on every probe and sample, output by output:

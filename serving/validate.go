@@ -16,29 +16,71 @@ const sampleMask = 63
 // buffers are not retained. It is written on one call in 64 and read when
 // a version is activated.
 type samples struct {
-	mu   sync.Mutex
-	recs []Record
-	next int
+	mu    sync.Mutex
+	recs  []Record
+	sizes []int // the bytes each of recs holds (see recordBytes)
+	bytes int   // their sum, at most maxSampleBytes
+	next  int
+}
+
+// maxSampleBytes bounds the bytes a slot's samples hold, their layouts
+// counted whole for each record (see recordBytes): the records of a
+// stream may each carry a Layout of their own, whose field names may take
+// the whole record, so the count alone (Validation.Samples) would let a
+// slot keep 32 of the largest alive. A record that would take the ring
+// past it is not sampled, and one larger on its own never is.
+const maxSampleBytes = 4 << 20
+
+// recordBytes is about what a sampled copy of r holds: its values, its
+// texts and the Layout it keeps alive.
+func recordBytes(r *Record) int {
+	n := 8*len(r.Features) + 16*len(r.Text)
+	for _, t := range r.Text {
+		n += len(t)
+	}
+	if r.Layout != nil {
+		n += r.Layout.size
+	}
+	return n
 }
 
 // add copies r into the ring of at most n records, reusing the buffers
-// of the record it overwrites.
+// of the record it overwrites, unless that would take the ring past
+// maxSampleBytes.
 func (s *samples) add(r *Record, n int) {
+	size := recordBytes(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.recs) < n {
+	var i int
+	if len(s.recs) < n && s.bytes+size <= maxSampleBytes {
 		s.recs = append(s.recs, Record{})
+		s.sizes = append(s.sizes, 0)
+		i = len(s.recs) - 1
+	} else {
+		if len(s.recs) == 0 {
+			return
+		}
+		i = s.next % len(s.recs)
+		if s.bytes-s.sizes[i]+size > maxSampleBytes {
+			return
+		}
 	}
-	i := s.next % len(s.recs)
 	s.next = i + 1
 	dst := &s.recs[i]
+	// A buffer much larger than the record, left by an earlier one, is
+	// let go rather than kept beyond what the sizes count.
+	if cap(dst.Features) > 2*len(r.Features) {
+		dst.Features = nil
+	}
 	dst.Features = append(dst.Features[:0], r.Features...)
 	dst.Layout = r.Layout
-	if r.Text != nil {
+	if r.Text != nil && cap(dst.Text) <= 2*len(r.Text) {
 		dst.Text = append(dst.Text[:0], r.Text...)
 	} else {
-		dst.Text = nil
+		dst.Text = slices.Clone(r.Text)
 	}
+	s.bytes += size - s.sizes[i]
+	s.sizes[i] = size
 }
 
 // snapshot returns deep copies of the sampled records.
