@@ -648,3 +648,34 @@ func TestSharedSubtree(t *testing.T) {
 	wantLoadError(t, err, serving.ErrCorruptModel)
 	t.Log(err)
 }
+
+// TestTreeSizesBounded: leaves takes a LightGBM model's tree count from
+// its tree_sizes line and allocates room for that many trees, and the
+// split line, before it reads them: an 8 MB model whose tree_sizes lists
+// 4 million trees made it allocate 480 MB before failing (60 times the
+// model; a 1 GiB model would ask for 60 GiB). The list must now name
+// as many trees as the model has; loading such a model allocates less
+// than twice its size.
+func TestTreeSizesBounded(t *testing.T) {
+	simple := string(readFile(t, "model_simple.txt"))
+	i := strings.Index(simple, "tree_sizes=")
+	j := strings.Index(simple[i:], "\n")
+	b := []byte(simple[:i] + "tree_sizes=" + strings.TrimSpace(strings.Repeat("1 ", 4_000_000)) + simple[i+j:])
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	_, err := loadBytes("lightgbm", b, nil)
+	runtime.ReadMemStats(&ms)
+	wantLoadError(t, err, serving.ErrCorruptModel)
+	if n := ms.TotalAlloc - before; n > 2*uint64(len(b)) {
+		t.Fatalf("allocated %d bytes to refuse a %d-byte model: %v", n, len(b), err)
+	}
+	t.Log(err)
+	// One tree more listed than present, and one fewer.
+	for _, sizes := range []string{"tree_sizes=1 1 1", "tree_sizes=1"} {
+		bad := strings.Replace(simple, simple[i:i+j], sizes, 1)
+		_, err := loadBytes("lightgbm", []byte(bad), nil)
+		wantLoadError(t, err, serving.ErrCorruptModel)
+	}
+}

@@ -57,6 +57,8 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 	header, end, params, endParams := true, false, false, false
 	leaves := 0 // declared by the trees so far
 	tree := -1  // the tree being read
+	trees := 0  // the Tree= lines
+	sizes := -1 // the entries of the header's tree_sizes
 	var left, right []byte
 	links := func() error {
 		if tree < 0 {
@@ -127,6 +129,9 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 				return h, err
 			}
 			tree++
+			trees++
+		case header && string(key) == "tree_sizes":
+			sizes = bytes.Count(val, []byte(" ")) + 1 // as leaves splits it
 		case tree >= 0 && string(key) == "left_child":
 			left = val
 		case tree >= 0 && string(key) == "right_child":
@@ -140,6 +145,11 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 	}
 	if params && !endParams {
 		return h, serving.Corrupt(FormatLightGBM, errors.New(`truncated: no "end of parameters" line`))
+	}
+	// leaves takes the tree count from tree_sizes and allocates for
+	// that many trees (about 100 bytes each) before reading them.
+	if sizes >= 0 && sizes != trees {
+		return h, serving.Corrupt(FormatLightGBM, fmt.Errorf("tree_sizes lists %d trees, the model has %d", sizes, trees))
 	}
 	switch h.version {
 	case "v2", "v3", "v4":
