@@ -111,12 +111,11 @@ func (s *Source) fill(b *batch, msgs <-chan *sarama.ConsumerMessage, want int, p
 // still gets its own result, error and dead letter, in order; should the
 // ScoreBatch call panic, the records are scored again one by one, so the
 // panic is pinned on one record.
-func (s *Source) processBatch(ctx context.Context, b *batch, bs serving.BatchScorer) {
+func (s *Source) processBatch(ctx context.Context, b *batch, bs serving.BatchScorer, fs *floatSlab) {
 	b.cut = len(b.items)
 	n := len(b.items)
 	rs := make([]serving.Record, 0, n)
 	at := make([]int, 0, n) // rs[k] is the record of b.items[at[k]]
-	fs := newFloatSlab(n)
 	for i := range b.items {
 		it := &b.items[i]
 		r, err := s.decodeItem(it, fs)

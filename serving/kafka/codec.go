@@ -108,13 +108,24 @@ func parseArray(v []byte, fs *floatSlab) ([]float64, error) {
 // allocation, sized on the first slice, instead of one allocation each.
 // A nil *floatSlab allocates each on its own. The slices keep the slab
 // alive while any of them is in use; a slab is not safe for concurrent
-// use.
+// use. A Source's scoring worker keeps one slab and resets it for each
+// batch (see Source.process).
 type floatSlab struct {
 	buf  []float64
 	left int // records still to come, to size the next allocation
+	n    int // records in the batch, when reset for each batch
 }
 
 func newFloatSlab(n int) *floatSlab { return &floatSlab{left: n} }
+
+// reset readies f for a batch of n records, to be taken from the start of
+// its buffer: every slice f handed out before may be written over. The
+// buffer it keeps is at most one allocation of take, 32 KiB.
+func (f *floatSlab) reset(n int) {
+	if f != nil {
+		f.buf, f.left, f.n = f.buf[:0], n, n
+	}
+}
 
 // take returns an empty slice with capacity n, which no other slice of
 // the slab reaches.
@@ -125,7 +136,11 @@ func (f *floatSlab) take(n int) []float64 {
 	left := max(f.left, 1)
 	f.left--
 	if cap(f.buf)-len(f.buf) < n {
-		k := min(left, 4096/max(n, 1)) // records per allocation, within 32 KiB
+		// Room for the records still to come; and in a slab reset for
+		// each batch, for all of the batch's, so that the next batch of
+		// that size fits, rather than only its records past the end of
+		// this one's room.
+		k := min(max(left, f.n), 4096/max(n, 1)) // records per allocation, within 32 KiB
 		if k < 2 {
 			return make([]float64, 0, n)
 		}

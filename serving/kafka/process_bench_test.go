@@ -19,7 +19,8 @@ import (
 // BenchmarkProcess measures a scoring worker's work on one batch of 172
 // records (the mean batch of BenchmarkPipeline): decoding JSON arrays of
 // 8 features, scoring them with a linear model behind a Server, and
-// encoding their scores, as wire.ScoreJSON or wire.ScoreCompact; then,
+// encoding their scores, as wire.ScoreJSON or wire.ScoreCompact, with the
+// features decoded over those of the previous batch, as a worker does; then,
 // as the Source's marker does once Kafka has acknowledged them, giving
 // the scores' records back for the next batch. It reports the process's
 // CPU time per record beside wall time, which a shared machine inflates.
@@ -49,13 +50,14 @@ func BenchmarkProcess(b *testing.B) {
 			sink := &Sink{o: sinkOptions{topic: "out", dlq: "dlq", enc: enc}, max: 1 << 20}
 			s := &Source{o: sourceOptions{codec: JSON{}, maxBatch: 1}, scorer: srv.Model("m"), sink: sink, log: quiet}
 			b.ReportAllocs()
+			var fs floatSlab // a worker's, reused from batch to batch
 			cpu := processCPU()
 			for b.Loop() {
 				bt := &batch{items: make([]item, len(msgs)), scored: make(chan struct{}), acked: make(chan struct{})}
 				for i := range msgs {
 					bt.items[i].msg = msgs[i]
 				}
-				s.process(context.Background(), bt)
+				s.process(context.Background(), bt, &fs)
 				sink.recycle(bt.slab)
 			}
 			if cpu > 0 {

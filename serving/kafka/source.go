@@ -284,8 +284,11 @@ func (s *Source) Run(ctx context.Context) error {
 	}()
 	for range s.o.workers {
 		workers.Go(func() {
+			// Each worker decodes the features of its batches over one
+			// buffer (see process).
+			var fs floatSlab
 			for b := range work {
-				s.process(scoreCtx, b)
+				s.process(scoreCtx, b, &fs)
 			}
 		})
 	}
@@ -414,15 +417,22 @@ func (b *batch) ack(i int, err error) {
 // process decodes, scores and encodes a batch. Once ctx, the scoring
 // context, is cancelled at the end of the drain, it abandons the rest of
 // the batch from the first record whose scoring failed.
-func (s *Source) process(ctx context.Context, b *batch) {
+//
+// The features of the batch's records are decoded into fs, over those of
+// the worker's previous batch: nothing reads them once they are scored,
+// since a Scorer must not keep them (see serving.Record). Allocating and
+// zeroing them anew for every batch cost about 40 ns a record, a third
+// of decoding a JSON array of 8 numbers.
+func (s *Source) process(ctx context.Context, b *batch, fs *floatSlab) {
 	defer close(b.scored)
 	s.o.tracer.begin(s, b)
+	fs.reset(len(b.items))
 	if bs, ok := s.scorer.(serving.BatchScorer); ok && len(b.items) > 1 && s.o.maxBatch > 1 {
-		s.processBatch(ctx, b, bs)
+		s.processBatch(ctx, b, bs, fs)
 		return
 	}
 	b.cut = len(b.items)
-	slab, fs := s.sink.scoreSlab(len(b.items)), newFloatSlab(len(b.items))
+	slab := s.sink.scoreSlab(len(b.items))
 	b.slab = slab
 	for i := range b.items {
 		if ctx.Err() != nil {

@@ -99,6 +99,7 @@ func benchSource(b *testing.B, tp trace.TracerProvider) {
 	}
 	items := make([]item, n)
 	ctx := context.Background()
+	var fs floatSlab // a worker's, reused from batch to batch
 	cpu0 := processCPU()
 	for b.Loop() {
 		for i := range items {
@@ -108,7 +109,7 @@ func benchSource(b *testing.B, tp trace.TracerProvider) {
 		if s.o.tracer != nil {
 			bt.read = time.Now().UnixNano()
 		}
-		s.process(ctx, bt)
+		s.process(ctx, bt, &fs)
 		s.send(bt)
 		<-bt.acked
 	}
