@@ -679,3 +679,26 @@ func TestTreeSizesBounded(t *testing.T) {
 		wantLoadError(t, err, serving.ErrCorruptModel)
 	}
 }
+
+// TestNumLeavesOfEachTree: leaves allocates for the num_leaves a tree
+// declares (about 33 bytes a leaf, for its nodes and the walk that
+// builds them) once it has read the tree's lines, whatever those lines
+// hold. The declared leaves of all trees together are bounded by the
+// model's size, which still let a 1 MB model's one tree of 3 leaves
+// declare a million and make leaves allocate 33 times the model. A
+// tree must now have a leaf value for every leaf it declares.
+func TestNumLeavesOfEachTree(t *testing.T) {
+	simple := string(readFile(t, "model_simple.txt"))
+	b := []byte(strings.Replace(simple, "num_leaves=3", "num_leaves=1000000", 1) + "\n" + strings.Repeat("x", 1<<20) + "\n")
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	_, err := loadBytes("lightgbm", b, nil)
+	runtime.ReadMemStats(&ms)
+	wantLoadError(t, err, serving.ErrCorruptModel)
+	if n := ms.TotalAlloc - before; n > 2*uint64(len(b)) {
+		t.Fatalf("allocated %d bytes to refuse a %d-byte model: %v", n, len(b), err)
+	}
+	t.Log(err)
+}

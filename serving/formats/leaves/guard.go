@@ -60,14 +60,21 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 	trees := 0  // the Tree= lines
 	sizes := -1 // the entries of the header's tree_sizes
 	var left, right []byte
-	links := func() error {
+	numLeaves, values := 0, 0 // the tree's num_leaves and leaf_value entries
+	endTree := func() error {
 		if tree < 0 {
 			return nil
+		}
+		// leaves allocates for num_leaves (about 33 bytes a leaf) after
+		// reading the tree's lines, which LightGBM writes with one leaf
+		// value a leaf.
+		if numLeaves > values {
+			return serving.Corrupt(FormatLightGBM, fmt.Errorf("tree %d: num_leaves=%d with %d leaf values", tree, numLeaves, values))
 		}
 		if err := checkLGLinks(left, right); err != nil {
 			return serving.Corrupt(FormatLightGBM, fmt.Errorf("tree %d: %w", tree, err))
 		}
-		left, right = nil, nil
+		left, right, numLeaves, values = nil, nil, 0, 0
 		return nil
 	}
 	for off := 0; off < len(b); {
@@ -86,7 +93,7 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 		switch string(line) {
 		case "end of trees":
 			end = true
-			if err := links(); err != nil {
+			if err := endTree(); err != nil {
 				return h, err
 			}
 			tree = -1
@@ -120,18 +127,23 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 			// together may declare no more leaves than the model has bytes.
 			n, err := strconv.Atoi(string(val))
 			if err == nil && n > 0 {
+				if tree >= 0 {
+					numLeaves = n
+				}
 				if leaves += n; n > len(b) || leaves > len(b) {
 					return h, serving.Corrupt(FormatLightGBM, fmt.Errorf("num_leaves=%d (%d leaves declared so far) in a %d-byte model", n, leaves, len(b)))
 				}
 			}
 		case !end && string(key) == "Tree":
-			if err := links(); err != nil {
+			if err := endTree(); err != nil {
 				return h, err
 			}
 			tree++
 			trees++
 		case header && string(key) == "tree_sizes":
 			sizes = bytes.Count(val, []byte(" ")) + 1 // as leaves splits it
+		case tree >= 0 && string(key) == "leaf_value":
+			values = bytes.Count(val, []byte(" ")) + 1
 		case tree >= 0 && string(key) == "left_child":
 			left = val
 		case tree >= 0 && string(key) == "right_child":
