@@ -133,9 +133,12 @@
 // corrupt or hostile bytes fail with serving.ErrCorruptModel instead of
 // crashing the process: length fields are checked against the input size
 // before leaves allocates for them, a panic inside leaves is recovered,
-// and every decoded tree is verified (child links point forward, leaf
-// and feature indexes are in range) so that prediction always terminates
-// and never indexes out of range. leaves reads a JSON dump in time that
+// and every decoded tree is verified (child links point forward, every
+// node has one parent, leaf and feature indexes are in range) so that
+// prediction always terminates, never indexes out of range, and follows
+// the model's own tree (leaves builds a subtree shared by two nodes once,
+// and links one of them elsewhere: such models, which LightGBM, XGBoost
+// and scikit-learn do not write, are refused). leaves reads a JSON dump in time that
 // grows with the square of its trees' depth and allocates a bitset up to
 // the largest category of a categorical split, so a dump whose trees are
 // nested deeper than about 64 levels on average (by bytes) fails with
