@@ -7,9 +7,10 @@ import (
 )
 
 // The load-time walk of checkIntegerDivision also bounds the tensors
-// whose size the model's constants set. ONNX Runtime folds the nodes
-// whose inputs are all constants when it creates a session, so a
-// ConstantOfShape of a constant [500000000] allocates 2 GB at load, and a
+// whose size the model's constants set. ONNX Runtime folded the nodes
+// whose inputs are all constants when it created a session (this package
+// turns that folding off: it allocated outside MaxMemory), so a
+// ConstantOfShape of a constant [500000000] allocated 2 GB at load, and a
 // Tile or Expand with constant sizes allocates as much at each run. A
 // node that sets a size (sizeInputs) from values the walk knows is
 // refused when the tensor it makes would hold more than the load limit

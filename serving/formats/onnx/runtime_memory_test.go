@@ -33,6 +33,32 @@ func doubling(k int) []byte {
 	return model(13, graphSpec{nodes: nodes, inputs: [][]byte{valueInfo("x", elemFloat, 1)}, outputs: [][]byte{valueInfo("y", elemFloat, 1)}})
 }
 
+// expanding is a model whose constants alone make a tensor of rows*cols
+// floats: a ConstantOfShape of [rows], reshaped to [rows 1] and expanded
+// to [rows cols], summed and added to its input x of shape [1]. Every
+// size the load-time walk reads is small (rows, and the Expand's shape
+// [1 cols]), so it is not refused for MaxTensorElements; ONNX Runtime's
+// constant folding made the tensor when it created the session, outside
+// the MaxMemory arena.
+func expanding(rows, cols int64) []byte {
+	return model(13, graphSpec{
+		nodes: [][]byte{
+			node("ConstantOfShape", []string{"rows"}, []string{"a"}, attrTensor("value", initializer("one", []int{1}, []float32{1}))),
+			node("Reshape", []string{"a", "column"}, []string{"col"}),
+			node("Expand", []string{"col", "wide"}, []string{"big"}),
+			node("ReduceSum", []string{"big"}, []string{"s"}, attrInt("keepdims", 0)),
+			node("Add", []string{"x", "s"}, []string{"y"}),
+		},
+		inits: [][]byte{
+			int64Initializer("rows", []int{1}, []int64{rows}),
+			int64Initializer("column", []int{2}, []int64{rows, 1}),
+			int64Initializer("wide", []int{2}, []int64{1, cols}),
+		},
+		inputs:  [][]byte{valueInfo("x", elemFloat, 1)},
+		outputs: [][]byte{valueInfo("y", elemFloat, 1)},
+	})
+}
+
 // A model whose graph makes a value larger than MaxMemory is refused at
 // load, when its load-time run asks ONNX Runtime for that memory, and
 // the models within the bound load and score beside it. Before, the
@@ -56,7 +82,28 @@ func TestRuntimeMaxMemory(t *testing.T) {
 	if p, err := small.Predict(ctx, []float64{1}); err != nil || p.Value != 1<<16 {
 		t.Fatalf("doubling(16): Predict = %v, %v; want %v", p.Value, err, 1<<16)
 	}
-	m, err := f.Load(ctx, serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: doubling(25)})
+	// A tensor the model's constants make counts against the bound too:
+	// ONNX Runtime's constant folding at session creation allocated the
+	// 2^25 floats of expanding(2^15, 2^10) outside the arena, and the
+	// model loaded.
+	if e, err := f.Load(ctx, serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: expanding(1<<5, 1<<10)}); err != nil {
+		t.Fatalf("Load(expanding(2^5, 2^10)): %v", err)
+	} else {
+		p, err := e.Predict(ctx, []float64{1})
+		e.(serving.Closer).Close()
+		if err != nil || p.Value != 1+1<<15 {
+			t.Fatalf("expanding(2^5, 2^10): Predict = %v, %v; want %v", p.Value, err, 1+1<<15)
+		}
+	}
+	m, err := f.Load(ctx, serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: expanding(1<<15, 1<<10)})
+	if !errors.Is(err, serving.ErrUnsupportedModel) {
+		if m != nil {
+			m.(serving.Closer).Close()
+		}
+		t.Fatalf("Load(expanding(2^15, 2^10)) = %v; want serving.ErrUnsupportedModel", err)
+	}
+	t.Logf("Load(expanding(2^15, 2^10)): %v", err)
+	m, err = f.Load(ctx, serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: doubling(25)})
 	if !errors.Is(err, serving.ErrUnsupportedModel) {
 		if m != nil {
 			p, perr := m.Predict(ctx, []float64{1})
