@@ -193,3 +193,106 @@ func FuzzPredict(f *testing.F) {
 		}
 	})
 }
+
+// FuzzExpr builds a DerivedField from the input, read as a program over a
+// small grammar of PMML expressions (nested Apply of every built-in
+// function, with and without mapMissingTo, defaultValue and
+// invalidValueTreatment; constants including NaN, infinities, huge values
+// and strings; FieldRef, NormContinuous, NormDiscrete, Discretize and
+// MapValues), loads exprDoc with it, and scores a few records under the
+// contract of FuzzPredict. Byte-level mutation of whole documents rarely
+// makes an expression that compiles; this reaches the evaluator.
+func FuzzExpr(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3})
+	f.Add([]byte{5, 0, 7, 3, 9, 1})
+	f.Add([]byte{17, 2, 40, 1, 1, 6, 3, 200, 12})
+	f.Add([]byte{30, 31, 32, 33, 34, 35, 36, 37, 38, 39})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g := &exprGen{b: b}
+		e := g.expr(0)
+		m, err := pmml.Parse([]byte(exprDoc(e, "")))
+		if err != nil {
+			if !errors.Is(err, serving.ErrCorruptModel) && !errors.Is(err, serving.ErrUnsupportedModel) {
+				t.Fatalf("%s: error is neither corrupt nor unsupported: %v", e, err)
+			}
+			return
+		}
+		ctx := context.Background()
+		recs := [][]float64{{1, 2, 0}, {math.NaN(), -1, 1}, {0, 0, 2}, {1e308, -1e308, 0}, {-0.5, math.NaN(), math.NaN()}}
+		first := make([]serving.Prediction, len(recs))
+		errs := make([]error, len(recs))
+		for i, x := range recs {
+			first[i], errs[i] = m.Predict(ctx, x)
+			if err := errs[i]; err != nil {
+				var fe *serving.FieldError
+				if !errors.As(err, &fe) && !errors.Is(err, pmml.ErrNoResult) {
+					t.Fatalf("%s: Predict(%v): untyped error %v", e, x, err)
+				}
+			}
+		}
+		for i := len(recs) - 1; i >= 0; i-- {
+			p, err := m.Predict(ctx, recs[i])
+			if !sameOutcome(p, err, first[i], errs[i]) {
+				t.Fatalf("%s: Predict(%v) = %+v, %v; earlier %+v, %v", e, recs[i], p, err, first[i], errs[i])
+			}
+		}
+	})
+}
+
+// exprGen reads bytes as choices in a grammar of expressions.
+type exprGen struct {
+	b []byte
+	i int
+}
+
+func (g *exprGen) next() int {
+	if g.i >= len(g.b) {
+		return 0
+	}
+	g.i++
+	return int(g.b[g.i-1])
+}
+
+var (
+	genFuncs  = []string{"+", "-", "*", "/", "min", "max", "sum", "avg", "product", "median", "log10", "ln", "sqrt", "abs", "exp", "pow", "threshold", "floor", "ceil", "round", "modulo", "isMissing", "isNotMissing", "equal", "notEqual", "lessThan", "lessOrEqual", "greaterThan", "greaterOrEqual", "and", "or", "not", "isIn", "isNotIn", "if", "x-sigmoid", "expm1", "ln1p", "hypot", "atan2", "tanh", "rint"}
+	genConsts = []string{"0", "1", "-1", "2.5", "NaN", "INF", "-INF", "1e308", "-1e-320", "true", "false", "a", "b", ""}
+	genAttrs  = []string{"", ` mapMissingTo="0"`, ` defaultValue="7"`, ` invalidValueTreatment="asMissing"`, ` invalidValueTreatment="asIs"`, ` mapMissingTo="a"`, ` mapMissingTo="1" defaultValue="2" invalidValueTreatment="asMissing"`}
+)
+
+func (g *exprGen) expr(depth int) string {
+	k := g.next()
+	if depth >= 4 {
+		k %= 6
+	}
+	switch k % 12 {
+	case 0:
+		return `<FieldRef field="x"/>`
+	case 1:
+		return `<FieldRef field="w" mapMissingTo="3"/>`
+	case 2:
+		return `<FieldRef field="c"/>`
+	case 3:
+		c := genConsts[g.next()%len(genConsts)]
+		if g.next()%3 == 0 {
+			return `<Constant dataType="string">` + c + `</Constant>`
+		}
+		return `<Constant>` + c + `</Constant>`
+	case 4:
+		return `<Constant missing="true"/>`
+	case 5:
+		return `<NormDiscrete field="c" value="b"/>`
+	case 6:
+		return `<NormContinuous field="x" outliers="` + []string{"asIs", "asMissingValues", "asExtremeValues"}[g.next()%3] + `"><LinearNorm orig="-1" norm="0"/><LinearNorm orig="` + genConsts[g.next()%8] + `" norm="1"/><LinearNorm orig="1e300" norm="2"/></NormContinuous>`
+	case 7:
+		return `<Discretize field="w" defaultValue="9"><DiscretizeBin binValue="1"><Interval closure="openClosed" rightMargin="0"/></DiscretizeBin><DiscretizeBin binValue="` + genConsts[g.next()%len(genConsts)] + `"><Interval closure="openOpen" leftMargin="0" rightMargin="` + genConsts[g.next()%8] + `"/></DiscretizeBin></Discretize>`
+	case 8:
+		return `<MapValues outputColumn="o" mapMissingTo="` + genConsts[g.next()%len(genConsts)] + `"><FieldColumnPair field="c" column="i"/><InlineTable><row><i>a</i><o>` + genConsts[g.next()%len(genConsts)] + `</o></row><row><i>b</i><o>2</o></row></InlineTable></MapValues>`
+	}
+	fn := genFuncs[g.next()%len(genFuncs)]
+	n := 1 + g.next()%4
+	s := `<Apply function="` + fn + `"` + genAttrs[g.next()%len(genAttrs)] + `>`
+	for range n {
+		s += g.expr(depth + 1)
+	}
+	return s + `</Apply>`
+}
