@@ -31,15 +31,20 @@ type inputs struct {
 	bufs     sync.Pool            // *[]float64 of len(names)
 }
 
-func newInputs(m Model) *inputs {
+func newInputs(m Model) (*inputs, error) {
 	d, ok := m.(Describer)
 	if !ok {
-		return &inputs{}
+		return &inputs{}, nil
 	}
 	info := d.Describe()
 	in := &inputs{names: info.Inputs, features: info.Features}
 	if len(in.names) == 0 {
-		return in
+		return in, nil
+	}
+	if info.Features != 0 && info.Features != len(in.names) {
+		// A named record would be gathered into len(names) values and
+		// fed to a model that reads Features of them.
+		return nil, fmt.Errorf("Describe names %d inputs for %d features", len(in.names), info.Features)
 	}
 	in.codes = make([]map[string]float64, len(in.names))
 	for i, n := range in.names {
@@ -56,7 +61,7 @@ func newInputs(m Model) *inputs {
 	}
 	n := len(in.names)
 	in.bufs.New = func() any { b := make([]float64, n); return &b }
-	return in
+	return in, nil
 }
 
 // check reports whether records laid out as l can feed the model: the

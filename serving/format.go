@@ -239,14 +239,19 @@ func safeLoad(ctx context.Context, f Format, d Descriptor) (m Model, err error) 
 }
 
 // safeInputs reads m's inputs (newInputs), turning a panic of its
-// Describe into an ErrCorruptModel as safeLoad does.
+// Describe, or inputs that disagree with its feature count, into an
+// ErrCorruptModel as safeLoad does.
 func safeInputs(m Model, ref ModelRef) (in *inputs, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			in, err = nil, Corrupt(ref.Format, fmt.Errorf("Describe panicked: %v", v))
 		}
 	}()
-	return newInputs(m), nil
+	in, err = newInputs(m)
+	if err != nil {
+		return nil, Corrupt(ref.Format, err)
+	}
+	return in, nil
 }
 
 // safeWarm warms m when it is a Warmer, turning a panic into an

@@ -41,7 +41,8 @@ type Warmer interface {
 
 // Describer is implemented by models that can say what they expect.
 // The Server asks it when it activates the model; a panic there refuses
-// the model, as an error wrapping ErrCorruptModel.
+// the model, as an error wrapping ErrCorruptModel, and so does a
+// ModelInfo whose Inputs are not Features many (when both are set).
 type Describer interface {
 	Describe() ModelInfo
 }

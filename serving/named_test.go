@@ -432,3 +432,36 @@ func TestNonFiniteNamesTheInput(t *testing.T) {
 		assert.Contains(t, err.Error(), `feature 0 ("amount")`, "record %d", i)
 	}
 }
+
+// inconsistent names two inputs and declares three features, as a
+// format's bug might, and reads all three.
+type inconsistent struct{}
+
+func (inconsistent) Predict(_ context.Context, x []float64) (serving.Prediction, error) {
+	return serving.Prediction{Value: x[0] + x[1] + x[2]}, nil
+}
+
+func (inconsistent) Describe() serving.ModelInfo {
+	return serving.ModelInfo{Features: 3, Inputs: []serving.Input{{Name: "a"}, {Name: "b"}}, Outputs: 1}
+}
+
+// TestInputsDisagreeingWithFeaturesRefused: a model whose ModelInfo
+// names fewer (or more) inputs than its Features is refused at
+// activation with ErrCorruptModel, and the live version keeps serving.
+// Before, it went live, and each named record was gathered into as many
+// values as it named inputs: here two, for a model that reads three,
+// whose Predict then panicked on the scoring goroutine ("index out of
+// range [2] with length 2").
+func TestInputsDisagreeingWithFeaturesRefused(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t)
+	require.NoError(t, activate(s.ActivateModel(ctx, ref("m", 1), v1Model())))
+	_, err := s.ActivateModel(ctx, ref("m", 2), inconsistent{})
+	require.ErrorIs(t, err, serving.ErrCorruptModel)
+	assert.Contains(t, err.Error(), "2 inputs for 3 features")
+	cur, _ := s.Current("m")
+	assert.Equal(t, uint64(1), cur.Version)
+	res, err := s.Model("m").Score(ctx, serving.Record{Layout: mustLayout(t, "a", "b", "c"), Features: []float64{1, 2, 3}})
+	require.NoError(t, err)
+	assert.Equal(t, float64(v1Answer), res.Value)
+}
