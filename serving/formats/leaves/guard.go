@@ -59,8 +59,9 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 	tree := -1  // the tree being read
 	trees := 0  // the Tree= lines
 	sizes := -1 // the entries of the header's tree_sizes
-	var left, right []byte
+	var left, right, thresholds, decisions, bounds []byte
 	numLeaves, values := 0, 0 // the tree's num_leaves and leaf_value entries
+	catWords := 0             // category set words the trees' nodes use so far
 	endTree := func() error {
 		if tree < 0 {
 			return nil
@@ -74,7 +75,14 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 		if err := checkLGLinks(left, right); err != nil {
 			return serving.Corrupt(FormatLightGBM, fmt.Errorf("tree %d: %w", tree, err))
 		}
-		left, right, numLeaves, values = nil, nil, 0, 0
+		// leaves copies a categorical node's category set into the tree
+		// for each node that uses it: nodes sharing one large set made a
+		// 46 kB model take 418 MB. The words the nodes use, all trees
+		// together, may be no more than the model has bytes.
+		if catWords += lgCatWords(thresholds, decisions, bounds); catWords > len(b) {
+			return serving.Corrupt(FormatLightGBM, fmt.Errorf("tree %d: the categorical splits so far use %d category set words in a %d-byte model", tree, catWords, len(b)))
+		}
+		left, right, thresholds, decisions, bounds, numLeaves, values = nil, nil, nil, nil, nil, 0, 0
 		return nil
 	}
 	for off := 0; off < len(b); {
@@ -144,6 +152,12 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 			sizes = bytes.Count(val, []byte(" ")) + 1 // as leaves splits it
 		case tree >= 0 && string(key) == "leaf_value":
 			values = bytes.Count(val, []byte(" ")) + 1
+		case tree >= 0 && string(key) == "threshold":
+			thresholds = val
+		case tree >= 0 && string(key) == "decision_type":
+			decisions = val
+		case tree >= 0 && string(key) == "cat_boundaries":
+			bounds = val
 		case tree >= 0 && string(key) == "left_child":
 			left = val
 		case tree >= 0 && string(key) == "right_child":
@@ -182,19 +196,47 @@ func scanLightGBMText(b []byte) (lgHeader, error) {
 // for another tree. A negative link is a leaf. Lines leaves cannot
 // parse are left to leaves.
 func checkLGLinks(left, right []byte) error {
-	l, r := lgInts(left), lgInts(right)
+	l, r := lgInts(left, 32), lgInts(right, 32)
 	if l == nil || r == nil || len(l) != len(r) {
 		return nil
 	}
 	return walkTree(len(l), func(i int) (int64, int64, bool) { return l[i], r[i], false })
 }
 
-// lgInts parses a line of integers, or returns nil.
-func lgInts(b []byte) []int64 {
+// lgCatWords returns the number of category set words the categorical
+// nodes of a LightGBM text tree use, counting a set once for each node
+// that uses it, from the tree's threshold, decision_type and
+// cat_boundaries lines; 0 for lines leaves cannot read either.
+func lgCatWords(thresholds, decisions, bounds []byte) int {
+	dt, cb := lgInts(decisions, 32), lgInts(bounds, 64)
+	th := bytes.Fields(thresholds)
+	if dt == nil || len(th) != len(dt) {
+		return 0
+	}
+	words := 0
+	for i, d := range dt {
+		if d&1 == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(string(th[i]), 64)
+		if err != nil || !(v >= 0) || v+1 >= float64(len(cb)) {
+			continue // leaves refuses it
+		}
+		k := int(v)
+		if w := cb[k+1] - cb[k]; w > 0 {
+			words += int(w)
+		}
+	}
+	return words
+}
+
+// lgInts parses a line of integers of the given bit size, or returns
+// nil.
+func lgInts(b []byte, bits int) []int64 {
 	f := bytes.Fields(b)
 	out := make([]int64, len(f))
 	for i, s := range f {
-		v, err := strconv.ParseInt(string(s), 10, 32)
+		v, err := strconv.ParseInt(string(s), 10, bits)
 		if err != nil {
 			return nil
 		}
