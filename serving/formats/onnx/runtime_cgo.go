@@ -90,9 +90,13 @@ var rtLib struct {
 // shareArena registers, in ONNX Runtime's environment, the CPU arena of
 // maxMem bytes that every session allocates from (see MaxMemory).
 func shareArena(maxMem int64) error {
-	// arena_extend_strategy 1 (kSameAsRequested): the arena grows by what
-	// a run asks, not to the next power of two.
-	cfg, err := ort.NewArenaCfgV2(map[string]int{"max_mem": int(maxMem), "arena_extend_strategy": 1})
+	// arena_extend_strategy 0 (kNextPowerOfTwo): the arena grows by
+	// regions of doubling size, within max_mem. With 1 (kSameAsRequested,
+	// regions of what a run asks) ONNX Runtime 1.24 stopped bounding the
+	// arena once a run had been refused for memory: under a bound of 64
+	// MiB, after a model's load-time run was refused, the next model's run
+	// took 1 GiB.
+	cfg, err := ort.NewArenaCfgV2(map[string]int{"max_mem": int(maxMem), "arena_extend_strategy": 0})
 	if err != nil {
 		return err
 	}

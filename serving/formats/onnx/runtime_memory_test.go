@@ -113,6 +113,16 @@ func TestRuntimeMaxMemory(t *testing.T) {
 		t.Fatalf("Load(doubling(25)) = %v; want serving.ErrUnsupportedModel", err)
 	}
 	t.Logf("Load(doubling(25)): %v", err)
+	// The bound holds after a refusal: with the arena growing by what each
+	// run asked, ONNX Runtime let the next run past it, and
+	// expanding(2^15, 2^10), refused before doubling(25), loaded after it
+	// (so did expanding(2^18, 2^10): 1 GiB).
+	if m, err := f.Load(ctx, serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: expanding(1<<15, 1<<10)}); !errors.Is(err, serving.ErrUnsupportedModel) {
+		if m != nil {
+			m.(serving.Closer).Close()
+		}
+		t.Fatalf("Load(expanding(2^15, 2^10)) after the refusal of doubling(25) = %v; want serving.ErrUnsupportedModel", err)
+	}
 	if p, err := small.Predict(ctx, []float64{2}); err != nil || p.Value != 2<<16 {
 		t.Errorf("doubling(16) after the refusal: Predict = %v, %v; want %v", p.Value, err, 2<<16)
 	}
