@@ -746,3 +746,28 @@ func TestSharedCategorySet(t *testing.T) {
 	checkSame(t, m.(*leaves.Model), serving.Descriptor{Name: "m", Format: "lightgbm", Bytes: lgSharedSet(20, 5), Labels: map[string]string{leaves.LabelTransform: "raw"}},
 		[][]float64{{0}, {1}, {2}, {33}, {math.NaN()}, {-1}})
 }
+
+// TestJSONNumLeavesOfEachTree: leaves allocates for the num_leaves a
+// JSON dump's tree declares (about 40 bytes a leaf) whatever the tree
+// holds; the bound on all trees together let a 1 MB dump whose one tree
+// of 2 leaves declared a million allocate 45 MB, and load. A tree must
+// now have a leaf value for every leaf it declares.
+func TestJSONNumLeavesOfEachTree(t *testing.T) {
+	tree := `{"split_index":0,"split_feature":0,"threshold":1,"decision_type":"<=","default_left":true,"missing_type":"None",` +
+		`"left_child":{"leaf_index":0,"leaf_value":1},"right_child":{"leaf_index":1,"leaf_value":2}}`
+	b := bytes.Replace(lgJSONDump(tree, 1000000), []byte(`"feature_infos":{}`), []byte(`"feature_infos":{},"pad":"`+strings.Repeat("x", 1<<20)+`"`), 1)
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	_, err := loadBytes("lightgbm-json", b, nil)
+	runtime.ReadMemStats(&ms)
+	wantLoadError(t, err, serving.ErrCorruptModel)
+	if n := ms.TotalAlloc - before; n > 4*uint64(len(b)) {
+		t.Fatalf("allocated %d bytes to refuse a %d-byte dump: %v", n, len(b), err)
+	}
+	t.Log(err)
+	if _, err := loadBytes("lightgbm-json", lgJSONDump(tree, 2), nil); err != nil {
+		t.Fatal(err)
+	}
+}

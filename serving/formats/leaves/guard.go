@@ -411,7 +411,8 @@ func scanLightGBMJSON(b []byte) (lgHeader, error) {
 		} `json:"feature_infos"`
 		PandasCats json.RawMessage `json:"pandas_categorical"`
 		Trees      []struct {
-			NumLeaves int64 `json:"num_leaves"`
+			NumLeaves int64           `json:"num_leaves"`
+			Structure json.RawMessage `json:"tree_structure"`
 		} `json:"tree_info"`
 	}
 	if err := json.Unmarshal(b, &doc); err != nil {
@@ -429,6 +430,13 @@ func scanLightGBMJSON(b []byte) (lgHeader, error) {
 		}
 		if t.NumLeaves > int64(len(b)) || leaves > int64(len(b)) {
 			return lgHeader{}, serving.Corrupt(FormatLightGBMJSON, fmt.Errorf("tree %d: num_leaves=%d (%d leaves declared so far) in a %d-byte model", i, t.NumLeaves, leaves, len(b)))
+		}
+		// leaves allocates for num_leaves (about 40 bytes a leaf)
+		// whatever the tree holds: a tree may declare no more leaves than
+		// it has leaf values (a "leaf_value" key cannot occur inside a
+		// JSON string, whose quotes are escaped).
+		if n := bytes.Count(t.Structure, []byte(`"leaf_value"`)); t.NumLeaves > int64(n) {
+			return lgHeader{}, serving.Corrupt(FormatLightGBMJSON, fmt.Errorf("tree %d: num_leaves=%d with %d leaf values", i, t.NumLeaves, n))
 		}
 	}
 	switch doc.Version {
