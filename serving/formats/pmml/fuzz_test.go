@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/modelstream/modelstream/serving"
@@ -295,4 +297,159 @@ func (g *exprGen) expr(depth int) string {
 		s += g.expr(depth + 1)
 	}
 	return s + `</Apply>`
+}
+
+// FuzzTree builds a TreeModel from the input, read as choices: regression
+// or classification (over a target with or without DataDictionary Values,
+// with or without Targets priors), every missingValueStrategy and
+// noTrueChildStrategy, a missingValuePenalty, nodes of up to four
+// children with scores, ScoreDistributions (counts or probabilities),
+// defaultChild, and Simple, SimpleSet, Compound (and, or, xor,
+// surrogate), True and False predicates over a number x, a float f and a
+// category c. It scores records with values missing, on thresholds and
+// out of range, twice, under FuzzPredict's contract.
+func FuzzTree(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+	f.Add([]byte{3, 0, 3, 1, 2, 2, 0, 4, 1, 4, 200, 3, 7, 9, 1, 0, 0, 5})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g := &exprGen{b: b}
+		doc := g.tree()
+		m, err := pmml.Parse([]byte(doc))
+		if err != nil {
+			if !errors.Is(err, serving.ErrCorruptModel) && !errors.Is(err, serving.ErrUnsupportedModel) {
+				t.Fatalf("error is neither corrupt nor unsupported: %v\n%s", err, doc)
+			}
+			return
+		}
+		ctx := context.Background()
+		nan := math.NaN()
+		recs := [][]float64{{0, 0, 0}, {nan, 1.5, 1}, {2, nan, 2}, {nan, nan, nan}, {1, 0.1, 5}, {-1e308, 3, 0}, {3, 2, nan}}
+		classes := m.Classes()
+		first := make([]serving.Prediction, len(recs))
+		errs := make([]error, len(recs))
+		for i, x := range recs {
+			p, err := m.Predict(ctx, x)
+			first[i], errs[i] = p, err
+			if err != nil {
+				var fe *serving.FieldError
+				if !errors.As(err, &fe) && !errors.Is(err, pmml.ErrNoResult) {
+					t.Fatalf("Predict(%v): untyped error %v\n%s", x, err, doc)
+				}
+				continue
+			}
+			if len(classes) > 0 {
+				k := slices.Index(classes, p.Label)
+				if len(p.Values) != len(classes) || k < 0 || !same(p.Value, p.Values[k]) {
+					t.Fatalf("Predict(%v) = %+v, classes %q\n%s", x, p, classes, doc)
+				}
+			}
+		}
+		for i := len(recs) - 1; i >= 0; i-- {
+			p, err := m.Predict(ctx, recs[i])
+			if !sameOutcome(p, err, first[i], errs[i]) {
+				t.Fatalf("Predict(%v) = %+v, %v; earlier %+v, %v\n%s", recs[i], p, err, first[i], errs[i], doc)
+			}
+		}
+	})
+}
+
+func (g *exprGen) tree() string {
+	classify := g.next()%2 == 1
+	cats := []string{"a", "b", "c"}
+	var b strings.Builder
+	b.WriteString(`<PMML version="4.4"><DataDictionary>
+<DataField name="x" optype="continuous" dataType="double"/>
+<DataField name="f" optype="continuous" dataType="float"/>
+<DataField name="c" optype="categorical" dataType="string"><Value value="a"/><Value value="b"/><Value value="c"/></DataField>`)
+	fn := "regression"
+	if classify {
+		fn = "classification"
+		if g.next()%2 == 0 {
+			b.WriteString(`<DataField name="y" optype="categorical" dataType="string"><Value value="a"/><Value value="b"/><Value value="c"/></DataField>`)
+		} else {
+			b.WriteString(`<DataField name="y" optype="categorical" dataType="string"/>`)
+		}
+	} else {
+		b.WriteString(`<DataField name="y" optype="continuous" dataType="double"/>`)
+	}
+	miss := []string{"lastPrediction", "nullPrediction", "defaultChild", "weightedConfidence", "aggregateNodes", "none"}[g.next()%6]
+	ntc := []string{"returnNullPrediction", "returnLastPrediction"}[g.next()%2]
+	pen := []string{"", ` missingValuePenalty="0.5"`}[g.next()%2]
+	fmt.Fprintf(&b, `</DataDictionary><TreeModel functionName="%s" missingValueStrategy="%s" noTrueChildStrategy="%s"%s>
+<MiningSchema><MiningField name="x"/><MiningField name="f"/><MiningField name="c" invalidValueTreatment="asMissing"/><MiningField name="y" usageType="target"/></MiningSchema>`, fn, miss, ntc, pen)
+	if classify && g.next()%2 == 0 {
+		b.WriteString(`<Targets><Target field="y"><TargetValue value="c" priorProbability="0.7"/><TargetValue value="a" priorProbability="0.3"/></Target></Targets>`)
+	}
+	id := 0
+	var node func(depth int, pred string)
+	node = func(depth int, pred string) {
+		id++
+		fmt.Fprintf(&b, `<Node id="n%d" recordCount="%d"`, id, 1+g.next()%9)
+		kids := 0
+		if depth < 4 {
+			kids = g.next() % 5
+		}
+		if kids > 0 && g.next()%2 == 0 {
+			fmt.Fprintf(&b, ` defaultChild="n%d"`, id+1)
+		}
+		if g.next()%4 != 0 {
+			if classify {
+				fmt.Fprintf(&b, ` score="%s"`, cats[g.next()%3])
+			} else {
+				fmt.Fprintf(&b, ` score="%d"`, g.next()%7)
+			}
+		}
+		b.WriteString(">" + pred)
+		if classify && g.next()%2 == 0 {
+			for _, c := range cats[:1+g.next()%3] {
+				if g.next()%2 == 0 {
+					fmt.Fprintf(&b, `<ScoreDistribution value="%s" recordCount="%d"/>`, c, g.next()%5)
+				} else {
+					fmt.Fprintf(&b, `<ScoreDistribution value="%s" recordCount="1" probability="0.%d"/>`, c, g.next()%10)
+				}
+			}
+		}
+		if kids == 2 && g.next()%2 == 0 {
+			// A binary split, which the compiler walks without predicates.
+			v := []string{"0", "1.5", "0.1", "2"}[g.next()%4]
+			fld := []string{"x", "f"}[g.next()%2]
+			node(depth+1, `<SimplePredicate field="`+fld+`" operator="lessThan" value="`+v+`"/>`)
+			node(depth+1, `<SimplePredicate field="`+fld+`" operator="greaterOrEqual" value="`+v+`"/>`)
+		} else {
+			for range kids {
+				node(depth+1, g.pred(0))
+			}
+		}
+		b.WriteString("</Node>")
+	}
+	node(0, []string{"<True/>", g.pred(0)}[g.next()%2])
+	b.WriteString("</TreeModel></PMML>")
+	return b.String()
+}
+
+func (g *exprGen) pred(depth int) string {
+	k := g.next()
+	if depth >= 2 {
+		k %= 6
+	}
+	ops := []string{"equal", "notEqual", "lessThan", "lessOrEqual", "greaterThan", "greaterOrEqual", "isMissing", "isNotMissing"}
+	vals := []string{"0", "1.5", "0.1", "2", "-1", "NaN"}
+	switch k % 8 {
+	case 0, 1:
+		return `<SimplePredicate field="` + []string{"x", "f"}[k%2] + `" operator="` + ops[g.next()%len(ops)] + `" value="` + vals[g.next()%len(vals)] + `"/>`
+	case 2:
+		return `<SimplePredicate field="c" operator="` + []string{"equal", "notEqual", "isMissing"}[g.next()%3] + `" value="` + []string{"a", "b", "c"}[g.next()%3] + `"/>`
+	case 3:
+		return `<SimpleSetPredicate field="c" booleanOperator="` + []string{"isIn", "isNotIn"}[g.next()%2] + `"><Array type="string">a "c"</Array></SimpleSetPredicate>`
+	case 4:
+		return `<True/>`
+	case 5:
+		return `<False/>`
+	}
+	op := []string{"and", "or", "xor", "surrogate"}[g.next()%4]
+	s := `<CompoundPredicate booleanOperator="` + op + `">`
+	for range 2 + g.next()%2 {
+		s += g.pred(depth + 1)
+	}
+	return s + `</CompoundPredicate>`
 }
