@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/modelstream/modelstream/serving"
+	"github.com/modelstream/modelstream/serving/formats/onnx"
 )
 
 // opsetModel encodes a ModelProto importing opset 18 of the default
@@ -249,5 +250,43 @@ func TestRuntimeRefusesMaxUnpool(t *testing.T) {
 		if !errors.Is(err, serving.ErrUnsupportedModel) {
 			t.Errorf("%s: err = %v, want serving.ErrUnsupportedModel", name, err)
 		}
+	}
+}
+
+// TestRuntimeRefusesHugeSparseTensors: ONNX Runtime makes a sparse
+// initializer, or the sparse value of a Constant, dense when it creates
+// the session, outside the MaxMemory arena: one of 2^28 floats holding a
+// single 1 took 2.1 GB and 7.5 s to load. One whose dense shape holds
+// more than MaxTensorElements is refused at load; one within it loads.
+func TestRuntimeRefusesHugeSparseTensors(t *testing.T) {
+	f := runtimeFormat(t, onnx.MaxTensorElements(1<<20))
+	sparse := func(name string, n int64) []byte {
+		vals := pb(nil).varint(1, 1).varint(2, elemFloat).bytes(4, []byte{0, 0, 128, 63}).str(8, name)
+		idx := pb(nil).varint(1, 1).varint(2, elemInt64).bytes(7, []byte{0}).str(8, name+"_indices")
+		return pb(nil).bytes(1, vals).bytes(2, idx).varint(3, uint64(n))
+	}
+	sum := [][]byte{
+		node("ReduceSum", []string{"c"}, []string{"s"}, attrInt("keepdims", 0)),
+		node("Add", []string{"x", "s"}, []string{"y"}),
+	}
+	x, y := valueInfo("x", elemFloat, 1), valueInfo("y", elemFloat, 1)
+	initializer := func(n int64) []byte {
+		return model(13, graphSpec{nodes: sum, sparseInits: [][]byte{sparse("c", n)}, inputs: [][]byte{x}, outputs: [][]byte{y}})
+	}
+	constant := func(n int64) []byte {
+		c := node("Constant", nil, []string{"c"}, pb(nil).str(1, "sparse_value").bytes(22, sparse("v", n)).varint(20, 11))
+		return model(13, graphSpec{nodes: append([][]byte{c}, sum...), inputs: [][]byte{x}, outputs: [][]byte{y}})
+	}
+	for name, build := range map[string]func(int64) []byte{"initializer": initializer, "Constant": constant} {
+		t.Run(name, func(t *testing.T) {
+			m := loadRuntime(t, f, build(1<<20))
+			if p, err := m.Predict(context.Background(), []float64{1}); err != nil || p.Value != 2 {
+				t.Fatalf("2^20 elements: %+v, %v; want 2", p, err)
+			}
+			_, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: "onnx", Bytes: build(1<<20 + 1)})
+			if !errors.Is(err, serving.ErrUnsupportedModel) {
+				t.Fatalf("2^20+1 elements: err = %v, want serving.ErrUnsupportedModel", err)
+			}
+		})
 	}
 }

@@ -118,7 +118,11 @@
 // a graph input of fixed declared shape) compute from them; an input of unknown size
 // (the data of Tile or Pad, the indices of OneHot) counts as non-empty,
 // at its constant shape when it has one, and Resize or Upsample by scales
-// is bounded when its input's shape is known. A size computed by other
+// is bounded when its input's shape is known. So is a sparse initializer,
+// or the sparse value of a Constant, by its dense shape, since ONNX
+// Runtime makes it dense when it creates the session, outside the arena
+// below (one of 2^28 floats holding a single value, 100 bytes of model,
+// took 2.1 GB to load). A size computed by other
 // ops is not bounded there; what bounds every tensor, whatever made its
 // size, is [MaxMemory] (4 GiB by default): all sessions of the process
 // allocate from one arena of that size (ONNX Runtime's constant folding,
