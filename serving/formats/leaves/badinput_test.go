@@ -551,8 +551,9 @@ func lgJSONChain(depth int) string {
 // subtree again, so a tree n nodes deep costs n² (a chain 1,200 deep,
 // 300 kB, took about 6 s of CPU; 9,000 deep, 2.2 MB, 3 min 23 s); and
 // for a categorical split it allocates one bit per category up to the
-// largest, so a 500-byte dump splitting on category 10^9 allocated
-// gigabytes. A chain 100 deep still loads.
+// largest, twice (the bitset and the tree's copy), so a 466-byte dump
+// splitting on category 10^9 made leaves allocate 250 MB, and each more
+// such split in a dump as much again. A chain 100 deep still loads.
 func TestJSONDumpBombs(t *testing.T) {
 	cat := func(set string) string {
 		return `{"split_index":0,"split_feature":0,"threshold":"` + set + `","decision_type":"==","default_left":false,"missing_type":"None",` +
