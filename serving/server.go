@@ -193,7 +193,9 @@ func WithStreamFields(name string, fields ...string) Option {
 // error wrapping ErrValidation, and the live version keeps serving.
 type Validation struct {
 	// Probes are records that every version of the model of that name
-	// must answer without error, by name.
+	// must answer without error, by name. NewServer refuses, with
+	// ErrConfig, a probe holding a value that the Server's NonFinite
+	// policy refuses (NaN or ±Inf by default).
 	Probes map[string][]Record
 	// Samples is how many recent records per model name the Server
 	// keeps to try new versions on: one record in 64 of those scored
@@ -345,6 +347,9 @@ func NewServer(opts ...Option) (*Server, error) {
 	if o.nonFinite > PassNonFinite {
 		return nil, fmt.Errorf("%w: unknown NonFinitePolicy %d", ErrConfig, o.nonFinite)
 	}
+	if err := checkProbes(o.valid.Probes, o.nonFinite); err != nil {
+		return nil, err
+	}
 	switch {
 	case o.valid.Samples == 0:
 		o.valid.Samples = defaultSamples
@@ -352,6 +357,25 @@ func NewServer(opts ...Option) (*Server, error) {
 		o.valid.Samples = 0
 	}
 	return &Server{o: o, slots: map[string]*slot{}}, nil
+}
+
+// checkProbes refuses a probe holding a value that policy p refuses: the
+// Server would refuse to score such a record, while validation hands it
+// to every candidate as it is, so a model that answers NaN for a NaN
+// would be refused at every activation, for a record no traffic can
+// bring.
+func checkProbes(probes map[string][]Record, p NonFinitePolicy) error {
+	if p == PassNonFinite {
+		return nil
+	}
+	for name, rs := range probes {
+		for i := range rs {
+			if err := checkFinite(rs[i].Features, p); err != nil {
+				return fmt.Errorf("%w: WithValidation: probe %d of %q: %w, which the NonFinite policy refuses", ErrConfig, i, name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Activation is one entry of a slot's history.

@@ -273,3 +273,35 @@ func TestAbsurdRollbackRefusedBeforeFetch(t *testing.T) {
 	require.ErrorIs(t, err, serving.ErrInvalidDescriptor)
 	require.NotErrorIs(t, err, serving.ErrLocationNotAllowed, "the version check must come first")
 }
+
+// TestProbeRefusedByPolicyIsAConfigError: a probe holding a value the
+// Server's NonFinite policy refuses is refused by NewServer with
+// ErrConfig; one the policy lets through is accepted. Before, it was
+// accepted, and validation handed it to every candidate as it was,
+// though the Server refuses to score such a record: a model answering
+// NaN for a NaN was refused at every activation ("validation: probe 0:
+// the value is NaN"), for a record no traffic could bring.
+func TestProbeRefusedByPolicyIsAConfigError(t *testing.T) {
+	nan := map[string][]serving.Record{"m": {{Features: []float64{1, 2}}, {Features: []float64{math.NaN(), 2}}}}
+	inf := map[string][]serving.Record{"m": {{Features: []float64{1, math.Inf(-1)}}}}
+	for _, c := range []struct {
+		name   string
+		policy serving.NonFinitePolicy
+		probes map[string][]serving.Record
+		ok     bool
+	}{
+		{"NaN, RejectNonFinite", serving.RejectNonFinite, nan, false},
+		{"-Inf, RejectNonFinite", serving.RejectNonFinite, inf, false},
+		{"NaN, AllowMissing", serving.AllowMissing, nan, true},
+		{"-Inf, AllowMissing", serving.AllowMissing, inf, false},
+		{"NaN, PassNonFinite", serving.PassNonFinite, nan, true},
+		{"-Inf, PassNonFinite", serving.PassNonFinite, inf, true},
+	} {
+		_, err := serving.NewServer(serving.WithNonFinite(c.policy), serving.WithValidation(serving.Validation{Probes: c.probes}))
+		if c.ok {
+			assert.NoError(t, err, c.name)
+		} else {
+			assert.ErrorIs(t, err, serving.ErrConfig, c.name)
+		}
+	}
+}
