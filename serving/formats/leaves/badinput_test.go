@@ -548,8 +548,9 @@ func lgJSONChain(depth int) string {
 
 // TestJSONDumpBombs feeds LightGBM JSON dumps that cost leaves' JSON
 // decoder far more than their size. It unmarshals each node's whole
-// subtree again, so a tree n nodes deep costs n² (a chain 1,200 deep,
-// 300 kB, took about 6 s of CPU; 9,000 deep, 2.2 MB, 3 min 23 s); and
+// subtree again, so a tree n nodes deep costs n² (to load a chain
+// 1,200 deep, 300 kB, took 5.4 s; 9,000 deep, 2.2 MB, 3 min 23 s: wall
+// time on 2 cores at load average 14 to 21); and
 // for a categorical split it allocates one bit per category up to the
 // largest, twice (the bitset and the tree's copy), so a 466-byte dump
 // splitting on category 10^9 made leaves allocate 250 MB, and each more

@@ -469,8 +469,9 @@ func scanLightGBMJSON(b []byte) (lgHeader, error) {
 // node's whole subtree again to read the node, so it reads every byte
 // once for each object around it, which makes a deep tree cost the
 // square of its size (a chain 9,000 nodes deep, 2.2 MB, took over 3
-// minutes of CPU). The sum counts every byte of b once for each object
-// it is in; b must be valid JSON (checked before).
+// minutes to load on a busy 2-core machine). The sum counts every byte
+// of b once for each object it is in; b must be valid JSON (checked
+// before).
 func jsonParseWork(b []byte) int64 {
 	var work, depth int64
 	for i := 0; i < len(b); i++ {
