@@ -159,7 +159,7 @@ func (s *Source) processBatch(ctx context.Context, b *batch, bs serving.BatchSco
 			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)
 			continue
 		}
-		if it.out, err = s.sink.scoreMessageIn(slab, it.msg, out[k]); err != nil {
+		if it.out, err = s.sink.scoreMessageIn(slab, it.msg, &out[k]); err != nil {
 			it.err, it.stage = err, wire.StageScore
 		}
 	}

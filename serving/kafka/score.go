@@ -68,7 +68,7 @@ func (s *Sink) sizeHint() int {
 // appendValue appends the value of the score record of res to b in the
 // Sink's encoding. An encoder of another package is handed a wire.Score
 // from a when a is not nil.
-func (s *Sink) appendValue(a *scoreSlab, b []byte, prov *provCache, in *sarama.ConsumerMessage, res serving.Result) ([]byte, error) {
+func (s *Sink) appendValue(a *scoreSlab, b []byte, prov *provCache, in *sarama.ConsumerMessage, res *serving.Result) ([]byte, error) {
 	switch s.o.enc {
 	case wire.ScoreJSON, nil: // nil: a Sink made without NewSink, in tests
 		return appendScore(b, prov, in, res)
@@ -108,7 +108,7 @@ func (s *Sink) appendCustom(b []byte, sc *wire.Score) (out []byte, err error) {
 
 // appendCompact appends the wire.ScoreCompact value of res to b. It
 // writes the common case by hand and leaves the rest to wire.
-func appendCompact(b []byte, in *sarama.ConsumerMessage, res serving.Result) ([]byte, error) {
+func appendCompact(b []byte, in *sarama.ConsumerMessage, res *serving.Result) ([]byte, error) {
 	p := res.Prediction
 	if p.Values != nil || !finite(p.Value) || !finite(p.Confidence) || !plain(p.Label) || !plain(in.Topic) {
 		sc := wire.Score{Prediction: p, Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}

@@ -32,7 +32,7 @@ func TestAppendCompactNumbers(t *testing.T) {
 	for i, v := range vals {
 		p := serving.Prediction{Value: v, Confidence: vals[(i+1)%len(vals)]}
 		var err error
-		if got, err = appendCompact(got[:0], in, serving.Result{Prediction: p}); err != nil {
+		if got, err = appendCompact(got[:0], in, &serving.Result{Prediction: p}); err != nil {
 			t.Fatalf("%v: %v", v, err)
 		}
 		if want, err = wire.ScoreCompact.AppendScore(want[:0], &wire.Score{Prediction: p, Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}); err != nil {

@@ -228,12 +228,13 @@ func (s *Sink) WriteScore(in *sarama.ConsumerMessage, res serving.Result, ack fu
 // and the reason when the score cannot be encoded. It is safe for
 // concurrent use; the Source calls it from its scoring workers.
 func (s *Sink) scoreMessage(in *sarama.ConsumerMessage, res serving.Result) (*sarama.ProducerMessage, error) {
-	return s.scoreMessageIn(nil, in, res)
+	return s.scoreMessageIn(nil, in, &res)
 }
 
 // scoreMessageIn is scoreMessage with the record and its value taken
-// from a, when a is not nil.
-func (s *Sink) scoreMessageIn(a *scoreSlab, in *sarama.ConsumerMessage, res serving.Result) (*sarama.ProducerMessage, error) {
+// from a, when a is not nil, and the result by pointer, which it does not
+// keep: a Result is 15 words, copied at each call it is passed to by value.
+func (s *Sink) scoreMessageIn(a *scoreSlab, in *sarama.ConsumerMessage, res *serving.Result) (*sarama.ProducerMessage, error) {
 	prov := s.cachedProvenance(res.Provenance)
 	v, err := s.appendValue(a, a.value(s.sizeHint()), prov, in, res)
 	if err != nil {
@@ -425,7 +426,7 @@ func (s *Sink) cachedProvenance(p serving.Provenance) *provCache {
 
 // appendScore appends the wire.Score JSON of res to b. It writes the common
 // case by hand and falls back to encoding/json for the rest.
-func appendScore(b []byte, prov *provCache, in *sarama.ConsumerMessage, res serving.Result) ([]byte, error) {
+func appendScore(b []byte, prov *provCache, in *sarama.ConsumerMessage, res *serving.Result) ([]byte, error) {
 	p := res.Prediction
 	if prov.json == nil || p.Values != nil || !finite(p.Value) || !finite(p.Confidence) || !plain(p.Label) || !plain(string(in.Key)) || !plain(in.Topic) {
 		sc := wire.Score{Prediction: res.Prediction, Provenance: res.Provenance, Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}

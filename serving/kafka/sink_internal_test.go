@@ -35,7 +35,7 @@ func TestAppendScore(t *testing.T) {
 		{sarama.ConsumerMessage{Key: []byte("k"), Topic: "t"}, serving.Result{Prediction: serving.Prediction{Value: 7}, Provenance: serving.Provenance{Model: ref, Decision: dec}}},
 		{sarama.ConsumerMessage{Key: []byte("k"), Topic: "t"}, serving.Result{Prediction: serving.Prediction{Value: 0, Label: "é"}, Provenance: serving.Provenance{Model: serving.ModelRef{Name: "m"}}}},
 	} {
-		got, err := appendScore(nil, s.cachedProvenance(tc.res.Provenance), &tc.in, tc.res)
+		got, err := appendScore(nil, s.cachedProvenance(tc.res.Provenance), &tc.in, &tc.res)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func TestAppendScore(t *testing.T) {
 			t.Errorf("appendScore:\n got %s\nwant %s", got, want)
 		}
 	}
-	if _, err := appendScore(nil, s.cachedProvenance(serving.Provenance{Model: ref}), &sarama.ConsumerMessage{}, serving.Result{Prediction: serving.Prediction{Value: math.NaN()}}); err == nil {
+	if _, err := appendScore(nil, s.cachedProvenance(serving.Provenance{Model: ref}), &sarama.ConsumerMessage{}, &serving.Result{Prediction: serving.Prediction{Value: math.NaN()}}); err == nil {
 		t.Error("NaN encoded")
 	}
 }
@@ -56,7 +56,7 @@ func BenchmarkAppendScore(b *testing.B) {
 	res := serving.Result{Prediction: serving.Prediction{Value: 0.123456789}, Provenance: serving.Provenance{Model: ref}}
 	buf := make([]byte, 0, 512)
 	for b.Loop() {
-		buf, _ = appendScore(buf[:0], s.cachedProvenance(res.Provenance), in, res)
+		buf, _ = appendScore(buf[:0], s.cachedProvenance(res.Provenance), in, &res)
 	}
 }
 
@@ -147,7 +147,7 @@ func TestScoreKeyNotUTF8(t *testing.T) {
 	res := serving.Result{Prediction: serving.Prediction{Value: 1}, Provenance: serving.Provenance{Model: serving.ModelRef{Name: "m", Version: 1}}}
 	seen := map[string]bool{}
 	for _, key := range [][]byte{{0xff}, {0xfe}, {'a', 0xc3}, []byte("ok-é"), nil} {
-		got, err := appendScore(nil, s.cachedProvenance(res.Provenance), &sarama.ConsumerMessage{Key: key, Topic: "t"}, res)
+		got, err := appendScore(nil, s.cachedProvenance(res.Provenance), &sarama.ConsumerMessage{Key: key, Topic: "t"}, &res)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,7 +179,7 @@ func TestAppendCompact(t *testing.T) {
 		{sarama.ConsumerMessage{Topic: "t"}, serving.Prediction{Value: 123456789.125, Values: []float64{1, 2}}},
 		{sarama.ConsumerMessage{Topic: "t"}, serving.Prediction{Value: 0, Label: "é<"}},
 	} {
-		got, err := appendCompact(nil, &tc.in, serving.Result{Prediction: tc.p})
+		got, err := appendCompact(nil, &tc.in, &serving.Result{Prediction: tc.p})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +191,7 @@ func TestAppendCompact(t *testing.T) {
 			t.Errorf("appendCompact:\n got %s\nwant %s", got, want)
 		}
 	}
-	if _, err := appendCompact(nil, &sarama.ConsumerMessage{}, serving.Result{Prediction: serving.Prediction{Value: math.NaN()}}); !errors.Is(err, wire.ErrMalformed) {
+	if _, err := appendCompact(nil, &sarama.ConsumerMessage{}, &serving.Result{Prediction: serving.Prediction{Value: math.NaN()}}); !errors.Is(err, wire.ErrMalformed) {
 		t.Errorf("NaN: %v", err)
 	}
 }
@@ -201,7 +201,7 @@ func BenchmarkAppendCompact(b *testing.B) {
 	res := serving.Result{Prediction: serving.Prediction{Value: 0.123456789}}
 	buf := make([]byte, 0, 512)
 	for b.Loop() {
-		buf, _ = appendCompact(buf[:0], in, res)
+		buf, _ = appendCompact(buf[:0], in, &res)
 	}
 }
 
@@ -356,7 +356,7 @@ func TestScoreSlab(t *testing.T) {
 				v = math.NaN() // a dead letter
 			}
 			res := serving.Result{Prediction: serving.Prediction{Value: v}, Provenance: serving.Provenance{Model: ref}}
-			m, err := s.scoreMessageIn(slab, in, res)
+			m, err := s.scoreMessageIn(slab, in, &res)
 			alone, aerr := s.scoreMessage(in, res)
 			if (err == nil) != (aerr == nil) || m.Topic != alone.Topic {
 				t.Fatalf("%T record %d: slab %v to %s, alone %v to %s", enc, i, err, m.Topic, aerr, alone.Topic)
@@ -448,7 +448,8 @@ func TestRecycledScoreSlab(t *testing.T) {
 	const n = 50
 	a := s.scoreSlab(n)
 	for i := range n {
-		m, err := s.scoreMessageIn(a, &sarama.ConsumerMessage{Topic: "data", Offset: int64(i), Key: []byte("k" + strconv.Itoa(i))}, res(i))
+		r := res(i)
+		m, err := s.scoreMessageIn(a, &sarama.ConsumerMessage{Topic: "data", Offset: int64(i), Key: []byte("k" + strconv.Itoa(i))}, &r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -467,7 +468,8 @@ func TestRecycledScoreSlab(t *testing.T) {
 		if i%2 == 0 {
 			in.Key = []byte("x")
 		}
-		m, err := s.scoreMessageIn(a, in, res(1000+i))
+		r := res(1000 + i)
+		m, err := s.scoreMessageIn(a, in, &r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -509,7 +511,7 @@ func TestRecycledScoreSlabHoldsNothing(t *testing.T) {
 	a := s.scoreSlab(n)
 	for i := range n {
 		res := serving.Result{Prediction: serving.Prediction{Value: float64(i), Label: label}, Provenance: serving.Provenance{Model: ref, Decision: dec}}
-		m, err := s.scoreMessageIn(a, &sarama.ConsumerMessage{Topic: "data", Offset: int64(i), Key: []byte("k")}, res)
+		m, err := s.scoreMessageIn(a, &sarama.ConsumerMessage{Topic: "data", Offset: int64(i), Key: []byte("k")}, &res)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -457,7 +457,7 @@ func (s *Source) process(ctx context.Context, b *batch, fs *floatSlab) {
 			it.out = s.sink.deadLetterMessage(it.msg, it.stage, it.err)
 			continue
 		}
-		if it.out, err = s.sink.scoreMessageIn(slab, it.msg, res); err != nil {
+		if it.out, err = s.sink.scoreMessageIn(slab, it.msg, &res); err != nil {
 			it.err, it.stage = err, wire.StageScore
 		}
 	}
