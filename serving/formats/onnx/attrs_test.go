@@ -60,14 +60,15 @@ func inIf(n []byte, elem int, dims ...any) []byte {
 }
 
 // TestRuntimeRefusesNonPositiveStridesAndGroups: ONNX Runtime divides by
-// the strides of a pool or a convolution, and by the group of
-// ConvTranspose, without checking them; a 0 there killed the process
-// with SIGFPE at the load-time run. Such a node, which ONNX forbids, is
+// the strides of a pool or a convolution, by the group of ConvTranspose
+// and by the num_groups of GroupNormalization, without checking them; a
+// 0 there killed the process with SIGFPE at the load-time run. Such a node, which ONNX forbids, is
 // refused at load as corrupt, also inside a subgraph; the same nodes
 // with strides and group of 1 load.
 func TestRuntimeRefusesNonPositiveStridesAndGroups(t *testing.T) {
 	f := runtimeFormat(t)
-	inits := [][]byte{initializer("w", []int{4, 4, 1, 1}, make([]float32, 16)), boolInitializer("cond", true)}
+	inits := [][]byte{initializer("w", []int{4, 4, 1, 1}, make([]float32, 16)), boolInitializer("cond", true),
+		initializer("scale", []int{4}, []float32{1, 1, 1, 1}), initializer("bias", []int{4}, []float32{0, 0, 0, 0})}
 	img := valueInfo("x", elemFloat, 1, 4, 4, 4)
 	cases := []struct {
 		name string
@@ -87,6 +88,9 @@ func TestRuntimeRefusesNonPositiveStridesAndGroups(t *testing.T) {
 		}},
 		{"ConvTranspose group", func(v int64, out string) []byte {
 			return node("ConvTranspose", []string{"x", "w"}, []string{out}, attrInt("group", v))
+		}},
+		{"GroupNormalization num_groups", func(v int64, out string) []byte {
+			return node("GroupNormalization", []string{"x", "scale", "bias"}, []string{out}, attrInt("num_groups", v))
 		}},
 	}
 	for _, c := range cases {

@@ -85,8 +85,8 @@
 // and ai.onnx.ml, anywhere in the model, unless it calls a local function
 // of the model (ONNX Runtime's own ops, com.microsoft and the like, are
 // not checked here: one with a stride of 0 killed the process); a node
-// anywhere in the model whose strides, dilations, kernel_shape or group
-// hold a value below 1, which ONNX forbids and ONNX Runtime divides by
+// anywhere in the model whose strides, dilations, kernel_shape, group or
+// num_groups hold a value below 1, which ONNX forbids and ONNX Runtime divides by
 // unchecked (a pool or convolution with a stride of 0 killed the
 // process), or a Col2Im whose block_shape is not a constant of elements
 // at least 1, for the same reason; a MaxUnpool, since ONNX Runtime aborts

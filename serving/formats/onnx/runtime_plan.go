@@ -610,11 +610,11 @@ func checkMLAttributes(gi *graphInfo) error {
 
 // checkPositiveAttrs refuses a node of the default domain, anywhere in
 // the model (see graphInfo.every), whose strides, dilations,
-// kernel_shape or group hold a value below 1, which ONNX forbids: ONNX
-// Runtime divides by a stride of MaxPool, AveragePool, Conv or
-// ConvTranspose, and by the group of ConvTranspose, without checking it,
-// and a 0 kills the process (SIGFPE) when the session is created or the
-// model runs.
+// kernel_shape, group or num_groups hold a value below 1, which ONNX
+// forbids: ONNX Runtime divides by a stride of MaxPool, AveragePool, Conv
+// or ConvTranspose, by the group of ConvTranspose and by the num_groups of
+// GroupNormalization, without checking them, and a 0 kills the process
+// (SIGFPE) when the session is created or the model runs.
 func checkPositiveAttrs(gi *graphInfo) error {
 	for _, n := range gi.every {
 		if n.notPositive != "" && (n.domain == "" || n.domain == "ai.onnx") {

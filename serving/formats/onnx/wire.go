@@ -171,7 +171,8 @@ type nodeInfo struct {
 	// lens is the length of every list attribute of an ai.onnx.ml node.
 	lens map[string]int
 	// notPositive names the first of the node's strides, dilations,
-	// kernel_shape and group attributes that holds a value below 1.
+	// kernel_shape, group and num_groups attributes that holds a value
+	// below 1.
 	notPositive string
 	// nested is set, in graphInfo.every, for a node of a subgraph or of a
 	// local function.
@@ -179,11 +180,12 @@ type nodeInfo struct {
 }
 
 // positiveAttrs are the attributes of the default domain's convolutions
-// and pools (Conv, ConvTranspose, MaxPool, AveragePool, ...) whose
-// values must be at least 1: ONNX Runtime divides by some of them
-// unchecked (a stride of 0 in a pool or a convolution, a group of 0 in
-// ConvTranspose), and the process dies of SIGFPE.
-var positiveAttrs = map[string]bool{"strides": true, "dilations": true, "kernel_shape": true, "group": true}
+// and pools (Conv, ConvTranspose, MaxPool, AveragePool, ...) and of
+// GroupNormalization whose values must be at least 1: ONNX Runtime
+// divides by some of them unchecked (a stride of 0 in a pool or a
+// convolution, a group of 0 in ConvTranspose, num_groups 0 in
+// GroupNormalization), and the process dies of SIGFPE.
+var positiveAttrs = map[string]bool{"strides": true, "dilations": true, "kernel_shape": true, "group": true, "num_groups": true}
 
 // listAttrs are the attributes whose lists nodeInfo keeps.
 var listAttrs = map[string]bool{
