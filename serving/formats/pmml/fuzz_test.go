@@ -453,3 +453,150 @@ func (g *exprGen) pred(depth int) string {
 	}
 	return s + `</CompoundPredicate>`
 }
+
+// FuzzMining builds a MiningModel from the input, read as choices: every
+// multipleModelMethod and missingPredictionTreatment, segments with
+// predicates and weights (zero and negative among them) holding small
+// RegressionModels and TreeModels (or a nested MiningModel), classifying
+// into categories of their own (a segment may name a subset, or only
+// through Targets priors), OutputFields that later segments of a model
+// chain read; then scores records twice under FuzzPredict's contract.
+func FuzzMining(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+	f.Add([]byte{9, 1, 3, 0, 2, 2, 1, 4, 1, 4, 200, 3, 7, 9, 1, 0, 0, 5, 8, 8, 8})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g := &exprGen{b: b}
+		doc := g.mining()
+		m, err := pmml.Parse([]byte(doc))
+		if err != nil {
+			if !errors.Is(err, serving.ErrCorruptModel) && !errors.Is(err, serving.ErrUnsupportedModel) {
+				t.Fatalf("error is neither corrupt nor unsupported: %v\n%s", err, doc)
+			}
+			return
+		}
+		ctx := context.Background()
+		nan := math.NaN()
+		recs := [][]float64{{0, 0, 0}, {nan, 1.5, 1}, {2, nan, 2}, {nan, nan, nan}, {1, 0.1, 5}, {-1e308, 3, 0}, {3, 2, nan}}
+		classes := m.Classes()
+		first := make([]serving.Prediction, len(recs))
+		errs := make([]error, len(recs))
+		for i, x := range recs {
+			p, err := m.Predict(ctx, x)
+			first[i], errs[i] = p, err
+			if err != nil {
+				var fe *serving.FieldError
+				if !errors.As(err, &fe) && !errors.Is(err, pmml.ErrNoResult) {
+					t.Fatalf("Predict(%v): untyped error %v\n%s", x, err, doc)
+				}
+				continue
+			}
+			if len(classes) > 0 {
+				k := slices.Index(classes, p.Label)
+				if len(p.Values) != len(classes) || k < 0 || !same(p.Value, p.Values[k]) {
+					t.Fatalf("Predict(%v) = %+v, classes %q\n%s", x, p, classes, doc)
+				}
+			}
+		}
+		for i := len(recs) - 1; i >= 0; i-- {
+			p, err := m.Predict(ctx, recs[i])
+			if !sameOutcome(p, err, first[i], errs[i]) {
+				t.Fatalf("Predict(%v) = %+v, %v; earlier %+v, %v\n%s", recs[i], p, err, first[i], errs[i], doc)
+			}
+		}
+	})
+}
+
+func (g *exprGen) mining() string {
+	classify := g.next()%2 == 1
+	var b strings.Builder
+	b.WriteString(`<PMML version="4.4"><DataDictionary>
+<DataField name="x" optype="continuous" dataType="double"/>
+<DataField name="f" optype="continuous" dataType="float"/>
+<DataField name="c" optype="categorical" dataType="string"><Value value="a"/><Value value="b"/><Value value="c"/></DataField>`)
+	if classify {
+		if g.next()%2 == 0 {
+			b.WriteString(`<DataField name="y" optype="categorical" dataType="string"><Value value="a"/><Value value="b"/><Value value="c"/></DataField>`)
+		} else {
+			b.WriteString(`<DataField name="y" optype="categorical" dataType="string"/>`)
+		}
+	} else {
+		b.WriteString(`<DataField name="y" optype="continuous" dataType="double"/>`)
+	}
+	b.WriteString(`</DataDictionary>`)
+	g.miningModel(&b, classify, 0, "")
+	b.WriteString(`</PMML>`)
+	return b.String()
+}
+
+func (g *exprGen) miningModel(b *strings.Builder, classify bool, depth int, id string) {
+	fn := map[bool]string{true: "classification", false: "regression"}[classify]
+	methods := []string{"average", "weightedAverage", "max", "selectFirst", "modelChain"}
+	if classify {
+		methods = append(methods, "majorityVote", "weightedMajorityVote")
+	} else {
+		methods = append(methods, "sum", "weightedSum", "median")
+	}
+	method := methods[g.next()%len(methods)]
+	fmt.Fprintf(b, `<MiningModel functionName="%s"><MiningSchema><MiningField name="x"/><MiningField name="f"/><MiningField name="c"/><MiningField name="y" usageType="target"/></MiningSchema>`, fn)
+	if classify && g.next()%3 == 0 {
+		b.WriteString(`<Targets><Target field="y"><TargetValue value="c" priorProbability="0.6"/><TargetValue value="b" priorProbability="0.4"/></Target></Targets>`)
+	}
+	fmt.Fprintf(b, `<Segmentation multipleModelMethod="%s" missingPredictionTreatment="%s">`, method, []string{"continue", "skipSegment", "returnMissing"}[g.next()%3])
+	var outs []string
+	n := 1 + g.next()%4
+	for i := range n {
+		last := i == n-1
+		fmt.Fprintf(b, `<Segment id="%s%d" weight="%s">%s`, id, i, []string{"1", "0.5", "0", "-1", "2"}[g.next()%5], []string{"<True/>", g.pred(1)}[g.next()%2])
+		segClassify := classify
+		if method == "modelChain" && !last {
+			segClassify = g.next()%2 == 0
+		}
+		read := ""
+		if len(outs) > 0 && g.next()%2 == 0 {
+			read = outs[g.next()%len(outs)]
+		}
+		out := fmt.Sprintf("o%s%d", id, i)
+		output := ""
+		if method == "modelChain" && g.next()%2 == 0 {
+			feature := "predictedValue"
+			if segClassify && g.next()%2 == 0 {
+				feature = "probability"
+			}
+			output = fmt.Sprintf(`<Output><OutputField name="%s" optype="continuous" dataType="double" feature="%s"/></Output>`, out, feature)
+			if feature == "predictedValue" && segClassify {
+				output = ""
+			} else {
+				outs = append(outs, out)
+			}
+		}
+		ms := `<MiningSchema><MiningField name="x"/><MiningField name="f"/><MiningField name="c"/><MiningField name="y" usageType="target"/>`
+		if read != "" {
+			ms += `<MiningField name="` + read + `"/>`
+		}
+		ms += `</MiningSchema>`
+		targets := ""
+		if segClassify && g.next()%3 == 0 {
+			targets = `<Targets><Target field="y"><TargetValue value="c" priorProbability="1"/></Target></Targets>`
+		}
+		pred := "x"
+		if read != "" {
+			pred = read
+		}
+		switch k := g.next() % 3; {
+		case k == 2 && depth < 2:
+			g.miningModel(b, segClassify, depth+1, fmt.Sprintf("%s%d.", id, i))
+		case k == 1 || !segClassify:
+			if segClassify {
+				fmt.Fprintf(b, `<RegressionModel functionName="classification" normalizationMethod="%s">%s%s%s<RegressionTable intercept="%d" targetCategory="a"><NumericPredictor name="%s" coefficient="1"/></RegressionTable><RegressionTable intercept="0" targetCategory="%s"/></RegressionModel>`,
+					[]string{"softmax", "logit", "simplemax", "none"}[g.next()%4], ms, output, targets, g.next()%3, pred, []string{"b", "c"}[g.next()%2])
+			} else {
+				fmt.Fprintf(b, `<RegressionModel functionName="regression">%s%s<RegressionTable intercept="%d"><NumericPredictor name="%s" coefficient="2"/></RegressionTable></RegressionModel>`, ms, output, g.next()%3, pred)
+			}
+		default:
+			fmt.Fprintf(b, `<TreeModel functionName="classification" missingValueStrategy="%s">%s%s%s<Node><True/><Node score="%s"><SimplePredicate field="%s" operator="lessThan" value="1"/><ScoreDistribution value="a" recordCount="%d"/><ScoreDistribution value="%s" recordCount="2"/></Node><Node score="b"><SimplePredicate field="x" operator="greaterOrEqual" value="1"/></Node></Node></TreeModel>`,
+				[]string{"none", "aggregateNodes", "nullPrediction", "lastPrediction"}[g.next()%4], ms, output, targets, []string{"a", "c"}[g.next()%2], pred, g.next()%4, []string{"b", "c"}[g.next()%2])
+		}
+		b.WriteString(`</Segment>`)
+	}
+	b.WriteString(`</Segmentation></MiningModel>`)
+}
