@@ -773,3 +773,33 @@ func TestJSONNumLeavesOfEachTree(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestXGBoostBaseScoreFinite: leaves adds a legacy binary's base_score
+// to every margin; a NaN or infinite one loaded, and the model answered
+// NaN, or 1, for every row (xgagaricus.model). Such models are refused,
+// as package xgboost refuses them in JSON and UBJSON.
+func TestXGBoostBaseScoreFinite(t *testing.T) {
+	for _, c := range []struct {
+		file string
+		off  int // of base_score
+	}{{"xgagaricus.model", 0}, {"xgblin_agaricus.model", 0}, {"../xgboost/testdata/reg_squarederror.bin", 4}} {
+		var b []byte
+		if strings.HasPrefix(c.file, "..") {
+			var err error
+			if b, err = os.ReadFile(c.file); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			b = readFile(t, c.file)
+		}
+		for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+			bad := bytes.Clone(b)
+			binary.LittleEndian.PutUint32(bad[c.off:], math.Float32bits(float32(v)))
+			_, err := loadBytes("xgboost", bad, nil)
+			wantLoadError(t, err, serving.ErrCorruptModel)
+		}
+		if _, err := loadBytes("xgboost", b, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -664,11 +664,19 @@ func (r *xgReader) vector(elem uint64, what string) []byte {
 }
 
 // scanXGBoost walks the whole structure leaves will read and checks every
-// count and length against the bytes actually present.
+// count and length against the bytes actually present, every tree's
+// links (walkTree), and that base_score is finite.
 func scanXGBoost(b []byte) (xgHeader, error) {
 	var h xgHeader
 	r := &xgReader{b: b}
-	r.take(xgLearnerParamSize, "learner parameters")
+	if p := r.take(xgLearnerParamSize, "learner parameters"); p != nil {
+		// leaves adds base_score to every margin: NaN or infinite, the
+		// model answers the same for every row (package xgboost refuses
+		// it in JSON and UBJSON models too).
+		if base := float64(math.Float32frombits(binary.LittleEndian.Uint32(p))); math.IsNaN(base) || math.IsInf(base, 0) {
+			r.fail("base_score is %v", base)
+		}
+	}
 	h.objective = string(r.vector(1, "objective name"))
 	h.booster = string(r.vector(1, "booster name"))
 	switch h.booster {
