@@ -294,3 +294,25 @@ func TestRuntimeRefusesHugeSparseTensors(t *testing.T) {
 		})
 	}
 }
+
+// TestRuntimeRefusesStridesFromTheCaller: a node of a local function may
+// take an attribute from the node that calls the function
+// (ref_attr_name). A MaxPool whose strides came from a caller giving
+// [0 0] passed the check of its own attributes and killed the process
+// with SIGFPE; such a strides is refused whatever the caller gives.
+func TestRuntimeRefusesStridesFromTheCaller(t *testing.T) {
+	f := runtimeFormat(t)
+	strides := pb(nil).str(1, "strides").str(21, "s").varint(20, 7)
+	body := node("MaxPool", []string{"a"}, []string{"b"}, attrInts("kernel_shape", 1, 1), strides)
+	fn := pb(nil).str(1, "P").str(4, "a").str(5, "b").str(6, "s").bytes(7, body).
+		bytes(9, pb(nil).str(1, "").varint(2, 18)).str(10, "local")
+	img := valueInfo("x", elemFloat, 1, 4, 4, 4)
+	for _, v := range []int64{1, 0} {
+		call := pb(node("P", []string{"x"}, []string{"y"}, attrInts("s", v, v))).str(7, "local")
+		b := opsetModel([][]byte{call}, nil, [][]byte{img}, [][]byte{valueInfo("y", elemFloat, 1, 4, 4, 4)}, fn)
+		_, err := f.Load(context.Background(), serving.Descriptor{Name: "m", Format: "onnx", Bytes: b})
+		if !errors.Is(err, serving.ErrCorruptModel) {
+			t.Errorf("strides [%d %d] from the caller: err = %v, want serving.ErrCorruptModel", v, v, err)
+		}
+	}
+}

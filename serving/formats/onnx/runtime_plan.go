@@ -615,10 +615,12 @@ func checkMLAttributes(gi *graphInfo) error {
 // or ConvTranspose, by the group of ConvTranspose and by the num_groups of
 // GroupNormalization, without checking them, and a 0 kills the process
 // (SIGFPE) when the session is created or the model runs.
+// A node of a local function that takes one of them from its caller
+// (ref_attr_name) is refused too: the caller may give 0.
 func checkPositiveAttrs(gi *graphInfo) error {
 	for _, n := range gi.every {
 		if n.notPositive != "" && (n.domain == "" || n.domain == "ai.onnx") {
-			return fmt.Errorf("%s: attribute %s holds a value below 1", n.op, n.notPositive)
+			return fmt.Errorf("%s: attribute %s", n.op, n.notPositive)
 		}
 	}
 	return nil

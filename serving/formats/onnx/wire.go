@@ -38,6 +38,7 @@ const (
 	fNodeDomain = 7
 
 	fAttrName    = 1
+	fAttrRefName = 21 // AttributeProto.ref_attr_name
 	fAttrInt     = 3
 	fAttrFloats  = 7
 	fAttrInts    = 8
@@ -170,9 +171,9 @@ type nodeInfo struct {
 	ints       map[string][]int64
 	// lens is the length of every list attribute of an ai.onnx.ml node.
 	lens map[string]int
-	// notPositive names the first of the node's strides, dilations,
-	// kernel_shape, group and num_groups attributes that holds a value
-	// below 1.
+	// notPositive says which of the node's strides, dilations,
+	// kernel_shape, group and num_groups attributes holds a value below 1,
+	// or may (one a local function's node takes from its caller).
 	notPositive string
 	// nested is set, in graphInfo.every, for a node of a subgraph or of a
 	// local function.
@@ -470,7 +471,7 @@ func parseNode(b []byte, gi *graphInfo) error {
 		case fNodeAttr:
 			var name string
 			var i int64
-			var hasInt bool
+			var hasInt, ref bool
 			var strs []string
 			var ints []int64
 			nlist := 0
@@ -490,6 +491,8 @@ func parseNode(b []byte, gi *graphInfo) error {
 				switch {
 				case af.num == fAttrName && af.typ == wireBytes:
 					name = string(af.data)
+				case af.num == fAttrRefName && af.typ == wireBytes:
+					ref = true
 				case af.num == fAttrInt && af.typ == wireVarint:
 					i, hasInt = int64(af.v), true
 				case af.num == fAttrStrings && af.typ == wireBytes:
@@ -522,8 +525,14 @@ func parseNode(b []byte, gi *graphInfo) error {
 					ni.ints[name] = ints
 				}
 			}
-			if positiveAttrs[name] && ni.notPositive == "" && (hasInt && i < 1 || slices.ContainsFunc(ints, func(v int64) bool { return v < 1 })) {
-				ni.notPositive = name
+			switch {
+			case !positiveAttrs[name] || ni.notPositive != "":
+			case ref:
+				// A local function's node taking the value of its caller's
+				// attribute: the caller may give 0.
+				ni.notPositive = name + " is taken from the calling node (ref_attr_name), so it is not known to be at least 1"
+			case hasInt && i < 1 || slices.ContainsFunc(ints, func(v int64) bool { return v < 1 }):
+				ni.notPositive = name + " holds a value below 1"
 			}
 			if name == "axis" && hasInt {
 				sm.axis, sm.hasAxis = i, true
