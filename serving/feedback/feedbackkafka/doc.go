@@ -1,9 +1,10 @@
 // Package feedbackkafka feeds a feedback.Joiner from Kafka: it reads a
 // topic of scores (serving/wire.Score records, as the serving/kafka Sink
-// writes them, in either serving/wire.ScoreEncoding) and a topic of
-// labels, joins them, and hands every match to a function, such as
-// feedback.Observe for live quality, a speculative.Bandit's Reward, or a
-// canary.Controller's Outcome.
+// writes them, in either serving/wire.ScoreEncoding, or as Avro with
+// serving/kafka/confluent and a [ScoreDecoding] that reads it) and a
+// topic of labels, joins them, and hands every match to a function, such
+// as feedback.Observe for live quality, a speculative.Bandit's Reward,
+// or a canary.Controller's Outcome.
 //
 // # Reading
 //
@@ -17,7 +18,10 @@
 //
 // # Bad input and absent feedback
 //
-// Records that do not decode are counted and skipped. A feedback topic
+// Records that do not decode are counted and skipped; the first bad
+// score is logged at Warn with the reason, the others at Debug. A score
+// decoder that waits, for a Schema Registry say, holds the Reader's one
+// goroutine for as long, within its own bound. A feedback topic
 // that does not exist, is deleted, or fails is counted
 // (Stats.FeedbackErrors) and tried again every [Retry]; meanwhile scores
 // are read and wait, bounded by the Joiner, and nothing is joined, so a

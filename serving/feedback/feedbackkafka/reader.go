@@ -39,11 +39,47 @@ type stateful interface {
 type Option func(*options) error
 
 type options struct {
+	scores  ScoreDecoder
 	byInput bool
 	path    string
 	every   time.Duration
 	states  map[string]stateful
 	retry   time.Duration
+}
+
+// ScoreDecoder decodes the score records of the scores topic for a
+// [Reader]. serving/kafka/confluent's ScoreDecoder is one, for scores
+// written as Avro with a Schema Registry.
+type ScoreDecoder interface {
+	// DecodeScore decodes the score record m. An error counts m as a
+	// bad score (Stats.BadScores), and the Reader goes on with the next
+	// record. It is called on the Reader's goroutine, which waits for it:
+	// it must return when ctx, which Run's cancellation cancels, is done.
+	// It may keep nothing of m past its return.
+	DecodeScore(ctx context.Context, m wire.Message) (wire.Score, error)
+}
+
+// wireScores is the default ScoreDecoder: wire.DecodeScore.
+type wireScores struct{}
+
+func (wireScores) DecodeScore(_ context.Context, m wire.Message) (wire.Score, error) {
+	return wire.DecodeScore(m)
+}
+
+// ScoreDecoding sets how the Reader decodes score records, overriding
+// the default of wire.DecodeScore, which reads the JSON scores of either
+// wire.ScoreEncoding. Give it serving/kafka/confluent's ScoreDecoder for
+// scores a Sink writes as Avro (confluent.AvroScores); wire.DecodeScore
+// counts them as bad scores. A nil d is an error wrapping
+// [serving.ErrConfig].
+func ScoreDecoding(d ScoreDecoder) Option {
+	return func(o *options) error {
+		if d == nil {
+			return fmt.Errorf("%w: feedbackkafka: ScoreDecoding(nil)", serving.ErrConfig)
+		}
+		o.scores = d
+		return nil
+	}
 }
 
 // JoinByInput joins on the input record's position (topic, partition,
@@ -174,8 +210,8 @@ func watermark(marks map[string]map[int32]*mark, topic string) time.Time {
 // "offset": 42}, where topic, partition and offset name the input record
 // when joining by input. Its timestamp is the label's time. A score
 // record is a serving/wire.Score in either wire.ScoreEncoding, as
-// wire.DecodeScore reads it; Avro scores (serving/kafka/confluent) are
-// not read, and count as bad scores.
+// wire.DecodeScore reads it, or what the [ScoreDecoding] given reads:
+// with serving/kafka/confluent's ScoreDecoder, Avro scores too.
 //
 // A Reader is safe for concurrent use; Run may be called once.
 type Reader struct {
@@ -198,7 +234,7 @@ type Reader struct {
 // connection settings cfg, joining with j and calling onMatch with every
 // match on the Reader's goroutine.
 func NewReader(cfg *kafka.Config, scores, labels string, j *feedback.Joiner, onMatch func(feedback.Match) error, opts ...Option) (*Reader, error) {
-	o := options{states: map[string]stateful{}, retry: time.Second}
+	o := options{scores: wireScores{}, states: map[string]stateful{}, retry: time.Second}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, fmt.Errorf("%w: feedbackkafka: nil option", serving.ErrConfig)
@@ -470,7 +506,7 @@ func (r *Reader) Run(ctx context.Context) error {
 				if m.Timestamp.After(mk.latest) {
 					mk.latest = m.Timestamp
 				}
-				r.handle(m)
+				r.handle(ctx, m)
 				r.offMu.Lock()
 				offsets[posKey(m.Topic, m.Partition)] = m.Offset + 1
 				r.offMu.Unlock()
@@ -480,11 +516,18 @@ func (r *Reader) Run(ctx context.Context) error {
 	}
 }
 
-func (r *Reader) handle(m *sarama.ConsumerMessage) {
+func (r *Reader) handle(ctx context.Context, m *sarama.ConsumerMessage) {
 	if m.Topic == r.scores {
-		s, err := wire.DecodeScore(wire.Message{Key: m.Key, Value: m.Value, Headers: kafka.Headers(m)})
+		s, err := r.o.scores.DecodeScore(ctx, wire.Message{Key: m.Key, Value: m.Value, Headers: kafka.Headers(m)})
 		if err != nil {
-			r.badScores.Add(1)
+			// The first says why at Warn, such as a scores topic of Avro
+			// read without a ScoreDecoding that reads it; the rest are
+			// counted, and logged at Debug.
+			lvl := slog.LevelDebug
+			if r.badScores.Add(1) == 1 {
+				lvl = slog.LevelWarn
+			}
+			r.log.Log(ctx, lvl, "feedbackkafka: bad score", "partition", m.Partition, "offset", m.Offset, "err", err)
 			return
 		}
 		key := string(s.InputKey()) // the input key's bytes, as a label's key below

@@ -50,7 +50,9 @@ var (
 	// ErrUnsupported means the schema of an ID uses what this package
 	// cannot read: references to other schemas, a recursion deeper than
 	// 32 levels, more than 16,384 nodes once flattened, a Protobuf schema
-	// that does not compile, or no field that can be a feature.
+	// that does not compile, or no field that can be a feature. From a
+	// [ScoreDecoder], it means the schema is neither [ScoreSchema] nor
+	// [ScoreCompactSchema]: the value is not a score.
 	ErrUnsupported = errors.New("confluent: unsupported schema")
 )
 
@@ -104,8 +106,11 @@ type plan interface {
 // that records naming ever new IDs cannot flood the registry. A Codec is
 // safe for concurrent use.
 type Codec struct {
-	client  *sr.Client
-	o       options
+	client *sr.Client
+	o      options
+	// compile compiles a fetched schema into its plan; nil means by
+	// the schema's type, with compilers. A ScoreDecoder sets its own.
+	compile func(sr.Schema) (plan, error)
 	mu      sync.Mutex
 	schemas map[int]*entry
 	tokens  float64   // fetches allowed now, up to o.burst
@@ -204,7 +209,7 @@ func (c *Codec) Decode(v []byte) (serving.Record, error) {
 		return serving.Record{}, frameErr("magic byte %d, want 0", v[0])
 	}
 	id := int(uint32(v[1])<<24 | uint32(v[2])<<16 | uint32(v[3])<<8 | uint32(v[4]))
-	p, err := c.plan(id)
+	p, err := c.plan(context.Background(), id)
 	if err != nil {
 		return serving.Record{}, &SchemaError{ID: id, Err: err}
 	}
@@ -218,8 +223,10 @@ func (c *Codec) Decode(v []byte) (serving.Record, error) {
 	return r, nil
 }
 
-// plan returns the decoding plan of schema id, fetching it once.
-func (c *Codec) plan(id int) (plan, error) {
+// plan returns the decoding plan of schema id, fetching it once. A
+// cancelled ctx ends the wait, and a fetch of this caller's; what that
+// fetch failed with may be asked again at once.
+func (c *Codec) plan(ctx context.Context, id int) (plan, error) {
 	c.mu.Lock()
 	e := c.schemas[id]
 	if e != nil {
@@ -244,12 +251,16 @@ func (c *Codec) plan(id int) (plan, error) {
 		e = &entry{done: make(chan struct{})}
 		c.schemas[id] = e
 		c.mu.Unlock()
-		c.fill(e, id)
+		c.fill(ctx, e, id)
 		return e.p, e.err
 	}
 	c.mu.Unlock()
-	<-e.done
-	return e.p, e.err
+	select {
+	case <-e.done:
+		return e.p, e.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: waiting for schema %d: %w", ErrUnavailable, id, ctx.Err())
+	}
 }
 
 // take spends one fetch of the FetchRate, and reports whether there was
@@ -290,15 +301,21 @@ func (c *Codec) evict() {
 // fetch or compiler that panicked on a hostile schema leaving e.done open
 // would hold every later record of that ID for good. The panic becomes
 // ErrUnsupported for that ID, remembered like any other refusal.
-func (c *Codec) fill(e *entry, id int) {
+func (c *Codec) fill(ctx context.Context, e *entry, id int) {
 	defer close(e.done)
 	defer func() {
 		if r := recover(); r != nil {
 			e.p, e.err = nil, unsupported("schema %d: compiling it panicked: %v", id, r)
 		}
 	}()
-	e.p, e.err = c.fetch(id)
-	if e.err != nil {
+	e.p, e.err = c.fetch(ctx, id)
+	switch {
+	case e.err == nil:
+	case ctx.Err() != nil:
+		// Cut short by its caller, not refused by the registry: the
+		// next record asks again.
+		e.retry = c.o.now()
+	default:
 		e.retry = c.o.now().Add(c.patience())
 	}
 }
@@ -313,15 +330,15 @@ func (c *Codec) patience() time.Duration {
 }
 
 // fetch reads schema id from the registry and compiles its plan.
-func (c *Codec) fetch(id int) (plan, error) {
+func (c *Codec) fetch(ctx context.Context, id int) (plan, error) {
 	var (
 		s   sr.Schema
 		err error
 	)
 	backoff := c.o.backoff
 	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), c.o.timeout)
-		s, err = c.client.SchemaByID(ctx, id)
+		actx, cancel := context.WithTimeout(ctx, c.o.timeout)
+		s, err = c.client.SchemaByID(actx, id)
 		cancel()
 		if err == nil {
 			break
@@ -342,13 +359,23 @@ func (c *Codec) fetch(id int) (plan, error) {
 			// answered what.
 			err = fmt.Errorf("%s %s answered %d: %w", re.Method, redacted(re.URL), re.StatusCode, err)
 		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w after %d attempts: %w", ErrUnavailable, attempt, ctx.Err())
+		}
 		if attempt == c.o.attempts || re != nil && !retryStatus(re.StatusCode) {
 			// sr's own errors quote the request's URL as configured,
 			// password and all.
 			return nil, fmt.Errorf("%w after %d attempts: %s", ErrUnavailable, attempt, urlPasswords.ReplaceAllString(err.Error(), "$1:xxxxx@"))
 		}
-		time.Sleep(backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w after %d attempts: %w", ErrUnavailable, attempt, ctx.Err())
+		}
 		backoff *= 2
+	}
+	if c.compile != nil {
+		return c.compile(s)
 	}
 	if len(s.References) > 0 {
 		return nil, unsupported("schema %d has %d references; schemas with references are not supported", id, len(s.References))

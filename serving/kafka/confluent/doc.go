@@ -132,6 +132,17 @@
 //
 //	scores, err := confluent.NewAvroScores(ctx, cl, "scores-value", confluent.CompactScores())
 //
+// [ScoreDecoder] reads both back, for a reader that joins scores to
+// outcomes such as a serving/feedback/feedbackkafka Reader (with its
+// ScoreDecoding option): it fetches the schema of a frame's ID once and
+// caches it as a [Codec] does, reads a value of either score schema,
+// whoever registered it, takes a compact score's provenance from its
+// headers and checks a whole score's against them. A frame of an unknown
+// ID, of a registry that cannot be reached, or of a schema that is not a
+// score's, is an error with the reason (ErrUnknownSchema, ErrUnavailable,
+// ErrUnsupported), never a score. Values that are not framed are read as
+// JSON scores, by serving/wire.
+//
 // A subject holding [ScoreSchema] accepts [ScoreCompactSchema] as its
 // next version under the registry's default BACKWARD compatibility,
 // since the compact schema only leaves fields out; going back to

@@ -2,6 +2,7 @@ package confluent_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hamba/avro/v2"
@@ -128,4 +129,50 @@ func ExampleCompactScores() {
 	// Output:
 	// 35 bytes, not 124
 	// 0.93 payments 99 by fraud@v3
+}
+
+// Reading Avro scores back, as a reader that joins them to outcomes
+// does: the schema of the frame's ID comes from the registry, the
+// compact score's provenance from the record's headers, its input key
+// from the record's key.
+func ExampleScoreDecoder() {
+	reg := srfake.New()
+	defer reg.Close()
+	cl, _ := sr.NewClient(sr.URLs(reg.URL()))
+	ctx := context.Background()
+	scores, err := confluent.NewAvroScores(ctx, cl, "scores-value", confluent.CompactScores())
+	if err != nil {
+		panic(err)
+	}
+	score := &wire.Score{
+		Prediction: serving.Prediction{Value: 0.93, Label: "fraud"},
+		Provenance: serving.Provenance{Model: serving.ModelRef{Name: "fraud", Version: 3}},
+		Key:        "card-1", Topic: "payments", Partition: 2, Offset: 99,
+	}
+	value, err := scores.AppendScore(nil, score)
+	if err != nil {
+		panic(err)
+	}
+	// The record a kafka.Sink with kafka.ScoreEncoding(scores) writes.
+	m := wire.Message{Key: []byte("card-1"), Value: value, Headers: wire.ProvenanceHeaders(score.Provenance)}
+
+	dec, err := confluent.NewScoreDecoder(cl)
+	if err != nil {
+		panic(err)
+	}
+	s, err := dec.DecodeScore(ctx, m)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(s.Key, s.Value, s.Label, "by", s.Provenance.Model, "from", s.Topic, s.Offset)
+
+	// A value of another schema is not a score.
+	other, _ := cl.CreateSchema(ctx, "payments-value", sr.Schema{Type: sr.TypeAvro, Schema: `{"type":"record","name":"Payment","fields":[{"name":"amount","type":"double"}]}`})
+	var h sr.ConfluentHeader
+	m.Value, _ = h.AppendEncode(nil, other.ID, nil)
+	_, err = dec.DecodeScore(ctx, m)
+	fmt.Println(errors.Is(err, confluent.ErrUnsupported))
+	// Output:
+	// card-1 0.93 fraud by fraud@v3 from payments 99
+	// true
 }

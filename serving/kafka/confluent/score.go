@@ -75,8 +75,9 @@ const ScoreCompactSchema = `{"type":"record","name":"Score","namespace":"io.mode
 // The Sink still writes the provenance headers and the input's key, so
 // that readers of headers (wire.ProvenanceOf) need no registry, and so
 // that a compact score, whose value has neither, is traced all the same.
-// wire.DecodeScore does not read these values; any Confluent Avro
-// deserializer does, with the schema it fetches by ID.
+// wire.DecodeScore does not read these values; a [ScoreDecoder] does,
+// and so does any Confluent Avro deserializer, with the schema it
+// fetches by ID.
 //
 // A prediction with a NaN or infinite number is refused, as by the JSON
 // encodings, so that every encoding agrees on what a score is; so is a
