@@ -86,16 +86,17 @@
 // of the model (ONNX Runtime's own ops, com.microsoft and the like, are
 // not checked here: one with a stride of 0 killed the process); a node
 // anywhere in the model whose strides, dilations, kernel_shape, group or
-// num_groups hold a value below 1, which ONNX forbids and ONNX Runtime divides by
-// unchecked (a pool or convolution with a stride of 0 killed the
-// process), or a Col2Im whose block_shape is not a constant of elements
-// at least 1, for the same reason; a MaxUnpool, since ONNX Runtime aborts
-// the process when one of its indices, which a record sets, falls
-// outside its output; and a graph (or a subgraph of If, Loop or Scan, or a local
-// function) with a Div or Mod whose divisor may be an integer 0 or -1,
-// since ONNX Runtime would trap and kill the process, at load for
-// constants it folds, at a run for a record. A divisor is accepted when
-// it is known to be floating point (declared so, or made by a Cast to a
+// num_groups hold a value below 1, or are taken from the node calling
+// its local function (ref_attr_name), since ONNX forbids it and ONNX
+// Runtime divides by them unchecked (a pool or convolution with a stride
+// of 0 killed the process); a Col2Im whose block_shape is not a constant
+// of elements at least 1, for the same reason; a MaxUnpool, since ONNX
+// Runtime aborts the process when one of its indices, which a record
+// sets, falls outside its output; and a graph (or a subgraph of If, Loop
+// or Scan, or a local function) with a Div or Mod whose divisor may be
+// an integer 0 or -1, since ONNX Runtime would trap and kill the
+// process, at load for constants, at a run for a record. A divisor is
+// accepted when it is known to be floating point (declared so, or made by a Cast to a
 // float type, an op that computes only in floating point, or an
 // elementwise or shape op over a floating-point first input) or is an
 // integer constant without 0 and -1; any other is refused. So is a graph
