@@ -41,7 +41,11 @@ const benchRecords = 100_000
 //   - json: Source -> JSON codec -> linear model (8 features) -> Sink ->
 //     mark for commit after ack, output order kept per partition; scores
 //     in the default encoding, wire.ScoreJSON, compressed with LZ4;
-//   - compact: the same with kafka.ScoreEncoding(wire.ScoreCompact);
+//   - raw-again: raw once more, an A/A control: its ratios to raw show
+//     the noise of the run, to read the others against (it sits mid-list,
+//     as far from raw in the order as the variants it is compared with);
+//   - compact: the same as json with
+//     kafka.ScoreEncoding(wire.ScoreCompact);
 //   - compact-none: compact scores, not compressed;
 //   - compact-batch64: compact scores with kafka.MaxBatch(64), ScoreBatch
 //     over up to 64 waiting records instead of one Score call each;
@@ -176,10 +180,11 @@ func pipelineVariants(b *testing.B) []pipelineVariant {
 	for _, h := range wire.ProvenanceHeaders(res.Provenance) {
 		prov = append(prov, sarama.RecordHeader(h))
 	}
+	raw := func(b *testing.B, c *kafkatest.Cluster) measured {
+		return rawPassThrough(b, c, sarama.CompressionNone, nil)
+	}
 	return []pipelineVariant{
-		{"raw", func(b *testing.B, c *kafkatest.Cluster) measured {
-			return rawPassThrough(b, c, sarama.CompressionNone, nil)
-		}},
+		{"raw", raw},
 		{"raw-lz4", func(b *testing.B, c *kafkatest.Cluster) measured {
 			return rawPassThrough(b, c, sarama.CompressionLZ4, nil)
 		}},
@@ -187,6 +192,7 @@ func pipelineVariants(b *testing.B) []pipelineVariant {
 			return rawPassThrough(b, c, sarama.CompressionLZ4, prov)
 		}},
 		{"json", ms(nil, nil)},
+		{"raw-again", raw},
 		{"compact", ms(compact, nil)},
 		{"compact-none", ms(compact, []kafka.Option{noCompression})},
 		{"compact-batch64", ms(compact, nil, kafka.MaxBatch(64))},
