@@ -5,6 +5,7 @@
 package demo
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -147,7 +148,10 @@ func FraudModel(v uint64) serving.Descriptor {
 	}
 }
 
-// FormatScore renders a score record in one readable line.
+// FormatScore renders a score record in one readable line. A score
+// written as Avro (serving/kafka/confluent's AvroScores) is shown by its
+// key, its schema ID and the provenance in its headers: its prediction
+// needs the schema, from a Schema Registry the examples do not have.
 func FormatScore(m *sarama.ConsumerMessage) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s/%d@%d", m.Topic, m.Partition, m.Offset)
@@ -159,6 +163,13 @@ func FormatScore(m *sarama.ConsumerMessage) string {
 		fmt.Fprintf(&b, "  DEAD LETTER from %s/%s@%s (%s): %s  value=%q", hdr[wire.HeaderDLQTopic], hdr[wire.HeaderDLQPartition], hdr[wire.HeaderDLQOffset], hdr[wire.HeaderDLQStage], r, m.Value)
 		return b.String()
 	}
+	if v := m.Value; len(v) >= 5 && v[0] == 0 { // a Schema Registry frame
+		fmt.Fprintf(&b, "  key=%-8s (Avro, schema %d)", m.Key, binary.BigEndian.Uint32(v[1:5]))
+		if p, err := wire.ProvenanceOf(kafka.Headers(m), nil); err == nil {
+			writeProvenance(&b, p)
+		}
+		return b.String()
+	}
 	s, err := wire.DecodeScore(wire.Message{Key: m.Key, Value: m.Value, Headers: kafka.Headers(m)})
 	if err != nil {
 		fmt.Fprintf(&b, "  (not a score: %v) %q", err, m.Value)
@@ -168,14 +179,20 @@ func FormatScore(m *sarama.ConsumerMessage) string {
 	if s.Prediction.Label != "" {
 		fmt.Fprintf(&b, " %-6s", s.Prediction.Label)
 	}
-	id := s.Provenance.Model.ID
+	writeProvenance(&b, s.Provenance)
+	fmt.Fprintf(&b, "  from %s/%d@%d", s.Topic, s.Partition, s.Offset)
+	return b.String()
+}
+
+// writeProvenance renders the model that scored, and the combinator that
+// decided, if any.
+func writeProvenance(b *strings.Builder, p serving.Provenance) {
+	id := p.Model.ID
 	if len(id) > 12 {
 		id = id[:12]
 	}
-	fmt.Fprintf(&b, "  by %s (id %s)", s.Provenance.Model, id)
-	if d := s.Provenance.Decision; d != nil {
-		fmt.Fprintf(&b, " via %s", d.Combinator)
+	fmt.Fprintf(b, "  by %s (id %s)", p.Model, id)
+	if d := p.Decision; d != nil {
+		fmt.Fprintf(b, " via %s", d.Combinator)
 	}
-	fmt.Fprintf(&b, "  from %s/%d@%d", s.Topic, s.Partition, s.Offset)
-	return b.String()
 }
