@@ -103,9 +103,15 @@
 // Scores may also be written as Avro, with a schema registered in a
 // Schema Registry and the value in the Confluent wire format (magic byte
 // 0, schema ID, Avro body); serving/kafka/confluent's AvroScores writes
-// them, and any Confluent Avro deserializer reads them with the schema
-// it fetches by ID. [DecodeScore] recognises such a value and refuses it
-// (ErrMalformed): it needs the registry.
+// them, in one of two schemas that mirror the two encodings above:
+// ScoreSchema, the whole Score, and ScoreCompactSchema (with its
+// CompactScores option), the Score without the provenance and the key,
+// which the record carries in its headers and its key as a ScoreCompact
+// record does. serving/kafka/confluent's ScoreDecoder reads both back,
+// and so does any Confluent Avro deserializer, with the schema it
+// fetches by ID (for a compact one, the provenance is then read from the
+// headers with [ProvenanceOf]). [DecodeScore] recognises such a value
+// and refuses it (ErrMalformed): it needs the registry.
 //
 // # Provenance headers
 //
