@@ -113,7 +113,8 @@
 // (BenchmarkTreeMajor: 0.85 to 0.88 of the CPU time of row by row
 // Predict calls for a 100-tree model, about 74 KB of nodes; 0.99 to
 // 1.02 for a 39-tree model, about 21 KB). The
-// scores are bit for bit leaves' own: each output sums the same terms
+// scores are bit for bit leaves' own (a NaN score is math.NaN() in
+// both, whatever NaNs met in the sum): each output sums the same terms
 // (leaf value times leaves' tree weight, from leaves' start value) in
 // the same tree order, which the package's tests check against leaves
 // on every test model and on random models and rows of edge values.

@@ -241,7 +241,16 @@ func (m *Model) present(x []float64) []float64 {
 	return x
 }
 
+// single and multi turn raw scores into a Prediction. A NaN raw score
+// becomes math.NaN() first: when two NaNs of different bits (leaf values
+// of a model, say) meet in a sum, amd64 keeps the first operand's, and
+// the compiler orders an addition's operands as it likes, so leaves and
+// the compiled forest's one-row and block loops could each answer a
+// different NaN for the same row.
 func (m *Model) single(z float64) serving.Prediction {
+	if z != z {
+		z = math.NaN()
+	}
 	switch m.transform {
 	case Logistic:
 		return linmodel.Binary(sigmoid(m.scale*z), m.labels[0], m.labels[1])
@@ -252,6 +261,11 @@ func (m *Model) single(z float64) serving.Prediction {
 }
 
 func (m *Model) multi(vals []float64) serving.Prediction {
+	for k, z := range vals {
+		if z != z {
+			vals[k] = math.NaN()
+		}
+	}
 	prob := true
 	switch m.transform {
 	case Softmax:
