@@ -262,3 +262,60 @@ func TestScoreDecoderCancel(t *testing.T) {
 		t.Errorf("after the cancel: %+v, %v", got, err)
 	}
 }
+
+// FuzzScoreBody reads fuzzed bodies as both score schemas: a body is
+// refused with a typed error, never a panic, and one that is read is
+// read as hamba/avro reads it, field for field.
+func FuzzScoreBody(f *testing.F) {
+	ctx := context.Background()
+	reg := newRegistry(f)
+	for _, opts := range [][]ScoreOption{nil, {CompactScores()}} {
+		enc, err := NewAvroScores(ctx, reg.client, "s", opts...)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, s := range scoreCases() {
+			v, err := enc.AppendScore(nil, &s)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(v[5:])
+		}
+	}
+	f.Add([]byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01})
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 1, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f})
+	schemas := map[bool]avro.Schema{false: avro.MustParse(ScoreSchema), true: avro.MustParse(ScoreCompactSchema)}
+	hdrs := wire.ProvenanceHeaders(serving.Provenance{Model: serving.ModelRef{Name: "fraud", Version: 3}})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, compact := range []bool{false, true} {
+			s, err := scorePlan{compact: compact}.decodeScore(body, wire.Message{Headers: hdrs})
+			if err != nil {
+				if !errors.Is(err, ErrIncompatible) && !errors.Is(err, wire.ErrMalformed) {
+					t.Fatalf("compact %v: %v: not a typed refusal", compact, err)
+				}
+				continue
+			}
+			var a map[string]any
+			if err := avro.Unmarshal(schemas[compact], body, &a); err != nil {
+				t.Fatalf("compact %v: read %+v, hamba/avro refuses: %v", compact, s, err)
+			}
+			p := a["prediction"].(map[string]any)
+			vs, _ := p["values"].([]any)
+			if p["value"] != s.Value || p["label"] != s.Label || p["confidence"] != s.Confidence || len(vs) != len(s.Values) ||
+				a["topic"] != s.Topic || a["partition"] != int(s.Partition) || a["offset"] != s.Offset {
+				t.Fatalf("compact %v: read %+v, hamba/avro %+v", compact, s, a)
+			}
+			for i, v := range vs {
+				if v != s.Values[i] {
+					t.Fatalf("compact %v: output %d: %v, hamba/avro %v", compact, i, s.Values[i], v)
+				}
+			}
+			if !compact {
+				m := a["provenance"].(map[string]any)["model"].(map[string]any)
+				if m["name"] != s.Provenance.Model.Name || m["version"] != int64(s.Provenance.Model.Version) {
+					t.Fatalf("read %+v, hamba/avro %+v", s.Provenance.Model, m)
+				}
+			}
+		}
+	})
+}
