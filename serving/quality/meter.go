@@ -190,11 +190,14 @@ type Estimate struct {
 // Summary is a snapshot of a Meter.
 //
 // The intervals: accuracy uses the Wilson score interval, which stays
-// inside [0, 1] and behaves at 0 and 100%. Log-loss and MAE use the
-// normal interval of a mean, mean ± 1.96·s/√n. RMSE is the square root
-// of the normal interval of the mean squared error. AUC uses the
-// Hanley–McNeil (1982) standard error, widened on each side by the
-// binning error bound AUCBinError.
+// inside [0, 1] and keeps a width at 0 and 100%; its StdErr is the
+// Agresti-Coull one, above 0 there too. AUC uses the Wilson interval as
+// well, on the effective number of trials that the Hanley-McNeil (1982)
+// variance implies, widened on each side by the binning error bound
+// AUCBinError. Log-loss and MAE use the normal interval of a mean,
+// mean ± 1.96·s/√n, and RMSE the square root of the normal interval of
+// the mean squared error: outcomes that never varied (every error 0,
+// say) show no spread, and these intervals then have width 0.
 type Summary struct {
 	// Accuracy is the share of classification outcomes predicted right.
 	Accuracy Estimate `json:"accuracy"`
@@ -243,12 +246,19 @@ func (m *Meter) Summary() Summary {
 }
 
 // wilson is the Wilson score interval of k successes in n trials.
-func wilson(k, n uint64) Estimate {
-	p, nf := float64(k)/float64(n), float64(n)
+func wilson(k, n uint64) Estimate { return wilsonAt(float64(k)/float64(n), float64(n), n) }
+
+// wilsonAt is the Wilson score interval of a proportion p measured on
+// nf trials (an effective number: the AUC's is not a count), reported
+// with count n. Its StdErr is the Agresti-Coull one, sqrt(q(1-q)/(nf+z²))
+// with q = (p·nf + z²/2)/(nf + z²) the interval's centre, so that it is
+// above 0 at p = 0 and p = 1 as the interval's width is; sqrt(p(1-p)/n)
+// was 0 there, whatever n.
+func wilsonAt(p, nf float64, n uint64) Estimate {
 	z2 := z95 * z95
 	centre := (p + z2/(2*nf)) / (1 + z2/nf)
 	half := z95 / (1 + z2/nf) * math.Sqrt(p*(1-p)/nf+z2/(4*nf*nf))
-	return Estimate{N: n, Value: p, Low: max(centre-half, 0), High: min(centre+half, 1), StdErr: math.Sqrt(p * (1 - p) / nf)}
+	return Estimate{N: n, Value: p, Low: max(centre-half, 0), High: min(centre+half, 1), StdErr: math.Sqrt(centre * (1 - centre) / (nf + z2))}
 }
 
 func meanEstimate(w *welford) Estimate {
@@ -261,6 +271,14 @@ func meanEstimate(w *welford) Estimate {
 // half, as a tie. The exact AUC of the same outcomes differs from it by
 // at most half the share of positive-negative pairs that share a bin,
 // which is returned as the bin error.
+//
+// The interval is the Wilson score interval of the AUC on the effective
+// number of trials that gives a proportion the Hanley-McNeil variance,
+// widened by the bin error on each side. Hanley and McNeil's variance is
+// a(1-a) over that number, which stays finite and above 0 as a reaches
+// 0 or 1, so the interval keeps a width there; their normal interval
+// had none at an AUC of 1, which 20 positives and 20 negatives of a
+// model with a true AUC of 0.99 show in a quarter of samples.
 func (m *Meter) auc() (Estimate, float64) {
 	if m.nPos == 0 || m.nNeg == 0 {
 		return Estimate{}, 0
@@ -276,13 +294,11 @@ func (m *Meter) auc() (Estimate, float64) {
 	pairs := np * nn
 	a := (wins + ties/2) / pairs
 	binErr := ties / 2 / pairs
-	q1, q2 := a/(2-a), 2*a*a/(1+a)
-	se := math.Sqrt(max(a*(1-a)+(np-1)*(q1-a*a)+(nn-1)*(q2-a*a), 0) / pairs)
-	return Estimate{
-		N:      m.nPos + m.nNeg,
-		Value:  a,
-		Low:    max(a-z95*se-binErr, 0),
-		High:   min(a+z95*se+binErr, 1),
-		StdErr: se,
-	}, binErr
+	// Hanley-McNeil: var = (a(1-a) + (np-1)(q1-a²) + (nn-1)(q2-a²)) / pairs,
+	// q1 = a/(2-a), q2 = 2a²/(1+a); q1-a² = a(1-a)²/(2-a) and
+	// q2-a² = a²(1-a)/(1+a), so var = a(1-a)/neff with neff below.
+	neff := pairs / (1 + (np-1)*(1-a)/(2-a) + (nn-1)*a/(1+a))
+	e := wilsonAt(a, neff, m.nPos+m.nNeg)
+	e.Low, e.High = max(e.Low-binErr, 0), min(e.High+binErr, 1)
+	return e, binErr
 }

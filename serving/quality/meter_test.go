@@ -298,3 +298,55 @@ func TestHugeErrorKeepsSummaryFinite(t *testing.T) {
 		t.Fatalf("summary cannot be encoded: %v", err)
 	}
 }
+
+// A statistic at the edge of its range, measured on few outcomes, is not
+// known exactly: 20 right answers of 20 (20 errors of 20) and a perfect
+// AUC over 20 positives and 20 negatives each leave an interval of some
+// width and a standard error above 0. The AUC's Hanley-McNeil interval
+// and the accuracy's standard error were of width 0 there.
+func TestEdgesHaveWidth(t *testing.T) {
+	var right, wrong Meter
+	for range 20 {
+		right.ObserveBinary(0.9, true)
+		right.ObserveBinary(0.1, false)
+		wrong.ObserveClass(0.9, false)
+	}
+	r, w := right.Summary(), wrong.Summary()
+	for name, e := range map[string]Estimate{"accuracy 40/40": r.Accuracy, "AUC 1": r.AUC, "accuracy 0/20": w.Accuracy} {
+		if !(e.Low < e.High) || !(e.StdErr > 0) || e.Low < 0 || e.High > 1 || e.Value < e.Low || e.Value > e.High {
+			t.Errorf("%s: %+v, want an interval of some width within [0, 1] around the value, and a standard error", name, e)
+		}
+	}
+	if w.Accuracy.High < 0.1 || r.AUC.Low > 0.95 {
+		t.Errorf("accuracy 0/20 at most %v, AUC at least %v: too sure for 20 of each", w.Accuracy.High, r.AUC.Low)
+	}
+}
+
+// The AUC interval covers the true AUC of a good model about 95% of the
+// time on 20 positives and 20 negatives, where the sample AUC is often
+// 1. Scores are binormal, 3.29 standard deviations apart (AUC
+// Phi(3.29/sqrt 2) = 0.99), through a logistic link.
+func TestAUCCoverageNearOne(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const trials, trueAUC = 1000, 0.99
+	sigmoid := func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+	var hit, perfect int
+	for range trials {
+		var m Meter
+		for range 20 {
+			m.ObserveBinary(sigmoid(rng.NormFloat64()+1.645), true)
+			m.ObserveBinary(sigmoid(rng.NormFloat64()-1.645), false)
+		}
+		s := m.Summary()
+		if s.AUC.Value == 1 {
+			perfect++
+		}
+		if s.AUC.Low <= trueAUC && trueAUC <= s.AUC.High {
+			hit++
+		}
+	}
+	t.Logf("coverage %.1f%%, sample AUC 1 in %d of %d", 100*float64(hit)/trials, perfect, trials)
+	if c := float64(hit) / trials; c < 0.92 {
+		t.Errorf("AUC interval covers %v in %.1f%% of trials (sample AUC 1 in %d), want about 95%%", trueAUC, 100*c, perfect)
+	}
+}
