@@ -55,7 +55,6 @@ type ScoreDecoder interface {
 	// bad score (Stats.BadScores), and the Reader goes on with the next
 	// record. It is called on the Reader's goroutine, which waits for it:
 	// it must return when ctx, which Run's cancellation cancels, is done.
-	// It may keep nothing of m past its return.
 	DecodeScore(ctx context.Context, m wire.Message) (wire.Score, error)
 }
 

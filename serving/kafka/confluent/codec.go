@@ -178,13 +178,16 @@ func Retry(attempts int, backoff, timeout time.Duration) Option {
 
 // New returns a Codec that reads schemas from client, which carries the
 // registry's URLs, TLS and authentication (see sr.NewClient). A nil
-// client, MaxSchemas below 1, Retry with fewer than 1 attempt, a
+// client, a nil Option, MaxSchemas below 1, Retry with fewer than 1 attempt, a
 // negative backoff or a non-positive timeout, or FetchRate with a rate
 // that is not positive and finite or a burst below 1 is an error
 // wrapping serving.ErrConfig.
 func New(client *sr.Client, opts ...Option) (*Codec, error) {
 	o := options{maxSchemas: 1024, attempts: 4, backoff: 100 * time.Millisecond, timeout: 5 * time.Second, rate: 10, burst: 100, now: time.Now}
 	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: confluent: nil Option", serving.ErrConfig)
+		}
 		opt(&o)
 	}
 	switch {

@@ -615,6 +615,14 @@ func TestNewValidates(t *testing.T) {
 		"NaN rate":    func() (*Codec, error) { return New(r.client, FetchRate(math.NaN(), 1)) },
 		"inf rate":    func() (*Codec, error) { return New(r.client, FetchRate(math.Inf(1), 1)) },
 		"zero burst":  func() (*Codec, error) { return New(r.client, FetchRate(1, 0)) },
+		"nil option":  func() (*Codec, error) { return New(r.client, nil) },
+		"score decoder's nil option": func() (*Codec, error) {
+			d, err := NewScoreDecoder(r.client, MaxSchemas(2), nil)
+			if d != nil {
+				return d.c, err
+			}
+			return nil, err
+		},
 	} {
 		_, err := f()
 		assert.ErrorIs(t, err, serving.ErrConfig, name)

@@ -68,7 +68,11 @@ func NewScoreDecoder(client *sr.Client, opts ...Option) (*ScoreDecoder, error) {
 // wire.ErrNoProvenance, as from wire.DecodeScore.
 //
 // Fetching a schema honours ctx: cancelling it ends the wait with
-// ErrUnavailable. It never waits longer than the Retry policy allows.
+// ErrUnavailable. It never waits longer than the Retry policy allows:
+// about 21s by default, for an ID not cached while the registry is
+// down. A feedbackkafka Reader waits on one goroutine, labels too, so
+// give the ScoreDecoder of a Reader a shorter Retry, such as
+// Retry(2, 100*time.Millisecond, 2*time.Second).
 func (d *ScoreDecoder) DecodeScore(ctx context.Context, m wire.Message) (wire.Score, error) {
 	v := m.Value
 	if len(v) == 0 || v[0] != 0 {
