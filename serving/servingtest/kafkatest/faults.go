@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -57,15 +58,20 @@ type FetchFault struct {
 	mu      sync.Mutex
 	failed  int
 	stopped bool
+	ids     map[[16]byte]string // topic names of the IDs fetches named
 }
 
 // FailFetches makes the cluster answer every fetch that names one of
 // topics (any fetch when none are given) with code on each partition of
-// those topics, until [FetchFault.Stop]. Other topics named in the same
-// fetch get no records and no error, so their consumers simply fetch
-// again. With [kerr.OffsetOutOfRange], as a broker answers once retention
-// deleted the records ahead of a consumer, sarama gives the partitions
-// up: the way to test that code notices a lost partition.
+// those topics, until [FetchFault.Stop]. Fetches that name their topics
+// by ID alone (version 13 and later, as franz-go sends them) fail alike.
+// Other topics named in the same fetch get no records and no error, so
+// their consumers simply fetch again: a client that fetches a failed
+// topic and another one together reads neither until the fault stops or
+// it gives the failed topic up. With [kerr.OffsetOutOfRange], as a broker
+// answers once retention deleted the records ahead of a consumer, sarama
+// gives the partitions up: the way to test that code notices a lost
+// partition.
 func (c *Cluster) FailFetches(code *kerr.Error, topics ...string) *FetchFault {
 	f := &FetchFault{}
 	fail := func(name string) bool { return len(topics) == 0 || slices.Contains(topics, name) }
@@ -78,17 +84,21 @@ func (c *Cluster) FailFetches(code *kerr.Error, topics ...string) *FetchFault {
 		}
 		c.kc.KeepControl()
 		fr := req.(*kmsg.FetchRequest)
-		if !slices.ContainsFunc(fr.Topics, func(rt kmsg.FetchRequestTopic) bool { return fail(rt.Topic) }) {
+		names := make([]string, len(fr.Topics))
+		for i, rt := range fr.Topics {
+			names[i] = f.name(c.kc, rt)
+		}
+		if !slices.ContainsFunc(names, fail) {
 			return nil, nil, false
 		}
 		resp := fr.ResponseKind().(*kmsg.FetchResponse)
-		for _, rt := range fr.Topics {
+		for i, rt := range fr.Topics {
 			rtopic := kmsg.NewFetchResponseTopic()
 			rtopic.Topic, rtopic.TopicID = rt.Topic, rt.TopicID
 			for _, rp := range rt.Partitions {
 				p := kmsg.NewFetchResponseTopicPartition()
 				p.Partition = rp.Partition
-				if fail(rt.Topic) {
+				if fail(names[i]) {
 					p.ErrorCode = code.Code
 				}
 				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
@@ -100,6 +110,28 @@ func (c *Cluster) FailFetches(code *kerr.Error, topics ...string) *FetchFault {
 		return resp, nil, true
 	})
 	return f
+}
+
+// name returns the name of the topic rt fetches. A fetch of version 13
+// or later (KIP-516) names its topics by ID alone, as franz-go sends it,
+// so the name is looked up in the cluster, once per ID. The cluster answers that lookup while a control function runs.
+// f.mu is held.
+func (f *FetchFault) name(kc *kfake.Cluster, rt kmsg.FetchRequestTopic) string {
+	if rt.Topic != "" || rt.TopicID == [16]byte{} {
+		return rt.Topic
+	}
+	if name, ok := f.ids[rt.TopicID]; ok {
+		return name
+	}
+	info := kc.TopicIDInfo(rt.TopicID)
+	if info == nil {
+		return ""
+	}
+	if f.ids == nil {
+		f.ids = map[[16]byte]string{}
+	}
+	f.ids[rt.TopicID] = info.Topic
+	return info.Topic
 }
 
 // Failed returns how many fetches the fault has answered with its error.
