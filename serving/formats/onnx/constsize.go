@@ -301,6 +301,13 @@ func evalConst(sc *scope, op string, i int, in []string, at nodeAttrs, castTo in
 			out[k] = math.Trunc(v)
 		}
 		return &constVal{n: c.n, dims: c.dims, vals: out}
+	case "DequantizeLinear":
+		// The dimensions of its input, for a convolution's quantized
+		// weights and bias (checkConvBias); its values are not computed.
+		if c := sc.constant(firstOf(in)); c != nil {
+			return &constVal{n: c.n, dims: c.dims}
+		}
+		return nil
 	case "Reshape", "Squeeze", "Unsqueeze", "Flatten":
 		if c := sc.constant(firstOf(in)); c != nil {
 			return &constVal{n: c.n, vals: c.vals}

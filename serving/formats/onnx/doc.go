@@ -90,9 +90,17 @@
 // its local function (ref_attr_name), since ONNX forbids it and ONNX
 // Runtime divides by them unchecked (a pool or convolution with a stride
 // of 0 killed the process); a Col2Im whose block_shape is not a constant
-// of elements at least 1, for the same reason; a MaxUnpool, since ONNX
-// Runtime aborts the process when one of its indices, which a record
-// sets, falls outside its output; and a graph (or a subgraph of If, Loop
+// of elements at least 1, for the same reason; a Conv, ConvTranspose or
+// QLinearConv whose bias does not hold one element per output channel
+// (W's first dimension; for ConvTranspose its second times group), or
+// whose bias or weights are not constants the load-time walk can size
+// (initializers, Constant nodes, and what DequantizeLinear, Cast,
+// Identity and the walk's other ops make of them), since ONNX Runtime
+// reads one bias element per channel unchecked (a bias of 1 element for
+// 2^20 channels scored the memory after it, or killed the process with
+// SIGSEGV), and a bias a record feeds is read past just the same; a
+// MaxUnpool, since ONNX Runtime aborts the process when one of its
+// indices, which a record sets, falls outside its output; and a graph (or a subgraph of If, Loop
 // or Scan, or a local function) with a Div or Mod whose divisor may be
 // an integer 0 or -1, since ONNX Runtime would trap and kill the
 // process, at load for constants, at a run for a record. A divisor is

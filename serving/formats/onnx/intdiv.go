@@ -326,7 +326,7 @@ func divNode(b []byte, depth int, sc *scope) error {
 				return err
 			}
 			switch name {
-			case "value", "value_int", "value_ints", "value_float", "value_floats", "pads", "to", "starts", "ends", "axes":
+			case "value", "value_int", "value_ints", "value_float", "value_floats", "pads", "to", "starts", "ends", "axes", "group":
 				if tensor != nil {
 					at.tensor = tensor
 				}
@@ -384,6 +384,9 @@ func divNode(b []byte, depth int, sc *scope) error {
 	}
 	if onnxDomain {
 		if err := checkConstSize(sc, op, inputs, at, sc.limit); err != nil {
+			return err
+		}
+		if err := checkConvBias(sc, op, inputs, at); err != nil {
 			return err
 		}
 		for _, k := range positiveInputs[op] {
@@ -494,6 +497,54 @@ var sizeInputs = map[string][]int{
 	"DFT": {1}, "STFT": {2}, "HannWindow": {0}, "HammingWindow": {0},
 	"BlackmanWindow": {0}, "MelWeightMatrix": {0, 1, 2, 3, 4},
 	"CenterCropPad": {1}, "Col2Im": {1, 2},
+}
+
+// convBias are, for the convolutions whose bias ONNX Runtime reads one
+// element per output channel without checking its length, the inputs of
+// their weights and of their bias.
+var convBias = map[string][2]int{"Conv": {1, 2}, "ConvTranspose": {1, 2}, "QLinearConv": {3, 8}}
+
+// checkConvBias refuses a Conv, ConvTranspose or QLinearConv with a bias
+// unless the walk knows the bias's length and the weights' dimensions
+// (constants, or what the walk computes from them) and the bias holds
+// one element per output channel, as ONNX requires: W's first dimension
+// for Conv and QLinearConv, its second times group for ConvTranspose.
+// ONNX Runtime 1.24 checks neither: a bias of 1 element for 2^20
+// channels made a Conv score whatever memory followed the bias, and a
+// ConvTranspose die of SIGSEGV; a bias the record feeds did the same. A
+// bias or weights the walk cannot size are refused too, since nothing
+// then bounds the read.
+func checkConvBias(sc *scope, op string, inputs []string, at nodeAttrs) error {
+	wb, ok := convBias[op]
+	if !ok || wb[1] >= len(inputs) || inputs[wb[1]] == "" {
+		return nil
+	}
+	w, b := sc.dimsOf(inputs, wb[0]), sc.count(inputs, wb[1])
+	if len(w) < 2 || b < 0 || sc.fromRecord(inputs[wb[0]]) || sc.fromRecord(inputs[wb[1]]) {
+		return fmt.Errorf("the bias %q of a %s node, or its weights %q, is not a constant whose size the load-time walk knows: ONNX Runtime reads one bias element per output channel without checking the bias's length, so a shorter bias is read past", inputs[wb[1]], op, inputs[wb[0]])
+	}
+	m := w[0]
+	if op == "ConvTranspose" {
+		g := int64(1)
+		if v := at.ints["group"]; len(v) > 0 {
+			g = v[len(v)-1]
+		}
+		switch {
+		case g < 1:
+			return nil // checkPositiveAttrs refuses the node
+		case w[1] > math.MaxInt64/g:
+			m = -1 // more channels than any bias holds
+		default:
+			m = w[1] * g
+		}
+	}
+	if b != m {
+		if m < 0 {
+			return fmt.Errorf("the bias %q of a %s node holds %d elements for more output channels than an int64 counts: ONNX Runtime reads one per channel without checking, past the end of a shorter bias", inputs[wb[1]], op, b)
+		}
+		return fmt.Errorf("the bias %q of a %s node holds %d elements for %d output channels: ONNX Runtime reads one per channel without checking, past the end of a shorter bias", inputs[wb[1]], op, b, m)
+	}
+	return nil
 }
 
 // positiveInputs are, for the ops ONNX Runtime divides by an input of
