@@ -164,11 +164,14 @@ func AuditTimeout(d time.Duration) AuditOption { return func(a *Audit) { a.timeo
 
 // NewAudit returns an Audit. Its defaults: it logs every event through
 // slog.Default() (AuditLogger), sends it to no sink (AuditTo), and gives
-// each sink call 5 seconds (AuditTimeout). A nil logger or sink, or a
-// timeout not above zero, fails with serving.ErrConfig.
+// each sink call 5 seconds (AuditTimeout). A nil option, a nil logger or
+// sink, or a timeout not above zero, fails with serving.ErrConfig.
 func NewAudit(opts ...AuditOption) (*Audit, error) {
 	a := &Audit{logger: slog.Default(), timeout: 5 * time.Second, now: time.Now}
 	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: governance: NewAudit: nil AuditOption", serving.ErrConfig)
+		}
 		o(a)
 	}
 	if a.logger == nil {

@@ -90,11 +90,14 @@ type Verifier struct {
 // the Verifier's error), and not the received and verified events of every model
 // (WithAudit, with an Audit from NewAudit and AuditLogger, to log them
 // all, elsewhere or nowhere).
-// A key of the wrong size, RequireSignature without a key, or
-// ReplayFrom(nil) fails with serving.ErrConfig.
+// A nil option, a key of the wrong size, RequireSignature without a key,
+// or ReplayFrom(nil) fails with serving.ErrConfig.
 func NewVerifier(opts ...Option) (*Verifier, error) {
 	var o vopts
 	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: governance: NewVerifier: nil Option", serving.ErrConfig)
+		}
 		opt(&o)
 	}
 	if o.nilStore {

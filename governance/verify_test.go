@@ -383,6 +383,14 @@ func TestNewVerifierValidates(t *testing.T) {
 	if _, err := NewAudit(AuditTo(nil)); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("AuditTo(nil): %v, want serving.ErrConfig", err)
 	}
+	// A nil option, such as an optional one left unset in a slice of
+	// options: both constructors panicked on calling it.
+	if _, err := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), nil); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("NewVerifier with a nil Option: %v, want serving.ErrConfig", err)
+	}
+	if _, err := NewAudit(nil); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("NewAudit with a nil AuditOption: %v, want serving.ErrConfig", err)
+	}
 }
 
 // TestSHA256IsCanonical: hex decoding accepts upper case, so without a

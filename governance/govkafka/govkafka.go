@@ -56,11 +56,14 @@ var _ governance.AuditSink = (*AuditSink)(nil)
 // package defaults of serving/kafka: idempotent, acks from every in-sync
 // replica. ctx bounds the topic check and the connecting: when it is
 // done first, NewAuditSink returns ctx.Err(); cancelling it later does
-// not affect the sink, which Close ends. A nil Config or an empty topic
-// is an error wrapping serving.ErrConfig.
+// not affect the sink, which Close ends. A nil Config, a nil Option or an
+// empty topic is an error wrapping serving.ErrConfig.
 func NewAuditSink(ctx context.Context, cfg *kafka.Config, opts ...Option) (*AuditSink, error) {
 	o := options{topic: DefaultAuditTopic}
 	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: govkafka: nil Option", serving.ErrConfig)
+		}
 		opt.applyAudit(&o)
 	}
 	switch {

@@ -99,6 +99,10 @@ func TestNewAuditSinkValidates(t *testing.T) {
 	if _, err := govkafka.NewAuditSink(t.Context(), testConfig(t, []string{"127.0.0.1:1"}), govkafka.Topic("")); !errors.Is(err, serving.ErrConfig) {
 		t.Fatal("empty topic accepted")
 	}
+	// It panicked on calling the nil option.
+	if _, err := govkafka.NewAuditSink(t.Context(), testConfig(t, []string{"127.0.0.1:1"}), nil); !errors.Is(err, serving.ErrConfig) {
+		t.Fatalf("nil Option: %v, want serving.ErrConfig", err)
+	}
 }
 
 // TestNewAuditSinkHonoursContext: against a broker that accepts

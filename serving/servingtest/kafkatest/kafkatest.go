@@ -1,6 +1,7 @@
 package kafkatest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -68,6 +69,9 @@ type Cluster struct {
 func Start(opts ...Option) (*Cluster, error) {
 	cfg := config{brokers: 1, partitions: defaultPartitions, autoCreate: true}
 	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("kafkatest: nil Option")
+		}
 		o(&cfg)
 	}
 	if cfg.brokers < 1 {

@@ -90,6 +90,7 @@ func TestStartErrors(t *testing.T) {
 		{kafkatest.Topic("", 1)},
 		{kafkatest.Topic("t", 0)},
 		{kafkatest.AutoPartitions(0)},
+		{nil}, // it panicked on calling the nil option
 	} {
 		if c, err := kafkatest.Start(opts...); err == nil {
 			c.Close()
