@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelstream/modelstream/governance"
@@ -49,7 +50,10 @@ type Guardrail struct {
 	// Name is "errors", "latency" or "quality".
 	Name string `json:"name"`
 	// Candidate and Champion are the metric's values, and N their counts
-	// (candidate, champion). The difference judged is Candidate -
+	// (candidate, champion), over the steps where both sides have data.
+	// Each value is the mean of the side's per-step values, weighted as
+	// the comparison weighs the steps (see the package documentation,
+	// "Matched windows"), so that the difference judged is Candidate -
 	// Champion.
 	Candidate float64   `json:"candidate"`
 	Champion  float64   `json:"champion"`
@@ -136,11 +140,16 @@ type Status struct {
 //
 // A Controller is safe for concurrent use.
 type Controller struct {
-	cfg       config
-	split     *speculative.Split
-	champRef  serving.ModelRef
-	candRef   serving.ModelRef
-	sides     [2]arm // candidate, champion
+	cfg      config
+	split    *speculative.Split
+	champRef serving.ModelRef
+	candRef  serving.ModelRef
+	// windows holds the evidence per step, candidate then champion; the
+	// last step (all traffic to the candidate) shares the window of the
+	// step before it. window is the index of the current one.
+	windows   [][2]arm
+	window    atomic.Int64
+	stepCalls atomic.Uint64 // the candidate's calls at the current step
 	refused   uint64
 	refusedMu sync.Mutex
 
@@ -176,7 +185,8 @@ func New(champion, candidate serving.Scorer, opts ...Option) (*Controller, error
 	if champion == nil || candidate == nil {
 		return nil, configError("nil scorer")
 	}
-	c := &Controller{cfg: cfg, champRef: refOf(champion, Champion), candRef: refOf(candidate, Candidate)}
+	c := &Controller{cfg: cfg, champRef: refOf(champion, Champion), candRef: refOf(candidate, Candidate),
+		windows: make([][2]arm, len(cfg.steps)-1)}
 	split, err := speculative.NewSplit([]speculative.Variant{
 		{Name: Champion, Scorer: champion, Weight: 1 - cfg.steps[0]},
 		{Name: Candidate, Scorer: candidate, Weight: cfg.steps[0]},
@@ -233,7 +243,10 @@ func (c *Controller) record(ctx context.Context, d *serving.Decision, err error)
 		}
 		failed = false
 	}
-	c.sides[side].call(took, failed, c.cfg.latencyBound)
+	c.windows[c.window.Load()][side].call(took, failed, c.cfg.latencyBound)
+	if side == 0 {
+		c.stepCalls.Add(1)
+	}
 }
 
 // Ref implements serving.Referrer with the Controller's name.
@@ -243,7 +256,8 @@ func (c *Controller) Ref() serving.ModelRef { return serving.ModelRef{Name: c.cf
 // example 0 for a right answer and 1 for a wrong one, the log-loss, or
 // the absolute error. Lower is better, as for every guardrail. variant
 // is Champion or Candidate, as the score's serving.Decision.Variant
-// named it.
+// named it. The loss counts in the window of the step at which it
+// arrives (see the package documentation, "Matched windows").
 // A loss that is not finite or whose magnitude exceeds 1e100 (so large
 // that the running variance would overflow to infinity and the guardrail
 // become NaN), or another variant, is refused with an error wrapping
@@ -262,7 +276,7 @@ func (c *Controller) Outcome(variant string, loss float64) error {
 		c.refusedMu.Unlock()
 		return fmt.Errorf("%w: canary: loss %v for variant %q", serving.ErrOutcome, loss, variant)
 	}
-	c.sides[side].outcome(loss)
+	c.windows[c.window.Load()][side].outcome(loss)
 	return nil
 }
 
@@ -293,8 +307,9 @@ func (c *Controller) Evaluate(ctx context.Context) Decision {
 	case Advance:
 		c.step++
 		d.Step, d.Share = c.step, c.cfg.steps[c.step]
+		c.window.Store(int64(min(c.step, len(c.windows)-1)))
 		c.setShare(d.Share)
-		c.sides[0].stepCalls.Store(0)
+		c.stepCalls.Store(0)
 	}
 	record := d.Action != Hold || key != c.lastKey
 	c.lastKey = key
@@ -335,17 +350,26 @@ func (c *Controller) remember(d Decision) {
 // for (so that a hold for the same reasons is recorded once); c.mu is
 // held.
 func (c *Controller) weigh() (Decision, string) {
-	cand, champ := &c.sides[0], &c.sides[1]
-	d := Decision{Rollout: c.cfg.name, Time: c.cfg.now(), Step: c.step, Share: c.cfg.steps[c.step], P99: [2]time.Duration{cand.p99(), champ.p99()}}
-	nCand, nChamp := cand.calls.Load(), champ.calls.Load()
+	n := len(c.windows)
+	cands, champs := make([]*arm, n), make([]*arm, n)
+	errs, slow, arms := make([][2]sample, n), make([][2]sample, n), make([][2]*arm, n)
+	var nCand, nChamp uint64
+	for i := range c.windows {
+		cand, champ := &c.windows[i][0], &c.windows[i][1]
+		cands[i], champs[i], arms[i] = cand, champ, [2]*arm{cand, champ}
+		nc, nh := cand.calls.Load(), champ.calls.Load()
+		nCand, nChamp = nCand+nc, nChamp+nh
+		errs[i] = [2]sample{rate(cand.errors.Load(), nc), rate(champ.errors.Load(), nh)}
+		slow[i] = [2]sample{rate(cand.slow.Load(), nc), rate(champ.slow.Load(), nh)}
+	}
+	d := Decision{Rollout: c.cfg.name, Time: c.cfg.now(), Step: c.step, Share: c.cfg.steps[c.step], P99: [2]time.Duration{p99(cands...), p99(champs...)}}
 	if total := nCand + nChamp; total > 0 {
 		d.Seen = float64(nCand) / float64(total)
 	}
-	qCand, qChamp := qualitySamples(cand, champ)
 	d.Guardrails = []Guardrail{
-		c.guard("errors", rate(cand.errors.Load(), nCand), rate(champ.errors.Load(), nChamp), c.cfg.errorMargin, c.cfg.minCalls),
-		c.guard("latency", rate(cand.slow.Load(), nCand), rate(champ.slow.Load(), nChamp), c.cfg.latencyMargin, c.cfg.minCalls),
-		c.guard("quality", qCand, qChamp, c.cfg.qualityMargin, c.cfg.minOutcomes),
+		c.guard("errors", errs, c.cfg.errorMargin, c.cfg.minCalls),
+		c.guard("latency", slow, c.cfg.latencyMargin, c.cfg.minCalls),
+		c.guard("quality", qualityPairs(arms), c.cfg.qualityMargin, c.cfg.minOutcomes),
 	}
 	// To leave a step below the last, every guardrail must be computable
 	// and none breached; to give the candidate all the traffic, every
@@ -374,9 +398,9 @@ func (c *Controller) weigh() (Decision, string) {
 		d.Action, d.Reason = Rollback, "guardrail breached: "+strings.Join(breached, "; ")
 	case len(waiting) > 0:
 		d.Action, d.Reason = Hold, strings.Join(waiting, "; ")
-	case cand.stepCalls.Load() < c.cfg.minCalls:
+	case c.stepCalls.Load() < c.cfg.minCalls:
 		key.WriteString("calls")
-		d.Action, d.Reason = Hold, fmt.Sprintf("guardrails hold; %d calls at this step, waiting for %d", cand.stepCalls.Load(), c.cfg.minCalls)
+		d.Action, d.Reason = Hold, fmt.Sprintf("guardrails hold; %d calls at this step, waiting for %d", c.stepCalls.Load(), c.cfg.minCalls)
 	case c.step == len(c.cfg.steps)-1:
 		d.Action, d.Reason = Promote, "guardrails hold at the last step"
 	default:
@@ -385,14 +409,15 @@ func (c *Controller) weigh() (Decision, string) {
 	return d, key.String()
 }
 
-func (c *Controller) guard(name string, cand, champ sample, margin float64, minN uint64) Guardrail {
-	g := Guardrail{Name: name, Candidate: cand.mean, Champion: champ.mean, N: [2]uint64{cand.n, champ.n}, Margin: margin}
-	if cand.n < minN || champ.n < minN || cand.n == 0 || champ.n == 0 {
+func (c *Controller) guard(name string, windows [][2]sample, margin float64, minN uint64) Guardrail {
+	m := matched(windows, c.cfg.alpha)
+	g := Guardrail{Name: name, Candidate: m.cand, Champion: m.champ, N: m.n, Margin: margin}
+	if m.n[0] < minN || m.n[1] < minN || m.n[0] == 0 || m.n[1] == 0 {
 		g.Verdict = "no data"
 		return g
 	}
-	var shown bool
-	_, g.Low, g.High, shown = confidenceSequence(cand, champ, c.cfg.alpha)
+	g.Low, g.High = m.low, m.high
+	shown := m.shown
 	switch {
 	case !shown:
 		g.Verdict = "inconclusive"

@@ -8,7 +8,8 @@
 // A [Controller] is a serving.Scorer that routes records between the
 // champion and the candidate through a speculative.Split, sticky by key.
 // It watches three guardrails, each comparing the candidate with the
-// champion over the same period, and each a "lower is better" quantity:
+// champion over the same periods (see "Matched windows" below), and each
+// a "lower is better" quantity:
 //
 //   - errors: the share of calls that failed (a call whose caller
 //     cancelled it is no evidence, and not counted);
@@ -22,6 +23,23 @@
 // The candidate is non-inferior on a guardrail when its value exceeds
 // the champion's by at most a margin ([ErrorMargin], [LatencyMargin],
 // [QualityMargin]).
+//
+// # Matched windows
+//
+// The candidate's share grows step by step, so most of its calls come
+// late, while most of the champion's come early. Rates taken over the
+// whole rollout would weigh each period by each side's share of it: a
+// stall or a stretch of hard data during the 25% step would count
+// against the candidate alone and roll it back, and one during the 1%
+// step against the champion alone, letting a worse candidate through.
+// Each guardrail therefore compares the two sides step by step, where
+// both get traffic in a fixed proportion and meet the same periods, and
+// combines the steps' differences, each weighted by nc·nh/(nc+nh) of its
+// counts (the weights of Cochran, and of Mantel and Haenszel). Outcomes
+// count in the step during which they arrive, so a feedback delay
+// shifts both sides alike. The last step, where the champion serves
+// nothing, shares the window of the step before it: the candidate's
+// calls at 100% are compared with the champion's at the step before.
 //
 // # Decisions
 //
@@ -57,7 +75,7 @@
 // confidence sequence, which holds at every look at once with probability
 // 1 − [Alpha]: the asymptotic confidence sequence of Waudby-Smith et al.
 // (Annals of Statistics, 2024), a normal-mixture boundary applied to the
-// difference of the two means. It was chosen over the mixture SPRT
+// difference of the two means, combined over the matched windows. It was chosen over the mixture SPRT
 // (Johari et al., 2017), which answers the same question with a p-value,
 // because an interval also says how large the difference may be, and
 // non-inferiority with a margin is a statement about that interval; over

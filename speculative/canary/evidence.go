@@ -27,12 +27,11 @@ func latUpper(b int) time.Duration {
 	return time.Duration(math.Exp2(float64(b)/latPerOctet) * float64(time.Microsecond))
 }
 
-// arm accumulates the evidence of one side of the rollout since it
-// started. Counters are atomic, the quality running moments are under
-// mu.
+// arm accumulates the evidence of one side of the rollout over one
+// window (see window). Counters are atomic, the quality running moments
+// are under mu.
 type arm struct {
 	calls, errors, slow atomic.Uint64
-	stepCalls           atomic.Uint64 // calls at the current step
 	lat                 [latBuckets]atomic.Uint64
 
 	mu       sync.Mutex
@@ -43,7 +42,6 @@ type arm struct {
 
 func (a *arm) call(took time.Duration, failed bool, bound time.Duration) {
 	a.calls.Add(1)
-	a.stepCalls.Add(1)
 	if failed {
 		a.errors.Add(1)
 	}
@@ -67,13 +65,16 @@ func (a *arm) outcome(loss float64) {
 }
 
 // p99 is the upper bound of the bucket holding the 99th percentile of
-// the calls' latency; 0 without calls.
-func (a *arm) p99() time.Duration {
+// the latency of the calls of every arm given; 0 without calls.
+func p99(arms ...*arm) time.Duration {
 	var total uint64
 	var counts [latBuckets]uint64
-	for i := range a.lat {
-		counts[i] = a.lat[i].Load()
-		total += counts[i]
+	for _, a := range arms {
+		for i := range a.lat {
+			c := a.lat[i].Load()
+			counts[i] += c
+			total += c
+		}
 	}
 	if total == 0 {
 		return 0
@@ -132,15 +133,36 @@ func rate(k, n uint64) sample {
 // being 5%. When every loss seen on both sides is the same, the data
 // measure no spread, and both variances are 0.
 func qualitySamples(cand, champ *arm) (sample, sample) {
-	c, h := cand.moments(), champ.moments()
-	lo, hi := c.lo, c.hi
-	switch {
-	case c.n == 0:
-		lo, hi = h.lo, h.hi
-	case h.n > 0:
-		lo, hi = min(lo, h.lo), max(hi, h.hi)
+	p := qualityPairs([][2]*arm{{cand, champ}})
+	return p[0][0], p[0][1]
+}
+
+// qualityPairs is qualitySamples for each window's arms (candidate,
+// champion): the range seen is that of every loss of every window, so
+// that a window whose losses never varied is not taken as measured
+// exactly either.
+func qualityPairs(windows [][2]*arm) [][2]sample {
+	ms := make([][2]moments, len(windows))
+	var lo, hi float64
+	seen := false
+	for i, w := range windows {
+		for j, a := range w {
+			m := a.moments()
+			ms[i][j] = m
+			switch {
+			case m.n == 0:
+			case !seen:
+				lo, hi, seen = m.lo, m.hi, true
+			default:
+				lo, hi = min(lo, m.lo), max(hi, m.hi)
+			}
+		}
 	}
-	return c.adjusted(lo, hi), h.adjusted(lo, hi)
+	out := make([][2]sample, len(windows))
+	for i, m := range ms {
+		out[i] = [2]sample{m[0].adjusted(lo, hi), m[1].adjusted(lo, hi)}
+	}
+	return out
 }
 
 // moments is a snapshot of one side's running loss moments.
@@ -174,36 +196,92 @@ const csTarget = 1000
 
 // confidenceSequence returns a (1-alpha) confidence interval for the
 // difference of means cand - champ that holds at every evaluation at
-// once: the asymptotic confidence sequence of Waudby-Smith, Arbour,
-// Sinha, Kennedy and Ramdas ("Time-uniform central limit theory and
-// asymptotic confidence sequences", Annals of Statistics, 2024), a normal
-// mixture boundary applied to the difference estimator. The estimator's
-// standard error se stands for σ/√t with the effective sample size
-// t = (v₁+v₂)/se², and the half-width is
+// once: matched over one window.
+func confidenceSequence(cand, champ sample, alpha float64) (diff, lo, hi float64, shown bool) {
+	m := matched([][2]sample{{cand, champ}}, alpha)
+	return m.cand - m.champ, m.low, m.high, m.shown
+}
+
+// comparison is the candidate's difference from the champion over
+// matched windows.
+type comparison struct {
+	// cand and champ are each side's means, weighted over the windows
+	// as the difference is; n counts the samples of the windows compared
+	// (candidate, champion).
+	cand, champ float64
+	n           [2]uint64
+	// low and high bound cand - champ; shown is false when the data
+	// measure no spread (low and high are then both the difference) or
+	// no window has samples of both sides.
+	low, high float64
+	shown     bool
+}
+
+// matched compares the two sides window by window: pairs holds, per
+// window, the candidate's sample and the champion's. The difference is
+// the weighted mean of the windows' differences, each window weighted by
+// nc·nh/(nc+nh), the inverse of its difference's variance when both
+// sides vary alike (the weights of Cochran and of Mantel and Haenszel);
+// a window lacking either side weighs nothing. Whatever happened to both
+// models during a window (a stall, a stretch of hard data) then cancels
+// in its difference, while a difference pooled over the whole rollout
+// weighed each period by each side's share of it: the candidate's calls
+// come late, the champion's mostly early.
+//
+// The interval is the asymptotic confidence sequence of Waudby-Smith,
+// Arbour, Sinha, Kennedy and Ramdas ("Time-uniform central limit theory
+// and asymptotic confidence sequences", Annals of Statistics, 2024), a
+// normal mixture boundary applied to the difference estimator. The
+// estimator's standard error se stands for σ/√t with the effective
+// sample size t = v/se², v the weighted mean of the windows' v₁+v₂, and
+// the half-width is
 //
 //	se · √( 2(tρ²+1)/(tρ²) · ln(√(tρ²+1)/α) ),
 //
-// with ρ chosen to make it tightest near t = csTarget. Compared with a
-// fixed-sample 95% interval (1.96·se) it is about 1.5 times as wide at t = 1000
-// for α = 0.05; that is the price of looking after every call.
+// with ρ chosen to make it tightest near t = csTarget. Over one window
+// that is the sequence of the plain difference of the two means.
+// Compared with a fixed-sample 95% interval (1.96·se) it is about 1.5
+// times as wide at t = 1000 for α = 0.05; that is the price of looking
+// after every call.
 //
 // Both sides' variances come adjusted for small counts (rate,
 // qualitySamples), so that a side whose values never varied is not
 // taken as measured exactly: 50 losses of 0 are what a model wrong on
 // 2% of its answers gives 36% of the time. A variance is 0 only when
 // every value seen on both sides is the same; the data then measure no
-// spread, and shown is false: lo and hi are both diff, and prove
-// nothing.
-func confidenceSequence(cand, champ sample, alpha float64) (diff, lo, hi float64, shown bool) {
-	diff = cand.mean - champ.mean
-	v1, v2 := cand.vr, champ.vr
-	se2 := v1/float64(cand.n) + v2/float64(champ.n)
-	if !(se2 > 0) {
-		return diff, diff, diff, false
+// spread, and shown is false: low and high are both the difference, and
+// prove nothing.
+func matched(pairs [][2]sample, alpha float64) comparison {
+	var m comparison
+	var sum, se2, v float64
+	for _, p := range pairs {
+		c, h := p[0], p[1]
+		if c.n == 0 || h.n == 0 {
+			continue
+		}
+		nc, nh := float64(c.n), float64(h.n)
+		w := nc * nh / (nc + nh)
+		sum += w
+		m.cand += w * c.mean
+		m.champ += w * h.mean
+		se2 += w * w * (c.vr/nc + h.vr/nh)
+		v += w * (c.vr + h.vr)
+		m.n[0] += c.n
+		m.n[1] += h.n
 	}
-	t := (v1 + v2) / se2
+	if sum == 0 {
+		return m
+	}
+	m.cand, m.champ, se2, v = m.cand/sum, m.champ/sum, se2/(sum*sum), v/sum
+	diff := m.cand - m.champ
+	m.low, m.high = diff, diff
+	if !(se2 > 0) {
+		return m
+	}
+	t := v / se2
 	l := -2 * math.Log(alpha)
 	rho2 := (l + math.Log(l+1)) / csTarget
 	half := math.Sqrt(se2 * 2 * (t*rho2 + 1) / (t * rho2) * math.Log(math.Sqrt(t*rho2+1)/alpha))
-	return diff, diff - half, diff + half, true
+	m.low, m.high, m.shown = diff-half, diff+half, true
+	return m
 }

@@ -86,11 +86,11 @@ func TestLatencyBuckets(t *testing.T) {
 		}
 		a.call(d, false, time.Second)
 	}
-	if p := a.p99(); p < time.Millisecond || p > 1200*time.Microsecond {
+	if p := p99(&a); p < time.Millisecond || p > 1200*time.Microsecond {
 		t.Errorf("p99 %v, want about 1ms", p)
 	}
 	a.call(50*time.Millisecond, false, time.Second)
-	if p := a.p99(); p < 50*time.Millisecond || p > 60*time.Millisecond {
+	if p := p99(&a); p < 50*time.Millisecond || p > 60*time.Millisecond {
 		t.Errorf("p99 %v, want about 50ms", p)
 	}
 }
@@ -183,5 +183,140 @@ func TestQualityVarianceIsRateVariance(t *testing.T) {
 		if got.n != want.n || math.Abs(got.mean-want.mean) > 1e-12 || math.Abs(got.vr-want.vr) > 1e-12 {
 			t.Errorf("%d of %d: quality %+v, rate %+v", c.k, c.n, got, want)
 		}
+	}
+}
+
+// ratios returns, for each step's share of a rollout, the number of
+// champion samples per candidate sample at that step.
+func ratios(shares ...float64) []int {
+	out := make([]int, len(shares))
+	for i, s := range shares {
+		out[i] = int(math.Round((1 - s) / s))
+	}
+	return out
+}
+
+// Two equally good models, a rate of 1% that rises to 6% on both sides
+// for a while during the last compared step (25%), and a look after
+// every 50 candidate samples: compared window by window, a difference
+// is found in at most about Alpha of runs. Pooled over the rollout, the
+// candidate, whose samples come mostly at that step, is found worse in
+// most runs; that is the test's control.
+func TestMatchedWindowsValidUnderPeeking(t *testing.T) {
+	const (
+		runs    = 300
+		perStep = 300 // candidate samples at each step but the last compared
+		last    = 6000
+		every   = 50
+		alpha   = 0.05
+	)
+	rat := ratios(0.01, 0.05, 0.25)
+	rng := rand.New(rand.NewPCG(21, 22))
+	var found, pooledFound int
+	for range runs {
+		var k, n [3][2]uint64 // per window: candidate, champion
+		hit, pooledHit := false, false
+		var seen uint64
+		for w := range 3 {
+			m := perStep
+			if w == 2 {
+				m = last
+			}
+			for i := range m {
+				p := 0.01
+				if w == 2 && i < last/2 {
+					p = 0.06
+				}
+				n[w][0]++
+				if rng.Float64() < p {
+					k[w][0]++
+				}
+				for range rat[w] {
+					n[w][1]++
+					if rng.Float64() < p {
+						k[w][1]++
+					}
+				}
+				if seen++; seen%every != 0 || seen < 300 {
+					continue
+				}
+				var pairs [][2]sample
+				var kc, nc, kh, nh uint64
+				for j := range 3 {
+					pairs = append(pairs, [2]sample{rate(k[j][0], n[j][0]), rate(k[j][1], n[j][1])})
+					kc, nc, kh, nh = kc+k[j][0], nc+n[j][0], kh+k[j][1], nh+n[j][1]
+				}
+				if m := matched(pairs, alpha); m.low > 0 || m.high < 0 {
+					hit = true
+				}
+				if _, lo, hi, _ := confidenceSequence(rate(kc, nc), rate(kh, nh), alpha); lo > 0 || hi < 0 {
+					pooledHit = true
+				}
+			}
+		}
+		if hit {
+			found++
+		}
+		if pooledHit {
+			pooledFound++
+		}
+	}
+	f, pf := float64(found)/runs, float64(pooledFound)/runs
+	t.Logf("false findings: matched windows %.1f%%, pooled %.1f%% of %d runs", 100*f, 100*pf, runs)
+	if f > alpha+0.02 {
+		t.Errorf("matched windows: %.1f%% false findings, want at most %.0f%%", 100*f, 100*alpha)
+	}
+	if pf < 0.5 {
+		t.Errorf("pooled: only %.1f%% false findings: the bad period does not confound, and the test cannot tell", 100*pf)
+	}
+}
+
+// TestQualityFalseOKWithinAlpha over the windows of a rollout: the
+// candidate's first 200 outcomes at 1%, the next 200 at 5%, then the
+// rest at 25%, each window with its own variance adjustment. A
+// candidate worse by exactly the margin must be shown within it in at
+// most Alpha of runs.
+func TestMatchedQualityFalseOKWithinAlpha(t *testing.T) {
+	const (
+		runs    = 400
+		alpha   = 0.05
+		margin  = 0.01
+		pCand   = 0.012
+		pChamp  = 0.002
+		perStep = 200
+		maxN    = 3000 // candidate outcomes per run
+		every   = 10
+	)
+	rat := ratios(0.01, 0.05, 0.25)
+	rng := rand.New(rand.NewPCG(13, 14))
+	loss := func(p float64) float64 {
+		if rng.Float64() < p {
+			return 1
+		}
+		return 0
+	}
+	var falseOK int
+	for range runs {
+		var ws [3][2]arm
+		arms := [][2]*arm{{&ws[0][0], &ws[0][1]}, {&ws[1][0], &ws[1][1]}, {&ws[2][0], &ws[2][1]}}
+		for n := range maxN {
+			w := min(n/perStep, 2)
+			ws[w][0].outcome(loss(pCand))
+			for range rat[w] {
+				ws[w][1].outcome(loss(pChamp))
+			}
+			if n+1 < perStep || (n+1)%every != 0 {
+				continue
+			}
+			if m := matched(qualityPairs(arms), alpha); m.shown && m.high <= margin {
+				falseOK++
+				break
+			}
+		}
+	}
+	q := float64(falseOK) / runs
+	t.Logf("false ok in %.1f%% of %d runs", 100*q, runs)
+	if q > alpha {
+		t.Errorf("candidate worse by the margin shown within it in %.1f%% of runs, want at most %.0f%%", 100*q, 100*alpha)
 	}
 }
