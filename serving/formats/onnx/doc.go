@@ -55,9 +55,13 @@
 // serving.ErrUnsupportedModel, for a missing op or
 // opset, or serving.ErrCorruptModel, for a graph it finds invalid), and
 // the model runs once on ones, and once on two rows when it has a batch
-// dimension, which fixes how its outputs become a Prediction. The
-// load-time runs are cut after a minute whatever Load's context, and the
-// model refused, so that a model whose run never ends (a Loop with no
+// dimension, which fixes how its outputs become a Prediction. A model
+// that cannot run on ones (ones are no valid shape, axes or indices for
+// a record that carries them) still loads, its outputs read as declared,
+// and a record it cannot run on fails alone with [ErrBackend]; what the
+// load-time run would have refused is then met by records, each bounded
+// by [MaxMemory] and by its context. The load-time runs are cut after a
+// minute whatever Load's context, and the model refused, so that a model whose run never ends (a Loop with no
 // trip count whose condition stays true) cannot hold Load, and a core,
 // for good; a run at Predict lasts as long as its context lets it (a
 // Loop whose trip count is a large constant and whose condition a record

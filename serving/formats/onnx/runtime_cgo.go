@@ -485,7 +485,13 @@ func (m *runtimeModel) dryRun(ctx context.Context, gi *graphInfo) error {
 	if errors.As(err, &re) {
 		// Ones may be values the model cannot run on (a shape, an axis,
 		// an index): plan from the declared outputs instead, and let a
-		// record with values that work be scored.
+		// record with values that work be scored. Kept, not refused as
+		// corrupt: 31 models of the ONNX backend suite that reproduce
+		// their test data fail on ones (Reshape, Slice, Split, Squeeze,
+		// Unsqueeze, CumSum and RoiAlign of inputs a record fills), and
+		// TestRuntimeLoadsAModelOnesCannotRun keeps one. What this run
+		// would have refused (a run past MaxMemory) is then met by
+		// records, each bounded alone: by the arena, and by its context.
 		if m.out, err = planDeclaredOutputs(gi); err != nil {
 			return loadFailure("dry run on ones", re.Err)
 		}
