@@ -39,7 +39,10 @@
 // count in the step during which they arrive, so a feedback delay
 // shifts both sides alike. The last step, where the champion serves
 // nothing, shares the window of the step before it: the candidate's
-// calls at 100% are compared with the champion's at the step before.
+// calls at 100% join its calls of that step, against the champion's
+// calls of that step. A bad period during the last step is therefore
+// not matched, and weighs on the candidate; a last step below 100%
+// would keep it matched.
 //
 // # Decisions
 //
