@@ -41,8 +41,7 @@
 // nothing, shares the window of the step before it: the candidate's
 // calls at 100% join its calls of that step, against the champion's
 // calls of that step. A bad period during the last step is therefore
-// not matched, and weighs on the candidate; a last step below 100%
-// would keep it matched.
+// not matched, and weighs on the candidate.
 //
 // # Decisions
 //
