@@ -89,7 +89,7 @@ func TestProcessReusesFeatures(t *testing.T) {
 	check(small, 3000)
 	// The channels made above are the allocations left: the score
 	// records and values come from a recycled slab, the features from fs.
-	if allocs > 2 {
+	if allocs > 2 && !raceEnabled {
 		t.Errorf("%.0f allocations for two batches, want 2", allocs)
 	}
 }
