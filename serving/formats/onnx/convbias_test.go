@@ -181,3 +181,74 @@ func TestRuntimeRefusesConvBiasOfOtherLength(t *testing.T) {
 		}
 	}
 }
+
+// A Conv or ConvTranspose whose input's rank is not its weights' is
+// refused at load, and so is one without kernel_shape whose input's rank
+// the load-time walk does not know. ONNX Runtime 1.24 indexes the input's
+// dimensions by the kernel of the weights unchecked when kernel_shape is
+// absent: before, an input of rank 3 for weights of rank 4 failed an
+// assertion in ONNX Runtime and aborted the process (SIGABRT) at session
+// creation, directly, through a Relu, and with weights a graph input;
+// FuzzLoadRuntime found it within a second of its Conv seed. A node with
+// kernel_shape, or whose input is a graph input of the weights' rank,
+// loads. It runs in a child process, since the abort kills it.
+func TestRuntimeRefusesConvOfOtherRank(t *testing.T) {
+	if os.Getenv("ONNX_TEST_CONV_RANK") == "" {
+		runtimeFormat(t) // skips without the library, or fails under CI
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestRuntimeRefusesConvOfOtherRank$", "-test.v")
+		cmd.Env = append(os.Environ(), "ONNX_TEST_CONV_RANK=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return
+	}
+	f := runtimeFormat(t)
+	ctx := context.Background()
+	w := initializer("w", []int{4, 4, 1, 1}, filled(16, 1))
+	x3, y3 := valueInfo("x", elemFloat, 1, 4, 2), valueInfo("y", elemFloat, 1, 4, 2)
+	x4, y4 := valueInfo("x", elemFloat, 1, 4, 2, 2), valueInfo("y", elemFloat, 1, 4, 2, 2)
+	conv := func(op, in, wn string, attrs ...[]byte) []byte {
+		return node(op, []string{in, wn}, []string{"y"}, attrs...)
+	}
+	relu := node("Relu", []string{"x"}, []string{"r"})
+	refused := []struct {
+		name          string
+		nodes, inits  [][]byte
+		inputs, outpt [][]byte
+	}{
+		{"Conv, input of rank 3, weights of rank 4", [][]byte{conv("Conv", "x", "w")}, [][]byte{w}, [][]byte{x3}, [][]byte{y3}},
+		{"ConvTranspose, input of rank 3, weights of rank 4", [][]byte{conv("ConvTranspose", "x", "w")}, [][]byte{w}, [][]byte{x3}, [][]byte{y3}},
+		{"Conv after a Relu of rank 3, no kernel_shape", [][]byte{relu, conv("Conv", "r", "w")}, [][]byte{w}, [][]byte{x3}, [][]byte{y3}},
+		{"Conv, weights a graph input of rank 4, input of rank 3", [][]byte{conv("Conv", "x", "wi")}, nil, [][]byte{x3, valueInfo("wi", elemFloat, 4, 4, 1, 1)}, [][]byte{y3}},
+		{"Conv, kernel_shape of 1 value, weights of rank 4", [][]byte{conv("Conv", "x", "w", attrInts("kernel_shape", 1))}, [][]byte{w}, [][]byte{x3}, [][]byte{y3}},
+		{"ConvTranspose, kernel_shape of 2 values, input of rank 3", [][]byte{conv("ConvTranspose", "x", "w", attrInts("kernel_shape", 1, 1))}, [][]byte{w}, [][]byte{x3}, [][]byte{y3}},
+	}
+	for _, c := range refused {
+		m, err := f.Load(ctx, serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: opsetModel(c.nodes, c.inits, c.inputs, c.outpt)})
+		if !errors.Is(err, serving.ErrUnsupportedModel) {
+			if m != nil {
+				m.(serving.Closer).Close()
+			}
+			t.Errorf("%s: Load = %v; want serving.ErrUnsupportedModel", c.name, err)
+			continue
+		}
+		t.Logf("%s: %v", c.name, err)
+	}
+	for _, c := range []struct {
+		name  string
+		nodes [][]byte
+	}{
+		{"Conv, input of rank 4", [][]byte{conv("Conv", "x", "w")}},
+		{"Conv after a Relu, kernel_shape of 2 values", [][]byte{relu, conv("Conv", "r", "w", attrInts("kernel_shape", 1, 1))}},
+		{"ConvTranspose, input of rank 4", [][]byte{conv("ConvTranspose", "x", "w")}},
+	} {
+		m := loadRuntime(t, f, opsetModel(c.nodes, [][]byte{w}, [][]byte{x4}, [][]byte{y4}))
+		x := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+		p, err := m.Predict(ctx, x)
+		want := []float64{28, 32, 36, 40, 28, 32, 36, 40, 28, 32, 36, 40, 28, 32, 36, 40}
+		if err != nil || !nearAll(p.Values, want) {
+			t.Errorf("%s: Predict = %v, %v; want %v", c.name, p.Values, err, want)
+		}
+	}
+}

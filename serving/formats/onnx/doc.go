@@ -103,6 +103,12 @@
 // reads one bias element per channel unchecked (a bias of 1 element for
 // 2^20 channels scored the memory after it, or killed the process with
 // SIGSEGV), and a bias a record feeds is read past just the same; a
+// Conv, ConvTranspose or QLinearConv whose weights' rank is not its
+// input's (when the walk knows the input's: a graph input of fixed
+// shape, or a constant) or its kernel_shape's plus 2, or that has no
+// kernel_shape and an input of a rank the walk does not know, since ONNX
+// Runtime then indexes the input by the weights' kernel unchecked (an
+// input of rank 3 for weights of rank 4 aborted the process); a
 // MaxUnpool, since ONNX Runtime aborts the process when one of its
 // indices, which a record sets, falls outside its output; and a graph (or a subgraph of If, Loop
 // or Scan, or a local function) with a Div or Mod whose divisor may be

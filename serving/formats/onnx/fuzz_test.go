@@ -57,12 +57,21 @@ func FuzzLoadONNX(f *testing.F) {
 // with -test.fuzz fuzzes without coverage guidance at about 14,000
 // inputs a second on 2 cores.
 func FuzzLoadRuntime(f *testing.F) {
-	for _, name := range []string{"torch_mlp", "torch_two_inputs", "sklearn_logistic", "sklearn_random_forest", "mixed_inputs"} {
+	for _, name := range []string{"torch_mlp", "torch_cnn", "torch_two_inputs", "sklearn_logistic", "sklearn_random_forest", "mixed_inputs"} {
 		if b, err := os.ReadFile(filepath.Join("testdata", name+".onnx")); err == nil {
 			f.Add(b)
 		}
 	}
 	f.Add(tinyClassifier())
+	// Convolutions with a bias of one element per output channel, which
+	// mutations shorten or lengthen (checkConvBias).
+	img := [][]byte{valueInfo("x", elemFloat, 1, 4, 2, 2)}
+	out := [][]byte{valueInfo("y", elemFloat, 1, 4, 2, 2)}
+	bias := initializer("b", []int{4}, []float32{1, 2, 3, 4})
+	f.Add(opsetModel([][]byte{node("Conv", []string{"x", "w", "b"}, []string{"y"})},
+		[][]byte{initializer("w", []int{4, 4, 1, 1}, make([]float32, 16)), bias}, img, out))
+	f.Add(opsetModel([][]byte{node("ConvTranspose", []string{"x", "w", "b"}, []string{"y"}, attrInt("group", 2))},
+		[][]byte{initializer("w", []int{4, 2, 1, 1}, make([]float32, 8)), bias}, img, out))
 	format := runtimeFormat(f, onnx.MaxTensorElements(1<<14))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := format.Load(context.Background(), serving.Descriptor{Name: "m", Format: onnx.FormatName, Bytes: b})

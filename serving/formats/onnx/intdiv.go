@@ -326,7 +326,7 @@ func divNode(b []byte, depth int, sc *scope) error {
 				return err
 			}
 			switch name {
-			case "value", "value_int", "value_ints", "value_float", "value_floats", "pads", "to", "starts", "ends", "axes", "group":
+			case "value", "value_int", "value_ints", "value_float", "value_floats", "pads", "to", "starts", "ends", "axes", "group", "kernel_shape":
 				if tensor != nil {
 					at.tensor = tensor
 				}
@@ -384,6 +384,9 @@ func divNode(b []byte, depth int, sc *scope) error {
 	}
 	if onnxDomain {
 		if err := checkConstSize(sc, op, inputs, at, sc.limit); err != nil {
+			return err
+		}
+		if err := checkConvRank(sc, op, inputs, at); err != nil {
 			return err
 		}
 		if err := checkConvBias(sc, op, inputs, at); err != nil {
@@ -503,6 +506,38 @@ var sizeInputs = map[string][]int{
 // element per output channel without checking its length, the inputs of
 // their weights and of their bias.
 var convBias = map[string][2]int{"Conv": {1, 2}, "ConvTranspose": {1, 2}, "QLinearConv": {3, 8}}
+
+// checkConvRank refuses a Conv, ConvTranspose or QLinearConv whose
+// weights the load-time walk cannot size, or whose kernel rank (the
+// weights' rank less 2) is not that of its kernel_shape attribute or, when
+// the walk knows it, of its input less 2; without kernel_shape, the input's
+// rank must be known. ONNX Runtime 1.24 takes the kernel from the weights
+// when kernel_shape is absent and indexes the input's dimensions by it
+// unchecked: an input of rank 3 for weights of rank 4 failed an assertion
+// and aborted the process (SIGABRT) when the session was created, and
+// through a Relu as well; with kernel_shape, it checks the input against
+// it.
+func checkConvRank(sc *scope, op string, inputs []string, at nodeAttrs) error {
+	wb, ok := convBias[op]
+	if !ok {
+		return nil
+	}
+	w := sc.dimsOf(inputs, wb[0])
+	if len(w) < 2 {
+		return fmt.Errorf("the weights %q of a %s node are not a constant whose dimensions the load-time walk knows: ONNX Runtime sizes the kernel by them unchecked", inputs[wb[0]], op)
+	}
+	x := sc.dimsOf(inputs, 0)
+	ks, hasKS := at.ints["kernel_shape"]
+	switch {
+	case hasKS && len(ks)+2 != len(w):
+		return fmt.Errorf("the kernel_shape of a %s node has %d values for weights %q of rank %d: ONNX Runtime indexes the input by the kernel unchecked", op, len(ks), inputs[wb[0]], len(w))
+	case x != nil && len(x) != len(w):
+		return fmt.Errorf("the input %q of a %s node has rank %d, its weights %q rank %d: ONNX Runtime indexes the input by the kernel unchecked, and aborted the process", inputs[0], op, len(x), inputs[wb[0]], len(w))
+	case !hasKS && x == nil:
+		return fmt.Errorf("a %s node has no kernel_shape and its input %q is not of a rank the load-time walk knows (a graph input of fixed shape, or a constant): ONNX Runtime indexes the input by the kernel of its weights unchecked, and an input of lower rank aborted the process", op, inputs[0])
+	}
+	return nil
+}
 
 // checkConvBias refuses a Conv, ConvTranspose or QLinearConv with a bias
 // unless the walk knows the bias's length and the weights' dimensions
