@@ -154,7 +154,14 @@ func ParseAuditEvent(value []byte) (governance.Event, error) {
 // audited. While the audit sink is down, Audit.Record drops and counts
 // events instead of waiting for it, so a flood of malformed messages
 // during an outage of the audit topic does not stall the feed.
+//
+// FeedObserver(nil) returns nil, which kafka.Observer refuses with
+// serving.ErrConfig when the feed is made, rather than an observer that
+// would panic on the first malformed message.
 func FeedObserver(a *governance.Audit) func(kafka.FeedEvent) {
+	if a == nil {
+		return nil
+	}
 	return func(e kafka.FeedEvent) {
 		if e.Outcome != kafka.Malformed {
 			return

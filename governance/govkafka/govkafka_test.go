@@ -179,3 +179,19 @@ func testConfig(t testing.TB, brokers []string) *kafka.Config {
 	}
 	return cfg
 }
+
+// TestFeedObserverOfNoAudit: FeedObserver(nil) returned an Observer that
+// a ModelFeed accepted and that then panicked on every malformed model
+// message (the feed recovers it and logs an error; nothing is audited).
+// It returns nil now, which NewModelFeed refuses at construction.
+func TestFeedObserverOfNoAudit(t *testing.T) {
+	srv, err := serving.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	_, err = kafka.NewModelFeed(testConfig(t, []string{"127.0.0.1:1"}), srv, kafka.Observer(govkafka.FeedObserver(nil)))
+	if !errors.Is(err, serving.ErrConfig) {
+		t.Fatalf("NewModelFeed with FeedObserver(nil): %v, want serving.ErrConfig", err)
+	}
+}
