@@ -519,8 +519,8 @@ var convBias = map[string][2]int{"Conv": {1, 2}, "ConvTranspose": {1, 2}, "QLine
 // it.
 func checkConvRank(sc *scope, op string, inputs []string, at nodeAttrs) error {
 	wb, ok := convBias[op]
-	if !ok {
-		return nil
+	if !ok || wb[0] >= len(inputs) {
+		return nil // ONNX Runtime refuses the node without its weights
 	}
 	w := sc.dimsOf(inputs, wb[0])
 	if len(w) < 2 {
