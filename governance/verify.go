@@ -24,6 +24,9 @@ type vopts struct {
 	// nilStore is ReplayFrom(nil): a replay guard meant to be seeded
 	// that would silently start empty.
 	nilStore bool
+	// nilAudit is WithAudit(nil): events meant for an Audit, likely one
+	// whose NewAudit error was dropped, that would go to the default.
+	nilAudit bool
 }
 
 // TrustKeys adds public keys whose signatures the Verifier accepts. The
@@ -42,8 +45,8 @@ func RequireSignature() Option { return func(o *vopts) { o.signed = true } }
 
 // WithAudit sends the Verifier's received, verified and rejected events
 // to a, overriding the default of an Audit of its own that logs the
-// rejections alone (see NewVerifier).
-func WithAudit(a *Audit) Option { return func(o *vopts) { o.audit = a } }
+// rejections alone (see NewVerifier). a must not be nil.
+func WithAudit(a *Audit) Option { return func(o *vopts) { o.audit, o.nilAudit = a, a == nil } }
 
 // ReplayFrom seeds the replay check from store: the first time the
 // Verifier meets a name, the latest version stored for it is taken as
@@ -91,7 +94,7 @@ type Verifier struct {
 // (WithAudit, with an Audit from NewAudit and AuditLogger, to log them
 // all, elsewhere or nowhere).
 // A nil option, a key of the wrong size, RequireSignature without a key,
-// or ReplayFrom(nil) fails with serving.ErrConfig.
+// WithAudit(nil) or ReplayFrom(nil) fails with serving.ErrConfig.
 func NewVerifier(opts ...Option) (*Verifier, error) {
 	var o vopts
 	for _, opt := range opts {
@@ -102,6 +105,9 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 	}
 	if o.nilStore {
 		return nil, fmt.Errorf("%w: governance: ReplayFrom(nil)", serving.ErrConfig)
+	}
+	if o.nilAudit {
+		return nil, fmt.Errorf("%w: governance: WithAudit(nil)", serving.ErrConfig)
 	}
 	v := &Verifier{keys: map[kid]ed25519.PublicKey{}, signed: o.signed, audit: o.audit, store: o.store, last: map[string]serving.ModelRef{}}
 	for i, k := range o.keys {

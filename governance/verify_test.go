@@ -383,6 +383,13 @@ func TestNewVerifierValidates(t *testing.T) {
 	if _, err := NewAudit(AuditTo(nil)); !errors.Is(err, serving.ErrConfig) {
 		t.Errorf("AuditTo(nil): %v, want serving.ErrConfig", err)
 	}
+	// The same with an Audit whose NewAudit error was dropped: the
+	// Verifier took WithAudit(nil) for no option, and its events reached
+	// its own log-only Audit instead of the sink meant for them.
+	var audit *Audit
+	if _, err := NewVerifier(WithAudit(audit)); !errors.Is(err, serving.ErrConfig) {
+		t.Errorf("WithAudit(nil): %v, want serving.ErrConfig", err)
+	}
 	// A nil option, such as an optional one left unset in a slice of
 	// options: both constructors panicked on calling it.
 	if _, err := NewVerifier(TrustKeys(trusted.Public().(ed25519.PublicKey)), nil); !errors.Is(err, serving.ErrConfig) {
