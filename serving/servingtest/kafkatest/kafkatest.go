@@ -42,7 +42,8 @@ func NumBrokers(n int) Option { return func(c *config) { c.brokers = n } }
 func Ports(ports ...int) Option { return func(c *config) { c.ports = slices.Clone(ports) } }
 
 // Topic creates a topic with the given number of partitions when the
-// cluster starts. It may be given several times.
+// cluster starts. It may be given several times; one topic given twice
+// with two partition counts fails Start.
 func Topic(name string, partitions int32) Option {
 	return func(c *config) { c.topics = append(c.topics, topic{name, partitions}) }
 }
@@ -90,10 +91,15 @@ func Start(opts ...Option) (*Cluster, error) {
 	if cfg.autoCreate {
 		kopts = append(kopts, kfake.AllowAutoTopicCreation())
 	}
+	seeded := map[string]int32{}
 	for _, t := range cfg.topics {
 		if t.name == "" || t.partitions < 1 {
 			return nil, fmt.Errorf("kafkatest: Topic(%q, %d): needs a name and at least one partition", t.name, t.partitions)
 		}
+		if n, ok := seeded[t.name]; ok && n != t.partitions {
+			return nil, fmt.Errorf("kafkatest: Topic(%q, %d) and Topic(%q, %d): one topic, two partition counts", t.name, n, t.name, t.partitions)
+		}
+		seeded[t.name] = t.partitions
 		kopts = append(kopts, kfake.SeedTopics(t.partitions, t.name))
 	}
 	kc, err := kfake.NewCluster(kopts...)

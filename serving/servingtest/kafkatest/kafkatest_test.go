@@ -91,6 +91,8 @@ func TestStartErrors(t *testing.T) {
 		{kafkatest.Topic("t", 0)},
 		{kafkatest.AutoPartitions(0)},
 		{nil}, // it panicked on calling the nil option
+		// One topic with two partition counts: it started with one of them.
+		{kafkatest.Topic("t", 1), kafkatest.Topic("t", 3)},
 	} {
 		if c, err := kafkatest.Start(opts...); err == nil {
 			c.Close()
