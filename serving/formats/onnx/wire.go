@@ -744,12 +744,37 @@ func checkSparse(b []byte, where string) error {
 	})
 }
 
+// rawBits is the bits one element of each fixed-size data type takes in
+// a TensorProto's raw_data (4-bit types are packed two to a byte).
+var rawBits = map[uint64]int64{
+	1: 32, 2: 8, 3: 8, 4: 16, 5: 16, 6: 32, 7: 64, 9: 8, 10: 16, 11: 64, 12: 32, 13: 64,
+	14: 64, 15: 128, 16: 16, 17: 8, 18: 8, 19: 8, 20: 8, 21: 4, 22: 4, 23: 4,
+}
+
 // checkTensor refuses a TensorProto with a data_location other than
-// DEFAULT (0) or with any external_data entry, whatever their wire types.
+// DEFAULT (0) or with any external_data entry, whatever their wire types,
+// and one whose raw_data does not hold its dims' elements of its data
+// type exactly, which ONNX requires: ONNX Runtime 1.24 read 6 bytes of
+// raw data as an int64 Squeeze axis and died of SIGSEGV creating the
+// session.
 func checkTensor(b []byte, where string) error {
 	var e externalDataError
 	external := false
+	var elem uint64
+	elems, tooMany := int64(1), false
+	var raw []byte
+	hasRaw := false
 	err := readFields(b, func(f field) error {
+		switch {
+		case f.num == fTensorDataType && f.typ == wireVarint:
+			elem = f.v
+		case f.num == fTensorDims && f.typ == wireVarint:
+			tooMany = tooMany || mulDim(&elems, f.v)
+		case f.num == fTensorDims && f.typ == wireBytes:
+			readVarints(f.data, func(v uint64) { tooMany = tooMany || mulDim(&elems, v) }) // a malformed list is refused by parseModelWire
+		case f.num == fTensorRaw && f.typ == wireBytes:
+			raw, hasRaw = f.data, true
+		}
 		switch f.num {
 		case fTensorName:
 			if f.typ == wireBytes {
@@ -787,5 +812,26 @@ func checkTensor(b []byte, where string) error {
 		e.where = where
 		return &e
 	}
+	if bits, ok := rawBits[elem]; ok && hasRaw && (tooMany || int64(len(raw)) != (elems*bits+7)/8) {
+		return fmt.Errorf("tensor %q (%s) has %d bytes of raw data for its %s elements of %s", e.tensor, where, len(raw), elemCount(elems, tooMany), elemName(int64(elem)))
+	}
 	return nil
+}
+
+// mulDim multiplies *n by the dimension d, and reports whether the
+// product passed 2^56 (or d is negative), more elements than any raw
+// data holds.
+func mulDim(n *int64, d uint64) bool {
+	if d > 1<<56 || *n > (1<<56)/max(int64(d), 1) {
+		return true
+	}
+	*n *= int64(d)
+	return false
+}
+
+func elemCount(n int64, tooMany bool) string {
+	if tooMany {
+		return "more than 2^56"
+	}
+	return fmt.Sprint(n)
 }
