@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -207,6 +208,15 @@ func init() {
 		}
 		if s.FailRate < 0 || s.FailRate > 1 {
 			return nil, serving.Corrupt(FormatName, fmt.Errorf("fail_rate %v outside [0, 1]", s.FailRate))
+		}
+		if len(s.Values) > 0 {
+			// Each answer gets Values of its own, as from a real model,
+			// so that a caller changing one changes no other.
+			f.OutputFunc = func([]float64) serving.Prediction {
+				out := f.Output
+				out.Values = slices.Clone(out.Values)
+				return out
+			}
 		}
 		if s.Echo {
 			f.OutputFunc = func(x []float64) serving.Prediction {

@@ -44,6 +44,12 @@ func TestSpecLoadsWhatItSays(t *testing.T) {
 	if err != nil || p.Value != 2 || !slices.Equal(p.Values, []float64{0.2, 0.8}) || p.Label != "b" || p.Confidence != 0.8 {
 		t.Fatalf("Predict = %+v, %v", p, err)
 	}
+	// Each answer's Values are its own, as a real model's are: a caller
+	// that changes them (normalises, sorts) changed every later answer.
+	p.Values[0] = -1
+	if q, err := m.Predict(ctx, []float64{1, 2}); err != nil || !slices.Equal(q.Values, []float64{0.2, 0.8}) {
+		t.Fatalf("after the caller changed the first answer's Values, Predict = %+v, %v", q, err)
+	}
 	var fc *serving.FeatureCountError
 	if _, err := m.Predict(ctx, []float64{1}); !errors.As(err, &fc) || fc.Want != 2 || fc.Got != 1 {
 		t.Fatalf("one feature of two: %v", err)
