@@ -49,9 +49,9 @@
 // stays loaded.
 //
 // At load, a model is parsed by this package first (corrupt bytes never
-// reach ONNX Runtime, nor does a tensor whose raw data does not hold
-// exactly its elements: 6 bytes read as an int64 axis killed the
-// process), each input is checked to be one a record can fill,
+// reach ONNX Runtime, nor does a tensor whose raw data, or typed values
+// (float_data, int64_data, ...), do not hold exactly its elements: 6
+// bytes read as an int64 axis killed the process), each input is checked to be one a record can fill,
 // ONNX Runtime builds its session (errors of its own come back, wrapped
 // and named "onnxruntime: create session", inside
 // serving.ErrUnsupportedModel, for a missing op or

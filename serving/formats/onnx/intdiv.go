@@ -177,6 +177,7 @@ const (
 	fTensorDataType = 2
 	fTensorFloat    = 4
 	fTensorInt32    = 5
+	fTensorString   = 6
 	fTensorInt64    = 7
 	fTensorRaw      = 9
 	fTensorDouble   = 10

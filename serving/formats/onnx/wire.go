@@ -756,7 +756,10 @@ var rawBits = map[uint64]int64{
 // and one whose raw_data does not hold its dims' elements of its data
 // type exactly, which ONNX requires: ONNX Runtime 1.24 read 6 bytes of
 // raw data as an int64 Squeeze axis and died of SIGSEGV creating the
-// session.
+// session. Without raw_data, the typed field of its data type
+// (typedFields) must hold exactly its elements' values: ONNX Runtime
+// refused the short and long ones probed, but onnx-go took an int64 axis
+// of 2 values for 1 element as an unsupported model.
 func checkTensor(b []byte, where string) error {
 	var e externalDataError
 	external := false
@@ -815,7 +818,74 @@ func checkTensor(b []byte, where string) error {
 	if bits, ok := rawBits[elem]; ok && hasRaw && (tooMany || int64(len(raw)) != (elems*bits+7)/8) {
 		return fmt.Errorf("tensor %q (%s) has %d bytes of raw data for its %s elements of %s", e.tensor, where, len(raw), elemCount(elems, tooMany), elemName(int64(elem)))
 	}
+	if tf, ok := typedFields[elem]; ok && !hasRaw {
+		n, ragged := typedValues(b, tf.field)
+		want := elems * tf.per
+		if tf.per == 0 { // 4-bit types, two to an int32_data value
+			want = (elems + 1) / 2
+		}
+		if tooMany || ragged || n != want {
+			return fmt.Errorf("tensor %q (%s) has %d values in field %d for its %s elements of %s", e.tensor, where, n, tf.field, elemCount(elems, tooMany), elemName(int64(elem)))
+		}
+	}
 	return nil
+}
+
+// typedField is where a TensorProto without raw_data keeps the values of
+// a data type: its field number, and how many values an element takes
+// there (0 for the 4-bit types, packed two to a value).
+type typedField struct {
+	field int
+	per   int64
+}
+
+// typedFields is the typed field of each data type onnx.proto gives one,
+// by data type: float_data (4) for FLOAT and COMPLEX64 (two floats an
+// element), int32_data (5) for the integer types up to 32 bits, BOOL, the
+// 16-bit and 8-bit floats and the 4-bit types, string_data (6), int64_data
+// (7), double_data (10) for DOUBLE and COMPLEX128, uint64_data (11) for
+// UINT32 and UINT64.
+var typedFields = map[uint64]typedField{
+	1: {fTensorFloat, 1}, 14: {fTensorFloat, 2},
+	2: {fTensorInt32, 1}, 3: {fTensorInt32, 1}, 4: {fTensorInt32, 1}, 5: {fTensorInt32, 1}, 6: {fTensorInt32, 1}, 9: {fTensorInt32, 1},
+	10: {fTensorInt32, 1}, 16: {fTensorInt32, 1}, 17: {fTensorInt32, 1}, 18: {fTensorInt32, 1}, 19: {fTensorInt32, 1}, 20: {fTensorInt32, 1},
+	21: {fTensorInt32, 0}, 22: {fTensorInt32, 0}, 23: {fTensorInt32, 0},
+	8:  {fTensorString, 1},
+	7:  {fTensorInt64, 1},
+	11: {fTensorDouble, 1}, 15: {fTensorDouble, 2},
+	12: {fTensorUint64, 1}, 13: {fTensorUint64, 1},
+}
+
+// typedValues counts the values a TensorProto holds in its field num,
+// packed or not; ragged reports a packed run of fixed-size values whose
+// length is not a multiple of their size.
+func typedValues(b []byte, num int) (n int64, ragged bool) {
+	readFields(b, func(f field) error { // checkTensor has read b whole
+		if f.num != num {
+			return nil
+		}
+		// A value of another wire type is an unknown field to protobuf,
+		// not a value.
+		switch {
+		case num == fTensorString:
+			if f.typ == wireBytes {
+				n++
+			}
+		case f.typ == wireBytes && num == fTensorFloat:
+			n += int64(len(f.data) / 4)
+			ragged = ragged || len(f.data)%4 != 0
+		case f.typ == wireBytes && num == fTensorDouble:
+			n += int64(len(f.data) / 8)
+			ragged = ragged || len(f.data)%8 != 0
+		case f.typ == wireBytes:
+			readVarints(f.data, func(uint64) { n++ }) // a varint cut short is refused by parseModelWire
+		case num == fTensorFloat && f.typ == wireFixed32, num == fTensorDouble && f.typ == wireFixed64,
+			num != fTensorFloat && num != fTensorDouble && f.typ == wireVarint:
+			n++
+		}
+		return nil
+	})
+	return n, ragged
 }
 
 // mulDim multiplies *n by the dimension d, and reports whether the
