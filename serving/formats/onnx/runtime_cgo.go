@@ -396,9 +396,12 @@ func (e *runtimeEngine) createSessions(ctx context.Context, b []byte, in, out []
 			destroySessions(ss)
 			return nil, ctx.Err()
 		}
-		s, err := createSession(b, in, out, so)
+		s, err := createSession(ctx, b, in, out, so)
 		if err != nil {
 			destroySessions(ss)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			return nil, loadFailure("create session", err)
 		}
 		ss = append(ss, s)
@@ -412,25 +415,37 @@ var creating = make(chan struct{}, maxCreating)
 
 // createSession creates one session in a turn taken from creating, and
 // gives the turn back however it ends: a panic (recovered by Load) must
-// not keep it, nor leave the session counted in liveSessions.
-func createSession(b []byte, in, out []string, so *ort.SessionOptions) (s *ort.DynamicAdvancedSession, err error) {
+// not keep it, nor leave the session counted in liveSessions. When ctx
+// has ended by the time the session is made (its Load gave up), the
+// session is destroyed, and uncounted, before the turn is given back:
+// otherwise the next creation could start while it is still alive, and
+// the sessions of Loads that gave up would outnumber maxCreating.
+func createSession(ctx context.Context, b []byte, in, out []string, so *ort.SessionOptions) (s *ort.DynamicAdvancedSession, err error) {
 	liveSessions.Add(1)
 	defer func() {
-		<-creating
 		if s == nil || err != nil {
 			liveSessions.Add(-1)
 		}
+		<-creating
 	}()
-	return newSession(b, in, out, so)
+	s, err = newSession(b, in, out, so)
+	if err == nil && ctx.Err() != nil {
+		destroySession(s)
+		return nil, ctx.Err()
+	}
+	return s, err
 }
 
 // newSession is ONNX Runtime's session constructor; tests replace it.
 var newSession = ort.NewDynamicAdvancedSessionWithONNXData
 
+// destroySession destroys one session; tests replace it.
+var destroySession = func(s *ort.DynamicAdvancedSession) { s.Destroy() }
+
 // destroySessions destroys ss.
 func destroySessions(ss []*ort.DynamicAdvancedSession) {
 	for _, s := range ss {
-		s.Destroy()
+		destroySession(s)
 		liveSessions.Add(-1)
 	}
 }
