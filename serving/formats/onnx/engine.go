@@ -250,5 +250,12 @@ func (e *runtimeError) Unwrap() error { return e.Err }
 // describe implements loader.
 func (f *goFormat) describe() string { return "pure-go (onnx-go with gorgonnx)" }
 
-// load implements loader.
-func (f *goFormat) load(_ context.Context, b []byte) (serving.Model, error) { return f.parse(b) }
+// load implements loader. A refused model is a nil Model, not a nil
+// *goModel in a Model, which a caller's m != nil would take for a model.
+func (f *goFormat) load(_ context.Context, b []byte) (serving.Model, error) {
+	m, err := f.parse(b)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}

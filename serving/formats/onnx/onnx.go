@@ -141,7 +141,7 @@ func (f *goFormat) Load(ctx context.Context, d serving.Descriptor) (serving.Mode
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return f.parse(d.Bytes)
+	return f.load(ctx, d.Bytes)
 }
 
 // parse decodes an ONNX model (the protobuf bytes of a ModelProto), checks
