@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"slices"
 	"testing"
 
 	"github.com/modelstream/modelstream/serving"
@@ -73,10 +74,30 @@ func TestRefusesTypedDataOfOtherCount(t *testing.T) {
 	byInitializer := func(vs ...uint64) []byte {
 		return opsetModel([][]byte{squeeze}, [][]byte{axis("ax", vs...)}, [][]byte{x1}, [][]byte{y1})
 	}
+	// q, of dims [3] and type elem, dequantized and added to x (opset 21,
+	// for the 4-bit types).
+	addDequantized := func(elem int, vs ...uint64) []byte {
+		q := pb(nil).varint(1, 3).varint(2, uint64(elem)).str(8, "q")
+		for _, v := range vs {
+			q = q.varint(5, v)
+		}
+		return model(21, graphSpec{
+			nodes: [][]byte{
+				node("DequantizeLinear", []string{"q", "s"}, []string{"d"}),
+				node("Add", []string{"x", "d"}, []string{"y"}),
+			},
+			inits:   [][]byte{q, initializer("s", nil, []float32{1})},
+			inputs:  [][]byte{valueInfo("x", elemFloat, 3)},
+			outputs: [][]byte{valueInfo("y", elemFloat, 3)},
+		})
+	}
+	const int8Type, int4Type = 3, 22
 	for _, c := range []struct {
 		name string
 		b    []byte
 	}{
+		{"int32_data of an int8, 2 values for 3 elements", addDequantized(int8Type, 1, 2)},
+		{"int32_data of an int4, 3 values for 3 elements (2 hold them)", addDequantized(int4Type, 1, 2, 3)},
 		{"float_data, 1 value for 2 elements", addConst(floatC(floats(7)))},
 		{"float_data, 3 values for 2 elements", addConst(floatC(floats(7, 8, 9)))},
 		{"float_data, 6 bytes", addConst(floatC(floats(7, 8)[:6]))},
@@ -102,6 +123,15 @@ func TestRefusesTypedDataOfOtherCount(t *testing.T) {
 		m := loadRuntime(t, f, addConst(floatC(floats(7, 8))))
 		if p, err := m.Predict(context.Background(), []float64{1, 2}); err != nil || p.Values[0] != 8 || p.Values[1] != 10 {
 			t.Errorf("%s, float_data of 2 values: Predict([1 2]) = %v, %v; want [8 10]", name, p.Values, err)
+		}
+		m.(serving.Closer).Close()
+	}
+	// int4 values go two to an int32_data value, the first in the low
+	// nibble.
+	for name, b := range map[string][]byte{"int8": addDequantized(int8Type, 1, 2, 3), "int4": addDequantized(int4Type, 1|2<<4, 3)} {
+		m := loadRuntime(t, engines["ONNX Runtime"], b)
+		if p, err := m.Predict(context.Background(), []float64{10, 20, 30}); err != nil || !slices.Equal(p.Values, []float64{11, 22, 33}) {
+			t.Errorf("%s of 3 elements in int32_data: Predict([10 20 30]) = %v, %v; want [11 22 33]", name, p.Values, err)
 		}
 		m.(serving.Closer).Close()
 	}
