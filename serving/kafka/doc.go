@@ -224,19 +224,25 @@
 // (provenance in JSON and headers), which is why the Sink compresses with
 // LZ4 by default; a pass-through that writes score-sized records
 // (raw-scores) isolates the pipeline's own cost. Measured with
-// BenchmarkPipeline on a quiet 2-core machine (load averages 0.5 to 1.4;
-// 6 runs of -benchtime 4x and one of 10x), in records per CPU-second
-// against the uncompressed pass-through, the pipeline with compact
-// scores reached a median of 0.82 (0.73 to 0.97 from run to run), with
-// Avro scores 0.82 (0.69 to 0.88), with the default JSON scores 0.76
-// (0.66 to 0.94), and raw-scores 0.87 (0.83 to 0.95). The spread from
-// run to run is wider than the differences between variants: raw-lz4
-// against raw, which does the same work, read 0.87 to 1.06. So
-// decoding, scoring, encoding and ordering cost about 5% more CPU than
-// writing the same outputs with no work at all, and the rest of the gap
-// to the plain pass-through is the outputs' size: JSON scores repeat
+// BenchmarkPipeline on a quiet 2-core machine (load averages 0.4 to 1.5;
+// 12 runs of -benchtime 4x), in records per CPU-second against the
+// uncompressed pass-through over the steady part of each run (after the
+// first 20% of the records), the pipeline with Avro scores of the
+// compact schema (confluent.CompactScores) reached a median of 0.86
+// (0.83 to 0.96 from run to run), with compact JSON scores 0.87 (0.74 to
+// 0.94), with the default JSON scores 0.85 (0.74 to 0.94), with Avro
+// scores of the full schema 0.84 (0.80 to 0.90), and raw-scores 0.92
+// (0.84 to 1.03). The whole window, start included, reads within 0.02
+// of these medians. The spread from run to run is wider than the
+// differences between variants: raw-again, the pass-through run twice
+// in the same iteration, read 0.89 to 1.09, and the two runs where
+// compact or JSON read 0.74 are runs where it read 0.94 and 0.89. So
+// decoding, scoring, encoding and ordering cost a few percent more CPU
+// than writing the same outputs with no work at all, and the rest of the
+// gap to the plain pass-through is the outputs' size: JSON scores repeat
 // the provenance in the value, and LZ4 compresses an Avro score's
-// doubles badly. The provenance travels in one header
+// doubles badly, which is why the compact Avro schema, without the
+// provenance, costs least. The provenance travels in one header
 // (wire.HeaderProvenance), which BenchmarkProvenanceHeader measured at
 // 2-8% less CPU a record than the four it replaced.
 //
