@@ -290,8 +290,24 @@ func BenchmarkPairedOverhead(b *testing.B) {
 	}
 }
 
-// median returns the median of xs, sorting xs.
+// median returns the median of xs, sorting xs: for an even count, the
+// mean of the two middle values.
 func median(xs []float64) float64 {
 	slices.Sort(xs)
-	return xs[len(xs)/2]
+	n := len(xs)
+	if n%2 == 0 {
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return xs[n/2]
+}
+
+// TestMedian: BenchmarkBatchOverhead's med- ratios are medians over an
+// iteration count that -benchtime may make even.
+func TestMedian(t *testing.T) {
+	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
+		t.Errorf("median of an even count = %v, want 2.5", got)
+	}
+	if got := median([]float64{3, 1, 2}); got != 2 {
+		t.Errorf("median of an odd count = %v, want 2", got)
+	}
 }
