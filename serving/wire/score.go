@@ -101,7 +101,8 @@ type score struct {
 // A value that is not JSON of the shape of [Score], or has no
 // "prediction", is ErrMalformed ("wire: malformed score: ..."); so is one
 // framed for a Schema Registry (a zero magic byte, as
-// serving/kafka/confluent writes Avro scores): decode it with its schema.
+// serving/kafka/confluent writes Avro scores): decode it with its schema,
+// as serving/kafka/confluent's ScoreDecoder does for both score schemas.
 // A record with provenance in neither place is ErrNoProvenance, and one
 // whose headers and value disagree is ErrMalformed ("wire: malformed
 // provenance: ...").
